@@ -1,0 +1,294 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated
+from uuid import UUID
+
+from litestar import Controller, Request, delete, get, patch, post
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_200_OK
+
+from clinics import service
+from clinics.models import ClinicKind
+from clinics.schemas import (
+    Availability,
+    AvailableSlot,
+    Clinic,
+    ClinicCreate,
+    ClinicSummary,
+    ClinicUpdate,
+    GeneratedSlots,
+    GenerateSlots,
+    Location,
+    Service,
+    ServiceCreate,
+    ServiceUpdate,
+    Slot,
+    SlotCreate,
+    SlotTemplate,
+    SlotTemplateCreate,
+    SlotTemplateUpdate,
+    SlotUpdate,
+)
+from vaxbook.auth.models import Principal
+from vaxbook.auth.security import CLINIC_MANAGERS, HEALTH_ADMINS, PUBLIC
+from vaxbook.db import UnitOfWork
+from vaxbook.fields import normalize_text
+from vaxbook.pagination import Cursor, Limit, Page, decode_cursor, decode_time_cursor, encode_cursor, paginate
+from vaxbook.settings import Settings
+
+PlaceFilter = Annotated[str | None, Parameter(max_length=100)]
+CallerRequest = Request[Principal, object, object]
+
+
+def _place(value: str | None) -> str | None:
+    return normalize_text(value) if value else None
+
+
+class ClinicController(Controller):
+    path = "/api/v1/clinics"
+    tags = ["Clinics"]
+
+    @get("/", opt=PUBLIC)
+    async def list_clinics(
+        self,
+        uow: UnitOfWork,
+        province: PlaceFilter = None,
+        district: PlaceFilter = None,
+        ward: PlaceFilter = None,
+        kind: ClinicKind | None = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> Page[Clinic]:
+        """Active clinics, by code, filtered by place and kind."""
+        after = decode_cursor(cursor, 1)
+        clinics = await service.list_clinics(
+            uow,
+            province=_place(province),
+            district=_place(district),
+            ward=_place(ward),
+            kind=kind,
+            include_inactive=False,
+            after_code=after[0] if after else None,
+            limit=limit + 1,
+        )
+        return paginate([Clinic.model_validate(c) for c in clinics], limit, lambda c: (c.code,))
+
+    @get("/{clinic_id:uuid}", opt=PUBLIC)
+    async def get_clinic(self, clinic_id: UUID, uow: UnitOfWork) -> Clinic:
+        return Clinic.model_validate(await service.get_clinic(uow, clinic_id))
+
+    @post("/", guards=[HEALTH_ADMINS])
+    async def create_clinic(self, data: ClinicCreate, uow: UnitOfWork, request: CallerRequest) -> Clinic:
+        return Clinic.model_validate(await service.create_clinic(uow, request.user, data))
+
+    @patch("/{clinic_id:uuid}", guards=[HEALTH_ADMINS])
+    async def update_clinic(
+        self, clinic_id: UUID, data: ClinicUpdate, uow: UnitOfWork, request: CallerRequest
+    ) -> Clinic:
+        return Clinic.model_validate(await service.update_clinic(uow, request.user, clinic_id, data))
+
+
+class LocationController(Controller):
+    path = "/api/v1/locations"
+    tags = ["Clinics"]
+
+    @get("/", opt=PUBLIC)
+    async def list_locations(self, uow: UnitOfWork) -> list[Location]:
+        """Every province / district / ward that has an active clinic, for search forms."""
+        return [
+            Location(province=p, district=d, ward=w, clinics=n) for p, d, w, n in await service.list_locations(uow)
+        ]
+
+
+class ServiceController(Controller):
+    path = "/api/v1/services"
+    tags = ["Service catalogue"]
+
+    @get("/", opt=PUBLIC)
+    async def list_services(self, uow: UnitOfWork) -> list[Service]:
+        """The active service catalogue."""
+        return [Service.model_validate(s) for s in await service.list_services(uow, include_inactive=False)]
+
+    @get("/{service_id:uuid}", opt=PUBLIC)
+    async def get_service(self, service_id: UUID, uow: UnitOfWork) -> Service:
+        return Service.model_validate(await service.get_service(uow, service_id))
+
+    @post("/", guards=[HEALTH_ADMINS])
+    async def create_service(self, data: ServiceCreate, uow: UnitOfWork, request: CallerRequest) -> Service:
+        return Service.model_validate(await service.create_service(uow, request.user, data))
+
+    @patch("/{service_id:uuid}", guards=[HEALTH_ADMINS])
+    async def update_service(
+        self, service_id: UUID, data: ServiceUpdate, uow: UnitOfWork, request: CallerRequest
+    ) -> Service:
+        return Service.model_validate(await service.update_service(uow, request.user, service_id, data))
+
+
+class AvailabilityController(Controller):
+    path = "/api/v1/availability"
+    tags = ["Availability"]
+
+    @get("/", opt=PUBLIC)
+    async def search(
+        self,
+        uow: UnitOfWork,
+        settings: Settings,
+        service_code: Annotated[str | None, Parameter(query="service", max_length=64)] = None,
+        province: PlaceFilter = None,
+        district: PlaceFilter = None,
+        ward: PlaceFilter = None,
+        date_from: date | None = None,
+        date_to: date | None = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> Availability:
+        """Open slots with seats left, earliest first, with the clinics they belong to.
+
+        Dates are the clinics' local dates; without them the search covers the next 14 days.
+        """
+        rows = await service.search_availability(
+            uow,
+            service.SearchQuery(
+                date_from=date_from,
+                date_to=date_to,
+                service_code=service_code.lower() if service_code else None,
+                province=_place(province),
+                district=_place(district),
+                ward=_place(ward),
+            ),
+            now=datetime.now(UTC),
+            max_days=settings.search_max_days,
+            after=decode_time_cursor(cursor),
+            limit=limit + 1,
+        )
+        page = rows[:limit]
+        clinics = {clinic.id: clinic for _, _, clinic in page}
+        return Availability(
+            items=[
+                AvailableSlot(
+                    slot_id=slot.id,
+                    clinic_id=slot.clinic_id,
+                    service_id=slot.service_id,
+                    service_code=code,
+                    starts_at=slot.starts_at.astimezone(clinic.zone),
+                    ends_at=slot.ends_at.astimezone(clinic.zone),
+                    remaining=slot.remaining,
+                )
+                for slot, code, clinic in page
+            ],
+            clinics=[ClinicSummary.model_validate(c) for c in clinics.values()],
+            next_cursor=encode_cursor(page[-1][0].starts_at.isoformat(), page[-1][0].id) if len(rows) > limit else None,
+        )
+
+
+class ClinicSlotController(Controller):
+    path = "/api/v1/clinics/{clinic_id:uuid}/slots"
+    tags = ["Slots"]
+    guards = [CLINIC_MANAGERS]
+
+    @get("/")
+    async def list_slots(
+        self,
+        clinic_id: UUID,
+        uow: UnitOfWork,
+        request: CallerRequest,
+        settings: Settings,
+        date_from: date | None = None,
+        date_to: date | None = None,
+        limit: Limit = 100,
+        cursor: Cursor = None,
+    ) -> Page[Slot]:
+        """Every slot of the clinic (any status) whose local date is in the range; 14 days from today by default."""
+        clinic, slots = await service.list_clinic_slots(
+            uow,
+            request.user,
+            clinic_id,
+            now=datetime.now(UTC),
+            date_from=date_from,
+            date_to=date_to,
+            max_days=settings.search_max_days,
+            after=decode_time_cursor(cursor),
+            limit=limit + 1,
+        )
+        return paginate(
+            [Slot.of(s, clinic.zone) for s in slots], limit, lambda s: (s.starts_at.isoformat(), s.id)
+        )
+
+    @post("/")
+    async def create_slot(self, clinic_id: UUID, data: SlotCreate, uow: UnitOfWork, request: CallerRequest) -> Slot:
+        clinic, slot = await service.create_slot(uow, request.user, clinic_id, data, now=datetime.now(UTC))
+        return Slot.of(slot, clinic.zone)
+
+    @patch("/{slot_id:uuid}")
+    async def update_slot(
+        self, clinic_id: UUID, slot_id: UUID, data: SlotUpdate, uow: UnitOfWork, request: CallerRequest
+    ) -> Slot:
+        """Change capacity (never below the seats booked) or status (open, closed, or cancelled when unbooked)."""
+        clinic, slot = await service.update_slot(uow, request.user, clinic_id, slot_id, data)
+        return Slot.of(slot, clinic.zone)
+
+
+class SlotTemplateController(Controller):
+    path = "/api/v1/clinics/{clinic_id:uuid}/slot-templates"
+    tags = ["Slots"]
+    guards = [CLINIC_MANAGERS]
+
+    @get("/")
+    async def list_templates(self, clinic_id: UUID, uow: UnitOfWork, request: CallerRequest) -> list[SlotTemplate]:
+        return [SlotTemplate.model_validate(t) for t in await service.list_templates(uow, request.user, clinic_id)]
+
+    @post("/")
+    async def create_template(
+        self, clinic_id: UUID, data: SlotTemplateCreate, uow: UnitOfWork, request: CallerRequest
+    ) -> SlotTemplate:
+        """A weekly session (weekday, local start and end time) cut into slots of slot_minutes."""
+        return SlotTemplate.model_validate(await service.create_template(uow, request.user, clinic_id, data))
+
+    @patch("/{template_id:uuid}")
+    async def update_template(
+        self, clinic_id: UUID, template_id: UUID, data: SlotTemplateUpdate, uow: UnitOfWork, request: CallerRequest
+    ) -> SlotTemplate:
+        template = await service.update_template(uow, request.user, clinic_id, template_id, data)
+        return SlotTemplate.model_validate(template)
+
+    @delete("/{template_id:uuid}")
+    async def delete_template(self, clinic_id: UUID, template_id: UUID, uow: UnitOfWork, request: CallerRequest) -> None:
+        """Delete the template; slots it already made stay."""
+        await service.delete_template(uow, request.user, clinic_id, template_id)
+
+    @post("/generate", status_code=HTTP_200_OK)
+    async def generate(
+        self, clinic_id: UUID, data: GenerateSlots, uow: UnitOfWork, request: CallerRequest, settings: Settings
+    ) -> GeneratedSlots:
+        """Make this clinic's slots from its templates over the horizon (existing slots are kept)."""
+        created, first, last = await service.generate_clinic_slots(
+            uow,
+            request.user,
+            clinic_id,
+            now=datetime.now(UTC),
+            from_date=data.from_date,
+            days=data.days or settings.slot_horizon_days,
+        )
+        return GeneratedSlots(created=created, first_day=first, last_day=last)
+
+
+class SlotGenerationController(Controller):
+    path = "/api/v1/slot-templates/generate"
+    tags = ["Slots"]
+    guards = [HEALTH_ADMINS]
+
+    @post("/", status_code=HTTP_200_OK)
+    async def generate_all(
+        self, data: GenerateSlots, uow: UnitOfWork, request: CallerRequest, settings: Settings
+    ) -> GeneratedSlots:
+        """Make every active clinic's slots from its templates over the horizon."""
+        created, first, last = await service.generate_slots(
+            uow,
+            request.user,
+            clinic_id=None,
+            now=datetime.now(UTC),
+            from_date=data.from_date,
+            days=data.days or settings.slot_horizon_days,
+        )
+        return GeneratedSlots(created=created, first_day=first, last_day=last)

@@ -1,0 +1,223 @@
+"""Clinics, the service catalogue, slots and weekly slot templates: types and pure rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from vaxbook.errors import Conflict, Forbidden, Invalid, NotFound
+from vaxbook.i18n import Text
+
+
+class ClinicKind(StrEnum):
+    HOSPITAL = "hospital"
+    HEALTH_STATION = "health_station"
+    VACCINATION_SITE = "vaccination_site"
+
+
+class ServiceKind(StrEnum):
+    VACCINATION = "vaccination"
+    HEALTH_SERVICE = "health_service"
+
+
+class Sex(StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+
+
+class SlotStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Clinic:
+    id: UUID
+    code: str
+    name: str
+    kind: ClinicKind
+    province: str
+    district: str
+    ward: str
+    address: str
+    timezone: str
+    active: bool
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class Service:
+    id: UUID
+    code: str
+    name_vi: str
+    name_en: str
+    kind: ServiceKind
+    product_id: UUID | None
+    min_age_days: int | None
+    max_age_days: int | None
+    eligible_sex: Sex | None
+    active: bool
+
+
+@dataclass(frozen=True)
+class Slot:
+    id: UUID
+    clinic_id: UUID
+    service_id: UUID
+    template_id: UUID | None
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int
+    booked: int
+    status: SlotStatus
+
+    @property
+    def remaining(self) -> int:
+        """Seats a citizen could still book (none unless the slot is open)."""
+        return max(0, self.capacity - self.booked) if self.status is SlotStatus.OPEN else 0
+
+
+@dataclass(frozen=True)
+class SlotTemplate:
+    id: UUID
+    clinic_id: UUID
+    service_id: UUID
+    weekday: int
+    start_time: time
+    end_time: time
+    slot_minutes: int
+    capacity: int
+    valid_from: date
+    valid_until: date | None
+    active: bool
+
+    def occurrences(self, first_day: date, last_day: date, zone: ZoneInfo) -> list[tuple[datetime, datetime]]:
+        """The (start, end) of every slot this template gives from first_day to last_day inclusive, in UTC.
+
+        Wall-clock times are read in the clinic's zone; a session is cut into slot_minutes pieces and a
+        piece that would run past end_time is dropped.
+        """
+        if not self.active:
+            return []
+        start_day = max(first_day, self.valid_from)
+        end_day = min(last_day, self.valid_until) if self.valid_until else last_day
+        if start_day > end_day:
+            return []
+        day = start_day + timedelta(days=(self.weekday - start_day.isoweekday()) % 7)
+        step = timedelta(minutes=self.slot_minutes)
+        result = []
+        while day <= end_day:
+            session_end = datetime.combine(day, self.end_time, zone)
+            begin = datetime.combine(day, self.start_time, zone)
+            while begin + step <= session_end:
+                result.append((begin.astimezone(ZoneInfo("UTC")), (begin + step).astimezone(ZoneInfo("UTC"))))
+                begin += step
+            day += timedelta(days=7)
+        return result
+
+
+def check_date_range(date_from: date, date_to: date, *, max_days: int) -> None:
+    if date_to < date_from:
+        raise Invalid.field(
+            "date_to",
+            "date_range_order",
+            Text("Ngày kết thúc phải sau hoặc bằng ngày bắt đầu", "date_to must not be before date_from"),
+            source="query",
+        )
+    if (date_to - date_from).days + 1 > max_days:
+        raise Invalid.field(
+            "date_to",
+            "date_range_too_long",
+            Text(f"Chỉ tìm được tối đa {max_days} ngày mỗi lần", f"Search at most {max_days} days at a time"),
+            source="query",
+        )
+
+
+class ClinicNotFound(NotFound):
+    slug = "clinic-not-found"
+    title = Text("Không tìm thấy cơ sở y tế", "Clinic not found")
+
+
+class ServiceNotFound(NotFound):
+    slug = "service-not-found"
+    title = Text("Không tìm thấy dịch vụ", "Service not found")
+
+
+class SlotNotFound(NotFound):
+    slug = "slot-not-found"
+    title = Text("Không tìm thấy khung giờ", "Slot not found")
+
+
+class TemplateNotFound(NotFound):
+    slug = "slot-template-not-found"
+    title = Text("Không tìm thấy lịch mẫu", "Slot template not found")
+
+
+class ClinicOutOfScope(Forbidden):
+    slug = "clinic-out-of-scope"
+    title = Text("Bạn không quản lý cơ sở này", "You do not manage this clinic")
+
+
+class CodeTaken(Conflict):
+    slug = "code-taken"
+    title = Text("Mã này đã được dùng", "This code is already in use")
+
+
+class SlotExists(Conflict):
+    slug = "slot-exists"
+    title = Text(
+        "Cơ sở đã có khung giờ cho dịch vụ này vào thời điểm đó",
+        "The clinic already has a slot for this service at that time",
+    )
+
+
+class CapacityBelowBooked(Conflict):
+    slug = "capacity-below-booked"
+    title = Text("Không thể giảm số chỗ xuống dưới số chỗ đã đặt", "Capacity cannot go below seats already booked")
+
+    def __init__(self, *, booked: int, requested: int) -> None:
+        super().__init__(
+            Text(
+                f"Đã có {booked} chỗ được đặt; không thể giảm số chỗ xuống {requested}.",
+                f"{booked} seats are already booked; capacity cannot go down to {requested}.",
+            ),
+            booked=booked,
+            requested_capacity=requested,
+        )
+
+
+class SlotHasBookings(Conflict):
+    slug = "slot-has-bookings"
+    title = Text("Khung giờ đã có người đặt, không thể hủy", "The slot has bookings and cannot be cancelled")
+
+    def __init__(self, *, booked: int) -> None:
+        super().__init__(
+            Text(
+                f"Có {booked} lượt đặt; hãy đóng khung giờ thay vì hủy.",
+                f"{booked} bookings exist; close the slot instead of cancelling it.",
+            ),
+            booked=booked,
+        )
+
+
+class ServiceInactive(Conflict):
+    slug = "service-inactive"
+    title = Text("Dịch vụ đã ngừng", "The service is no longer offered")
+
+
+class ClinicInactive(Conflict):
+    slug = "clinic-inactive"
+    title = Text("Cơ sở đã ngừng hoạt động", "The clinic is inactive")
+
+
+def slot_in_past() -> Invalid:
+    return Invalid.field(
+        "starts_at", "slot_in_past", Text("Khung giờ phải ở tương lai", "The slot must start in the future")
+    )

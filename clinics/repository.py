@@ -1,0 +1,394 @@
+"""SQL for clinics, services, slots and slot templates."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from clinics.models import (
+    Clinic,
+    ClinicKind,
+    CodeTaken,
+    Service,
+    ServiceKind,
+    Sex,
+    Slot,
+    SlotExists,
+    SlotStatus,
+    SlotTemplate,
+)
+from vaxbook.db import Connection, assignments, insertion
+
+_CLINIC = "id, code, name, kind, province, district, ward, address, timezone, active"
+_SERVICE = "id, code, name_vi, name_en, kind, product_id, min_age_days, max_age_days, eligible_sex, active"
+_SLOT = "id, clinic_id, service_id, template_id, starts_at, ends_at, capacity, booked, status"
+_TEMPLATE = (
+    "id, clinic_id, service_id, weekday, start_time, end_time, slot_minutes, capacity, valid_from, valid_until, active"
+)
+
+CLINIC_UPDATABLE = frozenset({"name", "kind", "province", "district", "ward", "address", "timezone", "active"})
+SERVICE_UPDATABLE = frozenset({"name_vi", "name_en", "min_age_days", "max_age_days", "eligible_sex", "active"})
+TEMPLATE_UPDATABLE = frozenset({"capacity", "valid_until", "active"})
+
+
+def _clinic(row: asyncpg.Record) -> Clinic:
+    return Clinic(**{**dict(row), "kind": ClinicKind(row["kind"])})
+
+
+def _service(row: asyncpg.Record) -> Service:
+    sex = row["eligible_sex"]
+    return Service(**{**dict(row), "kind": ServiceKind(row["kind"]), "eligible_sex": Sex(sex) if sex else None})
+
+
+def _slot(row: asyncpg.Record) -> Slot:
+    return Slot(**{**dict(row), "status": SlotStatus(row["status"])})
+
+
+def _template(row: asyncpg.Record) -> SlotTemplate:
+    return SlotTemplate(**dict(row))
+
+
+def _plain(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.value if hasattr(v, "value") else v) for k, v in values.items()}
+
+
+# Clinics
+
+
+async def insert_clinic(conn: Connection, *, fields: dict[str, Any]) -> Clinic:
+    columns, placeholders, args = insertion(_plain(fields))
+    try:
+        row = await conn.fetchrow(
+            f"INSERT INTO clinics ({columns}) VALUES ({placeholders}) RETURNING {_CLINIC}",
+            *args,
+        )
+    except asyncpg.UniqueViolationError:
+        raise CodeTaken() from None
+    assert row is not None
+    return _clinic(row)
+
+
+async def update_clinic(conn: Connection, *, clinic_id: UUID, changes: dict[str, Any]) -> Clinic | None:
+    if not changes:
+        return await get_clinic(conn, clinic_id=clinic_id)
+    text, values = assignments(_plain(changes), allowed=CLINIC_UPDATABLE, first_param=2)
+    row = await conn.fetchrow(
+        f"UPDATE clinics SET {text}, updated_at = now() WHERE id = $1 RETURNING {_CLINIC}", clinic_id, *values
+    )
+    return None if row is None else _clinic(row)
+
+
+async def get_clinic(conn: Connection, *, clinic_id: UUID) -> Clinic | None:
+    row = await conn.fetchrow(f"SELECT {_CLINIC} FROM clinics WHERE id = $1", clinic_id)
+    return None if row is None else _clinic(row)
+
+
+async def get_clinics_by_code(conn: Connection, *, codes: list[str]) -> list[Clinic]:
+    rows = await conn.fetch(f"SELECT {_CLINIC} FROM clinics WHERE code = ANY($1::text[]) ORDER BY code", codes)
+    return [_clinic(r) for r in rows]
+
+
+async def list_clinics(
+    conn: Connection,
+    *,
+    province: str | None,
+    district: str | None,
+    ward: str | None,
+    kind: ClinicKind | None,
+    include_inactive: bool,
+    after_code: str | None,
+    limit: int,
+) -> list[Clinic]:
+    rows = await conn.fetch(
+        f"""
+        SELECT {_CLINIC} FROM clinics
+        WHERE ($1::text IS NULL OR lower(province) = lower($1))
+          AND ($2::text IS NULL OR lower(district) = lower($2))
+          AND ($3::text IS NULL OR lower(ward) = lower($3))
+          AND ($4::text IS NULL OR kind = $4)
+          AND ($5 OR active)
+          AND ($6::text IS NULL OR code > $6)
+        ORDER BY code
+        LIMIT $7
+        """,
+        province,
+        district,
+        ward,
+        kind.value if kind else None,
+        include_inactive,
+        after_code,
+        limit,
+    )
+    return [_clinic(r) for r in rows]
+
+
+async def list_locations(conn: Connection) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """
+        SELECT province, district, ward, count(*)::int AS clinics FROM clinics WHERE active
+        GROUP BY province, district, ward ORDER BY province, district, ward
+        """
+    )
+
+
+# Services
+
+
+async def insert_service(conn: Connection, *, fields: dict[str, Any]) -> Service:
+    columns, placeholders, args = insertion(_plain(fields))
+    try:
+        row = await conn.fetchrow(
+            f"INSERT INTO services ({columns}) VALUES ({placeholders}) RETURNING {_SERVICE}",
+            *args,
+        )
+    except asyncpg.UniqueViolationError:
+        raise CodeTaken() from None
+    assert row is not None
+    return _service(row)
+
+
+async def update_service(conn: Connection, *, service_id: UUID, changes: dict[str, Any]) -> Service | None:
+    if not changes:
+        return await get_service(conn, service_id=service_id)
+    text, values = assignments(_plain(changes), allowed=SERVICE_UPDATABLE, first_param=2)
+    row = await conn.fetchrow(
+        f"UPDATE services SET {text}, updated_at = now() WHERE id = $1 RETURNING {_SERVICE}", service_id, *values
+    )
+    return None if row is None else _service(row)
+
+
+async def get_service(conn: Connection, *, service_id: UUID) -> Service | None:
+    row = await conn.fetchrow(f"SELECT {_SERVICE} FROM services WHERE id = $1", service_id)
+    return None if row is None else _service(row)
+
+
+async def list_services(conn: Connection, *, include_inactive: bool) -> list[Service]:
+    rows = await conn.fetch(f"SELECT {_SERVICE} FROM services WHERE $1 OR active ORDER BY code", include_inactive)
+    return [_service(r) for r in rows]
+
+
+# Slots
+
+
+async def insert_slot(
+    conn: Connection,
+    *,
+    clinic_id: UUID,
+    service_id: UUID,
+    starts_at: datetime,
+    ends_at: datetime,
+    capacity: int,
+) -> Slot:
+    try:
+        row = await conn.fetchrow(
+            f"""
+            INSERT INTO slots (clinic_id, service_id, starts_at, ends_at, capacity)
+            VALUES ($1, $2, $3, $4, $5) RETURNING {_SLOT}
+            """,
+            clinic_id,
+            service_id,
+            starts_at,
+            ends_at,
+            capacity,
+        )
+    except asyncpg.UniqueViolationError:
+        raise SlotExists() from None
+    assert row is not None
+    return _slot(row)
+
+
+async def get_slot(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> Slot | None:
+    row = await conn.fetchrow(f"SELECT {_SLOT} FROM slots WHERE clinic_id = $1 AND id = $2", clinic_id, slot_id)
+    return None if row is None else _slot(row)
+
+
+async def change_slot(
+    conn: Connection, *, clinic_id: UUID, slot_id: UUID, capacity: int | None, status: SlotStatus | None
+) -> Slot | None:
+    """Apply a capacity and/or status change in one conditional statement.
+
+    Returns None when the change would break a rule at this instant: capacity below the seats booked, cancelling
+    a slot that has bookings, or touching a cancelled slot (or when there is no such slot).
+    """
+    row = await conn.fetchrow(
+        f"""
+        UPDATE slots
+        SET capacity = coalesce($3, capacity), status = coalesce($4, status), updated_at = now()
+        WHERE clinic_id = $1 AND id = $2
+          AND status <> 'cancelled'
+          AND ($3::int IS NULL OR $3 >= booked)
+          AND ($4::text IS DISTINCT FROM 'cancelled' OR booked = 0)
+        RETURNING {_SLOT}
+        """,
+        clinic_id,
+        slot_id,
+        capacity,
+        status.value if status else None,
+    )
+    return None if row is None else _slot(row)
+
+
+async def list_clinic_slots(
+    conn: Connection,
+    *,
+    clinic_id: UUID,
+    starts_from: datetime,
+    starts_before: datetime,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
+) -> list[Slot]:
+    rows = await conn.fetch(
+        f"""
+        SELECT {_SLOT} FROM slots
+        WHERE clinic_id = $1 AND starts_at >= $2 AND starts_at < $3
+          AND ($4::timestamptz IS NULL OR (starts_at, id) > ($4, $5::uuid))
+        ORDER BY starts_at, id
+        LIMIT $6
+        """,
+        clinic_id,
+        starts_from,
+        starts_before,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+    return [_slot(r) for r in rows]
+
+
+async def search_open_slots(
+    conn: Connection,
+    *,
+    now: datetime,
+    date_from: date,
+    date_to: date,
+    service_code: str | None,
+    province: str | None,
+    district: str | None,
+    ward: str | None,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
+) -> list[tuple[Slot, str, Clinic]]:
+    """Open slots with seats left at active clinics, by local date, earliest first: (slot, service code, clinic)."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {", ".join("s." + c for c in _SLOT.split(", "))}, sv.code AS service_code,
+               {", ".join(f"c.{c} AS clinic_{c}" for c in _CLINIC.split(", "))}
+        FROM slots s
+        JOIN clinics c ON c.id = s.clinic_id
+        JOIN services sv ON sv.id = s.service_id
+        WHERE s.status = 'open' AND s.booked < s.capacity AND c.active AND sv.active
+          AND s.starts_at > $1
+          -- a day either side in UTC keeps the index usable; the local date is then checked exactly
+          AND s.starts_at >= $2::date - 1 AND s.starts_at < $3::date + 2
+          AND (s.starts_at AT TIME ZONE c.timezone)::date BETWEEN $2 AND $3
+          AND ($4::text IS NULL OR sv.code = $4)
+          AND ($5::text IS NULL OR lower(c.province) = lower($5))
+          AND ($6::text IS NULL OR lower(c.district) = lower($6))
+          AND ($7::text IS NULL OR lower(c.ward) = lower($7))
+          AND ($8::timestamptz IS NULL OR (s.starts_at, s.id) > ($8, $9::uuid))
+        ORDER BY s.starts_at, s.id
+        LIMIT $10
+        """,
+        now,
+        date_from,
+        date_to,
+        service_code,
+        province,
+        district,
+        ward,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+    result = []
+    for row in rows:
+        clinic = Clinic(**{c: row[f"clinic_{c}"] for c in _CLINIC.split(", ")} | {"kind": ClinicKind(row["clinic_kind"])})
+        slot = Slot(**{c: row[c] for c in _SLOT.split(", ")} | {"status": SlotStatus(row["status"])})
+        result.append((slot, row["service_code"], clinic))
+    return result
+
+
+# Slot templates
+
+
+async def insert_template(conn: Connection, *, clinic_id: UUID, fields: dict[str, Any]) -> SlotTemplate:
+    columns, placeholders, args = insertion(_plain(fields) | {"clinic_id": clinic_id})
+    row = await conn.fetchrow(
+        f"INSERT INTO slot_templates ({columns}) VALUES ({placeholders}) RETURNING {_TEMPLATE}",
+        *args,
+    )
+    assert row is not None
+    return _template(row)
+
+
+async def update_template(
+    conn: Connection, *, clinic_id: UUID, template_id: UUID, changes: dict[str, Any]
+) -> SlotTemplate | None:
+    if not changes:
+        return await get_template(conn, clinic_id=clinic_id, template_id=template_id)
+    text, values = assignments(_plain(changes), allowed=TEMPLATE_UPDATABLE, first_param=3)
+    row = await conn.fetchrow(
+        f"""
+        UPDATE slot_templates SET {text}, updated_at = now()
+        WHERE clinic_id = $1 AND id = $2 RETURNING {_TEMPLATE}
+        """,
+        clinic_id,
+        template_id,
+        *values,
+    )
+    return None if row is None else _template(row)
+
+
+async def get_template(conn: Connection, *, clinic_id: UUID, template_id: UUID) -> SlotTemplate | None:
+    row = await conn.fetchrow(
+        f"SELECT {_TEMPLATE} FROM slot_templates WHERE clinic_id = $1 AND id = $2", clinic_id, template_id
+    )
+    return None if row is None else _template(row)
+
+
+async def delete_template(conn: Connection, *, clinic_id: UUID, template_id: UUID) -> bool:
+    result = await conn.execute("DELETE FROM slot_templates WHERE clinic_id = $1 AND id = $2", clinic_id, template_id)
+    return result != "DELETE 0"
+
+
+async def list_templates(conn: Connection, *, clinic_id: UUID) -> list[SlotTemplate]:
+    rows = await conn.fetch(
+        f"SELECT {_TEMPLATE} FROM slot_templates WHERE clinic_id = $1 ORDER BY weekday, start_time, id", clinic_id
+    )
+    return [_template(r) for r in rows]
+
+
+async def active_templates(conn: Connection, *, clinic_id: UUID | None) -> list[tuple[SlotTemplate, str]]:
+    """Active templates of active clinics and services, each with its clinic's time zone."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {", ".join("t." + c for c in _TEMPLATE.split(", "))}, c.timezone
+        FROM slot_templates t
+        JOIN clinics c ON c.id = t.clinic_id
+        JOIN services sv ON sv.id = t.service_id
+        WHERE t.active AND c.active AND sv.active AND ($1::uuid IS NULL OR t.clinic_id = $1)
+        """,
+        clinic_id,
+    )
+    return [(SlotTemplate(**{c: row[c] for c in _TEMPLATE.split(", ")}), row["timezone"]) for row in rows]
+
+
+async def insert_generated_slots(
+    conn: Connection, *, rows: list[tuple[UUID, UUID, UUID, datetime, datetime, int]]
+) -> int:
+    """Insert (clinic, service, template, start, end, capacity) rows; slots that already exist are left alone."""
+    if not rows:
+        return 0
+    columns = list(zip(*rows, strict=True))
+    result = await conn.execute(
+        """
+        INSERT INTO slots (clinic_id, service_id, template_id, starts_at, ends_at, capacity)
+        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::timestamptz[], $6::int[])
+        ON CONFLICT (clinic_id, service_id, starts_at) DO NOTHING
+        """,
+        *[list(c) for c in columns],
+    )
+    return int(result.split()[-1])

@@ -1,0 +1,270 @@
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import AwareDatetime, Field, StringConstraints, model_validator
+
+from clinics.models import ClinicKind, ServiceKind, Sex, SlotStatus
+from clinics.models import Slot as SlotModel
+from vaxbook.fields import InputModel, Label, LongLabel, OutputModel, PlaceName, TimeZoneName, bilingual_error
+from vaxbook.settings import DEFAULT_TIMEZONE
+
+ClinicCode = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z0-9][A-Z0-9-]{1,31}$")]
+ServiceCode = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z0-9][a-z0-9-]{1,63}$")]
+Capacity = Annotated[int, Field(ge=0, le=10_000)]
+AgeDays = Annotated[int, Field(ge=0, le=150 * 366)]
+MAX_SLOT_HOURS = 12
+
+# PATCH bodies: a field left out stays as it is; `None` defaults are not validated, so an explicit null for a
+# field that cannot be empty is refused like any other wrong type.
+
+
+class ClinicCreate(InputModel):
+    code: ClinicCode
+    name: Label
+    kind: ClinicKind
+    province: PlaceName
+    district: PlaceName
+    ward: PlaceName
+    address: LongLabel
+    timezone: TimeZoneName = DEFAULT_TIMEZONE
+    active: bool = True
+
+
+class ClinicUpdate(InputModel):
+    name: Label = Field(default=None)
+    kind: ClinicKind = Field(default=None)
+    province: PlaceName = Field(default=None)
+    district: PlaceName = Field(default=None)
+    ward: PlaceName = Field(default=None)
+    address: LongLabel = Field(default=None)
+    timezone: TimeZoneName = Field(default=None)
+    active: bool = Field(default=None)
+
+
+class Clinic(OutputModel):
+    id: UUID
+    code: str
+    name: str
+    kind: ClinicKind
+    province: str
+    district: str
+    ward: str
+    address: str
+    timezone: str
+    active: bool
+
+
+class Location(OutputModel):
+    province: str
+    district: str
+    ward: str
+    clinics: int
+
+
+def _check_ages(min_age: int | None, max_age: int | None) -> None:
+    if min_age is not None and max_age is not None and max_age < min_age:
+        raise bilingual_error(
+            "age_range",
+            "Tuổi tối đa phải lớn hơn hoặc bằng tuổi tối thiểu",
+            "max_age_days must not be below min_age_days",
+        )
+
+
+class ServiceCreate(InputModel):
+    code: ServiceCode
+    name_vi: Label
+    name_en: Label
+    kind: ServiceKind
+    product_id: UUID | None = None
+    min_age_days: AgeDays | None = None
+    max_age_days: AgeDays | None = None
+    eligible_sex: Sex | None = None
+    active: bool = True
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ServiceCreate:
+        if (self.kind is ServiceKind.VACCINATION) != (self.product_id is not None):
+            raise bilingual_error(
+                "product_for_vaccination",
+                "Dịch vụ tiêm chủng phải gắn với một vắc xin; dịch vụ khám thì không",
+                "A vaccination service needs product_id; a health service takes none",
+            )
+        _check_ages(self.min_age_days, self.max_age_days)
+        return self
+
+
+class ServiceUpdate(InputModel):
+    name_vi: Label = Field(default=None)
+    name_en: Label = Field(default=None)
+    min_age_days: AgeDays | None = None
+    max_age_days: AgeDays | None = None
+    eligible_sex: Sex | None = None
+    active: bool = Field(default=None)
+
+
+class Service(OutputModel):
+    id: UUID
+    code: str
+    name_vi: str
+    name_en: str
+    kind: ServiceKind
+    product_id: UUID | None
+    min_age_days: int | None
+    max_age_days: int | None
+    eligible_sex: Sex | None
+    active: bool
+
+
+class SlotCreate(InputModel):
+    service_id: UUID
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    capacity: Capacity
+
+    @model_validator(mode="after")
+    def _window(self) -> SlotCreate:
+        if self.ends_at <= self.starts_at:
+            raise bilingual_error("end_before_start", "Giờ kết thúc phải sau giờ bắt đầu", "ends_at must be after starts_at")
+        if self.ends_at - self.starts_at > timedelta(hours=MAX_SLOT_HOURS):
+            raise bilingual_error(
+                "slot_too_long",
+                f"Một khung giờ dài tối đa {MAX_SLOT_HOURS} giờ",
+                f"A slot lasts at most {MAX_SLOT_HOURS} hours",
+            )
+        return self
+
+
+class SlotUpdate(InputModel):
+    capacity: Capacity = Field(default=None)
+    status: SlotStatus = Field(default=None)
+
+
+class Slot(OutputModel):
+    id: UUID
+    clinic_id: UUID
+    service_id: UUID
+    template_id: UUID | None
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int
+    booked: int
+    remaining: int
+    status: SlotStatus
+
+    @classmethod
+    def of(cls, slot: SlotModel, zone: Any) -> Slot:
+        """The slot with its times shown in the clinic's time zone."""
+        return cls(
+            id=slot.id,
+            clinic_id=slot.clinic_id,
+            service_id=slot.service_id,
+            template_id=slot.template_id,
+            starts_at=slot.starts_at.astimezone(zone),
+            ends_at=slot.ends_at.astimezone(zone),
+            capacity=slot.capacity,
+            booked=slot.booked,
+            remaining=slot.remaining,
+            status=slot.status,
+        )
+
+
+Weekday = Annotated[int, Field(ge=1, le=7, description="ISO weekday: 1 = Monday … 7 = Sunday")]
+
+
+class SlotTemplateCreate(InputModel):
+    service_id: UUID
+    weekday: Weekday
+    start_time: time
+    end_time: time
+    slot_minutes: int = Field(ge=5, le=720)
+    capacity: Capacity
+    valid_from: date
+    valid_until: date | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SlotTemplateCreate:
+        if self.start_time.tzinfo is not None or self.end_time.tzinfo is not None:
+            raise bilingual_error(
+                "local_time",
+                "Giờ trong lịch mẫu là giờ địa phương của cơ sở, không kèm múi giờ",
+                "Template times are the clinic's local wall-clock times, without an offset",
+            )
+        start = datetime.combine(date.min, self.start_time)
+        end = datetime.combine(date.min, self.end_time)
+        if end <= start:
+            raise bilingual_error("end_before_start", "Giờ kết thúc phải sau giờ bắt đầu", "end_time must be after start_time")
+        if end - start < timedelta(minutes=self.slot_minutes):
+            raise bilingual_error(
+                "slot_longer_than_session",
+                "Độ dài mỗi khung giờ vượt quá buổi làm việc",
+                "slot_minutes is longer than the session",
+            )
+        if self.valid_until is not None and self.valid_until < self.valid_from:
+            raise bilingual_error(
+                "validity_order", "Ngày hết hiệu lực phải sau ngày bắt đầu", "valid_until must not be before valid_from"
+            )
+        return self
+
+
+class SlotTemplateUpdate(InputModel):
+    capacity: Capacity = Field(default=None)
+    valid_until: date | None = None
+    active: bool = Field(default=None)
+
+
+class SlotTemplate(OutputModel):
+    id: UUID
+    clinic_id: UUID
+    service_id: UUID
+    weekday: int
+    start_time: time
+    end_time: time
+    slot_minutes: int
+    capacity: int
+    valid_from: date
+    valid_until: date | None
+    active: bool
+
+
+class GenerateSlots(InputModel):
+    from_date: date | None = Field(default=None, description="First day (clinic's local date); today when left out")
+    days: int | None = Field(default=None, ge=1, le=180, description="How many days ahead; the horizon setting when left out")
+
+
+class GeneratedSlots(OutputModel):
+    created: int
+    first_day: date
+    last_day: date
+
+
+class AvailableSlot(OutputModel):
+    slot_id: UUID
+    clinic_id: UUID
+    service_id: UUID
+    service_code: str
+    starts_at: datetime
+    ends_at: datetime
+    remaining: int
+
+
+class ClinicSummary(OutputModel):
+    id: UUID
+    code: str
+    name: str
+    kind: ClinicKind
+    province: str
+    district: str
+    ward: str
+    address: str
+    timezone: str
+
+
+class Availability(OutputModel):
+    items: list[AvailableSlot]
+    clinics: list[ClinicSummary]
+    next_cursor: str | None = None
+
+

@@ -1,0 +1,385 @@
+"""Use cases for clinics, the service catalogue, slots and slot templates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from clinics import repository
+from clinics.models import (
+    CapacityBelowBooked,
+    Clinic,
+    ClinicInactive,
+    ClinicKind,
+    ClinicNotFound,
+    ClinicOutOfScope,
+    Service,
+    ServiceInactive,
+    ServiceNotFound,
+    Slot,
+    SlotHasBookings,
+    SlotNotFound,
+    SlotStatus,
+    SlotTemplate,
+    TemplateNotFound,
+    check_date_range,
+    slot_in_past,
+)
+from clinics.schemas import (
+    ClinicCreate,
+    ClinicUpdate,
+    ServiceCreate,
+    ServiceUpdate,
+    SlotCreate,
+    SlotTemplateCreate,
+    SlotTemplateUpdate,
+    SlotUpdate,
+)
+from quotas import service as quotas
+from vaxbook import audit
+from vaxbook.audit import Actor
+from vaxbook.auth.models import Principal
+from vaxbook.db import Connection, UnitOfWork
+from vaxbook.errors import Conflict
+from vaxbook.i18n import Text
+from vaxbook.settings import DEFAULT_TIMEZONE
+
+SEARCH_DEFAULT_DAYS = 14
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    date_from: date | None
+    date_to: date | None
+    service_code: str | None
+    province: str | None
+    district: str | None
+    ward: str | None
+
+
+# Clinics
+
+
+async def create_clinic(uow: UnitOfWork, actor: Actor, data: ClinicCreate) -> Clinic:
+    async with uow.transaction() as conn:
+        clinic = await repository.insert_clinic(conn, fields=data.model_dump())
+        await audit.record(
+            conn, actor=actor, action="clinic.create", object_type="clinic", object_id=clinic.id,
+            clinic_id=clinic.id, details=data.model_dump(mode="json"),
+        )
+    return clinic
+
+
+async def update_clinic(uow: UnitOfWork, actor: Actor, clinic_id: UUID, data: ClinicUpdate) -> Clinic:
+    changes = data.model_dump(exclude_unset=True)
+    async with uow.transaction() as conn:
+        clinic = await repository.update_clinic(conn, clinic_id=clinic_id, changes=changes)
+        if clinic is None:
+            raise ClinicNotFound()
+        await audit.record(
+            conn, actor=actor, action="clinic.update", object_type="clinic", object_id=clinic_id,
+            clinic_id=clinic_id, details=data.model_dump(mode="json", exclude_unset=True),
+        )
+    return clinic
+
+
+async def get_clinic(uow: UnitOfWork, clinic_id: UUID) -> Clinic:
+    async with uow.transaction(readonly=True) as conn:
+        clinic = await repository.get_clinic(conn, clinic_id=clinic_id)
+    if clinic is None:
+        raise ClinicNotFound()
+    return clinic
+
+
+async def clinics_by_code(uow: UnitOfWork, codes: list[str]) -> list[Clinic]:
+    async with uow.transaction(readonly=True) as conn:
+        return await repository.get_clinics_by_code(conn, codes=codes)
+
+
+async def list_clinics(
+    uow: UnitOfWork,
+    *,
+    province: str | None,
+    district: str | None,
+    ward: str | None,
+    kind: ClinicKind | None,
+    include_inactive: bool,
+    after_code: str | None,
+    limit: int,
+) -> list[Clinic]:
+    async with uow.transaction(readonly=True) as conn:
+        return await repository.list_clinics(
+            conn, province=province, district=district, ward=ward, kind=kind,
+            include_inactive=include_inactive, after_code=after_code, limit=limit,
+        )
+
+
+async def list_locations(uow: UnitOfWork) -> list[tuple[str, str, str, int]]:
+    async with uow.transaction(readonly=True) as conn:
+        rows = await repository.list_locations(conn)
+    return [(r["province"], r["district"], r["ward"], r["clinics"]) for r in rows]
+
+
+async def _managed_clinic(conn: Connection, principal: Principal, clinic_id: UUID) -> Clinic:
+    if not principal.may_manage_clinic(clinic_id):
+        raise ClinicOutOfScope()
+    clinic = await repository.get_clinic(conn, clinic_id=clinic_id)
+    if clinic is None:
+        raise ClinicNotFound()
+    return clinic
+
+
+# Services
+
+
+async def create_service(uow: UnitOfWork, actor: Actor, data: ServiceCreate) -> Service:
+    async with uow.transaction() as conn:
+        if data.product_id is not None:
+            await quotas.get_product(uow, data.product_id)
+        service = await repository.insert_service(conn, fields=data.model_dump())
+        await audit.record(
+            conn, actor=actor, action="service.create", object_type="service", object_id=service.id,
+            details=data.model_dump(mode="json"),
+        )
+    return service
+
+
+async def update_service(uow: UnitOfWork, actor: Actor, service_id: UUID, data: ServiceUpdate) -> Service:
+    changes = data.model_dump(exclude_unset=True)
+    async with uow.transaction() as conn:
+        try:
+            service = await repository.update_service(conn, service_id=service_id, changes=changes)
+        except asyncpg.CheckViolationError:
+            raise Conflict(
+                Text("Tuổi tối đa phải lớn hơn hoặc bằng tuổi tối thiểu", "max_age_days must not be below min_age_days")
+            ) from None
+        if service is None:
+            raise ServiceNotFound()
+        await audit.record(
+            conn, actor=actor, action="service.update", object_type="service", object_id=service_id,
+            details=data.model_dump(mode="json", exclude_unset=True),
+        )
+    return service
+
+
+async def get_service(uow: UnitOfWork, service_id: UUID) -> Service:
+    async with uow.transaction(readonly=True) as conn:
+        service = await repository.get_service(conn, service_id=service_id)
+    if service is None:
+        raise ServiceNotFound()
+    return service
+
+
+async def list_services(uow: UnitOfWork, *, include_inactive: bool) -> list[Service]:
+    async with uow.transaction(readonly=True) as conn:
+        return await repository.list_services(conn, include_inactive=include_inactive)
+
+
+# Availability
+
+
+async def search_availability(
+    uow: UnitOfWork, query: SearchQuery, *, now: datetime, max_days: int, after: tuple[datetime, UUID] | None, limit: int
+) -> list[tuple[Slot, str, Clinic]]:
+    today = now.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
+    date_from = query.date_from or today
+    date_to = query.date_to or date_from + timedelta(days=SEARCH_DEFAULT_DAYS - 1)
+    check_date_range(date_from, date_to, max_days=max_days)
+    async with uow.transaction(readonly=True) as conn:
+        return await repository.search_open_slots(
+            conn, now=now, date_from=date_from, date_to=date_to, service_code=query.service_code,
+            province=query.province, district=query.district, ward=query.ward, after=after, limit=limit,
+        )
+
+
+# Slots
+
+
+async def list_clinic_slots(
+    uow: UnitOfWork,
+    principal: Principal,
+    clinic_id: UUID,
+    *,
+    now: datetime,
+    date_from: date | None,
+    date_to: date | None,
+    max_days: int,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
+) -> tuple[Clinic, list[Slot]]:
+    async with uow.transaction(readonly=True) as conn:
+        clinic = await _managed_clinic(conn, principal, clinic_id)
+        date_from = date_from or now.astimezone(clinic.zone).date()
+        date_to = date_to or date_from + timedelta(days=SEARCH_DEFAULT_DAYS - 1)
+        check_date_range(date_from, date_to, max_days=max_days)
+        slots = await repository.list_clinic_slots(
+            conn,
+            clinic_id=clinic_id,
+            starts_from=datetime.combine(date_from, datetime.min.time(), clinic.zone),
+            starts_before=datetime.combine(date_to + timedelta(days=1), datetime.min.time(), clinic.zone),
+            after=after,
+            limit=limit,
+        )
+    return clinic, slots
+
+
+async def _bookable_service(conn: Connection, service_id: UUID) -> Service:
+    service = await repository.get_service(conn, service_id=service_id)
+    if service is None:
+        raise ServiceNotFound()
+    if not service.active:
+        raise ServiceInactive()
+    return service
+
+
+async def create_slot(
+    uow: UnitOfWork, principal: Principal, clinic_id: UUID, data: SlotCreate, *, now: datetime
+) -> tuple[Clinic, Slot]:
+    if data.starts_at <= now:
+        raise slot_in_past()
+    async with uow.transaction() as conn:
+        clinic = await _managed_clinic(conn, principal, clinic_id)
+        if not clinic.active:
+            raise ClinicInactive()
+        await _bookable_service(conn, data.service_id)
+        slot = await repository.insert_slot(
+            conn, clinic_id=clinic_id, service_id=data.service_id, starts_at=data.starts_at,
+            ends_at=data.ends_at, capacity=data.capacity,
+        )
+        await audit.record(
+            conn, actor=principal, action="slot.create", object_type="slot", object_id=slot.id,
+            clinic_id=clinic_id, details=data.model_dump(mode="json"),
+        )
+    return clinic, slot
+
+
+async def update_slot(
+    uow: UnitOfWork, principal: Principal, clinic_id: UUID, slot_id: UUID, data: SlotUpdate
+) -> tuple[Clinic, Slot]:
+    async with uow.transaction() as conn:
+        clinic = await _managed_clinic(conn, principal, clinic_id)
+        slot = await repository.change_slot(
+            conn, clinic_id=clinic_id, slot_id=slot_id, capacity=data.capacity, status=data.status
+        )
+        if slot is None:
+            raise await _why_slot_unchanged(conn, clinic_id, slot_id, data)
+        await audit.record(
+            conn, actor=principal, action="slot.update", object_type="slot", object_id=slot_id,
+            clinic_id=clinic_id, details=data.model_dump(mode="json", exclude_unset=True),
+        )
+    return clinic, slot
+
+
+async def _why_slot_unchanged(conn: Connection, clinic_id: UUID, slot_id: UUID, data: SlotUpdate) -> Exception:
+    """Explain a refused conditional update (the refusal itself was decided atomically by the update)."""
+    slot = await repository.get_slot(conn, clinic_id=clinic_id, slot_id=slot_id)
+    if slot is None:
+        return SlotNotFound()
+    if slot.status is SlotStatus.CANCELLED:
+        return Conflict(Text("Khung giờ đã bị hủy", "The slot is cancelled"))
+    if data.capacity is not None and data.capacity < slot.booked:
+        return CapacityBelowBooked(booked=slot.booked, requested=data.capacity)
+    return SlotHasBookings(booked=slot.booked)
+
+
+# Slot templates
+
+
+async def list_templates(uow: UnitOfWork, principal: Principal, clinic_id: UUID) -> list[SlotTemplate]:
+    async with uow.transaction(readonly=True) as conn:
+        await _managed_clinic(conn, principal, clinic_id)
+        return await repository.list_templates(conn, clinic_id=clinic_id)
+
+
+async def create_template(
+    uow: UnitOfWork, principal: Principal, clinic_id: UUID, data: SlotTemplateCreate
+) -> SlotTemplate:
+    async with uow.transaction() as conn:
+        await _managed_clinic(conn, principal, clinic_id)
+        await _bookable_service(conn, data.service_id)
+        template = await repository.insert_template(conn, clinic_id=clinic_id, fields=data.model_dump())
+        await audit.record(
+            conn, actor=principal, action="slot_template.create", object_type="slot_template",
+            object_id=template.id, clinic_id=clinic_id, details=data.model_dump(mode="json"),
+        )
+    return template
+
+
+async def update_template(
+    uow: UnitOfWork, principal: Principal, clinic_id: UUID, template_id: UUID, data: SlotTemplateUpdate
+) -> SlotTemplate:
+    async with uow.transaction() as conn:
+        await _managed_clinic(conn, principal, clinic_id)
+        try:
+            template = await repository.update_template(
+                conn, clinic_id=clinic_id, template_id=template_id, changes=data.model_dump(exclude_unset=True)
+            )
+        except asyncpg.CheckViolationError:
+            raise Conflict(
+                Text("Ngày hết hiệu lực phải sau ngày bắt đầu", "valid_until must not be before valid_from")
+            ) from None
+        if template is None:
+            raise TemplateNotFound()
+        await audit.record(
+            conn, actor=principal, action="slot_template.update", object_type="slot_template",
+            object_id=template_id, clinic_id=clinic_id, details=data.model_dump(mode="json", exclude_unset=True),
+        )
+    return template
+
+
+async def delete_template(uow: UnitOfWork, principal: Principal, clinic_id: UUID, template_id: UUID) -> None:
+    """Remove a template; the slots it already made stay as they are."""
+    async with uow.transaction() as conn:
+        await _managed_clinic(conn, principal, clinic_id)
+        if not await repository.delete_template(conn, clinic_id=clinic_id, template_id=template_id):
+            raise TemplateNotFound()
+        await audit.record(
+            conn, actor=principal, action="slot_template.delete", object_type="slot_template",
+            object_id=template_id, clinic_id=clinic_id,
+        )
+
+
+async def generate_clinic_slots(
+    uow: UnitOfWork, principal: Principal, clinic_id: UUID, *, now: datetime, from_date: date | None, days: int
+) -> tuple[int, date, date]:
+    async with uow.transaction() as conn:
+        await _managed_clinic(conn, principal, clinic_id)
+        return await generate_slots(uow, principal, clinic_id=clinic_id, now=now, from_date=from_date, days=days)
+
+
+async def generate_slots(
+    uow: UnitOfWork, actor: Actor, *, clinic_id: UUID | None, now: datetime, from_date: date | None, days: int
+) -> tuple[int, date, date]:
+    """Make the slots that active templates give over the next `days` days (from each clinic's today), for one
+    clinic or for all.
+
+    Safe to run again and from several places at once: a slot that exists is left as it is.
+    Returns (slots created, first day, last day), the days as seen in the default time zone.
+    """
+    async with uow.transaction() as conn:
+        rows = []
+        for template, timezone in await repository.active_templates(conn, clinic_id=clinic_id):
+            zone = ZoneInfo(timezone)
+            first_day = from_date or now.astimezone(zone).date()
+            for starts_at, ends_at in template.occurrences(first_day, first_day + timedelta(days=days - 1), zone):
+                if starts_at > now:
+                    rows.append(
+                        (template.clinic_id, template.service_id, template.id, starts_at, ends_at, template.capacity)
+                    )
+        created = await repository.insert_generated_slots(conn, rows=rows)
+        first = from_date or now.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
+        last = first + timedelta(days=days - 1)
+        await audit.record(
+            conn,
+            actor=actor,
+            action="slots.generate",
+            object_type="clinic" if clinic_id else "all_clinics",
+            object_id=clinic_id or "*",
+            clinic_id=clinic_id,
+            details={"created": created, "first_day": first, "last_day": last},
+        )
+    return created, first, last

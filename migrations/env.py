@@ -1,0 +1,54 @@
+"""Alembic environment: hand-written SQL revisions applied over asyncpg."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from alembic import context
+from sqlalchemy import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from vaxbook.migrate import sqlalchemy_url
+
+
+def _dsn() -> str:
+    dsn = context.config.attributes.get("dsn") or os.environ.get("DATABASE_URL")
+    if not dsn:
+        raise SystemExit("Set DATABASE_URL (or use `vaxbook migrate`, which starts the embedded database).")
+    return str(dsn)
+
+
+# Replicas started together must not migrate at once: the first takes this lock, the others wait and find
+# nothing left to do.
+MIGRATION_LOCK = 7_141_592_653
+
+
+def _run(connection: Connection) -> None:
+    connection.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK})")
+    connection.commit()
+    try:
+        context.configure(connection=connection, target_metadata=None, transaction_per_migration=True)
+        with context.begin_transaction():
+            context.run_migrations()
+    finally:
+        connection.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK})")
+
+
+async def _run_online() -> None:
+    engine = create_async_engine(sqlalchemy_url(_dsn()), poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run)
+            await connection.commit()
+    finally:
+        await engine.dispose()
+
+
+if context.is_offline_mode():
+    context.configure(url=sqlalchemy_url(_dsn()), literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    asyncio.run(_run_online())

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from uuid import UUID
+
+from litestar import Controller, Request, get, post
+
+from quotas import service
+from quotas.schemas import VaccineProduct, VaccineProductCreate
+from vaxbook.auth.models import Principal
+from vaxbook.auth.security import HEALTH_ADMINS, PUBLIC
+from vaxbook.db import UnitOfWork
+
+
+class VaccineProductController(Controller):
+    path = "/api/v1/vaccine-products"
+    tags = ["Vaccine products"]
+
+    @get("/", opt=PUBLIC)
+    async def list_products(self, uow: UnitOfWork) -> list[VaccineProduct]:
+        return [VaccineProduct.model_validate(p) for p in await service.list_products(uow)]
+
+    @get("/{product_id:uuid}", opt=PUBLIC)
+    async def get_product(self, product_id: UUID, uow: UnitOfWork) -> VaccineProduct:
+        return VaccineProduct.model_validate(await service.get_product(uow, product_id))
+
+    @post("/", guards=[HEALTH_ADMINS])
+    async def create_product(
+        self, data: VaccineProductCreate, uow: UnitOfWork, request: Request[Principal, object, object]
+    ) -> VaccineProduct:
+        return VaccineProduct.model_validate(await service.create_product(uow, request.user, data))

@@ -1,0 +1,126 @@
+"""The composition root: builds the Litestar application from settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from importlib.metadata import version
+
+from litestar import Litestar
+from litestar.config.app import AppConfig
+from litestar.di import Provide
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+
+from clinics.controllers import (
+    AvailabilityController,
+    ClinicController,
+    ClinicSlotController,
+    LocationController,
+    ServiceController,
+    SlotGenerationController,
+    SlotTemplateController,
+)
+from quotas.controllers import VaccineProductController
+from vaxbook import db
+from vaxbook.auth.controllers import AuthController, StaffController
+from vaxbook.auth.security import TokenIssuer, jwt_auth
+from vaxbook.auth.service import LoginPolicy, LogOtpSender, OtpPolicy, OtpSender
+from vaxbook.observability import (
+    HealthController,
+    MetricsController,
+    RequestContextMiddleware,
+    prometheus_config,
+    structlog_plugin,
+)
+from vaxbook.problems import problem_details_plugin
+from vaxbook.settings import Settings
+
+OPENAPI_PATH = "/schema"
+MAX_BODY_BYTES = 64 * 1024
+ROUTE_HANDLERS = [
+    AuthController,
+    StaffController,
+    ClinicController,
+    LocationController,
+    ServiceController,
+    VaccineProductController,
+    AvailabilityController,
+    ClinicSlotController,
+    SlotTemplateController,
+    SlotGenerationController,
+    HealthController,
+    MetricsController,
+]
+
+
+def create_app(settings: Settings, *, dsn: str, otp_sender: OtpSender | None = None) -> Litestar:
+    """The vaxbook application over the database at `dsn`."""
+
+    @asynccontextmanager
+    async def database_pool(app: Litestar) -> AsyncIterator[None]:
+        app.state.pool = await db.create_pool(dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+        try:
+            yield
+        finally:
+            await app.state.pool.close()
+
+    def provide_uow() -> db.UnitOfWork:
+        return db.UnitOfWork(app.state.pool)
+
+    signing_key = settings.signing_key
+    auth = jwt_auth(signing_key, exclude=[f"^{OPENAPI_PATH}"])
+    token_issuer = TokenIssuer(
+        auth,
+        citizen_ttl=timedelta(minutes=settings.citizen_token_minutes),
+        staff_ttl=timedelta(minutes=settings.staff_token_minutes),
+    )
+    otp_policy = OtpPolicy(
+        key=signing_key,
+        ttl_seconds=settings.otp_ttl_seconds,
+        max_attempts=settings.otp_max_attempts,
+        max_requests=settings.otp_max_requests,
+        window_minutes=settings.otp_request_window_minutes,
+    )
+    login_policy = LoginPolicy(
+        max_failures=settings.staff_max_failed_logins, lockout_minutes=settings.staff_lockout_minutes
+    )
+    sender = otp_sender or LogOtpSender()
+    metrics = prometheus_config()
+
+    middleware = [metrics.middleware]
+    if settings.rate_limit_per_minute:
+        middleware.append(
+            RateLimitConfig(
+                rate_limit=("minute", settings.rate_limit_per_minute), exclude=["^/health/", "^/metrics"]
+            ).middleware
+        )
+
+    config = AppConfig(
+        route_handlers=ROUTE_HANDLERS,
+        dependencies={
+            "uow": Provide(provide_uow, sync_to_thread=False),
+            "settings": Provide(lambda: settings, sync_to_thread=False),
+            "token_issuer": Provide(lambda: token_issuer, sync_to_thread=False),
+            "otp_policy": Provide(lambda: otp_policy, sync_to_thread=False),
+            "login_policy": Provide(lambda: login_policy, sync_to_thread=False),
+            "otp_sender": Provide(lambda: sender, sync_to_thread=False),
+        },
+        middleware=middleware,
+        request_max_body_size=MAX_BODY_BYTES,
+        lifespan=[database_pool],
+        plugins=[problem_details_plugin(), structlog_plugin(json=settings.log_json, level=settings.log_level)],
+        openapi_config=OpenAPIConfig(
+            title="vaxbook",
+            version=version("vaxbook"),
+            description="Vaccination and health-service booking. Errors are RFC 9457 problem+json.",
+            path=OPENAPI_PATH,
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin()],
+        ),
+    )
+    app = Litestar.from_config(auth.on_app_init(config))
+    # Outside Litestar's own routing, so that unknown paths and refused tokens get a request id too.
+    app.asgi_handler = RequestContextMiddleware(app.asgi_handler)
+    return app

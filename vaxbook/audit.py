@@ -1,0 +1,53 @@
+"""The audit trail: one append-only table, written in the same transaction as the change it records."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Protocol
+from uuid import UUID
+
+from vaxbook.db import Connection
+
+ActorKind = Literal["citizen", "staff", "system"]
+
+
+class Actor(Protocol):
+    @property
+    def audit_kind(self) -> ActorKind: ...
+
+    @property
+    def audit_id(self) -> UUID | None: ...
+
+
+class System:
+    """The service itself acting on a schedule or at start-up."""
+
+    audit_kind: ActorKind = "system"
+    audit_id: UUID | None = None
+
+
+SYSTEM = System()
+
+
+async def record(
+    conn: Connection,
+    *,
+    actor: Actor,
+    action: str,
+    object_type: str,
+    object_id: object,
+    clinic_id: UUID | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO audit_log (actor_kind, actor_id, action, object_type, object_id, clinic_id, details)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        """,
+        actor.audit_kind,
+        actor.audit_id,
+        action,
+        object_type,
+        str(object_id),
+        clinic_id,
+        details or {},
+    )

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from uuid import UUID
+
+from litestar import Controller, Request, get, patch, post
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
+
+from vaxbook.auth import service
+from vaxbook.auth.models import Principal
+from vaxbook.auth.schemas import (
+    AccessToken,
+    Me,
+    OtpRequest,
+    OtpSent,
+    OtpVerify,
+    Staff,
+    StaffCreate,
+    StaffLogin,
+    StaffUpdate,
+)
+from vaxbook.auth.security import ANY_SIGNED_IN, HEALTH_ADMINS, PUBLIC, TokenIssuer
+from vaxbook.db import UnitOfWork
+from vaxbook.pagination import Cursor, Limit, Page, decode_cursor, paginate
+
+
+def _token(issuer: TokenIssuer, principal: Principal) -> AccessToken:
+    issued = issuer.issue(principal)
+    return AccessToken(access_token=issued.token, expires_in=issued.expires_in, role=principal.role)
+
+
+class AuthController(Controller):
+    path = "/api/v1/auth"
+    tags = ["Sign-in"]
+
+    @post("/otp/request", opt=PUBLIC, status_code=HTTP_202_ACCEPTED)
+    async def request_otp(
+        self, data: OtpRequest, uow: UnitOfWork, otp_sender: service.OtpSender, otp_policy: service.OtpPolicy
+    ) -> OtpSent:
+        """Send a six-digit sign-in code to a Vietnamese mobile number."""
+        await service.request_otp(uow, otp_sender, otp_policy, phone=data.phone)
+        return OtpSent(expires_in=otp_policy.ttl_seconds)
+
+    @post("/otp/verify", opt=PUBLIC, status_code=HTTP_200_OK)
+    async def verify_otp(
+        self, data: OtpVerify, uow: UnitOfWork, otp_policy: service.OtpPolicy, token_issuer: TokenIssuer
+    ) -> AccessToken:
+        """Exchange the code for a citizen access token."""
+        principal = await service.verify_otp(uow, otp_policy, phone=data.phone, code=data.code)
+        return _token(token_issuer, principal)
+
+    @post("/staff/login", opt=PUBLIC, status_code=HTTP_200_OK)
+    async def staff_login(
+        self, data: StaffLogin, uow: UnitOfWork, login_policy: service.LoginPolicy, token_issuer: TokenIssuer
+    ) -> AccessToken:
+        """Staff sign-in with username and password."""
+        principal = await service.staff_login(
+            uow, login_policy, username=data.username, password=data.password.get_secret_value()
+        )
+        return _token(token_issuer, principal)
+
+    @get("/me", guards=[ANY_SIGNED_IN])
+    async def me(self, request: Request[Principal, object, object]) -> Me:
+        """Who the token belongs to, with role and clinic scope."""
+        user = request.user
+        return Me(id=user.id, role=user.role, clinic_ids=sorted(user.clinic_ids))
+
+
+class StaffController(Controller):
+    path = "/api/v1/staff"
+    tags = ["Staff accounts"]
+    guards = [HEALTH_ADMINS]
+
+    @get("/")
+    async def list_staff(self, uow: UnitOfWork, limit: Limit = 50, cursor: Cursor = None) -> Page[Staff]:
+        after = decode_cursor(cursor, 1)
+        accounts = await service.list_staff(uow, after_username=after[0] if after else None, limit=limit + 1)
+        return paginate([Staff.model_validate(a) for a in accounts], limit, lambda s: (s.username,))
+
+    @post("/")
+    async def create_staff(self, data: StaffCreate, uow: UnitOfWork, request: Request[Principal, object, object]) -> Staff:
+        account = await service.create_staff(
+            uow,
+            request.user,
+            username=data.username,
+            display_name=data.display_name,
+            role=data.role,
+            password=data.password.get_secret_value(),
+            clinic_ids=data.clinic_ids,
+        )
+        return Staff.model_validate(account)
+
+    @patch("/{staff_id:uuid}")
+    async def update_staff(
+        self, staff_id: UUID, data: StaffUpdate, uow: UnitOfWork, request: Request[Principal, object, object]
+    ) -> Staff:
+        account = await service.update_staff(
+            uow,
+            request.user,
+            staff_id=staff_id,
+            display_name=data.display_name,
+            active=data.active,
+            clinic_ids=data.clinic_ids,
+        )
+        return Staff.model_validate(account)

@@ -1,0 +1,226 @@
+"""SQL for accounts and one-time codes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from vaxbook.auth.models import Role, StaffAccount, UsernameTaken, unknown_clinic
+from vaxbook.db import Connection
+
+_STAFF = """
+    SELECT s.id, s.username, s.display_name, s.role, s.active,
+           coalesce(array_agg(sc.clinic_id) FILTER (WHERE sc.clinic_id IS NOT NULL), '{}') AS clinic_ids
+    FROM staff_accounts s LEFT JOIN staff_clinics sc ON sc.staff_id = s.id
+"""
+
+
+def _staff(row: asyncpg.Record) -> StaffAccount:
+    return StaffAccount(
+        id=row["id"],
+        username=row["username"],
+        display_name=row["display_name"],
+        role=Role(row["role"]),
+        active=row["active"],
+        clinic_ids=frozenset(row["clinic_ids"]),
+    )
+
+
+async def issue_otp(
+    conn: Connection,
+    *,
+    phone: str,
+    code_hash: bytes,
+    ttl_seconds: int,
+    attempts: int,
+    max_requests: int,
+    window_minutes: int,
+) -> bool:
+    """Store a fresh code for the phone unless it already had max_requests codes in the current window."""
+    row = await conn.fetchrow(
+        """
+        INSERT INTO otp_challenges AS c
+            (phone, code_hash, expires_at, attempts_left, consumed_at, window_started_at, requests_in_window)
+        VALUES ($1, $2, now() + make_interval(secs => $3), $4, NULL, now(), 1)
+        ON CONFLICT (phone) DO UPDATE SET
+            code_hash = EXCLUDED.code_hash,
+            expires_at = EXCLUDED.expires_at,
+            attempts_left = EXCLUDED.attempts_left,
+            consumed_at = NULL,
+            window_started_at = CASE WHEN c.window_started_at <= now() - make_interval(mins => $6)
+                                     THEN now() ELSE c.window_started_at END,
+            requests_in_window = CASE WHEN c.window_started_at <= now() - make_interval(mins => $6)
+                                      THEN 1 ELSE c.requests_in_window + 1 END
+        WHERE c.window_started_at <= now() - make_interval(mins => $6) OR c.requests_in_window < $5
+        RETURNING requests_in_window
+        """,
+        phone,
+        code_hash,
+        float(ttl_seconds),
+        attempts,
+        max_requests,
+        window_minutes,
+    )
+    return row is not None
+
+
+async def seconds_until_next_otp(conn: Connection, *, phone: str, window_minutes: int) -> int:
+    value = await conn.fetchval(
+        """
+        SELECT ceil(extract(epoch FROM window_started_at + make_interval(mins => $2) - now()))::int
+        FROM otp_challenges WHERE phone = $1
+        """,
+        phone,
+        window_minutes,
+    )
+    return int(value or 1)
+
+
+async def try_otp(conn: Connection, *, phone: str, code_hash: bytes) -> tuple[bool, int] | None:
+    """Spend one attempt on the phone's live code. Returns (matched, attempts_left), or None when no code is usable.
+
+    A matching code is consumed by the same statement, so it signs in once however many requests carry it.
+    """
+    row = await conn.fetchrow(
+        """
+        UPDATE otp_challenges
+        SET attempts_left = attempts_left - 1,
+            consumed_at = CASE WHEN code_hash = $2 THEN now() END
+        WHERE phone = $1 AND attempts_left > 0 AND consumed_at IS NULL AND expires_at > now()
+        RETURNING consumed_at IS NOT NULL AS matched, attempts_left
+        """,
+        phone,
+        code_hash,
+    )
+    return None if row is None else (row["matched"], row["attempts_left"])
+
+
+async def upsert_citizen(conn: Connection, *, phone: str) -> UUID:
+    citizen_id: UUID = await conn.fetchval(
+        """
+        INSERT INTO citizens (phone, last_sign_in_at) VALUES ($1, now())
+        ON CONFLICT (phone) DO UPDATE SET last_sign_in_at = now()
+        RETURNING id
+        """,
+        phone,
+    )
+    return citizen_id
+
+
+async def get_staff(conn: Connection, *, staff_id: UUID) -> StaffAccount | None:
+    row = await conn.fetchrow(_STAFF + " WHERE s.id = $1 GROUP BY s.id", staff_id)
+    return None if row is None else _staff(row)
+
+
+async def list_staff(conn: Connection, *, after_username: str | None, limit: int) -> list[StaffAccount]:
+    rows = await conn.fetch(
+        _STAFF + " WHERE $1::text IS NULL OR s.username > $1 GROUP BY s.id ORDER BY s.username LIMIT $2",
+        after_username,
+        limit,
+    )
+    return [_staff(r) for r in rows]
+
+
+async def staff_credentials(conn: Connection, *, username: str) -> tuple[UUID, str, datetime | None] | None:
+    """(id, password hash, locked until) of an active account."""
+    row = await conn.fetchrow(
+        "SELECT id, password_hash, locked_until FROM staff_accounts WHERE username = $1 AND active",
+        username,
+    )
+    return None if row is None else (row["id"], row["password_hash"], row["locked_until"])
+
+
+async def record_failed_login(conn: Connection, *, staff_id: UUID, max_failures: int, lockout_minutes: int) -> bool:
+    """Count a failure; lock the account once it reaches max_failures. Returns whether it is now locked."""
+    locked: bool = await conn.fetchval(
+        """
+        UPDATE staff_accounts
+        SET failed_logins = failed_logins + 1,
+            locked_until = CASE WHEN failed_logins + 1 >= $2 THEN now() + make_interval(mins => $3)
+                                ELSE locked_until END
+        WHERE id = $1
+        RETURNING locked_until IS NOT NULL AND locked_until > now()
+        """,
+        staff_id,
+        max_failures,
+        lockout_minutes,
+    )
+    return locked
+
+
+async def record_successful_login(conn: Connection, *, staff_id: UUID, new_hash: str | None) -> None:
+    await conn.execute(
+        """
+        UPDATE staff_accounts
+        SET failed_logins = 0, locked_until = NULL, password_hash = coalesce($2, password_hash)
+        WHERE id = $1
+        """,
+        staff_id,
+        new_hash,
+    )
+
+
+async def insert_staff(
+    conn: Connection,
+    *,
+    username: str,
+    display_name: str,
+    role: Role,
+    password_hash: str,
+    clinic_ids: list[UUID],
+) -> UUID:
+    try:
+        staff_id: UUID = await conn.fetchval(
+            """
+            INSERT INTO staff_accounts (username, display_name, role, password_hash)
+            VALUES ($1, $2, $3, $4) RETURNING id
+            """,
+            username,
+            display_name,
+            role.value,
+            password_hash,
+        )
+    except asyncpg.UniqueViolationError:
+        raise UsernameTaken() from None
+    await set_staff_clinics(conn, staff_id=staff_id, clinic_ids=clinic_ids)
+    return staff_id
+
+
+async def update_staff(conn: Connection, *, staff_id: UUID, display_name: str | None, active: bool | None) -> bool:
+    result = await conn.execute(
+        """
+        UPDATE staff_accounts
+        SET display_name = coalesce($2, display_name), active = coalesce($3, active), updated_at = now()
+        WHERE id = $1
+        """,
+        staff_id,
+        display_name,
+        active,
+    )
+    return result != "UPDATE 0"
+
+
+async def set_staff_clinics(conn: Connection, *, staff_id: UUID, clinic_ids: list[UUID]) -> None:
+    await conn.execute("DELETE FROM staff_clinics WHERE staff_id = $1", staff_id)
+    try:
+        await conn.execute(
+            "INSERT INTO staff_clinics (staff_id, clinic_id) SELECT DISTINCT $1::uuid, unnest($2::uuid[])",
+            staff_id,
+            clinic_ids,
+        )
+    except asyncpg.ForeignKeyViolationError:
+        raise unknown_clinic() from None
+
+
+async def set_password(conn: Connection, *, staff_id: UUID, password_hash: str) -> bool:
+    result = await conn.execute(
+        """
+        UPDATE staff_accounts SET password_hash = $2, failed_logins = 0, locked_until = NULL, updated_at = now()
+        WHERE id = $1
+        """,
+        staff_id,
+        password_hash,
+    )
+    return result != "UPDATE 0"

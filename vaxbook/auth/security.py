@@ -1,0 +1,90 @@
+"""Deny by default: every route needs a valid token unless it is marked PUBLIC, and every non-public route
+carries a guard naming the roles it admits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.security.jwt import JWTAuth, Token
+from litestar.types import Guard
+
+from vaxbook.auth import service
+from vaxbook.auth.models import Principal, Role
+from vaxbook.db import UnitOfWork
+from vaxbook.errors import Forbidden
+
+PUBLIC: dict[str, Any] = {"exclude_from_auth": True}
+"""Route option for the few routes anyone may call (health, schema, availability, sign-in)."""
+
+ISSUER = "vaxbook"
+
+
+def allow(*roles: Role) -> Guard:
+    """A guard admitting only the given roles."""
+    admitted = frozenset(roles)
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        user = connection.scope.get("user")
+        if not isinstance(user, Principal) or user.role not in admitted:
+            raise Forbidden()
+
+    guard.admitted_roles = admitted  # type: ignore[attr-defined]
+    return guard
+
+
+ANY_SIGNED_IN = allow(*Role)
+CITIZENS = allow(Role.CITIZEN)
+HEALTH_ADMINS = allow(Role.HEALTH_ADMIN)
+CLINIC_MANAGERS = allow(Role.HEALTH_ADMIN, Role.CLINIC_STAFF)
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_in: int
+
+
+class TokenIssuer:
+    def __init__(self, auth: JWTAuth[Principal, Token], *, citizen_ttl: timedelta, staff_ttl: timedelta) -> None:
+        self._auth = auth
+        self._ttl = {True: staff_ttl, False: citizen_ttl}
+
+    def issue(self, principal: Principal) -> IssuedToken:
+        ttl = self._ttl[principal.is_staff]
+        token = self._auth.create_token(
+            identifier=str(principal.id),
+            token_expiration=ttl,
+            token_issuer=ISSUER,
+            token_extras={"role": principal.role.value},
+        )
+        return IssuedToken(token=token, expires_in=int(ttl.total_seconds()))
+
+
+async def _principal_from_token(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
+    try:
+        role = Role(token.extras.get("role"))
+        subject = UUID(token.sub)
+    except ValueError:
+        return None
+    if role is Role.CITIZEN:
+        return Principal(id=subject, role=role)
+    # Staff scope is read fresh, so a deactivated account or a changed clinic takes effect at once.
+    principal = await service.staff_principal(UnitOfWork(connection.app.state.pool), staff_id=subject)
+    return principal if principal is not None and principal.role is role else None
+
+
+def jwt_auth(signing_key: str, *, exclude: list[str]) -> JWTAuth[Principal, Token]:
+    return JWTAuth[Principal, Token](
+        retrieve_user_handler=_principal_from_token,
+        token_secret=signing_key,
+        algorithm="HS256",
+        accepted_issuers=[ISSUER],
+        require_claims=["exp", "sub", "iss"],
+        exclude=exclude,
+        exclude_opt_key="exclude_from_auth",
+    )

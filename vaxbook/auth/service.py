@@ -1,0 +1,234 @@
+"""Sign-in use cases: citizens by phone and one-time code, staff by username and password."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol, runtime_checkable
+from uuid import UUID
+
+import structlog
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from vaxbook import audit
+from vaxbook.audit import Actor
+from vaxbook.auth import repository
+from vaxbook.auth.models import (
+    InvalidCredentials,
+    OtpInvalid,
+    OtpRateLimited,
+    OtpUnusable,
+    Principal,
+    Role,
+    StaffAccount,
+    StaffNotFound,
+    clinic_scope_required,
+    otp_digest,
+)
+from vaxbook.db import UnitOfWork
+from vaxbook.i18n import Text
+
+log = structlog.get_logger("vaxbook.auth")
+
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so that a miss costs as much time as a wrong password.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@dataclass(frozen=True)
+class OtpPolicy:
+    key: str
+    ttl_seconds: int
+    max_attempts: int
+    max_requests: int
+    window_minutes: int
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    max_failures: int
+    lockout_minutes: int
+
+
+@runtime_checkable
+class OtpSender(Protocol):
+    async def send(self, phone: str, code: str) -> None: ...
+
+
+class LogOtpSender:
+    """Writes the code to the server log: the delivery channel until SMS is wired in (notify/)."""
+
+    async def send(self, phone: str, code: str) -> None:
+        log.info("otp.issued", channel="log", phone_tail=phone[-3:], code=code)
+
+
+async def request_otp(uow: UnitOfWork, sender: OtpSender, policy: OtpPolicy, *, phone: str) -> None:
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    async with uow.transaction() as conn:
+        issued = await repository.issue_otp(
+            conn,
+            phone=phone,
+            code_hash=otp_digest(policy.key, phone, code),
+            ttl_seconds=policy.ttl_seconds,
+            attempts=policy.max_attempts,
+            max_requests=policy.max_requests,
+            window_minutes=policy.window_minutes,
+        )
+        if not issued:
+            wait = await repository.seconds_until_next_otp(conn, phone=phone, window_minutes=policy.window_minutes)
+            raise OtpRateLimited(
+                Text(
+                    f"Vui lòng chờ {max(1, wait // 60)} phút rồi yêu cầu mã mới.",
+                    f"Please wait {max(1, wait // 60)} minute(s) before asking for a new code.",
+                ),
+                retry_after_seconds=wait,
+            )
+    await sender.send(phone, code)
+
+
+async def verify_otp(uow: UnitOfWork, policy: OtpPolicy, *, phone: str, code: str) -> Principal:
+    async with uow.transaction() as conn:
+        outcome = await repository.try_otp(conn, phone=phone, code_hash=otp_digest(policy.key, phone, code))
+        if outcome is None:
+            raise OtpUnusable()
+        matched, attempts_left = outcome
+        if not matched:
+            # Raised after commit so that the spent attempt stays spent.
+            error = OtpInvalid(
+                Text(f"Còn {attempts_left} lần thử.", f"{attempts_left} tries left."), attempts_left=attempts_left
+            )
+        else:
+            citizen_id = await repository.upsert_citizen(conn, phone=phone)
+            return Principal(id=citizen_id, role=Role.CITIZEN)
+    raise error
+
+
+async def staff_login(uow: UnitOfWork, policy: LoginPolicy, *, username: str, password: str) -> Principal:
+    async with uow.transaction() as conn:
+        credentials = await repository.staff_credentials(conn, username=username)
+        if credentials is None:
+            _verify(_DUMMY_HASH, password)
+            raise InvalidCredentials()
+        staff_id, password_hash, locked_until = credentials
+        if locked_until is not None and locked_until > datetime.now(UTC):
+            log.warning("staff.login_refused_locked", staff_id=str(staff_id))
+            raise InvalidCredentials()
+        if not _verify(password_hash, password):
+            locked = await repository.record_failed_login(
+                conn, staff_id=staff_id, max_failures=policy.max_failures, lockout_minutes=policy.lockout_minutes
+            )
+            if locked:
+                log.warning("staff.locked", staff_id=str(staff_id))
+            failed = True
+        else:
+            new_hash = _hasher.hash(password) if _hasher.check_needs_rehash(password_hash) else None
+            await repository.record_successful_login(conn, staff_id=staff_id, new_hash=new_hash)
+            failed = False
+        account = await repository.get_staff(conn, staff_id=staff_id)
+    if failed or account is None:
+        raise InvalidCredentials()
+    return principal_of(account)
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def principal_of(account: StaffAccount) -> Principal:
+    return Principal(id=account.id, role=account.role, clinic_ids=account.clinic_ids)
+
+
+async def staff_principal(uow: UnitOfWork, *, staff_id: UUID) -> Principal | None:
+    """The current role and clinic scope of an active staff account (read on every staff request)."""
+    async with uow.transaction(readonly=True) as conn:
+        account = await repository.get_staff(conn, staff_id=staff_id)
+    return principal_of(account) if account is not None and account.active else None
+
+
+def _check_scope(role: Role, clinic_ids: list[UUID]) -> None:
+    if (role is Role.CLINIC_STAFF) != bool(clinic_ids):
+        raise clinic_scope_required()
+
+
+async def create_staff(
+    uow: UnitOfWork,
+    actor: Actor,
+    *,
+    username: str,
+    display_name: str,
+    role: Role,
+    password: str,
+    clinic_ids: list[UUID],
+) -> StaffAccount:
+    _check_scope(role, clinic_ids)
+    password_hash = _hasher.hash(password)
+    async with uow.transaction() as conn:
+        staff_id = await repository.insert_staff(
+            conn,
+            username=username,
+            display_name=display_name,
+            role=role,
+            password_hash=password_hash,
+            clinic_ids=clinic_ids,
+        )
+        await audit.record(
+            conn,
+            actor=actor,
+            action="staff.create",
+            object_type="staff",
+            object_id=staff_id,
+            details={"role": role.value, "clinic_ids": clinic_ids},
+        )
+        account = await repository.get_staff(conn, staff_id=staff_id)
+    assert account is not None
+    return account
+
+
+async def update_staff(
+    uow: UnitOfWork,
+    actor: Actor,
+    *,
+    staff_id: UUID,
+    display_name: str | None,
+    active: bool | None,
+    clinic_ids: list[UUID] | None,
+) -> StaffAccount:
+    async with uow.transaction() as conn:
+        current = await repository.get_staff(conn, staff_id=staff_id)
+        if current is None:
+            raise StaffNotFound()
+        if clinic_ids is not None:
+            _check_scope(current.role, clinic_ids)
+            await repository.set_staff_clinics(conn, staff_id=staff_id, clinic_ids=clinic_ids)
+        await repository.update_staff(conn, staff_id=staff_id, display_name=display_name, active=active)
+        await audit.record(
+            conn,
+            actor=actor,
+            action="staff.update",
+            object_type="staff",
+            object_id=staff_id,
+            details={"active": active, "clinic_ids": clinic_ids, "display_name_changed": display_name is not None},
+        )
+        account = await repository.get_staff(conn, staff_id=staff_id)
+    assert account is not None
+    return account
+
+
+async def list_staff(uow: UnitOfWork, *, after_username: str | None, limit: int) -> list[StaffAccount]:
+    async with uow.transaction(readonly=True) as conn:
+        return await repository.list_staff(conn, after_username=after_username, limit=limit)
+
+
+async def set_password(uow: UnitOfWork, actor: Actor, *, username: str, password: str) -> None:
+    async with uow.transaction() as conn:
+        credentials = await repository.staff_credentials(conn, username=username)
+        if credentials is None:
+            raise StaffNotFound()
+        staff_id = credentials[0]
+        await repository.set_password(conn, staff_id=staff_id, password_hash=_hasher.hash(password))
+        await audit.record(conn, actor=actor, action="staff.set_password", object_type="staff", object_id=staff_id)

@@ -1,0 +1,98 @@
+"""The asyncpg pool and the unit of work: one pooled connection in one transaction per use case."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import asyncpg
+
+if TYPE_CHECKING:  # asyncpg's classes are generic only in its type stubs
+    Connection: TypeAlias = asyncpg.Connection[asyncpg.Record]
+    Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
+else:
+    Connection = asyncpg.Connection
+    Pool = asyncpg.Pool
+
+
+def _to_json(value: Any) -> str:
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
+async def _init_connection(conn: Connection) -> None:
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(type_name, encoder=_to_json, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, *, min_size: int, max_size: int) -> Pool:
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max(min_size, max_size),
+        init=_init_connection,
+        server_settings={"application_name": "vaxbook", "timezone": "UTC"},
+    )
+    assert pool is not None
+    return pool
+
+
+class UnitOfWork:
+    """Hands a use case its connection and transaction.
+
+    Nested ``transaction()`` calls reuse the open connection, so a use case that calls another domain's
+    service stays in one transaction: either everything it wrote commits, or nothing does.
+    """
+
+    def __init__(self, pool: Pool) -> None:
+        self._pool = pool
+        self._conn: Connection | None = None
+
+    @asynccontextmanager
+    async def transaction(self, *, readonly: bool = False) -> AsyncIterator[Connection]:
+        if self._conn is not None:
+            yield self._conn
+            return
+        async with self._pool.acquire() as conn:
+            async with conn.transaction(readonly=readonly):
+                self._conn = conn
+                try:
+                    yield conn
+                finally:
+                    self._conn = None
+
+
+async def ping(pool: Pool) -> bool:
+    """True when the database answers a trivial query."""
+    try:
+        async with pool.acquire(timeout=2) as conn:
+            return bool(await conn.fetchval("SELECT true", timeout=2))
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return False
+
+
+async def schema_revision(pool: Pool) -> str | None:
+    """The Alembic revision the database is at, or None when it has none."""
+    async with pool.acquire(timeout=2) as conn:
+        exists = await conn.fetchval("SELECT to_regclass('public.alembic_version') IS NOT NULL")
+        if not exists:
+            return None
+        value: Any = await conn.fetchval("SELECT version_num FROM alembic_version LIMIT 1")
+        return str(value) if value is not None else None
+
+
+def assignments(changes: dict[str, Any], *, allowed: frozenset[str], first_param: int) -> tuple[str, list[Any]]:
+    """`col = $n, …` for a PATCH: only whitelisted column names ever reach the SQL text."""
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValueError(f"not updatable: {sorted(unknown)}")
+    columns = sorted(changes)
+    text = ", ".join(f"{column} = ${first_param + i}" for i, column in enumerate(columns))
+    return text, [changes[c] for c in columns]
+
+
+def insertion(values: dict[str, Any]) -> tuple[str, str, list[Any]]:
+    """(`col, …`, `$1, …`, args) for an INSERT of the given column values."""
+    columns = sorted(values)
+    return ", ".join(columns), ", ".join(f"${i + 1}" for i in range(len(columns))), [values[c] for c in columns]

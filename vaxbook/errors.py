@@ -1,0 +1,90 @@
+"""The one domain error hierarchy. Pure Python: domains raise these, vaxbook.problems maps them to HTTP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from vaxbook.i18n import Text
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One bad input field, named as the client sent it (dotted for nested fields)."""
+
+    field: str
+    code: str
+    message: Text
+    source: str = "body"
+
+
+class DomainError(Exception):
+    """Base of every error a use case may raise. Subclasses set status, slug and title."""
+
+    status: ClassVar[int] = 400
+    slug: ClassVar[str] = "bad-request"
+    title: ClassVar[Text] = Text("Yêu cầu không hợp lệ", "Bad request")
+
+    def __init__(
+        self,
+        detail: Text | None = None,
+        *,
+        field_errors: tuple[FieldError, ...] = (),
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail.en if detail else self.title.en)
+        self.detail = detail
+        self.field_errors = field_errors
+        self.headers = headers or {}
+        self.extra = extra
+
+
+class Invalid(DomainError):
+    status = 422
+    slug = "validation"
+    title = Text("Dữ liệu không hợp lệ", "Invalid input")
+
+    @classmethod
+    def field(cls, field: str, code: str, message: Text, *, source: str = "body") -> Invalid:
+        return cls(message, field_errors=(FieldError(field, code, message, source),))
+
+
+class Unauthorized(DomainError):
+    status = 401
+    slug = "unauthorized"
+    title = Text("Chưa đăng nhập hoặc phiên đã hết hạn", "Not signed in or session expired")
+
+
+class Forbidden(DomainError):
+    status = 403
+    slug = "forbidden"
+    title = Text("Bạn không có quyền thực hiện thao tác này", "You are not allowed to do this")
+
+
+class NotFound(DomainError):
+    status = 404
+    slug = "not-found"
+    title = Text("Không tìm thấy", "Not found")
+
+
+class Conflict(DomainError):
+    status = 409
+    slug = "conflict"
+    title = Text("Xung đột với dữ liệu hiện có", "Conflicts with the current state")
+
+
+class TooManyRequests(DomainError):
+    status = 429
+    slug = "too-many-requests"
+    title = Text("Quá nhiều yêu cầu, vui lòng thử lại sau", "Too many requests, please try again later")
+
+    def __init__(self, detail: Text | None = None, *, retry_after_seconds: int, **extra: Any) -> None:
+        retry_after = max(1, retry_after_seconds)
+        super().__init__(detail, headers={"Retry-After": str(retry_after)}, retry_after=retry_after, **extra)
+
+
+class Unavailable(DomainError):
+    status = 503
+    slug = "unavailable"
+    title = Text("Dịch vụ tạm thời không sẵn sàng", "Service temporarily unavailable")

@@ -1,0 +1,83 @@
+"""Input building blocks shared by every domain's schemas."""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import phonenumbers
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic_core import PydanticCustomError
+
+
+def bilingual_error(code: str, vi: str, en: str) -> PydanticCustomError:
+    """A validation error whose Vietnamese wording travels with it (see vaxbook.problems)."""
+    return PydanticCustomError(f"vaxbook.{code}", en, {"vi": vi})
+
+
+class InputModel(BaseModel):
+    """Base of every request body: unknown fields are refused, strings are trimmed."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+
+class OutputModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+def _vietnamese_mobile(value: str) -> str:
+    try:
+        number = phonenumbers.parse(value, "VN")
+    except phonenumbers.NumberParseException:
+        number = None
+    if (
+        number is None
+        or number.country_code != 84
+        or not phonenumbers.is_valid_number(number)
+        or phonenumbers.number_type(number)
+        not in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+    ):
+        raise bilingual_error(
+            "phone",
+            "Số điện thoại di động Việt Nam không hợp lệ (ví dụ 0912 345 678)",
+            "Not a valid Vietnamese mobile number (for example 0912 345 678)",
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+PhoneNumber = Annotated[str, AfterValidator(_vietnamese_mobile)]
+"""A Vietnamese mobile number in any common spelling, normalised to E.164 (+849…)."""
+
+
+def _time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise bilingual_error(
+            "timezone", "Múi giờ không hợp lệ (ví dụ Asia/Ho_Chi_Minh)", "Unknown time zone (e.g. Asia/Ho_Chi_Minh)"
+        ) from None
+    if value not in available_timezones():
+        raise bilingual_error(
+            "timezone", "Múi giờ không hợp lệ (ví dụ Asia/Ho_Chi_Minh)", "Unknown time zone (e.g. Asia/Ho_Chi_Minh)"
+        )
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
+
+
+def _nfc(value: str) -> str:
+    # Vietnamese typed on some keyboards arrives decomposed; store and compare one form only.
+    return unicodedata.normalize("NFC", value)
+
+
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_nfc)]
+"""A human-readable name or place, Unicode-normalised (NFC)."""
+
+LongLabel = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), AfterValidator(_nfc)]
+PlaceName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), AfterValidator(_nfc)]
+
+
+def normalize_text(value: str) -> str:
+    return _nfc(value.strip())

@@ -1,0 +1,55 @@
+"""Apply Alembic migrations programmatically (the CLI, `serve` and the tests use these)."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def sqlalchemy_url(dsn: str) -> str:
+    """asyncpg DSNs (postgresql://…) as SQLAlchemy wants them (postgresql+asyncpg://…)."""
+    scheme, sep, rest = dsn.partition("://")
+    if not sep or scheme not in ("postgres", "postgresql", "postgresql+asyncpg"):
+        raise ValueError("the database URL must start with postgresql://")
+    return f"postgresql+asyncpg://{rest}"
+
+
+def alembic_config(dsn: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["dsn"] = dsn
+    return config
+
+
+def upgrade(dsn: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(dsn), revision)
+
+
+def downgrade(dsn: str, revision: str) -> None:
+    command.downgrade(alembic_config(dsn), revision)
+
+
+@cache
+def head_revision() -> str:
+    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+    assert head is not None, "no migrations found"
+    return head
+
+
+def execute_script(sql: str) -> None:
+    """Run a multi-statement SQL script inside a revision.
+
+    SQLAlchemy's asyncpg adapter prepares each statement, and PostgreSQL refuses to prepare several at once;
+    asyncpg's own ``execute`` without arguments uses the simple query protocol, which takes a whole script.
+    """
+    from alembic import op
+    from sqlalchemy.util import await_only
+
+    driver_connection = op.get_bind().connection.driver_connection
+    await_only(driver_connection.execute(sql))

@@ -1,0 +1,119 @@
+"""Request ids, access logs without personal data, metrics and health checks."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+import structlog
+from litestar import Controller, Request, get
+from litestar.datastructures import MutableScopeHeaders
+from litestar.logging.config import StructLoggingConfig, default_structlog_processors
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.structlog import StructlogConfig, StructlogPlugin
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from vaxbook import db, migrate
+from vaxbook.errors import Unavailable
+from vaxbook.i18n import Text
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+access_log = structlog.get_logger("vaxbook.access")
+
+
+class RequestContextMiddleware:
+    """Gives every request an id (the caller's X-Request-ID when well-formed), binds it to every log line written
+    while the request runs, echoes it in the response, and writes one access line.
+
+    The access line holds method, route, status and duration: never the query string, body or headers, where
+    personal data could be.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableScopeHeaders.from_message(message)["X-Request-ID"] = request_id
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                access_log.info(
+                    "request",
+                    method=scope.get("method"),
+                    route=scope.get("path_template", "-"),
+                    status=status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                )
+
+
+def structlog_plugin(*, json: bool, level: str) -> StructlogPlugin:
+    processors: Any = default_structlog_processors(as_json=json)
+    logging_config = StructLoggingConfig(
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        log_exceptions="never",
+        pretty_print_tty=False,
+    )
+    return StructlogPlugin(StructlogConfig(structlog_logging_config=logging_config, enable_middleware_logging=False))
+
+
+def prometheus_config() -> PrometheusConfig:
+    return PrometheusConfig(
+        app_name="vaxbook",
+        prefix="vaxbook",
+        group_path=True,
+        exclude=["^/metrics", "^/health/"],
+    )
+
+
+class MetricsController(PrometheusController):
+    path = "/metrics"
+    tags = ["Operations"]
+    opt = {"exclude_from_auth": True}
+    include_in_schema = False
+
+
+class HealthController(Controller):
+    path = "/health"
+    tags = ["Operations"]
+    opt = {"exclude_from_auth": True}
+
+    @get("/live")
+    async def live(self) -> dict[str, str]:
+        """The process is up."""
+        return {"status": "live"}
+
+    @get("/ready")
+    async def ready(self, request: Request[Any, Any, Any]) -> dict[str, str]:
+        """The database answers and its schema is at the revision this build expects."""
+        pool = request.app.state.pool
+        if not await db.ping(pool):
+            raise Unavailable(Text("Không kết nối được cơ sở dữ liệu", "The database is unreachable"))
+        revision = await db.schema_revision(pool)
+        expected = migrate.head_revision()
+        if revision != expected:
+            raise Unavailable(
+                Text("Cơ sở dữ liệu chưa được cập nhật lược đồ", "The database schema is not up to date"),
+                schema=revision,
+                expected_schema=expected,
+            )
+        return {"status": "ready", "schema": expected}

@@ -1,0 +1,231 @@
+"""RFC 9457 problem+json: the one place where errors become HTTP responses, in the caller's language."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
+
+from vaxbook.errors import DomainError, FieldError
+from vaxbook.i18n import Text, negotiate
+
+log = structlog.get_logger("vaxbook.errors")
+
+PROBLEM_TYPE_PREFIX = "/problems/"
+
+_HTTP_STATUS: dict[int, tuple[str, Text]] = {
+    400: ("bad-request", Text("Yêu cầu không hợp lệ", "Bad request")),
+    401: ("unauthorized", Text("Chưa đăng nhập hoặc phiên đã hết hạn", "Not signed in or session expired")),
+    403: ("forbidden", Text("Bạn không có quyền thực hiện thao tác này", "You are not allowed to do this")),
+    404: ("not-found", Text("Không tìm thấy", "Not found")),
+    405: ("method-not-allowed", Text("Phương thức không được hỗ trợ", "Method not allowed")),
+    409: ("conflict", Text("Xung đột với dữ liệu hiện có", "Conflicts with the current state")),
+    413: ("payload-too-large", Text("Dữ liệu gửi lên quá lớn", "Request body too large")),
+    415: ("unsupported-media-type", Text("Định dạng dữ liệu không được hỗ trợ", "Unsupported media type")),
+    429: ("too-many-requests", Text("Quá nhiều yêu cầu, vui lòng thử lại sau", "Too many requests, please try again later")),
+    500: ("internal-error", Text("Lỗi hệ thống, vui lòng thử lại sau", "Internal error, please try again later")),
+    503: ("unavailable", Text("Dịch vụ tạm thời không sẵn sàng", "Service temporarily unavailable")),
+}
+
+VALIDATION_TITLE = Text("Dữ liệu không hợp lệ", "Invalid input")
+
+# Vietnamese wording of pydantic's error types; English comes from pydantic itself.
+_VI_VALIDATION: dict[str, str] = {
+    "missing": "Trường này là bắt buộc",
+    "extra_forbidden": "Trường này không được phép gửi lên",
+    "string_type": "Phải là chuỗi ký tự",
+    "string_too_short": "Phải có ít nhất {min_length} ký tự",
+    "string_too_long": "Không được dài quá {max_length} ký tự",
+    "string_pattern_mismatch": "Không đúng định dạng",
+    "int_type": "Phải là số nguyên",
+    "int_parsing": "Phải là số nguyên",
+    "int_from_float": "Phải là số nguyên",
+    "float_type": "Phải là số",
+    "float_parsing": "Phải là số",
+    "bool_type": "Phải là true hoặc false",
+    "bool_parsing": "Phải là true hoặc false",
+    "greater_than": "Phải lớn hơn {gt}",
+    "greater_than_equal": "Phải lớn hơn hoặc bằng {ge}",
+    "less_than": "Phải nhỏ hơn {lt}",
+    "less_than_equal": "Phải nhỏ hơn hoặc bằng {le}",
+    "date_type": "Phải là ngày theo dạng YYYY-MM-DD",
+    "date_parsing": "Ngày không hợp lệ (dạng YYYY-MM-DD)",
+    "date_from_datetime_parsing": "Ngày không hợp lệ (dạng YYYY-MM-DD)",
+    "date_from_datetime_inexact": "Phải là ngày, không kèm giờ",
+    "datetime_type": "Phải là thời điểm theo ISO 8601",
+    "datetime_parsing": "Thời điểm không hợp lệ (ISO 8601, có múi giờ)",
+    "datetime_from_date_parsing": "Thời điểm không hợp lệ (ISO 8601, có múi giờ)",
+    "timezone_aware": "Thời điểm phải kèm múi giờ, ví dụ 2026-01-05T07:30:00+07:00",
+    "time_type": "Phải là giờ theo dạng HH:MM",
+    "time_parsing": "Giờ không hợp lệ (dạng HH:MM)",
+    "uuid_type": "Phải là mã định danh UUID",
+    "uuid_parsing": "Mã định danh UUID không hợp lệ",
+    "enum": "Phải là một trong các giá trị: {expected}",
+    "literal_error": "Phải là một trong các giá trị: {expected}",
+    "list_type": "Phải là một danh sách",
+    "too_short": "Phải có ít nhất {min_length} phần tử",
+    "too_long": "Không được có quá {max_length} phần tử",
+    "model_type": "Phải là một đối tượng JSON",
+    "model_attributes_type": "Phải là một đối tượng JSON",
+    "dict_type": "Phải là một đối tượng JSON",
+    "json_invalid": "JSON không hợp lệ",
+    "value_error": "Giá trị không hợp lệ",
+}
+_VI_INVALID = "Giá trị không hợp lệ"
+
+
+class Problem(ProblemDetailsException):
+    """A problem whose title, detail and field messages are rendered in the language the caller asked for."""
+
+    def __init__(
+        self,
+        *,
+        status: int,
+        slug: str,
+        title: Text,
+        detail: Text | None = None,
+        field_errors: tuple[FieldError, ...] = (),
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(
+            detail=detail.en if detail else title.en,
+            status_code=status,
+            headers=headers,
+            type_=PROBLEM_TYPE_PREFIX + slug,
+            title=title.en,
+        )
+        self.slug = slug
+        self.localized_title = title
+        self.localized_detail = detail
+        self.field_errors = field_errors
+        self.fields = extra or {}
+
+    def to_response(self, request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+        language = negotiate(request.headers.get("accept-language"))
+        body: dict[str, Any] = {
+            "type": self.type_,
+            "title": self.localized_title.in_(language),
+            "status": self.status_code,
+            "detail": (self.localized_detail or self.localized_title).in_(language),
+            "instance": request.url.path,
+        }
+        if self.field_errors:
+            body["errors"] = [
+                {"field": e.field, "source": e.source, "code": e.code, "message": e.message.in_(language)}
+                for e in self.field_errors
+            ]
+        body.update(self.fields)
+        request_id = request.scope.get("state", {}).get("request_id")
+        if request_id:
+            body["request_id"] = request_id
+        return Response(
+            body,
+            status_code=self.status_code,
+            headers={**(self.headers or {}), "Content-Language": language},
+            media_type="application/problem+json",
+        )
+
+
+def from_domain_error(exc: DomainError) -> Problem:
+    return Problem(
+        status=exc.status,
+        slug=exc.slug,
+        title=exc.title,
+        detail=exc.detail,
+        field_errors=exc.field_errors,
+        headers=exc.headers,
+        extra=exc.extra,
+    )
+
+
+def from_validation_error(exc: ValidationException) -> Problem:
+    errors = _pydantic_field_errors(exc) or _litestar_field_errors(exc)
+    fields = ", ".join(sorted({e.field for e in errors if e.field})) or "body"
+    return Problem(
+        status=422,
+        slug="validation",
+        title=VALIDATION_TITLE,
+        detail=Text(f"Kiểm tra lại các trường: {fields}", f"Check these fields: {fields}"),
+        field_errors=errors,
+    )
+
+
+def _pydantic_field_errors(exc: ValidationException) -> tuple[FieldError, ...]:
+    raw = getattr(exc.__cause__, "errors", None)
+    if not isinstance(raw, list):
+        return ()
+    result = []
+    for err in raw:
+        error_type = str(err.get("type", "value_error"))
+        context = err.get("ctx") or {}
+        english = str(err.get("msg", "Invalid value"))
+        result.append(
+            FieldError(
+                field=".".join(str(part) for part in err.get("loc", ())),
+                code=error_type.removeprefix("vaxbook."),
+                message=Text(_vietnamese(error_type, context, english), english),
+                source="body",
+            )
+        )
+    return tuple(result)
+
+
+def _vietnamese(error_type: str, context: dict[str, Any], english: str) -> str:
+    if error_type.startswith("vaxbook."):
+        return str(context.get("vi", english))
+    template = _VI_VALIDATION.get(error_type, _VI_INVALID)
+    try:
+        return template.format(**context)
+    except (KeyError, IndexError):
+        return _VI_INVALID
+
+
+def _litestar_field_errors(exc: ValidationException) -> tuple[FieldError, ...]:
+    raw = exc.extra if isinstance(exc.extra, list) else []
+    return tuple(
+        FieldError(
+            field=str(item.get("key", "")),
+            code="invalid",
+            message=Text(_VI_INVALID, str(item.get("message", "Invalid value"))),
+            source=str(getattr(item.get("source"), "value", item.get("source", "body"))),
+        )
+        for item in raw
+        if isinstance(item, dict)
+    ) or (FieldError(field="", code="invalid", message=Text(_VI_INVALID, exc.detail)),)
+
+
+def from_http_exception(exc: HTTPException) -> Problem:
+    if exc.status_code >= 500:
+        log.error("server_error", status=exc.status_code, detail=exc.detail, exc_info=exc)
+    slug, title = _HTTP_STATUS.get(exc.status_code, ("http-error", Text("Lỗi", "Error")))
+    show_detail = exc.status_code < 500 and exc.detail and exc.detail != title.en
+    return Problem(
+        status=exc.status_code,
+        slug=slug,
+        title=title,
+        detail=Text(title.vi, exc.detail) if show_detail else None,
+        headers=exc.headers,
+    )
+
+
+def from_unexpected_error(exc: Exception) -> Problem:
+    log.error("unhandled_error", exc_info=exc)
+    slug, title = _HTTP_STATUS[500]
+    return Problem(status=500, slug=slug, title=title)
+
+
+def problem_details_plugin() -> ProblemDetailsPlugin:
+    return ProblemDetailsPlugin(
+        ProblemDetailsConfig(
+            exception_to_problem_detail_map={
+                DomainError: from_domain_error,
+                ValidationException: from_validation_error,
+                HTTPException: from_http_exception,
+                Exception: from_unexpected_error,
+            }
+        )
+    )

@@ -1,0 +1,69 @@
+"""Service settings, read from the environment (see README, "Settings")."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VAXBOOK_", extra="ignore", frozen=True)
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "VAXBOOK_DATABASE_URL"),
+        description="PostgreSQL DSN; when unset an embedded PostgreSQL is started under data_dir.",
+    )
+    data_dir: Path = Field(default=Path("var"), description="Embedded PostgreSQL data and local secrets.")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    db_pool_min: int = Field(default=2, ge=1)
+    db_pool_max: int = Field(default=8, ge=1)
+    migrate_on_start: bool = True
+    seed_demo: bool = Field(default=False, description="Load demo data on start when the database is empty.")
+
+    jwt_secret: SecretStr | None = Field(
+        default=None, description="HS256 key for access tokens; generated into data_dir when unset."
+    )
+    citizen_token_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    staff_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
+
+    otp_ttl_seconds: int = Field(default=300, ge=30, le=3600)
+    otp_max_attempts: int = Field(default=5, ge=1, le=20)
+    otp_max_requests: int = Field(default=3, ge=1, description="One-time codes per phone per window.")
+    otp_request_window_minutes: int = Field(default=15, ge=1)
+
+    staff_max_failed_logins: int = Field(default=5, ge=1)
+    staff_lockout_minutes: int = Field(default=15, ge=1)
+
+    rate_limit_per_minute: int = Field(default=300, ge=0, description="Requests per client IP; 0 turns it off.")
+    slot_horizon_days: int = Field(default=14, ge=1, le=180)
+    search_max_days: int = Field(default=31, ge=1, le=366)
+
+    log_level: str = "INFO"
+    log_json: bool = Field(default=True, description="JSON log lines; false gives console lines.")
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("VAXBOOK_JWT_SECRET must be at least 32 characters")
+        return value
+
+    @cached_property
+    def signing_key(self) -> str:
+        """The JWT key: the configured one, or one kept in data_dir so tokens survive a restart."""
+        if self.jwt_secret is not None:
+            return self.jwt_secret.get_secret_value()
+        path = self.data_dir / "jwt-secret"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(48))
+        return path.read_text().strip()
