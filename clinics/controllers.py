@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated
 from uuid import UUID
 
-from litestar import Controller, Request, delete, get, patch, post
+from litestar import Controller, delete, get, patch, post
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK
 
@@ -30,15 +30,13 @@ from clinics.schemas import (
     SlotTemplateUpdate,
     SlotUpdate,
 )
-from vaxbook.auth.models import Principal
-from vaxbook.auth.security import CLINIC_MANAGERS, HEALTH_ADMINS, PUBLIC
+from vaxbook.auth.security import CLINIC_MANAGERS, HEALTH_ADMINS, PUBLIC, CallerRequest
 from vaxbook.db import UnitOfWork
 from vaxbook.fields import normalize_text
 from vaxbook.pagination import Cursor, Limit, Page, decode_cursor, decode_time_cursor, encode_cursor, paginate
 from vaxbook.settings import Settings
 
 PlaceFilter = Annotated[str | None, Parameter(max_length=100)]
-CallerRequest = Request[Principal, object, object]
 
 
 def _place(value: str | None) -> str | None:
@@ -96,9 +94,7 @@ class LocationController(Controller):
     @get("/", opt=PUBLIC)
     async def list_locations(self, uow: UnitOfWork) -> list[Location]:
         """Every province / district / ward that has an active clinic, for search forms."""
-        return [
-            Location(province=p, district=d, ward=w, clinics=n) for p, d, w, n in await service.list_locations(uow)
-        ]
+        return [Location(province=p, district=d, ward=w, clinics=n) for p, d, w, n in await service.list_locations(uow)]
 
 
 class ServiceController(Controller):
@@ -211,9 +207,7 @@ class ClinicSlotController(Controller):
             after=decode_time_cursor(cursor),
             limit=limit + 1,
         )
-        return paginate(
-            [Slot.of(s, clinic.zone) for s in slots], limit, lambda s: (s.starts_at.isoformat(), s.id)
-        )
+        return paginate([Slot.of(s, clinic.zone) for s in slots], limit, lambda s: (s.starts_at.isoformat(), s.id))
 
     @post("/")
     async def create_slot(self, clinic_id: UUID, data: SlotCreate, uow: UnitOfWork, request: CallerRequest) -> Slot:
@@ -253,7 +247,9 @@ class SlotTemplateController(Controller):
         return SlotTemplate.model_validate(template)
 
     @delete("/{template_id:uuid}")
-    async def delete_template(self, clinic_id: UUID, template_id: UUID, uow: UnitOfWork, request: CallerRequest) -> None:
+    async def delete_template(
+        self, clinic_id: UUID, template_id: UUID, uow: UnitOfWork, request: CallerRequest
+    ) -> None:
         """Delete the template; slots it already made stay."""
         await service.delete_template(uow, request.user, clinic_id, template_id)
 

@@ -305,7 +305,9 @@ async def search_open_slots(
     )
     result = []
     for row in rows:
-        clinic = Clinic(**{c: row[f"clinic_{c}"] for c in _CLINIC.split(", ")} | {"kind": ClinicKind(row["clinic_kind"])})
+        clinic = Clinic(
+            **{c: row[f"clinic_{c}"] for c in _CLINIC.split(", ")} | {"kind": ClinicKind(row["clinic_kind"])}
+        )
         slot = Slot(**{c: row[c] for c in _SLOT.split(", ")} | {"status": SlotStatus(row["status"])})
         result.append((slot, row["service_code"], clinic))
     return result

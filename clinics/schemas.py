@@ -8,17 +8,27 @@ from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 
 from clinics.models import ClinicKind, ServiceKind, Sex, SlotStatus
 from clinics.models import Slot as SlotModel
-from vaxbook.fields import InputModel, Label, LongLabel, OutputModel, PlaceName, TimeZoneName, bilingual_error
+from vaxbook.fields import (
+    InputModel,
+    Label,
+    LongLabel,
+    OutputModel,
+    PatchModel,
+    PlaceName,
+    TimeZoneName,
+    bilingual_error,
+)
 from vaxbook.settings import DEFAULT_TIMEZONE
 
-ClinicCode = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z0-9][A-Z0-9-]{1,31}$")]
-ServiceCode = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z0-9][a-z0-9-]{1,63}$")]
+ClinicCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z0-9][A-Z0-9-]{1,31}$")
+]
+ServiceCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z0-9][a-z0-9-]{1,63}$")
+]
 Capacity = Annotated[int, Field(ge=0, le=10_000)]
 AgeDays = Annotated[int, Field(ge=0, le=150 * 366)]
 MAX_SLOT_HOURS = 12
-
-# PATCH bodies: a field left out stays as it is; `None` defaults are not validated, so an explicit null for a
-# field that cannot be empty is refused like any other wrong type.
 
 
 class ClinicCreate(InputModel):
@@ -33,15 +43,15 @@ class ClinicCreate(InputModel):
     active: bool = True
 
 
-class ClinicUpdate(InputModel):
-    name: Label = Field(default=None)
-    kind: ClinicKind = Field(default=None)
-    province: PlaceName = Field(default=None)
-    district: PlaceName = Field(default=None)
-    ward: PlaceName = Field(default=None)
-    address: LongLabel = Field(default=None)
-    timezone: TimeZoneName = Field(default=None)
-    active: bool = Field(default=None)
+class ClinicUpdate(PatchModel):
+    name: Label | None = None
+    kind: ClinicKind | None = None
+    province: PlaceName | None = None
+    district: PlaceName | None = None
+    ward: PlaceName | None = None
+    address: LongLabel | None = None
+    timezone: TimeZoneName | None = None
+    active: bool | None = None
 
 
 class Clinic(OutputModel):
@@ -96,13 +106,15 @@ class ServiceCreate(InputModel):
         return self
 
 
-class ServiceUpdate(InputModel):
-    name_vi: Label = Field(default=None)
-    name_en: Label = Field(default=None)
+class ServiceUpdate(PatchModel):
+    clearable = frozenset({"min_age_days", "max_age_days", "eligible_sex"})
+
+    name_vi: Label | None = None
+    name_en: Label | None = None
     min_age_days: AgeDays | None = None
     max_age_days: AgeDays | None = None
     eligible_sex: Sex | None = None
-    active: bool = Field(default=None)
+    active: bool | None = None
 
 
 class Service(OutputModel):
@@ -127,7 +139,9 @@ class SlotCreate(InputModel):
     @model_validator(mode="after")
     def _window(self) -> SlotCreate:
         if self.ends_at <= self.starts_at:
-            raise bilingual_error("end_before_start", "Giờ kết thúc phải sau giờ bắt đầu", "ends_at must be after starts_at")
+            raise bilingual_error(
+                "end_before_start", "Giờ kết thúc phải sau giờ bắt đầu", "ends_at must be after starts_at"
+            )
         if self.ends_at - self.starts_at > timedelta(hours=MAX_SLOT_HOURS):
             raise bilingual_error(
                 "slot_too_long",
@@ -137,9 +151,9 @@ class SlotCreate(InputModel):
         return self
 
 
-class SlotUpdate(InputModel):
-    capacity: Capacity = Field(default=None)
-    status: SlotStatus = Field(default=None)
+class SlotUpdate(PatchModel):
+    capacity: Capacity | None = None
+    status: SlotStatus | None = None
 
 
 class Slot(OutputModel):
@@ -195,7 +209,9 @@ class SlotTemplateCreate(InputModel):
         start = datetime.combine(date.min, self.start_time)
         end = datetime.combine(date.min, self.end_time)
         if end <= start:
-            raise bilingual_error("end_before_start", "Giờ kết thúc phải sau giờ bắt đầu", "end_time must be after start_time")
+            raise bilingual_error(
+                "end_before_start", "Giờ kết thúc phải sau giờ bắt đầu", "end_time must be after start_time"
+            )
         if end - start < timedelta(minutes=self.slot_minutes):
             raise bilingual_error(
                 "slot_longer_than_session",
@@ -209,10 +225,12 @@ class SlotTemplateCreate(InputModel):
         return self
 
 
-class SlotTemplateUpdate(InputModel):
-    capacity: Capacity = Field(default=None)
+class SlotTemplateUpdate(PatchModel):
+    clearable = frozenset({"valid_until"})
+
+    capacity: Capacity | None = None
     valid_until: date | None = None
-    active: bool = Field(default=None)
+    active: bool | None = None
 
 
 class SlotTemplate(OutputModel):
@@ -231,7 +249,9 @@ class SlotTemplate(OutputModel):
 
 class GenerateSlots(InputModel):
     from_date: date | None = Field(default=None, description="First day (clinic's local date); today when left out")
-    days: int | None = Field(default=None, ge=1, le=180, description="How many days ahead; the horizon setting when left out")
+    days: int | None = Field(
+        default=None, ge=1, le=180, description="How many days ahead; the horizon setting when left out"
+    )
 
 
 class GeneratedSlots(OutputModel):
@@ -266,5 +286,3 @@ class Availability(OutputModel):
     items: list[AvailableSlot]
     clinics: list[ClinicSummary]
     next_cursor: str | None = None
-
-

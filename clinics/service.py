@@ -68,8 +68,13 @@ async def create_clinic(uow: UnitOfWork, actor: Actor, data: ClinicCreate) -> Cl
     async with uow.transaction() as conn:
         clinic = await repository.insert_clinic(conn, fields=data.model_dump())
         await audit.record(
-            conn, actor=actor, action="clinic.create", object_type="clinic", object_id=clinic.id,
-            clinic_id=clinic.id, details=data.model_dump(mode="json"),
+            conn,
+            actor=actor,
+            action="clinic.create",
+            object_type="clinic",
+            object_id=clinic.id,
+            clinic_id=clinic.id,
+            details=data.model_dump(mode="json"),
         )
     return clinic
 
@@ -81,8 +86,13 @@ async def update_clinic(uow: UnitOfWork, actor: Actor, clinic_id: UUID, data: Cl
         if clinic is None:
             raise ClinicNotFound()
         await audit.record(
-            conn, actor=actor, action="clinic.update", object_type="clinic", object_id=clinic_id,
-            clinic_id=clinic_id, details=data.model_dump(mode="json", exclude_unset=True),
+            conn,
+            actor=actor,
+            action="clinic.update",
+            object_type="clinic",
+            object_id=clinic_id,
+            clinic_id=clinic_id,
+            details=data.model_dump(mode="json", exclude_unset=True),
         )
     return clinic
 
@@ -113,8 +123,14 @@ async def list_clinics(
 ) -> list[Clinic]:
     async with uow.transaction(readonly=True) as conn:
         return await repository.list_clinics(
-            conn, province=province, district=district, ward=ward, kind=kind,
-            include_inactive=include_inactive, after_code=after_code, limit=limit,
+            conn,
+            province=province,
+            district=district,
+            ward=ward,
+            kind=kind,
+            include_inactive=include_inactive,
+            after_code=after_code,
+            limit=limit,
         )
 
 
@@ -142,7 +158,11 @@ async def create_service(uow: UnitOfWork, actor: Actor, data: ServiceCreate) -> 
             await quotas.get_product(uow, data.product_id)
         service = await repository.insert_service(conn, fields=data.model_dump())
         await audit.record(
-            conn, actor=actor, action="service.create", object_type="service", object_id=service.id,
+            conn,
+            actor=actor,
+            action="service.create",
+            object_type="service",
+            object_id=service.id,
             details=data.model_dump(mode="json"),
         )
     return service
@@ -160,7 +180,11 @@ async def update_service(uow: UnitOfWork, actor: Actor, service_id: UUID, data: 
         if service is None:
             raise ServiceNotFound()
         await audit.record(
-            conn, actor=actor, action="service.update", object_type="service", object_id=service_id,
+            conn,
+            actor=actor,
+            action="service.update",
+            object_type="service",
+            object_id=service_id,
             details=data.model_dump(mode="json", exclude_unset=True),
         )
     return service
@@ -183,7 +207,13 @@ async def list_services(uow: UnitOfWork, *, include_inactive: bool) -> list[Serv
 
 
 async def search_availability(
-    uow: UnitOfWork, query: SearchQuery, *, now: datetime, max_days: int, after: tuple[datetime, UUID] | None, limit: int
+    uow: UnitOfWork,
+    query: SearchQuery,
+    *,
+    now: datetime,
+    max_days: int,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
 ) -> list[tuple[Slot, str, Clinic]]:
     today = now.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
     date_from = query.date_from or today
@@ -191,8 +221,16 @@ async def search_availability(
     check_date_range(date_from, date_to, max_days=max_days)
     async with uow.transaction(readonly=True) as conn:
         return await repository.search_open_slots(
-            conn, now=now, date_from=date_from, date_to=date_to, service_code=query.service_code,
-            province=query.province, district=query.district, ward=query.ward, after=after, limit=limit,
+            conn,
+            now=now,
+            date_from=date_from,
+            date_to=date_to,
+            service_code=query.service_code,
+            province=query.province,
+            district=query.district,
+            ward=query.ward,
+            after=after,
+            limit=limit,
         )
 
 
@@ -247,12 +285,21 @@ async def create_slot(
             raise ClinicInactive()
         await _bookable_service(conn, data.service_id)
         slot = await repository.insert_slot(
-            conn, clinic_id=clinic_id, service_id=data.service_id, starts_at=data.starts_at,
-            ends_at=data.ends_at, capacity=data.capacity,
+            conn,
+            clinic_id=clinic_id,
+            service_id=data.service_id,
+            starts_at=data.starts_at,
+            ends_at=data.ends_at,
+            capacity=data.capacity,
         )
         await audit.record(
-            conn, actor=principal, action="slot.create", object_type="slot", object_id=slot.id,
-            clinic_id=clinic_id, details=data.model_dump(mode="json"),
+            conn,
+            actor=principal,
+            action="slot.create",
+            object_type="slot",
+            object_id=slot.id,
+            clinic_id=clinic_id,
+            details=data.model_dump(mode="json"),
         )
     return clinic, slot
 
@@ -268,8 +315,13 @@ async def update_slot(
         if slot is None:
             raise await _why_slot_unchanged(conn, clinic_id, slot_id, data)
         await audit.record(
-            conn, actor=principal, action="slot.update", object_type="slot", object_id=slot_id,
-            clinic_id=clinic_id, details=data.model_dump(mode="json", exclude_unset=True),
+            conn,
+            actor=principal,
+            action="slot.update",
+            object_type="slot",
+            object_id=slot_id,
+            clinic_id=clinic_id,
+            details=data.model_dump(mode="json", exclude_unset=True),
         )
     return clinic, slot
 
@@ -303,8 +355,13 @@ async def create_template(
         await _bookable_service(conn, data.service_id)
         template = await repository.insert_template(conn, clinic_id=clinic_id, fields=data.model_dump())
         await audit.record(
-            conn, actor=principal, action="slot_template.create", object_type="slot_template",
-            object_id=template.id, clinic_id=clinic_id, details=data.model_dump(mode="json"),
+            conn,
+            actor=principal,
+            action="slot_template.create",
+            object_type="slot_template",
+            object_id=template.id,
+            clinic_id=clinic_id,
+            details=data.model_dump(mode="json"),
         )
     return template
 
@@ -325,8 +382,13 @@ async def update_template(
         if template is None:
             raise TemplateNotFound()
         await audit.record(
-            conn, actor=principal, action="slot_template.update", object_type="slot_template",
-            object_id=template_id, clinic_id=clinic_id, details=data.model_dump(mode="json", exclude_unset=True),
+            conn,
+            actor=principal,
+            action="slot_template.update",
+            object_type="slot_template",
+            object_id=template_id,
+            clinic_id=clinic_id,
+            details=data.model_dump(mode="json", exclude_unset=True),
         )
     return template
 
@@ -338,8 +400,12 @@ async def delete_template(uow: UnitOfWork, principal: Principal, clinic_id: UUID
         if not await repository.delete_template(conn, clinic_id=clinic_id, template_id=template_id):
             raise TemplateNotFound()
         await audit.record(
-            conn, actor=principal, action="slot_template.delete", object_type="slot_template",
-            object_id=template_id, clinic_id=clinic_id,
+            conn,
+            actor=principal,
+            action="slot_template.delete",
+            object_type="slot_template",
+            object_id=template_id,
+            clinic_id=clinic_id,
         )
 
 

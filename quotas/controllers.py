@@ -2,12 +2,11 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 
 from quotas import service
 from quotas.schemas import VaccineProduct, VaccineProductCreate
-from vaxbook.auth.models import Principal
-from vaxbook.auth.security import HEALTH_ADMINS, PUBLIC
+from vaxbook.auth.security import HEALTH_ADMINS, PUBLIC, CallerRequest
 from vaxbook.db import UnitOfWork
 
 
@@ -25,6 +24,6 @@ class VaccineProductController(Controller):
 
     @post("/", guards=[HEALTH_ADMINS])
     async def create_product(
-        self, data: VaccineProductCreate, uow: UnitOfWork, request: Request[Principal, object, object]
+        self, data: VaccineProductCreate, uow: UnitOfWork, request: CallerRequest
     ) -> VaccineProduct:
         return VaccineProduct.model_validate(await service.create_product(uow, request.user, data))

@@ -14,7 +14,11 @@ async def create_product(uow: UnitOfWork, actor: Actor, data: VaccineProductCrea
     async with uow.transaction() as conn:
         product = await repository.insert_product(conn, **data.model_dump())
         await audit.record(
-            conn, actor=actor, action="product.create", object_type="vaccine_product", object_id=product.id,
+            conn,
+            actor=actor,
+            action="product.create",
+            object_type="vaccine_product",
+            object_id=product.id,
             details=data.model_dump(),
         )
     return product

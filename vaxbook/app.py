@@ -13,6 +13,7 @@ from litestar.di import Provide
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.types import ControllerRouterHandler, Middleware
 
 from clinics.controllers import (
     AvailabilityController,
@@ -40,7 +41,7 @@ from vaxbook.settings import Settings
 
 OPENAPI_PATH = "/schema"
 MAX_BODY_BYTES = 64 * 1024
-ROUTE_HANDLERS = [
+ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     AuthController,
     StaffController,
     ClinicController,
@@ -90,7 +91,7 @@ def create_app(settings: Settings, *, dsn: str, otp_sender: OtpSender | None = N
     sender = otp_sender or LogOtpSender()
     metrics = prometheus_config()
 
-    middleware = [metrics.middleware]
+    middleware: list[Middleware] = [metrics.middleware]
     if settings.rate_limit_per_minute:
         middleware.append(
             RateLimitConfig(

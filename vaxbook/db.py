@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import asyncpg
 
 if TYPE_CHECKING:  # asyncpg's classes are generic only in its type stubs
-    Connection: TypeAlias = asyncpg.Connection[asyncpg.Record]
+    Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
     Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
 else:
     Connection = asyncpg.Connection
@@ -54,13 +54,12 @@ class UnitOfWork:
         if self._conn is not None:
             yield self._conn
             return
-        async with self._pool.acquire() as conn:
-            async with conn.transaction(readonly=readonly):
-                self._conn = conn
-                try:
-                    yield conn
-                finally:
-                    self._conn = None
+        async with self._pool.acquire() as conn, conn.transaction(readonly=readonly):
+            self._conn = conn
+            try:
+                yield conn
+            finally:
+                self._conn = None
 
 
 async def ping(pool: Pool) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json as json_module
 import logging
 import re
 import time
@@ -11,7 +12,8 @@ from typing import Any
 import structlog
 from litestar import Controller, Request, get
 from litestar.datastructures import MutableScopeHeaders
-from litestar.logging.config import StructLoggingConfig, default_structlog_processors
+from litestar.enums import ScopeType
+from litestar.logging.config import StructLoggingConfig
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.plugins.structlog import StructlogConfig, StructlogPlugin
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,6 +21,11 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from vaxbook import db, migrate
 from vaxbook.errors import Unavailable
 from vaxbook.i18n import Text
+
+
+def _json_line(event: dict[str, Any], **_: Any) -> str:
+    return json_module.dumps(event, default=str, ensure_ascii=False)
+
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 access_log = structlog.get_logger("vaxbook.access")
@@ -36,7 +43,7 @@ class RequestContextMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
@@ -66,12 +73,23 @@ class RequestContextMiddleware:
 
 
 def structlog_plugin(*, json: bool, level: str) -> StructlogPlugin:
-    processors: Any = default_structlog_processors(as_json=json)
+    renderer: Any = (
+        structlog.processors.JSONRenderer(serializer=_json_line)
+        if json
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
     logging_config = StructLoggingConfig(
-        processors=processors,
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        logger_factory=structlog.WriteLoggerFactory(),
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         log_exceptions="never",
-        pretty_print_tty=False,
+        pretty_print_tty=not json,
     )
     return StructlogPlugin(StructlogConfig(structlog_logging_config=logging_config, enable_middleware_logging=False))
 

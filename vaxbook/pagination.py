@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime
-from uuid import UUID
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
+from uuid import UUID
 
 from litestar.params import Parameter
 from pydantic import BaseModel

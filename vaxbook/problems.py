@@ -25,7 +25,10 @@ _HTTP_STATUS: dict[int, tuple[str, Text]] = {
     409: ("conflict", Text("Xung đột với dữ liệu hiện có", "Conflicts with the current state")),
     413: ("payload-too-large", Text("Dữ liệu gửi lên quá lớn", "Request body too large")),
     415: ("unsupported-media-type", Text("Định dạng dữ liệu không được hỗ trợ", "Unsupported media type")),
-    429: ("too-many-requests", Text("Quá nhiều yêu cầu, vui lòng thử lại sau", "Too many requests, please try again later")),
+    429: (
+        "too-many-requests",
+        Text("Quá nhiều yêu cầu, vui lòng thử lại sau", "Too many requests, please try again later"),
+    ),
     500: ("internal-error", Text("Lỗi hệ thống, vui lòng thử lại sau", "Internal error, please try again later")),
     503: ("unavailable", Text("Dịch vụ tạm thời không sẵn sàng", "Service temporarily unavailable")),
 }

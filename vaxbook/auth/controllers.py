@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from litestar import Controller, Request, get, patch, post
+from litestar import Controller, get, patch, post
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from vaxbook.auth import service
@@ -18,7 +18,7 @@ from vaxbook.auth.schemas import (
     StaffLogin,
     StaffUpdate,
 )
-from vaxbook.auth.security import ANY_SIGNED_IN, HEALTH_ADMINS, PUBLIC, TokenIssuer
+from vaxbook.auth.security import ANY_SIGNED_IN, HEALTH_ADMINS, PUBLIC, CallerRequest, TokenIssuer
 from vaxbook.db import UnitOfWork
 from vaxbook.pagination import Cursor, Limit, Page, decode_cursor, paginate
 
@@ -59,7 +59,7 @@ class AuthController(Controller):
         return _token(token_issuer, principal)
 
     @get("/me", guards=[ANY_SIGNED_IN])
-    async def me(self, request: Request[Principal, object, object]) -> Me:
+    async def me(self, request: CallerRequest) -> Me:
         """Who the token belongs to, with role and clinic scope."""
         user = request.user
         return Me(id=user.id, role=user.role, clinic_ids=sorted(user.clinic_ids))
@@ -77,7 +77,7 @@ class StaffController(Controller):
         return paginate([Staff.model_validate(a) for a in accounts], limit, lambda s: (s.username,))
 
     @post("/")
-    async def create_staff(self, data: StaffCreate, uow: UnitOfWork, request: Request[Principal, object, object]) -> Staff:
+    async def create_staff(self, data: StaffCreate, uow: UnitOfWork, request: CallerRequest) -> Staff:
         account = await service.create_staff(
             uow,
             request.user,
@@ -90,9 +90,7 @@ class StaffController(Controller):
         return Staff.model_validate(account)
 
     @patch("/{staff_id:uuid}")
-    async def update_staff(
-        self, staff_id: UUID, data: StaffUpdate, uow: UnitOfWork, request: Request[Principal, object, object]
-    ) -> Staff:
+    async def update_staff(self, staff_id: UUID, data: StaffUpdate, uow: UnitOfWork, request: CallerRequest) -> Staff:
         account = await service.update_staff(
             uow,
             request.user,

@@ -6,7 +6,7 @@ from uuid import UUID
 from pydantic import Field, SecretStr, StringConstraints
 
 from vaxbook.auth.models import Role
-from vaxbook.fields import InputModel, OutputModel, PhoneNumber
+from vaxbook.fields import InputModel, OutputModel, PatchModel, PhoneNumber
 
 Username = Annotated[str, StringConstraints(to_lower=True, pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$")]
 Password = Annotated[SecretStr, Field(min_length=12, max_length=256)]
@@ -33,7 +33,7 @@ class StaffLogin(InputModel):
 
 class AccessToken(OutputModel):
     access_token: str
-    token_type: Literal["Bearer"] = "Bearer"
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 (a scheme name, not a secret)
     expires_in: int
     role: Role
 
@@ -52,7 +52,7 @@ class StaffCreate(InputModel):
     password: Password
 
 
-class StaffUpdate(InputModel):
+class StaffUpdate(PatchModel):
     display_name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     active: bool | None = None
     clinic_ids: list[UUID] | None = Field(default=None, max_length=100)

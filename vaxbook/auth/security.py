@@ -8,7 +8,9 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
+from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.datastructures import State
 from litestar.handlers.base import BaseRouteHandler
 from litestar.security.jwt import JWTAuth, Token
 from litestar.types import Guard
@@ -17,6 +19,9 @@ from vaxbook.auth import service
 from vaxbook.auth.models import Principal, Role
 from vaxbook.db import UnitOfWork
 from vaxbook.errors import Forbidden
+
+CallerRequest = Request[Principal, Token, State]
+"""A request whose guard has admitted a signed-in caller (request.user)."""
 
 PUBLIC: dict[str, Any] = {"exclude_from_auth": True}
 """Route option for the few routes anyone may call (health, schema, availability, sign-in)."""
@@ -67,7 +72,7 @@ class TokenIssuer:
 
 async def _principal_from_token(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
     try:
-        role = Role(token.extras.get("role"))
+        role = Role(str(token.extras.get("role")))
         subject = UUID(token.sub)
     except ValueError:
         return None

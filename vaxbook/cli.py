@@ -1,0 +1,205 @@
+"""The `vaxbook` command: serve, migrate, seed-demo, create-staff, set-password, generate-slots."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import click
+from pydantic import ValidationError
+
+from vaxbook import db, demo, embedded, migrate
+from vaxbook.audit import SYSTEM
+from vaxbook.auth import service as auth
+from vaxbook.auth.models import Role
+from vaxbook.auth.schemas import StaffCreate
+from vaxbook.errors import DomainError
+from vaxbook.settings import Settings
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise click.ClickException(f"invalid settings: {exc}") from None
+
+
+def _run_with_uow(dsn: str, work: Callable[[db.UnitOfWork], Awaitable[T]]) -> T:
+    async def main() -> T:
+        pool = await db.create_pool(dsn, min_size=1, max_size=2)
+        try:
+            return await work(db.UnitOfWork(pool))
+        finally:
+            await pool.close()
+
+    try:
+        return asyncio.run(main())
+    except DomainError as exc:
+        detail = exc.detail.en if exc.detail else exc.title.en
+        fields = "; ".join(f"{e.field}: {e.message.en}" for e in exc.field_errors)
+        raise click.ClickException(f"{detail}{' (' + fields + ')' if fields else ''}") from None
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+def _print_accounts(accounts: list[demo.DemoAccount]) -> None:
+    click.echo("\nDemo staff accounts (passwords are shown this once; `vaxbook set-password` changes them):")
+    for account in accounts:
+        scope = f" @ {account.clinic_code}" if account.clinic_code else ""
+        click.echo(f"  {account.username:<15} {account.password:<20} {account.role.value}{scope}")
+    click.echo("")
+
+
+@click.group()
+def main() -> None:
+    """vaxbook: vaccination and health-service booking.
+
+    Every command uses DATABASE_URL when it is set, and otherwise starts the embedded PostgreSQL under
+    VAXBOOK_DATA_DIR (./var). Migrations are applied first unless VAXBOOK_MIGRATE_ON_START=false.
+    """
+
+
+@main.command()
+@click.option("--host", help="Listen address (VAXBOOK_HOST, default 127.0.0.1).")
+@click.option("--port", type=int, help="Listen port (VAXBOOK_PORT, default 8000).")
+@click.option("--demo/--no-demo", "load_demo", default=None, help="Load demo data into an empty database.")
+def serve(host: str | None, port: int | None, load_demo: bool | None) -> None:
+    """Serve the HTTP API until interrupted (Ctrl-C stops the server and the embedded database)."""
+    import uvicorn
+
+    from vaxbook.app import create_app
+
+    settings = _settings()
+    with embedded.database(settings) as dsn:
+        if settings.migrate_on_start:
+            migrate.upgrade(dsn)
+        if settings.seed_demo if load_demo is None else load_demo:
+            accounts = _run_with_uow(
+                dsn, lambda uow: demo.seed(uow, now=datetime.now(UTC), horizon_days=settings.slot_horizon_days)
+            )
+            if accounts:
+                _print_accounts(accounts)
+        app = create_app(settings, dsn=dsn)
+        listen_host, listen_port = host or settings.host, port or settings.port
+        click.echo(f"vaxbook is serving on http://{listen_host}:{listen_port} (API docs at /schema)")
+        uvicorn.run(app, host=listen_host, port=listen_port, log_config=None, access_log=False)
+
+
+@main.command("migrate")
+@click.option("--revision", default="head", show_default=True, help="Target revision; 'base' empties the database.")
+def migrate_command(revision: str) -> None:
+    """Bring the database schema to a revision (upgrade or downgrade)."""
+    settings = _settings()
+    with embedded.database(settings) as dsn:
+        if revision == "base" or revision.startswith("-"):
+            migrate.downgrade(dsn, revision)
+        else:
+            migrate.upgrade(dsn, revision)
+    click.echo(f"database schema at {revision}")
+
+
+@main.command("seed-demo")
+def seed_demo() -> None:
+    """Load the Cần Thơ demo data into an empty database and print the demo staff accounts."""
+    settings = _settings()
+    with embedded.database(settings) as dsn:
+        if settings.migrate_on_start:
+            migrate.upgrade(dsn)
+        accounts = _run_with_uow(
+            dsn, lambda uow: demo.seed(uow, now=datetime.now(UTC), horizon_days=settings.slot_horizon_days)
+        )
+    if accounts is None:
+        click.echo("the database already has clinics; demo data not loaded")
+    else:
+        _print_accounts(accounts)
+
+
+STAFF_ROLES = [Role.HEALTH_ADMIN.value, Role.CLINIC_STAFF.value, Role.OPERATOR.value]
+
+
+@main.command("create-staff")
+@click.argument("username")
+@click.option("--role", type=click.Choice(STAFF_ROLES), required=True, help="What the account may do.")
+@click.option("--clinic", "clinic_codes", multiple=True, help="Clinic code in scope (clinic_staff; repeatable).")
+@click.option("--name", "display_name", help="Display name (defaults to the username).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+def create_staff(
+    username: str, role: str, clinic_codes: tuple[str, ...], display_name: str | None, password_stdin: bool
+) -> None:
+    """Create a staff account. The password is prompted for (or read from stdin), never passed as an argument."""
+    from clinics import service as clinics
+
+    password = _read_password(password_stdin)
+    try:
+        StaffCreate(username=username, display_name=display_name or username, role=Role(role), password=password)
+    except ValidationError as exc:
+        raise click.ClickException("; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())) from None
+    settings = _settings()
+
+    async def work(uow: db.UnitOfWork) -> str:
+        codes = [c.upper() for c in clinic_codes]
+        found = await clinics.clinics_by_code(uow, codes)
+        missing = sorted(set(codes) - {c.code for c in found})
+        if missing:
+            raise click.ClickException(f"unknown clinic code(s): {', '.join(missing)}")
+        account = await auth.create_staff(
+            uow,
+            SYSTEM,
+            username=username.lower(),
+            display_name=display_name or username,
+            role=Role(role),
+            password=password,
+            clinic_ids=[c.id for c in found],
+        )
+        return str(account.id)
+
+    with embedded.database(settings) as dsn:
+        if settings.migrate_on_start:
+            migrate.upgrade(dsn)
+        staff_id = _run_with_uow(dsn, work)
+    click.echo(f"created {role} account {username.lower()} ({staff_id})")
+
+
+@main.command("set-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+def set_password(username: str, password_stdin: bool) -> None:
+    """Set a staff account's password and lift any lockout."""
+    password = _read_password(password_stdin)
+    if len(password) < 12:
+        raise click.ClickException("the password needs at least 12 characters")
+    settings = _settings()
+    with embedded.database(settings) as dsn:
+        _run_with_uow(dsn, lambda uow: auth.set_password(uow, SYSTEM, username=username.lower(), password=password))
+    click.echo(f"password of {username.lower()} changed")
+
+
+@main.command("generate-slots")
+@click.option("--days", type=click.IntRange(1, 180), help="Days ahead (VAXBOOK_SLOT_HORIZON_DAYS, default 14).")
+def generate_slots(days: int | None) -> None:
+    """Make every clinic's slots from its weekly templates over the horizon (existing slots are kept)."""
+    from clinics import service as clinics
+
+    settings = _settings()
+    with embedded.database(settings) as dsn:
+        created, first, last = _run_with_uow(
+            dsn,
+            lambda uow: clinics.generate_slots(
+                uow,
+                SYSTEM,
+                clinic_id=None,
+                now=datetime.now(UTC),
+                from_date=None,
+                days=days or settings.slot_horizon_days,
+            ),
+        )
+    click.echo(f"{created} slots created for {first} – {last}")

@@ -1,0 +1,87 @@
+"""The database the service runs on: DATABASE_URL when set, otherwise an embedded PostgreSQL under data_dir."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import asyncpg
+
+from vaxbook.settings import Settings
+
+DATABASE_NAME = "vaxbook"
+HANDLES_FILE = ".handle_pids.json"  # pgserver's list of the processes using a data directory
+
+logging.getLogger("pgserver").setLevel(logging.WARNING)
+
+
+@contextmanager
+def embedded_server(data_dir: Path, *, delete_on_exit: bool = False) -> Iterator[str]:
+    """Start (or join) a PostgreSQL server whose data lives in data_dir; stops it on exit. Yields the admin DSN."""
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        from pgserver.postgres_server import PostgresServer, get_server
+
+    with PostgresServer._lock:
+        _forget_dead_users(data_dir / HANDLES_FILE)
+    server = get_server(data_dir, cleanup_mode="delete" if delete_on_exit else "stop")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+
+
+def _forget_dead_users(handles: Path) -> None:
+    """pgserver stops the server when its last user exits, counting users in a file of process ids. A user that
+    was killed never takes itself off that list, and the server would then run forever; drop such ids first."""
+    if not handles.exists():
+        return
+    try:
+        pids = json.loads(handles.read_text())
+    except ValueError:
+        pids = []
+    handles.write_text(json.dumps([pid for pid in pids if isinstance(pid, int) and _alive(pid)]))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def ensure_database(admin_dsn: str, name: str) -> None:
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+def with_database(dsn: str, name: str) -> str:
+    """The same server DSN pointed at another database (pgserver DSNs carry the socket in the query)."""
+    base, sep, query = dsn.partition("?")
+    return f"{base.rsplit('/', 1)[0]}/{name}{sep}{query}"
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[str]:
+    """Yields the DSN of the service's database, starting the embedded server first when needed."""
+    if settings.database_url:
+        yield settings.database_url
+        return
+    with embedded_server(settings.data_dir / "pgdata") as admin_dsn:
+        asyncio.run(ensure_database(admin_dsn, DATABASE_NAME))
+        yield with_database(admin_dsn, DATABASE_NAME)
