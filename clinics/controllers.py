@@ -5,7 +5,7 @@ from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, delete, get, patch, post
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
 from clinics import service
@@ -31,12 +31,11 @@ from clinics.schemas import (
     SlotUpdate,
 )
 from vaxbook.auth.security import CLINIC_MANAGERS, HEALTH_ADMINS, PUBLIC, CallerRequest
-from vaxbook.db import UnitOfWork
+from vaxbook.dependencies import AppSettings, UoW
 from vaxbook.fields import normalize_text
 from vaxbook.pagination import Cursor, Limit, Page, decode_cursor, decode_time_cursor, encode_cursor, paginate
-from vaxbook.settings import Settings
 
-PlaceFilter = Annotated[str | None, Parameter(max_length=100)]
+PlaceFilter = Annotated[str | None, QueryParameter(max_length=100)]
 
 
 def _place(value: str | None) -> str | None:
@@ -50,11 +49,11 @@ class ClinicController(Controller):
     @get("/", opt=PUBLIC)
     async def list_clinics(
         self,
-        uow: UnitOfWork,
+        uow: UoW,
         province: PlaceFilter = None,
         district: PlaceFilter = None,
         ward: PlaceFilter = None,
-        kind: ClinicKind | None = None,
+        kind: FromQuery[ClinicKind | None] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Page[Clinic]:
@@ -73,16 +72,16 @@ class ClinicController(Controller):
         return paginate([Clinic.model_validate(c) for c in clinics], limit, lambda c: (c.code,))
 
     @get("/{clinic_id:uuid}", opt=PUBLIC)
-    async def get_clinic(self, clinic_id: UUID, uow: UnitOfWork) -> Clinic:
+    async def get_clinic(self, clinic_id: FromPath[UUID], uow: UoW) -> Clinic:
         return Clinic.model_validate(await service.get_clinic(uow, clinic_id))
 
     @post("/", guards=[HEALTH_ADMINS])
-    async def create_clinic(self, data: ClinicCreate, uow: UnitOfWork, request: CallerRequest) -> Clinic:
+    async def create_clinic(self, data: JSONBody[ClinicCreate], uow: UoW, request: CallerRequest) -> Clinic:
         return Clinic.model_validate(await service.create_clinic(uow, request.user, data))
 
     @patch("/{clinic_id:uuid}", guards=[HEALTH_ADMINS])
     async def update_clinic(
-        self, clinic_id: UUID, data: ClinicUpdate, uow: UnitOfWork, request: CallerRequest
+        self, clinic_id: FromPath[UUID], data: JSONBody[ClinicUpdate], uow: UoW, request: CallerRequest
     ) -> Clinic:
         return Clinic.model_validate(await service.update_clinic(uow, request.user, clinic_id, data))
 
@@ -92,7 +91,7 @@ class LocationController(Controller):
     tags = ["Clinics"]
 
     @get("/", opt=PUBLIC)
-    async def list_locations(self, uow: UnitOfWork) -> list[Location]:
+    async def list_locations(self, uow: UoW) -> list[Location]:
         """Every province / district / ward that has an active clinic, for search forms."""
         return [Location(province=p, district=d, ward=w, clinics=n) for p, d, w, n in await service.list_locations(uow)]
 
@@ -102,21 +101,21 @@ class ServiceController(Controller):
     tags = ["Service catalogue"]
 
     @get("/", opt=PUBLIC)
-    async def list_services(self, uow: UnitOfWork) -> list[Service]:
+    async def list_services(self, uow: UoW) -> list[Service]:
         """The active service catalogue."""
         return [Service.model_validate(s) for s in await service.list_services(uow, include_inactive=False)]
 
     @get("/{service_id:uuid}", opt=PUBLIC)
-    async def get_service(self, service_id: UUID, uow: UnitOfWork) -> Service:
+    async def get_service(self, service_id: FromPath[UUID], uow: UoW) -> Service:
         return Service.model_validate(await service.get_service(uow, service_id))
 
     @post("/", guards=[HEALTH_ADMINS])
-    async def create_service(self, data: ServiceCreate, uow: UnitOfWork, request: CallerRequest) -> Service:
+    async def create_service(self, data: JSONBody[ServiceCreate], uow: UoW, request: CallerRequest) -> Service:
         return Service.model_validate(await service.create_service(uow, request.user, data))
 
     @patch("/{service_id:uuid}", guards=[HEALTH_ADMINS])
     async def update_service(
-        self, service_id: UUID, data: ServiceUpdate, uow: UnitOfWork, request: CallerRequest
+        self, service_id: FromPath[UUID], data: JSONBody[ServiceUpdate], uow: UoW, request: CallerRequest
     ) -> Service:
         return Service.model_validate(await service.update_service(uow, request.user, service_id, data))
 
@@ -128,14 +127,14 @@ class AvailabilityController(Controller):
     @get("/", opt=PUBLIC)
     async def search(
         self,
-        uow: UnitOfWork,
-        settings: Settings,
-        service_code: Annotated[str | None, Parameter(query="service", max_length=64)] = None,
+        uow: UoW,
+        settings: AppSettings,
+        service_code: Annotated[str | None, QueryParameter(name="service", max_length=64)] = None,
         province: PlaceFilter = None,
         district: PlaceFilter = None,
         ward: PlaceFilter = None,
-        date_from: date | None = None,
-        date_to: date | None = None,
+        date_from: FromQuery[date | None] = None,
+        date_to: FromQuery[date | None] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Availability:
@@ -186,12 +185,12 @@ class ClinicSlotController(Controller):
     @get("/")
     async def list_slots(
         self,
-        clinic_id: UUID,
-        uow: UnitOfWork,
+        clinic_id: FromPath[UUID],
+        uow: UoW,
         request: CallerRequest,
-        settings: Settings,
-        date_from: date | None = None,
-        date_to: date | None = None,
+        settings: AppSettings,
+        date_from: FromQuery[date | None] = None,
+        date_to: FromQuery[date | None] = None,
         limit: Limit = 100,
         cursor: Cursor = None,
     ) -> Page[Slot]:
@@ -210,13 +209,20 @@ class ClinicSlotController(Controller):
         return paginate([Slot.of(s, clinic.zone) for s in slots], limit, lambda s: (s.starts_at.isoformat(), s.id))
 
     @post("/")
-    async def create_slot(self, clinic_id: UUID, data: SlotCreate, uow: UnitOfWork, request: CallerRequest) -> Slot:
+    async def create_slot(
+        self, clinic_id: FromPath[UUID], data: JSONBody[SlotCreate], uow: UoW, request: CallerRequest
+    ) -> Slot:
         clinic, slot = await service.create_slot(uow, request.user, clinic_id, data, now=datetime.now(UTC))
         return Slot.of(slot, clinic.zone)
 
     @patch("/{slot_id:uuid}")
     async def update_slot(
-        self, clinic_id: UUID, slot_id: UUID, data: SlotUpdate, uow: UnitOfWork, request: CallerRequest
+        self,
+        clinic_id: FromPath[UUID],
+        slot_id: FromPath[UUID],
+        data: JSONBody[SlotUpdate],
+        uow: UoW,
+        request: CallerRequest,
     ) -> Slot:
         """Change capacity (never below the seats booked) or status (open, closed, or cancelled when unbooked)."""
         clinic, slot = await service.update_slot(uow, request.user, clinic_id, slot_id, data)
@@ -229,33 +235,43 @@ class SlotTemplateController(Controller):
     guards = [CLINIC_MANAGERS]
 
     @get("/")
-    async def list_templates(self, clinic_id: UUID, uow: UnitOfWork, request: CallerRequest) -> list[SlotTemplate]:
+    async def list_templates(self, clinic_id: FromPath[UUID], uow: UoW, request: CallerRequest) -> list[SlotTemplate]:
         return [SlotTemplate.model_validate(t) for t in await service.list_templates(uow, request.user, clinic_id)]
 
     @post("/")
     async def create_template(
-        self, clinic_id: UUID, data: SlotTemplateCreate, uow: UnitOfWork, request: CallerRequest
+        self, clinic_id: FromPath[UUID], data: JSONBody[SlotTemplateCreate], uow: UoW, request: CallerRequest
     ) -> SlotTemplate:
         """A weekly session (weekday, local start and end time) cut into slots of slot_minutes."""
         return SlotTemplate.model_validate(await service.create_template(uow, request.user, clinic_id, data))
 
     @patch("/{template_id:uuid}")
     async def update_template(
-        self, clinic_id: UUID, template_id: UUID, data: SlotTemplateUpdate, uow: UnitOfWork, request: CallerRequest
+        self,
+        clinic_id: FromPath[UUID],
+        template_id: FromPath[UUID],
+        data: JSONBody[SlotTemplateUpdate],
+        uow: UoW,
+        request: CallerRequest,
     ) -> SlotTemplate:
         template = await service.update_template(uow, request.user, clinic_id, template_id, data)
         return SlotTemplate.model_validate(template)
 
     @delete("/{template_id:uuid}")
     async def delete_template(
-        self, clinic_id: UUID, template_id: UUID, uow: UnitOfWork, request: CallerRequest
+        self, clinic_id: FromPath[UUID], template_id: FromPath[UUID], uow: UoW, request: CallerRequest
     ) -> None:
         """Delete the template; slots it already made stay."""
         await service.delete_template(uow, request.user, clinic_id, template_id)
 
     @post("/generate", status_code=HTTP_200_OK)
     async def generate(
-        self, clinic_id: UUID, data: GenerateSlots, uow: UnitOfWork, request: CallerRequest, settings: Settings
+        self,
+        clinic_id: FromPath[UUID],
+        data: JSONBody[GenerateSlots],
+        uow: UoW,
+        request: CallerRequest,
+        settings: AppSettings,
     ) -> GeneratedSlots:
         """Make this clinic's slots from its templates over the horizon (existing slots are kept)."""
         created, first, last = await service.generate_clinic_slots(
@@ -276,7 +292,7 @@ class SlotGenerationController(Controller):
 
     @post("/", status_code=HTTP_200_OK)
     async def generate_all(
-        self, data: GenerateSlots, uow: UnitOfWork, request: CallerRequest, settings: Settings
+        self, data: JSONBody[GenerateSlots], uow: UoW, request: CallerRequest, settings: AppSettings
     ) -> GeneratedSlots:
         """Make every active clinic's slots from its templates over the horizon."""
         created, first, last = await service.generate_slots(

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 from pydantic import BaseModel
 
 from vaxbook.errors import Invalid
@@ -17,8 +17,8 @@ from vaxbook.i18n import Text
 
 MAX_LIMIT = 200
 
-Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="Page size, at most 200")]
-Cursor = Annotated[str | None, Parameter(max_length=500, description="next_cursor of the previous page")]
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="Page size, at most 200")]
+Cursor = Annotated[str | None, QueryParameter(max_length=500, description="next_cursor of the previous page")]
 
 T = TypeVar("T")
 

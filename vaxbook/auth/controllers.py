@@ -3,6 +3,8 @@ from __future__ import annotations
 from uuid import UUID
 
 from litestar import Controller, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from vaxbook.auth import service
@@ -19,7 +21,7 @@ from vaxbook.auth.schemas import (
     StaffUpdate,
 )
 from vaxbook.auth.security import ANY_SIGNED_IN, HEALTH_ADMINS, PUBLIC, CallerRequest, TokenIssuer
-from vaxbook.db import UnitOfWork
+from vaxbook.dependencies import UoW
 from vaxbook.pagination import Cursor, Limit, Page, decode_cursor, paginate
 
 
@@ -34,7 +36,11 @@ class AuthController(Controller):
 
     @post("/otp/request", opt=PUBLIC, status_code=HTTP_202_ACCEPTED)
     async def request_otp(
-        self, data: OtpRequest, uow: UnitOfWork, otp_sender: service.OtpSender, otp_policy: service.OtpPolicy
+        self,
+        data: JSONBody[OtpRequest],
+        uow: UoW,
+        otp_sender: NamedDependency[service.OtpSender],
+        otp_policy: NamedDependency[service.OtpPolicy],
     ) -> OtpSent:
         """Send a six-digit sign-in code to a Vietnamese mobile number."""
         await service.request_otp(uow, otp_sender, otp_policy, phone=data.phone)
@@ -42,7 +48,11 @@ class AuthController(Controller):
 
     @post("/otp/verify", opt=PUBLIC, status_code=HTTP_200_OK)
     async def verify_otp(
-        self, data: OtpVerify, uow: UnitOfWork, otp_policy: service.OtpPolicy, token_issuer: TokenIssuer
+        self,
+        data: JSONBody[OtpVerify],
+        uow: UoW,
+        otp_policy: NamedDependency[service.OtpPolicy],
+        token_issuer: NamedDependency[TokenIssuer],
     ) -> AccessToken:
         """Exchange the code for a citizen access token."""
         principal = await service.verify_otp(uow, otp_policy, phone=data.phone, code=data.code)
@@ -50,7 +60,11 @@ class AuthController(Controller):
 
     @post("/staff/login", opt=PUBLIC, status_code=HTTP_200_OK)
     async def staff_login(
-        self, data: StaffLogin, uow: UnitOfWork, login_policy: service.LoginPolicy, token_issuer: TokenIssuer
+        self,
+        data: JSONBody[StaffLogin],
+        uow: UoW,
+        login_policy: NamedDependency[service.LoginPolicy],
+        token_issuer: NamedDependency[TokenIssuer],
     ) -> AccessToken:
         """Staff sign-in with username and password."""
         principal = await service.staff_login(
@@ -71,13 +85,13 @@ class StaffController(Controller):
     guards = [HEALTH_ADMINS]
 
     @get("/")
-    async def list_staff(self, uow: UnitOfWork, limit: Limit = 50, cursor: Cursor = None) -> Page[Staff]:
+    async def list_staff(self, uow: UoW, limit: Limit = 50, cursor: Cursor = None) -> Page[Staff]:
         after = decode_cursor(cursor, 1)
         accounts = await service.list_staff(uow, after_username=after[0] if after else None, limit=limit + 1)
         return paginate([Staff.model_validate(a) for a in accounts], limit, lambda s: (s.username,))
 
     @post("/")
-    async def create_staff(self, data: StaffCreate, uow: UnitOfWork, request: CallerRequest) -> Staff:
+    async def create_staff(self, data: JSONBody[StaffCreate], uow: UoW, request: CallerRequest) -> Staff:
         account = await service.create_staff(
             uow,
             request.user,
@@ -90,7 +104,9 @@ class StaffController(Controller):
         return Staff.model_validate(account)
 
     @patch("/{staff_id:uuid}")
-    async def update_staff(self, staff_id: UUID, data: StaffUpdate, uow: UnitOfWork, request: CallerRequest) -> Staff:
+    async def update_staff(
+        self, staff_id: FromPath[UUID], data: JSONBody[StaffUpdate], uow: UoW, request: CallerRequest
+    ) -> Staff:
         account = await service.update_staff(
             uow,
             request.user,

@@ -1,0 +1,119 @@
+"""Builders for test data, going through the domain services (never around them)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from clinics import service as clinics
+from clinics.models import Clinic, ClinicKind, Service, ServiceKind, Slot
+from clinics.schemas import ClinicCreate, ServiceCreate, SlotCreate
+from quotas import service as quotas
+from quotas.models import VaccineProduct
+from quotas.schemas import VaccineProductCreate
+from vaxbook.audit import SYSTEM
+from vaxbook.auth import service as auth
+from vaxbook.auth.models import Principal, Role
+from vaxbook.db import UnitOfWork
+
+_numbers = itertools.count(1)
+STAFF_PASSWORD = "correct horse battery staple"
+ADMIN = Principal(id=UUID(int=0), role=Role.HEALTH_ADMIN)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{next(_numbers)}"
+
+
+async def make_product(uow: UnitOfWork, **overrides: Any) -> VaccineProduct:
+    fields: dict[str, Any] = {
+        "code": unique("vaccine-"),
+        "name": "Comirnaty",
+        "manufacturer": "Pfizer-BioNTech",
+        "doses_in_series": 2,
+        "min_days_between_doses": 21,
+        "doses_per_vial": 6,
+    } | overrides
+    return await quotas.create_product(uow, SYSTEM, VaccineProductCreate(**fields))
+
+
+async def make_service(uow: UnitOfWork, **overrides: Any) -> Service:
+    fields: dict[str, Any] = {
+        "code": unique("service-"),
+        "name_vi": "Tiêm vắc xin COVID-19",
+        "name_en": "COVID-19 vaccination",
+        "kind": ServiceKind.HEALTH_SERVICE,
+    } | overrides
+    if fields["kind"] is ServiceKind.VACCINATION and "product_id" not in fields:
+        fields["product_id"] = (await make_product(uow)).id
+    return await clinics.create_service(uow, SYSTEM, ServiceCreate(**fields))
+
+
+async def make_clinic(uow: UnitOfWork, **overrides: Any) -> Clinic:
+    fields: dict[str, Any] = {
+        "code": unique("CLINIC-"),
+        "name": "Trạm Y tế phường An Khánh",
+        "kind": ClinicKind.HEALTH_STATION,
+        "province": "Cần Thơ",
+        "district": "Ninh Kiều",
+        "ward": "An Khánh",
+        "address": "Phường An Khánh, quận Ninh Kiều",
+    } | overrides
+    return await clinics.create_clinic(uow, SYSTEM, ClinicCreate(**fields))
+
+
+def soon(hours: float = 24) -> datetime:
+    return (datetime.now(UTC) + timedelta(hours=hours)).replace(microsecond=0)
+
+
+async def make_slot(
+    uow: UnitOfWork, clinic: Clinic, service: Service, *, capacity: int = 10, starts_at: datetime | None = None
+) -> Slot:
+    start = starts_at or soon()
+    _, slot = await clinics.create_slot(
+        uow,
+        ADMIN,
+        clinic.id,
+        SlotCreate(service_id=service.id, starts_at=start, ends_at=start + timedelta(minutes=30), capacity=capacity),
+        now=datetime.now(UTC),
+    )
+    return slot
+
+
+async def make_staff(uow: UnitOfWork, role: Role, clinic_ids: list[UUID] | None = None) -> str:
+    username = unique("staff")
+    await auth.create_staff(
+        uow,
+        SYSTEM,
+        username=username,
+        display_name=username,
+        role=role,
+        password=STAFF_PASSWORD,
+        clinic_ids=clinic_ids or [],
+    )
+    return username
+
+
+async def staff_headers(
+    client: AsyncTestClient[Litestar], uow: UnitOfWork, role: Role, clinic_ids: list[UUID] | None = None
+) -> dict[str, str]:
+    """Authorization headers of a new staff account, signed in through the API."""
+    username = await make_staff(uow, role, clinic_ids)
+    response = await client.post("/api/v1/auth/staff/login", json={"username": username, "password": STAFF_PASSWORD})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+async def citizen_headers(client: AsyncTestClient[Litestar], codes: dict[str, str], phone: str) -> dict[str, str]:
+    """Authorization headers of a citizen signed in with phone and one-time code through the API."""
+    sent = await client.post("/api/v1/auth/otp/request", json={"phone": phone})
+    assert sent.status_code == 202, sent.text
+    e164 = "+84" + phone.lstrip("0")
+    verified = await client.post("/api/v1/auth/otp/verify", json={"phone": phone, "code": codes[e164]})
+    assert verified.status_code == 200, verified.text
+    return {"Authorization": f"Bearer {verified.json()['access_token']}"}

@@ -1,0 +1,13 @@
+"""Names of what the app provides to handlers (see vaxbook.app), marked as dependencies explicitly."""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+from litestar.di import NamedDependency
+
+from vaxbook.db import UnitOfWork
+from vaxbook.settings import Settings
+
+UoW: TypeAlias = NamedDependency[UnitOfWork]
+AppSettings: TypeAlias = NamedDependency[Settings]
