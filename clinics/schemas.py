@@ -4,11 +4,13 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 
 from clinics.models import ClinicKind, ServiceKind, Sex, SlotStatus
 from clinics.models import Slot as SlotModel
 from vaxbook.fields import (
+    CatalogueCode,
+    ClinicCode,
     InputModel,
     Label,
     LongLabel,
@@ -20,12 +22,6 @@ from vaxbook.fields import (
 )
 from vaxbook.settings import DEFAULT_TIMEZONE
 
-ClinicCode = Annotated[
-    str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z0-9][A-Z0-9-]{1,31}$")
-]
-ServiceCode = Annotated[
-    str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z0-9][a-z0-9-]{1,63}$")
-]
 Capacity = Annotated[int, Field(ge=0, le=10_000)]
 AgeDays = Annotated[int, Field(ge=0, le=150 * 366)]
 MAX_SLOT_HOURS = 12
@@ -84,7 +80,7 @@ def _check_ages(min_age: int | None, max_age: int | None) -> None:
 
 
 class ServiceCreate(InputModel):
-    code: ServiceCode
+    code: CatalogueCode
     name_vi: Label
     name_en: Label
     kind: ServiceKind

@@ -5,16 +5,13 @@ from uuid import UUID
 
 from pydantic import Field, StringConstraints
 
-from vaxbook.fields import InputModel, OutputModel
-
-ProductCode = Annotated[str, StringConstraints(to_lower=True, pattern=r"^[a-z0-9][a-z0-9-]{1,63}$")]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+from vaxbook.fields import CatalogueCode, InputModel, Label, OutputModel
 
 
 class VaccineProductCreate(InputModel):
-    code: ProductCode
-    name: Name
-    manufacturer: Name
+    code: CatalogueCode
+    name: Label
+    manufacturer: Label
     doses_in_series: int = Field(ge=1, le=10)
     min_days_between_doses: int = Field(ge=0, le=3650)
     doses_per_vial: int = Field(default=1, ge=1, le=100)

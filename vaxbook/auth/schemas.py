@@ -6,9 +6,8 @@ from uuid import UUID
 from pydantic import Field, SecretStr, StringConstraints
 
 from vaxbook.auth.models import Role
-from vaxbook.fields import InputModel, OutputModel, PatchModel, PhoneNumber
+from vaxbook.fields import InputModel, Label, OutputModel, PatchModel, PhoneNumber, Username
 
-Username = Annotated[str, StringConstraints(to_lower=True, pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$")]
 Password = Annotated[SecretStr, Field(min_length=12, max_length=256)]
 StaffRole = Literal[Role.CLINIC_STAFF, Role.OPERATOR, Role.HEALTH_ADMIN]
 
@@ -46,14 +45,14 @@ class Me(OutputModel):
 
 class StaffCreate(InputModel):
     username: Username
-    display_name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    display_name: Label
     role: StaffRole
     clinic_ids: list[UUID] = Field(default_factory=list, max_length=100)
     password: Password
 
 
 class StaffUpdate(PatchModel):
-    display_name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    display_name: Label | None = None
     active: bool | None = None
     clinic_ids: list[UUID] | None = Field(default=None, max_length=100)
 

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from datetime import time
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from pydantic import ValidationError
+
+from clinics.schemas import ClinicCreate, ClinicUpdate, ServiceCreate, ServiceUpdate, SlotCreate, SlotTemplateCreate
+
+CLINIC = {
+    "code": "tyt-ankhanh",
+    "name": "Trạm Y tế phường An Khánh",
+    "kind": "health_station",
+    "province": "Cần Thơ",
+    "district": "Ninh Kiều",
+    "ward": "An Khánh",
+    "address": "Phường An Khánh",
+}
+
+
+def error_types(model: type[Any], data: dict[str, Any]) -> dict[str, str]:
+    with pytest.raises(ValidationError) as info:
+        model.model_validate(data)
+    return {".".join(map(str, e["loc"])): e["type"] for e in info.value.errors()}
+
+
+def test_clinic_codes_are_upper_cased_and_names_normalised() -> None:
+    decomposed = "Tra\u0323m Y tê\u0301"
+    clinic = ClinicCreate.model_validate(CLINIC | {"name": decomposed})
+    assert clinic.code == "TYT-ANKHANH"
+    assert clinic.name == "Trạm Y tế"
+    assert clinic.timezone == "Asia/Ho_Chi_Minh"
+
+
+def test_clinic_input_errors_name_each_field() -> None:
+    assert error_types(ClinicCreate, CLINIC | {"timezone": "Mars/Olympus", "kind": "spa", "extra": 1}) == {
+        "timezone": "vaxbook.timezone",
+        "kind": "enum",
+        "extra": "extra_forbidden",
+    }
+    assert error_types(ClinicUpdate, {"name": None}) == {"name": "vaxbook.not_null"}
+
+
+def test_vaccination_services_need_a_product_and_health_services_none() -> None:
+    base = {"code": "covid19", "name_vi": "Tiêm", "name_en": "Shot"}
+    assert error_types(ServiceCreate, base | {"kind": "vaccination"}) == {"": "vaxbook.product_for_vaccination"}
+    health = {"kind": "health_service", "product_id": str(uuid4())}
+    assert error_types(ServiceCreate, base | health) == {"": "vaxbook.product_for_vaccination"}
+    ages = {"kind": "health_service", "min_age_days": 10, "max_age_days": 5}
+    assert error_types(ServiceCreate, base | ages) == {"": "vaxbook.age_range"}
+    assert ServiceUpdate.model_validate({"max_age_days": None}).model_dump(exclude_unset=True) == {"max_age_days": None}
+
+
+def test_slot_window_rules() -> None:
+    service = str(uuid4())
+    start = "2026-12-01T07:30:00+07:00"
+    assert error_types(SlotCreate, {"service_id": service, "starts_at": start, "ends_at": start, "capacity": 5}) == {
+        "": "vaxbook.end_before_start"
+    }
+    naive = {"service_id": service, "starts_at": "2026-12-01T07:30:00", "ends_at": start, "capacity": -1}
+    assert error_types(SlotCreate, naive) == {"starts_at": "timezone_aware", "capacity": "greater_than_equal"}
+    long = {"service_id": service, "starts_at": start, "ends_at": "2026-12-02T07:30:00+07:00", "capacity": 1}
+    assert error_types(SlotCreate, long) == {"": "vaxbook.slot_too_long"}
+    impossible = {"service_id": service, "starts_at": "2026-02-30T07:30:00+07:00", "ends_at": start, "capacity": 1}
+    assert "starts_at" in error_types(SlotCreate, impossible)
+
+
+def test_template_rules() -> None:
+    base = {
+        "service_id": str(uuid4()),
+        "weekday": 1,
+        "start_time": "07:30",
+        "end_time": "11:00",
+        "slot_minutes": 30,
+        "capacity": 10,
+        "valid_from": "2026-12-01",
+    }
+    assert SlotTemplateCreate.model_validate(base).start_time == time(7, 30)
+    assert error_types(SlotTemplateCreate, base | {"end_time": "07:00"}) == {"": "vaxbook.end_before_start"}
+    assert error_types(SlotTemplateCreate, base | {"slot_minutes": 240}) == {"": "vaxbook.slot_longer_than_session"}
+    assert error_types(SlotTemplateCreate, base | {"valid_until": "2026-11-01"}) == {"": "vaxbook.validity_order"}
+    assert error_types(SlotTemplateCreate, base | {"weekday": 8}) == {"weekday": "less_than_equal"}
+    assert error_types(SlotTemplateCreate, base | {"start_time": "07:30+07:00"}) == {"": "vaxbook.local_time"}

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import pytest
+
+from vaxbook.i18n import Text, negotiate
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, "vi"),
+        ("", "vi"),
+        ("en", "en"),
+        ("en-US,en;q=0.9", "en"),
+        ("vi-VN,vi;q=0.9,en;q=0.8", "vi"),
+        ("en;q=0.5, vi;q=0.8", "vi"),
+        ("fr-FR, en;q=0.3", "en"),
+        ("fr, de", "vi"),
+        ("en;q=0", "vi"),
+        ("EN-gb", "en"),
+        ("en;q=abc, vi;q=0.1", "vi"),
+        ("vi;q=0.5, en;q=0.5", "vi"),
+        ("en;q=0.5, vi;q=0.5", "en"),
+    ],
+)
+def test_negotiate_prefers_vietnamese_unless_asked(header: str | None, expected: str) -> None:
+    assert negotiate(header) == expected
+
+
+def test_text_picks_language() -> None:
+    text = Text("Xin chào", "Hello")
+    assert text.in_("vi") == "Xin chào"
+    assert text.in_("en") == "Hello"
