@@ -5,9 +5,10 @@ from __future__ import annotations
 import json as json_module
 import logging
 import re
+import sys
 import time
 import uuid
-from typing import Any
+from typing import Any, TextIO, cast
 
 import structlog
 from litestar import Controller, Request, get
@@ -72,6 +73,16 @@ class RequestContextMiddleware:
                 )
 
 
+class _CurrentStdout:
+    """Whatever sys.stdout is at write time: loggers are cached, while stdout may be swapped (tests, tools)."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
 def structlog_plugin(*, json: bool, level: str) -> StructlogPlugin:
     renderer: Any = (
         structlog.processors.JSONRenderer(serializer=_json_line)
@@ -86,7 +97,7 @@ def structlog_plugin(*, json: bool, level: str) -> StructlogPlugin:
             structlog.processors.format_exc_info,
             renderer,
         ],
-        logger_factory=structlog.WriteLoggerFactory(),
+        logger_factory=structlog.WriteLoggerFactory(file=cast(TextIO, _CurrentStdout())),
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         log_exceptions="never",
         pretty_print_tty=not json,

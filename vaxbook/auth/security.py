@@ -33,7 +33,7 @@ def allow(*roles: Role) -> Guard:
     """A guard admitting only the given roles."""
     admitted = frozenset(roles)
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         user = connection.scope.get("user")
         if not isinstance(user, Principal) or user.role not in admitted:
             raise Forbidden()

@@ -1,0 +1,111 @@
+"""Health, metrics, OpenAPI, request ids, error format and logs."""
+
+from __future__ import annotations
+
+import json
+
+import asyncpg
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from tests.conftest import fresh_database
+from vaxbook import migrate
+from vaxbook.app import create_app
+from vaxbook.settings import Settings
+
+
+async def test_live_and_ready(client: AsyncTestClient[Litestar]) -> None:
+    assert (await client.get("/health/live")).json() == {"status": "live"}
+    ready = await client.get("/health/ready")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "schema": migrate.head_revision()}
+
+
+@pytest.fixture
+def unmigrated_dsn(server_dsn: str) -> str:
+    return fresh_database(server_dsn, "vaxbook_unmigrated")
+
+
+async def test_not_ready_while_the_schema_is_behind(unmigrated_dsn: str, settings: Settings) -> None:
+    async with AsyncTestClient(create_app(settings, dsn=unmigrated_dsn)) as client:
+        response = await client.get("/health/ready", headers={"Accept-Language": "en"})
+    assert response.status_code == 503
+    body = response.json()
+    assert body["type"] == "/problems/unavailable"
+    assert body["schema"] is None
+    assert body["expected_schema"] == migrate.head_revision()
+
+
+async def test_metrics_count_requests_by_route(client: AsyncTestClient[Litestar]) -> None:
+    await client.get("/api/v1/clinics")
+    metrics = await client.get("/metrics")
+    assert metrics.status_code == 200
+    assert 'vaxbook_requests_total{app_name="vaxbook",method="GET",path="/api/v1/clinics"' in metrics.text
+
+
+async def test_openapi_document_and_interactive_page(client: AsyncTestClient[Litestar]) -> None:
+    document = (await client.get("/schema/openapi.json")).json()
+    assert "/api/v1/availability" in document["paths"]
+    assert "/api/v1/clinics/{clinic_id}/slots" in document["paths"]
+    page = await client.get("/schema")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    swagger = await client.get("/schema/swagger")
+    assert "swagger" in swagger.text.lower()
+
+
+async def test_request_ids_are_echoed_or_made(client: AsyncTestClient[Litestar]) -> None:
+    mine = await client.get("/health/live", headers={"X-Request-ID": "abc-123-def-456"})
+    assert mine.headers["x-request-id"] == "abc-123-def-456"
+    injected = await client.get("/health/live", headers={"X-Request-ID": "bad id\nwith newline"})
+    assert injected.headers["x-request-id"] != "bad id\nwith newline"
+    assert len(injected.headers["x-request-id"]) == 32
+
+
+async def test_unknown_paths_and_methods_are_problems_in_the_callers_language(
+    client: AsyncTestClient[Litestar],
+) -> None:
+    missing = await client.get("/api/v1/nothing-here")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert missing.headers["content-language"] == "vi"
+    assert missing.json()["title"] == "Không tìm thấy"
+    assert missing.json()["request_id"] == missing.headers["x-request-id"]
+    wrong_method = await client.delete("/api/v1/availability", headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["title"] == "Method not allowed"
+    assert wrong_method.headers["content-language"] == "en"
+
+
+async def test_malformed_json_and_oversized_bodies_are_client_errors(client: AsyncTestClient[Litestar]) -> None:
+    broken = await client.post(
+        "/api/v1/auth/otp/request", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert broken.status_code == 400
+    assert broken.json()["type"] == "/problems/bad-request"
+    huge = await client.post("/api/v1/auth/otp/request", content=b"x" * 100_000)
+    assert huge.status_code == 413
+
+
+async def test_logs_carry_request_ids_and_no_personal_data(
+    dsn: str, settings: Settings, db: asyncpg.Connection, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """With the default delivery channel the code goes to the log, but the phone number does not."""
+    async with AsyncTestClient(create_app(settings, dsn=dsn)) as client:
+        capfd.readouterr()
+        response = await client.post(
+            "/api/v1/auth/otp/request", json={"phone": "0912 345 678"}, headers={"X-Request-ID": "req-otp-0001"}
+        )
+        assert response.status_code == 202
+        await client.get("/api/v1/availability", params={"ward": "An Khánh", "service": "covid19"})
+    lines = [json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith("{")]
+    issued = next(line for line in lines if line["event"] == "otp.issued")
+    assert issued["request_id"] == "req-otp-0001"
+    assert issued["phone_tail"] == "678"
+    assert len(issued["code"]) == 6
+    access = [line for line in lines if line["event"] == "request"]
+    assert {a["route"] for a in access} == {"/api/v1/auth/otp/request", "/api/v1/availability"}
+    everything = "\n".join(json.dumps(line, ensure_ascii=False) for line in lines)
+    for personal in ("912345678", "0912", "An Khánh", "covid19"):
+        assert personal not in everything
