@@ -1,0 +1,304 @@
+"""Slots and weekly templates: staff scope, capacity never below seats booked, generation over the horizon."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from clinics import service as clinics
+from clinics.models import ServiceKind
+from clinics.schemas import ClinicUpdate, ServiceUpdate, SlotTemplateCreate, SlotTemplateUpdate
+from tests.factories import ADMIN, make_clinic, make_service, make_slot, soon, staff_headers
+from vaxbook.audit import SYSTEM
+from vaxbook.auth.models import Role
+from vaxbook.db import Pool, UnitOfWork
+
+SAIGON = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def slot_body(service_id: object, start: datetime, capacity: int = 10) -> dict[str, object]:
+    return {
+        "service_id": str(service_id),
+        "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(minutes=30)).isoformat(),
+        "capacity": capacity,
+    }
+
+
+async def test_clinic_staff_manage_their_own_clinic_only(
+    client: AsyncTestClient[Litestar], uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    mine, theirs = await make_clinic(uow), await make_clinic(uow)
+    service = await make_service(uow)
+    staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [mine.id])
+    start = soon().astimezone(SAIGON)
+
+    created = await client.post(f"/api/v1/clinics/{mine.id}/slots", json=slot_body(service.id, start), headers=staff)
+    assert created.status_code == 201, created.text
+    assert created.json()["starts_at"] == start.isoformat()
+    assert created.json()["remaining"] == 10
+
+    elsewhere = await client.post(
+        f"/api/v1/clinics/{theirs.id}/slots", json=slot_body(service.id, start), headers=staff
+    )
+    assert elsewhere.status_code == 403
+    assert elsewhere.json()["type"] == "/problems/clinic-out-of-scope"
+
+    their_slot = await make_slot(uow, theirs, service)
+    through_mine = await client.patch(
+        f"/api/v1/clinics/{mine.id}/slots/{their_slot.id}", json={"capacity": 1}, headers=staff
+    )
+    assert through_mine.status_code == 404
+    through_theirs = await client.patch(
+        f"/api/v1/clinics/{theirs.id}/slots/{their_slot.id}", json={"capacity": 1}, headers=staff
+    )
+    assert through_theirs.status_code == 403
+    assert (await client.get(f"/api/v1/clinics/{theirs.id}/slots", headers=staff)).status_code == 403
+    assert (await client.get(f"/api/v1/clinics/{theirs.id}/slot-templates", headers=staff)).status_code == 403
+    assert await db.fetchval("SELECT capacity FROM slots WHERE id = $1", their_slot.id) == 10
+
+    listed = (await client.get(f"/api/v1/clinics/{mine.id}/slots", headers=staff)).json()
+    assert [s["id"] for s in listed["items"]] == [created.json()["id"]]
+
+
+async def test_slot_input_rules(client: AsyncTestClient[Litestar], uow: UnitOfWork, db: asyncpg.Connection) -> None:
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    url = f"/api/v1/clinics/{clinic.id}/slots"
+    start = soon()
+
+    async def problem(body: dict[str, object]) -> tuple[int, str, list[str]]:
+        response = await client.post(url, json=body, headers=admin)
+        data = response.json()
+        return response.status_code, data["type"], [e["field"] for e in data.get("errors", [])]
+
+    assert await problem(slot_body(service.id, start, capacity=-1)) == (422, "/problems/validation", ["capacity"])
+    backwards = slot_body(service.id, start) | {"ends_at": (start - timedelta(hours=1)).isoformat()}
+    assert (await problem(backwards))[:2] == (422, "/problems/validation")
+    status_field = slot_body(service.id, start) | {"booked": 0, "status": "open", "clinic_id": str(clinic.id)}
+    assert await problem(status_field) == (422, "/problems/validation", ["booked", "status", "clinic_id"])
+    assert await problem(slot_body(service.id, datetime.now(UTC) - timedelta(hours=1))) == (
+        422,
+        "/problems/validation",
+        ["starts_at"],
+    )
+    assert (await problem(slot_body(clinic.id, start)))[:2] == (404, "/problems/service-not-found")
+    assert await db.fetchval("SELECT count(*) FROM slots") == 0
+
+    assert (await client.post(url, json=slot_body(service.id, start), headers=admin)).status_code == 201
+    assert (await problem(slot_body(service.id, start)))[:2] == (409, "/problems/slot-exists")
+    await clinics.update_service(uow, SYSTEM, service.id, ServiceUpdate(active=False))
+    assert (await problem(slot_body(service.id, start + timedelta(hours=1))))[:2] == (409, "/problems/service-inactive")
+
+
+async def test_capacity_never_goes_below_seats_booked(
+    client: AsyncTestClient[Litestar], uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=10)
+    await db.execute("UPDATE slots SET booked = 6 WHERE id = $1", slot.id)
+    staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
+    url = f"/api/v1/clinics/{clinic.id}/slots/{slot.id}"
+
+    lowered = await client.patch(url, json={"capacity": 6}, headers=staff)
+    assert lowered.status_code == 200
+    assert lowered.json()["remaining"] == 0
+    too_low = await client.patch(url, json={"capacity": 5}, headers={**staff, "Accept-Language": "en"})
+    assert too_low.status_code == 409
+    assert too_low.json()["type"] == "/problems/capacity-below-booked"
+    assert too_low.json()["booked"] == 6
+    assert too_low.json()["requested_capacity"] == 5
+    assert "6 seats are already booked" in too_low.json()["detail"]
+    assert await db.fetchval("SELECT capacity FROM slots WHERE id = $1", slot.id) == 6
+
+    cancel = await client.patch(url, json={"status": "cancelled"}, headers=staff)
+    assert cancel.json()["type"] == "/problems/slot-has-bookings"
+    closed = await client.patch(url, json={"status": "closed"}, headers=staff)
+    assert closed.json()["status"] == "closed"
+    assert closed.json()["remaining"] == 0
+    null_capacity = await client.patch(url, json={"capacity": None}, headers=staff)
+    assert null_capacity.status_code == 422
+
+
+async def test_a_cancelled_slot_stays_cancelled(
+    client: AsyncTestClient[Litestar], uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service)
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    url = f"/api/v1/clinics/{clinic.id}/slots/{slot.id}"
+    assert (await client.patch(url, json={"status": "cancelled"}, headers=admin)).json()["status"] == "cancelled"
+    reopened = await client.patch(url, json={"status": "open"}, headers=admin)
+    assert reopened.status_code == 409
+    assert await db.fetchval("SELECT status FROM slots WHERE id = $1", slot.id) == "cancelled"
+
+
+@pytest.mark.concurrency
+async def test_capacity_cuts_racing_seat_claims_never_overbook(
+    client: AsyncTestClient[Litestar], uow: UnitOfWork, dsn: str, db: asyncpg.Connection
+) -> None:
+    """Seat claims use the conditional update DESIGN.md prescribes; staff cut capacity at the same moments."""
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=40)
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    claimers = [await asyncpg.connect(dsn) for _ in range(8)]
+
+    async def claim(conn: asyncpg.Connection) -> int:
+        won = 0
+        for _ in range(10):
+            row = await conn.fetchrow(
+                "UPDATE slots SET booked = booked + 1 WHERE clinic_id = $1 AND id = $2 AND booked < capacity "
+                "RETURNING booked",
+                clinic.id,
+                slot.id,
+            )
+            won += row is not None
+        return won
+
+    async def cut(capacity: int) -> tuple[int, int]:
+        response = await client.patch(
+            f"/api/v1/clinics/{clinic.id}/slots/{slot.id}", json={"capacity": capacity}, headers=admin
+        )
+        return capacity, response.status_code
+
+    try:
+        results = await asyncio.gather(*(claim(c) for c in claimers), *(cut(c) for c in range(39, 19, -1)))
+    finally:
+        for conn in claimers:
+            await conn.close()
+    claimed = sum(r for r in results if isinstance(r, int))
+    cuts = [r for r in results if isinstance(r, tuple)]
+    capacity, booked = await db.fetchrow("SELECT capacity, booked FROM slots WHERE id = $1", slot.id)
+    assert booked == claimed
+    assert booked <= capacity
+    assert {status for _, status in cuts} <= {200, 409}
+    accepted = [c for c, status in cuts if status == 200]
+    if accepted:
+        assert capacity <= max(accepted)
+
+
+async def test_templates_make_slots_over_the_horizon_once(
+    client: AsyncTestClient[Litestar], uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic = await make_clinic(uow)
+    service = await make_service(uow, kind=ServiceKind.VACCINATION)
+    staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
+    base = f"/api/v1/clinics/{clinic.id}/slot-templates"
+    today = datetime.now(SAIGON).date()
+    monday = today + timedelta(days=(7 - today.weekday()) % 7 or 7)
+    template = {
+        "service_id": str(service.id),
+        "weekday": 1,
+        "start_time": "07:30",
+        "end_time": "09:30",
+        "slot_minutes": 30,
+        "capacity": 12,
+        "valid_from": today.isoformat(),
+    }
+    created = await client.post(base, json=template, headers=staff)
+    assert created.status_code == 201, created.text
+    generate = {"from_date": monday.isoformat(), "days": 14}
+    first = await client.post(f"{base}/generate", json=generate, headers=staff)
+    assert first.json() == {
+        "created": 8,
+        "first_day": monday.isoformat(),
+        "last_day": (monday + timedelta(days=13)).isoformat(),
+    }
+    assert (await client.post(f"{base}/generate", json=generate, headers=staff)).json()["created"] == 0
+    rows = await db.fetch("SELECT starts_at, capacity, template_id FROM slots ORDER BY starts_at")
+    assert [r["starts_at"].astimezone(SAIGON) for r in rows[:4]] == [
+        datetime.combine(monday, datetime.min.time(), SAIGON).replace(hour=h, minute=m)
+        for h, m in ((7, 30), (8, 0), (8, 30), (9, 0))
+    ]
+    assert {r["capacity"] for r in rows} == {12}
+
+    template_id = created.json()["id"]
+    patched = await client.patch(f"{base}/{template_id}", json={"capacity": 20}, headers=staff)
+    assert patched.json()["capacity"] == 20
+    assert (await client.patch(f"{base}/{template_id}", json={"weekday": 2}, headers=staff)).status_code == 422
+    assert (await client.delete(f"{base}/{template_id}", headers=staff)).status_code == 204
+    assert await db.fetchval("SELECT count(*) FROM slots WHERE template_id IS NULL") == 8
+    assert (await client.get(base, headers=staff)).json() == []
+
+
+async def test_generation_skips_inactive_templates_clinics_and_past_times(
+    uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    open_clinic, closed_clinic = await make_clinic(uow), await make_clinic(uow)
+    service = await make_service(uow)
+    now = datetime.now(UTC)
+    today = now.astimezone(SAIGON).date()
+    every_day = [
+        SlotTemplateCreate(
+            service_id=service.id,
+            weekday=d,
+            start_time=datetime.min.time(),
+            end_time=datetime.max.time().replace(microsecond=0, second=0),
+            slot_minutes=60,
+            capacity=5,
+            valid_from=today,
+        )
+        for d in range(1, 8)
+    ]
+    for template in every_day:
+        await clinics.create_template(uow, ADMIN, open_clinic.id, template)
+        await clinics.create_template(uow, ADMIN, closed_clinic.id, template)
+    await clinics.update_clinic(uow, SYSTEM, closed_clinic.id, ClinicUpdate(active=False))
+    paused = await clinics.list_templates(uow, ADMIN, open_clinic.id)
+    await clinics.update_template(uow, ADMIN, open_clinic.id, paused[0].id, SlotTemplateUpdate(active=False))
+
+    created, first, last = await clinics.generate_slots(uow, SYSTEM, clinic_id=None, now=now, from_date=None, days=7)
+    assert first == today
+    assert last == today + timedelta(days=6)
+    assert await db.fetchval("SELECT count(*) FROM slots WHERE clinic_id = $1", closed_clinic.id) == 0
+    assert await db.fetchval("SELECT count(*) FROM slots WHERE starts_at <= $1", now) == 0
+    starts = await db.fetch("SELECT starts_at FROM slots")
+    assert created == len(starts)
+    assert 6 * 23 - 24 <= created <= 6 * 23
+    paused_day = paused[0].weekday
+    assert all(s["starts_at"].astimezone(SAIGON).isoweekday() != paused_day for s in starts)
+    audit = await db.fetchrow(
+        "SELECT actor_kind, (details->>'created')::int AS created, details->>'first_day' AS first_day "
+        "FROM audit_log WHERE action = 'slots.generate'"
+    )
+    assert audit["actor_kind"] == "system"
+    assert audit["created"] == created
+    assert date.fromisoformat(audit["first_day"]) == today
+
+
+@pytest.mark.concurrency
+async def test_concurrent_generation_makes_each_slot_once(uow: UnitOfWork, pool: Pool, db: asyncpg.Connection) -> None:
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    today = datetime.now(SAIGON).date()
+    for weekday in range(1, 8):
+        await clinics.create_template(
+            uow,
+            ADMIN,
+            clinic.id,
+            SlotTemplateCreate(
+                service_id=service.id,
+                weekday=weekday,
+                start_time=datetime.min.time(),
+                end_time=datetime.max.time().replace(microsecond=0, second=0),
+                slot_minutes=30,
+                capacity=5,
+                valid_from=today,
+            ),
+        )
+    now = datetime.now(UTC)
+    runs = await asyncio.gather(
+        *(
+            clinics.generate_slots(UnitOfWork(pool), SYSTEM, clinic_id=None, now=now, from_date=None, days=14)
+            for _ in range(6)
+        )
+    )
+    total = await db.fetchval("SELECT count(*) FROM slots")
+    assert sum(created for created, _, _ in runs) == total
+    assert total == await db.fetchval("SELECT count(DISTINCT (clinic_id, service_id, starts_at)) FROM slots")
+    assert total > 14 * 40

@@ -1,0 +1,255 @@
+"""Sign-in: citizens by phone and one-time code, staff by password; tokens; staff administration."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import asyncpg
+import jwt
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from tests.conftest import JWT_SECRET, RecordingOtpSender
+from tests.factories import STAFF_PASSWORD, citizen_headers, make_clinic, make_staff, staff_headers
+from vaxbook.auth.models import Role
+from vaxbook.db import UnitOfWork
+
+PHONE, E164 = "0912345678", "+84912345678"
+
+
+async def request_code(client: AsyncTestClient[Litestar], phone: str = PHONE) -> int:
+    return (await client.post("/api/v1/auth/otp/request", json={"phone": phone})).status_code
+
+
+async def verify(client: AsyncTestClient[Litestar], code: str, phone: str = PHONE) -> tuple[int, dict[str, object]]:
+    response = await client.post(
+        "/api/v1/auth/otp/verify", json={"phone": phone, "code": code}, headers={"Accept-Language": "en"}
+    )
+    return response.status_code, response.json()
+
+
+def wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 1_000_000:06d}"
+
+
+async def test_citizen_signs_in_with_a_code_once(
+    client: AsyncTestClient[Litestar], otp_sender: RecordingOtpSender, db: asyncpg.Connection
+) -> None:
+    assert await request_code(client, "+84 912 345 678") == 202
+    code = otp_sender.codes[E164]
+    status, body = await verify(client, code)
+    assert status == 200
+    assert body["role"] == "citizen"
+    assert body["expires_in"] == 3600
+    me = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert me.json()["role"] == "citizen"
+    citizen_id = await db.fetchval("SELECT id FROM citizens WHERE phone = $1", E164)
+    assert me.json()["id"] == str(citizen_id)
+    assert (await verify(client, code))[1]["type"] == "/problems/otp-expired"
+    # a second sign-in is the same citizen
+    await request_code(client)
+    status, again = await verify(client, otp_sender.codes[E164])
+    assert status == 200
+    token = jwt.decode(str(again["access_token"]), JWT_SECRET, algorithms=["HS256"], issuer="vaxbook")
+    assert token["sub"] == str(citizen_id)
+    assert await db.fetchval("SELECT count(*) FROM citizens") == 1
+
+
+async def test_codes_are_stored_hashed(
+    client: AsyncTestClient[Litestar], otp_sender: RecordingOtpSender, db: asyncpg.Connection
+) -> None:
+    await request_code(client)
+    stored = await db.fetchval("SELECT code_hash FROM otp_challenges WHERE phone = $1", E164)
+    assert otp_sender.codes[E164].encode() not in stored
+    assert len(stored) == 32
+
+
+async def test_wrong_codes_use_up_the_attempts(
+    client: AsyncTestClient[Litestar], otp_sender: RecordingOtpSender
+) -> None:
+    await request_code(client)
+    code = otp_sender.codes[E164]
+    for left in (4, 3, 2, 1, 0):
+        status, body = await verify(client, wrong(code))
+        assert status == 401
+        assert body["type"] == "/problems/otp-invalid"
+        assert body["attempts_left"] == left
+    status, body = await verify(client, code)
+    assert status == 401
+    assert body["type"] == "/problems/otp-expired"
+
+
+async def test_expired_codes_are_refused(
+    client: AsyncTestClient[Litestar], otp_sender: RecordingOtpSender, db: asyncpg.Connection
+) -> None:
+    await request_code(client)
+    await db.execute("UPDATE otp_challenges SET expires_at = now() - interval '1 second'")
+    assert (await verify(client, otp_sender.codes[E164]))[1]["type"] == "/problems/otp-expired"
+
+
+async def test_a_new_code_replaces_the_old_one(
+    client: AsyncTestClient[Litestar], otp_sender: RecordingOtpSender
+) -> None:
+    await request_code(client)
+    first = otp_sender.codes[E164]
+    await request_code(client)
+    second = otp_sender.codes[E164]
+    if first != second:
+        assert (await verify(client, first))[0] == 401
+    assert (await verify(client, second))[0] == 200
+
+
+async def test_codes_per_phone_are_limited_per_window(
+    client: AsyncTestClient[Litestar], otp_sender: RecordingOtpSender, db: asyncpg.Connection
+) -> None:
+    assert [await request_code(client) for _ in range(3)] == [202, 202, 202]
+    limited = await client.post("/api/v1/auth/otp/request", json={"phone": PHONE})
+    assert limited.status_code == 429
+    assert limited.json()["type"] == "/problems/otp-rate-limited"
+    assert 800 < int(limited.headers["retry-after"]) <= 900
+    assert otp_sender.sent == 3
+    assert await request_code(client, "0987654321") == 202
+    await db.execute("UPDATE otp_challenges SET window_started_at = now() - interval '16 minutes'")
+    assert await request_code(client) == 202
+
+
+@pytest.mark.concurrency
+async def test_parallel_code_requests_never_exceed_the_limit(
+    client: AsyncTestClient[Litestar], otp_sender: RecordingOtpSender
+) -> None:
+    statuses = await asyncio.gather(*(request_code(client) for _ in range(20)))
+    assert sorted(statuses) == [202] * 3 + [429] * 17
+    assert otp_sender.sent == 3
+
+
+@pytest.mark.concurrency
+async def test_parallel_guesses_get_no_more_than_the_allowed_attempts(
+    client: AsyncTestClient[Litestar], otp_sender: RecordingOtpSender, db: asyncpg.Connection
+) -> None:
+    await request_code(client)
+    bad = wrong(otp_sender.codes[E164])
+    results = await asyncio.gather(*(verify(client, bad) for _ in range(20)))
+    types = sorted(str(body["type"]) for _, body in results)
+    assert types == ["/problems/otp-expired"] * 15 + ["/problems/otp-invalid"] * 5
+    assert await db.fetchval("SELECT attempts_left FROM otp_challenges") == 0
+
+
+@pytest.mark.concurrency
+async def test_one_code_signs_in_once_however_many_requests_carry_it(
+    client: AsyncTestClient[Litestar], otp_sender: RecordingOtpSender
+) -> None:
+    await request_code(client)
+    results = await asyncio.gather(*(verify(client, otp_sender.codes[E164]) for _ in range(10)))
+    assert sorted(status for status, _ in results) == [200] + [401] * 9
+
+
+async def test_staff_sign_in_and_lockout(
+    client: AsyncTestClient[Litestar], uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    username = await make_staff(uow, Role.OPERATOR)
+
+    async def login(password: str, user: str = username) -> tuple[int, dict[str, object]]:
+        response = await client.post("/api/v1/auth/staff/login", json={"username": user.upper(), "password": password})
+        return response.status_code, response.json()
+
+    status, body = await login(STAFF_PASSWORD)
+    assert status == 200
+    assert body["role"] == "operator"
+    assert body["expires_in"] == 30 * 60
+    unknown = await login(STAFF_PASSWORD, "nobody")
+    wrong_password = await login("not the password")
+    assert unknown[0] == wrong_password[0] == 401
+    assert unknown[1]["type"] == wrong_password[1]["type"] == "/problems/invalid-credentials"
+    for _ in range(4):
+        await login("still not it")
+    assert (await login(STAFF_PASSWORD))[0] == 401, "locked after five failures, even with the right password"
+    await db.execute("UPDATE staff_accounts SET locked_until = now() - interval '1 second'")
+    assert (await login(STAFF_PASSWORD))[0] == 200
+    assert await db.fetchval("SELECT failed_logins FROM staff_accounts") == 0
+
+
+async def test_forged_expired_and_foreign_tokens_are_refused(
+    client: AsyncTestClient[Litestar], otp_sender: RecordingOtpSender
+) -> None:
+    headers = await citizen_headers(client, otp_sender.codes, PHONE)
+    token = headers["Authorization"].split()[1]
+    claims = jwt.decode(token, JWT_SECRET, algorithms=["HS256"])
+    now = datetime.now(UTC)
+    forged = {
+        "wrong issuer": jwt.encode(claims | {"iss": "elsewhere"}, JWT_SECRET),
+        "expired": jwt.encode(claims | {"exp": int((now - timedelta(minutes=1)).timestamp())}, JWT_SECRET),
+        "other key": jwt.encode(claims | {"role": "health_admin"}, "another-secret-that-is-long-enough-too"),
+        "alg none": jwt.encode(claims | {"role": "health_admin"}, None, algorithm="none"),
+        "tampered": token[:-2] + ("AA" if not token.endswith("AA") else "BB"),
+        "unknown role": jwt.encode(claims | {"role": "superuser"}, JWT_SECRET),
+    }
+    for name, bad in forged.items():
+        response = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {bad}"})
+        assert response.status_code == 401, name
+    assert (await client.get("/api/v1/auth/me", headers=headers)).status_code == 200
+
+
+async def test_a_deactivated_or_rescoped_staff_token_changes_at_once(
+    client: AsyncTestClient[Litestar], uow: UnitOfWork
+) -> None:
+    clinic_a, clinic_b = await make_clinic(uow), await make_clinic(uow)
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    username = await make_staff(uow, Role.CLINIC_STAFF, [clinic_a.id])
+    login = await client.post("/api/v1/auth/staff/login", json={"username": username, "password": STAFF_PASSWORD})
+    staff = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    me = (await client.get("/api/v1/auth/me", headers=staff)).json()
+    assert me["clinic_ids"] == [str(clinic_a.id)]
+    moved = await client.patch(f"/api/v1/staff/{me['id']}", json={"clinic_ids": [str(clinic_b.id)]}, headers=admin)
+    assert moved.status_code == 200
+    assert (await client.get("/api/v1/auth/me", headers=staff)).json()["clinic_ids"] == [str(clinic_b.id)]
+    await client.patch(f"/api/v1/staff/{me['id']}", json={"active": False}, headers=admin)
+    assert (await client.get("/api/v1/auth/me", headers=staff)).status_code == 401
+    relogin = await client.post("/api/v1/auth/staff/login", json={"username": username, "password": STAFF_PASSWORD})
+    assert relogin.status_code == 401
+
+
+async def test_health_admins_manage_staff_accounts(
+    client: AsyncTestClient[Litestar], uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic = await make_clinic(uow)
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    new = {
+        "username": "Nurse.Lan",
+        "display_name": "Nguyễn Thị Lan",
+        "role": "clinic_staff",
+        "clinic_ids": [str(clinic.id)],
+        "password": "a long enough password",
+    }
+    created = await client.post("/api/v1/staff", json=new, headers=admin)
+    assert created.status_code == 201, created.text
+    assert created.json()["username"] == "nurse.lan"
+    assert "password" not in created.text
+    assert (await client.post("/api/v1/staff", json=new, headers=admin)).json()["type"] == "/problems/username-taken"
+    details = await db.fetchval("SELECT details::text FROM audit_log WHERE action = 'staff.create' ORDER BY id DESC")
+    assert "a long enough password" not in details
+    assert (await db.fetchval("SELECT password_hash FROM staff_accounts WHERE username = 'nurse.lan'")).startswith(
+        "$argon2id$"
+    )
+
+    async def refused(body: dict[str, object]) -> list[str]:
+        response = await client.post("/api/v1/staff", json=new | body, headers=admin)
+        assert response.status_code == 422, response.text
+        return [e["field"] for e in response.json()["errors"]]
+
+    before = await db.fetchval("SELECT count(*) FROM staff_accounts")
+    assert await refused({"username": "x", "password": "short"}) == ["username", "password"]
+    assert await refused({"username": "nurse.hoa", "clinic_ids": []}) == ["clinic_ids"]
+    assert await refused({"username": "admin.two", "role": "health_admin"}) == ["clinic_ids"]
+    assert await refused({"username": "nurse.mai", "clinic_ids": [str(UUID(int=7))]}) == ["clinic_ids"]
+    assert await refused({"username": "nurse.thu", "role": "citizen"}) == ["role"]
+    assert await db.fetchval("SELECT count(*) FROM staff_accounts") == before
+
+    listed = (await client.get("/api/v1/staff", params={"limit": 1}, headers=admin)).json()
+    assert len(listed["items"]) == 1
+    rest = (await client.get("/api/v1/staff", params={"cursor": listed["next_cursor"]}, headers=admin)).json()
+    assert {s["username"] for s in listed["items"] + rest["items"]} == set(
+        await db.fetchval("SELECT array_agg(username) FROM staff_accounts")
+    )
