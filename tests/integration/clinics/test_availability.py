@@ -1,0 +1,133 @@
+"""The anonymous availability search."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from clinics import service as clinics
+from clinics.schemas import ClinicUpdate
+from tests.factories import make_clinic, make_service, make_slot
+from vaxbook.audit import SYSTEM
+from vaxbook.db import UnitOfWork
+
+SAIGON = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def local(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=SAIGON)
+
+
+async def search(client: AsyncTestClient[Litestar], **params: Any) -> dict[str, Any]:
+    response = await client.get("/api/v1/availability", params=params)
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def test_only_open_future_slots_with_seats_at_active_places(
+    client: AsyncTestClient[Litestar], uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic, closed_clinic = await make_clinic(uow), await make_clinic(uow)
+    service = await make_service(uow, code="covid19")
+    tomorrow = datetime.now(SAIGON).date() + timedelta(days=1)
+    free = await make_slot(uow, clinic, service, capacity=5, starts_at=local(tomorrow, 7, 30))
+    full = await make_slot(uow, clinic, service, capacity=5, starts_at=local(tomorrow, 8))
+    closed = await make_slot(uow, clinic, service, starts_at=local(tomorrow, 8, 30))
+    cancelled = await make_slot(uow, clinic, service, starts_at=local(tomorrow, 9))
+    elsewhere = await make_slot(uow, closed_clinic, service, starts_at=local(tomorrow, 9, 30))
+    soon_gone = await make_slot(uow, clinic, service, starts_at=datetime.now(UTC) + timedelta(seconds=1))
+    await db.execute("UPDATE slots SET booked = 3 WHERE id = $1", free.id)
+    await db.execute("UPDATE slots SET booked = capacity WHERE id = $1", full.id)
+    await db.execute("UPDATE slots SET status = 'closed' WHERE id = $1", closed.id)
+    await db.execute("UPDATE slots SET status = 'cancelled' WHERE id = $1", cancelled.id)
+    await db.execute("UPDATE slots SET starts_at = now() - interval '1 minute' WHERE id = $1", soon_gone.id)
+    await clinics.update_clinic(uow, SYSTEM, closed_clinic.id, ClinicUpdate(active=False))
+
+    result = await search(client, service="covid19")
+    assert [(item["slot_id"], item["remaining"]) for item in result["items"]] == [(str(free.id), 2)]
+    assert result["items"][0]["starts_at"] == local(tomorrow, 7, 30).isoformat()
+    assert [c["id"] for c in result["clinics"]] == [str(clinic.id)]
+    assert elsewhere.id not in {item["slot_id"] for item in result["items"]}
+
+
+async def test_place_and_service_filters(client: AsyncTestClient[Litestar], uow: UnitOfWork) -> None:
+    ninh_kieu = await make_clinic(uow, district="Ninh Kiều", ward="An Khánh")
+    o_mon = await make_clinic(uow, district="Ô Môn", ward="Thới Long")
+    covid, antenatal = await make_service(uow, code="covid19"), await make_service(uow, code="antenatal")
+    for clinic in (ninh_kieu, o_mon):
+        for service in (covid, antenatal):
+            await make_slot(uow, clinic, service)
+
+    def pairs(result: dict[str, Any]) -> set[tuple[str, str]]:
+        names = {c["id"]: c["district"] for c in result["clinics"]}
+        return {(names[i["clinic_id"]], i["service_code"]) for i in result["items"]}
+
+    assert pairs(await search(client, district="ô môn")) == {("Ô Môn", "covid19"), ("Ô Môn", "antenatal")}
+    assert pairs(await search(client, service="ANTENATAL", ward="an khánh")) == {("Ninh Kiều", "antenatal")}
+    assert pairs(await search(client, province="Cần Thơ", service="covid19")) == {
+        ("Ninh Kiều", "covid19"),
+        ("Ô Môn", "covid19"),
+    }
+    assert (await search(client, province="Hà Nội"))["items"] == []
+    assert (await search(client, service="unknown"))["items"] == []
+
+
+async def test_dates_are_the_clinics_local_dates(client: AsyncTestClient[Litestar], uow: UnitOfWork) -> None:
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    day = datetime.now(SAIGON).date() + timedelta(days=3)
+    early = await make_slot(uow, clinic, service, starts_at=local(day, 6))  # 23:00 UTC the day before
+    late = await make_slot(uow, clinic, service, starts_at=local(day, 23, 30))
+    await make_slot(uow, clinic, service, starts_at=local(day + timedelta(days=1), 0, 30))
+    result = await search(client, date_from=day.isoformat(), date_to=day.isoformat())
+    assert [i["slot_id"] for i in result["items"]] == [str(early.id), str(late.id)]
+
+
+async def test_the_default_window_is_two_weeks(client: AsyncTestClient[Litestar], uow: UnitOfWork) -> None:
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    today = datetime.now(SAIGON).date()
+    inside = await make_slot(uow, clinic, service, starts_at=local(today + timedelta(days=13), 8))
+    await make_slot(uow, clinic, service, starts_at=local(today + timedelta(days=14), 8))
+    assert [i["slot_id"] for i in (await search(client))["items"]] == [str(inside.id)]
+
+
+async def test_pages_cover_every_slot_once(client: AsyncTestClient[Litestar], uow: UnitOfWork) -> None:
+    clinic_a, clinic_b = await make_clinic(uow), await make_clinic(uow)
+    service = await make_service(uow)
+    start = datetime.now(SAIGON).replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
+    expected = set()
+    for i in range(7):
+        for clinic in (clinic_a, clinic_b):  # same start times at two clinics: the id breaks ties
+            expected.add(str((await make_slot(uow, clinic, service, starts_at=start + timedelta(hours=i))).id))
+    seen: list[str] = []
+    cursor = None
+    for _ in range(10):
+        params: dict[str, Any] = {"limit": 3} | ({"cursor": cursor} if cursor else {})
+        page = await search(client, **params)
+        seen += [i["slot_id"] for i in page["items"]]
+        assert {i["clinic_id"] for i in page["items"]} == {c["id"] for c in page["clinics"]}
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == 14
+    assert set(seen) == expected
+
+
+async def test_bad_search_input_is_a_field_error(client: AsyncTestClient[Litestar]) -> None:
+    async def fields(**params: Any) -> list[str]:
+        response = await client.get("/api/v1/availability", params=params, headers={"Accept-Language": "en"})
+        assert response.status_code == 422
+        assert response.headers["content-type"] == "application/problem+json"
+        return [e["field"] for e in response.json()["errors"]]
+
+    assert await fields(date_from="2026-02-30") == ["date_from"]
+    assert await fields(date_from="2026-12-10", date_to="2026-12-01") == ["date_to"]
+    assert await fields(date_from="2026-12-01", date_to="2027-01-15") == ["date_to"]
+    assert await fields(limit=0) == ["limit"]
+    assert await fields(cursor="garbage") == ["cursor"]
+    assert await fields(ward="x" * 101) == ["ward"]

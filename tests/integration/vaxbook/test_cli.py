@@ -1,0 +1,102 @@
+"""The `vaxbook` command against a real database (DATABASE_URL), as an operator would run it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import fresh_database
+from vaxbook.cli import main
+
+
+@pytest.fixture
+def cli_dsn(server_dsn: str) -> str:
+    return fresh_database(server_dsn, "vaxbook_cli")
+
+
+@pytest.fixture
+def runner(cli_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> CliRunner:
+    return CliRunner(env={"DATABASE_URL": cli_dsn, "VAXBOOK_DATA_DIR": str(tmp_path_factory.mktemp("cli"))})
+
+
+def query(dsn: str, sql: str) -> object:
+    async def run() -> object:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return await conn.fetchval(sql)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("command", ["serve", "migrate", "seed-demo", "create-staff", "set-password", "generate-slots"])
+def test_every_command_explains_itself(command: str) -> None:
+    result = CliRunner().invoke(main, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage: main" in result.output or "Usage:" in result.output
+    assert len(result.output.splitlines()) > 3
+
+
+def test_migrate_seed_and_manage_staff(runner: CliRunner, cli_dsn: str) -> None:
+    assert runner.invoke(main, ["migrate"]).exit_code == 0
+    assert query(cli_dsn, "SELECT version_num FROM alembic_version") is not None
+
+    seeded = runner.invoke(main, ["seed-demo"])
+    assert seeded.exit_code == 0, seeded.output
+    assert "admin" in seeded.output
+    assert "phusan.staff" in seeded.output
+    assert query(cli_dsn, "SELECT count(*) FROM clinics") == 8
+    assert query(cli_dsn, "SELECT count(*) FROM services") == 4
+    assert query(cli_dsn, "SELECT count(*) FROM slots WHERE starts_at > now()") > 500
+    assert (
+        query(cli_dsn, "SELECT name FROM clinics WHERE code = 'BV-PHUSAN-CT'") == "Bệnh viện Phụ sản thành phố Cần Thơ"
+    )
+    again = runner.invoke(main, ["seed-demo"])
+    assert "already has clinics" in again.output
+    assert query(cli_dsn, "SELECT count(*) FROM clinics") == 8
+
+    created = runner.invoke(
+        main,
+        ["create-staff", "Nurse.Hoa", "--role", "clinic_staff", "--clinic", "tyt-anthoi", "--password-stdin"],
+        input="a long enough password\n",
+    )
+    assert created.exit_code == 0, created.output
+    assert "a long enough password" not in created.output
+    assert (
+        query(
+            cli_dsn,
+            "SELECT c.code FROM staff_accounts s JOIN staff_clinics sc ON sc.staff_id = s.id "
+            "JOIN clinics c ON c.id = sc.clinic_id WHERE s.username = 'nurse.hoa'",
+        )
+        == "TYT-ANTHOI"
+    )
+
+    unknown = runner.invoke(
+        main,
+        ["create-staff", "nurse.mai", "--role", "clinic_staff", "--clinic", "NOWHERE", "--password-stdin"],
+        input="a long enough password\n",
+    )
+    assert unknown.exit_code != 0
+    assert "NOWHERE" in unknown.output
+    short = runner.invoke(main, ["create-staff", "nurse.ly", "--role", "operator", "--password-stdin"], input="short\n")
+    assert short.exit_code != 0
+    assert "password" in short.output
+    scopeless = runner.invoke(
+        main, ["create-staff", "nurse.an", "--role", "clinic_staff", "--password-stdin"], input="a long enough one\n"
+    )
+    assert scopeless.exit_code != 0
+    assert "clinic" in scopeless.output.lower()
+
+    old_hash = query(cli_dsn, "SELECT password_hash FROM staff_accounts WHERE username = 'nurse.hoa'")
+    changed = runner.invoke(main, ["set-password", "nurse.hoa", "--password-stdin"], input="another long password\n")
+    assert changed.exit_code == 0, changed.output
+    assert query(cli_dsn, "SELECT password_hash FROM staff_accounts WHERE username = 'nurse.hoa'") != old_hash
+
+    generated = runner.invoke(main, ["generate-slots", "--days", "21"])
+    assert generated.exit_code == 0, generated.output
+    assert "slots created" in generated.output
+    assert query(cli_dsn, "SELECT count(*) FROM audit_log WHERE action = 'slots.generate'") == 2
