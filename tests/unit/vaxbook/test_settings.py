@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from vaxbook.settings import Settings
+
+README = Path(__file__).resolve().parents[3] / "README.md"
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    readme = README.read_text()
+    for name in Settings.model_fields:
+        variable = "DATABASE_URL" if name == "database_url" else f"VAXBOOK_{name.upper()}"
+        assert f"`{variable}`" in readme, f"{variable} is missing from the README settings table"
+
+
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://db.internal/vaxbook")
+    monkeypatch.setenv("VAXBOOK_PORT", "9000")
+    monkeypatch.setenv("VAXBOOK_LOG_JSON", "false")
+    settings = Settings()
+    assert settings.database_url == "postgresql://db.internal/vaxbook"
+    assert settings.port == 9000
+    assert settings.log_json is False
+
+
+def test_short_token_keys_are_refused() -> None:
+    with pytest.raises(ValidationError, match="at least 32"):
+        Settings(jwt_secret="too-short")
+
+
+def test_a_generated_token_key_is_private_and_survives_restarts(tmp_path: Path) -> None:
+    first = Settings(data_dir=tmp_path).signing_key
+    assert len(first) >= 32
+    assert stat.S_IMODE((tmp_path / "jwt-secret").stat().st_mode) == 0o600
+    assert Settings(data_dir=tmp_path).signing_key == first
+    assert Settings(data_dir=tmp_path, jwt_secret="k" * 40).signing_key == "k" * 40
