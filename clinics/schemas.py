@@ -4,7 +4,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, Field, ValidationInfo, field_validator
 
 from clinics.models import ClinicKind, ServiceKind, Sex, SlotStatus
 from clinics.models import Slot as SlotModel
@@ -70,36 +70,42 @@ class Location(OutputModel):
     clinics: int
 
 
-def _check_ages(min_age: int | None, max_age: int | None) -> None:
-    if min_age is not None and max_age is not None and max_age < min_age:
-        raise bilingual_error(
-            "age_range",
-            "Tuổi tối đa phải lớn hơn hoặc bằng tuổi tối thiểu",
-            "max_age_days must not be below min_age_days",
-        )
-
-
 class ServiceCreate(InputModel):
     code: CatalogueCode
     name_vi: Label
     name_en: Label
     kind: ServiceKind
-    product_id: UUID | None = None
+    product_id: UUID | None = Field(default=None, validate_default=True)
     min_age_days: AgeDays | None = None
     max_age_days: AgeDays | None = None
     eligible_sex: Sex | None = None
     active: bool = True
 
-    @model_validator(mode="after")
-    def _consistent(self) -> ServiceCreate:
-        if (self.kind is ServiceKind.VACCINATION) != (self.product_id is not None):
+    # Checks that involve two fields sit on the later one, so that the error names a field.
+
+    @field_validator("product_id")
+    @classmethod
+    def _product_for_vaccinations(cls, product_id: UUID | None, info: ValidationInfo) -> UUID | None:
+        kind = info.data.get("kind")
+        if kind is not None and (kind is ServiceKind.VACCINATION) != (product_id is not None):
             raise bilingual_error(
                 "product_for_vaccination",
                 "Dịch vụ tiêm chủng phải gắn với một vắc xin; dịch vụ khám thì không",
                 "A vaccination service needs product_id; a health service takes none",
             )
-        _check_ages(self.min_age_days, self.max_age_days)
-        return self
+        return product_id
+
+    @field_validator("max_age_days")
+    @classmethod
+    def _age_range(cls, max_age: int | None, info: ValidationInfo) -> int | None:
+        min_age = info.data.get("min_age_days")
+        if min_age is not None and max_age is not None and max_age < min_age:
+            raise bilingual_error(
+                "age_range",
+                "Tuổi tối đa phải lớn hơn hoặc bằng tuổi tối thiểu",
+                "max_age_days must not be below min_age_days",
+            )
+        return max_age
 
 
 class ServiceUpdate(PatchModel):
@@ -132,19 +138,23 @@ class SlotCreate(InputModel):
     ends_at: AwareDatetime
     capacity: Capacity
 
-    @model_validator(mode="after")
-    def _window(self) -> SlotCreate:
-        if self.ends_at <= self.starts_at:
+    @field_validator("ends_at")
+    @classmethod
+    def _window(cls, ends_at: datetime, info: ValidationInfo) -> datetime:
+        starts_at = info.data.get("starts_at")
+        if starts_at is None:
+            return ends_at
+        if ends_at <= starts_at:
             raise bilingual_error(
                 "end_before_start", "Giờ kết thúc phải sau giờ bắt đầu", "ends_at must be after starts_at"
             )
-        if self.ends_at - self.starts_at > timedelta(hours=MAX_SLOT_HOURS):
+        if ends_at - starts_at > timedelta(hours=MAX_SLOT_HOURS):
             raise bilingual_error(
                 "slot_too_long",
                 f"Một khung giờ dài tối đa {MAX_SLOT_HOURS} giờ",
                 f"A slot lasts at most {MAX_SLOT_HOURS} hours",
             )
-        return self
+        return ends_at
 
 
 class SlotUpdate(PatchModel):
@@ -184,6 +194,10 @@ class Slot(OutputModel):
 Weekday = Annotated[int, Field(ge=1, le=7, description="ISO weekday: 1 = Monday … 7 = Sunday")]
 
 
+def _minutes(moment: time) -> int:
+    return moment.hour * 60 + moment.minute
+
+
 class SlotTemplateCreate(InputModel):
     service_id: UUID
     weekday: Weekday
@@ -194,31 +208,48 @@ class SlotTemplateCreate(InputModel):
     valid_from: date
     valid_until: date | None = None
 
-    @model_validator(mode="after")
-    def _consistent(self) -> SlotTemplateCreate:
-        if self.start_time.tzinfo is not None or self.end_time.tzinfo is not None:
+    @field_validator("start_time", "end_time")
+    @classmethod
+    def _wall_clock(cls, moment: time) -> time:
+        if moment.tzinfo is not None:
             raise bilingual_error(
                 "local_time",
                 "Giờ trong lịch mẫu là giờ địa phương của cơ sở, không kèm múi giờ",
                 "Template times are the clinic's local wall-clock times, without an offset",
             )
-        start = datetime.combine(date.min, self.start_time)
-        end = datetime.combine(date.min, self.end_time)
-        if end <= start:
+        return moment
+
+    @field_validator("end_time")
+    @classmethod
+    def _after_start(cls, end: time, info: ValidationInfo) -> time:
+        start = info.data.get("start_time")
+        if start is not None and end <= start:
             raise bilingual_error(
                 "end_before_start", "Giờ kết thúc phải sau giờ bắt đầu", "end_time must be after start_time"
             )
-        if end - start < timedelta(minutes=self.slot_minutes):
+        return end
+
+    @field_validator("slot_minutes")
+    @classmethod
+    def _fits_the_session(cls, slot_minutes: int, info: ValidationInfo) -> int:
+        start, end = info.data.get("start_time"), info.data.get("end_time")
+        if start is not None and end is not None and _minutes(end) - _minutes(start) < slot_minutes:
             raise bilingual_error(
                 "slot_longer_than_session",
                 "Độ dài mỗi khung giờ vượt quá buổi làm việc",
                 "slot_minutes is longer than the session",
             )
-        if self.valid_until is not None and self.valid_until < self.valid_from:
+        return slot_minutes
+
+    @field_validator("valid_until")
+    @classmethod
+    def _after_valid_from(cls, valid_until: date | None, info: ValidationInfo) -> date | None:
+        valid_from = info.data.get("valid_from")
+        if valid_until is not None and valid_from is not None and valid_until < valid_from:
             raise bilingual_error(
                 "validity_order", "Ngày hết hiệu lực phải sau ngày bắt đầu", "valid_until must not be before valid_from"
             )
-        return self
+        return valid_until
 
 
 class SlotTemplateUpdate(PatchModel):

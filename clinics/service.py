@@ -44,7 +44,7 @@ from vaxbook import audit
 from vaxbook.audit import Actor
 from vaxbook.auth.models import Principal
 from vaxbook.db import Connection, UnitOfWork
-from vaxbook.errors import Conflict
+from vaxbook.errors import Conflict, Invalid
 from vaxbook.i18n import Text
 from vaxbook.settings import DEFAULT_TIMEZONE
 
@@ -174,8 +174,12 @@ async def update_service(uow: UnitOfWork, actor: Actor, service_id: UUID, data: 
         try:
             service = await repository.update_service(conn, service_id=service_id, changes=changes)
         except asyncpg.CheckViolationError:
-            raise Conflict(
-                Text("Tuổi tối đa phải lớn hơn hoặc bằng tuổi tối thiểu", "max_age_days must not be below min_age_days")
+            raise Invalid.field(
+                "max_age_days",
+                "age_range",
+                Text(
+                    "Tuổi tối đa phải lớn hơn hoặc bằng tuổi tối thiểu", "max_age_days must not be below min_age_days"
+                ),
             ) from None
         if service is None:
             raise ServiceNotFound()
@@ -376,8 +380,10 @@ async def update_template(
                 conn, clinic_id=clinic_id, template_id=template_id, changes=data.model_dump(exclude_unset=True)
             )
         except asyncpg.CheckViolationError:
-            raise Conflict(
-                Text("Ngày hết hiệu lực phải sau ngày bắt đầu", "valid_until must not be before valid_from")
+            raise Invalid.field(
+                "valid_until",
+                "validity_order",
+                Text("Ngày hết hiệu lực phải sau ngày bắt đầu", "valid_until must not be before valid_from"),
             ) from None
         if template is None:
             raise TemplateNotFound()

@@ -149,7 +149,8 @@ async def test_services_and_products(
     inverted = await client.patch(
         f"/api/v1/services/{service_id}", json={"min_age_days": 10, "max_age_days": 5}, headers=admin
     )
-    assert inverted.status_code == 409
+    assert inverted.status_code == 422
+    assert inverted.json()["errors"][0]["field"] == "max_age_days"
     assert (await client.get(f"/api/v1/services/{service_id}")).json()["min_age_days"] is None
     retired = await client.patch(f"/api/v1/services/{service_id}", json={"active": False}, headers=admin)
     assert retired.json()["active"] is False

@@ -45,11 +45,13 @@ def test_clinic_input_errors_name_each_field() -> None:
 
 def test_vaccination_services_need_a_product_and_health_services_none() -> None:
     base = {"code": "covid19", "name_vi": "Tiêm", "name_en": "Shot"}
-    assert error_types(ServiceCreate, base | {"kind": "vaccination"}) == {"": "vaxbook.product_for_vaccination"}
+    assert error_types(ServiceCreate, base | {"kind": "vaccination"}) == {
+        "product_id": "vaxbook.product_for_vaccination"
+    }
     health = {"kind": "health_service", "product_id": str(uuid4())}
-    assert error_types(ServiceCreate, base | health) == {"": "vaxbook.product_for_vaccination"}
+    assert error_types(ServiceCreate, base | health) == {"product_id": "vaxbook.product_for_vaccination"}
     ages = {"kind": "health_service", "min_age_days": 10, "max_age_days": 5}
-    assert error_types(ServiceCreate, base | ages) == {"": "vaxbook.age_range"}
+    assert error_types(ServiceCreate, base | ages) == {"max_age_days": "vaxbook.age_range"}
     assert ServiceUpdate.model_validate({"max_age_days": None}).model_dump(exclude_unset=True) == {"max_age_days": None}
 
 
@@ -57,12 +59,12 @@ def test_slot_window_rules() -> None:
     service = str(uuid4())
     start = "2026-12-01T07:30:00+07:00"
     assert error_types(SlotCreate, {"service_id": service, "starts_at": start, "ends_at": start, "capacity": 5}) == {
-        "": "vaxbook.end_before_start"
+        "ends_at": "vaxbook.end_before_start"
     }
     naive = {"service_id": service, "starts_at": "2026-12-01T07:30:00", "ends_at": start, "capacity": -1}
     assert error_types(SlotCreate, naive) == {"starts_at": "timezone_aware", "capacity": "greater_than_equal"}
     long = {"service_id": service, "starts_at": start, "ends_at": "2026-12-02T07:30:00+07:00", "capacity": 1}
-    assert error_types(SlotCreate, long) == {"": "vaxbook.slot_too_long"}
+    assert error_types(SlotCreate, long) == {"ends_at": "vaxbook.slot_too_long"}
     impossible = {"service_id": service, "starts_at": "2026-02-30T07:30:00+07:00", "ends_at": start, "capacity": 1}
     assert "starts_at" in error_types(SlotCreate, impossible)
 
@@ -78,8 +80,10 @@ def test_template_rules() -> None:
         "valid_from": "2026-12-01",
     }
     assert SlotTemplateCreate.model_validate(base).start_time == time(7, 30)
-    assert error_types(SlotTemplateCreate, base | {"end_time": "07:00"}) == {"": "vaxbook.end_before_start"}
-    assert error_types(SlotTemplateCreate, base | {"slot_minutes": 240}) == {"": "vaxbook.slot_longer_than_session"}
-    assert error_types(SlotTemplateCreate, base | {"valid_until": "2026-11-01"}) == {"": "vaxbook.validity_order"}
+    assert error_types(SlotTemplateCreate, base | {"end_time": "07:00"}) == {"end_time": "vaxbook.end_before_start"}
+    too_long = base | {"slot_minutes": 240}
+    assert error_types(SlotTemplateCreate, too_long) == {"slot_minutes": "vaxbook.slot_longer_than_session"}
+    backwards = base | {"valid_until": "2026-11-01"}
+    assert error_types(SlotTemplateCreate, backwards) == {"valid_until": "vaxbook.validity_order"}
     assert error_types(SlotTemplateCreate, base | {"weekday": 8}) == {"weekday": "less_than_equal"}
-    assert error_types(SlotTemplateCreate, base | {"start_time": "07:30+07:00"}) == {"": "vaxbook.local_time"}
+    assert error_types(SlotTemplateCreate, base | {"start_time": "07:30+07:00"}) == {"start_time": "vaxbook.local_time"}
