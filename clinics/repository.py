@@ -271,7 +271,36 @@ async def search_open_slots(
     after: tuple[datetime, UUID] | None,
     limit: int,
 ) -> list[tuple[Slot, str, Clinic]]:
-    """Open slots with seats left at active clinics, by local date, earliest first: (slot, service code, clinic)."""
+    """Open slots with seats left at active clinics, by local date, earliest first: (slot, service code, clinic).
+
+    Only the filters given become conditions, so that each combination gets a plan of its own that walks
+    an index in (starts_at, id) order and stops at the page size.
+    """
+    args: list[Any] = [now, date_from, date_to]
+    conditions = [
+        "s.status = 'open'",
+        "s.booked < s.capacity",
+        "c.active",
+        "sv.active",
+        "s.starts_at > $1",
+        # a day either side in UTC keeps the index usable; the local date is then checked exactly
+        "s.starts_at >= $2::date - 1",
+        "s.starts_at < $3::date + 2",
+        "(s.starts_at AT TIME ZONE c.timezone)::date BETWEEN $2 AND $3",
+    ]
+    for condition, value in (
+        ("sv.code = ${}", service_code),
+        ("lower(c.province) = lower(${})", province),
+        ("lower(c.district) = lower(${})", district),
+        ("lower(c.ward) = lower(${})", ward),
+    ):
+        if value is not None:
+            args.append(value)
+            conditions.append(condition.format(len(args)))
+    if after is not None:
+        args.extend(after)
+        conditions.append(f"(s.starts_at, s.id) > (${len(args) - 1}, ${len(args)})")
+    args.append(limit)
     rows = await conn.fetch(
         f"""
         SELECT {", ".join("s." + c for c in _SLOT.split(", "))}, sv.code AS service_code,
@@ -279,29 +308,11 @@ async def search_open_slots(
         FROM slots s
         JOIN clinics c ON c.id = s.clinic_id
         JOIN services sv ON sv.id = s.service_id
-        WHERE s.status = 'open' AND s.booked < s.capacity AND c.active AND sv.active
-          AND s.starts_at > $1
-          -- a day either side in UTC keeps the index usable; the local date is then checked exactly
-          AND s.starts_at >= $2::date - 1 AND s.starts_at < $3::date + 2
-          AND (s.starts_at AT TIME ZONE c.timezone)::date BETWEEN $2 AND $3
-          AND ($4::text IS NULL OR sv.code = $4)
-          AND ($5::text IS NULL OR lower(c.province) = lower($5))
-          AND ($6::text IS NULL OR lower(c.district) = lower($6))
-          AND ($7::text IS NULL OR lower(c.ward) = lower($7))
-          AND ($8::timestamptz IS NULL OR (s.starts_at, s.id) > ($8, $9::uuid))
+        WHERE {" AND ".join(conditions)}
         ORDER BY s.starts_at, s.id
-        LIMIT $10
+        LIMIT ${len(args)}
         """,
-        now,
-        date_from,
-        date_to,
-        service_code,
-        province,
-        district,
-        ward,
-        after[0] if after else None,
-        after[1] if after else None,
-        limit,
+        *args,
     )
     result = []
     for row in rows:

@@ -100,8 +100,10 @@ def upgrade() -> None:
             REFERENCES slot_templates (clinic_id, id) ON DELETE SET NULL (template_id)
     );
     CREATE INDEX slots_by_id ON slots (id);
-    CREATE INDEX slots_open_by_service ON slots (service_id, starts_at) WHERE status = 'open';
-    CREATE INDEX slots_by_clinic_time ON slots (clinic_id, starts_at);
+    -- The availability search walks these in (starts_at, id) order and stops at the page size.
+    CREATE INDEX slots_open_by_service ON slots (service_id, starts_at, id) WHERE status = 'open';
+    CREATE INDEX slots_open_by_time ON slots (starts_at, id) WHERE status = 'open';
+    CREATE INDEX slots_by_clinic_time ON slots (clinic_id, starts_at, id);
 
     CREATE TABLE staff_accounts (
         id             uuid PRIMARY KEY DEFAULT gen_random_uuid(),

@@ -1,0 +1,263 @@
+"""The benchmark suite: `make bench` (or `python -m bench --help`).
+
+Starts `vaxbook serve` as a separate process on a throwaway embedded PostgreSQL (or BENCH_DATABASE_URL's
+server), loads the Cần Thơ demo data plus synthetic ward stations, and drives the HTTP API with
+concurrent clients. Prints one line per scenario: throughput and latency percentiles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from datetime import time as clock
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from clinics import service as clinics
+from clinics.models import ClinicKind
+from clinics.schemas import ClinicCreate, SlotTemplateCreate
+from vaxbook import db, demo, migrate
+from vaxbook.audit import SYSTEM
+from vaxbook.auth import service as auth
+from vaxbook.auth.models import Role
+from vaxbook.embedded import embedded_server, ensure_database, with_database
+
+DISTRICTS = ["Ninh Kiều", "Bình Thủy", "Cái Răng", "Ô Môn", "Thốt Nốt", "Phong Điền", "Cờ Đỏ", "Vĩnh Thạnh"]
+
+
+@dataclass
+class Result:
+    scenario: str
+    requests: int
+    concurrency: int
+    per_second: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    errors: int
+
+
+async def load(dsn: str, extra_stations: int, horizon_days: int) -> tuple[str, str]:
+    """Demo data plus synthetic ward stations; returns (a clinic id, a staff password for 'bench.admin')."""
+    pool = await db.create_pool(dsn, min_size=1, max_size=4)
+    try:
+        uow = db.UnitOfWork(pool)
+        now = datetime.now(UTC)
+        await demo.seed(uow, now=now, horizon_days=horizon_days)
+        services = {s.code: s.id for s in await clinics.list_services(uow, include_inactive=False)}
+        password = secrets.token_urlsafe(16)
+        account = await auth.create_staff(
+            uow,
+            SYSTEM,
+            username="bench.admin",
+            display_name="bench",
+            role=Role.HEALTH_ADMIN,
+            password=password,
+            clinic_ids=[],
+        )
+        admin = auth.principal_of(account)
+        first = None
+        for n in range(extra_stations):
+            district = DISTRICTS[n % len(DISTRICTS)]
+            clinic = await clinics.create_clinic(
+                uow,
+                SYSTEM,
+                ClinicCreate(
+                    code=f"TYT-BENCH-{n:03d}",
+                    name=f"Trạm Y tế số {n}",
+                    kind=ClinicKind.HEALTH_STATION,
+                    province="Cần Thơ",
+                    district=district,
+                    ward=f"Phường {n}",
+                    address=f"Phường {n}, quận {district}",
+                ),
+            )
+            first = first or clinic.id
+            for weekday in range(1, 7):
+                for code in ("covid19", "tetanus-pregnancy"):
+                    await clinics.create_template(
+                        uow,
+                        admin,
+                        clinic.id,
+                        SlotTemplateCreate(
+                            service_id=services[code],
+                            weekday=weekday,
+                            start_time=clock(7, 30),
+                            end_time=clock(16, 30),
+                            slot_minutes=30,
+                            capacity=10,
+                            valid_from=now.date(),
+                        ),
+                    )
+        await clinics.generate_slots(uow, SYSTEM, clinic_id=None, now=now, from_date=None, days=horizon_days)
+        assert first is not None
+        return str(first), password
+    finally:
+        await pool.close()
+
+
+async def analyze_and_count(dsn: str) -> int:
+    """Refresh planner statistics, as autovacuum would soon after a bulk load, and count the slots."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("ANALYZE")
+        return int(await conn.fetchval("SELECT count(*) FROM slots"))
+    finally:
+        await conn.close()
+
+
+async def drive(name: str, total: int, concurrency: int, call: Callable[[int], Awaitable[httpx.Response]]) -> Result:
+    latencies: list[float] = []
+    errors = 0
+    counter = iter(range(total))
+
+    async def worker() -> None:
+        nonlocal errors
+        for i in counter:
+            started = time.perf_counter()
+            response = await call(i)
+            latencies.append((time.perf_counter() - started) * 1000)
+            errors += response.status_code >= 400
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - began
+    cuts = statistics.quantiles(latencies, n=100)
+    return Result(
+        name,
+        total,
+        concurrency,
+        round(total / elapsed, 1),
+        round(cuts[49], 1),
+        round(cuts[94], 1),
+        round(cuts[98], 1),
+        errors,
+    )
+
+
+async def scenarios(base: str, clinic_id: str, password: str, total: int, concurrency: int) -> list[Result]:
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        login = await client.post("/api/v1/auth/staff/login", json={"username": "bench.admin", "password": password})
+        staff = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        await client.get("/api/v1/availability")  # warm-up
+        return [
+            await drive("health/ready", total, concurrency, lambda _: client.get("/health/ready")),
+            await drive(
+                "availability: district + service",
+                total,
+                concurrency,
+                lambda i: client.get(
+                    "/api/v1/availability", params={"district": DISTRICTS[i % len(DISTRICTS)], "service": "covid19"}
+                ),
+            ),
+            await drive("availability: whole city", total, concurrency, lambda _: client.get("/api/v1/availability")),
+            await drive(
+                "clinic slot list (staff)",
+                total,
+                concurrency,
+                lambda _: client.get(f"/api/v1/clinics/{clinic_id}/slots", headers=staff),
+            ),
+            await drive(
+                "one-time code request",
+                total,
+                concurrency,
+                lambda i: client.post("/api/v1/auth/otp/request", json={"phone": f"09{i:08d}"}),
+            ),
+        ]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(base: str, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit("the service did not become ready")
+
+
+def run(dsn: str, args: argparse.Namespace) -> list[Result]:
+    migrate.upgrade(dsn)
+    clinic_id, password = asyncio.run(load(dsn, args.stations, 14))
+    print(f"data: {8 + args.stations} clinics, {asyncio.run(analyze_and_count(dsn))} slots", file=sys.stderr)
+    port = free_port()
+    env = os.environ | {
+        "DATABASE_URL": dsn,
+        "VAXBOOK_PORT": str(port),
+        "VAXBOOK_RATE_LIMIT_PER_MINUTE": "0",
+        "VAXBOOK_OTP_MAX_REQUESTS": "1000",
+        "VAXBOOK_LOG_LEVEL": "WARNING",
+        "VAXBOOK_JWT_SECRET": secrets.token_urlsafe(40),
+    }
+    server = subprocess.Popen(  # noqa: S603 - our own console script
+        [str(Path(sys.executable).with_name("vaxbook")), "serve"], env=env, stdout=subprocess.DEVNULL
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(base, time.monotonic() + 60)
+        return asyncio.run(scenarios(base, clinic_id, password, args.requests, args.concurrency))
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--requests", type=int, default=2000, help="requests per scenario")
+    parser.add_argument("--concurrency", type=int, default=16, help="clients in parallel")
+    parser.add_argument("--stations", type=int, default=80, help="synthetic ward stations besides the demo clinics")
+    parser.add_argument("--json", type=Path, help="also write the results to this file")
+    args = parser.parse_args()
+
+    server_dsn = os.environ.get("BENCH_DATABASE_URL")
+    with tempfile.TemporaryDirectory() as scratch:
+        if server_dsn:
+            results = _on_server(server_dsn, args)
+        else:
+            with embedded_server(Path(scratch) / "pg", delete_on_exit=True) as admin_dsn:
+                results = _on_server(admin_dsn, args)
+    print(f"{'scenario':<36}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    for r in results:
+        print(f"{r.scenario:<36}{r.per_second:>9}{r.p50_ms:>9}{r.p95_ms:>9}{r.p99_ms:>9}{r.errors:>8}")
+    if args.json:
+        args.json.write_text(json.dumps([asdict(r) for r in results], indent=2, ensure_ascii=False))
+
+
+def _on_server(admin_dsn: str, args: argparse.Namespace) -> list[Result]:
+    async def recreate() -> None:
+        conn = await asyncpg.connect(admin_dsn)
+        try:
+            await conn.execute('DROP DATABASE IF EXISTS "vaxbook_bench" WITH (FORCE)')
+        finally:
+            await conn.close()
+        await ensure_database(admin_dsn, "vaxbook_bench")
+
+    asyncio.run(recreate())
+    return run(with_database(admin_dsn, "vaxbook_bench"), args)
+
+
+if __name__ == "__main__":
+    main()
