@@ -53,6 +53,16 @@ class Clinic:
 
 
 @dataclass(frozen=True)
+class Location:
+    """A place that has active clinics, as search forms list it."""
+
+    province: str
+    district: str
+    ward: str
+    clinics: int
+
+
+@dataclass(frozen=True)
 class Service:
     id: UUID
     code: str

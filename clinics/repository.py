@@ -12,6 +12,7 @@ from clinics.models import (
     Clinic,
     ClinicKind,
     CodeTaken,
+    Location,
     Service,
     ServiceKind,
     Sex,
@@ -125,13 +126,14 @@ async def list_clinics(
     return [_clinic(r) for r in rows]
 
 
-async def list_locations(conn: Connection) -> list[asyncpg.Record]:
-    return await conn.fetch(
+async def list_locations(conn: Connection) -> list[Location]:
+    rows = await conn.fetch(
         """
         SELECT province, district, ward, count(*)::int AS clinics FROM clinics WHERE active
         GROUP BY province, district, ward ORDER BY province, district, ward
         """
     )
+    return [Location(**dict(r)) for r in rows]
 
 
 # Services

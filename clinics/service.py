@@ -17,6 +17,7 @@ from clinics.models import (
     ClinicKind,
     ClinicNotFound,
     ClinicOutOfScope,
+    Location,
     Service,
     ServiceInactive,
     ServiceNotFound,
@@ -134,10 +135,9 @@ async def list_clinics(
         )
 
 
-async def list_locations(uow: UnitOfWork) -> list[tuple[str, str, str, int]]:
+async def list_locations(uow: UnitOfWork) -> list[Location]:
     async with uow.transaction(readonly=True) as conn:
-        rows = await repository.list_locations(conn)
-    return [(r["province"], r["district"], r["ward"], r["clinics"]) for r in rows]
+        return await repository.list_locations(conn)
 
 
 async def _managed_clinic(conn: Connection, principal: Principal, clinic_id: UUID) -> Clinic:
