@@ -93,7 +93,7 @@ class LocationController(Controller):
     @get("/", opt=PUBLIC)
     async def list_locations(self, uow: UoW) -> list[Location]:
         """Every province / district / ward that has an active clinic, for search forms."""
-        return [Location(province=p, district=d, ward=w, clinics=n) for p, d, w, n in await service.list_locations(uow)]
+        return [Location.model_validate(place) for place in await service.list_locations(uow)]
 
 
 class ServiceController(Controller):
