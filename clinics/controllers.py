@@ -35,7 +35,7 @@ from vaxbook.dependencies import AppSettings, UoW
 from vaxbook.fields import normalize_text
 from vaxbook.pagination import Cursor, Limit, Page, decode_cursor, decode_time_cursor, encode_cursor, paginate
 
-PlaceFilter = Annotated[str | None, QueryParameter(max_length=100)]
+PlaceFilter = Annotated[str | None, QueryParameter(max_length=100, pattern=r"^[^\x00]*$")]
 
 
 def _place(value: str | None) -> str | None:
@@ -129,7 +129,7 @@ class AvailabilityController(Controller):
         self,
         uow: UoW,
         settings: AppSettings,
-        service_code: Annotated[str | None, QueryParameter(name="service", max_length=64)] = None,
+        service_code: Annotated[str | None, QueryParameter(name="service", max_length=64, pattern=r"^[A-Za-z0-9-]+$")] = None,
         province: PlaceFilter = None,
         district: PlaceFilter = None,
         ward: PlaceFilter = None,

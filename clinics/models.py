@@ -9,6 +9,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from vaxbook.errors import Conflict, Forbidden, Invalid, NotFound
+from vaxbook.fields import EARLIEST_DATE, LATEST_DATE
 from vaxbook.i18n import Text
 
 
@@ -133,7 +134,22 @@ class SlotTemplate:
         return result
 
 
+MAX_DAYS_AHEAD = 730
+"""How far ahead a slot may be planned."""
+
+
 def check_date_range(date_from: date, date_to: date, *, max_days: int) -> None:
+    for name, value in (("date_from", date_from), ("date_to", date_to)):
+        if not EARLIEST_DATE <= value <= LATEST_DATE:
+            raise Invalid.field(
+                name,
+                "date_out_of_range",
+                Text(
+                    f"Ngày phải trong khoảng {EARLIEST_DATE} đến {LATEST_DATE}",
+                    f"Dates must lie between {EARLIEST_DATE} and {LATEST_DATE}",
+                ),
+                source="query",
+            )
     if date_to < date_from:
         raise Invalid.field(
             "date_to",
@@ -225,6 +241,45 @@ class ServiceInactive(Conflict):
 class ClinicInactive(Conflict):
     slug = "clinic-inactive"
     title = Text("Cơ sở đã ngừng hoạt động", "The clinic is inactive")
+
+
+def slot_too_far_ahead() -> Invalid:
+    return Invalid.field(
+        "starts_at",
+        "slot_too_far_ahead",
+        Text(
+            f"Chỉ lập khung giờ trong vòng {MAX_DAYS_AHEAD} ngày tới",
+            f"Slots can be planned at most {MAX_DAYS_AHEAD} days ahead",
+        ),
+    )
+
+
+def unknown_reference(field: str) -> Invalid:
+    return Invalid.field(field, "unknown_reference", Text("Không tồn tại", "Does not exist"))
+
+
+def age_range_inverted() -> Invalid:
+    return Invalid.field(
+        "max_age_days",
+        "age_range",
+        Text("Tuổi tối đa phải lớn hơn hoặc bằng tuổi tối thiểu", "max_age_days must not be below min_age_days"),
+    )
+
+
+def validity_inverted() -> Invalid:
+    return Invalid.field(
+        "valid_until",
+        "validity_order",
+        Text("Ngày hết hiệu lực phải sau ngày bắt đầu", "valid_until must not be before valid_from"),
+    )
+
+
+def unknown_time_zone() -> Invalid:
+    return Invalid.field(
+        "timezone",
+        "timezone",
+        Text("Cơ sở dữ liệu không biết múi giờ này", "The database does not know this time zone"),
+    )
 
 
 def slot_in_past() -> Invalid:

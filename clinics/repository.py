@@ -20,6 +20,8 @@ from clinics.models import (
     SlotExists,
     SlotStatus,
     SlotTemplate,
+    age_range_inverted,
+    validity_inverted,
 )
 from vaxbook.db import Connection, assignments, insertion
 
@@ -80,6 +82,11 @@ async def update_clinic(conn: Connection, *, clinic_id: UUID, changes: dict[str,
         f"UPDATE clinics SET {text}, updated_at = now() WHERE id = $1 RETURNING {_CLINIC}", clinic_id, *values
     )
     return None if row is None else _clinic(row)
+
+
+async def time_zone_known(conn: Connection, *, name: str) -> bool:
+    known: bool = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)", name)
+    return known
 
 
 async def get_clinic(conn: Connection, *, clinic_id: UUID) -> Clinic | None:
@@ -156,9 +163,12 @@ async def update_service(conn: Connection, *, service_id: UUID, changes: dict[st
     if not changes:
         return await get_service(conn, service_id=service_id)
     text, values = assignments(_plain(changes), allowed=SERVICE_UPDATABLE, first_param=2)
-    row = await conn.fetchrow(
-        f"UPDATE services SET {text}, updated_at = now() WHERE id = $1 RETURNING {_SERVICE}", service_id, *values
-    )
+    try:
+        row = await conn.fetchrow(
+            f"UPDATE services SET {text}, updated_at = now() WHERE id = $1 RETURNING {_SERVICE}", service_id, *values
+        )
+    except asyncpg.CheckViolationError:
+        raise age_range_inverted() from None
     return None if row is None else _service(row)
 
 
@@ -345,15 +355,19 @@ async def update_template(
     if not changes:
         return await get_template(conn, clinic_id=clinic_id, template_id=template_id)
     text, values = assignments(_plain(changes), allowed=TEMPLATE_UPDATABLE, first_param=3)
-    row = await conn.fetchrow(
-        f"""
-        UPDATE slot_templates SET {text}, updated_at = now()
-        WHERE clinic_id = $1 AND id = $2 RETURNING {_TEMPLATE}
-        """,
-        clinic_id,
-        template_id,
-        *values,
-    )
+    try:
+        row = await conn.fetchrow(
+            f"""
+            UPDATE slot_templates SET {text}, updated_at = now()
+            WHERE clinic_id = $1 AND id = $2 RETURNING {_TEMPLATE}
+            """,
+            clinic_id,
+            template_id,
+            *values,
+        )
+
+    except asyncpg.CheckViolationError:
+        raise validity_inverted() from None
     return None if row is None else _template(row)
 
 

@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, Field, ValidationInfo, field_validator
 from clinics.models import ClinicKind, ServiceKind, Sex, SlotStatus
 from clinics.models import Slot as SlotModel
 from vaxbook.fields import (
+    CalendarDate,
     CatalogueCode,
     ClinicCode,
     InputModel,
@@ -205,8 +206,8 @@ class SlotTemplateCreate(InputModel):
     end_time: time
     slot_minutes: int = Field(ge=5, le=720)
     capacity: Capacity
-    valid_from: date
-    valid_until: date | None = None
+    valid_from: CalendarDate
+    valid_until: CalendarDate | None = None
 
     @field_validator("start_time", "end_time")
     @classmethod
@@ -256,7 +257,7 @@ class SlotTemplateUpdate(PatchModel):
     clearable = frozenset({"valid_until"})
 
     capacity: Capacity | None = None
-    valid_until: date | None = None
+    valid_until: CalendarDate | None = None
     active: bool | None = None
 
 
@@ -275,7 +276,9 @@ class SlotTemplate(OutputModel):
 
 
 class GenerateSlots(InputModel):
-    from_date: date | None = Field(default=None, description="First day (clinic's local date); today when left out")
+    from_date: CalendarDate | None = Field(
+        default=None, description="First day (clinic's local date); today when left out"
+    )
     days: int | None = Field(
         default=None, ge=1, le=180, description="How many days ahead; the horizon setting when left out"
     )

@@ -7,10 +7,9 @@ from datetime import date, datetime, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-import asyncpg
-
 from clinics import repository
 from clinics.models import (
+    MAX_DAYS_AHEAD,
     CapacityBelowBooked,
     Clinic,
     ClinicInactive,
@@ -29,6 +28,9 @@ from clinics.models import (
     TemplateNotFound,
     check_date_range,
     slot_in_past,
+    slot_too_far_ahead,
+    unknown_reference,
+    unknown_time_zone,
 )
 from clinics.schemas import (
     ClinicCreate,
@@ -45,7 +47,7 @@ from vaxbook import audit
 from vaxbook.audit import Actor
 from vaxbook.auth.models import Principal
 from vaxbook.db import Connection, UnitOfWork
-from vaxbook.errors import Conflict, Invalid
+from vaxbook.errors import Conflict
 from vaxbook.i18n import Text
 from vaxbook.settings import DEFAULT_TIMEZONE
 
@@ -65,8 +67,15 @@ class SearchQuery:
 # Clinics
 
 
+async def _check_time_zone(conn: Connection, name: str | None) -> None:
+    # Python's and PostgreSQL's zone databases differ; the search converts times in PostgreSQL.
+    if name is not None and not await repository.time_zone_known(conn, name=name):
+        raise unknown_time_zone()
+
+
 async def create_clinic(uow: UnitOfWork, actor: Actor, data: ClinicCreate) -> Clinic:
     async with uow.transaction() as conn:
+        await _check_time_zone(conn, data.timezone)
         clinic = await repository.insert_clinic(conn, fields=data.model_dump())
         await audit.record(
             conn,
@@ -83,6 +92,7 @@ async def create_clinic(uow: UnitOfWork, actor: Actor, data: ClinicCreate) -> Cl
 async def update_clinic(uow: UnitOfWork, actor: Actor, clinic_id: UUID, data: ClinicUpdate) -> Clinic:
     changes = data.model_dump(exclude_unset=True)
     async with uow.transaction() as conn:
+        await _check_time_zone(conn, data.timezone)
         clinic = await repository.update_clinic(conn, clinic_id=clinic_id, changes=changes)
         if clinic is None:
             raise ClinicNotFound()
@@ -154,8 +164,8 @@ async def _managed_clinic(conn: Connection, principal: Principal, clinic_id: UUI
 
 async def create_service(uow: UnitOfWork, actor: Actor, data: ServiceCreate) -> Service:
     async with uow.transaction() as conn:
-        if data.product_id is not None:
-            await quotas.get_product(uow, data.product_id)
+        if data.product_id is not None and not await quotas.product_exists(uow, data.product_id):
+            raise unknown_reference("product_id")
         service = await repository.insert_service(conn, fields=data.model_dump())
         await audit.record(
             conn,
@@ -171,16 +181,7 @@ async def create_service(uow: UnitOfWork, actor: Actor, data: ServiceCreate) -> 
 async def update_service(uow: UnitOfWork, actor: Actor, service_id: UUID, data: ServiceUpdate) -> Service:
     changes = data.model_dump(exclude_unset=True)
     async with uow.transaction() as conn:
-        try:
-            service = await repository.update_service(conn, service_id=service_id, changes=changes)
-        except asyncpg.CheckViolationError:
-            raise Invalid.field(
-                "max_age_days",
-                "age_range",
-                Text(
-                    "Tuổi tối đa phải lớn hơn hoặc bằng tuổi tối thiểu", "max_age_days must not be below min_age_days"
-                ),
-            ) from None
+        service = await repository.update_service(conn, service_id=service_id, changes=changes)
         if service is None:
             raise ServiceNotFound()
         await audit.record(
@@ -272,7 +273,7 @@ async def list_clinic_slots(
 async def _bookable_service(conn: Connection, service_id: UUID) -> Service:
     service = await repository.get_service(conn, service_id=service_id)
     if service is None:
-        raise ServiceNotFound()
+        raise unknown_reference("service_id")
     if not service.active:
         raise ServiceInactive()
     return service
@@ -283,6 +284,8 @@ async def create_slot(
 ) -> tuple[Clinic, Slot]:
     if data.starts_at <= now:
         raise slot_in_past()
+    if data.starts_at > now + timedelta(days=MAX_DAYS_AHEAD):
+        raise slot_too_far_ahead()
     async with uow.transaction() as conn:
         clinic = await _managed_clinic(conn, principal, clinic_id)
         if not clinic.active:
@@ -375,16 +378,9 @@ async def update_template(
 ) -> SlotTemplate:
     async with uow.transaction() as conn:
         await _managed_clinic(conn, principal, clinic_id)
-        try:
-            template = await repository.update_template(
-                conn, clinic_id=clinic_id, template_id=template_id, changes=data.model_dump(exclude_unset=True)
-            )
-        except asyncpg.CheckViolationError:
-            raise Invalid.field(
-                "valid_until",
-                "validity_order",
-                Text("Ngày hết hiệu lực phải sau ngày bắt đầu", "valid_until must not be before valid_from"),
-            ) from None
+        template = await repository.update_template(
+            conn, clinic_id=clinic_id, template_id=template_id, changes=data.model_dump(exclude_unset=True)
+        )
         if template is None:
             raise TemplateNotFound()
         await audit.record(

@@ -32,6 +32,11 @@ async def get_product(uow: UnitOfWork, product_id: UUID) -> VaccineProduct:
     return product
 
 
+async def product_exists(uow: UnitOfWork, product_id: UUID) -> bool:
+    async with uow.transaction(readonly=True) as conn:
+        return await repository.get_product(conn, product_id=product_id) is not None
+
+
 async def list_products(uow: UnitOfWork) -> list[VaccineProduct]:
     async with uow.transaction(readonly=True) as conn:
         return await repository.list_products(conn)

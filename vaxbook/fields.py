@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from datetime import date
+from functools import cache
 from typing import Annotated, Any, ClassVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import available_timezones
 
 import phonenumbers
 from pydantic import (
@@ -12,6 +15,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
     StringConstraints,
     ValidationInfo,
     field_validator,
@@ -71,24 +75,34 @@ PhoneNumber = Annotated[str, AfterValidator(_vietnamese_mobile)]
 """A Vietnamese mobile number in any common spelling, normalised to E.164 (+849…)."""
 
 
+_AREA_LOCATION = re.compile(r"^[A-Z][A-Za-z]+(/[A-Za-z0-9_+-]+)+$")
+
+
+@cache
+def _known_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
 def _time_zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise bilingual_error(
-            "timezone", "Múi giờ không hợp lệ (ví dụ Asia/Ho_Chi_Minh)", "Unknown time zone (e.g. Asia/Ho_Chi_Minh)"
-        ) from None
-    if value not in available_timezones():
-        raise bilingual_error(
-            "timezone", "Múi giờ không hợp lệ (ví dụ Asia/Ho_Chi_Minh)", "Unknown time zone (e.g. Asia/Ho_Chi_Minh)"
-        )
+    # Area/Location names only: aliases such as "localtime" mean something else to every machine.
+    if not _AREA_LOCATION.match(value) or value not in _known_zones():
+        raise unknown_time_zone()
     return value
+
+
+def unknown_time_zone() -> PydanticCustomError:
+    return bilingual_error(
+        "timezone", "Múi giờ không hợp lệ (ví dụ Asia/Ho_Chi_Minh)", "Unknown time zone (e.g. Asia/Ho_Chi_Minh)"
+    )
 
 
 TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
 
 
 def _nfc(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
+    if "\x00" in value:
+        raise bilingual_error("nul_character", "Không được chứa ký tự NUL", "Must not contain a NUL character")
     # Vietnamese typed on some keyboards arrives decomposed; store and compare one form only.
     return unicodedata.normalize("NFC", value)
 
@@ -116,3 +130,9 @@ def _lower(value: Any) -> Any:
 ClinicCode = Annotated[str, BeforeValidator(_upper), StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{1,31}$")]
 CatalogueCode = Annotated[str, BeforeValidator(_lower), StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$")]
 Username = Annotated[str, BeforeValidator(_lower), StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$")]
+
+
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
+CalendarDate = Annotated[date, Field(ge=EARLIEST_DATE, le=LATEST_DATE)]
+"""A date in the years the service plans for; far-off dates are input errors, not arithmetic overflows."""

@@ -40,7 +40,11 @@ def decode_cursor(cursor: str | None, parts: int) -> list[str] | None:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except ValueError:
         values = None
-    if not isinstance(values, list) or len(values) != parts or not all(isinstance(v, str) for v in values):
+    if (
+        not isinstance(values, list)
+        or len(values) != parts
+        or not all(isinstance(v, str) and "\x00" not in v for v in values)
+    ):
         raise _bad_cursor()
     return values
 
@@ -51,10 +55,12 @@ def decode_time_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
     if values is None:
         return None
     try:
-        moment = datetime.fromisoformat(values[0])
-        return moment, UUID(values[1])
+        moment, row_id = datetime.fromisoformat(values[0]), UUID(values[1])
     except ValueError:
         raise _bad_cursor() from None
+    if moment.tzinfo is None:
+        raise _bad_cursor()
+    return moment, row_id
 
 
 def _bad_cursor() -> Invalid:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -20,6 +21,18 @@ from vaxbook.auth.models import Role
 from vaxbook.db import Pool, UnitOfWork
 
 SAIGON = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def all_day(service_id: UUID, weekday: int, slot_minutes: int, valid_from: date) -> SlotTemplateCreate:
+    return SlotTemplateCreate(
+        service_id=service_id,
+        weekday=weekday,
+        start_time=time(0, 0),
+        end_time=time(23, 59),
+        slot_minutes=slot_minutes,
+        capacity=5,
+        valid_from=valid_from,
+    )
 
 
 def slot_body(service_id: object, start: datetime, capacity: int = 10) -> dict[str, object]:
@@ -88,7 +101,11 @@ async def test_slot_input_rules(client: AsyncTestClient[Litestar], uow: UnitOfWo
         "/problems/validation",
         ["starts_at"],
     )
-    assert (await problem(slot_body(clinic.id, start)))[:2] == (404, "/problems/service-not-found")
+    assert await problem(slot_body(clinic.id, start)) == (422, "/problems/validation", ["service_id"])
+    far = datetime.now(UTC) + timedelta(days=800)
+    assert await problem(slot_body(service.id, far)) == (422, "/problems/validation", ["starts_at"])
+    year_9999 = datetime(9999, 12, 31, 23, tzinfo=UTC)
+    assert await problem(slot_body(service.id, year_9999)) == (422, "/problems/validation", ["starts_at"])
     assert await db.fetchval("SELECT count(*) FROM slots") == 0
 
     assert (await client.post(url, json=slot_body(service.id, start), headers=admin)).status_code == 201
@@ -236,18 +253,7 @@ async def test_generation_skips_inactive_templates_clinics_and_past_times(
     service = await make_service(uow)
     now = datetime.now(UTC)
     today = now.astimezone(SAIGON).date()
-    every_day = [
-        SlotTemplateCreate(
-            service_id=service.id,
-            weekday=d,
-            start_time=datetime.min.time(),
-            end_time=datetime.max.time().replace(microsecond=0, second=0),
-            slot_minutes=60,
-            capacity=5,
-            valid_from=today,
-        )
-        for d in range(1, 8)
-    ]
+    every_day = [all_day(service.id, weekday, 60, today) for weekday in range(1, 8)]
     for template in every_day:
         await clinics.create_template(uow, ADMIN, open_clinic.id, template)
         await clinics.create_template(uow, ADMIN, closed_clinic.id, template)
@@ -279,20 +285,7 @@ async def test_concurrent_generation_makes_each_slot_once(uow: UnitOfWork, pool:
     clinic, service = await make_clinic(uow), await make_service(uow)
     today = datetime.now(SAIGON).date()
     for weekday in range(1, 8):
-        await clinics.create_template(
-            uow,
-            ADMIN,
-            clinic.id,
-            SlotTemplateCreate(
-                service_id=service.id,
-                weekday=weekday,
-                start_time=datetime.min.time(),
-                end_time=datetime.max.time().replace(microsecond=0, second=0),
-                slot_minutes=30,
-                capacity=5,
-                valid_from=today,
-            ),
-        )
+        await clinics.create_template(uow, ADMIN, clinic.id, all_day(service.id, weekday, 30, today))
     now = datetime.now(UTC)
     runs = await asyncio.gather(
         *(

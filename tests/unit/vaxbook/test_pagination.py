@@ -28,3 +28,11 @@ def test_paginate_names_the_last_row_only_when_more_exist() -> None:
     assert full.items == [1, 2]
     assert decode_cursor(full.next_cursor, 1) == ["2"]
     assert paginate([1, 2], 2, lambda n: (n,)).next_cursor is None
+
+
+@pytest.mark.parametrize(
+    "values", [("2026-11-24T00:30:00", str(uuid4())), ("2026-11-24T00:30:00+00:00", "nope"), ("A\x00", "b")]
+)
+def test_naive_times_bad_ids_and_nul_characters_are_bad_cursors(values: tuple[str, str]) -> None:
+    with pytest.raises(Invalid):
+        decode_time_cursor(encode_cursor(*values))
