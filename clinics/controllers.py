@@ -35,6 +35,7 @@ from vaxbook.dependencies import AppSettings, UoW
 from vaxbook.fields import normalize_text
 from vaxbook.pagination import Cursor, Limit, Page, decode_cursor, decode_time_cursor, encode_cursor, paginate
 
+ServiceFilter = Annotated[str | None, QueryParameter(name="service", max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
 PlaceFilter = Annotated[str | None, QueryParameter(max_length=100, pattern=r"^[^\x00]*$")]
 
 
@@ -54,10 +55,11 @@ class ClinicController(Controller):
         district: PlaceFilter = None,
         ward: PlaceFilter = None,
         kind: FromQuery[ClinicKind | None] = None,
+        include_inactive: FromQuery[bool] = False,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Page[Clinic]:
-        """Active clinics, by code, filtered by place and kind."""
+        """Clinics by code, filtered by place and kind; active ones only unless include_inactive."""
         after = decode_cursor(cursor, 1)
         clinics = await service.list_clinics(
             uow,
@@ -65,7 +67,7 @@ class ClinicController(Controller):
             district=_place(district),
             ward=_place(ward),
             kind=kind,
-            include_inactive=False,
+            include_inactive=include_inactive,
             after_code=after[0] if after else None,
             limit=limit + 1,
         )
@@ -129,7 +131,9 @@ class AvailabilityController(Controller):
         self,
         uow: UoW,
         settings: AppSettings,
-        service_code: Annotated[str | None, QueryParameter(name="service", max_length=64, pattern=r"^[A-Za-z0-9-]+$")] = None,
+        service_code: Annotated[
+            str | None, QueryParameter(name="service", max_length=64, pattern=r"^[A-Za-z0-9-]+$")
+        ] = None,
         province: PlaceFilter = None,
         district: PlaceFilter = None,
         ward: PlaceFilter = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -32,12 +33,26 @@ _TEMPLATE = (
     "id, clinic_id, service_id, weekday, start_time, end_time, slot_minutes, capacity, valid_from, valid_until, active"
 )
 
+Row = asyncpg.Record | Mapping[str, Any]
+
+CLINIC_INSERTABLE = frozenset(_CLINIC.split(", ")) - {"id"}
+SERVICE_INSERTABLE = frozenset(_SERVICE.split(", ")) - {"id"}
+TEMPLATE_INSERTABLE = frozenset(_TEMPLATE.split(", ")) - {"id"}
 CLINIC_UPDATABLE = frozenset({"name", "kind", "province", "district", "ward", "address", "timezone", "active"})
 SERVICE_UPDATABLE = frozenset({"name_vi", "name_en", "min_age_days", "max_age_days", "eligible_sex", "active"})
 TEMPLATE_UPDATABLE = frozenset({"capacity", "valid_until", "active"})
 
 
-def _clinic(row: asyncpg.Record) -> Clinic:
+def _columns(names: str, table: str, prefix: str = "") -> str:
+    """`t.a AS pa, t.b AS pb, …`: one table's columns in a join, optionally renamed apart from the others."""
+    return ", ".join(f"{table}.{c} AS {prefix}{c}" for c in names.split(", "))
+
+
+def _unprefixed(row: asyncpg.Record, names: str, prefix: str = "") -> dict[str, Any]:
+    return {c: row[prefix + c] for c in names.split(", ")}
+
+
+def _clinic(row: Row) -> Clinic:
     return Clinic(**{**dict(row), "kind": ClinicKind(row["kind"])})
 
 
@@ -46,11 +61,11 @@ def _service(row: asyncpg.Record) -> Service:
     return Service(**{**dict(row), "kind": ServiceKind(row["kind"]), "eligible_sex": Sex(sex) if sex else None})
 
 
-def _slot(row: asyncpg.Record) -> Slot:
+def _slot(row: Row) -> Slot:
     return Slot(**{**dict(row), "status": SlotStatus(row["status"])})
 
 
-def _template(row: asyncpg.Record) -> SlotTemplate:
+def _template(row: Row) -> SlotTemplate:
     return SlotTemplate(**dict(row))
 
 
@@ -62,7 +77,7 @@ def _plain(values: dict[str, Any]) -> dict[str, Any]:
 
 
 async def insert_clinic(conn: Connection, *, fields: dict[str, Any]) -> Clinic:
-    columns, placeholders, args = insertion(_plain(fields))
+    columns, placeholders, args = insertion(_plain(fields), allowed=CLINIC_INSERTABLE)
     try:
         row = await conn.fetchrow(
             f"INSERT INTO clinics ({columns}) VALUES ({placeholders}) RETURNING {_CLINIC}",
@@ -147,7 +162,7 @@ async def list_locations(conn: Connection) -> list[Location]:
 
 
 async def insert_service(conn: Connection, *, fields: dict[str, Any]) -> Service:
-    columns, placeholders, args = insertion(_plain(fields))
+    columns, placeholders, args = insertion(_plain(fields), allowed=SERVICE_INSERTABLE)
     try:
         row = await conn.fetchrow(
             f"INSERT INTO services ({columns}) VALUES ({placeholders}) RETURNING {_SERVICE}",
@@ -315,8 +330,7 @@ async def search_open_slots(
     args.append(limit)
     rows = await conn.fetch(
         f"""
-        SELECT {", ".join("s." + c for c in _SLOT.split(", "))}, sv.code AS service_code,
-               {", ".join(f"c.{c} AS clinic_{c}" for c in _CLINIC.split(", "))}
+        SELECT {_columns(_SLOT, "s")}, sv.code AS service_code, {_columns(_CLINIC, "c", "clinic_")}
         FROM slots s
         JOIN clinics c ON c.id = s.clinic_id
         JOIN services sv ON sv.id = s.service_id
@@ -326,21 +340,17 @@ async def search_open_slots(
         """,
         *args,
     )
-    result = []
-    for row in rows:
-        clinic = Clinic(
-            **{c: row[f"clinic_{c}"] for c in _CLINIC.split(", ")} | {"kind": ClinicKind(row["clinic_kind"])}
-        )
-        slot = Slot(**{c: row[c] for c in _SLOT.split(", ")} | {"status": SlotStatus(row["status"])})
-        result.append((slot, row["service_code"], clinic))
-    return result
+    return [
+        (_slot(_unprefixed(row, _SLOT)), row["service_code"], _clinic(_unprefixed(row, _CLINIC, "clinic_")))
+        for row in rows
+    ]
 
 
 # Slot templates
 
 
 async def insert_template(conn: Connection, *, clinic_id: UUID, fields: dict[str, Any]) -> SlotTemplate:
-    columns, placeholders, args = insertion(_plain(fields) | {"clinic_id": clinic_id})
+    columns, placeholders, args = insertion(_plain(fields) | {"clinic_id": clinic_id}, allowed=TEMPLATE_INSERTABLE)
     row = await conn.fetchrow(
         f"INSERT INTO slot_templates ({columns}) VALUES ({placeholders}) RETURNING {_TEMPLATE}",
         *args,
@@ -394,7 +404,7 @@ async def active_templates(conn: Connection, *, clinic_id: UUID | None) -> list[
     """Active templates of active clinics and services, each with its clinic's time zone."""
     rows = await conn.fetch(
         f"""
-        SELECT {", ".join("t." + c for c in _TEMPLATE.split(", "))}, c.timezone
+        SELECT {_columns(_TEMPLATE, "t")}, c.timezone
         FROM slot_templates t
         JOIN clinics c ON c.id = t.clinic_id
         JOIN services sv ON sv.id = t.service_id
@@ -402,7 +412,7 @@ async def active_templates(conn: Connection, *, clinic_id: UUID | None) -> list[
         """,
         clinic_id,
     )
-    return [(SlotTemplate(**{c: row[c] for c in _TEMPLATE.split(", ")}), row["timezone"]) for row in rows]
+    return [(_template(_unprefixed(row, _TEMPLATE)), row["timezone"]) for row in rows]
 
 
 async def insert_generated_slots(

@@ -72,7 +72,7 @@ def create_app(settings: Settings, *, dsn: str, otp_sender: OtpSender | None = N
         return db.UnitOfWork(app.state.pool)
 
     signing_key = settings.signing_key
-    auth = jwt_auth(signing_key, exclude=[f"^{OPENAPI_PATH}"])
+    auth = jwt_auth(signing_key, exclude=[f"^{OPENAPI_PATH}(/|$)"])
     token_issuer = TokenIssuer(
         auth,
         citizen_ttl=timedelta(minutes=settings.citizen_token_minutes),

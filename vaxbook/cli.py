@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -14,7 +15,7 @@ from pydantic import ValidationError
 from vaxbook import db, demo, embedded, migrate
 from vaxbook.audit import SYSTEM
 from vaxbook.auth import service as auth
-from vaxbook.auth.models import Role
+from vaxbook.auth.models import STAFF_ROLES, Role
 from vaxbook.auth.schemas import StaffCreate
 from vaxbook.errors import DomainError
 from vaxbook.settings import Settings
@@ -51,6 +52,21 @@ def _read_password(password_stdin: bool) -> str:
     return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
 
 
+@contextmanager
+def _database(settings: Settings) -> Iterator[str]:
+    """The database DSN, migrated first unless VAXBOOK_MIGRATE_ON_START=false."""
+    with embedded.database(settings) as dsn:
+        if settings.migrate_on_start:
+            migrate.upgrade(dsn)
+        yield dsn
+
+
+def _seed_demo(dsn: str, settings: Settings) -> list[demo.DemoAccount] | None:
+    return _run_with_uow(
+        dsn, lambda uow: demo.seed(uow, now=datetime.now(UTC), horizon_days=settings.slot_horizon_days)
+    )
+
+
 def _print_accounts(accounts: list[demo.DemoAccount]) -> None:
     click.echo("\nDemo staff accounts (passwords are shown this once; `vaxbook set-password` changes them):")
     for account in accounts:
@@ -79,13 +95,9 @@ def serve(host: str | None, port: int | None, load_demo: bool | None) -> None:
     from vaxbook.app import create_app
 
     settings = _settings()
-    with embedded.database(settings) as dsn:
-        if settings.migrate_on_start:
-            migrate.upgrade(dsn)
+    with _database(settings) as dsn:
         if settings.seed_demo if load_demo is None else load_demo:
-            accounts = _run_with_uow(
-                dsn, lambda uow: demo.seed(uow, now=datetime.now(UTC), horizon_days=settings.slot_horizon_days)
-            )
+            accounts = _seed_demo(dsn, settings)
             if accounts:
                 _print_accounts(accounts)
         app = create_app(settings, dsn=dsn)
@@ -111,24 +123,19 @@ def migrate_command(revision: str) -> None:
 def seed_demo() -> None:
     """Load the Cần Thơ demo data into an empty database and print the demo staff accounts."""
     settings = _settings()
-    with embedded.database(settings) as dsn:
-        if settings.migrate_on_start:
-            migrate.upgrade(dsn)
-        accounts = _run_with_uow(
-            dsn, lambda uow: demo.seed(uow, now=datetime.now(UTC), horizon_days=settings.slot_horizon_days)
-        )
+    with _database(settings) as dsn:
+        accounts = _seed_demo(dsn, settings)
     if accounts is None:
         click.echo("the database already has clinics; demo data not loaded")
     else:
         _print_accounts(accounts)
 
 
-STAFF_ROLES = [Role.HEALTH_ADMIN.value, Role.CLINIC_STAFF.value, Role.OPERATOR.value]
-
-
 @main.command("create-staff")
 @click.argument("username")
-@click.option("--role", type=click.Choice(STAFF_ROLES), required=True, help="What the account may do.")
+@click.option(
+    "--role", type=click.Choice(sorted(r.value for r in STAFF_ROLES)), required=True, help="What the account may do."
+)
 @click.option("--clinic", "clinic_codes", multiple=True, help="Clinic code in scope (clinic_staff; repeatable).")
 @click.option("--name", "display_name", help="Display name (defaults to the username).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
@@ -140,7 +147,9 @@ def create_staff(
 
     password = _read_password(password_stdin)
     try:
-        StaffCreate(username=username, display_name=display_name or username, role=Role(role), password=password)
+        account = StaffCreate(
+            username=username, display_name=display_name or username, role=Role(role), password=password
+        )
     except ValidationError as exc:
         raise click.ClickException("; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())) from None
     settings = _settings()
@@ -151,22 +160,20 @@ def create_staff(
         missing = sorted(set(codes) - {c.code for c in found})
         if missing:
             raise click.ClickException(f"unknown clinic code(s): {', '.join(missing)}")
-        account = await auth.create_staff(
+        created = await auth.create_staff(
             uow,
             SYSTEM,
-            username=username.lower(),
-            display_name=display_name or username,
-            role=Role(role),
-            password=password,
+            username=account.username,
+            display_name=account.display_name,
+            role=account.role,
+            password=account.password.get_secret_value(),
             clinic_ids=[c.id for c in found],
         )
-        return str(account.id)
+        return str(created.id)
 
-    with embedded.database(settings) as dsn:
-        if settings.migrate_on_start:
-            migrate.upgrade(dsn)
+    with _database(settings) as dsn:
         staff_id = _run_with_uow(dsn, work)
-    click.echo(f"created {role} account {username.lower()} ({staff_id})")
+    click.echo(f"created {role} account {account.username} ({staff_id})")
 
 
 @main.command("set-password")
@@ -178,7 +185,7 @@ def set_password(username: str, password_stdin: bool) -> None:
     if len(password) < 12:
         raise click.ClickException("the password needs at least 12 characters")
     settings = _settings()
-    with embedded.database(settings) as dsn:
+    with _database(settings) as dsn:
         _run_with_uow(dsn, lambda uow: auth.set_password(uow, SYSTEM, username=username.lower(), password=password))
     click.echo(f"password of {username.lower()} changed")
 
@@ -190,7 +197,7 @@ def generate_slots(days: int | None) -> None:
     from clinics import service as clinics
 
     settings = _settings()
-    with embedded.database(settings) as dsn:
+    with _database(settings) as dsn:
         created, first, last = _run_with_uow(
             dsn,
             lambda uow: clinics.generate_slots(

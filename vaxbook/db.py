@@ -62,6 +62,11 @@ class UnitOfWork:
                 self._conn = None
 
 
+async def advisory_xact_lock(conn: Connection, key: int) -> None:
+    """Hold a cluster-wide lock on `key` until the transaction ends (one process at a time past this point)."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", key)
+
+
 async def ping(pool: Pool) -> bool:
     """True when the database answers a trivial query."""
     try:
@@ -91,7 +96,10 @@ def assignments(changes: dict[str, Any], *, allowed: frozenset[str], first_param
     return text, [changes[c] for c in columns]
 
 
-def insertion(values: dict[str, Any]) -> tuple[str, str, list[Any]]:
-    """(`col, …`, `$1, …`, args) for an INSERT of the given column values."""
+def insertion(values: dict[str, Any], *, allowed: frozenset[str]) -> tuple[str, str, list[Any]]:
+    """(`col, …`, `$1, …`, args) for an INSERT of the given column values; only whitelisted names reach the SQL."""
+    unknown = set(values) - allowed
+    if unknown:
+        raise ValueError(f"not insertable: {sorted(unknown)}")
     columns = sorted(values)
     return ", ".join(columns), ", ".join(f"${i + 1}" for i in range(len(columns))), [values[c] for c in columns]

@@ -15,9 +15,10 @@ from quotas.schemas import VaccineProductCreate
 from vaxbook.audit import SYSTEM
 from vaxbook.auth import service as auth
 from vaxbook.auth.models import Role
-from vaxbook.db import UnitOfWork
+from vaxbook.db import UnitOfWork, advisory_xact_lock
 
 PROVINCE = "Cần Thơ"
+DEMO_SEED_LOCK = 7_141_592_654
 
 PRODUCTS = [
     VaccineProductCreate(
@@ -176,11 +177,13 @@ class DemoAccount:
 
 async def seed(uow: UnitOfWork, *, now: datetime, horizon_days: int) -> list[DemoAccount] | None:
     """Load the demo data into an empty database. Returns the staff accounts made, or None when clinics exist."""
-    if await clinics.list_clinics(
-        uow, province=None, district=None, ward=None, kind=None, include_inactive=True, after_code=None, limit=1
-    ):
-        return None
-    async with uow.transaction():
+    async with uow.transaction() as conn:
+        # Replicas started together: the first loads, the others wait here and then find clinics.
+        await advisory_xact_lock(conn, DEMO_SEED_LOCK)
+        if await clinics.list_clinics(
+            uow, province=None, district=None, ward=None, kind=None, include_inactive=True, after_code=None, limit=1
+        ):
+            return None
         product_ids = {p.code: (await quotas.create_product(uow, SYSTEM, p)).id for p in PRODUCTS}
         service_ids = {}
         for code, name_vi, name_en, product, min_age, max_age, sex in SERVICES:

@@ -10,6 +10,7 @@ import time
 import uuid
 from typing import Any, TextIO, cast
 
+import asyncpg
 import structlog
 from litestar import Controller, Request, get
 from litestar.datastructures import MutableScopeHeaders
@@ -20,6 +21,7 @@ from litestar.plugins.structlog import StructlogConfig, StructlogPlugin
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from vaxbook import db, migrate
+from vaxbook.auth.security import PUBLIC
 from vaxbook.errors import Unavailable
 from vaxbook.i18n import Text
 
@@ -117,14 +119,14 @@ def prometheus_config() -> PrometheusConfig:
 class MetricsController(PrometheusController):
     path = "/metrics"
     tags = ["Operations"]
-    opt = {"exclude_from_auth": True}
+    opt = PUBLIC
     include_in_schema = False
 
 
 class HealthController(Controller):
     path = "/health"
     tags = ["Operations"]
-    opt = {"exclude_from_auth": True}
+    opt = PUBLIC
 
     @get("/live")
     async def live(self) -> dict[str, str]:
@@ -135,9 +137,13 @@ class HealthController(Controller):
     async def ready(self, request: Request[Any, Any, Any]) -> dict[str, str]:
         """The database answers and its schema is at the revision this build expects."""
         pool = request.app.state.pool
+        unreachable = Unavailable(Text("Không kết nối được cơ sở dữ liệu", "The database is unreachable"))
         if not await db.ping(pool):
-            raise Unavailable(Text("Không kết nối được cơ sở dữ liệu", "The database is unreachable"))
-        revision = await db.schema_revision(pool)
+            raise unreachable
+        try:
+            revision = await db.schema_revision(pool)
+        except (OSError, asyncpg.PostgresError, TimeoutError):
+            raise unreachable from None
         expected = migrate.head_revision()
         if revision != expected:
             raise Unavailable(

@@ -9,31 +9,35 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
 
-from vaxbook.errors import DomainError, FieldError
+from vaxbook.errors import (
+    Conflict,
+    DomainError,
+    FieldError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+    Unavailable,
+)
 from vaxbook.i18n import Text, negotiate
 
 log = structlog.get_logger("vaxbook.errors")
 
 PROBLEM_TYPE_PREFIX = "/problems/"
 
+# What Litestar itself raises (routing, auth middleware, body parsing, rate limits) speaks the same language as
+# the domain errors: the statuses they share take the domain's slug and title.
 _HTTP_STATUS: dict[int, tuple[str, Text]] = {
-    400: ("bad-request", Text("Yêu cầu không hợp lệ", "Bad request")),
-    401: ("unauthorized", Text("Chưa đăng nhập hoặc phiên đã hết hạn", "Not signed in or session expired")),
-    403: ("forbidden", Text("Bạn không có quyền thực hiện thao tác này", "You are not allowed to do this")),
-    404: ("not-found", Text("Không tìm thấy", "Not found")),
+    error.status: (error.slug, error.title)
+    for error in (DomainError, Unauthorized, Forbidden, NotFound, Conflict, TooManyRequests, Unavailable)
+} | {
     405: ("method-not-allowed", Text("Phương thức không được hỗ trợ", "Method not allowed")),
-    409: ("conflict", Text("Xung đột với dữ liệu hiện có", "Conflicts with the current state")),
     413: ("payload-too-large", Text("Dữ liệu gửi lên quá lớn", "Request body too large")),
     415: ("unsupported-media-type", Text("Định dạng dữ liệu không được hỗ trợ", "Unsupported media type")),
-    429: (
-        "too-many-requests",
-        Text("Quá nhiều yêu cầu, vui lòng thử lại sau", "Too many requests, please try again later"),
-    ),
     500: ("internal-error", Text("Lỗi hệ thống, vui lòng thử lại sau", "Internal error, please try again later")),
-    503: ("unavailable", Text("Dịch vụ tạm thời không sẵn sàng", "Service temporarily unavailable")),
 }
 
-VALIDATION_TITLE = Text("Dữ liệu không hợp lệ", "Invalid input")
 
 # Vietnamese wording of pydantic's error types; English comes from pydantic itself.
 _VI_VALIDATION: dict[str, str] = {
@@ -151,7 +155,7 @@ def from_validation_error(exc: ValidationException) -> Problem:
     return Problem(
         status=422,
         slug="validation",
-        title=VALIDATION_TITLE,
+        title=Invalid.title,
         detail=Text(f"Kiểm tra lại các trường: {fields}", f"Check these fields: {fields}"),
         field_errors=errors,
     )
@@ -206,12 +210,15 @@ def from_http_exception(exc: HTTPException) -> Problem:
         log.error("server_error", status=exc.status_code, detail=exc.detail, exc_info=exc)
     slug, title = _HTTP_STATUS.get(exc.status_code, ("http-error", Text("Lỗi", "Error")))
     show_detail = exc.status_code < 500 and exc.detail and exc.detail != title.en
+    headers = dict(exc.headers or {})
+    if "RateLimit-Reset" in headers:  # Litestar's limiter speaks the RateLimit draft; clients know Retry-After
+        headers["Retry-After"] = headers["RateLimit-Reset"]
     return Problem(
         status=exc.status_code,
         slug=slug,
         title=title,
         detail=Text(title.vi, exc.detail) if show_detail else None,
-        headers=exc.headers,
+        headers=headers,
     )
 
 

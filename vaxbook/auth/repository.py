@@ -133,13 +133,20 @@ async def staff_credentials(conn: Connection, *, username: str) -> tuple[UUID, s
 
 
 async def record_failed_login(conn: Connection, *, staff_id: UUID, max_failures: int, lockout_minutes: int) -> bool:
-    """Count a failure; lock the account once it reaches max_failures. Returns whether it is now locked."""
+    """Count a failure; lock the account once it reaches max_failures. Returns whether it is now locked.
+
+    A lockout that has run out starts the count again, so one more slip does not lock the account at once.
+    """
     locked: bool = await conn.fetchval(
         """
         UPDATE staff_accounts
-        SET failed_logins = failed_logins + 1,
-            locked_until = CASE WHEN failed_logins + 1 >= $2 THEN now() + make_interval(mins => $3)
-                                ELSE locked_until END
+        SET failed_logins = CASE WHEN locked_until <= now() THEN 1 ELSE failed_logins + 1 END,
+            locked_until = CASE
+                WHEN (CASE WHEN locked_until <= now() THEN 1 ELSE failed_logins + 1 END) >= $2
+                    THEN now() + make_interval(mins => $3)
+                WHEN locked_until <= now() THEN NULL
+                ELSE locked_until
+            END
         WHERE id = $1
         RETURNING locked_until IS NOT NULL AND locked_until > now()
         """,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -106,37 +107,49 @@ async def verify_otp(uow: UnitOfWork, policy: OtpPolicy, *, phone: str, code: st
 
 
 async def staff_login(uow: UnitOfWork, policy: LoginPolicy, *, username: str, password: str) -> Principal:
-    async with uow.transaction() as conn:
+    """Check a staff password. Hashing runs in a worker thread with no connection held: it is slow on purpose.
+
+    Unknown, locked and wrong all answer alike and take as long, so an answer tells nothing about the account.
+    """
+    async with uow.transaction(readonly=True) as conn:
         credentials = await repository.staff_credentials(conn, username=username)
-        if credentials is None:
-            _verify(_DUMMY_HASH, password)
-            raise InvalidCredentials()
-        staff_id, password_hash, locked_until = credentials
-        if locked_until is not None and locked_until > datetime.now(UTC):
-            log.warning("staff.login_refused_locked", staff_id=str(staff_id))
-            raise InvalidCredentials()
-        if not _verify(password_hash, password):
+    if credentials is None:
+        await _verify(_DUMMY_HASH, password)
+        raise InvalidCredentials()
+    staff_id, password_hash, locked_until = credentials
+    if locked_until is not None and locked_until > datetime.now(UTC):
+        await _verify(_DUMMY_HASH, password)
+        log.warning("staff.login_refused_locked", staff_id=str(staff_id))
+        raise InvalidCredentials()
+    if not await _verify(password_hash, password):
+        async with uow.transaction() as conn:
             locked = await repository.record_failed_login(
                 conn, staff_id=staff_id, max_failures=policy.max_failures, lockout_minutes=policy.lockout_minutes
             )
-            if locked:
-                log.warning("staff.locked", staff_id=str(staff_id))
-            failed = True
-        else:
-            new_hash = _hasher.hash(password) if _hasher.check_needs_rehash(password_hash) else None
-            await repository.record_successful_login(conn, staff_id=staff_id, new_hash=new_hash)
-            failed = False
+        if locked:
+            log.warning("staff.locked", staff_id=str(staff_id))
+        raise InvalidCredentials()
+    new_hash = await hash_password(password) if _hasher.check_needs_rehash(password_hash) else None
+    async with uow.transaction() as conn:
+        await repository.record_successful_login(conn, staff_id=staff_id, new_hash=new_hash)
         account = await repository.get_staff(conn, staff_id=staff_id)
-    if failed or account is None:
+    if account is None or not account.active:
         raise InvalidCredentials()
     return principal_of(account)
 
 
-def _verify(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
+async def hash_password(password: str) -> str:
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def _verify(password_hash: str, password: str) -> bool:
+    def verify() -> bool:
+        try:
+            return _hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    return await asyncio.to_thread(verify)
 
 
 def principal_of(account: StaffAccount) -> Principal:
@@ -166,7 +179,7 @@ async def create_staff(
     clinic_ids: list[UUID],
 ) -> StaffAccount:
     _check_scope(role, clinic_ids)
-    password_hash = _hasher.hash(password)
+    password_hash = await hash_password(password)
     async with uow.transaction() as conn:
         staff_id = await repository.insert_staff(
             conn,
@@ -225,10 +238,11 @@ async def list_staff(uow: UnitOfWork, *, after_username: str | None, limit: int)
 
 
 async def set_password(uow: UnitOfWork, actor: Actor, *, username: str, password: str) -> None:
+    password_hash = await hash_password(password)
     async with uow.transaction() as conn:
         credentials = await repository.staff_credentials(conn, username=username)
         if credentials is None:
             raise StaffNotFound()
         staff_id = credentials[0]
-        await repository.set_password(conn, staff_id=staff_id, password_hash=_hasher.hash(password))
+        await repository.set_password(conn, staff_id=staff_id, password_hash=password_hash)
         await audit.record(conn, actor=actor, action="staff.set_password", object_type="staff", object_id=staff_id)

@@ -91,6 +91,7 @@ async def test_public_clinic_list_filters_and_pages(client: AsyncTestClient[Lite
     assert await codes(district="ninh kiều") == ["A-1", "A-2"]
     assert await codes(district="O\u0302 Mo\u0302n") == ["A-3"]  # decomposed input
     assert await codes(kind="vaccination_site") == ["A-3"]
+    assert await codes(district="Ô Môn", include_inactive="true") == ["A-3", "A-4"]
     first = (await client.get("/api/v1/clinics", params={"limit": 2})).json()
     second = (await client.get("/api/v1/clinics", params={"limit": 2, "cursor": first["next_cursor"]})).json()
     assert [c["code"] for c in first["items"] + second["items"]] == ["A-1", "A-2", "A-3"]

@@ -297,3 +297,24 @@ async def test_concurrent_generation_makes_each_slot_once(uow: UnitOfWork, pool:
     assert sum(created for created, _, _ in runs) == total
     assert total == await db.fetchval("SELECT count(DISTINCT (clinic_id, service_id, starts_at)) FROM slots")
     assert total > 14 * 40
+
+
+async def test_templates_of_another_clinic_are_out_of_reach(
+    client: AsyncTestClient[Litestar], uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    mine, theirs = await make_clinic(uow), await make_clinic(uow)
+    service = await make_service(uow)
+    today = datetime.now(SAIGON).date()
+    their_template = await clinics.create_template(uow, ADMIN, theirs.id, all_day(service.id, 1, 60, today))
+    staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [mine.id])
+    via_mine = f"/api/v1/clinics/{mine.id}/slot-templates/{their_template.id}"
+    assert (await client.patch(via_mine, json={"capacity": 1}, headers=staff)).status_code == 404
+    assert (await client.delete(via_mine, headers=staff)).status_code == 404
+    via_theirs = f"/api/v1/clinics/{theirs.id}/slot-templates/{their_template.id}"
+    assert (await client.patch(via_theirs, json={"capacity": 1}, headers=staff)).status_code == 403
+    assert (await client.delete(via_theirs, headers=staff)).status_code == 403
+    generate = await client.post(f"/api/v1/clinics/{theirs.id}/slot-templates/generate", json={}, headers=staff)
+    assert generate.status_code == 403
+    assert (await client.post("/api/v1/slot-templates/generate", json={}, headers=staff)).status_code == 403
+    assert await db.fetchval("SELECT capacity FROM slot_templates WHERE id = $1", their_template.id) == 5
+    assert await db.fetchval("SELECT count(*) FROM slots") == 0

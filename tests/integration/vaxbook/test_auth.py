@@ -253,3 +253,22 @@ async def test_health_admins_manage_staff_accounts(
     assert {s["username"] for s in listed["items"] + rest["items"]} == set(
         await db.fetchval("SELECT array_agg(username) FROM staff_accounts")
     )
+
+
+async def test_a_lockout_that_ran_out_starts_the_count_again(
+    client: AsyncTestClient[Litestar], uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    username = await make_staff(uow, Role.OPERATOR)
+
+    async def login(password: str) -> int:
+        response = await client.post("/api/v1/auth/staff/login", json={"username": username, "password": password})
+        return response.status_code
+
+    for _ in range(5):
+        await login("wrong password")
+    assert await db.fetchval("SELECT locked_until > now() FROM staff_accounts")
+    await db.execute("UPDATE staff_accounts SET locked_until = now() - interval '1 second'")
+    assert await login("one more slip") == 401
+    assert await db.fetchval("SELECT failed_logins FROM staff_accounts") == 1
+    assert await db.fetchval("SELECT locked_until IS NULL FROM staff_accounts")
+    assert await login(STAFF_PASSWORD) == 200

@@ -100,3 +100,13 @@ def test_migrate_seed_and_manage_staff(runner: CliRunner, cli_dsn: str) -> None:
     assert generated.exit_code == 0, generated.output
     assert "slots created" in generated.output
     assert query(cli_dsn, "SELECT count(*) FROM audit_log WHERE action = 'slots.generate'") == 2
+
+
+def test_create_staff_stores_what_it_validated(runner: CliRunner, cli_dsn: str) -> None:
+    created = runner.invoke(
+        main,
+        ["create-staff", "  Admin.Two ", "--role", "health_admin", "--name", "Tra\u0323m", "--password-stdin"],
+        input="a long enough password\n",
+    )
+    assert created.exit_code == 0, created.output
+    assert query(cli_dsn, "SELECT display_name FROM staff_accounts WHERE username = 'admin.two'") == "Trạm"

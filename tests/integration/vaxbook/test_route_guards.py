@@ -38,7 +38,7 @@ def routes(app: Litestar) -> list[tuple[str, str, frozenset[Role] | None]]:
     """(method, path, admitted roles) of every route; admitted is None for public routes."""
     found = []
     for route in app.routes:
-        if not isinstance(route, HTTPRoute) or route.path.startswith("/schema"):
+        if not isinstance(route, HTTPRoute) or route.path == "/schema" or route.path.startswith("/schema/"):
             continue
         for handler in route.route_handlers:
             guards = handler.resolve_guards()
