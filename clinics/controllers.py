@@ -131,9 +131,8 @@ class AvailabilityController(Controller):
         self,
         uow: UoW,
         settings: AppSettings,
-        service_code: Annotated[
-            str | None, QueryParameter(name="service", max_length=64, pattern=r"^[A-Za-z0-9-]+$")
-        ] = None,
+        service_code: ServiceFilter = None,
+        clinic_id: Annotated[UUID | None, QueryParameter(name="clinic")] = None,
         province: PlaceFilter = None,
         district: PlaceFilter = None,
         ward: PlaceFilter = None,
@@ -152,6 +151,7 @@ class AvailabilityController(Controller):
                 date_from=date_from,
                 date_to=date_to,
                 service_code=service_code.lower() if service_code else None,
+                clinic_id=clinic_id,
                 province=_place(province),
                 district=_place(district),
                 ward=_place(ward),

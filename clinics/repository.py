@@ -232,6 +232,17 @@ async def get_slot(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> Slot 
     return None if row is None else _slot(row)
 
 
+async def get_slot_by_id(conn: Connection, *, slot_id: UUID) -> tuple[Slot, Clinic] | None:
+    row = await conn.fetchrow(
+        f"""
+        SELECT {_columns(_SLOT, "s")}, {_columns(_CLINIC, "c", "clinic_")}
+        FROM slots s JOIN clinics c ON c.id = s.clinic_id WHERE s.id = $1
+        """,
+        slot_id,
+    )
+    return None if row is None else (_slot(_unprefixed(row, _SLOT)), _clinic(_unprefixed(row, _CLINIC, "clinic_")))
+
+
 async def change_slot(
     conn: Connection, *, clinic_id: UUID, slot_id: UUID, capacity: int | None, status: SlotStatus | None
 ) -> Slot | None:
@@ -292,6 +303,8 @@ async def search_open_slots(
     date_from: date,
     date_to: date,
     service_code: str | None,
+    service_id: UUID | None,
+    clinic_id: UUID | None,
     province: str | None,
     district: str | None,
     ward: str | None,
@@ -317,6 +330,8 @@ async def search_open_slots(
     ]
     for condition, value in (
         ("sv.code = ${}", service_code),
+        ("s.service_id = ${}", service_id),
+        ("s.clinic_id = ${}", clinic_id),
         ("lower(c.province) = lower(${})", province),
         ("lower(c.district) = lower(${})", district),
         ("lower(c.ward) = lower(${})", ward),

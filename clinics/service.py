@@ -56,12 +56,14 @@ SEARCH_DEFAULT_DAYS = 14
 
 @dataclass(frozen=True)
 class SearchQuery:
-    date_from: date | None
-    date_to: date | None
-    service_code: str | None
-    province: str | None
-    district: str | None
-    ward: str | None
+    date_from: date | None = None
+    date_to: date | None = None
+    service_code: str | None = None
+    service_id: UUID | None = None
+    clinic_id: UUID | None = None
+    province: str | None = None
+    district: str | None = None
+    ward: str | None = None
 
 
 # Clinics
@@ -203,6 +205,12 @@ async def get_service(uow: UnitOfWork, service_id: UUID) -> Service:
     return service
 
 
+async def service_ids_for_product(uow: UnitOfWork, product_id: UUID) -> list[UUID]:
+    """Every service (active or not) that gives this vaccine product: doses count across them."""
+    async with uow.transaction(readonly=True) as conn:
+        return [s.id for s in await repository.list_services(conn, include_inactive=True) if s.product_id == product_id]
+
+
 async def list_services(uow: UnitOfWork, *, include_inactive: bool) -> list[Service]:
     async with uow.transaction(readonly=True) as conn:
         return await repository.list_services(conn, include_inactive=include_inactive)
@@ -231,6 +239,8 @@ async def search_availability(
             date_from=date_from,
             date_to=date_to,
             service_code=query.service_code,
+            service_id=query.service_id,
+            clinic_id=query.clinic_id,
             province=query.province,
             district=query.district,
             ward=query.ward,
@@ -268,6 +278,15 @@ async def list_clinic_slots(
             limit=limit,
         )
     return clinic, slots
+
+
+async def get_slot(uow: UnitOfWork, slot_id: UUID) -> tuple[Slot, Clinic]:
+    """A slot and its clinic, by the slot's id alone."""
+    async with uow.transaction(readonly=True) as conn:
+        found = await repository.get_slot_by_id(conn, slot_id=slot_id)
+    if found is None:
+        raise SlotNotFound()
+    return found
 
 
 async def _bookable_service(conn: Connection, service_id: UUID) -> Service:

@@ -15,6 +15,15 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.types import ControllerRouterHandler, Middleware
 
+from booking.controllers import (
+    AssistController,
+    BookingController,
+    ClinicBookingController,
+    ConsentController,
+    ProfileController,
+    StandbyController,
+)
+from booking.models import BookingPolicy
 from clinics.controllers import (
     AvailabilityController,
     ClinicController,
@@ -52,6 +61,12 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     ClinicSlotController,
     SlotTemplateController,
     SlotGenerationController,
+    ConsentController,
+    ProfileController,
+    BookingController,
+    StandbyController,
+    AssistController,
+    ClinicBookingController,
     HealthController,
     MetricsController,
 ]
@@ -88,6 +103,13 @@ def create_app(settings: Settings, *, dsn: str, otp_sender: OtpSender | None = N
     login_policy = LoginPolicy(
         max_failures=settings.staff_max_failed_logins, lockout_minutes=settings.staff_lockout_minutes
     )
+    booking_policy = BookingPolicy(
+        max_attempts=settings.booking_max_attempts,
+        attempt_window_minutes=settings.booking_attempt_window_minutes,
+        max_active_per_person=settings.max_active_bookings_per_person,
+        offer_minutes=settings.standby_offer_minutes,
+        idempotency_hours=settings.idempotency_hours,
+    )
     sender = otp_sender or LogOtpSender()
     metrics = prometheus_config()
 
@@ -108,6 +130,7 @@ def create_app(settings: Settings, *, dsn: str, otp_sender: OtpSender | None = N
             "otp_policy": Provide(lambda: otp_policy, sync_to_thread=False),
             "login_policy": Provide(lambda: login_policy, sync_to_thread=False),
             "otp_sender": Provide(lambda: sender, sync_to_thread=False),
+            "policy": Provide(lambda: booking_policy, sync_to_thread=False),
         },
         middleware=middleware,
         request_max_body_size=MAX_BODY_BYTES,

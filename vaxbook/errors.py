@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from vaxbook.i18n import Text
 
@@ -21,9 +21,9 @@ class FieldError:
 class DomainError(Exception):
     """Base of every error a use case may raise. Subclasses set status, slug and title."""
 
-    status: ClassVar[int] = 400
-    slug: ClassVar[str] = "bad-request"
-    title: ClassVar[Text] = Text("Yêu cầu không hợp lệ", "Bad request")
+    status: int = 400
+    slug: str = "bad-request"
+    title: Text = Text("Yêu cầu không hợp lệ", "Bad request")
 
     def __init__(
         self,

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     staff_max_failed_logins: int = Field(default=5, ge=1)
     staff_lockout_minutes: int = Field(default=15, ge=1)
 
+    booking_max_attempts: int = Field(default=10, ge=1, description="Booking attempts per citizen per window.")
+    booking_attempt_window_minutes: int = Field(default=10, ge=1)
+    max_active_bookings_per_person: int = Field(default=3, ge=1, le=20)
+    standby_offer_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    idempotency_hours: int = Field(default=24, ge=1, le=24 * 30)
+
     rate_limit_per_minute: int = Field(default=300, ge=0, description="Requests per client IP; 0 turns it off.")
     slot_horizon_days: int = Field(default=14, ge=1, le=180)
     search_max_days: int = Field(default=31, ge=1, le=366)

@@ -20,6 +20,7 @@ PUBLIC_ROUTES = {
     ("POST", "/api/v1/auth/otp/verify"),
     ("POST", "/api/v1/auth/staff/login"),
     ("GET", "/api/v1/availability"),
+    ("GET", "/api/v1/consent"),
     ("GET", "/api/v1/clinics"),
     ("GET", "/api/v1/clinics/{clinic_id:uuid}"),
     ("GET", "/api/v1/locations"),

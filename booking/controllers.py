@@ -1,0 +1,270 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, delete, get, patch, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.status_codes import HTTP_200_OK
+
+from booking.models import CONSENT_TEXT, CONSENT_VERSION, BookingPolicy
+from booking.schemas import (
+    AssistedBookingCreate,
+    AssistedRegistration,
+    Booking,
+    BookingCreate,
+    BookingMove,
+    ConsentText,
+    DayListEntry,
+    DependentCreate,
+    DependentUpdate,
+    Person,
+    PersonSearch,
+    ProfileUpsert,
+    StandbyEntry,
+    StandbyJoin,
+)
+from booking.service import bookings, people, standby
+from vaxbook.auth.models import Principal, Role
+from vaxbook.auth.security import CITIZENS, CLINIC_MANAGERS, PUBLIC, CallerRequest, allow
+from vaxbook.dependencies import UoW
+from vaxbook.idempotency import IdempotencyHeader, IdempotencyKey, idempotency_key
+from vaxbook.pagination import Cursor, Limit, Page, decode_time_cursor, paginate
+
+Policy = NamedDependency[BookingPolicy]
+ASSISTANTS = allow(Role.CLINIC_STAFF, Role.OPERATOR)
+
+
+def _key(principal: Principal, header: str | None, operation: str, **payload: Any) -> IdempotencyKey | None:
+    return idempotency_key(f"{principal.role.value}:{principal.id}", header, operation, payload)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ConsentController(Controller):
+    path = "/api/v1/consent"
+    tags = ["Citizens"]
+
+    @get("/", opt=PUBLIC)
+    async def current(self) -> ConsentText:
+        """The consent text a profile must accept (send its version back as consent.text_version)."""
+        return ConsentText(version=CONSENT_VERSION, text_vi=CONSENT_TEXT.vi, text_en=CONSENT_TEXT.en)
+
+
+class ProfileController(Controller):
+    path = "/api/v1/me"
+    tags = ["Citizens"]
+    guards = [CITIZENS]
+
+    @get("/profile")
+    async def get_profile(self, uow: UoW, request: CallerRequest) -> Person:
+        return Person.of(await people.profile(uow, request.user))
+
+    @put("/profile")
+    async def save_profile(self, data: JSONBody[ProfileUpsert], uow: UoW, request: CallerRequest) -> Person:
+        """Create or replace your profile; consent to the current text (GET /api/v1/consent) is part of it."""
+        return Person.of(await people.save_profile(uow, request.user, data, now=_now()))
+
+    @get("/dependents")
+    async def list_dependents(self, uow: UoW, request: CallerRequest) -> list[Person]:
+        return [Person.of(p) for p in await people.dependents(uow, request.user)]
+
+    @post("/dependents")
+    async def add_dependent(self, data: JSONBody[DependentCreate], uow: UoW, request: CallerRequest) -> Person:
+        """Someone you book for who has no phone of their own (at most five)."""
+        return Person.of(await people.add_dependent(uow, request.user, data, now=_now()))
+
+    @patch("/dependents/{person_id:uuid}")
+    async def update_dependent(
+        self, person_id: FromPath[UUID], data: JSONBody[DependentUpdate], uow: UoW, request: CallerRequest
+    ) -> Person:
+        return Person.of(await people.update_dependent(uow, request.user, person_id, data))
+
+    @delete("/dependents/{person_id:uuid}")
+    async def remove_dependent(self, person_id: FromPath[UUID], uow: UoW, request: CallerRequest) -> None:
+        await people.remove_dependent(uow, request.user, person_id)
+
+
+class BookingController(Controller):
+    path = "/api/v1/bookings"
+    tags = ["Bookings"]
+    guards = [CITIZENS]
+
+    @get("/")
+    async def list_bookings(
+        self, uow: UoW, request: CallerRequest, limit: Limit = 50, cursor: Cursor = None
+    ) -> Page[Booking]:
+        """Your bookings and your dependents', latest first."""
+        found = await bookings.of_account(uow, request.user, after=decode_time_cursor(cursor), limit=limit + 1)
+        return paginate([Booking.of(b) for b in found], limit, lambda b: (b.starts_at.isoformat(), b.id))
+
+    @post("/")
+    async def book(
+        self,
+        data: JSONBody[BookingCreate],
+        uow: UoW,
+        request: CallerRequest,
+        policy: Policy,
+        idempotency_key: IdempotencyHeader = None,
+    ) -> Booking:
+        """Book a seat for yourself or a dependent (person_id)."""
+        key = _key(request.user, idempotency_key, "bookings.create", **data.model_dump(mode="json"))
+        booking = await bookings.book(
+            uow, request.user, policy, slot_id=data.slot_id, person_id=data.person_id, now=_now(), idempotency=key
+        )
+        return Booking.of(booking)
+
+    @get("/{booking_id:uuid}")
+    async def get_booking(self, booking_id: FromPath[UUID], uow: UoW, request: CallerRequest) -> Booking:
+        return Booking.of(await bookings.get(uow, request.user, booking_id))
+
+    @post("/{booking_id:uuid}/cancel", status_code=HTTP_200_OK)
+    async def cancel(
+        self,
+        booking_id: FromPath[UUID],
+        uow: UoW,
+        request: CallerRequest,
+        policy: Policy,
+        idempotency_key: IdempotencyHeader = None,
+    ) -> Booking:
+        key = _key(request.user, idempotency_key, "bookings.cancel", booking_id=str(booking_id))
+        return Booking.of(
+            await bookings.cancel(uow, request.user, policy, booking_id=booking_id, now=_now(), idempotency=key)
+        )
+
+    @post("/{booking_id:uuid}/reschedule")
+    async def reschedule(
+        self,
+        booking_id: FromPath[UUID],
+        data: JSONBody[BookingMove],
+        uow: UoW,
+        request: CallerRequest,
+        policy: Policy,
+        idempotency_key: IdempotencyHeader = None,
+    ) -> Booking:
+        """Move to another slot of the same service; the answer is the new booking (new id and code)."""
+        key = _key(
+            request.user, idempotency_key, "bookings.move", booking_id=str(booking_id), slot_id=str(data.slot_id)
+        )
+        moved = await bookings.move(
+            uow, request.user, policy, booking_id=booking_id, slot_id=data.slot_id, now=_now(), idempotency=key
+        )
+        return Booking.of(moved)
+
+
+class StandbyController(Controller):
+    path = "/api/v1/standby"
+    tags = ["Standby list"]
+    guards = [CITIZENS]
+
+    @get("/")
+    async def list_entries(self, uow: UoW, request: CallerRequest) -> list[StandbyEntry]:
+        """Your entries and your dependents'; an offered seat shows under `offer` until it expires."""
+        return [StandbyEntry.of(e) for e in await standby.of_account(uow, request.user)]
+
+    @post("/")
+    async def join(self, data: JSONBody[StandbyJoin], uow: UoW, request: CallerRequest) -> StandbyEntry:
+        """Wait for a seat when none is free at a clinic (or in a district) between two dates."""
+        return StandbyEntry.of(await standby.join(uow, request.user, data, now=_now()))
+
+    @post("/{entry_id:uuid}/accept")
+    async def accept(self, entry_id: FromPath[UUID], uow: UoW, request: CallerRequest, policy: Policy) -> Booking:
+        """Take the offered seat: it becomes your booking."""
+        return Booking.of(await standby.accept(uow, request.user, policy, entry_id=entry_id, now=_now()))
+
+    @post("/{entry_id:uuid}/decline", status_code=HTTP_200_OK)
+    async def decline(self, entry_id: FromPath[UUID], uow: UoW, request: CallerRequest, policy: Policy) -> StandbyEntry:
+        """Turn the offer down; the seat goes to the next in line."""
+        return StandbyEntry.of(await standby.leave(uow, request.user, policy, entry_id=entry_id, now=_now()))
+
+    @delete("/{entry_id:uuid}")
+    async def leave(self, entry_id: FromPath[UUID], uow: UoW, request: CallerRequest, policy: Policy) -> None:
+        """Leave the standby list (an open offer is declined)."""
+        await standby.leave(uow, request.user, policy, entry_id=entry_id, now=_now())
+
+
+class AssistController(Controller):
+    """Clinic staff at a counter and hotline operators, acting for a citizen within the same rules and limits."""
+
+    path = "/api/v1/assist"
+    tags = ["Assisted booking"]
+    guards = [ASSISTANTS]
+
+    @post("/people")
+    async def register(self, data: JSONBody[AssistedRegistration], uow: UoW, request: CallerRequest) -> Person:
+        """Register a walk-in or a caller (with a phone, they can sign in later and see their bookings)."""
+        return Person.of(await people.register(uow, request.user, data, now=_now()))
+
+    @post("/people/search", status_code=HTTP_200_OK)
+    async def search(self, data: JSONBody[PersonSearch], uow: UoW, request: CallerRequest) -> list[Person]:
+        """Find someone by phone (with their dependents) or by CCCD; searched in the body, never the URL."""
+        return [Person.of(p) for p in await people.search(uow, request.user, data)]
+
+    @get("/people/{person_id:uuid}/bookings")
+    async def person_bookings(self, person_id: FromPath[UUID], uow: UoW, request: CallerRequest) -> list[Booking]:
+        return [Booking.of(b) for b in await bookings.of_person(uow, request.user, person_id)]
+
+    @post("/bookings")
+    async def book(
+        self,
+        data: JSONBody[AssistedBookingCreate],
+        uow: UoW,
+        request: CallerRequest,
+        policy: Policy,
+        idempotency_key: IdempotencyHeader = None,
+    ) -> Booking:
+        key = _key(request.user, idempotency_key, "assist.bookings.create", **data.model_dump(mode="json"))
+        booking = await bookings.book(
+            uow, request.user, policy, slot_id=data.slot_id, person_id=data.person_id, now=_now(), idempotency=key
+        )
+        return Booking.of(booking)
+
+    @post("/bookings/{booking_id:uuid}/cancel", status_code=HTTP_200_OK)
+    async def cancel(
+        self,
+        booking_id: FromPath[UUID],
+        uow: UoW,
+        request: CallerRequest,
+        policy: Policy,
+        idempotency_key: IdempotencyHeader = None,
+    ) -> Booking:
+        key = _key(request.user, idempotency_key, "assist.bookings.cancel", booking_id=str(booking_id))
+        return Booking.of(
+            await bookings.cancel(uow, request.user, policy, booking_id=booking_id, now=_now(), idempotency=key)
+        )
+
+    @post("/bookings/{booking_id:uuid}/reschedule")
+    async def reschedule(
+        self,
+        booking_id: FromPath[UUID],
+        data: JSONBody[BookingMove],
+        uow: UoW,
+        request: CallerRequest,
+        policy: Policy,
+        idempotency_key: IdempotencyHeader = None,
+    ) -> Booking:
+        key = _key(
+            request.user, idempotency_key, "assist.bookings.move", booking_id=str(booking_id), slot_id=str(data.slot_id)
+        )
+        moved = await bookings.move(
+            uow, request.user, policy, booking_id=booking_id, slot_id=data.slot_id, now=_now(), idempotency=key
+        )
+        return Booking.of(moved)
+
+
+class ClinicBookingController(Controller):
+    path = "/api/v1/clinics/{clinic_id:uuid}/bookings"
+    tags = ["Bookings"]
+    guards = [CLINIC_MANAGERS]
+
+    @get("/")
+    async def day_list(
+        self, clinic_id: FromPath[UUID], uow: UoW, request: CallerRequest, day: FromQuery[date | None] = None
+    ) -> list[DayListEntry]:
+        """Who comes when on one day (the clinic's local date; today by default), for the counter."""
+        rows = await bookings.day_list(uow, request.user, clinic_id, day, now=_now())
+        return [DayListEntry(booking=Booking.of(b), person_name=name, date_of_birth=born) for b, name, born in rows]

@@ -1,0 +1,347 @@
+"""People, bookings and the standby list: types and the pure rules of who may take which seat."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from uuid import UUID
+
+from clinics.models import Sex
+from vaxbook.errors import Conflict, Forbidden, Invalid, NotFound
+from vaxbook.i18n import Text
+
+MAX_DEPENDENTS = 5
+CONSENT_VERSION = "2026-11-23"
+CONSENT_TEXT = Text(
+    "Tôi đồng ý để cơ quan y tế thành phố xử lý thông tin cá nhân và thông tin sức khỏe của tôi (và của người thân "
+    "tôi đăng ký) chỉ để đặt lịch, tiêm chủng, khám chữa bệnh và theo dõi sau tiêm, theo Nghị định 13/2023/NĐ-CP về "
+    "bảo vệ dữ liệu cá nhân. Dữ liệu được lưu trong thời hạn quy định rồi xóa; tôi có thể xem, tải về hoặc yêu cầu "
+    "xóa dữ liệu của mình.",
+    "I agree that the city health department processes my personal and health data (and that of the relatives I "
+    "register) only for booking, vaccination, care and follow-up after vaccination, under Decree 13/2023/ND-CP on "
+    "personal data protection. The data is kept for the set retention period and then deleted; I can see, export "
+    "or ask to delete my data.",
+)
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base 32: no I, L, O or U to misread
+
+
+class BookingStatus(StrEnum):
+    BOOKED = "booked"
+    CHECKED_IN = "checked_in"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    MOVED = "moved"
+    NO_SHOW = "no_show"
+
+
+ACTIVE = frozenset({BookingStatus.BOOKED, BookingStatus.CHECKED_IN})
+
+
+class StandbyStatus(StrEnum):
+    WAITING = "waiting"
+    OFFERED = "offered"
+    BOOKED = "booked"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    LEFT = "left"
+
+
+@dataclass(frozen=True)
+class Person:
+    id: UUID
+    account_id: UUID | None
+    guardian_id: UUID | None
+    full_name: str
+    date_of_birth: date
+    sex: Sex
+    cccd: str | None
+    province: str
+    district: str
+    ward: str
+    consent_at: datetime
+    consent_version: str
+    active_bookings: int
+
+    def age_in_days(self, on: date) -> int:
+        return (on - self.date_of_birth).days
+
+
+@dataclass(frozen=True)
+class Booking:
+    id: UUID
+    clinic_id: UUID
+    slot_id: UUID
+    service_id: UUID
+    person_id: UUID
+    dose_number: int
+    code: str
+    status: BookingStatus
+    starts_at: datetime
+    ends_at: datetime
+    moved_from: UUID | None
+    created_at: datetime
+    timezone: str
+
+
+@dataclass(frozen=True)
+class StandbyEntry:
+    id: UUID
+    person_id: UUID
+    service_id: UUID
+    clinic_id: UUID | None
+    province: str | None
+    district: str | None
+    date_from: date
+    date_to: date
+    priority_rank: int
+    status: StandbyStatus
+    offer_clinic_id: UUID | None
+    offer_slot_id: UUID | None
+    offer_expires_at: datetime | None
+    booking_id: UUID | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ServiceRules:
+    """What a service asks of the person, with its vaccine's series if it is a vaccination."""
+
+    service_id: UUID
+    product_id: UUID | None
+    min_age_days: int | None
+    max_age_days: int | None
+    eligible_sex: Sex | None
+    doses_in_series: int
+    min_days_between_doses: int
+
+
+@dataclass(frozen=True)
+class BookingPolicy:
+    max_attempts: int
+    attempt_window_minutes: int
+    max_active_per_person: int
+    offer_minutes: int
+    idempotency_hours: int
+
+
+@dataclass(frozen=True)
+class DoseGiven:
+    dose_number: int
+    on: date
+
+
+# CCCD (citizen identity card) numbers: 3 digits of province, 1 of century and sex, 2 of birth year, 6 of sequence.
+_CENTURY_SEX = {(19, Sex.MALE): 0, (19, Sex.FEMALE): 1, (20, Sex.MALE): 2, (20, Sex.FEMALE): 3}
+
+
+def cccd_matches(cccd: str, *, sex: Sex, date_of_birth: date) -> bool:
+    """Whether digits 4–6 of a CCCD agree with the holder's sex and birth year."""
+    century = date_of_birth.year // 100
+    expected = _CENTURY_SEX.get((century, sex))
+    return (
+        len(cccd) == 12
+        and cccd.isdigit()
+        and expected is not None
+        and int(cccd[3]) == expected
+        and cccd[4:6] == f"{date_of_birth.year % 100:02d}"
+    )
+
+
+def next_dose(rules: ServiceRules, given: list[DoseGiven]) -> int:
+    """The dose step a new booking is for: the one after the highest dose given (health services: always 1)."""
+    if rules.product_id is None:
+        return 1
+    return max((d.dose_number for d in given), default=0) + 1
+
+
+def check_eligibility(person: Person, rules: ServiceRules, given: list[DoseGiven], slot_day: date) -> int:
+    """Raise NotEligible unless the person may take a seat of this service on slot_day; return the dose step."""
+    age = person.age_in_days(slot_day)
+    if age < 0:
+        raise NotEligible(Text("Người này chưa sinh vào ngày đó", "The person is not yet born on that day"))
+    if rules.min_age_days is not None and age < rules.min_age_days:
+        raise NotEligible(
+            Text(
+                f"Dịch vụ dành cho người từ {_age_text_vi(rules.min_age_days)} tuổi trở lên",
+                f"This service is for people aged {_age_text_en(rules.min_age_days)} and over",
+            ),
+            reason="too_young",
+        )
+    if rules.max_age_days is not None and age > rules.max_age_days:
+        raise NotEligible(
+            Text(
+                f"Dịch vụ dành cho người tối đa {_age_text_vi(rules.max_age_days)} tuổi",
+                f"This service is for people aged at most {_age_text_en(rules.max_age_days)}",
+            ),
+            reason="too_old",
+        )
+    if rules.eligible_sex is not None and person.sex is not rules.eligible_sex:
+        raise NotEligible(
+            Text("Dịch vụ này chỉ dành cho nữ", "This service is for women only")
+            if rules.eligible_sex is Sex.FEMALE
+            else Text("Dịch vụ này chỉ dành cho nam", "This service is for men only"),
+            reason="sex",
+        )
+    dose = next_dose(rules, given)
+    if rules.product_id is not None and dose > rules.doses_in_series:
+        raise SeriesComplete()
+    if dose > 1:
+        previous = max(given, key=lambda d: d.dose_number)
+        earliest = previous.on + timedelta(days=rules.min_days_between_doses)
+        if slot_day < earliest:
+            raise NotEligible(
+                Text(
+                    f"Mũi {dose} cần cách mũi {dose - 1} ít nhất {rules.min_days_between_doses} ngày: "
+                    f"đặt từ ngày {earliest:%d/%m/%Y}",
+                    f"Dose {dose} needs at least {rules.min_days_between_doses} days after dose {dose - 1}: "
+                    f"book from {earliest.isoformat()}",
+                ),
+                reason="dose_interval",
+                earliest_date=earliest.isoformat(),
+            )
+    return dose
+
+
+def _age_text_vi(days: int) -> str:
+    return f"{days // 365}" if days >= 365 else f"{days} ngày"
+
+
+def _age_text_en(days: int) -> str:
+    return f"{days // 365}" if days >= 365 else f"{days} days"
+
+
+class ConsentOutdated(Conflict):
+    slug = "consent-outdated"
+    title = Text(
+        "Nội dung đồng ý đã thay đổi: hãy đọc và đồng ý bản mới",
+        "The consent text has changed: read and accept the new one",
+    )
+
+
+class ProfileMissing(Conflict):
+    slug = "profile-missing"
+    title = Text(
+        "Hãy hoàn tất hồ sơ và đồng ý xử lý dữ liệu trước khi đặt lịch",
+        "Complete your profile and consent before booking",
+    )
+
+
+class PersonNotFound(NotFound):
+    slug = "person-not-found"
+    title = Text("Không tìm thấy người này", "Person not found")
+
+
+class BookingNotFound(NotFound):
+    slug = "booking-not-found"
+    title = Text("Không tìm thấy lịch hẹn", "Booking not found")
+
+
+class StandbyNotFound(NotFound):
+    slug = "standby-not-found"
+    title = Text("Không tìm thấy đăng ký chờ", "Standby entry not found")
+
+
+class SlotFull(Conflict):
+    slug = "slot-full"
+    title = Text("Khung giờ đã hết chỗ", "The slot is full")
+
+
+class SlotNotBookable(Conflict):
+    slug = "slot-not-bookable"
+    title = Text("Khung giờ này không nhận đặt lịch", "This slot does not take bookings")
+
+
+class AlreadyBooked(Conflict):
+    slug = "already-booked"
+    title = Text(
+        "Người này đã có lịch hẹn cho dịch vụ và mũi tiêm này", "This person already has a booking for this service"
+    )
+
+
+class TooManyActiveBookings(Conflict):
+    slug = "too-many-active-bookings"
+    title = Text("Người này đã có quá nhiều lịch hẹn đang chờ", "This person has too many open bookings")
+
+
+class NotEligible(Conflict):
+    slug = "not-eligible"
+    title = Text("Không đủ điều kiện cho khung giờ này", "Not eligible for this slot")
+
+
+class SeriesComplete(Conflict):
+    slug = "series-complete"
+    title = Text("Người này đã tiêm đủ các mũi của vắc xin", "This person has had every dose of the series")
+
+
+class BookingNotActive(Conflict):
+    slug = "booking-not-active"
+    title = Text("Lịch hẹn không còn hiệu lực", "The booking is no longer active")
+
+
+class BookingStarted(Conflict):
+    slug = "booking-started"
+    title = Text("Đã quá giờ hẹn, không thể thay đổi", "The appointment time has passed; it cannot be changed")
+
+
+class SameSlot(Conflict):
+    slug = "same-slot"
+    title = Text("Lịch hẹn đã ở khung giờ này", "The booking is already in this slot")
+
+
+class OtherService(Conflict):
+    slug = "other-service"
+    title = Text(
+        "Chỉ đổi được sang khung giờ của cùng dịch vụ", "A booking can only move to a slot of the same service"
+    )
+
+
+class TooManyDependents(Conflict):
+    slug = "too-many-dependents"
+    title = Text(
+        f"Mỗi tài khoản quản lý tối đa {MAX_DEPENDENTS} người thân",
+        f"An account manages at most {MAX_DEPENDENTS} people",
+    )
+
+
+class DependentHasBookings(Conflict):
+    slug = "dependent-has-bookings"
+    title = Text("Người thân còn lịch hẹn đang chờ", "The dependent still has open bookings")
+
+
+class CccdTaken(Conflict):
+    slug = "cccd-taken"
+    title = Text("Số CCCD này đã được đăng ký", "This CCCD number is already registered")
+
+
+class SeatsAvailable(Conflict):
+    slug = "seats-available"
+    title = Text("Vẫn còn chỗ trống: hãy đặt lịch thay vì đăng ký chờ", "Seats are free: book instead of waiting")
+
+
+class AlreadyWaiting(Conflict):
+    slug = "already-waiting"
+    title = Text(
+        "Người này đã đăng ký chờ cho dịch vụ này", "This person is already on the standby list for this service"
+    )
+
+
+class OfferGone(Conflict):
+    slug = "offer-gone"
+    title = Text("Lời mời giữ chỗ đã hết hạn hoặc không còn", "The offer has expired or is no longer open")
+
+
+class OutOfScope(Forbidden):
+    slug = "clinic-out-of-scope"
+    title = Text("Bạn không quản lý cơ sở này", "You do not manage this clinic")
+
+
+def cccd_mismatch() -> Invalid:
+    return Invalid.field(
+        "cccd",
+        "cccd_mismatch",
+        Text(
+            "Chữ số 4–6 của CCCD không khớp với giới tính và năm sinh",
+            "Digits 4–6 of the CCCD do not match the sex and year of birth",
+        ),
+    )

@@ -1,0 +1,602 @@
+"""SQL for people, bookings, seats, the standby list and attempt counters."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from booking.models import (
+    AlreadyBooked,
+    AlreadyWaiting,
+    Booking,
+    BookingStatus,
+    CccdTaken,
+    DoseGiven,
+    Person,
+    StandbyEntry,
+    StandbyStatus,
+)
+from clinics.models import Sex
+from vaxbook.db import Connection, assignments
+
+_PERSON = (
+    "id, account_id, guardian_id, full_name, date_of_birth, sex, cccd, province, district, ward, "
+    "consent_at, consent_version, active_bookings"
+)
+_BOOKING = (
+    "id, clinic_id, slot_id, service_id, person_id, dose_number, code, status, starts_at, ends_at, moved_from, "
+    "created_at"
+)
+# Bookings are read with their clinic's time zone, in which their times are shown.
+_BOOKING_WITH_ZONE = f"{', '.join('b.' + c for c in _BOOKING.split(', '))}, c.timezone"
+_ENTRY = (
+    "id, person_id, service_id, clinic_id, province, district, date_from, date_to, priority_rank, status, "
+    "offer_clinic_id, offer_slot_id, offer_expires_at, booking_id, created_at"
+)
+PERSON_UPDATABLE = frozenset(
+    {"full_name", "date_of_birth", "sex", "cccd", "province", "district", "ward", "consent_at", "consent_version"}
+)
+
+
+def _prefixed(names: str, table: str) -> str:
+    return ", ".join(f"{table}.{c}" for c in names.split(", "))
+
+
+def _person(row: asyncpg.Record) -> Person:
+    return Person(**{**dict(row), "sex": Sex(row["sex"])})
+
+
+def _booking(row: asyncpg.Record) -> Booking:
+    return Booking(
+        **{c: row[c] for c in [*_BOOKING.split(", "), "timezone"]} | {"status": BookingStatus(row["status"])}
+    )
+
+
+def _entry(row: asyncpg.Record) -> StandbyEntry:
+    return StandbyEntry(**{**dict(row), "status": StandbyStatus(row["status"])})
+
+
+def _unique_violation(error: asyncpg.UniqueViolationError) -> str:
+    return getattr(error, "constraint_name", "") or ""
+
+
+# People
+
+
+async def insert_person(
+    conn: Connection,
+    *,
+    account_id: UUID | None,
+    guardian_id: UUID | None,
+    registered_by: UUID | None,
+    full_name: str,
+    date_of_birth: date,
+    sex: Sex,
+    cccd: str | None,
+    province: str,
+    district: str,
+    ward: str,
+    consent_at: datetime,
+    consent_version: str,
+) -> Person:
+    try:
+        row = await conn.fetchrow(
+            f"""
+            INSERT INTO people (account_id, guardian_id, registered_by, full_name, date_of_birth, sex, cccd,
+                                province, district, ward, consent_at, consent_version)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+            RETURNING {_PERSON}
+            """,
+            account_id,
+            guardian_id,
+            registered_by,
+            full_name,
+            date_of_birth,
+            sex.value,
+            cccd,
+            province,
+            district,
+            ward,
+            consent_at,
+            consent_version,
+        )
+    except asyncpg.UniqueViolationError:
+        raise CccdTaken() from None
+    assert row is not None
+    return _person(row)
+
+
+async def update_person(conn: Connection, *, person_id: UUID, changes: dict[str, Any]) -> Person | None:
+    values = {k: (v.value if isinstance(v, Sex) else v) for k, v in changes.items()}
+    text, args = assignments(values, allowed=PERSON_UPDATABLE, first_param=2)
+    try:
+        row = await conn.fetchrow(
+            f"UPDATE people SET {text}, updated_at = now() WHERE id = $1 RETURNING {_PERSON}", person_id, *args
+        )
+    except asyncpg.UniqueViolationError:
+        raise CccdTaken() from None
+    return None if row is None else _person(row)
+
+
+async def get_person(conn: Connection, *, person_id: UUID) -> Person | None:
+    row = await conn.fetchrow(f"SELECT {_PERSON} FROM people WHERE id = $1", person_id)
+    return None if row is None else _person(row)
+
+
+async def person_of_account(conn: Connection, *, account_id: UUID) -> Person | None:
+    row = await conn.fetchrow(f"SELECT {_PERSON} FROM people WHERE account_id = $1", account_id)
+    return None if row is None else _person(row)
+
+
+async def person_for_account(conn: Connection, *, person_id: UUID, account_id: UUID) -> Person | None:
+    """The person if the account is theirs or their guardian's; None otherwise (not found and not yours look alike)."""
+    row = await conn.fetchrow(
+        f"""
+        SELECT {_prefixed(_PERSON, "p")} FROM people p LEFT JOIN people g ON g.id = p.guardian_id
+        WHERE p.id = $1 AND (p.account_id = $2 OR g.account_id = $2)
+        """,
+        person_id,
+        account_id,
+    )
+    return None if row is None else _person(row)
+
+
+async def dependents_of(conn: Connection, *, guardian_id: UUID) -> list[Person]:
+    rows = await conn.fetch(f"SELECT {_PERSON} FROM people WHERE guardian_id = $1 ORDER BY created_at, id", guardian_id)
+    return [_person(r) for r in rows]
+
+
+async def people_by_phone(conn: Connection, *, phone: str) -> list[Person]:
+    """The account holder with this phone and the dependents they manage."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {_prefixed(_PERSON, "p")} FROM citizens c
+        JOIN people holder ON holder.account_id = c.id
+        JOIN people p ON p.id = holder.id OR p.guardian_id = holder.id
+        WHERE c.phone = $1
+        ORDER BY p.guardian_id NULLS FIRST, p.created_at
+        """,
+        phone,
+    )
+    return [_person(r) for r in rows]
+
+
+async def people_by_cccd(conn: Connection, *, cccd: str) -> list[Person]:
+    rows = await conn.fetch(f"SELECT {_PERSON} FROM people WHERE cccd = $1", cccd)
+    return [_person(r) for r in rows]
+
+
+async def account_for_phone(conn: Connection, *, phone: str) -> UUID:
+    """The sign-in account of a phone, made if it does not exist yet."""
+    account_id: UUID = await conn.fetchval(
+        """
+        INSERT INTO citizens (phone) VALUES ($1)
+        ON CONFLICT (phone) DO UPDATE SET phone = EXCLUDED.phone
+        RETURNING id
+        """,
+        phone,
+    )
+    return account_id
+
+
+async def take_dependent_place(conn: Connection, *, guardian_id: UUID, limit: int) -> bool:
+    row = await conn.fetchrow(
+        "UPDATE people SET dependent_count = dependent_count + 1 WHERE id = $1 AND dependent_count < $2 RETURNING id",
+        guardian_id,
+        limit,
+    )
+    return row is not None
+
+
+async def delete_dependent(conn: Connection, *, person_id: UUID, guardian_id: UUID) -> str:
+    """Remove a dependent with no booking history. Returns 'deleted', 'missing' or 'has_bookings'."""
+    if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM bookings WHERE person_id = $1)", person_id):
+        return "has_bookings"
+    if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM standby_entries WHERE person_id = $1)", person_id):
+        await conn.execute("DELETE FROM standby_entries WHERE person_id = $1", person_id)
+    deleted = await conn.execute("DELETE FROM people WHERE id = $1 AND guardian_id = $2", person_id, guardian_id)
+    if deleted == "DELETE 0":
+        return "missing"
+    await conn.execute("UPDATE people SET dependent_count = dependent_count - 1 WHERE id = $1", guardian_id)
+    return "deleted"
+
+
+async def take_active_place(conn: Connection, *, person_id: UUID, limit: int) -> bool:
+    """Count one more open booking for the person, unless they hold `limit` already."""
+    row = await conn.fetchrow(
+        "UPDATE people SET active_bookings = active_bookings + 1 WHERE id = $1 AND active_bookings < $2 RETURNING id",
+        person_id,
+        limit,
+    )
+    return row is not None
+
+
+async def release_active_place(conn: Connection, *, person_id: UUID) -> None:
+    await conn.execute("UPDATE people SET active_bookings = active_bookings - 1 WHERE id = $1", person_id)
+
+
+async def doses_given(conn: Connection, *, person_id: UUID, service_ids: list[UUID]) -> list[DoseGiven]:
+    """Completed doses of the person for any of the given services (the services of one vaccine product)."""
+    rows = await conn.fetch(
+        """
+        SELECT b.dose_number, (b.starts_at AT TIME ZONE c.timezone)::date AS given_on
+        FROM bookings b JOIN clinics c ON c.id = b.clinic_id
+        WHERE b.person_id = $1 AND b.service_id = ANY($2::uuid[]) AND b.status = 'completed'
+        """,
+        person_id,
+        service_ids,
+    )
+    return [DoseGiven(dose_number=r["dose_number"], on=r["given_on"]) for r in rows]
+
+
+async def has_active_booking(conn: Connection, *, person_id: UUID, service_id: UUID) -> bool:
+    exists: bool = await conn.fetchval(
+        """
+        SELECT EXISTS (SELECT 1 FROM bookings
+                       WHERE person_id = $1 AND service_id = $2 AND status IN ('booked', 'checked_in'))
+        """,
+        person_id,
+        service_id,
+    )
+    return exists
+
+
+# Seats
+
+
+async def claim_seat(conn: Connection, *, clinic_id: UUID, slot_id: UUID, now: datetime) -> bool:
+    """Take one seat of an open, future slot in one conditional statement; False when none is left."""
+    row = await conn.fetchrow(
+        """
+        UPDATE slots SET booked = booked + 1, updated_at = now()
+        WHERE clinic_id = $1 AND id = $2 AND status = 'open' AND booked < capacity AND starts_at > $3
+        RETURNING booked
+        """,
+        clinic_id,
+        slot_id,
+        now,
+    )
+    return row is not None
+
+
+async def release_seat(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> None:
+    await conn.execute(
+        "UPDATE slots SET booked = booked - 1, updated_at = now() WHERE clinic_id = $1 AND id = $2",
+        clinic_id,
+        slot_id,
+    )
+
+
+# Bookings
+
+
+async def insert_booking(
+    conn: Connection,
+    *,
+    clinic_id: UUID,
+    slot_id: UUID,
+    service_id: UUID,
+    person_id: UUID,
+    dose_number: int,
+    code: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    booked_by_account: UUID | None,
+    booked_by_staff: UUID | None,
+    moved_from: UUID | None,
+) -> Booking | None:
+    """Insert a booking; None when its code collides (draw another). Raises AlreadyBooked for a second active one."""
+    try:
+        row = await conn.fetchrow(
+            f"""
+            WITH b AS (
+                INSERT INTO bookings (clinic_id, slot_id, service_id, person_id, dose_number, code, starts_at,
+                                      ends_at, booked_by_account, booked_by_staff, moved_from)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                RETURNING *
+            )
+            SELECT {_BOOKING_WITH_ZONE} FROM b JOIN clinics c ON c.id = b.clinic_id
+            """,
+            clinic_id,
+            slot_id,
+            service_id,
+            person_id,
+            dose_number,
+            code,
+            starts_at,
+            ends_at,
+            booked_by_account,
+            booked_by_staff,
+            moved_from,
+        )
+    except asyncpg.UniqueViolationError as error:
+        if _unique_violation(error) == "bookings_code_key":
+            return None
+        raise AlreadyBooked() from None
+    assert row is not None
+    return _booking(row)
+
+
+async def get_booking(conn: Connection, *, booking_id: UUID) -> Booking | None:
+    row = await conn.fetchrow(
+        f"SELECT {_BOOKING_WITH_ZONE} FROM bookings b JOIN clinics c ON c.id = b.clinic_id WHERE b.id = $1", booking_id
+    )
+    return None if row is None else _booking(row)
+
+
+async def booking_for_account(conn: Connection, *, booking_id: UUID, account_id: UUID) -> Booking | None:
+    """The booking if it is for the account holder or one of their dependents; None otherwise."""
+    row = await conn.fetchrow(
+        f"""
+        SELECT {_BOOKING_WITH_ZONE} FROM bookings b JOIN clinics c ON c.id = b.clinic_id
+        JOIN people p ON p.id = b.person_id LEFT JOIN people g ON g.id = p.guardian_id
+        WHERE b.id = $1 AND (p.account_id = $2 OR g.account_id = $2)
+        """,
+        booking_id,
+        account_id,
+    )
+    return None if row is None else _booking(row)
+
+
+async def change_status(
+    conn: Connection, *, booking_id: UUID, from_status: BookingStatus, to_status: BookingStatus, before: datetime
+) -> Booking | None:
+    """Move a booking from one status to another if it is still in the first and its slot starts after `before`."""
+    row = await conn.fetchrow(
+        f"""
+        WITH b AS (
+            UPDATE bookings SET status = $3, updated_at = now()
+            WHERE id = $1 AND status = $2 AND starts_at > $4
+            RETURNING *
+        )
+        SELECT {_BOOKING_WITH_ZONE} FROM b JOIN clinics c ON c.id = b.clinic_id
+        """,
+        booking_id,
+        from_status.value,
+        to_status.value,
+        before,
+    )
+    return None if row is None else _booking(row)
+
+
+async def bookings_of_account(
+    conn: Connection, *, account_id: UUID, after: tuple[datetime, UUID] | None, limit: int
+) -> list[Booking]:
+    rows = await conn.fetch(
+        f"""
+        SELECT {_BOOKING_WITH_ZONE} FROM bookings b JOIN clinics c ON c.id = b.clinic_id
+        JOIN people p ON p.id = b.person_id LEFT JOIN people g ON g.id = p.guardian_id
+        WHERE (p.account_id = $1 OR g.account_id = $1)
+          AND ($2::timestamptz IS NULL OR (b.starts_at, b.id) < ($2, $3::uuid))
+        ORDER BY b.starts_at DESC, b.id DESC
+        LIMIT $4
+        """,
+        account_id,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+    return [_booking(r) for r in rows]
+
+
+async def bookings_of_person(conn: Connection, *, person_id: UUID, limit: int) -> list[Booking]:
+    rows = await conn.fetch(
+        f"""
+        SELECT {_BOOKING_WITH_ZONE} FROM bookings b JOIN clinics c ON c.id = b.clinic_id
+        WHERE b.person_id = $1 ORDER BY b.starts_at DESC, b.id DESC LIMIT $2
+        """,
+        person_id,
+        limit,
+    )
+    return [_booking(r) for r in rows]
+
+
+async def day_list(
+    conn: Connection, *, clinic_id: UUID, starts_from: datetime, starts_before: datetime
+) -> list[tuple[Booking, str, date]]:
+    rows = await conn.fetch(
+        f"""
+        SELECT {_BOOKING_WITH_ZONE}, p.full_name, p.date_of_birth
+        FROM bookings b JOIN clinics c ON c.id = b.clinic_id JOIN people p ON p.id = b.person_id
+        WHERE b.clinic_id = $1 AND b.starts_at >= $2 AND b.starts_at < $3 AND b.status <> 'moved'
+        ORDER BY b.starts_at, p.full_name, b.id
+        """,
+        clinic_id,
+        starts_from,
+        starts_before,
+    )
+    return [(_booking(r), r["full_name"], r["date_of_birth"]) for r in rows]
+
+
+# Standby list
+
+
+async def insert_entry(
+    conn: Connection,
+    *,
+    person_id: UUID,
+    service_id: UUID,
+    clinic_id: UUID | None,
+    province: str | None,
+    district: str | None,
+    date_from: date,
+    date_to: date,
+    priority_rank: int,
+    joined_by_account: UUID | None,
+    joined_by_staff: UUID | None,
+) -> StandbyEntry:
+    try:
+        row = await conn.fetchrow(
+            f"""
+            INSERT INTO standby_entries (person_id, service_id, clinic_id, province, district, date_from, date_to,
+                                         priority_rank, joined_by_account, joined_by_staff)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+            RETURNING {_ENTRY}
+            """,
+            person_id,
+            service_id,
+            clinic_id,
+            province,
+            district,
+            date_from,
+            date_to,
+            priority_rank,
+            joined_by_account,
+            joined_by_staff,
+        )
+    except asyncpg.UniqueViolationError:
+        raise AlreadyWaiting() from None
+    assert row is not None
+    return _entry(row)
+
+
+async def entries_of_account(conn: Connection, *, account_id: UUID) -> list[StandbyEntry]:
+    rows = await conn.fetch(
+        f"""
+        SELECT {_prefixed(_ENTRY, "e")} FROM standby_entries e
+        JOIN people p ON p.id = e.person_id LEFT JOIN people g ON g.id = p.guardian_id
+        WHERE p.account_id = $1 OR g.account_id = $1
+        ORDER BY e.created_at DESC, e.id
+        LIMIT 100
+        """,
+        account_id,
+    )
+    return [_entry(r) for r in rows]
+
+
+async def entry_for_account(conn: Connection, *, entry_id: UUID, account_id: UUID) -> StandbyEntry | None:
+    row = await conn.fetchrow(
+        f"""
+        SELECT {_prefixed(_ENTRY, "e")} FROM standby_entries e
+        JOIN people p ON p.id = e.person_id LEFT JOIN people g ON g.id = p.guardian_id
+        WHERE e.id = $1 AND (p.account_id = $2 OR g.account_id = $2)
+        """,
+        entry_id,
+        account_id,
+    )
+    return None if row is None else _entry(row)
+
+
+async def waiting_for_seat(
+    conn: Connection, *, service_id: UUID, clinic_id: UUID, province: str, district: str, day: date, limit: int
+) -> list[StandbyEntry]:
+    """Entries that a freed seat of this service, clinic and day could go to, first in line first.
+
+    Locked for the caller's transaction; entries another transaction is offering right now are skipped.
+    """
+    rows = await conn.fetch(
+        f"""
+        SELECT {_ENTRY} FROM standby_entries
+        WHERE status = 'waiting' AND service_id = $1 AND $5 BETWEEN date_from AND date_to
+          AND (clinic_id = $2 OR (clinic_id IS NULL AND lower(province) = lower($3) AND lower(district) = lower($4)))
+        ORDER BY priority_rank, created_at, id
+        LIMIT $6
+        FOR UPDATE SKIP LOCKED
+        """,
+        service_id,
+        clinic_id,
+        province,
+        district,
+        day,
+        limit,
+    )
+    return [_entry(r) for r in rows]
+
+
+async def offer_seat(
+    conn: Connection, *, entry_id: UUID, clinic_id: UUID, slot_id: UUID, expires_at: datetime
+) -> StandbyEntry:
+    row = await conn.fetchrow(
+        f"""
+        UPDATE standby_entries
+        SET status = 'offered', offer_clinic_id = $2, offer_slot_id = $3, offer_expires_at = $4, updated_at = now()
+        WHERE id = $1 AND status = 'waiting'
+        RETURNING {_ENTRY}
+        """,
+        entry_id,
+        clinic_id,
+        slot_id,
+        expires_at,
+    )
+    assert row is not None, "the entry was locked by waiting_for_seat"
+    return _entry(row)
+
+
+async def close_offer(
+    conn: Connection, *, entry_id: UUID, to_status: StandbyStatus, booking_id: UUID | None, now: datetime
+) -> StandbyEntry | None:
+    """End an open offer (booked, declined, left or expired) in one conditional statement.
+
+    Accepting needs the offer unexpired; the other endings take it either way. Returns the entry (its offer
+    columns still name the slot), or None when there was no open offer to end.
+    """
+    row = await conn.fetchrow(
+        f"""
+        UPDATE standby_entries SET status = $2, booking_id = $3, updated_at = now()
+        WHERE id = $1 AND status = 'offered' AND ($2 <> 'booked' OR offer_expires_at > $4)
+        RETURNING {_ENTRY}
+        """,
+        entry_id,
+        to_status.value,
+        booking_id,
+        now,
+    )
+    return None if row is None else _entry(row)
+
+
+async def leave_waiting(conn: Connection, *, entry_id: UUID) -> bool:
+    result = await conn.execute(
+        "UPDATE standby_entries SET status = 'left', updated_at = now() WHERE id = $1 AND status = 'waiting'", entry_id
+    )
+    return result != "UPDATE 0"
+
+
+async def leave_all_waiting(conn: Connection, *, person_id: UUID, service_id: UUID) -> None:
+    """A person who got a booking no longer waits for the same service."""
+    await conn.execute(
+        """
+        UPDATE standby_entries SET status = 'left', updated_at = now()
+        WHERE person_id = $1 AND service_id = $2 AND status = 'waiting'
+        """,
+        person_id,
+        service_id,
+    )
+
+
+async def expired_offers(conn: Connection, *, now: datetime, limit: int) -> list[StandbyEntry]:
+    rows = await conn.fetch(
+        f"""
+        SELECT {_ENTRY} FROM standby_entries WHERE status = 'offered' AND offer_expires_at <= $1
+        ORDER BY offer_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED
+        """,
+        now,
+        limit,
+    )
+    return [_entry(r) for r in rows]
+
+
+# Attempt counters
+
+
+async def count_attempt(conn: Connection, *, scope: str, limit: int, window_minutes: int) -> int | None:
+    """Count an attempt in the scope's current window. Returns None when allowed, else seconds until the next window."""
+    row = await conn.fetchrow(
+        """
+        INSERT INTO attempt_counters AS a (scope, window_started, attempts) VALUES ($1, now(), 1)
+        ON CONFLICT (scope) DO UPDATE SET
+            window_started = CASE WHEN a.window_started <= now() - make_interval(mins => $3)
+                                  THEN now() ELSE a.window_started END,
+            attempts = CASE WHEN a.window_started <= now() - make_interval(mins => $3)
+                            THEN 1 ELSE a.attempts + 1 END
+        RETURNING attempts,
+                  ceil(extract(epoch FROM window_started + make_interval(mins => $3) - now()))::int AS wait
+        """,
+        scope,
+        limit,
+        window_minutes,
+    )
+    assert row is not None
+    return None if row["attempts"] <= limit else max(1, row["wait"])

@@ -1,0 +1,1 @@
+"""Booking use cases: people (profiles, dependents, assisted registration), bookings, the standby list."""

@@ -1,0 +1,184 @@
+"""Citizens' profiles and consent, their dependents, and people registered at a counter or by phone."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from booking import repository
+from booking.models import (
+    CONSENT_VERSION,
+    MAX_DEPENDENTS,
+    ConsentOutdated,
+    DependentHasBookings,
+    Person,
+    PersonNotFound,
+    ProfileMissing,
+    TooManyDependents,
+)
+from booking.schemas import (
+    AssistedRegistration,
+    Consent,
+    DependentCreate,
+    DependentUpdate,
+    PersonSearch,
+    ProfileUpsert,
+)
+from vaxbook import audit
+from vaxbook.auth.models import Principal
+from vaxbook.db import Connection, UnitOfWork
+from vaxbook.errors import Conflict
+from vaxbook.i18n import Text
+
+
+class PhoneHasProfile(Conflict):
+    slug = "phone-has-profile"
+    title = Text("Số điện thoại này đã có hồ sơ", "This phone number already has a profile")
+
+
+def _check_consent_text(consent: Consent) -> None:
+    if consent.text_version != CONSENT_VERSION:
+        raise ConsentOutdated(current_version=CONSENT_VERSION)
+
+
+async def _record(conn: Connection, principal: Principal, action: str, person: Person) -> None:
+    # Names and numbers stay out of the audit trail: it says who touched which record, not what it holds.
+    await audit.record(conn, actor=principal, action=action, object_type="person", object_id=person.id)
+
+
+async def profile(uow: UnitOfWork, principal: Principal) -> Person:
+    async with uow.transaction(readonly=True) as conn:
+        person = await repository.person_of_account(conn, account_id=principal.id)
+    if person is None:
+        raise PersonNotFound()
+    return person
+
+
+async def save_profile(uow: UnitOfWork, principal: Principal, data: ProfileUpsert, *, now: datetime) -> Person:
+    """Create or replace the signed-in citizen's own profile, with their consent to the current text."""
+    _check_consent_text(data.consent)
+    details = data.model_dump(exclude={"consent"})
+    async with uow.transaction() as conn:
+        existing = await repository.person_of_account(conn, account_id=principal.id)
+        if existing is None:
+            person = await repository.insert_person(
+                conn,
+                account_id=principal.id,
+                guardian_id=None,
+                registered_by=None,
+                consent_at=now,
+                consent_version=data.consent.text_version,
+                **details,
+            )
+            await _record(conn, principal, "profile.create", person)
+        else:
+            updated = await repository.update_person(
+                conn,
+                person_id=existing.id,
+                changes=details | {"consent_at": now, "consent_version": data.consent.text_version},
+            )
+            assert updated is not None
+            person = updated
+            await _record(conn, principal, "profile.update", person)
+    return person
+
+
+async def dependents(uow: UnitOfWork, principal: Principal) -> list[Person]:
+    async with uow.transaction(readonly=True) as conn:
+        guardian = await repository.person_of_account(conn, account_id=principal.id)
+        return [] if guardian is None else await repository.dependents_of(conn, guardian_id=guardian.id)
+
+
+async def add_dependent(uow: UnitOfWork, principal: Principal, data: DependentCreate, *, now: datetime) -> Person:
+    """Someone without a phone of their own (an elderly parent, a child) whom the citizen books for."""
+    _check_consent_text(data.consent)
+    async with uow.transaction() as conn:
+        guardian = await repository.person_of_account(conn, account_id=principal.id)
+        if guardian is None:
+            raise ProfileMissing()
+        if not await repository.take_dependent_place(conn, guardian_id=guardian.id, limit=MAX_DEPENDENTS):
+            raise TooManyDependents()
+        person = await repository.insert_person(
+            conn,
+            account_id=None,
+            guardian_id=guardian.id,
+            registered_by=None,
+            consent_at=now,
+            consent_version=data.consent.text_version,
+            **data.model_dump(exclude={"consent"}),
+        )
+        await _record(conn, principal, "dependent.create", person)
+    return person
+
+
+async def _own_dependent(conn: Connection, principal: Principal, person_id: UUID) -> Person:
+    person = await repository.person_for_account(conn, person_id=person_id, account_id=principal.id)
+    if person is None or person.guardian_id is None:
+        raise PersonNotFound()
+    return person
+
+
+async def update_dependent(uow: UnitOfWork, principal: Principal, person_id: UUID, data: DependentUpdate) -> Person:
+    async with uow.transaction() as conn:
+        await _own_dependent(conn, principal, person_id)
+        changes = data.model_dump(exclude_unset=True)
+        person = (
+            await repository.update_person(conn, person_id=person_id, changes=changes)
+            if changes
+            else await repository.get_person(conn, person_id=person_id)
+        )
+        assert person is not None
+        await _record(conn, principal, "dependent.update", person)
+    return person
+
+
+async def remove_dependent(uow: UnitOfWork, principal: Principal, person_id: UUID) -> None:
+    """Remove a dependent who never had a booking (booking history stays for the health record)."""
+    async with uow.transaction() as conn:
+        person = await _own_dependent(conn, principal, person_id)
+        assert person.guardian_id is not None
+        outcome = await repository.delete_dependent(conn, person_id=person.id, guardian_id=person.guardian_id)
+        if outcome == "has_bookings":
+            raise DependentHasBookings()
+        await _record(conn, principal, "dependent.delete", person)
+
+
+async def register(uow: UnitOfWork, principal: Principal, data: AssistedRegistration, *, now: datetime) -> Person:
+    """Staff register a walk-in or a caller. With a phone, the person becomes that sign-in account's own profile."""
+    _check_consent_text(data.consent)
+    async with uow.transaction() as conn:
+        account_id = None
+        if data.phone is not None:
+            account_id = await repository.account_for_phone(conn, phone=data.phone)
+            if (existing := await repository.person_of_account(conn, account_id=account_id)) is not None:
+                raise PhoneHasProfile(person_id=existing.id)
+        person = await repository.insert_person(
+            conn,
+            account_id=account_id,
+            guardian_id=None,
+            registered_by=principal.id,
+            consent_at=now,
+            consent_version=data.consent.text_version,
+            **data.model_dump(exclude={"consent", "phone"}),
+        )
+        await _record(conn, principal, "person.register", person)
+    return person
+
+
+async def search(uow: UnitOfWork, principal: Principal, query: PersonSearch) -> list[Person]:
+    """Find a caller by phone (with the dependents they manage) or by CCCD; every search is audited."""
+    async with uow.transaction() as conn:
+        if query.phone is not None:
+            found = await repository.people_by_phone(conn, phone=query.phone)
+        else:
+            assert query.cccd is not None
+            found = await repository.people_by_cccd(conn, cccd=query.cccd)
+        await audit.record(
+            conn,
+            actor=principal,
+            action="people.search",
+            object_type="person_search",
+            object_id="-",
+            details={"by": "phone" if query.phone else "cccd", "found": [p.id for p in found]},
+        )
+    return found

@@ -1,0 +1,182 @@
+"""The standby list: wait for a seat; a freed seat is offered to the first eligible entry and held for a while."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from booking import repository
+from booking.models import (
+    AlreadyBooked,
+    Booking,
+    BookingPolicy,
+    OfferGone,
+    SeatsAvailable,
+    StandbyEntry,
+    StandbyNotFound,
+    StandbyStatus,
+    TooManyActiveBookings,
+)
+from booking.schemas import StandbyJoin
+from booking.service.common import (
+    check_consent,
+    dose_for,
+    insert_booking,
+    local_day,
+    pass_seat_on,
+    person_for,
+    record_booking,
+    rules_of,
+)
+from clinics import service as clinics
+from clinics.models import ClinicNotFound, ServiceInactive, ServiceNotFound, check_date_range, unknown_reference
+from vaxbook import audit
+from vaxbook.auth.models import Principal, Role
+from vaxbook.db import Connection, UnitOfWork
+
+STANDBY_MAX_DAYS = 92
+DEFAULT_PRIORITY_RANK = 1000  # everyone else; the priority groups of the quota issue rank lower (earlier)
+
+
+async def join(uow: UnitOfWork, principal: Principal, data: StandbyJoin, *, now: datetime) -> StandbyEntry:
+    """Wait for a seat of a service at a clinic, or anywhere in a district, between two dates.
+
+    Only while no seat is free there: with one free, booking it is the way.
+    """
+    check_date_range(data.date_from, data.date_to, max_days=STANDBY_MAX_DAYS)
+    async with uow.transaction() as conn:
+        person = await person_for(conn, principal, data.person_id)
+        check_consent(person)
+        try:
+            service = await clinics.get_service(uow, data.service_id)
+            if data.clinic_id is not None:
+                await clinics.get_clinic(uow, data.clinic_id)
+        except ServiceNotFound:
+            raise unknown_reference("service_id") from None
+        except ClinicNotFound:
+            raise unknown_reference("clinic_id") from None
+        if not service.active:
+            raise ServiceInactive()
+        if await repository.has_active_booking(conn, person_id=person.id, service_id=service.id):
+            raise AlreadyBooked()
+        free = await clinics.search_availability(
+            uow,
+            clinics.SearchQuery(
+                date_from=data.date_from,
+                date_to=data.date_to,
+                service_id=service.id,
+                clinic_id=data.clinic_id,
+                province=data.province,
+                district=data.district,
+            ),
+            now=now,
+            max_days=STANDBY_MAX_DAYS,
+            after=None,
+            limit=1,
+        )
+        if free:
+            raise SeatsAvailable(slot_id=free[0][0].id)
+        staff = principal.role is not Role.CITIZEN
+        entry = await repository.insert_entry(
+            conn,
+            person_id=person.id,
+            service_id=service.id,
+            clinic_id=data.clinic_id,
+            province=data.province,
+            district=data.district,
+            date_from=data.date_from,
+            date_to=data.date_to,
+            priority_rank=DEFAULT_PRIORITY_RANK,
+            joined_by_account=None if staff else principal.id,
+            joined_by_staff=principal.id if staff else None,
+        )
+        await _record_entry(conn, principal, "standby.join", entry)
+    return entry
+
+
+async def of_account(uow: UnitOfWork, principal: Principal) -> list[StandbyEntry]:
+    async with uow.transaction(readonly=True) as conn:
+        return await repository.entries_of_account(conn, account_id=principal.id)
+
+
+async def _entry_for(conn: Connection, principal: Principal, entry_id: UUID) -> StandbyEntry:
+    entry = await repository.entry_for_account(conn, entry_id=entry_id, account_id=principal.id)
+    if entry is None:
+        raise StandbyNotFound()
+    return entry
+
+
+async def accept(
+    uow: UnitOfWork, principal: Principal, policy: BookingPolicy, *, entry_id: UUID, now: datetime
+) -> Booking:
+    """Take the seat an offer holds: it becomes a booking without another claim, since it was never let go."""
+    async with uow.transaction() as conn:
+        entry = await _entry_for(conn, principal, entry_id)
+        if entry.status is not StandbyStatus.OFFERED or entry.offer_slot_id is None:
+            raise OfferGone()
+        slot, clinic = await clinics.get_slot(uow, entry.offer_slot_id)
+        person = await person_for(conn, principal, entry.person_id)
+        rules = await rules_of(uow, slot.service_id)
+        dose = await dose_for(uow, conn, person, rules, local_day(slot, clinic))
+        if not await repository.take_active_place(conn, person_id=person.id, limit=policy.max_active_per_person):
+            raise TooManyActiveBookings(limit=policy.max_active_per_person)
+        booking = await insert_booking(conn, principal, slot=slot, person_id=person.id, dose=dose)
+        if (
+            await repository.close_offer(
+                conn, entry_id=entry.id, to_status=StandbyStatus.BOOKED, booking_id=booking.id, now=now
+            )
+            is None
+        ):
+            raise OfferGone()
+        await record_booking(conn, principal, "booking.create", booking, dose_number=dose, from_standby=entry.id)
+    return booking
+
+
+async def leave(
+    uow: UnitOfWork, principal: Principal, policy: BookingPolicy, *, entry_id: UUID, now: datetime
+) -> StandbyEntry:
+    """Leave the list: while waiting, or by turning an offer down (its seat goes to the next in line)."""
+    async with uow.transaction() as conn:
+        entry = await _entry_for(conn, principal, entry_id)
+        if entry.status is StandbyStatus.WAITING and await repository.leave_waiting(conn, entry_id=entry.id):
+            await _record_entry(conn, principal, "standby.leave", entry)
+            return await _entry_for(conn, principal, entry_id)
+        closed = await repository.close_offer(
+            conn, entry_id=entry.id, to_status=StandbyStatus.DECLINED, booking_id=None, now=now
+        )
+        if closed is None:
+            raise OfferGone()
+        await _record_entry(conn, principal, "standby.decline", closed)
+        assert closed.offer_slot_id is not None
+        await pass_seat_on(uow, conn, slot_id=closed.offer_slot_id, policy=policy, now=now)
+        return closed
+
+
+async def expire_offers(uow: UnitOfWork, policy: BookingPolicy, *, now: datetime) -> int:
+    """End every offer whose time ran out and pass each seat on; one transaction per offer. (Run on a schedule.)"""
+    expired = 0
+    while True:
+        async with uow.transaction() as conn:
+            entries = await repository.expired_offers(conn, now=now, limit=1)
+            if not entries:
+                return expired
+            closed = await repository.close_offer(
+                conn, entry_id=entries[0].id, to_status=StandbyStatus.EXPIRED, booking_id=None, now=now
+            )
+            assert closed is not None
+            assert closed.offer_slot_id is not None
+            await _record_entry(conn, audit.SYSTEM, "standby.expire", closed)
+            await pass_seat_on(uow, conn, slot_id=closed.offer_slot_id, policy=policy, now=now)
+        expired += 1
+
+
+async def _record_entry(conn: Connection, actor: audit.Actor, action: str, entry: StandbyEntry) -> None:
+    await audit.record(
+        conn,
+        actor=actor,
+        action=action,
+        object_type="standby_entry",
+        object_id=entry.id,
+        clinic_id=entry.offer_clinic_id or entry.clinic_id,
+        details={"person_id": entry.person_id, "service_id": entry.service_id, "slot_id": entry.offer_slot_id},
+    )
