@@ -587,15 +587,14 @@ async def count_attempt(conn: Connection, *, scope: str, limit: int, window_minu
         """
         INSERT INTO attempt_counters AS a (scope, window_started, attempts) VALUES ($1, now(), 1)
         ON CONFLICT (scope) DO UPDATE SET
-            window_started = CASE WHEN a.window_started <= now() - make_interval(mins => $3)
+            window_started = CASE WHEN a.window_started <= now() - make_interval(mins => $2)
                                   THEN now() ELSE a.window_started END,
-            attempts = CASE WHEN a.window_started <= now() - make_interval(mins => $3)
+            attempts = CASE WHEN a.window_started <= now() - make_interval(mins => $2)
                             THEN 1 ELSE a.attempts + 1 END
         RETURNING attempts,
-                  ceil(extract(epoch FROM window_started + make_interval(mins => $3) - now()))::int AS wait
+                  ceil(extract(epoch FROM window_started + make_interval(mins => $2) - now()))::int AS wait
         """,
         scope,
-        limit,
         window_minutes,
     )
     assert row is not None

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from booking.models import CONSENT_VERSION, Person
 from clinics import service as clinics
 from clinics.models import Clinic, ClinicKind, Service, ServiceKind, Slot
 from clinics.schemas import ClinicCreate, ServiceCreate, SlotCreate
 from quotas import service as quotas
 from quotas.models import VaccineProduct
 from quotas.schemas import VaccineProductCreate
+from tests.conftest import JWT_SECRET
 from vaxbook.audit import SYSTEM
 from vaxbook.auth import service as auth
 from vaxbook.auth.models import Principal, Role
@@ -117,3 +119,64 @@ async def citizen_headers(client: AsyncTestClient[Litestar], codes: dict[str, st
     verified = await client.post("/api/v1/auth/otp/verify", json={"phone": phone, "code": codes[e164]})
     assert verified.status_code == 200, verified.text
     return {"Authorization": f"Bearer {verified.json()['access_token']}"}
+
+
+# Citizens and people
+
+
+def cccd_for(sex: str, born: date, province: str = "092") -> str:
+    """A CCCD number whose digits 4–6 agree with sex and birth year."""
+    century_sex = {(19, "male"): 0, (19, "female"): 1, (20, "male"): 2, (20, "female"): 3}[(born.year // 100, sex)]
+    return f"{province}{century_sex}{born.year % 100:02d}{next(_numbers) % 1_000_000:06d}"
+
+
+def person_details(**overrides: Any) -> dict[str, Any]:
+    born = overrides.pop("date_of_birth", date(1990, 5, 17))
+    sex = overrides.pop("sex", "female")
+    return {
+        "full_name": "Nguyễn Thị Hoa",
+        "date_of_birth": born.isoformat(),
+        "sex": sex,
+        "cccd": cccd_for(sex, born),
+        "province": "Cần Thơ",
+        "district": "Ninh Kiều",
+        "ward": "An Khánh",
+    } | overrides
+
+
+def consent() -> dict[str, Any]:
+    return {"accepted": True, "text_version": CONSENT_VERSION}
+
+
+def token_for(principal: Principal) -> dict[str, str]:
+    """Authorization headers for a principal, signed as the app signs them."""
+    from vaxbook.auth.security import TokenIssuer, jwt_auth
+
+    issuer = TokenIssuer(jwt_auth(JWT_SECRET, exclude=[]), citizen_ttl=timedelta(hours=1), staff_ttl=timedelta(hours=1))
+    return {"Authorization": f"Bearer {issuer.issue(principal).token}"}
+
+
+async def make_citizen(uow: UnitOfWork, **details: Any) -> tuple[Principal, Person]:
+    """A signed-up citizen: sign-in account, profile and consent, made through the services."""
+    from booking import repository as booking_repository
+    from booking.schemas import ProfileUpsert
+    from booking.service import people
+
+    async with uow.transaction() as conn:
+        account_id = await booking_repository.account_for_phone(conn, phone=f"+8491{next(_numbers) % 10_000_000:07d}")
+    principal = Principal(id=account_id, role=Role.CITIZEN)
+    person = await people.save_profile(
+        uow,
+        principal,
+        ProfileUpsert.model_validate(person_details(**details) | {"consent": consent()}),
+        now=datetime.now(UTC),
+    )
+    return principal, person
+
+
+async def make_dependent(uow: UnitOfWork, guardian: Principal, **details: Any) -> Person:
+    from booking.schemas import DependentCreate
+    from booking.service import people
+
+    data = DependentCreate.model_validate(person_details(**details) | {"consent": consent()})
+    return await people.add_dependent(uow, guardian, data, now=datetime.now(UTC))

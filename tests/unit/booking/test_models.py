@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from uuid import uuid4
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from booking.models import (
+    DoseGiven,
+    NotEligible,
+    Person,
+    SeriesComplete,
+    ServiceRules,
+    cccd_matches,
+    check_eligibility,
+    next_dose,
+)
+from clinics.models import Sex
+
+SLOT_DAY = date(2026, 12, 1)
+
+
+def person(born: date = date(1990, 1, 1), sex: Sex = Sex.FEMALE) -> Person:
+    return Person(
+        id=uuid4(),
+        account_id=uuid4(),
+        guardian_id=None,
+        full_name="Lê Thị Mai",
+        date_of_birth=born,
+        sex=sex,
+        cccd=None,
+        province="Cần Thơ",
+        district="Ninh Kiều",
+        ward="An Khánh",
+        consent_at=datetime.now(UTC),
+        consent_version="v",
+        active_bookings=0,
+    )
+
+
+def rules(**overrides: object) -> ServiceRules:
+    fields: dict[str, object] = {
+        "service_id": uuid4(),
+        "product_id": uuid4(),
+        "min_age_days": None,
+        "max_age_days": None,
+        "eligible_sex": None,
+        "doses_in_series": 2,
+        "min_days_between_doses": 21,
+    } | overrides
+    return ServiceRules(**fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("cccd", "sex", "born", "ok"),
+    [
+        ("092190012345", Sex.FEMALE, date(1990, 5, 17), True),
+        ("092090012345", Sex.MALE, date(1990, 5, 17), True),
+        ("092305012345", Sex.FEMALE, date(2005, 1, 1), True),
+        ("092205012345", Sex.MALE, date(2005, 1, 1), True),
+        ("092090012345", Sex.FEMALE, date(1990, 5, 17), False),  # male digit for a woman
+        ("092191012345", Sex.FEMALE, date(1990, 5, 17), False),  # year 91
+        ("092390012345", Sex.FEMALE, date(1990, 5, 17), False),  # 21st-century digit for 1990
+        ("09219001234", Sex.FEMALE, date(1990, 5, 17), False),  # 11 digits
+        ("09219001234X", Sex.FEMALE, date(1990, 5, 17), False),
+    ],
+)
+def test_cccd_digits_four_to_six_encode_century_sex_and_year(cccd: str, sex: Sex, born: date, ok: bool) -> None:
+    assert cccd_matches(cccd, sex=sex, date_of_birth=born) is ok
+
+
+@given(born=st.dates(date(1900, 1, 1), date(2099, 12, 31)), sex=st.sampled_from(list(Sex)), tail=st.integers(0, 999999))
+def test_every_correctly_built_cccd_matches_and_no_other_sex_or_year_does(born: date, sex: Sex, tail: int) -> None:
+    code = {(19, Sex.MALE): 0, (19, Sex.FEMALE): 1, (20, Sex.MALE): 2, (20, Sex.FEMALE): 3}[(born.year // 100, sex)]
+    cccd = f"092{code}{born.year % 100:02d}{tail:06d}"
+    assert cccd_matches(cccd, sex=sex, date_of_birth=born)
+    other = Sex.MALE if sex is Sex.FEMALE else Sex.FEMALE
+    assert not cccd_matches(cccd, sex=other, date_of_birth=born)
+    assert not cccd_matches(cccd, sex=sex, date_of_birth=born.replace(year=born.year + 1 if born.year < 2099 else 1950))
+
+
+def test_age_limits_are_checked_at_the_slot_date() -> None:
+    service = rules(min_age_days=12 * 365, max_age_days=65 * 365)
+    turns_twelve = SLOT_DAY - timedelta(days=12 * 365)
+    assert check_eligibility(person(turns_twelve), service, [], SLOT_DAY) == 1
+    with pytest.raises(NotEligible) as young:
+        check_eligibility(person(turns_twelve + timedelta(days=1)), service, [], SLOT_DAY)
+    assert young.value.extra["reason"] == "too_young"
+    with pytest.raises(NotEligible) as old:
+        check_eligibility(person(SLOT_DAY - timedelta(days=65 * 365 + 1)), service, [], SLOT_DAY)
+    assert old.value.extra["reason"] == "too_old"
+    with pytest.raises(NotEligible):
+        check_eligibility(person(SLOT_DAY + timedelta(days=1)), service, [], SLOT_DAY)
+
+
+def test_sex_restricted_services() -> None:
+    antenatal = rules(product_id=None, eligible_sex=Sex.FEMALE)
+    assert check_eligibility(person(sex=Sex.FEMALE), antenatal, [], SLOT_DAY) == 1
+    with pytest.raises(NotEligible) as refused:
+        check_eligibility(person(sex=Sex.MALE), antenatal, [], SLOT_DAY)
+    assert refused.value.detail is not None
+    assert "nữ" in refused.value.detail.vi
+    assert "women" in refused.value.detail.en
+
+
+def test_dose_steps_need_the_interval_after_the_last_dose() -> None:
+    series = rules(doses_in_series=2, min_days_between_doses=21)
+    first = DoseGiven(dose_number=1, on=SLOT_DAY - timedelta(days=21))
+    assert check_eligibility(person(), series, [first], SLOT_DAY) == 2
+    too_soon = DoseGiven(dose_number=1, on=SLOT_DAY - timedelta(days=20))
+    with pytest.raises(NotEligible) as early:
+        check_eligibility(person(), series, [too_soon], SLOT_DAY)
+    assert early.value.extra["earliest_date"] == (SLOT_DAY + timedelta(days=1)).isoformat()
+    with pytest.raises(SeriesComplete):
+        check_eligibility(person(), series, [first, DoseGiven(2, SLOT_DAY - timedelta(days=1))], SLOT_DAY)
+
+
+def test_health_services_are_always_step_one() -> None:
+    assert next_dose(rules(product_id=None), [DoseGiven(1, SLOT_DAY)]) == 1
+    assert next_dose(rules(), []) == 1
+    assert next_dose(rules(), [DoseGiven(1, SLOT_DAY), DoseGiven(2, SLOT_DAY)]) == 3
