@@ -74,7 +74,7 @@ async def test_age_and_sex_rules_explain_themselves(client: Client, uow: UnitOfW
     adults = await make_service(uow, min_age_days=18 * 365)
     women = await make_service(uow, eligible_sex=Sex.FEMALE)
     adult_slot, women_slot = await make_slot(uow, clinic, adults), await make_slot(uow, clinic, women)
-    teen, _ = await make_citizen(uow, date_of_birth=date.today() - timedelta(days=15 * 365), sex="male")
+    teen, _ = await make_citizen(uow, date_of_birth=datetime.now(UTC).date() - timedelta(days=15 * 365), sex="male")
     young = await client.post("/api/v1/bookings", json={"slot_id": str(adult_slot.id)}, headers=token_for(teen))
     assert young.status_code == 409
     assert young.json()["type"] == "/problems/not-eligible"

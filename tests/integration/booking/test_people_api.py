@@ -1,0 +1,178 @@
+"""Profiles with consent, and dependents."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from typing import Any
+
+import asyncpg
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from booking.models import CONSENT_VERSION
+from tests.factories import (
+    consent,
+    make_citizen,
+    make_clinic,
+    make_dependent,
+    make_service,
+    make_slot,
+    person_details,
+    token_for,
+)
+from vaxbook.auth.models import Principal, Role
+from vaxbook.db import UnitOfWork
+
+Client = AsyncTestClient[Litestar]
+
+
+async def new_account(uow: UnitOfWork, phone: str = "+84912000111") -> Principal:
+    from booking import repository
+
+    async with uow.transaction() as conn:
+        return Principal(id=await repository.account_for_phone(conn, phone=phone), role=Role.CITIZEN)
+
+
+async def test_the_consent_text_is_public(client: Client) -> None:
+    text = (await client.get("/api/v1/consent")).json()
+    assert text["version"] == CONSENT_VERSION
+    assert "Nghị định 13/2023" in text["text_vi"]
+    assert "Decree 13/2023" in text["text_en"]
+
+
+async def test_a_citizen_saves_a_profile_with_consent(client: Client, uow: UnitOfWork, db: asyncpg.Connection) -> None:
+    citizen = await new_account(uow)
+    headers = token_for(citizen)
+    assert (await client.get("/api/v1/me/profile", headers=headers)).status_code == 404
+    body = person_details() | {"consent": consent()}
+    saved = await client.put("/api/v1/me/profile", json=body, headers=headers)
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["relation"] == "self"
+    assert saved.json()["consent_version"] == CONSENT_VERSION
+    assert (await client.get("/api/v1/me/profile", headers=headers)).json() == saved.json()
+    moved = await client.put("/api/v1/me/profile", json=body | {"ward": "Xuân Khánh"}, headers=headers)
+    assert moved.json()["ward"] == "Xuân Khánh"
+    assert moved.json()["id"] == saved.json()["id"]
+    consented_at = await db.fetchval("SELECT consent_at FROM people")
+    assert consented_at is not None
+    actions = [r["action"] for r in await db.fetch("SELECT action FROM audit_log ORDER BY id")]
+    assert actions == ["profile.create", "profile.update"]
+    details = await db.fetchval("SELECT string_agg(details::text, ' ') FROM audit_log")
+    assert body["cccd"] not in details
+    assert "Nguyễn" not in details
+
+
+async def test_profile_errors_name_the_field_in_the_callers_language(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    headers = token_for(await new_account(uow))
+
+    async def refused(body: dict[str, Any], language: str = "vi") -> dict[str, str]:
+        response = await client.put("/api/v1/me/profile", json=body, headers={**headers, "Accept-Language": language})
+        assert response.status_code == 422, response.text
+        return {e["field"]: e["message"] for e in response.json()["errors"]}
+
+    wrong_sex = person_details(sex="male") | {"cccd": person_details()["cccd"], "consent": consent()}
+    assert "không khớp" in (await refused(wrong_sex))["cccd"]
+    assert "do not match" in (await refused(wrong_sex, "en"))["cccd"]
+    assert "12" in (await refused(person_details(cccd="0921") | {"consent": consent()}, "en"))["cccd"]
+    bad_date = person_details() | {"date_of_birth": "1990-13-01", "consent": consent()}
+    assert set(await refused(bad_date)) == {"date_of_birth"}
+    no_consent = person_details() | {"consent": {"accepted": False, "text_version": CONSENT_VERSION}}
+    assert set(await refused(no_consent)) == {"consent.accepted"}
+    old_text = await client.put(
+        "/api/v1/me/profile",
+        json=person_details() | {"consent": {"accepted": True, "text_version": "2020-01-01"}},
+        headers=headers,
+    )
+    assert old_text.status_code == 409
+    assert old_text.json()["type"] == "/problems/consent-outdated"
+    assert old_text.json()["current_version"] == CONSENT_VERSION
+    assert await db.fetchval("SELECT count(*) FROM people") == 0
+
+
+async def test_a_cccd_belongs_to_one_person(client: Client, uow: UnitOfWork) -> None:
+    _, first = await make_citizen(uow)
+    second = await new_account(uow, "+84912000222")
+    body = person_details(cccd=first.cccd) | {"consent": consent()}
+    taken = await client.put("/api/v1/me/profile", json=body, headers=token_for(second))
+    assert taken.status_code == 409
+    assert taken.json()["type"] == "/problems/cccd-taken"
+
+
+async def test_dependents_are_the_guardians_alone(client: Client, uow: UnitOfWork, db: asyncpg.Connection) -> None:
+    guardian, _ = await make_citizen(uow)
+    stranger, _ = await make_citizen(uow)
+    child = {
+        "full_name": "Lê Minh Khang",
+        "date_of_birth": "2019-06-01",
+        "sex": "male",
+        "province": "Cần Thơ",
+        "district": "Ninh Kiều",
+        "ward": "An Khánh",
+        "consent": consent(),
+    }
+    added = await client.post("/api/v1/me/dependents", json=child, headers=token_for(guardian))
+    assert added.status_code == 201, added.text
+    assert added.json()["relation"] == "dependent"
+    assert added.json()["cccd"] is None
+    child_id = added.json()["id"]
+    assert [p["id"] for p in (await client.get("/api/v1/me/dependents", headers=token_for(guardian))).json()] == [
+        child_id
+    ]
+    assert (await client.get("/api/v1/me/dependents", headers=token_for(stranger))).json() == []
+    url = f"/api/v1/me/dependents/{child_id}"
+    assert (await client.patch(url, json={"full_name": "X"}, headers=token_for(stranger))).status_code == 404
+    assert (await client.delete(url, headers=token_for(stranger))).status_code == 404
+    renamed = await client.patch(url, json={"full_name": "Lê Minh Khôi"}, headers=token_for(guardian))
+    assert renamed.json()["full_name"] == "Lê Minh Khôi"
+    assert (
+        await client.patch(url, json={"date_of_birth": "2018-01-01"}, headers=token_for(guardian))
+    ).status_code == 422
+    own_profile = await client.get("/api/v1/me/profile", headers=token_for(guardian))
+    not_a_dependent = f"/api/v1/me/dependents/{own_profile.json()['id']}"
+    assert (await client.delete(not_a_dependent, headers=token_for(guardian))).status_code == 404
+    assert (await client.delete(url, headers=token_for(guardian))).status_code == 204
+    assert await db.fetchval("SELECT dependent_count FROM people WHERE account_id = $1", guardian.id) == 0
+
+
+async def test_a_dependent_with_booking_history_stays(client: Client, uow: UnitOfWork) -> None:
+    guardian, _ = await make_citizen(uow)
+    mother = await make_dependent(uow, guardian, date_of_birth=date(1955, 2, 2))
+    slot = await make_slot(uow, await make_clinic(uow), await make_service(uow))
+    booked = await client.post(
+        "/api/v1/bookings", json={"slot_id": str(slot.id), "person_id": str(mother.id)}, headers=token_for(guardian)
+    )
+    assert booked.status_code == 201
+    refused = await client.delete(f"/api/v1/me/dependents/{mother.id}", headers=token_for(guardian))
+    assert refused.json()["type"] == "/problems/dependent-has-bookings"
+
+
+async def test_at_most_five_dependents(client: Client, uow: UnitOfWork) -> None:
+    guardian, _ = await make_citizen(uow)
+    for n in range(5):
+        await make_dependent(uow, guardian, full_name=f"Người thân {n}", cccd=None)
+    sixth = await client.post(
+        "/api/v1/me/dependents",
+        json=person_details(cccd=None) | {"consent": consent()},
+        headers=token_for(guardian),
+    )
+    assert sixth.status_code == 409
+    assert sixth.json()["type"] == "/problems/too-many-dependents"
+
+
+@pytest.mark.concurrency
+async def test_parallel_additions_stop_at_five(client: Client, uow: UnitOfWork, db: asyncpg.Connection) -> None:
+    guardian, me = await make_citizen(uow)
+    headers = token_for(guardian)
+
+    async def add(n: int) -> int:
+        body = person_details(full_name=f"Người thân {n}", cccd=None) | {"consent": consent()}
+        return (await client.post("/api/v1/me/dependents", json=body, headers=headers)).status_code
+
+    statuses = await asyncio.gather(*(add(n) for n in range(12)))
+    assert sorted(statuses) == [201] * 5 + [409] * 7
+    assert await db.fetchval("SELECT count(*) FROM people WHERE guardian_id = $1", me.id) == 5
+    assert await db.fetchval("SELECT dependent_count FROM people WHERE id = $1", me.id) == 5
