@@ -10,7 +10,9 @@ from booking.models import (
     AlreadyBooked,
     Booking,
     BookingPolicy,
+    NotEligible,
     OfferGone,
+    Person,
     SeatsAvailable,
     StandbyEntry,
     StandbyNotFound,
@@ -59,6 +61,7 @@ async def join(uow: UnitOfWork, principal: Principal, data: StandbyJoin, *, now:
             raise ServiceInactive()
         if await repository.has_active_booking(conn, person_id=person.id, service_id=service.id):
             raise AlreadyBooked()
+        await _eligible_within(uow, conn, person, data)
         free = await clinics.search_availability(
             uow,
             clinics.SearchQuery(
@@ -92,6 +95,15 @@ async def join(uow: UnitOfWork, principal: Principal, data: StandbyJoin, *, now:
         )
         await _record_entry(conn, principal, "standby.join", entry)
     return entry
+
+
+async def _eligible_within(uow: UnitOfWork, conn: Connection, person: Person, data: StandbyJoin) -> None:
+    """Refuse a wait that could never end in a seat: not eligible on the first day nor on the last."""
+    rules = await rules_of(uow, data.service_id)
+    try:
+        await dose_for(uow, conn, person, rules, data.date_from)
+    except NotEligible:
+        await dose_for(uow, conn, person, rules, data.date_to)
 
 
 async def of_account(uow: UnitOfWork, principal: Principal) -> list[StandbyEntry]:

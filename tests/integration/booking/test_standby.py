@@ -1,0 +1,247 @@
+"""The standby list: a freed seat is offered to the first eligible person waiting, and held for them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from booking.models import BookingPolicy
+from booking.service import standby
+from clinics import service as clinics
+from clinics.models import Clinic, Service, Sex, Slot
+from clinics.schemas import ServiceUpdate
+from tests.factories import make_citizen, make_clinic, make_service, make_slot, soon, token_for
+from vaxbook.audit import SYSTEM
+from vaxbook.auth.models import Principal
+from vaxbook.db import UnitOfWork
+
+Client = AsyncTestClient[Litestar]
+SAIGON = ZoneInfo("Asia/Ho_Chi_Minh")
+POLICY = BookingPolicy(
+    max_attempts=10, attempt_window_minutes=10, max_active_per_person=3, offer_minutes=30, idempotency_hours=24
+)
+
+
+async def full_slot(uow: UnitOfWork, client: Client) -> tuple[Clinic, Service, Slot, Principal, str]:
+    """A one-seat slot tomorrow, taken by a citizen: (clinic, service, slot, holder, holder's booking id)."""
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=1)
+    holder, _ = await make_citizen(uow)
+    booked = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(holder))
+    assert booked.status_code == 201
+    return clinic, service, slot, holder, booked.json()["id"]
+
+
+def wait_body(service: Service, slot: Slot, **scope: Any) -> dict[str, Any]:
+    day = slot.starts_at.astimezone(SAIGON).date()
+    return {
+        "service_id": str(service.id),
+        "date_from": day.isoformat(),
+        "date_to": (day + timedelta(days=3)).isoformat(),
+        **scope,
+    }
+
+
+async def join(client: Client, citizen: Principal, body: dict[str, Any]) -> dict[str, Any]:
+    response = await client.post("/api/v1/standby", json=body, headers=token_for(citizen))
+    assert response.status_code == 201, response.text
+    entry: dict[str, Any] = response.json()
+    return entry
+
+
+async def entry_of(client: Client, citizen: Principal) -> dict[str, Any]:
+    entries = (await client.get("/api/v1/standby", headers=token_for(citizen))).json()
+    assert len(entries) == 1
+    entry: dict[str, Any] = entries[0]
+    return entry
+
+
+async def booked(db: asyncpg.Connection, slot: Slot) -> int:
+    return int(await db.fetchval("SELECT booked FROM slots WHERE id = $1", slot.id))
+
+
+async def test_nobody_waits_while_seats_are_free(client: Client, uow: UnitOfWork) -> None:
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service)
+    citizen, _ = await make_citizen(uow)
+    response = await client.post(
+        "/api/v1/standby", json=wait_body(service, slot, clinic_id=str(clinic.id)), headers=token_for(citizen)
+    )
+    assert response.status_code == 409
+    assert response.json()["type"] == "/problems/seats-available"
+    assert response.json()["slot_id"] == str(slot.id)
+
+
+async def test_a_freed_seat_is_held_for_the_first_in_line(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic, service, slot, holder, booking_id = await full_slot(uow, client)
+    first, _ = await make_citizen(uow)
+    second, _ = await make_citizen(uow)
+    passer_by, _ = await make_citizen(uow)
+    await join(client, first, wait_body(service, slot, clinic_id=str(clinic.id)))
+    await join(client, second, wait_body(service, slot, province="Cần Thơ", district="ninh kiều"))
+
+    await client.post(f"/api/v1/bookings/{booking_id}/cancel", headers=token_for(holder))
+    offered = await entry_of(client, first)
+    assert offered["status"] == "offered"
+    assert offered["offer"]["slot_id"] == str(slot.id)
+    expires = datetime.fromisoformat(offered["offer"]["expires_at"])
+    assert timedelta(minutes=29) < expires - datetime.now(UTC) <= timedelta(minutes=30)
+    assert (await entry_of(client, second))["status"] == "waiting"
+    assert await booked(db, slot) == 1, "the seat stays taken while it is offered"
+    grab = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(passer_by))
+    assert grab.json()["type"] == "/problems/slot-full"
+
+    accepted = await client.post(f"/api/v1/standby/{offered['id']}/accept", headers=token_for(first))
+    assert accepted.status_code == 201, accepted.text
+    assert accepted.json()["slot_id"] == str(slot.id)
+    after = await entry_of(client, first)
+    assert after["status"] == "booked"
+    assert after["booking_id"] == accepted.json()["id"]
+    assert await booked(db, slot) == 1
+    assert await db.fetchval("SELECT count(*) FROM bookings WHERE status = 'booked'") == 1
+
+
+async def test_declined_offers_go_down_the_line_and_then_back_to_everyone(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic, service, slot, holder, booking_id = await full_slot(uow, client)
+    first, _ = await make_citizen(uow)
+    second, _ = await make_citizen(uow)
+    await join(client, first, wait_body(service, slot, clinic_id=str(clinic.id)))
+    await join(client, second, wait_body(service, slot, clinic_id=str(clinic.id)))
+    await client.post(f"/api/v1/bookings/{booking_id}/cancel", headers=token_for(holder))
+
+    first_entry = await entry_of(client, first)
+    declined = await client.post(f"/api/v1/standby/{first_entry['id']}/decline", headers=token_for(first))
+    assert declined.json()["status"] == "declined"
+    second_entry = await entry_of(client, second)
+    assert second_entry["status"] == "offered"
+    assert await booked(db, slot) == 1
+    left = await client.delete(f"/api/v1/standby/{second_entry['id']}", headers=token_for(second))
+    assert left.status_code == 204
+    assert await booked(db, slot) == 0, "nobody left in line: the seat is everyone's again"
+    stale = await client.post(f"/api/v1/standby/{first_entry['id']}/accept", headers=token_for(first))
+    assert stale.json()["type"] == "/problems/offer-gone"
+
+
+async def test_expired_offers_pass_the_seat_on(client: Client, uow: UnitOfWork, db: asyncpg.Connection) -> None:
+    clinic, service, slot, holder, booking_id = await full_slot(uow, client)
+    first, _ = await make_citizen(uow)
+    second, _ = await make_citizen(uow)
+    await join(client, first, wait_body(service, slot, clinic_id=str(clinic.id)))
+    await join(client, second, wait_body(service, slot, clinic_id=str(clinic.id)))
+    await client.post(f"/api/v1/bookings/{booking_id}/cancel", headers=token_for(holder))
+    now = datetime.now(UTC)
+    assert await standby.expire_offers(uow, POLICY, now=now) == 0
+    assert await standby.expire_offers(uow, POLICY, now=now + timedelta(minutes=31)) == 1
+    assert (await entry_of(client, first))["status"] == "expired"
+    assert (await entry_of(client, second))["status"] == "offered"
+    late = await client.post(
+        f"/api/v1/standby/{(await entry_of(client, first))['id']}/accept", headers=token_for(first)
+    )
+    assert late.json()["type"] == "/problems/offer-gone"
+    assert await standby.expire_offers(uow, POLICY, now=now + timedelta(minutes=62)) == 1
+    assert await booked(db, slot) == 0
+    actions = [
+        r["action"] for r in await db.fetch("SELECT action FROM audit_log WHERE action LIKE 'standby.%' ORDER BY id")
+    ]
+    assert actions == [
+        "standby.join",
+        "standby.join",
+        "standby.offer",
+        "standby.expire",
+        "standby.offer",
+        "standby.expire",
+    ]
+
+
+async def test_priority_rank_comes_before_the_time_of_joining(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic, service, slot, holder, booking_id = await full_slot(uow, client)
+    early, _ = await make_citizen(uow)
+    priority, _ = await make_citizen(uow)
+    await join(client, early, wait_body(service, slot, clinic_id=str(clinic.id)))
+    ranked = await join(client, priority, wait_body(service, slot, clinic_id=str(clinic.id)))
+    await db.execute("UPDATE standby_entries SET priority_rank = 10 WHERE id = $1", ranked["id"])
+    await client.post(f"/api/v1/bookings/{booking_id}/cancel", headers=token_for(holder))
+    assert (await entry_of(client, priority))["status"] == "offered"
+    assert (await entry_of(client, early))["status"] == "waiting"
+
+
+async def test_people_who_cannot_take_the_seat_are_passed_over(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic, service, slot, holder, booking_id = await full_slot(uow, client)
+    man, _ = await make_citizen(uow, sex="male")
+    woman, _ = await make_citizen(uow)
+    await join(client, man, wait_body(service, slot, clinic_id=str(clinic.id)))
+    await join(client, woman, wait_body(service, slot, clinic_id=str(clinic.id)))
+    await clinics.update_service(uow, SYSTEM, service.id, ServiceUpdate(eligible_sex=Sex.FEMALE))
+    await client.post(f"/api/v1/bookings/{booking_id}/cancel", headers=token_for(holder))
+    assert (await entry_of(client, man))["status"] == "waiting"
+    assert (await entry_of(client, woman))["status"] == "offered"
+
+
+async def test_other_days_and_places_do_not_match(client: Client, uow: UnitOfWork, db: asyncpg.Connection) -> None:
+    clinic, service, slot, holder, booking_id = await full_slot(uow, client)
+    other_clinic = await make_clinic(uow, district="Ô Môn")
+    elsewhere, _ = await make_citizen(uow)
+    later, _ = await make_citizen(uow)
+    await join(client, elsewhere, wait_body(service, slot, province="Cần Thơ", district="Ô Môn"))
+    day_after = wait_body(service, slot, clinic_id=str(clinic.id))
+    day_after["date_from"] = day_after["date_to"]
+    await join(client, later, day_after)
+    await client.post(f"/api/v1/bookings/{booking_id}/cancel", headers=token_for(holder))
+    assert await booked(db, slot) == 0
+    assert {(await entry_of(client, c))["status"] for c in (elsewhere, later)} == {"waiting"}
+    assert other_clinic.district == "Ô Môn"
+
+
+async def test_a_reschedule_frees_a_seat_for_the_line(client: Client, uow: UnitOfWork, db: asyncpg.Connection) -> None:
+    clinic, service, slot, holder, booking_id = await full_slot(uow, client)
+    waiting, _ = await make_citizen(uow)
+    await join(client, waiting, wait_body(service, slot, clinic_id=str(clinic.id)))
+    later_slot = await make_slot(uow, clinic, service, starts_at=soon(24 * 10))
+    moved = await client.post(
+        f"/api/v1/bookings/{booking_id}/reschedule", json={"slot_id": str(later_slot.id)}, headers=token_for(holder)
+    )
+    assert moved.status_code == 201
+    assert (await entry_of(client, waiting))["status"] == "offered"
+    assert await booked(db, slot) == 1
+
+
+async def test_booking_ends_the_wait_and_waiting_twice_is_refused(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic, service, slot, _, _ = await full_slot(uow, client)
+    citizen, _ = await make_citizen(uow)
+    body = wait_body(service, slot, clinic_id=str(clinic.id))
+    await join(client, citizen, body)
+    twice = await client.post("/api/v1/standby", json=body, headers=token_for(citizen))
+    assert twice.json()["type"] == "/problems/already-waiting"
+    elsewhere = await make_slot(uow, clinic, service, starts_at=soon(24 * 20))
+    assert (
+        await client.post("/api/v1/bookings", json={"slot_id": str(elsewhere.id)}, headers=token_for(citizen))
+    ).status_code == 201
+    assert (await entry_of(client, citizen))["status"] == "left"
+    again = await client.post("/api/v1/standby", json=body, headers=token_for(citizen))
+    assert again.json()["type"] == "/problems/already-booked"
+
+
+async def test_a_wait_that_can_never_end_in_a_seat_is_refused(client: Client, uow: UnitOfWork) -> None:
+    clinic, service, slot, _, _ = await full_slot(uow, client)
+    await clinics.update_service(uow, SYSTEM, service.id, ServiceUpdate(eligible_sex=Sex.FEMALE))
+    man, _ = await make_citizen(uow, sex="male")
+    response = await client.post(
+        "/api/v1/standby", json=wait_body(service, slot, clinic_id=str(clinic.id)), headers=token_for(man)
+    )
+    assert response.status_code == 409
+    assert response.json()["type"] == "/problems/not-eligible"
