@@ -1,0 +1,168 @@
+"""Staff at a counter and hotline operators book on a citizen's behalf, within the same rules and limits."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import asyncpg
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from tests.conftest import RecordingOtpSender
+from tests.factories import (
+    citizen_headers,
+    consent,
+    make_citizen,
+    make_clinic,
+    make_dependent,
+    make_service,
+    make_slot,
+    person_details,
+    soon,
+    staff_headers,
+    token_for,
+)
+from vaxbook.auth.models import Role
+from vaxbook.db import UnitOfWork
+
+Client = AsyncTestClient[Litestar]
+
+
+async def test_a_caller_registered_by_the_hotline_later_signs_in_to_their_bookings(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection, otp_sender: RecordingOtpSender
+) -> None:
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service)
+    operator = await staff_headers(client, uow, Role.OPERATOR)
+    registered = await client.post(
+        "/api/v1/assist/people",
+        json=person_details(full_name="Võ Thị Bảy", date_of_birth=date(1952, 8, 8))
+        | {"phone": "0939 111 222", "consent": consent()},
+        headers=operator,
+    )
+    assert registered.status_code == 201, registered.text
+    person_id = registered.json()["id"]
+    booked = await client.post(
+        "/api/v1/assist/bookings",
+        json={"person_id": person_id, "slot_id": str(slot.id)},
+        headers={**operator, "Idempotency-Key": "call-42"},
+    )
+    assert booked.status_code == 201, booked.text
+    staff_id = (await client.get("/api/v1/auth/me", headers=operator)).json()["id"]
+    row = await db.fetchrow("SELECT booked_by_staff, booked_by_account FROM bookings")
+    assert (str(row["booked_by_staff"]), row["booked_by_account"]) == (staff_id, None)
+    audit = await db.fetchrow(
+        "SELECT actor_kind, actor_id, details->>'person_id' AS person FROM audit_log WHERE action = 'booking.create'"
+    )
+    assert (audit["actor_kind"], str(audit["actor_id"]), audit["person"]) == ("staff", staff_id, person_id)
+
+    citizen = await citizen_headers(client, otp_sender.codes, "0939111222")
+    profile = await client.get("/api/v1/me/profile", headers=citizen)
+    assert profile.json()["id"] == person_id
+    mine = (await client.get("/api/v1/bookings", headers=citizen)).json()["items"]
+    assert [b["id"] for b in mine] == [booked.json()["id"]]
+
+    again = await client.post(
+        "/api/v1/assist/people", json=person_details() | {"phone": "0939111222", "consent": consent()}, headers=operator
+    )
+    assert again.status_code == 409
+    assert again.json()["type"] == "/problems/phone-has-profile"
+    assert again.json()["person_id"] == person_id
+
+
+async def test_a_walk_in_without_a_phone(client: Client, uow: UnitOfWork, db: asyncpg.Connection) -> None:
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service)
+    counter = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
+    walk_in = await client.post(
+        "/api/v1/assist/people", json=person_details() | {"consent": consent()}, headers=counter
+    )
+    assert walk_in.json()["relation"] == "registered"
+    booking = await client.post(
+        "/api/v1/assist/bookings", json={"person_id": walk_in.json()["id"], "slot_id": str(slot.id)}, headers=counter
+    )
+    assert booking.status_code == 201
+    listed = await client.get(f"/api/v1/assist/people/{walk_in.json()['id']}/bookings", headers=counter)
+    assert [b["id"] for b in listed.json()] == [booking.json()["id"]]
+    cancelled = await client.post(f"/api/v1/assist/bookings/{booking.json()['id']}/cancel", headers=counter)
+    assert cancelled.json()["status"] == "cancelled"
+    assert await db.fetchval("SELECT booked FROM slots") == 0
+
+
+async def test_search_by_phone_or_cccd_in_the_body_and_audited(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    citizen, me = await make_citizen(uow)
+    mother = await make_dependent(uow, citizen, full_name="Trần Thị Út", date_of_birth=date(1950, 1, 1))
+    phone = await db.fetchval("SELECT phone FROM citizens WHERE id = $1", citizen.id)
+    operator = await staff_headers(client, uow, Role.OPERATOR)
+    by_phone = await client.post("/api/v1/assist/people/search", json={"phone": phone}, headers=operator)
+    assert [(p["id"], p["relation"]) for p in by_phone.json()] == [(str(me.id), "self"), (str(mother.id), "dependent")]
+    by_cccd = await client.post("/api/v1/assist/people/search", json={"cccd": me.cccd}, headers=operator)
+    assert [p["id"] for p in by_cccd.json()] == [str(me.id)]
+    nobody = await client.post("/api/v1/assist/people/search", json={"phone": "0900000001"}, headers=operator)
+    assert nobody.json() == []
+    searches = await db.fetchval(
+        "SELECT count(*) FROM audit_log WHERE action = 'people.search' AND actor_kind = 'staff'"
+    )
+    assert searches == 3
+    trail = await db.fetchval("SELECT string_agg(details::text, ' ') FROM audit_log WHERE action = 'people.search'")
+    assert phone not in trail
+    assert str(me.cccd) not in trail
+
+
+async def test_clinic_staff_act_at_their_own_clinic_only(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    mine, theirs = await make_clinic(uow), await make_clinic(uow)
+    service = await make_service(uow)
+    my_slot, their_slot = await make_slot(uow, mine, service), await make_slot(uow, theirs, service, starts_at=soon(30))
+    citizen, person = await make_citizen(uow)
+    counter = await staff_headers(client, uow, Role.CLINIC_STAFF, [mine.id])
+    refused = await client.post(
+        "/api/v1/assist/bookings", json={"person_id": str(person.id), "slot_id": str(their_slot.id)}, headers=counter
+    )
+    assert refused.status_code == 403
+    assert refused.json()["type"] == "/problems/clinic-out-of-scope"
+    theirs_booking = await client.post(
+        "/api/v1/bookings", json={"slot_id": str(their_slot.id)}, headers=token_for(citizen)
+    )
+    cancel = await client.post(f"/api/v1/assist/bookings/{theirs_booking.json()['id']}/cancel", headers=counter)
+    assert cancel.status_code == 404
+    move = await client.post(
+        f"/api/v1/assist/bookings/{theirs_booking.json()['id']}/reschedule",
+        json={"slot_id": str(my_slot.id)},
+        headers=counter,
+    )
+    assert move.status_code == 404
+    listed = await client.get(f"/api/v1/assist/people/{person.id}/bookings", headers=counter)
+    assert listed.json() == []
+    assert await db.fetchval("SELECT status FROM bookings") == "booked"
+
+
+async def test_the_same_limits_apply(client: Client, uow: UnitOfWork) -> None:
+    clinic = await make_clinic(uow)
+    _, person = await make_citizen(uow)
+    operator = await staff_headers(client, uow, Role.OPERATOR)
+    statuses = []
+    for hours in (24, 25, 26, 27):
+        slot = await make_slot(uow, clinic, await make_service(uow), starts_at=soon(hours))
+        response = await client.post(
+            "/api/v1/assist/bookings", json={"person_id": str(person.id), "slot_id": str(slot.id)}, headers=operator
+        )
+        statuses.append(response.status_code)
+    assert statuses == [201, 201, 201, 409]
+
+
+async def test_the_counters_day_list(client: Client, uow: UnitOfWork, db: asyncpg.Connection) -> None:
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service)
+    citizen, person = await make_citizen(uow)
+    booking = (await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))).json()
+    counter = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
+    day = booking["starts_at"][:10]
+    rows = (await client.get(f"/api/v1/clinics/{clinic.id}/bookings", params={"day": day}, headers=counter)).json()
+    assert [(r["booking"]["code"], r["person_name"]) for r in rows] == [(booking["code"], person.full_name)]
+    other = await make_clinic(uow)
+    assert (await client.get(f"/api/v1/clinics/{other.id}/bookings", headers=counter)).status_code == 403
+    assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'bookings.day_list.read'") == 1
