@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 
 import asyncpg
+import httpx
 import pytest
 from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
 from vaxbook import db as vaxbook_db
 from vaxbook import migrate
@@ -123,7 +124,36 @@ def app(dsn: str, settings: Settings, otp_sender: RecordingOtpSender) -> Litesta
     return create_app(settings, dsn=dsn, otp_sender=otp_sender)
 
 
+@asynccontextmanager
+async def serve(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for the app, started with its lifespan (the database pool).
+
+    httpx's ASGI transport runs each request on this event loop, so requests sent together really run
+    together. (Litestar's own test client hands each request to a portal thread and waits for it: one at a time,
+    which would let a race test pass whatever the code does.)
+    """
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def run_lifespan() -> None:
+        # entered and left in this one task: the lifespan holds an anyio task group
+        async with app.lifespan():
+            started.set()
+            await stop.wait()
+
+    lifespan = asyncio.create_task(run_lifespan())
+    await asyncio.wait([lifespan, asyncio.create_task(started.wait())], return_when=asyncio.FIRST_COMPLETED)
+    if lifespan.done():
+        lifespan.result()  # raises what start-up raised
+    try:
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+    finally:
+        stop.set()
+        await lifespan
+
+
 @pytest.fixture
-async def client(app: Litestar, db: asyncpg.Connection) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app) as test_client:
+async def client(app: Litestar, db: asyncpg.Connection) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve(app) as test_client:
         yield test_client

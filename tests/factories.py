@@ -7,8 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
+import httpx
 
 from booking.models import CONSENT_VERSION, Person
 from clinics import service as clinics
@@ -102,7 +101,7 @@ async def make_staff(uow: UnitOfWork, role: Role, clinic_ids: list[UUID] | None 
 
 
 async def staff_headers(
-    client: AsyncTestClient[Litestar], uow: UnitOfWork, role: Role, clinic_ids: list[UUID] | None = None
+    client: httpx.AsyncClient, uow: UnitOfWork, role: Role, clinic_ids: list[UUID] | None = None
 ) -> dict[str, str]:
     """Authorization headers of a new staff account, signed in through the API."""
     username = await make_staff(uow, role, clinic_ids)
@@ -111,7 +110,7 @@ async def staff_headers(
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-async def citizen_headers(client: AsyncTestClient[Litestar], codes: dict[str, str], phone: str) -> dict[str, str]:
+async def citizen_headers(client: httpx.AsyncClient, codes: dict[str, str], phone: str) -> dict[str, str]:
     """Authorization headers of a citizen signed in with phone and one-time code through the API."""
     sent = await client.post("/api/v1/auth/otp/request", json={"phone": phone})
     assert sent.status_code == 202, sent.text

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import asyncpg
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
+import httpx
 
 from tests.conftest import RecordingOtpSender
 from tests.factories import (
@@ -25,7 +24,7 @@ from tests.factories import (
 from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
 
-Client = AsyncTestClient[Litestar]
+Client = httpx.AsyncClient
 
 
 async def test_a_caller_registered_by_the_hotline_later_signs_in_to_their_bookings(

@@ -8,14 +8,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
+import httpx
 
 from clinics.models import ServiceKind, Sex
 from tests.factories import make_citizen, make_clinic, make_dependent, make_service, make_slot, soon, token_for
 from vaxbook.db import UnitOfWork
 
-Client = AsyncTestClient[Litestar]
+Client = httpx.AsyncClient
 SAIGON = ZoneInfo("Asia/Ho_Chi_Minh")
 
 

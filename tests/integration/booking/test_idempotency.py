@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
+import httpx
 import pytest
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
 from tests.factories import make_citizen, make_clinic, make_service, make_slot, soon, token_for
 from vaxbook.db import UnitOfWork
 from vaxbook.idempotency import idempotency_key
 
-Client = AsyncTestClient[Litestar]
+Client = httpx.AsyncClient
 
 
 async def test_a_repeated_request_gets_the_first_answer(

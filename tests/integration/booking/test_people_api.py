@@ -7,9 +7,8 @@ from datetime import date
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
 from booking.models import CONSENT_VERSION
 from tests.factories import (
@@ -25,7 +24,7 @@ from tests.factories import (
 from vaxbook.auth.models import Principal, Role
 from vaxbook.db import UnitOfWork
 
-Client = AsyncTestClient[Litestar]
+Client = httpx.AsyncClient
 
 
 async def new_account(uow: UnitOfWork, phone: str = "+84912000111") -> Principal:

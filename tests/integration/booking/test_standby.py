@@ -7,8 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
+import httpx
 
 from booking.models import BookingPolicy
 from booking.service import standby
@@ -20,7 +19,7 @@ from vaxbook.audit import SYSTEM
 from vaxbook.auth.models import Principal
 from vaxbook.db import UnitOfWork
 
-Client = AsyncTestClient[Litestar]
+Client = httpx.AsyncClient
 SAIGON = ZoneInfo("Asia/Ho_Chi_Minh")
 POLICY = BookingPolicy(
     max_attempts=10, attempt_window_minutes=10, max_active_per_person=3, offer_minutes=30, idempotency_hours=24

@@ -7,8 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
+import httpx
 
 from clinics import service as clinics
 from clinics.schemas import ClinicUpdate
@@ -23,7 +22,7 @@ def local(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=SAIGON)
 
 
-async def search(client: AsyncTestClient[Litestar], **params: Any) -> dict[str, Any]:
+async def search(client: httpx.AsyncClient, **params: Any) -> dict[str, Any]:
     response = await client.get("/api/v1/availability", params=params)
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
@@ -31,7 +30,7 @@ async def search(client: AsyncTestClient[Litestar], **params: Any) -> dict[str, 
 
 
 async def test_only_open_future_slots_with_seats_at_active_places(
-    client: AsyncTestClient[Litestar], uow: UnitOfWork, db: asyncpg.Connection
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
     clinic, closed_clinic = await make_clinic(uow), await make_clinic(uow)
     service = await make_service(uow, code="covid19")
@@ -56,7 +55,7 @@ async def test_only_open_future_slots_with_seats_at_active_places(
     assert elsewhere.id not in {item["slot_id"] for item in result["items"]}
 
 
-async def test_place_and_service_filters(client: AsyncTestClient[Litestar], uow: UnitOfWork) -> None:
+async def test_place_and_service_filters(client: httpx.AsyncClient, uow: UnitOfWork) -> None:
     ninh_kieu = await make_clinic(uow, district="Ninh Kiều", ward="An Khánh")
     o_mon = await make_clinic(uow, district="Ô Môn", ward="Thới Long")
     covid, antenatal = await make_service(uow, code="covid19"), await make_service(uow, code="antenatal")
@@ -78,7 +77,7 @@ async def test_place_and_service_filters(client: AsyncTestClient[Litestar], uow:
     assert (await search(client, service="unknown"))["items"] == []
 
 
-async def test_dates_are_the_clinics_local_dates(client: AsyncTestClient[Litestar], uow: UnitOfWork) -> None:
+async def test_dates_are_the_clinics_local_dates(client: httpx.AsyncClient, uow: UnitOfWork) -> None:
     clinic, service = await make_clinic(uow), await make_service(uow)
     day = datetime.now(SAIGON).date() + timedelta(days=3)
     early = await make_slot(uow, clinic, service, starts_at=local(day, 6))  # 23:00 UTC the day before
@@ -88,7 +87,7 @@ async def test_dates_are_the_clinics_local_dates(client: AsyncTestClient[Litesta
     assert [i["slot_id"] for i in result["items"]] == [str(early.id), str(late.id)]
 
 
-async def test_the_default_window_is_two_weeks(client: AsyncTestClient[Litestar], uow: UnitOfWork) -> None:
+async def test_the_default_window_is_two_weeks(client: httpx.AsyncClient, uow: UnitOfWork) -> None:
     clinic, service = await make_clinic(uow), await make_service(uow)
     today = datetime.now(SAIGON).date()
     inside = await make_slot(uow, clinic, service, starts_at=local(today + timedelta(days=13), 8))
@@ -96,7 +95,7 @@ async def test_the_default_window_is_two_weeks(client: AsyncTestClient[Litestar]
     assert [i["slot_id"] for i in (await search(client))["items"]] == [str(inside.id)]
 
 
-async def test_pages_cover_every_slot_once(client: AsyncTestClient[Litestar], uow: UnitOfWork) -> None:
+async def test_pages_cover_every_slot_once(client: httpx.AsyncClient, uow: UnitOfWork) -> None:
     clinic_a, clinic_b = await make_clinic(uow), await make_clinic(uow)
     service = await make_service(uow)
     start = datetime.now(SAIGON).replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
@@ -118,7 +117,7 @@ async def test_pages_cover_every_slot_once(client: AsyncTestClient[Litestar], uo
     assert set(seen) == expected
 
 
-async def test_bad_search_input_is_a_field_error(client: AsyncTestClient[Litestar]) -> None:
+async def test_bad_search_input_is_a_field_error(client: httpx.AsyncClient) -> None:
     async def fields(**params: Any) -> list[str]:
         response = await client.get("/api/v1/availability", params=params, headers={"Accept-Language": "en"})
         assert response.status_code == 422

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
+import httpx
 
 from tests.factories import make_clinic, make_product, staff_headers
 from vaxbook.auth.models import Role
@@ -29,7 +28,7 @@ async def counts(db: asyncpg.Connection) -> dict[str, int]:
 
 
 async def test_admin_creates_and_updates_a_clinic_with_an_audit_trail(
-    client: AsyncTestClient[Litestar], uow: UnitOfWork, db: asyncpg.Connection
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
     admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
     created = await client.post("/api/v1/clinics", json=CLINIC, headers=admin)
@@ -57,7 +56,7 @@ async def test_admin_creates_and_updates_a_clinic_with_an_audit_trail(
 
 
 async def test_bad_clinic_input_names_every_field_and_writes_nothing(
-    client: AsyncTestClient[Litestar], uow: UnitOfWork, db: asyncpg.Connection
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
     admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
     before = await counts(db)
@@ -78,7 +77,7 @@ async def test_bad_clinic_input_names_every_field_and_writes_nothing(
     assert await counts(db) == before
 
 
-async def test_public_clinic_list_filters_and_pages(client: AsyncTestClient[Litestar], uow: UnitOfWork) -> None:
+async def test_public_clinic_list_filters_and_pages(client: httpx.AsyncClient, uow: UnitOfWork) -> None:
     await make_clinic(uow, code="A-1", district="Ninh Kiều", ward="An Khánh")
     await make_clinic(uow, code="A-2", district="Ninh Kiều", ward="Xuân Khánh")
     await make_clinic(uow, code="A-3", district="Ô Môn", ward="Thới Long", kind="vaccination_site")
@@ -107,9 +106,7 @@ async def test_public_clinic_list_filters_and_pages(client: AsyncTestClient[Lite
     assert too_many.json()["errors"][0]["field"] == "limit"
 
 
-async def test_services_and_products(
-    client: AsyncTestClient[Litestar], uow: UnitOfWork, db: asyncpg.Connection
-) -> None:
+async def test_services_and_products(client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection) -> None:
     admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
     product = await client.post(
         "/api/v1/vaccine-products",
@@ -158,7 +155,7 @@ async def test_services_and_products(
     assert (await client.get("/api/v1/services")).json() == []
 
 
-async def test_only_health_admins_edit_the_catalogue(client: AsyncTestClient[Litestar], uow: UnitOfWork) -> None:
+async def test_only_health_admins_edit_the_catalogue(client: httpx.AsyncClient, uow: UnitOfWork) -> None:
     clinic = await make_clinic(uow)
     await make_product(uow)
     staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])

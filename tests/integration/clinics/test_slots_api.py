@@ -8,9 +8,8 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import asyncpg
+import httpx
 import pytest
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
 from clinics import service as clinics
 from clinics.models import ServiceKind
@@ -45,7 +44,7 @@ def slot_body(service_id: object, start: datetime, capacity: int = 10) -> dict[s
 
 
 async def test_clinic_staff_manage_their_own_clinic_only(
-    client: AsyncTestClient[Litestar], uow: UnitOfWork, db: asyncpg.Connection
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
     mine, theirs = await make_clinic(uow), await make_clinic(uow)
     service = await make_service(uow)
@@ -80,7 +79,7 @@ async def test_clinic_staff_manage_their_own_clinic_only(
     assert [s["id"] for s in listed["items"]] == [created.json()["id"]]
 
 
-async def test_slot_input_rules(client: AsyncTestClient[Litestar], uow: UnitOfWork, db: asyncpg.Connection) -> None:
+async def test_slot_input_rules(client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection) -> None:
     clinic, service = await make_clinic(uow), await make_service(uow)
     admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
     url = f"/api/v1/clinics/{clinic.id}/slots"
@@ -115,7 +114,7 @@ async def test_slot_input_rules(client: AsyncTestClient[Litestar], uow: UnitOfWo
 
 
 async def test_capacity_never_goes_below_seats_booked(
-    client: AsyncTestClient[Litestar], uow: UnitOfWork, db: asyncpg.Connection
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
     clinic, service = await make_clinic(uow), await make_service(uow)
     slot = await make_slot(uow, clinic, service, capacity=10)
@@ -144,7 +143,7 @@ async def test_capacity_never_goes_below_seats_booked(
 
 
 async def test_a_cancelled_slot_stays_cancelled(
-    client: AsyncTestClient[Litestar], uow: UnitOfWork, db: asyncpg.Connection
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
     clinic, service = await make_clinic(uow), await make_service(uow)
     slot = await make_slot(uow, clinic, service)
@@ -158,7 +157,7 @@ async def test_a_cancelled_slot_stays_cancelled(
 
 @pytest.mark.concurrency
 async def test_capacity_cuts_racing_seat_claims_never_overbook(
-    client: AsyncTestClient[Litestar], uow: UnitOfWork, dsn: str, db: asyncpg.Connection
+    client: httpx.AsyncClient, uow: UnitOfWork, dsn: str, db: asyncpg.Connection
 ) -> None:
     """Seat claims use the conditional update DESIGN.md prescribes; staff cut capacity at the same moments."""
     clinic, service = await make_clinic(uow), await make_service(uow)
@@ -201,7 +200,7 @@ async def test_capacity_cuts_racing_seat_claims_never_overbook(
 
 
 async def test_templates_make_slots_over_the_horizon_once(
-    client: AsyncTestClient[Litestar], uow: UnitOfWork, db: asyncpg.Connection
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
     clinic = await make_clinic(uow)
     service = await make_service(uow, kind=ServiceKind.VACCINATION)
@@ -300,7 +299,7 @@ async def test_concurrent_generation_makes_each_slot_once(uow: UnitOfWork, pool:
 
 
 async def test_templates_of_another_clinic_are_out_of_reach(
-    client: AsyncTestClient[Litestar], uow: UnitOfWork, db: asyncpg.Connection
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
     mine, theirs = await make_clinic(uow), await make_clinic(uow)
     service = await make_service(uow)

@@ -7,10 +7,9 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import asyncpg
+import httpx
 import jwt
 import pytest
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
 from tests.conftest import JWT_SECRET, RecordingOtpSender
 from tests.factories import STAFF_PASSWORD, citizen_headers, make_clinic, make_staff, staff_headers
@@ -20,11 +19,11 @@ from vaxbook.db import UnitOfWork
 PHONE, E164 = "0912345678", "+84912345678"
 
 
-async def request_code(client: AsyncTestClient[Litestar], phone: str = PHONE) -> int:
+async def request_code(client: httpx.AsyncClient, phone: str = PHONE) -> int:
     return (await client.post("/api/v1/auth/otp/request", json={"phone": phone})).status_code
 
 
-async def verify(client: AsyncTestClient[Litestar], code: str, phone: str = PHONE) -> tuple[int, dict[str, object]]:
+async def verify(client: httpx.AsyncClient, code: str, phone: str = PHONE) -> tuple[int, dict[str, object]]:
     response = await client.post(
         "/api/v1/auth/otp/verify", json={"phone": phone, "code": code}, headers={"Accept-Language": "en"}
     )
@@ -36,7 +35,7 @@ def wrong(code: str) -> str:
 
 
 async def test_citizen_signs_in_with_a_code_once(
-    client: AsyncTestClient[Litestar], otp_sender: RecordingOtpSender, db: asyncpg.Connection
+    client: httpx.AsyncClient, otp_sender: RecordingOtpSender, db: asyncpg.Connection
 ) -> None:
     assert await request_code(client, "+84 912 345 678") == 202
     code = otp_sender.codes[E164]
@@ -59,7 +58,7 @@ async def test_citizen_signs_in_with_a_code_once(
 
 
 async def test_codes_are_stored_hashed(
-    client: AsyncTestClient[Litestar], otp_sender: RecordingOtpSender, db: asyncpg.Connection
+    client: httpx.AsyncClient, otp_sender: RecordingOtpSender, db: asyncpg.Connection
 ) -> None:
     await request_code(client)
     stored = await db.fetchval("SELECT code_hash FROM otp_challenges WHERE phone = $1", E164)
@@ -67,9 +66,7 @@ async def test_codes_are_stored_hashed(
     assert len(stored) == 32
 
 
-async def test_wrong_codes_use_up_the_attempts(
-    client: AsyncTestClient[Litestar], otp_sender: RecordingOtpSender
-) -> None:
+async def test_wrong_codes_use_up_the_attempts(client: httpx.AsyncClient, otp_sender: RecordingOtpSender) -> None:
     await request_code(client)
     code = otp_sender.codes[E164]
     for left in (4, 3, 2, 1, 0):
@@ -83,16 +80,14 @@ async def test_wrong_codes_use_up_the_attempts(
 
 
 async def test_expired_codes_are_refused(
-    client: AsyncTestClient[Litestar], otp_sender: RecordingOtpSender, db: asyncpg.Connection
+    client: httpx.AsyncClient, otp_sender: RecordingOtpSender, db: asyncpg.Connection
 ) -> None:
     await request_code(client)
     await db.execute("UPDATE otp_challenges SET expires_at = now() - interval '1 second'")
     assert (await verify(client, otp_sender.codes[E164]))[1]["type"] == "/problems/otp-expired"
 
 
-async def test_a_new_code_replaces_the_old_one(
-    client: AsyncTestClient[Litestar], otp_sender: RecordingOtpSender
-) -> None:
+async def test_a_new_code_replaces_the_old_one(client: httpx.AsyncClient, otp_sender: RecordingOtpSender) -> None:
     await request_code(client)
     first = otp_sender.codes[E164]
     await request_code(client)
@@ -103,7 +98,7 @@ async def test_a_new_code_replaces_the_old_one(
 
 
 async def test_codes_per_phone_are_limited_per_window(
-    client: AsyncTestClient[Litestar], otp_sender: RecordingOtpSender, db: asyncpg.Connection
+    client: httpx.AsyncClient, otp_sender: RecordingOtpSender, db: asyncpg.Connection
 ) -> None:
     assert [await request_code(client) for _ in range(3)] == [202, 202, 202]
     limited = await client.post("/api/v1/auth/otp/request", json={"phone": PHONE})
@@ -118,7 +113,7 @@ async def test_codes_per_phone_are_limited_per_window(
 
 @pytest.mark.concurrency
 async def test_parallel_code_requests_never_exceed_the_limit(
-    client: AsyncTestClient[Litestar], otp_sender: RecordingOtpSender
+    client: httpx.AsyncClient, otp_sender: RecordingOtpSender
 ) -> None:
     statuses = await asyncio.gather(*(request_code(client) for _ in range(20)))
     assert sorted(statuses) == [202] * 3 + [429] * 17
@@ -127,7 +122,7 @@ async def test_parallel_code_requests_never_exceed_the_limit(
 
 @pytest.mark.concurrency
 async def test_parallel_guesses_get_no_more_than_the_allowed_attempts(
-    client: AsyncTestClient[Litestar], otp_sender: RecordingOtpSender, db: asyncpg.Connection
+    client: httpx.AsyncClient, otp_sender: RecordingOtpSender, db: asyncpg.Connection
 ) -> None:
     await request_code(client)
     bad = wrong(otp_sender.codes[E164])
@@ -139,16 +134,14 @@ async def test_parallel_guesses_get_no_more_than_the_allowed_attempts(
 
 @pytest.mark.concurrency
 async def test_one_code_signs_in_once_however_many_requests_carry_it(
-    client: AsyncTestClient[Litestar], otp_sender: RecordingOtpSender
+    client: httpx.AsyncClient, otp_sender: RecordingOtpSender
 ) -> None:
     await request_code(client)
     results = await asyncio.gather(*(verify(client, otp_sender.codes[E164]) for _ in range(10)))
     assert sorted(status for status, _ in results) == [200] + [401] * 9
 
 
-async def test_staff_sign_in_and_lockout(
-    client: AsyncTestClient[Litestar], uow: UnitOfWork, db: asyncpg.Connection
-) -> None:
+async def test_staff_sign_in_and_lockout(client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection) -> None:
     username = await make_staff(uow, Role.OPERATOR)
 
     async def login(password: str, user: str = username) -> tuple[int, dict[str, object]]:
@@ -172,7 +165,7 @@ async def test_staff_sign_in_and_lockout(
 
 
 async def test_forged_expired_and_foreign_tokens_are_refused(
-    client: AsyncTestClient[Litestar], otp_sender: RecordingOtpSender
+    client: httpx.AsyncClient, otp_sender: RecordingOtpSender
 ) -> None:
     headers = await citizen_headers(client, otp_sender.codes, PHONE)
     token = headers["Authorization"].split()[1]
@@ -193,7 +186,7 @@ async def test_forged_expired_and_foreign_tokens_are_refused(
 
 
 async def test_a_deactivated_or_rescoped_staff_token_changes_at_once(
-    client: AsyncTestClient[Litestar], uow: UnitOfWork
+    client: httpx.AsyncClient, uow: UnitOfWork
 ) -> None:
     clinic_a, clinic_b = await make_clinic(uow), await make_clinic(uow)
     admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
@@ -212,7 +205,7 @@ async def test_a_deactivated_or_rescoped_staff_token_changes_at_once(
 
 
 async def test_health_admins_manage_staff_accounts(
-    client: AsyncTestClient[Litestar], uow: UnitOfWork, db: asyncpg.Connection
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
     clinic = await make_clinic(uow)
     admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
@@ -256,7 +249,7 @@ async def test_health_admins_manage_staff_accounts(
 
 
 async def test_a_lockout_that_ran_out_starts_the_count_again(
-    client: AsyncTestClient[Litestar], uow: UnitOfWork, db: asyncpg.Connection
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
     username = await make_staff(uow, Role.OPERATOR)
 

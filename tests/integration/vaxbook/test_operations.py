@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 
 import asyncpg
+import httpx
 import pytest
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
-from tests.conftest import fresh_database
+from tests.conftest import fresh_database, serve
 from vaxbook import migrate
 from vaxbook.app import create_app
 from vaxbook.settings import Settings
 
 
-async def test_live_and_ready(client: AsyncTestClient[Litestar]) -> None:
+async def test_live_and_ready(client: httpx.AsyncClient) -> None:
     assert (await client.get("/health/live")).json() == {"status": "live"}
     ready = await client.get("/health/ready")
     assert ready.status_code == 200
@@ -28,7 +27,7 @@ def unmigrated_dsn(server_dsn: str) -> str:
 
 
 async def test_not_ready_while_the_schema_is_behind(unmigrated_dsn: str, settings: Settings) -> None:
-    async with AsyncTestClient(create_app(settings, dsn=unmigrated_dsn)) as client:
+    async with serve(create_app(settings, dsn=unmigrated_dsn)) as client:
         response = await client.get("/health/ready", headers={"Accept-Language": "en"})
     assert response.status_code == 503
     body = response.json()
@@ -37,14 +36,14 @@ async def test_not_ready_while_the_schema_is_behind(unmigrated_dsn: str, setting
     assert body["expected_schema"] == migrate.head_revision()
 
 
-async def test_metrics_count_requests_by_route(client: AsyncTestClient[Litestar]) -> None:
+async def test_metrics_count_requests_by_route(client: httpx.AsyncClient) -> None:
     await client.get("/api/v1/clinics")
     metrics = await client.get("/metrics")
     assert metrics.status_code == 200
     assert 'vaxbook_requests_total{app_name="vaxbook",method="GET",path="/api/v1/clinics"' in metrics.text
 
 
-async def test_openapi_document_and_interactive_page(client: AsyncTestClient[Litestar]) -> None:
+async def test_openapi_document_and_interactive_page(client: httpx.AsyncClient) -> None:
     document = (await client.get("/schema/openapi.json")).json()
     assert "/api/v1/availability" in document["paths"]
     assert "/api/v1/clinics/{clinic_id}/slots" in document["paths"]
@@ -55,7 +54,7 @@ async def test_openapi_document_and_interactive_page(client: AsyncTestClient[Lit
     assert "swagger" in swagger.text.lower()
 
 
-async def test_request_ids_are_echoed_or_made(client: AsyncTestClient[Litestar]) -> None:
+async def test_request_ids_are_echoed_or_made(client: httpx.AsyncClient) -> None:
     mine = await client.get("/health/live", headers={"X-Request-ID": "abc-123-def-456"})
     assert mine.headers["x-request-id"] == "abc-123-def-456"
     injected = await client.get("/health/live", headers={"X-Request-ID": "bad id\nwith newline"})
@@ -64,7 +63,7 @@ async def test_request_ids_are_echoed_or_made(client: AsyncTestClient[Litestar])
 
 
 async def test_unknown_paths_and_methods_are_problems_in_the_callers_language(
-    client: AsyncTestClient[Litestar],
+    client: httpx.AsyncClient,
 ) -> None:
     missing = await client.get("/api/v1/nothing-here")
     assert missing.status_code == 404
@@ -78,7 +77,7 @@ async def test_unknown_paths_and_methods_are_problems_in_the_callers_language(
     assert wrong_method.headers["content-language"] == "en"
 
 
-async def test_malformed_json_and_oversized_bodies_are_client_errors(client: AsyncTestClient[Litestar]) -> None:
+async def test_malformed_json_and_oversized_bodies_are_client_errors(client: httpx.AsyncClient) -> None:
     broken = await client.post(
         "/api/v1/auth/otp/request", content=b"{not json", headers={"Content-Type": "application/json"}
     )
@@ -92,7 +91,7 @@ async def test_logs_carry_request_ids_and_no_personal_data(
     dsn: str, settings: Settings, db: asyncpg.Connection, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """With the default delivery channel the code goes to the log, but the phone number does not."""
-    async with AsyncTestClient(create_app(settings, dsn=dsn)) as client:
+    async with serve(create_app(settings, dsn=dsn)) as client:
         capfd.readouterr()
         response = await client.post(
             "/api/v1/auth/otp/request", json={"phone": "0912 345 678"}, headers={"X-Request-ID": "req-otp-0001"}

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import asyncpg
-from litestar.testing import AsyncTestClient
 
+from tests.conftest import serve
 from vaxbook.app import create_app
 from vaxbook.settings import Settings
 
@@ -11,7 +11,7 @@ async def test_one_client_address_is_limited_per_minute_but_health_checks_are_no
     dsn: str, settings: Settings, db: asyncpg.Connection
 ) -> None:
     limited = settings.model_copy(update={"rate_limit_per_minute": 5})
-    async with AsyncTestClient(create_app(limited, dsn=dsn)) as client:
+    async with serve(create_app(limited, dsn=dsn)) as client:
         statuses = [(await client.get("/api/v1/clinics")).status_code for _ in range(7)]
         assert statuses == [200] * 5 + [429] * 2
         refused = await client.get("/api/v1/services")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from uuid import uuid4
 
+import httpx
 import pytest
 from litestar import Litestar
 from litestar.routes import HTTPRoute
-from litestar.testing import AsyncTestClient
 
 from tests.conftest import RecordingOtpSender
 from tests.factories import citizen_headers, staff_headers
@@ -72,7 +72,7 @@ def test_anonymous_callers_can_change_nothing(app: Litestar) -> None:
             assert method == "GET" or (method, path) in SIGN_IN, f"public {method} {path} changes state"
 
 
-async def test_anonymous_calls_to_guarded_routes_get_401(app: Litestar, client: AsyncTestClient[Litestar]) -> None:
+async def test_anonymous_calls_to_guarded_routes_get_401(app: Litestar, client: httpx.AsyncClient) -> None:
     for method, path, admitted in routes(app):
         if admitted is None:
             continue
@@ -85,7 +85,7 @@ async def test_anonymous_calls_to_guarded_routes_get_401(app: Litestar, client: 
 async def test_each_role_is_refused_where_it_is_not_admitted(
     role: Role,
     app: Litestar,
-    client: AsyncTestClient[Litestar],
+    client: httpx.AsyncClient,
     uow: UnitOfWork,
     otp_sender: RecordingOtpSender,
 ) -> None:

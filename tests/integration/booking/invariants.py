@@ -1,0 +1,53 @@
+"""The booking invariants, checked against the rows themselves."""
+
+from __future__ import annotations
+
+import asyncpg
+
+
+async def check_invariants(db: asyncpg.Connection) -> None:
+    seats = await db.fetch(
+        """
+        SELECT s.id, s.capacity, s.booked,
+               (SELECT count(*) FROM bookings b WHERE b.clinic_id = s.clinic_id AND b.slot_id = s.id
+                  AND b.status IN ('booked', 'checked_in')) AS active,
+               (SELECT count(*) FROM standby_entries e WHERE e.offer_slot_id = s.id AND e.status = 'offered') AS held
+        FROM slots s
+        """
+    )
+    for slot in seats:
+        assert 0 <= slot["booked"] <= slot["capacity"], dict(slot)
+        assert slot["booked"] == slot["active"] + slot["held"], dict(slot)
+    doubles = await db.fetchval(
+        """
+        SELECT count(*) FROM (
+            SELECT person_id, service_id, dose_number FROM bookings WHERE status IN ('booked', 'checked_in')
+            GROUP BY 1, 2, 3 HAVING count(*) > 1) d
+        """
+    )
+    assert doubles == 0
+    counters = await db.fetch(
+        """
+        SELECT p.id, p.active_bookings,
+               (SELECT count(*) FROM bookings b WHERE b.person_id = p.id AND b.status IN ('booked', 'checked_in')) AS n
+        FROM people p
+        """
+    )
+    for person in counters:
+        assert person["active_bookings"] == person["n"], dict(person)
+    wrongly_offered = await db.fetchval(
+        """
+        SELECT count(*) FROM standby_entries e
+        WHERE e.status = 'offered' AND EXISTS (
+            SELECT 1 FROM bookings b WHERE b.person_id = e.person_id AND b.service_id = e.service_id
+              AND b.status IN ('booked', 'checked_in'))
+        """
+    )
+    assert wrongly_offered == 0
+    live_entries = await db.fetchval(
+        """
+        SELECT count(*) FROM (SELECT person_id, service_id FROM standby_entries
+                              WHERE status IN ('waiting', 'offered') GROUP BY 1, 2 HAVING count(*) > 1) d
+        """
+    )
+    assert live_entries == 0

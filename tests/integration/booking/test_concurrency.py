@@ -1,0 +1,82 @@
+"""Races against the seat invariants, through the HTTP API with real connections (pytest -m concurrency)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.factories import make_citizen, make_clinic, make_service, make_slot, soon, token_for
+from tests.integration.booking.invariants import check_invariants
+from vaxbook.db import UnitOfWork
+
+Client = httpx.AsyncClient
+pytestmark = pytest.mark.concurrency
+
+
+@pytest.mark.parametrize(("capacity", "citizens"), [(50, 500), (1, 500)])
+async def test_a_rush_on_one_slot_never_overbooks(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection, capacity: int, citizens: int
+) -> None:
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=capacity)
+    headers = [token_for((await make_citizen(uow))[0]) for _ in range(citizens)]
+    responses = await asyncio.gather(
+        *(client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=h) for h in headers)
+    )
+    outcome = Counter((r.status_code, r.json().get("type")) for r in responses)
+    assert outcome == {(201, None): capacity, (409, "/problems/slot-full"): citizens - capacity}
+    assert await db.fetchval("SELECT booked FROM slots WHERE id = $1", slot.id) == capacity
+    assert await db.fetchval("SELECT count(*) FROM bookings WHERE slot_id = $1", slot.id) == capacity
+    assert len({r.json()["code"] for r in responses if r.status_code == 201}) == capacity
+    await check_invariants(db)
+
+
+async def test_one_citizen_pressing_twenty_times_books_once(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slots = [await make_slot(uow, clinic, service, starts_at=soon(24 + n)) for n in range(20)]
+    citizen, _ = await make_citizen(uow)
+    headers = token_for(citizen)
+    responses = await asyncio.gather(
+        *(client.post("/api/v1/bookings", json={"slot_id": str(s.id)}, headers=headers) for s in slots)
+    )
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses[201] == 1
+    assert set(statuses) <= {201, 409, 429}
+    assert await db.fetchval("SELECT count(*) FROM bookings") == 1
+    assert await db.fetchval("SELECT sum(booked) FROM slots") == 1
+    await check_invariants(db)
+
+
+async def test_a_reschedule_racing_for_the_last_seat_moves_or_stays(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    for round_number in range(8):
+        home = await make_slot(uow, clinic, service, starts_at=soon(24 + round_number))
+        last_seat = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(100 + round_number))
+        mover, mover_person = await make_citizen(uow)
+        old = (await client.post("/api/v1/bookings", json={"slot_id": str(home.id)}, headers=token_for(mover))).json()
+        rivals = [token_for((await make_citizen(uow))[0]) for _ in range(10)]
+        move = client.post(
+            f"/api/v1/bookings/{old['id']}/reschedule", json={"slot_id": str(last_seat.id)}, headers=token_for(mover)
+        )
+        grabs = [client.post("/api/v1/bookings", json={"slot_id": str(last_seat.id)}, headers=h) for h in rivals]
+        # the mover goes first, in the middle or last, round by round
+        order = [*grabs[: round_number % 3 * 5], move, *grabs[round_number % 3 * 5 :]]
+        responses = await asyncio.gather(*order)
+        moved = responses[order.index(move)].status_code == 201
+        active = await db.fetch(
+            "SELECT slot_id FROM bookings WHERE person_id = $1 AND status = 'booked'", mover_person.id
+        )
+        assert [r["slot_id"] for r in active] == [last_seat.id if moved else home.id], "moved or stayed, exactly one"
+        old_status = await db.fetchval("SELECT status FROM bookings WHERE id = $1", old["id"])
+        assert old_status == ("moved" if moved else "booked")
+        assert await db.fetchval("SELECT booked FROM slots WHERE id = $1", last_seat.id) == 1
+        assert await db.fetchval("SELECT booked FROM slots WHERE id = $1", home.id) == (0 if moved else 1)
+        await check_invariants(db)
