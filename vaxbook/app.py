@@ -72,6 +72,16 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
 ]
 
 
+def booking_policy(settings: Settings) -> BookingPolicy:
+    return BookingPolicy(
+        max_attempts=settings.booking_max_attempts,
+        attempt_window_minutes=settings.booking_attempt_window_minutes,
+        max_active_per_person=settings.max_active_bookings_per_person,
+        offer_minutes=settings.standby_offer_minutes,
+        idempotency_hours=settings.idempotency_hours,
+    )
+
+
 def create_app(settings: Settings, *, dsn: str, otp_sender: OtpSender | None = None) -> Litestar:
     """The vaxbook application over the database at `dsn`."""
 
@@ -103,13 +113,7 @@ def create_app(settings: Settings, *, dsn: str, otp_sender: OtpSender | None = N
     login_policy = LoginPolicy(
         max_failures=settings.staff_max_failed_logins, lockout_minutes=settings.staff_lockout_minutes
     )
-    booking_policy = BookingPolicy(
-        max_attempts=settings.booking_max_attempts,
-        attempt_window_minutes=settings.booking_attempt_window_minutes,
-        max_active_per_person=settings.max_active_bookings_per_person,
-        offer_minutes=settings.standby_offer_minutes,
-        idempotency_hours=settings.idempotency_hours,
-    )
+    policy = booking_policy(settings)
     sender = otp_sender or LogOtpSender()
     metrics = prometheus_config()
 
@@ -130,7 +134,7 @@ def create_app(settings: Settings, *, dsn: str, otp_sender: OtpSender | None = N
             "otp_policy": Provide(lambda: otp_policy, sync_to_thread=False),
             "login_policy": Provide(lambda: login_policy, sync_to_thread=False),
             "otp_sender": Provide(lambda: sender, sync_to_thread=False),
-            "policy": Provide(lambda: booking_policy, sync_to_thread=False),
+            "policy": Provide(lambda: policy, sync_to_thread=False),
         },
         middleware=middleware,
         request_max_body_size=MAX_BODY_BYTES,

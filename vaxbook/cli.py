@@ -210,3 +210,26 @@ def generate_slots(days: int | None) -> None:
             ),
         )
     click.echo(f"{created} slots created for {first} – {last}")
+
+
+@main.command()
+def sweep() -> None:
+    """Expire standby offers whose time ran out (passing their seats on) and drop day-old idempotency keys.
+
+    Run it every minute or so from cron until the built-in scheduler does it.
+    """
+    from booking.service import standby
+    from vaxbook import idempotency
+    from vaxbook.app import booking_policy
+
+    settings = _settings()
+    policy = booking_policy(settings)
+
+    async def work(uow: db.UnitOfWork) -> tuple[int, int]:
+        expired = await standby.expire_offers(uow, policy, now=datetime.now(UTC))
+        purged = await idempotency.purge_expired(uow, keep_hours=settings.idempotency_hours)
+        return expired, purged
+
+    with _database(settings) as dsn:
+        expired, purged = _run_with_uow(dsn, work)
+    click.echo(f"{expired} standby offers expired, {purged} idempotency keys dropped")

@@ -165,3 +165,25 @@ async def test_the_counters_day_list(client: Client, uow: UnitOfWork, db: asyncp
     other = await make_clinic(uow)
     assert (await client.get(f"/api/v1/clinics/{other.id}/bookings", headers=counter)).status_code == 403
     assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'bookings.day_list.read'") == 1
+
+
+async def test_bad_phone_cccd_and_date_are_field_errors_in_both_languages(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    operator = await staff_headers(client, uow, Role.OPERATOR)
+    body = person_details() | {"phone": "028 3822 0000", "cccd": "079090000001", "date_of_birth": "1990-02-30"}
+    body["consent"] = consent()
+    for language, words in (("vi", ("di động", "không khớp")), ("en", ("mobile", "do not match"))):
+        response = await client.post(
+            "/api/v1/assist/people",
+            json=body | {"date_of_birth": "1990-05-17"},
+            headers={**operator, "Accept-Language": language},
+        )
+        assert response.status_code == 422
+        messages = {e["field"]: e["message"] for e in response.json()["errors"]}
+        assert set(messages) == {"phone", "cccd"}
+        assert words[0] in messages["phone"]
+        assert words[1] in messages["cccd"]
+    bad_date = await client.post("/api/v1/assist/people", json=body | {"phone": None}, headers=operator)
+    assert {e["field"] for e in bad_date.json()["errors"]} == {"date_of_birth"}
+    assert await db.fetchval("SELECT count(*) FROM people") == 0

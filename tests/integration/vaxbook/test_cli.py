@@ -33,7 +33,9 @@ def query(dsn: str, sql: str) -> object:
     return asyncio.run(run())
 
 
-@pytest.mark.parametrize("command", ["serve", "migrate", "seed-demo", "create-staff", "set-password", "generate-slots"])
+@pytest.mark.parametrize(
+    "command", ["serve", "migrate", "seed-demo", "create-staff", "set-password", "generate-slots", "sweep"]
+)
 def test_every_command_explains_itself(command: str) -> None:
     result = CliRunner().invoke(main, [command, "--help"])
     assert result.exit_code == 0
@@ -110,3 +112,17 @@ def test_create_staff_stores_what_it_validated(runner: CliRunner, cli_dsn: str) 
     )
     assert created.exit_code == 0, created.output
     assert query(cli_dsn, "SELECT display_name FROM staff_accounts WHERE username = 'admin.two'") == "Trạm"
+
+
+def test_sweep_expires_offers_and_old_keys(runner: CliRunner, cli_dsn: str) -> None:
+    assert runner.invoke(main, ["migrate"]).exit_code == 0
+    query(
+        cli_dsn,
+        "INSERT INTO idempotency_keys (scope, key, fingerprint, created_at) "
+        "VALUES ('citizen:x', 'old', '\\x00', now() - interval '2 days'), ('citizen:x', 'new', '\\x00', now()) "
+        "RETURNING 1",
+    )
+    swept = runner.invoke(main, ["sweep"])
+    assert swept.exit_code == 0, swept.output
+    assert "0 standby offers expired, 1 idempotency keys dropped" in swept.output
+    assert query(cli_dsn, "SELECT array_agg(key) FROM idempotency_keys") == ["new"]
