@@ -21,20 +21,25 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
 
 import asyncpg
 import httpx
 
+from booking import repository as booking_repository
+from booking.models import CONSENT_VERSION
+from booking.schemas import Consent, ProfileUpsert
+from booking.service import people
 from clinics import service as clinics
-from clinics.models import ClinicKind
-from clinics.schemas import ClinicCreate, SlotTemplateCreate
+from clinics.models import ClinicKind, Sex
+from clinics.schemas import ClinicCreate, SlotCreate, SlotTemplateCreate
 from vaxbook import db, demo, migrate
 from vaxbook.audit import SYSTEM
 from vaxbook.auth import service as auth
-from vaxbook.auth.models import Role
+from vaxbook.auth.models import Principal, Role
+from vaxbook.auth.security import TokenIssuer, jwt_auth
 from vaxbook.embedded import embedded_server, ensure_database, with_database
 
 DISTRICTS = ["Ninh Kiều", "Bình Thủy", "Cái Răng", "Ô Môn", "Thốt Nốt", "Phong Điền", "Cờ Đỏ", "Vĩnh Thạnh"]
@@ -52,8 +57,17 @@ class Result:
     errors: int
 
 
-async def load(dsn: str, extra_stations: int, horizon_days: int) -> tuple[str, str]:
-    """Demo data plus synthetic ward stations; returns (a clinic id, a staff password for 'bench.admin')."""
+@dataclass
+class BenchData:
+    clinic_id: str
+    staff_password: str
+    rush_slot_id: str
+    rush_seats: int
+    citizens: list[Principal]
+
+
+async def load(dsn: str, extra_stations: int, horizon_days: int, citizens: int) -> BenchData:
+    """Demo data, synthetic ward stations, one slot for a booking rush and the citizens who rush it."""
     pool = await db.create_pool(dsn, min_size=1, max_size=4)
     try:
         uow = db.UnitOfWork(pool)
@@ -106,7 +120,40 @@ async def load(dsn: str, extra_stations: int, horizon_days: int) -> tuple[str, s
                     )
         await clinics.generate_slots(uow, SYSTEM, clinic_id=None, now=now, from_date=None, days=horizon_days)
         assert first is not None
-        return str(first), password
+        seats = max(1, citizens // 5)
+        start = (now + timedelta(days=2)).replace(microsecond=0)
+        _, rush = await clinics.create_slot(
+            uow,
+            admin,
+            first,
+            SlotCreate(
+                service_id=services["covid19"], starts_at=start, ends_at=start + timedelta(minutes=30), capacity=seats
+            ),
+            now=now,
+        )
+        people_rushing = []
+        for n in range(citizens):
+            async with uow.transaction() as conn:
+                account_id = await booking_repository.account_for_phone(conn, phone=f"+8497{n:07d}")
+            citizen = Principal(id=account_id, role=Role.CITIZEN)
+            born = date(1960 + n % 40, 1 + n % 12, 1 + n % 28)
+            await people.save_profile(
+                uow,
+                citizen,
+                ProfileUpsert(
+                    full_name=f"Người dân {n}",
+                    date_of_birth=born,
+                    sex=Sex.FEMALE,
+                    cccd=f"0921{born.year % 100:02d}{n:06d}",
+                    province="Cần Thơ",
+                    district="Ninh Kiều",
+                    ward="An Khánh",
+                    consent=Consent(accepted=True, text_version=CONSENT_VERSION),
+                ),
+                now=now,
+            )
+            people_rushing.append(citizen)
+        return BenchData(str(first), password, str(rush.id), seats, people_rushing)
     finally:
         await pool.close()
 
@@ -121,7 +168,13 @@ async def analyze_and_count(dsn: str) -> int:
         await conn.close()
 
 
-async def drive(name: str, total: int, concurrency: int, call: Callable[[int], Awaitable[httpx.Response]]) -> Result:
+async def drive(
+    name: str,
+    total: int,
+    concurrency: int,
+    call: Callable[[int], Awaitable[httpx.Response]],
+    expected: tuple[int, ...] = (200, 201, 202),
+) -> Result:
     latencies: list[float] = []
     errors = 0
     counter = iter(range(total))
@@ -132,7 +185,7 @@ async def drive(name: str, total: int, concurrency: int, call: Callable[[int], A
             started = time.perf_counter()
             response = await call(i)
             latencies.append((time.perf_counter() - started) * 1000)
-            errors += response.status_code >= 400
+            errors += response.status_code not in expected
 
     began = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -150,10 +203,15 @@ async def drive(name: str, total: int, concurrency: int, call: Callable[[int], A
     )
 
 
-async def scenarios(base: str, clinic_id: str, password: str, total: int, concurrency: int) -> list[Result]:
+async def scenarios(base: str, data: BenchData, key: str, total: int, concurrency: int) -> list[Result]:
     limits = httpx.Limits(max_connections=concurrency)
+    issuer = TokenIssuer(jwt_auth(key, exclude=[]), citizen_ttl=timedelta(hours=1), staff_ttl=timedelta(hours=1))
+    tokens = [{"Authorization": f"Bearer {issuer.issue(c).token}"} for c in data.citizens]
+    clinic_id, rush = data.clinic_id, {"slot_id": data.rush_slot_id}
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-        login = await client.post("/api/v1/auth/staff/login", json={"username": "bench.admin", "password": password})
+        login = await client.post(
+            "/api/v1/auth/staff/login", json={"username": "bench.admin", "password": data.staff_password}
+        )
         staff = {"Authorization": f"Bearer {login.json()['access_token']}"}
         await client.get("/api/v1/availability")  # warm-up
         return [
@@ -179,7 +237,29 @@ async def scenarios(base: str, clinic_id: str, password: str, total: int, concur
                 concurrency,
                 lambda i: client.post("/api/v1/auth/otp/request", json={"phone": f"09{i:08d}"}),
             ),
+            await drive(
+                f"booking rush: {len(tokens)} citizens, {data.rush_seats} seats",
+                len(tokens),
+                concurrency,
+                lambda i: client.post("/api/v1/bookings", json=rush, headers=tokens[i]),
+                expected=(201, 409),
+            ),
+            await drive(
+                "booking a sold-out slot (409)",
+                len(tokens) - data.rush_seats,
+                concurrency,
+                lambda i: client.post("/api/v1/bookings", json=rush, headers=tokens[-1 - i]),
+                expected=(409,),
+            ),
         ]
+
+
+async def count_bookings(dsn: str, slot_id: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM bookings WHERE slot_id = $1::uuid", slot_id))
+    finally:
+        await conn.close()
 
 
 def free_port() -> int:
@@ -201,16 +281,18 @@ def wait_ready(base: str, deadline: float) -> None:
 
 def run(dsn: str, args: argparse.Namespace) -> list[Result]:
     migrate.upgrade(dsn)
-    clinic_id, password = asyncio.run(load(dsn, args.stations, 14))
+    data = asyncio.run(load(dsn, args.stations, 14, args.requests))
     print(f"data: {8 + args.stations} clinics, {asyncio.run(analyze_and_count(dsn))} slots", file=sys.stderr)
     port = free_port()
+    key = secrets.token_urlsafe(40)
     env = os.environ | {
         "DATABASE_URL": dsn,
         "VAXBOOK_PORT": str(port),
         "VAXBOOK_RATE_LIMIT_PER_MINUTE": "0",
         "VAXBOOK_OTP_MAX_REQUESTS": "1000",
         "VAXBOOK_LOG_LEVEL": "WARNING",
-        "VAXBOOK_JWT_SECRET": secrets.token_urlsafe(40),
+        "VAXBOOK_JWT_SECRET": key,
+        "VAXBOOK_BOOKING_MAX_ATTEMPTS": "1000",
     }
     server = subprocess.Popen(  # noqa: S603 - our own console script
         [str(Path(sys.executable).with_name("vaxbook")), "serve"], env=env, stdout=subprocess.DEVNULL
@@ -218,7 +300,10 @@ def run(dsn: str, args: argparse.Namespace) -> list[Result]:
     try:
         base = f"http://127.0.0.1:{port}"
         wait_ready(base, time.monotonic() + 60)
-        return asyncio.run(scenarios(base, clinic_id, password, args.requests, args.concurrency))
+        results = asyncio.run(scenarios(base, data, key, args.requests, args.concurrency))
+        booked = asyncio.run(count_bookings(dsn, data.rush_slot_id))
+        assert booked == data.rush_seats, f"the rush slot has {booked} bookings for {data.rush_seats} seats"
+        return results
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)

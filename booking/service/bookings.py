@@ -88,10 +88,14 @@ async def book(
 
     async def work() -> Booking:
         async with uow.transaction() as conn:
-            person = await person_for(conn, principal, person_id)
-            check_consent(person)
             slot, clinic = await clinics.get_slot(uow, slot_id)
             _bookable(slot, clinic, now)
+            if slot.remaining == 0:
+                # A sold-out answer from a plain read, before any write. Never the other way round: a seat is
+                # only ever granted by claim_seat's conditional update below.
+                raise SlotFull()
+            person = await person_for(conn, principal, person_id)
+            check_consent(person)
             check_clinic_scope(principal, clinic.id)
             rules = await rules_of(uow, slot.service_id)
             dose = await dose_for(uow, conn, person, rules, local_day(slot, clinic))
