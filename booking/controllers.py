@@ -45,6 +45,37 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+# Citizens and assisting staff book, cancel and move through the same three calls; only the route differs.
+
+
+async def _book(
+    uow: UoW, principal: Principal, policy: BookingPolicy, header: str | None, slot_id: UUID, person_id: UUID | None
+) -> Booking:
+    key = _key(principal, header, "bookings.create", slot_id=str(slot_id), person_id=person_id and str(person_id))
+    booked = await bookings.book(
+        uow, principal, policy, slot_id=slot_id, person_id=person_id, now=_now(), idempotency=key
+    )
+    return Booking.of(booked)
+
+
+async def _cancel(
+    uow: UoW, principal: Principal, policy: BookingPolicy, header: str | None, booking_id: UUID
+) -> Booking:
+    key = _key(principal, header, "bookings.cancel", booking_id=str(booking_id))
+    cancelled = await bookings.cancel(uow, principal, policy, booking_id=booking_id, now=_now(), idempotency=key)
+    return Booking.of(cancelled)
+
+
+async def _reschedule(
+    uow: UoW, principal: Principal, policy: BookingPolicy, header: str | None, booking_id: UUID, slot_id: UUID
+) -> Booking:
+    key = _key(principal, header, "bookings.move", booking_id=str(booking_id), slot_id=str(slot_id))
+    moved = await bookings.move(
+        uow, principal, policy, booking_id=booking_id, slot_id=slot_id, now=_now(), idempotency=key
+    )
+    return Booking.of(moved)
+
+
 class ConsentController(Controller):
     path = "/api/v1/consent"
     tags = ["Citizens"]
@@ -85,8 +116,10 @@ class ProfileController(Controller):
         return Person.of(await people.update_dependent(uow, request.user, person_id, data))
 
     @delete("/dependents/{person_id:uuid}")
-    async def remove_dependent(self, person_id: FromPath[UUID], uow: UoW, request: CallerRequest) -> None:
-        await people.remove_dependent(uow, request.user, person_id)
+    async def remove_dependent(
+        self, person_id: FromPath[UUID], uow: UoW, request: CallerRequest, policy: Policy
+    ) -> None:
+        await people.remove_dependent(uow, request.user, policy, person_id, now=_now())
 
 
 class BookingController(Controller):
@@ -112,11 +145,7 @@ class BookingController(Controller):
         idempotency_key: IdempotencyHeader = None,
     ) -> Booking:
         """Book a seat for yourself or a dependent (person_id)."""
-        key = _key(request.user, idempotency_key, "bookings.create", **data.model_dump(mode="json"))
-        booking = await bookings.book(
-            uow, request.user, policy, slot_id=data.slot_id, person_id=data.person_id, now=_now(), idempotency=key
-        )
-        return Booking.of(booking)
+        return await _book(uow, request.user, policy, idempotency_key, data.slot_id, data.person_id)
 
     @get("/{booking_id:uuid}")
     async def get_booking(self, booking_id: FromPath[UUID], uow: UoW, request: CallerRequest) -> Booking:
@@ -131,10 +160,7 @@ class BookingController(Controller):
         policy: Policy,
         idempotency_key: IdempotencyHeader = None,
     ) -> Booking:
-        key = _key(request.user, idempotency_key, "bookings.cancel", booking_id=str(booking_id))
-        return Booking.of(
-            await bookings.cancel(uow, request.user, policy, booking_id=booking_id, now=_now(), idempotency=key)
-        )
+        return await _cancel(uow, request.user, policy, idempotency_key, booking_id)
 
     @post("/{booking_id:uuid}/reschedule")
     async def reschedule(
@@ -147,13 +173,7 @@ class BookingController(Controller):
         idempotency_key: IdempotencyHeader = None,
     ) -> Booking:
         """Move to another slot of the same service; the answer is the new booking (new id and code)."""
-        key = _key(
-            request.user, idempotency_key, "bookings.move", booking_id=str(booking_id), slot_id=str(data.slot_id)
-        )
-        moved = await bookings.move(
-            uow, request.user, policy, booking_id=booking_id, slot_id=data.slot_id, now=_now(), idempotency=key
-        )
-        return Booking.of(moved)
+        return await _reschedule(uow, request.user, policy, idempotency_key, booking_id, data.slot_id)
 
 
 class StandbyController(Controller):
@@ -172,9 +192,18 @@ class StandbyController(Controller):
         return StandbyEntry.of(await standby.join(uow, request.user, data, now=_now()))
 
     @post("/{entry_id:uuid}/accept")
-    async def accept(self, entry_id: FromPath[UUID], uow: UoW, request: CallerRequest, policy: Policy) -> Booking:
+    async def accept(
+        self,
+        entry_id: FromPath[UUID],
+        uow: UoW,
+        request: CallerRequest,
+        policy: Policy,
+        idempotency_key: IdempotencyHeader = None,
+    ) -> Booking:
         """Take the offered seat: it becomes your booking."""
-        return Booking.of(await standby.accept(uow, request.user, policy, entry_id=entry_id, now=_now()))
+        key = _key(request.user, idempotency_key, "standby.accept", entry_id=str(entry_id))
+        accepted = await standby.accept(uow, request.user, policy, entry_id=entry_id, now=_now(), idempotency=key)
+        return Booking.of(accepted)
 
     @post("/{entry_id:uuid}/decline", status_code=HTTP_200_OK)
     async def decline(self, entry_id: FromPath[UUID], uow: UoW, request: CallerRequest, policy: Policy) -> StandbyEntry:
@@ -208,6 +237,11 @@ class AssistController(Controller):
     async def person_bookings(self, person_id: FromPath[UUID], uow: UoW, request: CallerRequest) -> list[Booking]:
         return [Booking.of(b) for b in await bookings.of_person(uow, request.user, person_id)]
 
+    @post("/standby")
+    async def join_standby(self, data: JSONBody[StandbyJoin], uow: UoW, request: CallerRequest) -> StandbyEntry:
+        """Put a caller on the standby list (person_id required); offers show in their own list."""
+        return StandbyEntry.of(await standby.join(uow, request.user, data, now=_now()))
+
     @post("/bookings")
     async def book(
         self,
@@ -217,11 +251,7 @@ class AssistController(Controller):
         policy: Policy,
         idempotency_key: IdempotencyHeader = None,
     ) -> Booking:
-        key = _key(request.user, idempotency_key, "assist.bookings.create", **data.model_dump(mode="json"))
-        booking = await bookings.book(
-            uow, request.user, policy, slot_id=data.slot_id, person_id=data.person_id, now=_now(), idempotency=key
-        )
-        return Booking.of(booking)
+        return await _book(uow, request.user, policy, idempotency_key, data.slot_id, data.person_id)
 
     @post("/bookings/{booking_id:uuid}/cancel", status_code=HTTP_200_OK)
     async def cancel(
@@ -232,10 +262,7 @@ class AssistController(Controller):
         policy: Policy,
         idempotency_key: IdempotencyHeader = None,
     ) -> Booking:
-        key = _key(request.user, idempotency_key, "assist.bookings.cancel", booking_id=str(booking_id))
-        return Booking.of(
-            await bookings.cancel(uow, request.user, policy, booking_id=booking_id, now=_now(), idempotency=key)
-        )
+        return await _cancel(uow, request.user, policy, idempotency_key, booking_id)
 
     @post("/bookings/{booking_id:uuid}/reschedule")
     async def reschedule(
@@ -247,13 +274,7 @@ class AssistController(Controller):
         policy: Policy,
         idempotency_key: IdempotencyHeader = None,
     ) -> Booking:
-        key = _key(
-            request.user, idempotency_key, "assist.bookings.move", booking_id=str(booking_id), slot_id=str(data.slot_id)
-        )
-        moved = await bookings.move(
-            uow, request.user, policy, booking_id=booking_id, slot_id=data.slot_id, now=_now(), idempotency=key
-        )
-        return Booking.of(moved)
+        return await _reschedule(uow, request.user, policy, idempotency_key, booking_id, data.slot_id)
 
 
 class ClinicBookingController(Controller):

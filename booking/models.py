@@ -114,6 +114,7 @@ class ServiceRules:
     eligible_sex: Sex | None
     doses_in_series: int
     min_days_between_doses: int
+    active: bool
 
 
 @dataclass(frozen=True)
@@ -307,6 +308,11 @@ class TooManyDependents(Conflict):
 class DependentHasBookings(Conflict):
     slug = "dependent-has-bookings"
     title = Text("Người thân còn lịch hẹn đang chờ", "The dependent still has open bookings")
+
+
+class ProfileExists(Conflict):
+    slug = "profile-exists"
+    title = Text("Tài khoản này đã có hồ sơ", "This account already has a profile")
 
 
 class CccdTaken(Conflict):

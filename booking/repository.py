@@ -14,8 +14,10 @@ from booking.models import (
     Booking,
     BookingStatus,
     CccdTaken,
+    DependentHasBookings,
     DoseGiven,
     Person,
+    ProfileExists,
     StandbyEntry,
     StandbyStatus,
 )
@@ -31,7 +33,7 @@ _BOOKING = (
     "created_at"
 )
 # Bookings are read with their clinic's time zone, in which their times are shown.
-_BOOKING_WITH_ZONE = f"{', '.join('b.' + c for c in _BOOKING.split(', '))}, c.timezone"
+_BOOKING_WITH_ZONE = ", ".join([*(f"b.{c}" for c in _BOOKING.split(", ")), "c.timezone"])
 _ENTRY = (
     "id, person_id, service_id, clinic_id, province, district, date_from, date_to, priority_rank, status, "
     "offer_clinic_id, offer_slot_id, offer_expires_at, booking_id, created_at"
@@ -57,10 +59,6 @@ def _booking(row: asyncpg.Record) -> Booking:
 
 def _entry(row: asyncpg.Record) -> StandbyEntry:
     return StandbyEntry(**{**dict(row), "status": StandbyStatus(row["status"])})
-
-
-def _unique_violation(error: asyncpg.UniqueViolationError) -> str:
-    return getattr(error, "constraint_name", "") or ""
 
 
 # People
@@ -103,7 +101,9 @@ async def insert_person(
             consent_at,
             consent_version,
         )
-    except asyncpg.UniqueViolationError:
+    except asyncpg.UniqueViolationError as error:
+        if getattr(error, "constraint_name", None) == "people_account_id_key":
+            raise ProfileExists() from None
         raise CccdTaken() from None
     assert row is not None
     return _person(row)
@@ -191,17 +191,26 @@ async def take_dependent_place(conn: Connection, *, guardian_id: UUID, limit: in
     return row is not None
 
 
-async def delete_dependent(conn: Connection, *, person_id: UUID, guardian_id: UUID) -> str:
-    """Remove a dependent with no booking history. Returns 'deleted', 'missing' or 'has_bookings'."""
-    if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM bookings WHERE person_id = $1)", person_id):
-        return "has_bookings"
-    if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM standby_entries WHERE person_id = $1)", person_id):
+async def lock_person(conn: Connection, *, person_id: UUID) -> None:
+    await conn.execute("SELECT 1 FROM people WHERE id = $1 FOR UPDATE", person_id)
+
+
+async def has_booking_history(conn: Connection, *, person_id: UUID) -> bool:
+    exists: bool = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM bookings WHERE person_id = $1)", person_id)
+    return exists
+
+
+async def delete_dependent(conn: Connection, *, person_id: UUID, guardian_id: UUID) -> bool:
+    """Delete a dependent and their standby history; False when there is no such dependent of this guardian."""
+    try:
         await conn.execute("DELETE FROM standby_entries WHERE person_id = $1", person_id)
-    deleted = await conn.execute("DELETE FROM people WHERE id = $1 AND guardian_id = $2", person_id, guardian_id)
+        deleted = await conn.execute("DELETE FROM people WHERE id = $1 AND guardian_id = $2", person_id, guardian_id)
+    except asyncpg.ForeignKeyViolationError:
+        raise DependentHasBookings() from None
     if deleted == "DELETE 0":
-        return "missing"
+        return False
     await conn.execute("UPDATE people SET dependent_count = dependent_count - 1 WHERE id = $1", guardian_id)
-    return "deleted"
+    return True
 
 
 async def take_active_place(conn: Connection, *, person_id: UUID, limit: int) -> bool:
@@ -232,14 +241,17 @@ async def doses_given(conn: Connection, *, person_id: UUID, service_ids: list[UU
     return [DoseGiven(dose_number=r["dose_number"], on=r["given_on"]) for r in rows]
 
 
-async def has_active_booking(conn: Connection, *, person_id: UUID, service_id: UUID) -> bool:
+async def has_active_booking(conn: Connection, *, person_id: UUID, service_id: UUID, product_id: UUID | None) -> bool:
+    """Whether the person holds an open booking for this service, or for any service of its vaccine."""
     exists: bool = await conn.fetchval(
         """
         SELECT EXISTS (SELECT 1 FROM bookings
-                       WHERE person_id = $1 AND service_id = $2 AND status IN ('booked', 'checked_in'))
+                       WHERE person_id = $1 AND (service_id = $2 OR product_id = $3)
+                         AND status IN ('booked', 'checked_in'))
         """,
         person_id,
         service_id,
+        product_id,
     )
     return exists
 
@@ -262,6 +274,12 @@ async def claim_seat(conn: Connection, *, clinic_id: UUID, slot_id: UUID, now: d
     return row is not None
 
 
+async def lock_slots(conn: Connection, *, slot_ids: list[UUID]) -> None:
+    """Lock several slots' rows in one order (by id), so that two transactions taking the same slots never
+    wait on each other in a circle."""
+    await conn.execute("SELECT 1 FROM slots WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE", slot_ids)
+
+
 async def release_seat(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> None:
     await conn.execute(
         "UPDATE slots SET booked = booked - 1, updated_at = now() WHERE clinic_id = $1 AND id = $2",
@@ -279,6 +297,7 @@ async def insert_booking(
     clinic_id: UUID,
     slot_id: UUID,
     service_id: UUID,
+    product_id: UUID | None,
     person_id: UUID,
     dose_number: int,
     code: str,
@@ -293,9 +312,10 @@ async def insert_booking(
         row = await conn.fetchrow(
             f"""
             WITH b AS (
-                INSERT INTO bookings (clinic_id, slot_id, service_id, person_id, dose_number, code, starts_at,
-                                      ends_at, booked_by_account, booked_by_staff, moved_from)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                INSERT INTO bookings (clinic_id, slot_id, service_id, product_id, person_id, dose_number, code,
+                                      starts_at, ends_at, booked_by_account, booked_by_staff, moved_from)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                ON CONFLICT (code) DO NOTHING
                 RETURNING *
             )
             SELECT {_BOOKING_WITH_ZONE} FROM b JOIN clinics c ON c.id = b.clinic_id
@@ -303,6 +323,7 @@ async def insert_booking(
             clinic_id,
             slot_id,
             service_id,
+            product_id,
             person_id,
             dose_number,
             code,
@@ -312,12 +333,9 @@ async def insert_booking(
             booked_by_staff,
             moved_from,
         )
-    except asyncpg.UniqueViolationError as error:
-        if _unique_violation(error) == "bookings_code_key":
-            return None
+    except asyncpg.UniqueViolationError:
         raise AlreadyBooked() from None
-    assert row is not None
-    return _booking(row)
+    return None if row is None else _booking(row)
 
 
 async def get_booking(conn: Connection, *, booking_id: UUID) -> Booking | None:
@@ -480,20 +498,29 @@ async def entry_for_account(conn: Connection, *, entry_id: UUID, account_id: UUI
     return None if row is None else _entry(row)
 
 
-async def waiting_for_seat(
-    conn: Connection, *, service_id: UUID, clinic_id: UUID, province: str, district: str, day: date, limit: int
-) -> list[StandbyEntry]:
-    """Entries that a freed seat of this service, clinic and day could go to, first in line first.
+async def next_in_line(
+    conn: Connection,
+    *,
+    service_id: UUID,
+    clinic_id: UUID,
+    province: str,
+    district: str,
+    day: date,
+    passed_over: list[UUID],
+) -> StandbyEntry | None:
+    """The first entry a freed seat of this service, clinic and day could go to (by rank, then time of joining).
 
-    Locked for the caller's transaction; entries another transaction is offering right now are skipped.
+    One at a time and locked: an entry another transaction is offering right now is skipped, so two seats
+    freed at once go to two different people.
     """
-    rows = await conn.fetch(
+    row = await conn.fetchrow(
         f"""
         SELECT {_ENTRY} FROM standby_entries
         WHERE status = 'waiting' AND service_id = $1 AND $5 BETWEEN date_from AND date_to
           AND (clinic_id = $2 OR (clinic_id IS NULL AND lower(province) = lower($3) AND lower(district) = lower($4)))
+          AND id <> ALL($6::uuid[])
         ORDER BY priority_rank, created_at, id
-        LIMIT $6
+        LIMIT 1
         FOR UPDATE SKIP LOCKED
         """,
         service_id,
@@ -501,6 +528,33 @@ async def waiting_for_seat(
         province,
         district,
         day,
+        passed_over,
+    )
+    return None if row is None else _entry(row)
+
+
+async def live_entries(conn: Connection, *, person_id: UUID, service_ids: list[UUID] | None) -> list[StandbyEntry]:
+    """The person's waiting or offered entries (for these services, or all), locked (waiting for any lock held)."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {_ENTRY} FROM standby_entries
+        WHERE person_id = $1 AND ($2::uuid[] IS NULL OR service_id = ANY($2::uuid[]))
+          AND status IN ('waiting', 'offered')
+        ORDER BY id FOR UPDATE
+        """,
+        person_id,
+        service_ids,
+    )
+    return [_entry(r) for r in rows]
+
+
+async def waiting_entries(conn: Connection, *, limit: int) -> list[StandbyEntry]:
+    """Waiting entries, first in line first, that no other transaction is working on."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {_ENTRY} FROM standby_entries WHERE status = 'waiting'
+        ORDER BY priority_rank, created_at, id LIMIT $1 FOR UPDATE SKIP LOCKED
+        """,
         limit,
     )
     return [_entry(r) for r in rows]
@@ -552,18 +606,6 @@ async def leave_waiting(conn: Connection, *, entry_id: UUID) -> bool:
         "UPDATE standby_entries SET status = 'left', updated_at = now() WHERE id = $1 AND status = 'waiting'", entry_id
     )
     return result != "UPDATE 0"
-
-
-async def leave_all_waiting(conn: Connection, *, person_id: UUID, service_id: UUID) -> None:
-    """A person who got a booking no longer waits for the same service."""
-    await conn.execute(
-        """
-        UPDATE standby_entries SET status = 'left', updated_at = now()
-        WHERE person_id = $1 AND service_id = $2 AND status = 'waiting'
-        """,
-        person_id,
-        service_id,
-    )
 
 
 async def expired_offers(conn: Connection, *, now: datetime, limit: int) -> list[StandbyEntry]:

@@ -138,8 +138,10 @@ MAX_DAYS_AHEAD = 730
 """How far ahead a slot may be planned."""
 
 
-def check_date_range(date_from: date, date_to: date, *, max_days: int) -> None:
-    for name, value in (("date_from", date_from), ("date_to", date_to)):
+def check_date_range(
+    date_from: date, date_to: date, *, max_days: int, names: tuple[str, str] = ("date_from", "date_to")
+) -> None:
+    for name, value in zip(names, (date_from, date_to), strict=True):
         if not EARLIEST_DATE <= value <= LATEST_DATE:
             raise Invalid.field(
                 name,
@@ -152,14 +154,14 @@ def check_date_range(date_from: date, date_to: date, *, max_days: int) -> None:
             )
     if date_to < date_from:
         raise Invalid.field(
-            "date_to",
+            names[1],
             "date_range_order",
             Text("Ngày kết thúc phải sau hoặc bằng ngày bắt đầu", "date_to must not be before date_from"),
             source="query",
         )
     if (date_to - date_from).days + 1 > max_days:
         raise Invalid.field(
-            "date_to",
+            names[1],
             "date_range_too_long",
             Text(f"Chỉ tìm được tối đa {max_days} ngày mỗi lần", f"Search at most {max_days} days at a time"),
             source="query",

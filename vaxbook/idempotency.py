@@ -21,6 +21,10 @@ from vaxbook.i18n import Text
 
 T = TypeVar("T")
 
+RUNNING_LEASE_SECONDS = 60
+"""A key still 'running' after this long belongs to a request that died (no request lives that long): the next
+request with it starts over instead of getting 409 until the key expires."""
+
 IdempotencyHeader = Annotated[
     str | None,
     HeaderParameter(name="Idempotency-Key", max_length=255, pattern=r"^[\x21-\x7e]+$"),
@@ -146,12 +150,14 @@ async def _claim(conn: Connection, key: IdempotencyKey, keep_hours: int) -> tupl
             SET fingerprint = EXCLUDED.fingerprint, state = 'running', response_status = NULL, response = NULL,
                 created_at = now()
             WHERE k.created_at < now() - make_interval(hours => $4)
+               OR (k.state = 'running' AND k.created_at < now() - make_interval(secs => $5))
         RETURNING true
         """,
         key.scope,
         key.key,
         key.fingerprint,
         keep_hours,
+        float(RUNNING_LEASE_SECONDS),
     )
     if claimed:
         return None

@@ -58,7 +58,7 @@ def decode_time_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
         moment, row_id = datetime.fromisoformat(values[0]), UUID(values[1])
     except ValueError:
         raise _bad_cursor() from None
-    if moment.tzinfo is None:
+    if moment.tzinfo is None or not 2000 <= moment.year <= 2100:
         raise _bad_cursor()
     return moment, row_id
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -222,6 +223,16 @@ def from_http_exception(exc: HTTPException) -> Problem:
     )
 
 
+BUSY = Text("Hệ thống đang bận, vui lòng thử lại", "The system is busy, please try again")
+
+
+def from_database_contention(exc: Exception) -> Problem:
+    """Two transactions caught each other (a deadlock or a serialization failure): nothing was written, and
+    the same request sent again will go through."""
+    log.warning("database_contention", error=type(exc).__name__)
+    return Problem(status=503, slug="busy", title=BUSY, headers={"Retry-After": "1"})
+
+
 def from_unexpected_error(exc: Exception) -> Problem:
     log.error("unhandled_error", exc_info=exc)
     slug, title = _HTTP_STATUS[500]
@@ -235,6 +246,8 @@ def problem_details_plugin() -> ProblemDetailsPlugin:
                 DomainError: from_domain_error,
                 ValidationException: from_validation_error,
                 HTTPException: from_http_exception,
+                asyncpg.DeadlockDetectedError: from_database_contention,
+                asyncpg.SerializationError: from_database_contention,
                 Exception: from_unexpected_error,
             }
         )

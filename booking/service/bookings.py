@@ -18,7 +18,6 @@ from booking.models import (
     OtherService,
     SameSlot,
     SlotFull,
-    SlotNotBookable,
     TooManyActiveBookings,
 )
 from booking.service.common import (
@@ -26,16 +25,19 @@ from booking.service.common import (
     booking_for,
     check_clinic_scope,
     check_consent,
+    check_open,
     dose_for,
+    end_live_entries,
     insert_booking,
     local_day,
     pass_seat_on,
     person_for,
     record_booking,
     rules_of,
+    sibling_services,
 )
 from clinics import service as clinics
-from clinics.models import Clinic, Slot, SlotStatus
+from clinics.models import Clinic, check_date_range
 from vaxbook import audit
 from vaxbook.auth.models import Principal, Role
 from vaxbook.db import UnitOfWork
@@ -46,15 +48,16 @@ from vaxbook.idempotency import IdempotencyKey, run_once
 _stored = TypeAdapter(Booking)
 
 
-def _encode(booking: Booking) -> Any:
+def encode(booking: Booking) -> Any:
     return _stored.dump_python(booking, mode="json")
 
 
-def _decode(data: Any) -> Booking:
+def decode(data: Any) -> Booking:
     return _stored.validate_python(data)
 
 
-async def _count_attempt(uow: UnitOfWork, policy: BookingPolicy, scope: str) -> None:
+async def count_attempt(uow: UnitOfWork, policy: BookingPolicy, scope: str) -> None:
+    """Count a booking attempt in its own committed transaction: a refused attempt still counts."""
     async with uow.transaction() as conn:
         wait = await repository.count_attempt(
             conn, scope=scope, limit=policy.max_attempts, window_minutes=policy.attempt_window_minutes
@@ -67,11 +70,6 @@ async def _count_attempt(uow: UnitOfWork, policy: BookingPolicy, scope: str) -> 
             ),
             retry_after_seconds=wait,
         )
-
-
-def _bookable(slot: Slot, clinic: Clinic, now: datetime) -> None:
-    if slot.status is not SlotStatus.OPEN or not clinic.active or slot.starts_at <= now:
-        raise SlotNotBookable()
 
 
 async def book(
@@ -89,7 +87,8 @@ async def book(
     async def work() -> Booking:
         async with uow.transaction() as conn:
             slot, clinic = await clinics.get_slot(uow, slot_id)
-            _bookable(slot, clinic, now)
+            rules = await rules_of(uow, slot.service_id)
+            check_open(slot, clinic, rules, now)
             if slot.remaining == 0:
                 # A sold-out answer from a plain read, before any write. Never the other way round: a seat is
                 # only ever granted by claim_seat's conditional update below.
@@ -97,12 +96,20 @@ async def book(
             person = await person_for(conn, principal, person_id)
             check_consent(person)
             check_clinic_scope(principal, clinic.id)
-            rules = await rules_of(uow, slot.service_id)
             dose = await dose_for(uow, conn, person, rules, local_day(slot, clinic))
             if not await repository.take_active_place(conn, person_id=person.id, limit=policy.max_active_per_person):
                 raise TooManyActiveBookings(limit=policy.max_active_per_person)
-            booking = await insert_booking(conn, principal, slot=slot, person_id=person.id, dose=dose)
-            await repository.leave_all_waiting(conn, person_id=person.id, service_id=slot.service_id)
+            booking = await insert_booking(conn, principal, slot=slot, rules=rules, person_id=person.id, dose=dose)
+            # they stop waiting for this vaccine, and a seat held for them goes to the next in line
+            await end_live_entries(
+                uow,
+                conn,
+                principal,
+                person=person,
+                service_ids=await sibling_services(uow, rules),
+                policy=policy,
+                now=now,
+            )
             await record_booking(conn, principal, "booking.create", booking, dose_number=dose)
             # Last, so that the slot's row stays locked for as short a time as possible.
             if not await repository.claim_seat(conn, clinic_id=clinic.id, slot_id=slot.id, now=now):
@@ -110,17 +117,17 @@ async def book(
             return booking
 
     async def count() -> None:
-        await _count_attempt(uow, policy, attempt_scope(principal, person_id))
+        await count_attempt(uow, policy, attempt_scope(principal, person_id or principal.id))
 
     return await run_once(
-        uow, idempotency, work, encode=_encode, decode=_decode, keep_hours=policy.idempotency_hours, before=count
+        uow, idempotency, work, encode=encode, decode=decode, keep_hours=policy.idempotency_hours, before=count
     )
 
 
 def _explain_unchanged(booking: Booking, now: datetime) -> Exception:
-    if booking.status is not BookingStatus.BOOKED:
-        return BookingNotActive(status=booking.status.value)
-    return BookingStarted() if booking.starts_at <= now else BookingNotActive(status=booking.status.value)
+    if booking.status is BookingStatus.BOOKED and booking.starts_at <= now:
+        return BookingStarted()
+    return BookingNotActive(status=booking.status.value)
 
 
 async def cancel(
@@ -153,7 +160,7 @@ async def cancel(
             )
             return cancelled
 
-    return await run_once(uow, idempotency, work, encode=_encode, decode=_decode, keep_hours=policy.idempotency_hours)
+    return await run_once(uow, idempotency, work, encode=encode, decode=decode, keep_hours=policy.idempotency_hours)
 
 
 async def move(
@@ -177,39 +184,37 @@ async def move(
                 raise SameSlot()
             if slot.service_id != booking.service_id:
                 raise OtherService()
-            _bookable(slot, clinic, now)
+            rules = await rules_of(uow, slot.service_id)
+            check_open(slot, clinic, rules, now)
             check_clinic_scope(principal, clinic.id)
             person = await person_for(conn, principal, booking.person_id)
             check_consent(person)
+            dose = await dose_for(uow, conn, person, rules, local_day(slot, clinic))
+            # Both slots are locked in one order, so that two moves between the same two slots in opposite
+            # directions cannot wait on each other.
+            await repository.lock_slots(conn, slot_ids=[booking.slot_id, slot.id])
+            if not await repository.claim_seat(conn, clinic_id=clinic.id, slot_id=slot.id, now=now):
+                raise SlotFull()
             moved = await repository.change_status(
-                conn,
-                booking_id=booking.id,
-                from_status=BookingStatus.BOOKED,
-                to_status=BookingStatus.MOVED,
-                before=now,
+                conn, booking_id=booking.id, from_status=BookingStatus.BOOKED, to_status=BookingStatus.MOVED, before=now
             )
             if moved is None:
                 raise _explain_unchanged(booking, now)
-            rules = await rules_of(uow, slot.service_id)
-            dose = await dose_for(uow, conn, person, rules, local_day(slot, clinic))
             new = await insert_booking(
-                conn, principal, slot=slot, person_id=person.id, dose=dose, moved_from=booking.id
+                conn, principal, slot=slot, rules=rules, person_id=person.id, dose=dose, moved_from=booking.id
             )
+            await record_booking(conn, principal, "booking.moved_away", moved, moved_to=new.id)
+            await record_booking(conn, principal, "booking.move", new, moved_from=booking.id)
             await pass_seat_on(uow, conn, slot_id=booking.slot_id, policy=policy, now=now)
-            await record_booking(
-                conn, principal, "booking.move", new, moved_from=booking.id, from_slot_id=booking.slot_id
-            )
-            if not await repository.claim_seat(conn, clinic_id=clinic.id, slot_id=slot.id, now=now):
-                raise SlotFull()
             return new
 
     async def count() -> None:
-        await _count_attempt(
-            uow, policy, attempt_scope(principal, None if principal.role is Role.CITIZEN else booking_id)
-        )
+        async with uow.transaction(readonly=True) as conn:
+            person_id = (await booking_for(conn, principal, booking_id)).person_id
+        await count_attempt(uow, policy, attempt_scope(principal, person_id))
 
     return await run_once(
-        uow, idempotency, work, encode=_encode, decode=_decode, keep_hours=policy.idempotency_hours, before=count
+        uow, idempotency, work, encode=encode, decode=decode, keep_hours=policy.idempotency_hours, before=count
     )
 
 
@@ -244,8 +249,9 @@ async def day_list(
 ) -> list[tuple[Booking, str, date]]:
     """A clinic's bookings of one local day (today by default), for the counter: who comes when."""
     check_clinic_scope(principal, clinic_id)
-    clinic = await clinics.get_clinic(uow, clinic_id)
+    clinic: Clinic = await clinics.get_clinic(uow, clinic_id)
     day = day or now.astimezone(clinic.zone).date()
+    check_date_range(day, day, max_days=1, names=("day", "day"))
     start = datetime.combine(day, datetime.min.time(), clinic.zone)
     async with uow.transaction() as conn:
         rows = await repository.day_list(

@@ -1,5 +1,5 @@
-"""What the booking use cases share: who may act on which person and booking, a service's rules, and where a
-freed seat goes."""
+"""What the booking use cases share: who may act on which person and booking, a service's rules, the
+standby entries a new booking ends, and where a freed seat goes."""
 
 from __future__ import annotations
 
@@ -22,19 +22,25 @@ from booking.models import (
     ProfileMissing,
     SeriesComplete,
     ServiceRules,
+    SlotNotBookable,
     StandbyEntry,
+    StandbyStatus,
     check_eligibility,
 )
 from clinics import service as clinics
 from clinics.models import Clinic, Slot, SlotStatus
 from quotas import service as quotas
 from vaxbook import audit
+from vaxbook.audit import Actor
 from vaxbook.auth.models import Principal, Role
 from vaxbook.db import Connection, UnitOfWork
 
+MAX_PASSED_OVER = 50
+"""How many ineligible people waiting a freed seat looks past before it goes back to everyone."""
 
-def attempt_scope(principal: Principal, person_id: UUID | None) -> str:
-    """Citizens are limited per account; staff per person they book for, so that a counter is no way around."""
+
+def attempt_scope(principal: Principal, person_id: UUID) -> str:
+    """Citizens are limited per account; staff per person they act for, so that a counter is no way around."""
     if principal.role is Role.CITIZEN:
         return f"book:account:{principal.id}"
     return f"book:person:{person_id}"
@@ -73,12 +79,8 @@ async def booking_for(conn: Connection, principal: Principal, booking_id: UUID) 
         booking = await repository.booking_for_account(conn, booking_id=booking_id, account_id=principal.id)
     else:
         booking = await repository.get_booking(conn, booking_id=booking_id)
-        if (
-            booking is not None
-            and principal.role is Role.CLINIC_STAFF
-            and booking.clinic_id not in principal.clinic_ids
-        ):
-            booking = None
+        if booking is not None and principal.role is Role.CLINIC_STAFF:
+            booking = booking if booking.clinic_id in principal.clinic_ids else None
     if booking is None:
         raise BookingNotFound()
     return booking
@@ -95,18 +97,61 @@ async def rules_of(uow: UnitOfWork, service_id: UUID) -> ServiceRules:
         eligible_sex=service.eligible_sex,
         doses_in_series=product.doses_in_series if product else 1,
         min_days_between_doses=product.min_days_between_doses if product else 0,
+        active=service.active,
     )
+
+
+def is_open(slot: Slot, clinic: Clinic, rules: ServiceRules, now: datetime) -> bool:
+    """Whether the slot takes bookings now: open, ahead of us, at an active clinic, for an active service."""
+    return slot.status is SlotStatus.OPEN and slot.starts_at > now and clinic.active and rules.active
+
+
+def check_open(slot: Slot, clinic: Clinic, rules: ServiceRules, now: datetime) -> None:
+    if not is_open(slot, clinic, rules, now):
+        raise SlotNotBookable()
+
+
+async def sibling_services(uow: UnitOfWork, rules: ServiceRules) -> list[UUID]:
+    """The services whose doses count together with this one: every service of the same vaccine."""
+    return await clinics.service_ids_for_product(uow, rules.product_id) if rules.product_id else [rules.service_id]
 
 
 async def dose_for(uow: UnitOfWork, conn: Connection, person: Person, rules: ServiceRules, day: date) -> int:
     """The dose step the person may book on `day`, or NotEligible / SeriesComplete."""
-    services = await clinics.service_ids_for_product(uow, rules.product_id) if rules.product_id else []
-    given = await repository.doses_given(conn, person_id=person.id, service_ids=services) if services else []
+    given = (
+        await repository.doses_given(conn, person_id=person.id, service_ids=await sibling_services(uow, rules))
+        if rules.product_id
+        else []
+    )
     return check_eligibility(person, rules, given, day)
 
 
 def local_day(slot: Slot, clinic: Clinic) -> date:
     return slot.starts_at.astimezone(clinic.zone).date()
+
+
+async def end_live_entries(
+    uow: UnitOfWork,
+    conn: Connection,
+    actor: Actor,
+    *,
+    person: Person,
+    service_ids: list[UUID] | None,
+    policy: BookingPolicy,
+    now: datetime,
+) -> None:
+    """The person stops waiting (for these services, or for any): a seat held for them goes to the next in line."""
+    for entry in await repository.live_entries(conn, person_id=person.id, service_ids=service_ids):
+        if entry.status is StandbyStatus.WAITING:
+            await repository.leave_waiting(conn, entry_id=entry.id)
+            await record_entry(conn, actor, "standby.leave", entry)
+            continue
+        closed = await repository.close_offer(
+            conn, entry_id=entry.id, to_status=StandbyStatus.LEFT, booking_id=None, now=now
+        )
+        if closed is not None and closed.offer_slot_id is not None:
+            await record_entry(conn, actor, "standby.leave", closed)
+            await pass_seat_on(uow, conn, slot_id=closed.offer_slot_id, policy=policy, now=now)
 
 
 async def pass_seat_on(
@@ -117,47 +162,55 @@ async def pass_seat_on(
     The seat stays counted in `booked` while it is offered, so nobody else can take it meanwhile.
     """
     slot, clinic = await clinics.get_slot(uow, slot_id)
-    if slot.status is SlotStatus.OPEN and slot.starts_at > now:
+    rules = await rules_of(uow, slot.service_id)
+    if is_open(slot, clinic, rules, now):
         day = local_day(slot, clinic)
-        rules = await rules_of(uow, slot.service_id)
-        waiting = await repository.waiting_for_seat(
-            conn,
-            service_id=slot.service_id,
-            clinic_id=clinic.id,
-            province=clinic.province,
-            district=clinic.district,
-            day=day,
-            limit=20,
-        )
-        for entry in waiting:
-            person = await repository.get_person(conn, person_id=entry.person_id)
-            if person is None or await repository.has_active_booking(
-                conn, person_id=person.id, service_id=slot.service_id
-            ):
-                continue
-            try:
-                await dose_for(uow, conn, person, rules, day)
-            except (NotEligible, SeriesComplete):
-                continue
-            offered = await repository.offer_seat(
+        passed_over: list[UUID] = []
+        while len(passed_over) < MAX_PASSED_OVER:
+            entry = await repository.next_in_line(
                 conn,
-                entry_id=entry.id,
+                service_id=slot.service_id,
                 clinic_id=clinic.id,
-                slot_id=slot.id,
-                expires_at=min(now + timedelta(minutes=policy.offer_minutes), slot.starts_at),
+                province=clinic.province,
+                district=clinic.district,
+                day=day,
+                passed_over=passed_over,
             )
-            await audit.record(
-                conn,
-                actor=audit.SYSTEM,
-                action="standby.offer",
-                object_type="standby_entry",
-                object_id=entry.id,
-                clinic_id=clinic.id,
-                details={"slot_id": slot.id, "person_id": person.id, "expires_at": offered.offer_expires_at},
-            )
-            return offered
+            if entry is None:
+                break
+            if await _may_take(uow, conn, entry, rules, day):
+                return await offer(conn, entry, slot, policy=policy, now=now)
+            passed_over.append(entry.id)
     await repository.release_seat(conn, clinic_id=slot.clinic_id, slot_id=slot.id)
     return None
+
+
+async def _may_take(uow: UnitOfWork, conn: Connection, entry: StandbyEntry, rules: ServiceRules, day: date) -> bool:
+    person = await repository.get_person(conn, person_id=entry.person_id)
+    if person is None or await repository.has_active_booking(
+        conn, person_id=person.id, service_id=rules.service_id, product_id=rules.product_id
+    ):
+        return False
+    try:
+        await dose_for(uow, conn, person, rules, day)
+    except (NotEligible, SeriesComplete):
+        return False
+    return True
+
+
+async def offer(
+    conn: Connection, entry: StandbyEntry, slot: Slot, *, policy: BookingPolicy, now: datetime
+) -> StandbyEntry:
+    """Hold a seat of `slot` (already counted in booked) for the entry, until accepted, declined or expired."""
+    offered = await repository.offer_seat(
+        conn,
+        entry_id=entry.id,
+        clinic_id=slot.clinic_id,
+        slot_id=slot.id,
+        expires_at=min(now + timedelta(minutes=policy.offer_minutes), slot.starts_at),
+    )
+    await record_entry(conn, audit.SYSTEM, "standby.offer", offered)
+    return offered
 
 
 def new_code() -> str:
@@ -166,48 +219,57 @@ def new_code() -> str:
     return f"{chars[:4]}-{chars[4:]}"
 
 
-def actor_columns(principal: Principal) -> dict[str, UUID | None]:
-    staff = principal.role is not Role.CITIZEN
-    return {"booked_by_account": None if staff else principal.id, "booked_by_staff": principal.id if staff else None}
-
-
 async def insert_booking(
     conn: Connection,
     principal: Principal,
     *,
     slot: Slot,
+    rules: ServiceRules,
     person_id: UUID,
     dose: int,
     moved_from: UUID | None = None,
 ) -> Booking:
+    staff = principal.role is not Role.CITIZEN
     for _ in range(5):
         booking = await repository.insert_booking(
             conn,
             clinic_id=slot.clinic_id,
             slot_id=slot.id,
             service_id=slot.service_id,
+            product_id=rules.product_id,
             person_id=person_id,
             dose_number=dose,
             code=new_code(),
             starts_at=slot.starts_at,
             ends_at=slot.ends_at,
             moved_from=moved_from,
-            **actor_columns(principal),
+            booked_by_account=None if staff else principal.id,
+            booked_by_staff=principal.id if staff else None,
         )
         if booking is not None:
             return booking
     raise RuntimeError("five booking codes in a row were taken")
 
 
-async def record_booking(
-    conn: Connection, principal: Principal, action: str, booking: Booking, **details: object
-) -> None:
+async def record_booking(conn: Connection, actor: Actor, action: str, booking: Booking, **details: object) -> None:
     await audit.record(
         conn,
-        actor=principal,
+        actor=actor,
         action=action,
         object_type="booking",
         object_id=booking.id,
         clinic_id=booking.clinic_id,
         details={"person_id": booking.person_id, "slot_id": booking.slot_id, "code": booking.code, **details},
+    )
+
+
+async def record_entry(conn: Connection, actor: Actor, action: str, entry: StandbyEntry) -> None:
+    await audit.record(
+        conn,
+        actor=actor,
+        action=action,
+        object_type="standby_entry",
+        object_id=entry.id,
+        clinic_id=entry.offer_clinic_id or entry.clinic_id,
+        details={"person_id": entry.person_id, "service_id": entry.service_id, "slot_id": entry.offer_slot_id},
     )

@@ -9,6 +9,7 @@ from booking import repository
 from booking.models import (
     CONSENT_VERSION,
     MAX_DEPENDENTS,
+    BookingPolicy,
     ConsentOutdated,
     DependentHasBookings,
     Person,
@@ -24,6 +25,7 @@ from booking.schemas import (
     PersonSearch,
     ProfileUpsert,
 )
+from booking.service.common import end_live_entries
 from vaxbook import audit
 from vaxbook.auth.models import Principal
 from vaxbook.db import Connection, UnitOfWork
@@ -132,14 +134,20 @@ async def update_dependent(uow: UnitOfWork, principal: Principal, person_id: UUI
     return person
 
 
-async def remove_dependent(uow: UnitOfWork, principal: Principal, person_id: UUID) -> None:
-    """Remove a dependent who never had a booking (booking history stays for the health record)."""
+async def remove_dependent(
+    uow: UnitOfWork, principal: Principal, policy: BookingPolicy, person_id: UUID, *, now: datetime
+) -> None:
+    """Remove a dependent who never had a booking (booking history stays for the health record). A seat held
+    for them on the standby list goes to the next in line."""
     async with uow.transaction() as conn:
         person = await _own_dependent(conn, principal, person_id)
         assert person.guardian_id is not None
-        outcome = await repository.delete_dependent(conn, person_id=person.id, guardian_id=person.guardian_id)
-        if outcome == "has_bookings":
+        await repository.lock_person(conn, person_id=person.id)
+        if await repository.has_booking_history(conn, person_id=person.id):
             raise DependentHasBookings()
+        await end_live_entries(uow, conn, principal, person=person, service_ids=None, policy=policy, now=now)
+        if not await repository.delete_dependent(conn, person_id=person.id, guardian_id=person.guardian_id):
+            raise PersonNotFound()
         await _record(conn, principal, "dependent.delete", person)
 
 

@@ -14,20 +14,27 @@ from booking.models import (
     OfferGone,
     Person,
     SeatsAvailable,
+    SeriesComplete,
     StandbyEntry,
     StandbyNotFound,
     StandbyStatus,
     TooManyActiveBookings,
 )
 from booking.schemas import StandbyJoin
+from booking.service.bookings import count_attempt, decode, encode
 from booking.service.common import (
+    attempt_scope,
     check_consent,
+    check_open,
     dose_for,
     insert_booking,
+    is_open,
     local_day,
+    offer,
     pass_seat_on,
     person_for,
     record_booking,
+    record_entry,
     rules_of,
 )
 from clinics import service as clinics
@@ -35,6 +42,7 @@ from clinics.models import ClinicNotFound, ServiceInactive, ServiceNotFound, che
 from vaxbook import audit
 from vaxbook.auth.models import Principal, Role
 from vaxbook.db import Connection, UnitOfWork
+from vaxbook.idempotency import IdempotencyKey, run_once
 
 STANDBY_MAX_DAYS = 92
 DEFAULT_PRIORITY_RANK = 1000  # everyone else; the priority groups of the quota issue rank lower (earlier)
@@ -59,7 +67,9 @@ async def join(uow: UnitOfWork, principal: Principal, data: StandbyJoin, *, now:
             raise unknown_reference("clinic_id") from None
         if not service.active:
             raise ServiceInactive()
-        if await repository.has_active_booking(conn, person_id=person.id, service_id=service.id):
+        if await repository.has_active_booking(
+            conn, person_id=person.id, service_id=service.id, product_id=service.product_id
+        ):
             raise AlreadyBooked()
         await _eligible_within(uow, conn, person, data)
         free = await clinics.search_availability(
@@ -93,7 +103,7 @@ async def join(uow: UnitOfWork, principal: Principal, data: StandbyJoin, *, now:
             joined_by_account=None if staff else principal.id,
             joined_by_staff=principal.id if staff else None,
         )
-        await _record_entry(conn, principal, "standby.join", entry)
+        await record_entry(conn, principal, "standby.join", entry)
     return entry
 
 
@@ -119,29 +129,46 @@ async def _entry_for(conn: Connection, principal: Principal, entry_id: UUID) -> 
 
 
 async def accept(
-    uow: UnitOfWork, principal: Principal, policy: BookingPolicy, *, entry_id: UUID, now: datetime
+    uow: UnitOfWork,
+    principal: Principal,
+    policy: BookingPolicy,
+    *,
+    entry_id: UUID,
+    now: datetime,
+    idempotency: IdempotencyKey | None,
 ) -> Booking:
     """Take the seat an offer holds: it becomes a booking without another claim, since it was never let go."""
-    async with uow.transaction() as conn:
-        entry = await _entry_for(conn, principal, entry_id)
-        if entry.status is not StandbyStatus.OFFERED or entry.offer_slot_id is None:
-            raise OfferGone()
-        slot, clinic = await clinics.get_slot(uow, entry.offer_slot_id)
-        person = await person_for(conn, principal, entry.person_id)
-        rules = await rules_of(uow, slot.service_id)
-        dose = await dose_for(uow, conn, person, rules, local_day(slot, clinic))
-        if not await repository.take_active_place(conn, person_id=person.id, limit=policy.max_active_per_person):
-            raise TooManyActiveBookings(limit=policy.max_active_per_person)
-        booking = await insert_booking(conn, principal, slot=slot, person_id=person.id, dose=dose)
-        if (
-            await repository.close_offer(
-                conn, entry_id=entry.id, to_status=StandbyStatus.BOOKED, booking_id=booking.id, now=now
-            )
-            is None
-        ):
-            raise OfferGone()
-        await record_booking(conn, principal, "booking.create", booking, dose_number=dose, from_standby=entry.id)
-    return booking
+
+    async def work() -> Booking:
+        async with uow.transaction() as conn:
+            entry = await _entry_for(conn, principal, entry_id)
+            if entry.status is not StandbyStatus.OFFERED or entry.offer_slot_id is None:
+                raise OfferGone()
+            slot, clinic = await clinics.get_slot(uow, entry.offer_slot_id)
+            rules = await rules_of(uow, slot.service_id)
+            check_open(slot, clinic, rules, now)
+            person = await person_for(conn, principal, entry.person_id)
+            check_consent(person)
+            dose = await dose_for(uow, conn, person, rules, local_day(slot, clinic))
+            if not await repository.take_active_place(conn, person_id=person.id, limit=policy.max_active_per_person):
+                raise TooManyActiveBookings(limit=policy.max_active_per_person)
+            booking = await insert_booking(conn, principal, slot=slot, rules=rules, person_id=person.id, dose=dose)
+            if (
+                await repository.close_offer(
+                    conn, entry_id=entry.id, to_status=StandbyStatus.BOOKED, booking_id=booking.id, now=now
+                )
+                is None
+            ):
+                raise OfferGone()
+            await record_booking(conn, principal, "booking.create", booking, dose_number=dose, from_standby=entry.id)
+            return booking
+
+    async def count() -> None:
+        await count_attempt(uow, policy, attempt_scope(principal, principal.id))
+
+    return await run_once(
+        uow, idempotency, work, encode=encode, decode=decode, keep_hours=policy.idempotency_hours, before=count
+    )
 
 
 async def leave(
@@ -151,15 +178,14 @@ async def leave(
     async with uow.transaction() as conn:
         entry = await _entry_for(conn, principal, entry_id)
         if entry.status is StandbyStatus.WAITING and await repository.leave_waiting(conn, entry_id=entry.id):
-            await _record_entry(conn, principal, "standby.leave", entry)
+            await record_entry(conn, principal, "standby.leave", entry)
             return await _entry_for(conn, principal, entry_id)
         closed = await repository.close_offer(
             conn, entry_id=entry.id, to_status=StandbyStatus.DECLINED, booking_id=None, now=now
         )
-        if closed is None:
+        if closed is None or closed.offer_slot_id is None:
             raise OfferGone()
-        await _record_entry(conn, principal, "standby.decline", closed)
-        assert closed.offer_slot_id is not None
+        await record_entry(conn, principal, "standby.decline", closed)
         await pass_seat_on(uow, conn, slot_id=closed.offer_slot_id, policy=policy, now=now)
         return closed
 
@@ -177,18 +203,53 @@ async def expire_offers(uow: UnitOfWork, policy: BookingPolicy, *, now: datetime
             )
             assert closed is not None
             assert closed.offer_slot_id is not None
-            await _record_entry(conn, audit.SYSTEM, "standby.expire", closed)
+            await record_entry(conn, audit.SYSTEM, "standby.expire", closed)
             await pass_seat_on(uow, conn, slot_id=closed.offer_slot_id, policy=policy, now=now)
         expired += 1
 
 
-async def _record_entry(conn: Connection, actor: audit.Actor, action: str, entry: StandbyEntry) -> None:
-    await audit.record(
-        conn,
-        actor=actor,
-        action=action,
-        object_type="standby_entry",
-        object_id=entry.id,
-        clinic_id=entry.offer_clinic_id or entry.clinic_id,
-        details={"person_id": entry.person_id, "service_id": entry.service_id, "slot_id": entry.offer_slot_id},
-    )
+async def fill_free_seats(uow: UnitOfWork, policy: BookingPolicy, *, now: datetime, batch: int = 200) -> int:
+    """Offer seats that came free without a cancellation (a slot added or enlarged) to people waiting for them.
+
+    Each seat is claimed like a booking's, by the conditional update, then held as an offer. (Run on a schedule.)
+    """
+    offered = 0
+    async with uow.transaction() as conn:
+        for entry in await repository.waiting_entries(conn, limit=batch):
+            rules = await rules_of(uow, entry.service_id)
+            person = await repository.get_person(conn, person_id=entry.person_id)
+            if (
+                person is None
+                or not rules.active
+                or await repository.has_active_booking(
+                    conn, person_id=person.id, service_id=rules.service_id, product_id=rules.product_id
+                )
+            ):
+                continue
+            free = await clinics.search_availability(
+                uow,
+                clinics.SearchQuery(
+                    date_from=max(entry.date_from, now.date()),
+                    date_to=entry.date_to,
+                    service_id=entry.service_id,
+                    clinic_id=entry.clinic_id,
+                    province=entry.province,
+                    district=entry.district,
+                ),
+                now=now,
+                max_days=STANDBY_MAX_DAYS,
+                after=None,
+                limit=5,
+            )
+            for slot, _, clinic in free:
+                if not is_open(slot, clinic, rules, now):
+                    continue
+                try:
+                    await dose_for(uow, conn, person, rules, local_day(slot, clinic))
+                except (NotEligible, SeriesComplete):
+                    continue
+                if await repository.claim_seat(conn, clinic_id=clinic.id, slot_id=slot.id, now=now):
+                    await offer(conn, entry, slot, policy=policy, now=now)
+                    offered += 1
+                    break
+    return offered

@@ -46,6 +46,7 @@ def upgrade() -> None:
         clinic_id       uuid NOT NULL,
         slot_id         uuid NOT NULL,
         service_id      uuid NOT NULL REFERENCES services (id),
+        product_id      uuid REFERENCES vaccine_products (id),
         person_id       uuid NOT NULL REFERENCES people (id),
         dose_number     smallint NOT NULL DEFAULT 1 CHECK (dose_number BETWEEN 1 AND 10),
         code            text NOT NULL UNIQUE CHECK (code ~ '^[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$'),
@@ -63,9 +64,12 @@ def upgrade() -> None:
         CONSTRAINT bookings_one_booker CHECK ((booked_by_account IS NULL) <> (booked_by_staff IS NULL))
     );
     CREATE INDEX bookings_by_id ON bookings (id);
-    -- at most one active booking per person, service and dose step
+    -- at most one active booking per person, service and dose step ...
     CREATE UNIQUE INDEX bookings_one_active ON bookings (person_id, service_id, dose_number)
         WHERE status IN ('booked', 'checked_in');
+    -- ... and per vaccine product and dose step, since two services may give the same vaccine
+    CREATE UNIQUE INDEX bookings_one_active_dose ON bookings (person_id, product_id, dose_number)
+        WHERE status IN ('booked', 'checked_in') AND product_id IS NOT NULL;
     CREATE INDEX bookings_by_person ON bookings (person_id, starts_at);
     CREATE INDEX bookings_by_slot ON bookings (clinic_id, slot_id) WHERE status IN ('booked', 'checked_in');
     CREATE INDEX bookings_by_clinic_day ON bookings (clinic_id, starts_at);

@@ -94,7 +94,7 @@ async def test_the_first_still_running_means_409(client: Client, uow: UnitOfWork
     running = await client.post("/api/v1/bookings", json=body, headers=headers)
     assert running.status_code == 409
     assert running.json()["type"] == "/problems/idempotency-key-in-flight"
-    await db.execute("UPDATE idempotency_keys SET created_at = now() - interval '25 hours'")
+    await db.execute("UPDATE idempotency_keys SET created_at = now() - interval '61 seconds'")
     assert (await client.post("/api/v1/bookings", json=body, headers=headers)).status_code == 201
 
 

@@ -153,7 +153,11 @@ class BookingMachine(RuleBasedStateMachine):
     def accept(self, citizen: int) -> None:
         entry = self.live_entry(citizen)
         if entry is not None:
-            self.attempt(standby.accept(self.fresh_uow(), self.citizens[citizen], POLICY, entry_id=entry, now=self.now))
+            self.attempt(
+                standby.accept(
+                    self.fresh_uow(), self.citizens[citizen], POLICY, entry_id=entry, now=self.now, idempotency=None
+                )
+            )
 
     @rule(citizen=st.integers(0, CITIZENS - 1))
     def leave(self, citizen: int) -> None:

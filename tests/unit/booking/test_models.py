@@ -48,6 +48,7 @@ def rules(**overrides: object) -> ServiceRules:
         "max_age_days": None,
         "eligible_sex": None,
         "doses_in_series": 2,
+        "active": True,
         "min_days_between_doses": 21,
     } | overrides
     return ServiceRules(**fields)  # type: ignore[arg-type]
