@@ -214,7 +214,8 @@ def generate_slots(days: int | None) -> None:
 
 @main.command()
 def sweep() -> None:
-    """Expire standby offers whose time ran out (passing their seats on) and drop day-old idempotency keys.
+    """Expire standby offers whose time ran out (passing their seats on), offer seats that came free without a
+    cancellation (slots added or enlarged) to people waiting, and drop day-old idempotency keys.
 
     Run it every minute or so from cron until the built-in scheduler does it.
     """
@@ -225,11 +226,16 @@ def sweep() -> None:
     settings = _settings()
     policy = booking_policy(settings)
 
-    async def work(uow: db.UnitOfWork) -> tuple[int, int]:
-        expired = await standby.expire_offers(uow, policy, now=datetime.now(UTC))
+    async def work(uow: db.UnitOfWork) -> tuple[int, int, int]:
+        now = datetime.now(UTC)
+        expired = await standby.expire_offers(uow, policy, now=now)
+        offered = await standby.fill_free_seats(uow, policy, now=now)
         purged = await idempotency.purge_expired(uow, keep_hours=settings.idempotency_hours)
-        return expired, purged
+        return expired, offered, purged
 
     with _database(settings) as dsn:
-        expired, purged = _run_with_uow(dsn, work)
-    click.echo(f"{expired} standby offers expired, {purged} idempotency keys dropped")
+        expired, offered, purged = _run_with_uow(dsn, work)
+    click.echo(
+        f"{expired} standby offers expired, {offered} new seats offered to people waiting, "
+        f"{purged} idempotency keys dropped"
+    )

@@ -4,6 +4,7 @@ every booking invariant against the database after every step."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from uuid import UUID
@@ -13,7 +14,15 @@ import asyncpg
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    multiple,
+    rule,
+    run_state_machine_as_test,
+)
 
 from booking.models import BookingPolicy
 from booking.schemas import StandbyJoin
@@ -30,12 +39,21 @@ POLICY = BookingPolicy(
     max_attempts=1000, attempt_window_minutes=10, max_active_per_person=2, offer_minutes=30, idempotency_hours=24
 )
 SAIGON = ZoneInfo("Asia/Ho_Chi_Minh")
-CAPACITIES = (1, 1)
+# Two one-seat slots that start full and fall inside the standby window, and a roomier slot days later (outside
+# it) that a booking can move to.
+CAPACITIES = (1, 1, 2)
+STARTS_IN_HOURS = (24, 25, 24 * 5)
 CITIZENS = 5
 
 
 class BookingMachine(RuleBasedStateMachine):
+    """Rules draw on what earlier steps made (bookings, standby entries); one already cancelled or moved
+    is fine to draw: the use case refuses it, and the invariants must hold either way."""
+
+    bookings_made = Bundle("bookings")
+    entries = Bundle("entries")
     dsn: ClassVar[str]
+    succeeded: ClassVar[Counter[str]] = Counter()
 
     def __init__(self) -> None:
         super().__init__()
@@ -45,7 +63,6 @@ class BookingMachine(RuleBasedStateMachine):
         self.pool: vaxbook_db.Pool = self.run(vaxbook_db.create_pool(self.dsn, min_size=1, max_size=4))
         self.uow = vaxbook_db.UnitOfWork(self.pool)
         self.now = datetime.now(UTC)
-        self.refused: dict[str, int] = {}
 
     def run(self, coroutine: Any) -> Any:
         return self.loop.run_until_complete(coroutine)
@@ -53,52 +70,48 @@ class BookingMachine(RuleBasedStateMachine):
     def attempt(self, coroutine: Any) -> Any:
         """Run a use case; a refusal (any domain error) is a legal outcome, and the invariants must still hold."""
         try:
-            return self.run(coroutine)
-        except DomainError as error:
-            self.refused[error.slug] = self.refused.get(error.slug, 0) + 1
+            result = self.run(coroutine)
+        except DomainError:
             return None
+        self.succeeded[coroutine.__qualname__] += 1
+        return result
 
-    @initialize()
-    def setup(self) -> None:
+    @initialize(target=bookings_made)
+    def setup(self) -> Any:
         async def build() -> tuple[Clinic, Service, list[Slot], list[Principal]]:
             clinic, service = await make_clinic(self.uow), await make_service(self.uow)
             slots = [
-                await make_slot(self.uow, clinic, service, capacity=c, starts_at=soon(24 + n))
-                for n, c in enumerate(CAPACITIES)
+                await make_slot(self.uow, clinic, service, capacity=c, starts_at=soon(hours))
+                for c, hours in zip(CAPACITIES, STARTS_IN_HOURS, strict=True)
             ]
             citizens = [(await make_citizen(self.uow))[0] for _ in range(CITIZENS)]
             return clinic, service, slots, citizens
 
         self.clinic, self.service, self.slots, self.citizens = self.run(build())
+        # Start full, with the last citizens holding every seat: the others can only wait until someone lets go.
+        held = []
+        for n, slot in enumerate(self.slots[:2]):
+            citizen = CITIZENS - 1 - n
+            booking = self.run(
+                bookings.book(
+                    self.fresh_uow(),
+                    self.citizens[citizen],
+                    POLICY,
+                    slot_id=slot.id,
+                    person_id=None,
+                    now=self.now,
+                    idempotency=None,
+                )
+            )
+            held.append((citizen, booking.id))
+        return multiple(*held)
 
     def fresh_uow(self) -> vaxbook_db.UnitOfWork:
         return vaxbook_db.UnitOfWork(self.pool)
 
-    def active_booking(self, citizen: int) -> UUID | None:
-        return self.run(
-            self.conn.fetchval(
-                """
-                SELECT b.id FROM bookings b JOIN people p ON p.id = b.person_id
-                WHERE p.account_id = $1 AND b.status = 'booked' LIMIT 1
-                """,
-                self.citizens[citizen].id,
-            )
-        )
-
-    def live_entry(self, citizen: int) -> UUID | None:
-        return self.run(
-            self.conn.fetchval(
-                """
-                SELECT e.id FROM standby_entries e JOIN people p ON p.id = e.person_id
-                WHERE p.account_id = $1 AND e.status IN ('waiting', 'offered') LIMIT 1
-                """,
-                self.citizens[citizen].id,
-            )
-        )
-
-    @rule(citizen=st.integers(0, CITIZENS - 1), slot=st.integers(0, len(CAPACITIES) - 1))
-    def book(self, citizen: int, slot: int) -> None:
-        self.attempt(
+    @rule(target=bookings_made, citizen=st.integers(0, CITIZENS - 1), slot=st.integers(0, len(CAPACITIES) - 1))
+    def book(self, citizen: int, slot: int) -> Any:
+        booking = self.attempt(
             bookings.book(
                 self.fresh_uow(),
                 self.citizens[citizen],
@@ -109,61 +122,56 @@ class BookingMachine(RuleBasedStateMachine):
                 idempotency=None,
             )
         )
+        return (citizen, booking.id) if booking else multiple()
 
-    @rule(citizen=st.integers(0, CITIZENS - 1))
-    def cancel(self, citizen: int) -> None:
-        booking_id = self.active_booking(citizen)
-        if booking_id is not None:
-            self.attempt(
-                bookings.cancel(
-                    self.fresh_uow(),
-                    self.citizens[citizen],
-                    POLICY,
-                    booking_id=booking_id,
-                    now=self.now,
-                    idempotency=None,
-                )
+    @rule(booking=bookings_made)
+    def cancel(self, booking: tuple[int, UUID]) -> None:
+        citizen, booking_id = booking
+        self.attempt(
+            bookings.cancel(
+                self.fresh_uow(), self.citizens[citizen], POLICY, booking_id=booking_id, now=self.now, idempotency=None
             )
+        )
 
-    @rule(citizen=st.integers(0, CITIZENS - 1), slot=st.integers(0, len(CAPACITIES) - 1))
-    def reschedule(self, citizen: int, slot: int) -> None:
-        booking_id = self.active_booking(citizen)
-        if booking_id is not None:
-            self.attempt(
-                bookings.move(
-                    self.fresh_uow(),
-                    self.citizens[citizen],
-                    POLICY,
-                    booking_id=booking_id,
-                    slot_id=self.slots[slot].id,
-                    now=self.now,
-                    idempotency=None,
-                )
+    @rule(target=bookings_made, booking=bookings_made, slot=st.integers(0, len(CAPACITIES) - 1))
+    def reschedule(self, booking: tuple[int, UUID], slot: int) -> Any:
+        citizen, booking_id = booking
+        moved = self.attempt(
+            bookings.move(
+                self.fresh_uow(),
+                self.citizens[citizen],
+                POLICY,
+                booking_id=booking_id,
+                slot_id=self.slots[slot].id,
+                now=self.now,
+                idempotency=None,
             )
+        )
+        return (citizen, moved.id) if moved else multiple()
 
-    @rule(citizen=st.integers(0, CITIZENS - 1))
-    def wait(self, citizen: int) -> None:
+    @rule(target=entries, citizen=st.integers(0, CITIZENS - 1))
+    def wait(self, citizen: int) -> Any:
         day = self.slots[0].starts_at.astimezone(SAIGON).date()
         data = StandbyJoin(
             service_id=self.service.id, clinic_id=self.clinic.id, date_from=day, date_to=day + timedelta(days=2)
         )
-        self.attempt(standby.join(self.fresh_uow(), self.citizens[citizen], data, now=self.now))
+        entry = self.attempt(standby.join(self.fresh_uow(), self.citizens[citizen], data, now=self.now))
+        return (citizen, entry.id) if entry else multiple()
 
-    @rule(citizen=st.integers(0, CITIZENS - 1))
-    def accept(self, citizen: int) -> None:
-        entry = self.live_entry(citizen)
-        if entry is not None:
-            self.attempt(
-                standby.accept(
-                    self.fresh_uow(), self.citizens[citizen], POLICY, entry_id=entry, now=self.now, idempotency=None
-                )
+    @rule(target=bookings_made, entry=entries)
+    def accept(self, entry: tuple[int, UUID]) -> Any:
+        citizen, entry_id = entry
+        booking = self.attempt(
+            standby.accept(
+                self.fresh_uow(), self.citizens[citizen], POLICY, entry_id=entry_id, now=self.now, idempotency=None
             )
+        )
+        return (citizen, booking.id) if booking else multiple()
 
-    @rule(citizen=st.integers(0, CITIZENS - 1))
-    def leave(self, citizen: int) -> None:
-        entry = self.live_entry(citizen)
-        if entry is not None:
-            self.attempt(standby.leave(self.fresh_uow(), self.citizens[citizen], POLICY, entry_id=entry, now=self.now))
+    @rule(entry=entries)
+    def leave(self, entry: tuple[int, UUID]) -> None:
+        citizen, entry_id = entry
+        self.attempt(standby.leave(self.fresh_uow(), self.citizens[citizen], POLICY, entry_id=entry_id, now=self.now))
 
     @rule()
     def offers_expire(self) -> None:
@@ -184,9 +192,14 @@ class BookingMachine(RuleBasedStateMachine):
 @pytest.mark.concurrency
 def test_booking_state_machine(dsn: str) -> None:
     BookingMachine.dsn = dsn
+    BookingMachine.succeeded.clear()
     run_state_machine_as_test(
         BookingMachine,
         settings=settings(
             max_examples=40, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
         ),
+    )
+    # a run in which every step was refused would prove nothing
+    assert {"book", "cancel", "move", "join", "accept", "leave"} <= set(BookingMachine.succeeded), dict(
+        BookingMachine.succeeded
     )
