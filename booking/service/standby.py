@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from uuid import UUID
 
 from booking import repository
@@ -38,7 +38,15 @@ from booking.service.common import (
     rules_of,
 )
 from clinics import service as clinics
-from clinics.models import ClinicNotFound, ServiceInactive, ServiceNotFound, check_date_range, unknown_reference
+from clinics.models import (
+    Clinic,
+    ClinicNotFound,
+    ServiceInactive,
+    ServiceNotFound,
+    Slot,
+    check_date_range,
+    unknown_reference,
+)
 from vaxbook import audit
 from vaxbook.auth.models import Principal, Role
 from vaxbook.db import Connection, UnitOfWork
@@ -72,21 +80,7 @@ async def join(uow: UnitOfWork, principal: Principal, data: StandbyJoin, *, now:
         ):
             raise AlreadyBooked()
         await _eligible_within(uow, conn, person, data)
-        free = await clinics.search_availability(
-            uow,
-            clinics.SearchQuery(
-                date_from=data.date_from,
-                date_to=data.date_to,
-                service_id=service.id,
-                clinic_id=data.clinic_id,
-                province=data.province,
-                district=data.district,
-            ),
-            now=now,
-            max_days=STANDBY_MAX_DAYS,
-            after=None,
-            limit=1,
-        )
+        free = await _free_seats(uow, data, data.date_from, service_id=service.id, now=now, limit=1)
         if free:
             raise SeatsAvailable(slot_id=free[0][0].id)
         staff = principal.role is not Role.CITIZEN
@@ -105,6 +99,33 @@ async def join(uow: UnitOfWork, principal: Principal, data: StandbyJoin, *, now:
         )
         await record_entry(conn, principal, "standby.join", entry)
     return entry
+
+
+async def _free_seats(
+    uow: UnitOfWork,
+    scope: StandbyJoin | StandbyEntry,
+    date_from: date,
+    *,
+    service_id: UUID,
+    now: datetime,
+    limit: int,
+) -> list[tuple[Slot, str, Clinic]]:
+    """Open slots with seats left where and when a wait is (or would be)."""
+    return await clinics.search_availability(
+        uow,
+        clinics.SearchQuery(
+            date_from=date_from,
+            date_to=scope.date_to,
+            service_id=service_id,
+            clinic_id=scope.clinic_id,
+            province=scope.province,
+            district=scope.district,
+        ),
+        now=now,
+        max_days=STANDBY_MAX_DAYS,
+        after=None,
+        limit=limit,
+    )
 
 
 async def _eligible_within(uow: UnitOfWork, conn: Connection, person: Person, data: StandbyJoin) -> None:
@@ -226,20 +247,8 @@ async def fill_free_seats(uow: UnitOfWork, policy: BookingPolicy, *, now: dateti
                 )
             ):
                 continue
-            free = await clinics.search_availability(
-                uow,
-                clinics.SearchQuery(
-                    date_from=max(entry.date_from, now.date()),
-                    date_to=entry.date_to,
-                    service_id=entry.service_id,
-                    clinic_id=entry.clinic_id,
-                    province=entry.province,
-                    district=entry.district,
-                ),
-                now=now,
-                max_days=STANDBY_MAX_DAYS,
-                after=None,
-                limit=5,
+            free = await _free_seats(
+                uow, entry, max(entry.date_from, now.date()), service_id=entry.service_id, now=now, limit=5
             )
             for slot, _, clinic in free:
                 if not is_open(slot, clinic, rules, now):

@@ -196,7 +196,11 @@ def test_booking_state_machine(dsn: str) -> None:
     run_state_machine_as_test(
         BookingMachine,
         settings=settings(
-            max_examples=40, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+            max_examples=50,
+            stateful_step_count=40,
+            deadline=None,
+            derandomize=True,
+            suppress_health_check=[HealthCheck.too_slow],
         ),
     )
     # a run in which every step was refused would prove nothing
