@@ -214,7 +214,7 @@ async def offer(
 
 
 def new_code() -> str:
-    """A short code a nurse can read out and type: XXXX-XXXX, 40 random bits."""
+    """A short code a nurse can read out and type: two groups of four characters, 40 random bits."""
     chars = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
     return f"{chars[:4]}-{chars[4:]}"
 
