@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
+from uuid import UUID
 
 import asyncpg
 import httpx
@@ -85,6 +86,12 @@ async def load(dsn: str, extra_stations: int, horizon_days: int, citizens: int) 
             clinic_ids=[],
         )
         admin = auth.principal_of(account)
+        products = {
+            s.code: s.product_id for s in await clinics.list_services(uow, include_inactive=False) if s.product_id
+        }
+        seats = max(1, citizens // 5)
+        weeks = horizon_days // 7 + 1
+        needs: dict[tuple[UUID, UUID], int] = {}
         first = None
         for n in range(extra_stations):
             district = DISTRICTS[n % len(DISTRICTS)]
@@ -102,6 +109,8 @@ async def load(dsn: str, extra_stations: int, horizon_days: int, citizens: int) 
                 ),
             )
             first = first or clinic.id
+            for code in ("covid19", "tetanus-pregnancy"):
+                needs[(clinic.id, products[code])] = 10 * 18 * 6 * weeks + (seats if clinic.id == first else 0)
             for weekday in range(1, 7):
                 for code in ("covid19", "tetanus-pregnancy"):
                     await clinics.create_template(
@@ -118,9 +127,9 @@ async def load(dsn: str, extra_stations: int, horizon_days: int, citizens: int) 
                             valid_from=now.date(),
                         ),
                     )
+        await demo.stock_clinics(uow, now=now, needs=needs, batch="BENCH")
         await clinics.generate_slots(uow, SYSTEM, clinic_id=None, now=now, from_date=None, days=horizon_days)
         assert first is not None
-        seats = max(1, citizens // 5)
         start = (now + timedelta(days=2)).replace(microsecond=0)
         _, rush = await clinics.create_slot(
             uow,

@@ -229,7 +229,7 @@ class ClinicSlotController(Controller):
         request: CallerRequest,
     ) -> Slot:
         """Change capacity (never below the seats booked) or status (open, closed, or cancelled when unbooked)."""
-        clinic, slot = await service.update_slot(uow, request.user, clinic_id, slot_id, data)
+        clinic, slot = await service.update_slot(uow, request.user, clinic_id, slot_id, data, now=datetime.now(UTC))
         return Slot.of(slot, clinic.zone)
 
 
@@ -278,7 +278,7 @@ class SlotTemplateController(Controller):
         settings: AppSettings,
     ) -> GeneratedSlots:
         """Make this clinic's slots from its templates over the horizon (existing slots are kept)."""
-        created, first, last = await service.generate_clinic_slots(
+        generation = await service.generate_clinic_slots(
             uow,
             request.user,
             clinic_id,
@@ -286,7 +286,7 @@ class SlotTemplateController(Controller):
             from_date=data.from_date,
             days=data.days or settings.slot_horizon_days,
         )
-        return GeneratedSlots(created=created, first_day=first, last_day=last)
+        return GeneratedSlots.model_validate(generation)
 
 
 class SlotGenerationController(Controller):
@@ -299,7 +299,7 @@ class SlotGenerationController(Controller):
         self, data: JSONBody[GenerateSlots], uow: UoW, request: CallerRequest, settings: AppSettings
     ) -> GeneratedSlots:
         """Make every active clinic's slots from its templates over the horizon."""
-        created, first, last = await service.generate_slots(
+        generation = await service.generate_slots(
             uow,
             request.user,
             clinic_id=None,
@@ -307,4 +307,4 @@ class SlotGenerationController(Controller):
             from_date=data.from_date,
             days=data.days or settings.slot_horizon_days,
         )
-        return GeneratedSlots(created=created, first_day=first, last_day=last)
+        return GeneratedSlots.model_validate(generation)

@@ -415,11 +415,11 @@ async def list_templates(conn: Connection, *, clinic_id: UUID) -> list[SlotTempl
     return [_template(r) for r in rows]
 
 
-async def active_templates(conn: Connection, *, clinic_id: UUID | None) -> list[tuple[SlotTemplate, str]]:
-    """Active templates of active clinics and services, each with its clinic's time zone."""
+async def active_templates(conn: Connection, *, clinic_id: UUID | None) -> list[tuple[SlotTemplate, str, UUID | None]]:
+    """Active templates of active clinics and services, each with its clinic's time zone and its vaccine."""
     rows = await conn.fetch(
         f"""
-        SELECT {_columns(_TEMPLATE, "t")}, c.timezone
+        SELECT {_columns(_TEMPLATE, "t")}, c.timezone, sv.product_id
         FROM slot_templates t
         JOIN clinics c ON c.id = t.clinic_id
         JOIN services sv ON sv.id = t.service_id
@@ -427,22 +427,30 @@ async def active_templates(conn: Connection, *, clinic_id: UUID | None) -> list[
         """,
         clinic_id,
     )
-    return [(_template(_unprefixed(row, _TEMPLATE)), row["timezone"]) for row in rows]
+    return [(_template(_unprefixed(row, _TEMPLATE)), row["timezone"], row["product_id"]) for row in rows]
 
 
 async def insert_generated_slots(
     conn: Connection, *, rows: list[tuple[UUID, UUID, UUID, datetime, datetime, int]]
-) -> int:
-    """Insert (clinic, service, template, start, end, capacity) rows; slots that already exist are left alone."""
+) -> list[Slot]:
+    """Insert (clinic, service, template, start, end, capacity) rows; slots that already exist are left alone.
+    Returns the slots made."""
     if not rows:
-        return 0
+        return []
     columns = list(zip(*rows, strict=True))
-    result = await conn.execute(
-        """
+    made = await conn.fetch(
+        f"""
         INSERT INTO slots (clinic_id, service_id, template_id, starts_at, ends_at, capacity)
         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::timestamptz[], $6::int[])
         ON CONFLICT (clinic_id, service_id, starts_at) DO NOTHING
+        RETURNING {_SLOT}
         """,
         *[list(c) for c in columns],
     )
-    return int(result.split()[-1])
+    return [_slot(r) for r in made]
+
+
+async def delete_unbooked_slots(conn: Connection, *, clinic_id: UUID, slot_ids: list[UUID]) -> None:
+    await conn.execute(
+        "DELETE FROM slots WHERE clinic_id = $1 AND id = ANY($2::uuid[]) AND booked = 0", clinic_id, slot_ids
+    )

@@ -286,6 +286,7 @@ class GenerateSlots(InputModel):
 
 class GeneratedSlots(OutputModel):
     created: int
+    short_of_doses: int = Field(description="Vaccination slots not made because the clinic lacks the doses")
     first_day: date
     last_day: date
 

@@ -309,7 +309,9 @@ async def create_slot(
         clinic = await _managed_clinic(conn, principal, clinic_id)
         if not clinic.active:
             raise ClinicInactive()
-        await _bookable_service(conn, data.service_id)
+        service = await _bookable_service(conn, data.service_id)
+        if service.product_id is not None:
+            await quotas.hold_seats(uow, clinic_id=clinic_id, product_id=service.product_id)
         slot = await repository.insert_slot(
             conn,
             clinic_id=clinic_id,
@@ -318,6 +320,8 @@ async def create_slot(
             ends_at=data.ends_at,
             capacity=data.capacity,
         )
+        if service.product_id is not None:
+            await quotas.check_seats(uow, clinic_id=clinic_id, product_id=service.product_id, now=now)
         await audit.record(
             conn,
             actor=principal,
@@ -331,15 +335,29 @@ async def create_slot(
 
 
 async def update_slot(
-    uow: UnitOfWork, principal: Principal, clinic_id: UUID, slot_id: UUID, data: SlotUpdate
+    uow: UnitOfWork, principal: Principal, clinic_id: UUID, slot_id: UUID, data: SlotUpdate, *, now: datetime
 ) -> tuple[Clinic, Slot]:
     async with uow.transaction() as conn:
         clinic = await _managed_clinic(conn, principal, clinic_id)
+        before = await repository.get_slot(conn, clinic_id=clinic_id, slot_id=slot_id)
+        if before is None:
+            raise SlotNotFound()
+        service = await repository.get_service(conn, service_id=before.service_id)
+        product_id = service.product_id if service else None
+        room = None
+        if product_id is not None:
+            await quotas.hold_seats(uow, clinic_id=clinic_id, product_id=product_id)
+            room = await quotas.room_for_seats(uow, clinic_id=clinic_id, product_id=product_id, now=now)
         slot = await repository.change_slot(
             conn, clinic_id=clinic_id, slot_id=slot_id, capacity=data.capacity, status=data.status
         )
         if slot is None:
             raise await _why_slot_unchanged(conn, clinic_id, slot_id, data)
+        if product_id is not None and room is not None:
+            # Only a change that adds seats can go past the doses; one that takes seats away is always let through.
+            after = await quotas.room_for_seats(uow, clinic_id=clinic_id, product_id=product_id, now=now)
+            if after < 0 and after < room:
+                await quotas.check_seats(uow, clinic_id=clinic_id, product_id=product_id, now=now)
         await audit.record(
             conn,
             actor=principal,
@@ -430,9 +448,17 @@ async def delete_template(uow: UnitOfWork, principal: Principal, clinic_id: UUID
         )
 
 
+@dataclass(frozen=True)
+class Generation:
+    created: int
+    short_of_doses: int
+    first_day: date
+    last_day: date
+
+
 async def generate_clinic_slots(
     uow: UnitOfWork, principal: Principal, clinic_id: UUID, *, now: datetime, from_date: date | None, days: int
-) -> tuple[int, date, date]:
+) -> Generation:
     async with uow.transaction() as conn:
         await _managed_clinic(conn, principal, clinic_id)
         return await generate_slots(uow, principal, clinic_id=clinic_id, now=now, from_date=from_date, days=days)
@@ -440,26 +466,35 @@ async def generate_clinic_slots(
 
 async def generate_slots(
     uow: UnitOfWork, actor: Actor, *, clinic_id: UUID | None, now: datetime, from_date: date | None, days: int
-) -> tuple[int, date, date]:
+) -> Generation:
     """Make the slots that active templates give over the next `days` days (from each clinic's today), for one
-    clinic or for all.
+    clinic or for all, as far as each clinic's doses go: vaccination slots past its doses are not made.
 
     Safe to run again and from several places at once: a slot that exists is left as it is.
-    Returns (slots created, first day, last day), the days as seen in the default time zone.
     """
     async with uow.transaction() as conn:
         rows = []
-        for template, timezone in await repository.active_templates(conn, clinic_id=clinic_id):
+        vaccines: dict[UUID, UUID] = {}
+        for template, timezone, product_id in await repository.active_templates(conn, clinic_id=clinic_id):
             zone = ZoneInfo(timezone)
             first_day = from_date or now.astimezone(zone).date()
+            if product_id is not None:
+                vaccines[template.service_id] = product_id
             for starts_at, ends_at in template.occurrences(first_day, first_day + timedelta(days=days - 1), zone):
                 if starts_at > now:
                     rows.append(
                         (template.clinic_id, template.service_id, template.id, starts_at, ends_at, template.capacity)
                     )
-        created = await repository.insert_generated_slots(conn, rows=rows)
+        # the same order everywhere, so that two runs never wait on each other's locks in a circle
+        pairs = sorted({(row[0], vaccines[row[1]]) for row in rows if row[1] in vaccines})
+        for clinic, product in pairs:
+            await quotas.hold_seats(uow, clinic_id=clinic, product_id=product)
+        made = await repository.insert_generated_slots(conn, rows=rows)
+        short = 0
+        for clinic, product in pairs:
+            short += await _trim_to_doses(uow, conn, made, vaccines, clinic=clinic, product=product, now=now)
         first = from_date or now.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
-        last = first + timedelta(days=days - 1)
+        generation = Generation(len(made) - short, short, first, first + timedelta(days=days - 1))
         await audit.record(
             conn,
             actor=actor,
@@ -467,6 +502,36 @@ async def generate_slots(
             object_type="clinic" if clinic_id else "all_clinics",
             object_id=clinic_id or "*",
             clinic_id=clinic_id,
-            details={"created": created, "first_day": first, "last_day": last},
+            details={"created": generation.created, "short_of_doses": short, "first_day": first},
         )
-    return created, first, last
+    return generation
+
+
+async def _trim_to_doses(
+    uow: UnitOfWork,
+    conn: Connection,
+    made: list[Slot],
+    vaccines: dict[UUID, UUID],
+    *,
+    clinic: UUID,
+    product: UUID,
+    now: datetime,
+) -> int:
+    """Take back the latest of the slots just made for a clinic and vaccine until its doses cover its seats.
+    Returns how many were taken back."""
+    room = await quotas.room_for_seats(uow, clinic_id=clinic, product_id=product, now=now)
+    if room >= 0:
+        return 0
+    mine = sorted(
+        (s for s in made if s.clinic_id == clinic and vaccines.get(s.service_id) == product),
+        key=lambda s: (s.starts_at, s.id),
+        reverse=True,
+    )
+    dropped = []
+    for slot in mine:
+        if room >= 0:
+            break
+        dropped.append(slot.id)
+        room += slot.capacity
+    await repository.delete_unbooked_slots(conn, clinic_id=clinic, slot_ids=dropped)
+    return len(dropped)

@@ -1,11 +1,13 @@
-"""Vaccine products. (Lots, the stock ledger and allocations come with the quota issue.)"""
+"""Vaccine products, lots and the stock they make up: types, the movement rules and the errors."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
 from uuid import UUID
 
-from vaxbook.errors import Conflict, NotFound
+from vaxbook.errors import Conflict, Invalid, NotFound
 from vaxbook.i18n import Text
 
 
@@ -21,6 +23,49 @@ class VaccineProduct:
     cvx_code: str | None
 
 
+@dataclass(frozen=True)
+class Lot:
+    id: UUID
+    product_id: UUID
+    lot_number: str
+    expires_on: date
+
+    def usable_on(self, day: date) -> bool:
+        return day <= self.expires_on
+
+
+class MovementKind(StrEnum):
+    RECEIPT = "receipt"  # from the Ministry into the department's store
+    ALLOCATION = "allocation"  # department → clinic
+    TRANSFER = "transfer"  # clinic → clinic
+    ADMINISTERED = "administered"  # given at a clinic
+    WASTED = "wasted"  # lost at a clinic or in the department's store
+    RETURNED = "returned"  # clinic → department
+
+
+@dataclass(frozen=True)
+class Movement:
+    id: int
+    at: datetime
+    kind: MovementKind
+    lot_id: UUID
+    product_id: UUID
+    doses: int
+    from_clinic_id: UUID | None
+    to_clinic_id: UUID | None
+    booking_id: UUID | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class StockLine:
+    """Doses of one lot held by the department (clinic_id None) or a clinic."""
+
+    clinic_id: UUID | None
+    lot: Lot
+    doses: int
+
+
 class ProductNotFound(NotFound):
     slug = "product-not-found"
     title = Text("Không tìm thấy vắc xin", "Vaccine product not found")
@@ -29,3 +74,71 @@ class ProductNotFound(NotFound):
 class ProductCodeTaken(Conflict):
     slug = "product-code-taken"
     title = Text("Mã vắc xin đã tồn tại", "Vaccine product code already exists")
+
+
+class LotNotFound(NotFound):
+    slug = "lot-not-found"
+    title = Text("Không tìm thấy lô vắc xin", "Vaccine lot not found")
+
+
+class LotTaken(Conflict):
+    slug = "lot-taken"
+    title = Text("Lô này đã được đăng ký cho vắc xin", "This lot number is already registered for the product")
+
+
+class InsufficientStock(Conflict):
+    slug = "insufficient-stock"
+    title = Text("Không đủ liều trong kho", "Not enough doses in stock")
+
+    def __init__(self, *, available: int, requested: int) -> None:
+        super().__init__(
+            Text(
+                f"Kho còn {available} liều của lô này; không thể lấy {requested}.",
+                f"{available} doses of this lot are in stock; {requested} cannot be taken.",
+            ),
+            available=available,
+            requested=requested,
+        )
+
+
+class QuotaExceeded(Conflict):
+    """More seats than the clinic holds doses for."""
+
+    slug = "quota-exceeded"
+    title = Text("Số chỗ vượt quá số liều cơ sở được phân bổ", "More seats than the clinic has doses for")
+
+    def __init__(self, *, doses: int, seats: int) -> None:
+        super().__init__(
+            Text(
+                f"Cơ sở có {doses} liều cho vắc xin này nhưng các khung giờ sắp tới cần {seats} chỗ.",
+                f"The clinic holds {doses} doses of this vaccine but its coming slots would need {seats} seats.",
+            ),
+            doses=doses,
+            seats=seats,
+        )
+
+
+class DosesBelowBooked(Conflict):
+    """Taking doses away would leave fewer than the seats already booked."""
+
+    slug = "doses-below-booked"
+    title = Text("Không thể giảm số liều xuống dưới số chỗ đã đặt", "Doses cannot go below the seats already booked")
+
+    def __init__(self, *, doses_after: int, booked: int) -> None:
+        super().__init__(
+            Text(
+                f"Sau khi chuyển, cơ sở còn {doses_after} liều nhưng đã có {booked} chỗ được đặt.",
+                f"The clinic would keep {doses_after} doses but {booked} seats are already booked.",
+            ),
+            doses_after=doses_after,
+            booked=booked,
+        )
+
+
+class LotExpired(Conflict):
+    slug = "lot-expired"
+    title = Text("Lô vắc xin đã hết hạn", "The vaccine lot has expired")
+
+
+def unknown_reference(field: str) -> Invalid:
+    return Invalid.field(field, "unknown_reference", Text("Không tồn tại", "Does not exist"))

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
-from vaxbook.fields import CatalogueCode, InputModel, Label, OutputModel
+from quotas.models import MovementKind
+from vaxbook.fields import CalendarDate, CatalogueCode, InputModel, Label, OutputModel, bilingual_error
 
 
 class VaccineProductCreate(InputModel):
@@ -27,3 +29,86 @@ class VaccineProduct(OutputModel):
     min_days_between_doses: int
     doses_per_vial: int
     cvx_code: str | None
+
+
+LotNumber = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9./-]{0,49}$")]
+Doses = Annotated[int, Field(ge=1, le=10_000_000)]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+
+
+class LotCreate(InputModel):
+    product_id: UUID
+    lot_number: LotNumber
+    expires_on: CalendarDate
+
+
+class Lot(OutputModel):
+    id: UUID
+    product_id: UUID
+    lot_number: str
+    expires_on: date
+
+
+class Receipt(InputModel):
+    """Doses of a lot arriving from the Ministry into the department's store."""
+
+    lot_id: UUID
+    doses: Doses
+    note: Note | None = None
+
+
+class Allocation(InputModel):
+    lot_id: UUID
+    clinic_id: UUID
+    doses: Doses
+    note: Note | None = None
+
+
+class Transfer(InputModel):
+    lot_id: UUID
+    from_clinic_id: UUID
+    to_clinic_id: UUID
+    doses: Doses
+    note: Note | None = None
+
+    @field_validator("to_clinic_id")
+    @classmethod
+    def _two_clinics(cls, to_clinic_id: UUID, info: ValidationInfo) -> UUID:
+        if to_clinic_id == info.data.get("from_clinic_id"):
+            raise bilingual_error("same_clinic", "Cơ sở nhận phải khác cơ sở chuyển", "The two clinics must differ")
+        return to_clinic_id
+
+
+class Return(InputModel):
+    lot_id: UUID
+    clinic_id: UUID
+    doses: Doses
+    note: Note | None = None
+
+
+class Waste(InputModel):
+    """Doses lost (broken vials, cold-chain failure, expiry): at a clinic, or in the department's store."""
+
+    lot_id: UUID
+    clinic_id: UUID | None = None
+    doses: Doses
+    note: Note
+
+
+class Movement(OutputModel):
+    id: int
+    at: datetime
+    kind: MovementKind
+    lot_id: UUID
+    product_id: UUID
+    doses: int
+    from_clinic_id: UUID | None
+    to_clinic_id: UUID | None
+    booking_id: UUID | None
+    note: str | None
+
+
+class StockLine(OutputModel):
+    clinic_id: UUID | None
+    lot: Lot
+    doses: int

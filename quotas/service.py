@@ -1,13 +1,34 @@
+"""Vaccine products, lots, and the movement of doses from the Ministry to the arm, with the capacity bound:
+a clinic's coming seats for a vaccine never outnumber the doses it holds."""
+
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
+import asyncpg
+
 from quotas import repository
-from quotas.models import ProductNotFound, VaccineProduct
-from quotas.schemas import VaccineProductCreate
+from quotas.models import (
+    DosesBelowBooked,
+    InsufficientStock,
+    Lot,
+    LotExpired,
+    LotNotFound,
+    Movement,
+    MovementKind,
+    ProductNotFound,
+    QuotaExceeded,
+    StockLine,
+    VaccineProduct,
+    unknown_reference,
+)
+from quotas.schemas import Allocation, LotCreate, Receipt, Return, Transfer, VaccineProductCreate, Waste
 from vaxbook import audit
 from vaxbook.audit import Actor
-from vaxbook.db import UnitOfWork
+from vaxbook.db import Connection, UnitOfWork
+
+# Products
 
 
 async def create_product(uow: UnitOfWork, actor: Actor, data: VaccineProductCreate) -> VaccineProduct:
@@ -40,3 +61,212 @@ async def product_exists(uow: UnitOfWork, product_id: UUID) -> bool:
 async def list_products(uow: UnitOfWork) -> list[VaccineProduct]:
     async with uow.transaction(readonly=True) as conn:
         return await repository.list_products(conn)
+
+
+# Lots
+
+
+async def create_lot(uow: UnitOfWork, actor: Actor, data: LotCreate) -> Lot:
+    async with uow.transaction() as conn:
+        if await repository.get_product(conn, product_id=data.product_id) is None:
+            raise unknown_reference("product_id")
+        lot = await repository.insert_lot(
+            conn, product_id=data.product_id, lot_number=data.lot_number, expires_on=data.expires_on
+        )
+        await audit.record(
+            conn,
+            actor=actor,
+            action="lot.create",
+            object_type="vaccine_lot",
+            object_id=lot.id,
+            details=data.model_dump(mode="json"),
+        )
+    return lot
+
+
+async def list_lots(uow: UnitOfWork, product_id: UUID | None) -> list[Lot]:
+    async with uow.transaction(readonly=True) as conn:
+        return await repository.list_lots(conn, product_id=product_id)
+
+
+async def _lot(conn: Connection, lot_id: UUID) -> Lot:
+    lot = await repository.get_lot(conn, lot_id=lot_id)
+    if lot is None:
+        raise unknown_reference("lot_id")
+    return lot
+
+
+# Movements: each is one ledger row and the balance changes it makes, in one transaction
+
+
+async def _move(
+    conn: Connection,
+    actor: Actor,
+    kind: MovementKind,
+    lot: Lot,
+    doses: int,
+    *,
+    from_clinic_id: UUID | None = None,
+    to_clinic_id: UUID | None = None,
+    booking_id: UUID | None = None,
+    note: str | None = None,
+) -> Movement:
+    try:
+        movement = await repository.insert_movement(
+            conn,
+            kind=kind,
+            lot=lot,
+            doses=doses,
+            from_clinic_id=from_clinic_id,
+            to_clinic_id=to_clinic_id,
+            booking_id=booking_id,
+            actor_kind=actor.audit_kind,
+            actor_id=actor.audit_id,
+            note=note,
+        )
+    except asyncpg.ForeignKeyViolationError:
+        raise unknown_reference("clinic_id") from None
+    await audit.record(
+        conn,
+        actor=actor,
+        action=f"stock.{kind.value}",
+        object_type="stock_movement",
+        object_id=movement.id,
+        clinic_id=from_clinic_id or to_clinic_id,
+        details={"lot_id": lot.id, "doses": doses, "from": from_clinic_id, "to": to_clinic_id},
+    )
+    return movement
+
+
+async def _from_department(conn: Connection, lot: Lot, doses: int) -> None:
+    left = await repository.take_from_department(conn, lot_id=lot.id, doses=doses)
+    if left is not None:
+        raise InsufficientStock(available=left, requested=doses)
+
+
+async def _from_clinic(conn: Connection, clinic_id: UUID, lot: Lot, doses: int, now: datetime) -> None:
+    """Take doses from a clinic. Seats that would no longer have a dose are taken out of its coming slots
+    (unbooked seats, latest slots first); if booked seats would still outnumber the doses, nothing happens."""
+    await repository.lock_quota(conn, clinic_id=clinic_id, product_id=lot.product_id)
+    left = await repository.take_from_clinic(conn, clinic_id=clinic_id, lot_id=lot.id, doses=doses)
+    if left is not None:
+        raise InsufficientStock(available=left, requested=doses)
+    held = await repository.clinic_doses(conn, clinic_id=clinic_id, product_id=lot.product_id)
+    seats, booked = await repository.committed_seats(conn, clinic_id=clinic_id, product_id=lot.product_id, now=now)
+    if seats > held:
+        if booked > held:
+            raise DosesBelowBooked(doses_after=held, booked=booked)
+        await repository.trim_free_seats(
+            conn, clinic_id=clinic_id, product_id=lot.product_id, seats=seats - held, now=now
+        )
+
+
+async def receive(uow: UnitOfWork, actor: Actor, data: Receipt) -> Movement:
+    async with uow.transaction() as conn:
+        lot = await _lot(conn, data.lot_id)
+        await repository.add_to_department(conn, lot_id=lot.id, doses=data.doses)
+        return await _move(conn, actor, MovementKind.RECEIPT, lot, data.doses, note=data.note)
+
+
+async def allocate(uow: UnitOfWork, actor: Actor, data: Allocation) -> Movement:
+    async with uow.transaction() as conn:
+        lot = await _lot(conn, data.lot_id)
+        await _from_department(conn, lot, data.doses)
+        movement = await _move(
+            conn, actor, MovementKind.ALLOCATION, lot, data.doses, to_clinic_id=data.clinic_id, note=data.note
+        )
+        await repository.add_to_clinic(conn, clinic_id=data.clinic_id, lot_id=lot.id, doses=data.doses)
+        return movement
+
+
+async def transfer(uow: UnitOfWork, actor: Actor, data: Transfer, *, now: datetime) -> Movement:
+    async with uow.transaction() as conn:
+        lot = await _lot(conn, data.lot_id)
+        await _from_clinic(conn, data.from_clinic_id, lot, data.doses, now)
+        movement = await _move(
+            conn,
+            actor,
+            MovementKind.TRANSFER,
+            lot,
+            data.doses,
+            from_clinic_id=data.from_clinic_id,
+            to_clinic_id=data.to_clinic_id,
+            note=data.note,
+        )
+        await repository.add_to_clinic(conn, clinic_id=data.to_clinic_id, lot_id=lot.id, doses=data.doses)
+        return movement
+
+
+async def give_back(uow: UnitOfWork, actor: Actor, data: Return, *, now: datetime) -> Movement:
+    async with uow.transaction() as conn:
+        lot = await _lot(conn, data.lot_id)
+        await _from_clinic(conn, data.clinic_id, lot, data.doses, now)
+        await repository.add_to_department(conn, lot_id=lot.id, doses=data.doses)
+        return await _move(
+            conn, actor, MovementKind.RETURNED, lot, data.doses, from_clinic_id=data.clinic_id, note=data.note
+        )
+
+
+async def waste(uow: UnitOfWork, actor: Actor, data: Waste, *, now: datetime) -> Movement:
+    async with uow.transaction() as conn:
+        lot = await _lot(conn, data.lot_id)
+        if data.clinic_id is None:
+            await _from_department(conn, lot, data.doses)
+        else:
+            await _from_clinic(conn, data.clinic_id, lot, data.doses, now)
+        return await _move(
+            conn, actor, MovementKind.WASTED, lot, data.doses, from_clinic_id=data.clinic_id, note=data.note
+        )
+
+
+async def administer(
+    uow: UnitOfWork, actor: Actor, *, clinic_id: UUID, lot_id: UUID, booking_id: UUID, now: datetime
+) -> Movement:
+    """One dose of a lot given at a clinic for a booking (the check-in issue records it with the vaccination)."""
+    async with uow.transaction() as conn:
+        lot = await repository.get_lot(conn, lot_id=lot_id)
+        if lot is None:
+            raise LotNotFound()
+        if not lot.usable_on(now.date()):
+            raise LotExpired()
+        await _from_clinic(conn, clinic_id, lot, 1, now)
+        return await _move(
+            conn, actor, MovementKind.ADMINISTERED, lot, 1, from_clinic_id=clinic_id, booking_id=booking_id
+        )
+
+
+async def hold_seats(uow: UnitOfWork, *, clinic_id: UUID, product_id: UUID) -> None:
+    """Begin a change to a clinic's seats for a vaccine: nothing else moves its doses or seats until commit."""
+    async with uow.transaction() as conn:
+        await repository.lock_quota(conn, clinic_id=clinic_id, product_id=product_id)
+
+
+async def check_seats(uow: UnitOfWork, *, clinic_id: UUID, product_id: UUID, now: datetime) -> None:
+    """After a change to a clinic's seats (under hold_seats): refuse it if seats now outnumber doses."""
+    async with uow.transaction() as conn:
+        held = await repository.clinic_doses(conn, clinic_id=clinic_id, product_id=product_id)
+        seats, _ = await repository.committed_seats(conn, clinic_id=clinic_id, product_id=product_id, now=now)
+    if seats > held:
+        raise QuotaExceeded(doses=held, seats=seats)
+
+
+async def room_for_seats(uow: UnitOfWork, *, clinic_id: UUID, product_id: UUID, now: datetime) -> int:
+    """How many more seats the clinic's doses allow (under hold_seats)."""
+    async with uow.transaction() as conn:
+        held = await repository.clinic_doses(conn, clinic_id=clinic_id, product_id=product_id)
+        seats, _ = await repository.committed_seats(conn, clinic_id=clinic_id, product_id=product_id, now=now)
+    return held - seats
+
+
+async def stock(uow: UnitOfWork, *, clinic_id: UUID | None, department: bool) -> list[StockLine]:
+    async with uow.transaction(readonly=True) as conn:
+        return await repository.stock_lines(conn, clinic_id=clinic_id, department=department)
+
+
+async def movements(
+    uow: UnitOfWork, *, clinic_id: UUID | None, product_id: UUID | None, before_id: int | None, limit: int
+) -> list[Movement]:
+    async with uow.transaction(readonly=True) as conn:
+        return await repository.list_movements(
+            conn, clinic_id=clinic_id, product_id=product_id, before_id=before_id, limit=limit
+        )

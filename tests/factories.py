@@ -14,8 +14,8 @@ from clinics import service as clinics
 from clinics.models import Clinic, ClinicKind, Service, ServiceKind, Slot
 from clinics.schemas import ClinicCreate, ServiceCreate, SlotCreate
 from quotas import service as quotas
-from quotas.models import VaccineProduct
-from quotas.schemas import VaccineProductCreate
+from quotas.models import Lot, VaccineProduct
+from quotas.schemas import Allocation, LotCreate, Receipt, VaccineProductCreate
 from tests.conftest import JWT_SECRET
 from vaxbook.audit import SYSTEM
 from vaxbook.auth import service as auth
@@ -72,9 +72,38 @@ def soon(hours: float = 24) -> datetime:
     return (datetime.now(UTC) + timedelta(hours=hours)).replace(microsecond=0)
 
 
+async def make_lot(uow: UnitOfWork, product_id: UUID, *, expires_in_days: int = 365) -> Lot:
+    return await quotas.create_lot(
+        uow,
+        SYSTEM,
+        LotCreate(
+            product_id=product_id,
+            lot_number=unique("LOT"),
+            expires_on=datetime.now(UTC).date() + timedelta(days=expires_in_days),
+        ),
+    )
+
+
+async def give_doses(uow: UnitOfWork, clinic_id: UUID, product_id: UUID, doses: int) -> Lot:
+    """Doses of a fresh lot, received from the Ministry and allocated to the clinic."""
+    lot = await make_lot(uow, product_id)
+    await quotas.receive(uow, SYSTEM, Receipt(lot_id=lot.id, doses=doses))
+    await quotas.allocate(uow, SYSTEM, Allocation(lot_id=lot.id, clinic_id=clinic_id, doses=doses))
+    return lot
+
+
 async def make_slot(
-    uow: UnitOfWork, clinic: Clinic, service: Service, *, capacity: int = 10, starts_at: datetime | None = None
+    uow: UnitOfWork,
+    clinic: Clinic,
+    service: Service,
+    *,
+    capacity: int = 10,
+    starts_at: datetime | None = None,
+    with_doses: bool = True,
 ) -> Slot:
+    """A slot; for a vaccination service the clinic first gets the doses for its seats (unless with_doses=False)."""
+    if service.product_id is not None and with_doses and capacity:
+        await give_doses(uow, clinic.id, service.product_id, capacity)
     start = starts_at or soon()
     _, slot = await clinics.create_slot(
         uow,

@@ -198,7 +198,7 @@ def generate_slots(days: int | None) -> None:
 
     settings = _settings()
     with _database(settings) as dsn:
-        created, first, last = _run_with_uow(
+        generation = _run_with_uow(
             dsn,
             lambda uow: clinics.generate_slots(
                 uow,
@@ -209,7 +209,10 @@ def generate_slots(days: int | None) -> None:
                 days=days or settings.slot_horizon_days,
             ),
         )
-    click.echo(f"{created} slots created for {first} – {last}")
+    click.echo(
+        f"{generation.created} slots created for {generation.first_day} – {generation.last_day}"
+        + (f"; {generation.short_of_doses} left out for lack of doses" if generation.short_of_doses else "")
+    )
 
 
 @main.command()

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
+from uuid import UUID
 
 from clinics import service as clinics
 from clinics.models import ClinicKind, ServiceKind, Sex
 from clinics.schemas import ClinicCreate, ServiceCreate, SlotTemplateCreate
 from quotas import service as quotas
-from quotas.schemas import VaccineProductCreate
+from quotas.schemas import Allocation, LotCreate, Receipt, VaccineProductCreate
 from vaxbook.audit import SYSTEM
 from vaxbook.auth import service as auth
 from vaxbook.auth.models import Role
@@ -165,6 +166,9 @@ CLINICS = [
 # Weekday mornings, 07:30–11:00 in half-hour slots; Saturday mornings too.
 SESSION = (time(7, 30), time(11, 0), 30)
 WEEKDAYS = (1, 2, 3, 4, 5, 6)
+SLOTS_PER_SESSION = 7
+# The department keeps a fifth more than it hands out, for clinics that run short.
+DEPARTMENT_RESERVE = 0.2
 
 
 @dataclass(frozen=True)
@@ -240,6 +244,14 @@ async def seed(uow: UnitOfWork, *, now: datetime, horizon_days: int) -> list[Dem
         assert admin is not None
 
         start, end, minutes = SESSION
+        seats_a_week = SLOTS_PER_SESSION * len(WEEKDAYS)
+        needs = {
+            (clinic_ids[demo.code], product_ids[product]): demo.seats_per_slot * seats_a_week * (horizon_days // 7 + 1)
+            for demo in CLINICS
+            for service_code, _, _, product, *_ in SERVICES
+            if product and service_code in demo.services
+        }
+        await stock_clinics(uow, now=now, needs=needs, batch="CT")
         for demo in CLINICS:
             for service_code in demo.services:
                 for weekday in WEEKDAYS:
@@ -259,6 +271,23 @@ async def seed(uow: UnitOfWork, *, now: datetime, horizon_days: int) -> list[Dem
                     )
         await clinics.generate_slots(uow, SYSTEM, clinic_id=None, now=now, from_date=None, days=horizon_days)
     return accounts
+
+
+async def stock_clinics(uow: UnitOfWork, *, now: datetime, needs: dict[tuple[UUID, UUID], int], batch: str) -> None:
+    """One Ministry shipment per vaccine into the department's store, then allocated to each clinic as its
+    slots need ({(clinic, product): doses}): vaccination slots are only made where doses are."""
+    products = sorted({product for _, product in needs})
+    for n, product in enumerate(products, start=1):
+        lot = await quotas.create_lot(
+            uow,
+            SYSTEM,
+            LotCreate(product_id=product, lot_number=f"{batch}-{n:02d}", expires_on=now.date() + timedelta(days=365)),
+        )
+        wanted = sum(doses for (_, p), doses in needs.items() if p == product)
+        await quotas.receive(uow, SYSTEM, Receipt(lot_id=lot.id, doses=round(wanted * (1 + DEPARTMENT_RESERVE))))
+        for (clinic, p), doses in sorted(needs.items()):
+            if p == product:
+                await quotas.allocate(uow, SYSTEM, Allocation(lot_id=lot.id, clinic_id=clinic, doses=doses))
 
 
 def _password() -> str:

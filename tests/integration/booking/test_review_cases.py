@@ -268,7 +268,7 @@ async def test_new_seats_go_to_people_waiting_at_the_next_sweep(
     slot = await make_slot(uow, clinic, service, capacity=0)
     waiter, _ = await make_citizen(uow)
     await post(client, "/api/v1/standby", token_for(waiter), waiting_at(clinic.id, service.id, slot.starts_at))
-    await clinics.update_slot(uow, ADMIN, clinic.id, slot.id, SlotUpdate(capacity=1))
+    await clinics.update_slot(uow, ADMIN, clinic.id, slot.id, SlotUpdate(capacity=1), now=datetime.now(UTC))
     assert await standby.fill_free_seats(uow, POLICY, now=datetime.now(UTC)) == 1
     entry = (await client.get("/api/v1/standby", headers=token_for(waiter))).json()[0]
     assert entry["status"] == "offered"

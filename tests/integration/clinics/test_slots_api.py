@@ -14,7 +14,7 @@ import pytest
 from clinics import service as clinics
 from clinics.models import ServiceKind
 from clinics.schemas import ClinicUpdate, ServiceUpdate, SlotTemplateCreate, SlotTemplateUpdate
-from tests.factories import ADMIN, make_clinic, make_service, make_slot, soon, staff_headers
+from tests.factories import ADMIN, give_doses, make_clinic, make_service, make_slot, soon, staff_headers
 from vaxbook.audit import SYSTEM
 from vaxbook.auth.models import Role
 from vaxbook.db import Pool, UnitOfWork
@@ -204,6 +204,8 @@ async def test_templates_make_slots_over_the_horizon_once(
 ) -> None:
     clinic = await make_clinic(uow)
     service = await make_service(uow, kind=ServiceKind.VACCINATION)
+    assert service.product_id is not None
+    await give_doses(uow, clinic.id, service.product_id, 8 * 12)
     staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
     base = f"/api/v1/clinics/{clinic.id}/slot-templates"
     today = datetime.now(SAIGON).date()
@@ -223,6 +225,7 @@ async def test_templates_make_slots_over_the_horizon_once(
     first = await client.post(f"{base}/generate", json=generate, headers=staff)
     assert first.json() == {
         "created": 8,
+        "short_of_doses": 0,
         "first_day": monday.isoformat(),
         "last_day": (monday + timedelta(days=13)).isoformat(),
     }
@@ -260,9 +263,11 @@ async def test_generation_skips_inactive_templates_clinics_and_past_times(
     paused = await clinics.list_templates(uow, ADMIN, open_clinic.id)
     await clinics.update_template(uow, ADMIN, open_clinic.id, paused[0].id, SlotTemplateUpdate(active=False))
 
-    created, first, last = await clinics.generate_slots(uow, SYSTEM, clinic_id=None, now=now, from_date=None, days=7)
-    assert first == today
-    assert last == today + timedelta(days=6)
+    generation = await clinics.generate_slots(uow, SYSTEM, clinic_id=None, now=now, from_date=None, days=7)
+    created = generation.created
+    assert generation.first_day == today
+    assert generation.last_day == today + timedelta(days=6)
+    assert generation.short_of_doses == 0
     assert await db.fetchval("SELECT count(*) FROM slots WHERE clinic_id = $1", closed_clinic.id) == 0
     assert await db.fetchval("SELECT count(*) FROM slots WHERE starts_at <= $1", now) == 0
     starts = await db.fetch("SELECT starts_at FROM slots")
@@ -293,7 +298,7 @@ async def test_concurrent_generation_makes_each_slot_once(uow: UnitOfWork, pool:
         )
     )
     total = await db.fetchval("SELECT count(*) FROM slots")
-    assert sum(created for created, _, _ in runs) == total
+    assert sum(run.created for run in runs) == total
     assert total == await db.fetchval("SELECT count(DISTINCT (clinic_id, service_id, starts_at)) FROM slots")
     assert total > 14 * 40
 
