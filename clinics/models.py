@@ -8,7 +8,8 @@ from enum import StrEnum
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from vaxbook.errors import Conflict, Forbidden, Invalid, NotFound
+from vaxbook.auth.models import ClinicOutOfScope as ClinicOutOfScope
+from vaxbook.errors import Conflict, Invalid, NotFound
 from vaxbook.fields import EARLIEST_DATE, LATEST_DATE
 from vaxbook.i18n import Text
 
@@ -186,11 +187,6 @@ class SlotNotFound(NotFound):
 class TemplateNotFound(NotFound):
     slug = "slot-template-not-found"
     title = Text("Không tìm thấy lịch mẫu", "Slot template not found")
-
-
-class ClinicOutOfScope(Forbidden):
-    slug = "clinic-out-of-scope"
-    title = Text("Bạn không quản lý cơ sở này", "You do not manage this clinic")
 
 
 class CodeTaken(Conflict):

@@ -3,10 +3,13 @@ a clinic's coming seats for a vaccine never outnumber the doses it holds."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
+from pydantic import TypeAdapter
 
 from quotas import repository
 from quotas.models import (
@@ -26,7 +29,9 @@ from quotas.models import (
 from quotas.schemas import Allocation, LotCreate, Receipt, Return, Transfer, VaccineProductCreate, Waste
 from vaxbook import audit
 from vaxbook.audit import Actor
+from vaxbook.auth.models import ClinicOutOfScope, Principal
 from vaxbook.db import Connection, UnitOfWork
+from vaxbook.idempotency import IdempotencyKey, run_once
 
 # Products
 
@@ -161,6 +166,20 @@ async def _from_clinic(conn: Connection, clinic_id: UUID, lot: Lot, doses: int, 
         )
 
 
+_stored = TypeAdapter(Movement)
+
+
+async def once(
+    uow: UnitOfWork, key: IdempotencyKey | None, keep_hours: int, work: Callable[[], Awaitable[Movement]]
+) -> Movement:
+    """Record a movement at most once per Idempotency-Key: a health officer's second click replays the first."""
+
+    def encode(movement: Movement) -> Any:
+        return _stored.dump_python(movement, mode="json")
+
+    return await run_once(uow, key, work, encode=encode, decode=_stored.validate_python, keep_hours=keep_hours)
+
+
 async def receive(uow: UnitOfWork, actor: Actor, data: Receipt) -> Movement:
     async with uow.transaction() as conn:
         lot = await _lot(conn, data.lot_id)
@@ -256,6 +275,13 @@ async def room_for_seats(uow: UnitOfWork, *, clinic_id: UUID, product_id: UUID, 
         held = await repository.clinic_doses(conn, clinic_id=clinic_id, product_id=product_id)
         seats, _ = await repository.committed_seats(conn, clinic_id=clinic_id, product_id=product_id, now=now)
     return held - seats
+
+
+async def clinic_stock(uow: UnitOfWork, principal: Principal, clinic_id: UUID) -> list[StockLine]:
+    """A clinic's lots, for its own staff (or the department)."""
+    if not principal.may_manage_clinic(clinic_id):
+        raise ClinicOutOfScope()
+    return await stock(uow, clinic_id=clinic_id, department=False)
 
 
 async def stock(uow: UnitOfWork, *, clinic_id: UUID | None, department: bool) -> list[StockLine]:

@@ -33,7 +33,7 @@ from clinics.controllers import (
     SlotGenerationController,
     SlotTemplateController,
 )
-from quotas.controllers import VaccineProductController
+from quotas.controllers import ClinicStockController, LotController, StockController, VaccineProductController
 from vaxbook import db
 from vaxbook.auth.controllers import AuthController, StaffController
 from vaxbook.auth.security import TokenIssuer, jwt_auth
@@ -57,6 +57,9 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     LocationController,
     ServiceController,
     VaccineProductController,
+    LotController,
+    StockController,
+    ClinicStockController,
     AvailabilityController,
     ClinicSlotController,
     SlotTemplateController,

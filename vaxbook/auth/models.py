@@ -9,7 +9,7 @@ from enum import StrEnum
 from uuid import UUID
 
 from vaxbook.audit import ActorKind
-from vaxbook.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized
+from vaxbook.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
 from vaxbook.i18n import Text
 
 
@@ -18,6 +18,11 @@ class Role(StrEnum):
     CLINIC_STAFF = "clinic_staff"
     OPERATOR = "operator"
     HEALTH_ADMIN = "health_admin"
+
+
+class ClinicOutOfScope(Forbidden):
+    slug = "clinic-out-of-scope"
+    title = Text("Bạn không quản lý cơ sở này", "You do not manage this clinic")
 
 
 STAFF_ROLES = frozenset({Role.CLINIC_STAFF, Role.OPERATOR, Role.HEALTH_ADMIN})
