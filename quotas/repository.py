@@ -296,18 +296,19 @@ async def trim_free_seats(conn: Connection, *, clinic_id: UUID, product_id: UUID
     """
     rows = await conn.fetch(
         """
-        SELECT s.id, s.capacity - s.booked AS free FROM slots s JOIN services sv ON sv.id = s.service_id
+        SELECT s.id, s.starts_at, s.capacity - s.booked AS free FROM slots s JOIN services sv ON sv.id = s.service_id
         WHERE s.clinic_id = $1 AND sv.product_id = $2 AND s.status = 'open' AND s.ends_at > $3
           AND s.capacity > s.booked
-        ORDER BY s.starts_at DESC, s.id DESC
+        ORDER BY s.id
         FOR UPDATE OF s
         """,
         clinic_id,
         product_id,
         now,
     )
+    # locked in id order, as a reschedule locks its two slots, so the two never wait on each other in a circle
     trimmed = 0
-    for row in rows:
+    for row in sorted(rows, key=lambda r: (r["starts_at"], r["id"]), reverse=True):
         if trimmed >= seats:
             break
         take = min(row["free"], seats - trimmed)

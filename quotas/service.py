@@ -149,10 +149,16 @@ async def _from_department(conn: Connection, lot: Lot, doses: int) -> None:
         raise InsufficientStock(available=left, requested=doses)
 
 
+async def _hold(conn: Connection, lot: Lot, *clinic_ids: UUID | None) -> None:
+    """Lock the clinics' doses and seats for the lot's vaccine before any stock row: every movement takes its
+    clinics in the same order, so two movements never wait on each other in a circle."""
+    for clinic_id in sorted({c for c in clinic_ids if c is not None}):
+        await repository.lock_quota(conn, clinic_id=clinic_id, product_id=lot.product_id)
+
+
 async def _from_clinic(conn: Connection, clinic_id: UUID, lot: Lot, doses: int, now: datetime) -> None:
-    """Take doses from a clinic. Seats that would no longer have a dose are taken out of its coming slots
-    (unbooked seats, latest slots first); if booked seats would still outnumber the doses, nothing happens."""
-    await repository.lock_quota(conn, clinic_id=clinic_id, product_id=lot.product_id)
+    """Take doses from a clinic (under _hold). Seats that would no longer have a dose are taken out of its coming
+    slots (unbooked seats, latest slots first); if booked seats would still outnumber the doses, nothing happens."""
     left = await repository.take_from_clinic(conn, clinic_id=clinic_id, lot_id=lot.id, doses=doses)
     if left is not None:
         raise InsufficientStock(available=left, requested=doses)
@@ -190,6 +196,7 @@ async def receive(uow: UnitOfWork, actor: Actor, data: Receipt) -> Movement:
 async def allocate(uow: UnitOfWork, actor: Actor, data: Allocation) -> Movement:
     async with uow.transaction() as conn:
         lot = await _lot(conn, data.lot_id)
+        await _hold(conn, lot, data.clinic_id)
         await _from_department(conn, lot, data.doses)
         movement = await _move(
             conn, actor, MovementKind.ALLOCATION, lot, data.doses, to_clinic_id=data.clinic_id, note=data.note
@@ -201,6 +208,7 @@ async def allocate(uow: UnitOfWork, actor: Actor, data: Allocation) -> Movement:
 async def transfer(uow: UnitOfWork, actor: Actor, data: Transfer, *, now: datetime) -> Movement:
     async with uow.transaction() as conn:
         lot = await _lot(conn, data.lot_id)
+        await _hold(conn, lot, data.from_clinic_id, data.to_clinic_id)
         await _from_clinic(conn, data.from_clinic_id, lot, data.doses, now)
         movement = await _move(
             conn,
@@ -219,6 +227,7 @@ async def transfer(uow: UnitOfWork, actor: Actor, data: Transfer, *, now: dateti
 async def give_back(uow: UnitOfWork, actor: Actor, data: Return, *, now: datetime) -> Movement:
     async with uow.transaction() as conn:
         lot = await _lot(conn, data.lot_id)
+        await _hold(conn, lot, data.clinic_id)
         await _from_clinic(conn, data.clinic_id, lot, data.doses, now)
         await repository.add_to_department(conn, lot_id=lot.id, doses=data.doses)
         return await _move(
@@ -229,6 +238,7 @@ async def give_back(uow: UnitOfWork, actor: Actor, data: Return, *, now: datetim
 async def waste(uow: UnitOfWork, actor: Actor, data: Waste, *, now: datetime) -> Movement:
     async with uow.transaction() as conn:
         lot = await _lot(conn, data.lot_id)
+        await _hold(conn, lot, data.clinic_id)
         if data.clinic_id is None:
             await _from_department(conn, lot, data.doses)
         else:
@@ -248,6 +258,7 @@ async def administer(
             raise LotNotFound()
         if not lot.usable_on(now.date()):
             raise LotExpired()
+        await _hold(conn, lot, clinic_id)
         await _from_clinic(conn, clinic_id, lot, 1, now)
         return await _move(
             conn, actor, MovementKind.ADMINISTERED, lot, 1, from_clinic_id=clinic_id, booking_id=booking_id
