@@ -16,10 +16,11 @@ from litestar import Litestar
 from vaxbook import db as vaxbook_db
 from vaxbook import migrate
 from vaxbook.app import create_app
-from vaxbook.embedded import embedded_server, with_database
+from vaxbook.embedded import embedded_server, ensure_login_role, with_database, with_user
 from vaxbook.settings import Settings
 
 TEST_DATABASE = "vaxbook_test"
+APP_LOGIN = "vaxbook_test_app"
 JWT_SECRET = "test-signing-key-that-is-long-enough-0123456789"
 
 
@@ -48,11 +49,18 @@ def fresh_database(server_dsn: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def dsn(server_dsn: str) -> str:
-    """The test database, at the head migration."""
+def owner_dsn(server_dsn: str) -> str:
+    """The test database, at the head migration, as the role that owns the schema (and may empty it)."""
     url = fresh_database(server_dsn, TEST_DATABASE)
     migrate.upgrade(url)
     return url
+
+
+@pytest.fixture(scope="session")
+def dsn(owner_dsn: str) -> str:
+    """The test database as the service connects to it: a login in the vaxbook_app role, as in production."""
+    asyncio.run(ensure_login_role(owner_dsn, APP_LOGIN))
+    return with_user(owner_dsn, APP_LOGIN)
 
 
 async def empty_all_tables(conn: asyncpg.Connection) -> None:
@@ -68,9 +76,9 @@ async def empty_all_tables(conn: asyncpg.Connection) -> None:
 
 
 @pytest.fixture
-async def db(dsn: str) -> AsyncIterator[asyncpg.Connection]:
-    """A direct connection to the emptied test database, for arranging and inspecting rows."""
-    conn = await asyncpg.connect(dsn)
+async def db(owner_dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection (as the owner) to the emptied test database, for arranging and inspecting rows."""
+    conn = await asyncpg.connect(owner_dsn)
     await empty_all_tables(conn)
     try:
         yield conn

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from importlib.metadata import version
 
+import structlog
 from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.di import Provide
@@ -91,6 +92,13 @@ def create_app(settings: Settings, *, dsn: str, otp_sender: OtpSender | None = N
     @asynccontextmanager
     async def database_pool(app: Litestar) -> AsyncIterator[None]:
         app.state.pool = await db.create_pool(dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+        exposed = await db.rewritable_records(app.state.pool)
+        if exposed:
+            structlog.get_logger("vaxbook").warning(
+                "append-only records writable by the service's database role; connect as a member of vaxbook_app "
+                "and migrate with MIGRATION_DATABASE_URL (docs/operator-guide.md)",
+                tables=exposed,
+            )
         try:
             yield
         finally:

@@ -54,11 +54,11 @@ def _read_password(password_stdin: bool) -> str:
 
 @contextmanager
 def _database(settings: Settings) -> Iterator[str]:
-    """The database DSN, migrated first unless VAXBOOK_MIGRATE_ON_START=false."""
-    with embedded.database(settings) as dsn:
+    """The service's database DSN, migrated first (as the schema owner) unless VAXBOOK_MIGRATE_ON_START=false."""
+    with embedded.database(settings) as database:
         if settings.migrate_on_start:
-            migrate.upgrade(dsn)
-        yield dsn
+            migrate.upgrade(database.owner)
+        yield database.app
 
 
 def _seed_demo(dsn: str, settings: Settings) -> list[demo.DemoAccount] | None:
@@ -80,7 +80,8 @@ def main() -> None:
     """vaxbook: vaccination and health-service booking.
 
     Every command uses DATABASE_URL when it is set, and otherwise starts the embedded PostgreSQL under
-    VAXBOOK_DATA_DIR (./var). Migrations are applied first unless VAXBOOK_MIGRATE_ON_START=false.
+    VAXBOOK_DATA_DIR (./var). Migrations are applied first, as MIGRATION_DATABASE_URL's role when it is set,
+    unless VAXBOOK_MIGRATE_ON_START=false.
     """
 
 
@@ -111,11 +112,11 @@ def serve(host: str | None, port: int | None, load_demo: bool | None) -> None:
 def migrate_command(revision: str) -> None:
     """Bring the database schema to a revision (upgrade or downgrade)."""
     settings = _settings()
-    with embedded.database(settings) as dsn:
+    with embedded.database(settings) as database:
         if revision == "base" or revision.startswith("-"):
-            migrate.downgrade(dsn, revision)
+            migrate.downgrade(database.owner, revision)
         else:
-            migrate.upgrade(dsn, revision)
+            migrate.upgrade(database.owner, revision)
     click.echo(f"database schema at {revision}")
 
 

@@ -86,6 +86,26 @@ async def schema_revision(pool: Pool) -> str | None:
         return str(value) if value is not None else None
 
 
+APPEND_ONLY_TABLES = ("audit_log", "stock_movements")
+
+
+async def rewritable_records(pool: Pool) -> list[str]:
+    """The append-only tables this connection's role could still rewrite (by privilege or as their owner).
+    Empty when the service runs as a member of vaxbook_app, as it should."""
+    async with pool.acquire(timeout=5) as conn:
+        rows = await conn.fetch(
+            """
+            SELECT t FROM unnest($1::text[]) AS t
+            WHERE to_regclass(t) IS NOT NULL
+              AND (has_table_privilege(t, 'UPDATE') OR has_table_privilege(t, 'DELETE')
+                   OR has_table_privilege(t, 'TRUNCATE') OR pg_has_role((SELECT relowner FROM pg_class
+                                                                         WHERE oid = to_regclass(t)), 'MEMBER'))
+            """,
+            list(APPEND_ONLY_TABLES),
+        )
+    return [r["t"] for r in rows]
+
+
 def assignments(changes: dict[str, Any], *, allowed: frozenset[str], first_param: int) -> tuple[str, list[Any]]:
     """`col = $n, …` for a PATCH: only whitelisted column names ever reach the SQL text."""
     unknown = set(changes) - allowed

@@ -9,6 +9,7 @@ import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -16,6 +17,8 @@ import asyncpg
 from vaxbook.settings import Settings
 
 DATABASE_NAME = "vaxbook"
+APP_ROLE = "vaxbook_app"  # made and granted by migration 0004
+EMBEDDED_LOGIN = "vaxbook_web"  # the embedded service's login, a member of APP_ROLE
 HANDLES_FILE = ".handle_pids.json"  # pgserver's list of the processes using a data directory
 
 logging.getLogger("pgserver").setLevel(logging.WARNING)
@@ -70,18 +73,47 @@ async def ensure_database(admin_dsn: str, name: str) -> None:
         await conn.close()
 
 
+async def ensure_login_role(admin_dsn: str, login: str) -> None:
+    """A login role in the application's role (both made when missing): what the service connects as."""
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(7141592655)")  # roles are per server, not per database
+            if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", APP_ROLE):
+                await conn.execute(f"CREATE ROLE {APP_ROLE} NOLOGIN")
+            if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", login):
+                await conn.execute(f'CREATE ROLE "{login}" LOGIN IN ROLE {APP_ROLE}')
+    finally:
+        await conn.close()
+
+
+def with_user(dsn: str, user: str) -> str:
+    """The same DSN, connecting as another role (no password: the embedded server trusts its own socket)."""
+    scheme, _, rest = dsn.partition("://")
+    _, at, location = rest.rpartition("@")
+    return f"{scheme}://{user}@{location if at else rest}"
+
+
 def with_database(dsn: str, name: str) -> str:
     """The same server DSN pointed at another database (pgserver DSNs carry the socket in the query)."""
     base, sep, query = dsn.partition("?")
     return f"{base.rsplit('/', 1)[0]}/{name}{sep}{query}"
 
 
+@dataclass(frozen=True)
+class Database:
+    app: str  # what the service connects as
+    owner: str  # what migrations connect as
+
+
 @contextmanager
-def database(settings: Settings) -> Iterator[str]:
-    """Yields the DSN of the service's database, starting the embedded server first when needed."""
+def database(settings: Settings) -> Iterator[Database]:
+    """Yields the DSNs of the service's database, starting the embedded server first when needed."""
     if settings.database_url:
-        yield settings.database_url
+        yield Database(app=settings.database_url, owner=settings.migration_database_url or settings.database_url)
         return
     with embedded_server(settings.data_dir / "pgdata") as admin_dsn:
         asyncio.run(ensure_database(admin_dsn, DATABASE_NAME))
-        yield with_database(admin_dsn, DATABASE_NAME)
+        asyncio.run(ensure_login_role(admin_dsn, EMBEDDED_LOGIN))
+        owner = with_database(admin_dsn, DATABASE_NAME)
+        yield Database(app=with_user(owner, EMBEDDED_LOGIN), owner=owner)

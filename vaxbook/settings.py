@@ -19,7 +19,13 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("DATABASE_URL", "VAXBOOK_DATABASE_URL"),
-        description="PostgreSQL DSN; when unset an embedded PostgreSQL is started under data_dir.",
+        description="PostgreSQL DSN the service connects with, as a member of the vaxbook_app role; when unset an "
+        "embedded PostgreSQL is started under data_dir.",
+    )
+    migration_database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("MIGRATION_DATABASE_URL", "VAXBOOK_MIGRATION_DATABASE_URL"),
+        description="PostgreSQL DSN of the schema owner, for migrations; defaults to DATABASE_URL.",
     )
     data_dir: Path = Field(default=Path("var"), description="Embedded PostgreSQL data and local secrets.")
     host: str = "127.0.0.1"

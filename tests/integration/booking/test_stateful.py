@@ -53,12 +53,13 @@ class BookingMachine(RuleBasedStateMachine):
     bookings_made = Bundle("bookings")
     entries = Bundle("entries")
     dsn: ClassVar[str]
+    owner_dsn: ClassVar[str]
     succeeded: ClassVar[Counter[str]] = Counter()
 
     def __init__(self) -> None:
         super().__init__()
         self.loop = asyncio.new_event_loop()
-        self.conn: asyncpg.Connection = self.run(asyncpg.connect(self.dsn))
+        self.conn: asyncpg.Connection = self.run(asyncpg.connect(self.owner_dsn))
         self.run(empty_all_tables(self.conn))
         self.pool: vaxbook_db.Pool = self.run(vaxbook_db.create_pool(self.dsn, min_size=1, max_size=4))
         self.uow = vaxbook_db.UnitOfWork(self.pool)
@@ -190,13 +191,14 @@ class BookingMachine(RuleBasedStateMachine):
 
 
 @pytest.mark.concurrency
-def test_booking_state_machine(dsn: str) -> None:
+def test_booking_state_machine(dsn: str, owner_dsn: str) -> None:
     BookingMachine.dsn = dsn
+    BookingMachine.owner_dsn = owner_dsn
     BookingMachine.succeeded.clear()
     run_state_machine_as_test(
         BookingMachine,
         settings=settings(
-            max_examples=50,
+            max_examples=100,
             stateful_step_count=40,
             deadline=None,
             derandomize=True,

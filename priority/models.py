@@ -1,0 +1,245 @@
+"""Priority groups, their eligibility rules and the fair draw for seats: types and pure rules."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import StrEnum
+from uuid import UUID
+
+from clinics.models import Sex
+from vaxbook.i18n import Text
+
+PREGNANCY_DAYS = 280  # a due date is 40 weeks after the first day of the last period (Naegele's rule)
+MAX_GESTATIONAL_WEEKS = 44  # past this a declared pregnancy is over
+MAX_RULE_WEEKS = 45
+
+
+class RuleKind(StrEnum):
+    PREGNANCY = "pregnancy"
+    AGE = "age"
+    HEALTH_WORKER = "health_worker"
+    CHRONIC_DISEASE = "chronic_disease"
+    DISABILITY = "disability"
+    EVERYONE = "everyone"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who belongs to a priority group. Week bounds are inclusive; None means no bound."""
+
+    kind: RuleKind
+    min_weeks: int | None = None
+    max_weeks: int | None = None
+    min_age_years: int | None = None
+
+    def __post_init__(self) -> None:
+        has_weeks = self.min_weeks is not None or self.max_weeks is not None
+        if self.kind is RuleKind.AGE:
+            if self.min_age_years is None:
+                raise ValueError("an age rule needs min_age_years")
+            if self.min_age_years < 0:
+                raise ValueError(f"min_age_years must be 0 or more, not {self.min_age_years}")
+            if has_weeks:
+                raise ValueError("an age rule takes no weeks")
+        elif self.kind is RuleKind.PREGNANCY:
+            if self.min_age_years is not None:
+                raise ValueError("a pregnancy rule takes no age")
+            for name, weeks in (("min_weeks", self.min_weeks), ("max_weeks", self.max_weeks)):
+                if weeks is not None and not 0 <= weeks <= MAX_RULE_WEEKS:
+                    raise ValueError(f"{name} must be between 0 and {MAX_RULE_WEEKS}, not {weeks}")
+            if self.min_weeks is not None and self.max_weeks is not None and self.min_weeks > self.max_weeks:
+                raise ValueError(f"min_weeks {self.min_weeks} is above max_weeks {self.max_weeks}")
+        elif has_weeks or self.min_age_years is not None:
+            raise ValueError(f"a {self.kind} rule takes no parameters")
+
+
+@dataclass(frozen=True)
+class Declarations:
+    """What a citizen declares about a person; staff may ask to see evidence at check-in."""
+
+    due_date: date | None = None
+    last_period: date | None = None
+    health_worker: bool = False
+    chronic_disease: bool = False
+    disability: bool = False
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a person is not in a group: a stable code and a full sentence in each language."""
+
+    code: str
+    vi: str
+    en: str
+
+    @property
+    def text(self) -> Text:
+        return Text(self.vi, self.en)
+
+
+@dataclass(frozen=True)
+class PriorityGroup:
+    id: UUID
+    code: str
+    name_vi: str
+    name_en: str
+    rank: int  # lower goes first: 1 is the highest priority, "everyone else" has the largest
+    rule: Rule
+    needs_evidence: bool
+    active: bool
+
+    def admits(self, *, born: date, sex: Sex, declarations: Declarations, on: date) -> Refusal | None:
+        return check(self.rule, born=born, sex=sex, declarations=declarations, on=on)
+
+
+def gestational_weeks(declarations: Declarations, on: date) -> int | None:
+    """Completed weeks of pregnancy on a date, or None when no pregnancy is declared for that date.
+
+    The due date (usually dated by ultrasound) wins over the last period when both are declared, even when it says
+    there is no pregnancy on that date. None too when the date is before the pregnancy or past 44 weeks.
+    """
+    if declarations.due_date is not None:
+        start = declarations.due_date - timedelta(days=PREGNANCY_DAYS)
+    elif declarations.last_period is not None:
+        start = declarations.last_period
+    else:
+        return None
+    weeks = (on - start).days // 7
+    if weeks < 0 or weeks > MAX_GESTATIONAL_WEEKS:
+        return None
+    return weeks
+
+
+def age_in_years(born: date, on: date) -> int:
+    """Completed years on a date; someone born on 29 February turns a year older on 1 March in common years."""
+    try:
+        birthday = born.replace(year=on.year)
+    except ValueError:
+        birthday = date(on.year, 3, 1)
+    return on.year - born.year - (1 if on < birthday else 0)
+
+
+def check(rule: Rule, *, born: date, sex: Sex, declarations: Declarations, on: date) -> Refusal | None:
+    """None when the person belongs to the rule's group on `on` (the slot's date), else why not."""
+    day_vi = f"{on:%d/%m/%Y}"
+    day_en = on.isoformat()
+    match rule.kind:
+        case RuleKind.EVERYONE:
+            return None
+        case RuleKind.PREGNANCY:
+            return _check_pregnancy(rule, sex, declarations, on, day_vi, day_en)
+        case RuleKind.AGE:
+            assert rule.min_age_years is not None  # Rule.__post_init__ guarantees it
+            if born > on:
+                return Refusal(
+                    "too-young",
+                    f"Người này chưa sinh vào ngày {day_vi}; suất này dành cho người từ {rule.min_age_years} tuổi.",
+                    f"Not yet born on {day_en}; this seat is for people aged {rule.min_age_years} or over.",
+                )
+            age = age_in_years(born, on)
+            if age < rule.min_age_years:
+                return Refusal(
+                    "too-young",
+                    f"Người này {age} tuổi vào ngày {day_vi}; suất này dành cho người từ {rule.min_age_years} tuổi.",
+                    f"Aged {age} on {day_en}; this seat is for people aged {rule.min_age_years} or over.",
+                )
+            return None
+        case RuleKind.HEALTH_WORKER:
+            if declarations.health_worker:
+                return None
+            return Refusal(
+                "not-health-worker",
+                "Người này không được khai báo là nhân viên y tế; suất này dành cho nhân viên y tế.",
+                "Not declared as a health worker; this seat is for health workers.",
+            )
+        case RuleKind.CHRONIC_DISEASE:
+            if declarations.chronic_disease:
+                return None
+            return Refusal(
+                "no-chronic-disease",
+                "Người này không được khai báo có bệnh mạn tính; suất này dành cho người có bệnh mạn tính.",
+                "No chronic disease declared; this seat is for people with a chronic disease.",
+            )
+        case RuleKind.DISABILITY:
+            if declarations.disability:
+                return None
+            return Refusal(
+                "no-disability",
+                "Người này không được khai báo là người khuyết tật; suất này dành cho người khuyết tật.",
+                "No disability declared; this seat is for people with a disability.",
+            )
+
+
+def _check_pregnancy(
+    rule: Rule, sex: Sex, declarations: Declarations, on: date, day_vi: str, day_en: str
+) -> Refusal | None:
+    if sex is not Sex.FEMALE:
+        return Refusal(
+            "not-female",
+            "Suất này chỉ dành cho phụ nữ mang thai.",
+            "This seat is for pregnant women only.",
+        )
+    weeks = gestational_weeks(declarations, on)
+    if weeks is None:
+        return Refusal(
+            "not-pregnant",
+            f"Theo ngày đã khai báo, người này không mang thai vào ngày {day_vi}; suất này dành cho phụ nữ mang thai.",
+            f"Not pregnant on {day_en} by the declared dates; this seat is for pregnant women.",
+        )
+    if rule.min_weeks is not None and weeks < rule.min_weeks:
+        return Refusal(
+            "too-early-in-pregnancy",
+            f"Thai được {weeks} tuần vào ngày {day_vi}; suất này dành cho thai từ {rule.min_weeks} tuần.",
+            f"{_weeks_en(weeks)} pregnant on {day_en}; this seat is for {_weeks_en(rule.min_weeks)} or more.",
+        )
+    if rule.max_weeks is not None and weeks > rule.max_weeks:
+        return Refusal(
+            "too-late-in-pregnancy",
+            f"Thai được {weeks} tuần vào ngày {day_vi}; suất này dành cho thai đến {rule.max_weeks} tuần.",
+            f"{_weeks_en(weeks)} pregnant on {day_en}; this seat is for up to {_weeks_en(rule.max_weeks)}.",
+        )
+    return None
+
+
+def _weeks_en(weeks: int) -> str:
+    return "1 week" if weeks == 1 else f"{weeks} weeks"
+
+
+@dataclass(frozen=True)
+class DrawEntry:
+    id: UUID
+    person_id: UUID
+    rank: int  # the best (lowest) rank of the person's groups for this slot
+
+
+def lottery_key(seed: str, entry_id: UUID) -> str:
+    """An entry's place in the draw among its rank: hex SHA-256 of "{seed}:{entry_id}" (UTF-8), so anyone who
+    knows the published seed can recompute it."""
+    return hashlib.sha256(f"{seed}:{entry_id}".encode()).hexdigest()
+
+
+def draw(seed: str, entries: Sequence[DrawEntry], seats: int) -> list[UUID]:
+    """Winning entry ids in the order they were drawn: by rank, then by lottery key.
+
+    One person wins at most once: their best-ranked, then lowest-key entry counts. The result does not depend on
+    the order of `entries`.
+    """
+    if seats < 0:
+        raise ValueError(f"seats must be 0 or more, not {seats}")
+    if len({entry.id for entry in entries}) != len(entries):
+        # two entries under one id would make the winner depend on the input order
+        raise ValueError("entry ids must be unique")
+    ordered = sorted(entries, key=lambda entry: (entry.rank, lottery_key(seed, entry.id), entry.id))
+    winners: list[UUID] = []
+    seen: set[UUID] = set()
+    for entry in ordered:
+        if len(winners) == seats:
+            break
+        if entry.person_id in seen:
+            continue
+        seen.add(entry.person_id)
+        winners.append(entry.id)
+    return winners
