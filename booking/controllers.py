@@ -27,6 +27,7 @@ from booking.schemas import (
     StandbyJoin,
 )
 from booking.service import bookings, people, standby
+from priority.schemas import Declarations, DeclarationsOut
 from vaxbook.auth.models import Principal, Role
 from vaxbook.auth.security import CITIZENS, CLINIC_MANAGERS, PUBLIC, CallerRequest, allow
 from vaxbook.dependencies import UoW
@@ -114,6 +115,19 @@ class ProfileController(Controller):
         self, person_id: FromPath[UUID], data: JSONBody[DependentUpdate], uow: UoW, request: CallerRequest
     ) -> Person:
         return Person.of(await people.update_dependent(uow, request.user, person_id, data))
+
+    @get("/people/{person_id:uuid}/declarations")
+    async def get_declarations(self, person_id: FromPath[UUID], uow: UoW, request: CallerRequest) -> DeclarationsOut:
+        """What you declared for priority groups, for yourself (your profile's id) or a dependent."""
+        return DeclarationsOut.model_validate(await people.declarations(uow, request.user, person_id))
+
+    @put("/people/{person_id:uuid}/declarations")
+    async def declare(
+        self, person_id: FromPath[UUID], data: JSONBody[Declarations], uow: UoW, request: CallerRequest
+    ) -> DeclarationsOut:
+        """Declare pregnancy dates, health work, chronic disease or disability: priority seats check them, and
+        staff may ask for evidence at check-in."""
+        return DeclarationsOut.model_validate(await people.declare(uow, request.user, person_id, data))
 
     @delete("/dependents/{person_id:uuid}")
     async def remove_dependent(
@@ -236,6 +250,13 @@ class AssistController(Controller):
     @get("/people/{person_id:uuid}/bookings")
     async def person_bookings(self, person_id: FromPath[UUID], uow: UoW, request: CallerRequest) -> list[Booking]:
         return [Booking.of(b) for b in await bookings.of_person(uow, request.user, person_id)]
+
+    @put("/people/{person_id:uuid}/declarations")
+    async def declare(
+        self, person_id: FromPath[UUID], data: JSONBody[Declarations], uow: UoW, request: CallerRequest
+    ) -> DeclarationsOut:
+        """Record what a caller declares for priority groups (pregnancy dates, health work, …) for them."""
+        return DeclarationsOut.model_validate(await people.declare(uow, request.user, person_id, data))
 
     @post("/standby")
     async def join_standby(self, data: JSONBody[StandbyJoin], uow: UoW, request: CallerRequest) -> StandbyEntry:

@@ -82,6 +82,8 @@ class Booking:
     moved_from: UUID | None
     created_at: datetime
     timezone: str
+    priority_group_id: UUID | None = None  # the group it was booked under (its seat or its earlier window)
+    reserved_seat: bool = False  # the seat was held back for that group
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ _PERSON = (
 )
 _BOOKING = (
     "id, clinic_id, slot_id, service_id, person_id, dose_number, code, status, starts_at, ends_at, moved_from, "
-    "created_at"
+    "created_at, priority_group_id, reserved_seat"
 )
 # Bookings are read with their clinic's time zone, in which their times are shown.
 _BOOKING_WITH_ZONE = ", ".join([*(f"b.{c}" for c in _BOOKING.split(", ")), "c.timezone"])
@@ -259,17 +259,23 @@ async def has_active_booking(conn: Connection, *, person_id: UUID, service_id: U
 # Seats
 
 
-async def claim_seat(conn: Connection, *, clinic_id: UUID, slot_id: UUID, now: datetime) -> bool:
-    """Take one seat of an open, future slot in one conditional statement; False when none is left."""
+async def claim_seat(conn: Connection, *, clinic_id: UUID, slot_id: UUID, now: datetime, early: bool = False) -> bool:
+    """Take one seat of an open, future slot in one conditional statement; False when none is left.
+
+    Seats held back for priority groups are not taken here, nor any seat before the slot opens to everyone
+    (unless `early`: the person's group may already book it).
+    """
     row = await conn.fetchrow(
         """
         UPDATE slots SET booked = booked + 1, updated_at = now()
-        WHERE clinic_id = $1 AND id = $2 AND status = 'open' AND booked < capacity AND starts_at > $3
+        WHERE clinic_id = $1 AND id = $2 AND status = 'open' AND booked + held_back < capacity AND starts_at > $3
+          AND (opens_at IS NULL OR opens_at <= $3 OR $4)
         RETURNING booked
         """,
         clinic_id,
         slot_id,
         now,
+        early,
     )
     return row is not None
 
@@ -336,6 +342,22 @@ async def insert_booking(
     except asyncpg.UniqueViolationError:
         raise AlreadyBooked() from None
     return None if row is None else _booking(row)
+
+
+async def mark_priority(conn: Connection, *, booking_id: UUID, group_id: UUID, reserved_seat: bool) -> Booking:
+    row = await conn.fetchrow(
+        f"""
+        WITH b AS (
+            UPDATE bookings SET priority_group_id = $2, reserved_seat = $3 WHERE id = $1 RETURNING *
+        )
+        SELECT {_BOOKING_WITH_ZONE} FROM b JOIN clinics c ON c.id = b.clinic_id
+        """,
+        booking_id,
+        group_id,
+        reserved_seat,
+    )
+    assert row is not None
+    return _booking(row)
 
 
 async def get_booking(conn: Connection, *, booking_id: UUID) -> Booking | None:

@@ -156,6 +156,8 @@ class Booking(OutputModel):
     ends_at: datetime
     moved_from: UUID | None
     created_at: datetime
+    priority_group_id: UUID | None = Field(description="The priority group it was booked under, if any")
+    reserved_seat: bool = Field(description="The seat was one held back for that group")
 
     @classmethod
     def of(cls, booking: BookingModel) -> Booking:

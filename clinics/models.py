@@ -89,11 +89,13 @@ class Slot:
     capacity: int
     booked: int
     status: SlotStatus
+    held_back: int = 0  # seats kept for priority groups, not yet booked or released
+    opens_at: datetime | None = None  # when everyone may book; None: now
 
     @property
     def remaining(self) -> int:
-        """Seats a citizen could still book (none unless the slot is open)."""
-        return max(0, self.capacity - self.booked) if self.status is SlotStatus.OPEN else 0
+        """Seats anyone could still book (none unless the slot is open); held-back seats are not among them."""
+        return max(0, self.capacity - self.booked - self.held_back) if self.status is SlotStatus.OPEN else 0
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from vaxbook.db import Connection, assignments, insertion
 
 _CLINIC = "id, code, name, kind, province, district, ward, address, timezone, active"
 _SERVICE = "id, code, name_vi, name_en, kind, product_id, min_age_days, max_age_days, eligible_sex, active"
-_SLOT = "id, clinic_id, service_id, template_id, starts_at, ends_at, capacity, booked, status"
+_SLOT = "id, clinic_id, service_id, template_id, starts_at, ends_at, capacity, booked, status, held_back, opens_at"
 _TEMPLATE = (
     "id, clinic_id, service_id, weekday, start_time, end_time, slot_minutes, capacity, valid_from, valid_until, active"
 )
@@ -257,7 +257,7 @@ async def change_slot(
         SET capacity = coalesce($3, capacity), status = coalesce($4, status), updated_at = now()
         WHERE clinic_id = $1 AND id = $2
           AND status <> 'cancelled'
-          AND ($3::int IS NULL OR $3 >= booked)
+          AND ($3::int IS NULL OR $3 >= booked + held_back)
           AND ($4::text IS DISTINCT FROM 'cancelled' OR booked = 0)
         RETURNING {_SLOT}
         """,

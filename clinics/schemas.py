@@ -173,6 +173,8 @@ class Slot(OutputModel):
     capacity: int
     booked: int
     remaining: int
+    held_back: int = Field(description="Seats kept for priority groups, not yet booked or released")
+    opens_at: datetime | None = Field(description="When everyone may book (priority groups may start earlier)")
     status: SlotStatus
 
     @classmethod
@@ -188,6 +190,8 @@ class Slot(OutputModel):
             capacity=slot.capacity,
             booked=slot.booked,
             remaining=slot.remaining,
+            held_back=slot.held_back,
+            opens_at=slot.opens_at.astimezone(zone) if slot.opens_at else None,
             status=slot.status,
         )
 

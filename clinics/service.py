@@ -42,6 +42,7 @@ from clinics.schemas import (
     SlotTemplateUpdate,
     SlotUpdate,
 )
+from priority import service as priority
 from quotas import service as quotas
 from vaxbook import audit
 from vaxbook.audit import Actor
@@ -377,8 +378,9 @@ async def _why_slot_unchanged(conn: Connection, clinic_id: UUID, slot_id: UUID, 
         return SlotNotFound()
     if slot.status is SlotStatus.CANCELLED:
         return Conflict(Text("Khung giờ đã bị hủy", "The slot is cancelled"))
-    if data.capacity is not None and data.capacity < slot.booked:
-        return CapacityBelowBooked(booked=slot.booked, requested=data.capacity)
+    if data.capacity is not None and data.capacity < slot.booked + slot.held_back:
+        # seats held back for a priority group count as taken until they are released
+        return CapacityBelowBooked(booked=slot.booked + slot.held_back, requested=data.capacity)
     return SlotHasBookings(booked=slot.booked)
 
 
@@ -490,6 +492,7 @@ async def generate_slots(
         for clinic, product in pairs:
             await quotas.hold_seats(uow, clinic_id=clinic, product_id=product)
         made = await repository.insert_generated_slots(conn, rows=rows)
+        await priority.reserve_from_templates(uow, made)
         short = 0
         for clinic, product in pairs:
             short += await _trim_to_doses(uow, conn, made, vaccines, clinic=clinic, product=product, now=now)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from uuid import UUID
 
 from clinics.models import Sex
+from vaxbook.errors import Conflict, NotFound
 from vaxbook.i18n import Text
 
 PREGNANCY_DAYS = 280  # a due date is 40 weeks after the first day of the last period (Naegele's rule)
@@ -243,3 +244,144 @@ def draw(seed: str, entries: Sequence[DrawEntry], seats: int) -> list[UUID]:
         seen.add(entry.person_id)
         winners.append(entry.id)
     return winners
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A group's seats in a slot, and when its members may start booking the slot."""
+
+    clinic_id: UUID
+    slot_id: UUID
+    group: PriorityGroup
+    seats: int
+    booked: int
+    opens_at: datetime
+    released_at: datetime | None
+
+    @property
+    def left(self) -> int:
+        return 0 if self.released_at else self.seats - self.booked
+
+
+@dataclass(frozen=True)
+class TemplateReservation:
+    group_id: UUID
+    share_percent: int
+    opens_days_before: int
+
+    def seats_of(self, capacity: int) -> int:
+        """The group's share of a slot's seats, rounded down: a held-back seat is one everyone else loses."""
+        return capacity * self.share_percent // 100
+
+
+@dataclass(frozen=True)
+class SeatPlan:
+    """Which of a slot's reservations a person may use (best rank first), and whether the slot is open to them."""
+
+    usable: list[Reservation]  # reservations of the person's groups that are open now
+    early: bool  # a group of theirs lets them book the slot before it opens to everyone
+    refusals: list[tuple[Reservation, Refusal]]  # groups with seats left that the person is not in, and why
+
+    @property
+    def group(self) -> PriorityGroup | None:
+        """The group the person books under (for evidence at check-in): their best-ranked open group."""
+        return self.usable[0].group if self.usable else None
+
+
+def plan_seat(
+    reservations: Sequence[Reservation],
+    *,
+    slot_opens_at: datetime | None,
+    born: date,
+    sex: Sex,
+    declarations: Declarations,
+    on: date,
+    now: datetime,
+    zone: tzinfo,
+) -> SeatPlan:
+    """What a person may book in a slot: pure, from the slot's reservations and the person's profile.
+
+    Raises NotOpenYet when neither the slot nor any group of theirs is open to them yet.
+    """
+    usable, refusals, opening_later = [], [], []
+    for reservation in sorted(reservations, key=lambda r: (r.group.rank, r.group.code)):
+        if not reservation.group.active:
+            continue
+        refusal = reservation.group.admits(born=born, sex=sex, declarations=declarations, on=on)
+        if refusal is not None:
+            if reservation.left:
+                refusals.append((reservation, refusal))
+        elif reservation.opens_at <= now:
+            usable.append(reservation)
+        else:
+            opening_later.append(reservation.opens_at)
+    open_to_all = slot_opens_at is None or slot_opens_at <= now
+    if not open_to_all and not usable:
+        candidates = [t for t in (*opening_later, slot_opens_at) if t is not None]
+        raise NotOpenYet(opens_at=min(candidates).astimezone(zone))
+    return SeatPlan(usable=usable, early=bool(usable) and not open_to_all, refusals=refusals)
+
+
+class GroupNotFound(NotFound):
+    slug = "priority-group-not-found"
+    title = Text("Không tìm thấy nhóm ưu tiên", "Priority group not found")
+
+
+class GroupCodeTaken(Conflict):
+    slug = "priority-group-code-taken"
+    title = Text("Mã nhóm ưu tiên đã tồn tại", "Priority group code already exists")
+
+
+class NotOpenYet(Conflict):
+    slug = "not-open-yet"
+    title = Text("Khung giờ này chưa mở đăng ký cho bạn", "This slot is not open to you yet")
+
+    def __init__(self, *, opens_at: datetime) -> None:
+        """opens_at in the clinic's time zone."""
+        super().__init__(
+            Text(
+                f"Bạn có thể đăng ký khung giờ này từ {opens_at:%H:%M ngày %d/%m/%Y}.",
+                f"You may book this slot from {opens_at:%H:%M on %Y-%m-%d}.",
+            ),
+            opens_at=opens_at.isoformat(),
+        )
+
+
+class SeatsReserved(Conflict):
+    """The seats left are held back for a group the person is not in: says which, and why not."""
+
+    slug = "seats-reserved"
+    title = Text("Các chỗ còn lại dành cho nhóm ưu tiên", "The seats left are kept for a priority group")
+
+    def __init__(self, reservation: Reservation, refusal: Refusal) -> None:
+        group = reservation.group
+        super().__init__(
+            Text(
+                f"Các chỗ còn lại dành cho nhóm “{group.name_vi}”. {refusal.vi}",
+                f"The seats left are kept for “{group.name_en}”. {refusal.en}",
+            ),
+            group=group.code,
+            reason=refusal.code,
+        )
+
+
+class ReservationsTooLarge(Conflict):
+    slug = "reservations-exceed-seats"
+    title = Text("Số chỗ dành riêng vượt quá số chỗ còn trống", "More seats kept back than the slot has free")
+
+
+class ReservationBelowBooked(Conflict):
+    slug = "reservation-below-booked"
+    title = Text(
+        "Không thể giảm số chỗ dành riêng xuống dưới số chỗ đã đặt", "A group's seats cannot go below those it booked"
+    )
+
+    def __init__(self, *, group: str, booked: int) -> None:
+        super().__init__(
+            Text(
+                f"Nhóm {group} đã đặt {booked} chỗ dành riêng.",
+                f"Group {group} has booked {booked} of its seats.",
+            ),
+            group=group,
+            booked=booked,
+        )

@@ -292,13 +292,14 @@ async def committed_seats(conn: Connection, *, clinic_id: UUID, product_id: UUID
 async def trim_free_seats(conn: Connection, *, clinic_id: UUID, product_id: UUID, seats: int, now: datetime) -> int:
     """Take up to `seats` unbooked seats out of the clinic's coming slots for this vaccine, latest slots first.
 
-    Returns how many were taken. Booked seats are never touched.
+    Returns how many were taken. Booked seats, and seats held back for priority groups, are never touched.
     """
     rows = await conn.fetch(
         """
-        SELECT s.id, s.starts_at, s.capacity - s.booked AS free FROM slots s JOIN services sv ON sv.id = s.service_id
+        SELECT s.id, s.starts_at, s.capacity - s.booked - s.held_back AS free
+        FROM slots s JOIN services sv ON sv.id = s.service_id
         WHERE s.clinic_id = $1 AND sv.product_id = $2 AND s.status = 'open' AND s.ends_at > $3
-          AND s.capacity > s.booked
+          AND s.capacity > s.booked + s.held_back
         ORDER BY s.id
         FOR UPDATE OF s
         """,

@@ -167,9 +167,12 @@ async def _from_clinic(conn: Connection, clinic_id: UUID, lot: Lot, doses: int, 
     if seats > held:
         if booked > held:
             raise DosesBelowBooked(doses_after=held, booked=booked)
-        await repository.trim_free_seats(
+        trimmed = await repository.trim_free_seats(
             conn, clinic_id=clinic_id, product_id=lot.product_id, seats=seats - held, now=now
         )
+        if trimmed < seats - held:
+            # the rest are held back for priority groups: promised like booked ones until released
+            raise DosesBelowBooked(doses_after=held, booked=seats - trimmed)
 
 
 _stored = TypeAdapter(Movement)

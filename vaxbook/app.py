@@ -34,6 +34,12 @@ from clinics.controllers import (
     SlotGenerationController,
     SlotTemplateController,
 )
+from priority.controllers import (
+    PriorityGroupController,
+    ReleaseController,
+    SlotReservationController,
+    TemplateReservationController,
+)
 from quotas.controllers import ClinicStockController, LotController, StockController, VaccineProductController
 from vaxbook import db
 from vaxbook.auth.controllers import AuthController, StaffController
@@ -61,6 +67,10 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     LotController,
     StockController,
     ClinicStockController,
+    PriorityGroupController,
+    SlotReservationController,
+    TemplateReservationController,
+    ReleaseController,
     AvailabilityController,
     ClinicSlotController,
     SlotTemplateController,

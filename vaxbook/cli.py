@@ -6,7 +6,7 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import click
@@ -218,28 +218,34 @@ def generate_slots(days: int | None) -> None:
 
 @main.command()
 def sweep() -> None:
-    """Expire standby offers whose time ran out (passing their seats on), offer seats that came free without a
-    cancellation (slots added or enlarged) to people waiting, and drop day-old idempotency keys.
+    """Expire standby offers whose time ran out (passing their seats on), release to everyone the unbooked seats
+    held back for priority groups in slots starting within VAXBOOK_RESERVED_RELEASE_HOURS, offer seats that came
+    free without a cancellation (slots added or enlarged, seats released) to people waiting, and drop day-old
+    idempotency keys.
 
     Run it every minute or so from cron until the built-in scheduler does it.
     """
     from booking.service import standby
+    from priority import service as priority
     from vaxbook import idempotency
     from vaxbook.app import booking_policy
 
     settings = _settings()
     policy = booking_policy(settings)
 
-    async def work(uow: db.UnitOfWork) -> tuple[int, int, int]:
+    async def work(uow: db.UnitOfWork) -> tuple[int, int, int, int]:
         now = datetime.now(UTC)
         expired = await standby.expire_offers(uow, policy, now=now)
+        released = await priority.release_due(
+            uow, SYSTEM, now=now, lead=timedelta(hours=settings.reserved_release_hours)
+        )
         offered = await standby.fill_free_seats(uow, policy, now=now)
         purged = await idempotency.purge_expired(uow, keep_hours=settings.idempotency_hours)
-        return expired, offered, purged
+        return expired, released, offered, purged
 
     with _database(settings) as dsn:
-        expired, offered, purged = _run_with_uow(dsn, work)
+        expired, released, offered, purged = _run_with_uow(dsn, work)
     click.echo(
-        f"{expired} standby offers expired, {offered} new seats offered to people waiting, "
-        f"{purged} idempotency keys dropped"
+        f"{expired} standby offers expired, {released} held-back seats released, {offered} new seats offered "
+        f"to people waiting, {purged} idempotency keys dropped"
     )

@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     booking_attempt_window_minutes: int = Field(default=10, ge=1)
     max_active_bookings_per_person: int = Field(default=3, ge=1, le=20)
     standby_offer_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    reserved_release_hours: int = Field(
+        default=24,
+        ge=0,
+        le=24 * 30,
+        description="Unbooked seats held back for priority groups go to everyone this "
+        "many hours before the slot starts.",
+    )
     idempotency_hours: int = Field(default=24, ge=1, le=24 * 30)
 
     rate_limit_per_minute: int = Field(default=300, ge=0, description="Requests per client IP; 0 turns it off.")

@@ -28,13 +28,15 @@ from booking.service.common import (
     check_open,
     dose_for,
     end_live_entries,
+    free_seat,
     insert_booking,
     local_day,
-    pass_seat_on,
     person_for,
+    plan_seat,
     record_booking,
     rules_of,
     sibling_services,
+    take_seat,
 )
 from clinics import service as clinics
 from clinics.models import Clinic, check_date_range
@@ -89,14 +91,15 @@ async def book(
             slot, clinic = await clinics.get_slot(uow, slot_id)
             rules = await rules_of(uow, slot.service_id)
             check_open(slot, clinic, rules, now)
-            if slot.remaining == 0:
+            if slot.remaining == 0 and slot.held_back == 0:
                 # A sold-out answer from a plain read, before any write. Never the other way round: a seat is
-                # only ever granted by claim_seat's conditional update below.
+                # only ever granted by take_seat's conditional updates below.
                 raise SlotFull()
             person = await person_for(conn, principal, person_id)
             check_consent(person)
             check_clinic_scope(principal, clinic.id)
             dose = await dose_for(uow, conn, person, rules, local_day(slot, clinic))
+            seat_plan = await plan_seat(uow, slot, clinic, person, now)
             if not await repository.take_active_place(conn, person_id=person.id, limit=policy.max_active_per_person):
                 raise TooManyActiveBookings(limit=policy.max_active_per_person)
             booking = await insert_booking(conn, principal, slot=slot, rules=rules, person_id=person.id, dose=dose)
@@ -112,9 +115,7 @@ async def book(
             )
             await record_booking(conn, principal, "booking.create", booking, dose_number=dose)
             # Last, so that the slot's row stays locked for as short a time as possible.
-            if not await repository.claim_seat(conn, clinic_id=clinic.id, slot_id=slot.id, now=now):
-                raise SlotFull()
-            return booking
+            return await take_seat(uow, conn, slot, seat_plan, booking, now)
 
     async def count() -> None:
         await count_attempt(uow, policy, attempt_scope(principal, person_id or principal.id))
@@ -154,7 +155,7 @@ async def cancel(
             if cancelled is None:
                 raise _explain_unchanged(booking, now)
             await repository.release_active_place(conn, person_id=booking.person_id)
-            offer = await pass_seat_on(uow, conn, slot_id=booking.slot_id, policy=policy, now=now)
+            offer = await free_seat(uow, conn, booking, policy=policy, now=now)
             await record_booking(
                 conn, principal, "booking.cancel", cancelled, seat_offered_to=offer.id if offer else None
             )
@@ -190,11 +191,10 @@ async def move(
             person = await person_for(conn, principal, booking.person_id)
             check_consent(person)
             dose = await dose_for(uow, conn, person, rules, local_day(slot, clinic))
+            seat_plan = await plan_seat(uow, slot, clinic, person, now)
             # Both slots are locked in one order, so that two moves between the same two slots in opposite
             # directions cannot wait on each other.
             await repository.lock_slots(conn, slot_ids=[booking.slot_id, slot.id])
-            if not await repository.claim_seat(conn, clinic_id=clinic.id, slot_id=slot.id, now=now):
-                raise SlotFull()
             moved = await repository.change_status(
                 conn, booking_id=booking.id, from_status=BookingStatus.BOOKED, to_status=BookingStatus.MOVED, before=now
             )
@@ -203,9 +203,11 @@ async def move(
             new = await insert_booking(
                 conn, principal, slot=slot, rules=rules, person_id=person.id, dose=dose, moved_from=booking.id
             )
+            # the new seat is claimed before the old one is let go: either the booking moved or nothing changed
+            new = await take_seat(uow, conn, slot, seat_plan, new, now)
             await record_booking(conn, principal, "booking.moved_away", moved, moved_to=new.id)
             await record_booking(conn, principal, "booking.move", new, moved_from=booking.id)
-            await pass_seat_on(uow, conn, slot_id=booking.slot_id, policy=policy, now=now)
+            await free_seat(uow, conn, booking, policy=policy, now=now)
             return new
 
     async def count() -> None:

@@ -22,6 +22,7 @@ from booking.models import (
     ProfileMissing,
     SeriesComplete,
     ServiceRules,
+    SlotFull,
     SlotNotBookable,
     StandbyEntry,
     StandbyStatus,
@@ -29,6 +30,8 @@ from booking.models import (
 )
 from clinics import service as clinics
 from clinics.models import Clinic, Slot, SlotStatus
+from priority import service as priority
+from priority.models import SeatPlan
 from quotas import service as quotas
 from vaxbook import audit
 from vaxbook.audit import Actor
@@ -152,6 +155,54 @@ async def end_live_entries(
         if closed is not None and closed.offer_slot_id is not None:
             await record_entry(conn, actor, "standby.leave", closed)
             await pass_seat_on(uow, conn, slot_id=closed.offer_slot_id, policy=policy, now=now)
+
+
+async def plan_seat(uow: UnitOfWork, slot: Slot, clinic: Clinic, person: Person, now: datetime) -> SeatPlan:
+    """The seats of the slot open to this person now: held back for their groups, or everyone's."""
+    return await priority.plan_seat(
+        uow,
+        slot=slot,
+        zone=clinic.zone,
+        person_id=person.id,
+        born=person.date_of_birth,
+        sex=person.sex,
+        on=local_day(slot, clinic),
+        now=now,
+    )
+
+
+async def take_seat(
+    uow: UnitOfWork, conn: Connection, slot: Slot, seat_plan: SeatPlan, booking: Booking, now: datetime
+) -> Booking:
+    """Claim the booking's seat, by conditional updates only: one held back for the person's best group that has
+    one left, else one of everyone's. Raises when none is left to them (and why, when seats are held back)."""
+    reservation = await priority.claim_reserved(uow, slot=slot, seat_plan=seat_plan, now=now)
+    if reservation is None and not await repository.claim_seat(
+        conn, clinic_id=slot.clinic_id, slot_id=slot.id, now=now, early=seat_plan.early
+    ):
+        raise priority.why_no_seat(seat_plan) or SlotFull()
+    group = reservation.group if reservation else seat_plan.group
+    if group is None:
+        return booking
+    return await repository.mark_priority(
+        conn, booking_id=booking.id, group_id=group.id, reserved_seat=reservation is not None
+    )
+
+
+async def free_seat(
+    uow: UnitOfWork, conn: Connection, booking: Booking, *, policy: BookingPolicy, now: datetime
+) -> StandbyEntry | None:
+    """A booking let its seat go: one held back for a group goes back to the group (until its release), any
+    other to the standby list or everyone."""
+    if (
+        booking.reserved_seat
+        and booking.priority_group_id is not None
+        and await priority.return_seat(
+            uow, clinic_id=booking.clinic_id, slot_id=booking.slot_id, group_id=booking.priority_group_id
+        )
+    ):
+        return None
+    return await pass_seat_on(uow, conn, slot_id=booking.slot_id, policy=policy, now=now)
 
 
 async def pass_seat_on(

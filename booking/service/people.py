@@ -25,7 +25,10 @@ from booking.schemas import (
     PersonSearch,
     ProfileUpsert,
 )
-from booking.service.common import end_live_entries
+from booking.service.common import end_live_entries, person_for
+from priority import service as priority
+from priority.models import Declarations
+from priority.schemas import Declarations as DeclarationsIn
 from vaxbook import audit
 from vaxbook.auth.models import Principal
 from vaxbook.db import Connection, UnitOfWork
@@ -190,3 +193,19 @@ async def search(uow: UnitOfWork, principal: Principal, query: PersonSearch) -> 
             details={"by": "phone" if query.phone else "cccd", "found": [p.id for p in found]},
         )
     return found
+
+
+# What a person declares for priority groups (pregnancy dates, health worker, chronic disease, disability)
+
+
+async def declarations(uow: UnitOfWork, principal: Principal, person_id: UUID) -> Declarations:
+    async with uow.transaction(readonly=True) as conn:
+        person = await person_for(conn, principal, person_id)
+    return await priority.declarations_of(uow, person.id)
+
+
+async def declare(uow: UnitOfWork, principal: Principal, person_id: UUID, data: DeclarationsIn) -> Declarations:
+    """Replace what the person declared; a citizen for themselves or a dependent, assisting staff for anyone."""
+    async with uow.transaction() as conn:
+        person = await person_for(conn, principal, person_id)
+        return await priority.save_declarations(uow, principal, person.id, data)

@@ -24,6 +24,7 @@ PUBLIC_ROUTES = {
     ("GET", "/api/v1/clinics"),
     ("GET", "/api/v1/clinics/{clinic_id:uuid}"),
     ("GET", "/api/v1/locations"),
+    ("GET", "/api/v1/priority-groups"),
     ("GET", "/api/v1/services"),
     ("GET", "/api/v1/services/{service_id:uuid}"),
     ("GET", "/api/v1/vaccine-products"),
@@ -107,3 +108,35 @@ async def test_each_role_is_refused_where_it_is_not_admitted(
         assert response.json()["type"] == "/problems/forbidden"
         refused += 1
     assert refused > 0 or role is Role.HEALTH_ADMIN
+
+
+# The department's own work: vaccine supply, reports, priority groups and held-back seats. Clinic staff read their
+# clinic's stock and a slot's held-back seats, and nothing else of it.
+DEPARTMENT_ONLY = re.compile(
+    r"^/api/v1/(stock|vaccine-lots|vaccine-products|reports|priority-groups|reservations)(/|$)|/reservations$"
+)
+STAFF_READS = {("GET", "/api/v1/clinics/{clinic_id:uuid}/slots/{slot_id:uuid}/reservations")}
+
+
+@pytest.mark.parametrize("role", [Role.CLINIC_STAFF, Role.CITIZEN])
+async def test_quota_and_priority_administration_is_refused_to_clinic_staff_and_citizens(
+    role: Role, app: Litestar, client: httpx.AsyncClient, uow: UnitOfWork, otp_sender: RecordingOtpSender
+) -> None:
+    from tests.factories import make_clinic
+
+    clinic = await make_clinic(uow)
+    if role is Role.CITIZEN:
+        headers = await citizen_headers(client, otp_sender.codes, "0912345678")
+    else:
+        headers = await staff_headers(client, uow, role, [clinic.id])
+    checked = []
+    for method, path, admitted in routes(app):
+        if admitted is None or not DEPARTMENT_ONLY.search(path) or (method, path) in STAFF_READS:
+            continue
+        # in their own clinic's paths too
+        response = await client.request(
+            method, concrete(path.replace("{clinic_id:uuid}", str(clinic.id))), json={}, headers=headers
+        )
+        assert response.status_code == 403, f"{role} {method} {path} -> {response.status_code}"
+        checked.append((method, path))
+    assert len(checked) >= 17, checked

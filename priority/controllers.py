@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from litestar import Controller, get, patch, post, put
+from litestar.params import FromPath, JSONBody
+from litestar.status_codes import HTTP_200_OK
+
+from priority import service
+from priority.schemas import (
+    GroupShare,
+    PriorityGroup,
+    PriorityGroupCreate,
+    PriorityGroupUpdate,
+    Release,
+    Released,
+    ReservationOut,
+    SlotReservations,
+    SlotReservationsOut,
+    TemplateReservations,
+    TemplateReservationsOut,
+)
+from vaxbook.auth.security import CLINIC_MANAGERS, HEALTH_ADMINS, PUBLIC, CallerRequest
+from vaxbook.dependencies import AppSettings, UoW
+from vaxbook.settings import DEFAULT_TIMEZONE
+
+
+class PriorityGroupController(Controller):
+    path = "/api/v1/priority-groups"
+    tags = ["Priority groups"]
+
+    @get("/", opt=PUBLIC)
+    async def list_groups(self, uow: UoW) -> list[PriorityGroup]:
+        """The active groups, first served first: what a citizen may declare to get their seats and window."""
+        return [PriorityGroup.of(g) for g in await service.list_groups(uow, include_inactive=False)]
+
+    @get("/all", guards=[HEALTH_ADMINS])
+    async def list_all_groups(self, uow: UoW) -> list[PriorityGroup]:
+        return [PriorityGroup.of(g) for g in await service.list_groups(uow, include_inactive=True)]
+
+    @post("/", guards=[HEALTH_ADMINS])
+    async def create_group(
+        self, data: JSONBody[PriorityGroupCreate], uow: UoW, request: CallerRequest
+    ) -> PriorityGroup:
+        return PriorityGroup.of(await service.create_group(uow, request.user, data))
+
+    @patch("/{group_id:uuid}", guards=[HEALTH_ADMINS])
+    async def update_group(
+        self, group_id: FromPath[UUID], data: JSONBody[PriorityGroupUpdate], uow: UoW, request: CallerRequest
+    ) -> PriorityGroup:
+        return PriorityGroup.of(await service.update_group(uow, request.user, group_id, data))
+
+
+def _seats_out(seats: service.SlotSeats, zone: Any) -> SlotReservationsOut:
+    return SlotReservationsOut(
+        slot_id=seats.slot_id,
+        opens_at=seats.opens_at.astimezone(zone) if seats.opens_at else None,
+        held_back=seats.held_back,
+        groups=[ReservationOut.of(r, zone) for r in seats.groups],
+    )
+
+
+# Times are shown in Cần Thơ's zone: every clinic's zone today, and the stored instants are exact either way.
+ZONE = ZoneInfo(DEFAULT_TIMEZONE)
+
+
+class SlotReservationController(Controller):
+    path = "/api/v1/clinics/{clinic_id:uuid}/slots/{slot_id:uuid}/reservations"
+    tags = ["Priority groups"]
+
+    @get("/", guards=[CLINIC_MANAGERS])
+    async def get_reservations(
+        self, clinic_id: FromPath[UUID], slot_id: FromPath[UUID], uow: UoW, request: CallerRequest
+    ) -> SlotReservationsOut:
+        """The slot's seats held back per group, and when everyone and each group may book."""
+        return _seats_out(await service.slot_seats(uow, request.user, clinic_id, slot_id), ZONE)
+
+    @put("/", guards=[HEALTH_ADMINS])
+    async def set_reservations(
+        self,
+        clinic_id: FromPath[UUID],
+        slot_id: FromPath[UUID],
+        data: JSONBody[SlotReservations],
+        uow: UoW,
+        request: CallerRequest,
+    ) -> SlotReservationsOut:
+        """Replace the slot's held-back seats and opening times (seats already booked in a group stay)."""
+        return _seats_out(await service.set_slot_seats(uow, request.user, clinic_id, slot_id, data), ZONE)
+
+
+class TemplateReservationController(Controller):
+    path = "/api/v1/clinics/{clinic_id:uuid}/slot-templates/{template_id:uuid}/reservations"
+    tags = ["Priority groups"]
+    guards = [HEALTH_ADMINS]
+
+    @get("/")
+    async def get_reservations(
+        self, clinic_id: FromPath[UUID], template_id: FromPath[UUID], uow: UoW, request: CallerRequest
+    ) -> TemplateReservationsOut:
+        opens, shares = await service.template_seats(uow, request.user, clinic_id, template_id)
+        return TemplateReservationsOut(
+            template_id=template_id, opens_days_before=opens, groups=[GroupShare(**s.__dict__) for s in shares]
+        )
+
+    @put("/")
+    async def set_reservations(
+        self,
+        clinic_id: FromPath[UUID],
+        template_id: FromPath[UUID],
+        data: JSONBody[TemplateReservations],
+        uow: UoW,
+        request: CallerRequest,
+    ) -> TemplateReservationsOut:
+        """Held-back shares and opening days for the slots this template makes from now on (slots made already
+        keep theirs)."""
+        opens, shares = await service.set_template_seats(uow, request.user, clinic_id, template_id, data)
+        return TemplateReservationsOut(
+            template_id=template_id, opens_days_before=opens, groups=[GroupShare(**s.__dict__) for s in shares]
+        )
+
+
+class ReleaseController(Controller):
+    path = "/api/v1/reservations/release"
+    tags = ["Priority groups"]
+    guards = [HEALTH_ADMINS]
+
+    @post("/", status_code=HTTP_200_OK)
+    async def release(
+        self, data: JSONBody[Release], uow: UoW, request: CallerRequest, settings: AppSettings
+    ) -> Released:
+        """Release unbooked held-back seats to everyone: one slot's now, or every slot's that starts within the
+        release lead time (VAXBOOK_RESERVED_RELEASE_HOURS; the scheduler does this on its own)."""
+        now = datetime.now(UTC)
+        if data.slot_id is not None and data.clinic_id is not None:
+            seats = await service.release_slot(uow, request.user, data.clinic_id, data.slot_id, now=now)
+        else:
+            lead = timedelta(hours=settings.reserved_release_hours)
+            seats = await service.release_due(uow, request.user, now=now, lead=lead)
+        return Released(seats=seats)

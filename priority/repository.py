@@ -1,0 +1,404 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from priority.models import (
+    Declarations,
+    GroupCodeTaken,
+    PriorityGroup,
+    Reservation,
+    Rule,
+    RuleKind,
+    TemplateReservation,
+)
+from vaxbook.db import Connection
+
+_GROUP = "id, code, name_vi, name_en, rank, rule_kind, min_weeks, max_weeks, min_age_years, needs_evidence, active"
+_RULE_COLUMNS = ("rule_kind", "min_weeks", "max_weeks", "min_age_years")
+
+
+def _group(row: Any, prefix: str = "") -> PriorityGroup:
+    return PriorityGroup(
+        id=row[f"{prefix}id"],
+        code=row[f"{prefix}code"],
+        name_vi=row[f"{prefix}name_vi"],
+        name_en=row[f"{prefix}name_en"],
+        rank=row[f"{prefix}rank"],
+        rule=Rule(
+            RuleKind(row[f"{prefix}rule_kind"]),
+            row[f"{prefix}min_weeks"],
+            row[f"{prefix}max_weeks"],
+            row[f"{prefix}min_age_years"],
+        ),
+        needs_evidence=row[f"{prefix}needs_evidence"],
+        active=row[f"{prefix}active"],
+    )
+
+
+def _rule_values(rule: Rule) -> list[Any]:
+    return [rule.kind.value, rule.min_weeks, rule.max_weeks, rule.min_age_years]
+
+
+async def insert_group(
+    conn: Connection,
+    *,
+    code: str,
+    name_vi: str,
+    name_en: str,
+    rank: int,
+    rule: Rule,
+    needs_evidence: bool,
+    active: bool,
+) -> PriorityGroup:
+    try:
+        row = await conn.fetchrow(
+            f"""
+            INSERT INTO priority_groups (code, name_vi, name_en, rank, rule_kind, min_weeks, max_weeks, min_age_years,
+                                         needs_evidence, active)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {_GROUP}
+            """,
+            code,
+            name_vi,
+            name_en,
+            rank,
+            *_rule_values(rule),
+            needs_evidence,
+            active,
+        )
+    except asyncpg.UniqueViolationError:
+        raise GroupCodeTaken() from None
+    return _group(row)
+
+
+async def update_group(conn: Connection, *, group_id: UUID, changes: dict[str, Any]) -> PriorityGroup | None:
+    """Apply validated changes (a new rule replaces the four rule columns together)."""
+    values: dict[str, Any] = {k: v for k, v in changes.items() if k != "rule"}
+    if "rule" in changes:
+        values |= dict(zip(_RULE_COLUMNS, _rule_values(changes["rule"]), strict=True))
+    allowed = {"name_vi", "name_en", "rank", "needs_evidence", "active", *_RULE_COLUMNS}
+    assert set(values) <= allowed, set(values) - allowed
+    columns = sorted(values)
+    assignments = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(columns))
+    row = await conn.fetchrow(
+        f"UPDATE priority_groups SET {assignments}, updated_at = now() WHERE id = $1 RETURNING {_GROUP}",
+        group_id,
+        *[values[c] for c in columns],
+    )
+    return None if row is None else _group(row)
+
+
+async def get_group(conn: Connection, *, group_id: UUID) -> PriorityGroup | None:
+    row = await conn.fetchrow(f"SELECT {_GROUP} FROM priority_groups WHERE id = $1", group_id)
+    return None if row is None else _group(row)
+
+
+async def list_groups(conn: Connection, *, include_inactive: bool) -> list[PriorityGroup]:
+    rows = await conn.fetch(
+        f"SELECT {_GROUP} FROM priority_groups WHERE active OR $1 ORDER BY rank, code", include_inactive
+    )
+    return [_group(r) for r in rows]
+
+
+async def existing_groups(conn: Connection, *, group_ids: list[UUID]) -> set[UUID]:
+    rows = await conn.fetch("SELECT id FROM priority_groups WHERE id = ANY($1::uuid[])", group_ids)
+    return {r["id"] for r in rows}
+
+
+# Declarations
+
+
+async def save_declarations(conn: Connection, *, person_id: UUID, declarations: Declarations) -> None:
+    await conn.execute(
+        """
+        INSERT INTO person_declarations (person_id, due_date, last_period, health_worker, chronic_disease, disability)
+        VALUES ($1, $2, $3, $4, $5, $6)
+        ON CONFLICT (person_id) DO UPDATE SET
+            due_date = excluded.due_date, last_period = excluded.last_period,
+            health_worker = excluded.health_worker, chronic_disease = excluded.chronic_disease,
+            disability = excluded.disability, declared_at = now()
+        """,
+        person_id,
+        declarations.due_date,
+        declarations.last_period,
+        declarations.health_worker,
+        declarations.chronic_disease,
+        declarations.disability,
+    )
+
+
+async def declarations_of(conn: Connection, *, person_id: UUID) -> Declarations:
+    row = await conn.fetchrow(
+        """
+        SELECT due_date, last_period, health_worker, chronic_disease, disability
+        FROM person_declarations WHERE person_id = $1
+        """,
+        person_id,
+    )
+    return Declarations() if row is None else Declarations(**dict(row))
+
+
+# Reservations: a slot's seats held back for groups
+
+
+_GROUP_AS_G = ", ".join(f"g.{c} AS g_{c}" for c in _GROUP.split(", "))
+_RESERVATION = f"r.clinic_id, r.slot_id, r.seats, r.booked, r.opens_at, r.released_at, {_GROUP_AS_G}"
+
+
+def _reservation(row: Any) -> Reservation:
+    return Reservation(
+        clinic_id=row["clinic_id"],
+        slot_id=row["slot_id"],
+        group=_group(row, "g_"),
+        seats=row["seats"],
+        booked=row["booked"],
+        opens_at=row["opens_at"],
+        released_at=row["released_at"],
+    )
+
+
+async def reservations_of(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> list[Reservation]:
+    rows = await conn.fetch(
+        f"""
+        SELECT {_RESERVATION} FROM slot_reservations r JOIN priority_groups g ON g.id = r.group_id
+        WHERE r.clinic_id = $1 AND r.slot_id = $2 ORDER BY g.rank, g.code
+        """,
+        clinic_id,
+        slot_id,
+    )
+    return [_reservation(r) for r in rows]
+
+
+async def slot_opening(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> tuple[datetime | None, int] | None:
+    """(when everyone may book, seats held back) of a slot, or None."""
+    row = await conn.fetchrow(
+        "SELECT opens_at, held_back FROM slots WHERE clinic_id = $1 AND id = $2", clinic_id, slot_id
+    )
+    return None if row is None else (row["opens_at"], row["held_back"])
+
+
+async def lock_slot(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> tuple[int, int, int] | None:
+    """Lock a slot's row for a change of its reservations: (capacity, booked, held back), or None."""
+    row = await conn.fetchrow(
+        "SELECT capacity, booked, held_back FROM slots WHERE clinic_id = $1 AND id = $2 FOR UPDATE",
+        clinic_id,
+        slot_id,
+    )
+    return None if row is None else (row["capacity"], row["booked"], row["held_back"])
+
+
+async def replace_reservations(
+    conn: Connection,
+    *,
+    clinic_id: UUID,
+    slot_id: UUID,
+    opens_at: datetime | None,
+    groups: list[tuple[UUID, int, datetime]],
+) -> None:
+    """Set a slot's reservations (under lock_slot): groups left out go (if nothing booked in them), the others
+    get their new seats and opening; held_back is recomputed. Raises asyncpg.CheckViolationError when seats would
+    go below those booked, or held-back seats past the free ones."""
+    group_ids = [g for g, _, _ in groups]
+    await conn.execute(
+        "DELETE FROM slot_reservations WHERE clinic_id = $1 AND slot_id = $2 AND NOT group_id = ANY($3::uuid[])"
+        " AND booked = 0",
+        clinic_id,
+        slot_id,
+        group_ids,
+    )
+    await conn.execute(
+        """
+        INSERT INTO slot_reservations (clinic_id, slot_id, group_id, seats, opens_at)
+        SELECT $1, $2, g.group_id, g.seats, g.opens_at
+        FROM unnest($3::uuid[], $4::int[], $5::timestamptz[]) AS g (group_id, seats, opens_at)
+        ON CONFLICT (clinic_id, slot_id, group_id) DO UPDATE SET seats = excluded.seats, opens_at = excluded.opens_at
+        """,
+        clinic_id,
+        slot_id,
+        group_ids,
+        [s for _, s, _ in groups],
+        [o for _, _, o in groups],
+    )
+    await conn.execute(
+        """
+        UPDATE slots SET opens_at = $3, updated_at = now(),
+            held_back = (SELECT coalesce(sum(seats - booked), 0) FROM slot_reservations
+                         WHERE clinic_id = $1 AND slot_id = $2 AND released_at IS NULL)
+        WHERE clinic_id = $1 AND id = $2
+        """,
+        clinic_id,
+        slot_id,
+        opens_at,
+    )
+
+
+async def claim_reserved_seat(
+    conn: Connection, *, clinic_id: UUID, slot_id: UUID, group_id: UUID, now: datetime
+) -> bool:
+    """Take one of a group's held-back seats in conditional statements: the reservation's row first, then the
+    slot's (the order every reservation change takes). False when the group has none left or it is not open."""
+    taken = await conn.fetchval(
+        """
+        UPDATE slot_reservations SET booked = booked + 1
+        WHERE clinic_id = $1 AND slot_id = $2 AND group_id = $3 AND released_at IS NULL AND booked < seats
+          AND opens_at <= $4
+        RETURNING true
+        """,
+        clinic_id,
+        slot_id,
+        group_id,
+        now,
+    )
+    if not taken:
+        return False
+    claimed = await conn.fetchval(
+        """
+        UPDATE slots SET booked = booked + 1, held_back = held_back - 1, updated_at = now()
+        WHERE clinic_id = $1 AND id = $2 AND status = 'open' AND starts_at > $3
+        RETURNING true
+        """,
+        clinic_id,
+        slot_id,
+        now,
+    )
+    return bool(claimed)
+
+
+async def return_reserved_seat(conn: Connection, *, clinic_id: UUID, slot_id: UUID, group_id: UUID) -> bool:
+    """Give a cancelled booking's held-back seat back to its group; False when the group's seats were released
+    (the seat is then an ordinary one)."""
+    returned = await conn.fetchval(
+        """
+        UPDATE slot_reservations SET booked = booked - 1
+        WHERE clinic_id = $1 AND slot_id = $2 AND group_id = $3 AND released_at IS NULL
+        RETURNING true
+        """,
+        clinic_id,
+        slot_id,
+        group_id,
+    )
+    if not returned:
+        return False
+    await conn.execute(
+        "UPDATE slots SET booked = booked - 1, held_back = held_back + 1, updated_at = now()"
+        " WHERE clinic_id = $1 AND id = $2",
+        clinic_id,
+        slot_id,
+    )
+    return True
+
+
+async def release(
+    conn: Connection, *, now: datetime, lead: timedelta, clinic_id: UUID | None, slot_id: UUID | None
+) -> int:
+    """Release the unbooked held-back seats of slots starting within `lead` (or of one slot, whenever it starts)
+    to everyone. Returns the seats released."""
+    released = await conn.fetchval(
+        """
+        WITH due AS (
+            UPDATE slot_reservations r SET released_at = $1
+            FROM slots s
+            WHERE s.clinic_id = r.clinic_id AND s.id = r.slot_id AND r.released_at IS NULL
+              AND ($3::uuid IS NULL OR r.clinic_id = $3) AND ($4::uuid IS NULL OR r.slot_id = $4)
+              AND ($4::uuid IS NOT NULL OR (s.starts_at <= $1::timestamptz + $2::interval AND s.starts_at > $1))
+            RETURNING r.clinic_id, r.slot_id, r.seats - r.booked AS freed
+        ), per_slot AS (
+            SELECT clinic_id, slot_id, sum(freed) AS freed FROM due GROUP BY 1, 2
+        ), updated AS (
+            UPDATE slots s SET held_back = s.held_back - p.freed, updated_at = now()
+            FROM per_slot p WHERE s.clinic_id = p.clinic_id AND s.id = p.slot_id
+            RETURNING p.freed
+        )
+        SELECT coalesce(sum(freed), 0) FROM updated
+        """,
+        now,
+        lead,
+        clinic_id,
+        slot_id,
+    )
+    return int(released)
+
+
+# Template reservations
+
+
+async def template_reservations(
+    conn: Connection, *, clinic_id: UUID, template_id: UUID
+) -> tuple[int | None, list[TemplateReservation]] | None:
+    opens = await conn.fetchrow(
+        "SELECT opens_days_before FROM slot_templates WHERE clinic_id = $1 AND id = $2", clinic_id, template_id
+    )
+    if opens is None:
+        return None
+    rows = await conn.fetch(
+        """
+        SELECT group_id, share_percent, opens_days_before FROM template_reservations
+        WHERE clinic_id = $1 AND template_id = $2 ORDER BY group_id
+        """,
+        clinic_id,
+        template_id,
+    )
+    return opens["opens_days_before"], [TemplateReservation(**dict(r)) for r in rows]
+
+
+async def replace_template_reservations(
+    conn: Connection,
+    *,
+    clinic_id: UUID,
+    template_id: UUID,
+    opens_days_before: int | None,
+    groups: list[TemplateReservation],
+) -> None:
+    await conn.execute(
+        "UPDATE slot_templates SET opens_days_before = $3 WHERE clinic_id = $1 AND id = $2",
+        clinic_id,
+        template_id,
+        opens_days_before,
+    )
+    await conn.execute(
+        "DELETE FROM template_reservations WHERE clinic_id = $1 AND template_id = $2", clinic_id, template_id
+    )
+    await conn.execute(
+        """
+        INSERT INTO template_reservations (clinic_id, template_id, group_id, share_percent, opens_days_before)
+        SELECT $1, $2, g.group_id, g.share, g.days
+        FROM unnest($3::uuid[], $4::int[], $5::int[]) AS g (group_id, share, days)
+        """,
+        clinic_id,
+        template_id,
+        [g.group_id for g in groups],
+        [g.share_percent for g in groups],
+        [g.opens_days_before for g in groups],
+    )
+
+
+async def reserve_from_templates(conn: Connection, *, clinic_id: UUID, slot_ids: list[UUID]) -> None:
+    """Give slots just made from templates their templates' reservations and opening times."""
+    await conn.execute(
+        """
+        INSERT INTO slot_reservations (clinic_id, slot_id, group_id, seats, opens_at)
+        SELECT s.clinic_id, s.id, t.group_id, s.capacity * t.share_percent / 100,
+               s.starts_at - make_interval(days => t.opens_days_before)
+        FROM slots s JOIN template_reservations t ON t.clinic_id = s.clinic_id AND t.template_id = s.template_id
+        WHERE s.clinic_id = $1 AND s.id = ANY($2::uuid[])
+        ON CONFLICT DO NOTHING
+        """,
+        clinic_id,
+        slot_ids,
+    )
+    await conn.execute(
+        """
+        UPDATE slots s SET
+            opens_at = CASE WHEN t.opens_days_before IS NULL THEN NULL
+                            ELSE s.starts_at - make_interval(days => t.opens_days_before) END,
+            held_back = (SELECT coalesce(sum(seats), 0) FROM slot_reservations r
+                         WHERE r.clinic_id = s.clinic_id AND r.slot_id = s.id)
+        FROM slot_templates t
+        WHERE t.clinic_id = s.clinic_id AND t.id = s.template_id AND s.clinic_id = $1 AND s.id = ANY($2::uuid[])
+        """,
+        clinic_id,
+        slot_ids,
+    )

@@ -1,0 +1,207 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import AwareDatetime, Field, ValidationInfo, field_validator, model_validator
+
+from priority.models import MAX_RULE_WEEKS, RuleKind
+from priority.models import PriorityGroup as GroupModel
+from priority.models import Reservation as ReservationModel
+from priority.models import Rule as RuleModel
+from vaxbook.fields import CalendarDate, CatalogueCode, InputModel, Label, OutputModel, PatchModel, bilingual_error
+
+Rank = Annotated[int, Field(ge=1, le=999, description="1 goes first; 'everyone else' has the largest")]
+Weeks = Annotated[int, Field(ge=0, le=MAX_RULE_WEEKS)]
+Seats = Annotated[int, Field(ge=0, le=10_000)]
+DaysBefore = Annotated[int, Field(ge=0, le=90)]
+
+
+class Rule(InputModel):
+    kind: RuleKind
+    min_weeks: Weeks | None = None
+    max_weeks: Weeks | None = None
+    min_age_years: Annotated[int, Field(ge=0, le=150)] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Rule:
+        try:
+            RuleModel(self.kind, self.min_weeks, self.max_weeks, self.min_age_years)
+        except ValueError as exc:
+            raise bilingual_error(
+                "rule", "Điều kiện không hợp lệ cho loại nhóm này", f"Invalid rule for this kind: {exc}"
+            ) from None
+        return self
+
+    def model(self) -> RuleModel:
+        return RuleModel(self.kind, self.min_weeks, self.max_weeks, self.min_age_years)
+
+
+class RuleOut(OutputModel):
+    kind: RuleKind
+    min_weeks: int | None
+    max_weeks: int | None
+    min_age_years: int | None
+
+
+class PriorityGroupCreate(InputModel):
+    code: CatalogueCode = Field(max_length=40)
+    name_vi: Label
+    name_en: Label
+    rank: Rank
+    rule: Rule
+    needs_evidence: bool = False
+    active: bool = True
+
+
+class PriorityGroupUpdate(PatchModel):
+    name_vi: Label | None = None
+    name_en: Label | None = None
+    rank: Rank | None = None
+    rule: Rule | None = None
+    needs_evidence: bool | None = None
+    active: bool | None = None
+
+
+class PriorityGroup(OutputModel):
+    id: UUID
+    code: str
+    name_vi: str
+    name_en: str
+    rank: int
+    rule: RuleOut
+    needs_evidence: bool
+    active: bool
+
+    @classmethod
+    def of(cls, group: GroupModel) -> PriorityGroup:
+        return cls.model_validate({**group.__dict__, "rule": group.rule.__dict__})
+
+
+class Declarations(InputModel):
+    """What a person declares for priority groups; staff may ask to see evidence at check-in."""
+
+    due_date: CalendarDate | None = Field(default=None, description="Expected date of delivery")
+    last_period: CalendarDate | None = Field(default=None, description="First day of the last menstrual period")
+    health_worker: bool = False
+    chronic_disease: bool = False
+    disability: bool = False
+
+    @field_validator("last_period")
+    @classmethod
+    def _before_due(cls, last_period: date | None, info: ValidationInfo) -> date | None:
+        due = info.data.get("due_date")
+        if last_period is not None and due is not None and last_period >= due:
+            raise bilingual_error(
+                "before_due_date", "Phải trước ngày dự sinh", "Must be before the expected date of delivery"
+            )
+        return last_period
+
+
+class DeclarationsOut(OutputModel):
+    due_date: date | None
+    last_period: date | None
+    health_worker: bool
+    chronic_disease: bool
+    disability: bool
+
+
+class GroupSeats(InputModel):
+    group_id: UUID
+    seats: Seats
+    opens_at: AwareDatetime
+
+
+class SlotReservations(InputModel):
+    """A slot's held-back seats, replacing those it had: when everyone may book, and each group's seats and
+    opening time. Seats a group already booked stay booked."""
+
+    opens_at: AwareDatetime | None = Field(default=None, description="When everyone may book; null: now")
+    groups: list[GroupSeats] = Field(default_factory=list, max_length=20)
+
+    @field_validator("groups")
+    @classmethod
+    def _distinct(cls, groups: list[GroupSeats]) -> list[GroupSeats]:
+        if len({g.group_id for g in groups}) != len(groups):
+            raise bilingual_error("duplicate_group", "Mỗi nhóm chỉ một lần", "Each group at most once")
+        return groups
+
+
+class ReservationOut(OutputModel):
+    group_id: UUID
+    group_code: str
+    name_vi: str
+    name_en: str
+    seats: int
+    booked: int
+    left: int
+    opens_at: datetime
+    released_at: datetime | None
+
+    @classmethod
+    def of(cls, reservation: ReservationModel, zone: Any) -> ReservationOut:
+        return cls(
+            group_id=reservation.group.id,
+            group_code=reservation.group.code,
+            name_vi=reservation.group.name_vi,
+            name_en=reservation.group.name_en,
+            seats=reservation.seats,
+            booked=reservation.booked,
+            left=reservation.left,
+            opens_at=reservation.opens_at.astimezone(zone),
+            released_at=reservation.released_at.astimezone(zone) if reservation.released_at else None,
+        )
+
+
+class SlotReservationsOut(OutputModel):
+    slot_id: UUID
+    opens_at: datetime | None
+    held_back: int
+    groups: list[ReservationOut]
+
+
+class GroupShare(InputModel):
+    group_id: UUID
+    share_percent: Annotated[int, Field(ge=0, le=100)]
+    opens_days_before: DaysBefore
+
+
+class TemplateReservations(InputModel):
+    """Held-back seats for the slots a template makes from now on: a share of each slot's seats per group."""
+
+    opens_days_before: DaysBefore | None = Field(default=None, description="Everyone may book this many days before")
+    groups: list[GroupShare] = Field(default_factory=list, max_length=20)
+
+    @field_validator("groups")
+    @classmethod
+    def _distinct_and_whole(cls, groups: list[GroupShare]) -> list[GroupShare]:
+        if len({g.group_id for g in groups}) != len(groups):
+            raise bilingual_error("duplicate_group", "Mỗi nhóm chỉ một lần", "Each group at most once")
+        if sum(g.share_percent for g in groups) > 100:
+            raise bilingual_error("over_100", "Tổng tỉ lệ vượt quá 100%", "The shares add up to more than 100%")
+        return groups
+
+
+class TemplateReservationsOut(OutputModel):
+    template_id: UUID
+    opens_days_before: int | None
+    groups: list[GroupShare]
+
+
+class Release(InputModel):
+    """Release now the unbooked held-back seats of one slot (or, with no slot, of every slot due by lead time)."""
+
+    clinic_id: UUID | None = None
+    slot_id: UUID | None = None
+
+    @field_validator("slot_id")
+    @classmethod
+    def _with_clinic(cls, slot_id: UUID | None, info: ValidationInfo) -> UUID | None:
+        if slot_id is not None and info.data.get("clinic_id") is None:
+            raise bilingual_error("clinic_required", "Cần cơ sở của khung giờ", "clinic_id is needed with slot_id")
+        return slot_id
+
+
+class Released(OutputModel):
+    seats: int

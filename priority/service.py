@@ -1,0 +1,312 @@
+"""Priority groups, what people declare, seats held back for groups and when each may book, and the release of
+held-back seats nobody used."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+from uuid import UUID
+
+import asyncpg
+
+from clinics.models import Sex, Slot, SlotNotFound, TemplateNotFound
+from priority import repository
+from priority.models import (
+    Declarations,
+    GroupNotFound,
+    PriorityGroup,
+    Reservation,
+    ReservationBelowBooked,
+    ReservationsTooLarge,
+    SeatPlan,
+    SeatsReserved,
+    TemplateReservation,
+)
+from priority.models import plan_seat as plan
+from priority.schemas import Declarations as DeclarationsIn
+from priority.schemas import PriorityGroupCreate, PriorityGroupUpdate, SlotReservations, TemplateReservations
+from vaxbook import audit
+from vaxbook.audit import Actor
+from vaxbook.auth.models import ClinicOutOfScope, Principal
+from vaxbook.db import Connection, UnitOfWork
+from vaxbook.errors import Invalid
+from vaxbook.i18n import Text
+
+# Groups
+
+
+async def create_group(uow: UnitOfWork, actor: Actor, data: PriorityGroupCreate) -> PriorityGroup:
+    async with uow.transaction() as conn:
+        group = await repository.insert_group(
+            conn,
+            code=data.code,
+            name_vi=data.name_vi,
+            name_en=data.name_en,
+            rank=data.rank,
+            rule=data.rule.model(),
+            needs_evidence=data.needs_evidence,
+            active=data.active,
+        )
+        await audit.record(
+            conn,
+            actor=actor,
+            action="priority_group.create",
+            object_type="priority_group",
+            object_id=group.id,
+            details=data.model_dump(mode="json"),
+        )
+    return group
+
+
+async def update_group(uow: UnitOfWork, actor: Actor, group_id: UUID, data: PriorityGroupUpdate) -> PriorityGroup:
+    changes = data.model_dump(exclude_unset=True)
+    if data.rule is not None:
+        changes["rule"] = data.rule.model()
+    async with uow.transaction() as conn:
+        group = (
+            await repository.update_group(conn, group_id=group_id, changes=changes)
+            if changes
+            else await repository.get_group(conn, group_id=group_id)
+        )
+        if group is None:
+            raise GroupNotFound()
+        await audit.record(
+            conn,
+            actor=actor,
+            action="priority_group.update",
+            object_type="priority_group",
+            object_id=group_id,
+            details=data.model_dump(mode="json", exclude_unset=True),
+        )
+    return group
+
+
+async def list_groups(uow: UnitOfWork, *, include_inactive: bool) -> list[PriorityGroup]:
+    async with uow.transaction(readonly=True) as conn:
+        return await repository.list_groups(conn, include_inactive=include_inactive)
+
+
+# Declarations (the caller has checked that the person is the actor's to speak for)
+
+
+async def save_declarations(uow: UnitOfWork, actor: Actor, person_id: UUID, data: DeclarationsIn) -> Declarations:
+    declarations = Declarations(**data.model_dump())
+    async with uow.transaction() as conn:
+        await repository.save_declarations(conn, person_id=person_id, declarations=declarations)
+        # which declarations changed is health data: the audit row says only that they did
+        await audit.record(conn, actor=actor, action="declarations.save", object_type="person", object_id=person_id)
+    return declarations
+
+
+async def declarations_of(uow: UnitOfWork, person_id: UUID) -> Declarations:
+    async with uow.transaction(readonly=True) as conn:
+        return await repository.declarations_of(conn, person_id=person_id)
+
+
+# A slot's held-back seats
+
+
+@dataclass(frozen=True)
+class SlotSeats:
+    slot_id: UUID
+    opens_at: datetime | None
+    held_back: int
+    groups: list[Reservation]
+
+
+def _check_scope(principal: Principal, clinic_id: UUID) -> None:
+    if not principal.may_manage_clinic(clinic_id):
+        raise ClinicOutOfScope()
+
+
+async def slot_seats(uow: UnitOfWork, principal: Principal, clinic_id: UUID, slot_id: UUID) -> SlotSeats:
+    _check_scope(principal, clinic_id)
+    async with uow.transaction(readonly=True) as conn:
+        return await _slot_seats(conn, clinic_id, slot_id)
+
+
+async def _slot_seats(conn: Connection, clinic_id: UUID, slot_id: UUID) -> SlotSeats:
+    opening = await repository.slot_opening(conn, clinic_id=clinic_id, slot_id=slot_id)
+    if opening is None:
+        raise SlotNotFound()
+    groups = await repository.reservations_of(conn, clinic_id=clinic_id, slot_id=slot_id)
+    return SlotSeats(slot_id, *opening, groups)
+
+
+async def _known_groups(conn: Connection, group_ids: list[UUID]) -> None:
+    if set(group_ids) - await repository.existing_groups(conn, group_ids=group_ids):
+        raise Invalid.field("groups", "unknown_reference", Text("Nhóm ưu tiên không tồn tại", "No such priority group"))
+
+
+async def set_slot_seats(
+    uow: UnitOfWork, principal: Principal, clinic_id: UUID, slot_id: UUID, data: SlotReservations
+) -> SlotSeats:
+    """Replace a slot's reservations in one transaction, under the slot's row lock."""
+    _check_scope(principal, clinic_id)
+    groups = [(g.group_id, g.seats, g.opens_at) for g in data.groups]
+    async with uow.transaction() as conn:
+        await _known_groups(conn, [g for g, _, _ in groups])
+        if await repository.lock_slot(conn, clinic_id=clinic_id, slot_id=slot_id) is None:
+            raise SlotNotFound()
+        wanted = {g: seats for g, seats, _ in groups}
+        for current in await repository.reservations_of(conn, clinic_id=clinic_id, slot_id=slot_id):
+            if current.booked > wanted.get(current.group.id, 0):
+                raise ReservationBelowBooked(group=current.group.code, booked=current.booked)
+        try:
+            await repository.replace_reservations(
+                conn, clinic_id=clinic_id, slot_id=slot_id, opens_at=data.opens_at, groups=groups
+            )
+        except asyncpg.CheckViolationError:
+            raise ReservationsTooLarge() from None
+        await audit.record(
+            conn,
+            actor=principal,
+            action="slot.reservations",
+            object_type="slot",
+            object_id=slot_id,
+            clinic_id=clinic_id,
+            details=data.model_dump(mode="json"),
+        )
+        return await _slot_seats(conn, clinic_id, slot_id)
+
+
+# Per template: applied to the slots it makes from then on
+
+
+async def template_seats(
+    uow: UnitOfWork, principal: Principal, clinic_id: UUID, template_id: UUID
+) -> tuple[int | None, list[TemplateReservation]]:
+    _check_scope(principal, clinic_id)
+    async with uow.transaction(readonly=True) as conn:
+        found = await repository.template_reservations(conn, clinic_id=clinic_id, template_id=template_id)
+    if found is None:
+        raise TemplateNotFound()
+    return found
+
+
+async def set_template_seats(
+    uow: UnitOfWork, principal: Principal, clinic_id: UUID, template_id: UUID, data: TemplateReservations
+) -> tuple[int | None, list[TemplateReservation]]:
+    _check_scope(principal, clinic_id)
+    shares = [TemplateReservation(g.group_id, g.share_percent, g.opens_days_before) for g in data.groups]
+    async with uow.transaction() as conn:
+        await _known_groups(conn, [s.group_id for s in shares])
+        if await repository.template_reservations(conn, clinic_id=clinic_id, template_id=template_id) is None:
+            raise TemplateNotFound()
+        await repository.replace_template_reservations(
+            conn,
+            clinic_id=clinic_id,
+            template_id=template_id,
+            opens_days_before=data.opens_days_before,
+            groups=shares,
+        )
+        await audit.record(
+            conn,
+            actor=principal,
+            action="slot_template.reservations",
+            object_type="slot_template",
+            object_id=template_id,
+            clinic_id=clinic_id,
+            details=data.model_dump(mode="json"),
+        )
+    return data.opens_days_before, shares
+
+
+async def reserve_from_templates(uow: UnitOfWork, slots: list[Slot]) -> None:
+    """Slots just made from templates take their templates' reservations and opening times."""
+    by_clinic: dict[UUID, list[UUID]] = {}
+    for slot in slots:
+        if slot.template_id is not None:
+            by_clinic.setdefault(slot.clinic_id, []).append(slot.id)
+    async with uow.transaction() as conn:
+        for clinic_id, slot_ids in sorted(by_clinic.items()):
+            await repository.reserve_from_templates(conn, clinic_id=clinic_id, slot_ids=slot_ids)
+
+
+# Booking: which seat a person may take, taking it, and giving it back
+
+
+async def plan_seat(
+    uow: UnitOfWork, *, slot: Slot, zone: tzinfo, person_id: UUID, born: date, sex: Sex, on: date, now: datetime
+) -> SeatPlan:
+    """What the person may book in the slot (raises NotOpenYet when nothing is open to them yet)."""
+    async with uow.transaction() as conn:
+        reservations = (
+            await repository.reservations_of(conn, clinic_id=slot.clinic_id, slot_id=slot.id)
+            if slot.held_back or slot.opens_at
+            else []
+        )
+        declarations = await repository.declarations_of(conn, person_id=person_id) if reservations else Declarations()
+    return plan(
+        reservations,
+        slot_opens_at=slot.opens_at,
+        born=born,
+        sex=sex,
+        declarations=declarations,
+        on=on,
+        now=now,
+        zone=zone,
+    )
+
+
+async def claim_reserved(uow: UnitOfWork, *, slot: Slot, seat_plan: SeatPlan, now: datetime) -> Reservation | None:
+    """Take a held-back seat of the person's best group that has one; None when none is left to them."""
+    async with uow.transaction() as conn:
+        for reservation in seat_plan.usable:
+            if reservation.left and await repository.claim_reserved_seat(
+                conn, clinic_id=slot.clinic_id, slot_id=slot.id, group_id=reservation.group.id, now=now
+            ):
+                return reservation
+    return None
+
+
+def why_no_seat(seat_plan: SeatPlan) -> SeatsReserved | None:
+    """Why a person found no seat although seats are left: they are held back for a group the person is not in."""
+    if seat_plan.refusals:
+        reservation, refusal = seat_plan.refusals[0]
+        return SeatsReserved(reservation, refusal)
+    return None
+
+
+async def return_seat(uow: UnitOfWork, *, clinic_id: UUID, slot_id: UUID, group_id: UUID) -> bool:
+    """A cancelled or moved booking's held-back seat goes back to its group (False once released)."""
+    async with uow.transaction() as conn:
+        return await repository.return_reserved_seat(conn, clinic_id=clinic_id, slot_id=slot_id, group_id=group_id)
+
+
+# Release
+
+
+async def release_due(uow: UnitOfWork, actor: Actor, *, now: datetime, lead: timedelta) -> int:
+    """Release to everyone the unbooked held-back seats of slots starting within `lead` (run on a schedule)."""
+    async with uow.transaction() as conn:
+        seats = await repository.release(conn, now=now, lead=lead, clinic_id=None, slot_id=None)
+        if seats:
+            await audit.record(
+                conn,
+                actor=actor,
+                action="reservations.release",
+                object_type="all_clinics",
+                object_id="*",
+                details={"seats": seats, "lead_hours": lead.total_seconds() / 3600},
+            )
+    return seats
+
+
+async def release_slot(uow: UnitOfWork, principal: Principal, clinic_id: UUID, slot_id: UUID, *, now: datetime) -> int:
+    """Release one slot's unbooked held-back seats now, whenever it starts."""
+    _check_scope(principal, clinic_id)
+    async with uow.transaction() as conn:
+        if await repository.lock_slot(conn, clinic_id=clinic_id, slot_id=slot_id) is None:
+            raise SlotNotFound()
+        seats = await repository.release(conn, now=now, lead=timedelta(0), clinic_id=clinic_id, slot_id=slot_id)
+        await audit.record(
+            conn,
+            actor=principal,
+            action="slot.release",
+            object_type="slot",
+            object_id=slot_id,
+            clinic_id=clinic_id,
+            details={"seats": seats},
+        )
+    return seats
