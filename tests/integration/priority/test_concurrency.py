@@ -1,0 +1,67 @@
+"""Bookings by a group and by everyone else racing for a slot with held-back seats while the seats are released
+(pytest -m concurrency): nobody outside the group holds a held-back seat, and the counts stay exact."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import date
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.factories import make_citizen, make_clinic, make_service, make_slot, soon, staff_headers, token_for
+from tests.integration.booking.invariants import check_invariants
+from tests.integration.priority.seats import check_held_back
+from tests.integration.priority.test_priority_api import ELDERLY, hold_back, make_group
+from vaxbook.auth.models import Role
+from vaxbook.db import UnitOfWork
+
+pytestmark = pytest.mark.concurrency
+
+
+@pytest.mark.parametrize("release", [False, True])
+async def test_a_rush_on_held_back_and_open_seats_keeps_them_apart(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection, release: bool
+) -> None:
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN, [])
+    elderly = await make_group(client, admin, ELDERLY)
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=20, starts_at=soon(72))
+    assert (await hold_back(client, admin, slot, (elderly, 10, soon(-1)))).status_code == 200
+    young = [(await make_citizen(uow, date_of_birth=date(1995, 1, 1)))[0] for _ in range(30)]
+    old = [(await make_citizen(uow, date_of_birth=date(1945, 1, 1)))[0] for _ in range(6)]
+
+    async def book(citizen: object) -> tuple[str, httpx.Response]:
+        kind = "old" if citizen in old else "young"
+        response = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))  # type: ignore[arg-type]
+        return kind, response
+
+    async def let_go() -> tuple[str, httpx.Response]:
+        body = {"clinic_id": str(clinic.id), "slot_id": str(slot.id)}
+        return "release", await client.post("/api/v1/reservations/release", json=body, headers=admin)
+
+    calls = [book(c) for c in [*young[:15], *old, *young[15:]]]
+    if release:
+        calls.insert(len(calls) // 2, let_go())
+    results = await asyncio.gather(*calls)
+
+    outcome = Counter((kind, r.status_code) for kind, r in results)
+    young_booked, old_booked = outcome[("young", 201)], outcome[("old", 201)]
+    released = next((r.json()["seats"] for kind, r in results if kind == "release"), 0)
+    # everyone else gets the open seats and, at most, the seats released while they were still trying
+    assert young_booked <= 10 + released, outcome
+    if not release:
+        # the group's seats were theirs alone: every one of them booked, and nobody else got more than the rest
+        assert (young_booked, old_booked) == (10, len(old)), outcome
+    assert await db.fetchval("SELECT booked FROM slots WHERE id = $1", slot.id) == young_booked + old_booked
+    assert {r.json()["type"] for kind, r in results if r.status_code == 409} <= {
+        "/problems/slot-full",
+        "/problems/seats-reserved",
+    }
+    assert await db.fetchval("SELECT count(*) FROM bookings WHERE reserved_seat AND priority_group_id IS NULL") == 0
+    reserved_holders = await db.fetchval("SELECT count(*) FROM bookings WHERE reserved_seat")
+    assert reserved_holders <= len(old)
+    await check_held_back(db)
+    await check_invariants(db)

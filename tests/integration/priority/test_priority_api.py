@@ -1,0 +1,324 @@
+"""Priority groups at the seat: held-back seats only their group may take until released, each group's earlier
+window, refusals that explain themselves, and shares that templates give to the slots they make."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import httpx
+
+from clinics import service as clinics
+from clinics.models import Slot
+from priority import service as priority
+from tests.factories import (
+    ADMIN,
+    make_citizen,
+    make_clinic,
+    make_service,
+    make_slot,
+    soon,
+    staff_headers,
+    token_for,
+)
+from tests.integration.booking.invariants import check_invariants
+from tests.integration.priority.seats import check_held_back
+from vaxbook.audit import SYSTEM
+from vaxbook.auth.models import Principal, Role
+from vaxbook.db import UnitOfWork
+
+Client = httpx.AsyncClient
+SAIGON = ZoneInfo("Asia/Ho_Chi_Minh")
+PREGNANT_FROM_13_WEEKS = {
+    "code": "pregnant-13w",
+    "name_vi": "Phụ nữ mang thai từ 13 tuần",
+    "name_en": "Pregnant women from 13 weeks",
+    "rank": 1,
+    "rule": {"kind": "pregnancy", "min_weeks": 13},
+    "needs_evidence": True,
+}
+ELDERLY = {
+    "code": "elderly-65",
+    "name_vi": "Người từ 65 tuổi",
+    "name_en": "People aged 65 and over",
+    "rank": 2,
+    "rule": {"kind": "age", "min_age_years": 65},
+}
+
+
+async def admin(client: Client, uow: UnitOfWork) -> dict[str, str]:
+    return await staff_headers(client, uow, Role.HEALTH_ADMIN, [])
+
+
+async def make_group(client: Client, headers: dict[str, str], body: dict[str, Any]) -> str:
+    response = await client.post("/api/v1/priority-groups", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def hold_back(
+    client: Client,
+    headers: dict[str, str],
+    slot: Slot,
+    *groups: tuple[str, int, datetime],
+    opens_at: datetime | None = None,
+) -> httpx.Response:
+    body = {
+        "opens_at": opens_at.isoformat() if opens_at else None,
+        "groups": [{"group_id": g, "seats": seats, "opens_at": at.isoformat()} for g, seats, at in groups],
+    }
+    return await client.put(
+        f"/api/v1/clinics/{slot.clinic_id}/slots/{slot.id}/reservations", json=body, headers=headers
+    )
+
+
+async def book(client: Client, citizen: Principal, slot: Slot) -> httpx.Response:
+    return await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
+
+
+async def declare(client: Client, citizen: Principal, person_id: UUID, **body: Any) -> httpx.Response:
+    return await client.put(f"/api/v1/me/people/{person_id}/declarations", json=body, headers=token_for(citizen))
+
+
+def slot_day(slot: Slot) -> date:
+    return slot.starts_at.astimezone(SAIGON).date()
+
+
+async def test_a_woman_at_12_weeks_is_refused_a_from_13_weeks_seat_with_the_reason_and_at_13_weeks_gets_it(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    headers = await admin(client, uow)
+    group = await make_group(client, headers, PREGNANT_FROM_13_WEEKS)
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=3, starts_at=soon(72))
+    assert (await hold_back(client, headers, slot, (group, 3, soon(-1)))).status_code == 200
+    citizen, person = await make_citizen(uow, sex="female", date_of_birth=date(1996, 3, 2))
+
+    twelve_weeks_six_days = slot_day(slot) - timedelta(days=12 * 7 + 6)
+    assert (await declare(client, citizen, person.id, last_period=twelve_weeks_six_days.isoformat())).status_code == 200
+    refused = await book(client, citizen, slot)
+    assert refused.status_code == 409
+    problem = refused.json()
+    assert problem["type"] == "/problems/seats-reserved"
+    assert (problem["group"], problem["reason"]) == ("pregnant-13w", "too-early-in-pregnancy")
+    assert "Thai được 12 tuần" in problem["detail"]
+    assert "từ 13 tuần" in problem["detail"]
+    in_english = await client.post(
+        "/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen) | {"Accept-Language": "en"}
+    )
+    assert "12 weeks pregnant" in in_english.json()["detail"]
+    assert "13 weeks or more" in in_english.json()["detail"]
+    assert await db.fetchval("SELECT count(*) FROM bookings") == 0
+
+    thirteen_weeks = slot_day(slot) - timedelta(days=13 * 7)
+    assert (await declare(client, citizen, person.id, last_period=thirteen_weeks.isoformat())).status_code == 200
+    booked = await book(client, citizen, slot)
+    assert booked.status_code == 201, booked.text
+    assert booked.json()["priority_group_id"] == group
+    assert booked.json()["reserved_seat"] is True
+    assert await db.fetchrow("SELECT booked, held_back FROM slots WHERE id = $1", slot.id) == (1, 2)
+    await check_held_back(db)
+    await check_invariants(db)
+
+
+async def test_outsiders_cannot_take_held_back_seats_until_they_are_released(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    headers = await admin(client, uow)
+    elderly = await make_group(client, headers, ELDERLY)
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=4, starts_at=soon(72))
+    assert (await hold_back(client, headers, slot, (elderly, 2, soon(-1)))).status_code == 200
+    young = [(await make_citizen(uow, date_of_birth=date(1990 + n, 1, 1)))[0] for n in range(3)]
+    old, _ = await make_citizen(uow, sex="male", date_of_birth=date(1950, 6, 1))
+
+    assert [(await book(client, c, slot)).status_code for c in young[:2]] == [201, 201]
+    refused = await book(client, young[2], slot)
+    assert refused.status_code == 409
+    assert (refused.json()["type"], refused.json()["reason"]) == ("/problems/seats-reserved", "too-young")
+    taken = await book(client, old, slot)
+    assert taken.status_code == 201
+    assert taken.json()["reserved_seat"] is True
+
+    staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
+    release = {"clinic_id": str(clinic.id), "slot_id": str(slot.id)}
+    assert (await client.post("/api/v1/reservations/release", json=release, headers=staff)).status_code == 403
+    released = await client.post("/api/v1/reservations/release", json=release, headers=headers)
+    assert released.json() == {"seats": 1}
+    assert (await book(client, young[2], slot)).status_code == 201
+    assert await db.fetchrow("SELECT booked, held_back FROM slots WHERE id = $1", slot.id) == (4, 0)
+    await check_held_back(db)
+    await check_invariants(db)
+
+
+async def test_a_group_books_in_its_earlier_window_and_everyone_else_waits_for_the_opening(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    headers = await admin(client, uow)
+    elderly = await make_group(client, headers, ELDERLY)
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=4, starts_at=soon(24 * 7))
+    everyone_from = slot.starts_at - timedelta(days=3)
+    response = await hold_back(client, headers, slot, (elderly, 2, soon(-1)), opens_at=everyone_from)
+    assert response.json()["opens_at"] == everyone_from.astimezone(SAIGON).isoformat()
+    young, _ = await make_citizen(uow, date_of_birth=date(1999, 1, 1))
+    elders = [(await make_citizen(uow, date_of_birth=date(1940 + n, 1, 1)))[0] for n in range(3)]
+
+    early = await book(client, young, slot)
+    assert early.status_code == 409
+    assert early.json()["type"] == "/problems/not-open-yet"
+    assert datetime.fromisoformat(early.json()["opens_at"]) == everyone_from
+    results = [(await book(client, e, slot)).json() for e in elders]
+    assert [r["reserved_seat"] for r in results] == [True, True, False], "the third takes an ordinary seat early"
+    assert {r["priority_group_id"] for r in results} == {elderly}
+    assert (await book(client, young, slot)).status_code == 409
+    assert await db.fetchrow("SELECT booked, held_back FROM slots WHERE id = $1", slot.id) == (3, 0)
+    await check_held_back(db)
+
+
+async def test_a_cancelled_held_back_seat_goes_back_to_its_group(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    headers = await admin(client, uow)
+    elderly = await make_group(client, headers, ELDERLY)
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(72))
+    await hold_back(client, headers, slot, (elderly, 1, soon(-1)))
+    old, _ = await make_citizen(uow, date_of_birth=date(1945, 1, 1))
+    young, _ = await make_citizen(uow, date_of_birth=date(1999, 1, 1))
+    booking = (await book(client, old, slot)).json()
+    cancelled = await client.post(f"/api/v1/bookings/{booking['id']}/cancel", headers=token_for(old))
+    assert cancelled.status_code == 200
+    assert await db.fetchrow("SELECT booked, held_back FROM slots WHERE id = $1", slot.id) == (0, 1)
+    assert (await book(client, young, slot)).json()["type"] == "/problems/seats-reserved"
+    assert (await book(client, old, slot)).status_code == 201
+    await check_held_back(db)
+    await check_invariants(db)
+
+
+async def test_release_at_lead_time_frees_only_slots_that_start_within_it(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    headers = await admin(client, uow)
+    elderly = await make_group(client, headers, ELDERLY)
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    soon_slot = await make_slot(uow, clinic, service, capacity=5, starts_at=soon(20))
+    later_slot = await make_slot(uow, clinic, service, capacity=5, starts_at=soon(30))
+    for slot in (soon_slot, later_slot):
+        await hold_back(client, headers, slot, (elderly, 3, soon(-48)))
+    released = await priority.release_due(uow, SYSTEM, now=datetime.now(UTC), lead=timedelta(hours=24))
+    assert released == 3
+    held = dict(await db.fetch("SELECT id, held_back FROM slots"))
+    assert held == {soon_slot.id: 0, later_slot.id: 3}
+    assert await priority.release_due(uow, SYSTEM, now=datetime.now(UTC), lead=timedelta(hours=24)) == 0
+    await check_held_back(db)
+
+
+async def test_templates_give_their_slots_a_share_and_opening_times(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    headers = await admin(client, uow)
+    elderly = await make_group(client, headers, ELDERLY)
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    today = datetime.now(SAIGON).date()
+    template = await client.post(
+        f"/api/v1/clinics/{clinic.id}/slot-templates",
+        json={
+            "service_id": str(service.id),
+            "weekday": (today + timedelta(days=10)).isoweekday(),
+            "start_time": "07:30",
+            "end_time": "08:00",
+            "slot_minutes": 30,
+            "capacity": 10,
+            "valid_from": today.isoformat(),
+        },
+        headers=headers,
+    )
+    base = f"/api/v1/clinics/{clinic.id}/slot-templates/{template.json()['id']}/reservations"
+    shares = {"opens_days_before": 3, "groups": [{"group_id": elderly, "share_percent": 30, "opens_days_before": 7}]}
+    assert (await client.put(base, json=shares, headers=headers)).status_code == 200
+    assert (await client.get(base, headers=headers)).json()["groups"] == shares["groups"]
+    too_much = {"groups": [{"group_id": elderly, "share_percent": 101, "opens_days_before": 7}]}
+    assert (await client.put(base, json=too_much, headers=headers)).json()["errors"][0][
+        "field"
+    ] == "groups.0.share_percent"
+
+    await clinics.generate_slots(uow, ADMIN, clinic_id=clinic.id, now=datetime.now(UTC), from_date=None, days=14)
+    rows = await db.fetch(
+        """
+        SELECT s.starts_at, s.opens_at, s.held_back, r.seats, r.opens_at AS group_opens_at
+        FROM slots s JOIN slot_reservations r ON r.slot_id = s.id ORDER BY s.starts_at
+        """
+    )
+    assert rows
+    for row in rows:
+        assert (row["seats"], row["held_back"]) == (3, 3)
+        assert row["opens_at"] == row["starts_at"] - timedelta(days=3)
+        assert row["group_opens_at"] == row["starts_at"] - timedelta(days=7)
+    await check_held_back(db)
+
+
+async def test_held_back_seats_are_checked_against_the_slot(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    headers = await admin(client, uow)
+    elderly = await make_group(client, headers, ELDERLY)
+    pregnant = await make_group(client, headers, PREGNANT_FROM_13_WEEKS)
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=3, starts_at=soon(72))
+    young, _ = await make_citizen(uow, date_of_birth=date(1999, 1, 1))
+    assert (await book(client, young, slot)).status_code == 201
+
+    too_many = await hold_back(client, headers, slot, (elderly, 2, soon(-1)), (pregnant, 1, soon(-1)))
+    assert too_many.status_code == 409
+    assert too_many.json()["type"] == "/problems/reservations-exceed-seats"
+    assert await db.fetchval("SELECT count(*) FROM slot_reservations") == 0
+    assert (await hold_back(client, headers, slot, (elderly, 2, soon(-1)))).status_code == 200
+    old, _ = await make_citizen(uow, date_of_birth=date(1950, 1, 1))
+    assert (await book(client, old, slot)).status_code == 201
+    dropping = await hold_back(client, headers, slot, (pregnant, 1, soon(-1)))
+    assert dropping.status_code == 409
+    assert (dropping.json()["type"], dropping.json()["booked"]) == ("/problems/reservation-below-booked", 1)
+    unknown = await hold_back(client, headers, slot, (str(UUID(int=5)), 1, soon(-1)))
+    assert unknown.json()["errors"][0]["field"] == "groups"
+    twice = await hold_back(client, headers, slot, (elderly, 1, soon(-1)), (elderly, 1, soon(-1)))
+    assert twice.json()["errors"][0]["field"] == "groups"
+    staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
+    seen = await client.get(f"/api/v1/clinics/{clinic.id}/slots/{slot.id}/reservations", headers=staff)
+    assert [(g["group_code"], g["seats"], g["booked"], g["left"]) for g in seen.json()["groups"]] == [
+        ("elderly-65", 2, 1, 1)
+    ]
+    await check_held_back(db)
+
+
+async def test_groups_are_managed_by_the_department_and_listed_for_everyone(client: Client, uow: UnitOfWork) -> None:
+    headers = await admin(client, uow)
+    group = await make_group(client, headers, ELDERLY)
+    assert (await client.post("/api/v1/priority-groups", json=ELDERLY, headers=headers)).status_code == 409
+    no_age = ELDERLY | {"code": "elderly-x", "rule": {"kind": "age"}}
+    bad = await client.post("/api/v1/priority-groups", json=no_age, headers=headers)
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "rule"
+    weeks_backwards = PREGNANT_FROM_13_WEEKS | {"rule": {"kind": "pregnancy", "min_weeks": 20, "max_weeks": 10}}
+    assert (await client.post("/api/v1/priority-groups", json=weeks_backwards, headers=headers)).status_code == 422
+    changed = await client.patch(f"/api/v1/priority-groups/{group}", json={"rank": 5, "active": False}, headers=headers)
+    assert (changed.json()["rank"], changed.json()["active"]) == (5, False)
+    assert (await client.get("/api/v1/priority-groups")).json() == []
+    assert len((await client.get("/api/v1/priority-groups/all", headers=headers)).json()) == 1
+
+
+async def test_declarations_belong_to_their_person(client: Client, uow: UnitOfWork) -> None:
+    citizen, person = await make_citizen(uow)
+    other, _ = await make_citizen(uow)
+    assert (await declare(client, citizen, person.id, health_worker=True)).status_code == 200
+    mine = await client.get(f"/api/v1/me/people/{person.id}/declarations", headers=token_for(citizen))
+    assert mine.json()["health_worker"] is True
+    assert (
+        await client.get(f"/api/v1/me/people/{person.id}/declarations", headers=token_for(other))
+    ).status_code == 404
+    assert (await declare(client, other, person.id, disability=True)).status_code == 404
+    backwards = await declare(client, citizen, person.id, due_date="2027-01-01", last_period="2027-02-01")
+    assert backwards.json()["errors"][0]["field"] == "last_period"
