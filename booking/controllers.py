@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from litestar import Controller, delete, get, patch, post, put
 from litestar.di import NamedDependency
@@ -26,13 +27,15 @@ from booking.schemas import (
     StandbyEntry,
     StandbyJoin,
 )
-from booking.service import bookings, people, standby
-from priority.schemas import Declarations, DeclarationsOut
+from booking.service import bookings, draws, people, standby
+from priority import service as priority
+from priority.schemas import Declarations, DeclarationsOut, DrawEntryCreate, DrawOut, MyDrawEntry
 from vaxbook.auth.models import Principal, Role
-from vaxbook.auth.security import CITIZENS, CLINIC_MANAGERS, PUBLIC, CallerRequest, allow
+from vaxbook.auth.security import CITIZENS, CLINIC_MANAGERS, HEALTH_ADMINS, PUBLIC, CallerRequest, allow
 from vaxbook.dependencies import UoW
 from vaxbook.idempotency import IdempotencyHeader, IdempotencyKey, idempotency_key
 from vaxbook.pagination import Cursor, Limit, Page, decode_time_cursor, paginate
+from vaxbook.settings import DEFAULT_TIMEZONE
 
 Policy = NamedDependency[BookingPolicy]
 ASSISTANTS = allow(Role.CLINIC_STAFF, Role.OPERATOR)
@@ -310,3 +313,35 @@ class ClinicBookingController(Controller):
         """Who comes when on one day (the clinic's local date; today by default), for the counter."""
         rows = await bookings.day_list(uow, request.user, clinic_id, day, now=_now())
         return [DayListEntry(booking=Booking.of(b), person_name=name, date_of_birth=born) for b, name, born in rows]
+
+
+class DrawEntryController(Controller):
+    path = "/api/v1/draw-entries"
+    tags = ["Bookings"]
+    guards = [CITIZENS]
+
+    @get("/")
+    async def my_entries(self, uow: UoW, request: CallerRequest) -> list[MyDrawEntry]:
+        """Your draw entries and how they ended, latest first."""
+        return [MyDrawEntry.model_validate(e.__dict__) for e in await priority.entries_of_account(uow, request.user.id)]
+
+    @post("/")
+    async def enter(self, data: JSONBody[DrawEntryCreate], uow: UoW, request: CallerRequest) -> MyDrawEntry:
+        """Enter yourself or a dependent in a slot's draw. Any time before it closes is as good as the first second."""
+        entry = await draws.enter(uow, request.user, slot_id=data.slot_id, person_id=data.person_id, now=_now())
+        return MyDrawEntry.model_validate(entry.__dict__)
+
+
+class DrawRunController(Controller):
+    path = "/api/v1/clinics/{clinic_id:uuid}/slots/{slot_id:uuid}/draw/run"
+    tags = ["Priority groups"]
+    guards = [HEALTH_ADMINS]
+
+    @post("/", status_code=HTTP_200_OK)
+    async def run(
+        self, clinic_id: FromPath[UUID], slot_id: FromPath[UUID], uow: UoW, request: CallerRequest, policy: Policy
+    ) -> DrawOut:
+        """Hold a closed draw now, rather than at the next sweep, and settle it."""
+        await draws.run(uow, request.user, policy, clinic_id=clinic_id, slot_id=slot_id, now=_now())
+        draw, entries = await priority.draw_record(uow, clinic_id, slot_id)
+        return DrawOut.of(draw, entries, ZoneInfo(DEFAULT_TIMEZONE))

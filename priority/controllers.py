@@ -11,6 +11,8 @@ from litestar.status_codes import HTTP_200_OK
 
 from priority import service
 from priority.schemas import (
+    DrawOut,
+    DrawSetup,
     GroupShare,
     PriorityGroup,
     PriorityGroupCreate,
@@ -140,3 +142,29 @@ class ReleaseController(Controller):
             lead = timedelta(hours=settings.reserved_release_hours)
             seats = await service.release_due(uow, request.user, now=now, lead=lead)
         return Released(seats=seats)
+
+
+class DrawController(Controller):
+    path = "/api/v1/clinics/{clinic_id:uuid}/slots/{slot_id:uuid}/draw"
+    tags = ["Priority groups"]
+
+    @get("/", opt=PUBLIC)
+    async def get_draw(self, clinic_id: FromPath[UUID], slot_id: FromPath[UUID], uow: UoW) -> DrawOut:
+        """The draw as anyone may check it: its seed once held, each entry's rank, lottery key, place and outcome
+        (no names), so that anyone can re-run it and get the same order."""
+        draw, entries = await service.draw_record(uow, clinic_id, slot_id)
+        return DrawOut.of(draw, entries, ZONE)
+
+    @put("/", guards=[HEALTH_ADMINS])
+    async def set_draw(
+        self,
+        clinic_id: FromPath[UUID],
+        slot_id: FromPath[UUID],
+        data: JSONBody[DrawSetup],
+        uow: UoW,
+        request: CallerRequest,
+    ) -> DrawOut:
+        """Give the slot's seats by draw: requests until closes_at become entries; then seats go by priority rank
+        and a seeded lottery, and the others join the standby list."""
+        draw = await service.set_draw(uow, request.user, clinic_id, slot_id, data, now=datetime.now(UTC))
+        return DrawOut.of(draw, [], ZONE)

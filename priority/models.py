@@ -16,6 +16,7 @@ from vaxbook.i18n import Text
 PREGNANCY_DAYS = 280  # a due date is 40 weeks after the first day of the last period (Naegele's rule)
 MAX_GESTATIONAL_WEEKS = 44  # past this a declared pregnancy is over
 MAX_RULE_WEEKS = 45
+EVERYONE_ELSE_RANK = 1000  # people in no priority group: after every group (whose ranks are 1..999)
 
 
 class RuleKind(StrEnum):
@@ -385,3 +386,89 @@ class ReservationBelowBooked(Conflict):
             group=group,
             booked=booked,
         )
+
+
+# Fair draws
+
+
+class EntryOutcome(StrEnum):
+    ENTERED = "entered"  # waiting for the draw
+    DRAWN = "drawn"  # has its place in the order, not yet settled
+    BOOKED = "booked"
+    WAITING = "waiting"  # no seat was left at its turn: on the standby list
+    REFUSED = "refused"  # could not book at its turn for another reason (refusal says which)
+
+
+@dataclass(frozen=True)
+class Draw:
+    clinic_id: UUID
+    slot_id: UUID
+    closes_at: datetime
+    seed: str | None
+    drawn_at: datetime | None
+    settled_at: datetime | None
+
+    def open_for_entries(self, now: datetime) -> bool:
+        return self.drawn_at is None and now < self.closes_at
+
+
+@dataclass(frozen=True)
+class DrawEntryRecord:
+    id: UUID
+    clinic_id: UUID
+    slot_id: UUID
+    person_id: UUID
+    entered_by: UUID
+    rank: int
+    created_at: datetime
+    position: int | None
+    outcome: EntryOutcome
+    booking_id: UUID | None
+    refusal: str | None
+
+
+def draw_order(seed: str, entries: Sequence[DrawEntryRecord]) -> list[UUID]:
+    """Every entry's place in the draw: the draw of all of them, so that when a winner cannot book at their turn
+    the next in this order gets the seat. (Entries are one per person, so nobody is drawn twice.)"""
+    return draw(seed, [DrawEntry(e.id, e.person_id, e.rank) for e in entries], len(entries))
+
+
+class DrawNotFound(NotFound):
+    slug = "draw-not-found"
+    title = Text("Khung giờ này không có bốc thăm", "This slot has no draw")
+
+
+class DrawInProgress(Conflict):
+    """Booking a slot whose seats go by draw, before the draw is settled."""
+
+    slug = "draw-in-progress"
+    title = Text("Chỗ của khung giờ này được phân bằng bốc thăm", "This slot's seats go by draw")
+
+    def __init__(self, *, closes_at: datetime) -> None:
+        super().__init__(
+            Text(
+                f"Hãy đăng ký bốc thăm trước {closes_at:%H:%M ngày %d/%m/%Y}; thứ tự đăng ký không ảnh hưởng kết quả.",
+                f"Enter the draw before {closes_at:%H:%M on %Y-%m-%d}; when you enter makes no difference.",
+            ),
+            closes_at=closes_at.isoformat(),
+        )
+
+
+class DrawClosed(Conflict):
+    slug = "draw-closed"
+    title = Text("Đã hết hạn đăng ký bốc thăm", "The draw is closed to new entries")
+
+
+class AlreadyEntered(Conflict):
+    slug = "already-entered"
+    title = Text("Người này đã đăng ký bốc thăm khung giờ này", "This person has already entered this draw")
+
+
+class DrawStillOpen(Conflict):
+    slug = "draw-still-open"
+    title = Text("Bốc thăm chưa đến giờ đóng", "The draw has not closed yet")
+
+
+class DrawAlreadyHeld(Conflict):
+    slug = "draw-already-held"
+    title = Text("Bốc thăm đã được tiến hành", "The draw has already been held")

@@ -7,7 +7,11 @@ from uuid import UUID
 import asyncpg
 
 from priority.models import (
+    AlreadyEntered,
     Declarations,
+    Draw,
+    DrawEntryRecord,
+    EntryOutcome,
     GroupCodeTaken,
     PriorityGroup,
     Reservation,
@@ -178,6 +182,13 @@ async def slot_opening(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> t
         "SELECT opens_at, held_back FROM slots WHERE clinic_id = $1 AND id = $2", clinic_id, slot_id
     )
     return None if row is None else (row["opens_at"], row["held_back"])
+
+
+async def slot_times(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> tuple[datetime, datetime] | None:
+    row = await conn.fetchrow(
+        "SELECT starts_at, ends_at FROM slots WHERE clinic_id = $1 AND id = $2", clinic_id, slot_id
+    )
+    return None if row is None else (row["starts_at"], row["ends_at"])
 
 
 async def lock_slot(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> tuple[int, int, int] | None:
@@ -402,3 +413,168 @@ async def reserve_from_templates(conn: Connection, *, clinic_id: UUID, slot_ids:
         clinic_id,
         slot_ids,
     )
+
+
+# Draws
+
+_DRAW = "clinic_id, slot_id, closes_at, seed, drawn_at, settled_at"
+_DRAW_ENTRY = "id, clinic_id, slot_id, person_id, entered_by, rank, created_at, position, outcome, booking_id, refusal"
+
+
+def _draw(row: Any) -> Draw:
+    return Draw(**dict(row))
+
+
+def _draw_entry(row: Any) -> DrawEntryRecord:
+    return DrawEntryRecord(**{**dict(row), "outcome": EntryOutcome(row["outcome"])})
+
+
+async def upsert_draw(conn: Connection, *, clinic_id: UUID, slot_id: UUID, closes_at: datetime) -> Draw | None:
+    """Set a slot's draw and its closing time; None when it has been held already."""
+    row = await conn.fetchrow(
+        f"""
+        INSERT INTO slot_draws (clinic_id, slot_id, closes_at) VALUES ($1, $2, $3)
+        ON CONFLICT (clinic_id, slot_id) DO UPDATE SET closes_at = excluded.closes_at
+            WHERE slot_draws.drawn_at IS NULL
+        RETURNING {_DRAW}
+        """,
+        clinic_id,
+        slot_id,
+        closes_at,
+    )
+    return None if row is None else _draw(row)
+
+
+async def draw_of(conn: Connection, *, clinic_id: UUID, slot_id: UUID, lock: bool = False) -> Draw | None:
+    row = await conn.fetchrow(
+        f"SELECT {_DRAW} FROM slot_draws WHERE clinic_id = $1 AND slot_id = $2 {'FOR UPDATE' if lock else ''}",
+        clinic_id,
+        slot_id,
+    )
+    return None if row is None else _draw(row)
+
+
+async def insert_draw_entry(
+    conn: Connection, *, clinic_id: UUID, slot_id: UUID, person_id: UUID, entered_by: UUID, rank: int, now: datetime
+) -> DrawEntryRecord | None:
+    """Enter a person in an open draw. None when the draw is closed (or held); raises AlreadyEntered.
+
+    The draw's row is share-locked first: the close, which locks it for update, then waits for entries being
+    made, and sees every one of them."""
+    open_draw = await conn.fetchval(
+        """
+        SELECT true FROM slot_draws WHERE clinic_id = $1 AND slot_id = $2 AND drawn_at IS NULL AND closes_at > $3
+        FOR SHARE
+        """,
+        clinic_id,
+        slot_id,
+        now,
+    )
+    if not open_draw:
+        return None
+    try:
+        row = await conn.fetchrow(
+            f"""
+            INSERT INTO draw_entries (clinic_id, slot_id, person_id, entered_by, rank)
+            VALUES ($1, $2, $3, $4, $5) RETURNING {_DRAW_ENTRY}
+            """,
+            clinic_id,
+            slot_id,
+            person_id,
+            entered_by,
+            rank,
+        )
+    except asyncpg.UniqueViolationError:
+        raise AlreadyEntered() from None
+    return _draw_entry(row)
+
+
+async def draw_entries(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> list[DrawEntryRecord]:
+    rows = await conn.fetch(
+        f"""
+        SELECT {_DRAW_ENTRY} FROM draw_entries WHERE clinic_id = $1 AND slot_id = $2
+        ORDER BY position NULLS LAST, created_at, id
+        """,
+        clinic_id,
+        slot_id,
+    )
+    return [_draw_entry(r) for r in rows]
+
+
+async def entries_of_account(conn: Connection, *, account_id: UUID) -> list[DrawEntryRecord]:
+    rows = await conn.fetch(
+        f"SELECT {_DRAW_ENTRY} FROM draw_entries WHERE entered_by = $1 ORDER BY created_at DESC LIMIT 100",
+        account_id,
+    )
+    return [_draw_entry(r) for r in rows]
+
+
+async def due_draws(conn: Connection, *, now: datetime, limit: int) -> list[tuple[UUID, UUID]]:
+    rows = await conn.fetch(
+        "SELECT clinic_id, slot_id FROM slot_draws WHERE settled_at IS NULL AND closes_at <= $1"
+        " ORDER BY closes_at LIMIT $2",
+        now,
+        limit,
+    )
+    return [(r["clinic_id"], r["slot_id"]) for r in rows]
+
+
+async def hold_draw(
+    conn: Connection, *, clinic_id: UUID, slot_id: UUID, seed: str, order: list[UUID], now: datetime
+) -> None:
+    """Record the seed and every entry's place (under the draw's row lock)."""
+    await conn.execute(
+        "UPDATE slot_draws SET seed = $3, drawn_at = $4 WHERE clinic_id = $1 AND slot_id = $2",
+        clinic_id,
+        slot_id,
+        seed,
+        now,
+    )
+    await conn.execute(
+        """
+        UPDATE draw_entries e SET position = o.position, outcome = 'drawn'
+        FROM unnest($1::uuid[]) WITH ORDINALITY AS o (id, position) WHERE e.id = o.id
+        """,
+        order,
+    )
+
+
+async def next_drawn(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> DrawEntryRecord | None:
+    """The first drawn entry not yet settled, locked; one another transaction is settling is skipped."""
+    row = await conn.fetchrow(
+        f"""
+        SELECT {_DRAW_ENTRY} FROM draw_entries WHERE clinic_id = $1 AND slot_id = $2 AND outcome = 'drawn'
+        ORDER BY position LIMIT 1 FOR UPDATE SKIP LOCKED
+        """,
+        clinic_id,
+        slot_id,
+    )
+    return None if row is None else _draw_entry(row)
+
+
+async def settle_entry(
+    conn: Connection, *, entry_id: UUID, outcome: EntryOutcome, booking_id: UUID | None, refusal: str | None
+) -> None:
+    await conn.execute(
+        "UPDATE draw_entries SET outcome = $2, booking_id = $3, refusal = $4 WHERE id = $1",
+        entry_id,
+        outcome.value,
+        booking_id,
+        refusal,
+    )
+
+
+async def mark_settled(conn: Connection, *, clinic_id: UUID, slot_id: UUID, now: datetime) -> bool:
+    """Settle a held draw once none of its entries waits for its turn."""
+    settled = await conn.fetchval(
+        """
+        UPDATE slot_draws SET settled_at = $3
+        WHERE clinic_id = $1 AND slot_id = $2 AND drawn_at IS NOT NULL AND settled_at IS NULL
+          AND NOT EXISTS (SELECT 1 FROM draw_entries WHERE clinic_id = $1 AND slot_id = $2 AND outcome = 'drawn')
+        RETURNING true
+        """,
+        clinic_id,
+        slot_id,
+        now,
+    )
+    return bool(settled)

@@ -6,7 +6,8 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, Field, ValidationInfo, field_validator, model_validator
 
-from priority.models import MAX_RULE_WEEKS, RuleKind
+from priority.models import MAX_RULE_WEEKS, DrawEntryRecord, EntryOutcome, RuleKind, lottery_key
+from priority.models import Draw as DrawModel
 from priority.models import PriorityGroup as GroupModel
 from priority.models import Reservation as ReservationModel
 from priority.models import Rule as RuleModel
@@ -205,3 +206,68 @@ class Release(InputModel):
 
 class Released(OutputModel):
     seats: int
+
+
+class DrawSetup(InputModel):
+    """Give a slot's seats by draw: requests made until `closes_at` become entries, whenever they came."""
+
+    closes_at: AwareDatetime
+
+
+class DrawEntryOut(OutputModel):
+    """An entry as anyone may see it: no name, only what re-running the draw needs, and how it ended."""
+
+    id: UUID
+    rank: int
+    lottery_key: str | None = Field(description="SHA-256 of '{seed}:{id}' once the seed is drawn")
+    position: int | None
+    outcome: EntryOutcome
+
+
+class DrawOut(OutputModel):
+    slot_id: UUID
+    closes_at: datetime
+    seed: str | None
+    drawn_at: datetime | None
+    settled_at: datetime | None
+    how_to_check: str = (
+        "Sort the entries by rank, then by lottery_key (hex SHA-256 of seed + ':' + entry id); ties cannot occur. "
+        "That is the order in which entries were offered the slot's seats."
+    )
+    entries: list[DrawEntryOut]
+
+    @classmethod
+    def of(cls, draw: DrawModel, entries: list[DrawEntryRecord], zone: Any) -> DrawOut:
+        return cls(
+            slot_id=draw.slot_id,
+            closes_at=draw.closes_at.astimezone(zone),
+            seed=draw.seed,
+            drawn_at=draw.drawn_at.astimezone(zone) if draw.drawn_at else None,
+            settled_at=draw.settled_at.astimezone(zone) if draw.settled_at else None,
+            entries=[
+                DrawEntryOut(
+                    id=e.id,
+                    rank=e.rank,
+                    lottery_key=lottery_key(draw.seed, e.id) if draw.seed else None,
+                    position=e.position,
+                    outcome=e.outcome,
+                )
+                for e in entries
+            ],
+        )
+
+
+class MyDrawEntry(OutputModel):
+    id: UUID
+    slot_id: UUID
+    person_id: UUID
+    rank: int
+    position: int | None
+    outcome: EntryOutcome
+    booking_id: UUID | None
+    refusal: str | None
+
+
+class DrawEntryCreate(InputModel):
+    slot_id: UUID
+    person_id: UUID | None = Field(default=None, description="Yourself when left out, or one of your dependents")

@@ -3,6 +3,7 @@ held-back seats nobody used."""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from uuid import UUID
@@ -13,6 +14,14 @@ from clinics.models import Sex, Slot, SlotNotFound, TemplateNotFound
 from priority import repository
 from priority.models import (
     Declarations,
+    Draw,
+    DrawAlreadyHeld,
+    DrawClosed,
+    DrawEntryRecord,
+    DrawInProgress,
+    DrawNotFound,
+    DrawStillOpen,
+    EntryOutcome,
     GroupNotFound,
     PriorityGroup,
     Reservation,
@@ -21,10 +30,11 @@ from priority.models import (
     SeatPlan,
     SeatsReserved,
     TemplateReservation,
+    draw_order,
 )
 from priority.models import plan_seat as plan
 from priority.schemas import Declarations as DeclarationsIn
-from priority.schemas import PriorityGroupCreate, PriorityGroupUpdate, SlotReservations, TemplateReservations
+from priority.schemas import DrawSetup, PriorityGroupCreate, PriorityGroupUpdate, SlotReservations, TemplateReservations
 from vaxbook import audit
 from vaxbook.audit import Actor
 from vaxbook.auth.models import ClinicOutOfScope, Principal
@@ -231,11 +241,7 @@ async def plan_seat(
 ) -> SeatPlan:
     """What the person may book in the slot (raises NotOpenYet when nothing is open to them yet)."""
     async with uow.transaction() as conn:
-        reservations = (
-            await repository.reservations_of(conn, clinic_id=slot.clinic_id, slot_id=slot.id)
-            if slot.held_back or slot.opens_at
-            else []
-        )
+        reservations = await repository.reservations_of(conn, clinic_id=slot.clinic_id, slot_id=slot.id)
         declarations = await repository.declarations_of(conn, person_id=person_id) if reservations else Declarations()
     return plan(
         reservations,
@@ -310,3 +316,129 @@ async def release_slot(uow: UnitOfWork, principal: Principal, clinic_id: UUID, s
             details={"seats": seats},
         )
     return seats
+
+
+# Fair draws: entries until the close, then a recorded seed decides the order
+
+
+async def set_draw(
+    uow: UnitOfWork, principal: Principal, clinic_id: UUID, slot_id: UUID, data: DrawSetup, *, now: datetime
+) -> Draw:
+    """Give a slot's seats by draw: requests until `closes_at` become entries (set again to move the close)."""
+    _check_scope(principal, clinic_id)
+    async with uow.transaction() as conn:
+        slot = await repository.slot_times(conn, clinic_id=clinic_id, slot_id=slot_id)
+        if slot is None:
+            raise SlotNotFound()
+        if not now < data.closes_at < slot[0]:
+            raise Invalid.field(
+                "closes_at",
+                "between_now_and_start",
+                Text("Phải sau hiện tại và trước giờ bắt đầu", "Must be after now and before the slot starts"),
+            )
+        draw = await repository.upsert_draw(conn, clinic_id=clinic_id, slot_id=slot_id, closes_at=data.closes_at)
+        if draw is None:
+            raise DrawAlreadyHeld()
+        await audit.record(
+            conn,
+            actor=principal,
+            action="slot.draw",
+            object_type="slot",
+            object_id=slot_id,
+            clinic_id=clinic_id,
+            details=data.model_dump(mode="json"),
+        )
+    return draw
+
+
+async def draw_record(uow: UnitOfWork, clinic_id: UUID, slot_id: UUID) -> tuple[Draw, list[DrawEntryRecord]]:
+    """The draw as anyone may check it: its seed (once held) and its entries."""
+    async with uow.transaction(readonly=True) as conn:
+        draw = await repository.draw_of(conn, clinic_id=clinic_id, slot_id=slot_id)
+        if draw is None:
+            raise DrawNotFound()
+        return draw, await repository.draw_entries(conn, clinic_id=clinic_id, slot_id=slot_id)
+
+
+async def check_no_draw(uow: UnitOfWork, slot: Slot) -> None:
+    """Refuse a direct booking of a slot whose seats go by a draw not yet settled."""
+    async with uow.transaction() as conn:
+        draw = await repository.draw_of(conn, clinic_id=slot.clinic_id, slot_id=slot.id)
+    if draw is not None and draw.settled_at is None:
+        raise DrawInProgress(closes_at=draw.closes_at)
+
+
+async def add_entry(
+    uow: UnitOfWork, *, slot: Slot, person_id: UUID, entered_by: UUID, rank: int, now: datetime
+) -> DrawEntryRecord:
+    async with uow.transaction() as conn:
+        entry = await repository.insert_draw_entry(
+            conn,
+            clinic_id=slot.clinic_id,
+            slot_id=slot.id,
+            person_id=person_id,
+            entered_by=entered_by,
+            rank=rank,
+            now=now,
+        )
+        if entry is None:
+            if await repository.draw_of(conn, clinic_id=slot.clinic_id, slot_id=slot.id) is None:
+                raise DrawNotFound()
+            raise DrawClosed()
+    return entry
+
+
+async def entries_of_account(uow: UnitOfWork, account_id: UUID) -> list[DrawEntryRecord]:
+    async with uow.transaction(readonly=True) as conn:
+        return await repository.entries_of_account(conn, account_id=account_id)
+
+
+async def due_draws(uow: UnitOfWork, *, now: datetime, limit: int = 50) -> list[tuple[UUID, UUID]]:
+    async with uow.transaction(readonly=True) as conn:
+        return await repository.due_draws(conn, now=now, limit=limit)
+
+
+async def hold_draw(uow: UnitOfWork, actor: Actor, *, clinic_id: UUID, slot_id: UUID, now: datetime) -> bool:
+    """Close the draw: draw a seed, record it and every entry's place. False when it was held already."""
+    async with uow.transaction() as conn:
+        draw = await repository.draw_of(conn, clinic_id=clinic_id, slot_id=slot_id, lock=True)
+        if draw is None:
+            raise DrawNotFound()
+        if draw.drawn_at is not None:
+            return False
+        if draw.closes_at > now:
+            raise DrawStillOpen()
+        # drawn only now, after the last entry, so that nobody could have known it while entering
+        seed = secrets.token_hex(16)
+        entries = await repository.draw_entries(conn, clinic_id=clinic_id, slot_id=slot_id)
+        order = draw_order(seed, entries)
+        await repository.hold_draw(conn, clinic_id=clinic_id, slot_id=slot_id, seed=seed, order=order, now=now)
+        await audit.record(
+            conn,
+            actor=actor,
+            action="draw.hold",
+            object_type="slot",
+            object_id=slot_id,
+            clinic_id=clinic_id,
+            details={"seed": seed, "entries": len(entries)},
+        )
+    return True
+
+
+async def next_turn(uow: UnitOfWork, *, clinic_id: UUID, slot_id: UUID) -> DrawEntryRecord | None:
+    """The next drawn entry to settle, locked until the caller's transaction ends."""
+    async with uow.transaction() as conn:
+        return await repository.next_drawn(conn, clinic_id=clinic_id, slot_id=slot_id)
+
+
+async def settle_entry(
+    uow: UnitOfWork, entry: DrawEntryRecord, outcome: EntryOutcome, *, booking_id: UUID | None, refusal: str | None
+) -> None:
+    async with uow.transaction() as conn:
+        await repository.settle_entry(conn, entry_id=entry.id, outcome=outcome, booking_id=booking_id, refusal=refusal)
+
+
+async def finish_draw(uow: UnitOfWork, *, clinic_id: UUID, slot_id: UUID, now: datetime) -> bool:
+    """Mark the draw settled once every drawn entry had its turn: the slot is then bookable as any other."""
+    async with uow.transaction() as conn:
+        return await repository.mark_settled(conn, clinic_id=clinic_id, slot_id=slot_id, now=now)

@@ -1,23 +1,29 @@
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import partial
-from typing import Any
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
-from litestar import Controller, get, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar import Controller, MediaType, Response, get, post
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from quotas import models, service
 from quotas.schemas import (
     Allocation,
+    ExpiringLotRow,
     Lot,
     LotCreate,
     Movement,
+    PriorityUptakeRow,
     Receipt,
+    ReportFormat,
     Return,
     StockLine,
+    StockReportRow,
     Transfer,
     VaccineProduct,
     VaccineProductCreate,
@@ -27,6 +33,7 @@ from vaxbook.auth.models import Principal
 from vaxbook.auth.security import CLINIC_MANAGERS, HEALTH_ADMINS, PUBLIC, CallerRequest
 from vaxbook.dependencies import AppSettings, UoW
 from vaxbook.errors import Invalid
+from vaxbook.fields import OutputModel
 from vaxbook.i18n import Text
 from vaxbook.idempotency import IdempotencyHeader, idempotency_key
 from vaxbook.pagination import Cursor, Limit, Page, decode_cursor, paginate
@@ -198,3 +205,108 @@ class ClinicStockController(Controller):
         """The doses this clinic holds, by lot, soonest expiry first: for its own staff."""
         lines = await service.clinic_stock(uow, request.user, clinic_id)
         return [StockLine.model_validate(line) for line in lines]
+
+
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+# Handlers name this parameter `format` itself: a bad value is reported under the Python name, not an alias.
+FormatParam = Annotated[
+    ReportFormat | None,
+    QueryParameter(description="csv for a spreadsheet (UTF-8 with BOM); otherwise as the Accept header prefers"),
+]
+ExpiryDays = Annotated[
+    int, QueryParameter(ge=0, le=models.EXPIRY_MAX_DAYS, description="Lots expiring on or before today + days")
+]
+Row = TypeVar("Row", bound=OutputModel)
+
+# Spreadsheets run a cell starting with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _csv(model: type[OutputModel], rows: list[Row]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(model.model_fields)
+    for row in rows:
+        writer.writerow([_cell(value) for value in row.model_dump(mode="json").values()])
+    # the BOM tells Excel the file is UTF-8, or it shows Vietnamese names garbled
+    return out.getvalue().encode("utf-8-sig")
+
+
+def _report(
+    request: CallerRequest, name: str, model: type[Row], rows: list[Row], output: ReportFormat | None
+) -> Response[Any]:
+    """The rows as JSON (Response[list[...]] in the handler's signature documents them), or as a CSV file."""
+    if output is None:
+        wanted = request.accept.best_match([MediaType.JSON, "text/csv"], default=MediaType.JSON)
+        output = ReportFormat.CSV if wanted == "text/csv" else ReportFormat.JSON
+    if output is ReportFormat.JSON:
+        return Response(rows, headers={"Vary": "Accept"})
+    day = service.report_day(datetime.now(UTC)).date().isoformat()
+    return Response(
+        _csv(model, rows),
+        media_type=CSV_MEDIA_TYPE,
+        headers={"Vary": "Accept", "Content-Disposition": f'attachment; filename="vaxbook-{name}-{day}.csv"'},
+    )
+
+
+class ReportController(Controller):
+    """The department's reports: JSON rows, or CSV with format=csv (or Accept: text/csv). Counts only, no one's
+    personal data."""
+
+    path = "/api/v1/reports"
+    tags = ["Reports"]
+    guards = [HEALTH_ADMINS]
+
+    @get("/stock")
+    async def stock_report(
+        self,
+        uow: UoW,
+        request: CallerRequest,
+        clinic_id: FromQuery[UUID | None] = None,
+        product_id: FromQuery[UUID | None] = None,
+        format: FormatParam = None,
+    ) -> Response[list[StockReportRow]]:
+        """Per clinic and vaccine: doses received (allocated + transferred in), booked (bookings waiting for a
+        dose), administered, wasted, returned, transferred out, and remaining (what the clinic holds now)."""
+        rows = await service.stock_report(uow, clinic_id=clinic_id, product_id=product_id)
+        return _report(request, "stock", StockReportRow, [StockReportRow.model_validate(r) for r in rows], format)
+
+    @get("/priority-uptake")
+    async def priority_uptake(
+        self,
+        uow: UoW,
+        request: CallerRequest,
+        clinic_id: FromQuery[UUID | None] = None,
+        date_from: FromQuery[date | None] = None,
+        date_to: FromQuery[date | None] = None,
+        format: FormatParam = None,
+    ) -> Response[list[PriorityUptakeRow]]:
+        """Vaccination bookings per clinic, priority group and ISO week (Cần Thơ time): booked and vaccinated.
+        Dates are local, at most 366 days; by default the last 8 weeks (from a Monday) up to today."""
+        rows = await service.priority_uptake(
+            uow, clinic_id=clinic_id, date_from=date_from, date_to=date_to, now=datetime.now(UTC)
+        )
+        out = [PriorityUptakeRow.model_validate(r) for r in rows]
+        return _report(request, "priority-uptake", PriorityUptakeRow, out, format)
+
+    @get("/expiring-lots")
+    async def expiring_lots(
+        self,
+        uow: UoW,
+        request: CallerRequest,
+        days: ExpiryDays = models.EXPIRY_DEFAULT_DAYS,
+        format: FormatParam = None,
+    ) -> Response[list[ExpiringLotRow]]:
+        """Doses still held, by lot and holder, of lots expiring within `days` (lots past expiry first), soonest
+        first."""
+        rows = await service.expiring_lots(uow, days=days, now=datetime.now(UTC))
+        out = [ExpiringLotRow.model_validate(r) for r in rows]
+        return _report(request, "expiring-lots", ExpiringLotRow, out, format)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
@@ -64,6 +64,96 @@ class StockLine:
     clinic_id: UUID | None
     lot: Lot
     doses: int
+
+
+# Reports for the health department: sums of the ledger and counts of bookings, never a person's data
+
+
+@dataclass(frozen=True)
+class StockReportRow:
+    """One clinic's doses of one vaccine as the ledger adds them up; remaining is its balance (clinic_stock)."""
+
+    clinic_id: UUID
+    clinic_code: str
+    clinic_name: str
+    product_id: UUID
+    product_code: str
+    product_name: str
+    allocated: int
+    transferred_in: int
+    booked: int
+    administered: int
+    wasted: int
+    returned: int
+    transferred_out: int
+    remaining: int
+
+    @property
+    def received(self) -> int:
+        return self.allocated + self.transferred_in
+
+
+NO_GROUP_CODE = "(none)"
+"""Stands for bookings made under no priority group; never a real group's code (those match [a-z0-9-]+)."""
+NO_GROUP_NAME = Text("Không thuộc nhóm ưu tiên (mọi người)", "No priority group (everyone)")
+
+
+@dataclass(frozen=True)
+class PriorityUptakeRow:
+    """Vaccination bookings of one clinic, priority group and ISO week (Monday to Sunday in Cần Thơ)."""
+
+    clinic_id: UUID
+    clinic_code: str
+    clinic_name: str
+    week_start: date
+    priority_group_id: UUID | None
+    group_code: str
+    group_name_vi: str
+    group_name_en: str
+    booked: int
+    vaccinated: int
+
+    @property
+    def week(self) -> str:
+        year, week, _ = self.week_start.isocalendar()
+        return f"{year}-W{week:02d}"
+
+
+class StockHolder(StrEnum):
+    DEPARTMENT = "department"
+    CLINIC = "clinic"
+
+
+@dataclass(frozen=True)
+class ExpiringLotRow:
+    """Doses of a lot held by the department's store (clinic fields None) or by one clinic."""
+
+    lot_id: UUID
+    lot_number: str
+    product_id: UUID
+    product_code: str
+    product_name: str
+    expires_on: date
+    days_left: int
+    held_by: StockHolder
+    clinic_id: UUID | None
+    clinic_code: str | None
+    clinic_name: str | None
+    doses: int
+
+
+REPORT_MAX_DAYS = 366
+UPTAKE_DEFAULT_WEEKS = 8
+EXPIRY_DEFAULT_DAYS = 14
+EXPIRY_MAX_DAYS = 365
+
+
+def uptake_period(today: date, date_from: date | None, date_to: date | None) -> tuple[date, date]:
+    """The local dates the uptake report covers: up to today by default, from the Monday that makes it
+    UPTAKE_DEFAULT_WEEKS whole ISO weeks (the last one running to date_to)."""
+    last = date_to or today
+    first = date_from or last - timedelta(days=last.weekday(), weeks=UPTAKE_DEFAULT_WEEKS - 1)
+    return first, last
 
 
 class ProductNotFound(NotFound):

@@ -5,7 +5,21 @@ from uuid import UUID
 
 import asyncpg
 
-from quotas.models import Lot, LotTaken, Movement, MovementKind, ProductCodeTaken, StockLine, VaccineProduct
+from quotas.models import (
+    NO_GROUP_CODE,
+    NO_GROUP_NAME,
+    ExpiringLotRow,
+    Lot,
+    LotTaken,
+    Movement,
+    MovementKind,
+    PriorityUptakeRow,
+    ProductCodeTaken,
+    StockHolder,
+    StockLine,
+    StockReportRow,
+    VaccineProduct,
+)
 from vaxbook.db import Connection
 
 _COLUMNS = "id, code, name, manufacturer, doses_in_series, min_days_between_doses, doses_per_vial, cvx_code"
@@ -321,3 +335,133 @@ async def trim_free_seats(conn: Connection, *, clinic_id: UUID, product_id: UUID
         )
         trimmed += take
     return trimmed
+
+
+# Reports. They read clinics, bookings and priority groups too: a report is one consistent read over several
+# domains' rows, which their services could only give as separate snapshots.
+
+
+async def stock_report(conn: Connection, *, clinic_id: UUID | None, product_id: UUID | None) -> list[StockReportRow]:
+    """Per clinic and vaccine: the ledger's movements in and out by kind, the balance, and the active bookings."""
+    rows = await conn.fetch(
+        """
+        WITH flows AS (
+            SELECT to_clinic_id AS clinic_id, product_id, kind, true AS incoming, doses FROM stock_movements
+            WHERE to_clinic_id IS NOT NULL AND ($1::uuid IS NULL OR to_clinic_id = $1)
+              AND ($2::uuid IS NULL OR product_id = $2)
+            UNION ALL
+            SELECT from_clinic_id, product_id, kind, false, doses FROM stock_movements
+            WHERE from_clinic_id IS NOT NULL AND ($1::uuid IS NULL OR from_clinic_id = $1)
+              AND ($2::uuid IS NULL OR product_id = $2)
+        ), moved AS (
+            SELECT clinic_id, product_id,
+                   sum(doses) FILTER (WHERE incoming AND kind = 'allocation') AS allocated,
+                   sum(doses) FILTER (WHERE incoming AND kind = 'transfer') AS transferred_in,
+                   sum(doses) FILTER (WHERE NOT incoming AND kind = 'administered') AS administered,
+                   sum(doses) FILTER (WHERE NOT incoming AND kind = 'wasted') AS wasted,
+                   sum(doses) FILTER (WHERE NOT incoming AND kind = 'returned') AS returned,
+                   sum(doses) FILTER (WHERE NOT incoming AND kind = 'transfer') AS transferred_out
+            FROM flows GROUP BY clinic_id, product_id
+        ), held AS (
+            SELECT s.clinic_id, l.product_id, sum(s.doses) AS remaining
+            FROM clinic_stock s JOIN vaccine_lots l ON l.id = s.lot_id
+            WHERE ($1::uuid IS NULL OR s.clinic_id = $1) AND ($2::uuid IS NULL OR l.product_id = $2)
+            GROUP BY s.clinic_id, l.product_id
+        ), promised AS (
+            SELECT clinic_id, product_id, count(*) AS booked FROM bookings
+            WHERE status IN ('booked', 'checked_in') AND product_id IS NOT NULL
+              AND ($1::uuid IS NULL OR clinic_id = $1) AND ($2::uuid IS NULL OR product_id = $2)
+            GROUP BY clinic_id, product_id
+        ), pairs AS (
+            SELECT clinic_id, product_id FROM moved
+            UNION SELECT clinic_id, product_id FROM held
+            UNION SELECT clinic_id, product_id FROM promised
+        )
+        SELECT c.id AS clinic_id, c.code AS clinic_code, c.name AS clinic_name,
+               p.id AS product_id, p.code AS product_code, p.name AS product_name,
+               coalesce(m.allocated, 0) AS allocated, coalesce(m.transferred_in, 0) AS transferred_in,
+               coalesce(b.booked, 0) AS booked, coalesce(m.administered, 0) AS administered,
+               coalesce(m.wasted, 0) AS wasted, coalesce(m.returned, 0) AS returned,
+               coalesce(m.transferred_out, 0) AS transferred_out, coalesce(h.remaining, 0) AS remaining
+        FROM pairs
+        JOIN clinics c ON c.id = pairs.clinic_id
+        JOIN vaccine_products p ON p.id = pairs.product_id
+        LEFT JOIN moved m ON m.clinic_id = pairs.clinic_id AND m.product_id = pairs.product_id
+        LEFT JOIN held h ON h.clinic_id = pairs.clinic_id AND h.product_id = pairs.product_id
+        LEFT JOIN promised b ON b.clinic_id = pairs.clinic_id AND b.product_id = pairs.product_id
+        ORDER BY c.code, p.code
+        """,
+        clinic_id,
+        product_id,
+    )
+    return [StockReportRow(**dict(r)) for r in rows]
+
+
+async def priority_uptake(
+    conn: Connection, *, clinic_id: UUID | None, starts_from: datetime, starts_before: datetime, zone: str
+) -> list[PriorityUptakeRow]:
+    """Vaccination bookings starting in [starts_from, starts_before), per clinic, priority group and local ISO
+    week: booked = not cancelled or moved (a moved booking lives on as its new one), vaccinated = completed."""
+    rows = await conn.fetch(
+        """
+        SELECT c.id AS clinic_id, c.code AS clinic_code, c.name AS clinic_name,
+               date_trunc('week', b.starts_at AT TIME ZONE $4)::date AS week_start,
+               g.id AS priority_group_id, g.code AS group_code, g.name_vi AS group_name_vi,
+               g.name_en AS group_name_en,
+               count(*) AS booked, count(*) FILTER (WHERE b.status = 'completed') AS vaccinated
+        FROM bookings b
+        JOIN clinics c ON c.id = b.clinic_id
+        LEFT JOIN priority_groups g ON g.id = b.priority_group_id
+        WHERE b.product_id IS NOT NULL AND b.status NOT IN ('cancelled', 'moved')
+          AND b.starts_at >= $2 AND b.starts_at < $3 AND ($1::uuid IS NULL OR b.clinic_id = $1)
+        GROUP BY c.id, g.id, week_start
+        ORDER BY week_start, c.code, g.rank NULLS LAST, g.code
+        """,
+        clinic_id,
+        starts_from,
+        starts_before,
+        zone,
+    )
+    return [
+        PriorityUptakeRow(
+            clinic_id=r["clinic_id"],
+            clinic_code=r["clinic_code"],
+            clinic_name=r["clinic_name"],
+            week_start=r["week_start"],
+            priority_group_id=r["priority_group_id"],
+            group_code=r["group_code"] or NO_GROUP_CODE,
+            group_name_vi=r["group_name_vi"] or NO_GROUP_NAME.vi,
+            group_name_en=r["group_name_en"] or NO_GROUP_NAME.en,
+            booked=r["booked"],
+            vaccinated=r["vaccinated"],
+        )
+        for r in rows
+    ]
+
+
+async def expiring_lots(conn: Connection, *, today: date, last_day: date) -> list[ExpiringLotRow]:
+    """Doses still held of lots expiring on or before last_day (lots already past expiry too), by holder."""
+    rows = await conn.fetch(
+        """
+        WITH held AS (
+            SELECT lot_id, NULL::uuid AS clinic_id, doses FROM department_stock WHERE doses > 0
+            UNION ALL
+            SELECT lot_id, clinic_id, doses FROM clinic_stock WHERE doses > 0
+        )
+        SELECT l.id AS lot_id, l.lot_number, p.id AS product_id, p.code AS product_code, p.name AS product_name,
+               l.expires_on, l.expires_on - $1::date AS days_left,
+               h.clinic_id, c.code AS clinic_code, c.name AS clinic_name, h.doses
+        FROM held h
+        JOIN vaccine_lots l ON l.id = h.lot_id
+        JOIN vaccine_products p ON p.id = l.product_id
+        LEFT JOIN clinics c ON c.id = h.clinic_id
+        WHERE l.expires_on <= $2
+        ORDER BY l.expires_on, p.code, l.lot_number, h.clinic_id IS NOT NULL, c.code
+        """,
+        today,
+        last_day,
+    )
+    return [
+        ExpiringLotRow(**dict(r), held_by=StockHolder.DEPARTMENT if r["clinic_id"] is None else StockHolder.CLINIC)
+        for r in rows
+    ]

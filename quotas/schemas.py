@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
-from quotas.models import MovementKind
+from quotas.models import MovementKind, StockHolder
 from vaxbook.fields import CalendarDate, CatalogueCode, InputModel, Label, OutputModel, bilingual_error
 
 
@@ -111,4 +112,65 @@ class Movement(OutputModel):
 class StockLine(OutputModel):
     clinic_id: UUID | None
     lot: Lot
+    doses: int
+
+
+class ReportFormat(StrEnum):
+    JSON = "json"
+    CSV = "csv"
+
+
+class StockReportRow(OutputModel):
+    """received = allocated + transferred_in; remaining = received - administered - wasted - returned -
+    transferred_out, the doses the clinic holds now. booked: its bookings waiting for a dose (booked or checked in)."""
+
+    clinic_id: UUID
+    clinic_code: str
+    clinic_name: str
+    product_id: UUID
+    product_code: str
+    product_name: str
+    received: int
+    allocated: int
+    transferred_in: int
+    booked: int
+    administered: int
+    wasted: int
+    returned: int
+    transferred_out: int
+    remaining: int
+
+
+class PriorityUptakeRow(OutputModel):
+    """Vaccination bookings starting in one ISO week (Cần Thơ time): booked = all but cancelled and moved ones,
+    vaccinated = completed. Bookings under no priority group have priority_group_id null and group_code "(none)"."""
+
+    clinic_id: UUID
+    clinic_code: str
+    clinic_name: str
+    week: str = Field(examples=["2026-W48"])
+    week_start: date
+    priority_group_id: UUID | None
+    group_code: str
+    group_name_vi: str
+    group_name_en: str
+    booked: int
+    vaccinated: int
+
+
+class ExpiringLotRow(OutputModel):
+    """Doses of a lot held by the department's store (held_by department, clinic fields null) or one clinic.
+    days_left is negative for a lot already past its expiry date."""
+
+    lot_id: UUID
+    lot_number: str
+    product_id: UUID
+    product_code: str
+    product_name: str
+    expires_on: date
+    days_left: int
+    held_by: StockHolder
+    clinic_id: UUID | None
+    clinic_code: str | None
+    clinic_name: str | None
     doses: int

@@ -4,27 +4,34 @@ a clinic's coming seats for a vaccine never outnumber the doses it holds."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import asyncpg
 from pydantic import TypeAdapter
 
+from clinics.models import check_date_range
 from quotas import repository
 from quotas.models import (
+    REPORT_MAX_DAYS,
     DosesBelowBooked,
+    ExpiringLotRow,
     InsufficientStock,
     Lot,
     LotExpired,
     LotNotFound,
     Movement,
     MovementKind,
+    PriorityUptakeRow,
     ProductNotFound,
     QuotaExceeded,
     StockLine,
+    StockReportRow,
     VaccineProduct,
     unknown_reference,
+    uptake_period,
 )
 from quotas.schemas import Allocation, LotCreate, Receipt, Return, Transfer, VaccineProductCreate, Waste
 from vaxbook import audit
@@ -32,6 +39,7 @@ from vaxbook.audit import Actor
 from vaxbook.auth.models import ClinicOutOfScope, Principal
 from vaxbook.db import Connection, UnitOfWork
 from vaxbook.idempotency import IdempotencyKey, run_once
+from vaxbook.settings import DEFAULT_TIMEZONE
 
 # Products
 
@@ -310,3 +318,39 @@ async def movements(
         return await repository.list_movements(
             conn, clinic_id=clinic_id, product_id=product_id, before_id=before_id, limit=limit
         )
+
+
+# Reports for the health department (read-only; see docs/api.md for what each number counts)
+
+# Weeks and days are Cần Thơ's: every clinic's zone today.
+REPORT_ZONE = ZoneInfo(DEFAULT_TIMEZONE)
+
+
+def report_day(now: datetime) -> datetime:
+    return now.astimezone(REPORT_ZONE)
+
+
+async def stock_report(uow: UnitOfWork, *, clinic_id: UUID | None, product_id: UUID | None) -> list[StockReportRow]:
+    async with uow.transaction(readonly=True) as conn:
+        return await repository.stock_report(conn, clinic_id=clinic_id, product_id=product_id)
+
+
+async def priority_uptake(
+    uow: UnitOfWork, *, clinic_id: UUID | None, date_from: date | None, date_to: date | None, now: datetime
+) -> list[PriorityUptakeRow]:
+    first, last = uptake_period(report_day(now).date(), date_from, date_to)
+    check_date_range(first, last, max_days=REPORT_MAX_DAYS)
+    async with uow.transaction(readonly=True) as conn:
+        return await repository.priority_uptake(
+            conn,
+            clinic_id=clinic_id,
+            starts_from=datetime.combine(first, time.min, REPORT_ZONE),
+            starts_before=datetime.combine(last + timedelta(days=1), time.min, REPORT_ZONE),
+            zone=DEFAULT_TIMEZONE,
+        )
+
+
+async def expiring_lots(uow: UnitOfWork, *, days: int, now: datetime) -> list[ExpiringLotRow]:
+    today = report_day(now).date()
+    async with uow.transaction(readonly=True) as conn:
+        return await repository.expiring_lots(conn, today=today, last_day=today + timedelta(days=days))

@@ -21,6 +21,8 @@ from booking.controllers import (
     BookingController,
     ClinicBookingController,
     ConsentController,
+    DrawEntryController,
+    DrawRunController,
     ProfileController,
     StandbyController,
 )
@@ -35,12 +37,19 @@ from clinics.controllers import (
     SlotTemplateController,
 )
 from priority.controllers import (
+    DrawController,
     PriorityGroupController,
     ReleaseController,
     SlotReservationController,
     TemplateReservationController,
 )
-from quotas.controllers import ClinicStockController, LotController, StockController, VaccineProductController
+from quotas.controllers import (
+    ClinicStockController,
+    LotController,
+    ReportController,
+    StockController,
+    VaccineProductController,
+)
 from vaxbook import db
 from vaxbook.auth.controllers import AuthController, StaffController
 from vaxbook.auth.security import TokenIssuer, jwt_auth
@@ -66,11 +75,15 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     VaccineProductController,
     LotController,
     StockController,
+    ReportController,
     ClinicStockController,
     PriorityGroupController,
     SlotReservationController,
     TemplateReservationController,
     ReleaseController,
+    DrawController,
+    DrawRunController,
+    DrawEntryController,
     AvailabilityController,
     ClinicSlotController,
     SlotTemplateController,

@@ -218,14 +218,14 @@ def generate_slots(days: int | None) -> None:
 
 @main.command()
 def sweep() -> None:
-    """Expire standby offers whose time ran out (passing their seats on), release to everyone the unbooked seats
-    held back for priority groups in slots starting within VAXBOOK_RESERVED_RELEASE_HOURS, offer seats that came
-    free without a cancellation (slots added or enlarged, seats released) to people waiting, and drop day-old
-    idempotency keys.
+    """Hold the draws that have closed and settle them; expire standby offers whose time ran out (passing their
+    seats on); release to everyone the unbooked seats held back for priority groups in slots starting within
+    VAXBOOK_RESERVED_RELEASE_HOURS; offer seats that came free without a cancellation (slots added or enlarged,
+    seats released) to people waiting; and drop day-old idempotency keys.
 
     Run it every minute or so from cron until the built-in scheduler does it.
     """
-    from booking.service import standby
+    from booking.service import draws, standby
     from priority import service as priority
     from vaxbook import idempotency
     from vaxbook.app import booking_policy
@@ -233,19 +233,20 @@ def sweep() -> None:
     settings = _settings()
     policy = booking_policy(settings)
 
-    async def work(uow: db.UnitOfWork) -> tuple[int, int, int, int]:
+    async def work(uow: db.UnitOfWork) -> tuple[int, int, int, int, int]:
         now = datetime.now(UTC)
+        drawn = await draws.run_due(uow, SYSTEM, policy, now=now)
         expired = await standby.expire_offers(uow, policy, now=now)
         released = await priority.release_due(
             uow, SYSTEM, now=now, lead=timedelta(hours=settings.reserved_release_hours)
         )
         offered = await standby.fill_free_seats(uow, policy, now=now)
         purged = await idempotency.purge_expired(uow, keep_hours=settings.idempotency_hours)
-        return expired, released, offered, purged
+        return drawn, expired, released, offered, purged
 
     with _database(settings) as dsn:
-        expired, released, offered, purged = _run_with_uow(dsn, work)
+        drawn, expired, released, offered, purged = _run_with_uow(dsn, work)
     click.echo(
-        f"{expired} standby offers expired, {released} held-back seats released, {offered} new seats offered "
-        f"to people waiting, {purged} idempotency keys dropped"
+        f"{drawn} draw entries settled, {expired} standby offers expired, {released} held-back seats released, "
+        f"{offered} new seats offered to people waiting, {purged} idempotency keys dropped"
     )

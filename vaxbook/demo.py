@@ -11,6 +11,9 @@ from uuid import UUID
 from clinics import service as clinics
 from clinics.models import ClinicKind, ServiceKind, Sex
 from clinics.schemas import ClinicCreate, ServiceCreate, SlotTemplateCreate
+from priority import service as priority
+from priority.models import RuleKind
+from priority.schemas import GroupShare, PriorityGroupCreate, Rule, TemplateReservations
 from quotas import service as quotas
 from quotas.schemas import Allocation, LotCreate, Receipt, VaccineProductCreate
 from vaxbook.audit import SYSTEM
@@ -66,6 +69,49 @@ SERVICES = [
     ("hepb-birth", "Tiêm vắc xin viêm gan B liều sơ sinh", "Hepatitis B birth dose", "gene-hbvax", 0, 7, None),
     ("antenatal", "Khám thai định kỳ", "Antenatal check-up", None, None, None, Sex.FEMALE),
 ]
+
+
+GROUPS = [
+    PriorityGroupCreate(
+        code="pregnant-13w",
+        name_vi="Phụ nữ mang thai từ 13 tuần",
+        name_en="Pregnant women from 13 weeks",
+        rank=1,
+        rule=Rule(kind=RuleKind.PREGNANCY, min_weeks=13),
+        needs_evidence=True,
+    ),
+    PriorityGroupCreate(
+        code="elderly-65",
+        name_vi="Người từ 65 tuổi trở lên",
+        name_en="People aged 65 and over",
+        rank=2,
+        rule=Rule(kind=RuleKind.AGE, min_age_years=65),
+    ),
+    PriorityGroupCreate(
+        code="health-workers",
+        name_vi="Nhân viên y tế",
+        name_en="Health workers",
+        rank=3,
+        rule=Rule(kind=RuleKind.HEALTH_WORKER),
+        needs_evidence=True,
+    ),
+    PriorityGroupCreate(
+        code="chronic-disease",
+        name_vi="Người có bệnh nền",
+        name_en="People with a chronic disease",
+        rank=4,
+        rule=Rule(kind=RuleKind.CHRONIC_DISEASE),
+        needs_evidence=True,
+    ),
+]
+# The obstetrics hospital keeps every tetanus seat for pregnant women; ward stations keep 30% of COVID-19 seats
+# for people 65 and over. Groups may book 7 days ahead, everyone else 3.
+HELD_BACK = {
+    (ClinicKind.HOSPITAL, "tetanus-pregnancy"): [("pregnant-13w", 100)],
+    (ClinicKind.HEALTH_STATION, "covid19"): [("elderly-65", 30)],
+}
+GROUP_OPENS_DAYS = 7
+EVERYONE_OPENS_DAYS = 3
 
 
 @dataclass(frozen=True)
@@ -252,10 +298,11 @@ async def seed(uow: UnitOfWork, *, now: datetime, horizon_days: int) -> list[Dem
             if product and service_code in demo.services
         }
         await stock_clinics(uow, now=now, needs=needs, batch="CT")
+        group_ids = {g.code: (await priority.create_group(uow, SYSTEM, g)).id for g in GROUPS}
         for demo in CLINICS:
             for service_code in demo.services:
                 for weekday in WEEKDAYS:
-                    await clinics.create_template(
+                    template = await clinics.create_template(
                         uow,
                         admin,
                         clinic_ids[demo.code],
@@ -269,6 +316,25 @@ async def seed(uow: UnitOfWork, *, now: datetime, horizon_days: int) -> list[Dem
                             valid_from=now.date(),
                         ),
                     )
+                    shares = HELD_BACK.get((demo.kind, service_code))
+                    if shares:
+                        await priority.set_template_seats(
+                            uow,
+                            admin,
+                            clinic_ids[demo.code],
+                            template.id,
+                            TemplateReservations(
+                                opens_days_before=EVERYONE_OPENS_DAYS,
+                                groups=[
+                                    GroupShare(
+                                        group_id=group_ids[code],
+                                        share_percent=percent,
+                                        opens_days_before=GROUP_OPENS_DAYS,
+                                    )
+                                    for code, percent in shares
+                                ],
+                            ),
+                        )
         await clinics.generate_slots(uow, SYSTEM, clinic_id=None, now=now, from_date=None, days=horizon_days)
     return accounts
 

@@ -40,6 +40,7 @@ from booking.service.common import (
 )
 from clinics import service as clinics
 from clinics.models import Clinic, check_date_range
+from priority import service as priority
 from vaxbook import audit
 from vaxbook.auth.models import Principal, Role
 from vaxbook.db import UnitOfWork
@@ -83,8 +84,11 @@ async def book(
     person_id: UUID | None,
     now: datetime,
     idempotency: IdempotencyKey | None,
+    through_draw: bool = False,
 ) -> Booking:
-    """Take a seat of a slot for a person: the seat is claimed by one conditional update, never read then written."""
+    """Take a seat of a slot for a person: the seat is claimed by one conditional update, never read then written.
+
+    A slot whose seats go by draw is booked only by its draw (through_draw) until the draw is settled."""
 
     async def work() -> Booking:
         async with uow.transaction() as conn:
@@ -100,6 +104,8 @@ async def book(
             check_clinic_scope(principal, clinic.id)
             dose = await dose_for(uow, conn, person, rules, local_day(slot, clinic))
             seat_plan = await plan_seat(uow, slot, clinic, person, now)
+            if not through_draw:
+                await priority.check_no_draw(uow, slot)
             if not await repository.take_active_place(conn, person_id=person.id, limit=policy.max_active_per_person):
                 raise TooManyActiveBookings(limit=policy.max_active_per_person)
             booking = await insert_booking(conn, principal, slot=slot, rules=rules, person_id=person.id, dose=dose)
@@ -192,6 +198,7 @@ async def move(
             check_consent(person)
             dose = await dose_for(uow, conn, person, rules, local_day(slot, clinic))
             seat_plan = await plan_seat(uow, slot, clinic, person, now)
+            await priority.check_no_draw(uow, slot)
             # Both slots are locked in one order, so that two moves between the same two slots in opposite
             # directions cannot wait on each other.
             await repository.lock_slots(conn, slot_ids=[booking.slot_id, slot.id])

@@ -47,16 +47,18 @@ from clinics.models import (
     check_date_range,
     unknown_reference,
 )
+from priority.models import EVERYONE_ELSE_RANK
 from vaxbook import audit
 from vaxbook.auth.models import Principal, Role
 from vaxbook.db import Connection, UnitOfWork
 from vaxbook.idempotency import IdempotencyKey, run_once
 
 STANDBY_MAX_DAYS = 92
-DEFAULT_PRIORITY_RANK = 1000  # everyone else; the priority groups of the quota issue rank lower (earlier)
 
 
-async def join(uow: UnitOfWork, principal: Principal, data: StandbyJoin, *, now: datetime) -> StandbyEntry:
+async def join(
+    uow: UnitOfWork, principal: Principal, data: StandbyJoin, *, now: datetime, rank: int = EVERYONE_ELSE_RANK
+) -> StandbyEntry:
     """Wait for a seat of a service at a clinic, or anywhere in a district, between two dates.
 
     Only while no seat is free there: with one free, booking it is the way.
@@ -93,7 +95,7 @@ async def join(uow: UnitOfWork, principal: Principal, data: StandbyJoin, *, now:
             district=data.district,
             date_from=data.date_from,
             date_to=data.date_to,
-            priority_rank=DEFAULT_PRIORITY_RANK,
+            priority_rank=rank,
             joined_by_account=None if staff else principal.id,
             joined_by_staff=principal.id if staff else None,
         )

@@ -125,7 +125,7 @@ def test_sweep_expires_offers_and_old_keys(runner: CliRunner, cli_dsn: str) -> N
     swept = runner.invoke(main, ["sweep"])
     assert swept.exit_code == 0, swept.output
     assert (
-        "0 standby offers expired, 0 held-back seats released, 0 new seats offered to people waiting, "
-        "1 idempotency keys dropped" in swept.output
+        "0 draw entries settled, 0 standby offers expired, 0 held-back seats released, "
+        "0 new seats offered to people waiting, 1 idempotency keys dropped" in swept.output
     )
     assert query(cli_dsn, "SELECT array_agg(key) FROM idempotency_keys") == ["new"]

@@ -23,6 +23,7 @@ PUBLIC_ROUTES = {
     ("GET", "/api/v1/consent"),
     ("GET", "/api/v1/clinics"),
     ("GET", "/api/v1/clinics/{clinic_id:uuid}"),
+    ("GET", "/api/v1/clinics/{clinic_id:uuid}/slots/{slot_id:uuid}/draw"),
     ("GET", "/api/v1/locations"),
     ("GET", "/api/v1/priority-groups"),
     ("GET", "/api/v1/services"),
@@ -113,7 +114,8 @@ async def test_each_role_is_refused_where_it_is_not_admitted(
 # The department's own work: vaccine supply, reports, priority groups and held-back seats. Clinic staff read their
 # clinic's stock and a slot's held-back seats, and nothing else of it.
 DEPARTMENT_ONLY = re.compile(
-    r"^/api/v1/(stock|vaccine-lots|vaccine-products|reports|priority-groups|reservations)(/|$)|/reservations$"
+    r"^/api/v1/(stock|vaccine-lots|vaccine-products|reports|priority-groups|reservations)(/|$)"
+    r"|/reservations$|/draw(/run)?$"
 )
 STAFF_READS = {("GET", "/api/v1/clinics/{clinic_id:uuid}/slots/{slot_id:uuid}/reservations")}
 
@@ -139,4 +141,4 @@ async def test_quota_and_priority_administration_is_refused_to_clinic_staff_and_
         )
         assert response.status_code == 403, f"{role} {method} {path} -> {response.status_code}"
         checked.append((method, path))
-    assert len(checked) >= 17, checked
+    assert len(checked) >= 22, checked

@@ -1,0 +1,121 @@
+"""Fair draws, the booking side: entering a person in a slot's draw, and settling a held draw by booking its
+entries in the drawn order until seats run out; the others join the standby list with their rank."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from booking import repository
+from booking.models import AlreadyBooked, BookingPolicy, SlotFull
+from booking.schemas import StandbyJoin
+from booking.service import bookings, standby
+from booking.service.common import (
+    check_clinic_scope,
+    check_consent,
+    check_open,
+    dose_for,
+    local_day,
+    person_for,
+    plan_seat,
+    rules_of,
+)
+from clinics import service as clinics
+from priority import service as priority
+from priority.models import EVERYONE_ELSE_RANK, DrawEntryRecord, EntryOutcome, SeatsReserved
+from vaxbook.audit import Actor
+from vaxbook.auth.models import Principal, Role
+from vaxbook.db import Connection, UnitOfWork
+from vaxbook.errors import DomainError
+
+
+async def enter(
+    uow: UnitOfWork, principal: Principal, *, slot_id: UUID, person_id: UUID | None, now: datetime
+) -> DrawEntryRecord:
+    """Enter a person in a slot's draw, under the same rules as booking it: when they enter makes no difference."""
+    async with uow.transaction() as conn:
+        slot, clinic = await clinics.get_slot(uow, slot_id)
+        rules = await rules_of(uow, slot.service_id)
+        check_open(slot, clinic, rules, now)
+        person = await person_for(conn, principal, person_id)
+        check_consent(person)
+        check_clinic_scope(principal, clinic.id)
+        await dose_for(uow, conn, person, rules, local_day(slot, clinic))
+        if await repository.has_active_booking(
+            conn, person_id=person.id, service_id=rules.service_id, product_id=rules.product_id
+        ):
+            raise AlreadyBooked()
+        seat_plan = await plan_seat(uow, slot, clinic, person, now)
+        rank = seat_plan.group.rank if seat_plan.group else EVERYONE_ELSE_RANK
+        return await priority.add_entry(
+            uow, slot=slot, person_id=person.id, entered_by=principal.id, rank=rank, now=now
+        )
+
+
+async def run(
+    uow: UnitOfWork, actor: Actor, policy: BookingPolicy, *, clinic_id: UUID, slot_id: UUID, now: datetime
+) -> int:
+    """Hold a closed draw (if not held yet) and settle it: returns the entries settled now."""
+    await priority.hold_draw(uow, actor, clinic_id=clinic_id, slot_id=slot_id, now=now)
+    settled = 0
+    while await _settle_next(uow, policy, clinic_id=clinic_id, slot_id=slot_id, now=now):
+        settled += 1
+    await priority.finish_draw(uow, clinic_id=clinic_id, slot_id=slot_id, now=now)
+    return settled
+
+
+async def run_due(uow: UnitOfWork, actor: Actor, policy: BookingPolicy, *, now: datetime) -> int:
+    """Hold and settle every draw whose entries have closed (run on a schedule). Returns the entries settled."""
+    settled = 0
+    for clinic_id, slot_id in await priority.due_draws(uow, now=now):
+        settled += await run(uow, actor, policy, clinic_id=clinic_id, slot_id=slot_id, now=now)
+    return settled
+
+
+async def _settle_next(
+    uow: UnitOfWork, policy: BookingPolicy, *, clinic_id: UUID, slot_id: UUID, now: datetime
+) -> bool:
+    """Give the next entry in the drawn order its turn, in one transaction: a seat if one is left to them, else
+    the standby list. False when no entry waits for its turn."""
+    async with uow.transaction() as conn:
+        entry = await priority.next_turn(uow, clinic_id=clinic_id, slot_id=slot_id)
+        if entry is None:
+            return False
+        entrant = Principal(id=entry.entered_by, role=Role.CITIZEN)
+        outcome, booking_id, refusal = EntryOutcome.REFUSED, None, None
+        try:
+            # a savepoint: a refused booking undoes only itself, and the entry still records how its turn went
+            async with conn.transaction():
+                booked = await bookings.book(
+                    uow,
+                    entrant,
+                    policy,
+                    slot_id=slot_id,
+                    person_id=entry.person_id,
+                    now=now,
+                    idempotency=None,
+                    through_draw=True,
+                )
+            outcome, booking_id = EntryOutcome.BOOKED, booked.id
+        except (SlotFull, SeatsReserved):
+            outcome, refusal = await _wait(uow, conn, entrant, entry, now)
+        except DomainError as refused:
+            refusal = refused.slug
+        await priority.settle_entry(uow, entry, outcome, booking_id=booking_id, refusal=refusal)
+        return True
+
+
+async def _wait(
+    uow: UnitOfWork, conn: Connection, entrant: Principal, entry: DrawEntryRecord, now: datetime
+) -> tuple[EntryOutcome, str | None]:
+    slot, clinic = await clinics.get_slot(uow, entry.slot_id)
+    day = local_day(slot, clinic)
+    join = StandbyJoin(
+        service_id=slot.service_id, clinic_id=clinic.id, date_from=day, date_to=day, person_id=entry.person_id
+    )
+    try:
+        async with conn.transaction():
+            await standby.join(uow, entrant, join, now=now, rank=entry.rank)
+    except DomainError as refused:
+        return EntryOutcome.REFUSED, refused.slug
+    return EntryOutcome.WAITING, None

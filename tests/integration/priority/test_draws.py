@@ -1,0 +1,138 @@
+"""Fair draws: entries until the close, whenever they came; a seed drawn at the close and published with the
+entries, so that anyone can recompute the order; seats by rank then lottery; the others on the standby list."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from priority import service as priority
+from tests.factories import make_citizen, make_clinic, make_service, make_slot, soon, staff_headers, token_for
+from tests.integration.booking.invariants import check_invariants
+from tests.integration.priority.seats import check_held_back
+from tests.integration.priority.test_priority_api import ELDERLY, hold_back, make_group
+from vaxbook.audit import SYSTEM
+from vaxbook.auth.models import Principal, Role
+from vaxbook.db import Pool, UnitOfWork
+
+Client = httpx.AsyncClient
+
+
+async def enter(client: Client, citizen: Principal, slot_id: object) -> httpx.Response:
+    return await client.post("/api/v1/draw-entries", json={"slot_id": str(slot_id)}, headers=token_for(citizen))
+
+
+def recomputed_order(record: dict[str, Any]) -> list[str]:
+    """The order, re-run from the published record alone (not with our own code)."""
+    seed = record["seed"]
+
+    def key(entry: dict[str, Any]) -> tuple[int, str]:
+        return entry["rank"], hashlib.sha256(f"{seed}:{entry['id']}".encode()).hexdigest()
+
+    return [e["id"] for e in sorted(record["entries"], key=key)]
+
+
+async def test_a_draw_gives_seats_by_rank_then_lottery_and_puts_the_others_on_standby(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN, [])
+    elderly = await make_group(client, admin, ELDERLY)
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=3, starts_at=soon(72))
+    # no seats held back, only the group's rank and window
+    await hold_back(client, admin, slot, (elderly, 0, soon(-1)))
+    draw_path = f"/api/v1/clinics/{clinic.id}/slots/{slot.id}/draw"
+    set_up = await client.put(draw_path, json={"closes_at": soon(1).isoformat()}, headers=admin)
+    assert set_up.status_code == 200, set_up.text
+    old = [(await make_citizen(uow, date_of_birth=date(1948, 1, 1)))[0] for _ in range(2)]
+    young = [(await make_citizen(uow, date_of_birth=date(1998, 1, 1)))[0] for _ in range(4)]
+
+    direct = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(young[0]))
+    assert direct.status_code == 409
+    assert direct.json()["type"] == "/problems/draw-in-progress"
+    for citizen in [*young, *old]:  # the elderly enter last, and rank still puts them first
+        assert (await enter(client, citizen, slot.id)).status_code == 201
+    again = await enter(client, young[0], slot.id)
+    assert again.json()["type"] == "/problems/already-entered"
+    assert {e["rank"] for e in (await client.get(draw_path)).json()["entries"]} == {2, 1000}
+    assert (await client.post(f"{draw_path}/run", headers=admin)).json()["type"] == "/problems/draw-still-open"
+
+    await db.execute("UPDATE slot_draws SET closes_at = now() - interval '1 second'")
+    late, _ = await make_citizen(uow)
+    assert (await enter(client, late, slot.id)).json()["type"] == "/problems/draw-closed"
+    held = await client.post(f"{draw_path}/run", headers=admin)
+    assert held.status_code == 200, held.text
+    record = (await client.get(draw_path)).json()
+    assert len(record["seed"]) == 32
+    assert [e["id"] for e in sorted(record["entries"], key=lambda e: e["position"])] == recomputed_order(record)
+    for entry in record["entries"]:
+        assert entry["lottery_key"] == hashlib.sha256(f"{record['seed']}:{entry['id']}".encode()).hexdigest()
+        assert set(entry) == {"id", "rank", "lottery_key", "position", "outcome"}, "no one's name or person id"
+    outcomes = [(e["rank"], e["outcome"]) for e in sorted(record["entries"], key=lambda e: e["position"])]
+    assert outcomes == [(2, "booked"), (2, "booked"), (1000, "booked"), *[(1000, "waiting")] * 3]
+    assert record["settled_at"] is not None
+
+    booked_people = {r["person_id"] for r in await db.fetch("SELECT person_id FROM bookings WHERE status = 'booked'")}
+    assert len(booked_people) == 3
+    waiting = await db.fetch("SELECT priority_rank FROM standby_entries WHERE status = 'waiting'")
+    assert [w["priority_rank"] for w in waiting] == [1000, 1000, 1000]
+    mine = await client.get("/api/v1/draw-entries", headers=token_for(old[0]))
+    assert mine.json()[0]["outcome"] == "booked"
+    assert mine.json()[0]["booking_id"] is not None
+    assert (await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(late))).json()[
+        "type"
+    ] == "/problems/slot-full", "a settled draw's slot books like any other"
+    held_again = await client.post(f"{draw_path}/run", headers=admin)
+    assert held_again.json()["seed"] == record["seed"], "a draw is held once"
+    await check_held_back(db)
+    await check_invariants(db)
+
+
+async def test_a_draw_is_set_only_for_a_future_close_before_the_slot(client: Client, uow: UnitOfWork) -> None:
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN, [])
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=3, starts_at=soon(10))
+    path = f"/api/v1/clinics/{clinic.id}/slots/{slot.id}/draw"
+    for closes_at in (soon(-1), soon(11)):
+        refused = await client.put(path, json={"closes_at": closes_at.isoformat()}, headers=admin)
+        assert refused.json()["errors"][0]["field"] == "closes_at"
+    assert (await client.get(path)).status_code == 404
+    staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
+    assert (await client.put(path, json={"closes_at": soon(1).isoformat()}, headers=staff)).status_code == 403
+
+
+@pytest.mark.concurrency
+async def test_entries_racing_the_close_are_either_drawn_or_refused(
+    client: Client, uow: UnitOfWork, pool: Pool, db: asyncpg.Connection
+) -> None:
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN, [])
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=10, starts_at=soon(72))
+    closes_at = soon(1)
+    await client.put(
+        f"/api/v1/clinics/{clinic.id}/slots/{slot.id}/draw", json={"closes_at": closes_at.isoformat()}, headers=admin
+    )
+    citizens = [(await make_citizen(uow))[0] for _ in range(50)]
+
+    async def close() -> bool:
+        await asyncio.sleep(0.01)
+        return await priority.hold_draw(
+            UnitOfWork(pool), SYSTEM, clinic_id=clinic.id, slot_id=slot.id, now=closes_at + timedelta(seconds=1)
+        )
+
+    results = await asyncio.gather(*(enter(client, c, slot.id) for c in citizens), close())
+    responses = [r for r in results if isinstance(r, httpx.Response)]
+    assert {r.status_code for r in responses} <= {201, 409}
+    accepted = sum(r.status_code == 201 for r in responses)
+    assert {r.json()["type"] for r in responses if r.status_code == 409} <= {"/problems/draw-closed"}
+    rows = await db.fetch("SELECT outcome, position FROM draw_entries")
+    assert len(rows) == accepted
+    assert all(r["outcome"] == "drawn" and r["position"] is not None for r in rows), "an entry missed the draw"
+    assert sorted(r["position"] for r in rows) == list(range(1, accepted + 1))
+    assert datetime.now(UTC) < closes_at
