@@ -260,6 +260,18 @@ async def scenarios(base: str, data: BenchData, key: str, total: int, concurrenc
                 lambda i: client.post("/api/v1/bookings", json=rush, headers=tokens[-1 - i]),
                 expected=(409,),
             ),
+            await drive(
+                "report: stock per clinic (JSON)",
+                max(1, total // 10),
+                concurrency,
+                lambda _: client.get("/api/v1/reports/stock", headers=staff),
+            ),
+            await drive(
+                "report: priority uptake (CSV)",
+                max(1, total // 10),
+                concurrency,
+                lambda _: client.get("/api/v1/reports/priority-uptake", params={"format": "csv"}, headers=staff),
+            ),
         ]
 
 

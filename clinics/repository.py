@@ -308,10 +308,12 @@ async def search_open_slots(
     province: str | None,
     district: str | None,
     ward: str | None,
+    open_to_everyone: bool = False,
     after: tuple[datetime, UUID] | None,
     limit: int,
 ) -> list[tuple[Slot, str, Clinic]]:
     """Open slots with seats left at active clinics, by local date, earliest first: (slot, service code, clinic).
+    Seats held back for priority groups count unless `open_to_everyone`.
 
     Only the filters given become conditions, so that each combination gets a plan of its own that walks
     an index in (starts_at, id) order and stops at the page size.
@@ -328,6 +330,8 @@ async def search_open_slots(
         "s.starts_at < $3::date + 2",
         "(s.starts_at AT TIME ZONE c.timezone)::date BETWEEN $2 AND $3",
     ]
+    if open_to_everyone:
+        conditions.append("s.booked + s.held_back < s.capacity AND (s.opens_at IS NULL OR s.opens_at <= $1)")
     for condition, value in (
         ("sv.code = ${}", service_code),
         ("s.service_id = ${}", service_id),

@@ -65,6 +65,8 @@ class SearchQuery:
     province: str | None = None
     district: str | None = None
     ward: str | None = None
+    # only seats anyone may book now (not held back for a group, slot open to everyone)
+    open_to_everyone: bool = False
 
 
 # Clinics
@@ -245,6 +247,7 @@ async def search_availability(
             province=query.province,
             district=query.district,
             ward=query.ward,
+            open_to_everyone=query.open_to_everyone,
             after=after,
             limit=limit,
         )

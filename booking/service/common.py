@@ -214,7 +214,8 @@ async def pass_seat_on(
     """
     slot, clinic = await clinics.get_slot(uow, slot_id)
     rules = await rules_of(uow, slot.service_id)
-    if is_open(slot, clinic, rules, now):
+    # not before the slot opens to everyone: people on the list may be in no priority group
+    if is_open(slot, clinic, rules, now) and (slot.opens_at is None or slot.opens_at <= now):
         day = local_day(slot, clinic)
         passed_over: list[UUID] = []
         while len(passed_over) < MAX_PASSED_OVER:

@@ -112,7 +112,7 @@ async def _free_seats(
     now: datetime,
     limit: int,
 ) -> list[tuple[Slot, str, Clinic]]:
-    """Open slots with seats left where and when a wait is (or would be)."""
+    """Open slots with seats anyone may book now, where and when a wait is (or would be)."""
     return await clinics.search_availability(
         uow,
         clinics.SearchQuery(
@@ -122,6 +122,7 @@ async def _free_seats(
             clinic_id=scope.clinic_id,
             province=scope.province,
             district=scope.district,
+            open_to_everyone=True,
         ),
         now=now,
         max_days=STANDBY_MAX_DAYS,

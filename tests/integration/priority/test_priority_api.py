@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import httpx
 
+from booking.models import BookingPolicy
+from booking.service import standby
 from clinics import service as clinics
 from clinics.models import Slot
 from priority import service as priority
@@ -32,6 +34,9 @@ from vaxbook.db import UnitOfWork
 
 Client = httpx.AsyncClient
 SAIGON = ZoneInfo("Asia/Ho_Chi_Minh")
+POLICY = BookingPolicy(
+    max_attempts=100, attempt_window_minutes=10, max_active_per_person=3, offer_minutes=30, idempotency_hours=24
+)
 PREGNANT_FROM_13_WEEKS = {
     "code": "pregnant-13w",
     "name_vi": "Phụ nữ mang thai từ 13 tuần",
@@ -322,3 +327,47 @@ async def test_declarations_belong_to_their_person(client: Client, uow: UnitOfWo
     assert (await declare(client, other, person.id, disability=True)).status_code == 404
     backwards = await declare(client, citizen, person.id, due_date="2027-01-01", last_period="2027-02-01")
     assert backwards.json()["errors"][0]["field"] == "last_period"
+
+
+async def test_outsiders_may_wait_for_held_back_seats_and_are_offered_them_once_released(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    headers = await admin(client, uow)
+    elderly = await make_group(client, headers, ELDERLY)
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=2, starts_at=soon(72))
+    await hold_back(client, headers, slot, (elderly, 2, soon(-1)))
+    young, _ = await make_citizen(uow, date_of_birth=date(1999, 1, 1))
+    assert (await book(client, young, slot)).json()["type"] == "/problems/seats-reserved"
+    day = slot_day(slot).isoformat()
+    wait = {"service_id": str(service.id), "clinic_id": str(clinic.id), "date_from": day, "date_to": day}
+    joined = await client.post("/api/v1/standby", json=wait, headers=token_for(young))
+    assert joined.status_code == 201, "held-back seats are no seats for them: they may wait"
+
+    assert await standby.fill_free_seats(uow, POLICY, now=datetime.now(UTC)) == 0
+    await priority.release_slot(uow, ADMIN, clinic.id, slot.id, now=datetime.now(UTC))
+    assert await standby.fill_free_seats(uow, POLICY, now=datetime.now(UTC)) == 1
+    entry = (await client.get("/api/v1/standby", headers=token_for(young))).json()[0]
+    assert (entry["status"], entry["offer"]["slot_id"]) == ("offered", str(slot.id))
+    await check_held_back(db)
+    await check_invariants(db)
+
+
+async def test_a_seat_freed_before_the_slot_opens_to_everyone_is_not_offered_to_the_standby_list(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    headers = await admin(client, uow)
+    elderly = await make_group(client, headers, ELDERLY)
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(24 * 6))
+    await hold_back(client, headers, slot, (elderly, 0, soon(-1)), opens_at=slot.starts_at - timedelta(days=3))
+    old, _ = await make_citizen(uow, date_of_birth=date(1945, 1, 1))
+    young, _ = await make_citizen(uow, date_of_birth=date(1999, 1, 1))
+    booking = (await book(client, old, slot)).json()
+    day = slot_day(slot).isoformat()
+    wait = {"service_id": str(service.id), "clinic_id": str(clinic.id), "date_from": day, "date_to": day}
+    assert (await client.post("/api/v1/standby", json=wait, headers=token_for(young))).status_code == 201
+    await client.post(f"/api/v1/bookings/{booking['id']}/cancel", headers=token_for(old))
+    assert await db.fetchval("SELECT status FROM standby_entries") == "waiting"
+    assert await db.fetchval("SELECT booked FROM slots WHERE id = $1", slot.id) == 0
+    await check_invariants(db)
