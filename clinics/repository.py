@@ -331,7 +331,11 @@ async def search_open_slots(
         "(s.starts_at AT TIME ZONE c.timezone)::date BETWEEN $2 AND $3",
     ]
     if open_to_everyone:
-        conditions.append("s.booked + s.held_back < s.capacity AND (s.opens_at IS NULL OR s.opens_at <= $1)")
+        conditions.append(
+            "s.booked + s.held_back < s.capacity AND (s.opens_at IS NULL OR s.opens_at <= $1)"
+            " AND NOT EXISTS (SELECT 1 FROM slot_draws d"
+            " WHERE d.clinic_id = s.clinic_id AND d.slot_id = s.id AND d.settled_at IS NULL)"
+        )
     for condition, value in (
         ("sv.code = ${}", service_code),
         ("s.service_id = ${}", service_id),

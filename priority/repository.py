@@ -191,6 +191,20 @@ async def slot_times(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> tup
     return None if row is None else (row["starts_at"], row["ends_at"])
 
 
+async def reserved_bookings(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> dict[UUID, tuple[str, int]]:
+    """{group: (code, active bookings in its held-back seats)} for a slot."""
+    rows = await conn.fetch(
+        """
+        SELECT g.id, g.code, count(*) AS booked FROM bookings b JOIN priority_groups g ON g.id = b.priority_group_id
+        WHERE b.clinic_id = $1 AND b.slot_id = $2 AND b.reserved_seat AND b.status IN ('booked', 'checked_in')
+        GROUP BY g.id, g.code
+        """,
+        clinic_id,
+        slot_id,
+    )
+    return {r["id"]: (r["code"], r["booked"]) for r in rows}
+
+
 async def lock_slot(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> tuple[int, int, int] | None:
     """Lock a slot's row for a change of its reservations: (capacity, booked, held back), or None."""
     row = await conn.fetchrow(
@@ -210,22 +224,26 @@ async def replace_reservations(
     groups: list[tuple[UUID, int, datetime]],
 ) -> None:
     """Set a slot's reservations (under lock_slot): groups left out go (if nothing booked in them), the others
-    get their new seats and opening; held_back is recomputed. Raises asyncpg.CheckViolationError when seats would
+    get their new seats and opening and hold them again if they had been released (their booked seats counted
+    afresh from the bookings); held_back is recomputed. Raises asyncpg.CheckViolationError when seats would
     go below those booked, or held-back seats past the free ones."""
     group_ids = [g for g, _, _ in groups]
     await conn.execute(
-        "DELETE FROM slot_reservations WHERE clinic_id = $1 AND slot_id = $2 AND NOT group_id = ANY($3::uuid[])"
-        " AND booked = 0",
+        "DELETE FROM slot_reservations WHERE clinic_id = $1 AND slot_id = $2 AND NOT group_id = ANY($3::uuid[])",
         clinic_id,
         slot_id,
         group_ids,
     )
     await conn.execute(
         """
-        INSERT INTO slot_reservations (clinic_id, slot_id, group_id, seats, opens_at)
-        SELECT $1, $2, g.group_id, g.seats, g.opens_at
+        INSERT INTO slot_reservations (clinic_id, slot_id, group_id, seats, opens_at, booked)
+        SELECT $1, $2, g.group_id, g.seats, g.opens_at,
+               (SELECT count(*) FROM bookings b
+                WHERE b.clinic_id = $1 AND b.slot_id = $2 AND b.priority_group_id = g.group_id AND b.reserved_seat
+                  AND b.status IN ('booked', 'checked_in'))
         FROM unnest($3::uuid[], $4::int[], $5::timestamptz[]) AS g (group_id, seats, opens_at)
-        ON CONFLICT (clinic_id, slot_id, group_id) DO UPDATE SET seats = excluded.seats, opens_at = excluded.opens_at
+        ON CONFLICT (clinic_id, slot_id, group_id) DO UPDATE
+            SET seats = excluded.seats, opens_at = excluded.opens_at, booked = excluded.booked, released_at = NULL
         """,
         clinic_id,
         slot_id,
@@ -246,60 +264,60 @@ async def replace_reservations(
     )
 
 
+async def lock_slot_row(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> None:
+    """Every change to a slot's held-back seats locks the slot's row first, then its reservations: one order, so
+    that a booking, a cancellation, a release and a change of reservations never wait on each other in a circle."""
+    await conn.execute("SELECT 1 FROM slots WHERE clinic_id = $1 AND id = $2 FOR NO KEY UPDATE", clinic_id, slot_id)
+
+
 async def claim_reserved_seat(
     conn: Connection, *, clinic_id: UUID, slot_id: UUID, group_id: UUID, now: datetime
 ) -> bool:
-    """Take one of a group's held-back seats in conditional statements: the reservation's row first, then the
-    slot's (the order every reservation change takes). False when the group has none left or it is not open."""
-    taken = await conn.fetchval(
+    """Take one of a group's held-back seats: one statement that moves the seat from held back to booked in both
+    rows, or in neither. False when the group has none left, it is not open yet, or the slot is not bookable."""
+    await lock_slot_row(conn, clinic_id=clinic_id, slot_id=slot_id)
+    claimed = await conn.fetchval(
         """
-        UPDATE slot_reservations SET booked = booked + 1
-        WHERE clinic_id = $1 AND slot_id = $2 AND group_id = $3 AND released_at IS NULL AND booked < seats
-          AND opens_at <= $4
+        WITH bookable AS (
+            SELECT 1 FROM slots WHERE clinic_id = $1 AND id = $2 AND status = 'open' AND starts_at > $4
+        ), taken AS (
+            UPDATE slot_reservations SET booked = booked + 1
+            WHERE clinic_id = $1 AND slot_id = $2 AND group_id = $3 AND released_at IS NULL AND booked < seats
+              AND opens_at <= $4 AND EXISTS (SELECT 1 FROM bookable)
+            RETURNING 1
+        )
+        UPDATE slots SET booked = booked + 1, held_back = held_back - 1, updated_at = now()
+        WHERE clinic_id = $1 AND id = $2 AND EXISTS (SELECT 1 FROM taken)
         RETURNING true
         """,
         clinic_id,
         slot_id,
         group_id,
-        now,
-    )
-    if not taken:
-        return False
-    claimed = await conn.fetchval(
-        """
-        UPDATE slots SET booked = booked + 1, held_back = held_back - 1, updated_at = now()
-        WHERE clinic_id = $1 AND id = $2 AND status = 'open' AND starts_at > $3
-        RETURNING true
-        """,
-        clinic_id,
-        slot_id,
         now,
     )
     return bool(claimed)
 
 
 async def return_reserved_seat(conn: Connection, *, clinic_id: UUID, slot_id: UUID, group_id: UUID) -> bool:
-    """Give a cancelled booking's held-back seat back to its group; False when the group's seats were released
-    (the seat is then an ordinary one)."""
+    """Give a cancelled booking's held-back seat back to its group, in both rows or neither; False when the
+    group's seats were released (the seat is then an ordinary one)."""
+    await lock_slot_row(conn, clinic_id=clinic_id, slot_id=slot_id)
     returned = await conn.fetchval(
         """
-        UPDATE slot_reservations SET booked = booked - 1
-        WHERE clinic_id = $1 AND slot_id = $2 AND group_id = $3 AND released_at IS NULL
+        WITH back AS (
+            UPDATE slot_reservations SET booked = booked - 1
+            WHERE clinic_id = $1 AND slot_id = $2 AND group_id = $3 AND released_at IS NULL
+            RETURNING 1
+        )
+        UPDATE slots SET booked = booked - 1, held_back = held_back + 1, updated_at = now()
+        WHERE clinic_id = $1 AND id = $2 AND EXISTS (SELECT 1 FROM back)
         RETURNING true
         """,
         clinic_id,
         slot_id,
         group_id,
     )
-    if not returned:
-        return False
-    await conn.execute(
-        "UPDATE slots SET booked = booked - 1, held_back = held_back + 1, updated_at = now()"
-        " WHERE clinic_id = $1 AND id = $2",
-        clinic_id,
-        slot_id,
-    )
-    return True
+    return bool(returned)
 
 
 async def release(
@@ -307,28 +325,42 @@ async def release(
 ) -> int:
     """Release the unbooked held-back seats of slots starting within `lead` (or of one slot, whenever it starts)
     to everyone. Returns the seats released."""
-    released = await conn.fetchval(
+    due = await conn.fetch(
         """
-        WITH due AS (
-            UPDATE slot_reservations r SET released_at = $1
-            FROM slots s
-            WHERE s.clinic_id = r.clinic_id AND s.id = r.slot_id AND r.released_at IS NULL
-              AND ($3::uuid IS NULL OR r.clinic_id = $3) AND ($4::uuid IS NULL OR r.slot_id = $4)
-              AND ($4::uuid IS NOT NULL OR (s.starts_at <= $1::timestamptz + $2::interval AND s.starts_at > $1))
-            RETURNING r.clinic_id, r.slot_id, r.seats - r.booked AS freed
-        ), per_slot AS (
-            SELECT clinic_id, slot_id, sum(freed) AS freed FROM due GROUP BY 1, 2
-        ), updated AS (
-            UPDATE slots s SET held_back = s.held_back - p.freed, updated_at = now()
-            FROM per_slot p WHERE s.clinic_id = p.clinic_id AND s.id = p.slot_id
-            RETURNING p.freed
-        )
-        SELECT coalesce(sum(freed), 0) FROM updated
+        SELECT s.clinic_id, s.id FROM slots s
+        WHERE ($3::uuid IS NULL OR s.clinic_id = $3) AND ($4::uuid IS NULL OR s.id = $4)
+          AND ($4::uuid IS NOT NULL OR (s.starts_at <= $1::timestamptz + $2::interval AND s.starts_at > $1))
+          AND EXISTS (SELECT 1 FROM slot_reservations r
+                      WHERE r.clinic_id = s.clinic_id AND r.slot_id = s.id AND r.released_at IS NULL)
+        ORDER BY s.id
+        FOR NO KEY UPDATE OF s
         """,
         now,
         lead,
         clinic_id,
         slot_id,
+    )
+    if not due:
+        return 0
+    released = await conn.fetchval(
+        """
+        WITH freed AS (
+            UPDATE slot_reservations r SET released_at = $1
+            FROM unnest($2::uuid[], $3::uuid[]) AS d (clinic_id, slot_id)
+            WHERE r.clinic_id = d.clinic_id AND r.slot_id = d.slot_id AND r.released_at IS NULL
+            RETURNING r.clinic_id, r.slot_id, r.seats - r.booked AS seats
+        ), per_slot AS (
+            SELECT clinic_id, slot_id, sum(seats) AS seats FROM freed GROUP BY 1, 2
+        ), updated AS (
+            UPDATE slots s SET held_back = s.held_back - p.seats, updated_at = now()
+            FROM per_slot p WHERE s.clinic_id = p.clinic_id AND s.id = p.slot_id
+            RETURNING p.seats
+        )
+        SELECT coalesce(sum(seats), 0) FROM updated
+        """,
+        now,
+        [r["clinic_id"] for r in due],
+        [r["id"] for r in due],
     )
     return int(released)
 
@@ -540,11 +572,11 @@ async def hold_draw(
 
 
 async def next_drawn(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> DrawEntryRecord | None:
-    """The first drawn entry not yet settled, locked; one another transaction is settling is skipped."""
+    """The first drawn entry not yet settled (under the draw's row lock)."""
     row = await conn.fetchrow(
         f"""
         SELECT {_DRAW_ENTRY} FROM draw_entries WHERE clinic_id = $1 AND slot_id = $2 AND outcome = 'drawn'
-        ORDER BY position LIMIT 1 FOR UPDATE SKIP LOCKED
+        ORDER BY position LIMIT 1
         """,
         clinic_id,
         slot_id,

@@ -191,16 +191,21 @@ class TemplateReservationsOut(OutputModel):
 
 
 class Release(InputModel):
-    """Release now the unbooked held-back seats of one slot (or, with no slot, of every slot due by lead time)."""
+    """Release now the unbooked held-back seats of one slot (clinic_id and slot_id), or, with neither, of every
+    slot that starts within the release lead time."""
 
     clinic_id: UUID | None = None
-    slot_id: UUID | None = None
+    slot_id: UUID | None = Field(default=None, validate_default=True)
 
     @field_validator("slot_id")
     @classmethod
-    def _with_clinic(cls, slot_id: UUID | None, info: ValidationInfo) -> UUID | None:
-        if slot_id is not None and info.data.get("clinic_id") is None:
-            raise bilingual_error("clinic_required", "Cần cơ sở của khung giờ", "clinic_id is needed with slot_id")
+    def _both_or_neither(cls, slot_id: UUID | None, info: ValidationInfo) -> UUID | None:
+        if (slot_id is None) != (info.data.get("clinic_id") is None):
+            raise bilingual_error(
+                "clinic_and_slot",
+                "Cần cả cơ sở và khung giờ, hoặc không cái nào",
+                "Give clinic_id and slot_id, or neither",
+            )
         return slot_id
 
 

@@ -159,9 +159,11 @@ async def set_slot_seats(
         if await repository.lock_slot(conn, clinic_id=clinic_id, slot_id=slot_id) is None:
             raise SlotNotFound()
         wanted = {g: seats for g, seats, _ in groups}
-        for current in await repository.reservations_of(conn, clinic_id=clinic_id, slot_id=slot_id):
-            if current.booked > wanted.get(current.group.id, 0):
-                raise ReservationBelowBooked(group=current.group.code, booked=current.booked)
+        for group_id, (code, booked) in (
+            await repository.reserved_bookings(conn, clinic_id=clinic_id, slot_id=slot_id)
+        ).items():
+            if booked > wanted.get(group_id, 0):
+                raise ReservationBelowBooked(group=code, booked=booked)
         try:
             await repository.replace_reservations(
                 conn, clinic_id=clinic_id, slot_id=slot_id, opens_at=data.opens_at, groups=groups
@@ -360,12 +362,19 @@ async def draw_record(uow: UnitOfWork, clinic_id: UUID, slot_id: UUID) -> tuple[
         return draw, await repository.draw_entries(conn, clinic_id=clinic_id, slot_id=slot_id)
 
 
-async def check_no_draw(uow: UnitOfWork, slot: Slot) -> None:
-    """Refuse a direct booking of a slot whose seats go by a draw not yet settled."""
+async def check_no_draw(uow: UnitOfWork, slot: Slot, zone: tzinfo) -> None:
+    """Refuse a direct booking of a slot whose seats go by a draw not yet settled (a friendly early answer: the
+    seat claim itself refuses such a slot too)."""
     async with uow.transaction() as conn:
         draw = await repository.draw_of(conn, clinic_id=slot.clinic_id, slot_id=slot.id)
     if draw is not None and draw.settled_at is None:
-        raise DrawInProgress(closes_at=draw.closes_at)
+        raise DrawInProgress(closes_at=draw.closes_at.astimezone(zone))
+
+
+async def draw_pending(uow: UnitOfWork, slot: Slot) -> bool:
+    async with uow.transaction() as conn:
+        draw = await repository.draw_of(conn, clinic_id=slot.clinic_id, slot_id=slot.id)
+    return draw is not None and draw.settled_at is None
 
 
 async def add_entry(
@@ -426,8 +435,11 @@ async def hold_draw(uow: UnitOfWork, actor: Actor, *, clinic_id: UUID, slot_id: 
 
 
 async def next_turn(uow: UnitOfWork, *, clinic_id: UUID, slot_id: UUID) -> DrawEntryRecord | None:
-    """The next drawn entry to settle, locked until the caller's transaction ends."""
+    """The next drawn entry to settle. The draw stays locked until the caller's transaction ends: turns are taken
+    one at a time and strictly in the drawn order, however many settle the draw at once."""
     async with uow.transaction() as conn:
+        if await repository.draw_of(conn, clinic_id=clinic_id, slot_id=slot_id, lock=True) is None:
+            return None
         return await repository.next_drawn(conn, clinic_id=clinic_id, slot_id=slot_id)
 
 

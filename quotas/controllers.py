@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from functools import partial
@@ -77,7 +78,7 @@ def _movement_cursor(cursor: str | None) -> int | None:
     values = decode_cursor(cursor, 1)
     if values is None:
         return None
-    if not values[0].isdigit():
+    if not re.fullmatch(r"[0-9]{1,18}", values[0]):
         raise Invalid.field(
             "cursor", "cursor", Text("Con trỏ phân trang không hợp lệ", "Invalid pagination cursor"), source="query"
         )

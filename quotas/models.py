@@ -225,6 +225,11 @@ class DosesBelowBooked(Conflict):
         )
 
 
+class DoseAlreadyRecorded(Conflict):
+    slug = "dose-already-recorded"
+    title = Text("Liều của lượt hẹn này đã được ghi nhận", "A dose has already been recorded for this booking")
+
+
 class LotExpired(Conflict):
     slug = "lot-expired"
     title = Text("Lô vắc xin đã hết hạn", "The vaccine lot has expired")

@@ -266,14 +266,16 @@ async def lock_quota(conn: Connection, *, clinic_id: UUID, product_id: UUID) -> 
     )
 
 
-async def clinic_doses(conn: Connection, *, clinic_id: UUID, product_id: UUID) -> int:
+async def clinic_doses(conn: Connection, *, clinic_id: UUID, product_id: UUID, on: date) -> int:
+    """Doses the clinic holds of a vaccine in lots still usable on `on` (an expired dose backs no seat)."""
     doses = await conn.fetchval(
         """
         SELECT coalesce(sum(s.doses), 0) FROM clinic_stock s JOIN vaccine_lots l ON l.id = s.lot_id
-        WHERE s.clinic_id = $1 AND l.product_id = $2
+        WHERE s.clinic_id = $1 AND l.product_id = $2 AND l.expires_on >= $3
         """,
         clinic_id,
         product_id,
+        on,
     )
     return int(doses)
 

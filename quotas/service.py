@@ -16,6 +16,7 @@ from clinics.models import check_date_range
 from quotas import repository
 from quotas.models import (
     REPORT_MAX_DAYS,
+    DoseAlreadyRecorded,
     DosesBelowBooked,
     ExpiringLotRow,
     InsufficientStock,
@@ -139,6 +140,8 @@ async def _move(
         )
     except asyncpg.ForeignKeyViolationError:
         raise unknown_reference("clinic_id") from None
+    except asyncpg.UniqueViolationError:
+        raise DoseAlreadyRecorded() from None
     await audit.record(
         conn,
         actor=actor,
@@ -157,6 +160,10 @@ async def _from_department(conn: Connection, lot: Lot, doses: int) -> None:
         raise InsufficientStock(available=left, requested=doses)
 
 
+def _today(now: datetime) -> date:
+    return now.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
+
+
 async def _hold(conn: Connection, lot: Lot, *clinic_ids: UUID | None) -> None:
     """Lock the clinics' doses and seats for the lot's vaccine before any stock row: every movement takes its
     clinics in the same order, so two movements never wait on each other in a circle."""
@@ -170,7 +177,7 @@ async def _from_clinic(conn: Connection, clinic_id: UUID, lot: Lot, doses: int, 
     left = await repository.take_from_clinic(conn, clinic_id=clinic_id, lot_id=lot.id, doses=doses)
     if left is not None:
         raise InsufficientStock(available=left, requested=doses)
-    held = await repository.clinic_doses(conn, clinic_id=clinic_id, product_id=lot.product_id)
+    held = await repository.clinic_doses(conn, clinic_id=clinic_id, product_id=lot.product_id, on=_today(now))
     seats, booked = await repository.committed_seats(conn, clinic_id=clinic_id, product_id=lot.product_id, now=now)
     if seats > held:
         if booked > held:
@@ -285,7 +292,7 @@ async def hold_seats(uow: UnitOfWork, *, clinic_id: UUID, product_id: UUID) -> N
 async def check_seats(uow: UnitOfWork, *, clinic_id: UUID, product_id: UUID, now: datetime) -> None:
     """After a change to a clinic's seats (under hold_seats): refuse it if seats now outnumber doses."""
     async with uow.transaction() as conn:
-        held = await repository.clinic_doses(conn, clinic_id=clinic_id, product_id=product_id)
+        held = await repository.clinic_doses(conn, clinic_id=clinic_id, product_id=product_id, on=_today(now))
         seats, _ = await repository.committed_seats(conn, clinic_id=clinic_id, product_id=product_id, now=now)
     if seats > held:
         raise QuotaExceeded(doses=held, seats=seats)
@@ -294,7 +301,7 @@ async def check_seats(uow: UnitOfWork, *, clinic_id: UUID, product_id: UUID, now
 async def room_for_seats(uow: UnitOfWork, *, clinic_id: UUID, product_id: UUID, now: datetime) -> int:
     """How many more seats the clinic's doses allow (under hold_seats)."""
     async with uow.transaction() as conn:
-        held = await repository.clinic_doses(conn, clinic_id=clinic_id, product_id=product_id)
+        held = await repository.clinic_doses(conn, clinic_id=clinic_id, product_id=product_id, on=_today(now))
         seats, _ = await repository.committed_seats(conn, clinic_id=clinic_id, product_id=product_id, now=now)
     return held - seats
 

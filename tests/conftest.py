@@ -21,6 +21,7 @@ from vaxbook.settings import Settings
 
 TEST_DATABASE = "vaxbook_test"
 APP_LOGIN = "vaxbook_test_app"
+APP_PASSWORD = "test-only-app-password"  # for a TEST_DATABASE_URL server that wants one; the embedded one trusts
 JWT_SECRET = "test-signing-key-that-is-long-enough-0123456789"
 
 
@@ -59,8 +60,8 @@ def owner_dsn(server_dsn: str) -> str:
 @pytest.fixture(scope="session")
 def dsn(owner_dsn: str) -> str:
     """The test database as the service connects to it: a login in the vaxbook_app role, as in production."""
-    asyncio.run(ensure_login_role(owner_dsn, APP_LOGIN))
-    return with_user(owner_dsn, APP_LOGIN)
+    asyncio.run(ensure_login_role(owner_dsn, APP_LOGIN, APP_PASSWORD))
+    return with_user(owner_dsn, APP_LOGIN, APP_PASSWORD)
 
 
 async def empty_all_tables(conn: asyncpg.Connection) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import asyncpg
 
@@ -73,7 +74,7 @@ async def ensure_database(admin_dsn: str, name: str) -> None:
         await conn.close()
 
 
-async def ensure_login_role(admin_dsn: str, login: str) -> None:
+async def ensure_login_role(admin_dsn: str, login: str, password: str | None = None) -> None:
     """A login role in the application's role (both made when missing): what the service connects as."""
     conn = await asyncpg.connect(admin_dsn)
     try:
@@ -81,17 +82,26 @@ async def ensure_login_role(admin_dsn: str, login: str) -> None:
             await conn.execute("SELECT pg_advisory_xact_lock(7141592655)")  # roles are per server, not per database
             if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", APP_ROLE):
                 await conn.execute(f"CREATE ROLE {APP_ROLE} NOLOGIN")
-            if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", login):
-                await conn.execute(f'CREATE ROLE "{login}" LOGIN IN ROLE {APP_ROLE}')
+            exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", login)
+            statement = await conn.fetchval(
+                "SELECT format(CASE WHEN $3 THEN 'ALTER ROLE %I LOGIN PASSWORD %L' "
+                "ELSE 'CREATE ROLE %I LOGIN PASSWORD %L IN ROLE ' || $4 END, $1::text, $2::text)",
+                login,
+                password,
+                bool(exists),
+                APP_ROLE,
+            )
+            await conn.execute(statement)
     finally:
         await conn.close()
 
 
-def with_user(dsn: str, user: str) -> str:
-    """The same DSN, connecting as another role (no password: the embedded server trusts its own socket)."""
+def with_user(dsn: str, user: str, password: str | None = None) -> str:
+    """The same DSN, connecting as another role (the embedded server trusts its own socket: no password)."""
     scheme, _, rest = dsn.partition("://")
     _, at, location = rest.rpartition("@")
-    return f"{scheme}://{user}@{location if at else rest}"
+    credentials = f"{user}:{quote(password, safe='')}" if password else user
+    return f"{scheme}://{credentials}@{location if at else rest}"
 
 
 def with_database(dsn: str, name: str) -> str:

@@ -105,7 +105,7 @@ async def book(
             dose = await dose_for(uow, conn, person, rules, local_day(slot, clinic))
             seat_plan = await plan_seat(uow, slot, clinic, person, now)
             if not through_draw:
-                await priority.check_no_draw(uow, slot)
+                await priority.check_no_draw(uow, slot, clinic.zone)
             if not await repository.take_active_place(conn, person_id=person.id, limit=policy.max_active_per_person):
                 raise TooManyActiveBookings(limit=policy.max_active_per_person)
             booking = await insert_booking(conn, principal, slot=slot, rules=rules, person_id=person.id, dose=dose)
@@ -121,7 +121,7 @@ async def book(
             )
             await record_booking(conn, principal, "booking.create", booking, dose_number=dose)
             # Last, so that the slot's row stays locked for as short a time as possible.
-            return await take_seat(uow, conn, slot, seat_plan, booking, now)
+            return await take_seat(uow, conn, slot, seat_plan, booking, now, through_draw=through_draw)
 
     async def count() -> None:
         await count_attempt(uow, policy, attempt_scope(principal, person_id or principal.id))
@@ -198,7 +198,7 @@ async def move(
             check_consent(person)
             dose = await dose_for(uow, conn, person, rules, local_day(slot, clinic))
             seat_plan = await plan_seat(uow, slot, clinic, person, now)
-            await priority.check_no_draw(uow, slot)
+            await priority.check_no_draw(uow, slot, clinic.zone)
             # Both slots are locked in one order, so that two moves between the same two slots in opposite
             # directions cannot wait on each other.
             await repository.lock_slots(conn, slot_ids=[booking.slot_id, slot.id])

@@ -172,13 +172,20 @@ async def plan_seat(uow: UnitOfWork, slot: Slot, clinic: Clinic, person: Person,
 
 
 async def take_seat(
-    uow: UnitOfWork, conn: Connection, slot: Slot, seat_plan: SeatPlan, booking: Booking, now: datetime
+    uow: UnitOfWork,
+    conn: Connection,
+    slot: Slot,
+    seat_plan: SeatPlan,
+    booking: Booking,
+    now: datetime,
+    *,
+    through_draw: bool = False,
 ) -> Booking:
     """Claim the booking's seat, by conditional updates only: one held back for the person's best group that has
     one left, else one of everyone's. Raises when none is left to them (and why, when seats are held back)."""
     reservation = await priority.claim_reserved(uow, slot=slot, seat_plan=seat_plan, now=now)
     if reservation is None and not await repository.claim_seat(
-        conn, clinic_id=slot.clinic_id, slot_id=slot.id, now=now, early=seat_plan.early
+        conn, clinic_id=slot.clinic_id, slot_id=slot.id, now=now, early=seat_plan.early, through_draw=through_draw
     ):
         raise priority.why_no_seat(seat_plan) or SlotFull()
     group = reservation.group if reservation else seat_plan.group
@@ -214,8 +221,13 @@ async def pass_seat_on(
     """
     slot, clinic = await clinics.get_slot(uow, slot_id)
     rules = await rules_of(uow, slot.service_id)
-    # not before the slot opens to everyone: people on the list may be in no priority group
-    if is_open(slot, clinic, rules, now) and (slot.opens_at is None or slot.opens_at <= now):
+    # not before the slot opens to everyone (people on the list may be in no priority group), nor while its
+    # seats go by draw
+    if (
+        is_open(slot, clinic, rules, now)
+        and (slot.opens_at is None or slot.opens_at <= now)
+        and not await priority.draw_pending(uow, slot)
+    ):
         day = local_day(slot, clinic)
         passed_over: list[UUID] = []
         while len(passed_over) < MAX_PASSED_OVER:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+import structlog
+
 from booking import repository
 from booking.models import AlreadyBooked, BookingPolicy, SlotFull
 from booking.schemas import StandbyJoin
@@ -27,6 +29,8 @@ from vaxbook.audit import Actor
 from vaxbook.auth.models import Principal, Role
 from vaxbook.db import Connection, UnitOfWork
 from vaxbook.errors import DomainError
+
+log = structlog.get_logger(__name__)
 
 
 async def enter(
@@ -68,7 +72,11 @@ async def run_due(uow: UnitOfWork, actor: Actor, policy: BookingPolicy, *, now: 
     """Hold and settle every draw whose entries have closed (run on a schedule). Returns the entries settled."""
     settled = 0
     for clinic_id, slot_id in await priority.due_draws(uow, now=now):
-        settled += await run(uow, actor, policy, clinic_id=clinic_id, slot_id=slot_id, now=now)
+        try:
+            settled += await run(uow, actor, policy, clinic_id=clinic_id, slot_id=slot_id, now=now)
+        except DomainError as refused:
+            # its close was moved since it was found due, or it was held meanwhile: the others still go ahead
+            log.info("draw.skipped", slot_id=str(slot_id), reason=refused.slug)
     return settled
 
 

@@ -28,12 +28,12 @@ def upgrade() -> None:
     -- negative balance impossible, however many movements race.
     CREATE TABLE department_stock (
         lot_id  uuid PRIMARY KEY REFERENCES vaccine_lots (id),
-        doses   integer NOT NULL CHECK (doses >= 0)
+        doses   bigint NOT NULL CHECK (doses >= 0)
     );
     CREATE TABLE clinic_stock (
         clinic_id  uuid NOT NULL REFERENCES clinics (id),
         lot_id     uuid NOT NULL REFERENCES vaccine_lots (id),
-        doses      integer NOT NULL CHECK (doses >= 0),
+        doses      bigint NOT NULL CHECK (doses >= 0),
         PRIMARY KEY (clinic_id, lot_id)
     );
 

@@ -34,7 +34,7 @@ def upgrade() -> None:
         id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
         clinic_id   uuid NOT NULL,
         slot_id     uuid NOT NULL,
-        person_id   uuid NOT NULL REFERENCES people (id) ON DELETE CASCADE,
+        person_id   uuid NOT NULL REFERENCES people (id),
         entered_by  uuid NOT NULL REFERENCES citizens (id),
         rank        integer NOT NULL CHECK (rank BETWEEN 1 AND 1000),
         created_at  timestamptz NOT NULL DEFAULT now(),

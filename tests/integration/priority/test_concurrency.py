@@ -48,6 +48,7 @@ async def test_a_rush_on_held_back_and_open_seats_keeps_them_apart(
     results = await asyncio.gather(*calls)
 
     outcome = Counter((kind, r.status_code) for kind, r in results)
+    assert {status for _, status in outcome} <= {200, 201, 409}, outcome
     young_booked, old_booked = outcome[("young", 201)], outcome[("old", 201)]
     released = next((r.json()["seats"] for kind, r in results if kind == "release"), 0)
     # everyone else gets the open seats and, at most, the seats released while they were still trying
@@ -63,5 +64,42 @@ async def test_a_rush_on_held_back_and_open_seats_keeps_them_apart(
     assert await db.fetchval("SELECT count(*) FROM bookings WHERE reserved_seat AND priority_group_id IS NULL") == 0
     reserved_holders = await db.fetchval("SELECT count(*) FROM bookings WHERE reserved_seat")
     assert reserved_holders <= len(old)
+    await check_held_back(db)
+    await check_invariants(db)
+
+
+async def test_cancels_of_held_back_seats_race_changes_and_releases_without_deadlock(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN, [])
+    elderly = await make_group(client, admin, ELDERLY)
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=30, starts_at=soon(72))
+    assert (await hold_back(client, admin, slot, (elderly, 30, soon(-1)))).status_code == 200
+    old = [(await make_citizen(uow, date_of_birth=date(1945, 1, 1)))[0] for _ in range(25)]
+    bookings = [
+        (c, (await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(c))).json())
+        for c in old
+    ]
+    assert all(b["reserved_seat"] for _, b in bookings)
+
+    async def cancel(citizen: object, booking_id: str) -> httpx.Response:
+        return await client.post(f"/api/v1/bookings/{booking_id}/cancel", headers=token_for(citizen))  # type: ignore[arg-type]
+
+    async def change(seats: int) -> httpx.Response:
+        return await hold_back(client, admin, slot, (elderly, seats, soon(-1)))
+
+    async def release() -> httpx.Response:
+        body = {"clinic_id": str(clinic.id), "slot_id": str(slot.id)}
+        return await client.post("/api/v1/reservations/release", json=body, headers=admin)
+
+    calls = [cancel(c, b["id"]) for c, b in bookings[:20]]
+    calls[5:5] = [change(30) for _ in range(8)]
+    calls.insert(12, release())
+    responses = await asyncio.gather(*calls)
+    statuses = Counter(r.status_code for r in responses)
+    assert set(statuses) <= {200, 409}, statuses
+    assert {r.json()["type"] for r in responses if r.status_code == 409} <= {"/problems/reservation-below-booked"}
+    assert await db.fetchval("SELECT count(*) FROM bookings WHERE status = 'cancelled'") == 20
     await check_held_back(db)
     await check_invariants(db)

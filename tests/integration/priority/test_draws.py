@@ -7,11 +7,14 @@ import asyncio
 import hashlib
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
 import pytest
 
+from booking.models import BookingPolicy
+from booking.service import draws, standby
 from priority import service as priority
 from tests.factories import make_citizen, make_clinic, make_service, make_slot, soon, staff_headers, token_for
 from tests.integration.booking.invariants import check_invariants
@@ -22,6 +25,10 @@ from vaxbook.auth.models import Principal, Role
 from vaxbook.db import Pool, UnitOfWork
 
 Client = httpx.AsyncClient
+SAIGON = ZoneInfo("Asia/Ho_Chi_Minh")
+POLICY = BookingPolicy(
+    max_attempts=100, attempt_window_minutes=10, max_active_per_person=3, offer_minutes=30, idempotency_hours=24
+)
 
 
 async def enter(client: Client, citizen: Principal, slot_id: object) -> httpx.Response:
@@ -136,3 +143,50 @@ async def test_entries_racing_the_close_are_either_drawn_or_refused(
     assert all(r["outcome"] == "drawn" and r["position"] is not None for r in rows), "an entry missed the draw"
     assert sorted(r["position"] for r in rows) == list(range(1, accepted + 1))
     assert datetime.now(UTC) < closes_at
+
+
+async def test_while_a_draw_is_pending_its_seats_go_neither_to_the_standby_list_nor_to_anyone(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN, [])
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(72))
+    first, _ = await make_citizen(uow)
+    waiter, _ = await make_citizen(uow)
+    booking = (await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(first))).json()
+    day = slot.starts_at.astimezone(SAIGON).date().isoformat()
+    wait = {"service_id": str(service.id), "clinic_id": str(clinic.id), "date_from": day, "date_to": day}
+    assert (await client.post("/api/v1/standby", json=wait, headers=token_for(waiter))).status_code == 201
+    path = f"/api/v1/clinics/{clinic.id}/slots/{slot.id}"
+    await client.put(f"{path}/draw", json={"closes_at": soon(1).isoformat()}, headers=admin)
+    assert (await client.patch(path, json={"capacity": 3}, headers=admin)).status_code == 200
+    assert await standby.fill_free_seats(uow, POLICY, now=datetime.now(UTC)) == 0
+    await client.post(f"/api/v1/bookings/{booking['id']}/cancel", headers=token_for(first))
+    assert await db.fetchval("SELECT status FROM standby_entries") == "waiting"
+    assert await db.fetchval("SELECT booked FROM slots WHERE id = $1", slot.id) == 0
+    await check_invariants(db)
+
+
+@pytest.mark.concurrency
+async def test_two_settlements_at_once_still_go_in_the_drawn_order(
+    client: Client, uow: UnitOfWork, pool: Pool, db: asyncpg.Connection
+) -> None:
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN, [])
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    for round_number in range(8):
+        slot = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(72 + round_number))
+        path = f"/api/v1/clinics/{clinic.id}/slots/{slot.id}/draw"
+        await client.put(path, json={"closes_at": soon(1).isoformat()}, headers=admin)
+        for _ in range(3):
+            assert (await enter(client, (await make_citizen(uow))[0], slot.id)).status_code == 201
+        await db.execute("UPDATE slot_draws SET closes_at = now() - interval '1 second' WHERE slot_id = $1", slot.id)
+        now = datetime.now(UTC)
+        await asyncio.gather(
+            *(draws.run(UnitOfWork(pool), SYSTEM, POLICY, clinic_id=clinic.id, slot_id=slot.id, now=now) for _ in "ab")
+        )
+        outcomes = [
+            r["outcome"]
+            for r in await db.fetch("SELECT outcome FROM draw_entries WHERE slot_id = $1 ORDER BY position", slot.id)
+        ]
+        assert outcomes == ["booked", "waiting", "waiting"], f"round {round_number}: {outcomes}"
+    await check_invariants(db)

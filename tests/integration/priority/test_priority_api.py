@@ -371,3 +371,26 @@ async def test_a_seat_freed_before_the_slot_opens_to_everyone_is_not_offered_to_
     assert await db.fetchval("SELECT status FROM standby_entries") == "waiting"
     assert await db.fetchval("SELECT booked FROM slots WHERE id = $1", slot.id) == 0
     await check_invariants(db)
+
+
+async def test_released_seats_can_be_held_back_again_and_a_release_names_its_slot(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    headers = await admin(client, uow)
+    elderly = await make_group(client, headers, ELDERLY)
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=4, starts_at=soon(72))
+    await hold_back(client, headers, slot, (elderly, 3, soon(-1)))
+    old, _ = await make_citizen(uow, date_of_birth=date(1945, 1, 1))
+    assert (await book(client, old, slot)).json()["reserved_seat"] is True
+    half = await client.post("/api/v1/reservations/release", json={"clinic_id": str(clinic.id)}, headers=headers)
+    assert half.status_code == 422
+    assert half.json()["errors"][0]["field"] == "slot_id"
+    release = {"clinic_id": str(clinic.id), "slot_id": str(slot.id)}
+    assert (await client.post("/api/v1/reservations/release", json=release, headers=headers)).json() == {"seats": 2}
+    again = await hold_back(client, headers, slot, (elderly, 2, soon(-1)))
+    assert again.status_code == 200, again.text
+    group = again.json()["groups"][0]
+    assert (group["seats"], group["booked"], group["left"], group["released_at"]) == (2, 1, 1, None)
+    assert again.json()["held_back"] == 1
+    await check_held_back(db)

@@ -3,6 +3,8 @@ negative, and the capacity bound that keeps a clinic's coming seats within its d
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -15,7 +17,7 @@ from booking.models import BookingPolicy
 from booking.service import bookings
 from clinics.models import ServiceKind
 from quotas import service as quotas
-from quotas.models import LotExpired
+from quotas.models import DoseAlreadyRecorded, LotExpired
 from quotas.schemas import Receipt
 from tests.factories import (
     give_doses,
@@ -304,3 +306,47 @@ async def test_clinic_staff_see_their_own_clinics_stock_only(client: Client, uow
     other = await client.get(f"/api/v1/clinics/{theirs.id}/stock", headers=staff)
     assert other.status_code == 403
     assert other.json()["type"] == "/problems/clinic-out-of-scope"
+
+
+async def test_a_doctored_ledger_cursor_is_a_422_naming_the_cursor(client: Client, uow: UnitOfWork) -> None:
+    headers = await admin(client, uow)
+    for value in ("²", "99999999999999999999", "-1"):
+        cursor = base64.urlsafe_b64encode(json.dumps([value]).encode()).decode().rstrip("=")
+        response = await client.get("/api/v1/stock/movements", params={"cursor": cursor}, headers=headers)
+        assert response.status_code == 422, value
+        assert response.json()["errors"][0]["field"] == "cursor"
+
+
+async def test_doses_of_an_expired_lot_back_no_seats(client: Client, uow: UnitOfWork, db: asyncpg.Connection) -> None:
+    clinic = await make_clinic(uow)
+    service = await make_service(uow, kind=ServiceKind.VACCINATION)
+    assert service.product_id is not None
+    lot = await give_doses(uow, clinic.id, service.product_id, 10)
+    await db.execute("UPDATE vaccine_lots SET expires_on = current_date - 1 WHERE id = $1", lot.id)
+    staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
+    start = soon(24)
+    body = {
+        "service_id": str(service.id),
+        "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(minutes=30)).isoformat(),
+        "capacity": 1,
+    }
+    refused = await client.post(f"/api/v1/clinics/{clinic.id}/slots", json=body, headers=staff)
+    assert refused.status_code == 409
+    assert (refused.json()["doses"], refused.json()["seats"]) == (0, 1)
+
+
+async def test_a_second_dose_for_one_booking_is_refused(uow: UnitOfWork, db: asyncpg.Connection) -> None:
+    clinic = await make_clinic(uow)
+    product = await make_product(uow)
+    lot = await give_doses(uow, clinic.id, product.id, 5)
+    booking_id = UUID(int=42)
+    await quotas.administer(
+        uow, SYSTEM, clinic_id=clinic.id, lot_id=lot.id, booking_id=booking_id, now=datetime.now(UTC)
+    )
+    with pytest.raises(DoseAlreadyRecorded):
+        await quotas.administer(
+            uow, SYSTEM, clinic_id=clinic.id, lot_id=lot.id, booking_id=booking_id, now=datetime.now(UTC)
+        )
+    assert await db.fetchval("SELECT doses FROM clinic_stock WHERE lot_id = $1", lot.id) == 4
+    await check_ledger(db, now=datetime.now(UTC))
