@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from litestar import Controller, delete, get, patch, post, put
+from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK
@@ -17,6 +17,8 @@ from booking.schemas import (
     Booking,
     BookingCreate,
     BookingMove,
+    CheckIn,
+    CheckInRequest,
     ConsentText,
     DayListEntry,
     DependentCreate,
@@ -27,17 +29,19 @@ from booking.schemas import (
     StandbyEntry,
     StandbyJoin,
 )
-from booking.service import bookings, draws, people, standby
+from booking.service import bookings, checkin, draws, people, standby
 from priority import service as priority
 from priority.schemas import Declarations, DeclarationsOut, DrawEntryCreate, DrawOut, MyDrawEntry
+from qr import render
 from vaxbook.auth.models import Principal, Role
 from vaxbook.auth.security import CITIZENS, CLINIC_MANAGERS, HEALTH_ADMINS, PUBLIC, CallerRequest, allow
-from vaxbook.dependencies import UoW
+from vaxbook.dependencies import CheckInWindow, Keys, UoW
 from vaxbook.idempotency import IdempotencyHeader, IdempotencyKey, idempotency_key
 from vaxbook.pagination import Cursor, Limit, Page, decode_time_cursor, paginate
 from vaxbook.settings import DEFAULT_TIMEZONE
 
 Policy = NamedDependency[BookingPolicy]
+_NO_STORE = {"Cache-Control": "no-store"}
 ASSISTANTS = allow(Role.CLINIC_STAFF, Role.OPERATOR)
 
 
@@ -163,6 +167,25 @@ class BookingController(Controller):
     ) -> Booking:
         """Book a seat for yourself or a dependent (person_id)."""
         return await _book(uow, request.user, policy, idempotency_key, data.slot_id, data.person_id)
+
+    @get("/{booking_id:uuid}/qr", media_type="image/png")
+    async def qr_code(
+        self,
+        booking_id: FromPath[UUID],
+        uow: UoW,
+        request: CallerRequest,
+        keys: Keys,
+        checkin_window: CheckInWindow,
+        format: FromQuery[Literal["png", "svg", "text"]] = "png",
+    ) -> Response[bytes]:
+        """Your booking's QR for the door: PNG (default), SVG, or the signed text itself. It carries the booking's
+        id, clinic and time only, and stops working when the booking is cancelled or moved."""
+        text = await checkin.appointment_qr(uow, request.user, keys, booking_id=booking_id, window=checkin_window)
+        if format == "svg":
+            return Response(render.svg(text), media_type="image/svg+xml", headers=_NO_STORE)
+        if format == "text":
+            return Response(text.encode(), media_type="text/plain", headers=_NO_STORE)
+        return Response(render.png(text), media_type="image/png", headers=_NO_STORE)
 
     @get("/{booking_id:uuid}")
     async def get_booking(self, booking_id: FromPath[UUID], uow: UoW, request: CallerRequest) -> Booking:
@@ -345,3 +368,33 @@ class DrawRunController(Controller):
         await draws.run(uow, request.user, policy, clinic_id=clinic_id, slot_id=slot_id, now=_now())
         draw, entries = await priority.draw_record(uow, clinic_id, slot_id)
         return DrawOut.of(draw, entries, ZoneInfo(DEFAULT_TIMEZONE))
+
+
+class CheckInController(Controller):
+    path = "/api/v1/clinics/{clinic_id:uuid}/check-ins"
+    tags = ["Check-in"]
+    guards = [CLINIC_MANAGERS]
+
+    @post("/", status_code=HTTP_200_OK)
+    async def check_in(
+        self,
+        clinic_id: FromPath[UUID],
+        data: JSONBody[CheckInRequest],
+        uow: UoW,
+        request: CallerRequest,
+        checkin_window: CheckInWindow,
+    ) -> CheckIn:
+        """Check a booking in: send what the scanner read (`qr`), or the booking `code` and `cccd_last4`. Once per
+        booking; a second scan is 409 `already-checked-in` saying when and by whom. Each refusal of a QR has its own
+        type: qr-malformed, qr-algorithm-refused, qr-unknown-key, qr-key-revoked, qr-bad-signature, qr-too-early,
+        qr-expired, qr-wrong-clinic, booking-not-active."""
+        done = await checkin.check_in(
+            uow, request.user, clinic_id=clinic_id, request=data, window=checkin_window, now=_now()
+        )
+        return CheckIn(
+            booking=Booking.of(done.booking),
+            person_name=done.person.full_name,
+            date_of_birth=done.person.date_of_birth,
+            priority_group_id=done.booking.priority_group_id,
+            needs_evidence=done.needs_evidence,
+        )

@@ -84,6 +84,7 @@ class Booking:
     timezone: str
     priority_group_id: UUID | None = None  # the group it was booked under (its seat or its earlier window)
     reserved_seat: bool = False  # the seat was held back for that group
+    checked_in_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -280,6 +281,30 @@ class SeriesComplete(Conflict):
 class BookingNotActive(Conflict):
     slug = "booking-not-active"
     title = Text("Lịch hẹn không còn hiệu lực", "The booking is no longer active")
+
+
+class AlreadyCheckedIn(Conflict):
+    """A second scan of the same code, from this scanner or another: says when, and by whom."""
+
+    slug = "already-checked-in"
+    title = Text("Lịch hẹn này đã được check-in", "This booking has already been checked in")
+
+    def __init__(self, *, at: datetime, by: str) -> None:
+        super().__init__(
+            Text(
+                f"Đã check-in lúc {at:%H:%M:%S ngày %d/%m/%Y} bởi {by}.",
+                f"Checked in at {at:%H:%M:%S on %Y-%m-%d} by {by}.",
+            ),
+            checked_in_at=at.isoformat(),
+            checked_in_by=by,
+        )
+
+
+class NoSuchAppointment(NotFound):
+    """The code and the last digits of the CCCD do not match a booking here (which of the two, it does not say)."""
+
+    slug = "no-such-appointment"
+    title = Text("Không tìm thấy lịch hẹn với mã và số CCCD này", "No booking here with this code and CCCD")
 
 
 class BookingStarted(Conflict):

@@ -30,7 +30,7 @@ _PERSON = (
 )
 _BOOKING = (
     "id, clinic_id, slot_id, service_id, person_id, dose_number, code, status, starts_at, ends_at, moved_from, "
-    "created_at, priority_group_id, reserved_seat"
+    "created_at, priority_group_id, reserved_seat, checked_in_at"
 )
 # Bookings are read with their clinic's time zone, in which their times are shown.
 _BOOKING_WITH_ZONE = ", ".join([*(f"b.{c}" for c in _BOOKING.split(", ")), "c.timezone"])
@@ -369,6 +369,51 @@ async def mark_priority(conn: Connection, *, booking_id: UUID, group_id: UUID, r
     )
     assert row is not None
     return _booking(row)
+
+
+async def check_in(
+    conn: Connection, *, booking_id: UUID, clinic_id: UUID, staff_id: UUID, now: datetime
+) -> Booking | None:
+    """Booked → checked in, in one conditional statement: of two scans at once, exactly one gets the row."""
+    row = await conn.fetchrow(
+        f"""
+        WITH b AS (
+            UPDATE bookings SET status = 'checked_in', checked_in_at = $4, checked_in_by = $3, updated_at = now()
+            WHERE id = $1 AND clinic_id = $2 AND status = 'booked'
+            RETURNING *
+        )
+        SELECT {_BOOKING_WITH_ZONE} FROM b JOIN clinics c ON c.id = b.clinic_id
+        """,
+        booking_id,
+        clinic_id,
+        staff_id,
+        now,
+    )
+    return None if row is None else _booking(row)
+
+
+async def checked_in_by(conn: Connection, *, booking_id: UUID) -> str | None:
+    """Who checked the booking in (their display name), if anyone."""
+    value = await conn.fetchval(
+        "SELECT s.display_name FROM bookings b JOIN staff_accounts s ON s.id = b.checked_in_by WHERE b.id = $1",
+        booking_id,
+    )
+    return None if value is None else str(value)
+
+
+async def booking_by_code(conn: Connection, *, clinic_id: UUID, code: str, cccd_last4: str) -> Booking | None:
+    """The clinic's booking with this code whose person's CCCD ends in these four digits."""
+    row = await conn.fetchrow(
+        f"""
+        SELECT {_BOOKING_WITH_ZONE} FROM bookings b JOIN clinics c ON c.id = b.clinic_id
+        JOIN people p ON p.id = b.person_id
+        WHERE b.code = $2 AND b.clinic_id = $1 AND right(p.cccd, 4) = $3
+        """,
+        clinic_id,
+        code,
+        cccd_last4,
+    )
+    return None if row is None else _booking(row)
 
 
 async def get_booking(conn: Connection, *, booking_id: UUID) -> Booking | None:

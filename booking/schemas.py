@@ -158,6 +158,7 @@ class Booking(OutputModel):
     created_at: datetime
     priority_group_id: UUID | None = Field(description="The priority group it was booked under, if any")
     reserved_seat: bool = Field(description="The seat was one held back for that group")
+    checked_in_at: datetime | None
 
     @classmethod
     def of(cls, booking: BookingModel) -> Booking:
@@ -262,3 +263,39 @@ class PersonSearch(InputModel):
         if (cccd is None) == (info.data.get("phone") is None):
             raise bilingual_error("search_by", "Tìm theo số điện thoại hoặc CCCD", "Search by phone or by CCCD")
         return cccd
+
+
+def _upper_code(value: object) -> object:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+class CheckInRequest(InputModel):
+    """What the scanner read (`qr`), or, for a phone without its QR, the booking code and the CCCD's last 4 digits."""
+
+    qr: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    code: (
+        Annotated[str, BeforeValidator(_upper_code), StringConstraints(pattern=r"^[0-9A-Z]{4}-[0-9A-Z]{4}$")] | None
+    ) = None
+    cccd_last4: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")] | None = Field(
+        default=None, validate_default=True
+    )
+
+    @field_validator("cccd_last4")
+    @classmethod
+    def _one_way(cls, last4: str | None, info: ValidationInfo) -> str | None:
+        scanned, code = info.data.get("qr") is not None, info.data.get("code") is not None
+        if scanned == (code or last4 is not None) or code != (last4 is not None):
+            raise bilingual_error(
+                "one_way", "Gửi mã QR, hoặc mã lịch hẹn cùng 4 số cuối CCCD", "Send qr, or code with cccd_last4"
+            )
+        return last4
+
+
+class CheckIn(OutputModel):
+    """What the nurse at the door needs: the booking and whom it is for."""
+
+    booking: Booking
+    person_name: str
+    date_of_birth: date
+    priority_group_id: UUID | None
+    needs_evidence: bool

@@ -91,6 +91,14 @@ async def update_group(uow: UnitOfWork, actor: Actor, group_id: UUID, data: Prio
     return group
 
 
+async def get_group(uow: UnitOfWork, group_id: UUID) -> PriorityGroup:
+    async with uow.transaction(readonly=True) as conn:
+        group = await repository.get_group(conn, group_id=group_id)
+    if group is None:
+        raise GroupNotFound()
+    return group
+
+
 async def list_groups(uow: UnitOfWork, *, include_inactive: bool) -> list[PriorityGroup]:
     async with uow.transaction(readonly=True) as conn:
         return await repository.list_groups(conn, include_inactive=include_inactive)

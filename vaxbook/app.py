@@ -19,6 +19,7 @@ from litestar.types import ControllerRouterHandler, Middleware
 from booking.controllers import (
     AssistController,
     BookingController,
+    CheckInController,
     ClinicBookingController,
     ConsentController,
     DrawEntryController,
@@ -43,6 +44,10 @@ from priority.controllers import (
     SlotReservationController,
     TemplateReservationController,
 )
+from qr import service as qr_service
+from qr.controllers import JwksController
+from qr.keystore import KeyStore
+from qr.models import KeyPurpose, Window
 from quotas.controllers import (
     ClinicStockController,
     LotController,
@@ -50,7 +55,7 @@ from quotas.controllers import (
     StockController,
     VaccineProductController,
 )
-from vaxbook import db
+from vaxbook import db, migrate
 from vaxbook.auth.controllers import AuthController, StaffController
 from vaxbook.auth.security import TokenIssuer, jwt_auth
 from vaxbook.auth.service import LoginPolicy, LogOtpSender, OtpPolicy, OtpSender
@@ -84,6 +89,8 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     DrawController,
     DrawRunController,
     DrawEntryController,
+    JwksController,
+    CheckInController,
     AvailabilityController,
     ClinicSlotController,
     SlotTemplateController,
@@ -115,6 +122,9 @@ def create_app(settings: Settings, *, dsn: str, otp_sender: OtpSender | None = N
     @asynccontextmanager
     async def database_pool(app: Litestar) -> AsyncIterator[None]:
         app.state.pool = await db.create_pool(dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+        # a schema behind the code is reported by /health/ready; nothing is written to it meanwhile
+        if settings.generate_signing_keys and await db.schema_revision(app.state.pool) == migrate.head_revision():
+            await qr_service.ensure_key(db.UnitOfWork(app.state.pool), keystore, KeyPurpose.APPOINTMENT)
         exposed = await db.rewritable_records(app.state.pool)
         if exposed:
             structlog.get_logger("vaxbook").warning(
@@ -149,6 +159,11 @@ def create_app(settings: Settings, *, dsn: str, otp_sender: OtpSender | None = N
     )
     policy = booking_policy(settings)
     sender = otp_sender or LogOtpSender()
+    pem = settings.signing_key_pem.get_secret_value().encode() if settings.signing_key_pem else None
+    keystore = KeyStore(settings.signing_keys_dir, extra_pem=pem)
+    window = Window(
+        early=timedelta(minutes=settings.checkin_early_minutes), late=timedelta(minutes=settings.checkin_late_minutes)
+    )
     metrics = prometheus_config()
 
     middleware: list[Middleware] = [metrics.middleware]
@@ -169,6 +184,8 @@ def create_app(settings: Settings, *, dsn: str, otp_sender: OtpSender | None = N
             "login_policy": Provide(lambda: login_policy, sync_to_thread=False),
             "otp_sender": Provide(lambda: sender, sync_to_thread=False),
             "policy": Provide(lambda: policy, sync_to_thread=False),
+            "keys": Provide(lambda: keystore, sync_to_thread=False),
+            "checkin_window": Provide(lambda: window, sync_to_thread=False),
         },
         middleware=middleware,
         request_max_body_size=MAX_BODY_BYTES,

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 from pydantic import ValidationError
@@ -28,6 +28,10 @@ def _settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         raise click.ClickException(f"invalid settings: {exc}") from None
+
+
+if TYPE_CHECKING:
+    from qr.keystore import KeyStore
 
 
 def _run_with_uow(dsn: str, work: Callable[[db.UnitOfWork], Awaitable[T]]) -> T:
@@ -250,3 +254,59 @@ def sweep() -> None:
         f"{drawn} draw entries settled, {expired} standby offers expired, {released} held-back seats released, "
         f"{offered} new seats offered to people waiting, {purged} idempotency keys dropped"
     )
+
+
+@main.group()
+def keys() -> None:
+    """Signing keys for appointment QR codes and certificates. Private keys are PEM files (0600) in
+    VAXBOOK_KEYS_DIR (default VAXBOOK_DATA_DIR/keys); share that directory, or VAXBOOK_SIGNING_KEY_PEM, with
+    every replica."""
+
+
+def _keystore(settings: Settings) -> KeyStore:
+    from qr.keystore import KeyStore
+
+    pem = settings.signing_key_pem.get_secret_value().encode() if settings.signing_key_pem else None
+    return KeyStore(settings.signing_keys_dir, extra_pem=pem)
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """Every key: kid, purpose, state and dates (never a private key)."""
+    from qr import service as qr
+
+    settings = _settings()
+    with _database(settings) as dsn:
+        found = _run_with_uow(dsn, qr.list_keys)
+    for key in found:
+        ended = key.revoked_at or key.retired_at
+        click.echo(
+            f"{key.kid}  {key.purpose.value:<12} {key.state.value:<8} {key.created_at:%Y-%m-%d}"
+            + (f" → {ended:%Y-%m-%d}" if ended else "")
+        )
+
+
+@keys.command("rotate")
+@click.option("--purpose", type=click.Choice(["appointment", "certificate"]), default="appointment", show_default=True)
+def keys_rotate(purpose: str) -> None:
+    """Make a new active key; the active one is retired (what it signed still verifies until it expires)."""
+    from qr import service as qr
+    from qr.models import KeyPurpose
+
+    settings = _settings()
+    store = _keystore(settings)
+    with _database(settings) as dsn:
+        key = _run_with_uow(dsn, lambda uow: qr.rotate(uow, SYSTEM, store, KeyPurpose(purpose), now=datetime.now(UTC)))
+    click.echo(f"{key.kid} is now the active {purpose} key (private key in {store.directory})")
+
+
+@keys.command("revoke")
+@click.argument("kid")
+def keys_revoke(kid: str) -> None:
+    """Revoke a key: nothing it signed verifies any more. Rotate first if it is the active one."""
+    from qr import service as qr
+
+    settings = _settings()
+    with _database(settings) as dsn:
+        key = _run_with_uow(dsn, lambda uow: qr.revoke(uow, SYSTEM, kid, now=datetime.now(UTC)))
+    click.echo(f"{key.kid} revoked")

@@ -6,8 +6,12 @@ from typing import TypeAlias
 
 from litestar.di import NamedDependency
 
+from qr.keystore import KeyStore
+from qr.models import Window
 from vaxbook.db import UnitOfWork
 from vaxbook.settings import Settings
 
 UoW: TypeAlias = NamedDependency[UnitOfWork]
 AppSettings: TypeAlias = NamedDependency[Settings]
+Keys: TypeAlias = NamedDependency[KeyStore]
+CheckInWindow: TypeAlias = NamedDependency[Window]

@@ -66,6 +66,18 @@ class Settings(BaseSettings):
     slot_horizon_days: int = Field(default=14, ge=1, le=180)
     search_max_days: int = Field(default=31, ge=1, le=366)
 
+    keys_dir: Path | None = Field(
+        default=None, description="Private signing keys for QR codes, one PEM file each (0600); default data_dir/keys."
+    )
+    signing_key_pem: SecretStr | None = Field(
+        default=None, description="A private signing key (PEM) from the environment, besides keys_dir's."
+    )
+    generate_signing_keys: bool = Field(
+        default=True, description="Make a signing key at start when there is no active one (one replica, or dev)."
+    )
+    checkin_early_minutes: int = Field(default=60, ge=0, le=24 * 60)
+    checkin_late_minutes: int = Field(default=120, ge=0, le=24 * 60)
+
     log_level: str = "INFO"
     log_json: bool = Field(default=True, description="JSON log lines; false gives console lines.")
 
@@ -75,6 +87,10 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("VAXBOOK_JWT_SECRET must be at least 32 characters")
         return value
+
+    @property
+    def signing_keys_dir(self) -> Path:
+        return self.keys_dir or self.data_dir / "keys"
 
     @cached_property
     def signing_key(self) -> str:

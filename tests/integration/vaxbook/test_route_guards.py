@@ -30,6 +30,7 @@ PUBLIC_ROUTES = {
     ("GET", "/api/v1/services/{service_id:uuid}"),
     ("GET", "/api/v1/vaccine-products"),
     ("GET", "/api/v1/vaccine-products/{product_id:uuid}"),
+    ("GET", "/.well-known/jwks.json"),
     ("GET", "/health/live"),
     ("GET", "/health/ready"),
     ("GET", "/metrics"),

@@ -1,0 +1,97 @@
+"""Check-in at the door: a scanned appointment QR (or, without one, the booking code and the CCCD's last four
+digits) turns a booking into checked_in once; a second scan says when and by whom."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from booking import repository
+from booking.models import (
+    AlreadyCheckedIn,
+    Booking,
+    BookingNotActive,
+    BookingNotFound,
+    BookingStatus,
+    NoSuchAppointment,
+    Person,
+)
+from booking.schemas import CheckInRequest
+from booking.service.common import booking_for, record_booking
+from priority import service as priority
+from qr import service as qr
+from qr.keystore import KeyStore
+from qr.models import Appointment, Window
+from vaxbook.auth.models import ClinicOutOfScope, Principal
+from vaxbook.db import Connection, UnitOfWork
+
+
+@dataclass(frozen=True)
+class CheckedIn:
+    booking: Booking
+    person: Person
+    needs_evidence: bool
+
+
+async def check_in(
+    uow: UnitOfWork, principal: Principal, *, clinic_id: UUID, request: CheckInRequest, window: Window, now: datetime
+) -> CheckedIn:
+    if not principal.may_manage_clinic(clinic_id):
+        raise ClinicOutOfScope()
+    if request.qr is not None:
+        appointment = await qr.verify_appointment(uow, request.qr, clinic_id=clinic_id, window=window, now=now)
+        booking_id = appointment.booking_id
+    else:
+        assert request.code is not None
+        assert request.cccd_last4 is not None
+        async with uow.transaction(readonly=True) as conn:
+            found = await repository.booking_by_code(
+                conn, clinic_id=clinic_id, code=request.code, cccd_last4=request.cccd_last4
+            )
+        if found is None:
+            raise NoSuchAppointment()
+        window.check(Appointment(found.id, clinic_id, found.starts_at, found.ends_at, found.ends_at + window.late), now)
+        booking_id = found.id
+    async with uow.transaction() as conn:
+        booking = await repository.check_in(
+            conn, booking_id=booking_id, clinic_id=clinic_id, staff_id=principal.id, now=now
+        )
+        if booking is None:
+            raise await _why_not(conn, booking_id)
+        await record_booking(
+            conn, principal, "booking.check_in", booking, by="qr" if request.qr is not None else "code"
+        )
+        person = await repository.get_person(conn, person_id=booking.person_id)
+        assert person is not None
+        group = await priority.get_group(uow, booking.priority_group_id) if booking.priority_group_id else None
+    return CheckedIn(booking, person, needs_evidence=bool(group and group.needs_evidence))
+
+
+async def _why_not(conn: Connection, booking_id: UUID) -> Exception:
+    booking = await repository.get_booking(conn, booking_id=booking_id)
+    if booking is None:
+        return BookingNotFound()
+    if booking.checked_in_at is not None:
+        by = await repository.checked_in_by(conn, booking_id=booking_id)
+        return AlreadyCheckedIn(at=booking.checked_in_at, by=by or "?")
+    return BookingNotActive()
+
+
+async def appointment_qr(
+    uow: UnitOfWork, principal: Principal, store: KeyStore, *, booking_id: UUID, window: Window
+) -> str:
+    """The QR text of one of the caller's own active bookings."""
+    async with uow.transaction(readonly=True) as conn:
+        booking = await booking_for(conn, principal, booking_id)
+    if booking.status is not BookingStatus.BOOKED:
+        raise BookingNotActive()
+    return await qr.appointment_qr(
+        uow,
+        store,
+        booking_id=booking.id,
+        clinic_id=booking.clinic_id,
+        starts_at=booking.starts_at,
+        ends_at=booking.ends_at,
+        window=window,
+    )

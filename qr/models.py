@@ -1,0 +1,147 @@
+"""Appointment QR codes and signing keys: types, the token's payload format, and the refusals of a scan."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from uuid import UUID
+
+from vaxbook.errors import Conflict, Invalid, NotFound
+from vaxbook.i18n import Text
+
+
+class KeyPurpose(StrEnum):
+    APPOINTMENT = "appointment"
+    CERTIFICATE = "certificate"
+
+
+class KeyState(StrEnum):
+    ACTIVE = "active"  # signs, and verifies
+    RETIRED = "retired"  # no longer signs; what it signed verifies until it expires
+    REVOKED = "revoked"  # nothing it signed verifies
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    purpose: KeyPurpose
+    state: KeyState
+    public_jwk: dict[str, str]
+    created_at: datetime
+    retired_at: datetime | None
+    revoked_at: datetime | None
+
+
+# The payload is packed, not JSON: a QR of version 10 at level M holds 213 bytes, and a compact JWS with JSON
+# claims for two ids and three times does not fit. Format 1: version, booking id, clinic id, slot start, slot end,
+# expiry (seconds since the epoch, unsigned). No name, CCCD, phone or health data: nothing but these.
+PAYLOAD_FORMAT = struct.Struct(">B16s16sIII")
+PAYLOAD_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Appointment:
+    """What an appointment QR says: which booking, at which clinic, for which window, until when."""
+
+    booking_id: UUID
+    clinic_id: UUID
+    starts_at: datetime
+    ends_at: datetime
+    expires_at: datetime
+
+    def pack(self) -> bytes:
+        return PAYLOAD_FORMAT.pack(
+            PAYLOAD_VERSION,
+            self.booking_id.bytes,
+            self.clinic_id.bytes,
+            int(self.starts_at.timestamp()),
+            int(self.ends_at.timestamp()),
+            int(self.expires_at.timestamp()),
+        )
+
+    @classmethod
+    def unpack(cls, payload: bytes) -> Appointment:
+        try:
+            version, booking, clinic, starts, ends, expires = PAYLOAD_FORMAT.unpack(payload)
+        except struct.error:
+            raise QrMalformed() from None
+        if version != PAYLOAD_VERSION:
+            raise QrMalformed()
+
+        def moment(seconds: int) -> datetime:
+            return datetime.fromtimestamp(seconds, UTC)
+
+        return cls(UUID(bytes=booking), UUID(bytes=clinic), moment(starts), moment(ends), moment(expires))
+
+
+@dataclass(frozen=True)
+class Window:
+    """How long before its slot a booking may check in, and how long after the slot's end."""
+
+    early: timedelta
+    late: timedelta
+
+    def check(self, appointment: Appointment, now: datetime) -> None:
+        if now < appointment.starts_at - self.early:
+            raise QrTooEarly(opens_at=appointment.starts_at - self.early)
+        if now > min(appointment.expires_at, appointment.ends_at + self.late):
+            raise QrExpired()
+
+
+# Refusals of a scan: each its own stable problem type, so that a scanner app can say exactly what is wrong.
+
+
+class QrMalformed(Invalid):
+    slug = "qr-malformed"
+    title = Text("Mã QR không phải mã lịch hẹn của hệ thống", "This QR is not one of our appointment codes")
+
+
+class QrAlgorithmRefused(Invalid):
+    slug = "qr-algorithm-refused"
+    title = Text("Mã QR dùng thuật toán ký không được chấp nhận", "The QR is signed with an algorithm we refuse")
+
+
+class QrUnknownKey(Invalid):
+    slug = "qr-unknown-key"
+    title = Text("Mã QR được ký bằng khóa không xác định", "The QR is signed with a key we do not know")
+
+
+class QrKeyRevoked(Invalid):
+    slug = "qr-key-revoked"
+    title = Text("Khóa ký mã QR này đã bị thu hồi", "The key that signed this QR has been revoked")
+
+
+class QrBadSignature(Invalid):
+    slug = "qr-bad-signature"
+    title = Text("Chữ ký của mã QR không hợp lệ", "The QR's signature does not match")
+
+
+class QrTooEarly(Conflict):
+    slug = "qr-too-early"
+    title = Text("Chưa đến giờ check-in của lịch hẹn này", "Too early to check in for this appointment")
+
+    def __init__(self, *, opens_at: datetime) -> None:
+        super().__init__(opens_at=opens_at.isoformat())
+
+
+class QrExpired(Conflict):
+    slug = "qr-expired"
+    title = Text("Mã QR đã hết hạn", "The QR has expired")
+
+
+class QrWrongClinic(Conflict):
+    slug = "qr-wrong-clinic"
+    title = Text("Lịch hẹn này thuộc cơ sở khác", "This appointment is at another clinic")
+
+
+class KeyNotFound(NotFound):
+    slug = "signing-key-not-found"
+    title = Text("Không tìm thấy khóa ký", "Signing key not found")
+
+
+class SigningUnavailable(Conflict):
+    status = 503
+    slug = "signing-unavailable"
+    title = Text("Tạm thời không tạo được mã QR", "QR codes cannot be made right now")

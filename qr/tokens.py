@@ -1,0 +1,115 @@
+"""ES256 keys and compact JWS (RFC 7515) through PyJWT and cryptography: signing, and the checks of a scan in the
+order that gives each refusal its own answer."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import datetime
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
+
+from qr.models import (
+    Appointment,
+    KeyState,
+    QrAlgorithmRefused,
+    QrBadSignature,
+    QrKeyRevoked,
+    QrMalformed,
+    QrUnknownKey,
+    QrWrongClinic,
+    Window,
+)
+
+ALGORITHM = "ES256"
+_jws = jwt.PyJWS()
+
+
+def generate_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def public_jwk(key: ec.EllipticCurvePublicKey) -> dict[str, str]:
+    jwk: dict[str, str] = json.loads(ECAlgorithm.to_jwk(key))
+    return {"kty": jwk["kty"], "crv": jwk["crv"], "x": jwk["x"], "y": jwk["y"]}
+
+
+def thumbprint(jwk: Mapping[str, str]) -> str:
+    """RFC 7638: base64url SHA-256 of the required members in order; SMART Health Cards use it as the kid."""
+    canonical = json.dumps({k: jwk[k] for k in ("crv", "kty", "x", "y")}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).decode().rstrip("=")
+
+
+def short_kid(jwk: Mapping[str, str]) -> str:
+    """An appointment key's kid: the thumbprint's first 8 characters (every byte counts inside a QR)."""
+    return thumbprint(jwk)[:8]
+
+
+def private_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def load_private_pem(pem: bytes) -> ec.EllipticCurvePrivateKey:
+    key = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise ValueError("not a P-256 private key")
+    return key
+
+
+def sign(payload: bytes, key: ec.EllipticCurvePrivateKey, kid: str, **headers: str) -> str:
+    return _jws.encode(payload, key, algorithm=ALGORITHM, headers={"kid": kid, "typ": None, **headers})
+
+
+def verify(
+    text: str, keys: Mapping[str, tuple[KeyState, ec.EllipticCurvePublicKey]]
+) -> tuple[dict[str, object], bytes]:
+    """(header, payload) of a compact JWS signed by one of `keys` {kid: (state, public key)} with ES256.
+
+    Refusals, in this order: not a JWS at all; any algorithm but ES256 (so `none` and HS256 signed with the
+    public key never get near a key); an unknown kid; a revoked one; a signature that does not match.
+    """
+    try:
+        header = _jws.get_unverified_header(text)
+    except jwt.DecodeError:
+        raise QrMalformed() from None
+    if header.get("alg") != ALGORITHM:
+        raise QrAlgorithmRefused()
+    kid = header.get("kid")
+    if not isinstance(kid, str) or kid not in keys:
+        raise QrUnknownKey()
+    state, public = keys[kid]
+    if state is KeyState.REVOKED:
+        raise QrKeyRevoked()
+    try:
+        decoded = _jws.decode_complete(text, key=public, algorithms=[ALGORITHM])
+    except jwt.InvalidSignatureError:
+        raise QrBadSignature() from None
+    except jwt.DecodeError:
+        raise QrMalformed() from None
+    return header, decoded["payload"]
+
+
+def verify_appointment(
+    text: str,
+    keys: Mapping[str, tuple[KeyState, ec.EllipticCurvePublicKey]],
+    *,
+    clinic_id: object,
+    window: Window,
+    now: datetime,
+) -> Appointment:
+    """Everything a scan can know without the database: signature, key, time window, clinic."""
+    if not isinstance(text, str) or len(text) > 1000 or text.count(".") != 2:
+        raise QrMalformed()
+    _, payload = verify(text.strip(), keys)
+    appointment = Appointment.unpack(payload)
+    window.check(appointment, now)
+    if appointment.clinic_id != clinic_id:
+        raise QrWrongClinic()
+    return appointment
