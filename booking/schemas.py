@@ -166,7 +166,12 @@ class Booking(OutputModel):
         zone = ZoneInfo(booking.timezone)
         fields = {f: getattr(booking, f) for f in cls.model_fields}
         return cls(
-            **fields | {"starts_at": booking.starts_at.astimezone(zone), "ends_at": booking.ends_at.astimezone(zone)}
+            **fields
+            | {
+                "starts_at": booking.starts_at.astimezone(zone),
+                "ends_at": booking.ends_at.astimezone(zone),
+                "checked_in_at": booking.checked_in_at.astimezone(zone) if booking.checked_in_at else None,
+            }
         )
 
 

@@ -104,12 +104,12 @@ def verify_appointment(
     window: Window,
     now: datetime,
 ) -> Appointment:
-    """Everything a scan can know without the database: signature, key, time window, clinic."""
+    """Everything a scan can know without the database: signature, key, clinic, time window."""
     if not isinstance(text, str) or len(text) > 1000 or text.count(".") != 2:
         raise QrMalformed()
     _, payload = verify(text.strip(), keys)
     appointment = Appointment.unpack(payload)
-    window.check(appointment, now)
     if appointment.clinic_id != clinic_id:
         raise QrWrongClinic()
+    window.check(appointment, now)
     return appointment

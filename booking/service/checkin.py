@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from booking import repository
 from booking.models import (
@@ -74,7 +75,7 @@ async def _why_not(conn: Connection, booking_id: UUID) -> Exception:
         return BookingNotFound()
     if booking.checked_in_at is not None:
         by = await repository.checked_in_by(conn, booking_id=booking_id)
-        return AlreadyCheckedIn(at=booking.checked_in_at, by=by or "?")
+        return AlreadyCheckedIn(at=booking.checked_in_at.astimezone(ZoneInfo(booking.timezone)), by=by or "?")
     return BookingNotActive()
 
 

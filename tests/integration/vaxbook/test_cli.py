@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from typing import Any
 
 import asyncpg
 import pytest
@@ -22,11 +24,11 @@ def runner(cli_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> CliRunner:
     return CliRunner(env={"DATABASE_URL": cli_dsn, "VAXBOOK_DATA_DIR": str(tmp_path_factory.mktemp("cli"))})
 
 
-def query(dsn: str, sql: str) -> object:
+def query(dsn: str, sql: str, *args: object) -> Any:
     async def run() -> object:
         conn = await asyncpg.connect(dsn)
         try:
-            return await conn.fetchval(sql)
+            return await conn.fetchval(sql, *args)
         finally:
             await conn.close()
 
@@ -129,3 +131,19 @@ def test_sweep_expires_offers_and_old_keys(runner: CliRunner, cli_dsn: str) -> N
         "0 new seats offered to people waiting, 1 idempotency keys dropped" in swept.output
     )
     assert query(cli_dsn, "SELECT array_agg(key) FROM idempotency_keys") == ["new"]
+
+
+def test_signing_keys_are_rotated_listed_and_revoked(runner: CliRunner, cli_dsn: str) -> None:
+    assert runner.invoke(main, ["migrate"]).exit_code == 0
+    first = runner.invoke(main, ["keys", "rotate"])
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(main, ["keys", "rotate"])
+    old, new = first.output.split()[0], second.output.split()[0]
+    states = json.loads(query(cli_dsn, "SELECT json_object_agg(kid, state) FROM signing_keys"))
+    assert (states[old], states[new]) == ("retired", "active")
+    listed = runner.invoke(main, ["keys", "list"])
+    assert old in listed.output
+    assert "BEGIN" not in listed.output, "never a private key"
+    assert runner.invoke(main, ["keys", "revoke", old]).exit_code == 0
+    assert query(cli_dsn, "SELECT state FROM signing_keys WHERE kid = $1", old) == "revoked"
+    assert runner.invoke(main, ["keys", "revoke", "nosuchkid"]).exit_code != 0

@@ -1,0 +1,204 @@
+"""Check-in at the door: the booking's own QR, read back from its image; once per booking however many scanners
+see it; refusals with their own types; the fallback by code and CCCD digits; keys rotated and revoked."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import os
+import stat
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import zxingcpp
+from PIL import Image
+
+from qr import service as qr
+from qr.keystore import KeyFileExposed, KeyStore
+from qr.models import Appointment, KeyPurpose
+from tests.factories import make_citizen, make_clinic, make_service, make_slot, soon, staff_headers, token_for
+from tests.integration.booking.invariants import check_invariants
+from vaxbook.audit import SYSTEM
+from vaxbook.auth.models import Principal, Role
+from vaxbook.db import UnitOfWork
+from vaxbook.settings import Settings
+
+Client = httpx.AsyncClient
+
+
+async def booked(client: Client, uow: UnitOfWork, *, hours: float = 0.5, **details: Any) -> tuple[Principal, Any, Any]:
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=5, starts_at=soon(hours))
+    citizen, _ = await make_citizen(uow, **details)
+    booking = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
+    assert booking.status_code == 201, booking.text
+    return citizen, clinic, booking.json()
+
+
+async def scanned(client: Client, citizen: Principal, booking_id: str) -> str:
+    """The QR as a scanner sees it: the PNG the citizen's phone shows, decoded by an independent reader."""
+    image = await client.get(f"/api/v1/bookings/{booking_id}/qr", headers=token_for(citizen))
+    assert image.status_code == 200
+    assert image.headers["content-type"] == "image/png"
+    assert image.headers["cache-control"] == "no-store"
+    [found] = zxingcpp.read_barcodes(Image.open(io.BytesIO(image.content)))
+    assert found.format == zxingcpp.BarcodeFormat.QRCode
+    assert found.ec_level == "M"
+    assert int(found.extra["Version"]) <= 10
+    return str(found.text)
+
+
+async def check_in(client: Client, headers: dict[str, str], clinic_id: object, **body: Any) -> httpx.Response:
+    return await client.post(f"/api/v1/clinics/{clinic_id}/check-ins", json=body, headers=headers)
+
+
+async def test_a_scan_checks_the_booking_in_once_and_the_qr_holds_no_personal_data(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    citizen, clinic, booking = await booked(client, uow, full_name="Trần Thị Mai")
+    text = await scanned(client, citizen, booking["id"])
+    header, payload, _ = text.split(".")
+    decoded = base64.urlsafe_b64decode(header + "==") + base64.urlsafe_b64decode(payload + "==")
+    person = await db.fetchrow("SELECT full_name, cccd, date_of_birth FROM people")
+    phone = await db.fetchval("SELECT phone FROM citizens")
+    for secret in (person["full_name"], person["cccd"], person["date_of_birth"].isoformat(), phone, phone[-9:]):
+        assert secret.encode() not in decoded
+        assert secret.encode() not in text.encode()
+    appointment = Appointment.unpack(base64.urlsafe_b64decode(payload + "=="))
+    assert (str(appointment.booking_id), str(appointment.clinic_id)) == (booking["id"], str(clinic.id))
+
+    staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
+    first = await check_in(client, staff, clinic.id, qr=text)
+    assert first.status_code == 200, first.text
+    assert first.json()["person_name"] == "Trần Thị Mai"
+    assert first.json()["booking"]["status"] == "checked_in"
+    again = await check_in(client, staff, clinic.id, qr=text)
+    assert again.status_code == 409
+    assert again.json()["type"] == "/problems/already-checked-in"
+    assert datetime.fromisoformat(again.json()["checked_in_at"]) == datetime.fromisoformat(
+        first.json()["booking"]["checked_in_at"]
+    )
+    assert again.json()["checked_in_by"]
+    assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'booking.check_in'") == 1
+    assert (await client.get(f"/api/v1/bookings/{booking['id']}/qr", headers=token_for(citizen))).status_code == 409
+
+
+@pytest.mark.concurrency
+async def test_two_scanners_at_once_check_in_exactly_once_fifty_times_over(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=50, starts_at=soon(0.5))
+    scanners = [await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id]) for _ in range(2)]
+    for _ in range(50):
+        citizen, _ = await make_citizen(uow)
+        made = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
+        text = (
+            await client.get(f"/api/v1/bookings/{made.json()['id']}/qr?format=text", headers=token_for(citizen))
+        ).text
+        results = await asyncio.gather(*(check_in(client, s, clinic.id, qr=text) for s in scanners))
+        assert sorted(r.status_code for r in results) == [200, 409]
+        assert [r.json()["type"] for r in results if r.status_code == 409] == ["/problems/already-checked-in"]
+    assert await db.fetchval("SELECT count(*) FROM bookings WHERE status = 'checked_in'") == 50
+    assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'booking.check_in'") == 50
+    await check_invariants(db)
+
+
+async def test_cancelled_and_moved_bookings_lose_their_qr(client: Client, uow: UnitOfWork) -> None:
+    citizen, clinic, booking = await booked(client, uow)
+    text = (await client.get(f"/api/v1/bookings/{booking['id']}/qr?format=text", headers=token_for(citizen))).text
+    staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
+    slots = await client.get(f"/api/v1/clinics/{clinic.id}/slots", headers=staff)
+    service_id = slots.json()["items"][0]["service_id"]
+    start = soon(0.75)
+    other = await client.post(
+        f"/api/v1/clinics/{clinic.id}/slots",
+        json={
+            "service_id": service_id,
+            "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(minutes=30)).isoformat(),
+            "capacity": 2,
+        },
+        headers=staff,
+    )
+    moved = await client.post(
+        f"/api/v1/bookings/{booking['id']}/reschedule", json={"slot_id": other.json()["id"]}, headers=token_for(citizen)
+    )
+    assert moved.status_code == 201
+    assert (await check_in(client, staff, clinic.id, qr=text)).json()["type"] == "/problems/booking-not-active"
+    new_text = (
+        await client.get(f"/api/v1/bookings/{moved.json()['id']}/qr?format=text", headers=token_for(citizen))
+    ).text
+    await client.post(f"/api/v1/bookings/{moved.json()['id']}/cancel", headers=token_for(citizen))
+    assert (await check_in(client, staff, clinic.id, qr=new_text)).json()["type"] == "/problems/booking-not-active"
+
+
+async def test_the_scan_is_for_this_clinic_and_this_time(client: Client, uow: UnitOfWork) -> None:
+    citizen, clinic, booking = await booked(client, uow, hours=48)
+    text = (await client.get(f"/api/v1/bookings/{booking['id']}/qr?format=text", headers=token_for(citizen))).text
+    staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
+    early = await check_in(client, staff, clinic.id, qr=text)
+    assert (early.status_code, early.json()["type"]) == (409, "/problems/qr-too-early")
+    elsewhere = await make_clinic(uow)
+    their_staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [elsewhere.id])
+    assert (await check_in(client, their_staff, elsewhere.id, qr=text)).json()["type"] == "/problems/qr-wrong-clinic"
+    assert (await check_in(client, their_staff, clinic.id, qr=text)).status_code == 403
+    citizen_scan = await check_in(client, token_for(citizen), clinic.id, qr=text)
+    assert citizen_scan.status_code == 403
+    for junk in ("hello", "a.b.c", "x" * 2000):
+        response = await check_in(client, staff, clinic.id, qr=junk)
+        assert response.status_code == 422
+    assert (await check_in(client, staff, clinic.id)).json()["errors"][0]["field"] == "cccd_last4"
+
+
+async def test_without_a_qr_the_code_and_the_cccds_last_digits_check_in(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    _, clinic, booking = await booked(client, uow)
+    cccd = await db.fetchval("SELECT cccd FROM people")
+    staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
+    wrong = await check_in(
+        client, staff, clinic.id, code=booking["code"], cccd_last4=f"{(int(cccd[-4:]) + 1) % 10000:04d}"
+    )
+    assert (wrong.status_code, wrong.json()["type"]) == (404, "/problems/no-such-appointment")
+    done = await check_in(client, staff, clinic.id, code=booking["code"].lower(), cccd_last4=cccd[-4:])
+    assert done.status_code == 200, done.text
+    assert done.json()["booking"]["id"] == booking["id"]
+    both = await check_in(client, staff, clinic.id, qr="a.b.c", code=booking["code"], cccd_last4=cccd[-4:])
+    assert both.status_code == 422
+
+
+async def test_a_retired_key_still_verifies_and_a_revoked_one_does_not(
+    client: Client, uow: UnitOfWork, settings: Settings
+) -> None:
+    citizen, clinic, booking = await booked(client, uow)
+    text = (await client.get(f"/api/v1/bookings/{booking['id']}/qr?format=text", headers=token_for(citizen))).text
+    store = KeyStore(settings.signing_keys_dir)
+    old_kid = (await client.get("/.well-known/jwks.json")).json()["keys"][0]["kid"]
+    new = await qr.rotate(uow, SYSTEM, store, KeyPurpose.APPOINTMENT, now=datetime.now(UTC))
+    published = {k["kid"]: k for k in (await client.get("/.well-known/jwks.json")).json()["keys"]}
+    assert set(published) == {old_kid, new.kid}
+    assert all(set(k) == {"kty", "crv", "x", "y", "kid", "use", "alg"} for k in published.values()), "no private part"
+    fresh = (await client.get(f"/api/v1/bookings/{booking['id']}/qr?format=text", headers=token_for(citizen))).text
+    assert f'"kid":"{new.kid}"'.encode() in base64.urlsafe_b64decode(fresh.split(".")[0] + "==")
+    staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
+    await qr.revoke(uow, SYSTEM, old_kid, now=datetime.now(UTC))
+    assert (await check_in(client, staff, clinic.id, qr=text)).json()["type"] == "/problems/qr-key-revoked"
+    assert old_kid not in {k["kid"] for k in (await client.get("/.well-known/jwks.json")).json()["keys"]}
+    assert (await check_in(client, staff, clinic.id, qr=fresh)).status_code == 200
+
+
+def test_a_key_file_others_may_read_is_refused(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path)
+    from qr import tokens
+
+    path = store.add(tokens.generate_key())
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    os.chmod(path, 0o644)
+    with pytest.raises(KeyFileExposed):
+        KeyStore(tmp_path)
