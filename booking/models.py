@@ -33,6 +33,7 @@ class BookingStatus(StrEnum):
     CANCELLED = "cancelled"
     MOVED = "moved"
     NO_SHOW = "no_show"
+    NOT_ELIGIBLE = "not_eligible"  # the evidence for its priority group was not there at check-in
 
 
 ACTIVE = frozenset({BookingStatus.BOOKED, BookingStatus.CHECKED_IN})
@@ -85,6 +86,7 @@ class Booking:
     priority_group_id: UUID | None = None  # the group it was booked under (its seat or its earlier window)
     reserved_seat: bool = False  # the seat was held back for that group
     checked_in_at: datetime | None = None
+    evidence_seen_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -298,6 +300,84 @@ class AlreadyCheckedIn(Conflict):
             checked_in_at=at.isoformat(),
             checked_in_by=by,
         )
+
+
+class InjectionSite(StrEnum):
+    LEFT_ARM = "left_arm"
+    RIGHT_ARM = "right_arm"
+    LEFT_THIGH = "left_thigh"
+    RIGHT_THIGH = "right_thigh"
+    ORAL = "oral"
+    OTHER = "other"
+
+
+class Severity(StrEnum):
+    MILD = "mild"
+    MODERATE = "moderate"
+    SEVERE = "severe"
+
+
+class EventOutcome(StrEnum):
+    RECOVERED = "recovered"
+    RECOVERING = "recovering"
+    NOT_RECOVERED = "not_recovered"
+    HOSPITALISED = "hospitalised"
+    FATAL = "fatal"
+    UNKNOWN = "unknown"
+
+
+OBSERVATION = timedelta(minutes=30)
+
+
+@dataclass(frozen=True)
+class Vaccination:
+    booking_id: UUID
+    clinic_id: UUID
+    person_id: UUID
+    product_id: UUID
+    lot_id: UUID
+    dose_number: int
+    injection_site: InjectionSite
+    vaccinator_id: UUID
+    given_at: datetime
+    observe_until: datetime
+
+
+@dataclass(frozen=True)
+class AdverseEvent:
+    id: UUID
+    booking_id: UUID
+    clinic_id: UUID
+    severity: Severity
+    serious: bool
+    outcome: EventOutcome
+    description: str
+    onset_at: datetime
+    reported_by_staff: UUID | None
+    reported_by_account: UUID | None
+    reported_at: datetime
+
+
+class NotCheckedIn(Conflict):
+    slug = "not-checked-in"
+    title = Text("Lịch hẹn chưa check-in", "The booking has not been checked in")
+
+
+class EvidenceRequired(Conflict):
+    slug = "evidence-required"
+    title = Text(
+        "Cần xác nhận giấy tờ của nhóm ưu tiên trước khi tiêm", "The priority group's evidence must be seen first"
+    )
+
+
+class NotAVaccination(Conflict):
+    slug = "not-a-vaccination"
+    title = Text("Dịch vụ này không phải tiêm chủng", "This service is not a vaccination")
+
+
+class NotAVisit(Conflict):
+    slug = "not-a-visit"
+    title = Text("Dịch vụ này là tiêm chủng: hãy ghi nhận mũi tiêm", "This service is a vaccination: record the dose")
 
 
 class NoSuchAppointment(NotFound):

@@ -9,6 +9,7 @@ from uuid import UUID
 import asyncpg
 
 from booking.models import (
+    AdverseEvent,
     AlreadyBooked,
     AlreadyWaiting,
     Booking,
@@ -16,13 +17,19 @@ from booking.models import (
     CccdTaken,
     DependentHasBookings,
     DoseGiven,
+    EventOutcome,
+    InjectionSite,
     Person,
     ProfileExists,
+    Severity,
     StandbyEntry,
     StandbyStatus,
+    Vaccination,
 )
 from clinics.models import Sex
 from vaxbook.db import Connection, assignments
+from vaxbook.errors import Invalid
+from vaxbook.i18n import Text
 
 _PERSON = (
     "id, account_id, guardian_id, full_name, date_of_birth, sex, cccd, province, district, ward, "
@@ -30,7 +37,7 @@ _PERSON = (
 )
 _BOOKING = (
     "id, clinic_id, slot_id, service_id, person_id, dose_number, code, status, starts_at, ends_at, moved_from, "
-    "created_at, priority_group_id, reserved_seat, checked_in_at"
+    "created_at, priority_group_id, reserved_seat, checked_in_at, evidence_seen_at"
 )
 # Bookings are read with their clinic's time zone, in which their times are shown.
 _BOOKING_WITH_ZONE = ", ".join([*(f"b.{c}" for c in _BOOKING.split(", ")), "c.timezone"])
@@ -390,6 +397,131 @@ async def check_in(
         now,
     )
     return None if row is None else _booking(row)
+
+
+async def change_checked_in(
+    conn: Connection, *, booking_id: UUID, clinic_id: UUID, to_status: BookingStatus
+) -> Booking | None:
+    """A checked-in booking at this clinic → completed or not eligible, in one conditional statement."""
+    row = await conn.fetchrow(
+        f"""
+        WITH b AS (
+            UPDATE bookings SET status = $3, updated_at = now()
+            WHERE id = $1 AND clinic_id = $2 AND status = 'checked_in'
+            RETURNING *
+        )
+        SELECT {_BOOKING_WITH_ZONE} FROM b JOIN clinics c ON c.id = b.clinic_id
+        """,
+        booking_id,
+        clinic_id,
+        to_status.value,
+    )
+    return None if row is None else _booking(row)
+
+
+async def see_evidence(conn: Connection, *, booking_id: UUID, clinic_id: UUID, staff_id: UUID, now: datetime) -> bool:
+    updated = await conn.fetchval(
+        """
+        UPDATE bookings SET evidence_seen_at = $4, evidence_seen_by = $3, updated_at = now()
+        WHERE id = $1 AND clinic_id = $2 AND status = 'checked_in' RETURNING true
+        """,
+        booking_id,
+        clinic_id,
+        staff_id,
+        now,
+    )
+    return bool(updated)
+
+
+_VACCINATION = (
+    "booking_id, clinic_id, person_id, product_id, lot_id, dose_number, injection_site, vaccinator_id, given_at, "
+    "observe_until"
+)
+
+
+async def insert_vaccination(conn: Connection, *, vaccination: Vaccination, recorded_by: UUID) -> Vaccination:
+    try:
+        row = await conn.fetchrow(
+            f"""
+            INSERT INTO vaccinations ({_VACCINATION}, recorded_by)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {_VACCINATION}
+            """,
+            vaccination.booking_id,
+            vaccination.clinic_id,
+            vaccination.person_id,
+            vaccination.product_id,
+            vaccination.lot_id,
+            vaccination.dose_number,
+            vaccination.injection_site.value,
+            vaccination.vaccinator_id,
+            vaccination.given_at,
+            vaccination.observe_until,
+            recorded_by,
+        )
+    except asyncpg.ForeignKeyViolationError:
+        raise Invalid.field("vaccinator_id", "unknown_reference", Text("Không tồn tại", "Does not exist")) from None
+    assert row is not None
+    return Vaccination(**{**dict(row), "injection_site": InjectionSite(row["injection_site"])})
+
+
+_EVENT = (
+    "id, booking_id, clinic_id, severity, serious, outcome, description, onset_at, reported_by_staff, "
+    "reported_by_account, reported_at"
+)
+
+
+def _event(row: asyncpg.Record) -> AdverseEvent:
+    return AdverseEvent(**{**dict(row), "severity": Severity(row["severity"]), "outcome": EventOutcome(row["outcome"])})
+
+
+async def insert_adverse_event(
+    conn: Connection,
+    *,
+    booking: Booking,
+    severity: Severity,
+    serious: bool,
+    outcome: EventOutcome,
+    description: str,
+    onset_at: datetime,
+    staff_id: UUID | None,
+    account_id: UUID | None,
+) -> AdverseEvent:
+    row = await conn.fetchrow(
+        f"""
+        INSERT INTO adverse_events (booking_id, clinic_id, severity, serious, outcome, description, onset_at,
+                                    reported_by_staff, reported_by_account)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {_EVENT}
+        """,
+        booking.id,
+        booking.clinic_id,
+        severity.value,
+        serious,
+        outcome.value,
+        description,
+        onset_at,
+        staff_id,
+        account_id,
+    )
+    assert row is not None
+    return _event(row)
+
+
+async def serious_events(
+    conn: Connection, *, since: datetime | None, before: tuple[datetime, UUID] | None, limit: int
+) -> list[AdverseEvent]:
+    rows = await conn.fetch(
+        f"""
+        SELECT {_EVENT} FROM adverse_events
+        WHERE serious AND ($1::timestamptz IS NULL OR reported_at >= $1)
+          AND ($2::timestamptz IS NULL OR (reported_at, id) < ($2, $3::uuid))
+        ORDER BY reported_at DESC, id DESC LIMIT $4
+        """,
+        since,
+        before[0] if before else None,
+        before[1] if before else None,
+        limit,
+    )
+    return [_event(r) for r in rows]
 
 
 async def checked_in_by(conn: Connection, *, booking_id: UUID) -> str | None:

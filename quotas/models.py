@@ -166,11 +166,6 @@ class ProductCodeTaken(Conflict):
     title = Text("Mã vắc xin đã tồn tại", "Vaccine product code already exists")
 
 
-class LotNotFound(NotFound):
-    slug = "lot-not-found"
-    title = Text("Không tìm thấy lô vắc xin", "Vaccine lot not found")
-
-
 class LotTaken(Conflict):
     slug = "lot-taken"
     title = Text("Lô này đã được đăng ký cho vắc xin", "This lot number is already registered for the product")
@@ -228,6 +223,11 @@ class DosesBelowBooked(Conflict):
 class DoseAlreadyRecorded(Conflict):
     slug = "dose-already-recorded"
     title = Text("Liều của lượt hẹn này đã được ghi nhận", "A dose has already been recorded for this booking")
+
+
+class LotOfAnotherVaccine(Conflict):
+    slug = "lot-of-another-vaccine"
+    title = Text("Lô này không phải vắc xin của lịch hẹn", "This lot is not of the booking's vaccine")
 
 
 class LotExpired(Conflict):

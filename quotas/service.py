@@ -22,7 +22,7 @@ from quotas.models import (
     InsufficientStock,
     Lot,
     LotExpired,
-    LotNotFound,
+    LotOfAnotherVaccine,
     Movement,
     MovementKind,
     PriorityUptakeRow,
@@ -267,14 +267,24 @@ async def waste(uow: UnitOfWork, actor: Actor, data: Waste, *, now: datetime) ->
 
 
 async def administer(
-    uow: UnitOfWork, actor: Actor, *, clinic_id: UUID, lot_id: UUID, booking_id: UUID, now: datetime
+    uow: UnitOfWork,
+    actor: Actor,
+    *,
+    clinic_id: UUID,
+    lot_id: UUID,
+    product_id: UUID,
+    booking_id: UUID,
+    now: datetime,
 ) -> Movement:
-    """One dose of a lot given at a clinic for a booking (the check-in issue records it with the vaccination)."""
+    """One dose of a lot of the booking's vaccine, given at a clinic that holds it, for a booking. The caller
+    marks the booking completed first, in the same transaction, so that its seat no longer waits for a dose."""
     async with uow.transaction() as conn:
         lot = await repository.get_lot(conn, lot_id=lot_id)
         if lot is None:
-            raise LotNotFound()
-        if not lot.usable_on(now.date()):
+            raise unknown_reference("lot_id")
+        if lot.product_id != product_id:
+            raise LotOfAnotherVaccine()
+        if not lot.usable_on(_today(now)):
             raise LotExpired()
         await _hold(conn, lot, clinic_id)
         await _from_clinic(conn, clinic_id, lot, 1, now)

@@ -133,7 +133,9 @@ async def test_the_stock_report_is_the_ledger_summed_per_clinic_and_vaccine(
 
     slot = await make_slot(uow, obstetrics, vaccination, capacity=6, with_doses=False)
     given = await book(uow, slot, status="completed")
-    await quotas.administer(uow, SYSTEM, clinic_id=obstetrics.id, lot_id=lot.id, booking_id=given, now=now)
+    await quotas.administer(
+        uow, SYSTEM, clinic_id=obstetrics.id, lot_id=lot.id, product_id=covid, booking_id=given, now=now
+    )
     await book(uow, slot, status="cancelled")
     await book(uow, slot, status="no_show")
     await book(uow, slot, status="checked_in")

@@ -274,7 +274,13 @@ async def test_a_dose_from_an_expired_lot_is_refused_and_the_ledger_is_unchanged
     before = await db.fetchval("SELECT count(*) FROM stock_movements")
     with pytest.raises(LotExpired):
         await quotas.administer(
-            uow, SYSTEM, clinic_id=clinic.id, lot_id=lot.id, booking_id=UUID(int=1), now=datetime.now(UTC)
+            uow,
+            SYSTEM,
+            clinic_id=clinic.id,
+            lot_id=lot.id,
+            product_id=product.id,
+            booking_id=UUID(int=1),
+            now=datetime.now(UTC),
         )
     assert await db.fetchval("SELECT count(*) FROM stock_movements") == before
     assert await db.fetchval("SELECT doses FROM clinic_stock WHERE lot_id = $1", lot.id) == 5
@@ -342,11 +348,23 @@ async def test_a_second_dose_for_one_booking_is_refused(uow: UnitOfWork, db: asy
     lot = await give_doses(uow, clinic.id, product.id, 5)
     booking_id = UUID(int=42)
     await quotas.administer(
-        uow, SYSTEM, clinic_id=clinic.id, lot_id=lot.id, booking_id=booking_id, now=datetime.now(UTC)
+        uow,
+        SYSTEM,
+        clinic_id=clinic.id,
+        lot_id=lot.id,
+        product_id=product.id,
+        booking_id=booking_id,
+        now=datetime.now(UTC),
     )
     with pytest.raises(DoseAlreadyRecorded):
         await quotas.administer(
-            uow, SYSTEM, clinic_id=clinic.id, lot_id=lot.id, booking_id=booking_id, now=datetime.now(UTC)
+            uow,
+            SYSTEM,
+            clinic_id=clinic.id,
+            lot_id=lot.id,
+            product_id=product.id,
+            booking_id=booking_id,
+            now=datetime.now(UTC),
         )
     assert await db.fetchval("SELECT doses FROM clinic_stock WHERE lot_id = $1", lot.id) == 4
     await check_ledger(db, now=datetime.now(UTC))
