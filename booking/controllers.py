@@ -12,6 +12,8 @@ from litestar.status_codes import HTTP_200_OK
 
 from booking.models import CONSENT_TEXT, CONSENT_VERSION, BookingPolicy
 from booking.schemas import (
+    AdverseEventCreate,
+    AdverseEventOut,
     AssistedBookingCreate,
     AssistedRegistration,
     Booking,
@@ -23,13 +25,16 @@ from booking.schemas import (
     DayListEntry,
     DependentCreate,
     DependentUpdate,
+    EvidenceCheck,
     Person,
     PersonSearch,
     ProfileUpsert,
     StandbyEntry,
     StandbyJoin,
+    VaccinationCreate,
+    VaccinationOut,
 )
-from booking.service import bookings, checkin, draws, people, standby
+from booking.service import bookings, checkin, draws, people, standby, visits
 from priority import service as priority
 from priority.schemas import Declarations, DeclarationsOut, DrawEntryCreate, DrawOut, MyDrawEntry
 from qr import render
@@ -167,6 +172,14 @@ class BookingController(Controller):
     ) -> Booking:
         """Book a seat for yourself or a dependent (person_id)."""
         return await _book(uow, request.user, policy, idempotency_key, data.slot_id, data.person_id)
+
+    @post("/{booking_id:uuid}/adverse-events")
+    async def report_reaction(
+        self, booking_id: FromPath[UUID], data: JSONBody[AdverseEventCreate], uow: UoW, request: CallerRequest
+    ) -> AdverseEventOut:
+        """Report a reaction after a dose (yours or a dependent's)."""
+        event = await visits.report_adverse_event(uow, request.user, booking_id=booking_id, clinic_id=None, data=data)
+        return AdverseEventOut.of(event)
 
     @get("/{booking_id:uuid}/qr", media_type="image/png")
     async def qr_code(
@@ -398,3 +411,83 @@ class CheckInController(Controller):
             priority_group_id=done.booking.priority_group_id,
             needs_evidence=done.needs_evidence,
         )
+
+
+class VisitController(Controller):
+    """What staff record after check-in."""
+
+    path = "/api/v1/clinics/{clinic_id:uuid}/bookings/{booking_id:uuid}"
+    tags = ["Check-in"]
+    guards = [CLINIC_MANAGERS]
+
+    @post("/evidence", status_code=HTTP_200_OK)
+    async def evidence(
+        self,
+        clinic_id: FromPath[UUID],
+        booking_id: FromPath[UUID],
+        data: JSONBody[EvidenceCheck],
+        uow: UoW,
+        request: CallerRequest,
+        policy: Policy,
+    ) -> Booking:
+        """The priority group's evidence was seen (`seen: true`), or not: the booking is then `not_eligible`, its
+        seat is freed and no dose is used."""
+        booking = await visits.confirm_evidence(
+            uow, request.user, policy, clinic_id=clinic_id, booking_id=booking_id, seen=data.seen, now=_now()
+        )
+        return Booking.of(booking)
+
+    @post("/vaccination")
+    async def vaccination(
+        self,
+        clinic_id: FromPath[UUID],
+        booking_id: FromPath[UUID],
+        data: JSONBody[VaccinationCreate],
+        uow: UoW,
+        request: CallerRequest,
+    ) -> VaccinationOut:
+        """Record the dose: a lot of the booking's vaccine that this clinic holds and that has not expired. The
+        ledger's administered row and the booking's completion commit together, or not at all."""
+        done = await visits.record_vaccination(
+            uow, request.user, clinic_id=clinic_id, booking_id=booking_id, data=data, now=_now()
+        )
+        return VaccinationOut.model_validate(done.__dict__)
+
+    @post("/attendance", status_code=HTTP_200_OK)
+    async def attendance(
+        self, clinic_id: FromPath[UUID], booking_id: FromPath[UUID], uow: UoW, request: CallerRequest
+    ) -> Booking:
+        """A health-service visit (antenatal check-up) took place."""
+        return Booking.of(await visits.record_attendance(uow, request.user, clinic_id=clinic_id, booking_id=booking_id))
+
+    @post("/adverse-events")
+    async def adverse_event(
+        self,
+        clinic_id: FromPath[UUID],
+        booking_id: FromPath[UUID],
+        data: JSONBody[AdverseEventCreate],
+        uow: UoW,
+        request: CallerRequest,
+    ) -> AdverseEventOut:
+        event = await visits.report_adverse_event(
+            uow, request.user, booking_id=booking_id, clinic_id=clinic_id, data=data
+        )
+        return AdverseEventOut.of(event)
+
+
+class AdverseEventController(Controller):
+    path = "/api/v1/adverse-events"
+    tags = ["Check-in"]
+    guards = [HEALTH_ADMINS]
+
+    @get("/")
+    async def serious(
+        self,
+        uow: UoW,
+        since: FromQuery[datetime | None] = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> Page[AdverseEventOut]:
+        """Serious adverse events reported, latest first, for the health department."""
+        found = await visits.serious_events(uow, since=since, before=decode_time_cursor(cursor), limit=limit + 1)
+        return paginate([AdverseEventOut.of(e) for e in found], limit, lambda e: (e.reported_at.isoformat(), e.id))

@@ -5,10 +5,19 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
+from booking.models import AdverseEvent as AdverseEventModel
 from booking.models import Booking as BookingModel
-from booking.models import BookingStatus, StandbyStatus, cccd_matches
+from booking.models import BookingStatus, EventOutcome, InjectionSite, Severity, StandbyStatus, cccd_matches
 from booking.models import Person as PersonModel
 from booking.models import StandbyEntry as StandbyModel
 from clinics.models import Sex
@@ -304,3 +313,56 @@ class CheckIn(OutputModel):
     date_of_birth: date
     priority_group_id: UUID | None
     needs_evidence: bool
+
+
+class EvidenceCheck(InputModel):
+    """Whether staff saw the evidence the booking's priority group asks for (an antenatal record, a staff card…)."""
+
+    seen: bool
+
+
+class VaccinationCreate(InputModel):
+    lot_id: UUID
+    injection_site: InjectionSite
+    vaccinator_id: UUID | None = Field(default=None, description="The nurse who gave it; you when left out")
+    given_at: AwareDatetime | None = Field(default=None, description="When; now when left out")
+
+
+class VaccinationOut(OutputModel):
+    booking_id: UUID
+    person_id: UUID
+    product_id: UUID
+    lot_id: UUID
+    dose_number: int
+    injection_site: InjectionSite
+    vaccinator_id: UUID
+    given_at: datetime
+    observe_until: datetime = Field(description="Keep the person under observation until then (30 minutes)")
+
+
+class AdverseEventCreate(InputModel):
+    severity: Severity
+    serious: bool = Field(description="Death, life-threatening, hospitalisation, lasting disability")
+    outcome: EventOutcome
+    description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    onset_at: AwareDatetime
+
+
+class AdverseEventOut(OutputModel):
+    id: UUID
+    booking_id: UUID
+    clinic_id: UUID
+    severity: Severity
+    serious: bool
+    outcome: EventOutcome
+    description: str
+    onset_at: datetime
+    reported_by: Literal["staff", "citizen"]
+    reported_at: datetime
+
+    @classmethod
+    def of(cls, event: AdverseEventModel) -> AdverseEventOut:
+        return cls(
+            **{k: v for k, v in event.__dict__.items() if k in cls.model_fields},
+            reported_by="staff" if event.reported_by_staff else "citizen",
+        )

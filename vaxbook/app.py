@@ -17,6 +17,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.types import ControllerRouterHandler, Middleware
 
 from booking.controllers import (
+    AdverseEventController,
     AssistController,
     BookingController,
     CheckInController,
@@ -26,6 +27,7 @@ from booking.controllers import (
     DrawRunController,
     ProfileController,
     StandbyController,
+    VisitController,
 )
 from booking.models import BookingPolicy
 from clinics.controllers import (
@@ -91,6 +93,8 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     DrawEntryController,
     JwksController,
     CheckInController,
+    VisitController,
+    AdverseEventController,
     AvailabilityController,
     ClinicSlotController,
     SlotTemplateController,

@@ -10,11 +10,13 @@ async def check_invariants(db: asyncpg.Connection) -> None:
         """
         SELECT s.id, s.capacity, s.booked,
                (SELECT count(*) FROM bookings b WHERE b.clinic_id = s.clinic_id AND b.slot_id = s.id
-                  AND b.status IN ('booked', 'checked_in')) AS active,
+                  AND b.status IN ('booked', 'checked_in', 'completed', 'no_show')) AS active,
                (SELECT count(*) FROM standby_entries e WHERE e.offer_slot_id = s.id AND e.status = 'offered') AS held
         FROM slots s
         """
     )
+    # a seat stays taken once its booking is done (completed, or a no-show): only a cancel, a move or a refusal
+    # at the door (not eligible) gives it back
     for slot in seats:
         assert 0 <= slot["booked"] <= slot["capacity"], dict(slot)
         assert slot["booked"] == slot["active"] + slot["held"], dict(slot)

@@ -1,0 +1,179 @@
+"""After check-in: the evidence a priority group asks for (seen, or the booking is not eligible and no dose is
+used), the dose given (the ledger's administered row, the booking completed, in one transaction), a health-service
+visit attended, and adverse events reported by staff or by the citizen later."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from booking import repository
+from booking.models import (
+    OBSERVATION,
+    AdverseEvent,
+    Booking,
+    BookingNotFound,
+    BookingPolicy,
+    BookingStatus,
+    EvidenceRequired,
+    NotAVaccination,
+    NotAVisit,
+    NotCheckedIn,
+    Vaccination,
+)
+from booking.schemas import AdverseEventCreate, VaccinationCreate
+from booking.service.common import booking_for, free_seat, record_booking, rules_of
+from priority import service as priority
+from quotas import service as quotas
+from vaxbook.auth.models import ClinicOutOfScope, Principal, Role
+from vaxbook.db import Connection, UnitOfWork
+from vaxbook.errors import Invalid
+from vaxbook.i18n import Text
+
+# a dose recorded after the fact: the same day's work, not last month's
+LATEST_BACKDATING = timedelta(hours=24)
+
+
+async def _at_clinic(conn: Connection, principal: Principal, clinic_id: UUID, booking_id: UUID) -> Booking:
+    if not principal.may_manage_clinic(clinic_id):
+        raise ClinicOutOfScope()
+    booking = await repository.get_booking(conn, booking_id=booking_id)
+    if booking is None or booking.clinic_id != clinic_id:
+        raise BookingNotFound()
+    return booking
+
+
+async def confirm_evidence(
+    uow: UnitOfWork,
+    principal: Principal,
+    policy: BookingPolicy,
+    *,
+    clinic_id: UUID,
+    booking_id: UUID,
+    seen: bool,
+    now: datetime,
+) -> Booking:
+    async with uow.transaction() as conn:
+        booking = await _at_clinic(conn, principal, clinic_id, booking_id)
+        if seen:
+            if not await repository.see_evidence(
+                conn, booking_id=booking.id, clinic_id=clinic_id, staff_id=principal.id, now=now
+            ):
+                raise NotCheckedIn()
+            await record_booking(conn, principal, "booking.evidence_seen", booking)
+            updated = await repository.get_booking(conn, booking_id=booking.id)
+            assert updated is not None
+            return updated
+        refused = await repository.change_checked_in(
+            conn, booking_id=booking.id, clinic_id=clinic_id, to_status=BookingStatus.NOT_ELIGIBLE
+        )
+        if refused is None:
+            raise NotCheckedIn()
+        await repository.release_active_place(conn, person_id=booking.person_id)
+        await free_seat(uow, conn, booking, policy=policy, now=now)
+        await record_booking(conn, principal, "booking.not_eligible", refused)
+        return refused
+
+
+async def record_vaccination(
+    uow: UnitOfWork, principal: Principal, *, clinic_id: UUID, booking_id: UUID, data: VaccinationCreate, now: datetime
+) -> Vaccination:
+    given_at = data.given_at or now
+    if not now - LATEST_BACKDATING <= given_at <= now:
+        raise Invalid.field("given_at", "recent", Text("Phải trong 24 giờ qua", "Must be within the last 24 hours"))
+    async with uow.transaction() as conn:
+        booking = await _at_clinic(conn, principal, clinic_id, booking_id)
+        rules = await rules_of(uow, booking.service_id)
+        if rules.product_id is None:
+            raise NotAVaccination()
+        if booking.priority_group_id is not None and booking.evidence_seen_at is None:
+            group = await priority.get_group(uow, booking.priority_group_id)
+            if group.needs_evidence:
+                raise EvidenceRequired()
+        # completed first: the booking's seat then no longer waits for a dose when the dose leaves the stock
+        completed = await repository.change_checked_in(
+            conn, booking_id=booking.id, clinic_id=clinic_id, to_status=BookingStatus.COMPLETED
+        )
+        if completed is None:
+            raise NotCheckedIn()
+        await repository.release_active_place(conn, person_id=booking.person_id)
+        await quotas.administer(
+            uow,
+            principal,
+            clinic_id=clinic_id,
+            lot_id=data.lot_id,
+            product_id=rules.product_id,
+            booking_id=booking.id,
+            now=now,
+        )
+        vaccination = await repository.insert_vaccination(
+            conn,
+            vaccination=Vaccination(
+                booking_id=booking.id,
+                clinic_id=clinic_id,
+                person_id=booking.person_id,
+                product_id=rules.product_id,
+                lot_id=data.lot_id,
+                dose_number=booking.dose_number,
+                injection_site=data.injection_site,
+                vaccinator_id=data.vaccinator_id or principal.id,
+                given_at=given_at,
+                observe_until=given_at + OBSERVATION,
+            ),
+            recorded_by=principal.id,
+        )
+        await record_booking(conn, principal, "booking.vaccinated", completed, lot_id=data.lot_id)
+    return vaccination
+
+
+async def record_attendance(uow: UnitOfWork, principal: Principal, *, clinic_id: UUID, booking_id: UUID) -> Booking:
+    """A health-service visit (an antenatal check-up) took place."""
+    async with uow.transaction() as conn:
+        booking = await _at_clinic(conn, principal, clinic_id, booking_id)
+        if (await rules_of(uow, booking.service_id)).product_id is not None:
+            raise NotAVisit()
+        attended = await repository.change_checked_in(
+            conn, booking_id=booking.id, clinic_id=clinic_id, to_status=BookingStatus.COMPLETED
+        )
+        if attended is None:
+            raise NotCheckedIn()
+        await repository.release_active_place(conn, person_id=booking.person_id)
+        await record_booking(conn, principal, "booking.attended", attended)
+    return attended
+
+
+async def report_adverse_event(
+    uow: UnitOfWork, principal: Principal, *, booking_id: UUID, clinic_id: UUID | None, data: AdverseEventCreate
+) -> AdverseEvent:
+    """Staff at the clinic (clinic_id given), or the citizen for their own or a dependent's booking, after the dose."""
+    async with uow.transaction() as conn:
+        if principal.role is Role.CITIZEN:
+            booking = await booking_for(conn, principal, booking_id)
+        else:
+            assert clinic_id is not None
+            booking = await _at_clinic(conn, principal, clinic_id, booking_id)
+        if booking.status is not BookingStatus.COMPLETED:
+            raise NotCheckedIn()
+        citizen = principal.role is Role.CITIZEN
+        event = await repository.insert_adverse_event(
+            conn,
+            booking=booking,
+            severity=data.severity,
+            serious=data.serious,
+            outcome=data.outcome,
+            description=data.description,
+            onset_at=data.onset_at,
+            staff_id=None if citizen else principal.id,
+            account_id=principal.id if citizen else None,
+        )
+        await record_booking(
+            conn, principal, "booking.adverse_event", booking, severity=data.severity.value, serious=data.serious
+        )
+    return event
+
+
+async def serious_events(
+    uow: UnitOfWork, *, since: datetime | None, before: tuple[datetime, UUID] | None, limit: int
+) -> list[AdverseEvent]:
+    async with uow.transaction(readonly=True) as conn:
+        return await repository.serious_events(conn, since=since, before=before, limit=limit)

@@ -1,0 +1,213 @@
+"""After check-in: the dose (ledger, booking and record together, or nothing), evidence for a priority group,
+health-service visits, and adverse events."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+
+from clinics.models import ServiceKind
+from tests.factories import (
+    give_doses,
+    make_citizen,
+    make_clinic,
+    make_lot,
+    make_service,
+    make_slot,
+    soon,
+    staff_headers,
+    token_for,
+)
+from tests.integration.booking.invariants import check_invariants
+from tests.integration.priority.test_priority_api import PREGNANT_FROM_13_WEEKS, hold_back, make_group
+from tests.integration.quotas.ledger import check_ledger
+from vaxbook.auth.models import Principal, Role
+from vaxbook.db import UnitOfWork
+
+Client = httpx.AsyncClient
+
+
+async def checked_in(
+    client: Client, uow: UnitOfWork, *, capacity: int = 3, vaccination: bool = True
+) -> tuple[Any, Any, dict[str, str], Principal, dict[str, Any]]:
+    clinic = await make_clinic(uow)
+    service = await make_service(uow, kind=ServiceKind.VACCINATION if vaccination else ServiceKind.HEALTH_SERVICE)
+    slot = await make_slot(uow, clinic, service, capacity=capacity, starts_at=soon(0.5))
+    citizen, person = await make_citizen(uow)
+    booking = (await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))).json()
+    staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
+    done = await client.post(
+        f"/api/v1/clinics/{clinic.id}/check-ins",
+        json={"code": booking["code"], "cccd_last4": person.cccd[-4:]},  # type: ignore[index]
+        headers=staff,
+    )
+    assert done.status_code == 200, done.text
+    return clinic, service, staff, citizen, booking
+
+
+def visit(clinic: Any, booking: dict[str, Any], what: str) -> str:
+    return f"/api/v1/clinics/{clinic.id}/bookings/{booking['id']}/{what}"
+
+
+async def test_a_dose_completes_the_booking_and_leaves_the_ledger_in_one_go(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic, _, staff, _, booking = await checked_in(client, uow, capacity=3)
+    lot_id = await db.fetchval("SELECT lot_id FROM clinic_stock WHERE clinic_id = $1", clinic.id)
+    # every seat booked and exactly as many doses as seats: the dose must still go through
+    for _ in range(2):
+        other, _ = await make_citizen(uow)
+        await client.post("/api/v1/bookings", json={"slot_id": booking["slot_id"]}, headers=token_for(other))
+    given = await client.post(
+        visit(clinic, booking, "vaccination"), json={"lot_id": str(lot_id), "injection_site": "left_arm"}, headers=staff
+    )
+    assert given.status_code == 201, given.text
+    record = given.json()
+    observe = datetime.fromisoformat(record["observe_until"]) - datetime.fromisoformat(record["given_at"])
+    assert observe == timedelta(minutes=30)
+    assert record["dose_number"] == 1
+    assert await db.fetchval("SELECT status FROM bookings WHERE id = $1::uuid", booking["id"]) == "completed"
+    assert await db.fetchval("SELECT doses FROM clinic_stock WHERE lot_id = $1", lot_id) == 2
+    movement = await db.fetchrow("SELECT kind, booking_id FROM stock_movements WHERE kind = 'administered'")
+    assert str(movement["booking_id"]) == booking["id"]
+    again = await client.post(
+        visit(clinic, booking, "vaccination"), json={"lot_id": str(lot_id), "injection_site": "left_arm"}, headers=staff
+    )
+    assert again.json()["type"] == "/problems/not-checked-in"
+    await check_ledger(db, now=datetime.now(UTC))
+    await check_invariants(db)
+
+
+async def test_a_dose_from_another_clinics_or_an_expired_or_another_vaccines_lot_changes_nothing(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic, service, staff, _, booking = await checked_in(client, uow)
+    elsewhere = await make_clinic(uow)
+    theirs = await give_doses(uow, elsewhere.id, service.product_id, 5)
+    expired = await give_doses(uow, clinic.id, service.product_id, 5)
+    await db.execute("UPDATE vaccine_lots SET expires_on = current_date - 1 WHERE id = $1", expired.id)
+    other_vaccine = await make_service(uow, kind=ServiceKind.VACCINATION)
+    wrong_kind = await give_doses(uow, clinic.id, other_vaccine.product_id, 5)
+    ledger = await db.fetchval("SELECT count(*) FROM stock_movements")
+    for lot, problem in (
+        (theirs, "insufficient-stock"),
+        (expired, "lot-expired"),
+        (wrong_kind, "lot-of-another-vaccine"),
+    ):
+        refused = await client.post(
+            visit(clinic, booking, "vaccination"),
+            json={"lot_id": str(lot.id), "injection_site": "right_arm"},
+            headers=staff,
+        )
+        assert (refused.status_code, refused.json()["type"]) == (409, f"/problems/{problem}")
+    assert await db.fetchval("SELECT count(*) FROM stock_movements") == ledger
+    assert await db.fetchval("SELECT status FROM bookings WHERE id = $1::uuid", booking["id"]) == "checked_in"
+    assert await db.fetchval("SELECT count(*) FROM vaccinations") == 0
+    unknown = await client.post(
+        visit(clinic, booking, "vaccination"),
+        json={"lot_id": str((await make_lot(uow, service.product_id)).id), "injection_site": "nose"},
+        headers=staff,
+    )
+    assert unknown.json()["errors"][0]["field"] == "injection_site"
+    await check_ledger(db, now=datetime.now(UTC))
+
+
+async def test_evidence_is_seen_before_the_dose_and_without_it_no_dose_is_used(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN, [])
+    group = await make_group(client, admin, PREGNANT_FROM_13_WEEKS)
+    clinic = await make_clinic(uow)
+    service = await make_service(uow, kind=ServiceKind.VACCINATION)
+    slot = await make_slot(uow, clinic, service, capacity=2, starts_at=soon(0.5))
+    await hold_back(client, admin, slot, (group, 2, soon(-1)))
+    staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
+    lot_id = await db.fetchval("SELECT lot_id FROM clinic_stock WHERE clinic_id = $1", clinic.id)
+    bookings = []
+    for _ in range(2):
+        citizen, person = await make_citizen(uow, sex="female", date_of_birth=date(1995, 1, 1))
+        last_period = (slot.starts_at - timedelta(weeks=20)).date().isoformat()
+        await client.put(
+            f"/api/v1/me/people/{person.id}/declarations", json={"last_period": last_period}, headers=token_for(citizen)
+        )
+        made = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
+        assert made.json()["reserved_seat"] is True
+        scan = await client.post(
+            f"/api/v1/clinics/{clinic.id}/check-ins",
+            json={"code": made.json()["code"], "cccd_last4": person.cccd[-4:]},  # type: ignore[index]
+            headers=staff,
+        )
+        assert scan.json()["needs_evidence"] is True
+        bookings.append(made.json())
+    dose = {"lot_id": str(lot_id), "injection_site": "left_arm"}
+    early = await client.post(visit(clinic, bookings[0], "vaccination"), json=dose, headers=staff)
+    assert early.json()["type"] == "/problems/evidence-required"
+    assert (
+        await client.post(visit(clinic, bookings[0], "evidence"), json={"seen": True}, headers=staff)
+    ).status_code == 200
+    assert (await client.post(visit(clinic, bookings[0], "vaccination"), json=dose, headers=staff)).status_code == 201
+
+    stock = await db.fetchval("SELECT doses FROM clinic_stock WHERE lot_id = $1", lot_id)
+    refused = await client.post(visit(clinic, bookings[1], "evidence"), json={"seen": False}, headers=staff)
+    assert refused.json()["status"] == "not_eligible"
+    assert (await client.post(visit(clinic, bookings[1], "vaccination"), json=dose, headers=staff)).status_code == 409
+    assert await db.fetchval("SELECT doses FROM clinic_stock WHERE lot_id = $1", lot_id) == stock
+    await check_ledger(db, now=datetime.now(UTC))
+    await check_invariants(db)
+
+
+async def test_a_health_service_visit_is_attended_not_vaccinated(client: Client, uow: UnitOfWork) -> None:
+    clinic, _, staff, _, booking = await checked_in(client, uow, vaccination=False)
+    dose = {"lot_id": "00000000-0000-0000-0000-000000000001", "injection_site": "left_arm"}
+    assert (await client.post(visit(clinic, booking, "vaccination"), json=dose, headers=staff)).json()[
+        "type"
+    ] == "/problems/not-a-vaccination"
+    attended = await client.post(visit(clinic, booking, "attendance"), headers=staff)
+    assert attended.json()["status"] == "completed"
+    jab_clinic, _, jab_staff, _, jab = await checked_in(client, uow)
+    assert (await client.post(visit(jab_clinic, jab, "attendance"), headers=jab_staff)).json()[
+        "type"
+    ] == "/problems/not-a-visit"
+
+
+async def test_adverse_events_come_from_staff_and_citizens_and_serious_ones_reach_the_department(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic, _, staff, citizen, booking = await checked_in(client, uow)
+    event = {
+        "severity": "severe",
+        "serious": True,
+        "outcome": "hospitalised",
+        "description": "Khó thở sau 15 phút",
+        "onset_at": datetime.now(UTC).isoformat(),
+    }
+    early = await client.post(
+        f"/api/v1/bookings/{booking['id']}/adverse-events", json=event, headers=token_for(citizen)
+    )
+    assert early.json()["type"] == "/problems/not-checked-in"
+    lot_id = await db.fetchval("SELECT lot_id FROM clinic_stock WHERE clinic_id = $1", clinic.id)
+    await client.post(
+        visit(clinic, booking, "vaccination"), json={"lot_id": str(lot_id), "injection_site": "left_arm"}, headers=staff
+    )
+    by_staff = await client.post(visit(clinic, booking, "adverse-events"), json=event, headers=staff)
+    assert (by_staff.status_code, by_staff.json()["reported_by"]) == (201, "staff")
+    mild = event | {"severity": "mild", "serious": False, "outcome": "recovered", "description": "Đau chỗ tiêm"}
+    by_citizen = await client.post(
+        f"/api/v1/bookings/{booking['id']}/adverse-events", json=mild, headers=token_for(citizen)
+    )
+    assert (by_citizen.status_code, by_citizen.json()["reported_by"]) == (201, "citizen")
+    stranger, _ = await make_citizen(uow)
+    assert (
+        await client.post(f"/api/v1/bookings/{booking['id']}/adverse-events", json=mild, headers=token_for(stranger))
+    ).status_code == 404
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN, [])
+    serious = (await client.get("/api/v1/adverse-events", headers=admin)).json()["items"]
+    assert [e["description"] for e in serious] == ["Khó thở sau 15 phút"]
+    assert (await client.get("/api/v1/adverse-events", headers=staff)).status_code == 403
+    elsewhere = await staff_headers(client, uow, Role.CLINIC_STAFF, [(await make_clinic(uow)).id])
+    assert (
+        await client.post(visit(clinic, booking, "adverse-events"), json=event, headers=elsewhere)
+    ).status_code == 403
