@@ -34,13 +34,15 @@ from booking.schemas import (
     VaccinationCreate,
     VaccinationOut,
 )
-from booking.service import bookings, checkin, draws, people, standby, visits
+from booking.service import bookings, certificates, checkin, draws, people, standby, visits
 from priority import service as priority
 from priority.schemas import Declarations, DeclarationsOut, DrawEntryCreate, DrawOut, MyDrawEntry
 from qr import render
+from qr import service as qr_service
+from qr.schemas import CardCheck, VerifiedCard
 from vaxbook.auth.models import Principal, Role
 from vaxbook.auth.security import CITIZENS, CLINIC_MANAGERS, HEALTH_ADMINS, PUBLIC, CallerRequest, allow
-from vaxbook.dependencies import CheckInWindow, Keys, UoW
+from vaxbook.dependencies import AppSettings, CheckInWindow, Keys, UoW
 from vaxbook.idempotency import IdempotencyHeader, IdempotencyKey, idempotency_key
 from vaxbook.pagination import Cursor, Limit, Page, decode_time_cursor, paginate
 from vaxbook.settings import DEFAULT_TIMEZONE
@@ -127,6 +129,29 @@ class ProfileController(Controller):
         self, person_id: FromPath[UUID], data: JSONBody[DependentUpdate], uow: UoW, request: CallerRequest
     ) -> Person:
         return Person.of(await people.update_dependent(uow, request.user, person_id, data))
+
+    @get("/people/{person_id:uuid}/certificate", media_type="image/png")
+    async def certificate(
+        self,
+        person_id: FromPath[UUID],
+        uow: UoW,
+        request: CallerRequest,
+        keys: Keys,
+        settings: AppSettings,
+        format: FromQuery[Literal["png", "svg", "text"]] = "png",
+    ) -> Response[bytes]:
+        """A vaccination certificate as a SMART Health Card (every dose recorded), for yourself or a dependent: any
+        SMART Health Card verifier app reads it, offline, with our keys at /.well-known/jwks.json."""
+        text = await certificates.health_card(
+            uow, request.user, keys, person_id=person_id, issuer=settings.public_url, now=_now()
+        )
+        if format == "svg":
+            body = render.svg(text, max_version=render.CARD_MAX_VERSION, level="L")
+            return Response(body, media_type="image/svg+xml", headers=_NO_STORE)
+        if format == "text":
+            return Response(text.encode(), media_type="text/plain", headers=_NO_STORE)
+        body = render.png(text, max_version=render.CARD_MAX_VERSION, level="L")
+        return Response(body, media_type="image/png", headers=_NO_STORE)
 
     @get("/people/{person_id:uuid}/declarations")
     async def get_declarations(self, person_id: FromPath[UUID], uow: UoW, request: CallerRequest) -> DeclarationsOut:
@@ -491,3 +516,14 @@ class AdverseEventController(Controller):
         """Serious adverse events reported, latest first, for the health department."""
         found = await visits.serious_events(uow, since=since, before=decode_time_cursor(cursor), limit=limit + 1)
         return paginate([AdverseEventOut.of(e) for e in found], limit, lambda e: (e.reported_at.isoformat(), e.id))
+
+
+class CertificateController(Controller):
+    path = "/api/v1/certificates/verify"
+    tags = ["Check-in"]
+
+    @post("/", opt=PUBLIC, status_code=HTTP_200_OK)
+    async def verify(self, data: JSONBody[CardCheck], uow: UoW) -> VerifiedCard:
+        """Check a health card we issued (the text of its QR): the same check a verifier app makes offline with
+        our JWKS. Refusals: card-malformed, qr-unknown-key, qr-bad-signature, qr-algorithm-refused."""
+        return VerifiedCard.of(await qr_service.verify_card(uow, data.qr))

@@ -27,6 +27,7 @@ from booking.models import (
     Vaccination,
 )
 from clinics.models import Sex
+from qr.models import Dose
 from vaxbook.db import Connection, assignments
 from vaxbook.errors import Invalid
 from vaxbook.i18n import Text
@@ -462,6 +463,20 @@ async def insert_vaccination(conn: Connection, *, vaccination: Vaccination, reco
         raise Invalid.field("vaccinator_id", "unknown_reference", Text("Không tồn tại", "Does not exist")) from None
     assert row is not None
     return Vaccination(**{**dict(row), "injection_site": InjectionSite(row["injection_site"])})
+
+
+async def doses_of_person(conn: Connection, *, person_id: UUID) -> list[Dose]:
+    """Every dose the person was given, oldest first, as a certificate names it (reads vaccines, lots, clinics)."""
+    rows = await conn.fetch(
+        """
+        SELECT p.cvx_code, p.name AS product_name, v.given_at, l.lot_number, c.name AS clinic_name
+        FROM vaccinations v JOIN vaccine_products p ON p.id = v.product_id
+        JOIN vaccine_lots l ON l.id = v.lot_id JOIN clinics c ON c.id = v.clinic_id
+        WHERE v.person_id = $1 ORDER BY v.given_at, v.booking_id
+        """,
+        person_id,
+    )
+    return [Dose(**dict(r)) for r in rows]
 
 
 _EVENT = (

@@ -1,4 +1,5 @@
-"""QR images of a text: PNG for any phone, SVG for print. Error correction M; an appointment code fits version 10."""
+"""QR images of a text: PNG for any phone, SVG for print. An appointment code is level M and fits version 10; a
+health card is level L and fits version 22, as the SMART Health Cards specification sets."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from qrcode.image.pil import PilImage
 from qrcode.image.svg import SvgPathImage
 
 MAX_VERSION = 10
+CARD_MAX_VERSION = 22
+LEVELS = {"M": qrcode.constants.ERROR_CORRECT_M, "L": qrcode.constants.ERROR_CORRECT_L}
 
 
-def _code(text: str, max_version: int) -> qrcode.QRCode:  # type: ignore[type-arg]
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=8, border=4)
+def _code(text: str, max_version: int, level: str) -> qrcode.QRCode:  # type: ignore[type-arg]
+    code = qrcode.QRCode(error_correction=LEVELS[level], box_size=8, border=4)
     code.add_data(text)
     code.make(fit=True)
     if code.version > max_version:
@@ -21,17 +24,13 @@ def _code(text: str, max_version: int) -> qrcode.QRCode:  # type: ignore[type-ar
     return code
 
 
-def png(text: str, *, max_version: int = MAX_VERSION) -> bytes:
+def png(text: str, *, max_version: int = MAX_VERSION, level: str = "M") -> bytes:
     buffer = io.BytesIO()
-    _code(text, max_version).make_image(image_factory=PilImage).save(buffer)
+    _code(text, max_version, level).make_image(image_factory=PilImage).save(buffer)
     return buffer.getvalue()
 
 
-def svg(text: str, *, max_version: int = MAX_VERSION) -> bytes:
+def svg(text: str, *, max_version: int = MAX_VERSION, level: str = "M") -> bytes:
     buffer = io.BytesIO()
-    _code(text, max_version).make_image(image_factory=SvgPathImage).save(buffer)
+    _code(text, max_version, level).make_image(image_factory=SvgPathImage).save(buffer)
     return buffer.getvalue()
-
-
-def version_of(text: str) -> int:
-    return int(_code(text, 40).version)

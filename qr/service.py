@@ -3,7 +3,8 @@ the door)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -11,7 +12,19 @@ from jwt.algorithms import ECAlgorithm
 
 from qr import repository, tokens
 from qr.keystore import KeyStore
-from qr.models import Appointment, KeyNotFound, KeyPurpose, KeyState, SigningKey, SigningUnavailable, Window
+from qr.models import (
+    Appointment,
+    CardMalformed,
+    Dose,
+    KeyNotFound,
+    KeyPurpose,
+    KeyState,
+    SigningKey,
+    SigningUnavailable,
+    Window,
+    health_card_claims,
+    to_numeric,
+)
 from vaxbook import audit
 from vaxbook.audit import Actor
 from vaxbook.db import UnitOfWork
@@ -139,3 +152,22 @@ def _public(jwk: dict[str, str]) -> ec.EllipticCurvePublicKey:
     key = ECAlgorithm.from_jwk(jwk)
     assert isinstance(key, ec.EllipticCurvePublicKey)
     return key
+
+
+# SMART Health Cards
+
+
+async def health_card(
+    uow: UnitOfWork, store: KeyStore, *, issuer: str, full_name: str, born: date, doses: list[Dose], now: datetime
+) -> str:
+    """The card as its QR's text (shc:/ and digits), signed with the active certificate key."""
+    kid, private = await _signer(uow, store, KeyPurpose.CERTIFICATE)
+    claims = health_card_claims(issuer=issuer, issued_at=now, full_name=full_name, born=born, doses=doses)
+    return to_numeric(tokens.sign_health_card(claims, private, kid))
+
+
+async def verify_card(uow: UnitOfWork, text: str) -> dict[str, Any]:
+    """Verify a card we issued, with our own published keys (the same check any verifier makes offline)."""
+    if len(text) > 10_000:
+        raise CardMalformed()
+    return tokens.verify_health_card(text, await jwks(uow))

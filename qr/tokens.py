@@ -6,8 +6,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Mapping
+import zlib
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -15,7 +17,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
 from qr.models import (
+    SHC_PREFIX,
     Appointment,
+    CardMalformed,
     KeyState,
     QrAlgorithmRefused,
     QrBadSignature,
@@ -24,6 +28,7 @@ from qr.models import (
     QrUnknownKey,
     QrWrongClinic,
     Window,
+    from_numeric,
 )
 
 ALGORITHM = "ES256"
@@ -113,3 +118,30 @@ def verify_appointment(
         raise QrWrongClinic()
     window.check(appointment, now)
     return appointment
+
+
+def sign_health_card(claims: dict[str, Any], key: ec.EllipticCurvePrivateKey, kid: str) -> str:
+    """A SMART Health Card's JWS: the minified claims, raw-DEFLATE compressed (`zip: DEF`), signed with ES256."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    payload = compressor.compress(json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode())
+    payload += compressor.flush()
+    return sign(payload, key, kid, zip="DEF")
+
+
+def verify_health_card(text: str, jwks: Sequence[Mapping[str, str]]) -> dict[str, Any]:
+    """Check a health card offline, with nothing but the issuer's JWKS: numeric QR text (or the JWS itself) in,
+    the verified claims out. Raises CardMalformed, or the QR refusals (unknown key, bad signature, ...)."""
+    jws = from_numeric(text) if text.strip().startswith(SHC_PREFIX) else text.strip()
+    keys: dict[str, tuple[KeyState, ec.EllipticCurvePublicKey]] = {}
+    for jwk in jwks:
+        public = ECAlgorithm.from_jwk({k: jwk[k] for k in ("kty", "crv", "x", "y")})
+        if isinstance(public, ec.EllipticCurvePublicKey) and "kid" in jwk:
+            keys[jwk["kid"]] = (KeyState.ACTIVE, public)
+    header, payload = verify(jws, keys)
+    if header.get("zip") != "DEF":
+        raise CardMalformed()
+    try:
+        claims: dict[str, Any] = json.loads(zlib.decompress(payload, -15))
+    except (zlib.error, ValueError):
+        raise CardMalformed() from None
+    return claims

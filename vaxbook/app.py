@@ -20,6 +20,7 @@ from booking.controllers import (
     AdverseEventController,
     AssistController,
     BookingController,
+    CertificateController,
     CheckInController,
     ClinicBookingController,
     ConsentController,
@@ -95,6 +96,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     CheckInController,
     VisitController,
     AdverseEventController,
+    CertificateController,
     AvailabilityController,
     ClinicSlotController,
     SlotTemplateController,
@@ -128,7 +130,8 @@ def create_app(settings: Settings, *, dsn: str, otp_sender: OtpSender | None = N
         app.state.pool = await db.create_pool(dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
         # a schema behind the code is reported by /health/ready; nothing is written to it meanwhile
         if settings.generate_signing_keys and await db.schema_revision(app.state.pool) == migrate.head_revision():
-            await qr_service.ensure_key(db.UnitOfWork(app.state.pool), keystore, KeyPurpose.APPOINTMENT)
+            for purpose in KeyPurpose:
+                await qr_service.ensure_key(db.UnitOfWork(app.state.pool), keystore, purpose)
         exposed = await db.rewritable_records(app.state.pool)
         if exposed:
             structlog.get_logger("vaxbook").warning(

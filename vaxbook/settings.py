@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     generate_signing_keys: bool = Field(
         default=True, description="Make a signing key at start when there is no active one (one replica, or dev)."
     )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        pattern=r"^https?://[^\s]*[^/\s]$",
+        description="The service's address as citizens and verifiers reach it (no trailing slash): the issuer of "
+        "health cards, whose keys are at /.well-known/jwks.json.",
+    )
     checkin_early_minutes: int = Field(default=60, ge=0, le=24 * 60)
     checkin_late_minutes: int = Field(default=120, ge=0, le=24 * 60)
 
