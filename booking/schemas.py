@@ -168,18 +168,20 @@ class Booking(OutputModel):
     priority_group_id: UUID | None = Field(description="The priority group it was booked under, if any")
     reserved_seat: bool = Field(description="The seat was one held back for that group")
     checked_in_at: datetime | None
+    qr_url: str | None = Field(default=None, description="Where the owner fetches the QR for the door, while booked")
 
     @classmethod
     def of(cls, booking: BookingModel) -> Booking:
         """The booking with its times in the clinic's time zone."""
         zone = ZoneInfo(booking.timezone)
-        fields = {f: getattr(booking, f) for f in cls.model_fields}
+        fields = {f: getattr(booking, f) for f in cls.model_fields if f != "qr_url"}
         return cls(
             **fields
             | {
                 "starts_at": booking.starts_at.astimezone(zone),
                 "ends_at": booking.ends_at.astimezone(zone),
                 "checked_in_at": booking.checked_in_at.astimezone(zone) if booking.checked_in_at else None,
+                "qr_url": f"/api/v1/bookings/{booking.id}/qr" if booking.status is BookingStatus.BOOKED else None,
             }
         )
 

@@ -202,3 +202,17 @@ def test_a_key_file_others_may_read_is_refused(tmp_path: Path) -> None:
     os.chmod(path, 0o644)
     with pytest.raises(KeyFileExposed):
         KeyStore(tmp_path)
+
+
+async def test_the_booking_confirmation_points_to_its_qr(client: Client, uow: UnitOfWork) -> None:
+    citizen, _, booking = await booked(client, uow)
+    assert booking["qr_url"] == f"/api/v1/bookings/{booking['id']}/qr"
+    assert (
+        (await client.get(booking["qr_url"] + "?format=svg", headers=token_for(citizen)))
+        .headers["content-type"]
+        .startswith("image/svg+xml")
+    )
+    cancelled = await client.post(f"/api/v1/bookings/{booking['id']}/cancel", headers=token_for(citizen))
+    assert cancelled.json()["qr_url"] is None
+    stranger, _ = await make_citizen(uow)
+    assert (await client.get(booking["qr_url"], headers=token_for(stranger))).status_code == 404
