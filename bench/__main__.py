@@ -130,7 +130,8 @@ async def load(dsn: str, extra_stations: int, horizon_days: int, citizens: int) 
         await demo.stock_clinics(uow, now=now, needs=needs, batch="BENCH")
         await clinics.generate_slots(uow, SYSTEM, clinic_id=None, now=now, from_date=None, days=horizon_days)
         assert first is not None
-        start = (now + timedelta(days=2)).replace(microsecond=0)
+        # soon enough for the door to open (check-in starts an hour before) while the suite runs
+        start = (now + timedelta(minutes=45)).replace(microsecond=0)
         _, rush = await clinics.create_slot(
             uow,
             admin,
@@ -260,6 +261,7 @@ async def scenarios(base: str, data: BenchData, key: str, total: int, concurrenc
                 lambda i: client.post("/api/v1/bookings", json=rush, headers=tokens[-1 - i]),
                 expected=(409,),
             ),
+            *await door(client, staff, clinic_id, tokens, concurrency),
             await drive(
                 "report: stock per clinic (JSON)",
                 max(1, total // 10),
@@ -273,6 +275,31 @@ async def scenarios(base: str, data: BenchData, key: str, total: int, concurrenc
                 lambda _: client.get("/api/v1/reports/priority-uptake", params={"format": "csv"}, headers=staff),
             ),
         ]
+
+
+async def door(
+    client: httpx.AsyncClient, staff: dict[str, str], clinic_id: str, tokens: list[dict[str, str]], concurrency: int
+) -> list[Result]:
+    """The rush's winners open their QR, and the nurse scans each once."""
+    pages = await asyncio.gather(*(client.get("/api/v1/bookings", headers=t) for t in tokens))
+    held = [(t, p.json()["items"][0]["id"]) for t, p in zip(tokens, pages, strict=True) if p.json()["items"]]
+    texts = await asyncio.gather(
+        *(client.get(f"/api/v1/bookings/{b}/qr", params={"format": "text"}, headers=t) for t, b in held)
+    )
+    return [
+        await drive(
+            "booking QR (PNG)",
+            len(held),
+            concurrency,
+            lambda i: client.get(f"/api/v1/bookings/{held[i][1]}/qr", headers=held[i][0]),
+        ),
+        await drive(
+            "check-in by QR (each once)",
+            len(texts),
+            concurrency,
+            lambda i: client.post(f"/api/v1/clinics/{clinic_id}/check-ins", json={"qr": texts[i].text}, headers=staff),
+        ),
+    ]
 
 
 async def count_bookings(dsn: str, slot_id: str) -> int:
