@@ -539,6 +539,26 @@ async def serious_events(
     return [_event(r) for r in rows]
 
 
+async def qr_token(conn: Connection, *, booking_id: UUID) -> str | None:
+    value = await conn.fetchval("SELECT qr_token FROM bookings WHERE id = $1", booking_id)
+    return None if value is None else str(value)
+
+
+async def keep_qr_token(conn: Connection, *, booking_id: UUID, token: str, replacing: str | None) -> str:
+    """Keep a newly signed code unless another request kept one first; returns the one kept."""
+    kept = await conn.fetchval(
+        """
+        UPDATE bookings SET qr_token = $2 WHERE id = $1 AND qr_token IS NOT DISTINCT FROM $3 RETURNING qr_token
+        """,
+        booking_id,
+        token,
+        replacing,
+    )
+    if kept is None:
+        kept = await conn.fetchval("SELECT qr_token FROM bookings WHERE id = $1", booking_id)
+    return str(kept)
+
+
 async def checked_in_by(conn: Connection, *, booking_id: UUID) -> str | None:
     """Who checked the booking in (their display name), if anyone."""
     value = await conn.fetchval(

@@ -19,6 +19,7 @@ from qr.models import (
     KeyNotFound,
     KeyPurpose,
     KeyState,
+    QrMalformed,
     SigningKey,
     SigningUnavailable,
     Window,
@@ -137,6 +138,17 @@ async def appointment_qr(
     kid, private = await _signer(uow, store, KeyPurpose.APPOINTMENT)
     appointment = Appointment(booking_id, clinic_id, starts_at, ends_at, ends_at + window.late)
     return tokens.sign(appointment.pack(), private, kid)
+
+
+async def still_signed(uow: UnitOfWork, text: str) -> bool:
+    """Whether a code we signed earlier is signed by a key that still verifies (active or retired)."""
+    try:
+        kid = tokens.kid_of(text)
+    except QrMalformed:
+        return False
+    async with uow.transaction(readonly=True) as conn:
+        found = await repository.keys(conn, purpose=KeyPurpose.APPOINTMENT)
+    return any(k.kid == kid and k.state is not KeyState.REVOKED for k in found)
 
 
 async def verify_appointment(

@@ -72,6 +72,14 @@ def sign(payload: bytes, key: ec.EllipticCurvePrivateKey, kid: str, **headers: s
     return _jws.encode(payload, key, algorithm=ALGORITHM, headers={"kid": kid, "typ": None, **headers})
 
 
+def kid_of(text: str) -> str | None:
+    try:
+        kid = _jws.get_unverified_header(text).get("kid")
+    except jwt.DecodeError:
+        raise QrMalformed() from None
+    return kid if isinstance(kid, str) else None
+
+
 def verify(
     text: str, keys: Mapping[str, tuple[KeyState, ec.EllipticCurvePublicKey]]
 ) -> tuple[dict[str, object], bytes]:

@@ -85,9 +85,13 @@ async def appointment_qr(
     """The QR text of one of the caller's own active bookings."""
     async with uow.transaction(readonly=True) as conn:
         booking = await booking_for(conn, principal, booking_id)
+        kept = await repository.qr_token(conn, booking_id=booking.id)
     if booking.status is not BookingStatus.BOOKED:
         raise BookingNotActive()
-    return await qr.appointment_qr(
+    # the payload never changes for a booking: sign once, and again only when the signing key was revoked
+    if kept is not None and await qr.still_signed(uow, kept):
+        return kept
+    token = await qr.appointment_qr(
         uow,
         store,
         booking_id=booking.id,
@@ -96,3 +100,5 @@ async def appointment_qr(
         ends_at=booking.ends_at,
         window=window,
     )
+    async with uow.transaction() as conn:
+        return await repository.keep_qr_token(conn, booking_id=booking.id, token=token, replacing=kept)

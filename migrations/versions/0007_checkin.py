@@ -32,7 +32,9 @@ def upgrade() -> None:
     );
     CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys (purpose) WHERE state = 'active';
 
+    -- qr_token: the booking's signed appointment code, kept so that opening it again signs and draws nothing new
     ALTER TABLE bookings
+        ADD COLUMN qr_token text CHECK (length(qr_token) <= 1000),
         ADD COLUMN checked_in_at timestamptz,
         ADD COLUMN checked_in_by uuid REFERENCES staff_accounts (id),
         ADD CONSTRAINT bookings_checked_in CHECK ((checked_in_at IS NULL) = (checked_in_by IS NULL));
@@ -41,6 +43,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     execute_script("""
-    ALTER TABLE bookings DROP CONSTRAINT bookings_checked_in, DROP COLUMN checked_in_by, DROP COLUMN checked_in_at;
+    ALTER TABLE bookings DROP CONSTRAINT bookings_checked_in, DROP COLUMN checked_in_by, DROP COLUMN checked_in_at,
+        DROP COLUMN qr_token;
     DROP TABLE signing_keys;
     """)

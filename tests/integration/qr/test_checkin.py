@@ -19,6 +19,7 @@ import zxingcpp
 from PIL import Image
 
 from qr import service as qr
+from qr import tokens
 from qr.keystore import KeyFileExposed, KeyStore
 from qr.models import Appointment, KeyPurpose
 from tests.factories import make_citizen, make_clinic, make_service, make_slot, soon, staff_headers, token_for
@@ -184,19 +185,21 @@ async def test_a_retired_key_still_verifies_and_a_revoked_one_does_not(
     published = {k["kid"]: k for k in (await client.get("/.well-known/jwks.json")).json()["keys"]}
     assert {old_kid, new.kid} <= set(published)
     assert all(set(k) == {"kty", "crv", "x", "y", "kid", "use", "alg"} for k in published.values()), "no private part"
-    fresh = (await client.get(f"/api/v1/bookings/{booking['id']}/qr?format=text", headers=token_for(citizen))).text
-    assert f'"kid":"{new.kid}"'.encode() in base64.urlsafe_b64decode(fresh.split(".")[0] + "==")
+    path = f"/api/v1/bookings/{booking['id']}/qr?format=text"
+    kept = (await client.get(path, headers=token_for(citizen))).text
+    assert kept == text, "a booking's code is signed once; a retired key's code still verifies"
     staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
     await qr.revoke(uow, SYSTEM, old_kid, now=datetime.now(UTC))
     assert (await check_in(client, staff, clinic.id, qr=text)).json()["type"] == "/problems/qr-key-revoked"
     assert old_kid not in {k["kid"] for k in (await client.get("/.well-known/jwks.json")).json()["keys"]}
+    fresh = (await client.get(path, headers=token_for(citizen))).text
+    assert f'"kid":"{new.kid}"'.encode() in base64.urlsafe_b64decode(fresh.split(".")[0] + "==")
+    assert fresh == (await client.get(path, headers=token_for(citizen))).text
     assert (await check_in(client, staff, clinic.id, qr=fresh)).status_code == 200
 
 
 def test_a_key_file_others_may_read_is_refused(tmp_path: Path) -> None:
     store = KeyStore(tmp_path)
-    from qr import tokens
-
     path = store.add(tokens.generate_key())
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     os.chmod(path, 0o644)
