@@ -220,10 +220,10 @@ class BookingController(Controller):
         id, clinic and time only, and stops working when the booking is cancelled or moved."""
         text = await checkin.appointment_qr(uow, request.user, keys, booking_id=booking_id, window=checkin_window)
         if format == "svg":
-            return Response(render.svg(text), media_type="image/svg+xml", headers=_NO_STORE)
+            return Response(render.appointment_svg(text), media_type="image/svg+xml", headers=_NO_STORE)
         if format == "text":
             return Response(text.encode(), media_type="text/plain", headers=_NO_STORE)
-        return Response(render.png(text), media_type="image/png", headers=_NO_STORE)
+        return Response(render.appointment_png(text), media_type="image/png", headers=_NO_STORE)
 
     @get("/{booking_id:uuid}")
     async def get_booking(self, booking_id: FromPath[UUID], uow: UoW, request: CallerRequest) -> Booking:
@@ -421,13 +421,24 @@ class CheckInController(Controller):
         uow: UoW,
         request: CallerRequest,
         checkin_window: CheckInWindow,
+        policy: Policy,
+        idempotency_key: IdempotencyHeader = None,
     ) -> CheckIn:
-        """Check a booking in: send what the scanner read (`qr`), or the booking `code` and `cccd_last4`. Once per
-        booking; a second scan is 409 `already-checked-in` saying when and by whom. Each refusal of a QR has its own
-        type: qr-malformed, qr-algorithm-refused, qr-unknown-key, qr-key-revoked, qr-bad-signature, qr-too-early,
-        qr-expired, qr-wrong-clinic, booking-not-active."""
+        """Check a booking in: send what the scanner read (`qr`), or the booking `code` with `cccd_last4` or
+        `date_of_birth`. An Idempotency-Key makes a retried scan safe. Once per booking; a second scan is 409
+        `already-checked-in` saying when and by whom. Each refusal of a QR has its own type: qr-malformed,
+        qr-algorithm-refused, qr-unknown-key, qr-key-revoked, qr-bad-signature, qr-wrong-clinic, qr-too-early,
+        qr-expired, booking-not-active."""
+        key = _key(request.user, idempotency_key, "check-in", clinic_id=str(clinic_id), **data.model_dump(mode="json"))
         done = await checkin.check_in(
-            uow, request.user, clinic_id=clinic_id, request=data, window=checkin_window, now=_now()
+            uow,
+            request.user,
+            clinic_id=clinic_id,
+            request=data,
+            window=checkin_window,
+            now=_now(),
+            idempotency=key,
+            keep_hours=policy.idempotency_hours,
         )
         return CheckIn(
             booking=Booking.of(done.booking),
@@ -485,6 +496,14 @@ class VisitController(Controller):
         """A health-service visit (antenatal check-up) took place."""
         return Booking.of(await visits.record_attendance(uow, request.user, clinic_id=clinic_id, booking_id=booking_id))
 
+    @post("/no-dose", status_code=HTTP_200_OK)
+    async def no_dose(
+        self, clinic_id: FromPath[UUID], booking_id: FromPath[UUID], uow: UoW, request: CallerRequest
+    ) -> Booking:
+        """Checked in, but no dose or visit after all (the person left, or was unwell): the booking ends as a
+        no-show and the person may book again."""
+        return Booking.of(await visits.record_no_dose(uow, request.user, clinic_id=clinic_id, booking_id=booking_id))
+
     @post("/adverse-events")
     async def adverse_event(
         self,
@@ -509,12 +528,15 @@ class AdverseEventController(Controller):
     async def serious(
         self,
         uow: UoW,
+        request: CallerRequest,
         since: FromQuery[datetime | None] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Page[AdverseEventOut]:
         """Serious adverse events reported, latest first, for the health department."""
-        found = await visits.serious_events(uow, since=since, before=decode_time_cursor(cursor), limit=limit + 1)
+        found = await visits.serious_events(
+            uow, request.user, since=since, before=decode_time_cursor(cursor), limit=limit + 1
+        )
         return paginate([AdverseEventOut.of(e) for e in found], limit, lambda e: (e.reported_at.isoformat(), e.id))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -469,14 +470,24 @@ async def doses_of_person(conn: Connection, *, person_id: UUID) -> list[Dose]:
     """Every dose the person was given, oldest first, as a certificate names it (reads vaccines, lots, clinics)."""
     rows = await conn.fetch(
         """
-        SELECT p.cvx_code, p.name AS product_name, v.given_at, l.lot_number, c.name AS clinic_name
+        SELECT p.cvx_code, p.name AS product_name, v.given_at, l.lot_number, c.name AS clinic_name, c.timezone
         FROM vaccinations v JOIN vaccine_products p ON p.id = v.product_id
         JOIN vaccine_lots l ON l.id = v.lot_id JOIN clinics c ON c.id = v.clinic_id
         WHERE v.person_id = $1 ORDER BY v.given_at, v.booking_id
         """,
         person_id,
     )
-    return [Dose(**dict(r)) for r in rows]
+    # the day a dose was given is the clinic's day, not UTC's
+    return [
+        Dose(
+            cvx_code=r["cvx_code"],
+            product_name=r["product_name"],
+            given_at=r["given_at"].astimezone(ZoneInfo(r["timezone"])),
+            lot_number=r["lot_number"],
+            clinic_name=r["clinic_name"],
+        )
+        for r in rows
+    ]
 
 
 _EVENT = (
@@ -568,17 +579,21 @@ async def checked_in_by(conn: Connection, *, booking_id: UUID) -> str | None:
     return None if value is None else str(value)
 
 
-async def booking_by_code(conn: Connection, *, clinic_id: UUID, code: str, cccd_last4: str) -> Booking | None:
-    """The clinic's booking with this code whose person's CCCD ends in these four digits."""
+async def booking_by_code(
+    conn: Connection, *, clinic_id: UUID, code: str, cccd_last4: str | None, date_of_birth: date | None
+) -> Booking | None:
+    """The clinic's booking with this code whose person's CCCD ends in these four digits, or who was born then."""
     row = await conn.fetchrow(
         f"""
         SELECT {_BOOKING_WITH_ZONE} FROM bookings b JOIN clinics c ON c.id = b.clinic_id
         JOIN people p ON p.id = b.person_id
-        WHERE b.code = $2 AND b.clinic_id = $1 AND right(p.cccd, 4) = $3
+        WHERE b.code = $2 AND b.clinic_id = $1
+          AND (right(p.cccd, 4) = $3 OR p.date_of_birth = $4)
         """,
         clinic_id,
         code,
         cccd_last4,
+        date_of_birth,
     )
     return None if row is None else _booking(row)
 

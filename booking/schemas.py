@@ -286,25 +286,28 @@ def _upper_code(value: object) -> object:
 
 
 class CheckInRequest(InputModel):
-    """What the scanner read (`qr`), or, for a phone without its QR, the booking code and the CCCD's last 4 digits."""
+    """What the scanner read (`qr`); or, for a phone without its QR, the booking `code` with the last 4 digits of
+    the person's CCCD, or with their date of birth (for a child without a CCCD)."""
 
     qr: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    cccd_last4: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")] | None = None
+    date_of_birth: CalendarDate | None = None
     code: (
         Annotated[str, BeforeValidator(_upper_code), StringConstraints(pattern=r"^[0-9A-Z]{4}-[0-9A-Z]{4}$")] | None
-    ) = None
-    cccd_last4: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")] | None = Field(
-        default=None, validate_default=True
-    )
+    ) = Field(default=None, validate_default=True)
 
-    @field_validator("cccd_last4")
+    @field_validator("code")
     @classmethod
-    def _one_way(cls, last4: str | None, info: ValidationInfo) -> str | None:
-        scanned, code = info.data.get("qr") is not None, info.data.get("code") is not None
-        if scanned == (code or last4 is not None) or code != (last4 is not None):
+    def _one_way(cls, code: str | None, info: ValidationInfo) -> str | None:
+        scanned = info.data.get("qr") is not None
+        proofs = (info.data.get("cccd_last4") is not None) + (info.data.get("date_of_birth") is not None)
+        if scanned != (code is None) or (code is not None and proofs != 1) or (scanned and proofs):
             raise bilingual_error(
-                "one_way", "Gửi mã QR, hoặc mã lịch hẹn cùng 4 số cuối CCCD", "Send qr, or code with cccd_last4"
+                "one_way",
+                "Gửi mã QR, hoặc mã lịch hẹn cùng 4 số cuối CCCD hoặc ngày sinh",
+                "Send qr, or code with cccd_last4 or date_of_birth",
             )
-        return last4
+        return code
 
 
 class CheckIn(OutputModel):

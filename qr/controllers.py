@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from litestar import Controller, get
+from litestar import Controller, Response, get
 
 from qr import service
 from qr.schemas import Jwks
@@ -13,6 +13,10 @@ class JwksController(Controller):
     tags = ["QR codes"]
 
     @get("/", opt=PUBLIC)
-    async def jwks(self, uow: UoW) -> Jwks:
-        """The public keys that verify our QR codes and certificates (active and retired; never revoked ones)."""
-        return Jwks(keys=await service.jwks(uow))
+    async def jwks(self, uow: UoW) -> Response[Jwks]:
+        """The public keys that verify our QR codes and certificates (active and retired; never revoked ones).
+        Served to any origin, as SMART Health Card verifiers in a browser need."""
+        return Response(
+            Jwks(keys=await service.jwks(uow)),
+            headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=300"},
+        )

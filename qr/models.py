@@ -142,6 +142,14 @@ class KeyNotFound(NotFound):
     title = Text("Không tìm thấy khóa ký", "Signing key not found")
 
 
+class KeyStillActive(Conflict):
+    slug = "signing-key-active"
+    title = Text(
+        "Khóa đang được dùng để ký: hãy thay khóa (rotate) trước khi thu hồi",
+        "The key is the one signing now: rotate first, then revoke it",
+    )
+
+
 class SigningUnavailable(Conflict):
     status = 503
     slug = "signing-unavailable"
@@ -173,7 +181,7 @@ def health_card_claims(
     family, _, given = full_name.partition(" ")  # Vietnamese names put the family name first
     patient = {
         "resourceType": "Patient",
-        "name": [{"family": family, "given": given.split() or [family]}],
+        "name": [{"family": family, "given": given.split()} if given else {"family": family}],
         "birthDate": born.isoformat(),
     }
     entries: list[dict[str, Any]] = [{"fullUrl": "resource:0", "resource": patient}]
@@ -188,7 +196,7 @@ def health_card_claims(
             "status": "completed",
             "vaccineCode": code,
             "patient": {"reference": "resource:0"},
-            "occurrenceDateTime": dose.given_at.date().isoformat(),
+            "occurrenceDateTime": dose.given_at.date().isoformat(),  # given_at is in the clinic's time zone
             "performer": [{"actor": {"display": dose.clinic_name}}],
             "lotNumber": dose.lot_number,
         }

@@ -25,16 +25,19 @@ def _code(text: str, max_version: int, level: str) -> qrcode.QRCode:  # type: ig
     return code
 
 
-# Drawing a code is CPU work of about 10 ms; a booking's code does not change, and people open it again in the queue.
-@functools.lru_cache(maxsize=4096)
 def png(text: str, *, max_version: int = MAX_VERSION, level: str = "M") -> bytes:
     buffer = io.BytesIO()
     _code(text, max_version, level).make_image(image_factory=PilImage).save(buffer)
     return buffer.getvalue()
 
 
-@functools.lru_cache(maxsize=1024)
 def svg(text: str, *, max_version: int = MAX_VERSION, level: str = "M") -> bytes:
     buffer = io.BytesIO()
     _code(text, max_version, level).make_image(image_factory=SvgPathImage).save(buffer)
     return buffer.getvalue()
+
+
+# Drawing a code is CPU work of about 10 ms. A booking's appointment code does not change, and people open it
+# again in the queue: those are cached (they hold no personal data; a health card does, and is never cached).
+appointment_png = functools.lru_cache(maxsize=4096)(png)
+appointment_svg = functools.lru_cache(maxsize=1024)(svg)

@@ -19,6 +19,7 @@ from qr.models import (
     KeyNotFound,
     KeyPurpose,
     KeyState,
+    KeyStillActive,
     QrMalformed,
     SigningKey,
     SigningUnavailable,
@@ -83,6 +84,8 @@ async def revoke(uow: UnitOfWork, actor: Actor, kid: str, *, now: datetime) -> S
         key = await repository.revoke(conn, kid=kid, now=now)
         if key is None:
             raise KeyNotFound()
+        if key.retired_at is None:
+            raise KeyStillActive()
         await audit.record(
             conn,
             actor=actor,
@@ -182,4 +185,7 @@ async def verify_card(uow: UnitOfWork, text: str) -> dict[str, Any]:
     """Verify a card we issued, with our own published keys (the same check any verifier makes offline)."""
     if len(text) > 10_000:
         raise CardMalformed()
-    return tokens.verify_health_card(text, await jwks(uow))
+    try:
+        return tokens.verify_health_card(text, await jwks(uow))
+    except QrMalformed:
+        raise CardMalformed() from None

@@ -75,7 +75,7 @@ def sign(payload: bytes, key: ec.EllipticCurvePrivateKey, kid: str, **headers: s
 def kid_of(text: str) -> str | None:
     try:
         kid = _jws.get_unverified_header(text).get("kid")
-    except jwt.DecodeError:
+    except jwt.PyJWTError:
         raise QrMalformed() from None
     return kid if isinstance(kid, str) else None
 
@@ -90,7 +90,7 @@ def verify(
     """
     try:
         header = _jws.get_unverified_header(text)
-    except jwt.DecodeError:
+    except jwt.PyJWTError:  # not a JWS, or a header PyJWT refuses (a kid that is not a string, crit…)
         raise QrMalformed() from None
     if header.get("alg") != ALGORITHM:
         raise QrAlgorithmRefused()
@@ -104,7 +104,7 @@ def verify(
         decoded = _jws.decode_complete(text, key=public, algorithms=[ALGORITHM])
     except jwt.InvalidSignatureError:
         raise QrBadSignature() from None
-    except jwt.DecodeError:
+    except jwt.PyJWTError:
         raise QrMalformed() from None
     return header, decoded["payload"]
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
+
+from pydantic import TypeAdapter
 
 from booking import repository
 from booking.models import (
@@ -26,6 +29,7 @@ from qr.keystore import KeyStore
 from qr.models import Appointment, Window
 from vaxbook.auth.models import ClinicOutOfScope, Principal
 from vaxbook.db import Connection, UnitOfWork
+from vaxbook.idempotency import IdempotencyKey, run_once
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,33 @@ class CheckedIn:
     needs_evidence: bool
 
 
+_stored = TypeAdapter(CheckedIn)
+
+
 async def check_in(
+    uow: UnitOfWork,
+    principal: Principal,
+    *,
+    clinic_id: UUID,
+    request: CheckInRequest,
+    window: Window,
+    now: datetime,
+    idempotency: IdempotencyKey | None = None,
+    keep_hours: int = 24,
+) -> CheckedIn:
+    """Check in once. With an Idempotency-Key, a scanner that retries after a lost answer gets the first answer
+    again rather than already-checked-in."""
+
+    async def work() -> CheckedIn:
+        return await _check_in(uow, principal, clinic_id=clinic_id, request=request, window=window, now=now)
+
+    def encode(done: CheckedIn) -> Any:
+        return _stored.dump_python(done, mode="json")
+
+    return await run_once(uow, idempotency, work, encode=encode, decode=_stored.validate_python, keep_hours=keep_hours)
+
+
+async def _check_in(
     uow: UnitOfWork, principal: Principal, *, clinic_id: UUID, request: CheckInRequest, window: Window, now: datetime
 ) -> CheckedIn:
     if not principal.may_manage_clinic(clinic_id):
@@ -45,10 +75,13 @@ async def check_in(
         booking_id = appointment.booking_id
     else:
         assert request.code is not None
-        assert request.cccd_last4 is not None
         async with uow.transaction(readonly=True) as conn:
             found = await repository.booking_by_code(
-                conn, clinic_id=clinic_id, code=request.code, cccd_last4=request.cccd_last4
+                conn,
+                clinic_id=clinic_id,
+                code=request.code,
+                cccd_last4=request.cccd_last4,
+                date_of_birth=request.date_of_birth,
             )
         if found is None:
             raise NoSuchAppointment()

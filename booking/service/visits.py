@@ -25,6 +25,7 @@ from booking.schemas import AdverseEventCreate, VaccinationCreate
 from booking.service.common import booking_for, free_seat, record_booking, rules_of
 from priority import service as priority
 from quotas import service as quotas
+from vaxbook import audit
 from vaxbook.auth.models import ClinicOutOfScope, Principal, Role
 from vaxbook.db import Connection, UnitOfWork
 from vaxbook.errors import Invalid
@@ -172,8 +173,37 @@ async def report_adverse_event(
     return event
 
 
+async def record_no_dose(uow: UnitOfWork, principal: Principal, *, clinic_id: UUID, booking_id: UUID) -> Booking:
+    """Checked in, but no dose or visit after all (the person left, or was unwell): the booking ends as a no-show,
+    and the person may book again."""
+    async with uow.transaction() as conn:
+        booking = await _at_clinic(conn, principal, clinic_id, booking_id)
+        ended = await repository.change_checked_in(
+            conn, booking_id=booking.id, clinic_id=clinic_id, to_status=BookingStatus.NO_SHOW
+        )
+        if ended is None:
+            raise NotCheckedIn()
+        await repository.release_active_place(conn, person_id=booking.person_id)
+        await record_booking(conn, principal, "booking.no_dose", ended)
+    return ended
+
+
 async def serious_events(
-    uow: UnitOfWork, *, since: datetime | None, before: tuple[datetime, UUID] | None, limit: int
+    uow: UnitOfWork, principal: Principal, *, since: datetime | None, before: tuple[datetime, UUID] | None, limit: int
 ) -> list[AdverseEvent]:
-    async with uow.transaction(readonly=True) as conn:
-        return await repository.serious_events(conn, since=since, before=before, limit=limit)
+    """Serious adverse events for the department: health data, so each read leaves an audit row."""
+    if since is not None and since.tzinfo is None:
+        raise Invalid.field(
+            "since", "timezone", Text("Cần múi giờ", "Needs a time zone (…Z or +07:00)"), source="query"
+        )
+    async with uow.transaction() as conn:
+        found = await repository.serious_events(conn, since=since, before=before, limit=limit)
+        await audit.record(
+            conn,
+            actor=principal,
+            action="adverse_events.read",
+            object_type="adverse_events",
+            object_id="serious",
+            details={"rows": len(found)},
+        )
+    return found

@@ -25,7 +25,7 @@ def upgrade() -> None:
         ADD CONSTRAINT bookings_evidence CHECK ((evidence_seen_at IS NULL) = (evidence_seen_by IS NULL));
 
     CREATE TABLE vaccinations (
-        booking_id      uuid PRIMARY KEY,
+        booking_id      uuid NOT NULL,
         clinic_id       uuid NOT NULL,
         person_id       uuid NOT NULL REFERENCES people (id),
         product_id      uuid NOT NULL REFERENCES vaccine_products (id),
@@ -38,13 +38,14 @@ def upgrade() -> None:
         observe_until   timestamptz NOT NULL,
         recorded_by     uuid NOT NULL REFERENCES staff_accounts (id),
         recorded_at     timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (clinic_id, booking_id),
         CONSTRAINT vaccinations_booking FOREIGN KEY (clinic_id, booking_id) REFERENCES bookings (clinic_id, id),
         CONSTRAINT vaccinations_observation CHECK (observe_until >= given_at)
     );
     CREATE INDEX vaccinations_person ON vaccinations (person_id, given_at);
 
     CREATE TABLE adverse_events (
-        id                   uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+        id                   uuid NOT NULL DEFAULT gen_random_uuid(),
         booking_id           uuid NOT NULL,
         clinic_id            uuid NOT NULL,
         severity             text NOT NULL CHECK (severity IN ('mild', 'moderate', 'severe')),
@@ -57,6 +58,7 @@ def upgrade() -> None:
         reported_by_staff    uuid REFERENCES staff_accounts (id),
         reported_by_account  uuid REFERENCES citizens (id),
         reported_at          timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (clinic_id, id),
         CONSTRAINT adverse_events_booking FOREIGN KEY (clinic_id, booking_id) REFERENCES bookings (clinic_id, id),
         CONSTRAINT adverse_events_one_reporter CHECK ((reported_by_staff IS NULL) <> (reported_by_account IS NULL))
     );

@@ -7,7 +7,8 @@ import base64
 import io
 import json
 import zlib
-from datetime import UTC, date, datetime
+from datetime import date
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -102,7 +103,8 @@ async def test_a_certificate_verifies_with_an_independent_jose_and_deflate_decod
     assert immunization["vaccineCode"]["coding"] == [{"system": "http://hl7.org/fhir/sid/cvx", "code": "208"}]
     lot_number = await db.fetchval("SELECT lot_number FROM vaccine_lots WHERE id = $1::uuid", lot_id)
     assert immunization["lotNumber"] == lot_number
-    assert immunization["occurrenceDateTime"] == datetime.now(UTC).date().isoformat()
+    given_at = await db.fetchval("SELECT given_at FROM vaccinations")
+    assert immunization["occurrenceDateTime"] == given_at.astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).date().isoformat()
     assert immunization["performer"][0]["actor"]["display"] == "Bệnh viện Phụ sản thành phố Cần Thơ"
 
 

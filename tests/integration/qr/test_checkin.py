@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import json
 import os
 import stat
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,17 @@ from PIL import Image
 from qr import service as qr
 from qr import tokens
 from qr.keystore import KeyFileExposed, KeyStore
-from qr.models import Appointment, KeyPurpose
-from tests.factories import make_citizen, make_clinic, make_service, make_slot, soon, staff_headers, token_for
+from qr.models import Appointment, KeyPurpose, KeyStillActive
+from tests.factories import (
+    make_citizen,
+    make_clinic,
+    make_dependent,
+    make_service,
+    make_slot,
+    soon,
+    staff_headers,
+    token_for,
+)
 from tests.integration.booking.invariants import check_invariants
 from vaxbook.audit import SYSTEM
 from vaxbook.auth.models import Principal, Role
@@ -154,7 +164,7 @@ async def test_the_scan_is_for_this_clinic_and_this_time(client: Client, uow: Un
     for junk in ("hello", "a.b.c", "x" * 2000):
         response = await check_in(client, staff, clinic.id, qr=junk)
         assert response.status_code == 422
-    assert (await check_in(client, staff, clinic.id)).json()["errors"][0]["field"] == "cccd_last4"
+    assert (await check_in(client, staff, clinic.id)).json()["errors"][0]["field"] == "code"
 
 
 async def test_without_a_qr_the_code_and_the_cccds_last_digits_check_in(
@@ -219,3 +229,64 @@ async def test_the_booking_confirmation_points_to_its_qr(client: Client, uow: Un
     assert cancelled.json()["qr_url"] is None
     stranger, _ = await make_citizen(uow)
     assert (await client.get(booking["qr_url"], headers=token_for(stranger))).status_code == 404
+
+
+async def test_forged_headers_are_malformed_not_errors(client: Client, uow: UnitOfWork) -> None:
+    clinic = await make_clinic(uow)
+    staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
+    payload = base64.urlsafe_b64encode(b"\x01" * 45).decode().rstrip("=")
+    for header in (
+        {"alg": "ES256", "kid": 123},
+        {"alg": "ES256", "kid": "x", "crit": ["zz"]},
+        {"alg": "ES256", "crit": "b64"},
+    ):
+        encoded = base64.urlsafe_b64encode(json.dumps(header).encode()).decode().rstrip("=")
+        text = f"{encoded}.{payload}.AAAA"
+        scan = await check_in(client, staff, clinic.id, qr=text)
+        assert (scan.status_code, scan.json()["type"]) == (422, "/problems/qr-malformed"), header
+        card = await client.post("/api/v1/certificates/verify", json={"qr": text})
+        assert (card.status_code, card.json()["type"]) == (422, "/problems/card-malformed"), header
+
+
+async def test_a_retried_scan_with_its_key_gets_the_first_answer(client: Client, uow: UnitOfWork) -> None:
+    citizen, clinic, booking = await booked(client, uow)
+    text = (await client.get(f"/api/v1/bookings/{booking['id']}/qr?format=text", headers=token_for(citizen))).text
+    staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
+    keyed = {**staff, "Idempotency-Key": "scan-7f3a"}
+    first = await check_in(client, keyed, clinic.id, qr=text)
+    retried = await check_in(client, keyed, clinic.id, qr=text)
+    assert first.status_code == retried.status_code == 200
+    assert first.json() == retried.json()
+    assert (await check_in(client, staff, clinic.id, qr=text)).json()["type"] == "/problems/already-checked-in"
+
+
+async def test_a_child_without_a_cccd_checks_in_by_code_and_date_of_birth(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=2, starts_at=soon(0.5))
+    parent, _ = await make_citizen(uow)
+    child = await make_dependent(uow, parent, cccd=None, date_of_birth=date(2019, 3, 8), full_name="Lê Minh An")
+    booking = (
+        await client.post(
+            "/api/v1/bookings", json={"slot_id": str(slot.id), "person_id": str(child.id)}, headers=token_for(parent)
+        )
+    ).json()
+    staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
+    wrong = await check_in(client, staff, clinic.id, code=booking["code"], date_of_birth="2019-03-09")
+    assert wrong.json()["type"] == "/problems/no-such-appointment"
+    both = await check_in(client, staff, clinic.id, code=booking["code"], date_of_birth="2019-03-08", cccd_last4="1234")
+    assert both.json()["errors"][0]["field"] == "code"
+    done = await check_in(client, staff, clinic.id, code=booking["code"], date_of_birth="2019-03-08")
+    assert (done.status_code, done.json()["person_name"]) == (200, "Lê Minh An")
+
+
+async def test_keys_are_served_to_any_origin_and_the_signing_key_cannot_be_revoked(
+    client: Client, uow: UnitOfWork
+) -> None:
+    published = await client.get("/.well-known/jwks.json")
+    assert published.headers["access-control-allow-origin"] == "*"
+    active = [k["kid"] for k in published.json()["keys"] if len(k["kid"]) == 8]
+    with pytest.raises(KeyStillActive):
+        await qr.revoke(uow, SYSTEM, active[0], now=datetime.now(UTC))
+    assert len([k for k in (await client.get("/.well-known/jwks.json")).json()["keys"] if len(k["kid"]) == 8]) == 1

@@ -211,3 +211,26 @@ async def test_adverse_events_come_from_staff_and_citizens_and_serious_ones_reac
     assert (
         await client.post(visit(clinic, booking, "adverse-events"), json=event, headers=elsewhere)
     ).status_code == 403
+
+
+async def test_checked_in_but_no_dose_ends_as_a_no_show_and_frees_the_person(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic, _, staff, _, booking = await checked_in(client, uow)
+    ended = await client.post(visit(clinic, booking, "no-dose"), headers=staff)
+    assert ended.json()["status"] == "no_show"
+    assert await db.fetchval("SELECT active_bookings FROM people") == 0
+    assert (await client.post(visit(clinic, booking, "no-dose"), headers=staff)).json()["type"] == (
+        "/problems/not-checked-in"
+    )
+    await check_invariants(db)
+
+
+async def test_reading_serious_events_leaves_an_audit_row_and_wants_a_time_zone(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN, [])
+    assert (await client.get("/api/v1/adverse-events", headers=admin)).status_code == 200
+    assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'adverse_events.read'") == 1
+    naive = await client.get("/api/v1/adverse-events", params={"since": "2026-11-01T00:00:00"}, headers=admin)
+    assert (naive.status_code, naive.json()["errors"][0]["field"]) == (422, "since")
