@@ -3,11 +3,13 @@ health-service visits, and adverse events."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
 from clinics.models import ServiceKind
 from tests.factories import (
@@ -234,3 +236,23 @@ async def test_reading_serious_events_leaves_an_audit_row_and_wants_a_time_zone(
     assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'adverse_events.read'") == 1
     naive = await client.get("/api/v1/adverse-events", params={"since": "2026-11-01T00:00:00"}, headers=admin)
     assert (naive.status_code, naive.json()["errors"][0]["field"]) == (422, "since")
+
+
+@pytest.mark.concurrency
+async def test_two_nurses_recording_the_same_dose_at_once_use_one_dose(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    for _ in range(10):
+        clinic, _, staff, _, booking = await checked_in(client, uow)
+        other = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
+        lot_id = await db.fetchval("SELECT lot_id FROM clinic_stock WHERE clinic_id = $1", clinic.id)
+        held = await db.fetchval("SELECT doses FROM clinic_stock WHERE lot_id = $1", lot_id)
+        dose = {"lot_id": str(lot_id), "injection_site": "left_arm"}
+        results = await asyncio.gather(
+            *(client.post(visit(clinic, booking, "vaccination"), json=dose, headers=h) for h in (staff, other))
+        )
+        assert sorted(r.status_code for r in results) == [201, 409]
+        assert await db.fetchval("SELECT doses FROM clinic_stock WHERE lot_id = $1", lot_id) == held - 1
+    assert await db.fetchval("SELECT count(*) FROM vaccinations") == 10
+    await check_ledger(db, now=datetime.now(UTC))
+    await check_invariants(db)
