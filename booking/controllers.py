@@ -48,8 +48,25 @@ from vaxbook.pagination import Cursor, Limit, Page, decode_time_cursor, paginate
 from vaxbook.settings import DEFAULT_TIMEZONE
 
 Policy = NamedDependency[BookingPolicy]
-_NO_STORE = {"Cache-Control": "no-store"}
 ASSISTANTS = allow(Role.CLINIC_STAFF, Role.OPERATOR)
+QrFormat = Literal["png", "svg", "text"]
+
+
+def _drawn(text: str, format: QrFormat, *, card: bool) -> Response[bytes]:
+    """A QR as PNG, SVG or its text; never stored by a browser or a proxy (a card names its holder)."""
+    if format == "text":
+        body, media_type = text.encode(), "text/plain"
+    elif format == "svg":
+        body = (
+            render.svg(text, max_version=render.CARD_MAX_VERSION, level="L") if card else render.appointment_svg(text)
+        )
+        media_type = "image/svg+xml"
+    else:
+        body = (
+            render.png(text, max_version=render.CARD_MAX_VERSION, level="L") if card else render.appointment_png(text)
+        )
+        media_type = "image/png"
+    return Response(body, media_type=media_type, headers={"Cache-Control": "no-store"})
 
 
 def _key(principal: Principal, header: str | None, operation: str, **payload: Any) -> IdempotencyKey | None:
@@ -138,20 +155,14 @@ class ProfileController(Controller):
         request: CallerRequest,
         keys: Keys,
         settings: AppSettings,
-        format: FromQuery[Literal["png", "svg", "text"]] = "png",
+        format: FromQuery[QrFormat] = "png",
     ) -> Response[bytes]:
         """A vaccination certificate as a SMART Health Card (every dose recorded), for yourself or a dependent: any
         SMART Health Card verifier app reads it, offline, with our keys at /.well-known/jwks.json."""
         text = await certificates.health_card(
             uow, request.user, keys, person_id=person_id, issuer=settings.public_url, now=_now()
         )
-        if format == "svg":
-            body = render.svg(text, max_version=render.CARD_MAX_VERSION, level="L")
-            return Response(body, media_type="image/svg+xml", headers=_NO_STORE)
-        if format == "text":
-            return Response(text.encode(), media_type="text/plain", headers=_NO_STORE)
-        body = render.png(text, max_version=render.CARD_MAX_VERSION, level="L")
-        return Response(body, media_type="image/png", headers=_NO_STORE)
+        return _drawn(text, format, card=True)
 
     @get("/people/{person_id:uuid}/declarations")
     async def get_declarations(self, person_id: FromPath[UUID], uow: UoW, request: CallerRequest) -> DeclarationsOut:
@@ -214,16 +225,12 @@ class BookingController(Controller):
         request: CallerRequest,
         keys: Keys,
         checkin_window: CheckInWindow,
-        format: FromQuery[Literal["png", "svg", "text"]] = "png",
+        format: FromQuery[QrFormat] = "png",
     ) -> Response[bytes]:
         """Your booking's QR for the door: PNG (default), SVG, or the signed text itself. It carries the booking's
         id, clinic and time only, and stops working when the booking is cancelled or moved."""
         text = await checkin.appointment_qr(uow, request.user, keys, booking_id=booking_id, window=checkin_window)
-        if format == "svg":
-            return Response(render.appointment_svg(text), media_type="image/svg+xml", headers=_NO_STORE)
-        if format == "text":
-            return Response(text.encode(), media_type="text/plain", headers=_NO_STORE)
-        return Response(render.appointment_png(text), media_type="image/png", headers=_NO_STORE)
+        return _drawn(text, format, card=False)
 
     @get("/{booking_id:uuid}")
     async def get_booking(self, booking_id: FromPath[UUID], uow: UoW, request: CallerRequest) -> Booking:

@@ -421,18 +421,25 @@ async def change_checked_in(
     return None if row is None else _booking(row)
 
 
-async def see_evidence(conn: Connection, *, booking_id: UUID, clinic_id: UUID, staff_id: UUID, now: datetime) -> bool:
-    updated = await conn.fetchval(
-        """
-        UPDATE bookings SET evidence_seen_at = $4, evidence_seen_by = $3, updated_at = now()
-        WHERE id = $1 AND clinic_id = $2 AND status = 'checked_in' RETURNING true
+async def see_evidence(
+    conn: Connection, *, booking_id: UUID, clinic_id: UUID, staff_id: UUID, now: datetime
+) -> Booking | None:
+    """Record that staff saw the evidence, on a checked-in booking at this clinic; None otherwise."""
+    row = await conn.fetchrow(
+        f"""
+        WITH b AS (
+            UPDATE bookings SET evidence_seen_at = $4, evidence_seen_by = $3, updated_at = now()
+            WHERE id = $1 AND clinic_id = $2 AND status = 'checked_in'
+            RETURNING *
+        )
+        SELECT {_BOOKING_WITH_ZONE} FROM b JOIN clinics c ON c.id = b.clinic_id
         """,
         booking_id,
         clinic_id,
         staff_id,
         now,
     )
-    return bool(updated)
+    return None if row is None else _booking(row)
 
 
 _VACCINATION = (

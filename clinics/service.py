@@ -15,7 +15,6 @@ from clinics.models import (
     ClinicInactive,
     ClinicKind,
     ClinicNotFound,
-    ClinicOutOfScope,
     Location,
     Service,
     ServiceInactive,
@@ -156,8 +155,7 @@ async def list_locations(uow: UnitOfWork) -> list[Location]:
 
 
 async def _managed_clinic(conn: Connection, principal: Principal, clinic_id: UUID) -> Clinic:
-    if not principal.may_manage_clinic(clinic_id):
-        raise ClinicOutOfScope()
+    principal.require_clinic(clinic_id)
     clinic = await repository.get_clinic(conn, clinic_id=clinic_id)
     if clinic is None:
         raise ClinicNotFound()

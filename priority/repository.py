@@ -205,16 +205,6 @@ async def reserved_bookings(conn: Connection, *, clinic_id: UUID, slot_id: UUID)
     return {r["id"]: (r["code"], r["booked"]) for r in rows}
 
 
-async def lock_slot(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> tuple[int, int, int] | None:
-    """Lock a slot's row for a change of its reservations: (capacity, booked, held back), or None."""
-    row = await conn.fetchrow(
-        "SELECT capacity, booked, held_back FROM slots WHERE clinic_id = $1 AND id = $2 FOR UPDATE",
-        clinic_id,
-        slot_id,
-    )
-    return None if row is None else (row["capacity"], row["booked"], row["held_back"])
-
-
 async def replace_reservations(
     conn: Connection,
     *,
@@ -264,10 +254,14 @@ async def replace_reservations(
     )
 
 
-async def lock_slot_row(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> None:
+async def lock_slot(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> bool:
     """Every change to a slot's held-back seats locks the slot's row first, then its reservations: one order, so
-    that a booking, a cancellation, a release and a change of reservations never wait on each other in a circle."""
-    await conn.execute("SELECT 1 FROM slots WHERE clinic_id = $1 AND id = $2 FOR NO KEY UPDATE", clinic_id, slot_id)
+    that a booking, a cancellation, a release and a change of reservations never wait on each other in a circle.
+    False when there is no such slot."""
+    found = await conn.fetchval(
+        "SELECT true FROM slots WHERE clinic_id = $1 AND id = $2 FOR NO KEY UPDATE", clinic_id, slot_id
+    )
+    return bool(found)
 
 
 async def claim_reserved_seat(
@@ -275,7 +269,7 @@ async def claim_reserved_seat(
 ) -> bool:
     """Take one of a group's held-back seats: one statement that moves the seat from held back to booked in both
     rows, or in neither. False when the group has none left, it is not open yet, or the slot is not bookable."""
-    await lock_slot_row(conn, clinic_id=clinic_id, slot_id=slot_id)
+    await lock_slot(conn, clinic_id=clinic_id, slot_id=slot_id)
     claimed = await conn.fetchval(
         """
         WITH bookable AS (
@@ -301,7 +295,7 @@ async def claim_reserved_seat(
 async def return_reserved_seat(conn: Connection, *, clinic_id: UUID, slot_id: UUID, group_id: UUID) -> bool:
     """Give a cancelled booking's held-back seat back to its group, in both rows or neither; False when the
     group's seats were released (the seat is then an ordinary one)."""
-    await lock_slot_row(conn, clinic_id=clinic_id, slot_id=slot_id)
+    await lock_slot(conn, clinic_id=clinic_id, slot_id=slot_id)
     returned = await conn.fetchval(
         """
         WITH back AS (

@@ -37,7 +37,7 @@ from priority.schemas import Declarations as DeclarationsIn
 from priority.schemas import DrawSetup, PriorityGroupCreate, PriorityGroupUpdate, SlotReservations, TemplateReservations
 from vaxbook import audit
 from vaxbook.audit import Actor
-from vaxbook.auth.models import ClinicOutOfScope, Principal
+from vaxbook.auth.models import Principal
 from vaxbook.db import Connection, UnitOfWork
 from vaxbook.errors import Invalid
 from vaxbook.i18n import Text
@@ -132,13 +132,8 @@ class SlotSeats:
     groups: list[Reservation]
 
 
-def _check_scope(principal: Principal, clinic_id: UUID) -> None:
-    if not principal.may_manage_clinic(clinic_id):
-        raise ClinicOutOfScope()
-
-
 async def slot_seats(uow: UnitOfWork, principal: Principal, clinic_id: UUID, slot_id: UUID) -> SlotSeats:
-    _check_scope(principal, clinic_id)
+    principal.require_clinic(clinic_id)
     async with uow.transaction(readonly=True) as conn:
         return await _slot_seats(conn, clinic_id, slot_id)
 
@@ -160,11 +155,11 @@ async def set_slot_seats(
     uow: UnitOfWork, principal: Principal, clinic_id: UUID, slot_id: UUID, data: SlotReservations
 ) -> SlotSeats:
     """Replace a slot's reservations in one transaction, under the slot's row lock."""
-    _check_scope(principal, clinic_id)
+    principal.require_clinic(clinic_id)
     groups = [(g.group_id, g.seats, g.opens_at) for g in data.groups]
     async with uow.transaction() as conn:
         await _known_groups(conn, [g for g, _, _ in groups])
-        if await repository.lock_slot(conn, clinic_id=clinic_id, slot_id=slot_id) is None:
+        if not await repository.lock_slot(conn, clinic_id=clinic_id, slot_id=slot_id):
             raise SlotNotFound()
         wanted = {g: seats for g, seats, _ in groups}
         for group_id, (code, booked) in (
@@ -196,7 +191,7 @@ async def set_slot_seats(
 async def template_seats(
     uow: UnitOfWork, principal: Principal, clinic_id: UUID, template_id: UUID
 ) -> tuple[int | None, list[TemplateReservation]]:
-    _check_scope(principal, clinic_id)
+    principal.require_clinic(clinic_id)
     async with uow.transaction(readonly=True) as conn:
         found = await repository.template_reservations(conn, clinic_id=clinic_id, template_id=template_id)
     if found is None:
@@ -207,7 +202,7 @@ async def template_seats(
 async def set_template_seats(
     uow: UnitOfWork, principal: Principal, clinic_id: UUID, template_id: UUID, data: TemplateReservations
 ) -> tuple[int | None, list[TemplateReservation]]:
-    _check_scope(principal, clinic_id)
+    principal.require_clinic(clinic_id)
     shares = [TemplateReservation(g.group_id, g.share_percent, g.opens_days_before) for g in data.groups]
     async with uow.transaction() as conn:
         await _known_groups(conn, [s.group_id for s in shares])
@@ -311,9 +306,9 @@ async def release_due(uow: UnitOfWork, actor: Actor, *, now: datetime, lead: tim
 
 async def release_slot(uow: UnitOfWork, principal: Principal, clinic_id: UUID, slot_id: UUID, *, now: datetime) -> int:
     """Release one slot's unbooked held-back seats now, whenever it starts."""
-    _check_scope(principal, clinic_id)
+    principal.require_clinic(clinic_id)
     async with uow.transaction() as conn:
-        if await repository.lock_slot(conn, clinic_id=clinic_id, slot_id=slot_id) is None:
+        if not await repository.lock_slot(conn, clinic_id=clinic_id, slot_id=slot_id):
             raise SlotNotFound()
         seats = await repository.release(conn, now=now, lead=timedelta(0), clinic_id=clinic_id, slot_id=slot_id)
         await audit.record(
@@ -335,7 +330,7 @@ async def set_draw(
     uow: UnitOfWork, principal: Principal, clinic_id: UUID, slot_id: UUID, data: DrawSetup, *, now: datetime
 ) -> Draw:
     """Give a slot's seats by draw: requests until `closes_at` become entries (set again to move the close)."""
-    _check_scope(principal, clinic_id)
+    principal.require_clinic(clinic_id)
     async with uow.transaction() as conn:
         slot = await repository.slot_times(conn, clinic_id=clinic_id, slot_id=slot_id)
         if slot is None:

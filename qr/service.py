@@ -8,7 +8,6 @@ from typing import Any
 from uuid import UUID
 
 from cryptography.hazmat.primitives.asymmetric import ec
-from jwt.algorithms import ECAlgorithm
 
 from qr import repository, tokens
 from qr.keystore import KeyStore
@@ -159,14 +158,8 @@ async def verify_appointment(
 ) -> Appointment:
     async with uow.transaction(readonly=True) as conn:
         found = await repository.keys(conn, purpose=KeyPurpose.APPOINTMENT)
-    keys = {k.kid: (k.state, _public(k.public_jwk)) for k in found}
+    keys = {k.kid: (k.state, tokens.public_key(k.public_jwk)) for k in found}
     return tokens.verify_appointment(text, keys, clinic_id=clinic_id, window=window, now=now)
-
-
-def _public(jwk: dict[str, str]) -> ec.EllipticCurvePublicKey:
-    key = ECAlgorithm.from_jwk(jwk)
-    assert isinstance(key, ec.EllipticCurvePublicKey)
-    return key
 
 
 # SMART Health Cards

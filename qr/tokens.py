@@ -44,15 +44,29 @@ def public_jwk(key: ec.EllipticCurvePublicKey) -> dict[str, str]:
     return {"kty": jwk["kty"], "crv": jwk["crv"], "x": jwk["x"], "y": jwk["y"]}
 
 
-def thumbprint(jwk: Mapping[str, str]) -> str:
-    """RFC 7638: base64url SHA-256 of the required members in order; SMART Health Cards use it as the kid."""
+def public_key(jwk: Mapping[str, str]) -> ec.EllipticCurvePublicKey:
+    """The P-256 public key of a JWK (its kid, use and alg members aside)."""
+    key = ECAlgorithm.from_jwk({k: jwk[k] for k in ("kty", "crv", "x", "y")})
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise ValueError("not an EC public key")
+    return key
+
+
+def _thumbprint_hash(jwk: Mapping[str, str]) -> bytes:
+    """RFC 7638: SHA-256 of the required members, in order, as compact JSON."""
     canonical = json.dumps({k: jwk[k] for k in ("crv", "kty", "x", "y")}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).decode().rstrip("=")
+    return hashlib.sha256(canonical.encode()).digest()
+
+
+def thumbprint(jwk: Mapping[str, str]) -> str:
+    """The base64url RFC 7638 thumbprint; SMART Health Cards use it as the kid."""
+    return base64.urlsafe_b64encode(_thumbprint_hash(jwk)).decode().rstrip("=")
 
 
 def short_kid(jwk: Mapping[str, str]) -> str:
-    """An appointment key's kid: the thumbprint's first 8 characters (every byte counts inside a QR)."""
-    return thumbprint(jwk)[:8]
+    """An appointment key's kid: 8 hex digits of the thumbprint (every byte counts inside a QR; hex never starts
+    with a dash, which a command line would take for an option)."""
+    return _thumbprint_hash(jwk).hex()[:8]
 
 
 def private_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
@@ -142,9 +156,8 @@ def verify_health_card(text: str, jwks: Sequence[Mapping[str, str]]) -> dict[str
     jws = from_numeric(text) if text.strip().startswith(SHC_PREFIX) else text.strip()
     keys: dict[str, tuple[KeyState, ec.EllipticCurvePublicKey]] = {}
     for jwk in jwks:
-        public = ECAlgorithm.from_jwk({k: jwk[k] for k in ("kty", "crv", "x", "y")})
-        if isinstance(public, ec.EllipticCurvePublicKey) and "kid" in jwk:
-            keys[jwk["kid"]] = (KeyState.ACTIVE, public)
+        if "kid" in jwk:
+            keys[jwk["kid"]] = (KeyState.ACTIVE, public_key(jwk))
     header, payload = verify(jws, keys)
     if header.get("zip") != "DEF":
         raise CardMalformed()

@@ -37,7 +37,7 @@ from quotas.models import (
 from quotas.schemas import Allocation, LotCreate, Receipt, Return, Transfer, VaccineProductCreate, Waste
 from vaxbook import audit
 from vaxbook.audit import Actor
-from vaxbook.auth.models import ClinicOutOfScope, Principal
+from vaxbook.auth.models import Principal
 from vaxbook.db import Connection, UnitOfWork
 from vaxbook.idempotency import IdempotencyKey, run_once
 from vaxbook.settings import DEFAULT_TIMEZONE
@@ -318,8 +318,7 @@ async def room_for_seats(uow: UnitOfWork, *, clinic_id: UUID, product_id: UUID, 
 
 async def clinic_stock(uow: UnitOfWork, principal: Principal, clinic_id: UUID) -> list[StockLine]:
     """A clinic's lots, for its own staff (or the department)."""
-    if not principal.may_manage_clinic(clinic_id):
-        raise ClinicOutOfScope()
+    principal.require_clinic(clinic_id)
     return await stock(uow, clinic_id=clinic_id, department=False)
 
 

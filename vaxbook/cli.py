@@ -300,7 +300,8 @@ def keys_rotate(purpose: str) -> None:
     click.echo(f"{key.kid} is now the active {purpose} key (private key in {store.directory})")
 
 
-@keys.command("revoke")
+# a certificate key's kid is a base64url thumbprint, which may start with a dash
+@keys.command("revoke", context_settings={"ignore_unknown_options": True})
 @click.argument("kid")
 def keys_revoke(kid: str) -> None:
     """Revoke a key: nothing it signed verifies any more. Rotate first if it is the active one."""

@@ -27,7 +27,7 @@ from priority import service as priority
 from qr import service as qr
 from qr.keystore import KeyStore
 from qr.models import Appointment, Window
-from vaxbook.auth.models import ClinicOutOfScope, Principal
+from vaxbook.auth.models import Principal
 from vaxbook.db import Connection, UnitOfWork
 from vaxbook.idempotency import IdempotencyKey, run_once
 
@@ -68,8 +68,7 @@ async def check_in(
 async def _check_in(
     uow: UnitOfWork, principal: Principal, *, clinic_id: UUID, request: CheckInRequest, window: Window, now: datetime
 ) -> CheckedIn:
-    if not principal.may_manage_clinic(clinic_id):
-        raise ClinicOutOfScope()
+    principal.require_clinic(clinic_id)
     if request.qr is not None:
         appointment = await qr.verify_appointment(uow, request.qr, clinic_id=clinic_id, window=window, now=now)
         booking_id = appointment.booking_id

@@ -26,7 +26,7 @@ from booking.service.common import booking_for, free_seat, record_booking, rules
 from priority import service as priority
 from quotas import service as quotas
 from vaxbook import audit
-from vaxbook.auth.models import ClinicOutOfScope, Principal, Role
+from vaxbook.auth.models import Principal, Role
 from vaxbook.db import Connection, UnitOfWork
 from vaxbook.errors import Invalid
 from vaxbook.i18n import Text
@@ -36,8 +36,7 @@ LATEST_BACKDATING = timedelta(hours=24)
 
 
 async def _at_clinic(conn: Connection, principal: Principal, clinic_id: UUID, booking_id: UUID) -> Booking:
-    if not principal.may_manage_clinic(clinic_id):
-        raise ClinicOutOfScope()
+    principal.require_clinic(clinic_id)
     booking = await repository.get_booking(conn, booking_id=booking_id)
     if booking is None or booking.clinic_id != clinic_id:
         raise BookingNotFound()
@@ -57,14 +56,13 @@ async def confirm_evidence(
     async with uow.transaction() as conn:
         booking = await _at_clinic(conn, principal, clinic_id, booking_id)
         if seen:
-            if not await repository.see_evidence(
+            seen_now = await repository.see_evidence(
                 conn, booking_id=booking.id, clinic_id=clinic_id, staff_id=principal.id, now=now
-            ):
+            )
+            if seen_now is None:
                 raise NotCheckedIn()
-            await record_booking(conn, principal, "booking.evidence_seen", booking)
-            updated = await repository.get_booking(conn, booking_id=booking.id)
-            assert updated is not None
-            return updated
+            await record_booking(conn, principal, "booking.evidence_seen", seen_now)
+            return seen_now
         refused = await repository.change_checked_in(
             conn, booking_id=booking.id, clinic_id=clinic_id, to_status=BookingStatus.NOT_ELIGIBLE
         )

@@ -40,6 +40,11 @@ class Principal:
     def is_staff(self) -> bool:
         return self.role in STAFF_ROLES
 
+    def require_clinic(self, clinic_id: UUID) -> None:
+        """Refuse (403 clinic-out-of-scope) unless the caller manages the clinic."""
+        if not self.may_manage_clinic(clinic_id):
+            raise ClinicOutOfScope()
+
     def may_manage_clinic(self, clinic_id: UUID) -> bool:
         if self.role is Role.HEALTH_ADMIN:
             return True

@@ -80,6 +80,28 @@ async def hold_back(
     )
 
 
+async def group_slot(
+    client: Client,
+    uow: UnitOfWork,
+    group_body: dict[str, Any],
+    *,
+    capacity: int,
+    seats: int,
+    hours: float = 72,
+    everyone_waits: timedelta | None = None,
+) -> tuple[dict[str, str], str, Any, Any, Slot]:
+    """(admin headers, group id, clinic, service, slot): a slot `hours` ahead whose `seats` are held back for a new
+    group open since an hour ago; everyone else may book `everyone_waits` before the slot (None: now)."""
+    headers = await admin(client, uow)
+    group = await make_group(client, headers, group_body)
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=capacity, starts_at=soon(hours))
+    opens_at = slot.starts_at - everyone_waits if everyone_waits else None
+    held = await hold_back(client, headers, slot, (group, seats, soon(-1)), opens_at=opens_at)
+    assert held.status_code == 200, held.text
+    return headers, group, clinic, service, slot
+
+
 async def book(client: Client, citizen: Principal, slot: Slot) -> httpx.Response:
     return await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
 
@@ -95,11 +117,7 @@ def slot_day(slot: Slot) -> date:
 async def test_a_woman_at_12_weeks_is_refused_a_from_13_weeks_seat_with_the_reason_and_at_13_weeks_gets_it(
     client: Client, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
-    headers = await admin(client, uow)
-    group = await make_group(client, headers, PREGNANT_FROM_13_WEEKS)
-    clinic, service = await make_clinic(uow), await make_service(uow)
-    slot = await make_slot(uow, clinic, service, capacity=3, starts_at=soon(72))
-    assert (await hold_back(client, headers, slot, (group, 3, soon(-1)))).status_code == 200
+    _, group, _, _, slot = await group_slot(client, uow, PREGNANT_FROM_13_WEEKS, capacity=3, seats=3)
     citizen, person = await make_citizen(uow, sex="female", date_of_birth=date(1996, 3, 2))
 
     twelve_weeks_six_days = slot_day(slot) - timedelta(days=12 * 7 + 6)
@@ -132,11 +150,7 @@ async def test_a_woman_at_12_weeks_is_refused_a_from_13_weeks_seat_with_the_reas
 async def test_outsiders_cannot_take_held_back_seats_until_they_are_released(
     client: Client, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
-    headers = await admin(client, uow)
-    elderly = await make_group(client, headers, ELDERLY)
-    clinic, service = await make_clinic(uow), await make_service(uow)
-    slot = await make_slot(uow, clinic, service, capacity=4, starts_at=soon(72))
-    assert (await hold_back(client, headers, slot, (elderly, 2, soon(-1)))).status_code == 200
+    headers, _, clinic, _, slot = await group_slot(client, uow, ELDERLY, capacity=4, seats=2)
     young = [(await make_citizen(uow, date_of_birth=date(1990 + n, 1, 1)))[0] for n in range(3)]
     old, _ = await make_citizen(uow, sex="male", date_of_birth=date(1950, 6, 1))
 
@@ -187,11 +201,7 @@ async def test_a_group_books_in_its_earlier_window_and_everyone_else_waits_for_t
 async def test_a_cancelled_held_back_seat_goes_back_to_its_group(
     client: Client, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
-    headers = await admin(client, uow)
-    elderly = await make_group(client, headers, ELDERLY)
-    clinic, service = await make_clinic(uow), await make_service(uow)
-    slot = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(72))
-    await hold_back(client, headers, slot, (elderly, 1, soon(-1)))
+    *_, slot = await group_slot(client, uow, ELDERLY, capacity=1, seats=1)
     old, _ = await make_citizen(uow, date_of_birth=date(1945, 1, 1))
     young, _ = await make_citizen(uow, date_of_birth=date(1999, 1, 1))
     booking = (await book(client, old, slot)).json()
@@ -332,11 +342,7 @@ async def test_declarations_belong_to_their_person(client: Client, uow: UnitOfWo
 async def test_outsiders_may_wait_for_held_back_seats_and_are_offered_them_once_released(
     client: Client, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
-    headers = await admin(client, uow)
-    elderly = await make_group(client, headers, ELDERLY)
-    clinic, service = await make_clinic(uow), await make_service(uow)
-    slot = await make_slot(uow, clinic, service, capacity=2, starts_at=soon(72))
-    await hold_back(client, headers, slot, (elderly, 2, soon(-1)))
+    _, _, clinic, service, slot = await group_slot(client, uow, ELDERLY, capacity=2, seats=2)
     young, _ = await make_citizen(uow, date_of_birth=date(1999, 1, 1))
     assert (await book(client, young, slot)).json()["type"] == "/problems/seats-reserved"
     day = slot_day(slot).isoformat()
@@ -356,11 +362,9 @@ async def test_outsiders_may_wait_for_held_back_seats_and_are_offered_them_once_
 async def test_a_seat_freed_before_the_slot_opens_to_everyone_is_not_offered_to_the_standby_list(
     client: Client, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
-    headers = await admin(client, uow)
-    elderly = await make_group(client, headers, ELDERLY)
-    clinic, service = await make_clinic(uow), await make_service(uow)
-    slot = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(24 * 6))
-    await hold_back(client, headers, slot, (elderly, 0, soon(-1)), opens_at=slot.starts_at - timedelta(days=3))
+    _, _, clinic, service, slot = await group_slot(
+        client, uow, ELDERLY, capacity=1, seats=0, hours=24 * 6, everyone_waits=timedelta(days=3)
+    )
     old, _ = await make_citizen(uow, date_of_birth=date(1945, 1, 1))
     young, _ = await make_citizen(uow, date_of_birth=date(1999, 1, 1))
     booking = (await book(client, old, slot)).json()
@@ -376,11 +380,7 @@ async def test_a_seat_freed_before_the_slot_opens_to_everyone_is_not_offered_to_
 async def test_released_seats_can_be_held_back_again_and_a_release_names_its_slot(
     client: Client, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
-    headers = await admin(client, uow)
-    elderly = await make_group(client, headers, ELDERLY)
-    clinic, service = await make_clinic(uow), await make_service(uow)
-    slot = await make_slot(uow, clinic, service, capacity=4, starts_at=soon(72))
-    await hold_back(client, headers, slot, (elderly, 3, soon(-1)))
+    headers, elderly, clinic, _, slot = await group_slot(client, uow, ELDERLY, capacity=4, seats=3)
     old, _ = await make_citizen(uow, date_of_birth=date(1945, 1, 1))
     assert (await book(client, old, slot)).json()["reserved_seat"] is True
     half = await client.post("/api/v1/reservations/release", json={"clinic_id": str(clinic.id)}, headers=headers)

@@ -147,3 +147,6 @@ def test_signing_keys_are_rotated_listed_and_revoked(runner: CliRunner, cli_dsn:
     assert runner.invoke(main, ["keys", "revoke", old]).exit_code == 0
     assert query(cli_dsn, "SELECT state FROM signing_keys WHERE kid = $1", old) == "revoked"
     assert runner.invoke(main, ["keys", "revoke", "nosuchkid"]).exit_code != 0
+    dashed = runner.invoke(main, ["keys", "revoke", "-aB3_x9kLmN"])  # a thumbprint kid may start with a dash
+    assert dashed.exit_code != 0
+    assert "not found" in dashed.output.lower()
