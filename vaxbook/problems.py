@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+import json
+import re
 from typing import Any
 
 import asyncpg
@@ -40,7 +43,8 @@ _HTTP_STATUS: dict[int, tuple[str, Text]] = {
 }
 
 
-# Vietnamese wording of pydantic's error types; English comes from pydantic itself.
+# Vietnamese wording of pydantic's error types; English comes from pydantic itself, except where pydantic writes
+# Python (True, None, 'a' or 'b', class names): _EN_VALIDATION has those, and values are written as in JSON.
 _VI_VALIDATION: dict[str, str] = {
     "missing": "Trường này là bắt buộc",
     "extra_forbidden": "Trường này không được phép gửi lên",
@@ -71,8 +75,12 @@ _VI_VALIDATION: dict[str, str] = {
     "time_parsing": "Giờ không hợp lệ (dạng HH:MM)",
     "uuid_type": "Phải là mã định danh UUID",
     "uuid_parsing": "Mã định danh UUID không hợp lệ",
-    "enum": "Phải là một trong các giá trị: {expected}",
-    "literal_error": "Phải là một trong các giá trị: {expected}",
+    "enum": "Phải là {expected}",
+    "literal_error": "Phải là {expected}",
+    "none_required": "Phải là null",
+    "union_tag_invalid": "Trường {discriminator} phải là {expected_tags}",
+    "union_tag_not_found": "Thiếu trường {discriminator}",
+    "url_scheme": "Địa chỉ URL phải bắt đầu bằng {expected_schemes}",
     "list_type": "Phải là một danh sách",
     "too_short": "Phải có ít nhất {min_length} phần tử",
     "too_long": "Không được có quá {max_length} phần tử",
@@ -83,6 +91,22 @@ _VI_VALIDATION: dict[str, str] = {
     "value_error": "Giá trị không hợp lệ",
 }
 _VI_INVALID = "Giá trị không hợp lệ"
+_EN_VALIDATION: dict[str, str] = {
+    "enum": "Input should be {expected}",
+    "literal_error": "Input should be {expected}",
+    "none_required": "Input should be null",
+    "union_tag_invalid": "Field {discriminator} should be {expected_tags}",
+    "union_tag_not_found": "Field {discriminator} is required",
+    "url_scheme": "URL scheme should be {expected_schemes}",
+    "model_type": "Input should be an object",
+    "model_attributes_type": "Input should be an object",
+    "dataclass_type": "Input should be an object",
+    "dict_type": "Input should be an object",
+}
+_EN_INVALID = "Invalid value"
+# The context entries that pydantic fills with Python literals: "'a', 'b' or 1", "True", "<Role.OPERATOR: 'operator'>".
+_PYTHON_LITERALS = ("expected", "discriminator", "expected_tags", "expected_schemes")
+_ENUM_MEMBER = re.compile(r"""<\w+(?:\.\w+)*: ('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^<>]*)>""")
 
 
 class Problem(ProblemDetailsException):
@@ -170,26 +194,61 @@ def _pydantic_field_errors(exc: ValidationException) -> tuple[FieldError, ...]:
     for err in raw:
         error_type = str(err.get("type", "value_error"))
         context = err.get("ctx") or {}
-        english = str(err.get("msg", "Invalid value"))
         result.append(
             FieldError(
                 field=".".join(str(part) for part in err.get("loc", ())),
                 code=error_type.removeprefix("vaxbook."),
-                message=Text(_vietnamese(error_type, context, english), english),
+                message=_message(error_type, context, str(err.get("msg", _EN_INVALID))),
                 source="body",
             )
         )
     return tuple(result)
 
 
-def _vietnamese(error_type: str, context: dict[str, Any], english: str) -> str:
+def _message(error_type: str, context: dict[str, Any], english: str) -> Text:
     if error_type.startswith("vaxbook."):
-        return str(context.get("vi", english))
-    template = _VI_VALIDATION.get(error_type, _VI_INVALID)
+        return Text(str(context.get("vi", english)), english)
+    vi_context, en_context = dict(context), dict(context)
+    for key in _PYTHON_LITERALS:
+        if key in context:
+            values = _json_values(str(context[key]))
+            if values is None:  # not a list of literals: say nothing rather than show Python
+                return Text(_VI_INVALID, _EN_INVALID)
+            vi_context[key], en_context[key] = _alternatives(values, "hoặc"), _alternatives(values, "or")
+    vi = _format(_VI_VALIDATION.get(error_type, _VI_INVALID), vi_context, _VI_INVALID)
+    en = _format(_EN_VALIDATION[error_type], en_context, _EN_INVALID) if error_type in _EN_VALIDATION else english
+    return Text(vi, en)
+
+
+def _format(template: str, context: dict[str, Any], fallback: str) -> str:
     try:
         return template.format(**context)
     except (KeyError, IndexError):
-        return _VI_INVALID
+        return fallback
+
+
+def _json_values(python: str) -> list[str] | None:
+    """The values in pydantic's Python rendering of a choice ("'a', 'b' or 1") as JSON literals ('"a"', '"b"', '1'),
+    or None when it holds anything but literals."""
+    try:
+        choice = ast.parse(_ENUM_MEMBER.sub(r"\1", python), mode="eval").body
+        return [json.dumps(ast.literal_eval(value), ensure_ascii=False) for value in _choices(choice)]
+    except (SyntaxError, ValueError, TypeError):
+        return None
+
+
+def _choices(node: ast.expr) -> list[ast.expr]:
+    """'a', 'b' or 'c' parses as a tuple whose last item is an `or`: the leaves are the values."""
+    if isinstance(node, ast.Tuple):
+        return [leaf for item in node.elts for leaf in _choices(item)]
+    if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or):
+        return [leaf for item in node.values for leaf in _choices(item)]
+    return [node]
+
+
+def _alternatives(values: list[str], word: str) -> str:
+    """One value, or a list ending in the language's "or": `"a", "b" or "c"`."""
+    return values[0] if len(values) == 1 else f"{', '.join(values[:-1])} {word} {values[-1]}"
 
 
 def _litestar_field_errors(exc: ValidationException) -> tuple[FieldError, ...]:

@@ -1,0 +1,135 @@
+"""Field errors speak JSON, not Python, in both languages: `true` and `null`, strings in double quotes, choices
+joined with "hoặc" in Vietnamese and "or" in English."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from enum import IntEnum, StrEnum
+from typing import Annotated, Any, Literal
+
+import pytest
+from litestar import post
+from litestar.params import JSONBody
+from litestar.testing import TestClient, create_test_client
+from pydantic import BaseModel, Field, HttpUrl
+
+from vaxbook.auth.models import Role
+from vaxbook.problems import problem_details_plugin
+
+
+class Colour(StrEnum):
+    RED = "red"
+    QUOTED = "it's"
+    TRICKY = 'say "hi" or not'
+
+
+class Dose(IntEnum):
+    FIRST = 1
+    SECOND = 2
+
+
+class Pregnancy(BaseModel):
+    kind: Literal["pregnancy"]
+
+
+class Age(BaseModel):
+    kind: Literal["age"]
+
+
+class Probe(BaseModel):
+    """A field of every kind whose pydantic message names values."""
+
+    accepted: Literal[True] = True
+    mixed: Literal["a", 1, None, False] = "a"
+    colour: Colour = Colour.RED
+    dose: Dose = Dose.FIRST
+    role: Literal[Role.CLINIC_STAFF, Role.OPERATOR] = Role.OPERATOR
+    nothing: None = None
+    rule: Annotated[Pregnancy | Age, Field(discriminator="kind")] = Pregnancy(kind="pregnancy")
+    site: HttpUrl = HttpUrl("https://example.org")
+    nested: Pregnancy = Pregnancy(kind="pregnancy")
+    flag: bool = True
+    day: Annotated[date, Field(gt=date(2020, 1, 1))] = date(2021, 1, 1)
+    amount: Annotated[Decimal, Field(ge=Decimal("0.5"))] = Decimal(1)
+    raw: Literal[b"x"] = b"x"
+
+
+BAD = {
+    "accepted": False,
+    "mixed": "b",
+    "colour": "blue",
+    "dose": 3,
+    "role": "citizen",
+    "nothing": 1,
+    "rule": {"kind": None},
+    "site": "ftp://example.org",
+    "nested": 5,
+    "flag": "maybe",
+    "day": "2019-12-31",
+    "amount": "0.1",
+    "raw": "y",
+}
+EXPECTED = {
+    "accepted": ("Phải là true", "Input should be true"),
+    "mixed": ('Phải là "a", 1, null hoặc false', 'Input should be "a", 1, null or false'),
+    "colour": (
+        'Phải là "red", "it\'s" hoặc "say \\"hi\\" or not"',
+        'Input should be "red", "it\'s" or "say \\"hi\\" or not"',
+    ),
+    "dose": ("Phải là 1 hoặc 2", "Input should be 1 or 2"),
+    "role": ('Phải là "clinic_staff" hoặc "operator"', 'Input should be "clinic_staff" or "operator"'),
+    "nothing": ("Phải là null", "Input should be null"),
+    "rule": ('Trường "kind" phải là "pregnancy" hoặc "age"', 'Field "kind" should be "pregnancy" or "age"'),
+    "site": (
+        'Địa chỉ URL phải bắt đầu bằng "http" hoặc "https"',
+        'URL scheme should be "http" or "https"',
+    ),
+    "nested": ("Phải là một đối tượng JSON", "Input should be an object"),
+    "flag": ("Phải là true hoặc false", "Input should be a valid boolean, unable to interpret input"),
+    "day": ("Phải lớn hơn 2020-01-01", "Input should be greater than 2020-01-01"),
+    "amount": ("Phải lớn hơn hoặc bằng 0.5", "Input should be greater than or equal to 0.5"),
+    # a value JSON cannot write: nothing rather than Python
+    "raw": ("Giá trị không hợp lệ", "Invalid value"),
+}
+PYTHON = re.compile(r"\b(True|False|None)\b|'\w+'|<\w+\.\w+: |Decimal\(|datetime\.|instance of")
+
+
+@post("/probe")
+async def probe(data: JSONBody[Probe]) -> None:
+    """Never reached: every test sends a bad body."""
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[TestClient[Any]]:
+    with create_test_client([probe], plugins=[problem_details_plugin()], debug=False) as test_client:
+        yield test_client
+
+
+def messages(client: TestClient[Any], body: dict[str, Any], language: str) -> dict[str, str]:
+    response = client.post("/probe", json=body, headers={"Accept-Language": language})
+    assert response.status_code == 422, response.text
+    errors = response.json()["errors"]
+    assert all(set(e) == {"field", "source", "code", "message"} for e in errors)  # the input is never echoed
+    return {e["field"]: e["message"] for e in errors}
+
+
+def test_every_field_error_names_its_values_as_json(client: TestClient[Any]) -> None:
+    vi, en = messages(client, BAD, "vi"), messages(client, BAD, "en")
+    assert {field: (vi[field], en[field]) for field in BAD} == EXPECTED
+
+
+@pytest.mark.parametrize("field", sorted(BAD))
+def test_no_message_shows_python_or_vietnamese_says_or(client: TestClient[Any], field: str) -> None:
+    # one field at a time, so that a message cannot hide behind another's
+    vi, en = messages(client, {field: BAD[field]}, "vi"), messages(client, {field: BAD[field]}, "en")
+    assert not PYTHON.search(vi[field]), vi[field]
+    assert not PYTHON.search(en[field]), en[field]
+    assert not re.search(r"\bor\b", vi[field].replace('"say \\"hi\\" or not"', "")), vi[field]
+
+
+def test_a_missing_discriminator_is_named_in_json(client: TestClient[Any]) -> None:
+    vi, en = messages(client, {"rule": {}}, "vi"), messages(client, {"rule": {}}, "en")
+    assert (vi["rule"], en["rule"]) == ('Thiếu trường "kind"', 'Field "kind" is required')
