@@ -208,7 +208,7 @@ class ClinicStockController(Controller):
         return [StockLine.model_validate(line) for line in lines]
 
 
-CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+CSV_MEDIA_TYPE = "text/csv"  # Litestar adds "; charset=utf-8" to every text/ type
 # Handlers name this parameter `format` itself: a bad value is reported under the Python name, not an alias.
 FormatParam = Annotated[
     ReportFormat | None,
