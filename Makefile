@@ -7,15 +7,17 @@ INSTALLED := $(VENV)/.installed
 .PHONY: run test lint format typecheck bench install clean
 
 $(INSTALLED): pyproject.toml
+	@echo "Installing vaxbook and its dependencies into $(VENV) (a few minutes the first time)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
+	$(BIN)/python -m pip install --progress-bar on -e '.[dev]' --config-settings editable_mode=compat
 	touch $(INSTALLED)
 
 install: $(INSTALLED)
 
+# silent: stdout is the service's log, one JSON object a line
 run: $(INSTALLED)
-	$(BIN)/vaxbook serve --demo
+	@$(BIN)/vaxbook serve --demo
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

@@ -66,8 +66,8 @@ from vaxbook.observability import (
     HealthController,
     MetricsController,
     RequestContextMiddleware,
+    configure_logging,
     prometheus_config,
-    structlog_plugin,
 )
 from vaxbook.problems import problem_details_plugin
 from vaxbook.settings import Settings
@@ -172,6 +172,7 @@ def create_app(settings: Settings, *, dsn: str, otp_sender: OtpSender | None = N
         early=timedelta(minutes=settings.checkin_early_minutes), late=timedelta(minutes=settings.checkin_late_minutes)
     )
     metrics = prometheus_config()
+    configure_logging(json=settings.log_json, level=settings.log_level)
 
     middleware: list[Middleware] = [metrics.middleware]
     if settings.rate_limit_per_minute:
@@ -197,7 +198,7 @@ def create_app(settings: Settings, *, dsn: str, otp_sender: OtpSender | None = N
         middleware=middleware,
         request_max_body_size=MAX_BODY_BYTES,
         lifespan=[database_pool],
-        plugins=[problem_details_plugin(), structlog_plugin(json=settings.log_json, level=settings.log_level)],
+        plugins=[problem_details_plugin()],
         openapi_config=OpenAPIConfig(
             title="vaxbook",
             version=version("vaxbook"),

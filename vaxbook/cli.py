@@ -1,15 +1,21 @@
-"""The `vaxbook` command: serve, migrate, seed-demo, create-staff, set-password, generate-slots."""
+"""The `vaxbook` command: serve, migrate, seed-demo, create-staff, set-password, generate-slots, sweep, keys."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+import structlog
+import uvicorn
 from pydantic import ValidationError
 
 from vaxbook import db, demo, embedded, migrate
@@ -18,14 +24,17 @@ from vaxbook.auth import service as auth
 from vaxbook.auth.models import STAFF_ROLES, Role
 from vaxbook.auth.schemas import StaffCreate
 from vaxbook.errors import DomainError
-from vaxbook.settings import Settings
+from vaxbook.observability import configure_logging
+from vaxbook.settings import ANY_ADDRESS, Settings, served_url
 
 T = TypeVar("T")
+DEMO_ACCOUNTS_FILE = "demo-accounts.txt"
 
 
-def _settings() -> Settings:
+def _settings(**overrides: Any) -> Settings:
+    """Settings from the environment; options given on the command line take precedence."""
     try:
-        return Settings()
+        return Settings(**{name: value for name, value in overrides.items() if value is not None})
     except ValidationError as exc:
         raise click.ClickException(f"invalid settings: {exc}") from None
 
@@ -71,15 +80,26 @@ def _seed_demo(dsn: str, settings: Settings) -> list[demo.DemoAccount] | None:
     )
 
 
-def _print_accounts(accounts: list[demo.DemoAccount]) -> None:
-    click.echo("\nDemo staff accounts (passwords are shown this once; `vaxbook set-password` changes them):")
-    for account in accounts:
-        scope = f" @ {account.clinic_code}" if account.clinic_code else ""
-        click.echo(f"  {account.username:<15} {account.password:<20} {account.role.value}{scope}")
-    click.echo("")
+def _show_accounts(accounts: list[demo.DemoAccount], data_dir: Path) -> None:
+    """The demo's passwords go to a file only this user may read, and to the terminal when stderr is one: never to
+    stdout, which is the log stream, and never into a captured stderr."""
+    lines = [
+        f"  {a.username:<15} {a.password:<20} {a.role.value}{f' @ {a.clinic_code}' if a.clinic_code else ''}"
+        for a in accounts
+    ]
+    path = data_dir / DEMO_ACCOUNTS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # an older file may have other bits
+    with os.fdopen(descriptor, "w") as file:
+        file.write("\n".join(["vaxbook demo staff accounts (`vaxbook set-password` changes them)", *lines, ""]))
+    click.echo(f"\nDemo staff accounts, with their passwords, are in {path} (readable by you only).", err=True)
+    if sys.stderr.isatty():
+        click.echo("\n".join([*lines, ""]), err=True)
 
 
 @click.group()
+@click.version_option(package_name="vaxbook", prog_name="vaxbook")
 def main() -> None:
     """vaxbook: vaccination and health-service booking.
 
@@ -87,6 +107,22 @@ def main() -> None:
     VAXBOOK_DATA_DIR (./var). Migrations are applied first, as MIGRATION_DATABASE_URL's role when it is set,
     unless VAXBOOK_MIGRATE_ON_START=false.
     """
+    # Python dies on SIGTERM (systemd, Docker, kill) without unwinding, which would leave the embedded database
+    # running; treated as Ctrl-C, it stops whatever the command started on the way out.
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The service's socket, bound before anything else starts: an address in use is one line and exit 1."""
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return listener
 
 
 @main.command()
@@ -94,21 +130,51 @@ def main() -> None:
 @click.option("--port", type=int, help="Listen port (VAXBOOK_PORT, default 8000).")
 @click.option("--demo/--no-demo", "load_demo", default=None, help="Load demo data into an empty database.")
 def serve(host: str | None, port: int | None, load_demo: bool | None) -> None:
-    """Serve the HTTP API until interrupted (Ctrl-C stops the server and the embedded database)."""
-    import uvicorn
+    """Serve the HTTP API until interrupted: Ctrl-C or SIGTERM stops the server and the embedded database.
 
+    Log lines go to stdout, one JSON object each; messages for the person at the terminal go to stderr.
+    """
     from vaxbook.app import create_app
 
-    settings = _settings()
-    with _database(settings) as dsn:
-        if settings.seed_demo if load_demo is None else load_demo:
+    settings = _settings(host=host, port=port)
+    configure_logging(json=settings.log_json, level=settings.log_level)
+    log = structlog.get_logger("vaxbook")
+    with _listen(settings.host, settings.port) as listener, _database(settings) as dsn:
+        demo_run = settings.seed_demo if load_demo is None else load_demo
+        if demo_run:
             accounts = _seed_demo(dsn, settings)
             if accounts:
-                _print_accounts(accounts)
-        app = create_app(settings, dsn=dsn)
-        listen_host, listen_port = host or settings.host, port or settings.port
-        click.echo(f"vaxbook is serving on http://{listen_host}:{listen_port} (API docs at /schema)")
-        uvicorn.run(app, host=listen_host, port=listen_port, log_config=None, access_log=False)
+                _show_accounts(accounts, settings.data_dir)
+        elif not settings.public_url_is_set:
+            log.warning(
+                "VAXBOOK_PUBLIC_URL is unset: health cards name this address as their issuer, and verifier apps "
+                "fetch its keys there; set it to the address citizens reach the service at",
+                public_url=settings.public_url,
+                **({"listening_on": settings.host} if settings.host in ANY_ADDRESS else {}),
+            )
+        server = _Server(
+            uvicorn.Config(create_app(settings, dsn=dsn), log_config=None, access_log=False),
+            listen=f"{settings.host}:{settings.port}",
+            url=served_url(settings.host, settings.port),
+        )
+        # uvicorn shuts down gracefully on Ctrl-C or SIGTERM, then passes the signal on: the database stops next
+        with suppress(KeyboardInterrupt):
+            server.run(sockets=[listener])
+    log.info("stopped")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, saying where it serves once it does: the socket is ours and the application started."""
+
+    def __init__(self, config: uvicorn.Config, *, listen: str, url: str) -> None:
+        super().__init__(config)
+        self.listen, self.url = listen, url
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            structlog.get_logger("vaxbook").info("serving", listen=self.listen, url=self.url)
+            click.echo(f"vaxbook is serving on {self.url} (API docs at {self.url}/schema; Ctrl-C stops it)", err=True)
 
 
 @main.command("migrate")
@@ -133,7 +199,7 @@ def seed_demo() -> None:
     if accounts is None:
         click.echo("the database already has clinics; demo data not loaded")
     else:
-        _print_accounts(accounts)
+        _show_accounts(accounts, settings.data_dir)
 
 
 @main.command("create-staff")
@@ -278,11 +344,13 @@ def keys_list() -> None:
     settings = _settings()
     with _database(settings) as dsn:
         found = _run_with_uow(dsn, qr.list_keys)
+    width = max((len(key.kid) for key in found), default=3)
+    click.echo(f"{'KID':<{width}}  {'PURPOSE':<12} {'STATE':<8} {'CREATED':<10} ENDED")
     for key in found:
         ended = key.revoked_at or key.retired_at
         click.echo(
-            f"{key.kid}  {key.purpose.value:<12} {key.state.value:<8} {key.created_at:%Y-%m-%d}"
-            + (f" → {ended:%Y-%m-%d}" if ended else "")
+            f"{key.kid:<{width}}  {key.purpose.value:<12} {key.state.value:<8} {key.created_at:%Y-%m-%d} "
+            + (f"{ended:%Y-%m-%d}" if ended else "-")
         )
 
 

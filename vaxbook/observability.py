@@ -15,9 +15,7 @@ import structlog
 from litestar import Controller, Request, get
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
-from litestar.logging.config import StructLoggingConfig
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
-from litestar.plugins.structlog import StructlogConfig, StructlogPlugin
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from vaxbook import db, migrate
@@ -85,26 +83,42 @@ class _CurrentStdout:
         sys.stdout.flush()
 
 
-def structlog_plugin(*, json: bool, level: str) -> StructlogPlugin:
+def configure_logging(*, json: bool, level: str) -> None:
+    """One stream on stdout, one layout: structlog's events and the standard library's records (uvicorn's start-up
+    and errors, Alembic, asyncpg) go through the same processors, so every line has event, level and timestamp."""
     renderer: Any = (
         structlog.processors.JSONRenderer(serializer=_json_line)
         if json
         else structlog.dev.ConsoleRenderer(colors=False)
     )
-    logging_config = StructLoggingConfig(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    threshold = logging.getLevelName(level.upper())
+    structlog.configure(
+        processors=[*shared, structlog.processors.format_exc_info, renderer],
         logger_factory=structlog.WriteLoggerFactory(file=cast(TextIO, _CurrentStdout())),
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        log_exceptions="never",
-        pretty_print_tty=not json,
+        wrapper_class=structlog.make_filtering_bound_logger(threshold),
+        cache_logger_on_first_use=True,
     )
-    return StructlogPlugin(StructlogConfig(structlog_logging_config=logging_config, enable_middleware_logging=False))
+    handler = logging.StreamHandler(cast(TextIO, _CurrentStdout()))
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(threshold)
+    # httpx logs every URL it fetches, query string and all, at INFO: personal data must not reach the log
+    logging.getLogger("httpx").setLevel(max(threshold, logging.WARNING))
 
 
 def prometheus_config() -> PrometheusConfig:

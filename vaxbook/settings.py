@@ -11,6 +11,13 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+ANY_ADDRESS = frozenset({"", "0.0.0.0", "::"})  # noqa: S104 - recognised, not bound
+
+
+def served_url(host: str, port: int) -> str:
+    """http://host:port of a listen address; listening on every address is reached at 127.0.0.1 from this machine."""
+    host = "127.0.0.1" if host in ANY_ADDRESS else host
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 class Settings(BaseSettings):
@@ -76,10 +83,10 @@ class Settings(BaseSettings):
         default=True, description="Make a signing key at start when there is no active one (one replica, or dev)."
     )
     public_url: str = Field(
-        default="http://127.0.0.1:8000",
+        default_factory=lambda data: served_url(data.get("host", "127.0.0.1"), data.get("port", 8000)),
         pattern=r"^https?://[^\s]*[^/\s]$",
         description="The service's address as citizens and verifiers reach it (no trailing slash): the issuer of "
-        "health cards, whose keys are at /.well-known/jwks.json.",
+        "health cards, whose keys are at /.well-known/jwks.json. Defaults to the address served (host and port).",
     )
     checkin_early_minutes: int = Field(default=60, ge=0, le=24 * 60)
     checkin_late_minutes: int = Field(default=120, ge=0, le=24 * 60)
@@ -93,6 +100,11 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("VAXBOOK_JWT_SECRET must be at least 32 characters")
         return value
+
+    @property
+    def public_url_is_set(self) -> bool:
+        """Whether VAXBOOK_PUBLIC_URL was given, rather than following the address served."""
+        return "public_url" in self.model_fields_set
 
     @property
     def signing_keys_dir(self) -> Path:

@@ -1,100 +1,138 @@
-"""`vaxbook serve --demo` (what `make run` runs) on a machine with no PostgreSQL: it starts its own, answers
-ready with the demo clinics searchable, and Ctrl-C stops both the server and the database."""
+"""`vaxbook serve --demo` (what `make run` runs) on a machine with no PostgreSQL: it starts its own, answers ready
+with the demo clinics searchable, keeps stdout a log of JSON lines in one layout (uvicorn's own lines included)
+with the demo passwords kept off it, and keeps its data across a restart."""
 
 from __future__ import annotations
 
 import os
+import pty
 import signal
 import socket
-import subprocess
-import sys
-import time
+import stat
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from tests.e2e.service import Service, free_port, serve
+
 pytestmark = pytest.mark.e2e
 
-STARTUP_LIMIT_SECONDS = 120
+LEVELS = {"debug", "info", "warning", "error", "critical"}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def assert_one_layout(service: Service) -> list[dict[str, Any]]:
+    """Every line of stdout is a JSON object with the event, its level and a UTC time."""
+    events = service.log_events()
+    assert events
+    for event in events:
+        assert isinstance(event["event"], str)
+        assert event["level"] in LEVELS
+        assert datetime.fromisoformat(event["timestamp"]).utcoffset() is not None
+        assert event["timestamp"].endswith("Z")
+    return events
 
 
-def postgres_running(data_dir: Path) -> bool:
-    pid_file = data_dir / "pgdata" / "postmaster.pid"
-    if not pid_file.exists():
-        return False
-    pid = int(pid_file.read_text().splitlines()[0])
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def wait_ready(base: str, process: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + STARTUP_LIMIT_SECONDS
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the service exited during start-up"
+def read_terminal(master: int) -> str:
+    chunks = []
+    while True:
         try:
-            if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"not ready within {STARTUP_LIMIT_SECONDS} seconds")
+            chunk = os.read(master, 4096)
+        except OSError:  # the other end is closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode()
 
 
-def serve(data_dir: Path, port: int) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "VAXBOOK_DATABASE_URL")}
-    env |= {"VAXBOOK_DATA_DIR": str(data_dir), "VAXBOOK_PORT": str(port), "VAXBOOK_LOG_JSON": "true"}
-    return subprocess.Popen(  # noqa: S603 - our own console script
-        [str(Path(sys.executable).with_name("vaxbook")), "serve", "--demo"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def stop(process: subprocess.Popen[str]) -> str:
-    process.send_signal(signal.SIGINT)
-    output, _ = process.communicate(timeout=60)
-    return output
+def demo_passwords(data_dir: Path) -> dict[str, str]:
+    lines = (data_dir / "demo-accounts.txt").read_text().splitlines()[1:]
+    return {line.split()[0]: line.split()[1] for line in lines if line.strip()}
 
 
 def test_serve_with_demo_data_on_an_embedded_database(tmp_path: Path) -> None:
     data_dir, port = tmp_path / "var", free_port()
-    base = f"http://127.0.0.1:{port}"
-    process = serve(data_dir, port)
+    master, terminal = pty.openpty()  # stderr on a terminal, as at `make run`
+    service = serve(data_dir, port, "--demo", stderr=terminal)
+    os.close(terminal)
     try:
-        wait_ready(base, process)
+        service.wait_ready()
+        base = service.base
         found = httpx.get(f"{base}/api/v1/availability", params={"service": "tetanus-pregnancy", "limit": 200}).json()
         names = {clinic["name"] for clinic in found["clinics"]}
         assert "Bệnh viện Phụ sản thành phố Cần Thơ" in names
         assert found["items"]
         assert all(item["service_code"] == "tetanus-pregnancy" for item in found["items"])
-        staff = httpx.get(f"{base}/api/v1/staff")
-        assert staff.status_code == 401
-    finally:
-        output = stop(process)
-    assert process.returncode == 0, output
-    assert "Demo staff accounts" in output
-    assert not postgres_running(data_dir)
+        assert httpx.get(f"{base}/api/v1/staff").status_code == 401
 
-    # data survives a restart, and demo data is not loaded twice
-    process = serve(data_dir, port)
-    try:
-        wait_ready(base, process)
-        clinics = httpx.get(f"{base}/api/v1/clinics", params={"limit": 200}).json()["items"]
-        assert len(clinics) == 8
+        passwords = demo_passwords(data_dir)
+        assert set(passwords) == {"admin", "phusan.staff", "ankhanh.staff", "hotline"}
+        assert stat.S_IMODE((data_dir / "demo-accounts.txt").stat().st_mode) == 0o600
+        signed_in = httpx.post(
+            f"{base}/api/v1/auth/staff/login", json={"username": "admin", "password": passwords["admin"]}
+        )
+        assert signed_in.status_code == 200, "the file holds the real passwords"
+
+        # uvicorn's own complaint about a request that is not HTTP
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+            raw.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+            raw.recv(1024)
     finally:
-        output = stop(process)
-    assert "Demo staff accounts" not in output
-    assert not postgres_running(data_dir)
+        service.signal(signal.SIGINT, group=True)
+    on_terminal = read_terminal(master)
+    os.close(master)
+    assert service.process.returncode == 0, on_terminal
+    assert service.leftovers() == []
+
+    events = assert_one_layout(service)
+    said = [event["event"] for event in events]
+    for uvicorn_line in ("Started server process", "Application startup complete.", "Invalid HTTP request received."):
+        assert any(line.startswith(uvicorn_line) for line in said), uvicorn_line
+    assert {e["level"] for e in events if e["event"] == "Invalid HTTP request received."} == {"warning"}
+    assert "serving" in said
+    assert not any(event["event"].startswith("VAXBOOK_PUBLIC_URL is unset") for event in events), "not in the demo"
+    stdout = service.stdout.read_text()
+    for username, password in passwords.items():
+        assert password not in stdout, f"{username}'s password is in the log"
+        assert password in on_terminal, "the person at the terminal sees the passwords"
+    assert str(data_dir / "demo-accounts.txt") in on_terminal
+    assert f"vaxbook is serving on http://127.0.0.1:{port}" in on_terminal
+
+    # data survives a restart, demo data is not loaded twice, and without the demo the public URL is asked for
+    service = serve(data_dir, port)
+    try:
+        service.wait_ready()
+        clinics = httpx.get(f"{service.base}/api/v1/clinics", params={"limit": 200}).json()["items"]
+        assert len(clinics) == 8
+        warning = next(e for e in service.log_events() if e["event"].startswith("VAXBOOK_PUBLIC_URL is unset"))
+        assert warning["level"] == "warning"
+        assert warning["public_url"] == service.base, "the default follows the port served"
+        assert httpx.get(f"{warning['public_url']}/.well-known/jwks.json").json()["keys"]
+    finally:
+        service.signal(signal.SIGTERM, group=False)
+    assert service.process.returncode == 0
+    assert_one_layout(service)
+    assert "Demo staff accounts" not in service.stderr.read_text()
+    assert not any(password in service.stderr.read_text() for password in passwords.values())
+    assert service.leftovers() == []
+
+
+def test_without_a_terminal_the_passwords_go_only_to_their_file(tmp_path: Path) -> None:
+    """Under systemd or Docker stderr is captured as well: the passwords are not written there either."""
+    data_dir = tmp_path / "var"
+    service = serve(data_dir, free_port(), "--demo")
+    try:
+        service.wait_ready()
+    finally:
+        service.signal(signal.SIGTERM, group=False)
+    passwords = demo_passwords(data_dir)
+    assert len(passwords) == 4
+    stderr, stdout = service.stderr.read_text(), service.stdout.read_text()
+    assert str(data_dir / "demo-accounts.txt") in stderr
+    for password in passwords.values():
+        assert password not in stderr
+        assert password not in stdout
+    assert_one_layout(service)

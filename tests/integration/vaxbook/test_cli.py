@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import stat
+from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -11,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import fresh_database
+from vaxbook import demo
 from vaxbook.cli import main
 
 
@@ -20,8 +24,13 @@ def cli_dsn(server_dsn: str) -> str:
 
 
 @pytest.fixture
-def runner(cli_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> CliRunner:
-    return CliRunner(env={"DATABASE_URL": cli_dsn, "VAXBOOK_DATA_DIR": str(tmp_path_factory.mktemp("cli"))})
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cli")
+
+
+@pytest.fixture
+def runner(cli_dsn: str, data_dir: Path) -> CliRunner:
+    return CliRunner(env={"DATABASE_URL": cli_dsn, "VAXBOOK_DATA_DIR": str(data_dir)})
 
 
 def query(dsn: str, sql: str, *args: object) -> Any:
@@ -36,25 +45,50 @@ def query(dsn: str, sql: str, *args: object) -> Any:
 
 
 @pytest.mark.parametrize(
-    "command", ["serve", "migrate", "seed-demo", "create-staff", "set-password", "generate-slots", "sweep"]
+    "command",
+    [
+        "serve",
+        "migrate",
+        "seed-demo",
+        "create-staff",
+        "set-password",
+        "generate-slots",
+        "sweep",
+        "keys",
+        "keys list",
+        "keys rotate",
+        "keys revoke",
+    ],
 )
 def test_every_command_explains_itself(command: str) -> None:
-    result = CliRunner().invoke(main, [command, "--help"])
+    result = CliRunner().invoke(main, [*command.split(), "--help"])
     assert result.exit_code == 0
-    assert "Usage: main" in result.output or "Usage:" in result.output
+    assert "Usage:" in result.output
     assert len(result.output.splitlines()) > 3
 
 
-def test_migrate_seed_and_manage_staff(runner: CliRunner, cli_dsn: str) -> None:
+@pytest.mark.parametrize("args", [["--version"], ["--version", "serve"]])
+def test_the_version_is_the_installed_one(args: list[str]) -> None:
+    result = CliRunner().invoke(main, args, prog_name="vaxbook")
+    assert result.exit_code == 0, result.output
+    assert result.output == f"vaxbook, version {version('vaxbook')}\n"
+
+
+def test_migrate_seed_and_manage_staff(runner: CliRunner, cli_dsn: str, data_dir: Path) -> None:
     assert runner.invoke(main, ["migrate"]).exit_code == 0
     assert query(cli_dsn, "SELECT version_num FROM alembic_version") is not None
 
     seeded = runner.invoke(main, ["seed-demo"])
     assert seeded.exit_code == 0, seeded.output
-    assert "admin" in seeded.output
-    assert "phusan.staff" in seeded.output
+    accounts = data_dir / "demo-accounts.txt"
+    assert str(accounts) in seeded.output
+    assert stat.S_IMODE(accounts.stat().st_mode) == 0o600
+    listed = {line.split()[0]: line.split()[1] for line in accounts.read_text().splitlines()[1:]}
+    assert set(listed) == {"admin", "phusan.staff", "ankhanh.staff", "hotline"}
+    for password in listed.values():
+        assert password not in seeded.output, "passwords go to a terminal or the file, not into captured output"
     assert query(cli_dsn, "SELECT count(*) FROM clinics") == 8
-    assert query(cli_dsn, "SELECT count(*) FROM services") == 4
+    assert query(cli_dsn, "SELECT count(*) FROM services") == len(demo.SERVICES)
     assert query(cli_dsn, "SELECT count(*) FROM slots WHERE starts_at > now()") > 500
     assert (
         query(cli_dsn, "SELECT name FROM clinics WHERE code = 'BV-PHUSAN-CT'") == "Bệnh viện Phụ sản thành phố Cần Thơ"
@@ -116,6 +150,12 @@ def test_create_staff_stores_what_it_validated(runner: CliRunner, cli_dsn: str) 
     assert query(cli_dsn, "SELECT display_name FROM staff_accounts WHERE username = 'admin.two'") == "Trạm"
 
 
+def test_keys_list_has_its_header_when_there_are_no_keys(runner: CliRunner) -> None:
+    listed = runner.invoke(main, ["keys", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.split() == ["KID", "PURPOSE", "STATE", "CREATED", "ENDED"]
+
+
 def test_sweep_expires_offers_and_old_keys(runner: CliRunner, cli_dsn: str) -> None:
     assert runner.invoke(main, ["migrate"]).exit_code == 0
     query(
@@ -141,8 +181,18 @@ def test_signing_keys_are_rotated_listed_and_revoked(runner: CliRunner, cli_dsn:
     old, new = first.output.split()[0], second.output.split()[0]
     states = json.loads(query(cli_dsn, "SELECT json_object_agg(kid, state) FROM signing_keys"))
     assert (states[old], states[new]) == ("retired", "active")
+    certificate = runner.invoke(main, ["keys", "rotate", "--purpose", "certificate"]).output.split()[0]
     listed = runner.invoke(main, ["keys", "list"])
-    assert old in listed.output
+    header, *rows = listed.output.splitlines()
+    assert header.split() == ["KID", "PURPOSE", "STATE", "CREATED", "ENDED"]
+    columns = {row.split()[0]: row.split()[1:] for row in rows}
+    assert set(columns) == {old, new, certificate}
+    assert columns[old][:2] == ["appointment", "retired"]
+    assert columns[new][:2] == ["appointment", "active"]
+    assert columns[new][3] == "-"
+    assert columns[certificate][:2] == ["certificate", "active"]
+    for row in rows:  # in columns under the header
+        assert row.index(row.split()[1]) == header.index("PURPOSE")
     assert "BEGIN" not in listed.output, "never a private key"
     assert runner.invoke(main, ["keys", "revoke", old]).exit_code == 0
     assert query(cli_dsn, "SELECT state FROM signing_keys WHERE kid = $1", old) == "revoked"
