@@ -1,11 +1,13 @@
-"""Demo data for Cần Thơ: real hospitals and ward health stations, the services of the 2021 campaign,
-two weeks of slots from weekly templates, and staff accounts whose passwords are shown once."""
+"""Demo data for Cần Thơ: real hospitals and ward health stations, the services of the 2021 campaign and the
+children's vaccines of the expanded programme on immunisation, two weeks of slots from weekly templates, and staff
+accounts whose passwords are shown once."""
 
 from __future__ import annotations
 
 import secrets
+from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from uuid import UUID
 
 from clinics import service as clinics
@@ -47,27 +49,176 @@ PRODUCTS = [
         code="gene-hbvax",
         name="Gene-HBvax 10 mcg (viêm gan B sơ sinh)",
         manufacturer="VABIOTECH",
-        doses_in_series=1,
+        doses_in_series=1,  # the birth dose; the three infant doses of hepatitis B come in the 5-in-1
         min_days_between_doses=0,
         doses_per_vial=1,
-        cvx_code="8",
+        cvx_code="08",  # CVX codes are written with their leading zero: "8" is no code at all
+    ),
+    # The expanded programme on immunisation (Tiêm chủng mở rộng), on the schedule of Thông tư 38/2017/TT-BYT.
+    # A product has one minimum interval between doses: the programme's minimum, where its schedule asks more.
+    VaccineProductCreate(
+        code="combe-five",
+        name="ComBE Five – Vắc xin 5 trong 1 (DPT-VGB-Hib)",
+        manufacturer="Biological E",
+        doses_in_series=3,  # at 2, 3 and 4 months; the booster at 18 months is DPT, another vaccine
+        min_days_between_doses=28,  # "at least one month after the previous dose"
+        doses_per_vial=1,
+        cvx_code="102",  # DTP-Hib-Hep B
+    ),
+    VaccineProductCreate(
+        code="bopv",
+        name="bOPV – Vắc xin bại liệt uống 2 típ (1, 3)",
+        manufacturer="POLYVAC",
+        doses_in_series=3,  # given with the 5-in-1, at 2, 3 and 4 months
+        min_days_between_doses=28,
+        doses_per_vial=20,
+        cvx_code="178",  # OPV bivalent
+    ),
+    VaccineProductCreate(
+        code="ipv",
+        name="IPV – Vắc xin bại liệt tiêm",
+        manufacturer="Sanofi Pasteur",
+        doses_in_series=1,  # at 5 months (Quyết định 2144/QĐ-BYT, 2016)
+        min_days_between_doses=0,
+        doses_per_vial=1,
+        cvx_code="10",
+    ),
+    VaccineProductCreate(
+        code="mvvac",
+        name="MVVAC – Vắc xin sởi",
+        manufacturer="POLYVAC",
+        doses_in_series=1,  # at 9 months; the second dose against measles is measles-rubella at 18 months
+        min_days_between_doses=0,
+        doses_per_vial=10,
+        cvx_code="05",
+    ),
+    VaccineProductCreate(
+        code="mrvac",
+        name="MRVAC – Vắc xin sởi – rubella",
+        manufacturer="POLYVAC",
+        doses_in_series=1,  # at 18 months
+        min_days_between_doses=0,
+        doses_per_vial=10,
+        cvx_code="04",
+    ),
+    VaccineProductCreate(
+        code="jevax",
+        name="Jevax – Vắc xin viêm não Nhật Bản",
+        manufacturer="VABIOTECH",
+        # from 12 months: the second dose 1–2 weeks after the first, the third a year after the second; one
+        # interval cannot say both, so the product holds the shorter and the third dose may be booked too early
+        doses_in_series=3,
+        min_days_between_doses=7,
+        doses_per_vial=1,
+        cvx_code="39",  # Japanese encephalitis, subcutaneous (inactivated, mouse brain)
     ),
 ]
 
-# (code, Vietnamese name, English name, product code or None, min age days, max age days, sex)
+
+def _months(n: int) -> int:
+    """Age in days from which a child counts as n months old: the fewest days that n calendar months span, so
+    that nobody is turned away on or after their n-month birthday (and nobody is let in more than a few days before)."""
+    return min((date(2001 + (m + n) // 12, (m + n) % 12 + 1, 1) - date(2001, m + 1, 1)).days for m in range(12))
+
+
+# The programme's children, catch-up doses included: under five. Days cannot follow leap years, so a child is turned
+# away (as "at most 4 years old") a day or two before the fifth birthday, never after it.
+UNDER_FIVE = 5 * 365 - 1
+
+# Weekday mornings, 07:30–11:00 in half-hour slots; Saturday mornings too.
+SESSION = (time(7, 30), time(11, 0), 30)
+SLOTS_PER_SESSION = 7
+WEEKDAYS = (1, 2, 3, 4, 5, 6)
+# Ward stations run the programme's sessions (buổi tiêm chủng) on fixed days of the month; templates repeat weekly,
+# so the demo stations give children's vaccines one morning a week, on Wednesday.
+EPI_WEEKDAYS = (3,)
+EPI_SERVICES = ("dpt-vgb-hib", "polio-oral", "polio-ipv", "measles", "measles-rubella", "japanese-encephalitis")
+
+
+@dataclass(frozen=True)
+class DemoService:
+    code: str
+    name_vi: str
+    name_en: str
+    product: str | None = None
+    min_age_days: int | None = None
+    max_age_days: int | None = None
+    sex: Sex | None = None
+    weekdays: tuple[int, ...] = WEEKDAYS
+
+
 SERVICES = [
-    ("covid19", "Tiêm vắc xin COVID-19", "COVID-19 vaccination", "comirnaty", 12 * 365 + 3, None, None),
-    (
+    DemoService("covid19", "Tiêm vắc xin COVID-19", "COVID-19 vaccination", "comirnaty", min_age_days=12 * 365 + 3),
+    DemoService(
         "tetanus-pregnancy",
         "Tiêm phòng uốn ván cho phụ nữ mang thai",
         "Tetanus vaccination for pregnant women",
         "vat-ivac",
-        None,
-        None,
-        Sex.FEMALE,
+        sex=Sex.FEMALE,
     ),
-    ("hepb-birth", "Tiêm vắc xin viêm gan B liều sơ sinh", "Hepatitis B birth dose", "gene-hbvax", 0, 7, None),
-    ("antenatal", "Khám thai định kỳ", "Antenatal check-up", None, None, None, Sex.FEMALE),
+    DemoService(
+        "hepb-birth",
+        "Tiêm vắc xin viêm gan B liều sơ sinh",
+        "Hepatitis B birth dose",
+        "gene-hbvax",
+        min_age_days=0,
+        max_age_days=7,
+    ),
+    DemoService("antenatal", "Khám thai định kỳ", "Antenatal check-up", sex=Sex.FEMALE),
+    DemoService(
+        "dpt-vgb-hib",
+        "Tiêm vắc xin 5 trong 1 (bạch hầu, ho gà, uốn ván, viêm gan B, Hib)",
+        "5-in-1 vaccination (diphtheria, pertussis, tetanus, hepatitis B, Hib)",
+        "combe-five",
+        min_age_days=_months(2),
+        max_age_days=UNDER_FIVE,
+        weekdays=EPI_WEEKDAYS,
+    ),
+    DemoService(
+        "polio-oral",
+        "Uống vắc xin bại liệt (bOPV)",
+        "Oral polio vaccine (bOPV)",
+        "bopv",
+        min_age_days=_months(2),
+        max_age_days=UNDER_FIVE,
+        weekdays=EPI_WEEKDAYS,
+    ),
+    DemoService(
+        "polio-ipv",
+        "Tiêm vắc xin bại liệt (IPV)",
+        "Inactivated polio vaccination (IPV)",
+        "ipv",
+        min_age_days=_months(5),
+        max_age_days=UNDER_FIVE,
+        weekdays=EPI_WEEKDAYS,
+    ),
+    DemoService(
+        "measles",
+        "Tiêm vắc xin sởi",
+        "Measles vaccination",
+        "mvvac",
+        min_age_days=_months(9),
+        max_age_days=UNDER_FIVE,
+        weekdays=EPI_WEEKDAYS,
+    ),
+    DemoService(
+        "measles-rubella",
+        "Tiêm vắc xin sởi – rubella",
+        "Measles-rubella vaccination",
+        "mrvac",
+        min_age_days=_months(18),
+        max_age_days=UNDER_FIVE,
+        weekdays=EPI_WEEKDAYS,
+    ),
+    DemoService(
+        "japanese-encephalitis",
+        "Tiêm vắc xin viêm não Nhật Bản",
+        "Japanese encephalitis vaccination",
+        "jevax",
+        min_age_days=_months(12),
+        max_age_days=UNDER_FIVE,
+        weekdays=EPI_WEEKDAYS,
+    ),
 ]
 
 
@@ -155,7 +306,7 @@ CLINICS = [
         "An Khánh",
         "Phường An Khánh, quận Ninh Kiều",
         10,
-        ("covid19", "tetanus-pregnancy", "antenatal"),
+        ("covid19", "tetanus-pregnancy", "antenatal", *EPI_SERVICES),
     ),
     DemoClinic(
         "TYT-XUANKHANH",
@@ -165,7 +316,7 @@ CLINICS = [
         "Xuân Khánh",
         "Phường Xuân Khánh, quận Ninh Kiều",
         10,
-        ("covid19", "tetanus-pregnancy"),
+        ("covid19", "tetanus-pregnancy", *EPI_SERVICES),
     ),
     DemoClinic(
         "TYT-ANTHOI",
@@ -175,7 +326,7 @@ CLINICS = [
         "An Thới",
         "Phường An Thới, quận Bình Thủy",
         10,
-        ("covid19", "tetanus-pregnancy"),
+        ("covid19", "tetanus-pregnancy", *EPI_SERVICES),
     ),
     DemoClinic(
         "TYT-THOILONG",
@@ -185,7 +336,7 @@ CLINICS = [
         "Thới Long",
         "Phường Thới Long, quận Ô Môn",
         8,
-        ("covid19", "tetanus-pregnancy"),
+        ("covid19", "tetanus-pregnancy", *EPI_SERVICES),
     ),
     DemoClinic(
         "TTYT-CAIRANG",
@@ -209,10 +360,6 @@ CLINICS = [
     ),
 ]
 
-# Weekday mornings, 07:30–11:00 in half-hour slots; Saturday mornings too.
-SESSION = (time(7, 30), time(11, 0), 30)
-WEEKDAYS = (1, 2, 3, 4, 5, 6)
-SLOTS_PER_SESSION = 7
 # The department keeps a fifth more than it hands out, for clinics that run short.
 DEPARTMENT_RESERVE = 0.2
 
@@ -236,22 +383,22 @@ async def seed(uow: UnitOfWork, *, now: datetime, horizon_days: int) -> list[Dem
             return None
         product_ids = {p.code: (await quotas.create_product(uow, SYSTEM, p)).id for p in PRODUCTS}
         service_ids = {}
-        for code, name_vi, name_en, product, min_age, max_age, sex in SERVICES:
+        for service in SERVICES:
             created = await clinics.create_service(
                 uow,
                 SYSTEM,
                 ServiceCreate(
-                    code=code,
-                    name_vi=name_vi,
-                    name_en=name_en,
-                    kind=ServiceKind.VACCINATION if product else ServiceKind.HEALTH_SERVICE,
-                    product_id=product_ids[product] if product else None,
-                    min_age_days=min_age,
-                    max_age_days=max_age,
-                    eligible_sex=sex,
+                    code=service.code,
+                    name_vi=service.name_vi,
+                    name_en=service.name_en,
+                    kind=ServiceKind.VACCINATION if service.product else ServiceKind.HEALTH_SERVICE,
+                    product_id=product_ids[service.product] if service.product else None,
+                    min_age_days=service.min_age_days,
+                    max_age_days=service.max_age_days,
+                    eligible_sex=service.sex,
                 ),
             )
-            service_ids[code] = created.id
+            service_ids[service.code] = created.id
         clinic_ids = {}
         for demo in CLINICS:
             clinic = await clinics.create_clinic(
@@ -290,18 +437,18 @@ async def seed(uow: UnitOfWork, *, now: datetime, horizon_days: int) -> list[Dem
         assert admin is not None
 
         start, end, minutes = SESSION
-        seats_a_week = SLOTS_PER_SESSION * len(WEEKDAYS)
-        needs = {
-            (clinic_ids[demo.code], product_ids[product]): demo.seats_per_slot * seats_a_week * (horizon_days // 7 + 1)
-            for demo in CLINICS
-            for service_code, _, _, product, *_ in SERVICES
-            if product and service_code in demo.services
-        }
+        services = {service.code: service for service in SERVICES}
+        needs: dict[tuple[UUID, UUID], int] = defaultdict(int)
+        for demo in CLINICS:
+            for service in (services[code] for code in demo.services):
+                if service.product:
+                    seats_a_week = demo.seats_per_slot * SLOTS_PER_SESSION * len(service.weekdays)
+                    needs[clinic_ids[demo.code], product_ids[service.product]] += seats_a_week * (horizon_days // 7 + 1)
         await stock_clinics(uow, now=now, needs=needs, batch="CT")
         group_ids = {g.code: (await priority.create_group(uow, SYSTEM, g)).id for g in GROUPS}
         for demo in CLINICS:
             for service_code in demo.services:
-                for weekday in WEEKDAYS:
+                for weekday in services[service_code].weekdays:
                     template = await clinics.create_template(
                         uow,
                         admin,

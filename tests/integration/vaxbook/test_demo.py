@@ -1,11 +1,17 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from calendar import monthrange
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
+import httpx
 import pytest
 
+from tests.conftest import RecordingOtpSender
+from tests.factories import citizen_headers, person_details
 from vaxbook import demo
 from vaxbook.db import Pool, UnitOfWork
 
@@ -32,3 +38,73 @@ async def test_demo_staff_are_scoped_to_their_clinics(pool: Pool, db: asyncpg.Co
         ("ankhanh.staff", "TYT-ANKHANH"),
         ("phusan.staff", "BV-PHUSAN-CT"),
     ]
+
+
+# A weekly session falls within any eight days after the morning the demo is loaded.
+ONE_WEEK_AND_A_DAY = 8
+SAIGON = ZoneInfo("Asia/Ho_Chi_Minh")
+# The expanded programme on immunisation's vaccines for infants and children.
+PROGRAMME = ("dpt-vgb-hib", "polio-oral", "polio-ipv", "measles", "measles-rubella", "japanese-encephalitis")
+
+
+def months_before(day: date, months: int) -> date:
+    """The date `months` calendar months before `day` (the month's last day when it is shorter)."""
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    return date(year, month + 1, min(day.day, monthrange(year, month + 1)[1]))
+
+
+async def open_slots(client: httpx.AsyncClient, service: str, clinic_id: object) -> list[dict[str, Any]]:
+    params = {"service": service, "clinic": str(clinic_id), "limit": "200"}
+    found = await client.get("/api/v1/availability", params=params)
+    assert found.status_code == 200, found.text
+    items: list[dict[str, Any]] = found.json()["items"]
+    return items
+
+
+async def test_a_parent_books_the_programme_s_vaccines_for_their_children(
+    client: httpx.AsyncClient, pool: Pool, db: asyncpg.Connection, otp_sender: RecordingOtpSender
+) -> None:
+    await demo.seed(UnitOfWork(pool), now=datetime.now(UTC), horizon_days=ONE_WEEK_AND_A_DAY)
+    station = await db.fetchval("SELECT id FROM clinics WHERE code = 'TYT-ANKHANH'")
+    parent = await citizen_headers(client, otp_sender.codes, "0912345678")
+    consent = {"accepted": True, "text_version": (await client.get("/api/v1/consent")).json()["version"]}
+    profile = await client.put("/api/v1/me/profile", json=person_details() | {"consent": consent}, headers=parent)
+    assert profile.status_code == 200, profile.text
+    today = datetime.now(SAIGON).date()
+
+    async def child(name: str, months: int) -> str:
+        details = person_details(full_name=name, date_of_birth=months_before(today, months), sex="male", cccd=None)
+        body = details | {"relation": "child", "consent": consent}
+        added = await client.post("/api/v1/me/dependents", json=body, headers=parent)
+        assert added.status_code == 201, added.text
+        return str(added.json()["id"])
+
+    async def book(service: str, person_id: str) -> httpx.Response:
+        slot = (await open_slots(client, service, station))[0]
+        body = {"slot_id": slot["slot_id"], "person_id": person_id}
+        return await client.post("/api/v1/bookings", json=body, headers=parent | {"Accept-Language": "en"})
+
+    infant, toddler = await child("Trần Minh An", 2), await child("Trần Minh Khang", 10)
+    five_in_one = await book("dpt-vgb-hib", infant)
+    assert five_in_one.status_code == 201, five_in_one.text
+    assert (five_in_one.json()["person_id"], five_in_one.json()["dose_number"]) == (infant, 1)
+    measles = await book("measles", toddler)
+    assert measles.status_code == 201, measles.text
+    too_young = await book("measles", infant)
+    assert too_young.status_code == 409, too_young.text
+    assert (too_young.json()["type"], too_young.json()["reason"]) == ("/problems/not-eligible", "too_young")
+    assert await db.fetchval("SELECT count(*) FROM bookings") == 2
+
+
+async def test_every_ward_station_offers_every_programme_vaccine_on_its_vaccination_day(
+    client: httpx.AsyncClient, pool: Pool, db: asyncpg.Connection
+) -> None:
+    await demo.seed(UnitOfWork(pool), now=datetime.now(UTC), horizon_days=ONE_WEEK_AND_A_DAY)
+    stations = await db.fetch("SELECT code, id FROM clinics WHERE kind = 'health_station' ORDER BY code")
+    assert len(stations) == 4
+    for station in stations:
+        for service in PROGRAMME:
+            slots = await open_slots(client, service, station["id"])
+            assert slots, f"nothing to book for {service} at {station['code']}"
+            weekdays = {datetime.fromisoformat(s["starts_at"]).astimezone(SAIGON).isoweekday() for s in slots}
+            assert len(weekdays) == 1, (service, station["code"], weekdays)  # one vaccination day a week
