@@ -10,10 +10,12 @@ from importlib.metadata import version
 import structlog
 from litestar import Litestar
 from litestar.config.app import AppConfig
+from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler, Middleware
 
 from booking.controllers import (
@@ -60,7 +62,7 @@ from quotas.controllers import (
 )
 from vaxbook import db, migrate
 from vaxbook.auth.controllers import AuthController, StaffController
-from vaxbook.auth.security import TokenIssuer, jwt_auth
+from vaxbook.auth.security import PUBLIC, TokenIssuer, jwt_auth
 from vaxbook.auth.service import LoginPolicy, LogOtpSender, OtpPolicy, OtpSender
 from vaxbook.observability import (
     HealthController,
@@ -71,8 +73,12 @@ from vaxbook.observability import (
 )
 from vaxbook.problems import problem_details_plugin
 from vaxbook.settings import Settings
+from web import STATIC_DIR
 
 OPENAPI_PATH = "/schema"
+STATIC_PATH = "/static"
+# Swagger UI, from our own static files: the docs work on an intranet (web/static/vendor/README.md)
+SWAGGER_UI = f"{STATIC_PATH}/vendor/swagger-ui-dist@5.35.0"
 MAX_BODY_BYTES = 64 * 1024
 ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     AuthController,
@@ -109,6 +115,13 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     ClinicBookingController,
     HealthController,
     MetricsController,
+    create_static_files_router(
+        path=STATIC_PATH,
+        directories=[STATIC_DIR],
+        opt=PUBLIC,
+        # the paths carry their versions, so a file never changes under its name
+        cache_control=CacheControlHeader(max_age=365 * 24 * 3600, public=True),
+    ),
 ]
 
 
@@ -148,7 +161,7 @@ def create_app(settings: Settings, *, dsn: str, otp_sender: OtpSender | None = N
         return db.UnitOfWork(app.state.pool)
 
     signing_key = settings.signing_key
-    auth = jwt_auth(signing_key, exclude=[f"^{OPENAPI_PATH}(/|$)"])
+    auth = jwt_auth(signing_key, exclude=[f"^{OPENAPI_PATH}(/|$)", f"^{STATIC_PATH}/"])
     token_issuer = TokenIssuer(
         auth,
         citizen_ttl=timedelta(minutes=settings.citizen_token_minutes),
@@ -204,7 +217,14 @@ def create_app(settings: Settings, *, dsn: str, otp_sender: OtpSender | None = N
             version=version("vaxbook"),
             description="Vaccination and health-service booking. Errors are RFC 9457 problem+json.",
             path=OPENAPI_PATH,
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin()],
+            render_plugins=[
+                SwaggerRenderPlugin(
+                    js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js",
+                    css_url=f"{SWAGGER_UI}/swagger-ui.css",
+                    standalone_preset_js_url=f"{SWAGGER_UI}/swagger-ui-standalone-preset.js",
+                    favicon=f"<link rel='icon' type='image/png' href='{SWAGGER_UI}/favicon-32x32.png'>",
+                )
+            ],
         ),
     )
     app = Litestar.from_config(auth.on_app_init(config))

@@ -35,6 +35,7 @@ PUBLIC_ROUTES = {
     ("GET", "/health/live"),
     ("GET", "/health/ready"),
     ("GET", "/metrics"),
+    ("GET", "/static/{file_path:path}"),  # vendored scripts and styles of the API docs page
 }
 # sign-in, and checking a certificate (which writes nothing)
 PUBLIC_POSTS = {route for route in PUBLIC_ROUTES if route[0] == "POST"}
