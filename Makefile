@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: run test lint format typecheck bench install clean
 
@@ -15,6 +16,12 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED)
 
+# Debian's chromium, which the browser tests drive through Playwright (no browser download of its own)
+$(CHROMIUM):
+	@echo "Installing Debian's chromium for the browser tests (as root)"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
 # silent: stdout is the service's log, one JSON object a line
 run: $(INSTALLED)
 	@$(BIN)/vaxbook serve --demo
@@ -26,7 +33,7 @@ lint: $(INSTALLED)
 typecheck: $(INSTALLED)
 	$(BIN)/mypy
 
-test: lint typecheck
+test: lint typecheck $(CHROMIUM)
 	$(BIN)/pytest
 
 format: $(INSTALLED)
