@@ -3,7 +3,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
@@ -26,6 +25,7 @@ from booking.schemas import (
     DependentCreate,
     DependentUpdate,
     EvidenceCheck,
+    FollowUpOut,
     Person,
     PersonSearch,
     ProfileUpsert,
@@ -45,7 +45,6 @@ from vaxbook.auth.security import CITIZENS, CLINIC_MANAGERS, HEALTH_ADMINS, PUBL
 from vaxbook.dependencies import AppSettings, CheckInWindow, Keys, UoW
 from vaxbook.idempotency import IdempotencyHeader, IdempotencyKey, idempotency_key
 from vaxbook.pagination import Cursor, Limit, Page, decode_time_cursor, paginate
-from vaxbook.settings import DEFAULT_TIMEZONE
 
 Policy = NamedDependency[BookingPolicy]
 ASSISTANTS = allow(Role.CLINIC_STAFF, Role.OPERATOR)
@@ -87,7 +86,7 @@ async def _book(
     booked = await bookings.book(
         uow, principal, policy, slot_id=slot_id, person_id=person_id, now=_now(), idempotency=key
     )
-    return Booking.of(booked)
+    return Booking.of(booked, staff=principal.is_staff)
 
 
 async def _cancel(
@@ -95,7 +94,7 @@ async def _cancel(
 ) -> Booking:
     key = _key(principal, header, "bookings.cancel", booking_id=str(booking_id))
     cancelled = await bookings.cancel(uow, principal, policy, booking_id=booking_id, now=_now(), idempotency=key)
-    return Booking.of(cancelled)
+    return Booking.of(cancelled, staff=principal.is_staff)
 
 
 async def _reschedule(
@@ -105,7 +104,7 @@ async def _reschedule(
     moved = await bookings.move(
         uow, principal, policy, booking_id=booking_id, slot_id=slot_id, now=_now(), idempotency=key
     )
-    return Booking.of(moved)
+    return Booking.of(moved, staff=principal.is_staff)
 
 
 class ConsentController(Controller):
@@ -320,7 +319,7 @@ class AssistController(Controller):
 
     @get("/people/{person_id:uuid}/bookings")
     async def person_bookings(self, person_id: FromPath[UUID], uow: UoW, request: CallerRequest) -> list[Booking]:
-        return [Booking.of(b) for b in await bookings.of_person(uow, request.user, person_id)]
+        return [Booking.of(b, staff=True) for b in await bookings.of_person(uow, request.user, person_id)]
 
     @put("/people/{person_id:uuid}/declarations")
     async def declare(
@@ -356,6 +355,21 @@ class AssistController(Controller):
     ) -> Booking:
         return await _cancel(uow, request.user, policy, idempotency_key, booking_id)
 
+    @get("/bookings/{booking_id:uuid}/qr", media_type="image/png")
+    async def qr_code(
+        self,
+        booking_id: FromPath[UUID],
+        uow: UoW,
+        request: CallerRequest,
+        keys: Keys,
+        checkin_window: CheckInWindow,
+        format: FromQuery[QrFormat] = "png",
+    ) -> Response[bytes]:
+        """The QR of a booking you may act on (clinic staff: at your clinics), to print or send to a caller without
+        a phone of their own; each fetch is audited."""
+        text = await checkin.appointment_qr(uow, request.user, keys, booking_id=booking_id, window=checkin_window)
+        return _drawn(text, format, card=False)
+
     @post("/bookings/{booking_id:uuid}/reschedule")
     async def reschedule(
         self,
@@ -380,7 +394,10 @@ class ClinicBookingController(Controller):
     ) -> list[DayListEntry]:
         """Who comes when on one day (the clinic's local date; today by default), for the counter."""
         rows = await bookings.day_list(uow, request.user, clinic_id, day, now=_now())
-        return [DayListEntry(booking=Booking.of(b), person_name=name, date_of_birth=born) for b, name, born in rows]
+        return [
+            DayListEntry(booking=Booking.of(b, staff=True), person_name=name, date_of_birth=born)
+            for b, name, born in rows
+        ]
 
 
 class DrawEntryController(Controller):
@@ -412,7 +429,7 @@ class DrawRunController(Controller):
         """Hold a closed draw now, rather than at the next sweep, and settle it."""
         await draws.run(uow, request.user, policy, clinic_id=clinic_id, slot_id=slot_id, now=_now())
         draw, entries = await priority.draw_record(uow, clinic_id, slot_id)
-        return DrawOut.of(draw, entries, ZoneInfo(DEFAULT_TIMEZONE))
+        return DrawOut.of(draw, entries)
 
 
 class CheckInController(Controller):
@@ -447,13 +464,7 @@ class CheckInController(Controller):
             idempotency=key,
             keep_hours=policy.idempotency_hours,
         )
-        return CheckIn(
-            booking=Booking.of(done.booking),
-            person_name=done.person.full_name,
-            date_of_birth=done.person.date_of_birth,
-            priority_group_id=done.booking.priority_group_id,
-            needs_evidence=done.needs_evidence,
-        )
+        return CheckIn.of(done)
 
 
 class VisitController(Controller):
@@ -478,7 +489,7 @@ class VisitController(Controller):
         booking = await visits.confirm_evidence(
             uow, request.user, policy, clinic_id=clinic_id, booking_id=booking_id, seen=data.seen, now=_now()
         )
-        return Booking.of(booking)
+        return Booking.of(booking, staff=True)
 
     @post("/vaccination")
     async def vaccination(
@@ -501,7 +512,9 @@ class VisitController(Controller):
         self, clinic_id: FromPath[UUID], booking_id: FromPath[UUID], uow: UoW, request: CallerRequest
     ) -> Booking:
         """A health-service visit (antenatal check-up) took place."""
-        return Booking.of(await visits.record_attendance(uow, request.user, clinic_id=clinic_id, booking_id=booking_id))
+        return Booking.of(
+            await visits.record_attendance(uow, request.user, clinic_id=clinic_id, booking_id=booking_id), staff=True
+        )
 
     @post("/no-dose", status_code=HTTP_200_OK)
     async def no_dose(
@@ -509,7 +522,9 @@ class VisitController(Controller):
     ) -> Booking:
         """Checked in, but no dose or visit after all (the person left, or was unwell): the booking ends as a
         no-show and the person may book again."""
-        return Booking.of(await visits.record_no_dose(uow, request.user, clinic_id=clinic_id, booking_id=booking_id))
+        return Booking.of(
+            await visits.record_no_dose(uow, request.user, clinic_id=clinic_id, booking_id=booking_id), staff=True
+        )
 
     @post("/adverse-events")
     async def adverse_event(
@@ -539,12 +554,16 @@ class AdverseEventController(Controller):
         since: FromQuery[datetime | None] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
-    ) -> Page[AdverseEventOut]:
-        """Serious adverse events reported, latest first, for the health department."""
+    ) -> Page[FollowUpOut]:
+        """Serious adverse events reported, latest first, for the health department to follow up: the person and
+        the phone to call (a dependent's guardian's), the clinic, the vaccine, lot and dose before it. Each read is
+        audited with the people it showed."""
         found = await visits.serious_events(
             uow, request.user, since=since, before=decode_time_cursor(cursor), limit=limit + 1
         )
-        return paginate([AdverseEventOut.of(e) for e in found], limit, lambda e: (e.reported_at.isoformat(), e.id))
+        return paginate(
+            [FollowUpOut.of(f) for f in found], limit, lambda f: (f.event.reported_at.isoformat(), f.event.id)
+        )
 
 
 class CertificateController(Controller):

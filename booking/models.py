@@ -8,6 +8,7 @@ from enum import StrEnum
 from uuid import UUID
 
 from clinics.models import Sex
+from priority.models import Declarations, PriorityGroup
 from vaxbook.errors import Conflict, Forbidden, Invalid, NotFound
 from vaxbook.i18n import Text
 
@@ -48,11 +49,21 @@ class StandbyStatus(StrEnum):
     LEFT = "left"
 
 
+class Relation(StrEnum):
+    """What a dependent is to the account holder who books for them."""
+
+    CHILD = "child"
+    PARENT = "parent"
+    SPOUSE = "spouse"
+    OTHER = "other"
+
+
 @dataclass(frozen=True)
 class Person:
     id: UUID
     account_id: UUID | None
     guardian_id: UUID | None
+    relation: Relation | None  # a dependent's, to their guardian
     full_name: str
     date_of_birth: date
     sex: Sex
@@ -83,10 +94,36 @@ class Booking:
     moved_from: UUID | None
     created_at: datetime
     timezone: str
-    priority_group_id: UUID | None = None  # the group it was booked under (its seat or its earlier window)
+    clinic_name: str
+    clinic_address: str
+    service_code: str
+    service_name_vi: str
+    service_name_en: str
+    # the best group the person was in on the slot's date, or the group whose held-back seat or earlier window
+    # gave them their seat
+    priority_group_id: UUID | None = None
     reserved_seat: bool = False  # the seat was held back for that group
+    priority_used: bool = False  # the group gave the seat (held back, earlier window, place in line): evidence due
     checked_in_at: datetime | None = None
     evidence_seen_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+
+@dataclass(frozen=True)
+class CheckedIn:
+    booking: Booking
+    person: Person
+    vaccine_name: str | None
+    group: PriorityGroup | None
+    declarations: Declarations | None  # what the person declared, when the booking has a group
+
+    @property
+    def needs_evidence(self) -> bool:
+        """Evidence is checked when the group asks for it and gave the booking its seat."""
+        return bool(self.group and self.group.needs_evidence and self.booking.priority_used)
 
 
 @dataclass(frozen=True)
@@ -106,6 +143,7 @@ class StandbyEntry:
     offer_expires_at: datetime | None
     booking_id: UUID | None
     created_at: datetime
+    timezone: str  # its clinic's (its offer's, or the department's for a district-wide wait)
 
 
 @dataclass(frozen=True)
@@ -284,6 +322,51 @@ class BookingNotActive(Conflict):
     slug = "booking-not-active"
     title = Text("Lịch hẹn không còn hiệu lực", "The booking is no longer active")
 
+    @classmethod
+    def because(cls, status: BookingStatus) -> BookingNotActive:
+        """Saying what became of it (`status` in the answer, and in words)."""
+        vi, en = _ENDED[status]
+        return cls(Text(f"Lịch hẹn {vi}.", f"The booking {en}."), status=status.value)
+
+
+_ENDED: dict[BookingStatus, tuple[str, str]] = {
+    BookingStatus.BOOKED: ("chưa được check-in", "has not been checked in"),
+    BookingStatus.CHECKED_IN: ("đã được check-in", "has been checked in"),
+    BookingStatus.COMPLETED: ("đã hoàn thành", "is completed"),
+    BookingStatus.CANCELLED: ("đã bị hủy", "was cancelled"),
+    BookingStatus.MOVED: ("đã được dời sang lịch khác", "was moved to another time"),
+    BookingStatus.NO_SHOW: ("đã kết thúc vì người hẹn không đến", "ended as a no-show"),
+    BookingStatus.NOT_ELIGIBLE: ("đã kết thúc vì không đủ điều kiện ưu tiên", "ended: not eligible for its group"),
+}
+
+
+@dataclass(frozen=True)
+class MovedTo:
+    code: str
+    starts_at: datetime  # in its clinic's zone
+    clinic_name: str
+
+
+class BookingMoved(Conflict):
+    """A code of a booking that was moved: where and when the booking is now."""
+
+    slug = "booking-moved"
+    title = Text("Lịch hẹn này đã được dời sang lịch khác", "This booking was moved to another time")
+
+    def __init__(self, moved: MovedTo | None) -> None:
+        if moved is None:
+            super().__init__()
+            return
+        super().__init__(
+            Text(
+                f"Lịch hẹn mới: mã {moved.code}, {moved.starts_at:%H:%M ngày %d/%m/%Y} tại {moved.clinic_name}.",
+                f"The new booking: code {moved.code}, {moved.starts_at:%H:%M on %Y-%m-%d} at {moved.clinic_name}.",
+            ),
+            moved_to_code=moved.code,
+            moved_to_starts_at=moved.starts_at.isoformat(),
+            moved_to_clinic=moved.clinic_name,
+        )
+
 
 class AlreadyCheckedIn(Conflict):
     """A second scan of the same code, from this scanner or another: says when, and by whom."""
@@ -341,6 +424,12 @@ class Vaccination:
     vaccinator_id: UUID
     given_at: datetime
     observe_until: datetime
+    priority_group_id: UUID | None  # the booking's: the group the dose counts under in the uptake reports
+    product_code: str
+    product_name: str
+    lot_number: str
+    clinic_name: str
+    timezone: str
 
 
 @dataclass(frozen=True)
@@ -356,6 +445,26 @@ class AdverseEvent:
     reported_by_staff: UUID | None
     reported_by_account: UUID | None
     reported_at: datetime
+    timezone: str  # the clinic's
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """A serious adverse event as the department follows it up: whom to call (the person, or for a dependent the
+    guardian's phone), and the dose that came before it."""
+
+    event: AdverseEvent
+    clinic_code: str
+    clinic_name: str
+    person_id: UUID
+    full_name: str
+    date_of_birth: date
+    phone: str | None
+    booking_code: str
+    dose_number: int
+    product_name: str | None
+    lot_number: str | None
+    given_at: datetime | None
 
 
 class NotCheckedIn(Conflict):

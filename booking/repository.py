@@ -19,9 +19,12 @@ from booking.models import (
     DependentHasBookings,
     DoseGiven,
     EventOutcome,
+    FollowUp,
     InjectionSite,
+    MovedTo,
     Person,
     ProfileExists,
+    Relation,
     Severity,
     StandbyEntry,
     StandbyStatus,
@@ -32,23 +35,59 @@ from qr.models import Dose
 from vaxbook.db import Connection, assignments
 from vaxbook.errors import Invalid
 from vaxbook.i18n import Text
+from vaxbook.settings import DEFAULT_TIMEZONE
 
 _PERSON = (
-    "id, account_id, guardian_id, full_name, date_of_birth, sex, cccd, province, district, ward, "
+    "id, account_id, guardian_id, relation, full_name, date_of_birth, sex, cccd, province, district, ward, "
     "consent_at, consent_version, active_bookings"
 )
 _BOOKING = (
     "id, clinic_id, slot_id, service_id, person_id, dose_number, code, status, starts_at, ends_at, moved_from, "
-    "created_at, priority_group_id, reserved_seat, checked_in_at, evidence_seen_at"
+    "created_at, priority_group_id, reserved_seat, priority_used, checked_in_at, evidence_seen_at"
 )
-# Bookings are read with their clinic's time zone, in which their times are shown.
-_BOOKING_WITH_ZONE = ", ".join([*(f"b.{c}" for c in _BOOKING.split(", ")), "c.timezone"])
+# Bookings are read with their clinic (its zone, in which their times are shown, its name and address) and the
+# name of their service: what a person needs to find their way there.
+_BOOKING_WITH_ZONE = ", ".join(
+    [
+        *(f"b.{c}" for c in _BOOKING.split(", ")),
+        "c.timezone",
+        "c.name AS clinic_name",
+        "c.address AS clinic_address",
+        "sv.code AS service_code",
+        "sv.name_vi AS service_name_vi",
+        "sv.name_en AS service_name_en",
+    ]
+)
+_PLACE = "JOIN clinics c ON c.id = b.clinic_id JOIN services sv ON sv.id = b.service_id"
+_BOOKING_EXTRA = ("timezone", "clinic_name", "clinic_address", "service_code", "service_name_vi", "service_name_en")
 _ENTRY = (
     "id, person_id, service_id, clinic_id, province, district, date_from, date_to, priority_rank, status, "
     "offer_clinic_id, offer_slot_id, offer_expires_at, booking_id, created_at"
 )
+
+
+def _entry_columns(table: str = "standby_entries") -> str:
+    """An entry's columns, and the time zone its times are shown in: its offer's clinic's, else its clinic's, else
+    (a district-wide wait) the department's."""
+    return (
+        f"{_prefixed(_ENTRY, table)}, coalesce((SELECT z.timezone FROM clinics z"
+        f" WHERE z.id = coalesce({table}.offer_clinic_id, {table}.clinic_id)), '{DEFAULT_TIMEZONE}') AS timezone"
+    )
+
+
 PERSON_UPDATABLE = frozenset(
-    {"full_name", "date_of_birth", "sex", "cccd", "province", "district", "ward", "consent_at", "consent_version"}
+    {
+        "relation",
+        "full_name",
+        "date_of_birth",
+        "sex",
+        "cccd",
+        "province",
+        "district",
+        "ward",
+        "consent_at",
+        "consent_version",
+    }
 )
 
 
@@ -57,12 +96,13 @@ def _prefixed(names: str, table: str) -> str:
 
 
 def _person(row: asyncpg.Record) -> Person:
-    return Person(**{**dict(row), "sex": Sex(row["sex"])})
+    relation = row["relation"]
+    return Person(**{**dict(row), "sex": Sex(row["sex"]), "relation": Relation(relation) if relation else None})
 
 
 def _booking(row: asyncpg.Record) -> Booking:
     return Booking(
-        **{c: row[c] for c in [*_BOOKING.split(", "), "timezone"]} | {"status": BookingStatus(row["status"])}
+        **{c: row[c] for c in [*_BOOKING.split(", "), *_BOOKING_EXTRA]} | {"status": BookingStatus(row["status"])}
     )
 
 
@@ -78,6 +118,7 @@ async def insert_person(
     *,
     account_id: UUID | None,
     guardian_id: UUID | None,
+    relation: Relation | None = None,
     registered_by: UUID | None,
     full_name: str,
     date_of_birth: date,
@@ -93,8 +134,8 @@ async def insert_person(
         row = await conn.fetchrow(
             f"""
             INSERT INTO people (account_id, guardian_id, registered_by, full_name, date_of_birth, sex, cccd,
-                                province, district, ward, consent_at, consent_version)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                                province, district, ward, consent_at, consent_version, relation)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
             RETURNING {_PERSON}
             """,
             account_id,
@@ -109,6 +150,7 @@ async def insert_person(
             ward,
             consent_at,
             consent_version,
+            relation.value if relation else None,
         )
     except asyncpg.UniqueViolationError as error:
         if getattr(error, "constraint_name", None) == "people_account_id_key":
@@ -119,7 +161,7 @@ async def insert_person(
 
 
 async def update_person(conn: Connection, *, person_id: UUID, changes: dict[str, Any]) -> Person | None:
-    values = {k: (v.value if isinstance(v, Sex) else v) for k, v in changes.items()}
+    values = {k: (v.value if isinstance(v, Sex | Relation) else v) for k, v in changes.items()}
     text, args = assignments(values, allowed=PERSON_UPDATABLE, first_param=2)
     try:
         row = await conn.fetchrow(
@@ -255,6 +297,19 @@ async def doses_given(conn: Connection, *, person_id: UUID, service_ids: list[UU
     return [DoseGiven(dose_number=r["dose_number"], on=r["given_on"]) for r in rows]
 
 
+async def active_booking_in_slot(conn: Connection, *, person_id: UUID, slot_id: UUID) -> Booking | None:
+    """The person's open booking of this very slot, if they hold one (a retried request whose answer was lost)."""
+    row = await conn.fetchrow(
+        f"""
+        SELECT {_BOOKING_WITH_ZONE} FROM bookings b {_PLACE}
+        WHERE b.person_id = $1 AND b.slot_id = $2 AND b.status IN ('booked', 'checked_in')
+        """,
+        person_id,
+        slot_id,
+    )
+    return None if row is None else _booking(row)
+
+
 async def has_active_booking(conn: Connection, *, person_id: UUID, service_id: UUID, product_id: UUID | None) -> bool:
     """Whether the person holds an open booking for this service, or for any service of its vaccine."""
     exists: bool = await conn.fetchval(
@@ -344,7 +399,7 @@ async def insert_booking(
                 ON CONFLICT (code) DO NOTHING
                 RETURNING *
             )
-            SELECT {_BOOKING_WITH_ZONE} FROM b JOIN clinics c ON c.id = b.clinic_id
+            SELECT {_BOOKING_WITH_ZONE} FROM b {_PLACE}
             """,
             clinic_id,
             slot_id,
@@ -364,17 +419,21 @@ async def insert_booking(
     return None if row is None else _booking(row)
 
 
-async def mark_priority(conn: Connection, *, booking_id: UUID, group_id: UUID, reserved_seat: bool) -> Booking:
+async def mark_priority(
+    conn: Connection, *, booking_id: UUID, group_id: UUID, reserved_seat: bool, priority_used: bool
+) -> Booking:
     row = await conn.fetchrow(
         f"""
         WITH b AS (
-            UPDATE bookings SET priority_group_id = $2, reserved_seat = $3 WHERE id = $1 RETURNING *
+            UPDATE bookings SET priority_group_id = $2, reserved_seat = $3, priority_used = $4 WHERE id = $1
+            RETURNING *
         )
-        SELECT {_BOOKING_WITH_ZONE} FROM b JOIN clinics c ON c.id = b.clinic_id
+        SELECT {_BOOKING_WITH_ZONE} FROM b {_PLACE}
         """,
         booking_id,
         group_id,
         reserved_seat,
+        priority_used,
     )
     assert row is not None
     return _booking(row)
@@ -391,7 +450,7 @@ async def check_in(
             WHERE id = $1 AND clinic_id = $2 AND status = 'booked'
             RETURNING *
         )
-        SELECT {_BOOKING_WITH_ZONE} FROM b JOIN clinics c ON c.id = b.clinic_id
+        SELECT {_BOOKING_WITH_ZONE} FROM b {_PLACE}
         """,
         booking_id,
         clinic_id,
@@ -412,7 +471,7 @@ async def change_checked_in(
             WHERE id = $1 AND clinic_id = $2 AND status = 'checked_in'
             RETURNING *
         )
-        SELECT {_BOOKING_WITH_ZONE} FROM b JOIN clinics c ON c.id = b.clinic_id
+        SELECT {_BOOKING_WITH_ZONE} FROM b {_PLACE}
         """,
         booking_id,
         clinic_id,
@@ -432,7 +491,7 @@ async def see_evidence(
             WHERE id = $1 AND clinic_id = $2 AND status = 'checked_in'
             RETURNING *
         )
-        SELECT {_BOOKING_WITH_ZONE} FROM b JOIN clinics c ON c.id = b.clinic_id
+        SELECT {_BOOKING_WITH_ZONE} FROM b {_PLACE}
         """,
         booking_id,
         clinic_id,
@@ -442,35 +501,94 @@ async def see_evidence(
     return None if row is None else _booking(row)
 
 
+async def drop_group(conn: Connection, *, booking_id: UUID, clinic_id: UUID) -> Booking | None:
+    """A checked-in booking whose group gave it nothing stops counting under the group (its evidence was not
+    there); None when it is not such a booking."""
+    row = await conn.fetchrow(
+        f"""
+        WITH b AS (
+            UPDATE bookings SET priority_group_id = NULL, updated_at = now()
+            WHERE id = $1 AND clinic_id = $2 AND status = 'checked_in' AND NOT priority_used AND NOT reserved_seat
+            RETURNING *
+        )
+        SELECT {_BOOKING_WITH_ZONE} FROM b {_PLACE}
+        """,
+        booking_id,
+        clinic_id,
+    )
+    return None if row is None else _booking(row)
+
+
 _VACCINATION = (
     "booking_id, clinic_id, person_id, product_id, lot_id, dose_number, injection_site, vaccinator_id, given_at, "
-    "observe_until"
+    "observe_until, priority_group_id"
+)
+# a dose as people read it: the vaccine's and the lot's names, and the clinic's, whose zone its times are shown in
+_VACCINATION_READ = (
+    f"{_prefixed(_VACCINATION, 'v')}, p.code AS product_code, p.name AS product_name, l.lot_number, "
+    "c.name AS clinic_name, c.timezone"
+)
+_VACCINATION_FROM = (
+    "JOIN vaccine_products p ON p.id = v.product_id JOIN vaccine_lots l ON l.id = v.lot_id "
+    "JOIN clinics c ON c.id = v.clinic_id"
 )
 
 
-async def insert_vaccination(conn: Connection, *, vaccination: Vaccination, recorded_by: UUID) -> Vaccination:
+def _vaccination(row: asyncpg.Record) -> Vaccination:
+    return Vaccination(**{**dict(row), "injection_site": InjectionSite(row["injection_site"])})
+
+
+async def insert_vaccination(
+    conn: Connection,
+    *,
+    booking: Booking,
+    product_id: UUID,
+    lot_id: UUID,
+    injection_site: InjectionSite,
+    vaccinator_id: UUID,
+    given_at: datetime,
+    observe_until: datetime,
+    recorded_by: UUID,
+) -> Vaccination:
+    """The dose given for a booking, under the booking's priority group."""
     try:
         row = await conn.fetchrow(
             f"""
-            INSERT INTO vaccinations ({_VACCINATION}, recorded_by)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {_VACCINATION}
+            WITH v AS (
+                INSERT INTO vaccinations ({_VACCINATION}, recorded_by)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *
+            )
+            SELECT {_VACCINATION_READ} FROM v {_VACCINATION_FROM}
             """,
-            vaccination.booking_id,
-            vaccination.clinic_id,
-            vaccination.person_id,
-            vaccination.product_id,
-            vaccination.lot_id,
-            vaccination.dose_number,
-            vaccination.injection_site.value,
-            vaccination.vaccinator_id,
-            vaccination.given_at,
-            vaccination.observe_until,
+            booking.id,
+            booking.clinic_id,
+            booking.person_id,
+            product_id,
+            lot_id,
+            booking.dose_number,
+            injection_site.value,
+            vaccinator_id,
+            given_at,
+            observe_until,
+            booking.priority_group_id,
             recorded_by,
         )
     except asyncpg.ForeignKeyViolationError:
         raise Invalid.field("vaccinator_id", "unknown_reference", Text("Không tồn tại", "Does not exist")) from None
     assert row is not None
-    return Vaccination(**{**dict(row), "injection_site": InjectionSite(row["injection_site"])})
+    return _vaccination(row)
+
+
+async def vaccinations_of_person(conn: Connection, *, person_id: UUID) -> list[Vaccination]:
+    """Every dose the person was given, oldest first."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {_VACCINATION_READ} FROM vaccinations v {_VACCINATION_FROM}
+        WHERE v.person_id = $1 ORDER BY v.given_at, v.booking_id
+        """,
+        person_id,
+    )
+    return [_vaccination(r) for r in rows]
 
 
 async def doses_of_person(conn: Connection, *, person_id: UUID) -> list[Dose]:
@@ -504,7 +622,10 @@ _EVENT = (
 
 
 def _event(row: asyncpg.Record) -> AdverseEvent:
-    return AdverseEvent(**{**dict(row), "severity": Severity(row["severity"]), "outcome": EventOutcome(row["outcome"])})
+    return AdverseEvent(
+        **{c: row[c] for c in [*_EVENT.split(", "), "timezone"]}
+        | {"severity": Severity(row["severity"]), "outcome": EventOutcome(row["outcome"])}
+    )
 
 
 async def insert_adverse_event(
@@ -523,7 +644,8 @@ async def insert_adverse_event(
         f"""
         INSERT INTO adverse_events (booking_id, clinic_id, severity, serious, outcome, description, onset_at,
                                     reported_by_staff, reported_by_account)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {_EVENT}
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        RETURNING {_EVENT}, (SELECT timezone FROM clinics WHERE id = $2) AS timezone
         """,
         booking.id,
         booking.clinic_id,
@@ -541,20 +663,47 @@ async def insert_adverse_event(
 
 async def serious_events(
     conn: Connection, *, since: datetime | None, before: tuple[datetime, UUID] | None, limit: int
-) -> list[AdverseEvent]:
+) -> list[FollowUp]:
+    """Serious events, latest reported first, with whom to call about each and what they were given."""
     rows = await conn.fetch(
         f"""
-        SELECT {_EVENT} FROM adverse_events
-        WHERE serious AND ($1::timestamptz IS NULL OR reported_at >= $1)
-          AND ($2::timestamptz IS NULL OR (reported_at, id) < ($2, $3::uuid))
-        ORDER BY reported_at DESC, id DESC LIMIT $4
+        SELECT {_prefixed(_EVENT, "e")}, c.timezone, c.code AS clinic_code, c.name AS clinic_name,
+               p.id AS person_id, p.full_name, p.date_of_birth, coalesce(own.phone, guardian.phone) AS phone,
+               b.code AS booking_code, b.dose_number, pr.name AS product_name, l.lot_number, v.given_at
+        FROM adverse_events e
+        JOIN clinics c ON c.id = e.clinic_id
+        JOIN bookings b ON b.clinic_id = e.clinic_id AND b.id = e.booking_id
+        JOIN people p ON p.id = b.person_id
+        LEFT JOIN citizens own ON own.id = p.account_id
+        LEFT JOIN people g ON g.id = p.guardian_id LEFT JOIN citizens guardian ON guardian.id = g.account_id
+        LEFT JOIN vaccinations v ON v.clinic_id = b.clinic_id AND v.booking_id = b.id
+        LEFT JOIN vaccine_products pr ON pr.id = v.product_id LEFT JOIN vaccine_lots l ON l.id = v.lot_id
+        WHERE e.serious AND ($1::timestamptz IS NULL OR e.reported_at >= $1)
+          AND ($2::timestamptz IS NULL OR (e.reported_at, e.id) < ($2, $3::uuid))
+        ORDER BY e.reported_at DESC, e.id DESC LIMIT $4
         """,
         since,
         before[0] if before else None,
         before[1] if before else None,
         limit,
     )
-    return [_event(r) for r in rows]
+    return [
+        FollowUp(
+            event=_event(r),
+            clinic_code=r["clinic_code"],
+            clinic_name=r["clinic_name"],
+            person_id=r["person_id"],
+            full_name=r["full_name"],
+            date_of_birth=r["date_of_birth"],
+            phone=r["phone"],
+            booking_code=r["booking_code"],
+            dose_number=r["dose_number"],
+            product_name=r["product_name"],
+            lot_number=r["lot_number"],
+            given_at=r["given_at"],
+        )
+        for r in rows
+    ]
 
 
 async def qr_token(conn: Connection, *, booking_id: UUID) -> str | None:
@@ -577,6 +726,28 @@ async def keep_qr_token(conn: Connection, *, booking_id: UUID, token: str, repla
     return str(kept)
 
 
+async def moved_to(conn: Connection, *, booking_id: UUID) -> MovedTo | None:
+    """Where a moved booking went: the latest booking in its chain of moves (it may have moved on again)."""
+    row = await conn.fetchrow(
+        """
+        WITH RECURSIVE chain AS (
+            SELECT id, 0 AS depth FROM bookings WHERE moved_from = $1
+            UNION ALL
+            SELECT b.id, chain.depth + 1 FROM bookings b JOIN chain ON b.moved_from = chain.id WHERE chain.depth < 50
+        )
+        SELECT b.code, b.starts_at, c.name, c.timezone
+        FROM chain JOIN bookings b ON b.id = chain.id JOIN clinics c ON c.id = b.clinic_id
+        ORDER BY chain.depth DESC LIMIT 1
+        """,
+        booking_id,
+    )
+    if row is None:
+        return None
+    return MovedTo(
+        code=row["code"], starts_at=row["starts_at"].astimezone(ZoneInfo(row["timezone"])), clinic_name=row["name"]
+    )
+
+
 async def checked_in_by(conn: Connection, *, booking_id: UUID) -> str | None:
     """Who checked the booking in (their display name), if anyone."""
     value = await conn.fetchval(
@@ -592,7 +763,7 @@ async def booking_by_code(
     """The clinic's booking with this code whose person's CCCD ends in these four digits, or who was born then."""
     row = await conn.fetchrow(
         f"""
-        SELECT {_BOOKING_WITH_ZONE} FROM bookings b JOIN clinics c ON c.id = b.clinic_id
+        SELECT {_BOOKING_WITH_ZONE} FROM bookings b {_PLACE}
         JOIN people p ON p.id = b.person_id
         WHERE b.code = $2 AND b.clinic_id = $1
           AND (right(p.cccd, 4) = $3 OR p.date_of_birth = $4)
@@ -606,9 +777,7 @@ async def booking_by_code(
 
 
 async def get_booking(conn: Connection, *, booking_id: UUID) -> Booking | None:
-    row = await conn.fetchrow(
-        f"SELECT {_BOOKING_WITH_ZONE} FROM bookings b JOIN clinics c ON c.id = b.clinic_id WHERE b.id = $1", booking_id
-    )
+    row = await conn.fetchrow(f"SELECT {_BOOKING_WITH_ZONE} FROM bookings b {_PLACE} WHERE b.id = $1", booking_id)
     return None if row is None else _booking(row)
 
 
@@ -616,7 +785,7 @@ async def booking_for_account(conn: Connection, *, booking_id: UUID, account_id:
     """The booking if it is for the account holder or one of their dependents; None otherwise."""
     row = await conn.fetchrow(
         f"""
-        SELECT {_BOOKING_WITH_ZONE} FROM bookings b JOIN clinics c ON c.id = b.clinic_id
+        SELECT {_BOOKING_WITH_ZONE} FROM bookings b {_PLACE}
         JOIN people p ON p.id = b.person_id LEFT JOIN people g ON g.id = p.guardian_id
         WHERE b.id = $1 AND (p.account_id = $2 OR g.account_id = $2)
         """,
@@ -637,7 +806,7 @@ async def change_status(
             WHERE id = $1 AND status = $2 AND starts_at > $4
             RETURNING *
         )
-        SELECT {_BOOKING_WITH_ZONE} FROM b JOIN clinics c ON c.id = b.clinic_id
+        SELECT {_BOOKING_WITH_ZONE} FROM b {_PLACE}
         """,
         booking_id,
         from_status.value,
@@ -652,7 +821,7 @@ async def bookings_of_account(
 ) -> list[Booking]:
     rows = await conn.fetch(
         f"""
-        SELECT {_BOOKING_WITH_ZONE} FROM bookings b JOIN clinics c ON c.id = b.clinic_id
+        SELECT {_BOOKING_WITH_ZONE} FROM bookings b {_PLACE}
         JOIN people p ON p.id = b.person_id LEFT JOIN people g ON g.id = p.guardian_id
         WHERE (p.account_id = $1 OR g.account_id = $1)
           AND ($2::timestamptz IS NULL OR (b.starts_at, b.id) < ($2, $3::uuid))
@@ -670,7 +839,7 @@ async def bookings_of_account(
 async def bookings_of_person(conn: Connection, *, person_id: UUID, limit: int) -> list[Booking]:
     rows = await conn.fetch(
         f"""
-        SELECT {_BOOKING_WITH_ZONE} FROM bookings b JOIN clinics c ON c.id = b.clinic_id
+        SELECT {_BOOKING_WITH_ZONE} FROM bookings b {_PLACE}
         WHERE b.person_id = $1 ORDER BY b.starts_at DESC, b.id DESC LIMIT $2
         """,
         person_id,
@@ -685,7 +854,7 @@ async def day_list(
     rows = await conn.fetch(
         f"""
         SELECT {_BOOKING_WITH_ZONE}, p.full_name, p.date_of_birth
-        FROM bookings b JOIN clinics c ON c.id = b.clinic_id JOIN people p ON p.id = b.person_id
+        FROM bookings b {_PLACE} JOIN people p ON p.id = b.person_id
         WHERE b.clinic_id = $1 AND b.starts_at >= $2 AND b.starts_at < $3 AND b.status <> 'moved'
         ORDER BY b.starts_at, p.full_name, b.id
         """,
@@ -719,7 +888,7 @@ async def insert_entry(
             INSERT INTO standby_entries (person_id, service_id, clinic_id, province, district, date_from, date_to,
                                          priority_rank, joined_by_account, joined_by_staff)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-            RETURNING {_ENTRY}
+            RETURNING {_entry_columns()}
             """,
             person_id,
             service_id,
@@ -741,7 +910,7 @@ async def insert_entry(
 async def entries_of_account(conn: Connection, *, account_id: UUID) -> list[StandbyEntry]:
     rows = await conn.fetch(
         f"""
-        SELECT {_prefixed(_ENTRY, "e")} FROM standby_entries e
+        SELECT {_entry_columns("e")} FROM standby_entries e
         JOIN people p ON p.id = e.person_id LEFT JOIN people g ON g.id = p.guardian_id
         WHERE p.account_id = $1 OR g.account_id = $1
         ORDER BY e.created_at DESC, e.id
@@ -755,7 +924,7 @@ async def entries_of_account(conn: Connection, *, account_id: UUID) -> list[Stan
 async def entry_for_account(conn: Connection, *, entry_id: UUID, account_id: UUID) -> StandbyEntry | None:
     row = await conn.fetchrow(
         f"""
-        SELECT {_prefixed(_ENTRY, "e")} FROM standby_entries e
+        SELECT {_entry_columns("e")} FROM standby_entries e
         JOIN people p ON p.id = e.person_id LEFT JOIN people g ON g.id = p.guardian_id
         WHERE e.id = $1 AND (p.account_id = $2 OR g.account_id = $2)
         """,
@@ -765,7 +934,7 @@ async def entry_for_account(conn: Connection, *, entry_id: UUID, account_id: UUI
     return None if row is None else _entry(row)
 
 
-async def next_in_line(
+async def waiting_for(
     conn: Connection,
     *,
     service_id: UUID,
@@ -773,38 +942,49 @@ async def next_in_line(
     province: str,
     district: str,
     day: date,
-    passed_over: list[UUID],
-) -> StandbyEntry | None:
-    """The first entry a freed seat of this service, clinic and day could go to (by rank, then time of joining).
-
-    One at a time and locked: an entry another transaction is offering right now is skipped, so two seats
-    freed at once go to two different people.
-    """
-    row = await conn.fetchrow(
+    limit: int,
+) -> list[StandbyEntry]:
+    """The entries a freed seat of this service, clinic and day could go to, by stored rank, then time of joining.
+    Not locked: the one the seat goes to is locked with lock_waiting."""
+    rows = await conn.fetch(
         f"""
-        SELECT {_ENTRY} FROM standby_entries
+        SELECT {_entry_columns()} FROM standby_entries
         WHERE status = 'waiting' AND service_id = $1 AND $5 BETWEEN date_from AND date_to
-          AND (clinic_id = $2 OR (clinic_id IS NULL AND lower(province) = lower($3) AND lower(district) = lower($4)))
-          AND id <> ALL($6::uuid[])
+          AND (clinic_id = $2
+               OR (clinic_id IS NULL AND place_key(province) = place_key($3)
+                   AND place_key(district) = place_key($4)))
         ORDER BY priority_rank, created_at, id
-        LIMIT 1
-        FOR UPDATE SKIP LOCKED
+        LIMIT $6
         """,
         service_id,
         clinic_id,
         province,
         district,
         day,
-        passed_over,
+        limit,
     )
-    return None if row is None else _entry(row)
+    return [_entry(r) for r in rows]
+
+
+async def lock_waiting(conn: Connection, *, entry_id: UUID) -> bool:
+    """Lock an entry that is still waiting, unless another transaction holds it (it is being offered a seat right
+    now): two seats freed at once go to two different people."""
+    row = await conn.fetchrow(
+        "SELECT 1 FROM standby_entries WHERE id = $1 AND status = 'waiting' FOR UPDATE SKIP LOCKED", entry_id
+    )
+    return row is not None
+
+
+async def people_by_id(conn: Connection, *, person_ids: list[UUID]) -> dict[UUID, Person]:
+    rows = await conn.fetch(f"SELECT {_PERSON} FROM people WHERE id = ANY($1::uuid[])", person_ids)
+    return {r["id"]: _person(r) for r in rows}
 
 
 async def live_entries(conn: Connection, *, person_id: UUID, service_ids: list[UUID] | None) -> list[StandbyEntry]:
     """The person's waiting or offered entries (for these services, or all), locked (waiting for any lock held)."""
     rows = await conn.fetch(
         f"""
-        SELECT {_ENTRY} FROM standby_entries
+        SELECT {_entry_columns()} FROM standby_entries
         WHERE person_id = $1 AND ($2::uuid[] IS NULL OR service_id = ANY($2::uuid[]))
           AND status IN ('waiting', 'offered')
         ORDER BY id FOR UPDATE
@@ -819,7 +999,7 @@ async def waiting_entries(conn: Connection, *, limit: int) -> list[StandbyEntry]
     """Waiting entries, first in line first, that no other transaction is working on."""
     rows = await conn.fetch(
         f"""
-        SELECT {_ENTRY} FROM standby_entries WHERE status = 'waiting'
+        SELECT {_entry_columns()} FROM standby_entries WHERE status = 'waiting'
         ORDER BY priority_rank, created_at, id LIMIT $1 FOR UPDATE SKIP LOCKED
         """,
         limit,
@@ -835,14 +1015,14 @@ async def offer_seat(
         UPDATE standby_entries
         SET status = 'offered', offer_clinic_id = $2, offer_slot_id = $3, offer_expires_at = $4, updated_at = now()
         WHERE id = $1 AND status = 'waiting'
-        RETURNING {_ENTRY}
+        RETURNING {_entry_columns()}
         """,
         entry_id,
         clinic_id,
         slot_id,
         expires_at,
     )
-    assert row is not None, "the entry was locked by waiting_for_seat"
+    assert row is not None, "the entry was locked waiting (lock_waiting, waiting_entries)"
     return _entry(row)
 
 
@@ -858,7 +1038,7 @@ async def close_offer(
         f"""
         UPDATE standby_entries SET status = $2, booking_id = $3, updated_at = now()
         WHERE id = $1 AND status = 'offered' AND ($2 <> 'booked' OR offer_expires_at > $4)
-        RETURNING {_ENTRY}
+        RETURNING {_entry_columns()}
         """,
         entry_id,
         to_status.value,
@@ -878,7 +1058,7 @@ async def leave_waiting(conn: Connection, *, entry_id: UUID) -> bool:
 async def expired_offers(conn: Connection, *, now: datetime, limit: int) -> list[StandbyEntry]:
     rows = await conn.fetch(
         f"""
-        SELECT {_ENTRY} FROM standby_entries WHERE status = 'offered' AND offer_expires_at <= $1
+        SELECT {_entry_columns()} FROM standby_entries WHERE status = 'offered' AND offer_expires_at <= $1
         ORDER BY offer_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED
         """,
         now,

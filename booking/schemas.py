@@ -17,10 +17,21 @@ from pydantic import (
 
 from booking.models import AdverseEvent as AdverseEventModel
 from booking.models import Booking as BookingModel
-from booking.models import BookingStatus, EventOutcome, InjectionSite, Severity, StandbyStatus, cccd_matches
+from booking.models import (
+    BookingStatus,
+    CheckedIn,
+    EventOutcome,
+    InjectionSite,
+    Relation,
+    Severity,
+    StandbyStatus,
+    cccd_matches,
+)
+from booking.models import FollowUp as FollowUpModel
 from booking.models import Person as PersonModel
 from booking.models import StandbyEntry as StandbyModel
 from clinics.models import Sex
+from priority.models import gestational_weeks
 from vaxbook.fields import (
     CalendarDate,
     InputModel,
@@ -29,6 +40,7 @@ from vaxbook.fields import (
     PatchModel,
     PhoneNumber,
     PlaceName,
+    ZonedModel,
     bilingual_error,
 )
 
@@ -102,10 +114,15 @@ class ProfileUpsert(PersonDetails):
 
 
 class DependentCreate(PersonDetails):
+    """Someone you book for: full_name, date_of_birth, sex, province, district, ward and relation are required;
+    cccd only if they have one (children under 14 usually do not)."""
+
+    relation: Relation = Field(description="What they are to you: child, parent, spouse or other")
     consent: Consent
 
 
 class DependentUpdate(PatchModel):
+    relation: Relation | None = None
     full_name: Label | None = None
     province: PlaceName | None = None
     district: PlaceName | None = None
@@ -121,13 +138,16 @@ class Person(OutputModel):
     province: str
     district: str
     ward: str
-    relation: Literal["self", "dependent", "registered"]
+    relation: Relation | Literal["self", "registered"] = Field(
+        description="self (the account holder), a dependent's relation to them (child, parent, spouse, other), or "
+        "registered (by staff, with no account to manage them)"
+    )
     consent_version: str
 
     @classmethod
     def of(cls, person: PersonModel) -> Person:
-        relation: Literal["self", "dependent", "registered"] = (
-            "self" if person.account_id else "dependent" if person.guardian_id else "registered"
+        relation: Relation | Literal["self", "registered"] = (
+            "self" if person.account_id else person.relation or "registered"
         )
         return cls(**{f: getattr(person, f) for f in cls.model_fields if f != "relation"}, relation=relation)
 
@@ -152,38 +172,45 @@ class BookingMove(InputModel):
     slot_id: UUID
 
 
-class Booking(OutputModel):
+class Booking(ZonedModel):
+    """A booking with what its person needs to get there: the clinic's name and address, the service, the time
+    in the clinic's zone."""
+
     id: UUID
     code: str
     status: BookingStatus
     person_id: UUID
     clinic_id: UUID
+    clinic_name: str
+    clinic_address: str
     slot_id: UUID
     service_id: UUID
+    service_code: str
+    service_name_vi: str
+    service_name_en: str
     dose_number: int
     starts_at: datetime
     ends_at: datetime
     moved_from: UUID | None
     created_at: datetime
-    priority_group_id: UUID | None = Field(description="The priority group it was booked under, if any")
+    priority_group_id: UUID | None = Field(
+        description="The best priority group the person was in on the slot's date, or the group whose held-back "
+        "seat or earlier window gave the seat"
+    )
     reserved_seat: bool = Field(description="The seat was one held back for that group")
+    priority_used: bool = Field(
+        description="The group gave the seat (held back, earlier window, place on the standby list or in a draw): "
+        "its evidence is checked at the door"
+    )
     checked_in_at: datetime | None
-    qr_url: str | None = Field(default=None, description="Where the owner fetches the QR for the door, while booked")
+    qr_url: str | None = Field(default=None, description="Where the QR for the door is, while the booking is active")
 
     @classmethod
-    def of(cls, booking: BookingModel) -> Booking:
-        """The booking with its times in the clinic's time zone."""
-        zone = ZoneInfo(booking.timezone)
+    def of(cls, booking: BookingModel, *, staff: bool = False) -> Booking:
+        """The booking as the caller sees it: its QR under the citizen's routes, or the assisting staff's."""
         fields = {f: getattr(booking, f) for f in cls.model_fields if f != "qr_url"}
-        return cls(
-            **fields
-            | {
-                "starts_at": booking.starts_at.astimezone(zone),
-                "ends_at": booking.ends_at.astimezone(zone),
-                "checked_in_at": booking.checked_in_at.astimezone(zone) if booking.checked_in_at else None,
-                "qr_url": f"/api/v1/bookings/{booking.id}/qr" if booking.status is BookingStatus.BOOKED else None,
-            }
-        )
+        base = "/api/v1/assist/bookings" if staff else "/api/v1/bookings"
+        return cls(**fields, qr_url=f"{base}/{booking.id}/qr" if booking.active else None)
 
 
 class DayListEntry(OutputModel):
@@ -229,13 +256,16 @@ class StandbyJoin(InputModel):
         return date_to
 
 
-class Offer(OutputModel):
+class Offer(ZonedModel):
     clinic_id: UUID
     slot_id: UUID
-    expires_at: datetime
+    expires_at: datetime = Field(description="Accept before then, in the clinic's time")
 
 
-class StandbyEntry(OutputModel):
+class StandbyEntry(ZonedModel):
+    """An entry on the standby list; its times are in the zone of its clinic (for a district-wide wait, the
+    department's, until a seat is offered)."""
+
     id: UUID
     person_id: UUID
     service_id: UUID
@@ -252,7 +282,12 @@ class StandbyEntry(OutputModel):
     @classmethod
     def of(cls, entry: StandbyModel) -> StandbyEntry:
         offer = (
-            Offer(clinic_id=entry.offer_clinic_id, slot_id=entry.offer_slot_id, expires_at=entry.offer_expires_at)
+            Offer(
+                clinic_id=entry.offer_clinic_id,
+                slot_id=entry.offer_slot_id,
+                expires_at=entry.offer_expires_at,
+                timezone=entry.timezone,
+            )
             if entry.status is StandbyStatus.OFFERED
             and entry.offer_clinic_id
             and entry.offer_slot_id
@@ -291,7 +326,7 @@ class CheckInRequest(InputModel):
 
     qr: Annotated[str, StringConstraints(max_length=1000)] | None = None
     cccd_last4: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")] | None = None
-    date_of_birth: CalendarDate | None = None
+    date_of_birth: BirthDate | None = None
     code: (
         Annotated[str, BeforeValidator(_upper_code), StringConstraints(pattern=r"^[0-9A-Z]{4}-[0-9A-Z]{4}$")] | None
     ) = Field(default=None, validate_default=True)
@@ -310,14 +345,54 @@ class CheckInRequest(InputModel):
         return code
 
 
+class GroupSummary(OutputModel):
+    id: UUID
+    code: str
+    name_vi: str
+    name_en: str
+    needs_evidence: bool
+
+
+class Declared(OutputModel):
+    """What the person declared, for the evidence check: pregnancy weeks on the appointment's day, worked out from
+    the declared dates."""
+
+    due_date: date | None
+    last_period: date | None
+    weeks_pregnant: int | None = Field(description="Completed weeks of pregnancy on the appointment's day")
+    health_worker: bool
+    chronic_disease: bool
+    disability: bool
+
+
 class CheckIn(OutputModel):
-    """What the nurse at the door needs: the booking and whom it is for."""
+    """What the nurse at the door needs: whom the booking is for, for what, and what to check."""
 
     booking: Booking
     person_name: str
     date_of_birth: date
+    vaccine_name: str | None = Field(description="The vaccine to give (none for a health-service visit)")
     priority_group_id: UUID | None
-    needs_evidence: bool
+    priority_group: GroupSummary | None
+    needs_evidence: bool = Field(description="The group gave the seat and asks for evidence: see it before the dose")
+    declared: Declared | None = Field(description="What the person declared, when the booking has a group")
+
+    @classmethod
+    def of(cls, done: CheckedIn) -> CheckIn:
+        booking, group, declared = done.booking, done.group, done.declarations
+        day = booking.starts_at.astimezone(ZoneInfo(booking.timezone)).date()
+        return cls(
+            booking=Booking.of(done.booking, staff=True),
+            person_name=done.person.full_name,
+            date_of_birth=done.person.date_of_birth,
+            vaccine_name=done.vaccine_name,
+            priority_group_id=booking.priority_group_id,
+            priority_group=GroupSummary.model_validate(group) if group else None,
+            needs_evidence=done.needs_evidence,
+            declared=Declared(**declared.__dict__, weeks_pregnant=gestational_weeks(declared, day))
+            if declared
+            else None,
+        )
 
 
 class EvidenceCheck(InputModel):
@@ -333,16 +408,24 @@ class VaccinationCreate(InputModel):
     given_at: AwareDatetime | None = Field(default=None, description="When; now when left out")
 
 
-class VaccinationOut(OutputModel):
+class VaccinationOut(ZonedModel):
+    """A dose given, as the nurse and the person read it; its times in the clinic's zone."""
+
     booking_id: UUID
     person_id: UUID
+    clinic_id: UUID
+    clinic_name: str
     product_id: UUID
+    product_code: str
+    product_name: str
     lot_id: UUID
+    lot_number: str
     dose_number: int
     injection_site: InjectionSite
     vaccinator_id: UUID
     given_at: datetime
     observe_until: datetime = Field(description="Keep the person under observation until then (30 minutes)")
+    priority_group_id: UUID | None = Field(description="The priority group the dose counts under")
 
 
 class AdverseEventCreate(InputModel):
@@ -353,7 +436,7 @@ class AdverseEventCreate(InputModel):
     onset_at: AwareDatetime
 
 
-class AdverseEventOut(OutputModel):
+class AdverseEventOut(ZonedModel):
     id: UUID
     booking_id: UUID
     clinic_id: UUID
@@ -370,4 +453,31 @@ class AdverseEventOut(OutputModel):
         return cls(
             **{k: v for k, v in event.__dict__.items() if k in cls.model_fields},
             reported_by="staff" if event.reported_by_staff else "citizen",
+        )
+
+
+class FollowUpOut(ZonedModel):
+    """A serious adverse event for the department to follow up: the event, whom to call, and the dose before it."""
+
+    event: AdverseEventOut
+    clinic_code: str
+    clinic_name: str
+    person_id: UUID
+    full_name: str
+    date_of_birth: date
+    phone: str | None = Field(description="The person's phone, or for a dependent their guardian's")
+    booking_code: str
+    dose_number: int
+    vaccine_name: str | None
+    lot_number: str | None
+    given_at: datetime | None
+
+    @classmethod
+    def of(cls, follow_up: FollowUpModel) -> FollowUpOut:
+        fields = {k: v for k, v in follow_up.__dict__.items() if k in cls.model_fields and k != "event"}
+        return cls(
+            **fields,
+            event=AdverseEventOut.of(follow_up.event),
+            vaccine_name=follow_up.product_name,
+            timezone=follow_up.event.timezone,
         )

@@ -1,9 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from litestar import Controller, get, patch, post, put
 from litestar.params import FromPath, JSONBody
@@ -27,7 +25,6 @@ from priority.schemas import (
 )
 from vaxbook.auth.security import CLINIC_MANAGERS, HEALTH_ADMINS, PUBLIC, CallerRequest
 from vaxbook.dependencies import AppSettings, UoW
-from vaxbook.settings import DEFAULT_TIMEZONE
 
 
 class PriorityGroupController(Controller):
@@ -56,17 +53,14 @@ class PriorityGroupController(Controller):
         return PriorityGroup.of(await service.update_group(uow, request.user, group_id, data))
 
 
-def _seats_out(seats: service.SlotSeats, zone: Any) -> SlotReservationsOut:
+def _seats_out(seats: service.SlotSeats) -> SlotReservationsOut:
     return SlotReservationsOut(
         slot_id=seats.slot_id,
-        opens_at=seats.opens_at.astimezone(zone) if seats.opens_at else None,
+        opens_at=seats.opens_at,
         held_back=seats.held_back,
-        groups=[ReservationOut.of(r, zone) for r in seats.groups],
+        groups=[ReservationOut.of(r, seats.timezone) for r in seats.groups],
+        timezone=seats.timezone,
     )
-
-
-# Times are shown in Cần Thơ's zone: every clinic's zone today, and the stored instants are exact either way.
-ZONE = ZoneInfo(DEFAULT_TIMEZONE)
 
 
 class SlotReservationController(Controller):
@@ -78,7 +72,7 @@ class SlotReservationController(Controller):
         self, clinic_id: FromPath[UUID], slot_id: FromPath[UUID], uow: UoW, request: CallerRequest
     ) -> SlotReservationsOut:
         """The slot's seats held back per group, and when everyone and each group may book."""
-        return _seats_out(await service.slot_seats(uow, request.user, clinic_id, slot_id), ZONE)
+        return _seats_out(await service.slot_seats(uow, request.user, clinic_id, slot_id))
 
     @put("/", guards=[HEALTH_ADMINS])
     async def set_reservations(
@@ -90,7 +84,9 @@ class SlotReservationController(Controller):
         request: CallerRequest,
     ) -> SlotReservationsOut:
         """Replace the slot's held-back seats and opening times (seats already booked in a group stay)."""
-        return _seats_out(await service.set_slot_seats(uow, request.user, clinic_id, slot_id, data), ZONE)
+        return _seats_out(
+            await service.set_slot_seats(uow, request.user, clinic_id, slot_id, data, now=datetime.now(UTC))
+        )
 
 
 class TemplateReservationController(Controller):
@@ -153,7 +149,7 @@ class DrawController(Controller):
         """The draw as anyone may check it: its seed once held, each entry's rank, lottery key, place and outcome
         (no names), so that anyone can re-run it and get the same order."""
         draw, entries = await service.draw_record(uow, clinic_id, slot_id)
-        return DrawOut.of(draw, entries, ZONE)
+        return DrawOut.of(draw, entries)
 
     @put("/", guards=[HEALTH_ADMINS])
     async def set_draw(
@@ -167,4 +163,4 @@ class DrawController(Controller):
         """Give the slot's seats by draw: requests until closes_at become entries; then seats go by priority rank
         and a seeded lottery, and the others join the standby list."""
         draw = await service.set_draw(uow, request.user, clinic_id, slot_id, data, now=datetime.now(UTC))
-        return DrawOut.of(draw, [], ZONE)
+        return DrawOut.of(draw, [])

@@ -10,7 +10,7 @@ from enum import StrEnum
 from uuid import UUID
 
 from clinics.models import Sex
-from vaxbook.errors import Conflict, NotFound
+from vaxbook.errors import Conflict, FieldError, Invalid, NotFound
 from vaxbook.i18n import Text
 
 PREGNANCY_DAYS = 280  # a due date is 40 weeks after the first day of the last period (Naegele's rule)
@@ -210,6 +210,34 @@ def _weeks_en(weeks: int) -> str:
     return "1 week" if weeks == 1 else f"{weeks} weeks"
 
 
+def best_group(
+    groups: Sequence[PriorityGroup], *, born: date, sex: Sex, declarations: Declarations, on: date
+) -> PriorityGroup | None:
+    """The best-ranked active group the person belongs to on `on` (the slot's date), whatever a slot holds back:
+    what their place in line, their draw entry and their booking's recorded group all follow."""
+    for group in sorted(groups, key=lambda g: (g.rank, g.code)):
+        if group.active and group.admits(born=born, sex=sex, declarations=declarations, on=on) is None:
+            return group
+    return None
+
+
+def rank_of(group: PriorityGroup | None) -> int:
+    return group.rank if group is not None else EVERYONE_ELSE_RANK
+
+
+def best_rank_between(
+    groups: Sequence[PriorityGroup], *, born: date, sex: Sex, declarations: Declarations, first: date, last: date
+) -> int:
+    """The best rank the person has on any day from `first` to `last`: a standby entry's place in line before a
+    seat's day is known (the offer then ranks everyone on that day)."""
+    best = EVERYONE_ELSE_RANK
+    day = first
+    while day <= last:
+        best = min(best, rank_of(best_group(groups, born=born, sex=sex, declarations=declarations, on=day)))
+        day += timedelta(days=1)
+    return best
+
+
 @dataclass(frozen=True)
 class DrawEntry:
     id: UUID
@@ -265,6 +293,24 @@ class Reservation:
 
 
 @dataclass(frozen=True)
+class SlotOpening:
+    starts_at: datetime
+    opens_at: datetime | None  # to everyone; None: open now
+    held_back: int
+    timezone: str  # the clinic's
+
+
+def first_entry(opening: SlotOpening, reservations: Sequence[Reservation], *, now: datetime) -> datetime:
+    """The first moment anyone may enter the slot's draw (entering asks what booking asks: that the slot is open to
+    the person, to everyone or through a group's earlier window)."""
+    openings = [r.opens_at for r in reservations if r.group.active and not r.released_at]
+    if opening.opens_at is not None:
+        openings.append(opening.opens_at)
+    earliest = min(openings) if opening.opens_at is not None else now
+    return max(earliest, now)
+
+
+@dataclass(frozen=True)
 class TemplateReservation:
     group_id: UUID
     share_percent: int
@@ -282,16 +328,22 @@ class SeatPlan:
     usable: list[Reservation]  # reservations of the person's groups that are open now
     early: bool  # a group of theirs lets them book the slot before it opens to everyone
     refusals: list[tuple[Reservation, Refusal]]  # groups with seats left that the person is not in, and why
+    best: PriorityGroup | None = None  # the best group the person is in on the slot's date, held-back seats or not
 
-    @property
-    def group(self) -> PriorityGroup | None:
-        """The group the person books under (for evidence at check-in): their best-ranked open group."""
-        return self.usable[0].group if self.usable else None
+    def booked_under(self, reservation: Reservation | None) -> tuple[PriorityGroup | None, bool]:
+        """The group a booking records, and whether that group gave it its seat (a held-back seat, or the slot
+        before it opens to everyone): only then is the group's evidence checked at the door."""
+        if reservation is not None:
+            return reservation.group, True
+        if self.early:
+            return self.usable[0].group, True
+        return self.best, False
 
 
 def plan_seat(
     reservations: Sequence[Reservation],
     *,
+    groups: Sequence[PriorityGroup],
     slot_opens_at: datetime | None,
     born: date,
     sex: Sex,
@@ -320,7 +372,12 @@ def plan_seat(
     if not open_to_all and not usable:
         candidates = [t for t in (*opening_later, slot_opens_at) if t is not None]
         raise NotOpenYet(opens_at=min(candidates).astimezone(zone))
-    return SeatPlan(usable=usable, early=bool(usable) and not open_to_all, refusals=refusals)
+    return SeatPlan(
+        usable=usable,
+        early=bool(usable) and not open_to_all,
+        refusals=refusals,
+        best=best_group(groups, born=born, sex=sex, declarations=declarations, on=on),
+    )
 
 
 class GroupNotFound(NotFound):
@@ -407,6 +464,7 @@ class Draw:
     seed: str | None
     drawn_at: datetime | None
     settled_at: datetime | None
+    timezone: str  # the clinic's
 
     def open_for_entries(self, now: datetime) -> bool:
         return self.drawn_at is None and now < self.closes_at
@@ -431,6 +489,27 @@ def draw_order(seed: str, entries: Sequence[DrawEntryRecord]) -> list[UUID]:
     """Every entry's place in the draw: the draw of all of them, so that when a winner cannot book at their turn
     the next in this order gets the seat. (Entries are one per person, so nobody is drawn twice.)"""
     return draw(seed, [DrawEntry(e.id, e.person_id, e.rank) for e in entries], len(entries))
+
+
+class DrawCloseOutOfRange(Invalid):
+    """A draw that would close before anyone could enter it."""
+
+    slug = "validation"
+
+    def __init__(self, *, first_entry: datetime, starts_at: datetime, field: str = "closes_at") -> None:
+        """Both times in the clinic's zone; `field`: the one that made the draw's close fall out of range."""
+        message = Text(
+            f"Bốc thăm phải đóng sau {first_entry:%H:%M ngày %d/%m/%Y} (lúc sớm nhất có người được đăng ký) và "
+            f"trước {starts_at:%H:%M ngày %d/%m/%Y} (giờ bắt đầu)",
+            f"The draw must close after {first_entry:%H:%M on %Y-%m-%d} (when anyone may first enter) and before "
+            f"{starts_at:%H:%M on %Y-%m-%d} (when the slot starts)",
+        )
+        super().__init__(
+            message,
+            field_errors=(FieldError(field, "draw_close_out_of_range", message),),
+            first_entry=first_entry.isoformat(),
+            starts_at=starts_at.isoformat(),
+        )
 
 
 class DrawNotFound(NotFound):

@@ -17,6 +17,7 @@ from priority.models import (
     Reservation,
     Rule,
     RuleKind,
+    SlotOpening,
     TemplateReservation,
 )
 from vaxbook.db import Connection
@@ -145,6 +146,18 @@ async def declarations_of(conn: Connection, *, person_id: UUID) -> Declarations:
     return Declarations() if row is None else Declarations(**dict(row))
 
 
+async def declarations_of_people(conn: Connection, *, person_ids: list[UUID]) -> dict[UUID, Declarations]:
+    """What each of these people declared (people who declared nothing are left out)."""
+    rows = await conn.fetch(
+        """
+        SELECT person_id, due_date, last_period, health_worker, chronic_disease, disability
+        FROM person_declarations WHERE person_id = ANY($1::uuid[])
+        """,
+        person_ids,
+    )
+    return {r["person_id"]: Declarations(**{k: v for k, v in r.items() if k != "person_id"}) for r in rows}
+
+
 # Reservations: a slot's seats held back for groups
 
 
@@ -176,19 +189,17 @@ async def reservations_of(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -
     return [_reservation(r) for r in rows]
 
 
-async def slot_opening(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> tuple[datetime | None, int] | None:
-    """(when everyone may book, seats held back) of a slot, or None."""
+async def slot_opening(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> SlotOpening | None:
+    """When a slot starts and opens to everyone, its seats held back, and its clinic's time zone; None if no slot."""
     row = await conn.fetchrow(
-        "SELECT opens_at, held_back FROM slots WHERE clinic_id = $1 AND id = $2", clinic_id, slot_id
+        """
+        SELECT s.starts_at, s.opens_at, s.held_back, c.timezone
+        FROM slots s JOIN clinics c ON c.id = s.clinic_id WHERE s.clinic_id = $1 AND s.id = $2
+        """,
+        clinic_id,
+        slot_id,
     )
-    return None if row is None else (row["opens_at"], row["held_back"])
-
-
-async def slot_times(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> tuple[datetime, datetime] | None:
-    row = await conn.fetchrow(
-        "SELECT starts_at, ends_at FROM slots WHERE clinic_id = $1 AND id = $2", clinic_id, slot_id
-    )
-    return None if row is None else (row["starts_at"], row["ends_at"])
+    return None if row is None else SlotOpening(**dict(row))
 
 
 async def reserved_bookings(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> dict[UUID, tuple[str, int]]:
@@ -443,7 +454,10 @@ async def reserve_from_templates(conn: Connection, *, clinic_id: UUID, slot_ids:
 
 # Draws
 
-_DRAW = "clinic_id, slot_id, closes_at, seed, drawn_at, settled_at"
+_DRAW = (
+    "clinic_id, slot_id, closes_at, seed, drawn_at, settled_at, "
+    "(SELECT c.timezone FROM clinics c WHERE c.id = slot_draws.clinic_id) AS timezone"
+)
 _DRAW_ENTRY = "id, clinic_id, slot_id, person_id, entered_by, rank, created_at, position, outcome, booking_id, refusal"
 
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from pydantic import AwareDatetime, Field, ValidationInfo, field_validator, model_validator
@@ -11,7 +11,16 @@ from priority.models import Draw as DrawModel
 from priority.models import PriorityGroup as GroupModel
 from priority.models import Reservation as ReservationModel
 from priority.models import Rule as RuleModel
-from vaxbook.fields import CalendarDate, CatalogueCode, InputModel, Label, OutputModel, PatchModel, bilingual_error
+from vaxbook.fields import (
+    CalendarDate,
+    CatalogueCode,
+    InputModel,
+    Label,
+    OutputModel,
+    PatchModel,
+    ZonedModel,
+    bilingual_error,
+)
 
 Rank = Annotated[int, Field(ge=1, le=999, description="1 goes first; 'everyone else' has the largest")]
 Weeks = Annotated[int, Field(ge=0, le=MAX_RULE_WEEKS)]
@@ -129,7 +138,7 @@ class SlotReservations(InputModel):
         return groups
 
 
-class ReservationOut(OutputModel):
+class ReservationOut(ZonedModel):
     group_id: UUID
     group_code: str
     name_vi: str
@@ -141,7 +150,7 @@ class ReservationOut(OutputModel):
     released_at: datetime | None
 
     @classmethod
-    def of(cls, reservation: ReservationModel, zone: Any) -> ReservationOut:
+    def of(cls, reservation: ReservationModel, timezone: str) -> ReservationOut:
         return cls(
             group_id=reservation.group.id,
             group_code=reservation.group.code,
@@ -150,12 +159,13 @@ class ReservationOut(OutputModel):
             seats=reservation.seats,
             booked=reservation.booked,
             left=reservation.left,
-            opens_at=reservation.opens_at.astimezone(zone),
-            released_at=reservation.released_at.astimezone(zone) if reservation.released_at else None,
+            opens_at=reservation.opens_at,
+            released_at=reservation.released_at,
+            timezone=timezone,
         )
 
 
-class SlotReservationsOut(OutputModel):
+class SlotReservationsOut(ZonedModel):
     slot_id: UUID
     opens_at: datetime | None
     held_back: int
@@ -229,7 +239,7 @@ class DrawEntryOut(OutputModel):
     outcome: EntryOutcome
 
 
-class DrawOut(OutputModel):
+class DrawOut(ZonedModel):
     slot_id: UUID
     closes_at: datetime
     seed: str | None
@@ -242,13 +252,14 @@ class DrawOut(OutputModel):
     entries: list[DrawEntryOut]
 
     @classmethod
-    def of(cls, draw: DrawModel, entries: list[DrawEntryRecord], zone: Any) -> DrawOut:
+    def of(cls, draw: DrawModel, entries: list[DrawEntryRecord]) -> DrawOut:
         return cls(
             slot_id=draw.slot_id,
-            closes_at=draw.closes_at.astimezone(zone),
+            closes_at=draw.closes_at,
             seed=draw.seed,
-            drawn_at=draw.drawn_at.astimezone(zone) if draw.drawn_at else None,
-            settled_at=draw.settled_at.astimezone(zone) if draw.settled_at else None,
+            drawn_at=draw.drawn_at,
+            settled_at=draw.settled_at,
+            timezone=draw.timezone,
             entries=[
                 DrawEntryOut(
                     id=e.id,

@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -17,6 +18,7 @@ from priority.models import (
     Draw,
     DrawAlreadyHeld,
     DrawClosed,
+    DrawCloseOutOfRange,
     DrawEntryRecord,
     DrawInProgress,
     DrawNotFound,
@@ -30,8 +32,12 @@ from priority.models import (
     SeatPlan,
     SeatsReserved,
     TemplateReservation,
+    best_group,
     draw_order,
+    first_entry,
+    rank_of,
 )
+from priority.models import best_rank_between as rank_between
 from priority.models import plan_seat as plan
 from priority.schemas import Declarations as DeclarationsIn
 from priority.schemas import DrawSetup, PriorityGroupCreate, PriorityGroupUpdate, SlotReservations, TemplateReservations
@@ -121,6 +127,45 @@ async def declarations_of(uow: UnitOfWork, person_id: UUID) -> Declarations:
         return await repository.declarations_of(conn, person_id=person_id)
 
 
+# Where a person stands: their best group on a day, whatever a slot holds back
+
+
+@dataclass(frozen=True)
+class Someone:
+    """What ranking a person needs: who they are, and what their age and sex are."""
+
+    person_id: UUID
+    born: date
+    sex: Sex
+
+
+async def best_group_of(uow: UnitOfWork, someone: Someone, *, on: date) -> PriorityGroup | None:
+    async with uow.transaction(readonly=True) as conn:
+        groups = await repository.list_groups(conn, include_inactive=False)
+        declarations = await repository.declarations_of(conn, person_id=someone.person_id)
+    return best_group(groups, born=someone.born, sex=someone.sex, declarations=declarations, on=on)
+
+
+async def ranks_on(uow: UnitOfWork, people: list[Someone], *, on: date) -> dict[UUID, int]:
+    """Each person's rank on a day (their best group's, or everyone else's), read in two queries however many."""
+    async with uow.transaction(readonly=True) as conn:
+        groups = await repository.list_groups(conn, include_inactive=False)
+        declared = await repository.declarations_of_people(conn, person_ids=[p.person_id for p in people])
+    return {
+        p.person_id: rank_of(
+            best_group(groups, born=p.born, sex=p.sex, declarations=declared.get(p.person_id, Declarations()), on=on)
+        )
+        for p in people
+    }
+
+
+async def best_rank_between(uow: UnitOfWork, someone: Someone, *, first: date, last: date) -> int:
+    async with uow.transaction(readonly=True) as conn:
+        groups = await repository.list_groups(conn, include_inactive=False)
+        declarations = await repository.declarations_of(conn, person_id=someone.person_id)
+    return rank_between(groups, born=someone.born, sex=someone.sex, declarations=declarations, first=first, last=last)
+
+
 # A slot's held-back seats
 
 
@@ -130,6 +175,7 @@ class SlotSeats:
     opens_at: datetime | None
     held_back: int
     groups: list[Reservation]
+    timezone: str  # the clinic's
 
 
 async def slot_seats(uow: UnitOfWork, principal: Principal, clinic_id: UUID, slot_id: UUID) -> SlotSeats:
@@ -143,7 +189,7 @@ async def _slot_seats(conn: Connection, clinic_id: UUID, slot_id: UUID) -> SlotS
     if opening is None:
         raise SlotNotFound()
     groups = await repository.reservations_of(conn, clinic_id=clinic_id, slot_id=slot_id)
-    return SlotSeats(slot_id, *opening, groups)
+    return SlotSeats(slot_id, opening.opens_at, opening.held_back, groups, opening.timezone)
 
 
 async def _known_groups(conn: Connection, group_ids: list[UUID]) -> None:
@@ -152,7 +198,7 @@ async def _known_groups(conn: Connection, group_ids: list[UUID]) -> None:
 
 
 async def set_slot_seats(
-    uow: UnitOfWork, principal: Principal, clinic_id: UUID, slot_id: UUID, data: SlotReservations
+    uow: UnitOfWork, principal: Principal, clinic_id: UUID, slot_id: UUID, data: SlotReservations, *, now: datetime
 ) -> SlotSeats:
     """Replace a slot's reservations in one transaction, under the slot's row lock."""
     principal.require_clinic(clinic_id)
@@ -173,6 +219,7 @@ async def set_slot_seats(
             )
         except asyncpg.CheckViolationError:
             raise ReservationsTooLarge() from None
+        await _draw_still_enterable(conn, clinic_id, slot_id, now=now)
         await audit.record(
             conn,
             actor=principal,
@@ -183,6 +230,21 @@ async def set_slot_seats(
             details=data.model_dump(mode="json"),
         )
         return await _slot_seats(conn, clinic_id, slot_id)
+
+
+async def _draw_still_enterable(conn: Connection, clinic_id: UUID, slot_id: UUID, *, now: datetime) -> None:
+    """New opening times must leave a draw not held yet some time for entries before it closes."""
+    draw = await repository.draw_of(conn, clinic_id=clinic_id, slot_id=slot_id)
+    if draw is None or draw.drawn_at is not None:
+        return
+    opening = await repository.slot_opening(conn, clinic_id=clinic_id, slot_id=slot_id)
+    assert opening is not None
+    first = first_entry(opening, await repository.reservations_of(conn, clinic_id=clinic_id, slot_id=slot_id), now=now)
+    if draw.closes_at <= first:
+        zone = ZoneInfo(opening.timezone)
+        raise DrawCloseOutOfRange(
+            first_entry=first.astimezone(zone), starts_at=opening.starts_at.astimezone(zone), field="opens_at"
+        )
 
 
 # Per template: applied to the slots it makes from then on
@@ -244,12 +306,15 @@ async def reserve_from_templates(uow: UnitOfWork, slots: list[Slot]) -> None:
 async def plan_seat(
     uow: UnitOfWork, *, slot: Slot, zone: tzinfo, person_id: UUID, born: date, sex: Sex, on: date, now: datetime
 ) -> SeatPlan:
-    """What the person may book in the slot (raises NotOpenYet when nothing is open to them yet)."""
+    """What the person may book in the slot, and their best group on its date (raises NotOpenYet when nothing is
+    open to them yet)."""
     async with uow.transaction() as conn:
         reservations = await repository.reservations_of(conn, clinic_id=slot.clinic_id, slot_id=slot.id)
-        declarations = await repository.declarations_of(conn, person_id=person_id) if reservations else Declarations()
+        declarations = await repository.declarations_of(conn, person_id=person_id)
+        groups = await repository.list_groups(conn, include_inactive=False)
     return plan(
         reservations,
+        groups=groups,
         slot_opens_at=slot.opens_at,
         born=born,
         sex=sex,
@@ -332,15 +397,14 @@ async def set_draw(
     """Give a slot's seats by draw: requests until `closes_at` become entries (set again to move the close)."""
     principal.require_clinic(clinic_id)
     async with uow.transaction() as conn:
-        slot = await repository.slot_times(conn, clinic_id=clinic_id, slot_id=slot_id)
-        if slot is None:
+        opening = await repository.slot_opening(conn, clinic_id=clinic_id, slot_id=slot_id)
+        if opening is None:
             raise SlotNotFound()
-        if not now < data.closes_at < slot[0]:
-            raise Invalid.field(
-                "closes_at",
-                "between_now_and_start",
-                Text("Phải sau hiện tại và trước giờ bắt đầu", "Must be after now and before the slot starts"),
-            )
+        reservations = await repository.reservations_of(conn, clinic_id=clinic_id, slot_id=slot_id)
+        first = first_entry(opening, reservations, now=now)
+        if not first < data.closes_at < opening.starts_at:
+            zone = ZoneInfo(opening.timezone)
+            raise DrawCloseOutOfRange(first_entry=first.astimezone(zone), starts_at=opening.starts_at.astimezone(zone))
         draw = await repository.upsert_draw(conn, clinic_id=clinic_id, slot_id=slot_id, closes_at=data.closes_at)
         if draw is None:
             raise DrawAlreadyHeld()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -84,9 +84,10 @@ class Window:
     early: timedelta
     late: timedelta
 
-    def check(self, appointment: Appointment, now: datetime) -> None:
+    def check(self, appointment: Appointment, now: datetime, zone: tzinfo = UTC) -> None:
+        """Refuse a check-in outside the window; `zone`: the clinic's, in which the refusal says when to come."""
         if now < appointment.starts_at - self.early:
-            raise QrTooEarly(opens_at=appointment.starts_at - self.early)
+            raise QrTooEarly(opens_at=(appointment.starts_at - self.early).astimezone(zone))
         if now > min(appointment.expires_at, appointment.ends_at + self.late):
             raise QrExpired()
 
@@ -124,7 +125,14 @@ class QrTooEarly(Conflict):
     title = Text("Chưa đến giờ check-in của lịch hẹn này", "Too early to check in for this appointment")
 
     def __init__(self, *, opens_at: datetime) -> None:
-        super().__init__(opens_at=opens_at.isoformat())
+        """opens_at in the clinic's zone."""
+        super().__init__(
+            Text(
+                f"Có thể check-in từ {opens_at:%H:%M ngày %d/%m/%Y}.",
+                f"Check-in opens at {opens_at:%H:%M on %Y-%m-%d}.",
+            ),
+            opens_at=opens_at.isoformat(),
+        )
 
 
 class QrExpired(Conflict):

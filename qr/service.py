@@ -153,13 +153,13 @@ async def still_signed(uow: UnitOfWork, text: str) -> bool:
     return any(k.kid == kid and k.state is not KeyState.REVOKED for k in found)
 
 
-async def verify_appointment(
-    uow: UnitOfWork, text: str, *, clinic_id: UUID, window: Window, now: datetime
-) -> Appointment:
+async def read_appointment(uow: UnitOfWork, text: str, *, clinic_id: UUID) -> Appointment:
+    """The appointment a scanned QR names, its signature, key and clinic checked (its window is the caller's to
+    check, after the booking's state)."""
     async with uow.transaction(readonly=True) as conn:
         found = await repository.keys(conn, purpose=KeyPurpose.APPOINTMENT)
     keys = {k.kid: (k.state, tokens.public_key(k.public_jwk)) for k in found}
-    return tokens.verify_appointment(text, keys, clinic_id=clinic_id, window=window, now=now)
+    return tokens.read_appointment(text, keys, clinic_id=clinic_id)
 
 
 # SMART Health Cards

@@ -13,6 +13,7 @@ from booking.models import CONSENT_VERSION, Person
 from clinics import service as clinics
 from clinics.models import Clinic, ClinicKind, Service, ServiceKind, Slot
 from clinics.schemas import ClinicCreate, ServiceCreate, SlotCreate
+from priority.models import PriorityGroup
 from quotas import service as quotas
 from quotas.models import Lot, VaccineProduct
 from quotas.schemas import Allocation, LotCreate, Receipt, VaccineProductCreate
@@ -206,5 +207,44 @@ async def make_dependent(uow: UnitOfWork, guardian: Principal, **details: Any) -
     from booking.schemas import DependentCreate
     from booking.service import people
 
-    data = DependentCreate.model_validate(person_details(**details) | {"consent": consent()})
+    relation = details.pop("relation", "child")
+    data = DependentCreate.model_validate(person_details(**details) | {"relation": relation, "consent": consent()})
     return await people.add_dependent(uow, guardian, data, now=datetime.now(UTC))
+
+
+# Priority groups and what people declare
+
+
+async def make_group(uow: UnitOfWork, *, rank: int, needs_evidence: bool = False, **rule: Any) -> PriorityGroup:
+    """A priority group of the given rank and rule (kind=…, min_weeks=…, min_age_years=…)."""
+    from priority import service as priority
+    from priority.schemas import PriorityGroupCreate
+
+    code = unique(f"group-{rule['kind']}-")
+    return await priority.create_group(
+        uow,
+        SYSTEM,
+        PriorityGroupCreate.model_validate(
+            {
+                "code": code,
+                "name_vi": f"Nhóm {code}",
+                "name_en": f"Group {code}",
+                "rank": rank,
+                "rule": rule,
+                "needs_evidence": needs_evidence,
+            }
+        ),
+    )
+
+
+async def declare(uow: UnitOfWork, person_id: UUID, **declared: Any) -> None:
+    """Record what a person declares (due_date=…, last_period=…, health_worker=True, …)."""
+    from priority import service as priority
+    from priority.schemas import Declarations
+
+    await priority.save_declarations(uow, SYSTEM, person_id, Declarations.model_validate(declared))
+
+
+def due_date_for(weeks: int, on: date) -> date:
+    """The due date of a pregnancy that is `weeks` completed weeks along on `on` (and a few days into the next)."""
+    return on + timedelta(days=280 - weeks * 7 - 3)

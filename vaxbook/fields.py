@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date
+from datetime import date, datetime
 from functools import cache
-from typing import Annotated, Any, ClassVar
-from zoneinfo import available_timezones
+from typing import Annotated, Any, ClassVar, Self
+from zoneinfo import ZoneInfo, available_timezones
 
 import phonenumbers
 from pydantic import (
@@ -19,6 +19,7 @@ from pydantic import (
     StringConstraints,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -49,6 +50,23 @@ class PatchModel(InputModel):
 
 class OutputModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+
+class ZonedModel(OutputModel):
+    """An answer whose instants belong to one place (a clinic, or the department): every instant in it is shown
+    in that place's time zone, whatever zone it was given in. The one rule for times in answers: a model with an
+    instant derives from this one (a test walks every answer's model to keep it so)."""
+
+    timezone: str = Field(description="The IANA time zone of the place these times belong to; each carries its offset")
+
+    @model_validator(mode="after")
+    def _in_its_zone(self) -> Self:
+        zone = ZoneInfo(self.timezone)
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, datetime):
+                setattr(self, name, value.astimezone(zone))
+        return self
 
 
 def _vietnamese_mobile(value: str) -> str:

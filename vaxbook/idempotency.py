@@ -100,17 +100,17 @@ async def run_once(
     encode: Callable[[T], Any],
     decode: Callable[[Any], T],
     keep_hours: int,
-    before: Callable[[], Awaitable[None]] | None = None,
+    before: Callable[[], Awaitable[T | None]] | None = None,
 ) -> T:
     """Run `work` (a use case that opens its own transaction) at most once per key.
 
-    `before` runs for every request that is not a replay, in its own transaction ahead of the work's (to count
-    an attempt that must stay counted when the work fails).
+    `before` runs for every request that is not a replay, in transactions of its own ahead of the work's (to
+    screen the request with reads, and to count an attempt that must stay counted when the work fails). When it
+    returns an answer, that is the answer, and `work` does not run.
     """
     if key is None:
-        if before is not None:
-            await before()
-        return await work()
+        early = await before() if before is not None else None
+        return early if early is not None else await work()
     async with uow.transaction() as conn:
         seen = await _claim(conn, key, keep_hours)
     if seen is not None:
@@ -123,10 +123,9 @@ async def run_once(
             raise ReplayedError(response)
         return decode(response)
     try:
-        if before is not None:
-            await before()
+        early = await before() if before is not None else None
         async with uow.transaction() as conn:
-            result = await work()
+            result = early if early is not None else await work()
             await _finish(conn, key, 200, encode(result))
         return result
     except DomainError as error:

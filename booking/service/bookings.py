@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -10,13 +11,16 @@ from pydantic import TypeAdapter
 
 from booking import repository
 from booking.models import (
+    AlreadyBooked,
     Booking,
     BookingNotActive,
     BookingPolicy,
     BookingStarted,
     BookingStatus,
     OtherService,
+    Person,
     SameSlot,
+    ServiceRules,
     SlotFull,
     TooManyActiveBookings,
 )
@@ -39,11 +43,12 @@ from booking.service.common import (
     take_seat,
 )
 from clinics import service as clinics
-from clinics.models import Clinic, check_date_range
+from clinics.models import Clinic, Slot, check_date_range
 from priority import service as priority
+from priority.models import SeatPlan
 from vaxbook import audit
 from vaxbook.auth.models import Principal, Role
-from vaxbook.db import UnitOfWork
+from vaxbook.db import Connection, UnitOfWork
 from vaxbook.errors import TooManyRequests
 from vaxbook.i18n import Text
 from vaxbook.idempotency import IdempotencyKey, run_once
@@ -75,6 +80,51 @@ async def count_attempt(uow: UnitOfWork, policy: BookingPolicy, scope: str) -> N
         )
 
 
+@dataclass(frozen=True)
+class Screened:
+    """A booking that passed every check a read can make: what the write then needs."""
+
+    slot: Slot
+    clinic: Clinic
+    rules: ServiceRules
+    person: Person
+    dose: int
+    seat_plan: SeatPlan
+
+
+async def screen(
+    uow: UnitOfWork,
+    conn: Connection,
+    principal: Principal,
+    *,
+    slot_id: UUID,
+    person_id: UUID | None,
+    now: datetime,
+    through_draw: bool = False,
+) -> Screened | Booking:
+    """Everything a booking can be refused for without reaching for a seat: a slot that cannot be booked (now,
+    or by this person), a person who may not take it, a slot with no seat left to them. Or the person's own open
+    booking of this very slot, when they ask again because the first answer was lost."""
+    slot, clinic = await clinics.get_slot(uow, slot_id)
+    person = await person_for(conn, principal, person_id)
+    check_clinic_scope(principal, clinic.id)
+    held = await repository.active_booking_in_slot(conn, person_id=person.id, slot_id=slot.id)
+    if held is not None:
+        return held
+    rules = await rules_of(uow, slot.service_id)
+    check_open(slot, clinic, rules, now)
+    check_consent(person)
+    dose = await dose_for(uow, conn, person, rules, local_day(slot, clinic))
+    seat_plan = await plan_seat(uow, slot, clinic, person, now)
+    if not through_draw:
+        await priority.check_no_draw(uow, slot, clinic.zone)
+    if slot.remaining == 0 and not any(r.left for r in seat_plan.usable):
+        # A sold-out answer from a plain read. Never the other way round: a seat is only ever granted by
+        # take_seat's conditional updates.
+        raise priority.why_no_seat(seat_plan) or SlotFull()
+    return Screened(slot, clinic, rules, person, dose, seat_plan)
+
+
 async def book(
     uow: UnitOfWork,
     principal: Principal,
@@ -88,46 +138,57 @@ async def book(
 ) -> Booking:
     """Take a seat of a slot for a person: the seat is claimed by one conditional update, never read then written.
 
-    A slot whose seats go by draw is booked only by its draw (through_draw) until the draw is settled."""
+    Refusals a read can tell (and a retry by someone who holds their seat already) are answered before the
+    attempt is counted: only a reach for a seat counts against the attempt limit. A slot whose seats go by draw
+    is booked only by its draw (through_draw) until the draw is settled."""
+    screened: Screened | None = None
+
+    async def screen_and_count() -> Booking | None:
+        nonlocal screened
+        async with uow.transaction(readonly=True) as conn:
+            found = await screen(
+                uow, conn, principal, slot_id=slot_id, person_id=person_id, now=now, through_draw=through_draw
+            )
+        if isinstance(found, Booking):
+            return found
+        screened = found
+        await count_attempt(uow, policy, attempt_scope(principal, found.person.id))
+        return None
 
     async def work() -> Booking:
+        assert screened is not None
+        slot, person = screened.slot, screened.person
         async with uow.transaction() as conn:
-            slot, clinic = await clinics.get_slot(uow, slot_id)
-            rules = await rules_of(uow, slot.service_id)
-            check_open(slot, clinic, rules, now)
-            if slot.remaining == 0 and slot.held_back == 0:
-                # A sold-out answer from a plain read, before any write. Never the other way round: a seat is
-                # only ever granted by take_seat's conditional updates below.
-                raise SlotFull()
-            person = await person_for(conn, principal, person_id)
-            check_consent(person)
-            check_clinic_scope(principal, clinic.id)
-            dose = await dose_for(uow, conn, person, rules, local_day(slot, clinic))
-            seat_plan = await plan_seat(uow, slot, clinic, person, now)
-            if not through_draw:
-                await priority.check_no_draw(uow, slot, clinic.zone)
             if not await repository.take_active_place(conn, person_id=person.id, limit=policy.max_active_per_person):
                 raise TooManyActiveBookings(limit=policy.max_active_per_person)
-            booking = await insert_booking(conn, principal, slot=slot, rules=rules, person_id=person.id, dose=dose)
+            booking = await insert_booking(
+                conn, principal, slot=slot, rules=screened.rules, person_id=person.id, dose=screened.dose
+            )
             # they stop waiting for this vaccine, and a seat held for them goes to the next in line
             await end_live_entries(
                 uow,
                 conn,
                 principal,
                 person=person,
-                service_ids=await sibling_services(uow, rules),
+                service_ids=await sibling_services(uow, screened.rules),
                 policy=policy,
                 now=now,
             )
-            await record_booking(conn, principal, "booking.create", booking, dose_number=dose)
+            await record_booking(conn, principal, "booking.create", booking, dose_number=screened.dose)
             # Last, so that the slot's row stays locked for as short a time as possible.
-            return await take_seat(uow, conn, slot, seat_plan, booking, now, through_draw=through_draw)
-
-    async def count() -> None:
-        await count_attempt(uow, policy, attempt_scope(principal, person_id or principal.id))
+            # a draw's turns follow the person's rank: their group gave them their place
+            return await take_seat(
+                uow, conn, slot, screened.seat_plan, booking, now, through_draw=through_draw, ranked=through_draw
+            )
 
     return await run_once(
-        uow, idempotency, work, encode=encode, decode=decode, keep_hours=policy.idempotency_hours, before=count
+        uow,
+        idempotency,
+        work,
+        encode=encode,
+        decode=decode,
+        keep_hours=policy.idempotency_hours,
+        before=screen_and_count,
     )
 
 
@@ -181,49 +242,66 @@ async def move(
     idempotency: IdempotencyKey | None,
 ) -> Booking:
     """Reschedule in one transaction: the new seat is claimed before the old one is let go, so either the
-    booking moved or the old one stands untouched. The new booking has a new id and code."""
+    booking moved or the old one stands untouched. The new booking has a new id and code. As with booking,
+    refusals a read can tell come before the attempt is counted."""
+    screened: Screened | None = None
+    old: Booking | None = None
+
+    async def screen_and_count() -> Booking | None:
+        nonlocal screened, old
+        async with uow.transaction(readonly=True) as conn:
+            old = await booking_for(conn, principal, booking_id)
+            if old.slot_id == slot_id:
+                raise SameSlot()
+            if old.status is not BookingStatus.BOOKED or old.starts_at <= now:
+                raise _explain_unchanged(old, now)
+            slot, _ = await clinics.get_slot(uow, slot_id)
+            if slot.service_id != old.service_id:
+                raise OtherService()
+            found = await screen(uow, conn, principal, slot_id=slot_id, person_id=old.person_id, now=now)
+        if isinstance(found, Booking):
+            raise AlreadyBooked()
+        screened = found
+        await count_attempt(uow, policy, attempt_scope(principal, old.person_id))
+        return None
 
     async def work() -> Booking:
+        assert screened is not None
+        assert old is not None
+        slot, person = screened.slot, screened.person
         async with uow.transaction() as conn:
-            booking = await booking_for(conn, principal, booking_id)
-            slot, clinic = await clinics.get_slot(uow, slot_id)
-            if slot.id == booking.slot_id:
-                raise SameSlot()
-            if slot.service_id != booking.service_id:
-                raise OtherService()
-            rules = await rules_of(uow, slot.service_id)
-            check_open(slot, clinic, rules, now)
-            check_clinic_scope(principal, clinic.id)
-            person = await person_for(conn, principal, booking.person_id)
-            check_consent(person)
-            dose = await dose_for(uow, conn, person, rules, local_day(slot, clinic))
-            seat_plan = await plan_seat(uow, slot, clinic, person, now)
-            await priority.check_no_draw(uow, slot, clinic.zone)
             # Both slots are locked in one order, so that two moves between the same two slots in opposite
             # directions cannot wait on each other.
-            await repository.lock_slots(conn, slot_ids=[booking.slot_id, slot.id])
+            await repository.lock_slots(conn, slot_ids=[old.slot_id, slot.id])
             moved = await repository.change_status(
-                conn, booking_id=booking.id, from_status=BookingStatus.BOOKED, to_status=BookingStatus.MOVED, before=now
+                conn, booking_id=old.id, from_status=BookingStatus.BOOKED, to_status=BookingStatus.MOVED, before=now
             )
             if moved is None:
-                raise _explain_unchanged(booking, now)
+                raise _explain_unchanged(await booking_for(conn, principal, booking_id), now)
             new = await insert_booking(
-                conn, principal, slot=slot, rules=rules, person_id=person.id, dose=dose, moved_from=booking.id
+                conn,
+                principal,
+                slot=slot,
+                rules=screened.rules,
+                person_id=person.id,
+                dose=screened.dose,
+                moved_from=old.id,
             )
             # the new seat is claimed before the old one is let go: either the booking moved or nothing changed
-            new = await take_seat(uow, conn, slot, seat_plan, new, now)
+            new = await take_seat(uow, conn, slot, screened.seat_plan, new, now)
             await record_booking(conn, principal, "booking.moved_away", moved, moved_to=new.id)
-            await record_booking(conn, principal, "booking.move", new, moved_from=booking.id)
-            await free_seat(uow, conn, booking, policy=policy, now=now)
+            await record_booking(conn, principal, "booking.move", new, moved_from=old.id)
+            await free_seat(uow, conn, old, policy=policy, now=now)
             return new
 
-    async def count() -> None:
-        async with uow.transaction(readonly=True) as conn:
-            person_id = (await booking_for(conn, principal, booking_id)).person_id
-        await count_attempt(uow, policy, attempt_scope(principal, person_id))
-
     return await run_once(
-        uow, idempotency, work, encode=encode, decode=decode, keep_hours=policy.idempotency_hours, before=count
+        uow,
+        idempotency,
+        work,
+        encode=encode,
+        decode=decode,
+        keep_hours=policy.idempotency_hours,
+        before=screen_and_count,
     )
 
 

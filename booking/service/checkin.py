@@ -3,7 +3,6 @@ digits) turns a booking into checked_in once; a second scan says when and by who
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -15,29 +14,24 @@ from booking import repository
 from booking.models import (
     AlreadyCheckedIn,
     Booking,
+    BookingMoved,
     BookingNotActive,
     BookingNotFound,
     BookingStatus,
+    CheckedIn,
     NoSuchAppointment,
     Person,
 )
 from booking.schemas import CheckInRequest
-from booking.service.common import booking_for, record_booking
+from booking.service.common import booking_for, record_booking, rules_of
 from priority import service as priority
 from qr import service as qr
 from qr.keystore import KeyStore
 from qr.models import Appointment, Window
+from quotas import service as quotas
 from vaxbook.auth.models import Principal
 from vaxbook.db import Connection, UnitOfWork
 from vaxbook.idempotency import IdempotencyKey, run_once
-
-
-@dataclass(frozen=True)
-class CheckedIn:
-    booking: Booking
-    person: Person
-    needs_evidence: bool
-
 
 _stored = TypeAdapter(CheckedIn)
 
@@ -70,8 +64,7 @@ async def _check_in(
 ) -> CheckedIn:
     principal.require_clinic(clinic_id)
     if request.qr is not None:
-        appointment = await qr.verify_appointment(uow, request.qr, clinic_id=clinic_id, window=window, now=now)
-        booking_id = appointment.booking_id
+        appointment = await qr.read_appointment(uow, request.qr, clinic_id=clinic_id)
     else:
         assert request.code is not None
         async with uow.transaction(readonly=True) as conn:
@@ -84,42 +77,60 @@ async def _check_in(
             )
         if found is None:
             raise NoSuchAppointment()
-        window.check(Appointment(found.id, clinic_id, found.starts_at, found.ends_at, found.ends_at + window.late), now)
-        booking_id = found.id
+        appointment = Appointment(found.id, clinic_id, found.starts_at, found.ends_at, found.ends_at + window.late)
     async with uow.transaction() as conn:
+        # the booking's state first: a moved or cancelled booking says so, whatever the time
+        current = await repository.get_booking(conn, booking_id=appointment.booking_id)
+        if current is None or current.clinic_id != clinic_id:
+            raise BookingNotFound()
+        if current.status is not BookingStatus.BOOKED:
+            raise await _why_not(conn, current)
+        window.check(appointment, now, ZoneInfo(current.timezone))
         booking = await repository.check_in(
-            conn, booking_id=booking_id, clinic_id=clinic_id, staff_id=principal.id, now=now
+            conn, booking_id=current.id, clinic_id=clinic_id, staff_id=principal.id, now=now
         )
         if booking is None:
-            raise await _why_not(conn, booking_id)
+            raise await _why_not(conn, await repository.get_booking(conn, booking_id=current.id) or current)
         await record_booking(
             conn, principal, "booking.check_in", booking, by="qr" if request.qr is not None else "code"
         )
         person = await repository.get_person(conn, person_id=booking.person_id)
         assert person is not None
-        group = await priority.get_group(uow, booking.priority_group_id) if booking.priority_group_id else None
-    return CheckedIn(booking, person, needs_evidence=bool(group and group.needs_evidence))
+    return await _what_the_door_needs(uow, booking, person)
 
 
-async def _why_not(conn: Connection, booking_id: UUID) -> Exception:
-    booking = await repository.get_booking(conn, booking_id=booking_id)
-    if booking is None:
-        return BookingNotFound()
+async def _what_the_door_needs(uow: UnitOfWork, booking: Booking, person: Person) -> CheckedIn:
+    rules = await rules_of(uow, booking.service_id)
+    vaccine = await quotas.get_product(uow, rules.product_id) if rules.product_id else None
+    group = await priority.get_group(uow, booking.priority_group_id) if booking.priority_group_id else None
+    declarations = await priority.declarations_of(uow, person.id) if group else None
+    return CheckedIn(booking, person, vaccine.name if vaccine else None, group, declarations)
+
+
+async def _why_not(conn: Connection, booking: Booking) -> Exception:
+    """Why a booking cannot check in, in the nurse's words: already in (when, by whom), moved (to when), or not
+    active any more (and why)."""
     if booking.checked_in_at is not None:
-        by = await repository.checked_in_by(conn, booking_id=booking_id)
+        by = await repository.checked_in_by(conn, booking_id=booking.id)
         return AlreadyCheckedIn(at=booking.checked_in_at.astimezone(ZoneInfo(booking.timezone)), by=by or "?")
-    return BookingNotActive()
+    if booking.status is BookingStatus.MOVED:
+        return BookingMoved(await repository.moved_to(conn, booking_id=booking.id))
+    return BookingNotActive.because(booking.status)
 
 
 async def appointment_qr(
     uow: UnitOfWork, principal: Principal, store: KeyStore, *, booking_id: UUID, window: Window
 ) -> str:
-    """The QR text of one of the caller's own active bookings."""
-    async with uow.transaction(readonly=True) as conn:
+    """The QR text of an active booking: the caller's own (or a dependent's), or, for staff who may act on it, the
+    booking of a caller they help."""
+    async with uow.transaction() as conn:
         booking = await booking_for(conn, principal, booking_id)
         kept = await repository.qr_token(conn, booking_id=booking.id)
-    if booking.status is not BookingStatus.BOOKED:
-        raise BookingNotActive()
+        if principal.is_staff:
+            # a slip printed or read out for a caller: who fetched whose code stays on record
+            await record_booking(conn, principal, "booking.qr.read", booking)
+    if not booking.active:
+        raise BookingNotActive.because(booking.status)
     # the payload never changes for a booking: sign once, and again only when the signing key was revoked
     if kept is not None and await qr.still_signed(uow, kept):
         return kept

@@ -31,15 +31,16 @@ from booking.models import (
 from clinics import service as clinics
 from clinics.models import Clinic, Slot, SlotStatus
 from priority import service as priority
-from priority.models import SeatPlan
+from priority.models import EVERYONE_ELSE_RANK, PriorityGroup, SeatPlan
 from quotas import service as quotas
 from vaxbook import audit
 from vaxbook.audit import Actor
 from vaxbook.auth.models import Principal, Role
 from vaxbook.db import Connection, UnitOfWork
 
-MAX_PASSED_OVER = 50
-"""How many ineligible people waiting a freed seat looks past before it goes back to everyone."""
+CANDIDATES = 100
+"""How many of the people waiting a freed seat considers (by their best rank over their wait, then time of
+joining) before it goes back to everyone."""
 
 
 def attempt_scope(principal: Principal, person_id: UUID) -> str:
@@ -180,19 +181,31 @@ async def take_seat(
     now: datetime,
     *,
     through_draw: bool = False,
+    ranked: bool = False,
 ) -> Booking:
     """Claim the booking's seat, by conditional updates only: one held back for the person's best group that has
-    one left, else one of everyone's. Raises when none is left to them (and why, when seats are held back)."""
+    one left, else one of everyone's. Raises when none is left to them (and why, when seats are held back).
+
+    The booking records the person's group either way (`ranked`: their rank already gave them their place, as
+    on the standby list or in a draw)."""
     reservation = await priority.claim_reserved(uow, slot=slot, seat_plan=seat_plan, now=now)
     if reservation is None and not await repository.claim_seat(
         conn, clinic_id=slot.clinic_id, slot_id=slot.id, now=now, early=seat_plan.early, through_draw=through_draw
     ):
         raise priority.why_no_seat(seat_plan) or SlotFull()
-    group = reservation.group if reservation else seat_plan.group
+    group, used = seat_plan.booked_under(reservation)
+    return await record_group(conn, booking, group, reserved_seat=reservation is not None, used=used or ranked)
+
+
+async def record_group(
+    conn: Connection, booking: Booking, group: PriorityGroup | None, *, reserved_seat: bool, used: bool
+) -> Booking:
+    """The booking's priority group (the person's best on the slot's date, or the one whose seat it took), and
+    whether the group gave it its seat."""
     if group is None:
         return booking
     return await repository.mark_priority(
-        conn, booking_id=booking.id, group_id=group.id, reserved_seat=reservation is not None
+        conn, booking_id=booking.id, group_id=group.id, reserved_seat=reserved_seat, priority_used=used
     )
 
 
@@ -229,24 +242,31 @@ async def pass_seat_on(
         and not await priority.draw_pending(uow, slot)
     ):
         day = local_day(slot, clinic)
-        passed_over: list[UUID] = []
-        while len(passed_over) < MAX_PASSED_OVER:
-            entry = await repository.next_in_line(
-                conn,
-                service_id=slot.service_id,
-                clinic_id=clinic.id,
-                province=clinic.province,
-                district=clinic.district,
-                day=day,
-                passed_over=passed_over,
-            )
-            if entry is None:
-                break
-            if await _may_take(uow, conn, entry, rules, day):
+        for entry in await _in_line(uow, conn, slot, clinic, day):
+            if await repository.lock_waiting(conn, entry_id=entry.id) and await _may_take(uow, conn, entry, rules, day):
                 return await offer(conn, entry, slot, policy=policy, now=now)
-            passed_over.append(entry.id)
     await repository.release_seat(conn, clinic_id=slot.clinic_id, slot_id=slot.id)
     return None
+
+
+async def _in_line(uow: UnitOfWork, conn: Connection, slot: Slot, clinic: Clinic, day: date) -> list[StandbyEntry]:
+    """The people waiting for a seat of this slot's service, clinic and day, in the order a seat goes to them: by
+    their rank on that day, then by the time they joined.
+
+    An entry's stored rank is the best it has on any day of its wait, never worse than its rank on this day: the
+    first CANDIDATES by stored rank hold everyone who can come first."""
+    waiting = await repository.waiting_for(
+        conn,
+        service_id=slot.service_id,
+        clinic_id=clinic.id,
+        province=clinic.province,
+        district=clinic.district,
+        day=day,
+        limit=CANDIDATES,
+    )
+    people = await repository.people_by_id(conn, person_ids=list({e.person_id for e in waiting}))
+    ranks = await priority.ranks_on(uow, [someone(p) for p in people.values()], on=day)
+    return sorted(waiting, key=lambda e: (ranks.get(e.person_id, EVERYONE_ELSE_RANK), e.created_at, e.id))
 
 
 async def _may_take(uow: UnitOfWork, conn: Connection, entry: StandbyEntry, rules: ServiceRules, day: date) -> bool:
@@ -260,6 +280,10 @@ async def _may_take(uow: UnitOfWork, conn: Connection, entry: StandbyEntry, rule
     except (NotEligible, SeriesComplete):
         return False
     return True
+
+
+def someone(person: Person) -> priority.Someone:
+    return priority.Someone(person_id=person.id, born=person.date_of_birth, sex=person.sex)
 
 
 async def offer(

@@ -24,7 +24,7 @@ from booking.service.common import (
 )
 from clinics import service as clinics
 from priority import service as priority
-from priority.models import EVERYONE_ELSE_RANK, DrawEntryRecord, EntryOutcome, SeatsReserved
+from priority.models import DrawEntryRecord, EntryOutcome, SeatsReserved, rank_of
 from vaxbook.audit import Actor
 from vaxbook.auth.models import Principal, Role
 from vaxbook.db import Connection, UnitOfWork
@@ -50,7 +50,8 @@ async def enter(
         ):
             raise AlreadyBooked()
         seat_plan = await plan_seat(uow, slot, clinic, person, now)
-        rank = seat_plan.group.rank if seat_plan.group else EVERYONE_ELSE_RANK
+        # the person's best group on the slot's day, whatever the slot holds back
+        rank = rank_of(seat_plan.best)
         return await priority.add_entry(
             uow, slot=slot, person_id=person.id, entered_by=principal.id, rank=rank, now=now
         )
@@ -106,7 +107,7 @@ async def _settle_next(
                 )
             outcome, booking_id = EntryOutcome.BOOKED, booked.id
         except (SlotFull, SeatsReserved):
-            outcome, refusal = await _wait(uow, conn, entrant, entry, now)
+            outcome, refusal = await _wait(uow, conn, entrant, entry, policy, now)
         except DomainError as refused:
             refusal = refused.slug
         await priority.settle_entry(uow, entry, outcome, booking_id=booking_id, refusal=refusal)
@@ -114,8 +115,10 @@ async def _settle_next(
 
 
 async def _wait(
-    uow: UnitOfWork, conn: Connection, entrant: Principal, entry: DrawEntryRecord, now: datetime
+    uow: UnitOfWork, conn: Connection, entrant: Principal, entry: DrawEntryRecord, policy: BookingPolicy, now: datetime
 ) -> tuple[EntryOutcome, str | None]:
+    """No seat of the draw was left at their turn: onto the clinic's standby list for that day, with their rank,
+    and offered at once a seat of another slot that day if one is free (the offer shows in their standby list)."""
     slot, clinic = await clinics.get_slot(uow, entry.slot_id)
     day = local_day(slot, clinic)
     join = StandbyJoin(
@@ -123,7 +126,8 @@ async def _wait(
     )
     try:
         async with conn.transaction():
-            await standby.join(uow, entrant, join, now=now, rank=entry.rank)
+            waiting = await standby.join(uow, entrant, join, now=now, rank=entry.rank, even_with_free_seats=True)
+            await standby.offer_free_seat(uow, conn, waiting, policy=policy, now=now)
     except DomainError as refused:
         return EntryOutcome.REFUSED, refused.slug
     return EntryOutcome.WAITING, None

@@ -24,6 +24,7 @@ from booking.schemas import StandbyJoin
 from booking.service.bookings import count_attempt, decode, encode
 from booking.service.common import (
     attempt_scope,
+    check_clinic_scope,
     check_consent,
     check_open,
     dose_for,
@@ -35,7 +36,9 @@ from booking.service.common import (
     person_for,
     record_booking,
     record_entry,
+    record_group,
     rules_of,
+    someone,
 )
 from clinics import service as clinics
 from clinics.models import (
@@ -47,7 +50,7 @@ from clinics.models import (
     check_date_range,
     unknown_reference,
 )
-from priority.models import EVERYONE_ELSE_RANK
+from priority import service as priority
 from vaxbook import audit
 from vaxbook.auth.models import Principal, Role
 from vaxbook.db import Connection, UnitOfWork
@@ -57,11 +60,20 @@ STANDBY_MAX_DAYS = 92
 
 
 async def join(
-    uow: UnitOfWork, principal: Principal, data: StandbyJoin, *, now: datetime, rank: int = EVERYONE_ELSE_RANK
+    uow: UnitOfWork,
+    principal: Principal,
+    data: StandbyJoin,
+    *,
+    now: datetime,
+    rank: int | None = None,
+    even_with_free_seats: bool = False,
 ) -> StandbyEntry:
     """Wait for a seat of a service at a clinic, or anywhere in a district, between two dates.
 
-    Only while no seat is free there: with one free, booking it is the way.
+    Only while no seat is free there (with one free, booking it is the way), unless `even_with_free_seats`: a draw
+    that ran out of seats puts the people it could not seat on the list whatever other slots hold, and offers
+    them those. The entry's place in line is the person's best rank over the dates (`rank` when the day is known);
+    each offer then ranks the people waiting on the seat's own day.
     """
     check_date_range(data.date_from, data.date_to, max_days=STANDBY_MAX_DAYS)
     async with uow.transaction() as conn:
@@ -70,7 +82,8 @@ async def join(
         try:
             service = await clinics.get_service(uow, data.service_id)
             if data.clinic_id is not None:
-                await clinics.get_clinic(uow, data.clinic_id)
+                clinic = await clinics.get_clinic(uow, data.clinic_id)
+                check_clinic_scope(principal, clinic.id)
         except ServiceNotFound:
             raise unknown_reference("service_id") from None
         except ClinicNotFound:
@@ -82,9 +95,12 @@ async def join(
         ):
             raise AlreadyBooked()
         await _eligible_within(uow, conn, person, data)
-        free = await _free_seats(uow, data, data.date_from, service_id=service.id, now=now, limit=1)
-        if free:
-            raise SeatsAvailable(slot_id=free[0][0].id)
+        if not even_with_free_seats:
+            free = await _free_seats(uow, data, data.date_from, service_id=service.id, now=now, limit=1)
+            if free:
+                raise SeatsAvailable(slot_id=free[0][0].id)
+        if rank is None:
+            rank = await priority.best_rank_between(uow, someone(person), first=data.date_from, last=data.date_to)
         staff = principal.role is not Role.CITIZEN
         entry = await repository.insert_entry(
             conn,
@@ -177,6 +193,9 @@ async def accept(
             if not await repository.take_active_place(conn, person_id=person.id, limit=policy.max_active_per_person):
                 raise TooManyActiveBookings(limit=policy.max_active_per_person)
             booking = await insert_booking(conn, principal, slot=slot, rules=rules, person_id=person.id, dose=dose)
+            # their best group on the seat's day put them where they were in line
+            group = await priority.best_group_of(uow, someone(person), on=local_day(slot, clinic))
+            booking = await record_group(conn, booking, group, reserved_seat=False, used=True)
             if (
                 await repository.close_offer(
                     conn, entry_id=entry.id, to_status=StandbyStatus.BOOKED, booking_id=booking.id, now=now
@@ -240,28 +259,36 @@ async def fill_free_seats(uow: UnitOfWork, policy: BookingPolicy, *, now: dateti
     offered = 0
     async with uow.transaction() as conn:
         for entry in await repository.waiting_entries(conn, limit=batch):
-            rules = await rules_of(uow, entry.service_id)
-            person = await repository.get_person(conn, person_id=entry.person_id)
-            if (
-                person is None
-                or not rules.active
-                or await repository.has_active_booking(
-                    conn, person_id=person.id, service_id=rules.service_id, product_id=rules.product_id
-                )
-            ):
-                continue
-            free = await _free_seats(
-                uow, entry, max(entry.date_from, now.date()), service_id=entry.service_id, now=now, limit=5
-            )
-            for slot, _, clinic in free:
-                if not is_open(slot, clinic, rules, now):
-                    continue
-                try:
-                    await dose_for(uow, conn, person, rules, local_day(slot, clinic))
-                except (NotEligible, SeriesComplete):
-                    continue
-                if await repository.claim_seat(conn, clinic_id=clinic.id, slot_id=slot.id, now=now):
-                    await offer(conn, entry, slot, policy=policy, now=now)
-                    offered += 1
-                    break
+            if await offer_free_seat(uow, conn, entry, policy=policy, now=now) is not None:
+                offered += 1
     return offered
+
+
+async def offer_free_seat(
+    uow: UnitOfWork, conn: Connection, entry: StandbyEntry, *, policy: BookingPolicy, now: datetime
+) -> StandbyEntry | None:
+    """Offer a waiting entry the first seat anyone may book now where and when it waits, if there is one it may
+    take; the seat is claimed by the conditional update and held as the offer. (The entry is locked.)"""
+    rules = await rules_of(uow, entry.service_id)
+    person = await repository.get_person(conn, person_id=entry.person_id)
+    if (
+        person is None
+        or not rules.active
+        or await repository.has_active_booking(
+            conn, person_id=person.id, service_id=rules.service_id, product_id=rules.product_id
+        )
+    ):
+        return None
+    free = await _free_seats(
+        uow, entry, max(entry.date_from, now.date()), service_id=entry.service_id, now=now, limit=5
+    )
+    for slot, _, clinic in free:
+        if not is_open(slot, clinic, rules, now):
+            continue
+        try:
+            await dose_for(uow, conn, person, rules, local_day(slot, clinic))
+        except (NotEligible, SeriesComplete):
+            continue
+        if await repository.claim_seat(conn, clinic_id=clinic.id, slot_id=slot.id, now=now):
+            return await offer(conn, entry, slot, policy=policy, now=now)
+    return None

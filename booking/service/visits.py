@@ -16,6 +16,7 @@ from booking.models import (
     BookingPolicy,
     BookingStatus,
     EvidenceRequired,
+    FollowUp,
     NotAVaccination,
     NotAVisit,
     NotCheckedIn,
@@ -63,6 +64,13 @@ async def confirm_evidence(
                 raise NotCheckedIn()
             await record_booking(conn, principal, "booking.evidence_seen", seen_now)
             return seen_now
+        if not booking.priority_used:
+            # the group gave this booking nothing: without its evidence the person is simply not counted in it
+            ungrouped = await repository.drop_group(conn, booking_id=booking.id, clinic_id=clinic_id)
+            if ungrouped is None:
+                raise NotCheckedIn()
+            await record_booking(conn, principal, "booking.group_not_evidenced", ungrouped)
+            return ungrouped
         refused = await repository.change_checked_in(
             conn, booking_id=booking.id, clinic_id=clinic_id, to_status=BookingStatus.NOT_ELIGIBLE
         )
@@ -85,7 +93,7 @@ async def record_vaccination(
         rules = await rules_of(uow, booking.service_id)
         if rules.product_id is None:
             raise NotAVaccination()
-        if booking.priority_group_id is not None and booking.evidence_seen_at is None:
+        if booking.priority_used and booking.priority_group_id is not None and booking.evidence_seen_at is None:
             group = await priority.get_group(uow, booking.priority_group_id)
             if group.needs_evidence:
                 raise EvidenceRequired()
@@ -107,18 +115,13 @@ async def record_vaccination(
         )
         vaccination = await repository.insert_vaccination(
             conn,
-            vaccination=Vaccination(
-                booking_id=booking.id,
-                clinic_id=clinic_id,
-                person_id=booking.person_id,
-                product_id=rules.product_id,
-                lot_id=data.lot_id,
-                dose_number=booking.dose_number,
-                injection_site=data.injection_site,
-                vaccinator_id=data.vaccinator_id or principal.id,
-                given_at=given_at,
-                observe_until=given_at + OBSERVATION,
-            ),
+            booking=booking,
+            product_id=rules.product_id,
+            lot_id=data.lot_id,
+            injection_site=data.injection_site,
+            vaccinator_id=data.vaccinator_id or principal.id,
+            given_at=given_at,
+            observe_until=given_at + OBSERVATION,
             recorded_by=principal.id,
         )
         await record_booking(conn, principal, "booking.vaccinated", completed, lot_id=data.lot_id)
@@ -188,8 +191,9 @@ async def record_no_dose(uow: UnitOfWork, principal: Principal, *, clinic_id: UU
 
 async def serious_events(
     uow: UnitOfWork, principal: Principal, *, since: datetime | None, before: tuple[datetime, UUID] | None, limit: int
-) -> list[AdverseEvent]:
-    """Serious adverse events for the department: health data, so each read leaves an audit row."""
+) -> list[FollowUp]:
+    """Serious adverse events for the department to follow up (whom to call, the dose before): health data, so
+    each read leaves an audit row naming the people read."""
     if since is not None and since.tzinfo is None:
         raise Invalid.field(
             "since", "timezone", Text("Cần múi giờ", "Needs a time zone (…Z or +07:00)"), source="query"
@@ -202,6 +206,6 @@ async def serious_events(
             action="adverse_events.read",
             object_type="adverse_events",
             object_id="serious",
-            details={"rows": len(found)},
+            details={"rows": len(found), "people": sorted({str(f.person_id) for f in found})},
         )
     return found

@@ -92,11 +92,13 @@ async def test_search_by_phone_or_cccd_in_the_body_and_audited(
     client: Client, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
     citizen, me = await make_citizen(uow)
-    mother = await make_dependent(uow, citizen, full_name="Trần Thị Út", date_of_birth=date(1950, 1, 1))
+    mother = await make_dependent(
+        uow, citizen, full_name="Trần Thị Út", date_of_birth=date(1950, 1, 1), relation="parent"
+    )
     phone = await db.fetchval("SELECT phone FROM citizens WHERE id = $1", citizen.id)
     operator = await staff_headers(client, uow, Role.OPERATOR)
     by_phone = await client.post("/api/v1/assist/people/search", json={"phone": phone}, headers=operator)
-    assert [(p["id"], p["relation"]) for p in by_phone.json()] == [(str(me.id), "self"), (str(mother.id), "dependent")]
+    assert [(p["id"], p["relation"]) for p in by_phone.json()] == [(str(me.id), "self"), (str(mother.id), "parent")]
     by_cccd = await client.post("/api/v1/assist/people/search", json={"cccd": me.cccd}, headers=operator)
     assert [p["id"] for p in by_cccd.json()] == [str(me.id)]
     nobody = await client.post("/api/v1/assist/people/search", json={"phone": "0900000001"}, headers=operator)

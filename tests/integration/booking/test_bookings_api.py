@@ -44,10 +44,20 @@ async def test_a_citizen_books_a_seat_and_gets_a_code(client: Client, uow: UnitO
     assert await db.fetchval("SELECT active_bookings FROM people WHERE id = $1", me.id) == 1
     audit = await db.fetchrow("SELECT actor_kind, actor_id, action FROM audit_log WHERE object_id = $1", booking["id"])
     assert (audit["actor_kind"], audit["actor_id"], audit["action"]) == ("citizen", citizen.id, "booking.create")
+    assert booking["clinic_name"] == clinic.name
+    assert booking["clinic_address"] == clinic.address
+    assert (booking["service_code"], booking["service_name_vi"]) == (service.code, service.name_vi)
+    assert booking["timezone"] == "Asia/Ho_Chi_Minh"
+    # asking again for the same slot (a first answer lost on a bad line): the seat they hold, not a second one
     again = await book(client, token_for(citizen), slot.id)
-    assert again.status_code == 409
-    assert again.json()["type"] == "/problems/already-booked"
+    assert again.status_code == 201
+    assert again.json()["id"] == booking["id"]
     assert await seats(db, slot.id) == 1
+    other_slot = await make_slot(uow, clinic, service, starts_at=slot.starts_at + timedelta(hours=1))
+    elsewhere = await book(client, token_for(citizen), other_slot.id)
+    assert elsewhere.status_code == 409
+    assert elsewhere.json()["type"] == "/problems/already-booked"
+    assert await seats(db, other_slot.id) == 0
 
 
 async def test_full_closed_and_past_slots(client: Client, uow: UnitOfWork, db: asyncpg.Connection) -> None:
@@ -248,17 +258,45 @@ async def test_booking_attempts_are_limited_per_citizen(
     client: Client, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
     clinic, service = await make_clinic(uow), await make_service(uow)
-    slot = await make_slot(uow, clinic, service, capacity=0)
+    slot = await make_slot(uow, clinic, service, capacity=5)
     citizen, _ = await make_citizen(uow)
     other, _ = await make_citizen(uow)
-    statuses = [(await book(client, token_for(citizen), slot.id)).status_code for _ in range(11)]
-    assert statuses == [409] * 10 + [429]
+    statuses = []
+    for _ in range(11):
+        booked = await book(client, token_for(citizen), slot.id)
+        statuses.append(booked.status_code)
+        if booked.status_code == 201:
+            cancel = await client.post(f"/api/v1/bookings/{booked.json()['id']}/cancel", headers=token_for(citizen))
+            assert cancel.status_code == 200
+    assert statuses == [201] * 10 + [429]
     limited = await book(client, token_for(citizen), slot.id)
     assert limited.json()["type"] == "/problems/too-many-requests"
     assert 0 < int(limited.headers["retry-after"]) <= 600
-    assert (await book(client, token_for(other), slot.id)).status_code == 409
+    assert (await book(client, token_for(other), slot.id)).status_code == 201
     await db.execute("UPDATE attempt_counters SET window_started = now() - interval '11 minutes'")
-    assert (await book(client, token_for(citizen), slot.id)).status_code == 409
+    assert (await book(client, token_for(citizen), slot.id)).status_code == 201
+
+
+async def test_refusals_the_search_could_tell_are_not_attempts(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """A full slot, one not open yet, one closed: refused from a read, and never counted against the limit."""
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    full = await make_slot(uow, clinic, service, capacity=0)
+    later = await make_slot(uow, clinic, service, starts_at=soon(30))
+    await db.execute("UPDATE slots SET opens_at = now() + interval '2 hours' WHERE id = $1", later.id)
+    closed = await make_slot(uow, clinic, service, starts_at=soon(31))
+    await db.execute("UPDATE slots SET status = 'closed' WHERE id = $1", closed.id)
+    citizen, _ = await make_citizen(uow)
+    for slot, refusal in ((full, "slot-full"), (later, "not-open-yet"), (closed, "slot-not-bookable")):
+        for _ in range(12):
+            refused = await book(client, token_for(citizen), slot.id)
+            assert refused.status_code == 409
+            assert refused.json()["type"] == f"/problems/{refusal}"
+    assert await db.fetchval("SELECT count(*) FROM attempt_counters") == 0
+    open_slot = await make_slot(uow, clinic, service, starts_at=soon(32))
+    assert (await book(client, token_for(citizen), open_slot.id)).status_code == 201
+    assert await db.fetchval("SELECT attempts FROM attempt_counters") == 1
 
 
 async def test_a_citizen_without_a_profile_is_asked_for_one(client: Client, uow: UnitOfWork) -> None:

@@ -111,11 +111,12 @@ async def test_dependents_are_the_guardians_alone(client: Client, uow: UnitOfWor
         "province": "Cần Thơ",
         "district": "Ninh Kiều",
         "ward": "An Khánh",
+        "relation": "child",
         "consent": consent(),
     }
     added = await client.post("/api/v1/me/dependents", json=child, headers=token_for(guardian))
     assert added.status_code == 201, added.text
-    assert added.json()["relation"] == "dependent"
+    assert added.json()["relation"] == "child"
     assert added.json()["cccd"] is None
     child_id = added.json()["id"]
     assert [p["id"] for p in (await client.get("/api/v1/me/dependents", headers=token_for(guardian))).json()] == [
@@ -127,6 +128,10 @@ async def test_dependents_are_the_guardians_alone(client: Client, uow: UnitOfWor
     assert (await client.delete(url, headers=token_for(stranger))).status_code == 404
     renamed = await client.patch(url, json={"full_name": "Lê Minh Khôi"}, headers=token_for(guardian))
     assert renamed.json()["full_name"] == "Lê Minh Khôi"
+    assert renamed.json()["relation"] == "child"
+    related = await client.patch(url, json={"relation": "other"}, headers=token_for(guardian))
+    assert related.json()["relation"] == "other"
+    assert (await client.patch(url, json={"relation": "cousin"}, headers=token_for(guardian))).status_code == 422
     assert (
         await client.patch(url, json={"date_of_birth": "2018-01-01"}, headers=token_for(guardian))
     ).status_code == 422
@@ -135,6 +140,25 @@ async def test_dependents_are_the_guardians_alone(client: Client, uow: UnitOfWor
     assert (await client.delete(not_a_dependent, headers=token_for(guardian))).status_code == 404
     assert (await client.delete(url, headers=token_for(guardian))).status_code == 204
     assert await db.fetchval("SELECT dependent_count FROM people WHERE account_id = $1", guardian.id) == 0
+
+
+async def test_a_dependent_needs_a_relation(client: Client, uow: UnitOfWork, db: asyncpg.Connection) -> None:
+    guardian, me = await make_citizen(uow)
+    body = person_details(cccd=None) | {"consent": consent()}
+    missing = await client.post("/api/v1/me/dependents", json=body, headers=token_for(guardian))
+    assert missing.status_code == 422
+    assert [e["field"] for e in missing.json()["errors"]] == ["relation"]
+    for relation in ("child", "parent", "spouse", "other"):
+        added = await client.post(
+            "/api/v1/me/dependents",
+            json=body | {"relation": relation, "full_name": f"Người {relation}"},
+            headers=token_for(guardian),
+        )
+        assert added.json()["relation"] == relation
+    stored = await db.fetch("SELECT relation FROM people WHERE guardian_id = $1 ORDER BY created_at", me.id)
+    assert [r["relation"] for r in stored] == ["child", "parent", "spouse", "other"]
+    own = await client.get("/api/v1/me/profile", headers=token_for(guardian))
+    assert own.json()["relation"] == "self"
 
 
 async def test_a_dependent_with_booking_history_stays(client: Client, uow: UnitOfWork) -> None:
@@ -155,7 +179,7 @@ async def test_at_most_five_dependents(client: Client, uow: UnitOfWork) -> None:
         await make_dependent(uow, guardian, full_name=f"Người thân {n}", cccd=None)
     sixth = await client.post(
         "/api/v1/me/dependents",
-        json=person_details(cccd=None) | {"consent": consent()},
+        json=person_details(cccd=None) | {"relation": "parent", "consent": consent()},
         headers=token_for(guardian),
     )
     assert sixth.status_code == 409
@@ -168,7 +192,7 @@ async def test_parallel_additions_stop_at_five(client: Client, uow: UnitOfWork, 
     headers = token_for(guardian)
 
     async def add(n: int) -> int:
-        body = person_details(full_name=f"Người thân {n}", cccd=None) | {"consent": consent()}
+        body = person_details(full_name=f"Người thân {n}", cccd=None) | {"relation": "other", "consent": consent()}
         return (await client.post("/api/v1/me/dependents", json=body, headers=headers)).status_code
 
     statuses = await asyncio.gather(*(add(n) for n in range(12)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,7 +14,17 @@ from booking.service import standby
 from clinics import service as clinics
 from clinics.models import Clinic, Service, Sex, Slot
 from clinics.schemas import ServiceUpdate
-from tests.factories import make_citizen, make_clinic, make_service, make_slot, soon, token_for
+from tests.factories import (
+    declare,
+    due_date_for,
+    make_citizen,
+    make_clinic,
+    make_group,
+    make_service,
+    make_slot,
+    soon,
+    token_for,
+)
 from vaxbook.audit import SYSTEM
 from vaxbook.auth.models import Principal
 from vaxbook.db import UnitOfWork
@@ -161,18 +171,58 @@ async def test_expired_offers_pass_the_seat_on(client: Client, uow: UnitOfWork, 
     ]
 
 
-async def test_priority_rank_comes_before_the_time_of_joining(
+async def test_the_seat_goes_by_the_person_s_group_before_the_time_of_joining(
     client: Client, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
+    """Whatever the slot holds back: a woman 27 weeks pregnant who joined after a woman who is not gets the first
+    freed seat, a 68-year-old the next, and the first to join the last."""
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=3)
+    await make_group(uow, rank=1, kind="pregnancy", min_weeks=13)
+    elderly = await make_group(uow, rank=2, kind="age", min_age_years=65)
+    holders = [(await make_citizen(uow))[0] for _ in range(3)]
+    bookings = [
+        (await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(h))).json()["id"]
+        for h in holders
+    ]
+    day = slot.starts_at.astimezone(SAIGON).date()
+    first, _ = await make_citizen(uow)
+    pregnant, her = await make_citizen(uow)
+    await declare(uow, her.id, due_date=due_date_for(27, day))
+    old, _ = await make_citizen(uow, sex="male", date_of_birth=date(day.year - 68, 1, 1))
+    entries = {}
+    for citizen in (first, pregnant, old):
+        entries[citizen] = await join(client, citizen, wait_body(service, slot, clinic_id=str(clinic.id)))
+    ranks = await db.fetch("SELECT priority_rank FROM standby_entries ORDER BY created_at")
+    assert [r["priority_rank"] for r in ranks] == [1000, 1, 2]
+    offered = []
+    for holder, booking_id in zip(holders, bookings, strict=True):
+        await client.post(f"/api/v1/bookings/{booking_id}/cancel", headers=token_for(holder))
+        now_offered = [c for c in (first, pregnant, old) if (await entry_of(client, c))["status"] == "offered"]
+        offered.append(next(c for c in now_offered if c not in offered))
+    assert offered == [pregnant, old, first]
+    accepted = await client.post(f"/api/v1/standby/{entries[old]['id']}/accept", headers=token_for(old), json=None)
+    assert accepted.status_code == 201, accepted.text
+    assert accepted.json()["priority_group_id"] == str(elderly.id)
+    assert accepted.json()["priority_used"] is True
+
+
+async def test_a_wait_ranks_on_the_seat_s_own_day(client: Client, uow: UnitOfWork, db: asyncpg.Connection) -> None:
+    """A woman who reaches 13 weeks only after the seat's day waits behind those who joined before her for it."""
     clinic, service, slot, holder, booking_id = await full_slot(uow, client)
-    early, _ = await make_citizen(uow)
-    priority, _ = await make_citizen(uow)
-    await join(client, early, wait_body(service, slot, clinic_id=str(clinic.id)))
-    ranked = await join(client, priority, wait_body(service, slot, clinic_id=str(clinic.id)))
-    await db.execute("UPDATE standby_entries SET priority_rank = 10 WHERE id = $1", ranked["id"])
+    await make_group(uow, rank=1, kind="pregnancy", min_weeks=13)
+    day = slot.starts_at.astimezone(SAIGON).date()
+    first, _ = await make_citizen(uow)
+    pregnant, her = await make_citizen(uow)
+    await declare(uow, her.id, due_date=due_date_for(12, day))
+    week = wait_body(service, slot, clinic_id=str(clinic.id)) | {"date_to": (day + timedelta(days=7)).isoformat()}
+    await join(client, first, week)
+    await join(client, pregnant, week)
+    # over the wait's days she reaches 13 weeks: her place in line is her best on any of them
+    assert await db.fetchval("SELECT priority_rank FROM standby_entries WHERE person_id = $1", her.id) == 1
     await client.post(f"/api/v1/bookings/{booking_id}/cancel", headers=token_for(holder))
-    assert (await entry_of(client, priority))["status"] == "offered"
-    assert (await entry_of(client, early))["status"] == "waiting"
+    assert (await entry_of(client, first))["status"] == "offered"
+    assert (await entry_of(client, pregnant))["status"] == "waiting"
 
 
 async def test_people_who_cannot_take_the_seat_are_passed_over(

@@ -85,10 +85,12 @@ class BookingMachine(RuleBasedStateMachine):
                 await make_slot(self.uow, clinic, service, capacity=c, starts_at=soon(hours))
                 for c, hours in zip(CAPACITIES, STARTS_IN_HOURS, strict=True)
             ]
-            citizens = [(await make_citizen(self.uow))[0] for _ in range(CITIZENS)]
+            citizens = [await make_citizen(self.uow) for _ in range(CITIZENS)]
             return clinic, service, slots, citizens
 
-        self.clinic, self.service, self.slots, self.citizens = self.run(build())
+        self.clinic, self.service, self.slots, signed_up = self.run(build())
+        self.citizens = [principal for principal, _ in signed_up]
+        self.citizen_of = {person.id: n for n, (_, person) in enumerate(signed_up)}
         # Start full, with the last citizens holding every seat: the others can only wait until someone lets go.
         held = []
         for n, slot in enumerate(self.slots[:2]):
@@ -168,6 +170,14 @@ class BookingMachine(RuleBasedStateMachine):
             )
         )
         return (citizen, booking.id) if booking else multiple()
+
+    @rule(target=bookings_made)
+    def accept_an_open_offer(self) -> Any:
+        """Offers are few and short-lived: take one that is open now, as its holder would on seeing it."""
+        offered = self.run(self.conn.fetchrow("SELECT id, person_id FROM standby_entries WHERE status = 'offered'"))
+        if offered is None:
+            return multiple()
+        return self.accept((self.citizen_of[offered["person_id"]], offered["id"]))
 
     @rule(entry=entries)
     def leave(self, entry: tuple[int, UUID]) -> None:

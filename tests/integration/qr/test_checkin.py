@@ -96,7 +96,16 @@ async def test_a_scan_checks_the_booking_in_once_and_the_qr_holds_no_personal_da
     )
     assert again.json()["checked_in_by"]
     assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'booking.check_in'") == 1
-    assert (await client.get(f"/api/v1/bookings/{booking['id']}/qr", headers=token_for(citizen))).status_code == 409
+    # checked in is still active: the person can show their code again at the vaccination table
+    shown_again = await client.get(f"/api/v1/bookings/{booking['id']}/qr?format=text", headers=token_for(citizen))
+    assert (shown_again.status_code, shown_again.text) == (200, text)
+    await client.post(f"/api/v1/clinics/{clinic.id}/bookings/{booking['id']}/no-dose", headers=staff)
+    ended = await client.get(f"/api/v1/bookings/{booking['id']}/qr", headers=token_for(citizen))
+    assert (ended.status_code, ended.json()["type"], ended.json()["status"]) == (
+        409,
+        "/problems/booking-not-active",
+        "no_show",
+    )
 
 
 @pytest.mark.concurrency
@@ -141,12 +150,53 @@ async def test_cancelled_and_moved_bookings_lose_their_qr(client: Client, uow: U
         f"/api/v1/bookings/{booking['id']}/reschedule", json={"slot_id": other.json()["id"]}, headers=token_for(citizen)
     )
     assert moved.status_code == 201
-    assert (await check_in(client, staff, clinic.id, qr=text)).json()["type"] == "/problems/booking-not-active"
+    scanned_old = await check_in(client, staff, clinic.id, qr=text)
+    assert scanned_old.json()["type"] == "/problems/booking-moved"
+    assert scanned_old.json()["moved_to_code"] == moved.json()["code"]
+    assert scanned_old.json()["moved_to_starts_at"] == moved.json()["starts_at"]
     new_text = (
         await client.get(f"/api/v1/bookings/{moved.json()['id']}/qr?format=text", headers=token_for(citizen))
     ).text
     await client.post(f"/api/v1/bookings/{moved.json()['id']}/cancel", headers=token_for(citizen))
-    assert (await check_in(client, staff, clinic.id, qr=new_text)).json()["type"] == "/problems/booking-not-active"
+    cancelled = await check_in(client, staff, clinic.id, qr=new_text)
+    assert (cancelled.json()["type"], cancelled.json()["status"]) == ("/problems/booking-not-active", "cancelled")
+    assert "hủy" in cancelled.json()["detail"]
+
+
+async def test_a_moved_booking_says_so_whatever_the_time(client: Client, uow: UnitOfWork) -> None:
+    """The old code of a booking moved to a later day is scanned early, late or on time: 'moved', never 'come back
+    later', and the new code is told."""
+    citizen, clinic, booking = await booked(client, uow, hours=48)
+    text = (await client.get(f"/api/v1/bookings/{booking['id']}/qr?format=text", headers=token_for(citizen))).text
+    staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
+    slots = await client.get(f"/api/v1/clinics/{clinic.id}/slots", headers=staff)
+    start = soon(96)
+    later = await client.post(
+        f"/api/v1/clinics/{clinic.id}/slots",
+        json={
+            "service_id": slots.json()["items"][0]["service_id"],
+            "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(minutes=30)).isoformat(),
+            "capacity": 2,
+        },
+        headers=staff,
+    )
+    moved = await client.post(
+        f"/api/v1/bookings/{booking['id']}/reschedule", json={"slot_id": later.json()["id"]}, headers=token_for(citizen)
+    )
+    assert moved.status_code == 201, moved.text
+    scanned_old = await check_in(client, staff, clinic.id, qr=text)
+    assert scanned_old.json()["type"] == "/problems/booking-moved", scanned_old.text
+    assert moved.json()["code"] in scanned_old.json()["detail"]
+    by_code = await check_in(client, staff, clinic.id, code=booking["code"], date_of_birth="1990-05-17")
+    assert by_code.json()["type"] == "/problems/booking-moved", by_code.text
+    new_text = (
+        await client.get(f"/api/v1/bookings/{moved.json()['id']}/qr?format=text", headers=token_for(citizen))
+    ).text
+    too_early = await check_in(client, staff, clinic.id, qr=new_text)
+    assert too_early.json()["type"] == "/problems/qr-too-early"
+    # the time to come back, in the clinic's own time
+    assert too_early.json()["opens_at"].endswith("+07:00")
 
 
 async def test_the_scan_is_for_this_clinic_and_this_time(client: Client, uow: UnitOfWork) -> None:

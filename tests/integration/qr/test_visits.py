@@ -207,7 +207,22 @@ async def test_adverse_events_come_from_staff_and_citizens_and_serious_ones_reac
     ).status_code == 404
     admin = await staff_headers(client, uow, Role.HEALTH_ADMIN, [])
     serious = (await client.get("/api/v1/adverse-events", headers=admin)).json()["items"]
-    assert [e["description"] for e in serious] == ["Khó thở sau 15 phút"]
+    assert [e["event"]["description"] for e in serious] == ["Khó thở sau 15 phút"]
+    # what the department needs to follow it up: whom to call, where, and the dose before it
+    [follow_up] = serious
+    person = await db.fetchrow("SELECT id, full_name, date_of_birth FROM people")
+    phone = await db.fetchval("SELECT phone FROM citizens")
+    lot_number = await db.fetchval("SELECT lot_number FROM vaccine_lots WHERE id = $1", lot_id)
+    assert follow_up["full_name"] == person["full_name"]
+    assert follow_up["phone"] == phone
+    assert (follow_up["clinic_code"], follow_up["clinic_name"]) == (clinic.code, clinic.name)
+    assert follow_up["lot_number"] == lot_number
+    assert follow_up["vaccine_name"] == await db.fetchval("SELECT name FROM vaccine_products")
+    assert follow_up["booking_code"] == booking["code"]
+    assert follow_up["event"]["onset_at"].endswith("+07:00")
+    assert follow_up["given_at"].endswith("+07:00")
+    audited = await db.fetchval("SELECT details FROM audit_log WHERE action = 'adverse_events.read'")
+    assert str(person["id"]) in audited
     assert (await client.get("/api/v1/adverse-events", headers=staff)).status_code == 403
     elsewhere = await staff_headers(client, uow, Role.CLINIC_STAFF, [(await make_clinic(uow)).id])
     assert (

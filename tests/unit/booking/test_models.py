@@ -27,6 +27,7 @@ def person(born: date = date(1990, 1, 1), sex: Sex = Sex.FEMALE) -> Person:
         id=uuid4(),
         account_id=uuid4(),
         guardian_id=None,
+        relation=None,
         full_name="Lê Thị Mai",
         date_of_birth=born,
         sex=sex,
