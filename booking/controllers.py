@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from litestar import Controller, Response, delete, get, patch, post, put
+from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
 from booking.models import CONSENT_TEXT, CONSENT_VERSION, BookingPolicy
@@ -43,6 +43,7 @@ from qr.schemas import CardCheck, VerifiedCard
 from vaxbook.auth.models import Principal, Role
 from vaxbook.auth.security import CITIZENS, CLINIC_MANAGERS, HEALTH_ADMINS, PUBLIC, CallerRequest, allow
 from vaxbook.dependencies import AppSettings, CheckInWindow, Keys, UoW
+from vaxbook.errors import Unauthorized
 from vaxbook.idempotency import IdempotencyHeader, IdempotencyKey, idempotency_key
 from vaxbook.pagination import Cursor, Limit, Page, decode_time_cursor, paginate
 
@@ -66,6 +67,26 @@ def _drawn(text: str, format: QrFormat, *, card: bool) -> Response[bytes]:
         )
         media_type = "image/png"
     return Response(body, media_type=media_type, headers={"Cache-Control": "no-store"})
+
+
+async def provide_searcher(
+    request: Request[Any, Any, Any],
+    uow: UoW,
+    caller: NamedDependency[Principal | None],
+    person: Annotated[
+        UUID | None,
+        QueryParameter(
+            description="Whom to show what they may book: yourself when left out, or one of your dependents (a "
+            "citizen); the caller you are helping (staff)"
+        ),
+    ] = None,
+) -> priority.Someone | None:
+    """The person a slot search speaks to (see people.searcher), from the optional token of a public route."""
+    if caller is None:
+        if person is not None:
+            raise Unauthorized()
+        return None
+    return await people.searcher(uow, caller, person)
 
 
 def _key(principal: Principal, header: str | None, operation: str, **payload: Any) -> IdempotencyKey | None:

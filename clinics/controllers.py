@@ -5,6 +5,7 @@ from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, delete, get, patch, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
@@ -30,6 +31,7 @@ from clinics.schemas import (
     SlotTemplateUpdate,
     SlotUpdate,
 )
+from priority.service import Someone
 from vaxbook.auth.security import CLINIC_MANAGERS, HEALTH_ADMINS, PUBLIC, CallerRequest
 from vaxbook.dependencies import AppSettings, UoW
 from vaxbook.fields import normalize_text
@@ -122,17 +124,35 @@ class ServiceController(Controller):
         return Service.model_validate(await service.update_service(uow, request.user, service_id, data))
 
 
+ClinicRef = Annotated[
+    str | None,
+    QueryParameter(name="clinic", max_length=64, pattern=r"^[A-Za-z0-9-]+$", description="A clinic's id or its code"),
+]
+
+
+def _clinic_ref(value: str | None) -> tuple[UUID | None, str | None]:
+    """(id, code) from a `clinic` parameter that may be either."""
+    if value is None:
+        return None, None
+    try:
+        return UUID(value), None
+    except ValueError:
+        return None, value.upper()
+
+
 class AvailabilityController(Controller):
     path = "/api/v1/availability"
     tags = ["Availability"]
 
-    @get("/", opt=PUBLIC)
+    @get("/", opt=PUBLIC, summary="Find open slots")
     async def search(
         self,
         uow: UoW,
         settings: AppSettings,
+        searcher: NamedDependency[Someone | None],
         service_code: ServiceFilter = None,
-        clinic_id: Annotated[UUID | None, QueryParameter(name="clinic")] = None,
+        clinic: ClinicRef = None,
+        slot_id: Annotated[UUID | None, QueryParameter(name="slot", description="One slot by its id")] = None,
         province: PlaceFilter = None,
         district: PlaceFilter = None,
         ward: PlaceFilter = None,
@@ -141,17 +161,22 @@ class AvailabilityController(Controller):
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Availability:
-        """Open slots with seats left, earliest first, with the clinics they belong to.
+        """Open slots with seats left, earliest first, with the clinics they belong to: the seats anyone may take,
+        those held back for priority groups (which groups, and from when), when the slot opens to everyone, and
+        whether its seats go by draw. With a token, `for_you` says what you (or `person`) may take and from when.
 
-        Dates are the clinics' local dates; without them the search covers the next 14 days.
-        """
-        rows = await service.search_availability(
+        Places match with or without accents and "Quận", "Phường", "P." before them; `clinic` takes an id or a
+        code. Dates are the clinics' local dates; without them the search covers the next 14 days."""
+        clinic_id, clinic_code = _clinic_ref(clinic)
+        found = await service.search_availability(
             uow,
             service.SearchQuery(
                 date_from=date_from,
                 date_to=date_to,
                 service_code=service_code.lower() if service_code else None,
                 clinic_id=clinic_id,
+                clinic_code=clinic_code,
+                slot_id=slot_id,
                 province=_place(province),
                 district=_place(district),
                 ward=_place(ward),
@@ -160,24 +185,16 @@ class AvailabilityController(Controller):
             max_days=settings.search_max_days,
             after=decode_time_cursor(cursor),
             limit=limit + 1,
+            searcher=searcher,
         )
-        page = rows[:limit]
-        clinics = {clinic.id: clinic for _, _, clinic in page}
+        page = found[:limit]
+        clinics = {f.clinic.id: f.clinic for f in page}
         return Availability(
-            items=[
-                AvailableSlot(
-                    slot_id=slot.id,
-                    clinic_id=slot.clinic_id,
-                    service_id=slot.service_id,
-                    service_code=code,
-                    starts_at=slot.starts_at.astimezone(clinic.zone),
-                    ends_at=slot.ends_at.astimezone(clinic.zone),
-                    remaining=slot.remaining,
-                )
-                for slot, code, clinic in page
-            ],
+            items=[AvailableSlot.of(f) for f in page],
             clinics=[ClinicSummary.model_validate(c) for c in clinics.values()],
-            next_cursor=encode_cursor(page[-1][0].starts_at.isoformat(), page[-1][0].id) if len(rows) > limit else None,
+            next_cursor=encode_cursor(page[-1].slot.starts_at.isoformat(), page[-1].slot.id)
+            if len(found) > limit
+            else None,
         )
 
 
@@ -210,14 +227,22 @@ class ClinicSlotController(Controller):
             after=decode_time_cursor(cursor),
             limit=limit + 1,
         )
-        return paginate([Slot.of(s, clinic.zone) for s in slots], limit, lambda s: (s.starts_at.isoformat(), s.id))
+        return paginate([Slot.of(s, clinic.timezone) for s in slots], limit, lambda s: (s.starts_at.isoformat(), s.id))
+
+    @get("/{slot_id:uuid}")
+    async def get_slot(
+        self, clinic_id: FromPath[UUID], slot_id: FromPath[UUID], uow: UoW, request: CallerRequest
+    ) -> Slot:
+        """One slot of the clinic, in any status."""
+        clinic, slot = await service.clinic_slot(uow, request.user, clinic_id, slot_id)
+        return Slot.of(slot, clinic.timezone)
 
     @post("/")
     async def create_slot(
         self, clinic_id: FromPath[UUID], data: JSONBody[SlotCreate], uow: UoW, request: CallerRequest
     ) -> Slot:
         clinic, slot = await service.create_slot(uow, request.user, clinic_id, data, now=datetime.now(UTC))
-        return Slot.of(slot, clinic.zone)
+        return Slot.of(slot, clinic.timezone)
 
     @patch("/{slot_id:uuid}")
     async def update_slot(
@@ -230,7 +255,7 @@ class ClinicSlotController(Controller):
     ) -> Slot:
         """Change capacity (never below the seats booked) or status (open, closed, or cancelled when unbooked)."""
         clinic, slot = await service.update_slot(uow, request.user, clinic_id, slot_id, data, now=datetime.now(UTC))
-        return Slot.of(slot, clinic.zone)
+        return Slot.of(slot, clinic.timezone)
 
 
 class SlotTemplateController(Controller):

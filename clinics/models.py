@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -12,6 +13,9 @@ from vaxbook.auth.models import ClinicOutOfScope as ClinicOutOfScope
 from vaxbook.errors import Conflict, Invalid, NotFound
 from vaxbook.fields import EARLIEST_DATE, LATEST_DATE
 from vaxbook.i18n import Text
+
+if TYPE_CHECKING:  # priority's models use these (Sex): the types only, to keep the import one-way
+    from priority.models import Reservation, SeatPlan
 
 
 class ClinicKind(StrEnum):
@@ -135,6 +139,24 @@ class SlotTemplate:
                 begin += step
             day += timedelta(days=7)
         return result
+
+
+@dataclass(frozen=True)
+class Found:
+    """A slot a search found: its seats held back per group, when a draw for it closes, and, for a signed-in
+    searcher, what they may take of it."""
+
+    slot: Slot
+    service_code: str
+    clinic: Clinic
+    held_back: list[Reservation]
+    draw_closes_at: datetime | None
+    plan: SeatPlan | None = None
+    searcher: UUID | None = None  # whose plan it is
+
+    @property
+    def day(self) -> date:
+        return self.slot.starts_at.astimezone(self.clinic.zone).date()
 
 
 MAX_DAYS_AHEAD = 730

@@ -128,9 +128,9 @@ async def list_clinics(
     rows = await conn.fetch(
         f"""
         SELECT {_CLINIC} FROM clinics
-        WHERE ($1::text IS NULL OR lower(province) = lower($1))
-          AND ($2::text IS NULL OR lower(district) = lower($2))
-          AND ($3::text IS NULL OR lower(ward) = lower($3))
+        WHERE ($1::text IS NULL OR province_key = place_key($1))
+          AND ($2::text IS NULL OR district_key = place_key($2))
+          AND ($3::text IS NULL OR ward_key = place_key($3))
           AND ($4::text IS NULL OR kind = $4)
           AND ($5 OR active)
           AND ($6::text IS NULL OR code > $6)
@@ -305,15 +305,18 @@ async def search_open_slots(
     service_code: str | None,
     service_id: UUID | None,
     clinic_id: UUID | None,
+    clinic_code: str | None = None,
+    slot_id: UUID | None = None,
     province: str | None,
     district: str | None,
     ward: str | None,
     open_to_everyone: bool = False,
     after: tuple[datetime, UUID] | None,
     limit: int,
-) -> list[tuple[Slot, str, Clinic]]:
-    """Open slots with seats left at active clinics, by local date, earliest first: (slot, service code, clinic).
-    Seats held back for priority groups count unless `open_to_everyone`.
+) -> list[tuple[Slot, str, Clinic, datetime | None]]:
+    """Open slots with seats left at active clinics, by local date, earliest first: (slot, service code, clinic,
+    when its pending draw closes). Seats held back for priority groups count unless `open_to_everyone`. Places
+    match as people type them (place_key: accents, case and "Quận"/"P." aside).
 
     Only the filters given become conditions, so that each combination gets a plan of its own that walks
     an index in (starts_at, id) order and stops at the page size.
@@ -332,17 +335,17 @@ async def search_open_slots(
     ]
     if open_to_everyone:
         conditions.append(
-            "s.booked + s.held_back < s.capacity AND (s.opens_at IS NULL OR s.opens_at <= $1)"
-            " AND NOT EXISTS (SELECT 1 FROM slot_draws d"
-            " WHERE d.clinic_id = s.clinic_id AND d.slot_id = s.id AND d.settled_at IS NULL)"
+            "s.booked + s.held_back < s.capacity AND (s.opens_at IS NULL OR s.opens_at <= $1) AND d.slot_id IS NULL"
         )
     for condition, value in (
         ("sv.code = ${}", service_code),
         ("s.service_id = ${}", service_id),
         ("s.clinic_id = ${}", clinic_id),
-        ("lower(c.province) = lower(${})", province),
-        ("lower(c.district) = lower(${})", district),
-        ("lower(c.ward) = lower(${})", ward),
+        ("c.code = ${}", clinic_code),
+        ("s.id = ${}", slot_id),
+        ("c.province_key = place_key(${})", province),
+        ("c.district_key = place_key(${})", district),
+        ("c.ward_key = place_key(${})", ward),
     ):
         if value is not None:
             args.append(value)
@@ -353,10 +356,12 @@ async def search_open_slots(
     args.append(limit)
     rows = await conn.fetch(
         f"""
-        SELECT {_columns(_SLOT, "s")}, sv.code AS service_code, {_columns(_CLINIC, "c", "clinic_")}
+        SELECT {_columns(_SLOT, "s")}, sv.code AS service_code, {_columns(_CLINIC, "c", "clinic_")},
+               d.closes_at AS draw_closes_at
         FROM slots s
         JOIN clinics c ON c.id = s.clinic_id
         JOIN services sv ON sv.id = s.service_id
+        LEFT JOIN slot_draws d ON d.clinic_id = s.clinic_id AND d.slot_id = s.id AND d.settled_at IS NULL
         WHERE {" AND ".join(conditions)}
         ORDER BY s.starts_at, s.id
         LIMIT ${len(args)}
@@ -364,7 +369,12 @@ async def search_open_slots(
         *args,
     )
     return [
-        (_slot(_unprefixed(row, _SLOT)), row["service_code"], _clinic(_unprefixed(row, _CLINIC, "clinic_")))
+        (
+            _slot(_unprefixed(row, _SLOT)),
+            row["service_code"],
+            _clinic(_unprefixed(row, _CLINIC, "clinic_")),
+            row["draw_closes_at"],
+        )
         for row in rows
     ]
 

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from pydantic import AwareDatetime, Field, ValidationInfo, field_validator
 
-from clinics.models import ClinicKind, ServiceKind, Sex, SlotStatus
+from clinics.models import ClinicKind, Found, ServiceKind, Sex, SlotStatus
 from clinics.models import Slot as SlotModel
 from vaxbook.fields import (
     CalendarDate,
@@ -19,6 +19,7 @@ from vaxbook.fields import (
     PatchModel,
     PlaceName,
     TimeZoneName,
+    ZonedModel,
     bilingual_error,
 )
 from vaxbook.settings import DEFAULT_TIMEZONE
@@ -163,7 +164,7 @@ class SlotUpdate(PatchModel):
     status: SlotStatus | None = None
 
 
-class Slot(OutputModel):
+class Slot(ZonedModel):
     id: UUID
     clinic_id: UUID
     service_id: UUID
@@ -178,21 +179,11 @@ class Slot(OutputModel):
     status: SlotStatus
 
     @classmethod
-    def of(cls, slot: SlotModel, zone: Any) -> Slot:
+    def of(cls, slot: SlotModel, timezone: str) -> Slot:
         """The slot with its times shown in the clinic's time zone."""
         return cls(
-            id=slot.id,
-            clinic_id=slot.clinic_id,
-            service_id=slot.service_id,
-            template_id=slot.template_id,
-            starts_at=slot.starts_at.astimezone(zone),
-            ends_at=slot.ends_at.astimezone(zone),
-            capacity=slot.capacity,
-            booked=slot.booked,
-            remaining=slot.remaining,
-            held_back=slot.held_back,
-            opens_at=slot.opens_at.astimezone(zone) if slot.opens_at else None,
-            status=slot.status,
+            **{f: getattr(slot, f) for f in cls.model_fields if f != "timezone"},
+            timezone=timezone,
         )
 
 
@@ -295,14 +286,83 @@ class GeneratedSlots(OutputModel):
     last_day: date
 
 
-class AvailableSlot(OutputModel):
+class HeldBack(ZonedModel):
+    """Seats of a slot kept for a priority group: its members may take them from `opens_at` until they are
+    released to everyone (by VAXBOOK_RESERVED_RELEASE_HOURS before the slot)."""
+
+    group_id: UUID
+    group_code: str
+    name_vi: str
+    name_en: str
+    seats_left: int
+    opens_at: datetime = Field(description="When the group's members may start booking the slot")
+
+
+class ForYou(ZonedModel):
+    """What the signed-in searcher (or the person they book for) may take of the slot, by their priority groups
+    (not their age, sex or doses: booking checks those)."""
+
+    person_id: UUID
+    seats: int = Field(description="Seats you may take now: everyone's, and those held back for your groups")
+    opens_at: datetime | None = Field(description="When you may book it, if not yet")
+    groups: list[str] = Field(description="Codes of your groups whose held-back seats here are open to you now")
+
+
+class AvailableSlot(ZonedModel):
     slot_id: UUID
     clinic_id: UUID
     service_id: UUID
     service_code: str
     starts_at: datetime
     ends_at: datetime
-    remaining: int
+    remaining: int = Field(description="Seats anyone may take, once the slot is open to everyone (opens_at)")
+    held_back: int = Field(description="Seats kept for priority groups (held_back_for says which)")
+    held_back_for: list[HeldBack]
+    opens_at: datetime | None = Field(description="When everyone may book; null: now")
+    draw_closes_at: datetime | None = Field(
+        description="The slot's seats go by draw: enter it (POST /api/v1/draw-entries) before then"
+    )
+    for_you: ForYou | None = Field(default=None, description="With a token: what you may take")
+
+    @classmethod
+    def of(cls, found: Found) -> AvailableSlot:
+        slot, zone = found.slot, found.clinic.timezone
+        mine = found.plan
+        return cls(
+            slot_id=slot.id,
+            clinic_id=slot.clinic_id,
+            service_id=slot.service_id,
+            service_code=found.service_code,
+            starts_at=slot.starts_at,
+            ends_at=slot.ends_at,
+            remaining=slot.remaining,
+            held_back=slot.held_back,
+            held_back_for=[
+                HeldBack(
+                    group_id=r.group.id,
+                    group_code=r.group.code,
+                    name_vi=r.group.name_vi,
+                    name_en=r.group.name_en,
+                    seats_left=r.left,
+                    opens_at=r.opens_at,
+                    timezone=zone,
+                )
+                for r in found.held_back
+                if r.left and r.group.active
+            ],
+            opens_at=slot.opens_at,
+            draw_closes_at=found.draw_closes_at,
+            for_you=None
+            if mine is None or found.searcher is None
+            else ForYou(
+                person_id=found.searcher,
+                seats=mine.seats(slot.remaining),
+                opens_at=mine.opens_at,
+                groups=[r.group.code for r in mine.usable],
+                timezone=zone,
+            ),
+            timezone=zone,
+        )
 
 
 class ClinicSummary(OutputModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -15,6 +15,7 @@ from clinics.models import (
     ClinicInactive,
     ClinicKind,
     ClinicNotFound,
+    Found,
     Location,
     Service,
     ServiceInactive,
@@ -61,6 +62,8 @@ class SearchQuery:
     service_code: str | None = None
     service_id: UUID | None = None
     clinic_id: UUID | None = None
+    clinic_code: str | None = None
+    slot_id: UUID | None = None
     province: str | None = None
     district: str | None = None
     ward: str | None = None
@@ -228,13 +231,14 @@ async def search_availability(
     max_days: int,
     after: tuple[datetime, UUID] | None,
     limit: int,
-) -> list[tuple[Slot, str, Clinic]]:
+    searcher: priority.Someone | None = None,
+) -> list[Found]:
     today = now.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
     date_from = query.date_from or today
     date_to = query.date_to or date_from + timedelta(days=SEARCH_DEFAULT_DAYS - 1)
     check_date_range(date_from, date_to, max_days=max_days)
     async with uow.transaction(readonly=True) as conn:
-        return await repository.search_open_slots(
+        rows = await repository.search_open_slots(
             conn,
             now=now,
             date_from=date_from,
@@ -242,6 +246,8 @@ async def search_availability(
             service_code=query.service_code,
             service_id=query.service_id,
             clinic_id=query.clinic_id,
+            clinic_code=query.clinic_code,
+            slot_id=query.slot_id,
             province=query.province,
             district=query.district,
             ward=query.ward,
@@ -249,6 +255,12 @@ async def search_availability(
             after=after,
             limit=limit,
         )
+    held = await priority.reservations_of_slots(uow, [slot for slot, *_ in rows])
+    found = [Found(slot, code, clinic, held.get(slot.id, []), draw) for slot, code, clinic, draw in rows]
+    if searcher is None or not found:
+        return found
+    plans = await priority.plans_for(uow, searcher, [(f.slot, f.day) for f in found], held, now=now)
+    return [replace(f, plan=plans[f.slot.id], searcher=searcher.person_id) for f in found]
 
 
 # Slots
@@ -280,6 +292,15 @@ async def list_clinic_slots(
             limit=limit,
         )
     return clinic, slots
+
+
+async def clinic_slot(uow: UnitOfWork, principal: Principal, clinic_id: UUID, slot_id: UUID) -> tuple[Clinic, Slot]:
+    async with uow.transaction(readonly=True) as conn:
+        clinic = await _managed_clinic(conn, principal, clinic_id)
+        slot = await repository.get_slot(conn, clinic_id=clinic_id, slot_id=slot_id)
+    if slot is None:
+        raise SlotNotFound()
+    return clinic, slot
 
 
 async def get_slot(uow: UnitOfWork, slot_id: UUID) -> tuple[Slot, Clinic]:

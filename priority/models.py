@@ -329,6 +329,17 @@ class SeatPlan:
     early: bool  # a group of theirs lets them book the slot before it opens to everyone
     refusals: list[tuple[Reservation, Refusal]]  # groups with seats left that the person is not in, and why
     best: PriorityGroup | None = None  # the best group the person is in on the slot's date, held-back seats or not
+    opens_at: datetime | None = None  # when the slot opens to the person, if it is not open to them yet
+
+    def check_open(self, zone: tzinfo) -> None:
+        """Refuse (NotOpenYet, with the time in the clinic's zone) while the slot is not open to the person."""
+        if self.opens_at is not None:
+            raise NotOpenYet(opens_at=self.opens_at.astimezone(zone))
+
+    def seats(self, remaining: int) -> int:
+        """The seats the person may take now, of a slot with `remaining` seats open to everyone: theirs held back
+        and, once it is open to them, everyone's."""
+        return 0 if self.opens_at is not None else remaining + sum(r.left for r in self.usable)
 
     def booked_under(self, reservation: Reservation | None) -> tuple[PriorityGroup | None, bool]:
         """The group a booking records, and whether that group gave it its seat (a held-back seat, or the slot
@@ -350,12 +361,9 @@ def plan_seat(
     declarations: Declarations,
     on: date,
     now: datetime,
-    zone: tzinfo,
 ) -> SeatPlan:
-    """What a person may book in a slot: pure, from the slot's reservations and the person's profile.
-
-    Raises NotOpenYet when neither the slot nor any group of theirs is open to them yet.
-    """
+    """What a person may book in a slot: pure, from the slot's reservations and the person's profile (`opens_at`
+    says when they may start, when neither the slot nor any group of theirs is open to them yet)."""
     usable, refusals, opening_later = [], [], []
     for reservation in sorted(reservations, key=lambda r: (r.group.rank, r.group.code)):
         if not reservation.group.active:
@@ -369,14 +377,15 @@ def plan_seat(
         else:
             opening_later.append(reservation.opens_at)
     open_to_all = slot_opens_at is None or slot_opens_at <= now
+    opens_at = None
     if not open_to_all and not usable:
-        candidates = [t for t in (*opening_later, slot_opens_at) if t is not None]
-        raise NotOpenYet(opens_at=min(candidates).astimezone(zone))
+        opens_at = min(t for t in (*opening_later, slot_opens_at) if t is not None)
     return SeatPlan(
         usable=usable,
         early=bool(usable) and not open_to_all,
         refusals=refusals,
         best=best_group(groups, born=born, sex=sex, declarations=declarations, on=on),
+        opens_at=opens_at,
     )
 
 

@@ -189,6 +189,23 @@ async def reservations_of(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -
     return [_reservation(r) for r in rows]
 
 
+async def reservations_of_slots(conn: Connection, *, slots: list[tuple[UUID, UUID]]) -> dict[UUID, list[Reservation]]:
+    """{slot: its reservations, best rank first} for (clinic, slot) pairs, in one query."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {_RESERVATION} FROM slot_reservations r JOIN priority_groups g ON g.id = r.group_id
+        WHERE (r.clinic_id, r.slot_id) IN (SELECT * FROM unnest($1::uuid[], $2::uuid[]))
+        ORDER BY g.rank, g.code
+        """,
+        [clinic for clinic, _ in slots],
+        [slot for _, slot in slots],
+    )
+    found: dict[UUID, list[Reservation]] = {}
+    for row in rows:
+        found.setdefault(row["slot_id"], []).append(_reservation(row))
+    return found
+
+
 async def slot_opening(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> SlotOpening | None:
     """When a slot starts and opens to everyone, its seats held back, and its clinic's time zone; None if no slot."""
     row = await conn.fetchrow(

@@ -166,6 +166,40 @@ async def best_rank_between(uow: UnitOfWork, someone: Someone, *, first: date, l
     return rank_between(groups, born=someone.born, sex=someone.sex, declarations=declarations, first=first, last=last)
 
 
+async def reservations_of_slots(uow: UnitOfWork, slots: list[Slot]) -> dict[UUID, list[Reservation]]:
+    """Each slot's held-back seats per group (slots holding none are left out)."""
+    async with uow.transaction(readonly=True) as conn:
+        return await repository.reservations_of_slots(conn, slots=[(s.clinic_id, s.id) for s in slots])
+
+
+async def plans_for(
+    uow: UnitOfWork,
+    someone: Someone,
+    slots: list[tuple[Slot, date]],
+    reservations: dict[UUID, list[Reservation]],
+    *,
+    now: datetime,
+) -> dict[UUID, SeatPlan]:
+    """What the person may book in each slot (of the given local day), read in two queries however many slots:
+    for a search that tells them which seats are theirs to take, and from when."""
+    async with uow.transaction(readonly=True) as conn:
+        groups = await repository.list_groups(conn, include_inactive=False)
+        declarations = await repository.declarations_of(conn, person_id=someone.person_id)
+    return {
+        slot.id: plan(
+            reservations.get(slot.id, []),
+            groups=groups,
+            slot_opens_at=slot.opens_at,
+            born=someone.born,
+            sex=someone.sex,
+            declarations=declarations,
+            on=day,
+            now=now,
+        )
+        for slot, day in slots
+    }
+
+
 # A slot's held-back seats
 
 
@@ -312,7 +346,7 @@ async def plan_seat(
         reservations = await repository.reservations_of(conn, clinic_id=slot.clinic_id, slot_id=slot.id)
         declarations = await repository.declarations_of(conn, person_id=person_id)
         groups = await repository.list_groups(conn, include_inactive=False)
-    return plan(
+    seat_plan = plan(
         reservations,
         groups=groups,
         slot_opens_at=slot.opens_at,
@@ -321,8 +355,9 @@ async def plan_seat(
         declarations=declarations,
         on=on,
         now=now,
-        zone=zone,
     )
+    seat_plan.check_open(zone)
+    return seat_plan
 
 
 async def claim_reserved(uow: UnitOfWork, *, slot: Slot, seat_plan: SeatPlan, now: datetime) -> Reservation | None:

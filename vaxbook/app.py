@@ -31,6 +31,7 @@ from booking.controllers import (
     ProfileController,
     StandbyController,
     VisitController,
+    provide_searcher,
 )
 from booking.models import BookingPolicy
 from clinics.controllers import (
@@ -62,7 +63,7 @@ from quotas.controllers import (
 )
 from vaxbook import db, migrate
 from vaxbook.auth.controllers import AuthController, StaffController
-from vaxbook.auth.security import PUBLIC, TokenIssuer, jwt_auth
+from vaxbook.auth.security import PUBLIC, OptionalCaller, TokenIssuer, jwt_auth
 from vaxbook.auth.service import LoginPolicy, LogOtpSender, OtpPolicy, OtpSender
 from vaxbook.observability import (
     HealthController,
@@ -207,6 +208,8 @@ def create_app(settings: Settings, *, dsn: str, otp_sender: OtpSender | None = N
             "policy": Provide(lambda: policy, sync_to_thread=False),
             "keys": Provide(lambda: keystore, sync_to_thread=False),
             "checkin_window": Provide(lambda: window, sync_to_thread=False),
+            "caller": Provide(OptionalCaller(auth)),
+            "searcher": Provide(provide_searcher),
         },
         middleware=middleware,
         request_max_body_size=MAX_BODY_BYTES,

@@ -25,12 +25,12 @@ from booking.schemas import (
     PersonSearch,
     ProfileUpsert,
 )
-from booking.service.common import end_live_entries, person_for
+from booking.service.common import end_live_entries, person_for, someone
 from priority import service as priority
 from priority.models import Declarations
 from priority.schemas import Declarations as DeclarationsIn
 from vaxbook import audit
-from vaxbook.auth.models import Principal
+from vaxbook.auth.models import Principal, Role
 from vaxbook.db import Connection, UnitOfWork
 from vaxbook.errors import Conflict
 from vaxbook.i18n import Text
@@ -174,6 +174,19 @@ async def register(uow: UnitOfWork, principal: Principal, data: AssistedRegistra
         )
         await _record(conn, principal, "person.register", person)
     return person
+
+
+async def searcher(uow: UnitOfWork, principal: Principal, person_id: UUID | None) -> priority.Someone | None:
+    """Whom a slot search speaks to: a citizen (or one of their dependents: `person_id`), or the person a hotline
+    operator or a counter is helping. None for a citizen with no profile yet, or staff helping nobody."""
+    if person_id is None and principal.role is not Role.CITIZEN:
+        return None
+    async with uow.transaction(readonly=True) as conn:
+        try:
+            person = await person_for(conn, principal, person_id)
+        except ProfileMissing:
+            return None
+    return someone(person)
 
 
 async def search(uow: UnitOfWork, principal: Principal, query: PersonSearch) -> list[Person]:

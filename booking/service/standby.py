@@ -127,9 +127,9 @@ async def _free_seats(
     service_id: UUID,
     now: datetime,
     limit: int,
-) -> list[tuple[Slot, str, Clinic]]:
+) -> list[tuple[Slot, Clinic]]:
     """Open slots with seats anyone may book now, where and when a wait is (or would be)."""
-    return await clinics.search_availability(
+    found = await clinics.search_availability(
         uow,
         clinics.SearchQuery(
             date_from=date_from,
@@ -145,6 +145,7 @@ async def _free_seats(
         after=None,
         limit=limit,
     )
+    return [(f.slot, f.clinic) for f in found]
 
 
 async def _eligible_within(uow: UnitOfWork, conn: Connection, person: Person, data: StandbyJoin) -> None:
@@ -282,7 +283,7 @@ async def offer_free_seat(
     free = await _free_seats(
         uow, entry, max(entry.date_from, now.date()), service_id=entry.service_id, now=now, limit=5
     )
-    for slot, _, clinic in free:
+    for slot, clinic in free:
         if not is_open(slot, clinic, rules, now):
             continue
         try:

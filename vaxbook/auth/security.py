@@ -11,6 +11,7 @@ from uuid import UUID
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
+from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.security.jwt import JWTAuth, Token
 from litestar.types import Guard
@@ -81,6 +82,30 @@ async def _principal_from_token(token: Token, connection: ASGIConnection[Any, An
     # Staff scope is read fresh, so a deactivated account or a changed clinic takes effect at once.
     principal = await service.staff_principal(UnitOfWork(connection.app.state.pool), staff_id=subject)
     return principal if principal is not None and principal.role is role else None
+
+
+class OptionalCaller:
+    """Who calls a public route, when they send a token (None when they send none): a public answer may say more
+    to a signed-in caller. A token that is sent must be good (401 otherwise), as on every other route."""
+
+    def __init__(self, auth: JWTAuth[Principal, Token]) -> None:
+        self._auth = auth
+
+    async def __call__(self, request: Request[Any, Any, Any]) -> Principal | None:
+        header = request.headers.get(self._auth.auth_header)
+        if not header:
+            return None
+        token = Token.decode(
+            encoded_token=header.partition(" ")[-1],
+            secret=self._auth.token_secret,
+            algorithm=self._auth.algorithm,
+            issuer=self._auth.accepted_issuers,
+            require_claims=self._auth.require_claims,
+        )
+        principal = await _principal_from_token(token, request)
+        if principal is None:
+            raise NotAuthorizedException("The token's account is unknown")
+        return principal
 
 
 def jwt_auth(signing_key: str, *, exclude: list[str]) -> JWTAuth[Principal, Token]:
