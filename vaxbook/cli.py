@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import click
 import structlog
@@ -31,12 +31,15 @@ T = TypeVar("T")
 DEMO_ACCOUNTS_FILE = "demo-accounts.txt"
 
 
-def _settings(**overrides: Any) -> Settings:
-    """Settings from the environment; options given on the command line take precedence."""
+def _settings(*, log_to: Literal["stdout", "stderr"] = "stderr", **overrides: Any) -> Settings:
+    """Settings from the environment (options given on the command line take precedence), and the log set up: on
+    stderr, as a command's output is on stdout, but for `serve`, whose stdout is its log."""
     try:
-        return Settings(**{name: value for name, value in overrides.items() if value is not None})
+        settings = Settings(**{name: value for name, value in overrides.items() if value is not None})
     except ValidationError as exc:
         raise click.ClickException(f"invalid settings: {exc}") from None
+    configure_logging(json=settings.log_json, level=settings.log_level, stream=log_to)
+    return settings
 
 
 if TYPE_CHECKING:
@@ -136,8 +139,7 @@ def serve(host: str | None, port: int | None, load_demo: bool | None) -> None:
     """
     from vaxbook.app import create_app
 
-    settings = _settings(host=host, port=port)
-    configure_logging(json=settings.log_json, level=settings.log_level)
+    settings = _settings(log_to="stdout", host=host, port=port)
     log = structlog.get_logger("vaxbook")
     with _listen(settings.host, settings.port) as listener, _database(settings) as dsn:
         demo_run = settings.seed_demo if load_demo is None else load_demo
@@ -282,8 +284,14 @@ def generate_slots(days: int | None) -> None:
         )
     click.echo(
         f"{generation.created} slots created for {generation.first_day} – {generation.last_day}"
-        + (f"; {generation.short_of_doses} left out for lack of doses" if generation.short_of_doses else "")
+        f" ({generation.already_made} made before)"
     )
+    why = {"short_of_doses": "not enough doses", "slot_exists": "another slot of the service starts then"}
+    for skipped in generation.skipped:
+        click.echo(
+            f"  not made: {skipped.slots} slots ({skipped.seats} seats) of {skipped.service_code} at "
+            f"{skipped.clinic_code}: {why[skipped.reason]}"
+        )
 
 
 @main.command()

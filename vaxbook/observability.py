@@ -8,7 +8,7 @@ import re
 import sys
 import time
 import uuid
-from typing import Any, TextIO, cast
+from typing import Any, Literal, TextIO, cast
 
 import asyncpg
 import structlog
@@ -73,19 +73,24 @@ class RequestContextMiddleware:
                 )
 
 
-class _CurrentStdout:
-    """Whatever sys.stdout is at write time: loggers are cached, while stdout may be swapped (tests, tools)."""
+class _Current:
+    """sys.stdout or sys.stderr as it is at write time: loggers are cached, while the streams may be swapped (tests,
+    tools)."""
+
+    def __init__(self, stream: Literal["stdout", "stderr"]) -> None:
+        self.stream = stream
 
     def write(self, text: str) -> int:
-        return sys.stdout.write(text)
+        return cast(TextIO, getattr(sys, self.stream)).write(text)
 
     def flush(self) -> None:
-        sys.stdout.flush()
+        cast(TextIO, getattr(sys, self.stream)).flush()
 
 
-def configure_logging(*, json: bool, level: str) -> None:
-    """One stream on stdout, one layout: structlog's events and the standard library's records (uvicorn's start-up
-    and errors, Alembic, asyncpg) go through the same processors, so every line has event, level and timestamp."""
+def configure_logging(*, json: bool, level: str, stream: Literal["stdout", "stderr"] = "stdout") -> None:
+    """One stream (stdout for the service), one layout: structlog's events and the standard library's records
+    (uvicorn's start-up and errors, Alembic, asyncpg) go through the same processors, so every line has event, level
+    and timestamp."""
     renderer: Any = (
         structlog.processors.JSONRenderer(serializer=_json_line)
         if json
@@ -99,11 +104,11 @@ def configure_logging(*, json: bool, level: str) -> None:
     threshold = logging.getLevelName(level.upper())
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
-        logger_factory=structlog.WriteLoggerFactory(file=cast(TextIO, _CurrentStdout())),
+        logger_factory=structlog.WriteLoggerFactory(file=cast(TextIO, _Current(stream))),
         wrapper_class=structlog.make_filtering_bound_logger(threshold),
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(cast(TextIO, _CurrentStdout()))
+    handler = logging.StreamHandler(cast(TextIO, _Current(stream)))
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,

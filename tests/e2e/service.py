@@ -53,7 +53,7 @@ class Service:
     def wait_ready(self) -> None:
         deadline = time.monotonic() + STARTUP_LIMIT_SECONDS
         while time.monotonic() < deadline:
-            assert self.process.poll() is None, f"exited during start-up:\n{self.stdout.read_text()}"
+            assert self.process.poll() is None, f"exited: {self.stdout.read_text()}\n{self.stderr.read_text()}"
             try:
                 if httpx.get(f"{self.base}/health/ready", timeout=2).status_code == 200:
                     self.watch()

@@ -151,9 +151,12 @@ def test_create_staff_stores_what_it_validated(runner: CliRunner, cli_dsn: str) 
 
 
 def test_keys_list_has_its_header_when_there_are_no_keys(runner: CliRunner) -> None:
+    """And a command's log (here the migrations it ran first) goes to stderr, leaving stdout to its output."""
     listed = runner.invoke(main, ["keys", "list"])
     assert listed.exit_code == 0, listed.output
-    assert listed.output.split() == ["KID", "PURPOSE", "STATE", "CREATED", "ENDED"]
+    assert listed.stdout.split() == ["KID", "PURPOSE", "STATE", "CREATED", "ENDED"]
+    logged = [json.loads(line) for line in listed.stderr.splitlines()]
+    assert any(line["event"].startswith("Running upgrade") for line in logged)
 
 
 def test_sweep_expires_offers_and_old_keys(runner: CliRunner, cli_dsn: str) -> None:
@@ -178,12 +181,12 @@ def test_signing_keys_are_rotated_listed_and_revoked(runner: CliRunner, cli_dsn:
     first = runner.invoke(main, ["keys", "rotate"])
     assert first.exit_code == 0, first.output
     second = runner.invoke(main, ["keys", "rotate"])
-    old, new = first.output.split()[0], second.output.split()[0]
+    old, new = first.stdout.split()[0], second.stdout.split()[0]
     states = json.loads(query(cli_dsn, "SELECT json_object_agg(kid, state) FROM signing_keys"))
     assert (states[old], states[new]) == ("retired", "active")
-    certificate = runner.invoke(main, ["keys", "rotate", "--purpose", "certificate"]).output.split()[0]
+    certificate = runner.invoke(main, ["keys", "rotate", "--purpose", "certificate"]).stdout.split()[0]
     listed = runner.invoke(main, ["keys", "list"])
-    header, *rows = listed.output.splitlines()
+    header, *rows = listed.stdout.splitlines()
     assert header.split() == ["KID", "PURPOSE", "STATE", "CREATED", "ENDED"]
     columns = {row.split()[0]: row.split()[1:] for row in rows}
     assert set(columns) == {old, new, certificate}
