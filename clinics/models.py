@@ -116,6 +116,20 @@ class SlotTemplate:
     valid_until: date | None
     active: bool
 
+    def overlaps(self, other: SlotTemplate) -> bool:
+        """Whether both would make slots of one service at one clinic at overlapping times on some day (the
+        second would then make nothing where the first made its slot, or make slots that overlap it)."""
+        return (
+            self.id != other.id
+            and self.active
+            and other.active
+            and (self.clinic_id, self.service_id, self.weekday) == (other.clinic_id, other.service_id, other.weekday)
+            and self.start_time < other.end_time
+            and other.start_time < self.end_time
+            and self.valid_from <= (other.valid_until or date.max)
+            and other.valid_from <= (self.valid_until or date.max)
+        )
+
     def occurrences(self, first_day: date, last_day: date, zone: ZoneInfo) -> list[tuple[datetime, datetime]]:
         """The (start, end) of every slot this template gives from first_day to last_day inclusive, in UTC.
 
@@ -216,6 +230,32 @@ class TemplateNotFound(NotFound):
 class CodeTaken(Conflict):
     slug = "code-taken"
     title = Text("Mã này đã được dùng", "This code is already in use")
+
+
+class TemplateOverlaps(Conflict):
+    """Two templates of one service at one clinic on the same weekday, at overlapping times and dates."""
+
+    slug = "template-overlaps"
+    title = Text(
+        "Lịch mẫu trùng giờ với một lịch mẫu khác của cùng dịch vụ",
+        "The template overlaps another template of the same service",
+    )
+
+    def __init__(self, other: SlotTemplate) -> None:
+        times = f"{other.start_time:%H:%M}–{other.end_time:%H:%M}"
+        super().__init__(
+            Text(
+                f"Lịch mẫu {other.id} đã có buổi {times} vào {_WEEKDAY_VI[other.weekday]} "
+                f"từ {other.valid_from:%d/%m/%Y}; hãy đổi giờ, ngày hiệu lực, hoặc tắt lịch mẫu kia.",
+                f"Template {other.id} already runs {times} on {_WEEKDAY_EN[other.weekday]}s from "
+                f"{other.valid_from.isoformat()}; change the times or dates, or deactivate that one.",
+            ),
+            other_template_id=str(other.id),
+        )
+
+
+_WEEKDAY_VI = {1: "thứ Hai", 2: "thứ Ba", 3: "thứ Tư", 4: "thứ Năm", 5: "thứ Sáu", 6: "thứ Bảy", 7: "Chủ nhật"}
+_WEEKDAY_EN = {1: "Monday", 2: "Tuesday", 3: "Wednesday", 4: "Thursday", 5: "Friday", 6: "Saturday", 7: "Sunday"}
 
 
 class SlotExists(Conflict):

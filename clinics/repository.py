@@ -148,6 +148,10 @@ async def list_clinics(
     return [_clinic(r) for r in rows]
 
 
+async def lock_clinic(conn: Connection, *, clinic_id: UUID) -> None:
+    await conn.execute("SELECT 1 FROM clinics WHERE id = $1 FOR UPDATE", clinic_id)
+
+
 async def list_locations(conn: Connection) -> list[Location]:
     rows = await conn.fetch(
         """
@@ -433,19 +437,50 @@ async def list_templates(conn: Connection, *, clinic_id: UUID) -> list[SlotTempl
     return [_template(r) for r in rows]
 
 
-async def active_templates(conn: Connection, *, clinic_id: UUID | None) -> list[tuple[SlotTemplate, str, UUID | None]]:
-    """Active templates of active clinics and services, each with its clinic's time zone and its vaccine."""
+async def active_templates(
+    conn: Connection, *, clinic_id: UUID | None
+) -> list[tuple[SlotTemplate, str, UUID | None, str, str]]:
+    """Active templates of active clinics and services, each with its clinic's time zone, its vaccine, and the
+    codes of its clinic and service."""
     rows = await conn.fetch(
         f"""
-        SELECT {_columns(_TEMPLATE, "t")}, c.timezone, sv.product_id
+        SELECT {_columns(_TEMPLATE, "t")}, c.timezone, sv.product_id, c.code AS clinic_code, sv.code AS service_code
         FROM slot_templates t
         JOIN clinics c ON c.id = t.clinic_id
         JOIN services sv ON sv.id = t.service_id
         WHERE t.active AND c.active AND sv.active AND ($1::uuid IS NULL OR t.clinic_id = $1)
+        ORDER BY t.clinic_id, t.id
         """,
         clinic_id,
     )
-    return [(_template(_unprefixed(row, _TEMPLATE)), row["timezone"], row["product_id"]) for row in rows]
+    return [
+        (
+            _template(_unprefixed(row, _TEMPLATE)),
+            row["timezone"],
+            row["product_id"],
+            row["clinic_code"],
+            row["service_code"],
+        )
+        for row in rows
+    ]
+
+
+async def slot_makers(
+    conn: Connection, *, keys: list[tuple[UUID, UUID, datetime]]
+) -> dict[tuple[UUID, UUID, datetime], UUID | None]:
+    """{(clinic, service, start): the template that made the slot there (None: made by hand)} for existing slots."""
+    if not keys:
+        return {}
+    columns = list(zip(*keys, strict=True))
+    rows = await conn.fetch(
+        """
+        SELECT s.clinic_id, s.service_id, s.starts_at, s.template_id FROM slots s
+        JOIN unnest($1::uuid[], $2::uuid[], $3::timestamptz[]) AS k(clinic_id, service_id, starts_at)
+          ON (s.clinic_id, s.service_id, s.starts_at) = (k.clinic_id, k.service_id, k.starts_at)
+        """,
+        *[list(c) for c in columns],
+    )
+    return {(r["clinic_id"], r["service_id"], r["starts_at"]): r["template_id"] for r in rows}
 
 
 async def insert_generated_slots(

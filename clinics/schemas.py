@@ -279,9 +279,24 @@ class GenerateSlots(InputModel):
     )
 
 
+class SkippedSlots(OutputModel):
+    clinic_id: UUID
+    clinic_code: str
+    service_id: UUID
+    service_code: str
+    reason: str = Field(
+        description="short_of_doses: the clinic lacks the vaccine's doses for their seats; slot_exists: a slot "
+        "of the service made by hand or by another template already starts then"
+    )
+    slots: int
+    seats: int
+
+
 class GeneratedSlots(OutputModel):
     created: int
+    already_made: int = Field(description="Slots the same templates made in an earlier run")
     short_of_doses: int = Field(description="Vaccination slots not made because the clinic lacks the doses")
+    skipped: list[SkippedSlots] = Field(description="What was not made, per clinic and service, and why")
     first_day: date
     last_day: date
 

@@ -26,6 +26,7 @@ from clinics.models import (
     SlotStatus,
     SlotTemplate,
     TemplateNotFound,
+    TemplateOverlaps,
     check_date_range,
     slot_in_past,
     slot_too_far_ahead,
@@ -422,6 +423,7 @@ async def create_template(
         await _managed_clinic(conn, principal, clinic_id)
         await _bookable_service(conn, data.service_id)
         template = await repository.insert_template(conn, clinic_id=clinic_id, fields=data.model_dump())
+        await _check_no_overlap(conn, template)
         await audit.record(
             conn,
             actor=principal,
@@ -444,6 +446,7 @@ async def update_template(
         )
         if template is None:
             raise TemplateNotFound()
+        await _check_no_overlap(conn, template)
         await audit.record(
             conn,
             actor=principal,
@@ -454,6 +457,15 @@ async def update_template(
             details=data.model_dump(mode="json", exclude_unset=True),
         )
     return template
+
+
+async def _check_no_overlap(conn: Connection, template: SlotTemplate) -> None:
+    """Refuse a template (just written, in this transaction) that overlaps another of its clinic's. The clinic's row
+    is locked first, so that two templates written at once are checked one after the other."""
+    await repository.lock_clinic(conn, clinic_id=template.clinic_id)
+    for other in await repository.list_templates(conn, clinic_id=template.clinic_id):
+        if template.overlaps(other):
+            raise TemplateOverlaps(other)
 
 
 async def delete_template(uow: UnitOfWork, principal: Principal, clinic_id: UUID, template_id: UUID) -> None:
@@ -473,11 +485,34 @@ async def delete_template(uow: UnitOfWork, principal: Principal, clinic_id: UUID
 
 
 @dataclass(frozen=True)
+class Skipped:
+    """Slots templates would give that were not made, for one clinic and service, and why: `short_of_doses` (the
+    clinic lacks the vaccine's doses for their seats) or `slot_exists` (a slot of the service made by hand or by
+    another template already starts then)."""
+
+    clinic_id: UUID
+    clinic_code: str
+    service_id: UUID
+    service_code: str
+    reason: str
+    slots: int
+    seats: int
+
+
+@dataclass(frozen=True)
 class Generation:
     created: int
-    short_of_doses: int
+    already_made: int  # by the same templates, in an earlier run
+    skipped: list[Skipped]
     first_day: date
     last_day: date
+
+    @property
+    def short_of_doses(self) -> int:
+        return sum(s.slots for s in self.skipped if s.reason == SHORT_OF_DOSES)
+
+
+SHORT_OF_DOSES, SLOT_EXISTS = "short_of_doses", "slot_exists"
 
 
 async def generate_clinic_slots(
@@ -492,16 +527,21 @@ async def generate_slots(
     uow: UnitOfWork, actor: Actor, *, clinic_id: UUID | None, now: datetime, from_date: date | None, days: int
 ) -> Generation:
     """Make the slots that active templates give over the next `days` days (from each clinic's today), for one
-    clinic or for all, as far as each clinic's doses go: vaccination slots past its doses are not made.
+    clinic or for all, as far as each clinic's doses go: vaccination slots past its doses are not made. Says what
+    it did not make, per clinic and service, and why.
 
     Safe to run again and from several places at once: a slot that exists is left as it is.
     """
     async with uow.transaction() as conn:
         rows = []
         vaccines: dict[UUID, UUID] = {}
-        for template, timezone, product_id in await repository.active_templates(conn, clinic_id=clinic_id):
+        names: dict[tuple[UUID, UUID], tuple[str, str]] = {}
+        for template, timezone, product_id, clinic_code, service_code in await repository.active_templates(
+            conn, clinic_id=clinic_id
+        ):
             zone = ZoneInfo(timezone)
             first_day = from_date or now.astimezone(zone).date()
+            names[(template.clinic_id, template.service_id)] = (clinic_code, service_code)
             if product_id is not None:
                 vaccines[template.service_id] = product_id
             for starts_at, ends_at in template.occurrences(first_day, first_day + timedelta(days=days - 1), zone):
@@ -515,11 +555,24 @@ async def generate_slots(
             await quotas.hold_seats(uow, clinic_id=clinic, product_id=product)
         made = await repository.insert_generated_slots(conn, rows=rows)
         await priority.reserve_from_templates(uow, made)
-        short = 0
+        dropped: list[Slot] = []
         for clinic, product in pairs:
-            short += await _trim_to_doses(uow, conn, made, vaccines, clinic=clinic, product=product, now=now)
+            dropped += await _trim_to_doses(uow, conn, made, vaccines, clinic=clinic, product=product, now=now)
+        made_keys = {(s.clinic_id, s.service_id, s.starts_at) for s in made}
+        not_made = [row for row in rows if (row[0], row[1], row[3]) not in made_keys]
+        makers = await repository.slot_makers(conn, keys=[(row[0], row[1], row[3]) for row in not_made])
+        taken = [row for row in not_made if makers.get((row[0], row[1], row[3])) != row[2]]
+        skipped = _skipped(names, SHORT_OF_DOSES, [(s.clinic_id, s.service_id, s.capacity) for s in dropped]) + (
+            _skipped(names, SLOT_EXISTS, [(row[0], row[1], row[5]) for row in taken])
+        )
         first = from_date or now.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
-        generation = Generation(len(made) - short, short, first, first + timedelta(days=days - 1))
+        generation = Generation(
+            created=len(made) - len(dropped),
+            already_made=len(not_made) - len(taken),
+            skipped=skipped,
+            first_day=first,
+            last_day=first + timedelta(days=days - 1),
+        )
         await audit.record(
             conn,
             actor=actor,
@@ -527,9 +580,27 @@ async def generate_slots(
             object_type="clinic" if clinic_id else "all_clinics",
             object_id=clinic_id or "*",
             clinic_id=clinic_id,
-            details={"created": generation.created, "short_of_doses": short, "first_day": first},
+            details={
+                "created": generation.created,
+                "skipped": [(s.clinic_code, s.service_code, s.reason, s.slots) for s in skipped],
+                "first_day": first,
+            },
         )
     return generation
+
+
+def _skipped(
+    names: dict[tuple[UUID, UUID], tuple[str, str]], reason: str, slots: list[tuple[UUID, UUID, int]]
+) -> list[Skipped]:
+    """(clinic, service, seats) of slots not made, summed per clinic and service."""
+    totals: dict[tuple[UUID, UUID], tuple[int, int]] = {}
+    for clinic, service, seats in slots:
+        count, seat_total = totals.get((clinic, service), (0, 0))
+        totals[(clinic, service)] = (count + 1, seat_total + seats)
+    return [
+        Skipped(clinic, names[(clinic, service)][0], service, names[(clinic, service)][1], reason, count, seats)
+        for (clinic, service), (count, seats) in sorted(totals.items(), key=lambda kv: names[kv[0]])
+    ]
 
 
 async def _trim_to_doses(
@@ -541,12 +612,12 @@ async def _trim_to_doses(
     clinic: UUID,
     product: UUID,
     now: datetime,
-) -> int:
+) -> list[Slot]:
     """Take back the latest of the slots just made for a clinic and vaccine until its doses cover its seats.
-    Returns how many were taken back."""
+    Returns the slots taken back."""
     room = await quotas.room_for_seats(uow, clinic_id=clinic, product_id=product, now=now)
     if room >= 0:
-        return 0
+        return []
     mine = sorted(
         (s for s in made if s.clinic_id == clinic and vaccines.get(s.service_id) == product),
         key=lambda s: (s.starts_at, s.id),
@@ -556,7 +627,7 @@ async def _trim_to_doses(
     for slot in mine:
         if room >= 0:
             break
-        dropped.append(slot.id)
+        dropped.append(slot)
         room += slot.capacity
-    await repository.delete_unbooked_slots(conn, clinic_id=clinic, slot_ids=dropped)
-    return len(dropped)
+    await repository.delete_unbooked_slots(conn, clinic_id=clinic, slot_ids=[s.id for s in dropped])
+    return dropped

@@ -225,11 +225,14 @@ async def test_templates_make_slots_over_the_horizon_once(
     first = await client.post(f"{base}/generate", json=generate, headers=staff)
     assert first.json() == {
         "created": 8,
+        "already_made": 0,
         "short_of_doses": 0,
+        "skipped": [],
         "first_day": monday.isoformat(),
         "last_day": (monday + timedelta(days=13)).isoformat(),
     }
-    assert (await client.post(f"{base}/generate", json=generate, headers=staff)).json()["created"] == 0
+    again = (await client.post(f"{base}/generate", json=generate, headers=staff)).json()
+    assert (again["created"], again["already_made"], again["skipped"]) == (0, 8, [])
     rows = await db.fetch("SELECT starts_at, capacity, template_id FROM slots ORDER BY starts_at")
     assert [r["starts_at"].astimezone(SAIGON) for r in rows[:4]] == [
         datetime.combine(monday, datetime.min.time(), SAIGON).replace(hour=h, minute=m)
@@ -322,3 +325,104 @@ async def test_templates_of_another_clinic_are_out_of_reach(
     assert (await client.post("/api/v1/slot-templates/generate", json={}, headers=staff)).status_code == 403
     assert await db.fetchval("SELECT capacity FROM slot_templates WHERE id = $1", their_template.id) == 5
     assert await db.fetchval("SELECT count(*) FROM slots") == 0
+
+
+async def test_overlapping_templates_are_refused_with_the_one_they_overlap(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic = await make_clinic(uow)
+    service, other_service = await make_service(uow), await make_service(uow)
+    staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
+    base = f"/api/v1/clinics/{clinic.id}/slot-templates"
+    today = datetime.now(SAIGON).date()
+    monday = {
+        "service_id": str(service.id),
+        "weekday": 1,
+        "start_time": "07:30",
+        "end_time": "09:30",
+        "slot_minutes": 30,
+        "capacity": 10,
+        "valid_from": today.isoformat(),
+    }
+    first = await client.post(base, json=monday, headers=staff)
+    assert first.status_code == 201
+    for overlapping in (
+        monday,
+        monday | {"start_time": "09:00", "end_time": "11:00"},
+        monday | {"start_time": "07:45", "end_time": "08:45", "slot_minutes": 15},
+        monday | {"valid_from": (today + timedelta(days=90)).isoformat()},
+    ):
+        refused = await client.post(base, json=overlapping, headers=staff | {"Accept-Language": "en"})
+        assert refused.status_code == 409, overlapping
+        assert refused.json()["type"] == "/problems/template-overlaps"
+        assert refused.json()["other_template_id"] == first.json()["id"]
+        assert "07:30–09:30 on Mondays" in refused.json()["detail"]
+    for apart in (
+        monday | {"start_time": "09:30", "end_time": "11:30"},
+        monday | {"weekday": 2},
+        monday | {"service_id": str(other_service.id)},
+    ):
+        assert (await client.post(base, json=apart, headers=staff)).status_code == 201, apart
+    ended = await client.patch(
+        f"{base}/{first.json()['id']}", json={"valid_until": (today + timedelta(days=6)).isoformat()}, headers=staff
+    )
+    assert ended.status_code == 200
+    later = monday | {"valid_from": (today + timedelta(days=7)).isoformat()}
+    taking_over = await client.post(base, json=later, headers=staff)
+    assert taking_over.status_code == 201
+    # reopening the first one's dates would overlap its successor: refused, and nothing changes
+    reopened = await client.patch(f"{base}/{first.json()['id']}", json={"valid_until": None}, headers=staff)
+    assert (reopened.status_code, reopened.json()["other_template_id"]) == (409, taking_over.json()["id"])
+    assert await db.fetchval("SELECT valid_until FROM slot_templates WHERE id = $1", first.json()["id"]) == (
+        today + timedelta(days=6)
+    )
+    paused = await client.patch(f"{base}/{taking_over.json()['id']}", json={"active": False}, headers=staff)
+    assert paused.status_code == 200
+    assert (
+        await client.patch(f"{base}/{first.json()['id']}", json={"valid_until": None}, headers=staff)
+    ).status_code == 200
+
+
+async def test_generation_says_what_it_left_out_per_clinic_and_service_and_why(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """Doses for 2 of 4 slots at one clinic; a slot made by hand where another's template would put one."""
+    short_clinic, busy_clinic = await make_clinic(uow), await make_clinic(uow)
+    vaccine = await make_service(uow, kind=ServiceKind.VACCINATION)
+    visit = await make_service(uow)
+    assert vaccine.product_id is not None
+    await give_doses(uow, short_clinic.id, vaccine.product_id, 2 * 5)
+    today = datetime.now(SAIGON).date()
+    monday = today + timedelta(days=(7 - today.weekday()) % 7 or 7)
+    session = {"weekday": 1, "slot_minutes": 30, "capacity": 5, "valid_from": today.isoformat()}
+    await clinics.create_template(
+        uow,
+        ADMIN,
+        short_clinic.id,
+        SlotTemplateCreate.model_validate(
+            session | {"service_id": str(vaccine.id), "start_time": "07:00", "end_time": "09:00"}
+        ),
+    )
+    await clinics.create_template(
+        uow,
+        ADMIN,
+        busy_clinic.id,
+        SlotTemplateCreate.model_validate(
+            session | {"service_id": str(visit.id), "start_time": "07:00", "end_time": "08:00"}
+        ),
+    )
+    by_hand = datetime.combine(monday, datetime.min.time(), SAIGON).replace(hour=7, minute=30)
+    await make_slot(uow, busy_clinic, visit, capacity=3, starts_at=by_hand)
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    made = await client.post(
+        "/api/v1/slot-templates/generate", json={"from_date": monday.isoformat(), "days": 1}, headers=admin
+    )
+    assert made.status_code == 200, made.text
+    assert (made.json()["created"], made.json()["short_of_doses"]) == (2 + 1, 2)
+    skipped = {
+        (s["clinic_code"], s["service_code"], s["reason"], s["slots"], s["seats"]) for s in made.json()["skipped"]
+    }
+    assert skipped == {
+        (short_clinic.code, vaccine.code, "short_of_doses", 2, 10),
+        (busy_clinic.code, visit.code, "slot_exists", 1, 5),
+    }
