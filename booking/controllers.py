@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
@@ -11,6 +12,7 @@ from litestar.status_codes import HTTP_200_OK
 
 from booking.models import CONSENT_TEXT, CONSENT_VERSION, BookingPolicy
 from booking.schemas import (
+    AccountExport,
     AdverseEventCreate,
     AdverseEventOut,
     AssistedBookingCreate,
@@ -24,8 +26,11 @@ from booking.schemas import (
     DayListEntry,
     DependentCreate,
     DependentUpdate,
+    Erased,
+    Erasure,
     EvidenceCheck,
     FollowUpOut,
+    NextDoseOut,
     Person,
     PersonSearch,
     ProfileUpsert,
@@ -34,7 +39,7 @@ from booking.schemas import (
     VaccinationCreate,
     VaccinationOut,
 )
-from booking.service import bookings, certificates, checkin, draws, people, standby, visits
+from booking.service import bookings, certificates, checkin, draws, people, privacy, records, standby, visits
 from priority import service as priority
 from priority.schemas import Declarations, DeclarationsOut, DrawEntryCreate, DrawOut, MyDrawEntry
 from qr import render
@@ -46,6 +51,7 @@ from vaxbook.dependencies import AppSettings, CheckInWindow, Keys, UoW
 from vaxbook.errors import Unauthorized
 from vaxbook.idempotency import IdempotencyHeader, IdempotencyKey, idempotency_key
 from vaxbook.pagination import Cursor, Limit, Page, decode_time_cursor, paginate
+from vaxbook.settings import DEFAULT_TIMEZONE
 
 Policy = NamedDependency[BookingPolicy]
 ASSISTANTS = allow(Role.CLINIC_STAFF, Role.OPERATOR)
@@ -152,6 +158,28 @@ class ProfileController(Controller):
         """Create or replace your profile; consent to the current text (GET /api/v1/consent) is part of it."""
         return Person.of(await people.save_profile(uow, request.user, data, now=_now()))
 
+    @get("/export")
+    async def export(self, uow: UoW, request: CallerRequest) -> Response[AccountExport]:
+        """Everything held about your account and the people you manage, as one JSON file: profiles, consent,
+        declarations, bookings, standby and draw entries, doses and reported reactions. Each export is audited."""
+        now = _now()
+        data = AccountExport.of(await privacy.export(uow, request.user), now=now)
+        day = now.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
+        return Response(
+            data,
+            headers={
+                "Cache-Control": "no-store",
+                "Content-Disposition": f'attachment; filename="vaxbook-my-data-{day}.json"',
+            },
+        )
+
+    @post("/erasure", status_code=HTTP_200_OK)
+    async def erase(self, data: JSONBody[Erasure], uow: UoW, request: CallerRequest, policy: Policy) -> Erased:
+        """Erase your account and its people's personal data (`{"confirm": true}`): the phone, names, CCCD
+        numbers, addresses below the province and declarations go; doses and reactions stay under no name, as
+        medical records must. Refused (409 open-bookings) while a booking is open."""
+        return Erased(people_erased=await privacy.erase(uow, request.user, policy, now=_now()))
+
     @get("/dependents")
     async def list_dependents(self, uow: UoW, request: CallerRequest) -> list[Person]:
         return [Person.of(p) for p in await people.dependents(uow, request.user)]
@@ -183,6 +211,17 @@ class ProfileController(Controller):
             uow, request.user, keys, person_id=person_id, issuer=settings.public_url, now=_now()
         )
         return _drawn(text, format, card=True)
+
+    @get("/people/{person_id:uuid}/vaccinations")
+    async def vaccinations(self, person_id: FromPath[UUID], uow: UoW, request: CallerRequest) -> list[VaccinationOut]:
+        """Every dose you (or a dependent) were given, oldest first: vaccine, dose, lot, day and clinic."""
+        return [VaccinationOut.model_validate(v) for v in await records.vaccinations(uow, request.user, person_id)]
+
+    @get("/people/{person_id:uuid}/next-doses")
+    async def next_doses(self, person_id: FromPath[UUID], uow: UoW, request: CallerRequest) -> list[NextDoseOut]:
+        """The next dose of each series you (or a dependent) started and have not finished, and the first day it
+        may be booked; with your booking for it, if you have one."""
+        return [NextDoseOut.of(due) for due in await records.next_doses(uow, request.user, person_id)]
 
     @get("/people/{person_id:uuid}/declarations")
     async def get_declarations(self, person_id: FromPath[UUID], uow: UoW, request: CallerRequest) -> DeclarationsOut:
@@ -526,7 +565,7 @@ class VisitController(Controller):
         done = await visits.record_vaccination(
             uow, request.user, clinic_id=clinic_id, booking_id=booking_id, data=data, now=_now()
         )
-        return VaccinationOut.model_validate(done.__dict__)
+        return VaccinationOut.model_validate(done)
 
     @post("/attendance", status_code=HTTP_200_OK)
     async def attendance(

@@ -8,7 +8,7 @@ from enum import StrEnum
 from uuid import UUID
 
 from clinics.models import Sex
-from priority.models import Declarations, PriorityGroup
+from priority.models import Declarations, DrawEntryRecord, PriorityGroup
 from vaxbook.errors import Conflict, Forbidden, Invalid, NotFound
 from vaxbook.i18n import Text
 
@@ -197,6 +197,30 @@ def next_dose(rules: ServiceRules, given: list[DoseGiven]) -> int:
     if rules.product_id is None:
         return 1
     return max((d.dose_number for d in given), default=0) + 1
+
+
+@dataclass(frozen=True)
+class NextDose:
+    """The next dose of a series a person has started: which, and from which day booking accepts it."""
+
+    product_id: UUID
+    product_code: str
+    product_name: str
+    dose_number: int
+    doses_in_series: int
+    due_from: date
+    booking: Booking | None = None  # an open booking for it, if they have one
+
+
+def due_next(doses_in_series: int, min_days_between_doses: int, given: list[DoseGiven]) -> tuple[int, date] | None:
+    """(the next dose step, the first day it may be given) of a started series; None when it is not started or
+    complete. The same rule booking applies (check_eligibility)."""
+    if not given:
+        return None
+    last = max(given, key=lambda d: d.dose_number)
+    if last.dose_number >= doses_in_series:
+        return None
+    return last.dose_number + 1, last.on + timedelta(days=min_days_between_doses)
 
 
 def check_eligibility(person: Person, rules: ServiceRules, given: list[DoseGiven], slot_day: date) -> int:
@@ -496,6 +520,14 @@ class NoSuchAppointment(NotFound):
     title = Text("Không tìm thấy lịch hẹn với mã và số CCCD này", "No booking here with this code and CCCD")
 
 
+class OpenBookings(Conflict):
+    slug = "open-bookings"
+    title = Text(
+        "Tài khoản còn lịch hẹn chưa dùng: hãy hủy trước khi xóa dữ liệu",
+        "The account has open bookings: cancel them before erasing your data",
+    )
+
+
 class BookingStarted(Conflict):
     slug = "booking-started"
     title = Text("Đã quá giờ hẹn, không thể thay đổi", "The appointment time has passed; it cannot be changed")
@@ -567,3 +599,25 @@ def cccd_mismatch() -> Invalid:
             "Digits 4–6 of the CCCD do not match the sex and year of birth",
         ),
     )
+
+
+@dataclass(frozen=True)
+class PersonRecord:
+    """One person of the account and everything held about them."""
+
+    person: Person
+    declarations: Declarations
+    bookings: list[Booking]
+    standby: list[StandbyEntry]
+    draw_entries: list[DrawEntryRecord]
+    vaccinations: list[Vaccination]
+    adverse_events: list[AdverseEvent]
+
+
+@dataclass(frozen=True)
+class Export:
+    account_id: UUID
+    phone: str
+    account_created_at: datetime
+    last_sign_in_at: datetime | None
+    people: list[PersonRecord]

@@ -195,6 +195,70 @@ async def person_for_account(conn: Connection, *, person_id: UUID, account_id: U
     return None if row is None else _person(row)
 
 
+async def people_of_account(conn: Connection, *, account_id: UUID, lock: bool = False) -> list[Person]:
+    """The account holder's own profile first, then the dependents they manage."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {_prefixed(_PERSON, "p")} FROM people p LEFT JOIN people g ON g.id = p.guardian_id
+        WHERE p.account_id = $1 OR g.account_id = $1
+        ORDER BY p.guardian_id NULLS FIRST, p.created_at, p.id
+        {"FOR UPDATE OF p" if lock else ""}
+        """,
+        account_id,
+    )
+    return [_person(r) for r in rows]
+
+
+async def account(conn: Connection, *, account_id: UUID) -> tuple[str, datetime, datetime | None] | None:
+    """(phone, created, last signed in) of a citizen's account that was not erased."""
+    row = await conn.fetchrow(
+        "SELECT phone, created_at, last_sign_in_at FROM citizens WHERE id = $1 AND erased_at IS NULL", account_id
+    )
+    return None if row is None else (row["phone"], row["created_at"], row["last_sign_in_at"])
+
+
+async def erase_people(conn: Connection, *, person_ids: list[UUID], now: datetime) -> list[UUID]:
+    """Take each person's name, CCCD, district and ward (and the holder's link to the account) away."""
+    rows = await conn.fetch(
+        """
+        UPDATE people SET full_name = '-', cccd = NULL, district = '-', ward = '-', account_id = NULL,
+                          erased_at = $2, updated_at = now()
+        WHERE id = ANY($1::uuid[]) AND erased_at IS NULL
+        RETURNING id
+        """,
+        person_ids,
+        now,
+    )
+    await conn.execute("DELETE FROM standby_entries WHERE person_id = ANY($1::uuid[])", person_ids)
+    return [r["id"] for r in rows]
+
+
+async def erase_account(conn: Connection, *, account_id: UUID, now: datetime) -> None:
+    """The account loses its phone (and any sign-in code waiting for it): it can no longer sign in."""
+    phone = await conn.fetchval("SELECT phone FROM citizens WHERE id = $1 FOR UPDATE", account_id)
+    await conn.execute("UPDATE citizens SET phone = NULL, erased_at = $2 WHERE id = $1", account_id, now)
+    await conn.execute("DELETE FROM otp_challenges WHERE phone = $1", phone)
+
+
+async def entries_of_person(conn: Connection, *, person_id: UUID) -> list[StandbyEntry]:
+    rows = await conn.fetch(
+        f"SELECT {_entry_columns()} FROM standby_entries WHERE person_id = $1 ORDER BY created_at, id", person_id
+    )
+    return [_entry(r) for r in rows]
+
+
+async def adverse_events_of_person(conn: Connection, *, person_id: UUID) -> list[AdverseEvent]:
+    rows = await conn.fetch(
+        f"""
+        SELECT {_prefixed(_EVENT, "e")}, c.timezone FROM adverse_events e
+        JOIN bookings b ON b.clinic_id = e.clinic_id AND b.id = e.booking_id JOIN clinics c ON c.id = e.clinic_id
+        WHERE b.person_id = $1 ORDER BY e.reported_at, e.id
+        """,
+        person_id,
+    )
+    return [_event(r) for r in rows]
+
+
 async def dependents_of(conn: Connection, *, guardian_id: UUID) -> list[Person]:
     rows = await conn.fetch(f"SELECT {_PERSON} FROM people WHERE guardian_id = $1 ORDER BY created_at, id", guardian_id)
     return [_person(r) for r in rows]
@@ -306,6 +370,21 @@ async def active_booking_in_slot(conn: Connection, *, person_id: UUID, slot_id: 
         """,
         person_id,
         slot_id,
+    )
+    return None if row is None else _booking(row)
+
+
+async def open_booking_for_dose(
+    conn: Connection, *, person_id: UUID, product_id: UUID, dose_number: int
+) -> Booking | None:
+    row = await conn.fetchrow(
+        f"""
+        SELECT {_BOOKING_WITH_ZONE} FROM bookings b {_PLACE}
+        WHERE b.person_id = $1 AND b.product_id = $2 AND b.dose_number = $3 AND b.status IN ('booked', 'checked_in')
+        """,
+        person_id,
+        product_id,
+        dose_number,
     )
     return None if row is None else _booking(row)
 
@@ -836,7 +915,7 @@ async def bookings_of_account(
     return [_booking(r) for r in rows]
 
 
-async def bookings_of_person(conn: Connection, *, person_id: UUID, limit: int) -> list[Booking]:
+async def bookings_of_person(conn: Connection, *, person_id: UUID, limit: int | None) -> list[Booking]:
     rows = await conn.fetch(
         f"""
         SELECT {_BOOKING_WITH_ZONE} FROM bookings b {_PLACE}

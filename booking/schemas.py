@@ -27,11 +27,15 @@ from booking.models import (
     StandbyStatus,
     cccd_matches,
 )
+from booking.models import Export as ExportModel
 from booking.models import FollowUp as FollowUpModel
+from booking.models import NextDose as NextDoseModel
 from booking.models import Person as PersonModel
+from booking.models import PersonRecord as PersonRecordModel
 from booking.models import StandbyEntry as StandbyModel
 from clinics.models import Sex
 from priority.models import gestational_weeks
+from priority.schemas import DeclarationsOut, MyDrawEntry
 from vaxbook.fields import (
     CalendarDate,
     InputModel,
@@ -43,6 +47,7 @@ from vaxbook.fields import (
     ZonedModel,
     bilingual_error,
 )
+from vaxbook.settings import DEFAULT_TIMEZONE
 
 
 def _digits_only(value: Any) -> Any:
@@ -481,3 +486,83 @@ class FollowUpOut(ZonedModel):
             vaccine_name=follow_up.product_name,
             timezone=follow_up.event.timezone,
         )
+
+
+class NextDoseOut(OutputModel):
+    """The next dose of a started series: book it from `due_from` (the minimum interval after the last dose)."""
+
+    product_id: UUID
+    product_code: str
+    product_name: str
+    dose_number: int
+    doses_in_series: int
+    due_from: date
+    booking: Booking | None = Field(description="Your open booking for it, if you have one")
+
+    @classmethod
+    def of(cls, due: NextDoseModel) -> NextDoseOut:
+        return cls(
+            **{f: getattr(due, f) for f in cls.model_fields if f != "booking"},
+            booking=Booking.of(due.booking) if due.booking else None,
+        )
+
+
+class PersonRecordOut(ZonedModel):
+    """One person of the account and everything held about them."""
+
+    person: Person
+    consent_at: datetime
+    declarations: DeclarationsOut
+    bookings: list[Booking]
+    standby: list[StandbyEntry]
+    draw_entries: list[MyDrawEntry]
+    vaccinations: list[VaccinationOut]
+    adverse_events: list[AdverseEventOut]
+
+    @classmethod
+    def of(cls, record: PersonRecordModel) -> PersonRecordOut:
+        return cls(
+            person=Person.of(record.person),
+            consent_at=record.person.consent_at,
+            declarations=DeclarationsOut.model_validate(record.declarations),
+            bookings=[Booking.of(b) for b in record.bookings],
+            standby=[StandbyEntry.of(e) for e in record.standby],
+            draw_entries=[MyDrawEntry.model_validate(e) for e in record.draw_entries],
+            vaccinations=[VaccinationOut.model_validate(v) for v in record.vaccinations],
+            adverse_events=[AdverseEventOut.of(e) for e in record.adverse_events],
+            timezone=DEFAULT_TIMEZONE,
+        )
+
+
+class AccountExport(ZonedModel):
+    """Everything held about your account and the people you manage (times of the account in Cần Thơ's zone,
+    of each booking in its clinic's)."""
+
+    exported_at: datetime
+    account_id: UUID
+    phone: str
+    account_created_at: datetime
+    last_sign_in_at: datetime | None
+    people: list[PersonRecordOut]
+
+    @classmethod
+    def of(cls, export: ExportModel, *, now: datetime) -> AccountExport:
+        return cls(
+            exported_at=now,
+            account_id=export.account_id,
+            phone=export.phone,
+            account_created_at=export.account_created_at,
+            last_sign_in_at=export.last_sign_in_at,
+            people=[PersonRecordOut.of(r) for r in export.people],
+            timezone=DEFAULT_TIMEZONE,
+        )
+
+
+class Erasure(InputModel):
+    """Erase your account's data: confirm that you mean it."""
+
+    confirm: Literal[True]
+
+
+class Erased(OutputModel):
+    people_erased: int

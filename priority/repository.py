@@ -146,6 +146,10 @@ async def declarations_of(conn: Connection, *, person_id: UUID) -> Declarations:
     return Declarations() if row is None else Declarations(**dict(row))
 
 
+async def delete_declarations(conn: Connection, *, person_id: UUID) -> None:
+    await conn.execute("DELETE FROM person_declarations WHERE person_id = $1", person_id)
+
+
 async def declarations_of_people(conn: Connection, *, person_ids: list[UUID]) -> dict[UUID, Declarations]:
     """What each of these people declared (people who declared nothing are left out)."""
     rows = await conn.fetch(
@@ -554,6 +558,13 @@ async def draw_entries(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> l
         """,
         clinic_id,
         slot_id,
+    )
+    return [_draw_entry(r) for r in rows]
+
+
+async def entries_of_person(conn: Connection, *, person_id: UUID) -> list[DrawEntryRecord]:
+    rows = await conn.fetch(
+        f"SELECT {_DRAW_ENTRY} FROM draw_entries WHERE person_id = $1 ORDER BY created_at, id", person_id
     )
     return [_draw_entry(r) for r in rows]
 

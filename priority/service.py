@@ -122,6 +122,12 @@ async def save_declarations(uow: UnitOfWork, actor: Actor, person_id: UUID, data
     return declarations
 
 
+async def forget_declarations(uow: UnitOfWork, person_id: UUID) -> None:
+    """What the person declared is gone (their data erased at their request)."""
+    async with uow.transaction() as conn:
+        await repository.delete_declarations(conn, person_id=person_id)
+
+
 async def declarations_of(uow: UnitOfWork, person_id: UUID) -> Declarations:
     async with uow.transaction(readonly=True) as conn:
         return await repository.declarations_of(conn, person_id=person_id)
@@ -497,6 +503,11 @@ async def add_entry(
                 raise DrawNotFound()
             raise DrawClosed()
     return entry
+
+
+async def entries_of_person(uow: UnitOfWork, person_id: UUID) -> list[DrawEntryRecord]:
+    async with uow.transaction(readonly=True) as conn:
+        return await repository.entries_of_person(conn, person_id=person_id)
 
 
 async def entries_of_account(uow: UnitOfWork, account_id: UUID) -> list[DrawEntryRecord]:

@@ -271,3 +271,42 @@ async def test_two_nurses_recording_the_same_dose_at_once_use_one_dose(
     assert await db.fetchval("SELECT count(*) FROM vaccinations") == 10
     await check_ledger(db, now=datetime.now(UTC))
     await check_invariants(db)
+
+
+async def test_a_citizen_reads_their_doses_and_the_next_one_due(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """After dose 1 of a two-dose vaccine (21 days apart): the dose in their record, dose 2 due from 21 days after
+    it, their booking for it once made, and nothing due once the series is done; nobody else's record."""
+    clinic, service, staff, citizen, booking = await checked_in(client, uow)
+    lot = await db.fetchrow("SELECT l.id, l.lot_number FROM vaccine_lots l JOIN clinic_stock s ON s.lot_id = l.id")
+    given = await client.post(
+        visit(clinic, booking, "vaccination"),
+        json={"lot_id": str(lot["id"]), "injection_site": "left_arm"},
+        headers=staff,
+    )
+    assert given.status_code == 201, given.text
+    person_id = booking["person_id"]
+    record = await client.get(f"/api/v1/me/people/{person_id}/vaccinations", headers=token_for(citizen))
+    assert record.status_code == 200, record.text
+    [dose] = record.json()
+    assert (dose["dose_number"], dose["lot_number"], dose["clinic_name"]) == (1, lot["lot_number"], clinic.name)
+    assert dose["product_name"] == await db.fetchval("SELECT name FROM vaccine_products")
+    assert dose["given_at"].endswith("+07:00")
+    day_given = datetime.fromisoformat(booking["starts_at"]).date()
+    due = (await client.get(f"/api/v1/me/people/{person_id}/next-doses", headers=token_for(citizen))).json()
+    assert [(d["dose_number"], d["doses_in_series"], d["due_from"], d["booking"]) for d in due] == [
+        (2, 2, (day_given + timedelta(days=21)).isoformat(), None)
+    ]
+    second = await make_slot(uow, clinic, service, starts_at=soon(24 * 22))
+    booked = await client.post("/api/v1/bookings", json={"slot_id": str(second.id)}, headers=token_for(citizen))
+    assert booked.status_code == 201, booked.text
+    due = (await client.get(f"/api/v1/me/people/{person_id}/next-doses", headers=token_for(citizen))).json()
+    assert due[0]["booking"]["id"] == booked.json()["id"]
+    await db.execute("UPDATE bookings SET status = 'completed' WHERE id = $1::uuid", booked.json()["id"])
+    await db.execute("UPDATE people SET active_bookings = 0")
+    assert (await client.get(f"/api/v1/me/people/{person_id}/next-doses", headers=token_for(citizen))).json() == []
+    stranger, _ = await make_citizen(uow)
+    for part in ("vaccinations", "next-doses"):
+        other = await client.get(f"/api/v1/me/people/{person_id}/{part}", headers=token_for(stranger))
+        assert other.status_code == 404

@@ -1,0 +1,74 @@
+"""A citizen's rights over their data (Decree 13/2023/ND-CP): everything held about their account and its people,
+as one export; and erasure at their request, which keeps only what medical records need."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from booking import repository
+from booking.models import BookingPolicy, Export, OpenBookings, PersonRecord
+from booking.service.common import end_live_entries
+from priority import service as priority
+from vaxbook import audit
+from vaxbook.auth.models import Principal
+from vaxbook.db import UnitOfWork
+
+
+async def export(uow: UnitOfWork, principal: Principal) -> Export:
+    """Everything held about the signed-in account and the people it manages, and nothing about anyone else.
+    The export itself is audited (who took a copy of whose data, and when)."""
+    async with uow.transaction() as conn:
+        account = await repository.account(conn, account_id=principal.id)
+        assert account is not None, "a citizen's token names their account"
+        records = []
+        for person in await repository.people_of_account(conn, account_id=principal.id):
+            records.append(
+                PersonRecord(
+                    person=person,
+                    declarations=await priority.declarations_of(uow, person.id),
+                    bookings=await repository.bookings_of_person(conn, person_id=person.id, limit=None),
+                    standby=await repository.entries_of_person(conn, person_id=person.id),
+                    draw_entries=await priority.entries_of_person(uow, person.id),
+                    vaccinations=await repository.vaccinations_of_person(conn, person_id=person.id),
+                    adverse_events=await repository.adverse_events_of_person(conn, person_id=person.id),
+                )
+            )
+        await audit.record(
+            conn,
+            actor=principal,
+            action="account.export",
+            object_type="account",
+            object_id=principal.id,
+            details={"people": [r.person.id for r in records]},
+        )
+    phone, created_at, last_sign_in_at = account
+    return Export(principal.id, phone, created_at, last_sign_in_at, records)
+
+
+async def erase(uow: UnitOfWork, principal: Principal, policy: BookingPolicy, *, now: datetime) -> int:
+    """Erase the account and its people at the citizen's request; returns how many people were erased.
+
+    Gone: the phone (the account can no longer sign in; the same phone later starts afresh), and of every person
+    their name, CCCD, district and ward, what they declared for priority groups, and their places on standby lists.
+    Kept, because medical records and the department's counts need them: each person's date of birth, sex and
+    province, their bookings, doses and adverse events (now under no name), and draw entries (published records
+    anyone may re-run). Refused while a booking is open: cancel it first, or let it be used.
+    """
+    async with uow.transaction() as conn:
+        people = await repository.people_of_account(conn, account_id=principal.id, lock=True)
+        if any(p.active_bookings for p in people):
+            raise OpenBookings()
+        for person in people:
+            await end_live_entries(uow, conn, principal, person=person, service_ids=None, policy=policy, now=now)
+            await priority.forget_declarations(uow, person.id)
+        erased = await repository.erase_people(conn, person_ids=[p.id for p in people], now=now)
+        await repository.erase_account(conn, account_id=principal.id, now=now)
+        await audit.record(
+            conn,
+            actor=principal,
+            action="account.erase",
+            object_type="account",
+            object_id=principal.id,
+            details={"people": erased},
+        )
+    return len(erased)

@@ -1,0 +1,110 @@
+"""A citizen's rights over their data: export everything held about the account and its people (and nothing about
+anyone else), and erase it on request, keeping what medical records need."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import asyncpg
+import httpx
+
+from clinics.models import ServiceKind
+from tests.factories import (
+    declare,
+    due_date_for,
+    make_citizen,
+    make_clinic,
+    make_dependent,
+    make_service,
+    make_slot,
+    soon,
+    staff_headers,
+    token_for,
+)
+from tests.integration.booking.invariants import check_invariants
+from vaxbook.auth.models import Role
+from vaxbook.db import UnitOfWork
+
+Client = httpx.AsyncClient
+
+
+async def test_the_export_holds_the_account_and_its_people_and_nobody_else(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic, service = await make_clinic(uow), await make_service(uow, kind=ServiceKind.VACCINATION)
+    slot = await make_slot(uow, clinic, service, capacity=5, starts_at=soon(0.5))
+    citizen, me = await make_citizen(uow, full_name="Phạm Thị Lan")
+    son = await make_dependent(uow, citizen, full_name="Phạm Minh Tú", cccd=None, date_of_birth=date(2015, 4, 4))
+    await declare(uow, me.id, due_date=due_date_for(20, slot.starts_at.date()))
+    stranger, them = await make_citizen(uow, full_name="Người Lạ")
+    for who, person in ((citizen, son.id), (stranger, None)):
+        body = {"slot_id": str(slot.id)} | ({"person_id": str(person)} if person else {})
+        assert (await client.post("/api/v1/bookings", json=body, headers=token_for(who))).status_code == 201
+    exported = await client.get("/api/v1/me/export", headers=token_for(citizen))
+    assert exported.status_code == 200, exported.text
+    assert exported.headers["cache-control"] == "no-store"
+    assert exported.headers["content-disposition"].startswith('attachment; filename="vaxbook-my-data-')
+    data = exported.json()
+    assert data["phone"] == await db.fetchval("SELECT phone FROM citizens WHERE id = $1", citizen.id)
+    people = {p["person"]["full_name"]: p for p in data["people"]}
+    assert set(people) == {"Phạm Thị Lan", "Phạm Minh Tú"}
+    assert people["Phạm Thị Lan"]["declarations"]["due_date"] is not None
+    assert [b["person_id"] for b in people["Phạm Minh Tú"]["bookings"]] == [str(son.id)]
+    assert people["Phạm Minh Tú"]["person"]["relation"] == "child"
+    assert "Người Lạ" not in exported.text
+    assert str(them.id) not in exported.text
+    assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'account.export'") == 1
+
+
+async def test_erasure_keeps_the_medical_record_under_no_name(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic, service = await make_clinic(uow), await make_service(uow, kind=ServiceKind.VACCINATION)
+    slot = await make_slot(uow, clinic, service, capacity=5, starts_at=soon(0.5))
+    later = await make_slot(uow, clinic, service, capacity=5, starts_at=soon(24 * 40))
+    citizen, me = await make_citizen(uow, full_name="Võ Thị Hằng")
+    mother = await make_dependent(
+        uow, citizen, full_name="Võ Thị Mẹ", relation="parent", date_of_birth=date(1950, 1, 1)
+    )
+    await declare(uow, me.id, health_worker=True)
+    booked = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
+    staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
+    await client.post(
+        f"/api/v1/clinics/{clinic.id}/check-ins",
+        json={"code": booked.json()["code"], "cccd_last4": me.cccd[-4:]},  # type: ignore[index]
+        headers=staff,
+    )
+    lot = await db.fetchval("SELECT lot_id FROM clinic_stock WHERE clinic_id = $1", clinic.id)
+    dose = await client.post(
+        f"/api/v1/clinics/{clinic.id}/bookings/{booked.json()['id']}/vaccination",
+        json={"lot_id": str(lot), "injection_site": "left_arm"},
+        headers=staff,
+    )
+    assert dose.status_code == 201, dose.text
+    open_booking = await client.post(
+        "/api/v1/bookings", json={"slot_id": str(later.id), "person_id": str(mother.id)}, headers=token_for(citizen)
+    )
+    refused = await client.post("/api/v1/me/erasure", json={"confirm": True}, headers=token_for(citizen))
+    assert (refused.status_code, refused.json()["type"]) == (409, "/problems/open-bookings")
+    assert (await client.post("/api/v1/me/erasure", json={}, headers=token_for(citizen))).status_code == 422
+    assert await db.fetchval("SELECT count(*) FROM people WHERE erased_at IS NOT NULL") == 0
+
+    await client.post(f"/api/v1/bookings/{open_booking.json()['id']}/cancel", headers=token_for(citizen))
+    erased = await client.post("/api/v1/me/erasure", json={"confirm": True}, headers=token_for(citizen))
+    assert erased.status_code == 200, erased.text
+    assert erased.json() == {"people_erased": 2}
+    people = await db.fetch("SELECT full_name, cccd, district, ward, account_id, date_of_birth FROM people")
+    assert {p["full_name"] for p in people} == {"-"}
+    assert all(p["cccd"] is None and p["account_id"] is None and p["ward"] == "-" for p in people)
+    assert {p["date_of_birth"] for p in people} == {me.date_of_birth, date(1950, 1, 1)}
+    assert await db.fetchval("SELECT phone FROM citizens WHERE id = $1", citizen.id) is None
+    assert await db.fetchval("SELECT count(*) FROM person_declarations") == 0
+    # what the medical record and the department's counts need stays
+    assert await db.fetchval("SELECT count(*) FROM vaccinations") == 1
+    assert await db.fetchval("SELECT count(*) FROM bookings") == 2
+    for name in ("Võ Thị Hằng", "Võ Thị Mẹ"):
+        assert await db.fetchval("SELECT count(*) FROM people WHERE full_name = $1", name) == 0
+    assert (await client.get("/api/v1/me/profile", headers=token_for(citizen))).status_code == 404
+    audit = await db.fetchval("SELECT details FROM audit_log WHERE action = 'account.erase'")
+    assert "Võ" not in audit
+    await check_invariants(db)
