@@ -8,7 +8,8 @@ from uuid import UUID
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
 from quotas.models import MovementKind, StockHolder
-from vaxbook.fields import CalendarDate, CatalogueCode, InputModel, Label, OutputModel, bilingual_error
+from vaxbook.fields import CalendarDate, CatalogueCode, InputModel, Label, OutputModel, ZonedModel, bilingual_error
+from vaxbook.settings import DEFAULT_TIMEZONE
 
 
 class VaccineProductCreate(InputModel):
@@ -96,7 +97,10 @@ class Waste(InputModel):
     note: Note
 
 
-class Movement(OutputModel):
+class Movement(ZonedModel):
+    """A row of the department's stock ledger, its time in the department's zone."""
+
+    timezone: str = Field(default=DEFAULT_TIMEZONE, description="The department's time zone")
     id: int
     at: datetime
     kind: MovementKind
