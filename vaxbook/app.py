@@ -220,6 +220,8 @@ def create_app(settings: Settings, *, dsn: str, otp_sender: OtpSender | None = N
             version=version("vaxbook"),
             description="Vaccination and health-service booking. Errors are RFC 9457 problem+json.",
             path=OPENAPI_PATH,
+            # each handler's docstring is its operation's description
+            use_handler_docstrings=True,
             render_plugins=[
                 SwaggerRenderPlugin(
                     js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js",
