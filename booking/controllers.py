@@ -138,7 +138,7 @@ class ConsentController(Controller):
     path = "/api/v1/consent"
     tags = ["Citizens"]
 
-    @get("/", opt=PUBLIC)
+    @get("/", opt=PUBLIC, summary="Current consent text")
     async def current(self) -> ConsentText:
         """The consent text a profile must accept (send its version back as consent.text_version)."""
         return ConsentText(version=CONSENT_VERSION, text_vi=CONSENT_TEXT.vi, text_en=CONSENT_TEXT.en)
@@ -149,16 +149,18 @@ class ProfileController(Controller):
     tags = ["Citizens"]
     guards = [CITIZENS]
 
-    @get("/profile")
+    @get("/profile", summary="My profile")
     async def get_profile(self, uow: UoW, request: CallerRequest) -> Person:
+        """Your own profile: the person your phone number stands for. Citizens only; 404 person-not-found until you have
+        saved one."""
         return Person.of(await people.profile(uow, request.user))
 
-    @put("/profile")
+    @put("/profile", summary="Create or replace my profile")
     async def save_profile(self, data: JSONBody[ProfileUpsert], uow: UoW, request: CallerRequest) -> Person:
         """Create or replace your profile; consent to the current text (GET /api/v1/consent) is part of it."""
         return Person.of(await people.save_profile(uow, request.user, data, now=_now()))
 
-    @get("/export")
+    @get("/export", summary="Export my data")
     async def export(self, uow: UoW, request: CallerRequest) -> Response[AccountExport]:
         """Everything held about your account and the people you manage, as one JSON file: profiles, consent,
         declarations, bookings, standby and draw entries, doses and reported reactions. Each export is audited."""
@@ -173,29 +175,36 @@ class ProfileController(Controller):
             },
         )
 
-    @post("/erasure", status_code=HTTP_200_OK)
+    @post("/erasure", status_code=HTTP_200_OK, summary="Erase my personal data")
     async def erase(self, data: JSONBody[Erasure], uow: UoW, request: CallerRequest, policy: Policy) -> Erased:
         """Erase your account and its people's personal data (`{"confirm": true}`): the phone, names, CCCD
         numbers, addresses below the province and declarations go; doses and reactions stay under no name, as
         medical records must. Refused (409 open-bookings) while a booking is open."""
         return Erased(people_erased=await privacy.erase(uow, request.user, policy, now=_now()))
 
-    @get("/dependents")
+    @get("/dependents", summary="My dependents")
     async def list_dependents(self, uow: UoW, request: CallerRequest) -> list[Person]:
+        """The people you book for who have no phone of their own. Citizens only."""
         return [Person.of(p) for p in await people.dependents(uow, request.user)]
 
-    @post("/dependents")
+    @post("/dependents", summary="Add a dependent to book for")
     async def add_dependent(self, data: JSONBody[DependentCreate], uow: UoW, request: CallerRequest) -> Person:
         """Someone you book for who has no phone of their own (at most five)."""
         return Person.of(await people.add_dependent(uow, request.user, data, now=_now()))
 
-    @patch("/dependents/{person_id:uuid}")
+    @patch("/dependents/{person_id:uuid}", summary="Change a dependent's details")
     async def update_dependent(
         self, person_id: FromPath[UUID], data: JSONBody[DependentUpdate], uow: UoW, request: CallerRequest
     ) -> Person:
+        """Change a dependent's relation, name or place; date of birth, sex and CCCD stay. Citizens only, for their own
+        dependents (anyone else is 404 person-not-found)."""
         return Person.of(await people.update_dependent(uow, request.user, person_id, data))
 
-    @get("/people/{person_id:uuid}/certificate", media_type="image/png")
+    @get(
+        "/people/{person_id:uuid}/certificate",
+        media_type="image/png",
+        summary="Vaccination certificate (SMART Health Card)",
+    )
     async def certificate(
         self,
         person_id: FromPath[UUID],
@@ -212,23 +221,23 @@ class ProfileController(Controller):
         )
         return _drawn(text, format, card=True)
 
-    @get("/people/{person_id:uuid}/vaccinations")
+    @get("/people/{person_id:uuid}/vaccinations", summary="My vaccination record")
     async def vaccinations(self, person_id: FromPath[UUID], uow: UoW, request: CallerRequest) -> list[VaccinationOut]:
         """Every dose you (or a dependent) were given, oldest first: vaccine, dose, lot, day and clinic."""
         return [VaccinationOut.model_validate(v) for v in await records.vaccinations(uow, request.user, person_id)]
 
-    @get("/people/{person_id:uuid}/next-doses")
+    @get("/people/{person_id:uuid}/next-doses", summary="Next doses due")
     async def next_doses(self, person_id: FromPath[UUID], uow: UoW, request: CallerRequest) -> list[NextDoseOut]:
         """The next dose of each series you (or a dependent) started and have not finished, and the first day it
         may be booked; with your booking for it, if you have one."""
         return [NextDoseOut.of(due) for due in await records.next_doses(uow, request.user, person_id)]
 
-    @get("/people/{person_id:uuid}/declarations")
+    @get("/people/{person_id:uuid}/declarations", summary="My priority-group declarations")
     async def get_declarations(self, person_id: FromPath[UUID], uow: UoW, request: CallerRequest) -> DeclarationsOut:
         """What you declared for priority groups, for yourself (your profile's id) or a dependent."""
         return DeclarationsOut.model_validate(await people.declarations(uow, request.user, person_id))
 
-    @put("/people/{person_id:uuid}/declarations")
+    @put("/people/{person_id:uuid}/declarations", summary="Declare for priority groups")
     async def declare(
         self, person_id: FromPath[UUID], data: JSONBody[Declarations], uow: UoW, request: CallerRequest
     ) -> DeclarationsOut:
@@ -236,10 +245,13 @@ class ProfileController(Controller):
         staff may ask for evidence at check-in."""
         return DeclarationsOut.model_validate(await people.declare(uow, request.user, person_id, data))
 
-    @delete("/dependents/{person_id:uuid}")
+    @delete("/dependents/{person_id:uuid}", summary="Remove a dependent from my account")
     async def remove_dependent(
         self, person_id: FromPath[UUID], uow: UoW, request: CallerRequest, policy: Policy
     ) -> None:
+        """Remove a dependent who never had a booking or a draw entry (409 dependent-has-bookings otherwise: those stay
+        for their health record); a seat offered to them from the standby list goes to the next in line. Citizens only,
+        for their own dependents (anyone else is 404 person-not-found)."""
         await people.remove_dependent(uow, request.user, policy, person_id, now=_now())
 
 
@@ -248,7 +260,7 @@ class BookingController(Controller):
     tags = ["Bookings"]
     guards = [CITIZENS]
 
-    @get("/")
+    @get("/", summary="My bookings")
     async def list_bookings(
         self, uow: UoW, request: CallerRequest, limit: Limit = 50, cursor: Cursor = None
     ) -> Page[Booking]:
@@ -256,7 +268,7 @@ class BookingController(Controller):
         found = await bookings.of_account(uow, request.user, after=decode_time_cursor(cursor), limit=limit + 1)
         return paginate([Booking.of(b) for b in found], limit, lambda b: (b.starts_at.isoformat(), b.id))
 
-    @post("/")
+    @post("/", summary="Book a seat")
     async def book(
         self,
         data: JSONBody[BookingCreate],
@@ -268,7 +280,7 @@ class BookingController(Controller):
         """Book a seat for yourself or a dependent (person_id)."""
         return await _book(uow, request.user, policy, idempotency_key, data.slot_id, data.person_id)
 
-    @post("/{booking_id:uuid}/adverse-events")
+    @post("/{booking_id:uuid}/adverse-events", summary="Report a reaction after my dose")
     async def report_reaction(
         self, booking_id: FromPath[UUID], data: JSONBody[AdverseEventCreate], uow: UoW, request: CallerRequest
     ) -> AdverseEventOut:
@@ -276,7 +288,7 @@ class BookingController(Controller):
         event = await visits.report_adverse_event(uow, request.user, booking_id=booking_id, clinic_id=None, data=data)
         return AdverseEventOut.of(event)
 
-    @get("/{booking_id:uuid}/qr", media_type="image/png")
+    @get("/{booking_id:uuid}/qr", media_type="image/png", summary="My booking's QR code")
     async def qr_code(
         self,
         booking_id: FromPath[UUID],
@@ -291,11 +303,12 @@ class BookingController(Controller):
         text = await checkin.appointment_qr(uow, request.user, keys, booking_id=booking_id, window=checkin_window)
         return _drawn(text, format, card=False)
 
-    @get("/{booking_id:uuid}")
+    @get("/{booking_id:uuid}", summary="One of my bookings")
     async def get_booking(self, booking_id: FromPath[UUID], uow: UoW, request: CallerRequest) -> Booking:
+        """One booking of yours or a dependent's. Citizens only; anyone else's is 404 booking-not-found."""
         return Booking.of(await bookings.get(uow, request.user, booking_id))
 
-    @post("/{booking_id:uuid}/cancel", status_code=HTTP_200_OK)
+    @post("/{booking_id:uuid}/cancel", status_code=HTTP_200_OK, summary="Cancel my booking")
     async def cancel(
         self,
         booking_id: FromPath[UUID],
@@ -304,9 +317,12 @@ class BookingController(Controller):
         policy: Policy,
         idempotency_key: IdempotencyHeader = None,
     ) -> Booking:
+        """Cancel your booking (or a dependent's) before its time; its seat goes to the standby list or back to
+        everyone. An Idempotency-Key makes a retry safe. Citizens only. Refused: 409 booking-started once its time has
+        come, 409 booking-not-active when it was already cancelled, moved or ended."""
         return await _cancel(uow, request.user, policy, idempotency_key, booking_id)
 
-    @post("/{booking_id:uuid}/reschedule")
+    @post("/{booking_id:uuid}/reschedule", summary="Move my booking to another slot")
     async def reschedule(
         self,
         booking_id: FromPath[UUID],
@@ -325,17 +341,17 @@ class StandbyController(Controller):
     tags = ["Standby list"]
     guards = [CITIZENS]
 
-    @get("/")
+    @get("/", summary="My standby entries")
     async def list_entries(self, uow: UoW, request: CallerRequest) -> list[StandbyEntry]:
         """Your entries and your dependents'; an offered seat shows under `offer` until it expires."""
         return [StandbyEntry.of(e) for e in await standby.of_account(uow, request.user)]
 
-    @post("/")
+    @post("/", summary="Join the standby list")
     async def join(self, data: JSONBody[StandbyJoin], uow: UoW, request: CallerRequest) -> StandbyEntry:
         """Wait for a seat when none is free at a clinic (or in a district) between two dates."""
         return StandbyEntry.of(await standby.join(uow, request.user, data, now=_now()))
 
-    @post("/{entry_id:uuid}/accept")
+    @post("/{entry_id:uuid}/accept", summary="Accept a standby offer")
     async def accept(
         self,
         entry_id: FromPath[UUID],
@@ -349,12 +365,12 @@ class StandbyController(Controller):
         accepted = await standby.accept(uow, request.user, policy, entry_id=entry_id, now=_now(), idempotency=key)
         return Booking.of(accepted)
 
-    @post("/{entry_id:uuid}/decline", status_code=HTTP_200_OK)
+    @post("/{entry_id:uuid}/decline", status_code=HTTP_200_OK, summary="Decline a standby offer")
     async def decline(self, entry_id: FromPath[UUID], uow: UoW, request: CallerRequest, policy: Policy) -> StandbyEntry:
         """Turn the offer down; the seat goes to the next in line."""
         return StandbyEntry.of(await standby.leave(uow, request.user, policy, entry_id=entry_id, now=_now()))
 
-    @delete("/{entry_id:uuid}")
+    @delete("/{entry_id:uuid}", summary="Leave the standby list")
     async def leave(self, entry_id: FromPath[UUID], uow: UoW, request: CallerRequest, policy: Policy) -> None:
         """Leave the standby list (an open offer is declined)."""
         await standby.leave(uow, request.user, policy, entry_id=entry_id, now=_now())
@@ -367,33 +383,35 @@ class AssistController(Controller):
     tags = ["Assisted booking"]
     guards = [ASSISTANTS]
 
-    @post("/people")
+    @post("/people", summary="Register a walk-in or a caller")
     async def register(self, data: JSONBody[AssistedRegistration], uow: UoW, request: CallerRequest) -> Person:
         """Register a walk-in or a caller (with a phone, they can sign in later and see their bookings)."""
         return Person.of(await people.register(uow, request.user, data, now=_now()))
 
-    @post("/people/search", status_code=HTTP_200_OK)
+    @post("/people/search", status_code=HTTP_200_OK, summary="Find a caller by phone or CCCD")
     async def search(self, data: JSONBody[PersonSearch], uow: UoW, request: CallerRequest) -> list[Person]:
         """Find someone by phone (with their dependents) or by CCCD; searched in the body, never the URL."""
         return [Person.of(p) for p in await people.search(uow, request.user, data)]
 
-    @get("/people/{person_id:uuid}/bookings")
+    @get("/people/{person_id:uuid}/bookings", summary="A caller's bookings")
     async def person_bookings(self, person_id: FromPath[UUID], uow: UoW, request: CallerRequest) -> list[Booking]:
+        """A person's bookings, latest first (at most 200; clinic staff see their own clinics' only). Each read is
+        audited. Clinic staff and operators; 404 person-not-found."""
         return [Booking.of(b, staff=True) for b in await bookings.of_person(uow, request.user, person_id)]
 
-    @put("/people/{person_id:uuid}/declarations")
+    @put("/people/{person_id:uuid}/declarations", summary="Record a caller's priority declarations")
     async def declare(
         self, person_id: FromPath[UUID], data: JSONBody[Declarations], uow: UoW, request: CallerRequest
     ) -> DeclarationsOut:
         """Record what a caller declares for priority groups (pregnancy dates, health work, …) for them."""
         return DeclarationsOut.model_validate(await people.declare(uow, request.user, person_id, data))
 
-    @post("/standby")
+    @post("/standby", summary="Put a caller on the standby list")
     async def join_standby(self, data: JSONBody[StandbyJoin], uow: UoW, request: CallerRequest) -> StandbyEntry:
         """Put a caller on the standby list (person_id required); offers show in their own list."""
         return StandbyEntry.of(await standby.join(uow, request.user, data, now=_now()))
 
-    @post("/bookings")
+    @post("/bookings", summary="Book a seat for a caller")
     async def book(
         self,
         data: JSONBody[AssistedBookingCreate],
@@ -402,9 +420,12 @@ class AssistController(Controller):
         policy: Policy,
         idempotency_key: IdempotencyHeader = None,
     ) -> Booking:
+        """Book a seat for a registered person (person_id) under the same rules as their own booking: who the service is
+        for, priority seats, draws, and the open-booking and attempt limits. An Idempotency-Key makes a retry safe.
+        Operators book anywhere; clinic staff at their own clinics only (403 clinic-out-of-scope)."""
         return await _book(uow, request.user, policy, idempotency_key, data.slot_id, data.person_id)
 
-    @post("/bookings/{booking_id:uuid}/cancel", status_code=HTTP_200_OK)
+    @post("/bookings/{booking_id:uuid}/cancel", status_code=HTTP_200_OK, summary="Cancel a caller's booking")
     async def cancel(
         self,
         booking_id: FromPath[UUID],
@@ -413,9 +434,12 @@ class AssistController(Controller):
         policy: Policy,
         idempotency_key: IdempotencyHeader = None,
     ) -> Booking:
+        """Cancel a person's booking before its time; its seat goes to the standby list or back to everyone. An
+        Idempotency-Key makes a retry safe. Operators reach any booking, clinic staff their own clinics' (others are 404
+        booking-not-found). Refused as a citizen's cancel is: 409 booking-started, 409 booking-not-active."""
         return await _cancel(uow, request.user, policy, idempotency_key, booking_id)
 
-    @get("/bookings/{booking_id:uuid}/qr", media_type="image/png")
+    @get("/bookings/{booking_id:uuid}/qr", media_type="image/png", summary="A caller's booking QR code")
     async def qr_code(
         self,
         booking_id: FromPath[UUID],
@@ -430,7 +454,7 @@ class AssistController(Controller):
         text = await checkin.appointment_qr(uow, request.user, keys, booking_id=booking_id, window=checkin_window)
         return _drawn(text, format, card=False)
 
-    @post("/bookings/{booking_id:uuid}/reschedule")
+    @post("/bookings/{booking_id:uuid}/reschedule", summary="Move a caller's booking")
     async def reschedule(
         self,
         booking_id: FromPath[UUID],
@@ -440,6 +464,9 @@ class AssistController(Controller):
         policy: Policy,
         idempotency_key: IdempotencyHeader = None,
     ) -> Booking:
+        """Move a person's booking to another slot of the same service; the answer is the new booking (new id and code).
+        Operators reach any booking, clinic staff their own clinics'. Refused: 409 same-slot, other-service,
+        booking-started, booking-not-active, and whatever would refuse a new booking of that slot."""
         return await _reschedule(uow, request.user, policy, idempotency_key, booking_id, data.slot_id)
 
 
@@ -448,7 +475,7 @@ class ClinicBookingController(Controller):
     tags = ["Bookings"]
     guards = [CLINIC_MANAGERS]
 
-    @get("/")
+    @get("/", summary="A clinic's bookings for one day")
     async def day_list(
         self, clinic_id: FromPath[UUID], uow: UoW, request: CallerRequest, day: FromQuery[date | None] = None
     ) -> list[DayListEntry]:
@@ -465,12 +492,12 @@ class DrawEntryController(Controller):
     tags = ["Bookings"]
     guards = [CITIZENS]
 
-    @get("/")
+    @get("/", summary="My draw entries")
     async def my_entries(self, uow: UoW, request: CallerRequest) -> list[MyDrawEntry]:
         """Your draw entries and how they ended, latest first."""
         return [MyDrawEntry.model_validate(e.__dict__) for e in await priority.entries_of_account(uow, request.user.id)]
 
-    @post("/")
+    @post("/", summary="Enter a slot's draw")
     async def enter(self, data: JSONBody[DrawEntryCreate], uow: UoW, request: CallerRequest) -> MyDrawEntry:
         """Enter yourself or a dependent in a slot's draw. Any time before it closes is as good as the first second."""
         entry = await draws.enter(uow, request.user, slot_id=data.slot_id, person_id=data.person_id, now=_now())
@@ -482,7 +509,7 @@ class DrawRunController(Controller):
     tags = ["Priority groups"]
     guards = [HEALTH_ADMINS]
 
-    @post("/", status_code=HTTP_200_OK)
+    @post("/", status_code=HTTP_200_OK, summary="Hold a closed draw now")
     async def run(
         self, clinic_id: FromPath[UUID], slot_id: FromPath[UUID], uow: UoW, request: CallerRequest, policy: Policy
     ) -> DrawOut:
@@ -497,7 +524,7 @@ class CheckInController(Controller):
     tags = ["Check-in"]
     guards = [CLINIC_MANAGERS]
 
-    @post("/", status_code=HTTP_200_OK)
+    @post("/", status_code=HTTP_200_OK, summary="Check a booking in")
     async def check_in(
         self,
         clinic_id: FromPath[UUID],
@@ -534,7 +561,7 @@ class VisitController(Controller):
     tags = ["Check-in"]
     guards = [CLINIC_MANAGERS]
 
-    @post("/evidence", status_code=HTTP_200_OK)
+    @post("/evidence", status_code=HTTP_200_OK, summary="Record whether priority evidence was seen")
     async def evidence(
         self,
         clinic_id: FromPath[UUID],
@@ -551,7 +578,7 @@ class VisitController(Controller):
         )
         return Booking.of(booking, staff=True)
 
-    @post("/vaccination")
+    @post("/vaccination", summary="Record a dose given")
     async def vaccination(
         self,
         clinic_id: FromPath[UUID],
@@ -567,7 +594,7 @@ class VisitController(Controller):
         )
         return VaccinationOut.model_validate(done)
 
-    @post("/attendance", status_code=HTTP_200_OK)
+    @post("/attendance", status_code=HTTP_200_OK, summary="Record a health-service visit")
     async def attendance(
         self, clinic_id: FromPath[UUID], booking_id: FromPath[UUID], uow: UoW, request: CallerRequest
     ) -> Booking:
@@ -576,7 +603,7 @@ class VisitController(Controller):
             await visits.record_attendance(uow, request.user, clinic_id=clinic_id, booking_id=booking_id), staff=True
         )
 
-    @post("/no-dose", status_code=HTTP_200_OK)
+    @post("/no-dose", status_code=HTTP_200_OK, summary="End a check-in without a dose")
     async def no_dose(
         self, clinic_id: FromPath[UUID], booking_id: FromPath[UUID], uow: UoW, request: CallerRequest
     ) -> Booking:
@@ -586,7 +613,7 @@ class VisitController(Controller):
             await visits.record_no_dose(uow, request.user, clinic_id=clinic_id, booking_id=booking_id), staff=True
         )
 
-    @post("/adverse-events")
+    @post("/adverse-events", summary="Record a reaction at the clinic")
     async def adverse_event(
         self,
         clinic_id: FromPath[UUID],
@@ -595,6 +622,9 @@ class VisitController(Controller):
         uow: UoW,
         request: CallerRequest,
     ) -> AdverseEventOut:
+        """Record a reaction after the dose, as staff at the clinic saw or heard of it; a serious one goes on the health
+        department's follow-up list. Health admins, and clinic staff at their own clinics; 404 booking-not-found for a
+        booking of another clinic, 409 not-checked-in until the dose is recorded."""
         event = await visits.report_adverse_event(
             uow, request.user, booking_id=booking_id, clinic_id=clinic_id, data=data
         )
@@ -606,7 +636,7 @@ class AdverseEventController(Controller):
     tags = ["Check-in"]
     guards = [HEALTH_ADMINS]
 
-    @get("/")
+    @get("/", summary="Serious adverse events to follow up")
     async def serious(
         self,
         uow: UoW,
@@ -630,7 +660,7 @@ class CertificateController(Controller):
     path = "/api/v1/certificates/verify"
     tags = ["Check-in"]
 
-    @post("/", opt=PUBLIC, status_code=HTTP_200_OK)
+    @post("/", opt=PUBLIC, status_code=HTTP_200_OK, summary="Verify a health card")
     async def verify(self, data: JSONBody[CardCheck], uow: UoW) -> VerifiedCard:
         """Check a health card we issued (the text of its QR): the same check a verifier app makes offline with
         our JWKS. Refusals: card-malformed, qr-unknown-key, qr-bad-signature, qr-algorithm-refused."""

@@ -49,7 +49,7 @@ class ClinicController(Controller):
     path = "/api/v1/clinics"
     tags = ["Clinics"]
 
-    @get("/", opt=PUBLIC)
+    @get("/", opt=PUBLIC, summary="Find clinics by place and kind")
     async def list_clinics(
         self,
         uow: UoW,
@@ -75,18 +75,23 @@ class ClinicController(Controller):
         )
         return paginate([Clinic.model_validate(c) for c in clinics], limit, lambda c: (c.code,))
 
-    @get("/{clinic_id:uuid}", opt=PUBLIC)
+    @get("/{clinic_id:uuid}", opt=PUBLIC, summary="Look up a clinic")
     async def get_clinic(self, clinic_id: FromPath[UUID], uow: UoW) -> Clinic:
+        """One clinic by id, active or not. Anyone may ask; 404 clinic-not-found."""
         return Clinic.model_validate(await service.get_clinic(uow, clinic_id))
 
-    @post("/", guards=[HEALTH_ADMINS])
+    @post("/", guards=[HEALTH_ADMINS], summary="Register a clinic")
     async def create_clinic(self, data: JSONBody[ClinicCreate], uow: UoW, request: CallerRequest) -> Clinic:
+        """Add a hospital, health station or vaccination site with its place, address and time zone (Asia/Ho_Chi_Minh by
+        default). Health admins only; a code in use is 409 code-taken, an unknown time zone 422."""
         return Clinic.model_validate(await service.create_clinic(uow, request.user, data))
 
-    @patch("/{clinic_id:uuid}", guards=[HEALTH_ADMINS])
+    @patch("/{clinic_id:uuid}", guards=[HEALTH_ADMINS], summary="Change a clinic's details")
     async def update_clinic(
         self, clinic_id: FromPath[UUID], data: JSONBody[ClinicUpdate], uow: UoW, request: CallerRequest
     ) -> Clinic:
+        """Change a clinic's name, kind, place, address, time zone or whether it is active; its code stays. Health
+        admins only; 404 clinic-not-found, an unknown time zone 422."""
         return Clinic.model_validate(await service.update_clinic(uow, request.user, clinic_id, data))
 
 
@@ -94,7 +99,7 @@ class LocationController(Controller):
     path = "/api/v1/locations"
     tags = ["Clinics"]
 
-    @get("/", opt=PUBLIC)
+    @get("/", opt=PUBLIC, summary="Places that have a clinic")
     async def list_locations(self, uow: UoW) -> list[Location]:
         """Every province / district / ward that has an active clinic, for search forms."""
         return [Location.model_validate(place) for place in await service.list_locations(uow)]
@@ -104,23 +109,28 @@ class ServiceController(Controller):
     path = "/api/v1/services"
     tags = ["Service catalogue"]
 
-    @get("/", opt=PUBLIC)
+    @get("/", opt=PUBLIC, summary="Service catalogue")
     async def list_services(self, uow: UoW) -> list[Service]:
         """The active service catalogue."""
         return [Service.model_validate(s) for s in await service.list_services(uow, include_inactive=False)]
 
-    @get("/{service_id:uuid}", opt=PUBLIC)
+    @get("/{service_id:uuid}", opt=PUBLIC, summary="Look up a service")
     async def get_service(self, service_id: FromPath[UUID], uow: UoW) -> Service:
+        """One service of the catalogue by id, active or not. Anyone may ask; 404 service-not-found."""
         return Service.model_validate(await service.get_service(uow, service_id))
 
-    @post("/", guards=[HEALTH_ADMINS])
+    @post("/", guards=[HEALTH_ADMINS], summary="Add a service to the catalogue")
     async def create_service(self, data: JSONBody[ServiceCreate], uow: UoW, request: CallerRequest) -> Service:
+        """A vaccination (of one vaccine product) or a health-service visit, with the ages and sex it is for. Health
+        admins only; a code in use is 409 code-taken, an unknown product 422."""
         return Service.model_validate(await service.create_service(uow, request.user, data))
 
-    @patch("/{service_id:uuid}", guards=[HEALTH_ADMINS])
+    @patch("/{service_id:uuid}", guards=[HEALTH_ADMINS], summary="Change a service")
     async def update_service(
         self, service_id: FromPath[UUID], data: JSONBody[ServiceUpdate], uow: UoW, request: CallerRequest
     ) -> Service:
+        """Change a service's names, ages, sex, or whether it is active (an inactive one gets no new slots or
+        templates); its code, kind and vaccine stay. Health admins only; 404 service-not-found."""
         return Service.model_validate(await service.update_service(uow, request.user, service_id, data))
 
 
@@ -203,7 +213,7 @@ class ClinicSlotController(Controller):
     tags = ["Slots"]
     guards = [CLINIC_MANAGERS]
 
-    @get("/")
+    @get("/", summary="A clinic's slots, any status")
     async def list_slots(
         self,
         clinic_id: FromPath[UUID],
@@ -229,7 +239,7 @@ class ClinicSlotController(Controller):
         )
         return paginate([Slot.of(s, clinic.timezone) for s in slots], limit, lambda s: (s.starts_at.isoformat(), s.id))
 
-    @get("/{slot_id:uuid}")
+    @get("/{slot_id:uuid}", summary="Look up a clinic's slot")
     async def get_slot(
         self, clinic_id: FromPath[UUID], slot_id: FromPath[UUID], uow: UoW, request: CallerRequest
     ) -> Slot:
@@ -237,14 +247,17 @@ class ClinicSlotController(Controller):
         clinic, slot = await service.clinic_slot(uow, request.user, clinic_id, slot_id)
         return Slot.of(slot, clinic.timezone)
 
-    @post("/")
+    @post("/", summary="Add a slot at a clinic")
     async def create_slot(
         self, clinic_id: FromPath[UUID], data: JSONBody[SlotCreate], uow: UoW, request: CallerRequest
     ) -> Slot:
+        """One slot of an active service, starting in the future and at most 730 days ahead. Health admins, and clinic
+        staff at their own clinics (403 clinic-out-of-scope otherwise). Refused: an inactive clinic or service (409),
+        and for a vaccine, more coming seats than the clinic holds doses for (409 quota-exceeded)."""
         clinic, slot = await service.create_slot(uow, request.user, clinic_id, data, now=datetime.now(UTC))
         return Slot.of(slot, clinic.timezone)
 
-    @patch("/{slot_id:uuid}")
+    @patch("/{slot_id:uuid}", summary="Change a slot's capacity or status")
     async def update_slot(
         self,
         clinic_id: FromPath[UUID],
@@ -263,18 +276,19 @@ class SlotTemplateController(Controller):
     tags = ["Slots"]
     guards = [CLINIC_MANAGERS]
 
-    @get("/")
+    @get("/", summary="A clinic's weekly slot templates")
     async def list_templates(self, clinic_id: FromPath[UUID], uow: UoW, request: CallerRequest) -> list[SlotTemplate]:
+        """The clinic's templates, active or not. Health admins, and clinic staff at their own clinics."""
         return [SlotTemplate.model_validate(t) for t in await service.list_templates(uow, request.user, clinic_id)]
 
-    @post("/")
+    @post("/", summary="Add a weekly slot template")
     async def create_template(
         self, clinic_id: FromPath[UUID], data: JSONBody[SlotTemplateCreate], uow: UoW, request: CallerRequest
     ) -> SlotTemplate:
         """A weekly session (weekday, local start and end time) cut into slots of slot_minutes."""
         return SlotTemplate.model_validate(await service.create_template(uow, request.user, clinic_id, data))
 
-    @patch("/{template_id:uuid}")
+    @patch("/{template_id:uuid}", summary="Change a slot template")
     async def update_template(
         self,
         clinic_id: FromPath[UUID],
@@ -283,17 +297,20 @@ class SlotTemplateController(Controller):
         uow: UoW,
         request: CallerRequest,
     ) -> SlotTemplate:
+        """Change a template's capacity, last day (valid_until) or whether it is active; slots it made already keep
+        theirs. Health admins, and clinic staff at their own clinics; 404 slot-template-not-found, 409 template-overlaps
+        when it would overlap another of the clinic's templates."""
         template = await service.update_template(uow, request.user, clinic_id, template_id, data)
         return SlotTemplate.model_validate(template)
 
-    @delete("/{template_id:uuid}")
+    @delete("/{template_id:uuid}", summary="Delete a slot template")
     async def delete_template(
         self, clinic_id: FromPath[UUID], template_id: FromPath[UUID], uow: UoW, request: CallerRequest
     ) -> None:
         """Delete the template; slots it already made stay."""
         await service.delete_template(uow, request.user, clinic_id, template_id)
 
-    @post("/generate", status_code=HTTP_200_OK)
+    @post("/generate", status_code=HTTP_200_OK, summary="Make a clinic's slots from its templates")
     async def generate(
         self,
         clinic_id: FromPath[UUID],
@@ -319,7 +336,7 @@ class SlotGenerationController(Controller):
     tags = ["Slots"]
     guards = [HEALTH_ADMINS]
 
-    @post("/", status_code=HTTP_200_OK)
+    @post("/", status_code=HTTP_200_OK, summary="Make every clinic's slots from templates")
     async def generate_all(
         self, data: JSONBody[GenerateSlots], uow: UoW, request: CallerRequest, settings: AppSettings
     ) -> GeneratedSlots:

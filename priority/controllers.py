@@ -31,25 +31,31 @@ class PriorityGroupController(Controller):
     path = "/api/v1/priority-groups"
     tags = ["Priority groups"]
 
-    @get("/", opt=PUBLIC)
+    @get("/", opt=PUBLIC, summary="Priority groups a citizen may declare")
     async def list_groups(self, uow: UoW) -> list[PriorityGroup]:
         """The active groups, first served first: what a citizen may declare to get their seats and window."""
         return [PriorityGroup.of(g) for g in await service.list_groups(uow, include_inactive=False)]
 
-    @get("/all", guards=[HEALTH_ADMINS])
+    @get("/all", guards=[HEALTH_ADMINS], summary="All priority groups, inactive too")
     async def list_all_groups(self, uow: UoW) -> list[PriorityGroup]:
+        """Every priority group, active or not, first served first. Health admins only."""
         return [PriorityGroup.of(g) for g in await service.list_groups(uow, include_inactive=True)]
 
-    @post("/", guards=[HEALTH_ADMINS])
+    @post("/", guards=[HEALTH_ADMINS], summary="Create a priority group")
     async def create_group(
         self, data: JSONBody[PriorityGroupCreate], uow: UoW, request: CallerRequest
     ) -> PriorityGroup:
+        """A group with its rank (1 goes first), the rule that says who belongs (pregnancy weeks, age, health work,
+        chronic disease, disability, or everyone) and whether staff ask for evidence at check-in. Health admins only; a
+        code in use is 409 priority-group-code-taken."""
         return PriorityGroup.of(await service.create_group(uow, request.user, data))
 
-    @patch("/{group_id:uuid}", guards=[HEALTH_ADMINS])
+    @patch("/{group_id:uuid}", guards=[HEALTH_ADMINS], summary="Change a priority group")
     async def update_group(
         self, group_id: FromPath[UUID], data: JSONBody[PriorityGroupUpdate], uow: UoW, request: CallerRequest
     ) -> PriorityGroup:
+        """Change a group's names, rank, rule, evidence or whether it is active; its code stays. Health admins only; 404
+        priority-group-not-found."""
         return PriorityGroup.of(await service.update_group(uow, request.user, group_id, data))
 
 
@@ -67,14 +73,14 @@ class SlotReservationController(Controller):
     path = "/api/v1/clinics/{clinic_id:uuid}/slots/{slot_id:uuid}/reservations"
     tags = ["Priority groups"]
 
-    @get("/", guards=[CLINIC_MANAGERS])
+    @get("/", guards=[CLINIC_MANAGERS], summary="Seats a slot holds back for groups")
     async def get_reservations(
         self, clinic_id: FromPath[UUID], slot_id: FromPath[UUID], uow: UoW, request: CallerRequest
     ) -> SlotReservationsOut:
         """The slot's seats held back per group, and when everyone and each group may book."""
         return _seats_out(await service.slot_seats(uow, request.user, clinic_id, slot_id))
 
-    @put("/", guards=[HEALTH_ADMINS])
+    @put("/", guards=[HEALTH_ADMINS], summary="Set a slot's held-back seats")
     async def set_reservations(
         self,
         clinic_id: FromPath[UUID],
@@ -94,16 +100,18 @@ class TemplateReservationController(Controller):
     tags = ["Priority groups"]
     guards = [HEALTH_ADMINS]
 
-    @get("/")
+    @get("/", summary="Shares a template holds back for groups")
     async def get_reservations(
         self, clinic_id: FromPath[UUID], template_id: FromPath[UUID], uow: UoW, request: CallerRequest
     ) -> TemplateReservationsOut:
+        """The share of each slot the template makes that is held back per group, and how many days before the slot
+        everyone and each group may book. Health admins only; 404 slot-template-not-found."""
         opens, shares = await service.template_seats(uow, request.user, clinic_id, template_id)
         return TemplateReservationsOut(
             template_id=template_id, opens_days_before=opens, groups=[GroupShare(**s.__dict__) for s in shares]
         )
 
-    @put("/")
+    @put("/", summary="Set a template's held-back shares")
     async def set_reservations(
         self,
         clinic_id: FromPath[UUID],
@@ -125,7 +133,7 @@ class ReleaseController(Controller):
     tags = ["Priority groups"]
     guards = [HEALTH_ADMINS]
 
-    @post("/", status_code=HTTP_200_OK)
+    @post("/", status_code=HTTP_200_OK, summary="Release held-back seats to everyone")
     async def release(
         self, data: JSONBody[Release], uow: UoW, request: CallerRequest, settings: AppSettings
     ) -> Released:
@@ -144,14 +152,14 @@ class DrawController(Controller):
     path = "/api/v1/clinics/{clinic_id:uuid}/slots/{slot_id:uuid}/draw"
     tags = ["Priority groups"]
 
-    @get("/", opt=PUBLIC)
+    @get("/", opt=PUBLIC, summary="Check a slot's draw")
     async def get_draw(self, clinic_id: FromPath[UUID], slot_id: FromPath[UUID], uow: UoW) -> DrawOut:
         """The draw as anyone may check it: its seed once held, each entry's rank, lottery key, place and outcome
         (no names), so that anyone can re-run it and get the same order."""
         draw, entries = await service.draw_record(uow, clinic_id, slot_id)
         return DrawOut.of(draw, entries)
 
-    @put("/", guards=[HEALTH_ADMINS])
+    @put("/", guards=[HEALTH_ADMINS], summary="Give a slot's seats by draw")
     async def set_draw(
         self,
         clinic_id: FromPath[UUID],

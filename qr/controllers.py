@@ -12,7 +12,7 @@ class JwksController(Controller):
     path = "/.well-known/jwks.json"
     tags = ["QR codes"]
 
-    @get("/", opt=PUBLIC)
+    @get("/", opt=PUBLIC, summary="Public keys for QR codes and certificates")
     async def jwks(self, uow: UoW) -> Response[Jwks]:
         """The public keys that verify our QR codes and certificates (active and retired; never revoked ones).
         Served to any origin, as SMART Health Card verifiers in a browser need."""

@@ -44,18 +44,23 @@ class VaccineProductController(Controller):
     path = "/api/v1/vaccine-products"
     tags = ["Vaccine products"]
 
-    @get("/", opt=PUBLIC)
+    @get("/", opt=PUBLIC, summary="List vaccine products")
     async def list_products(self, uow: UoW) -> list[VaccineProduct]:
+        """Every vaccine product by name: its series (doses, fewest days between them), doses per vial and CVX code.
+        Anyone may ask."""
         return [VaccineProduct.model_validate(p) for p in await service.list_products(uow)]
 
-    @get("/{product_id:uuid}", opt=PUBLIC)
+    @get("/{product_id:uuid}", opt=PUBLIC, summary="Look up a vaccine product")
     async def get_product(self, product_id: FromPath[UUID], uow: UoW) -> VaccineProduct:
+        """One vaccine product by id. Anyone may ask; 404 product-not-found."""
         return VaccineProduct.model_validate(await service.get_product(uow, product_id))
 
-    @post("/", guards=[HEALTH_ADMINS])
+    @post("/", guards=[HEALTH_ADMINS], summary="Register a vaccine product")
     async def create_product(
         self, data: JSONBody[VaccineProductCreate], uow: UoW, request: CallerRequest
     ) -> VaccineProduct:
+        """Add a vaccine with its series: how many doses, the fewest days between them, doses per vial. Health admins
+        only; a code in use is 409 product-code-taken."""
         return VaccineProduct.model_validate(await service.create_product(uow, request.user, data))
 
 
@@ -64,13 +69,15 @@ class LotController(Controller):
     tags = ["Vaccine supply"]
     guards = [HEALTH_ADMINS]
 
-    @get("/")
+    @get("/", summary="Vaccine lots, soonest expiry first")
     async def list_lots(self, uow: UoW, product_id: FromQuery[UUID | None] = None) -> list[Lot]:
         """Every lot registered, soonest expiry first."""
         return [Lot.model_validate(lot) for lot in await service.list_lots(uow, product_id)]
 
-    @post("/")
+    @post("/", summary="Register a vaccine lot")
     async def create_lot(self, data: JSONBody[LotCreate], uow: UoW, request: CallerRequest) -> Lot:
+        """A lot of a vaccine product and its expiry date, before any of its doses are received. Health admins only; a
+        lot number already registered for the product is 409 lot-taken, an unknown product 422."""
         return Lot.model_validate(await service.create_lot(uow, request.user, data))
 
 
@@ -106,7 +113,7 @@ class StockController(Controller):
     tags = ["Vaccine supply"]
     guards = [HEALTH_ADMINS]
 
-    @post("/receipts")
+    @post("/receipts", summary="Receive doses from the Ministry")
     async def receive(
         self,
         data: JSONBody[Receipt],
@@ -119,7 +126,7 @@ class StockController(Controller):
         work = partial(service.receive, uow, request.user, data)
         return await _record(uow, request.user, settings, idempotency_key, "stock.receipt", data, work)
 
-    @post("/allocations")
+    @post("/allocations", summary="Allocate doses to a clinic")
     async def allocate(
         self,
         data: JSONBody[Allocation],
@@ -132,7 +139,7 @@ class StockController(Controller):
         work = partial(service.allocate, uow, request.user, data)
         return await _record(uow, request.user, settings, idempotency_key, "stock.allocation", data, work)
 
-    @post("/transfers")
+    @post("/transfers", summary="Transfer doses between clinics")
     async def transfer(
         self,
         data: JSONBody[Transfer],
@@ -146,7 +153,7 @@ class StockController(Controller):
         work = partial(service.transfer, uow, request.user, data, now=datetime.now(UTC))
         return await _record(uow, request.user, settings, idempotency_key, "stock.transfer", data, work)
 
-    @post("/returns")
+    @post("/returns", summary="Return a clinic's doses to the store")
     async def give_back(
         self,
         data: JSONBody[Return],
@@ -159,7 +166,7 @@ class StockController(Controller):
         work = partial(service.give_back, uow, request.user, data, now=datetime.now(UTC))
         return await _record(uow, request.user, settings, idempotency_key, "stock.return", data, work)
 
-    @post("/waste")
+    @post("/waste", summary="Record wasted doses")
     async def waste(
         self,
         data: JSONBody[Waste],
@@ -172,7 +179,7 @@ class StockController(Controller):
         work = partial(service.waste, uow, request.user, data, now=datetime.now(UTC))
         return await _record(uow, request.user, settings, idempotency_key, "stock.waste", data, work)
 
-    @get("/")
+    @get("/", summary="Doses held, by lot")
     async def stock(
         self, uow: UoW, clinic_id: FromQuery[UUID | None] = None, department: FromQuery[bool] = False
     ) -> list[StockLine]:
@@ -180,7 +187,7 @@ class StockController(Controller):
         lines = await service.stock(uow, clinic_id=clinic_id, department=department)
         return [StockLine.model_validate(line) for line in lines]
 
-    @get("/movements")
+    @get("/movements", summary="Stock ledger")
     async def movements(
         self,
         uow: UoW,
@@ -201,7 +208,7 @@ class ClinicStockController(Controller):
     tags = ["Vaccine supply"]
     guards = [CLINIC_MANAGERS]
 
-    @get("/")
+    @get("/", summary="Doses this clinic holds")
     async def clinic_stock(self, clinic_id: FromPath[UUID], uow: UoW, request: CallerRequest) -> list[StockLine]:
         """The doses this clinic holds, by lot, soonest expiry first: for its own staff."""
         lines = await service.clinic_stock(uow, request.user, clinic_id)
@@ -266,7 +273,7 @@ class ReportController(Controller):
     tags = ["Reports"]
     guards = [HEALTH_ADMINS]
 
-    @get("/stock")
+    @get("/stock", summary="Stock report by clinic and vaccine")
     async def stock_report(
         self,
         uow: UoW,
@@ -280,7 +287,7 @@ class ReportController(Controller):
         rows = await service.stock_report(uow, clinic_id=clinic_id, product_id=product_id)
         return _report(request, "stock", StockReportRow, [StockReportRow.model_validate(r) for r in rows], format)
 
-    @get("/priority-uptake")
+    @get("/priority-uptake", summary="Priority-group uptake report")
     async def priority_uptake(
         self,
         uow: UoW,
@@ -298,7 +305,7 @@ class ReportController(Controller):
         out = [PriorityUptakeRow.model_validate(r) for r in rows]
         return _report(request, "priority-uptake", PriorityUptakeRow, out, format)
 
-    @get("/expiring-lots")
+    @get("/expiring-lots", summary="Lots about to expire")
     async def expiring_lots(
         self,
         uow: UoW,

@@ -147,12 +147,12 @@ class HealthController(Controller):
     tags = ["Operations"]
     opt = PUBLIC
 
-    @get("/live")
+    @get("/live", summary="Liveness check")
     async def live(self) -> dict[str, str]:
         """The process is up."""
         return {"status": "live"}
 
-    @get("/ready")
+    @get("/ready", summary="Readiness check")
     async def ready(self, request: Request[Any, Any, Any]) -> dict[str, str]:
         """The database answers and its schema is at the revision this build expects."""
         pool = request.app.state.pool

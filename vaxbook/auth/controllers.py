@@ -34,7 +34,7 @@ class AuthController(Controller):
     path = "/api/v1/auth"
     tags = ["Sign-in"]
 
-    @post("/otp/request", opt=PUBLIC, status_code=HTTP_202_ACCEPTED)
+    @post("/otp/request", opt=PUBLIC, status_code=HTTP_202_ACCEPTED, summary="Send a sign-in code to a phone")
     async def request_otp(
         self,
         data: JSONBody[OtpRequest],
@@ -46,7 +46,7 @@ class AuthController(Controller):
         await service.request_otp(uow, otp_sender, otp_policy, phone=data.phone)
         return OtpSent(expires_in=otp_policy.ttl_seconds)
 
-    @post("/otp/verify", opt=PUBLIC, status_code=HTTP_200_OK)
+    @post("/otp/verify", opt=PUBLIC, status_code=HTTP_200_OK, summary="Sign in with the phone code")
     async def verify_otp(
         self,
         data: JSONBody[OtpVerify],
@@ -58,7 +58,7 @@ class AuthController(Controller):
         principal = await service.verify_otp(uow, otp_policy, phone=data.phone, code=data.code)
         return _token(token_issuer, principal)
 
-    @post("/staff/login", opt=PUBLIC, status_code=HTTP_200_OK)
+    @post("/staff/login", opt=PUBLIC, status_code=HTTP_200_OK, summary="Sign in as staff")
     async def staff_login(
         self,
         data: JSONBody[StaffLogin],
@@ -72,7 +72,7 @@ class AuthController(Controller):
         )
         return _token(token_issuer, principal)
 
-    @get("/me", guards=[ANY_SIGNED_IN])
+    @get("/me", guards=[ANY_SIGNED_IN], summary="Who is signed in")
     async def me(self, request: CallerRequest) -> Me:
         """Who the token belongs to, with role and clinic scope."""
         user = request.user
@@ -84,14 +84,19 @@ class StaffController(Controller):
     tags = ["Staff accounts"]
     guards = [HEALTH_ADMINS]
 
-    @get("/")
+    @get("/", summary="List staff accounts")
     async def list_staff(self, uow: UoW, limit: Limit = 50, cursor: Cursor = None) -> Page[Staff]:
+        """Every staff account, active or not, by username, with its role and clinics; never a password. Health admins
+        only."""
         after = decode_cursor(cursor, 1)
         accounts = await service.list_staff(uow, after_username=after[0] if after else None, limit=limit + 1)
         return paginate([Staff.model_validate(a) for a in accounts], limit, lambda s: (s.username,))
 
-    @post("/")
+    @post("/", summary="Create a staff account")
     async def create_staff(self, data: JSONBody[StaffCreate], uow: UoW, request: CallerRequest) -> Staff:
+        """A clinic staff, operator or health admin account with its first password (at least 12 characters). Health
+        admins only. Clinic staff need at least one clinic and the other roles take none (422 clinic_scope); a username
+        in use is 409 username-taken."""
         account = await service.create_staff(
             uow,
             request.user,
@@ -103,10 +108,12 @@ class StaffController(Controller):
         )
         return Staff.model_validate(account)
 
-    @patch("/{staff_id:uuid}")
+    @patch("/{staff_id:uuid}", summary="Change or deactivate a staff account")
     async def update_staff(
         self, staff_id: FromPath[UUID], data: JSONBody[StaffUpdate], uow: UoW, request: CallerRequest
     ) -> Staff:
+        """Change an account's display name or clinics, or deactivate it (`active: false`); its username and role stay.
+        Takes effect at once, on tokens already issued too. Health admins only; 404 staff-not-found."""
         account = await service.update_staff(
             uow,
             request.user,
