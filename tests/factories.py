@@ -220,7 +220,7 @@ async def make_group(uow: UnitOfWork, *, rank: int, needs_evidence: bool = False
     from priority import service as priority
     from priority.schemas import PriorityGroupCreate
 
-    code = unique(f"group-{rule['kind']}-")
+    code = unique(f"group-{rule['kind'].replace('_', '-')}-")
     return await priority.create_group(
         uow,
         SYSTEM,

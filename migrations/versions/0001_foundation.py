@@ -60,7 +60,7 @@ def upgrade() -> None:
         CONSTRAINT services_age_range CHECK (max_age_days IS NULL OR min_age_days IS NULL OR max_age_days >= min_age_days)
     );
 
-    -- Slot tables carry clinic_id in their keys so that they can be distributed by clinic (see DESIGN.md).
+    -- Slot tables carry clinic_id in their keys so that they can be distributed by clinic (docs/architecture.md).
     CREATE TABLE slot_templates (
         id            uuid NOT NULL DEFAULT gen_random_uuid(),
         clinic_id     uuid NOT NULL REFERENCES clinics (id),

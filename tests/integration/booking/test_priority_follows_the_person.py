@@ -137,9 +137,7 @@ async def test_evidence_is_asked_only_where_the_group_gave_the_seat(
     assert at_the_door["booking"]["clinic_name"] == clinic.name
     plain = answers[ordinary.id]
     assert (plain["needs_evidence"], plain["priority_group"]["code"]) == (False, pregnant_women.code)
-    not_seen = await client.post(
-        visit(clinic, plain["booking"]["id"], "evidence"), json={"seen": False}, headers=staff
-    )
+    not_seen = await client.post(visit(clinic, plain["booking"]["id"], "evidence"), json={"seen": False}, headers=staff)
     assert (not_seen.json()["status"], not_seen.json()["priority_group_id"]) == ("checked_in", None)
     refused = await client.post(
         visit(clinic, at_the_door["booking"]["id"], "evidence"), json={"seen": False}, headers=staff

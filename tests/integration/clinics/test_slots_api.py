@@ -159,7 +159,7 @@ async def test_a_cancelled_slot_stays_cancelled(
 async def test_capacity_cuts_racing_seat_claims_never_overbook(
     client: httpx.AsyncClient, uow: UnitOfWork, dsn: str, db: asyncpg.Connection
 ) -> None:
-    """Seat claims use the conditional update DESIGN.md prescribes; staff cut capacity at the same moments."""
+    """Seat claims use one conditional update (never read then write); staff cut capacity at the same moments."""
     clinic, service = await make_clinic(uow), await make_service(uow)
     slot = await make_slot(uow, clinic, service, capacity=40)
     admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
