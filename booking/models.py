@@ -9,7 +9,7 @@ from uuid import UUID
 
 from clinics.models import Sex
 from priority.models import Declarations, DrawEntryRecord, PriorityGroup
-from vaxbook.errors import Conflict, Forbidden, Invalid, NotFound
+from vaxbook.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from vaxbook.i18n import Text
 
 MAX_DEPENDENTS = 5
@@ -518,6 +518,14 @@ class NoSuchAppointment(NotFound):
 
     slug = "no-such-appointment"
     title = Text("Không tìm thấy lịch hẹn với mã và số CCCD này", "No booking here with this code and CCCD")
+
+
+class AccountErased(Unauthorized):
+    slug = "account-erased"
+    title = Text(
+        "Dữ liệu của tài khoản này đã được xóa: hãy đăng nhập lại để bắt đầu mới",
+        "This account's data was erased: sign in again to start afresh",
+    )
 
 
 class OpenBookings(Conflict):

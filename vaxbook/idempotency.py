@@ -195,3 +195,16 @@ async def purge_expired(uow: UnitOfWork, *, keep_hours: int) -> int:
             "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1)", keep_hours
         )
     return int(result.split()[-1])
+
+
+async def forget_answers_about(conn: Connection, ids: list[str]) -> int:
+    """Drop the stored answers that name any of these ids (people whose data was erased): a retried request then
+    runs afresh instead of replaying what was erased."""
+    if not ids:
+        return 0
+    result = await conn.execute(
+        "DELETE FROM idempotency_keys"
+        " WHERE response::text LIKE ANY (SELECT '%' || id || '%' FROM unnest($1::text[]) AS id)",
+        ids,
+    )
+    return int(result.split()[-1])

@@ -152,7 +152,8 @@ async def book(
         if isinstance(found, Booking):
             return found
         screened = found
-        await count_attempt(uow, policy, attempt_scope(principal, found.person.id))
+        if not through_draw:  # a draw's turn is the draw's doing, not an attempt of the person's
+            await count_attempt(uow, policy, attempt_scope(principal, found.person.id))
         return None
 
     async def work() -> Booking:

@@ -9,6 +9,7 @@ from booking import repository
 from booking.models import (
     CONSENT_VERSION,
     MAX_DEPENDENTS,
+    AccountErased,
     BookingPolicy,
     ConsentOutdated,
     DependentHasBookings,
@@ -64,6 +65,8 @@ async def save_profile(uow: UnitOfWork, principal: Principal, data: ProfileUpser
     _check_consent_text(data.consent)
     details = data.model_dump(exclude={"consent"})
     async with uow.transaction() as conn:
+        if await repository.account(conn, account_id=principal.id) is None:
+            raise AccountErased()
         existing = await repository.person_of_account(conn, account_id=principal.id)
         if existing is None:
             person = await repository.insert_person(

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from booking import repository
-from booking.models import BookingPolicy, Export, OpenBookings, PersonRecord
+from booking.models import AccountErased, BookingPolicy, Export, OpenBookings, PersonRecord
 from booking.service.common import end_live_entries
 from priority import service as priority
-from vaxbook import audit
+from vaxbook import audit, idempotency
 from vaxbook.auth.models import Principal
 from vaxbook.db import UnitOfWork
 
@@ -19,7 +19,8 @@ async def export(uow: UnitOfWork, principal: Principal) -> Export:
     The export itself is audited (who took a copy of whose data, and when)."""
     async with uow.transaction() as conn:
         account = await repository.account(conn, account_id=principal.id)
-        assert account is not None, "a citizen's token names their account"
+        if account is None:
+            raise AccountErased()
         records = []
         for person in await repository.people_of_account(conn, account_id=principal.id):
             records.append(
@@ -63,6 +64,8 @@ async def erase(uow: UnitOfWork, principal: Principal, policy: BookingPolicy, *,
             await priority.forget_declarations(uow, person.id)
         erased = await repository.erase_people(conn, person_ids=[p.id for p in people], now=now)
         await repository.erase_account(conn, account_id=principal.id, now=now)
+        # answers kept for retried requests (a check-in's names the person) go with them
+        await idempotency.forget_answers_about(conn, [str(person_id) for person_id in erased])
         await audit.record(
             conn,
             actor=principal,

@@ -12,6 +12,7 @@ from booking.models import (
     BookingPolicy,
     NotEligible,
     OfferGone,
+    OutOfScope,
     Person,
     SeatsAvailable,
     SeriesComplete,
@@ -79,6 +80,8 @@ async def join(
     async with uow.transaction() as conn:
         person = await person_for(conn, principal, data.person_id)
         check_consent(person)
+        if data.clinic_id is None and principal.role is Role.CLINIC_STAFF:
+            raise OutOfScope()  # a counter puts people on its own clinics' lists, not a district's
         try:
             service = await clinics.get_service(uow, data.service_id)
             if data.clinic_id is not None:

@@ -9,7 +9,10 @@ import asyncpg
 import httpx
 
 from clinics.models import ServiceKind
+from tests.conftest import RecordingOtpSender
 from tests.factories import (
+    citizen_headers,
+    consent,
     declare,
     due_date_for,
     make_citizen,
@@ -17,6 +20,7 @@ from tests.factories import (
     make_dependent,
     make_service,
     make_slot,
+    person_details,
     soon,
     staff_headers,
     token_for,
@@ -69,11 +73,11 @@ async def test_erasure_keeps_the_medical_record_under_no_name(
     await declare(uow, me.id, health_worker=True)
     booked = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
     staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
-    await client.post(
-        f"/api/v1/clinics/{clinic.id}/check-ins",
-        json={"code": booked.json()["code"], "cccd_last4": me.cccd[-4:]},  # type: ignore[index]
-        headers=staff,
+    scan = {"code": booked.json()["code"], "cccd_last4": me.cccd[-4:]}  # type: ignore[index]
+    checked = await client.post(
+        f"/api/v1/clinics/{clinic.id}/check-ins", json=scan, headers=staff | {"Idempotency-Key": "door-1"}
     )
+    assert checked.json()["person_name"] == "Võ Thị Hằng"
     lot = await db.fetchval("SELECT lot_id FROM clinic_stock WHERE clinic_id = $1", clinic.id)
     dose = await client.post(
         f"/api/v1/clinics/{clinic.id}/bookings/{booked.json()['id']}/vaccination",
@@ -107,4 +111,30 @@ async def test_erasure_keeps_the_medical_record_under_no_name(
     assert (await client.get("/api/v1/me/profile", headers=token_for(citizen))).status_code == 404
     audit = await db.fetchval("SELECT details FROM audit_log WHERE action = 'account.erase'")
     assert "Võ" not in audit
+    # a check-in answer kept for a retried scan named her: it is gone too
+    assert await db.fetchval("SELECT count(*) FROM idempotency_keys WHERE response::text LIKE '%Võ%'") == 0
+    assert await db.fetchval("SELECT count(*) FROM idempotency_keys WHERE key = 'door-1'") == 0
+    # the old token cannot bring the account back to life, nor read anything of it
+    for method, url, body in (
+        ("GET", "/api/v1/me/export", None),
+        ("PUT", "/api/v1/me/profile", person_details() | {"consent": consent()}),
+    ):
+        gone = await client.request(method, url, json=body, headers=token_for(citizen))
+        assert (gone.status_code, gone.json()["type"]) == (401, "/problems/account-erased")
+    assert await db.fetchval("SELECT count(*) FROM people WHERE erased_at IS NULL") == 0
     await check_invariants(db)
+
+
+async def test_the_same_phone_starts_afresh_after_erasure(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection, otp_sender: RecordingOtpSender
+) -> None:
+    phone = "0912555010"
+    first = await citizen_headers(client, otp_sender.codes, phone)
+    saved = await client.put("/api/v1/me/profile", json=person_details() | {"consent": consent()}, headers=first)
+    assert saved.status_code == 200, saved.text
+    assert (await client.post("/api/v1/me/erasure", json={"confirm": True}, headers=first)).status_code == 200
+    second = await citizen_headers(client, otp_sender.codes, phone)
+    fresh = await client.put("/api/v1/me/profile", json=person_details() | {"consent": consent()}, headers=second)
+    assert fresh.status_code == 200, fresh.text
+    assert fresh.json()["id"] != saved.json()["id"]
+    assert await db.fetchval("SELECT count(*) FROM citizens") == 2

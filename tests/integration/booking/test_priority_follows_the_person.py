@@ -197,6 +197,7 @@ async def test_a_draw_loser_is_offered_a_free_seat_that_day(
     [waiting] = (await client.get("/api/v1/standby", headers=token_for(loser))).json()
     assert waiting["status"] == "offered"
     assert waiting["offer"]["slot_id"] == str(free.id)
+    assert await db.fetchval("SELECT count(*) FROM attempt_counters") == 0, "a draw's turns are not attempts"
     taken = await client.post(f"/api/v1/standby/{waiting['id']}/accept", headers=token_for(loser))
     assert taken.status_code == 201, taken.text
     assert taken.json()["slot_id"] == str(free.id)
@@ -253,3 +254,41 @@ async def test_staff_fetch_the_qr_of_a_booking_they_made_for_a_caller(
     # the guardian sees it under their own route
     mine = (await client.get("/api/v1/bookings", headers=token_for(citizen))).json()["items"][0]
     assert mine["qr_url"] == f"/api/v1/bookings/{booked.json()['id']}/qr"
+
+
+async def test_a_drawn_seat_goes_to_its_entrant_whatever_their_attempts(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """Someone who used up their booking attempts elsewhere still gets the seat the draw gave them."""
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(72))
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    draw = f"/api/v1/clinics/{clinic.id}/slots/{slot.id}/draw"
+    await client.put(draw, json={"closes_at": soon(1).isoformat()}, headers=admin)
+    citizen, _ = await make_citizen(uow)
+    await client.post("/api/v1/draw-entries", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
+    await db.execute(
+        "INSERT INTO attempt_counters (scope, window_started, attempts) VALUES ($1, now(), 1000)",
+        f"book:account:{citizen.id}",
+    )
+    await db.execute("UPDATE slot_draws SET closes_at = now() - interval '1 second'")
+    assert (await client.post(f"{draw}/run", headers=admin)).status_code == 200
+    [entry] = (await client.get("/api/v1/draw-entries", headers=token_for(citizen))).json()
+    assert (entry["outcome"], entry["refusal"]) == ("booked", None)
+
+
+async def test_a_counter_puts_callers_on_its_own_clinics_lists_only(client: Client, uow: UnitOfWork) -> None:
+    mine, theirs, service = await make_clinic(uow), await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, mine, service, capacity=0)
+    _, person = await make_citizen(uow)
+    counter = await staff_headers(client, uow, Role.CLINIC_STAFF, [mine.id])
+    day = slot.starts_at.astimezone(SAIGON).date().isoformat()
+    wait = {"service_id": str(service.id), "person_id": str(person.id), "date_from": day, "date_to": day}
+    elsewhere = await client.post("/api/v1/assist/standby", json=wait | {"clinic_id": str(theirs.id)}, headers=counter)
+    assert (elsewhere.status_code, elsewhere.json()["type"]) == (403, "/problems/clinic-out-of-scope")
+    district = await client.post(
+        "/api/v1/assist/standby", json=wait | {"province": "Cần Thơ", "district": "Ninh Kiều"}, headers=counter
+    )
+    assert district.status_code == 403
+    here = await client.post("/api/v1/assist/standby", json=wait | {"clinic_id": str(mine.id)}, headers=counter)
+    assert here.status_code == 201, here.text
