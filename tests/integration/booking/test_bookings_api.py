@@ -310,3 +310,28 @@ async def test_a_citizen_without_a_profile_is_asked_for_one(client: Client, uow:
     response = await book(client, token_for(Principal(id=account, role=Role.CITIZEN)), slot.id)
     assert response.status_code == 409
     assert response.json()["type"] == "/problems/profile-missing"
+
+
+async def test_a_winner_whose_answer_was_lost_gets_their_seat_not_slot_full(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """The last seat taken, the answer lost on a bad line: a retry with a fresh Idempotency-Key (or none) answers
+    the booking they hold, not 'full', and nobody else's retry gets in."""
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=1)
+    winner, _ = await make_citizen(uow)
+    first = await client.post(
+        "/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(winner) | {"Idempotency-Key": "a"}
+    )
+    assert first.status_code == 201
+    for key in ("b", None):
+        again = await client.post(
+            "/api/v1/bookings",
+            json={"slot_id": str(slot.id)},
+            headers=token_for(winner) | ({"Idempotency-Key": key} if key else {}),
+        )
+        assert (again.status_code, again.json()["id"]) == (201, first.json()["id"])
+    loser, _ = await make_citizen(uow)
+    assert (await book(client, token_for(loser), slot.id)).json()["type"] == "/problems/slot-full"
+    assert await seats(db, slot.id) == 1
+    assert await db.fetchval("SELECT count(*) FROM bookings") == 1
