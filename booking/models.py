@@ -271,12 +271,24 @@ def check_eligibility(person: Person, rules: ServiceRules, given: list[DoseGiven
     return dose
 
 
+DAYS_PER_MONTH = 30.4375
+
+
 def _age_text_vi(days: int) -> str:
-    return f"{days // 365}" if days >= 365 else f"{days} ngày"
+    """An age limit as parents say it: years from two, months under two, days under a month."""
+    if days >= 2 * 365:
+        return f"{days // 365}"
+    months = round(days / DAYS_PER_MONTH)
+    return f"{months} tháng" if months >= 1 and days >= 28 else f"{days} ngày"
 
 
 def _age_text_en(days: int) -> str:
-    return f"{days // 365}" if days >= 365 else f"{days} days"
+    if days >= 2 * 365:
+        return f"{days // 365}"
+    months = round(days / DAYS_PER_MONTH)
+    if months >= 1 and days >= 28:
+        return f"{months} month" if months == 1 else f"{months} months"
+    return f"{days} days"
 
 
 class ConsentOutdated(Conflict):

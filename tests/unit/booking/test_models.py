@@ -124,3 +124,22 @@ def test_health_services_are_always_step_one() -> None:
     assert next_dose(rules(product_id=None), [DoseGiven(1, SLOT_DAY)]) == 1
     assert next_dose(rules(), []) == 1
     assert next_dose(rules(), [DoseGiven(1, SLOT_DAY), DoseGiven(2, SLOT_DAY)]) == 3
+
+
+@pytest.mark.parametrize(
+    ("min_age_days", "vi", "en"),
+    [
+        (14, "14 ngày", "14 days"),
+        (59, "2 tháng", "2 months"),
+        (273, "9 tháng", "9 months"),
+        (547, "18 tháng", "18 months"),
+        (12 * 365 + 3, "12", "12"),
+    ],
+)
+def test_age_limits_read_as_parents_say_them(min_age_days: int, vi: str, en: str) -> None:
+    service = rules(min_age_days=min_age_days)
+    with pytest.raises(NotEligible) as young:
+        check_eligibility(person(SLOT_DAY), service, [], SLOT_DAY)
+    assert young.value.detail is not None
+    assert f"từ {vi} tuổi trở lên" in young.value.detail.vi
+    assert f"aged {en} and over" in young.value.detail.en
