@@ -94,6 +94,57 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = Field(default=True, description="JSON log lines; false gives console lines.")
 
+    # Time-driven work: the scheduler inside `serve` (one leader among the replicas) and the outbox relay
+    scheduler: bool = Field(default=True, description="Run the scheduler in this replica (off: never lead).")
+    sweep_seconds: int = Field(
+        default=30, ge=1, le=3600, description="How often offers expire, draws settle, seats release and fill."
+    )
+    relay_seconds: int = Field(default=5, ge=1, le=3600, description="How often due messages are sent.")
+    leader_heartbeat_seconds: int = Field(
+        default=5, ge=1, le=300, description="How often the leader checks its lock; a dead one is replaced then."
+    )
+    reminder_hours: list[int] = Field(
+        default=[24, 2], max_length=5, description="Reminders this many hours before the slot (JSON list)."
+    )
+    no_show_grace_minutes: int = Field(
+        default=60, ge=0, le=24 * 60, description="After a slot's end, a booking never checked in is a no-show."
+    )
+    slot_generation_hour: int = Field(
+        default=1, ge=0, le=23, description="The local hour each night when templates make slots."
+    )
+    retention_days: int = Field(
+        default=5 * 365,
+        ge=30,
+        description="Personal data of people with no booking, dose or sign-in for this many days is erased.",
+    )
+    # Delivery: each medium through the log (demo) or a real transport
+    sms_transport: str = Field(default="log", pattern="^(log|webhook)$", description="log or webhook")
+    zalo_transport: str = Field(default="log", pattern="^(log|webhook)$", description="log or webhook")
+    email_transport: str = Field(default="log", pattern="^(log|smtp)$", description="log or smtp")
+    sms_webhook_url: str | None = Field(default=None, description="The SMS gateway's endpoint (webhook transport).")
+    zalo_webhook_url: str | None = Field(default=None, description="The Zalo gateway's endpoint.")
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="Key of the HMAC-SHA256 signature sent with every webhook (X-Vaxbook-Signature)."
+    )
+    webhook_timeout_seconds: float = Field(default=10, gt=0, le=120)
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = Field(default="vaxbook@localhost", description="The From address of e-mails.")
+    smtp_starttls: bool = Field(default=True, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_timeout_seconds: float = Field(default=20, gt=0, le=300)
+    quiet_hours: str = Field(
+        default="21:00-07:00",
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$",
+        description="No SMS or Zalo message in these local hours (sign-in codes excepted); e-mails go any time.",
+    )
+    outbox_max_attempts: int = Field(default=8, ge=1, le=50, description="Tries before a message is dead.")
+    outbox_retry_seconds: int = Field(
+        default=30, ge=1, le=3600, description="The first retry's wait; each next one doubles, with jitter."
+    )
+    outbox_batch: int = Field(default=100, ge=1, le=10_000, description="Messages a relay claims at once.")
+
     @field_validator("jwt_secret")
     @classmethod
     def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:

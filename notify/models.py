@@ -1,0 +1,116 @@
+"""Messages: what kinds there are, through which medium, and what a transport is asked to deliver. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from vaxbook.i18n import Language
+
+
+class Medium(StrEnum):
+    """How a person hears from us (their choice, in their profile)."""
+
+    SMS = "sms"
+    ZALO = "zalo"
+    EMAIL = "email"
+
+
+class Kind(StrEnum):
+    """What a message is about; each has a template in both languages (notify/templates.py).
+
+    The body each kind carries (all times ISO 8601 with the clinic's offset, all links absolute):
+    - sign_in_code: code, minutes
+    - booked, cancelled, moved, reminder: person_name, booking_code, clinic_name, clinic_address, service_name_vi,
+      service_name_en, starts_at, booking_url; reminder adds hours_before and bring (a list of {vi, en}: the
+      evidence to bring for the priority group that gave the seat); cancelled adds rebook_url; moved adds
+      moved_from_starts_at
+    - standby_offer: person_name, clinic_name, clinic_address, service_name_vi, service_name_en, starts_at,
+      expires_at, accept_url
+    - slot_called_off: person_name, booking_code, clinic_name, service_name_vi, service_name_en, starts_at,
+      rebook_url
+    - next_dose_due: person_name, product_name, dose_number, due_from (a date), book_url
+    """
+
+    SIGN_IN_CODE = "sign_in_code"
+    BOOKED = "booked"
+    CANCELLED = "cancelled"
+    MOVED = "moved"
+    REMINDER = "reminder"
+    STANDBY_OFFER = "standby_offer"
+    SLOT_CALLED_OFF = "slot_called_off"
+    NEXT_DOSE_DUE = "next_dose_due"
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by a relay until its lease ends
+    SENT = "sent"
+    DEAD = "dead"  # too many failed tries: an operator may send it again
+    SUPPRESSED = "suppressed"  # no longer true (a reminder of a cancelled booking)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message as the relay claimed it from the outbox."""
+
+    id: int
+    kind: Kind
+    medium: Medium
+    destination: str  # an E.164 phone for sms and zalo, an address for email
+    language: Language
+    body: dict[str, Any]
+    attempts: int  # including this one
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A message ready for a transport: its text in the person's language, fitted to its medium."""
+
+    id: int  # the outbox row's: a gateway may use it to drop a repeat
+    kind: Kind
+    medium: Medium
+    destination: str
+    subject: str  # e-mail only; empty otherwise
+    text: str
+
+
+class DeliveryFailed(Exception):
+    """A transport could not deliver: try again later (`retry`), or never (a gateway refusing the address)."""
+
+    def __init__(self, reason: str, *, retry: bool = True) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry = retry
+
+
+class Transport(Protocol):
+    """Delivers rendered messages of one medium; raises DeliveryFailed, never holds a database connection."""
+
+    async def send(self, message: Rendered) -> None: ...
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """Local hours in which no SMS or Zalo message goes out (sign-in codes excepted)."""
+
+    start_minute: int  # minutes after midnight, local
+    end_minute: int
+
+    @classmethod
+    def parse(cls, text: str) -> QuietHours:
+        start, end = text.split("-")
+        return cls(_minutes(start), _minutes(end))
+
+    def contains(self, local: datetime) -> bool:
+        minute = local.hour * 60 + local.minute
+        if self.start_minute <= self.end_minute:
+            return self.start_minute <= minute < self.end_minute
+        return minute >= self.start_minute or minute < self.end_minute
+
+
+def _minutes(text: str) -> int:
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
