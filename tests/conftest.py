@@ -125,6 +125,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         data_dir=tmp_path_factory.mktemp("var"),
         rate_limit_per_minute=0,
         database_url=None,
+        scheduler=False,  # a test runs the jobs it means to (tests/integration/vaxbook/test_scheduler*.py run it)
     )
 
 

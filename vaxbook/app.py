@@ -62,9 +62,12 @@ from quotas.controllers import (
     VaccineProductController,
 )
 from vaxbook import db, migrate
+from vaxbook.admin_jobs import JobsController
 from vaxbook.auth.controllers import AuthController, StaffController
 from vaxbook.auth.security import PUBLIC, OptionalCaller, TokenIssuer, jwt_auth
 from vaxbook.auth.service import LoginPolicy, LogOtpSender, OtpPolicy, OtpSender
+from vaxbook.clock import Clock
+from vaxbook.jobs import all_jobs
 from vaxbook.observability import (
     HealthController,
     MetricsController,
@@ -73,6 +76,7 @@ from vaxbook.observability import (
     prometheus_config,
 )
 from vaxbook.problems import problem_details_plugin
+from vaxbook.scheduler import Scheduler
 from vaxbook.settings import Settings
 from web import STATIC_DIR
 
@@ -116,6 +120,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     ClinicBookingController,
     HealthController,
     MetricsController,
+    JobsController,
     create_static_files_router(
         path=STATIC_PATH,
         directories=[STATIC_DIR],
@@ -136,8 +141,10 @@ def booking_policy(settings: Settings) -> BookingPolicy:
     )
 
 
-def create_app(settings: Settings, *, dsn: str, otp_sender: OtpSender | None = None) -> Litestar:
-    """The vaxbook application over the database at `dsn`."""
+def create_app(
+    settings: Settings, *, dsn: str, otp_sender: OtpSender | None = None, clock: Clock | None = None
+) -> Litestar:
+    """The vaxbook application over the database at `dsn`; its scheduler reads `clock` (the system's by default)."""
 
     @asynccontextmanager
     async def database_pool(app: Litestar) -> AsyncIterator[None]:
@@ -153,9 +160,13 @@ def create_app(settings: Settings, *, dsn: str, otp_sender: OtpSender | None = N
                 "and migrate with MIGRATION_DATABASE_URL (docs/operator-guide.md)",
                 tables=exposed,
             )
+        # started after the pool and stopped before it closes: runs in flight are cancelled and wound up first
+        if settings.scheduler:
+            await scheduler.start(app.state.pool)
         try:
             yield
         finally:
+            await scheduler.stop()
             await app.state.pool.close()
 
     def provide_uow() -> db.UnitOfWork:
@@ -179,6 +190,7 @@ def create_app(settings: Settings, *, dsn: str, otp_sender: OtpSender | None = N
         max_failures=settings.staff_max_failed_logins, lockout_minutes=settings.staff_lockout_minutes
     )
     policy = booking_policy(settings)
+    scheduler = Scheduler(all_jobs(settings, policy), dsn=dsn, heartbeat=settings.leader_heartbeat_seconds, clock=clock)
     sender = otp_sender or LogOtpSender()
     pem = settings.signing_key_pem.get_secret_value().encode() if settings.signing_key_pem else None
     keystore = KeyStore(settings.signing_keys_dir, extra_pem=pem)
@@ -206,6 +218,7 @@ def create_app(settings: Settings, *, dsn: str, otp_sender: OtpSender | None = N
             "login_policy": Provide(lambda: login_policy, sync_to_thread=False),
             "otp_sender": Provide(lambda: sender, sync_to_thread=False),
             "policy": Provide(lambda: policy, sync_to_thread=False),
+            "scheduler": Provide(lambda: scheduler, sync_to_thread=False),
             "keys": Provide(lambda: keystore, sync_to_thread=False),
             "checkin_window": Provide(lambda: window, sync_to_thread=False),
             "caller": Provide(OptionalCaller(auth)),

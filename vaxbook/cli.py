@@ -9,7 +9,7 @@ import socket
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -134,6 +134,8 @@ def _listen(host: str, port: int) -> socket.socket:
 @click.option("--demo/--no-demo", "load_demo", default=None, help="Load demo data into an empty database.")
 def serve(host: str | None, port: int | None, load_demo: bool | None) -> None:
     """Serve the HTTP API until interrupted: Ctrl-C or SIGTERM stops the server and the embedded database.
+
+    The scheduled jobs run inside it, on one replica at a time (VAXBOOK_SCHEDULER=off keeps a replica out of it).
 
     Log lines go to stdout, one JSON object each; messages for the person at the terminal go to stderr.
     """
@@ -295,39 +297,56 @@ def generate_slots(days: int | None) -> None:
 
 
 @main.command()
-def sweep() -> None:
-    """Hold the draws that have closed and settle them; expire standby offers whose time ran out (passing their
-    seats on); release to everyone the unbooked seats held back for priority groups in slots starting within
-    VAXBOOK_RESERVED_RELEASE_HOURS; offer seats that came free without a cancellation (slots added or enlarged,
-    seats released) to people waiting; and drop day-old idempotency keys.
+@click.option(
+    "--job",
+    "names",
+    multiple=True,
+    metavar="NAME",
+    help="Run only this job (repeatable; the daily ones too). Unknown names are listed with the known ones.",
+)
+def sweep(names: tuple[str, ...]) -> None:
+    """Run the scheduler's jobs once, now, one after another, and print each one's outcome on a line of its own:
+    release to everyone the unbooked seats held back for priority groups in slots starting within
+    VAXBOOK_RESERVED_RELEASE_HOURS, hold the draws that have closed and settle them, expire standby offers whose
+    time ran out (passing their seats on), offer seats that came free to people waiting, drop day-old idempotency
+    keys and old job-run records. Every job but the daily slot generation (`vaxbook generate-slots`), unless --job
+    names the ones to run.
 
-    Run it every minute or so from cron until the built-in scheduler does it.
+    `vaxbook serve` runs these jobs itself (on one replica, the leader); run the sweep from cron where no replica
+    runs the scheduler (VAXBOOK_SCHEDULER=off), every minute. Running it beside a scheduler does no harm. Exits with
+    status 1 when a job failed; the others still ran.
     """
-    from booking.service import draws, standby
-    from priority import service as priority
-    from vaxbook import idempotency
     from vaxbook.app import booking_policy
+    from vaxbook.jobs import all_jobs
+    from vaxbook.scheduler import DailyAt, Ran, run_job
 
     settings = _settings()
-    policy = booking_policy(settings)
+    jobs = {job.name: job for job in all_jobs(settings, booking_policy(settings))}
+    unknown = [name for name in names if name not in jobs]
+    if unknown:
+        raise click.BadParameter(f"{', '.join(unknown)} (the jobs: {', '.join(jobs)})", param_hint="--job")
+    chosen = [jobs[name] for name in dict.fromkeys(names)] or [
+        job for job in jobs.values() if not isinstance(job.trigger, DailyAt)
+    ]
 
-    async def work(uow: db.UnitOfWork) -> tuple[int, int, int, int, int]:
-        now = datetime.now(UTC)
-        drawn = await draws.run_due(uow, SYSTEM, policy, now=now)
-        expired = await standby.expire_offers(uow, policy, now=now)
-        released = await priority.release_due(
-            uow, SYSTEM, now=now, lead=timedelta(hours=settings.reserved_release_hours)
-        )
-        offered = await standby.fill_free_seats(uow, policy, now=now)
-        purged = await idempotency.purge_expired(uow, keep_hours=settings.idempotency_hours)
-        return drawn, expired, released, offered, purged
+    async def run(dsn: str) -> list[Ran]:
+        pool = await db.create_pool(dsn, min_size=1, max_size=2)
+        try:
+            return [await run_job(pool, job, datetime.now(UTC)) for job in chosen]
+        finally:
+            await pool.close()
 
     with _database(settings) as dsn:
-        drawn, expired, released, offered, purged = _run_with_uow(dsn, work)
-    click.echo(
-        f"{drawn} draw entries settled, {expired} standby offers expired, {released} held-back seats released, "
-        f"{offered} new seats offered to people waiting, {purged} idempotency keys dropped"
-    )
+        runs = asyncio.run(run(dsn))
+    for ran in runs:
+        if ran.error is not None:
+            click.echo(f"{ran.job}: failed: {ran.error}")
+        elif isinstance(ran.outcome, dict):
+            click.echo(f"{ran.job}: {', '.join(f'{key}={value}' for key, value in ran.outcome.items())}")
+        else:
+            click.echo(f"{ran.job}: {ran.outcome}")
+    if any(ran.error is not None for ran in runs):
+        sys.exit(1)
 
 
 @main.group()

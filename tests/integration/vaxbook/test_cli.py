@@ -169,11 +169,23 @@ def test_sweep_expires_offers_and_old_keys(runner: CliRunner, cli_dsn: str) -> N
     )
     swept = runner.invoke(main, ["sweep"])
     assert swept.exit_code == 0, swept.output
-    assert (
-        "0 draw entries settled, 0 standby offers expired, 0 held-back seats released, "
-        "0 new seats offered to people waiting, 1 idempotency keys dropped" in swept.output
-    )
+    assert swept.stdout.splitlines() == [
+        "release-held-back-seats: seats_released=0",
+        "settle-draws: entries_settled=0",
+        "expire-offers: offers_expired=0",
+        "offer-free-seats: seats_offered=0",
+        "purge-idempotency-keys: keys_dropped=1",
+        "prune-job-runs: runs_dropped=0",
+    ]
     assert query(cli_dsn, "SELECT array_agg(key) FROM idempotency_keys") == ["new"]
+    assert query(cli_dsn, "SELECT count(*) FROM job_runs") == 0, "a sweep claims no scheduler tick"
+
+    generated = runner.invoke(main, ["sweep", "--job", "generate-slots"])
+    assert generated.exit_code == 0, generated.output
+    assert generated.stdout == "generate-slots: slots_created=0, made_before=0, not_made=0\n"
+    unknown = runner.invoke(main, ["sweep", "--job", "reminders"])
+    assert unknown.exit_code == 2
+    assert "reminders (the jobs: release-held-back-seats, settle-draws" in unknown.output
 
 
 def test_signing_keys_are_rotated_listed_and_revoked(runner: CliRunner, cli_dsn: str) -> None:

@@ -1,0 +1,47 @@
+"""Every scheduled job of the service, from each domain's `jobs()` and the kernel's own housekeeping: what the
+scheduler runs on its leader, and what `vaxbook sweep` runs once.
+
+To add a job, add it to its domain's `jobs.py` (or a domain's first `jobs.py` here): the list's order is the order
+`vaxbook sweep` runs them in.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from booking import jobs as booking_jobs
+from booking.models import BookingPolicy
+from clinics import jobs as clinics_jobs
+from priority import jobs as priority_jobs
+from vaxbook import idempotency, scheduler
+from vaxbook.db import UnitOfWork
+from vaxbook.scheduler import Every, Job
+from vaxbook.settings import Settings
+
+HOURLY = Every(3600)
+KEEP_JOB_RUNS = timedelta(days=7)
+"""How long the record of each job run (job_runs) is kept."""
+
+
+def kernel_jobs(settings: Settings) -> list[Job]:
+    async def purge_idempotency_keys(uow: UnitOfWork, now: datetime) -> dict[str, int]:
+        return {"keys_dropped": await idempotency.purge_expired(uow, keep_hours=settings.idempotency_hours)}
+
+    async def prune_job_runs(uow: UnitOfWork, now: datetime) -> dict[str, int]:
+        return {"runs_dropped": await scheduler.prune_runs(uow, now=now, keep=KEEP_JOB_RUNS)}
+
+    return [
+        Job("purge-idempotency-keys", HOURLY, purge_idempotency_keys),
+        Job("prune-job-runs", HOURLY, prune_job_runs),
+    ]
+
+
+def all_jobs(settings: Settings, policy: BookingPolicy) -> list[Job]:
+    """Held-back seats released before the draws and offers that may use them, offers expired before free seats
+    are offered; then the hourly and daily work."""
+    return [
+        *priority_jobs.jobs(settings),
+        *booking_jobs.jobs(settings, policy),
+        *clinics_jobs.jobs(settings),
+        *kernel_jobs(settings),
+    ]

@@ -1,0 +1,587 @@
+"""Time-driven work inside the service: jobs on triggers, one leader among the replicas, each tick run once.
+
+Every replica that runs the scheduler (`VAXBOOK_SCHEDULER`, on by default) schedules every job with APScheduler in
+the application's event loop. A fire does something only on the leader, the replica holding a PostgreSQL session
+advisory lock on a connection of its own (`Leadership`), and only once the leader has claimed the fire's tick: a
+row `job_runs (job, tick)` written through that same connection, by a statement that also checks the lock is held.
+So a tick runs once however leadership changes hands, and a replica that lost its lock (its connection ended) can
+claim nothing more.
+
+A tick is the fire time aligned to the trigger, from the clock's now: for a job every N seconds the last multiple
+of N seconds since the Unix epoch, for a daily job its hour on the local date in the department's zone (the same
+tick for a repeated hour when the clocks go back; the hour that does not exist when they go forward stands for
+the instant after it).
+
+How long the service goes without a leader:
+- the leader process ends, crashes or is killed, or its database session is ended (`pg_terminate_backend`, a
+  database restart): PostgreSQL releases the lock at once and another replica takes it at its next try, within
+  one heartbeat (`VAXBOOK_LEADER_HEARTBEAT_SECONDS`); the old leader, if alive, stops at once (its connection is
+  gone) and waits a heartbeat more before it tries again;
+- the leader's machine or network vanishes: PostgreSQL notices the dead peer by TCP keepalives (probes after one
+  heartbeat of silence, one a heartbeat, two unanswered) or by unacknowledged data (`tcp_user_timeout`, three
+  heartbeats), so the lock is free within three heartbeats and taken within four; the cut-off leader's heartbeat
+  times out after one heartbeat, so it stops within two, and could not have claimed a tick meanwhile anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time as timer
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import nullcontext, suppress
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
+from apscheduler.triggers.base import BaseTrigger  # type: ignore[import-untyped]
+from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
+from prometheus_client import Counter, Gauge
+
+from vaxbook.clock import Clock, SystemClock
+from vaxbook.db import Pool, UnitOfWork
+from vaxbook.settings import DEFAULT_TIMEZONE
+
+log = structlog.get_logger("vaxbook.scheduler")
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+LEADER_LOCK = 7_141_592_656
+"""The session advisory lock whose holder leads (next to the demo seed's and the roles' keys)."""
+SEAT_WORK = "seats"
+"""The `exclusive` of jobs that move seats (draws, offers, releases): on the leader they run one at a time, so that
+they never wait on each other's row locks in a circle."""
+ERROR_CHARS = 2000
+
+LEADER = Gauge("vaxbook_scheduler_leader", "1 while this replica leads the scheduler (runs the jobs), else 0")
+LAST_SUCCESS = Gauge(
+    "vaxbook_job_last_success_timestamp_seconds", "When a job last finished without error (Unix time)", ["job"]
+)
+LAST_DURATION = Gauge("vaxbook_job_last_duration_seconds", "How long a job's last run took", ["job"])
+FAILURES = Counter("vaxbook_job_failures", "Runs of a job that ended in an error", ["job"])
+RUNS = Counter("vaxbook_job_runs", "Runs of a job (on this replica)", ["job"])
+
+
+# Triggers
+
+
+@dataclass(frozen=True)
+class Every:
+    """Every `seconds`, at the multiples of it since the Unix epoch (every 30 s: at :00 and :30 of each minute)."""
+
+    seconds: int
+
+    def __post_init__(self) -> None:
+        if self.seconds < 1:
+            raise ValueError("an interval is at least a second")
+
+    @property
+    def interval(self) -> timedelta:
+        return timedelta(seconds=self.seconds)
+
+    def tick(self, now: datetime) -> datetime:
+        """The last fire time at or before `now`."""
+        return EPOCH + (now - EPOCH) // self.interval * self.interval
+
+    def apscheduler(self) -> Any:
+        return IntervalTrigger(seconds=self.seconds, start_date=EPOCH, timezone=UTC)
+
+    @property
+    def grace_seconds(self) -> int:
+        """A fire later than this is skipped: the next one comes within an interval."""
+        return self.seconds
+
+    def describe(self) -> str:
+        return f"every {self.seconds} s"
+
+
+@dataclass(frozen=True)
+class DailyAt:
+    """Every day at `hour`:00, local time in `zone` (the department's by default)."""
+
+    hour: int
+    zone: str = DEFAULT_TIMEZONE
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.hour <= 23:
+            raise ValueError("an hour of the day is 0 to 23")
+        ZoneInfo(self.zone)
+
+    def tick(self, now: datetime) -> datetime:
+        """The local date's `hour`:00 at or before `now` (yesterday's before today's hour), as an instant. A repeated
+        hour (clocks going back) gives one tick, its first; an hour that does not exist (clocks going forward) gives
+        the instant the clocks jumped to."""
+        local = now.astimezone(ZoneInfo(self.zone))
+        return self._on(local.date() if local.hour >= self.hour else local.date() - timedelta(days=1))
+
+    def next_fire(self, after: datetime) -> datetime:
+        """The first tick at or after `after`."""
+        tick = self.tick(after)
+        if tick == after:
+            return tick
+        local = after.astimezone(ZoneInfo(self.zone))
+        return self._on(local.date() + timedelta(days=1 if local.hour >= self.hour else 0))
+
+    def _on(self, day: date) -> datetime:
+        return datetime.combine(day, time(self.hour), tzinfo=ZoneInfo(self.zone)).astimezone(UTC)
+
+    def apscheduler(self) -> Any:
+        # not APScheduler's CronTrigger: in 3.11 it skips a midnight after the clocks go forward (Europe/Berlin's
+        # 30 March 2026) and fires twice in a repeated hour
+        return _DailyTrigger(self)
+
+    @property
+    def grace_seconds(self) -> int:
+        return 3600
+
+    def describe(self) -> str:
+        return f"daily at {self.hour:02d}:00 {self.zone}"
+
+
+Trigger = Every | DailyAt
+
+
+class _DailyTrigger(BaseTrigger):  # type: ignore[misc]
+    """APScheduler's side of `DailyAt`: it fires at each tick."""
+
+    __slots__ = ("daily",)
+
+    def __init__(self, daily: DailyAt) -> None:
+        self.daily = daily
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime:
+        after = now if previous_fire_time is None else max(now, previous_fire_time + timedelta(microseconds=1))
+        return self.daily.next_fire(after)
+
+    def __str__(self) -> str:
+        return self.daily.describe()
+
+
+# Jobs
+
+
+JobFunction = Callable[[UnitOfWork, datetime], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Job:
+    """Scheduled work: `run` gets a fresh unit of work and the clock's now, and returns a small JSON-able outcome
+    (counts, as {"expired": 2}). `exclusive`: jobs that share it never run at the same time on one replica."""
+
+    name: str
+    trigger: Trigger
+    run: JobFunction
+    exclusive: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.name) <= 60 or not self.name.replace("-", "").isalnum():
+            raise ValueError(f"a job's name is 1 to 60 letters, digits and hyphens: {self.name!r}")
+
+
+@dataclass(frozen=True)
+class Ran:
+    """One run of a job: its outcome, or the error that ended it."""
+
+    job: str
+    tick: datetime
+    outcome: Any
+    error: str | None
+    seconds: float
+
+
+def describe_error(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return text[:ERROR_CHARS]
+
+
+async def run_job(pool: Pool, job: Job, now: datetime, tick: datetime | None = None) -> Ran:
+    """Run a job once with a fresh unit of work: an error is caught, logged with the job's name and returned."""
+    tick = tick or now
+    started = timer.monotonic()
+    try:
+        outcome = await job.run(UnitOfWork(pool), now)
+    except Exception as exc:
+        log.exception("job.failed", job=job.name, tick=tick.isoformat())
+        return Ran(job.name, tick, None, describe_error(exc), timer.monotonic() - started)
+    seconds = timer.monotonic() - started
+    did_something = isinstance(outcome, dict) and any(outcome.values())
+    (log.info if did_something else log.debug)("job.ran", job=job.name, tick=tick.isoformat(), outcome=outcome)
+    return Ran(job.name, tick, outcome, None, seconds)
+
+
+# Leadership
+
+CONNECTION_FAILURES = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+CLAIM = """
+INSERT INTO job_runs (job, tick, runner)
+SELECT $1, $2, $3
+WHERE EXISTS (SELECT FROM pg_locks
+              WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted
+                AND classid = ($4::bigint >> 32)::oid AND objid = ($4::bigint & 4294967295)::oid AND objsubid = 1)
+ON CONFLICT DO NOTHING
+RETURNING started_at
+"""
+
+
+class Leadership:
+    """Holds (or keeps trying for) the session advisory lock `key` on a connection of its own, made with TCP
+    keepalives so that PostgreSQL notices a vanished holder. Every `heartbeat` seconds the holder runs `SELECT 1`
+    (timing out after a heartbeat) and a follower tries the lock; any failure drops leadership at once: `held`
+    turns false, `on_change(False)` is called and the connection is closed, to be made again at the next try."""
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        heartbeat: float,
+        key: int = LEADER_LOCK,
+        name: str = "",
+        on_change: Callable[[bool], None] | None = None,
+    ) -> None:
+        self.dsn, self.heartbeat, self.key, self.name = dsn, heartbeat, key, name
+        self.on_change = on_change
+        self.held = False
+        self.backend_pid: int | None = None
+        self._conn: asyncpg.Connection[asyncpg.Record] | None = None
+        self._using = asyncio.Lock()  # one statement at a time on the connection
+        self._task: asyncio.Task[None] | None = None
+        self._sit_out = False
+
+    @property
+    def timeout(self) -> float:
+        return max(1.0, self.heartbeat)
+
+    def server_settings(self) -> dict[str, str]:
+        beat = max(1, round(self.heartbeat))
+        return {
+            "application_name": "vaxbook-leader",
+            "timezone": "UTC",
+            # the server probes a silent peer after a heartbeat, once a heartbeat, and gives up after two misses
+            "tcp_keepalives_idle": str(beat),
+            "tcp_keepalives_interval": str(beat),
+            "tcp_keepalives_count": "2",
+            "tcp_user_timeout": str(3 * beat * 1000),
+        }
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._keep(), name=f"leadership {self.name}")
+
+    async def stop(self) -> None:
+        """Stop trying, and give the lock up (the session ends, and PostgreSQL releases it with the session)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        self._set(False)
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            try:
+                await asyncio.wait_for(conn.close(), timeout=self.timeout)
+            except CONNECTION_FAILURES:
+                conn.terminate()
+
+    async def _keep(self) -> None:
+        while True:
+            await self.beat()
+            await asyncio.sleep(self.heartbeat)
+
+    async def beat(self) -> None:
+        """One heartbeat: the holder checks its connection, a follower tries to take the lock."""
+        if self._sit_out:  # who just lost the lock lets the others try first
+            self._sit_out = False
+            return
+        try:
+            async with self._using:
+                if self._conn is None or self._conn.is_closed():
+                    self._conn = await self._connect()
+                if self.held:
+                    await self._conn.fetchval("SELECT 1", timeout=self.timeout)
+                elif await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", self.key, timeout=self.timeout):
+                    self.backend_pid = self._conn.get_server_pid()
+                    self._set(True)
+        except CONNECTION_FAILURES as exc:
+            self.lose(exc)
+
+    async def _connect(self) -> asyncpg.Connection[asyncpg.Record]:
+        conn = await asyncpg.connect(self.dsn, timeout=max(5.0, self.timeout), server_settings=self.server_settings())
+        conn.add_termination_listener(self._ended)
+        return conn
+
+    def _ended(self, conn: Any) -> None:
+        if conn is self._conn and self.held:
+            self.lose(ConnectionError("the leader's database session ended"))
+
+    def lose(self, reason: BaseException) -> None:
+        """Drop leadership at once (the lock goes with the connection)."""
+        was_held = self.held
+        self._set(False)
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.terminate()
+        if was_held:
+            self._sit_out = True
+            log.warning("scheduler.leadership_lost", runner=self.name, reason=describe_error(reason))
+        else:
+            log.debug("scheduler.leadership_unavailable", runner=self.name, reason=describe_error(reason))
+
+    def _set(self, held: bool) -> None:
+        if held == self.held:
+            return
+        self.held = held
+        if not held:
+            self.backend_pid = None
+        if self.on_change is not None:
+            self.on_change(held)
+
+    async def claim(self, job: str, tick: datetime, runner: str) -> bool:
+        """Write the tick's row through the lock's own connection, if the lock is held there and nobody wrote it
+        before: True means run it."""
+        if not self.held:
+            return False
+        try:
+            async with self._using:
+                if self._conn is None or not self.held:
+                    return False
+                row = await self._conn.fetchrow(CLAIM, job, tick, runner, self.key, timeout=self.timeout)
+        except CONNECTION_FAILURES as exc:
+            self.lose(exc)
+            return False
+        return row is not None
+
+
+# The scheduler
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    tick: datetime
+    runner: str
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: Any
+    error: str | None
+
+    @property
+    def duration_seconds(self) -> float | None:
+        return None if self.finished_at is None else (self.finished_at - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    name: str
+    trigger: str
+    next_run: datetime | None
+    last_run: RunRecord | None
+    last_failure: RunRecord | None
+
+
+def default_runner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Scheduler:
+    """Runs `jobs` on their triggers while this replica leads; see the module's notes.
+
+    `run_now(name)` runs a job's current tick at once, through the same path as a fire (leadership, claim, record),
+    for tests that move the clock rather than wait."""
+
+    def __init__(
+        self,
+        jobs: Sequence[Job],
+        *,
+        dsn: str,
+        heartbeat: float,
+        clock: Clock | None = None,
+        runner: str | None = None,
+    ) -> None:
+        self.jobs = {job.name: job for job in jobs}
+        if len(self.jobs) != len(jobs):
+            raise ValueError("two jobs with one name")
+        self.clock: Clock = clock or SystemClock()
+        self.runner = runner or default_runner()
+        self.leadership = Leadership(dsn, heartbeat=heartbeat, name=self.runner, on_change=self._leadership_changed)
+        self.running = False
+        self._pool: Pool | None = None
+        self._aps: Any = None
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self._catching_up: set[asyncio.Task[None]] = set()
+        self._exclusive: dict[str, asyncio.Lock] = {}
+
+    @property
+    def leading(self) -> bool:
+        return self.running and self.leadership.held
+
+    async def start(self, pool: Pool) -> None:
+        """Schedule every job in this event loop and start trying for leadership."""
+        if self.running:
+            return
+        self._pool = pool
+        self._aps = AsyncIOScheduler(timezone=UTC)
+        for job in self.jobs.values():
+            self._aps.add_job(
+                self._fire,
+                trigger=job.trigger.apscheduler(),
+                args=[job.name],
+                id=job.name,
+                name=job.name,
+                coalesce=True,  # fires missed together run once
+                max_instances=1,
+                misfire_grace_time=job.trigger.grace_seconds,
+            )
+        # APScheduler says "running job …" at every fire; the runs that did something are logged as job.ran
+        logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
+        logging.getLogger("apscheduler.scheduler").setLevel(logging.WARNING)
+        self._aps.start()
+        self.running = True
+        await self.leadership.start()
+        log.info("scheduler.started", runner=self.runner, jobs=list(self.jobs))
+
+    async def stop(self) -> None:
+        """Stop firing, cancel the runs in flight (waiting for them to wind up) and give up leadership."""
+        if not self.running:
+            return
+        self.running = False
+        self._aps.shutdown(wait=False)
+        await self._cancel_inflight()
+        await self.leadership.stop()
+        LEADER.set(0)
+
+    async def _cancel_inflight(self) -> None:
+        tasks = [task for task in self._inflight if task is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=10)
+
+    def _leadership_changed(self, held: bool) -> None:
+        LEADER.set(1 if held else 0)
+        if held:
+            log.info("scheduler.leading", runner=self.runner)
+            # a daily job whose hour passed while nobody led runs now (the claim keeps it to once a day)
+            for job in self.jobs.values():
+                if isinstance(job.trigger, DailyAt) and self.running:
+                    task = asyncio.get_running_loop().create_task(self._fire(job.name))
+                    self._catching_up.add(task)
+                    task.add_done_callback(self._catching_up.discard)
+        else:
+            for task in self._inflight:  # a leader that lost its lock stops its jobs
+                if task is not asyncio.current_task():
+                    task.cancel()
+
+    async def _fire(self, name: str) -> None:
+        """What APScheduler calls at a fire: run the tick if this replica leads and gets to claim it."""
+        with suppress(asyncio.CancelledError):  # recorded by run_now; nothing else waits for this fire
+            await self.run_now(name)
+
+    async def run_now(self, name: str) -> Ran | None:
+        """Run the job's tick at the clock's now, if this replica leads and nobody ran that tick: None otherwise."""
+        job = self.jobs[name]
+        if not self.leading or self._pool is None:
+            return None
+        pool = self._pool
+        now = self.clock.now()
+        tick = job.trigger.tick(now)
+        task = asyncio.current_task()
+        assert task is not None
+        self._inflight.add(task)
+        try:
+            if not await self._claim(job, tick):
+                return None
+            alone = self._exclusive.setdefault(job.exclusive, asyncio.Lock()) if job.exclusive else nullcontext()
+            try:
+                async with alone:
+                    ran = await run_job(pool, job, now, tick)
+            except asyncio.CancelledError:
+                await self._record(pool, Ran(job.name, tick, None, "cancelled: leadership lost or shutting down", 0))
+                raise
+            await self._record(pool, ran)
+            return ran
+        finally:
+            self._inflight.discard(task)
+
+    async def _claim(self, job: Job, tick: datetime) -> bool:
+        return await self.leadership.claim(job.name, tick, self.runner)
+
+    async def _record(self, pool: Pool, ran: Ran) -> None:
+        RUNS.labels(ran.job).inc()
+        LAST_DURATION.labels(ran.job).set(ran.seconds)
+        if ran.error is None:
+            LAST_SUCCESS.labels(ran.job).set(timer.time())
+        else:
+            FAILURES.labels(ran.job).inc()
+        try:
+            async with pool.acquire(timeout=5) as conn:
+                await conn.execute(
+                    "UPDATE job_runs SET finished_at = clock_timestamp(), outcome = $3, error = $4"
+                    " WHERE job = $1 AND tick = $2",
+                    ran.job,
+                    ran.tick,
+                    ran.outcome,
+                    ran.error,
+                    timeout=5,
+                )
+        except CONNECTION_FAILURES:
+            log.warning("job.unrecorded", job=ran.job, tick=ran.tick.isoformat(), exc_info=True)
+
+    async def statuses(self, uow: UnitOfWork) -> list[JobStatus]:
+        """Each job's trigger, next fire, last run and last failed run (from job_runs: whichever replica ran them)."""
+        names = list(self.jobs)
+        async with uow.transaction(readonly=True) as conn:
+            rows = await conn.fetch(
+                """
+                SELECT j.name, last.tick, last.runner, last.started_at, last.finished_at, last.outcome, last.error,
+                       failed.tick AS f_tick, failed.runner AS f_runner, failed.started_at AS f_started_at,
+                       failed.finished_at AS f_finished_at, failed.outcome AS f_outcome, failed.error AS f_error
+                FROM unnest($1::text[]) AS j (name)
+                LEFT JOIN LATERAL (SELECT * FROM job_runs WHERE job = j.name ORDER BY started_at DESC LIMIT 1) last
+                       ON true
+                LEFT JOIN LATERAL (SELECT * FROM job_runs WHERE job = j.name AND error IS NOT NULL
+                                   ORDER BY started_at DESC LIMIT 1) failed ON true
+                """,
+                names,
+            )
+        found = {row["name"]: row for row in rows}
+        now = self.clock.now()
+        statuses = []
+        for job in self.jobs.values():
+            row = found[job.name]
+            last = failed = None
+            if row["tick"] is not None:
+                last = RunRecord(
+                    row["tick"], row["runner"], row["started_at"], row["finished_at"], row["outcome"], row["error"]
+                )
+            if row["f_tick"] is not None:
+                failed = RunRecord(
+                    row["f_tick"],
+                    row["f_runner"],
+                    row["f_started_at"],
+                    row["f_finished_at"],
+                    row["f_outcome"],
+                    row["f_error"],
+                )
+            statuses.append(JobStatus(job.name, job.trigger.describe(), self.next_run(job, now), last, failed))
+        return statuses
+
+    def next_run(self, job: Job, now: datetime) -> datetime | None:
+        """When APScheduler fires the job next here, or (not running) would fire it."""
+        scheduled = self._aps.get_job(job.name) if self.running and self._aps is not None else None
+        fire: datetime | None = (
+            scheduled.next_run_time
+            if scheduled is not None
+            else job.trigger.apscheduler().get_next_fire_time(None, now)
+        )
+        return None if fire is None else fire.astimezone(UTC)
+
+
+async def prune_runs(uow: UnitOfWork, *, now: datetime, keep: timedelta) -> int:
+    """Drop the record of runs older than `keep`."""
+    async with uow.transaction() as conn:
+        result = await conn.execute("DELETE FROM job_runs WHERE started_at < $1", now - keep)
+    return int(result.split()[-1])
