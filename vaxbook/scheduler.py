@@ -423,6 +423,9 @@ class Scheduler:
         if self.running:
             return
         self._pool = pool
+        # APScheduler says "adding job", "running job …" at every fire; the runs that did something are logged as
+        # job.ran, and its warnings (a fire missed) still show
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
         self._aps = AsyncIOScheduler(timezone=UTC)
         for job in self.jobs.values():
             self._aps.add_job(
@@ -435,9 +438,6 @@ class Scheduler:
                 max_instances=1,
                 misfire_grace_time=job.trigger.grace_seconds,
             )
-        # APScheduler says "running job …" at every fire; the runs that did something are logged as job.ran
-        logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
-        logging.getLogger("apscheduler.scheduler").setLevel(logging.WARNING)
         self._aps.start()
         self.running = True
         await self.leadership.start()
