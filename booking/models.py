@@ -8,6 +8,7 @@ from enum import StrEnum
 from uuid import UUID
 
 from clinics.models import Sex
+from notify.models import NEVER, QuietHours
 from priority.models import Declarations, DrawEntryRecord, PriorityGroup
 from vaxbook.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from vaxbook.i18n import Text
@@ -74,6 +75,10 @@ class Person:
     consent_at: datetime
     consent_version: str
     active_bookings: int
+    # how an account holder hears from us (a dependent: through their guardian's account)
+    email: str | None = None
+    notify_by: str = "sms"
+    language: str = "vi"
 
     def age_in_days(self, on: date) -> int:
         return (on - self.date_of_birth).days
@@ -167,6 +172,9 @@ class BookingPolicy:
     max_active_per_person: int
     offer_minutes: int
     idempotency_hours: int
+    reminder_hours: tuple[int, ...] = (24, 2)
+    quiet_hours: QuietHours = NEVER  # the service's own default (VAXBOOK_QUIET_HOURS) is 21:00-07:00
+    public_url: str = "http://127.0.0.1:8000"  # where the links in messages point
 
 
 @dataclass(frozen=True)

@@ -31,15 +31,16 @@ from booking.models import (
     Vaccination,
 )
 from clinics.models import Sex
+from notify.models import Medium
 from qr.models import Dose
 from vaxbook.db import Connection, assignments
 from vaxbook.errors import Invalid
-from vaxbook.i18n import Text
+from vaxbook.i18n import Language, Text
 from vaxbook.settings import DEFAULT_TIMEZONE
 
 _PERSON = (
     "id, account_id, guardian_id, relation, full_name, date_of_birth, sex, cccd, province, district, ward, "
-    "consent_at, consent_version, active_bookings"
+    "consent_at, consent_version, active_bookings, email, notify_by, language"
 )
 _BOOKING = (
     "id, clinic_id, slot_id, service_id, person_id, dose_number, code, status, starts_at, ends_at, moved_from, "
@@ -87,6 +88,9 @@ PERSON_UPDATABLE = frozenset(
         "ward",
         "consent_at",
         "consent_version",
+        "email",
+        "notify_by",
+        "language",
     }
 )
 
@@ -129,13 +133,17 @@ async def insert_person(
     ward: str,
     consent_at: datetime,
     consent_version: str,
+    email: str | None = None,
+    notify_by: str = "sms",
+    language: str = "vi",
 ) -> Person:
     try:
         row = await conn.fetchrow(
             f"""
             INSERT INTO people (account_id, guardian_id, registered_by, full_name, date_of_birth, sex, cccd,
-                                province, district, ward, consent_at, consent_version, relation)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                                province, district, ward, consent_at, consent_version, relation, email, notify_by,
+                                language)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
             RETURNING {_PERSON}
             """,
             account_id,
@@ -151,6 +159,9 @@ async def insert_person(
             consent_at,
             consent_version,
             relation.value if relation else None,
+            email,
+            notify_by,
+            language,
         )
     except asyncpg.UniqueViolationError as error:
         if getattr(error, "constraint_name", None) == "people_account_id_key":
@@ -195,6 +206,30 @@ async def person_for_account(conn: Connection, *, person_id: UUID, account_id: U
     return None if row is None else _person(row)
 
 
+async def contact_of(conn: Connection, *, person_id: UUID) -> tuple[Medium, str, Language] | None:
+    """(medium, address, language) through which the person is reached: the account holder's own choice, or for a
+    dependent their guardian's. None when there is no account to reach, or it asked for no messages."""
+    row = await conn.fetchrow(
+        """
+        SELECT h.notify_by, h.email, h.language, c.phone
+        FROM people p
+        LEFT JOIN people g ON g.id = p.guardian_id
+        JOIN people h ON h.id = CASE WHEN p.account_id IS NOT NULL THEN p.id ELSE g.id END
+        JOIN citizens c ON c.id = h.account_id
+        WHERE p.id = $1
+        """,
+        person_id,
+    )
+    if row is None or row["notify_by"] == "none":
+        return None
+    medium = Medium(row["notify_by"])
+    destination = row["email"] if medium is Medium.EMAIL else row["phone"]
+    if destination is None:
+        return None
+    language: Language = "en" if row["language"] == "en" else "vi"
+    return medium, destination, language
+
+
 async def people_of_account(conn: Connection, *, account_id: UUID, lock: bool = False) -> list[Person]:
     """The account holder's own profile first, then the dependents they manage."""
     rows = await conn.fetch(
@@ -222,7 +257,7 @@ async def erase_people(conn: Connection, *, person_ids: list[UUID], now: datetim
     rows = await conn.fetch(
         """
         UPDATE people SET full_name = '-', cccd = NULL, district = '-', ward = '-', account_id = NULL,
-                          erased_at = $2, updated_at = now()
+                          email = NULL, notify_by = 'none', erased_at = $2, updated_at = now()
         WHERE id = ANY($1::uuid[]) AND erased_at IS NULL
         RETURNING id
         """,
@@ -1167,3 +1202,104 @@ async def count_attempt(conn: Connection, *, scope: str, limit: int, window_minu
     )
     assert row is not None
     return None if row["attempts"] <= limit else max(1, row["wait"])
+
+
+# Time-driven work
+
+
+async def mark_no_shows(conn: Connection, *, ended_before: datetime, limit: int) -> list[Booking]:
+    """Bookings whose slot ended before `ended_before` and that nobody checked in (or checked in with no dose or
+    visit recorded): they end as no-shows. Their seats stay counted, as a completed booking's do; each person's
+    count of open bookings goes down."""
+    rows = await conn.fetch(
+        f"""
+        WITH due AS (
+            SELECT clinic_id, id FROM bookings
+            WHERE status IN ('booked', 'checked_in') AND ends_at < $1
+            ORDER BY ends_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
+        ), b AS (
+            UPDATE bookings x SET status = 'no_show', updated_at = now()
+            FROM due WHERE x.clinic_id = due.clinic_id AND x.id = due.id
+            RETURNING x.*
+        ), counted AS (
+            UPDATE people p SET active_bookings = p.active_bookings - n.ended
+            FROM (SELECT person_id, count(*)::smallint AS ended FROM b GROUP BY person_id) n
+            WHERE p.id = n.person_id
+        )
+        SELECT {_BOOKING_WITH_ZONE} FROM b {_PLACE}
+        """,
+        ended_before,
+        limit,
+    )
+    return [_booking(r) for r in rows]
+
+
+async def next_doses_due(
+    conn: Connection, *, today: date, since: date, limit: int
+) -> list[tuple[UUID, UUID, int, date]]:
+    """(person, vaccine product, next dose, the day it became due) for series started and not finished whose next
+    dose became due between `since` and `today`, and that nobody booked."""
+    rows = await conn.fetch(
+        """
+        WITH last AS (
+            SELECT b.person_id, b.product_id, max(b.dose_number) AS dose,
+                   max((b.starts_at AT TIME ZONE c.timezone)::date) AS last_day
+            FROM bookings b JOIN clinics c ON c.id = b.clinic_id
+            WHERE b.status = 'completed' AND b.product_id IS NOT NULL
+            GROUP BY b.person_id, b.product_id
+        )
+        SELECT last.person_id, last.product_id, last.dose + 1 AS next_dose,
+               last.last_day + p.min_days_between_doses AS due_from
+        FROM last JOIN vaccine_products p ON p.id = last.product_id
+        JOIN people person ON person.id = last.person_id AND person.erased_at IS NULL
+        WHERE last.dose < p.doses_in_series
+          AND last.last_day + p.min_days_between_doses BETWEEN $2 AND $1
+          AND NOT EXISTS (SELECT 1 FROM bookings o WHERE o.person_id = last.person_id AND o.product_id = last.product_id
+                          AND o.dose_number = last.dose + 1 AND o.status IN ('booked', 'checked_in'))
+        ORDER BY due_from, last.person_id
+        LIMIT $3
+        """,
+        today,
+        since,
+        limit,
+    )
+    return [(r["person_id"], r["product_id"], r["next_dose"], r["due_from"]) for r in rows]
+
+
+_RECENTLY_USED = """
+    EXISTS (SELECT 1 FROM bookings b WHERE b.person_id = p.id
+            AND (b.created_at >= $1 OR b.starts_at >= $1 OR b.status IN ('booked', 'checked_in')))
+"""
+
+
+async def inactive_accounts(conn: Connection, *, before: datetime, limit: int) -> list[UUID]:
+    """Accounts not erased, neither made nor signed in to since `before`, none of whose people made, held or had a
+    booking due since then (or holds one open)."""
+    rows = await conn.fetch(
+        f"""
+        SELECT c.id FROM citizens c
+        WHERE c.erased_at IS NULL AND coalesce(c.last_sign_in_at, c.created_at) < $1 AND c.created_at < $1
+          AND NOT EXISTS (SELECT 1 FROM people p LEFT JOIN people g ON g.id = p.guardian_id
+                          WHERE (p.account_id = c.id OR g.account_id = c.id) AND {_RECENTLY_USED})
+        ORDER BY c.created_at LIMIT $2
+        """,
+        before,
+        limit,
+    )
+    return [r["id"] for r in rows]
+
+
+async def inactive_registered_people(conn: Connection, *, before: datetime, limit: int) -> list[Person]:
+    """People registered at a counter with no account (nobody to sign in for them), not erased, registered before
+    `before`, with no booking made, held or due since then."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {_prefixed(_PERSON, "p")} FROM people p
+        WHERE p.account_id IS NULL AND p.guardian_id IS NULL AND p.erased_at IS NULL AND p.created_at < $1
+          AND NOT {_RECENTLY_USED}
+        ORDER BY p.created_at LIMIT $2 FOR UPDATE OF p
+        """,
+        before,
+        limit,
+    )
+    return [_person(r) for r in rows]

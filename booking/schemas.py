@@ -61,6 +61,10 @@ def _twelve_digits(value: str) -> str:
 
 
 Cccd = Annotated[str, BeforeValidator(_digits_only), AfterValidator(_twelve_digits)]
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, to_lower=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+]
 
 
 def _plausible_birth(value: date) -> date:
@@ -110,12 +114,26 @@ class PersonDetails(InputModel):
 
 
 class ProfileUpsert(PersonDetails):
-    """The signed-in citizen's own profile; the CCCD is required for account holders."""
+    """The signed-in citizen's own profile; the CCCD is required for account holders. How they hear from us
+    (confirmations, reminders, offers: for their dependents too): by SMS (the default), Zalo, e-mail or not at
+    all, in Vietnamese or English."""
 
     cccd: Cccd
+    email: Email | None = None
+    notify_by: Literal["sms", "zalo", "email", "none"] = "sms"
+    language: Literal["vi", "en"] = "vi"
     consent: Consent
 
     _cccd = field_validator("cccd")(_cccd_agrees)
+
+    @field_validator("notify_by")
+    @classmethod
+    def _email_to_notify(cls, notify_by: str, info: ValidationInfo) -> str:
+        if notify_by == "email" and info.data.get("email") is None:
+            raise bilingual_error(
+                "email_required", "Cần địa chỉ email để nhận tin qua email", "Give an email to hear by email"
+            )
+        return notify_by
 
 
 class DependentCreate(PersonDetails):
@@ -143,6 +161,9 @@ class Person(OutputModel):
     province: str
     district: str
     ward: str
+    email: str | None
+    notify_by: str = Field(description="sms, zalo, email or none (account holders; dependents hear through them)")
+    language: str
     relation: Relation | Literal["self", "registered"] = Field(
         description="self (the account holder), a dependent's relation to them (child, parent, spouse, other), or "
         "registered (by staff, with no account to manage them)"

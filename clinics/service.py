@@ -216,6 +216,11 @@ async def service_ids_for_product(uow: UnitOfWork, product_id: UUID) -> list[UUI
         return [s.id for s in await repository.list_services(conn, include_inactive=True) if s.product_id == product_id]
 
 
+async def services_for_product(uow: UnitOfWork, product_id: UUID) -> list[Service]:
+    """The active services that give this vaccine, by code."""
+    return [s for s in await list_services(uow, include_inactive=False) if s.product_id == product_id]
+
+
 async def list_services(uow: UnitOfWork, *, include_inactive: bool) -> list[Service]:
     async with uow.transaction(readonly=True) as conn:
         return await repository.list_services(conn, include_inactive=include_inactive)

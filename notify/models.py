@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any, Protocol
 
-from vaxbook.i18n import Language
+from vaxbook.errors import NotFound
+from vaxbook.i18n import Language, Text
 
 
 class Medium(StrEnum):
@@ -114,3 +115,34 @@ class QuietHours:
 def _minutes(text: str) -> int:
     hours, minutes = text.split(":")
     return int(hours) * 60 + int(minutes)
+
+
+def deliverable_at(kind: Kind, medium: Medium, due: datetime, zone: tzinfo, quiet: QuietHours) -> datetime:
+    """When a message due at `due` may go out: e-mails and sign-in codes at once; an SMS or Zalo message that
+    falls in the place's quiet hours waits for their end, except a reminder, which goes just before they begin
+    (a reminder that came after the appointment would be no use)."""
+    local = due.astimezone(zone)
+    if medium is Medium.EMAIL or kind is Kind.SIGN_IN_CODE or not quiet.contains(local):
+        return due
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    minute_of_day = local.hour * 60 + local.minute
+    if kind is Kind.REMINDER:
+        start = midnight + timedelta(minutes=quiet.start_minute)
+        if minute_of_day < quiet.start_minute:
+            start -= timedelta(days=1)
+        return (start - timedelta(minutes=1)).astimezone(due.tzinfo)
+    end = midnight + timedelta(minutes=quiet.end_minute)
+    if minute_of_day >= quiet.end_minute:
+        end += timedelta(days=1)
+    return end.astimezone(due.tzinfo)
+
+
+class MessageNotFound(NotFound):
+    slug = "message-not-found"
+    title = Text("Không tìm thấy tin nhắn (hoặc tin nhắn không ở trạng thái lỗi)", "No such dead message")
+
+
+NIGHT = QuietHours(start_minute=21 * 60, end_minute=7 * 60)
+"""21:00 to 07:00, the service's default (VAXBOOK_QUIET_HOURS)."""
+NEVER = QuietHours(start_minute=0, end_minute=0)
+"""No quiet hours ("00:00-00:00")."""

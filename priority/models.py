@@ -28,6 +28,18 @@ class RuleKind(StrEnum):
     EVERYONE = "everyone"
 
 
+EVIDENCE: dict[RuleKind, Text] = {
+    RuleKind.PREGNANCY: Text("Sổ khám thai hoặc giấy xác nhận mang thai", "Your antenatal record or pregnancy letter"),
+    RuleKind.AGE: Text("CCCD (để xác nhận tuổi)", "Your CCCD (for your age)"),
+    RuleKind.HEALTH_WORKER: Text("Thẻ hoặc giấy xác nhận nhân viên y tế", "Your health worker card or letter"),
+    RuleKind.CHRONIC_DISEASE: Text(
+        "Sổ theo dõi hoặc đơn thuốc bệnh nền", "Your chronic disease record or prescription"
+    ),
+    RuleKind.DISABILITY: Text("Giấy xác nhận khuyết tật", "Your disability certificate"),
+}
+"""What staff ask to see at the door from someone whose group gave them their seat (reminders say to bring it)."""
+
+
 @dataclass(frozen=True)
 class Rule:
     """Who belongs to a priority group. Week bounds are inclusive; None means no bound."""

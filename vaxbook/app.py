@@ -43,6 +43,9 @@ from clinics.controllers import (
     SlotGenerationController,
     SlotTemplateController,
 )
+from notify.controllers import MessageController
+from notify.models import QuietHours
+from notify.service import SignInCodes
 from priority.controllers import (
     DrawController,
     PriorityGroupController,
@@ -65,7 +68,7 @@ from vaxbook import db, migrate
 from vaxbook.admin_jobs import JobsController
 from vaxbook.auth.controllers import AuthController, StaffController
 from vaxbook.auth.security import PUBLIC, OptionalCaller, TokenIssuer, jwt_auth
-from vaxbook.auth.service import LoginPolicy, LogOtpSender, OtpPolicy, OtpSender
+from vaxbook.auth.service import LoginPolicy, OtpPolicy, OtpSender
 from vaxbook.clock import Clock
 from vaxbook.jobs import all_jobs
 from vaxbook.observability import (
@@ -118,6 +121,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     StandbyController,
     AssistController,
     ClinicBookingController,
+    MessageController,
     HealthController,
     MetricsController,
     JobsController,
@@ -138,6 +142,9 @@ def booking_policy(settings: Settings) -> BookingPolicy:
         max_active_per_person=settings.max_active_bookings_per_person,
         offer_minutes=settings.standby_offer_minutes,
         idempotency_hours=settings.idempotency_hours,
+        reminder_hours=tuple(settings.reminder_hours),
+        quiet_hours=QuietHours.parse(settings.quiet_hours),
+        public_url=settings.public_url,
     )
 
 
@@ -191,7 +198,9 @@ def create_app(
     )
     policy = booking_policy(settings)
     scheduler = Scheduler(all_jobs(settings, policy), dsn=dsn, heartbeat=settings.leader_heartbeat_seconds, clock=clock)
-    sender = otp_sender or LogOtpSender()
+    sender = otp_sender or SignInCodes(
+        minutes=max(1, settings.otp_ttl_seconds // 60), quiet=QuietHours.parse(settings.quiet_hours)
+    )
     pem = settings.signing_key_pem.get_secret_value().encode() if settings.signing_key_pem else None
     keystore = KeyStore(settings.signing_keys_dir, extra_pem=pem)
     window = Window(

@@ -24,6 +24,7 @@ from booking.models import (
     SlotFull,
     TooManyActiveBookings,
 )
+from booking.service import messages
 from booking.service.common import (
     attempt_scope,
     booking_for,
@@ -176,11 +177,13 @@ async def book(
                 now=now,
             )
             await record_booking(conn, principal, "booking.create", booking, dose_number=screened.dose)
-            # Last, so that the slot's row stays locked for as short a time as possible.
-            # a draw's turns follow the person's rank: their group gave them their place
-            return await take_seat(
+            # Last, so that the slot's row stays locked for as short a time as possible (the messages only write
+            # to the outbox). A draw's turns follow the person's rank: their group gave them their place.
+            booking = await take_seat(
                 uow, conn, slot, screened.seat_plan, booking, now, through_draw=through_draw, ranked=through_draw
             )
+            await messages.booked(uow, conn, booking, policy, now=now)
+            return booking
 
     return await run_once(
         uow,
@@ -227,6 +230,7 @@ async def cancel(
             await record_booking(
                 conn, principal, "booking.cancel", cancelled, seat_offered_to=offer.id if offer else None
             )
+            await messages.cancelled(uow, conn, cancelled, policy, now=now)
             return cancelled
 
     return await run_once(uow, idempotency, work, encode=encode, decode=decode, keep_hours=policy.idempotency_hours)
@@ -293,6 +297,7 @@ async def move(
             await record_booking(conn, principal, "booking.moved_away", moved, moved_to=new.id)
             await record_booking(conn, principal, "booking.move", new, moved_from=old.id)
             await free_seat(uow, conn, old, policy=policy, now=now)
+            await messages.moved(uow, conn, old, new, policy, now=now)
             return new
 
     return await run_once(

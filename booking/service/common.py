@@ -28,6 +28,7 @@ from booking.models import (
     StandbyStatus,
     check_eligibility,
 )
+from booking.service import messages
 from clinics import service as clinics
 from clinics.models import Clinic, Slot, SlotStatus
 from priority import service as priority
@@ -244,7 +245,7 @@ async def pass_seat_on(
         day = local_day(slot, clinic)
         for entry in await _in_line(uow, conn, slot, clinic, day):
             if await repository.lock_waiting(conn, entry_id=entry.id) and await _may_take(uow, conn, entry, rules, day):
-                return await offer(conn, entry, slot, policy=policy, now=now)
+                return await offer(uow, conn, entry, slot, clinic, policy=policy, now=now)
     await repository.release_seat(conn, clinic_id=slot.clinic_id, slot_id=slot.id)
     return None
 
@@ -287,17 +288,28 @@ def someone(person: Person) -> priority.Someone:
 
 
 async def offer(
-    conn: Connection, entry: StandbyEntry, slot: Slot, *, policy: BookingPolicy, now: datetime
+    uow: UnitOfWork,
+    conn: Connection,
+    entry: StandbyEntry,
+    slot: Slot,
+    clinic: Clinic,
+    *,
+    policy: BookingPolicy,
+    now: datetime,
 ) -> StandbyEntry:
-    """Hold a seat of `slot` (already counted in booked) for the entry, until accepted, declined or expired."""
+    """Hold a seat of `slot` (already counted in booked) for the entry, until accepted, declined or expired, and
+    tell the person. The offer runs from when the message can reach them (after quiet hours for an SMS)."""
+    reaches = await messages.offer_time(conn, entry, slot, clinic, policy, now=now)
     offered = await repository.offer_seat(
         conn,
         entry_id=entry.id,
         clinic_id=slot.clinic_id,
         slot_id=slot.id,
-        expires_at=min(now + timedelta(minutes=policy.offer_minutes), slot.starts_at),
+        expires_at=min(reaches + timedelta(minutes=policy.offer_minutes), slot.starts_at),
     )
     await record_entry(conn, audit.SYSTEM, "standby.offer", offered)
+    service = await clinics.get_service(uow, slot.service_id)
+    await messages.offered(uow, conn, offered, slot, clinic, (service.name_vi, service.name_en), policy, now=now)
     return offered
 
 

@@ -3,15 +3,18 @@ as one export; and erasure at their request, which keeps only what medical recor
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from uuid import UUID
 
 from booking import repository
-from booking.models import AccountErased, BookingPolicy, Export, OpenBookings, PersonRecord
+from booking.models import AccountErased, BookingPolicy, Export, OpenBookings, Person, PersonRecord
 from booking.service.common import end_live_entries
+from notify import service as notify
 from priority import service as priority
 from vaxbook import audit, idempotency
+from vaxbook.audit import Actor
 from vaxbook.auth.models import Principal
-from vaxbook.db import UnitOfWork
+from vaxbook.db import Connection, UnitOfWork
 
 
 async def export(uow: UnitOfWork, principal: Principal) -> Export:
@@ -50,22 +53,17 @@ async def erase(uow: UnitOfWork, principal: Principal, policy: BookingPolicy, *,
     """Erase the account and its people at the citizen's request; returns how many people were erased.
 
     Gone: the phone (the account can no longer sign in; the same phone later starts afresh), and of every person
-    their name, CCCD, district and ward, what they declared for priority groups, and their places on standby lists.
-    Kept, because medical records and the department's counts need them: each person's date of birth, sex and
-    province, their bookings, doses and adverse events (now under no name), and draw entries (published records
-    anyone may re-run). Refused while a booking is open: cancel it first, or let it be used.
+    their name, CCCD, district and ward, e-mail, what they declared for priority groups, their places on standby
+    lists, and the messages to or about them. Kept, because medical records and the department's counts need them:
+    each person's date of birth, sex and province, their bookings, doses and adverse events (now under no name),
+    and draw entries (published records anyone may re-run). Refused while a booking is open: cancel it first, or
+    let it be used.
     """
     async with uow.transaction() as conn:
         people = await repository.people_of_account(conn, account_id=principal.id, lock=True)
         if any(p.active_bookings for p in people):
             raise OpenBookings()
-        for person in people:
-            await end_live_entries(uow, conn, principal, person=person, service_ids=None, policy=policy, now=now)
-            await priority.forget_declarations(uow, person.id)
-        erased = await repository.erase_people(conn, person_ids=[p.id for p in people], now=now)
-        await repository.erase_account(conn, account_id=principal.id, now=now)
-        # answers kept for retried requests (a check-in's names the person) go with them
-        await idempotency.forget_answers_about(conn, [str(person_id) for person_id in erased])
+        erased = await _erase(uow, conn, principal, people, policy, account_id=principal.id, now=now)
         await audit.record(
             conn,
             actor=principal,
@@ -75,3 +73,60 @@ async def erase(uow: UnitOfWork, principal: Principal, policy: BookingPolicy, *,
             details={"people": erased},
         )
     return len(erased)
+
+
+async def purge_inactive(
+    uow: UnitOfWork, policy: BookingPolicy, *, now: datetime, retention: timedelta, batch: int = 100
+) -> int:
+    """Erase, as `erase` does, the accounts (with their dependents) and the people registered at a counter that
+    nobody used for `retention`: no sign-in, no booking made, held or due in that time, and none open. Returns how
+    many people were erased. (Run daily.)"""
+    cutoff = now - retention
+    purged = 0
+    async with uow.transaction() as conn:
+        for account_id in await repository.inactive_accounts(conn, before=cutoff, limit=batch):
+            people = await repository.people_of_account(conn, account_id=account_id, lock=True)
+            erased = await _erase(uow, conn, audit.SYSTEM, people, policy, account_id=account_id, now=now)
+            await _record_purge(conn, "account", account_id, erased)
+            purged += len(erased)
+        for person in await repository.inactive_registered_people(conn, before=cutoff, limit=batch):
+            erased = await _erase(uow, conn, audit.SYSTEM, [person], policy, account_id=None, now=now)
+            await _record_purge(conn, "person", person.id, erased)
+            purged += len(erased)
+    return purged
+
+
+async def _record_purge(conn: Connection, object_type: str, object_id: UUID, erased: list[UUID]) -> None:
+    await audit.record(
+        conn,
+        actor=audit.SYSTEM,
+        action="retention.erase",
+        object_type=object_type,
+        object_id=object_id,
+        details={"people": erased},
+    )
+
+
+async def _erase(
+    uow: UnitOfWork,
+    conn: Connection,
+    actor: Actor,
+    people: list[Person],
+    policy: BookingPolicy,
+    *,
+    account_id: UUID | None,
+    now: datetime,
+) -> list[UUID]:
+    for person in people:
+        await end_live_entries(uow, conn, actor, person=person, service_ids=None, policy=policy, now=now)
+        await priority.forget_declarations(uow, person.id)
+    account = await repository.account(conn, account_id=account_id) if account_id else None
+    addresses = [a for a in [account[0] if account else None, *(p.email for p in people)] if a]
+    erased = await repository.erase_people(conn, person_ids=[p.id for p in people], now=now)
+    if account_id is not None:
+        await repository.erase_account(conn, account_id=account_id, now=now)
+    # messages to them or about them (waiting reminders, sent ones not yet pruned) go too
+    await notify.forget(uow, person_ids=[p.id for p in people], destinations=addresses)
+    # answers kept for retried requests (a check-in's names the person) go with them
+    await idempotency.forget_answers_about(conn, [str(person_id) for person_id in erased])
+    return erased

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from booking import repository
-from booking.models import NextDose, Vaccination, due_next
+from booking.models import BookingPolicy, NextDose, Vaccination, due_next
+from booking.service import messages
 from booking.service.common import person_for
 from clinics import service as clinics
 from quotas import service as quotas
 from vaxbook.auth.models import Principal
 from vaxbook.db import UnitOfWork
+from vaxbook.settings import DEFAULT_TIMEZONE
 
 
 async def vaccinations(uow: UnitOfWork, principal: Principal, person_id: UUID) -> list[Vaccination]:
@@ -50,3 +54,37 @@ async def next_doses(uow: UnitOfWork, principal: Principal, person_id: UUID) -> 
                 )
             )
     return due
+
+
+RECALL_CATCH_UP = timedelta(days=7)
+"""How far back a recall looks for doses that became due (should the job not have run for a while)."""
+
+
+async def recall(uow: UnitOfWork, policy: BookingPolicy, *, now: datetime, batch: int = 500) -> int:
+    """Tell people whose next dose became due (its interval after the last dose has passed) and who have not
+    booked it; each person and dose is told once. (Run daily.)"""
+    today = now.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
+    told = 0
+    async with uow.transaction() as conn:
+        for person_id, product_id, dose, due_from in await repository.next_doses_due(
+            conn, today=today, since=today - RECALL_CATCH_UP, limit=batch
+        ):
+            person = await repository.get_person(conn, person_id=person_id)
+            product = await quotas.get_product(uow, product_id)
+            services = await clinics.services_for_product(uow, product_id)
+            if person is None or not services:
+                continue
+            await messages.next_dose_due(
+                uow,
+                conn,
+                person,
+                product_id=product.id,
+                product_name=product.name,
+                dose_number=dose,
+                due_from=due_from,
+                service_code=services[0].code,
+                policy=policy,
+                now=now,
+            )
+            told += 1
+    return told

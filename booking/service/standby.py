@@ -22,6 +22,7 @@ from booking.models import (
     TooManyActiveBookings,
 )
 from booking.schemas import StandbyJoin
+from booking.service import messages
 from booking.service.bookings import count_attempt, decode, encode
 from booking.service.common import (
     attempt_scope,
@@ -208,6 +209,7 @@ async def accept(
             ):
                 raise OfferGone()
             await record_booking(conn, principal, "booking.create", booking, dose_number=dose, from_standby=entry.id)
+            await messages.booked(uow, conn, booking, policy, now=now)
             return booking
 
     async def count() -> None:
@@ -294,5 +296,5 @@ async def offer_free_seat(
         except (NotEligible, SeriesComplete):
             continue
         if await repository.claim_seat(conn, clinic_id=clinic.id, slot_id=slot.id, now=now):
-            return await offer(conn, entry, slot, policy=policy, now=now)
+            return await offer(uow, conn, entry, slot, clinic, policy=policy, now=now)
     return None

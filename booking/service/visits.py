@@ -209,3 +209,17 @@ async def serious_events(
             details={"rows": len(found), "people": sorted({str(f.person_id) for f in found})},
         )
     return found
+
+
+async def end_no_shows(uow: UnitOfWork, *, now: datetime, grace: timedelta, batch: int = 500) -> int:
+    """Bookings nobody came for (or checked in with nothing recorded) end as no-shows once their slot ended more
+    than `grace` ago; the person may book again. One transaction per batch. (Run on a schedule.)"""
+    ended = 0
+    while True:
+        async with uow.transaction() as conn:
+            done = await repository.mark_no_shows(conn, ended_before=now - grace, limit=batch)
+            for booking in done:
+                await record_booking(conn, audit.SYSTEM, "booking.no_show", booking)
+        ended += len(done)
+        if len(done) < batch:
+            return ended

@@ -55,14 +55,9 @@ class LoginPolicy:
 
 @runtime_checkable
 class OtpSender(Protocol):
-    async def send(self, phone: str, code: str) -> None: ...
+    """Sends a new code to a phone, in the transaction that issued it (so that only a code that counts goes out)."""
 
-
-class LogOtpSender:
-    """Writes the code to the server log: the delivery channel until SMS is wired in (notify/)."""
-
-    async def send(self, phone: str, code: str) -> None:
-        log.info("otp.issued", channel="log", phone_tail=phone[-3:], code=code)
+    async def send(self, uow: UnitOfWork, phone: str, code: str) -> None: ...
 
 
 async def request_otp(uow: UnitOfWork, sender: OtpSender, policy: OtpPolicy, *, phone: str) -> None:
@@ -86,7 +81,7 @@ async def request_otp(uow: UnitOfWork, sender: OtpSender, policy: OtpPolicy, *, 
                 ),
                 retry_after_seconds=wait,
             )
-    await sender.send(phone, code)
+        await sender.send(uow, phone, code)
 
 
 async def verify_otp(uow: UnitOfWork, policy: OtpPolicy, *, phone: str, code: str) -> Principal:

@@ -11,7 +11,7 @@ from pathlib import Path
 from vaxbook import problems
 
 ROOT = Path(__file__).resolve().parents[3]
-PACKAGES = ("vaxbook", "booking", "clinics", "priority", "quotas", "qr")
+PACKAGES = ("vaxbook", "booking", "clinics", "priority", "quotas", "qr", "notify")
 # Calls that carry a message in both languages, and the position of the Vietnamese one (or the keyword vi=).
 BILINGUAL = {"Text": 0, "bilingual_error": 1, "Refusal": 1}
 FOREIGN = re.compile(r"(?<![\w-])(or|and|True|False|None)(?![\w-])")

@@ -1,0 +1,239 @@
+"""What booking tells people, written to the outbox in the transaction of the change: confirmations, reminders
+before the slot, notices of cancellation and moves, standby offers, slots called off, next doses due."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from booking import repository
+from booking.models import Booking, BookingPolicy, Person, StandbyEntry
+from clinics.models import Clinic, Slot
+from notify import service as notify
+from notify.models import Kind, deliverable_at
+from priority import service as priority
+from priority.models import EVIDENCE
+from vaxbook.db import Connection, UnitOfWork
+from vaxbook.settings import DEFAULT_TIMEZONE
+
+
+async def _recipient(conn: Connection, person_id: UUID) -> notify.Recipient | None:
+    """How the person is reached (their account's, or their guardian's, choice); None when they cannot be (no
+    phone, or they asked for no messages)."""
+    contact = await repository.contact_of(conn, person_id=person_id)
+    if contact is None:
+        return None
+    medium, destination, language = contact
+    return notify.Recipient(person_id=person_id, medium=medium, destination=destination, language=language)
+
+
+def _booking_body(booking: Booking, person: Person, policy: BookingPolicy) -> dict[str, Any]:
+    return {
+        "person_name": person.full_name,
+        "booking_code": booking.code,
+        "clinic_name": booking.clinic_name,
+        "clinic_address": booking.clinic_address,
+        "service_name_vi": booking.service_name_vi,
+        "service_name_en": booking.service_name_en,
+        "starts_at": booking.starts_at.astimezone(ZoneInfo(booking.timezone)).isoformat(),
+        "booking_url": f"{policy.public_url}/me/bookings/{booking.id}",
+    }
+
+
+async def _send(
+    uow: UnitOfWork,
+    conn: Connection,
+    booking: Booking,
+    kind: Kind,
+    key: str,
+    due: datetime,
+    policy: BookingPolicy,
+    **extra: Any,
+) -> None:
+    recipient = await _recipient(conn, booking.person_id)
+    person = await repository.get_person(conn, person_id=booking.person_id)
+    if recipient is None or person is None:
+        return
+    await notify.send(
+        uow,
+        notify.Notice(
+            kind=kind,
+            recipient=recipient,
+            body=_booking_body(booking, person, policy) | extra,
+            dedupe_key=key,
+            due_at=due,
+            zone=ZoneInfo(booking.timezone),
+            booking_id=booking.id,
+            clinic_id=booking.clinic_id,
+        ),
+        quiet=policy.quiet_hours,
+    )
+
+
+async def booked(uow: UnitOfWork, conn: Connection, booking: Booking, policy: BookingPolicy, *, now: datetime) -> None:
+    """The confirmation, and a reminder at each lead time still ahead."""
+    await _send(uow, conn, booking, Kind.BOOKED, f"booked:{booking.id}", now, policy)
+    await _remind(uow, conn, booking, policy, now=now)
+
+
+async def _remind(uow: UnitOfWork, conn: Connection, booking: Booking, policy: BookingPolicy, *, now: datetime) -> None:
+    bring = await _what_to_bring(uow, booking)
+    for hours in sorted(set(policy.reminder_hours), reverse=True):
+        due = booking.starts_at - timedelta(hours=hours)
+        if due > now:
+            await _send(
+                uow,
+                conn,
+                booking,
+                Kind.REMINDER,
+                f"reminder:{booking.id}:{hours}h",
+                due,
+                policy,
+                hours_before=hours,
+                bring=bring,
+            )
+
+
+async def _what_to_bring(uow: UnitOfWork, booking: Booking) -> list[dict[str, str]]:
+    """The evidence the door will ask for, when a priority group gave the seat."""
+    if not booking.priority_used or booking.priority_group_id is None:
+        return []
+    group = await priority.get_group(uow, booking.priority_group_id)
+    if not group.needs_evidence:
+        return []
+    evidence = EVIDENCE[group.rule.kind]
+    return [{"vi": evidence.vi, "en": evidence.en}]
+
+
+async def cancelled(
+    uow: UnitOfWork, conn: Connection, booking: Booking, policy: BookingPolicy, *, now: datetime
+) -> None:
+    """Its reminders are no longer true; the person is told, with where to book again."""
+    await notify.suppress(uow, booking_id=booking.id, kinds=[Kind.REMINDER])
+    await _send(
+        uow,
+        conn,
+        booking,
+        Kind.CANCELLED,
+        f"cancelled:{booking.id}",
+        now,
+        policy,
+        rebook_url=f"{policy.public_url}/book?service={booking.service_code}",
+    )
+
+
+async def moved(
+    uow: UnitOfWork, conn: Connection, old: Booking, new: Booking, policy: BookingPolicy, *, now: datetime
+) -> None:
+    """The old booking's reminders go; the new one is confirmed and reminded of."""
+    await notify.suppress(uow, booking_id=old.id, kinds=[Kind.REMINDER])
+    moved_from = old.starts_at.astimezone(ZoneInfo(old.timezone)).isoformat()
+    await _send(uow, conn, new, Kind.MOVED, f"moved:{new.id}", now, policy, moved_from_starts_at=moved_from)
+    await _remind(uow, conn, new, policy, now=now)
+
+
+async def called_off(
+    uow: UnitOfWork, conn: Connection, booking: Booking, policy: BookingPolicy, *, now: datetime
+) -> None:
+    """The clinic called the session off: the person is told, with where to book again."""
+    await notify.suppress(uow, booking_id=booking.id, kinds=[Kind.REMINDER])
+    await _send(
+        uow,
+        conn,
+        booking,
+        Kind.SLOT_CALLED_OFF,
+        f"called-off:{booking.id}",
+        now,
+        policy,
+        rebook_url=f"{policy.public_url}/book?service={booking.service_code}",
+    )
+
+
+async def offer_time(
+    conn: Connection, entry: StandbyEntry, slot: Slot, clinic: Clinic, policy: BookingPolicy, *, now: datetime
+) -> datetime:
+    """When an offer to this entry's person reaches them: now, or after the quiet hours for an SMS or Zalo
+    message; the offer then runs from that time, so that nobody loses a seat while asleep."""
+    recipient = await _recipient(conn, entry.person_id)
+    if recipient is None:
+        return now
+    return deliverable_at(Kind.STANDBY_OFFER, recipient.medium, now, clinic.zone, policy.quiet_hours)
+
+
+async def offered(
+    uow: UnitOfWork,
+    conn: Connection,
+    entry: StandbyEntry,
+    slot: Slot,
+    clinic: Clinic,
+    service_names: tuple[str, str],
+    policy: BookingPolicy,
+    *,
+    now: datetime,
+) -> None:
+    """A seat is held for them: what, where, when, and until when to accept."""
+    recipient = await _recipient(conn, entry.person_id)
+    person = await repository.get_person(conn, person_id=entry.person_id)
+    if recipient is None or person is None or entry.offer_expires_at is None:
+        return
+    await notify.send(
+        uow,
+        notify.Notice(
+            kind=Kind.STANDBY_OFFER,
+            recipient=recipient,
+            body={
+                "person_name": person.full_name,
+                "clinic_name": clinic.name,
+                "clinic_address": clinic.address,
+                "service_name_vi": service_names[0],
+                "service_name_en": service_names[1],
+                "starts_at": slot.starts_at.astimezone(clinic.zone).isoformat(),
+                "expires_at": entry.offer_expires_at.astimezone(clinic.zone).isoformat(),
+                "accept_url": f"{policy.public_url}/me/standby/{entry.id}",
+            },
+            dedupe_key=f"offer:{entry.id}:{slot.id}",
+            due_at=now,
+            zone=clinic.zone,
+            clinic_id=clinic.id,
+        ),
+        quiet=policy.quiet_hours,
+    )
+
+
+async def next_dose_due(
+    uow: UnitOfWork,
+    conn: Connection,
+    person: Person,
+    *,
+    product_id: UUID,
+    product_name: str,
+    dose_number: int,
+    due_from: date,
+    service_code: str,
+    policy: BookingPolicy,
+    now: datetime,
+) -> None:
+    """The interval after the last dose has passed and nothing is booked: time to book the next one."""
+    recipient = await _recipient(conn, person.id)
+    if recipient is None:
+        return
+    await notify.send(
+        uow,
+        notify.Notice(
+            kind=Kind.NEXT_DOSE_DUE,
+            recipient=recipient,
+            body={
+                "person_name": person.full_name,
+                "product_name": product_name,
+                "dose_number": dose_number,
+                "due_from": due_from.isoformat(),
+                "book_url": f"{policy.public_url}/book?service={service_code}",
+            },
+            dedupe_key=f"next-dose:{person.id}:{product_id}:{dose_number}",
+            due_at=now,
+            zone=ZoneInfo(DEFAULT_TIMEZONE),
+        ),
+        quiet=policy.quiet_hours,
+    )

@@ -1,0 +1,166 @@
+"""What booking writes to the outbox, in the transaction of the change: a confirmation and a reminder per lead
+time, once; nothing more when cancelled (pending reminders suppressed) or moved (the new slot's instead); an offer's
+notice, its run extended past quiet hours; nothing for someone who asked for no messages."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from booking.models import BookingPolicy
+from booking.schemas import StandbyJoin
+from booking.service import bookings, standby
+from notify.models import NIGHT
+from tests.factories import make_citizen, make_clinic, make_dependent, make_service, make_slot
+from vaxbook.db import UnitOfWork
+
+SAIGON = ZoneInfo("Asia/Ho_Chi_Minh")
+POLICY = BookingPolicy(
+    max_attempts=100,
+    attempt_window_minutes=10,
+    max_active_per_person=3,
+    offer_minutes=30,
+    idempotency_hours=24,
+    reminder_hours=(24, 2),
+    quiet_hours=NIGHT,
+    public_url="https://vaxbook.cantho.example",
+)
+
+
+def tomorrow_at(hour: int, minute: int = 0) -> datetime:
+    day = datetime.now(SAIGON).date() + timedelta(days=1)
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=SAIGON)
+
+
+async def outbox(db: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await db.fetch("SELECT kind, status, due_at, destination, medium, body, booking_id FROM outbox ORDER BY id")
+
+
+async def test_a_booking_writes_its_confirmation_and_one_reminder_per_lead_time(
+    uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, starts_at=tomorrow_at(14))
+    citizen, me = await make_citizen(uow)
+    phone = await db.fetchval("SELECT phone FROM citizens WHERE id = $1", citizen.id)
+    booked_at = slot.starts_at - timedelta(hours=30)
+    booking = await bookings.book(
+        uow, citizen, POLICY, slot_id=slot.id, person_id=None, now=booked_at, idempotency=None
+    )
+    rows = await outbox(db)
+    assert [(r["kind"], r["due_at"]) for r in rows] == [
+        ("booked", booked_at),
+        ("reminder", slot.starts_at - timedelta(hours=24)),
+        ("reminder", slot.starts_at - timedelta(hours=2)),
+    ]
+    assert {(r["destination"], r["medium"], r["booking_id"]) for r in rows} == {(phone, "sms", booking.id)}
+    body = json.loads(rows[1]["body"])
+    assert body["booking_code"] == booking.code
+    assert body["starts_at"] == f"{slot.starts_at.astimezone(SAIGON).date()}T14:00:00+07:00"
+    assert body["clinic_address"] == clinic.address
+    assert body["booking_url"] == f"https://vaxbook.cantho.example/me/bookings/{booking.id}"
+    assert me.cccd not in json.dumps([json.loads(r["body"]) for r in rows])
+    # a retried booking (its answer lost) writes nothing twice
+    await bookings.book(uow, citizen, POLICY, slot_id=slot.id, person_id=None, now=booked_at, idempotency=None)
+    assert len(await outbox(db)) == 3
+
+
+async def test_a_reminder_past_its_time_is_not_written_and_one_in_the_night_comes_the_evening_before(
+    uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """Booked 5 hours ahead: no 24-hour reminder. An 07:30 slot's 2-hour reminder (05:30) by SMS comes at 20:59
+    the evening before, outside the quiet hours."""
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    early = await make_slot(uow, clinic, service, starts_at=tomorrow_at(7, 30))
+    citizen, _ = await make_citizen(uow)
+    await bookings.book(
+        uow,
+        citizen,
+        POLICY,
+        slot_id=early.id,
+        person_id=None,
+        now=early.starts_at - timedelta(hours=5),
+        idempotency=None,
+    )
+    reminders = [r for r in await outbox(db) if r["kind"] == "reminder"]
+    assert [r["due_at"].astimezone(SAIGON).strftime("%d %H:%M") for r in reminders] == [
+        (early.starts_at - timedelta(days=1)).astimezone(SAIGON).strftime("%d 20:59")
+    ]
+
+
+async def test_cancelled_and_moved_bookings_keep_no_reminder_of_their_old_slot(
+    uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    first = await make_slot(uow, clinic, service, starts_at=tomorrow_at(9))
+    second = await make_slot(uow, clinic, service, starts_at=tomorrow_at(10))
+    citizen, _ = await make_citizen(uow)
+    now = first.starts_at - timedelta(hours=40)
+    booking = await bookings.book(uow, citizen, POLICY, slot_id=first.id, person_id=None, now=now, idempotency=None)
+    moved = await bookings.move(
+        uow, citizen, POLICY, booking_id=booking.id, slot_id=second.id, now=now, idempotency=None
+    )
+    pending_reminders = await db.fetch(
+        "SELECT booking_id, due_at FROM outbox WHERE kind = 'reminder' AND status = 'pending' ORDER BY due_at"
+    )
+    assert {r["booking_id"] for r in pending_reminders} == {moved.id}
+    assert [r["due_at"] for r in pending_reminders] == [
+        second.starts_at - timedelta(hours=24),
+        second.starts_at - timedelta(hours=2),
+    ]
+    assert (
+        await db.fetchval("SELECT count(*) FROM outbox WHERE booking_id = $1 AND status = 'suppressed'", booking.id)
+        == 2
+    )
+    assert await db.fetchval("SELECT count(*) FROM outbox WHERE kind = 'moved'") == 1
+    await bookings.cancel(uow, citizen, POLICY, booking_id=moved.id, now=now, idempotency=None)
+    assert await db.fetchval("SELECT count(*) FROM outbox WHERE kind = 'reminder' AND status = 'pending'") == 0
+    cancelled = await db.fetchrow("SELECT body FROM outbox WHERE kind = 'cancelled'")
+    assert json.loads(cancelled["body"])["rebook_url"].endswith(f"service={service.code}")
+
+
+async def test_a_dependent_is_reached_through_their_guardian_and_none_means_none(
+    uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, starts_at=tomorrow_at(9))
+    parent, _ = await make_citizen(uow, email="me@example.vn", notify_by="email", language="en")
+    child = await make_dependent(uow, parent, cccd=None)
+    now = slot.starts_at - timedelta(hours=30)
+    await bookings.book(uow, parent, POLICY, slot_id=slot.id, person_id=child.id, now=now, idempotency=None)
+    rows = await outbox(db)
+    assert {(r["medium"], r["destination"]) for r in rows} == {("email", "me@example.vn")}
+    assert json.loads(rows[0]["body"])["person_name"] == child.full_name
+    assert await db.fetchval("SELECT DISTINCT language FROM outbox") == "en"
+    quiet, _ = await make_citizen(uow, notify_by="none")
+    await bookings.book(uow, quiet, POLICY, slot_id=slot.id, person_id=None, now=now, idempotency=None)
+    assert len(await outbox(db)) == len(rows)
+
+
+async def test_an_offer_is_told_at_once_and_runs_from_when_it_can_be_read(
+    uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """A seat freed at 23:00 local is offered to someone reached by SMS: the notice waits for 07:00, and the offer
+    runs 30 minutes from then (it never expires while they sleep); by e-mail it goes at once."""
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=1, starts_at=tomorrow_at(14))
+    holder, _ = await make_citizen(uow)
+    late = slot.starts_at.replace(hour=23) - timedelta(days=1)  # 23:00 the night before
+    held = await bookings.book(
+        uow, holder, POLICY, slot_id=slot.id, person_id=None, now=late - timedelta(hours=2), idempotency=None
+    )
+    waiting, _ = await make_citizen(uow)
+    day = slot.starts_at.astimezone(SAIGON).date()
+    join = StandbyJoin(service_id=service.id, clinic_id=clinic.id, date_from=day, date_to=day)
+    await standby.join(uow, waiting, join, now=late - timedelta(hours=1))
+    await bookings.cancel(uow, holder, POLICY, booking_id=held.id, now=late, idempotency=None)
+    offer = await db.fetchrow("SELECT due_at, body FROM outbox WHERE kind = 'standby_offer'")
+    morning = datetime(day.year, day.month, day.day, 7, tzinfo=SAIGON)
+    assert offer["due_at"] == morning
+    expires = await db.fetchval("SELECT offer_expires_at FROM standby_entries WHERE status = 'offered'")
+    assert expires == morning + timedelta(minutes=30)
+    assert json.loads(offer["body"])["expires_at"] == (morning + timedelta(minutes=30)).isoformat()
+    assert late.astimezone(UTC) < offer["due_at"]
