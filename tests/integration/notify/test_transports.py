@@ -17,13 +17,13 @@ from email.policy import default as email_policy
 from typing import Any
 
 import pytest
-import uvicorn
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from structlog.testing import capture_logs
 
 from notify.models import DeliveryFailed, Kind, Medium, Rendered
 from notify.transports import SmtpTransport, WebhookTransport, close_transports, transports_from, verify_signature
+from tests.integration.notify.gateway import Gateway
 from vaxbook.settings import Settings
 
 SECRET = "gateway-shared-secret"
@@ -217,60 +217,6 @@ async def test_a_mail_server_that_never_answers_times_out_and_the_loop_keeps_run
 
 
 # Webhooks
-
-
-@dataclass(frozen=True)
-class Request:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-class Gateway:
-    """A raw ASGI gateway: records every request and answers `status`, or hangs until released."""
-
-    def __init__(self) -> None:
-        self.requests: list[Request] = []
-        self.status = 202
-        self.hang = False
-        self.released = asyncio.Event()
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        assert scope["type"] == "http"
-        body = b""
-        more = True
-        while more:
-            event = await receive()
-            body += event.get("body", b"")
-            more = event.get("more_body", False)
-        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
-        self.requests.append(Request(scope["method"], scope["path"], headers, body))
-        if self.hang:
-            await self.released.wait()
-        await send(
-            {"type": "http.response.start", "status": self.status, "headers": [(b"content-type", b"text/plain")]}
-        )
-        await send({"type": "http.response.body", "body": b"noted"})
-
-
-@pytest.fixture
-async def gateway() -> AsyncIterator[tuple[Gateway, str]]:
-    """The gateway served by uvicorn on a free port, in the test's own event loop."""
-    app = Gateway()
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_config=None, access_log=False)
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not serving.done(), "uvicorn stopped before it started"
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield app, f"http://127.0.0.1:{port}/messages"
-    finally:
-        app.released.set()
-        server.should_exit = True
-        await serving
 
 
 def webhook(url: str, *, timeout: float = QUICK) -> WebhookTransport:

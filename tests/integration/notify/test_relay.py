@@ -1,0 +1,252 @@
+"""The relay against a real local gateway and a real PostgreSQL: reminders go out once, at their instants on a moved
+clock; three relays share ten thousand messages with none sent twice (and the control shows a claim without
+SKIP LOCKED does send twice); a relay that dies mid-batch loses nothing; a gateway that is down costs retries,
+then a dead letter an operator revives; a gateway that hangs holds no database connection."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import httpx
+import pytest
+
+from booking.models import BookingPolicy
+from booking.service import bookings
+from notify import repository
+from notify import service as notify
+from notify.models import NEVER, Medium
+from notify.transports import WebhookTransport, close_transports
+from tests.factories import make_citizen, make_clinic, make_service, make_slot, staff_headers
+from tests.integration.notify.gateway import Gateway
+from vaxbook import db as vaxbook_db
+from vaxbook.auth.models import Role
+from vaxbook.db import Pool, UnitOfWork
+
+SAIGON = ZoneInfo("Asia/Ho_Chi_Minh")
+SECRET = "relay-test-secret"
+POLICY = BookingPolicy(
+    max_attempts=100, attempt_window_minutes=10, max_active_per_person=3, offer_minutes=30, idempotency_hours=24
+)
+DELIVERY = notify.DeliveryPolicy(
+    quiet=NEVER, max_attempts=3, first_retry=timedelta(seconds=30), batch=100, lease=timedelta(minutes=5)
+)
+
+
+def transports(url: str, *, timeout: float = 5) -> dict[Medium, WebhookTransport]:
+    webhook = WebhookTransport(url=url, secret=SECRET, timeout=timeout)
+    return {Medium.SMS: webhook, Medium.ZALO: webhook, Medium.EMAIL: webhook}
+
+
+def kinds(app: Gateway) -> list[str]:
+    return [json.loads(r.body)["kind"] for r in app.requests]
+
+
+async def relay(uow: UnitOfWork, url: str, now: datetime, policy: notify.DeliveryPolicy = DELIVERY) -> notify.Relayed:
+    sending = transports(url)
+    try:
+        return await notify.relay(uow, sending, policy, now=now, public_url="https://vaxbook.example")
+    finally:
+        await close_transports(sending)
+
+
+async def test_reminders_go_out_once_each_at_their_instants(
+    uow: UnitOfWork, db: asyncpg.Connection, gateway: tuple[Gateway, str]
+) -> None:
+    """A booking for tomorrow 06:30 local (still today in UTC): the confirmation at once, the 24-hour reminder at
+    06:30 local today and not a second before, the 2-hour one at 04:30 local tomorrow; each once, however often
+    the relay runs."""
+    app, url = gateway
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    day = datetime.now(SAIGON).date() + timedelta(days=2)
+    starts = datetime(day.year, day.month, day.day, 6, 30, tzinfo=SAIGON)
+    assert starts.astimezone(UTC).date() != day, "the slot's UTC date is the day before"
+    slot = await make_slot(uow, clinic, service, starts_at=starts)
+    citizen, _ = await make_citizen(uow)
+    now = starts - timedelta(hours=30)
+    await bookings.book(uow, citizen, POLICY, slot_id=slot.id, person_id=None, now=now, idempotency=None)
+    timeline = [
+        (now, ["booked"]),
+        (starts - timedelta(hours=24, seconds=1), []),
+        (starts - timedelta(hours=24), ["reminder"]),
+        (starts - timedelta(hours=23), []),
+        (starts - timedelta(hours=2, seconds=1), []),
+        (starts - timedelta(hours=2), ["reminder"]),
+        (starts + timedelta(days=1), []),
+    ]
+    for moment, expected in timeline:
+        before = len(app.requests)
+        await relay(uow, url, moment)
+        assert kinds(app)[before:] == expected, moment
+    texts = [json.loads(r.body)["text"] for r in app.requests]
+    assert all("06:30" in text for text in texts[1:]), texts
+    assert await db.fetchval("SELECT count(*) FROM outbox WHERE status = 'sent'") == 3
+
+
+async def fill(db: asyncpg.Connection, count: int, *, due: datetime) -> None:
+    """`count` due messages, written as the relay finds them (straight in: building 10,000 bookings is not what
+    this test is about)."""
+    await db.execute(
+        """
+        INSERT INTO outbox (kind, dedupe_key, medium, destination, language, body, due_at, next_attempt_at)
+        SELECT 'sign_in_code', 'load:' || n, 'sms', '+8491' || lpad(n::text, 7, '0'), 'vi',
+               jsonb_build_object('code', lpad((n % 1000000)::text, 6, '0'), 'minutes', 5), $2, $2
+        FROM generate_series(1, $1) AS n
+        """,
+        count,
+        due,
+    )
+
+
+async def drain(pool: Pool, url: str, now: datetime) -> int:
+    """Relay until nothing is due; returns how many this relay sent."""
+    policy = notify.DeliveryPolicy(
+        quiet=NEVER, max_attempts=3, first_retry=timedelta(seconds=30), batch=200, lease=timedelta(minutes=5)
+    )
+    sending = transports(url)
+    sent = 0
+    try:
+        while True:
+            done = await notify.relay(UnitOfWork(pool), sending, policy, now=now, public_url="https://vaxbook.example")
+            sent += done.sent
+            if done.sent + done.retrying + done.dead == 0:
+                return sent
+    finally:
+        await close_transports(sending)
+
+
+@pytest.mark.concurrency
+async def test_three_relays_send_ten_thousand_messages_each_exactly_once(
+    dsn: str, db: asyncpg.Connection, gateway: tuple[Gateway, str]
+) -> None:
+    app, url = gateway
+    now = datetime.now(UTC)
+    await fill(db, 10_000, due=now)
+    pools = [await vaxbook_db.create_pool(dsn, min_size=1, max_size=2) for _ in range(3)]
+    try:
+        shares = await asyncio.gather(*(drain(pool, url, now) for pool in pools))
+    finally:
+        for pool in pools:
+            await pool.close()
+    keys = Counter(r.headers["idempotency-key"] for r in app.requests)
+    assert len(keys) == 10_000
+    assert max(keys.values()) == 1, "a message went out twice"
+    assert sum(shares) == 10_000
+    assert all(share > 0 for share in shares), f"every relay took a share: {shares}"
+    assert await db.fetchval("SELECT count(*) FROM outbox WHERE status = 'sent'") == 10_000
+
+
+@pytest.mark.concurrency
+async def test_the_control_a_claim_without_its_lock_sends_messages_twice(
+    dsn: str, db: asyncpg.Connection, gateway: tuple[Gateway, str]
+) -> None:
+    """The same three relays, claiming by a plain read and a later write (no FOR UPDATE SKIP LOCKED, no claim in
+    one statement): the harness sees the same message go out more than once."""
+    app, url = gateway
+    await fill(db, 300, due=datetime.now(UTC))
+
+    async def naive(pool: Pool) -> None:
+        async with httpx.AsyncClient() as http:
+            while True:
+                async with pool.acquire() as conn:
+                    due = await conn.fetch("SELECT id FROM outbox WHERE status = 'pending' ORDER BY id LIMIT 50")
+                if not due:
+                    return
+                await asyncio.gather(
+                    *(
+                        http.post(url, json={"id": row["id"]}, headers={"Idempotency-Key": f"vaxbook-{row['id']}"})
+                        for row in due
+                    )
+                )
+                async with pool.acquire() as conn:
+                    await conn.execute(
+                        "UPDATE outbox SET status = 'sent', sent_at = now() WHERE id = ANY($1::bigint[])",
+                        [row["id"] for row in due],
+                    )
+
+    pools = [await vaxbook_db.create_pool(dsn, min_size=1, max_size=2) for _ in range(3)]
+    try:
+        await asyncio.gather(*(naive(pool) for pool in pools))
+    finally:
+        for pool in pools:
+            await pool.close()
+    keys = Counter(r.headers["idempotency-key"] for r in app.requests)
+    assert max(keys.values()) > 1, "without the claim's lock, messages go out twice"
+
+
+async def test_a_relay_that_dies_mid_batch_loses_nothing(
+    uow: UnitOfWork, db: asyncpg.Connection, gateway: tuple[Gateway, str]
+) -> None:
+    """A relay claims a batch and dies before it says how it went: once its lease has run out, the next relay
+    sends that batch; nothing is lost, and what was never sent is not counted as sent."""
+    app, url = gateway
+    now = datetime.now(UTC)
+    await fill(db, 50, due=now)
+    async with uow.transaction() as conn:
+        claimed = await repository.claim(conn, now=now, lease=DELIVERY.lease, limit=30)
+    assert len(claimed) == 30
+    # the rest goes; the dead relay's claim waits for its lease
+    first = await relay(uow, url, now)
+    assert (first.sent, len(app.requests)) == (20, 20)
+    assert await relay(uow, url, now + DELIVERY.lease - timedelta(seconds=1)) == notify.Relayed(0, 0, 0)
+    taken_over = await relay(uow, url, now + DELIVERY.lease)
+    assert taken_over.sent == 30
+    assert len({r.headers["idempotency-key"] for r in app.requests}) == 50
+    assert await db.fetchval("SELECT count(*) FROM outbox WHERE status = 'sent'") == 50
+    assert await db.fetchval("SELECT count(*) FROM outbox WHERE body <> '{}'::jsonb") == 0, "codes blanked once sent"
+
+
+async def test_a_gateway_that_is_down_costs_retries_then_a_dead_letter_an_operator_revives(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection, gateway: tuple[Gateway, str]
+) -> None:
+    app, url = gateway
+    now = datetime.now(UTC)
+    await fill(db, 3, due=now)
+    app.status = 503
+    moment, outcomes = now, []
+    for _ in range(DELIVERY.max_attempts):
+        outcomes.append(await relay(uow, url, moment))
+        retry_at = await db.fetchval("SELECT max(next_attempt_at) FROM outbox WHERE status = 'pending'")
+        moment = retry_at or moment
+    assert outcomes == [notify.Relayed(0, 3, 0), notify.Relayed(0, 3, 0), notify.Relayed(0, 0, 3)]
+    waits = await db.fetch("SELECT attempts, last_error FROM outbox")
+    assert {(w["attempts"], "503" in (w["last_error"] or "")) for w in waits} == {(3, True)}
+    assert len(app.requests) == 9
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    overview = (await client.get("/api/v1/admin/messages", headers=admin)).json()
+    assert [(c["kind"], c["status"], c["messages"]) for c in overview["counts"]] == [("sign_in_code", "dead", 3)]
+    assert "+849" not in json.dumps(overview), "no address in the operator's view"
+    app.status = 202
+    for dead in overview["dead"]:
+        revived = await client.post(f"/api/v1/admin/messages/{dead['id']}/retry", headers=admin)
+        assert revived.status_code == 204
+    assert (await client.post(f"/api/v1/admin/messages/{overview['dead'][0]['id']}/retry", headers=admin)).json()[
+        "type"
+    ] == "/problems/message-not-found"
+    assert (await relay(uow, url, datetime.now(UTC) + timedelta(seconds=1))).sent == 3
+    assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'message.revive'") == 3
+
+
+async def test_a_gateway_that_hangs_holds_no_database_connection(
+    pool: Pool, db: asyncpg.Connection, gateway: tuple[Gateway, str]
+) -> None:
+    app, url = gateway
+    now = datetime.now(UTC)
+    await fill(db, 5, due=now)
+    app.hang = True
+    sending = transports(url, timeout=30)
+    relaying = asyncio.create_task(
+        notify.relay(UnitOfWork(pool), sending, DELIVERY, now=now, public_url="https://vaxbook.example")
+    )
+    await asyncio.wait_for(app.until(5), timeout=10)
+    # every request is out and hanging: the relay holds no connection, and the loop serves others meanwhile
+    assert pool.get_size() - pool.get_idle_size() == 0
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM outbox WHERE status = 'sending'") == 5
+    app.released.set()
+    assert (await relaying).sent == 5
+    await close_transports(sending)
