@@ -2,25 +2,15 @@
 
 Every replica that runs the scheduler (`VAXBOOK_SCHEDULER`, on by default) schedules every job with APScheduler in
 the application's event loop. A fire does something only on the leader, the replica holding a PostgreSQL session
-advisory lock on a connection of its own (`Leadership`), and only once the leader has claimed the fire's tick: a
-row `job_runs (job, tick)` written through that same connection, by a statement that also checks the lock is held.
-So a tick runs once however leadership changes hands, and a replica that lost its lock (its connection ended) can
-claim nothing more.
+advisory lock on a connection of its own (`vaxbook.leadership`), and only once the leader has claimed the fire's
+tick: a row `job_runs (job, tick)` written through that same connection, by a statement that also checks the lock
+is held. So a tick runs once however leadership changes hands, and a replica that lost its lock (its connection
+ended) can claim nothing more; a leader that loses its lock cancels its runs in flight.
 
 A tick is the fire time aligned to the trigger, from the clock's now: for a job every N seconds the last multiple
 of N seconds since the Unix epoch, for a daily job its hour on the local date in the department's zone (the same
 tick for a repeated hour when the clocks go back; the hour that does not exist when they go forward stands for
 the instant after it).
-
-How long the service goes without a leader:
-- the leader process ends, crashes or is killed, or its database session is ended (`pg_terminate_backend`, a
-  database restart): PostgreSQL releases the lock at once and another replica takes it at its next try, within
-  one heartbeat (`VAXBOOK_LEADER_HEARTBEAT_SECONDS`); the old leader, if alive, stops at once (its connection is
-  gone) and waits a heartbeat more before it tries again;
-- the leader's machine or network vanishes: PostgreSQL notices the dead peer by TCP keepalives (probes after one
-  heartbeat of silence, one a heartbeat, two unanswered) or by unacknowledged data (`tcp_user_timeout`, three
-  heartbeats), so the lock is free within three heartbeats and taken within four; the cut-off leader's heartbeat
-  times out after one heartbeat, so it stops within two, and could not have claimed a tick meanwhile anyway.
 """
 
 from __future__ import annotations
@@ -37,7 +27,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import asyncpg
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 from apscheduler.triggers.base import BaseTrigger  # type: ignore[import-untyped]
@@ -46,13 +35,12 @@ from prometheus_client import Counter, Gauge
 
 from vaxbook.clock import Clock, SystemClock
 from vaxbook.db import Pool, UnitOfWork
+from vaxbook.leadership import CONNECTION_FAILURES, Leadership
 from vaxbook.settings import DEFAULT_TIMEZONE
 
 log = structlog.get_logger("vaxbook.scheduler")
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-LEADER_LOCK = 7_141_592_656
-"""The session advisory lock whose holder leads (next to the demo seed's and the roles' keys)."""
 SEAT_WORK = "seats"
 """The `exclusive` of jobs that move seats (draws, offers, releases): on the leader they run one at a time, so that
 they never wait on each other's row locks in a circle."""
@@ -212,148 +200,6 @@ async def run_job(pool: Pool, job: Job, now: datetime, tick: datetime | None = N
     did_something = isinstance(outcome, dict) and any(outcome.values())
     (log.info if did_something else log.debug)("job.ran", job=job.name, tick=tick.isoformat(), outcome=outcome)
     return Ran(job.name, tick, outcome, None, seconds)
-
-
-# Leadership
-
-CONNECTION_FAILURES = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
-
-CLAIM = """
-INSERT INTO job_runs (job, tick, runner)
-SELECT $1, $2, $3
-WHERE EXISTS (SELECT FROM pg_locks
-              WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted
-                AND classid = ($4::bigint >> 32)::oid AND objid = ($4::bigint & 4294967295)::oid AND objsubid = 1)
-ON CONFLICT DO NOTHING
-RETURNING started_at
-"""
-
-
-class Leadership:
-    """Holds (or keeps trying for) the session advisory lock `key` on a connection of its own, made with TCP
-    keepalives so that PostgreSQL notices a vanished holder. Every `heartbeat` seconds the holder runs `SELECT 1`
-    (timing out after a heartbeat) and a follower tries the lock; any failure drops leadership at once: `held`
-    turns false, `on_change(False)` is called and the connection is closed, to be made again at the next try."""
-
-    def __init__(
-        self,
-        dsn: str,
-        *,
-        heartbeat: float,
-        key: int = LEADER_LOCK,
-        name: str = "",
-        on_change: Callable[[bool], None] | None = None,
-    ) -> None:
-        self.dsn, self.heartbeat, self.key, self.name = dsn, heartbeat, key, name
-        self.on_change = on_change
-        self.held = False
-        self.backend_pid: int | None = None
-        self._conn: asyncpg.Connection[asyncpg.Record] | None = None
-        self._using = asyncio.Lock()  # one statement at a time on the connection
-        self._task: asyncio.Task[None] | None = None
-        self._sit_out = False
-
-    @property
-    def timeout(self) -> float:
-        return max(1.0, self.heartbeat)
-
-    def server_settings(self) -> dict[str, str]:
-        beat = max(1, round(self.heartbeat))
-        return {
-            "application_name": "vaxbook-leader",
-            "timezone": "UTC",
-            # the server probes a silent peer after a heartbeat, once a heartbeat, and gives up after two misses
-            "tcp_keepalives_idle": str(beat),
-            "tcp_keepalives_interval": str(beat),
-            "tcp_keepalives_count": "2",
-            "tcp_user_timeout": str(3 * beat * 1000),
-        }
-
-    async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._keep(), name=f"leadership {self.name}")
-
-    async def stop(self) -> None:
-        """Stop trying, and give the lock up (the session ends, and PostgreSQL releases it with the session)."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        self._set(False)
-        conn, self._conn = self._conn, None
-        if conn is not None and not conn.is_closed():
-            try:
-                await asyncio.wait_for(conn.close(), timeout=self.timeout)
-            except CONNECTION_FAILURES:
-                conn.terminate()
-
-    async def _keep(self) -> None:
-        while True:
-            await self.beat()
-            await asyncio.sleep(self.heartbeat)
-
-    async def beat(self) -> None:
-        """One heartbeat: the holder checks its connection, a follower tries to take the lock."""
-        if self._sit_out:  # who just lost the lock lets the others try first
-            self._sit_out = False
-            return
-        try:
-            async with self._using:
-                if self._conn is None or self._conn.is_closed():
-                    self._conn = await self._connect()
-                if self.held:
-                    await self._conn.fetchval("SELECT 1", timeout=self.timeout)
-                elif await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", self.key, timeout=self.timeout):
-                    self.backend_pid = self._conn.get_server_pid()
-                    self._set(True)
-        except CONNECTION_FAILURES as exc:
-            self.lose(exc)
-
-    async def _connect(self) -> asyncpg.Connection[asyncpg.Record]:
-        conn = await asyncpg.connect(self.dsn, timeout=max(5.0, self.timeout), server_settings=self.server_settings())
-        conn.add_termination_listener(self._ended)
-        return conn
-
-    def _ended(self, conn: Any) -> None:
-        if conn is self._conn and self.held:
-            self.lose(ConnectionError("the leader's database session ended"))
-
-    def lose(self, reason: BaseException) -> None:
-        """Drop leadership at once (the lock goes with the connection)."""
-        was_held = self.held
-        self._set(False)
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.terminate()
-        if was_held:
-            self._sit_out = True
-            log.warning("scheduler.leadership_lost", runner=self.name, reason=describe_error(reason))
-        else:
-            log.debug("scheduler.leadership_unavailable", runner=self.name, reason=describe_error(reason))
-
-    def _set(self, held: bool) -> None:
-        if held == self.held:
-            return
-        self.held = held
-        if not held:
-            self.backend_pid = None
-        if self.on_change is not None:
-            self.on_change(held)
-
-    async def claim(self, job: str, tick: datetime, runner: str) -> bool:
-        """Write the tick's row through the lock's own connection, if the lock is held there and nobody wrote it
-        before: True means run it."""
-        if not self.held:
-            return False
-        try:
-            async with self._using:
-                if self._conn is None or not self.held:
-                    return False
-                row = await self._conn.fetchrow(CLAIM, job, tick, runner, self.key, timeout=self.timeout)
-        except CONNECTION_FAILURES as exc:
-            self.lose(exc)
-            return False
-        return row is not None
 
 
 # The scheduler

@@ -14,11 +14,13 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+from click.testing import CliRunner
 from prometheus_client import REGISTRY
 
 from tests.conftest import serve
@@ -27,10 +29,12 @@ from tests.integration.booking.test_standby import entry_of, join, wait_body
 from vaxbook import db as vaxbook_db
 from vaxbook.app import booking_policy, create_app
 from vaxbook.auth.models import Role
+from vaxbook.cli import main
 from vaxbook.clock import Clock, FixedClock, MovableClock
 from vaxbook.db import UnitOfWork
 from vaxbook.jobs import all_jobs
-from vaxbook.scheduler import LEADER_LOCK, DailyAt, Every, Job, Scheduler
+from vaxbook.leadership import LEADER_LOCK
+from vaxbook.scheduler import DailyAt, Every, Job, JobFunction, Scheduler
 from vaxbook.settings import Settings
 
 HEARTBEAT = 1
@@ -367,3 +371,47 @@ async def test_the_app_runs_the_scheduler_and_shows_its_jobs(
     assert REGISTRY.get_sample_value("vaxbook_scheduler_leader") == 0
     assert not await db.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")
     assert not await db.fetchval("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'vaxbook-leader'")
+
+
+def test_the_sweep_runs_the_same_jobs_once_and_says_when_one_failed(
+    dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`vaxbook sweep` runs the jobs of vaxbook.jobs.all_jobs, one line each, all of them whatever one does; the
+    daily ones only when named."""
+    ran: list[str] = []
+
+    async def broken(uow: UnitOfWork, now: datetime) -> None:
+        raise RuntimeError("the gateway is down")
+
+    def fine(name: str) -> JobFunction:
+        async def run(uow: UnitOfWork, now: datetime) -> dict[str, int]:
+            async with uow.transaction() as conn:
+                ran.append(name)
+                return {"done": await conn.fetchval("SELECT 1")}
+
+        return run
+
+    monkeypatch.setattr(
+        "vaxbook.jobs.all_jobs",
+        lambda settings, policy: [
+            Job("broken", Every(30), broken),
+            Job("fine", Every(30), fine("fine")),
+            Job("nightly", DailyAt(1), fine("nightly")),
+        ],
+    )
+    env = {"DATABASE_URL": dsn, "VAXBOOK_MIGRATE_ON_START": "false", "VAXBOOK_DATA_DIR": str(tmp_path)}
+    runner = CliRunner(env=env)
+    swept = runner.invoke(main, ["sweep"])
+    assert swept.exit_code == 1
+    said = [line for line in swept.stdout.splitlines() if not line.startswith("{")]  # not a log line
+    assert said == ["broken: failed: RuntimeError: the gateway is down", "fine: done=1"]
+    assert ran == ["fine"]
+    logged = [json.loads(line) for line in (swept.stdout + swept.stderr).splitlines() if line.startswith("{")]
+    assert [(line["job"], line["level"]) for line in logged if line["event"] == "job.failed"] == [("broken", "error")]
+
+    nightly = runner.invoke(main, ["sweep", "--job", "nightly", "--job", "fine"])
+    assert nightly.exit_code == 0
+    assert [line for line in nightly.stdout.splitlines() if not line.startswith("{")] == [
+        "nightly: done=1",
+        "fine: done=1",
+    ]
