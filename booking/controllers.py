@@ -20,6 +20,7 @@ from booking.schemas import (
     Booking,
     BookingCreate,
     BookingMove,
+    CalledOff,
     CheckIn,
     CheckInRequest,
     ConsentText,
@@ -485,6 +486,22 @@ class ClinicBookingController(Controller):
             DayListEntry(booking=Booking.of(b, staff=True), person_name=name, date_of_birth=born)
             for b, name, born in rows
         ]
+
+
+class CallOffController(Controller):
+    path = "/api/v1/clinics/{clinic_id:uuid}/slots/{slot_id:uuid}/call-off"
+    tags = ["Slots"]
+    guards = [CLINIC_MANAGERS]
+
+    @post("/", status_code=HTTP_200_OK, summary="Call a session off and tell everyone booked")
+    async def call_off(
+        self, clinic_id: FromPath[UUID], slot_id: FromPath[UUID], uow: UoW, request: CallerRequest, policy: Policy
+    ) -> CalledOff:
+        """Cancel a slot that has not started, with its bookings (health_admin, or that clinic's staff): each
+        person is told, with a link to book again, and the seats held for standby offers are let go. 409
+        slot-not-callable once it started or was cancelled, people-checked-in once anyone of it checked in."""
+        cancelled = await bookings.call_off(uow, request.user, policy, clinic_id=clinic_id, slot_id=slot_id, now=_now())
+        return CalledOff(bookings_cancelled=cancelled)
 
 
 class DrawEntryController(Controller):

@@ -548,6 +548,14 @@ class AccountErased(Unauthorized):
     )
 
 
+class PeopleCheckedIn(Conflict):
+    slug = "people-checked-in"
+    title = Text(
+        "Đã có người check-in cho khung giờ này: hãy kết thúc từng lịch hẹn tại quầy",
+        "People of this slot have checked in: end their bookings at the desk one by one",
+    )
+
+
 class OpenBookings(Conflict):
     slug = "open-bookings"
     title = Text(

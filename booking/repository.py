@@ -1303,3 +1303,28 @@ async def inactive_registered_people(conn: Connection, *, before: datetime, limi
         limit,
     )
     return [_person(r) for r in rows]
+
+
+async def active_bookings_of_slot(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> list[Booking]:
+    rows = await conn.fetch(
+        f"""
+        SELECT {_BOOKING_WITH_ZONE} FROM bookings b {_PLACE}
+        WHERE b.clinic_id = $1 AND b.slot_id = $2 AND b.status IN ('booked', 'checked_in')
+        ORDER BY b.id FOR UPDATE OF b
+        """,
+        clinic_id,
+        slot_id,
+    )
+    return [_booking(r) for r in rows]
+
+
+async def offers_of_slot(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> list[StandbyEntry]:
+    rows = await conn.fetch(
+        f"""
+        SELECT {_entry_columns()} FROM standby_entries
+        WHERE offer_clinic_id = $1 AND offer_slot_id = $2 AND status = 'offered' ORDER BY id FOR UPDATE
+        """,
+        clinic_id,
+        slot_id,
+    )
+    return [_entry(r) for r in rows]

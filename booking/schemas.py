@@ -587,3 +587,7 @@ class Erasure(InputModel):
 
 class Erased(OutputModel):
     people_erased: int
+
+
+class CalledOff(OutputModel):
+    bookings_cancelled: int = Field(description="Bookings of the slot cancelled; each person was told")

@@ -295,6 +295,13 @@ class SlotHasBookings(Conflict):
         )
 
 
+class SlotNotCallable(Conflict):
+    slug = "slot-not-callable"
+    title = Text(
+        "Khung giờ đã bắt đầu hoặc đã bị hủy: không thể hủy buổi", "The slot has started or is cancelled already"
+    )
+
+
 class ServiceInactive(Conflict):
     slug = "service-inactive"
     title = Text("Dịch vụ đã ngừng", "The service is no longer offered")

@@ -273,6 +273,22 @@ async def change_slot(
     return None if row is None else _slot(row)
 
 
+async def call_off_slot(conn: Connection, *, clinic_id: UUID, slot_id: UUID, now: datetime) -> Slot | None:
+    """Cancel a slot that has not started, bookings or not (they are the caller's to cancel in the same
+    transaction); None when there is no such slot, it started, or it is cancelled already."""
+    row = await conn.fetchrow(
+        f"""
+        UPDATE slots SET status = 'cancelled', updated_at = now()
+        WHERE clinic_id = $1 AND id = $2 AND status <> 'cancelled' AND starts_at > $3
+        RETURNING {_SLOT}
+        """,
+        clinic_id,
+        slot_id,
+        now,
+    )
+    return None if row is None else _slot(row)
+
+
 async def list_clinic_slots(
     conn: Connection,
     *,

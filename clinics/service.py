@@ -22,6 +22,7 @@ from clinics.models import (
     ServiceNotFound,
     Slot,
     SlotHasBookings,
+    SlotNotCallable,
     SlotNotFound,
     SlotStatus,
     SlotTemplate,
@@ -395,6 +396,31 @@ async def update_slot(
             object_id=slot_id,
             clinic_id=clinic_id,
             details=data.model_dump(mode="json", exclude_unset=True),
+        )
+    return clinic, slot
+
+
+async def call_off_slot(
+    uow: UnitOfWork, principal: Principal, clinic_id: UUID, slot_id: UUID, *, now: datetime
+) -> tuple[Clinic, Slot]:
+    """Cancel a slot that has not started, whatever it holds (its bookings are the caller's to end and tell, in
+    the same transaction)."""
+    async with uow.transaction() as conn:
+        clinic = await _managed_clinic(conn, principal, clinic_id)
+        slot = await repository.call_off_slot(conn, clinic_id=clinic_id, slot_id=slot_id, now=now)
+        if slot is None:
+            current = await repository.get_slot(conn, clinic_id=clinic_id, slot_id=slot_id)
+            if current is None:
+                raise SlotNotFound()
+            raise SlotNotCallable(status=current.status.value)
+        await audit.record(
+            conn,
+            actor=principal,
+            action="slot.call_off",
+            object_type="slot",
+            object_id=slot_id,
+            clinic_id=clinic_id,
+            details={"booked": slot.booked},
         )
     return clinic, slot
 

@@ -18,10 +18,12 @@ from booking.models import (
     BookingStarted,
     BookingStatus,
     OtherService,
+    PeopleCheckedIn,
     Person,
     SameSlot,
     ServiceRules,
     SlotFull,
+    StandbyStatus,
     TooManyActiveBookings,
 )
 from booking.service import messages
@@ -39,6 +41,7 @@ from booking.service.common import (
     person_for,
     plan_seat,
     record_booking,
+    record_entry,
     rules_of,
     sibling_services,
     take_seat,
@@ -309,6 +312,41 @@ async def move(
         keep_hours=policy.idempotency_hours,
         before=screen_and_count,
     )
+
+
+async def call_off(
+    uow: UnitOfWork, principal: Principal, policy: BookingPolicy, *, clinic_id: UUID, slot_id: UUID, now: datetime
+) -> int:
+    """The clinic calls a session off (the vaccinator is ill, the power is out): the slot is cancelled, every
+    booking of it cancelled with its seat given back, every seat held for a standby offer let go, and each person
+    told with a link to book again, in one transaction. Refused once anyone of it checked in. Returns the
+    bookings cancelled."""
+    async with uow.transaction() as conn:
+        await clinics.call_off_slot(uow, principal, clinic_id, slot_id, now=now)
+        held = await repository.active_bookings_of_slot(conn, clinic_id=clinic_id, slot_id=slot_id)
+        if any(b.status is BookingStatus.CHECKED_IN for b in held):
+            raise PeopleCheckedIn()
+        for booking in held:
+            cancelled = await repository.change_status(
+                conn,
+                booking_id=booking.id,
+                from_status=BookingStatus.BOOKED,
+                to_status=BookingStatus.CANCELLED,
+                before=now,
+            )
+            assert cancelled is not None, "the rows are locked and booked"
+            await repository.release_active_place(conn, person_id=booking.person_id)
+            await free_seat(uow, conn, cancelled, policy=policy, now=now)  # the slot is off: the seat is released
+            await record_booking(conn, principal, "booking.called_off", cancelled)
+            await messages.called_off(uow, conn, cancelled, policy, now=now)
+        for entry in await repository.offers_of_slot(conn, clinic_id=clinic_id, slot_id=slot_id):
+            closed = await repository.close_offer(
+                conn, entry_id=entry.id, to_status=StandbyStatus.EXPIRED, booking_id=None, now=now
+            )
+            if closed is not None:
+                await repository.release_seat(conn, clinic_id=clinic_id, slot_id=slot_id)
+                await record_entry(conn, principal, "standby.called_off", closed)
+    return len(held)
 
 
 async def get(uow: UnitOfWork, principal: Principal, booking_id: UUID) -> Booking:

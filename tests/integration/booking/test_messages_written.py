@@ -9,12 +9,15 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import asyncpg
+import httpx
 
 from booking.models import BookingPolicy
 from booking.schemas import StandbyJoin
 from booking.service import bookings, standby
 from notify.models import NIGHT
-from tests.factories import make_citizen, make_clinic, make_dependent, make_service, make_slot
+from tests.factories import make_citizen, make_clinic, make_dependent, make_service, make_slot, staff_headers, token_for
+from tests.integration.booking.invariants import check_invariants
+from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
 
 SAIGON = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -164,3 +167,43 @@ async def test_an_offer_is_told_at_once_and_runs_from_when_it_can_be_read(
     assert expires == morning + timedelta(minutes=30)
     assert json.loads(offer["body"])["expires_at"] == (morning + timedelta(minutes=30)).isoformat()
     assert late.astimezone(UTC) < offer["due_at"]
+
+
+async def test_a_session_called_off_cancels_every_booking_and_tells_each_person(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic, other, service = await make_clinic(uow), await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=3, starts_at=tomorrow_at(9))
+    people = [await make_citizen(uow) for _ in range(3)]
+    for citizen, _ in people:
+        booked = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
+        assert booked.status_code == 201
+    waiting, _ = await make_citizen(uow)
+    day = slot.starts_at.astimezone(SAIGON).date().isoformat()
+    joined = await client.post(
+        "/api/v1/standby",
+        json={"service_id": str(service.id), "clinic_id": str(clinic.id), "date_from": day, "date_to": day},
+        headers=token_for(waiting),
+    )
+    assert joined.status_code == 201, joined.text
+    held = await db.fetchval("SELECT id FROM bookings WHERE person_id = $1", people[0][1].id)
+    await client.post(f"/api/v1/bookings/{held}/cancel", headers=token_for(people[0][0]))
+    assert await db.fetchval("SELECT count(*) FROM standby_entries WHERE status = 'offered'") == 1
+    elsewhere = await staff_headers(client, uow, Role.CLINIC_STAFF, [other.id])
+    path = f"/api/v1/clinics/{clinic.id}/slots/{slot.id}/call-off"
+    assert (await client.post(path, headers=elsewhere)).status_code == 403
+    staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
+    called = await client.post(path, headers=staff)
+    assert called.status_code == 200, called.text
+    assert called.json() == {"bookings_cancelled": 2}
+    assert await db.fetchval("SELECT status FROM slots WHERE id = $1", slot.id) == "cancelled"
+    assert await db.fetchval("SELECT booked FROM slots WHERE id = $1", slot.id) == 0
+    assert await db.fetchval("SELECT count(*) FROM bookings WHERE status IN ('booked', 'checked_in')") == 0
+    told = await db.fetch("SELECT body FROM outbox WHERE kind = 'slot_called_off'")
+    assert len(told) == 2
+    assert all(json.loads(t["body"])["rebook_url"].endswith(f"service={service.code}") for t in told)
+    assert await db.fetchval("SELECT count(*) FROM outbox WHERE kind = 'reminder' AND status = 'pending'") == 0
+    assert await db.fetchval("SELECT count(*) FROM standby_entries WHERE status = 'offered'") == 0
+    again = await client.post(path, headers=staff)
+    assert (again.status_code, again.json()["type"]) == (409, "/problems/slot-not-callable")
+    await check_invariants(db)
