@@ -151,8 +151,8 @@ async def test_killing_the_leader_s_session_hands_the_jobs_over_and_no_tick_runs
             LEADER_LOCK,
         )
         assert holder == old.leadership.backend_pid, "the lock is held on the leader's own connection"
-        killed_at = datetime.now(UTC)
         assert await db.fetchval("SELECT pg_terminate_backend($1)", holder)
+        killed_at = datetime.now(UTC)
 
         await until(lambda: not old.leading, within=2 * HEARTBEAT, what="the old leader stops leading")
         await until(
@@ -369,8 +369,13 @@ async def test_the_app_runs_the_scheduler_and_shows_its_jobs(
         assert "vaxbook_job_failures_total" in metrics
 
     assert REGISTRY.get_sample_value("vaxbook_scheduler_leader") == 0
-    assert not await db.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")
-    assert not await db.fetchval("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'vaxbook-leader'")
+
+    async def let_go() -> bool:
+        sessions = await db.fetchval("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'vaxbook-leader'")
+        locks = await db.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")
+        return sessions == locks == 0
+
+    await until(let_go, within=5, what="the stopped app's session and lock are gone")
 
 
 def test_the_sweep_runs_the_same_jobs_once_and_says_when_one_failed(
