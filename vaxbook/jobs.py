@@ -1,8 +1,8 @@
 """Every scheduled job of the service, from each domain's `jobs()` and the kernel's own housekeeping: what the
 scheduler runs on its leader, and what `vaxbook sweep` runs once.
 
-To add a job, add it to its domain's `jobs.py` (or a domain's first `jobs.py` here): the list's order is the order
-`vaxbook sweep` runs them in.
+To add a job, add it to its domain's `jobs()` (a domain with no jobs yet gets a `jobs.py` beside its service, and a
+line in `all_jobs`). The list's order is the order `vaxbook sweep` runs them in.
 """
 
 from __future__ import annotations

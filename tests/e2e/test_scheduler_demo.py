@@ -1,6 +1,6 @@
 """`vaxbook serve --demo` on a fresh data directory does its time-driven work itself, with no cron: a standby offer
 made through the API runs out after its minute and passes to the next in line, and a draw set through the API
-settles at its close. Short settings (a sweep every second, one-minute offers) keep it to about a minute and a half.
+settles at its close. Short settings (a sweep every second, one-minute offers) keep it to a little over a minute.
 
 Callers are registered and booked by the demo's hotline operator; the two who enter the draw (only citizens enter
 draws) are signed in with tokens made with the service's key, their account ids read from its database."""
