@@ -159,7 +159,7 @@ JobFunction = Callable[[UnitOfWork, datetime], Awaitable[Any]]
 @dataclass(frozen=True)
 class Job:
     """Scheduled work: `run` gets a fresh unit of work and the clock's now, and returns a small JSON-able outcome
-    (counts, as {"expired": 2}). `exclusive`: jobs that share it never run at the same time on one replica."""
+    (counts, as {"offers_expired": 2}). `exclusive`: jobs that share it never run at once on one replica."""
 
     name: str
     trigger: Trigger
