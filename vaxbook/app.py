@@ -47,6 +47,7 @@ from clinics.controllers import (
 from notify.controllers import MessageController
 from notify.models import QuietHours
 from notify.service import SignInCodes
+from notify.transports import close_transports, transports_from
 from priority.controllers import (
     DrawController,
     PriorityGroupController,
@@ -176,6 +177,7 @@ def create_app(
             yield
         finally:
             await scheduler.stop()
+            await close_transports(transports)
             await app.state.pool.close()
 
     def provide_uow() -> db.UnitOfWork:
@@ -199,7 +201,10 @@ def create_app(
         max_failures=settings.staff_max_failed_logins, lockout_minutes=settings.staff_lockout_minutes
     )
     policy = booking_policy(settings)
-    scheduler = Scheduler(all_jobs(settings, policy), dsn=dsn, heartbeat=settings.leader_heartbeat_seconds, clock=clock)
+    transports = transports_from(settings)
+    scheduler = Scheduler(
+        all_jobs(settings, policy, transports), dsn=dsn, heartbeat=settings.leader_heartbeat_seconds, clock=clock
+    )
     sender = otp_sender or SignInCodes(
         minutes=max(1, settings.otp_ttl_seconds // 60), quiet=QuietHours.parse(settings.quiet_hours)
     )

@@ -156,6 +156,14 @@ def serve(host: str | None, port: int | None, load_demo: bool | None) -> None:
                 public_url=settings.public_url,
                 **({"listening_on": settings.host} if settings.host in ANY_ADDRESS else {}),
             )
+        if not demo_run and "log" in (settings.sms_transport, settings.zalo_transport, settings.email_transport):
+            log.warning(
+                "messages of some media go to the log, sign-in codes among them: fine for a demo, not in service; "
+                "set VAXBOOK_SMS_TRANSPORT=webhook (and ZALO, EMAIL=smtp) as docs/operator-guide.md says",
+                sms=settings.sms_transport,
+                zalo=settings.zalo_transport,
+                email=settings.email_transport,
+            )
         server = _Server(
             uvicorn.Config(create_app(settings, dsn=dsn), log_config=None, access_log=False),
             listen=f"{settings.host}:{settings.port}",
@@ -316,12 +324,14 @@ def sweep(names: tuple[str, ...]) -> None:
     runs the scheduler (VAXBOOK_SCHEDULER=off), every minute. Running it beside a scheduler does no harm. Exits with
     status 1 when a job failed; the others still ran.
     """
+    from notify.transports import close_transports, transports_from
     from vaxbook.app import booking_policy
     from vaxbook.jobs import all_jobs
     from vaxbook.scheduler import DailyAt, Ran, run_job
 
     settings = _settings()
-    jobs = {job.name: job for job in all_jobs(settings, booking_policy(settings))}
+    transports = transports_from(settings)
+    jobs = {job.name: job for job in all_jobs(settings, booking_policy(settings), transports)}
     unknown = [name for name in names if name not in jobs]
     if unknown:
         raise click.BadParameter(f"{', '.join(unknown)} (the jobs: {', '.join(jobs)})", param_hint="--job")
@@ -334,6 +344,7 @@ def sweep(names: tuple[str, ...]) -> None:
         try:
             return [await run_job(pool, job, datetime.now(UTC)) for job in chosen]
         finally:
+            await close_transports(transports)
             await pool.close()
 
     with _database(settings) as dsn:

@@ -231,3 +231,11 @@ async def set_password(conn: Connection, *, staff_id: UUID, password_hash: str) 
         password_hash,
     )
     return result != "UPDATE 0"
+
+
+async def drop_spent_codes(conn: Connection, *, before: datetime) -> int:
+    """One-time-code rows whose code expired and whose rate window ended before `before`: nothing left to check."""
+    result = await conn.execute(
+        "DELETE FROM otp_challenges WHERE expires_at < $1 AND window_started_at < $1 - interval '1 day'", before
+    )
+    return int(result.split()[-1])

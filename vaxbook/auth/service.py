@@ -241,3 +241,9 @@ async def set_password(uow: UnitOfWork, actor: Actor, *, username: str, password
         staff_id = credentials[0]
         await repository.set_password(conn, staff_id=staff_id, password_hash=password_hash)
         await audit.record(conn, actor=actor, action="staff.set_password", object_type="staff", object_id=staff_id)
+
+
+async def drop_spent_codes(uow: UnitOfWork, *, now: datetime) -> int:
+    """Forget one-time codes nobody can use any more (and their phones' request counts, their windows over)."""
+    async with uow.transaction() as conn:
+        return await repository.drop_spent_codes(conn, before=now)

@@ -199,3 +199,29 @@ async def test_parallel_additions_stop_at_five(client: Client, uow: UnitOfWork, 
     assert sorted(statuses) == [201] * 5 + [409] * 7
     assert await db.fetchval("SELECT count(*) FROM people WHERE guardian_id = $1", me.id) == 5
     assert await db.fetchval("SELECT dependent_count FROM people WHERE id = $1", me.id) == 5
+
+
+async def test_a_citizen_chooses_how_and_in_which_language_to_hear_from_us(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    citizen, _ = await make_citizen(uow)
+    body = person_details() | {"consent": consent()}
+    by_mail = await client.put(
+        "/api/v1/me/profile",
+        json=body | {"email": " Lan.Nguyen@Example.VN ", "notify_by": "email", "language": "en"},
+        headers=token_for(citizen),
+    )
+    assert by_mail.status_code == 200, by_mail.text
+    assert (by_mail.json()["email"], by_mail.json()["notify_by"], by_mail.json()["language"]) == (
+        "lan.nguyen@example.vn",
+        "email",
+        "en",
+    )
+    no_address = await client.put("/api/v1/me/profile", json=body | {"notify_by": "email"}, headers=token_for(citizen))
+    assert (no_address.status_code, no_address.json()["errors"][0]["field"]) == (422, "notify_by")
+    for bad in ({"notify_by": "pigeon"}, {"language": "fr"}, {"email": "not-an-address"}):
+        refused = await client.put("/api/v1/me/profile", json=body | bad, headers=token_for(citizen))
+        assert (refused.status_code, refused.json()["errors"][0]["field"]) == (422, next(iter(bad))), bad
+    assert await db.fetchval("SELECT notify_by FROM people WHERE account_id = $1", citizen.id) == "email"
+    quiet = await client.put("/api/v1/me/profile", json=body | {"notify_by": "none"}, headers=token_for(citizen))
+    assert quiet.json()["notify_by"] == "none"

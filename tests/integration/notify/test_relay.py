@@ -250,3 +250,23 @@ async def test_a_gateway_that_hangs_holds_no_database_connection(
     app.released.set()
     assert (await relaying).sent == 5
     await close_transports(sending)
+
+
+async def test_the_relay_job_sends_batch_after_batch_and_counts_them_for_metrics(
+    uow: UnitOfWork, db: asyncpg.Connection, gateway: tuple[Gateway, str]
+) -> None:
+    from prometheus_client import REGISTRY
+
+    from notify.jobs import jobs as notify_jobs
+    from vaxbook.settings import Settings
+
+    app, url = gateway
+    await fill(db, 250, due=datetime.now(UTC))
+    settings = Settings(database_url=None, outbox_batch=100, quiet_hours="00:00-00:00", relay_seconds=30)
+    sending = transports(url)
+    relay_job = next(job for job in notify_jobs(settings, sending) if job.name == "relay-messages")
+    assert await relay_job.run(uow, datetime.now(UTC)) == {"sent": 250, "retrying": 0, "dead": 0}
+    await close_transports(sending)
+    assert len(app.requests) == 250
+    sent = REGISTRY.get_sample_value("vaxbook_messages", {"medium": "sms", "kind": "sign_in_code", "status": "sent"})
+    assert sent == 250

@@ -174,7 +174,11 @@ def test_sweep_expires_offers_and_old_keys(runner: CliRunner, cli_dsn: str) -> N
         "settle-draws: entries_settled=0",
         "expire-offers: offers_expired=0",
         "offer-free-seats: seats_offered=0",
+        "end-no-shows: no_shows=0",
+        "relay-messages: sent=0, retrying=0, dead=0",
+        "prune-messages: messages_dropped=0",
         "purge-idempotency-keys: keys_dropped=1",
+        "drop-spent-sign-in-codes: codes_dropped=0",
         "prune-job-runs: runs_dropped=0",
     ]
     assert query(cli_dsn, "SELECT array_agg(key) FROM idempotency_keys") == ["new"]

@@ -23,6 +23,7 @@ import pytest
 from click.testing import CliRunner
 from prometheus_client import REGISTRY
 
+from notify.transports import transports_from
 from tests.conftest import serve
 from tests.factories import make_citizen, make_clinic, make_service, make_slot, staff_headers, token_for
 from tests.integration.booking.test_standby import entry_of, join, wait_body
@@ -295,7 +296,7 @@ async def test_the_sweep_jobs_expire_an_offer_once_the_clock_passes_it(
 
     quick = settings.model_copy(update={"sweep_seconds": 1, "scheduler": True})
     clock = MovableClock()
-    jobs = all_jobs(quick, booking_policy(quick))
+    jobs = all_jobs(quick, booking_policy(quick), transports_from(quick))
     async with replicas(dsn, lambda name: jobs, names=["solo"], clock=clock):
 
         async def swept() -> bool:
@@ -329,7 +330,7 @@ async def test_the_app_runs_the_scheduler_and_shows_its_jobs(
     admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
     off = (await client.get("/api/v1/admin/jobs", headers=admin)).json()
     assert (off["scheduler_on"], off["leader"]) == (False, False)
-    expected = [job.name for job in all_jobs(settings, booking_policy(settings))]
+    expected = [job.name for job in all_jobs(settings, booking_policy(settings), transports_from(settings))]
     assert [job["name"] for job in off["jobs"]] == expected
     nightly = next(job for job in off["jobs"] if job["name"] == "generate-slots")
     assert nightly["trigger"] == "daily at 01:00 Asia/Ho_Chi_Minh"
@@ -398,7 +399,7 @@ def test_the_sweep_runs_the_same_jobs_once_and_says_when_one_failed(
 
     monkeypatch.setattr(
         "vaxbook.jobs.all_jobs",
-        lambda settings, policy: [
+        lambda settings, policy, transports: [
             Job("broken", Every(30), broken),
             Job("fine", Every(30), fine("fine")),
             Job("nightly", DailyAt(1), fine("nightly")),
