@@ -27,7 +27,8 @@ def jobs(settings: Settings, policy: BookingPolicy) -> list[Job]:
         return {"seats_offered": await standby.fill_free_seats(uow, policy, now=now)}
 
     async def end_no_shows(uow: UnitOfWork, now: datetime) -> dict[str, int]:
-        grace = timedelta(minutes=settings.no_show_grace_minutes)
+        # never before a late arrival could still check in
+        grace = timedelta(minutes=max(settings.no_show_grace_minutes, settings.checkin_late_minutes))
         return {"no_shows": await visits.end_no_shows(uow, now=now, grace=grace)}
 
     async def recall_next_doses(uow: UnitOfWork, now: datetime) -> dict[str, int]:

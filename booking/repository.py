@@ -1207,15 +1207,17 @@ async def count_attempt(conn: Connection, *, scope: str, limit: int, window_minu
 # Time-driven work
 
 
-async def mark_no_shows(conn: Connection, *, ended_before: datetime, limit: int) -> list[Booking]:
-    """Bookings whose slot ended before `ended_before` and that nobody checked in (or checked in with no dose or
-    visit recorded): they end as no-shows. Their seats stay counted, as a completed booking's do; each person's
-    count of open bookings goes down."""
+async def mark_no_shows(
+    conn: Connection, *, booked_ended_before: datetime, checked_in_ended_before: datetime, limit: int
+) -> list[Booking]:
+    """Bookings nobody checked in whose slot ended before `booked_ended_before`, and checked-in ones with no dose
+    or visit recorded whose slot ended before `checked_in_ended_before`: they end as no-shows. Their seats stay
+    counted, as a completed booking's do; each person's count of open bookings goes down."""
     rows = await conn.fetch(
         f"""
         WITH due AS (
             SELECT clinic_id, id FROM bookings
-            WHERE status IN ('booked', 'checked_in') AND ends_at < $1
+            WHERE (status = 'booked' AND ends_at < $1) OR (status = 'checked_in' AND ends_at < $3)
             ORDER BY ends_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
         ), b AS (
             UPDATE bookings x SET status = 'no_show', updated_at = now()
@@ -1228,14 +1230,15 @@ async def mark_no_shows(conn: Connection, *, ended_before: datetime, limit: int)
         )
         SELECT {_BOOKING_WITH_ZONE} FROM b {_PLACE}
         """,
-        ended_before,
+        booked_ended_before,
         limit,
+        checked_in_ended_before,
     )
     return [_booking(r) for r in rows]
 
 
 async def next_doses_due(
-    conn: Connection, *, today: date, since: date, limit: int
+    conn: Connection, *, today: date, since: date, after: tuple[date, UUID, UUID] | None, limit: int
 ) -> list[tuple[UUID, UUID, int, date]]:
     """(person, vaccine product, next dose, the day it became due) for series started and not finished whose next
     dose became due between `since` and `today`, and that nobody booked."""
@@ -1256,12 +1259,17 @@ async def next_doses_due(
           AND last.last_day + p.min_days_between_doses BETWEEN $2 AND $1
           AND NOT EXISTS (SELECT 1 FROM bookings o WHERE o.person_id = last.person_id AND o.product_id = last.product_id
                           AND o.dose_number = last.dose + 1 AND o.status IN ('booked', 'checked_in'))
-        ORDER BY due_from, last.person_id
+          AND ($4::date IS NULL OR (last.last_day + p.min_days_between_doses, last.person_id, last.product_id)
+                                     > ($4, $5::uuid, $6::uuid))
+        ORDER BY due_from, last.person_id, last.product_id
         LIMIT $3
         """,
         today,
         since,
         limit,
+        after[0] if after else None,
+        after[1] if after else None,
+        after[2] if after else None,
     )
     return [(r["person_id"], r["product_id"], r["next_dose"], r["due_from"]) for r in rows]
 
@@ -1328,3 +1336,16 @@ async def offers_of_slot(conn: Connection, *, clinic_id: UUID, slot_id: UUID) ->
         slot_id,
     )
     return [_entry(r) for r in rows]
+
+
+async def back_to_waiting(conn: Connection, *, entry_id: UUID) -> bool:
+    """An open offer whose seat is gone (its slot called off): the entry waits again, in its place in line."""
+    result = await conn.execute(
+        """
+        UPDATE standby_entries SET status = 'waiting', offer_clinic_id = NULL, offer_slot_id = NULL,
+                                   offer_expires_at = NULL, updated_at = now()
+        WHERE id = $1 AND status = 'offered'
+        """,
+        entry_id,
+    )
+    return result != "UPDATE 0"

@@ -117,10 +117,13 @@ def _minutes(text: str) -> int:
     return int(hours) * 60 + int(minutes)
 
 
-def deliverable_at(kind: Kind, medium: Medium, due: datetime, zone: tzinfo, quiet: QuietHours) -> datetime:
+def deliverable_at(
+    kind: Kind, medium: Medium, due: datetime, zone: tzinfo, quiet: QuietHours, *, now: datetime | None = None
+) -> datetime:
     """When a message due at `due` may go out: e-mails and sign-in codes at once; an SMS or Zalo message that
-    falls in the place's quiet hours waits for their end, except a reminder, which goes just before they begin
-    (a reminder that came after the appointment would be no use)."""
+    falls in the place's quiet hours waits for their end, except a reminder, which goes just before they begin (a
+    reminder after the appointment would be no use) unless that moment is already past at `now` (it then goes at
+    their end, like the others; the caller drops it if that is too late)."""
     local = due.astimezone(zone)
     if medium is Medium.EMAIL or kind is Kind.SIGN_IN_CODE or not quiet.contains(local):
         return due
@@ -130,7 +133,9 @@ def deliverable_at(kind: Kind, medium: Medium, due: datetime, zone: tzinfo, quie
         start = midnight + timedelta(minutes=quiet.start_minute)
         if minute_of_day < quiet.start_minute:
             start -= timedelta(days=1)
-        return (start - timedelta(minutes=1)).astimezone(due.tzinfo)
+        before = (start - timedelta(minutes=1)).astimezone(due.tzinfo)
+        if now is None or before > now:
+            return before
     end = midnight + timedelta(minutes=quiet.end_minute)
     if minute_of_day >= quiet.end_minute:
         end += timedelta(days=1)
@@ -139,7 +144,10 @@ def deliverable_at(kind: Kind, medium: Medium, due: datetime, zone: tzinfo, quie
 
 class MessageNotFound(NotFound):
     slug = "message-not-found"
-    title = Text("Không tìm thấy tin nhắn (hoặc tin nhắn không ở trạng thái lỗi)", "No such dead message")
+    title = Text(
+        "Không có tin nhắn lỗi này (mã đăng nhập không được gửi lại: hãy yêu cầu mã mới)",
+        "No such dead message (sign-in codes are not sent again: ask for a new one)",
+    )
 
 
 NIGHT = QuietHours(start_minute=21 * 60, end_minute=7 * 60)

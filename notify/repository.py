@@ -135,7 +135,9 @@ async def mark_failed(conn: Connection, *, failed: list[tuple[int, int, str, dat
         UPDATE outbox o
         SET status = CASE WHEN d.retry_at IS NULL THEN 'dead' ELSE 'pending' END,
             next_attempt_at = coalesce(d.retry_at, o.next_attempt_at),
-            lease_until = NULL, last_error = left(d.error, 500)
+            lease_until = NULL, last_error = left(d.error, 500),
+            -- a dead sign-in code is never sent again (it will have expired): nothing of it is kept
+            body = CASE WHEN d.retry_at IS NULL AND o.kind = 'sign_in_code' THEN '{}'::jsonb ELSE o.body END
         FROM unnest($1::bigint[], $2::smallint[], $3::text[], $4::timestamptz[]) AS d(id, attempts, error, retry_at)
         WHERE o.id = d.id AND o.attempts = d.attempts AND o.status = 'sending'
         """,
@@ -175,7 +177,7 @@ async def revive(conn: Connection, *, message_id: int, now: datetime) -> bool:
     result = await conn.execute(
         """
         UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $2, last_error = NULL
-        WHERE id = $1 AND status = 'dead'
+        WHERE id = $1 AND status = 'dead' AND kind <> 'sign_in_code'
         """,
         message_id,
         now,

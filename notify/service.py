@@ -51,6 +51,7 @@ class Notice:
     zone: tzinfo  # the place's, where quiet hours are counted
     booking_id: UUID | None = None
     clinic_id: UUID | None = None
+    not_after: datetime | None = None  # no use from then on (a reminder, once its appointment starts): not written
 
 
 @dataclass(frozen=True)
@@ -63,10 +64,13 @@ class DeliveryPolicy:
     concurrency: int = 20
 
 
-async def send(uow: UnitOfWork, notice: Notice, *, quiet: QuietHours) -> int | None:
+async def send(uow: UnitOfWork, notice: Notice, *, quiet: QuietHours, now: datetime) -> int | None:
     """Write the notice to the outbox in the caller's transaction (it is sent if and only if the change that
-    caused it commits). Returns its id, or None when its dedupe key was written before."""
-    due = quiet_adjusted(notice.kind, notice.recipient.medium, notice.due_at, notice.zone, quiet)
+    caused it commits), for when the quiet hours let it reach the person. Returns its id; None when its dedupe key
+    was written before, or it could only arrive once it is no use."""
+    due = quiet_adjusted(notice.kind, notice.recipient.medium, notice.due_at, notice.zone, quiet, now=now)
+    if notice.not_after is not None and due >= notice.not_after:
+        return None
     async with uow.transaction() as conn:
         return await repository.enqueue(
             conn,
@@ -149,8 +153,8 @@ def _next_try(message: Outgoing, failed: DeliveryFailed, policy: DeliveryPolicy,
     at once), or never (None: dead) when the transport said so or the tries are used up."""
     if not failed.retry or message.attempts >= policy.max_attempts:
         return None
-    wait = min(policy.first_retry * (1 << min(message.attempts - 1, 20)), LONGEST_WAIT)
-    return now + wait * random.uniform(0.5, 1.5)  # noqa: S311 - spreading retries, not a secret
+    wait = policy.first_retry * (1 << min(message.attempts - 1, 20))
+    return now + min(wait * random.uniform(0.5, 1.5), LONGEST_WAIT)  # noqa: S311 - spreading retries, not a secret
 
 
 # For operators
@@ -224,4 +228,5 @@ class SignInCodes:
                 zone=UTC,
             ),
             quiet=self.quiet,
+            now=now,
         )

@@ -313,16 +313,13 @@ def generate_slots(days: int | None) -> None:
     help="Run only this job (repeatable; the daily ones too). Unknown names are listed with the known ones.",
 )
 def sweep(names: tuple[str, ...]) -> None:
-    """Run the scheduler's jobs once, now, one after another, and print each one's outcome on a line of its own:
-    release to everyone the unbooked seats held back for priority groups in slots starting within
-    VAXBOOK_RESERVED_RELEASE_HOURS, hold the draws that have closed and settle them, expire standby offers whose
-    time ran out (passing their seats on), offer seats that came free to people waiting, drop day-old idempotency
-    keys and old job-run records. Every job but the daily slot generation (`vaxbook generate-slots`), unless --job
-    names the ones to run.
+    """Run the scheduler's jobs once, now, one after another, and print each one's outcome on a line of its own
+    (the jobs of docs/operator-guide.md, in their order; `--job x` names the others). The daily ones (slot generation,
+    next-dose recalls, erasing unused data) run only when --job names them.
 
     `vaxbook serve` runs these jobs itself (on one replica, the leader); run the sweep from cron where no replica
-    runs the scheduler (VAXBOOK_SCHEDULER=off), every minute. Running it beside a scheduler does no harm. Exits with
-    status 1 when a job failed; the others still ran.
+    runs the scheduler (VAXBOOK_SCHEDULER=off), every minute, and the daily jobs once a day. Running it beside a
+    scheduler does no harm. Exits with status 1 when a job failed; the others still ran.
     """
     from notify.transports import close_transports, transports_from
     from vaxbook.app import booking_policy

@@ -23,7 +23,6 @@ from booking.models import (
     SameSlot,
     ServiceRules,
     SlotFull,
-    StandbyStatus,
     TooManyActiveBookings,
 )
 from booking.service import messages
@@ -322,8 +321,11 @@ async def call_off(
     told with a link to book again, in one transaction. Refused once anyone of it checked in. Returns the
     bookings cancelled."""
     async with uow.transaction() as conn:
-        await clinics.call_off_slot(uow, principal, clinic_id, slot_id, now=now)
+        # the bookings' rows before the slot's, as a cancellation takes them; a booking made meanwhile finds the
+        # slot cancelled when it reaches for its seat, and takes none
+        principal.require_clinic(clinic_id)
         held = await repository.active_bookings_of_slot(conn, clinic_id=clinic_id, slot_id=slot_id)
+        await clinics.call_off_slot(uow, principal, clinic_id, slot_id, now=now)
         if any(b.status is BookingStatus.CHECKED_IN for b in held):
             raise PeopleCheckedIn()
         for booking in held:
@@ -339,13 +341,11 @@ async def call_off(
             await free_seat(uow, conn, cancelled, policy=policy, now=now)  # the slot is off: the seat is released
             await record_booking(conn, principal, "booking.called_off", cancelled)
             await messages.called_off(uow, conn, cancelled, policy, now=now)
+        # people offered one of its seats go back to waiting, in their place in line
         for entry in await repository.offers_of_slot(conn, clinic_id=clinic_id, slot_id=slot_id):
-            closed = await repository.close_offer(
-                conn, entry_id=entry.id, to_status=StandbyStatus.EXPIRED, booking_id=None, now=now
-            )
-            if closed is not None:
+            if await repository.back_to_waiting(conn, entry_id=entry.id):
                 await repository.release_seat(conn, clinic_id=clinic_id, slot_id=slot_id)
-                await record_entry(conn, principal, "standby.called_off", closed)
+                await record_entry(conn, principal, "standby.offer_called_off", entry)
     return len(held)
 
 

@@ -50,6 +50,9 @@ async def _send(
     key: str,
     due: datetime,
     policy: BookingPolicy,
+    *,
+    now: datetime,
+    not_after: datetime | None = None,
     **extra: Any,
 ) -> None:
     recipient = await _recipient(conn, booking.person_id)
@@ -67,14 +70,16 @@ async def _send(
             zone=ZoneInfo(booking.timezone),
             booking_id=booking.id,
             clinic_id=booking.clinic_id,
+            not_after=not_after,
         ),
         quiet=policy.quiet_hours,
+        now=now,
     )
 
 
 async def booked(uow: UnitOfWork, conn: Connection, booking: Booking, policy: BookingPolicy, *, now: datetime) -> None:
     """The confirmation, and a reminder at each lead time still ahead."""
-    await _send(uow, conn, booking, Kind.BOOKED, f"booked:{booking.id}", now, policy)
+    await _send(uow, conn, booking, Kind.BOOKED, f"booked:{booking.id}", now, policy, now=now)
     await _remind(uow, conn, booking, policy, now=now)
 
 
@@ -91,6 +96,8 @@ async def _remind(uow: UnitOfWork, conn: Connection, booking: Booking, policy: B
                 f"reminder:{booking.id}:{hours}h",
                 due,
                 policy,
+                now=now,
+                not_after=booking.starts_at,
                 hours_before=hours,
                 bring=bring,
             )
@@ -120,6 +127,7 @@ async def cancelled(
         f"cancelled:{booking.id}",
         now,
         policy,
+        now=now,
         rebook_url=f"{policy.public_url}/book?service={booking.service_code}",
     )
 
@@ -130,7 +138,7 @@ async def moved(
     """The old booking's reminders go; the new one is confirmed and reminded of."""
     await notify.suppress(uow, booking_id=old.id, kinds=[Kind.REMINDER])
     moved_from = old.starts_at.astimezone(ZoneInfo(old.timezone)).isoformat()
-    await _send(uow, conn, new, Kind.MOVED, f"moved:{new.id}", now, policy, moved_from_starts_at=moved_from)
+    await _send(uow, conn, new, Kind.MOVED, f"moved:{new.id}", now, policy, now=now, moved_from_starts_at=moved_from)
     await _remind(uow, conn, new, policy, now=now)
 
 
@@ -147,6 +155,7 @@ async def called_off(
         f"called-off:{booking.id}",
         now,
         policy,
+        now=now,
         rebook_url=f"{policy.public_url}/book?service={booking.service_code}",
     )
 
@@ -199,6 +208,7 @@ async def offered(
             clinic_id=clinic.id,
         ),
         quiet=policy.quiet_hours,
+        now=now,
     )
 
 
@@ -214,12 +224,13 @@ async def next_dose_due(
     service_code: str,
     policy: BookingPolicy,
     now: datetime,
-) -> None:
-    """The interval after the last dose has passed and nothing is booked: time to book the next one."""
+) -> bool:
+    """The interval after the last dose has passed and nothing is booked: time to book the next one. True when
+    the message was written (once per person and dose)."""
     recipient = await _recipient(conn, person.id)
     if recipient is None:
-        return
-    await notify.send(
+        return False
+    written = await notify.send(
         uow,
         notify.Notice(
             kind=Kind.NEXT_DOSE_DUE,
@@ -236,4 +247,6 @@ async def next_dose_due(
             zone=ZoneInfo(DEFAULT_TIMEZONE),
         ),
         quiet=policy.quiet_hours,
+        now=now,
     )
+    return written is not None

@@ -83,17 +83,21 @@ async def purge_inactive(
     many people were erased. (Run daily.)"""
     cutoff = now - retention
     purged = 0
-    async with uow.transaction() as conn:
-        for account_id in await repository.inactive_accounts(conn, before=cutoff, limit=batch):
-            people = await repository.people_of_account(conn, account_id=account_id, lock=True)
-            erased = await _erase(uow, conn, audit.SYSTEM, people, policy, account_id=account_id, now=now)
-            await _record_purge(conn, "account", account_id, erased)
-            purged += len(erased)
-        for person in await repository.inactive_registered_people(conn, before=cutoff, limit=batch):
-            erased = await _erase(uow, conn, audit.SYSTEM, [person], policy, account_id=None, now=now)
-            await _record_purge(conn, "person", person.id, erased)
-            purged += len(erased)
-    return purged
+    while True:  # a batch per transaction, until none is left
+        async with uow.transaction() as conn:
+            accounts = await repository.inactive_accounts(conn, before=cutoff, limit=batch)
+            for account_id in accounts:
+                people = await repository.people_of_account(conn, account_id=account_id, lock=True)
+                erased = await _erase(uow, conn, audit.SYSTEM, people, policy, account_id=account_id, now=now)
+                await _record_purge(conn, "account", account_id, erased)
+                purged += len(erased)
+            registered = await repository.inactive_registered_people(conn, before=cutoff, limit=batch)
+            for person in registered:
+                erased = await _erase(uow, conn, audit.SYSTEM, [person], policy, account_id=None, now=now)
+                await _record_purge(conn, "person", person.id, erased)
+                purged += len(erased)
+        if len(accounts) < batch and len(registered) < batch:
+            return purged
 
 
 async def _record_purge(conn: Connection, object_type: str, object_id: UUID, erased: list[UUID]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -62,29 +62,33 @@ RECALL_CATCH_UP = timedelta(days=7)
 
 async def recall(uow: UnitOfWork, policy: BookingPolicy, *, now: datetime, batch: int = 500) -> int:
     """Tell people whose next dose became due (its interval after the last dose has passed) and who have not
-    booked it; each person and dose is told once. (Run daily.)"""
+    booked it; each person and dose is told once. Returns how many were told now. (Run daily.)"""
     today = now.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
     told = 0
-    async with uow.transaction() as conn:
-        for person_id, product_id, dose, due_from in await repository.next_doses_due(
-            conn, today=today, since=today - RECALL_CATCH_UP, limit=batch
-        ):
-            person = await repository.get_person(conn, person_id=person_id)
-            product = await quotas.get_product(uow, product_id)
-            services = await clinics.services_for_product(uow, product_id)
-            if person is None or not services:
-                continue
-            await messages.next_dose_due(
-                uow,
-                conn,
-                person,
-                product_id=product.id,
-                product_name=product.name,
-                dose_number=dose,
-                due_from=due_from,
-                service_code=services[0].code,
-                policy=policy,
-                now=now,
+    after: tuple[date, UUID, UUID] | None = None
+    while True:
+        async with uow.transaction() as conn:
+            due = await repository.next_doses_due(
+                conn, today=today, since=today - RECALL_CATCH_UP, after=after, limit=batch
             )
-            told += 1
-    return told
+            for person_id, product_id, dose, due_from in due:
+                person = await repository.get_person(conn, person_id=person_id)
+                product = await quotas.get_product(uow, product_id)
+                services = await clinics.services_for_product(uow, product_id)
+                if person is None or not services:
+                    continue
+                told += await messages.next_dose_due(
+                    uow,
+                    conn,
+                    person,
+                    product_id=product.id,
+                    product_name=product.name,
+                    dose_number=dose,
+                    due_from=due_from,
+                    service_code=services[0].code,
+                    policy=policy,
+                    now=now,
+                )
+        if len(due) < batch:
+            return told
+        after = (due[-1][3], due[-1][0], due[-1][1])

@@ -212,12 +212,19 @@ async def serious_events(
 
 
 async def end_no_shows(uow: UnitOfWork, *, now: datetime, grace: timedelta, batch: int = 500) -> int:
-    """Bookings nobody came for (or checked in with nothing recorded) end as no-shows once their slot ended more
-    than `grace` ago; the person may book again. One transaction per batch. (Run on a schedule.)"""
+    """Bookings nobody came for end as no-shows once their slot ended more than `grace` ago (the caller keeps it no
+    shorter than the late check-in window); checked-in ones with nothing recorded, once a dose could no longer be
+    recorded for them (LATEST_BACKDATING). The person may book again. One transaction per batch. (Run on a
+    schedule.)"""
     ended = 0
     while True:
         async with uow.transaction() as conn:
-            done = await repository.mark_no_shows(conn, ended_before=now - grace, limit=batch)
+            done = await repository.mark_no_shows(
+                conn,
+                booked_ended_before=now - grace,
+                checked_in_ended_before=now - max(grace, LATEST_BACKDATING),
+                limit=batch,
+            )
             for booking in done:
                 await record_booking(conn, audit.SYSTEM, "booking.no_show", booking)
         ended += len(done)

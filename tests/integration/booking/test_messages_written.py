@@ -74,23 +74,27 @@ async def test_a_booking_writes_its_confirmation_and_one_reminder_per_lead_time(
 async def test_a_reminder_past_its_time_is_not_written_and_one_in_the_night_comes_the_evening_before(
     uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
-    """Booked 5 hours ahead: no 24-hour reminder. An 07:30 slot's 2-hour reminder (05:30) by SMS comes at 20:59
-    the evening before, outside the quiet hours."""
+    """An 07:30 slot's 2-hour reminder (05:30) by SMS comes at 20:59 the evening before, outside the quiet hours;
+    booked after that evening, it comes at 07:00, when the night is over and it is still of use; booked 5 hours
+    ahead there is no 24-hour reminder, and booked 20 minutes ahead none at all."""
     clinic, service = await make_clinic(uow), await make_service(uow)
-    early = await make_slot(uow, clinic, service, starts_at=tomorrow_at(7, 30))
-    citizen, _ = await make_citizen(uow)
-    await bookings.book(
-        uow,
-        citizen,
-        POLICY,
-        slot_id=early.id,
-        person_id=None,
-        now=early.starts_at - timedelta(hours=5),
-        idempotency=None,
-    )
-    reminders = [r for r in await outbox(db) if r["kind"] == "reminder"]
+    early = await make_slot(uow, clinic, service, capacity=4, starts_at=tomorrow_at(7, 30))
+    evening = early.starts_at - timedelta(days=1)  # the day before, 07:30
+    for hours_ahead in (15, 5, 1 / 3):
+        citizen, _ = await make_citizen(uow)
+        await bookings.book(
+            uow,
+            citizen,
+            POLICY,
+            slot_id=early.id,
+            person_id=None,
+            now=early.starts_at - timedelta(hours=hours_ahead),
+            idempotency=None,
+        )
+    reminders = await db.fetch("SELECT due_at FROM outbox WHERE kind = 'reminder' ORDER BY id")
     assert [r["due_at"].astimezone(SAIGON).strftime("%d %H:%M") for r in reminders] == [
-        (early.starts_at - timedelta(days=1)).astimezone(SAIGON).strftime("%d 20:59")
+        evening.astimezone(SAIGON).strftime("%d 20:59"),
+        early.starts_at.astimezone(SAIGON).strftime("%d 07:00"),
     ]
 
 
@@ -204,6 +208,7 @@ async def test_a_session_called_off_cancels_every_booking_and_tells_each_person(
     assert all(json.loads(t["body"])["rebook_url"].endswith(f"service={service.code}") for t in told)
     assert await db.fetchval("SELECT count(*) FROM outbox WHERE kind = 'reminder' AND status = 'pending'") == 0
     assert await db.fetchval("SELECT count(*) FROM standby_entries WHERE status = 'offered'") == 0
+    assert await db.fetchval("SELECT status FROM standby_entries") == "waiting", "back in line, not dropped"
     again = await client.post(path, headers=staff)
     assert (again.status_code, again.json()["type"]) == (409, "/problems/slot-not-callable")
     await check_invariants(db)

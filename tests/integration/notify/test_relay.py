@@ -87,18 +87,27 @@ async def test_reminders_go_out_once_each_at_their_instants(
     assert await db.fetchval("SELECT count(*) FROM outbox WHERE status = 'sent'") == 3
 
 
-async def fill(db: asyncpg.Connection, count: int, *, due: datetime) -> None:
+BODIES = {
+    "sign_in_code": "jsonb_build_object('code', lpad((n % 1000000)::text, 6, '0'), 'minutes', 5)",
+    "next_dose_due": (
+        "jsonb_build_object('person_name', 'Người dân ' || n, 'product_name', 'Comirnaty', 'dose_number', 2, "
+        "'due_from', '2026-12-01', 'book_url', 'https://vaxbook.example/book')"
+    ),
+}
+
+
+async def fill(db: asyncpg.Connection, count: int, *, due: datetime, kind: str = "sign_in_code") -> None:
     """`count` due messages, written as the relay finds them (straight in: building 10,000 bookings is not what
     this test is about)."""
     await db.execute(
-        """
+        f"""
         INSERT INTO outbox (kind, dedupe_key, medium, destination, language, body, due_at, next_attempt_at)
-        SELECT 'sign_in_code', 'load:' || n, 'sms', '+8491' || lpad(n::text, 7, '0'), 'vi',
-               jsonb_build_object('code', lpad((n % 1000000)::text, 6, '0'), 'minutes', 5), $2, $2
+        SELECT $3, 'load:' || $3 || n, 'sms', '+8491' || lpad(n::text, 7, '0'), 'vi', {BODIES[kind]}, $2, $2
         FROM generate_series(1, $1) AS n
         """,
         count,
         due,
+        kind,
     )
 
 
@@ -205,28 +214,32 @@ async def test_a_gateway_that_is_down_costs_retries_then_a_dead_letter_an_operat
 ) -> None:
     app, url = gateway
     now = datetime.now(UTC)
-    await fill(db, 3, due=now)
+    await fill(db, 3, due=now, kind="next_dose_due")
+    await fill(db, 1, due=now)
     app.status = 503
     moment, outcomes = now, []
     for _ in range(DELIVERY.max_attempts):
         outcomes.append(await relay(uow, url, moment))
         retry_at = await db.fetchval("SELECT max(next_attempt_at) FROM outbox WHERE status = 'pending'")
         moment = retry_at or moment
-    assert outcomes == [notify.Relayed(0, 3, 0), notify.Relayed(0, 3, 0), notify.Relayed(0, 0, 3)]
+    assert outcomes == [notify.Relayed(0, 4, 0), notify.Relayed(0, 4, 0), notify.Relayed(0, 0, 4)]
     waits = await db.fetch("SELECT attempts, last_error FROM outbox")
     assert {(w["attempts"], "503" in (w["last_error"] or "")) for w in waits} == {(3, True)}
-    assert len(app.requests) == 9
+    assert len(app.requests) == 12
+    code = await db.fetchrow("SELECT id, body FROM outbox WHERE kind = 'sign_in_code'")
+    assert json.loads(code["body"]) == {}, "a dead sign-in code keeps nothing of the code"
     admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
     overview = (await client.get("/api/v1/admin/messages", headers=admin)).json()
-    assert [(c["kind"], c["status"], c["messages"]) for c in overview["counts"]] == [("sign_in_code", "dead", 3)]
+    assert [(c["kind"], c["status"], c["messages"]) for c in overview["counts"]] == [
+        ("next_dose_due", "dead", 3),
+        ("sign_in_code", "dead", 1),
+    ]
     assert "+849" not in json.dumps(overview), "no address in the operator's view"
     app.status = 202
     for dead in overview["dead"]:
         revived = await client.post(f"/api/v1/admin/messages/{dead['id']}/retry", headers=admin)
-        assert revived.status_code == 204
-    assert (await client.post(f"/api/v1/admin/messages/{overview['dead'][0]['id']}/retry", headers=admin)).json()[
-        "type"
-    ] == "/problems/message-not-found"
+        assert revived.status_code == (404 if dead["id"] == code["id"] else 204)
+    assert await db.fetchval("SELECT count(*) FROM outbox WHERE status = 'pending'") == 3
     assert (await relay(uow, url, datetime.now(UTC) + timedelta(seconds=1))).sent == 3
     assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'message.revive'") == 3
 
