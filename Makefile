@@ -42,6 +42,7 @@ format: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.relay
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -206,12 +206,13 @@ async def person_for_account(conn: Connection, *, person_id: UUID, account_id: U
     return None if row is None else _person(row)
 
 
-async def contact_of(conn: Connection, *, person_id: UUID) -> tuple[Medium, str, Language] | None:
-    """(medium, address, language) through which the person is reached: the account holder's own choice, or for a
-    dependent their guardian's. None when there is no account to reach, or it asked for no messages."""
+async def contact_of(conn: Connection, *, person_id: UUID) -> tuple[Medium, str, Language, str] | None:
+    """(medium, address, language, the person's name): how the person is reached, by the account holder's own
+    choice, or for a dependent their guardian's. None when there is no account to reach, or it asked for no
+    messages."""
     row = await conn.fetchrow(
         """
-        SELECT h.notify_by, h.email, h.language, c.phone
+        SELECT h.notify_by, h.email, h.language, c.phone, p.full_name
         FROM people p
         LEFT JOIN people g ON g.id = p.guardian_id
         JOIN people h ON h.id = CASE WHEN p.account_id IS NOT NULL THEN p.id ELSE g.id END
@@ -227,7 +228,7 @@ async def contact_of(conn: Connection, *, person_id: UUID) -> tuple[Medium, str,
     if destination is None:
         return None
     language: Language = "en" if row["language"] == "en" else "vi"
-    return medium, destination, language
+    return medium, destination, language, row["full_name"]
 
 
 async def people_of_account(conn: Connection, *, account_id: UUID, lock: bool = False) -> list[Person]:

@@ -65,6 +65,35 @@ async def enqueue(
     return written
 
 
+async def enqueue_all(conn: Connection, *, rows: list[dict[str, Any]]) -> int:
+    """Write several messages in one statement (each a dict of enqueue's arguments); those whose dedupe key was
+    written before are left out. Returns how many were written."""
+    if not rows:
+        return 0
+    columns = ("kind", "dedupe_key", "medium", "destination", "language", "body", "due_at", "priority")
+    references = ("person_id", "booking_id", "clinic_id")
+    result = await conn.execute(
+        """
+        INSERT INTO outbox (kind, dedupe_key, medium, destination, language, body, due_at, next_attempt_at,
+                            priority, person_id, booking_id, clinic_id)
+        SELECT kind, dedupe_key, medium, destination, language, body, due_at, due_at, priority, person_id,
+               booking_id, clinic_id
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::timestamptz[],
+                    $8::smallint[], $9::uuid[], $10::uuid[], $11::uuid[])
+             AS m(kind, dedupe_key, medium, destination, language, body, due_at, priority, person_id, booking_id,
+                  clinic_id)
+        ON CONFLICT (dedupe_key) DO NOTHING
+        """,
+        *[[_plain(row[c]) for row in rows] for c in columns],
+        *[[row[c] for row in rows] for c in references],
+    )
+    return int(result.split()[-1])
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, Kind | Medium) else value
+
+
 async def suppress(conn: Connection, *, booking_id: UUID, kinds: list[Kind]) -> int:
     """Pending messages of these kinds about a booking are no longer true (it was cancelled or moved)."""
     result = await conn.execute(

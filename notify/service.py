@@ -88,6 +88,32 @@ async def send(uow: UnitOfWork, notice: Notice, *, quiet: QuietHours, now: datet
         )
 
 
+async def send_all(uow: UnitOfWork, notices: list[Notice], *, quiet: QuietHours, now: datetime) -> int:
+    """`send` for several notices, written in one statement. Returns how many were written."""
+    rows = []
+    for notice in notices:
+        due = quiet_adjusted(notice.kind, notice.recipient.medium, notice.due_at, notice.zone, quiet, now=now)
+        if notice.not_after is not None and due >= notice.not_after:
+            continue
+        rows.append(
+            {
+                "kind": notice.kind,
+                "dedupe_key": notice.dedupe_key,
+                "medium": notice.recipient.medium,
+                "destination": notice.recipient.destination,
+                "language": notice.recipient.language,
+                "body": notice.body,
+                "due_at": due,
+                "priority": SIGN_IN_PRIORITY if notice.kind is Kind.SIGN_IN_CODE else DEFAULT_PRIORITY,
+                "person_id": notice.recipient.person_id,
+                "booking_id": notice.booking_id,
+                "clinic_id": notice.clinic_id,
+            }
+        )
+    async with uow.transaction() as conn:
+        return await repository.enqueue_all(conn, rows=rows)
+
+
 async def suppress(uow: UnitOfWork, *, booking_id: UUID, kinds: list[Kind]) -> int:
     """Pending messages about a booking that are no longer true (its reminders once it is cancelled or moved)."""
     async with uow.transaction() as conn:

@@ -19,19 +19,30 @@ from vaxbook.db import Connection, UnitOfWork
 from vaxbook.settings import DEFAULT_TIMEZONE
 
 
-async def _recipient(conn: Connection, person_id: UUID) -> notify.Recipient | None:
-    """How the person is reached (their account's, or their guardian's, choice); None when they cannot be (no
-    phone, or they asked for no messages)."""
+async def _reach(conn: Connection, person_id: UUID) -> tuple[notify.Recipient, str] | None:
+    """How the person is reached (their account's, or their guardian's, choice), and their name; None when they
+    cannot be (no phone, or they asked for no messages)."""
     contact = await repository.contact_of(conn, person_id=person_id)
     if contact is None:
         return None
-    medium, destination, language = contact
-    return notify.Recipient(person_id=person_id, medium=medium, destination=destination, language=language)
+    medium, destination, language, name = contact
+    return notify.Recipient(person_id=person_id, medium=medium, destination=destination, language=language), name
 
 
-def _booking_body(booking: Booking, person: Person, policy: BookingPolicy) -> dict[str, Any]:
-    return {
-        "person_name": person.full_name,
+def _notice(
+    booking: Booking,
+    reach: tuple[notify.Recipient, str],
+    kind: Kind,
+    key: str,
+    due: datetime,
+    policy: BookingPolicy,
+    *,
+    not_after: datetime | None = None,
+    **extra: Any,
+) -> notify.Notice:
+    recipient, name = reach
+    body = {
+        "person_name": name,
         "booking_code": booking.code,
         "clinic_name": booking.clinic_name,
         "clinic_address": booking.clinic_address,
@@ -40,67 +51,64 @@ def _booking_body(booking: Booking, person: Person, policy: BookingPolicy) -> di
         "starts_at": booking.starts_at.astimezone(ZoneInfo(booking.timezone)).isoformat(),
         "booking_url": f"{policy.public_url}/me/bookings/{booking.id}",
     }
-
-
-async def _send(
-    uow: UnitOfWork,
-    conn: Connection,
-    booking: Booking,
-    kind: Kind,
-    key: str,
-    due: datetime,
-    policy: BookingPolicy,
-    *,
-    now: datetime,
-    not_after: datetime | None = None,
-    **extra: Any,
-) -> None:
-    recipient = await _recipient(conn, booking.person_id)
-    person = await repository.get_person(conn, person_id=booking.person_id)
-    if recipient is None or person is None:
-        return
-    await notify.send(
-        uow,
-        notify.Notice(
-            kind=kind,
-            recipient=recipient,
-            body=_booking_body(booking, person, policy) | extra,
-            dedupe_key=key,
-            due_at=due,
-            zone=ZoneInfo(booking.timezone),
-            booking_id=booking.id,
-            clinic_id=booking.clinic_id,
-            not_after=not_after,
-        ),
-        quiet=policy.quiet_hours,
-        now=now,
+    return notify.Notice(
+        kind=kind,
+        recipient=recipient,
+        body=body | extra,
+        dedupe_key=key,
+        due_at=due,
+        zone=ZoneInfo(booking.timezone),
+        booking_id=booking.id,
+        clinic_id=booking.clinic_id,
+        not_after=not_after,
     )
 
 
+async def _send(
+    uow: UnitOfWork, conn: Connection, booking: Booking, policy: BookingPolicy, *, now: datetime, **notice: Any
+) -> None:
+    """One notice about a booking (kind, key, due and extra body keys in `notice`)."""
+    reach = await _reach(conn, booking.person_id)
+    if reach is not None:
+        await notify.send_all(
+            uow, [_notice(booking, reach, policy=policy, **notice)], quiet=policy.quiet_hours, now=now
+        )
+
+
 async def booked(uow: UnitOfWork, conn: Connection, booking: Booking, policy: BookingPolicy, *, now: datetime) -> None:
-    """The confirmation, and a reminder at each lead time still ahead."""
-    await _send(uow, conn, booking, Kind.BOOKED, f"booked:{booking.id}", now, policy, now=now)
-    await _remind(uow, conn, booking, policy, now=now)
+    """The confirmation, and a reminder at each lead time still ahead: the person looked up once, the messages
+    written in one statement."""
+    reach = await _reach(conn, booking.person_id)
+    if reach is None:
+        return
+    notices = [_notice(booking, reach, Kind.BOOKED, f"booked:{booking.id}", now, policy)]
+    notices += await _reminders(uow, booking, reach, policy, now=now)
+    await notify.send_all(uow, notices, quiet=policy.quiet_hours, now=now)
 
 
-async def _remind(uow: UnitOfWork, conn: Connection, booking: Booking, policy: BookingPolicy, *, now: datetime) -> None:
+async def _reminders(
+    uow: UnitOfWork, booking: Booking, reach: tuple[notify.Recipient, str], policy: BookingPolicy, *, now: datetime
+) -> list[notify.Notice]:
+    """A reminder at each lead time still ahead (none reaches the person after the appointment starts)."""
+    due = [(hours, booking.starts_at - timedelta(hours=hours)) for hours in sorted(set(policy.reminder_hours))[::-1]]
+    if not any(at > now for _, at in due):
+        return []
     bring = await _what_to_bring(uow, booking)
-    for hours in sorted(set(policy.reminder_hours), reverse=True):
-        due = booking.starts_at - timedelta(hours=hours)
-        if due > now:
-            await _send(
-                uow,
-                conn,
-                booking,
-                Kind.REMINDER,
-                f"reminder:{booking.id}:{hours}h",
-                due,
-                policy,
-                now=now,
-                not_after=booking.starts_at,
-                hours_before=hours,
-                bring=bring,
-            )
+    return [
+        _notice(
+            booking,
+            reach,
+            Kind.REMINDER,
+            f"reminder:{booking.id}:{hours}h",
+            at,
+            policy,
+            not_after=booking.starts_at,
+            hours_before=hours,
+            bring=bring,
+        )
+        for hours, at in due
+        if at > now
+    ]
 
 
 async def _what_to_bring(uow: UnitOfWork, booking: Booking) -> list[dict[str, str]]:
@@ -119,16 +127,17 @@ async def cancelled(
 ) -> None:
     """Its reminders are no longer true; the person is told, with where to book again."""
     await notify.suppress(uow, booking_id=booking.id, kinds=[Kind.REMINDER])
+    rebook = f"{policy.public_url}/book?service={booking.service_code}"
     await _send(
         uow,
         conn,
         booking,
-        Kind.CANCELLED,
-        f"cancelled:{booking.id}",
-        now,
         policy,
         now=now,
-        rebook_url=f"{policy.public_url}/book?service={booking.service_code}",
+        kind=Kind.CANCELLED,
+        key=f"cancelled:{booking.id}",
+        due=now,
+        rebook_url=rebook,
     )
 
 
@@ -137,9 +146,13 @@ async def moved(
 ) -> None:
     """The old booking's reminders go; the new one is confirmed and reminded of."""
     await notify.suppress(uow, booking_id=old.id, kinds=[Kind.REMINDER])
+    reach = await _reach(conn, new.person_id)
+    if reach is None:
+        return
     moved_from = old.starts_at.astimezone(ZoneInfo(old.timezone)).isoformat()
-    await _send(uow, conn, new, Kind.MOVED, f"moved:{new.id}", now, policy, now=now, moved_from_starts_at=moved_from)
-    await _remind(uow, conn, new, policy, now=now)
+    notices = [_notice(new, reach, Kind.MOVED, f"moved:{new.id}", now, policy, moved_from_starts_at=moved_from)]
+    notices += await _reminders(uow, new, reach, policy, now=now)
+    await notify.send_all(uow, notices, quiet=policy.quiet_hours, now=now)
 
 
 async def called_off(
@@ -147,16 +160,17 @@ async def called_off(
 ) -> None:
     """The clinic called the session off: the person is told, with where to book again."""
     await notify.suppress(uow, booking_id=booking.id, kinds=[Kind.REMINDER])
+    rebook = f"{policy.public_url}/book?service={booking.service_code}"
     await _send(
         uow,
         conn,
         booking,
-        Kind.SLOT_CALLED_OFF,
-        f"called-off:{booking.id}",
-        now,
         policy,
         now=now,
-        rebook_url=f"{policy.public_url}/book?service={booking.service_code}",
+        kind=Kind.SLOT_CALLED_OFF,
+        key=f"called-off:{booking.id}",
+        due=now,
+        rebook_url=rebook,
     )
 
 
@@ -165,10 +179,10 @@ async def offer_time(
 ) -> datetime:
     """When an offer to this entry's person reaches them: now, or after the quiet hours for an SMS or Zalo
     message; the offer then runs from that time, so that nobody loses a seat while asleep."""
-    recipient = await _recipient(conn, entry.person_id)
-    if recipient is None:
+    reach = await _reach(conn, entry.person_id)
+    if reach is None:
         return now
-    return deliverable_at(Kind.STANDBY_OFFER, recipient.medium, now, clinic.zone, policy.quiet_hours)
+    return deliverable_at(Kind.STANDBY_OFFER, reach[0].medium, now, clinic.zone, policy.quiet_hours)
 
 
 async def offered(
@@ -183,17 +197,17 @@ async def offered(
     now: datetime,
 ) -> None:
     """A seat is held for them: what, where, when, and until when to accept."""
-    recipient = await _recipient(conn, entry.person_id)
-    person = await repository.get_person(conn, person_id=entry.person_id)
-    if recipient is None or person is None or entry.offer_expires_at is None:
+    reach = await _reach(conn, entry.person_id)
+    if reach is None or entry.offer_expires_at is None:
         return
+    recipient, name = reach
     await notify.send(
         uow,
         notify.Notice(
             kind=Kind.STANDBY_OFFER,
             recipient=recipient,
             body={
-                "person_name": person.full_name,
+                "person_name": name,
                 "clinic_name": clinic.name,
                 "clinic_address": clinic.address,
                 "service_name_vi": service_names[0],
@@ -227,9 +241,10 @@ async def next_dose_due(
 ) -> bool:
     """The interval after the last dose has passed and nothing is booked: time to book the next one. True when
     the message was written (once per person and dose)."""
-    recipient = await _recipient(conn, person.id)
-    if recipient is None:
+    reach = await _reach(conn, person.id)
+    if reach is None:
         return False
+    recipient, _ = reach
     written = await notify.send(
         uow,
         notify.Notice(

@@ -283,3 +283,26 @@ async def test_the_relay_job_sends_batch_after_batch_and_counts_them_for_metrics
     assert len(app.requests) == 250
     sent = REGISTRY.get_sample_value("vaxbook_messages", {"medium": "sms", "kind": "sign_in_code", "status": "sent"})
     assert sent == 250
+
+
+async def test_a_cancelled_or_moved_booking_is_never_reminded_of_its_old_slot(
+    uow: UnitOfWork, db: asyncpg.Connection, gateway: tuple[Gateway, str]
+) -> None:
+    """Through the relay, on a moved clock: a booking moved, then its new one cancelled, before any reminder is
+    due: the person hears of the booking, the move and the cancellation, and of no appointment that no longer
+    stands."""
+    app, url = gateway
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    day = datetime.now(SAIGON).date() + timedelta(days=2)
+    first = await make_slot(uow, clinic, service, starts_at=datetime(day.year, day.month, day.day, 8, tzinfo=SAIGON))
+    second = await make_slot(uow, clinic, service, starts_at=first.starts_at + timedelta(hours=3))
+    citizen, _ = await make_citizen(uow)
+    now = first.starts_at - timedelta(hours=40)
+    booked = await bookings.book(uow, citizen, POLICY, slot_id=first.id, person_id=None, now=now, idempotency=None)
+    moved = await bookings.move(
+        uow, citizen, POLICY, booking_id=booked.id, slot_id=second.id, now=now, idempotency=None
+    )
+    await bookings.cancel(uow, citizen, POLICY, booking_id=moved.id, now=now, idempotency=None)
+    for moment in (now, first.starts_at - timedelta(hours=24), second.starts_at - timedelta(hours=2)):
+        await relay(uow, url, moment)
+    assert kinds(app) == ["booked", "moved", "cancelled"]
