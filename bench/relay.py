@@ -157,6 +157,22 @@ async def reset_rush(dsn: str, data: BenchData) -> None:
         await conn.close()
 
 
+async def settled(dsn: str) -> None:
+    """Wait for the scheduler's start-up catch-up (the nightly jobs it missed) to finish: a rush beside it would
+    measure that, not the relay."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            running = await conn.fetchval("SELECT count(*) FROM job_runs WHERE finished_at IS NULL")
+            nightly = await conn.fetchval("SELECT count(*) FROM job_runs WHERE job = 'generate-slots'")
+            if nightly and not running:
+                return
+            await asyncio.sleep(1)
+    finally:
+        await conn.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.relay", description=__doc__)
     parser.add_argument("--messages", type=int, default=100_000, help="due reminders to send")
@@ -207,6 +223,7 @@ def serve_and_rush(dsn: str, url: str, data: BenchData, args: argparse.Namespace
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(base, time.monotonic() + 60)
+        asyncio.run(settled(dsn))
         quiet = asyncio.run(rush(base, data, key, args.concurrency, "booking rush, nothing to send"))
         asyncio.run(reset_rush(dsn, data))
         asyncio.run(fill(dsn, args.messages, due=datetime.now(UTC)))

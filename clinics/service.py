@@ -262,11 +262,12 @@ async def search_availability(
             after=after,
             limit=limit,
         )
-    held = await priority.reservations_of_slots(uow, [slot for slot, *_ in rows])
-    found = [Found(slot, code, clinic, held.get(slot.id, []), draw) for slot, code, clinic, draw in rows]
-    if searcher is None or not found:
-        return found
-    plans = await priority.plans_for(uow, searcher, [(f.slot, f.day) for f in found], held, now=now)
+        # in the same transaction (one connection, one snapshot): the seats the slots hold back, and the searcher's
+        held = await priority.reservations_of_slots(uow, [slot for slot, *_ in rows]) if rows else {}
+        found = [Found(slot, code, clinic, held.get(slot.id, []), draw) for slot, code, clinic, draw in rows]
+        if searcher is None or not found:
+            return found
+        plans = await priority.plans_for(uow, searcher, [(f.slot, f.day) for f in found], held, now=now)
     return [replace(f, plan=plans[f.slot.id], searcher=searcher.person_id) for f in found]
 
 

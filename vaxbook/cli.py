@@ -118,7 +118,10 @@ def main() -> None:
 
 def _listen(host: str, port: int) -> socket.socket:
     """The service's socket, bound before anything else starts: an address in use is one line and exit 1."""
-    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP named: asyncio turns Nagle's algorithm off (TCP_NODELAY) only on sockets that say they are TCP,
+    # and a small answer would otherwise wait for the client's delayed ACK (tens of milliseconds)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         listener.bind((host, port))
