@@ -1066,8 +1066,8 @@ async def waiting_for(
         SELECT {_entry_columns()} FROM standby_entries
         WHERE status = 'waiting' AND service_id = $1 AND $5 BETWEEN date_from AND date_to
           AND (clinic_id = $2
-               OR (clinic_id IS NULL AND place_key(province) = place_key($3)
-                   AND place_key(district) = place_key($4)))
+               OR (clinic_id IS NULL AND place_key(province) = (SELECT place_key($3))
+                   AND place_key(district) = (SELECT place_key($4))))
         ORDER BY priority_rank, created_at, id
         LIMIT $6
         """,

@@ -128,9 +128,9 @@ async def list_clinics(
     rows = await conn.fetch(
         f"""
         SELECT {_CLINIC} FROM clinics
-        WHERE ($1::text IS NULL OR province_key = place_key($1))
-          AND ($2::text IS NULL OR district_key = place_key($2))
-          AND ($3::text IS NULL OR ward_key = place_key($3))
+        WHERE ($1::text IS NULL OR province_key = (SELECT place_key($1)))
+          AND ($2::text IS NULL OR district_key = (SELECT place_key($2)))
+          AND ($3::text IS NULL OR ward_key = (SELECT place_key($3)))
           AND ($4::text IS NULL OR kind = $4)
           AND ($5 OR active)
           AND ($6::text IS NULL OR code > $6)
@@ -363,9 +363,10 @@ async def search_open_slots(
         ("s.clinic_id = ${}", clinic_id),
         ("c.code = ${}", clinic_code),
         ("s.id = ${}", slot_id),
-        ("c.province_key = place_key(${})", province),
-        ("c.district_key = place_key(${})", district),
-        ("c.ward_key = place_key(${})", ward),
+        # a sub-select: the key of what was typed is worked out once per search, not once per row
+        ("c.province_key = (SELECT place_key(${}))", province),
+        ("c.district_key = (SELECT place_key(${}))", district),
+        ("c.ward_key = (SELECT place_key(${}))", ward),
     ):
         if value is not None:
             args.append(value)
