@@ -338,57 +338,83 @@ async def search_open_slots(
     when its pending draw closes). Seats held back for priority groups count unless `open_to_everyone`. Places
     match as people type them (place_key: accents, case and "Quận"/"P." aside).
 
-    Only the filters given become conditions, so that each combination gets a plan of its own that walks
-    an index in (starts_at, id) order and stops at the page size.
+    Only the filters given become conditions, so that each combination gets a plan of its own. Without a narrow
+    place the plan walks an index in (starts_at, id) order and stops at the page size. With a district, ward or
+    clinic it takes each matching clinic's first page from that clinic's own index and keeps the earliest: the
+    planner cannot tell how many of a window's slots are open at a few clinics, and guessing few, it had read and
+    sorted them all (43 ms for a district's two weeks at 88 clinics, against 1 ms this way).
     """
     args: list[Any] = [now, date_from, date_to]
-    conditions = [
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    clinic_conditions = ["c.active"]
+    slot_conditions = [
         "s.status = 'open'",
         "s.booked < s.capacity",
-        "c.active",
         "sv.active",
         "s.starts_at > $1",
-        # a day either side in UTC keeps the index usable; the local date is then checked exactly
-        "s.starts_at >= $2::date - 1",
-        "s.starts_at < $3::date + 2",
+        # the dates' first and last instants in the clinics' zones bound the walk down the index (exactly, when
+        # all clinics share one zone); each slot's local date is then checked in its own clinic's zone
+        "s.starts_at >= (SELECT min($2::date::timestamp AT TIME ZONE timezone) FROM clinics)",
+        "s.starts_at < (SELECT max(($3::date + 1)::timestamp AT TIME ZONE timezone) FROM clinics)",
         "(s.starts_at AT TIME ZONE c.timezone)::date BETWEEN $2 AND $3",
     ]
     if open_to_everyone:
-        conditions.append(
+        slot_conditions.append(
             "s.booked + s.held_back < s.capacity AND (s.opens_at IS NULL OR s.opens_at <= $1) AND d.slot_id IS NULL"
         )
-    for condition, value in (
-        ("sv.code = ${}", service_code),
-        ("s.service_id = ${}", service_id),
-        ("s.clinic_id = ${}", clinic_id),
-        ("c.code = ${}", clinic_code),
-        ("s.id = ${}", slot_id),
-        # a sub-select: the key of what was typed is worked out once per search, not once per row
-        ("c.province_key = (SELECT place_key(${}))", province),
-        ("c.district_key = (SELECT place_key(${}))", district),
-        ("c.ward_key = (SELECT place_key(${}))", ward),
+    for conditions, condition, value in (
+        # a sub-select too: the service is then a constant, and a walk down the slots keeps their index's order
+        (slot_conditions, "s.service_id = (SELECT id FROM services WHERE code = {})", service_code),
+        (slot_conditions, "s.service_id = {}", service_id),
+        (slot_conditions, "s.id = {}", slot_id),
+        (clinic_conditions, "c.id = {}", clinic_id),
+        (clinic_conditions, "c.code = {}", clinic_code),
+        # the key of what was typed is worked out once per search, not once per row
+        (clinic_conditions, "c.province_key = (SELECT place_key({}))", province),
+        (clinic_conditions, "c.district_key = (SELECT place_key({}))", district),
+        (clinic_conditions, "c.ward_key = (SELECT place_key({}))", ward),
     ):
         if value is not None:
-            args.append(value)
-            conditions.append(condition.format(len(args)))
+            conditions.append(condition.format(arg(value)))
     if after is not None:
-        args.extend(after)
-        conditions.append(f"(s.starts_at, s.id) > (${len(args) - 1}, ${len(args)})")
-    args.append(limit)
-    rows = await conn.fetch(
-        f"""
-        SELECT {_columns(_SLOT, "s")}, sv.code AS service_code, {_columns(_CLINIC, "c", "clinic_")},
-               d.closes_at AS draw_closes_at
-        FROM slots s
-        JOIN clinics c ON c.id = s.clinic_id
+        slot_conditions.append(f"(s.starts_at, s.id) > ({arg(after[0])}, {arg(after[1])})")
+    page = arg(limit)
+    slots = """slots s
         JOIN services sv ON sv.id = s.service_id
-        LEFT JOIN slot_draws d ON d.clinic_id = s.clinic_id AND d.slot_id = s.id AND d.settled_at IS NULL
-        WHERE {" AND ".join(conditions)}
-        ORDER BY s.starts_at, s.id
-        LIMIT ${len(args)}
-        """,
-        *args,
-    )
+        LEFT JOIN slot_draws d ON d.clinic_id = s.clinic_id AND d.slot_id = s.id AND d.settled_at IS NULL"""
+    if any(value is not None for value in (district, ward, clinic_id, clinic_code)):
+        # one service at one clinic has one slot per start, so its order is the index's own and the walk stops
+        one_service = service_code is not None or service_id is not None
+        clinic_order = "s.starts_at" if one_service else "s.starts_at, s.id"
+        sql = f"""
+            SELECT {_columns(_SLOT, "s")}, s.service_code, {_columns(_CLINIC, "c", "clinic_")}, s.draw_closes_at
+            FROM clinics c
+            CROSS JOIN LATERAL (
+                SELECT {_columns(_SLOT, "s")}, sv.code AS service_code, d.closes_at AS draw_closes_at
+                FROM {slots}
+                WHERE s.clinic_id = c.id AND {" AND ".join(slot_conditions)}
+                ORDER BY {clinic_order}
+                LIMIT {page}
+            ) s
+            WHERE {" AND ".join(clinic_conditions)}
+        """
+    else:
+        sql = f"""
+            SELECT {_columns(_SLOT, "s")}, sv.code AS service_code, {_columns(_CLINIC, "c", "clinic_")},
+                   d.closes_at AS draw_closes_at
+            FROM {slots}
+            JOIN clinics c ON c.id = s.clinic_id
+            WHERE {" AND ".join(clinic_conditions + slot_conditions)}
+        """
+    # The planner cannot know how many of a window's slots are open, and in a cached plan it guesses a handful: it
+    # would then read every slot in the window and sort them (60 ms city-wide) rather than walk the index in page
+    # order and stop (2 ms). Within this transaction a sort is taken only where nothing else gives the order.
+    await conn.execute("SET LOCAL enable_sort = off")
+    rows = await conn.fetch(f"{sql} ORDER BY s.starts_at, s.id LIMIT {page}", *args)
     return [
         (
             _slot(_unprefixed(row, _SLOT)),

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
+import pytest
 
 from clinics import service as clinics
 from clinics.schemas import ClinicUpdate
@@ -77,14 +78,34 @@ async def test_place_and_service_filters(client: httpx.AsyncClient, uow: UnitOfW
     assert (await search(client, service="unknown"))["items"] == []
 
 
-async def test_dates_are_the_clinics_local_dates(client: httpx.AsyncClient, uow: UnitOfWork) -> None:
+@pytest.mark.parametrize("place", ["city", "district", "clinic"])
+async def test_dates_are_the_clinics_local_dates(client: httpx.AsyncClient, uow: UnitOfWork, place: str) -> None:
     clinic, service = await make_clinic(uow), await make_service(uow)
     day = datetime.now(SAIGON).date() + timedelta(days=3)
     early = await make_slot(uow, clinic, service, starts_at=local(day, 6))  # 23:00 UTC the day before
     late = await make_slot(uow, clinic, service, starts_at=local(day, 23, 30))
     await make_slot(uow, clinic, service, starts_at=local(day + timedelta(days=1), 0, 30))
-    result = await search(client, date_from=day.isoformat(), date_to=day.isoformat())
-    assert [i["slot_id"] for i in result["items"]] == [str(early.id), str(late.id)]
+    await make_slot(uow, clinic, service, starts_at=local(day - timedelta(days=1), 23, 30))
+    # Honolulu's day ends ten hours after UTC's and Kiritimati's starts fourteen hours before: searched together,
+    # each clinic's slots still count by its own calendar
+    found = [early, late]
+    for zone, inside, outside in (
+        ("Pacific/Honolulu", time(23, 30), time(0, 30)),
+        ("Pacific/Kiritimati", time(0, 30), time(23, 30)),
+    ):
+        far = await make_clinic(uow, timezone=zone)
+        found.append(await make_slot(uow, far, service, starts_at=datetime.combine(day, inside, ZoneInfo(zone))))
+        other_day = day + timedelta(days=1) if inside > outside else day - timedelta(days=1)
+        await make_slot(uow, far, service, starts_at=datetime.combine(other_day, outside, ZoneInfo(zone)))
+    if place == "clinic":
+        found = [early, late]
+    params = {"date_from": day.isoformat(), "date_to": day.isoformat()} | {
+        "city": {},
+        "district": {"district": "Ninh Kiều"},
+        "clinic": {"clinic": clinic.code},
+    }[place]
+    items = [i["slot_id"] for i in (await search(client, **params))["items"]]
+    assert items == [str(s.id) for s in sorted(found, key=lambda s: (s.starts_at, str(s.id)))]
 
 
 async def test_the_default_window_is_two_weeks(client: httpx.AsyncClient, uow: UnitOfWork) -> None:
@@ -95,26 +116,33 @@ async def test_the_default_window_is_two_weeks(client: httpx.AsyncClient, uow: U
     assert [i["slot_id"] for i in (await search(client))["items"]] == [str(inside.id)]
 
 
-async def test_pages_cover_every_slot_once(client: httpx.AsyncClient, uow: UnitOfWork) -> None:
+@pytest.mark.parametrize("narrowed", [{}, {"district": "Ninh Kiều"}, {"district": "Ninh Kiều", "service": "pages-a"}])
+async def test_pages_cover_every_slot_once(
+    client: httpx.AsyncClient, uow: UnitOfWork, narrowed: dict[str, str]
+) -> None:
     clinic_a, clinic_b = await make_clinic(uow), await make_clinic(uow)
-    service = await make_service(uow)
+    elsewhere = await make_clinic(uow, district="Ô Môn")
+    services = [await make_service(uow, code="pages-a"), await make_service(uow, code="pages-b")]
     start = datetime.now(SAIGON).replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
-    expected = set()
-    for i in range(7):
-        for clinic in (clinic_a, clinic_b):  # same start times at two clinics: the id breaks ties
-            expected.add(str((await make_slot(uow, clinic, service, starts_at=start + timedelta(hours=i))).id))
+    expected = []
+    for i in range(5):
+        # the same start at two clinics and for two services at each: the id breaks the ties
+        for clinic in (clinic_a, clinic_b, elsewhere):
+            for service in services:
+                slot = await make_slot(uow, clinic, service, starts_at=start + timedelta(hours=i))
+                if (clinic is not elsewhere or not narrowed) and service.code == narrowed.get("service", service.code):
+                    expected.append(slot)
     seen: list[str] = []
     cursor = None
-    for _ in range(10):
-        params: dict[str, Any] = {"limit": 3} | ({"cursor": cursor} if cursor else {})
+    for _ in range(len(expected)):
+        params: dict[str, Any] = narrowed | {"limit": 3} | ({"cursor": cursor} if cursor else {})
         page = await search(client, **params)
         seen += [i["slot_id"] for i in page["items"]]
         assert {i["clinic_id"] for i in page["items"]} == {c["id"] for c in page["clinics"]}
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    assert len(seen) == len(set(seen)) == 14
-    assert set(seen) == expected
+    assert seen == [str(s.id) for s in sorted(expected, key=lambda s: (s.starts_at, str(s.id)))]
 
 
 async def test_bad_search_input_is_a_field_error(client: httpx.AsyncClient) -> None:
