@@ -440,50 +440,6 @@ async def has_active_booking(conn: Connection, *, person_id: UUID, service_id: U
     return exists
 
 
-# Seats
-
-
-async def claim_seat(
-    conn: Connection, *, clinic_id: UUID, slot_id: UUID, now: datetime, early: bool = False, through_draw: bool = False
-) -> bool:
-    """Take one seat of an open, future slot in one conditional statement; False when none is left.
-
-    Seats held back for priority groups are not taken here, nor any seat before the slot opens to everyone
-    (unless `early`: the person's group may already book it), nor a seat of a slot whose draw is not settled
-    (unless `through_draw`: the draw itself is booking it).
-    """
-    row = await conn.fetchrow(
-        """
-        UPDATE slots s SET booked = booked + 1, updated_at = now()
-        WHERE clinic_id = $1 AND id = $2 AND status = 'open' AND booked + held_back < capacity AND starts_at > $3
-          AND (opens_at IS NULL OR opens_at <= $3 OR $4)
-          AND ($5 OR NOT EXISTS (SELECT 1 FROM slot_draws d
-                                 WHERE d.clinic_id = s.clinic_id AND d.slot_id = s.id AND d.settled_at IS NULL))
-        RETURNING booked
-        """,
-        clinic_id,
-        slot_id,
-        now,
-        early,
-        through_draw,
-    )
-    return row is not None
-
-
-async def lock_slots(conn: Connection, *, slot_ids: list[UUID]) -> None:
-    """Lock several slots' rows in one order (by id), so that two transactions taking the same slots never
-    wait on each other in a circle."""
-    await conn.execute("SELECT 1 FROM slots WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE", slot_ids)
-
-
-async def release_seat(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> None:
-    await conn.execute(
-        "UPDATE slots SET booked = booked - 1, updated_at = now() WHERE clinic_id = $1 AND id = $2",
-        clinic_id,
-        slot_id,
-    )
-
-
 # Bookings
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -237,160 +237,6 @@ async def reserved_bookings(conn: Connection, *, clinic_id: UUID, slot_id: UUID)
     return {r["id"]: (r["code"], r["booked"]) for r in rows}
 
 
-async def replace_reservations(
-    conn: Connection,
-    *,
-    clinic_id: UUID,
-    slot_id: UUID,
-    opens_at: datetime | None,
-    groups: list[tuple[UUID, int, datetime]],
-) -> None:
-    """Set a slot's reservations (under lock_slot): groups left out go (if nothing booked in them), the others
-    get their new seats and opening and hold them again if they had been released (their booked seats counted
-    afresh from the bookings); held_back is recomputed. Raises asyncpg.CheckViolationError when seats would
-    go below those booked, or held-back seats past the free ones."""
-    group_ids = [g for g, _, _ in groups]
-    await conn.execute(
-        "DELETE FROM slot_reservations WHERE clinic_id = $1 AND slot_id = $2 AND NOT group_id = ANY($3::uuid[])",
-        clinic_id,
-        slot_id,
-        group_ids,
-    )
-    await conn.execute(
-        """
-        INSERT INTO slot_reservations (clinic_id, slot_id, group_id, seats, opens_at, booked)
-        SELECT $1, $2, g.group_id, g.seats, g.opens_at,
-               (SELECT count(*) FROM bookings b
-                WHERE b.clinic_id = $1 AND b.slot_id = $2 AND b.priority_group_id = g.group_id AND b.reserved_seat
-                  AND b.status IN ('booked', 'checked_in'))
-        FROM unnest($3::uuid[], $4::int[], $5::timestamptz[]) AS g (group_id, seats, opens_at)
-        ON CONFLICT (clinic_id, slot_id, group_id) DO UPDATE
-            SET seats = excluded.seats, opens_at = excluded.opens_at, booked = excluded.booked, released_at = NULL
-        """,
-        clinic_id,
-        slot_id,
-        group_ids,
-        [s for _, s, _ in groups],
-        [o for _, _, o in groups],
-    )
-    await conn.execute(
-        """
-        UPDATE slots SET opens_at = $3, updated_at = now(),
-            held_back = (SELECT coalesce(sum(seats - booked), 0) FROM slot_reservations
-                         WHERE clinic_id = $1 AND slot_id = $2 AND released_at IS NULL)
-        WHERE clinic_id = $1 AND id = $2
-        """,
-        clinic_id,
-        slot_id,
-        opens_at,
-    )
-
-
-async def lock_slot(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> bool:
-    """Every change to a slot's held-back seats locks the slot's row first, then its reservations: one order, so
-    that a booking, a cancellation, a release and a change of reservations never wait on each other in a circle.
-    False when there is no such slot."""
-    found = await conn.fetchval(
-        "SELECT true FROM slots WHERE clinic_id = $1 AND id = $2 FOR NO KEY UPDATE", clinic_id, slot_id
-    )
-    return bool(found)
-
-
-async def claim_reserved_seat(
-    conn: Connection, *, clinic_id: UUID, slot_id: UUID, group_id: UUID, now: datetime
-) -> bool:
-    """Take one of a group's held-back seats: one statement that moves the seat from held back to booked in both
-    rows, or in neither. False when the group has none left, it is not open yet, or the slot is not bookable."""
-    await lock_slot(conn, clinic_id=clinic_id, slot_id=slot_id)
-    claimed = await conn.fetchval(
-        """
-        WITH bookable AS (
-            SELECT 1 FROM slots WHERE clinic_id = $1 AND id = $2 AND status = 'open' AND starts_at > $4
-        ), taken AS (
-            UPDATE slot_reservations SET booked = booked + 1
-            WHERE clinic_id = $1 AND slot_id = $2 AND group_id = $3 AND released_at IS NULL AND booked < seats
-              AND opens_at <= $4 AND EXISTS (SELECT 1 FROM bookable)
-            RETURNING 1
-        )
-        UPDATE slots SET booked = booked + 1, held_back = held_back - 1, updated_at = now()
-        WHERE clinic_id = $1 AND id = $2 AND EXISTS (SELECT 1 FROM taken)
-        RETURNING true
-        """,
-        clinic_id,
-        slot_id,
-        group_id,
-        now,
-    )
-    return bool(claimed)
-
-
-async def return_reserved_seat(conn: Connection, *, clinic_id: UUID, slot_id: UUID, group_id: UUID) -> bool:
-    """Give a cancelled booking's held-back seat back to its group, in both rows or neither; False when the
-    group's seats were released (the seat is then an ordinary one)."""
-    await lock_slot(conn, clinic_id=clinic_id, slot_id=slot_id)
-    returned = await conn.fetchval(
-        """
-        WITH back AS (
-            UPDATE slot_reservations SET booked = booked - 1
-            WHERE clinic_id = $1 AND slot_id = $2 AND group_id = $3 AND released_at IS NULL
-            RETURNING 1
-        )
-        UPDATE slots SET booked = booked - 1, held_back = held_back + 1, updated_at = now()
-        WHERE clinic_id = $1 AND id = $2 AND EXISTS (SELECT 1 FROM back)
-        RETURNING true
-        """,
-        clinic_id,
-        slot_id,
-        group_id,
-    )
-    return bool(returned)
-
-
-async def release(
-    conn: Connection, *, now: datetime, lead: timedelta, clinic_id: UUID | None, slot_id: UUID | None
-) -> int:
-    """Release the unbooked held-back seats of slots starting within `lead` (or of one slot, whenever it starts)
-    to everyone. Returns the seats released."""
-    due = await conn.fetch(
-        """
-        SELECT s.clinic_id, s.id FROM slots s
-        WHERE ($3::uuid IS NULL OR s.clinic_id = $3) AND ($4::uuid IS NULL OR s.id = $4)
-          AND ($4::uuid IS NOT NULL OR (s.starts_at <= $1::timestamptz + $2::interval AND s.starts_at > $1))
-          AND EXISTS (SELECT 1 FROM slot_reservations r
-                      WHERE r.clinic_id = s.clinic_id AND r.slot_id = s.id AND r.released_at IS NULL)
-        ORDER BY s.id
-        FOR NO KEY UPDATE OF s
-        """,
-        now,
-        lead,
-        clinic_id,
-        slot_id,
-    )
-    if not due:
-        return 0
-    released = await conn.fetchval(
-        """
-        WITH freed AS (
-            UPDATE slot_reservations r SET released_at = $1
-            FROM unnest($2::uuid[], $3::uuid[]) AS d (clinic_id, slot_id)
-            WHERE r.clinic_id = d.clinic_id AND r.slot_id = d.slot_id AND r.released_at IS NULL
-            RETURNING r.clinic_id, r.slot_id, r.seats - r.booked AS seats
-        ), per_slot AS (
-            SELECT clinic_id, slot_id, sum(seats) AS seats FROM freed GROUP BY 1, 2
-        ), updated AS (
-            UPDATE slots s SET held_back = s.held_back - p.seats, updated_at = now()
-            FROM per_slot p WHERE s.clinic_id = p.clinic_id AND s.id = p.slot_id
-            RETURNING p.seats
-        )
-        SELECT coalesce(sum(seats), 0) FROM updated
-        """,
-        now,
-        [r["clinic_id"] for r in due],
-        [r["id"] for r in due],
-    )
-    return int(released)
-
-
 # Template reservations
 
 
@@ -441,35 +287,6 @@ async def replace_template_reservations(
         [g.group_id for g in groups],
         [g.share_percent for g in groups],
         [g.opens_days_before for g in groups],
-    )
-
-
-async def reserve_from_templates(conn: Connection, *, clinic_id: UUID, slot_ids: list[UUID]) -> None:
-    """Give slots just made from templates their templates' reservations and opening times."""
-    await conn.execute(
-        """
-        INSERT INTO slot_reservations (clinic_id, slot_id, group_id, seats, opens_at)
-        SELECT s.clinic_id, s.id, t.group_id, s.capacity * t.share_percent / 100,
-               s.starts_at - make_interval(days => t.opens_days_before)
-        FROM slots s JOIN template_reservations t ON t.clinic_id = s.clinic_id AND t.template_id = s.template_id
-        WHERE s.clinic_id = $1 AND s.id = ANY($2::uuid[])
-        ON CONFLICT DO NOTHING
-        """,
-        clinic_id,
-        slot_ids,
-    )
-    await conn.execute(
-        """
-        UPDATE slots s SET
-            opens_at = CASE WHEN t.opens_days_before IS NULL THEN NULL
-                            ELSE s.starts_at - make_interval(days => t.opens_days_before) END,
-            held_back = (SELECT coalesce(sum(seats), 0) FROM slot_reservations r
-                         WHERE r.clinic_id = s.clinic_id AND r.slot_id = s.id)
-        FROM slot_templates t
-        WHERE t.clinic_id = s.clinic_id AND t.id = s.template_id AND s.clinic_id = $1 AND s.id = ANY($2::uuid[])
-        """,
-        clinic_id,
-        slot_ids,
     )
 
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from clinics import seats
 from clinics.models import Sex, Slot, SlotNotFound, TemplateNotFound
 from priority import repository
 from priority.models import (
@@ -245,18 +246,16 @@ async def set_slot_seats(
     groups = [(g.group_id, g.seats, g.opens_at) for g in data.groups]
     async with uow.transaction() as conn:
         await _known_groups(conn, [g for g, _, _ in groups])
-        if not await repository.lock_slot(conn, clinic_id=clinic_id, slot_id=slot_id):
+        if not await seats.lock(conn, clinic_id=clinic_id, slot_id=slot_id):
             raise SlotNotFound()
-        wanted = {g: seats for g, seats, _ in groups}
+        wanted = {group: count for group, count, _ in groups}
         for group_id, (code, booked) in (
             await repository.reserved_bookings(conn, clinic_id=clinic_id, slot_id=slot_id)
         ).items():
             if booked > wanted.get(group_id, 0):
                 raise ReservationBelowBooked(group=code, booked=booked)
         try:
-            await repository.replace_reservations(
-                conn, clinic_id=clinic_id, slot_id=slot_id, opens_at=data.opens_at, groups=groups
-            )
+            await seats.hold_back(conn, clinic_id=clinic_id, slot_id=slot_id, opens_at=data.opens_at, groups=groups)
         except asyncpg.CheckViolationError:
             raise ReservationsTooLarge() from None
         await _draw_still_enterable(conn, clinic_id, slot_id, now=now)
@@ -337,7 +336,7 @@ async def reserve_from_templates(uow: UnitOfWork, slots: list[Slot]) -> None:
             by_clinic.setdefault(slot.clinic_id, []).append(slot.id)
     async with uow.transaction() as conn:
         for clinic_id, slot_ids in sorted(by_clinic.items()):
-            await repository.reserve_from_templates(conn, clinic_id=clinic_id, slot_ids=slot_ids)
+            await seats.hold_back_as_templates_say(conn, clinic_id=clinic_id, slot_ids=slot_ids)
 
 
 # Booking: which seat a person may take, taking it, and giving it back
@@ -370,7 +369,7 @@ async def claim_reserved(uow: UnitOfWork, *, slot: Slot, seat_plan: SeatPlan, no
     """Take a held-back seat of the person's best group that has one; None when none is left to them."""
     async with uow.transaction() as conn:
         for reservation in seat_plan.usable:
-            if reservation.left and await repository.claim_reserved_seat(
+            if reservation.left and await seats.claim_held(
                 conn, clinic_id=slot.clinic_id, slot_id=slot.id, group_id=reservation.group.id, now=now
             ):
                 return reservation
@@ -388,7 +387,7 @@ def why_no_seat(seat_plan: SeatPlan) -> SeatsReserved | None:
 async def return_seat(uow: UnitOfWork, *, clinic_id: UUID, slot_id: UUID, group_id: UUID) -> bool:
     """A cancelled or moved booking's held-back seat goes back to its group (False once released)."""
     async with uow.transaction() as conn:
-        return await repository.return_reserved_seat(conn, clinic_id=clinic_id, slot_id=slot_id, group_id=group_id)
+        return await seats.give_back_held(conn, clinic_id=clinic_id, slot_id=slot_id, group_id=group_id)
 
 
 # Release
@@ -397,26 +396,26 @@ async def return_seat(uow: UnitOfWork, *, clinic_id: UUID, slot_id: UUID, group_
 async def release_due(uow: UnitOfWork, actor: Actor, *, now: datetime, lead: timedelta) -> int:
     """Release to everyone the unbooked held-back seats of slots starting within `lead` (run on a schedule)."""
     async with uow.transaction() as conn:
-        seats = await repository.release(conn, now=now, lead=lead, clinic_id=None, slot_id=None)
-        if seats:
+        released = await seats.release_held_back(conn, now=now, lead=lead, clinic_id=None, slot_id=None)
+        if released:
             await audit.record(
                 conn,
                 actor=actor,
                 action="reservations.release",
                 object_type="all_clinics",
                 object_id="*",
-                details={"seats": seats, "lead_hours": lead.total_seconds() / 3600},
+                details={"seats": released, "lead_hours": lead.total_seconds() / 3600},
             )
-    return seats
+    return released
 
 
 async def release_slot(uow: UnitOfWork, principal: Principal, clinic_id: UUID, slot_id: UUID, *, now: datetime) -> int:
     """Release one slot's unbooked held-back seats now, whenever it starts."""
     principal.require_clinic(clinic_id)
     async with uow.transaction() as conn:
-        if not await repository.lock_slot(conn, clinic_id=clinic_id, slot_id=slot_id):
+        if not await seats.lock(conn, clinic_id=clinic_id, slot_id=slot_id):
             raise SlotNotFound()
-        seats = await repository.release(conn, now=now, lead=timedelta(0), clinic_id=clinic_id, slot_id=slot_id)
+        released = await seats.release_held_back(conn, now=now, lead=timedelta(0), clinic_id=clinic_id, slot_id=slot_id)
         await audit.record(
             conn,
             actor=principal,
@@ -424,9 +423,9 @@ async def release_slot(uow: UnitOfWork, principal: Principal, clinic_id: UUID, s
             object_type="slot",
             object_id=slot_id,
             clinic_id=clinic_id,
-            details={"seats": seats},
+            details={"seats": released},
         )
-    return seats
+    return released
 
 
 # Fair draws: entries until the close, then a recorded seed decides the order

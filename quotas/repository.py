@@ -305,40 +305,6 @@ async def committed_seats(conn: Connection, *, clinic_id: UUID, product_id: UUID
     return int(row["seats"]), int(row["booked"])
 
 
-async def trim_free_seats(conn: Connection, *, clinic_id: UUID, product_id: UUID, seats: int, now: datetime) -> int:
-    """Take up to `seats` unbooked seats out of the clinic's coming slots for this vaccine, latest slots first.
-
-    Returns how many were taken. Booked seats, and seats held back for priority groups, are never touched.
-    """
-    rows = await conn.fetch(
-        """
-        SELECT s.id, s.starts_at, s.capacity - s.booked - s.held_back AS free
-        FROM slots s JOIN services sv ON sv.id = s.service_id
-        WHERE s.clinic_id = $1 AND sv.product_id = $2 AND s.status = 'open' AND s.ends_at > $3
-          AND s.capacity > s.booked + s.held_back
-        ORDER BY s.id
-        FOR UPDATE OF s
-        """,
-        clinic_id,
-        product_id,
-        now,
-    )
-    # locked in id order, as a reschedule locks its two slots, so the two never wait on each other in a circle
-    trimmed = 0
-    for row in sorted(rows, key=lambda r: (r["starts_at"], r["id"]), reverse=True):
-        if trimmed >= seats:
-            break
-        take = min(row["free"], seats - trimmed)
-        await conn.execute(
-            "UPDATE slots SET capacity = capacity - $3, updated_at = now() WHERE clinic_id = $1 AND id = $2",
-            clinic_id,
-            row["id"],
-            take,
-        )
-        trimmed += take
-    return trimmed
-
-
 # Reports. They read clinics, bookings and priority groups too: a report is one consistent read over several
 # domains' rows, which their services could only give as separate snapshots.
 

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from pydantic import TypeAdapter
 
+from clinics import seats
 from clinics.models import check_date_range
 from quotas import repository
 from quotas.models import (
@@ -178,16 +179,16 @@ async def _from_clinic(conn: Connection, clinic_id: UUID, lot: Lot, doses: int, 
     if left is not None:
         raise InsufficientStock(available=left, requested=doses)
     held = await repository.clinic_doses(conn, clinic_id=clinic_id, product_id=lot.product_id, on=_today(now))
-    seats, booked = await repository.committed_seats(conn, clinic_id=clinic_id, product_id=lot.product_id, now=now)
-    if seats > held:
+    committed, booked = await repository.committed_seats(conn, clinic_id=clinic_id, product_id=lot.product_id, now=now)
+    if committed > held:
         if booked > held:
             raise DosesBelowBooked(doses_after=held, booked=booked)
-        trimmed = await repository.trim_free_seats(
-            conn, clinic_id=clinic_id, product_id=lot.product_id, seats=seats - held, now=now
+        trimmed = await seats.trim_free(
+            conn, clinic_id=clinic_id, product_id=lot.product_id, seats=committed - held, now=now
         )
-        if trimmed < seats - held:
+        if trimmed < committed - held:
             # the rest are held back for priority groups: promised like booked ones until released
-            raise DosesBelowBooked(doses_after=held, booked=seats - trimmed)
+            raise DosesBelowBooked(doses_after=held, booked=committed - trimmed)
 
 
 _stored = TypeAdapter(Movement)
@@ -303,9 +304,9 @@ async def check_seats(uow: UnitOfWork, *, clinic_id: UUID, product_id: UUID, now
     """After a change to a clinic's seats (under hold_seats): refuse it if seats now outnumber doses."""
     async with uow.transaction() as conn:
         held = await repository.clinic_doses(conn, clinic_id=clinic_id, product_id=product_id, on=_today(now))
-        seats, _ = await repository.committed_seats(conn, clinic_id=clinic_id, product_id=product_id, now=now)
-    if seats > held:
-        raise QuotaExceeded(doses=held, seats=seats)
+        committed, _ = await repository.committed_seats(conn, clinic_id=clinic_id, product_id=product_id, now=now)
+    if committed > held:
+        raise QuotaExceeded(doses=held, seats=committed)
 
 
 async def room_for_seats(uow: UnitOfWork, *, clinic_id: UUID, product_id: UUID, now: datetime) -> int:

@@ -158,7 +158,12 @@ def create_app(
 
     @asynccontextmanager
     async def database_pool(app: Litestar) -> AsyncIterator[None]:
-        app.state.pool = await db.create_pool(dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+        app.state.pool = await db.create_pool(
+            dsn,
+            min_size=settings.db_pool_min,
+            max_size=settings.db_pool_max,
+            lock_timeout_ms=settings.lock_timeout_ms,
+        )
         # a schema behind the code is reported by /health/ready; nothing is written to it meanwhile
         if settings.generate_signing_keys and await db.schema_revision(app.state.pool) == migrate.head_revision():
             for purpose in KeyPurpose:

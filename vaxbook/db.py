@@ -26,13 +26,18 @@ async def _init_connection(conn: Connection) -> None:
         await conn.set_type_codec(type_name, encoder=_to_json, decoder=json.loads, schema="pg_catalog")
 
 
-async def create_pool(dsn: str, *, min_size: int, max_size: int) -> Pool:
+# how long a statement may wait for a row lock before it fails (and the API answers 503 busy): a seat's row is
+# held for milliseconds, so only a stuck transaction or a queue far past what the service admits waits this long
+LOCK_TIMEOUT_MS = 5000
+
+
+async def create_pool(dsn: str, *, min_size: int, max_size: int, lock_timeout_ms: int = LOCK_TIMEOUT_MS) -> Pool:
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max(min_size, max_size),
         init=_init_connection,
-        server_settings={"application_name": "vaxbook", "timezone": "UTC"},
+        server_settings={"application_name": "vaxbook", "timezone": "UTC", "lock_timeout": str(lock_timeout_ms)},
     )
     assert pool is not None
     return pool

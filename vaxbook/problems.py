@@ -286,8 +286,8 @@ BUSY = Text("Hệ thống đang bận, vui lòng thử lại", "The system is bu
 
 
 def from_database_contention(exc: Exception) -> Problem:
-    """Two transactions caught each other (a deadlock or a serialization failure): nothing was written, and
-    the same request sent again will go through."""
+    """Two transactions caught each other (a deadlock or a serialization failure), or a lock was not free within
+    the lock timeout: nothing was written, and the same request sent again will go through."""
     log.warning("database_contention", error=type(exc).__name__)
     return Problem(status=503, slug="busy", title=BUSY, headers={"Retry-After": "1"})
 
@@ -307,6 +307,7 @@ def problem_details_plugin() -> ProblemDetailsPlugin:
                 HTTPException: from_http_exception,
                 asyncpg.DeadlockDetectedError: from_database_contention,
                 asyncpg.SerializationError: from_database_contention,
+                asyncpg.LockNotAvailableError: from_database_contention,
                 Exception: from_unexpected_error,
             }
         )

@@ -10,6 +10,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from vaxbook import db
+
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 ANY_ADDRESS = frozenset({"", "0.0.0.0", "::"})  # noqa: S104 - recognised, not bound
 
@@ -39,6 +41,13 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     db_pool_min: int = Field(default=2, ge=1)
     db_pool_max: int = Field(default=8, ge=1)
+    lock_timeout_ms: int = Field(
+        default=db.LOCK_TIMEOUT_MS,
+        ge=1,
+        le=60_000,
+        description="How long a statement waits for a row lock (a slot's seats, a person's rows) before the request "
+        "gives up with 503 busy.",
+    )
     migrate_on_start: bool = True
     seed_demo: bool = Field(default=False, description="Load demo data on start when the database is empty.")
 

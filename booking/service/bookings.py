@@ -45,6 +45,7 @@ from booking.service.common import (
     sibling_services,
     take_seat,
 )
+from clinics import seats
 from clinics import service as clinics
 from clinics.models import Clinic, Slot, check_date_range
 from priority import service as priority
@@ -277,14 +278,14 @@ async def move(
         assert old is not None
         slot, person = screened.slot, screened.person
         async with uow.transaction() as conn:
-            # Both slots are locked in one order, so that two moves between the same two slots in opposite
-            # directions cannot wait on each other.
-            await repository.lock_slots(conn, slot_ids=[old.slot_id, slot.id])
             moved = await repository.change_status(
                 conn, booking_id=old.id, from_status=BookingStatus.BOOKED, to_status=BookingStatus.MOVED, before=now
             )
             if moved is None:
                 raise _explain_unchanged(await booking_for(conn, principal, booking_id), now)
+            # the booking's row, then both slots together (seats' lock order), so that two moves between the same
+            # two slots in opposite directions cannot wait on each other
+            await seats.lock_all(conn, slot_ids=[old.slot_id, slot.id])
             new = await insert_booking(
                 conn,
                 principal,
@@ -344,7 +345,7 @@ async def call_off(
         # people offered one of its seats go back to waiting, in their place in line
         for entry in await repository.offers_of_slot(conn, clinic_id=clinic_id, slot_id=slot_id):
             if await repository.back_to_waiting(conn, entry_id=entry.id):
-                await repository.release_seat(conn, clinic_id=clinic_id, slot_id=slot_id)
+                await seats.give_back(conn, clinic_id=clinic_id, slot_id=slot_id)
                 await record_entry(conn, principal, "standby.offer_called_off", entry)
     return len(held)
 

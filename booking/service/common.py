@@ -29,6 +29,7 @@ from booking.models import (
     check_eligibility,
 )
 from booking.service import messages
+from clinics import seats
 from clinics import service as clinics
 from clinics.models import Clinic, Slot, SlotStatus
 from priority import service as priority
@@ -190,7 +191,7 @@ async def take_seat(
     The booking records the person's group either way (`ranked`: their rank already gave them their place, as
     on the standby list or in a draw)."""
     reservation = await priority.claim_reserved(uow, slot=slot, seat_plan=seat_plan, now=now)
-    if reservation is None and not await repository.claim_seat(
+    if reservation is None and not await seats.claim(
         conn, clinic_id=slot.clinic_id, slot_id=slot.id, now=now, early=seat_plan.early, through_draw=through_draw
     ):
         raise priority.why_no_seat(seat_plan) or SlotFull()
@@ -246,7 +247,7 @@ async def pass_seat_on(
         for entry in await _in_line(uow, conn, slot, clinic, day):
             if await repository.lock_waiting(conn, entry_id=entry.id) and await _may_take(uow, conn, entry, rules, day):
                 return await offer(uow, conn, entry, slot, clinic, policy=policy, now=now)
-    await repository.release_seat(conn, clinic_id=slot.clinic_id, slot_id=slot.id)
+    await seats.give_back(conn, clinic_id=slot.clinic_id, slot_id=slot.id)
     return None
 
 

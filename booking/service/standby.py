@@ -42,6 +42,7 @@ from booking.service.common import (
     rules_of,
     someone,
 )
+from clinics import seats
 from clinics import service as clinics
 from clinics.models import (
     Clinic,
@@ -295,6 +296,6 @@ async def offer_free_seat(
             await dose_for(uow, conn, person, rules, local_day(slot, clinic))
         except (NotEligible, SeriesComplete):
             continue
-        if await repository.claim_seat(conn, clinic_id=clinic.id, slot_id=slot.id, now=now):
+        if await seats.claim(conn, clinic_id=clinic.id, slot_id=slot.id, now=now):
             return await offer(uow, conn, entry, slot, clinic, policy=policy, now=now)
     return None
