@@ -43,11 +43,18 @@ async def create_pool(dsn: str, *, min_size: int, max_size: int, lock_timeout_ms
     return pool
 
 
+class NestedCommit(RuntimeError):
+    """A step that must commit on its own was asked for inside another transaction."""
+
+
 class UnitOfWork:
     """Hands a use case its connection and transaction.
 
     Nested ``transaction()`` calls reuse the open connection, so a use case that calls another domain's
-    service stays in one transaction: either everything it wrote commits, or nothing does.
+    service stays in one transaction: either everything it wrote commits, or nothing does. A step whose write
+    must stand whatever happens next (an attempt counted before the attempt, an idempotency key claimed before
+    the work) uses ``committed()`` instead, which refuses to join an open transaction rather than be rolled
+    back with it.
     """
 
     def __init__(self, pool: Pool) -> None:
@@ -65,6 +72,14 @@ class UnitOfWork:
                 yield conn
             finally:
                 self._conn = None
+
+    @asynccontextmanager
+    async def committed(self) -> AsyncIterator[Connection]:
+        """A transaction of its own, committed when the block ends; NestedCommit inside another one."""
+        if self._conn is not None:
+            raise NestedCommit("this step commits on its own and cannot run inside another transaction")
+        async with self.transaction() as conn:
+            yield conn
 
 
 async def advisory_xact_lock(conn: Connection, key: int) -> None:

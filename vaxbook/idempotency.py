@@ -111,7 +111,7 @@ async def run_once(
     if key is None:
         early = await before() if before is not None else None
         return early if early is not None else await work()
-    async with uow.transaction() as conn:
+    async with uow.committed() as conn:
         seen = await _claim(conn, key, keep_hours)
     if seen is not None:
         fingerprint, state, status, response = seen
@@ -132,7 +132,7 @@ async def run_once(
         if error.status >= 500 or error.status == 429:
             await _forget_in(uow, key)
         else:
-            async with uow.transaction() as conn:
+            async with uow.committed() as conn:
                 await _finish(conn, key, error.status, _stored_error(error))
         raise
     except BaseException:
@@ -184,7 +184,7 @@ async def _finish(conn: Connection, key: IdempotencyKey, status: int, response: 
 
 
 async def _forget_in(uow: UnitOfWork, key: IdempotencyKey) -> None:
-    async with uow.transaction() as conn:
+    async with uow.committed() as conn:
         await conn.execute("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2", key.scope, key.key)
 
 

@@ -70,7 +70,7 @@ def decode(data: Any) -> Booking:
 
 async def count_attempt(uow: UnitOfWork, policy: BookingPolicy, scope: str) -> None:
     """Count a booking attempt in its own committed transaction: a refused attempt still counts."""
-    async with uow.transaction() as conn:
+    async with uow.committed() as conn:
         wait = await repository.count_attempt(
             conn, scope=scope, limit=policy.max_attempts, window_minutes=policy.attempt_window_minutes
         )

@@ -85,7 +85,7 @@ async def request_otp(uow: UnitOfWork, sender: OtpSender, policy: OtpPolicy, *, 
 
 
 async def verify_otp(uow: UnitOfWork, policy: OtpPolicy, *, phone: str, code: str) -> Principal:
-    async with uow.transaction() as conn:
+    async with uow.committed() as conn:
         outcome = await repository.try_otp(conn, phone=phone, code_hash=otp_digest(policy.key, phone, code))
         if outcome is None:
             raise OtpUnusable()
@@ -117,7 +117,7 @@ async def staff_login(uow: UnitOfWork, policy: LoginPolicy, *, username: str, pa
         log.warning("staff.login_refused_locked", staff_id=str(staff_id))
         raise InvalidCredentials()
     if not await _verify(password_hash, password):
-        async with uow.transaction() as conn:
+        async with uow.committed() as conn:
             locked = await repository.record_failed_login(
                 conn, staff_id=staff_id, max_failures=policy.max_failures, lockout_minutes=policy.lockout_minutes
             )
