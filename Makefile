@@ -40,8 +40,9 @@ format: $(INSTALLED)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# the whole suite, its table into docs/benchmarks.md; `vaxbook bench --help` for one scenario or --quick
 bench: $(INSTALLED)
-	$(BIN)/python -m bench
+	$(BIN)/vaxbook bench all --docs docs/benchmarks.md
 	$(BIN)/python -m bench.relay
 
 clean:

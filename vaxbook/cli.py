@@ -1,4 +1,4 @@
-"""The `vaxbook` command: serve, migrate, seed-demo, create-staff, set-password, generate-slots, sweep, keys."""
+"""The `vaxbook` command: serve, migrate, seed-demo, create-staff, set-password, generate-slots, sweep, keys, bench."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import structlog
 import uvicorn
 from pydantic import ValidationError
 
+from bench.command import bench as bench_command
 from vaxbook import db, demo, embedded, migrate
 from vaxbook.audit import SYSTEM
 from vaxbook.auth import service as auth
@@ -417,3 +418,7 @@ def keys_revoke(kid: str) -> None:
     with _database(settings) as dsn:
         key = _run_with_uow(dsn, lambda uow: qr.revoke(uow, SYSTEM, kid, now=datetime.now(UTC)))
     click.echo(f"{key.kid} revoked")
+
+
+# `vaxbook bench SCENARIO`: the benchmark suite (bench/command.py; what it measures waits until it runs)
+main.add_command(bench_command)

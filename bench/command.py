@@ -1,0 +1,158 @@
+"""`vaxbook bench SCENARIO`: measure the running service as an outside client would (docs/benchmarks.md).
+
+Only click is imported here: `vaxbook` loads this module for its command list, and the benchmark's own imports wait
+until it runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+CHOICES = ["flash-sale", "limits", "spread", "availability", "check-in", "qr", "all"]
+ALL = ["limits", "flash-sale", "spread", "availability", "check-in", "qr"]
+
+
+def _clients(_: click.Context, __: click.Parameter, values: tuple[str, ...]) -> list[int]:
+    found = [int(v) for value in values for v in value.replace(",", " ").split()]
+    if any(n < 1 for n in found):
+        raise click.BadParameter("client counts are whole numbers from 1")
+    return found
+
+
+@click.command("bench")
+@click.argument("scenario", type=click.Choice(CHOICES))
+@click.option("--quick", is_flag=True, help="Smaller numbers: each scenario in under a minute.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object on stdout.")
+@click.option(
+    "--clients",
+    "clients",
+    multiple=True,
+    callback=_clients,
+    metavar="N[,N...]",
+    help="Concurrent clients, once per count (repeatable or comma-separated; default 64 and 256).",
+)
+@click.option("--processes", type=click.IntRange(1, 64), help="Load generator processes (default: the CPUs, 2-4).")
+@click.option("--pool", type=click.IntRange(1, 500), default=8, show_default=True, help="The service's pool size.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="uvicorn workers.")
+@click.option(
+    "--raw-connections", type=click.IntRange(1, 500), help="Connections of the raw asyncpg limits (default: --pool)."
+)
+@click.option("--citizens", type=click.IntRange(1, 100_000), help="Flash sale: citizens, each pressing once.")
+@click.option("--seats", type=click.IntRange(1, 10_000), help="Flash sale: the slot's seats.")
+@click.option("--raw-bookings", type=click.IntRange(1, 10_000), help="Bookings of the raw booking limit.")
+@click.option("--spread-size", type=click.IntRange(1, 100_000), help="Spread: citizens and slots.")
+@click.option("--door", type=click.IntRange(1, 10_000), help="Check-in: scans (and raw check-ins).")
+@click.option("--qr-opens", type=click.IntRange(1, 10_000), help="QR: bookings whose QR is opened.")
+@click.option("--seconds", type=float, help="Length of each timed measurement (no-database route, searches).")
+@click.option(
+    "--database-url",
+    envvar="BENCH_DATABASE_URL",
+    help="A PostgreSQL server (superuser DSN) to use instead of a throwaway embedded one; its database "
+    "vaxbook_bench is dropped and made again.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the JSON here (default var/bench/<time>-<scenario>.json).",
+)
+@click.option(
+    "--docs",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Put the Markdown table into this file, between its bench:latest markers.",
+)
+def bench(
+    scenario: str,
+    quick: bool,
+    as_json: bool,
+    clients: list[int],
+    processes: int | None,
+    pool: int,
+    workers: int,
+    raw_connections: int | None,
+    citizens: int | None,
+    seats: int | None,
+    raw_bookings: int | None,
+    spread_size: int | None,
+    door: int | None,
+    qr_opens: int | None,
+    seconds: float | None,
+    database_url: str | None,
+    out: Path | None,
+    docs: Path | None,
+) -> None:
+    """Benchmark SCENARIO (or all of them) against `vaxbook serve` on a throwaway PostgreSQL.
+
+    \b
+    flash-sale    one slot of 1,200 seats, 10,000 signed-in citizens each pressing book once
+    limits        the load generator alone, the no-database route, the booking and check-in
+                  statements through raw asyncpg
+    spread        10,000 citizens, each booking a slot of their own
+    availability  anonymous searches: a district and a service, the whole city, one clinic
+    check-in      scanning booked QRs at the door, beside the raw limit of the same statements
+    qr            a booking's QR opened as a PNG the first time, then again
+
+    Progress goes to stderr; the JSON to --out (and stdout with --json); the Markdown table to stdout (stderr with
+    --json). Every run also measures the generator's own ceiling and the no-database route.
+    """
+    from bench import report, scenarios
+    from bench.run import run
+
+    sizes = scenarios.Sizes.of(quick)
+    for name, value in (
+        ("flash_citizens", citizens),
+        ("flash_seats", seats),
+        ("raw_bookings", raw_bookings),
+        ("spread", spread_size),
+        ("door", door),
+        ("qr", qr_opens),
+    ):
+        if value is not None:
+            setattr(sizes, name, value)
+    if seconds is not None:
+        sizes.noop_seconds = sizes.search_seconds = seconds
+    options = scenarios.Options(
+        quick=quick,
+        clients=clients or [64, 256],
+        processes=processes or scenarios.default_processes(),
+        pool=pool,
+        workers=workers,
+        raw_connections=raw_connections or pool,
+        sizes=sizes,
+    )
+    began = time.monotonic()
+
+    def progress(line: str) -> None:
+        click.echo(f"[{time.monotonic() - began:6.1f}s] {line}", err=True)
+
+    names = ALL if scenario == "all" else [scenario]
+    results = run(names, options, database_url=database_url, progress=progress)
+    results["elapsed_s"] = round(time.monotonic() - began, 1)
+    shown: dict[str, Any] = results if scenario == "all" else _one(results, scenario)
+    out = out or Path(os.environ.get("VAXBOOK_DATA_DIR", "var")) / "bench" / (
+        f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{scenario}.json"
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(shown, indent=2, ensure_ascii=False) + "\n")
+    table = report.markdown(results)
+    if docs is not None:
+        report.into_docs(docs, table)
+    click.echo(table, err=as_json)
+    progress(f"results in {out}" + (f", table in {docs}" if docs else ""))
+    if as_json:
+        sys.stdout.write(json.dumps(shown, ensure_ascii=False) + "\n")
+
+
+def _one(results: dict[str, Any], scenario: str) -> dict[str, Any]:
+    """One scenario's object, with the run's facts and limits beside its own fields."""
+    found: dict[str, Any] = dict(results["scenarios"][scenario])
+    for key in ("quick", "started_at", "elapsed_s", "machine", "limits", "server_errors"):
+        found[key] = results[key]
+    return found

@@ -1,0 +1,129 @@
+"""The Markdown table of a run, and its place in docs/benchmarks.md (between the bench:latest markers)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+BEGIN, END = "<!-- bench:latest -->", "<!-- /bench:latest -->"
+
+
+def _n(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
+
+
+def _ms(value: float) -> str:
+    return f"{value:,.1f}"
+
+
+def _x(value: float) -> str:
+    return f"{value:.2f}×"
+
+
+def facts_line(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    return (
+        f"{results['started_at'][:10]}, {m['cpus']} CPUs ({m['cpu_model'] or 'unknown model'}), PostgreSQL "
+        f"{m['postgresql']}, Python {m['python']}, pool of {m['pool']}, {m['uvicorn_workers']} uvicorn worker(s) "
+        f"({m['uvicorn_loop']}, {m['uvicorn_http']}), load generator in {m['generator_processes']} processes "
+        f"({m['generator_loop']}), {'--quick, ' if results['quick'] else ''}commit {m['commit'] or '?'}"
+    )
+
+
+def rows(results: dict[str, Any]) -> list[list[str]]:
+    """scenario | clients | req/s | bookings/s | p50 | p99 of successes | p99 of refusals | vs limit | checks"""
+    out: list[list[str]] = []
+    limits = results["limits"]
+    for found in limits["generator_null"]:
+        out.append(
+            ["load generator alone (canned answers, no app)", str(found["clients"]), _n(found["per_s"]), "",
+             _ms(found["p50_ms"]), _ms(found["p99_ms"]), "", "", ""]
+        )  # fmt: skip
+    for found in limits["noop"]:
+        out.append(
+            ["no-database route `GET /health/live`", str(found["clients"]), _n(found["per_s"]), "",
+             _ms(found["p50_ms"]), _ms(found["p99_ms"]), "", "", _errors(found)]
+        )  # fmt: skip
+    raw_booking = limits["raw_booking"]
+    if raw_booking:
+        out.append(
+            ["raw asyncpg: booking INSERT + seat UPDATE, one hot slot", f"{raw_booking['connections']} conns", "",
+             _n(raw_booking["bookings_per_s"]), _ms(raw_booking["p50_ms"]), _ms(raw_booking["p99_ms"]), "", "",
+             f"{raw_booking['booked']:,}/{raw_booking['capacity']:,} booked, {raw_booking['failed']} failed"]
+        )  # fmt: skip
+    raw_check_in = limits["raw_check_in"]
+    if raw_check_in:
+        out.append(
+            ["raw asyncpg: check-in statements", f"{raw_check_in['connections']} conns",
+             _n(raw_check_in["check_ins_per_s"]), "", _ms(raw_check_in["p50_ms"]), _ms(raw_check_in["p99_ms"]), "",
+             "", f"{raw_check_in['failed']} failed"]
+        )  # fmt: skip
+    found_by = results["scenarios"]
+    for run in found_by.get("flash-sale", {}).get("runs", []):
+        out.append(
+            [f"flash-sale: {run['citizens']:,} citizens, {run['capacity']:,} seats", str(run["clients"]),
+             _n(run["all_requests_per_s"]), _n(run["api_bookings_per_s"]), "", _ms(run["success_p99_ms"]),
+             _ms(run["rejection_p99_ms"]), f"{_x(run['ratio'])} raw",
+             f"booked {run['booked']:,}, overbooked {run['overbooked']}, duplicates {run['duplicates']}, "
+             + _errors(run)]
+        )  # fmt: skip
+        out.append(
+            ["flash-sale: the \"full\" answers after sold out", str(run["clients"]), _n(run["rejections_per_s"]), "",
+             "", "", _ms(run["rejection_p99_ms"]), f"{_x(run['rejections_vs_noop'])} no-db", ""]
+        )  # fmt: skip
+    for run in found_by.get("spread", {}).get("runs", []):
+        out.append(
+            [f"spread: {run['slots']:,} citizens on {run['slots']:,} slots", str(run["clients"]), "",
+             _n(run["api_bookings_per_s"]), _ms(run["success_p50_ms"]), _ms(run["success_p99_ms"]), "",
+             f"{_x(run['ratio'])} raw",
+             f"booked {run['booked']:,}, overbooked {run['overbooked']}, duplicates {run['duplicates']}, "
+             + _errors(run)]
+        )  # fmt: skip
+    for run in found_by.get("availability", {}).get("runs", []):
+        out.append(
+            [f"availability: {run['kind']}", str(run["clients"]), _n(run["per_s"]), "", _ms(run["p50_ms"]),
+             _ms(run["p99_ms"]), "", f"{_x(run['vs_noop'])} no-db", _errors(run)]
+        )  # fmt: skip
+    for run in found_by.get("check-in", {}).get("runs", []):
+        out.append(
+            [f"check-in by QR, {run['scans']:,} scans", str(run["clients"]), _n(run["per_s"]), "",
+             _ms(run["p50_ms"]), _ms(run["p99_ms"]), "", f"{_x(run['ratio'])} raw",
+             f"checked in {run['checked_in']:,}, " + _errors(run)]
+        )  # fmt: skip
+    for run in found_by.get("qr", {}).get("runs", []):
+        out.append(
+            [f"booking QR (PNG), {run['kind']}", str(run["clients"]), _n(run["per_s"]), "", _ms(run["p50_ms"]),
+             _ms(run["p99_ms"]), "", "", _errors(run)]
+        )  # fmt: skip
+    return out
+
+
+def _errors(found: dict[str, Any]) -> str:
+    text = f"5xx {found['errors_5xx']}, conn errors {found['connection_errors']}"
+    return text + (f", timeouts {found['timeouts']}" if found.get("timeouts") else "")
+
+
+def markdown(results: dict[str, Any]) -> str:
+    head = ["scenario", "clients", "req/s", "bookings/s", "p50 ms", "p99 ms (success)", "p99 ms (full)", "vs limit",
+            "checks"]  # fmt: skip
+    lines = [
+        facts_line(results),
+        "",
+        "| " + " | ".join(head) + " |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        *("| " + " | ".join(row) + " |" for row in rows(results)),
+    ]
+    errors = results.get("server_errors", {})
+    if errors.get("count"):
+        lines += ["", f"The service logged {errors['count']} errors; the first: `{errors['first'][0]}`"]
+    return "\n".join(lines) + "\n"
+
+
+def into_docs(path: Path, table: str) -> None:
+    """Replace what stands between the markers (they must be there: the file is never rewritten otherwise)."""
+    text = path.read_text(encoding="utf-8")
+    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.DOTALL)
+    if not pattern.search(text):
+        raise SystemExit(f"{path} has no {BEGIN} … {END} block to put the table in")
+    path.write_text(pattern.sub(lambda _: f"{BEGIN}\n{table}{END}", text, count=1), encoding="utf-8")
