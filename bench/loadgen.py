@@ -22,7 +22,7 @@ from array import array
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import cycle
-from typing import Any
+from typing import Any, cast
 
 from bench.workers import fast_loop_factory, run_workers, serve_job
 
@@ -99,8 +99,7 @@ class _Connection(asyncio.Protocol):
         self.chunks: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's TCP transport is not asyncio's class
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -283,8 +282,7 @@ class _Canned(asyncio.Protocol):
     ANSWER = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nok"
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's TCP transport is not asyncio's class
         self.pending = b""
 
     def data_received(self, data: bytes) -> None:

@@ -4,22 +4,27 @@ Each worker is `python -m <module>` (a fresh interpreter: nothing of the parent'
 holds threads or an event loop). The parent sends it a pickled job on stdin; the worker prepares (opens its
 connections), says it is ready, and waits; once every worker is ready the parent sends one start instant, read from
 CLOCK_MONOTONIC, which every process on the machine shares; each worker starts then, measures, and writes its pickled
-result to stdout. Worker output for people goes to stderr.
+result to a file the parent named (a pipe once lost the end of a large result). Worker output for people goes to
+stderr.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import pickle
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import IO, Any
 
 READY = b"R"
+RESULT_PATH = "VAXBOOK_BENCH_RESULT"
 START_DELAY_NS = 50_000_000  # between "all ready" and the start: long enough for every worker to hear it
 
 
@@ -29,42 +34,45 @@ class WorkerFailed(RuntimeError):
 
 def run_workers(module: str, jobs: list[Any], *, timeout: float = 900) -> list[Any]:
     """Run one worker process per job, all started at one instant; their results, in the jobs' order."""
-    procs = [
-        subprocess.Popen(  # noqa: S603 - this interpreter, our own module
-            [sys.executable, "-m", module], stdin=subprocess.PIPE, stdout=subprocess.PIPE
-        )
-        for _ in jobs
-    ]
-    try:
-        for proc, job in zip(procs, jobs, strict=True):
-            assert proc.stdin is not None
-            data = pickle.dumps(job)
-            proc.stdin.write(struct.pack(">Q", len(data)) + data)
-            proc.stdin.flush()
-        for proc in procs:
-            assert proc.stdout is not None
-            if proc.stdout.read(1) != READY:
-                raise WorkerFailed(f"a {module} worker failed before it was ready (exit {proc.wait(timeout=10)})")
-        start = time.monotonic_ns() + START_DELAY_NS
-        for proc in procs:
-            assert proc.stdin is not None
-            proc.stdin.write(struct.pack(">q", start))
-            proc.stdin.close()
-        results = []
-        deadline = time.monotonic() + timeout
-        for proc in procs:
-            assert proc.stdout is not None
-            data = proc.stdout.read()
-            code = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
-            if code != 0 or not data:
-                raise WorkerFailed(f"a {module} worker exited with {code}")
-            results.append(pickle.loads(data))  # noqa: S301 - our own child's answer
-        return results
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+    with tempfile.TemporaryDirectory(prefix="vaxbook-bench-workers-") as scratch:
+        outputs = [Path(scratch) / f"{n}.pickle" for n in range(len(jobs))]
+        procs = [
+            subprocess.Popen(  # noqa: S603 - this interpreter, our own module
+                [sys.executable, "-m", module],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env={**os.environ, RESULT_PATH: str(output)},
+            )
+            for output in outputs
+        ]
+        try:
+            for proc, job in zip(procs, jobs, strict=True):
+                assert proc.stdin is not None
+                data = pickle.dumps(job)
+                proc.stdin.write(struct.pack(">Q", len(data)) + data)
+                proc.stdin.flush()
+            for proc in procs:
+                assert proc.stdout is not None
+                if proc.stdout.read(1) != READY:
+                    raise WorkerFailed(f"a {module} worker failed before it was ready (exit {proc.wait(timeout=10)})")
+            start = time.monotonic_ns() + START_DELAY_NS
+            for proc in procs:
+                assert proc.stdin is not None
+                proc.stdin.write(struct.pack(">q", start))
+                proc.stdin.close()
+            results = []
+            deadline = time.monotonic() + timeout
+            for proc, output in zip(procs, outputs, strict=True):
+                code = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+                if code != 0 or not output.exists():
+                    raise WorkerFailed(f"a {module} worker exited with {code}")
+                results.append(pickle.loads(output.read_bytes()))  # noqa: S301 - our own child's answer
+            return results
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
 
 
 def serve_job(
@@ -92,8 +100,9 @@ def serve_job(
 
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         result = runner.run(main())
-    stdout.write(pickle.dumps(result))
-    stdout.flush()
+    path = Path(os.environ[RESULT_PATH])
+    path.with_suffix(".part").write_bytes(pickle.dumps(result))
+    path.with_suffix(".part").rename(path)
 
 
 def _read_exactly(stream: IO[bytes], size: int) -> bytes:

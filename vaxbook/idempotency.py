@@ -1,8 +1,10 @@
 """Idempotency-Key: a request repeated with the same key and body gets the first answer again.
 
-Same key, other body → 422; the first still running → 409; keys belong to the caller and live for a day.
-The first answer is stored in the same transaction as the change it reports, so a stored answer always
-describes a committed change; a failure the caller caused (4xx) is stored too, anything else frees the key.
+Same key, other body → 422; keys belong to the caller and live for a day. The answer is kept in the same
+transaction as the change it reports, so a kept answer always describes a committed change, and a change never
+commits without its answer. A refusal (any 4xx, a 429, a 5xx) changed nothing and keeps nothing: a repeat is
+answered afresh, as a new request would be, so a sold-out answer writes nothing at all. A repeat sent while the
+first is still running waits for it (bounded by the lock timeout) and gets its answer.
 """
 
 from __future__ import annotations
@@ -10,20 +12,17 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from litestar.params import HeaderParameter
 
 from vaxbook.db import Connection, UnitOfWork
-from vaxbook.errors import Conflict, DomainError, FieldError, Invalid
+from vaxbook.errors import DomainError, Invalid
 from vaxbook.i18n import Text
 
 T = TypeVar("T")
-
-RUNNING_LEASE_SECONDS = 60
-"""A key still 'running' after this long belongs to a request that died (no request lives that long): the next
-request with it starts over instead of getting 409 until the key expires."""
 
 IdempotencyHeader = Annotated[
     str | None,
@@ -53,43 +52,7 @@ class KeyReused(Invalid):
     )
 
 
-class KeyInFlight(Conflict):
-    slug = "idempotency-key-in-flight"
-    title = Text(
-        "Yêu cầu đầu tiên với khóa này vẫn đang xử lý", "The first request with this key is still being processed"
-    )
-
-
-class ReplayedError(DomainError):
-    """The error the first request with this key got, told again."""
-
-    def __init__(self, stored: dict[str, Any]) -> None:
-        self.status = int(stored["status"])
-        self.slug = str(stored["slug"])
-        self.title = Text(**stored["title"])
-        super().__init__(
-            Text(**stored["detail"]) if stored.get("detail") else None,
-            field_errors=tuple(
-                FieldError(e["field"], e["code"], Text(**e["message"]), e["source"]) for e in stored["field_errors"]
-            ),
-            headers=stored.get("headers") or {},
-            **stored.get("extra", {}),
-        )
-
-
-def _stored_error(error: DomainError) -> dict[str, Any]:
-    return {
-        "status": error.status,
-        "slug": error.slug,
-        "title": error.title._asdict(),
-        "detail": error.detail._asdict() if error.detail else None,
-        "field_errors": [
-            {"field": e.field, "code": e.code, "message": e.message._asdict(), "source": e.source}
-            for e in error.field_errors
-        ],
-        "headers": error.headers,
-        "extra": error.extra,
-    }
+Count = Callable[[Connection], Awaitable[None]]
 
 
 async def run_once(
@@ -100,92 +63,111 @@ async def run_once(
     encode: Callable[[T], Any],
     decode: Callable[[Any], T],
     keep_hours: int,
-    before: Callable[[], Awaitable[T | None]] | None = None,
+    screen: Callable[[], Awaitable[T | None]] | None = None,
+    count: Count | None = None,
 ) -> T:
-    """Run `work` (a use case that opens its own transaction) at most once per key.
+    """Run `work` (a use case whose transaction nests in the one opened here) at most once per key.
 
-    `before` runs for every request that is not a replay, in transactions of its own ahead of the work's (to
-    screen the request with reads, and to count an attempt that must stay counted when the work fails). When it
-    returns an answer, that is the answer, and `work` does not run.
+    `screen` refuses with reads alone, in one read-only transaction with the key's lookup: a refusal it raises
+    writes nothing; an answer it returns is the answer, and `work` does not run. `count` counts an attempt
+    against the caller's limit (it raises TooManyRequests past it) in the work's own transaction, so that a
+    booking commits once; an attempt the work then refuses is counted again in a transaction of its own, so
+    refused attempts stay counted too.
     """
-    if key is None:
-        early = await before() if before is not None else None
-        return early if early is not None else await work()
-    async with uow.committed() as conn:
-        seen = await _claim(conn, key, keep_hours)
-    if seen is not None:
-        fingerprint, state, status, response = seen
-        if fingerprint != key.fingerprint:
-            raise KeyReused()
-        if state == "running":
-            raise KeyInFlight()
-        if status >= 400:
-            raise ReplayedError(response)
-        return decode(response)
+    if key is not None or screen is not None:
+        async with uow.transaction(readonly=True) as conn:
+            kept = await _kept(conn, key, keep_hours) if key is not None else None
+            early = await screen() if kept is None and screen is not None else None
+        if kept is not None:
+            assert key is not None
+            return _replay(key, kept, decode)
+        if early is not None:
+            return early
+    counted = False
     try:
-        early = await before() if before is not None else None
         async with uow.transaction() as conn:
-            result = early if early is not None else await work()
-            await _finish(conn, key, 200, encode(result))
+            if key is not None:
+                kept = await _claim(conn, key, keep_hours)
+                if kept is not None:  # a repeat that ran alongside committed first: its answer is this one's
+                    return _replay(key, kept, decode)
+            if count is not None:
+                await count(conn)
+                counted = True
+            result = await work()
+            if key is not None:
+                await _keep(conn, key, encode(result))
         return result
-    except DomainError as error:
-        if error.status >= 500 or error.status == 429:
-            await _forget_in(uow, key)
-        else:
+    except DomainError as refusal:
+        if counted and refusal.status < 500:
+            assert count is not None
             async with uow.committed() as conn:
-                await _finish(conn, key, error.status, _stored_error(error))
-        raise
-    except BaseException:
-        await _forget_in(uow, key)
+                with suppress(DomainError):  # past the limit now: the refusal is still the answer to this attempt
+                    await count(conn)
         raise
 
 
-async def _claim(conn: Connection, key: IdempotencyKey, keep_hours: int) -> tuple[bytes, str, int, Any] | None:
-    """Take the key for this request; when it is taken already, return what it holds."""
+@dataclass(frozen=True)
+class _Kept:
+    fingerprint: bytes
+    response: Any
+
+
+def _replay(key: IdempotencyKey, kept: _Kept, decode: Callable[[Any], T]) -> T:
+    if kept.fingerprint != key.fingerprint:
+        raise KeyReused()
+    return decode(kept.response)
+
+
+async def _kept(conn: Connection, key: IdempotencyKey, keep_hours: int) -> _Kept | None:
+    # rows of an older release may hold a request that never finished ('running') or a refusal (a status past
+    # 399): neither is an answer, and _claim takes such a key over
+    row = await conn.fetchrow(
+        """
+        SELECT fingerprint, response FROM idempotency_keys
+        WHERE scope = $1 AND key = $2 AND state = 'done' AND response_status < 400
+          AND created_at >= now() - make_interval(hours => $3)
+        """,
+        key.scope,
+        key.key,
+        keep_hours,
+    )
+    return _Kept(bytes(row["fingerprint"]), row["response"]) if row is not None else None
+
+
+async def _claim(conn: Connection, key: IdempotencyKey, keep_hours: int) -> _Kept | None:
+    """Take the key in the work's transaction. A repeat running alongside waits here until the first commits
+    (then gets its answer) or rolls back (then takes the key)."""
     claimed = await conn.fetchval(
         """
         INSERT INTO idempotency_keys AS k (scope, key, fingerprint) VALUES ($1, $2, $3)
         ON CONFLICT (scope, key) DO UPDATE
             SET fingerprint = EXCLUDED.fingerprint, state = 'running', response_status = NULL, response = NULL,
                 created_at = now()
-            WHERE k.created_at < now() - make_interval(hours => $4)
-               OR (k.state = 'running' AND k.created_at < now() - make_interval(secs => $5))
+            WHERE k.created_at < now() - make_interval(hours => $4) OR k.state <> 'done' OR k.response_status >= 400
         RETURNING true
         """,
         key.scope,
         key.key,
         key.fingerprint,
         keep_hours,
-        float(RUNNING_LEASE_SECONDS),
     )
     if claimed:
         return None
-    row = await conn.fetchrow(
-        "SELECT fingerprint, state, response_status, response FROM idempotency_keys WHERE scope = $1 AND key = $2",
-        key.scope,
-        key.key,
-    )
-    if row is None:  # freed by its first request a moment ago
-        return await _claim(conn, key, keep_hours)
-    return bytes(row["fingerprint"]), row["state"], row["response_status"] or 0, row["response"]
+    kept = await _kept(conn, key, keep_hours)
+    assert kept is not None, "a key not taken over holds an answer"
+    return kept
 
 
-async def _finish(conn: Connection, key: IdempotencyKey, status: int, response: Any) -> None:
+async def _keep(conn: Connection, key: IdempotencyKey, response: Any) -> None:
     await conn.execute(
         """
-        UPDATE idempotency_keys SET state = 'done', response_status = $3, response = $4
+        UPDATE idempotency_keys SET state = 'done', response_status = 200, response = $3
         WHERE scope = $1 AND key = $2
         """,
         key.scope,
         key.key,
-        status,
         response,
     )
-
-
-async def _forget_in(uow: UnitOfWork, key: IdempotencyKey) -> None:
-    async with uow.committed() as conn:
-        await conn.execute("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2", key.scope, key.key)
 
 
 async def purge_expired(uow: UnitOfWork, *, keep_hours: int) -> int:

@@ -68,12 +68,11 @@ def decode(data: Any) -> Booking:
     return _stored.validate_python(data)
 
 
-async def count_attempt(uow: UnitOfWork, policy: BookingPolicy, scope: str) -> None:
-    """Count a booking attempt in its own committed transaction: a refused attempt still counts."""
-    async with uow.committed() as conn:
-        wait = await repository.count_attempt(
-            conn, scope=scope, limit=policy.max_attempts, window_minutes=policy.attempt_window_minutes
-        )
+async def count_attempt(conn: Connection, policy: BookingPolicy, scope: str) -> None:
+    """Count a booking attempt (run_once's `count`: in the booking's transaction, again on its own if refused)."""
+    wait = await repository.count_attempt(
+        conn, scope=scope, limit=policy.max_attempts, window_minutes=policy.attempt_window_minutes
+    )
     if wait is not None:
         raise TooManyRequests(
             Text(
@@ -147,7 +146,7 @@ async def book(
     is booked only by its draw (through_draw) until the draw is settled."""
     screened: Screened | None = None
 
-    async def screen_and_count() -> Booking | None:
+    async def screen_booking() -> Booking | None:
         nonlocal screened
         async with uow.transaction(readonly=True) as conn:
             found = await screen(
@@ -156,9 +155,11 @@ async def book(
         if isinstance(found, Booking):
             return found
         screened = found
-        if not through_draw:  # a draw's turn is the draw's doing, not an attempt of the person's
-            await count_attempt(uow, policy, attempt_scope(principal, found.person.id))
         return None
+
+    async def count(conn: Connection) -> None:
+        assert screened is not None
+        await count_attempt(conn, policy, attempt_scope(principal, screened.person.id))
 
     async def work() -> Booking:
         assert screened is not None
@@ -195,7 +196,8 @@ async def book(
         encode=encode,
         decode=decode,
         keep_hours=policy.idempotency_hours,
-        before=screen_and_count,
+        screen=screen_booking,
+        count=None if through_draw else count,  # a draw's turn is the draw's doing, not an attempt of the person's
     )
 
 
@@ -255,7 +257,7 @@ async def move(
     screened: Screened | None = None
     old: Booking | None = None
 
-    async def screen_and_count() -> Booking | None:
+    async def screen_move() -> Booking | None:
         nonlocal screened, old
         async with uow.transaction(readonly=True) as conn:
             old = await booking_for(conn, principal, booking_id)
@@ -270,8 +272,11 @@ async def move(
         if isinstance(found, Booking):
             raise AlreadyBooked()
         screened = found
-        await count_attempt(uow, policy, attempt_scope(principal, old.person_id))
         return None
+
+    async def count(conn: Connection) -> None:
+        assert old is not None
+        await count_attempt(conn, policy, attempt_scope(principal, old.person_id))
 
     async def work() -> Booking:
         assert screened is not None
@@ -310,7 +315,8 @@ async def move(
         encode=encode,
         decode=decode,
         keep_hours=policy.idempotency_hours,
-        before=screen_and_count,
+        screen=screen_move,
+        count=count,
     )
 
 

@@ -213,11 +213,11 @@ async def accept(
             await messages.booked(uow, conn, booking, policy, now=now)
             return booking
 
-    async def count() -> None:
-        await count_attempt(uow, policy, attempt_scope(principal, principal.id))
+    async def count(conn: Connection) -> None:
+        await count_attempt(conn, policy, attempt_scope(principal, principal.id))
 
     return await run_once(
-        uow, idempotency, work, encode=encode, decode=decode, keep_hours=policy.idempotency_hours, before=count
+        uow, idempotency, work, encode=encode, decode=decode, keep_hours=policy.idempotency_hours, count=count
     )
 
 
