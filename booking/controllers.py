@@ -41,6 +41,7 @@ from booking.schemas import (
     VaccinationOut,
 )
 from booking.service import bookings, certificates, checkin, draws, people, privacy, records, standby, visits
+from clinics.sold_out import SoldOutSlots
 from priority import service as priority
 from priority.schemas import Declarations, DeclarationsOut, DrawEntryCreate, DrawOut, MyDrawEntry
 from qr import render
@@ -55,6 +56,7 @@ from vaxbook.pagination import Cursor, Limit, Page, decode_time_cursor, paginate
 from vaxbook.settings import DEFAULT_TIMEZONE
 
 Policy = NamedDependency[BookingPolicy]
+SoldOut = NamedDependency[SoldOutSlots]
 ASSISTANTS = allow(Role.CLINIC_STAFF, Role.OPERATOR)
 QrFormat = Literal["png", "svg", "text"]
 
@@ -108,11 +110,17 @@ def _now() -> datetime:
 
 
 async def _book(
-    uow: UoW, principal: Principal, policy: BookingPolicy, header: str | None, slot_id: UUID, person_id: UUID | None
+    uow: UoW,
+    principal: Principal,
+    policy: BookingPolicy,
+    sold_out: SoldOutSlots,
+    header: str | None,
+    slot_id: UUID,
+    person_id: UUID | None,
 ) -> Booking:
     key = _key(principal, header, "bookings.create", slot_id=str(slot_id), person_id=person_id and str(person_id))
     booked = await bookings.book(
-        uow, principal, policy, slot_id=slot_id, person_id=person_id, now=_now(), idempotency=key
+        uow, principal, policy, slot_id=slot_id, person_id=person_id, now=_now(), idempotency=key, sold_out=sold_out
     )
     return Booking.of(booked, staff=principal.is_staff)
 
@@ -276,10 +284,11 @@ class BookingController(Controller):
         uow: UoW,
         request: CallerRequest,
         policy: Policy,
+        sold_out: SoldOut,
         idempotency_key: IdempotencyHeader = None,
     ) -> Booking:
         """Book a seat for yourself or a dependent (person_id)."""
-        return await _book(uow, request.user, policy, idempotency_key, data.slot_id, data.person_id)
+        return await _book(uow, request.user, policy, sold_out, idempotency_key, data.slot_id, data.person_id)
 
     @post("/{booking_id:uuid}/adverse-events", summary="Report a reaction after my dose")
     async def report_reaction(
@@ -419,12 +428,13 @@ class AssistController(Controller):
         uow: UoW,
         request: CallerRequest,
         policy: Policy,
+        sold_out: SoldOut,
         idempotency_key: IdempotencyHeader = None,
     ) -> Booking:
         """Book a seat for a registered person (person_id) under the same rules as their own booking: who the service is
         for, priority seats, draws, and the open-booking and attempt limits. An Idempotency-Key makes a retry safe.
         Operators book anywhere; clinic staff at their own clinics only (403 clinic-out-of-scope)."""
-        return await _book(uow, request.user, policy, idempotency_key, data.slot_id, data.person_id)
+        return await _book(uow, request.user, policy, sold_out, idempotency_key, data.slot_id, data.person_id)
 
     @post("/bookings/{booking_id:uuid}/cancel", status_code=HTTP_200_OK, summary="Cancel a caller's booking")
     async def cancel(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
 from importlib.metadata import version
 
@@ -44,6 +45,8 @@ from clinics.controllers import (
     SlotGenerationController,
     SlotTemplateController,
 )
+from clinics.sold_out import SoldOutSlots
+from clinics.sold_out import listen as listen_for_freed_seats
 from notify.controllers import MessageController
 from notify.models import QuietHours
 from notify.service import SignInCodes
@@ -175,6 +178,8 @@ def create_app(
                 "and migrate with MIGRATION_DATABASE_URL (docs/operator-guide.md)",
                 tables=exposed,
             )
+        app.state.sold_out = sold_out
+        hearing = asyncio.create_task(listen_for_freed_seats(dsn, sold_out)) if settings.sold_out_seconds else None
         # started after the pool and stopped before it closes: runs in flight are cancelled and wound up first
         if settings.scheduler:
             await scheduler.start(app.state.pool)
@@ -182,8 +187,14 @@ def create_app(
             yield
         finally:
             await scheduler.stop()
+            if hearing is not None:
+                hearing.cancel()
+                with suppress(asyncio.CancelledError):
+                    await hearing
             await close_transports(transports)
             await app.state.pool.close()
+
+    sold_out = SoldOutSlots(remember_seconds=settings.sold_out_seconds)
 
     def provide_uow() -> db.UnitOfWork:
         return db.UnitOfWork(app.state.pool)
@@ -239,6 +250,7 @@ def create_app(
             "login_policy": Provide(lambda: login_policy, sync_to_thread=False),
             "otp_sender": Provide(lambda: sender, sync_to_thread=False),
             "policy": Provide(lambda: policy, sync_to_thread=False),
+            "sold_out": Provide(lambda: sold_out, sync_to_thread=False),
             "scheduler": Provide(lambda: scheduler, sync_to_thread=False),
             "keys": Provide(lambda: keystore, sync_to_thread=False),
             "checkin_window": Provide(lambda: window, sync_to_thread=False),

@@ -26,6 +26,13 @@ async def _init_connection(conn: Connection) -> None:
         await conn.set_type_codec(type_name, encoder=_to_json, decoder=json.loads, schema="pg_catalog")
 
 
+async def _keep_session(conn: Connection) -> None:
+    """What a connection keeps when it goes back to the pool: asyncpg still rolls back an open transaction, but the
+    reset query (advisory locks, LISTEN, session settings) would cost a round trip per transaction, and nothing here
+    leaves any of those on a pooled connection: settings are SET LOCAL, locks are transaction-scoped, and the
+    session-level lock and LISTEN live on connections of their own."""
+
+
 # how long a statement may wait for a row lock before it fails (and the API answers 503 busy): a seat's row is
 # held for milliseconds, so only a stuck transaction or a queue far past what the service admits waits this long
 LOCK_TIMEOUT_MS = 5000
@@ -37,6 +44,7 @@ async def create_pool(dsn: str, *, min_size: int, max_size: int, lock_timeout_ms
         min_size=min_size,
         max_size=max(min_size, max_size),
         init=_init_connection,
+        reset=_keep_session,
         server_settings={"application_name": "vaxbook", "timezone": "UTC", "lock_timeout": str(lock_timeout_ms)},
     )
     assert pool is not None

@@ -48,6 +48,13 @@ class Settings(BaseSettings):
         description="How long a statement waits for a row lock (a slot's seats, a person's rows) before the request "
         "gives up with 503 busy.",
     )
+    sold_out_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=60,
+        description="How long a slot seen sold out to everyone is answered 'full' without reading it (forgotten at "
+        "once when a seat frees); 0 reads every time.",
+    )
     migrate_on_start: bool = True
     seed_demo: bool = Field(default=False, description="Load demo data on start when the database is empty.")
 

@@ -48,6 +48,7 @@ from booking.service.common import (
 from clinics import seats
 from clinics import service as clinics
 from clinics.models import Clinic, Slot, check_date_range
+from clinics.sold_out import SoldOutSlots
 from priority import service as priority
 from priority.models import SeatPlan
 from vaxbook import audit
@@ -104,10 +105,24 @@ async def screen(
     person_id: UUID | None,
     now: datetime,
     through_draw: bool = False,
+    sold_out: SoldOutSlots | None = None,
 ) -> Screened | Booking:
     """Everything a booking can be refused for without reaching for a seat: a slot that cannot be booked (now,
     or by this person), a person who may not take it, a slot with no seat left to them. Or the person's own open
-    booking of this very slot, when they ask again because the first answer was lost."""
+    booking of this very slot, when they ask again because the first answer was lost.
+
+    A slot this process saw sold out to everyone a moment ago is refused without being read again (`sold_out`,
+    a hint that is never asked to grant a seat): the caller's right to act for the person and the person's own
+    booking of it are still read."""
+    known_full_at = sold_out.clinic_of(slot_id, now) if sold_out is not None and not through_draw else None
+    if known_full_at is not None:
+        person = await person_for(conn, principal, person_id)
+        check_clinic_scope(principal, known_full_at)
+        held = await repository.active_booking_in_slot(conn, person_id=person.id, slot_id=slot_id)
+        if held is not None:
+            return held
+        raise SlotFull()
+    read_in_epoch = sold_out.epoch if sold_out is not None else 0
     slot, clinic = await clinics.get_slot(uow, slot_id)
     person = await person_for(conn, principal, person_id)
     check_clinic_scope(principal, clinic.id)
@@ -124,6 +139,8 @@ async def screen(
     if slot.remaining == 0 and not any(r.left for r in seat_plan.usable):
         # A sold-out answer from a plain read. Never the other way round: a seat is only ever granted by
         # take_seat's conditional updates.
+        if sold_out is not None and slot.booked >= slot.capacity:
+            sold_out.remember(slot.id, clinic_id=clinic.id, starts_at=slot.starts_at, read_in_epoch=read_in_epoch)
         raise priority.why_no_seat(seat_plan) or SlotFull()
     return Screened(slot, clinic, rules, person, dose, seat_plan)
 
@@ -138,6 +155,7 @@ async def book(
     now: datetime,
     idempotency: IdempotencyKey | None,
     through_draw: bool = False,
+    sold_out: SoldOutSlots | None = None,
 ) -> Booking:
     """Take a seat of a slot for a person: the seat is claimed by one conditional update, never read then written.
 
@@ -150,7 +168,14 @@ async def book(
         nonlocal screened
         async with uow.transaction(readonly=True) as conn:
             found = await screen(
-                uow, conn, principal, slot_id=slot_id, person_id=person_id, now=now, through_draw=through_draw
+                uow,
+                conn,
+                principal,
+                slot_id=slot_id,
+                person_id=person_id,
+                now=now,
+                through_draw=through_draw,
+                sold_out=sold_out,
             )
         if isinstance(found, Booking):
             return found

@@ -1,0 +1,98 @@
+"""Slots sold out to everyone, remembered for a moment in this process: a "full" answer without reading the slot.
+
+Only a hint, and only ever for a refusal: a seat is granted by seats.claim's conditional update alone, which never
+asks this. A slot is remembered when a read saw it with every seat booked; it is forgotten when the database says a
+seat of it freed (the slots_seat_freed trigger's notice, which this process LISTENs for on a connection of its own),
+when its few seconds are up, and at its start. While that connection is down nothing is remembered, since a notice
+could be missed; a read that began before a notice arrived remembers nothing either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+import structlog
+
+CHANNEL = "vaxbook_seat_freed"
+REMEMBER_SECONDS = 5.0
+RECONNECT_SECONDS = 2.0
+MOST_SLOTS = 10_000  # a bound on memory: past it the oldest are dropped first
+
+log = structlog.get_logger("vaxbook.sold_out")
+
+
+@dataclass(frozen=True)
+class _Entry:
+    clinic_id: UUID
+    expires: float  # time.monotonic()
+    starts_at: datetime
+
+
+class SoldOutSlots:
+    def __init__(
+        self, *, remember_seconds: float = REMEMBER_SECONDS, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._slots: dict[UUID, _Entry] = {}
+        self._remember_seconds = remember_seconds
+        self._monotonic = monotonic
+        self.listening = False
+        self.epoch = 0  # counts notices: a read remembers only if none arrived since it began
+
+    def clinic_of(self, slot_id: UUID, now: datetime) -> UUID | None:
+        """The clinic of a slot sold out to everyone a moment ago, or None when nothing is known of it."""
+        entry = self._slots.get(slot_id)
+        if entry is None:
+            return None
+        if entry.expires <= self._monotonic() or entry.starts_at <= now:
+            self._slots.pop(slot_id, None)
+            return None
+        return entry.clinic_id
+
+    def remember(self, slot_id: UUID, *, clinic_id: UUID, starts_at: datetime, read_in_epoch: int) -> None:
+        """A read that began in `read_in_epoch` saw every seat of the slot booked."""
+        if not self.listening or read_in_epoch != self.epoch:
+            return
+        if len(self._slots) >= MOST_SLOTS:
+            self._slots.pop(next(iter(self._slots)))
+        self._slots[slot_id] = _Entry(clinic_id, self._monotonic() + self._remember_seconds, starts_at)
+
+    def freed(self, slot_id: UUID) -> None:
+        self.epoch += 1
+        self._slots.pop(slot_id, None)
+
+    def forget_all(self) -> None:
+        self.epoch += 1
+        self._slots.clear()
+
+
+async def listen(dsn: str, sold_out: SoldOutSlots, *, reconnect_seconds: float = RECONNECT_SECONDS) -> None:
+    """Keep a connection listening for freed seats until cancelled; while it is down, nothing is remembered."""
+    while True:
+        try:
+            await _listen_until_lost(dsn, sold_out)
+            log.warning("sold_out.listener_lost")
+        except (OSError, asyncpg.PostgresError, TimeoutError):
+            log.warning("sold_out.listener_failed", exc_info=True)
+        await asyncio.sleep(reconnect_seconds)
+
+
+async def _listen_until_lost(dsn: str, sold_out: SoldOutSlots) -> None:
+    lost = asyncio.Event()
+    conn = await asyncpg.connect(dsn, timeout=5, server_settings={"application_name": "vaxbook-sold-out"})
+    try:
+        conn.add_termination_listener(lambda _: lost.set())
+        await conn.add_listener(CHANNEL, lambda _conn, _pid, _channel, payload: sold_out.freed(UUID(payload)))
+        sold_out.forget_all()
+        sold_out.listening = True
+        await lost.wait()
+    finally:
+        sold_out.listening = False
+        sold_out.forget_all()
+        if not conn.is_closed():
+            await conn.close(timeout=2)

@@ -1,0 +1,135 @@
+"""Slots sold out to everyone: answered "full" from a hint, forgotten the moment the database says a seat freed."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+import asyncpg
+import httpx
+from litestar import Litestar
+
+from clinics.sold_out import SoldOutSlots
+from tests.factories import make_citizen, make_clinic, make_service, make_slot, token_for
+from vaxbook.db import UnitOfWork
+
+Client = httpx.AsyncClient
+NOW = datetime(2026, 12, 1, 8, tzinfo=UTC)
+
+
+class Ticks:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_hint_lasts_its_seconds_and_never_past_the_slots_start() -> None:
+    ticks = Ticks()
+    hint = SoldOutSlots(remember_seconds=5, monotonic=ticks)
+    hint.listening = True
+    clinic, soon, later = uuid4(), uuid4(), uuid4()
+    hint.remember(soon, clinic_id=clinic, starts_at=NOW + timedelta(seconds=3), read_in_epoch=hint.epoch)
+    hint.remember(later, clinic_id=clinic, starts_at=NOW + timedelta(days=1), read_in_epoch=hint.epoch)
+    assert hint.clinic_of(later, NOW) == clinic
+    assert hint.clinic_of(soon, NOW + timedelta(seconds=3)) is None, "a slot that has started is read again"
+    ticks.now += 5
+    assert hint.clinic_of(later, NOW) is None
+
+
+def test_nothing_is_remembered_unheard_or_from_a_read_older_than_a_notice() -> None:
+    hint = SoldOutSlots()
+    slot, clinic = uuid4(), uuid4()
+    hint.remember(slot, clinic_id=clinic, starts_at=NOW + timedelta(days=1), read_in_epoch=hint.epoch)
+    assert hint.clinic_of(slot, NOW) is None, "nothing is remembered while no notice could be heard"
+    hint.listening = True
+    began = hint.epoch
+    hint.freed(uuid4())  # a seat of any slot freed while the read was on its way
+    hint.remember(slot, clinic_id=clinic, starts_at=NOW + timedelta(days=1), read_in_epoch=began)
+    assert hint.clinic_of(slot, NOW) is None
+    hint.remember(slot, clinic_id=clinic, starts_at=NOW + timedelta(days=1), read_in_epoch=hint.epoch)
+    assert hint.clinic_of(slot, NOW) == clinic
+    hint.freed(slot)
+    assert hint.clinic_of(slot, NOW) is None
+
+
+async def until(condition: object, seconds: float = 5.0) -> None:
+    assert callable(condition)
+    for _ in range(int(seconds / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("not within the time")
+
+
+async def test_a_sold_out_slot_is_refused_from_the_hint_until_a_seat_frees(
+    app: Litestar, client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    hint: SoldOutSlots = app.state.sold_out
+    await until(lambda: hint.listening)
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=1)
+    first, _ = await make_citizen(uow)
+    second, _ = await make_citizen(uow)
+    booked = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(first))
+    assert booked.status_code == 201
+    full = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(second))
+    assert full.json()["type"] == "/problems/slot-full"
+    assert hint.clinic_of(slot.id, datetime.now(UTC)) == clinic.id
+
+    # closed behind the hint's back (no seat freed, so no notice): only a fresh read would say so
+    await db.execute("UPDATE slots SET status = 'closed' WHERE id = $1", slot.id)
+    hinted = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(second))
+    assert hinted.json()["type"] == "/problems/slot-full"
+    # the person's own seat is still read: a lost answer asked again gets the booking back
+    again = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(first))
+    assert again.status_code == 201
+    assert again.json()["id"] == booked.json()["id"]
+    await db.execute("UPDATE slots SET status = 'open' WHERE id = $1", slot.id)
+
+    cancelled = await client.post(f"/api/v1/bookings/{booked.json()['id']}/cancel", headers=token_for(first))
+    assert cancelled.status_code == 200
+    # heard, well before the hint's own five seconds are up
+    await until(lambda: hint.clinic_of(slot.id, datetime.now(UTC)) is None, seconds=2)
+    taken = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(second))
+    assert taken.status_code == 201
+
+
+async def test_a_larger_capacity_is_heard_too(
+    app: Litestar, client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    hint: SoldOutSlots = app.state.sold_out
+    await until(lambda: hint.listening)
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=0)
+    citizen, _ = await make_citizen(uow)
+    full = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
+    assert full.json()["type"] == "/problems/slot-full"
+    assert hint.clinic_of(slot.id, datetime.now(UTC)) == clinic.id
+    await db.execute("UPDATE slots SET capacity = 1 WHERE id = $1", slot.id)
+    await until(lambda: hint.clinic_of(slot.id, datetime.now(UTC)) is None, seconds=2)
+    booked = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
+    assert booked.status_code == 201
+
+
+async def test_without_its_listening_connection_the_hint_remembers_nothing(
+    app: Litestar, client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    hint: SoldOutSlots = app.state.sold_out
+    await until(lambda: hint.listening)
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=0)
+    citizen, _ = await make_citizen(uow)
+    await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
+    assert hint.clinic_of(slot.id, datetime.now(UTC)) == clinic.id
+    assert await db.fetchval(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'vaxbook-sold-out'"
+    )
+    await until(lambda: not hint.listening)
+    assert hint.clinic_of(slot.id, datetime.now(UTC)) is None, "what was remembered is forgotten with it"
+    await db.execute("UPDATE slots SET status = 'closed' WHERE id = $1", slot.id)
+    read = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
+    assert read.json()["type"] == "/problems/slot-not-bookable", "read afresh while deaf"
+    await until(lambda: hint.listening)  # it comes back by itself
