@@ -71,6 +71,7 @@ from quotas.controllers import (
 )
 from vaxbook import db, migrate
 from vaxbook.admin_jobs import JobsController
+from vaxbook.admission import Admission, Limits, admission_middleware
 from vaxbook.auth.controllers import AuthController, StaffController
 from vaxbook.auth.security import PUBLIC, OptionalCaller, TokenIssuer, jwt_auth
 from vaxbook.auth.service import LoginPolicy, OtpPolicy, OtpSender
@@ -179,6 +180,7 @@ def create_app(
                 tables=exposed,
             )
         app.state.sold_out = sold_out
+        app.state.admission = admission
         hearing = asyncio.create_task(listen_for_freed_seats(dsn, sold_out)) if settings.sold_out_seconds else None
         # started after the pool and stopped before it closes: runs in flight are cancelled and wound up first
         if settings.scheduler:
@@ -232,7 +234,11 @@ def create_app(
     metrics = prometheus_config()
     configure_logging(json=settings.log_json, level=settings.log_level)
 
-    middleware: list[Middleware] = [metrics.middleware]
+    admission = Admission(
+        Limits(running=settings.max_running, waiting=settings.max_waiting, wait_seconds=settings.max_wait_ms / 1000)
+    )
+    # turned away before the body is read, the token checked or the database touched
+    middleware: list[Middleware] = [admission_middleware(admission), metrics.middleware]
     if settings.rate_limit_per_minute:
         middleware.append(
             RateLimitConfig(

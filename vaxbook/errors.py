@@ -88,3 +88,15 @@ class Unavailable(DomainError):
     status = 503
     slug = "unavailable"
     title = Text("Dịch vụ tạm thời không sẵn sàng", "Service temporarily unavailable")
+
+
+class Busy(DomainError):
+    """Nothing was done: the service is at its limit (or two transactions caught each other); the same request sent
+    again after Retry-After will go through."""
+
+    status = 503
+    slug = "busy"
+    title = Text("Hệ thống đang bận, vui lòng thử lại", "The system is busy, please try again")
+
+    def __init__(self) -> None:
+        super().__init__(headers={"Retry-After": "1"})

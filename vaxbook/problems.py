@@ -14,6 +14,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
 
 from vaxbook.errors import (
+    Busy,
     Conflict,
     DomainError,
     FieldError,
@@ -282,14 +283,12 @@ def from_http_exception(exc: HTTPException) -> Problem:
     )
 
 
-BUSY = Text("Hệ thống đang bận, vui lòng thử lại", "The system is busy, please try again")
-
-
 def from_database_contention(exc: Exception) -> Problem:
     """Two transactions caught each other (a deadlock or a serialization failure), or a lock was not free within
     the lock timeout: nothing was written, and the same request sent again will go through."""
     log.warning("database_contention", error=type(exc).__name__)
-    return Problem(status=503, slug="busy", title=BUSY, headers={"Retry-After": "1"})
+    busy = Busy()
+    return Problem(status=busy.status, slug=busy.slug, title=busy.title, headers=busy.headers)
 
 
 def from_unexpected_error(exc: Exception) -> Problem:

@@ -48,6 +48,18 @@ class Settings(BaseSettings):
         description="How long a statement waits for a row lock (a slot's seats, a person's rows) before the request "
         "gives up with 503 busy.",
     )
+    max_running: int = Field(
+        default=32,
+        ge=1,
+        le=10_000,
+        description="Requests one process runs at once (health checks, metrics and static files aside).",
+    )
+    max_waiting: int = Field(
+        default=1000, ge=0, le=100_000, description="Requests that may wait for a turn; past it, 503 busy at once."
+    )
+    max_wait_ms: int = Field(
+        default=10_000, ge=1, le=120_000, description="The longest a request waits for its turn before 503 busy."
+    )
     sold_out_seconds: float = Field(
         default=5.0,
         ge=0,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
@@ -11,6 +10,7 @@ import httpx
 from litestar import Litestar
 
 from clinics.sold_out import SoldOutSlots
+from tests.eventually import until
 from tests.factories import make_citizen, make_clinic, make_service, make_slot, token_for
 from vaxbook.db import UnitOfWork
 
@@ -55,20 +55,11 @@ def test_nothing_is_remembered_unheard_or_from_a_read_older_than_a_notice() -> N
     assert hint.clinic_of(slot, NOW) is None
 
 
-async def until(condition: object, seconds: float = 5.0) -> None:
-    assert callable(condition)
-    for _ in range(int(seconds / 0.02)):
-        if condition():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("not within the time")
-
-
 async def test_a_sold_out_slot_is_refused_from_the_hint_until_a_seat_frees(
     app: Litestar, client: Client, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
     hint: SoldOutSlots = app.state.sold_out
-    await until(lambda: hint.listening)
+    await until(lambda: hint.listening, within=5, what="listening")
     clinic, service = await make_clinic(uow), await make_service(uow)
     slot = await make_slot(uow, clinic, service, capacity=1)
     first, _ = await make_citizen(uow)
@@ -92,7 +83,7 @@ async def test_a_sold_out_slot_is_refused_from_the_hint_until_a_seat_frees(
     cancelled = await client.post(f"/api/v1/bookings/{booked.json()['id']}/cancel", headers=token_for(first))
     assert cancelled.status_code == 200
     # heard, well before the hint's own five seconds are up
-    await until(lambda: hint.clinic_of(slot.id, datetime.now(UTC)) is None, seconds=2)
+    await until(lambda: hint.clinic_of(slot.id, datetime.now(UTC)) is None, within=2, what="the notice heard")
     taken = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(second))
     assert taken.status_code == 201
 
@@ -101,7 +92,7 @@ async def test_a_larger_capacity_is_heard_too(
     app: Litestar, client: Client, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
     hint: SoldOutSlots = app.state.sold_out
-    await until(lambda: hint.listening)
+    await until(lambda: hint.listening, within=5, what="listening")
     clinic, service = await make_clinic(uow), await make_service(uow)
     slot = await make_slot(uow, clinic, service, capacity=0)
     citizen, _ = await make_citizen(uow)
@@ -109,7 +100,7 @@ async def test_a_larger_capacity_is_heard_too(
     assert full.json()["type"] == "/problems/slot-full"
     assert hint.clinic_of(slot.id, datetime.now(UTC)) == clinic.id
     await db.execute("UPDATE slots SET capacity = 1 WHERE id = $1", slot.id)
-    await until(lambda: hint.clinic_of(slot.id, datetime.now(UTC)) is None, seconds=2)
+    await until(lambda: hint.clinic_of(slot.id, datetime.now(UTC)) is None, within=2, what="the notice heard")
     booked = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
     assert booked.status_code == 201
 
@@ -118,7 +109,7 @@ async def test_without_its_listening_connection_the_hint_remembers_nothing(
     app: Litestar, client: Client, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
     hint: SoldOutSlots = app.state.sold_out
-    await until(lambda: hint.listening)
+    await until(lambda: hint.listening, within=5, what="listening")
     clinic, service = await make_clinic(uow), await make_service(uow)
     slot = await make_slot(uow, clinic, service, capacity=0)
     citizen, _ = await make_citizen(uow)
@@ -127,9 +118,9 @@ async def test_without_its_listening_connection_the_hint_remembers_nothing(
     assert await db.fetchval(
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'vaxbook-sold-out'"
     )
-    await until(lambda: not hint.listening)
+    await until(lambda: not hint.listening, within=5, what="the loss noticed")
     assert hint.clinic_of(slot.id, datetime.now(UTC)) is None, "what was remembered is forgotten with it"
     await db.execute("UPDATE slots SET status = 'closed' WHERE id = $1", slot.id)
     read = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
     assert read.json()["type"] == "/problems/slot-not-bookable", "read afresh while deaf"
-    await until(lambda: hint.listening)  # it comes back by itself
+    await until(lambda: hint.listening, within=5, what="listening again")  # it comes back by itself

@@ -6,7 +6,6 @@ clock's time."""
 from __future__ import annotations
 
 import asyncio
-import inspect
 import itertools
 import json
 import time
@@ -25,6 +24,7 @@ from prometheus_client import REGISTRY
 
 from notify.transports import transports_from
 from tests.conftest import serve
+from tests.eventually import until
 from tests.factories import make_citizen, make_clinic, make_service, make_slot, staff_headers, token_for
 from tests.integration.booking.test_standby import entry_of, join, wait_body
 from vaxbook import db as vaxbook_db
@@ -40,20 +40,6 @@ from vaxbook.settings import Settings
 
 HEARTBEAT = 1
 SECOND = Every(1)
-
-
-async def until(condition: Callable[[], Any], *, within: float, what: str) -> None:
-    """Wait for `condition` (a function, or a coroutine function) to hold, failing after `within` seconds."""
-    started = time.monotonic()
-    while True:
-        held = condition()
-        if inspect.isawaitable(held):
-            held = await held
-        if held:
-            return
-        if time.monotonic() - started > within:
-            pytest.fail(f"not within {within} s: {what}")
-        await asyncio.sleep(0.05)
 
 
 class Counting:

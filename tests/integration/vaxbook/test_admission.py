@@ -1,0 +1,56 @@
+"""Admission control: a bounded number run, a bounded queue waits, the rest are told to come back at once."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+
+from tests.conftest import serve
+from tests.eventually import until
+from tests.factories import make_citizen, make_clinic, make_service, make_slot, token_for
+from vaxbook.app import create_app
+from vaxbook.db import UnitOfWork
+from vaxbook.settings import Settings
+
+
+async def test_past_the_queue_and_past_the_wait_a_request_is_told_to_come_back(
+    dsn: str, settings: Settings, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service)
+    first, second, third = [(await make_citizen(uow))[0] for _ in range(3)]
+    one_at_a_time = settings.model_copy(update={"max_running": 1, "max_waiting": 1, "max_wait_ms": 300})
+    app = create_app(one_at_a_time, dsn=dsn)
+    body = {"slot_id": str(slot.id)}
+    async with serve(app) as client:
+        # the first booking runs and waits on the slot's row, held here
+        holder = await asyncpg.connect(dsn)
+        hold = holder.transaction()
+        await hold.start()
+        await holder.execute("SELECT 1 FROM slots WHERE id = $1 FOR UPDATE", slot.id)
+        running = asyncio.create_task(client.post("/api/v1/bookings", json=body, headers=token_for(first)))
+        await until(lambda: app.state.admission.running == 1, within=5, what="the first running")
+        waiting = asyncio.create_task(client.post("/api/v1/bookings", json=body, headers=token_for(second)))
+        await until(lambda: app.state.admission.waiting == 1, within=5, what="the second waiting")
+
+        turned_away = await client.post("/api/v1/bookings", json=body, headers=token_for(third))
+        assert turned_away.status_code == 503
+        assert turned_away.headers["content-type"].startswith("application/problem+json")
+        assert turned_away.json()["type"] == "/problems/busy"
+        assert turned_away.headers["retry-after"] == "1"
+        assert (await client.get("/health/live")).status_code == 200, "health checks are never held back"
+
+        waited = await waiting  # its turn did not come within 300 ms
+        assert waited.status_code == 503
+        assert waited.json()["type"] == "/problems/busy"
+        assert not running.done()
+        await hold.rollback()
+        await holder.close()
+        assert (await running).status_code == 201
+
+        assert app.state.admission.shed == 2
+        assert await db.fetchval("SELECT count(*) FROM bookings") == 1
+        assert await db.fetchval("SELECT count(*) FROM attempt_counters") == 1, "the turned away wrote nothing"
+        again = await client.post("/api/v1/bookings", json=body, headers=token_for(third))
+        assert again.status_code == 201, "a retry after Retry-After goes through"
