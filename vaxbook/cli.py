@@ -44,6 +44,8 @@ def _settings(*, log_to: Literal["stdout", "stderr"] = "stderr", **overrides: An
 
 
 if TYPE_CHECKING:
+    from litestar import Litestar
+
     from qr.keystore import KeyStore
 
 
@@ -136,16 +138,19 @@ def _listen(host: str, port: int) -> socket.socket:
 @click.option("--host", help="Listen address (VAXBOOK_HOST, default 127.0.0.1).")
 @click.option("--port", type=int, help="Listen port (VAXBOOK_PORT, default 8000).")
 @click.option("--demo/--no-demo", "load_demo", default=None, help="Load demo data into an empty database.")
-def serve(host: str | None, port: int | None, load_demo: bool | None) -> None:
+@click.option("--workers", type=click.IntRange(1, 64), help="Worker processes sharing the socket (VAXBOOK_WORKERS, 1).")
+def serve(host: str | None, port: int | None, load_demo: bool | None, workers: int | None) -> None:
     """Serve the HTTP API until interrupted: Ctrl-C or SIGTERM stops the server and the embedded database.
 
-    The scheduled jobs run inside it, on one replica at a time (VAXBOOK_SCHEDULER=off keeps a replica out of it).
+    With --workers N, N processes (uvicorn's own worker model) take connections from the one socket; each has its
+    own pool of VAXBOOK_DB_POOL_MAX connections. The scheduled jobs run inside them, in one process at a time
+    (VAXBOOK_SCHEDULER=off keeps a replica out of it).
 
     Log lines go to stdout, one JSON object each; messages for the person at the terminal go to stderr.
     """
     from vaxbook.app import create_app
 
-    settings = _settings(log_to="stdout", host=host, port=port)
+    settings = _settings(log_to="stdout", host=host, port=port, workers=workers)
     log = structlog.get_logger("vaxbook")
     with _listen(settings.host, settings.port) as listener, _database(settings) as dsn:
         demo_run = settings.seed_demo if load_demo is None else load_demo
@@ -168,15 +173,50 @@ def serve(host: str | None, port: int | None, load_demo: bool | None) -> None:
                 zalo=settings.zalo_transport,
                 email=settings.email_transport,
             )
-        server = _Server(
-            uvicorn.Config(create_app(settings, dsn=dsn), log_config=None, access_log=False),
-            listen=f"{settings.host}:{settings.port}",
-            url=served_url(settings.host, settings.port),
-        )
-        # uvicorn shuts down gracefully on Ctrl-C or SIGTERM, then passes the signal on: the database stops next
-        with suppress(KeyboardInterrupt):
-            server.run(sockets=[listener])
+        if settings.workers > 1:
+            _serve_in_workers(settings, dsn, listener)
+        else:
+            server = _Server(
+                uvicorn.Config(create_app(settings, dsn=dsn), log_config=None, access_log=False),
+                listen=f"{settings.host}:{settings.port}",
+                url=served_url(settings.host, settings.port),
+            )
+            # uvicorn shuts down gracefully on Ctrl-C or SIGTERM, then passes the signal on: the database stops next
+            with suppress(KeyboardInterrupt):
+                server.run(sockets=[listener])
     log.info("stopped")
+
+
+WORKER_DSN = "_VAXBOOK_WORKER_DSN"  # how serve tells its worker processes where the (perhaps embedded) database is
+
+
+def _serve_in_workers(settings: Settings, dsn: str, listener: socket.socket) -> None:
+    """uvicorn's supervisor: each worker a fresh interpreter that makes the app from the environment (worker_app)
+    and serves the socket bound here; on Ctrl-C or SIGTERM every worker finishes its requests and stops, then this
+    returns and the database stops."""
+    from uvicorn.supervisors import Multiprocess
+
+    # what the command line chose reaches the workers too (the public URL defaults to the address served)
+    os.environ.update(
+        {WORKER_DSN: dsn, "VAXBOOK_HOST": settings.host, "VAXBOOK_PORT": str(settings.port), "VAXBOOK_WORKERS": "1"}
+    )
+    config = uvicorn.Config(
+        "vaxbook.cli:worker_app", factory=True, workers=settings.workers, log_config=None, access_log=False
+    )
+    url = served_url(settings.host, settings.port)
+    structlog.get_logger("vaxbook").info("serving", listen=f"{settings.host}:{settings.port}", url=url)
+    click.echo(
+        f"vaxbook is serving on {url} with {settings.workers} workers (API docs at {url}/schema; Ctrl-C stops it)",
+        err=True,
+    )
+    Multiprocess(config, sockets=[listener]).run()
+
+
+def worker_app() -> Litestar:
+    """The application of one `serve --workers N` process, from the environment serve left it."""
+    from vaxbook.app import create_app
+
+    return create_app(_settings(log_to="stdout"), dsn=os.environ[WORKER_DSN])
 
 
 class _Server(uvicorn.Server):

@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("var"), description="Embedded PostgreSQL data and local secrets.")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64, description="Worker processes of `vaxbook serve`.")
     db_pool_min: int = Field(default=2, ge=1)
     db_pool_max: int = Field(default=8, ge=1)
     lock_timeout_ms: int = Field(

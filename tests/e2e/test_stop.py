@@ -10,6 +10,7 @@ import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.e2e.service import Service, free_port, make_run, serve
@@ -18,6 +19,7 @@ pytestmark = pytest.mark.e2e
 
 LAUNCHERS: dict[str, Callable[[Path, int], Service]] = {
     "vaxbook serve": lambda data_dir, port: serve(data_dir, port, "--demo"),
+    "vaxbook serve --workers 2": lambda data_dir, port: serve(data_dir, port, "--demo", "--workers", "2"),
     "make run": make_run,
 }
 
@@ -46,13 +48,16 @@ def test_a_stop_signal_stops_everything(
     service_box.append(service)
     service.wait_ready()
     assert len(service.watched) >= 3, "the launcher, vaxbook's or make's children, and PostgreSQL"
+    if "--workers" in launcher:
+        workers = [p for p in psutil.Process(service.process.pid).children() if "spawn_main" in " ".join(p.cmdline())]
+        assert len(workers) == 2, [p.cmdline() for p in workers]
 
     service.signal(signum, group=signum == signal.SIGINT)
 
     assert service.leftovers() == []
     events = service.log_events()
     assert events[-1]["event"] == "stopped", events[-3:]
-    if launcher == "vaxbook serve":
+    if launcher.startswith("vaxbook serve"):
         assert service.process.returncode == 0, service.stderr.read_text()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))  # the port is free again
