@@ -82,6 +82,21 @@ class UnitOfWork:
                 self._conn = None
 
     @asynccontextmanager
+    async def reads(self) -> AsyncIterator[Connection]:
+        """A connection with no transaction around it, for a screen that only reads: each statement sees what was
+        committed when it ran (no BEGIN or COMMIT to pay for, nothing to roll back). Nested ``transaction()`` calls
+        reuse it, so whatever runs inside must not write: a write would stand alone, committed at once."""
+        if self._conn is not None:
+            yield self._conn
+            return
+        async with self._pool.acquire() as conn:
+            self._conn = conn
+            try:
+                yield conn
+            finally:
+                self._conn = None
+
+    @asynccontextmanager
     async def committed(self) -> AsyncIterator[Connection]:
         """A transaction of its own, committed when the block ends; NestedCommit inside another one."""
         if self._conn is not None:

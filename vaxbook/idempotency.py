@@ -68,14 +68,14 @@ async def run_once(
 ) -> T:
     """Run `work` (a use case whose transaction nests in the one opened here) at most once per key.
 
-    `screen` refuses with reads alone, in one read-only transaction with the key's lookup: a refusal it raises
-    writes nothing; an answer it returns is the answer, and `work` does not run. `count` counts an attempt
-    against the caller's limit (it raises TooManyRequests past it) in the work's own transaction, so that a
-    booking commits once; an attempt the work then refuses is counted again in a transaction of its own, so
-    refused attempts stay counted too.
+    `screen` refuses with reads alone, on one connection with the key's lookup and no transaction around them
+    (it only reads): a refusal it raises writes nothing; an answer it returns is the answer, and `work` does not
+    run. `count` counts an attempt against the caller's limit (it raises TooManyRequests past it) in the work's
+    own transaction, so that a booking commits once; an attempt the work then refuses is counted again in a
+    transaction of its own, so refused attempts stay counted too.
     """
     if key is not None or screen is not None:
-        async with uow.transaction(readonly=True) as conn:
+        async with uow.reads() as conn:
             kept = await _kept(conn, key, keep_hours) if key is not None else None
             early = await screen() if kept is None and screen is not None else None
         if kept is not None:
