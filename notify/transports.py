@@ -21,8 +21,6 @@ import structlog
 from notify.models import DeliveryFailed, Medium, Rendered, Transport
 from vaxbook.settings import Settings
 
-log = structlog.get_logger("vaxbook.messages")
-
 
 def masked(destination: str) -> str:
     """Enough of an address to tell messages apart in a log: "***678", "l***@example.com"."""
@@ -39,7 +37,9 @@ class LogTransport:
     """
 
     async def send(self, message: Rendered) -> None:
-        log.info(
+        # the logger of the moment, not one cached at its first line: what reads the log (a test capturing it
+        # among them) sees every message whichever wrote first
+        structlog.get_logger("vaxbook.messages").info(
             "message.logged",
             id=message.id,
             kind=message.kind.value,

@@ -71,28 +71,32 @@ class UnitOfWork:
 
     @asynccontextmanager
     async def transaction(self, *, readonly: bool = False) -> AsyncIterator[Connection]:
-        if self._conn is not None:
-            yield self._conn
-            return
-        async with self._pool.acquire() as conn, conn.transaction(readonly=readonly):
-            self._conn = conn
-            try:
+        async with self._held() as (conn, first):
+            if not first:
                 yield conn
-            finally:
-                self._conn = None
+                return
+            async with conn.transaction(readonly=readonly):
+                yield conn
 
     @asynccontextmanager
     async def reads(self) -> AsyncIterator[Connection]:
         """A connection with no transaction around it, for a screen that only reads: each statement sees what was
         committed when it ran (no BEGIN or COMMIT to pay for, nothing to roll back). Nested ``transaction()`` calls
         reuse it, so whatever runs inside must not write: a write would stand alone, committed at once."""
+        async with self._held() as (conn, _):
+            yield conn
+
+    @asynccontextmanager
+    async def _held(self) -> AsyncIterator[tuple[Connection, bool]]:
+        """The use case's connection, and whether this block is the first to hold it (then it comes from the pool
+        and goes back when the block ends)."""
         if self._conn is not None:
-            yield self._conn
+            yield self._conn, False
             return
         async with self._pool.acquire() as conn:
             self._conn = conn
             try:
-                yield conn
+                yield conn, True
             finally:
                 self._conn = None
 

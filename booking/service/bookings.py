@@ -206,12 +206,13 @@ async def book(
                 now=now,
             )
             await record_booking(conn, principal, "booking.create", booking, dose_number=screened.dose)
+            reach = await messages.reach_of(conn, person.id)
             # Last, so that the slot's row stays locked for as short a time as possible (the messages only write
             # to the outbox). A draw's turns follow the person's rank: their group gave them their place.
             booking = await take_seat(
                 uow, conn, slot, screened.seat_plan, booking, now, through_draw=through_draw, ranked=through_draw
             )
-            await messages.booked(uow, conn, booking, policy, now=now)
+            await messages.booked(uow, conn, booking, policy, now=now, reach=reach)
             return booking
 
     return await run_once(

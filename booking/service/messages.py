@@ -18,8 +18,10 @@ from priority.models import EVIDENCE
 from vaxbook.db import Connection, UnitOfWork
 from vaxbook.settings import DEFAULT_TIMEZONE
 
+Reach = tuple[notify.Recipient, str]
 
-async def _reach(conn: Connection, person_id: UUID) -> tuple[notify.Recipient, str] | None:
+
+async def reach_of(conn: Connection, person_id: UUID) -> Reach | None:
     """How the person is reached (their account's, or their guardian's, choice), and their name; None when they
     cannot be (no phone, or they asked for no messages)."""
     contact = await repository.contact_of(conn, person_id=person_id)
@@ -31,7 +33,7 @@ async def _reach(conn: Connection, person_id: UUID) -> tuple[notify.Recipient, s
 
 def _notice(
     booking: Booking,
-    reach: tuple[notify.Recipient, str],
+    reach: Reach,
     kind: Kind,
     key: str,
     due: datetime,
@@ -68,17 +70,18 @@ async def _send(
     uow: UnitOfWork, conn: Connection, booking: Booking, policy: BookingPolicy, *, now: datetime, **notice: Any
 ) -> None:
     """One notice about a booking (kind, key, due and extra body keys in `notice`)."""
-    reach = await _reach(conn, booking.person_id)
+    reach = await reach_of(conn, booking.person_id)
     if reach is not None:
         await notify.send_all(
             uow, [_notice(booking, reach, policy=policy, **notice)], quiet=policy.quiet_hours, now=now
         )
 
 
-async def booked(uow: UnitOfWork, conn: Connection, booking: Booking, policy: BookingPolicy, *, now: datetime) -> None:
-    """The confirmation, and a reminder at each lead time still ahead: the person looked up once, the messages
-    written in one statement."""
-    reach = await _reach(conn, booking.person_id)
+async def booked(
+    uow: UnitOfWork, conn: Connection, booking: Booking, policy: BookingPolicy, *, now: datetime, reach: Reach | None
+) -> None:
+    """The confirmation, and a reminder at each lead time still ahead, written in one statement. The person's
+    `reach` is looked up by the caller, before it takes the seat, so that the slot's row is locked for less."""
     if reach is None:
         return
     notices = [_notice(booking, reach, Kind.BOOKED, f"booked:{booking.id}", now, policy)]
@@ -87,7 +90,7 @@ async def booked(uow: UnitOfWork, conn: Connection, booking: Booking, policy: Bo
 
 
 async def _reminders(
-    uow: UnitOfWork, booking: Booking, reach: tuple[notify.Recipient, str], policy: BookingPolicy, *, now: datetime
+    uow: UnitOfWork, booking: Booking, reach: Reach, policy: BookingPolicy, *, now: datetime
 ) -> list[notify.Notice]:
     """A reminder at each lead time still ahead (none reaches the person after the appointment starts)."""
     due = [(hours, booking.starts_at - timedelta(hours=hours)) for hours in sorted(set(policy.reminder_hours))[::-1]]
@@ -146,7 +149,7 @@ async def moved(
 ) -> None:
     """The old booking's reminders go; the new one is confirmed and reminded of."""
     await notify.suppress(uow, booking_id=old.id, kinds=[Kind.REMINDER])
-    reach = await _reach(conn, new.person_id)
+    reach = await reach_of(conn, new.person_id)
     if reach is None:
         return
     moved_from = old.starts_at.astimezone(ZoneInfo(old.timezone)).isoformat()
@@ -179,7 +182,7 @@ async def offer_time(
 ) -> datetime:
     """When an offer to this entry's person reaches them: now, or after the quiet hours for an SMS or Zalo
     message; the offer then runs from that time, so that nobody loses a seat while asleep."""
-    reach = await _reach(conn, entry.person_id)
+    reach = await reach_of(conn, entry.person_id)
     if reach is None:
         return now
     return deliverable_at(Kind.STANDBY_OFFER, reach[0].medium, now, clinic.zone, policy.quiet_hours)
@@ -197,7 +200,7 @@ async def offered(
     now: datetime,
 ) -> None:
     """A seat is held for them: what, where, when, and until when to accept."""
-    reach = await _reach(conn, entry.person_id)
+    reach = await reach_of(conn, entry.person_id)
     if reach is None or entry.offer_expires_at is None:
         return
     recipient, name = reach
@@ -241,7 +244,7 @@ async def next_dose_due(
 ) -> bool:
     """The interval after the last dose has passed and nothing is booked: time to book the next one. True when
     the message was written (once per person and dose)."""
-    reach = await _reach(conn, person.id)
+    reach = await reach_of(conn, person.id)
     if reach is None:
         return False
     recipient, _ = reach

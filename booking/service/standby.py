@@ -210,7 +210,7 @@ async def accept(
             ):
                 raise OfferGone()
             await record_booking(conn, principal, "booking.create", booking, dose_number=dose, from_standby=entry.id)
-            await messages.booked(uow, conn, booking, policy, now=now)
+            await messages.booked(uow, conn, booking, policy, now=now, reach=await messages.reach_of(conn, person.id))
             return booking
 
     async def count(conn: Connection) -> None:

@@ -9,9 +9,11 @@ import asyncpg
 import httpx
 from litestar import Litestar
 
+from clinics.models import Slot
 from clinics.sold_out import SoldOutSlots
 from tests.eventually import until
 from tests.factories import make_citizen, make_clinic, make_service, make_slot, token_for
+from vaxbook.auth.models import Principal
 from vaxbook.db import UnitOfWork
 
 Client = httpx.AsyncClient
@@ -55,6 +57,19 @@ def test_nothing_is_remembered_unheard_or_from_a_read_older_than_a_notice() -> N
     assert hint.clinic_of(slot, NOW) is None
 
 
+async def sold_out_slot(app: Litestar, client: Client, uow: UnitOfWork) -> tuple[SoldOutSlots, Slot, Principal]:
+    """A slot with no seat at all, just refused to a citizen: the app's hint remembers it."""
+    hint: SoldOutSlots = app.state.sold_out
+    await until(lambda: hint.listening, within=5, what="listening")
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=0)
+    citizen, _ = await make_citizen(uow)
+    full = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
+    assert full.json()["type"] == "/problems/slot-full"
+    assert hint.clinic_of(slot.id, datetime.now(UTC)) == clinic.id
+    return hint, slot, citizen
+
+
 async def test_a_sold_out_slot_is_refused_from_the_hint_until_a_seat_frees(
     app: Litestar, client: Client, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
@@ -91,14 +106,7 @@ async def test_a_sold_out_slot_is_refused_from_the_hint_until_a_seat_frees(
 async def test_a_larger_capacity_is_heard_too(
     app: Litestar, client: Client, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
-    hint: SoldOutSlots = app.state.sold_out
-    await until(lambda: hint.listening, within=5, what="listening")
-    clinic, service = await make_clinic(uow), await make_service(uow)
-    slot = await make_slot(uow, clinic, service, capacity=0)
-    citizen, _ = await make_citizen(uow)
-    full = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
-    assert full.json()["type"] == "/problems/slot-full"
-    assert hint.clinic_of(slot.id, datetime.now(UTC)) == clinic.id
+    hint, slot, citizen = await sold_out_slot(app, client, uow)
     await db.execute("UPDATE slots SET capacity = 1 WHERE id = $1", slot.id)
     await until(lambda: hint.clinic_of(slot.id, datetime.now(UTC)) is None, within=2, what="the notice heard")
     booked = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
@@ -108,13 +116,7 @@ async def test_a_larger_capacity_is_heard_too(
 async def test_without_its_listening_connection_the_hint_remembers_nothing(
     app: Litestar, client: Client, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
-    hint: SoldOutSlots = app.state.sold_out
-    await until(lambda: hint.listening, within=5, what="listening")
-    clinic, service = await make_clinic(uow), await make_service(uow)
-    slot = await make_slot(uow, clinic, service, capacity=0)
-    citizen, _ = await make_citizen(uow)
-    await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
-    assert hint.clinic_of(slot.id, datetime.now(UTC)) == clinic.id
+    hint, slot, citizen = await sold_out_slot(app, client, uow)
     assert await db.fetchval(
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'vaxbook-sold-out'"
     )
