@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent  # the environment running the tests, whose `vaxbook` is the one under test
 STARTUP_LIMIT_SECONDS = 120
 STOP_LIMIT_SECONDS = 60
+LINGER_SECONDS = 5
 HANDLES_FILE = ".handle_pids.json"  # pgserver's list of the processes using its server
 
 
@@ -86,7 +87,10 @@ class Service:
         return [json.loads(line) for line in self.log_lines()]
 
     def leftovers(self) -> list[str]:
-        """What is still there after the service stopped: processes, a PostgreSQL pid file, pgserver handles."""
+        """What is still there after the service stopped: processes, a PostgreSQL pid file, pgserver handles. A
+        helper that ends on its own when the launcher is gone (multiprocessing's resource tracker, beside
+        --workers) has a few seconds to do so."""
+        psutil.wait_procs([p for p in self.watched if running(p)], timeout=LINGER_SECONDS)
         found = [f"process {p.pid} {p.name()}" for p in self.watched if running(p)]
         pgdata = self.data_dir / "pgdata"
         if (pgdata / "postmaster.pid").exists():
