@@ -46,19 +46,10 @@ def vaxbook_command() -> str:
     return found
 
 
-def serve_supports_workers() -> bool:
-    shown = subprocess.run(  # noqa: S603 - our own console script
-        [vaxbook_command(), "serve", "--help"], capture_output=True, text=True, check=False
-    ).stdout
-    return "--workers" in shown
-
-
 @contextlib.contextmanager
 def serving(dsn: str, *, jwt_key: str, pool: int, workers: int, scratch: Path) -> Iterator[Server]:
     """`vaxbook serve` on a free port of 127.0.0.1, the scheduler off (the request paths alone), no per-address rate
     limit (every client here has one address); stopped (SIGINT, then SIGKILL) on the way out."""
-    if workers > 1 and not serve_supports_workers():
-        raise SystemExit("this vaxbook serve has no --workers option yet: run with --workers 1")
     port = free_port()
     log = scratch / "server.log"
     env = os.environ | {
