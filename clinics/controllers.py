@@ -154,7 +154,7 @@ class AvailabilityController(Controller):
     path = "/api/v1/availability"
     tags = ["Availability"]
 
-    @get("/", opt=PUBLIC, summary="Find open slots")
+    @get("/", opt=PUBLIC, summary="Find open slots", cache=True)
     async def search(
         self,
         uow: UoW,

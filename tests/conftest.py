@@ -126,6 +126,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         rate_limit_per_minute=0,
         database_url=None,
         scheduler=False,  # a test runs the jobs it means to (tests/integration/vaxbook/test_scheduler*.py run it)
+        search_cache_seconds=0,  # tests change rows behind the app's back (test_shared_answers.py shares them)
         # the same answers whatever the hour the tests run at (the quiet hours' own tests set theirs)
         quiet_hours="00:00-00:00",
     )

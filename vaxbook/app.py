@@ -85,6 +85,8 @@ from vaxbook.observability import (
     prometheus_config,
 )
 from vaxbook.problems import problem_details_plugin
+from vaxbook.response_cache import STORE as SHARED_ANSWERS
+from vaxbook.response_cache import BoundedMemoryStore, shared_answers
 from vaxbook.scheduler import Scheduler
 from vaxbook.settings import Settings
 from web import STATIC_DIR
@@ -264,6 +266,8 @@ def create_app(
             "searcher": Provide(provide_searcher),
         },
         middleware=middleware,
+        response_cache_config=shared_answers(settings.search_cache_seconds),
+        stores={SHARED_ANSWERS: BoundedMemoryStore()},
         request_max_body_size=MAX_BODY_BYTES,
         lifespan=[database_pool],
         plugins=[problem_details_plugin()],

@@ -51,6 +51,15 @@ async def create_pool(dsn: str, *, min_size: int, max_size: int, lock_timeout_ms
     return pool
 
 
+_writes_committed = 0
+
+
+def writes_committed() -> int:
+    """How many read-write transactions this process has committed: an answer shared between requests (an anonymous
+    search) is shared only while this stays the same, so that a change made here is seen by the next request."""
+    return _writes_committed
+
+
 class NestedCommit(RuntimeError):
     """A step that must commit on its own was asked for inside another transaction."""
 
@@ -71,12 +80,15 @@ class UnitOfWork:
 
     @asynccontextmanager
     async def transaction(self, *, readonly: bool = False) -> AsyncIterator[Connection]:
+        global _writes_committed
         async with self._held() as (conn, first):
             if not first:
                 yield conn
                 return
             async with conn.transaction(readonly=readonly):
                 yield conn
+            if not readonly:
+                _writes_committed += 1
 
     @asynccontextmanager
     async def reads(self) -> AsyncIterator[Connection]:

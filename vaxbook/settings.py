@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     max_wait_ms: int = Field(
         default=10_000, ge=1, le=120_000, description="The longest a request waits for its turn before 503 busy."
     )
+    search_cache_seconds: int = Field(
+        default=1,
+        ge=0,
+        le=60,
+        description="How long an anonymous search's answer is shared with the same search asked again; 0 shares none.",
+    )
     sold_out_seconds: float = Field(
         default=5.0,
         ge=0,

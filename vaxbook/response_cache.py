@@ -1,0 +1,95 @@
+"""Shared answers for anonymous searches: the same question asked by many in the same second gets one answer.
+
+Only a search asked without a token is shared (a signed-in searcher's answer says what they may take), only a 200,
+only until this process commits a write, and at most for VAXBOOK_SEARCH_CACHE_SECONDS: a change made by another
+process may show that much later, as it may on any page already open; a booking never reads a seat from here. The
+store is this process's memory, bounded in entries.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from litestar.config.response_cache import ResponseCacheConfig, default_cache_key_builder
+from litestar.connection import Request
+from litestar.stores.base import Store
+from litestar.types import HTTPScope
+
+from vaxbook.db import writes_committed
+
+STORE = "shared_answers"
+KEY = "shared_answer_key"
+MOST_ANSWERS = 2000
+
+
+class BoundedMemoryStore(Store):
+    """A dict of answers with their expiry; past `most` entries the oldest go first."""
+
+    def __init__(self, most: int = MOST_ANSWERS) -> None:
+        self._most = most
+        self._answers: dict[str, tuple[bytes, float | None]] = {}
+
+    async def set(self, key: str, value: str | bytes, expires_in: int | timedelta | None = None) -> None:
+        seconds = expires_in.total_seconds() if isinstance(expires_in, timedelta) else expires_in
+        self._answers.pop(key, None)
+        while len(self._answers) >= self._most:
+            del self._answers[next(iter(self._answers))]
+        data = value.encode() if isinstance(value, str) else value
+        self._answers[key] = (data, None if seconds is None else time.monotonic() + seconds)
+
+    async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:
+        found = self._answers.get(key)
+        if found is None:
+            return None
+        data, expires = found
+        if expires is not None and expires <= time.monotonic():
+            self._answers.pop(key, None)
+            return None
+        return data
+
+    async def delete(self, key: str) -> None:
+        self._answers.pop(key, None)
+
+    async def delete_all(self) -> None:
+        self._answers.clear()
+
+    async def exists(self, key: str) -> bool:
+        return await self.get(key) is not None
+
+    async def expires_in(self, key: str) -> int | None:
+        found = self._answers.get(key)
+        if found is None or found[1] is None:
+            return None
+        return max(0, int(found[1] - time.monotonic()))
+
+
+def _signed_in(headers: Any) -> bool:
+    return any(name == b"authorization" for name, _ in headers)
+
+
+def _key(request: Request[Any, Any, Any]) -> str:
+    """The answer's key: the question, the language, and the writes this process had committed when it was asked
+    (any write since makes a new key, so a booking made here is in the next search's answer). Made once per
+    request, so that an answer is stored under the key it was looked up with."""
+    state = request.scope.setdefault("state", {})
+    if KEY not in state:
+        if _signed_in(request.scope["headers"]):
+            state[KEY] = f"never-shared:{uuid.uuid4().hex}"  # looked up, never found, never stored
+        else:
+            language = request.headers.get("accept-language", "")
+            state[KEY] = f"{default_cache_key_builder(request)}|{language}|{writes_committed()}"
+    return str(state[KEY])
+
+
+def shared_answers(seconds: int) -> ResponseCacheConfig:
+    """The response cache of the routes marked `cache=True`; `seconds` 0 shares nothing."""
+
+    def worth_sharing(scope: HTTPScope, status_code: int) -> bool:
+        return seconds > 0 and status_code == 200 and not _signed_in(scope["headers"])
+
+    return ResponseCacheConfig(
+        default_expiration=max(1, seconds), key_builder=_key, store=STORE, cache_response_filter=worth_sharing
+    )
