@@ -61,20 +61,13 @@ ASSISTANTS = allow(Role.CLINIC_STAFF, Role.OPERATOR)
 QrFormat = Literal["png", "svg", "text"]
 
 
-def _drawn(text: str, format: QrFormat, *, card: bool) -> Response[bytes]:
+async def _drawn(text: str, format: QrFormat, *, card: bool) -> Response[bytes]:
     """A QR as PNG, SVG or its text; never stored by a browser or a proxy (a card names its holder)."""
     if format == "text":
         body, media_type = text.encode(), "text/plain"
-    elif format == "svg":
-        body = (
-            render.svg(text, max_version=render.CARD_MAX_VERSION, level="L") if card else render.appointment_svg(text)
-        )
-        media_type = "image/svg+xml"
     else:
-        body = (
-            render.png(text, max_version=render.CARD_MAX_VERSION, level="L") if card else render.appointment_png(text)
-        )
-        media_type = "image/png"
+        body = await render.drawn(text, format, card=card)
+        media_type = "image/png" if format == "png" else "image/svg+xml"
     return Response(body, media_type=media_type, headers={"Cache-Control": "no-store"})
 
 
@@ -228,7 +221,7 @@ class ProfileController(Controller):
         text = await certificates.health_card(
             uow, request.user, keys, person_id=person_id, issuer=settings.public_url, now=_now()
         )
-        return _drawn(text, format, card=True)
+        return await _drawn(text, format, card=True)
 
     @get("/people/{person_id:uuid}/vaccinations", summary="My vaccination record")
     async def vaccinations(self, person_id: FromPath[UUID], uow: UoW, request: CallerRequest) -> list[VaccinationOut]:
@@ -311,7 +304,7 @@ class BookingController(Controller):
         """Your booking's QR for the door: PNG (default), SVG, or the signed text itself. It carries the booking's
         id, clinic and time only, and stops working when the booking is cancelled or moved."""
         text = await checkin.appointment_qr(uow, request.user, keys, booking_id=booking_id, window=checkin_window)
-        return _drawn(text, format, card=False)
+        return await _drawn(text, format, card=False)
 
     @get("/{booking_id:uuid}", summary="One of my bookings")
     async def get_booking(self, booking_id: FromPath[UUID], uow: UoW, request: CallerRequest) -> Booking:
@@ -463,7 +456,7 @@ class AssistController(Controller):
         """The QR of a booking you may act on (clinic staff: at your clinics), to print or send to a caller without
         a phone of their own; each fetch is audited."""
         text = await checkin.appointment_qr(uow, request.user, keys, booking_id=booking_id, window=checkin_window)
-        return _drawn(text, format, card=False)
+        return await _drawn(text, format, card=False)
 
     @post("/bookings/{booking_id:uuid}/reschedule", summary="Move a caller's booking")
     async def reschedule(

@@ -3,8 +3,11 @@ health card is level L and fits version 22, as the SMART Health Cards specificat
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import io
+from concurrent.futures import ThreadPoolExecutor
+from typing import Literal
 
 import qrcode
 import qrcode.constants
@@ -37,7 +40,20 @@ def svg(text: str, *, max_version: int = MAX_VERSION, level: str = "M") -> bytes
     return buffer.getvalue()
 
 
-# Drawing a code is CPU work of about 10 ms. A booking's appointment code does not change, and people open it
-# again in the queue: those are cached (they hold no personal data; a health card does, and is never cached).
+# Drawing a code is CPU work of 10-20 ms. A booking's appointment code does not change, and people open it again in
+# the queue: those are kept (they hold no personal data; a health card does, and is never kept).
 appointment_png = functools.lru_cache(maxsize=4096)(png)
 appointment_svg = functools.lru_cache(maxsize=1024)(svg)
+
+# One thread draws, off the event loop: drawn on it, a code would stall every other request for its whole time; on
+# more threads, drawings would only take turns for Python's lock with the loop and with each other.
+_DRAWER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qr-drawing")
+
+
+async def drawn(text: str, kind: Literal["png", "svg"], *, card: bool) -> bytes:
+    """The code as an image, drawn on the drawing thread (a kept appointment code is not drawn again)."""
+    if card:
+        draw = functools.partial(png if kind == "png" else svg, text, max_version=CARD_MAX_VERSION, level="L")
+    else:
+        draw = functools.partial(appointment_png if kind == "png" else appointment_svg, text)
+    return await asyncio.get_running_loop().run_in_executor(_DRAWER, draw)
