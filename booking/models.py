@@ -163,6 +163,9 @@ class ServiceRules:
     doses_in_series: int
     min_days_between_doses: int
     active: bool
+    siblings: tuple[UUID, ...] = ()
+    """The services whose doses count together with this one: every service of the same vaccine (itself alone
+    when it is no vaccination)."""
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,6 @@ from booking.service.common import (
     record_booking,
     record_entry,
     rules_of,
-    sibling_services,
     take_seat,
 )
 from clinics import seats
@@ -201,7 +200,7 @@ async def book(
                 conn,
                 principal,
                 person=person,
-                service_ids=await sibling_services(uow, screened.rules),
+                service_ids=list(screened.rules.siblings),
                 policy=policy,
                 now=now,
             )

@@ -104,6 +104,9 @@ async def rules_of(uow: UnitOfWork, service_id: UUID) -> ServiceRules:
         doses_in_series=product.doses_in_series if product else 1,
         min_days_between_doses=product.min_days_between_doses if product else 0,
         active=service.active,
+        siblings=tuple(await clinics.service_ids_for_product(uow, service.product_id))
+        if service.product_id
+        else (service.id,),
     )
 
 
@@ -117,15 +120,10 @@ def check_open(slot: Slot, clinic: Clinic, rules: ServiceRules, now: datetime) -
         raise SlotNotBookable()
 
 
-async def sibling_services(uow: UnitOfWork, rules: ServiceRules) -> list[UUID]:
-    """The services whose doses count together with this one: every service of the same vaccine."""
-    return await clinics.service_ids_for_product(uow, rules.product_id) if rules.product_id else [rules.service_id]
-
-
 async def dose_for(uow: UnitOfWork, conn: Connection, person: Person, rules: ServiceRules, day: date) -> int:
     """The dose step the person may book on `day`, or NotEligible / SeriesComplete."""
     given = (
-        await repository.doses_given(conn, person_id=person.id, service_ids=await sibling_services(uow, rules))
+        await repository.doses_given(conn, person_id=person.id, service_ids=list(rules.siblings))
         if rules.product_id
         else []
     )
