@@ -2,15 +2,15 @@
 
 1. The relay alone: N due reminders (100,000 by default) sent to a local gateway (a separate process, so that the
    receiving end does not share the relay's event loop): messages per second, each exactly once.
-2. What a running relay does to the booking rush: `vaxbook serve` with its scheduler relaying to that gateway; the
-   rush of bench.__main__ once with nothing to send, then again while the relay sends the backlog; p99 of each.
+2. What a running relay does to the booking rush: `vaxbook serve` with its scheduler relaying to that gateway; a rush
+   on one slot (the flash sale's, smaller) once with nothing to send, then again while the relay sends the backlog.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
+import json
 import secrets
 import signal
 import subprocess
@@ -19,23 +19,20 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 
-from bench.__main__ import (
-    BenchData,
-    Result,
-    drive,
-    free_port,
-    load,
-    wait_ready,
-)
+from bench import data, loadgen
+from bench.loadgen import request
+from bench.scenarios import default_processes
+from bench.server import free_port, serving
+from bench.stats import summary
 from notify import service as notify
 from notify.models import NEVER, Medium
 from notify.transports import WebhookTransport, close_transports
 from vaxbook import db, migrate
-from vaxbook.auth.security import TokenIssuer, jwt_auth
 from vaxbook.embedded import embedded_server, ensure_database, with_database
 
 SECRET = secrets.token_urlsafe(24)  # the bench gateway does not check it; the relay signs with it
@@ -126,37 +123,6 @@ async def relay_alone(dsn: str, url: str, messages: int) -> tuple[float, int, in
     return round(messages / elapsed, 1), received, unique
 
 
-async def rush(base: str, data: BenchData, key: str, concurrency: int, name: str) -> Result:
-    issuer = TokenIssuer(jwt_auth(key, exclude=[]), citizen_ttl=timedelta(hours=1), staff_ttl=timedelta(hours=1))
-    tokens = [{"Authorization": f"Bearer {issuer.issue(c).token}"} for c in data.citizens]
-    async with httpx.AsyncClient(base_url=base, limits=httpx.Limits(max_connections=concurrency), timeout=60) as c:
-        return await drive(
-            name,
-            len(tokens),
-            concurrency,
-            lambda i: c.post("/api/v1/bookings", json={"slot_id": data.rush_slot_id}, headers=tokens[i]),
-            expected=(201, 409),
-        )
-
-
-async def reset_rush(dsn: str, data: BenchData) -> None:
-    """Back to before the rush (a benchmark's shortcut: the service never does this)."""
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(
-            """
-            DELETE FROM bookings WHERE slot_id = $1::uuid;
-            """.strip(),
-            data.rush_slot_id,
-        )
-        await conn.execute("UPDATE slots SET booked = 0 WHERE id = $1::uuid", data.rush_slot_id)
-        await conn.execute("UPDATE people SET active_bookings = 0")
-        await conn.execute("DELETE FROM attempt_counters")
-        await conn.execute("DELETE FROM outbox")
-    finally:
-        await conn.close()
-
-
 async def settled(dsn: str) -> None:
     """Wait for the scheduler's start-up catch-up (the nightly jobs it missed) to finish: a rush beside it would
     measure that, not the relay."""
@@ -176,8 +142,8 @@ async def settled(dsn: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.relay", description=__doc__)
     parser.add_argument("--messages", type=int, default=100_000, help="due reminders to send")
-    parser.add_argument("--citizens", type=int, default=2000, help="citizens in the booking rush")
-    parser.add_argument("--concurrency", type=int, default=16, help="clients in parallel in the rush")
+    parser.add_argument("--citizens", type=int, default=2000, help="citizens in each booking rush")
+    parser.add_argument("--clients", type=int, default=64, help="clients in parallel in the rush")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch, embedded_server(Path(scratch) / "pg", delete_on_exit=True) as admin:
         asyncio.run(ensure_database(admin, "vaxbook_bench"))
@@ -190,25 +156,23 @@ def main() -> None:
             time.sleep(1.5)
             rate, received, unique = asyncio.run(relay_alone(dsn, url, args.messages))
             print(f"relay alone: {args.messages} messages, {rate} messages/s, {received} received, {unique} distinct")
-            data = asyncio.run(load(dsn, 1, 14, args.citizens))
-            asyncio.run(reset_rush(dsn, data))
-            results = serve_and_rush(dsn, url, data, args)
+            rows = serve_and_rush(dsn, url, Path(scratch), args)
         finally:
             gateway.send_signal(signal.SIGINT)
             gateway.wait(timeout=30)
-    print(f"{'scenario':<52}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}")
-    for r in results:
-        print(f"{r.scenario:<52}{r.per_second:>9}{r.p50_ms:>9}{r.p95_ms:>9}{r.p99_ms:>9}{r.errors:>8}")
+    print(f"{'scenario':<52}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'201':>7}{'5xx':>6}")
+    for name, found in rows:
+        print(
+            f"{name:<52}{found['per_s']:>9}{found['p50_ms']:>9}{found['p99_ms']:>9}"
+            f"{found['statuses'].get('201', 0):>7}{found['errors_5xx']:>6}"
+        )
 
 
-def serve_and_rush(dsn: str, url: str, data: BenchData, args: argparse.Namespace) -> list[Result]:
-    port, key = free_port(), secrets.token_urlsafe(40)
-    env = os.environ | {
-        "DATABASE_URL": dsn,
-        "VAXBOOK_PORT": str(port),
-        "VAXBOOK_RATE_LIMIT_PER_MINUTE": "0",
-        "VAXBOOK_LOG_LEVEL": "WARNING",
-        "VAXBOOK_JWT_SECRET": key,
+def serve_and_rush(dsn: str, url: str, scratch: Path, args: argparse.Namespace) -> list[tuple[str, dict[str, Any]]]:
+    key = secrets.token_urlsafe(48)
+    world = asyncio.run(data.build(dsn, key))
+    relaying = {
+        "VAXBOOK_SCHEDULER": "on",
         "VAXBOOK_BOOKING_MAX_ATTEMPTS": "1000",
         "VAXBOOK_SMS_TRANSPORT": "webhook",
         "VAXBOOK_SMS_WEBHOOK_URL": url,
@@ -217,21 +181,30 @@ def serve_and_rush(dsn: str, url: str, data: BenchData, args: argparse.Namespace
         "VAXBOOK_OUTBOX_BATCH": "500",
         "VAXBOOK_QUIET_HOURS": "00:00-00:00",
     }
-    server = subprocess.Popen(  # noqa: S603 - our own console script
-        [str(Path(sys.executable).with_name("vaxbook")), "serve"], env=env, stdout=subprocess.DEVNULL
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base, time.monotonic() + 60)
+    with serving(dsn, jwt_key=key, pool=8, workers=1, scratch=scratch, env=relaying) as served:
         asyncio.run(settled(dsn))
-        quiet = asyncio.run(rush(base, data, key, args.concurrency, "booking rush, nothing to send"))
-        asyncio.run(reset_rush(dsn, data))
+        quiet = rush(world, served.host, served.port, args)
         asyncio.run(fill(dsn, args.messages, due=datetime.now(UTC)))
-        busy = asyncio.run(rush(base, data, key, args.concurrency, f"booking rush, relay sending {args.messages}"))
-        return [quiet, busy]
-    finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=30)
+        busy = rush(world, served.host, served.port, args)
+    return [("booking rush, nothing to send", quiet), (f"booking rush, relay sending {args.messages:,}", busy)]
+
+
+def rush(world: data.World, host: str, port: int, args: argparse.Namespace) -> dict[str, Any]:
+    """A fresh slot of a fifth as many seats as citizens, and fresh citizens each pressing book once."""
+    slot = asyncio.run(data.hot_slot(world, capacity=max(1, args.citizens // 5)))
+    people = asyncio.run(data.citizens(world, args.citizens))
+    body = json.dumps({"slot_id": str(slot.slot_id)}).encode()
+    requests = [
+        request(
+            "POST",
+            "/api/v1/bookings",
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            body=body,
+        )
+        for token in world.citizen_tokens(people)
+    ]
+    records = loadgen.drive(host, port, requests, clients=args.clients, processes=default_processes())
+    return summary(records)
 
 
 if __name__ == "__main__":

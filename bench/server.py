@@ -47,26 +47,33 @@ def vaxbook_command() -> str:
 
 
 @contextlib.contextmanager
-def serving(dsn: str, *, jwt_key: str, pool: int, workers: int, scratch: Path) -> Iterator[Server]:
+def serving(
+    dsn: str, *, jwt_key: str, pool: int, workers: int, scratch: Path, env: dict[str, str] | None = None
+) -> Iterator[Server]:
     """`vaxbook serve` on a free port of 127.0.0.1, the scheduler off (the request paths alone), no per-address rate
-    limit (every client here has one address); stopped (SIGINT, then SIGKILL) on the way out."""
+    limit (every client here has one address), and whatever `env` adds; stopped (SIGINT, then SIGKILL) on the way
+    out."""
     port = free_port()
     log = scratch / "server.log"
-    env = os.environ | {
-        "DATABASE_URL": dsn,
-        "VAXBOOK_HOST": HOST,
-        "VAXBOOK_PORT": str(port),
-        "VAXBOOK_DATA_DIR": str(scratch / "data"),
-        "VAXBOOK_PUBLIC_URL": f"http://{HOST}:{port}",
-        "VAXBOOK_JWT_SECRET": jwt_key,
-        "VAXBOOK_DB_POOL_MAX": str(pool),
-        "VAXBOOK_RATE_LIMIT_PER_MINUTE": "0",
-        "VAXBOOK_LOG_LEVEL": "WARNING",
-        "VAXBOOK_SCHEDULER": "off",
-    }
+    environment = (
+        os.environ
+        | {
+            "DATABASE_URL": dsn,
+            "VAXBOOK_HOST": HOST,
+            "VAXBOOK_PORT": str(port),
+            "VAXBOOK_DATA_DIR": str(scratch / "data"),
+            "VAXBOOK_PUBLIC_URL": f"http://{HOST}:{port}",
+            "VAXBOOK_JWT_SECRET": jwt_key,
+            "VAXBOOK_DB_POOL_MAX": str(pool),
+            "VAXBOOK_RATE_LIMIT_PER_MINUTE": "0",
+            "VAXBOOK_LOG_LEVEL": "WARNING",
+            "VAXBOOK_SCHEDULER": "off",
+        }
+        | (env or {})
+    )
     command = [vaxbook_command(), "serve", *(["--workers", str(workers)] if workers > 1 else [])]
     with log.open("wb") as out:
-        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
+        proc = subprocess.Popen(command, env=environment, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
     try:
         _wait_ready(HOST, port, proc, time.monotonic() + 90)
         yield Server(HOST, port, pool, workers, log)
