@@ -77,7 +77,7 @@ async def listen(dsn: str, sold_out: SoldOutSlots, *, reconnect_seconds: float =
         try:
             await _listen_until_lost(dsn, sold_out)
             log.warning("sold_out.listener_lost")
-        except (OSError, asyncpg.PostgresError, TimeoutError):
+        except Exception:  # whatever broke the connection, the hint stays off until it is back
             log.warning("sold_out.listener_failed", exc_info=True)
         await asyncio.sleep(reconnect_seconds)
 

@@ -11,11 +11,15 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass
+from typing import Any, NoReturn
 
+from litestar import Request
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
+from prometheus_client import Counter, Gauge
 
 from vaxbook.errors import Busy
+from vaxbook.problems import from_domain_error
 
 EXEMPT = re.compile(r"^/(health/|metrics|schema|static/)")
 
@@ -25,6 +29,11 @@ class Limits:
     running: int
     waiting: int
     wait_seconds: float
+
+
+RUNNING = Gauge("vaxbook_admission_running", "Requests running now, of at most VAXBOOK_MAX_RUNNING")
+WAITING = Gauge("vaxbook_admission_waiting", "Requests waiting for their turn, of at most VAXBOOK_MAX_WAITING")
+SHED = Counter("vaxbook_admission_shed", "Requests answered 503 busy at once: the queue was full or the wait too long")
 
 
 class Admission:
@@ -38,27 +47,34 @@ class Admission:
     async def enter(self) -> None:
         """Wait for a turn, or raise Busy when the queue is full or the turn does not come in time."""
         if self._slots.locked() and self.waiting >= self.limits.waiting:
-            self.shed += 1
-            raise Busy()
+            self._turn_away()
         self.waiting += 1
+        WAITING.inc()
         try:
             async with asyncio.timeout(self.limits.wait_seconds):
                 await self._slots.acquire()
             self.running += 1
+            RUNNING.inc()
         except TimeoutError:
-            self.shed += 1
-            raise Busy() from None
+            self._turn_away()
         finally:
             self.waiting -= 1
+            WAITING.dec()
 
     def leave(self) -> None:
         self.running -= 1
+        RUNNING.dec()
         self._slots.release()
+
+    def _turn_away(self) -> NoReturn:
+        self.shed += 1
+        SHED.inc()
+        raise Busy()
 
 
 def admission_middleware(admission: Admission) -> type:
-    """The ASGI middleware class holding requests to `admission`'s limits (inside Litestar's error handling, so
-    that a Busy is written as problem+json like any other refusal)."""
+    """The ASGI middleware class holding requests to `admission`'s limits; a request turned away gets the busy
+    problem+json, in its language, like any other refusal."""
 
     class AdmissionMiddleware:
         def __init__(self, app: ASGIApp) -> None:
@@ -68,7 +84,14 @@ def admission_middleware(admission: Admission) -> type:
             if scope["type"] != ScopeType.HTTP or EXEMPT.match(scope["path"]):
                 await self.app(scope, receive, send)
                 return
-            await admission.enter()
+            try:
+                await admission.enter()
+            except Busy as busy:
+                # answered here, where the metrics around this middleware see it as the 503 it is
+                request: Request[Any, Any, Any] = Request(scope, receive)
+                answer = from_domain_error(busy).to_response(request).to_asgi_response(app=None, request=request)
+                await answer(scope, receive, send)
+                return
             try:
                 await self.app(scope, receive, send)
             finally:

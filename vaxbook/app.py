@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from importlib.metadata import version
 
@@ -183,18 +183,19 @@ def create_app(
             )
         app.state.sold_out = sold_out
         app.state.admission = admission
-        hearing = asyncio.create_task(listen_for_freed_seats(dsn, sold_out)) if settings.sold_out_seconds else None
-        # started after the pool and stopped before it closes: runs in flight are cancelled and wound up first
-        if settings.scheduler:
-            await scheduler.start(app.state.pool)
+        hearing: asyncio.Task[None] | None = None
         try:
+            if settings.sold_out_seconds:
+                hearing = asyncio.create_task(listen_for_freed_seats(dsn, sold_out))
+            # started after the pool and stopped before it closes: runs in flight are cancelled and wound up first
+            if settings.scheduler:
+                await scheduler.start(app.state.pool)
             yield
         finally:
             await scheduler.stop()
             if hearing is not None:
                 hearing.cancel()
-                with suppress(asyncio.CancelledError):
-                    await hearing
+                await asyncio.gather(hearing, return_exceptions=True)
             await close_transports(transports)
             await app.state.pool.close()
 
@@ -239,8 +240,8 @@ def create_app(
     admission = Admission(
         Limits(running=settings.max_running, waiting=settings.max_waiting, wait_seconds=settings.max_wait_ms / 1000)
     )
-    # turned away before the body is read, the token checked or the database touched
-    middleware: list[Middleware] = [admission_middleware(admission), metrics.middleware]
+    # turned away before the body is read or the database touched (counted in the metrics like any answer)
+    middleware: list[Middleware] = [metrics.middleware, admission_middleware(admission)]
     if settings.rate_limit_per_minute:
         middleware.append(
             RateLimitConfig(

@@ -16,10 +16,11 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
+import asyncpg
 from litestar.params import HeaderParameter
 
 from vaxbook.db import Connection, UnitOfWork
-from vaxbook.errors import DomainError, Invalid
+from vaxbook.errors import Busy, DomainError, Invalid
 from vaxbook.i18n import Text
 
 T = TypeVar("T")
@@ -54,6 +55,10 @@ class KeyReused(Invalid):
 
 Count = Callable[[Connection], Awaitable[None]]
 
+OLDER_RELEASE_LEASE_SECONDS = 60
+"""An older release claimed a key before its work and marked it 'running': such a row younger than this may belong
+to a request still running there; older, to one that died."""
+
 
 async def run_once(
     uow: UnitOfWork,
@@ -77,7 +82,13 @@ async def run_once(
     if key is not None or screen is not None:
         async with uow.reads() as conn:
             kept = await _kept(conn, key, keep_hours) if key is not None else None
-            early = await screen() if kept is None and screen is not None else None
+            try:
+                early = await screen() if kept is None and screen is not None else None
+            except DomainError:
+                # the first request with this key may have committed since the lookup: its answer is this one's
+                if key is None or (kept := await _kept(conn, key, keep_hours)) is None:
+                    raise
+                early = None
         if kept is not None:
             assert key is not None
             return _replay(key, kept, decode)
@@ -100,10 +111,18 @@ async def run_once(
     except DomainError as refusal:
         if counted and refusal.status < 500:
             assert count is not None
-            async with uow.committed() as conn:
-                with suppress(DomainError):  # past the limit now: the refusal is still the answer to this attempt
-                    await count(conn)
+            await _count_again(uow, count)
         raise
+
+
+async def _count_again(uow: UnitOfWork, count: Count) -> None:
+    """Count a refused attempt on its own. The refusal stays the answer whatever happens here: past the limit
+    now, or the counter's row held by the caller's other attempt for longer than a moment (then it goes uncounted
+    rather than turn a refusal into a 503)."""
+    with suppress(DomainError, asyncpg.PostgresError):
+        async with uow.committed() as conn:
+            await conn.execute("SET LOCAL lock_timeout = '250ms'")
+            await count(conn)
 
 
 @dataclass(frozen=True)
@@ -143,18 +162,21 @@ async def _claim(conn: Connection, key: IdempotencyKey, keep_hours: int) -> _Kep
         ON CONFLICT (scope, key) DO UPDATE
             SET fingerprint = EXCLUDED.fingerprint, state = 'running', response_status = NULL, response = NULL,
                 created_at = now()
-            WHERE k.created_at < now() - make_interval(hours => $4) OR k.state <> 'done' OR k.response_status >= 400
+            WHERE k.created_at < now() - make_interval(hours => $4) OR k.response_status >= 400
+               OR (k.state = 'running' AND k.created_at < now() - make_interval(secs => $5))
         RETURNING true
         """,
         key.scope,
         key.key,
         key.fingerprint,
         keep_hours,
+        float(OLDER_RELEASE_LEASE_SECONDS),
     )
     if claimed:
         return None
     kept = await _kept(conn, key, keep_hours)
-    assert kept is not None, "a key not taken over holds an answer"
+    if kept is None:  # claimed by an older release's request that may still be running: come back in a second
+        raise Busy()
     return kept
 
 

@@ -23,22 +23,28 @@ from vaxbook.db import writes_committed
 STORE = "shared_answers"
 KEY = "shared_answer_key"
 MOST_ANSWERS = 2000
+MOST_BYTES = 32 * 1024 * 1024
 
 
 class BoundedMemoryStore(Store):
-    """A dict of answers with their expiry; past `most` entries the oldest go first."""
+    """A dict of answers with their expiry; past `most` entries or `most_bytes` in all, the oldest go first (a
+    caller varying a query string cannot make it hold more)."""
 
-    def __init__(self, most: int = MOST_ANSWERS) -> None:
-        self._most = most
+    def __init__(self, most: int = MOST_ANSWERS, most_bytes: int = MOST_BYTES) -> None:
+        self._most, self._most_bytes = most, most_bytes
         self._answers: dict[str, tuple[bytes, float | None]] = {}
+        self._bytes = 0
 
     async def set(self, key: str, value: str | bytes, expires_in: int | timedelta | None = None) -> None:
         seconds = expires_in.total_seconds() if isinstance(expires_in, timedelta) else expires_in
-        self._answers.pop(key, None)
-        while len(self._answers) >= self._most:
-            del self._answers[next(iter(self._answers))]
         data = value.encode() if isinstance(value, str) else value
+        if len(data) > self._most_bytes:
+            return
+        await self.delete(key)
+        while self._answers and (len(self._answers) >= self._most or self._bytes + len(data) > self._most_bytes):
+            await self.delete(next(iter(self._answers)))
         self._answers[key] = (data, None if seconds is None else time.monotonic() + seconds)
+        self._bytes += len(data)
 
     async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:
         found = self._answers.get(key)
@@ -46,15 +52,18 @@ class BoundedMemoryStore(Store):
             return None
         data, expires = found
         if expires is not None and expires <= time.monotonic():
-            self._answers.pop(key, None)
+            await self.delete(key)
             return None
         return data
 
     async def delete(self, key: str) -> None:
-        self._answers.pop(key, None)
+        found = self._answers.pop(key, None)
+        if found is not None:
+            self._bytes -= len(found[0])
 
     async def delete_all(self) -> None:
         self._answers.clear()
+        self._bytes = 0
 
     async def exists(self, key: str) -> bool:
         return await self.get(key) is not None

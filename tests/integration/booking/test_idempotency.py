@@ -10,7 +10,8 @@ import pytest
 
 from tests.factories import make_citizen, make_clinic, make_service, make_slot, soon, token_for
 from vaxbook.db import UnitOfWork
-from vaxbook.idempotency import idempotency_key
+from vaxbook.errors import Conflict
+from vaxbook.idempotency import idempotency_key, run_once
 
 Client = httpx.AsyncClient
 
@@ -102,14 +103,15 @@ async def test_an_attempt_refused_past_the_screen_is_counted_but_not_kept(
     assert await db.fetchval("SELECT count(*) FROM bookings") == 3
 
 
-async def test_a_key_an_older_release_left_unanswered_is_taken_over(
+async def test_a_key_an_older_release_left_unanswered_is_taken_over_once_it_cannot_be_running(
     client: Client, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
-    """Rows of the release that claimed keys ahead of the work: one still 'running' (its request died) and one
-    holding a refusal. Neither is an answer; the request runs."""
+    """Rows of the release that claimed keys ahead of the work: one holding a refusal (no answer: the request
+    runs), and one still 'running', which may be a request at work in an older process for a minute (503 busy,
+    come back) and is a dead one after that (the request runs)."""
     clinic = await make_clinic(uow)
     citizen, _ = await make_citizen(uow)
-    for key, state, status in (("died", "running", None), ("refused", "done", 409)):
+    for key, state, status in (("refused", "done", 409), ("running", "running", None)):
         slot = await make_slot(uow, clinic, await make_service(uow), starts_at=soon(30 if status else 31))
         body = {"slot_id": str(slot.id), "person_id": None}
         found = idempotency_key(f"citizen:{citizen.id}", key, "bookings.create", body)
@@ -124,10 +126,41 @@ async def test_a_key_an_older_release_left_unanswered_is_taken_over(
             status,
         )
         headers = {**token_for(citizen), "Idempotency-Key": key}
+        if state == "running":
+            wait = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=headers)
+            assert wait.status_code == 503
+            assert wait.json()["type"] == "/problems/busy"
+            assert wait.headers["retry-after"] == "1"
+            await db.execute("UPDATE idempotency_keys SET created_at = now() - interval '61 s' WHERE key = $1", key)
         booked = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=headers)
         assert booked.status_code == 201, booked.json()
         assert await db.fetchval("SELECT state FROM idempotency_keys WHERE key = $1", key) == "done"
     assert await db.fetchval("SELECT count(*) FROM bookings") == 2
+
+
+async def test_a_repeat_screened_after_its_first_committed_gets_the_first_answer(
+    uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """The first request with a key commits between a repeat's lookup and its screen: the screen refuses (a moved
+    booking cannot move again), but the key now holds the first answer, and that is the repeat's answer."""
+    key = idempotency_key("citizen:test", "move-once", "bookings.move", {"slot_id": "s"})
+    assert key is not None
+
+    async def screen() -> dict[str, int] | None:
+        await db.execute(
+            """INSERT INTO idempotency_keys (scope, key, fingerprint, state, response_status, response)
+               VALUES ($1, $2, $3, 'done', 200, '{"moved": 1}')""",
+            key.scope,
+            key.key,
+            key.fingerprint,
+        )
+        raise Conflict()
+
+    async def work() -> dict[str, int]:
+        raise AssertionError("a repeat never runs the work")
+
+    answer = await run_once(uow, key, work, encode=dict, decode=dict, keep_hours=24, screen=screen)
+    assert answer == {"moved": 1}
 
 
 @pytest.mark.concurrency

@@ -53,3 +53,11 @@ async def test_the_store_keeps_its_newest_answers_and_none_past_its_time() -> No
     await store.set("soon", b"x", expires_in=0)
     await asyncio.sleep(0.01)
     assert await store.get("soon") is None
+
+    small = BoundedMemoryStore(most=100, most_bytes=10)
+    for key in ("a", "b", "c"):
+        await small.set(key, b"1234", expires_in=30)
+    assert await small.get("a") is None, "past its bytes, the oldest answer goes"
+    assert [await small.get(k) for k in ("b", "c")] == [b"1234", b"1234"]
+    await small.set("big", b"x" * 11, expires_in=30)
+    assert await small.get("big") is None, "an answer larger than the whole store is not kept"

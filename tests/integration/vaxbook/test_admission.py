@@ -50,6 +50,9 @@ async def test_past_the_queue_and_past_the_wait_a_request_is_told_to_come_back(
         assert (await running).status_code == 201
 
         assert app.state.admission.shed == 2
+        metrics = (await client.get("/metrics")).text
+        assert "vaxbook_admission_shed_total" in metrics
+        assert 'status_code="503"' in metrics, "the turned away are counted like any answer"
         assert await db.fetchval("SELECT count(*) FROM bookings") == 1
         assert await db.fetchval("SELECT count(*) FROM attempt_counters") == 1, "the turned away wrote nothing"
         again = await client.post("/api/v1/bookings", json=body, headers=token_for(third))
