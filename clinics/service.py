@@ -589,7 +589,7 @@ async def generate_slots(
         await priority.reserve_from_templates(uow, made)
         dropped: list[Slot] = []
         for clinic, product in pairs:
-            dropped += await _trim_to_doses(uow, conn, made, vaccines, clinic=clinic, product=product, now=now)
+            dropped += await _trim_to_doses(uow, made, vaccines, clinic=clinic, product=product, now=now)
         made_keys = {(s.clinic_id, s.service_id, s.starts_at) for s in made}
         not_made = [row for row in rows if (row[0], row[1], row[3]) not in made_keys]
         makers = await repository.slot_makers(conn, keys=[(row[0], row[1], row[3]) for row in not_made])
@@ -637,7 +637,6 @@ def _skipped(
 
 async def _trim_to_doses(
     uow: UnitOfWork,
-    conn: Connection,
     made: list[Slot],
     vaccines: dict[UUID, UUID],
     *,
@@ -647,6 +646,7 @@ async def _trim_to_doses(
 ) -> list[Slot]:
     """Take back the latest of the slots just made for a clinic and vaccine until its doses cover its seats.
     Returns the slots taken back."""
+    conn = uow.conn
     room = await quotas.room_for_seats(uow, clinic_id=clinic, product_id=product, now=now)
     if room >= 0:
         return []

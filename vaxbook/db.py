@@ -78,6 +78,14 @@ class UnitOfWork:
         self._pool = pool
         self._conn: Connection | None = None
 
+    @property
+    def conn(self) -> Connection:
+        """The connection of the transaction (or reads) the use case has open: a helper it calls works on it, so that
+        helpers take the unit of work alone, never a unit of work and a connection that might not be its own."""
+        if self._conn is None:
+            raise RuntimeError("no transaction is open: a helper is called inside uow.transaction() or uow.reads()")
+        return self._conn
+
     @asynccontextmanager
     async def transaction(self, *, readonly: bool = False) -> AsyncIterator[Connection]:
         global _writes_committed

@@ -97,7 +97,6 @@ class Screened:
 
 async def screen(
     uow: UnitOfWork,
-    conn: Connection,
     principal: Principal,
     *,
     slot_id: UUID,
@@ -113,6 +112,7 @@ async def screen(
     A slot this process saw sold out to everyone a moment ago is refused without being read again (`sold_out`,
     a hint that is never asked to grant a seat): the caller's right to act for the person and the person's own
     booking of it are still read."""
+    conn = uow.conn
     known_full_at = sold_out.clinic_of(slot_id, now) if sold_out is not None and not through_draw else None
     if known_full_at is not None:
         person = await person_for(conn, principal, person_id)
@@ -131,7 +131,7 @@ async def screen(
     rules = await rules_of(uow, slot.service_id)
     check_open(slot, clinic, rules, now)
     check_consent(person)
-    dose = await dose_for(uow, conn, person, rules, local_day(slot, clinic))
+    dose = await dose_for(uow, person, rules, local_day(slot, clinic))
     seat_plan = await plan_seat(uow, slot, clinic, person, now)
     if not through_draw:
         await priority.check_no_draw(uow, slot, clinic.zone)
@@ -165,10 +165,9 @@ async def book(
 
     async def screen_booking() -> Booking | None:
         nonlocal screened
-        async with uow.transaction(readonly=True) as conn:
+        async with uow.transaction(readonly=True):
             found = await screen(
                 uow,
-                conn,
                 principal,
                 slot_id=slot_id,
                 person_id=person_id,
@@ -197,7 +196,6 @@ async def book(
             # they stop waiting for this vaccine, and a seat held for them goes to the next in line
             await end_live_entries(
                 uow,
-                conn,
                 principal,
                 person=person,
                 service_ids=list(screened.rules.siblings),
@@ -209,9 +207,9 @@ async def book(
             # Last, so that the slot's row stays locked for as short a time as possible (the messages only write
             # to the outbox). A draw's turns follow the person's rank: their group gave them their place.
             booking = await take_seat(
-                uow, conn, slot, screened.seat_plan, booking, now, through_draw=through_draw, ranked=through_draw
+                uow, slot, screened.seat_plan, booking, now, through_draw=through_draw, ranked=through_draw
             )
-            await messages.booked(uow, conn, booking, policy, now=now, reach=reach)
+            await messages.booked(uow, booking, policy, now=now, reach=reach)
             return booking
 
     return await run_once(
@@ -256,11 +254,11 @@ async def cancel(
             if cancelled is None:
                 raise _explain_unchanged(booking, now)
             await repository.release_active_place(conn, person_id=booking.person_id)
-            offer = await free_seat(uow, conn, booking, policy=policy, now=now)
+            offer = await free_seat(uow, booking, policy=policy, now=now)
             await record_booking(
                 conn, principal, "booking.cancel", cancelled, seat_offered_to=offer.id if offer else None
             )
-            await messages.cancelled(uow, conn, cancelled, policy, now=now)
+            await messages.cancelled(uow, cancelled, policy, now=now)
             return cancelled
 
     return await run_once(uow, idempotency, work, encode=encode, decode=decode, keep_hours=policy.idempotency_hours)
@@ -293,7 +291,7 @@ async def move(
             slot, _ = await clinics.get_slot(uow, slot_id)
             if slot.service_id != old.service_id:
                 raise OtherService()
-            found = await screen(uow, conn, principal, slot_id=slot_id, person_id=old.person_id, now=now)
+            found = await screen(uow, principal, slot_id=slot_id, person_id=old.person_id, now=now)
         if isinstance(found, Booking):
             raise AlreadyBooked()
         screened = found
@@ -326,11 +324,11 @@ async def move(
                 moved_from=old.id,
             )
             # the new seat is claimed before the old one is let go: either the booking moved or nothing changed
-            new = await take_seat(uow, conn, slot, screened.seat_plan, new, now)
+            new = await take_seat(uow, slot, screened.seat_plan, new, now)
             await record_booking(conn, principal, "booking.moved_away", moved, moved_to=new.id)
             await record_booking(conn, principal, "booking.move", new, moved_from=old.id)
-            await free_seat(uow, conn, old, policy=policy, now=now)
-            await messages.moved(uow, conn, old, new, policy, now=now)
+            await free_seat(uow, old, policy=policy, now=now)
+            await messages.moved(uow, old, new, policy, now=now)
             return new
 
     return await run_once(
@@ -370,9 +368,9 @@ async def call_off(
             )
             assert cancelled is not None, "the rows are locked and booked"
             await repository.release_active_place(conn, person_id=booking.person_id)
-            await free_seat(uow, conn, cancelled, policy=policy, now=now)  # the slot is off: the seat is released
+            await free_seat(uow, cancelled, policy=policy, now=now)  # the slot is off: the seat is released
             await record_booking(conn, principal, "booking.called_off", cancelled)
-            await messages.called_off(uow, conn, cancelled, policy, now=now)
+            await messages.called_off(uow, cancelled, policy, now=now)
         # people offered one of its seats go back to waiting, in their place in line
         for entry in await repository.offers_of_slot(conn, clinic_id=clinic_id, slot_id=slot_id):
             if await repository.back_to_waiting(conn, entry_id=entry.id):

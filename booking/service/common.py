@@ -120,8 +120,9 @@ def check_open(slot: Slot, clinic: Clinic, rules: ServiceRules, now: datetime) -
         raise SlotNotBookable()
 
 
-async def dose_for(uow: UnitOfWork, conn: Connection, person: Person, rules: ServiceRules, day: date) -> int:
+async def dose_for(uow: UnitOfWork, person: Person, rules: ServiceRules, day: date) -> int:
     """The dose step the person may book on `day`, or NotEligible / SeriesComplete."""
+    conn = uow.conn
     given = (
         await repository.doses_given(conn, person_id=person.id, service_ids=list(rules.siblings))
         if rules.product_id
@@ -136,7 +137,6 @@ def local_day(slot: Slot, clinic: Clinic) -> date:
 
 async def end_live_entries(
     uow: UnitOfWork,
-    conn: Connection,
     actor: Actor,
     *,
     person: Person,
@@ -145,6 +145,7 @@ async def end_live_entries(
     now: datetime,
 ) -> None:
     """The person stops waiting (for these services, or for any): a seat held for them goes to the next in line."""
+    conn = uow.conn
     for entry in await repository.live_entries(conn, person_id=person.id, service_ids=service_ids):
         if entry.status is StandbyStatus.WAITING:
             await repository.leave_waiting(conn, entry_id=entry.id)
@@ -155,7 +156,7 @@ async def end_live_entries(
         )
         if closed is not None and closed.offer_slot_id is not None:
             await record_entry(conn, actor, "standby.leave", closed)
-            await pass_seat_on(uow, conn, slot_id=closed.offer_slot_id, policy=policy, now=now)
+            await pass_seat_on(uow, slot_id=closed.offer_slot_id, policy=policy, now=now)
 
 
 async def plan_seat(uow: UnitOfWork, slot: Slot, clinic: Clinic, person: Person, now: datetime) -> SeatPlan:
@@ -174,7 +175,6 @@ async def plan_seat(uow: UnitOfWork, slot: Slot, clinic: Clinic, person: Person,
 
 async def take_seat(
     uow: UnitOfWork,
-    conn: Connection,
     slot: Slot,
     seat_plan: SeatPlan,
     booking: Booking,
@@ -188,6 +188,7 @@ async def take_seat(
 
     The booking records the person's group either way (`ranked`: their rank already gave them their place, as
     on the standby list or in a draw)."""
+    conn = uow.conn
     reservation = await priority.claim_reserved(uow, slot=slot, seat_plan=seat_plan, now=now)
     if reservation is None and not await seats.claim(
         conn, clinic_id=slot.clinic_id, slot_id=slot.id, now=now, early=seat_plan.early, through_draw=through_draw
@@ -209,9 +210,7 @@ async def record_group(
     )
 
 
-async def free_seat(
-    uow: UnitOfWork, conn: Connection, booking: Booking, *, policy: BookingPolicy, now: datetime
-) -> StandbyEntry | None:
+async def free_seat(uow: UnitOfWork, booking: Booking, *, policy: BookingPolicy, now: datetime) -> StandbyEntry | None:
     """A booking let its seat go: one held back for a group goes back to the group (until its release), any
     other to the standby list or everyone."""
     if (
@@ -222,16 +221,15 @@ async def free_seat(
         )
     ):
         return None
-    return await pass_seat_on(uow, conn, slot_id=booking.slot_id, policy=policy, now=now)
+    return await pass_seat_on(uow, slot_id=booking.slot_id, policy=policy, now=now)
 
 
-async def pass_seat_on(
-    uow: UnitOfWork, conn: Connection, *, slot_id: UUID, policy: BookingPolicy, now: datetime
-) -> StandbyEntry | None:
+async def pass_seat_on(uow: UnitOfWork, *, slot_id: UUID, policy: BookingPolicy, now: datetime) -> StandbyEntry | None:
     """A seat of this slot was freed: offer it to the first eligible person waiting, or give it back.
 
     The seat stays counted in `booked` while it is offered, so nobody else can take it meanwhile.
     """
+    conn = uow.conn
     slot, clinic = await clinics.get_slot(uow, slot_id)
     rules = await rules_of(uow, slot.service_id)
     # not before the slot opens to everyone (people on the list may be in no priority group), nor while its
@@ -242,19 +240,20 @@ async def pass_seat_on(
         and not await priority.draw_pending(uow, slot)
     ):
         day = local_day(slot, clinic)
-        for entry in await _in_line(uow, conn, slot, clinic, day):
-            if await repository.lock_waiting(conn, entry_id=entry.id) and await _may_take(uow, conn, entry, rules, day):
-                return await offer(uow, conn, entry, slot, clinic, policy=policy, now=now)
+        for entry in await _in_line(uow, slot, clinic, day):
+            if await repository.lock_waiting(conn, entry_id=entry.id) and await _may_take(uow, entry, rules, day):
+                return await offer(uow, entry, slot, clinic, policy=policy, now=now)
     await seats.give_back(conn, clinic_id=slot.clinic_id, slot_id=slot.id)
     return None
 
 
-async def _in_line(uow: UnitOfWork, conn: Connection, slot: Slot, clinic: Clinic, day: date) -> list[StandbyEntry]:
+async def _in_line(uow: UnitOfWork, slot: Slot, clinic: Clinic, day: date) -> list[StandbyEntry]:
     """The people waiting for a seat of this slot's service, clinic and day, in the order a seat goes to them: by
     their rank on that day, then by the time they joined.
 
     An entry's stored rank is the best it has on any day of its wait, never worse than its rank on this day: the
     first CANDIDATES by stored rank hold everyone who can come first."""
+    conn = uow.conn
     waiting = await repository.waiting_for(
         conn,
         service_id=slot.service_id,
@@ -269,14 +268,15 @@ async def _in_line(uow: UnitOfWork, conn: Connection, slot: Slot, clinic: Clinic
     return sorted(waiting, key=lambda e: (ranks.get(e.person_id, EVERYONE_ELSE_RANK), e.created_at, e.id))
 
 
-async def _may_take(uow: UnitOfWork, conn: Connection, entry: StandbyEntry, rules: ServiceRules, day: date) -> bool:
+async def _may_take(uow: UnitOfWork, entry: StandbyEntry, rules: ServiceRules, day: date) -> bool:
+    conn = uow.conn
     person = await repository.get_person(conn, person_id=entry.person_id)
     if person is None or await repository.has_active_booking(
         conn, person_id=person.id, service_id=rules.service_id, product_id=rules.product_id
     ):
         return False
     try:
-        await dose_for(uow, conn, person, rules, day)
+        await dose_for(uow, person, rules, day)
     except (NotEligible, SeriesComplete):
         return False
     return True
@@ -288,7 +288,6 @@ def someone(person: Person) -> priority.Someone:
 
 async def offer(
     uow: UnitOfWork,
-    conn: Connection,
     entry: StandbyEntry,
     slot: Slot,
     clinic: Clinic,
@@ -298,6 +297,7 @@ async def offer(
 ) -> StandbyEntry:
     """Hold a seat of `slot` (already counted in booked) for the entry, until accepted, declined or expired, and
     tell the person. The offer runs from when the message can reach them (after quiet hours for an SMS)."""
+    conn = uow.conn
     reaches = await messages.offer_time(conn, entry, slot, clinic, policy, now=now)
     offered = await repository.offer_seat(
         conn,
@@ -308,7 +308,7 @@ async def offer(
     )
     await record_entry(conn, audit.SYSTEM, "standby.offer", offered)
     service = await clinics.get_service(uow, slot.service_id)
-    await messages.offered(uow, conn, offered, slot, clinic, (service.name_vi, service.name_en), policy, now=now)
+    await messages.offered(uow, offered, slot, clinic, (service.name_vi, service.name_en), policy, now=now)
     return offered
 
 

@@ -27,7 +27,7 @@ from priority import service as priority
 from priority.models import DrawEntryRecord, EntryOutcome, SeatsReserved, rank_of
 from vaxbook.audit import Actor
 from vaxbook.auth.models import Principal, Role
-from vaxbook.db import Connection, UnitOfWork
+from vaxbook.db import UnitOfWork
 from vaxbook.errors import DomainError
 
 log = structlog.get_logger(__name__)
@@ -44,7 +44,7 @@ async def enter(
         person = await person_for(conn, principal, person_id)
         check_consent(person)
         check_clinic_scope(principal, clinic.id)
-        await dose_for(uow, conn, person, rules, local_day(slot, clinic))
+        await dose_for(uow, person, rules, local_day(slot, clinic))
         if await repository.has_active_booking(
             conn, person_id=person.id, service_id=rules.service_id, product_id=rules.product_id
         ):
@@ -107,7 +107,7 @@ async def _settle_next(
                 )
             outcome, booking_id = EntryOutcome.BOOKED, booked.id
         except (SlotFull, SeatsReserved):
-            outcome, refusal = await _wait(uow, conn, entrant, entry, policy, now)
+            outcome, refusal = await _wait(uow, entrant, entry, policy, now)
         except DomainError as refused:
             refusal = refused.slug
         await priority.settle_entry(uow, entry, outcome, booking_id=booking_id, refusal=refusal)
@@ -115,10 +115,11 @@ async def _settle_next(
 
 
 async def _wait(
-    uow: UnitOfWork, conn: Connection, entrant: Principal, entry: DrawEntryRecord, policy: BookingPolicy, now: datetime
+    uow: UnitOfWork, entrant: Principal, entry: DrawEntryRecord, policy: BookingPolicy, now: datetime
 ) -> tuple[EntryOutcome, str | None]:
     """No seat of the draw was left at their turn: onto the clinic's standby list for that day, with their rank,
     and offered at once a seat of another slot that day if one is free (the offer shows in their standby list)."""
+    conn = uow.conn
     slot, clinic = await clinics.get_slot(uow, entry.slot_id)
     day = local_day(slot, clinic)
     join = StandbyJoin(
@@ -127,7 +128,7 @@ async def _wait(
     try:
         async with conn.transaction():
             waiting = await standby.join(uow, entrant, join, now=now, rank=entry.rank, even_with_free_seats=True)
-            await standby.offer_free_seat(uow, conn, waiting, policy=policy, now=now)
+            await standby.offer_free_seat(uow, waiting, policy=policy, now=now)
     except DomainError as refused:
         return EntryOutcome.REFUSED, refused.slug
     return EntryOutcome.WAITING, None

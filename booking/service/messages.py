@@ -66,10 +66,9 @@ def _notice(
     )
 
 
-async def _send(
-    uow: UnitOfWork, conn: Connection, booking: Booking, policy: BookingPolicy, *, now: datetime, **notice: Any
-) -> None:
+async def _send(uow: UnitOfWork, booking: Booking, policy: BookingPolicy, *, now: datetime, **notice: Any) -> None:
     """One notice about a booking (kind, key, due and extra body keys in `notice`)."""
+    conn = uow.conn
     reach = await reach_of(conn, booking.person_id)
     if reach is not None:
         await notify.send_all(
@@ -78,7 +77,7 @@ async def _send(
 
 
 async def booked(
-    uow: UnitOfWork, conn: Connection, booking: Booking, policy: BookingPolicy, *, now: datetime, reach: Reach | None
+    uow: UnitOfWork, booking: Booking, policy: BookingPolicy, *, now: datetime, reach: Reach | None
 ) -> None:
     """The confirmation, and a reminder at each lead time still ahead, written in one statement. The person's
     `reach` is looked up by the caller, before it takes the seat, so that the slot's row is locked for less."""
@@ -125,15 +124,12 @@ async def _what_to_bring(uow: UnitOfWork, booking: Booking) -> list[dict[str, st
     return [{"vi": evidence.vi, "en": evidence.en}]
 
 
-async def cancelled(
-    uow: UnitOfWork, conn: Connection, booking: Booking, policy: BookingPolicy, *, now: datetime
-) -> None:
+async def cancelled(uow: UnitOfWork, booking: Booking, policy: BookingPolicy, *, now: datetime) -> None:
     """Its reminders are no longer true; the person is told, with where to book again."""
     await notify.suppress(uow, booking_id=booking.id, kinds=[Kind.REMINDER])
     rebook = f"{policy.public_url}/book?service={booking.service_code}"
     await _send(
         uow,
-        conn,
         booking,
         policy,
         now=now,
@@ -144,10 +140,9 @@ async def cancelled(
     )
 
 
-async def moved(
-    uow: UnitOfWork, conn: Connection, old: Booking, new: Booking, policy: BookingPolicy, *, now: datetime
-) -> None:
+async def moved(uow: UnitOfWork, old: Booking, new: Booking, policy: BookingPolicy, *, now: datetime) -> None:
     """The old booking's reminders go; the new one is confirmed and reminded of."""
+    conn = uow.conn
     await notify.suppress(uow, booking_id=old.id, kinds=[Kind.REMINDER])
     reach = await reach_of(conn, new.person_id)
     if reach is None:
@@ -158,15 +153,12 @@ async def moved(
     await notify.send_all(uow, notices, quiet=policy.quiet_hours, now=now)
 
 
-async def called_off(
-    uow: UnitOfWork, conn: Connection, booking: Booking, policy: BookingPolicy, *, now: datetime
-) -> None:
+async def called_off(uow: UnitOfWork, booking: Booking, policy: BookingPolicy, *, now: datetime) -> None:
     """The clinic called the session off: the person is told, with where to book again."""
     await notify.suppress(uow, booking_id=booking.id, kinds=[Kind.REMINDER])
     rebook = f"{policy.public_url}/book?service={booking.service_code}"
     await _send(
         uow,
-        conn,
         booking,
         policy,
         now=now,
@@ -190,7 +182,6 @@ async def offer_time(
 
 async def offered(
     uow: UnitOfWork,
-    conn: Connection,
     entry: StandbyEntry,
     slot: Slot,
     clinic: Clinic,
@@ -200,6 +191,7 @@ async def offered(
     now: datetime,
 ) -> None:
     """A seat is held for them: what, where, when, and until when to accept."""
+    conn = uow.conn
     reach = await reach_of(conn, entry.person_id)
     if reach is None or entry.offer_expires_at is None:
         return
@@ -231,7 +223,6 @@ async def offered(
 
 async def next_dose_due(
     uow: UnitOfWork,
-    conn: Connection,
     person: Person,
     *,
     product_id: UUID,
@@ -244,6 +235,7 @@ async def next_dose_due(
 ) -> bool:
     """The interval after the last dose has passed and nothing is booked: time to book the next one. True when
     the message was written (once per person and dose)."""
+    conn = uow.conn
     reach = await reach_of(conn, person.id)
     if reach is None:
         return False

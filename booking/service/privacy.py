@@ -63,7 +63,7 @@ async def erase(uow: UnitOfWork, principal: Principal, policy: BookingPolicy, *,
         people = await repository.people_of_account(conn, account_id=principal.id, lock=True)
         if any(p.active_bookings for p in people):
             raise OpenBookings()
-        erased = await _erase(uow, conn, principal, people, policy, account_id=principal.id, now=now)
+        erased = await _erase(uow, principal, people, policy, account_id=principal.id, now=now)
         await audit.record(
             conn,
             actor=principal,
@@ -88,12 +88,12 @@ async def purge_inactive(
             accounts = await repository.inactive_accounts(conn, before=cutoff, limit=batch)
             for account_id in accounts:
                 people = await repository.people_of_account(conn, account_id=account_id, lock=True)
-                erased = await _erase(uow, conn, audit.SYSTEM, people, policy, account_id=account_id, now=now)
+                erased = await _erase(uow, audit.SYSTEM, people, policy, account_id=account_id, now=now)
                 await _record_purge(conn, "account", account_id, erased)
                 purged += len(erased)
             registered = await repository.inactive_registered_people(conn, before=cutoff, limit=batch)
             for person in registered:
-                erased = await _erase(uow, conn, audit.SYSTEM, [person], policy, account_id=None, now=now)
+                erased = await _erase(uow, audit.SYSTEM, [person], policy, account_id=None, now=now)
                 await _record_purge(conn, "person", person.id, erased)
                 purged += len(erased)
         if len(accounts) < batch and len(registered) < batch:
@@ -113,7 +113,6 @@ async def _record_purge(conn: Connection, object_type: str, object_id: UUID, era
 
 async def _erase(
     uow: UnitOfWork,
-    conn: Connection,
     actor: Actor,
     people: list[Person],
     policy: BookingPolicy,
@@ -121,8 +120,9 @@ async def _erase(
     account_id: UUID | None,
     now: datetime,
 ) -> list[UUID]:
+    conn = uow.conn
     for person in people:
-        await end_live_entries(uow, conn, actor, person=person, service_ids=None, policy=policy, now=now)
+        await end_live_entries(uow, actor, person=person, service_ids=None, policy=policy, now=now)
         await priority.forget_declarations(uow, person.id)
     account = await repository.account(conn, account_id=account_id) if account_id else None
     addresses = [a for a in [account[0] if account else None, *(p.email for p in people)] if a]

@@ -79,7 +79,6 @@ async def recall(uow: UnitOfWork, policy: BookingPolicy, *, now: datetime, batch
                     continue
                 told += await messages.next_dose_due(
                     uow,
-                    conn,
                     person,
                     product_id=product.id,
                     product_name=product.name,

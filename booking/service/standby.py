@@ -99,7 +99,7 @@ async def join(
             conn, person_id=person.id, service_id=service.id, product_id=service.product_id
         ):
             raise AlreadyBooked()
-        await _eligible_within(uow, conn, person, data)
+        await _eligible_within(uow, person, data)
         if not even_with_free_seats:
             free = await _free_seats(uow, data, data.date_from, service_id=service.id, now=now, limit=1)
             if free:
@@ -153,13 +153,13 @@ async def _free_seats(
     return [(f.slot, f.clinic) for f in found]
 
 
-async def _eligible_within(uow: UnitOfWork, conn: Connection, person: Person, data: StandbyJoin) -> None:
+async def _eligible_within(uow: UnitOfWork, person: Person, data: StandbyJoin) -> None:
     """Refuse a wait that could never end in a seat: not eligible on the first day nor on the last."""
     rules = await rules_of(uow, data.service_id)
     try:
-        await dose_for(uow, conn, person, rules, data.date_from)
+        await dose_for(uow, person, rules, data.date_from)
     except NotEligible:
-        await dose_for(uow, conn, person, rules, data.date_to)
+        await dose_for(uow, person, rules, data.date_to)
 
 
 async def of_account(uow: UnitOfWork, principal: Principal) -> list[StandbyEntry]:
@@ -195,7 +195,7 @@ async def accept(
             check_open(slot, clinic, rules, now)
             person = await person_for(conn, principal, entry.person_id)
             check_consent(person)
-            dose = await dose_for(uow, conn, person, rules, local_day(slot, clinic))
+            dose = await dose_for(uow, person, rules, local_day(slot, clinic))
             if not await repository.take_active_place(conn, person_id=person.id, limit=policy.max_active_per_person):
                 raise TooManyActiveBookings(limit=policy.max_active_per_person)
             booking = await insert_booking(conn, principal, slot=slot, rules=rules, person_id=person.id, dose=dose)
@@ -210,7 +210,7 @@ async def accept(
             ):
                 raise OfferGone()
             await record_booking(conn, principal, "booking.create", booking, dose_number=dose, from_standby=entry.id)
-            await messages.booked(uow, conn, booking, policy, now=now, reach=await messages.reach_of(conn, person.id))
+            await messages.booked(uow, booking, policy, now=now, reach=await messages.reach_of(conn, person.id))
             return booking
 
     async def count(conn: Connection) -> None:
@@ -236,7 +236,7 @@ async def leave(
         if closed is None or closed.offer_slot_id is None:
             raise OfferGone()
         await record_entry(conn, principal, "standby.decline", closed)
-        await pass_seat_on(uow, conn, slot_id=closed.offer_slot_id, policy=policy, now=now)
+        await pass_seat_on(uow, slot_id=closed.offer_slot_id, policy=policy, now=now)
         return closed
 
 
@@ -254,7 +254,7 @@ async def expire_offers(uow: UnitOfWork, policy: BookingPolicy, *, now: datetime
             assert closed is not None
             assert closed.offer_slot_id is not None
             await record_entry(conn, audit.SYSTEM, "standby.expire", closed)
-            await pass_seat_on(uow, conn, slot_id=closed.offer_slot_id, policy=policy, now=now)
+            await pass_seat_on(uow, slot_id=closed.offer_slot_id, policy=policy, now=now)
         expired += 1
 
 
@@ -266,16 +266,17 @@ async def fill_free_seats(uow: UnitOfWork, policy: BookingPolicy, *, now: dateti
     offered = 0
     async with uow.transaction() as conn:
         for entry in await repository.waiting_entries(conn, limit=batch):
-            if await offer_free_seat(uow, conn, entry, policy=policy, now=now) is not None:
+            if await offer_free_seat(uow, entry, policy=policy, now=now) is not None:
                 offered += 1
     return offered
 
 
 async def offer_free_seat(
-    uow: UnitOfWork, conn: Connection, entry: StandbyEntry, *, policy: BookingPolicy, now: datetime
+    uow: UnitOfWork, entry: StandbyEntry, *, policy: BookingPolicy, now: datetime
 ) -> StandbyEntry | None:
     """Offer a waiting entry the first seat anyone may book now where and when it waits, if there is one it may
     take; the seat is claimed by the conditional update and held as the offer. (The entry is locked.)"""
+    conn = uow.conn
     rules = await rules_of(uow, entry.service_id)
     person = await repository.get_person(conn, person_id=entry.person_id)
     if (
@@ -293,9 +294,9 @@ async def offer_free_seat(
         if not is_open(slot, clinic, rules, now):
             continue
         try:
-            await dose_for(uow, conn, person, rules, local_day(slot, clinic))
+            await dose_for(uow, person, rules, local_day(slot, clinic))
         except (NotEligible, SeriesComplete):
             continue
         if await seats.claim(conn, clinic_id=clinic.id, slot_id=slot.id, now=now):
-            return await offer(uow, conn, entry, slot, clinic, policy=policy, now=now)
+            return await offer(uow, entry, slot, clinic, policy=policy, now=now)
     return None

@@ -77,7 +77,7 @@ async def confirm_evidence(
         if refused is None:
             raise NotCheckedIn()
         await repository.release_active_place(conn, person_id=booking.person_id)
-        await free_seat(uow, conn, booking, policy=policy, now=now)
+        await free_seat(uow, booking, policy=policy, now=now)
         await record_booking(conn, principal, "booking.not_eligible", refused)
         return refused
 

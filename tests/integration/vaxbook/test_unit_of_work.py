@@ -34,3 +34,12 @@ async def test_a_step_that_commits_on_its_own_refuses_to_join_another_transactio
     with pytest.raises(NestedCommit):
         await use_case(uow, "lost", step_commits_alone=True)
     assert await db.fetch("SELECT scope FROM attempt_counters") == [("kept",)]
+
+
+async def test_a_helper_works_on_the_open_transactions_connection_and_only_inside_one(uow: UnitOfWork) -> None:
+    with pytest.raises(RuntimeError, match="no transaction is open"):
+        _ = uow.conn
+    async with uow.transaction() as conn:
+        assert uow.conn is conn
+    async with uow.reads() as conn:
+        assert uow.conn is conn
