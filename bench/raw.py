@@ -7,49 +7,36 @@ pool made the way the app makes its own (`vaxbook.db.create_pool`: its codecs, t
 
 - **book**: what the app does to grant a seat on the hot slot and record the booking, in one transaction: the
   booking INSERT (`booking.repository.insert_booking`) and then, last as the app does it, the conditional seat
-  UPDATE (the app's seat claim: `clinics.seats.claim` where the one owner of seat arithmetic has it, else
-  `booking.repository.claim_seat`). No seat: the transaction rolls back. What the app does around them (the screen's
-  reads, the attempt counter, the person's open-booking counter, standby, audit, outbox, idempotency) is left out:
-  this is the hot slot's own cost, the part no app can avoid.
+  UPDATE (`clinics.seats.claim`, the one writer of seat counters). No seat: the transaction rolls back. What the
+  app does around them (the screen's reads, the attempt counter, the person's open-booking counter, standby,
+  audit, outbox, idempotency) is left out: this is the hot slot's own cost, the part no app can avoid.
 - **check_in**: the check-in transaction of `booking.service.checkin` with its statements: the booking read, the
   conditional UPDATE to checked_in, the audit row, the person read. (The QR's signature check is CPU, not SQL.)
 
 Follows the app: when these functions change, so does what is measured; a function that moves or changes its
-arguments breaks this module loudly (mypy and the bench test), never silently.
+arguments breaks this module loudly (mypy), never silently.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import sys
 import time
 from array import array
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, cast
+from typing import Any, Literal
 from uuid import UUID
 
 from bench.workers import fast_loop_factory, run_workers, serve_job
 from booking import repository
 from booking.service.common import new_code, record_booking
+from clinics import seats
 from vaxbook import db
 from vaxbook.auth.models import Principal, Role
 
 BOOKED, NO_SEAT, FAILED = 1, 0, -1
-
-SeatClaim = Callable[..., Awaitable[bool]]
-
-
-def seat_claim() -> SeatClaim:
-    """The app's conditional seat UPDATE, wherever the app keeps it."""
-    for module, name in (("clinics.seats", "claim"), ("booking.repository", "claim_seat")):
-        try:
-            return cast(SeatClaim, getattr(importlib.import_module(module), name))
-        except (ImportError, AttributeError):
-            continue
-    raise ImportError("the app's seat claim is in neither clinics.seats.claim nor booking.repository.claim_seat")
 
 
 @dataclass(frozen=True)
@@ -93,7 +80,7 @@ class _NoSeat(Exception):
     pass
 
 
-async def book_one(conn: db.Connection, claim: SeatClaim, slot: HotSlot, person_id: UUID, account_id: UUID) -> bool:
+async def book_one(conn: db.Connection, slot: HotSlot, person_id: UUID, account_id: UUID) -> bool:
     """One booking on the hot slot, in one transaction: True when it got a seat."""
     try:
         async with conn.transaction():
@@ -114,7 +101,7 @@ async def book_one(conn: db.Connection, claim: SeatClaim, slot: HotSlot, person_
                     booked_by_staff=None,
                     moved_from=None,
                 )
-            if not await claim(conn, clinic_id=slot.clinic_id, slot_id=slot.slot_id, now=datetime.now(UTC)):
+            if not await seats.claim(conn, clinic_id=slot.clinic_id, slot_id=slot.slot_id, now=datetime.now(UTC)):
                 raise _NoSeat()
     except _NoSeat:
         return False
@@ -140,14 +127,13 @@ async def check_in_one(conn: db.Connection, staff: Principal, clinic_id: UUID, b
 async def _prepare(job: RawJob) -> Callable[[int], Awaitable[RawRecords]]:
     pool = await db.create_pool(job.dsn, min_size=job.connections, max_size=job.connections)
     conns = [await pool.acquire() for _ in range(job.connections)]
-    claim = seat_claim()
     staff = Principal(id=job.staff_id, role=Role.HEALTH_ADMIN) if job.staff_id else None
     items = iter(job.items)
 
     async def one(conn: db.Connection, item: tuple[UUID, UUID]) -> bool:
         if job.kind == "book":
             assert job.slot is not None
-            return await book_one(conn, claim, job.slot, *item)
+            return await book_one(conn, job.slot, *item)
         assert staff is not None
         booking_id, clinic_id = item
         return await check_in_one(conn, staff, clinic_id, booking_id)
