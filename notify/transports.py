@@ -31,10 +31,12 @@ def masked(destination: str) -> str:
 
 
 class LogTransport:
-    """Writes each message, its text included, as one `message.logged` line: the demo's delivery.
+    """Writes each message as one `message.logged` line: the demo's delivery. Its text (a sign-in code, a name, a
+    clinic and a time) is in the line only when `show_text` (VAXBOOK_LOG_MESSAGE_TEXT, which `serve --demo` turns
+    on): a log is read by more people than the message's addressee."""
 
-    Not for production: sign-in codes would be readable by anyone who reads the log.
-    """
+    def __init__(self, *, show_text: bool = False) -> None:
+        self.show_text = show_text
 
     async def send(self, message: Rendered) -> None:
         # the logger of the moment, not one cached at its first line: what reads the log (a test capturing it
@@ -46,7 +48,7 @@ class LogTransport:
             medium=message.medium.value,
             to=masked(message.destination),
             subject=message.subject or None,
-            text=message.text,
+            **({"text": message.text} if self.show_text else {"text_withheld": len(message.text)}),
         )
 
 
@@ -171,7 +173,7 @@ class WebhookTransport:
 def transports_from(settings: Settings) -> dict[Medium, Transport]:
     """Each medium's transport as the settings choose it; a setting a transport needs and lacks is a ValueError
     naming it, at start-up rather than at the first message."""
-    log_transport = LogTransport()
+    log_transport = LogTransport(show_text=settings.log_message_text)
     transports: dict[Medium, Transport] = {}
     for medium, choice, url, url_setting in (
         (Medium.SMS, settings.sms_transport, settings.sms_webhook_url, "VAXBOOK_SMS_WEBHOOK_URL"),

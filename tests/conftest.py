@@ -23,6 +23,8 @@ TEST_DATABASE = "vaxbook_test"
 APP_LOGIN = "vaxbook_test_app"
 APP_PASSWORD = "test-only-app-password"  # for a TEST_DATABASE_URL server that wants one; the embedded one trusts
 JWT_SECRET = "test-signing-key-that-is-long-enough-0123456789"
+METRICS_TOKEN = "test-metrics-token-that-is-long-enough-9876543210"
+METRICS = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 @pytest.fixture(scope="session")
@@ -122,6 +124,7 @@ def otp_sender() -> RecordingOtpSender:
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(
         jwt_secret=JWT_SECRET,
+        metrics_token=METRICS_TOKEN,
         data_dir=tmp_path_factory.mktemp("var"),
         rate_limit_per_minute=0,
         database_url=None,

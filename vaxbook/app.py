@@ -15,7 +15,6 @@ from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler, Middleware
 
@@ -69,7 +68,7 @@ from quotas.controllers import (
     StockController,
     VaccineProductController,
 )
-from vaxbook import db, migrate
+from vaxbook import db, edge, migrate
 from vaxbook.admin_jobs import JobsController
 from vaxbook.admission import Admission, Limits, admission_middleware
 from vaxbook.auth.controllers import AuthController, StaffController
@@ -90,12 +89,9 @@ from vaxbook.response_cache import BoundedMemoryStore, shared_answers
 from vaxbook.scheduler import Scheduler
 from vaxbook.settings import Settings
 from web import STATIC_DIR
+from web.docs import STATIC_PATH, DocsPage
 
 OPENAPI_PATH = "/schema"
-STATIC_PATH = "/static"
-# Swagger UI, from our own static files: the docs work on an intranet (web/static/vendor/README.md)
-SWAGGER_UI = f"{STATIC_PATH}/vendor/swagger-ui-dist@5.35.0"
-MAX_BODY_BYTES = 64 * 1024
 ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     AuthController,
     StaffController,
@@ -182,6 +178,7 @@ def create_app(
                 tables=exposed,
             )
         app.state.sold_out = sold_out
+        app.state.metrics_token = settings.metrics_token.get_secret_value().encode() if settings.metrics_token else b""
         app.state.admission = admission
         hearing: asyncio.Task[None] | None = None
         try:
@@ -269,7 +266,8 @@ def create_app(
         middleware=middleware,
         response_cache_config=shared_answers(settings.search_cache_seconds),
         stores={SHARED_ANSWERS: BoundedMemoryStore()},
-        request_max_body_size=MAX_BODY_BYTES,
+        request_max_body_size=edge.MAX_BODY_BYTES,
+        before_request=edge.inspect,
         lifespan=[database_pool],
         plugins=[problem_details_plugin()],
         openapi_config=OpenAPIConfig(
@@ -279,14 +277,7 @@ def create_app(
             path=OPENAPI_PATH,
             # each handler's docstring is its operation's description
             use_handler_docstrings=True,
-            render_plugins=[
-                SwaggerRenderPlugin(
-                    js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js",
-                    css_url=f"{SWAGGER_UI}/swagger-ui.css",
-                    standalone_preset_js_url=f"{SWAGGER_UI}/swagger-ui-standalone-preset.js",
-                    favicon=f"<link rel='icon' type='image/png' href='{SWAGGER_UI}/favicon-32x32.png'>",
-                )
-            ],
+            render_plugins=[DocsPage()],
         ),
     )
     app = Litestar.from_config(auth.on_app_init(config))

@@ -154,6 +154,10 @@ def serve(host: str | None, port: int | None, load_demo: bool | None, workers: i
     log = structlog.get_logger("vaxbook")
     with _listen(settings.host, settings.port) as listener, _database(settings) as dsn:
         demo_run = settings.seed_demo if load_demo is None else load_demo
+        if demo_run and "log_message_text" not in settings.model_fields_set:
+            # the demo's messages, sign-in codes among them, are read from the log (workers read it from the env)
+            settings = settings.model_copy(update={"log_message_text": True})
+            os.environ["VAXBOOK_LOG_MESSAGE_TEXT"] = "true"
         if demo_run:
             accounts = _seed_demo(dsn, settings)
             if accounts:
@@ -167,8 +171,9 @@ def serve(host: str | None, port: int | None, load_demo: bool | None, workers: i
             )
         if not demo_run and "log" in (settings.sms_transport, settings.zalo_transport, settings.email_transport):
             log.warning(
-                "messages of some media go to the log, sign-in codes among them: fine for a demo, not in service; "
-                "set VAXBOOK_SMS_TRANSPORT=webhook (and ZALO, EMAIL=smtp) as docs/operator-guide.md says",
+                "messages of some media go to the log, which reaches no one: fine for a demo, not in service; set "
+                "VAXBOOK_SMS_TRANSPORT=webhook (and ZALO, EMAIL=smtp) as docs/operator-guide.md says"
+                + ("; the log shows their texts, sign-in codes among them" if settings.log_message_text else ""),
                 sms=settings.sms_transport,
                 zalo=settings.zalo_transport,
                 email=settings.email_transport,

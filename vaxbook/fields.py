@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date, datetime
+from datetime import date, datetime, time
 from functools import cache
-from typing import Annotated, Any, ClassVar, Self
+from types import UnionType
+from typing import Annotated, Any, ClassVar, Self, Union, get_args, get_origin
+from uuid import UUID
 from zoneinfo import ZoneInfo, available_timezones
 
 import phonenumbers
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -30,9 +33,58 @@ def bilingual_error(code: str, vi: str, en: str) -> PydanticCustomError:
 
 
 class InputModel(BaseModel):
-    """Base of every request body: unknown fields are refused, strings are trimmed."""
+    """Base of every request body: unknown fields are refused, strings are trimmed, and a value must have the JSON
+    type its field has (no "10" for 10, no 1 for true, no number for a date)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _json_type(cls, value: Any, info: ValidationInfo) -> Any:
+        kind = _scalar_kinds(cls).get(info.field_name or "")
+        if kind is None or value is None or _is_json(kind, value):
+            return value
+        raise PydanticCustomError(*_WRONG_TYPE[kind])  # pydantic's own codes: vaxbook.problems words them
+
+
+# A scalar field's JSON type: numbers and booleans as themselves, dates, times and ids as strings (pydantic on its
+# own would take "10" for 10, 1 for true, and a number of seconds for a date).
+_WRONG_TYPE: dict[type, tuple[str, str]] = {
+    bool: ("bool_type", "Input should be a valid boolean"),
+    int: ("int_type", "Input should be a valid integer"),
+    float: ("float_type", "Input should be a valid number"),
+    date: ("date_type", "Input should be a valid date"),
+    datetime: ("datetime_type", "Input should be a valid datetime"),
+    time: ("time_type", "Input should be a valid time"),
+    UUID: ("uuid_type", "UUID input should be a string"),
+}
+_SAME_AS = {AwareDatetime: datetime}  # pydantic's constrained spellings of a scalar
+
+
+def _is_json(kind: type, value: Any) -> bool:
+    if kind is bool:
+        return isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, str | kind)  # an object of the type itself when code builds the model
+
+
+@cache
+def _scalar_kinds(model: type[BaseModel]) -> dict[str, type]:
+    """Each field of `model` whose type (or optional type) is one of the strict scalars, with that type."""
+    kinds = {}
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        choices = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
+        types = {choice for choice in choices if choice is not type(None)}
+        if len(types) == 1:
+            kind = types.pop()
+            kind = _SAME_AS.get(kind, kind)
+            if kind in _WRONG_TYPE:
+                kinds[name] = kind
+    return kinds
 
 
 class PatchModel(InputModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json as json_module
 import logging
 import re
@@ -13,14 +14,16 @@ from typing import Any, Literal, TextIO, cast
 import asyncpg
 import structlog
 from litestar import Controller, Request, get
+from litestar.connection import ASGIConnection
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
+from litestar.handlers.base import BaseRouteHandler
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from vaxbook import db, migrate
+from vaxbook import db, edge, migrate
 from vaxbook.auth.security import PUBLIC
-from vaxbook.errors import Unavailable
+from vaxbook.errors import Unauthorized, Unavailable
 from vaxbook.i18n import Text
 
 
@@ -34,7 +37,8 @@ access_log = structlog.get_logger("vaxbook.access")
 
 class RequestContextMiddleware:
     """Gives every request an id (the caller's X-Request-ID when well-formed), binds it to every log line written
-    while the request runs, echoes it in the response, and writes one access line.
+    while the request runs, echoes it in the response with the security headers (vaxbook.edge), and writes one
+    access line.
 
     The access line holds method, route, status and duration: never the query string, body or headers, where
     personal data could be.
@@ -58,6 +62,7 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 MutableScopeHeaders.from_message(message)["X-Request-ID"] = request_id
+                edge.protect(message, scope)
             await send(message)
 
         with structlog.contextvars.bound_contextvars(request_id=request_id):
@@ -135,10 +140,24 @@ def prometheus_config() -> PrometheusConfig:
     )
 
 
+async def operator_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """/metrics is the operator's: it answers the bearer of VAXBOOK_METRICS_TOKEN, and no one while that is unset."""
+    token = connection.app.state.metrics_token
+    sent = connection.headers.get("authorization", "").encode()
+    if not token or not hmac.compare_digest(sent, b"Bearer " + token):
+        raise Unauthorized(
+            Text(
+                "Cần mã truy cập số liệu vận hành (VAXBOOK_METRICS_TOKEN)",
+                "Needs the metrics token (VAXBOOK_METRICS_TOKEN) as a bearer token",
+            )
+        )
+
+
 class MetricsController(PrometheusController):
     path = "/metrics"
     tags = ["Operations"]
-    opt = PUBLIC
+    opt = PUBLIC  # no citizen or staff token: the operator's own one, checked by its guard
+    guards = [operator_only]
     include_in_schema = False
 
 

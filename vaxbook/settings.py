@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr | None = Field(
         default=None, description="HS256 key for access tokens; generated into data_dir when unset."
     )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="The bearer token Prometheus sends for /metrics; while unset, /metrics answers no one.",
+    )
     citizen_token_minutes: int = Field(default=60, ge=1, le=24 * 60)
     staff_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
 
@@ -126,6 +130,11 @@ class Settings(BaseSettings):
     checkin_early_minutes: int = Field(default=60, ge=0, le=24 * 60)
     checkin_late_minutes: int = Field(default=120, ge=0, le=24 * 60)
 
+    log_message_text: bool = Field(
+        default=False,
+        description="The log transport writes each message's text, sign-in codes among them: the demo's (serve --demo "
+        "turns it on); otherwise the log holds only the text's length.",
+    )
     log_level: str = "INFO"
     log_json: bool = Field(default=True, description="JSON log lines; false gives console lines.")
 
@@ -180,11 +189,11 @@ class Settings(BaseSettings):
     )
     outbox_batch: int = Field(default=100, ge=1, le=10_000, description="Messages a relay claims at once.")
 
-    @field_validator("jwt_secret")
+    @field_validator("jwt_secret", "metrics_token")
     @classmethod
     def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:
-            raise ValueError("VAXBOOK_JWT_SECRET must be at least 32 characters")
+            raise ValueError("must be at least 32 characters")
         return value
 
     @property

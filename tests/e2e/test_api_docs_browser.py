@@ -68,6 +68,8 @@ def test_the_docs_render_with_the_outside_world_blocked(page_path: str, browser:
     try:
         page.on("requestfailed", lambda request: failed.append(request.url))
         page.on("pageerror", lambda error: errors.append(str(error)))
+        # a script or style the page's Content-Security-Policy refuses is reported on the console
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
         page.goto(f"{service.base}{page_path}")
         page.wait_for_selector(".opblock-summary-path", timeout=30_000)
         paths = set(page.locator(".opblock-summary-path").all_inner_texts())

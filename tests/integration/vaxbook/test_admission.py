@@ -6,7 +6,7 @@ import asyncio
 
 import asyncpg
 
-from tests.conftest import serve
+from tests.conftest import METRICS, serve
 from tests.eventually import until
 from tests.factories import make_citizen, make_clinic, make_service, make_slot, token_for
 from vaxbook.app import create_app
@@ -50,7 +50,7 @@ async def test_past_the_queue_and_past_the_wait_a_request_is_told_to_come_back(
         assert (await running).status_code == 201
 
         assert app.state.admission.shed == 2
-        metrics = (await client.get("/metrics")).text
+        metrics = (await client.get("/metrics", headers=METRICS)).text
         assert "vaxbook_admission_shed_total" in metrics
         assert 'status_code="503"' in metrics, "the turned away are counted like any answer"
         assert await db.fetchval("SELECT count(*) FROM bookings") == 1

@@ -8,7 +8,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import fresh_database, serve
+from tests.conftest import METRICS, METRICS_TOKEN, fresh_database, serve
 from vaxbook import migrate
 from vaxbook.app import create_app
 from vaxbook.settings import Settings
@@ -38,9 +38,24 @@ async def test_not_ready_while_the_schema_is_behind(unmigrated_dsn: str, setting
 
 async def test_metrics_count_requests_by_route(client: httpx.AsyncClient) -> None:
     await client.get("/api/v1/clinics")
-    metrics = await client.get("/metrics")
+    metrics = await client.get("/metrics", headers=METRICS)
     assert metrics.status_code == 200
     assert 'vaxbook_requests_total{app_name="vaxbook",method="GET",path="/api/v1/clinics"' in metrics.text
+
+
+async def test_metrics_answer_only_the_operators_token(client: httpx.AsyncClient) -> None:
+    for headers in ({}, {"Authorization": "Bearer " + METRICS_TOKEN[:-1]}, {"Authorization": METRICS_TOKEN}):
+        refused = await client.get("/metrics", headers=headers)
+        assert refused.status_code == 401, headers
+        assert refused.json()["type"] == "/problems/unauthorized"
+        assert "vaxbook_requests_total" not in refused.text
+    assert (await client.get("/metrics", headers=METRICS)).status_code == 200
+
+
+async def test_metrics_answer_no_one_while_no_token_is_set(settings: Settings, dsn: str) -> None:
+    async with serve(create_app(settings.model_copy(update={"metrics_token": None}), dsn=dsn)) as client:
+        assert (await client.get("/metrics", headers=METRICS)).status_code == 401
+        assert (await client.get("/metrics", headers={"Authorization": "Bearer "})).status_code == 401
 
 
 async def test_openapi_document_and_interactive_page(client: httpx.AsyncClient) -> None:

@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from prometheus_client import REGISTRY
 
 from notify.transports import transports_from
-from tests.conftest import serve
+from tests.conftest import METRICS, serve
 from tests.eventually import until
 from tests.factories import make_citizen, make_clinic, make_service, make_slot, staff_headers, token_for
 from tests.integration.booking.test_standby import entry_of, join, wait_body
@@ -349,7 +349,7 @@ async def test_the_app_runs_the_scheduler_and_shows_its_jobs(
         assert sweep["last_failure"] is None
         assert jobs["generate-slots"]["last_run"]["outcome"] == {"slots_created": 0, "made_before": 0, "not_made": 0}
 
-        metrics = (await running.get("/metrics")).text
+        metrics = (await running.get("/metrics", headers=METRICS)).text
         assert "vaxbook_scheduler_leader 1.0" in metrics
         assert 'vaxbook_job_last_success_timestamp_seconds{job="expire-offers"}' in metrics
         assert 'vaxbook_job_last_duration_seconds{job="expire-offers"}' in metrics

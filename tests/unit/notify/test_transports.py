@@ -86,10 +86,12 @@ def rendered(medium: Medium, destination: str, subject: str = "") -> Rendered:
     )
 
 
-async def test_the_log_transport_writes_one_line_with_the_text_and_a_masked_destination() -> None:
+async def test_the_demos_log_transport_writes_one_line_with_the_text_and_a_masked_destination() -> None:
     with capture_logs() as lines:
-        await LogTransport().send(rendered(Medium.SMS, "+84912345678"))
-        await LogTransport().send(rendered(Medium.EMAIL, "lan.nguyen@example.com", subject="Mã đăng nhập vaxbook"))
+        await LogTransport(show_text=True).send(rendered(Medium.SMS, "+84912345678"))
+        await LogTransport(show_text=True).send(
+            rendered(Medium.EMAIL, "lan.nguyen@example.com", subject="Mã đăng nhập vaxbook")
+        )
     sms, email = lines
     assert sms == {
         "event": "message.logged",
@@ -105,6 +107,25 @@ async def test_the_log_transport_writes_one_line_with_the_text_and_a_masked_dest
     assert email["subject"] == "Mã đăng nhập vaxbook"
     assert "0912345678" not in str(lines)
     assert "lan.nguyen" not in str(lines)
+
+
+async def test_outside_the_demo_the_log_transport_withholds_the_text() -> None:
+    with capture_logs() as lines:
+        await LogTransport().send(rendered(Medium.SMS, "+84912345678"))
+    (sms,) = lines
+    assert "123456" not in str(sms)
+    assert "text" not in sms
+    assert sms["text_withheld"] == len(rendered(Medium.SMS, "+84912345678").text)
+    assert sms["kind"] == "sign_in_code"
+
+
+def test_the_settings_choose_whether_the_log_shows_texts() -> None:
+    quiet = transports_from(settings())
+    demo = transports_from(settings(log_message_text=True))
+    assert isinstance(quiet[Medium.SMS], LogTransport)
+    assert not quiet[Medium.SMS].show_text
+    assert isinstance(demo[Medium.SMS], LogTransport)
+    assert demo[Medium.SMS].show_text
 
 
 def test_destinations_are_masked() -> None:

@@ -1,0 +1,226 @@
+"""Input at the edge: whatever arrives, at whichever route, from whichever caller, the answer is a problem naming
+what was wrong, never a 500; and every answer carries the security headers."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+import httpx
+import pytest
+from litestar import Litestar
+
+from tests.conftest import RecordingOtpSender
+from tests.factories import citizen_headers, make_clinic, make_service, person_details, soon, staff_headers
+from tests.integration.vaxbook.test_route_guards import concrete, routes
+from vaxbook.auth.models import Role
+from vaxbook.db import UnitOfWork
+from vaxbook.edge import MAX_DEPTH
+
+SEED = 20261129
+
+
+def problem(response: httpx.Response, status: int = 422) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    return response.json()
+
+
+def field_of(response: httpx.Response) -> tuple[str, str]:
+    (error,) = problem(response)["errors"]
+    return error["field"], error["code"]
+
+
+@pytest.fixture
+async def citizen(client: httpx.AsyncClient, otp_sender: RecordingOtpSender) -> dict[str, str]:
+    return await citizen_headers(client, otp_sender.codes, "0912345678")
+
+
+async def test_a_body_nested_too_deep_is_refused_before_parsing(
+    client: httpx.AsyncClient, citizen: dict[str, str]
+) -> None:
+    for deep in (b"[" * 1000 + b"]" * 1000, b'{"a":' * 600 + b"1" + b"}" * 600):
+        response = await client.post("/api/v1/me/dependents", content=deep, headers=citizen)
+        assert field_of(response) == ("body", "too_deep")
+    # as deep as allowed, or brackets inside strings, are read as usual (and refused for what they say)
+    allowed = ("[" * MAX_DEPTH + "]" * MAX_DEPTH).encode()
+    assert (await client.post("/api/v1/me/dependents", content=allowed, headers=citizen)).status_code == 422
+    brackets = json.dumps(person_details(full_name="[" * 100)).encode()
+    response = await client.post("/api/v1/me/dependents", content=brackets, headers=citizen)
+    assert "too_deep" not in response.text
+
+
+async def test_invalid_utf8_is_refused_naming_the_field(
+    client: httpx.AsyncClient, citizen: dict[str, str], db: Any
+) -> None:
+    body = json.dumps(person_details(full_name="NAME", relation="child")).encode()
+    response = await client.post(
+        "/api/v1/me/dependents", content=body.replace(b"NAME", b"Nguy\xff\xfen"), headers=citizen
+    )
+    assert field_of(response) == ("full_name", "utf8")
+    overlong = await client.post(
+        "/api/v1/me/dependents", content=body.replace(b"NAME", b"\xed\xa0\x80"), headers=citizen
+    )
+    assert field_of(overlong) == ("full_name", "utf8"), "an encoded surrogate is not UTF-8 either"
+    not_json = await client.post("/api/v1/me/dependents", content=b"\xff" * 10, headers=citizen)
+    assert field_of(not_json) == ("body", "utf8")
+    assert await db.fetchval("SELECT count(*) FROM people") == 0
+
+
+async def test_nul_anywhere_in_a_body_is_refused_naming_the_field(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: Any
+) -> None:
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    product = {"code": "mmr", "name": "MMR", "manufacturer": "Maker\u0000", "doses_in_series": 2}
+    response = await client.post(
+        "/api/v1/vaccine-products", json=product | {"min_days_between_doses": 28}, headers=admin
+    )
+    assert field_of(response) == ("manufacturer", "nul")
+    literal = await client.post(
+        "/api/v1/vaccine-products",
+        json=product | {"manufacturer": "Maker \\u0000", "min_days_between_doses": 28},
+        headers=admin,
+    )
+    assert literal.status_code == 201, "a backslash and 'u0000' written out is text, not a NUL"
+    assert await db.fetchval("SELECT count(*) FROM vaccine_products") == 1
+
+
+async def test_query_strings_must_be_utf8_without_nul(client: httpx.AsyncClient) -> None:
+    for query, field in (
+        ("district=%FF%FE", "district"),
+        ("province=a%00b", "province"),
+        ("cursor=%ED%A0%80", "cursor"),
+    ):
+        response = await client.get(f"/api/v1/clinics?{query}")
+        assert problem(response)["errors"][0]["field"] == field, query
+        assert problem(response)["errors"][0]["source"] == "query"
+    ok = await client.get("/api/v1/clinics?district=Ninh%20Ki%E1%BB%81u")
+    assert ok.status_code == 200
+
+
+async def test_numbers_booleans_dates_and_ids_must_have_their_json_type(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: Any
+) -> None:
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    clinic = await make_clinic(uow)
+    service = await make_service(uow)
+    good = {
+        "service_id": str(service.id),
+        "starts_at": soon(48).isoformat(),
+        "ends_at": soon(49).isoformat(),
+        "capacity": 10,
+    }
+    url = f"/api/v1/clinics/{clinic.id}/slots"
+    for field, value, code in (
+        ("capacity", "10", "int_type"),
+        ("capacity", 10.0, "int_type"),
+        ("capacity", True, "int_type"),
+        ("starts_at", 1893456000, "datetime_type"),
+        ("service_id", 12345, "uuid_type"),
+    ):
+        response = await client.post(url, json=good | {field: value}, headers=admin)
+        assert field_of(response) == (field, code), (field, value)
+    update = await client.patch(f"/api/v1/clinics/{clinic.id}", json={"active": 1}, headers=admin)
+    assert field_of(update) == ("active", "bool_type")
+    assert await db.fetchval("SELECT count(*) FROM slots") == 0
+    created = await client.post(url, json=good, headers=admin)
+    assert created.status_code == 201, created.text
+
+
+# Hostile bodies and query strings, each at every route, as every kind of caller.
+HOSTILE_BODIES = [
+    b"[" * 5000 + b"]" * 5000,
+    b'{"a":' * 1000 + b"1" + b"}" * 1000,
+    b'{"full_name": "\xff\xfe", "name": "\xc3\x28"}',
+    b'{"full_name": "\\ud800", "code": "\\udfff\\ud800", "slot_id": "\\ud800"}',
+    b'{"username": "a\\u0000b", "password": "\\u0000", "phone": "09\\u00001234567", "note": "\\u0000"}',
+    b'{"capacity": "10", "doses": "1e400", "active": "yes", "weekday": 1e400}',
+    b'{"capacity": 99999999999999999999999999999, "doses": -1e308, "limit": NaN}',
+    b"\x00\x01\x02\x03",
+    b'"just a string"',
+    b"null",
+    b"[]",
+    b'{"slot_id": "00000000-0000-0000-0000-000000000000", "person_id": []}',
+    bytes(range(256)),
+]
+HOSTILE_QUERIES = [
+    "cursor=%ED%A0%80&limit=1e9",
+    "q=%00&district=%FF&date=9999-99-99&limit=-1",
+    "limit=99999999999999999999&since=not-a-time&service=%F0%9F%92%89",
+    "cursor=" + "A" * 5000,
+]
+
+
+def random_bodies(rng: random.Random, count: int) -> list[bytes]:
+    """Random bytes, random JSON-ish fragments and random Unicode in an encoding that is not UTF-8."""
+    bodies = []
+    for _ in range(count):
+        choice = rng.randrange(3)
+        if choice == 0:
+            bodies.append(rng.randbytes(rng.randrange(1, 200)))
+        elif choice == 1:
+            pieces = ["{", "}", "[", "]", '"', ":", ",", "\\u0000", "\\ud800", "1e999", "true", "null", "-0", "é"]
+            bodies.append("".join(rng.choice(pieces) for _ in range(rng.randrange(1, 80))).encode())
+        else:
+            text = "".join(chr(rng.randrange(0x20, 0x2FFF)) for _ in range(rng.randrange(1, 40)))
+            bodies.append(json.dumps({"full_name": text}, ensure_ascii=False).encode("utf-16"))
+    return bodies
+
+
+@pytest.mark.parametrize("caller", [None, *Role])
+async def test_no_request_however_malformed_gets_a_500(
+    caller: Role | None,
+    app: Litestar,
+    client: httpx.AsyncClient,
+    uow: UnitOfWork,
+    otp_sender: RecordingOtpSender,
+) -> None:
+    clinic = await make_clinic(uow)
+    if caller is None:
+        headers: dict[str, str] = {}
+    elif caller is Role.CITIZEN:
+        headers = await citizen_headers(client, otp_sender.codes, "0912345678")
+    else:
+        headers = await staff_headers(client, uow, caller, [clinic.id] if caller is Role.CLINIC_STAFF else [])
+    rng = random.Random(f"{SEED}-{caller}")
+    failures = []
+    for method, path, _ in routes(app):
+        url = concrete(path.replace("{clinic_id:uuid}", str(clinic.id))).replace("{file_path:path}", "x.js")
+        if method == "GET":
+            attempts = [(f"{url}?{query}", None, {}) for query in HOSTILE_QUERIES]
+        else:
+            bodies = HOSTILE_BODIES + random_bodies(rng, 4)
+            attempts = [(url, body, {"Content-Type": "application/json"}) for body in bodies]
+            attempts.append((url, b"{}", {"Content-Type": "application/json", "Idempotency-Key": "bad key\tx" * 40}))
+            attempts.append((url, b"{}", {"Content-Type": "text/plain; charset=latin-1"}))
+        for target, body, extra in attempts:
+            response = await client.request(method, target, content=body, headers=headers | extra)
+            if response.status_code >= 500 and response.json().get("type") != "/problems/busy":
+                failures.append((method, path, body[:60] if body else target[:80], response.status_code))
+            elif response.status_code >= 400:
+                assert response.headers["content-type"] == "application/problem+json", (method, target)
+    assert failures == []
+
+
+async def test_every_answer_carries_the_security_headers(client: httpx.AsyncClient, citizen: dict[str, str]) -> None:
+    for response in (
+        await client.get("/api/v1/me/profile", headers=citizen),  # personal data
+        await client.get("/api/v1/bookings", headers=citizen),
+        await client.get("/api/v1/nowhere"),  # a 404 from the router
+        await client.post("/api/v1/me/dependents", content=b"\xff", headers=citizen),  # refused at the edge
+    ):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["cache-control"] == "no-store", response.request.url
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+        assert "strict-transport-security" not in response.headers, "plain HTTP: no HSTS"
+    public = await client.get("/.well-known/jwks.json")
+    assert public.headers["cache-control"] == "public, max-age=300", "an answer that says how to cache it keeps that"
+    assert public.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_hsts_is_sent_over_https(client: httpx.AsyncClient) -> None:
+    response = await client.get("https://vaxbook.example/api/v1/nowhere")
+    assert response.headers["strict-transport-security"].startswith("max-age=")

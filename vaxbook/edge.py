@@ -1,0 +1,160 @@
+"""Input at the edge: what every request must be before any handler parses it, and the headers every answer
+carries. A request body is bounded in size (Litestar's limit), must be UTF-8, may nest only so deep and may hold
+no NUL; a query string must decode to UTF-8 text without NUL. Each refusal is a problem naming the field."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qsl
+
+from litestar import Request
+from litestar.datastructures import MutableScopeHeaders
+from litestar.types import Message, Scope
+
+from vaxbook.errors import FieldError, Invalid
+from vaxbook.i18n import Text
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_DEPTH = 32
+"""The deepest nesting of arrays and objects a body may have: ours need four."""
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_NOT_UTF8 = Text("Không phải văn bản UTF-8 hợp lệ", "Not valid UTF-8 text")
+_NUL = Text("Không được chứa ký tự NUL", "Must not contain a NUL character")
+_TOO_DEEP = Text(f"Dữ liệu lồng nhau quá {MAX_DEPTH} cấp", f"Nested deeper than {MAX_DEPTH} levels")
+_REPLACEMENT = "\ufffd"
+
+
+async def inspect(request: Request[Any, Any, Any]) -> None:
+    """The app's before-request hook: refuses, before any parsing, a query string or a body that no handler could
+    read safely. Cheap on the common path: a few byte scans, and a parse only when one of them finds something."""
+    query = request.scope.get("query_string", b"")
+    if b"%" in query:
+        _check_query(query)
+    if request.method in _BODY_METHODS:
+        body = await request.body()  # read once, within the size limit, and kept for the handler
+        if body and not request.headers.get("content-type", "").startswith("multipart/"):
+            _check_body(body)
+
+
+def _check_query(query: bytes) -> None:
+    for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True, encoding="latin-1"):
+        raw = value.encode("latin-1")
+        field = _printable(name.encode("latin-1"))
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _refusal(field, "utf8", _NOT_UTF8, "query") from None
+        if "\x00" in text:
+            raise _refusal(field, "nul", _NUL, "query")
+
+
+def _check_body(body: bytes) -> None:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        field = _field_holding(body.decode("utf-8", errors="replace"), _REPLACEMENT)
+        raise _refusal(field, "utf8", _NOT_UTF8) from None
+    # counting brackets (those inside strings too) over-counts, never under-counts: the walk runs only past it
+    if text.count("[") + text.count("{") > MAX_DEPTH and _depth(text) > MAX_DEPTH:
+        raise _refusal("body", "too_deep", _TOO_DEEP)
+    if "\\u0000" in text or "\x00" in text:
+        field = _field_holding(text, "\x00")
+        if field:
+            raise _refusal(field, "nul", _NUL)
+
+
+def _depth(text: str) -> int:
+    """The deepest nesting of the JSON text's arrays and objects, skipping strings; no parse, so no recursion."""
+    deepest = depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _field_holding(text: str, bad: str) -> str:
+    """The dotted name of the first key or string in the JSON `text` that holds `bad` ("body" when the text is not
+    JSON or the whole body is that string; "" when no string holds it)."""
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return "body" if bad in text else ""
+    return _find(document, bad, ()) or ("" if bad == "\x00" else "body")
+
+
+def _find(value: Any, bad: str, path: tuple[str, ...]) -> str | None:
+    if isinstance(value, str):
+        return (".".join(path) or "body") if bad in value else None
+    items: list[tuple[str, Any]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if bad in key:
+                return ".".join((*path, _printable(key.encode("utf-8", errors="replace"))))
+            items.append((key, item))
+    elif isinstance(value, list):
+        items = [(str(index), item) for index, item in enumerate(value)]
+    for key, item in items:
+        found = _find(item, bad, (*path, key))
+        if found:
+            return found
+    return None
+
+
+def _printable(name: bytes) -> str:
+    """A field name fit to echo back: UTF-8 where it is, without control characters, at most 64 characters."""
+    text = name.decode("utf-8", errors="replace")
+    return "".join(char if char.isprintable() else _REPLACEMENT for char in text)[:64] or "body"
+
+
+def _refusal(field: str, code: str, message: Text, source: str = "body") -> Invalid:
+    return Invalid(
+        Text(f"Kiểm tra lại trường: {field}", f"Check this field: {field}"),
+        field_errors=(FieldError(field, code, message, source),),
+    )
+
+
+# Answers the browser must not sniff, frame, refer onwards or keep. An answer that says how it may be cached (public
+# search results, static files) keeps its own Cache-Control; any other may hold personal data and is never stored.
+_ALWAYS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# pages (the API docs among them) run scripts and styles from vaxbook's own files only, never an inline script;
+# inline styles are allowed because Swagger UI sets them from its scripts
+PAGE_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def protect(message: Message, scope: Scope) -> None:
+    """Adds the security headers to a response's start message, leaving any the handler set itself."""
+    headers = MutableScopeHeaders.from_message(message)
+    for name, value in _ALWAYS.items():
+        headers[name] = value
+    if "cache-control" not in headers:
+        headers["Cache-Control"] = "no-store"
+    if "content-security-policy" not in headers:
+        page = headers.get("content-type", "").startswith("text/html")
+        headers["Content-Security-Policy"] = PAGE_POLICY if page else API_POLICY
+    if scope.get("scheme") == "https":
+        headers["Strict-Transport-Security"] = HSTS
