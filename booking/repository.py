@@ -33,6 +33,7 @@ from booking.models import (
 from clinics.models import Sex
 from notify.models import Medium
 from qr.models import Dose
+from vaxbook import throttle
 from vaxbook.db import Connection, assignments
 from vaxbook.errors import Invalid
 from vaxbook.i18n import Language, Text
@@ -1143,22 +1144,7 @@ async def expired_offers(conn: Connection, *, now: datetime, limit: int) -> list
 
 async def count_attempt(conn: Connection, *, scope: str, limit: int, window_minutes: int) -> int | None:
     """Count an attempt in the scope's current window. Returns None when allowed, else seconds until the next window."""
-    row = await conn.fetchrow(
-        """
-        INSERT INTO attempt_counters AS a (scope, window_started, attempts) VALUES ($1, now(), 1)
-        ON CONFLICT (scope) DO UPDATE SET
-            window_started = CASE WHEN a.window_started <= now() - make_interval(mins => $2)
-                                  THEN now() ELSE a.window_started END,
-            attempts = CASE WHEN a.window_started <= now() - make_interval(mins => $2)
-                            THEN 1 ELSE a.attempts + 1 END
-        RETURNING attempts,
-                  ceil(extract(epoch FROM window_started + make_interval(mins => $2) - now()))::int AS wait
-        """,
-        scope,
-        window_minutes,
-    )
-    assert row is not None
-    return None if row["attempts"] <= limit else max(1, row["wait"])
+    return await throttle.hit(conn, scope, throttle.Limit(limit, window_minutes))
 
 
 # Time-driven work

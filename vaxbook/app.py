@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from importlib.metadata import version
+from typing import Any, cast
 
 import structlog
 from litestar import Litestar
@@ -17,6 +18,7 @@ from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler, Middleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from booking.controllers import (
     AdverseEventController,
@@ -214,9 +216,14 @@ def create_app(
         max_attempts=settings.otp_max_attempts,
         max_requests=settings.otp_max_requests,
         window_minutes=settings.otp_request_window_minutes,
+        per_address=settings.otp_max_per_address,
+        per_block=settings.otp_max_per_block,
+        guesses_per_address=settings.otp_max_guesses_per_address,
     )
     login_policy = LoginPolicy(
-        max_failures=settings.staff_max_failed_logins, lockout_minutes=settings.staff_lockout_minutes
+        max_failures=settings.staff_max_failed_logins,
+        lockout_minutes=settings.staff_lockout_minutes,
+        max_failures_per_address=settings.staff_max_failed_logins_per_address,
     )
     policy = booking_policy(settings)
     transports = transports_from(settings)
@@ -282,5 +289,7 @@ def create_app(
     )
     app = Litestar.from_config(auth.on_app_init(config))
     # Outside Litestar's own routing, so that unknown paths and refused tokens get a request id too.
-    app.asgi_handler = RequestContextMiddleware(app.asgi_handler)
+    # Outermost, the proxy's word on the caller's address and scheme, believed from VAXBOOK_TRUSTED_PROXIES only.
+    inner: Any = RequestContextMiddleware(app.asgi_handler)
+    app.asgi_handler = cast(Any, ProxyHeadersMiddleware(inner, trusted_hosts=settings.proxies))
     return app

@@ -182,7 +182,7 @@ def serve(host: str | None, port: int | None, load_demo: bool | None, workers: i
             _serve_in_workers(settings, dsn, listener)
         else:
             server = _Server(
-                uvicorn.Config(create_app(settings, dsn=dsn), log_config=None, access_log=False),
+                uvicorn.Config(create_app(settings, dsn=dsn), log_config=None, access_log=False, proxy_headers=False),
                 listen=f"{settings.host}:{settings.port}",
                 url=served_url(settings.host, settings.port),
             )
@@ -206,7 +206,12 @@ def _serve_in_workers(settings: Settings, dsn: str, listener: socket.socket) -> 
         {WORKER_DSN: dsn, "VAXBOOK_HOST": settings.host, "VAXBOOK_PORT": str(settings.port), "VAXBOOK_WORKERS": "1"}
     )
     config = uvicorn.Config(
-        "vaxbook.cli:worker_app", factory=True, workers=settings.workers, log_config=None, access_log=False
+        "vaxbook.cli:worker_app",
+        factory=True,
+        workers=settings.workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
     )
     url = served_url(settings.host, settings.port)
     structlog.get_logger("vaxbook").info("serving", listen=f"{settings.host}:{settings.port}", url=url)

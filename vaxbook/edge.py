@@ -38,6 +38,12 @@ async def inspect(request: Request[Any, Any, Any]) -> None:
             _check_body(body)
 
 
+def client_address(request: Request[Any, Any, Any]) -> str:
+    """The caller's address: the peer's, or what a trusted proxy said it was (uvicorn's ProxyHeadersMiddleware, which
+    create_app puts in front with VAXBOOK_TRUSTED_PROXIES, has already put it in the scope)."""
+    return request.client.host if request.client else "unknown"
+
+
 def _check_query(query: bytes) -> None:
     for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True, encoding="latin-1"):
         raw = value.encode("latin-1")

@@ -92,8 +92,28 @@ class Settings(BaseSettings):
     otp_max_requests: int = Field(default=3, ge=1, description="One-time codes per phone per window.")
     otp_request_window_minutes: int = Field(default=15, ge=1)
 
-    staff_max_failed_logins: int = Field(default=5, ge=1)
-    staff_lockout_minutes: int = Field(default=15, ge=1)
+    otp_max_per_address: int = Field(
+        default=20, ge=1, description="Sign-in codes one client address may ask for per window, whatever the phones."
+    )
+    otp_max_per_block: int = Field(
+        default=100, ge=1, description="Sign-in codes per window from one /24 (IPv4) or /48 (IPv6) block."
+    )
+    otp_max_guesses_per_address: int = Field(
+        default=30, ge=1, description="Wrong sign-in codes one client address may send per window, whatever the phones."
+    )
+
+    staff_max_failed_logins: int = Field(
+        default=5, ge=1, description="Wrong passwords for one account from one address before that address waits."
+    )
+    staff_max_failed_logins_per_address: int = Field(
+        default=20, ge=1, description="Wrong passwords from one address, whatever the accounts, before it waits."
+    )
+    staff_lockout_minutes: int = Field(default=15, ge=1, description="The window of both staff sign-in limits.")
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses or networks of the reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed; from anyone else they are ignored.",
+    )
 
     booking_max_attempts: int = Field(default=10, ge=1, description="Booking attempts per citizen per window.")
     booking_attempt_window_minutes: int = Field(default=10, ge=1)
@@ -195,6 +215,10 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters")
         return value
+
+    @property
+    def proxies(self) -> list[str]:
+        return [part.strip() for part in self.trusted_proxies.split(",") if part.strip()]
 
     @property
     def public_url_is_set(self) -> bool:

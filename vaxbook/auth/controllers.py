@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
-from litestar import Controller, get, patch, post
+from litestar import Controller, Request, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
@@ -22,6 +23,7 @@ from vaxbook.auth.schemas import (
 )
 from vaxbook.auth.security import ANY_SIGNED_IN, HEALTH_ADMINS, PUBLIC, CallerRequest, TokenIssuer
 from vaxbook.dependencies import UoW
+from vaxbook.edge import client_address
 from vaxbook.pagination import Cursor, Limit, Page, decode_cursor, paginate
 
 
@@ -39,11 +41,14 @@ class AuthController(Controller):
         self,
         data: JSONBody[OtpRequest],
         uow: UoW,
+        request: Request[Any, Any, Any],
         otp_sender: NamedDependency[service.OtpSender],
         otp_policy: NamedDependency[service.OtpPolicy],
     ) -> OtpSent:
-        """Send a six-digit sign-in code to a Vietnamese mobile number."""
-        await service.request_otp(uow, otp_sender, otp_policy, phone=data.phone)
+        """Send a six-digit sign-in code to a Vietnamese mobile number. Limited per phone, per client address and per
+        address block (429 with Retry-After)."""
+        address = client_address(request)
+        await service.request_otp(uow, otp_sender, otp_policy, phone=data.phone, address=address)
         return OtpSent(expires_in=otp_policy.ttl_seconds)
 
     @post("/otp/verify", opt=PUBLIC, status_code=HTTP_200_OK, summary="Sign in with the phone code")
@@ -51,11 +56,14 @@ class AuthController(Controller):
         self,
         data: JSONBody[OtpVerify],
         uow: UoW,
+        request: Request[Any, Any, Any],
         otp_policy: NamedDependency[service.OtpPolicy],
         token_issuer: NamedDependency[TokenIssuer],
     ) -> AccessToken:
-        """Exchange the code for a citizen access token."""
-        principal = await service.verify_otp(uow, otp_policy, phone=data.phone, code=data.code)
+        """Exchange the code for a citizen access token. Wrong codes are limited per code and per client address."""
+        principal = await service.verify_otp(
+            uow, otp_policy, phone=data.phone, code=data.code, address=client_address(request)
+        )
         return _token(token_issuer, principal)
 
     @post("/staff/login", opt=PUBLIC, status_code=HTTP_200_OK, summary="Sign in as staff")
@@ -63,12 +71,18 @@ class AuthController(Controller):
         self,
         data: JSONBody[StaffLogin],
         uow: UoW,
+        request: Request[Any, Any, Any],
         login_policy: NamedDependency[service.LoginPolicy],
         token_issuer: NamedDependency[TokenIssuer],
     ) -> AccessToken:
-        """Staff sign-in with username and password."""
+        """Staff sign-in with username and password. Wrong passwords make the address they came from wait (429 with
+        Retry-After), per account and in all; they never lock the account itself."""
         principal = await service.staff_login(
-            uow, login_policy, username=data.username, password=data.password.get_secret_value()
+            uow,
+            login_policy,
+            username=data.username,
+            password=data.password.get_secret_value(),
+            address=client_address(request),
         )
         return _token(token_issuer, principal)
 

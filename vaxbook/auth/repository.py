@@ -123,50 +123,10 @@ async def list_staff(conn: Connection, *, after_username: str | None, limit: int
     return [_staff(r) for r in rows]
 
 
-async def staff_credentials(conn: Connection, *, username: str) -> tuple[UUID, str, datetime | None] | None:
-    """(id, password hash, locked until) of an active account."""
-    row = await conn.fetchrow(
-        "SELECT id, password_hash, locked_until FROM staff_accounts WHERE username = $1 AND active",
-        username,
-    )
-    return None if row is None else (row["id"], row["password_hash"], row["locked_until"])
-
-
-async def record_failed_login(conn: Connection, *, staff_id: UUID, max_failures: int, lockout_minutes: int) -> bool:
-    """Count a failure; lock the account once it reaches max_failures. Returns whether it is now locked.
-
-    A lockout that has run out starts the count again, so one more slip does not lock the account at once.
-    """
-    locked: bool = await conn.fetchval(
-        """
-        UPDATE staff_accounts
-        SET failed_logins = CASE WHEN locked_until <= now() THEN 1 ELSE failed_logins + 1 END,
-            locked_until = CASE
-                WHEN (CASE WHEN locked_until <= now() THEN 1 ELSE failed_logins + 1 END) >= $2
-                    THEN now() + make_interval(mins => $3)
-                WHEN locked_until <= now() THEN NULL
-                ELSE locked_until
-            END
-        WHERE id = $1
-        RETURNING locked_until IS NOT NULL AND locked_until > now()
-        """,
-        staff_id,
-        max_failures,
-        lockout_minutes,
-    )
-    return locked
-
-
-async def record_successful_login(conn: Connection, *, staff_id: UUID, new_hash: str | None) -> None:
-    await conn.execute(
-        """
-        UPDATE staff_accounts
-        SET failed_logins = 0, locked_until = NULL, password_hash = coalesce($2, password_hash)
-        WHERE id = $1
-        """,
-        staff_id,
-        new_hash,
-    )
+async def staff_credentials(conn: Connection, *, username: str) -> tuple[UUID, str] | None:
+    """(id, password hash) of an active account."""
+    row = await conn.fetchrow("SELECT id, password_hash FROM staff_accounts WHERE username = $1 AND active", username)
+    return None if row is None else (row["id"], row["password_hash"])
 
 
 async def insert_staff(
@@ -224,7 +184,7 @@ async def set_staff_clinics(conn: Connection, *, staff_id: UUID, clinic_ids: lis
 async def set_password(conn: Connection, *, staff_id: UUID, password_hash: str) -> bool:
     result = await conn.execute(
         """
-        UPDATE staff_accounts SET password_hash = $2, failed_logins = 0, locked_until = NULL, updated_at = now()
+        UPDATE staff_accounts SET password_hash = $2, updated_at = now()
         WHERE id = $1
         """,
         staff_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 from uuid import UUID
 
@@ -13,7 +13,7 @@ import structlog
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from vaxbook import audit
+from vaxbook import audit, throttle
 from vaxbook.audit import Actor
 from vaxbook.auth import repository
 from vaxbook.auth.models import (
@@ -29,7 +29,9 @@ from vaxbook.auth.models import (
     otp_digest,
 )
 from vaxbook.db import UnitOfWork
+from vaxbook.errors import TooManyRequests
 from vaxbook.i18n import Text
+from vaxbook.throttle import Limit, block_of
 
 log = structlog.get_logger("vaxbook.auth")
 
@@ -45,12 +47,34 @@ class OtpPolicy:
     max_attempts: int
     max_requests: int
     window_minutes: int
+    per_address: int = 20
+    per_block: int = 100
+    guesses_per_address: int = 30
+
+    def requests_from(self, address: str) -> dict[str, Limit]:
+        return {
+            f"otp-address:{address}": Limit(self.per_address, self.window_minutes),
+            f"otp-block:{block_of(address)}": Limit(self.per_block, self.window_minutes),
+        }
+
+    def guesses_from(self, address: str) -> tuple[str, Limit]:
+        return f"otp-guess:{address}", Limit(self.guesses_per_address, self.window_minutes)
 
 
 @dataclass(frozen=True)
 class LoginPolicy:
+    """Wrong passwords are counted per account and address, and per address: a stranger's guesses make the stranger
+    wait, never the account's owner at their own desk."""
+
     max_failures: int
     lockout_minutes: int
+    max_failures_per_address: int = 20
+
+    def failures(self, username: str, address: str) -> dict[str, Limit]:
+        return {
+            f"login:{username}:{address}": Limit(self.max_failures, self.lockout_minutes),
+            f"login-address:{address}": Limit(self.max_failures_per_address, self.lockout_minutes),
+        }
 
 
 @runtime_checkable
@@ -60,9 +84,13 @@ class OtpSender(Protocol):
     async def send(self, uow: UnitOfWork, phone: str, code: str) -> None: ...
 
 
-async def request_otp(uow: UnitOfWork, sender: OtpSender, policy: OtpPolicy, *, phone: str) -> None:
+async def request_otp(uow: UnitOfWork, sender: OtpSender, policy: OtpPolicy, *, phone: str, address: str) -> None:
     code = f"{secrets.randbelow(1_000_000):06d}"
     async with uow.transaction() as conn:
+        for scope, limit in policy.requests_from(address).items():
+            wait = await throttle.hit(conn, scope, limit)
+            if wait is not None:
+                raise _wait(wait, "yêu cầu mã mới", "asking for a new code", TooManyRequests)
         issued = await repository.issue_otp(
             conn,
             phone=phone,
@@ -74,23 +102,31 @@ async def request_otp(uow: UnitOfWork, sender: OtpSender, policy: OtpPolicy, *, 
         )
         if not issued:
             wait = await repository.seconds_until_next_otp(conn, phone=phone, window_minutes=policy.window_minutes)
-            raise OtpRateLimited(
-                Text(
-                    f"Vui lòng chờ {max(1, wait // 60)} phút rồi yêu cầu mã mới.",
-                    f"Please wait {max(1, wait // 60)} minute(s) before asking for a new code.",
-                ),
-                retry_after_seconds=wait,
-            )
+            raise _wait(wait, "yêu cầu mã mới", "asking for a new code", OtpRateLimited)
         await sender.send(uow, phone, code)
 
 
-async def verify_otp(uow: UnitOfWork, policy: OtpPolicy, *, phone: str, code: str) -> Principal:
+def _wait(seconds: int, vi_doing: str, en_doing: str, error: type[TooManyRequests]) -> TooManyRequests:
+    minutes = max(1, -(-seconds // 60))
+    return error(
+        Text(f"Vui lòng chờ {minutes} phút rồi {vi_doing}.", f"Please wait {minutes} minute(s) before {en_doing}."),
+        retry_after_seconds=seconds,
+    )
+
+
+async def verify_otp(uow: UnitOfWork, policy: OtpPolicy, *, phone: str, code: str, address: str) -> Principal:
+    guesses, limit = policy.guesses_from(address)
     async with uow.committed() as conn:
+        wait = await throttle.spent(conn, {guesses: limit})
+        if wait is not None:
+            raise _wait(wait, "thử lại", "trying again", TooManyRequests)
         outcome = await repository.try_otp(conn, phone=phone, code_hash=otp_digest(policy.key, phone, code))
         if outcome is None:
+            await throttle.hit(conn, guesses, limit)
             raise OtpUnusable()
         matched, attempts_left = outcome
         if not matched:
+            await throttle.hit(conn, guesses, limit)
             # Raised after commit so that the spent attempt stays spent.
             error = OtpInvalid(
                 Text(f"Còn {attempts_left} lần thử.", f"{attempts_left} tries left."), attempts_left=attempts_left
@@ -101,32 +137,34 @@ async def verify_otp(uow: UnitOfWork, policy: OtpPolicy, *, phone: str, code: st
     raise error
 
 
-async def staff_login(uow: UnitOfWork, policy: LoginPolicy, *, username: str, password: str) -> Principal:
+async def staff_login(uow: UnitOfWork, policy: LoginPolicy, *, username: str, password: str, address: str) -> Principal:
     """Check a staff password. Hashing runs in a worker thread with no connection held: it is slow on purpose.
 
-    Unknown, locked and wrong all answer alike and take as long, so an answer tells nothing about the account.
+    Unknown and wrong answer alike and take as long, so an answer tells nothing about the account; past the limits
+    (LoginPolicy) the address waits, 429 with Retry-After, whether the account exists or not.
     """
+    limits = policy.failures(username, address)
     async with uow.transaction(readonly=True) as conn:
-        credentials = await repository.staff_credentials(conn, username=username)
-    if credentials is None:
-        await _verify(_DUMMY_HASH, password)
-        raise InvalidCredentials()
-    staff_id, password_hash, locked_until = credentials
-    if locked_until is not None and locked_until > datetime.now(UTC):
-        await _verify(_DUMMY_HASH, password)
-        log.warning("staff.login_refused_locked", staff_id=str(staff_id))
-        raise InvalidCredentials()
-    if not await _verify(password_hash, password):
+        wait = await throttle.spent(conn, limits)
+        credentials = None if wait is not None else await repository.staff_credentials(conn, username=username)
+    if wait is not None:
+        log.warning("staff.login_throttled")
+        raise TooManyRequests(
+            Text("Sai mật khẩu quá nhiều lần; vui lòng thử lại sau.", "Too many wrong passwords; try again later."),
+            retry_after_seconds=wait,
+        )
+    if credentials is None or not await _verify(credentials[1], password):
+        if credentials is None:
+            await _verify(_DUMMY_HASH, password)
         async with uow.committed() as conn:
-            locked = await repository.record_failed_login(
-                conn, staff_id=staff_id, max_failures=policy.max_failures, lockout_minutes=policy.lockout_minutes
-            )
-        if locked:
-            log.warning("staff.locked", staff_id=str(staff_id))
+            for scope, limit in limits.items():
+                await throttle.hit(conn, scope, limit)
         raise InvalidCredentials()
+    staff_id, password_hash = credentials
     new_hash = await hash_password(password) if _hasher.check_needs_rehash(password_hash) else None
     async with uow.transaction() as conn:
-        await repository.record_successful_login(conn, staff_id=staff_id, new_hash=new_hash)
+        if new_hash:
+            await repository.set_password(conn, staff_id=staff_id, password_hash=new_hash)
         account = await repository.get_staff(conn, staff_id=staff_id)
     if account is None or not account.active:
         raise InvalidCredentials()

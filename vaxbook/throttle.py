@@ -1,0 +1,64 @@
+"""Abuse limits kept in PostgreSQL, so that every replica and every restart sees the same counts: fixed windows per
+scope ("otp-address:203.0.113.7", "login:lan:203.0.113.7", a citizen's booking attempts), one statement each."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from vaxbook.db import Connection
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most `most` counted events per `window_minutes` in one scope."""
+
+    most: int
+    window_minutes: int
+
+
+async def hit(conn: Connection, scope: str, limit: Limit) -> int | None:
+    """Count one event in the scope's current window. None while within the limit, else the seconds until the window
+    ends. The count is the caller's transaction's: a refusal that rolls back leaves the count at the limit."""
+    row = await conn.fetchrow(
+        """
+        INSERT INTO attempt_counters AS a (scope, window_started, attempts) VALUES ($1, now(), 1)
+        ON CONFLICT (scope) DO UPDATE SET
+            window_started = CASE WHEN a.window_started <= now() - make_interval(mins => $2)
+                                  THEN now() ELSE a.window_started END,
+            attempts = CASE WHEN a.window_started <= now() - make_interval(mins => $2)
+                            THEN 1 ELSE a.attempts + 1 END
+        RETURNING attempts,
+                  ceil(extract(epoch FROM window_started + make_interval(mins => $2) - now()))::int AS wait
+        """,
+        scope,
+        limit.window_minutes,
+    )
+    assert row is not None
+    return None if row["attempts"] <= limit.most else max(1, row["wait"])
+
+
+async def spent(conn: Connection, scopes: dict[str, Limit]) -> int | None:
+    """Without counting: None when every scope may take one more event, else the longest wait, in seconds."""
+    wait = await conn.fetchval(
+        """
+        SELECT max(ceil(extract(epoch FROM a.window_started + make_interval(mins => l.minutes) - now())))::int
+        FROM unnest($1::text[], $2::int[], $3::int[]) AS l(scope, most, minutes)
+        JOIN attempt_counters a ON a.scope = l.scope
+        WHERE a.attempts >= l.most AND a.window_started > now() - make_interval(mins => l.minutes)
+        """,
+        list(scopes),
+        [limit.most for limit in scopes.values()],
+        [limit.window_minutes for limit in scopes.values()],
+    )
+    return None if wait is None else max(1, wait)
+
+
+def block_of(address: str) -> str:
+    """The network an address belongs to for per-block limits: its /24 (IPv4) or /48 (IPv6); the address itself
+    when it is not an IP address (a test client's name)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    return str(ipaddress.ip_network(f"{ip}/{24 if ip.version == 4 else 48}", strict=False))
