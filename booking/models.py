@@ -343,6 +343,14 @@ class SlotNotBookable(Conflict):
     title = Text("Khung giờ này không nhận đặt lịch", "This slot does not take bookings")
 
 
+class HouseholdSeatsTaken(Conflict):
+    slug = "household-seats-taken"
+    title = Text(
+        "Tài khoản này đã giữ số chỗ tối đa của khung giờ này cho mình và người thân",
+        "This account's people already hold as many seats of this slot as one account may",
+    )
+
+
 class AlreadyBooked(Conflict):
     slug = "already-booked"
     title = Text(

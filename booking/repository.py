@@ -20,6 +20,7 @@ from booking.models import (
     DoseGiven,
     EventOutcome,
     FollowUp,
+    HouseholdSeatsTaken,
     InjectionSite,
     MovedTo,
     Person,
@@ -30,7 +31,7 @@ from booking.models import (
     StandbyStatus,
     Vaccination,
 )
-from clinics.models import Sex
+from clinics.models import HOUSEHOLD_CAP, Sex
 from notify.models import Medium
 from qr.models import Dose
 from vaxbook import throttle
@@ -488,6 +489,10 @@ async def insert_booking(
         )
     except asyncpg.UniqueViolationError:
         raise AlreadyBooked() from None
+    except asyncpg.CheckViolationError as error:
+        if error.constraint_name == HOUSEHOLD_CAP:
+            raise HouseholdSeatsTaken() from None
+        raise
     return None if row is None else _booking(row)
 
 

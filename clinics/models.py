@@ -82,6 +82,13 @@ class Service:
     active: bool
 
 
+DEFAULT_SEATS_PER_HOUSEHOLD = 3
+"""Seats of one slot, and entries in its draw, that one account's people (the holder and their dependents) may hold
+together, unless the slot says otherwise; the database counts them (household_claims)."""
+HOUSEHOLD_CAP = "household_claims_within_cap"
+"""The name under which the database refuses a claim past that cap."""
+
+
 @dataclass(frozen=True)
 class Slot:
     id: UUID
@@ -95,6 +102,7 @@ class Slot:
     status: SlotStatus
     held_back: int = 0  # seats kept for priority groups, not yet booked or released
     opens_at: datetime | None = None  # when everyone may book; None: now
+    seats_per_household: int = DEFAULT_SEATS_PER_HOUSEHOLD
 
     @property
     def remaining(self) -> int:

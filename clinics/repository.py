@@ -10,6 +10,7 @@ from uuid import UUID
 import asyncpg
 
 from clinics.models import (
+    DEFAULT_SEATS_PER_HOUSEHOLD,
     Clinic,
     ClinicKind,
     CodeTaken,
@@ -28,7 +29,10 @@ from vaxbook.db import Connection, assignments, insertion
 
 _CLINIC = "id, code, name, kind, province, district, ward, address, timezone, active"
 _SERVICE = "id, code, name_vi, name_en, kind, product_id, min_age_days, max_age_days, eligible_sex, active"
-_SLOT = "id, clinic_id, service_id, template_id, starts_at, ends_at, capacity, booked, status, held_back, opens_at"
+_SLOT = (
+    "id, clinic_id, service_id, template_id, starts_at, ends_at, capacity, booked, status, held_back, opens_at, "
+    "seats_per_household"
+)
 _TEMPLATE = (
     "id, clinic_id, service_id, weekday, start_time, end_time, slot_minutes, capacity, valid_from, valid_until, active"
 )
@@ -212,18 +216,20 @@ async def insert_slot(
     starts_at: datetime,
     ends_at: datetime,
     capacity: int,
+    seats_per_household: int | None = None,
 ) -> Slot:
     try:
         row = await conn.fetchrow(
             f"""
-            INSERT INTO slots (clinic_id, service_id, starts_at, ends_at, capacity)
-            VALUES ($1, $2, $3, $4, $5) RETURNING {_SLOT}
+            INSERT INTO slots (clinic_id, service_id, starts_at, ends_at, capacity, seats_per_household)
+            VALUES ($1, $2, $3, $4, $5, coalesce($6, {DEFAULT_SEATS_PER_HOUSEHOLD})) RETURNING {_SLOT}
             """,
             clinic_id,
             service_id,
             starts_at,
             ends_at,
             capacity,
+            seats_per_household,
         )
     except asyncpg.UniqueViolationError:
         raise SlotExists() from None
@@ -248,7 +254,13 @@ async def get_slot_by_id(conn: Connection, *, slot_id: UUID) -> tuple[Slot, Clin
 
 
 async def change_slot(
-    conn: Connection, *, clinic_id: UUID, slot_id: UUID, capacity: int | None, status: SlotStatus | None
+    conn: Connection,
+    *,
+    clinic_id: UUID,
+    slot_id: UUID,
+    capacity: int | None,
+    status: SlotStatus | None,
+    seats_per_household: int | None = None,
 ) -> Slot | None:
     """Apply a capacity and/or status change in one conditional statement.
 
@@ -258,7 +270,8 @@ async def change_slot(
     row = await conn.fetchrow(
         f"""
         UPDATE slots
-        SET capacity = coalesce($3, capacity), status = coalesce($4, status), updated_at = now()
+        SET capacity = coalesce($3, capacity), status = coalesce($4, status),
+            seats_per_household = coalesce($5, seats_per_household), updated_at = now()
         WHERE clinic_id = $1 AND id = $2
           AND status <> 'cancelled'
           AND ($3::int IS NULL OR $3 >= booked + held_back)
@@ -269,6 +282,7 @@ async def change_slot(
         slot_id,
         capacity,
         status.value if status else None,
+        seats_per_household,
     )
     return None if row is None else _slot(row)
 

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, Field, ValidationInfo, field_validator
 
-from clinics.models import ClinicKind, Found, ServiceKind, Sex, SlotStatus
+from clinics.models import DEFAULT_SEATS_PER_HOUSEHOLD, ClinicKind, Found, ServiceKind, Sex, SlotStatus
 from clinics.models import Slot as SlotModel
 from vaxbook.fields import (
     CalendarDate,
@@ -134,11 +134,23 @@ class Service(OutputModel):
     active: bool
 
 
+SeatsPerHousehold = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=100,
+        description="Seats of this slot (and entries in its draw) one account's people may hold together; "
+        f"{DEFAULT_SEATS_PER_HOUSEHOLD} when left out",
+    ),
+]
+
+
 class SlotCreate(InputModel):
     service_id: UUID
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     capacity: Capacity
+    seats_per_household: SeatsPerHousehold | None = None
 
     @field_validator("ends_at")
     @classmethod
@@ -162,6 +174,7 @@ class SlotCreate(InputModel):
 class SlotUpdate(PatchModel):
     capacity: Capacity | None = None
     status: SlotStatus | None = None
+    seats_per_household: SeatsPerHousehold | None = None
 
 
 class Slot(ZonedModel):
@@ -177,6 +190,7 @@ class Slot(ZonedModel):
     held_back: int = Field(description="Seats kept for priority groups, not yet booked or released")
     opens_at: datetime | None = Field(description="When everyone may book (priority groups may start earlier)")
     status: SlotStatus
+    seats_per_household: int = Field(description="Seats (and draw entries) one account's people may hold together")
 
     @classmethod
     def of(cls, slot: SlotModel, timezone: str) -> Slot:

@@ -350,6 +350,7 @@ async def create_slot(
             starts_at=data.starts_at,
             ends_at=data.ends_at,
             capacity=data.capacity,
+            seats_per_household=data.seats_per_household,
         )
         if service.product_id is not None:
             await quotas.check_seats(uow, clinic_id=clinic_id, product_id=service.product_id, now=now)
@@ -380,7 +381,12 @@ async def update_slot(
             await quotas.hold_seats(uow, clinic_id=clinic_id, product_id=product_id)
             room = await quotas.room_for_seats(uow, clinic_id=clinic_id, product_id=product_id, now=now)
         slot = await repository.change_slot(
-            conn, clinic_id=clinic_id, slot_id=slot_id, capacity=data.capacity, status=data.status
+            conn,
+            clinic_id=clinic_id,
+            slot_id=slot_id,
+            capacity=data.capacity,
+            status=data.status,
+            seats_per_household=data.seats_per_household,
         )
         if slot is None:
             raise await _why_slot_unchanged(conn, clinic_id, slot_id, data)

@@ -559,6 +559,14 @@ class DrawClosed(Conflict):
     title = Text("Đã hết hạn đăng ký bốc thăm", "The draw is closed to new entries")
 
 
+class HouseholdEntriesTaken(Conflict):
+    slug = "household-entries-taken"
+    title = Text(
+        "Tài khoản này đã đăng ký bốc thăm khung giờ này cho số người tối đa",
+        "This account's people already hold as many entries in this draw as one account may",
+    )
+
+
 class AlreadyEntered(Conflict):
     slug = "already-entered"
     title = Text("Người này đã đăng ký bốc thăm khung giờ này", "This person has already entered this draw")

@@ -6,6 +6,7 @@ from uuid import UUID
 
 import asyncpg
 
+from clinics.models import HOUSEHOLD_CAP
 from priority.models import (
     AlreadyEntered,
     Declarations,
@@ -13,6 +14,7 @@ from priority.models import (
     DrawEntryRecord,
     EntryOutcome,
     GroupCodeTaken,
+    HouseholdEntriesTaken,
     PriorityGroup,
     Reservation,
     Rule,
@@ -364,6 +366,10 @@ async def insert_draw_entry(
         )
     except asyncpg.UniqueViolationError:
         raise AlreadyEntered() from None
+    except asyncpg.CheckViolationError as error:
+        if error.constraint_name == HOUSEHOLD_CAP:
+            raise HouseholdEntriesTaken() from None
+        raise
     return _draw_entry(row)
 
 

@@ -180,6 +180,7 @@ def create_app(
                 tables=exposed,
             )
         app.state.sold_out = sold_out
+        app.state.jwt_auth = auth
         app.state.metrics_token = settings.metrics_token.get_secret_value().encode() if settings.metrics_token else b""
         app.state.admission = admission
         hearing: asyncio.Task[None] | None = None
@@ -204,7 +205,11 @@ def create_app(
         return db.UnitOfWork(app.state.pool)
 
     signing_key = settings.signing_key
-    auth = jwt_auth(signing_key, exclude=[f"^{OPENAPI_PATH}(/|$)", f"^{STATIC_PATH}/"])
+    auth = jwt_auth(
+        signing_key,
+        exclude=[f"^{OPENAPI_PATH}(/|$)", f"^{STATIC_PATH}/"],
+        previous_keys=settings.previous_signing_keys,
+    )
     token_issuer = TokenIssuer(
         auth,
         citizen_ttl=timedelta(minutes=settings.citizen_token_minutes),

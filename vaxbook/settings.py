@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr | None = Field(
         default=None, description="HS256 key for access tokens; generated into data_dir when unset."
     )
+    jwt_previous_secrets: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated keys that signed tokens before VAXBOOK_JWT_SECRET: still accepted, never used "
+        "to sign, so changing the key signs nobody out; drop them once the longest token lifetime has passed.",
+    )
     metrics_token: SecretStr | None = Field(
         default=None,
         description="The bearer token Prometheus sends for /metrics; while unset, /metrics answers no one.",
@@ -215,6 +220,11 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters")
         return value
+
+    @property
+    def previous_signing_keys(self) -> tuple[str, ...]:
+        keys = self.jwt_previous_secrets.get_secret_value() if self.jwt_previous_secrets else ""
+        return tuple(key.strip() for key in keys.split(",") if key.strip())
 
     @property
     def proxies(self) -> list[str]:

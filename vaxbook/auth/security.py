@@ -13,7 +13,8 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.security.jwt import JWTAuth, Token
+from litestar.middleware.authentication import AuthenticationResult
+from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 from litestar.types import Guard
 
 from vaxbook.auth import service
@@ -84,6 +85,25 @@ async def _principal_from_token(token: Token, connection: ASGIConnection[Any, An
     return principal if principal is not None and principal.role is role else None
 
 
+def decode(auth: JWTAuth[Principal, Token], encoded: str) -> Token:
+    """A token signed with the current key or one of the previous keys still accepted (VAXBOOK_JWT_PREVIOUS_SECRETS):
+    a key changed today leaves the tokens it signed valid until they expire, so nobody is signed out."""
+    refusal: NotAuthorizedException | None = None
+    for secret in (auth.token_secret, *getattr(auth, "previous_secrets", ())):
+        try:
+            return Token.decode(
+                encoded_token=encoded,
+                secret=secret,
+                algorithm=auth.algorithm,
+                issuer=auth.accepted_issuers,
+                require_claims=auth.require_claims,
+            )
+        except NotAuthorizedException as error:
+            refusal = refusal or error
+    assert refusal is not None
+    raise refusal
+
+
 class OptionalCaller:
     """Who calls a public route, when they send a token (None when they send none): a public answer may say more
     to a signed-in caller. A token that is sent must be good (401 otherwise), as on every other route."""
@@ -95,21 +115,29 @@ class OptionalCaller:
         header = request.headers.get(self._auth.auth_header)
         if not header:
             return None
-        token = Token.decode(
-            encoded_token=header.partition(" ")[-1],
-            secret=self._auth.token_secret,
-            algorithm=self._auth.algorithm,
-            issuer=self._auth.accepted_issuers,
-            require_claims=self._auth.require_claims,
-        )
+        token = decode(self._auth, header.partition(" ")[-1])
         principal = await _principal_from_token(token, request)
         if principal is None:
             raise NotAuthorizedException("The token's account is unknown")
         return principal
 
 
-def jwt_auth(signing_key: str, *, exclude: list[str]) -> JWTAuth[Principal, Token]:
-    return JWTAuth[Principal, Token](
+class _AnyAcceptedKey(JWTAuthenticationMiddleware):
+    """Litestar's JWT middleware, taking a token signed with any key `decode` accepts."""
+
+    async def authenticate_token(
+        self, encoded_token: str, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        token = decode(connection.app.state.jwt_auth, encoded_token)
+        user = await self.retrieve_user_handler(token, connection)
+        if not user:
+            raise NotAuthorizedException()
+        return AuthenticationResult(user=user, auth=token)
+
+
+def jwt_auth(signing_key: str, *, exclude: list[str], previous_keys: tuple[str, ...] = ()) -> JWTAuth[Principal, Token]:
+    """Tokens are signed with `signing_key`; those signed with one of `previous_keys` are still accepted."""
+    auth = JWTAuth[Principal, Token](
         retrieve_user_handler=_principal_from_token,
         token_secret=signing_key,
         algorithm="HS256",
@@ -117,4 +145,7 @@ def jwt_auth(signing_key: str, *, exclude: list[str]) -> JWTAuth[Principal, Toke
         require_claims=["exp", "sub", "iss"],
         exclude=exclude,
         exclude_opt_key="exclude_from_auth",
+        authentication_middleware_class=_AnyAcceptedKey,
     )
+    auth.previous_secrets = previous_keys  # type: ignore[attr-defined]
+    return auth

@@ -53,3 +53,18 @@ async def check_invariants(db: asyncpg.Connection) -> None:
         """
     )
     assert live_entries == 0
+    # a household's count per slot is what its people hold, and within the slot's cap
+    households = await db.fetch(
+        """
+        SELECT coalesce(p.guardian_id, p.id) AS household, b.slot_id, count(*) AS n,
+               coalesce(max(h.held), 0) AS held
+        FROM bookings b JOIN people p ON p.id = b.person_id
+        LEFT JOIN household_claims h
+               ON h.household_id = coalesce(p.guardian_id, p.id) AND h.slot_id = b.slot_id AND h.kind = 'seat'
+        WHERE b.status IN ('booked', 'checked_in')
+        GROUP BY 1, 2
+        """
+    )
+    for row in households:
+        assert row["held"] == row["n"], dict(row)
+    assert not await db.fetchval("SELECT count(*) FROM household_claims WHERE held > most")

@@ -11,10 +11,20 @@ import httpx
 import jwt
 import pytest
 
-from tests.conftest import JWT_SECRET, RecordingOtpSender
-from tests.factories import STAFF_PASSWORD, citizen_headers, make_clinic, make_staff, staff_headers
+from tests.conftest import JWT_SECRET, RecordingOtpSender, serve
+from tests.factories import (
+    STAFF_PASSWORD,
+    citizen_headers,
+    make_citizen,
+    make_clinic,
+    make_staff,
+    staff_headers,
+    token_for,
+)
+from vaxbook.app import create_app
 from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
+from vaxbook.settings import Settings
 
 PHONE, E164 = "0912345678", "+84912345678"
 
@@ -263,3 +273,27 @@ async def test_a_wait_that_ran_out_starts_the_count_again(
     await db.execute("UPDATE attempt_counters SET window_started = now() - interval '16 minutes'")
     assert await login("one more slip") == 401
     assert await login(STAFF_PASSWORD) == 200, "one slip after the window is one failure, not a new wait"
+
+
+async def test_a_new_token_key_signs_nobody_out(
+    settings: Settings, dsn: str, uow: UnitOfWork, otp_sender: RecordingOtpSender, db: asyncpg.Connection
+) -> None:
+    principal, _ = await make_citizen(uow)
+    old_token = token_for(principal)  # signed with JWT_SECRET, the key before the change
+    new_key = "the-new-token-key-that-is-long-enough-abcdefghij"
+    # validated afresh: the key is derived from the settings once (a copy would keep the old one)
+    previous = f" an-older-key-that-is-long-enough-0123456789 , {JWT_SECRET}"
+    rotated = Settings.model_validate(settings.model_dump() | {"jwt_secret": new_key, "jwt_previous_secrets": previous})
+    async with serve(create_app(rotated, dsn=dsn, otp_sender=otp_sender)) as client:
+        assert (await client.get("/api/v1/me/profile", headers=old_token)).status_code == 200
+        assert (await client.get("/api/v1/availability", headers=old_token)).status_code == 200
+        fresh = await citizen_headers(client, otp_sender.codes, PHONE)
+        claims = jwt.decode(fresh["Authorization"].split()[1], new_key, algorithms=["HS256"])
+        assert claims["iss"] == "vaxbook", "new tokens are signed with the new key"
+    dropped = Settings.model_validate(settings.model_dump() | {"jwt_secret": new_key})
+    async with serve(create_app(dropped, dsn=dsn, otp_sender=otp_sender)) as client:
+        assert (await client.get("/api/v1/me/profile", headers=old_token)).status_code == 401
+        assert (await client.get("/api/v1/availability", headers=old_token)).status_code == 401
+        forged = jwt.encode({"sub": str(principal.id), "iss": "vaxbook", "exp": 4102444800}, "guessed-key" * 4)
+        forged_headers = {"Authorization": f"Bearer {forged}"}
+        assert (await client.get("/api/v1/me/profile", headers=forged_headers)).status_code == 401
