@@ -21,6 +21,7 @@ from booking.schemas import (
     BookingCreate,
     BookingMove,
     CalledOff,
+    CccdSeen,
     CheckIn,
     CheckInRequest,
     ConsentText,
@@ -401,6 +402,20 @@ class AssistController(Controller):
         """A person's bookings, latest first (at most 200; clinic staff see their own clinics' only). Each read is
         audited. Clinic staff and operators; 404 person-not-found."""
         return [Booking.of(b, staff=True) for b in await bookings.of_person(uow, request.user, person_id)]
+
+    @post(
+        "/people/{person_id:uuid}/cccd-verification",
+        guards=[allow(Role.CLINIC_STAFF)],
+        status_code=HTTP_200_OK,
+        summary="Confirm a person's CCCD from the card",
+    )
+    async def verify_cccd(
+        self, person_id: FromPath[UUID], data: JSONBody[CccdSeen], uow: UoW, request: CallerRequest
+    ) -> Person:
+        """Clinic staff saw the person's CCCD card: its number becomes theirs, verified and unique, and is taken
+        from anyone who had typed it for someone else (audited). 409 cccd-verified-elsewhere when it is another
+        person's verified number (`person_id`). Clinic staff only: the hotline cannot see a card."""
+        return Person.of(await people.verify_cccd(uow, request.user, person_id, data, now=_now()))
 
     @put("/people/{person_id:uuid}/declarations", summary="Record a caller's priority declarations")
     async def declare(

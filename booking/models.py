@@ -79,6 +79,7 @@ class Person:
     email: str | None = None
     notify_by: str = "sms"
     language: str = "vi"
+    cccd_verified_at: datetime | None = None  # when staff saw the CCCD card at a counter: only then is it unique
 
     def age_in_days(self, on: date) -> int:
         return (on - self.date_of_birth).days
@@ -605,14 +606,28 @@ class DependentHasBookings(Conflict):
     title = Text("Người thân còn lịch hẹn đang chờ", "The dependent still has open bookings")
 
 
+class IdentityHeldByBooking(Conflict):
+    slug = "identity-has-bookings"
+    title = Text(
+        "Không thể đổi họ tên, ngày sinh, giới tính hay CCCD khi người này còn lịch hẹn; hãy hủy lịch trước",
+        "A person's name, date of birth, sex or CCCD cannot change while they hold a booking; cancel it first",
+    )
+
+
+IDENTITY_FIELDS = ("full_name", "date_of_birth", "sex", "cccd")
+"""What says who a person is: a booked seat belongs to that person, so these stay while they hold one."""
+
+
 class ProfileExists(Conflict):
     slug = "profile-exists"
     title = Text("Tài khoản này đã có hồ sơ", "This account already has a profile")
 
 
-class CccdTaken(Conflict):
-    slug = "cccd-taken"
-    title = Text("Số CCCD này đã được đăng ký", "This CCCD number is already registered")
+class CccdVerifiedElsewhere(Conflict):
+    slug = "cccd-verified-elsewhere"
+    title = Text(
+        "Số CCCD này đã được xác minh cho một người khác", "This CCCD number was verified for someone else already"
+    )
 
 
 class SeatsAvailable(Conflict):

@@ -15,7 +15,7 @@ from booking.models import (
     AlreadyWaiting,
     Booking,
     BookingStatus,
-    CccdTaken,
+    CccdVerifiedElsewhere,
     DependentHasBookings,
     DoseGiven,
     EventOutcome,
@@ -42,7 +42,7 @@ from vaxbook.settings import DEFAULT_TIMEZONE
 
 _PERSON = (
     "id, account_id, guardian_id, relation, full_name, date_of_birth, sex, cccd, province, district, ward, "
-    "consent_at, consent_version, active_bookings, email, notify_by, language"
+    "consent_at, consent_version, active_bookings, email, notify_by, language, cccd_verified_at"
 )
 _BOOKING = (
     "id, clinic_id, slot_id, service_id, person_id, dose_number, code, status, starts_at, ends_at, moved_from, "
@@ -168,7 +168,7 @@ async def insert_person(
     except asyncpg.UniqueViolationError as error:
         if getattr(error, "constraint_name", None) == "people_account_id_key":
             raise ProfileExists() from None
-        raise CccdTaken() from None
+        raise
     assert row is not None
     return _person(row)
 
@@ -176,13 +176,48 @@ async def insert_person(
 async def update_person(conn: Connection, *, person_id: UUID, changes: dict[str, Any]) -> Person | None:
     values = {k: (v.value if isinstance(v, Sex | Relation) else v) for k, v in changes.items()}
     text, args = assignments(values, allowed=PERSON_UPDATABLE, first_param=2)
+    row = await conn.fetchrow(
+        f"UPDATE people SET {text}, updated_at = now() WHERE id = $1 RETURNING {_PERSON}", person_id, *args
+    )
+    return None if row is None else _person(row)
+
+
+async def verify_cccd(
+    conn: Connection, *, person_id: UUID, cccd: str, staff_id: UUID, now: datetime
+) -> tuple[Person, list[UUID]]:
+    """The number staff saw on the person's card becomes theirs, verified: any unverified claim of it by someone
+    else is taken away (their ids returned). Raises CccdVerifiedElsewhere when it is another person's verified
+    number (the unique index decides a race)."""
+    holder = await conn.fetchval(
+        "SELECT id FROM people WHERE cccd = $1 AND cccd_verified_at IS NOT NULL AND id <> $2", cccd, person_id
+    )
+    if holder is not None:
+        raise CccdVerifiedElsewhere(person_id=holder)
+    await conn.execute(
+        "UPDATE people SET cccd = $2, updated_at = now() WHERE id = $1 AND cccd IS DISTINCT FROM $2", person_id, cccd
+    )
+    taken = await conn.fetch(
+        """
+        UPDATE people SET cccd = NULL, updated_at = now()
+        WHERE cccd = $1 AND id <> $2 AND cccd_verified_at IS NULL RETURNING id
+        """,
+        cccd,
+        person_id,
+    )
     try:
         row = await conn.fetchrow(
-            f"UPDATE people SET {text}, updated_at = now() WHERE id = $1 RETURNING {_PERSON}", person_id, *args
+            f"""
+            UPDATE people SET cccd_verified_at = $2, cccd_verified_by = $3, updated_at = now()
+            WHERE id = $1 RETURNING {_PERSON}
+            """,
+            person_id,
+            now,
+            staff_id,
         )
     except asyncpg.UniqueViolationError:
-        raise CccdTaken() from None
-    return None if row is None else _person(row)
+        raise CccdVerifiedElsewhere() from None
+    assert row is not None
+    return _person(row), [r["id"] for r in taken]
 
 
 async def get_person(conn: Connection, *, person_id: UUID) -> Person | None:

@@ -169,13 +169,17 @@ class Person(OutputModel):
         "registered (by staff, with no account to manage them)"
     )
     consent_version: str
+    cccd_verified: bool = Field(
+        description="Staff saw the CCCD card at a counter; until then the number is the person's word, not unique"
+    )
 
     @classmethod
     def of(cls, person: PersonModel) -> Person:
         relation: Relation | Literal["self", "registered"] = (
             "self" if person.account_id else person.relation or "registered"
         )
-        return cls(**{f: getattr(person, f) for f in cls.model_fields if f != "relation"}, relation=relation)
+        shown = {f: getattr(person, f) for f in cls.model_fields if f not in ("relation", "cccd_verified")}
+        return cls(**shown, relation=relation, cccd_verified=person.cccd_verified_at is not None)
 
 
 class ConsentText(OutputModel):
@@ -328,6 +332,12 @@ class AssistedRegistration(PersonDetails):
 
     phone: PhoneNumber | None = None
     consent: Consent
+
+
+class CccdSeen(InputModel):
+    """The number on the CCCD card the person showed at the counter."""
+
+    cccd: Cccd
 
 
 class PersonSearch(InputModel):

@@ -8,11 +8,13 @@ from uuid import UUID
 from booking import repository
 from booking.models import (
     CONSENT_VERSION,
+    IDENTITY_FIELDS,
     MAX_DEPENDENTS,
     AccountErased,
     BookingPolicy,
     ConsentOutdated,
     DependentHasBookings,
+    IdentityHeldByBooking,
     Person,
     PersonNotFound,
     ProfileMissing,
@@ -20,6 +22,7 @@ from booking.models import (
 )
 from booking.schemas import (
     AssistedRegistration,
+    CccdSeen,
     Consent,
     DependentCreate,
     DependentUpdate,
@@ -80,6 +83,7 @@ async def save_profile(uow: UnitOfWork, principal: Principal, data: ProfileUpser
             )
             await _record(conn, principal, "profile.create", person)
         else:
+            await _keep_identity_while_booked(conn, existing.id, details)
             updated = await repository.update_person(
                 conn,
                 person_id=existing.id,
@@ -130,6 +134,7 @@ async def update_dependent(uow: UnitOfWork, principal: Principal, person_id: UUI
     async with uow.transaction() as conn:
         await _own_dependent(conn, principal, person_id)
         changes = data.model_dump(exclude_unset=True)
+        await _keep_identity_while_booked(conn, person_id, changes)
         person = (
             await repository.update_person(conn, person_id=person_id, changes=changes)
             if changes
@@ -138,6 +143,17 @@ async def update_dependent(uow: UnitOfWork, principal: Principal, person_id: UUI
         assert person is not None
         await _record(conn, principal, "dependent.update", person)
     return person
+
+
+async def _keep_identity_while_booked(conn: Connection, person_id: UUID, changes: dict[str, object]) -> None:
+    """A booked seat is that person's: renaming them (or changing who they are) would hand it to someone else."""
+    await repository.lock_person(conn, person_id=person_id)  # a booking made meanwhile waits, then sees the change
+    person = await repository.get_person(conn, person_id=person_id)
+    assert person is not None
+    if person.active_bookings and any(
+        field in changes and changes[field] != getattr(person, field) for field in IDENTITY_FIELDS
+    ):
+        raise IdentityHeldByBooking()
 
 
 async def remove_dependent(
@@ -218,6 +234,28 @@ async def declarations(uow: UnitOfWork, principal: Principal, person_id: UUID) -
     async with uow.transaction(readonly=True) as conn:
         person = await person_for(conn, principal, person_id)
     return await priority.declarations_of(uow, person.id)
+
+
+async def verify_cccd(
+    uow: UnitOfWork, principal: Principal, person_id: UUID, data: CccdSeen, *, now: datetime
+) -> Person:
+    """Staff at a counter saw the person's CCCD card: the number on it becomes theirs, verified and unique. Anyone
+    who had typed the same number for someone else (a squatter, or a typo) loses it; the owner never has to prove
+    anything to a stranger."""
+    async with uow.transaction() as conn:
+        person = await person_for(conn, principal, person_id)
+        verified, taken_from = await repository.verify_cccd(
+            conn, person_id=person.id, cccd=data.cccd, staff_id=principal.id, now=now
+        )
+        await audit.record(
+            conn,
+            actor=principal,
+            action="person.cccd_verified",
+            object_type="person",
+            object_id=person.id,
+            details={"changed": data.cccd != person.cccd, "taken_from": [str(p) for p in taken_from]},
+        )
+    return verified
 
 
 async def declare(uow: UnitOfWork, principal: Principal, person_id: UUID, data: DeclarationsIn) -> Declarations:

@@ -92,13 +92,19 @@ async def test_profile_errors_name_the_field_in_the_callers_language(
     assert await db.fetchval("SELECT count(*) FROM people") == 0
 
 
-async def test_a_cccd_belongs_to_one_person(client: Client, uow: UnitOfWork) -> None:
+async def test_a_typed_cccd_is_a_claim_that_tells_no_one_whether_the_number_is_registered(
+    client: Client, uow: UnitOfWork
+) -> None:
     _, first = await make_citizen(uow)
     second = await new_account(uow, "+84912000222")
     body = person_details(cccd=first.cccd) | {"consent": consent()}
-    taken = await client.put("/api/v1/me/profile", json=body, headers=token_for(second))
-    assert taken.status_code == 409
-    assert taken.json()["type"] == "/problems/cccd-taken"
+    same = await client.put("/api/v1/me/profile", json=body, headers=token_for(second))
+    third = await new_account(uow, "+84912000333")
+    fresh = await client.put(
+        "/api/v1/me/profile", json=person_details() | {"consent": consent()}, headers=token_for(third)
+    )
+    assert same.status_code == fresh.status_code == 200
+    assert same.json()["cccd_verified"] is fresh.json()["cccd_verified"] is False
 
 
 async def test_dependents_are_the_guardians_alone(client: Client, uow: UnitOfWork, db: asyncpg.Connection) -> None:

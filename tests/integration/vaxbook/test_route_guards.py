@@ -50,7 +50,9 @@ def routes(app: Litestar) -> list[tuple[str, str, frozenset[Role] | None]]:
         for handler in route.route_handlers:
             guards = handler.resolve_guards()
             public = bool(handler.opt.get("exclude_from_auth"))
-            admitted: frozenset[Role] = frozenset().union(*(getattr(g, "admitted_roles", frozenset()) for g in guards))
+            # every layer's guard must admit the caller: the roles admitted are those all of them admit
+            role_guards = [g.admitted_roles for g in guards if hasattr(g, "admitted_roles")]
+            admitted: frozenset[Role] = frozenset.intersection(*role_guards) if role_guards else frozenset()
             for method in handler.http_methods:
                 if method in ("HEAD", "OPTIONS"):
                     continue
