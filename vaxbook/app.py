@@ -85,6 +85,7 @@ from vaxbook.observability import (
     configure_logging,
     prometheus_config,
 )
+from vaxbook.policy import enforce as enforce_policy
 from vaxbook.problems import problem_details_plugin
 from vaxbook.response_cache import STORE as SHARED_ANSWERS
 from vaxbook.response_cache import BoundedMemoryStore, shared_answers
@@ -276,6 +277,7 @@ def create_app(
             "searcher": Provide(provide_searcher),
         },
         middleware=middleware,
+        guards=[enforce_policy],
         response_cache_config=shared_answers(settings.search_cache_seconds),
         stores={SHARED_ANSWERS: BoundedMemoryStore()},
         request_max_body_size=edge.MAX_BODY_BYTES,

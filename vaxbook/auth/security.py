@@ -1,5 +1,5 @@
-"""Deny by default: every route needs a valid token unless it is marked PUBLIC, and every non-public route
-carries a guard naming the roles it admits."""
+"""Tokens: every route needs a valid one unless it is marked PUBLIC; which roles a route admits is the policy
+table's (vaxbook/policy.py)."""
 
 from __future__ import annotations
 
@@ -12,15 +12,12 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.exceptions import NotAuthorizedException
-from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware.authentication import AuthenticationResult
 from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
-from litestar.types import Guard
 
 from vaxbook.auth import service
 from vaxbook.auth.models import Principal, Role
 from vaxbook.db import UnitOfWork
-from vaxbook.errors import Forbidden
 
 CallerRequest = Request[Principal, Token, State]
 """A request whose guard has admitted a signed-in caller (request.user)."""
@@ -29,25 +26,6 @@ PUBLIC: dict[str, Any] = {"exclude_from_auth": True}
 """Route option for the few routes anyone may call (health, schema, availability, sign-in)."""
 
 ISSUER = "vaxbook"
-
-
-def allow(*roles: Role) -> Guard:
-    """A guard admitting only the given roles."""
-    admitted = frozenset(roles)
-
-    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        user = connection.scope.get("user")
-        if not isinstance(user, Principal) or user.role not in admitted:
-            raise Forbidden()
-
-    guard.admitted_roles = admitted  # type: ignore[attr-defined]
-    return guard
-
-
-ANY_SIGNED_IN = allow(*Role)
-CITIZENS = allow(Role.CITIZEN)
-HEALTH_ADMINS = allow(Role.HEALTH_ADMIN)
-CLINIC_MANAGERS = allow(Role.HEALTH_ADMIN, Role.CLINIC_STAFF)
 
 
 @dataclass(frozen=True)
