@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
 
+from vaxbook.errors import DatabaseUnavailable
+
 if TYPE_CHECKING:  # asyncpg's classes are generic only in its type stubs
     Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
     Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
@@ -58,6 +60,15 @@ def writes_committed() -> int:
     """How many read-write transactions this process has committed: an answer shared between requests (an anonymous
     search) is shared only while this stays the same, so that a change made here is seen by the next request."""
     return _writes_committed
+
+
+DATABASE_AWAY: tuple[type[Exception], ...] = (
+    OSError,  # refused, reset, or the socket file gone while the server restarts
+    asyncpg.PostgresConnectionError,  # a connection lost or refused on the way
+    asyncpg.exceptions.OperatorInterventionError,  # the server shutting down, restarting, or not ready yet
+    asyncpg.TooManyConnectionsError,
+)
+"""What a database that went away raises."""
 
 
 class NestedCommit(RuntimeError):
@@ -113,12 +124,16 @@ class UnitOfWork:
         if self._conn is not None:
             yield self._conn, False
             return
-        async with self._pool.acquire() as conn:
-            self._conn = conn
-            try:
-                yield conn, True
-            finally:
-                self._conn = None
+        try:
+            conn = await self._pool.acquire()
+        except DATABASE_AWAY as error:
+            raise DatabaseUnavailable() from error
+        self._conn = conn
+        try:
+            yield conn, True
+        finally:
+            self._conn = None
+            await self._pool.release(conn)
 
     @asynccontextmanager
     async def committed(self) -> AsyncIterator[Connection]:

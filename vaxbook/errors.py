@@ -90,6 +90,20 @@ class Unavailable(DomainError):
     title = Text("Dịch vụ tạm thời không sẵn sàng", "Service temporarily unavailable")
 
 
+class DatabaseUnavailable(DomainError):
+    """The database is out of reach for a moment (a restart, a failover, a cut connection). A request cut off on its
+    way may or may not have been done: sent again with the same Idempotency-Key, it is done once."""
+
+    status = 503
+    slug = "database-unavailable"
+    title = Text(
+        "Tạm thời không kết nối được cơ sở dữ liệu, vui lòng thử lại", "The database is out of reach, please try again"
+    )
+
+    def __init__(self) -> None:
+        super().__init__(headers={"Retry-After": "2"})
+
+
 class Busy(DomainError):
     """Nothing was done: the service is at its limit (or two transactions caught each other); the same request sent
     again after Retry-After will go through."""

@@ -194,3 +194,8 @@ async def enforce(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHa
         raise Unauthorized()
     if user.role not in rule.roles:
         raise Forbidden()
+    if rule.scope is Scope.OWN_CLINIC:
+        # the clinic in the path, checked before the body is read: clinic staff work at their own clinics only
+        clinic_id = connection.path_params.get("clinic_id")
+        if clinic_id is not None:
+            user.require_clinic(clinic_id)

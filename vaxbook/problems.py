@@ -16,6 +16,7 @@ from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetail
 from vaxbook.errors import (
     Busy,
     Conflict,
+    DatabaseUnavailable,
     DomainError,
     FieldError,
     Forbidden,
@@ -291,6 +292,16 @@ def from_database_contention(exc: Exception) -> Problem:
     return Problem(status=busy.status, slug=busy.slug, title=busy.title, headers=busy.headers)
 
 
+def from_database_away(exc: Exception) -> Problem:
+    """The database went away while the request ran: what it sent may or may not have been committed, so the
+    answer is 503 with Retry-After, and the same request with the same Idempotency-Key is done once."""
+    if isinstance(exc, asyncpg.InterfaceError) and "connection" not in str(exc):
+        return from_unexpected_error(exc)  # a misuse of a connection is a bug, not an outage
+    # InternalClientError: the protocol state a connection was left in when the server went mid-operation
+    log.warning("database_away", error=type(exc).__name__)
+    return from_domain_error(DatabaseUnavailable())
+
+
 def from_unexpected_error(exc: Exception) -> Problem:
     log.error("unhandled_error", exc_info=exc)
     slug, title = _HTTP_STATUS[500]
@@ -307,6 +318,12 @@ def problem_details_plugin() -> ProblemDetailsPlugin:
                 asyncpg.DeadlockDetectedError: from_database_contention,
                 asyncpg.SerializationError: from_database_contention,
                 asyncpg.LockNotAvailableError: from_database_contention,
+                asyncpg.PostgresConnectionError: from_database_away,
+                asyncpg.exceptions.OperatorInterventionError: from_database_away,
+                asyncpg.TooManyConnectionsError: from_database_away,
+                asyncpg.InterfaceError: from_database_away,
+                asyncpg.exceptions.InternalClientError: from_database_away,
+                ConnectionError: from_database_away,
                 Exception: from_unexpected_error,
             }
         )

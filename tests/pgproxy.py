@@ -1,0 +1,73 @@
+"""A TCP proxy in front of PostgreSQL's socket that a test can cut: at once, or just after it passes on a COMMIT,
+so that the server commits and the client never hears it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+COMMIT = b"COMMIT;\x00"  # asyncpg's commit, a simple query
+
+
+@dataclass
+class CuttableProxy:
+    socket_dir: str
+    port: int = 5432
+    host: str = "127.0.0.1"
+    cut_after_commit: int = 0  # how many of the next COMMITs lose their reply (and their connection)
+    refusing: bool = False  # refuse new connections, as a server that is down does
+    _server: asyncio.Server | None = None
+    _links: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = field(default_factory=set)
+    commits_cut: int = 0
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._accept, self.host, 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self.port
+
+    async def close(self) -> None:
+        self.cut_all()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    def cut_all(self) -> None:
+        for client, server in list(self._links):
+            client.close()
+            server.close()
+        self._links.clear()
+
+    async def _accept(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        if self.refusing:
+            client_writer.close()
+            return
+        server_reader, server_writer = await asyncio.open_unix_connection(f"{self.socket_dir}/.s.PGSQL.5432")
+        link = (client_writer, server_writer)
+        self._links.add(link)
+        cut = asyncio.Event()
+
+        async def upstream() -> None:
+            while data := await client_reader.read(65536):
+                if self.cut_after_commit and COMMIT in data:
+                    self.cut_after_commit -= 1
+                    self.commits_cut += 1
+                    cut.set()  # from here on the server's answers are dropped
+                server_writer.write(data)
+                await server_writer.drain()
+
+        async def downstream() -> None:
+            while data := await server_reader.read(65536):
+                if cut.is_set():
+                    return  # the COMMIT's reply: the server committed, and the client never hears it
+                client_writer.write(data)
+                await client_writer.drain()
+
+        tasks = [asyncio.create_task(upstream()), asyncio.create_task(downstream())]
+        with contextlib.suppress(Exception):
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:
+            task.cancel()
+        for writer in link:
+            writer.close()
+        self._links.discard(link)
