@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test lint format typecheck bench install clean
+.PHONY: run test lint format typecheck bench fuzz install clean
 
 $(INSTALLED): pyproject.toml
 	@echo "Installing vaxbook and its dependencies into $(VENV) (a few minutes the first time)"
@@ -44,6 +44,10 @@ format: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/vaxbook bench all --docs docs/benchmarks.md
 	$(BIN)/python -m bench.relay
+
+# Schemathesis over the API description, every role, with many more examples than `make test` runs
+fuzz: $(INSTALLED)
+	VAXBOOK_FUZZ_EXAMPLES=$${VAXBOOK_FUZZ_EXAMPLES:-100} $(BIN)/pytest -p no:randomly tests/e2e/test_fuzz.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -51,7 +51,9 @@ from qr.schemas import CardCheck, VerifiedCard
 from vaxbook.auth.models import Principal
 from vaxbook.auth.security import PUBLIC, CallerRequest
 from vaxbook.dependencies import AppSettings, CheckInWindow, Keys, UoW
-from vaxbook.errors import Unauthorized
+from vaxbook.errors import Invalid, Unauthorized
+from vaxbook.fields import ISO_INSTANT
+from vaxbook.i18n import Text
 from vaxbook.idempotency import IdempotencyHeader, IdempotencyKey, idempotency_key
 from vaxbook.pagination import Cursor, Limit, Page, decode_time_cursor, paginate
 from vaxbook.settings import DEFAULT_TIMEZONE
@@ -59,6 +61,15 @@ from vaxbook.settings import DEFAULT_TIMEZONE
 Policy = NamedDependency[BookingPolicy]
 SoldOut = NamedDependency[SoldOutSlots]
 QrFormat = Literal["png", "svg", "text"]
+
+
+def _instant(name: str, value: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise Invalid.field(
+            name, "datetime_parsing", Text("Thời điểm không hợp lệ", "Not a valid instant"), source="query"
+        ) from None
 
 
 async def _drawn(text: str, format: QrFormat, *, card: bool) -> Response[bytes]:
@@ -663,7 +674,10 @@ class AdverseEventController(Controller):
         self,
         uow: UoW,
         request: CallerRequest,
-        since: FromQuery[datetime | None] = None,
+        since: Annotated[
+            str | None,
+            QueryParameter(pattern=ISO_INSTANT, description="Reported at or after this instant (ISO 8601, with zone)"),
+        ] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Page[FollowUpOut]:
@@ -671,7 +685,11 @@ class AdverseEventController(Controller):
         the phone to call (a dependent's guardian's), the clinic, the vaccine, lot and dose before it. Each read is
         audited with the people it showed."""
         found = await visits.serious_events(
-            uow, request.user, since=since, before=decode_time_cursor(cursor), limit=limit + 1
+            uow,
+            request.user,
+            since=None if since is None else _instant("since", since),
+            before=decode_time_cursor(cursor),
+            limit=limit + 1,
         )
         return paginate(
             [FollowUpOut.of(f) for f in found], limit, lambda f: (f.event.reported_at.isoformat(), f.event.id)

@@ -85,6 +85,7 @@ from vaxbook.observability import (
     configure_logging,
     prometheus_config,
 )
+from vaxbook.openapi import ApiDescription
 from vaxbook.policy import enforce as enforce_policy
 from vaxbook.problems import problem_details_plugin
 from vaxbook.response_cache import STORE as SHARED_ANSWERS
@@ -291,7 +292,7 @@ def create_app(
             path=OPENAPI_PATH,
             # each handler's docstring is its operation's description
             use_handler_docstrings=True,
-            render_plugins=[DocsPage()],
+            render_plugins=[DocsPage(), ApiDescription()],
         ),
     )
     app = Litestar.from_config(auth.on_app_init(config))

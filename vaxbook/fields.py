@@ -78,7 +78,8 @@ def _scalar_kinds(model: type[BaseModel]) -> dict[str, type]:
     for name, info in model.model_fields.items():
         annotation = info.annotation
         choices = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
-        types = {choice for choice in choices if choice is not type(None)}
+        # a constraint inside an optional type stays Annotated there: Annotated[int, Field(ge=0)] | None
+        types = {get_args(c)[0] if get_origin(c) is Annotated else c for c in choices if c is not type(None)}
         if len(types) == 1:
             kind = types.pop()
             kind = _SAME_AS.get(kind, kind)
@@ -201,6 +202,9 @@ ClinicCode = Annotated[str, BeforeValidator(_upper), StringConstraints(pattern=r
 CatalogueCode = Annotated[str, BeforeValidator(_lower), StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$")]
 Username = Annotated[str, BeforeValidator(_lower), StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$")]
 
+
+ISO_INSTANT = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$"
+"""An instant as a query string must spell it: ISO 8601 with its zone (not a number of seconds)."""
 
 EARLIEST_DATE = date(2000, 1, 1)
 LATEST_DATE = date(2100, 12, 31)

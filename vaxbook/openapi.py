@@ -1,0 +1,155 @@
+"""The API description tells every answer the API gives: each operation's problem+json refusals (by what the
+operation takes and who may call it, from the policy table) and, for routes anyone may call, no token required.
+Litestar writes the operations and their successful answers; this adds what it cannot know."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from litestar import Request
+from litestar.openapi.plugins import JsonRenderPlugin
+
+from vaxbook.fields import PatchModel
+from vaxbook.policy import Scope, rule_for
+
+PROBLEM = "#/components/schemas/Problem"
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details, in the language Accept-Language asks for (Vietnamese by default)",
+    "required": ["type", "title", "status", "detail", "instance"],
+    "properties": {
+        "type": {"type": "string", "description": "/problems/<slug>: what went wrong, stable across languages"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "request_id": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "source", "code", "message"],
+                "properties": {
+                    "field": {"type": "string"},
+                    "source": {"type": "string"},
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                },
+            },
+        },
+    },
+    "additionalProperties": True,
+}
+WHY = {
+    "400": "The request cannot be read (not JSON, a header in the wrong format)",
+    "401": "No token, or a token that is not good",
+    "403": "The caller's role may not do this, or the clinic is not theirs",
+    "404": "Not found, or not the caller's",
+    "409": "The rules refuse it as things stand (full, already booked, not active …)",
+    "413": "The body is larger than 64 KiB",
+    "415": "The body is not JSON",
+    "422": "A field is wrong: `errors` names each",
+    "429": "Too many requests: wait `Retry-After` seconds",
+    "503": "Busy, or the database is out of reach: resend after `Retry-After` (with the same Idempotency-Key)",
+}
+_HANDS_OFF = ("/schema", "/static/")
+
+
+def describe_answers(document: dict[str, Any]) -> dict[str, Any]:
+    """A copy of Litestar's description with every operation's refusals and its token requirement, PATCH fields
+    that refuse null said so, and times of day as they are written."""
+    described = copy.deepcopy(document)
+    schemas = described.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Problem"] = PROBLEM_SCHEMA
+    for model in _patch_models():
+        if model.__name__ in schemas:
+            _no_null_unless_clearable(schemas[model.__name__], model.clearable)
+    _times_of_day(schemas)
+    for path, item in described.get("paths", {}).items():
+        for method, operation in item.items():
+            if method in ("get", "post", "put", "patch", "delete") and not path.startswith(_HANDS_OFF):
+                _describe(path, method, operation)
+    return described
+
+
+def _describe(path: str, method: str, operation: dict[str, Any]) -> None:
+    rule = rule_for(method.upper(), path)
+    open_to_all = rule is None or rule.scope in (Scope.PUBLIC, Scope.METRICS)
+    if rule is not None and rule.scope is Scope.PUBLIC:
+        operation["security"] = []  # no token needed (one may be sent: /availability says more to a signed-in caller)
+    takes_input = bool(operation.get("parameters") or operation.get("requestBody"))
+    # anywhere: a token that is sent must be good (401); what is asked for may not be there, or not be yours (404)
+    statuses = ["400", "401", "404", "429", "503"]
+    if takes_input:
+        statuses += ["422"]
+    if operation.get("requestBody"):
+        statuses += ["413", "415"]
+    if method != "get":
+        statuses += ["409", "422"]
+    if not open_to_all:
+        statuses += ["403"]
+    responses = operation.setdefault("responses", {})
+    if _offers_csv(operation) and "200" in responses:
+        responses["200"].setdefault("content", {})["text/csv"] = {"schema": {"type": "string"}}
+    for status in sorted(set(statuses)):
+        responses[status] = {
+            "description": WHY[status],
+            "content": {"application/problem+json": {"schema": {"$ref": PROBLEM}}},
+        }
+
+
+def _offers_csv(operation: dict[str, Any]) -> bool:
+    return any(p.get("name") == "format" and "csv" in str(p.get("schema", {})) for p in operation.get("parameters", []))
+
+
+def _patch_models() -> list[type[PatchModel]]:
+    found, todo = [], list(PatchModel.__subclasses__())
+    while todo:
+        model = todo.pop()
+        found.append(model)
+        todo += model.__subclasses__()
+    return found
+
+
+def _no_null_unless_clearable(schema: dict[str, Any], clearable: frozenset[str]) -> None:
+    """A field left out of a PATCH stays as it is; null is refused unless the field may be cleared."""
+    for name, field in schema.get("properties", {}).items():
+        if name in clearable or "oneOf" not in field:
+            continue
+        kept = [choice for choice in field["oneOf"] if choice.get("type") != "null"]
+        del field["oneOf"]
+        field.update(kept[0] if len(kept) == 1 else {"oneOf": kept})
+
+
+TIME_OF_DAY = {"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?$", "example": "07:30"}
+
+
+def _times_of_day(schemas: dict[str, Any]) -> None:
+    """Litestar calls a time of day a `duration`: it is "07:30" (or "07:30:00")."""
+
+    def fix(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "string" and node.get("format") == "duration":
+                node.pop("format")
+                node.update(TIME_OF_DAY)
+            for value in node.values():
+                fix(value)
+        elif isinstance(node, list):
+            for value in node:
+                fix(value)
+
+    fix(schemas)
+
+
+class ApiDescription(JsonRenderPlugin):
+    """/schema/openapi.json: Litestar's description with the answers it cannot know, worked out once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._described: bytes | None = None
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        if self._described is None:
+            self._described = self.render_json(request, describe_answers(openapi_schema))
+        return self._described
