@@ -10,8 +10,10 @@ from typing import Any
 from litestar import Request
 from litestar.openapi.plugins import JsonRenderPlugin
 
+from vaxbook.errors import DomainError
 from vaxbook.fields import PatchModel
 from vaxbook.policy import Scope, rule_for
+from vaxbook.problems import HTTP_PROBLEMS, PROBLEM_TYPE_PREFIX
 
 PROBLEM = "#/components/schemas/Problem"
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -61,7 +63,8 @@ def describe_answers(document: dict[str, Any]) -> dict[str, Any]:
     that refuse null said so, and times of day as they are written."""
     described = copy.deepcopy(document)
     schemas = described.setdefault("components", {}).setdefault("schemas", {})
-    schemas["Problem"] = PROBLEM_SCHEMA
+    schemas["Problem"] = copy.deepcopy(PROBLEM_SCHEMA)
+    schemas["Problem"]["properties"]["type"]["enum"] = problem_types()
     for model in _patch_models():
         if model.__name__ in schemas:
             _no_null_unless_clearable(schemas[model.__name__], model.clearable)
@@ -97,6 +100,17 @@ def _describe(path: str, method: str, operation: dict[str, Any]) -> None:
             "description": WHY[status],
             "content": {"application/problem+json": {"schema": {"$ref": PROBLEM}}},
         }
+
+
+def problem_types() -> list[str]:
+    """Every problem type the API answers with: each domain error's, and those of what Litestar itself refuses."""
+    found, todo = set(), [DomainError]
+    while todo:
+        error = todo.pop()
+        found.add(error.slug)
+        todo += error.__subclasses__()
+    found |= {slug for slug, _ in HTTP_PROBLEMS.values()} | {"http-error"}
+    return sorted(PROBLEM_TYPE_PREFIX + slug for slug in found)
 
 
 def _offers_csv(operation: dict[str, Any]) -> bool:

@@ -34,7 +34,7 @@ PROBLEM_TYPE_PREFIX = "/problems/"
 
 # What Litestar itself raises (routing, auth middleware, body parsing, rate limits) speaks the same language as
 # the domain errors: the statuses they share take the domain's slug and title.
-_HTTP_STATUS: dict[int, tuple[str, Text]] = {
+HTTP_PROBLEMS: dict[int, tuple[str, Text]] = {
     error.status: (error.slug, error.title)
     for error in (DomainError, Unauthorized, Forbidden, NotFound, Conflict, TooManyRequests, Unavailable)
 } | {
@@ -270,7 +270,7 @@ def _litestar_field_errors(exc: ValidationException) -> tuple[FieldError, ...]:
 def from_http_exception(exc: HTTPException) -> Problem:
     if exc.status_code >= 500:
         log.error("server_error", status=exc.status_code, detail=exc.detail, exc_info=exc)
-    slug, title = _HTTP_STATUS.get(exc.status_code, ("http-error", Text("Lỗi", "Error")))
+    slug, title = HTTP_PROBLEMS.get(exc.status_code, ("http-error", Text("Lỗi", "Error")))
     show_detail = exc.status_code < 500 and exc.detail and exc.detail != title.en
     headers = dict(exc.headers or {})
     if "RateLimit-Reset" in headers:  # Litestar's limiter speaks the RateLimit draft; clients know Retry-After
@@ -304,7 +304,7 @@ def from_database_away(exc: Exception) -> Problem:
 
 def from_unexpected_error(exc: Exception) -> Problem:
     log.error("unhandled_error", exc_info=exc)
-    slug, title = _HTTP_STATUS[500]
+    slug, title = HTTP_PROBLEMS[500]
     return Problem(status=500, slug=slug, title=title)
 
 

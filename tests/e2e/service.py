@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,6 +138,18 @@ def start(command: list[str], data_dir: Path, port: int, *, stderr: int | None =
 
 def serve(data_dir: Path, port: int, *args: str, stderr: int | None = None, **env: str) -> Service:
     return start([str(BIN / "vaxbook"), "serve", *args], data_dir, port, stderr=stderr, **env)
+
+
+@contextmanager
+def served(data_dir: Path, *args: str, **env: str) -> Iterator[Service]:
+    """`vaxbook serve` on a free port, ready; stopped with SIGTERM afterwards, and whatever outlived it killed."""
+    started = serve(data_dir, free_port(), *args, **env)
+    try:
+        started.wait_ready()
+        yield started
+    finally:
+        started.signal(signal.SIGTERM, group=False)
+        started.kill_leftovers()
 
 
 def make_run(data_dir: Path, port: int) -> Service:

@@ -3,7 +3,6 @@ operations, so it works on an intranet."""
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -11,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, Route, sync_playwright
 
-from tests.e2e.service import Service, free_port, serve
+from tests.e2e.service import Service, served
 
 pytestmark = pytest.mark.e2e
 
@@ -50,13 +49,8 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    started = serve(tmp_path_factory.mktemp("docs") / "var", free_port(), "--no-demo")
-    try:
-        started.wait_ready()
+    with served(tmp_path_factory.mktemp("docs") / "var", "--no-demo") as started:
         yield started
-    finally:
-        started.signal(signal.SIGTERM, group=False)
-        started.kill_leftovers()
 
 
 @pytest.mark.parametrize("page_path", ["/schema", "/schema/swagger"])

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.service import BIN, Service, free_port, serve
+from tests.e2e.service import BIN, Service, served
 
 pytestmark = pytest.mark.e2e
 
@@ -36,13 +35,8 @@ GENEROUS = {
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    started = serve(tmp_path_factory.mktemp("fuzz") / "var", free_port(), "--demo", **GENEROUS)
-    try:
-        started.wait_ready()
+    with served(tmp_path_factory.mktemp("fuzz") / "var", "--demo", **GENEROUS) as started:
         yield started
-    finally:
-        started.signal(signal.SIGTERM, group=False)
-        started.kill_leftovers()
 
 
 def staff_token(service: Service, username: str) -> str:

@@ -224,3 +224,17 @@ async def test_every_answer_carries_the_security_headers(client: httpx.AsyncClie
 async def test_hsts_is_sent_over_https(client: httpx.AsyncClient) -> None:
     response = await client.get("https://vaxbook.example/api/v1/nowhere")
     assert response.headers["strict-transport-security"].startswith("max-age=")
+
+
+async def test_any_accept_language_gets_an_answer_in_vietnamese_or_english(client: httpx.AsyncClient) -> None:
+    for header, language in (
+        (";;;q=abc", "vi"),
+        ("en;q=NaN", "en"),
+        ("x" * 8000, "vi"),
+        ("en;q=1e999,vi;q=-1", "en"),
+        ("EN-us;q=0.5, *", "en"),
+        ("fr-FR", "vi"),
+    ):
+        response = await client.get("/api/v1/nowhere", headers={"Accept-Language": header})
+        assert response.status_code == 404, header
+        assert response.headers["content-language"] == language, header
