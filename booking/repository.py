@@ -24,6 +24,7 @@ from booking.models import (
     InjectionSite,
     MovedTo,
     Person,
+    PersonNotFound,
     ProfileExists,
     Relation,
     Severity,
@@ -188,6 +189,8 @@ async def verify_cccd(
     """The number staff saw on the person's card becomes theirs, verified: any unverified claim of it by someone
     else is taken away (their ids returned). Raises CccdVerifiedElsewhere when it is another person's verified
     number (the unique index decides a race)."""
+    if await conn.fetchval("SELECT erased_at IS NOT NULL FROM people WHERE id = $1", person_id):
+        raise PersonNotFound()  # an erased record takes no number back
     holder = await conn.fetchval(
         "SELECT id FROM people WHERE cccd = $1 AND cccd_verified_at IS NOT NULL AND id <> $2", cccd, person_id
     )

@@ -231,6 +231,7 @@ def create_app(
         max_failures=settings.staff_max_failed_logins,
         lockout_minutes=settings.staff_lockout_minutes,
         max_failures_per_address=settings.staff_max_failed_logins_per_address,
+        max_failures_per_block=settings.staff_max_failed_logins_per_block,
     )
     policy = booking_policy(settings)
     transports = transports_from(settings)

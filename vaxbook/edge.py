@@ -4,7 +4,9 @@ no NUL; a query string must decode to UTF-8 text without NUL. Each refusal is a 
 
 from __future__ import annotations
 
+import ipaddress
 import json
+from contextlib import suppress
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -41,34 +43,44 @@ async def inspect(request: Request[Any, Any, Any]) -> None:
 def client_address(request: Request[Any, Any, Any]) -> str:
     """The caller's address: the peer's, or what a trusted proxy said it was (uvicorn's ProxyHeadersMiddleware, which
     create_app puts in front with VAXBOOK_TRUSTED_PROXIES, has already put it in the scope)."""
-    return request.client.host if request.client else "unknown"
+    host = request.client.host if request.client else "unknown"
+    with suppress(ValueError):
+        ip = ipaddress.ip_address(host)
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+            return str(ip.ipv4_mapped)  # an IPv4 caller on a dual-stack socket
+    return host
 
 
 def _check_query(query: bytes) -> None:
     for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True, encoding="latin-1"):
-        raw = value.encode("latin-1")
         field = _printable(name.encode("latin-1"))
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise _refusal(field, "utf8", _NOT_UTF8, "query") from None
-        if "\x00" in text:
-            raise _refusal(field, "nul", _NUL, "query")
+        for raw in (name.encode("latin-1"), value.encode("latin-1")):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise _refusal(field, "utf8", _NOT_UTF8, "query") from None
+            if "\x00" in text:
+                raise _refusal(field, "nul", _NUL, "query")
 
 
 def _check_body(body: bytes) -> None:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        field = _field_holding(body.decode("utf-8", errors="replace"), _REPLACEMENT)
+        readable = body.decode("utf-8", errors="replace")
+        field = "body" if _too_deep(readable) else _field_holding(readable, _REPLACEMENT)
         raise _refusal(field, "utf8", _NOT_UTF8) from None
-    # counting brackets (those inside strings too) over-counts, never under-counts: the walk runs only past it
-    if text.count("[") + text.count("{") > MAX_DEPTH and _depth(text) > MAX_DEPTH:
+    if _too_deep(text):
         raise _refusal("body", "too_deep", _TOO_DEEP)
     if "\\u0000" in text or "\x00" in text:
         field = _field_holding(text, "\x00")
         if field:
             raise _refusal(field, "nul", _NUL)
+
+
+def _too_deep(text: str) -> bool:
+    # counting brackets (those inside strings too) over-counts, never under-counts: the walk runs only past it
+    return text.count("[") + text.count("{") > MAX_DEPTH and _depth(text) > MAX_DEPTH
 
 
 def _depth(text: str) -> int:

@@ -295,7 +295,7 @@ def from_database_contention(exc: Exception) -> Problem:
 def from_database_away(exc: Exception) -> Problem:
     """The database went away while the request ran: what it sent may or may not have been committed, so the
     answer is 503 with Retry-After, and the same request with the same Idempotency-Key is done once."""
-    if isinstance(exc, asyncpg.InterfaceError) and "connection" not in str(exc):
+    if isinstance(exc, asyncpg.InterfaceError) and "connection is closed" not in str(exc):
         return from_unexpected_error(exc)  # a misuse of a connection is a bug, not an outage
     # InternalClientError: the protocol state a connection was left in when the server went mid-operation
     log.warning("database_away", error=type(exc).__name__)

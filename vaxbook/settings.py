@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
+from contextlib import suppress
 from functools import cached_property
 from pathlib import Path
 
@@ -104,7 +106,7 @@ class Settings(BaseSettings):
         default=100, ge=1, description="Sign-in codes per window from one /24 (IPv4) or /48 (IPv6) block."
     )
     otp_max_guesses_per_address: int = Field(
-        default=30, ge=1, description="Wrong sign-in codes one client address may send per window, whatever the phones."
+        default=60, ge=1, description="Wrong sign-in codes one client address may send per window, whatever the phones."
     )
 
     staff_max_failed_logins: int = Field(
@@ -113,7 +115,12 @@ class Settings(BaseSettings):
     staff_max_failed_logins_per_address: int = Field(
         default=20, ge=1, description="Wrong passwords from one address, whatever the accounts, before it waits."
     )
-    staff_lockout_minutes: int = Field(default=15, ge=1, description="The window of both staff sign-in limits.")
+    staff_max_failed_logins_per_block: int = Field(
+        default=100, ge=1, description="Wrong passwords from one /24 (IPv4) or /48 (IPv6) block before it waits."
+    )
+    staff_lockout_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="The window of the staff sign-in limits."
+    )
     trusted_proxies: str = Field(
         default="",
         description="Comma-separated addresses or networks of the reverse proxies whose X-Forwarded-For and "
@@ -221,6 +228,15 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 32 characters")
         return value
 
+    @field_validator("jwt_previous_secrets")
+    @classmethod
+    def _each_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        # a short old key would let anyone sign tokens as long as it is accepted
+        keys = [] if value is None else [key.strip() for key in value.get_secret_value().split(",")]
+        if any(len(key) < 32 for key in keys if key):
+            raise ValueError("each key must be at least 32 characters")
+        return value
+
     @property
     def previous_signing_keys(self) -> tuple[str, ...]:
         keys = self.jwt_previous_secrets.get_secret_value() if self.jwt_previous_secrets else ""
@@ -228,7 +244,17 @@ class Settings(BaseSettings):
 
     @property
     def proxies(self) -> list[str]:
-        return [part.strip() for part in self.trusted_proxies.split(",") if part.strip()]
+        """The trusted proxies, each IPv4 one also as a dual-stack socket sees it (::ffff:a.b.c.d)."""
+        found = []
+        for part in (p.strip() for p in self.trusted_proxies.split(",")):
+            if not part:
+                continue
+            found.append(part)
+            with suppress(ValueError):
+                network = ipaddress.ip_network(part, strict=False)
+                if network.version == 4:
+                    found.append(f"::ffff:{network.network_address}/{96 + network.prefixlen}")
+        return found
 
     @property
     def public_url_is_set(self) -> bool:

@@ -38,6 +38,33 @@ async def hit(conn: Connection, scope: str, limit: Limit) -> int | None:
     return None if row["attempts"] <= limit.most else max(1, row["wait"])
 
 
+async def take(conn: Connection, scopes: dict[str, Limit]) -> int | None:
+    """Count one event in each scope before doing what they limit (so a burst of parallel requests cannot outrun
+    its own count): None when every scope is still within its limit, else the longest wait, in seconds."""
+    waits = [wait for scope, limit in scopes.items() if (wait := await hit(conn, scope, limit)) is not None]
+    return max(waits) if waits else None
+
+
+async def give_back(conn: Connection, scopes: dict[str, Limit]) -> None:
+    """Take back the event `take` counted, when it turned out not to be one (the right password, the right code)."""
+    await conn.execute(
+        """
+        WITH gone AS (DELETE FROM attempt_counters WHERE scope = ANY($1::text[]) AND attempts = 1)
+        UPDATE attempt_counters SET attempts = attempts - 1 WHERE scope = ANY($1::text[]) AND attempts > 1
+        """,
+        list(scopes),
+    )
+
+
+async def forget_spent(conn: Connection, *, keep_days: int = 2) -> int:
+    """Drop counts whose window began more than `keep_days` ago (every window is shorter): the addresses in their
+    scopes are not kept longer than the limits need them."""
+    result = await conn.execute(
+        "DELETE FROM attempt_counters WHERE window_started < now() - make_interval(days => $1)", keep_days
+    )
+    return int(result.split()[-1])
+
+
 async def spent(conn: Connection, scopes: dict[str, Limit]) -> int | None:
     """Without counting: None when every scope may take one more event, else the longest wait, in seconds."""
     wait = await conn.fetchval(
@@ -61,4 +88,6 @@ def block_of(address: str) -> str:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped  # an IPv4 caller on a dual-stack socket (::ffff:a.b.c.d) is an IPv4 caller
     return str(ipaddress.ip_network(f"{ip}/{24 if ip.version == 4 else 48}", strict=False))

@@ -69,11 +69,13 @@ class LoginPolicy:
     max_failures: int
     lockout_minutes: int
     max_failures_per_address: int = 20
+    max_failures_per_block: int = 100
 
     def failures(self, username: str, address: str) -> dict[str, Limit]:
         return {
             f"login:{username}:{address}": Limit(self.max_failures, self.lockout_minutes),
             f"login-address:{address}": Limit(self.max_failures_per_address, self.lockout_minutes),
+            f"login-block:{block_of(address)}": Limit(self.max_failures_per_block, self.lockout_minutes),
         }
 
 
@@ -115,23 +117,23 @@ def _wait(seconds: int, vi_doing: str, en_doing: str, error: type[TooManyRequest
 
 
 async def verify_otp(uow: UnitOfWork, policy: OtpPolicy, *, phone: str, code: str, address: str) -> Principal:
-    guesses, limit = policy.guesses_from(address)
+    guesses = dict([policy.guesses_from(address)])
     async with uow.committed() as conn:
-        wait = await throttle.spent(conn, {guesses: limit})
-        if wait is not None:
-            raise _wait(wait, "thử lại", "trying again", TooManyRequests)
+        wait = await throttle.take(conn, guesses)  # counted before the code is tried, and kept if it is wrong
+    if wait is not None:
+        raise _wait(wait, "thử lại", "trying again", TooManyRequests)
+    async with uow.committed() as conn:
         outcome = await repository.try_otp(conn, phone=phone, code_hash=otp_digest(policy.key, phone, code))
         if outcome is None:
-            await throttle.hit(conn, guesses, limit)
             raise OtpUnusable()
         matched, attempts_left = outcome
         if not matched:
-            await throttle.hit(conn, guesses, limit)
             # Raised after commit so that the spent attempt stays spent.
             error = OtpInvalid(
                 Text(f"Còn {attempts_left} lần thử.", f"{attempts_left} tries left."), attempts_left=attempts_left
             )
         else:
+            await throttle.give_back(conn, guesses)
             citizen_id = await repository.upsert_citizen(conn, phone=phone)
             return Principal(id=citizen_id, role=Role.CITIZEN)
     raise error
@@ -144,8 +146,10 @@ async def staff_login(uow: UnitOfWork, policy: LoginPolicy, *, username: str, pa
     (LoginPolicy) the address waits, 429 with Retry-After, whether the account exists or not.
     """
     limits = policy.failures(username, address)
-    async with uow.transaction(readonly=True) as conn:
-        wait = await throttle.spent(conn, limits)
+    # counted as a failure before the password is checked (a burst of parallel guesses cannot outrun its own
+    # count), and given back when it is right
+    async with uow.committed() as conn:
+        wait = await throttle.take(conn, limits)
         credentials = None if wait is not None else await repository.staff_credentials(conn, username=username)
     if wait is not None:
         log.warning("staff.login_throttled")
@@ -156,13 +160,11 @@ async def staff_login(uow: UnitOfWork, policy: LoginPolicy, *, username: str, pa
     if credentials is None or not await _verify(credentials[1], password):
         if credentials is None:
             await _verify(_DUMMY_HASH, password)
-        async with uow.committed() as conn:
-            for scope, limit in limits.items():
-                await throttle.hit(conn, scope, limit)
         raise InvalidCredentials()
     staff_id, password_hash = credentials
     new_hash = await hash_password(password) if _hasher.check_needs_rehash(password_hash) else None
     async with uow.transaction() as conn:
+        await throttle.give_back(conn, limits)
         if new_hash:
             await repository.set_password(conn, staff_id=staff_id, password_hash=new_hash)
         account = await repository.get_staff(conn, staff_id=staff_id)
@@ -282,6 +284,8 @@ async def set_password(uow: UnitOfWork, actor: Actor, *, username: str, password
 
 
 async def drop_spent_codes(uow: UnitOfWork, *, now: datetime) -> int:
-    """Forget one-time codes nobody can use any more (and their phones' request counts, their windows over)."""
+    """Forget one-time codes nobody can use any more (and their phones' request counts, their windows over), and
+    the abuse counts, with the client addresses in them, whose windows are long over."""
     async with uow.transaction() as conn:
+        await throttle.forget_spent(conn)
         return await repository.drop_spent_codes(conn, before=now)

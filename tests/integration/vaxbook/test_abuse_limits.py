@@ -3,7 +3,10 @@ the peer's unless a trusted proxy says otherwise."""
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import asyncpg
 import httpx
@@ -33,6 +36,10 @@ async def behind_proxy(
     limits = {"trusted_proxies": "127.0.0.1", "otp_max_per_address": 5, "otp_max_per_block": 8}
     async with serve(create_app(settings.model_copy(update=limits), dsn=dsn, otp_sender=otp_sender)) as client:
         yield client
+
+
+def wrong_code(sender: RecordingOtpSender, n: int) -> str:
+    return f"{(int(sender.codes[f'+84912{n:06d}']) + 1) % 1_000_000:06d}"
 
 
 async def request_code(client: httpx.AsyncClient, n: int, address: str) -> httpx.Response:
@@ -121,3 +128,84 @@ async def test_limits_hold_across_replicas_and_restarts(
         assert (await request_code(second, 3, "203.0.113.9")).status_code == 202
         assert (await request_code(third, 4, "203.0.113.9")).status_code == 429
     assert await db.fetchval("SELECT attempts FROM attempt_counters WHERE scope = 'otp-address:203.0.113.9'") == 4
+
+
+@pytest.mark.concurrency
+async def test_a_burst_of_parallel_guesses_gets_no_more_tries_than_the_limit(
+    settings: Settings, dsn: str, otp_sender: RecordingOtpSender, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    username = await make_staff(uow, Role.OPERATOR)
+    limits = {"trusted_proxies": "127.0.0.1", "otp_max_guesses_per_address": 4}
+    async with serve(create_app(settings.model_copy(update=limits), dsn=dsn, otp_sender=otp_sender)) as client:
+        body = {"username": username, "password": "a wrong guess"}
+        burst = await asyncio.gather(
+            *(client.post("/api/v1/auth/staff/login", json=body, headers=sent_from("203.0.113.40")) for _ in range(30))
+        )
+        assert Counter(r.status_code for r in burst) == {401: 5, 429: 25}, "counted before the hash is checked"
+        for n in range(3):
+            assert (await request_code(client, n, "198.51.100.40")).status_code == 202
+        guesses = [
+            client.post(
+                "/api/v1/auth/otp/verify",
+                json={"phone": phone(n % 3), "code": wrong_code(otp_sender, n % 3)},
+                headers=sent_from("203.0.113.41"),
+            )
+            for n in range(20)
+        ]
+        answers = Counter(r.status_code for r in await asyncio.gather(*guesses))
+        assert answers[429] == 16
+        assert answers[401] == 4
+
+
+async def test_the_right_password_does_not_use_up_the_limit_and_a_block_waits_as_one(
+    settings: Settings, dsn: str, otp_sender: RecordingOtpSender, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    username = await make_staff(uow, Role.OPERATOR)
+    limits = {"trusted_proxies": "127.0.0.1", "staff_max_failed_logins_per_block": 6}
+    async with serve(create_app(settings.model_copy(update=limits), dsn=dsn, otp_sender=otp_sender)) as client:
+
+        async def login(password: str, address: str, user: str = username) -> int:
+            body = {"username": user, "password": password}
+            return (await client.post("/api/v1/auth/staff/login", json=body, headers=sent_from(address))).status_code
+
+        assert [await login(STAFF_PASSWORD, "198.51.100.50") for _ in range(8)] == [200] * 8
+        assert await login("one slip", "198.51.100.50") == 401
+        assert await login(STAFF_PASSWORD, "198.51.100.50") == 200
+        spread = [await login("guess", f"203.0.113.{n}", f"someone{n}") for n in range(1, 9)]
+        assert spread == [401] * 6 + [429] * 2, "addresses of one /24 wait together"
+        assert await login(STAFF_PASSWORD, "203.0.114.9") == 200
+
+
+async def test_guesses_at_phones_with_no_live_code_count_too(
+    settings: Settings, dsn: str, otp_sender: RecordingOtpSender, db: asyncpg.Connection
+) -> None:
+    limits = {"trusted_proxies": "127.0.0.1", "otp_max_guesses_per_address": 3}
+    async with serve(create_app(settings.model_copy(update=limits), dsn=dsn, otp_sender=otp_sender)) as client:
+        statuses = [
+            (
+                await client.post(
+                    "/api/v1/auth/otp/verify",
+                    json={"phone": phone(500 + n), "code": "123456"},
+                    headers=sent_from("203.0.113.60"),
+                )
+            ).status_code
+            for n in range(5)
+        ]
+    assert statuses == [401] * 3 + [429] * 2
+
+
+async def test_old_counts_and_the_addresses_in_them_are_dropped(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    from vaxbook.auth import service as auth
+
+    await client.post("/api/v1/auth/staff/login", json={"username": "nobody", "password": "x"})
+    assert await db.fetchval("SELECT count(*) FROM attempt_counters") == 3
+    await db.execute(
+        "UPDATE attempt_counters SET window_started = now() - interval '3 days' WHERE scope LIKE 'login:%'"
+    )
+    await auth.drop_spent_codes(uow, now=datetime.now(UTC))
+    assert {r["scope"].split(":")[0] for r in await db.fetch("SELECT scope FROM attempt_counters")} == {
+        "login-address",
+        "login-block",
+    }
