@@ -16,7 +16,9 @@ from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
 from litestar.types import ControllerRouterHandler, Middleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -92,8 +94,9 @@ from vaxbook.response_cache import STORE as SHARED_ANSWERS
 from vaxbook.response_cache import BoundedMemoryStore, shared_answers
 from vaxbook.scheduler import Scheduler
 from vaxbook.settings import Settings
-from web import STATIC_DIR
+from web import STATIC_DIR, TEMPLATE_DIR
 from web.docs import STATIC_PATH, DocsPage
+from web.pages import PageController
 
 OPENAPI_PATH = "/schema"
 ROUTE_HANDLERS: list[ControllerRouterHandler] = [
@@ -134,6 +137,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     HealthController,
     MetricsController,
     JobsController,
+    PageController,
     create_static_files_router(
         path=STATIC_PATH,
         directories=[STATIC_DIR],
@@ -282,6 +286,7 @@ def create_app(
         guards=[enforce_policy],
         response_cache_config=shared_answers(settings.search_cache_seconds),
         stores={SHARED_ANSWERS: BoundedMemoryStore()},
+        template_config=TemplateConfig(directory=TEMPLATE_DIR, engine=JinjaTemplateEngine),
         request_max_body_size=edge.MAX_BODY_BYTES,
         before_request=edge.inspect,
         lifespan=[database_pool],

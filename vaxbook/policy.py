@@ -49,6 +49,10 @@ CLINIC = _rule(Scope.OWN_CLINIC, Role.CLINIC_STAFF, Role.HEALTH_ADMIN)
 ASSISTED = _rule(Scope.ASSISTED, Role.CLINIC_STAFF, Role.OPERATOR)
 
 POLICY: dict[tuple[str, str], Rule] = {
+    # the pages anyone may open
+    ("GET", "/"): PUBLIC,
+    ("GET", "/search"): PUBLIC,
+    ("GET", "/lang/{code:str}"): PUBLIC,
     # sign-in, the catalogue and the search, the docs and the service's own health
     ("POST", "/api/v1/auth/otp/request"): PUBLIC,
     ("POST", "/api/v1/auth/otp/verify"): PUBLIC,

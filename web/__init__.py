@@ -4,3 +4,4 @@ their licences (see static/vendor/README.md)."""
 from pathlib import Path
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"

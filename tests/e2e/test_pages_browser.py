@@ -1,0 +1,89 @@
+"""The pages in a real Chromium at a cheap phone's width (360 px) and a desk's: a citizen finds a free slot from
+the home page, typing a district without accents, in Vietnamese and in English; no console errors, nothing the
+Content-Security-Policy refuses, no serious or critical accessibility violation (axe-core), screenshots kept under
+var/screenshots/."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.e2e.service import Service, served
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"  # Debian's; .ci/run installs it
+AXE = ROOT / "tests" / "vendor" / "axe-core@4.14.1" / "axe.min.js"
+SCREENSHOTS = ROOT / "var" / "screenshots"
+PHONE = {"width": 360, "height": 740}
+DESK = {"width": 1280, "height": 900}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    with served(tmp_path_factory.mktemp("pages") / "var", "--demo") as started:
+        yield started
+
+
+def serious_violations(page: Page) -> list[Any]:
+    """axe-core's serious and critical findings on the page as it is now."""
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate("async () => (await axe.run(document)).violations")
+    return [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+        for v in found
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.mark.parametrize(("language", "size"), [("vi", PHONE), ("en", PHONE), ("vi", DESK)])
+def test_a_citizen_finds_a_free_slot_from_the_home_page(
+    language: str, size: dict[str, int], browser: Browser, service: Service
+) -> None:
+    # bypass_csp only so that the test can add axe-core; the pages' own scripts and styles obey the policy
+    context = browser.new_context(viewport=size, locale="vi-VN" if language == "vi" else "en-GB", bypass_csp=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(f"{service.base}/")
+        assert page.locator("html").get_attribute("lang") == language
+        assert serious_violations(page) == []
+        page.get_by_role("link", name="Tìm lịch tiêm" if language == "vi" else "Find a slot").click()
+        page.get_by_label("Quận, huyện" if language == "vi" else "District").fill("ninh kieu")
+        page.get_by_role("button", name="Tìm" if language == "vi" else "Search").click()
+        page.wait_for_selector(".slots li")
+        results = page.locator(".slots li")
+        assert results.count() > 0
+        assert "Ninh Kiều" in page.locator(".slots").inner_text() or results.first.inner_text()
+        assert ("Còn" if language == "vi" else "seats left") in results.first.inner_text()
+        assert page.evaluate("document.documentElement.scrollWidth") <= size["width"], "no sideways scrolling"
+        assert serious_violations(page) == []
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"search-{language}-{size['width']}.png"), full_page=True)
+        # the switch to the other language keeps the search
+        page.get_by_role("link", name="Switch to English" if language == "vi" else "Chuyển sang tiếng Việt").click()
+        assert page.locator("html").get_attribute("lang") == ("en" if language == "vi" else "vi")
+        assert page.locator(".slots li").count() == results.count()
+    finally:
+        context.close()
+    assert errors == []

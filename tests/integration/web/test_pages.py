@@ -1,0 +1,80 @@
+"""The pages over HTTP: Vietnamese first, English on request, the search on the same use case as the API, no
+untranslated words, nothing inline for the Content-Security-Policy to refuse, and light enough for a slow phone."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from tests.factories import make_clinic, make_service, make_slot, soon
+from vaxbook.db import UnitOfWork
+from web.text import WORDS
+
+PAGES = ["/", "/search", "/search?district=ninh+kieu"]
+BUDGET_BYTES = 30 * 1024  # a page and its stylesheet, uncompressed: seconds, not minutes, on a slow 3G phone
+
+
+async def test_pages_speak_vietnamese_first_and_english_on_request(client: httpx.AsyncClient) -> None:
+    home = await client.get("/")
+    assert home.status_code == 200
+    assert home.headers["content-type"].startswith("text/html")
+    assert '<html lang="vi">' in home.text
+    assert WORDS["find_slot"].vi in home.text
+    english = await client.get("/", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert '<html lang="en">' in english.text
+    assert WORDS["find_slot"].en in english.text
+
+
+async def test_no_page_shows_a_word_of_the_other_language(client: httpx.AsyncClient) -> None:
+    for path in PAGES:
+        for language, other in (("vi", "en"), ("en", "vi")):
+            text = (await client.get(path, headers={"Accept-Language": language})).text
+            for key, words in WORDS.items():
+                theirs, ours = getattr(words, other), getattr(words, language)
+                if theirs != ours and "{" not in theirs:
+                    assert theirs not in text, f"{path} in {language} shows {key} in {other}"
+            assert "{{" not in text
+            assert "{n}" not in text
+
+
+async def test_the_language_switch_remembers_and_goes_back_only_within_the_site(client: httpx.AsyncClient) -> None:
+    switched = await client.get("/lang/en", params={"next": "/search?district=ninh+kieu"})
+    assert switched.status_code == 303
+    assert switched.headers["location"] == "/search?district=ninh+kieu"
+    cookie = switched.headers["set-cookie"]
+    assert "lang=en" in cookie
+    assert "HttpOnly" in cookie
+    assert "samesite=lax" in cookie.lower()
+    after = await client.get("/search", headers={"Cookie": "lang=en"})
+    assert '<html lang="en">' in after.text
+    for outside in ("//evil.example/", "https://evil.example/", "/\\evil.example", "evil"):
+        away = await client.get("/lang/vi", params={"next": outside})
+        assert away.headers["location"] == "/", outside
+
+
+async def test_the_search_finds_slots_typed_without_accents(client: httpx.AsyncClient, uow: UnitOfWork) -> None:
+    clinic = await make_clinic(uow, name="Trạm Y tế phường An Khánh", district="Ninh Kiều", ward="An Khánh")
+    service = await make_service(uow)
+    await make_slot(uow, clinic, service, capacity=7, starts_at=soon(30))
+    found = await client.get("/search", params={"district": "ninh kieu"})
+    assert found.status_code == 200
+    assert "Trạm Y tế phường An Khánh" in found.text
+    assert WORDS["seats_left"].vi.format(n=7) in found.text
+    elsewhere = await client.get("/search", params={"district": "cai rang"})
+    assert "Trạm Y tế phường An Khánh" not in elsewhere.text
+    assert WORDS["nothing_found"].vi in elsewhere.text
+    wrong = await client.get("/search", params={"from": "31/12/2026"})
+    assert wrong.status_code == 200
+    assert 'role="alert"' in wrong.text
+
+
+async def test_pages_run_nothing_inline_and_stay_within_their_weight(client: httpx.AsyncClient) -> None:
+    for path in PAGES:
+        response = await client.get(path)
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+        assert "<script" not in response.text
+        assert not re.search(r"<style|\sstyle=|\son[a-z]+=", response.text), path
+        sheets = re.findall(r'<link rel="stylesheet" href="([^"]+)"', response.text)
+        weight = len(response.content) + sum([len((await client.get(href)).content) for href in sheets])
+        assert weight < BUDGET_BYTES, f"{path}: {weight} bytes"
