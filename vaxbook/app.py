@@ -12,6 +12,7 @@ from typing import Any, cast
 import structlog
 from litestar import Litestar
 from litestar.config.app import AppConfig
+from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
 from litestar.middleware.rate_limit import RateLimitConfig
@@ -96,9 +97,10 @@ from vaxbook.scheduler import Scheduler
 from vaxbook.settings import Settings
 from web import STATIC_DIR, TEMPLATE_DIR
 from web.docs import STATIC_PATH, DocsPage
-from web.pages import PageController
+from web.pages import PageController, SignInController
 
 OPENAPI_PATH = "/schema"
+API_PREFIX = "/api/"
 ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     AuthController,
     StaffController,
@@ -138,6 +140,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     MetricsController,
     JobsController,
     PageController,
+    SignInController,
     create_static_files_router(
         path=STATIC_PATH,
         directories=[STATIC_DIR],
@@ -287,6 +290,20 @@ def create_app(
         response_cache_config=shared_answers(settings.search_cache_seconds),
         stores={SHARED_ANSWERS: BoundedMemoryStore()},
         template_config=TemplateConfig(directory=TEMPLATE_DIR, engine=JinjaTemplateEngine),
+        # the pages' forms; the API takes bearer tokens, which a cross-site form cannot send
+        csrf_config=CSRFConfig(
+            secret=signing_key,
+            cookie_httponly=True,
+            cookie_secure=settings.public_url.startswith("https://"),
+            exclude=[
+                f"^{API_PREFIX}",
+                "^/health/",
+                "^/metrics",
+                f"^{OPENAPI_PATH}",
+                f"^{STATIC_PATH}/",
+                "^/.well-known/",
+            ],
+        ),
         request_max_body_size=edge.MAX_BODY_BYTES,
         before_request=edge.inspect,
         lifespan=[database_pool],

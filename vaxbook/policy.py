@@ -25,6 +25,7 @@ from vaxbook.errors import Forbidden, Unauthorized
 class Scope(StrEnum):
     PUBLIC = "public"  # anyone, with or without a token
     METRICS = "metrics"  # the operator's Prometheus, with VAXBOOK_METRICS_TOKEN (its own guard)
+    SESSION = "session"  # a citizen's page: their session cookie, checked by the page (web/pages.py)
     SELF = "self"  # the caller's own identity
     OWNER = "owner"  # a citizen's own profile, their dependents, and their people's bookings, waits and entries
     ASSISTED = "assisted"  # anyone a counter or the hotline helps; clinic staff reach bookings of their clinics only
@@ -53,6 +54,12 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/"): PUBLIC,
     ("GET", "/search"): PUBLIC,
     ("GET", "/lang/{code:str}"): PUBLIC,
+    # a citizen's pages, behind their session cookie (web/pages.py checks it) rather than a bearer token
+    ("GET", "/signin"): PUBLIC,
+    ("POST", "/signin"): PUBLIC,
+    ("POST", "/signin/code"): PUBLIC,
+    ("GET", "/me"): _rule(Scope.SESSION),
+    ("POST", "/signout"): PUBLIC,
     # sign-in, the catalogue and the search, the docs and the service's own health
     ("POST", "/api/v1/auth/otp/request"): PUBLIC,
     ("POST", "/api/v1/auth/otp/verify"): PUBLIC,
@@ -176,7 +183,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/admin/messages/{message_id:int}/retry"): CITY,
 }
 
-_OPEN = frozenset({Scope.PUBLIC, Scope.METRICS})
+_OPEN = frozenset({Scope.PUBLIC, Scope.METRICS, Scope.SESSION})
 # the router names a request's route without its parameters' types: /clinics/{clinic_id}
 _BY_TEMPLATE = {(method, re.sub(r"\{(\w+):[^}]+\}", r"{\1}", path)): rule for (method, path), rule in POLICY.items()}
 

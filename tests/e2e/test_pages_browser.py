@@ -5,6 +5,8 @@ var/screenshots/."""
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -84,6 +86,44 @@ def test_a_citizen_finds_a_free_slot_from_the_home_page(
         page.get_by_role("link", name="Switch to English" if language == "vi" else "Chuyển sang tiếng Việt").click()
         assert page.locator("html").get_attribute("lang") == ("en" if language == "vi" else "vi")
         assert page.locator(".slots li").count() == results.count()
+    finally:
+        context.close()
+    assert errors == []
+
+
+def code_sent_to(service: Service, phone: str) -> str:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for event in reversed(service.log_events()):
+            if event.get("event") == "message.logged" and event.get("to") == f"***{phone[-3:]}":
+                found = re.search(r"\b(\d{6})\b", event["text"])
+                if found:
+                    return found.group(1)
+        time.sleep(0.3)
+    raise AssertionError("no sign-in code in the demo's log")
+
+
+def test_a_citizen_signs_in_with_the_code_on_a_phone(browser: Browser, service: Service) -> None:
+    context = browser.new_context(viewport=PHONE, locale="vi-VN", bypass_csp=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    try:
+        page.goto(f"{service.base}/")
+        page.get_by_role("link", name="Đăng nhập").click()
+        page.get_by_label("Số điện thoại di động").fill("0912 777 666")
+        page.get_by_role("button", name="Gửi mã").click()
+        assert serious_violations(page) == []
+        page.get_by_label("Mã 6 số").fill(code_sent_to(service, "0912777666"))
+        page.get_by_role("button", name="Xác nhận").click()
+        page.wait_for_url(f"{service.base}/me")
+        assert page.get_by_role("heading", name="Lịch hẹn của tôi").is_visible()
+        assert serious_violations(page) == []
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "me-vi-360.png"), full_page=True)
+        page.get_by_role("button", name="Đăng xuất").click()
+        page.wait_for_url(f"{service.base}/")
+        assert page.get_by_role("link", name="Đăng nhập").is_visible()
     finally:
         context.close()
     assert errors == []

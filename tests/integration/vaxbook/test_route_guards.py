@@ -30,7 +30,7 @@ def routes(app: Litestar) -> list[tuple[str, str, frozenset[Role] | None]]:
         for handler in route.route_handlers:
             for method in handler.http_methods - {"HEAD", "OPTIONS"}:
                 rule = POLICY.get((method, route.path))
-                open_ = rule is not None and rule.scope in (Scope.PUBLIC, Scope.METRICS)
+                open_ = rule is not None and rule.scope in OPEN
                 found.append((method, route.path, None if open_ else (rule.roles if rule else frozenset())))
     return found
 
@@ -46,7 +46,7 @@ def test_every_route_has_a_rule_and_every_rule_a_route(app: Litestar) -> None:
     assert served - set(POLICY) == set(), "routes with no rule: add them to vaxbook/policy.py"
     assert set(POLICY) - served == set(), "rules for routes that are gone"
     for (method, path), rule in POLICY.items():
-        assert rule.roles or rule.scope in (Scope.PUBLIC, Scope.METRICS), f"{method} {path} admits nobody"
+        assert rule.roles or rule.scope in OPEN, f"{method} {path} admits nobody"
 
 
 def test_the_token_check_is_skipped_exactly_where_the_table_says_anyone_may_call(app: Litestar) -> None:
@@ -57,7 +57,7 @@ def test_the_token_check_is_skipped_exactly_where_the_table_says_anyone_may_call
             for method in handler.http_methods - {"HEAD", "OPTIONS"}:
                 rule = POLICY[(method, route.path)]
                 skipped = bool(handler.opt.get("exclude_from_auth"))
-                assert skipped == (rule.scope in (Scope.PUBLIC, Scope.METRICS)), f"{method} {route.path}"
+                assert skipped == (rule.scope in OPEN), f"{method} {route.path}"
 
 
 def test_a_route_the_table_lacks_is_refused_to_everyone() -> None:
@@ -74,13 +74,18 @@ def concrete(path: str) -> str:
     return re.sub(r"\{[a-z_]+:int\}", "1", re.sub(r"\{[a-z_]+:uuid\}", str(uuid4()), path))
 
 
-# sign-in, and checking a certificate (which writes nothing)
+# sign-in and out (the API's and the pages'), and checking a certificate (which writes nothing)
 PUBLIC_POSTS = {
     ("POST", "/api/v1/auth/otp/request"),
     ("POST", "/api/v1/auth/otp/verify"),
     ("POST", "/api/v1/auth/staff/login"),
     ("POST", "/api/v1/certificates/verify"),
+    ("POST", "/signin"),
+    ("POST", "/signin/code"),
+    ("POST", "/signout"),
 }
+# no bearer token asked: anyone's routes, /metrics (its own token), a citizen's pages (their session cookie)
+OPEN = (Scope.PUBLIC, Scope.METRICS, Scope.SESSION)
 
 
 def test_anonymous_callers_can_change_nothing(app: Litestar) -> None:

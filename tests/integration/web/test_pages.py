@@ -7,11 +7,12 @@ import re
 
 import httpx
 
-from tests.factories import make_clinic, make_service, make_slot, soon
+from tests.conftest import RecordingOtpSender
+from tests.factories import consent, make_clinic, make_service, make_slot, person_details, soon
 from vaxbook.db import UnitOfWork
 from web.text import WORDS
 
-PAGES = ["/", "/search", "/search?district=ninh+kieu"]
+PAGES = ["/", "/search", "/search?district=ninh+kieu", "/signin"]
 BUDGET_BYTES = 30 * 1024  # a page and its stylesheet, uncompressed: seconds, not minutes, on a slow 3G phone
 
 
@@ -78,3 +79,64 @@ async def test_pages_run_nothing_inline_and_stay_within_their_weight(client: htt
         sheets = re.findall(r'<link rel="stylesheet" href="([^"]+)"', response.text)
         weight = len(response.content) + sum([len((await client.get(href)).content) for href in sheets])
         assert weight < BUDGET_BYTES, f"{path}: {weight} bytes"
+
+
+def csrf_of(page: httpx.Response) -> str:
+    found = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
+    assert found, "every form carries its CSRF token"
+    return found.group(1)
+
+
+async def test_a_citizen_signs_in_with_a_code_and_sees_their_bookings(
+    client: httpx.AsyncClient, uow: UnitOfWork, otp_sender: RecordingOtpSender
+) -> None:
+    assert (await client.get("/me")).headers["location"] == "/signin", "no session: the sign-in page"
+    form = await client.get("/signin")
+    asked = await client.post("/signin", data={"phone": "0912 345 678", "_csrf_token": csrf_of(form)})
+    assert asked.status_code == 200
+    assert 'name="code"' in asked.text
+    code = otp_sender.codes["+84912345678"]
+    wrong = await client.post(
+        "/signin/code",
+        data={"phone": "+84912345678", "code": f"{(int(code) + 1) % 1_000_000:06d}", "_csrf_token": csrf_of(asked)},
+    )
+    assert WORDS["bad_code"].vi in wrong.text
+    signed = await client.post(
+        "/signin/code", data={"phone": "+84912345678", "code": code, "_csrf_token": csrf_of(wrong)}
+    )
+    assert signed.status_code == 303
+    assert signed.headers["location"] == "/me"
+    session = next(c for c in signed.headers.get_list("set-cookie") if c.startswith("session="))
+    assert "HttpOnly" in session
+    assert "samesite=lax" in session.lower()
+    mine = await client.get("/me")
+    assert WORDS["no_bookings"].vi in mine.text
+
+    # what the API books for the same person shows on the page
+    token = session.split(";")[0].removeprefix("session=")
+    bearer = {"Authorization": f"Bearer {token}"}
+    profile = person_details() | {"consent": consent()}
+    assert (await client.put("/api/v1/me/profile", json=profile, headers=bearer)).status_code == 200
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, starts_at=soon(30))
+    booked = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=bearer)
+    assert booked.status_code == 201
+    mine = await client.get("/me")
+    assert booked.json()["code"] in mine.text
+    assert WORDS["status_booked"].vi in mine.text
+
+    out = await client.post("/signout", data={"_csrf_token": csrf_of(mine)})
+    assert out.status_code == 303
+    assert (await client.get("/me")).status_code == 303
+
+
+async def test_forms_without_their_csrf_token_are_refused_and_the_api_ignores_the_session_cookie(
+    client: httpx.AsyncClient, otp_sender: RecordingOtpSender
+) -> None:
+    await client.get("/signin")
+    forged = await client.post("/signin", data={"phone": "0912 345 678"})
+    assert forged.status_code == 403
+    assert otp_sender.sent == 0
+    principal_token = "not-a-session"
+    assert (await client.get("/api/v1/bookings", headers={"Cookie": f"session={principal_token}"})).status_code == 401
+    assert (await client.get("/me", headers={"Cookie": "session=forged.token.value"})).status_code == 303
