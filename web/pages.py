@@ -61,8 +61,10 @@ def page(request: Request[Any, Any, Any], name: str, **context: Any) -> Template
         context={
             "lang": language,
             "t": words(language),
-            "path": request.url.path,
-            "query": request.url.query,
+            # where the language switch goes back to: this page, or for an answer to a form, the form's own page
+            "back": request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            if request.method == "GET"
+            else "/signin",
             "signed_in": signed_in(request) is not None,
         }
         | context,
@@ -241,8 +243,8 @@ class SignInController(Controller):
 
 
 def _wait(refused: TooManyRequests, language: Language) -> str:
-    seconds = int(refused.extra.get("retry_after", 60))
-    return WORDS["wait"].in_(language).format(minutes=max(1, -(-seconds // 60)))
+    """The refusal's own words (how long to wait), as the API says them."""
+    return (refused.detail or refused.title).in_(language)
 
 
 def _booking_row(booking: Booking, language: Language) -> dict[str, str]:
