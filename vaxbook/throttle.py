@@ -65,22 +65,6 @@ async def forget_spent(conn: Connection, *, keep_days: int = 2) -> int:
     return int(result.split()[-1])
 
 
-async def spent(conn: Connection, scopes: dict[str, Limit]) -> int | None:
-    """Without counting: None when every scope may take one more event, else the longest wait, in seconds."""
-    wait = await conn.fetchval(
-        """
-        SELECT max(ceil(extract(epoch FROM a.window_started + make_interval(mins => l.minutes) - now())))::int
-        FROM unnest($1::text[], $2::int[], $3::int[]) AS l(scope, most, minutes)
-        JOIN attempt_counters a ON a.scope = l.scope
-        WHERE a.attempts >= l.most AND a.window_started > now() - make_interval(mins => l.minutes)
-        """,
-        list(scopes),
-        [limit.most for limit in scopes.values()],
-        [limit.window_minutes for limit in scopes.values()],
-    )
-    return None if wait is None else max(1, wait)
-
-
 def block_of(address: str) -> str:
     """The network an address belongs to for per-block limits: its /24 (IPv4) or /48 (IPv6); the address itself
     when it is not an IP address (a test client's name)."""

@@ -67,7 +67,6 @@ WORDS: dict[str, Text] = {
     "confirm": Text("Xác nhận", "Confirm"),
     "bad_phone": Text("Số điện thoại di động Việt Nam không hợp lệ", "Not a valid Vietnamese mobile number"),
     "bad_code": Text("Mã không đúng hoặc đã hết hạn", "The code is wrong or has expired"),
-    "wait": Text("Vui lòng chờ {minutes} phút rồi thử lại", "Please wait {minutes} minute(s) and try again"),
     "my_bookings": Text("Lịch hẹn của tôi", "My bookings"),
     "no_bookings": Text("Chưa có lịch hẹn nào.", "No bookings yet."),
     "booking_code": Text("Mã lịch hẹn", "Booking code"),

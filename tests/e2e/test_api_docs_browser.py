@@ -8,13 +8,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route
 
 from tests.e2e.service import Service, served
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"  # Debian's; .ci/run installs it
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 
@@ -32,19 +31,6 @@ def keep_local(page: Page) -> list[str]:
 
     page.route("**/*", only_local)
     return outside
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture(scope="module")

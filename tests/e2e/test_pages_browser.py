@@ -12,31 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from tests.e2e.service import Service, served
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"  # Debian's; .ci/run installs it
 AXE = ROOT / "tests" / "vendor" / "axe-core@4.14.1" / "axe.min.js"
 SCREENSHOTS = ROOT / "var" / "screenshots"
 PHONE = {"width": 360, "height": 740}
 DESK = {"width": 1280, "height": 900}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +56,8 @@ def test_a_citizen_finds_a_free_slot_from_the_home_page(
         page.goto(f"{service.base}/")
         assert page.locator("html").get_attribute("lang") == language
         assert serious_violations(page) == []
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"home-{language}-{size['width']}.png"))
         page.get_by_role("link", name="Tìm lịch tiêm" if language == "vi" else "Find a slot").click()
         page.get_by_label("Quận, huyện" if language == "vi" else "District").fill("ninh kieu")
         page.get_by_role("button", name="Tìm" if language == "vi" else "Search").click()
@@ -84,8 +72,7 @@ def test_a_citizen_finds_a_free_slot_from_the_home_page(
         assert any(left in text for text in seats), "the demo has free seats in Ninh Kiều"
         assert page.evaluate("document.documentElement.scrollWidth") <= size["width"], "no sideways scrolling"
         assert serious_violations(page) == []
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / f"search-{language}-{size['width']}.png"), full_page=True)
+        page.screenshot(path=str(SCREENSHOTS / f"search-{language}-{size['width']}.png"))
         # the switch to the other language keeps the search
         page.get_by_role("link", name="Switch to English" if language == "vi" else "Chuyển sang tiếng Việt").click()
         assert page.locator("html").get_attribute("lang") == ("en" if language == "vi" else "vi")
@@ -118,13 +105,14 @@ def test_a_citizen_signs_in_with_the_code_on_a_phone(browser: Browser, service: 
         page.get_by_label("Số điện thoại di động").fill("0912 777 666")
         page.get_by_role("button", name="Gửi mã").click()
         assert serious_violations(page) == []
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "signin-code-vi-360.png"))
         page.get_by_label("Mã 6 số").fill(code_sent_to(service, "0912777666"))
         page.get_by_role("button", name="Xác nhận").click()
         page.wait_for_url(f"{service.base}/me")
         assert page.get_by_role("heading", name="Lịch hẹn của tôi").is_visible()
         assert serious_violations(page) == []
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / "me-vi-360.png"), full_page=True)
+        page.screenshot(path=str(SCREENSHOTS / "me-vi-360.png"))
         page.get_by_role("button", name="Đăng xuất").click()
         page.wait_for_url(f"{service.base}/")
         assert page.get_by_role("link", name="Đăng nhập").is_visible()

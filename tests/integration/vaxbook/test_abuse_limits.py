@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 
 import asyncpg
@@ -18,6 +19,14 @@ from vaxbook.app import create_app
 from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
 from vaxbook.settings import Settings
+
+
+def behind_a_proxy(
+    settings: Settings, dsn: str, otp_sender: RecordingOtpSender, limits: dict[str, object]
+) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+    """The app with these limits, behind a reverse proxy on this machine (the test client's address)."""
+    changed = settings.model_copy(update={"trusted_proxies": "127.0.0.1"} | limits)
+    return serve(create_app(changed, dsn=dsn, otp_sender=otp_sender))
 
 
 def phone(n: int) -> str:
@@ -33,8 +42,8 @@ async def behind_proxy(
     settings: Settings, dsn: str, otp_sender: RecordingOtpSender, db: asyncpg.Connection
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The app behind a reverse proxy on this machine (the test client's address), with small limits to reach."""
-    limits = {"trusted_proxies": "127.0.0.1", "otp_max_per_address": 5, "otp_max_per_block": 8}
-    async with serve(create_app(settings.model_copy(update=limits), dsn=dsn, otp_sender=otp_sender)) as client:
+    limits = {"otp_max_per_address": 5, "otp_max_per_block": 8}
+    async with behind_a_proxy(settings, dsn, otp_sender, limits) as client:
         yield client
 
 
@@ -77,8 +86,8 @@ async def test_forwarded_addresses_are_believed_only_from_trusted_proxies(
 async def test_wrong_codes_are_limited_per_address_whatever_the_phones(
     settings: Settings, dsn: str, otp_sender: RecordingOtpSender, db: asyncpg.Connection
 ) -> None:
-    limits = {"trusted_proxies": "127.0.0.1", "otp_max_guesses_per_address": 4}
-    async with serve(create_app(settings.model_copy(update=limits), dsn=dsn, otp_sender=otp_sender)) as client:
+    limits = {"otp_max_guesses_per_address": 4}
+    async with behind_a_proxy(settings, dsn, otp_sender, limits) as client:
         for n in range(3):
             assert (await request_code(client, n, "198.51.100.9")).status_code == 202
         answers = []
@@ -100,8 +109,8 @@ async def test_a_stranger_cannot_lock_a_staff_account(
     settings: Settings, dsn: str, otp_sender: RecordingOtpSender, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
     username = await make_staff(uow, Role.OPERATOR)
-    limits = {"trusted_proxies": "127.0.0.1", "staff_max_failed_logins_per_address": 8}
-    async with serve(create_app(settings.model_copy(update=limits), dsn=dsn, otp_sender=otp_sender)) as client:
+    limits = {"staff_max_failed_logins_per_address": 8}
+    async with behind_a_proxy(settings, dsn, otp_sender, limits) as client:
 
         async def login(password: str, address: str, user: str = username) -> int:
             body = {"username": user, "password": password}
@@ -117,8 +126,8 @@ async def test_a_stranger_cannot_lock_a_staff_account(
 async def test_limits_hold_across_replicas_and_restarts(
     settings: Settings, dsn: str, otp_sender: RecordingOtpSender, db: asyncpg.Connection
 ) -> None:
-    limits = {"trusted_proxies": "127.0.0.1", "otp_max_per_address": 4}
-    replica = settings.model_copy(update=limits)
+    limits = {"otp_max_per_address": 4}
+    replica = settings.model_copy(update={"trusted_proxies": "127.0.0.1"} | limits)
     async with serve(create_app(replica, dsn=dsn, otp_sender=otp_sender)) as first:
         assert [(await request_code(first, n, "203.0.113.9")).status_code for n in range(3)] == [202] * 3
     async with (
@@ -135,8 +144,8 @@ async def test_a_burst_of_parallel_guesses_gets_no_more_tries_than_the_limit(
     settings: Settings, dsn: str, otp_sender: RecordingOtpSender, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
     username = await make_staff(uow, Role.OPERATOR)
-    limits = {"trusted_proxies": "127.0.0.1", "otp_max_guesses_per_address": 4}
-    async with serve(create_app(settings.model_copy(update=limits), dsn=dsn, otp_sender=otp_sender)) as client:
+    limits = {"otp_max_guesses_per_address": 4}
+    async with behind_a_proxy(settings, dsn, otp_sender, limits) as client:
         body = {"username": username, "password": "a wrong guess"}
         burst = await asyncio.gather(
             *(client.post("/api/v1/auth/staff/login", json=body, headers=sent_from("203.0.113.40")) for _ in range(30))
@@ -161,8 +170,8 @@ async def test_the_right_password_does_not_use_up_the_limit_and_a_block_waits_as
     settings: Settings, dsn: str, otp_sender: RecordingOtpSender, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
     username = await make_staff(uow, Role.OPERATOR)
-    limits = {"trusted_proxies": "127.0.0.1", "staff_max_failed_logins_per_block": 6}
-    async with serve(create_app(settings.model_copy(update=limits), dsn=dsn, otp_sender=otp_sender)) as client:
+    limits = {"staff_max_failed_logins_per_block": 6}
+    async with behind_a_proxy(settings, dsn, otp_sender, limits) as client:
 
         async def login(password: str, address: str, user: str = username) -> int:
             body = {"username": user, "password": password}
@@ -179,8 +188,8 @@ async def test_the_right_password_does_not_use_up_the_limit_and_a_block_waits_as
 async def test_guesses_at_phones_with_no_live_code_count_too(
     settings: Settings, dsn: str, otp_sender: RecordingOtpSender, db: asyncpg.Connection
 ) -> None:
-    limits = {"trusted_proxies": "127.0.0.1", "otp_max_guesses_per_address": 3}
-    async with serve(create_app(settings.model_copy(update=limits), dsn=dsn, otp_sender=otp_sender)) as client:
+    limits = {"otp_max_guesses_per_address": 3}
+    async with behind_a_proxy(settings, dsn, otp_sender, limits) as client:
         statuses = [
             (
                 await client.post(
