@@ -95,7 +95,8 @@ async def test_a_citizen_signs_in_with_a_code_and_sees_their_bookings(
     asked = await client.post("/signin", data={"phone": "0912 345 678", "_csrf_token": csrf_of(form)})
     assert asked.status_code == 200
     assert 'name="code"' in asked.text
-    assert "/lang/en?next=/signin" in asked.text, "the switch on a form's answer goes back to the form, not a POST route"
+    # the switch on a form's answer goes back to the form, not to a POST route
+    assert "/lang/en?next=/signin" in asked.text
     code = otp_sender.codes["+84912345678"]
     wrong = await client.post(
         "/signin/code",
