@@ -96,6 +96,7 @@ from vaxbook.response_cache import BoundedMemoryStore, shared_answers
 from vaxbook.scheduler import Scheduler
 from vaxbook.settings import Settings
 from web import STATIC_DIR, TEMPLATE_DIR
+from web.citizen import CitizenPages
 from web.docs import STATIC_PATH, DocsPage
 from web.pages import PageController, SignInController
 
@@ -141,6 +142,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     JobsController,
     PageController,
     SignInController,
+    CitizenPages,
     create_static_files_router(
         path=STATIC_PATH,
         directories=[STATIC_DIR],

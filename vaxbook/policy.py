@@ -25,7 +25,7 @@ from vaxbook.errors import Forbidden, Unauthorized
 class Scope(StrEnum):
     PUBLIC = "public"  # anyone, with or without a token
     METRICS = "metrics"  # the operator's Prometheus, with VAXBOOK_METRICS_TOKEN (its own guard)
-    SESSION = "session"  # a citizen's page: their session cookie, checked by the page (web/pages.py)
+    SESSION = "session"  # a citizen's page: their session cookie, checked by the page (web/view.py)
     SELF = "self"  # the caller's own identity
     OWNER = "owner"  # a citizen's own profile, their dependents, and their people's bookings, waits and entries
     ASSISTED = "assisted"  # anyone a counter or the hotline helps; clinic staff reach bookings of their clinics only
@@ -48,18 +48,28 @@ OWNER = _rule(Scope.OWNER, Role.CITIZEN)
 CITY = _rule(Scope.CITY, Role.HEALTH_ADMIN)
 CLINIC = _rule(Scope.OWN_CLINIC, Role.CLINIC_STAFF, Role.HEALTH_ADMIN)
 ASSISTED = _rule(Scope.ASSISTED, Role.CLINIC_STAFF, Role.OPERATOR)
+SESSION = _rule(Scope.SESSION)
 
 POLICY: dict[tuple[str, str], Rule] = {
     # the pages anyone may open
     ("GET", "/"): PUBLIC,
     ("GET", "/search"): PUBLIC,
     ("GET", "/lang/{code:str}"): PUBLIC,
-    # a citizen's pages, behind their session cookie (web/pages.py checks it) rather than a bearer token
+    # signing in and out on the pages
     ("GET", "/signin"): PUBLIC,
     ("POST", "/signin"): PUBLIC,
     ("POST", "/signin/code"): PUBLIC,
-    ("GET", "/me"): _rule(Scope.SESSION),
     ("POST", "/signout"): PUBLIC,
+    # a citizen's pages, behind their session cookie (each page checks it, web/view.py) rather than a bearer token
+    ("GET", "/me"): SESSION,
+    ("GET", "/me/profile"): SESSION,
+    ("POST", "/me/profile"): SESSION,
+    ("GET", "/me/dependents/new"): SESSION,
+    ("POST", "/me/dependents"): SESSION,
+    ("GET", "/book/{slot_id:uuid}"): SESSION,
+    ("POST", "/book/{slot_id:uuid}"): SESSION,
+    ("GET", "/me/bookings/{booking_id:uuid}"): SESSION,
+    ("POST", "/me/bookings/{booking_id:uuid}/cancel"): SESSION,
     # sign-in, the catalogue and the search, the docs and the service's own health
     ("POST", "/api/v1/auth/otp/request"): PUBLIC,
     ("POST", "/api/v1/auth/otp/verify"): PUBLIC,

@@ -190,8 +190,11 @@ def from_validation_error(exc: ValidationException) -> Problem:
 
 def _pydantic_field_errors(exc: ValidationException) -> tuple[FieldError, ...]:
     raw = getattr(exc.__cause__, "errors", None)
-    if not isinstance(raw, list):
-        return ()
+    return field_errors_of(raw) if isinstance(raw, list) else ()
+
+
+def field_errors_of(raw: list[Any]) -> tuple[FieldError, ...]:
+    """pydantic's errors (ValidationError.errors()), each named by its field and said in both languages."""
     result = []
     for err in raw:
         error_type = str(err.get("type", "value_error"))

@@ -4,6 +4,8 @@ untranslated words, nothing inline for the Content-Security-Policy to refuse, an
 from __future__ import annotations
 
 import re
+from datetime import date
+from uuid import uuid4
 
 import httpx
 
@@ -90,7 +92,8 @@ def csrf_of(page: httpx.Response) -> str:
 async def test_a_citizen_signs_in_with_a_code_and_sees_their_bookings(
     client: httpx.AsyncClient, uow: UnitOfWork, otp_sender: RecordingOtpSender
 ) -> None:
-    assert (await client.get("/me")).headers["location"] == "/signin", "no session: the sign-in page"
+    away = await client.get("/me")
+    assert away.headers["location"] == "/signin?next=/me", "no session: the sign-in page, and back here after"
     form = await client.get("/signin")
     asked = await client.post("/signin", data={"phone": "0912 345 678", "_csrf_token": csrf_of(form)})
     assert asked.status_code == 200
@@ -112,7 +115,7 @@ async def test_a_citizen_signs_in_with_a_code_and_sees_their_bookings(
     assert "HttpOnly" in session
     assert "samesite=lax" in session.lower()
     mine = await client.get("/me")
-    assert WORDS["no_bookings"].vi in mine.text
+    assert WORDS["profile_first"].vi in mine.text
 
     # what the API books for the same person shows on the page
     token = session.split(";")[0].removeprefix("session=")
@@ -142,3 +145,121 @@ async def test_forms_without_their_csrf_token_are_refused_and_the_api_ignores_th
     principal_token = "not-a-session"
     assert (await client.get("/api/v1/bookings", headers={"Cookie": f"session={principal_token}"})).status_code == 401
     assert (await client.get("/me", headers={"Cookie": "session=forged.token.value"})).status_code == 303
+
+
+async def signed_in_citizen(client: httpx.AsyncClient, otp_sender: RecordingOtpSender, phone: str) -> str:
+    """Signs a citizen in through the pages; returns their session token (the API's bearer token too)."""
+    form = await client.get("/signin")
+    asked = await client.post("/signin", data={"phone": phone, "_csrf_token": csrf_of(form)})
+    number = "+84" + phone.replace(" ", "")[1:]
+    signed = await client.post(
+        "/signin/code", data={"phone": number, "code": otp_sender.codes[number], "_csrf_token": csrf_of(asked)}
+    )
+    assert signed.status_code == 303
+    return str(client.cookies["session"])
+
+
+def once_of(page: httpx.Response) -> str:
+    found = re.search(r'name="once" value="([^"]+)"', page.text)
+    assert found, "the form carries its own key"
+    return found.group(1)
+
+
+async def test_a_citizen_fills_in_a_profile_adds_a_child_books_for_them_prints_the_slip_and_cancels(
+    client: httpx.AsyncClient, uow: UnitOfWork, otp_sender: RecordingOtpSender
+) -> None:
+    token = await signed_in_citizen(client, otp_sender, "0912 345 111")
+    bearer = {"Authorization": f"Bearer {token}"}
+    clinic = await make_clinic(uow, name="Trạm Y tế phường Xuân Khánh", district="Ninh Kiều", ward="Xuân Khánh")
+    service = await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=5, starts_at=soon(30))
+
+    # booking before the profile exists: the profile first, then back
+    assert (await client.get(f"/book/{slot.id}")).headers["location"] == "/me/profile"
+    form = await client.get("/me/profile")
+    me = person_details()
+    wrong = await client.post("/me/profile", data=me | {"cccd": "123", "_csrf_token": csrf_of(form)})
+    assert wrong.status_code == 200
+    assert 'id="cccd-error"' in wrong.text, "the wrong field is marked, in words"
+    assert 'aria-invalid="true"' in wrong.text
+    assert "Nguyễn Thị Hoa" in wrong.text, "what was typed stays"
+    assert (await client.get("/api/v1/me/profile", headers=bearer)).status_code == 404, "nothing saved"
+    unconsented = await client.post("/me/profile", data=me | {"_csrf_token": csrf_of(wrong)})
+    assert 'role="alert"' in unconsented.text
+    saved = await client.post("/me/profile", data=me | {"consent": "yes", "_csrf_token": csrf_of(unconsented)})
+    assert saved.status_code == 303
+    assert (await client.get("/api/v1/me/profile", headers=bearer)).json()["cccd"] == me["cccd"]
+
+    child = person_details(full_name="Trần Minh Khang", date_of_birth=date(2021, 3, 4), sex="male") | {"cccd": ""}
+    form = await client.get("/me/dependents/new")
+    added = await client.post(
+        "/me/dependents", data=child | {"relation": "child", "consent": "yes", "_csrf_token": csrf_of(form)}
+    )
+    assert added.status_code == 303
+    home = await client.get("/me")
+    assert "Trần Minh Khang" in home.text
+    assert WORDS["relation_child"].vi in home.text
+    khang = next(p for p in (await client.get("/api/v1/me/dependents", headers=bearer)).json())
+
+    found = await client.get("/search", params={"ward": "xuan khanh"})
+    assert f'href="/book/{slot.id}"' in found.text
+    asking = await client.get(f"/book/{slot.id}")
+    assert "Trần Minh Khang" in asking.text
+    choice = {"person": khang["id"], "once": once_of(asking), "_csrf_token": csrf_of(asking)}
+    booked = await client.post(f"/book/{slot.id}", data=choice)
+    assert booked.status_code == 303
+    again = await client.post(f"/book/{slot.id}", data=choice)
+    assert again.headers["location"] == booked.headers["location"], "a second tap on the same form books once"
+    slip = await client.get(booked.headers["location"])
+    assert slip.status_code == 200
+    assert '<svg role="img"' in slip.text, "the QR is in the slip itself"
+    assert "Trần Minh Khang" in slip.text
+
+    # the API sees the same booking; the slip shows its code, and the QR is the API's QR
+    listed = (await client.get("/api/v1/bookings", headers=bearer)).json()["items"]
+    assert [(b["person_id"], b["slot_id"]) for b in listed] == [(khang["id"], str(slot.id))]
+    assert listed[0]["code"] in slip.text
+    booking_id = listed[0]["id"]
+    assert booked.headers["location"] == f"/me/bookings/{booking_id}"
+
+    # someone else's slip is not found, for them
+    other = httpx.AsyncClient(transport=client._transport, base_url=client.base_url)
+    async with other:
+        await signed_in_citizen(other, otp_sender, "0912 345 222")
+        theirs = await other.get(f"/me/bookings/{booking_id}")
+        assert theirs.status_code == 404
+        assert "Trần Minh Khang" not in theirs.text
+        stranger = await other.get("/me")
+        refused = await other.post(
+            f"/me/bookings/{booking_id}/cancel", data={"once": str(uuid4()), "_csrf_token": csrf_of(stranger)}
+        )
+        assert refused.status_code == 404
+
+    cancelled = await client.post(
+        f"/me/bookings/{booking_id}/cancel", data={"once": once_of(slip), "_csrf_token": csrf_of(slip)}
+    )
+    assert cancelled.headers["location"] == "/me"
+    assert (await client.get(f"/api/v1/bookings/{booking_id}", headers=bearer)).json()["status"] == "cancelled"
+    after = await client.get(f"/me/bookings/{booking_id}")
+    assert WORDS["status_cancelled"].vi in after.text
+    assert "<svg" not in after.text, "a cancelled booking has no QR to show"
+
+
+async def test_a_booking_the_rules_refuse_is_explained_on_the_page(
+    client: httpx.AsyncClient, uow: UnitOfWork, otp_sender: RecordingOtpSender
+) -> None:
+    await signed_in_citizen(client, otp_sender, "0912 345 333")
+    form = await client.get("/me/profile")
+    await client.post("/me/profile", data=person_details() | {"consent": "yes", "_csrf_token": csrf_of(form)})
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    full = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(30))
+    async with uow.transaction() as conn:
+        await conn.execute("UPDATE slots SET booked = capacity WHERE id = $1", full.id)
+    asking = await client.get(f"/book/{full.id}")
+    refused = await client.post(f"/book/{full.id}", data={"once": once_of(asking), "_csrf_token": csrf_of(asking)})
+    assert refused.status_code == 200
+    assert 'role="alert"' in refused.text
+    assert (await client.get("/me")).text.count("/me/bookings/") == 0
+    missing = await client.get(f"/book/{uuid4()}")
+    assert missing.status_code == 200
+    assert 'role="alert"' in missing.text

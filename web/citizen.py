@@ -1,0 +1,301 @@
+"""A signed-in citizen's pages: their bookings, profile and dependents; booking a slot found by the search for
+themselves or a relative; the booking as a printable slip with its QR; cancelling it. Each calls the use case the
+API calls, as the citizen, so every rule (seats, groups, households, ownership) is the API's own."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_200_OK
+from pydantic import ValidationError
+
+from booking.models import CONSENT_VERSION, Booking, BookingPolicy, Person, Relation
+from booking.schemas import DependentCreate, ProfileUpsert
+from booking.service import bookings, checkin, people
+from clinics import service as clinics
+from clinics.models import Sex
+from clinics.sold_out import SoldOutSlots
+from qr import render
+from vaxbook.auth.models import Principal
+from vaxbook.dependencies import CheckInWindow, Keys, UoW
+from vaxbook.errors import DomainError, NotFound
+from vaxbook.i18n import Language
+from vaxbook.idempotency import IdempotencyKey, idempotency_key
+from web.text import WORDS
+from web.view import (
+    PAGE_ERRORS,
+    PAGE_OPTIONS,
+    AnyRequest,
+    FormData,
+    citizen_of,
+    field_messages,
+    language_of,
+    page,
+    said,
+    sign_in_first,
+    span,
+    to,
+)
+
+PERSON_FIELDS = ("full_name", "date_of_birth", "sex", "cccd", "province", "district", "ward")
+
+
+@dataclass(frozen=True)
+class Slip:
+    """A booking as its page and its printed slip show it."""
+
+    id: UUID
+    code: str
+    person: str
+    service: str
+    clinic: str
+    address: str
+    when: str
+    status: str
+    active: bool
+
+
+def _slip(booking: Booking, person: str, language: Language) -> Slip:
+    return Slip(
+        id=booking.id,
+        code=booking.code,
+        person=person,
+        service=booking.service_name_vi if language == "vi" else booking.service_name_en,
+        clinic=booking.clinic_name,
+        address=booking.clinic_address,
+        when=span(booking.starts_at, booking.ends_at, booking.timezone),
+        status=WORDS[f"status_{booking.status.value}"].in_(language),
+        active=booking.active,
+    )
+
+
+async def _household(uow: UoW, citizen: Principal) -> tuple[Person | None, list[Person]]:
+    """The citizen's own record (None before they fill in their profile) and the people they book for."""
+    try:
+        me = await people.profile(uow, citizen)
+    except NotFound:
+        return None, []
+    return me, await people.dependents(uow, citizen)
+
+
+def _once(citizen: Principal, form: dict[str, str], operation: str, **payload: Any) -> IdempotencyKey | None:
+    """The key each form carries (made when the page was drawn): a second tap on the same form replays the first
+    answer rather than acting twice."""
+    try:
+        key = str(UUID(form.get("once", "")))
+    except ValueError:
+        return None
+    return idempotency_key(f"{citizen.role.value}:{citizen.id}", key, operation, payload)
+
+
+def _person_form(form: dict[str, str]) -> dict[str, Any]:
+    """The fields of a person as the form sent them, blank ones left out (the model says which it needs)."""
+    typed = {name: form.get(name, "").strip()[:200] for name in PERSON_FIELDS}
+    return {name: value for name, value in typed.items() if value}
+
+
+def _consent(form: dict[str, str]) -> dict[str, Any]:
+    return {"accepted": form.get("consent") == "yes", "text_version": CONSENT_VERSION}
+
+
+def inline_qr(svg: bytes, label: str) -> str:
+    """A QR drawn as SVG, to put in the page itself (no second request, sharp on paper); its size is the page's."""
+    text = svg.decode()
+    text = text[text.index("<svg") :]
+    text = re.sub(r'\s(width|height)="[^"]*"', "", text, count=2)
+    return text.replace("<svg", f'<svg role="img" aria-label="{label}"', 1)
+
+
+class CitizenPages(Controller):
+    include_in_schema = False
+    opt = PAGE_OPTIONS
+    exception_handlers = PAGE_ERRORS
+
+    @get("/me")
+    async def home(self, request: AnyRequest, uow: UoW) -> Template | Redirect:
+        citizen = citizen_of(request)
+        if citizen is None:
+            return sign_in_first(request)
+        language = language_of(request)
+        me, dependents = await _household(uow, citizen)
+        names = {p.id: p.full_name for p in ([me] if me else []) + dependents}
+        found = await bookings.of_account(uow, citizen, after=None, limit=100)
+        slips = [_slip(b, names.get(b.person_id, ""), language) for b in found]
+        relations = {r.value: WORDS[f"relation_{r.value}"].in_(language) for r in Relation}
+        return page(request, "me.html.j2", me=me, dependents=dependents, slips=slips, relations=relations)
+
+    @get("/me/profile")
+    async def profile_form(self, request: AnyRequest, uow: UoW) -> Template | Redirect:
+        citizen = citizen_of(request)
+        if citizen is None:
+            return sign_in_first(request)
+        me, _ = await _household(uow, citizen)
+        typed = {name: str(getattr(me, name) or "") for name in PERSON_FIELDS} if me else {"province": "Cần Thơ"}
+        return page(request, "profile.html.j2", typed=typed, wrong={}, sexes=list(Sex), consented=me is not None)
+
+    @post("/me/profile", status_code=HTTP_200_OK)
+    async def save_profile(self, request: AnyRequest, uow: UoW, data: FormData) -> Template | Redirect:
+        citizen = citizen_of(request)
+        if citizen is None:
+            return sign_in_first(request)
+        typed = _person_form(data)
+        try:
+            profile = ProfileUpsert.model_validate(typed | {"consent": _consent(data)})
+            await people.save_profile(uow, citizen, profile, now=datetime.now(UTC))
+        except ValidationError as error:
+            wrong = field_messages(error, language_of(request))
+        except DomainError as refused:
+            wrong = {"form": said(refused, language_of(request))}
+        else:
+            return to("/me")
+        return page(
+            request, "profile.html.j2", typed=typed, wrong=wrong, sexes=list(Sex), consented=False, back="/me/profile"
+        )
+
+    @get("/me/dependents/new")
+    async def dependent_form(self, request: AnyRequest, uow: UoW) -> Template | Redirect:
+        citizen = citizen_of(request)
+        if citizen is None:
+            return sign_in_first(request)
+        me, _ = await _household(uow, citizen)
+        if me is None:
+            return to("/me/profile")
+        typed = {"province": me.province, "district": me.district, "ward": me.ward}
+        return page(request, "dependent.html.j2", typed=typed, wrong={}, sexes=list(Sex), relations=list(Relation))
+
+    @post("/me/dependents", status_code=HTTP_200_OK)
+    async def add_dependent(self, request: AnyRequest, uow: UoW, data: FormData) -> Template | Redirect:
+        citizen = citizen_of(request)
+        if citizen is None:
+            return sign_in_first(request)
+        typed = _person_form(data) | ({"relation": data["relation"]} if data.get("relation") else {})
+        try:
+            dependent = DependentCreate.model_validate(typed | {"consent": _consent(data)})
+            await people.add_dependent(uow, citizen, dependent, now=datetime.now(UTC))
+        except ValidationError as error:
+            wrong = field_messages(error, language_of(request))
+        except DomainError as refused:
+            wrong = {"form": said(refused, language_of(request))}
+        else:
+            return to("/me")
+        return page(
+            request,
+            "dependent.html.j2",
+            typed=typed,
+            wrong=wrong,
+            sexes=list(Sex),
+            relations=list(Relation),
+            back="/me/dependents/new",
+        )
+
+    @get("/book/{slot_id:uuid}")
+    async def book_form(self, slot_id: FromPath[UUID], request: AnyRequest, uow: UoW) -> Template | Redirect:
+        """The slot, and whom to book it for."""
+        citizen = citizen_of(request)
+        if citizen is None:
+            return sign_in_first(request)
+        return await self._book_page(request, uow, citizen, slot_id, message=None)
+
+    @post("/book/{slot_id:uuid}", status_code=HTTP_200_OK)
+    async def book(
+        self,
+        slot_id: FromPath[UUID],
+        request: AnyRequest,
+        uow: UoW,
+        policy: NamedDependency[BookingPolicy],
+        sold_out: NamedDependency[SoldOutSlots],
+        data: FormData,
+    ) -> Template | Redirect:
+        citizen = citizen_of(request)
+        if citizen is None:
+            return sign_in_first(request)
+        try:
+            person_id = UUID(data["person"]) if data.get("person") else None
+        except ValueError:
+            person_id = None
+        key = _once(citizen, data, "bookings.create", slot_id=str(slot_id), person_id=person_id and str(person_id))
+        try:
+            booked = await bookings.book(
+                uow,
+                citizen,
+                policy,
+                slot_id=slot_id,
+                person_id=person_id,
+                now=datetime.now(UTC),
+                idempotency=key,
+                sold_out=sold_out,
+            )
+        except DomainError as refused:
+            return await self._book_page(request, uow, citizen, slot_id, message=said(refused, language_of(request)))
+        return to(f"/me/bookings/{booked.id}")
+
+    async def _book_page(
+        self, request: AnyRequest, uow: UoW, citizen: Principal, slot_id: UUID, *, message: str | None
+    ) -> Template | Redirect:
+        me, dependents = await _household(uow, citizen)
+        if me is None:
+            return to("/me/profile")
+        language = language_of(request)
+        try:
+            slot, clinic = await clinics.get_slot(uow, slot_id)
+            service = await clinics.get_service(uow, slot.service_id)
+        except NotFound as missing:
+            return page(request, "book.html.j2", slot=None, message=said(missing, language), back="/search")
+        chosen = {
+            "service": service.name_vi if language == "vi" else service.name_en,
+            "clinic": clinic.name,
+            "address": clinic.address,
+            "when": span(slot.starts_at, slot.ends_at, clinic.timezone),
+            "id": slot.id,
+        }
+        return page(
+            request,
+            "book.html.j2",
+            slot=chosen,
+            people=[me, *dependents],
+            message=message,
+            back=f"/book/{slot_id}",
+        )
+
+    @get("/me/bookings/{booking_id:uuid}")
+    async def slip(
+        self, booking_id: FromPath[UUID], request: AnyRequest, uow: UoW, keys: Keys, checkin_window: CheckInWindow
+    ) -> Template | Redirect:
+        """The booking, and while it stands, its QR: on the screen, or printed on an A6 slip."""
+        citizen = citizen_of(request)
+        if citizen is None:
+            return sign_in_first(request)
+        language = language_of(request)
+        booking = await bookings.get(uow, citizen, booking_id)
+        me, dependents = await _household(uow, citizen)
+        person = next((p.full_name for p in ([me] if me else []) + dependents if p.id == booking.person_id), "")
+        qr = None
+        if booking.active:
+            text = await checkin.appointment_qr(uow, citizen, keys, booking_id=booking.id, window=checkin_window)
+            qr = inline_qr(await render.drawn(text, "svg", card=False), WORDS["qr_label"].in_(language))
+        return page(request, "slip.html.j2", slip=_slip(booking, person, language), qr=qr)
+
+    @post("/me/bookings/{booking_id:uuid}/cancel", status_code=HTTP_200_OK)
+    async def cancel(
+        self,
+        booking_id: FromPath[UUID],
+        request: AnyRequest,
+        uow: UoW,
+        policy: NamedDependency[BookingPolicy],
+        data: FormData,
+    ) -> Template | Redirect:
+        citizen = citizen_of(request)
+        if citizen is None:
+            return sign_in_first(request)
+        key = _once(citizen, data, "bookings.cancel", booking_id=str(booking_id))
+        # a refusal (someone else's booking, one already started) is said on a page of its own (PAGE_ERRORS)
+        await bookings.cancel(uow, citizen, policy, booking_id=booking_id, now=datetime.now(UTC), idempotency=key)
+        return to("/me")

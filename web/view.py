@@ -1,0 +1,162 @@
+"""What every page shares: the visitor's language, the words, the session cookie, and the use cases' refusals said
+in the visitor's language. No rule lives here: a page calls the same use cases as the API and shows what they say."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
+
+from litestar import Request, Response
+from litestar.datastructures import Cookie
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotAuthorizedException
+from litestar.params import Body
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_303_SEE_OTHER
+from litestar.types import ExceptionHandlersMap
+from pydantic import ValidationError
+
+from vaxbook.auth import service as auth
+from vaxbook.auth.models import Principal, Role
+from vaxbook.auth.security import PUBLIC, decode
+from vaxbook.db import UnitOfWork
+from vaxbook.errors import DomainError
+from vaxbook.i18n import Language, negotiate
+from vaxbook.problems import field_errors_of
+from web.text import WORDS
+
+LANGUAGE_COOKIE = "lang"
+SESSION_COOKIE = "session"
+ONE_YEAR = 365 * 24 * 3600
+PAGE_OPTIONS: dict[str, Any] = PUBLIC | {"page": True}
+STAFF_ROLES = frozenset({Role.CLINIC_STAFF, Role.OPERATOR, Role.HEALTH_ADMIN})
+
+AnyRequest = Request[Any, Any, Any]
+FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+"""A page's form, as the browser sends it."""
+
+
+def language_of(request: AnyRequest) -> Language:
+    """The language the visitor chose (a cookie the switch sets), else the one their browser asks for."""
+    chosen = request.cookies.get(LANGUAGE_COOKIE)
+    if chosen in ("vi", "en"):
+        return "vi" if chosen == "vi" else "en"
+    return negotiate(request.headers.get("accept-language"))
+
+
+def words(language: Language) -> dict[str, str]:
+    return {key: text.in_(language) for key, text in WORDS.items()}
+
+
+def page(request: AnyRequest, name: str, *, back: str | None = None, **context: Any) -> Template:
+    """A whole page in the visitor's language. `back`: where the language switch returns to when this page answers
+    a form (a POST route cannot be fetched again); else this page's own address."""
+    language = language_of(request)
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    claims = _claims(request)
+    return Template(
+        template_name=name,
+        context={
+            "lang": language,
+            "t": words(language),
+            "back": here if request.method == "GET" else (back or "/"),
+            "signed_in": claims is not None and claims[1] is Role.CITIZEN,
+            "staff": claims is not None and claims[1] in STAFF_ROLES,
+            # each form's own key: a second tap on it replays the first answer (see web/citizen.py _once)
+            "once": str(uuid4()),
+        }
+        | context,
+        headers={"Content-Language": language, "Vary": "Cookie, Accept-Language"},
+    )
+
+
+def _claims(request: AnyRequest) -> tuple[UUID, Role] | None:
+    """Who the session cookie names: the same signed token the API takes as a bearer, kept where page scripts
+    cannot read it."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    try:
+        claims = decode(request.app.state.jwt_auth, token)
+        return UUID(claims.sub), Role(str(claims.extras.get("role")))
+    except (NotAuthorizedException, ValueError):
+        return None
+
+
+def citizen_of(request: AnyRequest) -> Principal | None:
+    claims = _claims(request)
+    return Principal(id=claims[0], role=claims[1]) if claims and claims[1] is Role.CITIZEN else None
+
+
+async def staff_of(request: AnyRequest, uow: UnitOfWork) -> Principal | None:
+    """The staff member signed in, with their role and clinics read fresh (as the API does): an account switched
+    off or moved to another clinic takes effect at once."""
+    claims = _claims(request)
+    if claims is None or claims[1] not in STAFF_ROLES:
+        return None
+    principal = await auth.staff_principal(uow, staff_id=claims[0])
+    return principal if principal is not None and principal.role is claims[1] else None
+
+
+def session_cookie(request: AnyRequest, value: str, max_age: int) -> Cookie:
+    return Cookie(
+        key=SESSION_COOKIE,
+        value=value,
+        max_age=max_age,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+
+
+def local_path(value: str | None, default: str = "/") -> str:
+    """A path of this site, never an address elsewhere (an open redirect would send a signed-in visitor away)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return default
+    return value
+
+
+def to(path: str, *, cookies: list[Cookie] | None = None) -> Redirect:
+    """After a form: see the result on a page of its own (a reload does not post again)."""
+    return Redirect(path=path, status_code=HTTP_303_SEE_OTHER, cookies=cookies or [])
+
+
+def sign_in_first(request: AnyRequest, *, staff: bool = False) -> Redirect:
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return to(f"{'/staff/signin' if staff else '/signin'}?next={here}")
+
+
+def said(error: DomainError, language: Language) -> str:
+    """A use case's refusal in the visitor's words: its detail when it has one, else its title."""
+    return (error.detail or error.title).in_(language)
+
+
+def field_messages(error: ValidationError, language: Language) -> dict[str, str]:
+    """Each wrong field of a form and what is wrong with it, keyed by the form's field name."""
+    messages: dict[str, str] = {}
+    for found in field_errors_of(error.errors()):
+        name = found.field.split(".")[0] or "form"
+        messages.setdefault(name, found.message.in_(language))
+    return messages
+
+
+def local_time(moment: datetime, zone: str) -> str:
+    return moment.astimezone(ZoneInfo(zone)).strftime("%H:%M %d/%m/%Y")
+
+
+def span(starts_at: datetime, ends_at: datetime, zone: str) -> str:
+    local = starts_at.astimezone(ZoneInfo(zone))
+    return f"{local:%H:%M} – {ends_at.astimezone(ZoneInfo(zone)):%H:%M} {local:%d/%m/%Y}"
+
+
+def refusal_page(request: AnyRequest, refused: DomainError) -> Response[Any]:
+    """A use case's refusal on a page (someone else's booking, a slot gone): said on a page, with its status."""
+    shown = page(request, "message.html.j2", message=said(refused, language_of(request)))
+    shown.status_code = refused.status
+    shown.headers.update(refused.headers)
+    return shown
+
+
+PAGE_ERRORS: ExceptionHandlersMap = {DomainError: refusal_page}
