@@ -98,6 +98,7 @@ from vaxbook.settings import Settings
 from web import STATIC_DIR, TEMPLATE_DIR
 from web.citizen import CitizenPages
 from web.docs import STATIC_PATH, DocsPage
+from web.door import DoorPages, StaffSignIn
 from web.pages import PageController, SignInController
 
 OPENAPI_PATH = "/schema"
@@ -143,6 +144,8 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     PageController,
     SignInController,
     CitizenPages,
+    StaffSignIn,
+    DoorPages,
     create_static_files_router(
         path=STATIC_PATH,
         directories=[STATIC_DIR],

@@ -25,7 +25,7 @@ from vaxbook.errors import Forbidden, Unauthorized
 class Scope(StrEnum):
     PUBLIC = "public"  # anyone, with or without a token
     METRICS = "metrics"  # the operator's Prometheus, with VAXBOOK_METRICS_TOKEN (its own guard)
-    SESSION = "session"  # a citizen's page: their session cookie, checked by the page (web/view.py)
+    SESSION = "session"  # a page behind the session cookie, checked by the page itself (web/view.py)
     SELF = "self"  # the caller's own identity
     OWNER = "owner"  # a citizen's own profile, their dependents, and their people's bookings, waits and entries
     ASSISTED = "assisted"  # anyone a counter or the hotline helps; clinic staff reach bookings of their clinics only
@@ -70,6 +70,13 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/book/{slot_id:uuid}"): SESSION,
     ("GET", "/me/bookings/{booking_id:uuid}"): SESSION,
     ("POST", "/me/bookings/{booking_id:uuid}/cancel"): SESSION,
+    # the staff's pages, behind the same cookie; each page reads the account fresh and checks its clinic
+    ("GET", "/staff/signin"): PUBLIC,
+    ("POST", "/staff/signin"): PUBLIC,
+    ("GET", "/door"): SESSION,
+    ("GET", "/door/{clinic_id:uuid}"): SESSION,
+    ("POST", "/door/{clinic_id:uuid}/check-in"): SESSION,
+    ("GET", "/door/{clinic_id:uuid}/today"): SESSION,
     # sign-in, the catalogue and the search, the docs and the service's own health
     ("POST", "/api/v1/auth/otp/request"): PUBLIC,
     ("POST", "/api/v1/auth/otp/verify"): PUBLIC,

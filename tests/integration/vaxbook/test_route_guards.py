@@ -83,15 +83,24 @@ PUBLIC_POSTS = {
     ("POST", "/signin"),
     ("POST", "/signin/code"),
     ("POST", "/signout"),
+    ("POST", "/staff/signin"),
 }
-# no bearer token asked: anyone's routes, /metrics (its own token), a citizen's pages (their session cookie)
+# no bearer token asked: anyone's routes, /metrics (its own token), the pages behind the session cookie
 OPEN = (Scope.PUBLIC, Scope.METRICS, Scope.SESSION)
 
 
-def test_anonymous_callers_can_change_nothing(app: Litestar) -> None:
+async def test_anonymous_callers_can_change_nothing(app: Litestar, client: httpx.AsyncClient) -> None:
+    form = await client.get("/signin")
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', form.text)
+    assert token
     for method, path, admitted in routes(app):
-        if admitted is None:
-            assert method == "GET" or (method, path) in PUBLIC_POSTS, f"public {method} {path} changes state"
+        if admitted is not None or method == "GET" or (method, path) in PUBLIC_POSTS:
+            continue
+        # a page's form behind the session cookie: with no session (but a good CSRF token), off to sign in
+        assert POLICY[(method, path)].scope is Scope.SESSION, f"public {method} {path} changes state"
+        sent = await client.request(method, concrete(path), data={"_csrf_token": token.group(1)})
+        assert sent.status_code == 303, f"{method} {path} -> {sent.status_code}"
+        assert sent.headers["location"].split("?")[0] in ("/signin", "/staff/signin"), f"{method} {path}"
 
 
 async def test_anonymous_calls_to_guarded_routes_get_401(app: Litestar, client: httpx.AsyncClient) -> None:

@@ -1,0 +1,232 @@
+"""The staff's pages: signing in with a username and password, and the nurse's page at the clinic door. The door
+scans a booking's QR with the device's camera (BarcodeDetector: the browser's own, else the vendored ZXing build), or
+from a photo, or takes the booking code with the CCCD's last 4 digits or the date of birth; the answer comes in large
+type with what to check, and today's list shows who came. Each form calls the API's use case as the staff member, so
+the clinic scope, the check-in window and the QR's signature are checked exactly as on the API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_200_OK
+from pydantic import ValidationError
+
+from booking.schemas import CheckIn, CheckInRequest
+from booking.service import bookings, checkin
+from clinics import service as clinics
+from clinics.models import Clinic
+from vaxbook.auth import service as auth
+from vaxbook.auth.models import Principal, Role
+from vaxbook.auth.security import TokenIssuer
+from vaxbook.auth.service import LoginPolicy
+from vaxbook.dependencies import CheckInWindow, UoW
+from vaxbook.edge import client_address
+from vaxbook.errors import DomainError
+from vaxbook.i18n import Language
+from web.text import WORDS
+from web.view import (
+    PAGE_ERRORS,
+    PAGE_OPTIONS,
+    AnyRequest,
+    FormData,
+    field_messages,
+    language_of,
+    local_path,
+    page,
+    said,
+    session_cookie,
+    sign_in_first,
+    span,
+    staff_of,
+    to,
+)
+
+WASM = "/static/vendor/zxing-wasm@3.1.3/zxing_reader.wasm"
+# the door's own policy: the page's defaults, and WebAssembly for the QR decoder on browsers without BarcodeDetector
+DOOR_POLICY = (
+    "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+
+class StaffSignIn(Controller):
+    include_in_schema = False
+    opt = PAGE_OPTIONS
+
+    @get("/staff/signin")
+    async def form(self, request: AnyRequest) -> Template:
+        after = local_path(request.query_params.get("next"), "/door")
+        return page(request, "staff_signin.html.j2", username="", message=None, after=after)
+
+    @post("/staff/signin", status_code=HTTP_200_OK)
+    async def sign_in(
+        self,
+        request: AnyRequest,
+        uow: UoW,
+        login_policy: NamedDependency[LoginPolicy],
+        token_issuer: NamedDependency[TokenIssuer],
+        data: FormData,
+    ) -> Template | Redirect:
+        username, after = str(data.get("username", ""))[:100], local_path(data.get("next"), "/door")
+        try:
+            principal = await auth.staff_login(
+                uow,
+                login_policy,
+                username=username,
+                password=str(data.get("password", ""))[:1000],
+                address=client_address(request),
+            )
+        except DomainError as refused:
+            message = said(refused, language_of(request))
+            return page(
+                request, "staff_signin.html.j2", username=username, message=message, after=after, back="/staff/signin"
+            )
+        issued = token_issuer.issue(principal)
+        return to(after, cookies=[session_cookie(request, issued.token, issued.expires_in)])
+
+
+async def _clinics_of(uow: UoW, staff: Principal) -> list[Clinic]:
+    if staff.role is Role.HEALTH_ADMIN:
+        return await clinics.list_clinics(
+            uow, province=None, district=None, ward=None, kind=None, include_inactive=False, after_code=None, limit=500
+        )
+    return [await clinics.get_clinic(uow, clinic_id) for clinic_id in sorted(staff.clinic_ids)]
+
+
+def _answer(done: CheckIn, language: Language) -> dict[str, Any]:
+    """What the nurse reads out and checks, from the same answer the API gives a scanner."""
+    t = {key: text.in_(language) for key, text in WORDS.items()}
+    booking = done.booking
+    group = done.priority_group
+    evidence = []
+    if done.declared and done.declared.weeks_pregnant is not None:
+        evidence.append(t["weeks_pregnant"].format(n=done.declared.weeks_pregnant))
+    return {
+        "name": done.person_name,
+        "born": done.date_of_birth.strftime("%d/%m/%Y"),
+        "service": booking.service_name_vi if language == "vi" else booking.service_name_en,
+        "vaccine": done.vaccine_name,
+        "when": span(booking.starts_at, booking.ends_at, booking.timezone),
+        "code": booking.code,
+        "group": (group.name_vi if language == "vi" else group.name_en) if group else None,
+        "needs_evidence": done.needs_evidence,
+        "evidence": evidence,
+    }
+
+
+class DoorPages(Controller):
+    include_in_schema = False
+    opt = PAGE_OPTIONS
+    exception_handlers = PAGE_ERRORS
+
+    @get("/door")
+    async def choose(self, request: AnyRequest, uow: UoW) -> Template | Redirect:
+        """The clinic whose door this is: straight there for staff of one clinic."""
+        staff = await staff_of(request, uow)
+        if staff is None:
+            return sign_in_first(request, staff=True)
+        mine = await _clinics_of(uow, staff)
+        if len(mine) == 1:
+            return to(f"/door/{mine[0].id}")
+        return page(request, "door_choose.html.j2", clinics=mine)
+
+    @get("/door/{clinic_id:uuid}")
+    async def door(self, clinic_id: FromPath[UUID], request: AnyRequest, uow: UoW) -> Template | Redirect:
+        staff = await staff_of(request, uow)
+        if staff is None:
+            return sign_in_first(request, staff=True)
+        return await self._door_page(request, uow, staff, clinic_id, answer=None, refusal=None)
+
+    @post("/door/{clinic_id:uuid}/check-in", status_code=HTTP_200_OK)
+    async def check_in(
+        self,
+        clinic_id: FromPath[UUID],
+        request: AnyRequest,
+        uow: UoW,
+        checkin_window: CheckInWindow,
+        data: FormData,
+    ) -> Template | Redirect:
+        """Check a booking in from what the scanner read, or from its code and a proof typed by hand. Asked by
+        htmx, the answer alone; else the whole page with it."""
+        staff = await staff_of(request, uow)
+        if staff is None:
+            return sign_in_first(request, staff=True)
+        language = language_of(request)
+        typed = {name: str(data.get(name, "")).strip()[:1000] for name in ("qr", "code", "cccd_last4", "date_of_birth")}
+        answer, refusal = None, None
+        try:
+            asked = CheckInRequest.model_validate({name: value for name, value in typed.items() if value})
+            # a code read twice is sent once by the scanner; sent again, it answers who checked it in and when
+            done = await checkin.check_in(
+                uow, staff, clinic_id=clinic_id, request=asked, window=checkin_window, now=datetime.now(UTC)
+            )
+            answer = _answer(CheckIn.of(done), language)
+        except ValidationError as error:
+            refusal = "; ".join(field_messages(error, language).values())
+        except DomainError as refused:
+            if refused.status in (401, 403):
+                raise
+            refusal = said(refused, language)
+        if request.headers.get("hx-request") == "true":
+            shown = page(request, "_door_answer.html.j2", answer=answer, refusal=refusal)
+            if answer:
+                shown.headers["HX-Trigger"] = "checked-in"  # today's list refreshes itself
+            return shown
+        return await self._door_page(request, uow, staff, clinic_id, answer=answer, refusal=refusal)
+
+    @get("/door/{clinic_id:uuid}/today")
+    async def today(self, clinic_id: FromPath[UUID], request: AnyRequest, uow: UoW) -> Template | Redirect:
+        """Today's list, for htmx to refresh after each check-in (or to open on its own)."""
+        staff = await staff_of(request, uow)
+        if staff is None:
+            return sign_in_first(request, staff=True)
+        rows = await self._today(uow, staff, clinic_id, language_of(request))
+        return page(request, "_door_today.html.j2", rows=rows)
+
+    async def _today(self, uow: UoW, staff: Principal, clinic_id: UUID, language: Language) -> list[dict[str, str]]:
+        found = await bookings.day_list(uow, staff, clinic_id, None, now=datetime.now(UTC))
+        return [
+            {
+                "when": booking.starts_at.astimezone(ZoneInfo(booking.timezone)).strftime("%H:%M"),
+                "name": name,
+                "born": born.strftime("%d/%m/%Y"),
+                "code": booking.code,
+                "service": booking.service_name_vi if language == "vi" else booking.service_name_en,
+                "status": WORDS[f"status_{booking.status.value}"].in_(language),
+                "state": booking.status.value,
+            }
+            for booking, name, born in found
+        ]
+
+    async def _door_page(
+        self,
+        request: AnyRequest,
+        uow: UoW,
+        staff: Principal,
+        clinic_id: UUID,
+        *,
+        answer: dict[str, Any] | None,
+        refusal: str | None,
+    ) -> Template:
+        staff.require_clinic(clinic_id)
+        clinic = await clinics.get_clinic(uow, clinic_id)
+        rows = await self._today(uow, staff, clinic_id, language_of(request))
+        shown = page(
+            request,
+            "door.html.j2",
+            clinic=clinic,
+            rows=rows,
+            answer=answer,
+            refusal=refusal,
+            wasm=WASM,
+            back=f"/door/{clinic_id}",
+        )
+        shown.headers["Content-Security-Policy"] = DOOR_POLICY
+        return shown
