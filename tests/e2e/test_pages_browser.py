@@ -5,41 +5,21 @@ var/screenshots/."""
 
 from __future__ import annotations
 
-import re
-import time
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser
 
+from tests.e2e.pages import DESK, PHONE, SCREENSHOTS, code_sent_to, serious_violations
 from tests.e2e.service import Service, served
 
 pytestmark = pytest.mark.e2e
-
-ROOT = Path(__file__).resolve().parents[2]
-AXE = ROOT / "tests" / "vendor" / "axe-core@4.14.1" / "axe.min.js"
-SCREENSHOTS = ROOT / "var" / "screenshots"
-PHONE = {"width": 360, "height": 740}
-DESK = {"width": 1280, "height": 900}
 
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     with served(tmp_path_factory.mktemp("pages") / "var", "--demo") as started:
         yield started
-
-
-def serious_violations(page: Page) -> list[Any]:
-    """axe-core's serious and critical findings on the page as it is now."""
-    page.add_script_tag(path=str(AXE))
-    found = page.evaluate("async () => (await axe.run(document)).violations")
-    return [
-        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-        for v in found
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 @pytest.mark.parametrize(("language", "size"), [("vi", PHONE), ("en", PHONE), ("vi", DESK)])
@@ -82,18 +62,6 @@ def test_a_citizen_finds_a_free_slot_from_the_home_page(
     assert errors == []
 
 
-def code_sent_to(service: Service, phone: str) -> str:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        for event in reversed(service.log_events()):
-            if event.get("event") == "message.logged" and event.get("to") == f"***{phone[-3:]}":
-                found = re.search(r"\b(\d{6})\b", event["text"])
-                if found:
-                    return found.group(1)
-        time.sleep(0.3)
-    raise AssertionError("no sign-in code in the demo's log")
-
-
 def test_a_citizen_signs_in_with_the_code_on_a_phone(browser: Browser, service: Service) -> None:
     context = browser.new_context(viewport=PHONE, locale="vi-VN", bypass_csp=True)
     page = context.new_page()
@@ -101,7 +69,7 @@ def test_a_citizen_signs_in_with_the_code_on_a_phone(browser: Browser, service: 
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     try:
         page.goto(f"{service.base}/")
-        page.get_by_role("link", name="Đăng nhập").click()
+        page.get_by_role("link", name="Đăng nhập", exact=True).click()
         page.get_by_label("Số điện thoại di động").fill("0912 777 666")
         page.get_by_role("button", name="Gửi mã").click()
         assert serious_violations(page) == []
@@ -115,7 +83,7 @@ def test_a_citizen_signs_in_with_the_code_on_a_phone(browser: Browser, service: 
         page.screenshot(path=str(SCREENSHOTS / "me-vi-360.png"))
         page.get_by_role("button", name="Đăng xuất").click()
         page.wait_for_url(f"{service.base}/")
-        assert page.get_by_role("link", name="Đăng nhập").is_visible()
+        assert page.get_by_role("link", name="Đăng nhập", exact=True).is_visible()
     finally:
         context.close()
     assert errors == []

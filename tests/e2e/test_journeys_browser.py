@@ -1,0 +1,237 @@
+"""The journeys end to end in a real Chromium, on the demo as `make run` serves it, in Vietnamese on a phone and in
+English at a desk: a citizen signs in, fills in a profile, finds a slot (typed without accents), books it, and gets
+the slip with its QR (the API shows the same booking); the nurse at the clinic door signs in and checks that booking
+in, with the camera pointed at the printed slip (Chromium's fake camera plays the slip's QR) or from a photo of it.
+Every page is checked with axe-core, for console errors, for sideways scrolling and for requests leaving the server,
+and screenshotted under var/screenshots/."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Playwright, expect
+
+from tests.e2e.conftest import launch
+from tests.e2e.pages import DESK, PHONE, SCREENSHOTS, Visit, camera_video_of, code_sent_to, visit
+from tests.e2e.service import Service, served
+from tests.e2e.test_serve import demo_passwords
+
+pytestmark = pytest.mark.e2e
+
+WORDS = {
+    "vi": {
+        "sign_in": "Đăng nhập",
+        "phone": "Số điện thoại di động",
+        "send": "Gửi mã",
+        "code": "Mã 6 số",
+        "confirm": "Xác nhận",
+        "fill": "Điền hồ sơ",
+        "name": "Họ và tên",
+        "born": "Ngày sinh",
+        "female": "Nữ",
+        "cccd": "Số CCCD",
+        "district": "Quận, huyện",
+        "ward": "Phường, xã",
+        "agree": "Tôi đồng ý",
+        "save": "Lưu",
+        "find": "Tìm lịch tiêm",
+        "search": "Tìm",
+        "book": "Xác nhận đặt lịch",
+        "booked": "Đã đặt",
+        "username": "Tên đăng nhập",
+        "password": "Mật khẩu",
+        "camera": "Bật camera",
+        "checked_in": "ĐÃ TIẾP ĐÓN",
+        "came": "Đã đến",
+    },
+    "en": {
+        "sign_in": "Sign in",
+        "phone": "Mobile phone number",
+        "send": "Send the code",
+        "code": "6-digit code",
+        "confirm": "Confirm",
+        "fill": "Fill in my profile",
+        "name": "Full name",
+        "born": "Date of birth",
+        "female": "Female",
+        "cccd": "Citizen ID (CCCD) number",
+        "district": "District",
+        "ward": "Ward",
+        "agree": "I agree",
+        "save": "Save",
+        "find": "Find a slot",
+        "search": "Search",
+        "book": "Confirm the booking",
+        "booked": "Booked",
+        "username": "Username",
+        "password": "Password",
+        "camera": "Start the camera",
+        "checked_in": "CHECKED IN",
+        "came": "Checked in",
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    with served(tmp_path_factory.mktemp("journeys") / "var", "--demo") as started:
+        yield started
+
+
+def staff_token(service: Service, username: str) -> dict[str, str]:
+    password = demo_passwords(service.data_dir)[username]
+    login = httpx.post(f"{service.base}/api/v1/auth/staff/login", json={"username": username, "password": password})
+    assert login.status_code == 200, login.text
+    return {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+
+@pytest.fixture(scope="module")
+def slot_soon(service: Service) -> dict[str, Any]:
+    """An antenatal session the An Khánh station adds for this afternoon: in the check-in window now."""
+    clinics = httpx.get(f"{service.base}/api/v1/clinics", params={"ward": "An Khánh"}).json()["items"]
+    clinic = next(c for c in clinics if c["code"] == "TYT-ANKHANH")
+    services = httpx.get(f"{service.base}/api/v1/services").json()
+    antenatal = next(s for s in services if s["code"] == "antenatal")
+    starts = (datetime.now(UTC) + timedelta(minutes=20)).replace(second=0, microsecond=0)
+    made = httpx.post(
+        f"{service.base}/api/v1/clinics/{clinic['id']}/slots",
+        json={
+            "service_id": antenatal["id"],
+            "starts_at": starts.isoformat(),
+            "ends_at": (starts + timedelta(minutes=30)).isoformat(),
+            "capacity": 10,
+        },
+        headers=staff_token(service, "ankhanh.staff"),
+    )
+    assert made.status_code == 201, made.text
+    return made.json() | {"clinic": clinic}
+
+
+def cccd(born: str) -> str:
+    """A CCCD number that agrees with a woman born in the 1900s (digit 4: 1) in Cần Thơ (092)."""
+    return f"0921{born[2:4]}" + "123456"
+
+
+@pytest.mark.parametrize(("language", "size", "phone"), [("vi", PHONE, "0918 200 301"), ("en", DESK, "0918 200 402")])
+def test_a_citizen_books_on_the_pages_and_the_nurse_checks_the_slip_in(
+    language: str,
+    size: dict[str, int],
+    phone: str,
+    browser: Browser,
+    playwright: Playwright,
+    service: Service,
+    slot_soon: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    w = WORDS[language]
+    citizen = visit(browser, service, size=size, language=language)
+    page = citizen.page
+    name = "Nguyễn Thị Lan" if language == "vi" else "Trần Thị Hạnh"
+    try:
+        page.goto(f"{service.base}/")
+        page.get_by_role("link", name=w["sign_in"], exact=True).click()
+        page.get_by_label(w["phone"]).fill(phone)
+        page.get_by_role("button", name=w["send"]).click()
+        page.get_by_label(w["code"]).fill(code_sent_to(service, phone.replace(" ", "")))
+        page.get_by_role("button", name=w["confirm"]).click()
+        page.wait_for_url(f"{service.base}/me")
+        citizen.check(f"journey-me-empty-{language}-{size['width']}")
+        page.get_by_role("link", name=w["fill"]).click()
+        page.get_by_label(w["name"]).fill(name)
+        page.get_by_label(w["born"]).fill("1994-08-12")
+        page.get_by_label(w["female"], exact=True).check()
+        page.get_by_label(w["cccd"]).fill(cccd("1994") if language == "vi" else cccd("1994")[:-1] + "7")
+        page.get_by_label(w["district"]).fill("Ninh Kiều")
+        page.get_by_label(w["ward"]).fill("An Khánh")
+        page.get_by_label(w["agree"]).check()
+        citizen.check(f"journey-profile-{language}-{size['width']}")
+        page.get_by_role("button", name=w["save"]).click()
+        page.wait_for_url(f"{service.base}/me")
+
+        page.get_by_role("link", name=w["find"]).first.click()
+        page.get_by_label(w["ward"]).fill("an khanh")
+        page.get_by_role("button", name=w["search"], exact=True).click()
+        page.locator(f'a[href="/book/{slot_soon["id"]}"]').click()
+        citizen.check(f"journey-book-{language}-{size['width']}")
+        page.get_by_role("button", name=w["book"]).click()
+        page.wait_for_url(f"{service.base}/me/bookings/*")
+        slip = page.locator(".slip")
+        assert name in slip.inner_text()
+        assert w["booked"] in slip.inner_text()
+        citizen.check(f"journey-slip-{language}-{size['width']}")
+        code = page.locator(".slip .code").inner_text()
+
+        # the API shows the same booking to the same citizen (the page's session is the API's bearer token)
+        session = next(c["value"] for c in citizen.context.cookies() if c["name"] == "session")
+        mine = httpx.get(f"{service.base}/api/v1/bookings", headers={"Authorization": f"Bearer {session}"}).json()
+        assert [(b["code"], b["slot_id"]) for b in mine["items"]] == [(code, slot_soon["id"])]
+
+        # the slip as printed: A6, the QR big enough to scan from paper
+        page.emulate_media(media="print")
+        assert page.locator(".top").is_hidden()
+        printed = tmp_path / "printed-qr.png"
+        page.locator(".qr svg").screenshot(path=str(printed))
+        page.screenshot(path=str(SCREENSHOTS / f"journey-slip-printed-{language}.png"))
+        qr_mm = page.evaluate("document.querySelector('.qr svg').getBoundingClientRect().width") * 25.4 / 96
+        assert qr_mm >= 50, f"the printed QR is {qr_mm:.0f} mm wide"
+    finally:
+        citizen.close()
+
+    if language == "vi":
+        # the nurse points the camera at the printed slip: Chromium's fake camera plays its picture
+        video = camera_video_of(printed, tmp_path / "slip.y4m")
+        camera = launch(
+            playwright,
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={video}",
+        )
+        try:
+            nurse = visit(camera, service, size=size, language=language, permissions=["camera"])
+            door_checks_in(nurse, service, w, code, name, language, by_camera=True)
+        finally:
+            camera.close()
+    else:
+        nurse = visit(browser, service, size=size, language=language)
+        door_checks_in(nurse, service, w, code, name, language, by_camera=False, photo=printed)
+
+
+def door_checks_in(
+    nurse: Visit,
+    service: Service,
+    w: dict[str, str],
+    code: str,
+    name: str,
+    language: str,
+    *,
+    by_camera: bool,
+    photo: Path | None = None,
+) -> None:
+    page = nurse.page
+    try:
+        page.goto(f"{service.base}/door")
+        page.get_by_label(w["username"]).fill("ankhanh.staff")
+        page.get_by_label(w["password"]).fill(demo_passwords(service.data_dir)["ankhanh.staff"])
+        page.get_by_role("button", name=w["sign_in"], exact=True).click()
+        page.wait_for_url(f"{service.base}/door/*")
+        assert name in page.locator("#today").inner_text()
+        nurse.check(f"door-{language}")
+        if by_camera:
+            page.get_by_role("button", name=w["camera"]).click()
+        else:
+            assert photo is not None
+            page.locator("#photo").set_input_files(str(photo))
+        answer = page.locator('[data-answer="ok"]')
+        answer.wait_for(timeout=30_000)
+        assert name in answer.inner_text()
+        assert code in answer.inner_text()
+        assert w["checked_in"] in answer.inner_text()
+        expect(page.locator("#today tr", has_text=name)).to_contain_text(w["came"])  # the list refreshed itself
+        nurse.check(f"door-checked-in-{language}-{'camera' if by_camera else 'photo'}")
+    finally:
+        nurse.close()
