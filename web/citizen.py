@@ -109,7 +109,6 @@ def _consent(form: dict[str, str]) -> dict[str, Any]:
 def inline_qr(svg: bytes, label: str) -> str:
     """A QR drawn as SVG, to put in the page itself (no second request, sharp on paper); its size is the page's."""
     text = svg.decode()
-    text = text[text.index("<svg") :]
     text = re.sub(r'\s(width|height)="[^"]*"', "", text, count=2)
     return text.replace("<svg", f'<svg role="img" aria-label="{label}"', 1)
 
