@@ -46,6 +46,8 @@ from web.view import (
 )
 
 PERSON_FIELDS = ("full_name", "date_of_birth", "sex", "cccd", "province", "district", "ward")
+CHANNEL_FIELDS = ("email", "notify_by", "language")  # how the account holder hears from us
+CHANNELS = ("sms", "zalo", "email", "none")
 
 
 @dataclass(frozen=True)
@@ -96,10 +98,14 @@ def _once(citizen: Principal, form: dict[str, str], operation: str, **payload: A
     return idempotency_key(f"{citizen.role.value}:{citizen.id}", key, operation, payload)
 
 
-def _person_form(form: dict[str, str]) -> dict[str, Any]:
+def _person_form(form: dict[str, str], names: tuple[str, ...] = PERSON_FIELDS) -> dict[str, Any]:
     """The fields of a person as the form sent them, blank ones left out (the model says which it needs)."""
-    typed = {name: form.get(name, "").strip()[:200] for name in PERSON_FIELDS}
+    typed = {name: form.get(name, "").strip()[:200] for name in names}
     return {name: value for name, value in typed.items() if value}
+
+
+def _profile_choices() -> dict[str, Any]:
+    return {"sexes": list(Sex), "channels": CHANNELS, "languages": ("vi", "en")}
 
 
 def _consent(form: dict[str, str]) -> dict[str, Any]:
@@ -137,15 +143,18 @@ class CitizenPages(Controller):
         if citizen is None:
             return sign_in_first(request)
         me, _ = await _household(uow, citizen)
-        typed = {name: str(getattr(me, name) or "") for name in PERSON_FIELDS} if me else {"province": "Cần Thơ"}
-        return page(request, "profile.html.j2", typed=typed, wrong={}, sexes=list(Sex), consented=me is not None)
+        if me is None:
+            typed = {"province": "Cần Thơ", "notify_by": "sms", "language": language_of(request)}
+        else:
+            typed = {name: str(getattr(me, name) or "") for name in PERSON_FIELDS + CHANNEL_FIELDS}
+        return page(request, "profile.html.j2", typed=typed, wrong={}, consented=me is not None, **_profile_choices())
 
     @post("/me/profile", status_code=HTTP_200_OK)
     async def save_profile(self, request: AnyRequest, uow: UoW, data: FormData) -> Template | Redirect:
         citizen = citizen_of(request)
         if citizen is None:
             return sign_in_first(request)
-        typed = _person_form(data)
+        typed = _person_form(data, PERSON_FIELDS + CHANNEL_FIELDS)
         try:
             profile = ProfileUpsert.model_validate(typed | {"consent": _consent(data)})
             await people.save_profile(uow, citizen, profile, now=datetime.now(UTC))
@@ -156,7 +165,13 @@ class CitizenPages(Controller):
         else:
             return to("/me")
         return page(
-            request, "profile.html.j2", typed=typed, wrong=wrong, sexes=list(Sex), consented=False, back="/me/profile"
+            request,
+            "profile.html.j2",
+            typed=typed,
+            wrong=wrong,
+            consented=False,
+            back="/me/profile",
+            **_profile_choices(),
         )
 
     @get("/me/dependents/new")
