@@ -77,6 +77,10 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/door/{clinic_id:uuid}"): SESSION,
     ("POST", "/door/{clinic_id:uuid}/check-in"): SESSION,
     ("GET", "/door/{clinic_id:uuid}/today"): SESSION,
+    ("POST", "/door/{clinic_id:uuid}/bookings/{booking_id:uuid}/evidence"): SESSION,
+    ("POST", "/door/{clinic_id:uuid}/bookings/{booking_id:uuid}/dose"): SESSION,
+    ("POST", "/door/{clinic_id:uuid}/bookings/{booking_id:uuid}/visit"): SESSION,
+    ("POST", "/door/{clinic_id:uuid}/bookings/{booking_id:uuid}/reaction"): SESSION,
     # sign-in, the catalogue and the search, the docs and the service's own health
     ("POST", "/api/v1/auth/otp/request"): PUBLIC,
     ("POST", "/api/v1/auth/otp/verify"): PUBLIC,

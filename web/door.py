@@ -6,6 +6,7 @@ the clinic scope, the check-in window and the QR's signature are checked exactly
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -18,10 +19,12 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
 from pydantic import ValidationError
 
-from booking.schemas import CheckIn, CheckInRequest
-from booking.service import bookings, checkin
+from booking.models import Booking, BookingPolicy, BookingStatus, EventOutcome, InjectionSite, Severity
+from booking.schemas import AdverseEventCreate, CheckIn, CheckInRequest, VaccinationCreate
+from booking.service import bookings, checkin, visits
 from clinics import service as clinics
 from clinics.models import Clinic
+from quotas import service as quotas
 from vaxbook.auth import service as auth
 from vaxbook.auth.models import Principal, Role
 from vaxbook.auth.security import TokenIssuer
@@ -100,6 +103,38 @@ async def _clinics_of(uow: UoW, staff: Principal) -> list[Clinic]:
     return [await clinics.get_clinic(uow, clinic_id) for clinic_id in sorted(staff.clinic_ids)]
 
 
+@dataclass(frozen=True)
+class NextStep:
+    """What the nurse may do next for a booking checked in (or done): see the evidence, give the dose with a lot of
+    the clinic's stock, close a visit, report a reaction during observation. Only which forms to show: each form's
+    use case checks its own rules again."""
+
+    booking_id: UUID
+    evidence: bool = False
+    lots: list[tuple[UUID, str]] | None = None  # the dose form, with the lots to pick from
+    visit: bool = False
+    observe_until: str | None = None  # the reaction form, after a dose
+
+
+async def _next_step(uow: UoW, staff: Principal, booking: Booking, *, evidence_due: bool) -> NextStep:
+    if booking.status is not BookingStatus.CHECKED_IN:
+        return NextStep(booking.id)
+    if evidence_due and booking.evidence_seen_at is None:
+        return NextStep(booking.id, evidence=True)
+    product_id = (await clinics.get_service(uow, booking.service_id)).product_id
+    if product_id is None:
+        return NextStep(booking.id, visit=True)
+    today = datetime.now(UTC).astimezone(ZoneInfo(booking.timezone)).date()
+    lots = [
+        (line.lot.id, f"{line.lot.lot_number} · {line.lot.expires_on:%d/%m/%Y} · {line.doses}")
+        for line in sorted(
+            await quotas.clinic_stock(uow, staff, booking.clinic_id), key=lambda held: held.lot.expires_on
+        )
+        if line.lot.product_id == product_id and line.doses > 0 and line.lot.usable_on(today)
+    ]
+    return NextStep(booking.id, lots=lots)
+
+
 def _answer(done: CheckIn, language: Language) -> dict[str, Any]:
     """What the nurse reads out and checks, from the same answer the API gives a scanner."""
     t = {key: text.in_(language) for key, text in WORDS.items()}
@@ -119,6 +154,20 @@ def _answer(done: CheckIn, language: Language) -> dict[str, Any]:
         "needs_evidence": done.needs_evidence,
         "evidence": evidence,
     }
+
+
+_CHOICES = {"sites": list(InjectionSite), "severities": list(Severity), "outcomes": list(EventOutcome)}
+
+
+def _refusal(refused: DomainError, language: Language) -> str:
+    """A refusal said in the answer box; a door the staff member may not open is refused as a page (403)."""
+    if refused.status in (401, 403):
+        raise refused
+    return said(refused, language)
+
+
+def _wrong_fields(error: ValidationError, language: Language) -> str:
+    return "; ".join(field_messages(error, language).values())
 
 
 class DoorPages(Controller):
@@ -142,7 +191,7 @@ class DoorPages(Controller):
         staff = await staff_of(request, uow)
         if staff is None:
             return sign_in_first(request, staff=True)
-        return await self._door_page(request, uow, staff, clinic_id, answer=None, refusal=None)
+        return await self._door_page(request, uow, staff, clinic_id)
 
     @post("/door/{clinic_id:uuid}/check-in", status_code=HTTP_200_OK)
     async def check_in(
@@ -160,26 +209,137 @@ class DoorPages(Controller):
             return sign_in_first(request, staff=True)
         language = language_of(request)
         typed = {name: str(data.get(name, "")).strip()[:1000] for name in ("qr", "code", "cccd_last4", "date_of_birth")}
-        answer, refusal = None, None
         try:
             asked = CheckInRequest.model_validate({name: value for name, value in typed.items() if value})
             # a code read twice is sent once by the scanner; sent again, it answers who checked it in and when
             done = await checkin.check_in(
                 uow, staff, clinic_id=clinic_id, request=asked, window=checkin_window, now=datetime.now(UTC)
             )
-            answer = _answer(CheckIn.of(done), language)
         except ValidationError as error:
-            refusal = "; ".join(field_messages(error, language).values())
+            return await self._reply(request, uow, staff, clinic_id, refusal=_wrong_fields(error, language))
         except DomainError as refused:
-            if refused.status in (401, 403):
-                raise
-            refusal = said(refused, language)
-        if request.headers.get("hx-request") == "true":
-            shown = page(request, "_door_answer.html.j2", answer=answer, refusal=refusal)
-            if answer:
-                shown.headers["HX-Trigger"] = "checked-in"  # today's list refreshes itself
-            return shown
-        return await self._door_page(request, uow, staff, clinic_id, answer=answer, refusal=refusal)
+            return await self._reply(request, uow, staff, clinic_id, refusal=_refusal(refused, language))
+        step = await _next_step(uow, staff, done.booking, evidence_due=done.needs_evidence)
+        return await self._reply(
+            request, uow, staff, clinic_id, answer=_answer(CheckIn.of(done), language), step=step, changed=True
+        )
+
+    @post("/door/{clinic_id:uuid}/bookings/{booking_id:uuid}/evidence", status_code=HTTP_200_OK)
+    async def evidence(
+        self,
+        clinic_id: FromPath[UUID],
+        booking_id: FromPath[UUID],
+        request: AnyRequest,
+        uow: UoW,
+        policy: NamedDependency[BookingPolicy],
+        data: FormData,
+    ) -> Template | Redirect:
+        """The evidence the group asks for was seen, or not: without it, the person is not counted in the group, or
+        when the group gave the seat, is not vaccinated today and the seat goes back."""
+        staff = await staff_of(request, uow)
+        if staff is None:
+            return sign_in_first(request, staff=True)
+        language = language_of(request)
+        seen = data.get("seen") == "yes"
+        try:
+            booking = await visits.confirm_evidence(
+                uow, staff, policy, clinic_id=clinic_id, booking_id=booking_id, seen=seen, now=datetime.now(UTC)
+            )
+        except DomainError as refused:
+            return await self._reply(request, uow, staff, clinic_id, refusal=_refusal(refused, language))
+        note = WORDS["evidence_seen" if seen else f"evidence_missing_{booking.status.value}"].in_(language)
+        step = await _next_step(uow, staff, booking, evidence_due=False)
+        return await self._reply(request, uow, staff, clinic_id, note=note, step=step, changed=True)
+
+    @post("/door/{clinic_id:uuid}/bookings/{booking_id:uuid}/dose", status_code=HTTP_200_OK)
+    async def dose(
+        self, clinic_id: FromPath[UUID], booking_id: FromPath[UUID], request: AnyRequest, uow: UoW, data: FormData
+    ) -> Template | Redirect:
+        """The dose given, from a lot of the clinic's stock: it leaves the ledger, and observation begins."""
+        staff = await staff_of(request, uow)
+        if staff is None:
+            return sign_in_first(request, staff=True)
+        language = language_of(request)
+        try:
+            given = VaccinationCreate.model_validate(
+                {"lot_id": data.get("lot_id", ""), "injection_site": data.get("injection_site", "")}
+            )
+            vaccination = await visits.record_vaccination(
+                uow, staff, clinic_id=clinic_id, booking_id=booking_id, data=given, now=datetime.now(UTC)
+            )
+        except ValidationError as error:
+            return await self._reply(request, uow, staff, clinic_id, refusal=_wrong_fields(error, language))
+        except DomainError as refused:
+            return await self._reply(request, uow, staff, clinic_id, refusal=_refusal(refused, language))
+        until = vaccination.observe_until.astimezone(ZoneInfo(vaccination.timezone)).strftime("%H:%M")
+        note = WORDS["dose_recorded"].in_(language).format(lot=vaccination.lot_number, until=until)
+        step = NextStep(booking_id, observe_until=until)
+        return await self._reply(request, uow, staff, clinic_id, note=note, step=step, changed=True)
+
+    @post("/door/{clinic_id:uuid}/bookings/{booking_id:uuid}/visit", status_code=HTTP_200_OK)
+    async def visit_done(
+        self, clinic_id: FromPath[UUID], booking_id: FromPath[UUID], request: AnyRequest, uow: UoW
+    ) -> Template | Redirect:
+        """A health-service visit (an antenatal check-up) took place."""
+        staff = await staff_of(request, uow)
+        if staff is None:
+            return sign_in_first(request, staff=True)
+        language = language_of(request)
+        try:
+            await visits.record_attendance(uow, staff, clinic_id=clinic_id, booking_id=booking_id)
+        except DomainError as refused:
+            return await self._reply(request, uow, staff, clinic_id, refusal=_refusal(refused, language))
+        return await self._reply(request, uow, staff, clinic_id, note=WORDS["visit_done"].in_(language), changed=True)
+
+    @post("/door/{clinic_id:uuid}/bookings/{booking_id:uuid}/reaction", status_code=HTTP_200_OK)
+    async def reaction(
+        self, clinic_id: FromPath[UUID], booking_id: FromPath[UUID], request: AnyRequest, uow: UoW, data: FormData
+    ) -> Template | Redirect:
+        """A reaction seen during observation, reported from the door; a serious one goes to the department."""
+        staff = await staff_of(request, uow)
+        if staff is None:
+            return sign_in_first(request, staff=True)
+        language = language_of(request)
+        try:
+            event = AdverseEventCreate.model_validate(
+                {
+                    "severity": data.get("severity", ""),
+                    "serious": data.get("serious") == "yes",
+                    "outcome": data.get("outcome", ""),
+                    "description": data.get("description", "")[:2000],
+                    "onset_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+                }
+            )
+            await visits.report_adverse_event(uow, staff, booking_id=booking_id, clinic_id=clinic_id, data=event)
+        except ValidationError as error:
+            step = NextStep(booking_id, observe_until=data.get("observe_until", "")[:5])
+            return await self._reply(request, uow, staff, clinic_id, refusal=_wrong_fields(error, language), step=step)
+        except DomainError as refused:
+            return await self._reply(request, uow, staff, clinic_id, refusal=_refusal(refused, language))
+        return await self._reply(request, uow, staff, clinic_id, note=WORDS["reaction_recorded"].in_(language))
+
+    async def _reply(
+        self,
+        request: AnyRequest,
+        uow: UoW,
+        staff: Principal,
+        clinic_id: UUID,
+        *,
+        answer: dict[str, Any] | None = None,
+        refusal: str | None = None,
+        note: str | None = None,
+        step: NextStep | None = None,
+        changed: bool = False,
+    ) -> Template:
+        """Asked by htmx, the answer alone (and today's list told to refresh when something changed); else the
+        whole door page with it."""
+        shown_with = {"answer": answer, "refusal": refusal, "note": note, "step": step, "choices": _CHOICES}
+        if request.headers.get("hx-request") != "true":
+            return await self._door_page(request, uow, staff, clinic_id, **shown_with)
+        shown = page(request, "_door_answer.html.j2", clinic_id=clinic_id, **shown_with)
+        if changed:
+            shown.headers["HX-Trigger"] = "checked-in"
+        return shown
 
     @get("/door/{clinic_id:uuid}/today")
     async def today(self, clinic_id: FromPath[UUID], request: AnyRequest, uow: UoW) -> Template | Redirect:
@@ -211,9 +371,7 @@ class DoorPages(Controller):
         uow: UoW,
         staff: Principal,
         clinic_id: UUID,
-        *,
-        answer: dict[str, Any] | None,
-        refusal: str | None,
+        **answered: Any,
     ) -> Template:
         staff.require_clinic(clinic_id)
         clinic = await clinics.get_clinic(uow, clinic_id)
@@ -223,10 +381,10 @@ class DoorPages(Controller):
             "door.html.j2",
             clinic=clinic,
             rows=rows,
-            answer=answer,
-            refusal=refusal,
+            clinic_id=clinic_id,
             wasm=WASM,
             back=f"/door/{clinic_id}",
+            **({"answer": None, "refusal": None, "note": None, "step": None, "choices": _CHOICES} | answered),
         )
         shown.headers["Content-Security-Policy"] = DOOR_POLICY
         return shown

@@ -48,6 +48,7 @@ WORDS = {
         "camera": "Bật camera",
         "checked_in": "ĐÃ TIẾP ĐÓN",
         "came": "Đã đến",
+        "visit_done": "Đã khám xong",
     },
     "en": {
         "sign_in": "Sign in",
@@ -73,6 +74,7 @@ WORDS = {
         "camera": "Start the camera",
         "checked_in": "CHECKED IN",
         "came": "Checked in",
+        "visit_done": "Visit done",
     },
 }
 
@@ -233,5 +235,7 @@ def door_checks_in(
         assert w["checked_in"] in answer.inner_text()
         expect(page.locator("#today tr", has_text=name)).to_contain_text(w["came"])  # the list refreshed itself
         nurse.check(f"door-checked-in-{language}-{'camera' if by_camera else 'photo'}")
+        page.get_by_role("button", name=w["visit_done"]).click()  # an antenatal check-up: no dose, a visit
+        page.locator('[data-answer="done"]').wait_for()
     finally:
         nurse.close()

@@ -1,23 +1,35 @@
 """The nurse's page at the door over HTTP: staff sign in on a page, the scanner's reading (or the code typed by hand)
 checks a booking in through the API's own use case, refusals are said in large type, other clinics stay closed, and
-today's list follows. The camera itself is driven in a real Chromium (tests/e2e/test_door_browser.py)."""
+today's list follows; then the evidence, the dose from a lot of the clinic's stock, a reaction, or a visit closed.
+The camera itself is driven in a real Chromium (tests/e2e/test_journeys_browser.py)."""
 
 from __future__ import annotations
 
+import re
+from datetime import date, timedelta
+from uuid import UUID, uuid4
+
+import asyncpg
 import httpx
 
+from clinics.models import ServiceKind
 from tests.conftest import RecordingOtpSender
 from tests.factories import (
     STAFF_PASSWORD,
     citizen_headers,
     consent,
+    declare,
+    make_citizen,
     make_clinic,
     make_service,
     make_slot,
     make_staff,
     person_details,
     soon,
+    staff_headers,
+    token_for,
 )
+from tests.integration.priority.test_priority_api import PREGNANT_FROM_13_WEEKS, hold_back, make_group
 from tests.integration.web.test_pages import csrf_of, signed_in_citizen
 from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
@@ -121,3 +133,86 @@ async def test_the_nurse_checks_in_by_scan_and_by_hand_and_sees_today_s_list(
     client.cookies.clear()
     await signed_in_citizen(client, otp_sender, "0913000004")
     assert (await client.get(f"/door/{here.id}")).headers["location"] == f"/staff/signin?next=/door/{here.id}"
+
+
+async def test_after_the_scan_the_nurse_sees_the_evidence_gives_the_dose_from_a_lot_and_reports_a_reaction(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN, [])
+    group = await make_group(client, admin, PREGNANT_FROM_13_WEEKS)
+    clinic = await make_clinic(uow)
+    service = await make_service(uow, kind=ServiceKind.VACCINATION)
+    slot = await make_slot(uow, clinic, service, capacity=2, starts_at=soon(0.5))
+    await hold_back(client, admin, slot, (group, 2, soon(-1)))
+    lot_number = await db.fetchval(
+        "SELECT l.lot_number FROM clinic_stock s JOIN vaccine_lots l ON l.id = s.lot_id WHERE s.clinic_id = $1",
+        clinic.id,
+    )
+    booked = []
+    for _ in range(2):
+        citizen, person = await make_citizen(uow, sex="female", date_of_birth=date(1995, 1, 1))
+        await declare(uow, person.id, last_period=(slot.starts_at - timedelta(weeks=20)).date())
+        made = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
+        assert made.json()["reserved_seat"] is True
+        booked.append((made.json(), person))
+    await staff_signed_in(client, await make_staff(uow, Role.CLINIC_STAFF, [clinic.id]))
+    door = await client.get(f"/door/{clinic.id}")
+    htmx = {"HX-Request": "true"}
+
+    async def send(path: str, **fields: str) -> httpx.Response:
+        sent = await client.post(path, data=fields | {"_csrf_token": csrf_of(door)}, headers=htmx)
+        assert sent.status_code == 200, sent.text
+        return sent
+
+    (first, lan), (second, hoa) = booked
+    scanned = await send(f"/door/{clinic.id}/check-in", code=first["code"], cccd_last4=lan.cccd[-4:])  # type: ignore[index]
+    assert WORDS["check_evidence"].vi in scanned.text
+    assert WORDS["weeks_pregnant"].vi.format(n=20) in scanned.text, "what was declared, in weeks on the day"
+    steps = f"/door/{clinic.id}/bookings/{first['id']}"
+    assert f'action="{steps}/evidence"' in scanned.text
+    assert f"{steps}/dose" not in scanned.text, "no dose form before the evidence is seen"
+    early = await send(f"{steps}/dose", lot_id=str(uuid4()), injection_site="left_arm")
+    assert 'data-answer="refused"' in early.text, "the use case refuses a dose before the evidence, whatever is sent"
+
+    seen = await send(f"{steps}/evidence", seen="yes")
+    assert WORDS["evidence_seen"].vi in seen.text
+    lot_id = re.search(r'<option value="([0-9a-f-]{36})">' + re.escape(lot_number), seen.text)
+    assert lot_id, "the dose form offers the clinic's lot"
+    given = await send(f"{steps}/dose", lot_id=lot_id.group(1), injection_site="left_arm")
+    assert lot_number in given.text
+    assert f'action="{steps}/reaction"' in given.text
+    assert await db.fetchval("SELECT status FROM bookings WHERE id = $1", UUID(first["id"])) == "completed"
+    assert await db.fetchval("SELECT doses FROM clinic_stock WHERE clinic_id = $1", clinic.id) == 1
+    vague = await send(f"{steps}/reaction", severity="severe", outcome="recovering", description="  ")
+    assert 'data-answer="refused"' in vague.text
+    assert f'action="{steps}/reaction"' in vague.text, "the form stays for another try"
+    reported = await send(
+        f"{steps}/reaction", severity="severe", outcome="hospitalised", serious="yes", description="Khó thở, mẩn đỏ"
+    )
+    assert WORDS["reaction_recorded"].vi in reported.text
+    serious = await client.get("/api/v1/adverse-events", params={"serious": "true"}, headers=admin)
+    assert [e["event"]["booking_id"] for e in serious.json()["items"]] == [first["id"]]
+
+    # no evidence for a seat the group gave: no dose today, the seat goes back
+    await send(f"/door/{clinic.id}/check-in", code=second["code"], cccd_last4=hoa.cccd[-4:])  # type: ignore[index]
+    refused = await send(f"/door/{clinic.id}/bookings/{second['id']}/evidence", seen="no")
+    assert WORDS["evidence_missing_not_eligible"].vi in refused.text
+    assert await db.fetchval("SELECT doses FROM clinic_stock WHERE clinic_id = $1", clinic.id) == 1
+
+
+async def test_a_health_service_visit_is_closed_from_the_door(
+    client: httpx.AsyncClient, uow: UnitOfWork, otp_sender: RecordingOtpSender
+) -> None:
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=2, starts_at=soon(0.25))
+    mai = await a_booking(client, otp_sender.codes, "0913000009", str(slot.id))
+    await staff_signed_in(client, await make_staff(uow, Role.CLINIC_STAFF, [clinic.id]))
+    door = await client.get(f"/door/{clinic.id}")
+    scanned = await client.post(f"/door/{clinic.id}/check-in", data={"qr": mai["qr"], "_csrf_token": csrf_of(door)})
+    steps = f"/door/{clinic.id}/bookings/{mai['id']}"
+    assert f'action="{steps}/visit"' in scanned.text
+    assert f"{steps}/dose" not in scanned.text
+    done = await client.post(f"{steps}/visit", data={"_csrf_token": csrf_of(door)})
+    assert WORDS["visit_done"].vi in done.text
+    again = await client.post(f"{steps}/visit", data={"_csrf_token": csrf_of(door)})
+    assert 'data-answer="refused"' in again.text
