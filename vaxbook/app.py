@@ -100,6 +100,7 @@ from web.citizen import CitizenPages
 from web.docs import STATIC_PATH, DocsPage
 from web.door import DoorPages, StaffSignIn
 from web.pages import PageController, SignInController
+from web.waiting import StandbyPages
 
 OPENAPI_PATH = "/schema"
 API_PREFIX = "/api/"
@@ -144,6 +145,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     PageController,
     SignInController,
     CitizenPages,
+    StandbyPages,
     StaffSignIn,
     DoorPages,
     create_static_files_router(

@@ -54,6 +54,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     # the pages anyone may open
     ("GET", "/"): PUBLIC,
     ("GET", "/search"): PUBLIC,
+    ("GET", "/book"): PUBLIC,
     ("GET", "/lang/{code:str}"): PUBLIC,
     # signing in and out on the pages
     ("GET", "/signin"): PUBLIC,
@@ -70,6 +71,11 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/book/{slot_id:uuid}"): SESSION,
     ("GET", "/me/bookings/{booking_id:uuid}"): SESSION,
     ("POST", "/me/bookings/{booking_id:uuid}/cancel"): SESSION,
+    ("GET", "/me/standby/new"): SESSION,
+    ("POST", "/me/standby"): SESSION,
+    ("GET", "/me/standby/{entry_id:uuid}"): SESSION,
+    ("POST", "/me/standby/{entry_id:uuid}/accept"): SESSION,
+    ("POST", "/me/standby/{entry_id:uuid}/leave"): SESSION,
     # the staff's pages, behind the same cookie; each page reads the account fresh and checks its clinic
     ("GET", "/staff/signin"): PUBLIC,
     ("POST", "/staff/signin"): PUBLIC,

@@ -17,7 +17,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
 from pydantic import ValidationError
 
-from booking.models import CONSENT_VERSION, Booking, BookingPolicy, Person, Relation
+from booking.models import CONSENT_VERSION, Booking, BookingPolicy, Relation
 from booking.schemas import DependentCreate, ProfileUpsert
 from booking.service import bookings, checkin, people
 from clinics import service as clinics
@@ -28,7 +28,6 @@ from vaxbook.auth.models import Principal
 from vaxbook.dependencies import CheckInWindow, Keys, UoW
 from vaxbook.errors import DomainError, NotFound
 from vaxbook.i18n import Language
-from vaxbook.idempotency import IdempotencyKey, idempotency_key
 from web.text import WORDS
 from web.view import (
     PAGE_ERRORS,
@@ -37,13 +36,16 @@ from web.view import (
     FormData,
     citizen_of,
     field_messages,
+    household,
     language_of,
+    once,
     page,
     said,
     sign_in_first,
     span,
     to,
 )
+from web.waiting import waiting_of
 
 PERSON_FIELDS = ("full_name", "date_of_birth", "sex", "cccd", "province", "district", "ward")
 CHANNEL_FIELDS = ("email", "notify_by", "language")  # how the account holder hears from us
@@ -79,25 +81,6 @@ def _slip(booking: Booking, person: str, language: Language) -> Slip:
     )
 
 
-async def _household(uow: UoW, citizen: Principal) -> tuple[Person | None, list[Person]]:
-    """The citizen's own record (None before they fill in their profile) and the people they book for."""
-    try:
-        me = await people.profile(uow, citizen)
-    except NotFound:
-        return None, []
-    return me, await people.dependents(uow, citizen)
-
-
-def _once(citizen: Principal, form: dict[str, str], operation: str, **payload: Any) -> IdempotencyKey | None:
-    """The key each form carries (made when the page was drawn): a second tap on the same form replays the first
-    answer rather than acting twice."""
-    try:
-        key = str(UUID(form.get("once", "")))
-    except ValueError:
-        return None
-    return idempotency_key(f"{citizen.role.value}:{citizen.id}", key, operation, payload)
-
-
 def _person_form(form: dict[str, str], names: tuple[str, ...] = PERSON_FIELDS) -> dict[str, Any]:
     """The fields of a person as the form sent them, blank ones left out (the model says which it needs)."""
     typed = {name: form.get(name, "").strip()[:200] for name in names}
@@ -130,19 +113,20 @@ class CitizenPages(Controller):
         if citizen is None:
             return sign_in_first(request)
         language = language_of(request)
-        me, dependents = await _household(uow, citizen)
+        me, dependents = await household(uow, citizen)
         names = {p.id: p.full_name for p in ([me] if me else []) + dependents}
         found = await bookings.of_account(uow, citizen, after=None, limit=100)
         slips = [_slip(b, names.get(b.person_id, ""), language) for b in found]
         relations = {r.value: WORDS[f"relation_{r.value}"].in_(language) for r in Relation}
-        return page(request, "me.html.j2", me=me, dependents=dependents, slips=slips, relations=relations)
+        waits = await waiting_of(uow, request, names) if me else []
+        return page(request, "me.html.j2", me=me, dependents=dependents, slips=slips, relations=relations, waits=waits)
 
     @get("/me/profile")
     async def profile_form(self, request: AnyRequest, uow: UoW) -> Template | Redirect:
         citizen = citizen_of(request)
         if citizen is None:
             return sign_in_first(request)
-        me, _ = await _household(uow, citizen)
+        me, _ = await household(uow, citizen)
         if me is None:
             typed = {"province": "Cần Thơ", "notify_by": "sms", "language": language_of(request)}
         else:
@@ -179,7 +163,7 @@ class CitizenPages(Controller):
         citizen = citizen_of(request)
         if citizen is None:
             return sign_in_first(request)
-        me, _ = await _household(uow, citizen)
+        me, _ = await household(uow, citizen)
         if me is None:
             return to("/me/profile")
         typed = {"province": me.province, "district": me.district, "ward": me.ward}
@@ -235,7 +219,7 @@ class CitizenPages(Controller):
             person_id = UUID(data["person"]) if data.get("person") else None
         except ValueError:
             person_id = None
-        key = _once(citizen, data, "bookings.create", slot_id=str(slot_id), person_id=person_id and str(person_id))
+        key = once(citizen, data, "bookings.create", slot_id=str(slot_id), person_id=person_id and str(person_id))
         try:
             booked = await bookings.book(
                 uow,
@@ -254,7 +238,7 @@ class CitizenPages(Controller):
     async def _book_page(
         self, request: AnyRequest, uow: UoW, citizen: Principal, slot_id: UUID, *, message: str | None
     ) -> Template | Redirect:
-        me, dependents = await _household(uow, citizen)
+        me, dependents = await household(uow, citizen)
         if me is None:
             return to("/me/profile")
         language = language_of(request)
@@ -289,7 +273,7 @@ class CitizenPages(Controller):
             return sign_in_first(request)
         language = language_of(request)
         booking = await bookings.get(uow, citizen, booking_id)
-        me, dependents = await _household(uow, citizen)
+        me, dependents = await household(uow, citizen)
         person = next((p.full_name for p in ([me] if me else []) + dependents if p.id == booking.person_id), "")
         qr = None
         if booking.active:
@@ -309,7 +293,7 @@ class CitizenPages(Controller):
         citizen = citizen_of(request)
         if citizen is None:
             return sign_in_first(request)
-        key = _once(citizen, data, "bookings.cancel", booking_id=str(booking_id))
+        key = once(citizen, data, "bookings.cancel", booking_id=str(booking_id))
         # a refusal (someone else's booking, one already started) is said on a page of its own (PAGE_ERRORS)
         await bookings.cancel(uow, citizen, policy, booking_id=booking_id, now=datetime.now(UTC), idempotency=key)
         return to("/me")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from urllib.parse import quote
 from uuid import UUID
 
 from litestar import Controller, get, post
@@ -17,7 +18,7 @@ from pydantic import ValidationError
 
 from booking.service import people
 from clinics import service as clinics
-from clinics.models import Found
+from clinics.models import Found, Service
 from vaxbook.auth import service as auth
 from vaxbook.auth.schemas import OtpRequest, OtpVerify
 from vaxbook.auth.security import TokenIssuer
@@ -54,6 +55,9 @@ class Row:
     """A slot found, as the search page shows it."""
 
     slot_id: UUID
+    service_id: UUID
+    clinic_id: UUID
+    day: date
     clinic: str
     address: str
     service: str
@@ -61,6 +65,7 @@ class Row:
     seats: str
     notes: list[str]
     bookable: bool  # seats left that the searcher (or anyone, for a visitor) may take now
+    waitable: bool  # none left for the searcher: they may wait for one (the standby list)
 
 
 class PageController(Controller):
@@ -80,6 +85,12 @@ class PageController(Controller):
             key=LANGUAGE_COOKIE, value=language, max_age=ONE_YEAR, httponly=True, samesite="lax", secure=secure
         )
         return to(local_path(request.query_params.get("next")), cookies=[cookie])
+
+    @get("/book")
+    async def book_link(self, request: AnyRequest) -> Redirect:
+        """The link in a message ("book again", "a seat came free"): the search for that service."""
+        service = (request.query_params.get("service") or "").strip()[:100]
+        return to(f"/search?service={quote(service)}" if service else "/search")
 
     @get("/search")
     async def search(self, request: AnyRequest, uow: UoW, settings: AppSettings) -> Template:
@@ -115,7 +126,8 @@ class PageController(Controller):
             )
             names = {s.code: (s.name_vi if language == "vi" else s.name_en) for s in services}
             rows = [_row(f, names, language) for f in found]
-        return page(request, "search.html.j2", asked=asked, services=services, rows=rows, wrong=wrong)
+        wait = await _wait_in_district(uow, asked, services, day) if rows is not None else None
+        return page(request, "search.html.j2", asked=asked, services=services, rows=rows, wrong=wrong, wait=wait)
 
 
 class SignInController(Controller):
@@ -187,6 +199,25 @@ class SignInController(Controller):
         return to("/", cookies=[session_cookie(request, "", 0)])
 
 
+async def _wait_in_district(
+    uow: UoW, asked: dict[str, str], services: list[Service], day: date | None
+) -> dict[str, str] | None:
+    """For a service searched in a district: the standby list for it there, for when no seat suits."""
+    service = next((s for s in services if s.code == asked["service"].lower()), None)
+    wanted = normalize_text(asked["district"])
+    if service is None or not wanted:
+        return None
+    # the district as the clinics there spell it (typed without accents or "Quận", it is the same place)
+    there = await clinics.list_clinics(
+        uow, province=None, district=wanted, ward=None, kind=None, include_inactive=False, after_code=None, limit=1
+    )
+    if not there:
+        return None
+    place = there[0]
+    first = day or datetime.now(UTC).date()
+    return {"service_id": str(service.id), "province": place.province, "district": place.district, "from": str(first)}
+
+
 def _row(found: Found, service_names: dict[str, str], language: Language) -> Row:
     zone = found.clinic.timezone
     t = words(language)
@@ -216,6 +247,9 @@ def _row(found: Found, service_names: dict[str, str], language: Language) -> Row
             notes.append(t["yours_held"].format(n=sum(r.left for r in plan.usable)))
     return Row(
         slot_id=slot.id,
+        service_id=slot.service_id,
+        clinic_id=found.clinic.id,
+        day=found.day,
         clinic=found.clinic.name,
         address=found.clinic.address,
         service=service_names.get(found.service_code, found.service_code),
@@ -223,4 +257,5 @@ def _row(found: Found, service_names: dict[str, str], language: Language) -> Row
         seats=t["seats_left"].format(n=slot.remaining) if slot.remaining else t["no_seats_for_all"],
         notes=notes,
         bookable=bookable,
+        waitable=not bookable and not found.draw_closes_at and not (slot.opens_at and slot.opens_at > now),
     )

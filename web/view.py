@@ -18,12 +18,15 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 from litestar.types import ExceptionHandlersMap
 from pydantic import ValidationError
 
+from booking.models import Person
+from booking.service import people
 from vaxbook.auth import service as auth
 from vaxbook.auth.models import Principal, Role
 from vaxbook.auth.security import PUBLIC, decode
 from vaxbook.db import UnitOfWork
-from vaxbook.errors import DomainError
+from vaxbook.errors import DomainError, NotFound
 from vaxbook.i18n import Language, negotiate
+from vaxbook.idempotency import IdempotencyKey, idempotency_key
 from vaxbook.problems import field_errors_of
 from web.text import WORDS
 
@@ -160,3 +163,22 @@ def refusal_page(request: AnyRequest, refused: DomainError) -> Response[Any]:
 
 
 PAGE_ERRORS: ExceptionHandlersMap = {DomainError: refusal_page}
+
+
+async def household(uow: UnitOfWork, citizen: Principal) -> tuple[Person | None, list[Person]]:
+    """The citizen's own record (None before they fill in their profile) and the people they book for."""
+    try:
+        me = await people.profile(uow, citizen)
+    except NotFound:
+        return None, []
+    return me, await people.dependents(uow, citizen)
+
+
+def once(citizen: Principal, form: dict[str, str], operation: str, **payload: Any) -> IdempotencyKey | None:
+    """The key each form carries (made when the page was drawn): a second tap on the same form replays the first
+    answer rather than acting twice."""
+    try:
+        key = str(UUID(form.get("once", "")))
+    except ValueError:
+        return None
+    return idempotency_key(f"{citizen.role.value}:{citizen.id}", key, operation, payload)

@@ -10,7 +10,16 @@ from uuid import uuid4
 import httpx
 
 from tests.conftest import RecordingOtpSender
-from tests.factories import consent, make_clinic, make_service, make_slot, person_details, soon
+from tests.factories import (
+    consent,
+    make_citizen,
+    make_clinic,
+    make_service,
+    make_slot,
+    person_details,
+    soon,
+    token_for,
+)
 from vaxbook.db import UnitOfWork
 from web.text import WORDS
 
@@ -334,3 +343,53 @@ async def test_the_profile_page_keeps_how_and_in_which_language_the_citizen_hear
     assert saved.status_code == 303
     profile = (await client.get("/api/v1/me/profile", headers=bearer)).json()
     assert (profile["notify_by"], profile["email"], profile["language"]) == ("email", "lan@example.org", "en")
+
+
+async def test_a_citizen_waits_for_a_full_slot_and_takes_the_seat_offered_when_one_comes_free(
+    client: httpx.AsyncClient, uow: UnitOfWork, otp_sender: RecordingOtpSender
+) -> None:
+    clinic = await make_clinic(uow, name="Trạm Y tế phường Cái Khế", district="Ninh Kiều", ward="Cái Khế")
+    service = await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(30))
+    first = await make_citizen(uow)
+    taken = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(first[0]))
+    assert taken.status_code == 201
+
+    await signed_in_citizen(client, otp_sender, "0912 345 666")
+    form = await client.get("/me/profile")
+    await client.post("/me/profile", data=person_details() | {"consent": "yes", "_csrf_token": csrf_of(form)})
+    found = await client.get("/search", params={"service": service.code, "district": "ninh kieu"})
+    assert f'href="/book/{slot.id}"' not in found.text, "no seat: no booking link"
+    wait_link = re.search(r'href="(/me/standby/new\?[^"]+)"', found.text)
+    assert wait_link, "no seat for the service in the district: its standby list is offered"
+    asking = await client.get(wait_link.group(1).replace("&amp;", "&"))
+    assert "Ninh Kiều" in asking.text
+    fields = dict(re.findall(r'name="(service_id|province|district|from|to)"[^>]*value="([^"]*)"', asking.text))
+    backwards = await client.post("/me/standby", data=fields | {"to": "2020-01-01", "_csrf_token": csrf_of(asking)})
+    assert 'role="alert"' in backwards.text, "a wait that ends before it starts is refused, in words"
+    joined = await client.post("/me/standby", data=fields | {"_csrf_token": csrf_of(asking)})
+    assert joined.headers["location"] == "/me"
+    mine = await client.get("/me")
+    assert WORDS["standby_waiting"].vi in mine.text
+
+    # the seat comes free: it is offered to the one waiting, with the time left to take it
+    cancelled = await client.post(f"/api/v1/bookings/{taken.json()['id']}/cancel", headers=token_for(first[0]))
+    assert cancelled.status_code == 200
+    mine = await client.get("/me")
+    assert WORDS["standby_offered"].vi in mine.text
+    offer = re.search(r'href="(/me/standby/[0-9a-f-]{36})"', mine.text)
+    assert offer
+    shown = await client.get(offer.group(1))
+    assert "phút" in shown.text
+    accepted = await client.post(
+        offer.group(1) + "/accept", data={"once": once_of(shown), "_csrf_token": csrf_of(shown)}
+    )
+    assert accepted.headers["location"].startswith("/me/bookings/")
+    slip = await client.get(accepted.headers["location"])
+    assert '<svg role="img"' in slip.text
+    gone = await client.post(offer.group(1) + "/accept", data={"once": str(uuid4()), "_csrf_token": csrf_of(slip)})
+    assert gone.status_code == 409, "an offer taken is gone"
+
+    # the link in a message goes to the search for its service
+    link = await client.get("/book", params={"service": service.code})
+    assert link.headers["location"] == f"/search?service={service.code}"

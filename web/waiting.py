@@ -1,0 +1,221 @@
+"""A citizen's standby list on the pages: joining it for a full slot's clinic and days, seeing an offered seat with
+the time left to take it (in the clinic's local time), accepting or declining it, leaving the list. The messages that
+offer a seat link here (/me/standby/{id}). Each form calls the API's standby use case as the citizen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from uuid import UUID
+
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_200_OK
+from pydantic import ValidationError
+
+from booking.models import BookingPolicy, StandbyEntry, StandbyNotFound, StandbyStatus
+from booking.schemas import StandbyJoin
+from booking.service import standby
+from clinics import service as clinics
+from vaxbook.dependencies import UoW
+from vaxbook.errors import DomainError, NotFound
+from vaxbook.i18n import Language
+from web.text import WORDS
+from web.view import (
+    PAGE_ERRORS,
+    PAGE_OPTIONS,
+    AnyRequest,
+    FormData,
+    citizen_of,
+    field_messages,
+    household,
+    language_of,
+    local_time,
+    once,
+    page,
+    said,
+    sign_in_first,
+    span,
+    to,
+)
+
+WAIT_DAYS = 7  # how long a wait lasts when the citizen does not say
+SCOPE_FIELDS = ("service_id", "clinic_id", "province", "district", "from")  # at a clinic, or anywhere in a district
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A standby entry as the pages show it."""
+
+    id: UUID
+    person: str
+    service: str
+    place: str
+    days: str
+    status: str
+    offered: bool
+    waiting: bool
+    offer_when: str | None = None  # the offered seat's time
+    offer_where: str | None = None
+    expires: str | None = None  # when the offer lapses, local time
+    minutes_left: int | None = None
+
+
+async def _shown(uow: UoW, entry: StandbyEntry, names: dict[UUID, str], language: Language) -> Waiting:
+    service = await clinics.get_service(uow, entry.service_id)
+    place = (await clinics.get_clinic(uow, entry.clinic_id)).name if entry.clinic_id else f"{entry.district}"
+    shown = Waiting(
+        id=entry.id,
+        person=names.get(entry.person_id, ""),
+        service=service.name_vi if language == "vi" else service.name_en,
+        place=place,
+        days=f"{entry.date_from:%d/%m/%Y} – {entry.date_to:%d/%m/%Y}",
+        status=WORDS[f"standby_{entry.status.value}"].in_(language),
+        offered=entry.status is StandbyStatus.OFFERED,
+        waiting=entry.status is StandbyStatus.WAITING,
+    )
+    if entry.status is StandbyStatus.OFFERED and entry.offer_slot_id and entry.offer_expires_at:
+        slot, clinic = await clinics.get_slot(uow, entry.offer_slot_id)
+        left = max(0, int((entry.offer_expires_at - datetime.now(UTC)).total_seconds() // 60))
+        return Waiting(
+            **(
+                shown.__dict__
+                | {
+                    "offer_when": span(slot.starts_at, slot.ends_at, clinic.timezone),
+                    "offer_where": f"{clinic.name}, {clinic.address}",
+                    "expires": local_time(entry.offer_expires_at, clinic.timezone),
+                    "minutes_left": left,
+                }
+            )
+        )
+    return shown
+
+
+async def waiting_of(uow: UoW, request: AnyRequest, names: dict[UUID, str]) -> list[Waiting]:
+    """The citizen's entries still open (waiting, or with a seat offered), for their bookings page."""
+    citizen = citizen_of(request)
+    assert citizen is not None
+    language = language_of(request)
+    entries = await standby.of_account(uow, citizen)
+    open_ = [e for e in entries if e.status in (StandbyStatus.WAITING, StandbyStatus.OFFERED)]
+    return [await _shown(uow, e, names, language) for e in open_]
+
+
+class StandbyPages(Controller):
+    include_in_schema = False
+    opt = PAGE_OPTIONS
+    exception_handlers = PAGE_ERRORS
+
+    @get("/me/standby/new")
+    async def join_form(self, request: AnyRequest, uow: UoW) -> Template | Redirect:
+        """Wait for a seat of a service at a clinic from a day: what the search offers for a full slot."""
+        citizen = citizen_of(request)
+        if citizen is None:
+            return sign_in_first(request)
+        me, dependents = await household(uow, citizen)
+        if me is None:
+            return to("/me/profile")
+        asked = {name: (request.query_params.get(name) or "")[:100] for name in SCOPE_FIELDS}
+        return await self._join_page(request, uow, [me, *dependents], asked, wrong={})
+
+    @post("/me/standby", status_code=HTTP_200_OK)
+    async def join(self, request: AnyRequest, uow: UoW, data: FormData) -> Template | Redirect:
+        citizen = citizen_of(request)
+        if citizen is None:
+            return sign_in_first(request)
+        language = language_of(request)
+        asked = {name: str(data.get(name, ""))[:100] for name in (*SCOPE_FIELDS, "to", "person")}
+        try:
+            joined = StandbyJoin.model_validate(
+                {
+                    "service_id": asked["service_id"],
+                    "clinic_id": asked["clinic_id"] or None,
+                    "province": asked["province"] or None,
+                    "district": asked["district"] or None,
+                    "person_id": asked["person"] or None,
+                    "date_from": asked["from"],
+                    "date_to": asked["to"],
+                }
+            )
+            await standby.join(uow, citizen, joined, now=datetime.now(UTC))
+        except ValidationError as error:
+            wrong = field_messages(error, language)
+        except DomainError as refused:
+            wrong = {"form": said(refused, language)}
+        else:
+            return to("/me")
+        me, dependents = await household(uow, citizen)
+        return await self._join_page(request, uow, [me, *dependents] if me else [], asked, wrong=wrong)
+
+    async def _join_page(
+        self, request: AnyRequest, uow: UoW, people: list[object], asked: dict[str, str], *, wrong: dict[str, str]
+    ) -> Template:
+        language = language_of(request)
+        try:
+            service = await clinics.get_service(uow, UUID(asked["service_id"]))
+            if asked.get("clinic_id"):
+                clinic = await clinics.get_clinic(uow, UUID(asked["clinic_id"]))
+                place = f"{clinic.name}, {clinic.address}"
+            elif asked.get("district") and asked.get("province"):
+                place = WORDS["anywhere_in"].in_(language).format(district=asked["district"])
+            else:
+                raise ValueError("no place")
+        except (ValueError, NotFound):
+            return page(request, "message.html.j2", message=WORDS["standby_unknown"].in_(language))
+        try:
+            first = date.fromisoformat(asked["from"])
+        except ValueError:
+            first = datetime.now(UTC).date()
+        last = asked.get("to") or (first + timedelta(days=WAIT_DAYS)).isoformat()
+        return page(
+            request,
+            "standby_join.html.j2",
+            service=service.name_vi if language == "vi" else service.name_en,
+            place=place,
+            asked=asked | {"from": first.isoformat(), "to": last},
+            people=people,
+            wrong=wrong,
+            back="/search",
+        )
+
+    @get("/me/standby/{entry_id:uuid}")
+    async def entry(self, entry_id: FromPath[UUID], request: AnyRequest, uow: UoW) -> Template | Redirect:
+        """An entry: with a seat offered, where and when, and how long is left to take it."""
+        citizen = citizen_of(request)
+        if citizen is None:
+            return sign_in_first(request)
+        found = next((e for e in await standby.of_account(uow, citizen) if e.id == entry_id), None)
+        if found is None:
+            raise StandbyNotFound()
+        me, dependents = await household(uow, citizen)
+        names = {p.id: p.full_name for p in ([me] if me else []) + dependents}
+        return page(request, "standby.html.j2", entry=await _shown(uow, found, names, language_of(request)))
+
+    @post("/me/standby/{entry_id:uuid}/accept", status_code=HTTP_200_OK)
+    async def accept(
+        self,
+        entry_id: FromPath[UUID],
+        request: AnyRequest,
+        uow: UoW,
+        policy: NamedDependency[BookingPolicy],
+        data: FormData,
+    ) -> Redirect:
+        citizen = citizen_of(request)
+        if citizen is None:
+            return sign_in_first(request)
+        key = once(citizen, data, "standby.accept", entry_id=str(entry_id))
+        booked = await standby.accept(uow, citizen, policy, entry_id=entry_id, now=datetime.now(UTC), idempotency=key)
+        return to(f"/me/bookings/{booked.id}")
+
+    @post("/me/standby/{entry_id:uuid}/leave", status_code=HTTP_200_OK)
+    async def leave(
+        self, entry_id: FromPath[UUID], request: AnyRequest, uow: UoW, policy: NamedDependency[BookingPolicy]
+    ) -> Redirect:
+        """Leave the list; with a seat offered, turn it down (it goes to the next in line)."""
+        citizen = citizen_of(request)
+        if citizen is None:
+            return sign_in_first(request)
+        await standby.leave(uow, citizen, policy, entry_id=entry_id, now=datetime.now(UTC))
+        return to("/me")
