@@ -97,6 +97,7 @@ from vaxbook.scheduler import Scheduler
 from vaxbook.settings import Settings
 from web import STATIC_DIR, TEMPLATE_DIR
 from web.citizen import CitizenPages
+from web.counter import CounterPages
 from web.docs import STATIC_PATH, DocsPage
 from web.door import DoorPages, StaffSignIn
 from web.pages import PageController, SignInController
@@ -148,6 +149,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     StandbyPages,
     StaffSignIn,
     DoorPages,
+    CounterPages,
     create_static_files_router(
         path=STATIC_PATH,
         directories=[STATIC_DIR],

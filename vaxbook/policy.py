@@ -25,7 +25,7 @@ from vaxbook.errors import Forbidden, Unauthorized
 class Scope(StrEnum):
     PUBLIC = "public"  # anyone, with or without a token
     METRICS = "metrics"  # the operator's Prometheus, with VAXBOOK_METRICS_TOKEN (its own guard)
-    SESSION = "session"  # a page behind the session cookie, checked by the page itself (web/view.py)
+    SESSION = "session"  # a page behind the session cookie: the page reads it and checks the role (web/view.py)
     SELF = "self"  # the caller's own identity
     OWNER = "owner"  # a citizen's own profile, their dependents, and their people's bookings, waits and entries
     ASSISTED = "assisted"  # anyone a counter or the hotline helps; clinic staff reach bookings of their clinics only
@@ -48,7 +48,10 @@ OWNER = _rule(Scope.OWNER, Role.CITIZEN)
 CITY = _rule(Scope.CITY, Role.HEALTH_ADMIN)
 CLINIC = _rule(Scope.OWN_CLINIC, Role.CLINIC_STAFF, Role.HEALTH_ADMIN)
 ASSISTED = _rule(Scope.ASSISTED, Role.CLINIC_STAFF, Role.OPERATOR)
-SESSION = _rule(Scope.SESSION)
+# the pages behind the session cookie: who may open them (the page reads the cookie and checks, web/view.py)
+MY_PAGES = _rule(Scope.SESSION, Role.CITIZEN)
+DOOR = _rule(Scope.SESSION, Role.CLINIC_STAFF, Role.HEALTH_ADMIN)
+COUNTER = _rule(Scope.SESSION, Role.CLINIC_STAFF, Role.OPERATOR)
 
 POLICY: dict[tuple[str, str], Rule] = {
     # the pages anyone may open
@@ -62,31 +65,39 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/signin/code"): PUBLIC,
     ("POST", "/signout"): PUBLIC,
     # a citizen's pages, behind their session cookie (each page checks it, web/view.py) rather than a bearer token
-    ("GET", "/me"): SESSION,
-    ("GET", "/me/profile"): SESSION,
-    ("POST", "/me/profile"): SESSION,
-    ("GET", "/me/dependents/new"): SESSION,
-    ("POST", "/me/dependents"): SESSION,
-    ("GET", "/book/{slot_id:uuid}"): SESSION,
-    ("POST", "/book/{slot_id:uuid}"): SESSION,
-    ("GET", "/me/bookings/{booking_id:uuid}"): SESSION,
-    ("POST", "/me/bookings/{booking_id:uuid}/cancel"): SESSION,
-    ("GET", "/me/standby/new"): SESSION,
-    ("POST", "/me/standby"): SESSION,
-    ("GET", "/me/standby/{entry_id:uuid}"): SESSION,
-    ("POST", "/me/standby/{entry_id:uuid}/accept"): SESSION,
-    ("POST", "/me/standby/{entry_id:uuid}/leave"): SESSION,
+    ("GET", "/me"): MY_PAGES,
+    ("GET", "/me/profile"): MY_PAGES,
+    ("POST", "/me/profile"): MY_PAGES,
+    ("GET", "/me/dependents/new"): MY_PAGES,
+    ("POST", "/me/dependents"): MY_PAGES,
+    ("GET", "/book/{slot_id:uuid}"): MY_PAGES,
+    ("POST", "/book/{slot_id:uuid}"): MY_PAGES,
+    ("GET", "/me/bookings/{booking_id:uuid}"): MY_PAGES,
+    ("POST", "/me/bookings/{booking_id:uuid}/cancel"): MY_PAGES,
+    ("GET", "/me/standby/new"): MY_PAGES,
+    ("POST", "/me/standby"): MY_PAGES,
+    ("GET", "/me/standby/{entry_id:uuid}"): MY_PAGES,
+    ("POST", "/me/standby/{entry_id:uuid}/accept"): MY_PAGES,
+    ("POST", "/me/standby/{entry_id:uuid}/leave"): MY_PAGES,
     # the staff's pages, behind the same cookie; each page reads the account fresh and checks its clinic
     ("GET", "/staff/signin"): PUBLIC,
     ("POST", "/staff/signin"): PUBLIC,
-    ("GET", "/door"): SESSION,
-    ("GET", "/door/{clinic_id:uuid}"): SESSION,
-    ("POST", "/door/{clinic_id:uuid}/check-in"): SESSION,
-    ("GET", "/door/{clinic_id:uuid}/today"): SESSION,
-    ("POST", "/door/{clinic_id:uuid}/bookings/{booking_id:uuid}/evidence"): SESSION,
-    ("POST", "/door/{clinic_id:uuid}/bookings/{booking_id:uuid}/dose"): SESSION,
-    ("POST", "/door/{clinic_id:uuid}/bookings/{booking_id:uuid}/visit"): SESSION,
-    ("POST", "/door/{clinic_id:uuid}/bookings/{booking_id:uuid}/reaction"): SESSION,
+    ("GET", "/door"): DOOR,
+    ("GET", "/door/{clinic_id:uuid}"): DOOR,
+    ("POST", "/door/{clinic_id:uuid}/check-in"): DOOR,
+    ("GET", "/door/{clinic_id:uuid}/today"): DOOR,
+    ("POST", "/door/{clinic_id:uuid}/bookings/{booking_id:uuid}/evidence"): DOOR,
+    ("POST", "/door/{clinic_id:uuid}/bookings/{booking_id:uuid}/dose"): DOOR,
+    ("POST", "/door/{clinic_id:uuid}/bookings/{booking_id:uuid}/visit"): DOOR,
+    ("POST", "/door/{clinic_id:uuid}/bookings/{booking_id:uuid}/reaction"): DOOR,
+    ("GET", "/counter"): COUNTER,
+    ("POST", "/counter/search"): COUNTER,
+    ("GET", "/counter/register"): COUNTER,
+    ("POST", "/counter/register"): COUNTER,
+    ("GET", "/counter/people/{person_id:uuid}"): COUNTER,
+    ("POST", "/counter/people/{person_id:uuid}/book/{slot_id:uuid}"): COUNTER,
+    ("GET", "/counter/bookings/{booking_id:uuid}"): COUNTER,
+    ("POST", "/counter/bookings/{booking_id:uuid}/cancel"): COUNTER,
     # sign-in, the catalogue and the search, the docs and the service's own health
     ("POST", "/api/v1/auth/otp/request"): PUBLIC,
     ("POST", "/api/v1/auth/otp/verify"): PUBLIC,

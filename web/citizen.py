@@ -67,7 +67,7 @@ class Slip:
     active: bool
 
 
-def _slip(booking: Booking, person: str, language: Language) -> Slip:
+def slip_of(booking: Booking, person: str, language: Language) -> Slip:
     return Slip(
         id=booking.id,
         code=booking.code,
@@ -116,7 +116,7 @@ class CitizenPages(Controller):
         me, dependents = await household(uow, citizen)
         names = {p.id: p.full_name for p in ([me] if me else []) + dependents}
         found = await bookings.of_account(uow, citizen, after=None, limit=100)
-        slips = [_slip(b, names.get(b.person_id, ""), language) for b in found]
+        slips = [slip_of(b, names.get(b.person_id, ""), language) for b in found]
         relations = {r.value: WORDS[f"relation_{r.value}"].in_(language) for r in Relation}
         waits = await waiting_of(uow, request, names) if me else []
         return page(request, "me.html.j2", me=me, dependents=dependents, slips=slips, relations=relations, waits=waits)
@@ -279,7 +279,7 @@ class CitizenPages(Controller):
         if booking.active:
             text = await checkin.appointment_qr(uow, citizen, keys, booking_id=booking.id, window=checkin_window)
             qr = inline_qr(await render.drawn(text, "svg", card=False), WORDS["qr_label"].in_(language))
-        return page(request, "slip.html.j2", slip=_slip(booking, person, language), qr=qr)
+        return page(request, "slip.html.j2", slip=slip_of(booking, person, language), qr=qr)
 
     @post("/me/bookings/{booking_id:uuid}/cancel", status_code=HTTP_200_OK)
     async def cancel(

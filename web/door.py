@@ -65,7 +65,7 @@ class StaffSignIn(Controller):
 
     @get("/staff/signin")
     async def form(self, request: AnyRequest) -> Template:
-        after = local_path(request.query_params.get("next"), "/door")
+        after = local_path(request.query_params.get("next"), "")
         return page(request, "staff_signin.html.j2", username="", message=None, after=after)
 
     @post("/staff/signin", status_code=HTTP_200_OK)
@@ -77,7 +77,7 @@ class StaffSignIn(Controller):
         token_issuer: NamedDependency[TokenIssuer],
         data: FormData,
     ) -> Template | Redirect:
-        username, after = str(data.get("username", ""))[:100], local_path(data.get("next"), "/door")
+        username, after = str(data.get("username", ""))[:100], local_path(data.get("next"), "")
         try:
             principal = await auth.staff_login(
                 uow,
@@ -92,7 +92,10 @@ class StaffSignIn(Controller):
                 request, "staff_signin.html.j2", username=username, message=message, after=after, back="/staff/signin"
             )
         issued = token_issuer.issue(principal)
-        return to(after, cookies=[session_cookie(request, issued.token, issued.expires_in)])
+        # where the page asked to go back to, else where this role works: the hotline at the counter, others at
+        # the door (the department's pages come later)
+        home = "/counter" if principal.role is Role.OPERATOR else "/door"
+        return to(after or home, cookies=[session_cookie(request, issued.token, issued.expires_in)])
 
 
 async def _clinics_of(uow: UoW, staff: Principal) -> list[Clinic]:

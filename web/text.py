@@ -265,4 +265,27 @@ WORDS: dict[str, Text] = {
     "offer_open": Text("Xem lời mời", "Open the offer"),
     "standby_in_district": Text("Chờ chỗ trống ở {district}", "Wait for a seat in {district}"),
     "anywhere_in": Text("Bất kỳ cơ sở nào ở {district}", "Any clinic in {district}"),
+    "counter_title": Text("Tổng đài và quầy tiếp đón", "Hotline and counter"),
+    "counter_find_help": Text(
+        "Tìm người gọi theo số điện thoại (kèm người thân họ đặt lịch giúp) hoặc theo số CCCD.",
+        "Find the caller by phone (with the relatives they book for) or by CCCD number.",
+    ),
+    "counter_find": Text("Tìm người", "Find"),
+    "counter_nobody": Text("Không tìm thấy ai. Có thể đăng ký người này.", "Nobody found. You can register them."),
+    "counter_register": Text("Đăng ký người mới", "Register a new person"),
+    "phone_optional": Text("Số điện thoại (nếu có)", "Phone number (if any)"),
+    "consent_read_out": Text(
+        "Đã đọc cho người này nghe và họ đồng ý cho xử lý dữ liệu sức khỏe.",
+        "I read the consent to them and they agree to the processing of their health data.",
+    ),
+    "counter_bookings": Text("Lịch hẹn", "Bookings"),
+    "counter_find_slot": Text("Tìm lịch cho người này", "Find a slot for them"),
+    "seats_for_them": Text("{n} chỗ người này đặt được", "{n} seats they may take"),
+    "book_for_them": Text("Đặt cho người này", "Book for them"),
+    "counter_slip": Text("Phiếu hẹn để in hoặc đọc cho người gọi", "The slip, to print or read out"),
+    "read_out_help": Text(
+        "Qua điện thoại: đọc mã lịch hẹn, giờ và địa chỉ; nhắc mang CCCD.",
+        "On the phone: read out the code, the time and the address; remind them to bring their CCCD.",
+    ),
+    "counter_nav": Text("Tổng đài, quầy", "Hotline, counter"),
 }

@@ -24,9 +24,10 @@ from vaxbook.auth import service as auth
 from vaxbook.auth.models import Principal, Role
 from vaxbook.auth.security import PUBLIC, decode
 from vaxbook.db import UnitOfWork
-from vaxbook.errors import DomainError, NotFound
+from vaxbook.errors import DomainError, Forbidden, NotFound
 from vaxbook.i18n import Language, negotiate
 from vaxbook.idempotency import IdempotencyKey, idempotency_key
+from vaxbook.policy import rule_for
 from vaxbook.problems import field_errors_of
 from web.text import WORDS
 
@@ -67,6 +68,7 @@ def page(request: AnyRequest, name: str, *, back: str | None = None, **context: 
             "back": here if request.method == "GET" else (back or "/"),
             "signed_in": claims is not None and claims[1] is Role.CITIZEN,
             "staff": claims is not None and claims[1] in STAFF_ROLES,
+            "role": claims[1].value if claims else None,
             # each form's own key: a second tap on it replays the first answer (see web/citizen.py _once)
             "once": str(uuid4()),
         }
@@ -100,7 +102,14 @@ async def staff_of(request: AnyRequest, uow: UnitOfWork) -> Principal | None:
     if claims is None or claims[1] not in STAFF_ROLES:
         return None
     principal = await auth.staff_principal(uow, staff_id=claims[0])
-    return principal if principal is not None and principal.role is claims[1] else None
+    if principal is None or principal.role is not claims[1]:
+        return None
+    # the page's rule in the policy table says which staff roles may open it (the door: clinic staff and the
+    # department; the counter: clinic staff and the hotline)
+    rule = rule_for(request.method, str(request.scope.get("path_template", "")))
+    if rule is None or principal.role not in rule.roles:
+        raise Forbidden()
+    return principal
 
 
 def session_cookie(request: AnyRequest, value: str, max_age: int) -> Cookie:

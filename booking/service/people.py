@@ -195,6 +195,16 @@ async def register(uow: UnitOfWork, principal: Principal, data: AssistedRegistra
     return person
 
 
+async def caller(uow: UnitOfWork, principal: Principal, person_id: UUID) -> Person:
+    """For staff helping someone (the counter's page): the person, found by a search before; each read audited."""
+    if principal.role is Role.CITIZEN:
+        raise PersonNotFound()
+    async with uow.transaction() as conn:
+        person = await person_for(conn, principal, person_id)
+        await _record(conn, principal, "person.read", person)
+    return person
+
+
 async def searcher(uow: UnitOfWork, principal: Principal, person_id: UUID | None) -> priority.Someone | None:
     """Whom a slot search speaks to: a citizen (or one of their dependents: `person_id`), or the person a hotline
     operator or a counter is helping. None for a citizen with no profile yet, or staff helping nobody."""

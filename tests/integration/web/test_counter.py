@@ -1,0 +1,126 @@
+"""The hotline's and the counters' pages over HTTP: find a caller by phone or CCCD (in the body), register one
+without a phone, find a slot for them, book it, print or read out the slip, cancel; the assisted use cases' own
+rules (clinic staff at their own clinics) and each page's roles (the policy table) hold."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from clinics.models import ServiceKind
+from tests.factories import (
+    make_citizen,
+    make_clinic,
+    make_dependent,
+    make_service,
+    make_slot,
+    make_staff,
+    person_details,
+    soon,
+    staff_headers,
+)
+from tests.integration.web.test_door import staff_signed_in
+from tests.integration.web.test_pages import csrf_of
+from vaxbook.auth.models import Role
+from vaxbook.db import UnitOfWork
+from web.text import WORDS
+
+
+async def test_the_hotline_finds_registers_books_prints_and_cancels_for_a_caller(
+    client: httpx.AsyncClient, uow: UnitOfWork
+) -> None:
+    clinic = await make_clinic(uow, district="Cái Răng", ward="Hưng Phú")
+    service = await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=4, starts_at=soon(30))
+    guardian, me = await make_citizen(uow)
+    await make_dependent(uow, guardian, full_name="Phạm Gia Bảo")
+    operator = await make_staff(uow, Role.OPERATOR)
+    form = await client.get("/staff/signin")
+    signed = await client.post(
+        "/staff/signin",
+        data={"username": operator, "password": "correct horse battery staple", "_csrf_token": csrf_of(form)},
+    )
+    assert signed.headers["location"] == "/counter", "the hotline starts at the counter"
+    counter = await client.get("/counter")
+    assert counter.status_code == 200
+    nothing = await client.post("/counter/search", data={"_csrf_token": csrf_of(counter)})
+    assert 'role="alert"' in nothing.text
+    async with uow.transaction() as conn:
+        phone = await conn.fetchval("SELECT phone FROM citizens WHERE id = $1", guardian.id)
+    found = await client.post("/counter/search", data={"phone": phone, "_csrf_token": csrf_of(counter)})
+    assert me.full_name in found.text
+    assert "Phạm Gia Bảo" in found.text, "with the relatives they book for"
+    by_cccd = await client.post("/counter/search", data={"cccd": me.cccd or "", "_csrf_token": csrf_of(counter)})
+    assert f'href="/counter/people/{me.id}"' in by_cccd.text
+
+    # a caller with no phone, registered on the page
+    form = await client.get("/counter/register")
+    caller = person_details(full_name="Võ Văn Tư", sex="male") | {"consent": "yes"}
+    wrong = await client.post("/counter/register", data=caller | {"cccd": "12", "_csrf_token": csrf_of(form)})
+    assert 'id="cccd-error"' in wrong.text
+    registered = await client.post("/counter/register", data=caller | {"_csrf_token": csrf_of(wrong)})
+    assert registered.status_code == 303
+    person_page = registered.headers["location"]
+    tu = person_page.rsplit("/", 1)[1]
+
+    shown = await client.get(person_page, params={"service": service.code, "district": "cai rang"})
+    assert "Võ Văn Tư" in shown.text
+    book = f"/counter/people/{tu}/book/{slot.id}"
+    assert f'action="{book}"' in shown.text
+    booked = await client.post(book, data={"_csrf_token": csrf_of(shown)})
+    assert booked.status_code == 303
+    slip = await client.get(booked.headers["location"])
+    assert '<svg role="img"' in slip.text
+    assert WORDS["read_out_help"].vi in slip.text
+
+    # the API sees the same booking for the same person
+    admin_view = await staff_headers(client, uow, Role.OPERATOR)
+    theirs = await client.get(f"/api/v1/assist/people/{tu}/bookings", headers=admin_view)
+    assert [b["slot_id"] for b in theirs.json()] == [str(slot.id)]
+    assert theirs.json()[0]["code"] in slip.text
+    again = await client.post(book, data={"_csrf_token": csrf_of(shown)})
+    assert again.headers["location"] == booked.headers["location"], "booked already: the same booking, not two"
+    assert len((await client.get(f"/api/v1/assist/people/{tu}/bookings", headers=admin_view)).json()) == 1
+
+    page_now = await client.get(person_page)
+    cancelled = await client.post(
+        f"/counter/bookings/{theirs.json()[0]['id']}/cancel", data={"_csrf_token": csrf_of(page_now)}
+    )
+    assert cancelled.headers["location"] == person_page
+    after = await client.get(f"/api/v1/assist/people/{tu}/bookings", headers=admin_view)
+    assert after.json()[0]["status"] == "cancelled"
+
+    # every read of a person at the counter is on record
+    async with uow.transaction() as conn:
+        reads = await conn.fetchval(
+            "SELECT count(*) FROM audit_log WHERE action = 'person.read' AND object_id = $1", tu
+        )
+    assert reads >= 3
+
+
+async def test_each_staff_page_admits_only_its_roles_and_a_counter_keeps_to_its_clinics(
+    client: httpx.AsyncClient, uow: UnitOfWork
+) -> None:
+    mine, theirs = await make_clinic(uow), await make_clinic(uow, name="Bệnh viện khác")
+    service = await make_service(uow, kind=ServiceKind.HEALTH_SERVICE)
+    here = await make_slot(uow, mine, service, capacity=2, starts_at=soon(30))
+    there = await make_slot(uow, theirs, service, capacity=2, starts_at=soon(30))
+    _, person = await make_citizen(uow)
+
+    await staff_signed_in(client, await make_staff(uow, Role.HEALTH_ADMIN))
+    assert (await client.get("/counter")).status_code == 403, "the department does not work the counter"
+    client.cookies.clear()
+    await staff_signed_in(client, await make_staff(uow, Role.OPERATOR))
+    assert (await client.get("/door")).status_code == 403, "the hotline has no door"
+    client.cookies.clear()
+
+    await staff_signed_in(client, await make_staff(uow, Role.CLINIC_STAFF, [mine.id]))
+    shown = await client.get(f"/counter/people/{person.id}", params={"service": service.code})
+    assert f"/book/{here.id}" in shown.text
+    assert f"/book/{there.id}" not in shown.text, "a counter lists its own clinics' slots"
+    refused = await client.post(f"/counter/people/{person.id}/book/{there.id}", data={"_csrf_token": csrf_of(shown)})
+    assert refused.status_code == 403
+    async with uow.transaction() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM bookings WHERE slot_id = $1", there.id) == 0
+    assert re.search(r"<html", refused.text), "said on a page"

@@ -1,0 +1,230 @@
+"""The hotline's and the counters' pages (operators, clinic staff): find a caller by phone or CCCD (in the form's
+body, never the address), register a caller without a phone, find a slot for them, book it, print or read out the
+slip, cancel. Each form calls the API's assisted use cases as the staff member, so the same rules and limits hold
+(clinic staff at their own clinics only), and every read of a person is audited."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_200_OK
+from pydantic import ValidationError
+
+from booking.models import CONSENT_VERSION, BookingPolicy
+from booking.schemas import AssistedRegistration, PersonSearch
+from booking.service import bookings, checkin, people
+from clinics import service as clinics
+from clinics.models import Sex
+from clinics.sold_out import SoldOutSlots
+from qr import render
+from vaxbook.auth.models import Role
+from vaxbook.dependencies import AppSettings, CheckInWindow, Keys, UoW
+from vaxbook.errors import DomainError
+from vaxbook.fields import normalize_text
+from web.citizen import PERSON_FIELDS, inline_qr, slip_of
+from web.text import WORDS
+from web.view import (
+    PAGE_ERRORS,
+    PAGE_OPTIONS,
+    AnyRequest,
+    FormData,
+    field_messages,
+    language_of,
+    page,
+    said,
+    sign_in_first,
+    span,
+    staff_of,
+    to,
+)
+
+MAX_SLOTS = 30
+
+
+class CounterPages(Controller):
+    include_in_schema = False
+    opt = PAGE_OPTIONS
+    exception_handlers = PAGE_ERRORS
+
+    @get("/counter")
+    async def start(self, request: AnyRequest, uow: UoW) -> Template | Redirect:
+        staff = await staff_of(request, uow)
+        if staff is None:
+            return sign_in_first(request, staff=True)
+        return page(request, "counter.html.j2", typed={}, found=None, message=None)
+
+    @post("/counter/search", status_code=HTTP_200_OK)
+    async def find(self, request: AnyRequest, uow: UoW, data: FormData) -> Template | Redirect:
+        """A caller by phone (with the relatives they book for) or by CCCD."""
+        staff = await staff_of(request, uow)
+        if staff is None:
+            return sign_in_first(request, staff=True)
+        language = language_of(request)
+        typed = {name: str(data.get(name, "")).strip()[:20] for name in ("phone", "cccd")}
+        try:
+            asked = PersonSearch.model_validate({name: value for name, value in typed.items() if value})
+        except ValidationError as error:
+            message = "; ".join(field_messages(error, language).values())
+            return page(request, "counter.html.j2", typed=typed, found=None, message=message, back="/counter")
+        found = await people.search(uow, staff, asked)
+        return page(request, "counter.html.j2", typed=typed, found=found, message=None, back="/counter")
+
+    @get("/counter/register")
+    async def register_form(self, request: AnyRequest, uow: UoW) -> Template | Redirect:
+        staff = await staff_of(request, uow)
+        if staff is None:
+            return sign_in_first(request, staff=True)
+        return page(request, "counter_register.html.j2", typed={"province": "Cần Thơ"}, wrong={}, sexes=list(Sex))
+
+    @post("/counter/register", status_code=HTTP_200_OK)
+    async def register(self, request: AnyRequest, uow: UoW, data: FormData) -> Template | Redirect:
+        """Register a walk-in or a caller, with or without a phone of their own; the caller's consent is asked
+        aloud and ticked by the staff member."""
+        staff = await staff_of(request, uow)
+        if staff is None:
+            return sign_in_first(request, staff=True)
+        language = language_of(request)
+        typed = {name: str(data.get(name, "")).strip()[:200] for name in (*PERSON_FIELDS, "phone")}
+        consent = {"accepted": data.get("consent") == "yes", "text_version": CONSENT_VERSION}
+        try:
+            registration = AssistedRegistration.model_validate(
+                {name: value for name, value in typed.items() if value} | {"consent": consent}
+            )
+            person = await people.register(uow, staff, registration, now=datetime.now(UTC))
+        except ValidationError as error:
+            wrong = field_messages(error, language)
+        except DomainError as refused:
+            wrong = {"form": said(refused, language)}
+        else:
+            return to(f"/counter/people/{person.id}")
+        return page(
+            request,
+            "counter_register.html.j2",
+            typed=typed,
+            wrong=wrong,
+            sexes=list(Sex),
+            back="/counter/register",
+        )
+
+    @get("/counter/people/{person_id:uuid}")
+    async def person(
+        self, person_id: FromPath[UUID], request: AnyRequest, uow: UoW, settings: AppSettings
+    ) -> Template | Redirect:
+        """The caller, their bookings (clinic staff: at their own clinics), and free slots for them to book."""
+        staff = await staff_of(request, uow)
+        if staff is None:
+            return sign_in_first(request, staff=True)
+        language = language_of(request)
+        caller = await people.caller(uow, staff, person_id)
+        slips = [slip_of(b, caller.full_name, language) for b in await bookings.of_person(uow, staff, person_id)]
+        asked = {name: (request.query_params.get(name) or "").strip()[:100] for name in ("service", "district")}
+        asked["from"] = (request.query_params.get("from") or "").strip()[:10]
+        services = await clinics.list_services(uow, include_inactive=False)
+        slots: list[dict[str, Any]] | None = None
+        if asked["service"] or asked["district"]:
+            try:
+                day = date.fromisoformat(asked["from"]) if asked["from"] else None
+            except ValueError:
+                day = None
+            found = await clinics.search_availability(
+                uow,
+                clinics.SearchQuery(
+                    date_from=day,
+                    service_code=asked["service"].lower() or None,
+                    district=normalize_text(asked["district"]) or None,
+                    ward=None,
+                ),
+                now=datetime.now(UTC),
+                max_days=settings.search_max_days,
+                after=None,
+                limit=MAX_SLOTS,
+                searcher=await people.searcher(uow, staff, person_id),
+            )
+            names = {s.code: (s.name_vi if language == "vi" else s.name_en) for s in services}
+            slots = [
+                {
+                    "id": f.slot.id,
+                    "when": span(f.slot.starts_at, f.slot.ends_at, f.clinic.timezone),
+                    "clinic": f.clinic.name,
+                    "service": names.get(f.service_code, f.service_code),
+                    "seats": f.plan.seats(f.slot.remaining) if f.plan else f.slot.remaining,
+                }
+                for f in found
+                if staff.role is not Role.CLINIC_STAFF or f.clinic.id in staff.clinic_ids
+            ]
+        return page(
+            request,
+            "counter_person.html.j2",
+            caller=caller,
+            slips=slips,
+            services=services,
+            asked=asked,
+            slots=slots,
+            message=None,
+        )
+
+    @post("/counter/people/{person_id:uuid}/book/{slot_id:uuid}", status_code=HTTP_200_OK)
+    async def book(
+        self,
+        person_id: FromPath[UUID],
+        slot_id: FromPath[UUID],
+        request: AnyRequest,
+        uow: UoW,
+        policy: NamedDependency[BookingPolicy],
+        sold_out: NamedDependency[SoldOutSlots],
+    ) -> Template | Redirect:
+        staff = await staff_of(request, uow)
+        if staff is None:
+            return sign_in_first(request, staff=True)
+        try:
+            booked = await bookings.book(
+                uow,
+                staff,
+                policy,
+                slot_id=slot_id,
+                person_id=person_id,
+                now=datetime.now(UTC),
+                idempotency=None,
+                sold_out=sold_out,
+            )
+        except DomainError as refused:
+            if refused.status == 403:
+                raise
+            message = said(refused, language_of(request))
+            return page(request, "message.html.j2", message=message, back=f"/counter/people/{person_id}")
+        return to(f"/counter/bookings/{booked.id}")
+
+    @get("/counter/bookings/{booking_id:uuid}")
+    async def slip(
+        self, booking_id: FromPath[UUID], request: AnyRequest, uow: UoW, keys: Keys, checkin_window: CheckInWindow
+    ) -> Template | Redirect:
+        """The caller's slip, to print at the counter or read out on the phone (the code, the time, the place)."""
+        staff = await staff_of(request, uow)
+        if staff is None:
+            return sign_in_first(request, staff=True)
+        language = language_of(request)
+        text = await checkin.appointment_qr(uow, staff, keys, booking_id=booking_id, window=checkin_window)
+        found = await bookings.get(uow, staff, booking_id)
+        caller = await people.caller(uow, staff, found.person_id)
+        qr = inline_qr(await render.drawn(text, "svg", card=False), WORDS["qr_label"].in_(language))
+        return page(
+            request, "counter_slip.html.j2", slip=slip_of(found, caller.full_name, language), qr=qr, caller=caller
+        )
+
+    @post("/counter/bookings/{booking_id:uuid}/cancel", status_code=HTTP_200_OK)
+    async def cancel(
+        self, booking_id: FromPath[UUID], request: AnyRequest, uow: UoW, policy: NamedDependency[BookingPolicy]
+    ) -> Redirect:
+        staff = await staff_of(request, uow)
+        if staff is None:
+            return sign_in_first(request, staff=True)
+        cancelled = await bookings.cancel(
+            uow, staff, policy, booking_id=booking_id, now=datetime.now(UTC), idempotency=None
+        )
+        return to(f"/counter/people/{cancelled.person_id}")
