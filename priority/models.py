@@ -233,6 +233,23 @@ def best_group(
     return None
 
 
+def membership(
+    group: PriorityGroup, *, born: date, sex: Sex, declarations: Declarations, first: date, days: int
+) -> tuple[date, date | None] | None:
+    """The first stretch of the `days` days from `first` on which the group admits the person, as (from, to); `to`
+    is None when it lasts past them (an age group). None when the group admits them on none of those days. What a
+    person's page says: "in the pregnant-from-13-weeks group from 02/12 to 20/05"."""
+    start: date | None = None
+    end = first
+    for n in range(days):
+        day = first + timedelta(days=n)
+        if group.admits(born=born, sex=sex, declarations=declarations, on=day) is None:
+            start, end = start or day, day
+        elif start is not None:
+            return start, end
+    return None if start is None else (start, None)
+
+
 def rank_of(group: PriorityGroup | None) -> int:
     return group.rank if group is not None else EVERYONE_ELSE_RANK
 

@@ -96,7 +96,7 @@ from vaxbook.response_cache import BoundedMemoryStore, shared_answers
 from vaxbook.scheduler import Scheduler
 from vaxbook.settings import Settings
 from web import STATIC_DIR, TEMPLATE_DIR
-from web.citizen import CitizenPages
+from web.citizen import CitizenPages, DeclarationPages
 from web.counter import CounterPages
 from web.docs import STATIC_PATH, DocsPage
 from web.door import DoorPages, StaffSignIn
@@ -146,6 +146,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     PageController,
     SignInController,
     CitizenPages,
+    DeclarationPages,
     StandbyPages,
     StaffSignIn,
     DoorPages,

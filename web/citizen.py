@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
@@ -23,11 +24,15 @@ from booking.service import bookings, checkin, people
 from clinics import service as clinics
 from clinics.models import Sex
 from clinics.sold_out import SoldOutSlots
+from priority import service as priority
+from priority.models import membership
+from priority.schemas import Declarations as DeclarationsIn
 from qr import render
 from vaxbook.auth.models import Principal
 from vaxbook.dependencies import CheckInWindow, Keys, UoW
 from vaxbook.errors import DomainError, NotFound
 from vaxbook.i18n import Language
+from vaxbook.settings import DEFAULT_TIMEZONE
 from web.text import WORDS
 from web.view import (
     PAGE_ERRORS,
@@ -50,6 +55,7 @@ from web.waiting import waiting_of
 PERSON_FIELDS = ("full_name", "date_of_birth", "sex", "cccd", "province", "district", "ward")
 CHANNEL_FIELDS = ("email", "notify_by", "language")  # how the account holder hears from us
 CHANNELS = ("sms", "zalo", "email", "none")
+DECLARED_FLAGS = ("health_worker", "chronic_disease", "disability")
 
 
 @dataclass(frozen=True)
@@ -297,3 +303,81 @@ class CitizenPages(Controller):
         # a refusal (someone else's booking, one already started) is said on a page of its own (PAGE_ERRORS)
         await bookings.cancel(uow, citizen, policy, booking_id=booking_id, now=datetime.now(UTC), idempotency=key)
         return to("/me")
+
+
+class DeclarationPages(Controller):
+    """What a person declares for priority groups (pregnancy dates, health work, a chronic disease, a disability),
+    and what it means, in words: which groups they are in, from which day to which."""
+
+    include_in_schema = False
+    opt = PAGE_OPTIONS
+    exception_handlers = PAGE_ERRORS
+
+    @get("/me/people/{person_id:uuid}/declarations")
+    async def form(self, person_id: FromPath[UUID], request: AnyRequest, uow: UoW) -> Template | Redirect:
+        citizen = citizen_of(request)
+        if citizen is None:
+            return sign_in_first(request)
+        declared = await people.declarations(uow, citizen, person_id)
+        typed = {
+            "due_date": str(declared.due_date or ""),
+            "last_period": str(declared.last_period or ""),
+        } | {name: "yes" if getattr(declared, name) else "" for name in DECLARED_FLAGS}
+        return await self._page(request, uow, citizen, person_id, typed, wrong={}, saved=False)
+
+    @post("/me/people/{person_id:uuid}/declarations", status_code=HTTP_200_OK)
+    async def save(
+        self, person_id: FromPath[UUID], request: AnyRequest, uow: UoW, data: FormData
+    ) -> Template | Redirect:
+        citizen = citizen_of(request)
+        if citizen is None:
+            return sign_in_first(request)
+        typed = {name: str(data.get(name, "")).strip()[:10] for name in ("due_date", "last_period", *DECLARED_FLAGS)}
+        try:
+            declared = DeclarationsIn.model_validate(
+                {"due_date": typed["due_date"] or None, "last_period": typed["last_period"] or None}
+                | {name: typed[name] == "yes" for name in DECLARED_FLAGS}
+            )
+            await people.declare(uow, citizen, person_id, declared)
+        except ValidationError as error:
+            wrong = field_messages(error, language_of(request))
+            return await self._page(request, uow, citizen, person_id, typed, wrong=wrong, saved=False)
+        return await self._page(request, uow, citizen, person_id, typed, wrong={}, saved=True)
+
+    async def _page(
+        self,
+        request: AnyRequest,
+        uow: UoW,
+        citizen: Principal,
+        person_id: UUID,
+        typed: dict[str, str],
+        *,
+        wrong: dict[str, str],
+        saved: bool,
+    ) -> Template:
+        language = language_of(request)
+        declared = await people.declarations(uow, citizen, person_id)  # someone else's: 404, here first
+        me, dependents = await household(uow, citizen)
+        person = next(p for p in ([me] if me else []) + dependents if p.id == person_id)
+        today = datetime.now(UTC).astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
+        groups = []
+        for group in sorted(await priority.list_groups(uow, include_inactive=False), key=lambda g: g.rank):
+            window = membership(
+                group, born=person.date_of_birth, sex=person.sex, declarations=declared, first=today, days=300
+            )
+            if window is None:
+                continue
+            name = group.name_vi if language == "vi" else group.name_en
+            start, end = (f"{day:%d/%m/%Y}" if day else None for day in window)
+            key = "in_group_from_to" if end else "in_group_from"
+            groups.append(WORDS[key].in_(language).format(group=name, start=start, end=end))
+        return page(
+            request,
+            "declarations.html.j2",
+            person=person,
+            typed=typed,
+            wrong=wrong,
+            saved=saved,
+            groups=groups,
+            back=f"/me/people/{person_id}/declarations",
+        )

@@ -288,4 +288,27 @@ WORDS: dict[str, Text] = {
         "On the phone: read out the code, the time and the address; remind them to bring their CCCD.",
     ),
     "counter_nav": Text("Tổng đài, quầy", "Hotline, counter"),
+    "declarations_title": Text("Khai báo nhóm ưu tiên", "Priority groups"),
+    "declare": Text("Khai báo nhóm ưu tiên", "Priority groups"),
+    "saved": Text("Đã lưu.", "Saved."),
+    "your_groups": Text("Theo khai báo, người này thuộc", "By what is declared, this person is"),
+    "no_group": Text(
+        "Chưa thuộc nhóm ưu tiên nào trong những tháng tới.", "In no priority group over the coming months."
+    ),
+    "in_group_from_to": Text("nhóm {group} từ {start} đến {end}", "in the {group} group from {start} to {end}"),
+    "in_group_from": Text("nhóm {group} từ {start}", "in the {group} group from {start}"),
+    "pregnancy_help": Text(
+        "Nếu đang mang thai: ngày dự sinh (theo siêu âm), hoặc ngày đầu của kỳ kinh cuối.",
+        "If pregnant: the expected date of delivery (from the scan), or the first day of the last period.",
+    ),
+    "due_date": Text("Ngày dự sinh", "Expected date of delivery"),
+    "last_period": Text("Ngày đầu kỳ kinh cuối", "First day of the last period"),
+    "also_declare": Text("Khai báo khác", "Also"),
+    "declare_health_worker": Text("Là nhân viên y tế", "A health worker"),
+    "declare_chronic_disease": Text("Có bệnh nền mạn tính", "Has a chronic disease"),
+    "declare_disability": Text("Là người khuyết tật", "Has a disability"),
+    "evidence_help": Text(
+        "Khi đến tiêm, mang giấy tờ chứng minh (sổ khám thai, thẻ nhân viên y tế…) nếu chỗ của bạn là chỗ ưu tiên.",
+        "Bring the evidence (antenatal record, staff card…) when a priority seat is yours.",
+    ),
 }

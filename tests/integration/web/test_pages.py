@@ -4,8 +4,9 @@ untranslated words, nothing inline for the Content-Security-Policy to refuse, an
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -393,3 +394,37 @@ async def test_a_citizen_waits_for_a_full_slot_and_takes_the_seat_offered_when_o
     # the link in a message goes to the search for its service
     link = await client.get("/book", params={"service": service.code})
     assert link.headers["location"] == f"/search?service={service.code}"
+
+
+async def test_a_citizen_declares_a_pregnancy_and_reads_in_words_which_groups_she_is_in_and_when(
+    client: httpx.AsyncClient, uow: UnitOfWork, otp_sender: RecordingOtpSender
+) -> None:
+    from tests.factories import make_group
+
+    await make_group(uow, rank=1, kind="pregnancy", min_weeks=13)
+    await signed_in_citizen(client, otp_sender, "0912 345 777")
+    form = await client.get("/me/profile")
+    await client.post("/me/profile", data=person_details() | {"consent": "yes", "_csrf_token": csrf_of(form)})
+    mine = await client.get("/me")
+    link = re.search(r'href="(/me/people/[0-9a-f-]{36}/declarations)"', mine.text)
+    assert link
+    shown = await client.get(link.group(1))
+    assert WORDS["no_group"].vi in shown.text
+    today = datetime.now(UTC).astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).date()
+    due = today + timedelta(days=280 - 10 * 7)  # 10 weeks today: in the group from 21 days on
+    wrong = await client.post(
+        link.group(1),
+        data={"due_date": due.isoformat(), "last_period": due.isoformat(), "_csrf_token": csrf_of(shown)},
+    )
+    assert 'id="last_period-error"' in wrong.text
+    saved = await client.post(link.group(1), data={"due_date": due.isoformat(), "_csrf_token": csrf_of(wrong)})
+    assert WORDS["saved"].vi in saved.text
+    starts = today + timedelta(days=21)
+    assert f"từ {starts:%d/%m/%Y} đến" in saved.text, "in words: from the day she reaches 13 weeks"
+    other = httpx.AsyncClient(transport=client._transport, base_url=client.base_url)
+    async with other:
+        await signed_in_citizen(other, otp_sender, "0912 345 778")
+        assert (await other.get(link.group(1))).status_code == 404
+        theirs = await other.get("/signin")
+        refused = await other.post(link.group(1), data={"due_date": "", "_csrf_token": csrf_of(theirs)})
+        assert refused.status_code == 404

@@ -557,3 +557,38 @@ def test_a_group_admits_by_its_rule() -> None:
     assert group.admits(born=date(1966, 12, 6), sex=Sex.MALE, declarations=Declarations(), on=SLOT_DAY) == check(
         group.rule, born=date(1966, 12, 6), sex=Sex.MALE, declarations=Declarations(), on=SLOT_DAY
     )
+
+
+def _group(rule: Rule) -> PriorityGroup:
+    return PriorityGroup(uuid4(), "g", "Nhóm", "Group", 1, rule, needs_evidence=False, active=True)
+
+
+def test_membership_says_from_which_day_to_which_a_group_admits_the_person() -> None:
+    from priority.models import membership
+
+    today = date(2026, 12, 1)
+    due = date(2027, 6, 20)  # 280 days after a last period of 2026-09-13: 11 weeks today
+    from_13_weeks = _group(Rule(RuleKind.PREGNANCY, min_weeks=13))
+    window = membership(
+        from_13_weeks, born=ADULT, sex=Sex.FEMALE, declarations=Declarations(due_date=due), first=today, days=300
+    )
+    assert window is not None
+    start, end = window
+    assert gestational_weeks(Declarations(due_date=due), start) == 13
+    assert gestational_weeks(Declarations(due_date=due), start - timedelta(days=1)) == 12
+    assert end == due - timedelta(days=280) + timedelta(weeks=44, days=6), "to the last day of week 44"
+    up_to_28 = _group(Rule(RuleKind.PREGNANCY, max_weeks=28))
+    early = membership(
+        up_to_28, born=ADULT, sex=Sex.FEMALE, declarations=Declarations(due_date=due), first=today, days=300
+    )
+    assert early is not None
+    assert early[0] == today, "already in it today"
+    assert early[1] is not None
+    assert gestational_weeks(Declarations(due_date=due), early[1]) == 28
+    elderly = _group(Rule(RuleKind.AGE, min_age_years=65))
+    assert membership(
+        elderly, born=date(1961, 12, 20), sex=Sex.MALE, declarations=Declarations(), first=today, days=300
+    ) == (date(2026, 12, 20), None), "an age group, from the birthday on"
+    assert (
+        membership(from_13_weeks, born=ADULT, sex=Sex.MALE, declarations=Declarations(), first=today, days=300) is None
+    )
