@@ -101,6 +101,7 @@ from web.counter import CounterPages
 from web.docs import STATIC_PATH, DocsPage
 from web.door import DoorPages, StaffSignIn
 from web.pages import PageController, SignInController
+from web.records import RecordPages
 from web.waiting import StandbyPages
 
 OPENAPI_PATH = "/schema"
@@ -147,6 +148,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     SignInController,
     CitizenPages,
     DeclarationPages,
+    RecordPages,
     StandbyPages,
     StaffSignIn,
     DoorPages,

@@ -86,6 +86,11 @@ class PageController(Controller):
         )
         return to(local_path(request.query_params.get("next")), cookies=[cookie])
 
+    @get("/erased")
+    async def erased(self, request: AnyRequest) -> Template:
+        """Where an erasure ends: said, signed out."""
+        return page(request, "message.html.j2", message=WORDS["erased"].in_(language_of(request)), good=True)
+
     @get("/book")
     async def book_link(self, request: AnyRequest) -> Redirect:
         """The link in a message ("book again", "a seat came free"): the search for that service."""

@@ -311,4 +311,45 @@ WORDS: dict[str, Text] = {
         "Khi đến tiêm, mang giấy tờ chứng minh (sổ khám thai, thẻ nhân viên y tế…) nếu chỗ của bạn là chỗ ưu tiên.",
         "Bring the evidence (antenatal record, staff card…) when a priority seat is yours.",
     ),
+    "record_title": Text("Lịch sử tiêm chủng", "Vaccination record"),
+    "record": Text("Lịch sử tiêm", "Record"),
+    "certificate": Text("Chứng nhận tiêm chủng", "Vaccination certificate"),
+    "certificate_qr": Text(
+        "Mã QR chứng nhận tiêm chủng (SMART Health Card)", "The certificate's QR code (SMART Health Card)"
+    ),
+    "certificate_help": Text(
+        "Ứng dụng đọc SMART Health Card kiểm tra được mã này, không cần mạng.",
+        "Any SMART Health Card verifier app checks this code, offline.",
+    ),
+    "vaccine": Text("Vắc xin", "Vaccine"),
+    "dose": Text("Mũi", "Dose"),
+    "day": Text("Ngày", "Day"),
+    "lot_short": Text("Lô", "Lot"),
+    "no_doses": Text("Chưa có mũi tiêm nào được ghi nhận.", "No dose recorded yet."),
+    "next_doses": Text("Mũi tiếp theo", "Next doses"),
+    "next_dose_due": Text(
+        "{vaccine}: mũi {n}/{of}, đặt lịch được từ {day}", "{vaccine}: dose {n} of {of}, bookable from {day}"
+    ),
+    "print_certificate": Text("In chứng nhận", "Print the certificate"),
+    "my_data": Text("Dữ liệu của tôi", "My data"),
+    "export_title": Text("Tải dữ liệu của tôi", "Download my data"),
+    "export_help": Text(
+        "Mọi thông tin về tài khoản và người thân: hồ sơ, đồng ý, khai báo, lịch hẹn, mũi tiêm, trong một tệp JSON.",
+        "All about your account and relatives (profiles, consent, declarations, bookings, doses) in one JSON file.",
+    ),
+    "export_button": Text("Tải tệp dữ liệu", "Download the file"),
+    "erase_title": Text("Xóa dữ liệu của tôi", "Erase my data"),
+    "erase_help": Text(
+        "Xóa số điện thoại, họ tên, CCCD, địa chỉ và khai báo của bạn và người thân. Các mũi tiêm được giữ lại "
+        "không kèm tên, như hồ sơ y tế phải giữ. Không xóa được khi còn lịch hẹn chưa diễn ra.",
+        "Erases the phone, names, CCCD numbers, addresses and declarations of you and your relatives. Doses stay "
+        "under no name, as medical records must. Not while a booking is still to come.",
+    ),
+    "erase_confirm": Text("Tôi hiểu và muốn xóa dữ liệu", "I understand and want my data erased"),
+    "erase_confirm_first": Text("Hãy đánh dấu ô xác nhận trước.", "Tick the box to confirm first."),
+    "erase_button": Text("Xóa dữ liệu", "Erase my data"),
+    "erased": Text(
+        "Dữ liệu cá nhân của bạn đã được xóa và bạn đã đăng xuất.",
+        "Your personal data is erased and you are signed out.",
+    ),
 }

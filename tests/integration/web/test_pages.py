@@ -305,7 +305,18 @@ async def test_every_signed_in_page_speaks_one_language_runs_nothing_inline_and_
     slot = await make_slot(uow, clinic, service, capacity=3, starts_at=soon(0.5))
     asking = await client.get(f"/book/{slot.id}")
     booked = await client.post(f"/book/{slot.id}", data={"once": once_of(asking), "_csrf_token": csrf_of(asking)})
-    citizen_pages = ["/me", "/me/profile", "/me/dependents/new", f"/book/{slot.id}", booked.headers["location"]]
+    me = re.search(r'href="/me/people/([0-9a-f-]{36})/record"', (await client.get("/me")).text)
+    assert me
+    citizen_pages = [
+        "/me",
+        "/me/profile",
+        "/me/dependents/new",
+        f"/book/{slot.id}",
+        booked.headers["location"],
+        "/me/data",
+        f"/me/people/{me.group(1)}/record",
+        f"/me/people/{me.group(1)}/declarations",
+    ]
     for language in ("vi", "en"):
         client.cookies.set("lang", language)
         for path in citizen_pages:

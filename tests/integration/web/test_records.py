@@ -1,0 +1,76 @@
+"""A citizen's records on the pages: the doses given, the next dose due, the certificate (a SMART Health Card that
+a reader decodes), the data as one file, and erasure, refused while a booking is open; other people's records are
+not found."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import asyncpg
+import httpx
+import zxingcpp
+from PIL import Image
+
+from tests.factories import make_citizen, token_for
+from tests.integration.qr.test_visits import checked_in, visit
+from tests.integration.web.test_pages import csrf_of
+from vaxbook.db import UnitOfWork
+from web.text import WORDS
+
+
+def sign_in_as(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
+    """The page session of a citizen: the same token the API takes as a bearer, in the session cookie."""
+    client.cookies.set("session", headers["Authorization"].removeprefix("Bearer "))
+
+
+async def test_the_record_shows_the_doses_the_next_due_and_a_certificate_a_reader_decodes(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic, _, staff, citizen, booking = await checked_in(client, uow, capacity=2)
+    lot_id = await db.fetchval("SELECT lot_id FROM clinic_stock WHERE clinic_id = $1", clinic.id)
+    given = await client.post(
+        visit(clinic, booking, "vaccination"), json={"lot_id": str(lot_id), "injection_site": "left_arm"}, headers=staff
+    )
+    assert given.status_code == 201
+    sign_in_as(client, token_for(citizen))
+    person_id = booking["person_id"]
+    record = await client.get(f"/me/people/{person_id}/record")
+    assert record.status_code == 200
+    assert given.json()["lot_number"] in record.text
+    assert "Comirnaty" in record.text
+    assert "mũi 2/2" in record.text, "the next dose of the series, and from when"
+    image = await client.get(f"/me/people/{person_id}/certificate.png")
+    assert image.headers["content-type"] == "image/png"
+    assert image.headers["cache-control"] == "no-store"
+    [read] = zxingcpp.read_barcodes(Image.open(io.BytesIO(image.content)))
+    assert read.text.startswith("shc:/")
+
+    exported = await client.get("/me/export.json")
+    assert "attachment" in exported.headers["content-disposition"]
+    assert any(p["person"]["id"] == person_id for p in json.loads(exported.content)["people"])
+
+    stranger, _ = await make_citizen(uow)
+    sign_in_as(client, token_for(stranger))
+    assert (await client.get(f"/me/people/{person_id}/record")).status_code == 404
+    assert (await client.get(f"/me/people/{person_id}/certificate.png")).status_code == 404
+
+
+async def test_erasure_asks_for_a_tick_waits_for_open_bookings_then_erases_and_signs_out(
+    client: httpx.AsyncClient, uow: UnitOfWork
+) -> None:
+    _, _, _, citizen, booking = await checked_in(client, uow, capacity=2, vaccination=False)
+    sign_in_as(client, token_for(citizen))
+    form = await client.get("/me/data")
+    unticked = await client.post("/me/erasure", data={"_csrf_token": csrf_of(form)})
+    assert WORDS["erase_confirm_first"].vi in unticked.text
+    refused = await client.post("/me/erasure", data={"confirm": "yes", "_csrf_token": csrf_of(form)})
+    assert 'role="alert"' in refused.text, "an open booking: not yet"
+    assert (await client.get("/api/v1/me/profile", headers=token_for(citizen))).status_code == 200
+    async with uow.transaction() as conn:
+        await conn.execute("UPDATE bookings SET status = 'completed' WHERE id = $1::uuid", booking["id"])
+        await conn.execute("UPDATE people SET active_bookings = 0")
+    erased = await client.post("/me/erasure", data={"confirm": "yes", "_csrf_token": csrf_of(form)})
+    assert erased.headers["location"] == "/erased"
+    assert 'session=""' in erased.headers["set-cookie"] or "Max-Age=0" in erased.headers["set-cookie"]
+    assert (await client.get("/api/v1/me/profile", headers=token_for(citizen))).status_code in (401, 404)
