@@ -100,6 +100,7 @@ from web.citizen import CitizenPages, DeclarationPages
 from web.counter import CounterPages
 from web.docs import STATIC_PATH, DocsPage
 from web.door import DoorPages, StaffSignIn
+from web.draws import DrawPages
 from web.pages import PageController, SignInController
 from web.records import RecordPages
 from web.waiting import StandbyPages
@@ -149,6 +150,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     CitizenPages,
     DeclarationPages,
     RecordPages,
+    DrawPages,
     StandbyPages,
     StaffSignIn,
     DoorPages,

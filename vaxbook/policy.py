@@ -59,6 +59,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/search"): PUBLIC,
     ("GET", "/book"): PUBLIC,
     ("GET", "/erased"): PUBLIC,
+    ("GET", "/draws/{clinic_id:uuid}/{slot_id:uuid}"): PUBLIC,
     ("GET", "/lang/{code:str}"): PUBLIC,
     # signing in and out on the pages
     ("GET", "/signin"): PUBLIC,
@@ -82,6 +83,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/me/export.json"): MY_PAGES,
     ("GET", "/me/data"): MY_PAGES,
     ("POST", "/me/erasure"): MY_PAGES,
+    ("GET", "/draw/{slot_id:uuid}"): MY_PAGES,
+    ("POST", "/draw/{slot_id:uuid}"): MY_PAGES,
     ("GET", "/me/standby/new"): MY_PAGES,
     ("POST", "/me/standby"): MY_PAGES,
     ("GET", "/me/standby/{entry_id:uuid}"): MY_PAGES,

@@ -33,6 +33,7 @@ from vaxbook.dependencies import CheckInWindow, Keys, UoW
 from vaxbook.errors import DomainError, NotFound
 from vaxbook.i18n import Language
 from vaxbook.settings import DEFAULT_TIMEZONE
+from web.draws import entries_of
 from web.text import WORDS
 from web.view import (
     PAGE_ERRORS,
@@ -125,7 +126,17 @@ class CitizenPages(Controller):
         slips = [slip_of(b, names.get(b.person_id, ""), language) for b in found]
         relations = {r.value: WORDS[f"relation_{r.value}"].in_(language) for r in Relation}
         waits = await waiting_of(uow, request, names) if me else []
-        return page(request, "me.html.j2", me=me, dependents=dependents, slips=slips, relations=relations, waits=waits)
+        entries = await entries_of(uow, citizen.id, names, language) if me else []
+        return page(
+            request,
+            "me.html.j2",
+            me=me,
+            dependents=dependents,
+            slips=slips,
+            relations=relations,
+            waits=waits,
+            draws=entries,
+        )
 
     @get("/me/profile")
     async def profile_form(self, request: AnyRequest, uow: UoW) -> Template | Redirect:

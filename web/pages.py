@@ -66,6 +66,7 @@ class Row:
     notes: list[str]
     bookable: bool  # seats left that the searcher (or anyone, for a visitor) may take now
     waitable: bool  # none left for the searcher: they may wait for one (the standby list)
+    by_draw: bool  # its seats go by a draw still open for entries
 
 
 class PageController(Controller):
@@ -262,5 +263,6 @@ def _row(found: Found, service_names: dict[str, str], language: Language) -> Row
         seats=t["seats_left"].format(n=slot.remaining) if slot.remaining else t["no_seats_for_all"],
         notes=notes,
         bookable=bookable,
+        by_draw=found.draw_closes_at is not None and found.draw_closes_at > now,
         waitable=not bookable and not found.draw_closes_at and not (slot.opens_at and slot.opens_at > now),
     )

@@ -352,4 +352,29 @@ WORDS: dict[str, Text] = {
         "Dữ liệu cá nhân của bạn đã được xóa và bạn đã đăng xuất.",
         "Your personal data is erased and you are signed out.",
     ),
+    "draws_title": Text("Bốc thăm", "Draws"),
+    "draw_enter": Text("Đăng ký bốc thăm", "Enter the draw"),
+    "draw_enter_title": Text("Đăng ký bốc thăm", "Enter the draw"),
+    "draw_help": Text(
+        "Chỗ của lịch này được chia bằng bốc thăm công khai sau {when}. Đăng ký lúc nào trước đó cũng như nhau.",
+        "This slot's seats go by a public draw after {when}. Entering any time before then is as good as first.",
+    ),
+    "draw_entered": Text("Đã đăng ký, chờ bốc thăm", "Entered, waiting for the draw"),
+    "draw_drawn": Text("Đã bốc thăm, đang xếp chỗ", "Drawn, seats being given"),
+    "draw_booked": Text("Trúng: đã có lịch hẹn", "Won: booked"),
+    "draw_waiting": Text("Hết chỗ: đã vào danh sách chờ", "No seat left: on the standby list"),
+    "draw_refused": Text("Không đặt được khi đến lượt", "Could not book at its turn"),
+    "draw_result_title": Text("Kết quả bốc thăm", "Draw result"),
+    "draw_held": Text("Đã bốc thăm lúc {when}.", "Drawn at {when}."),
+    "draw_not_yet": Text("Chưa bốc thăm; đóng đăng ký lúc {when}.", "Not drawn yet; entries close at {when}."),
+    "draw_seed": Text("Chuỗi ngẫu nhiên", "Seed"),
+    "draw_how_to_check": Text(
+        "Cách kiểm tra: xếp các mục theo hạng ưu tiên, rồi theo khóa bốc thăm (SHA-256 của chuỗi ngẫu nhiên + ':' + "
+        "mã mục); đó là thứ tự được mời vào chỗ.",
+        "To check: sort the entries by rank, then by lottery key (SHA-256 of the seed + ':' + the entry's id); "
+        "that is the order in which they were offered seats.",
+    ),
+    "draw_place": Text("Thứ tự", "Place"),
+    "draw_rank": Text("Hạng", "Rank"),
+    "draw_entry": Text("Mục, khóa", "Entry, key"),
 }

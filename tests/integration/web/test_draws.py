@@ -1,0 +1,55 @@
+"""Draws on the pages: the search offers a draw's entry form, a citizen enters for a relative, follows the entry,
+and the published result (no names) shows each entry's place once it is held."""
+
+from __future__ import annotations
+
+import asyncpg
+import httpx
+
+from tests.conftest import RecordingOtpSender
+from tests.factories import make_clinic, make_service, make_slot, person_details, soon, staff_headers
+from tests.integration.web.test_pages import csrf_of, signed_in_citizen
+from vaxbook.auth.models import Role
+from vaxbook.db import UnitOfWork
+from web.text import WORDS
+
+
+async def test_a_citizen_enters_a_draw_for_a_relative_and_reads_its_published_result(
+    client: httpx.AsyncClient, uow: UnitOfWork, otp_sender: RecordingOtpSender, db: asyncpg.Connection
+) -> None:
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN, [])
+    clinic = await make_clinic(uow, name="Trạm Y tế phường Tân An", district="Ninh Kiều", ward="Tân An")
+    service = await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(72))
+    draw_path = f"/api/v1/clinics/{clinic.id}/slots/{slot.id}/draw"
+    assert (await client.put(draw_path, json={"closes_at": soon(1).isoformat()}, headers=admin)).status_code == 200
+
+    await signed_in_citizen(client, otp_sender, "0912 345 888")
+    form = await client.get("/me/profile")
+    await client.post("/me/profile", data=person_details() | {"consent": "yes", "_csrf_token": csrf_of(form)})
+    found = await client.get("/search", params={"ward": "tan an"})
+    assert f'href="/draw/{slot.id}"' in found.text
+    assert f'href="/book/{slot.id}"' not in found.text, "a draw's seats are not booked first come"
+    asking = await client.get(f"/draw/{slot.id}")
+    entered = await client.post(f"/draw/{slot.id}", data={"_csrf_token": csrf_of(asking)})
+    assert entered.headers["location"] == "/me"
+    again = await client.post(f"/draw/{slot.id}", data={"_csrf_token": csrf_of(asking)})
+    assert 'role="alert"' in again.text, "entered once"
+    mine = await client.get("/me")
+    assert WORDS["draw_entered"].vi in mine.text
+    result_link = f"/draws/{clinic.id}/{slot.id}"
+    assert result_link in mine.text
+    before = await client.get(result_link)
+    assert "Chưa bốc thăm" in before.text
+
+    await db.execute("UPDATE slot_draws SET closes_at = now() - interval '1 second'")
+    assert (await client.post(f"{draw_path}/run", headers=admin)).status_code == 200
+    mine = await client.get("/me")
+    assert WORDS["draw_booked"].vi + " (#1)" in mine.text
+    published = httpx.AsyncClient(transport=client._transport, base_url=client.base_url)
+    async with published:
+        shown = await published.get(result_link)  # anyone, signed in or not
+    assert shown.status_code == 200
+    seed = (await client.get(draw_path)).json()["seed"]
+    assert seed in shown.text
+    assert person_details()["full_name"] not in shown.text, "no names in the published result"

@@ -1,0 +1,152 @@
+"""Draws on the pages: a citizen enters a slot's draw for themselves or a relative (any time before it closes is as
+good as the first second), follows their entries, and anyone reads a draw's published result: its seed, and each
+entry's rank, lottery key, place and outcome, with no name, so that anyone can re-run it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, get, post
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_200_OK
+
+from booking.service import draws
+from clinics import service as clinics
+from priority import service as priority
+from priority.models import DrawEntryRecord, lottery_key
+from vaxbook.dependencies import UoW
+from vaxbook.errors import DomainError
+from vaxbook.i18n import Language
+from web.text import WORDS
+from web.view import (
+    PAGE_ERRORS,
+    PAGE_OPTIONS,
+    AnyRequest,
+    FormData,
+    citizen_of,
+    household,
+    language_of,
+    local_time,
+    page,
+    said,
+    sign_in_first,
+    span,
+    to,
+)
+
+
+async def entries_of(uow: UoW, account_id: UUID, names: dict[UUID, str], language: Language) -> list[dict[str, Any]]:
+    """The citizen's draw entries as their bookings page lists them, latest first."""
+    shown = []
+    for entry in await priority.entries_of_account(uow, account_id):
+        slot, clinic = await clinics.get_slot(uow, entry.slot_id)
+        shown.append(
+            {
+                "person": names.get(entry.person_id, ""),
+                "when": span(slot.starts_at, slot.ends_at, clinic.timezone),
+                "clinic": clinic.name,
+                "outcome": _outcome(entry, language),
+                "booking_id": entry.booking_id,
+                "result": f"/draws/{clinic.id}/{slot.id}",
+            }
+        )
+    return shown
+
+
+def _outcome(entry: DrawEntryRecord, language: Language) -> str:
+    said_ = WORDS[f"draw_{entry.outcome.value}"].in_(language)
+    return f"{said_} (#{entry.position})" if entry.position else said_
+
+
+class DrawPages(Controller):
+    include_in_schema = False
+    opt = PAGE_OPTIONS
+    exception_handlers = PAGE_ERRORS
+
+    @get("/draw/{slot_id:uuid}")
+    async def entry_form(self, slot_id: FromPath[UUID], request: AnyRequest, uow: UoW) -> Template | Redirect:
+        citizen = citizen_of(request)
+        if citizen is None:
+            return sign_in_first(request)
+        return await self._form(request, uow, slot_id, message=None)
+
+    @post("/draw/{slot_id:uuid}", status_code=HTTP_200_OK)
+    async def enter(
+        self, slot_id: FromPath[UUID], request: AnyRequest, uow: UoW, data: FormData
+    ) -> Template | Redirect:
+        citizen = citizen_of(request)
+        if citizen is None:
+            return sign_in_first(request)
+        try:
+            person_id = UUID(data["person"]) if data.get("person") else None
+        except ValueError:
+            person_id = None
+        try:
+            await draws.enter(uow, citizen, slot_id=slot_id, person_id=person_id, now=datetime.now(UTC))
+        except DomainError as refused:
+            if refused.status == 404:
+                raise
+            return await self._form(request, uow, slot_id, message=said(refused, language_of(request)))
+        return to("/me")
+
+    async def _form(self, request: AnyRequest, uow: UoW, slot_id: UUID, *, message: str | None) -> Template | Redirect:
+        citizen = citizen_of(request)
+        assert citizen is not None
+        me, dependents = await household(uow, citizen)
+        if me is None:
+            return to("/me/profile")
+        language = language_of(request)
+        slot, clinic = await clinics.get_slot(uow, slot_id)
+        service = await clinics.get_service(uow, slot.service_id)
+        draw, _ = await priority.draw_record(uow, clinic.id, slot.id)
+        chosen = {
+            "id": slot.id,
+            "service": service.name_vi if language == "vi" else service.name_en,
+            "clinic": clinic.name,
+            "address": clinic.address,
+            "when": span(slot.starts_at, slot.ends_at, clinic.timezone),
+            "closes": local_time(draw.closes_at, clinic.timezone),
+        }
+        return page(
+            request,
+            "draw_enter.html.j2",
+            slot=chosen,
+            people=[me, *dependents],
+            message=message,
+            back=f"/draw/{slot_id}",
+        )
+
+    @get("/draws/{clinic_id:uuid}/{slot_id:uuid}")
+    async def result(
+        self, clinic_id: FromPath[UUID], slot_id: FromPath[UUID], request: AnyRequest, uow: UoW
+    ) -> Template:
+        """A draw as anyone may check it (no names): the seed once drawn, and the order it gave."""
+        draw, entries = await priority.draw_record(uow, clinic_id, slot_id)
+        slot, clinic = await clinics.get_slot(uow, slot_id)
+        language = language_of(request)
+        rows = sorted(
+            (
+                {
+                    "id": str(e.id),
+                    "rank": e.rank,
+                    "key": lottery_key(draw.seed, e.id) if draw.seed else "",
+                    "position": e.position,
+                    "outcome": WORDS[f"draw_{e.outcome.value}"].in_(language),
+                }
+                for e in entries
+            ),
+            key=lambda row: (row["position"] is None, row["position"] or 0, row["id"]),
+        )
+        return page(
+            request,
+            "draw_result.html.j2",
+            clinic=clinic,
+            when=span(slot.starts_at, slot.ends_at, clinic.timezone),
+            closes=local_time(draw.closes_at, clinic.timezone),
+            drawn=local_time(draw.drawn_at, clinic.timezone) if draw.drawn_at else None,
+            seed=draw.seed,
+            rows=rows,
+        )
