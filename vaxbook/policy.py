@@ -76,6 +76,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/book/{slot_id:uuid}"): MY_PAGES,
     ("GET", "/me/bookings/{booking_id:uuid}"): MY_PAGES,
     ("POST", "/me/bookings/{booking_id:uuid}/cancel"): MY_PAGES,
+    ("GET", "/me/bookings/{booking_id:uuid}/move"): MY_PAGES,
+    ("POST", "/me/bookings/{booking_id:uuid}/move"): MY_PAGES,
     ("GET", "/me/people/{person_id:uuid}/declarations"): MY_PAGES,
     ("POST", "/me/people/{person_id:uuid}/declarations"): MY_PAGES,
     ("GET", "/me/people/{person_id:uuid}/record"): MY_PAGES,

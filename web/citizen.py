@@ -29,7 +29,7 @@ from priority.models import membership
 from priority.schemas import Declarations as DeclarationsIn
 from qr import render
 from vaxbook.auth.models import Principal
-from vaxbook.dependencies import CheckInWindow, Keys, UoW
+from vaxbook.dependencies import AppSettings, CheckInWindow, Keys, UoW
 from vaxbook.errors import DomainError, NotFound
 from vaxbook.i18n import Language
 from vaxbook.settings import DEFAULT_TIMEZONE
@@ -297,6 +297,85 @@ class CitizenPages(Controller):
             text = await checkin.appointment_qr(uow, citizen, keys, booking_id=booking.id, window=checkin_window)
             qr = inline_qr(await render.drawn(text, "svg", card=False), WORDS["qr_label"].in_(language))
         return page(request, "slip.html.j2", slip=slip_of(booking, person, language), qr=qr)
+
+    @get("/me/bookings/{booking_id:uuid}/move")
+    async def move_form(
+        self, booking_id: FromPath[UUID], request: AnyRequest, uow: UoW, settings: AppSettings
+    ) -> Template | Redirect:
+        """Other slots of the same service, in the same district first, to move the booking to."""
+        citizen = citizen_of(request)
+        if citizen is None:
+            return sign_in_first(request)
+        return await self._move_page(request, uow, settings, citizen, booking_id, message=None)
+
+    @post("/me/bookings/{booking_id:uuid}/move", status_code=HTTP_200_OK)
+    async def move(
+        self,
+        booking_id: FromPath[UUID],
+        request: AnyRequest,
+        uow: UoW,
+        settings: AppSettings,
+        policy: NamedDependency[BookingPolicy],
+        data: FormData,
+    ) -> Template | Redirect:
+        """The new seat is taken before the old one is let go: the booking moved, or it stands as it was."""
+        citizen = citizen_of(request)
+        if citizen is None:
+            return sign_in_first(request)
+        try:
+            slot_id = UUID(data.get("slot_id", ""))
+        except ValueError:
+            return await self._move_page(request, uow, settings, citizen, booking_id, message=None)
+        try:
+            moved = await bookings.move(
+                uow, citizen, policy, booking_id=booking_id, slot_id=slot_id, now=datetime.now(UTC), idempotency=None
+            )
+        except DomainError as refused:
+            if refused.status == 404:
+                raise
+            message = said(refused, language_of(request))
+            return await self._move_page(request, uow, settings, citizen, booking_id, message=message)
+        return to(f"/me/bookings/{moved.id}")
+
+    async def _move_page(
+        self,
+        request: AnyRequest,
+        uow: UoW,
+        settings: AppSettings,
+        citizen: Principal,
+        booking_id: UUID,
+        *,
+        message: str | None,
+    ) -> Template:
+        language = language_of(request)
+        booking = await bookings.get(uow, citizen, booking_id)
+        clinic = await clinics.get_clinic(uow, booking.clinic_id)
+        found = await clinics.search_availability(
+            uow,
+            clinics.SearchQuery(date_from=None, service_code=booking.service_code, district=clinic.district, ward=None),
+            now=datetime.now(UTC),
+            max_days=settings.search_max_days,
+            after=None,
+            limit=30,
+            searcher=await people.searcher(uow, citizen, booking.person_id),
+        )
+        choices = [
+            {
+                "id": f.slot.id,
+                "when": span(f.slot.starts_at, f.slot.ends_at, f.clinic.timezone),
+                "clinic": f.clinic.name,
+            }
+            for f in found
+            if f.slot.id != booking.slot_id and (f.plan.seats(f.slot.remaining) if f.plan else f.slot.remaining)
+        ]
+        return page(
+            request,
+            "move.html.j2",
+            slip=slip_of(booking, "", language),
+            choices=choices,
+            message=message,
+            back=f"/me/bookings/{booking_id}/move",
+        )
 
     @post("/me/bookings/{booking_id:uuid}/cancel", status_code=HTTP_200_OK)
     async def cancel(

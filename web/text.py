@@ -377,4 +377,11 @@ WORDS: dict[str, Text] = {
     "draw_place": Text("Thứ tự", "Place"),
     "draw_rank": Text("Hạng", "Rank"),
     "draw_entry": Text("Mục, khóa", "Entry, key"),
+    "move_title": Text("Đổi lịch", "Move the booking"),
+    "move_now": Text("Lịch hiện tại", "Now"),
+    "move_help": Text(
+        "Chọn lịch mới; lịch cũ chỉ được hủy khi đã giữ được chỗ mới. Mã lịch hẹn sẽ đổi.",
+        "Choose the new time; the old one is let go only once the new seat is yours. The booking code changes.",
+    ),
+    "move_here": Text("Chuyển sang lịch này", "Move here"),
 }

@@ -439,3 +439,33 @@ async def test_a_citizen_declares_a_pregnancy_and_reads_in_words_which_groups_sh
         theirs = await other.get("/signin")
         refused = await other.post(link.group(1), data={"due_date": "", "_csrf_token": csrf_of(theirs)})
         assert refused.status_code == 404
+
+
+async def test_a_citizen_moves_a_booking_to_another_slot_of_the_same_service(
+    client: httpx.AsyncClient, uow: UnitOfWork, otp_sender: RecordingOtpSender
+) -> None:
+    token = await signed_in_citizen(client, otp_sender, "0912 345 999")
+    bearer = {"Authorization": f"Bearer {token}"}
+    form = await client.get("/me/profile")
+    await client.post("/me/profile", data=person_details() | {"consent": "yes", "_csrf_token": csrf_of(form)})
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    first = await make_slot(uow, clinic, service, capacity=2, starts_at=soon(30))
+    later = await make_slot(uow, clinic, service, capacity=2, starts_at=soon(54))
+    booked = (await client.post("/api/v1/bookings", json={"slot_id": str(first.id)}, headers=bearer)).json()
+    slip = await client.get(f"/me/bookings/{booked['id']}")
+    assert f'href="/me/bookings/{booked["id"]}/move"' in slip.text
+    choices = await client.get(f"/me/bookings/{booked['id']}/move")
+    assert f'value="{later.id}"' in choices.text
+    assert f'value="{first.id}"' not in choices.text, "not the slot it is in"
+    moved = await client.post(
+        f"/me/bookings/{booked['id']}/move", data={"slot_id": str(later.id), "_csrf_token": csrf_of(choices)}
+    )
+    assert moved.status_code == 303
+    now = (await client.get("/api/v1/bookings", headers=bearer)).json()["items"]
+    assert {(b["slot_id"], b["status"]) for b in now} == {(str(first.id), "moved"), (str(later.id), "booked")}
+    new = next(b for b in now if b["status"] == "booked")
+    assert moved.headers["location"] == f"/me/bookings/{new['id']}"
+    stale = await client.post(
+        f"/me/bookings/{booked['id']}/move", data={"slot_id": str(first.id), "_csrf_token": csrf_of(choices)}
+    )
+    assert 'role="alert"' in stale.text, "a moved booking moves no more: said on the page"
