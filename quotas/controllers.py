@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
@@ -38,6 +36,7 @@ from vaxbook.fields import OutputModel
 from vaxbook.i18n import Text
 from vaxbook.idempotency import IdempotencyHeader, idempotency_key
 from vaxbook.pagination import Cursor, Limit, Page, decode_cursor, paginate
+from vaxbook.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, csv_bytes, xlsx_bytes
 
 
 class VaccineProductController(Controller):
@@ -212,54 +211,40 @@ class ClinicStockController(Controller):
         return [StockLine.model_validate(line) for line in lines]
 
 
-CSV_MEDIA_TYPE = "text/csv"  # Litestar adds "; charset=utf-8" to every text/ type
 # Handlers name this parameter `format` itself: a bad value is reported under the Python name, not an alias.
 FormatParam = Annotated[
     ReportFormat | None,
-    QueryParameter(description="csv for a spreadsheet (UTF-8 with BOM); otherwise as the Accept header prefers"),
+    QueryParameter(
+        description="csv (UTF-8 with BOM) or xlsx for a spreadsheet; otherwise as the Accept header prefers"
+    ),
 ]
 ExpiryDays = Annotated[
     int, QueryParameter(ge=0, le=models.EXPIRY_MAX_DAYS, description="Lots expiring on or before today + days")
 ]
 Row = TypeVar("Row", bound=OutputModel)
 
-# Spreadsheets run a cell starting with one of these as a formula (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
-def _csv(model: type[OutputModel], rows: list[Row]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(model.model_fields)
-    for row in rows:
-        writer.writerow([_cell(value) for value in row.model_dump(mode="json").values()])
-    # the BOM tells Excel the file is UTF-8, or it shows Vietnamese names garbled
-    return out.getvalue().encode("utf-8-sig")
-
 
 def _report(
     request: CallerRequest, name: str, model: type[Row], rows: list[Row], output: ReportFormat | None
 ) -> Response[Any]:
-    """The rows as JSON (Response[list[...]] in the handler's signature documents them), or as a CSV file."""
+    """The rows as JSON (Response[list[...]] in the handler's signature documents them), or as a CSV or XLSX file."""
     if output is None:
-        wanted = request.accept.best_match([MediaType.JSON, "text/csv"], default=MediaType.JSON)
-        output = ReportFormat.CSV if wanted == "text/csv" else ReportFormat.JSON
+        wanted = request.accept.best_match([MediaType.JSON, CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE], default=MediaType.JSON)
+        output = {CSV_MEDIA_TYPE: ReportFormat.CSV, XLSX_MEDIA_TYPE: ReportFormat.XLSX}.get(wanted, ReportFormat.JSON)
     if output is ReportFormat.JSON:
         return Response(rows, headers={"Vary": "Accept"})
+    return spreadsheet(name, list(model.model_fields), [list(r.model_dump(mode="json").values()) for r in rows], output)
+
+
+def spreadsheet(name: str, header: list[str], rows: list[list[Any]], output: ReportFormat) -> Response[bytes]:
+    """A report as a file to download, named after it and the day (Cần Thơ time)."""
     day = service.report_day(datetime.now(UTC)).date().isoformat()
-    return Response(
-        _csv(model, rows),
-        media_type=CSV_MEDIA_TYPE,
-        headers={"Vary": "Accept", "Content-Disposition": f'attachment; filename="vaxbook-{name}-{day}.csv"'},
-    )
+    if output is ReportFormat.XLSX:
+        body, media_type = xlsx_bytes(name, header, rows), XLSX_MEDIA_TYPE
+    else:
+        body, media_type = csv_bytes(header, rows), CSV_MEDIA_TYPE
+    disposition = f'attachment; filename="vaxbook-{name}-{day}.{output.value}"'
+    return Response(body, media_type=media_type, headers={"Vary": "Accept", "Content-Disposition": disposition})
 
 
 class ReportController(Controller):

@@ -122,6 +122,7 @@ class StockLine(OutputModel):
 class ReportFormat(StrEnum):
     JSON = "json"
     CSV = "csv"
+    XLSX = "xlsx"
 
 
 class StockReportRow(OutputModel):

@@ -14,6 +14,7 @@ from vaxbook.errors import DomainError
 from vaxbook.fields import PatchModel
 from vaxbook.policy import Scope, rule_for
 from vaxbook.problems import HTTP_PROBLEMS, PROBLEM_TYPE_PREFIX
+from vaxbook.spreadsheets import XLSX_MEDIA_TYPE
 
 PROBLEM = "#/components/schemas/Problem"
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -94,7 +95,9 @@ def _describe(path: str, method: str, operation: dict[str, Any]) -> None:
         statuses += ["403"]
     responses = operation.setdefault("responses", {})
     if _offers_csv(operation) and "200" in responses:
-        responses["200"].setdefault("content", {})["text/csv"] = {"schema": {"type": "string"}}
+        content = responses["200"].setdefault("content", {})
+        content["text/csv"] = {"schema": {"type": "string"}}
+        content[XLSX_MEDIA_TYPE] = {"schema": {"type": "string", "format": "binary"}}
     for status in sorted(set(statuses)):
         responses[status] = {
             "description": WHY[status],

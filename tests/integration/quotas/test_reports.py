@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
+import openpyxl
 import pytest
 
 from booking.models import BookingPolicy
@@ -34,6 +35,7 @@ from tests.integration.quotas.ledger import check_ledger
 from vaxbook.audit import SYSTEM
 from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
+from vaxbook.spreadsheets import XLSX_MEDIA_TYPE
 
 Client = httpx.AsyncClient
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -236,6 +238,31 @@ async def test_an_empty_csv_report_still_has_its_header_and_cells_cannot_become_
     # JSON gives the names as they are
     json_rows = await report(client, headers, "stock")
     assert json_rows[0]["product_name"] == "@SUM(1+1)"
+
+
+async def test_a_report_as_xlsx_has_the_json_rows_with_numbers_as_numbers_and_no_formulas(
+    client: Client, uow: UnitOfWork
+) -> None:
+    headers = await admin(client, uow)
+    clinic = await make_clinic(uow, name='=HYPERLINK("http://example.com")')
+    product = await make_product(uow, name="Vắc xin Vero Cell (Sinopharm)")
+    await give_doses(uow, clinic.id, product.id, 12)
+    response = await client.get("/api/v1/reports/stock", params={"format": "xlsx"}, headers=headers)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith(XLSX_MEDIA_TYPE)
+    assert response.headers["content-disposition"].endswith(f'-{local_today().isoformat()}.xlsx"')
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    assert sheet is not None
+    header, *cells = [list(row) for row in sheet.iter_rows(values_only=True)]
+    assert header == STOCK_COLUMNS
+    json_rows = await report(client, headers, "stock")
+    assert [dict(zip(header, row, strict=True))["remaining"] for row in cells] == [r["remaining"] for r in json_rows]
+    row = dict(zip(header, cells[0], strict=True))
+    assert row["received"] == 12, "a number, not text"
+    assert row["product_name"] == "Vắc xin Vero Cell (Sinopharm)"
+    assert row["clinic_name"] == '\'=HYPERLINK("http://example.com")', "text, never a formula"
+    by_accept = await client.get("/api/v1/reports/stock", headers={**headers, "Accept": XLSX_MEDIA_TYPE})
+    assert by_accept.headers["content-type"].startswith(XLSX_MEDIA_TYPE)
 
 
 # Uptake per priority group and week
@@ -457,7 +484,7 @@ async def test_expiring_lots_show_the_doses_each_holder_still_has_soonest_first(
         ("priority-uptake", {"clinic_id": "A-PHUSAN"}, "clinic_id"),
         ("stock", {"clinic_id": "not-a-uuid"}, "clinic_id"),
         ("stock", {"product_id": "42"}, "product_id"),
-        ("stock", {"format": "xlsx"}, "format"),
+        ("stock", {"format": "ods"}, "format"),
         ("expiring-lots", {"days": "366"}, "days"),
         ("expiring-lots", {"days": "-1"}, "days"),
         ("expiring-lots", {"days": "two weeks"}, "days"),
