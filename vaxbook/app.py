@@ -98,6 +98,7 @@ from vaxbook.settings import Settings
 from web import STATIC_DIR, TEMPLATE_DIR
 from web.citizen import CitizenPages, DeclarationPages
 from web.counter import CounterPages
+from web.department import DepartmentPages
 from web.docs import STATIC_PATH, DocsPage
 from web.door import DoorPages, StaffSignIn
 from web.draws import DrawPages
@@ -155,6 +156,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     StaffSignIn,
     DoorPages,
     CounterPages,
+    DepartmentPages,
     create_static_files_router(
         path=STATIC_PATH,
         directories=[STATIC_DIR],

@@ -52,6 +52,7 @@ ASSISTED = _rule(Scope.ASSISTED, Role.CLINIC_STAFF, Role.OPERATOR)
 MY_PAGES = _rule(Scope.SESSION, Role.CITIZEN)
 DOOR = _rule(Scope.SESSION, Role.CLINIC_STAFF, Role.HEALTH_ADMIN)
 COUNTER = _rule(Scope.SESSION, Role.CLINIC_STAFF, Role.OPERATOR)
+DEPARTMENT = _rule(Scope.SESSION, Role.HEALTH_ADMIN)
 
 POLICY: dict[tuple[str, str], Rule] = {
     # the pages anyone may open
@@ -103,6 +104,12 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/door/{clinic_id:uuid}/bookings/{booking_id:uuid}/dose"): DOOR,
     ("POST", "/door/{clinic_id:uuid}/bookings/{booking_id:uuid}/visit"): DOOR,
     ("POST", "/door/{clinic_id:uuid}/bookings/{booking_id:uuid}/reaction"): DOOR,
+    ("GET", "/department"): DEPARTMENT,
+    ("GET", "/department/reports/{kind:str}/{name:str}"): DEPARTMENT,
+    ("GET", "/department/stock"): DEPARTMENT,
+    ("POST", "/department/stock/{kind:str}"): DEPARTMENT,
+    ("GET", "/department/reactions"): DEPARTMENT,
+    ("GET", "/department/operations"): DEPARTMENT,
     ("GET", "/counter"): COUNTER,
     ("POST", "/counter/search"): COUNTER,
     ("GET", "/counter/register"): COUNTER,

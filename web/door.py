@@ -92,9 +92,9 @@ class StaffSignIn(Controller):
                 request, "staff_signin.html.j2", username=username, message=message, after=after, back="/staff/signin"
             )
         issued = token_issuer.issue(principal)
-        # where the page asked to go back to, else where this role works: the hotline at the counter, others at
-        # the door (the department's pages come later)
-        home = "/counter" if principal.role is Role.OPERATOR else "/door"
+        # where the page asked to go back to, else where this role works: the hotline at the counter, the
+        # department at its overview, clinic staff at the door
+        home = {Role.OPERATOR: "/counter", Role.HEALTH_ADMIN: "/department"}.get(principal.role, "/door")
         return to(after or home, cookies=[session_cookie(request, issued.token, issued.expires_in)])
 
 

@@ -1,0 +1,105 @@
+"""The department's pages over HTTP: the overview's charts (SVG drawn on the server) with their numbers, the reports
+as XLSX and CSV, the stock forms (refusals said, a second click recording nothing twice), serious reactions and the
+state of messages and jobs; nobody but the department gets in."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import asyncpg
+import httpx
+import openpyxl
+
+from tests.factories import STAFF_PASSWORD, give_doses, make_clinic, make_lot, make_product, make_staff
+from tests.integration.web.test_door import staff_signed_in
+from tests.integration.web.test_pages import csrf_of, speaks_one_language, weighs
+from vaxbook.auth.models import Role
+from vaxbook.db import UnitOfWork
+from web.text import WORDS
+
+
+async def test_the_department_sees_its_stock_as_charts_downloads_the_reports_and_moves_doses(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic = await make_clinic(uow, name="Bệnh viện Đa khoa Trung ương Cần Thơ")
+    other = await make_clinic(uow, name="Trạm Y tế phường Xuân Khánh")
+    product = await make_product(uow, code="vero-cell")
+    await give_doses(uow, clinic.id, product.id, 40)
+    form = await client.get("/staff/signin")
+    signed = await client.post(
+        "/staff/signin",
+        data={
+            "username": await make_staff(uow, Role.HEALTH_ADMIN),
+            "password": STAFF_PASSWORD,
+            "_csrf_token": csrf_of(form),
+        },
+    )
+    assert signed.headers["location"] == "/department", "the department starts at its overview"
+    overview = await client.get("/department")
+    assert overview.status_code == 200
+    assert '<svg class="chart"' in overview.text
+    assert "Bệnh viện Đa khoa Trung ương Cần Thơ" in overview.text
+    for language in ("vi", "en"):
+        client.cookies.set("lang", language)
+        for path in ("/department", "/department/stock", "/department/reactions", "/department/operations"):
+            shown = await client.get(path)
+            assert shown.status_code == 200, path
+            speaks_one_language(path, shown.text, language)
+            await weighs(client, path, shown, 60 * 1024)
+    client.cookies.set("lang", "vi")
+
+    xlsx = await client.get("/department/reports/xlsx/stock")
+    assert xlsx.headers["content-disposition"].endswith('.xlsx"')
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
+    assert sheet is not None
+    header, *rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert dict(zip(header, rows[0], strict=True))["remaining"] == 40
+    csv = await client.get("/department/reports/csv/priority-uptake")
+    assert csv.content.startswith(b"\xef\xbb\xbf")
+    assert (await client.get("/department/reports/pdf/stock")).status_code == 404
+
+    # the stock forms: a refusal is said; a second click of the same form moves nothing twice
+    stock = await client.get("/department/stock")
+    once = re.search(r'name="once" value="([^"]+)"', stock.text)
+    assert once
+    lot = await make_lot(uow, product.id)
+    received = await client.post(
+        "/department/stock/receive",
+        data={"lot_id": str(lot.id), "doses": "100", "once": once.group(1), "_csrf_token": csrf_of(stock)},
+    )
+    assert WORDS["moved_receive"].vi in received.text
+    again = await client.post(
+        "/department/stock/receive",
+        data={"lot_id": str(lot.id), "doses": "100", "once": once.group(1), "_csrf_token": csrf_of(stock)},
+    )
+    assert WORDS["moved_receive"].vi in again.text
+    assert await db.fetchval("SELECT doses FROM department_stock WHERE lot_id = $1", lot.id) == 100, "once"
+    too_many = await client.post(
+        "/department/stock/allocate",
+        data={"lot_id": str(lot.id), "clinic_id": str(other.id), "doses": "101", "_csrf_token": csrf_of(stock)},
+    )
+    assert 'role="alert"' in too_many.text
+    not_a_number = await client.post(
+        "/department/stock/allocate",
+        data={"lot_id": str(lot.id), "clinic_id": str(other.id), "doses": "ba", "_csrf_token": csrf_of(stock)},
+    )
+    assert 'role="alert"' in not_a_number.text
+    allocated = await client.post(
+        "/department/stock/allocate",
+        data={"lot_id": str(lot.id), "clinic_id": str(other.id), "doses": "30", "_csrf_token": csrf_of(stock)},
+    )
+    assert WORDS["moved_allocate"].vi in allocated.text
+    assert await db.fetchval("SELECT doses FROM clinic_stock WHERE clinic_id = $1", other.id) == 30
+    assert await db.fetchval("SELECT doses FROM department_stock WHERE lot_id = $1", lot.id) == 70
+
+
+async def test_only_the_department_opens_its_pages(client: httpx.AsyncClient, uow: UnitOfWork) -> None:
+    clinic = await make_clinic(uow)
+    for role, clinics in ((Role.CLINIC_STAFF, [clinic.id]), (Role.OPERATOR, [])):
+        client.cookies.clear()
+        await staff_signed_in(client, await make_staff(uow, role, clinics))
+        for path in ("/department", "/department/stock", "/department/reactions", "/department/reports/csv/stock"):
+            assert (await client.get(path)).status_code == 403, (role, path)
+    client.cookies.clear()
+    assert (await client.get("/department")).headers["location"] == "/staff/signin?next=/department"

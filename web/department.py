@@ -1,0 +1,287 @@
+"""The health department's pages (health_admin): stock and uptake per clinic as charts drawn on the server, lots
+about to expire, the reports as CSV and XLSX, the stock forms (receive, allocate, transfer, return, waste), serious
+reactions to follow up, and how messages and scheduled jobs fare. Each calls the use case the API calls."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_200_OK
+from pydantic import BaseModel, ValidationError
+
+from booking.service import visits
+from clinics import service as clinics
+from notify import service as messages
+from quotas import service as quotas
+from quotas.controllers import spreadsheet
+from quotas.models import EXPIRY_DEFAULT_DAYS
+from quotas.schemas import (
+    Allocation,
+    ExpiringLotRow,
+    PriorityUptakeRow,
+    Receipt,
+    ReportFormat,
+    Return,
+    StockReportRow,
+    Transfer,
+    Waste,
+)
+from vaxbook.dependencies import AppSettings, UoW
+from vaxbook.errors import DomainError
+from vaxbook.fields import OutputModel
+from vaxbook.i18n import Language
+from vaxbook.idempotency import idempotency_key
+from vaxbook.scheduler import Scheduler
+from vaxbook.settings import DEFAULT_TIMEZONE
+from web.charts import Series, bar_chart
+from web.text import WORDS
+from web.view import (
+    PAGE_ERRORS,
+    PAGE_OPTIONS,
+    AnyRequest,
+    FormData,
+    field_messages,
+    language_of,
+    local_time,
+    page,
+    said,
+    sign_in_first,
+    staff_of,
+)
+
+# each stock form: its input model and use case
+MOVES: dict[str, tuple[type[BaseModel], Any]] = {
+    "receive": (Receipt, lambda uow, actor, data, now: quotas.receive(uow, actor, data)),
+    "allocate": (Allocation, lambda uow, actor, data, now: quotas.allocate(uow, actor, data)),
+    "transfer": (Transfer, lambda uow, actor, data, now: quotas.transfer(uow, actor, data, now=now)),
+    "return": (Return, lambda uow, actor, data, now: quotas.give_back(uow, actor, data, now=now)),
+    "waste": (Waste, lambda uow, actor, data, now: quotas.waste(uow, actor, data, now=now)),
+}
+MOVE_FIELDS = ("lot_id", "clinic_id", "from_clinic_id", "to_clinic_id", "doses", "note")
+REPORTS = ("stock", "priority-uptake", "expiring-lots")
+
+
+async def _report_rows(uow: UoW, name: str) -> tuple[type[OutputModel], list[OutputModel]]:
+    now = datetime.now(UTC)
+    if name == "stock":
+        stock = await quotas.stock_report(uow, clinic_id=None, product_id=None)
+        return StockReportRow, [StockReportRow.model_validate(r) for r in stock]
+    if name == "priority-uptake":
+        uptake = await quotas.priority_uptake(uow, clinic_id=None, date_from=None, date_to=None, now=now)
+        return PriorityUptakeRow, [PriorityUptakeRow.model_validate(r) for r in uptake]
+    expiring = await quotas.expiring_lots(uow, days=EXPIRY_DEFAULT_DAYS, now=now)
+    return ExpiringLotRow, [ExpiringLotRow.model_validate(r) for r in expiring]
+
+
+def _stock_chart(rows: list[Any], language: Language) -> str:
+    t = {key: text.in_(language) for key, text in WORDS.items()}
+    return bar_chart(
+        t["chart_stock"],
+        [f"{r.clinic_name} · {r.product_code}" for r in rows],
+        [
+            Series(t["remaining"], "chart-a", [r.remaining for r in rows]),
+            Series(t["booked_doses"], "chart-b", [r.booked for r in rows]),
+            Series(t["administered"], "chart-c", [r.administered for r in rows]),
+        ],
+    )
+
+
+def _uptake_by_group(rows: list[Any], language: Language) -> tuple[list[dict[str, Any]], str]:
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for r in rows:
+        name = (r.group_name_vi if language == "vi" else r.group_name_en) or WORDS["everyone_else"].in_(language)
+        totals[name][0] += r.booked
+        totals[name][1] += r.vaccinated
+    groups = [{"group": name, "booked": b, "vaccinated": v} for name, (b, v) in totals.items()]
+    chart = bar_chart(
+        WORDS["chart_uptake"].in_(language),
+        [g["group"] for g in groups],
+        [
+            Series(WORDS["booked"].in_(language), "chart-b", [g["booked"] for g in groups]),
+            Series(WORDS["vaccinated"].in_(language), "chart-c", [g["vaccinated"] for g in groups]),
+        ],
+    )
+    return groups, chart
+
+
+class DepartmentPages(Controller):
+    include_in_schema = False
+    opt = PAGE_OPTIONS
+    exception_handlers = PAGE_ERRORS
+
+    @get("/department")
+    async def overview(self, request: AnyRequest, uow: UoW) -> Template | Redirect:
+        staff = await staff_of(request, uow)
+        if staff is None:
+            return sign_in_first(request, staff=True)
+        language = language_of(request)
+        now = datetime.now(UTC)
+        stock = await quotas.stock_report(uow, clinic_id=None, product_id=None)
+        uptake = await quotas.priority_uptake(uow, clinic_id=None, date_from=None, date_to=None, now=now)
+        groups, uptake_chart = _uptake_by_group(uptake, language)
+        expiring = await quotas.expiring_lots(uow, days=EXPIRY_DEFAULT_DAYS, now=now)
+        return page(
+            request,
+            "department.html.j2",
+            stock=stock,
+            stock_chart=_stock_chart(stock, language) if stock else None,
+            groups=groups,
+            uptake_chart=uptake_chart if groups else None,
+            expiring=expiring,
+            reports=REPORTS,
+            expiry_days=EXPIRY_DEFAULT_DAYS,
+        )
+
+    @get("/department/reports/{kind:str}/{name:str}")
+    async def report(self, name: FromPath[str], kind: FromPath[str], request: AnyRequest, uow: UoW) -> Any:
+        """A report as the API gives it, as CSV or XLSX, for the officer's spreadsheet."""
+        staff = await staff_of(request, uow)
+        if staff is None:
+            return sign_in_first(request, staff=True)
+        if name not in REPORTS or kind not in ("csv", "xlsx"):
+            return Response(b"", status_code=404)
+        model, rows = await _report_rows(uow, name)
+        table = [list(r.model_dump(mode="json").values()) for r in rows]
+        return spreadsheet(name, list(model.model_fields), table, ReportFormat(kind))
+
+    @get("/department/stock")
+    async def stock(self, request: AnyRequest, uow: UoW) -> Template | Redirect:
+        staff = await staff_of(request, uow)
+        if staff is None:
+            return sign_in_first(request, staff=True)
+        return await self._stock_page(request, uow, note=None, wrong={}, kind=None)
+
+    @post("/department/stock/{kind:str}", status_code=HTTP_200_OK)
+    async def move(
+        self, kind: FromPath[str], request: AnyRequest, uow: UoW, settings: AppSettings, data: FormData
+    ) -> Template | Redirect:
+        """One movement of the ledger, from its form; a second click on the same form records nothing twice."""
+        staff = await staff_of(request, uow)
+        if staff is None:
+            return sign_in_first(request, staff=True)
+        if kind not in MOVES:
+            return await self._stock_page(request, uow, note=None, wrong={}, kind=None)
+        language = language_of(request)
+        model, work = MOVES[kind]
+        typed: dict[str, Any] = {name: str(data.get(name, "")).strip()[:500] for name in MOVE_FIELDS if data.get(name)}
+        if str(typed.get("doses", "")).isdigit():
+            typed["doses"] = int(typed["doses"])  # a number typed in a form is still text until here
+        try:
+            moved = model.model_validate(typed)
+            key = idempotency_key(
+                f"{staff.role.value}:{staff.id}",
+                data.get("once") or None,
+                f"stock.{kind}",
+                moved.model_dump(mode="json"),
+            )
+            now = datetime.now(UTC)
+            await quotas.once(uow, key, settings.idempotency_hours, lambda: work(uow, staff, moved, now))
+        except ValidationError as error:
+            return await self._stock_page(request, uow, note=None, wrong=field_messages(error, language), kind=kind)
+        except DomainError as refused:
+            return await self._stock_page(request, uow, note=None, wrong={"form": said(refused, language)}, kind=kind)
+        return await self._stock_page(request, uow, note=WORDS[f"moved_{kind}"].in_(language), wrong={}, kind=None)
+
+    async def _stock_page(
+        self, request: AnyRequest, uow: UoW, *, note: str | None, wrong: dict[str, str], kind: str | None
+    ) -> Template:
+        lots = await quotas.list_lots(uow, None)
+        products = {p.id: p for p in await quotas.list_products(uow)}
+        every_clinic = await clinics.list_clinics(
+            uow, province=None, district=None, ward=None, kind=None, include_inactive=False, after_code=None, limit=500
+        )
+        held = await quotas.stock(uow, clinic_id=None, department=True)
+        names = {c.id: c.name for c in every_clinic}
+        return page(
+            request,
+            "department_stock.html.j2",
+            lots=[
+                (lot.id, f"{products[lot.product_id].code} · {lot.lot_number} · {lot.expires_on:%d/%m/%Y}")
+                for lot in lots
+            ],
+            clinics=every_clinic,
+            held=[
+                {
+                    "holder": names.get(line.clinic_id, "")
+                    if line.clinic_id
+                    else WORDS["department_store"].in_(language_of(request)),
+                    "lot": line.lot.lot_number,
+                    "vaccine": products[line.lot.product_id].code,
+                    "expires": f"{line.lot.expires_on:%d/%m/%Y}",
+                    "doses": line.doses,
+                }
+                for line in held
+            ],
+            note=note,
+            wrong=wrong,
+            failed=kind,
+            back="/department/stock",
+        )
+
+    @get("/department/reactions")
+    async def reactions(self, request: AnyRequest, uow: UoW) -> Template | Redirect:
+        """Serious reactions to follow up, newest first: whom to call and the dose before (each read audited)."""
+        staff = await staff_of(request, uow)
+        if staff is None:
+            return sign_in_first(request, staff=True)
+        found = await visits.serious_events(uow, staff, since=None, before=None, limit=200)
+        rows = [
+            {
+                "when": local_time(f.event.onset_at, DEFAULT_TIMEZONE),
+                "name": f.full_name,
+                "born": f"{f.date_of_birth:%d/%m/%Y}",
+                "phone": f.phone or "",
+                "clinic": f.clinic_name,
+                "vaccine": f"{f.vaccine_name or ''} {f.lot_number or ''}".strip(),
+                "what": f.event.description,
+                "outcome": WORDS[f"outcome_{f.event.outcome.value}"].in_(language_of(request)),
+            }
+            for f in found
+        ]
+        return page(request, "department_reactions.html.j2", rows=rows)
+
+    @get("/department/operations")
+    async def operations(
+        self, request: AnyRequest, uow: UoW, scheduler: NamedDependency[Scheduler]
+    ) -> Template | Redirect:
+        """Messages by medium, kind and status, the latest given up on, and each scheduled job's last run."""
+        staff = await staff_of(request, uow)
+        if staff is None:
+            return sign_in_first(request, staff=True)
+        counts, dead = await messages.overview(uow)
+        jobs = await scheduler.statuses(uow)
+        zone = DEFAULT_TIMEZONE
+        return page(
+            request,
+            "department_operations.html.j2",
+            counts=counts,
+            dead=[
+                {
+                    "id": d.id,
+                    "kind": d.kind,
+                    "medium": d.medium,
+                    "attempts": d.attempts,
+                    "error": d.last_error or "",
+                    "due": local_time(d.due_at, zone),
+                }
+                for d in dead
+            ],
+            jobs=[
+                {
+                    "name": j.name,
+                    "trigger": j.trigger,
+                    "next": local_time(j.next_run, zone) if j.next_run else "",
+                    "last": local_time(j.last_run.started_at, zone) if j.last_run else "",
+                    "error": (j.last_run.error or "") if j.last_run else "",
+                    "failed": local_time(j.last_failure.started_at, zone) if j.last_failure else "",
+                }
+                for j in jobs
+            ],
+            leading=scheduler.leading,
+        )
