@@ -80,14 +80,20 @@ async def _report_rows(uow: UoW, name: str) -> tuple[type[OutputModel], list[Out
 
 
 def _stock_chart(rows: list[Any], language: Language) -> str:
+    """Doses per clinic, every vaccine together (the table and the reports have them by vaccine)."""
     t = {key: text.in_(language) for key, text in WORDS.items()}
+    per_clinic: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for r in rows:
+        totals = per_clinic[r.clinic_name]
+        totals[0], totals[1], totals[2] = totals[0] + r.remaining, totals[1] + r.booked, totals[2] + r.administered
+    names = list(per_clinic)
     return bar_chart(
         t["chart_stock"],
-        [f"{r.clinic_name} · {r.product_code}" for r in rows],
+        names,
         [
-            Series(t["remaining"], "chart-a", [r.remaining for r in rows]),
-            Series(t["booked_doses"], "chart-b", [r.booked for r in rows]),
-            Series(t["administered"], "chart-c", [r.administered for r in rows]),
+            Series(t["remaining"], "chart-a", [per_clinic[n][0] for n in names]),
+            Series(t["booked_doses"], "chart-b", [per_clinic[n][1] for n in names]),
+            Series(t["administered"], "chart-c", [per_clinic[n][2] for n in names]),
         ],
     )
 

@@ -239,3 +239,67 @@ def door_checks_in(
         page.locator('[data-answer="done"]').wait_for()
     finally:
         nurse.close()
+
+
+@pytest.mark.parametrize(("language", "size"), [("vi", DESK), ("en", PHONE)])
+def test_the_hotline_registers_a_caller_books_and_reads_out_the_slip(
+    language: str, size: dict[str, int], browser: Browser, service: Service
+) -> None:
+    vi = language == "vi"
+    operator = visit(browser, service, size=size, language=language)
+    page = operator.page
+    name = "Võ Văn Tư" if vi else "Lý Văn Hậu"
+    try:
+        page.goto(f"{service.base}/staff/signin")
+        page.get_by_label("Tên đăng nhập" if vi else "Username").fill("hotline")
+        page.get_by_label("Mật khẩu" if vi else "Password").fill(demo_passwords(service.data_dir)["hotline"])
+        page.get_by_role("button", name="Đăng nhập" if vi else "Sign in", exact=True).click()
+        page.wait_for_url(f"{service.base}/counter")
+        operator.check(f"counter-{language}-{size['width']}")
+        page.get_by_role("link", name="Đăng ký người mới" if vi else "Register a new person").click()
+        page.get_by_label("Họ và tên" if vi else "Full name").fill(name)
+        page.get_by_label("Ngày sinh" if vi else "Date of birth").fill("1950-02-03")
+        page.get_by_label("Nam" if vi else "Male", exact=True).check()
+        page.get_by_label("Quận, huyện" if vi else "District").fill("Ninh Kiều")
+        page.get_by_label("Phường, xã" if vi else "Ward").fill("An Khánh")
+        page.get_by_label("Đã đọc cho người này nghe" if vi else "I read the consent").check()
+        operator.check(f"counter-register-{language}-{size['width']}")
+        page.get_by_role("button", name="Lưu" if vi else "Save").click()
+        page.wait_for_url(f"{service.base}/counter/people/*")
+        assert name in page.locator("h1").inner_text()
+        page.get_by_label("Quận, huyện" if vi else "District").fill("ninh kieu")
+        page.get_by_role("button", name="Tìm" if vi else "Search", exact=True).click()
+        page.get_by_role("button", name="Đặt cho người này" if vi else "Book for them").first.click()
+        page.wait_for_url(f"{service.base}/counter/bookings/*")
+        slip = page.locator(".slip").inner_text()
+        assert name in slip
+        operator.check(f"counter-slip-{language}-{size['width']}")
+    finally:
+        operator.close()
+
+
+def test_the_department_reads_its_charts_downloads_a_spreadsheet_and_allocates_doses(
+    browser: Browser, service: Service
+) -> None:
+    officer = visit(browser, service, size=DESK, language="vi", accept_downloads=True)
+    page = officer.page
+    try:
+        page.goto(f"{service.base}/staff/signin")
+        page.get_by_label("Tên đăng nhập").fill("admin")
+        page.get_by_label("Mật khẩu").fill(demo_passwords(service.data_dir)["admin"])
+        page.get_by_role("button", name="Đăng nhập", exact=True).click()
+        page.wait_for_url(f"{service.base}/department")
+        assert page.locator("svg.chart").count() >= 1
+        assert page.get_by_role("img", name="Vắc xin theo cơ sở").is_visible()
+        officer.check("department-vi-1280")
+        with page.expect_download() as downloaded:
+            page.locator('a[href="/department/reports/xlsx/stock"]').click()
+        assert downloaded.value.suggested_filename.endswith(".xlsx")
+        page.get_by_role("link", name="Nhập, phân bổ, điều chuyển vắc xin").click()
+        form = page.locator("form[action='/department/stock/allocate']")
+        form.get_by_label("Số liều").fill("5")
+        form.get_by_role("button", name="Phân bổ cho cơ sở").click()
+        page.get_by_role("status").get_by_text("Đã phân bổ.").wait_for()
+        officer.check("department-stock-vi-1280")
+    finally:
+        officer.close()
