@@ -195,12 +195,17 @@ async def test_no_request_however_malformed_gets_a_500(
             attempts = [(url, body, {"Content-Type": "application/json"}) for body in bodies]
             attempts.append((url, b"{}", {"Content-Type": "application/json", "Idempotency-Key": "bad key\tx" * 40}))
             attempts.append((url, b"{}", {"Content-Type": "text/plain; charset=latin-1"}))
+        # the API answers a refusal as problem+json; a page says it on a page
+        kinds = ("application/problem+json",) if path.startswith("/api/") else ("application/problem+json", "text/html")
         for target, body, extra in attempts:
             response = await client.request(method, target, content=body, headers=headers | extra)
-            if response.status_code >= 500 and response.json().get("type") != "/problems/busy":
+            busy = response.headers["content-type"] == "application/problem+json" and (
+                response.json().get("type") == "/problems/busy"
+            )
+            if response.status_code >= 500 and not busy:
                 failures.append((method, path, body[:60] if body else target[:80], response.status_code))
             elif response.status_code >= 400:
-                assert response.headers["content-type"] == "application/problem+json", (method, target)
+                assert response.headers["content-type"].split(";")[0] in kinds, (method, target)
     assert failures == []
 
 
