@@ -118,6 +118,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/counter/people/{person_id:uuid}/book/{slot_id:uuid}"): COUNTER,
     ("GET", "/counter/bookings/{booking_id:uuid}"): COUNTER,
     ("POST", "/counter/bookings/{booking_id:uuid}/cancel"): COUNTER,
+    ("GET", "/counter/bookings/{booking_id:uuid}/move"): COUNTER,
+    ("POST", "/counter/bookings/{booking_id:uuid}/move"): COUNTER,
     # sign-in, the catalogue and the search, the docs and the service's own health
     ("POST", "/api/v1/auth/otp/request"): PUBLIC,
     ("POST", "/api/v1/auth/otp/verify"): PUBLIC,

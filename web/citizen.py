@@ -28,7 +28,7 @@ from priority import service as priority
 from priority.models import membership
 from priority.schemas import Declarations as DeclarationsIn
 from qr import render
-from vaxbook.auth.models import Principal
+from vaxbook.auth.models import Principal, Role
 from vaxbook.dependencies import AppSettings, CheckInWindow, Keys, UoW
 from vaxbook.errors import DomainError, NotFound
 from vaxbook.i18n import Language
@@ -100,6 +100,28 @@ def _profile_choices() -> dict[str, Any]:
 
 def _consent(form: dict[str, str]) -> dict[str, Any]:
     return {"accepted": form.get("consent") == "yes", "text_version": CONSENT_VERSION}
+
+
+async def move_choices(uow: UoW, settings: AppSettings, principal: Principal, booking: Booking) -> list[dict[str, Any]]:
+    """Slots the booking may move to: the same service, in its clinic's district, with a seat for its person (and
+    for clinic staff, at their own clinics)."""
+    clinic = await clinics.get_clinic(uow, booking.clinic_id)
+    found = await clinics.search_availability(
+        uow,
+        clinics.SearchQuery(date_from=None, service_code=booking.service_code, district=clinic.district, ward=None),
+        now=datetime.now(UTC),
+        max_days=settings.search_max_days,
+        after=None,
+        limit=30,
+        searcher=await people.searcher(uow, principal, booking.person_id),
+    )
+    return [
+        {"id": f.slot.id, "when": span(f.slot.starts_at, f.slot.ends_at, f.clinic.timezone), "clinic": f.clinic.name}
+        for f in found
+        if f.slot.id != booking.slot_id
+        and (f.plan.seats(f.slot.remaining) if f.plan else f.slot.remaining)
+        and (principal.role is not Role.CLINIC_STAFF or f.clinic.id in principal.clinic_ids)
+    ]
 
 
 def inline_qr(svg: bytes, label: str) -> str:
@@ -349,29 +371,12 @@ class CitizenPages(Controller):
     ) -> Template:
         language = language_of(request)
         booking = await bookings.get(uow, citizen, booking_id)
-        clinic = await clinics.get_clinic(uow, booking.clinic_id)
-        found = await clinics.search_availability(
-            uow,
-            clinics.SearchQuery(date_from=None, service_code=booking.service_code, district=clinic.district, ward=None),
-            now=datetime.now(UTC),
-            max_days=settings.search_max_days,
-            after=None,
-            limit=30,
-            searcher=await people.searcher(uow, citizen, booking.person_id),
-        )
-        choices = [
-            {
-                "id": f.slot.id,
-                "when": span(f.slot.starts_at, f.slot.ends_at, f.clinic.timezone),
-                "clinic": f.clinic.name,
-            }
-            for f in found
-            if f.slot.id != booking.slot_id and (f.plan.seats(f.slot.remaining) if f.plan else f.slot.remaining)
-        ]
+        choices = await move_choices(uow, settings, citizen, booking)
         return page(
             request,
             "move.html.j2",
             slip=slip_of(booking, "", language),
+            base="/me/bookings",
             choices=choices,
             message=message,
             back=f"/me/bookings/{booking_id}/move",

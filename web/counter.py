@@ -23,11 +23,11 @@ from clinics import service as clinics
 from clinics.models import Sex
 from clinics.sold_out import SoldOutSlots
 from qr import render
-from vaxbook.auth.models import Role
+from vaxbook.auth.models import Principal, Role
 from vaxbook.dependencies import AppSettings, CheckInWindow, Keys, UoW
 from vaxbook.errors import DomainError
 from vaxbook.fields import normalize_text
-from web.citizen import PERSON_FIELDS, inline_qr, slip_of
+from web.citizen import PERSON_FIELDS, inline_qr, move_choices, slip_of
 from web.text import WORDS
 from web.view import (
     PAGE_ERRORS,
@@ -215,6 +215,65 @@ class CounterPages(Controller):
         qr = inline_qr(await render.drawn(text, "svg", card=False), WORDS["qr_label"].in_(language))
         return page(
             request, "counter_slip.html.j2", slip=slip_of(found, caller.full_name, language), qr=qr, caller=caller
+        )
+
+    @get("/counter/bookings/{booking_id:uuid}/move")
+    async def move_form(
+        self, booking_id: FromPath[UUID], request: AnyRequest, uow: UoW, settings: AppSettings
+    ) -> Template | Redirect:
+        staff = await staff_of(request, uow)
+        if staff is None:
+            return sign_in_first(request, staff=True)
+        return await self._move_page(request, uow, settings, staff, booking_id, message=None)
+
+    @post("/counter/bookings/{booking_id:uuid}/move", status_code=HTTP_200_OK)
+    async def move(
+        self,
+        booking_id: FromPath[UUID],
+        request: AnyRequest,
+        uow: UoW,
+        settings: AppSettings,
+        policy: NamedDependency[BookingPolicy],
+        data: FormData,
+    ) -> Template | Redirect:
+        """Move a caller's booking: the new seat is taken before the old one goes."""
+        staff = await staff_of(request, uow)
+        if staff is None:
+            return sign_in_first(request, staff=True)
+        try:
+            slot_id = UUID(data.get("slot_id", ""))
+        except ValueError:
+            return await self._move_page(request, uow, settings, staff, booking_id, message=None)
+        try:
+            moved = await bookings.move(
+                uow, staff, policy, booking_id=booking_id, slot_id=slot_id, now=datetime.now(UTC), idempotency=None
+            )
+        except DomainError as refused:
+            if refused.status in (403, 404):
+                raise
+            message = said(refused, language_of(request))
+            return await self._move_page(request, uow, settings, staff, booking_id, message=message)
+        return to(f"/counter/bookings/{moved.id}")
+
+    async def _move_page(
+        self,
+        request: AnyRequest,
+        uow: UoW,
+        settings: AppSettings,
+        staff: Principal,
+        booking_id: UUID,
+        *,
+        message: str | None,
+    ) -> Template:
+        booking = await bookings.get(uow, staff, booking_id)
+        return page(
+            request,
+            "move.html.j2",
+            slip=slip_of(booking, "", language_of(request)),
+            base="/counter/bookings",
+            choices=await move_choices(uow, settings, staff, booking),
+            message=message,
+            back=f"/counter/bookings/{booking_id}/move",
         )
 
     @post("/counter/bookings/{booking_id:uuid}/cancel", status_code=HTTP_200_OK)

@@ -103,7 +103,10 @@ class PageController(Controller):
         """Free slots by service, district, ward and day; for a signed-in citizen, with the seats held for their
         groups and when the slot opens to them."""
         language = language_of(request)
-        asked = {name: (request.query_params.get(name) or "").strip()[:100] for name in ("service", "district", "ward")}
+        asked = {
+            name: (request.query_params.get(name) or "").strip()[:100]
+            for name in ("service", "province", "district", "ward")
+        }
         asked["from"] = (request.query_params.get("from") or "").strip()[:10]
         services = await clinics.list_services(uow, include_inactive=False)
         wrong: list[str] = []
@@ -121,6 +124,7 @@ class PageController(Controller):
                 clinics.SearchQuery(
                     date_from=day,
                     service_code=asked["service"].lower() or None,
+                    province=normalize_text(asked["province"]) or None,
                     district=normalize_text(asked["district"]) or None,
                     ward=normalize_text(asked["ward"]) or None,
                 ),

@@ -32,8 +32,8 @@ WORDS: dict[str, Text] = {
     "api_docs": Text("Tài liệu API", "API documentation"),
     "search_title": Text("Tìm lịch tiêm còn chỗ", "Find a slot with seats left"),
     "search_help": Text(
-        "Gõ quận, huyện hoặc phường, xã, có dấu hay không dấu đều được.",
-        "Type a district or ward, with or without accents.",
+        "Gõ tỉnh, thành phố, quận, huyện hoặc phường, xã, có dấu hay không dấu đều được.",
+        "Type a province or city, district or ward, with or without accents.",
     ),
     "service": Text("Dịch vụ", "Service"),
     "any_service": Text("Tất cả dịch vụ", "Every service"),

@@ -21,7 +21,7 @@ from tests.factories import (
     staff_headers,
 )
 from tests.integration.web.test_door import staff_signed_in
-from tests.integration.web.test_pages import csrf_of
+from tests.integration.web.test_pages import BUDGET_BYTES, csrf_of, speaks_one_language, weighs
 from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
 from web.text import WORDS
@@ -33,6 +33,7 @@ async def test_the_hotline_finds_registers_books_prints_and_cancels_for_a_caller
     clinic = await make_clinic(uow, district="Cái Răng", ward="Hưng Phú")
     service = await make_service(uow)
     slot = await make_slot(uow, clinic, service, capacity=4, starts_at=soon(30))
+    later = await make_slot(uow, clinic, service, capacity=4, starts_at=soon(54))
     guardian, me = await make_citizen(uow)
     await make_dependent(uow, guardian, full_name="Phạm Gia Bảo")
     operator = await make_staff(uow, Role.OPERATOR)
@@ -83,13 +84,33 @@ async def test_the_hotline_finds_registers_books_prints_and_cancels_for_a_caller
     assert again.headers["location"] == booked.headers["location"], "booked already: the same booking, not two"
     assert len((await client.get(f"/api/v1/assist/people/{tu}/bookings", headers=admin_view)).json()) == 1
 
+    # moved for them to a later session, then cancelled
     page_now = await client.get(person_page)
-    cancelled = await client.post(
-        f"/counter/bookings/{theirs.json()[0]['id']}/cancel", data={"_csrf_token": csrf_of(page_now)}
+    first_id = theirs.json()[0]["id"]
+    assert f'href="/counter/bookings/{first_id}/move"' in page_now.text
+    choices = await client.get(f"/counter/bookings/{first_id}/move")
+    assert f'value="{later.id}"' in choices.text
+    moved = await client.post(
+        f"/counter/bookings/{first_id}/move", data={"slot_id": str(later.id), "_csrf_token": csrf_of(choices)}
     )
+    assert moved.status_code == 303
+    now = (await client.get(f"/api/v1/assist/people/{tu}/bookings", headers=admin_view)).json()
+    assert {(b["slot_id"], b["status"]) for b in now} == {(str(slot.id), "moved"), (str(later.id), "booked")}
+    new_id = next(b["id"] for b in now if b["status"] == "booked")
+    assert moved.headers["location"] == f"/counter/bookings/{new_id}"
+    cancelled = await client.post(f"/counter/bookings/{new_id}/cancel", data={"_csrf_token": csrf_of(page_now)})
     assert cancelled.headers["location"] == person_page
     after = await client.get(f"/api/v1/assist/people/{tu}/bookings", headers=admin_view)
-    assert after.json()[0]["status"] == "cancelled"
+    assert {b["status"] for b in after.json()} == {"moved", "cancelled"}
+
+    # the counter's pages in both languages, within their weight
+    for language in ("vi", "en"):
+        client.cookies.set("lang", language)
+        for path in ("/counter", "/counter/register", f"{person_page}?service={service.code}&district=cai+rang"):
+            shown = await client.get(path)
+            assert shown.status_code == 200, path
+            speaks_one_language(path, shown.text, language)
+            await weighs(client, path, shown, BUDGET_BYTES)
 
     # every read of a person at the counter is on record
     async with uow.transaction() as conn:
