@@ -303,3 +303,45 @@ def test_the_department_reads_its_charts_downloads_a_spreadsheet_and_allocates_d
         officer.check("department-stock-vi-1280")
     finally:
         officer.close()
+
+
+@pytest.mark.parametrize(("language", "size", "phone"), [("vi", PHONE, "0918 200 503"), ("en", DESK, "0918 200 604")])
+def test_every_page_of_a_citizen_reads_well_on_a_phone_and_at_a_desk(
+    language: str, size: dict[str, int], phone: str, browser: Browser, service: Service
+) -> None:
+    """The citizen's other pages: accessible (axe), no sideways scrolling, no console errors, screenshots."""
+    w = WORDS[language]
+    citizen = visit(browser, service, size=size, language=language)
+    page = citizen.page
+    try:
+        page.goto(f"{service.base}/signin")
+        page.get_by_label(w["phone"]).fill(phone)
+        page.get_by_role("button", name=w["send"]).click()
+        page.get_by_label(w["code"]).fill(code_sent_to(service, phone.replace(" ", "")))
+        page.get_by_role("button", name=w["confirm"]).click()
+        page.goto(f"{service.base}/me/profile")
+        page.get_by_label(w["name"]).fill("Đặng Thị Thu")
+        page.get_by_label(w["born"]).fill("1992-04-21")
+        page.get_by_label(w["female"], exact=True).check()
+        page.get_by_label(w["cccd"]).fill(cccd("1992")[:-1] + ("5" if language == "vi" else "6"))
+        page.get_by_label(w["district"]).fill("Ninh Kiều")
+        page.get_by_label(w["ward"]).fill("An Khánh")
+        page.get_by_label(w["agree"]).check()
+        page.get_by_role("button", name=w["save"]).click()
+        page.wait_for_url(f"{service.base}/me")
+        person = page.locator('a[href$="/record"]').first.get_attribute("href")
+        assert person is not None
+        base = person.removesuffix("/record")
+        for path, name in (
+            ("/me/dependents/new", "dependent"),
+            (f"{base}/declarations", "declarations"),
+            (f"{base}/record", "record"),
+            ("/me/data", "my-data"),
+            ("/search?service=antenatal&district=ninh+kieu", "search-service"),
+        ):
+            page.goto(f"{service.base}{path}")
+            citizen.check(f"tour-{name}-{language}-{size['width']}")
+        page.locator('a[href^="/me/standby/new"]').last.click()
+        citizen.check(f"tour-standby-join-{language}-{size['width']}")
+    finally:
+        citizen.close()
