@@ -109,6 +109,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/department/stock"): DEPARTMENT,
     ("POST", "/department/stock/{kind:str}"): DEPARTMENT,
     ("GET", "/department/reactions"): DEPARTMENT,
+    ("GET", "/department/priority"): DEPARTMENT,
     ("GET", "/department/operations"): DEPARTMENT,
     ("GET", "/counter"): COUNTER,
     ("POST", "/counter/search"): COUNTER,

@@ -18,6 +18,8 @@ from pydantic import BaseModel, ValidationError
 from booking.service import visits
 from clinics import service as clinics
 from notify import service as messages
+from priority import service as priority
+from priority.models import MAX_GESTATIONAL_WEEKS, Rule, RuleKind
 from quotas import service as quotas
 from quotas.controllers import spreadsheet
 from quotas.models import EXPIRY_DEFAULT_DAYS
@@ -114,6 +116,18 @@ def _uptake_by_group(rows: list[Any], language: Language) -> tuple[list[dict[str
         ],
     )
     return groups, chart
+
+
+def _rule_words(rule: Rule, language: Language) -> str:
+    """Who a group admits, in words."""
+    said_ = WORDS[f"rule_{rule.kind.value}"].in_(language)
+    if rule.kind is RuleKind.AGE:
+        return said_.format(n=rule.min_age_years)
+    if rule.kind is RuleKind.PREGNANCY:
+        low = rule.min_weeks if rule.min_weeks is not None else 0
+        high = rule.max_weeks if rule.max_weeks is not None else MAX_GESTATIONAL_WEEKS
+        return said_.format(low=low, high=high)
+    return said_
 
 
 class DepartmentPages(Controller):
@@ -228,6 +242,66 @@ class DepartmentPages(Controller):
             wrong=wrong,
             failed=kind,
             back="/department/stock",
+        )
+
+    @get("/department/priority")
+    async def priority_seats(self, request: AnyRequest, uow: UoW) -> Template | Redirect:
+        """The priority groups (rank, rule in words, evidence) and each clinic's weekly templates with the seats
+        they hold back for each group and when each may book."""
+        staff = await staff_of(request, uow)
+        if staff is None:
+            return sign_in_first(request, staff=True)
+        language = language_of(request)
+        groups = sorted(await priority.list_groups(uow, include_inactive=False), key=lambda g: g.rank)
+        names = {g.id: g.name_vi if language == "vi" else g.name_en for g in groups}
+        services = {
+            s.id: s.name_vi if language == "vi" else s.name_en
+            for s in await clinics.list_services(uow, include_inactive=True)
+        }
+        every_clinic = await clinics.list_clinics(
+            uow, province=None, district=None, ward=None, kind=None, include_inactive=False, after_code=None, limit=500
+        )
+        t = {key: text.in_(language) for key, text in WORDS.items()}
+        held = []
+        for clinic in every_clinic:
+            rows = []
+            for template in await clinics.list_templates(uow, staff, clinic.id):
+                opens, shares = await priority.template_seats(uow, staff, clinic.id, template.id)
+                if not shares:
+                    continue
+                hours = f"{template.start_time:%H:%M}–{template.end_time:%H:%M}"
+                rows.append(
+                    {
+                        "when": f"{t[f'weekday_{template.weekday}']} {hours}",
+                        "service": services.get(template.service_id, ""),
+                        "capacity": template.capacity,
+                        "everyone": t["opens_days_before"].format(n=opens) if opens is not None else "",
+                        "shares": [
+                            t["share"].format(
+                                group=names.get(share.group_id, ""),
+                                percent=share.share_percent,
+                                n=share.seats_of(template.capacity),
+                                days=share.opens_days_before,
+                            )
+                            for share in shares
+                        ],
+                    }
+                )
+            if rows:
+                held.append({"clinic": clinic.name, "rows": rows})
+        return page(
+            request,
+            "department_priority.html.j2",
+            groups=[
+                {
+                    "rank": g.rank,
+                    "name": names[g.id],
+                    "rule": _rule_words(g.rule, language),
+                    "evidence": g.needs_evidence,
+                }
+                for g in groups
+            ],
+            held=held,
         )
 
     @get("/department/reactions")

@@ -295,6 +295,10 @@ def test_the_department_reads_its_charts_downloads_a_spreadsheet_and_allocates_d
         with page.expect_download() as downloaded:
             page.locator('a[href="/department/reports/xlsx/stock"]').click()
         assert downloaded.value.suggested_filename.endswith(".xlsx")
+        page.get_by_role("link", name="Nhóm ưu tiên và chỗ giữ").click()
+        assert "%" in page.locator("main").inner_text(), "the demo's held-back shares"
+        officer.check("department-priority-vi-1280")
+        page.goto(f"{service.base}/department")
         page.get_by_role("link", name="Nhập, phân bổ, điều chuyển vắc xin").click()
         form = page.locator("form[action='/department/stock/allocate']")
         form.get_by_label("Số liều").fill("5")

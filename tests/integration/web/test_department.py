@@ -11,7 +11,7 @@ import asyncpg
 import httpx
 import openpyxl
 
-from tests.factories import STAFF_PASSWORD, give_doses, make_clinic, make_lot, make_product, make_staff
+from tests.factories import STAFF_PASSWORD, give_doses, make_clinic, make_group, make_lot, make_product, make_staff
 from tests.integration.web.test_door import staff_signed_in
 from tests.integration.web.test_pages import csrf_of, speaks_one_language, weighs
 from vaxbook.auth.models import Role
@@ -25,6 +25,7 @@ async def test_the_department_sees_its_stock_as_charts_downloads_the_reports_and
     clinic = await make_clinic(uow, name="Bệnh viện Đa khoa Trung ương Cần Thơ")
     other = await make_clinic(uow, name="Trạm Y tế phường Xuân Khánh")
     product = await make_product(uow, code="vero-cell")
+    await make_group(uow, rank=1, kind="pregnancy", min_weeks=13)
     await give_doses(uow, clinic.id, product.id, 40)
     form = await client.get("/staff/signin")
     signed = await client.post(
@@ -42,12 +43,20 @@ async def test_the_department_sees_its_stock_as_charts_downloads_the_reports_and
     assert "Bệnh viện Đa khoa Trung ương Cần Thơ" in overview.text
     for language in ("vi", "en"):
         client.cookies.set("lang", language)
-        for path in ("/department", "/department/stock", "/department/reactions", "/department/operations"):
+        for path in (
+            "/department",
+            "/department/stock",
+            "/department/reactions",
+            "/department/operations",
+            "/department/priority",
+        ):
             shown = await client.get(path)
             assert shown.status_code == 200, path
             speaks_one_language(path, shown.text, language)
             await weighs(client, path, shown, 60 * 1024)
     client.cookies.set("lang", "vi")
+    groups = await client.get("/department/priority")
+    assert "Phụ nữ mang thai từ 13 đến 44 tuần" in groups.text, "a group's rule in words"
 
     xlsx = await client.get("/department/reports/xlsx/stock")
     assert xlsx.headers["content-disposition"].endswith('.xlsx"')
