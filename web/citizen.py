@@ -16,9 +16,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
-from pydantic import ValidationError
 
-from booking.models import CONSENT_VERSION, Booking, BookingPolicy, Relation
+from booking.models import CONSENT_VERSION, Booking, BookingPolicy, Person, Relation
 from booking.schemas import DependentCreate, ProfileUpsert
 from booking.service import bookings, checkin, people
 from clinics import service as clinics
@@ -30,7 +29,7 @@ from priority.schemas import Declarations as DeclarationsIn
 from qr import render
 from vaxbook.auth.models import Principal, Role
 from vaxbook.dependencies import AppSettings, CheckInWindow, Keys, UoW
-from vaxbook.errors import DomainError, NotFound
+from vaxbook.errors import NotFound
 from vaxbook.i18n import Language
 from vaxbook.settings import DEFAULT_TIMEZONE
 from web.draws import entries_of
@@ -41,7 +40,6 @@ from web.view import (
     AnyRequest,
     FormData,
     citizen_of,
-    field_messages,
     household,
     language_of,
     once,
@@ -49,6 +47,7 @@ from web.view import (
     said,
     sign_in_first,
     span,
+    submitted,
     to,
 )
 from web.waiting import waiting_of
@@ -124,6 +123,57 @@ async def move_choices(uow: UoW, settings: AppSettings, principal: Principal, bo
     ]
 
 
+async def move_page(
+    request: AnyRequest,
+    uow: UoW,
+    settings: AppSettings,
+    principal: Principal,
+    booking_id: UUID,
+    *,
+    base: str,
+    message: str | None,
+) -> Template:
+    """The slots a booking may move to, for its citizen (base /me/bookings) or a counter (/counter/bookings)."""
+    booking = await bookings.get(uow, principal, booking_id)
+    return page(
+        request,
+        "move.html.j2",
+        slip=slip_of(booking, "", language_of(request)),
+        base=base,
+        choices=await move_choices(uow, settings, principal, booking),
+        message=message,
+        back=f"{base}/{booking_id}/move",
+    )
+
+
+async def move_booking(
+    request: AnyRequest,
+    uow: UoW,
+    settings: AppSettings,
+    policy: BookingPolicy,
+    principal: Principal,
+    booking_id: UUID,
+    form: dict[str, str],
+    *,
+    base: str,
+) -> Template | Redirect:
+    """Move the booking to the slot chosen: the new seat is taken before the old one is let go, so the booking
+    moved, or it stands as it was and the page says why."""
+    try:
+        slot_id = UUID(form.get("slot_id", ""))
+    except ValueError:
+        return await move_page(request, uow, settings, principal, booking_id, base=base, message=None)
+    moved, wrong = await submitted(
+        language_of(request),
+        lambda: bookings.move(
+            uow, principal, policy, booking_id=booking_id, slot_id=slot_id, now=datetime.now(UTC), idempotency=None
+        ),
+    )
+    if moved is None:
+        return await move_page(request, uow, settings, principal, booking_id, base=base, message=wrong["form"])
+    return to(f"{base}/{moved.id}")
+
+
 def inline_qr(svg: bytes, label: str) -> str:
     """A QR drawn as SVG, to put in the page itself (no second request, sharp on paper); its size is the page's."""
     text = svg.decode()
@@ -178,14 +228,13 @@ class CitizenPages(Controller):
         if citizen is None:
             return sign_in_first(request)
         typed = _person_form(data, PERSON_FIELDS + CHANNEL_FIELDS)
-        try:
+
+        async def save() -> Person:
             profile = ProfileUpsert.model_validate(typed | {"consent": _consent(data)})
-            await people.save_profile(uow, citizen, profile, now=datetime.now(UTC))
-        except ValidationError as error:
-            wrong = field_messages(error, language_of(request))
-        except DomainError as refused:
-            wrong = {"form": said(refused, language_of(request))}
-        else:
+            return await people.save_profile(uow, citizen, profile, now=datetime.now(UTC))
+
+        saved, wrong = await submitted(language_of(request), save)
+        if saved:
             return to("/me")
         return page(
             request,
@@ -214,14 +263,13 @@ class CitizenPages(Controller):
         if citizen is None:
             return sign_in_first(request)
         typed = _person_form(data) | ({"relation": data["relation"]} if data.get("relation") else {})
-        try:
+
+        async def add() -> Person:
             dependent = DependentCreate.model_validate(typed | {"consent": _consent(data)})
-            await people.add_dependent(uow, citizen, dependent, now=datetime.now(UTC))
-        except ValidationError as error:
-            wrong = field_messages(error, language_of(request))
-        except DomainError as refused:
-            wrong = {"form": said(refused, language_of(request))}
-        else:
+            return await people.add_dependent(uow, citizen, dependent, now=datetime.now(UTC))
+
+        added, wrong = await submitted(language_of(request), add)
+        if added:
             return to("/me")
         return page(
             request,
@@ -259,8 +307,9 @@ class CitizenPages(Controller):
         except ValueError:
             person_id = None
         key = once(citizen, data, "bookings.create", slot_id=str(slot_id), person_id=person_id and str(person_id))
-        try:
-            booked = await bookings.book(
+        booked, wrong = await submitted(
+            language_of(request),
+            lambda: bookings.book(
                 uow,
                 citizen,
                 policy,
@@ -269,9 +318,10 @@ class CitizenPages(Controller):
                 now=datetime.now(UTC),
                 idempotency=key,
                 sold_out=sold_out,
-            )
-        except DomainError as refused:
-            return await self._book_page(request, uow, citizen, slot_id, message=said(refused, language_of(request)))
+            ),
+        )
+        if booked is None:
+            return await self._book_page(request, uow, citizen, slot_id, message=wrong["form"])
         return to(f"/me/bookings/{booked.id}")
 
     async def _book_page(
@@ -328,7 +378,7 @@ class CitizenPages(Controller):
         citizen = citizen_of(request)
         if citizen is None:
             return sign_in_first(request)
-        return await self._move_page(request, uow, settings, citizen, booking_id, message=None)
+        return await move_page(request, uow, settings, citizen, booking_id, base="/me/bookings", message=None)
 
     @post("/me/bookings/{booking_id:uuid}/move", status_code=HTTP_200_OK)
     async def move(
@@ -340,47 +390,10 @@ class CitizenPages(Controller):
         policy: NamedDependency[BookingPolicy],
         data: FormData,
     ) -> Template | Redirect:
-        """The new seat is taken before the old one is let go: the booking moved, or it stands as it was."""
         citizen = citizen_of(request)
         if citizen is None:
             return sign_in_first(request)
-        try:
-            slot_id = UUID(data.get("slot_id", ""))
-        except ValueError:
-            return await self._move_page(request, uow, settings, citizen, booking_id, message=None)
-        try:
-            moved = await bookings.move(
-                uow, citizen, policy, booking_id=booking_id, slot_id=slot_id, now=datetime.now(UTC), idempotency=None
-            )
-        except DomainError as refused:
-            if refused.status == 404:
-                raise
-            message = said(refused, language_of(request))
-            return await self._move_page(request, uow, settings, citizen, booking_id, message=message)
-        return to(f"/me/bookings/{moved.id}")
-
-    async def _move_page(
-        self,
-        request: AnyRequest,
-        uow: UoW,
-        settings: AppSettings,
-        citizen: Principal,
-        booking_id: UUID,
-        *,
-        message: str | None,
-    ) -> Template:
-        language = language_of(request)
-        booking = await bookings.get(uow, citizen, booking_id)
-        choices = await move_choices(uow, settings, citizen, booking)
-        return page(
-            request,
-            "move.html.j2",
-            slip=slip_of(booking, "", language),
-            base="/me/bookings",
-            choices=choices,
-            message=message,
-            back=f"/me/bookings/{booking_id}/move",
-        )
+        return await move_booking(request, uow, settings, policy, citizen, booking_id, data, base="/me/bookings")
 
     @post("/me/bookings/{booking_id:uuid}/cancel", status_code=HTTP_200_OK)
     async def cancel(
@@ -428,16 +441,16 @@ class DeclarationPages(Controller):
         if citizen is None:
             return sign_in_first(request)
         typed = {name: str(data.get(name, "")).strip()[:10] for name in ("due_date", "last_period", *DECLARED_FLAGS)}
-        try:
+
+        async def declare() -> object:
             declared = DeclarationsIn.model_validate(
                 {"due_date": typed["due_date"] or None, "last_period": typed["last_period"] or None}
                 | {name: typed[name] == "yes" for name in DECLARED_FLAGS}
             )
-            await people.declare(uow, citizen, person_id, declared)
-        except ValidationError as error:
-            wrong = field_messages(error, language_of(request))
-            return await self._page(request, uow, citizen, person_id, typed, wrong=wrong, saved=False)
-        return await self._page(request, uow, citizen, person_id, typed, wrong={}, saved=True)
+            return await people.declare(uow, citizen, person_id, declared)
+
+        saved, wrong = await submitted(language_of(request), declare)
+        return await self._page(request, uow, citizen, person_id, typed, wrong=wrong, saved=saved is not None)
 
     async def _page(
         self,

@@ -16,18 +16,18 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
 from pydantic import ValidationError
 
-from booking.models import CONSENT_VERSION, BookingPolicy
+from booking.models import CONSENT_VERSION, BookingPolicy, Person
 from booking.schemas import AssistedRegistration, PersonSearch
 from booking.service import bookings, checkin, people
 from clinics import service as clinics
 from clinics.models import Sex
 from clinics.sold_out import SoldOutSlots
 from qr import render
-from vaxbook.auth.models import Principal, Role
+from vaxbook.auth.models import Role
 from vaxbook.dependencies import AppSettings, CheckInWindow, Keys, UoW
 from vaxbook.errors import DomainError
 from vaxbook.fields import normalize_text
-from web.citizen import PERSON_FIELDS, inline_qr, move_choices, slip_of
+from web.citizen import PERSON_FIELDS, inline_qr, move_booking, move_page, slip_of
 from web.text import WORDS
 from web.view import (
     PAGE_ERRORS,
@@ -41,6 +41,7 @@ from web.view import (
     sign_in_first,
     span,
     staff_of,
+    submitted,
     to,
 )
 
@@ -92,16 +93,15 @@ class CounterPages(Controller):
         language = language_of(request)
         typed = {name: str(data.get(name, "")).strip()[:200] for name in (*PERSON_FIELDS, "phone")}
         consent = {"accepted": data.get("consent") == "yes", "text_version": CONSENT_VERSION}
-        try:
+
+        async def register() -> Person:
             registration = AssistedRegistration.model_validate(
                 {name: value for name, value in typed.items() if value} | {"consent": consent}
             )
-            person = await people.register(uow, staff, registration, now=datetime.now(UTC))
-        except ValidationError as error:
-            wrong = field_messages(error, language)
-        except DomainError as refused:
-            wrong = {"form": said(refused, language)}
-        else:
+            return await people.register(uow, staff, registration, now=datetime.now(UTC))
+
+        person, wrong = await submitted(language, register)
+        if person is not None:
             return to(f"/counter/people/{person.id}")
         return page(
             request,
@@ -224,7 +224,7 @@ class CounterPages(Controller):
         staff = await staff_of(request, uow)
         if staff is None:
             return sign_in_first(request, staff=True)
-        return await self._move_page(request, uow, settings, staff, booking_id, message=None)
+        return await move_page(request, uow, settings, staff, booking_id, base="/counter/bookings", message=None)
 
     @post("/counter/bookings/{booking_id:uuid}/move", status_code=HTTP_200_OK)
     async def move(
@@ -236,45 +236,11 @@ class CounterPages(Controller):
         policy: NamedDependency[BookingPolicy],
         data: FormData,
     ) -> Template | Redirect:
-        """Move a caller's booking: the new seat is taken before the old one goes."""
+        """Move a caller's booking, within the counter's clinics."""
         staff = await staff_of(request, uow)
         if staff is None:
             return sign_in_first(request, staff=True)
-        try:
-            slot_id = UUID(data.get("slot_id", ""))
-        except ValueError:
-            return await self._move_page(request, uow, settings, staff, booking_id, message=None)
-        try:
-            moved = await bookings.move(
-                uow, staff, policy, booking_id=booking_id, slot_id=slot_id, now=datetime.now(UTC), idempotency=None
-            )
-        except DomainError as refused:
-            if refused.status in (403, 404):
-                raise
-            message = said(refused, language_of(request))
-            return await self._move_page(request, uow, settings, staff, booking_id, message=message)
-        return to(f"/counter/bookings/{moved.id}")
-
-    async def _move_page(
-        self,
-        request: AnyRequest,
-        uow: UoW,
-        settings: AppSettings,
-        staff: Principal,
-        booking_id: UUID,
-        *,
-        message: str | None,
-    ) -> Template:
-        booking = await bookings.get(uow, staff, booking_id)
-        return page(
-            request,
-            "move.html.j2",
-            slip=slip_of(booking, "", language_of(request)),
-            base="/counter/bookings",
-            choices=await move_choices(uow, settings, staff, booking),
-            message=message,
-            back=f"/counter/bookings/{booking_id}/move",
-        )
+        return await move_booking(request, uow, settings, policy, staff, booking_id, data, base="/counter/bookings")
 
     @post("/counter/bookings/{booking_id:uuid}/cancel", status_code=HTTP_200_OK)
     async def cancel(

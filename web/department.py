@@ -13,7 +13,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from booking.service import visits
 from clinics import service as clinics
@@ -35,7 +35,6 @@ from quotas.schemas import (
     Waste,
 )
 from vaxbook.dependencies import AppSettings, UoW
-from vaxbook.errors import DomainError
 from vaxbook.fields import OutputModel
 from vaxbook.i18n import Language
 from vaxbook.idempotency import idempotency_key
@@ -48,13 +47,12 @@ from web.view import (
     PAGE_OPTIONS,
     AnyRequest,
     FormData,
-    field_messages,
     language_of,
     local_time,
     page,
-    said,
     sign_in_first,
     staff_of,
+    submitted,
 )
 
 # each stock form: its input model and use case
@@ -192,21 +190,17 @@ class DepartmentPages(Controller):
         typed: dict[str, Any] = {name: str(data.get(name, "")).strip()[:500] for name in MOVE_FIELDS if data.get(name)}
         if str(typed.get("doses", "")).isdigit():
             typed["doses"] = int(typed["doses"])  # a number typed in a form is still text until here
-        try:
+
+        async def record() -> object:
             moved = model.model_validate(typed)
-            key = idempotency_key(
-                f"{staff.role.value}:{staff.id}",
-                data.get("once") or None,
-                f"stock.{kind}",
-                moved.model_dump(mode="json"),
-            )
+            payload = moved.model_dump(mode="json")
+            key = idempotency_key(f"{staff.role.value}:{staff.id}", data.get("once") or None, f"stock.{kind}", payload)
             now = datetime.now(UTC)
-            await quotas.once(uow, key, settings.idempotency_hours, lambda: work(uow, staff, moved, now))
-        except ValidationError as error:
-            return await self._stock_page(request, uow, note=None, wrong=field_messages(error, language), kind=kind)
-        except DomainError as refused:
-            return await self._stock_page(request, uow, note=None, wrong={"form": said(refused, language)}, kind=kind)
-        return await self._stock_page(request, uow, note=WORDS[f"moved_{kind}"].in_(language), wrong={}, kind=None)
+            return await quotas.once(uow, key, settings.idempotency_hours, lambda: work(uow, staff, moved, now))
+
+        recorded, wrong = await submitted(language, record)
+        note = WORDS[f"moved_{kind}"].in_(language) if recorded else None
+        return await self._stock_page(request, uow, note=note, wrong=wrong, kind=None if recorded else kind)
 
     async def _stock_page(
         self, request: AnyRequest, uow: UoW, *, note: str | None, wrong: dict[str, str], kind: str | None

@@ -17,9 +17,17 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
-from pydantic import ValidationError
 
-from booking.models import Booking, BookingPolicy, BookingStatus, EventOutcome, InjectionSite, Severity
+from booking.models import (
+    Booking,
+    BookingPolicy,
+    BookingStatus,
+    CheckedIn,
+    EventOutcome,
+    InjectionSite,
+    Severity,
+    Vaccination,
+)
 from booking.schemas import AdverseEventCreate, CheckIn, CheckInRequest, VaccinationCreate
 from booking.service import bookings, checkin, visits
 from clinics import service as clinics
@@ -39,7 +47,6 @@ from web.view import (
     PAGE_OPTIONS,
     AnyRequest,
     FormData,
-    field_messages,
     language_of,
     local_path,
     page,
@@ -48,6 +55,7 @@ from web.view import (
     sign_in_first,
     span,
     staff_of,
+    submitted,
     to,
 )
 
@@ -162,15 +170,8 @@ def _answer(done: CheckIn, language: Language) -> dict[str, Any]:
 _CHOICES = {"sites": list(InjectionSite), "severities": list(Severity), "outcomes": list(EventOutcome)}
 
 
-def _refusal(refused: DomainError, language: Language) -> str:
-    """A refusal said in the answer box; a door the staff member may not open is refused as a page (403)."""
-    if refused.status in (401, 403):
-        raise refused
-    return said(refused, language)
-
-
-def _wrong_fields(error: ValidationError, language: Language) -> str:
-    return "; ".join(field_messages(error, language).values())
+def _said(wrong: dict[str, str]) -> str:
+    return "; ".join(wrong.values())
 
 
 class DoorPages(Controller):
@@ -212,16 +213,17 @@ class DoorPages(Controller):
             return sign_in_first(request, staff=True)
         language = language_of(request)
         typed = {name: str(data.get(name, "")).strip()[:1000] for name in ("qr", "code", "cccd_last4", "date_of_birth")}
-        try:
+
+        async def check() -> CheckedIn:
             asked = CheckInRequest.model_validate({name: value for name, value in typed.items() if value})
             # a code read twice is sent once by the scanner; sent again, it answers who checked it in and when
-            done = await checkin.check_in(
+            return await checkin.check_in(
                 uow, staff, clinic_id=clinic_id, request=asked, window=checkin_window, now=datetime.now(UTC)
             )
-        except ValidationError as error:
-            return await self._reply(request, uow, staff, clinic_id, refusal=_wrong_fields(error, language))
-        except DomainError as refused:
-            return await self._reply(request, uow, staff, clinic_id, refusal=_refusal(refused, language))
+
+        done, wrong = await submitted(language, check, not_found_is_refusal=True)
+        if done is None:
+            return await self._reply(request, uow, staff, clinic_id, refusal=_said(wrong))
         step = await _next_step(uow, staff, done.booking, evidence_due=done.needs_evidence)
         return await self._reply(
             request, uow, staff, clinic_id, answer=_answer(CheckIn.of(done), language), step=step, changed=True
@@ -244,12 +246,15 @@ class DoorPages(Controller):
             return sign_in_first(request, staff=True)
         language = language_of(request)
         seen = data.get("seen") == "yes"
-        try:
-            booking = await visits.confirm_evidence(
+        booking, wrong = await submitted(
+            language,
+            lambda: visits.confirm_evidence(
                 uow, staff, policy, clinic_id=clinic_id, booking_id=booking_id, seen=seen, now=datetime.now(UTC)
-            )
-        except DomainError as refused:
-            return await self._reply(request, uow, staff, clinic_id, refusal=_refusal(refused, language))
+            ),
+            not_found_is_refusal=True,
+        )
+        if booking is None:
+            return await self._reply(request, uow, staff, clinic_id, refusal=_said(wrong))
         note = WORDS["evidence_seen" if seen else f"evidence_missing_{booking.status.value}"].in_(language)
         step = await _next_step(uow, staff, booking, evidence_due=False)
         return await self._reply(request, uow, staff, clinic_id, note=note, step=step, changed=True)
@@ -263,17 +268,18 @@ class DoorPages(Controller):
         if staff is None:
             return sign_in_first(request, staff=True)
         language = language_of(request)
-        try:
+
+        async def give() -> Vaccination:
             given = VaccinationCreate.model_validate(
                 {"lot_id": data.get("lot_id", ""), "injection_site": data.get("injection_site", "")}
             )
-            vaccination = await visits.record_vaccination(
+            return await visits.record_vaccination(
                 uow, staff, clinic_id=clinic_id, booking_id=booking_id, data=given, now=datetime.now(UTC)
             )
-        except ValidationError as error:
-            return await self._reply(request, uow, staff, clinic_id, refusal=_wrong_fields(error, language))
-        except DomainError as refused:
-            return await self._reply(request, uow, staff, clinic_id, refusal=_refusal(refused, language))
+
+        vaccination, wrong = await submitted(language, give, not_found_is_refusal=True)
+        if vaccination is None:
+            return await self._reply(request, uow, staff, clinic_id, refusal=_said(wrong))
         until = vaccination.observe_until.astimezone(ZoneInfo(vaccination.timezone)).strftime("%H:%M")
         note = WORDS["dose_recorded"].in_(language).format(lot=vaccination.lot_number, until=until)
         step = NextStep(booking_id, observe_until=until)
@@ -288,10 +294,13 @@ class DoorPages(Controller):
         if staff is None:
             return sign_in_first(request, staff=True)
         language = language_of(request)
-        try:
-            await visits.record_attendance(uow, staff, clinic_id=clinic_id, booking_id=booking_id)
-        except DomainError as refused:
-            return await self._reply(request, uow, staff, clinic_id, refusal=_refusal(refused, language))
+        attended, wrong = await submitted(
+            language,
+            lambda: visits.record_attendance(uow, staff, clinic_id=clinic_id, booking_id=booking_id),
+            not_found_is_refusal=True,
+        )
+        if attended is None:
+            return await self._reply(request, uow, staff, clinic_id, refusal=_said(wrong))
         return await self._reply(request, uow, staff, clinic_id, note=WORDS["visit_done"].in_(language), changed=True)
 
     @post("/door/{clinic_id:uuid}/bookings/{booking_id:uuid}/reaction", status_code=HTTP_200_OK)
@@ -303,7 +312,8 @@ class DoorPages(Controller):
         if staff is None:
             return sign_in_first(request, staff=True)
         language = language_of(request)
-        try:
+
+        async def report() -> object:
             event = AdverseEventCreate.model_validate(
                 {
                     "severity": data.get("severity", ""),
@@ -313,12 +323,13 @@ class DoorPages(Controller):
                     "onset_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
                 }
             )
-            await visits.report_adverse_event(uow, staff, booking_id=booking_id, clinic_id=clinic_id, data=event)
-        except ValidationError as error:
-            step = NextStep(booking_id, observe_until=data.get("observe_until", "")[:5])
-            return await self._reply(request, uow, staff, clinic_id, refusal=_wrong_fields(error, language), step=step)
-        except DomainError as refused:
-            return await self._reply(request, uow, staff, clinic_id, refusal=_refusal(refused, language))
+            return await visits.report_adverse_event(uow, staff, booking_id=booking_id, clinic_id=clinic_id, data=event)
+
+        reported, wrong = await submitted(language, report, not_found_is_refusal=True)
+        if reported is None:
+            # a field left wrong: the form stays for another try
+            step = None if "form" in wrong else NextStep(booking_id, observe_until=data.get("observe_until", "")[:5])
+            return await self._reply(request, uow, staff, clinic_id, refusal=_said(wrong), step=step)
         return await self._reply(request, uow, staff, clinic_id, note=WORDS["reaction_recorded"].in_(language))
 
     async def _reply(

@@ -18,7 +18,6 @@ from clinics import service as clinics
 from priority import service as priority
 from priority.models import DrawEntryRecord, lottery_key
 from vaxbook.dependencies import UoW
-from vaxbook.errors import DomainError
 from vaxbook.i18n import Language
 from web.text import WORDS
 from web.view import (
@@ -31,9 +30,9 @@ from web.view import (
     language_of,
     local_time,
     page,
-    said,
     sign_in_first,
     span,
+    submitted,
     to,
 )
 
@@ -84,12 +83,12 @@ class DrawPages(Controller):
             person_id = UUID(data["person"]) if data.get("person") else None
         except ValueError:
             person_id = None
-        try:
-            await draws.enter(uow, citizen, slot_id=slot_id, person_id=person_id, now=datetime.now(UTC))
-        except DomainError as refused:
-            if refused.status == 404:
-                raise
-            return await self._form(request, uow, slot_id, message=said(refused, language_of(request)))
+        entered, wrong = await submitted(
+            language_of(request),
+            lambda: draws.enter(uow, citizen, slot_id=slot_id, person_id=person_id, now=datetime.now(UTC)),
+        )
+        if entered is None:
+            return await self._form(request, uow, slot_id, message=wrong["form"])
         return to("/me")
 
     async def _form(self, request: AnyRequest, uow: UoW, slot_id: UUID, *, message: str | None) -> Template | Redirect:

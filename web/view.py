@@ -3,8 +3,9 @@ in the visitor's language. No rule lives here: a page calls the same use cases a
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
@@ -37,6 +38,7 @@ ONE_YEAR = 365 * 24 * 3600
 PAGE_OPTIONS: dict[str, Any] = PUBLIC | {"page": True}
 STAFF_ROLES = frozenset({Role.CLINIC_STAFF, Role.OPERATOR, Role.HEALTH_ADMIN})
 
+T = TypeVar("T")
 AnyRequest = Request[Any, Any, Any]
 FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 """A page's form, as the browser sends it."""
@@ -143,6 +145,23 @@ def sign_in_first(request: AnyRequest, *, staff: bool = False) -> Redirect:
 def said(error: DomainError, language: Language) -> str:
     """A use case's refusal in the visitor's words: its detail when it has one, else its title."""
     return (error.detail or error.title).in_(language)
+
+
+async def submitted(
+    language: Language, work: Callable[[], Awaitable[T]], *, not_found_is_refusal: bool = False
+) -> tuple[T | None, dict[str, str]]:
+    """A form's use case, run: its result, or what is wrong in the visitor's language: each field's own message,
+    or the use case's refusal under "form". A page the visitor may not open (401, 403) or an object that is not
+    theirs (404) is no mistake of the form: it is said as a page with its status (PAGE_ERRORS), unless a missing
+    object is the form's answer (a scanned code that is no booking here)."""
+    try:
+        return await work(), {}
+    except ValidationError as error:
+        return None, field_messages(error, language)
+    except DomainError as refused:
+        if refused.status in (401, 403) or (refused.status == 404 and not not_found_is_refusal):
+            raise
+        return None, {"form": said(refused, language)}
 
 
 def field_messages(error: ValidationError, language: Language) -> dict[str, str]:

@@ -13,14 +13,13 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
-from pydantic import ValidationError
 
 from booking.models import BookingPolicy, StandbyEntry, StandbyNotFound, StandbyStatus
 from booking.schemas import StandbyJoin
 from booking.service import standby
 from clinics import service as clinics
 from vaxbook.dependencies import UoW
-from vaxbook.errors import DomainError, NotFound
+from vaxbook.errors import NotFound
 from vaxbook.i18n import Language
 from web.text import WORDS
 from web.view import (
@@ -29,15 +28,14 @@ from web.view import (
     AnyRequest,
     FormData,
     citizen_of,
-    field_messages,
     household,
     language_of,
     local_time,
     once,
     page,
-    said,
     sign_in_first,
     span,
+    submitted,
     to,
 )
 
@@ -127,7 +125,8 @@ class StandbyPages(Controller):
             return sign_in_first(request)
         language = language_of(request)
         asked = {name: str(data.get(name, ""))[:100] for name in (*SCOPE_FIELDS, "to", "person")}
-        try:
+
+        async def join() -> StandbyEntry:
             joined = StandbyJoin.model_validate(
                 {
                     "service_id": asked["service_id"],
@@ -139,12 +138,10 @@ class StandbyPages(Controller):
                     "date_to": asked["to"],
                 }
             )
-            await standby.join(uow, citizen, joined, now=datetime.now(UTC))
-        except ValidationError as error:
-            wrong = field_messages(error, language)
-        except DomainError as refused:
-            wrong = {"form": said(refused, language)}
-        else:
+            return await standby.join(uow, citizen, joined, now=datetime.now(UTC))
+
+        entry, wrong = await submitted(language, join)
+        if entry is not None:
             return to("/me")
         me, dependents = await household(uow, citizen)
         return await self._join_page(request, uow, [me, *dependents] if me else [], asked, wrong=wrong)

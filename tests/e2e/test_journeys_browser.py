@@ -92,26 +92,43 @@ def staff_token(service: Service, username: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {login.json()['access_token']}"}
 
 
-@pytest.fixture(scope="module")
-def slot_soon(service: Service) -> dict[str, Any]:
-    """An antenatal session the An Khánh station adds for this afternoon: in the check-in window now."""
+def antenatal_session(service: Service, *, starts_in: timedelta, capacity: int) -> dict[str, Any]:
+    """An antenatal session the An Khánh station adds (its clinic and service with it)."""
     clinics = httpx.get(f"{service.base}/api/v1/clinics", params={"ward": "An Khánh"}).json()["items"]
     clinic = next(c for c in clinics if c["code"] == "TYT-ANKHANH")
-    services = httpx.get(f"{service.base}/api/v1/services").json()
-    antenatal = next(s for s in services if s["code"] == "antenatal")
-    starts = (datetime.now(UTC) + timedelta(minutes=20)).replace(second=0, microsecond=0)
+    antenatal = next(s for s in httpx.get(f"{service.base}/api/v1/services").json() if s["code"] == "antenatal")
+    starts = (datetime.now(UTC) + starts_in).replace(second=0, microsecond=0)
     made = httpx.post(
         f"{service.base}/api/v1/clinics/{clinic['id']}/slots",
         json={
             "service_id": antenatal["id"],
             "starts_at": starts.isoformat(),
             "ends_at": (starts + timedelta(minutes=30)).isoformat(),
-            "capacity": 10,
+            "capacity": capacity,
         },
         headers=staff_token(service, "ankhanh.staff"),
     )
     assert made.status_code == 201, made.text
     return made.json() | {"clinic": clinic}
+
+
+@pytest.fixture(scope="module")
+def slot_soon(service: Service) -> dict[str, Any]:
+    """This afternoon's session: in the check-in window now."""
+    return antenatal_session(service, starts_in=timedelta(minutes=20), capacity=10)
+
+
+@pytest.fixture(scope="module")
+def draw_slot(service: Service) -> dict[str, Any]:
+    """A session in three days whose seats the department puts to a draw."""
+    made = antenatal_session(service, starts_in=timedelta(days=3), capacity=5)
+    draw = httpx.put(
+        f"{service.base}/api/v1/clinics/{made['clinic']['id']}/slots/{made['id']}/draw",
+        json={"closes_at": (datetime.now(UTC) + timedelta(hours=2)).isoformat()},
+        headers=staff_token(service, "admin"),
+    )
+    assert draw.status_code == 200, draw.text
+    return made
 
 
 def cccd(born: str) -> str:
@@ -305,13 +322,17 @@ def test_the_department_reads_its_charts_downloads_a_spreadsheet_and_allocates_d
         form.get_by_role("button", name="Phân bổ cho cơ sở").click()
         page.get_by_role("status").get_by_text("Đã phân bổ.").wait_for()
         officer.check("department-stock-vi-1280")
+        page.set_viewport_size(PHONE)
+        for path in ("/department", "/department/stock", "/department/priority", "/department/operations"):
+            page.goto(f"{service.base}{path}")
+            officer.check(f"department{path.removeprefix('/department').replace('/', '-')}-vi-360")
     finally:
         officer.close()
 
 
 @pytest.mark.parametrize(("language", "size", "phone"), [("vi", PHONE, "0918 200 503"), ("en", DESK, "0918 200 604")])
 def test_every_page_of_a_citizen_reads_well_on_a_phone_and_at_a_desk(
-    language: str, size: dict[str, int], phone: str, browser: Browser, service: Service
+    language: str, size: dict[str, int], phone: str, browser: Browser, service: Service, draw_slot: dict[str, Any]
 ) -> None:
     """The citizen's other pages: accessible (axe), no sideways scrolling, no console errors, screenshots."""
     w = WORDS[language]
@@ -347,5 +368,15 @@ def test_every_page_of_a_citizen_reads_well_on_a_phone_and_at_a_desk(
             citizen.check(f"tour-{name}-{language}-{size['width']}")
         page.locator('a[href^="/me/standby/new"]').last.click()
         citizen.check(f"tour-standby-join-{language}-{size['width']}")
+        page.locator("main button[type=submit]").click()
+        # free seats of the service in the district: the list is not for now, and the page says why
+        page.get_by_role("alert").wait_for()
+        citizen.check(f"tour-standby-refused-{language}-{size['width']}")
+        page.goto(f"{service.base}/draw/{draw_slot['id']}")
+        citizen.check(f"tour-draw-enter-{language}-{size['width']}")
+        page.locator("main button[type=submit]").click()
+        page.wait_for_url(f"{service.base}/me")
+        page.locator('a[href^="/draws/"]').first.click()
+        citizen.check(f"tour-draw-result-{language}-{size['width']}")
     finally:
         citizen.close()
