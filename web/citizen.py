@@ -201,7 +201,7 @@ class CitizenPages(Controller):
         entries = await entries_of(uow, citizen.id, names, language) if me else []
         return page(
             request,
-            "me.html.j2",
+            "citizen/me.html.j2",
             me=me,
             dependents=dependents,
             slips=slips,
@@ -220,7 +220,9 @@ class CitizenPages(Controller):
             typed = {"province": "Cần Thơ", "notify_by": "sms", "language": language_of(request)}
         else:
             typed = {name: str(getattr(me, name) or "") for name in PERSON_FIELDS + CHANNEL_FIELDS}
-        return page(request, "profile.html.j2", typed=typed, wrong={}, consented=me is not None, **_profile_choices())
+        return page(
+            request, "citizen/profile.html.j2", typed=typed, wrong={}, consented=me is not None, **_profile_choices()
+        )
 
     @post("/me/profile", status_code=HTTP_200_OK)
     async def save_profile(self, request: AnyRequest, uow: UoW, data: FormData) -> Template | Redirect:
@@ -238,7 +240,7 @@ class CitizenPages(Controller):
             return to("/me")
         return page(
             request,
-            "profile.html.j2",
+            "citizen/profile.html.j2",
             typed=typed,
             wrong=wrong,
             consented=False,
@@ -255,7 +257,9 @@ class CitizenPages(Controller):
         if me is None:
             return to("/me/profile")
         typed = {"province": me.province, "district": me.district, "ward": me.ward}
-        return page(request, "dependent.html.j2", typed=typed, wrong={}, sexes=list(Sex), relations=list(Relation))
+        return page(
+            request, "citizen/dependent.html.j2", typed=typed, wrong={}, sexes=list(Sex), relations=list(Relation)
+        )
 
     @post("/me/dependents", status_code=HTTP_200_OK)
     async def add_dependent(self, request: AnyRequest, uow: UoW, data: FormData) -> Template | Redirect:
@@ -273,7 +277,7 @@ class CitizenPages(Controller):
             return to("/me")
         return page(
             request,
-            "dependent.html.j2",
+            "citizen/dependent.html.j2",
             typed=typed,
             wrong=wrong,
             sexes=list(Sex),
@@ -335,7 +339,7 @@ class CitizenPages(Controller):
             slot, clinic = await clinics.get_slot(uow, slot_id)
             service = await clinics.get_service(uow, slot.service_id)
         except NotFound as missing:
-            return page(request, "book.html.j2", slot=None, message=said(missing, language), back="/search")
+            return page(request, "citizen/book.html.j2", slot=None, message=said(missing, language), back="/search")
         chosen = {
             "service": service.name_vi if language == "vi" else service.name_en,
             "clinic": clinic.name,
@@ -345,7 +349,7 @@ class CitizenPages(Controller):
         }
         return page(
             request,
-            "book.html.j2",
+            "citizen/book.html.j2",
             slot=chosen,
             people=[me, *dependents],
             message=message,
@@ -368,7 +372,7 @@ class CitizenPages(Controller):
         if booking.active:
             text = await checkin.appointment_qr(uow, citizen, keys, booking_id=booking.id, window=checkin_window)
             qr = inline_qr(await render.drawn(text, "svg", card=False), WORDS["qr_label"].in_(language))
-        return page(request, "slip.html.j2", slip=slip_of(booking, person, language), qr=qr)
+        return page(request, "citizen/slip.html.j2", slip=slip_of(booking, person, language), qr=qr)
 
     @get("/me/bookings/{booking_id:uuid}/move")
     async def move_form(
@@ -481,7 +485,7 @@ class DeclarationPages(Controller):
             groups.append(WORDS[key].in_(language).format(group=name, start=start, end=end))
         return page(
             request,
-            "declarations.html.j2",
+            "citizen/declarations.html.j2",
             person=person,
             typed=typed,
             wrong=wrong,

@@ -58,7 +58,7 @@ class CounterPages(Controller):
         staff = await staff_of(request, uow)
         if staff is None:
             return sign_in_first(request, staff=True)
-        return page(request, "counter.html.j2", typed={}, found=None, message=None)
+        return page(request, "counter/counter.html.j2", typed={}, found=None, message=None)
 
     @post("/counter/search", status_code=HTTP_200_OK)
     async def find(self, request: AnyRequest, uow: UoW, data: FormData) -> Template | Redirect:
@@ -72,16 +72,18 @@ class CounterPages(Controller):
             asked = PersonSearch.model_validate({name: value for name, value in typed.items() if value})
         except ValidationError as error:
             message = "; ".join(field_messages(error, language).values())
-            return page(request, "counter.html.j2", typed=typed, found=None, message=message, back="/counter")
+            return page(request, "counter/counter.html.j2", typed=typed, found=None, message=message, back="/counter")
         found = await people.search(uow, staff, asked)
-        return page(request, "counter.html.j2", typed=typed, found=found, message=None, back="/counter")
+        return page(request, "counter/counter.html.j2", typed=typed, found=found, message=None, back="/counter")
 
     @get("/counter/register")
     async def register_form(self, request: AnyRequest, uow: UoW) -> Template | Redirect:
         staff = await staff_of(request, uow)
         if staff is None:
             return sign_in_first(request, staff=True)
-        return page(request, "counter_register.html.j2", typed={"province": "Cần Thơ"}, wrong={}, sexes=list(Sex))
+        return page(
+            request, "counter/counter_register.html.j2", typed={"province": "Cần Thơ"}, wrong={}, sexes=list(Sex)
+        )
 
     @post("/counter/register", status_code=HTTP_200_OK)
     async def register(self, request: AnyRequest, uow: UoW, data: FormData) -> Template | Redirect:
@@ -105,7 +107,7 @@ class CounterPages(Controller):
             return to(f"/counter/people/{person.id}")
         return page(
             request,
-            "counter_register.html.j2",
+            "counter/counter_register.html.j2",
             typed=typed,
             wrong=wrong,
             sexes=list(Sex),
@@ -160,7 +162,7 @@ class CounterPages(Controller):
             ]
         return page(
             request,
-            "counter_person.html.j2",
+            "counter/counter_person.html.j2",
             caller=caller,
             slips=slips,
             services=services,
@@ -214,7 +216,11 @@ class CounterPages(Controller):
         caller = await people.caller(uow, staff, found.person_id)
         qr = inline_qr(await render.drawn(text, "svg", card=False), WORDS["qr_label"].in_(language))
         return page(
-            request, "counter_slip.html.j2", slip=slip_of(found, caller.full_name, language), qr=qr, caller=caller
+            request,
+            "counter/counter_slip.html.j2",
+            slip=slip_of(found, caller.full_name, language),
+            qr=qr,
+            caller=caller,
         )
 
     @get("/counter/bookings/{booking_id:uuid}/move")

@@ -146,7 +146,7 @@ class DepartmentPages(Controller):
         expiring = await quotas.expiring_lots(uow, days=EXPIRY_DEFAULT_DAYS, now=now)
         return page(
             request,
-            "department.html.j2",
+            "department/department.html.j2",
             stock=stock,
             stock_chart=_stock_chart(stock, language) if stock else None,
             groups=groups,
@@ -214,7 +214,7 @@ class DepartmentPages(Controller):
         names = {c.id: c.name for c in every_clinic}
         return page(
             request,
-            "department_stock.html.j2",
+            "department/department_stock.html.j2",
             lots=[
                 (lot.id, f"{products[lot.product_id].code} · {lot.lot_number} · {lot.expires_on:%d/%m/%Y}")
                 for lot in lots
@@ -285,7 +285,7 @@ class DepartmentPages(Controller):
                 held.append({"clinic": clinic.name, "rows": rows})
         return page(
             request,
-            "department_priority.html.j2",
+            "department/department_priority.html.j2",
             groups=[
                 {
                     "rank": g.rank,
@@ -318,7 +318,7 @@ class DepartmentPages(Controller):
             }
             for f in found
         ]
-        return page(request, "department_reactions.html.j2", rows=rows)
+        return page(request, "department/department_reactions.html.j2", rows=rows)
 
     @get("/department/operations")
     async def operations(
@@ -333,7 +333,7 @@ class DepartmentPages(Controller):
         zone = DEFAULT_TIMEZONE
         return page(
             request,
-            "department_operations.html.j2",
+            "department/department_operations.html.j2",
             counts=counts,
             dead=[
                 {

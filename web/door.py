@@ -74,7 +74,7 @@ class StaffSignIn(Controller):
     @get("/staff/signin")
     async def form(self, request: AnyRequest) -> Template:
         after = local_path(request.query_params.get("next"), "")
-        return page(request, "staff_signin.html.j2", username="", message=None, after=after)
+        return page(request, "door/staff_signin.html.j2", username="", message=None, after=after)
 
     @post("/staff/signin", status_code=HTTP_200_OK)
     async def sign_in(
@@ -97,7 +97,12 @@ class StaffSignIn(Controller):
         except DomainError as refused:
             message = said(refused, language_of(request))
             return page(
-                request, "staff_signin.html.j2", username=username, message=message, after=after, back="/staff/signin"
+                request,
+                "door/staff_signin.html.j2",
+                username=username,
+                message=message,
+                after=after,
+                back="/staff/signin",
             )
         issued = token_issuer.issue(principal)
         # where the page asked to go back to, else where this role works: the hotline at the counter, the
@@ -188,7 +193,7 @@ class DoorPages(Controller):
         mine = await _clinics_of(uow, staff)
         if len(mine) == 1:
             return to(f"/door/{mine[0].id}")
-        return page(request, "door_choose.html.j2", clinics=mine)
+        return page(request, "door/door_choose.html.j2", clinics=mine)
 
     @get("/door/{clinic_id:uuid}")
     async def door(self, clinic_id: FromPath[UUID], request: AnyRequest, uow: UoW) -> Template | Redirect:
@@ -350,7 +355,7 @@ class DoorPages(Controller):
         shown_with = {"answer": answer, "refusal": refusal, "note": note, "step": step, "choices": _CHOICES}
         if request.headers.get("hx-request") != "true":
             return await self._door_page(request, uow, staff, clinic_id, **shown_with)
-        shown = page(request, "_door_answer.html.j2", clinic_id=clinic_id, **shown_with)
+        shown = page(request, "door/_door_answer.html.j2", clinic_id=clinic_id, **shown_with)
         if changed:
             shown.headers["HX-Trigger"] = "checked-in"
         return shown
@@ -362,7 +367,7 @@ class DoorPages(Controller):
         if staff is None:
             return sign_in_first(request, staff=True)
         rows = await self._today(uow, staff, clinic_id, language_of(request))
-        return page(request, "_door_today.html.j2", rows=rows)
+        return page(request, "door/_door_today.html.j2", rows=rows)
 
     async def _today(self, uow: UoW, staff: Principal, clinic_id: UUID, language: Language) -> list[dict[str, str]]:
         found = await bookings.day_list(uow, staff, clinic_id, None, now=datetime.now(UTC))
@@ -392,7 +397,7 @@ class DoorPages(Controller):
         rows = await self._today(uow, staff, clinic_id, language_of(request))
         shown = page(
             request,
-            "door.html.j2",
+            "door/door.html.j2",
             clinic=clinic,
             rows=rows,
             clinic_id=clinic_id,

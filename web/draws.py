@@ -111,7 +111,7 @@ class DrawPages(Controller):
         }
         return page(
             request,
-            "draw_enter.html.j2",
+            "citizen/draw_enter.html.j2",
             slot=chosen,
             people=[me, *dependents],
             message=message,
@@ -141,7 +141,7 @@ class DrawPages(Controller):
         )
         return page(
             request,
-            "draw_result.html.j2",
+            "public/draw_result.html.j2",
             clinic=clinic,
             when=span(slot.starts_at, slot.ends_at, clinic.timezone),
             closes=local_time(draw.closes_at, clinic.timezone),

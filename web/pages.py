@@ -75,7 +75,7 @@ class PageController(Controller):
 
     @get("/")
     async def home(self, request: AnyRequest) -> Template:
-        return page(request, "home.html.j2")
+        return page(request, "public/home.html.j2")
 
     @get("/lang/{code:str}")
     async def switch_language(self, code: FromPath[str], request: AnyRequest) -> Redirect:
@@ -137,7 +137,7 @@ class PageController(Controller):
             names = {s.code: (s.name_vi if language == "vi" else s.name_en) for s in services}
             rows = [_row(f, names, language) for f in found]
         wait = await _wait_in_district(uow, asked, services, day) if rows is not None else None
-        return page(request, "search.html.j2", asked=asked, services=services, rows=rows, wrong=wrong, wait=wait)
+        return page(request, "public/search.html.j2", asked=asked, services=services, rows=rows, wrong=wrong, wait=wait)
 
 
 class SignInController(Controller):
@@ -150,7 +150,7 @@ class SignInController(Controller):
     @get("/signin")
     async def form(self, request: AnyRequest) -> Template:
         after = local_path(request.query_params.get("next"), "/me")
-        return page(request, "signin.html.j2", step="phone", phone="", message=None, after=after)
+        return page(request, "public/signin.html.j2", step="phone", phone="", message=None, after=after)
 
     @post("/signin", status_code=HTTP_200_OK)
     async def send_code(
@@ -169,14 +169,16 @@ class SignInController(Controller):
             phone = OtpRequest(phone=typed).phone
         except ValidationError:
             message = WORDS["bad_phone"].in_(language)
-            return page(request, "signin.html.j2", step="phone", phone=typed, message=message, **form)
+            return page(request, "public/signin.html.j2", step="phone", phone=typed, message=message, **form)
         try:
             await auth.request_otp(uow, otp_sender, otp_policy, phone=phone, address=client_address(request))
         except TooManyRequests as refused:
-            return page(request, "signin.html.j2", step="phone", phone=typed, message=said(refused, language), **form)
+            return page(
+                request, "public/signin.html.j2", step="phone", phone=typed, message=said(refused, language), **form
+            )
         minutes = max(1, otp_policy.ttl_seconds // 60)
         sent = WORDS["code_sent"].in_(language).format(phone=typed, minutes=minutes)
-        return page(request, "signin.html.j2", step="code", phone=phone, message=None, sent=sent, **form)
+        return page(request, "public/signin.html.j2", step="code", phone=phone, message=None, sent=sent, **form)
 
     @post("/signin/code", status_code=HTTP_200_OK)
     async def check_code(
@@ -202,7 +204,9 @@ class SignInController(Controller):
             issued = token_issuer.issue(principal)
             return to(after, cookies=[session_cookie(request, issued.token, issued.expires_in)])
         phone = str(data.get("phone", ""))[:40]
-        return page(request, "signin.html.j2", step="code", phone=phone, message=message, back="/signin", after=after)
+        return page(
+            request, "public/signin.html.j2", step="code", phone=phone, message=message, back="/signin", after=after
+        )
 
     @post("/signout", status_code=HTTP_200_OK)
     async def sign_out(self, request: AnyRequest) -> Redirect:

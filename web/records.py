@@ -72,7 +72,7 @@ class RecordPages(Controller):
             .format(vaccine=d.product_name, n=d.dose_number, of=d.doses_in_series, day=f"{d.due_from:%d/%m/%Y}")
             for d in due
         ]
-        return page(request, "record.html.j2", person=person, doses=doses, next_ones=next_ones)
+        return page(request, "citizen/record.html.j2", person=person, doses=doses, next_ones=next_ones)
 
     @get("/me/people/{person_id:uuid}/certificate.png")
     async def certificate(
@@ -110,7 +110,7 @@ class RecordPages(Controller):
         """Download my data, or ask to erase it."""
         if citizen_of(request) is None:
             return sign_in_first(request)
-        return page(request, "my_data.html.j2", message=None)
+        return page(request, "citizen/my_data.html.j2", message=None)
 
     @post("/me/erasure", status_code=HTTP_200_OK)
     async def erase(
@@ -122,9 +122,11 @@ class RecordPages(Controller):
             return sign_in_first(request)
         language = language_of(request)
         if data.get("confirm") != "yes":
-            return page(request, "my_data.html.j2", message=WORDS["erase_confirm_first"].in_(language), back="/me/data")
+            return page(
+                request, "citizen/my_data.html.j2", message=WORDS["erase_confirm_first"].in_(language), back="/me/data"
+            )
         try:
             await privacy.erase(uow, citizen, policy, now=datetime.now(UTC))
         except DomainError as refused:
-            return page(request, "my_data.html.j2", message=said(refused, language), back="/me/data")
+            return page(request, "citizen/my_data.html.j2", message=said(refused, language), back="/me/data")
         return to("/erased", cookies=[session_cookie(request, "", 0)])

@@ -168,7 +168,7 @@ class StandbyPages(Controller):
         last = asked.get("to") or (first + timedelta(days=WAIT_DAYS)).isoformat()
         return page(
             request,
-            "standby_join.html.j2",
+            "citizen/standby_join.html.j2",
             service=service.name_vi if language == "vi" else service.name_en,
             place=place,
             asked=asked | {"from": first.isoformat(), "to": last},
@@ -188,7 +188,7 @@ class StandbyPages(Controller):
             raise StandbyNotFound()
         me, dependents = await household(uow, citizen)
         names = {p.id: p.full_name for p in ([me] if me else []) + dependents}
-        return page(request, "standby.html.j2", entry=await _shown(uow, found, names, language_of(request)))
+        return page(request, "citizen/standby.html.j2", entry=await _shown(uow, found, names, language_of(request)))
 
     @post("/me/standby/{entry_id:uuid}/accept", status_code=HTTP_200_OK)
     async def accept(
