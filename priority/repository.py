@@ -334,6 +334,19 @@ async def draw_of(conn: Connection, *, clinic_id: UUID, slot_id: UUID, lock: boo
     return None if row is None else _draw(row)
 
 
+async def recent_draws(conn: Connection, *, limit: int) -> list[tuple[Draw, int]]:
+    """The latest draws by closing time, each with its number of entries (a department's list)."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {_DRAW}, (SELECT count(*) FROM draw_entries e
+                         WHERE e.clinic_id = slot_draws.clinic_id AND e.slot_id = slot_draws.slot_id)::int AS entries
+        FROM slot_draws ORDER BY closes_at DESC LIMIT $1
+        """,
+        limit,
+    )
+    return [(_draw({k: v for k, v in dict(r).items() if k != "entries"}), r["entries"]) for r in rows]
+
+
 async def insert_draw_entry(
     conn: Connection, *, clinic_id: UUID, slot_id: UUID, person_id: UUID, entered_by: UUID, rank: int, now: datetime
 ) -> DrawEntryRecord | None:

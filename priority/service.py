@@ -469,6 +469,12 @@ async def draw_record(uow: UnitOfWork, clinic_id: UUID, slot_id: UUID) -> tuple[
         return draw, await repository.draw_entries(conn, clinic_id=clinic_id, slot_id=slot_id)
 
 
+async def recent_draws(uow: UnitOfWork, *, limit: int = 50) -> list[tuple[Draw, int]]:
+    """The latest draws, open or held, with how many entered each (for the department's page)."""
+    async with uow.transaction(readonly=True) as conn:
+        return await repository.recent_draws(conn, limit=limit)
+
+
 async def check_no_draw(uow: UnitOfWork, slot: Slot, zone: tzinfo) -> None:
     """Refuse a direct booking of a slot whose seats go by a draw not yet settled (a friendly early answer: the
     seat claim itself refuses such a slot too)."""

@@ -128,6 +128,38 @@ def _rule_words(rule: Rule, language: Language) -> str:
     return said_
 
 
+def _uptake_by_clinic(rows: list[Any], language: Language) -> str:
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for r in rows:
+        totals[r.clinic_name][0] += r.booked
+        totals[r.clinic_name][1] += r.vaccinated
+    names = list(totals)
+    return bar_chart(
+        WORDS["chart_uptake_clinic"].in_(language),
+        names,
+        [
+            Series(WORDS["booked"].in_(language), "chart-b", [totals[n][0] for n in names]),
+            Series(WORDS["vaccinated"].in_(language), "chart-c", [totals[n][1] for n in names]),
+        ],
+    )
+
+
+def _doses_by_vaccine(rows: list[Any], language: Language) -> str:
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for r in rows:
+        totals[r.product_name][0] += r.administered
+        totals[r.product_name][1] += r.remaining
+    names = list(totals)
+    return bar_chart(
+        WORDS["chart_vaccine"].in_(language),
+        names,
+        [
+            Series(WORDS["administered"].in_(language), "chart-c", [totals[n][0] for n in names]),
+            Series(WORDS["remaining"].in_(language), "chart-a", [totals[n][1] for n in names]),
+        ],
+    )
+
+
 class DepartmentPages(Controller):
     include_in_schema = False
     opt = PAGE_OPTIONS
@@ -143,6 +175,8 @@ class DepartmentPages(Controller):
         stock = await quotas.stock_report(uow, clinic_id=None, product_id=None)
         uptake = await quotas.priority_uptake(uow, clinic_id=None, date_from=None, date_to=None, now=now)
         groups, uptake_chart = _uptake_by_group(uptake, language)
+        by_clinic_chart = _uptake_by_clinic(uptake, language) if uptake else None
+        by_vaccine_chart = _doses_by_vaccine(stock, language) if stock else None
         expiring = await quotas.expiring_lots(uow, days=EXPIRY_DEFAULT_DAYS, now=now)
         return page(
             request,
@@ -151,6 +185,8 @@ class DepartmentPages(Controller):
             stock_chart=_stock_chart(stock, language) if stock else None,
             groups=groups,
             uptake_chart=uptake_chart if groups else None,
+            by_clinic_chart=by_clinic_chart,
+            by_vaccine_chart=by_vaccine_chart,
             expiring=expiring,
             reports=REPORTS,
             expiry_days=EXPIRY_DEFAULT_DAYS,
@@ -283,9 +319,25 @@ class DepartmentPages(Controller):
                 )
             if rows:
                 held.append({"clinic": clinic.name, "rows": rows})
+        clinic_names = {c.id: c.name for c in every_clinic}
+        draws = [
+            {
+                "clinic": clinic_names.get(draw.clinic_id, ""),
+                "closes": local_time(draw.closes_at, draw.timezone),
+                "entries": entries,
+                "state": t["draw_settled"]
+                if draw.settled_at
+                else t["draw_held_state"]
+                if draw.drawn_at
+                else t["draw_open"],
+                "result": f"/draws/{draw.clinic_id}/{draw.slot_id}",
+            }
+            for draw, entries in await priority.recent_draws(uow)
+        ]
         return page(
             request,
             "department/department_priority.html.j2",
+            draws=draws,
             groups=[
                 {
                     "rank": g.rank,

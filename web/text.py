@@ -476,4 +476,11 @@ WORDS: dict[str, Text] = {
     "weekday_5": Text("Thứ Sáu", "Friday"),
     "weekday_6": Text("Thứ Bảy", "Saturday"),
     "weekday_7": Text("Chủ Nhật", "Sunday"),
+    "chart_uptake_clinic": Text("Đặt lịch và đã tiêm theo cơ sở (8 tuần)", "Booked and vaccinated by clinic (8 weeks)"),
+    "chart_vaccine": Text("Liều đã tiêm và còn lại theo vắc xin", "Doses given and left by vaccine"),
+    "draw_closes": Text("Đóng đăng ký", "Entries close"),
+    "draw_entries": Text("Số người đăng ký", "Entries"),
+    "draw_open": Text("Đang nhận đăng ký", "Open"),
+    "draw_held_state": Text("Đã bốc thăm", "Drawn"),
+    "draw_settled": Text("Đã xếp chỗ xong", "Settled"),
 }

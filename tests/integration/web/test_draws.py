@@ -7,7 +7,8 @@ import asyncpg
 import httpx
 
 from tests.conftest import RecordingOtpSender
-from tests.factories import make_clinic, make_service, make_slot, person_details, soon, staff_headers
+from tests.factories import make_clinic, make_service, make_slot, make_staff, person_details, soon, staff_headers
+from tests.integration.web.test_door import staff_signed_in
 from tests.integration.web.test_pages import csrf_of, signed_in_citizen
 from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
@@ -53,3 +54,11 @@ async def test_a_citizen_enters_a_draw_for_a_relative_and_reads_its_published_re
     seed = (await client.get(draw_path)).json()["seed"]
     assert seed in shown.text
     assert person_details()["full_name"] not in shown.text, "no names in the published result"
+
+    # the department lists its draws with their state and a link to each result
+    department = httpx.AsyncClient(transport=client._transport, base_url=client.base_url)
+    async with department:
+        await staff_signed_in(department, await make_staff(uow, Role.HEALTH_ADMIN))
+        listed = await department.get("/department/priority")
+    assert f'href="{result_link}"' in listed.text
+    assert WORDS["draw_settled"].vi in listed.text
