@@ -43,7 +43,8 @@ class Visit:
 
     def check(self, name: str) -> None:
         """No serious accessibility violation, no sideways scrolling; a screenshot kept as `name`.png."""
-        assert serious_violations(self.page) == [], name
+        found = serious_violations(self.page)
+        assert found == [], (name, found)
         width = self.page.viewport_size["width"] if self.page.viewport_size else 0
         assert self.page.evaluate("document.documentElement.scrollWidth") <= width, f"{name}: no sideways scrolling"
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)

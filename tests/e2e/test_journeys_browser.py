@@ -49,6 +49,7 @@ WORDS = {
         "checked_in": "ĐÃ TIẾP ĐÓN",
         "came": "Đã đến",
         "visit_done": "Đã khám xong",
+        "move": "Đổi lịch",
     },
     "en": {
         "sign_in": "Sign in",
@@ -75,6 +76,7 @@ WORDS = {
         "checked_in": "CHECKED IN",
         "came": "Checked in",
         "visit_done": "Visit done",
+        "move": "Move the booking",
     },
 }
 
@@ -190,6 +192,10 @@ def test_a_citizen_books_on_the_pages_and_the_nurse_checks_the_slip_in(
         mine = httpx.get(f"{service.base}/api/v1/bookings", headers={"Authorization": f"Bearer {session}"}).json()
         assert [(b["code"], b["slot_id"]) for b in mine["items"]] == [(code, slot_soon["id"])]
 
+        page.get_by_role("link", name=w["move"]).click()
+        citizen.check(f"journey-move-{language}-{size['width']}")
+        page.go_back()
+
         # the slip as printed: A6, the QR big enough to scan from paper
         page.emulate_media(media="print")
         assert page.locator(".top").is_hidden()
@@ -284,6 +290,8 @@ def test_the_hotline_registers_a_caller_books_and_reads_out_the_slip(
         page.get_by_role("button", name="Lưu" if vi else "Save").click()
         page.wait_for_url(f"{service.base}/counter/people/*")
         assert name in page.locator("h1").inner_text()
+        operator.check(f"counter-person-{language}-{size['width']}")
+        page.get_by_label("Dịch vụ" if vi else "Service").select_option("covid19")
         page.get_by_label("Quận, huyện" if vi else "District").fill("ninh kieu")
         page.get_by_role("button", name="Tìm" if vi else "Search", exact=True).click()
         page.get_by_role("button", name="Đặt cho người này" if vi else "Book for them").first.click()
@@ -291,6 +299,9 @@ def test_the_hotline_registers_a_caller_books_and_reads_out_the_slip(
         slip = page.locator(".slip").inner_text()
         assert name in slip
         operator.check(f"counter-slip-{language}-{size['width']}")
+        page.get_by_role("link", name=name).click()
+        page.get_by_role("link", name="Đổi lịch" if vi else "Move the booking").first.click()
+        operator.check(f"counter-move-{language}-{size['width']}")
     finally:
         operator.close()
 

@@ -393,6 +393,11 @@ async def test_a_citizen_waits_for_a_full_slot_and_takes_the_seat_offered_when_o
     assert offer
     shown = await client.get(offer.group(1))
     assert "phút" in shown.text
+    for language in ("en", "vi"):
+        client.cookies.set("lang", language)
+        page_now = await client.get(offer.group(1))
+        speaks_one_language(offer.group(1), page_now.text, language)
+        await weighs(client, offer.group(1), page_now, BUDGET_BYTES)
     accepted = await client.post(
         offer.group(1) + "/accept", data={"once": once_of(shown), "_csrf_token": csrf_of(shown)}
     )
