@@ -324,6 +324,11 @@ class PersonNotFound(NotFound):
     title = Text("Không tìm thấy người này", "Person not found")
 
 
+class AdverseEventNotFound(NotFound):
+    slug = "adverse-event-not-found"
+    title = Text("Không tìm thấy phản ứng sau tiêm này", "Adverse event not found")
+
+
 class BookingNotFound(NotFound):
     slug = "booking-not-found"
     title = Text("Không tìm thấy lịch hẹn", "Booking not found")

@@ -323,6 +323,15 @@ async def entries_of_person(conn: Connection, *, person_id: UUID) -> list[Standb
     return [_entry(r) for r in rows]
 
 
+async def adverse_event(conn: Connection, *, event_id: UUID) -> AdverseEvent | None:
+    row = await conn.fetchrow(
+        f"SELECT {_prefixed(_EVENT, 'e')}, c.timezone FROM adverse_events e JOIN clinics c ON c.id = e.clinic_id "
+        "WHERE e.id = $1",
+        event_id,
+    )
+    return None if row is None else _event(row)
+
+
 async def adverse_events_of_person(conn: Connection, *, person_id: UUID) -> list[AdverseEvent]:
     rows = await conn.fetch(
         f"""

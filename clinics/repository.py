@@ -330,6 +330,54 @@ async def list_clinic_slots(
     return [_slot(r) for r in rows]
 
 
+async def published_slots(
+    conn: Connection,
+    *,
+    clinic_id: UUID | None,
+    service_id: UUID | None,
+    starts_from: datetime,
+    starts_before: datetime,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
+) -> list[Slot]:
+    """Slots of active clinics and services, free or not, by start time: what a finder's feed publishes."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {", ".join("s." + c.strip() for c in _SLOT.split(","))} FROM slots s
+        JOIN clinics c ON c.id = s.clinic_id AND c.active
+        JOIN services v ON v.id = s.service_id AND v.active
+        WHERE s.starts_at >= $3 AND s.starts_at < $4
+          AND ($1::uuid IS NULL OR s.clinic_id = $1) AND ($2::uuid IS NULL OR s.service_id = $2)
+          AND ($5::timestamptz IS NULL OR (s.starts_at, s.id) > ($5, $6::uuid))
+        ORDER BY s.starts_at, s.id
+        LIMIT $7
+        """,
+        clinic_id,
+        service_id,
+        starts_from,
+        starts_before,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+    return [_slot(r) for r in rows]
+
+
+async def schedules(conn: Connection, *, starts_from: datetime) -> list[tuple[UUID, UUID]]:
+    """(clinic, service) pairs with slots from `starts_from` on, at active clinics of active services."""
+    rows = await conn.fetch(
+        """
+        SELECT DISTINCT s.clinic_id, s.service_id FROM slots s
+        JOIN clinics c ON c.id = s.clinic_id AND c.active
+        JOIN services v ON v.id = s.service_id AND v.active
+        WHERE s.starts_at >= $1
+        ORDER BY s.clinic_id, s.service_id
+        """,
+        starts_from,
+    )
+    return [(r["clinic_id"], r["service_id"]) for r in rows]
+
+
 async def search_open_slots(
     conn: Connection,
     *,

@@ -302,6 +302,35 @@ async def list_clinic_slots(
     return clinic, slots
 
 
+async def published_slots(
+    uow: UnitOfWork,
+    *,
+    clinic_id: UUID | None,
+    service_id: UUID | None,
+    starts_from: datetime,
+    starts_before: datetime,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
+) -> list[Slot]:
+    """Every slot of active clinics and services between two instants, free or not (an open-data feed's)."""
+    async with uow.transaction(readonly=True) as conn:
+        return await repository.published_slots(
+            conn,
+            clinic_id=clinic_id,
+            service_id=service_id,
+            starts_from=starts_from,
+            starts_before=starts_before,
+            after=after,
+            limit=limit,
+        )
+
+
+async def schedules(uow: UnitOfWork, *, now: datetime) -> list[tuple[UUID, UUID]]:
+    """The (clinic, service) pairs that have slots from today on: a finder's schedules."""
+    async with uow.transaction(readonly=True) as conn:
+        return await repository.schedules(conn, starts_from=now - timedelta(days=1))
+
+
 async def clinic_slot(uow: UnitOfWork, principal: Principal, clinic_id: UUID, slot_id: UUID) -> tuple[Clinic, Slot]:
     async with uow.transaction(readonly=True) as conn:
         clinic = await _managed_clinic(conn, principal, clinic_id)

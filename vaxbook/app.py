@@ -51,6 +51,7 @@ from clinics.controllers import (
 )
 from clinics.sold_out import SoldOutSlots
 from clinics.sold_out import listen as listen_for_freed_seats
+from interop.controllers import FhirCatalogueController, FhirRecordsController
 from notify.controllers import MessageController
 from notify.models import QuietHours
 from notify.service import SignInCodes
@@ -146,6 +147,8 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     HealthController,
     MetricsController,
     JobsController,
+    FhirCatalogueController,
+    FhirRecordsController,
     PageController,
     SignInController,
     CitizenPages,

@@ -31,6 +31,7 @@ class Scope(StrEnum):
     ASSISTED = "assisted"  # anyone a counter or the hotline helps; clinic staff reach bookings of their clinics only
     OWN_CLINIC = "own_clinic"  # the clinic in the path or of the object: clinic staff their own, admins any
     CITY = "city"  # the department's: every clinic and the catalogue
+    RECORDS = "records"  # health records: a citizen their own people's, clinic staff their clinics', admins any
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ OWNER = _rule(Scope.OWNER, Role.CITIZEN)
 CITY = _rule(Scope.CITY, Role.HEALTH_ADMIN)
 CLINIC = _rule(Scope.OWN_CLINIC, Role.CLINIC_STAFF, Role.HEALTH_ADMIN)
 ASSISTED = _rule(Scope.ASSISTED, Role.CLINIC_STAFF, Role.OPERATOR)
+RECORDS = _rule(Scope.RECORDS, Role.CITIZEN, Role.CLINIC_STAFF, Role.HEALTH_ADMIN)
 # the pages behind the session cookie: who may open them (the page reads the cookie and checks, web/view.py)
 MY_PAGES = _rule(Scope.SESSION, Role.CITIZEN)
 DOOR = _rule(Scope.SESSION, Role.CLINIC_STAFF, Role.HEALTH_ADMIN)
@@ -148,6 +150,24 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/schema/openapi.json"): PUBLIC,
     ("GET", "/schema/oauth2-redirect.html"): PUBLIC,
     ("GET", "/schema/{path:str}"): PUBLIC,
+    # FHIR R4: the catalogue and the slots for anyone; people's records as on the API
+    ("GET", "/fhir/r4/metadata"): PUBLIC,
+    ("GET", "/fhir/r4/Location"): PUBLIC,
+    ("GET", "/fhir/r4/Location/{clinic_id:uuid}"): PUBLIC,
+    ("GET", "/fhir/r4/HealthcareService"): PUBLIC,
+    ("GET", "/fhir/r4/HealthcareService/{service_id:uuid}"): PUBLIC,
+    ("GET", "/fhir/r4/Schedule"): PUBLIC,
+    ("GET", "/fhir/r4/Schedule/{schedule_id:uuid}"): PUBLIC,
+    ("GET", "/fhir/r4/Slot"): PUBLIC,
+    ("GET", "/fhir/r4/Slot/{slot_id:uuid}"): PUBLIC,
+    ("GET", "/fhir/r4/Appointment"): RECORDS,
+    ("GET", "/fhir/r4/Appointment/{booking_id:uuid}"): RECORDS,
+    ("GET", "/fhir/r4/Patient"): OWNER,
+    ("GET", "/fhir/r4/Patient/{person_id:uuid}"): OWNER,
+    ("GET", "/fhir/r4/Immunization"): RECORDS,
+    ("GET", "/fhir/r4/Immunization/{booking_id:uuid}"): RECORDS,
+    ("GET", "/fhir/r4/AdverseEvent"): RECORDS,
+    ("GET", "/fhir/r4/AdverseEvent/{event_id:uuid}"): RECORDS,
     # a citizen: themselves, their dependents, their people's bookings, waits and draw entries
     ("GET", "/api/v1/me/profile"): OWNER,
     ("PUT", "/api/v1/me/profile"): OWNER,

@@ -104,16 +104,16 @@ def _uptake_by_group(rows: list[Any], language: Language) -> tuple[list[dict[str
         name = (r.group_name_vi if language == "vi" else r.group_name_en) or WORDS["everyone_else"].in_(language)
         totals[name][0] += r.booked
         totals[name][1] += r.vaccinated
-    groups = [{"group": name, "booked": b, "vaccinated": v} for name, (b, v) in totals.items()]
+    names = list(totals)
     chart = bar_chart(
         WORDS["chart_uptake"].in_(language),
-        [g["group"] for g in groups],
+        names,
         [
-            Series(WORDS["booked"].in_(language), "chart-b", [g["booked"] for g in groups]),
-            Series(WORDS["vaccinated"].in_(language), "chart-c", [g["vaccinated"] for g in groups]),
+            Series(WORDS["booked"].in_(language), "chart-b", [totals[n][0] for n in names]),
+            Series(WORDS["vaccinated"].in_(language), "chart-c", [totals[n][1] for n in names]),
         ],
     )
-    return groups, chart
+    return [{"group": n, "booked": totals[n][0], "vaccinated": totals[n][1]} for n in names], chart
 
 
 def _rule_words(rule: Rule, language: Language) -> str:
@@ -364,7 +364,7 @@ class DepartmentPages(Controller):
                 "born": f"{f.date_of_birth:%d/%m/%Y}",
                 "phone": f.phone or "",
                 "clinic": f.clinic_name,
-                "vaccine": f"{f.vaccine_name or ''} {f.lot_number or ''}".strip(),
+                "vaccine": f"{f.product_name or ''} {f.lot_number or ''}".strip(),
                 "what": f.event.description,
                 "outcome": WORDS[f"outcome_{f.event.outcome.value}"].in_(language_of(request)),
             }

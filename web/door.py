@@ -352,7 +352,13 @@ class DoorPages(Controller):
     ) -> Template:
         """Asked by htmx, the answer alone (and today's list told to refresh when something changed); else the
         whole door page with it."""
-        shown_with = {"answer": answer, "refusal": refusal, "note": note, "step": step, "choices": _CHOICES}
+        shown_with: dict[str, Any] = {
+            "answer": answer,
+            "refusal": refusal,
+            "note": note,
+            "step": step,
+            "choices": _CHOICES,
+        }
         if request.headers.get("hx-request") != "true":
             return await self._door_page(request, uow, staff, clinic_id, **shown_with)
         shown = page(request, "door/_door_answer.html.j2", clinic_id=clinic_id, **shown_with)

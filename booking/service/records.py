@@ -7,21 +7,45 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from booking import repository
-from booking.models import BookingPolicy, NextDose, Vaccination, due_next
+from booking.models import AdverseEvent, AdverseEventNotFound, BookingPolicy, NextDose, Vaccination, due_next
 from booking.service import messages
-from booking.service.common import person_for
+from booking.service.common import booking_for, person_for
 from clinics import service as clinics
 from quotas import service as quotas
-from vaxbook.auth.models import Principal
+from vaxbook.auth.models import Principal, Role
 from vaxbook.db import UnitOfWork
 from vaxbook.settings import DEFAULT_TIMEZONE
 
 
 async def vaccinations(uow: UnitOfWork, principal: Principal, person_id: UUID) -> list[Vaccination]:
-    """Every dose the caller (or their dependent) was given, oldest first: vaccine, dose, lot, day and clinic."""
+    """Every dose the caller (or their dependent) was given, oldest first: vaccine, dose, lot, day and clinic.
+    Clinic staff see the doses their own clinics gave."""
     async with uow.transaction(readonly=True) as conn:
         person = await person_for(conn, principal, person_id)
-        return await repository.vaccinations_of_person(conn, person_id=person.id)
+        given = await repository.vaccinations_of_person(conn, person_id=person.id)
+    return [v for v in given if _sees(principal, v.clinic_id)]
+
+
+async def adverse_events(uow: UnitOfWork, principal: Principal, person_id: UUID) -> list[AdverseEvent]:
+    """The reactions reported after the person's doses (clinic staff: those at their own clinics), oldest first."""
+    async with uow.transaction(readonly=True) as conn:
+        person = await person_for(conn, principal, person_id)
+        events = await repository.adverse_events_of_person(conn, person_id=person.id)
+    return [e for e in events if _sees(principal, e.clinic_id)]
+
+
+async def adverse_event(uow: UnitOfWork, principal: Principal, event_id: UUID) -> tuple[AdverseEvent, UUID]:
+    """One reported reaction and whose it is, to those who may see its booking (404 to anyone else)."""
+    async with uow.transaction(readonly=True) as conn:
+        event = await repository.adverse_event(conn, event_id=event_id)
+        if event is None:
+            raise AdverseEventNotFound()
+        booking = await booking_for(conn, principal, event.booking_id)
+    return event, booking.person_id
+
+
+def _sees(principal: Principal, clinic_id: UUID) -> bool:
+    return principal.role is not Role.CLINIC_STAFF or clinic_id in principal.clinic_ids
 
 
 async def next_doses(uow: UnitOfWork, principal: Principal, person_id: UUID) -> list[NextDose]:

@@ -169,6 +169,11 @@ def random_bodies(rng: random.Random, count: int) -> list[bytes]:
     return bodies
 
 
+# how each part of the service says a refusal: the API as problem+json, FHIR as an OperationOutcome (the token's
+# refusal, made before FHIR's own handler, stays problem+json); a page says it on a page
+ANSWER_KINDS = {"/api/": ("application/problem+json",), "/fhir/": ("application/fhir+json", "application/problem+json")}
+
+
 @pytest.mark.parametrize("caller", [None, *Role])
 async def test_no_request_however_malformed_gets_a_500(
     caller: Role | None,
@@ -195,8 +200,13 @@ async def test_no_request_however_malformed_gets_a_500(
             attempts = [(url, body, {"Content-Type": "application/json"}) for body in bodies]
             attempts.append((url, b"{}", {"Content-Type": "application/json", "Idempotency-Key": "bad key\tx" * 40}))
             attempts.append((url, b"{}", {"Content-Type": "text/plain; charset=latin-1"}))
-        # the API answers a refusal as problem+json; a page says it on a page
-        kinds = ("application/problem+json",) if path.startswith("/api/") else ("application/problem+json", "text/html")
+        kinds = {
+            "/api/": ("application/problem+json",),
+            "/fhir/": ("application/fhir+json", "application/problem+json"),
+        }
+        kinds = next(
+            (k for prefix, k in kinds.items() if path.startswith(prefix)), ("application/problem+json", "text/html")
+        )
         for target, body, extra in attempts:
             response = await client.request(method, target, content=body, headers=headers | extra)
             busy = response.headers["content-type"] == "application/problem+json" and (

@@ -192,6 +192,13 @@ async def test_after_the_scan_the_nurse_sees_the_evidence_gives_the_dose_from_a_
     assert WORDS["reaction_recorded"].vi in reported.text
     serious = await client.get("/api/v1/adverse-events", params={"serious": "true"}, headers=admin)
     assert [e["event"]["booking_id"] for e in serious.json()["items"]] == [first["id"]]
+    department = httpx.AsyncClient(transport=client._transport, base_url=client.base_url)
+    async with department:
+        await staff_signed_in(department, await make_staff(uow, Role.HEALTH_ADMIN))
+        follow_up = await department.get("/department/reactions")
+    assert follow_up.status_code == 200
+    assert "Khó thở, mẩn đỏ" in follow_up.text, "the department sees it to follow up"
+    assert lot_number in follow_up.text
 
     # no evidence for a seat the group gave: no dose today, the seat goes back
     await send(f"/door/{clinic.id}/check-in", code=second["code"], cccd_last4=hoa.cccd[-4:])  # type: ignore[index]

@@ -1,0 +1,231 @@
+"""FHIR R4 over HTTP at /fhir/r4: JSON as application/fhir+json, searches as searchset Bundles with a next link,
+refusals as OperationOutcome. The same tokens and the same rules as the API (someone else's resource is 404)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from importlib.metadata import version
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from uuid import UUID
+
+from litestar import Controller, Request, Response, get
+from litestar.exceptions import ValidationException
+from litestar.params import FromPath, QueryParameter
+from litestar.types import ExceptionHandlersMap
+
+from interop import fhir as resources
+from interop import service
+from interop.service import Bases, Found
+from vaxbook.auth.security import PUBLIC, CallerRequest
+from vaxbook.dependencies import AppSettings, UoW
+from vaxbook.errors import DomainError
+from vaxbook.i18n import negotiate
+from vaxbook.problems import from_domain_error, from_validation_error
+
+Count = Annotated[int, QueryParameter(name="_count", ge=1, le=200, description="Page size, at most 200")]
+PageCursor = Annotated[str | None, QueryParameter(name="_cursor", max_length=500, description="From a next link")]
+FHIR_JSON = resources.FHIR_JSON
+ISSUE_CODES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 409: "conflict", 422: "invalid"}
+
+
+def _outcome(request: Request[Any, Any, Any], error: DomainError | ValidationException) -> Response[dict[str, Any]]:
+    """A refusal as FHIR clients read it: the API's own problem (status, words in the caller's language, the
+    fields named), as an OperationOutcome."""
+    problem = from_domain_error(error) if isinstance(error, DomainError) else from_validation_error(error)
+    language = negotiate(request.headers.get("accept-language"))
+    text = (problem.localized_detail or problem.localized_title).in_(language)
+    fields = "; ".join(f"{e.field}: {e.message.in_(language)}" for e in problem.field_errors)
+    body = resources.operation_outcome(ISSUE_CODES.get(problem.status_code, "processing"), f"{text} {fields}".strip())
+    return Response(body, status_code=problem.status_code, media_type=resources.FHIR_JSON, headers=problem.headers)
+
+
+REFUSALS: ExceptionHandlersMap = {DomainError: _outcome, ValidationException: _outcome}
+
+
+def _bases(settings: AppSettings) -> Bases:
+    return Bases(fhir=f"{settings.public_url}/fhir/r4", booking=settings.public_url)
+
+
+def _searchset(request: Request[Any, Any, Any], bases: Bases, found: Found) -> dict[str, Any]:
+    self_url = f"{bases.fhir}{request.url.path.removeprefix('/fhir/r4')}"
+    if request.url.query:
+        self_url += f"?{request.url.query}"
+    next_url = None
+    if found.next_cursor:
+        kept = [(k, v) for k, v in request.query_params.multi_items() if k != "_cursor"]
+        query = urlencode([*kept, ("_cursor", found.next_cursor)])
+        next_url = f"{bases.fhir}{request.url.path.removeprefix('/fhir/r4')}?{query}"
+    return resources.bundle(bases.fhir, found.resources, self_url=self_url, next_url=next_url)
+
+
+class FhirCatalogueController(Controller):
+    """What anyone may read: the server's capabilities, clinics, services, their schedules and slots."""
+
+    path = "/fhir/r4"
+    tags = ["FHIR R4"]
+    opt = PUBLIC
+    exception_handlers = REFUSALS
+
+    @get("/metadata", summary="FHIR CapabilityStatement", media_type=FHIR_JSON)
+    async def metadata(self, settings: AppSettings) -> dict[str, Any]:
+        """What this FHIR server offers: the resources, their searches, and who may read them."""
+        return resources.capability_statement(
+            _bases(settings).fhir, software_version=version("vaxbook"), date=datetime.now(UTC).date().isoformat()
+        )
+
+    @get("/Location", summary="Search clinics (FHIR Location)", media_type=FHIR_JSON)
+    async def locations(
+        self,
+        request: Request[Any, Any, Any],
+        uow: UoW,
+        settings: AppSettings,
+        address_city: Annotated[str | None, QueryParameter(name="address-city", max_length=100)] = None,
+        address_district: Annotated[str | None, QueryParameter(name="address-district", max_length=100)] = None,
+        count: Count = 50,
+        cursor: PageCursor = None,
+    ) -> dict[str, Any]:
+        """Clinics by province or city and district, typed with or without accents."""
+        bases = _bases(settings)
+        found = await service.locations(
+            uow, bases, city=address_city, district=address_district, after=cursor, count=count
+        )
+        return _searchset(request, bases, found)
+
+    @get("/Location/{clinic_id:uuid}", summary="Read a clinic (FHIR Location)", media_type=FHIR_JSON)
+    async def location(self, clinic_id: FromPath[UUID], uow: UoW, settings: AppSettings) -> dict[str, Any]:
+        return await service.location(uow, _bases(settings), clinic_id)
+
+    @get("/HealthcareService", summary="Search services (FHIR HealthcareService)", media_type=FHIR_JSON)
+    async def healthcare_services(
+        self, request: Request[Any, Any, Any], uow: UoW, settings: AppSettings
+    ) -> dict[str, Any]:
+        bases = _bases(settings)
+        return _searchset(request, bases, await service.healthcare_services(uow, bases))
+
+    @get(
+        "/HealthcareService/{service_id:uuid}", summary="Read a service (FHIR HealthcareService)", media_type=FHIR_JSON
+    )
+    async def healthcare_service(self, service_id: FromPath[UUID], uow: UoW, settings: AppSettings) -> dict[str, Any]:
+        return await service.healthcare_service(uow, _bases(settings), service_id)
+
+    @get("/Schedule", summary="Search schedules (FHIR Schedule)", media_type=FHIR_JSON)
+    async def schedules(
+        self,
+        request: Request[Any, Any, Any],
+        uow: UoW,
+        settings: AppSettings,
+        actor: Annotated[str | None, QueryParameter(max_length=100)] = None,
+    ) -> dict[str, Any]:
+        """One schedule per clinic and service that has slots: actor=Location/{id} or HealthcareService/{id}."""
+        bases = _bases(settings)
+        return _searchset(request, bases, await service.schedules(uow, bases, actor=actor, now=service.now()))
+
+    @get("/Schedule/{schedule_id:uuid}", summary="Read a schedule (FHIR Schedule)", media_type=FHIR_JSON)
+    async def schedule(self, schedule_id: FromPath[UUID], uow: UoW, settings: AppSettings) -> dict[str, Any]:
+        return await service.schedule(uow, _bases(settings), schedule_id, now=service.now())
+
+    @get("/Slot", summary="Search slots (FHIR Slot)", media_type=FHIR_JSON)
+    async def slots(
+        self,
+        request: Request[Any, Any, Any],
+        uow: UoW,
+        settings: AppSettings,
+        schedule: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        start: Annotated[list[str] | None, QueryParameter(max_items=2)] = None,
+        status: Annotated[str | None, QueryParameter(max_length=10)] = None,
+        count: Count = 50,
+        cursor: PageCursor = None,
+    ) -> dict[str, Any]:
+        """Slots free (seats anyone may book now, with the count and the booking link) or busy, by schedule and
+        start (ge/gt and le/lt bounds; the next 14 days by default, at most 92), held-back seats named."""
+        bases = _bases(settings)
+        found = await service.slots(
+            uow,
+            bases,
+            schedule_ref=schedule,
+            start=start or [],
+            status=status,
+            after=cursor,
+            count=count,
+            now=service.now(),
+        )
+        return _searchset(request, bases, found)
+
+    @get("/Slot/{slot_id:uuid}", summary="Read a slot (FHIR Slot)", media_type=FHIR_JSON)
+    async def slot(self, slot_id: FromPath[UUID], uow: UoW, settings: AppSettings) -> dict[str, Any]:
+        return await service.slot(uow, _bases(settings), slot_id, now=service.now())
+
+
+class FhirRecordsController(Controller):
+    """People's records: a citizen reads their own people's, clinic staff their clinics', with the API's token."""
+
+    path = "/fhir/r4"
+    tags = ["FHIR R4"]
+    exception_handlers = REFUSALS
+
+    @get("/Appointment", summary="Search appointments (FHIR Appointment)", media_type=FHIR_JSON)
+    async def appointments(
+        self,
+        request: CallerRequest,
+        uow: UoW,
+        settings: AppSettings,
+        patient: Annotated[str | None, QueryParameter(max_length=100)] = None,
+    ) -> dict[str, Any]:
+        bases = _bases(settings)
+        return _searchset(request, bases, await service.appointments(uow, bases, request.user, patient=patient))
+
+    @get("/Appointment/{booking_id:uuid}", summary="Read an appointment (FHIR Appointment)", media_type=FHIR_JSON)
+    async def appointment(
+        self, booking_id: FromPath[UUID], request: CallerRequest, uow: UoW, settings: AppSettings
+    ) -> dict[str, Any]:
+        return await service.appointment(uow, _bases(settings), request.user, booking_id)
+
+    @get("/Patient", summary="My people (FHIR Patient)", media_type=FHIR_JSON)
+    async def patients(self, request: CallerRequest, uow: UoW, settings: AppSettings) -> dict[str, Any]:
+        bases = _bases(settings)
+        return _searchset(request, bases, await service.patients(uow, bases, request.user))
+
+    @get("/Patient/{person_id:uuid}", summary="Read one of my people (FHIR Patient)", media_type=FHIR_JSON)
+    async def patient(
+        self, person_id: FromPath[UUID], request: CallerRequest, uow: UoW, settings: AppSettings
+    ) -> dict[str, Any]:
+        return await service.patient(uow, _bases(settings), request.user, person_id)
+
+    @get("/Immunization", summary="Search doses given (FHIR Immunization)", media_type=FHIR_JSON)
+    async def immunizations(
+        self,
+        request: CallerRequest,
+        uow: UoW,
+        settings: AppSettings,
+        patient: Annotated[str | None, QueryParameter(max_length=100)] = None,
+    ) -> dict[str, Any]:
+        bases = _bases(settings)
+        return _searchset(request, bases, await service.immunizations(uow, bases, request.user, patient=patient))
+
+    @get("/Immunization/{booking_id:uuid}", summary="Read a dose given (FHIR Immunization)", media_type=FHIR_JSON)
+    async def immunization(
+        self, booking_id: FromPath[UUID], request: CallerRequest, uow: UoW, settings: AppSettings
+    ) -> dict[str, Any]:
+        return await service.immunization(uow, _bases(settings), request.user, booking_id)
+
+    @get("/AdverseEvent", summary="Search reactions after doses (FHIR AdverseEvent)", media_type=FHIR_JSON)
+    async def adverse_events(
+        self,
+        request: CallerRequest,
+        uow: UoW,
+        settings: AppSettings,
+        subject: Annotated[str | None, QueryParameter(max_length=100)] = None,
+    ) -> dict[str, Any]:
+        bases = _bases(settings)
+        return _searchset(request, bases, await service.adverse_events(uow, bases, request.user, subject=subject))
+
+    @get(
+        "/AdverseEvent/{event_id:uuid}",
+        summary="Read a reaction after a dose (FHIR AdverseEvent)",
+        media_type=FHIR_JSON,
+    )
+    async def adverse_event(
+        self, event_id: FromPath[UUID], request: CallerRequest, uow: UoW, settings: AppSettings
+    ) -> dict[str, Any]:
+        return await service.adverse_event(uow, _bases(settings), request.user, event_id)

@@ -1,0 +1,279 @@
+"""The FHIR read API's searches and reads, on the domains' own use cases: the catalogue and the slots for anyone;
+appointments, patients, doses and reactions only to whom the API shows them (their people; a clinic's staff, their
+clinic's). Each returns resources ready to send and, for a search, the cursor of the next page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from booking.models import BookingNotFound, PersonNotFound
+from booking.service import bookings, people, records
+from clinics import service as clinics
+from clinics.models import SlotNotFound
+from interop import fhir as resources
+from priority import service as priority
+from vaxbook.auth.models import Principal, Role
+from vaxbook.db import UnitOfWork
+from vaxbook.errors import Invalid
+from vaxbook.fields import normalize_text
+from vaxbook.i18n import Text
+from vaxbook.pagination import decode_time_cursor, encode_cursor
+
+DEFAULT_SLOT_DAYS = 14
+MAX_SLOT_DAYS = 92
+
+
+@dataclass(frozen=True)
+class Found:
+    """A page of resources, and the cursor of the next page (None on the last)."""
+
+    resources: list[dict[str, Any]]
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class Bases:
+    fhir: str  # this API's base URL (…/fhir/r4), for references and the codes it defines
+    booking: str  # where the pages are, for a slot's booking link
+
+
+def _invalid(name: str, vi: str, en: str) -> Invalid:
+    return Invalid.field(name, "fhir_search", Text(vi, en), source="query")
+
+
+def reference_id(value: str | None, kind: str, name: str) -> UUID | None:
+    """The id in a search's reference (`Patient/…` or the bare id)."""
+    if not value:
+        return None
+    try:
+        return UUID(value.removeprefix(f"{kind}/"))
+    except ValueError:
+        raise _invalid(name, f"Cần {kind}/<id>", f"Expected {kind}/<id>") from None
+
+
+async def locations(
+    uow: UnitOfWork, bases: Bases, *, city: str | None, district: str | None, after: str | None, count: int
+) -> Found:
+    found = await clinics.list_clinics(
+        uow,
+        province=normalize_text(city) if city else None,
+        district=normalize_text(district) if district else None,
+        ward=None,
+        kind=None,
+        include_inactive=False,
+        after_code=after,
+        limit=count + 1,
+    )
+    page, more = found[:count], len(found) > count
+    return Found([resources.location(bases.fhir, c) for c in page], page[-1].code if more else None)
+
+
+async def location(uow: UnitOfWork, bases: Bases, clinic_id: UUID) -> dict[str, Any]:
+    return resources.location(bases.fhir, await clinics.get_clinic(uow, clinic_id))
+
+
+async def healthcare_services(uow: UnitOfWork, bases: Bases) -> Found:
+    return Found(
+        [resources.healthcare_service(bases.fhir, s) for s in await clinics.list_services(uow, include_inactive=False)]
+    )
+
+
+async def healthcare_service(uow: UnitOfWork, bases: Bases, service_id: UUID) -> dict[str, Any]:
+    return resources.healthcare_service(bases.fhir, await clinics.get_service(uow, service_id))
+
+
+async def _schedules(uow: UnitOfWork, bases: Bases, now: datetime) -> dict[UUID, tuple[UUID, UUID, dict[str, Any]]]:
+    """Every schedule: its id -> (clinic, service, resource)."""
+    pairs = await clinics.schedules(uow, now=now)
+    clinic_of = {
+        c.id: c
+        for c in await clinics.list_clinics(
+            uow,
+            province=None,
+            district=None,
+            ward=None,
+            kind=None,
+            include_inactive=False,
+            after_code=None,
+            limit=10_000,
+        )
+    }
+    service_of = {s.id: s for s in await clinics.list_services(uow, include_inactive=False)}
+    return {
+        resources.schedule_id(c, s): (c, s, resources.schedule(bases.fhir, clinic_of[c], service_of[s]))
+        for c, s in pairs
+        if c in clinic_of and s in service_of
+    }
+
+
+async def schedules(uow: UnitOfWork, bases: Bases, *, actor: str | None, now: datetime) -> Found:
+    every = await _schedules(uow, bases, now)
+    wanted = actor.split("/")[-1] if actor else None
+    return Found([r for c, s, r in every.values() if wanted in (None, str(c), str(s))])
+
+
+async def schedule(uow: UnitOfWork, bases: Bases, schedule_id: UUID, *, now: datetime) -> dict[str, Any]:
+    found = (await _schedules(uow, bases, now)).get(schedule_id)
+    if found is None:
+        raise ScheduleNotFound()
+    return found[2]
+
+
+class ScheduleNotFound(SlotNotFound):
+    slug = "schedule-not-found"
+    title = Text("Không tìm thấy lịch này", "Schedule not found")
+
+
+def _start_bounds(values: list[str], now: datetime) -> tuple[datetime, datetime]:
+    """`start` search values (ge…, gt…, le…, lt…, or a bare day) as [from, before)."""
+    low, high = now - timedelta(hours=1), None
+    for value in values:
+        prefix, raw = (value[:2], value[2:]) if value[:2] in ("ge", "gt", "le", "lt", "eq") else ("eq", value)
+        try:
+            moment = datetime.fromisoformat(raw if "T" in raw else f"{raw}T00:00:00+07:00")
+        except ValueError:
+            raise _invalid("start", "Thời điểm không hợp lệ", "Not a valid date or instant") from None
+        if moment.tzinfo is None:
+            raise _invalid("start", "Cần múi giờ", "Needs a time zone (…Z or +07:00)")
+        if prefix in ("ge", "gt"):
+            low = moment
+        elif prefix in ("le", "lt"):
+            high = moment
+        else:
+            low, high = moment, moment + timedelta(days=1)
+    high = high or low + timedelta(days=DEFAULT_SLOT_DAYS)
+    if high - low > timedelta(days=MAX_SLOT_DAYS) or high <= low:
+        raise _invalid(
+            "start", f"Khoảng thời gian từ 1 giây đến {MAX_SLOT_DAYS} ngày", f"A range of up to {MAX_SLOT_DAYS} days"
+        )
+    return low, high
+
+
+async def slots(
+    uow: UnitOfWork,
+    bases: Bases,
+    *,
+    schedule_ref: str | None,
+    start: list[str],
+    status: str | None,
+    after: str | None,
+    count: int,
+    now: datetime,
+) -> Found:
+    if status not in (None, "free", "busy"):
+        raise _invalid("status", "free hoặc busy", "free or busy")
+    clinic_id = service_id = None
+    wanted = reference_id(schedule_ref, "Schedule", "schedule")
+    if wanted is not None:
+        found_schedule = (await _schedules(uow, bases, now)).get(wanted)
+        if found_schedule is None:
+            return Found([])
+        clinic_id, service_id = found_schedule[0], found_schedule[1]
+    low, high = _start_bounds(start, now)
+    page = await clinics.published_slots(
+        uow,
+        clinic_id=clinic_id,
+        service_id=service_id,
+        starts_from=low,
+        starts_before=high,
+        after=decode_time_cursor(after),
+        limit=count + 1,
+    )
+    shown, more = page[:count], len(page) > count
+    held = await priority.reservations_of_slots(uow, shown)
+    out = [resources.slot(bases.fhir, bases.booking, s, held.get(s.id, []), now=now) for s in shown]
+    if status:
+        out = [r for r in out if r["status"] == status]
+    last = shown[-1] if shown else None
+    return Found(out, encode_cursor(last.starts_at.isoformat(), last.id) if more and last else None)
+
+
+async def slot(uow: UnitOfWork, bases: Bases, slot_id: UUID, *, now: datetime) -> dict[str, Any]:
+    found, _ = await clinics.get_slot(uow, slot_id)
+    held = await priority.reservations_of_slots(uow, [found])
+    return resources.slot(bases.fhir, bases.booking, found, held.get(found.id, []), now=now)
+
+
+async def appointment(uow: UnitOfWork, bases: Bases, principal: Principal, booking_id: UUID) -> dict[str, Any]:
+    return resources.appointment(bases.fhir, await bookings.get(uow, principal, booking_id))
+
+
+async def appointments(uow: UnitOfWork, bases: Bases, principal: Principal, *, patient: str | None) -> Found:
+    """A citizen's people's appointments (one person's with `patient`); staff name the patient, and see their
+    clinics' appointments of that person."""
+    person_id = reference_id(patient, "Patient", "patient")
+    if principal.role is Role.CITIZEN:
+        own = await bookings.of_account(uow, principal, after=None, limit=200)
+        found = [b for b in own if person_id is None or b.person_id == person_id]
+    elif person_id is None:
+        raise _invalid("patient", "Cần chọn người (patient)", "Name the patient")
+    else:
+        found = await bookings.of_person(uow, principal, person_id)
+    return Found([resources.appointment(bases.fhir, b) for b in found])
+
+
+async def _own_people(uow: UnitOfWork, principal: Principal) -> list[Any]:
+    try:
+        me = await people.profile(uow, principal)
+    except PersonNotFound:
+        return []
+    return [me, *await people.dependents(uow, principal)]
+
+
+async def patients(uow: UnitOfWork, bases: Bases, principal: Principal) -> Found:
+    return Found([resources.patient(bases.fhir, p) for p in await _own_people(uow, principal)])
+
+
+async def patient(uow: UnitOfWork, bases: Bases, principal: Principal, person_id: UUID) -> dict[str, Any]:
+    for person in await _own_people(uow, principal):
+        if person.id == person_id:
+            return resources.patient(bases.fhir, person)
+    raise PersonNotFound()
+
+
+async def immunizations(uow: UnitOfWork, bases: Bases, principal: Principal, *, patient: str | None) -> Found:
+    person_id = reference_id(patient, "Patient", "patient")
+    if person_id is None:
+        if principal.role is not Role.CITIZEN:
+            raise _invalid("patient", "Cần chọn người (patient)", "Name the patient")
+        ids = [p.id for p in await _own_people(uow, principal)]
+    else:
+        ids = [person_id]
+    out = []
+    for one in ids:
+        out += [resources.immunization(bases.fhir, v) for v in await records.vaccinations(uow, principal, one)]
+    return Found(out)
+
+
+async def immunization(uow: UnitOfWork, bases: Bases, principal: Principal, booking_id: UUID) -> dict[str, Any]:
+    booking = await bookings.get(uow, principal, booking_id)
+    for dose in await records.vaccinations(uow, principal, booking.person_id):
+        if dose.booking_id == booking_id:
+            return resources.immunization(bases.fhir, dose)
+    raise BookingNotFound()
+
+
+async def adverse_events(uow: UnitOfWork, bases: Bases, principal: Principal, *, subject: str | None) -> Found:
+    person_id = reference_id(subject, "Patient", "subject")
+    if person_id is None:
+        if principal.role is not Role.CITIZEN:
+            raise _invalid("subject", "Cần chọn người (subject)", "Name the subject")
+        ids = [p.id for p in await _own_people(uow, principal)]
+    else:
+        ids = [person_id]
+    out = []
+    for one in ids:
+        out += [resources.adverse_event(bases.fhir, e, one) for e in await records.adverse_events(uow, principal, one)]
+    return Found(out)
+
+
+async def adverse_event(uow: UnitOfWork, bases: Bases, principal: Principal, event_id: UUID) -> dict[str, Any]:
+    event, person_id = await records.adverse_event(uow, principal, event_id)
+    return resources.adverse_event(bases.fhir, event, person_id)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
