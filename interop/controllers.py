@@ -9,13 +9,16 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 from uuid import UUID
 
-from litestar import Controller, Request, Response, get
+from litestar import Controller, MediaType, Request, Response, get
+from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
 from litestar.params import FromPath, QueryParameter
 from litestar.types import ExceptionHandlersMap
 
+from interop import feed as feeds
 from interop import fhir as resources
 from interop import service
+from interop.feed import Feed, Published
 from interop.service import Bases, Found
 from vaxbook.auth.security import PUBLIC, CallerRequest
 from vaxbook.dependencies import AppSettings, UoW
@@ -229,3 +232,64 @@ class FhirRecordsController(Controller):
         self, event_id: FromPath[UUID], request: CallerRequest, uow: UoW, settings: AppSettings
     ) -> dict[str, Any]:
         return await service.adverse_event(uow, _bases(settings), request.user, event_id)
+
+
+def _published(request: Request[Any, Any, Any], made: Published, media_type: str, seconds: int) -> Response[bytes]:
+    """A feed file, or 304 when the finder has it already (If-None-Match)."""
+    headers = {"ETag": made.etag, "Cache-Control": f"public, max-age={seconds}", "Last-Modified": _http_date(made)}
+    if made.etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
+        return Response(b"", status_code=304, headers=headers)
+    return Response(made.body, media_type=media_type, headers=headers)
+
+
+def _http_date(made: Published) -> str:
+    return made.made_at.strftime("%a, %d %b %Y %H:%M:%S GMT")
+
+
+class FhirFeedController(Controller):
+    """SMART Scheduling Links: the manifest and its NDJSON files, for vaccine finders that poll."""
+
+    path = "/fhir/r4"
+    tags = ["FHIR R4"]
+    opt = PUBLIC
+    exception_handlers = REFUSALS
+
+    @get("/$bulk-publish", summary="SMART Scheduling Links manifest")
+    async def manifest(
+        self, request: Request[Any, Any, Any], uow: UoW, settings: AppSettings, feed: NamedDependency[Feed]
+    ) -> Response[bytes]:
+        """The files to fetch: Location, Schedule, and each clinic's Slot file (with its province and district).
+        Made at most once a VAXBOOK_FEED_SECONDS; ETag and If-None-Match answer 304 when nothing is new."""
+        bases = _bases(settings)
+        made = await feed.get("manifest", lambda: feeds.manifest(uow, bases, service.now()))
+        return _published(request, made, MediaType.JSON, settings.feed_seconds)
+
+    @get("/bulk/Location", summary="Clinics as NDJSON (SMART Scheduling Links)")
+    async def locations(
+        self, request: Request[Any, Any, Any], uow: UoW, settings: AppSettings, feed: NamedDependency[Feed]
+    ) -> Response[bytes]:
+        bases = _bases(settings)
+        made = await feed.get("locations", lambda: feeds.locations(uow, bases))
+        return _published(request, made, feeds.NDJSON, settings.feed_seconds)
+
+    @get("/bulk/Schedule", summary="Schedules as NDJSON (SMART Scheduling Links)")
+    async def schedules(
+        self, request: Request[Any, Any, Any], uow: UoW, settings: AppSettings, feed: NamedDependency[Feed]
+    ) -> Response[bytes]:
+        bases = _bases(settings)
+        made = await feed.get("schedules", lambda: feeds.schedules(uow, bases, service.now()))
+        return _published(request, made, feeds.NDJSON, settings.feed_seconds)
+
+    @get("/bulk/Slot/{clinic_id:uuid}", summary="A clinic's slots as NDJSON (SMART Scheduling Links)")
+    async def slots(
+        self,
+        clinic_id: FromPath[UUID],
+        request: Request[Any, Any, Any],
+        uow: UoW,
+        settings: AppSettings,
+        feed: NamedDependency[Feed],
+    ) -> Response[bytes]:
+        """The clinic's slots of the next four weeks, free or busy, with the seats left and the booking link."""
+        bases = _bases(settings)
+        made = await feed.get(f"slots:{clinic_id}", lambda: feeds.slots(uow, bases, clinic_id, service.now()))
+        return _published(request, made, feeds.NDJSON, settings.feed_seconds)

@@ -51,7 +51,8 @@ from clinics.controllers import (
 )
 from clinics.sold_out import SoldOutSlots
 from clinics.sold_out import listen as listen_for_freed_seats
-from interop.controllers import FhirCatalogueController, FhirRecordsController
+from interop.controllers import FhirCatalogueController, FhirFeedController, FhirRecordsController
+from interop.feed import Feed
 from notify.controllers import MessageController
 from notify.models import QuietHours
 from notify.service import SignInCodes
@@ -149,6 +150,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     JobsController,
     FhirCatalogueController,
     FhirRecordsController,
+    FhirFeedController,
     PageController,
     SignInController,
     CitizenPages,
@@ -228,6 +230,7 @@ def create_app(
             await app.state.pool.close()
 
     sold_out = SoldOutSlots(remember_seconds=settings.sold_out_seconds)
+    feed = Feed(settings.feed_seconds)
 
     def provide_uow() -> db.UnitOfWork:
         return db.UnitOfWork(app.state.pool)
@@ -298,6 +301,7 @@ def create_app(
             "otp_sender": Provide(lambda: sender, sync_to_thread=False),
             "policy": Provide(lambda: policy, sync_to_thread=False),
             "sold_out": Provide(lambda: sold_out, sync_to_thread=False),
+            "feed": Provide(lambda: feed, sync_to_thread=False),
             "scheduler": Provide(lambda: scheduler, sync_to_thread=False),
             "keys": Provide(lambda: keystore, sync_to_thread=False),
             "checkin_window": Provide(lambda: window, sync_to_thread=False),

@@ -69,6 +69,13 @@ class Settings(BaseSettings):
         le=60,
         description="How long an anonymous search's answer is shared with the same search asked again; 0 shares none.",
     )
+    feed_seconds: int = Field(
+        default=60,
+        ge=0,
+        le=3600,
+        description="How long the SMART Scheduling Links files are kept once made (each process makes them at most "
+        "once in that time); 0 makes them for every request.",
+    )
     sold_out_seconds: float = Field(
         default=5.0,
         ge=0,
