@@ -3,28 +3,35 @@ refusals as OperationOutcome. The same tokens and the same rules as the API (som
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 from uuid import UUID
 
-from litestar import Controller, MediaType, Request, Response, get
+from litestar import Controller, MediaType, Request, Response, get, post
+from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
+from litestar.enums import RequestEncodingType
 from litestar.exceptions import ValidationException
-from litestar.params import FromPath, QueryParameter
+from litestar.params import Body, FromPath, FromQuery, Parameter, QueryParameter
+from litestar.status_codes import HTTP_200_OK
 from litestar.types import ExceptionHandlersMap
+from pydantic import Field
 
 from interop import feed as feeds
 from interop import fhir as resources
-from interop import service
+from interop import imports, service
 from interop.feed import Feed, Published
 from interop.service import Bases, Found
 from vaxbook.auth.security import PUBLIC, CallerRequest
 from vaxbook.dependencies import AppSettings, UoW
 from vaxbook.errors import DomainError
+from vaxbook.fields import OutputModel
 from vaxbook.i18n import negotiate
 from vaxbook.problems import from_domain_error, from_validation_error
+from vaxbook.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 
 Count = Annotated[int, QueryParameter(name="_count", ge=1, le=200, description="Page size, at most 200")]
 PageCursor = Annotated[str | None, QueryParameter(name="_cursor", max_length=500, description="From a next link")]
@@ -97,12 +104,14 @@ class FhirCatalogueController(Controller):
 
     @get("/Location/{clinic_id:uuid}", summary="Read a clinic (FHIR Location)", media_type=FHIR_JSON)
     async def location(self, clinic_id: FromPath[UUID], uow: UoW, settings: AppSettings) -> dict[str, Any]:
+        """One clinic as a FHIR Location."""
         return await service.location(uow, _bases(settings), clinic_id)
 
     @get("/HealthcareService", summary="Search services (FHIR HealthcareService)", media_type=FHIR_JSON)
     async def healthcare_services(
         self, request: Request[Any, Any, Any], uow: UoW, settings: AppSettings
     ) -> dict[str, Any]:
+        """Every service offered, as FHIR HealthcareService."""
         bases = _bases(settings)
         return _searchset(request, bases, await service.healthcare_services(uow, bases))
 
@@ -110,6 +119,7 @@ class FhirCatalogueController(Controller):
         "/HealthcareService/{service_id:uuid}", summary="Read a service (FHIR HealthcareService)", media_type=FHIR_JSON
     )
     async def healthcare_service(self, service_id: FromPath[UUID], uow: UoW, settings: AppSettings) -> dict[str, Any]:
+        """One service as a FHIR HealthcareService."""
         return await service.healthcare_service(uow, _bases(settings), service_id)
 
     @get("/Schedule", summary="Search schedules (FHIR Schedule)", media_type=FHIR_JSON)
@@ -126,6 +136,7 @@ class FhirCatalogueController(Controller):
 
     @get("/Schedule/{schedule_id:uuid}", summary="Read a schedule (FHIR Schedule)", media_type=FHIR_JSON)
     async def schedule(self, schedule_id: FromPath[UUID], uow: UoW, settings: AppSettings) -> dict[str, Any]:
+        """One clinic's sessions of one service, as a FHIR Schedule."""
         return await service.schedule(uow, _bases(settings), schedule_id, now=service.now())
 
     @get("/Slot", summary="Search slots (FHIR Slot)", media_type=FHIR_JSON)
@@ -157,6 +168,7 @@ class FhirCatalogueController(Controller):
 
     @get("/Slot/{slot_id:uuid}", summary="Read a slot (FHIR Slot)", media_type=FHIR_JSON)
     async def slot(self, slot_id: FromPath[UUID], uow: UoW, settings: AppSettings) -> dict[str, Any]:
+        """One slot, free or busy as its live seats are."""
         return await service.slot(uow, _bases(settings), slot_id, now=service.now())
 
 
@@ -175,6 +187,8 @@ class FhirRecordsController(Controller):
         settings: AppSettings,
         patient: Annotated[str | None, QueryParameter(max_length=100)] = None,
     ) -> dict[str, Any]:
+        """Your people's appointments (one person's with patient=Patient/{id}); clinic staff name the patient and
+        see their clinics' appointments."""
         bases = _bases(settings)
         return _searchset(request, bases, await service.appointments(uow, bases, request.user, patient=patient))
 
@@ -182,10 +196,12 @@ class FhirRecordsController(Controller):
     async def appointment(
         self, booking_id: FromPath[UUID], request: CallerRequest, uow: UoW, settings: AppSettings
     ) -> dict[str, Any]:
+        """One appointment: your people's, or for clinic staff, their clinic's (anyone else's is 404)."""
         return await service.appointment(uow, _bases(settings), request.user, booking_id)
 
     @get("/Patient", summary="My people (FHIR Patient)", media_type=FHIR_JSON)
     async def patients(self, request: CallerRequest, uow: UoW, settings: AppSettings) -> dict[str, Any]:
+        """Your own people: yourself and the relatives you book for."""
         bases = _bases(settings)
         return _searchset(request, bases, await service.patients(uow, bases, request.user))
 
@@ -193,6 +209,7 @@ class FhirRecordsController(Controller):
     async def patient(
         self, person_id: FromPath[UUID], request: CallerRequest, uow: UoW, settings: AppSettings
     ) -> dict[str, Any]:
+        """One of your people (anyone else is 404)."""
         return await service.patient(uow, _bases(settings), request.user, person_id)
 
     @get("/Immunization", summary="Search doses given (FHIR Immunization)", media_type=FHIR_JSON)
@@ -203,6 +220,8 @@ class FhirRecordsController(Controller):
         settings: AppSettings,
         patient: Annotated[str | None, QueryParameter(max_length=100)] = None,
     ) -> dict[str, Any]:
+        """Doses given to your people (patient=Patient/{id} for one); clinic staff name the patient and see their
+        clinics' doses."""
         bases = _bases(settings)
         return _searchset(request, bases, await service.immunizations(uow, bases, request.user, patient=patient))
 
@@ -210,6 +229,7 @@ class FhirRecordsController(Controller):
     async def immunization(
         self, booking_id: FromPath[UUID], request: CallerRequest, uow: UoW, settings: AppSettings
     ) -> dict[str, Any]:
+        """One dose given (its id is its booking's): your people's, or for clinic staff, their clinic's."""
         return await service.immunization(uow, _bases(settings), request.user, booking_id)
 
     @get("/AdverseEvent", summary="Search reactions after doses (FHIR AdverseEvent)", media_type=FHIR_JSON)
@@ -220,6 +240,8 @@ class FhirRecordsController(Controller):
         settings: AppSettings,
         subject: Annotated[str | None, QueryParameter(max_length=100)] = None,
     ) -> dict[str, Any]:
+        """Reactions reported after your people's doses (subject=Patient/{id} for one); clinic staff name the
+        subject."""
         bases = _bases(settings)
         return _searchset(request, bases, await service.adverse_events(uow, bases, request.user, subject=subject))
 
@@ -231,6 +253,7 @@ class FhirRecordsController(Controller):
     async def adverse_event(
         self, event_id: FromPath[UUID], request: CallerRequest, uow: UoW, settings: AppSettings
     ) -> dict[str, Any]:
+        """One reported reaction: your people's, or for clinic staff, their clinic's (anyone else's is 404)."""
         return await service.adverse_event(uow, _bases(settings), request.user, event_id)
 
 
@@ -268,6 +291,7 @@ class FhirFeedController(Controller):
     async def locations(
         self, request: Request[Any, Any, Any], uow: UoW, settings: AppSettings, feed: NamedDependency[Feed]
     ) -> Response[bytes]:
+        """Clinics as NDJSON, one Location a line."""
         bases = _bases(settings)
         made = await feed.get("locations", lambda: feeds.locations(uow, bases))
         return _published(request, made, feeds.NDJSON, settings.feed_seconds)
@@ -276,6 +300,7 @@ class FhirFeedController(Controller):
     async def schedules(
         self, request: Request[Any, Any, Any], uow: UoW, settings: AppSettings, feed: NamedDependency[Feed]
     ) -> Response[bytes]:
+        """Schedules as NDJSON, one Schedule a line."""
         bases = _bases(settings)
         made = await feed.get("schedules", lambda: feeds.schedules(uow, bases, service.now()))
         return _published(request, made, feeds.NDJSON, settings.feed_seconds)
@@ -293,3 +318,85 @@ class FhirFeedController(Controller):
         bases = _bases(settings)
         made = await feed.get(f"slots:{clinic_id}", lambda: feeds.slots(uow, bases, clinic_id, service.now()))
         return _published(request, made, feeds.NDJSON, settings.feed_seconds)
+
+
+class RowErrorOut(OutputModel):
+    row: int = Field(description="As the spreadsheet numbers it: the header is row 1")
+    column: str
+    message_vi: str
+    message_en: str
+
+
+class ImportReportOut(OutputModel):
+    kind: str
+    filename: str
+    rows: int = Field(description="Rows read below the header")
+    imported: bool = Field(description="True when every row was imported (never with errors, never on a dry run)")
+    already_imported: bool = Field(description="This very file was imported before: nothing more was")
+    errors: list[RowErrorOut]
+
+    @classmethod
+    def of(cls, report: imports.Report) -> ImportReportOut:
+        return cls(
+            kind=report.kind,
+            filename=report.filename,
+            rows=report.rows,
+            imported=report.imported,
+            already_imported=report.already_imported,
+            errors=[
+                RowErrorOut(row=e.row, column=e.column, message_vi=e.message.vi, message_en=e.message.en)
+                for e in report.errors
+            ],
+        )
+
+
+@dataclass
+class ImportUpload:
+    file: UploadFile
+    dry_run: bool = False
+
+
+ImportKind = Annotated[str, Parameter(description="clinics, slot-templates or stock-receipts")]
+
+
+class ImportController(Controller):
+    """Bulk imports for the department: clinics, weekly slot templates and stock receipts, from CSV or XLSX."""
+
+    path = "/api/v1/imports"
+    tags = ["Bulk import"]
+
+    @post(
+        "/{kind:str}",
+        status_code=HTTP_200_OK,
+        summary="Import clinics, slot templates or stock receipts from a file",
+        request_max_body_size=imports.MOST_BYTES + 64 * 1024,
+    )
+    async def upload(
+        self,
+        kind: FromPath[ImportKind],
+        data: Annotated[ImportUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
+        uow: UoW,
+        request: CallerRequest,
+    ) -> ImportReportOut:
+        """Post the file (multipart field `file`, CSV in UTF-8 or XLSX, at most 5,000 rows and 2 MB) with
+        `dry_run=true` to see every row's error without importing anything; without it, the file is imported whole
+        or not at all (422 import-refused with the rows in error), and the same file posted again imports nothing
+        more (`already_imported`). The columns are the template's (GET …/template)."""
+        content = await data.file.read()
+        report = await imports.run(
+            uow, request.user, kind, data.file.filename or "", content, dry_run=data.dry_run, now=datetime.now(UTC)
+        )
+        out = ImportReportOut.of(report)
+        if report.errors and not data.dry_run:
+            raise imports.ImportRefused(errors_in_rows=[e.model_dump() for e in out.errors])
+        return out
+
+    @get("/{kind:str}/template", summary="The file to fill in for an import")
+    async def template(
+        self, kind: FromPath[ImportKind], format: FromQuery[Literal["csv", "xlsx"]] = "xlsx"
+    ) -> Response[bytes]:
+        """The columns of the kind, with one example row, as XLSX (default) or CSV."""
+        body = imports.template(kind, format)
+        media_type = XLSX_MEDIA_TYPE if format == "xlsx" else CSV_MEDIA_TYPE
+        disposition = f'attachment; filename="vaxbook-import-{kind}.{format}"'
+        return Response(body, media_type=media_type, headers={"Content-Disposition": disposition})

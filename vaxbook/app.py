@@ -51,7 +51,12 @@ from clinics.controllers import (
 )
 from clinics.sold_out import SoldOutSlots
 from clinics.sold_out import listen as listen_for_freed_seats
-from interop.controllers import FhirCatalogueController, FhirFeedController, FhirRecordsController
+from interop.controllers import (
+    FhirCatalogueController,
+    FhirFeedController,
+    FhirRecordsController,
+    ImportController,
+)
 from interop.feed import Feed
 from notify.controllers import MessageController
 from notify.models import QuietHours
@@ -151,6 +156,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     FhirCatalogueController,
     FhirRecordsController,
     FhirFeedController,
+    ImportController,
     PageController,
     SignInController,
     CitizenPages,

@@ -260,6 +260,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/clinics/{clinic_id:uuid}/slots/{slot_id:uuid}/draw/run"): CITY,
     ("POST", "/api/v1/slot-templates/generate"): CITY,
     ("GET", "/api/v1/adverse-events"): CITY,
+    ("POST", "/api/v1/imports/{kind:str}"): CITY,
+    ("GET", "/api/v1/imports/{kind:str}/template"): CITY,
     ("GET", "/api/v1/staff"): CITY,
     ("POST", "/api/v1/staff"): CITY,
     ("PATCH", "/api/v1/staff/{staff_id:uuid}"): CITY,

@@ -1,0 +1,336 @@
+"""The department's bulk imports: clinics, weekly slot templates and stock receipts, from a CSV or XLSX file.
+
+A file is read whole, each row turned into the use case's own input and run through the use case itself (create a
+clinic, a template, a lot and its receipt), each in a savepoint of one transaction: so a dry run reports every row's
+error (row, column, the message in both languages) that the real import would meet, constraints included, and an
+import with any error imports nothing. An import that succeeds records the file's SHA-256: the same file posted again
+imports nothing more and says so.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any
+from uuid import UUID
+
+from openpyxl import load_workbook
+from pydantic import Field, ValidationError
+
+from clinics import service as clinics
+from clinics.schemas import ClinicCreate, SlotTemplateCreate
+from quotas import service as quotas
+from quotas.schemas import LotCreate, Receipt
+from vaxbook.auth.models import Principal
+from vaxbook.db import Connection, UnitOfWork
+from vaxbook.errors import DomainError, Invalid
+from vaxbook.fields import CalendarDate, InputModel
+from vaxbook.i18n import Text
+from vaxbook.problems import field_errors_of
+from vaxbook.spreadsheets import csv_bytes, xlsx_bytes
+
+MOST_ROWS = 5000
+MOST_BYTES = 2 * 1024 * 1024
+
+
+class TemplateRow(InputModel):
+    clinic_code: str = Field(min_length=1, max_length=50)
+    service_code: str = Field(min_length=1, max_length=50)
+    weekday: int
+    start_time: str
+    end_time: str
+    slot_minutes: int
+    capacity: int
+    valid_from: str
+    valid_until: str | None = None
+
+
+class ReceiptRow(InputModel):
+    product_code: str = Field(min_length=1, max_length=50)
+    lot_number: str
+    expires_on: CalendarDate
+    doses: int
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Kind:
+    columns: tuple[str, ...]  # in the template's order; the required ones first
+    required: int
+    example: tuple[Any, ...]
+
+
+KINDS = {
+    "clinics": Kind(
+        ("code", "name", "kind", "province", "district", "ward", "address", "timezone"),
+        7,
+        (
+            "TYT-TANAN",
+            "Trạm Y tế phường Tân An",
+            "health_station",
+            "Cần Thơ",
+            "Ninh Kiều",
+            "Tân An",
+            "12 đường Hai Bà Trưng, phường Tân An, quận Ninh Kiều",
+            "Asia/Ho_Chi_Minh",
+        ),
+    ),
+    "slot-templates": Kind(
+        (
+            "clinic_code",
+            "service_code",
+            "weekday",
+            "start_time",
+            "end_time",
+            "slot_minutes",
+            "capacity",
+            "valid_from",
+            "valid_until",
+        ),
+        8,
+        ("TYT-TANAN", "covid19", 1, "07:30", "11:00", 30, 10, "2027-01-04", ""),
+    ),
+    "stock-receipts": Kind(
+        ("product_code", "lot_number", "expires_on", "doses", "note"),
+        4,
+        ("comirnaty", "CT-2027-01", "2027-12-31", 1200, "Bộ Y tế cấp đợt 1/2027"),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int  # as the spreadsheet numbers it: the header is row 1
+    column: str
+    message: Text
+
+
+@dataclass
+class Report:
+    kind: str
+    filename: str
+    rows: int = 0
+    imported: bool = False
+    already_imported: bool = False  # the same file was imported before: nothing more
+    errors: list[RowError] = field(default_factory=list)
+
+
+class ImportRefused(Invalid):
+    slug = "import-refused"
+    title = Text("Tệp có dòng lỗi; chưa nhập dòng nào", "The file has rows in error; nothing was imported")
+
+
+class UnknownKind(Invalid):
+    slug = "import-kind-unknown"
+    title = Text(
+        "Loại nhập không có: clinics, slot-templates hoặc stock-receipts",
+        "No such import: clinics, slot-templates or stock-receipts",
+    )
+
+
+def kind_of(name: str) -> Kind:
+    if name not in KINDS:
+        raise UnknownKind()
+    return KINDS[name]
+
+
+def template(name: str, file_format: str) -> bytes:
+    """The file to fill in: the columns, and one example row."""
+    kind = kind_of(name)
+    if file_format == "xlsx":
+        return xlsx_bytes(name, kind.columns, [kind.example])
+    return csv_bytes(kind.columns, [kind.example])
+
+
+NUMBER_COLUMNS = frozenset({"weekday", "slot_minutes", "capacity", "doses"})
+
+
+def _cell(value: Any, column: str = "") -> Any:
+    """A cell as the use case's input takes it: text trimmed (blank is absent), a number column's digits as a
+    number, any other column's number as text (a code or a lot number), dates and times as ISO text."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str):
+        value = value.strip() or None
+        if value is not None and column in NUMBER_COLUMNS and value.isdigit() and len(value) < 10:
+            return int(value)
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool) and column not in NUMBER_COLUMNS:
+        return str(value)
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time() else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
+    return value
+
+
+def _table(content: bytes) -> list[list[Any]]:
+    """The file's rows: XLSX (the first sheet) or CSV in UTF-8 (a byte-order mark or not)."""
+    if content.startswith(b"PK"):
+        try:
+            sheet = load_workbook(io.BytesIO(content), read_only=True, data_only=True).worksheets[0]
+        except Exception:  # openpyxl raises many kinds for a broken file
+            raise _file_error(Text("Không đọc được tệp XLSX", "The XLSX file cannot be read")) from None
+        return [list(row) for row in sheet.iter_rows(values_only=True)]
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise _file_error(Text("Tệp CSV phải là UTF-8", "A CSV file must be UTF-8")) from None
+    return [list(row) for row in csv.reader(io.StringIO(text, newline=""))]
+
+
+def _file_error(message: Text) -> Invalid:
+    return Invalid.field("file", "unreadable", message)
+
+
+class _RollBack(Exception):
+    """Ends the import's transaction with nothing kept (a dry run, or a file with errors)."""
+
+
+async def run(
+    uow: UnitOfWork, actor: Principal, name: str, filename: str, content: bytes, *, dry_run: bool, now: datetime
+) -> Report:
+    kind = kind_of(name)
+    if len(content) > MOST_BYTES:
+        raise _file_error(Text("Tệp lớn hơn 2 MB", "The file is larger than 2 MB"))
+    report = Report(kind=name, filename=filename[:200])
+    table = [row for row in _table(content) if any(_cell(c) is not None for c in row)]
+    if not table:
+        raise _file_error(Text("Tệp trống", "The file is empty"))
+    header = [str(c or "").strip() for c in table[0]]
+    missing = [c for c in kind.columns[: kind.required] if c not in header]
+    unknown = [c for c in header if c and c not in kind.columns]
+    for column in missing:
+        report.errors.append(RowError(1, column, Text("Thiếu cột này", "This column is missing")))
+    for column in unknown:
+        report.errors.append(RowError(1, column, Text("Cột không có trong mẫu", "Not a column of the template")))
+    if report.errors:
+        return report
+    rows = table[1:]
+    if len(rows) > MOST_ROWS:
+        raise _file_error(Text(f"Tối đa {MOST_ROWS} dòng", f"At most {MOST_ROWS} rows"))
+    report.rows = len(rows)
+    digest = hashlib.sha256(content).hexdigest()
+    try:
+        async with uow.transaction() as conn:
+            if not dry_run and not await _claim(conn, name, digest, report, actor, now):
+                report.already_imported = True
+                raise _RollBack()
+            step = _steps(uow, actor, name)
+            for number, cells in enumerate(rows, start=2):
+                read = {h: _cell(v, h) for h, v in zip(header, cells, strict=False) if h}
+                await _one_row(conn, report, number, step, {k: v for k, v in read.items() if v is not None})
+            if dry_run or report.errors:
+                raise _RollBack()
+    except _RollBack:
+        return report
+    report.imported = True
+    return report
+
+
+async def _one_row(
+    conn: Connection,
+    report: Report,
+    number: int,
+    step: Callable[[dict[str, Any]], Awaitable[object]],
+    values: dict[str, Any],
+) -> None:
+    """A row through its use case in a savepoint of its own: its error is noted, the other rows go on."""
+    try:
+        async with conn.transaction():
+            await step(values)
+    except ValidationError as error:
+        for found in field_errors_of(error.errors()):
+            report.errors.append(RowError(number, found.field.split(".")[0] or "-", found.message))
+    except DomainError as refused:
+        column = refused.field_errors[0].field if refused.field_errors else "-"
+        report.errors.append(RowError(number, column, refused.detail or refused.title))
+
+
+async def _claim(conn: Connection, name: str, digest: str, report: Report, actor: Principal, now: datetime) -> bool:
+    """Remember this file as imported (in the import's own transaction); False when it was imported before."""
+    done = await conn.fetchval(
+        """
+        INSERT INTO imports (kind, sha256, filename, rows, imported_by, imported_at)
+        VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING true
+        """,
+        name,
+        digest,
+        report.filename,
+        report.rows,
+        actor.id,
+        now,
+    )
+    return bool(done)
+
+
+def _steps(uow: UnitOfWork, actor: Principal, name: str) -> Callable[[dict[str, Any]], Awaitable[object]]:
+    """What one row of the kind does, through the use cases the API calls."""
+    clinic_ids: dict[str, UUID] = {}
+    service_ids: dict[str, UUID] = {}
+
+    async def clinic(values: dict[str, Any]) -> object:
+        return await clinics.create_clinic(uow, actor, ClinicCreate.model_validate(values))
+
+    async def slot_template(values: dict[str, Any]) -> object:
+        row = TemplateRow.model_validate(values)
+        if not clinic_ids:
+            found = await clinics.list_clinics(
+                uow,
+                province=None,
+                district=None,
+                ward=None,
+                kind=None,
+                include_inactive=True,
+                after_code=None,
+                limit=100_000,
+            )
+            clinic_ids.update({c.code: c.id for c in found})
+            service_ids.update({s.code: s.id for s in await clinics.list_services(uow, include_inactive=True)})
+        if row.clinic_code.upper() not in clinic_ids:
+            raise Invalid.field("clinic_code", "unknown", Text("Không có cơ sở mã này", "No clinic has this code"))
+        if row.service_code.lower() not in service_ids:
+            raise Invalid.field("service_code", "unknown", Text("Không có dịch vụ mã này", "No service has this code"))
+        data = SlotTemplateCreate.model_validate(
+            row.model_dump(exclude={"clinic_code", "service_code"}, exclude_none=True)
+            | {"service_id": str(service_ids[row.service_code.lower()])}
+        )
+        return await clinics.create_template(uow, actor, clinic_ids[row.clinic_code.upper()], data)
+
+    async def receipt(values: dict[str, Any]) -> object:
+        row = ReceiptRow.model_validate(values)
+        products = {p.code: p for p in await quotas.list_products(uow)}
+        product = products.get(row.product_code.lower())
+        if product is None:
+            raise Invalid.field("product_code", "unknown", Text("Không có vắc xin mã này", "No vaccine has this code"))
+        lot = next((x for x in await quotas.list_lots(uow, product.id) if x.lot_number == row.lot_number), None)
+        if lot is None:
+            lot = await quotas.create_lot(
+                uow,
+                actor,
+                LotCreate.model_validate(
+                    {
+                        "product_id": str(product.id),
+                        "lot_number": row.lot_number,
+                        "expires_on": row.expires_on.isoformat(),
+                    }
+                ),
+            )
+        elif lot.expires_on != row.expires_on:
+            raise Invalid.field(
+                "expires_on",
+                "lot_expiry",
+                Text(f"Lô này đã có hạn dùng {lot.expires_on:%d/%m/%Y}", f"This lot expires on {lot.expires_on}"),
+            )
+        note = {"note": row.note} if row.note else {}
+        return await quotas.receive(
+            uow, actor, Receipt.model_validate({"lot_id": str(lot.id), "doses": row.doses} | note)
+        )
+
+    return {"clinics": clinic, "slot-templates": slot_template, "stock-receipts": receipt}[name]

@@ -1,0 +1,145 @@
+"""Bulk imports from CSV and XLSX: a dry run reports every row's error (row, column, both languages) and imports
+nothing; an import with an error imports nothing; a good file imports whole, and once even if posted twice."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, time
+from typing import Any
+
+import asyncpg
+import httpx
+import openpyxl
+
+from tests.factories import make_clinic, make_product, make_service, staff_headers
+from vaxbook.auth.models import Role
+from vaxbook.db import UnitOfWork
+from vaxbook.spreadsheets import csv_bytes
+
+
+def xlsx(rows: list[list[Any]]) -> bytes:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+async def post(
+    client: httpx.AsyncClient, headers: dict[str, str], kind: str, name: str, content: bytes, *, dry_run: bool
+) -> httpx.Response:
+    return await client.post(
+        f"/api/v1/imports/{kind}",
+        files={"file": (name, content)},
+        data={"dry_run": "true" if dry_run else "false"},
+        headers=headers,
+    )
+
+
+CLINIC_COLUMNS = ["code", "name", "kind", "province", "district", "ward", "address"]
+
+
+async def test_a_dry_run_reports_every_row_error_and_a_refused_import_imports_nothing(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    await make_clinic(uow, code="TYT-CU")
+    before = await db.fetchval("SELECT count(*) FROM clinics")
+    file = csv_bytes(
+        CLINIC_COLUMNS,
+        [
+            ["TYT-MOI", "Trạm Y tế phường Mới", "health_station", "Cần Thơ", "Ninh Kiều", "Tân An", "1 Hai Bà Trưng"],
+            ["TYT-SAI", "Trạm Y tế sai", "spaceship", "Cần Thơ", "Ninh Kiều", "Tân An", "2 Hai Bà Trưng"],
+            ["TYT-CU", "Trạm Y tế trùng mã", "health_station", "Cần Thơ", "Ninh Kiều", "Tân An", "3 Hai Bà Trưng"],
+            ["TYT-TRONG", "", "health_station", "Cần Thơ", "Ninh Kiều", "Tân An", "4 Hai Bà Trưng"],
+        ],
+    )
+    dry = await post(client, admin, "clinics", "clinics.csv", file, dry_run=True)
+    assert dry.status_code == 200, dry.text
+    report = dry.json()
+    assert (report["rows"], report["imported"]) == (4, False)
+    assert [(e["row"], e["column"]) for e in report["errors"]] == [(3, "kind"), (4, "-"), (5, "name")]
+    assert all(e["message_vi"] and e["message_en"] for e in report["errors"])
+    assert await db.fetchval("SELECT count(*) FROM clinics") == before, "a dry run imports nothing"
+    refused = await post(client, admin, "clinics", "clinics.csv", file, dry_run=False)
+    assert refused.status_code == 422
+    assert refused.json()["type"] == "/problems/import-refused"
+    assert [(e["row"], e["column"]) for e in refused.json()["errors_in_rows"]] == [(3, "kind"), (4, "-"), (5, "name")]
+    assert await db.fetchval("SELECT count(*) FROM clinics") == before, "not even the good row"
+    missing = await post(client, admin, "clinics", "c.csv", csv_bytes(["code", "name"], [["X", "Y"]]), dry_run=True)
+    assert {e["column"] for e in missing.json()["errors"]} == {"kind", "province", "district", "ward", "address"}
+    broken = await post(client, admin, "clinics", "c.csv", "mã,tên\n".encode("utf-16"), dry_run=True)
+    assert broken.status_code == 422
+    assert broken.json()["errors"][0]["field"] == "file"
+
+
+async def test_a_good_xlsx_imports_whole_and_only_once(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    file = xlsx(
+        [
+            CLINIC_COLUMNS,
+            ["TYT-A", "Trạm Y tế phường A", "health_station", "Cần Thơ", "Cái Răng", "Hưng Phú", "1 đường A"],
+            ["TYT-B", "Trạm Y tế phường B", "health_station", "Cần Thơ", "Cái Răng", "Hưng Thạnh", "2 đường B"],
+        ]
+    )
+    done = await post(client, admin, "clinics", "clinics.xlsx", file, dry_run=False)
+    assert done.status_code == 200, done.text
+    assert (done.json()["imported"], done.json()["errors"]) == (True, [])
+    again = await post(client, admin, "clinics", "clinics-copy.xlsx", file, dry_run=False)
+    assert again.json()["already_imported"] is True
+    assert again.json()["imported"] is False
+    assert await db.fetchval("SELECT count(*) FROM clinics WHERE code IN ('TYT-A', 'TYT-B')") == 2
+
+    # templates, with times and dates as a spreadsheet stores them
+    service = await make_service(uow, code="khamthai")
+    columns = ["clinic_code", "service_code", "weekday", "start_time", "end_time", "slot_minutes", "capacity"]
+    templates = xlsx(
+        [
+            [*columns, "valid_from"],
+            ["TYT-A", "khamthai", 2, time(7, 30), time(11, 0), 30, 6, date(2027, 1, 4)],
+            ["TYT-Z", "khamthai", 3, time(7, 30), time(11, 0), 30, 6, date(2027, 1, 4)],
+        ]
+    )
+    dry = await post(client, admin, "slot-templates", "t.xlsx", templates, dry_run=True)
+    assert [(e["row"], e["column"]) for e in dry.json()["errors"]] == [(3, "clinic_code")]
+    good = xlsx([[*columns, "valid_from"], ["TYT-A", "khamthai", 2, time(7, 30), time(11, 0), 30, 6, date(2027, 1, 4)]])
+    assert (await post(client, admin, "slot-templates", "t.xlsx", good, dry_run=False)).json()["imported"] is True
+    made = await db.fetchrow(
+        "SELECT weekday, start_time, capacity FROM slot_templates WHERE service_id = $1", service.id
+    )
+    assert (made["weekday"], made["start_time"], made["capacity"]) == (2, time(7, 30), 6)
+
+
+async def test_stock_receipts_make_their_lots_and_reach_the_department_store(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    await make_product(uow, code="vero-cell")
+    columns = ["product_code", "lot_number", "expires_on", "doses", "note"]
+    file = csv_bytes(
+        columns, [["vero-cell", "VC-01", "2027-06-30", "500", "Đợt 1"], ["vero-cell", "VC-02", "2027-08-31", "300", ""]]
+    )
+    assert (await post(client, admin, "stock-receipts", "r.csv", file, dry_run=False)).json()["imported"] is True
+    held = await db.fetch(
+        "SELECT l.lot_number, d.doses FROM department_stock d JOIN vaccine_lots l ON l.id = d.lot_id ORDER BY 1"
+    )
+    assert [(h["lot_number"], h["doses"]) for h in held] == [("VC-01", 500), ("VC-02", 300)]
+    clash = csv_bytes(
+        columns, [["vero-cell", "VC-01", "2027-07-31", "10", ""], ["nope", "X-1", "2027-07-31", "ba", ""]]
+    )
+    dry = await post(client, admin, "stock-receipts", "r2.csv", clash, dry_run=True)
+    assert [(e["row"], e["column"]) for e in dry.json()["errors"]] == [(2, "expires_on"), (3, "doses")]
+    template = await client.get("/api/v1/imports/stock-receipts/template", params={"format": "csv"}, headers=admin)
+    assert template.content.decode("utf-8-sig").splitlines()[0] == ",".join(columns)
+    xlsx_template = await client.get("/api/v1/imports/clinics/template", headers=admin)
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx_template.content)).active
+    assert sheet is not None
+    assert [c.value for c in next(sheet.iter_rows(max_row=1))] == [*CLINIC_COLUMNS, "timezone"]
+    staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [(await make_clinic(uow)).id])
+    assert (await post(client, staff, "stock-receipts", "r.csv", file, dry_run=True)).status_code == 403
+    assert (await post(client, admin, "vaccines", "r.csv", file, dry_run=True)).status_code == 422
