@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -102,7 +103,7 @@ def _prefixed(names: str, table: str) -> str:
     return ", ".join(f"{table}.{c}" for c in names.split(", "))
 
 
-def _person(row: asyncpg.Record) -> Person:
+def _person(row: asyncpg.Record | Mapping[str, Any]) -> Person:
     relation = row["relation"]
     return Person(**{**dict(row), "sex": Sex(row["sex"]), "relation": Relation(relation) if relation else None})
 
@@ -658,7 +659,7 @@ _VACCINATION_FROM = (
 )
 
 
-def _vaccination(row: asyncpg.Record) -> Vaccination:
+def _vaccination(row: asyncpg.Record | Mapping[str, Any]) -> Vaccination:
     return Vaccination(**{**dict(row), "injection_site": InjectionSite(row["injection_site"])})
 
 
@@ -713,6 +714,31 @@ async def vaccinations_of_person(conn: Connection, *, person_id: UUID) -> list[V
         person_id,
     )
     return [_vaccination(r) for r in rows]
+
+
+async def doses_given_between(
+    conn: Connection, *, clinic_id: UUID | None, given_from: datetime, given_before: datetime, limit: int
+) -> list[tuple[Vaccination, Person]]:
+    """The doses a clinic (or every clinic) gave between two instants, each with its person, in the order given."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {_VACCINATION_READ}, {", ".join(f"pe.{c.strip()} AS pe__{c.strip()}" for c in _PERSON.split(","))}
+        FROM vaccinations v {_VACCINATION_FROM} JOIN people pe ON pe.id = v.person_id
+        WHERE ($1::uuid IS NULL OR v.clinic_id = $1) AND v.given_at >= $2 AND v.given_at < $3
+        ORDER BY v.given_at, v.booking_id
+        LIMIT $4
+        """,
+        clinic_id,
+        given_from,
+        given_before,
+        limit,
+    )
+    found = []
+    for row in rows:
+        person = {k.removeprefix("pe__"): v for k, v in dict(row).items() if k.startswith("pe__")}
+        dose = {k: v for k, v in dict(row).items() if not k.startswith("pe__")}
+        found.append((_vaccination(dose), _person(person)))
+    return found
 
 
 async def doses_of_person(conn: Connection, *, person_id: UUID) -> list[Dose]:

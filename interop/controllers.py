@@ -4,7 +4,7 @@ refusals as OperationOutcome. The same tokens and the same rules as the API (som
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from importlib.metadata import version
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
@@ -20,11 +20,13 @@ from litestar.status_codes import HTTP_200_OK
 from litestar.types import ExceptionHandlersMap
 from pydantic import Field
 
+from booking.service import records
 from interop import feed as feeds
 from interop import fhir as resources
 from interop import imports, service
 from interop.feed import Feed, Published
 from interop.service import Bases, Found
+from quotas import service as quotas
 from vaxbook.auth.security import PUBLIC, CallerRequest
 from vaxbook.dependencies import AppSettings, UoW
 from vaxbook.errors import DomainError
@@ -400,3 +402,32 @@ class ImportController(Controller):
         media_type = XLSX_MEDIA_TYPE if format == "xlsx" else CSV_MEDIA_TYPE
         disposition = f'attachment; filename="vaxbook-import-{kind}.{format}"'
         return Response(body, media_type=media_type, headers={"Content-Disposition": disposition})
+
+
+class RegistryExportController(Controller):
+    """Doses for the national immunisation registry, as FHIR."""
+
+    path = "/api/v1/registry"
+    tags = ["FHIR R4"]
+
+    @get("/immunizations", summary="Doses given, as a FHIR batch Bundle for the registry", media_type=FHIR_JSON)
+    async def immunizations(
+        self,
+        request: CallerRequest,
+        uow: UoW,
+        settings: AppSettings,
+        date_from: FromQuery[date],
+        date_to: FromQuery[date],
+        clinic_id: Annotated[
+            UUID | None, QueryParameter(description="One clinic; the whole city when left out")
+        ] = None,
+    ) -> dict[str, Any]:
+        """The doses a clinic gave (clinic staff: their own; the department: any, or the city's with no clinic_id)
+        on local days date_from to date_to (at most 92), as a FHIR Bundle of type batch: each person's Patient once,
+        then each Immunization (with its CVX code when the vaccine has one), all as PUTs, so that uploading the same
+        days again updates rather than duplicates. Each export is audited."""
+        doses = await records.doses_for_registry(
+            uow, request.user, clinic_id=clinic_id, date_from=date_from, date_to=date_to
+        )
+        cvx = {p.id: p.cvx_code for p in await quotas.list_products(uow)}
+        return resources.registry_batch(_bases(settings).fhir, doses, cvx, timestamp=datetime.now(UTC))

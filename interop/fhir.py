@@ -20,6 +20,7 @@ ROUTE = "http://terminology.hl7.org/CodeSystem/v3-RouteOfAdministration"
 SERIOUSNESS = "http://terminology.hl7.org/CodeSystem/adverse-event-seriousness"
 SEVERITY = "http://terminology.hl7.org/CodeSystem/adverse-event-severity"
 OUTCOME = "http://terminology.hl7.org/CodeSystem/adverse-event-outcome"
+CVX = "http://hl7.org/fhir/sid/cvx"
 
 APPOINTMENT_STATUS = {
     BookingStatus.BOOKED: "booked",
@@ -182,13 +183,16 @@ def patient(base: str, person: Person) -> dict[str, Any]:
     return resource
 
 
-def immunization(base: str, dose: Vaccination) -> dict[str, Any]:
-    """A dose given; its id is its booking's (one dose a booking)."""
+def immunization(base: str, dose: Vaccination, cvx: str | None = None) -> dict[str, Any]:
+    """A dose given; its id is its booking's (one dose a booking); its vaccine by CVX code too when known."""
+    codings = [_code(base, "vaccine", dose.product_code, dose.product_name)]
+    if cvx:
+        codings.insert(0, {"system": CVX, "code": cvx, "display": dose.product_name})
     resource: dict[str, Any] = {
         "resourceType": "Immunization",
         "id": str(dose.booking_id),
         "status": "completed",
-        "vaccineCode": {"coding": [_code(base, "vaccine", dose.product_code, dose.product_name)]},
+        "vaccineCode": {"coding": codings},
         "patient": {"reference": f"Patient/{dose.person_id}"},
         "occurrenceDateTime": _instant(dose.given_at),
         "primarySource": True,
@@ -233,6 +237,26 @@ def bundle(base: str, resources: list[dict[str, Any]], *, self_url: str, next_ur
             for r in resources
         ],
     }
+
+
+def registry_batch(
+    base: str, doses: list[tuple[Vaccination, Person]], cvx: dict[UUID, str | None], *, timestamp: datetime
+) -> dict[str, Any]:
+    """Doses for a national immunisation registry: a batch of PUTs (a Patient once per person, then each
+    Immunization referring to it), so that uploading the same days again updates rather than duplicates."""
+    entries: list[dict[str, Any]] = []
+    seen: set[UUID] = set()
+    for dose, person in doses:
+        if person.id not in seen:
+            seen.add(person.id)
+            entries.append(_put(base, patient(base, person)))
+        entries.append(_put(base, immunization(base, dose, cvx.get(dose.product_id))))
+    return {"resourceType": "Bundle", "type": "batch", "timestamp": _instant(timestamp), "entry": entries}
+
+
+def _put(base: str, resource: dict[str, Any]) -> dict[str, Any]:
+    where = f"{resource['resourceType']}/{resource['id']}"
+    return {"fullUrl": f"{base}/{where}", "resource": resource, "request": {"method": "PUT", "url": where}}
 
 
 def operation_outcome(code: str, text: str) -> dict[str, Any]:

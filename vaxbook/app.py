@@ -56,6 +56,7 @@ from interop.controllers import (
     FhirFeedController,
     FhirRecordsController,
     ImportController,
+    RegistryExportController,
 )
 from interop.feed import Feed
 from notify.controllers import MessageController
@@ -157,6 +158,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     FhirRecordsController,
     FhirFeedController,
     ImportController,
+    RegistryExportController,
     PageController,
     SignInController,
     CitizenPages,

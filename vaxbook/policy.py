@@ -261,6 +261,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/slot-templates/generate"): CITY,
     ("GET", "/api/v1/adverse-events"): CITY,
     ("POST", "/api/v1/imports/{kind:str}"): CITY,
+    ("GET", "/api/v1/registry/immunizations"): CLINIC,
     ("GET", "/api/v1/imports/{kind:str}/template"): CITY,
     ("GET", "/api/v1/staff"): CITY,
     ("POST", "/api/v1/staff"): CITY,

@@ -7,13 +7,17 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from booking import repository
-from booking.models import AdverseEvent, AdverseEventNotFound, BookingPolicy, NextDose, Vaccination, due_next
+from booking.models import AdverseEvent, AdverseEventNotFound, BookingPolicy, NextDose, Person, Vaccination, due_next
 from booking.service import messages
 from booking.service.common import booking_for, person_for
 from clinics import service as clinics
+from clinics.models import check_date_range
 from quotas import service as quotas
+from vaxbook import audit
 from vaxbook.auth.models import Principal, Role
 from vaxbook.db import UnitOfWork
+from vaxbook.errors import Invalid
+from vaxbook.i18n import Text
 from vaxbook.settings import DEFAULT_TIMEZONE
 
 
@@ -42,6 +46,40 @@ async def adverse_event(uow: UnitOfWork, principal: Principal, event_id: UUID) -
             raise AdverseEventNotFound()
         booking = await booking_for(conn, principal, event.booking_id)
     return event, booking.person_id
+
+
+REGISTRY_MOST_DAYS = 92
+REGISTRY_MOST_DOSES = 50_000
+
+
+async def doses_for_registry(
+    uow: UnitOfWork, principal: Principal, *, clinic_id: UUID | None, date_from: date, date_to: date
+) -> list[tuple[Vaccination, Person]]:
+    """The doses given (by one clinic, or the city's with no clinic) on local days date_from..date_to, with their
+    people, for upload to the national immunisation registry. Clinic staff export their own clinics' only; the
+    city's whole is the department's. Health data leaving the system: each export is audited."""
+    if clinic_id is None and principal.role is not Role.HEALTH_ADMIN:
+        raise Invalid.field("clinic_id", "required", Text("Cần chọn cơ sở", "Name the clinic"), source="query")
+    if clinic_id is not None:
+        principal.require_clinic(clinic_id)
+    check_date_range(date_from, date_to, max_days=REGISTRY_MOST_DAYS)
+    zone = ZoneInfo(DEFAULT_TIMEZONE)
+    start = datetime.combine(date_from, datetime.min.time(), zone)
+    end = datetime.combine(date_to + timedelta(days=1), datetime.min.time(), zone)
+    async with uow.transaction() as conn:
+        found = await repository.doses_given_between(
+            conn, clinic_id=clinic_id, given_from=start, given_before=end, limit=REGISTRY_MOST_DOSES
+        )
+        await audit.record(
+            conn,
+            actor=principal,
+            action="registry.export",
+            object_type="clinic" if clinic_id else "city",
+            object_id=clinic_id or "-",
+            clinic_id=clinic_id,
+            details={"date_from": date_from, "date_to": date_to, "doses": len(found)},
+        )
+    return found
 
 
 def _sees(principal: Principal, clinic_id: UUID) -> bool:

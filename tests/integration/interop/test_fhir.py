@@ -4,8 +4,10 @@ cancellations and a group's held-back seats; searches page with next links; othe
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -192,3 +194,35 @@ async def test_records_are_read_by_their_people_and_their_clinic_only(
     assert entries(valid(theirs)) == []
     assert (await client.get("/fhir/r4/Appointment")).status_code == 401
     assert (await client.get("/fhir/r4/Patient", headers=staff)).status_code == 403
+
+
+async def test_the_registry_export_is_a_batch_of_patients_and_their_doses_for_the_clinic_asked(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic, _, staff, _, booking = await checked_in(client, uow, capacity=2)
+    lot_id = await db.fetchval("SELECT lot_id FROM clinic_stock WHERE clinic_id = $1", clinic.id)
+    given = await client.post(
+        visit(clinic, booking, "vaccination"), json={"lot_id": str(lot_id), "injection_site": "oral"}, headers=staff
+    )
+    assert given.status_code == 201
+    today = soon(0).astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).date()
+    days = {"date_from": (today - timedelta(days=1)).isoformat(), "date_to": today.isoformat()}
+    batch = valid(
+        await client.get("/api/v1/registry/immunizations", params=days | {"clinic_id": str(clinic.id)}, headers=staff)
+    )
+    assert batch["type"] == "batch"
+    kinds = [(e["resource"]["resourceType"], e["request"]["method"]) for e in batch["entry"]]
+    assert kinds == [("Patient", "PUT"), ("Immunization", "PUT")]
+    dose = batch["entry"][1]["resource"]
+    assert dose["patient"]["reference"] == f"Patient/{booking['person_id']}"
+    assert dose["route"]["coding"][0]["code"] == "PO"
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    city = valid(await client.get("/api/v1/registry/immunizations", params=days, headers=admin))
+    assert len(city["entry"]) == 2, "the city's: every clinic's doses"
+    other = await staff_headers(client, uow, Role.CLINIC_STAFF, [(await make_clinic(uow)).id])
+    refused = await client.get(
+        "/api/v1/registry/immunizations", params=days | {"clinic_id": str(clinic.id)}, headers=other
+    )
+    assert refused.status_code == 403
+    assert (await client.get("/api/v1/registry/immunizations", params=days, headers=other)).status_code == 422
+    assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'registry.export'") == 2
