@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -36,12 +36,27 @@ from booking.schemas import (
     Person,
     PersonSearch,
     ProfileUpsert,
+    RatingCommentOut,
+    RatingIn,
+    RatingOut,
+    ServiceQualityRow,
     StandbyEntry,
     StandbyJoin,
     VaccinationCreate,
     VaccinationOut,
 )
-from booking.service import bookings, certificates, checkin, draws, people, privacy, records, standby, visits
+from booking.service import (
+    bookings,
+    certificates,
+    checkin,
+    draws,
+    feedback,
+    people,
+    privacy,
+    records,
+    standby,
+    visits,
+)
 from clinics.sold_out import SoldOutSlots
 from priority import service as priority
 from priority.schemas import Declarations, DeclarationsOut, DrawEntryCreate, DrawOut, MyDrawEntry
@@ -56,6 +71,7 @@ from vaxbook.fields import ISO_INSTANT
 from vaxbook.i18n import Text
 from vaxbook.idempotency import IdempotencyHeader, IdempotencyKey, idempotency_key
 from vaxbook.pagination import Cursor, Limit, Page, decode_time_cursor, paginate
+from vaxbook.reports import FormatParam, answer
 from vaxbook.settings import DEFAULT_TIMEZONE
 
 Policy = NamedDependency[BookingPolicy]
@@ -299,6 +315,17 @@ class BookingController(Controller):
         """Report a reaction after a dose (yours or a dependent's)."""
         event = await visits.report_adverse_event(uow, request.user, booking_id=booking_id, clinic_id=None, data=data)
         return AdverseEventOut.of(event)
+
+    @post("/{booking_id:uuid}/rating", summary="Rate my visit")
+    async def rate(
+        self, booking_id: FromPath[UUID], data: JSONBody[RatingIn], uow: UoW, request: CallerRequest
+    ) -> RatingOut:
+        """Rate a visit that took place (yours or a dependent's): 1 to 5, and a comment if you like. Once per visit
+        (409 already-rated); 409 visit-not-completed before the dose or the visit; anyone else's is 404."""
+        await feedback.rate(
+            uow, request.user, booking_id=booking_id, rating=data.rating, comment=data.comment, now=_now()
+        )
+        return RatingOut(booking_id=booking_id, rating=data.rating)
 
     @get("/{booking_id:uuid}/qr", media_type="image/png", summary="My booking's QR code")
     async def qr_code(
@@ -705,3 +732,53 @@ class CertificateController(Controller):
         """Check a health card we issued (the text of its QR): the same check a verifier app makes offline with
         our JWKS. Refusals: card-malformed, qr-unknown-key, qr-bad-signature, qr-algorithm-refused."""
         return VerifiedCard.of(await qr_service.verify_card(uow, data.qr))
+
+
+class QualityController(Controller):
+    """How the service fared, for the department: per clinic and week, and what citizens wrote."""
+
+    path = "/api/v1/reports"
+    tags = ["Reports"]
+
+    @get("/service-quality", summary="Service quality by clinic and week")
+    async def service_quality(
+        self,
+        uow: UoW,
+        request: CallerRequest,
+        settings: AppSettings,
+        date_from: FromQuery[date | None] = None,
+        date_to: FromQuery[date | None] = None,
+        format: FormatParam = None,
+    ) -> Response[list[ServiceQualityRow]]:
+        """Per clinic and ISO week of the slots' start: bookings due, attended, no-shows and the no-show rate;
+        doses and visits on time (within VAXBOOK_ON_TIME_MINUTES of the slot's start) and the on-time rate; the
+        median wait from check-in to dose or visit; the number and average of citizens' ratings. Local days, at
+        most 366; by default the last 8 weeks up to today. Counts only: JSON, CSV or XLSX."""
+        date_from, date_to = _period(date_from, date_to)
+        rows = await feedback.quality(
+            uow, date_from=date_from, date_to=date_to, on_time_minutes=settings.on_time_minutes
+        )
+        out = [ServiceQualityRow.of(r) for r in rows]
+        return answer(request, "service-quality", ServiceQualityRow, out, format)
+
+    @get("/rating-comments", summary="What citizens wrote with their ratings")
+    async def rating_comments(
+        self,
+        uow: UoW,
+        request: CallerRequest,
+        clinic_id: FromQuery[UUID | None] = None,
+        date_from: FromQuery[date | None] = None,
+        date_to: FromQuery[date | None] = None,
+    ) -> list[RatingCommentOut]:
+        """The comments given with ratings, newest first (500 at most), with the rating and the clinic. Written by
+        citizens, so each read is audited."""
+        date_from, date_to = _period(date_from, date_to)
+        found = await feedback.comments(uow, request.user, clinic_id=clinic_id, date_from=date_from, date_to=date_to)
+        return [RatingCommentOut(**c.__dict__) for c in found]
+
+
+def _period(date_from: date | None, date_to: date | None) -> tuple[date, date]:
+    """A report's local days: by default the last eight weeks, from a Monday, up to today."""
+    today = _now().astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
+    date_to = date_to or today
+    return date_from or date_to - timedelta(days=date_to.weekday() + 7 * 7), date_to

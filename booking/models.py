@@ -688,3 +688,54 @@ class Export:
     account_created_at: datetime
     last_sign_in_at: datetime | None
     people: list[PersonRecord]
+
+
+@dataclass(frozen=True)
+class QualityRow:
+    """A clinic's week as the department judges its service (counts of bookings whose slot started that week)."""
+
+    clinic_id: UUID
+    clinic_code: str
+    clinic_name: str
+    district: str
+    province: str
+    week_start: date
+    due: int  # bookings due (not cancelled or moved)
+    attended: int
+    no_shows: int
+    served: int  # given their dose, or seen for their visit
+    on_time: int  # served within the on-time minutes of the slot's start
+    median_wait_minutes: float | None  # from check-in to dose or visit
+    ratings: int
+    average_rating: float | None
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return round(self.on_time / self.served, 4) if self.served else None
+
+    @property
+    def no_show_rate(self) -> float | None:
+        return round(self.no_shows / self.due, 4) if self.due else None
+
+
+@dataclass(frozen=True)
+class RatingComment:
+    clinic_id: UUID
+    clinic_name: str
+    booking_id: UUID
+    rating: int
+    comment: str
+    rated_at: datetime
+    timezone: str
+
+
+class VisitNotCompleted(Conflict):
+    slug = "visit-not-completed"
+    title = Text(
+        "Chỉ đánh giá được sau khi đã tiêm hoặc đã khám", "A visit can be rated once the dose or the visit took place"
+    )
+
+
+class AlreadyRated(Conflict):
+    slug = "already-rated"
+    title = Text("Lần khám này đã được đánh giá", "This visit was rated already")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -27,6 +27,8 @@ from booking.models import (
     Person,
     PersonNotFound,
     ProfileExists,
+    QualityRow,
+    RatingComment,
     Relation,
     Severity,
     StandbyEntry,
@@ -307,6 +309,12 @@ async def erase_people(conn: Connection, *, person_ids: list[UUID], now: datetim
         now,
     )
     await conn.execute("DELETE FROM standby_entries WHERE person_id = ANY($1::uuid[])", person_ids)
+    # a rating's number stays in the figures; the words a person wrote go with the person
+    await conn.execute(
+        "UPDATE visit_ratings r SET comment = NULL FROM bookings b "
+        "WHERE b.clinic_id = r.clinic_id AND b.id = r.booking_id AND b.person_id = ANY($1::uuid[])",
+        person_ids,
+    )
     return [r["id"] for r in rows]
 
 
@@ -1370,3 +1378,91 @@ async def back_to_waiting(conn: Connection, *, entry_id: UUID) -> bool:
         entry_id,
     )
     return result != "UPDATE 0"
+
+
+# Service quality: ratings of visits, and the figures per clinic and week
+
+
+async def insert_rating(
+    conn: Connection, *, booking: Booking, rating: int, comment: str | None, account_id: UUID, now: datetime
+) -> bool:
+    """Rate a visit; False when it was rated already (once per visit)."""
+    done = await conn.fetchval(
+        """
+        INSERT INTO visit_ratings (clinic_id, booking_id, rating, comment, rated_by, rated_at)
+        VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING true
+        """,
+        booking.clinic_id,
+        booking.id,
+        rating,
+        comment,
+        account_id,
+        now,
+    )
+    return bool(done)
+
+
+async def rating_of(conn: Connection, *, clinic_id: UUID, booking_id: UUID) -> int | None:
+    value = await conn.fetchval(
+        "SELECT rating FROM visit_ratings WHERE clinic_id = $1 AND booking_id = $2", clinic_id, booking_id
+    )
+    return None if value is None else int(value)
+
+
+async def quality_by_clinic_and_week(
+    conn: Connection, *, starts_from: datetime, starts_before: datetime, on_time: timedelta, zone: str
+) -> list[QualityRow]:
+    """Per clinic and ISO week of the slots' start (in `zone`): bookings due, attended, no-shows; doses given on time
+    (within `on_time` of the slot's start); the median minutes from check-in to dose or visit; the ratings."""
+    rows = await conn.fetch(
+        """
+        WITH due AS (
+            SELECT b.clinic_id, b.id, b.status, b.starts_at, b.checked_in_at,
+                   date_trunc('week', b.starts_at AT TIME ZONE $4)::date AS week_start,
+                   COALESCE(v.given_at, CASE WHEN b.status = 'completed' THEN b.updated_at END) AS served_at,
+                   r.rating
+            FROM bookings b
+            LEFT JOIN vaccinations v ON v.clinic_id = b.clinic_id AND v.booking_id = b.id
+            LEFT JOIN visit_ratings r ON r.clinic_id = b.clinic_id AND r.booking_id = b.id
+            WHERE b.starts_at >= $1 AND b.starts_at < $2 AND b.status NOT IN ('cancelled', 'moved')
+        )
+        SELECT d.clinic_id, c.code AS clinic_code, c.name AS clinic_name, c.district, c.province, d.week_start,
+               count(*)::int AS due,
+               count(*) FILTER (WHERE d.status = 'completed')::int AS attended,
+               count(*) FILTER (WHERE d.status = 'no_show')::int AS no_shows,
+               count(*) FILTER (WHERE d.served_at IS NOT NULL)::int AS served,
+               count(*) FILTER (WHERE d.served_at <= d.starts_at + $3)::int AS on_time,
+               percentile_cont(0.5) WITHIN GROUP (
+                   ORDER BY extract(epoch FROM d.served_at - d.checked_in_at) / 60
+               ) FILTER (WHERE d.served_at IS NOT NULL AND d.checked_in_at IS NOT NULL) AS median_wait_minutes,
+               count(d.rating)::int AS ratings,
+               avg(d.rating)::float AS average_rating
+        FROM due d JOIN clinics c ON c.id = d.clinic_id
+        GROUP BY d.clinic_id, c.code, c.name, c.district, c.province, d.week_start
+        ORDER BY d.week_start, c.code
+        """,
+        starts_from,
+        starts_before,
+        on_time,
+        zone,
+    )
+    return [QualityRow(**dict(r)) for r in rows]
+
+
+async def rating_comments(
+    conn: Connection, *, clinic_id: UUID | None, rated_from: datetime, rated_before: datetime, limit: int
+) -> list[RatingComment]:
+    rows = await conn.fetch(
+        """
+        SELECT r.clinic_id, c.name AS clinic_name, r.booking_id, r.rating, r.comment, r.rated_at, c.timezone
+        FROM visit_ratings r JOIN clinics c ON c.id = r.clinic_id
+        WHERE ($1::uuid IS NULL OR r.clinic_id = $1) AND r.rated_at >= $2 AND r.rated_at < $3
+          AND r.comment IS NOT NULL
+        ORDER BY r.rated_at DESC LIMIT $4
+        """,
+        clinic_id,
+        rated_from,
+        rated_before,
+        limit,
+    )
+    return [RatingComment(**dict(r)) for r in rows]

@@ -22,6 +22,7 @@ from booking.models import (
     CheckedIn,
     EventOutcome,
     InjectionSite,
+    QualityRow,
     Relation,
     Severity,
     StandbyStatus,
@@ -601,3 +602,69 @@ class Erased(OutputModel):
 
 class CalledOff(OutputModel):
     bookings_cancelled: int = Field(description="Bookings of the slot cancelled; each person was told")
+
+
+class RatingIn(InputModel):
+    """How the visit went: 1 (bad) to 5 (very good), and what to say, if anything."""
+
+    rating: int = Field(ge=1, le=5)
+    comment: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)] | None = None
+
+
+class RatingOut(OutputModel):
+    booking_id: UUID
+    rating: int
+
+
+class ServiceQualityRow(OutputModel):
+    """A clinic's week (ISO, Cần Thơ time, by the slots' start): bookings due (all but cancelled and moved),
+    attended, no-shows; served (dose given or visit seen) and of those on time (within VAXBOOK_ON_TIME_MINUTES of
+    the slot's start); the median minutes from check-in to dose or visit; the citizens' ratings."""
+
+    clinic_id: UUID
+    clinic_code: str
+    clinic_name: str
+    district: str
+    week: str = Field(examples=["2026-W48"])
+    week_start: date
+    due: int
+    attended: int
+    no_shows: int
+    no_show_rate: float | None
+    served: int
+    on_time: int
+    on_time_rate: float | None
+    median_wait_minutes: float | None
+    ratings: int
+    average_rating: float | None
+
+    @classmethod
+    def of(cls, row: QualityRow) -> ServiceQualityRow:
+        year, week, _ = row.week_start.isocalendar()
+        return cls(
+            clinic_id=row.clinic_id,
+            clinic_code=row.clinic_code,
+            clinic_name=row.clinic_name,
+            district=row.district,
+            week=f"{year}-W{week:02d}",
+            week_start=row.week_start,
+            due=row.due,
+            attended=row.attended,
+            no_shows=row.no_shows,
+            no_show_rate=row.no_show_rate,
+            served=row.served,
+            on_time=row.on_time,
+            on_time_rate=row.on_time_rate,
+            median_wait_minutes=round(row.median_wait_minutes, 1) if row.median_wait_minutes is not None else None,
+            ratings=row.ratings,
+            average_rating=round(row.average_rating, 2) if row.average_rating is not None else None,
+        )
+
+
+class RatingCommentOut(ZonedModel):
+    clinic_id: UUID
+    clinic_name: str
+    booking_id: UUID
+    rating: int
+    comment: str
+    rated_at: datetime

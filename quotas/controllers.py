@@ -4,10 +4,10 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from functools import partial
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, MediaType, Response, get, post
+from litestar import Controller, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from quotas import models, service
@@ -19,7 +19,6 @@ from quotas.schemas import (
     Movement,
     PriorityUptakeRow,
     Receipt,
-    ReportFormat,
     Return,
     StockLine,
     StockReportRow,
@@ -32,11 +31,10 @@ from vaxbook.auth.models import Principal
 from vaxbook.auth.security import PUBLIC, CallerRequest
 from vaxbook.dependencies import AppSettings, UoW
 from vaxbook.errors import Invalid
-from vaxbook.fields import OutputModel
 from vaxbook.i18n import Text
 from vaxbook.idempotency import IdempotencyHeader, idempotency_key
 from vaxbook.pagination import Cursor, Limit, Page, decode_cursor, paginate
-from vaxbook.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, csv_bytes, xlsx_bytes
+from vaxbook.reports import FormatParam, answer
 
 
 class VaccineProductController(Controller):
@@ -211,40 +209,9 @@ class ClinicStockController(Controller):
         return [StockLine.model_validate(line) for line in lines]
 
 
-# Handlers name this parameter `format` itself: a bad value is reported under the Python name, not an alias.
-FormatParam = Annotated[
-    ReportFormat | None,
-    QueryParameter(
-        description="csv (UTF-8 with BOM) or xlsx for a spreadsheet; otherwise as the Accept header prefers"
-    ),
-]
 ExpiryDays = Annotated[
     int, QueryParameter(ge=0, le=models.EXPIRY_MAX_DAYS, description="Lots expiring on or before today + days")
 ]
-Row = TypeVar("Row", bound=OutputModel)
-
-
-def _report(
-    request: CallerRequest, name: str, model: type[Row], rows: list[Row], output: ReportFormat | None
-) -> Response[Any]:
-    """The rows as JSON (Response[list[...]] in the handler's signature documents them), or as a CSV or XLSX file."""
-    if output is None:
-        wanted = request.accept.best_match([MediaType.JSON, CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE], default=MediaType.JSON)
-        output = {CSV_MEDIA_TYPE: ReportFormat.CSV, XLSX_MEDIA_TYPE: ReportFormat.XLSX}.get(wanted, ReportFormat.JSON)
-    if output is ReportFormat.JSON:
-        return Response(rows, headers={"Vary": "Accept"})
-    return spreadsheet(name, list(model.model_fields), [list(r.model_dump(mode="json").values()) for r in rows], output)
-
-
-def spreadsheet(name: str, header: list[str], rows: list[list[Any]], output: ReportFormat) -> Response[bytes]:
-    """A report as a file to download, named after it and the day (Cần Thơ time)."""
-    day = service.report_day(datetime.now(UTC)).date().isoformat()
-    if output is ReportFormat.XLSX:
-        body, media_type = xlsx_bytes(name, header, rows), XLSX_MEDIA_TYPE
-    else:
-        body, media_type = csv_bytes(header, rows), CSV_MEDIA_TYPE
-    disposition = f'attachment; filename="vaxbook-{name}-{day}.{output.value}"'
-    return Response(body, media_type=media_type, headers={"Vary": "Accept", "Content-Disposition": disposition})
 
 
 class ReportController(Controller):
@@ -266,7 +233,7 @@ class ReportController(Controller):
         """Per clinic and vaccine: doses received (allocated + transferred in), booked (bookings waiting for a
         dose), administered, wasted, returned, transferred out, and remaining (what the clinic holds now)."""
         rows = await service.stock_report(uow, clinic_id=clinic_id, product_id=product_id)
-        return _report(request, "stock", StockReportRow, [StockReportRow.model_validate(r) for r in rows], format)
+        return answer(request, "stock", StockReportRow, [StockReportRow.model_validate(r) for r in rows], format)
 
     @get("/priority-uptake", summary="Priority-group uptake report")
     async def priority_uptake(
@@ -284,7 +251,7 @@ class ReportController(Controller):
             uow, clinic_id=clinic_id, date_from=date_from, date_to=date_to, now=datetime.now(UTC)
         )
         out = [PriorityUptakeRow.model_validate(r) for r in rows]
-        return _report(request, "priority-uptake", PriorityUptakeRow, out, format)
+        return answer(request, "priority-uptake", PriorityUptakeRow, out, format)
 
     @get("/expiring-lots", summary="Lots about to expire")
     async def expiring_lots(
@@ -298,4 +265,4 @@ class ReportController(Controller):
         first."""
         rows = await service.expiring_lots(uow, days=days, now=datetime.now(UTC))
         out = [ExpiringLotRow.model_validate(r) for r in rows]
-        return _report(request, "expiring-lots", ExpiringLotRow, out, format)
+        return answer(request, "expiring-lots", ExpiringLotRow, out, format)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
@@ -117,12 +116,6 @@ class StockLine(OutputModel):
     clinic_id: UUID | None
     lot: Lot
     doses: int
-
-
-class ReportFormat(StrEnum):
-    JSON = "json"
-    CSV = "csv"
-    XLSX = "xlsx"
 
 
 class StockReportRow(OutputModel):

@@ -199,6 +199,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/standby/{entry_id:uuid}/accept"): OWNER,
     ("POST", "/api/v1/standby/{entry_id:uuid}/decline"): OWNER,
     ("GET", "/api/v1/draw-entries"): OWNER,
+    ("POST", "/api/v1/bookings/{booking_id:uuid}/rating"): OWNER,
     ("POST", "/api/v1/draw-entries"): OWNER,
     # a counter or the hotline, acting for someone
     ("POST", "/api/v1/assist/people"): ASSISTED,
@@ -261,6 +262,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/slot-templates/generate"): CITY,
     ("GET", "/api/v1/adverse-events"): CITY,
     ("POST", "/api/v1/imports/{kind:str}"): CITY,
+    ("GET", "/api/v1/reports/service-quality"): CITY,
+    ("GET", "/api/v1/reports/rating-comments"): CITY,
     ("GET", "/api/v1/registry/immunizations"): CLINIC,
     ("GET", "/api/v1/imports/{kind:str}/template"): CITY,
     ("GET", "/api/v1/staff"): CITY,

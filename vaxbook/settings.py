@@ -69,6 +69,13 @@ class Settings(BaseSettings):
         le=60,
         description="How long an anonymous search's answer is shared with the same search asked again; 0 shares none.",
     )
+    on_time_minutes: int = Field(
+        default=30,
+        ge=0,
+        le=480,
+        description="A dose or visit counts as on time in the service-quality figures when it is done within this many "
+        "minutes of its slot's start.",
+    )
     feed_seconds: int = Field(
         default=60,
         ge=0,

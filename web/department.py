@@ -21,14 +21,12 @@ from notify import service as messages
 from priority import service as priority
 from priority.models import MAX_GESTATIONAL_WEEKS, Rule, RuleKind
 from quotas import service as quotas
-from quotas.controllers import spreadsheet
 from quotas.models import EXPIRY_DEFAULT_DAYS
 from quotas.schemas import (
     Allocation,
     ExpiringLotRow,
     PriorityUptakeRow,
     Receipt,
-    ReportFormat,
     Return,
     StockReportRow,
     Transfer,
@@ -38,6 +36,7 @@ from vaxbook.dependencies import AppSettings, UoW
 from vaxbook.fields import OutputModel
 from vaxbook.i18n import Language
 from vaxbook.idempotency import idempotency_key
+from vaxbook.reports import ReportFormat, download
 from vaxbook.scheduler import Scheduler
 from vaxbook.settings import DEFAULT_TIMEZONE
 from web.charts import Series, bar_chart
@@ -202,7 +201,7 @@ class DepartmentPages(Controller):
             return Response(b"", status_code=404)
         model, rows = await _report_rows(uow, name)
         table = [list(r.model_dump(mode="json").values()) for r in rows]
-        return spreadsheet(name, list(model.model_fields), table, ReportFormat(kind))
+        return download(name, list(model.model_fields), table, ReportFormat(kind))
 
     @get("/department/stock")
     async def stock(self, request: AnyRequest, uow: UoW) -> Template | Redirect:

@@ -1,0 +1,95 @@
+"""Service quality as the portal published it: a visit rated once, only by its person's account and only after it
+took place; per clinic and week, the no-show rate, the on-time rate (dose within VAXBOOK_ON_TIME_MINUTES of the slot's
+start), the median wait from check-in to dose and the ratings; the comments to the department, each read audited."""
+
+from __future__ import annotations
+
+import asyncpg
+import httpx
+
+from clinics.models import ServiceKind
+from tests.factories import make_citizen, make_clinic, make_service, make_slot, soon, staff_headers, token_for
+from vaxbook.auth.models import Role
+from vaxbook.db import UnitOfWork
+
+
+async def test_a_visit_is_rated_once_by_its_people_after_it_took_place_and_the_week_is_judged(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic = await make_clinic(uow, district="Ô Môn")
+    service = await make_service(uow, kind=ServiceKind.VACCINATION)
+    slot = await make_slot(uow, clinic, service, capacity=4, starts_at=soon(0.25))
+    staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
+    lot_id = await db.fetchval("SELECT lot_id FROM clinic_stock WHERE clinic_id = $1", clinic.id)
+    people, bookings = [], []
+    for _ in range(4):
+        citizen, person = await make_citizen(uow)
+        made = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
+        assert made.status_code == 201, made.text
+        people.append((citizen, person))
+        bookings.append(made.json())
+    rate = {"rating": 5, "comment": "  Nhanh, nhân viên chu đáo  "}
+    early = await client.post(
+        f"/api/v1/bookings/{bookings[0]['id']}/rating", json=rate, headers=token_for(people[0][0])
+    )
+    assert early.json()["type"] == "/problems/visit-not-completed"
+    for n in (0, 1):
+        scan = await client.post(
+            f"/api/v1/clinics/{clinic.id}/check-ins",
+            json={"code": bookings[n]["code"], "cccd_last4": people[n][1].cccd[-4:]},  # type: ignore[index]
+            headers=staff,
+        )
+        assert scan.status_code == 200, scan.text
+        given = await client.post(
+            f"/api/v1/clinics/{clinic.id}/bookings/{bookings[n]['id']}/vaccination",
+            json={"lot_id": str(lot_id), "injection_site": "left_arm"},
+            headers=staff,
+        )
+        assert given.status_code == 201, given.text
+    # the second was seen 45 minutes after the slot began, having waited 40 at the door; the third never came
+    await db.execute(
+        "UPDATE vaccinations SET given_at = $2::timestamptz + interval '45 minutes', "
+        "observe_until = $2::timestamptz + interval '75 minutes' WHERE booking_id = $1::uuid",
+        bookings[1]["id"],
+        slot.starts_at,
+    )
+    await db.execute(
+        "UPDATE bookings SET checked_in_at = $2::timestamptz + interval '5 minutes' WHERE id = $1::uuid",
+        bookings[1]["id"],
+        slot.starts_at,
+    )
+    await db.execute("UPDATE bookings SET status = 'no_show' WHERE id = $1::uuid", bookings[2]["id"])
+    await client.post(f"/api/v1/bookings/{bookings[3]['id']}/cancel", headers=token_for(people[3][0]))
+
+    rated = await client.post(
+        f"/api/v1/bookings/{bookings[0]['id']}/rating", json=rate, headers=token_for(people[0][0])
+    )
+    assert rated.status_code == 201, rated.text
+    again = await client.post(
+        f"/api/v1/bookings/{bookings[0]['id']}/rating", json=rate, headers=token_for(people[0][0])
+    )
+    assert again.json()["type"] == "/problems/already-rated"
+    stranger = await client.post(
+        f"/api/v1/bookings/{bookings[1]['id']}/rating", json=rate, headers=token_for(people[0][0])
+    )
+    assert stranger.status_code == 404, "only the person's own account rates their visit"
+    for wrong in ({"rating": 6}, {"rating": 0}, {"rating": "5"}, {"rating": 3, "comment": "x" * 1001}):
+        refused = await client.post(
+            f"/api/v1/bookings/{bookings[1]['id']}/rating", json=wrong, headers=token_for(people[1][0])
+        )
+        assert refused.status_code == 422, wrong
+    assert await db.fetchval("SELECT comment FROM visit_ratings") == "Nhanh, nhân viên chu đáo"
+
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    [week] = (await client.get("/api/v1/reports/service-quality", headers=admin)).json()
+    assert week["clinic_id"] == str(clinic.id)
+    assert (week["due"], week["attended"], week["no_shows"], week["no_show_rate"]) == (3, 2, 1, round(1 / 3, 4))
+    assert (week["served"], week["on_time"], week["on_time_rate"]) == (2, 1, 0.5)
+    assert week["median_wait_minutes"] is not None
+    assert (week["ratings"], week["average_rating"]) == (1, 5.0)
+    as_file = await client.get("/api/v1/reports/service-quality", params={"format": "xlsx"}, headers=admin)
+    assert as_file.headers["content-disposition"].endswith('.xlsx"')
+    comments = (await client.get("/api/v1/reports/rating-comments", headers=admin)).json()
+    assert [(c["rating"], c["comment"]) for c in comments] == [(5, "Nhanh, nhân viên chu đáo")]
+    assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'ratings.comments.read'") == 1
+    assert (await client.get("/api/v1/reports/rating-comments", headers=staff)).status_code == 403
