@@ -51,6 +51,7 @@ from booking.service import (
     checkin,
     draws,
     feedback,
+    open_data,
     people,
     privacy,
     records,
@@ -71,7 +72,7 @@ from vaxbook.fields import ISO_INSTANT
 from vaxbook.i18n import Text
 from vaxbook.idempotency import IdempotencyHeader, IdempotencyKey, idempotency_key
 from vaxbook.pagination import Cursor, Limit, Page, decode_time_cursor, paginate
-from vaxbook.reports import FormatParam, answer
+from vaxbook.reports import FormatParam, ReportFormat, answer, download
 from vaxbook.settings import DEFAULT_TIMEZONE
 
 Policy = NamedDependency[BookingPolicy]
@@ -782,3 +783,76 @@ def _period(date_from: date | None, date_to: date | None) -> tuple[date, date]:
     today = _now().astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
     date_to = date_to or today
     return date_from or date_to - timedelta(days=date_to.weekday() + 7 * 7), date_to
+
+
+class OpenDataController(Controller):
+    """What the city's vaccinations and visits came to, for anyone: counts per district and week."""
+
+    path = "/api/v1/open-data"
+    tags = ["Open data"]
+
+    @get("/weekly", opt=PUBLIC, summary="Open data: per district and week", cache=True)
+    async def weekly(
+        self,
+        uow: UoW,
+        settings: AppSettings,
+        date_from: FromQuery[date | None] = None,
+        date_to: FromQuery[date | None] = None,
+        format: FromQuery[Literal["json", "csv", "xlsx"]] = "json",
+    ) -> Response[Any]:
+        """Per district and ISO week of the slots' start (Cần Thơ time; local days, at most 366, by default the last
+        8 weeks up to today): seats offered, bookings due, attended, no-shows, doses by priority group (by the
+        group's code; "" for none), the on-time rate and the average of citizens' ratings. Any count from 1 to
+        VAXBOOK_OPEN_DATA_MIN_COUNT - 1 is held back (null), and so is any count or rate it could be worked out
+        from. Anonymous; under the licence the answer carries (VAXBOOK_OPEN_DATA_LICENCE). JSON, CSV or XLSX."""
+        date_from, date_to = _period(date_from, date_to)
+        rows = await open_data.weekly(
+            uow,
+            date_from=date_from,
+            date_to=date_to,
+            threshold=settings.open_data_min_count,
+            on_time_minutes=settings.on_time_minutes,
+        )
+        if format == "json":
+            return Response(
+                {
+                    "licence": settings.open_data_licence,
+                    "min_count": settings.open_data_min_count,
+                    "date_from": date_from,
+                    "date_to": date_to,
+                    "rows": rows,
+                }
+            )
+        groups = sorted({code for row in rows for code in row["doses_by_group"]})
+        header = [
+            "province",
+            "district",
+            "week_start",
+            "seats_offered",
+            "booked",
+            "attended",
+            "no_shows",
+            *(f"doses_{code or 'no_group'}" for code in groups),
+            "on_time_rate",
+            "ratings",
+            "average_rating",
+            "licence",
+        ]
+        table = [
+            [
+                row["province"],
+                row["district"],
+                row["week_start"].isoformat(),
+                row["seats_offered"],
+                row["booked"],
+                row["attended"],
+                row["no_shows"],
+                *(row["doses_by_group"].get(code, 0) for code in groups),
+                row["on_time_rate"],
+                row["ratings"],
+                row["average_rating"],
+                settings.open_data_licence,
+            ]
+            for row in rows
+        ]
+        return download("open-data-weekly", header, table, ReportFormat(format))

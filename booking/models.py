@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 from clinics.models import Sex
@@ -739,3 +740,64 @@ class VisitNotCompleted(Conflict):
 class AlreadyRated(Conflict):
     slug = "already-rated"
     title = Text("Lần khám này đã được đánh giá", "This visit was rated already")
+
+
+# Open data: anonymous counts per district and week, with small counts held back so that nobody can be singled out
+
+OPEN_COUNTS = ("seats_offered", "booked", "attended", "no_shows", "ratings")
+
+
+@dataclass(frozen=True)
+class DistrictWeek:
+    """What a district's week counts before anything is held back."""
+
+    province: str
+    district: str
+    week_start: date
+    seats_offered: int
+    booked: int  # bookings due that week (not cancelled or moved)
+    attended: int
+    no_shows: int
+    doses_by_group: dict[str, int]  # priority group code ("" for none) -> doses given
+    served: int  # dose given or visit seen
+    on_time: int
+    ratings: int
+    rating_sum: int
+
+
+def published(week: DistrictWeek, threshold: int) -> dict[str, Any]:
+    """The week as the open data shows it. A count from 1 to threshold - 1 is held back (None), and so is any
+    count or rate it could be worked out from:
+
+    - attended and no-shows go together (the bookings due are nearly their sum);
+    - doses by group: a held-back group takes the next smallest group with it, and when no other group has doses,
+      attended too (which would then be the one group's count);
+    - the on-time rate only when the doses and visits served, those on time and those late are each 0 or at least
+      the threshold; the average rating only over at least the threshold of ratings.
+    """
+
+    def small(n: int) -> bool:
+        return 0 < n < threshold
+
+    row: dict[str, Any] = {
+        "province": week.province,
+        "district": week.district,
+        "week_start": week.week_start,
+        **{name: (None if small(getattr(week, name)) else getattr(week, name)) for name in OPEN_COUNTS},
+    }
+    if row["attended"] is None or row["no_shows"] is None:
+        row["attended"] = row["no_shows"] = None
+    groups = {code: (None if small(n) else n) for code, n in sorted(week.doses_by_group.items())}
+    held = [code for code, n in groups.items() if n is None]
+    if len(held) == 1:
+        others = sorted((n, code) for code, n in groups.items() if n)
+        if others:
+            groups[others[0][1]] = None
+        else:
+            row["attended"] = row["no_shows"] = None
+    row["doses_by_group"] = groups
+    late = week.served - week.on_time
+    counted = not any(small(n) for n in (week.served, week.on_time, late))
+    row["on_time_rate"] = round(week.on_time / week.served, 3) if week.served and counted else None
+    row["average_rating"] = round(week.rating_sum / week.ratings, 2) if week.ratings >= threshold else None
+    return row

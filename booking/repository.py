@@ -18,6 +18,7 @@ from booking.models import (
     BookingStatus,
     CccdVerifiedElsewhere,
     DependentHasBookings,
+    DistrictWeek,
     DoseGiven,
     EventOutcome,
     FollowUp,
@@ -1466,3 +1467,82 @@ async def rating_comments(
         limit,
     )
     return [RatingComment(**dict(r)) for r in rows]
+
+
+async def district_weeks(
+    conn: Connection, *, starts_from: datetime, starts_before: datetime, on_time: timedelta, zone: str
+) -> list[DistrictWeek]:
+    """Per district and ISO week (in `zone`) of the slots' start: seats offered, bookings due, attended, no-shows,
+    doses by priority group, served and on time, ratings. Counts only."""
+    week = "date_trunc('week', {} AT TIME ZONE $3)::date"
+    seats = await conn.fetch(
+        f"""
+        SELECT c.province, c.district, {week.format("s.starts_at")} AS week_start, sum(s.capacity)::int AS seats
+        FROM slots s JOIN clinics c ON c.id = s.clinic_id
+        WHERE s.starts_at >= $1 AND s.starts_at < $2 AND s.status <> 'cancelled'
+        GROUP BY 1, 2, 3
+        """,
+        starts_from,
+        starts_before,
+        zone,
+    )
+    visits = await conn.fetch(
+        f"""
+        SELECT c.province, c.district, {week.format("b.starts_at")} AS week_start,
+               count(*)::int AS booked,
+               count(*) FILTER (WHERE b.status = 'completed')::int AS attended,
+               count(*) FILTER (WHERE b.status = 'no_show')::int AS no_shows,
+               count(*) FILTER (WHERE served.at IS NOT NULL)::int AS served,
+               count(*) FILTER (WHERE served.at <= b.starts_at + $4)::int AS on_time,
+               count(r.rating)::int AS ratings, COALESCE(sum(r.rating), 0)::int AS rating_sum
+        FROM bookings b JOIN clinics c ON c.id = b.clinic_id
+        LEFT JOIN vaccinations v ON v.clinic_id = b.clinic_id AND v.booking_id = b.id
+        LEFT JOIN visit_ratings r ON r.clinic_id = b.clinic_id AND r.booking_id = b.id
+        CROSS JOIN LATERAL (
+            SELECT COALESCE(v.given_at, CASE WHEN b.status = 'completed' THEN b.updated_at END) AS at
+        ) served
+        WHERE b.starts_at >= $1 AND b.starts_at < $2 AND b.status NOT IN ('cancelled', 'moved')
+        GROUP BY 1, 2, 3
+        """,
+        starts_from,
+        starts_before,
+        zone,
+        on_time,
+    )
+    doses = await conn.fetch(
+        f"""
+        SELECT c.province, c.district, {week.format("b.starts_at")} AS week_start, COALESCE(g.code, '') AS code,
+               count(*)::int AS doses
+        FROM vaccinations v JOIN bookings b ON b.clinic_id = v.clinic_id AND b.id = v.booking_id
+        JOIN clinics c ON c.id = v.clinic_id LEFT JOIN priority_groups g ON g.id = v.priority_group_id
+        WHERE b.starts_at >= $1 AND b.starts_at < $2
+        GROUP BY 1, 2, 3, 4
+        """,
+        starts_from,
+        starts_before,
+        zone,
+    )
+    keys = {(r["province"], r["district"], r["week_start"]) for r in [*seats, *visits]}
+    seat_of = {(r["province"], r["district"], r["week_start"]): r["seats"] for r in seats}
+    visit_of = {(r["province"], r["district"], r["week_start"]): r for r in visits}
+    groups: dict[tuple[str, str, date], dict[str, int]] = {}
+    for r in doses:
+        groups.setdefault((r["province"], r["district"], r["week_start"]), {})[r["code"]] = r["doses"]
+    found = []
+    for key in sorted(keys, key=lambda k: (k[2], k[0], k[1])):
+        seen = visit_of.get(key)
+        counts = {
+            name: seen[name] if seen else 0
+            for name in ("booked", "attended", "no_shows", "served", "on_time", "ratings", "rating_sum")
+        }
+        found.append(
+            DistrictWeek(
+                province=key[0],
+                district=key[1],
+                week_start=key[2],
+                seats_offered=seat_of.get(key, 0),
+                doses_by_group=groups.get(key, {}),
+                **counts,
+            )
+        )
+    return found

@@ -151,6 +151,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/schema/oauth2-redirect.html"): PUBLIC,
     ("GET", "/schema/{path:str}"): PUBLIC,
     # FHIR R4: the catalogue and the slots for anyone; people's records as on the API
+    ("GET", "/api/v1/open-data/weekly"): PUBLIC,
     ("GET", "/fhir/r4/metadata"): PUBLIC,
     ("GET", "/fhir/r4/Location"): PUBLIC,
     ("GET", "/fhir/r4/Location/{clinic_id:uuid}"): PUBLIC,

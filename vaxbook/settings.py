@@ -76,6 +76,18 @@ class Settings(BaseSettings):
         description="A dose or visit counts as on time in the service-quality figures when it is done within this many "
         "minutes of its slot's start.",
     )
+    open_data_min_count: int = Field(
+        default=5,
+        ge=2,
+        le=100,
+        description="The open data holds back any count from 1 to this minus one (and what would give it away).",
+    )
+    open_data_licence: str = Field(
+        default="CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/), Sở Y tế thành phố Cần Thơ",
+        min_length=1,
+        max_length=300,
+        description="The licence line the open data carries.",
+    )
     feed_seconds: int = Field(
         default=60,
         ge=0,

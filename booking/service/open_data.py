@@ -1,0 +1,33 @@
+"""Open data: what the city's vaccination and health-service visits came to, per district and week, for anyone to
+download (JSON or CSV), with small counts held back (booking.models.published) so that nobody can be singled out."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from booking import repository
+from booking.models import published
+from clinics.models import check_date_range
+from vaxbook.db import UnitOfWork
+from vaxbook.settings import DEFAULT_TIMEZONE
+
+OPEN_DATA_MOST_DAYS = 366
+
+
+async def weekly(
+    uow: UnitOfWork, *, date_from: date, date_to: date, threshold: int, on_time_minutes: int
+) -> list[dict[str, Any]]:
+    """Each district's weeks (ISO, Cần Thơ time, by the slots' start) between two local days, as published."""
+    check_date_range(date_from, date_to, max_days=OPEN_DATA_MOST_DAYS)
+    zone = ZoneInfo(DEFAULT_TIMEZONE)
+    async with uow.transaction(readonly=True) as conn:
+        weeks = await repository.district_weeks(
+            conn,
+            starts_from=datetime.combine(date_from, datetime.min.time(), zone),
+            starts_before=datetime.combine(date_to + timedelta(days=1), datetime.min.time(), zone),
+            on_time=timedelta(minutes=on_time_minutes),
+            zone=DEFAULT_TIMEZONE,
+        )
+    return [published(week, threshold) for week in weeks]

@@ -1,0 +1,46 @@
+"""Open data over HTTP, for anyone: per district and week, with its licence; a district's small counts are held
+back in the JSON, the CSV and the XLSX alike."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import httpx
+
+from tests.factories import make_citizen, make_clinic, make_service, make_slot, soon, token_for
+from vaxbook.db import UnitOfWork
+
+
+async def test_open_data_shows_districts_by_week_and_holds_back_small_counts(
+    client: httpx.AsyncClient, uow: UnitOfWork
+) -> None:
+    busy = await make_clinic(uow, district="Ninh Kiều")
+    quiet = await make_clinic(uow, district="Phong Điền")
+    service = await make_service(uow)
+    for clinic, capacity, people in ((busy, 10, 6), (quiet, 3, 2)):
+        slot = await make_slot(uow, clinic, service, capacity=capacity, starts_at=soon(30))
+        for _ in range(people):
+            citizen, _ = await make_citizen(uow)
+            made = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
+            assert made.status_code == 201
+    days = {"date_to": soon(24 * 3).date().isoformat()}  # the bookings are for tomorrow; by default it ends today
+    answer = await client.get("/api/v1/open-data/weekly", params=days)
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["licence"].startswith("CC BY 4.0")
+    assert body["min_count"] == 5
+    by_district = {r["district"]: r for r in body["rows"]}
+    assert (by_district["Ninh Kiều"]["seats_offered"], by_district["Ninh Kiều"]["booked"]) == (10, 6)
+    assert (by_district["Phong Điền"]["seats_offered"], by_district["Phong Điền"]["booked"]) == (None, None)
+    as_csv = await client.get("/api/v1/open-data/weekly", params=days | {"format": "csv"})
+    rows = list(csv.DictReader(io.StringIO(as_csv.content.decode("utf-8-sig"))))
+    assert {r["district"] for r in rows} == {"Ninh Kiều", "Phong Điền"}
+    assert all(r["licence"] == body["licence"] for r in rows)
+    for row in rows:
+        for name, value in row.items():
+            if value.isdigit():
+                assert int(value) == 0 or int(value) >= 5, (name, value)
+    assert (await client.get("/api/v1/open-data/weekly", params={"format": "xlsx"})).status_code == 200
+    refused = await client.get("/api/v1/open-data/weekly", params={"date_from": "2026-01-01", "date_to": "2027-06-01"})
+    assert refused.status_code == 422
