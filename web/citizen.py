@@ -17,9 +17,9 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
 
-from booking.models import CONSENT_VERSION, Booking, BookingPolicy, Person, Relation
-from booking.schemas import DependentCreate, ProfileUpsert
-from booking.service import bookings, checkin, people
+from booking.models import CONSENT_VERSION, Booking, BookingPolicy, BookingStatus, Person, Relation
+from booking.schemas import DependentCreate, ProfileUpsert, RatingIn
+from booking.service import bookings, checkin, feedback, people
 from clinics import service as clinics
 from clinics.models import Sex
 from clinics.sold_out import SoldOutSlots
@@ -372,7 +372,51 @@ class CitizenPages(Controller):
         if booking.active:
             text = await checkin.appointment_qr(uow, citizen, keys, booking_id=booking.id, window=checkin_window)
             qr = inline_qr(await render.drawn(text, "svg", card=False), WORDS["qr_label"].in_(language))
-        return page(request, "citizen/slip.html.j2", slip=slip_of(booking, person, language), qr=qr)
+        done = booking.status is BookingStatus.COMPLETED
+        rated = await feedback.rating_of(uow, citizen, booking.id) if done else None
+        return page(
+            request,
+            "citizen/slip.html.j2",
+            slip=slip_of(booking, person, language),
+            qr=qr,
+            can_rate=done and rated is None,
+            rated=rated,
+            wrong={},
+        )
+
+    @post("/me/bookings/{booking_id:uuid}/rating", status_code=HTTP_200_OK)
+    async def rate(
+        self, booking_id: FromPath[UUID], request: AnyRequest, uow: UoW, data: FormData
+    ) -> Template | Redirect:
+        """How the visit went, once, from the booking's page (the messages after a visit link there)."""
+        citizen = citizen_of(request)
+        if citizen is None:
+            return sign_in_first(request)
+
+        async def rate() -> bool:
+            given = RatingIn.model_validate(
+                {"rating": int(data["rating"]) if data.get("rating", "").isdigit() else data.get("rating")}
+                | ({"comment": data["comment"][:1000]} if data.get("comment", "").strip() else {})
+            )
+            await feedback.rate(
+                uow, citizen, booking_id=booking_id, rating=given.rating, comment=given.comment, now=datetime.now(UTC)
+            )
+            return True
+
+        done, wrong = await submitted(language_of(request), rate)
+        if done:
+            return to(f"/me/bookings/{booking_id}")
+        booking = await bookings.get(uow, citizen, booking_id)
+        return page(
+            request,
+            "citizen/slip.html.j2",
+            slip=slip_of(booking, "", language_of(request)),
+            qr=None,
+            can_rate=True,
+            rated=None,
+            wrong=wrong,
+            back=f"/me/bookings/{booking_id}",
+        )
 
     @get("/me/bookings/{booking_id:uuid}/move")
     async def move_form(

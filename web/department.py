@@ -5,8 +5,9 @@ reactions to follow up, and how messages and scheduled jobs fare. Each calls the
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
@@ -15,7 +16,8 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
 from pydantic import BaseModel
 
-from booking.service import visits
+from booking.schemas import ServiceQualityRow
+from booking.service import feedback, visits
 from clinics import service as clinics
 from notify import service as messages
 from priority import service as priority
@@ -63,11 +65,21 @@ MOVES: dict[str, tuple[type[BaseModel], Any]] = {
     "waste": (Waste, lambda uow, actor, data, now: quotas.waste(uow, actor, data, now=now)),
 }
 MOVE_FIELDS = ("lot_id", "clinic_id", "from_clinic_id", "to_clinic_id", "doses", "note")
-REPORTS = ("stock", "priority-uptake", "expiring-lots")
+REPORTS = ("stock", "priority-uptake", "expiring-lots", "service-quality")
+QUALITY_WEEKS = 8
 
 
-async def _report_rows(uow: UoW, name: str) -> tuple[type[OutputModel], list[OutputModel]]:
+async def _quality(uow: UoW, settings: AppSettings) -> list[ServiceQualityRow]:
+    today = datetime.now(UTC).astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
+    start = today - timedelta(days=today.weekday() + 7 * (QUALITY_WEEKS - 1))
+    rows = await feedback.quality(uow, date_from=start, date_to=today, on_time_minutes=settings.on_time_minutes)
+    return [ServiceQualityRow.of(r) for r in rows]
+
+
+async def _report_rows(uow: UoW, settings: AppSettings, name: str) -> tuple[type[OutputModel], list[Any]]:
     now = datetime.now(UTC)
+    if name == "service-quality":
+        return ServiceQualityRow, await _quality(uow, settings)
     if name == "stock":
         stock = await quotas.stock_report(uow, clinic_id=None, product_id=None)
         return StockReportRow, [StockReportRow.model_validate(r) for r in stock]
@@ -192,14 +204,16 @@ class DepartmentPages(Controller):
         )
 
     @get("/department/reports/{kind:str}/{name:str}")
-    async def report(self, name: FromPath[str], kind: FromPath[str], request: AnyRequest, uow: UoW) -> Any:
+    async def report(
+        self, name: FromPath[str], kind: FromPath[str], request: AnyRequest, uow: UoW, settings: AppSettings
+    ) -> Any:
         """A report as the API gives it, as CSV or XLSX, for the officer's spreadsheet."""
         staff = await staff_of(request, uow)
         if staff is None:
             return sign_in_first(request, staff=True)
         if name not in REPORTS or kind not in ("csv", "xlsx"):
             return Response(b"", status_code=404)
-        model, rows = await _report_rows(uow, name)
+        model, rows = await _report_rows(uow, settings, name)
         table = [list(r.model_dump(mode="json").values()) for r in rows]
         return download(name, list(model.model_fields), table, ReportFormat(kind))
 
@@ -347,6 +361,56 @@ class DepartmentPages(Controller):
                 for g in groups
             ],
             held=held,
+        )
+
+    @get("/department/quality")
+    async def quality(self, request: AnyRequest, uow: UoW, settings: AppSettings) -> Template | Redirect:
+        """Each clinic's weeks: no-shows, doses on time, the wait at the door, the citizens' ratings; and what they
+        wrote (each reading on record)."""
+        staff = await staff_of(request, uow)
+        if staff is None:
+            return sign_in_first(request, staff=True)
+        language = language_of(request)
+        rows = await _quality(uow, settings)
+        today = datetime.now(UTC).astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
+        written = await feedback.comments(
+            uow, staff, clinic_id=None, date_from=today - timedelta(days=7 * QUALITY_WEEKS), date_to=today
+        )
+        per_clinic: dict[str, list[float]] = defaultdict(list)
+        for row in rows:
+            if row.on_time_rate is not None:
+                per_clinic[row.clinic_name].append(row.on_time_rate)
+        names = list(per_clinic)
+        chart = (
+            bar_chart(
+                WORDS["chart_on_time"].in_(language),
+                names,
+                [
+                    Series(
+                        WORDS["on_time_percent"].in_(language),
+                        "chart-c",
+                        [round(100 * sum(v) / len(v)) for v in per_clinic.values()],
+                    )
+                ],
+            )
+            if names
+            else None
+        )
+        return page(
+            request,
+            "department/department_quality.html.j2",
+            rows=rows,
+            chart=chart,
+            comments=[
+                {
+                    "clinic": c.clinic_name,
+                    "rating": c.rating,
+                    "comment": c.comment,
+                    "when": local_time(c.rated_at, c.timezone),
+                }
+                for c in written
+            ],
+            minutes=settings.on_time_minutes,
         )
 
     @get("/department/reactions")

@@ -4,13 +4,26 @@ start), the median wait from check-in to dose and the ratings; the comments to t
 
 from __future__ import annotations
 
+import re
+
 import asyncpg
 import httpx
 
 from clinics.models import ServiceKind
-from tests.factories import make_citizen, make_clinic, make_service, make_slot, soon, staff_headers, token_for
+from tests.factories import (
+    make_citizen,
+    make_clinic,
+    make_service,
+    make_slot,
+    make_staff,
+    soon,
+    staff_headers,
+    token_for,
+)
+from tests.integration.web.test_door import staff_signed_in
 from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
+from web.text import WORDS
 
 
 async def test_a_visit_is_rated_once_by_its_people_after_it_took_place_and_the_week_is_judged(
@@ -93,3 +106,30 @@ async def test_a_visit_is_rated_once_by_its_people_after_it_took_place_and_the_w
     assert [(c["rating"], c["comment"]) for c in comments] == [(5, "Nhanh, nhân viên chu đáo")]
     assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'ratings.comments.read'") == 1
     assert (await client.get("/api/v1/reports/rating-comments", headers=staff)).status_code == 403
+
+    # the page of the visit takes the rating too, and the department's page shows the weeks and the words
+    client.cookies.set("session", token_for(people[1][0])["Authorization"].removeprefix("Bearer "))
+    slip = await client.get(f"/me/bookings/{bookings[1]['id']}")
+    assert 'action="/me/bookings/' in slip.text
+    assert WORDS["rate_title"].vi in slip.text
+    csrf = re.search(r'name="_csrf_token" value="([^"]+)"', slip.text)
+    assert csrf
+    wrong = await client.post(
+        f"/me/bookings/{bookings[1]['id']}/rating", data={"rating": "9", "_csrf_token": csrf.group(1)}
+    )
+    assert 'role="alert"' in wrong.text
+    given = await client.post(
+        f"/me/bookings/{bookings[1]['id']}/rating",
+        data={"rating": "3", "comment": "Chờ hơi lâu", "_csrf_token": csrf.group(1)},
+    )
+    assert given.status_code == 303
+    after = await client.get(f"/me/bookings/{bookings[1]['id']}")
+    assert WORDS["rated"].vi.format(n=3) in after.text
+    assert WORDS["rate_title"].vi not in after.text, "rated once"
+    client.cookies.clear()
+    await staff_signed_in(client, await make_staff(uow, Role.HEALTH_ADMIN))
+    quality = await client.get("/department/quality")
+    assert quality.status_code == 200
+    assert "Chờ hơi lâu" in quality.text
+    assert clinic.name in quality.text
+    assert (await client.get("/department/reports/csv/service-quality")).status_code == 200

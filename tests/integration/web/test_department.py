@@ -49,6 +49,7 @@ async def test_the_department_sees_its_stock_as_charts_downloads_the_reports_and
             "/department/reactions",
             "/department/operations",
             "/department/priority",
+            "/department/quality",
         ):
             shown = await client.get(path)
             assert shown.status_code == 200, path
