@@ -128,6 +128,14 @@ async def test_a_published_slot_is_free_or_busy_as_its_live_seats_are(
     assert parts["group"]["valueCoding"]["code"] == ELDERLY["code"]
     assert parts["seats"]["valueInteger"] == 1
     assert valid(await client.get(f"/fhir/r4/Slot/{slot.id}"))["status"] == "busy"
+    # released to everyone: free again, with no group named
+    released = await client.post(
+        "/api/v1/reservations/release", json={"clinic_id": str(clinic.id), "slot_id": str(slot.id)}, headers=admin
+    )
+    assert released.status_code == 200, released.text
+    freed = await published()
+    assert (freed["status"], capacity(freed)) == ("free", 1)
+    assert not [e for e in freed["extension"] if e["url"].endswith("/held-back-seats")]
 
     later = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(24 * 20))
     window = {"schedule": schedule, "start": [f"ge{soon(24 * 19).isoformat()}", f"lt{soon(24 * 21).isoformat()}"]}
