@@ -34,9 +34,11 @@ async def inspect(request: Request[Any, Any, Any]) -> None:
     query = request.scope.get("query_string", b"")
     if b"%" in query:
         _check_query(query)
-    if request.method in _BODY_METHODS:
+    # a multipart body (a file) is not checked here, and not read either: a page's form was read already by the
+    # CSRF check, and its stream cannot be read twice
+    if request.method in _BODY_METHODS and not request.headers.get("content-type", "").startswith("multipart/"):
         body = await request.body()  # read once, within the size limit, and kept for the handler
-        if body and not request.headers.get("content-type", "").startswith("multipart/"):
+        if body:
             _check_body(body)
 
 

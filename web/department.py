@@ -10,8 +10,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from litestar import Controller, Response, get, post
+from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
 from pydantic import BaseModel
@@ -19,6 +20,7 @@ from pydantic import BaseModel
 from booking.schemas import ServiceQualityRow
 from booking.service import feedback, visits
 from clinics import service as clinics
+from interop import imports
 from notify import service as messages
 from priority import service as priority
 from priority.models import MAX_GESTATIONAL_WEEKS, Rule, RuleKind
@@ -41,6 +43,7 @@ from vaxbook.idempotency import idempotency_key
 from vaxbook.reports import ReportFormat, download
 from vaxbook.scheduler import Scheduler
 from vaxbook.settings import DEFAULT_TIMEZONE
+from vaxbook.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 from web.charts import Series, bar_chart
 from web.text import WORDS
 from web.view import (
@@ -412,6 +415,68 @@ class DepartmentPages(Controller):
             ],
             minutes=settings.on_time_minutes,
         )
+
+    @get("/department/imports")
+    async def imports_form(self, request: AnyRequest, uow: UoW) -> Template | Redirect:
+        """Import clinics, slot templates or stock receipts from a spreadsheet: see the errors first, then import."""
+        staff = await staff_of(request, uow)
+        if staff is None:
+            return sign_in_first(request, staff=True)
+        return page(request, "department/department_imports.html.j2", kinds=list(imports.KINDS), report=None, kind=None)
+
+    @post(
+        "/department/imports",
+        status_code=HTTP_200_OK,
+        request_max_body_size=imports.MOST_BYTES + 64 * 1024,
+    )
+    async def import_file(self, request: AnyRequest, uow: UoW) -> Template | Redirect:
+        """The file checked (a dry run) or imported, every row's error said in the officer's language."""
+        staff = await staff_of(request, uow)
+        if staff is None:
+            return sign_in_first(request, staff=True)
+        language = language_of(request)
+        form = await request.form()  # read here, once the officer is known
+        upload, kind, action = form.get("file"), str(form.get("kind", ""))[:50], str(form.get("action", "check"))
+        content = await upload.read() if isinstance(upload, UploadFile) else b""
+        filename = upload.filename if isinstance(upload, UploadFile) else ""
+
+        async def run() -> imports.Report:
+            return await imports.run(
+                uow, staff, kind, filename or "", content, dry_run=action != "import", now=datetime.now(UTC)
+            )
+
+        report, wrong = await submitted(language, run)
+        shown = None
+        if report is not None:
+            shown = {
+                "rows": report.rows,
+                "imported": report.imported,
+                "already": report.already_imported,
+                "dry_run": action != "import",
+                "errors": [(e.row, e.column, e.message.in_(language)) for e in report.errors],
+            }
+        return page(
+            request,
+            "department/department_imports.html.j2",
+            kinds=list(imports.KINDS),
+            report=shown,
+            kind=kind,
+            wrong=wrong,
+            back="/department/imports",
+        )
+
+    @get("/department/imports/{kind:str}/template")
+    async def import_template(
+        self, kind: FromPath[str], request: AnyRequest, uow: UoW, format: FromQuery[str] = "xlsx"
+    ) -> Response[bytes] | Redirect:
+        staff = await staff_of(request, uow)
+        if staff is None:
+            return sign_in_first(request, staff=True)
+        file_format = "csv" if format == "csv" else "xlsx"
+        body = imports.template(kind, file_format)
+        media_type = CSV_MEDIA_TYPE if file_format == "csv" else XLSX_MEDIA_TYPE
+        disposition = f'attachment; filename="vaxbook-import-{kind}.{file_format}"'
+        return Response(body, media_type=media_type, headers={"Content-Disposition": disposition})
 
     @get("/department/reactions")
     async def reactions(self, request: AnyRequest, uow: UoW) -> Template | Redirect:

@@ -509,4 +509,29 @@ WORDS: dict[str, Text] = {
     "comments_help": Text("Mỗi lần xem danh sách này được ghi nhật ký.", "Each reading of this list is on record."),
     "report_service_quality": Text("Chất lượng phục vụ theo cơ sở và tuần", "Service quality by clinic and week"),
     "open_data": Text("Dữ liệu mở", "Open data"),
+    "imports_title": Text("Nhập từ tệp bảng tính", "Import from a spreadsheet"),
+    "imports_help": Text(
+        "Tải tệp mẫu, điền, rồi Kiểm tra: mọi dòng lỗi được chỉ rõ và chưa nhập gì. Khi không còn lỗi, Nhập: nhập "
+        "toàn bộ hoặc không nhập dòng nào; gửi lại cùng tệp sẽ không nhập lần nữa.",
+        "Download the template, fill it in, then Check: every row in error is named and nothing is imported. With "
+        "no errors left, Import: the whole file or nothing; the same file sent again does not import twice.",
+    ),
+    "import_clinics": Text("Cơ sở tiêm chủng", "Clinics"),
+    "import_slot_templates": Text("Lịch mẫu hằng tuần", "Weekly slot templates"),
+    "import_stock_receipts": Text("Nhập vắc xin vào kho Sở", "Vaccine received"),
+    "template": Text("tệp mẫu", "template"),
+    "import_kind": Text("Loại dữ liệu", "What the file holds"),
+    "import_file": Text("Tệp CSV hoặc XLSX", "CSV or XLSX file"),
+    "import_check": Text("Kiểm tra", "Check"),
+    "import_do": Text("Nhập", "Import"),
+    "import_result": Text("Kết quả", "Result"),
+    "import_already": Text(
+        "Tệp này đã được nhập trước đây; không nhập thêm.", "This file was imported before; nothing more."
+    ),
+    "import_errors": Text("{n} lỗi; chưa nhập dòng nào.", "{n} errors; nothing was imported."),
+    "import_row": Text("Dòng", "Row"),
+    "import_column": Text("Cột", "Column"),
+    "import_problem": Text("Lỗi", "Problem"),
+    "import_done": Text("Đã nhập {n} dòng.", "{n} rows imported."),
+    "import_clean": Text("{n} dòng, không có lỗi. Có thể nhập.", "{n} rows, no errors. Ready to import."),
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from typing import Any
 
 import httpx
@@ -169,6 +170,13 @@ def random_bodies(rng: random.Random, count: int) -> list[bytes]:
     return bodies
 
 
+def multipart(csrf: str) -> bytes:
+    """A multipart form with a good CSRF token: it passes the CSRF check, which reads it before anything else."""
+    fields = {"_csrf_token": csrf, "a": "1"}
+    parts = [f'--x\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in fields.items()]
+    return ("".join(parts) + "--x--\r\n").encode()
+
+
 # how each part of the service says a refusal: the API as problem+json, FHIR as an OperationOutcome (the token's
 # refusal, made before FHIR's own handler, stays problem+json); a page says it on a page
 ANSWER_KINDS = {"/api/": ("application/problem+json",), "/fhir/": ("application/fhir+json", "application/problem+json")}
@@ -190,6 +198,9 @@ async def test_no_request_however_malformed_gets_a_500(
     else:
         headers = await staff_headers(client, uow, caller, [clinic.id] if caller is Role.CLINIC_STAFF else [])
     rng = random.Random(f"{SEED}-{caller}")
+    form = await client.get("/signin")
+    csrf = re.search(r'name="_csrf_token" value="([^"]+)"', form.text)
+    assert csrf
     failures = []
     for method, path, _ in routes(app):
         url = concrete(path.replace("{clinic_id:uuid}", str(clinic.id))).replace("{file_path:path}", "x.js")
@@ -200,6 +211,8 @@ async def test_no_request_however_malformed_gets_a_500(
             attempts = [(url, body, {"Content-Type": "application/json"}) for body in bodies]
             attempts.append((url, b"{}", {"Content-Type": "application/json", "Idempotency-Key": "bad key\tx" * 40}))
             attempts.append((url, b"{}", {"Content-Type": "text/plain; charset=latin-1"}))
+            # a multipart form where none is expected (a page's form is read by the CSRF check before anything else)
+            attempts.append((url, multipart(csrf.group(1)), {"Content-Type": "multipart/form-data; boundary=x"}))
         kinds = {
             "/api/": ("application/problem+json",),
             "/fhir/": ("application/fhir+json", "application/problem+json"),

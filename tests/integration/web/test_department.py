@@ -16,6 +16,7 @@ from tests.integration.web.test_door import staff_signed_in
 from tests.integration.web.test_pages import csrf_of, speaks_one_language, weighs
 from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
+from vaxbook.spreadsheets import csv_bytes
 from web.text import WORDS
 
 
@@ -113,3 +114,37 @@ async def test_only_the_department_opens_its_pages(client: httpx.AsyncClient, uo
             assert (await client.get(path)).status_code == 403, (role, path)
     client.cookies.clear()
     assert (await client.get("/department")).headers["location"] == "/staff/signin?next=/department"
+
+
+async def test_the_department_checks_a_spreadsheet_then_imports_it_on_a_page(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    await staff_signed_in(client, await make_staff(uow, Role.HEALTH_ADMIN))
+    form = await client.get("/department/imports")
+    assert form.status_code == 200
+    token = csrf_of(form)
+    columns = ["code", "name", "kind", "province", "district", "ward", "address"]
+    good = ["TYT-NHAP", "Trạm Y tế nhập", "health_station", "Cần Thơ", "Thốt Nốt", "Thới Thuận", "1 đường C"]
+    bad = csv_bytes(columns, [good, ["TYT-X", "Trạm X", "rocket", "Cần Thơ", "Thốt Nốt", "Thới Thuận", "2 đường C"]])
+
+    async def send(content: bytes, action: str) -> httpx.Response:
+        return await client.post(
+            "/department/imports",
+            data={"kind": "clinics", "action": action, "_csrf_token": token},
+            files={"file": ("co-so.csv", content, "text/csv")},
+        )
+
+    checked = await send(bad, "check")
+    assert checked.status_code == 200
+    assert re.search(r"<td>3</td><td>kind</td>", checked.text), "row 3's kind, in words"
+    assert await db.fetchval("SELECT count(*) FROM clinics WHERE code = 'TYT-NHAP'") == 0
+    refused = await send(bad, "import")
+    assert 'role="alert"' in refused.text
+    assert await db.fetchval("SELECT count(*) FROM clinics WHERE code = 'TYT-NHAP'") == 0, "all or nothing"
+    clean = csv_bytes(columns, [good])
+    assert WORDS["import_clean"].vi.format(n=1) in (await send(clean, "check")).text
+    assert WORDS["import_done"].vi.format(n=1) in (await send(clean, "import")).text
+    assert WORDS["import_already"].vi in (await send(clean, "import")).text
+    assert await db.fetchval("SELECT count(*) FROM clinics WHERE code = 'TYT-NHAP'") == 1
+    template = await client.get("/department/imports/stock-receipts/template", params={"format": "csv"})
+    assert template.content.decode("utf-8-sig").startswith("product_code,lot_number")
