@@ -334,7 +334,14 @@ def test_the_department_reads_its_charts_downloads_a_spreadsheet_and_allocates_d
         page.get_by_role("status").get_by_text("Đã phân bổ.").wait_for()
         officer.check("department-stock-vi-1280")
         page.set_viewport_size(PHONE)
-        for path in ("/department", "/department/stock", "/department/priority", "/department/operations"):
+        for path in (
+            "/department",
+            "/department/stock",
+            "/department/priority",
+            "/department/operations",
+            "/department/quality",
+            "/department/imports",
+        ):
             page.goto(f"{service.base}{path}")
             officer.check(f"department{path.removeprefix('/department').replace('/', '-')}-vi-360")
     finally:
