@@ -75,6 +75,8 @@ class FhirCatalogueController(Controller):
     """What anyone may read: the server's capabilities, clinics, services, their schedules and slots."""
 
     path = "/fhir/r4"
+    # FHIR describes itself (/fhir/r4/metadata); left out of the OpenAPI document, whose page shows the API
+    include_in_schema = False
     tags = ["FHIR R4"]
     opt = PUBLIC
     exception_handlers = REFUSALS
@@ -178,6 +180,8 @@ class FhirRecordsController(Controller):
     """People's records: a citizen reads their own people's, clinic staff their clinics', with the API's token."""
 
     path = "/fhir/r4"
+    # FHIR describes itself (/fhir/r4/metadata); left out of the OpenAPI document, whose page shows the API
+    include_in_schema = False
     tags = ["FHIR R4"]
     exception_handlers = REFUSALS
 
@@ -275,6 +279,8 @@ class FhirFeedController(Controller):
     """SMART Scheduling Links: the manifest and its NDJSON files, for vaccine finders that poll."""
 
     path = "/fhir/r4"
+    # FHIR describes itself (/fhir/r4/metadata); left out of the OpenAPI document, whose page shows the API
+    include_in_schema = False
     tags = ["FHIR R4"]
     opt = PUBLIC
     exception_handlers = REFUSALS

@@ -57,15 +57,6 @@ WHY = {
     "503": "Busy, or the database is out of reach: resend after `Retry-After` (with the same Idempotency-Key)",
 }
 _HANDS_OFF = ("/schema", "/static/")
-FHIR_PATH = "/fhir/"
-OUTCOME = "#/components/schemas/OperationOutcome"
-OUTCOME_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "description": "FHIR R4 OperationOutcome: why the FHIR API refused (a token's refusal stays problem+json)",
-    "required": ["resourceType", "issue"],
-    "properties": {"resourceType": {"type": "string", "enum": ["OperationOutcome"]}, "issue": {"type": "array"}},
-}
-FHIR_RESOURCE = {"type": "object", "required": ["resourceType"], "properties": {"resourceType": {"type": "string"}}}
 
 
 def describe_answers(document: dict[str, Any]) -> dict[str, Any]:
@@ -75,7 +66,6 @@ def describe_answers(document: dict[str, Any]) -> dict[str, Any]:
     schemas = described.setdefault("components", {}).setdefault("schemas", {})
     schemas["Problem"] = copy.deepcopy(PROBLEM_SCHEMA)
     schemas["Problem"]["properties"]["type"]["enum"] = problem_types()
-    schemas["OperationOutcome"] = copy.deepcopy(OUTCOME_SCHEMA)
     for model in _patch_models():
         if model.__name__ in schemas:
             _no_null_unless_clearable(schemas[model.__name__], model.clearable)
@@ -113,32 +103,6 @@ def _describe(path: str, method: str, operation: dict[str, Any]) -> None:
             "description": WHY[status],
             "content": {"application/problem+json": {"schema": {"$ref": PROBLEM}}},
         }
-    if path.startswith(FHIR_PATH):
-        _describe_fhir(path, responses, statuses)
-
-
-def _describe_fhir(path: str, responses: dict[str, Any], statuses: list[str]) -> None:
-    """FHIR's answers: resources and Bundles as application/fhir+json, the feed's files as NDJSON with 304 for a
-    file the finder has, its manifest as JSON; refusals as an OperationOutcome."""
-    for status in statuses:
-        responses[status]["content"]["application/fhir+json"] = {"schema": {"$ref": OUTCOME}}
-    if "/bulk/" in path:
-        responses["200"] = {
-            "description": "One FHIR resource a line",
-            "content": {"application/fhir+ndjson": {"schema": {"type": "string"}}},
-        }
-    elif path.endswith("$bulk-publish"):
-        responses["200"] = {
-            "description": "The SMART Scheduling Links manifest",
-            "content": {"application/json": {"schema": {"type": "object"}}},
-        }
-    else:
-        responses["200"] = {
-            "description": "A FHIR R4 resource, or a searchset Bundle",
-            "content": {"application/fhir+json": {"schema": FHIR_RESOURCE}},
-        }
-    if "/bulk/" in path or path.endswith("$bulk-publish"):
-        responses["304"] = {"description": "Not modified: the ETag sent in If-None-Match is the file's"}
 
 
 def problem_types() -> list[str]:

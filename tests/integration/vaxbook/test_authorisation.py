@@ -135,6 +135,7 @@ def valid_body(method: str, path: str, world: World) -> Any:
             "onset_at": moment,
         },
         "/evidence": {"seen": True},
+        "/rating": {"rating": 4},
         "/vaccination": {"lot_id": str(UUID(int=1)), "injection_site": "left_arm"},
         "/declarations": {},
         "/{template_id:uuid}": {"capacity": 4},
