@@ -234,16 +234,20 @@ async def patient(uow: UnitOfWork, bases: Bases, principal: Principal, person_id
     raise PersonNotFound()
 
 
+async def _people_asked(uow: UnitOfWork, principal: Principal, reference: str | None, name: str) -> list[UUID]:
+    """The people a records search is about: the one named (`Patient/{id}`), or a citizen's own people; staff must
+    name one."""
+    person_id = reference_id(reference, "Patient", name)
+    if person_id is not None:
+        return [person_id]
+    if principal.role is not Role.CITIZEN:
+        raise _invalid(name, f"Cần chọn người ({name})", f"Name the {name}")
+    return [p.id for p in await _own_people(uow, principal)]
+
+
 async def immunizations(uow: UnitOfWork, bases: Bases, principal: Principal, *, patient: str | None) -> Found:
-    person_id = reference_id(patient, "Patient", "patient")
-    if person_id is None:
-        if principal.role is not Role.CITIZEN:
-            raise _invalid("patient", "Cần chọn người (patient)", "Name the patient")
-        ids = [p.id for p in await _own_people(uow, principal)]
-    else:
-        ids = [person_id]
     out = []
-    for one in ids:
+    for one in await _people_asked(uow, principal, patient, "patient"):
         out += [resources.immunization(bases.fhir, v) for v in await records.vaccinations(uow, principal, one)]
     return Found(out)
 
@@ -257,15 +261,8 @@ async def immunization(uow: UnitOfWork, bases: Bases, principal: Principal, book
 
 
 async def adverse_events(uow: UnitOfWork, bases: Bases, principal: Principal, *, subject: str | None) -> Found:
-    person_id = reference_id(subject, "Patient", "subject")
-    if person_id is None:
-        if principal.role is not Role.CITIZEN:
-            raise _invalid("subject", "Cần chọn người (subject)", "Name the subject")
-        ids = [p.id for p in await _own_people(uow, principal)]
-    else:
-        ids = [person_id]
     out = []
-    for one in ids:
+    for one in await _people_asked(uow, principal, subject, "subject"):
         out += [resources.adverse_event(bases.fhir, e, one) for e in await records.adverse_events(uow, principal, one)]
     return Found(out)
 
