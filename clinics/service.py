@@ -154,6 +154,23 @@ async def list_clinics(
         )
 
 
+MOST_CLINICS = 10_000
+
+
+async def every_clinic(uow: UnitOfWork, *, include_inactive: bool = False) -> list[Clinic]:
+    """The city's clinics, by code (a city has hundreds: the pages' pickers, the feeds, the imports)."""
+    return await list_clinics(
+        uow,
+        province=None,
+        district=None,
+        ward=None,
+        kind=None,
+        include_inactive=include_inactive,
+        after_code=None,
+        limit=MOST_CLINICS,
+    )
+
+
 async def list_locations(uow: UnitOfWork) -> list[Location]:
     async with uow.transaction(readonly=True) as conn:
         return await repository.list_locations(conn)

@@ -20,7 +20,7 @@ from uuid import UUID
 
 from clinics import service as clinics
 from interop import fhir
-from interop.service import Bases
+from interop.service import Bases, all_schedules
 from priority import service as priority
 from vaxbook.db import UnitOfWork
 
@@ -69,22 +69,11 @@ def _ndjson(resources: list[dict[str, Any]]) -> bytes:
 
 
 async def locations(uow: UnitOfWork, bases: Bases) -> bytes:
-    found = await clinics.list_clinics(
-        uow, province=None, district=None, ward=None, kind=None, include_inactive=False, after_code=None, limit=10_000
-    )
-    return _ndjson([fhir.location(bases.fhir, c) for c in found])
+    return _ndjson([fhir.location(bases.fhir, c) for c in await clinics.every_clinic(uow)])
 
 
 async def schedules(uow: UnitOfWork, bases: Bases, now: datetime) -> bytes:
-    pairs = await clinics.schedules(uow, now=now)
-    found = await clinics.list_clinics(
-        uow, province=None, district=None, ward=None, kind=None, include_inactive=False, after_code=None, limit=10_000
-    )
-    clinic_of = {c.id: c for c in found}
-    service_of = {s.id: s for s in await clinics.list_services(uow, include_inactive=False)}
-    return _ndjson(
-        [fhir.schedule(bases.fhir, clinic_of[c], service_of[s]) for c, s in pairs if c in clinic_of and s in service_of]
-    )
+    return _ndjson([resource for _, _, resource in (await all_schedules(uow, bases, now)).values()])
 
 
 async def slots(uow: UnitOfWork, bases: Bases, clinic_id: UUID, now: datetime) -> bytes:
@@ -106,9 +95,7 @@ async def slots(uow: UnitOfWork, bases: Bases, clinic_id: UUID, now: datetime) -
 async def manifest(uow: UnitOfWork, bases: Bases, now: datetime) -> bytes:
     """What to fetch: the locations, the schedules, and each clinic's slots (with the clinic's province and
     district, so a finder can take only the places it covers)."""
-    found = await clinics.list_clinics(
-        uow, province=None, district=None, ward=None, kind=None, include_inactive=False, after_code=None, limit=10_000
-    )
+    found = await clinics.every_clinic(uow)
     output: list[dict[str, Any]] = [
         {"type": "Location", "url": f"{bases.fhir}/bulk/Location"},
         {"type": "Schedule", "url": f"{bases.fhir}/bulk/Schedule"},

@@ -85,22 +85,10 @@ async def healthcare_service(uow: UnitOfWork, bases: Bases, service_id: UUID) ->
     return resources.healthcare_service(bases.fhir, await clinics.get_service(uow, service_id))
 
 
-async def _schedules(uow: UnitOfWork, bases: Bases, now: datetime) -> dict[UUID, tuple[UUID, UUID, dict[str, Any]]]:
+async def all_schedules(uow: UnitOfWork, bases: Bases, now: datetime) -> dict[UUID, tuple[UUID, UUID, dict[str, Any]]]:
     """Every schedule: its id -> (clinic, service, resource)."""
     pairs = await clinics.schedules(uow, now=now)
-    clinic_of = {
-        c.id: c
-        for c in await clinics.list_clinics(
-            uow,
-            province=None,
-            district=None,
-            ward=None,
-            kind=None,
-            include_inactive=False,
-            after_code=None,
-            limit=10_000,
-        )
-    }
+    clinic_of = {c.id: c for c in await clinics.every_clinic(uow)}
     service_of = {s.id: s for s in await clinics.list_services(uow, include_inactive=False)}
     return {
         resources.schedule_id(c, s): (c, s, resources.schedule(bases.fhir, clinic_of[c], service_of[s]))
@@ -110,13 +98,13 @@ async def _schedules(uow: UnitOfWork, bases: Bases, now: datetime) -> dict[UUID,
 
 
 async def schedules(uow: UnitOfWork, bases: Bases, *, actor: str | None, now: datetime) -> Found:
-    every = await _schedules(uow, bases, now)
+    every = await all_schedules(uow, bases, now)
     wanted = actor.split("/")[-1] if actor else None
     return Found([r for c, s, r in every.values() if wanted in (None, str(c), str(s))])
 
 
 async def schedule(uow: UnitOfWork, bases: Bases, schedule_id: UUID, *, now: datetime) -> dict[str, Any]:
-    found = (await _schedules(uow, bases, now)).get(schedule_id)
+    found = (await all_schedules(uow, bases, now)).get(schedule_id)
     if found is None:
         raise ScheduleNotFound()
     return found[2]
@@ -168,7 +156,7 @@ async def slots(
     clinic_id = service_id = None
     wanted = reference_id(schedule_ref, "Schedule", "schedule")
     if wanted is not None:
-        found_schedule = (await _schedules(uow, bases, now)).get(wanted)
+        found_schedule = (await all_schedules(uow, bases, now)).get(wanted)
         if found_schedule is None:
             return Found([])
         clinic_id, service_id = found_schedule[0], found_schedule[1]

@@ -259,9 +259,7 @@ class DepartmentPages(Controller):
     ) -> Template:
         lots = await quotas.list_lots(uow, None)
         products = {p.id: p for p in await quotas.list_products(uow)}
-        every_clinic = await clinics.list_clinics(
-            uow, province=None, district=None, ward=None, kind=None, include_inactive=False, after_code=None, limit=500
-        )
+        every_clinic = await clinics.every_clinic(uow)
         held = await quotas.stock(uow, clinic_id=None, department=True)
         names = {c.id: c.name for c in every_clinic}
         return page(
@@ -304,9 +302,7 @@ class DepartmentPages(Controller):
             s.id: s.name_vi if language == "vi" else s.name_en
             for s in await clinics.list_services(uow, include_inactive=True)
         }
-        every_clinic = await clinics.list_clinics(
-            uow, province=None, district=None, ward=None, kind=None, include_inactive=False, after_code=None, limit=500
-        )
+        every_clinic = await clinics.every_clinic(uow)
         t = {key: text.in_(language) for key, text in WORDS.items()}
         held = []
         for clinic in every_clinic:

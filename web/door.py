@@ -113,9 +113,7 @@ class StaffSignIn(Controller):
 
 async def _clinics_of(uow: UoW, staff: Principal) -> list[Clinic]:
     if staff.role is Role.HEALTH_ADMIN:
-        return await clinics.list_clinics(
-            uow, province=None, district=None, ward=None, kind=None, include_inactive=False, after_code=None, limit=500
-        )
+        return await clinics.every_clinic(uow)
     return [await clinics.get_clinic(uow, clinic_id) for clinic_id in sorted(staff.clinic_ids)]
 
 
