@@ -23,6 +23,7 @@ from pydantic import Field, ValidationError
 
 from clinics import service as clinics
 from clinics.schemas import ClinicCreate, SlotTemplateCreate
+from interop import repository
 from quotas import service as quotas
 from quotas.schemas import LotCreate, Receipt
 from vaxbook.auth.models import Principal
@@ -182,7 +183,15 @@ def _table(content: bytes) -> list[list[Any]]:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise _file_error(Text("Tệp CSV phải là UTF-8", "A CSV file must be UTF-8")) from None
-    return [list(row) for row in csv.reader(io.StringIO(text, newline=""))]
+    try:
+        return [list(row) for row in csv.reader(io.StringIO(text, newline=""))]
+    except csv.Error:  # a cell past csv's field size limit
+        raise _file_error(
+            Text(
+                "Tệp CSV không đọc được (ký tự NUL hoặc ô quá dài)",
+                "The CSV cannot be read (a NUL, or a cell too long)",
+            )
+        ) from None
 
 
 def _file_error(message: Text) -> Invalid:
@@ -219,7 +228,10 @@ async def run(
     digest = hashlib.sha256(content).hexdigest()
     try:
         async with uow.transaction() as conn:
-            if not dry_run and not await _claim(conn, name, digest, report, actor, now):
+            claimed = dry_run or await repository.claim_import(
+                conn, kind=name, sha256=digest, filename=report.filename, rows=report.rows, staff_id=actor.id, now=now
+            )
+            if not claimed:
                 report.already_imported = True
                 raise _RollBack()
             step = _steps(uow, actor, name)
@@ -253,23 +265,6 @@ async def _one_row(
         report.errors.append(RowError(number, column, refused.detail or refused.title))
 
 
-async def _claim(conn: Connection, name: str, digest: str, report: Report, actor: Principal, now: datetime) -> bool:
-    """Remember this file as imported (in the import's own transaction); False when it was imported before."""
-    done = await conn.fetchval(
-        """
-        INSERT INTO imports (kind, sha256, filename, rows, imported_by, imported_at)
-        VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING true
-        """,
-        name,
-        digest,
-        report.filename,
-        report.rows,
-        actor.id,
-        now,
-    )
-    return bool(done)
-
-
 def _steps(uow: UnitOfWork, actor: Principal, name: str) -> Callable[[dict[str, Any]], Awaitable[object]]:
     """What one row of the kind does, through the use cases the API calls."""
     clinic_ids: dict[str, UUID] = {}
@@ -281,16 +276,7 @@ def _steps(uow: UnitOfWork, actor: Principal, name: str) -> Callable[[dict[str, 
     async def slot_template(values: dict[str, Any]) -> object:
         row = TemplateRow.model_validate(values)
         if not clinic_ids:
-            found = await clinics.list_clinics(
-                uow,
-                province=None,
-                district=None,
-                ward=None,
-                kind=None,
-                include_inactive=True,
-                after_code=None,
-                limit=100_000,
-            )
+            found = await clinics.every_clinic(uow, include_inactive=True)
             clinic_ids.update({c.code: c.id for c in found})
             service_ids.update({s.code: s.id for s in await clinics.list_services(uow, include_inactive=True)})
         if row.clinic_code.upper() not in clinic_ids:

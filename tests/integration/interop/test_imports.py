@@ -71,9 +71,13 @@ async def test_a_dry_run_reports_every_row_error_and_a_refused_import_imports_no
     assert await db.fetchval("SELECT count(*) FROM clinics") == before, "not even the good row"
     missing = await post(client, admin, "clinics", "c.csv", csv_bytes(["code", "name"], [["X", "Y"]]), dry_run=True)
     assert {e["column"] for e in missing.json()["errors"]} == {"kind", "province", "district", "ward", "address"}
-    broken = await post(client, admin, "clinics", "c.csv", "mã,tên\n".encode("utf-16"), dry_run=True)
-    assert broken.status_code == 422
-    assert broken.json()["errors"][0]["field"] == "file"
+    for unreadable in ("mã,tên\n".encode("utf-16"), b"code\n" + b"x" * 200_000 + b"\n"):
+        broken = await post(client, admin, "clinics", "c.csv", unreadable, dry_run=True)
+        assert broken.status_code == 422, unreadable[:20]
+        assert broken.json()["errors"][0]["field"] == "file"
+    nul = await post(client, admin, "clinics", "c.csv", csv_bytes(CLINIC_COLUMNS, [["A\x00B"] * 7]), dry_run=True)
+    assert nul.status_code == 200, "a NUL in a cell is that row's error"
+    assert nul.json()["errors"]
 
 
 async def test_a_good_xlsx_imports_whole_and_only_once(

@@ -1,0 +1,27 @@
+"""The interop package's own table: the files the department imported, by kind and SHA-256."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from vaxbook.db import Connection
+
+
+async def claim_import(
+    conn: Connection, *, kind: str, sha256: str, filename: str, rows: int, staff_id: UUID, now: datetime
+) -> bool:
+    """Remember a file as imported (in the import's own transaction); False when it was imported before."""
+    done = await conn.fetchval(
+        """
+        INSERT INTO imports (kind, sha256, filename, rows, imported_by, imported_at)
+        VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING true
+        """,
+        kind,
+        sha256,
+        filename,
+        rows,
+        staff_id,
+        now,
+    )
+    return bool(done)
