@@ -46,6 +46,7 @@ from web.view import (
     page,
     said,
     sign_in_first,
+    slot_shown,
     span,
     submitted,
     to,
@@ -336,17 +337,9 @@ class CitizenPages(Controller):
             return to("/me/profile")
         language = language_of(request)
         try:
-            slot, clinic = await clinics.get_slot(uow, slot_id)
-            service = await clinics.get_service(uow, slot.service_id)
+            chosen, _ = await slot_shown(uow, slot_id, language)
         except NotFound as missing:
             return page(request, "citizen/book.html.j2", slot=None, message=said(missing, language), back="/search")
-        chosen = {
-            "service": service.name_vi if language == "vi" else service.name_en,
-            "clinic": clinic.name,
-            "address": clinic.address,
-            "when": span(slot.starts_at, slot.ends_at, clinic.timezone),
-            "id": slot.id,
-        }
         return page(
             request,
             "citizen/book.html.j2",

@@ -31,6 +31,7 @@ from web.view import (
     local_time,
     page,
     sign_in_first,
+    slot_shown,
     span,
     submitted,
     to,
@@ -98,17 +99,9 @@ class DrawPages(Controller):
         if me is None:
             return to("/me/profile")
         language = language_of(request)
-        slot, clinic = await clinics.get_slot(uow, slot_id)
-        service = await clinics.get_service(uow, slot.service_id)
-        draw, _ = await priority.draw_record(uow, clinic.id, slot.id)
-        chosen = {
-            "id": slot.id,
-            "service": service.name_vi if language == "vi" else service.name_en,
-            "clinic": clinic.name,
-            "address": clinic.address,
-            "when": span(slot.starts_at, slot.ends_at, clinic.timezone),
-            "closes": local_time(draw.closes_at, clinic.timezone),
-        }
+        chosen, clinic = await slot_shown(uow, slot_id, language)
+        draw, _ = await priority.draw_record(uow, clinic.id, slot_id)
+        chosen["closes"] = local_time(draw.closes_at, clinic.timezone)
         return page(
             request,
             "citizen/draw_enter.html.j2",

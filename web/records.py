@@ -20,7 +20,6 @@ from booking.schemas import AccountExport
 from booking.service import certificates, privacy, records
 from qr import render
 from vaxbook.dependencies import AppSettings, Keys, UoW
-from vaxbook.errors import DomainError
 from vaxbook.settings import DEFAULT_TIMEZONE
 from web.text import WORDS
 from web.view import (
@@ -32,9 +31,9 @@ from web.view import (
     household,
     language_of,
     page,
-    said,
     session_cookie,
     sign_in_first,
+    submitted,
     to,
 )
 
@@ -125,8 +124,7 @@ class RecordPages(Controller):
             return page(
                 request, "citizen/my_data.html.j2", message=WORDS["erase_confirm_first"].in_(language), back="/me/data"
             )
-        try:
-            await privacy.erase(uow, citizen, policy, now=datetime.now(UTC))
-        except DomainError as refused:
-            return page(request, "citizen/my_data.html.j2", message=said(refused, language), back="/me/data")
+        erased, wrong = await submitted(language, lambda: privacy.erase(uow, citizen, policy, now=datetime.now(UTC)))
+        if erased is None:
+            return page(request, "citizen/my_data.html.j2", message=wrong["form"], back="/me/data")
         return to("/erased", cookies=[session_cookie(request, "", 0)])

@@ -21,6 +21,8 @@ from pydantic import ValidationError
 
 from booking.models import Person
 from booking.service import people
+from clinics import service as clinics
+from clinics.models import Clinic
 from vaxbook.auth import service as auth
 from vaxbook.auth.models import Principal, Role
 from vaxbook.auth.security import PUBLIC, decode
@@ -210,3 +212,17 @@ def once(citizen: Principal, form: dict[str, str], operation: str, **payload: An
     except ValueError:
         return None
     return idempotency_key(f"{citizen.role.value}:{citizen.id}", key, operation, payload)
+
+
+async def slot_shown(uow: UnitOfWork, slot_id: UUID, language: Language) -> tuple[dict[str, Any], Clinic]:
+    """A slot as a page names it before booking or entering its draw: when, what, where."""
+    slot, clinic = await clinics.get_slot(uow, slot_id)
+    service = await clinics.get_service(uow, slot.service_id)
+    shown = {
+        "id": slot.id,
+        "service": service.name_vi if language == "vi" else service.name_en,
+        "clinic": clinic.name,
+        "address": clinic.address,
+        "when": span(slot.starts_at, slot.ends_at, clinic.timezone),
+    }
+    return shown, clinic
