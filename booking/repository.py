@@ -469,6 +469,26 @@ async def active_booking_in_slot(conn: Connection, *, person_id: UUID, slot_id: 
     return None if row is None else _booking(row)
 
 
+async def accounts_with_a_stake(
+    conn: Connection, *, clinic_id: UUID, slot_id: UUID, starts_at: datetime
+) -> frozenset[UUID]:
+    """The accounts whose own person has a booking of the slot (in any state) or holds an offer of one of its
+    seats."""
+    rows = await conn.fetch(
+        """
+        SELECT p.account_id FROM bookings b JOIN people p ON p.id = b.person_id
+        WHERE b.clinic_id = $1 AND b.starts_at = $3 AND b.slot_id = $2 AND p.account_id IS NOT NULL
+        UNION
+        SELECT p.account_id FROM standby_entries e JOIN people p ON p.id = e.person_id
+        WHERE e.status = 'offered' AND e.offer_slot_id = $2 AND p.account_id IS NOT NULL
+        """,
+        clinic_id,
+        slot_id,
+        starts_at,
+    )
+    return frozenset(r["account_id"] for r in rows)
+
+
 async def open_booking_for_dose(
     conn: Connection, *, person_id: UUID, product_id: UUID, dose_number: int
 ) -> Booking | None:

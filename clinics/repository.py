@@ -200,6 +200,10 @@ async def get_service(conn: Connection, *, service_id: UUID) -> Service | None:
     return None if row is None else _service(row)
 
 
+async def service_ids_for_product(conn: Connection, *, product_id: UUID) -> list[UUID]:
+    return [r["id"] for r in await conn.fetch("SELECT id FROM services WHERE product_id = $1 ORDER BY id", product_id)]
+
+
 async def list_services(conn: Connection, *, include_inactive: bool) -> list[Service]:
     rows = await conn.fetch(f"SELECT {_SERVICE} FROM services WHERE $1 OR active ORDER BY code", include_inactive)
     return [_service(r) for r in rows]

@@ -231,7 +231,7 @@ async def get_service(uow: UnitOfWork, service_id: UUID) -> Service:
 async def service_ids_for_product(uow: UnitOfWork, product_id: UUID) -> list[UUID]:
     """Every service (active or not) that gives this vaccine product: doses count across them."""
     async with uow.transaction(readonly=True) as conn:
-        return [s.id for s in await repository.list_services(conn, include_inactive=True) if s.product_id == product_id]
+        return await repository.service_ids_for_product(conn, product_id=product_id)
 
 
 async def services_for_product(uow: UnitOfWork, product_id: UUID) -> list[Service]:

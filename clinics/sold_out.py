@@ -5,6 +5,10 @@ asks this. A slot is remembered when a read saw it with every seat booked; it is
 seat of it freed (the slots_seat_freed trigger's notice, which this process LISTENs for on a connection of its own),
 when its few seconds are up, and at its start. While that connection is down nothing is remembered, since a notice
 could be missed; a read that began before a notice arrived remembers nothing either.
+
+The sold-out gate (booking.gate) asks `full_to` before a citizen's booking is even admitted. When a hint's seconds are
+up, the first press goes on to read the slot again while the others are still answered from the hint for a second:
+a rush never sends every waiting request to the database at once.
 """
 
 from __future__ import annotations
@@ -21,17 +25,20 @@ import structlog
 
 CHANNEL = "vaxbook_seat_freed"
 REMEMBER_SECONDS = 5.0
+RECHECK_SECONDS = 1.0  # past REMEMBER_SECONDS, how long the gate answers from a hint while one request reads again
 RECONNECT_SECONDS = 2.0
 MOST_SLOTS = 10_000  # a bound on memory: past it the oldest are dropped first
 
 log = structlog.get_logger("vaxbook.sold_out")
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Entry:
     clinic_id: UUID
     expires: float  # time.monotonic()
     starts_at: datetime
+    stakeholders: frozenset[UUID]  # accounts whose own person booked the slot or was offered one of its seats
+    rechecking: bool = False  # past `expires`, one request was let through to read the slot again
 
 
 class SoldOutSlots:
@@ -49,18 +56,43 @@ class SoldOutSlots:
         entry = self._slots.get(slot_id)
         if entry is None:
             return None
-        if entry.expires <= self._monotonic() or entry.starts_at <= now:
+        if entry.starts_at <= now or entry.expires + RECHECK_SECONDS <= self._monotonic():
             self._slots.pop(slot_id, None)
             return None
-        return entry.clinic_id
+        return entry.clinic_id if self._monotonic() < entry.expires else None
 
-    def remember(self, slot_id: UUID, *, clinic_id: UUID, starts_at: datetime, read_in_epoch: int) -> None:
-        """A read that began in `read_in_epoch` saw every seat of the slot booked."""
+    def full_to(self, slot_id: UUID, account_id: UUID, now: datetime) -> bool:
+        """Whether a citizen booking for themselves can be told "full" with nothing read: the slot was sold out a
+        moment ago, and no booking or offer of it was ever their own person's (whose repeated request must get its
+        booking back, or its replayed answer)."""
+        entry = self._slots.get(slot_id)
+        if entry is None or account_id in entry.stakeholders:
+            return False
+        if entry.starts_at <= now or entry.expires + RECHECK_SECONDS <= self._monotonic():
+            self._slots.pop(slot_id, None)
+            return False
+        if entry.expires <= self._monotonic() and not entry.rechecking:
+            # the first press past the hint's time goes on to read the slot again (and remember it afresh); the
+            # others meanwhile are answered as before, rather than all read it at once
+            entry.rechecking = True
+            return False
+        return True
+
+    def remember(
+        self,
+        slot_id: UUID,
+        *,
+        clinic_id: UUID,
+        starts_at: datetime,
+        read_in_epoch: int,
+        stakeholders: frozenset[UUID] = frozenset(),
+    ) -> None:
+        """A read that began in `read_in_epoch` saw every seat of the slot booked; `stakeholders` were read after."""
         if not self.listening or read_in_epoch != self.epoch:
             return
         if len(self._slots) >= MOST_SLOTS:
             self._slots.pop(next(iter(self._slots)))
-        self._slots[slot_id] = _Entry(clinic_id, self._monotonic() + self._remember_seconds, starts_at)
+        self._slots[slot_id] = _Entry(clinic_id, self._monotonic() + self._remember_seconds, starts_at, stakeholders)
 
     def freed(self, slot_id: UUID) -> None:
         self.epoch += 1

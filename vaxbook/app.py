@@ -41,6 +41,7 @@ from booking.controllers import (
     VisitController,
     provide_searcher,
 )
+from booking.gate import sold_out_gate
 from booking.models import BookingPolicy
 from clinics.controllers import (
     AvailabilityController,
@@ -294,7 +295,7 @@ def create_app(
         Limits(running=settings.max_running, waiting=settings.max_waiting, wait_seconds=settings.max_wait_ms / 1000)
     )
     # turned away before the body is read or the database touched (counted in the metrics like any answer)
-    middleware: list[Middleware] = [metrics.middleware, admission_middleware(admission)]
+    middleware: list[Middleware] = [metrics.middleware, sold_out_gate(sold_out), admission_middleware(admission)]
     if settings.rate_limit_per_minute:
         middleware.append(
             RateLimitConfig(

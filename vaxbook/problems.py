@@ -12,6 +12,7 @@ import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
+from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Scope, Send
 
 from vaxbook.errors import (
     Busy,
@@ -26,7 +27,7 @@ from vaxbook.errors import (
     Unauthorized,
     Unavailable,
 )
-from vaxbook.i18n import Text, negotiate
+from vaxbook.i18n import Language, Text, negotiate
 
 log = structlog.get_logger("vaxbook.errors")
 
@@ -140,12 +141,20 @@ class Problem(ProblemDetailsException):
 
     def to_response(self, request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
         language = negotiate(request.headers.get("accept-language"))
+        return Response(
+            self.body(language, request.scope),
+            status_code=self.status_code,
+            headers={**(self.headers or {}), "Content-Language": language},
+            media_type="application/problem+json",
+        )
+
+    def body(self, language: Language, scope: Scope) -> dict[str, Any]:
         body: dict[str, Any] = {
             "type": self.type_,
             "title": self.localized_title.in_(language),
             "status": self.status_code,
             "detail": (self.localized_detail or self.localized_title).in_(language),
-            "instance": request.url.path,
+            "instance": scope["path"],
         }
         if self.field_errors:
             body["errors"] = [
@@ -153,15 +162,29 @@ class Problem(ProblemDetailsException):
                 for e in self.field_errors
             ]
         body.update(self.fields)
-        request_id = request.scope.get("state", {}).get("request_id")
+        request_id = scope.get("state", {}).get("request_id")
         if request_id:
             body["request_id"] = request_id
-        return Response(
-            body,
-            status_code=self.status_code,
-            headers={**(self.headers or {}), "Content-Language": language},
-            media_type="application/problem+json",
-        )
+        return body
+
+
+async def answer_directly(exc: DomainError, scope: Scope, send: Send) -> None:
+    """The problem+json of a refusal sent straight to the ASGI server, for a middleware answering before the app
+    (the same body, status, headers and language as the app's own answer; the middleware around still add theirs)."""
+    problem = from_domain_error(exc)
+    accept = next((value for name, value in scope["headers"] if name == b"accept-language"), b"")
+    language = negotiate(accept.decode("latin-1") or None)
+    body = json.dumps(problem.body(language, scope), ensure_ascii=False, separators=(",", ":")).encode()
+    headers: list[tuple[bytes, bytes]] = [
+        (b"content-type", b"application/problem+json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"content-language", language.encode()),
+        *((name.lower().encode(), value.encode()) for name, value in (problem.headers or {}).items()),
+    ]
+    start: HTTPResponseStartEvent = {"type": "http.response.start", "status": problem.status_code, "headers": headers}
+    await send(start)
+    ended: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
+    await send(ended)
 
 
 def from_domain_error(exc: DomainError) -> Problem:

@@ -138,8 +138,16 @@ async def screen(
     if slot.remaining == 0 and not any(r.left for r in seat_plan.usable):
         # A sold-out answer from a plain read. Never the other way round: a seat is only ever granted by
         # take_seat's conditional updates.
-        if sold_out is not None and slot.booked >= slot.capacity:
-            sold_out.remember(slot.id, clinic_id=clinic.id, starts_at=slot.starts_at, read_in_epoch=read_in_epoch)
+        if sold_out is not None and slot.booked >= slot.capacity and sold_out.epoch == read_in_epoch:
+            sold_out.remember(
+                slot.id,
+                clinic_id=clinic.id,
+                starts_at=slot.starts_at,
+                read_in_epoch=read_in_epoch,
+                stakeholders=await repository.accounts_with_a_stake(
+                    conn, clinic_id=clinic.id, slot_id=slot.id, starts_at=slot.starts_at
+                ),
+            )
         raise priority.why_no_seat(seat_plan) or SlotFull()
     return Screened(slot, clinic, rules, person, dose, seat_plan)
 

@@ -4,7 +4,7 @@ table's (vaxbook/policy.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -63,9 +63,44 @@ async def _principal_from_token(token: Token, connection: ASGIConnection[Any, An
     return principal if principal is not None and principal.role is role else None
 
 
+class _Verified:
+    """Tokens whose signature and claims this process checked already, until they expire: a phone pressing "book"
+    again on a rush costs a dictionary lookup, not an HMAC and a JSON parse. Bounded; the oldest go first. The keys
+    a token may be signed with are fixed for the process's life, so a token checked once stays good until its
+    expiry (which is checked on every use); whose account it is and what it may do is read on every request."""
+
+    MOST = 50_000
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, Token] = {}
+
+    def get(self, encoded: str) -> Token | None:
+        token = self._tokens.get(encoded)
+        if token is not None and token.exp <= datetime.now(UTC):
+            del self._tokens[encoded]
+            return None
+        return token
+
+    def add(self, encoded: str, token: Token) -> None:
+        if len(self._tokens) >= self.MOST:
+            del self._tokens[next(iter(self._tokens))]
+        self._tokens[encoded] = token
+
+
 def decode(auth: JWTAuth[Principal, Token], encoded: str) -> Token:
     """A token signed with the current key or one of the previous keys still accepted (VAXBOOK_JWT_PREVIOUS_SECRETS):
     a key changed today leaves the tokens it signed valid until they expire, so nobody is signed out."""
+    verified: _Verified | None = getattr(auth, "verified", None)
+    known = verified.get(encoded) if verified is not None else None
+    if known is not None:
+        return known
+    token = _checked(auth, encoded)
+    if verified is not None:
+        verified.add(encoded, token)
+    return token
+
+
+def _checked(auth: JWTAuth[Principal, Token], encoded: str) -> Token:
     refusal: NotAuthorizedException | None = None
     for secret in (auth.token_secret, *getattr(auth, "previous_secrets", ())):
         try:
@@ -126,4 +161,5 @@ def jwt_auth(signing_key: str, *, exclude: list[str], previous_keys: tuple[str, 
         authentication_middleware_class=_AnyAcceptedKey,
     )
     auth.previous_secrets = previous_keys  # type: ignore[attr-defined]
+    auth.verified = _Verified()  # type: ignore[attr-defined]
     return auth

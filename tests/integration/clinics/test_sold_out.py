@@ -12,7 +12,7 @@ from litestar import Litestar
 from clinics.models import Slot
 from clinics.sold_out import SoldOutSlots
 from tests.eventually import until
-from tests.factories import make_citizen, make_clinic, make_service, make_slot, token_for
+from tests.factories import make_citizen, make_clinic, make_dependent, make_service, make_slot, token_for
 from vaxbook.auth.models import Principal
 from vaxbook.db import UnitOfWork
 
@@ -126,3 +126,51 @@ async def test_without_its_listening_connection_the_hint_remembers_nothing(
     read = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
     assert read.json()["type"] == "/problems/slot-not-bookable", "read afresh while deaf"
     await until(lambda: hint.listening, within=5, what="listening again")  # it comes back by itself
+
+
+async def test_the_gate_answers_strangers_and_lets_through_whoever_has_a_stake(
+    app: Litestar, client: Client, uow: UnitOfWork
+) -> None:
+    hint: SoldOutSlots = app.state.sold_out
+    await until(lambda: hint.listening, within=5, what="listening")
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=1)
+    holder, _ = await make_citizen(uow)
+    stranger, _ = await make_citizen(uow)
+    keyed = {**token_for(holder), "Idempotency-Key": "holder-press-1"}
+    booked = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=keyed)
+    assert booked.status_code == 201
+    full = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(stranger))
+    assert full.json()["type"] == "/problems/slot-full"
+    assert hint.full_to(slot.id, stranger.id, datetime.now(UTC))
+    assert not hint.full_to(slot.id, holder.id, datetime.now(UTC)), "the holder's own person booked it"
+
+    # the holder's lost answer, asked for again with its key, is the kept answer, never "full"
+    replay = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=keyed)
+    assert (replay.status_code, replay.json()["id"]) == (201, booked.json()["id"])
+    # someone else's person on a sold-out slot is still not found: ownership is read before fullness
+    child = await make_dependent(uow, holder)
+    theirs = await client.post(
+        "/api/v1/bookings", json={"slot_id": str(slot.id), "person_id": str(child.id)}, headers=token_for(stranger)
+    )
+    assert theirs.status_code == 404
+
+
+def test_past_its_seconds_one_press_reads_again_while_the_others_are_answered_from_the_hint() -> None:
+    ticks = Ticks()
+    hint = SoldOutSlots(remember_seconds=5, monotonic=ticks)
+    hint.listening = True
+    slot, clinic, someone, other = uuid4(), uuid4(), uuid4(), uuid4()
+    hint.remember(slot, clinic_id=clinic, starts_at=NOW + timedelta(days=1), read_in_epoch=hint.epoch)
+    assert hint.full_to(slot, someone, NOW)
+    ticks.now += 5
+    assert not hint.full_to(slot, someone, NOW), "the first press past the hint's time reads the slot again"
+    assert hint.clinic_of(slot, NOW) is None, "and its read is not answered from the hint"
+    assert hint.full_to(slot, other, NOW), "meanwhile the others are answered as before"
+    hint.remember(slot, clinic_id=clinic, starts_at=NOW + timedelta(days=1), read_in_epoch=hint.epoch)
+    ticks.now += 4
+    assert hint.full_to(slot, other, NOW), "remembered afresh"
+    assert hint.clinic_of(slot, NOW) == clinic
+    ticks.now += 2.5  # past the fresh hint's time and its second of grace, nobody read it again
+    assert not hint.full_to(slot, other, NOW)
+    assert hint.clinic_of(slot, NOW) is None
