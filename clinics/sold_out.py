@@ -53,23 +53,15 @@ class SoldOutSlots:
 
     def clinic_of(self, slot_id: UUID, now: datetime) -> UUID | None:
         """The clinic of a slot sold out to everyone a moment ago, or None when nothing is known of it."""
-        entry = self._slots.get(slot_id)
-        if entry is None:
-            return None
-        if entry.starts_at <= now or entry.expires + RECHECK_SECONDS <= self._monotonic():
-            self._slots.pop(slot_id, None)
-            return None
-        return entry.clinic_id if self._monotonic() < entry.expires else None
+        entry = self._live(slot_id, now)
+        return entry.clinic_id if entry is not None and self._monotonic() < entry.expires else None
 
     def full_to(self, slot_id: UUID, account_id: UUID, now: datetime) -> bool:
         """Whether a citizen booking for themselves can be told "full" with nothing read: the slot was sold out a
         moment ago, and no booking or offer of it was ever their own person's (whose repeated request must get its
         booking back, or its replayed answer)."""
-        entry = self._slots.get(slot_id)
+        entry = self._live(slot_id, now)
         if entry is None or account_id in entry.stakeholders:
-            return False
-        if entry.starts_at <= now or entry.expires + RECHECK_SECONDS <= self._monotonic():
-            self._slots.pop(slot_id, None)
             return False
         if entry.expires <= self._monotonic() and not entry.rechecking:
             # the first press past the hint's time goes on to read the slot again (and remember it afresh); the
@@ -77,6 +69,15 @@ class SoldOutSlots:
             entry.rechecking = True
             return False
         return True
+
+    def _live(self, slot_id: UUID, now: datetime) -> _Entry | None:
+        """The slot's entry while it may still answer (its seconds, then RECHECK_SECONDS); dropped after that, and
+        at the slot's start."""
+        entry = self._slots.get(slot_id)
+        if entry is not None and (entry.starts_at <= now or entry.expires + RECHECK_SECONDS <= self._monotonic()):
+            del self._slots[slot_id]
+            return None
+        return entry
 
     def remember(
         self,

@@ -11,15 +11,14 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import NoReturn
 
-from litestar import Request
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 from prometheus_client import Counter, Gauge
 
 from vaxbook.errors import Busy
-from vaxbook.problems import from_domain_error
+from vaxbook.problems import answer_directly
 
 EXEMPT = re.compile(r"^/(health/|metrics|schema|static/)")
 
@@ -88,9 +87,7 @@ def admission_middleware(admission: Admission) -> type:
                 await admission.enter()
             except Busy as busy:
                 # answered here, where the metrics around this middleware see it as the 503 it is
-                request: Request[Any, Any, Any] = Request(scope, receive)
-                answer = from_domain_error(busy).to_response(request).to_asgi_response(app=None, request=request)
-                await answer(scope, receive, send)
+                await answer_directly(busy, scope, send)
                 return
             try:
                 await self.app(scope, receive, send)
