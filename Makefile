@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
+PG_AUTOCTL := /usr/bin/pg_autoctl
 
-.PHONY: run test lint format typecheck bench fuzz install clean
+.PHONY: run test lint format typecheck bench ha-demo fuzz install clean
 
 $(INSTALLED): pyproject.toml
 	@echo "Installing vaxbook and its dependencies into $(VENV) (a few minutes the first time)"
@@ -22,6 +23,15 @@ $(CHROMIUM):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
+# Debian's pg_auto_failover (and the PostgreSQL it runs on), for `make ha-demo` and its short version in the tests;
+# no cluster of its own is made or started on install
+$(PG_AUTOCTL):
+	@echo "Installing Debian's pg_auto_failover for the failover test (as root)"
+	mkdir -p /etc/postgresql-common/createcluster.d
+	echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.d/vaxbook.conf
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15-auto-failover pg-auto-failover-cli
+
 # silent: stdout is the service's log, one JSON object a line
 run: $(INSTALLED)
 	@$(BIN)/vaxbook serve --demo
@@ -33,7 +43,7 @@ lint: $(INSTALLED)
 typecheck: $(INSTALLED)
 	$(BIN)/mypy
 
-test: lint typecheck $(CHROMIUM)
+test: lint typecheck $(CHROMIUM) $(PG_AUTOCTL)
 	$(BIN)/pytest
 
 format: $(INSTALLED)
@@ -44,6 +54,10 @@ format: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/vaxbook bench all --docs docs/benchmarks.md
 	$(BIN)/python -m bench.relay
+
+# five booking rushes, each losing its primary database mid-rush (pg_auto_failover); docs/scaling.md
+ha-demo: $(INSTALLED) $(PG_AUTOCTL)
+	$(BIN)/vaxbook ha-demo
 
 # Schemathesis over the API description, every role, with many more examples than `make test` runs
 fuzz: $(INSTALLED)

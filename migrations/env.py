@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 
+import asyncpg
 from alembic import context
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from vaxbook.migrate import sqlalchemy_url
+from vaxbook.migrate import asyncpg_dsn
 
 
 def _dsn() -> str:
@@ -37,7 +38,10 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_online() -> None:
-    engine = create_async_engine(sqlalchemy_url(_dsn()), poolclass=NullPool)
+    dsn = asyncpg_dsn(_dsn())
+    engine = create_async_engine(
+        "postgresql+asyncpg://", poolclass=NullPool, async_creator=lambda: asyncpg.connect(dsn)
+    )
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)
@@ -47,7 +51,8 @@ async def _run_online() -> None:
 
 
 if context.is_offline_mode():
-    context.configure(url=sqlalchemy_url(_dsn()), literal_binds=True)
+    asyncpg_dsn(_dsn())  # the same refusal of a URL that is not PostgreSQL's as online
+    context.configure(url="postgresql+asyncpg://", literal_binds=True)
     with context.begin_transaction():
         context.run_migrations()
 else:

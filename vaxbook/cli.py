@@ -19,6 +19,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from bench.command import bench as bench_command
+from bench.command import ha_demo as ha_demo_command
 from vaxbook import db, demo, embedded, migrate
 from vaxbook.audit import SYSTEM
 from vaxbook.auth import service as auth
@@ -472,3 +473,4 @@ def keys_revoke(kid: str) -> None:
 
 # `vaxbook bench SCENARIO`: the benchmark suite (bench/command.py; what it measures waits until it runs)
 main.add_command(bench_command)
+main.add_command(ha_demo_command)

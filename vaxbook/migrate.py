@@ -12,12 +12,14 @@ from alembic.script import ScriptDirectory
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
-def sqlalchemy_url(dsn: str) -> str:
-    """asyncpg DSNs (postgresql://…) as SQLAlchemy wants them (postgresql+asyncpg://…)."""
+def asyncpg_dsn(dsn: str) -> str:
+    """The database URL as asyncpg takes it (postgresql://…), also from SQLAlchemy's spelling (postgresql+asyncpg://…).
+    asyncpg reads it itself: SQLAlchemy's URL parser refuses a list of hosts (a primary and its standby with
+    target_session_attrs=read-write), which asyncpg takes."""
     scheme, sep, rest = dsn.partition("://")
     if not sep or scheme not in ("postgres", "postgresql", "postgresql+asyncpg"):
         raise ValueError("the database URL must start with postgresql://")
-    return f"postgresql+asyncpg://{rest}"
+    return f"postgresql://{rest}"
 
 
 def alembic_config(dsn: str) -> Config:
