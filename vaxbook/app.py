@@ -15,7 +15,6 @@ from litestar.config.app import AppConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
-from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
@@ -90,7 +89,8 @@ from vaxbook.admission import Admission, Limits, admission_middleware
 from vaxbook.auth.controllers import AuthController, StaffController
 from vaxbook.auth.security import PUBLIC, OptionalCaller, TokenIssuer, jwt_auth
 from vaxbook.auth.service import LoginPolicy, OtpPolicy, OtpSender
-from vaxbook.clock import Clock
+from vaxbook.clock import Clock, SystemClock
+from vaxbook.flood_guard import FloodGuard, flood_guard_middleware
 from vaxbook.jobs import all_jobs
 from vaxbook.observability import (
     HealthController,
@@ -201,7 +201,8 @@ def booking_policy(settings: Settings) -> BookingPolicy:
 def create_app(
     settings: Settings, *, dsn: str, otp_sender: OtpSender | None = None, clock: Clock | None = None
 ) -> Litestar:
-    """The vaxbook application over the database at `dsn`; its scheduler reads `clock` (the system's by default)."""
+    """The vaxbook application over the database at `dsn`; its scheduler and flood guard read `clock` (the system's by
+    default)."""
 
     @asynccontextmanager
     async def database_pool(app: Litestar) -> AsyncIterator[None]:
@@ -226,19 +227,24 @@ def create_app(
         app.state.jwt_auth = auth
         app.state.metrics_token = settings.metrics_token.get_secret_value().encode() if settings.metrics_token else b""
         app.state.admission = admission
+        app.state.flood_guard = flood_guard
         hearing: asyncio.Task[None] | None = None
+        exchanging: asyncio.Task[None] | None = None
         try:
             if settings.sold_out_seconds:
                 hearing = asyncio.create_task(listen_for_freed_seats(dsn, sold_out))
+            if flood_guard is not None:
+                exchanging = asyncio.create_task(flood_guard.keep_exchanging(app.state.pool))
             # started after the pool and stopped before it closes: runs in flight are cancelled and wound up first
             if settings.scheduler:
                 await scheduler.start(app.state.pool)
             yield
         finally:
             await scheduler.stop()
-            if hearing is not None:
-                hearing.cancel()
-                await asyncio.gather(hearing, return_exceptions=True)
+            for task in (hearing, exchanging):
+                if task is not None:
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
             await close_transports(transports)
             await app.state.pool.close()
 
@@ -295,13 +301,15 @@ def create_app(
         Limits(running=settings.max_running, waiting=settings.max_waiting, wait_seconds=settings.max_wait_ms / 1000)
     )
     # turned away before the body is read or the database touched (counted in the metrics like any answer)
-    middleware: list[Middleware] = [metrics.middleware, sold_out_gate(sold_out), admission_middleware(admission)]
-    if settings.rate_limit_per_minute:
-        middleware.append(
-            RateLimitConfig(
-                rate_limit=("minute", settings.rate_limit_per_minute), exclude=["^/health/", "^/metrics"]
-            ).middleware
-        )
+    flood_guard = (
+        FloodGuard(settings.rate_limit_per_minute, clock or SystemClock()) if settings.rate_limit_per_minute else None
+    )
+    middleware: list[Middleware] = [
+        metrics.middleware,
+        *([flood_guard_middleware(flood_guard)] if flood_guard else []),
+        sold_out_gate(sold_out),
+        admission_middleware(admission),
+    ]
 
     config = AppConfig(
         route_handlers=ROUTE_HANDLERS,

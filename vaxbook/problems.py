@@ -299,8 +299,6 @@ def from_http_exception(exc: HTTPException) -> Problem:
     slug, title = HTTP_PROBLEMS.get(exc.status_code, ("http-error", Text("Lỗi", "Error")))
     show_detail = exc.status_code < 500 and exc.detail and exc.detail != title.en
     headers = dict(exc.headers or {})
-    if "RateLimit-Reset" in headers:  # Litestar's limiter speaks the RateLimit draft; clients know Retry-After
-        headers["Retry-After"] = headers["RateLimit-Reset"]
     return Problem(
         status=exc.status_code,
         slug=slug,

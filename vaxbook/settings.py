@@ -166,7 +166,11 @@ class Settings(BaseSettings):
     )
     idempotency_hours: int = Field(default=24, ge=1, le=24 * 30)
 
-    rate_limit_per_minute: int = Field(default=300, ge=0, description="Requests per client IP; 0 turns it off.")
+    rate_limit_per_minute: int = Field(
+        default=300,
+        ge=0,
+        description="Requests per client address per minute, shared by every worker and replica; 0 turns it off.",
+    )
     slot_horizon_days: int = Field(default=14, ge=1, le=180)
     search_max_days: int = Field(default=31, ge=1, le=366)
 

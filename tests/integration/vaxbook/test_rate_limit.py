@@ -1,22 +1,81 @@
+"""The flood guard: requests per client address per minute, one limit for every replica (vaxbook.flood_guard)."""
+
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import asyncpg
+import httpx
 
 from tests.conftest import serve
 from vaxbook.app import create_app
+from vaxbook.clock import MovableClock
 from vaxbook.settings import Settings
+
+
+def _early_in_a_minute() -> MovableClock:
+    """A clock 5 s into a minute: the counts of a test stay in one minute's window."""
+    into = datetime.now(UTC).timestamp() % 60
+    return MovableClock(timedelta(seconds=(5 - into) % 60))
 
 
 async def test_one_client_address_is_limited_per_minute_but_health_checks_are_not(
     dsn: str, settings: Settings, db: asyncpg.Connection
 ) -> None:
     limited = settings.model_copy(update={"rate_limit_per_minute": 5})
-    async with serve(create_app(limited, dsn=dsn)) as client:
+    async with serve(create_app(limited, dsn=dsn, clock=_early_in_a_minute())) as client:
         statuses = [(await client.get("/api/v1/clinics")).status_code for _ in range(7)]
         assert statuses == [200] * 5 + [429] * 2
         refused = await client.get("/api/v1/services")
         assert refused.status_code == 429
         assert refused.headers["content-type"] == "application/problem+json"
         assert refused.json()["type"] == "/problems/too-many-requests"
-        assert int(refused.headers["retry-after"]) > 0
+        assert 0 < int(refused.headers["retry-after"]) <= 60
         assert (await client.get("/health/ready")).status_code == 200
+
+
+async def _exchange(client: httpx.AsyncClient) -> None:
+    app = client._transport.app  # type: ignore[attr-defined]
+    await app.state.flood_guard.exchange(app.state.pool)
+
+
+async def _statuses(client: httpx.AsyncClient, count: int) -> list[int]:
+    return [(await client.get("/api/v1/clinics")).status_code for _ in range(count)]
+
+
+async def test_replicas_share_one_limit_through_the_database_and_a_restart_forgets_nothing(
+    dsn: str, settings: Settings, db: asyncpg.Connection
+) -> None:
+    limited = settings.model_copy(update={"rate_limit_per_minute": 5})
+    clock = _early_in_a_minute()
+    async with (
+        serve(create_app(limited, dsn=dsn, clock=clock)) as first,
+        serve(create_app(limited, dsn=dsn, clock=clock)) as second,
+    ):
+        # each replica alone lets these through: neither has heard of the other's share yet
+        assert await _statuses(first, 3) == [200] * 3
+        assert await _statuses(second, 3) == [200] * 3
+        await _exchange(first)
+        await _exchange(second)
+        assert await db.fetchval("SELECT sum(requests) FROM request_counts") == 6
+        assert await _statuses(second, 1) == [429]  # 3 of its own and 3 of the other's: past 5
+        await _exchange(second)
+        await _exchange(first)  # nothing new of its own to add, but it learns the total when it has
+        assert await _statuses(first, 1) == [200]  # its own 3, and 1: it last read 3
+        await _exchange(first)
+        assert await _statuses(first, 1) == [429]
+        await _exchange(first)
+        counted = await db.fetchval("SELECT sum(requests) FROM request_counts")
+        assert counted == 9
+
+    async with serve(create_app(limited, dsn=dsn, clock=clock)) as restarted:
+        assert await _statuses(restarted, 1) == [200]  # the count comes back at its first exchange
+        await _exchange(restarted)
+        assert await _statuses(restarted, 1) == [429]
+        await _exchange(restarted)
+    assert await db.fetchval("SELECT sum(requests) FROM request_counts") == counted + 2
+    # the rows hold the address and the minute, nothing of what was asked
+    columns = await db.fetch(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'request_counts' ORDER BY 1"
+    )
+    assert [c["column_name"] for c in columns] == ["address", "minute", "requests"]
