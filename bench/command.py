@@ -16,8 +16,8 @@ from typing import Any
 
 import click
 
-CHOICES = ["flash-sale", "limits", "spread", "availability", "check-in", "qr", "all"]
-ALL = ["limits", "flash-sale", "spread", "availability", "check-in", "qr"]
+CHOICES = ["flash-sale", "limits", "spread", "availability", "check-in", "qr", "scale-out", "all"]
+ALL = ["limits", "flash-sale", "spread", "availability", "check-in", "qr", "scale-out"]
 
 
 def _clients(_: click.Context, __: click.Parameter, values: tuple[str, ...]) -> list[int]:
@@ -98,6 +98,7 @@ def bench(
     availability  anonymous searches: a district and a service, the whole city, one clinic
     check-in      scanning booked QRs at the door, beside the raw limit of the same statements
     qr            a booking's QR opened as a PNG the first time, then again
+    scale-out     the flash sale on 1, 2 and 4 workers and on two replicas of one worker
 
     Progress goes to stderr; the JSON to --out (and stdout with --json); the Markdown table to stdout (stderr with
     --json). Every run also measures the generator's own ceiling and the no-database route.

@@ -244,7 +244,7 @@ async def _reopen(job: HttpJob, records: Records) -> _Connection:
 
 def drive(
     host: str,
-    port: int,
+    port: int | list[int],
     requests: list[bytes],
     *,
     clients: int,
@@ -254,12 +254,15 @@ def drive(
     timeout_s: float = 60.0,
 ) -> Records:
     """Send `requests` over `clients` connections from `processes` processes: each request once (in about their
-    order), or cycling through them for `duration_s`. Every process gets every `processes`-th request."""
+    order), or cycling through them for `duration_s`. Every process gets every `processes`-th request. Given several
+    ports (replicas of the service), process p sends to the p-th of them, round the list: a load balancer's even
+    share of connections."""
+    ports = port if isinstance(port, list) else [port]
     processes = max(1, min(processes, clients, len(requests)))
     jobs = [
         HttpJob(
             host,
-            port,
+            ports[p % len(ports)],
             requests[p::processes],
             list(range(p, len(requests), processes)),
             clients // processes + (1 if p < clients % processes else 0),

@@ -76,6 +76,14 @@ def rows(results: dict[str, Any]) -> list[list[str]]:
             ["flash-sale: everyone presses again (full)", str(run["clients"]), _n(run["again_per_s"]), "",
              _ms(run["again_p50_ms"]), "", _ms(run["again_p99_ms"]), f"{_x(run['again_vs_noop'])} no-db", ""]
         )  # fmt: skip
+    for run in found_by.get("scale-out", {}).get("runs", []):
+        out.append(
+            [f"scale-out flash-sale, {run['label']}: {run['citizens']:,} citizens, {run['capacity']:,} seats",
+             str(run["clients"]), _n(run["all_requests_per_s"]), _n(run["api_bookings_per_s"]), "",
+             _ms(run["success_p99_ms"]), _ms(run["rejection_p99_ms"]), f"{_x(run['vs_one_worker'])} 1 worker",
+             f"booked {run['booked']:,}, overbooked {run['overbooked']}, duplicates {run['duplicates']}, "
+             + _errors(run)]
+        )  # fmt: skip
     for run in found_by.get("spread", {}).get("runs", []):
         out.append(
             [f"spread: {run['slots']:,} citizens on {run['slots']:,} slots", str(run["clients"]), "",

@@ -9,14 +9,18 @@ run must show as zero.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 from uuid import UUID, uuid4
@@ -25,7 +29,7 @@ from bench import data, loadgen, raw
 from bench.data import World
 from bench.loadgen import Records, request
 from bench.raw import HotSlot, RawJob, RawRecords
-from bench.server import HOST, Server, free_port
+from bench.server import HOST, Server, free_port, serving
 from bench.stats import by_status, durations, latency, problem_types, rate, summary
 
 
@@ -69,10 +73,12 @@ class Bench:
     null: dict[int, dict[str, Any]] = field(default_factory=dict)
     raw_booking: dict[str, Any] | None = None
     raw_check_in: dict[str, Any] | None = None
+    replicas: list[Server] = field(default_factory=list)  # more services on the same database, beside `server`
 
     def drive(self, requests: list[bytes], clients: int, **kwargs: Any) -> Records:
+        ports = [self.server.port, *(replica.port for replica in self.replicas)]
         return loadgen.drive(
-            self.server.host, self.server.port, requests, clients=clients, processes=self.options.processes, **kwargs
+            self.server.host, ports, requests, clients=clients, processes=self.options.processes, **kwargs
         )
 
     def raw(self, job: RawJob) -> RawRecords:
@@ -255,6 +261,54 @@ def _flash_run(bench: Bench, clients: int, raw_limit: dict[str, Any]) -> dict[st
         f"connection errors {found['connection_errors']}"
     )
     return found
+
+
+# Scale-out: the same flash sale on more workers, and on two replicas
+
+
+SCALE_OUT = [("1 worker", 1, 1), ("2 workers", 2, 1), ("4 workers", 4, 1), ("2 replicas", 1, 2)]
+
+
+def scale_out(bench: Bench) -> dict[str, Any]:
+    """The flash sale at the first client count, on services started for it on the run's database: one process,
+    `serve --workers 2` and `--workers 4`, and two replicas of one worker each behind the generator's even share of
+    connections (each its own process, pool and sold-out hint, sharing only the database)."""
+    clients = bench.options.clients[0]
+    raw_limit = raw_booking_limit(bench)
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="vaxbook-bench-scale-") as scratch_name:
+        for label, workers, replicas in SCALE_OUT:
+            bench.progress(f"scale-out: {label}")
+            with contextlib.ExitStack() as stack:
+                started = [
+                    stack.enter_context(
+                        serving(
+                            bench.world.dsn,
+                            jwt_key=bench.world.jwt_key,
+                            pool=bench.options.pool,
+                            workers=workers,
+                            scratch=_fresh_dir(Path(scratch_name) / f"{label.replace(' ', '-')}-{n}"),
+                        )
+                    )
+                    for n in range(replicas)
+                ]
+                there = dataclasses.replace(bench, server=started[0], replicas=started[1:])
+                found = _flash_run(there, clients, raw_limit)
+            runs.append({"label": label, "workers": workers, "replicas": replicas, **found})
+    one = runs[0]["api_bookings_per_s"]
+    for run in runs:
+        run["vs_one_worker"] = _ratio(run["api_bookings_per_s"], one)
+    return {
+        "scenario": "scale-out",
+        "clients": clients,
+        "runs": runs,
+        "all_correct": all(_correct(run) for run in runs),
+    }
+
+
+def _fresh_dir(path: Path) -> Path:
+    path.mkdir(parents=True)
+    return path
 
 
 def _correct(run: dict[str, Any]) -> bool:
@@ -506,6 +560,7 @@ SCENARIOS: dict[str, Callable[[Bench], dict[str, Any]]] = {
     "availability": availability,
     "check-in": check_in,
     "qr": qr_first_open,
+    "scale-out": scale_out,
 }
 
 
