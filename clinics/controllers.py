@@ -33,9 +33,10 @@ from clinics.schemas import (
 )
 from priority.service import Someone
 from vaxbook.auth.security import PUBLIC, CallerRequest
-from vaxbook.dependencies import AppSettings, UoW
+from vaxbook.dependencies import AppSettings, Replica, UoW
 from vaxbook.fields import normalize_text
 from vaxbook.pagination import Cursor, Limit, Page, decode_cursor, decode_time_cursor, encode_cursor, paginate
+from vaxbook.replica import reading
 
 ServiceFilter = Annotated[str | None, QueryParameter(name="service", max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
 PlaceFilter = Annotated[str | None, QueryParameter(max_length=100, pattern=r"^[^\x00]*$")]
@@ -159,6 +160,7 @@ class AvailabilityController(Controller):
         self,
         uow: UoW,
         settings: AppSettings,
+        replica: Replica,
         searcher: NamedDependency[Someone | None],
         service_code: ServiceFilter = None,
         clinic: ClinicRef = None,
@@ -176,27 +178,30 @@ class AvailabilityController(Controller):
         whether its seats go by draw. With a token, `for_you` says what you (or `person`) may take and from when.
 
         Places match with or without accents and "Quận", "Phường", "P." before them; `clinic` takes an id or a
-        code. Dates are the clinics' local dates; without them the search covers the next 14 days."""
+        code. Dates are the clinics' local dates; without them the search covers the next 14 days. Without a token,
+        a read replica may answer (`read_from`, `lag_seconds`)."""
         clinic_id, clinic_code = _clinic_ref(clinic)
-        found = await service.search_availability(
-            uow,
-            service.SearchQuery(
-                date_from=date_from,
-                date_to=date_to,
-                service_code=service_code.lower() if service_code else None,
-                clinic_id=clinic_id,
-                clinic_code=clinic_code,
-                slot_id=slot_id,
-                province=_place(province),
-                district=_place(district),
-                ward=_place(ward),
-            ),
-            now=datetime.now(UTC),
-            max_days=settings.search_max_days,
-            after=decode_time_cursor(cursor),
-            limit=limit + 1,
-            searcher=searcher,
+        query = service.SearchQuery(
+            date_from=date_from,
+            date_to=date_to,
+            service_code=service_code.lower() if service_code else None,
+            clinic_id=clinic_id,
+            clinic_code=clinic_code,
+            slot_id=slot_id,
+            province=_place(province),
+            district=_place(district),
+            ward=_place(ward),
         )
+        async with reading(uow, replica, anonymous=searcher is None) as where:
+            found = await service.search_availability(
+                where.uow,
+                query,
+                now=datetime.now(UTC),
+                max_days=settings.search_max_days,
+                after=decode_time_cursor(cursor),
+                limit=limit + 1,
+                searcher=searcher,
+            )
         page = found[:limit]
         clinics = {f.clinic.id: f.clinic for f in page}
         return Availability(
@@ -205,6 +210,8 @@ class AvailabilityController(Controller):
             next_cursor=encode_cursor(page[-1].slot.starts_at.isoformat(), page[-1].slot.id)
             if len(found) > limit
             else None,
+            read_from=where.source,
+            lag_seconds=where.lag_seconds,
         )
 
 

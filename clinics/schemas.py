@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, Field, ValidationInfo, field_validator
@@ -410,3 +410,14 @@ class Availability(OutputModel):
     items: list[AvailableSlot]
     clinics: list[ClinicSummary]
     next_cursor: str | None = None
+    read_from: Literal["primary", "replica"] = Field(
+        default="primary",
+        description="Where the seats were read: the primary database, or a read replica (searches without a token, "
+        "when one is configured). A booking always claims its seat on the primary.",
+    )
+    lag_seconds: float = Field(
+        default=0,
+        description="How far behind the primary the answer may be, in seconds: 0 from the primary, or from a replica "
+        "that had applied all it had received; else the time since the last change the replica applied. Shared "
+        "answers to the same anonymous search may be up to VAXBOOK_SEARCH_CACHE_SECONDS older.",
+    )

@@ -83,7 +83,7 @@ from quotas.controllers import (
     StockController,
     VaccineProductController,
 )
-from vaxbook import db, edge, migrate
+from vaxbook import db, edge, migrate, replica
 from vaxbook.admin_jobs import JobsController
 from vaxbook.admission import Admission, Limits, admission_middleware
 from vaxbook.auth.controllers import AuthController, StaffController
@@ -102,6 +102,7 @@ from vaxbook.observability import (
 from vaxbook.openapi import ApiDescription
 from vaxbook.policy import enforce as enforce_policy
 from vaxbook.problems import problem_details_plugin
+from vaxbook.replica import ReadReplica
 from vaxbook.response_cache import STORE as SHARED_ANSWERS
 from vaxbook.response_cache import BoundedMemoryStore, shared_answers
 from vaxbook.scheduler import Scheduler
@@ -228,6 +229,15 @@ def create_app(
         app.state.metrics_token = settings.metrics_token.get_secret_value().encode() if settings.metrics_token else b""
         app.state.admission = admission
         app.state.flood_guard = flood_guard
+        app.state.read_replica = None
+        if settings.read_database_url:
+            replica_pool = await db.create_pool(
+                settings.read_database_url,
+                min_size=0,
+                max_size=settings.db_pool_max,
+                connect_timeout=replica.CONNECT_SECONDS,
+            )
+            app.state.read_replica = ReadReplica(replica_pool, max_lag_seconds=settings.read_max_lag_seconds)
         hearing: asyncio.Task[None] | None = None
         exchanging: asyncio.Task[None] | None = None
         try:
@@ -246,6 +256,8 @@ def create_app(
                     task.cancel()
                     await asyncio.gather(task, return_exceptions=True)
             await close_transports(transports)
+            if app.state.read_replica is not None:
+                await app.state.read_replica.pool.close()
             await app.state.pool.close()
 
     sold_out = SoldOutSlots(remember_seconds=settings.sold_out_seconds)
@@ -322,6 +334,7 @@ def create_app(
             "otp_sender": Provide(lambda: sender, sync_to_thread=False),
             "policy": Provide(lambda: policy, sync_to_thread=False),
             "sold_out": Provide(lambda: sold_out, sync_to_thread=False),
+            "replica": Provide(lambda: app.state.read_replica, sync_to_thread=False),
             "feed": Provide(lambda: feed, sync_to_thread=False),
             "scheduler": Provide(lambda: scheduler, sync_to_thread=False),
             "keys": Provide(lambda: keystore, sync_to_thread=False),

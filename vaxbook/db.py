@@ -40,9 +40,12 @@ async def _keep_session(conn: Connection) -> None:
 LOCK_TIMEOUT_MS = 5000
 
 
-async def create_pool(dsn: str, *, min_size: int, max_size: int, lock_timeout_ms: int = LOCK_TIMEOUT_MS) -> Pool:
+async def create_pool(
+    dsn: str, *, min_size: int, max_size: int, lock_timeout_ms: int = LOCK_TIMEOUT_MS, connect_timeout: float = 60
+) -> Pool:
     pool = await asyncpg.create_pool(
         dsn,
+        timeout=connect_timeout,
         min_size=min_size,
         max_size=max(min_size, max_size),
         init=_init_connection,

@@ -9,9 +9,11 @@ from litestar.di import NamedDependency
 from qr.keystore import KeyStore
 from qr.models import Window
 from vaxbook.db import UnitOfWork
+from vaxbook.replica import ReadReplica
 from vaxbook.settings import Settings
 
 UoW: TypeAlias = NamedDependency[UnitOfWork]
 AppSettings: TypeAlias = NamedDependency[Settings]
 Keys: TypeAlias = NamedDependency[KeyStore]
 CheckInWindow: TypeAlias = NamedDependency[Window]
+Replica: TypeAlias = NamedDependency[ReadReplica | None]

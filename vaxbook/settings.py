@@ -38,6 +38,18 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("MIGRATION_DATABASE_URL", "VAXBOOK_MIGRATION_DATABASE_URL"),
         description="PostgreSQL DSN of the schema owner, for migrations; defaults to DATABASE_URL.",
     )
+    read_database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("READ_DATABASE_URL", "VAXBOOK_READ_DATABASE_URL"),
+        description="A read replica (hot standby) of the database, for availability searches made without signing "
+        "in; unset, they read the primary like everything else.",
+    )
+    read_max_lag_seconds: float = Field(
+        default=10,
+        ge=0,
+        le=3600,
+        description="A replica further behind the primary than this is not read: the primary answers instead.",
+    )
     data_dir: Path = Field(default=Path("var"), description="Embedded PostgreSQL data and local secrets.")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

@@ -23,11 +23,12 @@ from vaxbook.auth import service as auth
 from vaxbook.auth.schemas import OtpRequest, OtpVerify
 from vaxbook.auth.security import TokenIssuer
 from vaxbook.auth.service import OtpPolicy, OtpSender
-from vaxbook.dependencies import AppSettings, UoW
+from vaxbook.dependencies import AppSettings, Replica, UoW
 from vaxbook.edge import client_address
 from vaxbook.errors import TooManyRequests, Unauthorized
 from vaxbook.fields import normalize_text
 from vaxbook.i18n import Language
+from vaxbook.replica import reading
 from web.text import WORDS
 from web.view import (
     LANGUAGE_COOKIE,
@@ -99,7 +100,7 @@ class PageController(Controller):
         return to(f"/search?service={quote(service)}" if service else "/search")
 
     @get("/search")
-    async def search(self, request: AnyRequest, uow: UoW, settings: AppSettings) -> Template:
+    async def search(self, request: AnyRequest, uow: UoW, settings: AppSettings, replica: Replica) -> Template:
         """Free slots by service, district, ward and day; for a signed-in citizen, with the seats held for their
         groups and when the slot opens to them."""
         language = language_of(request)
@@ -119,21 +120,23 @@ class PageController(Controller):
         rows: list[Row] | None = None
         if any(asked.values()) and not wrong:
             citizen = citizen_of(request)
-            found = await clinics.search_availability(
-                uow,
-                clinics.SearchQuery(
-                    date_from=day,
-                    service_code=asked["service"].lower() or None,
-                    province=normalize_text(asked["province"]) or None,
-                    district=normalize_text(asked["district"]) or None,
-                    ward=normalize_text(asked["ward"]) or None,
-                ),
-                now=datetime.now(UTC),
-                max_days=settings.search_max_days,
-                after=None,
-                limit=MAX_RESULTS,
-                searcher=await people.searcher(uow, citizen, None) if citizen else None,
-            )
+            searcher = await people.searcher(uow, citizen, None) if citizen else None
+            async with reading(uow, replica, anonymous=searcher is None) as where:
+                found = await clinics.search_availability(
+                    where.uow,
+                    clinics.SearchQuery(
+                        date_from=day,
+                        service_code=asked["service"].lower() or None,
+                        province=normalize_text(asked["province"]) or None,
+                        district=normalize_text(asked["district"]) or None,
+                        ward=normalize_text(asked["ward"]) or None,
+                    ),
+                    now=datetime.now(UTC),
+                    max_days=settings.search_max_days,
+                    after=None,
+                    limit=MAX_RESULTS,
+                    searcher=searcher,
+                )
             names = {s.code: (s.name_vi if language == "vi" else s.name_en) for s in services}
             rows = [_row(f, names, language) for f in found]
         wait = await _wait_in_district(uow, asked, services, day) if rows is not None else None

@@ -14,7 +14,7 @@ README = Path(__file__).resolve().parents[3] / "README.md"
 def test_every_setting_is_documented_in_the_readme() -> None:
     readme = README.read_text()
     for name in Settings.model_fields:
-        unprefixed = name in ("database_url", "migration_database_url")
+        unprefixed = name in ("database_url", "migration_database_url", "read_database_url")
         variable = name.upper() if unprefixed else f"VAXBOOK_{name.upper()}"
         assert f"`{variable}`" in readme, f"{variable} is missing from the README settings table"
 

@@ -1,0 +1,57 @@
+"""Which database an availability search reads (vaxbook.replica): a read replica only for a search made without
+signing in, the primary for everything else, and the primary again when the replica cannot be reached. A standby
+that is really behind is in tests/e2e/test_read_replica.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import httpx
+
+from tests.conftest import serve
+from tests.factories import make_citizen, make_clinic, make_service, make_slot, token_for
+from vaxbook.app import create_app
+from vaxbook.db import UnitOfWork
+from vaxbook.settings import Settings
+
+
+async def _search(client: httpx.AsyncClient, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    answer = await client.get("/api/v1/availability", params={"service": "covid19"}, headers=headers or {})
+    assert answer.status_code == 200, answer.text
+    found: dict[str, Any] = answer.json()
+    return found
+
+
+async def test_only_a_search_without_a_token_reads_the_replica(
+    dsn: str, settings: Settings, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    slot = await make_slot(uow, await make_clinic(uow), await make_service(uow, code="covid19"))
+    citizen, _ = await make_citizen(uow)
+    # the primary stands in for its own replica here: it has nothing to replay, so it is never behind
+    with_replica = settings.model_copy(update={"read_database_url": dsn})
+    async with serve(create_app(with_replica, dsn=dsn)) as client:
+        anonymous = await _search(client)
+        assert (anonymous["read_from"], anonymous["lag_seconds"]) == ("replica", 0)
+        assert [item["slot_id"] for item in anonymous["items"]] == [str(slot.id)]
+        signed_in = await _search(client, token_for(citizen))
+        assert (signed_in["read_from"], signed_in["lag_seconds"]) == ("primary", 0)
+        assert [item["slot_id"] for item in signed_in["items"]] == [str(slot.id)]
+        page = await client.get("/search", params={"service": "covid19"})
+        assert page.status_code == 200
+
+
+async def test_a_replica_out_of_reach_leaves_the_search_to_the_primary(
+    dsn: str, settings: Settings, uow: UnitOfWork, db: asyncpg.Connection, unused_tcp_port: int
+) -> None:
+    slot = await make_slot(uow, await make_clinic(uow), await make_service(uow, code="covid19"))
+    away = f"postgresql://nobody@127.0.0.1:{unused_tcp_port}/vaxbook"
+    async with serve(create_app(settings.model_copy(update={"read_database_url": away}), dsn=dsn)) as client:
+        for _ in range(2):
+            found = await _search(client)
+            assert found["read_from"] == "primary"
+            assert [item["slot_id"] for item in found["items"]] == [str(slot.id)]
+        assert (await client.get("/health/ready")).status_code == 200
+    # and without a replica configured, nothing changes
+    async with serve(create_app(settings, dsn=dsn)) as client:
+        assert (await _search(client))["read_from"] == "primary"
