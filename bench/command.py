@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-CHOICES = ["flash-sale", "limits", "spread", "availability", "check-in", "qr", "scale-out", "all"]
+CHOICES = ["flash-sale", "limits", "spread", "availability", "check-in", "qr", "scale-out", "partitioned", "all"]
 ALL = ["limits", "flash-sale", "spread", "availability", "check-in", "qr", "scale-out"]
 
 
@@ -51,6 +51,14 @@ def _clients(_: click.Context, __: click.Parameter, values: tuple[str, ...]) -> 
 @click.option("--spread-size", type=click.IntRange(1, 100_000), help="Spread: citizens and slots.")
 @click.option("--door", type=click.IntRange(1, 10_000), help="Check-in: scans (and raw check-ins).")
 @click.option("--qr-opens", type=click.IntRange(1, 10_000), help="QR: bookings whose QR is opened.")
+@click.option(
+    "--shards",
+    "shards",
+    multiple=True,
+    callback=_clients,
+    metavar="N[,N...]",
+    help="Partitioned: the shard counts (default 1, 2 and 4).",
+)
 @click.option("--seconds", type=float, help="Length of each timed measurement (no-database route, searches).")
 @click.option(
     "--database-url",
@@ -84,6 +92,7 @@ def bench(
     door: int | None,
     qr_opens: int | None,
     seconds: float | None,
+    shards: list[int],
     database_url: str | None,
     out: Path | None,
     docs: Path | None,
@@ -99,6 +108,8 @@ def bench(
     check-in      scanning booked QRs at the door, beside the raw limit of the same statements
     qr            a booking's QR opened as a PNG the first time, then again
     scale-out     the flash sale on 1, 2 and 4 workers and on two replicas of one worker
+    partitioned   the city in 1, 2 and 4 databases by clinic, each with its own vaxbook, booked at
+                  once (--shards; not part of `all`; its table goes to the bench:partitioned block)
 
     Progress goes to stderr; the JSON to --out (and stdout with --json); the Markdown table to stdout (stderr with
     --json). Every run also measures the generator's own ceiling and the no-database route.
@@ -133,6 +144,9 @@ def bench(
     def progress(line: str) -> None:
         click.echo(f"[{time.monotonic() - began:6.1f}s] {line}", err=True)
 
+    if scenario == "partitioned":
+        _partitioned(options, shards or [1, 2, 4], out, docs, as_json, progress)
+        return
     names = ALL if scenario == "all" else [scenario]
     results = run(names, options, database_url=database_url, progress=progress)
     results["elapsed_s"] = round(time.monotonic() - began, 1)
@@ -149,6 +163,50 @@ def bench(
     progress(f"results in {out}" + (f", table in {docs}" if docs else ""))
     if as_json:
         sys.stdout.write(json.dumps(shown, ensure_ascii=False) + "\n")
+
+
+def _partitioned(
+    options: Any, shards: list[int], out: Path | None, docs: Path | None, as_json: bool, progress: Any
+) -> None:
+    import platform
+
+    from bench import partitioned, report, server
+
+    results = partitioned.run(
+        shards,
+        quick=options.quick,
+        clients=options.clients[0],
+        pool=options.pool,
+        processes=options.processes,
+        progress=progress,
+    )
+    results["started_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    results["machine"] = {
+        "cpus": os.cpu_count(),
+        "cpu_model": server.cpu_model(),
+        "python": platform.python_version(),
+        "postgresql": results["runs"][0]["postgresql"],
+        "commit": server.commit(),
+    }
+    machine = results["machine"]
+    facts = (
+        f"{results['started_at'][:10]}, {machine['cpus']} CPUs ({machine['cpu_model'] or 'unknown model'}), "
+        f"PostgreSQL {machine['postgresql']} (one embedded server per shard), Python {machine['python']}, one "
+        f"vaxbook process per shard with a pool of {options.pool}, {results['clients']} clients in all, "
+        f"{'--quick, ' if options.quick else ''}commit {machine['commit'] or '?'}"
+    )
+    out = out or Path(os.environ.get("VAXBOOK_DATA_DIR", "var")) / "bench" / (
+        f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-partitioned.json"
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    table = partitioned.markdown(results, facts)
+    if docs is not None:
+        report.into_docs(docs, table, "partitioned")
+    click.echo(table, err=as_json)
+    progress(f"results in {out}" + (f", table in {docs}" if docs else ""))
+    if as_json:
+        sys.stdout.write(json.dumps(results, ensure_ascii=False) + "\n")
 
 
 def _one(results: dict[str, Any], scenario: str) -> dict[str, Any]:

@@ -6,8 +6,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-BEGIN, END = "<!-- bench:latest -->", "<!-- /bench:latest -->"
-
 
 def _n(value: float) -> str:
     return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
@@ -132,10 +130,12 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def into_docs(path: Path, table: str) -> None:
-    """Replace what stands between the markers (they must be there: the file is never rewritten otherwise)."""
+def into_docs(path: Path, table: str, block: str = "latest") -> None:
+    """Replace what stands between the block's markers (`<!-- bench:latest -->` … `<!-- /bench:latest -->`); they
+    must be there: the file is never rewritten otherwise."""
+    begin, end = f"<!-- bench:{block} -->", f"<!-- /bench:{block} -->"
     text = path.read_text(encoding="utf-8")
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.DOTALL)
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.DOTALL)
     if not pattern.search(text):
-        raise SystemExit(f"{path} has no {BEGIN} … {END} block to put the table in")
-    path.write_text(pattern.sub(lambda _: f"{BEGIN}\n{table}{END}", text, count=1), encoding="utf-8")
+        raise SystemExit(f"{path} has no {begin} … {end} block to put the table in")
+    path.write_text(pattern.sub(lambda _: f"{begin}\n{table}{end}", text, count=1), encoding="utf-8")

@@ -136,9 +136,9 @@ def raw_booking_limit(bench: Bench) -> dict[str, Any]:
         slot = asyncio.run(data.hot_slot(bench.world, capacity=count))
         people = asyncio.run(data.citizens(bench.world, count))
         bench.progress(f"raw asyncpg: {count:,} bookings on one hot slot over {connections} connections")
-        records = bench.raw(RawJob(bench.world.dsn, "book", _book_items(people), connections, slot=slot))
+        records = bench.raw(RawJob(bench.world.dsn, "book", book_items(people), connections, slot=slot))
         checked = asyncio.run(check_slot(bench.world.dsn, slot.slot_id))
-        bench.raw_booking = {"connections": connections, **_raw_summary(records, "bookings_per_s"), **checked}
+        bench.raw_booking = {"connections": connections, **raw_summary(records, "bookings_per_s"), **checked}
         bench.progress(f"  {bench.raw_booking['bookings_per_s']:,.0f} bookings/s")
     return bench.raw_booking
 
@@ -155,7 +155,7 @@ def raw_check_in_limit(bench: Bench) -> dict[str, Any]:
                 bench.world.dsn, "check_in", [(b, clinic) for b in bookings], connections, staff_id=bench.world.staff_id
             )
         )
-        bench.raw_check_in = {"connections": connections, **_raw_summary(records, "check_ins_per_s")}
+        bench.raw_check_in = {"connections": connections, **raw_summary(records, "check_ins_per_s")}
         bench.progress(f"  {bench.raw_check_in['check_ins_per_s']:,.0f} check-ins/s")
     return bench.raw_check_in
 
@@ -184,8 +184,8 @@ def flash_sale(bench: Bench) -> dict[str, Any]:
         last = runs[-1]
         result["scaling"] = {
             "clients": [first["clients"], last["clients"]],
-            "bookings_per_s_ratio": _ratio(last["api_bookings_per_s"], first["api_bookings_per_s"]),
-            "success_p99_ratio": _ratio(last["success_p99_ms"], first["success_p99_ms"]),
+            "bookings_per_s_ratio": ratio(last["api_bookings_per_s"], first["api_bookings_per_s"]),
+            "success_p99_ratio": ratio(last["success_p99_ms"], first["success_p99_ms"]),
         }
     return result
 
@@ -201,7 +201,7 @@ def _flash_run(bench: Bench, clients: int, raw_limit: dict[str, Any]) -> dict[st
     def presses() -> list[bytes]:
         # each press carries its own Idempotency-Key, as the pages and a careful app send it
         return [
-            request("POST", "/api/v1/bookings", headers={**_json_auth(t), "Idempotency-Key": uuid4().hex}, body=body)
+            request("POST", "/api/v1/bookings", headers={**json_auth(t), "Idempotency-Key": uuid4().hex}, body=body)
             for t in tokens
         ]
 
@@ -229,18 +229,18 @@ def _flash_run(bench: Bench, clients: int, raw_limit: dict[str, Any]) -> dict[st
         "all_requests_per_s": overall["per_s"],
         "raw_bookings_per_s": raw_limit["bookings_per_s"],
         "raw_connections": raw_limit["connections"],
-        "ratio": _ratio(rate(len(booked), start, sold_out), raw_limit["bookings_per_s"]),
+        "ratio": ratio(rate(len(booked), start, sold_out), raw_limit["bookings_per_s"]),
         "success_p50_ms": latency(durations(records, booked))["p50_ms"],
         "success_p99_ms": latency(durations(records, booked))["p99_ms"],
         "rejection_p50_ms": latency(durations(records, full))["p50_ms"],
         "rejection_p99_ms": latency(durations(records, full))["p99_ms"],
         "rejections_per_s": rate(len(after), sold_out, end),
-        "rejections_vs_noop": _ratio(rate(len(after), sold_out, end), noop["per_s"]),
+        "rejections_vs_noop": ratio(rate(len(after), sold_out, end), noop["per_s"]),
         "rejection_after_sold_out_p99_ms": latency(durations(records, after))["p99_ms"],
         "again_per_s": pressed["per_s"],
         "again_p50_ms": pressed["p50_ms"],
         "again_p99_ms": pressed["p99_ms"],
-        "again_vs_noop": _ratio(pressed["per_s"], noop["per_s"]),
+        "again_vs_noop": ratio(pressed["per_s"], noop["per_s"]),
         "again_answers": problem_types(again, range(len(again))),
         "all_p99_ms": overall["p99_ms"],
         "errors_5xx": overall["errors_5xx"] + pressed["errors_5xx"],
@@ -297,7 +297,7 @@ def scale_out(bench: Bench) -> dict[str, Any]:
             runs.append({"label": label, "workers": workers, "replicas": replicas, **found})
     one = runs[0]["api_bookings_per_s"]
     for run in runs:
-        run["vs_one_worker"] = _ratio(run["api_bookings_per_s"], one)
+        run["vs_one_worker"] = ratio(run["api_bookings_per_s"], one)
     return {
         "scenario": "scale-out",
         "clients": clients,
@@ -363,7 +363,7 @@ def spread(bench: Bench) -> dict[str, Any]:
         people = asyncio.run(data.citizens(bench.world, count))
         requests = [
             request(
-                "POST", "/api/v1/bookings", headers=_json_auth(token), body=json.dumps({"slot_id": str(slot)}).encode()
+                "POST", "/api/v1/bookings", headers=json_auth(token), body=json.dumps({"slot_id": str(slot)}).encode()
             )
             for token, slot in zip(bench.world.citizen_tokens(people), chosen, strict=True)
         ]
@@ -371,7 +371,7 @@ def spread(bench: Bench) -> dict[str, Any]:
         records = bench.drive(requests, clients, keep_bodies=True)
         booked = by_status(records, {201})
         overall = summary(records)
-        checked = asyncio.run(_check_slots(bench.world.dsn, chosen))
+        checked = asyncio.run(check_slots(bench.world.dsn, chosen))
         found = {
             "clients": clients,
             "slots": count,
@@ -379,7 +379,7 @@ def spread(bench: Bench) -> dict[str, Any]:
             "answers_201": len(booked),
             "api_bookings_per_s": rate(len(booked), records.start_ns, max(records.ended)),
             "raw_bookings_per_s": raw_limit["bookings_per_s"],
-            "ratio": _ratio(rate(len(booked), records.start_ns, max(records.ended)), raw_limit["bookings_per_s"]),
+            "ratio": ratio(rate(len(booked), records.start_ns, max(records.ended)), raw_limit["bookings_per_s"]),
             "success_p50_ms": latency(durations(records, booked))["p50_ms"],
             "success_p99_ms": latency(durations(records, booked))["p99_ms"],
             "errors_5xx": overall["errors_5xx"],
@@ -396,7 +396,7 @@ def spread(bench: Bench) -> dict[str, Any]:
     return {"scenario": "spread", **runs[0], "runs": runs}
 
 
-async def _check_slots(dsn: str, slot_ids: list[UUID]) -> dict[str, int]:
+async def check_slots(dsn: str, slot_ids: list[UUID]) -> dict[str, int]:
     async with data.connection(dsn) as conn:
         row = await conn.fetchrow(
             """
@@ -443,7 +443,7 @@ def availability(bench: Bench) -> dict[str, Any]:
                 [request("GET", p) for p in paths], clients, duration_s=bench.options.sizes.search_seconds
             )
             found = {"kind": kind, "clients": clients, **_short(summary(records))}
-            found["vs_noop"] = _ratio(found["per_s"], noop["per_s"])
+            found["vs_noop"] = ratio(found["per_s"], noop["per_s"])
             bench.progress(
                 f"  {found['per_s']:,.0f} req/s ({found['vs_noop']} of the no-database route), p99 {found['p99_ms']} ms"
             )
@@ -458,7 +458,7 @@ def _booked_at_the_door(bench: Bench, count: int) -> list[UUID]:
     """`count` bookings, made with the raw booking transaction, in a slot whose door is open now."""
     slot = asyncio.run(data.hot_slot(bench.world, capacity=count, starts_in=timedelta(minutes=45)))
     people = asyncio.run(data.citizens(bench.world, count))
-    bench.raw(RawJob(bench.world.dsn, "book", _book_items(people), bench.options.raw_connections, slot=slot))
+    bench.raw(RawJob(bench.world.dsn, "book", book_items(people), bench.options.raw_connections, slot=slot))
     return asyncio.run(_bookings_of(bench.world.dsn, slot))
 
 
@@ -466,7 +466,7 @@ def _door_bookings(bench: Bench, count: int) -> tuple[HotSlot, list[tuple[UUID, 
     """`count` bookings in a slot whose door is open, each with its owner's token."""
     slot = asyncio.run(data.hot_slot(bench.world, capacity=count, starts_in=timedelta(minutes=45)))
     people = asyncio.run(data.citizens(bench.world, count))
-    bench.raw(RawJob(bench.world.dsn, "book", _book_items(people), bench.options.raw_connections, slot=slot))
+    bench.raw(RawJob(bench.world.dsn, "book", book_items(people), bench.options.raw_connections, slot=slot))
     tokens = dict(zip((p.person_id for p in people), bench.world.citizen_tokens(people), strict=True))
     owners = asyncio.run(_owners_of(bench.world.dsn, slot))
     return slot, [(booking, tokens[person]) for booking, person in owners]
@@ -504,7 +504,7 @@ def check_in(bench: Bench) -> dict[str, Any]:
             "checked_in": checked_in,
             **_short(overall),
             "raw_check_ins_per_s": limit["check_ins_per_s"],
-            "ratio": _ratio(overall["per_s"], limit["check_ins_per_s"]),
+            "ratio": ratio(overall["per_s"], limit["check_ins_per_s"]),
             "answers": problem_types(records, range(len(records))),
         }
         bench.progress(
@@ -567,15 +567,15 @@ SCENARIOS: dict[str, Callable[[Bench], dict[str, Any]]] = {
 # Helpers
 
 
-def _book_items(people: list[data.Citizen]) -> list[tuple[UUID, UUID]]:
+def book_items(people: list[data.Citizen]) -> list[tuple[UUID, UUID]]:
     return [(p.person_id, p.account_id) for p in people]
 
 
-def _json_auth(token: str) -> dict[str, str]:
+def json_auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
 
-def _ratio(part: float, whole: float) -> float:
+def ratio(part: float, whole: float) -> float:
     return round(part / whole, 3) if whole else 0.0
 
 
@@ -583,7 +583,7 @@ def _short(found: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in found.items() if k not in ("n", "p95_ms")}
 
 
-def _raw_summary(records: RawRecords, name: str) -> dict[str, Any]:
+def raw_summary(records: RawRecords, name: str) -> dict[str, Any]:
     done = [n for n, outcome in enumerate(records.outcome) if outcome == raw.BOOKED]
     last = max((records.ended[n] for n in done), default=records.start_ns)
     return {

@@ -134,7 +134,7 @@ async def facts(dsn: str, server: Server, *, generator_processes: int) -> dict[s
 
     return {
         "cpus": os.cpu_count(),
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
         "postgresql": version,
         "postgresql_max_connections": int(max_connections),
         "python": platform.python_version(),
@@ -145,17 +145,17 @@ async def facts(dsn: str, server: Server, *, generator_processes: int) -> dict[s
         "uvicorn_http": "httptools" if has("httptools") else "h11",
         "generator_processes": generator_processes,
         "generator_loop": "uvloop" if has("uvloop") else "asyncio",
-        "commit": _commit(),
+        "commit": commit(),
     }
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
         return next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "")
     return ""
 
 
-def _commit() -> str:
+def commit() -> str:
     root = Path(__file__).resolve().parents[1]
     git = shutil.which("git")
     if not git or not (root / ".git").exists():
