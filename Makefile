@@ -57,7 +57,7 @@ bench: $(INSTALLED)
 
 # five booking rushes, each losing its primary database mid-rush (pg_auto_failover); docs/scaling.md
 ha-demo: $(INSTALLED) $(PG_AUTOCTL)
-	$(BIN)/vaxbook ha-demo
+	$(BIN)/vaxbook ha-demo --docs docs/scaling.md
 
 # Schemathesis over the API description, every role, with many more examples than `make test` runs
 fuzz: $(INSTALLED)

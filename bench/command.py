@@ -234,7 +234,12 @@ def _one(results: dict[str, Any], scenario: str) -> dict[str, Any]:
     help="Where the formation lives (emptied at each run).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object on stdout.")
-def ha_demo(runs: int, citizens: int, clients: int, root: Path, as_json: bool) -> None:
+@click.option(
+    "--docs",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Put the Markdown table into this file, between its bench:ha-demo markers.",
+)
+def ha_demo(runs: int, citizens: int, clients: int, root: Path, as_json: bool, docs: Path | None) -> None:
     """A booking rush that loses its primary database: pg_auto_failover, killed primary, nothing lost.
 
     Each run starts a monitor, a primary and a synchronous standby (Debian's postgresql-15-auto-failover and
@@ -264,6 +269,19 @@ def ha_demo(runs: int, citizens: int, clients: int, root: Path, as_json: bool) -
     out = Path(os.environ.get("VAXBOOK_DATA_DIR", "var")) / "bench" / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-ha-demo.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    import platform
+
+    from bench import report, server
+
+    facts = (
+        f"{datetime.now(UTC):%Y-%m-%d}, {os.cpu_count()} CPUs ({server.cpu_model() or 'unknown model'}), "
+        f"PostgreSQL {found[0]['postgresql']} with pg_auto_failover, Python {platform.python_version()}, "
+        f"{citizens:,} citizens a run, {clients} at a time, commit {server.commit() or '?'}"
+    )
+    table = failover.markdown(results, facts)
+    if docs is not None:
+        report.into_docs(docs, table, "ha-demo")
+    click.echo(table, err=True)
     progress(f"{sum(r['passed'] for r in found)} of {runs} runs passed; results in {out}")
     if as_json:
         sys.stdout.write(json.dumps(results, ensure_ascii=False) + "\n")

@@ -199,6 +199,7 @@ def one_run(root: Path, *, citizens: int, clients: int, progress: Any = print) -
         primary = formation.writable()
         assert primary is not None
         synchronous = formation.synchronous(primary)
+        version = formation.version(primary)
         progress(f"formation up: {primary.name} primary, synchronous_standby_names = {synchronous!r}")
         migrate.upgrade(formation.dsn(primary))
         key = secrets.token_urlsafe(48)
@@ -218,6 +219,7 @@ def one_run(root: Path, *, citizens: int, clients: int, progress: Any = print) -
             logged = server.server_errors(served.log)
         found = _findings(rush, view) | {
             "synchronous_standby_names": synchronous,
+            "postgresql": version,
             "killed": primary.name,
             "killed_port": primary.port,
             "new_primary_port": view["port"],
@@ -235,3 +237,19 @@ def summary(found: dict[str, Any]) -> str:
         f"first booking {found['recovery_s']} s after the kill; {found['sent_again']} presses sent again, "
         f"{found['sent_again_with_one_booking']} of them one booking; answers {found['outcomes']}"
     )
+
+
+def markdown(results: dict[str, Any], facts: str) -> str:
+    head = (
+        "| run | booked (before the kill) | lost | duplicated | overbooked | counter = rows | first booking after "
+        "the kill | presses sent again (one booking each) | answers the clients got |"
+    )
+    lines = [facts, "", head, "|---:|---:|---:|---:|---:|---|---:|---:|---|"]
+    for n, r in enumerate(results["runs"], 1):
+        answers = ", ".join(f"{count:,} × {outcome}" for outcome, count in r["outcomes"].items())
+        lines.append(
+            f"| {n} | {r['acknowledged']:,}/{r['citizens']:,} ({r['acknowledged_before_kill']:,}) | {r['lost']} | "
+            f"{r['duplicated_people']} | {r['overbooked']} | {'yes' if r['counter_matches'] else 'NO'} | "
+            f"{r['recovery_s']} s | {r['sent_again']} ({r['sent_again_with_one_booking']}) | {answers} |"
+        )
+    return "\n".join(lines) + "\n"

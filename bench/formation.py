@@ -169,6 +169,9 @@ class Formation:
         """The primary's synchronous_standby_names: empty while no standby must confirm a commit."""
         return self._sql(self.dsn(node), "SHOW synchronous_standby_names") or ""
 
+    def version(self, node: Node) -> str:
+        return self._sql(self.dsn(node), "SHOW server_version") or "?"
+
     # -- plumbing
 
     def _env(self) -> dict[str, str]:

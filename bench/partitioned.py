@@ -49,7 +49,7 @@ class Sizes:
 
     @classmethod
     def of(cls, quick: bool) -> Sizes:
-        return cls(1_200, 2_400, 20) if quick else cls(6_000, 12_000, 60)
+        return cls(1_200, 2_400, 20) if quick else cls(6_000, 8_000, 60)
 
 
 @dataclass
