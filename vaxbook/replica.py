@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Literal
 
+import asyncpg
 import structlog
 
 from vaxbook.db import DATABASE_AWAY, Pool, UnitOfWork
@@ -29,8 +30,13 @@ SELECT CASE WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_repl
 
 CONNECT_SECONDS = 2.0  # a replica that does not answer a connection in this long is passed over
 RETRY_SECONDS = 5.0  # and not tried again for this long
-# DatabaseUnavailable: the pool could not open a connection
-UNREACHABLE: tuple[type[Exception], ...] = (*DATABASE_AWAY, DatabaseUnavailable)
+# DatabaseUnavailable: the pool could not open a connection; the last two: a URL asyncpg cannot use
+UNREACHABLE: tuple[type[Exception], ...] = (
+    *DATABASE_AWAY,
+    DatabaseUnavailable,
+    asyncpg.exceptions.ClientConfigurationError,
+    ValueError,
+)
 
 log = structlog.get_logger("vaxbook.replica")
 

@@ -263,6 +263,13 @@ class Settings(BaseSettings):
     )
     outbox_batch: int = Field(default=100, ge=1, le=10_000, description="Messages a relay claims at once.")
 
+    @field_validator("read_database_url")
+    @classmethod
+    def _postgresql_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a PostgreSQL URL: postgresql://user:password@host:5432/vaxbook")
+        return value
+
     @field_validator("jwt_secret", "metrics_token")
     @classmethod
     def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:

@@ -52,6 +52,10 @@ async def test_a_replica_out_of_reach_leaves_the_search_to_the_primary(
             assert found["read_from"] == "primary"
             assert [item["slot_id"] for item in found["items"]] == [str(slot.id)]
         assert (await client.get("/health/ready")).status_code == 200
+    # nor one asyncpg cannot use (a setting wrong in a way the URL's shape does not show)
+    unusable = "postgresql://nobody@127.0.0.1/vaxbook?sslmode=sometimes"
+    async with serve(create_app(settings.model_copy(update={"read_database_url": unusable}), dsn=dsn)) as client:
+        assert (await _search(client))["read_from"] == "primary"
     # and without a replica configured, nothing changes
     async with serve(create_app(settings, dsn=dsn)) as client:
         assert (await _search(client))["read_from"] == "primary"

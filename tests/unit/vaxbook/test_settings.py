@@ -40,3 +40,11 @@ def test_a_generated_token_key_is_private_and_survives_restarts(tmp_path: Path) 
     assert stat.S_IMODE((tmp_path / "jwt-secret").stat().st_mode) == 0o600
     assert Settings(data_dir=tmp_path).signing_key == first
     assert Settings(data_dir=tmp_path, jwt_secret="k" * 40).signing_key == "k" * 40
+
+
+def test_a_read_replica_must_be_given_as_a_postgresql_url() -> None:
+    with pytest.raises(ValidationError, match="PostgreSQL URL"):
+        Settings(read_database_url="mysql://replica/vaxbook")
+    assert (
+        Settings(read_database_url="postgresql://replica/vaxbook").read_database_url == "postgresql://replica/vaxbook"
+    )
