@@ -15,9 +15,10 @@ from booking.gate import LARGEST_BODY, sold_out_gate
 from clinics.sold_out import SoldOutSlots
 from vaxbook.auth.models import Principal, Role
 
-SLOT = uuid4()
-CITIZEN = Principal(id=uuid4(), role=Role.CITIZEN)
-BOOKED_ALREADY = Principal(id=uuid4(), role=Role.CITIZEN)
+# fixed, so that the cases' names are the same in every process that collects them
+SLOT = UUID("6f0c1b7e-5f3a-4d7e-9a51-2b8c3d4e5f60")
+CITIZEN = Principal(id=UUID("1a2b3c4d-0000-4000-8000-000000000001"), role=Role.CITIZEN)
+BOOKED_ALREADY = Principal(id=UUID("1a2b3c4d-0000-4000-8000-000000000002"), role=Role.CITIZEN)
 
 
 class Handler:
@@ -101,20 +102,25 @@ def test_a_citizen_pressing_book_on_a_sold_out_slot_is_told_full_by_the_gate() -
     assert handler.bodies == [], "the handler (and the database behind it) was never reached"
 
 
-@pytest.mark.parametrize(
-    ("case", "body", "user", "headers"),
-    [
-        ("another slot", booking_of(uuid4()), CITIZEN, []),
-        ("their own person booked it before", booking_of(SLOT), BOOKED_ALREADY, []),
-        ("for a dependent", booking_of(SLOT, person_id=str(uuid4())), CITIZEN, []),
-        ("staff booking for someone", booking_of(SLOT), Principal(id=uuid4(), role=Role.OPERATOR), []),
-        ("no one signed in", booking_of(SLOT), None, []),
-        ("a field the handler refuses", booking_of(SLOT, seats=2), CITIZEN, []),
-        ("not JSON", b"slot_id=" + str(SLOT).encode(), CITIZEN, []),
-        ("a slot id spelt otherwise", booking_of(str(SLOT).upper()), CITIZEN, []),
-        ("an Idempotency-Key the handler refuses", booking_of(SLOT), CITIZEN, [(b"idempotency-key", b"two words")]),
-    ],
-)
+PASSED_ON = [
+    ("another slot", booking_of(UUID("6f0c1b7e-5f3a-4d7e-9a51-000000000002")), CITIZEN, []),
+    ("their own person booked it before", booking_of(SLOT), BOOKED_ALREADY, []),
+    ("for a dependent", booking_of(SLOT, person_id="1a2b3c4d-0000-4000-8000-0000000000aa"), CITIZEN, []),
+    (
+        "staff booking for someone",
+        booking_of(SLOT),
+        Principal(id=UUID("1a2b3c4d-0000-4000-8000-000000000003"), role=Role.OPERATOR),
+        [],
+    ),
+    ("no one signed in", booking_of(SLOT), None, []),
+    ("a field the handler refuses", booking_of(SLOT, seats=2), CITIZEN, []),
+    ("not JSON", b"slot_id=" + str(SLOT).encode(), CITIZEN, []),
+    ("a slot id spelt otherwise", booking_of(str(SLOT).upper()), CITIZEN, []),
+    ("an Idempotency-Key the handler refuses", booking_of(SLOT), CITIZEN, [(b"idempotency-key", b"two words")]),
+]
+
+
+@pytest.mark.parametrize(("case", "body", "user", "headers"), PASSED_ON, ids=[case for case, *_ in PASSED_ON])
 def test_anything_else_reaches_the_handler_with_its_body_intact(
     case: str, body: bytes, user: Principal | None, headers: list[tuple[bytes, bytes]]
 ) -> None:
