@@ -43,8 +43,9 @@ lint: $(INSTALLED)
 typecheck: $(INSTALLED)
 	$(BIN)/mypy
 
+# two processes, each with its own embedded PostgreSQL; a test file stays in one process (its servers and ports)
 test: lint typecheck $(CHROMIUM) $(PG_AUTOCTL)
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 format: $(INSTALLED)
 	$(BIN)/ruff format .

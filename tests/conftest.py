@@ -39,6 +39,9 @@ def server_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def fresh_database(server_dsn: str, name: str) -> str:
+    # under `pytest -n N` each process has its own database, should they share a TEST_DATABASE_URL server
+    name += os.environ.get("PYTEST_XDIST_WORKER", "")
+
     async def recreate() -> None:
         conn = await asyncpg.connect(server_dsn)
         try:
