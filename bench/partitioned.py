@@ -27,11 +27,10 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import asyncpg
-
 from bench import data, loadgen, server
 from bench.loadgen import Records, request
 from bench.raw import RawJob, RawRecords
+from bench.run import recreate
 from bench.scenarios import book_items, check_slot, check_slots, json_auth, ratio, raw_summary
 from bench.stats import by_status, durations, latency, rate, summary
 from bench.workers import run_workers
@@ -90,7 +89,7 @@ def _one_count(
         shards = []
         for n in range(count):
             admin = stack.enter_context(embedded_server(scratch / f"pg{n}", delete_on_exit=True))
-            asyncio.run(_recreate(admin))
+            asyncio.run(recreate(admin, DATABASE))
             dsn = with_database(admin, DATABASE)
             migrate.upgrade(dsn)
             shards.append(Shard(asyncio.run(data.build(dsn, key))))
@@ -112,15 +111,6 @@ def _one_count(
         )
         errors = sum(server.server_errors(s.served.log)["count"] for s in shards if s.served)
     return {"shards": count, "postgresql": version, **raw_found, **api_found, "server_errors": errors}
-
-
-async def _recreate(admin_dsn: str) -> None:
-    conn = await asyncpg.connect(admin_dsn)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{DATABASE}"')
-    finally:
-        await conn.close()
 
 
 async def _version(dsn: str) -> str:

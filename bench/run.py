@@ -28,7 +28,7 @@ def run(
     with tempfile.TemporaryDirectory(prefix="vaxbook-bench-") as scratch_name:
         scratch = Path(scratch_name)
         with _server_dsn(database_url, scratch) as admin_dsn:
-            asyncio.run(_recreate(admin_dsn))
+            asyncio.run(recreate(admin_dsn))
             dsn = with_database(admin_dsn, DATABASE)
             migrate.upgrade(dsn)
             key = secrets.token_urlsafe(48)
@@ -78,10 +78,11 @@ def _server_dsn(database_url: str | None, scratch: Path) -> Iterator[str]:
         yield admin_dsn
 
 
-async def _recreate(admin_dsn: str) -> None:
+async def recreate(admin_dsn: str, name: str = DATABASE) -> None:
+    """The database `name` on that server, empty: dropped (with whoever is connected) and made again."""
     conn = await asyncpg.connect(admin_dsn)
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{DATABASE}"')
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()

@@ -25,6 +25,7 @@ from vaxbook.problems import answer_directly
 
 EXEMPT = re.compile(r"^/(health/|metrics)")
 EXCHANGE_SECONDS = 1.0
+ADDRESS_LENGTH = 100  # request_counts' CHECK
 KEEP_MINUTES = 2  # rows older than this go at the first exchange of each minute
 UNREACHABLE: tuple[type[Exception], ...] = (*DATABASE_AWAY, TimeoutError)  # TimeoutError: no connection free in time
 
@@ -50,6 +51,7 @@ class FloodGuard:
         minute = self._current_minute()
         if minute != self._minute:
             self._minute, self._totals = minute, {}
+        address = address[:ADDRESS_LENGTH]  # an address is at most 45 characters; a proxy's odd word is cut
         self._unsent[address, minute] += 1
         if self._totals.get(address, 0) + self._unsent[address, minute] <= self.per_minute:
             return None
@@ -81,7 +83,8 @@ class FloodGuard:
                     )
                     self._swept = self._minute
         except UNREACHABLE:
-            self._unsent.update(unsent)  # kept for the next exchange; meanwhile this process's own count still holds
+            # kept for the next exchange (the minutes that still matter); meanwhile this process's own count holds
+            self._unsent.update({key: n for key, n in unsent.items() if key[1] >= self._minute - KEEP_MINUTES})
             return
         for row in rows:  # what was counted here since this exchange began is still in _unsent
             if row["minute"] == self._minute:

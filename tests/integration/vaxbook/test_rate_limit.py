@@ -10,6 +10,8 @@ import httpx
 from tests.conftest import serve
 from vaxbook.app import create_app
 from vaxbook.clock import MovableClock
+from vaxbook.db import create_pool
+from vaxbook.flood_guard import FloodGuard
 from vaxbook.settings import Settings
 
 
@@ -79,3 +81,28 @@ async def test_replicas_share_one_limit_through_the_database_and_a_restart_forge
         "SELECT column_name FROM information_schema.columns WHERE table_name = 'request_counts' ORDER BY 1"
     )
     assert [c["column_name"] for c in columns] == ["address", "minute", "requests"]
+
+
+async def test_counts_made_while_the_database_is_away_are_added_once_it_is_back(
+    dsn: str, db: asyncpg.Connection, unused_tcp_port: int
+) -> None:
+    guard = FloodGuard(5, _early_in_a_minute())
+    away = await create_pool(
+        f"postgresql://nobody@127.0.0.1:{unused_tcp_port}/vaxbook", min_size=0, max_size=1, connect_timeout=1
+    )
+    back = await create_pool(dsn, min_size=1, max_size=1)
+    try:
+        assert [guard.admit("203.0.113.7") for _ in range(3)] == [None] * 3
+        assert guard.admit("an odd word a proxy passed on " * 10) is None
+        await guard.exchange(away)
+        assert await db.fetchval("SELECT count(*) FROM request_counts") == 0
+        await guard.exchange(back)
+        counted = {r["address"]: r["requests"] for r in await db.fetch("SELECT address, requests FROM request_counts")}
+        assert counted == {"203.0.113.7": 3, ("an odd word a proxy passed on " * 10)[:100]: 1}
+        fourth, fifth, sixth = (guard.admit("203.0.113.7") for _ in range(3))
+        assert (fourth, fifth) == (None, None)
+        assert sixth is not None
+        assert 45 <= sixth <= 55  # refused until the minute ends (the clock started 5 s into it)
+    finally:
+        await away.close()
+        await back.close()
