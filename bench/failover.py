@@ -190,6 +190,8 @@ def passed(found: dict[str, Any]) -> bool:
         and found["unavailable_without_retry_after"] == 0
         and found["sent_again"] == found["sent_again_with_one_booking"]
         and found["recovery_s"] is not None
+        and bool(found.get("synchronous_after_rejoin"))
+        and found.get("rejoined_holds_all") is True
     )
 
 
@@ -225,8 +227,30 @@ def one_run(root: Path, *, citizens: int, clients: int, progress: Any = print) -
             "new_primary_port": view["port"],
             "server_errors": logged["count"],
         }
+        # the dead machine comes back: its keeper rewinds it to the new primary's history and it follows as the
+        # synchronous standby again, holding every booking
+        began = time.monotonic()
+        formation.rejoin(primary)
+        found["rejoined_s"] = round(time.monotonic() - began, 1)
+        new_primary = formation.writable()
+        found["synchronous_after_rejoin"] = formation.synchronous(new_primary) if new_primary else ""
+        found["rejoined_holds_all"] = asyncio.run(_holds(formation.dsn(primary), slot.slot_id, view))
+        progress(f"{primary.name} rejoined as the standby in {found['rejoined_s']} s")
     found["passed"] = passed(found)
     return found
+
+
+async def _holds(dsn: str, slot_id: UUID, primary_view: dict[str, Any], *, within: float = 30) -> bool:
+    """Whether the standby at `dsn` comes to hold the slot's bookings as the primary does."""
+    wanted = sorted((r["id"], r["status"]) for r in primary_view["rows"])
+    deadline = time.monotonic() + within
+    while True:
+        view = await _database_view(dsn, slot_id)
+        if sorted((r["id"], r["status"]) for r in view["rows"]) == wanted and view["booked"] == primary_view["booked"]:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.2)
 
 
 def summary(found: dict[str, Any]) -> str:
@@ -235,21 +259,26 @@ def summary(found: dict[str, Any]) -> str:
         f"{verdict}: {found['acknowledged']} of {found['citizens']} booked ({found['acknowledged_before_kill']} before "
         f"the kill), {found['lost']} lost, {found['duplicated_people']} duplicated, {found['overbooked']} overbooked; "
         f"first booking {found['recovery_s']} s after the kill; {found['sent_again']} presses sent again, "
-        f"{found['sent_again_with_one_booking']} of them one booking; answers {found['outcomes']}"
+        f"{found['sent_again_with_one_booking']} of them one booking; answers {found['outcomes']}; the dead node "
+        f"back as the synchronous standby in {found.get('rejoined_s')} s, holding every booking: "
+        f"{found.get('rejoined_holds_all')}"
     )
 
 
 def markdown(results: dict[str, Any], facts: str) -> str:
     head = (
         "| run | booked (before the kill) | lost | duplicated | overbooked | counter = rows | first booking after "
-        "the kill | presses sent again (one booking each) | answers the clients got |"
+        "the kill | presses sent again (one booking each) | answers the clients got | the dead node back as the "
+        "synchronous standby, holding every booking |"
     )
-    lines = [facts, "", head, "|---:|---:|---:|---:|---:|---|---:|---:|---|"]
+    lines = [facts, "", head, "|---:|---:|---:|---:|---:|---|---:|---:|---|---|"]
     for n, r in enumerate(results["runs"], 1):
         answers = ", ".join(f"{count:,} × {outcome}" for outcome, count in r["outcomes"].items())
         lines.append(
             f"| {n} | {r['acknowledged']:,}/{r['citizens']:,} ({r['acknowledged_before_kill']:,}) | {r['lost']} | "
             f"{r['duplicated_people']} | {r['overbooked']} | {'yes' if r['counter_matches'] else 'NO'} | "
-            f"{r['recovery_s']} s | {r['sent_again']} ({r['sent_again_with_one_booking']}) | {answers} |"
+            f"{r['recovery_s']} s | {r['sent_again']} ({r['sent_again_with_one_booking']}) | {answers} | "
+            f"{'yes' if r.get('rejoined_holds_all') and r.get('synchronous_after_rejoin') else 'NO'}, in "
+            f"{r.get('rejoined_s')} s |"
         )
     return "\n".join(lines) + "\n"

@@ -151,6 +151,12 @@ class Formation:
         # the server's backends notice their postmaster gone and exit; wait until its port is closed to everyone
         self._wait(lambda: not self._listening(node.port), 30, f"{node.name} to stop listening")
 
+    def rejoin(self, node: Node, *, timeout: float = 120) -> None:
+        """Start a dead node's keeper again and wait until it follows the primary as its standby."""
+        self._run(node)
+        healthy = ["primary", *["secondary"] * (len(self.nodes) - 1)]
+        self._wait(lambda: sorted(self.states().values()) == healthy, timeout, f"{node.name} to rejoin")
+
     # -- what the monitor says
 
     def states(self) -> dict[str, str]:

@@ -41,4 +41,7 @@ def test_a_rush_that_loses_its_primary_keeps_every_acknowledged_booking_once() -
     assert found["recovery_s"] is not None
     assert found["recovery_s"] > 0
     assert found["server_errors"] == 0
+    # the dead node came back as the synchronous standby, holding every booking
+    assert found["synchronous_after_rejoin"]
+    assert found["rejoined_holds_all"] is True
     assert found["passed"]
