@@ -58,7 +58,9 @@ async def give_back(conn: Connection, scopes: dict[str, Limit]) -> None:
 
 async def forget_spent(conn: Connection, *, keep_days: int = 2) -> int:
     """Drop counts whose window began more than `keep_days` ago (every window is shorter): the addresses in their
-    scopes are not kept longer than the limits need them."""
+    scopes are not kept longer than the limits need them. The flood guard's minutes go too, should no process
+    have swept them (the guard turned off, say)."""
+    await conn.execute("DELETE FROM request_counts WHERE minute < now() - interval '10 minutes'")
     result = await conn.execute(
         "DELETE FROM attempt_counters WHERE window_started < now() - make_interval(days => $1)", keep_days
     )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
+import pytest
 
 from tests.conftest import serve
+from vaxbook import flood_guard
 from vaxbook.app import create_app
 from vaxbook.clock import MovableClock
 from vaxbook.db import create_pool
@@ -46,8 +49,9 @@ async def _statuses(client: httpx.AsyncClient, count: int) -> list[int]:
 
 
 async def test_replicas_share_one_limit_through_the_database_and_a_restart_forgets_nothing(
-    dsn: str, settings: Settings, db: asyncpg.Connection
+    dsn: str, settings: Settings, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(flood_guard, "EXCHANGE_SECONDS", 3600)  # the test exchanges when it means to
     limited = settings.model_copy(update={"rate_limit_per_minute": 5})
     clock = _early_in_a_minute()
     async with (
@@ -106,3 +110,23 @@ async def test_counts_made_while_the_database_is_away_are_added_once_it_is_back(
     finally:
         await away.close()
         await back.close()
+
+
+async def test_processes_adding_the_same_addresses_in_any_order_all_land_at_once(
+    dsn: str, db: asyncpg.Connection
+) -> None:
+    """Each process saw the addresses in its own order; the upserts still never wait on each other in a circle."""
+    addresses = [f"198.51.100.{n}" for n in range(250)]
+    clock = _early_in_a_minute()
+    guards = [FloodGuard(10_000, clock) for _ in range(6)]
+    for n, guard in enumerate(guards):
+        for address in addresses[::-1] if n % 2 else addresses:
+            assert guard.admit(address) is None
+    pool = await create_pool(dsn, min_size=6, max_size=6)
+    try:
+        await asyncio.gather(*(guard.exchange(pool) for guard in guards))
+    finally:
+        await pool.close()
+    counted = await db.fetch("SELECT address, requests FROM request_counts")
+    assert len(counted) == len(addresses)
+    assert {r["requests"] for r in counted} == {len(guards)}
