@@ -77,8 +77,9 @@ class Node:
 class Formation:
     """Monitor and nodes under `root` (made, and handed to the postgres account when this runs as root)."""
 
-    def __init__(self, root: Path, *, nodes: int = 2) -> None:
+    def __init__(self, root: Path, *, nodes: int = 2, quick_failover: bool = True) -> None:
         self.root = root.resolve()
+        self.quick_failover = quick_failover  # the loopback timings below; False: pg_auto_failover's own
         self.bin = postgres_bin()
         self.autoctl = shutil.which("pg_autoctl") or "/usr/bin/pg_autoctl"
         self.user = SYSTEM_USER if os.geteuid() == 0 else None  # the account every process of it runs as
@@ -110,11 +111,12 @@ class Formation:
         )  # fmt: skip
         self._run(self.monitor)
         self._wait(lambda: self._sql(self.monitor_dsn(), "SELECT 1") == "1", timeout, "the monitor to start")
-        self._sql(
-            self.monitor_dsn(),
-            *(f"ALTER SYSTEM SET {name} TO {value}" for name, value in MONITOR_SETTINGS.items()),
-            "SELECT pg_reload_conf()",
-        )
+        if self.quick_failover:
+            self._sql(
+                self.monitor_dsn(),
+                *(f"ALTER SYSTEM SET {name} TO {value}" for name, value in MONITOR_SETTINGS.items()),
+                "SELECT pg_reload_conf()",
+            )
         monitor_uri = f"postgres://autoctl_node@{HOST}:{self.monitor.port}/pg_auto_failover?sslmode=disable"
         for number, node in enumerate(self.nodes):
             self._autoctl(
@@ -122,10 +124,11 @@ class Formation:
                 "--name", node.name, "--dbname", DATABASE, "--auth", "trust", "--no-ssl", "--monitor", monitor_uri,
                 "--pgctl", str(self.bin / "pg_ctl"),
             )  # fmt: skip
-            self._autoctl(
-                "config", "set", "--pgdata", str(node.pgdata), "timeout.network_partition_timeout",
-                str(NETWORK_PARTITION_SECONDS),
-            )  # fmt: skip
+            if self.quick_failover:
+                self._autoctl(
+                    "config", "set", "--pgdata", str(node.pgdata), "timeout.network_partition_timeout",
+                    str(NETWORK_PARTITION_SECONDS),
+                )  # fmt: skip
             self._run(node)
             wanted = {"single"} if number == 0 else {"secondary"}
             self._wait(lambda n=node, w=wanted: self.states().get(n.name) in w, timeout, f"{node.name} to be {wanted}")
@@ -134,16 +137,36 @@ class Formation:
         self._wait(lambda: sorted(self.states().values()) == healthy, timeout, "a primary and its standbys")
 
     def stop(self) -> None:
-        """Every process of the formation, killed: nothing of it outlives the run."""
+        """Every process of the formation, killed: nothing of it outlives the run (each node tried, whatever the
+        one before did)."""
+        failed: list[FormationError] = []
         for node in [*self.nodes, self.monitor]:
-            self.kill(node)
+            try:
+                self.kill(node)
+            except FormationError as error:
+                failed.append(error)
+        if failed:
+            raise failed[0]
 
     def kill(self, node: Node) -> None:
         """SIGKILL to the node's keeper and everything it started (its own process group), and to its PostgreSQL:
         a machine that died, with no clean shutdown and nobody left to restart it."""
-        # PostgreSQL's children each lead a process group of their own: the whole tree is read before anything dies
-        roots = [p for p in (node.keeper.pid if node.keeper else None, node.postmaster_pid()) if p is not None]
-        for pid in {tree_pid for root in roots for tree_pid in _tree(root)}:
+        # PostgreSQL's children each lead a process group of their own: the whole tree is read before anything dies.
+        # A keeper already reaped, and a pid file a killed server left behind, name no process of ours any more.
+        keeper = node.keeper.pid if node.keeper is not None and node.keeper.poll() is None else None
+        postmaster = node.postmaster_pid()
+        if postmaster is not None and not _is_postgres_of(postmaster, node.pgdata):
+            postmaster = None
+        # The keeper restarts a service of its own that dies, so the tree is stopped first (a stopped process forks
+        # nothing), read again until nothing new appears, and only then killed.
+        roots = [pid for pid in (keeper, postmaster) if pid is not None]
+        stopped: set[int] = set()
+        while new := {pid for root in roots for pid in _tree(root)} - stopped:
+            for pid in new:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGSTOP)
+            stopped |= new
+        for pid in stopped:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         if node.keeper is not None:
@@ -245,6 +268,15 @@ class Formation:
             time.sleep(0.2)
 
 
+def _is_postgres_of(pid: int, pgdata: Path) -> bool:
+    """Whether the process is a PostgreSQL server on that data directory (not some later process with its pid)."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return bool(command) and command[0].endswith(b"postgres") and str(pgdata).encode() in command
+
+
 def _tree(root: int) -> list[int]:
     """A process and all its descendants, from /proc."""
     children: dict[int, list[int]] = {}
@@ -262,8 +294,8 @@ def _tree(root: int) -> list[int]:
 
 
 @contextlib.contextmanager
-def running(root: Path, *, nodes: int = 2) -> Iterator[Formation]:
-    formation = Formation(root, nodes=nodes)
+def running(root: Path, *, nodes: int = 2, quick_failover: bool = True) -> Iterator[Formation]:
+    formation = Formation(root, nodes=nodes, quick_failover=quick_failover)
     try:
         formation.start()
         yield formation

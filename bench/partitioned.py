@@ -61,6 +61,8 @@ def run(
     shard_counts: list[int], *, quick: bool, clients: int, pool: int, processes: int, progress: Callable[[str], None]
 ) -> dict[str, Any]:
     sizes = Sizes.of(quick)
+    # at least one client for each generator process: each process sends to one shard only
+    clients = max(clients, *(_processes(n, processes) for n in shard_counts))
     started = time.monotonic()
     runs = [_one_count(n, sizes, clients, pool, processes, progress) for n in shard_counts]
     base = runs[0]

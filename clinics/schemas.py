@@ -412,12 +412,13 @@ class Availability(OutputModel):
     next_cursor: str | None = None
     read_from: Literal["primary", "replica"] = Field(
         default="primary",
-        description="Where the seats were read: the primary database, or a read replica (searches without a token, "
-        "when one is configured). A booking always claims its seat on the primary.",
+        description="Where the seats were read: the primary database, or a read replica (a search that says nothing "
+        "of what a person may take, when one is configured). A booking always claims its seat on the primary.",
     )
     lag_seconds: float = Field(
         default=0,
-        description="How far behind the primary the answer may be, in seconds: 0 from the primary, or from a replica "
-        "that had applied all it had received; else the time since the last change the replica applied. Shared "
-        "answers to the same anonymous search may be up to VAXBOOK_SEARCH_CACHE_SECONDS older.",
+        description="How far behind the primary the answer may be, in seconds: 0 from the primary; from a replica, the "
+        "age of the newest heartbeat it had applied (the primary gets one each second: under a second or so while "
+        "the replica keeps up). Shared answers to the same anonymous search may be up to "
+        "VAXBOOK_SEARCH_CACHE_SECONDS older.",
     )

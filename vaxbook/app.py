@@ -240,18 +240,23 @@ def create_app(
             app.state.read_replica = ReadReplica(replica_pool, max_lag_seconds=settings.read_max_lag_seconds)
         hearing: asyncio.Task[None] | None = None
         exchanging: asyncio.Task[None] | None = None
+        beating: asyncio.Task[None] | None = None
         try:
             if settings.sold_out_seconds:
                 hearing = asyncio.create_task(listen_for_freed_seats(dsn, sold_out))
             if flood_guard is not None:
                 exchanging = asyncio.create_task(flood_guard.keep_exchanging(app.state.pool))
+            if app.state.read_replica is not None:
+                # a beat before the first request: the one the migration wrote may be long gone by
+                await app.state.read_replica.beat(app.state.pool)
+                beating = asyncio.create_task(app.state.read_replica.keep_beating(app.state.pool))
             # started after the pool and stopped before it closes: runs in flight are cancelled and wound up first
             if settings.scheduler:
                 await scheduler.start(app.state.pool)
             yield
         finally:
             await scheduler.stop()
-            for task in (hearing, exchanging):
+            for task in (hearing, exchanging, beating):
                 if task is not None:
                     task.cancel()
                     await asyncio.gather(task, return_exceptions=True)

@@ -1,16 +1,20 @@
 """Reads that may come from a read replica: the anonymous availability search, the heaviest read, off the primary.
 
 A hot standby replays the primary's changes a little after they commit. Its answer says how far behind it was when
-read (`lag_seconds`: 0 when it had replayed all it had received, else the time since the last change it replayed).
-Past VAXBOOK_READ_MAX_LAG_SECONDS, or when it cannot be reached, the primary answers instead. Only a search with no
-signed-in searcher goes there: what a citizen may take, and every seat a booking claims, is read on the primary.
+read (`lag_seconds`): every process with a replica writes a heartbeat on the primary each second, and the replica's
+lag is the age of the newest beat it has applied (under a second or so when it keeps up; its real age when it is cut
+off from the primary or stops applying).
+Past VAXBOOK_READ_MAX_LAG_SECONDS, or when it cannot be reached, the primary answers instead. Only a search that says
+nothing of what a person may take goes there: a person's own search (`for_you`), and every seat a booking claims,
+are read on the primary.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Literal
 
@@ -22,20 +26,20 @@ from vaxbook.errors import DatabaseUnavailable
 
 Source = Literal["primary", "replica"]
 
-# replay_lsn = receive_lsn: everything received is applied (a quiet primary sends nothing, and is not behind)
-LAG = """
-SELECT CASE WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0
-            ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0) END::float8
-"""
-
+# the age of the newest heartbeat the replica has applied (no row at all: as far behind as can be)
+LAG = "SELECT greatest(0, extract(epoch FROM now() - beat_at))::float8 FROM replica_heartbeat"
+BEAT_SECONDS = 1.0
 CONNECT_SECONDS = 2.0  # a replica that does not answer a connection in this long is passed over
-RETRY_SECONDS = 5.0  # and not tried again for this long
-# DatabaseUnavailable: the pool could not open a connection; the last two: a URL asyncpg cannot use
-UNREACHABLE: tuple[type[Exception], ...] = (
+RETRY_SECONDS = 5.0  # a replica passed over (away or behind) is not tried again for this long
+# What passes a replica over: away (DatabaseUnavailable: the pool could not open a connection; TimeoutError: none
+# free in time), a URL asyncpg cannot use, or a refusal (a replica that has not yet applied the heartbeat's table)
+PASSED_OVER: tuple[type[Exception], ...] = (
     *DATABASE_AWAY,
     DatabaseUnavailable,
+    TimeoutError,
     asyncpg.exceptions.ClientConfigurationError,
     ValueError,
+    asyncpg.PostgresError,
 )
 
 log = structlog.get_logger("vaxbook.replica")
@@ -67,19 +71,36 @@ class ReadReplica:
         chosen = False
         try:
             async with replica.reads() as conn:
-                lag = float(await conn.fetchval(LAG))
+                measured = await conn.fetchval(LAG)
+                lag = float("inf") if measured is None else float(measured)
                 if lag <= self.max_lag_seconds:
                     self._passed_over = None
                     chosen = True
                     yield Reading(replica, "replica", round(lag, 3))
                     return
-                self._pass_over("replica.behind", lag_seconds=round(lag, 1))
-        except UNREACHABLE as error:
+                self._pass_over("replica.behind", lag_seconds=round(lag, 1) if lag != float("inf") else None)
+                self._away_until = time.monotonic() + RETRY_SECONDS
+        except PASSED_OVER as error:
             if chosen:
                 raise  # the replica went away during the search itself: 503, as for the primary
             self._pass_over("replica.unreachable", error=type(error).__name__)
             self._away_until = time.monotonic() + RETRY_SECONDS
         yield Reading(primary, "primary", 0.0)
+
+    async def beat(self, primary: Pool) -> None:
+        """Write the heartbeat on the primary (nothing when it is away: the replicas' lag grows, as it should)."""
+        with suppress(*PASSED_OVER):
+            async with primary.acquire(timeout=2) as conn:
+                await conn.execute(
+                    """INSERT INTO replica_heartbeat (beat_at) VALUES (now())
+                       ON CONFLICT (only_row) DO UPDATE SET beat_at = excluded.beat_at"""
+                )
+
+    async def keep_beating(self, primary: Pool) -> None:
+        """Beat every second until cancelled."""
+        while True:
+            await asyncio.sleep(BEAT_SECONDS)
+            await self.beat(primary)
 
     def _pass_over(self, why: str, **facts: object) -> None:
         if self._passed_over != why:

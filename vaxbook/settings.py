@@ -25,7 +25,8 @@ def served_url(host: str, port: int) -> str:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="VAXBOOK_", extra="ignore", frozen=True)
+    # a refused value is not repeated in the error: it may be a key or a URL with a password in it
+    model_config = SettingsConfigDict(env_prefix="VAXBOOK_", extra="ignore", frozen=True, hide_input_in_errors=True)
 
     database_url: str | None = Field(
         default=None,

@@ -28,11 +28,12 @@ async def test_only_a_search_without_a_token_reads_the_replica(
 ) -> None:
     slot = await make_slot(uow, await make_clinic(uow), await make_service(uow, code="covid19"))
     citizen, _ = await make_citizen(uow)
-    # the primary stands in for its own replica here: it has nothing to replay, so it is never behind
+    # the primary stands in for its own replica here: it has its own heartbeat at once, so it is never behind
     with_replica = settings.model_copy(update={"read_database_url": dsn})
     async with serve(create_app(with_replica, dsn=dsn)) as client:
         anonymous = await _search(client)
-        assert (anonymous["read_from"], anonymous["lag_seconds"]) == ("replica", 0)
+        assert anonymous["read_from"] == "replica"
+        assert 0 <= anonymous["lag_seconds"] < 2
         assert [item["slot_id"] for item in anonymous["items"]] == [str(slot.id)]
         signed_in = await _search(client, token_for(citizen))
         assert (signed_in["read_from"], signed_in["lag_seconds"]) == ("primary", 0)
