@@ -4,6 +4,7 @@ that is really behind is in tests/e2e/test_read_replica.py."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import asyncpg
@@ -60,3 +61,31 @@ async def test_a_replica_out_of_reach_leaves_the_search_to_the_primary(
     # and without a replica configured, nothing changes
     async with serve(create_app(settings, dsn=dsn)) as client:
         assert (await _search(client))["read_from"] == "primary"
+
+
+async def test_a_replica_passed_over_is_left_alone_for_a_while(
+    dsn: str, settings: Settings, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """Every search does not pay for a try at a replica that has just failed: it is tried again 5 s later."""
+    tries = 0
+
+    async def hang_up(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal tries
+        tries += 1
+        writer.close()
+
+    listener = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    await make_slot(uow, await make_clinic(uow), await make_service(uow, code="covid19"))
+    rude = settings.model_copy(update={"read_database_url": f"postgresql://nobody@127.0.0.1:{port}/vaxbook"})
+    try:
+        async with serve(create_app(rude, dsn=dsn)) as client:
+            assert (await _search(client))["read_from"] == "primary"
+            tried_first = tries
+            assert tried_first >= 1
+            for _ in range(5):
+                assert (await _search(client))["read_from"] == "primary"
+            assert tries == tried_first
+    finally:
+        listener.close()
+        await listener.wait_closed()
