@@ -151,11 +151,7 @@ def bench(
     results = run(names, options, database_url=database_url, progress=progress)
     results["elapsed_s"] = round(time.monotonic() - began, 1)
     shown: dict[str, Any] = results if scenario == "all" else _one(results, scenario)
-    out = out or Path(os.environ.get("VAXBOOK_DATA_DIR", "var")) / "bench" / (
-        f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{scenario}.json"
-    )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(shown, indent=2, ensure_ascii=False) + "\n")
+    out = _keep(shown, out, scenario)
     table = report.markdown(results)
     if docs is not None:
         report.into_docs(docs, table)
@@ -195,11 +191,7 @@ def _partitioned(
         f"vaxbook process per shard with a pool of {options.pool}, {results['clients']} clients in all, "
         f"{'--quick, ' if options.quick else ''}commit {machine['commit'] or '?'}"
     )
-    out = out or Path(os.environ.get("VAXBOOK_DATA_DIR", "var")) / "bench" / (
-        f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-partitioned.json"
-    )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    out = _keep(results, out, "partitioned")
     table = partitioned.markdown(results, facts)
     if docs is not None:
         report.into_docs(docs, table, "partitioned")
@@ -207,6 +199,16 @@ def _partitioned(
     progress(f"results in {out}" + (f", table in {docs}" if docs else ""))
     if as_json:
         sys.stdout.write(json.dumps(results, ensure_ascii=False) + "\n")
+
+
+def _keep(results: dict[str, Any], out: Path | None, name: str) -> Path:
+    """Write the results as JSON to `out`, by default var/bench/<time>-<name>.json; where they went."""
+    out = out or Path(os.environ.get("VAXBOOK_DATA_DIR", "var")) / "bench" / (
+        f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{name}.json"
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    return out
 
 
 def _one(results: dict[str, Any], scenario: str) -> dict[str, Any]:
@@ -266,9 +268,7 @@ def ha_demo(runs: int, citizens: int, clients: int, root: Path, as_json: bool, d
         found.append(result)
         progress(failover.summary(result))
     results = {"runs": found, "passed": all(r["passed"] for r in found), "elapsed_s": round(time.monotonic() - began)}
-    out = Path(os.environ.get("VAXBOOK_DATA_DIR", "var")) / "bench" / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-ha-demo.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    out = _keep(results, None, "ha-demo")
     import platform
 
     from bench import report, server

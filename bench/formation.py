@@ -12,9 +12,10 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,7 +132,8 @@ class Formation:
                 )  # fmt: skip
             self._run(node)
             wanted = {"single"} if number == 0 else {"secondary"}
-            self._wait(lambda n=node, w=wanted: self.states().get(n.name) in w, timeout, f"{node.name} to be {wanted}")
+            name = node.name
+            self._wait(lambda: self.states().get(name) in wanted, timeout, f"{name} to be {wanted}")  # noqa: B023
         # a standby may be promoted only once the monitor has seen it in sync with a primary
         healthy = ["primary", *["secondary"] * (len(self.nodes) - 1)]
         self._wait(lambda: sorted(self.states().values()) == healthy, timeout, "a primary and its standbys")
@@ -252,15 +254,12 @@ class Formation:
 
     @staticmethod
     def _listening(port: int) -> bool:
-        import socket
-
         with socket.socket() as sock:
             sock.settimeout(0.5)
             return sock.connect_ex((HOST, port)) == 0
 
     @staticmethod
-    def _wait(ready: object, timeout: float, what: str) -> None:
-        assert callable(ready)
+    def _wait(ready: Callable[[], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
         while not ready():
             if time.monotonic() > deadline:

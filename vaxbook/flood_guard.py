@@ -57,7 +57,9 @@ class FloodGuard:
         minute = self._current_minute()
         if minute != self._minute:
             self._minute, self._totals = minute, {}
-        address = address[:ADDRESS_LENGTH]  # an address is at most 45 characters; a proxy's odd word is cut
+        # an address is at most 45 characters: a proxy's odd word is cut, and none at all is "unknown", so that no
+        # row can fail the table's CHECK and hold up everyone's counts
+        address = address[:ADDRESS_LENGTH] or "unknown"
         self._unsent[address, minute] += 1
         counted = self._totals.get(address, 0) + self._sending[address, minute] + self._unsent[address, minute]
         if counted <= self.per_minute:
