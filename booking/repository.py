@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -34,6 +35,7 @@ from booking.models import (
     Severity,
     StandbyEntry,
     StandbyStatus,
+    TooManyActiveBookings,
     Vaccination,
 )
 from clinics.models import HOUSEHOLD_CAP, Sex
@@ -43,6 +45,7 @@ from vaxbook import throttle
 from vaxbook.db import Connection, assignments
 from vaxbook.errors import Invalid
 from vaxbook.i18n import Language, Text
+from vaxbook.idempotency import LongWay
 from vaxbook.settings import DEFAULT_TIMEZONE
 
 _PERSON = (
@@ -430,12 +433,7 @@ async def delete_dependent(conn: Connection, *, person_id: UUID, guardian_id: UU
 
 async def take_active_place(conn: Connection, *, person_id: UUID, limit: int) -> bool:
     """Count one more open booking for the person, unless they hold `limit` already."""
-    row = await conn.fetchrow(
-        "UPDATE people SET active_bookings = active_bookings + 1 WHERE id = $1 AND active_bookings < $2 RETURNING id",
-        person_id,
-        limit,
-    )
-    return row is not None
+    return bool(await conn.fetchval("SELECT take_active_place($1, $2)", person_id, limit))
 
 
 async def release_active_place(conn: Connection, *, person_id: UUID) -> None:
@@ -571,6 +569,116 @@ async def insert_booking(
             raise HouseholdSeatsTaken() from None
         raise
     return None if row is None else _booking(row)
+
+
+class CodeTaken(Exception):
+    """The booking's code was drawn before (one chance in about a trillion): draw another."""
+
+
+class NoSeatLeft(Exception):
+    """No seat of everyone's was left to claim."""
+
+
+class AttemptsSpent(Exception):
+    def __init__(self, wait_seconds: int) -> None:
+        super().__init__(wait_seconds)
+        self.wait_seconds = wait_seconds
+
+
+@dataclass(frozen=True)
+class InOneStatement:
+    """What `book_seat` (migration 0020) needs beside the booking: the key, the limits, the audit row, the messages
+    and the answer to keep under the key."""
+
+    key_scope: str | None
+    key: str | None
+    fingerprint: bytes | None
+    keep_hours: int
+    lease_seconds: float
+    attempt_scope: str
+    attempt_limit: int
+    attempt_window_minutes: int
+    active_limit: int
+    siblings: list[UUID]
+    now: datetime
+    early: bool
+    audit: dict[str, Any]
+    messages: list[dict[str, Any]]
+    answer: Any
+
+
+async def book_seat(
+    conn: Connection,
+    booking: Booking,
+    *,
+    product_id: UUID | None,
+    booked_by_account: UUID | None,
+    booked_by_staff: UUID | None,
+    write: InOneStatement,
+) -> datetime | None:
+    """The booking's whole write in one statement: its created_at, or None when its Idempotency-Key was taken by
+    another request (nothing written). Whatever refuses it raises, with nothing written: AlreadyBooked,
+    HouseholdSeatsTaken and TooManyActiveBookings as insert_booking and take_active_place would; NoSeatLeft,
+    AttemptsSpent, CodeTaken and LongWay for the caller to answer, draw another code or take the transaction's
+    way."""
+    row = {
+        "id": booking.id,
+        "clinic_id": booking.clinic_id,
+        "slot_id": booking.slot_id,
+        "service_id": booking.service_id,
+        "product_id": product_id,
+        "person_id": booking.person_id,
+        "dose_number": booking.dose_number,
+        "code": booking.code,
+        "starts_at": booking.starts_at,
+        "ends_at": booking.ends_at,
+        "booked_by_account": booked_by_account,
+        "booked_by_staff": booked_by_staff,
+        "priority_group_id": booking.priority_group_id,
+        "priority_used": booking.priority_used,
+    }
+    try:
+        done = await conn.fetchrow(
+            "SELECT outcome, booked_at"
+            " FROM book_seat($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            write.key_scope,
+            write.key,
+            write.fingerprint,
+            write.keep_hours,
+            write.lease_seconds,
+            write.attempt_scope,
+            write.attempt_limit,
+            write.attempt_window_minutes,
+            write.active_limit,
+            write.siblings,
+            write.now,
+            write.early,
+            row,
+            write.audit,
+            write.messages,
+            write.answer,
+        )
+    except asyncpg.UniqueViolationError as error:
+        if error.constraint_name == "bookings_code_key":
+            raise CodeTaken() from None
+        raise AlreadyBooked() from None
+    except asyncpg.CheckViolationError as error:
+        if error.constraint_name == HOUSEHOLD_CAP:
+            raise HouseholdSeatsTaken() from None
+        raise
+    except asyncpg.PostgresError as error:
+        match error.sqlstate:
+            case "VXFUL":
+                raise NoSeatLeft() from None
+            case "VX429":
+                raise AttemptsSpent(int(error.detail or "60")) from None
+            case "VXTMA":
+                raise TooManyActiveBookings(limit=write.active_limit) from None
+            case "VXSTB":
+                raise LongWay() from None
+        raise
+    assert done is not None
+    return done["booked_at"] if done["outcome"] == "booked" else None
 
 
 async def mark_priority(

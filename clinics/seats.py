@@ -54,22 +54,11 @@ async def claim(
     (unless `early`: the person's group may already book it), nor a seat of a slot whose draw is not settled
     (unless `through_draw`: the draw itself is booking it).
     """
-    row = await conn.fetchrow(
-        """
-        UPDATE slots s SET booked = booked + 1, updated_at = now()
-        WHERE clinic_id = $1 AND id = $2 AND status = 'open' AND booked + held_back < capacity AND starts_at > $3
-          AND (opens_at IS NULL OR opens_at <= $3 OR $4)
-          AND ($5 OR NOT EXISTS (SELECT 1 FROM slot_draws d
-                                 WHERE d.clinic_id = s.clinic_id AND d.slot_id = s.id AND d.settled_at IS NULL))
-        RETURNING booked
-        """,
-        clinic_id,
-        slot_id,
-        now,
-        early,
-        through_draw,
+    # the statement is the database's own (migration 0020), so that a booking made in one statement claims its seat
+    # by the same rule
+    return bool(
+        await conn.fetchval("SELECT claim_seat($1, $2, $3, $4, $5)", clinic_id, slot_id, now, early, through_draw)
     )
-    return row is not None
 
 
 async def give_back(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> None:

@@ -90,6 +90,13 @@ async def send(uow: UnitOfWork, notice: Notice, *, quiet: QuietHours, now: datet
 
 async def send_all(uow: UnitOfWork, notices: list[Notice], *, quiet: QuietHours, now: datetime) -> int:
     """`send` for several notices, written in one statement. Returns how many were written."""
+    async with uow.transaction() as conn:
+        return await repository.enqueue_all(conn, rows=outbox_rows(notices, quiet=quiet, now=now))
+
+
+def outbox_rows(notices: list[Notice], *, quiet: QuietHours, now: datetime) -> list[dict[str, Any]]:
+    """The outbox rows of these notices: each due when quiet hours let it reach the person, none due past its
+    `not_after`."""
     rows = []
     for notice in notices:
         due = quiet_adjusted(notice.kind, notice.recipient.medium, notice.due_at, notice.zone, quiet, now=now)
@@ -110,8 +117,7 @@ async def send_all(uow: UnitOfWork, notices: list[Notice], *, quiet: QuietHours,
                 "clinic_id": notice.clinic_id,
             }
         )
-    async with uow.transaction() as conn:
-        return await repository.enqueue_all(conn, rows=rows)
+    return rows
 
 
 async def suppress(uow: UnitOfWork, *, booking_id: UUID, kinds: list[Kind]) -> int:

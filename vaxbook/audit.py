@@ -38,16 +38,34 @@ async def record(
     clinic_id: UUID | None = None,
     details: dict[str, Any] | None = None,
 ) -> None:
+    row = entry(
+        actor=actor, action=action, object_type=object_type, object_id=object_id, clinic_id=clinic_id, details=details
+    )
     await conn.execute(
         """
         INSERT INTO audit_log (actor_kind, actor_id, action, object_type, object_id, clinic_id, details)
         VALUES ($1, $2, $3, $4, $5, $6, $7)
         """,
-        actor.audit_kind,
-        actor.audit_id,
-        action,
-        object_type,
-        str(object_id),
-        clinic_id,
-        details or {},
+        *row.values(),
     )
+
+
+def entry(
+    *,
+    actor: Actor,
+    action: str,
+    object_type: str,
+    object_id: object,
+    clinic_id: UUID | None = None,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An audit row, for a database function that writes it with the change (`record` writes it itself)."""
+    return {
+        "actor_kind": actor.audit_kind,
+        "actor_id": actor.audit_id,
+        "action": action,
+        "object_type": object_type,
+        "object_id": str(object_id),
+        "clinic_id": clinic_id,
+        "details": details or {},
+    }

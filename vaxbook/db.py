@@ -139,6 +139,18 @@ class UnitOfWork:
             await self._pool.release(conn)
 
     @asynccontextmanager
+    async def statement(self) -> AsyncIterator[Connection]:
+        """A connection with no transaction around it, for a write that is one statement (a database function doing a
+        use case's whole change), committed on its own as it ends: no BEGIN or COMMIT round trips. Reads made in the
+        block before it run as in ``reads()``. NestedCommit inside another transaction."""
+        global _writes_committed
+        if self._conn is not None:
+            raise NestedCommit("this statement commits on its own and cannot run inside another transaction")
+        async with self._held() as (conn, _):
+            yield conn
+        _writes_committed += 1
+
+    @asynccontextmanager
     async def committed(self) -> AsyncIterator[Connection]:
         """A transaction of its own, committed when the block ends; NestedCommit inside another one."""
         if self._conn is not None:

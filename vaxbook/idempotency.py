@@ -55,6 +55,11 @@ class KeyReused(Invalid):
 
 Count = Callable[[Connection], Awaitable[None]]
 
+
+class LongWay(Exception):
+    """A write in one statement cannot serve this request: run_once runs the work in its transaction instead."""
+
+
 OLDER_RELEASE_LEASE_SECONDS = 60
 """An older release claimed a key before its work and marked it 'running': such a row younger than this may belong
 to a request still running there; older, to one that died."""
@@ -70,6 +75,7 @@ async def run_once(
     keep_hours: int,
     screen: Callable[[], Awaitable[T | None]] | None = None,
     count: Count | None = None,
+    in_one_statement: Callable[[], Awaitable[T | None]] | None = None,
 ) -> T:
     """Run `work` (a use case whose transaction nests in the one opened here) at most once per key.
 
@@ -78,6 +84,11 @@ async def run_once(
     run. `count` counts an attempt against the caller's limit (it raises TooManyRequests past it) in the work's
     own transaction, so that a booking commits once; an attempt the work then refuses is counted again in a
     transaction of its own, so refused attempts stay counted too.
+
+    `in_one_statement` is the same work as one database statement that also claims the key, counts the attempt and
+    keeps the answer (no BEGIN, no COMMIT, no lock held across a round trip): it returns the result, or None when
+    the key was taken by another request (whose answer is then this one's), or raises LongWay to have the
+    transaction run instead. A refusal it raises is counted again on its own, as the transaction's is.
     """
     if key is not None or screen is not None:
         async with uow.reads() as conn:
@@ -94,6 +105,17 @@ async def run_once(
             return _replay(key, kept, decode)
         if early is not None:
             return early
+    if in_one_statement is not None:
+        try:
+            done = await in_one_statement()
+        except LongWay:
+            pass
+        except DomainError as refusal:
+            if count is not None and refusal.status < 500:
+                await _count_again(uow, count)
+            raise
+        else:
+            return done if done is not None else await _answer_of_the_first(uow, key, keep_hours, decode)
     counted = False
     try:
         async with uow.transaction() as conn:
@@ -113,6 +135,18 @@ async def run_once(
             assert count is not None
             await _count_again(uow, count)
         raise
+
+
+async def _answer_of_the_first(
+    uow: UnitOfWork, key: IdempotencyKey | None, keep_hours: int, decode: Callable[[Any], T]
+) -> T:
+    """The answer kept under a key another request claimed first (it committed before this one could claim it)."""
+    assert key is not None, "only a key can be taken by another request"
+    async with uow.reads() as conn:
+        kept = await _kept(conn, key, keep_hours)
+    if kept is None:  # claimed by an older release's request that may still be running: come back in a second
+        raise Busy()
+    return _replay(key, kept, decode)
 
 
 async def _count_again(uow: UnitOfWork, count: Count) -> None:
@@ -157,15 +191,7 @@ async def _claim(conn: Connection, key: IdempotencyKey, keep_hours: int) -> _Kep
     """Take the key in the work's transaction. A repeat running alongside waits here until the first commits
     (then gets its answer) or rolls back (then takes the key)."""
     claimed = await conn.fetchval(
-        """
-        INSERT INTO idempotency_keys AS k (scope, key, fingerprint) VALUES ($1, $2, $3)
-        ON CONFLICT (scope, key) DO UPDATE
-            SET fingerprint = EXCLUDED.fingerprint, state = 'running', response_status = NULL, response = NULL,
-                created_at = now()
-            WHERE k.created_at < now() - make_interval(hours => $4) OR k.response_status >= 400
-               OR (k.state = 'running' AND k.created_at < now() - make_interval(secs => $5))
-        RETURNING true
-        """,
+        "SELECT claim_idempotency_key($1, $2, $3, $4, $5)",
         key.scope,
         key.key,
         key.fingerprint,
@@ -181,15 +207,7 @@ async def _claim(conn: Connection, key: IdempotencyKey, keep_hours: int) -> _Kep
 
 
 async def _keep(conn: Connection, key: IdempotencyKey, response: Any) -> None:
-    await conn.execute(
-        """
-        UPDATE idempotency_keys SET state = 'done', response_status = 200, response = $3
-        WHERE scope = $1 AND key = $2
-        """,
-        key.scope,
-        key.key,
-        response,
-    )
+    await conn.execute("SELECT keep_idempotency_answer($1, $2, $3)", key.scope, key.key, response)
 
 
 async def purge_expired(uow: UnitOfWork, *, keep_hours: int) -> int:

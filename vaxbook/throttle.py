@@ -20,20 +20,7 @@ class Limit:
 async def hit(conn: Connection, scope: str, limit: Limit) -> int | None:
     """Count one event in the scope's current window. None while within the limit, else the seconds until the window
     ends. The count is the caller's transaction's: a refusal that rolls back leaves the count at the limit."""
-    row = await conn.fetchrow(
-        """
-        INSERT INTO attempt_counters AS a (scope, window_started, attempts) VALUES ($1, now(), 1)
-        ON CONFLICT (scope) DO UPDATE SET
-            window_started = CASE WHEN a.window_started <= now() - make_interval(mins => $2)
-                                  THEN now() ELSE a.window_started END,
-            attempts = CASE WHEN a.window_started <= now() - make_interval(mins => $2)
-                            THEN 1 ELSE a.attempts + 1 END
-        RETURNING attempts,
-                  ceil(extract(epoch FROM window_started + make_interval(mins => $2) - now()))::int AS wait
-        """,
-        scope,
-        limit.window_minutes,
-    )
+    row = await conn.fetchrow("SELECT attempts, wait FROM count_attempt($1, $2)", scope, limit.window_minutes)
     assert row is not None
     return None if row["attempts"] <= limit.most else max(1, row["wait"])
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from pydantic import TypeAdapter
 
@@ -25,9 +25,10 @@ from booking.models import (
     SlotFull,
     TooManyActiveBookings,
 )
-from booking.service import messages
+from booking.service import common, messages
 from booking.service.common import (
     attempt_scope,
+    booking_entry,
     booking_for,
     check_clinic_scope,
     check_consent,
@@ -41,13 +42,14 @@ from booking.service.common import (
     plan_seat,
     record_booking,
     record_entry,
-    rules_of,
+    service_and_rules,
     take_seat,
 )
 from clinics import seats
 from clinics import service as clinics
-from clinics.models import Clinic, Slot, check_date_range
+from clinics.models import Clinic, Service, Slot, check_date_range
 from clinics.sold_out import SoldOutSlots
+from notify import service as notify
 from priority import service as priority
 from priority.models import SeatPlan
 from vaxbook import audit
@@ -55,7 +57,7 @@ from vaxbook.auth.models import Principal, Role
 from vaxbook.db import Connection, UnitOfWork
 from vaxbook.errors import TooManyRequests
 from vaxbook.i18n import Text
-from vaxbook.idempotency import IdempotencyKey, run_once
+from vaxbook.idempotency import OLDER_RELEASE_LEASE_SECONDS, IdempotencyKey, LongWay, run_once
 
 _stored = TypeAdapter(Booking)
 
@@ -74,13 +76,17 @@ async def count_attempt(conn: Connection, policy: BookingPolicy, scope: str) -> 
         conn, scope=scope, limit=policy.max_attempts, window_minutes=policy.attempt_window_minutes
     )
     if wait is not None:
-        raise TooManyRequests(
-            Text(
-                f"Bạn đã thử đặt lịch quá nhiều lần; thử lại sau {max(1, wait // 60)} phút.",
-                f"Too many booking attempts; try again in {max(1, wait // 60)} minute(s).",
-            ),
-            retry_after_seconds=wait,
-        )
+        raise too_many_attempts(wait)
+
+
+def too_many_attempts(wait: int) -> TooManyRequests:
+    return TooManyRequests(
+        Text(
+            f"Bạn đã thử đặt lịch quá nhiều lần; thử lại sau {max(1, wait // 60)} phút.",
+            f"Too many booking attempts; try again in {max(1, wait // 60)} minute(s).",
+        ),
+        retry_after_seconds=wait,
+    )
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,7 @@ class Screened:
 
     slot: Slot
     clinic: Clinic
+    service: Service
     rules: ServiceRules
     person: Person
     dose: int
@@ -128,7 +135,7 @@ async def screen(
     held = await repository.active_booking_in_slot(conn, person_id=person.id, slot_id=slot.id)
     if held is not None:
         return held
-    rules = await rules_of(uow, slot.service_id)
+    service, rules = await service_and_rules(uow, slot.service_id)
     check_open(slot, clinic, rules, now)
     check_consent(person)
     dose = await dose_for(uow, person, rules, local_day(slot, clinic))
@@ -149,7 +156,7 @@ async def screen(
                 ),
             )
         raise priority.why_no_seat(seat_plan) or SlotFull()
-    return Screened(slot, clinic, rules, person, dose, seat_plan)
+    return Screened(slot, clinic, service, rules, person, dose, seat_plan)
 
 
 async def book(
@@ -170,10 +177,11 @@ async def book(
     attempt is counted: only a reach for a seat counts against the attempt limit. A slot whose seats go by draw
     is booked only by its draw (through_draw) until the draw is settled."""
     screened: Screened | None = None
+    reach: messages.Reach | None = None
 
     async def screen_booking() -> Booking | None:
-        nonlocal screened
-        async with uow.transaction(readonly=True):
+        nonlocal screened, reach
+        async with uow.transaction(readonly=True) as conn:
             found = await screen(
                 uow,
                 principal,
@@ -183,8 +191,9 @@ async def book(
                 through_draw=through_draw,
                 sold_out=sold_out,
             )
-        if isinstance(found, Booking):
-            return found
+            if isinstance(found, Booking):
+                return found
+            reach = await messages.reach_of(conn, found.person.id)
         screened = found
         return None
 
@@ -211,7 +220,6 @@ async def book(
                 now=now,
             )
             await record_booking(conn, principal, "booking.create", booking, dose_number=screened.dose)
-            reach = await messages.reach_of(conn, person.id)
             # Last, so that the slot's row stays locked for as short a time as possible (the messages only write
             # to the outbox). A draw's turns follow the person's rank: their group gave them their place.
             booking = await take_seat(
@@ -219,6 +227,14 @@ async def book(
             )
             await messages.booked(uow, booking, policy, now=now, reach=reach)
             return booking
+
+    async def in_one_statement() -> Booking | None:
+        assert screened is not None
+        if through_draw or any(r.left for r in screened.seat_plan.usable):
+            raise LongWay()  # a draw's turn, or a held-back seat to claim
+        return await book_in_one_statement(
+            uow, principal, policy, screened, reach=reach, now=now, idempotency=idempotency
+        )
 
     return await run_once(
         uow,
@@ -229,7 +245,86 @@ async def book(
         keep_hours=policy.idempotency_hours,
         screen=screen_booking,
         count=None if through_draw else count,  # a draw's turn is the draw's doing, not an attempt of the person's
+        in_one_statement=in_one_statement,
     )
+
+
+async def book_in_one_statement(
+    uow: UnitOfWork,
+    principal: Principal,
+    policy: BookingPolicy,
+    screened: Screened,
+    *,
+    reach: messages.Reach | None,
+    now: datetime,
+    idempotency: IdempotencyKey | None,
+) -> Booking | None:
+    """`book`'s write for a seat of everyone's, as one statement (`book_seat`, migration 0020) instead of a
+    transaction of a dozen: the same rows, the same checks, in the same order. The booking, or None when its
+    Idempotency-Key was taken by another request meanwhile. LongWay when the person is on a standby list for this
+    vaccine (their wait must end with the booking, which the transaction's way does)."""
+    slot, clinic, service, person = screened.slot, screened.clinic, screened.service, screened.person
+    group, used = screened.seat_plan.booked_under(None)
+    staff = principal.role is not Role.CITIZEN
+    async with uow.statement() as conn:
+        for _ in range(5):
+            booking = Booking(
+                id=uuid4(),
+                clinic_id=slot.clinic_id,
+                slot_id=slot.id,
+                service_id=slot.service_id,
+                person_id=person.id,
+                dose_number=screened.dose,
+                code=common.new_code(),
+                status=BookingStatus.BOOKED,
+                starts_at=slot.starts_at,
+                ends_at=slot.ends_at,
+                moved_from=None,
+                created_at=now,  # the database's own time replaces it
+                timezone=clinic.timezone,
+                clinic_name=clinic.name,
+                clinic_address=clinic.address,
+                service_code=service.code,
+                service_name_vi=service.name_vi,
+                service_name_en=service.name_en,
+                priority_group_id=group.id if group else None,
+                priority_used=used if group else False,
+            )
+            notices = await messages.booked_notices(uow, booking, policy, now=now, reach=reach)
+            write = repository.InOneStatement(
+                key_scope=idempotency.scope if idempotency else None,
+                key=idempotency.key if idempotency else None,
+                fingerprint=idempotency.fingerprint if idempotency else None,
+                keep_hours=policy.idempotency_hours,
+                lease_seconds=OLDER_RELEASE_LEASE_SECONDS,
+                attempt_scope=attempt_scope(principal, person.id),
+                attempt_limit=policy.max_attempts,
+                attempt_window_minutes=policy.attempt_window_minutes,
+                active_limit=policy.max_active_per_person,
+                siblings=list(screened.rules.siblings),
+                now=now,
+                early=screened.seat_plan.early,
+                audit=audit.entry(**booking_entry(principal, "booking.create", booking, dose_number=screened.dose)),
+                messages=notify.outbox_rows(notices, quiet=policy.quiet_hours, now=now),
+                answer=encode(booking),
+            )
+            try:
+                booked_at = await repository.book_seat(
+                    conn,
+                    booking,
+                    product_id=screened.rules.product_id,
+                    booked_by_account=None if staff else principal.id,
+                    booked_by_staff=principal.id if staff else None,
+                    write=write,
+                )
+            except repository.CodeTaken:
+                continue
+            except repository.NoSeatLeft:
+                raise priority.why_no_seat(screened.seat_plan) or SlotFull() from None
+            except repository.AttemptsSpent as spent:
+                raise too_many_attempts(spent.wait_seconds) from None
+            return None if booked_at is None else replace(booking, created_at=booked_at)
+    raise RuntimeError("five booking codes in a row were taken")
 
 
 def _explain_unchanged(booking: Booking, now: datetime) -> Exception:

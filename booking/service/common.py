@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import date, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from booking import repository
@@ -31,7 +32,7 @@ from booking.models import (
 from booking.service import messages
 from clinics import seats
 from clinics import service as clinics
-from clinics.models import Clinic, Slot, SlotStatus
+from clinics.models import Clinic, Service, Slot, SlotStatus
 from priority import service as priority
 from priority.models import EVERYONE_ELSE_RANK, PriorityGroup, SeatPlan
 from quotas import service as quotas
@@ -93,9 +94,13 @@ async def booking_for(conn: Connection, principal: Principal, booking_id: UUID) 
 
 
 async def rules_of(uow: UnitOfWork, service_id: UUID) -> ServiceRules:
+    return (await service_and_rules(uow, service_id))[1]
+
+
+async def service_and_rules(uow: UnitOfWork, service_id: UUID) -> tuple[Service, ServiceRules]:
     service = await clinics.get_service(uow, service_id)
     product = await quotas.get_product(uow, service.product_id) if service.product_id else None
-    return ServiceRules(
+    return service, ServiceRules(
         service_id=service.id,
         product_id=service.product_id,
         min_age_days=service.min_age_days,
@@ -351,15 +356,18 @@ async def insert_booking(
 
 
 async def record_booking(conn: Connection, actor: Actor, action: str, booking: Booking, **details: object) -> None:
-    await audit.record(
-        conn,
-        actor=actor,
-        action=action,
-        object_type="booking",
-        object_id=booking.id,
-        clinic_id=booking.clinic_id,
-        details={"person_id": booking.person_id, "slot_id": booking.slot_id, "code": booking.code, **details},
-    )
+    await audit.record(conn, **booking_entry(actor, action, booking, **details))
+
+
+def booking_entry(actor: Actor, action: str, booking: Booking, **details: object) -> dict[str, Any]:
+    return {
+        "actor": actor,
+        "action": action,
+        "object_type": "booking",
+        "object_id": booking.id,
+        "clinic_id": booking.clinic_id,
+        "details": {"person_id": booking.person_id, "slot_id": booking.slot_id, "code": booking.code, **details},
+    }
 
 
 async def record_entry(conn: Connection, actor: Actor, action: str, entry: StandbyEntry) -> None:

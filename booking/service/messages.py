@@ -81,11 +81,19 @@ async def booked(
 ) -> None:
     """The confirmation, and a reminder at each lead time still ahead, written in one statement. The person's
     `reach` is looked up by the caller, before it takes the seat, so that the slot's row is locked for less."""
+    await notify.send_all(
+        uow, await booked_notices(uow, booking, policy, now=now, reach=reach), quiet=policy.quiet_hours, now=now
+    )
+
+
+async def booked_notices(
+    uow: UnitOfWork, booking: Booking, policy: BookingPolicy, *, now: datetime, reach: Reach | None
+) -> list[notify.Notice]:
+    """What `booked` writes: the confirmation and the reminders (none when the person cannot be reached)."""
     if reach is None:
-        return
+        return []
     notices = [_notice(booking, reach, Kind.BOOKED, f"booked:{booking.id}", now, policy)]
-    notices += await _reminders(uow, booking, reach, policy, now=now)
-    await notify.send_all(uow, notices, quiet=policy.quiet_hours, now=now)
+    return notices + await _reminders(uow, booking, reach, policy, now=now)
 
 
 async def _reminders(
