@@ -42,7 +42,7 @@ from clinics.models import HOUSEHOLD_CAP, Sex
 from notify.models import Medium
 from qr.models import Dose
 from vaxbook import throttle
-from vaxbook.db import Connection, assignments
+from vaxbook.db import Connection, Read, Row, assignments, each, one, read
 from vaxbook.errors import Invalid
 from vaxbook.i18n import Language, Text
 from vaxbook.idempotency import LongWay
@@ -114,7 +114,7 @@ def _person(row: asyncpg.Record | Mapping[str, Any]) -> Person:
     return Person(**{**dict(row), "sex": Sex(row["sex"]), "relation": Relation(relation) if relation else None})
 
 
-def _booking(row: asyncpg.Record) -> Booking:
+def _booking(row: Row) -> Booking:
     return Booking(
         **{c: row[c] for c in [*_BOOKING.split(", "), *_BOOKING_EXTRA]} | {"status": BookingStatus(row["status"])}
     )
@@ -231,33 +231,47 @@ async def verify_cccd(
 
 
 async def get_person(conn: Connection, *, person_id: UUID) -> Person | None:
-    row = await conn.fetchrow(f"SELECT {_PERSON} FROM people WHERE id = $1", person_id)
-    return None if row is None else _person(row)
+    return await read(conn, person_by_id(person_id=person_id))
+
+
+def person_by_id(*, person_id: UUID) -> Read[Person | None]:
+    return Read(f"SELECT {_PERSON} FROM people WHERE id = $1", (person_id,), one(_person))
 
 
 async def person_of_account(conn: Connection, *, account_id: UUID) -> Person | None:
-    row = await conn.fetchrow(f"SELECT {_PERSON} FROM people WHERE account_id = $1", account_id)
-    return None if row is None else _person(row)
+    return await read(conn, own_person(account_id=account_id))
+
+
+def own_person(*, account_id: UUID) -> Read[Person | None]:
+    """The account holder's own profile."""
+    return Read(f"SELECT {_PERSON} FROM people WHERE account_id = $1", (account_id,), one(_person))
 
 
 async def person_for_account(conn: Connection, *, person_id: UUID, account_id: UUID) -> Person | None:
     """The person if the account is theirs or their guardian's; None otherwise (not found and not yours look alike)."""
-    row = await conn.fetchrow(
+    return await read(conn, person_of_account_holder(person_id=person_id, account_id=account_id))
+
+
+def person_of_account_holder(*, person_id: UUID, account_id: UUID) -> Read[Person | None]:
+    return Read(
         f"""
         SELECT {_prefixed(_PERSON, "p")} FROM people p LEFT JOIN people g ON g.id = p.guardian_id
         WHERE p.id = $1 AND (p.account_id = $2 OR g.account_id = $2)
         """,
-        person_id,
-        account_id,
+        (person_id, account_id),
+        one(_person),
     )
-    return None if row is None else _person(row)
 
 
 async def contact_of(conn: Connection, *, person_id: UUID) -> tuple[Medium, str, Language, str] | None:
+    return await read(conn, contact(person_id=person_id))
+
+
+def contact(*, person_id: UUID) -> Read[tuple[Medium, str, Language, str] | None]:
     """(medium, address, language, the person's name): how the person is reached, by the account holder's own
     choice, or for a dependent their guardian's. None when there is no account to reach, or it asked for no
     messages."""
-    row = await conn.fetchrow(
+    return Read(
         """
         SELECT h.notify_by, h.email, h.language, c.phone, p.full_name
         FROM people p
@@ -266,9 +280,13 @@ async def contact_of(conn: Connection, *, person_id: UUID) -> tuple[Medium, str,
         JOIN citizens c ON c.id = h.account_id
         WHERE p.id = $1
         """,
-        person_id,
+        (person_id,),
+        lambda rows: _contact(rows[0]) if rows else None,
     )
-    if row is None or row["notify_by"] == "none":
+
+
+def _contact(row: Row) -> tuple[Medium, str, Language, str] | None:
+    if row["notify_by"] == "none":
         return None
     medium = Medium(row["notify_by"])
     destination = row["email"] if medium is Medium.EMAIL else row["phone"]
@@ -441,30 +459,36 @@ async def release_active_place(conn: Connection, *, person_id: UUID) -> None:
 
 
 async def doses_given(conn: Connection, *, person_id: UUID, service_ids: list[UUID]) -> list[DoseGiven]:
+    return await read(conn, doses(person_id=person_id, service_ids=service_ids))
+
+
+def doses(*, person_id: UUID, service_ids: list[UUID]) -> Read[list[DoseGiven]]:
     """Completed doses of the person for any of the given services (the services of one vaccine product)."""
-    rows = await conn.fetch(
+    return Read(
         """
         SELECT b.dose_number, (b.starts_at AT TIME ZONE c.timezone)::date AS given_on
         FROM bookings b JOIN clinics c ON c.id = b.clinic_id
         WHERE b.person_id = $1 AND b.service_id = ANY($2::uuid[]) AND b.status = 'completed'
         """,
-        person_id,
-        service_ids,
+        (person_id, service_ids),
+        each(lambda r: DoseGiven(dose_number=r["dose_number"], on=r["given_on"])),
     )
-    return [DoseGiven(dose_number=r["dose_number"], on=r["given_on"]) for r in rows]
 
 
 async def active_booking_in_slot(conn: Connection, *, person_id: UUID, slot_id: UUID) -> Booking | None:
+    return await read(conn, open_booking_in_slot(person_id=person_id, slot_id=slot_id))
+
+
+def open_booking_in_slot(*, person_id: UUID, slot_id: UUID) -> Read[Booking | None]:
     """The person's open booking of this very slot, if they hold one (a retried request whose answer was lost)."""
-    row = await conn.fetchrow(
+    return Read(
         f"""
         SELECT {_BOOKING_WITH_ZONE} FROM bookings b {_PLACE}
         WHERE b.person_id = $1 AND b.slot_id = $2 AND b.status IN ('booked', 'checked_in')
         """,
-        person_id,
-        slot_id,
+        (person_id, slot_id),
+        one(_booking),
     )
-    return None if row is None else _booking(row)
 
 
 async def accounts_with_a_stake(

@@ -25,7 +25,7 @@ from clinics.models import (
     age_range_inverted,
     validity_inverted,
 )
-from vaxbook.db import Connection, assignments, insertion
+from vaxbook.db import Connection, Read, assignments, each, insertion, one, read
 
 _CLINIC = "id, code, name, kind, province, district, ward, address, timezone, active"
 _SERVICE = "id, code, name_vi, name_en, kind, product_id, min_age_days, max_age_days, eligible_sex, active"
@@ -52,7 +52,7 @@ def _columns(names: str, table: str, prefix: str = "") -> str:
     return ", ".join(f"{table}.{c} AS {prefix}{c}" for c in names.split(", "))
 
 
-def _unprefixed(row: asyncpg.Record, names: str, prefix: str = "") -> dict[str, Any]:
+def _unprefixed(row: Row, names: str, prefix: str = "") -> dict[str, Any]:
     return {c: row[prefix + c] for c in names.split(", ")}
 
 
@@ -60,7 +60,7 @@ def _clinic(row: Row) -> Clinic:
     return Clinic(**{**dict(row), "kind": ClinicKind(row["kind"])})
 
 
-def _service(row: asyncpg.Record) -> Service:
+def _service(row: Row) -> Service:
     sex = row["eligible_sex"]
     return Service(**{**dict(row), "kind": ServiceKind(row["kind"]), "eligible_sex": Sex(sex) if sex else None})
 
@@ -196,12 +196,33 @@ async def update_service(conn: Connection, *, service_id: UUID, changes: dict[st
 
 
 async def get_service(conn: Connection, *, service_id: UUID) -> Service | None:
-    row = await conn.fetchrow(f"SELECT {_SERVICE} FROM services WHERE id = $1", service_id)
-    return None if row is None else _service(row)
+    return await read(conn, Read(f"SELECT {_SERVICE} FROM services WHERE id = $1", (service_id,), one(_service)))
+
+
+def service_of_slot(*, slot_id: UUID) -> Read[Service | None]:
+    return Read(
+        f"SELECT {_SERVICE} FROM services WHERE id = (SELECT service_id FROM slots WHERE id = $1)",
+        (slot_id,),
+        one(_service),
+    )
 
 
 async def service_ids_for_product(conn: Connection, *, product_id: UUID) -> list[UUID]:
     return [r["id"] for r in await conn.fetch("SELECT id FROM services WHERE product_id = $1 ORDER BY id", product_id)]
+
+
+def sibling_services_of_slot(*, slot_id: UUID) -> Read[list[UUID]]:
+    """The services of the slot's vaccine (service_ids_for_product's answer for it); none when it gives no vaccine."""
+    return Read(
+        """
+        SELECT id FROM services
+        WHERE product_id = (SELECT sv.product_id FROM services sv
+                            WHERE sv.id = (SELECT service_id FROM slots WHERE id = $1))
+        ORDER BY id
+        """,
+        (slot_id,),
+        each(lambda r: r["id"]),
+    )
 
 
 async def list_services(conn: Connection, *, include_inactive: bool) -> list[Service]:
@@ -247,14 +268,19 @@ async def get_slot(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> Slot 
 
 
 async def get_slot_by_id(conn: Connection, *, slot_id: UUID) -> tuple[Slot, Clinic] | None:
-    row = await conn.fetchrow(
+    return await read(conn, slot_by_id(slot_id=slot_id))
+
+
+def slot_by_id(*, slot_id: UUID) -> Read[tuple[Slot, Clinic] | None]:
+    """A slot and its clinic, by the slot's id alone."""
+    return Read(
         f"""
         SELECT {_columns(_SLOT, "s")}, {_columns(_CLINIC, "c", "clinic_")}
         FROM slots s JOIN clinics c ON c.id = s.clinic_id WHERE s.id = $1
         """,
-        slot_id,
+        (slot_id,),
+        one(lambda row: (_slot(_unprefixed(row, _SLOT)), _clinic(_unprefixed(row, _CLINIC, "clinic_")))),
     )
-    return None if row is None else (_slot(_unprefixed(row, _SLOT)), _clinic(_unprefixed(row, _CLINIC, "clinic_")))
 
 
 async def change_slot(

@@ -49,7 +49,7 @@ from quotas import service as quotas
 from vaxbook import audit
 from vaxbook.audit import Actor
 from vaxbook.auth.models import Principal
-from vaxbook.db import Connection, UnitOfWork
+from vaxbook.db import Connection, Read, UnitOfWork
 from vaxbook.errors import Conflict
 from vaxbook.i18n import Text
 from vaxbook.settings import DEFAULT_TIMEZONE
@@ -364,6 +364,20 @@ async def get_slot(uow: UnitOfWork, slot_id: UUID) -> tuple[Slot, Clinic]:
     if found is None:
         raise SlotNotFound()
     return found
+
+
+def slot_read(slot_id: UUID) -> Read[tuple[Slot, Clinic] | None]:
+    """`get_slot`'s read, for a use case that folds it with its own reads (None: SlotNotFound is the caller's)."""
+    return repository.slot_by_id(slot_id=slot_id)
+
+
+def service_of_slot_read(slot_id: UUID) -> Read[Service | None]:
+    return repository.service_of_slot(slot_id=slot_id)
+
+
+def services_of_slot_vaccine_read(slot_id: UUID) -> Read[list[UUID]]:
+    """`service_ids_for_product`'s answer for the slot's vaccine (empty when its service gives none)."""
+    return repository.sibling_services_of_slot(slot_id=slot_id)
 
 
 async def _bookable_service(conn: Connection, service_id: UUID) -> Service:

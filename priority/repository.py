@@ -22,7 +22,7 @@ from priority.models import (
     SlotOpening,
     TemplateReservation,
 )
-from vaxbook.db import Connection
+from vaxbook.db import Connection, Read, each, one, read
 
 _GROUP = "id, code, name_vi, name_en, rank, rule_kind, min_weeks, max_weeks, min_age_years, needs_evidence, active"
 _RULE_COLUMNS = ("rule_kind", "min_weeks", "max_weeks", "min_age_years")
@@ -104,10 +104,15 @@ async def get_group(conn: Connection, *, group_id: UUID) -> PriorityGroup | None
 
 
 async def list_groups(conn: Connection, *, include_inactive: bool) -> list[PriorityGroup]:
-    rows = await conn.fetch(
-        f"SELECT {_GROUP} FROM priority_groups WHERE active OR $1 ORDER BY rank, code", include_inactive
+    return await read(conn, groups(include_inactive=include_inactive))
+
+
+def groups(*, include_inactive: bool) -> Read[list[PriorityGroup]]:
+    return Read(
+        f"SELECT {_GROUP} FROM priority_groups WHERE active OR $1 ORDER BY rank, code",
+        (include_inactive,),
+        each(_group),
     )
-    return [_group(r) for r in rows]
 
 
 async def existing_groups(conn: Connection, *, group_ids: list[UUID]) -> set[UUID]:
@@ -138,14 +143,18 @@ async def save_declarations(conn: Connection, *, person_id: UUID, declarations: 
 
 
 async def declarations_of(conn: Connection, *, person_id: UUID) -> Declarations:
-    row = await conn.fetchrow(
+    return await read(conn, declarations(person_id=person_id))
+
+
+def declarations(*, person_id: UUID) -> Read[Declarations]:
+    return Read(
         """
         SELECT due_date, last_period, health_worker, chronic_disease, disability
         FROM person_declarations WHERE person_id = $1
         """,
-        person_id,
+        (person_id,),
+        lambda rows: Declarations(**dict(rows[0])) if rows else Declarations(),
     )
-    return Declarations() if row is None else Declarations(**dict(row))
 
 
 async def delete_declarations(conn: Connection, *, person_id: UUID) -> None:
@@ -184,15 +193,18 @@ def _reservation(row: Any) -> Reservation:
 
 
 async def reservations_of(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> list[Reservation]:
-    rows = await conn.fetch(
+    return await read(conn, reservations(clinic_id=clinic_id, slot_id=slot_id))
+
+
+def reservations(*, clinic_id: UUID, slot_id: UUID) -> Read[list[Reservation]]:
+    return Read(
         f"""
         SELECT {_RESERVATION} FROM slot_reservations r JOIN priority_groups g ON g.id = r.group_id
         WHERE r.clinic_id = $1 AND r.slot_id = $2 ORDER BY g.rank, g.code
         """,
-        clinic_id,
-        slot_id,
+        (clinic_id, slot_id),
+        each(_reservation),
     )
-    return [_reservation(r) for r in rows]
 
 
 async def reservations_of_slots(conn: Connection, *, slots: list[tuple[UUID, UUID]]) -> dict[UUID, list[Reservation]]:
@@ -326,12 +338,18 @@ async def upsert_draw(conn: Connection, *, clinic_id: UUID, slot_id: UUID, close
 
 
 async def draw_of(conn: Connection, *, clinic_id: UUID, slot_id: UUID, lock: bool = False) -> Draw | None:
+    if not lock:
+        return await read(conn, draw(clinic_id=clinic_id, slot_id=slot_id))
     row = await conn.fetchrow(
-        f"SELECT {_DRAW} FROM slot_draws WHERE clinic_id = $1 AND slot_id = $2 {'FOR UPDATE' if lock else ''}",
-        clinic_id,
-        slot_id,
+        f"SELECT {_DRAW} FROM slot_draws WHERE clinic_id = $1 AND slot_id = $2 FOR UPDATE", clinic_id, slot_id
     )
     return None if row is None else _draw(row)
+
+
+def draw(*, clinic_id: UUID, slot_id: UUID) -> Read[Draw | None]:
+    return Read(
+        f"SELECT {_DRAW} FROM slot_draws WHERE clinic_id = $1 AND slot_id = $2", (clinic_id, slot_id), one(_draw)
+    )
 
 
 async def recent_draws(conn: Connection, *, limit: int) -> list[tuple[Draw, int]]:

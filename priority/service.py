@@ -45,7 +45,7 @@ from priority.schemas import DrawSetup, PriorityGroupCreate, PriorityGroupUpdate
 from vaxbook import audit
 from vaxbook.audit import Actor
 from vaxbook.auth.models import Principal
-from vaxbook.db import Connection, UnitOfWork
+from vaxbook.db import Connection, Read, UnitOfWork, read_together
 from vaxbook.errors import Invalid
 from vaxbook.i18n import Text
 
@@ -348,9 +348,37 @@ async def plan_seat(
     """What the person may book in the slot, and their best group on its date (raises NotOpenYet when nothing is
     open to them yet)."""
     async with uow.transaction() as conn:
-        reservations = await repository.reservations_of(conn, clinic_id=slot.clinic_id, slot_id=slot.id)
-        declarations = await repository.declarations_of(conn, person_id=person_id)
-        groups = await repository.list_groups(conn, include_inactive=False)
+        groups, reservations, declarations = await read_together(
+            conn, groups_read(), *seat_plan_reads(slot=slot, person_id=person_id)
+        )
+    return seat_plan_from(reservations, declarations, groups, slot=slot, zone=zone, born=born, sex=sex, on=on, now=now)
+
+
+def groups_read() -> Read[list[PriorityGroup]]:
+    """The active groups, best rank first (for a use case that reads them with its own reads)."""
+    return repository.groups(include_inactive=False)
+
+
+def seat_plan_reads(*, slot: Slot, person_id: UUID) -> tuple[Read[list[Reservation]], Read[Declarations]]:
+    """What `seat_plan_from` needs beside the groups: the slot's reservations and what the person declared."""
+    return repository.reservations(clinic_id=slot.clinic_id, slot_id=slot.id), repository.declarations(
+        person_id=person_id
+    )
+
+
+def seat_plan_from(
+    reservations: list[Reservation],
+    declarations: Declarations,
+    groups: list[PriorityGroup],
+    *,
+    slot: Slot,
+    zone: tzinfo,
+    born: date,
+    sex: Sex,
+    on: date,
+    now: datetime,
+) -> SeatPlan:
+    """`plan_seat` from what it reads (raises NotOpenYet when nothing is open to the person yet)."""
     seat_plan = plan(
         reservations,
         groups=groups,
@@ -480,6 +508,15 @@ async def check_no_draw(uow: UnitOfWork, slot: Slot, zone: tzinfo) -> None:
     seat claim itself refuses such a slot too)."""
     async with uow.transaction() as conn:
         draw = await repository.draw_of(conn, clinic_id=slot.clinic_id, slot_id=slot.id)
+    refuse_while_drawing(draw, zone)
+
+
+def draw_read(slot: Slot) -> Read[Draw | None]:
+    return repository.draw(clinic_id=slot.clinic_id, slot_id=slot.id)
+
+
+def refuse_while_drawing(draw: Draw | None, zone: tzinfo) -> None:
+    """`check_no_draw` from the slot's draw, read with the caller's other reads."""
     if draw is not None and draw.settled_at is None:
         raise DrawInProgress(closes_at=draw.closes_at.astimezone(zone))
 

@@ -20,12 +20,12 @@ from quotas.models import (
     StockReportRow,
     VaccineProduct,
 )
-from vaxbook.db import Connection
+from vaxbook.db import Connection, Read, Row, one
 
 _COLUMNS = "id, code, name, manufacturer, doses_in_series, min_days_between_doses, doses_per_vial, cvx_code"
 
 
-def _product(row: asyncpg.Record) -> VaccineProduct:
+def _product(row: Row) -> VaccineProduct:
     return VaccineProduct(**dict(row))
 
 
@@ -65,6 +65,18 @@ async def insert_product(
 async def get_product(conn: Connection, *, product_id: UUID) -> VaccineProduct | None:
     row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM vaccine_products WHERE id = $1", product_id)
     return None if row is None else _product(row)
+
+
+def product_of_slot(*, slot_id: UUID) -> Read[VaccineProduct | None]:
+    """The vaccine a slot's service gives; none when it gives no vaccine."""
+    return Read(
+        f"""
+        SELECT {_COLUMNS} FROM vaccine_products
+        WHERE id = (SELECT sv.product_id FROM services sv WHERE sv.id = (SELECT service_id FROM slots WHERE id = $1))
+        """,
+        (slot_id,),
+        one(_product),
+    )
 
 
 async def list_products(conn: Connection) -> list[VaccineProduct]:

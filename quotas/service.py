@@ -39,7 +39,7 @@ from quotas.schemas import Allocation, LotCreate, Receipt, Return, Transfer, Vac
 from vaxbook import audit
 from vaxbook.audit import Actor
 from vaxbook.auth.models import Principal
-from vaxbook.db import Connection, UnitOfWork
+from vaxbook.db import Connection, Read, UnitOfWork
 from vaxbook.idempotency import IdempotencyKey, run_once
 from vaxbook.settings import DEFAULT_TIMEZONE
 
@@ -66,6 +66,11 @@ async def get_product(uow: UnitOfWork, product_id: UUID) -> VaccineProduct:
     if product is None:
         raise ProductNotFound()
     return product
+
+
+def product_of_slot_read(slot_id: UUID) -> Read[VaccineProduct | None]:
+    """The vaccine a slot's service gives (None when it gives none), read with the caller's other reads."""
+    return repository.product_of_slot(slot_id=slot_id)
 
 
 async def product_exists(uow: UnitOfWork, product_id: UUID) -> bool:

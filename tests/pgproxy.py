@@ -1,13 +1,17 @@
-"""A TCP proxy in front of PostgreSQL's socket that a test can cut: at once, or just after it passes on a COMMIT,
-so that the server commits and the client never hears it."""
+"""A TCP proxy in front of PostgreSQL's socket that a test can cut: at once, or just after it passes on a commit (a
+COMMIT, or the run of a statement that commits on its own: a call of a database function that does a use case's whole
+write), so that the server commits and the client never hears it."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from dataclasses import dataclass, field
 
 COMMIT = b"COMMIT;\x00"  # asyncpg's commit, a simple query
+# a Parse message of asyncpg's naming a statement that calls a function writing in one statement
+PREPARED_ONE_STATEMENT_WRITE = re.compile(rb"P.{4}(__asyncpg_stmt_\w+?__)\x00[^\x00]*\bbook_seat\(", re.DOTALL)
 
 
 @dataclass
@@ -20,6 +24,12 @@ class CuttableProxy:
     _server: asyncio.Server | None = None
     _links: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = field(default_factory=set)
     commits_cut: int = 0
+    _committing: set[bytes] = field(default_factory=set)  # the statements that commit when run
+
+    def _commits(self, data: bytes) -> bool:
+        """Whether these messages commit: a COMMIT, or a Bind running a statement that commits on its own."""
+        self._committing.update(PREPARED_ONE_STATEMENT_WRITE.findall(data))
+        return COMMIT in data or any(re.search(rb"B.{4}\x00" + name + rb"\x00", data) for name in self._committing)
 
     async def start(self) -> int:
         self._server = await asyncio.start_server(self._accept, self.host, 0)
@@ -49,7 +59,7 @@ class CuttableProxy:
 
         async def upstream() -> None:
             while data := await client_reader.read(65536):
-                if self.cut_after_commit and COMMIT in data:
+                if self._commits(data) and self.cut_after_commit:
                     self.cut_after_commit -= 1
                     self.commits_cut += 1
                     cut.set()  # from here on the server's answers are dropped
@@ -59,7 +69,7 @@ class CuttableProxy:
         async def downstream() -> None:
             while data := await server_reader.read(65536):
                 if cut.is_set():
-                    return  # the COMMIT's reply: the server committed, and the client never hears it
+                    return  # the commit's reply: the server committed, and the client never hears it
                 client_writer.write(data)
                 await client_writer.drain()
 

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, TypeAlias
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
 import asyncpg
 
 from vaxbook.errors import DatabaseUnavailable
+
+T = TypeVar("T")
+U = TypeVar("U")
 
 if TYPE_CHECKING:  # asyncpg's classes are generic only in its type stubs
     Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
@@ -157,6 +162,68 @@ class UnitOfWork:
             raise NestedCommit("this step commits on its own and cannot run inside another transaction")
         async with self.transaction() as conn:
             yield conn
+
+
+Row: TypeAlias = "asyncpg.Record | Mapping[str, Any]"
+
+
+@dataclass(frozen=True)
+class Read(Generic[T]):
+    """A query and what its rows mean, run alone (`read`) or with others in one statement (`read_together`)."""
+
+    sql: str
+    args: tuple[Any, ...]
+    rows_to: Callable[[Sequence[Row]], T]
+
+
+async def read(conn: Connection, query: Read[T]) -> T:
+    return query.rows_to(await conn.fetch(query.sql, *query.args))
+
+
+def mapped(query: Read[T], to: Callable[[T], U]) -> Read[U]:
+    """The same query, its answer turned into something else."""
+    return Read(query.sql, query.args, lambda rows: to(query.rows_to(rows)))
+
+
+def one(to: Callable[[Row], T]) -> Callable[[Sequence[Row]], T | None]:
+    """`rows_to` of a query that finds one row or none."""
+    return lambda rows: to(rows[0]) if rows else None
+
+
+def each(to: Callable[[Row], T]) -> Callable[[Sequence[Row]], list[T]]:
+    """`rows_to` of a query that finds any number of rows."""
+    return lambda rows: [to(row) for row in rows]
+
+
+_column_names: dict[str, tuple[str, ...]] = {}
+_PARAMETER = re.compile(r"\$(\d+)")
+
+
+def _shifted(sql: str, by: int) -> str:
+    """The query with its parameters renumbered from $1 + by."""
+    return _PARAMETER.sub(lambda number: f"${int(number.group(1)) + by}", sql)
+
+
+async def read_together(conn: Connection, *queries: Read[Any]) -> tuple[Any, ...]:
+    """Several queries in one statement, so one round trip: each one's rows come back as an array of records, which
+    PostgreSQL sends without their column names; those are learnt once per query text (by preparing it alone) and
+    put back, so that each query's `rows_to` reads its rows as if it had run alone. Each query numbers its
+    parameters from $1, as it would alone."""
+    columns: list[str] = []
+    args: list[Any] = []
+    for query in queries:
+        if query.sql not in _column_names:
+            prepared = await conn.prepare(query.sql)
+            _column_names[query.sql] = tuple(attribute.name for attribute in prepared.get_attributes())
+        sql = _shifted(query.sql, len(args))
+        columns.append(f"ARRAY(SELECT q FROM ({sql}) q)")  # noqa: S608 (queries of the code, none of input)
+        args.extend(query.args)
+    row = await conn.fetchrow(f"SELECT {', '.join(columns)}", *args)
+    assert row is not None
+    return tuple(
+        query.rows_to([dict(zip(_column_names[query.sql], values, strict=True)) for values in row[i]])
+        for i, query in enumerate(queries)
+    )
 
 
 async def advisory_xact_lock(conn: Connection, key: int) -> None:

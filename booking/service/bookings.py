@@ -17,6 +17,7 @@ from booking.models import (
     BookingPolicy,
     BookingStarted,
     BookingStatus,
+    DoseGiven,
     OtherService,
     PeopleCheckedIn,
     Person,
@@ -24,6 +25,7 @@ from booking.models import (
     ServiceRules,
     SlotFull,
     TooManyActiveBookings,
+    check_eligibility,
 )
 from booking.service import common, messages
 from booking.service.common import (
@@ -33,28 +35,30 @@ from booking.service.common import (
     check_clinic_scope,
     check_consent,
     check_open,
-    dose_for,
+    check_person,
     end_live_entries,
     free_seat,
     insert_booking,
     local_day,
     person_for,
-    plan_seat,
+    person_read,
     record_booking,
     record_entry,
-    service_and_rules,
+    rules_from,
     take_seat,
 )
 from clinics import seats
 from clinics import service as clinics
-from clinics.models import Clinic, Service, Slot, check_date_range
+from clinics.models import Clinic, Service, Slot, SlotNotFound, check_date_range
 from clinics.sold_out import SoldOutSlots
 from notify import service as notify
 from priority import service as priority
-from priority.models import SeatPlan
+from priority.models import Declarations, Draw, PriorityGroup, Reservation, SeatPlan
+from quotas import service as quotas
+from quotas.models import VaccineProduct
 from vaxbook import audit
 from vaxbook.auth.models import Principal, Role
-from vaxbook.db import Connection, UnitOfWork
+from vaxbook.db import Connection, UnitOfWork, read_together
 from vaxbook.errors import TooManyRequests
 from vaxbook.i18n import Text
 from vaxbook.idempotency import OLDER_RELEASE_LEASE_SECONDS, IdempotencyKey, LongWay, run_once
@@ -100,6 +104,7 @@ class Screened:
     person: Person
     dose: int
     seat_plan: SeatPlan
+    reach: messages.Reach | None  # how the person is told of the booking
 
 
 async def screen(
@@ -129,19 +134,61 @@ async def screen(
             return held
         raise SlotFull()
     read_in_epoch = sold_out.epoch if sold_out is not None else 0
-    slot, clinic = await clinics.get_slot(uow, slot_id)
-    person = await person_for(conn, principal, person_id)
+    # everything is read in two statements: what the slot and the caller name, then what that person holds
+    who = person_read(principal, person_id)
+    found: tuple[Slot, Clinic] | None
+    service: Service
+    product: VaccineProduct | None
+    siblings: list[UUID]
+    groups: list[PriorityGroup]
+    found, service, product, siblings, groups, *named = await read_together(
+        conn,
+        clinics.slot_read(slot_id),
+        clinics.service_of_slot_read(slot_id),
+        quotas.product_of_slot_read(slot_id),
+        clinics.services_of_slot_vaccine_read(slot_id),
+        priority.groups_read(),
+        *([who] if who is not None else []),
+    )
+    if found is None:
+        raise SlotNotFound()
+    slot, clinic = found
+    person = check_person(principal, person_id, named[0] if named else None)
     check_clinic_scope(principal, clinic.id)
-    held = await repository.active_booking_in_slot(conn, person_id=person.id, slot_id=slot.id)
-    if held is not None:
-        return held
-    service, rules = await service_and_rules(uow, slot.service_id)
+    already: Booking | None
+    given: list[DoseGiven]
+    reach: messages.Reach | None
+    reservations: list[Reservation]
+    declarations: Declarations
+    draw: Draw | None
+    already, given, reach, reservations, declarations, draw = await read_together(
+        conn,
+        repository.open_booking_in_slot(person_id=person.id, slot_id=slot.id),
+        repository.doses(person_id=person.id, service_ids=siblings),
+        messages.reach_read(person.id),
+        *priority.seat_plan_reads(slot=slot, person_id=person.id),
+        priority.draw_read(slot),
+    )
+    if already is not None:
+        return already
+    rules = rules_from(service, product, siblings)
     check_open(slot, clinic, rules, now)
     check_consent(person)
-    dose = await dose_for(uow, person, rules, local_day(slot, clinic))
-    seat_plan = await plan_seat(uow, slot, clinic, person, now)
+    day = local_day(slot, clinic)
+    dose = check_eligibility(person, rules, given, day)
+    seat_plan = priority.seat_plan_from(
+        reservations,
+        declarations,
+        groups,
+        slot=slot,
+        zone=clinic.zone,
+        born=person.date_of_birth,
+        sex=person.sex,
+        on=day,
+        now=now,
+    )
     if not through_draw:
-        await priority.check_no_draw(uow, slot, clinic.zone)
+        priority.refuse_while_drawing(draw, clinic.zone)
     if slot.remaining == 0 and not any(r.left for r in seat_plan.usable):
         # A sold-out answer from a plain read. Never the other way round: a seat is only ever granted by
         # take_seat's conditional updates.
@@ -156,7 +203,7 @@ async def screen(
                 ),
             )
         raise priority.why_no_seat(seat_plan) or SlotFull()
-    return Screened(slot, clinic, service, rules, person, dose, seat_plan)
+    return Screened(slot, clinic, service, rules, person, dose, seat_plan, reach)
 
 
 async def book(
@@ -177,11 +224,10 @@ async def book(
     attempt is counted: only a reach for a seat counts against the attempt limit. A slot whose seats go by draw
     is booked only by its draw (through_draw) until the draw is settled."""
     screened: Screened | None = None
-    reach: messages.Reach | None = None
 
     async def screen_booking() -> Booking | None:
-        nonlocal screened, reach
-        async with uow.transaction(readonly=True) as conn:
+        nonlocal screened
+        async with uow.transaction(readonly=True):
             found = await screen(
                 uow,
                 principal,
@@ -191,9 +237,8 @@ async def book(
                 through_draw=through_draw,
                 sold_out=sold_out,
             )
-            if isinstance(found, Booking):
-                return found
-            reach = await messages.reach_of(conn, found.person.id)
+        if isinstance(found, Booking):
+            return found
         screened = found
         return None
 
@@ -225,16 +270,14 @@ async def book(
             booking = await take_seat(
                 uow, slot, screened.seat_plan, booking, now, through_draw=through_draw, ranked=through_draw
             )
-            await messages.booked(uow, booking, policy, now=now, reach=reach)
+            await messages.booked(uow, booking, policy, now=now, reach=screened.reach)
             return booking
 
     async def in_one_statement() -> Booking | None:
         assert screened is not None
         if through_draw or any(r.left for r in screened.seat_plan.usable):
             raise LongWay()  # a draw's turn, or a held-back seat to claim
-        return await book_in_one_statement(
-            uow, principal, policy, screened, reach=reach, now=now, idempotency=idempotency
-        )
+        return await book_in_one_statement(uow, principal, policy, screened, now=now, idempotency=idempotency)
 
     return await run_once(
         uow,
@@ -255,7 +298,6 @@ async def book_in_one_statement(
     policy: BookingPolicy,
     screened: Screened,
     *,
-    reach: messages.Reach | None,
     now: datetime,
     idempotency: IdempotencyKey | None,
 ) -> Booking | None:
@@ -290,7 +332,7 @@ async def book_in_one_statement(
                 priority_group_id=group.id if group else None,
                 priority_used=used if group else False,
             )
-            notices = await messages.booked_notices(uow, booking, policy, now=now, reach=reach)
+            notices = await messages.booked_notices(uow, booking, policy, now=now, reach=screened.reach)
             write = repository.InOneStatement(
                 key_scope=idempotency.scope if idempotency else None,
                 key=idempotency.key if idempotency else None,

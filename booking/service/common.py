@@ -36,10 +36,11 @@ from clinics.models import Clinic, Service, Slot, SlotStatus
 from priority import service as priority
 from priority.models import EVERYONE_ELSE_RANK, PriorityGroup, SeatPlan
 from quotas import service as quotas
+from quotas.models import VaccineProduct
 from vaxbook import audit
 from vaxbook.audit import Actor
 from vaxbook.auth.models import Principal, Role
-from vaxbook.db import Connection, UnitOfWork
+from vaxbook.db import Connection, Read, UnitOfWork, read
 
 CANDIDATES = 100
 """How many of the people waiting a freed seat considers (by their best rank over their wait, then time of
@@ -55,17 +56,23 @@ def attempt_scope(principal: Principal, person_id: UUID) -> str:
 
 async def person_for(conn: Connection, principal: Principal, person_id: UUID | None) -> Person:
     """The person the caller acts for: a citizen's own profile or dependent; anyone for assisting staff."""
+    query = person_read(principal, person_id)
+    return check_person(principal, person_id, await read(conn, query) if query is not None else None)
+
+
+def person_read(principal: Principal, person_id: UUID | None) -> Read[Person | None] | None:
+    """`person_for`'s read, for a use case that folds it with its own reads (then check_person); None when there is
+    nobody to read (staff act for someone named)."""
     if principal.role is Role.CITIZEN:
         if person_id is None:
-            person = await repository.person_of_account(conn, account_id=principal.id)
-            if person is None:
-                raise ProfileMissing()
-        else:
-            person = await repository.person_for_account(conn, person_id=person_id, account_id=principal.id)
-    else:
-        person = None if person_id is None else await repository.get_person(conn, person_id=person_id)
+            return repository.own_person(account_id=principal.id)
+        return repository.person_of_account_holder(person_id=person_id, account_id=principal.id)
+    return None if person_id is None else repository.person_by_id(person_id=person_id)
+
+
+def check_person(principal: Principal, person_id: UUID | None, person: Person | None) -> Person:
     if person is None:
-        raise PersonNotFound()
+        raise ProfileMissing() if principal.role is Role.CITIZEN and person_id is None else PersonNotFound()
     return person
 
 
@@ -99,8 +106,15 @@ async def rules_of(uow: UnitOfWork, service_id: UUID) -> ServiceRules:
 
 async def service_and_rules(uow: UnitOfWork, service_id: UUID) -> tuple[Service, ServiceRules]:
     service = await clinics.get_service(uow, service_id)
-    product = await quotas.get_product(uow, service.product_id) if service.product_id else None
-    return service, ServiceRules(
+    if service.product_id is None:
+        return service, rules_from(service, None, [])
+    product = await quotas.get_product(uow, service.product_id)
+    return service, rules_from(service, product, await clinics.service_ids_for_product(uow, service.product_id))
+
+
+def rules_from(service: Service, product: VaccineProduct | None, siblings: list[UUID]) -> ServiceRules:
+    """A service's rules, from it, its vaccine, and the services giving that vaccine."""
+    return ServiceRules(
         service_id=service.id,
         product_id=service.product_id,
         min_age_days=service.min_age_days,
@@ -109,9 +123,7 @@ async def service_and_rules(uow: UnitOfWork, service_id: UUID) -> tuple[Service,
         doses_in_series=product.doses_in_series if product else 1,
         min_days_between_doses=product.min_days_between_doses if product else 0,
         active=service.active,
-        siblings=tuple(await clinics.service_ids_for_product(uow, service.product_id))
-        if service.product_id
-        else (service.id,),
+        siblings=tuple(siblings) if service.product_id else (service.id,),
     )
 
 

@@ -12,10 +12,11 @@ from booking import repository
 from booking.models import Booking, BookingPolicy, Person, StandbyEntry
 from clinics.models import Clinic, Slot
 from notify import service as notify
-from notify.models import Kind, deliverable_at
+from notify.models import Kind, Medium, deliverable_at
 from priority import service as priority
 from priority.models import EVIDENCE
-from vaxbook.db import Connection, UnitOfWork
+from vaxbook.db import Connection, Read, UnitOfWork, mapped, read
+from vaxbook.i18n import Language
 from vaxbook.settings import DEFAULT_TIMEZONE
 
 Reach = tuple[notify.Recipient, str]
@@ -24,11 +25,19 @@ Reach = tuple[notify.Recipient, str]
 async def reach_of(conn: Connection, person_id: UUID) -> Reach | None:
     """How the person is reached (their account's, or their guardian's, choice), and their name; None when they
     cannot be (no phone, or they asked for no messages)."""
-    contact = await repository.contact_of(conn, person_id=person_id)
-    if contact is None:
-        return None
-    medium, destination, language, name = contact
-    return notify.Recipient(person_id=person_id, medium=medium, destination=destination, language=language), name
+    return await read(conn, reach_read(person_id))
+
+
+def reach_read(person_id: UUID) -> Read[Reach | None]:
+    """`reach_of`'s read, for a use case that folds it with its own reads."""
+
+    def reach(contact: tuple[Medium, str, Language, str] | None) -> Reach | None:
+        if contact is None:
+            return None
+        medium, destination, language, name = contact
+        return notify.Recipient(person_id=person_id, medium=medium, destination=destination, language=language), name
+
+    return mapped(repository.contact(person_id=person_id), reach)
 
 
 def _notice(
