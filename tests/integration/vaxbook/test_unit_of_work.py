@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import asyncpg
 import pytest
 
-from vaxbook.db import NestedCommit, UnitOfWork
+from vaxbook.db import NestedCommit, Read, UnitOfWork, each, one, read, read_together
 
 COUNT = "INSERT INTO attempt_counters (scope, window_started, attempts) VALUES ($1, now(), 1)"
 
@@ -43,3 +45,42 @@ async def test_a_helper_works_on_the_open_transactions_connection_and_only_insid
         assert uow.conn is conn
     async with uow.reads() as conn:
         assert uow.conn is conn
+
+
+async def test_a_statement_that_commits_on_its_own_refuses_to_join_a_transaction(
+    uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    async with uow.statement() as conn:
+        await conn.execute(COUNT, "alone")
+    async with uow.transaction():
+        with pytest.raises(NestedCommit):
+            async with uow.statement():
+                pass
+    assert await db.fetch("SELECT scope FROM attempt_counters") == [("alone",)]
+
+
+COUNTS = "SELECT scope, attempts FROM attempt_counters WHERE scope = ANY($1::text[]) AND attempts >= $2 ORDER BY scope"
+WINDOW = "SELECT scope, window_started FROM attempt_counters WHERE attempts = $1 ORDER BY scope"
+
+
+async def test_reads_folded_into_one_statement_answer_as_each_alone(uow: UnitOfWork, db: asyncpg.Connection) -> None:
+    """Each query numbers its parameters from $1 and gets its rows by their names, with their types, in their order;
+    a query that finds nothing gets no rows."""
+    await db.executemany(
+        "INSERT INTO attempt_counters (scope, window_started, attempts) VALUES ($1, now(), $2)",
+        [("a", 1), ("b", 2), ("c", 3)],
+    )
+    queries = (
+        Read(COUNTS, (["a", "b", "c"], 2), each(lambda r: (r["scope"], r["attempts"]))),
+        Read(WINDOW, (1,), one(lambda r: (r["scope"], r["window_started"]))),
+        Read(COUNTS, (["a"], 5), each(lambda r: r["scope"])),
+    )
+    async with uow.reads() as conn:
+        together = await read_together(conn, *queries)
+        alone = tuple([await read(conn, query) for query in queries])
+    assert together == alone
+    assert together[0] == [("b", 2), ("c", 3)]
+    scope, started = together[1]
+    assert scope == "a"
+    assert isinstance(started, datetime)
+    assert together[2] == []
