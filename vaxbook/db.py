@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -10,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
 import asyncpg
+import msgspec
 
 from vaxbook.errors import DatabaseUnavailable
 
@@ -24,13 +24,18 @@ else:
     Pool = asyncpg.Pool
 
 
+# msgspec writes JSON about ten times faster than the standard library (a booking sends four documents); what it
+# does not know (a Decimal, say) is written as its str(), as json.dumps(default=str) did
+_json_encoder = msgspec.json.Encoder(enc_hook=str)
+
+
 def _to_json(value: Any) -> str:
-    return json.dumps(value, default=str, ensure_ascii=False)
+    return _json_encoder.encode(value).decode()
 
 
 async def _init_connection(conn: Connection) -> None:
     for type_name in ("json", "jsonb"):
-        await conn.set_type_codec(type_name, encoder=_to_json, decoder=json.loads, schema="pg_catalog")
+        await conn.set_type_codec(type_name, encoder=_to_json, decoder=msgspec.json.decode, schema="pg_catalog")
 
 
 async def _keep_session(conn: Connection) -> None:
