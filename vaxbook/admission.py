@@ -45,7 +45,12 @@ class Admission:
 
     async def enter(self) -> None:
         """Wait for a turn, or raise Busy when the queue is full or the turn does not come in time."""
-        if self._slots.locked() and self.waiting >= self.limits.waiting:
+        if not self._slots.locked():  # a turn is free: taken at once, with no queue and no timer to set
+            await self._slots.acquire()
+            self.running += 1
+            RUNNING.inc()
+            return
+        if self.waiting >= self.limits.waiting:
             self._turn_away()
         self.waiting += 1
         WAITING.inc()

@@ -201,7 +201,17 @@ def each(to: Callable[[Row], T]) -> Callable[[Sequence[Row]], list[T]]:
 
 
 _column_names: dict[str, tuple[str, ...]] = {}
+_folded: dict[tuple[str, ...], str] = {}
 _PARAMETER = re.compile(r"\$(\d+)")
+
+
+def _fold(texts: tuple[str, ...], arities: tuple[int, ...]) -> str:
+    """One statement selecting each query's rows as an array, their parameters numbered on from the one before."""
+    columns, shift = [], 0
+    for sql, arity in zip(texts, arities, strict=True):
+        columns.append(f"ARRAY(SELECT q FROM ({_shifted(sql, shift)}) q)")  # noqa: S608 (the code's queries)
+        shift += arity
+    return f"SELECT {', '.join(columns)}"
 
 
 def _shifted(sql: str, by: int) -> str:
@@ -214,16 +224,14 @@ async def read_together(conn: Connection, *queries: Read[Any]) -> tuple[Any, ...
     PostgreSQL sends without their column names; those are learnt once per query text (by preparing it alone) and
     put back, so that each query's `rows_to` reads its rows as if it had run alone. Each query numbers its
     parameters from $1, as it would alone."""
-    columns: list[str] = []
-    args: list[Any] = []
     for query in queries:
         if query.sql not in _column_names:
             prepared = await conn.prepare(query.sql)
             _column_names[query.sql] = tuple(attribute.name for attribute in prepared.get_attributes())
-        sql = _shifted(query.sql, len(args))
-        columns.append(f"ARRAY(SELECT q FROM ({sql}) q)")  # noqa: S608 (queries of the code, none of input)
-        args.extend(query.args)
-    row = await conn.fetchrow(f"SELECT {', '.join(columns)}", *args)
+    texts = tuple(query.sql for query in queries)
+    if (statement := _folded.get(texts)) is None:
+        statement = _folded[texts] = _fold(texts, tuple(len(query.args) for query in queries))
+    row = await conn.fetchrow(statement, *(arg for query in queries for arg in query.args))
     assert row is not None
     return tuple(
         query.rows_to([dict(zip(_column_names[query.sql], values, strict=True)) for values in row[i]])
