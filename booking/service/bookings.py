@@ -308,49 +308,50 @@ async def book_in_one_statement(
     slot, clinic, service, person = screened.slot, screened.clinic, screened.service, screened.person
     group, used = screened.seat_plan.booked_under(None)
     staff = principal.role is not Role.CITIZEN
-    async with uow.statement() as conn:
-        for _ in range(5):
-            booking = Booking(
-                id=uuid4(),
-                clinic_id=slot.clinic_id,
-                slot_id=slot.id,
-                service_id=slot.service_id,
-                person_id=person.id,
-                dose_number=screened.dose,
-                code=common.new_code(),
-                status=BookingStatus.BOOKED,
-                starts_at=slot.starts_at,
-                ends_at=slot.ends_at,
-                moved_from=None,
-                created_at=now,  # the database's own time replaces it
-                timezone=clinic.timezone,
-                clinic_name=clinic.name,
-                clinic_address=clinic.address,
-                service_code=service.code,
-                service_name_vi=service.name_vi,
-                service_name_en=service.name_en,
-                priority_group_id=group.id if group else None,
-                priority_used=used if group else False,
-            )
+    for _ in range(5):
+        booking = Booking(
+            id=uuid4(),
+            clinic_id=slot.clinic_id,
+            slot_id=slot.id,
+            service_id=slot.service_id,
+            person_id=person.id,
+            dose_number=screened.dose,
+            code=common.new_code(),
+            status=BookingStatus.BOOKED,
+            starts_at=slot.starts_at,
+            ends_at=slot.ends_at,
+            moved_from=None,
+            created_at=now,  # the database's own time replaces it
+            timezone=clinic.timezone,
+            clinic_name=clinic.name,
+            clinic_address=clinic.address,
+            service_code=service.code,
+            service_name_vi=service.name_vi,
+            service_name_en=service.name_en,
+            priority_group_id=group.id if group else None,
+            priority_used=used if group else False,
+        )
+        async with uow.reads():
             notices = await messages.booked_notices(uow, booking, policy, now=now, reach=screened.reach)
-            write = repository.InOneStatement(
-                key_scope=idempotency.scope if idempotency else None,
-                key=idempotency.key if idempotency else None,
-                fingerprint=idempotency.fingerprint if idempotency else None,
-                keep_hours=policy.idempotency_hours,
-                lease_seconds=OLDER_RELEASE_LEASE_SECONDS,
-                attempt_scope=attempt_scope(principal, person.id),
-                attempt_limit=policy.max_attempts,
-                attempt_window_minutes=policy.attempt_window_minutes,
-                active_limit=policy.max_active_per_person,
-                siblings=list(screened.rules.siblings),
-                now=now,
-                early=screened.seat_plan.early,
-                audit=audit.entry(**booking_entry(principal, "booking.create", booking, dose_number=screened.dose)),
-                messages=notify.outbox_rows(notices, quiet=policy.quiet_hours, now=now),
-                answer=encode(booking),
-            )
-            try:
+        write = repository.InOneStatement(
+            key_scope=idempotency.scope if idempotency else None,
+            key=idempotency.key if idempotency else None,
+            fingerprint=idempotency.fingerprint if idempotency else None,
+            keep_hours=policy.idempotency_hours,
+            lease_seconds=OLDER_RELEASE_LEASE_SECONDS,
+            attempt_scope=attempt_scope(principal, person.id),
+            attempt_limit=policy.max_attempts,
+            attempt_window_minutes=policy.attempt_window_minutes,
+            active_limit=policy.max_active_per_person,
+            siblings=list(screened.rules.siblings),
+            now=now,
+            early=screened.seat_plan.early,
+            audit=audit.entry(**booking_entry(principal, "booking.create", booking, dose_number=screened.dose)),
+            messages=notify.outbox_rows(notices, quiet=policy.quiet_hours, now=now),
+            answer=encode(booking),
+        )
+        try:
+            async with seats.one_claim_at_a_time(slot.id), uow.statement() as conn:
                 booked_at = await repository.book_seat(
                     conn,
                     booking,
@@ -359,13 +360,13 @@ async def book_in_one_statement(
                     booked_by_staff=principal.id if staff else None,
                     write=write,
                 )
-            except repository.CodeTaken:
-                continue
-            except repository.NoSeatLeft:
-                raise priority.why_no_seat(screened.seat_plan) or SlotFull() from None
-            except repository.AttemptsSpent as spent:
-                raise too_many_attempts(spent.wait_seconds) from None
-            return None if booked_at is None else replace(booking, created_at=booked_at)
+        except repository.CodeTaken:
+            continue
+        except repository.NoSeatLeft:
+            raise priority.why_no_seat(screened.seat_plan) or SlotFull() from None
+        except repository.AttemptsSpent as spent:
+            raise too_many_attempts(spent.wait_seconds) from None
+        return None if booked_at is None else replace(booking, created_at=booked_at)
     raise RuntimeError("five booking codes in a row were taken")
 
 
