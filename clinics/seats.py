@@ -3,7 +3,8 @@ away) and of the seats held back for priority groups (`slot_reservations`). Book
 none of them writes these columns itself.
 
 A seat is granted only by a conditional UPDATE that checks what is left in the same statement: nothing here reads
-a count and writes it back.
+a count and writes it back. A seat of everyone's is claimed by the database function `claim_seat` (migration 0020),
+which `claim` calls and so does the booking written in one statement (`book_seat`): the rule is written once.
 
 Lock order. A transaction that takes several of these locks takes them in this order, so that no two wait on
 each other in a circle:
