@@ -48,7 +48,7 @@ async def one_claim_at_a_time(slot_id: UUID) -> AsyncIterator[None]:
     here, holding no database connection, where they would wait at the slot's row lock holding one (and a rush on one
     slot would hold every pooled connection while the rest of the city waits). Only the order of the writes changes:
     the seat is granted by the database as ever, and other processes take their turns at the row lock."""
-    turns = _turns.setdefault(slot_id, _Turns())
+    turns = _turns.get(slot_id) or _turns.setdefault(slot_id, _Turns())
     turns.users += 1
     try:
         async with turns.lock:

@@ -331,8 +331,7 @@ async def book_in_one_statement(
             priority_group_id=group.id if group else None,
             priority_used=used if group else False,
         )
-        async with uow.reads():
-            notices = await messages.booked_notices(uow, booking, policy, now=now, reach=screened.reach)
+        notices = await messages.booked_notices(uow, booking, policy, now=now, reach=screened.reach)
         write = repository.InOneStatement(
             key_scope=idempotency.scope if idempotency else None,
             key=idempotency.key if idempotency else None,
