@@ -26,7 +26,8 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from vaxbook.db import Connection
+from vaxbook.db import LOCK_TIMEOUT_MS, Connection
+from vaxbook.errors import Busy
 
 # Locks
 
@@ -43,16 +44,24 @@ _turns: dict[UUID, _Turns] = {}
 
 
 @asynccontextmanager
-async def one_claim_at_a_time(slot_id: UUID) -> AsyncIterator[None]:
+async def one_claim_at_a_time(slot_id: UUID, *, wait_seconds: float = LOCK_TIMEOUT_MS / 1000) -> AsyncIterator[None]:
     """In this process, one write that claims a seat of this slot at a time, in the order they came: the others wait
     here, holding no database connection, where they would wait at the slot's row lock holding one (and a rush on one
     slot would hold every pooled connection while the rest of the city waits). Only the order of the writes changes:
-    the seat is granted by the database as ever, and other processes take their turns at the row lock."""
+    the seat is granted by the database as ever, and other processes take their turns at the row lock. A turn that
+    does not come within `wait_seconds` (as long as a statement waits for a row lock) is Busy, as that wait is."""
     turns = _turns.get(slot_id) or _turns.setdefault(slot_id, _Turns())
     turns.users += 1
     try:
-        async with turns.lock:
+        try:
+            async with asyncio.timeout(wait_seconds):
+                await turns.lock.acquire()
+        except TimeoutError:
+            raise Busy() from None
+        try:
             yield
+        finally:
+            turns.lock.release()
     finally:
         turns.users -= 1
         if turns.users == 0:

@@ -29,7 +29,9 @@ class CuttableProxy:
     def _commits(self, data: bytes) -> bool:
         """Whether these messages commit: a COMMIT, or a Bind running a statement that commits on its own."""
         self._committing.update(PREPARED_ONE_STATEMENT_WRITE.findall(data))
-        return COMMIT in data or any(re.search(rb"B.{4}\x00" + name + rb"\x00", data) for name in self._committing)
+        return COMMIT in data or any(
+            re.search(rb"B.{4}\x00" + name + rb"\x00", data, re.DOTALL) for name in self._committing
+        )
 
     async def start(self) -> int:
         self._server = await asyncio.start_server(self._accept, self.host, 0)

@@ -29,13 +29,20 @@ else:
 _json_encoder = msgspec.json.Encoder(enc_hook=str)
 
 
-def _to_json(value: Any) -> str:
-    return _json_encoder.encode(value).decode()
+def _jsonb_out(value: Any) -> bytes:
+    return b"\x01" + _json_encoder.encode(value)  # jsonb's binary form: a version byte, then the text
+
+
+def _jsonb_in(data: bytes) -> Any:
+    return msgspec.json.decode(data[1:])
 
 
 async def _init_connection(conn: Connection) -> None:
-    for type_name in ("json", "jsonb"):
-        await conn.set_type_codec(type_name, encoder=_to_json, decoder=msgspec.json.decode, schema="pg_catalog")
+    # binary, so that a json value is read the same inside a record (read_together) as on its own
+    await conn.set_type_codec("jsonb", encoder=_jsonb_out, decoder=_jsonb_in, schema="pg_catalog", format="binary")
+    await conn.set_type_codec(
+        "json", encoder=_json_encoder.encode, decoder=msgspec.json.decode, schema="pg_catalog", format="binary"
+    )
 
 
 async def _keep_session(conn: Connection) -> None:
@@ -101,6 +108,11 @@ class UnitOfWork:
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
         self._conn: Connection | None = None
+
+    @property
+    def holds_connection(self) -> bool:
+        """Whether a block of this unit of work has a connection open (a statement of its own cannot run now)."""
+        return self._conn is not None
 
     @property
     def conn(self) -> Connection:
@@ -202,7 +214,8 @@ def each(to: Callable[[Row], T]) -> Callable[[Sequence[Row]], list[T]]:
 
 _column_names: dict[str, tuple[str, ...]] = {}
 _folded: dict[tuple[str, ...], str] = {}
-_PARAMETER = re.compile(r"\$(\d+)")
+# a parameter, or what may hold a `$` that is none: a quoted literal or name, a comment
+_PARAMETER = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|\$(\d+)")
 
 
 def _fold(texts: tuple[str, ...], arities: tuple[int, ...]) -> str:
@@ -215,8 +228,26 @@ def _fold(texts: tuple[str, ...], arities: tuple[int, ...]) -> str:
 
 
 def _shifted(sql: str, by: int) -> str:
-    """The query with its parameters renumbered from $1 + by."""
-    return _PARAMETER.sub(lambda number: f"${int(number.group(1)) + by}", sql)
+    """The query with its parameters renumbered from $1 + by (and quoted text and comments left as they are)."""
+
+    def renumbered(found: re.Match[str]) -> str:
+        return found.group(0) if found.group(1) is None else f"${int(found.group(1)) + by}"
+
+    return _PARAMETER.sub(renumbered, sql).strip().removesuffix(";")
+
+
+async def _learnt(conn: Connection, query: Read[Any]) -> tuple[str, ...]:
+    """A query's column names, once it is known to fold: it takes the parameters it is given, and each column is of
+    a type every connection decodes inside a record (PostgreSQL's own; a type of this schema is learnt by each
+    connection on its own, which a record nested in another does not give it the chance to)."""
+    prepared = await conn.prepare(query.sql)
+    if len(prepared.get_parameters()) != len(query.args):
+        raise ValueError(f"a query to fold takes {len(prepared.get_parameters())} parameters, given {len(query.args)}")
+    attributes = prepared.get_attributes()
+    foreign = [a.name for a in attributes if a.type.schema != "pg_catalog"]
+    if foreign:
+        raise ValueError(f"columns {foreign} are of types a folded read cannot decode: read this query alone")
+    return tuple(a.name for a in attributes)
 
 
 async def read_together(conn: Connection, *queries: Read[Any]) -> tuple[Any, ...]:
@@ -226,8 +257,7 @@ async def read_together(conn: Connection, *queries: Read[Any]) -> tuple[Any, ...
     parameters from $1, as it would alone."""
     for query in queries:
         if query.sql not in _column_names:
-            prepared = await conn.prepare(query.sql)
-            _column_names[query.sql] = tuple(attribute.name for attribute in prepared.get_attributes())
+            _column_names[query.sql] = await _learnt(conn, query)
     texts = tuple(query.sql for query in queries)
     if (statement := _folded.get(texts)) is None:
         statement = _folded[texts] = _fold(texts, tuple(len(query.args) for query in queries))

@@ -20,7 +20,7 @@ import asyncpg
 from litestar.params import HeaderParameter
 
 from vaxbook.db import Connection, UnitOfWork
-from vaxbook.errors import Busy, DomainError, Invalid
+from vaxbook.errors import Busy, DomainError, Invalid, TooManyRequests
 from vaxbook.i18n import Text
 
 T = TypeVar("T")
@@ -111,7 +111,8 @@ async def run_once(
         except LongWay:
             pass
         except DomainError as refusal:
-            if count is not None and refusal.status < 500:
+            # counted in the statement and rolled back with it; past the limit, counting again would only refuse again
+            if count is not None and refusal.status < 500 and not isinstance(refusal, TooManyRequests):
                 await _count_again(uow, count)
             raise
         else:

@@ -275,8 +275,8 @@ async def book(
 
     async def in_one_statement() -> Booking | None:
         assert screened is not None
-        if through_draw or any(r.left for r in screened.seat_plan.usable):
-            raise LongWay()  # a draw's turn, or a held-back seat to claim
+        if through_draw or any(r.left for r in screened.seat_plan.usable) or uow.holds_connection:
+            raise LongWay()  # a draw's turn, a held-back seat to claim, or a caller's transaction to join
         return await book_in_one_statement(uow, principal, policy, screened, now=now, idempotency=idempotency)
 
     return await run_once(

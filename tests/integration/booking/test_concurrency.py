@@ -46,7 +46,7 @@ BEGIN
     IF s.booked + s.held_back >= s.capacity THEN
         RETURN false;
     END IF;
-    PERFORM pg_sleep(0.005);  -- the gap between the read and the write, wide enough to be seen in a test
+    PERFORM pg_sleep(0.05);  -- the gap between the read and the write, wide enough to be seen in a test
     UPDATE slots SET booked = s.booked + 1 WHERE clinic_id = p_clinic AND id = p_slot;
     RETURN true;
 END

@@ -84,3 +84,20 @@ async def test_reads_folded_into_one_statement_answer_as_each_alone(uow: UnitOfW
     assert scope == "a"
     assert isinstance(started, datetime)
     assert together[2] == []
+
+
+async def test_a_folded_read_keeps_quoted_dollars_reads_json_and_refuses_what_it_cannot_decode(
+    uow: UnitOfWork,
+) -> None:
+    quoted = Read(
+        "SELECT $1::text || ' costs $2' AS said, '{\"a\": [1, \"Cần Thơ\"]}'::jsonb AS doc -- not $3\n;",
+        ("it",),
+        one(lambda r: (r["said"], r["doc"])),
+    )
+    counted = Read("SELECT $1::int + $2::int AS total", (2, 3), one(lambda r: r["total"]))
+    async with uow.reads() as conn:
+        assert await read_together(conn, counted, quoted) == (5, ("it costs $2", {"a": [1, "Cần Thơ"]}))
+        with pytest.raises(ValueError, match="cannot decode"):
+            await read_together(conn, Read("SELECT s FROM attempt_counters s", (), each(lambda r: r)))
+        with pytest.raises(ValueError, match="takes 1 parameters, given 0"):
+            await read_together(conn, Read("SELECT $1::int AS n", (), each(lambda r: r)))

@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from clinics import seats
+from vaxbook.errors import Busy
 
 
 async def test_claims_of_one_slot_take_turns_in_order_and_other_slots_do_not_wait() -> None:
@@ -62,3 +63,12 @@ async def test_a_claim_given_up_while_waiting_leaves_the_turns_as_they_were() ->
     assert seats._turns == {}
     async with seats.one_claim_at_a_time(slot):
         pass
+
+
+async def test_a_turn_that_does_not_come_in_time_is_busy() -> None:
+    slot = uuid4()
+    async with seats.one_claim_at_a_time(slot):
+        with pytest.raises(Busy):
+            async with seats.one_claim_at_a_time(slot, wait_seconds=0.05):
+                pytest.fail("two claims of one slot at once")
+    assert seats._turns == {}
