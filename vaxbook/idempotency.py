@@ -88,11 +88,16 @@ async def run_once(
     `in_one_statement` is the same work as one database statement that also claims the key, counts the attempt and
     keeps the answer (no BEGIN, no COMMIT, no lock held across a round trip): it returns the result, or None when
     the key was taken by another request (whose answer is then this one's), or raises LongWay to have the
-    transaction run instead. A refusal it raises is counted again on its own, as the transaction's is.
+    transaction run instead. A refusal it raises is counted again on its own, as the transaction's is. With it, a
+    first press is not preceded by a lookup of its key: a repeat is found by the statement's claim of the key, or
+    by a lookup when the screen answers (a refusal, or the person's own booking).
     """
     if key is not None or screen is not None:
         async with uow.reads() as conn:
-            kept = await _kept(conn, key, keep_hours) if key is not None else None
+            # a write in one statement claims the key itself, and a repeat gets the first answer from there: the key
+            # is looked up first only for the transaction's way, and otherwise only when the screen answers
+            look_first = key is not None and in_one_statement is None
+            kept = await _kept(conn, key, keep_hours) if look_first else None
             try:
                 early = await screen() if kept is None and screen is not None else None
             except DomainError:
@@ -100,6 +105,8 @@ async def run_once(
                 if key is None or (kept := await _kept(conn, key, keep_hours)) is None:
                     raise
                 early = None
+            if early is not None and key is not None and not look_first:
+                kept = await _kept(conn, key, keep_hours)
         if kept is not None:
             assert key is not None
             return _replay(key, kept, decode)
