@@ -97,7 +97,7 @@ async def run_once(
             # a write in one statement claims the key itself, and a repeat gets the first answer from there: the key
             # is looked up first only for the transaction's way, and otherwise only when the screen answers
             look_first = key is not None and in_one_statement is None
-            kept = await _kept(conn, key, keep_hours) if look_first else None
+            kept = await _kept(conn, key, keep_hours) if key is not None and look_first else None
             try:
                 early = await screen() if kept is None and screen is not None else None
             except DomainError:
