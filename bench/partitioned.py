@@ -30,12 +30,11 @@ from uuid import UUID
 from bench import data, loadgen, server
 from bench.loadgen import Records, request
 from bench.raw import RawJob, RawRecords
-from bench.run import recreate
 from bench.scenarios import book_items, check_slot, check_slots, json_auth, ratio, raw_summary
 from bench.stats import by_status, durations, latency, rate, summary
 from bench.workers import run_workers
 from vaxbook import migrate
-from vaxbook.embedded import embedded_server, with_database
+from vaxbook.embedded import embedded_server, recreate_database, with_database
 
 DATABASE = "vaxbook_shard"
 
@@ -91,7 +90,7 @@ def _one_count(
         shards = []
         for n in range(count):
             admin = stack.enter_context(embedded_server(scratch / f"pg{n}", delete_on_exit=True))
-            asyncio.run(recreate(admin, DATABASE))
+            asyncio.run(recreate_database(admin, DATABASE))
             dsn = with_database(admin, DATABASE)
             migrate.upgrade(dsn)
             shards.append(Shard(asyncio.run(data.build(dsn, key))))

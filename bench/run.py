@@ -12,11 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
 from bench import data, scenarios, server
 from vaxbook import migrate
-from vaxbook.embedded import embedded_server, with_database
+from vaxbook.embedded import embedded_server, recreate_database, with_database
 
 DATABASE = "vaxbook_bench"
 
@@ -28,7 +26,7 @@ def run(
     with tempfile.TemporaryDirectory(prefix="vaxbook-bench-") as scratch_name:
         scratch = Path(scratch_name)
         with _server_dsn(database_url, scratch) as admin_dsn:
-            asyncio.run(recreate(admin_dsn))
+            asyncio.run(recreate_database(admin_dsn, DATABASE))
             dsn = with_database(admin_dsn, DATABASE)
             migrate.upgrade(dsn)
             key = secrets.token_urlsafe(48)
@@ -76,13 +74,3 @@ def _server_dsn(database_url: str | None, scratch: Path) -> Iterator[str]:
         return
     with embedded_server(scratch / "pg", delete_on_exit=True) as admin_dsn:
         yield admin_dsn
-
-
-async def recreate(admin_dsn: str, name: str = DATABASE) -> None:
-    """The database `name` on that server, empty: dropped (with whoever is connected) and made again."""
-    conn = await asyncpg.connect(admin_dsn)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -109,7 +108,7 @@ def _prefixed(names: str, table: str) -> str:
     return ", ".join(f"{table}.{c}" for c in names.split(", "))
 
 
-def _person(row: asyncpg.Record | Mapping[str, Any]) -> Person:
+def _person(row: Row) -> Person:
     relation = row["relation"]
     return Person(**{**dict(row), "sex": Sex(row["sex"]), "relation": Relation(relation) if relation else None})
 
@@ -820,7 +819,7 @@ _VACCINATION_FROM = (
 )
 
 
-def _vaccination(row: asyncpg.Record | Mapping[str, Any]) -> Vaccination:
+def _vaccination(row: Row) -> Vaccination:
     return Vaccination(**{**dict(row), "injection_site": InjectionSite(row["injection_site"])})
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -25,7 +24,7 @@ from clinics.models import (
     age_range_inverted,
     validity_inverted,
 )
-from vaxbook.db import Connection, Read, assignments, each, insertion, one, read
+from vaxbook.db import Connection, Read, Row, assignments, each, insertion, one, read
 
 _CLINIC = "id, code, name, kind, province, district, ward, address, timezone, active"
 _SERVICE = "id, code, name_vi, name_en, kind, product_id, min_age_days, max_age_days, eligible_sex, active"
@@ -37,7 +36,6 @@ _TEMPLATE = (
     "id, clinic_id, service_id, weekday, start_time, end_time, slot_minutes, capacity, valid_from, valid_until, active"
 )
 
-Row = asyncpg.Record | Mapping[str, Any]
 
 CLINIC_INSERTABLE = frozenset(_CLINIC.split(", ")) - {"id"}
 SERVICE_INSERTABLE = frozenset(_SERVICE.split(", ")) - {"id"}

@@ -503,20 +503,13 @@ async def recent_draws(uow: UnitOfWork, *, limit: int = 50) -> list[tuple[Draw, 
         return await repository.recent_draws(conn, limit=limit)
 
 
-async def check_no_draw(uow: UnitOfWork, slot: Slot, zone: tzinfo) -> None:
-    """Refuse a direct booking of a slot whose seats go by a draw not yet settled (a friendly early answer: the
-    seat claim itself refuses such a slot too)."""
-    async with uow.transaction() as conn:
-        draw = await repository.draw_of(conn, clinic_id=slot.clinic_id, slot_id=slot.id)
-    refuse_while_drawing(draw, zone)
-
-
 def draw_read(slot: Slot) -> Read[Draw | None]:
     return repository.draw(clinic_id=slot.clinic_id, slot_id=slot.id)
 
 
 def refuse_while_drawing(draw: Draw | None, zone: tzinfo) -> None:
-    """`check_no_draw` from the slot's draw, read with the caller's other reads."""
+    """Refuse a direct booking of a slot whose seats go by a draw not yet settled (a friendly early answer: the
+    seat claim itself refuses such a slot too), from the slot's draw read with the caller's other reads."""
     if draw is not None and draw.settled_at is None:
         raise DrawInProgress(closes_at=draw.closes_at.astimezone(zone))
 

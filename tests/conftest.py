@@ -18,7 +18,7 @@ from clinics import seats
 from vaxbook import db as vaxbook_db
 from vaxbook import migrate
 from vaxbook.app import create_app
-from vaxbook.embedded import embedded_server, ensure_login_role, with_database, with_user
+from vaxbook.embedded import embedded_server, ensure_login_role, recreate_database, with_database, with_user
 from vaxbook.settings import Settings
 
 TEST_DATABASE = "vaxbook_test"
@@ -52,15 +52,7 @@ def fresh_database(server_dsn: str, name: str) -> str:
     # under `pytest -n N` each process has its own database, should they share a TEST_DATABASE_URL server
     name += os.environ.get("PYTEST_XDIST_WORKER", "")
 
-    async def recreate() -> None:
-        conn = await asyncpg.connect(server_dsn)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-
-    asyncio.run(recreate())
+    asyncio.run(recreate_database(server_dsn, name))
     return with_database(server_dsn, name)
 
 

@@ -38,9 +38,21 @@ async def record(
     clinic_id: UUID | None = None,
     details: dict[str, Any] | None = None,
 ) -> None:
-    row = entry(
-        actor=actor, action=action, object_type=object_type, object_id=object_id, clinic_id=clinic_id, details=details
+    await insert(
+        conn,
+        entry(
+            actor=actor,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            clinic_id=clinic_id,
+            details=details,
+        ),
     )
+
+
+async def insert(conn: Connection, row: dict[str, Any]) -> None:
+    """Write an audit row made by `entry`."""
     await conn.execute(
         """
         INSERT INTO audit_log (actor_kind, actor_id, action, object_type, object_id, clinic_id, details)
@@ -59,7 +71,7 @@ def entry(
     clinic_id: UUID | None = None,
     details: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """An audit row, for a database function that writes it with the change (`record` writes it itself)."""
+    """An audit row: for `insert`, or for a database function that writes it with the change."""
     return {
         "actor_kind": actor.audit_kind,
         "actor_id": actor.audit_id,

@@ -74,6 +74,16 @@ async def ensure_database(admin_dsn: str, name: str) -> None:
         await conn.close()
 
 
+async def recreate_database(admin_dsn: str, name: str) -> None:
+    """The database `name` on that server, empty: dropped (with whoever is connected) and made again."""
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
 async def ensure_login_role(admin_dsn: str, login: str, password: str | None = None) -> None:
     """A login role in the application's role (both made when missing): what the service connects as."""
     conn = await asyncpg.connect(admin_dsn)

@@ -96,7 +96,7 @@ async def run_once(
         async with uow.reads() as conn:
             # a write in one statement claims the key itself, and a repeat gets the first answer from there: the key
             # is looked up first only for the transaction's way, and otherwise only when the screen answers
-            look_first = key is not None and in_one_statement is None
+            look_first = in_one_statement is None
             kept = await _kept(conn, key, keep_hours) if key is not None and look_first else None
             try:
                 early = await screen() if kept is None and screen is not None else None
@@ -151,10 +151,7 @@ async def _answer_of_the_first(
     """The answer kept under a key another request claimed first (it committed before this one could claim it)."""
     assert key is not None, "only a key can be taken by another request"
     async with uow.reads() as conn:
-        kept = await _kept(conn, key, keep_hours)
-    if kept is None:  # claimed by an older release's request that may still be running: come back in a second
-        raise Busy()
-    return _replay(key, kept, decode)
+        return _replay(key, await _kept_or_busy(conn, key, keep_hours), decode)
 
 
 async def _count_again(uow: UnitOfWork, count: Count) -> None:
@@ -206,8 +203,11 @@ async def _claim(conn: Connection, key: IdempotencyKey, keep_hours: int) -> _Kep
         keep_hours,
         float(OLDER_RELEASE_LEASE_SECONDS),
     )
-    if claimed:
-        return None
+    return None if claimed else await _kept_or_busy(conn, key, keep_hours)
+
+
+async def _kept_or_busy(conn: Connection, key: IdempotencyKey, keep_hours: int) -> _Kept:
+    """The answer under a key this request could not claim."""
     kept = await _kept(conn, key, keep_hours)
     if kept is None:  # claimed by an older release's request that may still be running: come back in a second
         raise Busy()

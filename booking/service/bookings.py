@@ -30,6 +30,7 @@ from booking.models import (
 from booking.service import common, messages
 from booking.service.common import (
     attempt_scope,
+    booked_by,
     booking_entry,
     booking_for,
     check_clinic_scope,
@@ -307,7 +308,7 @@ async def book_in_one_statement(
     vaccine (their wait must end with the booking, which the transaction's way does)."""
     slot, clinic, service, person = screened.slot, screened.clinic, screened.service, screened.person
     group, used = screened.seat_plan.booked_under(None)
-    staff = principal.role is not Role.CITIZEN
+    account, staff = booked_by(principal)
     for _ in range(5):
         booking = Booking(
             id=uuid4(),
@@ -345,7 +346,7 @@ async def book_in_one_statement(
             siblings=list(screened.rules.siblings),
             now=now,
             early=screened.seat_plan.early,
-            audit=audit.entry(**booking_entry(principal, "booking.create", booking, dose_number=screened.dose)),
+            audit=booking_entry(principal, "booking.create", booking, dose_number=screened.dose),
             messages=notify.outbox_rows(notices, quiet=policy.quiet_hours, now=now),
             answer=encode(booking),
         )
@@ -355,8 +356,8 @@ async def book_in_one_statement(
                     conn,
                     booking,
                     product_id=screened.rules.product_id,
-                    booked_by_account=None if staff else principal.id,
-                    booked_by_staff=principal.id if staff else None,
+                    booked_by_account=account,
+                    booked_by_staff=staff,
                     write=write,
                 )
         except repository.CodeTaken:

@@ -101,15 +101,11 @@ async def booking_for(conn: Connection, principal: Principal, booking_id: UUID) 
 
 
 async def rules_of(uow: UnitOfWork, service_id: UUID) -> ServiceRules:
-    return (await service_and_rules(uow, service_id))[1]
-
-
-async def service_and_rules(uow: UnitOfWork, service_id: UUID) -> tuple[Service, ServiceRules]:
     service = await clinics.get_service(uow, service_id)
     if service.product_id is None:
-        return service, rules_from(service, None, [])
+        return rules_from(service, None, [])
     product = await quotas.get_product(uow, service.product_id)
-    return service, rules_from(service, product, await clinics.service_ids_for_product(uow, service.product_id))
+    return rules_from(service, product, await clinics.service_ids_for_product(uow, service.product_id))
 
 
 def rules_from(service: Service, product: VaccineProduct | None, siblings: list[UUID]) -> ServiceRules:
@@ -335,6 +331,11 @@ def new_code() -> str:
     return f"{chars[:4]}-{chars[4:]}"
 
 
+def booked_by(principal: Principal) -> tuple[UUID | None, UUID | None]:
+    """Who made a booking: (the citizen's account, the staff member), one of them."""
+    return (principal.id, None) if principal.role is Role.CITIZEN else (None, principal.id)
+
+
 async def insert_booking(
     conn: Connection,
     principal: Principal,
@@ -345,7 +346,7 @@ async def insert_booking(
     dose: int,
     moved_from: UUID | None = None,
 ) -> Booking:
-    staff = principal.role is not Role.CITIZEN
+    account, staff = booked_by(principal)
     for _ in range(5):
         booking = await repository.insert_booking(
             conn,
@@ -359,8 +360,8 @@ async def insert_booking(
             starts_at=slot.starts_at,
             ends_at=slot.ends_at,
             moved_from=moved_from,
-            booked_by_account=None if staff else principal.id,
-            booked_by_staff=principal.id if staff else None,
+            booked_by_account=account,
+            booked_by_staff=staff,
         )
         if booking is not None:
             return booking
@@ -368,18 +369,19 @@ async def insert_booking(
 
 
 async def record_booking(conn: Connection, actor: Actor, action: str, booking: Booking, **details: object) -> None:
-    await audit.record(conn, **booking_entry(actor, action, booking, **details))
+    await audit.insert(conn, booking_entry(actor, action, booking, **details))
 
 
 def booking_entry(actor: Actor, action: str, booking: Booking, **details: object) -> dict[str, Any]:
-    return {
-        "actor": actor,
-        "action": action,
-        "object_type": "booking",
-        "object_id": booking.id,
-        "clinic_id": booking.clinic_id,
-        "details": {"person_id": booking.person_id, "slot_id": booking.slot_id, "code": booking.code, **details},
-    }
+    """A booking's audit row."""
+    return audit.entry(
+        actor=actor,
+        action=action,
+        object_type="booking",
+        object_id=booking.id,
+        clinic_id=booking.clinic_id,
+        details={"person_id": booking.person_id, "slot_id": booking.slot_id, "code": booking.code, **details},
+    )
 
 
 async def record_entry(conn: Connection, actor: Actor, action: str, entry: StandbyEntry) -> None:
