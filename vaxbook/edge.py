@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections.abc import Iterable
 from contextlib import suppress
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl
 
 from litestar import Request
-from litestar.datastructures import MutableScopeHeaders
 from litestar.types import Message, Scope
 
 from vaxbook.errors import FieldError, Invalid
@@ -165,16 +165,30 @@ PAGE_POLICY = (
 )
 HSTS = "max-age=31536000; includeSubDomains"
 
+_ALWAYS_PAIRS = [(name.lower().encode(), value.encode()) for name, value in _ALWAYS.items()]
+_REPLACED = frozenset(name for name, _ in _ALWAYS_PAIRS) | {b"x-request-id"}
+_NO_STORE = (b"cache-control", b"no-store")
+_API_POLICY = (b"content-security-policy", API_POLICY.encode())
+_PAGE_POLICY = (b"content-security-policy", PAGE_POLICY.encode())
+_HSTS = (b"strict-transport-security", HSTS.encode())
 
-def protect(message: Message, scope: Scope) -> None:
-    """Adds the security headers to a response's start message, leaving any the handler set itself."""
-    headers = MutableScopeHeaders.from_message(message)
-    for name, value in _ALWAYS.items():
-        headers[name] = value
-    if "cache-control" not in headers:
-        headers["Cache-Control"] = "no-store"
-    if "content-security-policy" not in headers:
-        page = headers.get("content-type", "").startswith("text/html")
-        headers["Content-Security-Policy"] = PAGE_POLICY if page else API_POLICY
+
+def protect(message: Message, scope: Scope, request_id: str) -> None:
+    """Adds the security headers and the request id to a response's start message, in one pass over the headers the
+    handler set: those of `_ALWAYS` and X-Request-ID replace the handler's own, the others are added only where the
+    handler set none."""
+    given = cast(Iterable[tuple[bytes, bytes]], message.get("headers", ()))
+    headers = [(name.lower(), value) for name, value in given]
+    names = {name for name, _ in headers}
+    if not names.isdisjoint(_REPLACED):
+        headers = [(name, value) for name, value in headers if name not in _REPLACED]
+    headers += _ALWAYS_PAIRS
+    headers.append((b"x-request-id", request_id.encode("latin-1")))
+    if b"cache-control" not in names:
+        headers.append(_NO_STORE)
+    if b"content-security-policy" not in names:
+        page = any(name == b"content-type" and value.startswith(b"text/html") for name, value in headers)
+        headers.append(_PAGE_POLICY if page else _API_POLICY)
     if scope.get("scheme") == "https":
-        headers["Strict-Transport-Security"] = HSTS
+        headers.append(_HSTS)
+    message["headers"] = headers  # type: ignore[typeddict-unknown-key]  # Message is any ASGI event

@@ -15,7 +15,6 @@ import asyncpg
 import structlog
 from litestar import Controller, Request, get
 from litestar.connection import ASGIConnection
-from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.handlers.base import BaseRouteHandler
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
@@ -61,8 +60,7 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableScopeHeaders.from_message(message)["X-Request-ID"] = request_id
-                edge.protect(message, scope)
+                edge.protect(message, scope, request_id)
             await send(message)
 
         # bind and reset by token: structlog's bound_contextvars reads every context variable first, a cost each

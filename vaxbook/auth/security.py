@@ -3,15 +3,21 @@ table's (vaxbook/policy.py)."""
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import hmac
+import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import msgspec
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import ImproperlyConfiguredException, NotAuthorizedException
 from litestar.middleware.authentication import AuthenticationResult
 from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 
@@ -101,20 +107,77 @@ def decode(auth: JWTAuth[Principal, Token], encoded: str) -> Token:
 
 
 def _checked(auth: JWTAuth[Principal, Token], encoded: str) -> Token:
-    refusal: NotAuthorizedException | None = None
-    for secret in (auth.token_secret, *getattr(auth, "previous_secrets", ())):
-        try:
-            return Token.decode(
-                encoded_token=encoded,
-                secret=secret,
-                algorithm=auth.algorithm,
-                issuer=auth.accepted_issuers,
-                require_claims=auth.require_claims,
-            )
-        except NotAuthorizedException as error:
-            refusal = refusal or error
-    assert refusal is not None
-    raise refusal
+    """The token's claims, when it is an HS256 token signed with one of `auth`'s keys, from ISSUER, for a subject,
+    and within its times; NotAuthorizedException for anything else.
+
+    What PyJWT and Litestar's Token.decode accept, checked with the standard library and msgspec in a few
+    microseconds instead of about a tenth of a millisecond: on a rush every first press carries a token never seen.
+    Stricter than they are in two ways, neither of which a token of ours ever meets: the header holds `alg` and `typ`
+    alone, and no segment carries `=` padding."""
+    header, dot, rest = encoded.partition(".")
+    payload, dot2, signature = rest.partition(".")
+    if not (dot and dot2 and all(_SEGMENT.fullmatch(part) for part in (header, payload, signature))):
+        raise _refused()
+    signed = encoded[: len(header) + 1 + len(payload)].encode("ascii")
+    keys = (auth.token_secret, *getattr(auth, "previous_secrets", ()))
+    if not any(hmac.compare_digest(_hs256(key, signed), signature) for key in keys):
+        raise _refused()
+    try:
+        if _decoded(header) not in _HEADERS:
+            raise _refused()
+        claims = _decoded(payload)
+        now = time.time()
+        if (
+            not isinstance(claims, dict)
+            or not isinstance(claims["sub"], str)
+            or claims.get("iss") not in auth.accepted_issuers
+        ):
+            raise _refused()
+        if not _instant(claims["exp"]) > now or not _instant(claims.get("nbf", 0)) <= now:
+            raise _refused()
+        # as Litestar does: a claim that is no field of Token goes to its extras, over a same-named one there
+        extras = {**claims.get("extras", {}), **{k: v for k, v in claims.items() if k not in _TOKEN_FIELDS}}
+        fields = {k: v for k, v in claims.items() if k in _TOKEN_FIELDS and k not in ("exp", "iat", "extras")}
+        return Token(
+            exp=datetime.fromtimestamp(claims["exp"], UTC),
+            iat=datetime.fromtimestamp(_instant(claims["iat"]), UTC),
+            **fields,
+            extras=extras,
+        )
+    except (
+        KeyError,
+        TypeError,
+        ValueError,
+        OverflowError,
+        OSError,
+        msgspec.DecodeError,
+        ImproperlyConfiguredException,
+    ):
+        raise _refused() from None
+
+
+def _hs256(key: str, signed: bytes) -> str:
+    return base64.urlsafe_b64encode(hmac.digest(key.encode(), signed, "sha256")).rstrip(b"=").decode("ascii")
+
+
+def _decoded(segment: str) -> Any:
+    return msgspec.json.decode(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+
+
+def _instant(value: Any) -> float:
+    """A NumericDate claim (seconds since the epoch, as a JSON number; true and false are not numbers)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(value)
+    return float(value)
+
+
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
+_HEADERS = ({"alg": "HS256", "typ": "JWT"}, {"alg": "HS256"})
+_TOKEN_FIELDS = frozenset(field.name for field in dataclasses.fields(Token))
+
+
+def _refused() -> NotAuthorizedException:
+    return NotAuthorizedException("Invalid token")
 
 
 class OptionalCaller:
