@@ -96,8 +96,8 @@ from vaxbook.observability import (
     HealthController,
     MetricsController,
     RequestContextMiddleware,
+    RequestMetrics,
     configure_logging,
-    prometheus_config,
 )
 from vaxbook.openapi import ApiDescription
 from vaxbook.policy import enforce as enforce_policy
@@ -311,7 +311,6 @@ def create_app(
     window = Window(
         early=timedelta(minutes=settings.checkin_early_minutes), late=timedelta(minutes=settings.checkin_late_minutes)
     )
-    metrics = prometheus_config()
     configure_logging(json=settings.log_json, level=settings.log_level)
 
     admission = Admission(
@@ -322,7 +321,7 @@ def create_app(
         FloodGuard(settings.rate_limit_per_minute, clock or SystemClock()) if settings.rate_limit_per_minute else None
     )
     middleware: list[Middleware] = [
-        metrics.middleware,
+        RequestMetrics,
         *([flood_guard_middleware(flood_guard)] if flood_guard else []),
         sold_out_gate(sold_out),
         admission_middleware(admission),

@@ -17,8 +17,10 @@ from litestar import Controller, Request, get
 from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
 from litestar.handlers.base import BaseRouteHandler
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusController
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import Counter, Gauge, Histogram
 
 from vaxbook import db, edge, migrate
 from vaxbook.auth.security import PUBLIC
@@ -132,13 +134,65 @@ def configure_logging(*, json: bool, level: str, stream: Literal["stdout", "stde
     logging.getLogger("httpx").setLevel(max(threshold, logging.WARNING))
 
 
-def prometheus_config() -> PrometheusConfig:
-    return PrometheusConfig(
-        app_name="vaxbook",
-        prefix="vaxbook",
-        group_path=True,
-        exclude=["^/metrics", "^/health/"],
-    )
+_LABELS = ("method", "path", "status_code", "app_name")
+_APP = "vaxbook"
+_UNMEASURED = re.compile(r"^/(metrics|health/)")
+REQUESTS = Counter("vaxbook_requests_total", "Total requests", _LABELS)
+ERRORS = Counter("vaxbook_requests_error_total", "Total errors in requests", _LABELS)
+DURATION = Histogram("vaxbook_request_duration_seconds", "Request duration, in seconds", _LABELS)
+IN_PROGRESS = Gauge(
+    "vaxbook_requests_in_progress", "Total requests currently in progress", _LABELS, multiprocess_mode="livesum"
+)
+
+
+class RequestMetrics:
+    """Counts and times every request but the health checks and /metrics, labelled by route template (never the raw
+    path, which may hold an id). The names and labels are those Litestar's Prometheus middleware gave; the labelled
+    series are looked up once per route, method and status rather than on every request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._series: dict[tuple[str, str, int], tuple[Counter, Counter, Histogram]] = {}
+        self._running: dict[tuple[str, str], Gauge] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or _UNMEASURED.match(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        method, path = scope["method"], scope.get("path_template", scope["path"])
+        started = time.perf_counter()
+        ended = started  # a request that never sent a body is counted as taking no time, as Litestar's did
+        status = 200
+
+        async def measured(message: Message) -> None:
+            nonlocal status, ended
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                ended = time.perf_counter()
+            await send(message)
+
+        running = self._running.get((method, path))
+        if running is None:
+            running = self._running[method, path] = IN_PROGRESS.labels(method, path, 200, _APP)
+        running.inc()
+        try:
+            await self.app(scope, receive, measured)
+        finally:
+            running.dec()
+            series = self._series.get((method, path, status))
+            if series is None:
+                labels = (method, path, status, _APP)
+                series = self._series[method, path, status] = (
+                    REQUESTS.labels(*labels),
+                    ERRORS.labels(*labels),
+                    DURATION.labels(*labels),
+                )
+            requests, errors, duration = series
+            if status >= HTTP_500_INTERNAL_SERVER_ERROR:
+                errors.inc()
+            requests.inc()
+            duration.observe(ended - started)
 
 
 async def operator_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:

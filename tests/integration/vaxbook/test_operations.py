@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from uuid import uuid4
 
 import asyncpg
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from tests.conftest import METRICS, METRICS_TOKEN, fresh_database, serve
 from vaxbook import migrate
@@ -41,6 +43,30 @@ async def test_metrics_count_requests_by_route(client: httpx.AsyncClient) -> Non
     metrics = await client.get("/metrics", headers=METRICS)
     assert metrics.status_code == 200
     assert 'vaxbook_requests_total{app_name="vaxbook",method="GET",path="/api/v1/clinics"' in metrics.text
+
+
+async def test_metrics_count_and_time_each_route_by_its_template_and_status(client: httpx.AsyncClient) -> None:
+    template = "/api/v1/clinics/{clinic_id}"
+    missing = {"app_name": "vaxbook", "method": "GET", "path": template, "status_code": "404"}
+    running = missing | {"status_code": "200"}  # the in-progress gauge is labelled before any status is known
+
+    def sample(name: str, labels: dict[str, str]) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    before = {
+        name: sample(name, missing) for name in ("vaxbook_requests_total", "vaxbook_request_duration_seconds_count")
+    }
+    health = sample("vaxbook_requests_total", missing | {"path": "/health/live", "status_code": "200"})
+    for _ in range(3):
+        assert (await client.get(f"/api/v1/clinics/{uuid4()}")).status_code == 404
+    await client.get("/health/live")
+    for name, count in before.items():
+        assert sample(name, missing) == count + 3, name
+    assert sample("vaxbook_request_duration_seconds_sum", missing) > 0
+    assert sample("vaxbook_requests_in_progress", running) == 0
+    assert sample("vaxbook_requests_total", missing | {"path": "/health/live", "status_code": "200"}) == health == 0
+    exposed = (await client.get("/metrics", headers=METRICS)).text
+    assert f'vaxbook_requests_total{{app_name="vaxbook",method="GET",path="{template}",status_code="404"}}' in exposed
 
 
 async def test_metrics_answer_only_the_operators_token(client: httpx.AsyncClient) -> None:
