@@ -83,7 +83,7 @@ from quotas.controllers import (
     StockController,
     VaccineProductController,
 )
-from vaxbook import db, edge, migrate, replica
+from vaxbook import db, di, edge, migrate, replica
 from vaxbook.admin_jobs import JobsController
 from vaxbook.admission import Admission, Limits, admission_middleware
 from vaxbook.auth.controllers import AuthController, StaffController
@@ -204,6 +204,8 @@ def create_app(
 ) -> Litestar:
     """The vaxbook application over the database at `dsn`; its scheduler and flood guard read `clock` (the system's by
     default)."""
+
+    di.resolve_in_turn()
 
     @asynccontextmanager
     async def database_pool(app: Litestar) -> AsyncIterator[None]:
