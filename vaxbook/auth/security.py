@@ -130,7 +130,7 @@ def _checked(auth: JWTAuth[Principal, Token], encoded: str) -> Token:
         if (
             not isinstance(claims, dict)
             or not isinstance(claims["sub"], str)
-            or claims.get("iss") not in auth.accepted_issuers
+            or claims.get("iss") not in (auth.accepted_issuers or ())
         ):
             raise _refused()
         if not _instant(claims["exp"]) > now or not _instant(claims.get("nbf", 0)) <= now:
