@@ -47,12 +47,16 @@ class World:
     free_slot: str  # a slot of clinic A to move or book into
 
 
+FULL_HOURS = 24 * 6
+
+
 async def build_world(client: Client, uow: UnitOfWork) -> World:
     clinic_a, clinic_b = await make_clinic(uow), await make_clinic(uow)
     service = await make_service(uow)
     slot_a, slot_b = await make_slot(uow, clinic_a, service), await make_slot(uow, clinic_b, service)
     free = await make_slot(uow, clinic_a, service, starts_at=soon(50))
-    full_a = await make_slot(uow, clinic_a, service, capacity=0, starts_at=soon(70))
+    # days after every other slot, whatever the hour: a standby list for its days must find no free seat
+    full_a = await make_slot(uow, clinic_a, service, capacity=0, starts_at=soon(FULL_HOURS))
     admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
     templates = {}
     for name, clinic in (("a", clinic_a), ("b", clinic_b)):
@@ -202,7 +206,7 @@ async def test_anothers_objects_in_a_body_or_query_are_not_reached(client: Clien
     citizen, counter = world.headers[Role.CITIZEN], world.headers[Role.CLINIC_STAFF]
     foreign, own = world.ids["foreign"], world.ids["own"]
     theirs = {"slot_id": own["slot_id"], "person_id": foreign["person_id"]}
-    day = soon(70).date()
+    day = soon(FULL_HOURS).date()
     wait = {"service_id": None, "date_from": day.isoformat(), "date_to": day.isoformat()}
     service_id = (await client.get(f"/api/v1/bookings/{own['booking_id']}", headers=citizen)).json()["service_id"]
     wait["service_id"] = service_id
