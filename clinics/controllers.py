@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
@@ -37,6 +37,7 @@ from vaxbook.dependencies import AppSettings, Replica, UoW
 from vaxbook.fields import normalize_text
 from vaxbook.pagination import Cursor, Limit, Page, decode_cursor, decode_time_cursor, encode_cursor, paginate
 from vaxbook.replica import reading
+from vaxbook.response_cache import answer_once
 
 ServiceFilter = Annotated[str | None, QueryParameter(name="service", max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
 PlaceFilter = Annotated[str | None, QueryParameter(max_length=100, pattern=r"^[^\x00]*$")]
@@ -158,6 +159,7 @@ class AvailabilityController(Controller):
     @get("/", opt=PUBLIC, summary="Find open slots", cache=True)
     async def search(
         self,
+        request: Request[Any, Any, Any],
         uow: UoW,
         settings: AppSettings,
         replica: Replica,
@@ -192,27 +194,31 @@ class AvailabilityController(Controller):
             district=_place(district),
             ward=_place(ward),
         )
-        async with reading(uow, replica, anonymous=searcher is None) as where:
-            found = await service.search_availability(
-                where.uow,
-                query,
-                now=datetime.now(UTC),
-                max_days=settings.search_max_days,
-                after=decode_time_cursor(cursor),
-                limit=limit + 1,
-                searcher=searcher,
+
+        async def answer() -> Availability:
+            async with reading(uow, replica, anonymous=searcher is None) as where:
+                found = await service.search_availability(
+                    where.uow,
+                    query,
+                    now=datetime.now(UTC),
+                    max_days=settings.search_max_days,
+                    after=decode_time_cursor(cursor),
+                    limit=limit + 1,
+                    searcher=searcher,
+                )
+            page = found[:limit]
+            clinics = {f.clinic.id: f.clinic for f in page}
+            return Availability(
+                items=[AvailableSlot.of(f) for f in page],
+                clinics=[ClinicSummary.model_validate(c) for c in clinics.values()],
+                next_cursor=encode_cursor(page[-1].slot.starts_at.isoformat(), page[-1].slot.id)
+                if len(found) > limit
+                else None,
+                read_from=where.source,
+                lag_seconds=where.lag_seconds,
             )
-        page = found[:limit]
-        clinics = {f.clinic.id: f.clinic for f in page}
-        return Availability(
-            items=[AvailableSlot.of(f) for f in page],
-            clinics=[ClinicSummary.model_validate(c) for c in clinics.values()],
-            next_cursor=encode_cursor(page[-1].slot.starts_at.isoformat(), page[-1].slot.id)
-            if len(found) > limit
-            else None,
-            read_from=where.source,
-            lag_seconds=where.lag_seconds,
-        )
+
+        return await answer_once(request, answer)
 
 
 class ClinicSlotController(Controller):

@@ -4,16 +4,23 @@ Only a search asked without a token is shared (a signed-in searcher's answer say
 only until this process commits a write, and at most for VAXBOOK_SEARCH_CACHE_SECONDS: a change made by another
 process may show that much later, as it may on any page already open; a booking never reads a seat from here. The
 store is this process's memory, bounded in entries.
+
+An answer stored is shared; so is one being made: when a shared answer's second is up, the searches asking the same
+question meanwhile wait for the first of them to answer it (`answer_once`) instead of each asking the database, which
+on a rush made every expiry a stampede (64 clients on eight questions: 3,100 answers a second and a p99 of 270 ms,
+against 6,000 a second for one client).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from litestar.config.response_cache import ResponseCacheConfig, default_cache_key_builder
+from litestar.config.response_cache import ResponseCacheConfig
 from litestar.connection import Request
 from litestar.stores.base import Store
 from litestar.types import HTTPScope
@@ -21,19 +28,22 @@ from litestar.types import HTTPScope
 from vaxbook.db import writes_committed
 
 STORE = "shared_answers"
+_NEVER = "never-shared:"
 KEY = "shared_answer_key"
 MOST_ANSWERS = 2000
 MOST_BYTES = 32 * 1024 * 1024
+T = TypeVar("T")
 
 
 class BoundedMemoryStore(Store):
     """A dict of answers with their expiry; past `most` entries or `most_bytes` in all, the oldest go first (a
-    caller varying a query string cannot make it hold more)."""
+    caller varying a query string cannot make it hold more). It also holds the answers being made right now."""
 
     def __init__(self, most: int = MOST_ANSWERS, most_bytes: int = MOST_BYTES) -> None:
         self._most, self._most_bytes = most, most_bytes
         self._answers: dict[str, tuple[bytes, float | None]] = {}
         self._bytes = 0
+        self.being_made: dict[str, asyncio.Future[Any]] = {}
 
     async def set(self, key: str, value: str | bytes, expires_in: int | timedelta | None = None) -> None:
         seconds = expires_in.total_seconds() if isinstance(expires_in, timedelta) else expires_in
@@ -80,17 +90,48 @@ def _signed_in(headers: Any) -> bool:
 
 
 def _key(request: Request[Any, Any, Any]) -> str:
-    """The answer's key: the question, the language, and the writes this process had committed when it was asked
-    (any write since makes a new key, so a booking made here is in the next search's answer). Made once per
-    request, so that an answer is stored under the key it was looked up with."""
+    """The answer's key: the question (path and query string as sent), the language, and the writes this process
+    had committed when it was asked (any write since makes a new key, so a booking made here is in the next search's
+    answer). Made once per request, so that an answer is stored under the key it was looked up with."""
     state = request.scope.setdefault("state", {})
     if KEY not in state:
-        if _signed_in(request.scope["headers"]):
-            state[KEY] = f"never-shared:{uuid.uuid4().hex}"  # looked up, never found, never stored
-        else:
-            language = request.headers.get("accept-language", "")
-            state[KEY] = f"{default_cache_key_builder(request)}|{language}|{writes_committed()}"
+        language = b""
+        for name, value in request.scope["headers"]:
+            if name == b"authorization":
+                state[KEY] = f"{_NEVER}{uuid.uuid4().hex}"  # looked up, never found, never stored
+                return str(state[KEY])
+            if name == b"accept-language":
+                language = value
+        question = request.scope["query_string"].decode("latin-1")
+        state[KEY] = f"{request.scope['path']}?{question}|{language.decode('latin-1')}|{writes_committed()}"
     return str(state[KEY])
+
+
+_NOT_MADE = object()
+
+
+async def answer_once(request: Request[Any, Any, Any], make: Callable[[], Awaitable[T]]) -> T:
+    """`make()`'s answer, or the one an identical anonymous question asked a moment earlier is making: awaited
+    rather than made again. A question whose answer is not shared (signed in) is always made; so is one whose first
+    asker failed or went away (each then gets its own answer, or its own error)."""
+    key = _key(request)
+    store = request.app.stores.get(STORE)
+    if key.startswith(_NEVER) or not isinstance(store, BoundedMemoryStore):
+        return await make()
+    being_made = store.being_made.get(key)
+    if being_made is not None:
+        # shielded: a waiter that goes away must not cancel the answer the others wait for
+        shared = await asyncio.shield(being_made)
+        return cast(T, shared) if shared is not _NOT_MADE else await make()
+    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    store.being_made[key] = future
+    made: Any = _NOT_MADE
+    try:
+        made = await make()
+        return cast(T, made)
+    finally:
+        del store.being_made[key]
+        future.set_result(made)
 
 
 def shared_answers(seconds: int) -> ResponseCacheConfig:
