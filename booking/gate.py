@@ -1,6 +1,10 @@
 """The sold-out gate: on a rush, a citizen pressing "book" on a slot this process saw sold out a moment ago is told
 "full" at once, before the request waits for its turn (admission) or touches the database.
 
+A booking that goes on to wait for its turn (admission) watches the slot meanwhile: when the slot is remembered sold
+out before the turn comes, the request stops waiting and is answered here as above, rather than wait only to be told
+"full" by the handler (on a rush, the requests queued at the moment a slot sold out).
+
 Only a refusal, and only where nothing else could be the answer: a well-formed booking by a signed-in citizen for
 their own person (no `person_id`), of a slot the sold-out hint holds, by an account that never booked the slot nor
 holds an offer of it (a repeated request of theirs must get its booking or its kept answer back). Anything else
@@ -19,6 +23,7 @@ from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
 
 from booking.models import SlotFull
 from clinics.sold_out import SoldOutSlots
+from vaxbook.admission import GIVE_UP, GaveUp
 from vaxbook.auth.models import Principal, Role
 from vaxbook.problems import answer_directly
 
@@ -39,10 +44,22 @@ def sold_out_gate(sold_out: SoldOutSlots) -> type:
                 return
             body, more, messages = await _read_small_body(receive)
             slot_id = None if more else _own_booking_of(body)
-            if slot_id is not None and sold_out.full_to(slot_id, account, datetime.now(UTC)):
-                await answer_directly(SlotFull(), scope, send)
+            if slot_id is None:
+                await self.app(scope, _replaying(messages, receive), send)
                 return
-            await self.app(scope, _replaying(messages, receive), send)
+            if not sold_out.full_to(slot_id, account, datetime.now(UTC)):
+                with sold_out.watching(slot_id) as sold_out_meanwhile:
+                    scope.setdefault("state", {})[GIVE_UP] = sold_out_meanwhile
+                    try:
+                        await self.app(scope, _replaying(list(messages), receive), send)
+                        return
+                    except GaveUp:
+                        del scope["state"][GIVE_UP]
+                if not sold_out.full_to(slot_id, account, datetime.now(UTC)):
+                    # their own booking's slot (or the hint already gone): they wait for a turn again
+                    await self.app(scope, _replaying(messages, receive), send)
+                    return
+            await answer_directly(SlotFull(), scope, send)
 
     return SoldOutGate
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -41,6 +42,12 @@ class _Entry:
     rechecking: bool = False  # past `expires`, one request was let through to read the slot again
 
 
+@dataclass
+class _Watch:
+    sold_out: asyncio.Event
+    watchers: int = 0
+
+
 class SoldOutSlots:
     def __init__(
         self, *, remember_seconds: float = REMEMBER_SECONDS, monotonic: Callable[[], float] = time.monotonic
@@ -50,6 +57,7 @@ class SoldOutSlots:
         self._monotonic = monotonic
         self.listening = False
         self.epoch = 0  # counts notices: a read remembers only if none arrived since it began
+        self._watched: dict[UUID, _Watch] = {}
 
     def clinic_of(self, slot_id: UUID, now: datetime) -> UUID | None:
         """The clinic of a slot sold out to everyone a moment ago, or None when nothing is known of it."""
@@ -94,6 +102,29 @@ class SoldOutSlots:
         if len(self._slots) >= MOST_SLOTS:
             self._slots.pop(next(iter(self._slots)))
         self._slots[slot_id] = _Entry(clinic_id, self._monotonic() + self._remember_seconds, starts_at, stakeholders)
+        watch = self._watched.pop(slot_id, None)
+        if watch is not None:
+            watch.sold_out.set()
+
+    @contextmanager
+    def watching(self, slot_id: UUID) -> Iterator[asyncio.Event]:
+        """An event set when the slot is next remembered sold out: a request waiting for its turn to book the slot
+        stops waiting then (see booking.gate), rather than wait only to be told "full"."""
+        watch = self._watched.get(slot_id)
+        if watch is None:
+            watch = self._watched[slot_id] = _Watch(asyncio.Event())
+        watch.watchers += 1
+        try:
+            yield watch.sold_out
+        finally:
+            watch.watchers -= 1
+            if watch.watchers == 0 and self._watched.get(slot_id) is watch:
+                del self._watched[slot_id]
+
+    @property
+    def watched(self) -> int:
+        """How many slots requests are watching now (none once they are all answered)."""
+        return len(self._watched)
 
     def freed(self, slot_id: UUID) -> None:
         self.epoch += 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
@@ -21,6 +21,12 @@ from vaxbook.errors import Busy
 from vaxbook.problems import answer_directly
 
 EXEMPT = re.compile(r"^/(health/|metrics|schema|static/)")
+GIVE_UP = "vaxbook.admission.give_up"
+"""The scope state's key of an asyncio.Event on which a waiting request stops waiting (raising GaveUp)."""
+
+
+class GaveUp(Exception):
+    """The event the request waited on besides its turn came first (the middleware that set it answers)."""
 
 
 @dataclass(frozen=True)
@@ -43,8 +49,9 @@ class Admission:
         self.waiting = 0
         self.shed = 0
 
-    async def enter(self) -> None:
-        """Wait for a turn, or raise Busy when the queue is full or the turn does not come in time."""
+    async def enter(self, give_up: asyncio.Event | None = None) -> None:
+        """Wait for a turn, or raise Busy when the queue is full or the turn does not come in time, or GaveUp when
+        `give_up` is set while waiting."""
         if not self._slots.locked():  # a turn is free: taken at once, with no queue and no timer to set
             await self._slots.acquire()
             self.running += 1
@@ -56,7 +63,7 @@ class Admission:
         WAITING.inc()
         try:
             async with asyncio.timeout(self.limits.wait_seconds):
-                await self._slots.acquire()
+                await self._turn_unless(give_up)
             self.running += 1
             RUNNING.inc()
         except TimeoutError:
@@ -64,6 +71,31 @@ class Admission:
         finally:
             self.waiting -= 1
             WAITING.dec()
+
+    async def _turn_unless(self, give_up: asyncio.Event | None) -> None:
+        if give_up is None:
+            await self._slots.acquire()
+            return
+        turn = asyncio.ensure_future(self._slots.acquire())
+        news = asyncio.ensure_future(give_up.wait())
+        try:
+            await asyncio.wait((turn, news), return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:  # the wait ran out, or the request went away
+            self._hand_back(turn)
+            raise
+        finally:
+            news.cancel()
+        if not turn.done():
+            self._hand_back(turn)
+            raise GaveUp()
+
+    def _hand_back(self, turn: asyncio.Future[Any]) -> None:
+        """A turn asked for and no longer wanted: given back if it came, else no longer waited for (the semaphore
+        passes a turn that comes meanwhile to the next in line)."""
+        if not turn.done():
+            turn.cancel()
+        elif not turn.cancelled() and turn.exception() is None:
+            self._slots.release()
 
     def leave(self) -> None:
         self.running -= 1
@@ -89,7 +121,7 @@ def admission_middleware(admission: Admission) -> type:
                 await self.app(scope, receive, send)
                 return
             try:
-                await admission.enter()
+                await admission.enter(scope.get("state", {}).get(GIVE_UP))
             except Busy as busy:
                 # answered here, where the metrics around this middleware see it as the 503 it is
                 await answer_directly(busy, scope, send)

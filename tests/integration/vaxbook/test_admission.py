@@ -57,3 +57,55 @@ async def test_past_the_queue_and_past_the_wait_a_request_is_told_to_come_back(
         assert await db.fetchval("SELECT count(*) FROM attempt_counters") == 1, "the turned away wrote nothing"
         again = await client.post("/api/v1/bookings", json=body, headers=token_for(third))
         assert again.status_code == 201, "a retry after Retry-After goes through"
+
+
+async def test_a_request_waiting_its_turn_is_told_full_once_the_slot_is_known_sold_out(
+    dsn: str, settings: Settings, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=2)
+    first, second, holder_of_one = [(await make_citizen(uow))[0] for _ in range(3)]
+    one_at_a_time = settings.model_copy(update={"max_running": 1, "max_waiting": 5, "max_wait_ms": 10_000})
+    app = create_app(one_at_a_time, dsn=dsn)
+    body = {"slot_id": str(slot.id)}
+    async with serve(app) as client:
+        own = await client.post("/api/v1/bookings", json=body, headers=token_for(holder_of_one))
+        assert own.status_code == 201
+        await until(lambda: app.state.sold_out.listening, within=5, what="the sold-out hint listening")
+        holder = await asyncpg.connect(dsn)
+        hold = holder.transaction()
+        await hold.start()
+        await holder.execute("SELECT 1 FROM slots WHERE id = $1 FOR UPDATE", slot.id)
+        running = asyncio.create_task(client.post("/api/v1/bookings", json=body, headers=token_for(first)))
+        await until(lambda: app.state.admission.running == 1, within=5, what="the first running")
+        waiting = asyncio.create_task(client.post("/api/v1/bookings", json=body, headers=token_for(second)))
+        pressing_again = asyncio.create_task(
+            client.post("/api/v1/bookings", json=body, headers=token_for(holder_of_one))
+        )
+        await until(lambda: app.state.admission.waiting == 2, within=5, what="two waiting")
+        assert app.state.sold_out.watched == 1
+
+        # another request's read saw the slot sold out (as it would after the first's seat)
+        app.state.sold_out.remember(
+            slot.id,
+            clinic_id=clinic.id,
+            starts_at=slot.starts_at,
+            read_in_epoch=app.state.sold_out.epoch,
+            stakeholders=frozenset({holder_of_one.id}),
+        )
+        told = await asyncio.wait_for(waiting, timeout=2)
+        assert told.status_code == 409
+        assert told.json()["type"] == "/problems/slot-full"
+        assert not running.done(), "told before any turn came"
+        assert app.state.admission.waiting == 1, "the holder of a booking of the slot still waits for its turn"
+        assert app.state.admission.shed == 0
+
+        await hold.rollback()
+        await holder.close()
+        assert (await running).status_code == 201
+        again = await pressing_again
+        assert again.status_code == 201, again.text
+        assert again.json()["id"] == own.json()["id"], "their own booking back, after their turn"
+        assert (app.state.admission.running, app.state.admission.waiting) == (0, 0)
+        assert app.state.sold_out.watched == 0
+        assert await db.fetchval("SELECT count(*) FROM bookings WHERE slot_id = $1", slot.id) == 2
