@@ -23,7 +23,7 @@ from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
 
 from booking.models import SlotFull
 from clinics.sold_out import SoldOutSlots
-from vaxbook.admission import GIVE_UP, GaveUp
+from vaxbook.admission import GIVE_UP, GaveUp, GiveUp
 from vaxbook.auth.models import Principal, Role
 from vaxbook.problems import answer_directly
 
@@ -49,16 +49,14 @@ def sold_out_gate(sold_out: SoldOutSlots) -> type:
                 return
             if not sold_out.full_to(slot_id, account, datetime.now(UTC)):
                 with sold_out.watching(slot_id) as sold_out_meanwhile:
-                    scope.setdefault("state", {})[GIVE_UP] = sold_out_meanwhile
+                    # told "full" as soon as the slot is known sold out, unless it is their own booking's slot
+                    told = GiveUp(sold_out_meanwhile, lambda: sold_out.full_to(slot_id, account, datetime.now(UTC)))
+                    scope.setdefault("state", {})[GIVE_UP] = told
                     try:
-                        await self.app(scope, _replaying(list(messages), receive), send)
+                        await self.app(scope, _replaying(messages, receive), send)
                         return
                     except GaveUp:
-                        del scope["state"][GIVE_UP]
-                if not sold_out.full_to(slot_id, account, datetime.now(UTC)):
-                    # their own booking's slot (or the hint already gone): they wait for a turn again
-                    await self.app(scope, _replaying(messages, receive), send)
-                    return
+                        pass
             await answer_directly(SlotFull(), scope, send)
 
     return SoldOutGate

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -22,11 +23,20 @@ from vaxbook.problems import answer_directly
 
 EXEMPT = re.compile(r"^/(health/|metrics|schema|static/)")
 GIVE_UP = "vaxbook.admission.give_up"
-"""The scope state's key of an asyncio.Event on which a waiting request stops waiting (raising GaveUp)."""
+"""The scope state's key of a GiveUp: when a waiting request stops waiting (raising GaveUp)."""
+
+
+@dataclass(frozen=True)
+class GiveUp:
+    """News on which a waiting request gives up its place, when `applies()` says so as the news comes (else it keeps
+    its place and waits on)."""
+
+    news: asyncio.Event
+    applies: Callable[[], bool]
 
 
 class GaveUp(Exception):
-    """The event the request waited on besides its turn came first (the middleware that set it answers)."""
+    """The news came before the turn, and applied (the middleware that set the GiveUp answers)."""
 
 
 @dataclass(frozen=True)
@@ -49,9 +59,9 @@ class Admission:
         self.waiting = 0
         self.shed = 0
 
-    async def enter(self, give_up: asyncio.Event | None = None) -> None:
+    async def enter(self, give_up: GiveUp | None = None) -> None:
         """Wait for a turn, or raise Busy when the queue is full or the turn does not come in time, or GaveUp when
-        `give_up` is set while waiting."""
+        `give_up`'s news comes first and applies."""
         if not self._slots.locked():  # a turn is free: taken at once, with no queue and no timer to set
             await self._slots.acquire()
             self.running += 1
@@ -72,14 +82,16 @@ class Admission:
             self.waiting -= 1
             WAITING.dec()
 
-    async def _turn_unless(self, give_up: asyncio.Event | None) -> None:
+    async def _turn_unless(self, give_up: GiveUp | None) -> None:
         if give_up is None:
             await self._slots.acquire()
             return
         turn = asyncio.ensure_future(self._slots.acquire())
-        news = asyncio.ensure_future(give_up.wait())
+        news = asyncio.ensure_future(give_up.news.wait())
         try:
             await asyncio.wait((turn, news), return_when=asyncio.FIRST_COMPLETED)
+            if not turn.done() and not give_up.applies():
+                await turn  # not news for this request: it keeps its place
         except BaseException:  # the wait ran out, or the request went away
             self._hand_back(turn)
             raise

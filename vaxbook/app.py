@@ -351,7 +351,7 @@ def create_app(
         middleware=middleware,
         guards=[enforce_policy],
         response_cache_config=shared_answers(settings.search_cache_seconds),
-        stores={SHARED_ANSWERS: BoundedMemoryStore()},
+        stores={SHARED_ANSWERS: BoundedMemoryStore(share_being_made=settings.search_cache_seconds > 0)},
         template_config=TemplateConfig(directory=TEMPLATE_DIR, engine=JinjaTemplateEngine),
         # the pages' forms; the API takes bearer tokens, which a cross-site form cannot send
         csrf_config=CSRFConfig(

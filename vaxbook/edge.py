@@ -171,17 +171,20 @@ _NO_STORE = (b"cache-control", b"no-store")
 _API_POLICY = (b"content-security-policy", API_POLICY.encode())
 _PAGE_POLICY = (b"content-security-policy", PAGE_POLICY.encode())
 _HSTS = (b"strict-transport-security", HSTS.encode())
+_REPLACED_HTTPS = _REPLACED | {_HSTS[0]}
 
 
 def protect(message: Message, scope: Scope, request_id: str) -> None:
     """Adds the security headers and the request id to a response's start message, in one pass over the headers the
-    handler set: those of `_ALWAYS` and X-Request-ID replace the handler's own, the others are added only where the
-    handler set none."""
+    handler set: those of `_ALWAYS`, X-Request-ID and (over HTTPS) HSTS replace the handler's own; Cache-Control and
+    the CSP are added only where the handler set none."""
+    https = scope.get("scheme") == "https"
+    replaced = _REPLACED_HTTPS if https else _REPLACED
     given = cast(Iterable[tuple[bytes, bytes]], message.get("headers", ()))
     headers = [(name.lower(), value) for name, value in given]
     names = {name for name, _ in headers}
-    if not names.isdisjoint(_REPLACED):
-        headers = [(name, value) for name, value in headers if name not in _REPLACED]
+    if not names.isdisjoint(replaced):
+        headers = [(name, value) for name, value in headers if name not in replaced]
     headers += _ALWAYS_PAIRS
     headers.append((b"x-request-id", request_id.encode("latin-1")))
     if b"cache-control" not in names:
@@ -189,6 +192,6 @@ def protect(message: Message, scope: Scope, request_id: str) -> None:
     if b"content-security-policy" not in names:
         page = any(name == b"content-type" and value.startswith(b"text/html") for name, value in headers)
         headers.append(_PAGE_POLICY if page else _API_POLICY)
-    if scope.get("scheme") == "https":
+    if https:
         headers.append(_HSTS)
     message["headers"] = headers  # type: ignore[typeddict-unknown-key]  # Message is any ASGI event

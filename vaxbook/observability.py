@@ -159,7 +159,7 @@ class RequestMetrics:
         if scope["type"] != ScopeType.HTTP or _UNMEASURED.match(scope["path"]):
             await self.app(scope, receive, send)
             return
-        method, path = scope["method"], scope.get("path_template", scope["path"])
+        method, path = scope["method"], scope.get("path_template", "-")  # never a raw path: it may hold an id
         started = time.perf_counter()
         ended = started  # a request that never sent a body is counted as taking no time, as Litestar's did
         status = 200

@@ -39,8 +39,11 @@ class BoundedMemoryStore(Store):
     """A dict of answers with their expiry; past `most` entries or `most_bytes` in all, the oldest go first (a
     caller varying a query string cannot make it hold more). It also holds the answers being made right now."""
 
-    def __init__(self, most: int = MOST_ANSWERS, most_bytes: int = MOST_BYTES) -> None:
+    def __init__(
+        self, most: int = MOST_ANSWERS, most_bytes: int = MOST_BYTES, *, share_being_made: bool = True
+    ) -> None:
         self._most, self._most_bytes = most, most_bytes
+        self.share_being_made = share_being_made  # off with VAXBOOK_SEARCH_CACHE_SECONDS=0: nothing is shared
         self._answers: dict[str, tuple[bytes, float | None]] = {}
         self._bytes = 0
         self.being_made: dict[str, asyncio.Future[Any]] = {}
@@ -95,15 +98,14 @@ def _key(request: Request[Any, Any, Any]) -> str:
     answer). Made once per request, so that an answer is stored under the key it was looked up with."""
     state = request.scope.setdefault("state", {})
     if KEY not in state:
-        language = b""
-        for name, value in request.scope["headers"]:
-            if name == b"authorization":
-                state[KEY] = f"{_NEVER}{uuid.uuid4().hex}"  # looked up, never found, never stored
-                return str(state[KEY])
-            if name == b"accept-language":
-                language = value
-        question = request.scope["query_string"].decode("latin-1")
-        state[KEY] = f"{request.scope['path']}?{question}|{language.decode('latin-1')}|{writes_committed()}"
+        headers = request.scope["headers"]
+        if _signed_in(headers):
+            state[KEY] = f"{_NEVER}{uuid.uuid4().hex}"  # looked up, never found, never stored
+        else:
+            language = next((value for name, value in headers if name == b"accept-language"), b"")  # as negotiated
+            question = request.scope["query_string"].decode("latin-1")
+            # a line break can be in none of the parts (HTTP allows none in a target or a header): no two keys meet
+            state[KEY] = f"{request.scope['path']}?{question}\n{language.decode('latin-1')}\n{writes_committed()}"
     return str(state[KEY])
 
 
@@ -116,7 +118,7 @@ async def answer_once(request: Request[Any, Any, Any], make: Callable[[], Awaita
     asker failed or went away (each then gets its own answer, or its own error)."""
     key = _key(request)
     store = request.app.stores.get(STORE)
-    if key.startswith(_NEVER) or not isinstance(store, BoundedMemoryStore):
+    if key.startswith(_NEVER) or not isinstance(store, BoundedMemoryStore) or not store.share_being_made:
         return await make()
     being_made = store.being_made.get(key)
     if being_made is not None:

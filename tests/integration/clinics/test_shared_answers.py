@@ -90,7 +90,8 @@ async def test_identical_searches_asked_together_wait_for_one_answer(
 
     monkeypatch.setattr(clinic_service, "search_availability", counted)
     query = {"clinic": str(clinic.id)}
-    async with serve(create_app(settings, dsn=dsn)) as client:
+    sharing = create_app(settings.model_copy(update={"search_cache_seconds": 30}), dsn=dsn)
+    async with serve(sharing) as client:
         together = await asyncio.gather(*(client.get("/api/v1/availability", params=query) for _ in range(10)))
         assert {answer.status_code for answer in together} == {200}
         assert len({answer.json()["items"][0]["remaining"] for answer in together}) == 1
@@ -111,6 +112,12 @@ async def test_identical_searches_asked_together_wait_for_one_answer(
         answers = await asyncio.gather(failed, *rest)
         assert [answer.status_code for answer in answers] == [503, 200, 200]
         assert len(searches) == 3, "after the first failed, each made its own answer"
+
+    searches.clear()
+    async with serve(create_app(settings.model_copy(update={"search_cache_seconds": 0}), dsn=dsn)) as client:
+        apart = await asyncio.gather(*(client.get("/api/v1/availability", params=query) for _ in range(3)))
+        assert {answer.status_code for answer in apart} == {200}
+        assert searches == ["anonymous"] * 3, "with VAXBOOK_SEARCH_CACHE_SECONDS=0 nothing is shared"
 
 
 async def test_a_waiter_that_goes_away_leaves_the_answer_to_the_others_and_a_first_that_goes_away_too() -> None:

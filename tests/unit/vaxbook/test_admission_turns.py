@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from vaxbook.admission import Admission, GaveUp, Limits
+from vaxbook.admission import Admission, GaveUp, GiveUp, Limits
 from vaxbook.errors import Busy
 
 
@@ -27,7 +27,7 @@ async def test_waiters_stop_when_the_news_comes_and_the_turns_stay_whole() -> No
     await admission.enter()
     await admission.enter()
     sold_out = asyncio.Event()
-    waiters = [asyncio.create_task(admission.enter(sold_out)) for _ in range(5)]
+    waiters = [asyncio.create_task(admission.enter(GiveUp(sold_out, lambda: True))) for _ in range(5)]
     plain = asyncio.create_task(admission.enter())
     await asyncio.sleep(0.01)
     assert admission.waiting == 6
@@ -48,12 +48,12 @@ async def test_a_turn_that_comes_with_the_news_is_taken_once_and_a_wait_that_run
     await admission.enter()
     never = asyncio.Event()
     with pytest.raises(Busy):
-        await admission.enter(never)
+        await admission.enter(GiveUp(never, lambda: True))
     assert await turns_left(admission) == 0, "still the one held"
 
     for _ in range(20):
         news = asyncio.Event()
-        waiting = asyncio.create_task(admission.enter(news))
+        waiting = asyncio.create_task(admission.enter(GiveUp(news, lambda: True)))
         await asyncio.sleep(0)
         admission.leave()
         news.set()
@@ -71,8 +71,8 @@ async def test_a_waiter_that_goes_away_leaves_its_turn_to_the_next() -> None:
     admission = Admission(Limits(running=1, waiting=10, wait_seconds=5))
     await admission.enter()
     news = asyncio.Event()
-    leaving = asyncio.create_task(admission.enter(news))
-    next_in_line = asyncio.create_task(admission.enter(news))
+    leaving = asyncio.create_task(admission.enter(GiveUp(news, lambda: True)))
+    next_in_line = asyncio.create_task(admission.enter(GiveUp(news, lambda: True)))
     await asyncio.sleep(0.01)
     admission.leave()  # the turn goes to the first waiter, which goes away before it runs
     leaving.cancel()
@@ -80,5 +80,38 @@ async def test_a_waiter_that_goes_away_leaves_its_turn_to_the_next() -> None:
     assert leaving.cancelled()
     await asyncio.wait_for(next_in_line, timeout=1)
     assert admission.running == 1
+    admission.leave()
+    assert await turns_left(admission) == 1
+
+
+async def test_a_waiter_the_news_does_not_concern_keeps_its_place() -> None:
+    admission = Admission(Limits(running=1, waiting=10, wait_seconds=5))
+    await admission.enter()
+    news = asyncio.Event()
+    order: list[str] = []
+
+    async def wait(name: str, concerned: bool) -> None:
+        try:
+            await admission.enter(GiveUp(news, lambda: concerned))
+        except GaveUp:
+            order.append(f"{name} gave up")
+            return
+        order.append(f"{name} got its turn")
+        admission.leave()
+
+    stays = asyncio.create_task(wait("stays", concerned=False))
+    await asyncio.sleep(0)
+    goes = asyncio.create_task(wait("goes", concerned=True))
+    later = asyncio.create_task(admission.enter())
+    await asyncio.sleep(0.01)
+    news.set()
+    await asyncio.sleep(0.01)
+    await goes
+    assert order == ["goes gave up"]
+    assert admission.waiting == 2
+    admission.leave()
+    await stays
+    await later
+    assert order == ["goes gave up", "stays got its turn"], "first in line still, after the news"
     admission.leave()
     assert await turns_left(admission) == 1

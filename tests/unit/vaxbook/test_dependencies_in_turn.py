@@ -7,7 +7,9 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 from litestar import Litestar, get
+from litestar._kwargs.kwargs_model import KwargsModel
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotAuthorizedException
 
@@ -80,7 +82,16 @@ async def test_dependencies_run_in_the_request_s_task_and_generators_are_cleaned
 
 
 def test_applying_it_twice_changes_nothing() -> None:
-    di.resolve_in_turn()
-    first = di.KwargsModel.resolve_dependencies
-    di.resolve_in_turn()
-    assert di.KwargsModel.resolve_dependencies is first
+    assert di.resolve_in_turn(), "the installed Litestar's method is the one vaxbook.di was written against"
+    first = KwargsModel.resolve_dependencies
+    assert di.resolve_in_turn()
+    assert KwargsModel.resolve_dependencies is first
+
+
+def test_a_litestar_whose_method_changed_keeps_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def changed(self: object, connection: object, kwargs: dict[str, object]) -> None:
+        """A later Litestar's own resolution, whatever it does."""
+
+    monkeypatch.setattr(KwargsModel, "resolve_dependencies", changed)
+    assert not di.resolve_in_turn()
+    assert KwargsModel.resolve_dependencies is changed

@@ -22,7 +22,7 @@ from vaxbook.auth.security import ISSUER, TokenIssuer, _checked, jwt_auth
 KEY = "k" * 64
 PREVIOUS = "p" * 64
 NOW = int(time.time())
-GOOD = {"exp": NOW + 600, "sub": str(uuid4()), "iat": NOW - 5, "iss": ISSUER, "extras": {"role": "citizen"}}
+GOOD = {"exp": NOW + 86_400, "sub": str(uuid4()), "iat": NOW - 5, "iss": ISSUER, "extras": {"role": "citizen"}}
 
 
 def signed(claims: Any, key: str = KEY, algorithm: str = "HS256", headers: dict[str, Any] | None = None) -> str:
@@ -59,6 +59,11 @@ CASES: dict[str, str] = {
     "signed with the previous key": signed(GOOD, PREVIOUS),
     "nbf passed": signed(GOOD | {"nbf": NOW - 10}),
     "exp as a float": signed(GOOD | {"exp": NOW + 600.5}),
+    "exp within this second": raw(ALG, GOOD | {"exp": NOW + 0.999}),
+    "aud a list of names": signed(GOOD | {"aud": ["a", "b"]}),
+    "aud a number": raw(ALG, GOOD | {"aud": 5}),
+    "aud an object": raw(ALG, GOOD | {"aud": {}}),
+    "jti a number": raw(ALG, GOOD | {"jti": 5}),
     "a claim beside extras wins over it": signed(GOOD | {"role": "health_admin"}),
     "aud and jti kept": signed(GOOD | {"aud": "somebody", "jti": "j1"}),
     "header without typ": raw({"alg": "HS256"}, GOOD),
@@ -99,6 +104,9 @@ CASES: dict[str, str] = {
     "junk in a segment": signed(GOOD).replace(".", "!.", 1),
     "not ASCII": signed(GOOD)[:-1] + "é",
     "the signature's last letter spelt otherwise": _respelt(signed(GOOD)),
+    "claims nested two thousand deep": raw(
+        ALG, json.dumps(GOOD)[:-1].encode() + b', "deep": ' + b"[" * 2000 + b"]" * 2000 + b"}"
+    ),
 }
 STRICTER: dict[str, str] = {
     "a header field beside alg and typ": signed(GOOD, headers={"kid": "1"}),
