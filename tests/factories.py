@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 import httpx
 
 from booking.models import CONSENT_VERSION, Person
@@ -248,3 +251,15 @@ async def declare(uow: UnitOfWork, person_id: UUID, **declared: Any) -> None:
 def due_date_for(weeks: int, on: date) -> date:
     """The due date of a pregnancy that is `weeks` completed weeks along on `on` (and a few days into the next)."""
     return on + timedelta(days=280 - weeks * 7 - 3)
+
+
+@asynccontextmanager
+async def slot_row_held(dsn: str, slot_id: UUID) -> AsyncIterator[None]:
+    """The slot's row locked from another connection while the block runs: a claim of one of its seats waits."""
+    holder = await asyncpg.connect(dsn)
+    try:
+        async with holder.transaction():
+            await holder.execute("SELECT 1 FROM slots WHERE id = $1 FOR UPDATE", slot_id)
+            yield
+    finally:
+        await holder.close()

@@ -17,7 +17,15 @@ from clinics import seats
 from clinics.models import Slot
 from clinics.sold_out import SoldOutSlots
 from tests.eventually import until
-from tests.factories import make_citizen, make_clinic, make_dependent, make_service, make_slot, token_for
+from tests.factories import (
+    make_citizen,
+    make_clinic,
+    make_dependent,
+    make_service,
+    make_slot,
+    slot_row_held,
+    token_for,
+)
 from vaxbook.auth.models import Principal
 from vaxbook.db import UnitOfWork
 
@@ -198,20 +206,15 @@ async def test_claims_in_line_for_a_slot_known_sold_out_meanwhile_are_not_sent(
         return await book_seat(*args, **kwargs)
 
     monkeypatch.setattr(booking_repository, "book_seat", counted)
-    holder = await asyncpg.connect(dsn)
-    hold = holder.transaction()
-    await hold.start()
-    await holder.execute("SELECT 1 FROM slots WHERE id = $1 FOR UPDATE", slot.id)
-    body = {"slot_id": str(slot.id)}
-    claiming = asyncio.create_task(client.post("/api/v1/bookings", json=body, headers=token_for(first)))
-    await until(lambda: len(sent) == 1, within=5, what="the first claim sent, waiting at the slot's row")
-    in_line = asyncio.create_task(client.post("/api/v1/bookings", json=body, headers=token_for(second)))
-    await until(lambda: seats._turns[slot.id].users == 2, within=5, what="the second claim in line")
+    async with slot_row_held(dsn, slot.id):
+        body = {"slot_id": str(slot.id)}
+        claiming = asyncio.create_task(client.post("/api/v1/bookings", json=body, headers=token_for(first)))
+        await until(lambda: len(sent) == 1, within=5, what="the first claim sent, waiting at the slot's row")
+        in_line = asyncio.create_task(client.post("/api/v1/bookings", json=body, headers=token_for(second)))
+        await until(lambda: seats._turns[slot.id].users == 2, within=5, what="the second claim in line")
 
-    # a read elsewhere in this process saw the slot sold out meanwhile
-    hint.remember(slot.id, clinic_id=clinic.id, starts_at=slot.starts_at, read_in_epoch=hint.epoch)
-    await hold.rollback()
-    await holder.close()
+        # a read elsewhere in this process saw the slot sold out meanwhile
+        hint.remember(slot.id, clinic_id=clinic.id, starts_at=slot.starts_at, read_in_epoch=hint.epoch)
     assert (await claiming).status_code == 201
     refused = await in_line
     assert refused.json()["type"] == "/problems/slot-full"

@@ -8,7 +8,7 @@ import asyncpg
 
 from tests.conftest import METRICS, serve
 from tests.eventually import until
-from tests.factories import make_citizen, make_clinic, make_service, make_slot, token_for
+from tests.factories import make_citizen, make_clinic, make_service, make_slot, slot_row_held, token_for
 from vaxbook.app import create_app
 from vaxbook.db import UnitOfWork
 from vaxbook.settings import Settings
@@ -25,28 +25,23 @@ async def test_past_the_queue_and_past_the_wait_a_request_is_told_to_come_back(
     body = {"slot_id": str(slot.id)}
     async with serve(app) as client:
         # the first booking runs and waits on the slot's row, held here
-        holder = await asyncpg.connect(dsn)
-        hold = holder.transaction()
-        await hold.start()
-        await holder.execute("SELECT 1 FROM slots WHERE id = $1 FOR UPDATE", slot.id)
-        running = asyncio.create_task(client.post("/api/v1/bookings", json=body, headers=token_for(first)))
-        await until(lambda: app.state.admission.running == 1, within=5, what="the first running")
-        waiting = asyncio.create_task(client.post("/api/v1/bookings", json=body, headers=token_for(second)))
-        await until(lambda: app.state.admission.waiting == 1, within=5, what="the second waiting")
+        async with slot_row_held(dsn, slot.id):
+            running = asyncio.create_task(client.post("/api/v1/bookings", json=body, headers=token_for(first)))
+            await until(lambda: app.state.admission.running == 1, within=5, what="the first running")
+            waiting = asyncio.create_task(client.post("/api/v1/bookings", json=body, headers=token_for(second)))
+            await until(lambda: app.state.admission.waiting == 1, within=5, what="the second waiting")
 
-        turned_away = await client.post("/api/v1/bookings", json=body, headers=token_for(third))
-        assert turned_away.status_code == 503
-        assert turned_away.headers["content-type"].startswith("application/problem+json")
-        assert turned_away.json()["type"] == "/problems/busy"
-        assert turned_away.headers["retry-after"] == "1"
-        assert (await client.get("/health/live")).status_code == 200, "health checks are never held back"
+            turned_away = await client.post("/api/v1/bookings", json=body, headers=token_for(third))
+            assert turned_away.status_code == 503
+            assert turned_away.headers["content-type"].startswith("application/problem+json")
+            assert turned_away.json()["type"] == "/problems/busy"
+            assert turned_away.headers["retry-after"] == "1"
+            assert (await client.get("/health/live")).status_code == 200, "health checks are never held back"
 
-        waited = await waiting  # its turn did not come within 300 ms
-        assert waited.status_code == 503
-        assert waited.json()["type"] == "/problems/busy"
-        assert not running.done()
-        await hold.rollback()
-        await holder.close()
+            waited = await waiting  # its turn did not come within 300 ms
+            assert waited.status_code == 503
+            assert waited.json()["type"] == "/problems/busy"
+            assert not running.done()
         assert (await running).status_code == 201
 
         assert app.state.admission.shed == 2
@@ -72,36 +67,31 @@ async def test_a_request_waiting_its_turn_is_told_full_once_the_slot_is_known_so
         own = await client.post("/api/v1/bookings", json=body, headers=token_for(holder_of_one))
         assert own.status_code == 201
         await until(lambda: app.state.sold_out.listening, within=5, what="the sold-out hint listening")
-        holder = await asyncpg.connect(dsn)
-        hold = holder.transaction()
-        await hold.start()
-        await holder.execute("SELECT 1 FROM slots WHERE id = $1 FOR UPDATE", slot.id)
-        running = asyncio.create_task(client.post("/api/v1/bookings", json=body, headers=token_for(first)))
-        await until(lambda: app.state.admission.running == 1, within=5, what="the first running")
-        waiting = asyncio.create_task(client.post("/api/v1/bookings", json=body, headers=token_for(second)))
-        pressing_again = asyncio.create_task(
-            client.post("/api/v1/bookings", json=body, headers=token_for(holder_of_one))
-        )
-        await until(lambda: app.state.admission.waiting == 2, within=5, what="two waiting")
-        assert app.state.sold_out.watched == 1
+        async with slot_row_held(dsn, slot.id):
+            running = asyncio.create_task(client.post("/api/v1/bookings", json=body, headers=token_for(first)))
+            await until(lambda: app.state.admission.running == 1, within=5, what="the first running")
+            waiting = asyncio.create_task(client.post("/api/v1/bookings", json=body, headers=token_for(second)))
+            pressing_again = asyncio.create_task(
+                client.post("/api/v1/bookings", json=body, headers=token_for(holder_of_one))
+            )
+            await until(lambda: app.state.admission.waiting == 2, within=5, what="two waiting")
+            assert app.state.sold_out.watched == 1
 
-        # another request's read saw the slot sold out (as it would after the first's seat)
-        app.state.sold_out.remember(
-            slot.id,
-            clinic_id=clinic.id,
-            starts_at=slot.starts_at,
-            read_in_epoch=app.state.sold_out.epoch,
-            stakeholders=frozenset({holder_of_one.id}),
-        )
-        told = await asyncio.wait_for(waiting, timeout=2)
-        assert told.status_code == 409
-        assert told.json()["type"] == "/problems/slot-full"
-        assert not running.done(), "told before any turn came"
-        assert app.state.admission.waiting == 1, "the holder of a booking of the slot still waits for its turn"
-        assert app.state.admission.shed == 0
+            # another request's read saw the slot sold out (as it would after the first's seat)
+            app.state.sold_out.remember(
+                slot.id,
+                clinic_id=clinic.id,
+                starts_at=slot.starts_at,
+                read_in_epoch=app.state.sold_out.epoch,
+                stakeholders=frozenset({holder_of_one.id}),
+            )
+            told = await asyncio.wait_for(waiting, timeout=2)
+            assert told.status_code == 409
+            assert told.json()["type"] == "/problems/slot-full"
+            assert not running.done(), "told before any turn came"
+            assert app.state.admission.waiting == 1, "the holder of a booking of the slot still waits for its turn"
+            assert app.state.admission.shed == 0
 
-        await hold.rollback()
-        await holder.close()
         assert (await running).status_code == 201
         again = await pressing_again
         assert again.status_code == 201, again.text
