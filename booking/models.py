@@ -343,6 +343,7 @@ class StandbyNotFound(NotFound):
 class SlotFull(Conflict):
     slug = "slot-full"
     title = Text("Khung giờ đã hết chỗ", "The slot is full")
+    counts_as_attempt = False  # sold out costs nothing durable, whether the screen, the gate or the write finds it
 
 
 class SlotNotBookable(Conflict):

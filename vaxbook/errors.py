@@ -24,6 +24,9 @@ class DomainError(Exception):
     status: int = 400
     slug: str = "bad-request"
     title: Text = Text("Yêu cầu không hợp lệ", "Bad request")
+    counts_as_attempt: bool = True
+    """Whether a refusal of this kind that came past the screen stays counted against the caller's attempts
+    (vaxbook.idempotency.run_once). A refusal the screen gives is never counted."""
 
     def __init__(
         self,

@@ -83,7 +83,8 @@ async def run_once(
     (it only reads): a refusal it raises writes nothing; an answer it returns is the answer, and `work` does not
     run. `count` counts an attempt against the caller's limit (it raises TooManyRequests past it) in the work's
     own transaction, so that a booking commits once; an attempt the work then refuses is counted again in a
-    transaction of its own, so refused attempts stay counted too.
+    transaction of its own, so refused attempts stay counted too (all but those whose kind says not: a sold-out
+    answer costs nothing durable).
 
     `in_one_statement` is the same work as one database statement that also claims the key, counts the attempt and
     keeps the answer (no BEGIN, no COMMIT, no lock held across a round trip): it returns the result, or None when
@@ -119,7 +120,12 @@ async def run_once(
             pass
         except DomainError as refusal:
             # counted in the statement and rolled back with it; past the limit, counting again would only refuse again
-            if count is not None and refusal.status < 500 and not isinstance(refusal, TooManyRequests):
+            if (
+                count is not None
+                and refusal.status < 500
+                and refusal.counts_as_attempt
+                and not isinstance(refusal, TooManyRequests)
+            ):
                 await _count_again(uow, count)
             raise
         else:
@@ -139,7 +145,7 @@ async def run_once(
                 await _keep(conn, key, encode(result))
         return result
     except DomainError as refusal:
-        if counted and refusal.status < 500:
+        if counted and refusal.status < 500 and refusal.counts_as_attempt:
             assert count is not None
             await _count_again(uow, count)
         raise

@@ -3,7 +3,7 @@ the booking and the dose (so the uptake report counts them), their rank in a dra
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -178,7 +178,9 @@ async def test_a_draw_loser_is_offered_a_free_seat_that_day(
     """Two enter a one-seat draw while another slot that day has a free seat: the loser waits on the clinic's
     standby list and is offered that seat at once, never told only 'seats-available'."""
     clinic, service = await make_clinic(uow), await make_service(uow)
-    drawn = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(72))
+    # nine in the morning, local time, three days ahead: the free slot an hour later is that same day at any hour
+    morning = datetime.combine((datetime.now(SAIGON) + timedelta(days=3)).date(), time(9), tzinfo=SAIGON)
+    drawn = await make_slot(uow, clinic, service, capacity=1, starts_at=morning)
     free = await make_slot(uow, clinic, service, capacity=3, starts_at=drawn.starts_at + timedelta(hours=1))
     admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
     draw = f"/api/v1/clinics/{clinic.id}/slots/{drawn.id}/draw"

@@ -219,3 +219,27 @@ async def test_claims_in_line_for_a_slot_known_sold_out_meanwhile_are_not_sent(
     refused = await in_line
     assert refused.json()["type"] == "/problems/slot-full"
     assert len(sent) == 1, "the claim in line was answered without its statement"
+
+
+async def test_a_claim_the_database_finds_no_seat_for_is_full_and_writes_nothing(
+    app: Litestar, client: Client, uow: UnitOfWork, db: asyncpg.Connection, dsn: str
+) -> None:
+    """Two presses pass the screen with one seat left; the second's write finds none. Its answer is "full", and like
+    every sold-out answer it costs nothing durable: no attempt counted, no answer kept."""
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=1)
+    (first, _), (second, _) = await make_citizen(uow), await make_citizen(uow)
+    body = {"slot_id": str(slot.id)}
+    async with slot_row_held(dsn, slot.id):
+        claiming = asyncio.create_task(client.post("/api/v1/bookings", json=body, headers=token_for(first)))
+        await until(lambda: seats._turns.get(slot.id) is not None, within=5, what="the first claim sent")
+        in_line = asyncio.create_task(
+            client.post("/api/v1/bookings", json=body, headers={**token_for(second), "Idempotency-Key": "k-2"})
+        )
+        await until(lambda: seats._turns[slot.id].users == 2, within=5, what="the second claim in line")
+    assert (await claiming).status_code == 201
+    refused = await in_line
+    assert refused.json()["type"] == "/problems/slot-full"
+    scopes = {row["scope"]: row["attempts"] for row in await db.fetch("SELECT scope, attempts FROM attempt_counters")}
+    assert scopes == {f"book:account:{first.id}": 1}, "the booked attempt counted, the refused one not"
+    assert await db.fetchval("SELECT count(*) FROM idempotency_keys WHERE key = 'k-2'") == 0
