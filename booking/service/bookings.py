@@ -278,9 +278,7 @@ async def book(
         assert screened is not None
         if through_draw or any(r.left for r in screened.seat_plan.usable) or uow.holds_connection:
             raise LongWay()  # a draw's turn, a held-back seat to claim, or a caller's transaction to join
-        return await book_in_one_statement(
-            uow, principal, policy, screened, now=now, idempotency=idempotency, sold_out=sold_out
-        )
+        return await book_in_one_statement(uow, principal, policy, screened, now=now, idempotency=idempotency)
 
     return await run_once(
         uow,
@@ -303,7 +301,6 @@ async def book_in_one_statement(
     *,
     now: datetime,
     idempotency: IdempotencyKey | None,
-    sold_out: SoldOutSlots | None = None,
 ) -> Booking | None:
     """`book`'s write for a seat of everyone's, as one statement (`book_seat`, migration 0020) instead of a
     transaction of a dozen: the same rows, the same checks, in the same order. The booking, or None when its
@@ -354,20 +351,15 @@ async def book_in_one_statement(
             answer=encode(booking),
         )
         try:
-            async with seats.one_claim_at_a_time(slot.id):
-                if sold_out is not None and sold_out.clinic_of(slot.id, now) is not None:
-                    # sold out while this claim waited for its turn (a read since saw every seat booked), as the
-                    # screen would now say: the claims in line behind the last seat are not each sent to fail
-                    raise repository.NoSeatLeft()
-                async with uow.statement() as conn:
-                    booked_at = await repository.book_seat(
-                        conn,
-                        booking,
-                        product_id=screened.rules.product_id,
-                        booked_by_account=account,
-                        booked_by_staff=staff,
-                        write=write,
-                    )
+            async with seats.one_claim_at_a_time(slot.id), uow.statement() as conn:
+                booked_at = await repository.book_seat(
+                    conn,
+                    booking,
+                    product_id=screened.rules.product_id,
+                    booked_by_account=account,
+                    booked_by_staff=staff,
+                    write=write,
+                )
         except repository.CodeTaken:
             continue
         except repository.NoSeatLeft:

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from uuid import uuid4
 
 import asyncpg
 import httpx
-import pytest
 from litestar import Litestar
 
-from booking import repository as booking_repository
 from clinics import seats
 from clinics.models import Slot
 from clinics.sold_out import SoldOutSlots
@@ -187,38 +184,6 @@ def test_past_its_seconds_one_press_reads_again_while_the_others_are_answered_fr
     ticks.now += 2.5  # past the fresh hint's time and its second of grace, nobody read it again
     assert not hint.full_to(slot, other, NOW)
     assert hint.clinic_of(slot, NOW) is None
-
-
-async def test_claims_in_line_for_a_slot_known_sold_out_meanwhile_are_not_sent(
-    app: Litestar, client: Client, uow: UnitOfWork, dsn: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    hint: SoldOutSlots = app.state.sold_out
-    await until(lambda: hint.listening, within=5, what="listening")
-    clinic, service = await make_clinic(uow), await make_service(uow)
-    slot = await make_slot(uow, clinic, service, capacity=1)
-    first, _ = await make_citizen(uow)
-    second, _ = await make_citizen(uow)
-    sent: list[object] = []
-    book_seat = booking_repository.book_seat
-
-    async def counted(*args: Any, **kwargs: Any) -> Any:
-        sent.append(args[1])
-        return await book_seat(*args, **kwargs)
-
-    monkeypatch.setattr(booking_repository, "book_seat", counted)
-    async with slot_row_held(dsn, slot.id):
-        body = {"slot_id": str(slot.id)}
-        claiming = asyncio.create_task(client.post("/api/v1/bookings", json=body, headers=token_for(first)))
-        await until(lambda: len(sent) == 1, within=5, what="the first claim sent, waiting at the slot's row")
-        in_line = asyncio.create_task(client.post("/api/v1/bookings", json=body, headers=token_for(second)))
-        await until(lambda: seats._turns[slot.id].users == 2, within=5, what="the second claim in line")
-
-        # a read elsewhere in this process saw the slot sold out meanwhile
-        hint.remember(slot.id, clinic_id=clinic.id, starts_at=slot.starts_at, read_in_epoch=hint.epoch)
-    assert (await claiming).status_code == 201
-    refused = await in_line
-    assert refused.json()["type"] == "/problems/slot-full"
-    assert len(sent) == 1, "the claim in line was answered without its statement"
 
 
 async def test_a_claim_the_database_finds_no_seat_for_is_full_and_writes_nothing(
