@@ -230,6 +230,7 @@ def create_app(
         app.state.jwt_auth = auth
         app.state.metrics_token = settings.metrics_token.get_secret_value().encode() if settings.metrics_token else b""
         app.state.admission = admission
+        app.state.checkin_window = window  # the door's list reaches as far ahead as check-in opens
         app.state.flood_guard = flood_guard
         app.state.read_replica = None
         if settings.read_database_url:

@@ -32,6 +32,7 @@ from booking.schemas import AdverseEventCreate, CheckIn, CheckInRequest, Vaccina
 from booking.service import bookings, checkin, visits
 from clinics import service as clinics
 from clinics.models import Clinic
+from qr.models import Window
 from quotas import service as quotas
 from vaxbook.auth import service as auth
 from vaxbook.auth.models import Principal, Role
@@ -370,11 +371,14 @@ class DoorPages(Controller):
         staff = await staff_of(request, uow)
         if staff is None:
             return sign_in_first(request, staff=True)
-        rows = await self._today(uow, staff, clinic_id, language_of(request))
+        rows = await self._today(request, uow, staff, clinic_id)
         return page(request, "door/_door_today.html.j2", rows=rows)
 
-    async def _today(self, uow: UoW, staff: Principal, clinic_id: UUID, language: Language) -> list[dict[str, str]]:
-        found = await bookings.day_list(uow, staff, clinic_id, None, now=datetime.now(UTC))
+    async def _today(self, request: AnyRequest, uow: UoW, staff: Principal, clinic_id: UUID) -> list[dict[str, str]]:
+        """Today's bookings, and just before midnight those of tomorrow's first slots whose check-in has opened."""
+        language = language_of(request)
+        window: Window = request.app.state.checkin_window
+        found = await bookings.day_list(uow, staff, clinic_id, None, now=datetime.now(UTC), reaching=window.early)
         return [
             {
                 "when": booking.starts_at.astimezone(ZoneInfo(booking.timezone)).strftime("%H:%M"),
@@ -398,7 +402,7 @@ class DoorPages(Controller):
     ) -> Template:
         staff.require_clinic(clinic_id)
         clinic = await clinics.get_clinic(uow, clinic_id)
-        rows = await self._today(uow, staff, clinic_id, language_of(request))
+        rows = await self._today(request, uow, staff, clinic_id)
         shown = page(
             request,
             "door/door.html.j2",

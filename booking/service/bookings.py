@@ -552,18 +552,26 @@ async def of_person(uow: UnitOfWork, principal: Principal, person_id: UUID) -> l
 
 
 async def day_list(
-    uow: UnitOfWork, principal: Principal, clinic_id: UUID, day: date | None, *, now: datetime
+    uow: UnitOfWork,
+    principal: Principal,
+    clinic_id: UUID,
+    day: date | None,
+    *,
+    now: datetime,
+    reaching: timedelta = timedelta(0),
 ) -> list[tuple[Booking, str, date]]:
-    """A clinic's bookings of one local day (today by default), for the counter: who comes when."""
+    """A clinic's bookings of one local day (today by default), for the counter: who comes when. Today's list
+    also reaches `reaching` past now when that goes past midnight: the door's list holds the first slots of
+    tomorrow whose check-in has opened."""
     check_clinic_scope(principal, clinic_id)
     clinic: Clinic = await clinics.get_clinic(uow, clinic_id)
+    ends = None if day else now + reaching
     day = day or now.astimezone(clinic.zone).date()
     check_date_range(day, day, max_days=1, names=("day", "day"))
     start = datetime.combine(day, datetime.min.time(), clinic.zone)
+    before = max(start + timedelta(days=1), ends) if ends else start + timedelta(days=1)
     async with uow.transaction() as conn:
-        rows = await repository.day_list(
-            conn, clinic_id=clinic_id, starts_from=start, starts_before=start + timedelta(days=1)
-        )
+        rows = await repository.day_list(conn, clinic_id=clinic_id, starts_from=start, starts_before=before)
         await audit.record(
             conn,
             actor=principal,

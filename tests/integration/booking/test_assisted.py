@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, time, timedelta
+from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
 
+from booking.models import Booking
+from booking.service import bookings
 from tests.conftest import RecordingOtpSender
 from tests.factories import (
+    ADMIN,
     citizen_headers,
     consent,
     make_citizen,
@@ -189,3 +194,27 @@ async def test_bad_phone_cccd_and_date_are_field_errors_in_both_languages(
     bad_date = await client.post("/api/v1/assist/people", json=body | {"phone": None}, headers=operator)
     assert {e["field"] for e in bad_date.json()["errors"]} == {"date_of_birth"}
     assert await db.fetchval("SELECT count(*) FROM people") == 0
+
+
+async def test_the_door_s_list_just_before_midnight_holds_tomorrow_s_first_slots_whose_check_in_opened(
+    client: Client, uow: UnitOfWork
+) -> None:
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    zone = ZoneInfo(clinic.timezone)
+    night = datetime.combine(datetime.now(zone).date() + timedelta(days=3), time(23, 50), zone)
+    first = await make_slot(uow, clinic, service, starts_at=night + timedelta(minutes=20))
+    later = await make_slot(uow, clinic, service, starts_at=night + timedelta(hours=3))
+    for slot in (first, later):
+        citizen, _ = await make_citizen(uow)
+        booked = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
+        assert booked.status_code == 201, booked.text
+
+    def slots(found: list[tuple[Booking, str, date]]) -> list[UUID]:
+        return [booking.slot_id for booking, _, _ in found]
+
+    door = await bookings.day_list(uow, ADMIN, clinic.id, None, now=night, reaching=timedelta(minutes=60))
+    assert slots(door) == [first.id], "tomorrow's first slot, whose check-in opened, and no later one"
+    counter = await bookings.day_list(uow, ADMIN, clinic.id, None, now=night)
+    assert slots(counter) == [], "the counter's list is today's alone"
+    asked = await bookings.day_list(uow, ADMIN, clinic.id, night.date(), now=night, reaching=timedelta(minutes=60))
+    assert slots(asked) == [], "a day asked for is that day"

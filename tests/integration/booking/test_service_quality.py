@@ -5,6 +5,7 @@ start), the median wait from check-in to dose and the ratings; the comments to t
 from __future__ import annotations
 
 import re
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -94,13 +95,16 @@ async def test_a_visit_is_rated_once_by_its_people_after_it_took_place_and_the_w
     assert await db.fetchval("SELECT comment FROM visit_ratings") == "Nhanh, nhân viên chu đáo"
 
     admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
-    [week] = (await client.get("/api/v1/reports/service-quality", headers=admin)).json()
+    # the slot's own local day, asked for by name: just before midnight the slot starts tomorrow, past the default
+    day = slot.starts_at.astimezone(ZoneInfo(clinic.timezone)).date().isoformat()
+    its_day = {"date_from": day, "date_to": day}
+    [week] = (await client.get("/api/v1/reports/service-quality", params=its_day, headers=admin)).json()
     assert week["clinic_id"] == str(clinic.id)
     assert (week["due"], week["attended"], week["no_shows"], week["no_show_rate"]) == (3, 2, 1, round(1 / 3, 4))
     assert (week["served"], week["on_time"], week["on_time_rate"]) == (2, 1, 0.5)
     assert week["median_wait_minutes"] is not None
     assert (week["ratings"], week["average_rating"]) == (1, 5.0)
-    as_file = await client.get("/api/v1/reports/service-quality", params={"format": "xlsx"}, headers=admin)
+    as_file = await client.get("/api/v1/reports/service-quality", params={"format": "xlsx", **its_day}, headers=admin)
     assert as_file.headers["content-disposition"].endswith('.xlsx"')
     comments = (await client.get("/api/v1/reports/rating-comments", headers=admin)).json()
     assert [(c["rating"], c["comment"]) for c in comments] == [(5, "Nhanh, nhân viên chu đáo")]
