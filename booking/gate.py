@@ -49,7 +49,7 @@ def sold_out_gate(sold_out: SoldOutSlots) -> type:
                 return
             if not sold_out.full_to(slot_id, account, datetime.now(UTC)):
                 with sold_out.watching(slot_id) as sold_out_meanwhile:
-                    # told "full" as soon as the slot is known sold out, unless it is their own booking's slot
+                    # told "full" as soon as the slot is known sold out, unless they have a stake in it
                     told = GiveUp(sold_out_meanwhile, lambda: sold_out.full_to(slot_id, account, datetime.now(UTC)))
                     scope.setdefault("state", {})[GIVE_UP] = told
                     try:

@@ -565,11 +565,13 @@ async def day_list(
     tomorrow whose check-in has opened."""
     check_clinic_scope(principal, clinic_id)
     clinic: Clinic = await clinics.get_clinic(uow, clinic_id)
-    ends = None if day else now + reaching
+    today = day is None
     day = day or now.astimezone(clinic.zone).date()
     check_date_range(day, day, max_days=1, names=("day", "day"))
     start = datetime.combine(day, datetime.min.time(), clinic.zone)
-    before = max(start + timedelta(days=1), ends) if ends else start + timedelta(days=1)
+    before = start + timedelta(days=1)
+    if today:
+        before = max(before, now + reaching)
     async with uow.transaction() as conn:
         rows = await repository.day_list(conn, clinic_id=clinic_id, starts_from=start, starts_before=before)
         await audit.record(
