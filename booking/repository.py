@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeAlias
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -42,7 +42,7 @@ from notify.models import Medium
 from qr.models import Dose
 from vaxbook import throttle
 from vaxbook.db import Connection, Read, Row, assignments, each, one, read
-from vaxbook.errors import Invalid
+from vaxbook.errors import DomainError, Invalid
 from vaxbook.i18n import Language, Text
 from vaxbook.idempotency import LongWay
 from vaxbook.settings import DEFAULT_TIMEZONE
@@ -610,8 +610,8 @@ class AttemptsSpent(Exception):
 
 @dataclass(frozen=True)
 class InOneStatement:
-    """What `book_seat` (migration 0020) needs beside the booking: the key, the limits, the audit row, the messages
-    and the answer to keep under the key."""
+    """What `book_seat` (migrations 0020 and 0021) needs beside the booking: the key, the limits, the audit row, the
+    messages and the answer to keep under the key."""
 
     key_scope: str | None
     key: str | None
@@ -630,36 +630,46 @@ class InOneStatement:
     answer: Any
 
 
-async def book_seat(
-    conn: Connection,
-    booking: Booking,
-    *,
-    product_id: UUID | None,
-    booked_by_account: UUID | None,
-    booked_by_staff: UUID | None,
-    write: InOneStatement,
-) -> datetime | None:
-    """The booking's whole write in one statement: its created_at, or None when its Idempotency-Key was taken by
-    another request (nothing written). Whatever refuses it raises, with nothing written: AlreadyBooked,
+@dataclass(frozen=True)
+class SeatBooking:
+    """A booking of a seat of everyone's, ready to be written in one statement: alone (`book_seat`) or with others of
+    its slot (`book_seats`)."""
+
+    booking: Booking
+    product_id: UUID | None
+    booked_by_account: UUID | None
+    booked_by_staff: UUID | None
+    write: InOneStatement
+
+    def row(self) -> dict[str, Any]:
+        booking = self.booking
+        return {
+            "id": booking.id,
+            "clinic_id": booking.clinic_id,
+            "slot_id": booking.slot_id,
+            "service_id": booking.service_id,
+            "product_id": self.product_id,
+            "person_id": booking.person_id,
+            "dose_number": booking.dose_number,
+            "code": booking.code,
+            "starts_at": booking.starts_at,
+            "ends_at": booking.ends_at,
+            "booked_by_account": self.booked_by_account,
+            "booked_by_staff": self.booked_by_staff,
+            "priority_group_id": booking.priority_group_id,
+            "priority_used": booking.priority_used,
+        }
+
+
+BookedAt: TypeAlias = "datetime | None"
+"""A booking's created_at, or None when its Idempotency-Key was taken by another request (nothing written)."""
+
+
+async def book_seat(conn: Connection, one: SeatBooking) -> BookedAt:
+    """The booking's whole write in one statement. Whatever refuses it raises, with nothing written: AlreadyBooked,
     HouseholdSeatsTaken and TooManyActiveBookings as insert_booking and take_active_place would; NoSeatLeft,
-    AttemptsSpent, CodeTaken and LongWay for the caller to answer, draw another code or take the transaction's
-    way."""
-    row = {
-        "id": booking.id,
-        "clinic_id": booking.clinic_id,
-        "slot_id": booking.slot_id,
-        "service_id": booking.service_id,
-        "product_id": product_id,
-        "person_id": booking.person_id,
-        "dose_number": booking.dose_number,
-        "code": booking.code,
-        "starts_at": booking.starts_at,
-        "ends_at": booking.ends_at,
-        "booked_by_account": booked_by_account,
-        "booked_by_staff": booked_by_staff,
-        "priority_group_id": booking.priority_group_id,
-        "priority_used": booking.priority_used,
-    }
+    AttemptsSpent, CodeTaken and LongWay for the caller to answer, draw another code or take the transaction's way."""
+    write = one.write
     try:
         done = await conn.fetchrow(
             "SELECT outcome, booked_at"
@@ -676,32 +686,98 @@ async def book_seat(
             write.siblings,
             write.now,
             write.early,
-            row,
+            one.row(),
             write.audit,
             write.messages,
             write.answer,
         )
-    except asyncpg.UniqueViolationError as error:
-        if error.constraint_name == "bookings_code_key":
-            raise CodeTaken() from None
-        raise AlreadyBooked() from None
-    except asyncpg.CheckViolationError as error:
-        if error.constraint_name == HOUSEHOLD_CAP:
-            raise HouseholdSeatsTaken() from None
-        raise
     except asyncpg.PostgresError as error:
-        match error.sqlstate:
-            case "VXFUL":
-                raise NoSeatLeft() from None
-            case "VX429":
-                raise AttemptsSpent(int(error.detail or "60")) from None
-            case "VXTMA":
-                raise TooManyActiveBookings(limit=write.active_limit) from None
-            case "VXSTB":
-                raise LongWay() from None
-        raise
+        raise _refusal(error, write) from None
     assert done is not None
     return done["booked_at"] if done["outcome"] == "booked" else None
+
+
+async def book_seats(conn: Connection, together: list[SeatBooking]) -> list[BookedAt | Exception]:
+    """Bookings of one slot, in the order they came, written in one statement and one commit (`book_seats`, migration
+    0021): each one's answer as `book_seat` would give it, or the exception it would raise. When the seats the
+    statement saw left were taken by another process before it claimed them, nothing it wrote stands and each is
+    written alone, in turn."""
+    if len(together) == 1:
+        return [await _alone(conn, together[0])]
+    first = together[0].booking
+    try:
+        rows = await conn.fetch(
+            "SELECT outcome, booked_at, error_code, error_constraint, error_detail, error_message"
+            " FROM book_seats($1, $2, $3, $4, $5)",
+            first.clinic_id,
+            first.slot_id,
+            max(one.write.now for one in together),
+            all(one.write.early for one in together),
+            [_arguments(one) for one in together],
+        )
+    except asyncpg.PostgresError as error:
+        if error.sqlstate != "VXAGN":
+            raise
+        return [await _alone(conn, one) for one in together]
+    return [_answer(row, one.write) for row, one in zip(rows, together, strict=True)]
+
+
+async def _alone(conn: Connection, one: SeatBooking) -> BookedAt | Exception:
+    try:
+        return await book_seat(conn, one)
+    except (asyncpg.PostgresError, DomainError, CodeTaken, NoSeatLeft, AttemptsSpent, LongWay) as refused:
+        return refused
+
+
+def _arguments(one: SeatBooking) -> dict[str, Any]:
+    """`book_unclaimed`'s arguments by name, as `book_seats` reads them."""
+    write = one.write
+    return {
+        "key_scope": write.key_scope,
+        "key": write.key,
+        "fingerprint": None if write.fingerprint is None else write.fingerprint.hex(),
+        "keep_hours": write.keep_hours,
+        "lease_seconds": write.lease_seconds,
+        "attempt_scope": write.attempt_scope,
+        "attempt_limit": write.attempt_limit,
+        "attempt_window_minutes": write.attempt_window_minutes,
+        "active_limit": write.active_limit,
+        "siblings": write.siblings,
+        "booking": one.row(),
+        "audit": write.audit,
+        "messages": write.messages,
+        "answer": write.answer,
+    }
+
+
+def _answer(row: asyncpg.Record, write: InOneStatement) -> BookedAt | Exception:
+    match row["outcome"]:
+        case "booked":
+            booked_at: datetime = row["booked_at"]
+            return booked_at
+        case "taken":
+            return None
+    fields = {"C": "error_code", "M": "error_message", "D": "error_detail", "n": "error_constraint"}
+    error = asyncpg.PostgresError.new({field: row[column] or "" for field, column in fields.items()})
+    return _refusal(error, write)
+
+
+def _refusal(error: asyncpg.PostgresError, write: InOneStatement) -> Exception:
+    """What the database's refusal of a booking means to the service (the error itself when it is not a refusal)."""
+    if isinstance(error, asyncpg.UniqueViolationError):
+        return CodeTaken() if error.constraint_name == "bookings_code_key" else AlreadyBooked()
+    if isinstance(error, asyncpg.CheckViolationError) and error.constraint_name == HOUSEHOLD_CAP:
+        return HouseholdSeatsTaken()
+    match error.sqlstate:
+        case "VXFUL":
+            return NoSeatLeft()
+        case "VX429":
+            return AttemptsSpent(int(error.detail or "60"))
+        case "VXTMA":
+            return TooManyActiveBookings(limit=write.active_limit)
+        case "VXSTB":
+            return LongWay()
+    return error
 
 
 async def mark_priority(

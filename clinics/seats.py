@@ -21,9 +21,11 @@ and the API answers 503 `busy` with Retry-After.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from vaxbook.db import LOCK_TIMEOUT_MS, Connection
@@ -31,40 +33,99 @@ from vaxbook.errors import Busy
 
 # Locks
 
-
-class _Turns:
-    """Waiters for one slot's seat claims in this process."""
-
-    def __init__(self) -> None:
-        self.lock = asyncio.Lock()
-        self.users = 0
+T = TypeVar("T")
+R = TypeVar("R")
 
 
-_turns: dict[UUID, _Turns] = {}
+MOST_TOGETHER = 32
+"""The most claims of one slot written in one statement: each is a subtransaction of it, and a transaction with more
+than 64 of those slows every other one's snapshots."""
 
 
-@asynccontextmanager
-async def one_claim_at_a_time(slot_id: UUID, *, wait_seconds: float = LOCK_TIMEOUT_MS / 1000) -> AsyncIterator[None]:
-    """In this process, one write that claims a seat of this slot at a time, in the order they came: the others wait
-    here, holding no database connection, where they would wait at the slot's row lock holding one (and a rush on one
-    slot would hold every pooled connection while the rest of the city waits). Only the order of the writes changes:
-    the seat is granted by the database as ever, and other processes take their turns at the row lock. A turn that
-    does not come within `wait_seconds` (as long as a statement waits for a row lock) is Busy, as that wait is."""
-    turns = _turns.get(slot_id) or _turns.setdefault(slot_id, _Turns())
-    turns.users += 1
+@dataclass(eq=False)
+class _Claim(Generic[T, R]):
+    item: T
+    answer: asyncio.Future[R]
+    taken: bool = False
+
+
+@dataclass(eq=False)
+class _Turns(Generic[T, R]):
+    """One slot's claims in this process: those waiting, and whether a write of them is under way."""
+
+    waiting: deque[_Claim[T, R]] = field(default_factory=deque)
+    writing: bool = False
+
+
+_turns: dict[UUID, _Turns[Any, Any]] = {}
+_writers: set[asyncio.Task[None]] = set()
+
+
+async def claims_together(
+    slot_id: UUID,
+    item: T,
+    write: Callable[[list[T]], Awaitable[Sequence[R | Exception]]],
+    *,
+    wait_seconds: float = LOCK_TIMEOUT_MS / 1000,
+) -> R:
+    """`write`'s answer for `item`, a claim of seats of this slot. In this process one write claims seats of a slot
+    at a time: the claims that come while it runs wait, holding no database connection, and the next write takes all
+    of them (up to MOST_TOGETHER) in the order they came, so that a rush on one slot books in one statement and one
+    commit for many, and the others of the city keep the pooled connections. Only the number of writes changes: each
+    claim is still checked on its own and its seats granted by the database, and other processes write their own.
+    `write` answers each item in order (an exception for one it refuses) or raises for all of them.
+
+    A claim that is not taken into a write within `wait_seconds` (as long as a statement waits for a row lock) is
+    Busy, as that wait is; once taken, its answer is waited for, since its write is under way."""
+    turns: _Turns[T, R] = _turns.get(slot_id) or _turns.setdefault(slot_id, _Turns())
+    answer: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+    claim = _Claim(item, answer)
+    turns.waiting.append(claim)
+    if not turns.writing:
+        turns.writing = True
+        writer = asyncio.create_task(_write_in_turn(slot_id, turns, write))
+        _writers.add(writer)  # a task nobody holds may be collected before it ends
+        writer.add_done_callback(_writers.discard)
     try:
-        try:
-            async with asyncio.timeout(wait_seconds):
-                await turns.lock.acquire()
-        except TimeoutError:
+        return await asyncio.wait_for(asyncio.shield(claim.answer), wait_seconds)
+    except TimeoutError:
+        if not claim.taken:
             raise Busy() from None
-        try:
-            yield
-        finally:
-            turns.lock.release()
+        return await claim.answer
     finally:
-        turns.users -= 1
-        if turns.users == 0:
+        if not claim.taken and claim in turns.waiting:
+            turns.waiting.remove(claim)
+        if not claim.answer.done():  # given up: its write, if any, answers nobody
+            claim.answer.cancel()
+
+
+async def _write_in_turn(
+    slot_id: UUID, turns: _Turns[T, R], write: Callable[[list[T]], Awaitable[Sequence[R | Exception]]]
+) -> None:
+    taken: list[_Claim[T, R]] = []
+    try:
+        while turns.waiting:
+            taken = [turns.waiting.popleft() for _ in range(min(MOST_TOGETHER, len(turns.waiting)))]
+            for claim in taken:
+                claim.taken = True
+            try:
+                answers: Sequence[R | Exception] = await write([claim.item for claim in taken])
+            except Exception as error:
+                answers = [error] * len(taken)
+            for claim, answer in zip(taken, answers, strict=True):
+                if claim.answer.done():
+                    continue
+                if isinstance(answer, Exception):
+                    claim.answer.set_exception(answer)
+                else:
+                    claim.answer.set_result(answer)
+    finally:
+        turns.writing = False
+        for claim in [*taken, *turns.waiting]:  # anything unanswered: only when this task is cancelled
+            if not claim.answer.done():
+                claim.answer.cancel()
+        turns.waiting.clear()
+        if _turns.get(slot_id) is turns:
             del _turns[slot_id]
 
 

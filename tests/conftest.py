@@ -4,10 +4,11 @@ every test starting from empty tables."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
+from typing import TypeVar
+from uuid import UUID
 
 import asyncpg
 import httpx
@@ -27,14 +28,24 @@ APP_PASSWORD = "test-only-app-password"  # for a TEST_DATABASE_URL server that w
 JWT_SECRET = "test-signing-key-that-is-long-enough-0123456789"
 METRICS_TOKEN = "test-metrics-token-that-is-long-enough-9876543210"
 METRICS = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @pytest.fixture(autouse=True)
 def _races_reach_the_database(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A race test races at the database, as requests from several processes do: the turn one process gives each
-    slot's seat claims (clinics.seats.one_claim_at_a_time) only orders them, and is no part of the protection."""
+    """A race test races at the database, as requests from several processes do: the turns one process gives each
+    slot's seat claims (clinics.seats.claims_together) only order them and write them together, and are no part of
+    the protection. So each claim is written alone, at once."""
     if request.node.get_closest_marker("concurrency"):
-        monkeypatch.setattr(seats, "one_claim_at_a_time", lambda slot_id: contextlib.nullcontext())
+        monkeypatch.setattr(seats, "claims_together", each_claim_alone)
+
+
+async def each_claim_alone(slot_id: UUID, item: T, write: Callable[[list[T]], Awaitable[Sequence[R | Exception]]]) -> R:
+    [answer] = await write([item])
+    if isinstance(answer, Exception):
+        raise answer
+    return answer
 
 
 @pytest.fixture(scope="session")

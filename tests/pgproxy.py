@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 COMMIT = b"COMMIT;\x00"  # asyncpg's commit, a simple query
 # a Parse message of asyncpg's naming a statement that calls a function writing in one statement
-PREPARED_ONE_STATEMENT_WRITE = re.compile(rb"P.{4}(__asyncpg_stmt_\w+?__)\x00[^\x00]*\bbook_seat\(", re.DOTALL)
+PREPARED_ONE_STATEMENT_WRITE = re.compile(rb"P.{4}(__asyncpg_stmt_\w+?__)\x00[^\x00]*\bbook_seats?\(", re.DOTALL)
 
 
 @dataclass

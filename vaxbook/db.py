@@ -109,6 +109,11 @@ class UnitOfWork:
         self._pool = pool
         self._conn: Connection | None = None
 
+    def apart(self) -> UnitOfWork:
+        """A unit of work of its own on the same pool, for a write done on behalf of several requests at once (see
+        clinics.seats.claims_together), which must hold none of theirs."""
+        return UnitOfWork(self._pool)
+
     @property
     def holds_connection(self) -> bool:
         """Whether a block of this unit of work has a connection open (a statement of its own cannot run now)."""

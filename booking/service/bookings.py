@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -350,16 +351,15 @@ async def book_in_one_statement(
             messages=notify.outbox_rows(notices, quiet=policy.quiet_hours, now=now),
             answer=encode(booking),
         )
+        seat_booking = repository.SeatBooking(
+            booking,
+            product_id=screened.rules.product_id,
+            booked_by_account=account,
+            booked_by_staff=staff,
+            write=write,
+        )
         try:
-            async with seats.one_claim_at_a_time(slot.id), uow.statement() as conn:
-                booked_at = await repository.book_seat(
-                    conn,
-                    booking,
-                    product_id=screened.rules.product_id,
-                    booked_by_account=account,
-                    booked_by_staff=staff,
-                    write=write,
-                )
+            booked_at = await seats.claims_together(slot.id, seat_booking, _written_together(uow))
         except repository.CodeTaken:
             continue
         except repository.NoSeatLeft:
@@ -368,6 +368,20 @@ async def book_in_one_statement(
             raise too_many_attempts(spent.wait_seconds) from None
         return None if booked_at is None else replace(booking, created_at=booked_at)
     raise RuntimeError("five booking codes in a row were taken")
+
+
+def _written_together(
+    uow: UnitOfWork,
+) -> Callable[[list[repository.SeatBooking]], Awaitable[list[repository.BookedAt | Exception]]]:
+    """The write of one slot's bookings taken together (clinics.seats.claims_together): on a connection of its own,
+    since it writes for several requests."""
+    apart = uow.apart()
+
+    async def write(together: list[repository.SeatBooking]) -> list[repository.BookedAt | Exception]:
+        async with apart.statement() as conn:
+            return await repository.book_seats(conn, together)
+
+    return write
 
 
 def _explain_unchanged(booking: Booking, now: datetime) -> Exception:

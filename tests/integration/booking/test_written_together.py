@@ -1,0 +1,200 @@
+"""Bookings of one slot written together (`book_seats`, migration 0021): each answered as it would be alone, the seats
+granted only by the database, and a rush written in far fewer statements than it has bookings."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+import httpx
+import pytest
+
+from booking import repository
+from booking.models import AlreadyBooked, BookingPolicy
+from booking.service import bookings, common
+from clinics import seats
+from tests.factories import make_citizen, make_clinic, make_service, make_slot, token_for
+from tests.integration.booking.invariants import check_invariants
+from vaxbook.db import UnitOfWork
+from vaxbook.idempotency import idempotency_key
+
+POLICY = BookingPolicy(
+    max_attempts=10, attempt_window_minutes=10, max_active_per_person=3, offer_minutes=30, idempotency_hours=24
+)
+
+
+async def test_a_rush_is_written_together_and_books_exactly_the_seats(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    capacity, citizens = 40, 240
+    slot = await make_slot(uow, clinic, service, capacity=capacity)
+    headers = [token_for((await make_citizen(uow))[0]) for _ in range(citizens)]
+    writes: list[int] = []
+    book_seats = repository.book_seats
+
+    async def counted(conn: asyncpg.Connection, together: list[repository.SeatBooking]) -> Any:
+        writes.append(len(together))
+        return await book_seats(conn, together)
+
+    monkeypatch.setattr(repository, "book_seats", counted)
+    responses = await asyncio.gather(
+        *(
+            client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=h | {"Idempotency-Key": f"k{n}"})
+            for n, h in enumerate(headers)
+        )
+    )
+    outcome = Counter((r.status_code, r.json().get("type")) for r in responses)
+    assert outcome == {(201, None): capacity, (409, "/problems/slot-full"): citizens - capacity}
+    assert await db.fetchval("SELECT booked FROM slots WHERE id = $1", slot.id) == capacity
+    assert await db.fetchval("SELECT count(*) FROM bookings WHERE slot_id = $1", slot.id) == capacity
+    assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'booking.create'") == capacity
+    assert max(writes) > 1, "no bookings were written together"
+    assert len(writes) < capacity, "the rush took a statement per booking"
+    await check_invariants(db)
+
+
+async def seat_bookings(uow: UnitOfWork, slot_id: UUID, people: int) -> list[repository.SeatBooking]:
+    """What the service would write for `people` new citizens booking the slot, each with an Idempotency-Key, taken
+    from the service itself and not written."""
+    taken: list[repository.SeatBooking] = []
+
+    async def keep(slot: UUID, item: repository.SeatBooking, write: Any) -> datetime:
+        taken.append(item)
+        return datetime.now(UTC)
+
+    for n in range(people):
+        principal, person = await make_citizen(uow)
+        key = idempotency_key(str(principal.id), f"press-{n}", "book", {"slot_id": str(slot_id)})
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(seats, "claims_together", keep)
+            await bookings.book(
+                uow, principal, POLICY, slot_id=slot_id, person_id=person.id, now=datetime.now(UTC), idempotency=key
+            )
+    return taken
+
+
+async def refusals_of_every_kind(uow: UnitOfWork, db: asyncpg.Connection) -> tuple[UUID, list[Any]]:
+    """A slot of three seats and nine bookings of it, in order: booked; its key already taken by a request still
+    running; over the attempt limit; a second booking of the first person; another's code; booked; booked; no seat
+    left; on a standby list."""
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=3)
+    first, running, spent, code_twice, second, third, late, waiting = await seat_bookings(uow, slot.id, 8)
+    write = running.write
+    await db.execute(
+        "INSERT INTO idempotency_keys (scope, key, fingerprint) VALUES ($1, $2, $3)",
+        write.key_scope,
+        write.key,
+        write.fingerprint,
+    )
+    again = replace(first.booking, id=uuid4(), code=common.new_code())
+    standby_service = await make_service(uow)
+    await db.execute(
+        """
+        INSERT INTO standby_entries (person_id, service_id, clinic_id, status, date_from, date_to)
+        VALUES ($1, $2, $3, 'waiting', current_date, current_date + 7)
+        """,
+        waiting.booking.person_id,
+        standby_service.id,
+        clinic.id,
+    )
+    return slot.id, [
+        first,
+        running,
+        replace(spent, write=replace(spent.write, attempt_limit=0)),
+        replace(first, booking=again, write=replace(first.write, key=None)),
+        replace(code_twice, booking=replace(code_twice.booking, code=first.booking.code)),
+        second,
+        third,
+        late,
+        replace(waiting, write=replace(waiting.write, siblings=[*waiting.write.siblings, standby_service.id])),
+    ]
+
+
+def kinds(answers: list[Any]) -> list[str]:
+    return [type(a).__name__ if isinstance(a, Exception) else "booked" if a else "taken" for a in answers]
+
+
+EXPECTED = [
+    "booked",
+    "taken",
+    "AttemptsSpent",
+    "AlreadyBooked",
+    "CodeTaken",
+    "booked",
+    "booked",
+    "NoSeatLeft",
+    "LongWay",
+]
+
+
+@pytest.mark.parametrize("together", [True, False], ids=["together", "alone"])
+async def test_each_booking_written_together_is_answered_as_it_would_be_alone(
+    uow: UnitOfWork, db: asyncpg.Connection, together: bool
+) -> None:
+    slot_id, items = await refusals_of_every_kind(uow, db)
+    async with uow.apart().statement() as conn:
+        answers = (
+            await repository.book_seats(conn, items)
+            if together
+            else [await repository.book_seats(conn, [item]) for item in items]
+        )
+    if not together:
+        answers = [a for [a] in answers]
+    assert kinds(answers) == EXPECTED
+    assert isinstance(answers[3], AlreadyBooked)
+    assert await db.fetchval("SELECT booked FROM slots WHERE id = $1", slot_id) == 3
+    booked = {items[0].booking.id, items[5].booking.id, items[6].booking.id}
+    assert set(await db.fetchval("SELECT array_agg(id) FROM bookings WHERE slot_id = $1", slot_id)) == booked
+    # a refusal leaves nothing behind: no attempt counted, no answer kept, no place taken, no message
+    for refused in (items[2], items[7], items[8]):
+        person = refused.booking.person_id
+        assert await db.fetchval("SELECT active_bookings FROM people WHERE id = $1", person) == 0
+        assert await db.fetchval("SELECT count(*) FROM outbox WHERE person_id = $1", person) == 0
+        assert (
+            await db.fetchval("SELECT count(*) FROM attempt_counters WHERE scope = $1", refused.write.attempt_scope)
+            == 0
+        )
+    assert await db.fetchval("SELECT response IS NULL FROM idempotency_keys WHERE key = $1", items[1].write.key), (
+        "the running request's key was left as it was"
+    )
+    assert await db.fetchval("SELECT count(*) FROM idempotency_keys WHERE key = $1", items[7].write.key) == 0
+    assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'booking.create'") == 3
+    await check_invariants(db)
+
+
+async def test_seats_taken_meanwhile_by_another_process_undo_the_batch_and_each_is_written_alone(
+    uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """The statement counts the seats left as it starts; if another process takes them before its claim, its claim
+    fails, nothing it wrote stands, and the bookings are written one by one: the first gets the last seat."""
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=2)
+    items = await seat_bookings(uow, slot.id, 3)
+    other = await db.fetchval("SELECT pg_backend_pid()")
+    async with db.transaction():
+        assert await seats.claim(db, clinic_id=clinic.id, slot_id=slot.id, now=datetime.now(UTC))
+
+        async def written() -> list[Any]:
+            async with uow.apart().statement() as conn:
+                return await repository.book_seats(conn, items)
+
+        writing = asyncio.create_task(written())
+        for _ in range(200):  # until the batch waits for the other process's row lock
+            waiting = await db.fetchval(
+                "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid <> $1 AND locktype = 'transactionid'", other
+            )
+            if waiting:
+                break
+            await asyncio.sleep(0.01)
+        assert waiting, "the batch never reached its claim"
+    answers = await writing
+    assert kinds(answers) == ["booked", "NoSeatLeft", "NoSeatLeft"]
+    assert await db.fetchval("SELECT booked FROM slots WHERE id = $1", slot.id) == 2
+    assert await db.fetchval("SELECT count(*) FROM bookings WHERE slot_id = $1", slot.id) == 1
