@@ -183,7 +183,12 @@ def serve(host: str | None, port: int | None, load_demo: bool | None, workers: i
             _serve_in_workers(settings, dsn, listener)
         else:
             server = _Server(
-                uvicorn.Config(create_app(settings, dsn=dsn), log_config=None, access_log=False, proxy_headers=False),
+                uvicorn.Config(
+                    create_app(settings, dsn=dsn, owns_process=True),
+                    log_config=None,
+                    access_log=False,
+                    proxy_headers=False,
+                ),
                 listen=f"{settings.host}:{settings.port}",
                 url=served_url(settings.host, settings.port),
             )
@@ -227,7 +232,7 @@ def worker_app() -> Litestar:
     """The application of one `serve --workers N` process, from the environment serve left it."""
     from vaxbook.app import create_app
 
-    return create_app(_settings(log_to="stdout"), dsn=os.environ[WORKER_DSN])
+    return create_app(_settings(log_to="stdout"), dsn=os.environ[WORKER_DSN], owns_process=True)
 
 
 class _Server(uvicorn.Server):

@@ -80,19 +80,19 @@ async def seat_bookings(uow: UnitOfWork, slot_id: UUID, people: int) -> list[rep
 
 
 async def refusals_of_every_kind(uow: UnitOfWork, db: asyncpg.Connection) -> tuple[UUID, list[Any]]:
-    """A slot of three seats and nine bookings of it, in order: booked; its key already taken by a request still
-    running; over the attempt limit; a second booking of the first person; another's code; booked; booked; no seat
-    left; on a standby list."""
+    """A slot of three seats and ten bookings of it, in order: booked; its key already taken by a request still
+    running; over the attempt limit; a second booking of the first person; another's code; on a standby list; booked;
+    booked; no seat left; no seat left, its key taken by a request still running."""
     clinic, service = await make_clinic(uow), await make_service(uow)
     slot = await make_slot(uow, clinic, service, capacity=3)
-    first, running, spent, code_twice, second, third, late, waiting = await seat_bookings(uow, slot.id, 8)
-    write = running.write
-    await db.execute(
-        "INSERT INTO idempotency_keys (scope, key, fingerprint) VALUES ($1, $2, $3)",
-        write.key_scope,
-        write.key,
-        write.fingerprint,
-    )
+    first, running, spent, code_twice, waiting, second, third, late, late_running = await seat_bookings(uow, slot.id, 9)
+    for held in (running, late_running):
+        await db.execute(
+            "INSERT INTO idempotency_keys (scope, key, fingerprint) VALUES ($1, $2, $3)",
+            held.write.key_scope,
+            held.write.key,
+            held.write.fingerprint,
+        )
     again = replace(first.booking, id=uuid4(), code=common.new_code())
     standby_service = await make_service(uow)
     await db.execute(
@@ -110,10 +110,11 @@ async def refusals_of_every_kind(uow: UnitOfWork, db: asyncpg.Connection) -> tup
         replace(spent, write=replace(spent.write, attempt_limit=0)),
         replace(first, booking=again, write=replace(first.write, key=None)),
         replace(code_twice, booking=replace(code_twice.booking, code=first.booking.code)),
+        replace(waiting, write=replace(waiting.write, siblings=[*waiting.write.siblings, standby_service.id])),
         second,
         third,
         late,
-        replace(waiting, write=replace(waiting.write, siblings=[*waiting.write.siblings, standby_service.id])),
+        late_running,
     ]
 
 
@@ -127,10 +128,11 @@ EXPECTED = [
     "AttemptsSpent",
     "AlreadyBooked",
     "CodeTaken",
+    "LongWay",
     "booked",
     "booked",
     "NoSeatLeft",
-    "LongWay",
+    "taken",
 ]
 
 
@@ -150,10 +152,10 @@ async def test_each_booking_written_together_is_answered_as_it_would_be_alone(
     assert kinds(answers) == EXPECTED
     assert isinstance(answers[3], AlreadyBooked)
     assert await db.fetchval("SELECT booked FROM slots WHERE id = $1", slot_id) == 3
-    booked = {items[0].booking.id, items[5].booking.id, items[6].booking.id}
+    booked = {items[0].booking.id, items[6].booking.id, items[7].booking.id}
     assert set(await db.fetchval("SELECT array_agg(id) FROM bookings WHERE slot_id = $1", slot_id)) == booked
     # a refusal leaves nothing behind: no attempt counted, no answer kept, no place taken, no message
-    for refused in (items[2], items[7], items[8]):
+    for refused in (items[2], items[5], items[8], items[9]):
         person = refused.booking.person_id
         assert await db.fetchval("SELECT active_bookings FROM people WHERE id = $1", person) == 0
         assert await db.fetchval("SELECT count(*) FROM outbox WHERE person_id = $1", person) == 0
@@ -161,10 +163,10 @@ async def test_each_booking_written_together_is_answered_as_it_would_be_alone(
             await db.fetchval("SELECT count(*) FROM attempt_counters WHERE scope = $1", refused.write.attempt_scope)
             == 0
         )
-    assert await db.fetchval("SELECT response IS NULL FROM idempotency_keys WHERE key = $1", items[1].write.key), (
-        "the running request's key was left as it was"
-    )
-    assert await db.fetchval("SELECT count(*) FROM idempotency_keys WHERE key = $1", items[7].write.key) == 0
+    for running in (items[1], items[9]):
+        left_as_it_was = "SELECT state = 'running' AND response IS NULL FROM idempotency_keys WHERE key = $1"
+        assert await db.fetchval(left_as_it_was, running.write.key), "a running request's key was taken over"
+    assert await db.fetchval("SELECT count(*) FROM idempotency_keys WHERE key = $1", items[8].write.key) == 0
     assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'booking.create'") == 3
     await check_invariants(db)
 

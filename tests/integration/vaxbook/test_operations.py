@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from uuid import uuid4
 
@@ -11,7 +12,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from tests.conftest import METRICS, METRICS_TOKEN, fresh_database, serve
-from vaxbook import migrate
+from vaxbook import cli, migrate
 from vaxbook.app import create_app
 from vaxbook.settings import Settings
 
@@ -149,3 +150,25 @@ async def test_logs_carry_request_ids_and_no_personal_data(
     everything = "\n".join(json.dumps(line, ensure_ascii=False) for line in lines)
     for personal in ("+84912345678", "0912 345 678", "912345678", "An Khánh", "covid19", code):
         assert personal not in everything
+
+
+async def test_a_served_process_moves_what_starting_made_out_of_the_collectors_way(
+    settings: Settings, dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`vaxbook serve` owns its process: once started, the app freezes the heap (gc.freeze), so that a full collection
+    during a rush scans only what requests made. An app among others (as in these tests) leaves the heap alone."""
+    gc.unfreeze()
+    async with serve(create_app(settings, dsn=dsn)) as client:
+        assert (await client.get("/health/live")).status_code == 200
+        assert gc.get_freeze_count() == 0
+    try:
+        async with serve(create_app(settings, dsn=dsn, owns_process=True)) as client:
+            assert (await client.get("/health/live")).status_code == 200
+            assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
+    made: list[dict[str, object]] = []
+    monkeypatch.setattr("vaxbook.app.create_app", lambda *args, **kwargs: made.append(kwargs))
+    monkeypatch.setenv(cli.WORKER_DSN, dsn)
+    cli.worker_app()
+    assert made[0]["owns_process"] is True, "a worker of serve --workers owns its process"
