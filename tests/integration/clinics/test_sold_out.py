@@ -201,7 +201,7 @@ async def test_a_claim_the_database_finds_no_seat_for_is_full_and_writes_nothing
         in_line = asyncio.create_task(
             client.post("/api/v1/bookings", json=body, headers={**token_for(second), "Idempotency-Key": "k-2"})
         )
-        await until(lambda: seats._turns[slot.id].users == 2, within=5, what="the second claim in line")
+        await until(lambda: len(seats._turns[slot.id].waiting) == 1, within=5, what="the second claim in line")
     assert (await claiming).status_code == 201
     refused = await in_line
     assert refused.json()["type"] == "/problems/slot-full"
