@@ -42,7 +42,7 @@ from notify.models import Medium
 from qr.models import Dose
 from vaxbook import throttle
 from vaxbook.db import Connection, Read, Row, assignments, each, one, read
-from vaxbook.errors import DomainError, Invalid
+from vaxbook.errors import Invalid
 from vaxbook.i18n import Language, Text
 from vaxbook.idempotency import LongWay
 from vaxbook.settings import DEFAULT_TIMEZONE
@@ -723,10 +723,11 @@ async def book_seats(conn: Connection, together: list[SeatBooking]) -> list[Book
 
 
 async def _alone(conn: Connection, one: SeatBooking) -> BookedAt | Exception:
+    # whatever fails this one is its answer alone: the bookings written before it stand, and have theirs
     try:
         return await book_seat(conn, one)
-    except (asyncpg.PostgresError, DomainError, CodeTaken, NoSeatLeft, AttemptsSpent, LongWay) as refused:
-        return refused
+    except Exception as failed:
+        return failed
 
 
 def _arguments(one: SeatBooking) -> dict[str, Any]:

@@ -3,12 +3,14 @@ away) and of the seats held back for priority groups (`slot_reservations`). Book
 none of them writes these columns itself.
 
 A seat is granted only by a conditional UPDATE that checks what is left in the same statement: nothing here reads
-a count and writes it back. A seat of everyone's is claimed by the database function `claim_seat` (migration 0020),
-which `claim` calls and so does the booking written in one statement (`book_seat`): the rule is written once.
+a count and writes it back. Seats of everyone's are claimed by the database function `claim_seats` (migration 0021;
+`claim_seat` claims one through it), which `claim` calls and so do the bookings written in one statement
+(`book_seat`, and `book_seats` for several of one slot): the rule is written once.
 
 Lock order. A transaction that takes several of these locks takes them in this order, so that no two wait on
 each other in a circle:
-1. the rows of the person it acts for: their active-place counter, their bookings, their standby entries;
+1. the rows of the person it acts for: their active-place counter, their bookings, their standby entries (a write
+   of several bookings of one slot, `book_seats`, takes each one's in the order they came, before the slot's row);
 2. stock: the quota advisory lock of a clinic and vaccine;
 3. slot rows, FOR NO KEY UPDATE (the lock an UPDATE of the counters takes anyway, which lets bookings that
    reference the slot be inserted meanwhile); several slots together in id order (`lock_all`);
@@ -21,6 +23,8 @@ and the API answers 503 `busy` with Retry-After.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -83,9 +87,10 @@ async def claims_together(
     turns.waiting.append(claim)
     if not turns.writing:
         turns.writing = True
-        writer = asyncio.create_task(_write_in_turn(slot_id, turns, write))
+        # a context of its own: the writer serves many requests, and logs as none of them
+        writer = asyncio.create_task(_write_in_turn(slot_id, turns, write), context=contextvars.Context())
         _writers.add(writer)  # a task nobody holds may be collected before it ends
-        writer.add_done_callback(_writers.discard)
+        writer.add_done_callback(functools.partial(_writer_ended, slot_id, turns))
     try:
         return await asyncio.wait_for(asyncio.shield(claim.answer), wait_seconds)
     except TimeoutError:
@@ -120,13 +125,24 @@ async def _write_in_turn(
                 else:
                     claim.answer.set_result(answer)
     finally:
-        turns.writing = False
-        for claim in [*taken, *turns.waiting]:  # anything unanswered: only when this task is cancelled
-            if not claim.answer.done():
-                claim.answer.cancel()
-        turns.waiting.clear()
-        if _turns.get(slot_id) is turns:
-            del _turns[slot_id]
+        _forget(slot_id, turns, taken)
+
+
+def _writer_ended(slot_id: UUID, turns: _Turns[T, R], writer: asyncio.Task[None]) -> None:
+    _writers.discard(writer)
+    if turns.writing:  # cancelled before it began, so its own `finally` never ran
+        _forget(slot_id, turns, [])
+
+
+def _forget(slot_id: UUID, turns: _Turns[T, R], taken: list[_Claim[T, R]]) -> None:
+    """The writer is done (with nothing left waiting, unless it was cancelled: then what it leaves is cancelled)."""
+    turns.writing = False
+    for claim in [*taken, *turns.waiting]:
+        if not claim.answer.done():
+            claim.answer.cancel()
+    turns.waiting.clear()
+    if _turns.get(slot_id) is turns:
+        del _turns[slot_id]
 
 
 async def lock(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> bool:

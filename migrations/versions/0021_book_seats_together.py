@@ -6,14 +6,12 @@ one commit, each checked as `book_seat` checks it, and claims their seats with o
 - `book_unclaimed` is `book_seat` without its seat: the key, the attempt, the open-booking place, the standby
   check, the booking, its audit row, its messages and the kept answer. `book_seat` is that and `claim_seat`, as
   before.
-- `book_seats` takes each booking in turn in a subtransaction of its own (a refusal rolls back that booking alone,
-  and is answered with its SQLSTATE, constraint and detail, as `book_seat` would raise it) while the seats it read
-  as left last; the ones after write nothing and are answered as `book_seat` would answer them then: 'taken' if
-  their key is another request's, else VXFUL. Then it claims the seats it granted, at once. The count it read is
-  never trusted: if the claim finds fewer seats left (another process booked meanwhile), the whole statement fails
-  with VXAGN, nothing stands, and the service books each one alone.
-- `idempotency_key_lapsed` is the rule of taking a key over, which `claim_idempotency_key` now calls and
-  `book_seats` uses to look at a key it will not claim.
+- `book_seats` takes each booking in turn in a subtransaction of its own, through the same checks in the same order
+  as `book_seat`: a refusal rolls back that booking alone and is answered with its SQLSTATE, constraint and detail,
+  as `book_seat` would raise it; a booking that passes them all is granted while the seats the statement read as
+  left last, and refused with VXFUL after (rolled back, as `book_seat`'s VXFUL is). Then it claims the seats it
+  granted, at once. The count it read is never trusted: if the claim finds fewer seats left (another process booked
+  meanwhile), the whole statement fails with VXAGN, nothing stands, and the service books each one alone.
 
 Lock order (clinics/seats.py): every booking's own rows in turn, then the slot's row, once, last, for the UPDATE
 and the commit only.
@@ -37,28 +35,6 @@ depends_on = None
 
 def upgrade() -> None:
     execute_script("""
-    -- whether a key's row no longer holds it (kept past its hours, a refusal, or a request that died running): the
-    -- one rule of taking a key over, for claim_idempotency_key and for book_seats' look at a key it will not claim.
-    -- NULL (a running request's status) is not lapsed, as a WHERE that is not true takes nothing over.
-    CREATE FUNCTION idempotency_key_lapsed(k idempotency_keys, p_keep_hours integer, p_lease_seconds double precision)
-    RETURNS boolean LANGUAGE sql STABLE AS $$
-        SELECT k.created_at < now() - make_interval(hours => p_keep_hours) OR k.response_status >= 400
-               OR (k.state = 'running' AND k.created_at < now() - make_interval(secs => p_lease_seconds))
-    $$;
-
-    CREATE OR REPLACE FUNCTION claim_idempotency_key(
-        p_scope text, p_key text, p_fingerprint bytea, p_keep_hours integer, p_lease_seconds double precision
-    ) RETURNS boolean LANGUAGE plpgsql AS $$
-    BEGIN
-        INSERT INTO idempotency_keys AS k (scope, key, fingerprint) VALUES (p_scope, p_key, p_fingerprint)
-        ON CONFLICT (scope, key) DO UPDATE
-            SET fingerprint = EXCLUDED.fingerprint, state = 'running', response_status = NULL, response = NULL,
-                created_at = now()
-            WHERE idempotency_key_lapsed(k, p_keep_hours, p_lease_seconds);
-        RETURN FOUND;
-    END
-    $$;
-
     CREATE FUNCTION claim_seats(
         p_clinic uuid, p_slot uuid, p_now timestamptz, p_early boolean, p_through_draw boolean, p_count integer
     ) RETURNS boolean LANGUAGE plpgsql AS $$
@@ -175,29 +151,20 @@ def upgrade() -> None:
         left_to_grant := coalesce(left_to_grant, 0);
         FOR one IN SELECT value FROM jsonb_array_elements(p_bookings) LOOP
             BEGIN
-                IF granted < left_to_grant THEN
-                    SELECT u.outcome, u.booked_at INTO outcome, booked_at
-                    FROM book_unclaimed(
-                        one->>'key_scope', one->>'key', decode(one->>'fingerprint', 'hex'),
-                        (one->>'keep_hours')::integer, (one->>'lease_seconds')::double precision,
-                        one->>'attempt_scope', (one->>'attempt_limit')::integer,
-                        (one->>'attempt_window_minutes')::integer, (one->>'active_limit')::integer,
-                        ARRAY(SELECT jsonb_array_elements_text(one->'siblings'))::uuid[],
-                        one->'booking', one->'audit', one->'messages', one->'answer') u;
-                    IF outcome = 'booked' THEN
-                        granted := granted + 1;
+                SELECT u.outcome, u.booked_at INTO outcome, booked_at
+                FROM book_unclaimed(
+                    one->>'key_scope', one->>'key', decode(one->>'fingerprint', 'hex'),
+                    (one->>'keep_hours')::integer, (one->>'lease_seconds')::double precision,
+                    one->>'attempt_scope', (one->>'attempt_limit')::integer,
+                    (one->>'attempt_window_minutes')::integer, (one->>'active_limit')::integer,
+                    ARRAY(SELECT jsonb_array_elements_text(one->'siblings'))::uuid[],
+                    one->'booking', one->'audit', one->'messages', one->'answer') u;
+                IF outcome = 'booked' THEN
+                    IF granted >= left_to_grant THEN
+                        -- rolls back this booking's rows, as book_seat's VXFUL would
+                        RAISE EXCEPTION 'no seat left' USING ERRCODE = 'VXFUL';
                     END IF;
-                -- no seat left to try for: answered as book_seat would answer it now, with nothing written (its key
-                -- another request's, or no seat), and at the cost of a look at its key
-                ELSIF one->>'key' IS NOT NULL AND EXISTS (
-                    SELECT 1 FROM idempotency_keys k
-                    WHERE k.scope = one->>'key_scope' AND k.key = one->>'key'
-                      AND idempotency_key_lapsed(k, (one->>'keep_hours')::integer,
-                                                 (one->>'lease_seconds')::double precision) IS NOT TRUE) THEN
-                    outcome := 'taken';
-                    booked_at := NULL;
-                ELSE
-                    RAISE EXCEPTION 'no seat left' USING ERRCODE = 'VXFUL';
+                    granted := granted + 1;
                 END IF;
                 error_code := NULL;
                 error_constraint := NULL;
@@ -225,7 +192,6 @@ def downgrade() -> None:
     execute_script("DROP FUNCTION book_seats(uuid, uuid, timestamptz, boolean, jsonb);")
     before.downgrade()
     execute_script("""
-    DROP FUNCTION idempotency_key_lapsed(idempotency_keys, integer, double precision);
     DROP FUNCTION book_unclaimed(text, text, bytea, integer, double precision, text, integer, integer, integer, uuid[],
                                  jsonb, jsonb, jsonb, jsonb);
     DROP FUNCTION claim_seats(uuid, uuid, timestamptz, boolean, boolean, integer);

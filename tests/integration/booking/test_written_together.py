@@ -80,12 +80,13 @@ async def seat_bookings(uow: UnitOfWork, slot_id: UUID, people: int) -> list[rep
 
 
 async def refusals_of_every_kind(uow: UnitOfWork, db: asyncpg.Connection) -> tuple[UUID, list[Any]]:
-    """A slot of three seats and ten bookings of it, in order: booked; its key already taken by a request still
+    """A slot of three seats and twelve bookings of it, in order: booked; its key already taken by a request still
     running; over the attempt limit; a second booking of the first person; another's code; on a standby list; booked;
-    booked; no seat left; no seat left, its key taken by a request still running."""
+    booked; and after the last seat went: no seat left; its key taken; over the attempt limit; on a standby list."""
     clinic, service = await make_clinic(uow), await make_service(uow)
     slot = await make_slot(uow, clinic, service, capacity=3)
-    first, running, spent, code_twice, waiting, second, third, late, late_running = await seat_bookings(uow, slot.id, 9)
+    made = await seat_bookings(uow, slot.id, 11)
+    first, running, spent, code_twice, waiting, second, third, late, late_running, late_spent, late_waiting = made
     for held in (running, late_running):
         await db.execute(
             "INSERT INTO idempotency_keys (scope, key, fingerprint) VALUES ($1, $2, $3)",
@@ -95,26 +96,36 @@ async def refusals_of_every_kind(uow: UnitOfWork, db: asyncpg.Connection) -> tup
         )
     again = replace(first.booking, id=uuid4(), code=common.new_code())
     standby_service = await make_service(uow)
-    await db.execute(
-        """
-        INSERT INTO standby_entries (person_id, service_id, clinic_id, status, date_from, date_to)
-        VALUES ($1, $2, $3, 'waiting', current_date, current_date + 7)
-        """,
-        waiting.booking.person_id,
-        standby_service.id,
-        clinic.id,
-    )
+    for on_the_list in (waiting, late_waiting):
+        await db.execute(
+            """
+            INSERT INTO standby_entries (person_id, service_id, clinic_id, status, date_from, date_to)
+            VALUES ($1, $2, $3, 'waiting', current_date, current_date + 7)
+            """,
+            on_the_list.booking.person_id,
+            standby_service.id,
+            clinic.id,
+        )
+
+    def over_the_limit(one: repository.SeatBooking) -> repository.SeatBooking:
+        return replace(one, write=replace(one.write, attempt_limit=0))
+
+    def on_standby(one: repository.SeatBooking) -> repository.SeatBooking:
+        return replace(one, write=replace(one.write, siblings=[*one.write.siblings, standby_service.id]))
+
     return slot.id, [
         first,
         running,
-        replace(spent, write=replace(spent.write, attempt_limit=0)),
+        over_the_limit(spent),
         replace(first, booking=again, write=replace(first.write, key=None)),
         replace(code_twice, booking=replace(code_twice.booking, code=first.booking.code)),
-        replace(waiting, write=replace(waiting.write, siblings=[*waiting.write.siblings, standby_service.id])),
+        on_standby(waiting),
         second,
         third,
         late,
         late_running,
+        over_the_limit(late_spent),
+        on_standby(late_waiting),
     ]
 
 
@@ -133,14 +144,24 @@ EXPECTED = [
     "booked",
     "NoSeatLeft",
     "taken",
+    "AttemptsSpent",
+    "LongWay",
 ]
 
 
 @pytest.mark.parametrize("together", [True, False], ids=["together", "alone"])
 async def test_each_booking_written_together_is_answered_as_it_would_be_alone(
-    uow: UnitOfWork, db: asyncpg.Connection, together: bool
+    uow: UnitOfWork, db: asyncpg.Connection, together: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     slot_id, items = await refusals_of_every_kind(uow, db)
+    alone: list[repository.SeatBooking] = []
+    write_alone = repository._alone
+
+    async def counted(conn: asyncpg.Connection, one: repository.SeatBooking) -> Any:
+        alone.append(one)
+        return await write_alone(conn, one)
+
+    monkeypatch.setattr(repository, "_alone", counted)
     async with uow.apart().statement() as conn:
         answers = (
             await repository.book_seats(conn, items)
@@ -150,12 +171,13 @@ async def test_each_booking_written_together_is_answered_as_it_would_be_alone(
     if not together:
         answers = [a for [a] in answers]
     assert kinds(answers) == EXPECTED
+    assert len(alone) == (0 if together else len(items)), "the batch was not written together"
     assert isinstance(answers[3], AlreadyBooked)
     assert await db.fetchval("SELECT booked FROM slots WHERE id = $1", slot_id) == 3
     booked = {items[0].booking.id, items[6].booking.id, items[7].booking.id}
     assert set(await db.fetchval("SELECT array_agg(id) FROM bookings WHERE slot_id = $1", slot_id)) == booked
     # a refusal leaves nothing behind: no attempt counted, no answer kept, no place taken, no message
-    for refused in (items[2], items[5], items[8], items[9]):
+    for refused in (items[2], items[5], *items[8:]):
         person = refused.booking.person_id
         assert await db.fetchval("SELECT active_bookings FROM people WHERE id = $1", person) == 0
         assert await db.fetchval("SELECT count(*) FROM outbox WHERE person_id = $1", person) == 0

@@ -120,3 +120,18 @@ async def test_a_turn_that_does_not_come_in_time_is_busy_and_once_taken_waits_fo
     assert await first == 2
     assert write.taken == [[1]], "the busy claim was never written"
     assert seats._turns == {}
+
+
+async def test_a_writer_stopped_before_it_began_leaves_the_slot_free_for_the_next_claims() -> None:
+    """As when the process stops: the claims it leaves are cancelled, and the slot's turns are forgotten, so that
+    the slot is not Busy for ever after."""
+    slot, write = uuid4(), Writes()
+    waiting = asyncio.create_task(seats.claims_together(slot, 1, write))
+    await asyncio.sleep(0)  # the claim is in line and its writer made, not yet begun
+    (writer,) = seats._writers
+    writer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert seats._turns == {}
+    write.release.set()
+    assert await seats.claims_together(slot, 2, write, wait_seconds=0.5) == 4
