@@ -3,15 +3,17 @@ one commit, each checked as `book_seat` checks it, and claims their seats with o
 
 - `claim_seats` claims n seats of everyone's, never past what is left: the one rule of a claim, which `claim_seat`
   (one seat) now calls.
-- `book_unclaimed` is `book_seat` without its seat: the key, the attempt, the open-booking place, the standby
-  check, the booking, its audit row, its messages and the kept answer. `book_seat` is that and `claim_seat`, as
-  before.
-- `book_seats` takes each booking in turn in a subtransaction of its own, through the same checks in the same order
-  as `book_seat`: a refusal rolls back that booking alone and is answered with its SQLSTATE, constraint and detail,
-  as `book_seat` would raise it; a booking that passes them all is granted while the seats the statement read as
-  left last, and refused with VXFUL after (rolled back, as `book_seat`'s VXFUL is). Then it claims the seats it
-  granted, at once. The count it read is never trusted: if the claim finds fewer seats left (another process booked
-  meanwhile), the whole statement fails with VXAGN, nothing stands, and the service books each one alone.
+- `seats_left` is what a slot has left of everyone's seats, as a statement reads it: it decides what is tried, never
+  what is granted.
+- `book_unclaimed` is `book_seat` without its seat: the key, then "full" when no seat is left to try for (before
+  any other refusal, as the screen answers, and at the cost of the key's claim alone), the attempt, the
+  open-booking place, the standby check, the booking, its audit row, its messages and the kept answer.
+  `book_seat` is that and `claim_seat`.
+- `book_seats` takes each booking in turn in a subtransaction of its own, through `book_unclaimed` with the seats
+  the statement read as left less those it granted: a refusal rolls back that booking alone and is answered with
+  its SQLSTATE, constraint and detail, as `book_seat` would raise it. Then it claims the seats it granted, at once.
+  The count it read is never trusted: if the claim finds fewer seats left (another process booked meanwhile), the
+  whole statement fails with VXAGN, nothing stands, and the service books each one alone.
 
 Lock order (clinics/seats.py): every booking's own rows in turn, then the slot's row, once, last, for the UPDATE
 and the commit only.
@@ -35,6 +37,12 @@ depends_on = None
 
 def upgrade() -> None:
     execute_script("""
+    -- the seats of everyone's a slot has left, as a statement reads them: it decides what to try, never what is granted
+    CREATE FUNCTION seats_left(p_clinic uuid, p_slot uuid) RETURNS integer LANGUAGE sql STABLE AS $$
+        SELECT coalesce((SELECT greatest(0, s.capacity - s.booked - s.held_back)
+                         FROM slots s WHERE s.clinic_id = p_clinic AND s.id = p_slot), 0)
+    $$;
+
     CREATE FUNCTION claim_seats(
         p_clinic uuid, p_slot uuid, p_now timestamptz, p_early boolean, p_through_draw boolean, p_count integer
     ) RETURNS boolean LANGUAGE plpgsql AS $$
@@ -62,7 +70,7 @@ def upgrade() -> None:
     CREATE FUNCTION book_unclaimed(
         p_key_scope text, p_key text, p_fingerprint bytea, p_keep_hours integer, p_lease_seconds double precision,
         p_attempt_scope text, p_attempt_limit integer, p_attempt_window_minutes integer,
-        p_active_limit integer, p_siblings uuid[],
+        p_active_limit integer, p_siblings uuid[], p_seats_left integer,
         p_booking jsonb, p_audit jsonb, p_messages jsonb, p_answer jsonb,
         OUT outcome text, OUT booked_at timestamptz
     ) LANGUAGE plpgsql AS $$
@@ -75,6 +83,11 @@ def upgrade() -> None:
            AND NOT claim_idempotency_key(p_key_scope, p_key, p_fingerprint, p_keep_hours, p_lease_seconds) THEN
             outcome := 'taken';
             RETURN;
+        END IF;
+        -- with no seat left, "full" comes before every other refusal, as in the screen, and costs nothing more (a
+        -- repeat still gets its first answer, above)
+        IF p_seats_left <= 0 THEN
+            RAISE EXCEPTION 'no seat left' USING ERRCODE = 'VXFUL';
         END IF;
         counted := count_attempt(p_attempt_scope, p_attempt_window_minutes);
         IF counted.attempts > p_attempt_limit THEN
@@ -123,6 +136,7 @@ def upgrade() -> None:
         SELECT u.outcome, u.booked_at INTO outcome, booked_at
         FROM book_unclaimed(p_key_scope, p_key, p_fingerprint, p_keep_hours, p_lease_seconds, p_attempt_scope,
                             p_attempt_limit, p_attempt_window_minutes, p_active_limit, p_siblings,
+                            seats_left((p_booking->>'clinic_id')::uuid, (p_booking->>'slot_id')::uuid),
                             p_booking, p_audit, p_messages, p_answer) u;
         -- last, so that the slot's row is locked only for this update and the commit: if no seat is left, all of the
         -- above is rolled back with it
@@ -145,10 +159,7 @@ def upgrade() -> None:
         left_to_grant integer;
         granted integer := 0;
     BEGIN
-        -- what is left as this statement starts: it decides how many are tried, never whether a seat is granted
-        SELECT greatest(0, s.capacity - s.booked - s.held_back) INTO left_to_grant
-        FROM slots s WHERE s.clinic_id = p_clinic AND s.id = p_slot;
-        left_to_grant := coalesce(left_to_grant, 0);
+        left_to_grant := seats_left(p_clinic, p_slot);
         FOR one IN SELECT value FROM jsonb_array_elements(p_bookings) LOOP
             BEGIN
                 SELECT u.outcome, u.booked_at INTO outcome, booked_at
@@ -157,13 +168,9 @@ def upgrade() -> None:
                     (one->>'keep_hours')::integer, (one->>'lease_seconds')::double precision,
                     one->>'attempt_scope', (one->>'attempt_limit')::integer,
                     (one->>'attempt_window_minutes')::integer, (one->>'active_limit')::integer,
-                    ARRAY(SELECT jsonb_array_elements_text(one->'siblings'))::uuid[],
+                    ARRAY(SELECT jsonb_array_elements_text(one->'siblings'))::uuid[], left_to_grant - granted,
                     one->'booking', one->'audit', one->'messages', one->'answer') u;
                 IF outcome = 'booked' THEN
-                    IF granted >= left_to_grant THEN
-                        -- rolls back this booking's rows, as book_seat's VXFUL would
-                        RAISE EXCEPTION 'no seat left' USING ERRCODE = 'VXFUL';
-                    END IF;
                     granted := granted + 1;
                 END IF;
                 error_code := NULL;
@@ -193,7 +200,8 @@ def downgrade() -> None:
     before.downgrade()
     execute_script("""
     DROP FUNCTION book_unclaimed(text, text, bytea, integer, double precision, text, integer, integer, integer, uuid[],
-                                 jsonb, jsonb, jsonb, jsonb);
+                                 integer, jsonb, jsonb, jsonb, jsonb);
+    DROP FUNCTION seats_left(uuid, uuid);
     DROP FUNCTION claim_seats(uuid, uuid, timestamptz, boolean, boolean, integer);
     """)
     before.upgrade()

@@ -82,7 +82,8 @@ async def seat_bookings(uow: UnitOfWork, slot_id: UUID, people: int) -> list[rep
 async def refusals_of_every_kind(uow: UnitOfWork, db: asyncpg.Connection) -> tuple[UUID, list[Any]]:
     """A slot of three seats and twelve bookings of it, in order: booked; its key already taken by a request still
     running; over the attempt limit; a second booking of the first person; another's code; on a standby list; booked;
-    booked; and after the last seat went: no seat left; its key taken; over the attempt limit; on a standby list."""
+    booked; and after the last seat went: a booking; one whose key is taken; one over the attempt limit; one on a
+    standby list."""
     clinic, service = await make_clinic(uow), await make_service(uow)
     slot = await make_slot(uow, clinic, service, capacity=3)
     made = await seat_bookings(uow, slot.id, 11)
@@ -144,9 +145,11 @@ EXPECTED = [
     "booked",
     "NoSeatLeft",
     "taken",
-    "AttemptsSpent",
-    "LongWay",
+    "NoSeatLeft",
+    "NoSeatLeft",
 ]
+"""With no seat left, only a repeat's key comes before "full", as in the screen: past the last seat, the booking over
+its attempt limit and the one on a standby list are told the slot is full."""
 
 
 @pytest.mark.parametrize("together", [True, False], ids=["together", "alone"])
