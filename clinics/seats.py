@@ -32,6 +32,8 @@ from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
+from prometheus_client import Histogram
+
 from vaxbook.db import LOCK_TIMEOUT_MS, Connection
 from vaxbook.errors import Busy
 
@@ -60,6 +62,12 @@ class _Turns(Generic[T, R]):
     waiting: deque[_Claim[T, R]] = field(default_factory=deque)
     writing: bool = False
 
+
+CLAIMS_PER_WRITE = Histogram(
+    "vaxbook_seat_claims_per_write",
+    "Seat claims of one slot written in one statement (more than one while a slot is rushed)",
+    buckets=(1, 2, 4, 8, 16, 32),
+)
 
 _turns: dict[UUID, _Turns[Any, Any]] = {}
 _writers: set[asyncio.Task[None]] = set()
@@ -113,6 +121,7 @@ async def _write_in_turn(
             taken = [turns.waiting.popleft() for _ in range(min(MOST_TOGETHER, len(turns.waiting)))]
             for claim in taken:
                 claim.taken = True
+            CLAIMS_PER_WRITE.observe(len(taken))
             try:
                 answers: Sequence[R | Exception] = await write([claim.item for claim in taken])
             except Exception as error:

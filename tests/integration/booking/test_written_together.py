@@ -13,6 +13,7 @@ from uuid import UUID, uuid4
 import asyncpg
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from booking import repository
 from booking.models import AlreadyBooked, BookingPolicy
@@ -43,6 +44,9 @@ async def test_a_rush_is_written_together_and_books_exactly_the_seats(
         return await book_seats(conn, together)
 
     monkeypatch.setattr(repository, "book_seats", counted)
+    before = {
+        name: REGISTRY.get_sample_value(f"vaxbook_seat_claims_per_write_{name}") or 0 for name in ("count", "sum")
+    }
     responses = await asyncio.gather(
         *(
             client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=h | {"Idempotency-Key": f"k{n}"})
@@ -56,6 +60,9 @@ async def test_a_rush_is_written_together_and_books_exactly_the_seats(
     assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'booking.create'") == capacity
     assert max(writes) > 1, "no bookings were written together"
     assert len(writes) < capacity, "the rush took a statement per booking"
+    # what operators see of it: the writes and the claims they took
+    after = {name: REGISTRY.get_sample_value(f"vaxbook_seat_claims_per_write_{name}") for name in ("count", "sum")}
+    assert after == {"count": before["count"] + len(writes), "sum": before["sum"] + sum(writes)}
     await check_invariants(db)
 
 
