@@ -37,11 +37,10 @@ from prometheus_client import Histogram
 from vaxbook.db import LOCK_TIMEOUT_MS, Connection
 from vaxbook.errors import Busy
 
-# Locks
-
 T = TypeVar("T")
 R = TypeVar("R")
 
+# Turns: a slot's seat claims in this process
 
 MOST_TOGETHER = 32
 """The most claims of one slot written in one statement: each is a subtransaction of it, and a transaction with more
@@ -152,6 +151,9 @@ def _forget(slot_id: UUID, turns: _Turns[T, R], taken: list[_Claim[T, R]]) -> No
     turns.waiting.clear()
     if _turns.get(slot_id) is turns:
         del _turns[slot_id]
+
+
+# Locks
 
 
 async def lock(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> bool:
