@@ -89,7 +89,8 @@ async def claims_together(
     A claim that is not taken into a write within `wait_seconds` (as long as a statement waits for a row lock) is
     Busy, as that wait is; once taken, its answer is waited for, since its write is under way."""
     turns: _Turns[T, R] = _turns.get(slot_id) or _turns.setdefault(slot_id, _Turns())
-    answer: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[R] = loop.create_future()
     claim = _Claim(item, answer)
     turns.waiting.append(claim)
     if not turns.writing:
@@ -98,17 +99,22 @@ async def claims_together(
         writer = asyncio.create_task(_write_in_turn(slot_id, turns, write), context=contextvars.Context())
         _writers.add(writer)  # a task nobody holds may be collected before it ends
         writer.add_done_callback(functools.partial(_writer_ended, slot_id, turns))
+    # a plain timer rather than wait_for and shield: no future or task more per claim on a rush
+    timer = loop.call_later(wait_seconds, _too_late, claim)
     try:
-        return await asyncio.wait_for(asyncio.shield(claim.answer), wait_seconds)
-    except TimeoutError:
-        if not claim.taken:
-            raise Busy() from None
-        return await claim.answer
+        return await answer
     finally:
+        timer.cancel()
         if not claim.taken and claim in turns.waiting:
             turns.waiting.remove(claim)
-        if not claim.answer.done():  # given up: its write, if any, answers nobody
-            claim.answer.cancel()
+        if not answer.done():  # given up: its write, if any, answers nobody
+            answer.cancel()
+
+
+def _too_late(claim: _Claim[T, R]) -> None:
+    """The claim's wait ran out: Busy if no write has taken it (one that has will answer it)."""
+    if not claim.taken and not claim.answer.done():
+        claim.answer.set_exception(Busy())
 
 
 async def _write_in_turn(

@@ -138,27 +138,25 @@ def age_in_years(born: date, on: date) -> int:
 
 def check(rule: Rule, *, born: date, sex: Sex, declarations: Declarations, on: date) -> Refusal | None:
     """None when the person belongs to the rule's group on `on` (the slot's date), else why not."""
-    day_vi = f"{on:%d/%m/%Y}"
-    day_en = on.isoformat()
     match rule.kind:
         case RuleKind.EVERYONE:
             return None
         case RuleKind.PREGNANCY:
-            return _check_pregnancy(rule, sex, declarations, on, day_vi, day_en)
+            return _check_pregnancy(rule, sex, declarations, on)
         case RuleKind.AGE:
             assert rule.min_age_years is not None  # Rule.__post_init__ guarantees it
             if born > on:
                 return Refusal(
                     "too-young",
-                    f"Người này chưa sinh vào ngày {day_vi}; suất này dành cho người từ {rule.min_age_years} tuổi.",
-                    f"Not yet born on {day_en}; this seat is for people aged {rule.min_age_years} or over.",
+                    f"Người này chưa sinh vào ngày {_vi(on)}; suất này dành cho người từ {rule.min_age_years} tuổi.",
+                    f"Not yet born on {on.isoformat()}; this seat is for people aged {rule.min_age_years} or over.",
                 )
             age = age_in_years(born, on)
             if age < rule.min_age_years:
                 return Refusal(
                     "too-young",
-                    f"Người này {age} tuổi vào ngày {day_vi}; suất này dành cho người từ {rule.min_age_years} tuổi.",
-                    f"Aged {age} on {day_en}; this seat is for people aged {rule.min_age_years} or over.",
+                    f"Người này {age} tuổi vào ngày {_vi(on)}; suất này dành cho người từ {rule.min_age_years} tuổi.",
+                    f"Aged {age} on {on.isoformat()}; this seat is for people aged {rule.min_age_years} or over.",
                 )
             return None
         case RuleKind.HEALTH_WORKER:
@@ -187,9 +185,7 @@ def check(rule: Rule, *, born: date, sex: Sex, declarations: Declarations, on: d
             )
 
 
-def _check_pregnancy(
-    rule: Rule, sex: Sex, declarations: Declarations, on: date, day_vi: str, day_en: str
-) -> Refusal | None:
+def _check_pregnancy(rule: Rule, sex: Sex, declarations: Declarations, on: date) -> Refusal | None:
     if sex is not Sex.FEMALE:
         return Refusal(
             "not-female",
@@ -200,22 +196,27 @@ def _check_pregnancy(
     if weeks is None:
         return Refusal(
             "not-pregnant",
-            f"Theo ngày đã khai báo, người này không mang thai vào ngày {day_vi}; suất này dành cho phụ nữ mang thai.",
-            f"Not pregnant on {day_en} by the declared dates; this seat is for pregnant women.",
+            f"Theo ngày đã khai báo, người này không mang thai vào ngày {_vi(on)}; suất này dành cho phụ nữ mang thai.",
+            f"Not pregnant on {on.isoformat()} by the declared dates; this seat is for pregnant women.",
         )
     if rule.min_weeks is not None and weeks < rule.min_weeks:
         return Refusal(
             "too-early-in-pregnancy",
-            f"Thai được {weeks} tuần vào ngày {day_vi}; suất này dành cho thai từ {rule.min_weeks} tuần.",
-            f"{_weeks_en(weeks)} pregnant on {day_en}; this seat is for {_weeks_en(rule.min_weeks)} or more.",
+            f"Thai được {weeks} tuần vào ngày {_vi(on)}; suất này dành cho thai từ {rule.min_weeks} tuần.",
+            f"{_weeks_en(weeks)} pregnant on {on.isoformat()}; this seat is for {_weeks_en(rule.min_weeks)} or more.",
         )
     if rule.max_weeks is not None and weeks > rule.max_weeks:
         return Refusal(
             "too-late-in-pregnancy",
-            f"Thai được {weeks} tuần vào ngày {day_vi}; suất này dành cho thai đến {rule.max_weeks} tuần.",
-            f"{_weeks_en(weeks)} pregnant on {day_en}; this seat is for up to {_weeks_en(rule.max_weeks)}.",
+            f"Thai được {weeks} tuần vào ngày {_vi(on)}; suất này dành cho thai đến {rule.max_weeks} tuần.",
+            f"{_weeks_en(weeks)} pregnant on {on.isoformat()}; this seat is for up to {_weeks_en(rule.max_weeks)}.",
         )
     return None
+
+
+def _vi(on: date) -> str:
+    """A day as Vietnamese pages write it."""
+    return f"{on:%d/%m/%Y}"
 
 
 def _weeks_en(weeks: int) -> str:

@@ -43,6 +43,12 @@ async def _init_connection(conn: Connection) -> None:
     await conn.set_type_codec(
         "json", encoder=_json_encoder.encode, decoder=msgspec.json.decode, schema="pg_catalog", format="binary"
     )
+    # A folded read's columns are arrays of records (read_together), a type asyncpg learns with a catalog query (three
+    # round trips with JIT on) the first time a connection meets it: learnt here, not in the first requests of a rush.
+    await conn.fetchval(FOLDED_TYPE_PROBE)
+
+
+FOLDED_TYPE_PROBE = "SELECT ARRAY(SELECT q FROM (SELECT 1) q)"
 
 
 async def _keep_session(conn: Connection) -> None:
@@ -67,6 +73,9 @@ async def create_pool(
         max_size=max(min_size, max_size),
         init=_init_connection,
         reset=_keep_session,
+        # kept while idle (asyncpg closes one after five idle minutes): one closed in a quiet hour would be opened
+        # again, its statements prepared and its types learnt, by the first requests of the rush that ends it
+        max_inactive_connection_lifetime=0,
         server_settings={"application_name": "vaxbook", "timezone": "UTC", "lock_timeout": str(lock_timeout_ms)},
     )
     assert pool is not None

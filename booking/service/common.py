@@ -326,8 +326,10 @@ async def offer(
 
 
 def new_code() -> str:
-    """A short code a nurse can read out and type: two groups of four characters, 40 random bits."""
-    chars = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
+    """A short code a nurse can read out and type: two groups of four characters, 40 random bits (five for each
+    character of the 32-letter alphabet, drawn at once)."""
+    bits = secrets.randbits(40)
+    chars = "".join(CODE_ALPHABET[(bits >> shift) & 31] for shift in range(35, -1, -5))
     return f"{chars[:4]}-{chars[4:]}"
 
 

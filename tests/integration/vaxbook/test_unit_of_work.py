@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 import asyncpg
 import pytest
 
-from vaxbook.db import NestedCommit, Read, UnitOfWork, each, one, read, read_together
+from vaxbook.db import NestedCommit, Read, UnitOfWork, create_pool, each, one, read, read_together
 
 COUNT = "INSERT INTO attempt_counters (scope, window_started, attempts) VALUES ($1, now(), 1)"
 
@@ -101,3 +102,22 @@ async def test_a_folded_read_keeps_quoted_dollars_reads_json_and_refuses_what_it
             await read_together(conn, Read("SELECT s FROM attempt_counters s", (), each(lambda r: r)))
         with pytest.raises(ValueError, match="takes 1 parameters, given 0"):
             await read_together(conn, Read("SELECT $1::int AS n", (), each(lambda r: r)))
+
+
+async def test_a_pooled_connection_has_learnt_a_folded_reads_types_before_its_first_read(dsn: str) -> None:
+    """asyncpg learns the array-of-records type with catalog queries the first time a connection meets it; the pool's
+    connections learn it as they open, so that the first reads of a rush on fresh connections do not."""
+    pool = await create_pool(dsn, min_size=1, max_size=1)
+    statements: list[str] = []
+    try:
+        async with pool.acquire() as conn:
+            conn.add_query_logger(lambda record: statements.append(record.query))
+            counted = Read("SELECT $1::int + $2::int AS total", (2, 3), one(lambda r: r["total"]))
+            stamped = Read("SELECT now() AS at, $1::text AS said", ("hi",), one(lambda r: r["said"]))
+            assert await read_together(conn, counted, stamped) == (5, "hi")
+            await asyncio.sleep(0)  # the logger is called soon after each statement
+    finally:
+        await pool.close()
+    assert statements, "the query logger saw nothing"
+    assert not [s for s in statements if "pg_catalog.pg_type" in s or "jit" in s], statements
+    assert pool._max_inactive_connection_lifetime == 0  # idle connections are kept for the next rush
