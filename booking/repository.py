@@ -41,7 +41,7 @@ from clinics.models import HOUSEHOLD_CAP, Sex
 from notify.models import Medium
 from qr.models import Dose
 from vaxbook import throttle
-from vaxbook.db import Connection, Read, Row, assignments, each, one, read
+from vaxbook.db import Connection, Lookup, Read, Row, assignments, each, one, read
 from vaxbook.errors import Invalid
 from vaxbook.i18n import Language, Text
 from vaxbook.idempotency import LongWay
@@ -246,6 +246,11 @@ def own_person(*, account_id: UUID) -> Read[Person | None]:
     return Read(f"SELECT {_PERSON} FROM people WHERE account_id = $1", (account_id,), one(_person))
 
 
+def own_person_id(*, account_id: UUID) -> Lookup:
+    """The id of the account holder's own profile, for reads folded with `own_person`."""
+    return Lookup("SELECT id FROM people WHERE account_id = $1", (account_id,))
+
+
 async def person_for_account(conn: Connection, *, person_id: UUID, account_id: UUID) -> Person | None:
     """The person if the account is theirs or their guardian's; None otherwise (not found and not yours look alike)."""
     return await read(conn, person_of_account_holder(person_id=person_id, account_id=account_id))
@@ -262,17 +267,16 @@ def person_of_account_holder(*, person_id: UUID, account_id: UUID) -> Read[Perso
     )
 
 
-async def contact_of(conn: Connection, *, person_id: UUID) -> tuple[Medium, str, Language, str] | None:
-    return await read(conn, contact(person_id=person_id))
+Contact = tuple[UUID, Medium, str, Language, str]
 
 
-def contact(*, person_id: UUID) -> Read[tuple[Medium, str, Language, str] | None]:
-    """(medium, address, language, the person's name): how the person is reached, by the account holder's own
-    choice, or for a dependent their guardian's. None when there is no account to reach, or it asked for no
-    messages."""
+def contact(*, person_id: UUID | Lookup) -> Read[Contact | None]:
+    """(the person's id, medium, address, language, the person's name): how the person is reached, by the account
+    holder's own choice, or for a dependent their guardian's. None when there is no account to reach, or it asked
+    for no messages."""
     return Read(
         """
-        SELECT h.notify_by, h.email, h.language, c.phone, p.full_name
+        SELECT p.id, h.notify_by, h.email, h.language, c.phone, p.full_name
         FROM people p
         LEFT JOIN people g ON g.id = p.guardian_id
         JOIN people h ON h.id = CASE WHEN p.account_id IS NOT NULL THEN p.id ELSE g.id END
@@ -284,7 +288,7 @@ def contact(*, person_id: UUID) -> Read[tuple[Medium, str, Language, str] | None
     )
 
 
-def _contact(row: Row) -> tuple[Medium, str, Language, str] | None:
+def _contact(row: Row) -> Contact | None:
     if row["notify_by"] == "none":
         return None
     medium = Medium(row["notify_by"])
@@ -292,7 +296,7 @@ def _contact(row: Row) -> tuple[Medium, str, Language, str] | None:
     if destination is None:
         return None
     language: Language = "en" if row["language"] == "en" else "vi"
-    return medium, destination, language, row["full_name"]
+    return row["id"], medium, destination, language, row["full_name"]
 
 
 async def people_of_account(conn: Connection, *, account_id: UUID, lock: bool = False) -> list[Person]:
@@ -461,7 +465,7 @@ async def doses_given(conn: Connection, *, person_id: UUID, service_ids: list[UU
     return await read(conn, doses(person_id=person_id, service_ids=service_ids))
 
 
-def doses(*, person_id: UUID, service_ids: list[UUID]) -> Read[list[DoseGiven]]:
+def doses(*, person_id: UUID | Lookup, service_ids: list[UUID] | Lookup) -> Read[list[DoseGiven]]:
     """Completed doses of the person for any of the given services (the services of one vaccine product)."""
     return Read(
         """
@@ -478,7 +482,7 @@ async def active_booking_in_slot(conn: Connection, *, person_id: UUID, slot_id: 
     return await read(conn, open_booking_in_slot(person_id=person_id, slot_id=slot_id))
 
 
-def open_booking_in_slot(*, person_id: UUID, slot_id: UUID) -> Read[Booking | None]:
+def open_booking_in_slot(*, person_id: UUID | Lookup, slot_id: UUID) -> Read[Booking | None]:
     """The person's open booking of this very slot, if they hold one (a retried request whose answer was lost)."""
     return Read(
         f"""

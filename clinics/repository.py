@@ -24,7 +24,7 @@ from clinics.models import (
     age_range_inverted,
     validity_inverted,
 )
-from vaxbook.db import Connection, Read, Row, assignments, each, insertion, one, read
+from vaxbook.db import Connection, Lookup, Read, Row, assignments, each, insertion, one, read
 
 _CLINIC = "id, code, name, kind, province, district, ward, address, timezone, active"
 _SERVICE = "id, code, name_vi, name_en, kind, product_id, min_age_days, max_age_days, eligible_sex, active"
@@ -211,16 +211,25 @@ async def service_ids_for_product(conn: Connection, *, product_id: UUID) -> list
 
 def sibling_services_of_slot(*, slot_id: UUID) -> Read[list[UUID]]:
     """The services of the slot's vaccine (service_ids_for_product's answer for it); none when it gives no vaccine."""
-    return Read(
-        """
-        SELECT id FROM services
-        WHERE product_id = (SELECT sv.product_id FROM services sv
-                            WHERE sv.id = (SELECT service_id FROM slots WHERE id = $1))
-        ORDER BY id
-        """,
-        (slot_id,),
-        each(lambda r: r["id"]),
-    )
+    return Read(_SIBLING_SERVICES, (slot_id,), each(lambda r: r["id"]))
+
+
+def sibling_service_ids_of_slot(*, slot_id: UUID) -> Lookup:
+    """`sibling_services_of_slot`'s answer as one array, for reads folded with it."""
+    return Lookup(f"SELECT ARRAY({_SIBLING_SERVICES})", (slot_id,))
+
+
+_SIBLING_SERVICES = """
+    SELECT id FROM services
+    WHERE product_id = (SELECT sv.product_id FROM services sv
+                        WHERE sv.id = (SELECT service_id FROM slots WHERE id = $1))
+    ORDER BY id
+"""
+
+
+def clinic_of_slot(*, slot_id: UUID) -> Lookup:
+    """The clinic of a slot named by its id alone, for reads folded with the slot's."""
+    return Lookup("SELECT clinic_id FROM slots WHERE id = $1", (slot_id,))
 
 
 async def list_services(conn: Connection, *, include_inactive: bool) -> list[Service]:

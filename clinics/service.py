@@ -49,7 +49,7 @@ from quotas import service as quotas
 from vaxbook import audit
 from vaxbook.audit import Actor
 from vaxbook.auth.models import Principal
-from vaxbook.db import Connection, Read, UnitOfWork
+from vaxbook.db import Connection, Lookup, Read, UnitOfWork
 from vaxbook.errors import Conflict
 from vaxbook.i18n import Text
 from vaxbook.settings import DEFAULT_TIMEZONE
@@ -378,6 +378,16 @@ def service_of_slot_read(slot_id: UUID) -> Read[Service | None]:
 def services_of_slot_vaccine_read(slot_id: UUID) -> Read[list[UUID]]:
     """`service_ids_for_product`'s answer for the slot's vaccine (empty when its service gives none)."""
     return repository.sibling_services_of_slot(slot_id=slot_id)
+
+
+def services_of_slot_vaccine(slot_id: UUID) -> Lookup:
+    """`services_of_slot_vaccine_read`'s answer, as a parameter of a read folded with it."""
+    return repository.sibling_service_ids_of_slot(slot_id=slot_id)
+
+
+def clinic_of_slot(slot_id: UUID) -> Lookup:
+    """The slot's clinic, as a parameter of a read folded with `slot_read`."""
+    return repository.clinic_of_slot(slot_id=slot_id)
 
 
 async def _bookable_service(conn: Connection, service_id: UUID) -> Service:

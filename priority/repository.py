@@ -22,7 +22,7 @@ from priority.models import (
     SlotOpening,
     TemplateReservation,
 )
-from vaxbook.db import Connection, Read, each, one, read
+from vaxbook.db import Connection, Lookup, Read, each, one, read
 
 _GROUP = "id, code, name_vi, name_en, rank, rule_kind, min_weeks, max_weeks, min_age_years, needs_evidence, active"
 _RULE_COLUMNS = ("rule_kind", "min_weeks", "max_weeks", "min_age_years")
@@ -146,7 +146,7 @@ async def declarations_of(conn: Connection, *, person_id: UUID) -> Declarations:
     return await read(conn, declarations(person_id=person_id))
 
 
-def declarations(*, person_id: UUID) -> Read[Declarations]:
+def declarations(*, person_id: UUID | Lookup) -> Read[Declarations]:
     return Read(
         """
         SELECT due_date, last_period, health_worker, chronic_disease, disability
@@ -196,7 +196,7 @@ async def reservations_of(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -
     return await read(conn, reservations(clinic_id=clinic_id, slot_id=slot_id))
 
 
-def reservations(*, clinic_id: UUID, slot_id: UUID) -> Read[list[Reservation]]:
+def reservations(*, clinic_id: UUID | Lookup, slot_id: UUID) -> Read[list[Reservation]]:
     return Read(
         f"""
         SELECT {_RESERVATION} FROM slot_reservations r JOIN priority_groups g ON g.id = r.group_id
@@ -346,7 +346,7 @@ async def draw_of(conn: Connection, *, clinic_id: UUID, slot_id: UUID, lock: boo
     return None if row is None else _draw(row)
 
 
-def draw(*, clinic_id: UUID, slot_id: UUID) -> Read[Draw | None]:
+def draw(*, clinic_id: UUID | Lookup, slot_id: UUID) -> Read[Draw | None]:
     return Read(
         f"SELECT {_DRAW} FROM slot_draws WHERE clinic_id = $1 AND slot_id = $2", (clinic_id, slot_id), one(_draw)
     )

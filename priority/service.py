@@ -45,7 +45,7 @@ from priority.schemas import DrawSetup, PriorityGroupCreate, PriorityGroupUpdate
 from vaxbook import audit
 from vaxbook.audit import Actor
 from vaxbook.auth.models import Principal
-from vaxbook.db import Connection, Read, UnitOfWork, read_together
+from vaxbook.db import Connection, Lookup, Read, UnitOfWork, read_together
 from vaxbook.errors import Invalid
 from vaxbook.i18n import Text
 
@@ -349,7 +349,7 @@ async def plan_seat(
     open to them yet)."""
     async with uow.transaction() as conn:
         groups, reservations, declarations = await read_together(
-            conn, groups_read(), *seat_plan_reads(slot=slot, person_id=person_id)
+            conn, groups_read(), *seat_plan_reads(clinic_id=slot.clinic_id, slot_id=slot.id, person_id=person_id)
         )
     return seat_plan_from(reservations, declarations, groups, slot=slot, zone=zone, born=born, sex=sex, on=on, now=now)
 
@@ -359,11 +359,11 @@ def groups_read() -> Read[list[PriorityGroup]]:
     return repository.groups(include_inactive=False)
 
 
-def seat_plan_reads(*, slot: Slot, person_id: UUID) -> tuple[Read[list[Reservation]], Read[Declarations]]:
+def seat_plan_reads(
+    *, clinic_id: UUID | Lookup, slot_id: UUID, person_id: UUID | Lookup
+) -> tuple[Read[list[Reservation]], Read[Declarations]]:
     """What `seat_plan_from` needs beside the groups: the slot's reservations and what the person declared."""
-    return repository.reservations(clinic_id=slot.clinic_id, slot_id=slot.id), repository.declarations(
-        person_id=person_id
-    )
+    return repository.reservations(clinic_id=clinic_id, slot_id=slot_id), repository.declarations(person_id=person_id)
 
 
 def seat_plan_from(
@@ -503,8 +503,8 @@ async def recent_draws(uow: UnitOfWork, *, limit: int = 50) -> list[tuple[Draw, 
         return await repository.recent_draws(conn, limit=limit)
 
 
-def draw_read(slot: Slot) -> Read[Draw | None]:
-    return repository.draw(clinic_id=slot.clinic_id, slot_id=slot.id)
+def draw_read(*, clinic_id: UUID | Lookup, slot_id: UUID) -> Read[Draw | None]:
+    return repository.draw(clinic_id=clinic_id, slot_id=slot_id)
 
 
 def refuse_while_drawing(draw: Draw | None, zone: tzinfo) -> None:

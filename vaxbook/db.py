@@ -207,8 +207,19 @@ class Read(Generic[T]):
     rows_to: Callable[[Sequence[Row]], T]
 
 
+@dataclass(frozen=True)
+class Lookup:
+    """A parameter whose value another query finds (its one value, or NULL when it finds no row): folded with other
+    reads (`read_together`), the query stands in the parameter's place, so that a read that needs the answer of
+    another one is made in the same round trip instead of after it. Read alone, it is asked first."""
+
+    sql: str
+    args: tuple[Any, ...]
+
+
 async def read(conn: Connection, query: Read[T]) -> T:
-    return query.rows_to(await conn.fetch(query.sql, *query.args))
+    args = [await conn.fetchval(arg.sql, *arg.args) if isinstance(arg, Lookup) else arg for arg in query.args]
+    return query.rows_to(await conn.fetch(query.sql, *args))
 
 
 def mapped(query: Read[T], to: Callable[[T], U]) -> Read[U]:
@@ -227,27 +238,43 @@ def each(to: Callable[[Row], T]) -> Callable[[Sequence[Row]], list[T]]:
 
 
 _column_names: dict[str, tuple[str, ...]] = {}
-_folded: dict[tuple[str, ...], str] = {}
+_Shape: TypeAlias = tuple[
+    tuple[str, tuple[str | None, ...]], ...
+]  # each query's text, and its Lookup parameters' texts
+_folded: dict[_Shape, str] = {}
 # a parameter, or what may hold a `$` that is none: a quoted literal or name, a comment
 _PARAMETER = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|\$(\d+)")
 
 
-def _fold(texts: tuple[str, ...], arities: tuple[int, ...]) -> str:
-    """One statement selecting each query's rows as an array, their parameters numbered on from the one before."""
-    columns, shift = [], 0
-    for sql, arity in zip(texts, arities, strict=True):
-        columns.append(f"ARRAY(SELECT q FROM ({_shifted(sql, shift)}) q)")  # noqa: S608 (the code's queries)
-        shift += arity
+def _fold(shape: _Shape) -> str:
+    """One statement selecting each query's rows as an array, their parameters numbered on from the one before, and
+    a Lookup parameter's query in its place (with its own parameters numbered where its value would have been)."""
+    columns, taken = [], 0
+    for sql, lookups in shape:
+        places: list[str] = []
+        for lookup in lookups:
+            if lookup is None:
+                taken += 1
+                places.append(f"${taken}")
+            else:
+                arity = _arity(lookup)
+                places.append(f"({_numbered(lookup, [f'${taken + n}' for n in range(1, arity + 1)])})")
+                taken += arity
+        columns.append(f"ARRAY(SELECT q FROM ({_numbered(sql, places)}) q)")  # noqa: S608 (the code's queries)
     return f"SELECT {', '.join(columns)}"
 
 
-def _shifted(sql: str, by: int) -> str:
-    """The query with its parameters renumbered from $1 + by (and quoted text and comments left as they are)."""
+def _numbered(sql: str, places: list[str]) -> str:
+    """The query with its parameter $n replaced by places[n - 1] (and quoted text and comments left as they are)."""
 
     def renumbered(found: re.Match[str]) -> str:
-        return found.group(0) if found.group(1) is None else f"${int(found.group(1)) + by}"
+        return found.group(0) if found.group(1) is None else places[int(found.group(1)) - 1]
 
     return _PARAMETER.sub(renumbered, sql).strip().removesuffix(";")
+
+
+def _arity(sql: str) -> int:
+    return max((int(n) for n in _PARAMETER.findall(sql) if n), default=0)
 
 
 async def _learnt(conn: Connection, query: Read[Any]) -> tuple[str, ...]:
@@ -268,14 +295,19 @@ async def read_together(conn: Connection, *queries: Read[Any]) -> tuple[Any, ...
     """Several queries in one statement, so one round trip: each one's rows come back as an array of records, which
     PostgreSQL sends without their column names; those are learnt once per query text (by preparing it alone) and
     put back, so that each query's `rows_to` reads its rows as if it had run alone. Each query numbers its
-    parameters from $1, as it would alone."""
+    parameters from $1, as it would alone; a Lookup parameter is looked up in the same statement."""
     for query in queries:
         if query.sql not in _column_names:
             _column_names[query.sql] = await _learnt(conn, query)
-    texts = tuple(query.sql for query in queries)
-    if (statement := _folded.get(texts)) is None:
-        statement = _folded[texts] = _fold(texts, tuple(len(query.args) for query in queries))
-    row = await conn.fetchrow(statement, *(arg for query in queries for arg in query.args))
+    shape = tuple(
+        (query.sql, tuple(arg.sql if isinstance(arg, Lookup) else None for arg in query.args)) for query in queries
+    )
+    if (statement := _folded.get(shape)) is None:
+        statement = _folded[shape] = _fold(shape)
+    flat = (
+        value for query in queries for arg in query.args for value in (arg.args if isinstance(arg, Lookup) else (arg,))
+    )
+    row = await conn.fetchrow(statement, *flat)
     assert row is not None
     return tuple(
         query.rows_to([dict(zip(_column_names[query.sql], values, strict=True)) for values in row[i]])

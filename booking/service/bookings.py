@@ -43,6 +43,7 @@ from booking.service.common import (
     insert_booking,
     local_day,
     person_for,
+    person_key,
     person_read,
     record_booking,
     record_entry,
@@ -136,20 +137,47 @@ async def screen(
             return held
         raise SlotFull()
     read_in_epoch = sold_out.epoch if sold_out is not None else 0
-    # everything is read in two statements: what the slot and the caller name, then what that person holds
+    # everything is read in one statement: what the slot and the caller name, and what that person holds (read for
+    # the person the caller names, and used only once they may act for them)
     who = person_read(principal, person_id)
+    key = person_key(principal, person_id)
+    clinic_id = clinics.clinic_of_slot(slot_id)
     found: tuple[Slot, Clinic] | None
     service: Service
     product: VaccineProduct | None
     siblings: list[UUID]
     groups: list[PriorityGroup]
-    found, service, product, siblings, groups, *named = await read_together(
+    already: Booking | None
+    given: list[DoseGiven]
+    reach: messages.Reach | None
+    reservations: list[Reservation]
+    declarations: Declarations
+    draw: Draw | None
+    (
+        found,
+        service,
+        product,
+        siblings,
+        groups,
+        already,
+        given,
+        reach,
+        reservations,
+        declarations,
+        draw,
+        *named,
+    ) = await read_together(
         conn,
         clinics.slot_read(slot_id),
         clinics.service_of_slot_read(slot_id),
         quotas.product_of_slot_read(slot_id),
         clinics.services_of_slot_vaccine_read(slot_id),
         priority.groups_read(),
+        repository.open_booking_in_slot(person_id=key, slot_id=slot_id),
+        repository.doses(person_id=key, service_ids=clinics.services_of_slot_vaccine(slot_id)),
+        messages.reach_read(key),
+        *priority.seat_plan_reads(clinic_id=clinic_id, slot_id=slot_id, person_id=key),
+        priority.draw_read(clinic_id=clinic_id, slot_id=slot_id),
         *([who] if who is not None else []),
     )
     if found is None:
@@ -157,20 +185,6 @@ async def screen(
     slot, clinic = found
     person = check_person(principal, person_id, named[0] if named else None)
     check_clinic_scope(principal, clinic.id)
-    already: Booking | None
-    given: list[DoseGiven]
-    reach: messages.Reach | None
-    reservations: list[Reservation]
-    declarations: Declarations
-    draw: Draw | None
-    already, given, reach, reservations, declarations, draw = await read_together(
-        conn,
-        repository.open_booking_in_slot(person_id=person.id, slot_id=slot.id),
-        repository.doses(person_id=person.id, service_ids=siblings),
-        messages.reach_read(person.id),
-        *priority.seat_plan_reads(slot=slot, person_id=person.id),
-        priority.draw_read(slot),
-    )
     if already is not None:
         return already
     rules = rules_from(service, product, siblings)

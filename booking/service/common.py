@@ -40,7 +40,7 @@ from quotas.models import VaccineProduct
 from vaxbook import audit
 from vaxbook.audit import Actor
 from vaxbook.auth.models import Principal, Role
-from vaxbook.db import Connection, Read, UnitOfWork, read
+from vaxbook.db import Connection, Lookup, Read, UnitOfWork, read
 
 CANDIDATES = 100
 """How many of the people waiting a freed seat considers (by their best rank over their wait, then time of
@@ -68,6 +68,18 @@ def person_read(principal: Principal, person_id: UUID | None) -> Read[Person | N
             return repository.own_person(account_id=principal.id)
         return repository.person_of_account_holder(person_id=person_id, account_id=principal.id)
     return None if person_id is None else repository.person_by_id(person_id=person_id)
+
+
+def person_key(principal: Principal, person_id: UUID | None) -> UUID | Lookup:
+    """The id of the person `person_read` finds, for reads folded with it: the one named, or the citizen's own
+    profile's (nobody for staff who name nobody). What those reads find counts only once `check_person` has taken
+    the person read with them."""
+    if person_id is not None:
+        return person_id
+    return repository.own_person_id(account_id=principal.id) if principal.role is Role.CITIZEN else _NOBODY
+
+
+_NOBODY = Lookup("SELECT NULL::uuid", ())
 
 
 def check_person(principal: Principal, person_id: UUID | None, person: Person | None) -> Person:

@@ -12,11 +12,10 @@ from booking import repository
 from booking.models import Booking, BookingPolicy, Person, StandbyEntry
 from clinics.models import Clinic, Slot
 from notify import service as notify
-from notify.models import Kind, Medium, deliverable_at
+from notify.models import Kind, deliverable_at
 from priority import service as priority
 from priority.models import EVIDENCE
-from vaxbook.db import Connection, Read, UnitOfWork, mapped, read
-from vaxbook.i18n import Language
+from vaxbook.db import Connection, Lookup, Read, UnitOfWork, mapped, read
 from vaxbook.settings import DEFAULT_TIMEZONE
 
 Reach = tuple[notify.Recipient, str]
@@ -28,16 +27,16 @@ async def reach_of(conn: Connection, person_id: UUID) -> Reach | None:
     return await read(conn, reach_read(person_id))
 
 
-def reach_read(person_id: UUID) -> Read[Reach | None]:
+def reach_read(person_id: UUID | Lookup) -> Read[Reach | None]:
     """`reach_of`'s read, for a use case that folds it with its own reads."""
+    return mapped(repository.contact(person_id=person_id), _reach)
 
-    def reach(contact: tuple[Medium, str, Language, str] | None) -> Reach | None:
-        if contact is None:
-            return None
-        medium, destination, language, name = contact
-        return notify.Recipient(person_id=person_id, medium=medium, destination=destination, language=language), name
 
-    return mapped(repository.contact(person_id=person_id), reach)
+def _reach(contact: repository.Contact | None) -> Reach | None:
+    if contact is None:
+        return None
+    person_id, medium, destination, language, name = contact
+    return notify.Recipient(person_id=person_id, medium=medium, destination=destination, language=language), name
 
 
 def _notice(

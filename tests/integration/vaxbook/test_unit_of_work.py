@@ -8,7 +8,7 @@ from datetime import datetime
 import asyncpg
 import pytest
 
-from vaxbook.db import NestedCommit, Read, UnitOfWork, create_pool, each, one, read, read_together
+from vaxbook.db import Lookup, NestedCommit, Read, UnitOfWork, create_pool, each, one, read, read_together
 
 COUNT = "INSERT INTO attempt_counters (scope, window_started, attempts) VALUES ($1, now(), 1)"
 
@@ -85,6 +85,32 @@ async def test_reads_folded_into_one_statement_answer_as_each_alone(uow: UnitOfW
     assert scope == "a"
     assert isinstance(started, datetime)
     assert together[2] == []
+
+
+async def test_a_parameter_looked_up_is_found_in_the_same_statement_as_alone(
+    uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """A Lookup stands in its parameter's place, its own parameters numbered among the others (several, one used
+    twice, one that finds nothing and so is NULL), and answers as the value looked up first and passed would."""
+    await db.executemany(
+        "INSERT INTO attempt_counters (scope, window_started, attempts) VALUES ($1, now(), $2)",
+        [("a", 1), ("b", 2), ("c", 3)],
+    )
+    attempts_of = Lookup("SELECT attempts FROM attempt_counters WHERE scope = $1", ("b",))
+    scopes_from = Lookup("SELECT ARRAY(SELECT scope FROM attempt_counters WHERE attempts >= $1 ORDER BY scope)", (2,))
+    nothing = Lookup("SELECT attempts FROM attempt_counters WHERE scope = $1 AND attempts > $2", ("a", 9))
+    twice = "SELECT scope FROM attempt_counters WHERE attempts = $1 OR attempts = $1 + $2 ORDER BY scope"
+    queries = (
+        Read(WINDOW, (attempts_of,), one(lambda r: r["scope"])),
+        Read(COUNTS, (scopes_from, attempts_of), each(lambda r: (r["scope"], r["attempts"]))),
+        Read(twice, (1, attempts_of), each(lambda r: r["scope"])),
+        Read(WINDOW, (nothing,), one(lambda r: r["scope"])),
+        Read("SELECT $1::int IS NULL AS missing", (nothing,), one(lambda r: r["missing"])),
+    )
+    async with uow.reads() as conn:
+        together = await read_together(conn, *queries)
+        alone = tuple([await read(conn, query) for query in queries])
+    assert together == alone == ("b", [("b", 2), ("c", 3)], ["a", "c"], None, True)
 
 
 async def test_a_folded_read_keeps_quoted_dollars_reads_json_and_refuses_what_it_cannot_decode(
