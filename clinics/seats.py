@@ -34,6 +34,7 @@ from uuid import UUID
 
 from prometheus_client import Histogram
 
+from vaxbook import admission
 from vaxbook.db import LOCK_TIMEOUT_MS, Connection
 from vaxbook.errors import Busy
 
@@ -62,6 +63,11 @@ class _Turns(Generic[T, R]):
     writing: bool = False
 
 
+MOST_STEPPING_ASIDE = 2 * MOST_TOGETHER
+"""The most claims of one slot waiting that give their request's turn to the next in line (vaxbook.admission): those
+the next two writes take. Past them a claim keeps its turn, so that a rush faster than its slot's writes fills the
+turns and queues at the door, where the queue is bounded, rather than here."""
+
 CLAIMS_PER_WRITE = Histogram(
     "vaxbook_seat_claims_per_write",
     "Seat claims of one slot written in one statement (more than one while a slot is rushed)",
@@ -84,7 +90,9 @@ async def claims_together(
     of them (up to MOST_TOGETHER) in the order they came, so that a rush on one slot books in one statement and one
     commit for many, and the others of the city keep the pooled connections. Only the number of writes changes: each
     claim is still checked on its own and its seats granted by the database, and other processes write their own.
-    `write` answers each item in order (an exception for one it refuses) or raises for all of them.
+    `write` answers each item in order (an exception for one it refuses) or raises for all of them. While it waits,
+    the claim's request gives its turn to the next in line (vaxbook.admission.step_aside), up to MOST_STEPPING_ASIDE
+    claims of the slot: it holds nothing and does nothing until its answer comes.
 
     A claim that is not taken into a write within `wait_seconds` (as long as a statement waits for a row lock) is
     Busy, as that wait is; once taken, its answer is waited for, since its write is under way."""
@@ -99,6 +107,8 @@ async def claims_together(
         writer = asyncio.create_task(_write_in_turn(slot_id, turns, write), context=contextvars.Context())
         _writers.add(writer)  # a task nobody holds may be collected before it ends
         writer.add_done_callback(functools.partial(_writer_ended, slot_id, turns))
+    if len(turns.waiting) <= MOST_STEPPING_ASIDE:
+        admission.step_aside()
     # a plain timer rather than wait_for and shield: no future or task more per claim on a rush
     timer = loop.call_later(wait_seconds, _too_late, claim)
     try:

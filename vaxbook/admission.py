@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -120,6 +121,29 @@ class Admission:
         raise Busy()
 
 
+class _Turn:
+    """A running request's turn, until it ends or steps aside."""
+
+    __slots__ = ("admission",)
+
+    def __init__(self, admission: Admission) -> None:
+        self.admission: Admission | None = admission
+
+
+_turn: ContextVar[_Turn | None] = ContextVar("vaxbook.admission.turn", default=None)
+
+
+def step_aside() -> None:
+    """The running request now waits for work done for many at once (clinics.seats.claims_together), holding no
+    database connection and doing nothing itself: its turn goes to the next in line, and it ends without one. On a
+    rush, the requests whose bookings wait for their slot's write would otherwise hold every turn while it runs,
+    and no one would be screened meanwhile."""
+    turn = _turn.get()
+    if turn is not None and turn.admission is not None:
+        turn.admission.leave()
+        turn.admission = None
+
+
 def admission_middleware(admission: Admission) -> type:
     """The ASGI middleware class holding requests to `admission`'s limits; a request turned away gets the busy
     problem+json, in its language, like any other refusal."""
@@ -138,9 +162,13 @@ def admission_middleware(admission: Admission) -> type:
                 # answered here, where the metrics around this middleware see it as the 503 it is
                 await answer_directly(busy, scope, send)
                 return
+            turn = _Turn(admission)
+            entered = _turn.set(turn)
             try:
                 await self.app(scope, receive, send)
             finally:
-                admission.leave()
+                _turn.reset(entered)
+                if turn.admission is not None:
+                    admission.leave()
 
     return AdmissionMiddleware

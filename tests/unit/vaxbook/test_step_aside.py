@@ -1,0 +1,82 @@
+"""A request whose booking waits for its slot's write (clinics.seats.claims_together) holds no connection and does
+nothing itself: it gives its turn to the next in line, so that others are screened while the write runs."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from uuid import uuid4
+
+import pytest
+
+from clinics import seats
+from vaxbook.admission import Admission, Limits, admission_middleware
+
+
+def scope(path: str) -> dict[str, Any]:
+    return {"type": "http", "method": "POST", "path": path, "headers": [], "state": {}}
+
+
+async def nothing() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+class Served:
+    def __init__(self) -> None:
+        self.statuses: list[int] = []
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            self.statuses.append(message["status"])
+
+
+def world(admission: Admission) -> tuple[Any, asyncio.Event, list[str]]:
+    """The admission middleware over an app whose /book waits for a write of the slot, held until `written` is set,
+    and whose /other just runs."""
+    written = asyncio.Event()
+    ran: list[str] = []
+    slot_id = uuid4()
+
+    async def write(items: list[str]) -> list[str]:
+        await written.wait()
+        return items
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["path"] == "/book":
+            ran.append(await seats.claims_together(slot_id, "booked", write))
+        else:
+            ran.append("other")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    return admission_middleware(admission)(app), written, ran
+
+
+async def test_a_booking_waiting_for_its_write_lets_the_next_request_run() -> None:
+    admission = Admission(Limits(running=1, waiting=10, wait_seconds=0.5))
+    app, written, ran = world(admission)
+    booking, other = Served(), Served()
+    waiting = asyncio.create_task(app(scope("/book"), nothing, booking.send))
+    await asyncio.sleep(0.01)
+    assert admission.running == 0, "the waiting booking gave its turn back"
+    await app(scope("/other"), nothing, other.send)  # within the one turn, while the write is held
+    assert (ran, other.statuses) == (["other"], [200])
+    written.set()
+    await waiting
+    assert (ran, booking.statuses) == (["other", "booked"], [200])
+    assert (admission.running, admission._slots._value) == (0, 1), "no turn lost, none given twice"
+
+
+async def test_past_the_claims_the_next_writes_take_a_booking_keeps_its_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(seats, "MOST_STEPPING_ASIDE", 0)
+    admission = Admission(Limits(running=1, waiting=10, wait_seconds=0.05))
+    app, written, ran = world(admission)
+    booking, other = Served(), Served()
+    waiting = asyncio.create_task(app(scope("/book"), nothing, booking.send))
+    await asyncio.sleep(0.01)
+    assert admission.running == 1
+    await app(scope("/other"), nothing, other.send)
+    assert (ran, other.statuses) == ([], [503]), "busy: the one turn is still the booking's"
+    written.set()
+    await waiting
+    assert (admission.running, admission._slots._value) == (0, 1)
