@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
+import pytest
 
+from clinics import seats
 from tests.conftest import METRICS, serve
 from tests.eventually import until
 from tests.factories import make_citizen, make_clinic, make_service, make_slot, slot_row_held, token_for
@@ -14,6 +16,15 @@ from vaxbook.db import UnitOfWork
 from vaxbook.settings import Settings
 
 
+@pytest.fixture
+def bookings_keep_their_turns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bookings here wait at a slot's row held by the test and keep their turns meanwhile, as claims past those
+    that step aside do (test_step_aside.py shows the others giving theirs away), so that the others queue at the
+    door."""
+    monkeypatch.setattr(seats, "MOST_STEPPING_ASIDE", 0)
+
+
+@pytest.mark.usefixtures("bookings_keep_their_turns")
 async def test_past_the_queue_and_past_the_wait_a_request_is_told_to_come_back(
     dsn: str, settings: Settings, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
@@ -54,6 +65,7 @@ async def test_past_the_queue_and_past_the_wait_a_request_is_told_to_come_back(
         assert again.status_code == 201, "a retry after Retry-After goes through"
 
 
+@pytest.mark.usefixtures("bookings_keep_their_turns")
 async def test_a_request_waiting_its_turn_is_told_full_once_the_slot_is_known_sold_out(
     dsn: str, settings: Settings, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
@@ -99,3 +111,27 @@ async def test_a_request_waiting_its_turn_is_told_full_once_the_slot_is_known_so
         assert (app.state.admission.running, app.state.admission.waiting) == (0, 0)
         assert app.state.sold_out.watched == 0
         assert await db.fetchval("SELECT count(*) FROM bookings WHERE slot_id = $1", slot.id) == 2
+
+
+async def test_a_booking_waiting_for_its_slots_write_lets_another_request_run(
+    dsn: str, settings: Settings, uow: UnitOfWork
+) -> None:
+    """With one turn in all: the booking waits for its write at the slot's row, held here, having given its turn
+    away, and another citizen is served meanwhile."""
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service)
+    booker, other = [(await make_citizen(uow))[0] for _ in range(2)]
+    one_at_a_time = settings.model_copy(update={"max_running": 1, "max_waiting": 1, "max_wait_ms": 300})
+    app = create_app(one_at_a_time, dsn=dsn)
+    async with serve(app) as client:
+        async with slot_row_held(dsn, slot.id):
+            booking = asyncio.create_task(
+                client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(booker))
+            )
+            await until(lambda: seats._turns.get(slot.id) is not None, within=5, what="the booking at its write")
+            assert app.state.admission.running == 0
+            profile = await client.get("/api/v1/me/profile", headers=token_for(other))
+            assert profile.status_code == 200, profile.text
+            assert not booking.done()
+        assert (await booking).status_code == 201
+        assert (app.state.admission.running, app.state.admission.shed) == (0, 0)
