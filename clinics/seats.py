@@ -90,9 +90,10 @@ async def claims_together(
     of them (up to MOST_TOGETHER) in the order they came, so that a rush on one slot books in one statement and one
     commit for many, and the others of the city keep the pooled connections. Only the number of writes changes: each
     claim is still checked on its own and its seats granted by the database, and other processes write their own.
-    `write` answers each item in order (an exception for one it refuses) or raises for all of them. While it waits,
-    the claim's request gives its turn to the next in line (vaxbook.admission.step_aside), up to MOST_STEPPING_ASIDE
-    claims of the slot: it holds nothing and does nothing until its answer comes.
+    `write` answers each item in order (an exception for one it refuses) or raises for all of them. A claim that
+    waits behind a write under way gives its request's turn to the next in line (vaxbook.admission.step_aside), up
+    to MOST_STEPPING_ASIDE claims of the slot: it holds nothing and does nothing until its answer comes. A claim
+    written at once (a slot nobody else is booking) keeps its turn, as any request doing its own work does.
 
     A claim that is not taken into a write within `wait_seconds` (as long as a statement waits for a row lock) is
     Busy, as that wait is; once taken, its answer is waited for, since its write is under way."""
@@ -101,14 +102,15 @@ async def claims_together(
     answer: asyncio.Future[R] = loop.create_future()
     claim = _Claim(item, answer)
     turns.waiting.append(claim)
+    behind_a_write = turns.writing
     if not turns.writing:
         turns.writing = True
         # a context of its own: the writer serves many requests, and logs as none of them
         writer = asyncio.create_task(_write_in_turn(slot_id, turns, write), context=contextvars.Context())
         _writers.add(writer)  # a task nobody holds may be collected before it ends
         writer.add_done_callback(functools.partial(_writer_ended, slot_id, turns))
-    if len(turns.waiting) <= MOST_STEPPING_ASIDE:
-        admission.step_aside()
+    if behind_a_write and len(turns.waiting) <= MOST_STEPPING_ASIDE:
+        admission.step_aside()  # its write is not its own: it waits for others' to end first
     # a plain timer rather than wait_for and shield: no future or task more per claim on a rush
     timer = loop.call_later(wait_seconds, _too_late, claim)
     try:

@@ -113,25 +113,28 @@ async def test_a_request_waiting_its_turn_is_told_full_once_the_slot_is_known_so
         assert await db.fetchval("SELECT count(*) FROM bookings WHERE slot_id = $1", slot.id) == 2
 
 
-async def test_a_booking_waiting_for_its_slots_write_lets_another_request_run(
+async def test_a_booking_waiting_behind_its_slots_write_lets_another_request_run(
     dsn: str, settings: Settings, uow: UnitOfWork
 ) -> None:
-    """With one turn in all: the booking waits for its write at the slot's row, held here, having given its turn
-    away, and another citizen is served meanwhile."""
+    """With two turns in all: the first booking's write waits at the slot's row, held here, and keeps its turn (the
+    write is its own); the second waits behind that write, having given its turn away, and a third citizen is served
+    meanwhile."""
     clinic, service = await make_clinic(uow), await make_service(uow)
     slot = await make_slot(uow, clinic, service)
-    booker, other = [(await make_citizen(uow))[0] for _ in range(2)]
-    one_at_a_time = settings.model_copy(update={"max_running": 1, "max_waiting": 1, "max_wait_ms": 300})
-    app = create_app(one_at_a_time, dsn=dsn)
+    first, second, other = [(await make_citizen(uow))[0] for _ in range(3)]
+    two_at_a_time = settings.model_copy(update={"max_running": 2, "max_waiting": 1, "max_wait_ms": 300})
+    app = create_app(two_at_a_time, dsn=dsn)
+    body = {"slot_id": str(slot.id)}
     async with serve(app) as client:
         async with slot_row_held(dsn, slot.id):
-            booking = asyncio.create_task(
-                client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(booker))
-            )
-            await until(lambda: seats._turns.get(slot.id) is not None, within=5, what="the booking at its write")
-            assert app.state.admission.running == 0
+            writing = asyncio.create_task(client.post("/api/v1/bookings", json=body, headers=token_for(first)))
+            await until(lambda: seats._turns.get(slot.id) is not None, within=5, what="the first booking's write")
+            behind = asyncio.create_task(client.post("/api/v1/bookings", json=body, headers=token_for(second)))
+            await until(lambda: len(seats._turns[slot.id].waiting) == 1, within=5, what="the second behind it")
+            assert app.state.admission.running == 1, "the first's turn is held, the second's given away"
             profile = await client.get("/api/v1/me/profile", headers=token_for(other))
             assert profile.status_code == 200, profile.text
-            assert not booking.done()
-        assert (await booking).status_code == 201
+            assert not writing.done()
+            assert not behind.done()
+        assert [(await booking).status_code for booking in (writing, behind)] == [201, 201]
         assert (app.state.admission.running, app.state.admission.shed) == (0, 0)

@@ -1,11 +1,12 @@
-"""A request whose booking waits for its slot's write (clinics.seats.claims_together) holds no connection and does
-nothing itself: it gives its turn to the next in line, so that others are screened while the write runs."""
+"""A request whose booking waits behind its slot's write under way (clinics.seats.claims_together) holds no
+connection and does nothing itself: it gives its turn to the next in line, so that others are screened while the
+write runs. A booking written at once is its request's own work, and keeps the turn."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -30,20 +31,21 @@ class Served:
             self.statuses.append(message["status"])
 
 
-def world(admission: Admission) -> tuple[Any, asyncio.Event, list[str]]:
-    """The admission middleware over an app whose /book waits for a write of the slot, held until `written` is set,
-    and whose /other just runs."""
+async def hold(written: asyncio.Event, items: list[str]) -> list[str]:
+    """A write that ends when `written` is set."""
+    await written.wait()
+    return items
+
+
+def world(admission: Admission, slot_id: UUID) -> tuple[Any, asyncio.Event, list[str]]:
+    """The admission middleware over an app whose /book claims a seat of the slot, its writes held until `written` is
+    set, and whose /other just runs."""
     written = asyncio.Event()
     ran: list[str] = []
-    slot_id = uuid4()
-
-    async def write(items: list[str]) -> list[str]:
-        await written.wait()
-        return items
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["path"] == "/book":
-            ran.append(await seats.claims_together(slot_id, "booked", write))
+            ran.append(await seats.claims_together(slot_id, "booked", lambda items: hold(written, items)))
         else:
             ran.append("other")
         await send({"type": "http.response.start", "status": 200, "headers": []})
@@ -52,10 +54,13 @@ def world(admission: Admission) -> tuple[Any, asyncio.Event, list[str]]:
     return admission_middleware(admission)(app), written, ran
 
 
-async def test_a_booking_waiting_for_its_write_lets_the_next_request_run() -> None:
+async def test_a_booking_waiting_behind_a_write_lets_the_next_request_run() -> None:
     admission = Admission(Limits(running=1, waiting=10, wait_seconds=0.5))
-    app, written, ran = world(admission)
+    slot_id = uuid4()
+    app, written, ran = world(admission, slot_id)
+    under_way = asyncio.create_task(seats.claims_together(slot_id, "first", lambda items: hold(written, items)))
     booking, other = Served(), Served()
+    await asyncio.sleep(0)
     waiting = asyncio.create_task(app(scope("/book"), nothing, booking.send))
     await asyncio.sleep(0.01)
     assert admission.running == 0, "the waiting booking gave its turn back"
@@ -63,20 +68,37 @@ async def test_a_booking_waiting_for_its_write_lets_the_next_request_run() -> No
     assert (ran, other.statuses) == (["other"], [200])
     written.set()
     await waiting
-    assert (ran, booking.statuses) == (["other", "booked"], [200])
+    assert (await under_way, ran, booking.statuses) == ("first", ["other", "booked"], [200])
     assert (admission.running, admission._slots._value) == (0, 1), "no turn lost, none given twice"
+
+
+async def test_a_booking_written_at_once_keeps_its_turn() -> None:
+    admission = Admission(Limits(running=1, waiting=10, wait_seconds=0.05))
+    app, written, ran = world(admission, uuid4())
+    booking, other = Served(), Served()
+    writing = asyncio.create_task(app(scope("/book"), nothing, booking.send))
+    await asyncio.sleep(0.01)
+    assert admission.running == 1
+    await app(scope("/other"), nothing, other.send)
+    assert (ran, other.statuses) == ([], [503]), "busy: the one turn is the booking's, whose write is its own"
+    written.set()
+    await writing
+    assert (admission.running, admission._slots._value) == (0, 1)
 
 
 async def test_past_the_claims_the_next_writes_take_a_booking_keeps_its_turn(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(seats, "MOST_STEPPING_ASIDE", 0)
     admission = Admission(Limits(running=1, waiting=10, wait_seconds=0.05))
-    app, written, ran = world(admission)
+    slot_id = uuid4()
+    app, written, ran = world(admission, slot_id)
+    under_way = asyncio.create_task(seats.claims_together(slot_id, "first", lambda items: hold(written, items)))
     booking, other = Served(), Served()
+    await asyncio.sleep(0)
     waiting = asyncio.create_task(app(scope("/book"), nothing, booking.send))
     await asyncio.sleep(0.01)
     assert admission.running == 1
     await app(scope("/other"), nothing, other.send)
     assert (ran, other.statuses) == ([], [503]), "busy: the one turn is still the booking's"
     written.set()
-    await waiting
+    await asyncio.gather(waiting, under_way)
     assert (admission.running, admission._slots._value) == (0, 1)
