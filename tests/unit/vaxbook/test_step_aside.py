@@ -54,21 +54,28 @@ def world(admission: Admission, slot_id: UUID) -> tuple[Any, asyncio.Event, list
     return admission_middleware(admission)(app), written, ran
 
 
-async def test_a_booking_waiting_behind_a_write_lets_the_next_request_run() -> None:
-    admission = Admission(Limits(running=1, waiting=10, wait_seconds=0.5))
+async def booking_behind_a_write(admission: Admission) -> tuple[Any, asyncio.Event, list[str], asyncio.Task[Any]]:
+    """A write of the slot under way (a claim from outside any request), held, and a /book request's claim waiting
+    behind it: the app, what ends the write, what ran, and both ends awaited together."""
     slot_id = uuid4()
     app, written, ran = world(admission, slot_id)
     under_way = asyncio.create_task(seats.claims_together(slot_id, "first", lambda items: hold(written, items)))
-    booking, other = Served(), Served()
     await asyncio.sleep(0)
-    waiting = asyncio.create_task(app(scope("/book"), nothing, booking.send))
+    booking = asyncio.create_task(app(scope("/book"), nothing, Served().send))
     await asyncio.sleep(0.01)
+    return app, written, ran, asyncio.ensure_future(asyncio.gather(under_way, booking))
+
+
+async def test_a_booking_waiting_behind_a_write_lets_the_next_request_run() -> None:
+    admission = Admission(Limits(running=1, waiting=10, wait_seconds=0.5))
+    app, written, ran, both = await booking_behind_a_write(admission)
     assert admission.running == 0, "the waiting booking gave its turn back"
+    other = Served()
     await app(scope("/other"), nothing, other.send)  # within the one turn, while the write is held
     assert (ran, other.statuses) == (["other"], [200])
     written.set()
-    await waiting
-    assert (await under_way, ran, booking.statuses) == ("first", ["other", "booked"], [200])
+    assert (await both)[0] == "first"
+    assert ran == ["other", "booked"]
     assert (admission.running, admission._slots._value) == (0, 1), "no turn lost, none given twice"
 
 
@@ -83,22 +90,19 @@ async def test_a_booking_written_at_once_keeps_its_turn() -> None:
     assert (ran, other.statuses) == ([], [503]), "busy: the one turn is the booking's, whose write is its own"
     written.set()
     await writing
+    assert (ran, booking.statuses) == (["booked"], [200])
     assert (admission.running, admission._slots._value) == (0, 1)
 
 
 async def test_past_the_claims_the_next_writes_take_a_booking_keeps_its_turn(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(seats, "MOST_STEPPING_ASIDE", 0)
     admission = Admission(Limits(running=1, waiting=10, wait_seconds=0.05))
-    slot_id = uuid4()
-    app, written, ran = world(admission, slot_id)
-    under_way = asyncio.create_task(seats.claims_together(slot_id, "first", lambda items: hold(written, items)))
-    booking, other = Served(), Served()
-    await asyncio.sleep(0)
-    waiting = asyncio.create_task(app(scope("/book"), nothing, booking.send))
-    await asyncio.sleep(0.01)
+    app, written, ran, both = await booking_behind_a_write(admission)
     assert admission.running == 1
+    other = Served()
     await app(scope("/other"), nothing, other.send)
     assert (ran, other.statuses) == ([], [503]), "busy: the one turn is still the booking's"
     written.set()
-    await asyncio.gather(waiting, under_way)
+    await both
+    assert ran == ["booked"]
     assert (admission.running, admission._slots._value) == (0, 1)
