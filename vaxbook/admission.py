@@ -3,7 +3,8 @@
 Past the queue, or past the longest wait, a request is answered 503 busy with Retry-After at once, before it has
 read its body or touched the database: on a rush, a queue that grows without bound only makes every answer slow,
 while a prompt "try again in a second" keeps the answers that are given fast. First come, first served. Health
-checks, metrics, the API description and static files are never held back.
+checks, metrics, the API description and static files are never held back. A running request that comes to wait
+for work done for many at once (a slot's seat write) gives its turn to the next in line (`step_aside`).
 """
 
 from __future__ import annotations
