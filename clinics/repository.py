@@ -209,6 +209,15 @@ async def service_ids_for_product(conn: Connection, *, product_id: UUID) -> list
     return [r["id"] for r in await conn.fetch("SELECT id FROM services WHERE product_id = $1 ORDER BY id", product_id)]
 
 
+# the services of a slot's vaccine, by the slot's id
+_SIBLING_SERVICES = """
+    SELECT id FROM services
+    WHERE product_id = (SELECT sv.product_id FROM services sv
+                        WHERE sv.id = (SELECT service_id FROM slots WHERE id = $1))
+    ORDER BY id
+"""
+
+
 def sibling_services_of_slot(*, slot_id: UUID) -> Read[list[UUID]]:
     """The services of the slot's vaccine (service_ids_for_product's answer for it); none when it gives no vaccine."""
     return Read(_SIBLING_SERVICES, (slot_id,), each(lambda r: r["id"]))
@@ -217,14 +226,6 @@ def sibling_services_of_slot(*, slot_id: UUID) -> Read[list[UUID]]:
 def sibling_service_ids_of_slot(*, slot_id: UUID) -> Lookup:
     """`sibling_services_of_slot`'s answer as one array, for reads folded with it."""
     return Lookup(f"SELECT ARRAY({_SIBLING_SERVICES})", (slot_id,))
-
-
-_SIBLING_SERVICES = """
-    SELECT id FROM services
-    WHERE product_id = (SELECT sv.product_id FROM services sv
-                        WHERE sv.id = (SELECT service_id FROM slots WHERE id = $1))
-    ORDER BY id
-"""
 
 
 def clinic_of_slot(*, slot_id: UUID) -> Lookup:
