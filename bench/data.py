@@ -206,6 +206,28 @@ async def city(world: World, *, stations: int, days: int = 14) -> list[UUID]:
     return world.city_slots
 
 
+BOOKING_WRITES = ("book_seats", "book_seat")
+"""The database functions that write bookings taken as a whole (migrations 0020 and 0021): a rush's writes."""
+
+
+async def time_functions(admin_dsn: str, database: str) -> None:
+    """Have PostgreSQL time the PL/pgSQL functions run in `database` (pg_stat_user_functions), for `seconds_writing`;
+    set before the service connects, since a connection takes the setting as it opens."""
+    async with connection(admin_dsn) as conn:
+        await conn.execute(f"ALTER DATABASE \"{database}\" SET track_functions = 'pl'")
+
+
+async def seconds_writing(dsn: str) -> float:
+    """Seconds PostgreSQL has spent inside the functions that write bookings, as its statistics hold them: a backend
+    reports its times when it goes idle, at most once a second."""
+    async with connection(dsn) as conn:
+        total_ms = await conn.fetchval(
+            "SELECT coalesce(sum(total_time), 0) FROM pg_stat_user_functions WHERE funcname = ANY($1::text[])",
+            list(BOOKING_WRITES),
+        )
+    return float(total_ms) / 1000
+
+
 @asynccontextmanager
 async def connection(dsn: str) -> AsyncIterator[db.Connection]:
     """One connection made as the app makes its own (codecs, time zone, settings)."""

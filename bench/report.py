@@ -66,6 +66,13 @@ def rows(results: dict[str, Any]) -> list[list[str]]:
              f"booked {run['booked']:,}, overbooked {run['overbooked']}, duplicates {run['duplicates']}, "
              + _errors(run)]
         )  # fmt: skip
+        if run.get("db_write_bookings_per_s"):
+            out.append(
+                ["flash-sale: its writes inside PostgreSQL, back to back", str(run["clients"]), "",
+                 _n(run["db_write_bookings_per_s"]), "", "", "",
+                 f"busy {run['db_write_share_of_sale']:.0%} of the sale",
+                 f"{run['db_write_ms_per_booking']:.2f} ms a booking"]
+            )  # fmt: skip
         out.append(
             ["flash-sale: the \"full\" answers after sold out", str(run["clients"]), _n(run["rejections_per_s"]), "",
              "", "", _ms(run["rejection_after_sold_out_p99_ms"]), f"{_x(run['rejections_vs_noop'])} no-db", ""]

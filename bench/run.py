@@ -27,6 +27,7 @@ def run(
         scratch = Path(scratch_name)
         with _server_dsn(database_url, scratch) as admin_dsn:
             asyncio.run(recreate_database(admin_dsn, DATABASE))
+            asyncio.run(data.time_functions(admin_dsn, DATABASE))
             dsn = with_database(admin_dsn, DATABASE)
             migrate.upgrade(dsn)
             key = secrets.token_urlsafe(48)

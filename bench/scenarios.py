@@ -209,10 +209,13 @@ def _flash_run(bench: Bench, clients: int, raw_limit: dict[str, Any]) -> dict[st
     bench.progress(
         f"flash-sale, {clients} clients: {len(requests):,} citizens press book once on {sizes.flash_seats:,} seats"
     )
+    writing_before = asyncio.run(data.seconds_writing(bench.world.dsn))
     records = bench.drive(requests, clients, keep_bodies=True)
     # then everyone presses again, as people do on a sold-out day: their tokens are known to the service by now
     again = bench.drive(presses(), clients, keep_bodies=True)
     pressed = summary(again)
+    time.sleep(STATISTICS_SETTLE_SECONDS)
+    writing = asyncio.run(data.seconds_writing(bench.world.dsn)) - writing_before
     checked = asyncio.run(check_slot(bench.world.dsn, slot.slot_id))
     booked, full = by_status(records, {201}), by_status(records, {409})
     start, end = records.start_ns, max(records.ended)
@@ -252,6 +255,7 @@ def _flash_run(bench: Bench, clients: int, raw_limit: dict[str, Any]) -> dict[st
         "noop_p99_ms": noop["p99_ms"],
         "generator_null_per_s": null["per_s"],
     }
+    found.update(_inside_the_database(writing, booked=len(booked), selling_s=(sold_out - start) / 1e9))
     found["booked_matches_201"] = found["booked"] == found["answers_201"]
     bench.progress(
         f"  booked {found['booked']:,}/{found['capacity']:,} (overbooked {found['overbooked']}, duplicates "
@@ -261,6 +265,21 @@ def _flash_run(bench: Bench, clients: int, raw_limit: dict[str, Any]) -> dict[st
         f"connection errors {found['connection_errors']}"
     )
     return found
+
+
+STATISTICS_SETTLE_SECONDS = 1.5  # a backend reports its function times within a second of going idle
+
+
+def _inside_the_database(writing_s: float, *, booked: int, selling_s: float) -> dict[str, Any]:
+    """What the sale's writes cost PostgreSQL itself: seconds inside the functions that write bookings, per booking,
+    as a share of the sale's time (one writer per slot and process: near 1 the sale is paced by them), and the
+    bookings a second those writes would allow if they ran back to back."""
+    return {
+        "db_write_s": round(writing_s, 3),
+        "db_write_ms_per_booking": round(1000 * writing_s / booked, 3) if booked else None,
+        "db_write_share_of_sale": ratio(writing_s, selling_s),
+        "db_write_bookings_per_s": round(booked / writing_s, 1) if writing_s > 0 else None,
+    }
 
 
 # Scale-out: the same flash sale on more workers, and on two replicas
