@@ -232,3 +232,122 @@ async def test_seats_taken_meanwhile_by_another_process_undo_the_batch_and_each_
     assert kinds(answers) == ["booked", "NoSeatLeft", "NoSeatLeft"]
     assert await db.fetchval("SELECT booked FROM slots WHERE id = $1", slot.id) == 2
     assert await db.fetchval("SELECT count(*) FROM bookings WHERE slot_id = $1", slot.id) == 1
+
+
+async def _left_behind(db: asyncpg.Connection, one: repository.SeatBooking) -> dict[str, Any]:
+    """What writing one booking left in the database, but for ids and times: its row, its audit row, its messages,
+    its kept answer (with the booking's own time), its attempt and the person's open-booking place."""
+    person, key = one.booking.person_id, one.write.key
+    return {
+        "status": await db.fetchval("SELECT status FROM bookings WHERE id = $1", one.booking.id),
+        "audit": await db.fetchval("SELECT count(*) FROM audit_log WHERE object_id = $1", str(one.booking.id)),
+        "messages": await db.fetchval("SELECT array_agg(kind ORDER BY kind) FROM outbox WHERE person_id = $1", person),
+        "answer": await db.fetchval(
+            """
+            SELECT k.state || ' ' || k.response_status || ' '
+                   || ((k.response->>'created_at')::timestamptz = b.created_at)::text
+            FROM idempotency_keys k, bookings b WHERE k.scope = $1 AND k.key = $2 AND b.id = $3
+            """,
+            one.write.key_scope,
+            key,
+            one.booking.id,
+        ),
+        "attempts": await db.fetchval(
+            "SELECT attempts FROM attempt_counters WHERE scope = $1", one.write.attempt_scope
+        ),
+        "places": await db.fetchval("SELECT active_bookings FROM people WHERE id = $1", person),
+    }
+
+
+async def _writes_of(db: asyncpg.Connection, slot_id: UUID) -> int:
+    """How many (sub)transactions wrote the slot's bookings: one when a batch was written at once, one per booking
+    when each was taken in turn."""
+    return int(await db.fetchval("SELECT count(DISTINCT xmin::text) FROM bookings WHERE slot_id = $1", slot_id))
+
+
+async def test_a_batch_with_seats_for_all_and_no_refusal_is_written_at_once_leaving_what_each_would_alone(
+    uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    together_slot = await make_slot(uow, clinic, service, capacity=8)
+    alone_slot = await make_slot(uow, clinic, await make_service(uow), capacity=8)
+    together, alone = await seat_bookings(uow, together_slot.id, 5), await seat_bookings(uow, alone_slot.id, 5)
+
+    async with uow.apart().statement() as conn:
+        answers = await repository.book_seats(conn, together)
+        answered_alone = [answer for one in alone for answer in await repository.book_seats(conn, [one])]
+
+    assert kinds(answers) == kinds(answered_alone) == ["booked"] * 5
+    assert await _writes_of(db, together_slot.id) == 1, "the batch was taken booking by booking"
+    assert await db.fetchval("SELECT booked FROM slots WHERE id = $1", together_slot.id) == 5
+    left_together = [await _left_behind(db, one) for one in together]
+    assert left_together == [await _left_behind(db, one) for one in alone]
+    assert left_together[0] | {"messages": None} == {
+        "status": "booked", "audit": 1, "messages": None, "answer": "done 200 true", "attempts": 1, "places": 1,
+    }  # fmt: skip
+    assert left_together[0]["messages"]
+    await check_invariants(db)
+
+
+REFUSED_IN_A_BATCH = {
+    "attempts": "AttemptsSpent",
+    "open bookings": "TooManyActiveBookings",
+    "standby": "LongWay",
+    "key": "taken",
+    "twice": "AlreadyBooked",
+    "code": "CodeTaken",
+}
+
+
+@pytest.mark.parametrize("refusal", list(REFUSED_IN_A_BATCH))
+async def test_one_refused_in_a_batch_with_seats_for_all_undoes_the_batch_and_each_is_answered_in_turn(
+    uow: UnitOfWork, db: asyncpg.Connection, refusal: str
+) -> None:
+    """Whatever would refuse one booking also stops the batch being written at once: nothing of that try stands, and
+    each booking is taken in turn, the others booked and the one refused as it would be alone."""
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=8)
+    first, second, odd, last = await seat_bookings(uow, slot.id, 4)
+    person = odd.booking.person_id
+    if refusal == "attempts":
+        odd = replace(odd, write=replace(odd.write, attempt_limit=0))
+    elif refusal == "open bookings":
+        await db.execute("UPDATE people SET active_bookings = $2 WHERE id = $1", person, POLICY.max_active_per_person)
+    elif refusal == "standby":
+        elsewhere = await make_service(uow)
+        await db.execute(
+            """
+            INSERT INTO standby_entries (person_id, service_id, clinic_id, status, date_from, date_to)
+            VALUES ($1, $2, $3, 'waiting', current_date, current_date + 7)
+            """,
+            person,
+            elsewhere.id,
+            clinic.id,
+        )
+        odd = replace(odd, write=replace(odd.write, siblings=[*odd.write.siblings, elsewhere.id]))
+    elif refusal == "key":
+        await db.execute(
+            "INSERT INTO idempotency_keys (scope, key, fingerprint) VALUES ($1, $2, $3)",
+            odd.write.key_scope,
+            odd.write.key,
+            odd.write.fingerprint,
+        )
+    elif refusal == "twice":
+        again = replace(first.booking, id=uuid4(), code=common.new_code())
+        odd = replace(first, booking=again, write=replace(first.write, key=None))
+    else:
+        odd = replace(odd, booking=replace(odd.booking, code=first.booking.code))
+
+    async with uow.apart().statement() as conn:
+        answers = await repository.book_seats(conn, [first, second, odd, last])
+
+    assert kinds(answers) == ["booked", "booked", REFUSED_IN_A_BATCH[refusal], "booked"]
+    assert await _writes_of(db, slot.id) == 3, "the batch was written at once"
+    assert await db.fetchval("SELECT booked FROM slots WHERE id = $1", slot.id) == 3
+    if refusal in ("attempts", "standby", "code"):  # the refused one's own person: nothing of theirs stands
+        assert (await _left_behind(db, odd)) | {"status": None} == {
+            "status": None, "audit": 0, "messages": None, "answer": None, "attempts": None, "places": 0,
+        }  # fmt: skip
+    if refusal == "open bookings":  # the places it was given above, with no bookings behind them
+        await db.execute("UPDATE people SET active_bookings = 0 WHERE id = $1", person)
+    await check_invariants(db)
