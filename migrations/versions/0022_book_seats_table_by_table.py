@@ -8,7 +8,8 @@ its inserts of bookings, audit rows and messages, its update of the people's ope
 check once, not 32 times.
 
 - `take_active_places` takes open-booking places for several people at once, all or none (a person named twice
-  takes two); `take_active_place` (one) now calls it, so that the limit is written once.
+  takes two): `take_active_place`'s limit (migration 0020) for a batch. The one-person function keeps its single
+  UPDATE, which costs half as much for one person as this one does.
 - `book_together` books every booking of a batch, or raises: the keys (`claim_idempotency_key`, each), the
   attempts (`count_attempt`, each), the people's places, the standby check, then the bookings, their audit rows,
   their messages and their kept answers, each a statement for all. It raises VXONE when one key is taken, one
@@ -40,6 +41,7 @@ depends_on = None
 
 def upgrade() -> None:
     execute_script("""
+    -- take_active_place's limit (active_bookings < p_limit for one more), for several at once
     CREATE FUNCTION take_active_places(p_people uuid[], p_limit integer) RETURNS boolean LANGUAGE plpgsql AS $$
     DECLARE
         wanted integer;
@@ -53,13 +55,6 @@ def upgrade() -> None:
                       RETURNING 1)
         SELECT count(*) INTO taken FROM took;
         RETURN taken = wanted;
-    END
-    $$;
-
-    CREATE OR REPLACE FUNCTION take_active_place(p_person uuid, p_limit integer) RETURNS boolean
-    LANGUAGE plpgsql AS $$
-    BEGIN
-        RETURN take_active_places(ARRAY[p_person], p_limit);
     END
     $$;
 
@@ -186,7 +181,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # back to migration 0021's functions, as 0021 wrote them (and 0020's take_active_place under them)
+    # back to migration 0021's functions, as 0021 wrote them
     before = _migration_0021()
     before.downgrade()
     before.upgrade()

@@ -1,5 +1,6 @@
-"""Bookings of one slot written together (`book_seats`, migration 0021): each answered as it would be alone, the seats
-granted only by the database, and a rush written in far fewer statements than it has bookings."""
+"""Bookings of one slot written together (`book_seats`, migrations 0021 and 0022): each answered as it would be
+alone, the seats granted only by the database, a rush written in far fewer statements than it has bookings, and a
+batch with seats for all written at once unless one of it is refused."""
 
 from __future__ import annotations
 
