@@ -47,13 +47,12 @@ def upgrade() -> None:
         wanted integer;
         taken integer;
     BEGIN
-        SELECT count(DISTINCT person) INTO wanted FROM unnest(p_people) person;
         WITH asked AS (SELECT person, count(*)::integer AS places FROM unnest(p_people) person GROUP BY person),
              took AS (UPDATE people p SET active_bookings = p.active_bookings + a.places
                       FROM asked a
                       WHERE p.id = a.person AND p.active_bookings + a.places <= p_limit
                       RETURNING 1)
-        SELECT count(*) INTO taken FROM took;
+        SELECT (SELECT count(*) FROM asked), (SELECT count(*) FROM took) INTO wanted, taken;
         RETURN taken = wanted;
     END
     $$;
