@@ -75,7 +75,8 @@ def rows(results: dict[str, Any]) -> list[list[str]]:
             )  # fmt: skip
         out.append(
             ["flash-sale: the \"full\" answers after sold out", str(run["clients"]), _n(run["rejections_per_s"]), "",
-             "", "", _ms(run["rejection_after_sold_out_p99_ms"]), f"{_x(run['rejections_vs_noop'])} no-db", ""]
+             "", "", _ms(run["rejection_after_sold_out_p99_ms"]), f"{_x(run['rejections_vs_noop'])} no-db",
+             _pressed_after(run)]
         )  # fmt: skip
         out.append(
             ["flash-sale: everyone presses again (full)", str(run["clients"]), _n(run["again_per_s"]), "",
@@ -114,6 +115,17 @@ def rows(results: dict[str, Any]) -> list[list[str]]:
              _ms(run["p99_ms"]), "", "", _errors(run)]
         )  # fmt: skip
     return out
+
+
+def _pressed_after(run: dict[str, Any]) -> str:
+    """The "full" answers' two kinds apart: presses on the sold-out slot, and the requests in line when it sold out."""
+    if "rejection_pressed_after_sold_out_p99_ms" not in run:  # results written before they were told apart
+        return ""
+    return (
+        f"pressed after it: p99 {_ms(run['rejection_pressed_after_sold_out_p99_ms'])} ms; "
+        f"{run['rejections_in_line_at_sold_out']} in line for a seat as it went: p50 "
+        f"{_ms(run['rejection_in_line_at_sold_out_p50_ms'])} ms"
+    )
 
 
 def _errors(found: dict[str, Any]) -> str:

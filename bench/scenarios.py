@@ -220,7 +220,6 @@ def _flash_run(bench: Bench, clients: int, raw_limit: dict[str, Any]) -> dict[st
     booked, full = by_status(records, {201}), by_status(records, {409})
     start, end = records.start_ns, max(records.ended)
     sold_out = max((records.ended[n] for n in booked), default=start)
-    after = [n for n in full if records.ended[n] > sold_out]
     overall = summary(records)
     found = {
         "clients": clients,
@@ -237,9 +236,7 @@ def _flash_run(bench: Bench, clients: int, raw_limit: dict[str, Any]) -> dict[st
         "success_p99_ms": latency(durations(records, booked))["p99_ms"],
         "rejection_p50_ms": latency(durations(records, full))["p50_ms"],
         "rejection_p99_ms": latency(durations(records, full))["p99_ms"],
-        "rejections_per_s": rate(len(after), sold_out, end),
-        "rejections_vs_noop": ratio(rate(len(after), sold_out, end), noop["per_s"]),
-        "rejection_after_sold_out_p99_ms": latency(durations(records, after))["p99_ms"],
+        **_full_after_sold_out(records, full, sold_out=sold_out, end=end, noop_per_s=noop["per_s"]),
         "again_per_s": pressed["per_s"],
         "again_p50_ms": pressed["p50_ms"],
         "again_p99_ms": pressed["p99_ms"],
@@ -265,6 +262,26 @@ def _flash_run(bench: Bench, clients: int, raw_limit: dict[str, Any]) -> dict[st
         f"connection errors {found['connection_errors']}"
     )
     return found
+
+
+def _full_after_sold_out(
+    records: Records, full: list[int], *, sold_out: int, end: int, noop_per_s: float
+) -> dict[str, Any]:
+    """The "full" answers given after the last seat went: how many a second (against the no-database route), their
+    p99, and apart from each other the presses made after it (what a citizen pressing on a sold-out slot waits) and
+    the requests still in line for a seat when it went (at most one a client: they waited as bookings do, and were
+    told as soon as it was known)."""
+    after = [n for n in full if records.ended[n] > sold_out]
+    pressed_after = [n for n in after if records.started[n] > sold_out]
+    in_line = [n for n in after if records.started[n] <= sold_out]
+    return {
+        "rejections_per_s": rate(len(after), sold_out, end),
+        "rejections_vs_noop": ratio(rate(len(after), sold_out, end), noop_per_s),
+        "rejection_after_sold_out_p99_ms": latency(durations(records, after))["p99_ms"],
+        "rejection_pressed_after_sold_out_p99_ms": latency(durations(records, pressed_after))["p99_ms"],
+        "rejections_in_line_at_sold_out": len(in_line),
+        "rejection_in_line_at_sold_out_p50_ms": latency(durations(records, in_line))["p50_ms"],
+    }
 
 
 STATISTICS_SETTLE_SECONDS = 1.5  # a backend reports its function times within a second of going idle
