@@ -13,11 +13,11 @@ goes on to the booking handler unchanged, its body replayed as it came.
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime
 from uuid import UUID
 
+import msgspec
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
 
@@ -25,7 +25,7 @@ from booking.models import SlotFull
 from clinics.sold_out import SoldOutSlots
 from vaxbook.admission import GIVE_UP, GaveUp, GiveUp
 from vaxbook.auth.models import Principal, Role
-from vaxbook.problems import answer_directly
+from vaxbook.problems import answer_directly, from_domain_error
 
 PATH = "/api/v1/bookings"
 LARGEST_BODY = 1024  # a booking's body is a few dozen bytes; a larger one goes to the handler, which says why
@@ -33,6 +33,8 @@ _GOOD_KEY = re.compile(rb"^[\x21-\x7e]{1,255}$")  # the Idempotency-Key header's
 
 
 def sold_out_gate(sold_out: SoldOutSlots) -> type:
+    full = from_domain_error(SlotFull())  # made once: a rush's refusals are all alike
+
     class SoldOutGate:
         def __init__(self, app: ASGIApp) -> None:
             self.app = app
@@ -57,7 +59,7 @@ def sold_out_gate(sold_out: SoldOutSlots) -> type:
                         return
                     except GaveUp:
                         pass
-            await answer_directly(SlotFull(), scope, send)
+            await answer_directly(full, scope, send)
 
     return SoldOutGate
 
@@ -93,14 +95,18 @@ async def _read_small_body(receive: Receive) -> tuple[bytes, bool, list[ReceiveM
 def _own_booking_of(body: bytes) -> UUID | None:
     """The slot of a body the handler would take as a booking for the caller's own person; None for anything else."""
     try:
-        data = json.loads(body)
-        if not isinstance(data, dict) or set(data) - {"slot_id", "person_id"} or data.get("person_id") is not None:
-            return None
-        text = data.get("slot_id")
-        slot_id = UUID(text) if isinstance(text, str) else None
-        return slot_id if str(slot_id) == text else None  # the canonical spelling only, as the handler reads it
-    except ValueError:
+        data = _decode_json(body)
+    except msgspec.DecodeError:
         return None
+    if not isinstance(data, dict) or set(data) - {"slot_id", "person_id"} or data.get("person_id") is not None:
+        return None
+    text = data.get("slot_id")
+    # the canonical spelling only, as the handler reads it
+    return UUID(text) if isinstance(text, str) and _CANONICAL_UUID.match(text) else None
+
+
+_decode_json = msgspec.json.Decoder().decode  # the handler's own JSON reader
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
 
 def _replaying(messages: list[ReceiveMessage], receive: Receive) -> Receive:

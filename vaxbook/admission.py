@@ -21,7 +21,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from prometheus_client import Counter, Gauge
 
 from vaxbook.errors import Busy
-from vaxbook.problems import answer_directly
+from vaxbook.problems import answer_directly, from_domain_error
 
 EXEMPT = re.compile(r"^/(health/|metrics|schema|static/)")
 GIVE_UP = "vaxbook.admission.give_up"
@@ -161,7 +161,7 @@ def admission_middleware(admission: Admission) -> type:
                 await admission.enter(scope.get("state", {}).get(GIVE_UP))
             except Busy as busy:
                 # answered here, where the metrics around this middleware see it as the 503 it is
-                await answer_directly(busy, scope, send)
+                await answer_directly(from_domain_error(busy), scope, send)
                 return
             turn = _Turn(admission)
             entered = _turn.set(turn)

@@ -22,7 +22,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from vaxbook.clock import Clock
 from vaxbook.db import DATABASE_AWAY, Pool
 from vaxbook.errors import TooManyRequests
-from vaxbook.problems import answer_directly
+from vaxbook.problems import answer_directly, from_domain_error
 
 EXEMPT = re.compile(r"^/(health/|metrics)")
 EXCHANGE_SECONDS = 1.0
@@ -152,7 +152,7 @@ def flood_guard_middleware(guard: FloodGuard) -> type:
                 client = scope.get("client")
                 wait = guard.admit(client[0] if client else "unknown")
                 if wait is not None:
-                    await answer_directly(TooManyRequests(retry_after_seconds=wait), scope, send)
+                    await answer_directly(from_domain_error(TooManyRequests(retry_after_seconds=wait)), scope, send)
                     return
             await self.app(scope, receive, send)
 

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import asyncpg
+import msgspec
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -168,13 +169,13 @@ class Problem(ProblemDetailsException):
         return body
 
 
-async def answer_directly(exc: DomainError, scope: Scope, send: Send) -> None:
+async def answer_directly(problem: Problem, scope: Scope, send: Send) -> None:
     """The problem+json of a refusal sent straight to the ASGI server, for a middleware answering before the app
-    (the same body, status, headers and language as the app's own answer; the middleware around still add theirs)."""
-    problem = from_domain_error(exc)
+    (the same body, status, headers and language as the app's own answer; the middleware around still add theirs).
+    `problem` is only read: one made once may answer every request refused alike (booking.gate's "full")."""
     accept = next((value for name, value in scope["headers"] if name == b"accept-language"), b"")
     language = negotiate(accept.decode("latin-1") or None)
-    body = json.dumps(problem.body(language, scope), ensure_ascii=False, separators=(",", ":")).encode()
+    body = _encode_json(problem.body(language, scope))
     headers: list[tuple[bytes, bytes]] = [
         (b"content-type", b"application/problem+json"),
         (b"content-length", str(len(body)).encode()),
@@ -185,6 +186,9 @@ async def answer_directly(exc: DomainError, scope: Scope, send: Send) -> None:
     await send(start)
     ended: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
     await send(ended)
+
+
+_encode_json = msgspec.json.Encoder().encode  # compact UTF-8, as the app's own answers are encoded
 
 
 def from_domain_error(exc: DomainError) -> Problem:

@@ -116,6 +116,12 @@ PASSED_ON = [
     ("a field the handler refuses", booking_of(SLOT, seats=2), CITIZEN, []),
     ("not JSON", b"slot_id=" + str(SLOT).encode(), CITIZEN, []),
     ("a slot id spelt otherwise", booking_of(str(SLOT).upper()), CITIZEN, []),
+    ("a slot id in braces", booking_of("{" + str(SLOT) + "}"), CITIZEN, []),
+    ("a slot id without hyphens", booking_of(SLOT.hex), CITIZEN, []),
+    ("a slot id and a line after it", booking_of(str(SLOT) + "\n"), CITIZEN, []),
+    ("a slot id that is a number", json.dumps({"slot_id": SLOT.int}).encode(), CITIZEN, []),
+    ("a list, not an object", json.dumps([str(SLOT)]).encode(), CITIZEN, []),
+    ("bytes that are not UTF-8", b'{"slot_id": "\xff"}', CITIZEN, []),
     ("an Idempotency-Key the handler refuses", booking_of(SLOT), CITIZEN, [(b"idempotency-key", b"two words")]),
 ]
 
