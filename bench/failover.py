@@ -226,6 +226,7 @@ def one_run(root: Path, *, citizens: int, clients: int, progress: Any = print) -
             "killed_port": primary.port,
             "new_primary_port": view["port"],
             "server_errors": logged["count"],
+            "server_errors_first": logged["first"],
         }
         # the dead machine comes back: its keeper rewinds it to the new primary's history and it follows as the
         # synchronous standby again, holding every booking

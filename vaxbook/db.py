@@ -100,6 +100,17 @@ DATABASE_AWAY: tuple[type[Exception], ...] = (
 """What a database that went away raises."""
 
 
+def went_away(exc: BaseException) -> bool:
+    """Whether `exc` is the database going away under the work (a failover, a restart, a connection lost), rather
+    than a fault of a statement or of the code: what the API answers 503 with Retry-After, and what a scheduled job
+    is warned of, not logged as an error."""
+    if isinstance(exc, asyncpg.InterfaceError):
+        # the connection a block held was lost under it; any other misuse of a connection is a bug
+        return "connection is closed" in str(exc)
+    # InternalClientError: the protocol state a connection was left in when the server went mid-operation
+    return isinstance(exc, (*DATABASE_AWAY, asyncpg.exceptions.InternalClientError, DatabaseUnavailable))
+
+
 class NestedCommit(RuntimeError):
     """A step that must commit on its own was asked for inside another transaction."""
 

@@ -15,6 +15,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
 from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Scope, Send
 
+from vaxbook.db import went_away
 from vaxbook.errors import (
     Busy,
     Conflict,
@@ -323,9 +324,8 @@ def from_database_contention(exc: Exception) -> Problem:
 def from_database_away(exc: Exception) -> Problem:
     """The database went away while the request ran: what it sent may or may not have been committed, so the
     answer is 503 with Retry-After, and the same request with the same Idempotency-Key is done once."""
-    if isinstance(exc, asyncpg.InterfaceError) and "connection is closed" not in str(exc):
+    if not went_away(exc):
         return from_unexpected_error(exc)  # a misuse of a connection is a bug, not an outage
-    # InternalClientError: the protocol state a connection was left in when the server went mid-operation
     log.warning("database_away", error=type(exc).__name__)
     return from_domain_error(DatabaseUnavailable())
 

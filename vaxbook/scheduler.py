@@ -34,7 +34,7 @@ from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import
 from prometheus_client import Counter, Gauge
 
 from vaxbook.clock import Clock, SystemClock
-from vaxbook.db import Pool, UnitOfWork
+from vaxbook.db import Pool, UnitOfWork, went_away
 from vaxbook.leadership import CONNECTION_FAILURES, Leadership
 from vaxbook.settings import DEFAULT_TIMEZONE
 
@@ -194,7 +194,10 @@ async def run_job(pool: Pool, job: Job, now: datetime, tick: datetime | None = N
     try:
         outcome = await job.run(UnitOfWork(pool), now)
     except Exception as exc:
-        log.exception("job.failed", job=job.name, tick=tick.isoformat())
+        if went_away(exc):  # a failover or a restart: warned of as a request's is, and the next tick runs it again
+            log.warning("job.database_away", job=job.name, tick=tick.isoformat(), error=type(exc).__name__)
+        else:
+            log.exception("job.failed", job=job.name, tick=tick.isoformat())
         return Ran(job.name, tick, None, describe_error(exc), timer.monotonic() - started)
     seconds = timer.monotonic() - started
     did_something = isinstance(outcome, dict) and any(outcome.values())

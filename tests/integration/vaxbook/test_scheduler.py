@@ -19,8 +19,10 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import structlog
 from click.testing import CliRunner
 from prometheus_client import REGISTRY
+from structlog.testing import capture_logs
 
 from notify.transports import transports_from
 from tests.conftest import METRICS, serve
@@ -28,6 +30,7 @@ from tests.eventually import until
 from tests.factories import make_citizen, make_clinic, make_service, make_slot, staff_headers, token_for
 from tests.integration.booking.test_standby import entry_of, join, wait_body
 from vaxbook import db as vaxbook_db
+from vaxbook import scheduler as scheduler_module
 from vaxbook.app import booking_policy, create_app
 from vaxbook.auth.models import Role
 from vaxbook.cli import main
@@ -35,7 +38,7 @@ from vaxbook.clock import Clock, FixedClock, MovableClock
 from vaxbook.db import UnitOfWork
 from vaxbook.jobs import all_jobs
 from vaxbook.leadership import LEADER_LOCK
-from vaxbook.scheduler import DailyAt, Every, Job, JobFunction, Scheduler
+from vaxbook.scheduler import DailyAt, Every, Job, JobFunction, Scheduler, run_job
 from vaxbook.settings import Settings
 
 HEARTBEAT = 1
@@ -210,6 +213,39 @@ async def test_a_failing_job_is_recorded_and_the_next_tick_still_runs(dsn: str, 
     assert {r["tick"] for r in rows} <= set(steady_ticks), "the other job ran at every tick"
     assert REGISTRY.get_sample_value("vaxbook_job_failures_total", {"job": "flaky"}) >= failures_before + 2
     assert REGISTRY.get_sample_value("vaxbook_job_last_success_timestamp_seconds", {"job": "steady"}) > time.time() - 60
+
+
+async def test_a_job_whose_database_goes_away_is_warned_of_and_recorded_not_logged_as_a_fault(
+    dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failover under a running job is the database's doing: the job's run fails and says why, at warning level
+    as a request's does (an operator's error alerts stay for faults); a fault of the job's own is still an error."""
+
+    async def cut_off(uow: UnitOfWork, now: datetime) -> None:
+        async with uow.transaction() as conn:
+            await conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+    async def broken(uow: UnitOfWork, now: datetime) -> None:
+        raise RuntimeError("a bug")
+
+    pool = await vaxbook_db.create_pool(dsn, min_size=1, max_size=2)
+    try:
+        now = datetime.now(UTC)
+        with capture_logs() as lines:
+            # a logger made now, which the capture reaches (the module's may be bound already, by an app made before)
+            monkeypatch.setattr(scheduler_module, "log", structlog.get_logger("vaxbook.scheduler"))
+            away = await run_job(pool, Job("cut-off", SECOND, cut_off), now)
+            fault = await run_job(pool, Job("broken", SECOND, broken), now)
+    finally:
+        await pool.close()
+    assert away.error is not None
+    # the server's word that it ended the session, or the connection found closed when the transaction ends
+    assert away.error.split(":")[0] in {"AdminShutdownError", "ConnectionDoesNotExistError", "InterfaceError"}
+    assert fault.error == "RuntimeError: a bug"
+    assert [(line["event"], line["job"], line["log_level"]) for line in lines if "job" in line] == [
+        ("job.database_away", "cut-off", "warning"),
+        ("job.failed", "broken", "error"),
+    ]
 
 
 async def test_a_leader_that_loses_its_lock_stops_its_jobs(dsn: str, db: asyncpg.Connection) -> None:
