@@ -21,7 +21,7 @@ from typing import Literal
 import asyncpg
 import structlog
 
-from vaxbook.db import DATABASE_AWAY, Pool, UnitOfWork
+from vaxbook.db import DATABASE_AWAY, Pool, UnitOfWork, went_away
 from vaxbook.errors import DatabaseUnavailable
 
 Source = Literal["primary", "replica"]
@@ -97,10 +97,17 @@ class ReadReplica:
                 )
 
     async def keep_beating(self, primary: Pool) -> None:
-        """Beat every second until cancelled."""
+        """Beat every second until cancelled. A beat that fails is tried again a second later: were the beats to
+        stop, the replica would look further behind each second, and every search would read the primary."""
         while True:
             await asyncio.sleep(BEAT_SECONDS)
-            await self.beat(primary)
+            try:
+                await self.beat(primary)
+            except Exception as error:
+                if went_away(error):
+                    log.warning("replica.beat_missed", error=type(error).__name__)
+                else:
+                    log.exception("replica.beat_failed")
 
     def _pass_over(self, why: str, **facts: object) -> None:
         if self._passed_over != why:

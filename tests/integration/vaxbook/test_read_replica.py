@@ -9,11 +9,17 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
+import structlog
+from structlog.testing import capture_logs
 
 from tests.conftest import serve
 from tests.factories import make_citizen, make_clinic, make_service, make_slot, token_for
+from vaxbook import db as vaxbook_db
+from vaxbook import replica as replica_module
 from vaxbook.app import create_app
 from vaxbook.db import UnitOfWork
+from vaxbook.replica import ReadReplica
 from vaxbook.settings import Settings
 
 
@@ -89,3 +95,45 @@ async def test_a_replica_passed_over_is_left_alone_for_a_while(
     finally:
         listener.close()
         await listener.wait_closed()
+
+
+async def test_the_heartbeat_goes_on_after_a_beat_fails(dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A beat cut off by the database going away is warned of, a fault of the beat's own is logged as an error, and
+    either way the next second's beat is made: stopped beats would pass the replica over for good."""
+    monkeypatch.setattr(replica_module, "BEAT_SECONDS", 0.01)
+    pool = await vaxbook_db.create_pool(dsn, min_size=1, max_size=2)
+    replica = ReadReplica(pool, max_lag_seconds=5)
+    failures: list[Exception] = [
+        RuntimeError("a bug"),
+        asyncpg.InterfaceError("cannot call Connection.execute(): connection is closed"),
+    ]
+    beaten = asyncio.Event()
+    real_beat = replica.beat
+
+    async def beat(primary: vaxbook_db.Pool) -> None:
+        if failures:
+            raise failures.pop(0)
+        await real_beat(primary)
+        beaten.set()
+
+    monkeypatch.setattr(replica, "beat", beat)
+    try:
+        async with pool.acquire() as conn:
+            await conn.execute("DELETE FROM replica_heartbeat")
+        with capture_logs() as lines:
+            # a logger made now, which the capture reaches (the module's may be bound already, by an app made before)
+            monkeypatch.setattr(replica_module, "log", structlog.get_logger("vaxbook.replica"))
+            beating = asyncio.create_task(replica.keep_beating(pool))
+            try:
+                await asyncio.wait_for(beaten.wait(), timeout=10)
+            finally:
+                beating.cancel()
+                await asyncio.gather(beating, return_exceptions=True)
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("SELECT count(*) FROM replica_heartbeat") == 1
+    finally:
+        await pool.close()
+    assert [(line["event"], line["log_level"]) for line in lines] == [
+        ("replica.beat_failed", "error"),
+        ("replica.beat_missed", "warning"),
+    ]
