@@ -100,7 +100,13 @@ class Leadership:
 
     async def _keep(self) -> None:
         while True:
-            await self.beat()
+            try:
+                await self.beat()
+            except Exception as exc:
+                # a fault of a beat's own must not end the beats: a holder would stop checking its lock, and a
+                # follower stop trying for it (with every replica so, nobody would ever lead again)
+                log.exception("leadership.beat_failed", name=self.name)
+                self.lose(exc)
             await asyncio.sleep(self.heartbeat)
 
     async def beat(self) -> None:

@@ -30,6 +30,7 @@ from tests.eventually import until
 from tests.factories import make_citizen, make_clinic, make_service, make_slot, staff_headers, token_for
 from tests.integration.booking.test_standby import entry_of, join, wait_body
 from vaxbook import db as vaxbook_db
+from vaxbook import leadership as leadership_module
 from vaxbook import scheduler as scheduler_module
 from vaxbook.app import booking_policy, create_app
 from vaxbook.auth.models import Role
@@ -37,7 +38,7 @@ from vaxbook.cli import main
 from vaxbook.clock import Clock, FixedClock, MovableClock
 from vaxbook.db import UnitOfWork
 from vaxbook.jobs import all_jobs
-from vaxbook.leadership import LEADER_LOCK
+from vaxbook.leadership import LEADER_LOCK, Leadership
 from vaxbook.scheduler import DailyAt, Every, Job, JobFunction, Scheduler, run_job
 from vaxbook.settings import Settings
 
@@ -245,6 +246,33 @@ async def test_a_job_whose_database_goes_away_is_warned_of_and_recorded_not_logg
     assert [(line["event"], line["job"], line["log_level"]) for line in lines if "job" in line] == [
         ("job.database_away", "cut-off", "warning"),
         ("job.failed", "broken", "error"),
+    ]
+
+
+async def test_a_fault_in_a_leadership_beat_drops_the_lock_and_the_beats_go_on(
+    dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fault of a beat's own (here, in what it calls when the lock is taken) is logged as an error and drops the
+    lock, and the next beats try again: ended beats would leave the lock unchecked, or untried for good."""
+    changes: list[bool] = []
+
+    def on_change(held: bool) -> None:
+        changes.append(held)
+        if changes == [True]:
+            raise RuntimeError("a bug")
+
+    leadership = Leadership(dsn, heartbeat=0.05, key=LEADER_LOCK + 7, name="faulty", on_change=on_change)
+    with capture_logs() as lines:
+        # a logger made now, which the capture reaches (the module's may be bound already, by an app made before)
+        monkeypatch.setattr(leadership_module, "log", structlog.get_logger("vaxbook.scheduler"))
+        await leadership.start()
+        try:
+            await until(lambda: changes == [True, False, True], within=10, what="the lock dropped and taken again")
+            assert leadership.held
+        finally:
+            await leadership.stop()
+    assert [(line["event"], line["log_level"]) for line in lines if line["event"].startswith("leadership")] == [
+        ("leadership.beat_failed", "error")
     ]
 
 
