@@ -56,7 +56,21 @@ def server_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
         return
     with embedded_server(tmp_path_factory.mktemp("pg"), delete_on_exit=True) as dsn:
+        asyncio.run(without_waiting_for_the_disk(dsn))
         yield dsn
+
+
+async def without_waiting_for_the_disk(admin_dsn: str) -> None:
+    """A server whose data is thrown away after the run need not wait for the disk at each commit: emptying every
+    table before each test took 106-167 ms with it, about 50 without. What a test sees is the same: only a crash of
+    the machine would tell the difference."""
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+            await conn.execute(f"ALTER SYSTEM SET {setting} = off")
+        await conn.execute("SELECT pg_reload_conf()")
+    finally:
+        await conn.close()
 
 
 def fresh_database(server_dsn: str, name: str) -> str:
