@@ -63,7 +63,7 @@ def server_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 async def without_waiting_for_the_disk(admin_dsn: str) -> None:
     """A server whose data is thrown away after the run need not wait for the disk at each commit: emptying every
     table before each test took 106-167 ms with it, about 50 without. What a test sees is the same: only a crash of
-    the machine would tell the difference."""
+    this server or of the machine, which no test makes, would tell the difference."""
     conn = await asyncpg.connect(admin_dsn)
     try:
         for setting in ("fsync", "synchronous_commit", "full_page_writes"):
