@@ -10,11 +10,10 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-import structlog
-from structlog.testing import capture_logs
 
 from tests.conftest import serve
 from tests.factories import make_citizen, make_clinic, make_service, make_slot, token_for
+from tests.logs import logs_of
 from vaxbook import db as vaxbook_db
 from vaxbook import replica as replica_module
 from vaxbook.app import create_app
@@ -120,9 +119,7 @@ async def test_the_heartbeat_goes_on_after_a_beat_fails(dsn: str, monkeypatch: p
     try:
         async with pool.acquire() as conn:
             await conn.execute("DELETE FROM replica_heartbeat")
-        with capture_logs() as lines:
-            # a logger made now, which the capture reaches (the module's may be bound already, by an app made before)
-            monkeypatch.setattr(replica_module, "log", structlog.get_logger("vaxbook.replica"))
+        with logs_of(monkeypatch, replica_module, "vaxbook.replica") as lines:
             beating = asyncio.create_task(replica.keep_beating(pool))
             try:
                 await asyncio.wait_for(beaten.wait(), timeout=10)

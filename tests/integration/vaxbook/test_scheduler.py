@@ -19,16 +19,15 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-import structlog
 from click.testing import CliRunner
 from prometheus_client import REGISTRY
-from structlog.testing import capture_logs
 
 from notify.transports import transports_from
 from tests.conftest import METRICS, serve
 from tests.eventually import until
 from tests.factories import make_citizen, make_clinic, make_service, make_slot, staff_headers, token_for
 from tests.integration.booking.test_standby import entry_of, join, wait_body
+from tests.logs import logs_of
 from vaxbook import db as vaxbook_db
 from vaxbook import leadership as leadership_module
 from vaxbook import scheduler as scheduler_module
@@ -232,9 +231,7 @@ async def test_a_job_whose_database_goes_away_is_warned_of_and_recorded_not_logg
     pool = await vaxbook_db.create_pool(dsn, min_size=1, max_size=2)
     try:
         now = datetime.now(UTC)
-        with capture_logs() as lines:
-            # a logger made now, which the capture reaches (the module's may be bound already, by an app made before)
-            monkeypatch.setattr(scheduler_module, "log", structlog.get_logger("vaxbook.scheduler"))
+        with logs_of(monkeypatch, scheduler_module, "vaxbook.scheduler") as lines:
             away = await run_job(pool, Job("cut-off", SECOND, cut_off), now)
             fault = await run_job(pool, Job("broken", SECOND, broken), now)
     finally:
@@ -261,10 +258,9 @@ async def test_a_fault_in_a_leadership_beat_drops_the_lock_and_the_beats_go_on(
         if changes == [True]:
             raise RuntimeError("a bug")
 
+    # a lock of its own, which no replica of another test here may still be trying for
     leadership = Leadership(dsn, heartbeat=0.05, key=LEADER_LOCK + 7, name="faulty", on_change=on_change)
-    with capture_logs() as lines:
-        # a logger made now, which the capture reaches (the module's may be bound already, by an app made before)
-        monkeypatch.setattr(leadership_module, "log", structlog.get_logger("vaxbook.scheduler"))
+    with logs_of(monkeypatch, leadership_module, "vaxbook.scheduler") as lines:
         await leadership.start()
         try:
             await until(lambda: changes == [True, False, True], within=10, what="the lock dropped and taken again")
