@@ -1387,11 +1387,11 @@ async def live_entries(conn: Connection, *, person_id: UUID, service_ids: list[U
 
 
 async def waiting_entries(conn: Connection, *, limit: int) -> list[StandbyEntry]:
-    """Waiting entries, first in line first, that no other transaction is working on."""
+    """Waiting entries, first in line first (not locked: see lock_waiting)."""
     rows = await conn.fetch(
         f"""
         SELECT {_entry_columns()} FROM standby_entries WHERE status = 'waiting'
-        ORDER BY priority_rank, created_at, id LIMIT $1 FOR UPDATE SKIP LOCKED
+        ORDER BY priority_rank, created_at, id LIMIT $1
         """,
         limit,
     )
@@ -1413,7 +1413,7 @@ async def offer_seat(
         slot_id,
         expires_at,
     )
-    assert row is not None, "the entry was locked waiting (lock_waiting, waiting_entries)"
+    assert row is not None, "the entry was locked waiting (lock_waiting, or joined in this transaction)"
     return _entry(row)
 
 

@@ -14,7 +14,8 @@ each other in a circle:
    or each one's in the order they came when one is refused; either way before the slot's row);
 2. stock: the quota advisory lock of a clinic and vaccine;
 3. slot rows, FOR NO KEY UPDATE (the lock an UPDATE of the counters takes anyway, which lets bookings that
-   reference the slot be inserted meanwhile); several slots together in id order (`lock_all`);
+   reference the slot be inserted meanwhile); several slots together in id order (`lock_all`) before any of them
+   changes, never one and then another;
 4. a slot's reservation rows, always after the slot's own row.
 Other people's standby entries are taken with SKIP LOCKED, which never waits. A wait for any lock is bounded by
 the connection's `lock_timeout` (`VAXBOOK_LOCK_TIMEOUT_MS`): past it the statement fails, nothing is written,

@@ -275,10 +275,11 @@ async def book(
             await end_live_entries(
                 uow,
                 principal,
-                person=person,
+                people=[person],
                 service_ids=list(screened.rules.siblings),
                 policy=policy,
                 now=now,
+                locking=[slot.id],
             )
             await record_booking(conn, principal, "booking.create", booking, dose_number=screened.dose)
             # Last, so that the slot's row stays locked for as short a time as possible (the messages only write

@@ -164,14 +164,26 @@ async def end_live_entries(
     uow: UnitOfWork,
     actor: Actor,
     *,
-    person: Person,
+    people: list[Person],
     service_ids: list[UUID] | None,
     policy: BookingPolicy,
     now: datetime,
+    locking: list[UUID] | None = None,
 ) -> None:
-    """The person stops waiting (for these services, or for any): a seat held for them goes to the next in line."""
+    """These people stop waiting (for these services, or for any): a seat held for one of them goes to the next in
+    line. The slots of those seats are locked together with `locking` (slots the caller goes on to change), in id
+    order, before any seat is passed on: seats' lock order, so that a move between the same slots cannot be
+    waiting for one of them while this holds the other."""
     conn = uow.conn
-    for entry in await repository.live_entries(conn, person_id=person.id, service_ids=service_ids):
+    entries = [
+        entry
+        for person in people
+        for entry in await repository.live_entries(conn, person_id=person.id, service_ids=service_ids)
+    ]
+    offered = [entry.offer_slot_id for entry in entries if entry.offer_slot_id is not None]
+    if offered:
+        await seats.lock_all(conn, slot_ids=[*offered, *(locking or [])])
+    for entry in entries:
         if entry.status is StandbyStatus.WAITING:
             await repository.leave_waiting(conn, entry_id=entry.id)
             await record_entry(conn, actor, "standby.leave", entry)

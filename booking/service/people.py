@@ -167,7 +167,7 @@ async def remove_dependent(
         await repository.lock_person(conn, person_id=person.id)
         if await repository.has_booking_history(conn, person_id=person.id):
             raise DependentHasBookings()
-        await end_live_entries(uow, principal, person=person, service_ids=None, policy=policy, now=now)
+        await end_live_entries(uow, principal, people=[person], service_ids=None, policy=policy, now=now)
         if not await repository.delete_dependent(conn, person_id=person.id, guardian_id=person.guardian_id):
             raise PersonNotFound()
         await _record(conn, principal, "dependent.delete", person)

@@ -12,7 +12,6 @@ from booking.service.common import end_live_entries
 from notify import service as notify
 from priority import service as priority
 from vaxbook import audit, idempotency
-from vaxbook.audit import Actor
 from vaxbook.auth.models import Principal
 from vaxbook.db import Connection, UnitOfWork
 
@@ -63,7 +62,8 @@ async def erase(uow: UnitOfWork, principal: Principal, policy: BookingPolicy, *,
         people = await repository.people_of_account(conn, account_id=principal.id, lock=True)
         if any(p.active_bookings for p in people):
             raise OpenBookings()
-        erased = await _erase(uow, principal, people, policy, account_id=principal.id, now=now)
+        await end_live_entries(uow, principal, people=people, service_ids=None, policy=policy, now=now)
+        erased = await _erase(uow, people, account_id=principal.id, now=now)
         await audit.record(
             conn,
             actor=principal,
@@ -86,14 +86,20 @@ async def purge_inactive(
     while True:  # a batch per transaction, until none is left
         async with uow.transaction() as conn:
             accounts = await repository.inactive_accounts(conn, before=cutoff, limit=batch)
-            for account_id in accounts:
-                people = await repository.people_of_account(conn, account_id=account_id, lock=True)
-                erased = await _erase(uow, audit.SYSTEM, people, policy, account_id=account_id, now=now)
+            households = [
+                (account_id, await repository.people_of_account(conn, account_id=account_id, lock=True))
+                for account_id in accounts
+            ]
+            registered = await repository.inactive_registered_people(conn, before=cutoff, limit=batch)
+            # the seats offered to anyone of the batch are passed on together (in seats' lock order)
+            everyone = [person for _, people in households for person in people] + registered
+            await end_live_entries(uow, audit.SYSTEM, people=everyone, service_ids=None, policy=policy, now=now)
+            for account_id, people in households:
+                erased = await _erase(uow, people, account_id=account_id, now=now)
                 await _record_purge(conn, "account", account_id, erased)
                 purged += len(erased)
-            registered = await repository.inactive_registered_people(conn, before=cutoff, limit=batch)
             for person in registered:
-                erased = await _erase(uow, audit.SYSTEM, [person], policy, account_id=None, now=now)
+                erased = await _erase(uow, [person], account_id=None, now=now)
                 await _record_purge(conn, "person", person.id, erased)
                 purged += len(erased)
         if len(accounts) < batch and len(registered) < batch:
@@ -111,18 +117,10 @@ async def _record_purge(conn: Connection, object_type: str, object_id: UUID, era
     )
 
 
-async def _erase(
-    uow: UnitOfWork,
-    actor: Actor,
-    people: list[Person],
-    policy: BookingPolicy,
-    *,
-    account_id: UUID | None,
-    now: datetime,
-) -> list[UUID]:
+async def _erase(uow: UnitOfWork, people: list[Person], *, account_id: UUID | None, now: datetime) -> list[UUID]:
+    """Erase these people (and their account), once their waits have ended (`end_live_entries`)."""
     conn = uow.conn
     for person in people:
-        await end_live_entries(uow, actor, person=person, service_ids=None, policy=policy, now=now)
         await priority.forget_declarations(uow, person.id)
     account = await repository.account(conn, account_id=account_id) if account_id else None
     addresses = [a for a in [account[0] if account else None, *(p.email for p in people)] if a]

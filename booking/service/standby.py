@@ -261,12 +261,19 @@ async def expire_offers(uow: UnitOfWork, policy: BookingPolicy, *, now: datetime
 async def fill_free_seats(uow: UnitOfWork, policy: BookingPolicy, *, now: datetime, batch: int = 200) -> int:
     """Offer seats that came free without a cancellation (a slot added or enlarged) to people waiting for them.
 
-    Each seat is claimed like a booking's, by the conditional update, then held as an offer. (Run on a schedule.)
+    Each seat is claimed like a booking's, by the conditional update, then held as an offer. Each offer is a
+    transaction of its own: one that held a slot's row while it claimed a seat of another would break seats' lock
+    order. (Run on a schedule.)
     """
     offered = 0
-    async with uow.transaction() as conn:
-        for entry in await repository.waiting_entries(conn, limit=batch):
-            if await offer_free_seat(uow, entry, policy=policy, now=now) is not None:
+    async with uow.reads() as conn:
+        entries = await repository.waiting_entries(conn, limit=batch)
+    for entry in entries:
+        async with uow.transaction() as conn:
+            # skipped if it is being offered a seat right now, or no longer waits
+            if await repository.lock_waiting(conn, entry_id=entry.id) and await offer_free_seat(
+                uow, entry, policy=policy, now=now
+            ):
                 offered += 1
     return offered
 
