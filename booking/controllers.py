@@ -67,9 +67,8 @@ from qr.schemas import CardCheck, VerifiedCard
 from vaxbook.auth.models import Principal
 from vaxbook.auth.security import PUBLIC, CallerRequest
 from vaxbook.dependencies import AppSettings, CheckInWindow, Keys, UoW
-from vaxbook.errors import Invalid, Unauthorized
-from vaxbook.fields import ISO_INSTANT
-from vaxbook.i18n import Text
+from vaxbook.errors import Unauthorized
+from vaxbook.fields import QueryDate, QueryInstant
 from vaxbook.idempotency import IdempotencyHeader, IdempotencyKey, idempotency_key
 from vaxbook.pagination import Cursor, Limit, Page, decode_time_cursor, paginate
 from vaxbook.reports import FormatParam, ReportFormat, answer, download
@@ -78,15 +77,6 @@ from vaxbook.settings import DEFAULT_TIMEZONE
 Policy = NamedDependency[BookingPolicy]
 SoldOut = NamedDependency[SoldOutSlots]
 QrFormat = Literal["png", "svg", "text"]
-
-
-def _instant(name: str, value: str) -> datetime:
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        raise Invalid.field(
-            name, "datetime_parsing", Text("Thời điểm không hợp lệ", "Not a valid instant"), source="query"
-        ) from None
 
 
 async def _drawn(text: str, format: QrFormat, *, card: bool) -> Response[bytes]:
@@ -314,7 +304,9 @@ class BookingController(Controller):
         self, booking_id: FromPath[UUID], data: JSONBody[AdverseEventCreate], uow: UoW, request: CallerRequest
     ) -> AdverseEventOut:
         """Report a reaction after a dose (yours or a dependent's)."""
-        event = await visits.report_adverse_event(uow, request.user, booking_id=booking_id, clinic_id=None, data=data)
+        event = await visits.report_adverse_event(
+            uow, request.user, booking_id=booking_id, clinic_id=None, data=data, now=_now()
+        )
         return AdverseEventOut.of(event)
 
     @post("/{booking_id:uuid}/rating", summary="Rate my visit")
@@ -528,7 +520,7 @@ class ClinicBookingController(Controller):
 
     @get("/", summary="A clinic's bookings for one day")
     async def day_list(
-        self, clinic_id: FromPath[UUID], uow: UoW, request: CallerRequest, day: FromQuery[date | None] = None
+        self, clinic_id: FromPath[UUID], uow: UoW, request: CallerRequest, day: FromQuery[QueryDate | None] = None
     ) -> list[DayListEntry]:
         """Who comes when on one day (the clinic's local date; today by default), for the counter."""
         rows = await bookings.day_list(uow, request.user, clinic_id, day, now=_now())
@@ -688,7 +680,7 @@ class VisitController(Controller):
         department's follow-up list. Health admins, and clinic staff at their own clinics; 404 booking-not-found for a
         booking of another clinic, 409 not-checked-in until the dose is recorded."""
         event = await visits.report_adverse_event(
-            uow, request.user, booking_id=booking_id, clinic_id=clinic_id, data=data
+            uow, request.user, booking_id=booking_id, clinic_id=clinic_id, data=data, now=_now()
         )
         return AdverseEventOut.of(event)
 
@@ -702,10 +694,7 @@ class AdverseEventController(Controller):
         self,
         uow: UoW,
         request: CallerRequest,
-        since: Annotated[
-            str | None,
-            QueryParameter(pattern=ISO_INSTANT, description="Reported at or after this instant (ISO 8601, with zone)"),
-        ] = None,
+        since: Annotated[QueryInstant | None, QueryParameter(description="Reported at or after this instant")] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Page[FollowUpOut]:
@@ -715,7 +704,7 @@ class AdverseEventController(Controller):
         found = await visits.serious_events(
             uow,
             request.user,
-            since=None if since is None else _instant("since", since),
+            since=since,
             before=decode_time_cursor(cursor),
             limit=limit + 1,
         )
@@ -747,18 +736,16 @@ class QualityController(Controller):
         uow: UoW,
         request: CallerRequest,
         settings: AppSettings,
-        date_from: FromQuery[date | None] = None,
-        date_to: FromQuery[date | None] = None,
+        date_from: FromQuery[QueryDate | None] = None,
+        date_to: FromQuery[QueryDate | None] = None,
         format: FormatParam = None,
     ) -> Response[list[ServiceQualityRow]]:
         """Per clinic and ISO week of the slots' start: bookings due, attended, no-shows and the no-show rate;
         doses and visits on time (within VAXBOOK_ON_TIME_MINUTES of the slot's start) and the on-time rate; the
         median wait from check-in to dose or visit; the number and average of citizens' ratings. Local days, at
         most 366; by default the last 8 weeks up to today. Counts only: JSON, CSV or XLSX."""
-        date_from, date_to = _period(date_from, date_to)
-        rows = await feedback.quality(
-            uow, date_from=date_from, date_to=date_to, on_time_minutes=settings.on_time_minutes
-        )
+        first, last = _period(date_from, date_to)
+        rows = await feedback.quality(uow, date_from=first, date_to=last, on_time_minutes=settings.on_time_minutes)
         out = [ServiceQualityRow.of(r) for r in rows]
         return answer(request, "service-quality", ServiceQualityRow, out, format)
 
@@ -768,13 +755,13 @@ class QualityController(Controller):
         uow: UoW,
         request: CallerRequest,
         clinic_id: FromQuery[UUID | None] = None,
-        date_from: FromQuery[date | None] = None,
-        date_to: FromQuery[date | None] = None,
+        date_from: FromQuery[QueryDate | None] = None,
+        date_to: FromQuery[QueryDate | None] = None,
     ) -> list[RatingCommentOut]:
         """The comments given with ratings, newest first (500 at most), with the rating and the clinic. Written by
         citizens, so each read is audited."""
-        date_from, date_to = _period(date_from, date_to)
-        found = await feedback.comments(uow, request.user, clinic_id=clinic_id, date_from=date_from, date_to=date_to)
+        first, last = _period(date_from, date_to)
+        found = await feedback.comments(uow, request.user, clinic_id=clinic_id, date_from=first, date_to=last)
         return [RatingCommentOut(**c.__dict__) for c in found]
 
 
@@ -796,8 +783,8 @@ class OpenDataController(Controller):
         self,
         uow: UoW,
         settings: AppSettings,
-        date_from: FromQuery[date | None] = None,
-        date_to: FromQuery[date | None] = None,
+        date_from: FromQuery[QueryDate | None] = None,
+        date_to: FromQuery[QueryDate | None] = None,
         format: FromQuery[Literal["json", "csv", "xlsx"]] = "json",
     ) -> Response[Any]:
         """Per district and ISO week of the slots' start (Cần Thơ time; local days, at most 366, by default the last
@@ -805,11 +792,11 @@ class OpenDataController(Controller):
         group's code; "" for none), the on-time rate and the average of citizens' ratings. Any count from 1 to
         VAXBOOK_OPEN_DATA_MIN_COUNT - 1 is held back (null), and so is any count or rate it could be worked out
         from. Anonymous; under the licence the answer carries (VAXBOOK_OPEN_DATA_LICENCE). JSON, CSV or XLSX."""
-        date_from, date_to = _period(date_from, date_to)
+        first, last = _period(date_from, date_to)
         rows = await open_data.weekly(
             uow,
-            date_from=date_from,
-            date_to=date_to,
+            date_from=first,
+            date_to=last,
             threshold=settings.open_data_min_count,
             on_time_minutes=settings.on_time_minutes,
         )
@@ -818,8 +805,8 @@ class OpenDataController(Controller):
                 {
                     "licence": settings.open_data_licence,
                     "min_count": settings.open_data_min_count,
-                    "date_from": date_from,
-                    "date_to": date_to,
+                    "date_from": first,
+                    "date_to": last,
                     "rows": rows,
                 }
             )

@@ -945,6 +945,14 @@ async def insert_vaccination(
     return _vaccination(row)
 
 
+async def dose_given_at(conn: Connection, *, clinic_id: UUID, booking_id: UUID) -> datetime | None:
+    """When the booking's dose was given, if one was."""
+    given: datetime | None = await conn.fetchval(
+        "SELECT given_at FROM vaccinations WHERE clinic_id = $1 AND booking_id = $2", clinic_id, booking_id
+    )
+    return given
+
+
 async def vaccinations_of_person(conn: Connection, *, person_id: UUID) -> list[Vaccination]:
     """Every dose the person was given, oldest first."""
     rows = await conn.fetch(

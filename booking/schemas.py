@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BeforeValidator,
     Field,
     StringConstraints,
@@ -40,6 +39,7 @@ from priority.schemas import DeclarationsOut, MyDrawEntry
 from vaxbook.fields import (
     CalendarDate,
     InputModel,
+    Instant,
     Label,
     OutputModel,
     PatchModel,
@@ -442,7 +442,7 @@ class VaccinationCreate(InputModel):
     lot_id: UUID
     injection_site: InjectionSite
     vaccinator_id: UUID | None = Field(default=None, description="The nurse who gave it; you when left out")
-    given_at: AwareDatetime | None = Field(default=None, description="When; now when left out")
+    given_at: Instant | None = Field(default=None, description="When; now when left out")
 
 
 class VaccinationOut(ZonedModel):
@@ -470,7 +470,7 @@ class AdverseEventCreate(InputModel):
     serious: bool = Field(description="Death, life-threatening, hospitalisation, lasting disability")
     outcome: EventOutcome
     description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-    onset_at: AwareDatetime
+    onset_at: Instant
 
 
 class AdverseEventOut(ZonedModel):

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -34,7 +34,7 @@ from clinics.schemas import (
 from priority.service import Someone
 from vaxbook.auth.security import PUBLIC, CallerRequest
 from vaxbook.dependencies import AppSettings, Replica, UoW
-from vaxbook.fields import normalize_text
+from vaxbook.fields import QueryDate, normalize_text
 from vaxbook.pagination import Cursor, Limit, Page, decode_cursor, decode_time_cursor, encode_cursor, paginate
 from vaxbook.replica import reading
 from vaxbook.response_cache import answer_once
@@ -170,8 +170,8 @@ class AvailabilityController(Controller):
         province: PlaceFilter = None,
         district: PlaceFilter = None,
         ward: PlaceFilter = None,
-        date_from: FromQuery[date | None] = None,
-        date_to: FromQuery[date | None] = None,
+        date_from: FromQuery[QueryDate | None] = None,
+        date_to: FromQuery[QueryDate | None] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Availability:
@@ -232,8 +232,8 @@ class ClinicSlotController(Controller):
         uow: UoW,
         request: CallerRequest,
         settings: AppSettings,
-        date_from: FromQuery[date | None] = None,
-        date_to: FromQuery[date | None] = None,
+        date_from: FromQuery[QueryDate | None] = None,
+        date_to: FromQuery[QueryDate | None] = None,
         limit: Limit = 100,
         cursor: Cursor = None,
     ) -> Page[Slot]:

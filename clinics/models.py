@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from vaxbook.auth.models import ClinicOutOfScope as ClinicOutOfScope
 from vaxbook.errors import Conflict, Invalid, NotFound
-from vaxbook.fields import EARLIEST_DATE, LATEST_DATE
+from vaxbook.fields import OUT_OF_RANGE_EN, OUT_OF_RANGE_VI, in_our_years
 from vaxbook.i18n import Text
 
 if TYPE_CHECKING:  # priority's models use these (Sex): the types only, to keep the import one-way
@@ -189,16 +189,8 @@ def check_date_range(
     date_from: date, date_to: date, *, max_days: int, names: tuple[str, str] = ("date_from", "date_to")
 ) -> None:
     for name, value in zip(names, (date_from, date_to), strict=True):
-        if not EARLIEST_DATE <= value <= LATEST_DATE:
-            raise Invalid.field(
-                name,
-                "date_out_of_range",
-                Text(
-                    f"Ngày phải trong khoảng {EARLIEST_DATE} đến {LATEST_DATE}",
-                    f"Dates must lie between {EARLIEST_DATE} and {LATEST_DATE}",
-                ),
-                source="query",
-            )
+        if not in_our_years(value):
+            raise Invalid.field(name, "date_out_of_range", Text(OUT_OF_RANGE_VI, OUT_OF_RANGE_EN), source="query")
     if date_to < date_from:
         raise Invalid.field(
             names[1],

@@ -4,7 +4,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from clinics.models import DEFAULT_SEATS_PER_HOUSEHOLD, ClinicKind, Found, ServiceKind, Sex, SlotStatus
 from clinics.models import Slot as SlotModel
@@ -13,6 +13,7 @@ from vaxbook.fields import (
     CatalogueCode,
     ClinicCode,
     InputModel,
+    Instant,
     Label,
     LongLabel,
     OutputModel,
@@ -147,8 +148,8 @@ SeatsPerHousehold = Annotated[
 
 class SlotCreate(InputModel):
     service_id: UUID
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Instant
+    ends_at: Instant
     capacity: Capacity
     seats_per_household: SeatsPerHousehold | None = None
 

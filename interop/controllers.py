@@ -4,7 +4,7 @@ refusals as OperationOutcome. The same tokens and the same rules as the API (som
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from importlib.metadata import version
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
@@ -14,10 +14,8 @@ from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import ValidationException
 from litestar.params import Body, FromPath, FromQuery, Parameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK
-from litestar.types import ExceptionHandlersMap
 from pydantic import Field
 
 from booking.service import records
@@ -29,30 +27,39 @@ from interop.service import Bases, Found
 from quotas import service as quotas
 from vaxbook.auth.security import PUBLIC, CallerRequest
 from vaxbook.dependencies import AppSettings, UoW
-from vaxbook.errors import DomainError
-from vaxbook.fields import OutputModel
+from vaxbook.fields import OutputModel, QueryDate
 from vaxbook.i18n import negotiate
-from vaxbook.problems import from_domain_error, from_validation_error
+from vaxbook.problems import Problem
 from vaxbook.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 
 Count = Annotated[int, QueryParameter(name="_count", ge=1, le=200, description="Page size, at most 200")]
 PageCursor = Annotated[str | None, QueryParameter(name="_cursor", max_length=500, description="From a next link")]
 FHIR_JSON = resources.FHIR_JSON
-ISSUE_CODES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 409: "conflict", 422: "invalid"}
+ISSUE_CODES = {
+    400: "invalid",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    405: "not-supported",
+    409: "conflict",
+    413: "too-long",
+    422: "invalid",
+    429: "throttled",
+    500: "exception",
+    503: "transient",
+}
+"""FHIR's issue type for each status a refusal has (`processing` for any other)."""
 
 
-def _outcome(request: Request[Any, Any, Any], error: DomainError | ValidationException) -> Response[dict[str, Any]]:
-    """A refusal as FHIR clients read it: the API's own problem (status, words in the caller's language, the
-    fields named), as an OperationOutcome."""
-    problem = from_domain_error(error) if isinstance(error, DomainError) else from_validation_error(error)
+def outcome(problem: Problem, request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    """Any refusal under /fhir/ as FHIR clients read it (the app's problem format there, vaxbook.problems): the API's
+    own problem (status, words in the caller's language, the fields named), as an OperationOutcome. An id that is
+    not one, a resource type or a method FHIR here does not have, a token refused: all of them."""
     language = negotiate(request.headers.get("accept-language"))
     text = (problem.localized_detail or problem.localized_title).in_(language)
     fields = "; ".join(f"{e.field}: {e.message.in_(language)}" for e in problem.field_errors)
     body = resources.operation_outcome(ISSUE_CODES.get(problem.status_code, "processing"), f"{text} {fields}".strip())
     return Response(body, status_code=problem.status_code, media_type=resources.FHIR_JSON, headers=problem.headers)
-
-
-REFUSALS: ExceptionHandlersMap = {DomainError: _outcome, ValidationException: _outcome}
 
 
 def _bases(settings: AppSettings) -> Bases:
@@ -79,7 +86,6 @@ class FhirCatalogueController(Controller):
     include_in_schema = False
     tags = ["FHIR R4"]
     opt = PUBLIC
-    exception_handlers = REFUSALS
 
     @get("/metadata", summary="FHIR CapabilityStatement", media_type=FHIR_JSON)
     async def metadata(self, settings: AppSettings) -> dict[str, Any]:
@@ -183,7 +189,6 @@ class FhirRecordsController(Controller):
     # FHIR describes itself (/fhir/r4/metadata); left out of the OpenAPI document, whose page shows the API
     include_in_schema = False
     tags = ["FHIR R4"]
-    exception_handlers = REFUSALS
 
     @get("/Appointment", summary="Search appointments (FHIR Appointment)", media_type=FHIR_JSON)
     async def appointments(
@@ -283,7 +288,6 @@ class FhirFeedController(Controller):
     include_in_schema = False
     tags = ["FHIR R4"]
     opt = PUBLIC
-    exception_handlers = REFUSALS
 
     @get("/$bulk-publish", summary="SMART Scheduling Links manifest")
     async def manifest(
@@ -422,8 +426,8 @@ class RegistryExportController(Controller):
         request: CallerRequest,
         uow: UoW,
         settings: AppSettings,
-        date_from: FromQuery[date],
-        date_to: FromQuery[date],
+        date_from: FromQuery[QueryDate],
+        date_to: FromQuery[QueryDate],
         clinic_id: Annotated[
             UUID | None, QueryParameter(description="One clinic; the whole city when left out")
         ] = None,

@@ -28,7 +28,7 @@ from quotas import service as quotas
 from quotas.schemas import LotCreate, Receipt
 from vaxbook.auth.models import Principal
 from vaxbook.db import Connection, UnitOfWork
-from vaxbook.errors import DomainError, Invalid
+from vaxbook.errors import DomainError, FieldError, Invalid
 from vaxbook.fields import CalendarDate, InputModel
 from vaxbook.i18n import Text
 from vaxbook.problems import field_errors_of
@@ -39,13 +39,15 @@ MOST_BYTES = 2 * 1024 * 1024
 
 
 class TemplateRow(InputModel):
+    """A template's row: its codes; the rest as it came, for SlotTemplateCreate to check, all of it at once."""
+
     clinic_code: str = Field(min_length=1, max_length=50)
     service_code: str = Field(min_length=1, max_length=50)
-    weekday: int
+    weekday: int | str
     start_time: str
     end_time: str
-    slot_minutes: int
-    capacity: int
+    slot_minutes: int | str
+    capacity: int | str
     valid_from: str
     valid_until: str | None = None
 
@@ -148,6 +150,7 @@ def template(name: str, file_format: str) -> bytes:
 
 
 NUMBER_COLUMNS = frozenset({"weekday", "slot_minutes", "capacity", "doses"})
+TOO_LARGE = 10**18
 
 
 def _cell(value: Any, column: str = "") -> Any:
@@ -157,8 +160,9 @@ def _cell(value: Any, column: str = "") -> Any:
         value = int(value)
     if isinstance(value, str):
         value = value.strip() or None
-        if value is not None and column in NUMBER_COLUMNS and value.isdigit() and len(value) < 10:
-            return int(value)
+        if value is not None and column in NUMBER_COLUMNS and value.isascii() and value.isdigit():
+            # past 18 digits, one number too large for any column stands for it (Python reads at most 4,300)
+            return int(value) if len(value) <= 18 else TOO_LARGE
         return value
     if isinstance(value, int | float) and not isinstance(value, bool) and column not in NUMBER_COLUMNS:
         return str(value)
@@ -261,8 +265,14 @@ async def _one_row(
         for found in field_errors_of(error.errors()):
             report.errors.append(RowError(number, found.field.split(".")[0] or "-", found.message))
     except DomainError as refused:
-        column = refused.field_errors[0].field if refused.field_errors else "-"
-        report.errors.append(RowError(number, column, refused.detail or refused.title))
+        for found in refused.field_errors:
+            report.errors.append(RowError(number, found.field.split(".")[0] or "-", found.message))
+        if not refused.field_errors:
+            report.errors.append(RowError(number, "-", refused.detail or refused.title))
+
+
+def _unknown(column: str, message: Text) -> FieldError:
+    return FieldError(column, "unknown", message, "body")
 
 
 def _steps(uow: UnitOfWork, actor: Principal, name: str) -> Callable[[dict[str, Any]], Awaitable[object]]:
@@ -279,15 +289,25 @@ def _steps(uow: UnitOfWork, actor: Principal, name: str) -> Callable[[dict[str, 
             found = await clinics.every_clinic(uow, include_inactive=True)
             clinic_ids.update({c.code: c.id for c in found})
             service_ids.update({s.code: s.id for s in await clinics.list_services(uow, include_inactive=True)})
-        if row.clinic_code.upper() not in clinic_ids:
-            raise Invalid.field("clinic_code", "unknown", Text("Không có cơ sở mã này", "No clinic has this code"))
-        if row.service_code.lower() not in service_ids:
-            raise Invalid.field("service_code", "unknown", Text("Không có dịch vụ mã này", "No service has this code"))
-        data = SlotTemplateCreate.model_validate(
-            row.model_dump(exclude={"clinic_code", "service_code"}, exclude_none=True)
-            | {"service_id": str(service_ids[row.service_code.lower()])}
-        )
-        return await clinics.create_template(uow, actor, clinic_ids[row.clinic_code.upper()], data)
+        clinic_id = clinic_ids.get(row.clinic_code.upper())
+        service_id = service_ids.get(row.service_code.lower())
+        # every error of the row at once: the codes', and the template's own
+        errors = []
+        if clinic_id is None:
+            errors.append(_unknown("clinic_code", Text("Không có cơ sở mã này", "No clinic has this code")))
+        if service_id is None:
+            errors.append(_unknown("service_code", Text("Không có dịch vụ mã này", "No service has this code")))
+        try:
+            data = SlotTemplateCreate.model_validate(
+                row.model_dump(exclude={"clinic_code", "service_code"}, exclude_none=True)
+                | {"service_id": str(service_id or UUID(int=0))}
+            )
+        except ValidationError as error:
+            errors += field_errors_of(error.errors())
+        if errors:
+            raise Invalid(Text("Dòng có lỗi", "The row has errors"), field_errors=tuple(errors))
+        assert clinic_id is not None
+        return await clinics.create_template(uow, actor, clinic_id, data)
 
     async def receipt(values: dict[str, Any]) -> object:
         row = ReceiptRow.model_validate(values)

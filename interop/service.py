@@ -18,7 +18,7 @@ from priority import service as priority
 from vaxbook.auth.models import Principal, Role
 from vaxbook.db import UnitOfWork
 from vaxbook.errors import Invalid
-from vaxbook.fields import normalize_text
+from vaxbook.fields import OUT_OF_RANGE_EN, OUT_OF_RANGE_VI, in_our_years, normalize_text
 from vaxbook.i18n import Text
 from vaxbook.pagination import decode_time_cursor, encode_cursor
 
@@ -126,6 +126,8 @@ def _start_bounds(values: list[str], now: datetime) -> tuple[datetime, datetime]
             raise _invalid("start", "Thời điểm không hợp lệ", "Not a valid date or instant") from None
         if moment.tzinfo is None:
             raise _invalid("start", "Cần múi giờ", "Needs a time zone (…Z or +07:00)")
+        if not in_our_years(moment.date()):
+            raise _invalid("start", OUT_OF_RANGE_VI, OUT_OF_RANGE_EN)
         if prefix in ("ge", "gt"):
             low = moment
         elif prefix in ("le", "lt"):

@@ -4,7 +4,7 @@ from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from priority.models import MAX_RULE_WEEKS, DrawEntryRecord, EntryOutcome, RuleKind, lottery_key
 from priority.models import Draw as DrawModel
@@ -15,6 +15,7 @@ from vaxbook.fields import (
     CalendarDate,
     CatalogueCode,
     InputModel,
+    Instant,
     Label,
     OutputModel,
     PatchModel,
@@ -120,14 +121,14 @@ class DeclarationsOut(OutputModel):
 class GroupSeats(InputModel):
     group_id: UUID
     seats: Seats
-    opens_at: AwareDatetime
+    opens_at: Instant
 
 
 class SlotReservations(InputModel):
     """A slot's held-back seats, replacing those it had: when everyone may book, and each group's seats and
     opening time. Seats a group already booked stay booked."""
 
-    opens_at: AwareDatetime | None = Field(default=None, description="When everyone may book; null: now")
+    opens_at: Instant | None = Field(default=None, description="When everyone may book; null: now")
     groups: list[GroupSeats] = Field(default_factory=list, max_length=20)
 
     @field_validator("groups")
@@ -226,7 +227,7 @@ class Released(OutputModel):
 class DrawSetup(InputModel):
     """Give a slot's seats by draw: requests made until `closes_at` become entries, whenever they came."""
 
-    closes_at: AwareDatetime
+    closes_at: Instant
 
 
 class DrawEntryOut(OutputModel):

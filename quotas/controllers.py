@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
@@ -31,6 +31,7 @@ from vaxbook.auth.models import Principal
 from vaxbook.auth.security import PUBLIC, CallerRequest
 from vaxbook.dependencies import AppSettings, UoW
 from vaxbook.errors import Invalid
+from vaxbook.fields import QueryDate
 from vaxbook.i18n import Text
 from vaxbook.idempotency import IdempotencyHeader, idempotency_key
 from vaxbook.pagination import Cursor, Limit, Page, decode_cursor, paginate
@@ -241,8 +242,8 @@ class ReportController(Controller):
         uow: UoW,
         request: CallerRequest,
         clinic_id: FromQuery[UUID | None] = None,
-        date_from: FromQuery[date | None] = None,
-        date_to: FromQuery[date | None] = None,
+        date_from: FromQuery[QueryDate | None] = None,
+        date_to: FromQuery[QueryDate | None] = None,
         format: FormatParam = None,
     ) -> Response[list[PriorityUptakeRow]]:
         """Vaccination bookings per clinic, priority group and ISO week (Cần Thơ time): booked and vaccinated.

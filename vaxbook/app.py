@@ -61,6 +61,7 @@ from interop.controllers import (
     ImportController,
     RegistryExportController,
 )
+from interop.controllers import outcome as fhir_outcome
 from interop.feed import Feed
 from notify.controllers import MessageController
 from notify.models import QuietHours
@@ -91,6 +92,7 @@ from vaxbook.auth.controllers import AuthController, StaffController
 from vaxbook.auth.security import PUBLIC, OptionalCaller, TokenIssuer, jwt_auth
 from vaxbook.auth.service import LoginPolicy, OtpPolicy, OtpSender
 from vaxbook.clock import Clock, SystemClock
+from vaxbook.fields import QUERY_TYPE_DECODERS
 from vaxbook.flood_guard import FloodGuard, flood_guard_middleware
 from vaxbook.jobs import all_jobs
 from vaxbook.observability import (
@@ -100,9 +102,9 @@ from vaxbook.observability import (
     RequestMetrics,
     configure_logging,
 )
-from vaxbook.openapi import ApiDescription
+from vaxbook.openapi import ApiDescription, QueryTimesSchema
 from vaxbook.policy import enforce as enforce_policy
-from vaxbook.problems import problem_details_plugin
+from vaxbook.problems import PROBLEM_FORMATS, problem_details_plugin
 from vaxbook.replica import ReadReplica
 from vaxbook.response_cache import STORE as SHARED_ANSWERS
 from vaxbook.response_cache import BoundedMemoryStore, shared_answers
@@ -383,7 +385,8 @@ def create_app(
         request_max_body_size=edge.MAX_BODY_BYTES,
         before_request=edge.inspect,
         lifespan=[database_pool],
-        plugins=[problem_details_plugin()],
+        plugins=[problem_details_plugin(), QueryTimesSchema()],
+        type_decoders=QUERY_TYPE_DECODERS,
         openapi_config=OpenAPIConfig(
             title="vaxbook",
             version=version("vaxbook"),
@@ -395,6 +398,7 @@ def create_app(
         ),
     )
     app = Litestar.from_config(auth.on_app_init(config))
+    app.state[PROBLEM_FORMATS] = {"/fhir/": fhir_outcome}
     # Outside Litestar's own routing, so that unknown paths and refused tokens get a request id too.
     # Outermost, the proxy's word on the caller's address and scheme, believed from VAXBOOK_TRUSTED_PROXIES only.
     inner: Any = RequestContextMiddleware(app.asgi_handler)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import date, datetime, time
 from functools import cache
 from types import UnionType
-from typing import Annotated, Any, ClassVar, Self, Union, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Self, TypeVar, Union, get_args, get_origin
 from uuid import UUID
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -203,10 +204,91 @@ CatalogueCode = Annotated[str, BeforeValidator(_lower), StringConstraints(patter
 Username = Annotated[str, BeforeValidator(_lower), StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$")]
 
 
-ISO_INSTANT = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$"
-"""An instant as a query string must spell it: ISO 8601 with its zone (not a number of seconds)."""
-
 EARLIEST_DATE = date(2000, 1, 1)
 LATEST_DATE = date(2100, 12, 31)
 CalendarDate = Annotated[date, Field(ge=EARLIEST_DATE, le=LATEST_DATE)]
 """A date in the years the service plans for; far-off dates are input errors, not arithmetic overflows."""
+
+OUT_OF_RANGE_VI = f"Ngày phải trong khoảng {EARLIEST_DATE} đến {LATEST_DATE}"
+OUT_OF_RANGE_EN = f"Dates must lie between {EARLIEST_DATE} and {LATEST_DATE}"
+NOT_A_DATE_VI = "Ngày không hợp lệ (YYYY-MM-DD)"
+NOT_A_DATE_EN = "Not a valid date (YYYY-MM-DD)"
+NOT_AN_INSTANT_VI = "Thời điểm không hợp lệ (ISO 8601, có múi giờ: …Z hoặc +07:00)"
+NOT_AN_INSTANT_EN = "Not a valid instant (ISO 8601 with its zone: …Z or +07:00)"
+QUERY_WORDS = {OUT_OF_RANGE_EN: OUT_OF_RANGE_VI, NOT_A_DATE_EN: NOT_A_DATE_VI, NOT_AN_INSTANT_EN: NOT_AN_INSTANT_VI}
+"""The Vietnamese of what `calendar_date` and `query_instant` say in English (a query parameter's error reaches
+vaxbook.problems as Litestar's English text)."""
+
+
+def in_our_years(day: date) -> bool:
+    return EARLIEST_DATE <= day <= LATEST_DATE
+
+
+def _in_our_years(moment: datetime) -> datetime:
+    if not in_our_years(moment.date()):
+        raise bilingual_error("date_out_of_range", OUT_OF_RANGE_VI, OUT_OF_RANGE_EN)
+    return moment
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_in_our_years)]
+"""An instant with its offset, on a day in the years the service plans for: one on a far-off day is an input error,
+not an overflow when it is turned into UTC or stored."""
+
+_DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+# an instant as a query string must spell it: ISO 8601 with its zone (not a number of seconds)
+_ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})\Z")
+
+
+def calendar_date(text: str) -> date:
+    """A date as a query string or a page's form spells it (YYYY-MM-DD), in the years the service plans for:
+    ValueError (its English words are keys of QUERY_WORDS) for anything else."""
+    return _read_in_our_years(text, _DATE_TEXT, date.fromisoformat, NOT_A_DATE_EN)
+
+
+def query_instant(text: str) -> datetime:
+    """An instant as a query string spells it (with its zone), on a day in the years the service plans for:
+    ValueError (its English words are keys of QUERY_WORDS) for anything else."""
+    return _read_in_our_years(text, _ISO_INSTANT, datetime.fromisoformat, NOT_AN_INSTANT_EN)
+
+
+_Day = TypeVar("_Day", bound=date)
+
+
+def _read_in_our_years(text: str, spelling: re.Pattern[str], parse: Callable[[str], _Day], wrong: str) -> _Day:
+    try:
+        value = parse(text) if spelling.match(text) else None
+    except ValueError:
+        value = None
+    if value is None:
+        raise ValueError(wrong)
+    if not in_our_years(value.date() if isinstance(value, datetime) else value):
+        raise ValueError(OUT_OF_RANGE_EN)
+    return value
+
+
+class QueryDate(date):
+    """A date query parameter. The app decodes it with `calendar_date` (`decode_query_date`), so a far-off date is a
+    422 naming its parameter, never an overflow further on; every date a route takes in its query string is one."""
+
+
+class QueryInstant(datetime):
+    """An instant query parameter, decoded by `query_instant` (`decode_query_instant`); as QueryDate for dates."""
+
+
+def decode_query_date(kind: type, value: Any) -> QueryDate:
+    """Litestar's type decoder for QueryDate."""
+    day = calendar_date(value.isoformat() if isinstance(value, date) else str(value))
+    return QueryDate(day.year, day.month, day.day)
+
+
+def decode_query_instant(kind: type, value: Any) -> QueryInstant:
+    """Litestar's type decoder for QueryInstant."""
+    moment = query_instant(value.isoformat() if isinstance(value, datetime) else str(value))
+    return QueryInstant.combine(moment.date(), moment.timetz())
+
+
+QUERY_TYPE_DECODERS: list[tuple[Callable[[Any], bool], Callable[[type, Any], Any]]] = [
+    (lambda kind: kind is QueryDate, decode_query_date),
+    (lambda kind: kind is QueryInstant, decode_query_instant),
+]
+"""The app's type decoders (Litestar's `type_decoders`)."""

@@ -9,9 +9,12 @@ from typing import Any
 
 from litestar import Request
 from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIType, Schema
+from litestar.plugins import OpenAPISchemaPlugin
+from litestar.typing import FieldDefinition
 
 from vaxbook.errors import DomainError
-from vaxbook.fields import PatchModel
+from vaxbook.fields import EARLIEST_DATE, LATEST_DATE, PatchModel, QueryDate, QueryInstant
 from vaxbook.policy import Scope, rule_for
 from vaxbook.problems import HTTP_PROBLEMS, PROBLEM_TYPE_PREFIX
 from vaxbook.spreadsheets import XLSX_MEDIA_TYPE
@@ -170,3 +173,25 @@ class ApiDescription(JsonRenderPlugin):
         if self._described is None:
             self._described = self.render_json(request, describe_answers(openapi_schema))
         return self._described
+
+
+class QueryTimesSchema(OpenAPISchemaPlugin):
+    """QueryDate and QueryInstant parameters are a date and a date-time to the API description, with the years
+    they may be in."""
+
+    @staticmethod
+    def is_plugin_supported_type(value: Any) -> bool:
+        return value is QueryDate or value is QueryInstant
+
+    def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: Any) -> Schema:
+        if field_definition.annotation is QueryInstant:
+            return Schema(
+                type=OpenAPIType.STRING,
+                format=OpenAPIFormat.DATE_TIME,
+                description=f"ISO 8601 with its zone, on a day from {EARLIEST_DATE} to {LATEST_DATE}",
+            )
+        return Schema(
+            type=OpenAPIType.STRING,
+            format=OpenAPIFormat.DATE,
+            description=f"YYYY-MM-DD, from {EARLIEST_DATE} to {LATEST_DATE}",
+        )

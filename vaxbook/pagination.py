@@ -13,6 +13,7 @@ from litestar.params import QueryParameter
 from pydantic import BaseModel
 
 from vaxbook.errors import Invalid
+from vaxbook.fields import in_our_years
 from vaxbook.i18n import Text
 
 MAX_LIMIT = 200
@@ -58,7 +59,7 @@ def decode_time_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
         moment, row_id = datetime.fromisoformat(values[0]), UUID(values[1])
     except ValueError:
         raise _bad_cursor() from None
-    if moment.tzinfo is None or not 2000 <= moment.year <= 2100:
+    if moment.tzinfo is None or not in_our_years(moment.date()):
         raise _bad_cursor()
     return moment, row_id
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -29,6 +30,7 @@ from vaxbook.errors import (
     Unauthorized,
     Unavailable,
 )
+from vaxbook.fields import QUERY_WORDS
 from vaxbook.i18n import Language, Text, negotiate
 
 log = structlog.get_logger("vaxbook.errors")
@@ -114,6 +116,11 @@ _PYTHON_LITERALS = ("expected", "discriminator", "expected_tags", "expected_sche
 _ENUM_MEMBER = re.compile(r"""<\w+(?:\.\w+)*: ('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^<>]*)>""")
 
 
+PROBLEM_FORMATS = "problem_formats"
+"""The app's state key of the paths whose problems are written in another format than problem+json (FHIR's
+OperationOutcome under /fhir/): path prefix to ProblemFormat."""
+
+
 class Problem(ProblemDetailsException):
     """A problem whose title, detail and field messages are rendered in the language the caller asked for."""
 
@@ -142,6 +149,10 @@ class Problem(ProblemDetailsException):
         self.fields = extra or {}
 
     def to_response(self, request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+        formats: dict[str, ProblemFormat] = request.app.state.get(PROBLEM_FORMATS, {})
+        for prefix, render in formats.items():
+            if request.url.path.startswith(prefix):
+                return render(self, request)
         language = negotiate(request.headers.get("accept-language"))
         return Response(
             self.body(language, request.scope),
@@ -190,6 +201,9 @@ async def answer_directly(problem: Problem, scope: Scope, send: Send) -> None:
 
 
 _encode_json = msgspec.json.Encoder().encode  # compact UTF-8, as the app's own answers are encoded
+
+
+ProblemFormat = Callable[[Problem, Request[Any, Any, Any]], Response[Any]]
 
 
 def from_domain_error(exc: DomainError) -> Problem:
@@ -286,16 +300,41 @@ def _alternatives(values: list[str], word: str) -> str:
 
 def _litestar_field_errors(exc: ValidationException) -> tuple[FieldError, ...]:
     raw = exc.extra if isinstance(exc.extra, list) else []
-    return tuple(
-        FieldError(
-            field=str(item.get("key", "")),
-            code="invalid",
-            message=Text(_VI_INVALID, str(item.get("message", "Invalid value"))),
-            source=str(getattr(item.get("source"), "value", item.get("source", "body"))),
+    missing = _MISSING_PARAMETER.match(exc.detail or "")
+    if missing is not None:  # Litestar names the first one missing in its words only
+        source, name = missing.groups()
+        return (
+            FieldError(
+                field=name, code="missing", message=Text(_VI_VALIDATION["missing"], "Field required"), source=source
+            ),
         )
+    return tuple(
+        _litestar_field_error(item, str(getattr(item.get("source"), "value", item.get("source", "body"))))
         for item in raw
         if isinstance(item, dict)
     ) or (FieldError(field="", code="invalid", message=Text(_VI_INVALID, exc.detail)),)
+
+
+def _litestar_field_error(item: dict[str, Any], source: str) -> FieldError:
+    """One of Litestar's errors: a parameter's (its key), or a body's part (msgspec's words say which field)."""
+    english = str(item.get("message", "Invalid value"))
+    missing = _MSGSPEC_MISSING.match(english)
+    if missing is not None:
+        inside, name = missing.group(2), missing.group(1)
+        required = Text(_VI_VALIDATION["missing"], "Field required")
+        return FieldError(field=f"{inside}.{name}" if inside else name, code="missing", message=required, source=source)
+    at = _MSGSPEC_AT.search(english)
+    field = at.group(1) if at is not None and at.group(1) else str(item.get("key", ""))
+    return FieldError(
+        field=field, code="invalid", message=Text(QUERY_WORDS.get(english, _VI_INVALID), english), source=source
+    )
+
+
+_MSGSPEC_MISSING = re.compile(r"Object missing required field `([^`]+)`(?: - at `\$\.?([^`]*)`)?$")
+_MSGSPEC_AT = re.compile(r" - at `\$\.?([^`]*)`$")
+
+
+_MISSING_PARAMETER = re.compile(r"Missing required (query|header|cookie|path) parameter '([^']+)'")
 
 
 def from_http_exception(exc: HTTPException) -> Problem:

@@ -5,7 +5,7 @@ slip, cancel. Each form calls the API's assisted use cases as the staff member, 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -26,7 +26,7 @@ from qr import render
 from vaxbook.auth.models import Role
 from vaxbook.dependencies import AppSettings, CheckInWindow, Keys, UoW
 from vaxbook.errors import DomainError
-from vaxbook.fields import normalize_text
+from vaxbook.fields import calendar_date, normalize_text
 from web.citizen import PERSON_FIELDS, inline_qr, move_booking, move_page, slip_of
 from web.text import WORDS
 from web.view import (
@@ -131,7 +131,7 @@ class CounterPages(Controller):
         slots: list[dict[str, Any]] | None = None
         if asked["service"] or asked["district"]:
             try:
-                day = date.fromisoformat(asked["from"]) if asked["from"] else None
+                day = calendar_date(asked["from"]) if asked["from"] else None
             except ValueError:
                 day = None
             found = await clinics.search_availability(

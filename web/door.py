@@ -318,16 +318,19 @@ class DoorPages(Controller):
         language = language_of(request)
 
         async def report() -> object:
+            now = datetime.now(UTC)
             event = AdverseEventCreate.model_validate(
                 {
                     "severity": data.get("severity", ""),
                     "serious": data.get("serious") == "yes",
                     "outcome": data.get("outcome", ""),
                     "description": data.get("description", "")[:2000],
-                    "onset_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+                    "onset_at": now.replace(microsecond=0).isoformat(),
                 }
             )
-            return await visits.report_adverse_event(uow, staff, booking_id=booking_id, clinic_id=clinic_id, data=event)
+            return await visits.report_adverse_event(
+                uow, staff, booking_id=booking_id, clinic_id=clinic_id, data=event, now=now
+            )
 
         reported, wrong = await submitted(language, report, not_found_is_refusal=True)
         if reported is None:

@@ -26,7 +26,7 @@ from vaxbook.auth.service import OtpPolicy, OtpSender
 from vaxbook.dependencies import AppSettings, Replica, UoW
 from vaxbook.edge import client_address
 from vaxbook.errors import TooManyRequests, Unauthorized
-from vaxbook.fields import normalize_text
+from vaxbook.fields import calendar_date, normalize_text
 from vaxbook.i18n import Language
 from vaxbook.replica import reading
 from web.text import WORDS
@@ -114,7 +114,7 @@ class PageController(Controller):
         day: date | None = None
         if asked["from"]:
             try:
-                day = date.fromisoformat(asked["from"])
+                day = calendar_date(asked["from"])
             except ValueError:
                 wrong.append(WORDS["from_date"].in_(language))
         rows: list[Row] | None = None

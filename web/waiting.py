@@ -5,7 +5,7 @@ offer a seat link here (/me/standby/{id}). Each form calls the API's standby use
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from litestar import Controller, get, post
@@ -20,6 +20,7 @@ from booking.service import standby
 from clinics import service as clinics
 from vaxbook.dependencies import UoW
 from vaxbook.errors import NotFound
+from vaxbook.fields import calendar_date
 from vaxbook.i18n import Language
 from web.text import WORDS
 from web.view import (
@@ -162,7 +163,7 @@ class StandbyPages(Controller):
         except (ValueError, NotFound):
             return page(request, "message.html.j2", message=WORDS["standby_unknown"].in_(language))
         try:
-            first = date.fromisoformat(asked["from"])
+            first = calendar_date(asked["from"])
         except ValueError:
             first = datetime.now(UTC).date()
         last = asked.get("to") or (first + timedelta(days=WAIT_DAYS)).isoformat()

@@ -34,6 +34,8 @@ from vaxbook.i18n import Text
 
 # a dose recorded after the fact: the same day's work, not last month's
 LATEST_BACKDATING = timedelta(hours=24)
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far a reported time may lie past the server's clock (a phone's own clock, typed to the minute)."""
 
 
 async def _at_clinic(conn: Connection, principal: Principal, clinic_id: UUID, booking_id: UUID) -> Booking:
@@ -145,9 +147,16 @@ async def record_attendance(uow: UnitOfWork, principal: Principal, *, clinic_id:
 
 
 async def report_adverse_event(
-    uow: UnitOfWork, principal: Principal, *, booking_id: UUID, clinic_id: UUID | None, data: AdverseEventCreate
+    uow: UnitOfWork,
+    principal: Principal,
+    *,
+    booking_id: UUID,
+    clinic_id: UUID | None,
+    data: AdverseEventCreate,
+    now: datetime,
 ) -> AdverseEvent:
-    """Staff at the clinic (clinic_id given), or the citizen for their own or a dependent's booking, after the dose."""
+    """Staff at the clinic (clinic_id given), or the citizen for their own or a dependent's booking, after the dose:
+    its onset lies between the dose (or the visit's check-in) and now."""
     async with uow.transaction() as conn:
         if principal.role is Role.CITIZEN:
             booking = await booking_for(conn, principal, booking_id)
@@ -156,6 +165,8 @@ async def report_adverse_event(
             booking = await _at_clinic(conn, principal, clinic_id, booking_id)
         if booking.status is not BookingStatus.COMPLETED:
             raise NotCheckedIn()
+        given_at = await repository.dose_given_at(conn, clinic_id=booking.clinic_id, booking_id=booking.id)
+        _check_onset(data.onset_at, after=given_at or booking.checked_in_at, now=now)
         citizen = principal.role is Role.CITIZEN
         event = await repository.insert_adverse_event(
             conn,
@@ -172,6 +183,20 @@ async def report_adverse_event(
             conn, principal, "booking.adverse_event", booking, severity=data.severity.value, serious=data.serious
         )
     return event
+
+
+def _check_onset(onset_at: datetime, *, after: datetime | None, now: datetime) -> None:
+    """A reaction starts after the dose and by now, give or take a phone's clock (CLOCK_SKEW)."""
+    if onset_at > now + CLOCK_SKEW:
+        raise Invalid.field(
+            "onset_at", "in_the_future", Text("Không được ở thời điểm tương lai", "Must not be in the future")
+        )
+    if after is not None and onset_at < after - CLOCK_SKEW:
+        raise Invalid.field(
+            "onset_at",
+            "before_the_dose",
+            Text("Không được trước lúc tiêm hoặc khám", "Must not be before the dose or the visit"),
+        )
 
 
 async def record_no_dose(uow: UnitOfWork, principal: Principal, *, clinic_id: UUID, booking_id: UUID) -> Booking:

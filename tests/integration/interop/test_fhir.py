@@ -79,6 +79,18 @@ async def test_the_capability_statement_and_the_catalogue_validate_and_clinics_p
     assert missing["issue"][0]["code"] == "not-found"
     bad = valid(await client.get("/fhir/r4/Location", params={"_count": "0"}), status=422)
     assert bad["resourceType"] == "OperationOutcome"
+    # whatever refuses it, a FHIR client reads an OperationOutcome: an id that is none, a resource type this
+    # server has not, a method it does not take, a token it does not know, a day off the calendar
+    for method, path, headers, status, code in [
+        ("GET", "/fhir/r4/Location/not-an-id", {}, 404, "not-found"),
+        ("GET", "/fhir/r4/Schedule/zzz", {}, 404, "not-found"),
+        ("GET", "/fhir/r4/Questionnaire", {}, 404, "not-found"),
+        ("DELETE", "/fhir/r4/Location", {}, 405, "not-supported"),
+        ("GET", "/fhir/r4/Appointment", {"Authorization": "Bearer not.a.token"}, 401, "login"),
+        ("GET", "/fhir/r4/Slot?start=ge9999-12-31", {}, 422, "invalid"),
+    ]:
+        refused = valid(await client.request(method, path, headers=headers), status=status)
+        assert (refused["resourceType"], refused["issue"][0]["code"]) == ("OperationOutcome", code), path
 
 
 async def test_a_published_slot_is_free_or_busy_as_its_live_seats_are(

@@ -80,6 +80,27 @@ async def test_a_dry_run_reports_every_row_error_and_a_refused_import_imports_no
     assert nul.json()["errors"]
 
 
+async def test_a_row_s_every_error_is_reported_together(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """A template row wrong in every column it can be: each column named once, a number too large for any
+    column (past what Python reads) among them; and a post with no file names the file."""
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    await make_clinic(uow, code="TYT-A")
+    columns = ["clinic_code", "service_code", "weekday", "start_time", "end_time", "slot_minutes", "capacity"]
+    for capacity in ("99999999999", "9" * 5000):
+        file = csv_bytes(
+            [*columns, "valid_from"], [["TYT-NONE", "nothing", "9", "25:00", "26:00", "0", capacity, "2027-13-01"]]
+        )
+        dry = await post(client, admin, "slot-templates", "t.csv", file, dry_run=True)
+        assert dry.status_code == 200, dry.text
+        assert sorted(e["column"] for e in dry.json()["errors"]) == sorted([*columns, "valid_from"])
+    assert await db.fetchval("SELECT count(*) FROM slot_templates") == 0
+    no_file = await client.post("/api/v1/imports/clinics", files={"dry_run": (None, "true")}, headers=admin)
+    assert no_file.status_code == 422, no_file.text
+    assert [(e["field"], e["code"]) for e in no_file.json()["errors"]] == [("file", "missing")]
+
+
 async def test_a_good_xlsx_imports_whole_and_only_once(
     client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:

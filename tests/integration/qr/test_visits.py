@@ -175,6 +175,45 @@ async def test_a_health_service_visit_is_attended_not_vaccinated(client: Client,
     ] == "/problems/not-a-visit"
 
 
+async def test_a_reaction_starts_between_the_dose_and_now(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """Whoever reports it, a reaction's onset is refused before the dose, in the future or on a far-off day (one a
+    zone away from the calendar's ends too), naming onset_at; a few minutes' difference of a phone's clock is not."""
+    clinic, _, staff, citizen, booking = await checked_in(client, uow)
+    lot_id = await db.fetchval("SELECT lot_id FROM clinic_stock WHERE clinic_id = $1", clinic.id)
+    given_at = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    given = await client.post(
+        visit(clinic, booking, "vaccination"),
+        json={"lot_id": str(lot_id), "injection_site": "left_arm", "given_at": given_at.isoformat()},
+        headers=staff,
+    )
+    assert given.status_code == 201, given.text
+    reaction = {"severity": "mild", "serious": False, "outcome": "recovered", "description": "Sốt nhẹ"}
+    reporters = [
+        (f"/api/v1/bookings/{booking['id']}/adverse-events", token_for(citizen)),
+        (visit(clinic, booking, "adverse-events"), staff),
+    ]
+    refused = [
+        ((given_at - timedelta(hours=1)).isoformat(), "before_the_dose"),
+        ((datetime.now(UTC) + timedelta(hours=1)).isoformat(), "in_the_future"),
+        ("9999-12-31T23:59:59-12:00", "date_out_of_range"),
+        ("0001-01-01T00:00:00+14:00", "date_out_of_range"),
+    ]
+    for url, headers in reporters:
+        for onset_at, code in refused:
+            answer = await client.post(url, json=reaction | {"onset_at": onset_at}, headers=headers)
+            assert answer.status_code == 422, answer.text
+            assert [(e["field"], e["code"]) for e in answer.json()["errors"]] == [("onset_at", code)]
+    assert await db.fetchval("SELECT count(*) FROM adverse_events") == 0
+    for (url, headers), onset_at in zip(
+        reporters, [given_at - timedelta(minutes=2), datetime.now(UTC) + timedelta(minutes=2)], strict=True
+    ):
+        answer = await client.post(url, json=reaction | {"onset_at": onset_at.isoformat()}, headers=headers)
+        assert answer.status_code == 201, answer.text
+    assert await db.fetchval("SELECT count(*) FROM adverse_events") == 2
+
+
 async def test_adverse_events_come_from_staff_and_citizens_and_serious_ones_reach_the_department(
     client: Client, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:

@@ -151,6 +151,10 @@ HOSTILE_QUERIES = [
     "q=%00&district=%FF&date=9999-99-99&limit=-1",
     "limit=99999999999999999999&since=not-a-time&service=%F0%9F%92%89",
     "cursor=" + "A" * 5000,
+    # days at the calendar's ends, alone (a default counted from them) and together; instants a zone away from them
+    "service=covid19&date_from=9999-12-31&from=9999-12-31&start=ge9999-12-31&since=9999-12-31T23:59:59-12:00",
+    "service=covid19&date_to=0001-01-01&from=0001-01-01&start=0001-01-01&since=0001-01-01T00:00:00%2B14:00",
+    "date_from=0001-01-01&date_to=9999-12-31&start=le0001-01-01T00:00:00%2B14:00",
 ]
 
 
@@ -177,9 +181,9 @@ def multipart(csrf: str) -> bytes:
     return ("".join(parts) + "--x--\r\n").encode()
 
 
-# how each part of the service says a refusal: the API as problem+json, FHIR as an OperationOutcome (the token's
-# refusal, made before FHIR's own handler, stays problem+json); a page says it on a page
-ANSWER_KINDS = {"/api/": ("application/problem+json",), "/fhir/": ("application/fhir+json", "application/problem+json")}
+# how each part of the service says a refusal: the API as problem+json, FHIR as an OperationOutcome (whatever
+# refuses it: a route that is not there, a token, the resource's own rules); a page says it on a page
+ANSWER_KINDS = {"/api/": ("application/problem+json",), "/fhir/": ("application/fhir+json",)}
 
 
 @pytest.mark.parametrize("caller", [None, *Role])
@@ -213,12 +217,9 @@ async def test_no_request_however_malformed_gets_a_500(
             attempts.append((url, b"{}", {"Content-Type": "text/plain; charset=latin-1"}))
             # a multipart form where none is expected (a page's form is read by the CSRF check before anything else)
             attempts.append((url, multipart(csrf.group(1)), {"Content-Type": "multipart/form-data; boundary=x"}))
-        kinds = {
-            "/api/": ("application/problem+json",),
-            "/fhir/": ("application/fhir+json", "application/problem+json"),
-        }
         kinds = next(
-            (k for prefix, k in kinds.items() if path.startswith(prefix)), ("application/problem+json", "text/html")
+            (k for prefix, k in ANSWER_KINDS.items() if path.startswith(prefix)),
+            ("application/problem+json", "text/html"),
         )
         for target, body, extra in attempts:
             response = await client.request(method, target, content=body, headers=headers | extra)
@@ -230,6 +231,24 @@ async def test_no_request_however_malformed_gets_a_500(
             elif response.status_code >= 400:
                 assert response.headers["content-type"].split(";")[0] in kinds, (method, target)
     assert failures == []
+
+
+async def test_a_required_query_parameter_left_out_is_named(client: httpx.AsyncClient, uow: UnitOfWork) -> None:
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN, [])
+    # Litestar stops at the first one it misses, in no set order
+    for query, missing in [("", {"date_from", "date_to"}), ("?date_from=2026-11-01", {"date_to"})]:
+        answer = await client.get(f"/api/v1/registry/immunizations{query}", headers=admin)
+        [error] = problem(answer)["errors"]
+        assert error["field"] in missing
+        assert (error["source"], error["code"], error["message"]) == ("query", "missing", "Trường này là bắt buộc")
+
+
+async def test_a_far_off_query_date_is_named_in_both_languages(client: httpx.AsyncClient) -> None:
+    for language, words in [("vi", "Ngày phải trong khoảng"), ("en", "Dates must lie between")]:
+        answer = await client.get("/api/v1/availability?date_from=9999-12-31", headers={"Accept-Language": language})
+        [error] = problem(answer)["errors"]
+        assert (error["field"], error["source"]) == ("date_from", "query")
+        assert error["message"].startswith(words)
 
 
 async def test_every_answer_carries_the_security_headers(client: httpx.AsyncClient, citizen: dict[str, str]) -> None:

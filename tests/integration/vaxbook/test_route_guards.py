@@ -109,7 +109,8 @@ async def test_anonymous_calls_to_guarded_routes_get_401(app: Litestar, client: 
             continue
         response = await client.request(method, concrete(path), json={})
         assert response.status_code == 401, f"{method} {path} -> {response.status_code}"
-        assert response.headers["content-type"] == "application/problem+json"
+        refusal = "application/fhir+json" if path.startswith("/fhir/") else "application/problem+json"
+        assert response.headers["content-type"] == refusal, f"{method} {path}"
 
 
 def refusal_of(response: httpx.Response) -> str | None:

@@ -99,9 +99,11 @@ async def test_the_search_finds_slots_typed_without_accents(client: httpx.AsyncC
     elsewhere = await client.get("/search", params={"district": "cai rang"})
     assert "Trạm Y tế phường An Khánh" not in elsewhere.text
     assert WORDS["nothing_found"].vi in elsewhere.text
-    wrong = await client.get("/search", params={"from": "31/12/2026"})
-    assert wrong.status_code == 200
-    assert 'role="alert"' in wrong.text
+    for far_off in ("31/12/2026", "9999-12-31", "0001-01-01"):
+        wrong = await client.get("/search", params={"district": "ninh kieu", "from": far_off})
+        assert (wrong.status_code, wrong.headers["content-type"]) == (200, "text/html; charset=utf-8"), far_off
+        assert 'role="alert"' in wrong.text
+        assert "Trạm Y tế phường An Khánh" not in wrong.text
 
 
 async def test_pages_run_nothing_inline_and_stay_within_their_weight(client: httpx.AsyncClient) -> None:

@@ -1,0 +1,120 @@
+"""Every date and instant a route takes lies in the years the service plans for (2000-2100): one on a far-off day
+is a 422 naming it, never an overflow when a default is counted from it, when it is turned into UTC or when it is
+stored. Walks every route: its query and path parameters are QueryDate / QueryInstant, and each date or instant
+field of its body (and of the models inside it) refuses the calendar's ends."""
+
+from __future__ import annotations
+
+import types
+import typing
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from pydantic import AwareDatetime, BaseModel, ValidationError
+
+from vaxbook.app import create_app
+from vaxbook.fields import QueryDate, QueryInstant, calendar_date, query_instant
+from vaxbook.settings import Settings
+
+FAR_OFF_DAYS = ["0001-01-01", "9999-12-31"]
+FAR_OFF_INSTANTS = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00", "1999-12-31T23:59:59Z"]
+
+
+def _holds(annotation: object, kinds: tuple[type, ...]) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, kinds):
+        return True
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType, list, tuple, typing.Annotated):
+        return any(_holds(a, kinds) for a in typing.get_args(annotation))
+    return False
+
+
+def _models_in(annotation: object) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for argument in typing.get_args(annotation) for model in _models_in(argument)]
+
+
+@pytest.fixture(scope="module")
+def handlers(tmp_path_factory: pytest.TempPathFactory) -> list[typing.Any]:
+    data_dir: Path = tmp_path_factory.mktemp("data")
+    app = create_app(Settings(jwt_secret="x" * 40, data_dir=data_dir), dsn="postgresql://nobody@localhost/none")
+    return [handler for route in app.routes for handler in getattr(route, "route_handlers", [])]
+
+
+def test_every_date_or_instant_in_a_query_or_path_is_one_the_app_bounds(handlers: list[typing.Any]) -> None:
+    plain = [
+        (handler.handler_name, name)
+        for handler in handlers
+        for name, parameter in handler.parsed_fn_signature.parameters.items()
+        if name != "data"
+        and _holds(parameter.annotation, (date, datetime))
+        and not _holds(parameter.annotation, (QueryDate, QueryInstant))
+    ]
+    assert plain == []
+
+
+def test_every_date_or_instant_in_a_body_refuses_the_calendar_s_ends(handlers: list[typing.Any]) -> None:
+    waiting = [
+        model
+        for handler in handlers
+        if "data" in handler.parsed_fn_signature.parameters
+        for model in _models_in(handler.parsed_fn_signature.parameters["data"].annotation)
+    ]
+    seen: set[type[BaseModel]] = set()
+    taken: list[tuple[str, str, str]] = []
+    checked = 0
+    while waiting:
+        model = waiting.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, field in model.model_fields.items():
+            waiting += _models_in(field.annotation)
+            if _holds(field.annotation, (datetime, AwareDatetime)):
+                values = FAR_OFF_INSTANTS
+            elif _holds(field.annotation, (date,)):
+                values = FAR_OFF_DAYS
+            else:
+                continue
+            checked += 1
+            for value in values:
+                try:
+                    model.model_validate({name: value})
+                except ValidationError as refused:
+                    if any(e["loc"][:1] == (name,) and e["type"] != "missing" for e in refused.errors()):
+                        continue
+                taken.append((model.__name__, name, value))
+    assert checked > 10, "the walk found the bodies' dates and instants"
+    assert taken == []
+
+
+@pytest.mark.parametrize("text", ["2000-01-01", "2100-12-31", "2026-11-30"])
+def test_a_query_date_in_our_years_is_taken(text: str) -> None:
+    assert calendar_date(text) == date.fromisoformat(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("1999-12-31", "Dates must lie between"),
+        ("2101-01-01", "Dates must lie between"),
+        ("2026-02-30", "Not a valid date"),
+        ("20261130", "Not a valid date"),
+        ("2026-W48-1", "Not a valid date"),
+        ("2026-11-30\n", "Not a valid date"),
+    ],
+)
+def test_a_query_date_outside_our_years_or_spelt_otherwise_is_refused(text: str, words: str) -> None:
+    with pytest.raises(ValueError, match=words):
+        calendar_date(text)
+
+
+def test_a_query_instant_needs_its_zone_and_a_day_in_our_years() -> None:
+    assert query_instant("2026-11-30T08:00+07:00").utcoffset() is not None
+    for text in ["2026-11-30T08:00", "2026-11-30", "1700000000", "2026-11-30T08:00Z\n"]:
+        with pytest.raises(ValueError, match="Not a valid instant"):
+            query_instant(text)
+    for text in FAR_OFF_INSTANTS[:2]:
+        with pytest.raises(ValueError, match="Dates must lie between"):
+            query_instant(text)
