@@ -15,11 +15,11 @@ import io
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from openpyxl import load_workbook
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from clinics import service as clinics
 from clinics.schemas import ClinicCreate, SlotTemplateCreate
@@ -29,35 +29,14 @@ from quotas.schemas import LotCreate, Receipt
 from vaxbook.auth.models import Principal
 from vaxbook.db import Connection, UnitOfWork
 from vaxbook.errors import DomainError, FieldError, Invalid
-from vaxbook.fields import CalendarDate, InputModel
 from vaxbook.i18n import Text
 from vaxbook.problems import field_errors_of
 from vaxbook.spreadsheets import csv_bytes, xlsx_bytes
 
+M = TypeVar("M", bound=BaseModel)
+
 MOST_ROWS = 5000
 MOST_BYTES = 2 * 1024 * 1024
-
-
-class TemplateRow(InputModel):
-    """A template's row: its codes; the rest as it came, for SlotTemplateCreate to check, all of it at once."""
-
-    clinic_code: str = Field(min_length=1, max_length=50)
-    service_code: str = Field(min_length=1, max_length=50)
-    weekday: int | str
-    start_time: str
-    end_time: str
-    slot_minutes: int | str
-    capacity: int | str
-    valid_from: str
-    valid_until: str | None = None
-
-
-class ReceiptRow(InputModel):
-    product_code: str = Field(min_length=1, max_length=50)
-    lot_number: str
-    expires_on: CalendarDate
-    doses: int
-    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -180,9 +159,10 @@ def _table(content: bytes) -> list[list[Any]]:
     if content.startswith(b"PK"):
         try:
             sheet = load_workbook(io.BytesIO(content), read_only=True, data_only=True).worksheets[0]
+            # read-only sheets read their cells as they go: a broken cell (a number past what Python reads) fails here
+            return [list(row) for row in sheet.iter_rows(values_only=True)]
         except Exception:  # openpyxl raises many kinds for a broken file
             raise _file_error(Text("Không đọc được tệp XLSX", "The XLSX file cannot be read")) from None
-        return [list(row) for row in sheet.iter_rows(values_only=True)]
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -271,12 +251,39 @@ async def _one_row(
             report.errors.append(RowError(number, "-", refused.detail or refused.title))
 
 
-def _unknown(column: str, message: Text) -> FieldError:
-    return FieldError(column, "unknown", message, "body")
+def _code(values: dict[str, Any], column: str, known: dict[str, UUID], errors: list[FieldError]) -> UUID | None:
+    """The id a row's code names (codes are matched as the API spells them: clinics upper case, the rest lower), or
+    None with the column's error noted."""
+    code = values.get(column)
+    if code is None:
+        errors.append(FieldError(column, "missing", Text("Trường này là bắt buộc", "Field required")))
+        return None
+    found = known.get(str(code).upper() if column == "clinic_code" else str(code).lower())
+    if found is None:
+        errors.append(FieldError(column, "unknown", Text("Không có mã này", "No such code")))
+    return found
+
+
+def _checked(model: type[M], data: dict[str, Any], errors: list[FieldError]) -> M | None:
+    """The use case's input, or None with every field's error noted."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        errors += field_errors_of(error.errors())
+        return None
+
+
+def _refuse_if(errors: list[FieldError]) -> None:
+    if errors:
+        raise Invalid(Text("Dòng có lỗi", "The row has errors"), field_errors=tuple(errors))
+
+
+_NOWHERE = str(UUID(int=0))  # stands for an id a code did not give, so that the row's other fields are still checked
 
 
 def _steps(uow: UnitOfWork, actor: Principal, name: str) -> Callable[[dict[str, Any]], Awaitable[object]]:
-    """What one row of the kind does, through the use cases the API calls."""
+    """What one row of the kind does, through the use cases the API calls. A row's every error is reported at once:
+    its codes' and its fields' (each checked by the use case's own input model)."""
     clinic_ids: dict[str, UUID] = {}
     service_ids: dict[str, UUID] = {}
 
@@ -284,59 +291,40 @@ def _steps(uow: UnitOfWork, actor: Principal, name: str) -> Callable[[dict[str, 
         return await clinics.create_clinic(uow, actor, ClinicCreate.model_validate(values))
 
     async def slot_template(values: dict[str, Any]) -> object:
-        row = TemplateRow.model_validate(values)
         if not clinic_ids:
             found = await clinics.every_clinic(uow, include_inactive=True)
             clinic_ids.update({c.code: c.id for c in found})
             service_ids.update({s.code: s.id for s in await clinics.list_services(uow, include_inactive=True)})
-        clinic_id = clinic_ids.get(row.clinic_code.upper())
-        service_id = service_ids.get(row.service_code.lower())
-        # every error of the row at once: the codes', and the template's own
-        errors = []
-        if clinic_id is None:
-            errors.append(_unknown("clinic_code", Text("Không có cơ sở mã này", "No clinic has this code")))
-        if service_id is None:
-            errors.append(_unknown("service_code", Text("Không có dịch vụ mã này", "No service has this code")))
-        try:
-            data = SlotTemplateCreate.model_validate(
-                row.model_dump(exclude={"clinic_code", "service_code"}, exclude_none=True)
-                | {"service_id": str(service_id or UUID(int=0))}
-            )
-        except ValidationError as error:
-            errors += field_errors_of(error.errors())
-        if errors:
-            raise Invalid(Text("Dòng có lỗi", "The row has errors"), field_errors=tuple(errors))
-        assert clinic_id is not None
+        errors: list[FieldError] = []
+        clinic_id = _code(values, "clinic_code", clinic_ids, errors)
+        service_id = _code(values, "service_code", service_ids, errors)
+        fields = {k: v for k, v in values.items() if k not in ("clinic_code", "service_code")}
+        data = _checked(SlotTemplateCreate, fields | {"service_id": str(service_id or _NOWHERE)}, errors)
+        _refuse_if(errors)
+        assert clinic_id is not None  # no error: every part was found
+        assert data is not None
         return await clinics.create_template(uow, actor, clinic_id, data)
 
     async def receipt(values: dict[str, Any]) -> object:
-        row = ReceiptRow.model_validate(values)
         products = {p.code: p for p in await quotas.list_products(uow)}
-        product = products.get(row.product_code.lower())
-        if product is None:
-            raise Invalid.field("product_code", "unknown", Text("Không có vắc xin mã này", "No vaccine has this code"))
-        lot = next((x for x in await quotas.list_lots(uow, product.id) if x.lot_number == row.lot_number), None)
+        errors: list[FieldError] = []
+        product_id = _code(values, "product_code", {code: p.id for code, p in products.items()}, errors)
+        lot_fields = {k: values[k] for k in ("lot_number", "expires_on") if k in values}
+        asked = _checked(LotCreate, lot_fields | {"product_id": str(product_id or _NOWHERE)}, errors)
+        doses = {k: values[k] for k in ("doses", "note") if k in values}
+        _checked(Receipt, doses | {"lot_id": _NOWHERE}, errors)
+        _refuse_if(errors)
+        assert product_id is not None  # no error: every part was found
+        assert asked is not None
+        lot = next((x for x in await quotas.list_lots(uow, product_id) if x.lot_number == asked.lot_number), None)
         if lot is None:
-            lot = await quotas.create_lot(
-                uow,
-                actor,
-                LotCreate.model_validate(
-                    {
-                        "product_id": str(product.id),
-                        "lot_number": row.lot_number,
-                        "expires_on": row.expires_on.isoformat(),
-                    }
-                ),
-            )
-        elif lot.expires_on != row.expires_on:
+            lot = await quotas.create_lot(uow, actor, asked)
+        elif lot.expires_on != asked.expires_on:
             raise Invalid.field(
                 "expires_on",
                 "lot_expiry",
                 Text(f"Lô này đã có hạn dùng {lot.expires_on:%d/%m/%Y}", f"This lot expires on {lot.expires_on}"),
             )
-        note = {"note": row.note} if row.note else {}
-        return await quotas.receive(
-            uow, actor, Receipt.model_validate({"lot_id": str(lot.id), "doses": row.doses} | note)
-        )
+        return await quotas.receive(uow, actor, Receipt.model_validate(doses | {"lot_id": str(lot.id)}))
 
     return {"clinics": clinic, "slot-templates": slot_template, "stock-receipts": receipt}[name]

@@ -149,10 +149,9 @@ class Problem(ProblemDetailsException):
         self.fields = extra or {}
 
     def to_response(self, request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
-        formats: dict[str, ProblemFormat] = request.app.state.get(PROBLEM_FORMATS, {})
-        for prefix, render in formats.items():
-            if request.url.path.startswith(prefix):
-                return render(self, request)
+        render = _format_of(request.scope)
+        if render is not None:
+            return render(self, request)
         language = negotiate(request.headers.get("accept-language"))
         return Response(
             self.body(language, request.scope),
@@ -185,6 +184,11 @@ async def answer_directly(problem: Problem, scope: Scope, send: Send) -> None:
     """The problem+json of a refusal sent straight to the ASGI server, for a middleware answering before the app
     (the same body, status, headers and language as the app's own answer; the middleware around still add theirs).
     `problem` is only read: one made once may answer every request refused alike (booking.gate's "full")."""
+    render = _format_of(scope)
+    if render is not None:  # a path with a format of its own (FHIR's) says it as the app's own answer would
+        request: Request[Any, Any, Any] = Request(scope)
+        await render(problem, request).to_asgi_response(app=None, request=request)(scope, request.receive, send)
+        return
     accept = next((value for name, value in scope["headers"] if name == b"accept-language"), b"")
     language = negotiate(accept.decode("latin-1") or None)
     body = _encode_json(problem.body(language, scope))
@@ -204,6 +208,12 @@ _encode_json = msgspec.json.Encoder().encode  # compact UTF-8, as the app's own 
 
 
 ProblemFormat = Callable[[Problem, Request[Any, Any, Any]], Response[Any]]
+
+
+def _format_of(scope: Scope) -> ProblemFormat | None:
+    app = scope.get("app")  # none for a bare ASGI app (a middleware's own tests)
+    formats: dict[str, ProblemFormat] = app.state.get(PROBLEM_FORMATS, {}) if app is not None else {}
+    return next((render for prefix, render in formats.items() if scope["path"].startswith(prefix)), None)
 
 
 def from_domain_error(exc: DomainError) -> Problem:
@@ -303,11 +313,7 @@ def _litestar_field_errors(exc: ValidationException) -> tuple[FieldError, ...]:
     missing = _MISSING_PARAMETER.match(exc.detail or "")
     if missing is not None:  # Litestar names the first one missing in its words only
         source, name = missing.groups()
-        return (
-            FieldError(
-                field=name, code="missing", message=Text(_VI_VALIDATION["missing"], "Field required"), source=source
-            ),
-        )
+        return (FieldError(name, "missing", Text(_VI_VALIDATION["missing"], "Field required"), source),)
     return tuple(
         _litestar_field_error(item, str(getattr(item.get("source"), "value", item.get("source", "body"))))
         for item in raw
@@ -316,22 +322,18 @@ def _litestar_field_errors(exc: ValidationException) -> tuple[FieldError, ...]:
 
 
 def _litestar_field_error(item: dict[str, Any], source: str) -> FieldError:
-    """One of Litestar's errors: a parameter's (its key), or a body's part (msgspec's words say which field)."""
+    """One of Litestar's errors, named by its key (a parameter, or `data`, the body); a field missing from an object
+    is named inside it (msgspec's words say which; Litestar has cut off where the object is)."""
     english = str(item.get("message", "Invalid value"))
+    key = str(item.get("key", ""))
     missing = _MSGSPEC_MISSING.match(english)
     if missing is not None:
-        inside, name = missing.group(2), missing.group(1)
-        required = Text(_VI_VALIDATION["missing"], "Field required")
-        return FieldError(field=f"{inside}.{name}" if inside else name, code="missing", message=required, source=source)
-    at = _MSGSPEC_AT.search(english)
-    field = at.group(1) if at is not None and at.group(1) else str(item.get("key", ""))
-    return FieldError(
-        field=field, code="invalid", message=Text(QUERY_WORDS.get(english, _VI_INVALID), english), source=source
-    )
+        name = missing.group(1) if key in ("", "data") else f"{key}.{missing.group(1)}"
+        return FieldError(name, "missing", Text(_VI_VALIDATION["missing"], "Field required"), source)
+    return FieldError(key, "invalid", Text(QUERY_WORDS.get(english, _VI_INVALID), english), source)
 
 
-_MSGSPEC_MISSING = re.compile(r"Object missing required field `([^`]+)`(?: - at `\$\.?([^`]*)`)?$")
-_MSGSPEC_AT = re.compile(r" - at `\$\.?([^`]*)`$")
+_MSGSPEC_MISSING = re.compile(r"Object missing required field `([^`]+)`")
 
 
 _MISSING_PARAMETER = re.compile(r"Missing required (query|header|cookie|path) parameter '([^']+)'")

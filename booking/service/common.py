@@ -171,23 +171,25 @@ async def end_live_entries(
     locking: list[UUID] | None = None,
 ) -> None:
     """These people stop waiting (for these services, or for any): a seat held for one of them goes to the next in
-    line. The slots of those seats are locked together with `locking` (slots the caller goes on to change), in id
-    order, before any seat is passed on: seats' lock order, so that a move between the same slots cannot be
-    waiting for one of them while this holds the other."""
+    line. Every wait of theirs ends first, so that such a seat never goes to one of them (their entries are locked
+    by this transaction: the line's SKIP LOCKED would not pass them over). The slots of those seats are then locked
+    together with `locking` (slots the caller goes on to change), in id order, before any seat is passed on: seats'
+    lock order, so that a move between the same slots cannot be waiting for one of them while this holds the
+    other."""
     conn = uow.conn
     entries = [
         entry
         for person in people
         for entry in await repository.live_entries(conn, person_id=person.id, service_ids=service_ids)
     ]
-    offered = [entry.offer_slot_id for entry in entries if entry.offer_slot_id is not None]
-    if offered:
-        await seats.lock_all(conn, slot_ids=[*offered, *(locking or [])])
     for entry in entries:
         if entry.status is StandbyStatus.WAITING:
             await repository.leave_waiting(conn, entry_id=entry.id)
             await record_entry(conn, actor, "standby.leave", entry)
-            continue
+    offers = [entry for entry in entries if entry.status is StandbyStatus.OFFERED]
+    if offers:
+        await seats.lock_all(conn, slot_ids=[*(e.offer_slot_id for e in offers if e.offer_slot_id), *(locking or [])])
+    for entry in offers:
         closed = await repository.close_offer(
             conn, entry_id=entry.id, to_status=StandbyStatus.LEFT, booking_id=None, now=now
         )

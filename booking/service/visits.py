@@ -95,6 +95,12 @@ async def record_vaccination(
         rules = await rules_of(uow, booking.service_id)
         if rules.product_id is None:
             raise NotAVaccination()
+        if booking.checked_in_at is not None and given_at < booking.checked_in_at - CLOCK_SKEW:
+            raise Invalid.field(
+                "given_at",
+                "before_the_check_in",
+                Text("Không được trước lúc check-in", "Must not be before the check-in"),
+            )
         if booking.priority_used and booking.priority_group_id is not None and booking.evidence_seen_at is None:
             group = await priority.get_group(uow, booking.priority_group_id)
             if group.needs_evidence:

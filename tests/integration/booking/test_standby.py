@@ -19,12 +19,14 @@ from tests.factories import (
     due_date_for,
     make_citizen,
     make_clinic,
+    make_dependent,
     make_group,
     make_service,
     make_slot,
     soon,
     token_for,
 )
+from tests.integration.booking.invariants import check_invariants
 from vaxbook.audit import SYSTEM
 from vaxbook.auth.models import Principal
 from vaxbook.db import UnitOfWork
@@ -294,3 +296,24 @@ async def test_a_wait_that_can_never_end_in_a_seat_is_refused(client: Client, uo
     )
     assert response.status_code == 409
     assert response.json()["type"] == "/problems/not-eligible"
+
+
+async def test_erasing_a_household_offered_a_seat_and_waiting_for_it_gives_the_seat_back(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """A parent offered the seat, their child next in line for it: erasing the account ends both waits before the
+    seat is passed on, so it goes back to everyone rather than to the child being erased with it."""
+    clinic, service, slot, holder, booking_id = await full_slot(uow, client)
+    parent, parent_self = await make_citizen(uow)
+    child = await make_dependent(uow, parent)
+    body = wait_body(service, slot, clinic_id=str(clinic.id))
+    await join(client, parent, body)
+    await join(client, parent, body | {"person_id": str(child.id)})
+    await client.post(f"/api/v1/bookings/{booking_id}/cancel", headers=token_for(holder))
+    statuses = dict(await db.fetch("SELECT person_id, status FROM standby_entries"))
+    assert statuses == {parent_self.id: "offered", child.id: "waiting"}
+    erased = await client.post("/api/v1/me/erasure", json={"confirm": True}, headers=token_for(parent))
+    assert erased.status_code == 200, erased.text
+    assert await booked(db, slot) == 0, "the seat went back to everyone"
+    assert await db.fetchval("SELECT count(*) FROM standby_entries WHERE status IN ('waiting', 'offered')") == 0
+    await check_invariants(db)

@@ -4,6 +4,7 @@ nothing; an import with an error imports nothing; a good file imports whole, and
 from __future__ import annotations
 
 import io
+import zipfile
 from datetime import date, time
 from typing import Any
 
@@ -95,7 +96,23 @@ async def test_a_row_s_every_error_is_reported_together(
         dry = await post(client, admin, "slot-templates", "t.csv", file, dry_run=True)
         assert dry.status_code == 200, dry.text
         assert sorted(e["column"] for e in dry.json()["errors"]) == sorted([*columns, "valid_from"])
+    blank_codes = csv_bytes([*columns, "valid_from"], [["", "", "x", "07:00", "08:00", "30", "5", "2027-01-04"]])
+    dry = await post(client, admin, "slot-templates", "t.csv", blank_codes, dry_run=True)
+    assert sorted(e["column"] for e in dry.json()["errors"]) == ["clinic_code", "service_code", "weekday"]
     assert await db.fetchval("SELECT count(*) FROM slot_templates") == 0
+    receipt = csv_bytes(["product_code", "lot_number", "expires_on", "doses"], [["nope", "L-1", "2027-13-01", "0"]])
+    dry = await post(client, admin, "stock-receipts", "r.csv", receipt, dry_run=True)
+    assert sorted(e["column"] for e in dry.json()["errors"]) == ["doses", "expires_on", "product_code"]
+    # a number cell of 5,000 digits (past what Python reads; openpyxl cannot write it, so it is put in by hand)
+    made = xlsx([[*columns, "valid_from"], ["TYT-A", "x", 1, "07:00", "08:00", 30, 123456789, "2027-01-04"]])
+    huge = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(made)) as before, zipfile.ZipFile(huge, "w") as after:
+        for item in before.infolist():
+            part = before.read(item.filename)
+            after.writestr(item, part.replace(b"<v>123456789</v>", b"<v>" + b"9" * 5000 + b"</v>"))
+    unreadable = await post(client, admin, "slot-templates", "t.xlsx", huge.getvalue(), dry_run=True)
+    assert unreadable.status_code == 422, unreadable.text
+    assert unreadable.json()["errors"][0]["field"] == "file"
     no_file = await client.post("/api/v1/imports/clinics", files={"dry_run": (None, "true")}, headers=admin)
     assert no_file.status_code == 422, no_file.text
     assert [(e["field"], e["code"]) for e in no_file.json()["errors"]] == [("file", "missing")]
@@ -158,7 +175,11 @@ async def test_stock_receipts_make_their_lots_and_reach_the_department_store(
         columns, [["vero-cell", "VC-01", "2027-07-31", "10", ""], ["nope", "X-1", "2027-07-31", "ba", ""]]
     )
     dry = await post(client, admin, "stock-receipts", "r2.csv", clash, dry_run=True)
-    assert [(e["row"], e["column"]) for e in dry.json()["errors"]] == [(2, "expires_on"), (3, "doses")]
+    assert [(e["row"], e["column"]) for e in dry.json()["errors"]] == [
+        (2, "expires_on"),
+        (3, "product_code"),
+        (3, "doses"),
+    ]
     template = await client.get("/api/v1/imports/stock-receipts/template", params={"format": "csv"}, headers=admin)
     assert template.content.decode("utf-8-sig").splitlines()[0] == ",".join(columns)
     xlsx_template = await client.get("/api/v1/imports/clinics/template", headers=admin)

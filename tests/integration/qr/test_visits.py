@@ -179,10 +179,17 @@ async def test_a_reaction_starts_between_the_dose_and_now(
     client: Client, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
     """Whoever reports it, a reaction's onset is refused before the dose, in the future or on a far-off day (one a
-    zone away from the calendar's ends too), naming onset_at; a few minutes' difference of a phone's clock is not."""
+    zone away from the calendar's ends too), naming onset_at; a few minutes' difference of a phone's clock is not.
+    The dose itself is not given before the check-in."""
     clinic, _, staff, citizen, booking = await checked_in(client, uow)
     lot_id = await db.fetchval("SELECT lot_id FROM clinic_stock WHERE clinic_id = $1", clinic.id)
-    given_at = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    dose = {"lot_id": str(lot_id), "injection_site": "left_arm"}
+    early = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
+    before_check_in = await client.post(
+        visit(clinic, booking, "vaccination"), json=dose | {"given_at": early}, headers=staff
+    )
+    assert [(e["field"], e["code"]) for e in before_check_in.json()["errors"]] == [("given_at", "before_the_check_in")]
+    given_at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
     given = await client.post(
         visit(clinic, booking, "vaccination"),
         json={"lot_id": str(lot_id), "injection_site": "left_arm", "given_at": given_at.isoformat()},

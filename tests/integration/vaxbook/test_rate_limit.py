@@ -37,6 +37,11 @@ async def test_one_client_address_is_limited_per_minute_but_health_checks_are_no
         assert refused.json()["type"] == "/problems/too-many-requests"
         assert 0 < int(refused.headers["retry-after"]) <= 60
         assert (await client.get("/health/ready")).status_code == 200
+        # a FHIR client is told as FHIR tells it
+        fhir = await client.get("/fhir/r4/Location")
+        assert (fhir.status_code, fhir.headers["content-type"]) == (429, "application/fhir+json")
+        assert (fhir.json()["resourceType"], fhir.json()["issue"][0]["code"]) == ("OperationOutcome", "throttled")
+        assert 0 < int(fhir.headers["retry-after"]) <= 60
 
 
 async def _exchange(client: httpx.AsyncClient) -> None:
