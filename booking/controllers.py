@@ -3,7 +3,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
@@ -66,13 +65,13 @@ from qr import service as qr_service
 from qr.schemas import CardCheck, VerifiedCard
 from vaxbook.auth.models import Principal
 from vaxbook.auth.security import PUBLIC, CallerRequest
+from vaxbook.clock import department_day
 from vaxbook.dependencies import AppSettings, CheckInWindow, Keys, UoW
 from vaxbook.errors import Unauthorized
 from vaxbook.fields import QueryDate, QueryInstant
 from vaxbook.idempotency import IdempotencyHeader, IdempotencyKey, idempotency_key
 from vaxbook.pagination import Cursor, Limit, Page, decode_time_cursor, paginate
 from vaxbook.reports import FormatParam, ReportFormat, answer, download
-from vaxbook.settings import DEFAULT_TIMEZONE
 
 Policy = NamedDependency[BookingPolicy]
 SoldOut = NamedDependency[SoldOutSlots]
@@ -185,7 +184,7 @@ class ProfileController(Controller):
         declarations, bookings, standby and draw entries, doses and reported reactions. Each export is audited."""
         now = _now()
         data = AccountExport.of(await privacy.export(uow, request.user), now=now)
-        day = now.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
+        day = department_day(now)
         return Response(
             data,
             headers={
@@ -767,7 +766,7 @@ class QualityController(Controller):
 
 def _period(date_from: date | None, date_to: date | None) -> tuple[date, date]:
     """A report's local days: by default the last eight weeks, from a Monday, up to today."""
-    today = _now().astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
+    today = department_day(_now())
     date_to = date_to or today
     return date_from or date_to - timedelta(days=date_to.weekday() + 7 * 7), date_to
 

@@ -198,6 +198,7 @@ def cccd_matches(cccd: str, *, sex: Sex, date_of_birth: date) -> bool:
     expected = _CENTURY_SEX.get((century, sex))
     return (
         len(cccd) == 12
+        and cccd.isascii()
         and cccd.isdigit()
         and expected is not None
         and int(cccd[3]) == expected

@@ -36,6 +36,7 @@ from booking.models import StandbyEntry as StandbyModel
 from clinics.models import Sex
 from priority.models import gestational_weeks
 from priority.schemas import DeclarationsOut, MyDrawEntry
+from vaxbook.clock import department_day
 from vaxbook.fields import (
     CalendarDate,
     InputModel,
@@ -56,7 +57,7 @@ def _digits_only(value: Any) -> Any:
 
 
 def _twelve_digits(value: str) -> str:
-    if len(value) != 12 or not value.isdigit():
+    if len(value) != 12 or not (value.isascii() and value.isdigit()):
         raise bilingual_error("cccd", "Số CCCD gồm đúng 12 chữ số", "A CCCD number has exactly 12 digits")
     return value
 
@@ -69,7 +70,7 @@ Email = Annotated[
 
 
 def _plausible_birth(value: date) -> date:
-    if value < date(1900, 1, 1) or value > datetime.now(UTC).date():
+    if value < date(1900, 1, 1) or value > department_day(datetime.now(UTC)):
         raise bilingual_error(
             "date_of_birth", "Ngày sinh phải từ năm 1900 đến hôm nay", "Date of birth must lie between 1900 and today"
         )

@@ -49,10 +49,10 @@ from quotas import service as quotas
 from vaxbook import audit
 from vaxbook.audit import Actor
 from vaxbook.auth.models import Principal
+from vaxbook.clock import department_day
 from vaxbook.db import Connection, Lookup, Read, UnitOfWork
 from vaxbook.errors import Conflict
 from vaxbook.i18n import Text
-from vaxbook.settings import DEFAULT_TIMEZONE
 
 SEARCH_DEFAULT_DAYS = 14
 
@@ -257,7 +257,7 @@ async def search_availability(
     limit: int,
     searcher: priority.Someone | None = None,
 ) -> list[Found]:
-    today = now.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
+    today = department_day(now)
     date_from = query.date_from or today
     date_to = query.date_to or date_from + timedelta(days=SEARCH_DEFAULT_DAYS - 1)
     check_date_range(date_from, date_to, max_days=max_days)
@@ -673,7 +673,7 @@ async def generate_slots(
         skipped = _skipped(names, SHORT_OF_DOSES, [(s.clinic_id, s.service_id, s.capacity) for s in dropped]) + (
             _skipped(names, SLOT_EXISTS, [(row[0], row[1], row[5]) for row in taken])
         )
-        first = from_date or now.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
+        first = from_date or department_day(now)
         generation = Generation(
             created=len(made) - len(dropped),
             already_made=len(not_made) - len(taken),

@@ -229,7 +229,7 @@ def to_numeric(jws: str) -> str:
 
 def from_numeric(text: str) -> str:
     digits = text.strip().removeprefix(SHC_PREFIX)
-    if not text.strip().startswith(SHC_PREFIX) or len(digits) % 2 or not digits.isdigit():
+    if not text.strip().startswith(SHC_PREFIX) or len(digits) % 2 or not (digits.isascii() and digits.isdigit()):
         raise CardMalformed()
     return "".join(chr(int(digits[i : i + 2]) + 45) for i in range(0, len(digits), 2))
 

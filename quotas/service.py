@@ -39,6 +39,7 @@ from quotas.schemas import Allocation, LotCreate, Receipt, Return, Transfer, Vac
 from vaxbook import audit
 from vaxbook.audit import Actor
 from vaxbook.auth.models import Principal
+from vaxbook.clock import department_day
 from vaxbook.db import Connection, Read, UnitOfWork
 from vaxbook.idempotency import IdempotencyKey, run_once
 from vaxbook.settings import DEFAULT_TIMEZONE
@@ -167,7 +168,7 @@ async def _from_department(conn: Connection, lot: Lot, doses: int) -> None:
 
 
 def _today(now: datetime) -> date:
-    return now.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
+    return department_day(now)
 
 
 async def _hold(conn: Connection, lot: Lot, *clinic_ids: UUID | None) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from vaxbook.settings import DEFAULT_TIMEZONE
 
 
 class Clock(Protocol):
@@ -49,3 +52,9 @@ class FixedClock:
 
     def now(self) -> datetime:
         return self.at
+
+
+def department_day(now: datetime) -> date:
+    """The day it is at the health department (Cần Thơ, DEFAULT_TIMEZONE) at `now`: what "today" means to a person
+    typing a date, seven hours ahead of UTC's."""
+    return now.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()

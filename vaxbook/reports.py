@@ -6,13 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar
-from zoneinfo import ZoneInfo
 
 from litestar import MediaType, Request, Response
 from litestar.params import QueryParameter
 
+from vaxbook.clock import department_day
 from vaxbook.fields import OutputModel
-from vaxbook.settings import DEFAULT_TIMEZONE
 from vaxbook.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, csv_bytes, xlsx_bytes
 
 
@@ -46,7 +45,7 @@ def answer(
 
 def download(name: str, header: list[str], rows: list[list[Any]], output: ReportFormat) -> Response[bytes]:
     """A report as a file to download, named after it and the day (Cần Thơ time)."""
-    day = datetime.now(UTC).astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date().isoformat()
+    day = department_day(datetime.now(UTC)).isoformat()
     if output is ReportFormat.XLSX:
         body, media_type = xlsx_bytes(name, header, rows), XLSX_MEDIA_TYPE
     else:

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
@@ -28,10 +27,10 @@ from priority.models import membership
 from priority.schemas import Declarations as DeclarationsIn
 from qr import render
 from vaxbook.auth.models import Principal, Role
+from vaxbook.clock import department_day
 from vaxbook.dependencies import AppSettings, CheckInWindow, Keys, UoW
 from vaxbook.errors import NotFound
 from vaxbook.i18n import Language
-from vaxbook.settings import DEFAULT_TIMEZONE
 from web.draws import entries_of
 from web.text import WORDS
 from web.view import (
@@ -40,6 +39,7 @@ from web.view import (
     AnyRequest,
     FormData,
     citizen_of,
+    form_number,
     household,
     language_of,
     once,
@@ -388,7 +388,7 @@ class CitizenPages(Controller):
 
         async def rate() -> bool:
             given = RatingIn.model_validate(
-                {"rating": int(data["rating"]) if data.get("rating", "").isdigit() else data.get("rating")}
+                {"rating": form_number(data.get("rating", ""))}
                 | ({"comment": data["comment"][:1000]} if data.get("comment", "").strip() else {})
             )
             await feedback.rate(
@@ -508,7 +508,7 @@ class DeclarationPages(Controller):
         declared = await people.declarations(uow, citizen, person_id)  # someone else's: 404, here first
         me, dependents = await household(uow, citizen)
         person = next(p for p in ([me] if me else []) + dependents if p.id == person_id)
-        today = datetime.now(UTC).astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
+        today = department_day(datetime.now(UTC))
         groups = []
         for group in sorted(await priority.list_groups(uow, include_inactive=False), key=lambda g: g.rank):
             window = membership(

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from litestar import Controller, Response, get, post
 from litestar.datastructures import UploadFile
@@ -36,10 +35,10 @@ from quotas.schemas import (
     Transfer,
     Waste,
 )
+from vaxbook.clock import department_day
 from vaxbook.dependencies import AppSettings, UoW
 from vaxbook.fields import OutputModel
 from vaxbook.i18n import Language
-from vaxbook.idempotency import idempotency_key
 from vaxbook.reports import ReportFormat, download
 from vaxbook.scheduler import Scheduler
 from vaxbook.settings import DEFAULT_TIMEZONE
@@ -51,8 +50,10 @@ from web.view import (
     PAGE_OPTIONS,
     AnyRequest,
     FormData,
+    form_number,
     language_of,
     local_time,
+    once,
     page,
     sign_in_first,
     staff_of,
@@ -73,7 +74,7 @@ QUALITY_WEEKS = 8
 
 
 async def _quality(uow: UoW, settings: AppSettings) -> list[ServiceQualityRow]:
-    today = datetime.now(UTC).astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
+    today = department_day(datetime.now(UTC))
     start = today - timedelta(days=today.weekday() + 7 * (QUALITY_WEEKS - 1))
     rows = await feedback.quality(uow, date_from=start, date_to=today, on_time_minutes=settings.on_time_minutes)
     return [ServiceQualityRow.of(r) for r in rows]
@@ -240,13 +241,13 @@ class DepartmentPages(Controller):
         language = language_of(request)
         model, work = MOVES[kind]
         typed: dict[str, Any] = {name: str(data.get(name, "")).strip()[:500] for name in MOVE_FIELDS if data.get(name)}
-        if str(typed.get("doses", "")).isdigit():
-            typed["doses"] = int(typed["doses"])  # a number typed in a form is still text until here
+        if "doses" in typed:
+            typed["doses"] = form_number(typed["doses"])  # a number typed in a form is still text until here
 
         async def record() -> object:
             moved = model.model_validate(typed)
             payload = moved.model_dump(mode="json")
-            key = idempotency_key(f"{staff.role.value}:{staff.id}", data.get("once") or None, f"stock.{kind}", payload)
+            key = once(staff, data, f"stock.{kind}", **payload)
             now = datetime.now(UTC)
             return await quotas.once(uow, key, settings.idempotency_hours, lambda: work(uow, staff, moved, now))
 
@@ -371,7 +372,7 @@ class DepartmentPages(Controller):
             return sign_in_first(request, staff=True)
         language = language_of(request)
         rows = await _quality(uow, settings)
-        today = datetime.now(UTC).astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
+        today = department_day(datetime.now(UTC))
         written = await feedback.comments(
             uow, staff, clinic_id=None, date_from=today - timedelta(days=7 * QUALITY_WEEKS), date_to=today
         )

@@ -23,6 +23,7 @@ from vaxbook.auth import service as auth
 from vaxbook.auth.schemas import OtpRequest, OtpVerify
 from vaxbook.auth.security import TokenIssuer
 from vaxbook.auth.service import OtpPolicy, OtpSender
+from vaxbook.clock import department_day
 from vaxbook.dependencies import AppSettings, Replica, UoW
 from vaxbook.edge import client_address
 from vaxbook.errors import TooManyRequests, Unauthorized
@@ -231,7 +232,7 @@ async def _wait_in_district(
     if not there:
         return None
     place = there[0]
-    first = day or datetime.now(UTC).date()
+    first = day or department_day(datetime.now(UTC))
     return {"service_id": str(service.id), "province": place.province, "district": place.district, "from": str(first)}
 
 

@@ -19,8 +19,8 @@ from booking.models import BookingPolicy
 from booking.schemas import AccountExport
 from booking.service import certificates, privacy, records
 from qr import render
+from vaxbook.clock import department_day
 from vaxbook.dependencies import AppSettings, Keys, UoW
-from vaxbook.settings import DEFAULT_TIMEZONE
 from web.text import WORDS
 from web.view import (
     PAGE_ERRORS,
@@ -95,7 +95,7 @@ class RecordPages(Controller):
             return sign_in_first(request)
         now = datetime.now(UTC)
         data = AccountExport.of(await privacy.export(uow, citizen), now=now)
-        day = now.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
+        day = department_day(now)
         return Response(
             data,
             headers={

@@ -3,6 +3,7 @@ in the visitor's language. No rule lives here: a page calls the same use cases a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
@@ -204,14 +205,23 @@ async def household(uow: UnitOfWork, citizen: Principal) -> tuple[Person | None,
     return me, await people.dependents(uow, citizen)
 
 
-def once(citizen: Principal, form: dict[str, str], operation: str, **payload: Any) -> IdempotencyKey | None:
+def once(caller: Principal, form: dict[str, str], operation: str, **payload: Any) -> IdempotencyKey | None:
     """The key each form carries (made when the page was drawn): a second tap on the same form replays the first
-    answer rather than acting twice."""
+    answer rather than acting twice. Anything but the UUID the page drew is no key at all."""
     try:
         key = str(UUID(form.get("once", "")))
     except ValueError:
         return None
-    return idempotency_key(f"{citizen.role.value}:{citizen.id}", key, operation, payload)
+    return idempotency_key(f"{caller.role.value}:{caller.id}", key, operation, payload)
+
+
+_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,18}")
+
+
+def form_number(text: str) -> int | str:
+    """A number typed in a form: the number its ASCII digits make (at most 18, a minus before them or not), or the
+    text as typed, for the form's model to refuse with its own words ("²" is a digit to Python, not to us)."""
+    return int(text) if _WHOLE_NUMBER.fullmatch(text) else text
 
 
 async def slot_shown(uow: UnitOfWork, slot_id: UUID, language: Language) -> tuple[dict[str, Any], Clinic]:

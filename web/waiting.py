@@ -18,6 +18,7 @@ from booking.models import BookingPolicy, StandbyEntry, StandbyNotFound, Standby
 from booking.schemas import StandbyJoin
 from booking.service import standby
 from clinics import service as clinics
+from vaxbook.clock import department_day
 from vaxbook.dependencies import UoW
 from vaxbook.errors import NotFound
 from vaxbook.fields import calendar_date
@@ -165,7 +166,7 @@ class StandbyPages(Controller):
         try:
             first = calendar_date(asked["from"])
         except ValueError:
-            first = datetime.now(UTC).date()
+            first = department_day(datetime.now(UTC))
         last = asked.get("to") or (first + timedelta(days=WAIT_DAYS)).isoformat()
         return page(
             request,

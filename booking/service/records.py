@@ -15,6 +15,7 @@ from clinics.models import check_date_range
 from quotas import service as quotas
 from vaxbook import audit
 from vaxbook.auth.models import Principal, Role
+from vaxbook.clock import department_day
 from vaxbook.db import UnitOfWork
 from vaxbook.errors import Invalid
 from vaxbook.i18n import Text
@@ -125,7 +126,7 @@ RECALL_CATCH_UP = timedelta(days=7)
 async def recall(uow: UnitOfWork, policy: BookingPolicy, *, now: datetime, batch: int = 500) -> int:
     """Tell people whose next dose became due (its interval after the last dose has passed) and who have not
     booked it; each person and dose is told once. Returns how many were told now. (Run daily.)"""
-    today = now.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
+    today = department_day(now)
     told = 0
     after: tuple[date, UUID, UUID] | None = None
     while True:

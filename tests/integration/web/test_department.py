@@ -91,18 +91,28 @@ async def test_the_department_sees_its_stock_as_charts_downloads_the_reports_and
         data={"lot_id": str(lot.id), "clinic_id": str(other.id), "doses": "101", "_csrf_token": csrf_of(stock)},
     )
     assert 'role="alert"' in too_many.text
-    not_a_number = await client.post(
-        "/department/stock/allocate",
-        data={"lot_id": str(lot.id), "clinic_id": str(other.id), "doses": "ba", "_csrf_token": csrf_of(stock)},
+    # not a number: a word, digits only to Python (superscripts, Arabic-Indic), past what Python reads, below zero
+    for typed in ("ba", "²", "٣٠", "9" * 5000, "-1"):
+        not_a_number = await client.post(
+            "/department/stock/allocate",
+            data={"lot_id": str(lot.id), "clinic_id": str(other.id), "doses": typed, "_csrf_token": csrf_of(stock)},
+        )
+        assert (not_a_number.status_code, not_a_number.headers["content-type"]) == (200, "text/html; charset=utf-8")
+        assert 'role="alert"' in not_a_number.text
+    # a form's key that is not the one the page drew is no key (not a 500 from the database's check on keys)
+    odd_key = await client.post(
+        "/department/stock/receive",
+        data={"lot_id": str(lot.id), "doses": "1", "once": "x" * 300, "_csrf_token": csrf_of(stock)},
     )
-    assert 'role="alert"' in not_a_number.text
+    assert WORDS["moved_receive"].vi in odd_key.text
+    assert await db.fetchval("SELECT doses FROM department_stock WHERE lot_id = $1", lot.id) == 101
     allocated = await client.post(
         "/department/stock/allocate",
         data={"lot_id": str(lot.id), "clinic_id": str(other.id), "doses": "30", "_csrf_token": csrf_of(stock)},
     )
     assert WORDS["moved_allocate"].vi in allocated.text
     assert await db.fetchval("SELECT doses FROM clinic_stock WHERE clinic_id = $1", other.id) == 30
-    assert await db.fetchval("SELECT doses FROM department_stock WHERE lot_id = $1", lot.id) == 70
+    assert await db.fetchval("SELECT doses FROM department_stock WHERE lot_id = $1", lot.id) == 71
 
 
 async def test_only_the_department_opens_its_pages(client: httpx.AsyncClient, uow: UnitOfWork) -> None:

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import types
 import typing
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from pydantic import AwareDatetime, BaseModel, ValidationError
+from pydantic import AwareDatetime, BaseModel, TypeAdapter, ValidationError
 
+from booking.schemas import BirthDate
 from vaxbook.app import create_app
+from vaxbook.clock import department_day
 from vaxbook.fields import QueryDate, QueryInstant, calendar_date, query_instant
 from vaxbook.settings import Settings
 
@@ -118,3 +120,16 @@ def test_a_query_instant_needs_its_zone_and_a_day_in_our_years() -> None:
     for text in FAR_OFF_INSTANTS[:2]:
         with pytest.raises(ValueError, match="Dates must lie between"):
             query_instant(text)
+
+
+def test_today_is_the_department_s_day() -> None:
+    """Between midnight and 07:00 in Cần Thơ, UTC still has yesterday: "today" is the department's day."""
+    assert department_day(datetime(2026, 11, 30, 16, 59, tzinfo=UTC)) == date(2026, 11, 30)
+    assert department_day(datetime(2026, 11, 30, 17, 0, tzinfo=UTC)) == date(2026, 12, 1)
+
+
+def test_a_child_born_today_in_can_tho_may_be_registered() -> None:
+    today = department_day(datetime.now(UTC))
+    assert TypeAdapter(BirthDate).validate_python(today) == today
+    with pytest.raises(ValidationError):
+        TypeAdapter(BirthDate).validate_python(today + timedelta(days=1))
