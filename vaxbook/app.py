@@ -119,6 +119,7 @@ from web.door import DoorPages, StaffSignIn
 from web.draws import DrawPages
 from web.pages import PageController, SignInController
 from web.records import RecordPages
+from web.view import problem_page
 from web.waiting import StandbyPages
 
 OPENAPI_PATH = "/schema"
@@ -398,7 +399,12 @@ def create_app(
         ),
     )
     app = Litestar.from_config(auth.on_app_init(config))
-    app.state[PROBLEM_FORMATS] = {"/fhir/": fhir_outcome}
+    # FHIR's clients read an OperationOutcome, programs problem+json, and a browser on any other path a page
+    app.state[PROBLEM_FORMATS] = {
+        "/fhir/": fhir_outcome,
+        **dict.fromkeys([API_PREFIX, "/health/", "/metrics", OPENAPI_PATH, f"{STATIC_PATH}/", "/.well-known/"]),
+        "/": problem_page,
+    }
     # Outside Litestar's own routing, so that unknown paths and refused tokens get a request id too.
     # Outermost, the proxy's word on the caller's address and scheme, believed from VAXBOOK_TRUSTED_PROXIES only.
     inner: Any = RequestContextMiddleware(app.asgi_handler)

@@ -117,8 +117,8 @@ _ENUM_MEMBER = re.compile(r"""<\w+(?:\.\w+)*: ('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)
 
 
 PROBLEM_FORMATS = "problem_formats"
-"""The app's state key of the paths whose problems are written in another format than problem+json (FHIR's
-OperationOutcome under /fhir/): path prefix to ProblemFormat."""
+"""The app's state key of the formats problems are written in, by path prefix (the first that matches): a
+ProblemFormat (FHIR's OperationOutcome under /fhir/, a page under /), or None for problem+json (the API)."""
 
 
 class Problem(ProblemDetailsException):
@@ -212,7 +212,7 @@ ProblemFormat = Callable[[Problem, Request[Any, Any, Any]], Response[Any]]
 
 def _format_of(scope: Scope) -> ProblemFormat | None:
     app = scope.get("app")  # none for a bare ASGI app (a middleware's own tests)
-    formats: dict[str, ProblemFormat] = app.state.get(PROBLEM_FORMATS, {}) if app is not None else {}
+    formats: dict[str, ProblemFormat | None] = app.state.get(PROBLEM_FORMATS, {}) if app is not None else {}
     return next((render for prefix, render in formats.items() if scope["path"].startswith(prefix)), None)
 
 

@@ -32,7 +32,7 @@ from vaxbook.errors import DomainError, Forbidden, NotFound
 from vaxbook.i18n import Language, negotiate
 from vaxbook.idempotency import IdempotencyKey, idempotency_key
 from vaxbook.policy import rule_for
-from vaxbook.problems import field_errors_of
+from vaxbook.problems import Problem, field_errors_of
 from web.text import WORDS
 
 LANGUAGE_COOKIE = "lang"
@@ -194,6 +194,19 @@ def refusal_page(request: AnyRequest, refused: DomainError) -> Response[Any]:
 
 
 PAGE_ERRORS: ExceptionHandlersMap = {DomainError: refusal_page}
+
+
+def problem_page(problem: Problem, request: AnyRequest) -> Response[Any]:
+    """A refusal no page said itself (a form whose CSRF token is refused, a query the route cannot read, an address
+    that is no page): said on a page in the visitor's language, with its status (the app's problem format for the
+    pages' paths, vaxbook.problems)."""
+    language = language_of(request)
+    said = (problem.localized_detail or problem.localized_title).in_(language)
+    fields = "; ".join(f"{e.field}: {e.message.in_(language)}" for e in problem.field_errors if e.field)
+    shown = page(request, "message.html.j2", message=f"{said} ({fields})" if fields else said)
+    shown.status_code = problem.status_code
+    shown.headers.update(problem.headers or {})
+    return shown
 
 
 async def household(uow: UnitOfWork, citizen: Principal) -> tuple[Person | None, list[Person]]:

@@ -170,6 +170,20 @@ async def test_forms_without_their_csrf_token_are_refused_and_the_api_ignores_th
     forged = await client.post("/signin", data={"phone": "0912 345 678"})
     assert forged.status_code == 403
     assert otp_sender.sent == 0
+    # a refusal no page says itself is said on a page too, in the language the visitor chose
+    client.cookies.set("lang", "en")
+    for method, path, data, status in [
+        ("POST", "/signin", {"phone": "0912 345 678", "_csrf_token": "forged"}, 403),
+        ("GET", "/search?service=%00", None, 422),
+        ("GET", "/me/bookings/not-a-booking", None, 404),
+        ("GET", "/no-such-page", None, 404),
+    ]:
+        refused = await client.request(method, path, data=data)
+        assert (refused.status_code, refused.headers["content-type"]) == (status, "text/html; charset=utf-8"), path
+        assert refused.headers["content-language"] == "en", path
+        assert "<html" in refused.text
+    client.cookies.delete("lang")
+    assert otp_sender.sent == 0
     principal_token = "not-a-session"
     assert (await client.get("/api/v1/bookings", headers={"Cookie": f"session={principal_token}"})).status_code == 401
     assert (await client.get("/me", headers={"Cookie": "session=forged.token.value"})).status_code == 303
