@@ -296,17 +296,28 @@ async def book(
             raise LongWay()  # a draw's turn, a held-back seat to claim, or a caller's transaction to join
         return await book_in_one_statement(uow, principal, policy, screened, now=now, idempotency=idempotency)
 
-    return await run_once(
-        uow,
-        idempotency,
-        work,
-        encode=encode,
-        decode=decode,
-        keep_hours=policy.idempotency_hours,
-        screen=screen_booking,
-        count=None if through_draw else count,  # a draw's turn is the draw's doing, not an attempt of the person's
-        in_one_statement=in_one_statement,
-    )
+    try:
+        return await run_once(
+            uow,
+            idempotency,
+            work,
+            encode=encode,
+            decode=decode,
+            keep_hours=policy.idempotency_hours,
+            screen=screen_booking,
+            count=None if through_draw else count,  # a draw's turn is the draw's doing, not an attempt of the person's
+            in_one_statement=in_one_statement,
+        )
+    except AlreadyBooked:
+        # The same booking asked for twice at once (a double tap, a retry while the first still ran): the one that
+        # got the seat is the other's answer too, as it is to a retry that comes after.
+        if screened is None or uow.holds_connection:
+            raise
+        async with uow.reads() as conn:
+            held = await repository.active_booking_in_slot(conn, person_id=screened.person.id, slot_id=slot_id)
+        if held is None:
+            raise
+        return held
 
 
 async def book_in_one_statement(

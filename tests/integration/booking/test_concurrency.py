@@ -140,3 +140,27 @@ async def test_a_reschedule_racing_for_the_last_seat_moves_or_stays(
         assert await db.fetchval("SELECT booked FROM slots WHERE id = $1", last_seat.id) == 1
         assert await db.fetchval("SELECT booked FROM slots WHERE id = $1", home.id) == (0 if moved else 1)
         await check_invariants(db)
+
+
+async def test_the_same_booking_pressed_twenty_times_at_once_is_one_booking_answered_to_each(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """A double tap, or a phone retrying while the first request still runs, with no Idempotency-Key: each press is
+    answered 201 with the one booking (as a press after it would be), and none counts against the attempt limit,
+    so the person can still move it."""
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=5, starts_at=soon(30))
+    later = await make_slot(uow, clinic, service, capacity=5, starts_at=soon(60))
+    citizen, _ = await make_citizen(uow)
+    headers = token_for(citizen)
+    answers = await asyncio.gather(
+        *(client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=headers) for _ in range(20))
+    )
+    assert Counter(a.status_code for a in answers) == {201: 20}, [a.text for a in answers if a.status_code != 201]
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert await db.fetchval("SELECT booked FROM slots WHERE id = $1", slot.id) == 1
+    moved = await client.post(
+        f"/api/v1/bookings/{answers[0].json()['id']}/reschedule", json={"slot_id": str(later.id)}, headers=headers
+    )
+    assert moved.status_code == 201, moved.text
+    await check_invariants(db)
