@@ -537,6 +537,13 @@ class NotCheckedIn(Conflict):
     title = Text("Lịch hẹn chưa check-in", "The booking has not been checked in")
 
 
+class AlreadyRecorded(Conflict):
+    slug = "already-recorded"
+    title = Text(
+        "Mũi tiêm hoặc lần khám của lịch hẹn này đã được ghi nhận", "This booking's dose or visit is already recorded"
+    )
+
+
 class EvidenceRequired(Conflict):
     slug = "evidence-required"
     title = Text(

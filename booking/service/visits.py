@@ -11,6 +11,7 @@ from booking import repository
 from booking.models import (
     OBSERVATION,
     AdverseEvent,
+    AlreadyRecorded,
     Booking,
     BookingNotFound,
     BookingPolicy,
@@ -29,7 +30,7 @@ from quotas import service as quotas
 from vaxbook import audit
 from vaxbook.auth.models import Principal, Role
 from vaxbook.db import Connection, UnitOfWork
-from vaxbook.errors import Invalid
+from vaxbook.errors import DomainError, Invalid
 from vaxbook.i18n import Text
 
 # a dose recorded after the fact: the same day's work, not last month's
@@ -44,6 +45,13 @@ async def _at_clinic(conn: Connection, principal: Principal, clinic_id: UUID, bo
     if booking is None or booking.clinic_id != clinic_id:
         raise BookingNotFound()
     return booking
+
+
+async def _why_not_checked_in(conn: Connection, booking_id: UUID) -> DomainError:
+    """Why a change a checked-in booking takes found it otherwise (read again: another request may have changed it
+    meanwhile, a nurse's second tap): its dose or visit recorded already, or no check-in (yet, or any more)."""
+    now = await repository.get_booking(conn, booking_id=booking_id)
+    return AlreadyRecorded() if now is not None and now.status is BookingStatus.COMPLETED else NotCheckedIn()
 
 
 async def confirm_evidence(
@@ -63,21 +71,21 @@ async def confirm_evidence(
                 conn, booking_id=booking.id, clinic_id=clinic_id, staff_id=principal.id, now=now
             )
             if seen_now is None:
-                raise NotCheckedIn()
+                raise await _why_not_checked_in(conn, booking.id)
             await record_booking(conn, principal, "booking.evidence_seen", seen_now)
             return seen_now
         if not booking.priority_used:
             # the group gave this booking nothing: without its evidence the person is simply not counted in it
             ungrouped = await repository.drop_group(conn, booking_id=booking.id, clinic_id=clinic_id)
             if ungrouped is None:
-                raise NotCheckedIn()
+                raise await _why_not_checked_in(conn, booking.id)
             await record_booking(conn, principal, "booking.group_not_evidenced", ungrouped)
             return ungrouped
         refused = await repository.change_checked_in(
             conn, booking_id=booking.id, clinic_id=clinic_id, to_status=BookingStatus.NOT_ELIGIBLE
         )
         if refused is None:
-            raise NotCheckedIn()
+            raise await _why_not_checked_in(conn, booking.id)
         await repository.release_active_place(conn, person_id=booking.person_id)
         await free_seat(uow, booking, policy=policy, now=now)
         await record_booking(conn, principal, "booking.not_eligible", refused)
@@ -110,7 +118,7 @@ async def record_vaccination(
             conn, booking_id=booking.id, clinic_id=clinic_id, to_status=BookingStatus.COMPLETED
         )
         if completed is None:
-            raise NotCheckedIn()
+            raise await _why_not_checked_in(conn, booking.id)
         await repository.release_active_place(conn, person_id=booking.person_id)
         await quotas.administer(
             uow,
@@ -146,7 +154,7 @@ async def record_attendance(uow: UnitOfWork, principal: Principal, *, clinic_id:
             conn, booking_id=booking.id, clinic_id=clinic_id, to_status=BookingStatus.COMPLETED
         )
         if attended is None:
-            raise NotCheckedIn()
+            raise await _why_not_checked_in(conn, booking.id)
         await repository.release_active_place(conn, person_id=booking.person_id)
         await record_booking(conn, principal, "booking.attended", attended)
     return attended
@@ -214,7 +222,7 @@ async def record_no_dose(uow: UnitOfWork, principal: Principal, *, clinic_id: UU
             conn, booking_id=booking.id, clinic_id=clinic_id, to_status=BookingStatus.NO_SHOW
         )
         if ended is None:
-            raise NotCheckedIn()
+            raise await _why_not_checked_in(conn, booking.id)
         await repository.release_active_place(conn, person_id=booking.person_id)
         await record_booking(conn, principal, "booking.no_dose", ended)
     return ended
