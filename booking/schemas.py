@@ -354,8 +354,16 @@ class PersonSearch(InputModel):
         return cccd
 
 
-def _upper_code(value: object) -> object:
-    return value.strip().upper() if isinstance(value, str) else value
+_MISREAD = str.maketrans({"O": "0", "I": "1", "L": "1", " ": None, "-": None})
+
+
+def _booking_code(value: object) -> object:
+    """A booking code as a nurse types it from a slip or a phone: any case, with or without its dash or spaces, and
+    the letters Crockford's alphabet leaves out read as the digits they look like (O as 0, I and L as 1)."""
+    if not isinstance(value, str):
+        return value
+    typed = value.upper().translate(_MISREAD)
+    return f"{typed[:4]}-{typed[4:]}" if len(typed) == 8 else value.strip().upper()
 
 
 class CheckInRequest(InputModel):
@@ -366,7 +374,7 @@ class CheckInRequest(InputModel):
     cccd_last4: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")] | None = None
     date_of_birth: BirthDate | None = None
     code: (
-        Annotated[str, BeforeValidator(_upper_code), StringConstraints(pattern=r"^[0-9A-Z]{4}-[0-9A-Z]{4}$")] | None
+        Annotated[str, BeforeValidator(_booking_code), StringConstraints(pattern=r"^[0-9A-Z]{4}-[0-9A-Z]{4}$")] | None
     ) = Field(default=None, validate_default=True)
 
     @field_validator("code")
