@@ -117,3 +117,14 @@ class Busy(DomainError):
 
     def __init__(self) -> None:
         super().__init__(headers={"Retry-After": "1"})
+
+
+def domain_errors() -> list[type[DomainError]]:
+    """Every kind of refusal the domains define, however deep its class."""
+    found: list[type[DomainError]] = []
+    todo: list[type[DomainError]] = [DomainError]
+    while todo:
+        error = todo.pop()
+        found.append(error)
+        todo += error.__subclasses__()
+    return found

@@ -13,7 +13,7 @@ from litestar.openapi.spec import OpenAPIFormat, OpenAPIType, Schema
 from litestar.plugins import OpenAPISchemaPlugin
 from litestar.typing import FieldDefinition
 
-from vaxbook.errors import DomainError
+from vaxbook.errors import domain_errors
 from vaxbook.fields import EARLIEST_DATE, LATEST_DATE, PatchModel, QueryDate, QueryInstant
 from vaxbook.policy import Scope, rule_for
 from vaxbook.problems import HTTP_PROBLEMS, PROBLEM_TYPE_PREFIX
@@ -110,11 +110,7 @@ def _describe(path: str, method: str, operation: dict[str, Any]) -> None:
 
 def problem_types() -> list[str]:
     """Every problem type the API answers with: each domain error's, and those of what Litestar itself refuses."""
-    found, todo = set(), [DomainError]
-    while todo:
-        error = todo.pop()
-        found.add(error.slug)
-        todo += error.__subclasses__()
+    found = {error.slug for error in domain_errors()}
     found |= {slug for slug, _ in HTTP_PROBLEMS.values()} | {"http-error"}
     return sorted(PROBLEM_TYPE_PREFIX + slug for slug in found)
 

@@ -11,6 +11,7 @@ from typing import Any
 from litestar import Controller, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
@@ -216,7 +217,7 @@ class DepartmentPages(Controller):
         if staff is None:
             return sign_in_first(request, staff=True)
         if name not in REPORTS or kind not in ("csv", "xlsx"):
-            return Response(b"", status_code=404)
+            raise NotFoundException()  # said on a page, as any address that is no page
         model, rows = await _report_rows(uow, settings, name)
         table = [list(r.model_dump(mode="json").values()) for r in rows]
         return download(name, list(model.model_fields), table, ReportFormat(kind))

@@ -18,6 +18,7 @@ from clinics import service as clinics
 from priority import service as priority
 from priority.models import DrawEntryRecord, lottery_key
 from vaxbook.dependencies import UoW
+from vaxbook.errors import domain_errors
 from vaxbook.i18n import Language
 from web.text import WORDS
 from web.view import (
@@ -58,6 +59,9 @@ async def entries_of(uow: UoW, account_id: UUID, names: dict[UUID, str], languag
 
 def _outcome(entry: DrawEntryRecord, language: Language) -> str:
     said_ = WORDS[f"draw_{entry.outcome.value}"].in_(language)
+    why = next((error.title for error in domain_errors() if error.slug == entry.refusal), None)
+    if why is not None:  # a refused turn says why: not eligible, already on a standby list, …
+        said_ = f"{said_}: {why.in_(language)}"
     return f"{said_} (#{entry.position})" if entry.position else said_
 
 

@@ -363,7 +363,7 @@ WORDS: dict[str, Text] = {
     "draw_drawn": Text("Đã bốc thăm, đang xếp chỗ", "Drawn, seats being given"),
     "draw_booked": Text("Trúng: đã có lịch hẹn", "Won: booked"),
     "draw_waiting": Text("Hết chỗ: đã vào danh sách chờ", "No seat left: on the standby list"),
-    "draw_refused": Text("Không đặt được khi đến lượt", "Could not book at its turn"),
+    "draw_refused": Text("Không được xếp chỗ khi đến lượt", "Given no seat and no place in line at its turn"),
     "draw_result_title": Text("Kết quả bốc thăm", "Draw result"),
     "draw_held": Text("Đã bốc thăm lúc {when}.", "Drawn at {when}."),
     "draw_not_yet": Text("Chưa bốc thăm; đóng đăng ký lúc {when}.", "Not drawn yet; entries close at {when}."),

@@ -68,7 +68,9 @@ async def test_the_department_sees_its_stock_as_charts_downloads_the_reports_and
     assert dict(zip(header, rows[0], strict=True))["remaining"] == 40
     csv = await client.get("/department/reports/csv/priority-uptake")
     assert csv.content.startswith(b"\xef\xbb\xbf")
-    assert (await client.get("/department/reports/pdf/stock")).status_code == 404
+    for missing in ("/department/reports/pdf/stock", "/department/reports/csv/bogus"):
+        not_there = await client.get(missing)
+        assert (not_there.status_code, not_there.headers["content-type"]) == (404, "text/html; charset=utf-8")
 
     # the stock forms: a refusal is said; a second click of the same form moves nothing twice
     stock = await client.get("/department/stock")
