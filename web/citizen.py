@@ -164,10 +164,12 @@ async def move_booking(
         slot_id = UUID(form.get("slot_id", ""))
     except ValueError:
         return await move_page(request, uow, settings, principal, booking_id, base=base, message=None)
+    # the form's own key: pressing it again (or back, then again) replays the move's first answer, not a refusal
+    key = once(principal, form, "bookings.move", booking_id=str(booking_id), slot_id=str(slot_id))
     moved, wrong = await submitted(
         language_of(request),
         lambda: bookings.move(
-            uow, principal, policy, booking_id=booking_id, slot_id=slot_id, now=datetime.now(UTC), idempotency=None
+            uow, principal, policy, booking_id=booking_id, slot_id=slot_id, now=datetime.now(UTC), idempotency=key
         ),
     )
     if moved is None:
@@ -359,23 +361,11 @@ class CitizenPages(Controller):
             return sign_in_first(request)
         language = language_of(request)
         booking = await bookings.get(uow, citizen, booking_id)
-        me, dependents = await household(uow, citizen)
-        person = next((p.full_name for p in ([me] if me else []) + dependents if p.id == booking.person_id), "")
         qr = None
         if booking.active:
             text = await checkin.appointment_qr(uow, citizen, keys, booking_id=booking.id, window=checkin_window)
             qr = inline_qr(await render.drawn(text, "svg", card=False), WORDS["qr_label"].in_(language))
-        done = booking.status is BookingStatus.COMPLETED
-        rated = await feedback.rating_of(uow, citizen, booking.id) if done else None
-        return page(
-            request,
-            "citizen/slip.html.j2",
-            slip=slip_of(booking, person, language),
-            qr=qr,
-            can_rate=done and rated is None,
-            rated=rated,
-            wrong={},
-        )
+        return await _slip_page(request, uow, citizen, booking, qr=qr, wrong={})
 
     @post("/me/bookings/{booking_id:uuid}/rating", status_code=HTTP_200_OK)
     async def rate(
@@ -400,16 +390,7 @@ class CitizenPages(Controller):
         if done:
             return to(f"/me/bookings/{booking_id}")
         booking = await bookings.get(uow, citizen, booking_id)
-        return page(
-            request,
-            "citizen/slip.html.j2",
-            slip=slip_of(booking, "", language_of(request)),
-            qr=None,
-            can_rate=True,
-            rated=None,
-            wrong=wrong,
-            back=f"/me/bookings/{booking_id}",
-        )
+        return await _slip_page(request, uow, citizen, booking, qr=None, wrong=wrong, back=f"/me/bookings/{booking_id}")
 
     @get("/me/bookings/{booking_id:uuid}/move")
     async def move_form(
@@ -530,3 +511,31 @@ class DeclarationPages(Controller):
             groups=groups,
             back=f"/me/people/{person_id}/declarations",
         )
+
+
+async def _slip_page(
+    request: AnyRequest,
+    uow: UoW,
+    citizen: Principal,
+    booking: Booking,
+    *,
+    qr: str | None,
+    wrong: dict[str, str],
+    back: str | None = None,
+) -> Template:
+    """A booking's slip: whom it is for, its QR while it stands, and once done its rating (or the form to give one,
+    until it is given)."""
+    me, dependents = await household(uow, citizen)
+    person = next((p.full_name for p in ([me] if me else []) + dependents if p.id == booking.person_id), "")
+    done = booking.status is BookingStatus.COMPLETED
+    rated = await feedback.rating_of(uow, citizen, booking.id) if done else None
+    return page(
+        request,
+        "citizen/slip.html.j2",
+        back=back,
+        slip=slip_of(booking, person, language_of(request)),
+        qr=qr,
+        can_rate=done and rated is None,
+        rated=rated,
+        wrong=wrong,
+    )

@@ -478,14 +478,16 @@ async def test_a_citizen_moves_a_booking_to_another_slot_of_the_same_service(
     choices = await client.get(f"/me/bookings/{booked['id']}/move")
     assert f'value="{later.id}"' in choices.text
     assert f'value="{first.id}"' not in choices.text, "not the slot it is in"
-    moved = await client.post(
-        f"/me/bookings/{booked['id']}/move", data={"slot_id": str(later.id), "_csrf_token": csrf_of(choices)}
-    )
+    chosen = {"slot_id": str(later.id), "once": once_of(choices), "_csrf_token": csrf_of(choices)}
+    moved = await client.post(f"/me/bookings/{booked['id']}/move", data=chosen)
     assert moved.status_code == 303
     now = (await client.get("/api/v1/bookings", headers=bearer)).json()["items"]
     assert {(b["slot_id"], b["status"]) for b in now} == {(str(first.id), "moved"), (str(later.id), "booked")}
     new = next(b for b in now if b["status"] == "booked")
     assert moved.headers["location"] == f"/me/bookings/{new['id']}"
+    # back, and the same button again: the first answer, not a refusal beside the old booking's move buttons
+    replayed = await client.post(f"/me/bookings/{booked['id']}/move", data=chosen)
+    assert (replayed.status_code, replayed.headers["location"]) == (303, f"/me/bookings/{new['id']}")
     stale = await client.post(
         f"/me/bookings/{booked['id']}/move", data={"slot_id": str(first.id), "_csrf_token": csrf_of(choices)}
     )
