@@ -42,6 +42,11 @@ async def test_one_client_address_is_limited_per_minute_but_health_checks_are_no
         assert (fhir.status_code, fhir.headers["content-type"]) == (429, "application/fhir+json")
         assert (fhir.json()["resourceType"], fhir.json()["issue"][0]["code"]) == ("OperationOutcome", "throttled")
         assert 0 < int(fhir.headers["retry-after"]) <= 60
+        # and a browser as a page tells it, in the visitor's language
+        shown = await client.get("/", headers={"Accept-Language": "en"})
+        assert (shown.status_code, shown.headers["content-type"]) == (429, "text/html; charset=utf-8")
+        assert (shown.headers["content-language"], "<html" in shown.text) == ("en", True)
+        assert 0 < int(shown.headers["retry-after"]) <= 60
 
 
 async def _exchange(client: httpx.AsyncClient) -> None:
