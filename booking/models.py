@@ -365,7 +365,6 @@ class AlreadyBooked(Conflict):
     title = Text(
         "Người này đã có lịch hẹn cho dịch vụ và mũi tiêm này", "This person already has a booking for this service"
     )
-    counts_as_attempt = False  # a read tells it first; the write meets it only when the same person books twice at once
 
 
 class TooManyActiveBookings(Conflict):

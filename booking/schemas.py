@@ -362,7 +362,7 @@ def _booking_code(value: object) -> object:
     the letters Crockford's alphabet leaves out read as the digits they look like (O as 0, I and L as 1)."""
     if not isinstance(value, str):
         return value
-    typed = value.upper().translate(_MISREAD)
+    typed = "".join(value.split()).upper().translate(_MISREAD)
     return f"{typed[:4]}-{typed[4:]}" if len(typed) == 8 else value.strip().upper()
 
 

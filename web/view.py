@@ -63,7 +63,7 @@ def page(request: AnyRequest, name: str, *, back: str | None = None, **context: 
     """A whole page in the visitor's language. `back`: where the language switch returns to when this page answers
     a form (a POST route cannot be fetched again); else this page's own address."""
     language = language_of(request)
-    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    here = _here(request)
     claims = _claims(request)
     return Template(
         template_name=name,
@@ -141,8 +141,14 @@ def to(path: str, *, cookies: list[Cookie] | None = None) -> Redirect:
 
 
 def sign_in_first(request: AnyRequest, *, staff: bool = False) -> Redirect:
-    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return to(f"{'/staff/signin' if staff else '/signin'}?next={here}")
+    return to(f"{'/staff/signin' if staff else '/signin'}?next={_here(request)}")
+
+
+def _here(request: AnyRequest) -> str:
+    """This page's own address, path and query, as the request named it (not through the Host header, which a
+    refusal of any request, however odd, must not depend on)."""
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    return request.scope["path"] + (f"?{query}" if query else "")
 
 
 def said(error: DomainError, language: Language) -> str:

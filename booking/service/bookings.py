@@ -262,7 +262,26 @@ async def book(
         assert screened is not None
         await count_attempt(conn, policy, attempt_scope(principal, screened.person.id))
 
+    async def held_instead(refused: AlreadyBooked) -> Booking:
+        """The same booking asked for twice at once (a double tap, a retry while the first still ran): the one that
+        got the seat is the other's answer too, as it is to a retry that comes after, and no attempt is counted.
+        Any other booking the person holds refuses as it did."""
+        assert screened is not None
+        if uow.holds_connection:  # a caller's transaction (a draw's turn) cannot read past the refusal
+            raise refused
+        async with uow.reads() as conn:
+            held = await repository.active_booking_in_slot(conn, person_id=screened.person.id, slot_id=slot_id)
+        if held is None:
+            raise refused
+        return held
+
     async def work() -> Booking:
+        try:
+            return await write_in_a_transaction()
+        except AlreadyBooked as refused:
+            return await held_instead(refused)
+
+    async def write_in_a_transaction() -> Booking:
         assert screened is not None
         slot, person = screened.slot, screened.person
         async with uow.transaction() as conn:
@@ -294,30 +313,22 @@ async def book(
         assert screened is not None
         if through_draw or any(r.left for r in screened.seat_plan.usable) or uow.holds_connection:
             raise LongWay()  # a draw's turn, a held-back seat to claim, or a caller's transaction to join
-        return await book_in_one_statement(uow, principal, policy, screened, now=now, idempotency=idempotency)
+        try:
+            return await book_in_one_statement(uow, principal, policy, screened, now=now, idempotency=idempotency)
+        except AlreadyBooked as refused:
+            return await held_instead(refused)
 
-    try:
-        return await run_once(
-            uow,
-            idempotency,
-            work,
-            encode=encode,
-            decode=decode,
-            keep_hours=policy.idempotency_hours,
-            screen=screen_booking,
-            count=None if through_draw else count,  # a draw's turn is the draw's doing, not an attempt of the person's
-            in_one_statement=in_one_statement,
-        )
-    except AlreadyBooked:
-        # The same booking asked for twice at once (a double tap, a retry while the first still ran): the one that
-        # got the seat is the other's answer too, as it is to a retry that comes after.
-        if screened is None or uow.holds_connection:
-            raise
-        async with uow.reads() as conn:
-            held = await repository.active_booking_in_slot(conn, person_id=screened.person.id, slot_id=slot_id)
-        if held is None:
-            raise
-        return held
+    return await run_once(
+        uow,
+        idempotency,
+        work,
+        encode=encode,
+        decode=decode,
+        keep_hours=policy.idempotency_hours,
+        screen=screen_booking,
+        count=None if through_draw else count,  # a draw's turn is the draw's doing, not an attempt of the person's
+        in_one_statement=in_one_statement,
+    )
 
 
 async def book_in_one_statement(

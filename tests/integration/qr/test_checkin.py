@@ -225,7 +225,7 @@ async def test_without_a_qr_the_code_and_the_cccds_last_digits_check_in(
     )
     assert (wrong.status_code, wrong.json()["type"]) == (404, "/problems/no-such-appointment")
     # typed as a nurse types it: lower case, no dash, spaces, a 0 read as O and a 1 as I or L (the alphabet has none)
-    typed = " ".join(booking["code"].lower().replace("-", "")).replace("0", "o").replace("1", "l")
+    typed = " ".join(booking["code"].lower().replace("-", "")).replace("0", "o").replace("1", "l") + "\t\n"
     done = await check_in(client, staff, clinic.id, code=typed, cccd_last4=cccd[-4:])
     assert done.status_code == 200, (typed, done.text)
     assert done.json()["booking"]["id"] == booking["id"]

@@ -182,6 +182,9 @@ async def test_forms_without_their_csrf_token_are_refused_and_the_api_ignores_th
         assert (refused.status_code, refused.headers["content-type"]) == (status, "text/html; charset=utf-8"), path
         assert refused.headers["content-language"] == "en", path
         assert "<html" in refused.text
+    # whatever the Host header says, the page says its refusal (its own address is the request's path)
+    odd_host = await client.get("/no-such-page", headers={"Host": "x:99999999"})
+    assert (odd_host.status_code, odd_host.headers["content-type"]) == (404, "text/html; charset=utf-8")
     client.cookies.delete("lang")
     assert otp_sender.sent == 0
     principal_token = "not-a-session"
@@ -488,6 +491,14 @@ async def test_a_citizen_moves_a_booking_to_another_slot_of_the_same_service(
     # back, and the same button again: the first answer, not a refusal beside the old booking's move buttons
     replayed = await client.post(f"/me/bookings/{booked['id']}/move", data=chosen)
     assert (replayed.status_code, replayed.headers["location"]) == (303, f"/me/bookings/{new['id']}")
+    # back, and another of the page's slots: said as the booking stands (moved), not as a key used twice
+    other = await client.post(f"/me/bookings/{booked['id']}/move", data=chosen | {"slot_id": str(first.id)})
+    assert 'role="alert"' in other.text
+    assert "Idempotency-Key" not in other.text
+    # a page drawn before any form's token was made (an address that is no page) offers no sign-out that would fail
+    assert 'action="/signout"' in choices.text
+    nowhere = await client.get("/no-such-page")
+    assert (nowhere.status_code, 'action="/signout"' in nowhere.text) == (404, False)
     stale = await client.post(
         f"/me/bookings/{booked['id']}/move", data={"slot_id": str(first.id), "_csrf_token": csrf_of(choices)}
     )
