@@ -35,7 +35,6 @@ from vaxbook.idempotency import IdempotencyKey, KeyReused
 from web.draws import entries_of
 from web.text import WORDS
 from web.view import (
-    PAGE_ERRORS,
     PAGE_OPTIONS,
     AnyRequest,
     FormData,
@@ -198,7 +197,6 @@ def inline_qr(svg: bytes, label: str) -> str:
 class CitizenPages(Controller):
     include_in_schema = False
     opt = PAGE_OPTIONS
-    exception_handlers = PAGE_ERRORS
 
     @get("/me")
     async def home(self, request: AnyRequest, uow: UoW) -> Template | Redirect:
@@ -441,7 +439,7 @@ class CitizenPages(Controller):
         if citizen is None:
             return sign_in_first(request)
         key = once(citizen, data, "bookings.cancel", booking_id=str(booking_id))
-        # a refusal (someone else's booking, one already started) is said on a page of its own (PAGE_ERRORS)
+        # a refusal (someone else's booking, one already started) is said on a page of its own (problem_page)
         await bookings.cancel(uow, citizen, policy, booking_id=booking_id, now=datetime.now(UTC), idempotency=key)
         return to("/me")
 
@@ -452,7 +450,6 @@ class DeclarationPages(Controller):
 
     include_in_schema = False
     opt = PAGE_OPTIONS
-    exception_handlers = PAGE_ERRORS
 
     @get("/me/people/{person_id:uuid}/declarations")
     async def form(self, person_id: FromPath[UUID], request: AnyRequest, uow: UoW) -> Template | Redirect:

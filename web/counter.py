@@ -30,7 +30,6 @@ from vaxbook.fields import calendar_date, normalize_text
 from web.citizen import PERSON_FIELDS, inline_qr, move_booking, move_page, slip_of
 from web.text import WORDS
 from web.view import (
-    PAGE_ERRORS,
     PAGE_OPTIONS,
     AnyRequest,
     FormData,
@@ -51,7 +50,6 @@ MAX_SLOTS = 30
 class CounterPages(Controller):
     include_in_schema = False
     opt = PAGE_OPTIONS
-    exception_handlers = PAGE_ERRORS
 
     @get("/counter")
     async def start(self, request: AnyRequest, uow: UoW) -> Template | Redirect:

@@ -47,7 +47,6 @@ from vaxbook.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 from web.charts import Series, bar_chart
 from web.text import WORDS
 from web.view import (
-    PAGE_ERRORS,
     PAGE_OPTIONS,
     AnyRequest,
     FormData,
@@ -179,7 +178,6 @@ def _doses_by_vaccine(rows: list[Any], language: Language) -> str:
 class DepartmentPages(Controller):
     include_in_schema = False
     opt = PAGE_OPTIONS
-    exception_handlers = PAGE_ERRORS
 
     @get("/department")
     async def overview(self, request: AnyRequest, uow: UoW) -> Template | Redirect:

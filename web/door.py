@@ -44,7 +44,6 @@ from vaxbook.errors import DomainError
 from vaxbook.i18n import Language
 from web.text import WORDS
 from web.view import (
-    PAGE_ERRORS,
     PAGE_OPTIONS,
     AnyRequest,
     FormData,
@@ -181,7 +180,6 @@ def _said(wrong: dict[str, str]) -> str:
 class DoorPages(Controller):
     include_in_schema = False
     opt = PAGE_OPTIONS
-    exception_handlers = PAGE_ERRORS
 
     @get("/door")
     async def choose(self, request: AnyRequest, uow: UoW) -> Template | Redirect:

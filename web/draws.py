@@ -22,7 +22,6 @@ from vaxbook.errors import domain_errors
 from vaxbook.i18n import Language
 from web.text import WORDS
 from web.view import (
-    PAGE_ERRORS,
     PAGE_OPTIONS,
     AnyRequest,
     FormData,
@@ -68,7 +67,6 @@ def _outcome(entry: DrawEntryRecord, language: Language) -> str:
 class DrawPages(Controller):
     include_in_schema = False
     opt = PAGE_OPTIONS
-    exception_handlers = PAGE_ERRORS
 
     @get("/draw/{slot_id:uuid}")
     async def entry_form(self, slot_id: FromPath[UUID], request: AnyRequest, uow: UoW) -> Template | Redirect:

@@ -23,7 +23,6 @@ from vaxbook.clock import department_day
 from vaxbook.dependencies import AppSettings, Keys, UoW
 from web.text import WORDS
 from web.view import (
-    PAGE_ERRORS,
     PAGE_OPTIONS,
     AnyRequest,
     FormData,
@@ -41,7 +40,6 @@ from web.view import (
 class RecordPages(Controller):
     include_in_schema = False
     opt = PAGE_OPTIONS
-    exception_handlers = PAGE_ERRORS
 
     @get("/me/people/{person_id:uuid}/record")
     async def record(self, person_id: FromPath[UUID], request: AnyRequest, uow: UoW) -> Template | Redirect:

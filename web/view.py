@@ -17,7 +17,6 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.params import Body
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
-from litestar.types import ExceptionHandlersMap
 from pydantic import ValidationError
 
 from booking.models import Person
@@ -161,7 +160,7 @@ async def submitted(
 ) -> tuple[T | None, dict[str, str]]:
     """A form's use case, run: its result, or what is wrong in the visitor's language: each field's own message,
     or the use case's refusal under "form". A page the visitor may not open (401, 403) or an object that is not
-    theirs (404) is no mistake of the form: it is said as a page with its status (PAGE_ERRORS), unless a missing
+    theirs (404) is no mistake of the form: it is said as a page with its status (problem_page), unless a missing
     object is the form's answer (a scanned code that is no booking here)."""
     try:
         return await work(), {}
@@ -191,24 +190,17 @@ def span(starts_at: datetime, ends_at: datetime, zone: str) -> str:
     return f"{local:%H:%M} – {ends_at.astimezone(ZoneInfo(zone)):%H:%M} {local:%d/%m/%Y}"
 
 
-def refusal_page(request: AnyRequest, refused: DomainError) -> Response[Any]:
-    """A use case's refusal on a page (someone else's booking, a slot gone): said on a page, with its status."""
-    shown = page(request, "message.html.j2", message=said(refused, language_of(request)))
-    shown.status_code = refused.status
-    shown.headers.update(refused.headers)
-    return shown
-
-
-PAGE_ERRORS: ExceptionHandlersMap = {DomainError: refusal_page}
-
-
 def problem_page(problem: Problem, request: AnyRequest) -> Response[Any]:
-    """A refusal no page said itself (a form whose CSRF token is refused, a query the route cannot read, an address
-    that is no page): said on a page in the visitor's language, with its status (the app's problem format for the
-    pages' paths, vaxbook.problems)."""
+    """Any refusal a page did not say in its own form (someone else's booking, a slot gone, a form whose CSRF token
+    is refused, a query the route cannot read, an address that is no page): said on a page in the visitor's
+    language, with its status (the app's problem format for the pages' paths, vaxbook.problems)."""
     language = language_of(request)
     said = (problem.localized_detail or problem.localized_title).in_(language)
-    fields = "; ".join(f"{e.field}: {e.message.in_(language)}" for e in problem.field_errors if e.field)
+    fields = "; ".join(
+        f"{e.field}: {e.message.in_(language)}"
+        for e in problem.field_errors
+        if e.field and e.message.in_(language) != said
+    )
     shown = page(request, "message.html.j2", message=f"{said} ({fields})" if fields else said)
     shown.status_code = problem.status_code
     shown.headers.update(problem.headers or {})

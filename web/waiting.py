@@ -25,7 +25,6 @@ from vaxbook.fields import calendar_date
 from vaxbook.i18n import Language
 from web.text import WORDS
 from web.view import (
-    PAGE_ERRORS,
     PAGE_OPTIONS,
     AnyRequest,
     FormData,
@@ -106,7 +105,6 @@ async def waiting_of(uow: UoW, request: AnyRequest, names: dict[UUID, str]) -> l
 class StandbyPages(Controller):
     include_in_schema = False
     opt = PAGE_OPTIONS
-    exception_handlers = PAGE_ERRORS
 
     @get("/me/standby/new")
     async def join_form(self, request: AnyRequest, uow: UoW) -> Template | Redirect:
