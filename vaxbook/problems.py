@@ -185,7 +185,7 @@ async def answer_directly(problem: Problem, scope: Scope, send: Send) -> None:
     (the same body, status, headers and language as the app's own answer; the middleware around still add theirs).
     `problem` is only read: one made once may answer every request refused alike (booking.gate's "full")."""
     render = _format_of(scope)
-    if render is not None:  # a path with a format of its own (FHIR's) says it as the app's own answer would
+    if render is not None:  # a path with a format of its own (FHIR's, the pages') says it as the app's answer would
         request: Request[Any, Any, Any] = Request(scope)
         await render(problem, request).to_asgi_response(app=None, request=request)(scope, request.receive, send)
         return
@@ -313,7 +313,7 @@ def _litestar_field_errors(exc: ValidationException) -> tuple[FieldError, ...]:
     missing = _MISSING_PARAMETER.match(exc.detail or "")
     if missing is not None:  # Litestar names the first one missing in its words only
         source, name = missing.groups()
-        return (FieldError(name, "missing", Text(_VI_VALIDATION["missing"], "Field required"), source),)
+        return (FieldError(name, "missing", _REQUIRED, source),)
     return tuple(
         _litestar_field_error(item, str(getattr(item.get("source"), "value", item.get("source", "body"))))
         for item in raw
@@ -329,13 +329,12 @@ def _litestar_field_error(item: dict[str, Any], source: str) -> FieldError:
     missing = _MSGSPEC_MISSING.match(english)
     if missing is not None:
         name = missing.group(1) if key in ("", "data") else f"{key}.{missing.group(1)}"
-        return FieldError(name, "missing", Text(_VI_VALIDATION["missing"], "Field required"), source)
+        return FieldError(name, "missing", _REQUIRED, source)
     return FieldError(key, "invalid", Text(QUERY_WORDS.get(english, _VI_INVALID), english), source)
 
 
+_REQUIRED = Text(_VI_VALIDATION["missing"], "Field required")
 _MSGSPEC_MISSING = re.compile(r"Object missing required field `([^`]+)`")
-
-
 _MISSING_PARAMETER = re.compile(r"Missing required (query|header|cookie|path) parameter '([^']+)'")
 
 

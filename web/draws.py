@@ -5,6 +5,7 @@ entry's rank, lottery key, place and outcome, with no name, so that anyone can r
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 from uuid import UUID
 
@@ -19,7 +20,7 @@ from priority import service as priority
 from priority.models import DrawEntryRecord, lottery_key
 from vaxbook.dependencies import UoW
 from vaxbook.errors import domain_errors
-from vaxbook.i18n import Language
+from vaxbook.i18n import Language, Text
 from web.text import WORDS
 from web.view import (
     PAGE_OPTIONS,
@@ -56,9 +57,15 @@ async def entries_of(uow: UoW, account_id: UUID, names: dict[UUID, str], languag
     return shown
 
 
+@cache
+def _refusal_titles() -> dict[str, Text]:
+    """Each refusal's title by its slug (walked once: the kinds of refusal are fixed once the domains are loaded)."""
+    return {error.slug: error.title for error in domain_errors()}
+
+
 def _outcome(entry: DrawEntryRecord, language: Language) -> str:
     said_ = WORDS[f"draw_{entry.outcome.value}"].in_(language)
-    why = next((error.title for error in domain_errors() if error.slug == entry.refusal), None)
+    why = _refusal_titles().get(entry.refusal or "")
     if why is not None:  # a refused turn says why: not eligible, already on a standby list, …
         said_ = f"{said_}: {why.in_(language)}"
     return f"{said_} (#{entry.position})" if entry.position else said_
