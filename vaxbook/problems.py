@@ -344,13 +344,18 @@ def from_http_exception(exc: HTTPException) -> Problem:
     slug, title = HTTP_PROBLEMS.get(exc.status_code, ("http-error", Text("Lỗi", "Error")))
     show_detail = exc.status_code < 500 and exc.detail and exc.detail != title.en
     headers = dict(exc.headers or {})
-    return Problem(
-        status=exc.status_code,
-        slug=slug,
-        title=title,
-        detail=Text(title.vi, exc.detail) if show_detail else None,
-        headers=headers,
-    )
+    detail = _LITESTAR_DETAILS.get(exc.detail) or (Text(title.vi, exc.detail) if show_detail else None)
+    return Problem(status=exc.status_code, slug=slug, title=title, detail=detail, headers=headers)
+
+
+_LITESTAR_DETAILS = {
+    # a page's form kept past its token (opened before signing in again, or in another browser): what to do now
+    "CSRF token verification failed": Text(
+        "Biểu mẫu này đã cũ; hãy tải lại trang rồi gửi lại.",
+        "This form is out of date; reload the page and send it again.",
+    ),
+}
+"""Litestar's own details that are said in both languages, in the visitor's words."""
 
 
 def from_database_contention(exc: Exception) -> Problem:

@@ -182,6 +182,7 @@ async def test_forms_without_their_csrf_token_are_refused_and_the_api_ignores_th
         assert (refused.status_code, refused.headers["content-type"]) == (status, "text/html; charset=utf-8"), path
         assert refused.headers["content-language"] == "en", path
         assert "<html" in refused.text
+        assert "CSRF" not in refused.text, "what to do, not how it was found out"
     # whatever the Host header says, the page says its refusal (its own address is the request's path)
     odd_host = await client.get("/no-such-page", headers={"Host": "x:99999999"})
     assert (odd_host.status_code, odd_host.headers["content-type"]) == (404, "text/html; charset=utf-8")
