@@ -45,7 +45,7 @@ typecheck: $(INSTALLED)
 
 # two processes, each with its own embedded PostgreSQL; a test file stays in one process (its servers and ports)
 test: lint typecheck $(CHROMIUM) $(PG_AUTOCTL)
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 2 --dist loadfile --durations=20
 
 format: $(INSTALLED)
 	$(BIN)/ruff format .
