@@ -702,8 +702,8 @@ async def book_seat(conn: Connection, one: SeatBooking) -> BookedAt:
 
 
 async def book_seats(conn: Connection, together: list[SeatBooking]) -> list[BookedAt | Exception]:
-    """Bookings of one slot, in the order they came, written in one statement and one commit (`book_seats`, migration
-    0021): each one's answer as `book_seat` would give it, or the exception it would raise. When the seats the
+    """Bookings of one slot, in the order they came, written in one statement and one commit (`book_seats`, migrations
+    0021 to 0023): each one's answer as `book_seat` would give it, or the exception it would raise. When the seats the
     statement saw left were taken by another process before it claimed them, nothing it wrote stands and each is
     written alone, in turn."""
     if len(together) == 1:

@@ -11,7 +11,8 @@ Lock order. A transaction that takes several of these locks takes them in this o
 each other in a circle:
 1. the rows of the person it acts for: their active-place counter, their bookings, their standby entries (a write
    of several bookings of one slot, `book_seats`, takes all of theirs table by table when it writes them at once,
-   or each one's in the order they came when one is refused; either way before the slot's row);
+   the Idempotency-Keys, attempt counters and household counts each in the order of their keys, or each one's in
+   the order they came when one is refused; either way before the slot's row);
 2. stock: the quota advisory lock of a clinic and vaccine;
 3. slot rows, FOR NO KEY UPDATE (the lock an UPDATE of the counters takes anyway, which lets bookings that
    reference the slot be inserted meanwhile); several slots together in id order (`lock_all`) before any of them

@@ -1,4 +1,4 @@
-"""Bookings of one slot written together (`book_seats`, migrations 0021 and 0022): each answered as it would be
+"""Bookings of one slot written together (`book_seats`, migrations 0021 to 0023): each answered as it would be
 alone, the seats granted only by the database, a rush written in far fewer statements than it has bookings, and a
 batch with seats for all written at once unless one of it is refused."""
 
@@ -292,11 +292,14 @@ async def test_a_batch_with_seats_for_all_and_no_refusal_is_written_at_once_leav
 
 REFUSED_IN_A_BATCH = {
     "attempts": "AttemptsSpent",
+    "attempts counted before": "AttemptsSpent",
     "open bookings": "TooManyActiveBookings",
     "standby": "LongWay",
     "key": "taken",
+    "key twice": "taken",
     "twice": "AlreadyBooked",
     "code": "CodeTaken",
+    "household": "HouseholdSeatsTaken",
 }
 
 
@@ -310,8 +313,23 @@ async def test_one_refused_in_a_batch_with_seats_for_all_undoes_the_batch_and_ea
     slot = await make_slot(uow, clinic, service, capacity=8)
     first, second, odd, last = await seat_bookings(uow, slot.id, 4)
     person = odd.booking.person_id
-    if refusal == "attempts":
+    if refusal == "attempts":  # a limit of its own, too: the batch shares no policy
         odd = replace(odd, write=replace(odd.write, attempt_limit=0))
+    elif refusal == "attempts counted before":
+        await db.execute(
+            "INSERT INTO attempt_counters (scope, window_started, attempts) VALUES ($1, now(), $2)",
+            odd.write.attempt_scope,
+            POLICY.max_attempts,
+        )
+    elif refusal == "key twice":  # a second request under the first one's key
+        odd = replace(odd, write=replace(odd.write, key_scope=first.write.key_scope, key=first.write.key))
+    elif refusal == "household":  # the first one's dependent, on a slot of one seat a household
+        await db.execute("UPDATE slots SET seats_per_household = 1 WHERE id = $1", slot.id)
+        await db.execute(
+            "UPDATE people SET account_id = NULL, guardian_id = $2, relation = 'spouse' WHERE id = $1",
+            person,
+            first.booking.person_id,
+        )
     elif refusal == "open bookings":
         await db.execute("UPDATE people SET active_bookings = $2 WHERE id = $1", person, POLICY.max_active_per_person)
     elif refusal == "standby":
