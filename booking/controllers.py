@@ -66,6 +66,7 @@ from qr.schemas import CardCheck, VerifiedCard
 from vaxbook.auth.models import Principal
 from vaxbook.auth.security import PUBLIC, CallerRequest
 from vaxbook.clock import department_day
+from vaxbook.db import UnitOfWork
 from vaxbook.dependencies import AppSettings, CheckInWindow, Keys, UoW
 from vaxbook.errors import Unauthorized
 from vaxbook.fields import QueryDate, QueryInstant
@@ -110,6 +111,29 @@ async def provide_searcher(
 
 def _key(principal: Principal, header: str | None, operation: str, **payload: Any) -> IdempotencyKey | None:
     return idempotency_key(f"{principal.role.value}:{principal.id}", header, operation, payload)
+
+
+async def _report_reaction(
+    uow: UnitOfWork,
+    principal: Principal,
+    policy: BookingPolicy,
+    header: str | None,
+    booking_id: UUID,
+    clinic_id: UUID | None,
+    data: AdverseEventCreate,
+) -> AdverseEventOut:
+    key = _key(principal, header, "adverse-events.create", booking_id=str(booking_id), **data.model_dump(mode="json"))
+    event = await visits.report_adverse_event(
+        uow,
+        principal,
+        booking_id=booking_id,
+        clinic_id=clinic_id,
+        data=data,
+        now=_now(),
+        idempotency=key,
+        keep_hours=policy.idempotency_hours,
+    )
+    return AdverseEventOut.of(event)
 
 
 def _now() -> datetime:
@@ -206,9 +230,21 @@ class ProfileController(Controller):
         return [Person.of(p) for p in await people.dependents(uow, request.user)]
 
     @post("/dependents", summary="Add a dependent to book for")
-    async def add_dependent(self, data: JSONBody[DependentCreate], uow: UoW, request: CallerRequest) -> Person:
-        """Someone you book for who has no phone of their own (at most five)."""
-        return Person.of(await people.add_dependent(uow, request.user, data, now=_now()))
+    async def add_dependent(
+        self,
+        data: JSONBody[DependentCreate],
+        uow: UoW,
+        request: CallerRequest,
+        policy: Policy,
+        idempotency_key: IdempotencyHeader = None,
+    ) -> Person:
+        """Someone you book for who has no phone of their own (at most five). An Idempotency-Key makes a retry safe:
+        the same key adds them once."""
+        key = _key(request.user, idempotency_key, "dependents.create", **data.model_dump(mode="json"))
+        added = await people.add_dependent(
+            uow, request.user, data, now=_now(), idempotency=key, keep_hours=policy.idempotency_hours
+        )
+        return Person.of(added)
 
     @patch("/dependents/{person_id:uuid}", summary="Change a dependent's details")
     async def update_dependent(
@@ -300,13 +336,17 @@ class BookingController(Controller):
 
     @post("/{booking_id:uuid}/adverse-events", summary="Report a reaction after my dose")
     async def report_reaction(
-        self, booking_id: FromPath[UUID], data: JSONBody[AdverseEventCreate], uow: UoW, request: CallerRequest
+        self,
+        booking_id: FromPath[UUID],
+        data: JSONBody[AdverseEventCreate],
+        uow: UoW,
+        request: CallerRequest,
+        policy: Policy,
+        idempotency_key: IdempotencyHeader = None,
     ) -> AdverseEventOut:
-        """Report a reaction after a dose (yours or a dependent's)."""
-        event = await visits.report_adverse_event(
-            uow, request.user, booking_id=booking_id, clinic_id=None, data=data, now=_now()
-        )
-        return AdverseEventOut.of(event)
+        """Report a reaction after a dose (yours or a dependent's). An Idempotency-Key makes a retry safe: the same
+        key reports it once."""
+        return await _report_reaction(uow, request.user, policy, idempotency_key, booking_id, None, data)
 
     @post("/{booking_id:uuid}/rating", summary="Rate my visit")
     async def rate(
@@ -413,9 +453,21 @@ class AssistController(Controller):
     tags = ["Assisted booking"]
 
     @post("/people", summary="Register a walk-in or a caller")
-    async def register(self, data: JSONBody[AssistedRegistration], uow: UoW, request: CallerRequest) -> Person:
-        """Register a walk-in or a caller (with a phone, they can sign in later and see their bookings)."""
-        return Person.of(await people.register(uow, request.user, data, now=_now()))
+    async def register(
+        self,
+        data: JSONBody[AssistedRegistration],
+        uow: UoW,
+        request: CallerRequest,
+        policy: Policy,
+        idempotency_key: IdempotencyHeader = None,
+    ) -> Person:
+        """Register a walk-in or a caller (with a phone, they can sign in later and see their bookings). An
+        Idempotency-Key makes a retry safe: the same key registers them once."""
+        key = _key(request.user, idempotency_key, "people.register", **data.model_dump(mode="json"))
+        registered = await people.register(
+            uow, request.user, data, now=_now(), idempotency=key, keep_hours=policy.idempotency_hours
+        )
+        return Person.of(registered)
 
     @post("/people/search", status_code=HTTP_200_OK, summary="Find a caller by phone or CCCD")
     async def search(self, data: JSONBody[PersonSearch], uow: UoW, request: CallerRequest) -> list[Person]:
@@ -674,14 +726,14 @@ class VisitController(Controller):
         data: JSONBody[AdverseEventCreate],
         uow: UoW,
         request: CallerRequest,
+        policy: Policy,
+        idempotency_key: IdempotencyHeader = None,
     ) -> AdverseEventOut:
         """Record a reaction after the dose, as staff at the clinic saw or heard of it; a serious one goes on the health
         department's follow-up list. Health admins, and clinic staff at their own clinics; 404 booking-not-found for a
-        booking of another clinic, 409 not-checked-in until the dose is recorded."""
-        event = await visits.report_adverse_event(
-            uow, request.user, booking_id=booking_id, clinic_id=clinic_id, data=data, now=_now()
-        )
-        return AdverseEventOut.of(event)
+        booking of another clinic, 409 not-checked-in until the dose is recorded. An Idempotency-Key makes a retry
+        safe: the same key records it once."""
+        return await _report_reaction(uow, request.user, policy, idempotency_key, booking_id, clinic_id, data)
 
 
 class AdverseEventController(Controller):

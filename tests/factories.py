@@ -212,7 +212,7 @@ async def make_dependent(uow: UnitOfWork, guardian: Principal, **details: Any) -
 
     relation = details.pop("relation", "child")
     data = DependentCreate.model_validate(person_details(**details) | {"relation": relation, "consent": consent()})
-    return await people.add_dependent(uow, guardian, data, now=datetime.now(UTC))
+    return await people.add_dependent(uow, guardian, data, now=datetime.now(UTC), idempotency=None, keep_hours=24)
 
 
 # Priority groups and what people declare

@@ -274,7 +274,9 @@ class CitizenPages(Controller):
         )
 
     @post("/me/dependents", status_code=HTTP_200_OK)
-    async def add_dependent(self, request: AnyRequest, uow: UoW, data: FormData) -> Template | Redirect:
+    async def add_dependent(
+        self, request: AnyRequest, uow: UoW, data: FormData, settings: AppSettings
+    ) -> Template | Redirect:
         citizen = citizen_of(request)
         if citizen is None:
             return sign_in_first(request)
@@ -282,7 +284,10 @@ class CitizenPages(Controller):
 
         async def add() -> Person:
             dependent = DependentCreate.model_validate(typed | {"consent": _consent(data)})
-            return await people.add_dependent(uow, citizen, dependent, now=datetime.now(UTC))
+            key = once(citizen, data, "dependents.create", **dependent.model_dump(mode="json"))
+            return await people.add_dependent(
+                uow, citizen, dependent, now=datetime.now(UTC), idempotency=key, keep_hours=settings.idempotency_hours
+            )
 
         added, wrong = await submitted(language_of(request), add)
         if added:

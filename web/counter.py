@@ -35,6 +35,7 @@ from web.view import (
     FormData,
     field_messages,
     language_of,
+    once,
     page,
     said,
     sign_in_first,
@@ -84,7 +85,9 @@ class CounterPages(Controller):
         )
 
     @post("/counter/register", status_code=HTTP_200_OK)
-    async def register(self, request: AnyRequest, uow: UoW, data: FormData) -> Template | Redirect:
+    async def register(
+        self, request: AnyRequest, uow: UoW, data: FormData, settings: AppSettings
+    ) -> Template | Redirect:
         """Register a walk-in or a caller, with or without a phone of their own; the caller's consent is asked
         aloud and ticked by the staff member."""
         staff = await staff_of(request, uow)
@@ -98,7 +101,10 @@ class CounterPages(Controller):
             registration = AssistedRegistration.model_validate(
                 {name: value for name, value in typed.items() if value} | {"consent": consent}
             )
-            return await people.register(uow, staff, registration, now=datetime.now(UTC))
+            key = once(staff, data, "people.register", **registration.model_dump(mode="json"))
+            return await people.register(
+                uow, staff, registration, now=datetime.now(UTC), idempotency=key, keep_hours=settings.idempotency_hours
+            )
 
         person, wrong = await submitted(language, register)
         if person is not None:

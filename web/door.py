@@ -38,7 +38,7 @@ from vaxbook.auth import service as auth
 from vaxbook.auth.models import Principal, Role
 from vaxbook.auth.security import TokenIssuer
 from vaxbook.auth.service import LoginPolicy
-from vaxbook.dependencies import CheckInWindow, UoW
+from vaxbook.dependencies import AppSettings, CheckInWindow, UoW
 from vaxbook.edge import client_address
 from vaxbook.errors import DomainError
 from vaxbook.i18n import Language
@@ -49,6 +49,7 @@ from web.view import (
     FormData,
     language_of,
     local_path,
+    once,
     page,
     said,
     session_cookie,
@@ -307,7 +308,13 @@ class DoorPages(Controller):
 
     @post("/door/{clinic_id:uuid}/bookings/{booking_id:uuid}/reaction", status_code=HTTP_200_OK)
     async def reaction(
-        self, clinic_id: FromPath[UUID], booking_id: FromPath[UUID], request: AnyRequest, uow: UoW, data: FormData
+        self,
+        clinic_id: FromPath[UUID],
+        booking_id: FromPath[UUID],
+        request: AnyRequest,
+        uow: UoW,
+        data: FormData,
+        settings: AppSettings,
     ) -> Template | Redirect:
         """A reaction seen during observation, reported from the door; a serious one goes to the department."""
         staff = await staff_of(request, uow)
@@ -326,8 +333,23 @@ class DoorPages(Controller):
                     "onset_at": now.replace(microsecond=0).isoformat(),
                 }
             )
+            # the same reaction pressed twice is recorded once (its onset is the press's own time: not part of it)
+            key = once(
+                staff,
+                data,
+                "adverse-events.create",
+                booking_id=str(booking_id),
+                **event.model_dump(mode="json", exclude={"onset_at"}),
+            )
             return await visits.report_adverse_event(
-                uow, staff, booking_id=booking_id, clinic_id=clinic_id, data=event, now=now
+                uow,
+                staff,
+                booking_id=booking_id,
+                clinic_id=clinic_id,
+                data=event,
+                now=now,
+                idempotency=key,
+                keep_hours=settings.idempotency_hours,
             )
 
         reported, wrong = await submitted(language, report, not_found_is_refusal=True)

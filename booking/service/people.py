@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
+
+from pydantic import TypeAdapter
 
 from booking import repository
 from booking.models import (
@@ -38,6 +41,13 @@ from vaxbook.auth.models import Principal, Role
 from vaxbook.db import Connection, UnitOfWork
 from vaxbook.errors import Conflict
 from vaxbook.i18n import Text
+from vaxbook.idempotency import IdempotencyKey, run_once
+
+_stored = TypeAdapter(Person)
+
+
+def _encode(person: Person) -> Any:
+    return _stored.dump_python(person, mode="json")
 
 
 class PhoneHasProfile(Conflict):
@@ -101,26 +111,39 @@ async def dependents(uow: UnitOfWork, principal: Principal) -> list[Person]:
         return [] if guardian is None else await repository.dependents_of(conn, guardian_id=guardian.id)
 
 
-async def add_dependent(uow: UnitOfWork, principal: Principal, data: DependentCreate, *, now: datetime) -> Person:
-    """Someone without a phone of their own (an elderly parent, a child) whom the citizen books for."""
+async def add_dependent(
+    uow: UnitOfWork,
+    principal: Principal,
+    data: DependentCreate,
+    *,
+    now: datetime,
+    idempotency: IdempotencyKey | None,
+    keep_hours: int,
+) -> Person:
+    """Someone without a phone of their own (an elderly parent, a child) whom the citizen books for. Added once per
+    key: a second press gets the first one's answer."""
     _check_consent_text(data.consent)
-    async with uow.transaction() as conn:
-        guardian = await repository.person_of_account(conn, account_id=principal.id)
-        if guardian is None:
-            raise ProfileMissing()
-        if not await repository.take_dependent_place(conn, guardian_id=guardian.id, limit=MAX_DEPENDENTS):
-            raise TooManyDependents()
-        person = await repository.insert_person(
-            conn,
-            account_id=None,
-            guardian_id=guardian.id,
-            registered_by=None,
-            consent_at=now,
-            consent_version=data.consent.text_version,
-            **data.model_dump(exclude={"consent"}),
-        )
-        await _record(conn, principal, "dependent.create", person)
-    return person
+
+    async def work() -> Person:
+        async with uow.transaction() as conn:
+            guardian = await repository.person_of_account(conn, account_id=principal.id)
+            if guardian is None:
+                raise ProfileMissing()
+            if not await repository.take_dependent_place(conn, guardian_id=guardian.id, limit=MAX_DEPENDENTS):
+                raise TooManyDependents()
+            person = await repository.insert_person(
+                conn,
+                account_id=None,
+                guardian_id=guardian.id,
+                registered_by=None,
+                consent_at=now,
+                consent_version=data.consent.text_version,
+                **data.model_dump(exclude={"consent"}),
+            )
+            await _record(conn, principal, "dependent.create", person)
+        return person
+
+    return await run_once(uow, idempotency, work, encode=_encode, decode=_stored.validate_python, keep_hours=keep_hours)
 
 
 async def _own_dependent(conn: Connection, principal: Principal, person_id: UUID) -> Person:
@@ -173,26 +196,39 @@ async def remove_dependent(
         await _record(conn, principal, "dependent.delete", person)
 
 
-async def register(uow: UnitOfWork, principal: Principal, data: AssistedRegistration, *, now: datetime) -> Person:
-    """Staff register a walk-in or a caller. With a phone, the person becomes that sign-in account's own profile."""
+async def register(
+    uow: UnitOfWork,
+    principal: Principal,
+    data: AssistedRegistration,
+    *,
+    now: datetime,
+    idempotency: IdempotencyKey | None,
+    keep_hours: int,
+) -> Person:
+    """Staff register a walk-in or a caller. With a phone, the person becomes that sign-in account's own profile.
+    Registered once per key: a second press gets the first one's answer."""
     _check_consent_text(data.consent)
-    async with uow.transaction() as conn:
-        account_id = None
-        if data.phone is not None:
-            account_id = await repository.account_for_phone(conn, phone=data.phone)
-            if (existing := await repository.person_of_account(conn, account_id=account_id)) is not None:
-                raise PhoneHasProfile(person_id=existing.id)
-        person = await repository.insert_person(
-            conn,
-            account_id=account_id,
-            guardian_id=None,
-            registered_by=principal.id,
-            consent_at=now,
-            consent_version=data.consent.text_version,
-            **data.model_dump(exclude={"consent", "phone"}),
-        )
-        await _record(conn, principal, "person.register", person)
-    return person
+
+    async def work() -> Person:
+        async with uow.transaction() as conn:
+            account_id = None
+            if data.phone is not None:
+                account_id = await repository.account_for_phone(conn, phone=data.phone)
+                if (existing := await repository.person_of_account(conn, account_id=account_id)) is not None:
+                    raise PhoneHasProfile(person_id=existing.id)
+            person = await repository.insert_person(
+                conn,
+                account_id=account_id,
+                guardian_id=None,
+                registered_by=principal.id,
+                consent_at=now,
+                consent_version=data.consent.text_version,
+                **data.model_dump(exclude={"consent", "phone"}),
+            )
+            await _record(conn, principal, "person.register", person)
+        return person
+
+    return await run_once(uow, idempotency, work, encode=_encode, decode=_stored.validate_python, keep_hours=keep_hours)
 
 
 async def caller(uow: UnitOfWork, principal: Principal, person_id: UUID) -> Person:

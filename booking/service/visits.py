@@ -5,7 +5,10 @@ visit attended, and adverse events reported by staff or by the citizen later."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
+
+from pydantic import TypeAdapter
 
 from booking import repository
 from booking.models import (
@@ -32,6 +35,14 @@ from vaxbook.auth.models import Principal, Role
 from vaxbook.db import Connection, UnitOfWork
 from vaxbook.errors import DomainError, Invalid
 from vaxbook.i18n import Text
+from vaxbook.idempotency import IdempotencyKey, run_once
+
+_stored_event = TypeAdapter(AdverseEvent)
+
+
+def _encode_event(event: AdverseEvent) -> Any:
+    return _stored_event.dump_python(event, mode="json")
+
 
 # a dose recorded after the fact: the same day's work, not last month's
 LATEST_BACKDATING = timedelta(hours=24)
@@ -168,35 +179,44 @@ async def report_adverse_event(
     clinic_id: UUID | None,
     data: AdverseEventCreate,
     now: datetime,
+    idempotency: IdempotencyKey | None,
+    keep_hours: int,
 ) -> AdverseEvent:
     """Staff at the clinic (clinic_id given), or the citizen for their own or a dependent's booking, after the dose:
-    its onset lies between the dose (or the visit's check-in) and now."""
-    async with uow.transaction() as conn:
-        if principal.role is Role.CITIZEN:
-            booking = await booking_for(conn, principal, booking_id)
-        else:
-            assert clinic_id is not None
-            booking = await _at_clinic(conn, principal, clinic_id, booking_id)
-        if booking.status is not BookingStatus.COMPLETED:
-            raise NotCheckedIn()
-        given_at = await repository.dose_given_at(conn, clinic_id=booking.clinic_id, booking_id=booking.id)
-        _check_onset(data.onset_at, after=given_at or booking.checked_in_at, now=now)
-        citizen = principal.role is Role.CITIZEN
-        event = await repository.insert_adverse_event(
-            conn,
-            booking=booking,
-            severity=data.severity,
-            serious=data.serious,
-            outcome=data.outcome,
-            description=data.description,
-            onset_at=data.onset_at,
-            staff_id=None if citizen else principal.id,
-            account_id=principal.id if citizen else None,
-        )
-        await record_booking(
-            conn, principal, "booking.adverse_event", booking, severity=data.severity.value, serious=data.serious
-        )
-    return event
+    its onset lies between the dose (or the visit's check-in) and now. Recorded once per key: a second press gets
+    the first one's answer, and a serious reaction reaches the department's list once."""
+
+    async def work() -> AdverseEvent:
+        async with uow.transaction() as conn:
+            if principal.role is Role.CITIZEN:
+                booking = await booking_for(conn, principal, booking_id)
+            else:
+                assert clinic_id is not None
+                booking = await _at_clinic(conn, principal, clinic_id, booking_id)
+            if booking.status is not BookingStatus.COMPLETED:
+                raise NotCheckedIn()
+            given_at = await repository.dose_given_at(conn, clinic_id=booking.clinic_id, booking_id=booking.id)
+            _check_onset(data.onset_at, after=given_at or booking.checked_in_at, now=now)
+            citizen = principal.role is Role.CITIZEN
+            event = await repository.insert_adverse_event(
+                conn,
+                booking=booking,
+                severity=data.severity,
+                serious=data.serious,
+                outcome=data.outcome,
+                description=data.description,
+                onset_at=data.onset_at,
+                staff_id=None if citizen else principal.id,
+                account_id=principal.id if citizen else None,
+            )
+            await record_booking(
+                conn, principal, "booking.adverse_event", booking, severity=data.severity.value, serious=data.serious
+            )
+        return event
+
+    return await run_once(
+        uow, idempotency, work, encode=_encode_event, decode=_stored_event.validate_python, keep_hours=keep_hours
+    )
 
 
 def _check_onset(onset_at: datetime, *, after: datetime | None, now: datetime) -> None:

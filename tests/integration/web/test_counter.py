@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import asyncpg
 import httpx
 
 from clinics.models import ServiceKind
@@ -21,14 +22,14 @@ from tests.factories import (
     staff_headers,
 )
 from tests.integration.web.test_door import staff_signed_in
-from tests.integration.web.test_pages import BUDGET_BYTES, csrf_of, speaks_one_language, weighs
+from tests.integration.web.test_pages import BUDGET_BYTES, csrf_of, once_of, speaks_one_language, weighs
 from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
 from web.text import WORDS
 
 
 async def test_the_hotline_finds_registers_books_prints_and_cancels_for_a_caller(
-    client: httpx.AsyncClient, uow: UnitOfWork
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
     clinic = await make_clinic(uow, district="Cái Răng", ward="Hưng Phú")
     service = await make_service(uow)
@@ -60,9 +61,16 @@ async def test_the_hotline_finds_registers_books_prints_and_cancels_for_a_caller
     caller = person_details(full_name="Võ Văn Tư", sex="male") | {"consent": "yes"}
     wrong = await client.post("/counter/register", data=caller | {"cccd": "12", "_csrf_token": csrf_of(form)})
     assert 'id="cccd-error"' in wrong.text
-    registered = await client.post("/counter/register", data=caller | {"_csrf_token": csrf_of(wrong)})
+    registered = await client.post(
+        "/counter/register", data=caller | {"once": once_of(wrong), "_csrf_token": csrf_of(wrong)}
+    )
     assert registered.status_code == 303
     person_page = registered.headers["location"]
+    pressed_again = await client.post(  # the same form, a second tap: the same person, not another
+        "/counter/register", data=caller | {"once": once_of(wrong), "_csrf_token": csrf_of(wrong)}
+    )
+    assert (pressed_again.status_code, pressed_again.headers["location"]) == (303, person_page)
+    assert await db.fetchval("SELECT count(*) FROM people WHERE full_name = 'Võ Văn Tư'") == 1
     tu = person_page.rsplit("/", 1)[1]
 
     shown = await client.get(person_page, params={"service": service.code, "district": "cai rang"})

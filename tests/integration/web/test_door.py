@@ -30,7 +30,7 @@ from tests.factories import (
     token_for,
 )
 from tests.integration.priority.test_priority_api import PREGNANT_FROM_13_WEEKS, hold_back, make_group
-from tests.integration.web.test_pages import csrf_of, signed_in_citizen
+from tests.integration.web.test_pages import csrf_of, once_of, signed_in_citizen
 from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
 from web.text import WORDS
@@ -186,10 +186,12 @@ async def test_after_the_scan_the_nurse_sees_the_evidence_gives_the_dose_from_a_
     vague = await send(f"{steps}/reaction", severity="severe", outcome="recovering", description="  ")
     assert 'data-answer="refused"' in vague.text
     assert f'action="{steps}/reaction"' in vague.text, "the form stays for another try"
-    reported = await send(
-        f"{steps}/reaction", severity="severe", outcome="hospitalised", serious="yes", description="Khó thở, mẩn đỏ"
-    )
+    reaction = {"severity": "severe", "outcome": "hospitalised", "serious": "yes", "description": "Khó thở, mẩn đỏ"}
+    reported = await send(f"{steps}/reaction", **reaction, once=once_of(given))
     assert WORDS["reaction_recorded"].vi in reported.text
+    pressed_again = await send(f"{steps}/reaction", **reaction, once=once_of(given))  # the same form, a second tap
+    assert WORDS["reaction_recorded"].vi in pressed_again.text
+    assert await db.fetchval("SELECT count(*) FROM adverse_events WHERE booking_id = $1", UUID(first["id"])) == 1
     serious = await client.get("/api/v1/adverse-events", params={"serious": "true"}, headers=admin)
     assert [e["event"]["booking_id"] for e in serious.json()["items"]] == [first["id"]]
     department = httpx.AsyncClient(transport=client._transport, base_url=client.base_url)

@@ -238,10 +238,11 @@ async def test_a_citizen_fills_in_a_profile_adds_a_child_books_for_them_prints_t
 
     child = person_details(full_name="Trần Minh Khang", date_of_birth=date(2021, 3, 4), sex="male") | {"cccd": ""}
     form = await client.get("/me/dependents/new")
-    added = await client.post(
-        "/me/dependents", data=child | {"relation": "child", "consent": "yes", "_csrf_token": csrf_of(form)}
-    )
+    child_form = child | {"relation": "child", "consent": "yes", "once": once_of(form), "_csrf_token": csrf_of(form)}
+    added = await client.post("/me/dependents", data=child_form)
     assert added.status_code == 303
+    assert (await client.post("/me/dependents", data=child_form)).status_code == 303  # a second tap on the same form
+    assert len((await client.get("/api/v1/me/dependents", headers=bearer)).json()) == 1
     home = await client.get("/me")
     assert "Trần Minh Khang" in home.text
     assert WORDS["relation_child"].vi in home.text

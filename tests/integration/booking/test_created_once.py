@@ -1,0 +1,126 @@
+"""What a second press would create twice is created once per Idempotency-Key: a dependent, a person registered
+at a counter, a reaction reported by the citizen or by staff. Presses racing each other under one key make one row
+and all get its answer; a key used again for something else is refused; no key, no protection (the control)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.factories import consent, make_citizen, person_details, staff_headers, token_for
+from tests.integration.qr.test_visits import checked_in, visit
+from vaxbook.auth.models import Role
+from vaxbook.db import UnitOfWork
+
+Client = httpx.AsyncClient
+
+
+@dataclass
+class Creation:
+    url: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    other_body: dict[str, Any]  # what a key used again for something else would send
+    count: str  # SQL: the rows made so far
+
+
+async def a_dependent(client: Client, uow: UnitOfWork, db: asyncpg.Connection) -> Creation:
+    guardian, me = await make_citizen(uow)
+    body = person_details(full_name="Lê Minh Khang", cccd=None) | {"relation": "child", "consent": consent()}
+    return Creation(
+        "/api/v1/me/dependents",
+        token_for(guardian),
+        body,
+        body | {"full_name": "Lê Minh An"},
+        f"SELECT count(*) FROM people WHERE guardian_id = '{me.id}'",
+    )
+
+
+async def a_registration(client: Client, uow: UnitOfWork, db: asyncpg.Connection) -> Creation:
+    operator = await staff_headers(client, uow, Role.OPERATOR)
+    body = person_details(full_name="Võ Thị Bảy", cccd=None) | {"consent": consent()}
+    return Creation(
+        "/api/v1/assist/people",
+        operator,
+        body,
+        body | {"full_name": "Võ Văn Tám"},
+        "SELECT count(*) FROM people WHERE registered_by IS NOT NULL",
+    )
+
+
+async def _reaction(client: Client, uow: UnitOfWork, db: asyncpg.Connection, *, by_staff: bool) -> Creation:
+    clinic, _, staff, citizen, booking = await checked_in(client, uow)
+    lot_id = await db.fetchval("SELECT lot_id FROM clinic_stock WHERE clinic_id = $1", clinic.id)
+    dose = await client.post(
+        visit(clinic, booking, "vaccination"), json={"lot_id": str(lot_id), "injection_site": "left_arm"}, headers=staff
+    )
+    assert dose.status_code == 201, dose.text
+    body = {
+        "severity": "severe",
+        "serious": True,
+        "outcome": "hospitalised",
+        "description": "Khó thở sau 15 phút",
+        "onset_at": datetime.now(UTC).isoformat(),
+    }
+    return Creation(
+        visit(clinic, booking, "adverse-events") if by_staff else f"/api/v1/bookings/{booking['id']}/adverse-events",
+        staff if by_staff else token_for(citizen),
+        body,
+        body | {"description": "Nổi mẩn đỏ"},
+        f"SELECT count(*) FROM adverse_events WHERE booking_id = '{booking['id']}'",
+    )
+
+
+async def a_citizen_s_reaction(client: Client, uow: UnitOfWork, db: asyncpg.Connection) -> Creation:
+    return await _reaction(client, uow, db, by_staff=False)
+
+
+async def a_reaction_seen_by_staff(client: Client, uow: UnitOfWork, db: asyncpg.Connection) -> Creation:
+    return await _reaction(client, uow, db, by_staff=True)
+
+
+CREATIONS: dict[str, Callable[[Client, UnitOfWork, asyncpg.Connection], Awaitable[Creation]]] = {
+    "dependent": a_dependent,
+    "registration": a_registration,
+    "citizen's reaction": a_citizen_s_reaction,
+    "staff's reaction": a_reaction_seen_by_staff,
+}
+
+
+@pytest.mark.concurrency
+@pytest.mark.parametrize("what", list(CREATIONS))
+async def test_presses_racing_under_one_key_create_one_and_each_gets_its_answer(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection, what: str
+) -> None:
+    made = await CREATIONS[what](client, uow, db)
+    before = await db.fetchval(made.count)
+    headers = made.headers | {"Idempotency-Key": "pressed-twice"}
+
+    answers = await asyncio.gather(*(client.post(made.url, json=made.body, headers=headers) for _ in range(8)))
+
+    assert {a.status_code for a in answers} == {201}, [a.text for a in answers if a.status_code != 201]
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert await db.fetchval(made.count) == before + 1
+    later = await client.post(made.url, json=made.body, headers=headers)
+    assert (later.status_code, later.json()["id"]) == (201, answers[0].json()["id"])
+    reused = await client.post(made.url, json=made.other_body, headers=headers)
+    assert (reused.status_code, reused.json()["type"]) == (422, "/problems/idempotency-key-reused")
+    assert await db.fetchval(made.count) == before + 1
+
+
+@pytest.mark.parametrize("what", list(CREATIONS))
+async def test_the_control_without_a_key_two_presses_create_two(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection, what: str
+) -> None:
+    made = await CREATIONS[what](client, uow, db)
+    before = await db.fetchval(made.count)
+    for _ in range(2):
+        assert (await client.post(made.url, json=made.body, headers=made.headers)).status_code == 201
+    assert await db.fetchval(made.count) == before + 2
