@@ -136,6 +136,7 @@ def raw_booking_limit(bench: Bench) -> dict[str, Any]:
         count, connections = bench.options.sizes.raw_bookings, bench.options.raw_connections
         slot = asyncio.run(data.hot_slot(bench.world, capacity=count))
         people = asyncio.run(data.citizens(bench.world, count))
+        asyncio.run(data.settle(bench.world.dsn))
         bench.progress(f"raw asyncpg: {count:,} bookings on one hot slot over {connections} connections")
         records = bench.raw(RawJob(bench.world.dsn, "book", book_items(people), connections, slot=slot))
         checked = asyncio.run(check_slot(bench.world.dsn, slot.slot_id))
@@ -223,6 +224,7 @@ def _flash_run(bench: Bench, clients: int, raw_limit: dict[str, Any]) -> dict[st
     warm_up(bench, clients)
     slot = asyncio.run(data.hot_slot(bench.world, capacity=sizes.flash_seats))
     people = asyncio.run(data.citizens(bench.world, sizes.flash_citizens))
+    asyncio.run(data.settle(bench.world.dsn))
     body = json.dumps({"slot_id": str(slot.slot_id)}).encode()
     tokens = bench.world.citizen_tokens(people)
 
