@@ -16,6 +16,7 @@ from booking.models import (
     AdverseEvent,
     AlreadyRecorded,
     Booking,
+    BookingNotActive,
     BookingNotFound,
     BookingPolicy,
     BookingStatus,
@@ -60,9 +61,14 @@ async def _at_clinic(conn: Connection, principal: Principal, clinic_id: UUID, bo
 
 async def _why_not_checked_in(conn: Connection, booking_id: UUID) -> DomainError:
     """Why a change a checked-in booking takes found it otherwise (read again: another request may have changed it
-    meanwhile, a nurse's second tap): its dose or visit recorded already, or no check-in (yet, or any more)."""
+    meanwhile, a nurse's second tap): its dose or visit recorded already, its visit ended otherwise (no dose, not
+    eligible, or cancelled), or no check-in yet."""
     now = await repository.get_booking(conn, booking_id=booking_id)
-    return AlreadyRecorded() if now is not None and now.status is BookingStatus.COMPLETED else NotCheckedIn()
+    if now is None or now.status in (BookingStatus.BOOKED, BookingStatus.CHECKED_IN):
+        return NotCheckedIn()
+    if now.status is BookingStatus.COMPLETED:
+        return AlreadyRecorded()
+    return BookingNotActive.because(now.status)
 
 
 async def confirm_evidence(

@@ -294,9 +294,16 @@ async def test_checked_in_but_no_dose_ends_as_a_no_show_and_frees_the_person(
     ended = await client.post(visit(clinic, booking, "no-dose"), headers=staff)
     assert ended.json()["status"] == "no_show"
     assert await db.fetchval("SELECT active_bookings FROM people") == 0
-    assert (await client.post(visit(clinic, booking, "no-dose"), headers=staff)).json()["type"] == (
-        "/problems/not-checked-in"
-    )
+    # a second tap, or a dose after it: the visit has ended, and the answer says how
+    lot_id = await db.fetchval("SELECT lot_id FROM clinic_stock WHERE clinic_id = $1", clinic.id)
+    for what, body in (("no-dose", None), ("vaccination", {"lot_id": str(lot_id), "injection_site": "left_arm"})):
+        again = await client.post(visit(clinic, booking, what), json=body, headers=staff | {"Accept-Language": "en"})
+        assert (again.status_code, again.json()["type"], again.json()["status"]) == (
+            409,
+            "/problems/booking-not-active",
+            "no_show",
+        ), what
+        assert "no-show" in again.json()["detail"]
     await check_invariants(db)
 
 
