@@ -122,7 +122,14 @@ async def _report_reaction(
     clinic_id: UUID | None,
     data: AdverseEventCreate,
 ) -> AdverseEventOut:
-    key = _key(principal, header, "adverse-events.create", booking_id=str(booking_id), **data.model_dump(mode="json"))
+    key = _key(
+        principal,
+        header,
+        "adverse-events.create",
+        clinic_id=clinic_id and str(clinic_id),
+        booking_id=str(booking_id),
+        **data.model_dump(mode="json"),
+    )
     event = await visits.report_adverse_event(
         uow,
         principal,

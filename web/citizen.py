@@ -31,7 +31,6 @@ from vaxbook.clock import department_day
 from vaxbook.dependencies import AppSettings, CheckInWindow, Keys, UoW
 from vaxbook.errors import NotFound
 from vaxbook.i18n import Language
-from vaxbook.idempotency import IdempotencyKey, KeyReused
 from web.draws import entries_of
 from web.text import WORDS
 from web.view import (
@@ -164,24 +163,16 @@ async def move_booking(
         slot_id = UUID(form.get("slot_id", ""))
     except ValueError:
         return await move_page(request, uow, settings, principal, booking_id, base=base, message=None)
-    # the form's own key: pressing it again (or back, then again) replays the move's first answer, not a refusal
+    # the form's own key: pressing it again (or back, then again) replays the move's first answer, not a refusal;
+    # back, then another of the page's slots, is a move of its own, said as the booking stands now
     key = once(principal, form, "bookings.move", booking_id=str(booking_id), slot_id=str(slot_id))
 
-    async def moving(idempotency: IdempotencyKey | None) -> Booking:
-        try:
-            return await bookings.move(
-                uow,
-                principal,
-                policy,
-                booking_id=booking_id,
-                slot_id=slot_id,
-                now=datetime.now(UTC),
-                idempotency=idempotency,
-            )
-        except KeyReused:  # back, then another of the page's slots: the move is said as it stands now
-            return await moving(None)
+    async def moving() -> Booking:
+        return await bookings.move(
+            uow, principal, policy, booking_id=booking_id, slot_id=slot_id, now=datetime.now(UTC), idempotency=key
+        )
 
-    moved, wrong = await submitted(language_of(request), lambda: moving(key))
+    moved, wrong = await submitted(language_of(request), moving)
     if moved is None:
         return await move_page(request, uow, settings, principal, booking_id, base=base, message=wrong["form"])
     return to(f"{base}/{moved.id}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 from uuid import UUID, uuid4
@@ -217,13 +218,15 @@ async def household(uow: UnitOfWork, citizen: Principal) -> tuple[Person | None,
 
 
 def once(caller: Principal, form: dict[str, str], operation: str, **payload: Any) -> IdempotencyKey | None:
-    """The key each form carries (made when the page was drawn): a second tap on the same form replays the first
-    answer rather than acting twice. Anything but the UUID the page drew is no key at all."""
+    """The key each form carries (made when the page was drawn), with what the form asks: a second tap on the same
+    form replays the first answer rather than acting twice, and the same page sent again with something else (back,
+    another slot, another name) is a request of its own. Anything but the UUID the page drew is no key at all."""
     try:
-        key = str(UUID(form.get("once", "")))
+        drawn = str(UUID(form.get("once", "")))
     except ValueError:
         return None
-    return idempotency_key(f"{caller.role.value}:{caller.id}", key, operation, payload)
+    asked = idempotency_key(f"{caller.role.value}:{caller.id}", drawn, operation, payload)
+    return None if asked is None else replace(asked, key=f"{drawn}:{asked.fingerprint.hex()[:32]}")
 
 
 _WHOLE_NUMBER = re.compile(r"-?[0-9]{1,18}")

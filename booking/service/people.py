@@ -41,7 +41,7 @@ from vaxbook.auth.models import Principal, Role
 from vaxbook.db import Connection, UnitOfWork
 from vaxbook.errors import Conflict
 from vaxbook.i18n import Text
-from vaxbook.idempotency import IdempotencyKey, run_once
+from vaxbook.idempotency import IdempotencyKey, forget_answers_about, run_once
 
 _stored = TypeAdapter(Person)
 
@@ -193,6 +193,9 @@ async def remove_dependent(
         await end_live_entries(uow, principal, people=[person], service_ids=None, policy=policy, now=now)
         if not await repository.delete_dependent(conn, person_id=person.id, guardian_id=person.guardian_id):
             raise PersonNotFound()
+        # the answer kept for the request that added them holds their details: it goes with them, and the same
+        # request sent again adds them afresh
+        await forget_answers_about(conn, [str(person.id)])
         await _record(conn, principal, "dependent.delete", person)
 
 

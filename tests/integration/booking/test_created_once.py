@@ -124,3 +124,23 @@ async def test_the_control_without_a_key_two_presses_create_two(
     for _ in range(2):
         assert (await client.post(made.url, json=made.body, headers=made.headers)).status_code == 201
     assert await db.fetchval(made.count) == before + 2
+
+
+async def test_a_dependent_removed_takes_the_answer_kept_for_adding_them_along(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    made = await a_dependent(client, uow, db)
+    headers = made.headers | {"Idempotency-Key": "added-then-removed"}
+    added = await client.post(made.url, json=made.body, headers=headers)
+    assert added.status_code == 201
+    kept = "SELECT count(*) FROM idempotency_keys WHERE response->>'full_name' = $1"
+    assert await db.fetchval(kept, made.body["full_name"]) == 1
+
+    removed = await client.delete(f"{made.url}/{added.json()['id']}", headers=made.headers)
+
+    assert removed.status_code == 204
+    assert await db.fetchval(kept, made.body["full_name"]) == 0, "their details stayed in the kept answer"
+    again = await client.post(made.url, json=made.body, headers=headers)
+    assert again.status_code == 201
+    assert again.json()["id"] != added.json()["id"], "an answer naming someone removed was replayed"
+    assert await db.fetchval(made.count) == 1

@@ -71,6 +71,13 @@ async def test_the_hotline_finds_registers_books_prints_and_cancels_for_a_caller
     )
     assert (pressed_again.status_code, pressed_again.headers["location"]) == (303, person_page)
     assert await db.fetchval("SELECT count(*) FROM people WHERE full_name = 'Võ Văn Tư'") == 1
+    brother = caller | {"full_name": "Võ Văn Năm", "cccd": caller["cccd"][:-3] + "999"}  # back, the form for another
+    other = await client.post(
+        "/counter/register", data=brother | {"once": once_of(wrong), "_csrf_token": csrf_of(wrong)}
+    )
+    assert other.status_code == 303, re.findall(r"error\">([^<]*)<", other.text)
+    assert other.headers["location"] != person_page
+    assert await db.fetchval("SELECT count(*) FROM people WHERE full_name = 'Võ Văn Năm'") == 1
     tu = person_page.rsplit("/", 1)[1]
 
     shown = await client.get(person_page, params={"service": service.code, "district": "cai rang"})
