@@ -390,7 +390,7 @@ class BookingNotActive(Conflict):
     def because(cls, status: BookingStatus) -> BookingNotActive:
         """Saying what became of it (`status` in the answer, and in words)."""
         vi, en = _ENDED[status]
-        return cls(Text(f"Lịch hẹn {vi}.", f"The booking {en}."), status=status.value)
+        return cls(Text(f"Lịch hẹn {vi}.", f"The booking {en}."), booking_status=status.value)
 
 
 _ENDED: dict[BookingStatus, tuple[str, str]] = {

@@ -489,7 +489,7 @@ async def call_off_slot(
             current = await repository.get_slot(conn, clinic_id=clinic_id, slot_id=slot_id)
             if current is None:
                 raise SlotNotFound()
-            raise SlotNotCallable(status=current.status.value)
+            raise SlotNotCallable(slot_status=current.status.value)
         await audit.record(
             conn,
             actor=principal,

@@ -121,6 +121,10 @@ PROBLEM_FORMATS = "problem_formats"
 ProblemFormat (FHIR's OperationOutcome under /fhir/, a page under /), or None for problem+json (the API)."""
 
 
+PROBLEM_MEMBERS = frozenset({"type", "title", "status", "detail", "instance", "errors", "request_id"})
+"""The members every problem body has its own meaning for: a refusal's extra fields take other names."""
+
+
 class Problem(ProblemDetailsException):
     """A problem whose title, detail and field messages are rendered in the language the caller asked for."""
 
@@ -147,6 +151,9 @@ class Problem(ProblemDetailsException):
         self.localized_detail = detail
         self.field_errors = field_errors
         self.fields = extra or {}
+        if clash := PROBLEM_MEMBERS & self.fields.keys():
+            # RFC 9457's own members keep their meaning: `status` is the HTTP status, never a booking's
+            raise ValueError(f"a problem's own fields cannot be overridden: {sorted(clash)}")
 
     def to_response(self, request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
         render = _format_of(request.scope)

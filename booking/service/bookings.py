@@ -424,7 +424,7 @@ def _written_together(
 def _explain_unchanged(booking: Booking, now: datetime) -> Exception:
     if booking.status is BookingStatus.BOOKED and booking.starts_at <= now:
         return BookingStarted()
-    return BookingNotActive(status=booking.status.value)
+    return BookingNotActive(booking_status=booking.status.value)
 
 
 async def cancel(

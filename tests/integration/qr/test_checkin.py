@@ -98,7 +98,7 @@ async def test_a_scan_checks_the_booking_in_once_and_the_qr_holds_no_personal_da
     assert (shown_again.status_code, shown_again.text) == (200, text)
     await client.post(f"/api/v1/clinics/{clinic.id}/bookings/{booking['id']}/no-dose", headers=staff)
     ended = await client.get(f"/api/v1/bookings/{booking['id']}/qr", headers=token_for(citizen))
-    assert (ended.status_code, ended.json()["type"], ended.json()["status"]) == (
+    assert (ended.status_code, ended.json()["type"], ended.json()["booking_status"]) == (
         409,
         "/problems/booking-not-active",
         "no_show",
@@ -156,7 +156,10 @@ async def test_cancelled_and_moved_bookings_lose_their_qr(client: Client, uow: U
     ).text
     await client.post(f"/api/v1/bookings/{moved.json()['id']}/cancel", headers=token_for(citizen))
     cancelled = await check_in(client, staff, clinic.id, qr=new_text)
-    assert (cancelled.json()["type"], cancelled.json()["status"]) == ("/problems/booking-not-active", "cancelled")
+    assert (cancelled.json()["type"], cancelled.json()["booking_status"]) == (
+        "/problems/booking-not-active",
+        "cancelled",
+    )
     assert "hủy" in cancelled.json()["detail"]
 
 

@@ -17,7 +17,8 @@ from litestar.testing import TestClient, create_test_client
 from pydantic import BaseModel, Field, HttpUrl
 
 from vaxbook.auth.models import Role
-from vaxbook.problems import problem_details_plugin
+from vaxbook.errors import Conflict
+from vaxbook.problems import PROBLEM_MEMBERS, from_domain_error, problem_details_plugin
 
 
 class Colour(StrEnum):
@@ -133,3 +134,11 @@ def test_no_message_shows_python_or_vietnamese_says_or(client: TestClient[Any], 
 def test_a_missing_discriminator_is_named_in_json(client: TestClient[Any]) -> None:
     vi, en = messages(client, {"rule": {}}, "vi"), messages(client, {"rule": {}}, "en")
     assert (vi["rule"], en["rule"]) == ('Thiếu trường "kind"', 'Field "kind" is required')
+
+
+@pytest.mark.parametrize("member", sorted(PROBLEM_MEMBERS - {"detail"}))  # detail is a refusal's own argument
+def test_a_refusal_s_extra_fields_never_take_a_problem_s_own_members(member: str) -> None:
+    """`status` is the HTTP status in every problem+json (RFC 9457): a booking's status goes under its own name."""
+    with pytest.raises(ValueError, match=member):
+        from_domain_error(Conflict(**{member: "cancelled"}))
+    assert from_domain_error(Conflict(booking_status="cancelled")).fields == {"booking_status": "cancelled"}
