@@ -438,7 +438,7 @@ class AlreadyCheckedIn(Conflict):
     slug = "already-checked-in"
     title = Text("Lịch hẹn này đã được check-in", "This booking has already been checked in")
 
-    def __init__(self, *, at: datetime, by: str) -> None:
+    def __init__(self, *, at: datetime, by: str, booking_id: UUID) -> None:
         super().__init__(
             Text(
                 f"Đã check-in lúc {at:%H:%M:%S ngày %d/%m/%Y} bởi {by}.",
@@ -446,7 +446,9 @@ class AlreadyCheckedIn(Conflict):
             ),
             checked_in_at=at.isoformat(),
             checked_in_by=by,
+            booking_id=str(booking_id),
         )
+        self.booking_id = booking_id
 
 
 class InjectionSite(StrEnum):

@@ -953,6 +953,17 @@ async def dose_given_at(conn: Connection, *, clinic_id: UUID, booking_id: UUID) 
     return given
 
 
+async def vaccination_of_booking(conn: Connection, *, clinic_id: UUID, booking_id: UUID) -> Vaccination | None:
+    """The dose given for a booking at this clinic, if one was."""
+    row = await conn.fetchrow(
+        f"SELECT {_VACCINATION_READ} FROM vaccinations v {_VACCINATION_FROM}"
+        " WHERE v.clinic_id = $1 AND v.booking_id = $2",
+        clinic_id,
+        booking_id,
+    )
+    return None if row is None else _vaccination(row)
+
+
 async def vaccinations_of_person(conn: Connection, *, person_id: UUID) -> list[Vaccination]:
     """Every dose the person was given, oldest first."""
     rows = await conn.fetch(

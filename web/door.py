@@ -19,6 +19,8 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
 
 from booking.models import (
+    AlreadyCheckedIn,
+    AlreadyRecorded,
     Booking,
     BookingPolicy,
     BookingStatus,
@@ -217,19 +219,33 @@ class DoorPages(Controller):
         language = language_of(request)
         typed = {name: str(data.get(name, "")).strip()[:1000] for name in ("qr", "code", "cccd_last4", "date_of_birth")}
 
+        earlier: AlreadyCheckedIn | None = None
+
         async def check() -> CheckedIn:
+            nonlocal earlier
             asked = CheckInRequest.model_validate({name: value for name, value in typed.items() if value})
-            # a code read twice is sent once by the scanner; sent again, it answers who checked it in and when
-            return await checkin.check_in(
-                uow, staff, clinic_id=clinic_id, request=asked, window=checkin_window, now=datetime.now(UTC)
-            )
+            try:
+                return await checkin.check_in(
+                    uow, staff, clinic_id=clinic_id, request=asked, window=checkin_window, now=datetime.now(UTC)
+                )
+            except AlreadyCheckedIn as seen:
+                # scanned (or pressed) again: who checked it in and when, and the booking as it stands, to go on
+                earlier = seen
+                return await checkin.checked_in_here(uow, staff, clinic_id=clinic_id, booking_id=seen.booking_id)
 
         done, wrong = await submitted(language, check, not_found_is_refusal=True)
         if done is None:
             return await self._reply(request, uow, staff, clinic_id, refusal=_said(wrong))
         step = await _next_step(uow, staff, done.booking, evidence_due=done.needs_evidence)
         return await self._reply(
-            request, uow, staff, clinic_id, answer=_answer(CheckIn.of(done), language), step=step, changed=True
+            request,
+            uow,
+            staff,
+            clinic_id,
+            answer=_answer(CheckIn.of(done), language),
+            note=said(earlier, language) if earlier else None,
+            step=step,
+            changed=earlier is None,
         )
 
     @post("/door/{clinic_id:uuid}/bookings/{booking_id:uuid}/evidence", status_code=HTTP_200_OK)
@@ -276,9 +292,12 @@ class DoorPages(Controller):
             given = VaccinationCreate.model_validate(
                 {"lot_id": data.get("lot_id", ""), "injection_site": data.get("injection_site", "")}
             )
-            return await visits.record_vaccination(
-                uow, staff, clinic_id=clinic_id, booking_id=booking_id, data=given, now=datetime.now(UTC)
-            )
+            try:
+                return await visits.record_vaccination(
+                    uow, staff, clinic_id=clinic_id, booking_id=booking_id, data=given, now=datetime.now(UTC)
+                )
+            except AlreadyRecorded:  # a second tap: the dose as recorded, and observation goes on
+                return await visits.recorded_dose(uow, staff, clinic_id=clinic_id, booking_id=booking_id)
 
         vaccination, wrong = await submitted(language, give, not_found_is_refusal=True)
         if vaccination is None:

@@ -99,6 +99,20 @@ async def _check_in(
     return await _what_the_door_needs(uow, booking, person)
 
 
+async def checked_in_here(uow: UnitOfWork, principal: Principal, *, clinic_id: UUID, booking_id: UUID) -> CheckedIn:
+    """A booking checked in at this clinic before (a second scan at the door): what the door shows of it, to go on
+    from where it is, its reading on record as the first scan's was. BookingNotFound for anything else."""
+    principal.require_clinic(clinic_id)
+    async with uow.transaction() as conn:
+        booking = await repository.get_booking(conn, booking_id=booking_id)
+        if booking is None or booking.clinic_id != clinic_id or booking.checked_in_at is None:
+            raise BookingNotFound()
+        person = await repository.get_person(conn, person_id=booking.person_id)
+        assert person is not None
+        await record_booking(conn, principal, "booking.read_at_the_door", booking)
+    return await _what_the_door_needs(uow, booking, person)
+
+
 async def _what_the_door_needs(uow: UnitOfWork, booking: Booking, person: Person) -> CheckedIn:
     rules = await rules_of(uow, booking.service_id)
     vaccine = await quotas.get_product(uow, rules.product_id) if rules.product_id else None
@@ -112,7 +126,9 @@ async def _why_not(conn: Connection, booking: Booking) -> Exception:
     active any more (and why)."""
     if booking.checked_in_at is not None:
         by = await repository.checked_in_by(conn, booking_id=booking.id)
-        return AlreadyCheckedIn(at=booking.checked_in_at.astimezone(ZoneInfo(booking.timezone)), by=by or "?")
+        return AlreadyCheckedIn(
+            at=booking.checked_in_at.astimezone(ZoneInfo(booking.timezone)), by=by or "?", booking_id=booking.id
+        )
     if booking.status is BookingStatus.MOVED:
         return BookingMoved(await repository.moved_to(conn, booking_id=booking.id))
     return BookingNotActive.because(booking.status)

@@ -239,6 +239,16 @@ def _check_onset(onset_at: datetime, *, after: datetime | None, now: datetime) -
         )
 
 
+async def recorded_dose(uow: UnitOfWork, principal: Principal, *, clinic_id: UUID, booking_id: UUID) -> Vaccination:
+    """The dose recorded for a booking at this clinic (the door's answer to a second tap of its dose form)."""
+    async with uow.transaction(readonly=True) as conn:
+        await _at_clinic(conn, principal, clinic_id, booking_id)
+        given = await repository.vaccination_of_booking(conn, clinic_id=clinic_id, booking_id=booking_id)
+    if given is None:
+        raise NotCheckedIn()
+    return given
+
+
 async def record_no_dose(uow: UnitOfWork, principal: Principal, *, clinic_id: UUID, booking_id: UUID) -> Booking:
     """Checked in, but no dose or visit after all (the person left, or was unwell): the booking ends as a no-show,
     and the person may book again."""

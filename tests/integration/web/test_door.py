@@ -97,8 +97,12 @@ async def test_the_nurse_checks_in_by_scan_and_by_hand_and_sees_today_s_list(
     again = await client.post(
         f"/door/{here.id}/check-in", data={"qr": mai["qr"], "_csrf_token": csrf_of(door)}, headers=htmx
     )
-    assert 'data-answer="refused"' in again.text, "already checked in"
-    assert nurse in again.text, "by whom"
+    assert 'data-answer="ok"' in again.text, "scanned again: the booking as it stands, to go on from there"
+    assert nurse in again.text, "who checked it in, and when"
+    next_steps = re.compile(r'action="(/door/[^"]+/bookings/[^"]+)"')
+    assert next_steps.findall(scanned.text), "the first scan offers the next step"
+    assert next_steps.findall(again.text) == next_steps.findall(scanned.text), "and so does the second"
+    assert "hx-trigger" not in again.headers, "nothing changed"
     today = await client.get(f"/door/{here.id}/today")
     assert WORDS["status_checked_in"].vi in today.text
 
@@ -181,6 +185,9 @@ async def test_after_the_scan_the_nurse_sees_the_evidence_gives_the_dose_from_a_
     given = await send(f"{steps}/dose", lot_id=lot_id.group(1), injection_site="left_arm")
     assert lot_number in given.text
     assert f'action="{steps}/reaction"' in given.text
+    tapped_twice = await send(f"{steps}/dose", lot_id=lot_id.group(1), injection_site="left_arm")
+    assert lot_number in tapped_twice.text, "a second tap: the dose as recorded"
+    assert f'action="{steps}/reaction"' in tapped_twice.text, "and observation goes on"
     assert await db.fetchval("SELECT status FROM bookings WHERE id = $1", UUID(first["id"])) == "completed"
     assert await db.fetchval("SELECT doses FROM clinic_stock WHERE clinic_id = $1", clinic.id) == 1
     vague = await send(f"{steps}/reaction", severity="severe", outcome="recovering", description="  ")
