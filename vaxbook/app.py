@@ -306,6 +306,7 @@ def create_app(
         max_attempts=settings.otp_max_attempts,
         max_requests=settings.otp_max_requests,
         window_minutes=settings.otp_request_window_minutes,
+        resend_after_seconds=settings.otp_resend_after_seconds,
         per_address=settings.otp_max_per_address,
         per_block=settings.otp_max_per_block,
         guesses_per_address=settings.otp_max_guesses_per_address,

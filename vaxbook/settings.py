@@ -137,6 +137,12 @@ class Settings(BaseSettings):
     otp_max_attempts: int = Field(default=5, ge=1, le=20)
     otp_max_requests: int = Field(default=3, ge=1, description="One-time codes per phone per window.")
     otp_request_window_minutes: int = Field(default=15, ge=1)
+    otp_resend_after_seconds: int = Field(
+        default=30,
+        ge=0,
+        le=300,
+        description="A second request for a phone whose code went out this recently, unused, sends no new one.",
+    )
 
     otp_max_per_address: int = Field(
         default=20, ge=1, description="Sign-in codes one client address may ask for per window, whatever the phones."

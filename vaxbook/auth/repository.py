@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 from uuid import UUID
 
 import asyncpg
@@ -28,6 +29,12 @@ def _staff(row: asyncpg.Record) -> StaffAccount:
     )
 
 
+class Issued(Enum):
+    NEW = "new"
+    ON_ITS_WAY = "on its way"  # the last code, unused, went out moments ago: no new one
+    LIMITED = "limited"  # max_requests codes in the current window already
+
+
 async def issue_otp(
     conn: Connection,
     *,
@@ -37,10 +44,12 @@ async def issue_otp(
     attempts: int,
     max_requests: int,
     window_minutes: int,
-) -> bool:
-    """Store a fresh code for the phone unless it already had max_requests codes in the current window."""
+    resend_after_seconds: int,
+) -> Issued:
+    """Store a fresh code for the phone, unless its last one is unused and was sent less than resend_after_seconds
+    ago, or it already had max_requests codes in the current window."""
     row = await conn.fetchrow(
-        """
+        f"""
         INSERT INTO otp_challenges AS c
             (phone, code_hash, expires_at, attempts_left, consumed_at, window_started_at, requests_in_window)
         VALUES ($1, $2, now() + make_interval(secs => $3), $4, NULL, now(), 1)
@@ -53,7 +62,8 @@ async def issue_otp(
                                      THEN now() ELSE c.window_started_at END,
             requests_in_window = CASE WHEN c.window_started_at <= now() - make_interval(mins => $6)
                                       THEN 1 ELSE c.requests_in_window + 1 END
-        WHERE c.window_started_at <= now() - make_interval(mins => $6) OR c.requests_in_window < $5
+        WHERE (c.window_started_at <= now() - make_interval(mins => $6) OR c.requests_in_window < $5)
+          AND NOT ({_on_its_way("$3", "$7")})
         RETURNING requests_in_window
         """,
         phone,
@@ -62,8 +72,26 @@ async def issue_otp(
         attempts,
         max_requests,
         window_minutes,
+        float(resend_after_seconds),
     )
-    return row is not None
+    if row is not None:
+        return Issued.NEW
+    on_its_way = await conn.fetchval(
+        f"SELECT {_on_its_way('$2', '$3')} FROM otp_challenges c WHERE c.phone = $1",
+        phone,
+        float(ttl_seconds),
+        float(resend_after_seconds),
+    )
+    return Issued.ON_ITS_WAY if on_its_way else Issued.LIMITED
+
+
+def _on_its_way(ttl: str, resend_after: str) -> str:
+    """Whether the phone's last code (row c) is unused and was sent less than `resend_after` seconds ago (it was
+    sent `ttl` seconds before it expires)."""
+    return (
+        f"{resend_after} > 0 AND c.consumed_at IS NULL AND c.attempts_left > 0"
+        f" AND c.expires_at - make_interval(secs => {ttl}) > now() - make_interval(secs => {resend_after})"
+    )
 
 
 async def seconds_until_next_otp(conn: Connection, *, phone: str, window_minutes: int) -> int:

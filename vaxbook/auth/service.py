@@ -47,6 +47,7 @@ class OtpPolicy:
     max_attempts: int
     max_requests: int
     window_minutes: int
+    resend_after_seconds: int = 30
     per_address: int = 20
     per_block: int = 100
     guesses_per_address: int = 30
@@ -87,6 +88,9 @@ class OtpSender(Protocol):
 
 
 async def request_otp(uow: UnitOfWork, sender: OtpSender, policy: OtpPolicy, *, phone: str, address: str) -> None:
+    """Send the phone a fresh sign-in code. A second request while the last code is unused and went out less than
+    `resend_after_seconds` ago (a double tap, an impatient press) sends nothing: that code is on its way and stays
+    the one to type, where a new one would make it wrong."""
     code = f"{secrets.randbelow(1_000_000):06d}"
     async with uow.transaction() as conn:
         for scope, limit in policy.requests_from(address).items():
@@ -101,8 +105,11 @@ async def request_otp(uow: UnitOfWork, sender: OtpSender, policy: OtpPolicy, *, 
             attempts=policy.max_attempts,
             max_requests=policy.max_requests,
             window_minutes=policy.window_minutes,
+            resend_after_seconds=policy.resend_after_seconds,
         )
-        if not issued:
+        if issued is repository.Issued.ON_ITS_WAY:
+            return
+        if issued is repository.Issued.LIMITED:
             wait = await repository.seconds_until_next_otp(conn, phone=phone, window_minutes=policy.window_minutes)
             raise _wait(wait, "yêu cầu mã mới", "asking for a new code", OtpRateLimited)
         await sender.send(uow, phone, code)

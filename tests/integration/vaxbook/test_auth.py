@@ -107,10 +107,17 @@ async def test_a_new_code_replaces_the_old_one(client: httpx.AsyncClient, otp_se
     assert (await verify(client, second))[0] == 200
 
 
+async def sent_a_while_ago(db: asyncpg.Connection) -> None:
+    """The phone's last code went out longer ago than a second request is taken for a double tap."""
+    await db.execute("UPDATE otp_challenges SET expires_at = expires_at - interval '31 seconds'")
+
+
 async def test_codes_per_phone_are_limited_per_window(
     client: httpx.AsyncClient, otp_sender: RecordingOtpSender, db: asyncpg.Connection
 ) -> None:
-    assert [await request_code(client) for _ in range(3)] == [202, 202, 202]
+    for _ in range(3):
+        assert await request_code(client) == 202
+        await sent_a_while_ago(db)
     limited = await client.post("/api/v1/auth/otp/request", json={"phone": PHONE})
     assert limited.status_code == 429
     assert limited.json()["type"] == "/problems/otp-rate-limited"
@@ -122,10 +129,33 @@ async def test_codes_per_phone_are_limited_per_window(
 
 
 @pytest.mark.concurrency
-async def test_parallel_code_requests_never_exceed_the_limit(
-    client: httpx.AsyncClient, otp_sender: RecordingOtpSender
+async def test_a_code_asked_for_again_at_once_is_the_one_on_its_way(
+    client: httpx.AsyncClient, otp_sender: RecordingOtpSender, db: asyncpg.Connection
 ) -> None:
-    statuses = await asyncio.gather(*(request_code(client) for _ in range(20)))
+    """A double tap on "send code" (or an impatient second press) sends no second code, which would make the first
+    one wrong as it arrives: every press is answered as sent, one code goes out, and it signs in."""
+    statuses = await asyncio.gather(*(request_code(client) for _ in range(8)))
+    assert statuses == [202] * 8
+    assert otp_sender.sent == 1
+    first = otp_sender.codes[E164]
+    assert await request_code(client) == 202
+    assert (otp_sender.sent, otp_sender.codes[E164]) == (1, first)
+    signed_in, _ = await verify(client, first)
+    assert signed_in == 200
+    assert await request_code(client) == 202, "a code used is no code on its way: the next press sends a new one"
+    assert otp_sender.sent == 2
+    await sent_a_while_ago(db)
+    assert await request_code(client) == 202
+    assert otp_sender.sent == 3, "nor is one sent a while ago"
+
+
+@pytest.mark.concurrency
+async def test_parallel_code_requests_never_exceed_the_limit(
+    settings: Settings, dsn: str, otp_sender: RecordingOtpSender, db: asyncpg.Connection
+) -> None:
+    every_press_sends = settings.model_copy(update={"otp_resend_after_seconds": 0})
+    async with serve(create_app(every_press_sends, dsn=dsn, otp_sender=otp_sender)) as client:
+        statuses = await asyncio.gather(*(request_code(client) for _ in range(20)))
     assert sorted(statuses) == [202] * 3 + [429] * 17
     assert otp_sender.sent == 3
 
