@@ -20,6 +20,7 @@ from booking.models import (
     IdentityHeldByBooking,
     Person,
     PersonNotFound,
+    ProfileExists,
     ProfileMissing,
     TooManyDependents,
 )
@@ -76,6 +77,14 @@ async def profile(uow: UnitOfWork, principal: Principal) -> Person:
 async def save_profile(uow: UnitOfWork, principal: Principal, data: ProfileUpsert, *, now: datetime) -> Person:
     """Create or replace the signed-in citizen's own profile, with their consent to the current text."""
     _check_consent_text(data.consent)
+    try:
+        return await _save_profile(uow, principal, data, now=now)
+    except ProfileExists:
+        # made a moment ago by another request of theirs (a double tap on the first save): this one replaces it
+        return await _save_profile(uow, principal, data, now=now)
+
+
+async def _save_profile(uow: UnitOfWork, principal: Principal, data: ProfileUpsert, *, now: datetime) -> Person:
     details = data.model_dump(exclude={"consent"})
     async with uow.transaction() as conn:
         if await repository.account(conn, account_id=principal.id) is None:

@@ -63,6 +63,20 @@ async def test_a_citizen_saves_a_profile_with_consent(client: Client, uow: UnitO
     assert "Nguyễn" not in details
 
 
+@pytest.mark.concurrency
+async def test_a_first_profile_saved_twice_at_once_is_one_profile_and_two_answers_of_it(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    citizen = await new_account(uow)
+    body = person_details() | {"consent": consent()}
+    saved = await asyncio.gather(
+        *(client.put("/api/v1/me/profile", json=body, headers=token_for(citizen)) for _ in range(6))
+    )
+    assert [s.status_code for s in saved] == [200] * 6, [s.text for s in saved if s.status_code != 200]
+    assert len({s.json()["id"] for s in saved}) == 1
+    assert await db.fetchval("SELECT count(*) FROM people WHERE account_id = $1", citizen.id) == 1
+
+
 async def test_profile_errors_name_the_field_in_the_callers_language(
     client: Client, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
