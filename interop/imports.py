@@ -3,8 +3,9 @@
 A file is read whole, each row turned into the use case's own input and run through the use case itself (create a
 clinic, a template, a lot and its receipt), each in a savepoint of one transaction: so a dry run reports every row's
 error (row, column, the message in both languages) that the real import would meet, constraints included, and an
-import with any error imports nothing. An import that succeeds records the file's SHA-256: the same file posted again
-imports nothing more and says so.
+import with any error imports nothing. An import that succeeds records the SHA-256 of its rows as read: the same rows
+posted again, in whatever form (the file saved again, another line ending, XLSX for CSV), import nothing more and say
+so.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -209,7 +211,8 @@ async def run(
     if len(rows) > MOST_ROWS:
         raise _file_error(Text(f"Tối đa {MOST_ROWS} dòng", f"At most {MOST_ROWS} rows"))
     report.rows = len(rows)
-    digest = hashlib.sha256(content).hexdigest()
+    read = [{h: _cell(v, h) for h, v in zip(header, cells, strict=False) if h} for cells in rows]
+    digest = _digest(read)
     try:
         async with uow.transaction() as conn:
             claimed = dry_run or await repository.claim_import(
@@ -219,15 +222,21 @@ async def run(
                 report.already_imported = True
                 raise _RollBack()
             step = _steps(uow, actor, name)
-            for number, cells in enumerate(rows, start=2):
-                read = {h: _cell(v, h) for h, v in zip(header, cells, strict=False) if h}
-                await _one_row(conn, report, number, step, {k: v for k, v in read.items() if v is not None})
+            for number, values in enumerate(read, start=2):
+                await _one_row(conn, report, number, step, {k: v for k, v in values.items() if v is not None})
             if dry_run or report.errors:
                 raise _RollBack()
     except _RollBack:
         return report
     report.imported = True
     return report
+
+
+def _digest(read: list[dict[str, Any]]) -> str:
+    """What a file says, whatever its form: its rows as read, in order. The same rows saved again (another line
+    ending, a byte-order mark, XLSX for CSV, columns in another order) are the same import, not more doses."""
+    said = json.dumps(read, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(said.encode()).hexdigest()
 
 
 async def _one_row(

@@ -171,6 +171,21 @@ async def test_stock_receipts_make_their_lots_and_reach_the_department_store(
         "SELECT l.lot_number, d.doses FROM department_stock d JOIN vaccine_lots l ON l.id = d.lot_id ORDER BY 1"
     )
     assert [(h["lot_number"], h["doses"]) for h in held] == [("VC-01", 500), ("VC-02", 300)]
+    rows = [["vero-cell", "VC-01", "2027-06-30", 500, "Đợt 1"], ["vero-cell", "VC-02", "2027-08-31", 300, None]]
+    bom, lf = b"\xef\xbb\xbf", file.replace(b"\r\n", b"\n")
+    saved_again = [  # the same receipts, the file opened and saved again in another form
+        lf,
+        lf.removeprefix(bom),
+        lf.removeprefix(bom).replace(b"\n", b"\r\n"),
+        xlsx([columns, *rows]),
+        xlsx([[columns[1], *columns[:1], *columns[2:]]] + [[r[1], r[0], *r[2:]] for r in rows]),
+    ]
+    assert len({file, *saved_again}) == len(saved_again) + 1, "each is another file"
+    for again in saved_again:
+        answer = (await post(client, admin, "stock-receipts", "r (1).csv", again, dry_run=False)).json()
+        assert (answer["imported"], answer["already_imported"]) == (False, True)
+    held = await db.fetch("SELECT d.doses FROM department_stock d")
+    assert sorted(h["doses"] for h in held) == [300, 500], "no receipt counted twice"
     clash = csv_bytes(
         columns, [["vero-cell", "VC-01", "2027-07-31", "10", ""], ["nope", "X-1", "2027-07-31", "ba", ""]]
     )
