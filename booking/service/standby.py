@@ -188,6 +188,11 @@ async def accept(
     async def work() -> Booking:
         async with uow.transaction() as conn:
             entry = await _entry_for(conn, principal, entry_id)
+            if entry.status is StandbyStatus.BOOKED and entry.booking_id is not None:
+                # accepted already (a second tap, a retry without a key): the booking it became is the answer
+                booked = await repository.get_booking(conn, booking_id=entry.booking_id)
+                assert booked is not None
+                return booked
             if entry.status is not StandbyStatus.OFFERED or entry.offer_slot_id is None:
                 raise OfferGone()
             slot, clinic = await clinics.get_slot(uow, entry.offer_slot_id)
@@ -227,6 +232,8 @@ async def leave(
     """Leave the list: while waiting, or by turning an offer down (its seat goes to the next in line)."""
     async with uow.transaction() as conn:
         entry = await _entry_for(conn, principal, entry_id)
+        if entry.status in (StandbyStatus.LEFT, StandbyStatus.DECLINED):
+            return entry  # left already (a second tap): the entry as it stands
         if entry.status is StandbyStatus.WAITING and await repository.leave_waiting(conn, entry_id=entry.id):
             await record_entry(conn, principal, "standby.leave", entry)
             return await _entry_for(conn, principal, entry_id)

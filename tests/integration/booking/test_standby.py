@@ -117,6 +117,9 @@ async def test_a_freed_seat_is_held_for_the_first_in_line(
     assert after["booking_id"] == accepted.json()["id"]
     assert await booked(db, slot) == 1
     assert await db.fetchval("SELECT count(*) FROM bookings WHERE status = 'booked'") == 1
+    again = await client.post(f"/api/v1/standby/{offered['id']}/accept", headers=token_for(first))  # a second tap
+    assert (again.status_code, again.json()["id"]) == (201, accepted.json()["id"]), "the booking it became"
+    assert await db.fetchval("SELECT count(*) FROM bookings WHERE status = 'booked'") == 1
 
 
 async def test_declined_offers_go_down_the_line_and_then_back_to_everyone(
@@ -132,12 +135,16 @@ async def test_declined_offers_go_down_the_line_and_then_back_to_everyone(
     first_entry = await entry_of(client, first)
     declined = await client.post(f"/api/v1/standby/{first_entry['id']}/decline", headers=token_for(first))
     assert declined.json()["status"] == "declined"
+    again = await client.post(f"/api/v1/standby/{first_entry['id']}/decline", headers=token_for(first))
+    assert (again.status_code, again.json()["status"]) == (200, "declined"), "a second tap: declined already"
     second_entry = await entry_of(client, second)
     assert second_entry["status"] == "offered"
     assert await booked(db, slot) == 1
     left = await client.delete(f"/api/v1/standby/{second_entry['id']}", headers=token_for(second))
     assert left.status_code == 204
     assert await booked(db, slot) == 0, "nobody left in line: the seat is everyone's again"
+    assert (await client.delete(f"/api/v1/standby/{second_entry['id']}", headers=token_for(second))).status_code == 204
+    assert await booked(db, slot) == 0, "leaving twice passes no seat on twice"
     stale = await client.post(f"/api/v1/standby/{first_entry['id']}/accept", headers=token_for(first))
     assert stale.json()["type"] == "/problems/offer-gone"
 
