@@ -254,12 +254,18 @@ class CounterPages(Controller):
 
     @post("/counter/bookings/{booking_id:uuid}/cancel", status_code=HTTP_200_OK)
     async def cancel(
-        self, booking_id: FromPath[UUID], request: AnyRequest, uow: UoW, policy: NamedDependency[BookingPolicy]
+        self,
+        booking_id: FromPath[UUID],
+        request: AnyRequest,
+        uow: UoW,
+        policy: NamedDependency[BookingPolicy],
+        data: FormData,
     ) -> Redirect:
         staff = await staff_of(request, uow)
         if staff is None:
             return sign_in_first(request, staff=True)
+        key = once(staff, data, "bookings.cancel", booking_id=str(booking_id))  # a second tap: the same answer
         cancelled = await bookings.cancel(
-            uow, staff, policy, booking_id=booking_id, now=datetime.now(UTC), idempotency=None
+            uow, staff, policy, booking_id=booking_id, now=datetime.now(UTC), idempotency=key
         )
         return to(f"/counter/people/{cancelled.person_id}")

@@ -113,8 +113,12 @@ async def test_the_hotline_finds_registers_books_prints_and_cancels_for_a_caller
     assert {(b["slot_id"], b["status"]) for b in now} == {(str(slot.id), "moved"), (str(later.id), "booked")}
     new_id = next(b["id"] for b in now if b["status"] == "booked")
     assert moved.headers["location"] == f"/counter/bookings/{new_id}"
-    cancelled = await client.post(f"/counter/bookings/{new_id}/cancel", data={"_csrf_token": csrf_of(page_now)})
+    listed = await client.get(person_page)
+    cancel_form = {"once": once_of(listed), "_csrf_token": csrf_of(listed)}
+    cancelled = await client.post(f"/counter/bookings/{new_id}/cancel", data=cancel_form)
     assert cancelled.headers["location"] == person_page
+    tapped_twice = await client.post(f"/counter/bookings/{new_id}/cancel", data=cancel_form)
+    assert (tapped_twice.status_code, tapped_twice.headers["location"]) == (303, person_page), "the same answer"
     after = await client.get(f"/api/v1/assist/people/{tu}/bookings", headers=admin_view)
     assert {b["status"] for b in after.json()} == {"moved", "cancelled"}
 
