@@ -151,7 +151,9 @@ async def list_clinics(
 
 
 async def lock_clinic(conn: Connection, *, clinic_id: UUID) -> None:
-    await conn.execute("SELECT 1 FROM clinics WHERE id = $1 FOR UPDATE", clinic_id)
+    # NO KEY UPDATE: writers of the clinic's templates wait for each other, while the key-share locks that rows
+    # referencing the clinic take (the template just written among them) neither wait for it nor make it wait
+    await conn.execute("SELECT 1 FROM clinics WHERE id = $1 FOR NO KEY UPDATE", clinic_id)
 
 
 async def list_locations(conn: Connection) -> list[Location]:

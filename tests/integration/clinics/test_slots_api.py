@@ -199,6 +199,28 @@ async def test_capacity_cuts_racing_seat_claims_never_overbook(
         assert capacity <= max(accepted)
 
 
+@pytest.mark.concurrency
+async def test_the_same_template_sent_at_once_is_made_once_and_the_rest_told_it_overlaps(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
+    template = {
+        "service_id": str(service.id),
+        "weekday": 2,
+        "start_time": "07:30",
+        "end_time": "09:30",
+        "slot_minutes": 30,
+        "capacity": 12,
+        "valid_from": datetime.now(SAIGON).date().isoformat(),
+    }
+    base = f"/api/v1/clinics/{clinic.id}/slot-templates"
+    sent = await asyncio.gather(*(client.post(base, json=template, headers=staff) for _ in range(8)))
+    answers = sorted((s.status_code, s.json().get("type")) for s in sent)
+    assert answers == [(201, None)] + [(409, "/problems/template-overlaps")] * 7, "none a deadlock's 503"
+    assert await db.fetchval("SELECT count(*) FROM slot_templates WHERE clinic_id = $1", clinic.id) == 1
+
+
 async def test_templates_make_slots_over_the_horizon_once(
     client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
