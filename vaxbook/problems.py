@@ -337,7 +337,23 @@ def _litestar_field_error(item: dict[str, Any], source: str) -> FieldError:
     if missing is not None:
         name = missing.group(1) if key in ("", "data") else f"{key}.{missing.group(1)}"
         return FieldError(name, "missing", _REQUIRED, source)
+    if source == "header" and key in _HEADERS:  # named as it is sent, and said in words, not as a pattern
+        header, words = _HEADERS[key]
+        return FieldError(header, "invalid", words, source)
     return FieldError(key, "invalid", Text(QUERY_WORDS.get(english, _VI_INVALID), english), source)
+
+
+_HEADERS = {
+    "idempotency_key": (
+        "Idempotency-Key",
+        Text(
+            "Idempotency-Key gồm 1 đến 255 ký tự ASCII in được, không có dấu cách",
+            "An Idempotency-Key is 1 to 255 printable ASCII characters, with no spaces",
+        ),
+    ),
+}
+"""Request headers a handler reads, by the name of the handler's parameter: the header's own name, and what it
+takes."""
 
 
 _REQUIRED = Text(_VI_VALIDATION["missing"], "Field required")

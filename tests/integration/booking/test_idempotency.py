@@ -9,7 +9,16 @@ import httpx
 import pytest
 
 from tests.eventually import until
-from tests.factories import make_citizen, make_clinic, make_service, make_slot, soon, token_for
+from tests.factories import (
+    consent,
+    make_citizen,
+    make_clinic,
+    make_service,
+    make_slot,
+    person_details,
+    soon,
+    token_for,
+)
 from vaxbook.db import UnitOfWork
 from vaxbook.errors import Conflict
 from vaxbook.idempotency import idempotency_key, run_once
@@ -187,3 +196,21 @@ async def test_parallel_retries_with_one_key_book_once(client: Client, uow: Unit
     assert len({r.json()["id"] for r in responses}) == 1
     assert await db.fetchval("SELECT count(*) FROM bookings") == 1
     assert await db.fetchval("SELECT count(*) FROM idempotency_keys") == 1
+
+
+@pytest.mark.parametrize("key", ["a b", "k" * 256, "khóa-một"], ids=["a space", "too long", "not ascii"])
+async def test_a_key_that_is_no_key_is_named_as_the_header_and_said_in_both_languages(
+    client: httpx.AsyncClient, uow: UnitOfWork, key: str
+) -> None:
+    citizen, _ = await make_citizen(uow)
+    child = person_details(cccd=None) | {"relation": "child", "consent": consent()}
+    for language, words in (("vi", "ký tự ASCII"), ("en", "printable ASCII")):
+        refused = await client.post(
+            "/api/v1/me/dependents",
+            json=child,
+            headers={**token_for(citizen), "Idempotency-Key": key.encode(), "Accept-Language": language},
+        )
+        assert refused.status_code == 422
+        [error] = [e for e in refused.json()["errors"] if e["source"] == "header"]
+        assert (error["field"], error["code"]) == ("Idempotency-Key", "invalid")
+        assert words in error["message"], error["message"]
