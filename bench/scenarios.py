@@ -74,7 +74,7 @@ class Bench:
     raw_booking: dict[str, Any] | None = None
     raw_check_in: dict[str, Any] | None = None
     replicas: list[Server] = field(default_factory=list)  # more services on the same database, beside `server`
-    warmed: set[int] = field(default_factory=set)  # the ports of the services warmed up already
+    warmed: list[Server] = field(default_factory=list)  # the services warmed up already
 
     def drive(self, requests: list[bytes], clients: int, **kwargs: Any) -> Records:
         ports = [self.server.port, *(replica.port for replica in self.replicas)]
@@ -180,8 +180,8 @@ def warm_up(bench: Bench, clients: int) -> None:
     connection then plans its statements (PostgreSQL plans a prepared statement for its values five times before
     it keeps a generic plan: about 6 ms each for the screen's) and learns their types, as a service that has been
     serving for a while has, and the sale measures the rush rather than the service's first minute."""
-    ports = [bench.server.port, *(replica.port for replica in bench.replicas)]
-    if all(port in bench.warmed for port in ports):
+    servers = [bench.server, *bench.replicas]
+    if all(any(server is warm for warm in bench.warmed) for server in servers):
         return
     seats = max(50, bench.options.sizes.flash_seats // 4)
     slot = asyncio.run(data.hot_slot(bench.world, capacity=seats))
@@ -195,7 +195,7 @@ def warm_up(bench: Bench, clients: int) -> None:
     records = bench.drive(requests, clients)
     if summary(records)["errors_5xx"]:
         raise SystemExit("the warm-up sale was answered with a 5xx: see the service's log")
-    bench.warmed.update(ports)
+    bench.warmed.extend(servers)
 
 
 # Flash sale
@@ -431,6 +431,7 @@ def spread(bench: Bench) -> dict[str, Any]:
             raise SystemExit(f"the city has {len(slots)} slots left, {count} needed: run with fewer")
         people = asyncio.run(data.citizens(bench.world, count))
         warm_up(bench, clients)
+        asyncio.run(data.settle(bench.world.dsn))
         requests = [
             request(
                 "POST", "/api/v1/bookings", headers=json_auth(token), body=json.dumps({"slot_id": str(slot)}).encode()
