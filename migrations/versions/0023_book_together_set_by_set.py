@@ -4,14 +4,15 @@ inserts are taken in one statement, not one a booking.
 
 What a booking cost PostgreSQL inside `book_seats` after migration 0022 (a flash sale of 1,200 bookings, the
 functions' statements timed one by one) was about 0.9 ms, of which the keys' claims, the answers kept under them and
-the attempts counted, each a function called for each booking, were 0.25 ms, and the household count, a trigger run
+the attempts counted, each a function called for each booking, were 0.23 ms, and the household count, a trigger run
 for each booking row, 0.1 ms.
 
 - `book_together` claims each key already holding its answer (`state` 'done', the booking's own time in it): the
   claim and the answer are in the same transaction, so no other request ever saw the claim without its answer, and
-  the key's row is written once, not inserted and then updated. The attempts are counted for each person of the
-  batch at once (a person named twice counts two). The batch must share one policy (the limits, the key's hours and
-  lease), as the service's batches do; one that does not is taken booking by booking. What it refuses with is
+  the key's row is written once, not inserted and then updated. The attempts are counted for each attempt scope of
+  the batch at once (the caller's, as `count_attempt` counts them; a scope named twice counts two). The batch must
+  share one policy (the limits, the key's hours and lease), as the service's batches do; one that does not is taken
+  booking by booking (until now only the open-booking limit had to be shared). What it refuses with is
   unchanged: VXONE when a key is taken, an attempt is past its limit, a place is not to be had or a person is on a
   standby list, and `book_seats` then takes each booking in turn, through the functions one booking uses.
 - The bookings' household counts (migration 0014) are a statement trigger over the rows inserted: the households'
@@ -19,8 +20,10 @@ for each booking row, 0.1 ms.
   past the cap fails the statement with the same check as before, as the first booking past it did. A change of a
   booking's status is still counted row by row.
 
-Lock order (clinics/seats.py) is unchanged: the keys and the attempt counters (each in the order of its scope and
-key), the people's rows, the bookings (with their households' counts), then the slot's row, once, last.
+Lock order (clinics/seats.py), when written at once: the keys and the attempt counters, each now in the order of its
+scope and key (before, in the batch's order), the people's rows, the bookings (with their households' counts, in the
+order of their households), then the slot's row, once, last. Taken booking by booking, each booking's rows are taken
+in turn, in the order they came, as before.
 
 Revision ID: 0023
 Revises: 0022
