@@ -370,3 +370,40 @@ async def test_one_refused_in_a_batch_with_seats_for_all_undoes_the_batch_and_ea
     if refusal == "open bookings":  # the places it was given above, with no bookings behind them
         await db.execute("UPDATE people SET active_bookings = 0 WHERE id = $1", person)
     await check_invariants(db)
+
+
+KEYS_TO_TAKE_AGAIN = {
+    "first answer a refusal": "INSERT INTO idempotency_keys (scope, key, fingerprint, state, response_status)"
+    " VALUES ($1, $2, $3, 'done', 409)",
+    "kept past its hours": "INSERT INTO idempotency_keys (scope, key, fingerprint, state, response_status, created_at)"
+    " VALUES ($1, $2, $3, 'done', 200, now() - interval '25 hours')",
+    "running past its lease": "INSERT INTO idempotency_keys (scope, key, fingerprint, created_at)"
+    " VALUES ($1, $2, $3, now() - interval '2 minutes')",
+    "attempts of a window gone by": "INSERT INTO attempt_counters (scope, window_started, attempts)"
+    " VALUES ($1, now() - interval '11 minutes', 10)",
+}
+
+
+@pytest.mark.parametrize("left_before", list(KEYS_TO_TAKE_AGAIN))
+async def test_a_batch_written_at_once_takes_back_what_one_booking_alone_would(
+    uow: UnitOfWork, db: asyncpg.Connection, left_before: str
+) -> None:
+    """A key whose first answer was a refusal, kept past its hours or left running past its lease, and an attempt
+    counter whose window has gone by, are taken again by a batch written at once, as by a booking written alone."""
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=8)
+    first, second, odd, last = await seat_bookings(uow, slot.id, 4)
+    if left_before == "attempts of a window gone by":
+        await db.execute(KEYS_TO_TAKE_AGAIN[left_before], odd.write.attempt_scope)
+    else:
+        await db.execute(KEYS_TO_TAKE_AGAIN[left_before], odd.write.key_scope, odd.write.key, odd.write.fingerprint)
+
+    async with uow.apart().statement() as conn:
+        answers = await repository.book_seats(conn, [first, second, odd, last])
+
+    assert kinds(answers) == ["booked"] * 4
+    assert await _writes_of(db, slot.id) == 1, "the batch was taken booking by booking"
+    assert (await _left_behind(db, odd)) | {"messages": None} == {
+        "status": "booked", "audit": 1, "messages": None, "answer": "done 200 true", "attempts": 1, "places": 1,
+    }  # fmt: skip
+    await check_invariants(db)
