@@ -14,6 +14,7 @@ from booking import repository
 from booking.models import (
     AlreadyBooked,
     Booking,
+    BookingMoved,
     BookingNotActive,
     BookingPolicy,
     BookingStarted,
@@ -421,10 +422,14 @@ def _written_together(
     return write
 
 
-def _explain_unchanged(booking: Booking, now: datetime) -> Exception:
+async def _why_unchanged(conn: Connection, booking: Booking, now: datetime) -> Exception:
+    """Why a booking (read again) cannot be cancelled or moved: its time has begun, it was moved (to which booking),
+    or it is no longer active (and how it ended)."""
     if booking.status is BookingStatus.BOOKED and booking.starts_at <= now:
         return BookingStarted()
-    return BookingNotActive(booking_status=booking.status.value)
+    if booking.status is BookingStatus.MOVED:
+        return BookingMoved(await repository.moved_to(conn, booking_id=booking.id))
+    return BookingNotActive.because(booking.status)
 
 
 async def cancel(
@@ -449,7 +454,7 @@ async def cancel(
                 before=now,
             )
             if cancelled is None:
-                raise _explain_unchanged(booking, now)
+                raise await _why_unchanged(conn, await booking_for(conn, principal, booking_id), now)
             await repository.release_active_place(conn, person_id=booking.person_id)
             offer = await free_seat(uow, booking, policy=policy, now=now)
             await record_booking(
@@ -484,7 +489,7 @@ async def move(
             if old.slot_id == slot_id:
                 raise SameSlot()
             if old.status is not BookingStatus.BOOKED or old.starts_at <= now:
-                raise _explain_unchanged(old, now)
+                raise await _why_unchanged(conn, old, now)
             slot, _ = await clinics.get_slot(uow, slot_id)
             if slot.service_id != old.service_id:
                 raise OtherService()
@@ -507,7 +512,7 @@ async def move(
                 conn, booking_id=old.id, from_status=BookingStatus.BOOKED, to_status=BookingStatus.MOVED, before=now
             )
             if moved is None:
-                raise _explain_unchanged(await booking_for(conn, principal, booking_id), now)
+                raise await _why_unchanged(conn, await booking_for(conn, principal, booking_id), now)
             # the booking's row, then both slots together (seats' lock order), so that two moves between the same
             # two slots in opposite directions cannot wait on each other
             await seats.lock_all(conn, slot_ids=[old.slot_id, slot.id])

@@ -166,6 +166,17 @@ async def test_reschedule_moves_the_seat(client: Client, uow: UnitOfWork, db: as
     assert (await client.get(f"/api/v1/bookings/{old['id']}", headers=token_for(citizen))).json()["status"] == "moved"
     assert (await seats(db, old_slot.id), await seats(db, new_slot.id)) == (0, 1)
     assert await db.fetchval("SELECT active_bookings FROM people") == 1
+    # the old booking acted on again (another tab, back, a stale app): it says where the booking went
+    for again in (
+        client.post(f"/api/v1/bookings/{old['id']}/cancel", headers=token_for(citizen)),
+        client.post(
+            f"/api/v1/bookings/{old['id']}/reschedule", json={"slot_id": str(new_slot.id)}, headers=token_for(citizen)
+        ),
+    ):
+        refused = await again
+        assert (refused.status_code, refused.json()["type"]) == (409, "/problems/booking-moved")
+        assert refused.json()["moved_to_code"] == new["code"]
+    assert (await seats(db, old_slot.id), await seats(db, new_slot.id)) == (0, 1)
 
 
 async def test_a_refused_reschedule_leaves_the_booking_as_it_was(
