@@ -133,15 +133,18 @@ async def move_page(
     base: str,
     message: str | None,
 ) -> Template:
-    """The slots a booking may move to, for its citizen (base /me/bookings) or a counter (/counter/bookings)."""
+    """The slots a booking may move to, for its citizen (base /me/bookings) or a counter (/counter/bookings); none,
+    and why, for a booking that can no longer move (moved already: to which booking; or ended)."""
     booking = await bookings.get(uow, principal, booking_id)
+    stuck = await bookings.why_it_cannot_move(uow, booking, now=datetime.now(UTC))
     return page(
         request,
         "move.html.j2",
         slip=slip_of(booking, "", language_of(request)),
         base=base,
-        choices=await move_choices(uow, settings, principal, booking),
-        message=message,
+        choices=[] if stuck else await move_choices(uow, settings, principal, booking),
+        message=said(stuck, language_of(request)) if stuck else message,
+        stuck=stuck is not None,
         back=f"{base}/{booking_id}/move",
     )
 

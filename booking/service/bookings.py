@@ -63,7 +63,7 @@ from quotas.models import VaccineProduct
 from vaxbook import audit
 from vaxbook.auth.models import Principal, Role
 from vaxbook.db import Connection, UnitOfWork, read_together
-from vaxbook.errors import TooManyRequests
+from vaxbook.errors import DomainError, TooManyRequests
 from vaxbook.i18n import Text
 from vaxbook.idempotency import OLDER_RELEASE_LEASE_SECONDS, IdempotencyKey, LongWay, run_once
 
@@ -422,7 +422,15 @@ def _written_together(
     return write
 
 
-async def _why_unchanged(conn: Connection, booking: Booking, now: datetime) -> Exception:
+async def why_it_cannot_move(uow: UnitOfWork, booking: Booking, *, now: datetime) -> DomainError | None:
+    """Why a booking, as read, cannot be moved or cancelled now (None when it can): for a page that offers to."""
+    if booking.status is BookingStatus.BOOKED and booking.starts_at > now:
+        return None
+    async with uow.reads() as conn:
+        return await _why_unchanged(conn, booking, now)
+
+
+async def _why_unchanged(conn: Connection, booking: Booking, now: datetime) -> DomainError:
     """Why a booking (read again) cannot be cancelled or moved: its time has begun, it was moved (to which booking),
     or it is no longer active (and how it ended)."""
     if booking.status is BookingStatus.BOOKED and booking.starts_at <= now:

@@ -499,6 +499,10 @@ async def test_a_citizen_moves_a_booking_to_another_slot_of_the_same_service(
     other = await client.post(f"/me/bookings/{booked['id']}/move", data=chosen | {"slot_id": str(first.id)})
     assert 'role="alert"' in other.text
     assert "Idempotency-Key" not in other.text
+    # the old booking's move page, opened again: where the booking went, and nothing to press
+    stale_page = await client.get(f"/me/bookings/{booked['id']}/move")
+    assert new["code"] in stale_page.text, "where it went"
+    assert 'name="slot_id"' not in stale_page.text, "no move buttons for a booking moved already"
     # a page drawn before any form's token was made (an address that is no page) offers no sign-out that would fail
     assert 'action="/signout"' in choices.text
     nowhere = await client.get("/no-such-page")
