@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta
-from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import asyncpg
-from pydantic import TypeAdapter
 
 from clinics import seats
 from clinics.models import check_date_range
@@ -41,7 +39,7 @@ from vaxbook.audit import Actor
 from vaxbook.auth.models import Principal
 from vaxbook.clock import department_day
 from vaxbook.db import Connection, Read, UnitOfWork
-from vaxbook.idempotency import IdempotencyKey, run_once
+from vaxbook.idempotency import IdempotencyKey, Stored, run_once
 from vaxbook.settings import DEFAULT_TIMEZONE
 
 # Products
@@ -197,7 +195,7 @@ async def _from_clinic(conn: Connection, clinic_id: UUID, lot: Lot, doses: int, 
             raise DosesBelowBooked(doses_after=held, booked=committed - trimmed)
 
 
-_stored = TypeAdapter(Movement)
+_STORED = Stored(Movement)
 
 
 async def once(
@@ -205,10 +203,7 @@ async def once(
 ) -> Movement:
     """Record a movement at most once per Idempotency-Key: a health officer's second click replays the first."""
 
-    def encode(movement: Movement) -> Any:
-        return _stored.dump_python(movement, mode="json")
-
-    return await run_once(uow, key, work, encode=encode, decode=_stored.validate_python, keep_hours=keep_hours)
+    return await run_once(uow, key, work, stored=_STORED, keep_hours=keep_hours)
 
 
 async def receive(uow: UnitOfWork, actor: Actor, data: Receipt) -> Movement:

@@ -14,10 +14,11 @@ import json
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import asyncpg
 from litestar.params import HeaderParameter
+from pydantic import TypeAdapter
 
 from vaxbook.db import Connection, UnitOfWork
 from vaxbook.errors import Busy, DomainError, Invalid, TooManyRequests
@@ -53,6 +54,19 @@ class KeyReused(Invalid):
     )
 
 
+class Stored(Generic[T]):
+    """How a use case's answer is kept with its key (as JSON) and read back for a repeat."""
+
+    def __init__(self, kind: type[T]) -> None:
+        self._adapter = TypeAdapter(kind)
+
+    def encode(self, answer: T) -> Any:
+        return self._adapter.dump_python(answer, mode="json")
+
+    def decode(self, kept: Any) -> T:
+        return self._adapter.validate_python(kept)
+
+
 Count = Callable[[Connection], Awaitable[None]]
 
 
@@ -70,8 +84,7 @@ async def run_once(
     key: IdempotencyKey | None,
     work: Callable[[], Awaitable[T]],
     *,
-    encode: Callable[[T], Any],
-    decode: Callable[[Any], T],
+    stored: Stored[T],
     keep_hours: int,
     screen: Callable[[], Awaitable[T | None]] | None = None,
     count: Count | None = None,
@@ -110,7 +123,7 @@ async def run_once(
                 kept = await _kept(conn, key, keep_hours)
         if kept is not None:
             assert key is not None
-            return _replay(key, kept, decode)
+            return _replay(key, kept, stored)
         if early is not None:
             return early
     if in_one_statement is not None:
@@ -129,20 +142,20 @@ async def run_once(
                 await _count_again(uow, count)
             raise
         else:
-            return done if done is not None else await _answer_of_the_first(uow, key, keep_hours, decode)
+            return done if done is not None else await _answer_of_the_first(uow, key, keep_hours, stored)
     counted = False
     try:
         async with uow.transaction() as conn:
             if key is not None:
                 kept = await _claim(conn, key, keep_hours)
                 if kept is not None:  # a repeat that ran alongside committed first: its answer is this one's
-                    return _replay(key, kept, decode)
+                    return _replay(key, kept, stored)
             if count is not None:
                 await count(conn)
                 counted = True
             result = await work()
             if key is not None:
-                await _keep(conn, key, encode(result))
+                await _keep(conn, key, stored.encode(result))
         return result
     except DomainError as refusal:
         if counted and refusal.status < 500 and refusal.counts_as_attempt:
@@ -151,13 +164,11 @@ async def run_once(
         raise
 
 
-async def _answer_of_the_first(
-    uow: UnitOfWork, key: IdempotencyKey | None, keep_hours: int, decode: Callable[[Any], T]
-) -> T:
+async def _answer_of_the_first(uow: UnitOfWork, key: IdempotencyKey | None, keep_hours: int, stored: Stored[T]) -> T:
     """The answer kept under a key another request claimed first (it committed before this one could claim it)."""
     assert key is not None, "only a key can be taken by another request"
     async with uow.reads() as conn:
-        return _replay(key, await _kept_or_busy(conn, key, keep_hours), decode)
+        return _replay(key, await _kept_or_busy(conn, key, keep_hours), stored)
 
 
 async def _count_again(uow: UnitOfWork, count: Count) -> None:
@@ -176,10 +187,10 @@ class _Kept:
     response: Any
 
 
-def _replay(key: IdempotencyKey, kept: _Kept, decode: Callable[[Any], T]) -> T:
+def _replay(key: IdempotencyKey, kept: _Kept, stored: Stored[T]) -> T:
     if kept.fingerprint != key.fingerprint:
         raise KeyReused()
-    return decode(kept.response)
+    return stored.decode(kept.response)
 
 
 async def _kept(conn: Connection, key: IdempotencyKey, keep_hours: int) -> _Kept | None:

@@ -5,10 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Any
 from uuid import UUID, uuid4
-
-from pydantic import TypeAdapter
 
 from booking import repository
 from booking.models import (
@@ -65,17 +62,9 @@ from vaxbook.auth.models import Principal, Role
 from vaxbook.db import Connection, UnitOfWork, read_together
 from vaxbook.errors import DomainError, TooManyRequests
 from vaxbook.i18n import Text
-from vaxbook.idempotency import OLDER_RELEASE_LEASE_SECONDS, IdempotencyKey, LongWay, run_once
+from vaxbook.idempotency import OLDER_RELEASE_LEASE_SECONDS, IdempotencyKey, LongWay, Stored, run_once
 
-_stored = TypeAdapter(Booking)
-
-
-def encode(booking: Booking) -> Any:
-    return _stored.dump_python(booking, mode="json")
-
-
-def decode(data: Any) -> Booking:
-    return _stored.validate_python(data)
+STORED = Stored(Booking)
 
 
 async def count_attempt(conn: Connection, policy: BookingPolicy, scope: str) -> None:
@@ -323,8 +312,7 @@ async def book(
         uow,
         idempotency,
         work,
-        encode=encode,
-        decode=decode,
+        stored=STORED,
         keep_hours=policy.idempotency_hours,
         screen=screen_booking,
         count=None if through_draw else count,  # a draw's turn is the draw's doing, not an attempt of the person's
@@ -387,7 +375,7 @@ async def book_in_one_statement(
             early=screened.seat_plan.early,
             audit=booking_entry(principal, "booking.create", booking, dose_number=screened.dose),
             messages=notify.outbox_rows(notices, quiet=policy.quiet_hours, now=now),
-            answer=encode(booking),
+            answer=STORED.encode(booking),
         )
         seat_booking = repository.SeatBooking(
             booking,
@@ -471,7 +459,7 @@ async def cancel(
             await messages.cancelled(uow, cancelled, policy, now=now)
             return cancelled
 
-    return await run_once(uow, idempotency, work, encode=encode, decode=decode, keep_hours=policy.idempotency_hours)
+    return await run_once(uow, idempotency, work, stored=STORED, keep_hours=policy.idempotency_hours)
 
 
 async def move(
@@ -545,8 +533,7 @@ async def move(
         uow,
         idempotency,
         work,
-        encode=encode,
-        decode=decode,
+        stored=STORED,
         keep_hours=policy.idempotency_hours,
         screen=screen_move,
         count=count,

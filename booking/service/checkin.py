@@ -4,11 +4,8 @@ digits) turns a booking into checked_in once; a second scan says when and by who
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
-
-from pydantic import TypeAdapter
 
 from booking import repository
 from booking.models import (
@@ -31,9 +28,9 @@ from qr.models import Appointment, Window
 from quotas import service as quotas
 from vaxbook.auth.models import Principal
 from vaxbook.db import Connection, UnitOfWork
-from vaxbook.idempotency import IdempotencyKey, run_once
+from vaxbook.idempotency import IdempotencyKey, Stored, run_once
 
-_stored = TypeAdapter(CheckedIn)
+_STORED = Stored(CheckedIn)
 
 
 async def check_in(
@@ -53,10 +50,7 @@ async def check_in(
     async def work() -> CheckedIn:
         return await _check_in(uow, principal, clinic_id=clinic_id, request=request, window=window, now=now)
 
-    def encode(done: CheckedIn) -> Any:
-        return _stored.dump_python(done, mode="json")
-
-    return await run_once(uow, idempotency, work, encode=encode, decode=_stored.validate_python, keep_hours=keep_hours)
+    return await run_once(uow, idempotency, work, stored=_STORED, keep_hours=keep_hours)
 
 
 async def _check_in(

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
-
-from pydantic import TypeAdapter
 
 from booking import repository
 from booking.models import (
@@ -42,13 +39,9 @@ from vaxbook.auth.models import Principal, Role
 from vaxbook.db import Connection, UnitOfWork
 from vaxbook.errors import Conflict
 from vaxbook.i18n import Text
-from vaxbook.idempotency import IdempotencyKey, forget_answers_about, run_once
+from vaxbook.idempotency import IdempotencyKey, Stored, forget_answers_about, run_once
 
-_stored = TypeAdapter(Person)
-
-
-def _encode(person: Person) -> Any:
-    return _stored.dump_python(person, mode="json")
+_STORED = Stored(Person)
 
 
 class PhoneHasProfile(Conflict):
@@ -152,7 +145,7 @@ async def add_dependent(
             await _record(conn, principal, "dependent.create", person)
         return person
 
-    return await run_once(uow, idempotency, work, encode=_encode, decode=_stored.validate_python, keep_hours=keep_hours)
+    return await run_once(uow, idempotency, work, stored=_STORED, keep_hours=keep_hours)
 
 
 async def _own_dependent(conn: Connection, principal: Principal, person_id: UUID) -> Person:
@@ -240,7 +233,7 @@ async def register(
             await _record(conn, principal, "person.register", person)
         return person
 
-    return await run_once(uow, idempotency, work, encode=_encode, decode=_stored.validate_python, keep_hours=keep_hours)
+    return await run_once(uow, idempotency, work, stored=_STORED, keep_hours=keep_hours)
 
 
 async def caller(uow: UnitOfWork, principal: Principal, person_id: UUID) -> Person:

@@ -23,7 +23,7 @@ from booking.models import (
 )
 from booking.schemas import StandbyJoin
 from booking.service import messages
-from booking.service.bookings import count_attempt, decode, encode
+from booking.service.bookings import STORED, count_attempt
 from booking.service.common import (
     attempt_scope,
     check_clinic_scope,
@@ -221,9 +221,7 @@ async def accept(
     async def count(conn: Connection) -> None:
         await count_attempt(conn, policy, attempt_scope(principal, principal.id))
 
-    return await run_once(
-        uow, idempotency, work, encode=encode, decode=decode, keep_hours=policy.idempotency_hours, count=count
-    )
+    return await run_once(uow, idempotency, work, stored=STORED, keep_hours=policy.idempotency_hours, count=count)
 
 
 async def leave(

@@ -5,10 +5,7 @@ visit attended, and adverse events reported by staff or by the citizen later."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import UUID
-
-from pydantic import TypeAdapter
 
 from booking import repository
 from booking.models import (
@@ -36,13 +33,9 @@ from vaxbook.auth.models import Principal, Role
 from vaxbook.db import Connection, UnitOfWork
 from vaxbook.errors import DomainError, Invalid
 from vaxbook.i18n import Text
-from vaxbook.idempotency import IdempotencyKey, run_once
+from vaxbook.idempotency import IdempotencyKey, Stored, run_once
 
-_stored_event = TypeAdapter(AdverseEvent)
-
-
-def _encode_event(event: AdverseEvent) -> Any:
-    return _stored_event.dump_python(event, mode="json")
+_STORED_EVENT = Stored(AdverseEvent)
 
 
 # a dose recorded after the fact: the same day's work, not last month's
@@ -220,9 +213,7 @@ async def report_adverse_event(
             )
         return event
 
-    return await run_once(
-        uow, idempotency, work, encode=_encode_event, decode=_stored_event.validate_python, keep_hours=keep_hours
-    )
+    return await run_once(uow, idempotency, work, stored=_STORED_EVENT, keep_hours=keep_hours)
 
 
 def _check_onset(onset_at: datetime, *, after: datetime | None, now: datetime) -> None:

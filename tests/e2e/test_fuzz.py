@@ -1,7 +1,10 @@
 """Schemathesis over the API description, against the running service with its demo data, as every kind of caller:
 every check (no 5xx, every answer as described: status, content type, body; invalid input refused, valid input not
 refused but for the 422s of schemathesis.toml; authentication not ignored), with the stateful phase following the
-description's links. Bounded here; `make fuzz` runs the same with many more examples (VAXBOOK_FUZZ_EXAMPLES)."""
+description's links. Each caller fuzzes the operations its role may call (vaxbook.policy) and the public ones: the rest
+answer 401 or 403 before a body is read, which tests/integration/vaxbook/test_authorisation.py checks for every route
+and caller, and schemathesis's own check sends each operation without the token. Bounded here; `make fuzz` runs the
+same with many more examples (VAXBOOK_FUZZ_EXAMPLES)."""
 
 from __future__ import annotations
 
@@ -16,11 +19,13 @@ import httpx
 import pytest
 
 from tests.e2e.service import BIN, Service, served
+from vaxbook.auth.models import Role
+from vaxbook.policy import Scope, rule_for
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = os.environ.get("VAXBOOK_FUZZ_EXAMPLES", "3")  # per operation and role: the suite stays near 15 minutes
+EXAMPLES = os.environ.get("VAXBOOK_FUZZ_EXAMPLES", "3")  # per operation and role, in the suite's time
 SEED = os.environ.get("VAXBOOK_FUZZ_SEED", "20261129")
 # the fuzzer is one address asking for many codes and passwords: the abuse limits would hold it back
 GENEROUS = {
@@ -67,7 +72,20 @@ def citizen_token(service: Service, phone: str = "0912999888") -> str:
     raise AssertionError("no sign-in code in the log")
 
 
-def fuzz(service: Service, token: str | None, report: Path) -> subprocess.CompletedProcess[str]:
+def operations(service: Service) -> list[tuple[str, str]]:
+    """Every operation of the API description, as (method, path template)."""
+    paths = httpx.get(f"{service.base}/schema/openapi.json").json()["paths"]
+    verbs = {"get", "put", "post", "patch", "delete"}
+    return sorted((method.upper(), path) for path, item in paths.items() for method in item if method in verbs)
+
+
+def callable_by(role: Role | None, method: str, path: str) -> bool:
+    rule = rule_for(method, path)
+    assert rule is not None, f"{method} {path} has no rule in vaxbook.policy"
+    return rule.scope is Scope.PUBLIC or role in rule.roles
+
+
+def fuzz(service: Service, token: str | None, role: Role | None, report: Path) -> subprocess.CompletedProcess[str]:
     command = [
         str(BIN / "st"),
         "--config-file",
@@ -90,7 +108,16 @@ def fuzz(service: Service, token: str | None, report: Path) -> subprocess.Comple
     ]
     if token:
         command += ["--header", f"Authorization: Bearer {token}"]
+    command += [f"--include-name={m} {p}" for m, p in operations(service) if callable_by(role, m, p)]
     return subprocess.run(command, capture_output=True, text=True, timeout=900, check=False, cwd=ROOT)  # noqa: S603
+
+
+def test_every_operation_is_fuzzed_by_a_caller_who_may_call_it(service: Service) -> None:
+    callers: list[Role | None] = [None, *Role]
+    everything = operations(service)
+    assert len(everything) > 100
+    unfuzzed = [op for op in everything if not any(callable_by(role, *op) for role in callers)]
+    assert unfuzzed == []
 
 
 @pytest.mark.parametrize("caller", ["anonymous", "citizen", "clinic_staff", "operator", "health_admin"])
@@ -102,7 +129,10 @@ def test_schemathesis_finds_nothing(caller: str, service: Service, tmp_path: Pat
         "operator": lambda: staff_token(service, "hotline"),
         "health_admin": lambda: staff_token(service, "admin"),
     }[caller]()
-    result = fuzz(service, token, tmp_path / "report.xml")
+    role = None if caller == "anonymous" else Role(caller)
+    result = fuzz(service, token, role, tmp_path / "report.xml")
     summary = result.stdout[result.stdout.find("SUMMARY") :][:3000]
     assert result.returncode == 0, summary or result.stderr[-3000:]
     assert "Server error" not in result.stdout
+    mine = [op for op in operations(service) if callable_by(role, *op)]
+    assert f"Tested: {len(mine)}\n" in result.stdout, summary

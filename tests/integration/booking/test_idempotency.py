@@ -21,7 +21,7 @@ from tests.factories import (
 )
 from vaxbook.db import UnitOfWork
 from vaxbook.errors import Conflict
-from vaxbook.idempotency import idempotency_key, run_once
+from vaxbook.idempotency import Stored, idempotency_key, run_once
 
 Client = httpx.AsyncClient
 
@@ -178,7 +178,7 @@ async def test_a_repeat_screened_after_its_first_committed_gets_the_first_answer
     async def work() -> dict[str, int]:
         raise AssertionError("a repeat never runs the work")
 
-    answer = await run_once(uow, key, work, encode=dict, decode=dict, keep_hours=24, screen=screen)
+    answer = await run_once(uow, key, work, stored=Stored(dict[str, int]), keep_hours=24, screen=screen)
     assert answer == {"moved": 1}
 
 
