@@ -11,7 +11,7 @@ from uuid import UUID
 from clinics.models import Sex
 from notify.models import NEVER, QuietHours
 from priority.models import Declarations, DrawEntryRecord, PriorityGroup
-from vaxbook.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from vaxbook.errors import Conflict, Forbidden, Invalid, NotFound, Taken, Unauthorized
 from vaxbook.i18n import Text
 
 MAX_DEPENDENTS = 5
@@ -640,8 +640,9 @@ class ProfileExists(Conflict):
     title = Text("Tài khoản này đã có hồ sơ", "This account already has a profile")
 
 
-class CccdVerifiedElsewhere(Conflict):
+class CccdVerifiedElsewhere(Taken):
     slug = "cccd-verified-elsewhere"
+    field = "cccd"
     title = Text(
         "Số CCCD này đã được xác minh cho một người khác", "This CCCD number was verified for someone else already"
     )

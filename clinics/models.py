@@ -10,7 +10,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from vaxbook.auth.models import ClinicOutOfScope as ClinicOutOfScope
-from vaxbook.errors import Conflict, Invalid, NotFound
+from vaxbook.errors import Conflict, Invalid, NotFound, Taken
 from vaxbook.fields import OUT_OF_RANGE_EN, OUT_OF_RANGE_VI, in_our_years
 from vaxbook.i18n import Text
 
@@ -227,8 +227,9 @@ class TemplateNotFound(NotFound):
     title = Text("Không tìm thấy lịch mẫu", "Slot template not found")
 
 
-class CodeTaken(Conflict):
+class CodeTaken(Taken):
     slug = "code-taken"
+    field = "code"
     title = Text("Mã này đã được dùng", "This code is already in use")
 
 
@@ -258,8 +259,9 @@ _WEEKDAY_VI = {1: "thứ Hai", 2: "thứ Ba", 3: "thứ Tư", 4: "thứ Năm", 5
 _WEEKDAY_EN = {1: "Monday", 2: "Tuesday", 3: "Wednesday", 4: "Thursday", 5: "Friday", 6: "Saturday", 7: "Sunday"}
 
 
-class SlotExists(Conflict):
+class SlotExists(Taken):
     slug = "slot-exists"
+    field = "starts_at"
     title = Text(
         "Cơ sở đã có khung giờ cho dịch vụ này vào thời điểm đó",
         "The clinic already has a slot for this service at that time",

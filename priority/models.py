@@ -10,7 +10,7 @@ from enum import StrEnum
 from uuid import UUID
 
 from clinics.models import Sex
-from vaxbook.errors import Conflict, FieldError, Invalid, NotFound
+from vaxbook.errors import Conflict, FieldError, Invalid, NotFound, Taken
 from vaxbook.i18n import Text
 
 PREGNANCY_DAYS = 280  # a due date is 40 weeks after the first day of the last period (Naegele's rule)
@@ -424,8 +424,9 @@ class GroupNotFound(NotFound):
     title = Text("Không tìm thấy nhóm ưu tiên", "Priority group not found")
 
 
-class GroupCodeTaken(Conflict):
+class GroupCodeTaken(Taken):
     slug = "priority-group-code-taken"
+    field = "code"
     title = Text("Mã nhóm ưu tiên đã tồn tại", "Priority group code already exists")
 
 

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
-from vaxbook.errors import Conflict, Invalid, NotFound
+from vaxbook.errors import Conflict, Invalid, NotFound, Taken
 from vaxbook.i18n import Text
 
 
@@ -161,13 +161,15 @@ class ProductNotFound(NotFound):
     title = Text("Không tìm thấy vắc xin", "Vaccine product not found")
 
 
-class ProductCodeTaken(Conflict):
+class ProductCodeTaken(Taken):
     slug = "product-code-taken"
+    field = "code"
     title = Text("Mã vắc xin đã tồn tại", "Vaccine product code already exists")
 
 
-class LotTaken(Conflict):
+class LotTaken(Taken):
     slug = "lot-taken"
+    field = "lot_number"
     title = Text("Lô này đã được đăng ký cho vắc xin", "This lot number is already registered for the product")
 
 

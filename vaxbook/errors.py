@@ -77,6 +77,17 @@ class Conflict(DomainError):
     title = Text("Xung đột với dữ liệu hiện có", "Conflicts with the current state")
 
 
+class Taken(Conflict):
+    """A value that must be unique is someone else's already: the answer names the field holding it (code `taken`),
+    as a refusal of input does, so that a form says it beside the field and an import beside its column."""
+
+    field: str
+
+    def __init__(self, detail: Text | None = None, **extra: Any) -> None:
+        said = detail or self.title
+        super().__init__(detail, field_errors=(FieldError(self.field, "taken", said),), **extra)
+
+
 class TooManyRequests(DomainError):
     status = 429
     slug = "too-many-requests"

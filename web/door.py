@@ -219,23 +219,22 @@ class DoorPages(Controller):
         language = language_of(request)
         typed = {name: str(data.get(name, "")).strip()[:1000] for name in ("qr", "code", "cccd_last4", "date_of_birth")}
 
-        earlier: AlreadyCheckedIn | None = None
-
-        async def check() -> CheckedIn:
-            nonlocal earlier
+        async def check() -> tuple[CheckedIn, AlreadyCheckedIn | None]:
+            """The booking checked in now; or, scanned (or pressed) again, the booking as it stands with who checked
+            it in and when, to go on from there."""
             asked = CheckInRequest.model_validate({name: value for name, value in typed.items() if value})
             try:
-                return await checkin.check_in(
+                done = await checkin.check_in(
                     uow, staff, clinic_id=clinic_id, request=asked, window=checkin_window, now=datetime.now(UTC)
                 )
             except AlreadyCheckedIn as seen:
-                # scanned (or pressed) again: who checked it in and when, and the booking as it stands, to go on
-                earlier = seen
-                return await checkin.checked_in_here(uow, staff, clinic_id=clinic_id, booking_id=seen.booking_id)
+                return await checkin.checked_in_here(uow, staff, clinic_id=clinic_id, booking_id=seen.booking_id), seen
+            return done, None
 
-        done, wrong = await submitted(language, check, not_found_is_refusal=True)
-        if done is None:
+        answered, wrong = await submitted(language, check, not_found_is_refusal=True)
+        if answered is None:
             return await self._reply(request, uow, staff, clinic_id, refusal=_said(wrong))
+        done, earlier = answered
         step = await _next_step(uow, staff, done.booking, evidence_due=done.needs_evidence)
         return await self._reply(
             request,

@@ -160,9 +160,10 @@ async def submitted(
     language: Language, work: Callable[[], Awaitable[T]], *, not_found_is_refusal: bool = False
 ) -> tuple[T | None, dict[str, str]]:
     """A form's use case, run: its result, or what is wrong in the visitor's language: each field's own message,
-    or the use case's refusal under "form". A page the visitor may not open (401, 403) or an object that is not
-    theirs (404) is no mistake of the form: it is said as a page with its status (problem_page), unless a missing
-    object is the form's answer (a scanned code that is no booking here)."""
+    and the use case's refusal under "form" (with its fields marked too, when it names them: a phone or a code
+    taken already). A page the visitor may not open (401, 403) or an object that is not theirs (404) is no mistake
+    of the form: it is said as a page with its status (problem_page), unless a missing object is the form's answer
+    (a scanned code that is no booking here)."""
     try:
         return await work(), {}
     except ValidationError as error:
@@ -170,7 +171,8 @@ async def submitted(
     except DomainError as refused:
         if refused.status in (401, 403) or (refused.status == 404 and not not_found_is_refusal):
             raise
-        return None, {"form": said(refused, language)}
+        marked = {e.field.split(".")[0]: e.message.in_(language) for e in refused.field_errors if e.field}
+        return None, {**marked, "form": said(refused, language)}
 
 
 def field_messages(error: ValidationError, language: Language) -> dict[str, str]:

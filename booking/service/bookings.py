@@ -11,10 +11,7 @@ from booking import repository
 from booking.models import (
     AlreadyBooked,
     Booking,
-    BookingMoved,
-    BookingNotActive,
     BookingPolicy,
-    BookingStarted,
     BookingStatus,
     DoseGiven,
     OtherService,
@@ -28,6 +25,7 @@ from booking.models import (
 )
 from booking.service import common, messages
 from booking.service.common import (
+    Step,
     attempt_scope,
     booked_by,
     booking_entry,
@@ -47,6 +45,7 @@ from booking.service.common import (
     record_entry,
     rules_from,
     take_seat,
+    why_not_ready,
 )
 from clinics import seats
 from clinics import service as clinics
@@ -415,17 +414,7 @@ async def why_it_cannot_move(uow: UnitOfWork, booking: Booking, *, now: datetime
     if booking.status is BookingStatus.BOOKED and booking.starts_at > now:
         return None
     async with uow.reads() as conn:
-        return await _why_unchanged(conn, booking, now)
-
-
-async def _why_unchanged(conn: Connection, booking: Booking, now: datetime) -> DomainError:
-    """Why a booking (read again) cannot be cancelled or moved: its time has begun, it was moved (to which booking),
-    or it is no longer active (and how it ended)."""
-    if booking.status is BookingStatus.BOOKED and booking.starts_at <= now:
-        return BookingStarted()
-    if booking.status is BookingStatus.MOVED:
-        return BookingMoved(await repository.moved_to(conn, booking_id=booking.id))
-    return BookingNotActive.because(booking.status)
+        return await why_not_ready(conn, booking, Step.CHANGE, now=now)
 
 
 async def cancel(
@@ -450,7 +439,7 @@ async def cancel(
                 before=now,
             )
             if cancelled is None:
-                raise await _why_unchanged(conn, await booking_for(conn, principal, booking_id), now)
+                raise await why_not_ready(conn, await booking_for(conn, principal, booking_id), Step.CHANGE, now=now)
             await repository.release_active_place(conn, person_id=booking.person_id)
             offer = await free_seat(uow, booking, policy=policy, now=now)
             await record_booking(
@@ -485,7 +474,7 @@ async def move(
             if old.slot_id == slot_id:
                 raise SameSlot()
             if old.status is not BookingStatus.BOOKED or old.starts_at <= now:
-                raise await _why_unchanged(conn, old, now)
+                raise await why_not_ready(conn, old, Step.CHANGE, now=now)
             slot, _ = await clinics.get_slot(uow, slot_id)
             if slot.service_id != old.service_id:
                 raise OtherService()
@@ -508,7 +497,7 @@ async def move(
                 conn, booking_id=old.id, from_status=BookingStatus.BOOKED, to_status=BookingStatus.MOVED, before=now
             )
             if moved is None:
-                raise await _why_unchanged(conn, await booking_for(conn, principal, booking_id), now)
+                raise await why_not_ready(conn, await booking_for(conn, principal, booking_id), Step.CHANGE, now=now)
             # the booking's row, then both slots together (seats' lock order), so that two moves between the same
             # two slots in opposite directions cannot wait on each other
             await seats.lock_all(conn, slot_ids=[old.slot_id, slot.id])

@@ -9,9 +9,7 @@ from zoneinfo import ZoneInfo
 
 from booking import repository
 from booking.models import (
-    AlreadyCheckedIn,
     Booking,
-    BookingMoved,
     BookingNotActive,
     BookingNotFound,
     BookingStatus,
@@ -20,14 +18,14 @@ from booking.models import (
     Person,
 )
 from booking.schemas import CheckInRequest
-from booking.service.common import booking_for, record_booking, rules_of
+from booking.service.common import Step, booking_for, record_booking, rules_of, why_not_ready
 from priority import service as priority
 from qr import service as qr
 from qr.keystore import KeyStore
 from qr.models import Appointment, Window
 from quotas import service as quotas
 from vaxbook.auth.models import Principal
-from vaxbook.db import Connection, UnitOfWork
+from vaxbook.db import UnitOfWork
 from vaxbook.idempotency import IdempotencyKey, Stored, run_once
 
 _STORED = Stored(CheckedIn)
@@ -78,13 +76,13 @@ async def _check_in(
         if current is None or current.clinic_id != clinic_id:
             raise BookingNotFound()
         if current.status is not BookingStatus.BOOKED:
-            raise await _why_not(conn, current)
+            raise await why_not_ready(conn, current, Step.CHECK_IN)
         window.check(appointment, now, ZoneInfo(current.timezone))
         booking = await repository.check_in(
             conn, booking_id=current.id, clinic_id=clinic_id, staff_id=principal.id, now=now
         )
         if booking is None:
-            raise await _why_not(conn, await repository.get_booking(conn, booking_id=current.id) or current)
+            raise await why_not_ready(conn, await repository.get_booking(conn, booking_id=current.id), Step.CHECK_IN)
         await record_booking(
             conn, principal, "booking.check_in", booking, by="qr" if request.qr is not None else "code"
         )
@@ -113,19 +111,6 @@ async def _what_the_door_needs(uow: UnitOfWork, booking: Booking, person: Person
     group = await priority.get_group(uow, booking.priority_group_id) if booking.priority_group_id else None
     declarations = await priority.declarations_of(uow, person.id) if group else None
     return CheckedIn(booking, person, vaccine.name if vaccine else None, group, declarations)
-
-
-async def _why_not(conn: Connection, booking: Booking) -> Exception:
-    """Why a booking cannot check in, in the nurse's words: already in (when, by whom), moved (to when), or not
-    active any more (and why)."""
-    if booking.checked_in_at is not None:
-        by = await repository.checked_in_by(conn, booking_id=booking.id)
-        return AlreadyCheckedIn(
-            at=booking.checked_in_at.astimezone(ZoneInfo(booking.timezone)), by=by or "?", booking_id=booking.id
-        )
-    if booking.status is BookingStatus.MOVED:
-        return BookingMoved(await repository.moved_to(conn, booking_id=booking.id))
-    return BookingNotActive.because(booking.status)
 
 
 async def appointment_qr(

@@ -5,17 +5,26 @@ from __future__ import annotations
 
 import secrets
 from datetime import date, datetime, timedelta
+from enum import Enum
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from booking import repository
 from booking.models import (
     CODE_ALPHABET,
     CONSENT_VERSION,
+    AlreadyCheckedIn,
+    AlreadyRecorded,
     Booking,
+    BookingMoved,
+    BookingNotActive,
     BookingNotFound,
     BookingPolicy,
+    BookingStarted,
+    BookingStatus,
     ConsentOutdated,
+    NotCheckedIn,
     NotEligible,
     OutOfScope,
     Person,
@@ -41,6 +50,7 @@ from vaxbook import audit
 from vaxbook.audit import Actor
 from vaxbook.auth.models import Principal, Role
 from vaxbook.db import Connection, Lookup, Read, UnitOfWork, read
+from vaxbook.errors import DomainError
 
 CANDIDATES = 100
 """How many of the people waiting a freed seat considers (by their best rank over their wait, then time of
@@ -97,6 +107,40 @@ def check_clinic_scope(principal: Principal, clinic_id: UUID) -> None:
     """Clinic staff act at their own clinics; operators (the hotline) and citizens anywhere."""
     if principal.role is Role.CLINIC_STAFF and clinic_id not in principal.clinic_ids:
         raise OutOfScope()
+
+
+class Step(Enum):
+    """What a change needs of a booking."""
+
+    CHANGE = "change"  # cancelled or moved: booked, and its time not begun
+    CHECK_IN = "check_in"  # booked, and not checked in
+    RECORD = "record"  # its dose, visit, evidence or no-dose: checked in, nothing recorded yet
+
+
+async def why_not_ready(
+    conn: Connection, booking: Booking | None, step: Step, *, now: datetime | None = None
+) -> DomainError:
+    """Why a booking, as it stands (read again by the caller: another request may have changed it), is not where
+    `step` needs it, in the same words for every change: checked in already (when, by whom), its time begun, not
+    checked in yet, recorded already, moved (to which booking), or ended otherwise (and how)."""
+    if booking is None:
+        return BookingNotFound()
+    status = booking.status
+    if step is Step.CHECK_IN and booking.checked_in_at is not None:
+        by = await repository.checked_in_by(conn, booking_id=booking.id)
+        at = booking.checked_in_at.astimezone(ZoneInfo(booking.timezone))
+        return AlreadyCheckedIn(at=at, by=by or "?", booking_id=booking.id)
+    if step is Step.CHANGE and status is BookingStatus.BOOKED:
+        assert now is not None, "a change's time is told against now"
+        if booking.starts_at <= now:
+            return BookingStarted()
+    if step is Step.RECORD and status in (BookingStatus.BOOKED, BookingStatus.CHECKED_IN):
+        return NotCheckedIn()
+    if step is Step.RECORD and status is BookingStatus.COMPLETED:
+        return AlreadyRecorded()
+    if status is BookingStatus.MOVED:
+        return BookingMoved(await repository.moved_to(conn, booking_id=booking.id))
+    return BookingNotActive.because(status)
 
 
 async def booking_for(conn: Connection, principal: Principal, booking_id: UUID) -> Booking:

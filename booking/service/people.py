@@ -37,15 +37,16 @@ from priority.schemas import Declarations as DeclarationsIn
 from vaxbook import audit
 from vaxbook.auth.models import Principal, Role
 from vaxbook.db import Connection, UnitOfWork
-from vaxbook.errors import Conflict
+from vaxbook.errors import Taken
 from vaxbook.i18n import Text
 from vaxbook.idempotency import IdempotencyKey, Stored, forget_answers_about, run_once
 
 _STORED = Stored(Person)
 
 
-class PhoneHasProfile(Conflict):
+class PhoneHasProfile(Taken):
     slug = "phone-has-profile"
+    field = "phone"
     title = Text("Số điện thoại này đã có hồ sơ", "This phone number already has a profile")
 
 

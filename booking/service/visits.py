@@ -11,9 +11,7 @@ from booking import repository
 from booking.models import (
     OBSERVATION,
     AdverseEvent,
-    AlreadyRecorded,
     Booking,
-    BookingNotActive,
     BookingNotFound,
     BookingPolicy,
     BookingStatus,
@@ -25,13 +23,13 @@ from booking.models import (
     Vaccination,
 )
 from booking.schemas import AdverseEventCreate, VaccinationCreate
-from booking.service.common import booking_for, free_seat, record_booking, rules_of
+from booking.service.common import Step, booking_for, free_seat, record_booking, rules_of, why_not_ready
 from priority import service as priority
 from quotas import service as quotas
 from vaxbook import audit
 from vaxbook.auth.models import Principal, Role
 from vaxbook.db import Connection, UnitOfWork
-from vaxbook.errors import DomainError, Invalid
+from vaxbook.errors import Invalid
 from vaxbook.i18n import Text
 from vaxbook.idempotency import IdempotencyKey, Stored, run_once
 
@@ -52,18 +50,6 @@ async def _at_clinic(conn: Connection, principal: Principal, clinic_id: UUID, bo
     return booking
 
 
-async def _why_not_checked_in(conn: Connection, booking_id: UUID) -> DomainError:
-    """Why a change a checked-in booking takes found it otherwise (read again: another request may have changed it
-    meanwhile, a nurse's second tap): its dose or visit recorded already, its visit ended otherwise (no dose, not
-    eligible, or cancelled), or no check-in yet."""
-    now = await repository.get_booking(conn, booking_id=booking_id)
-    if now is None or now.status in (BookingStatus.BOOKED, BookingStatus.CHECKED_IN):
-        return NotCheckedIn()
-    if now.status is BookingStatus.COMPLETED:
-        return AlreadyRecorded()
-    return BookingNotActive.because(now.status)
-
-
 async def confirm_evidence(
     uow: UnitOfWork,
     principal: Principal,
@@ -81,21 +67,21 @@ async def confirm_evidence(
                 conn, booking_id=booking.id, clinic_id=clinic_id, staff_id=principal.id, now=now
             )
             if seen_now is None:
-                raise await _why_not_checked_in(conn, booking.id)
+                raise await why_not_ready(conn, await repository.get_booking(conn, booking_id=booking.id), Step.RECORD)
             await record_booking(conn, principal, "booking.evidence_seen", seen_now)
             return seen_now
         if not booking.priority_used:
             # the group gave this booking nothing: without its evidence the person is simply not counted in it
             ungrouped = await repository.drop_group(conn, booking_id=booking.id, clinic_id=clinic_id)
             if ungrouped is None:
-                raise await _why_not_checked_in(conn, booking.id)
+                raise await why_not_ready(conn, await repository.get_booking(conn, booking_id=booking.id), Step.RECORD)
             await record_booking(conn, principal, "booking.group_not_evidenced", ungrouped)
             return ungrouped
         refused = await repository.change_checked_in(
             conn, booking_id=booking.id, clinic_id=clinic_id, to_status=BookingStatus.NOT_ELIGIBLE
         )
         if refused is None:
-            raise await _why_not_checked_in(conn, booking.id)
+            raise await why_not_ready(conn, await repository.get_booking(conn, booking_id=booking.id), Step.RECORD)
         await repository.release_active_place(conn, person_id=booking.person_id)
         await free_seat(uow, booking, policy=policy, now=now)
         await record_booking(conn, principal, "booking.not_eligible", refused)
@@ -128,7 +114,7 @@ async def record_vaccination(
             conn, booking_id=booking.id, clinic_id=clinic_id, to_status=BookingStatus.COMPLETED
         )
         if completed is None:
-            raise await _why_not_checked_in(conn, booking.id)
+            raise await why_not_ready(conn, await repository.get_booking(conn, booking_id=booking.id), Step.RECORD)
         await repository.release_active_place(conn, person_id=booking.person_id)
         await quotas.administer(
             uow,
@@ -164,7 +150,7 @@ async def record_attendance(uow: UnitOfWork, principal: Principal, *, clinic_id:
             conn, booking_id=booking.id, clinic_id=clinic_id, to_status=BookingStatus.COMPLETED
         )
         if attended is None:
-            raise await _why_not_checked_in(conn, booking.id)
+            raise await why_not_ready(conn, await repository.get_booking(conn, booking_id=booking.id), Step.RECORD)
         await repository.release_active_place(conn, person_id=booking.person_id)
         await record_booking(conn, principal, "booking.attended", attended)
     return attended
@@ -249,7 +235,7 @@ async def record_no_dose(uow: UnitOfWork, principal: Principal, *, clinic_id: UU
             conn, booking_id=booking.id, clinic_id=clinic_id, to_status=BookingStatus.NO_SHOW
         )
         if ended is None:
-            raise await _why_not_checked_in(conn, booking.id)
+            raise await why_not_ready(conn, await repository.get_booking(conn, booking_id=booking.id), Step.RECORD)
         await repository.release_active_place(conn, person_id=booking.person_id)
         await record_booking(conn, principal, "booking.no_dose", ended)
     return ended

@@ -9,7 +9,7 @@ from enum import StrEnum
 from uuid import UUID
 
 from vaxbook.audit import ActorKind
-from vaxbook.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
+from vaxbook.errors import Forbidden, Invalid, NotFound, Taken, TooManyRequests, Unauthorized
 from vaxbook.i18n import Text
 
 
@@ -97,8 +97,9 @@ class InvalidCredentials(Unauthorized):
     title = Text("Sai tên đăng nhập hoặc mật khẩu", "Wrong username or password")
 
 
-class UsernameTaken(Conflict):
+class UsernameTaken(Taken):
     slug = "username-taken"
+    field = "username"
     title = Text("Tên đăng nhập đã tồn tại", "Username already exists")
 
 

@@ -71,6 +71,7 @@ async def test_a_caller_registered_by_the_hotline_later_signs_in_to_their_bookin
     )
     assert again.status_code == 409
     assert again.json()["type"] == "/problems/phone-has-profile"
+    assert [(e["field"], e["code"]) for e in again.json()["errors"]] == [("phone", "taken")]
     assert again.json()["person_id"] == person_id
 
 

@@ -54,6 +54,7 @@ async def test_a_squatted_cccd_goes_back_to_its_owner_when_staff_see_the_card(
     second = await client.post(f"/api/v1/assist/people/{squatted.id}/cccd-verification", json=card, headers=nurse)
     assert second.status_code == 409
     assert second.json()["type"] == "/problems/cccd-verified-elsewhere"
+    assert [e["field"] for e in second.json()["errors"]] == ["cccd"]
     assert second.json()["person_id"] == mine.json()["id"]
     hotline = await staff_headers(client, uow, Role.OPERATOR)
     assert (await client.post(url, json=card, headers=hotline)).status_code == 403, "the hotline sees no card"

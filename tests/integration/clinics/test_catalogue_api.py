@@ -53,6 +53,7 @@ async def test_admin_creates_and_updates_a_clinic_with_an_audit_trail(
     taken = await client.post("/api/v1/clinics", json=CLINIC, headers=admin)
     assert taken.status_code == 409
     assert taken.json()["type"] == "/problems/code-taken"
+    assert [(e["field"], e["code"]) for e in taken.json()["errors"]] == [("code", "taken")]
 
 
 async def test_bad_clinic_input_names_every_field_and_writes_nothing(

@@ -108,7 +108,7 @@ async def test_slot_input_rules(client: httpx.AsyncClient, uow: UnitOfWork, db: 
     assert await db.fetchval("SELECT count(*) FROM slots") == 0
 
     assert (await client.post(url, json=slot_body(service.id, start), headers=admin)).status_code == 201
-    assert (await problem(slot_body(service.id, start)))[:2] == (409, "/problems/slot-exists")
+    assert await problem(slot_body(service.id, start)) == (409, "/problems/slot-exists", ["starts_at"])
     await clinics.update_service(uow, SYSTEM, service.id, ServiceUpdate(active=False))
     assert (await problem(slot_body(service.id, start + timedelta(hours=1))))[:2] == (409, "/problems/service-inactive")
 

@@ -62,13 +62,14 @@ async def test_a_dry_run_reports_every_row_error_and_a_refused_import_imports_no
     assert dry.status_code == 200, dry.text
     report = dry.json()
     assert (report["rows"], report["imported"]) == (4, False)
-    assert [(e["row"], e["column"]) for e in report["errors"]] == [(3, "kind"), (4, "-"), (5, "name")]
+    assert [(e["row"], e["column"]) for e in report["errors"]] == [(3, "kind"), (4, "code"), (5, "name")]
     assert all(e["message_vi"] and e["message_en"] for e in report["errors"])
     assert await db.fetchval("SELECT count(*) FROM clinics") == before, "a dry run imports nothing"
     refused = await post(client, admin, "clinics", "clinics.csv", file, dry_run=False)
     assert refused.status_code == 422
     assert refused.json()["type"] == "/problems/import-refused"
-    assert [(e["row"], e["column"]) for e in refused.json()["errors_in_rows"]] == [(3, "kind"), (4, "-"), (5, "name")]
+    refused_rows = [(e["row"], e["column"]) for e in refused.json()["errors_in_rows"]]
+    assert refused_rows == [(3, "kind"), (4, "code"), (5, "name")]
     assert await db.fetchval("SELECT count(*) FROM clinics") == before, "not even the good row"
     missing = await post(client, admin, "clinics", "c.csv", csv_bytes(["code", "name"], [["X", "Y"]]), dry_run=True)
     assert {e["column"] for e in missing.json()["errors"]} == {"kind", "province", "district", "ward", "address"}

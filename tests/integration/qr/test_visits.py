@@ -308,6 +308,39 @@ async def test_checked_in_but_no_dose_ends_as_a_no_show_and_frees_the_person(
     await check_invariants(db)
 
 
+async def test_a_moved_booking_says_where_it_went_at_every_step_of_the_visit(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """A nurse with the old booking open (another tab, a slip printed before the move): each step says it moved,
+    with the new code and time, as the door does, whichever step it is."""
+    clinic = await make_clinic(uow)
+    service = await make_service(uow, kind=ServiceKind.VACCINATION)
+    old_slot = await make_slot(uow, clinic, service, capacity=2, starts_at=soon(0.5))
+    new_slot = await make_slot(uow, clinic, service, capacity=2, starts_at=soon(0.75))
+    citizen, _ = await make_citizen(uow)
+    booking = (
+        await client.post("/api/v1/bookings", json={"slot_id": str(old_slot.id)}, headers=token_for(citizen))
+    ).json()
+    moved = await client.post(
+        f"/api/v1/bookings/{booking['id']}/reschedule", json={"slot_id": str(new_slot.id)}, headers=token_for(citizen)
+    )
+    assert moved.status_code == 201, moved.text
+    staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
+    lot_id = await db.fetchval("SELECT lot_id FROM clinic_stock WHERE clinic_id = $1", clinic.id)
+    steps: list[tuple[str, dict[str, Any] | None]] = [
+        ("vaccination", {"lot_id": str(lot_id), "injection_site": "left_arm"}),
+        ("no-dose", None),
+        ("evidence", {"seen": True}),
+    ]
+    for what, body in steps:
+        answer = await client.post(visit(clinic, booking, what), json=body, headers=staff)
+        assert (answer.status_code, answer.json()["type"]) == (409, "/problems/booking-moved"), (what, answer.text)
+        assert answer.json()["moved_to_code"] == moved.json()["code"], what
+        assert answer.json()["moved_to_starts_at"] == moved.json()["starts_at"], what
+    assert await db.fetchval("SELECT status FROM bookings WHERE id = $1::uuid", moved.json()["id"]) == "booked"
+    await check_invariants(db)
+
+
 async def test_reading_serious_events_leaves_an_audit_row_and_wants_a_time_zone(
     client: Client, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:

@@ -262,7 +262,8 @@ async def test_health_admins_manage_staff_accounts(
     assert created.status_code == 201, created.text
     assert created.json()["username"] == "nurse.lan"
     assert "password" not in created.text
-    assert (await client.post("/api/v1/staff", json=new, headers=admin)).json()["type"] == "/problems/username-taken"
+    taken = (await client.post("/api/v1/staff", json=new, headers=admin)).json()
+    assert (taken["type"], taken["errors"][0]["field"]) == ("/problems/username-taken", "username")
     details = await db.fetchval("SELECT details::text FROM audit_log WHERE action = 'staff.create' ORDER BY id DESC")
     assert "a long enough password" not in details
     assert (await db.fetchval("SELECT password_hash FROM staff_accounts WHERE username = 'nurse.lan'")).startswith(

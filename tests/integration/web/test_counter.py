@@ -79,6 +79,16 @@ async def test_the_hotline_finds_registers_books_prints_and_cancels_for_a_caller
     assert other.headers["location"] != person_page
     assert await db.fetchval("SELECT count(*) FROM people WHERE full_name = 'Võ Văn Năm'") == 1
     tu = person_page.rsplit("/", 1)[1]
+    # a caller whose phone has a profile already: the phone field says so, beside it and at the top
+    taken = caller | {"full_name": "Võ Văn Sáu", "cccd": caller["cccd"][:-3] + "998", "phone": phone}
+    refused = await client.post(
+        "/counter/register", data=taken | {"once": once_of(wrong), "_csrf_token": csrf_of(wrong)}
+    )
+    assert refused.status_code == 200
+    assert 'id="phone-error"' in refused.text
+    assert 'aria-invalid="true"' in refused.text
+    assert refused.text.count("Số điện thoại này đã có hồ sơ") == 2
+    assert await db.fetchval("SELECT count(*) FROM people WHERE full_name = 'Võ Văn Sáu'") == 0
 
     shown = await client.get(person_page, params={"service": service.code, "district": "cai rang"})
     assert "Võ Văn Tư" in shown.text

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import threading
 
 import pytest
+import qrcode
+import zxingcpp
+from PIL import Image
+from qrcode.image.pil import PilImage
 
 from qr import render
 
@@ -33,3 +38,24 @@ async def test_an_appointment_code_is_drawn_once_and_a_card_every_time() -> None
     card = await render.drawn("shc:/5676290952432060346029243740", "svg", card=True)
     assert b"<svg" in card[:200]
     assert render.appointment_svg.cache_info().currsize == 1, "a card is never kept"
+
+
+@pytest.mark.parametrize(
+    ("text", "max_version", "level"),
+    [
+        ("VB1.short", render.MAX_VERSION, "M"),
+        ("shc:/" + "5676290952432060346029243740" * 20, render.CARD_MAX_VERSION, "L"),
+    ],
+)
+def test_a_png_is_the_qrcode_package_s_own_drawing_and_reads_back(text: str, max_version: int, level: str) -> None:
+    drawn = Image.open(io.BytesIO(render.png(text, max_version=max_version, level=level)))
+    theirs = qrcode.QRCode(error_correction=render.LEVELS[level], box_size=render.BOX_PIXELS, border=4)
+    theirs.add_data(text)
+    theirs.make(fit=True)
+    buffer = io.BytesIO()
+    theirs.make_image(image_factory=PilImage).save(buffer)
+    expected = Image.open(io.BytesIO(buffer.getvalue()))
+    assert (drawn.mode, drawn.size) == (expected.mode, expected.size)
+    assert drawn.tobytes() == expected.tobytes()
+    (found,) = zxingcpp.read_barcodes(drawn.convert("L"))
+    assert found.text == text

@@ -16,8 +16,10 @@ from litestar.params import JSONBody
 from litestar.testing import TestClient, create_test_client
 from pydantic import BaseModel, Field, HttpUrl
 
+import vaxbook.app  # noqa: F401 (every domain's refusals defined, as the app imports them)
 from vaxbook.auth.models import Role
-from vaxbook.errors import Conflict
+from vaxbook.errors import Conflict, Taken
+from vaxbook.fields import InputModel
 from vaxbook.problems import PROBLEM_MEMBERS, from_domain_error, problem_details_plugin
 
 
@@ -142,3 +144,21 @@ def test_a_refusal_s_extra_fields_never_take_a_problem_s_own_members(member: str
     with pytest.raises(ValueError, match=member):
         from_domain_error(Conflict(**{member: "cancelled"}))
     assert from_domain_error(Conflict(booking_status="cancelled")).fields == {"booking_status": "cancelled"}
+
+
+def _every_subclass(cls: type) -> Iterator[type]:
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _every_subclass(sub)
+
+
+def test_a_value_taken_already_names_the_field_a_request_sends_it_in() -> None:
+    """Every "taken" refusal (a code, a username, a lot number, a phone, a CCCD, a slot's time) says which field,
+    as a refusal of input does: a form shows it beside the field, an import beside its column."""
+    taken = list(_every_subclass(Taken))
+    assert len(taken) >= 8
+    sent = {name for model in _every_subclass(InputModel) for name in model.model_fields}
+    for kind in taken:
+        problem = from_domain_error(kind())
+        assert [(e.field, e.code) for e in problem.field_errors] == [(kind.field, "taken")], kind
+        assert kind.field in sent, f"{kind.__name__}.field is no field of any request"
