@@ -43,9 +43,10 @@ lint: $(INSTALLED)
 typecheck: $(INSTALLED)
 	$(BIN)/mypy
 
-# two processes, each with its own embedded PostgreSQL; a test file stays in one process (its servers and ports)
+# three processes, each with its own embedded PostgreSQL (on two cores: while one waits for a server, a browser or a
+# clock, the others run); a test file stays in one process (its servers and ports)
 test: lint typecheck $(CHROMIUM) $(PG_AUTOCTL)
-	$(BIN)/pytest -n 2 --dist loadfile --durations=20
+	$(BIN)/pytest -n 3 --dist loadfile --durations=20
 
 format: $(INSTALLED)
 	$(BIN)/ruff format .

@@ -174,6 +174,14 @@ async def _cancel(
     return Booking.of(cancelled, staff=principal.is_staff)
 
 
+async def _join_standby(
+    uow: UoW, principal: Principal, policy: BookingPolicy, header: str | None, data: StandbyJoin
+) -> StandbyEntry:
+    key = _key(principal, header, "standby.join", **data.model_dump(mode="json"))
+    joined = await standby.join(uow, principal, data, now=_now(), idempotency=key, keep_hours=policy.idempotency_hours)
+    return StandbyEntry.of(joined)
+
+
 async def _reschedule(
     uow: UoW, principal: Principal, policy: BookingPolicy, header: str | None, booking_id: UUID, slot_id: UUID
 ) -> Booking:
@@ -397,7 +405,8 @@ class BookingController(Controller):
     ) -> Booking:
         """Cancel your booking (or a dependent's) before its time; its seat goes to the standby list or back to
         everyone. An Idempotency-Key makes a retry safe. Citizens only. Refused: 409 booking-started once its time has
-        come, 409 booking-not-active when it was already cancelled, moved or ended."""
+        come, 409 booking-moved (with where it went) when it was moved, 409 booking-not-active when it was already
+        cancelled or ended."""
         return await _cancel(uow, request.user, policy, idempotency_key, booking_id)
 
     @post("/{booking_id:uuid}/reschedule", summary="Move my booking to another slot")
@@ -424,9 +433,17 @@ class StandbyController(Controller):
         return [StandbyEntry.of(e) for e in await standby.of_account(uow, request.user)]
 
     @post("/", summary="Join the standby list")
-    async def join(self, data: JSONBody[StandbyJoin], uow: UoW, request: CallerRequest) -> StandbyEntry:
-        """Wait for a seat when none is free at a clinic (or in a district) between two dates."""
-        return StandbyEntry.of(await standby.join(uow, request.user, data, now=_now()))
+    async def join(
+        self,
+        data: JSONBody[StandbyJoin],
+        uow: UoW,
+        request: CallerRequest,
+        policy: Policy,
+        idempotency_key: IdempotencyHeader = None,
+    ) -> StandbyEntry:
+        """Wait for a seat when none is free at a clinic (or in a district) between two dates. An Idempotency-Key
+        makes a retry safe: the same key joins once, and its repeat gets the same entry."""
+        return await _join_standby(uow, request.user, policy, idempotency_key, data)
 
     @post("/{entry_id:uuid}/accept", summary="Accept a standby offer")
     async def accept(
@@ -508,9 +525,17 @@ class AssistController(Controller):
         return DeclarationsOut.model_validate(await people.declare(uow, request.user, person_id, data))
 
     @post("/standby", summary="Put a caller on the standby list")
-    async def join_standby(self, data: JSONBody[StandbyJoin], uow: UoW, request: CallerRequest) -> StandbyEntry:
-        """Put a caller on the standby list (person_id required); offers show in their own list."""
-        return StandbyEntry.of(await standby.join(uow, request.user, data, now=_now()))
+    async def join_standby(
+        self,
+        data: JSONBody[StandbyJoin],
+        uow: UoW,
+        request: CallerRequest,
+        policy: Policy,
+        idempotency_key: IdempotencyHeader = None,
+    ) -> StandbyEntry:
+        """Put a caller on the standby list (person_id required); offers show in their own list. An
+        Idempotency-Key makes a retry safe, as for a citizen."""
+        return await _join_standby(uow, request.user, policy, idempotency_key, data)
 
     @post("/bookings", summary="Book a seat for a caller")
     async def book(
@@ -538,7 +563,7 @@ class AssistController(Controller):
     ) -> Booking:
         """Cancel a person's booking before its time; its seat goes to the standby list or back to everyone. An
         Idempotency-Key makes a retry safe. Operators reach any booking, clinic staff their own clinics' (others are 404
-        booking-not-found). Refused as a citizen's cancel is: 409 booking-started, 409 booking-not-active."""
+        booking-not-found). Refused as a citizen's cancel is: 409 booking-started, booking-moved, booking-not-active."""
         return await _cancel(uow, request.user, policy, idempotency_key, booking_id)
 
     @get("/bookings/{booking_id:uuid}/qr", media_type="image/png", summary="A caller's booking QR code")
@@ -568,7 +593,7 @@ class AssistController(Controller):
     ) -> Booking:
         """Move a person's booking to another slot of the same service; the answer is the new booking (new id and code).
         Operators reach any booking, clinic staff their own clinics'. Refused: 409 same-slot, other-service,
-        booking-started, booking-not-active, and whatever would refuse a new booking of that slot."""
+        booking-started, booking-moved, booking-not-active, and whatever would refuse a new booking of that slot."""
         return await _reschedule(uow, request.user, policy, idempotency_key, booking_id, data.slot_id)
 
 
@@ -613,9 +638,26 @@ class DrawEntryController(Controller):
         return [MyDrawEntry.model_validate(e.__dict__) for e in await priority.entries_of_account(uow, request.user.id)]
 
     @post("/", summary="Enter a slot's draw")
-    async def enter(self, data: JSONBody[DrawEntryCreate], uow: UoW, request: CallerRequest) -> MyDrawEntry:
-        """Enter yourself or a dependent in a slot's draw. Any time before it closes is as good as the first second."""
-        entry = await draws.enter(uow, request.user, slot_id=data.slot_id, person_id=data.person_id, now=_now())
+    async def enter(
+        self,
+        data: JSONBody[DrawEntryCreate],
+        uow: UoW,
+        request: CallerRequest,
+        policy: Policy,
+        idempotency_key: IdempotencyHeader = None,
+    ) -> MyDrawEntry:
+        """Enter yourself or a dependent in a slot's draw. Any time before it closes is as good as the first second.
+        An Idempotency-Key makes a retry safe: the same key enters once, and its repeat gets the same entry."""
+        key = _key(request.user, idempotency_key, "draws.enter", **data.model_dump(mode="json"))
+        entry = await draws.enter(
+            uow,
+            request.user,
+            slot_id=data.slot_id,
+            person_id=data.person_id,
+            now=_now(),
+            idempotency=key,
+            keep_hours=policy.idempotency_hours,
+        )
         return MyDrawEntry.model_validate(entry.__dict__)
 
 
@@ -652,7 +694,7 @@ class CheckInController(Controller):
         `date_of_birth`. An Idempotency-Key makes a retried scan safe. Once per booking; a second scan is 409
         `already-checked-in` saying when and by whom. Each refusal of a QR has its own type: qr-malformed,
         qr-algorithm-refused, qr-unknown-key, qr-key-revoked, qr-bad-signature, qr-wrong-clinic, qr-too-early,
-        qr-expired, booking-not-active."""
+        qr-expired, booking-moved, booking-not-active."""
         key = _key(request.user, idempotency_key, "check-in", clinic_id=str(clinic_id), **data.model_dump(mode="json"))
         done = await checkin.check_in(
             uow,

@@ -233,10 +233,12 @@ class CodeTaken(Taken):
     title = Text("Mã này đã được dùng", "This code is already in use")
 
 
-class TemplateOverlaps(Conflict):
-    """Two templates of one service at one clinic on the same weekday, at overlapping times and dates."""
+class TemplateOverlaps(Taken):
+    """Two templates of one service at one clinic on the same weekday, at overlapping times and dates: the time is
+    another template's already."""
 
     slug = "template-overlaps"
+    field = "start_time"
     title = Text(
         "Lịch mẫu trùng giờ với một lịch mẫu khác của cùng dịch vụ",
         "The template overlaps another template of the same service",

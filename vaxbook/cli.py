@@ -62,7 +62,7 @@ def _run_with_uow(dsn: str, work: Callable[[db.UnitOfWork], Awaitable[T]]) -> T:
         return asyncio.run(main())
     except DomainError as exc:
         detail = exc.detail.en if exc.detail else exc.title.en
-        fields = "; ".join(f"{e.field}: {e.message.en}" for e in exc.field_errors)
+        fields = "; ".join(f"{e.field}: {e.message.en}" for e in exc.field_errors if e.message.en != detail)
         raise click.ClickException(f"{detail}{' (' + fields + ')' if fields else ''}") from None
 
 

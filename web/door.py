@@ -177,7 +177,9 @@ _CHOICES = {"sites": list(InjectionSite), "severities": list(Severity), "outcome
 
 
 def _said(wrong: dict[str, str]) -> str:
-    return "; ".join(wrong.values())
+    """What is wrong, in one line: the refusal first, then each field's own words it does not say already."""
+    form = wrong.get("form")
+    return "; ".join(dict.fromkeys([*([form] if form else []), *(v for k, v in wrong.items() if k != "form")]))
 
 
 class DoorPages(Controller):

@@ -30,6 +30,7 @@ from web.view import (
     household,
     language_of,
     local_time,
+    once,
     page,
     sign_in_first,
     slot_shown,
@@ -93,9 +94,12 @@ class DrawPages(Controller):
             person_id = UUID(data["person"]) if data.get("person") else None
         except ValueError:
             person_id = None
+        key = once(citizen, data, "draws.enter", slot_id=str(slot_id), person_id=str(person_id))
         entered, wrong = await submitted(
             language_of(request),
-            lambda: draws.enter(uow, citizen, slot_id=slot_id, person_id=person_id, now=datetime.now(UTC)),
+            lambda: draws.enter(
+                uow, citizen, slot_id=slot_id, person_id=person_id, now=datetime.now(UTC), idempotency=key
+            ),
         )
         if entered is None:
             return await self._form(request, uow, slot_id, message=wrong["form"])

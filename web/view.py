@@ -74,7 +74,7 @@ def page(request: AnyRequest, name: str, *, back: str | None = None, **context: 
             "signed_in": claims is not None and claims[1] is Role.CITIZEN,
             "staff": claims is not None and claims[1] in STAFF_ROLES,
             "role": claims[1].value if claims else None,
-            # each form's own key: a second tap on it replays the first answer (see web/citizen.py _once)
+            # each form's own key: a second tap on it replays the first answer (see `once` below)
             "once": str(uuid4()),
         }
         | context,

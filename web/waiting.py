@@ -138,7 +138,8 @@ class StandbyPages(Controller):
                     "date_to": asked["to"],
                 }
             )
-            return await standby.join(uow, citizen, joined, now=datetime.now(UTC))
+            key = once(citizen, data, "standby.join", **joined.model_dump(mode="json"))
+            return await standby.join(uow, citizen, joined, now=datetime.now(UTC), idempotency=key)
 
         entry, wrong = await submitted(language, join)
         if entry is not None:

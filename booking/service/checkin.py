@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 from booking import repository
 from booking.models import (
     Booking,
-    BookingNotActive,
     BookingNotFound,
     BookingStatus,
     CheckedIn,
@@ -124,8 +123,8 @@ async def appointment_qr(
         if principal.is_staff:
             # a slip printed or read out for a caller: who fetched whose code stays on record
             await record_booking(conn, principal, "booking.qr.read", booking)
-    if not booking.active:
-        raise BookingNotActive.because(booking.status)
+        if not booking.active:
+            raise await why_not_ready(conn, booking, Step.SHOW_CODE)
     # the payload never changes for a booking: sign once, and again only when the signing key was revoked
     if kept is not None and await qr.still_signed(uow, kept):
         return kept

@@ -115,6 +115,8 @@ class Step(Enum):
     CHANGE = "change"  # cancelled or moved: booked, and its time not begun
     CHECK_IN = "check_in"  # booked, and not checked in
     RECORD = "record"  # its dose, visit, evidence or no-dose: checked in, nothing recorded yet
+    REACTION = "reaction"  # a reaction reported after it: its dose or visit recorded
+    SHOW_CODE = "show_code"  # its QR code shown or printed: booked or checked in
 
 
 async def why_not_ready(
@@ -134,7 +136,7 @@ async def why_not_ready(
         assert now is not None, "a change's time is told against now"
         if booking.starts_at <= now:
             return BookingStarted()
-    if step is Step.RECORD and status in (BookingStatus.BOOKED, BookingStatus.CHECKED_IN):
+    if step in (Step.RECORD, Step.REACTION) and status in (BookingStatus.BOOKED, BookingStatus.CHECKED_IN):
         return NotCheckedIn()
     if step is Step.RECORD and status is BookingStatus.COMPLETED:
         return AlreadyRecorded()

@@ -29,14 +29,36 @@ from vaxbook.audit import Actor
 from vaxbook.auth.models import Principal, Role
 from vaxbook.db import UnitOfWork
 from vaxbook.errors import DomainError
+from vaxbook.idempotency import IdempotencyKey, Stored, run_once
 
 log = structlog.get_logger(__name__)
 
 
 async def enter(
+    uow: UnitOfWork,
+    principal: Principal,
+    *,
+    slot_id: UUID,
+    person_id: UUID | None,
+    now: datetime,
+    idempotency: IdempotencyKey | None = None,
+    keep_hours: int = 24,
+) -> DrawEntryRecord:
+    """Enter a person in a slot's draw, under the same rules as booking it: when they enter makes no difference.
+    Entered once per key: a second press gets the first one's entry."""
+
+    async def work() -> DrawEntryRecord:
+        return await _enter(uow, principal, slot_id=slot_id, person_id=person_id, now=now)
+
+    return await run_once(uow, idempotency, work, stored=_STORED_ENTRY, keep_hours=keep_hours)
+
+
+_STORED_ENTRY = Stored(DrawEntryRecord)
+
+
+async def _enter(
     uow: UnitOfWork, principal: Principal, *, slot_id: UUID, person_id: UUID | None, now: datetime
 ) -> DrawEntryRecord:
-    """Enter a person in a slot's draw, under the same rules as booking it: when they enter makes no difference."""
     async with uow.transaction() as conn:
         slot, clinic = await clinics.get_slot(uow, slot_id)
         rules = await rules_of(uow, slot.service_id)

@@ -57,7 +57,7 @@ from priority import service as priority
 from vaxbook import audit
 from vaxbook.auth.models import Principal, Role
 from vaxbook.db import Connection, UnitOfWork
-from vaxbook.idempotency import IdempotencyKey, run_once
+from vaxbook.idempotency import IdempotencyKey, Stored, run_once
 
 STANDBY_MAX_DAYS = 92
 
@@ -70,15 +70,37 @@ async def join(
     now: datetime,
     rank: int | None = None,
     even_with_free_seats: bool = False,
+    idempotency: IdempotencyKey | None = None,
+    keep_hours: int = 24,
 ) -> StandbyEntry:
     """Wait for a seat of a service at a clinic, or anywhere in a district, between two dates.
 
     Only while no seat is free there (with one free, booking it is the way), unless `even_with_free_seats`: a draw
     that ran out of seats puts the people it could not seat on the list whatever other slots hold, and offers
     them those. The entry's place in line is the person's best rank over the dates (`rank` when the day is known);
-    each offer then ranks the people waiting on the seat's own day.
+    each offer then ranks the people waiting on the seat's own day. Joined once per key: a second press gets the
+    first one's entry.
     """
     check_date_range(data.date_from, data.date_to, max_days=STANDBY_MAX_DAYS)
+
+    async def work() -> StandbyEntry:
+        return await _join(uow, principal, data, now=now, rank=rank, even_with_free_seats=even_with_free_seats)
+
+    return await run_once(uow, idempotency, work, stored=_STORED_ENTRY, keep_hours=keep_hours)
+
+
+_STORED_ENTRY = Stored(StandbyEntry)
+
+
+async def _join(
+    uow: UnitOfWork,
+    principal: Principal,
+    data: StandbyJoin,
+    *,
+    now: datetime,
+    rank: int | None,
+    even_with_free_seats: bool,
+) -> StandbyEntry:
     async with uow.transaction() as conn:
         person = await person_for(conn, principal, data.person_id)
         check_consent(person)

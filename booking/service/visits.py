@@ -99,6 +99,8 @@ async def record_vaccination(
         rules = await rules_of(uow, booking.service_id)
         if rules.product_id is None:
             raise NotAVaccination()
+        if booking.status is not BookingStatus.CHECKED_IN:
+            raise await why_not_ready(conn, booking, Step.RECORD)
         if booking.checked_in_at is not None and given_at < booking.checked_in_at - CLOCK_SKEW:
             raise Invalid.field(
                 "given_at",
@@ -146,6 +148,8 @@ async def record_attendance(uow: UnitOfWork, principal: Principal, *, clinic_id:
         booking = await _at_clinic(conn, principal, clinic_id, booking_id)
         if (await rules_of(uow, booking.service_id)).product_id is not None:
             raise NotAVisit()
+        if booking.status is not BookingStatus.CHECKED_IN:
+            raise await why_not_ready(conn, booking, Step.RECORD)
         attended = await repository.change_checked_in(
             conn, booking_id=booking.id, clinic_id=clinic_id, to_status=BookingStatus.COMPLETED
         )
@@ -179,7 +183,7 @@ async def report_adverse_event(
                 assert clinic_id is not None
                 booking = await _at_clinic(conn, principal, clinic_id, booking_id)
             if booking.status is not BookingStatus.COMPLETED:
-                raise NotCheckedIn()
+                raise await why_not_ready(conn, booking, Step.REACTION)
             given_at = await repository.dose_given_at(conn, clinic_id=booking.clinic_id, booking_id=booking.id)
             _check_onset(data.onset_at, after=given_at or booking.checked_in_at, now=now)
             citizen = principal.role is Role.CITIZEN

@@ -2,7 +2,7 @@
 every check (no 5xx, every answer as described: status, content type, body; invalid input refused, valid input not
 refused but for the 422s of schemathesis.toml; authentication not ignored), with the stateful phase following the
 description's links. Each caller fuzzes the operations its role may call (vaxbook.policy) and the public ones: the rest
-answer 401 or 403 before a body is read, which tests/integration/vaxbook/test_authorisation.py checks for every route
+answer 401 or 403 before a body is read, which tests/integration/vaxbook/test_route_guards.py checks for every route
 and caller, and schemathesis's own check sends each operation without the token. Bounded here; `make fuzz` runs the
 same with many more examples (VAXBOOK_FUZZ_EXAMPLES)."""
 

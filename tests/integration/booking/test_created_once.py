@@ -1,6 +1,8 @@
 """What a second press would create twice is created once per Idempotency-Key: a dependent, a person registered
 at a counter, a reaction reported by the citizen or by staff. Presses racing each other under one key make one row
-and all get its answer; a key used again for something else is refused; no key, no protection (the control)."""
+and all get its answer; a key used again for something else is refused; no key, no protection (the control). A wait
+on the standby list and a draw entry, which the database makes once anyway, answer a repeat under its key with the
+entry rather than "already waiting"."""
 
 from __future__ import annotations
 
@@ -14,7 +16,19 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.factories import consent, make_citizen, person_details, staff_headers, token_for
+from tests.factories import (
+    consent,
+    make_citizen,
+    make_clinic,
+    make_dependent,
+    make_service,
+    make_slot,
+    person_details,
+    soon,
+    staff_headers,
+    token_for,
+)
+from tests.integration.booking.test_review_cases import waiting_at
 from tests.integration.qr.test_visits import checked_in, visit
 from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
@@ -94,12 +108,62 @@ CREATIONS: dict[str, Callable[[Client, UnitOfWork, asyncpg.Connection], Awaitabl
 }
 
 
+async def a_wait(client: Client, uow: UnitOfWork, db: asyncpg.Connection, *, by_staff: bool) -> Creation:
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    full = await make_slot(uow, clinic, service, capacity=1)
+    holder, _ = await make_citizen(uow)
+    taken = await client.post("/api/v1/bookings", json={"slot_id": str(full.id)}, headers=token_for(holder))
+    assert taken.status_code == 201
+    citizen, me = await make_citizen(uow)
+    body = waiting_at(clinic.id, service.id, full.starts_at, person_id=str(me.id))
+    headers = await staff_headers(client, uow, Role.OPERATOR) if by_staff else token_for(citizen)
+    return Creation(
+        "/api/v1/assist/standby" if by_staff else "/api/v1/standby",
+        headers,
+        body,
+        body | {"date_to": body["date_from"]},
+        f"SELECT count(*) FROM standby_entries WHERE person_id = '{me.id}'",
+    )
+
+
+async def a_citizen_s_wait(client: Client, uow: UnitOfWork, db: asyncpg.Connection) -> Creation:
+    return await a_wait(client, uow, db, by_staff=False)
+
+
+async def a_wait_at_the_hotline(client: Client, uow: UnitOfWork, db: asyncpg.Connection) -> Creation:
+    return await a_wait(client, uow, db, by_staff=True)
+
+
+async def a_draw_entry(client: Client, uow: UnitOfWork, db: asyncpg.Connection) -> Creation:
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=10, starts_at=soon(72))
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    draw = f"/api/v1/clinics/{clinic.id}/slots/{slot.id}/draw"
+    assert (await client.put(draw, json={"closes_at": soon(1).isoformat()}, headers=admin)).status_code == 200
+    guardian, me = await make_citizen(uow)
+    child = await make_dependent(uow, guardian, cccd=None)
+    return Creation(
+        "/api/v1/draw-entries",
+        token_for(guardian),
+        {"slot_id": str(slot.id), "person_id": str(me.id)},
+        {"slot_id": str(slot.id), "person_id": str(child.id)},
+        f"SELECT count(*) FROM draw_entries WHERE slot_id = '{slot.id}'",
+    )
+
+
+ENTRIES: dict[str, Callable[[Client, UnitOfWork, asyncpg.Connection], Awaitable[Creation]]] = {
+    "citizen's wait": a_citizen_s_wait,
+    "wait at the hotline": a_wait_at_the_hotline,
+    "draw entry": a_draw_entry,
+}
+
+
 @pytest.mark.concurrency
-@pytest.mark.parametrize("what", list(CREATIONS))
+@pytest.mark.parametrize("what", [*CREATIONS, *ENTRIES])
 async def test_presses_racing_under_one_key_create_one_and_each_gets_its_answer(
     client: Client, uow: UnitOfWork, db: asyncpg.Connection, what: str
 ) -> None:
-    made = await CREATIONS[what](client, uow, db)
+    made = await (CREATIONS | ENTRIES)[what](client, uow, db)
     before = await db.fetchval(made.count)
     headers = made.headers | {"Idempotency-Key": "pressed-twice"}
 
@@ -143,4 +207,18 @@ async def test_a_dependent_removed_takes_the_answer_kept_for_adding_them_along(
     again = await client.post(made.url, json=made.body, headers=headers)
     assert again.status_code == 201
     assert again.json()["id"] != added.json()["id"], "an answer naming someone removed was replayed"
+    assert await db.fetchval(made.count) == 1
+
+
+@pytest.mark.parametrize("what", list(ENTRIES))
+async def test_the_control_without_a_key_a_second_wait_or_entry_is_refused(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection, what: str
+) -> None:
+    """One entry a person and line either way (the database's own rule): without a key the second press is told
+    "already waiting" or "already entered", where under its key it gets the entry (above)."""
+    made = await ENTRIES[what](client, uow, db)
+    assert (await client.post(made.url, json=made.body, headers=made.headers)).status_code == 201
+    again = await client.post(made.url, json=made.body, headers=made.headers)
+    assert again.status_code == 409
+    assert again.json()["type"] in ("/problems/already-waiting", "/problems/already-entered")
     assert await db.fetchval(made.count) == 1

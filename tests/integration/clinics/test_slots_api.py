@@ -377,6 +377,7 @@ async def test_overlapping_templates_are_refused_with_the_one_they_overlap(
         refused = await client.post(base, json=overlapping, headers=staff | {"Accept-Language": "en"})
         assert refused.status_code == 409, overlapping
         assert refused.json()["type"] == "/problems/template-overlaps"
+        assert [(e["field"], e["code"]) for e in refused.json()["errors"]] == [("start_time", "taken")]
         assert refused.json()["other_template_id"] == first.json()["id"]
         assert "07:30–09:30 on Mondays" in refused.json()["detail"]
     for apart in (

@@ -311,8 +311,8 @@ async def test_checked_in_but_no_dose_ends_as_a_no_show_and_frees_the_person(
 async def test_a_moved_booking_says_where_it_went_at_every_step_of_the_visit(
     client: Client, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
-    """A nurse with the old booking open (another tab, a slip printed before the move): each step says it moved,
-    with the new code and time, as the door does, whichever step it is."""
+    """A nurse with the old booking open (another tab, a slip printed before the move), or the citizen with an old
+    link: each step says it moved, with the new code and time, as the door does, whichever step it is."""
     clinic = await make_clinic(uow)
     service = await make_service(uow, kind=ServiceKind.VACCINATION)
     old_slot = await make_slot(uow, clinic, service, capacity=2, starts_at=soon(0.5))
@@ -332,11 +332,20 @@ async def test_a_moved_booking_says_where_it_went_at_every_step_of_the_visit(
         ("no-dose", None),
         ("evidence", {"seen": True}),
     ]
-    for what, body in steps:
-        answer = await client.post(visit(clinic, booking, what), json=body, headers=staff)
-        assert (answer.status_code, answer.json()["type"]) == (409, "/problems/booking-moved"), (what, answer.text)
-        assert answer.json()["moved_to_code"] == moved.json()["code"], what
-        assert answer.json()["moved_to_starts_at"] == moved.json()["starts_at"], what
+    reaction = {"severity": "mild", "serious": False, "outcome": "recovered", "description": "Đau chỗ tiêm"}
+    reaction["onset_at"] = datetime.now(UTC).isoformat()
+    asked = [
+        *((visit(clinic, booking, what), body, staff) for what, body in steps),
+        (visit(clinic, booking, "adverse-events"), reaction, staff),
+        (f"/api/v1/bookings/{booking['id']}/adverse-events", reaction, token_for(citizen)),
+    ]
+    for url, body, headers in asked:
+        answer = await client.post(url, json=body, headers=headers)
+        assert (answer.status_code, answer.json()["type"]) == (409, "/problems/booking-moved"), (url, answer.text)
+        assert answer.json()["moved_to_code"] == moved.json()["code"], url
+        assert answer.json()["moved_to_starts_at"] == moved.json()["starts_at"], url
+    old_code = await client.get(f"/api/v1/bookings/{booking['id']}/qr?format=text", headers=token_for(citizen))
+    assert (old_code.status_code, old_code.json()["moved_to_code"]) == (409, moved.json()["code"])
     assert await db.fetchval("SELECT status FROM bookings WHERE id = $1::uuid", moved.json()["id"]) == "booked"
     await check_invariants(db)
 

@@ -182,6 +182,10 @@ async def test_after_the_scan_the_nurse_sees_the_evidence_gives_the_dose_from_a_
     assert WORDS["evidence_seen"].vi in seen.text
     lot_id = re.search(r'<option value="([0-9a-f-]{36})">' + re.escape(lot_number), seen.text)
     assert lot_id, "the dose form offers the clinic's lot"
+    no_such_lot = await send(f"{steps}/dose", lot_id=str(uuid4()), injection_site="left_arm")
+    why = re.search(r'<p class="answer-why">([^<]*)</p>', no_such_lot.text)
+    assert why, "a lot that is none of the clinic's is refused in words"
+    assert len(set(why.group(1).split("; "))) == len(why.group(1).split("; ")), f"said twice: {why.group(1)}"
     given = await send(f"{steps}/dose", lot_id=lot_id.group(1), injection_site="left_arm")
     assert lot_number in given.text
     assert f'action="{steps}/reaction"' in given.text

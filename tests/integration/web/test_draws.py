@@ -9,7 +9,7 @@ import httpx
 from tests.conftest import RecordingOtpSender
 from tests.factories import make_clinic, make_service, make_slot, make_staff, person_details, soon, staff_headers
 from tests.integration.web.test_door import staff_signed_in
-from tests.integration.web.test_pages import csrf_of, signed_in_citizen
+from tests.integration.web.test_pages import csrf_of, once_of, signed_in_citizen
 from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
 from web.text import WORDS
@@ -32,10 +32,14 @@ async def test_a_citizen_enters_a_draw_for_a_relative_and_reads_its_published_re
     assert f'href="/draw/{slot.id}"' in found.text
     assert f'href="/book/{slot.id}"' not in found.text, "a draw's seats are not booked first come"
     asking = await client.get(f"/draw/{slot.id}")
-    entered = await client.post(f"/draw/{slot.id}", data={"_csrf_token": csrf_of(asking)})
+    form = {"once": once_of(asking), "_csrf_token": csrf_of(asking)}
+    entered = await client.post(f"/draw/{slot.id}", data=form)
     assert entered.headers["location"] == "/me"
+    tapped_twice = await client.post(f"/draw/{slot.id}", data=form)
+    assert tapped_twice.headers["location"] == "/me", "a second tap of the same form answers as the first"
     again = await client.post(f"/draw/{slot.id}", data={"_csrf_token": csrf_of(asking)})
-    assert 'role="alert"' in again.text, "entered once"
+    assert 'role="alert"' in again.text, "entered once: another form says so"
+    assert await db.fetchval("SELECT count(*) FROM draw_entries") == 1
     mine = await client.get("/me")
     assert WORDS["draw_entered"].vi in mine.text
     result_link = f"/draws/{clinic.id}/{slot.id}"

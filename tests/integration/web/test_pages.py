@@ -400,8 +400,12 @@ async def test_a_citizen_waits_for_a_full_slot_and_takes_the_seat_offered_when_o
     fields = dict(re.findall(r'name="(service_id|province|district|from|to)"[^>]*value="([^"]*)"', asking.text))
     backwards = await client.post("/me/standby", data=fields | {"to": "2020-01-01", "_csrf_token": csrf_of(asking)})
     assert 'role="alert"' in backwards.text, "a wait that ends before it starts is refused, in words"
-    joined = await client.post("/me/standby", data=fields | {"_csrf_token": csrf_of(asking)})
+    joined = await client.post("/me/standby", data=fields | {"once": once_of(asking), "_csrf_token": csrf_of(asking)})
     assert joined.headers["location"] == "/me"
+    tapped_twice = await client.post(
+        "/me/standby", data=fields | {"once": once_of(asking), "_csrf_token": csrf_of(asking)}
+    )
+    assert tapped_twice.headers["location"] == "/me", "a second tap of the same form answers as the first"
     mine = await client.get("/me")
     assert WORDS["standby_waiting"].vi in mine.text
 
