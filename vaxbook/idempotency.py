@@ -235,6 +235,20 @@ async def _keep(conn: Connection, key: IdempotencyKey, response: Any) -> None:
     await conn.execute("SELECT keep_idempotency_answer($1, $2, $3)", key.scope, key.key, response)
 
 
+async def keep_in(conn: Connection, key: IdempotencyKey, answer: Any, *, keep_hours: int) -> None:
+    """Claim `key` holding `answer`, in the caller's own transaction: for a change that commits steps of its own
+    and so cannot run inside run_once's (signing in, whose wrong guesses stay counted)."""
+    if await _claim(conn, key, keep_hours) is None:
+        await _keep(conn, key, answer)
+
+
+async def kept_for(conn: Connection, key: IdempotencyKey, *, keep_hours: int) -> Any | None:
+    """The answer kept under `key` for this very request (same body), or None: for a change that cannot tell a
+    repeat from a new request before it has tried (keep_in)."""
+    kept = await _kept(conn, key, keep_hours)
+    return kept.response if kept is not None and kept.fingerprint == key.fingerprint else None
+
+
 async def purge_expired(uow: UnitOfWork, *, keep_hours: int) -> int:
     """Drop keys older than keep_hours (for the scheduler)."""
     async with uow.transaction() as conn:

@@ -38,6 +38,7 @@ from web.view import (
     AnyRequest,
     FormData,
     citizen_of,
+    drawn_key,
     language_of,
     local_path,
     local_time,
@@ -198,7 +199,13 @@ class SignInController(Controller):
         try:
             typed = OtpVerify(phone=str(data.get("phone", ""))[:40], code=str(data.get("code", ""))[:10])
             principal = await auth.verify_otp(
-                uow, otp_policy, phone=typed.phone, code=typed.code, address=client_address(request)
+                uow,
+                otp_policy,
+                phone=typed.phone,
+                code=typed.code,
+                address=client_address(request),
+                # a second tap signs in as the first did (its code is spent by then)
+                key=auth.sign_in_key(typed.phone, typed.code, drawn_key(data)),
             )
         except TooManyRequests as refused:
             message = said(refused, language)

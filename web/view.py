@@ -219,14 +219,19 @@ async def household(uow: UnitOfWork, citizen: Principal) -> tuple[Person | None,
     return me, await people.dependents(uow, citizen)
 
 
+def drawn_key(form: dict[str, str]) -> str | None:
+    """The key the page drew for this form (a UUID; anything else is no key at all)."""
+    try:
+        return str(UUID(form.get("once", "")))
+    except ValueError:
+        return None
+
+
 def once(caller: Principal, form: dict[str, str], operation: str, **payload: Any) -> IdempotencyKey | None:
     """The key each form carries (made when the page was drawn), with what the form asks: a second tap on the same
     form replays the first answer rather than acting twice, and the same page sent again with something else (back,
     another slot, another name) is a request of its own. Anything but the UUID the page drew is no key at all."""
-    try:
-        drawn = str(UUID(form.get("once", "")))
-    except ValueError:
-        return None
+    drawn = drawn_key(form)
     asked = idempotency_key(f"{caller.role.value}:{caller.id}", drawn, operation, payload)
     return None if asked is None else replace(asked, key=f"{drawn}:{asked.fingerprint.hex()[:32]}")
 

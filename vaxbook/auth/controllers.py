@@ -24,6 +24,7 @@ from vaxbook.auth.schemas import (
 from vaxbook.auth.security import PUBLIC, CallerRequest, TokenIssuer
 from vaxbook.dependencies import UoW
 from vaxbook.edge import client_address
+from vaxbook.idempotency import IdempotencyHeader
 from vaxbook.pagination import Cursor, Limit, Page, decode_cursor, paginate
 
 
@@ -59,10 +60,18 @@ class AuthController(Controller):
         request: Request[Any, Any, Any],
         otp_policy: NamedDependency[service.OtpPolicy],
         token_issuer: NamedDependency[TokenIssuer],
+        idempotency_key: IdempotencyHeader = None,
     ) -> AccessToken:
-        """Exchange the code for a citizen access token. Wrong codes are limited per code and per client address."""
+        """Exchange the code for a citizen access token. Wrong codes are limited per code and per client address. A
+        code signs in once; with an Idempotency-Key, the same sign-in sent again under it (an answer lost on the
+        way) gets a token again for an hour, though its code is spent."""
         principal = await service.verify_otp(
-            uow, otp_policy, phone=data.phone, code=data.code, address=client_address(request)
+            uow,
+            otp_policy,
+            phone=data.phone,
+            code=data.code,
+            address=client_address(request),
+            key=service.sign_in_key(data.phone, data.code, idempotency_key),
         )
         return _token(token_issuer, principal)
 

@@ -31,6 +31,7 @@ from vaxbook.auth.models import (
 from vaxbook.db import UnitOfWork
 from vaxbook.errors import TooManyRequests
 from vaxbook.i18n import Text
+from vaxbook.idempotency import IdempotencyKey, idempotency_key, keep_in, kept_for
 from vaxbook.throttle import Limit, block_of
 
 log = structlog.get_logger("vaxbook.auth")
@@ -123,7 +124,27 @@ def _wait(seconds: int, vi_doing: str, en_doing: str, error: type[TooManyRequest
     )
 
 
-async def verify_otp(uow: UnitOfWork, policy: OtpPolicy, *, phone: str, code: str, address: str) -> Principal:
+SIGNED_IN_AGAIN_HOURS = 1
+"""How long a sign-in sent again under its Idempotency-Key (an answer lost on the way, a second tap) gets its
+account again, though its code is spent."""
+
+
+def sign_in_key(phone: str, code: str, header: str | None) -> IdempotencyKey | None:
+    """A sign-in's key: the client's own secret for this phone and code (nobody else can send it again)."""
+    return idempotency_key(f"otp:{phone}", header, "auth.verify", {"phone": phone, "code": code})
+
+
+async def verify_otp(
+    uow: UnitOfWork,
+    policy: OtpPolicy,
+    *,
+    phone: str,
+    code: str,
+    address: str,
+    key: IdempotencyKey | None = None,
+) -> Principal:
+    """The citizen a phone's code signs in. A code signs in once; the same sign-in sent again under its key (and
+    only under it) is signed in again, for an hour."""
     guesses = dict([policy.guesses_from(address)])
     async with uow.committed() as conn:
         wait = await throttle.take(conn, guesses)  # counted before the code is tried, and kept if it is wrong
@@ -132,7 +153,11 @@ async def verify_otp(uow: UnitOfWork, policy: OtpPolicy, *, phone: str, code: st
     async with uow.committed() as conn:
         outcome = await repository.try_otp(conn, phone=phone, code_hash=otp_digest(policy.key, phone, code))
         if outcome is None:
-            raise OtpUnusable()
+            again = await kept_for(conn, key, keep_hours=SIGNED_IN_AGAIN_HOURS) if key is not None else None
+            if again is None:
+                raise OtpUnusable()
+            await throttle.give_back(conn, guesses)
+            return Principal(id=UUID(again["account_id"]), role=Role.CITIZEN)
         matched, attempts_left = outcome
         if not matched:
             # Raised after commit so that the spent attempt stays spent.
@@ -142,6 +167,8 @@ async def verify_otp(uow: UnitOfWork, policy: OtpPolicy, *, phone: str, code: st
         else:
             await throttle.give_back(conn, guesses)
             citizen_id = await repository.upsert_citizen(conn, phone=phone)
+            if key is not None:
+                await keep_in(conn, key, {"account_id": str(citizen_id)}, keep_hours=SIGNED_IN_AGAIN_HOURS)
             return Principal(id=citizen_id, role=Role.CITIZEN)
     raise error
 

@@ -181,6 +181,33 @@ async def test_one_code_signs_in_once_however_many_requests_carry_it(
     assert sorted(status for status, _ in results) == [200] + [401] * 9
 
 
+@pytest.mark.concurrency
+async def test_a_sign_in_sent_again_under_its_key_signs_in_again_and_only_under_it(
+    client: httpx.AsyncClient, otp_sender: RecordingOtpSender, db: asyncpg.Connection
+) -> None:
+    """An answer lost on the way, or a double tap: the same sign-in sent again under the client's own key gets the
+    same account, at once or later; the spent code signs nobody in under any other key, or none (the control)."""
+    await request_code(client)
+    body = {"phone": PHONE, "code": otp_sender.codes[E164]}
+
+    async def sign_in(headers: dict[str, str]) -> httpx.Response:
+        return await client.post("/api/v1/auth/otp/verify", json=body, headers=headers | {"Accept-Language": "en"})
+
+    mine = {"Idempotency-Key": "lost-on-the-way"}
+    at_once = await asyncio.gather(*(sign_in(mine) for _ in range(6)))
+    later = await sign_in(mine)
+
+    citizen_id = await db.fetchval("SELECT id FROM citizens WHERE phone = $1", E164)
+    for answer in [*at_once, later]:
+        assert answer.status_code == 200, answer.text
+        bearer = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+        assert (await client.get("/api/v1/auth/me", headers=bearer)).json()["id"] == str(citizen_id)
+    for other in ({"Idempotency-Key": "someone-else"}, {}):
+        refused = await sign_in(other)
+        assert (refused.status_code, refused.json()["type"]) == (401, "/problems/otp-expired"), other
+    assert await db.fetchval("SELECT count(*) FROM citizens") == 1
+
+
 async def test_staff_sign_in_and_lockout(client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection) -> None:
     username = await make_staff(uow, Role.OPERATOR)
 

@@ -205,6 +205,21 @@ async def signed_in_citizen(client: httpx.AsyncClient, otp_sender: RecordingOtpS
     return str(client.cookies["session"])
 
 
+async def test_signing_in_tapped_twice_signs_in_twice_and_the_spent_code_nowhere_else(
+    client: httpx.AsyncClient, otp_sender: RecordingOtpSender
+) -> None:
+    form = await client.get("/signin")
+    asked = await client.post("/signin", data={"phone": "0912 345 999", "_csrf_token": csrf_of(form)})
+    typed = {"phone": "+84912345999", "code": otp_sender.codes["+84912345999"], "_csrf_token": csrf_of(asked)}
+    for _ in range(2):  # the second tap's answer is the one the phone shows
+        tapped = await client.post("/signin/code", data=typed | {"once": once_of(asked)})
+        assert (tapped.status_code, tapped.headers["location"]) == (303, "/me")
+        assert client.cookies["session"]
+    another_page = await client.post("/signin/code", data=typed)
+    assert another_page.status_code == 200
+    assert WORDS["bad_code"].vi in another_page.text
+
+
 def once_of(page: httpx.Response) -> str:
     found = re.search(r'name="once" value="([^"]+)"', page.text)
     assert found, "the form carries its own key"
