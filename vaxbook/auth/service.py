@@ -29,7 +29,7 @@ from vaxbook.auth.models import (
     otp_digest,
 )
 from vaxbook.db import UnitOfWork
-from vaxbook.errors import TooManyRequests
+from vaxbook.errors import Invalid, TooManyRequests
 from vaxbook.i18n import Text
 from vaxbook.idempotency import IdempotencyKey, idempotency_key, keep_in, kept_for
 from vaxbook.throttle import Limit, block_of
@@ -280,6 +280,13 @@ async def update_staff(
     active: bool | None,
     clinic_ids: list[UUID] | None,
 ) -> StaffAccount:
+    if active is False and actor.audit_kind == "staff" and actor.audit_id == staff_id:
+        # the department would lose the one signed in to manage it (the last administrator, perhaps) at once
+        raise Invalid.field(
+            "active",
+            "own_account",
+            Text("Không thể tự khóa tài khoản đang dùng", "You cannot deactivate the account you are signed in with"),
+        )
     async with uow.transaction() as conn:
         current = await repository.get_staff(conn, staff_id=staff_id)
         if current is None:

@@ -271,6 +271,13 @@ async def test_a_deactivated_or_rescoped_staff_token_changes_at_once(
     assert (await client.get("/api/v1/auth/me", headers=staff)).status_code == 401
     relogin = await client.post("/api/v1/auth/staff/login", json={"username": username, "password": STAFF_PASSWORD})
     assert relogin.status_code == 401
+    # an administrator cannot sign themselves out for good (and leave the department with none, perhaps)
+    admin_id = (await client.get("/api/v1/auth/me", headers=admin)).json()["id"]
+    own = await client.patch(f"/api/v1/staff/{admin_id}", json={"active": False}, headers=admin)
+    assert (own.status_code, [e["field"] for e in own.json()["errors"]]) == (422, ["active"])
+    assert (await client.get("/api/v1/auth/me", headers=admin)).status_code == 200
+    renamed = await client.patch(f"/api/v1/staff/{admin_id}", json={"display_name": "Trưởng phòng"}, headers=admin)
+    assert renamed.status_code == 200, "their own name they may change"
 
 
 async def test_health_admins_manage_staff_accounts(
