@@ -406,6 +406,7 @@ _ENDED: dict[BookingStatus, tuple[str, str]] = {
 
 @dataclass(frozen=True)
 class MovedTo:
+    booking_id: UUID
     code: str
     starts_at: datetime  # in its clinic's zone
     clinic_name: str
@@ -418,13 +419,16 @@ class BookingMoved(Conflict):
     title = Text("Lịch hẹn này đã được dời sang lịch khác", "This booking was moved to another time")
 
     def __init__(self, moved: MovedTo | None) -> None:
+        self.moved = moved
         if moved is None:
             super().__init__()
             return
         super().__init__(
             Text(
-                f"Lịch hẹn mới: mã {moved.code}, {moved.starts_at:%H:%M ngày %d/%m/%Y} tại {moved.clinic_name}.",
-                f"The new booking: code {moved.code}, {moved.starts_at:%H:%M on %Y-%m-%d} at {moved.clinic_name}.",
+                f"Lịch hẹn này đã được dời sang lịch khác: mã {moved.code}, {moved.starts_at:%H:%M ngày %d/%m/%Y} "
+                f"tại {moved.clinic_name}.",
+                f"This booking was moved to another time: code {moved.code}, {moved.starts_at:%H:%M on %d/%m/%Y} "
+                f"at {moved.clinic_name}.",
             ),
             moved_to_code=moved.code,
             moved_to_starts_at=moved.starts_at.isoformat(),

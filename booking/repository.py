@@ -1145,7 +1145,7 @@ async def moved_to(conn: Connection, *, booking_id: UUID) -> MovedTo | None:
             UNION ALL
             SELECT b.id, chain.depth + 1 FROM bookings b JOIN chain ON b.moved_from = chain.id WHERE chain.depth < 50
         )
-        SELECT b.code, b.starts_at, c.name, c.timezone
+        SELECT b.id, b.code, b.starts_at, c.name, c.timezone
         FROM chain JOIN bookings b ON b.id = chain.id JOIN clinics c ON c.id = b.clinic_id
         ORDER BY chain.depth DESC LIMIT 1
         """,
@@ -1154,7 +1154,10 @@ async def moved_to(conn: Connection, *, booking_id: UUID) -> MovedTo | None:
     if row is None:
         return None
     return MovedTo(
-        code=row["code"], starts_at=row["starts_at"].astimezone(ZoneInfo(row["timezone"])), clinic_name=row["name"]
+        booking_id=row["id"],
+        code=row["code"],
+        starts_at=row["starts_at"].astimezone(ZoneInfo(row["timezone"])),
+        clinic_name=row["name"],
     )
 
 

@@ -51,7 +51,8 @@ HTTP_PROBLEMS: dict[int, tuple[str, Text]] = {
 
 
 # Vietnamese wording of pydantic's error types; English comes from pydantic itself, except where pydantic writes
-# Python (True, None, 'a' or 'b', class names): _EN_VALIDATION has those, and values are written as in JSON.
+# Python (True, None, 'a' or 'b', class names), a regular expression or a piece of the input: _EN_VALIDATION has
+# those, and values are written as in JSON.
 _VI_VALIDATION: dict[str, str] = {
     "missing": "Trường này là bắt buộc",
     "extra_forbidden": "Trường này không được phép gửi lên",
@@ -99,6 +100,9 @@ _VI_VALIDATION: dict[str, str] = {
 }
 _VI_INVALID = "Giá trị không hợp lệ"
 _EN_VALIDATION: dict[str, str] = {
+    # pydantic's own would show the pattern (a regular expression) or quote the character it stopped at
+    "string_pattern_mismatch": "Not in the expected format",
+    "uuid_parsing": "Input should be a valid UUID",
     "enum": "Input should be {expected}",
     "literal_error": "Input should be {expected}",
     "none_required": "Input should be null",

@@ -16,7 +16,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
 
-from booking.models import CONSENT_VERSION, Booking, BookingPolicy, BookingStatus, Person, Relation
+from booking.models import CONSENT_VERSION, Booking, BookingMoved, BookingPolicy, BookingStatus, Person, Relation
 from booking.schemas import DependentCreate, ProfileUpsert, RatingIn
 from booking.service import bookings, checkin, feedback, people
 from clinics import service as clinics
@@ -145,6 +145,8 @@ async def move_page(
         choices=[] if stuck else await move_choices(uow, settings, principal, booking),
         message=said(stuck, language_of(request)) if stuck else message,
         stuck=stuck is not None,
+        # a booking moved already: where it went, as the link back
+        moved_to=stuck.moved.booking_id if isinstance(stuck, BookingMoved) and stuck.moved else None,
         back=f"{base}/{booking_id}/move",
     )
 
@@ -293,6 +295,7 @@ class CitizenPages(Controller):
             wrong=wrong,
             sexes=list(Sex),
             relations=list(Relation),
+            consented=data.get("consent") == "yes",  # ticked, it stays ticked for the next try
             back="/me/dependents/new",
         )
 

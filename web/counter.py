@@ -114,6 +114,7 @@ class CounterPages(Controller):
             "counter/counter_register.html.j2",
             typed=typed,
             wrong=wrong,
+            consented=consent["accepted"],  # asked aloud once: it stays ticked for the next try
             sexes=list(Sex),
             back="/counter/register",
         )

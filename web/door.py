@@ -27,6 +27,7 @@ from booking.models import (
     CheckedIn,
     EventOutcome,
     InjectionSite,
+    NotCheckedIn,
     Severity,
     Vaccination,
 )
@@ -152,6 +153,26 @@ async def _next_step(uow: UoW, staff: Principal, booking: Booking, *, evidence_d
     return NextStep(booking.id, lots=lots)
 
 
+async def _after_the_dose(uow: UoW, staff: Principal, booking: Booking) -> tuple[Vaccination | None, NextStep]:
+    """A booking scanned again once its visit is recorded: its dose as recorded, and the reaction form while
+    observation lasts, as a second tap of the dose form shows them."""
+    try:
+        given = await visits.recorded_dose(uow, staff, clinic_id=booking.clinic_id, booking_id=booking.id)
+    except NotCheckedIn:  # a health-service visit, or a visit that ended with no dose: nothing more to do
+        return None, NextStep(booking.id)
+    if given.observe_until <= datetime.now(UTC):
+        return given, NextStep(booking.id)
+    return given, NextStep(booking.id, observe_until=_observed_until(given))
+
+
+def _observed_until(given: Vaccination) -> str:
+    return given.observe_until.astimezone(ZoneInfo(given.timezone)).strftime("%H:%M")
+
+
+def _dose_said(given: Vaccination, language: Language) -> str:
+    return WORDS["dose_recorded"].in_(language).format(lot=given.lot_number, until=_observed_until(given))
+
+
 def _answer(done: CheckIn, language: Language) -> dict[str, Any]:
     """What the nurse reads out and checks, from the same answer the API gives a scanner."""
     t = {key: text.in_(language) for key, text in WORDS.items()}
@@ -237,14 +258,19 @@ class DoorPages(Controller):
         if answered is None:
             return await self._reply(request, uow, staff, clinic_id, refusal=_said(wrong))
         done, earlier = answered
-        step = await _next_step(uow, staff, done.booking, evidence_due=done.needs_evidence)
+        notes = [said(earlier, language)] if earlier else []
+        if done.booking.status is BookingStatus.COMPLETED:
+            given, step = await _after_the_dose(uow, staff, done.booking)
+            notes += [_dose_said(given, language)] if given else []
+        else:
+            step = await _next_step(uow, staff, done.booking, evidence_due=done.needs_evidence)
         return await self._reply(
             request,
             uow,
             staff,
             clinic_id,
             answer=_answer(CheckIn.of(done), language),
-            note=said(earlier, language) if earlier else None,
+            note=" ".join(notes) or None,
             step=step,
             changed=earlier is None,
         )
@@ -302,10 +328,11 @@ class DoorPages(Controller):
 
         vaccination, wrong = await submitted(language, give, not_found_is_refusal=True)
         if vaccination is None:
-            return await self._reply(request, uow, staff, clinic_id, refusal=_said(wrong))
-        until = vaccination.observe_until.astimezone(ZoneInfo(vaccination.timezone)).strftime("%H:%M")
-        note = WORDS["dose_recorded"].in_(language).format(lot=vaccination.lot_number, until=until)
-        step = NextStep(booking_id, observe_until=until)
+            # the booking as it stands, with its form again for another try (or whatever is left to do)
+            step = await self._step_of(uow, staff, clinic_id, booking_id)
+            return await self._reply(request, uow, staff, clinic_id, refusal=_said(wrong), step=step)
+        note = _dose_said(vaccination, language)
+        step = NextStep(booking_id, observe_until=_observed_until(vaccination))
         return await self._reply(request, uow, staff, clinic_id, note=note, step=step, changed=True)
 
     @post("/door/{clinic_id:uuid}/bookings/{booking_id:uuid}/visit", status_code=HTTP_200_OK)
@@ -378,6 +405,16 @@ class DoorPages(Controller):
             step = None if "form" in wrong else NextStep(booking_id, observe_until=data.get("observe_until", "")[:5])
             return await self._reply(request, uow, staff, clinic_id, refusal=_said(wrong), step=step)
         return await self._reply(request, uow, staff, clinic_id, note=WORDS["reaction_recorded"].in_(language))
+
+    async def _step_of(self, uow: UoW, staff: Principal, clinic_id: UUID, booking_id: UUID) -> NextStep | None:
+        """What is left to do for a booking checked in here, read afresh (None for one that is not)."""
+        try:
+            done = await checkin.checked_in_here(uow, staff, clinic_id=clinic_id, booking_id=booking_id)
+        except DomainError:
+            return None
+        if done.booking.status is BookingStatus.COMPLETED:
+            return (await _after_the_dose(uow, staff, done.booking))[1]
+        return await _next_step(uow, staff, done.booking, evidence_due=done.needs_evidence)
 
     async def _reply(
         self,

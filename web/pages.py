@@ -66,6 +66,7 @@ class Row:
     service: str
     when: str
     seats: str
+    full: bool  # no seat left for everyone (some may be held back for a group, or come back)
     notes: list[str]
     bookable: bool  # seats left that the searcher (or anyone, for a visitor) may take now
     waitable: bool  # none left for the searcher: they may wait for one (the standby list)
@@ -280,6 +281,7 @@ def _row(found: Found, service_names: dict[str, str], language: Language) -> Row
         service=service_names.get(found.service_code, found.service_code),
         when=span(slot.starts_at, slot.ends_at, zone),
         seats=t["seats_left"].format(n=slot.remaining) if slot.remaining else t["no_seats_for_all"],
+        full=not slot.remaining,
         notes=notes,
         bookable=bookable,
         by_draw=found.draw_closes_at is not None and found.draw_closes_at > now,

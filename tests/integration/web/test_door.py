@@ -186,12 +186,16 @@ async def test_after_the_scan_the_nurse_sees_the_evidence_gives_the_dose_from_a_
     why = re.search(r'<p class="answer-why">([^<]*)</p>', no_such_lot.text)
     assert why, "a lot that is none of the clinic's is refused in words"
     assert len(set(why.group(1).split("; "))) == len(why.group(1).split("; ")), f"said twice: {why.group(1)}"
+    assert f'action="{steps}/dose"' in no_such_lot.text, "the dose form stays for another try"
     given = await send(f"{steps}/dose", lot_id=lot_id.group(1), injection_site="left_arm")
     assert lot_number in given.text
     assert f'action="{steps}/reaction"' in given.text
     tapped_twice = await send(f"{steps}/dose", lot_id=lot_id.group(1), injection_site="left_arm")
     assert lot_number in tapped_twice.text, "a second tap: the dose as recorded"
     assert f'action="{steps}/reaction"' in tapped_twice.text, "and observation goes on"
+    scanned_after = await send(f"/door/{clinic.id}/check-in", code=first["code"], cccd_last4=lan.cccd[-4:])  # type: ignore[index]
+    assert lot_number in scanned_after.text, "scanned again after the dose: the dose as recorded"
+    assert f'action="{steps}/reaction"' in scanned_after.text, "and the reaction form while observation lasts"
     assert await db.fetchval("SELECT status FROM bookings WHERE id = $1", UUID(first["id"])) == "completed"
     assert await db.fetchval("SELECT doses FROM clinic_stock WHERE clinic_id = $1", clinic.id) == 1
     vague = await send(f"{steps}/reaction", severity="severe", outcome="recovering", description="  ")

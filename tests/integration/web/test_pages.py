@@ -19,8 +19,11 @@ from tests.factories import (
     make_slot,
     person_details,
     soon,
+    staff_headers,
     token_for,
 )
+from tests.integration.priority.test_priority_api import PREGNANT_FROM_13_WEEKS, hold_back, make_group
+from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
 from web.text import WORDS
 
@@ -86,6 +89,21 @@ async def test_the_language_switch_remembers_and_goes_back_only_within_the_site(
     for outside in ("//evil.example/", "https://evil.example/", "/\\evil.example", "evil"):
         away = await client.get("/lang/vi", params={"next": outside})
         assert away.headers["location"] == "/", outside
+
+
+async def test_a_slot_whose_seats_are_all_held_back_does_not_look_open(
+    client: httpx.AsyncClient, uow: UnitOfWork
+) -> None:
+    clinic = await make_clinic(uow, district="Ninh Kiều")
+    slot = await make_slot(uow, clinic, await make_service(uow), capacity=2, starts_at=soon(30))
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    group = await make_group(client, admin, PREGNANT_FROM_13_WEEKS)
+    held = await hold_back(client, admin, slot, (group, 2, soon(20)))
+    assert held.status_code == 200, held.text
+    found = await client.get("/search", params={"district": "ninh kieu"})
+    row = re.search(r'<span class="seats[^"]*">' + re.escape(WORDS["no_seats_for_all"].vi), found.text)
+    assert row, "listed, for the group it holds seats for"
+    assert row.group(0).startswith('<span class="seats full">'), "not in the colour of seats left"
 
 
 async def test_the_search_finds_slots_typed_without_accents(client: httpx.AsyncClient, uow: UnitOfWork) -> None:
@@ -332,7 +350,6 @@ async def test_every_signed_in_page_speaks_one_language_runs_nothing_inline_and_
 ) -> None:
     from tests.factories import make_staff
     from tests.integration.web.test_door import staff_signed_in
-    from vaxbook.auth.models import Role
 
     await signed_in_citizen(client, otp_sender, "0912 345 444")
     form = await client.get("/me/profile")
@@ -521,6 +538,8 @@ async def test_a_citizen_moves_a_booking_to_another_slot_of_the_same_service(
     # the old booking's move page, opened again: where the booking went, and nothing to press
     stale_page = await client.get(f"/me/bookings/{booked['id']}/move")
     assert new["code"] in stale_page.text, "where it went"
+    assert "Lịch hẹn này đã được dời sang lịch khác" in stale_page.text, "and that it moved, in words"
+    assert f'href="/me/bookings/{new["id"]}"' in stale_page.text, "the way back leads to the booking it became"
     assert 'name="slot_id"' not in stale_page.text, "no move buttons for a booking moved already"
     # a page drawn before any form's token was made (an address that is no page) offers no sign-out that would fail
     assert 'action="/signout"' in choices.text

@@ -9,6 +9,7 @@ from datetime import date
 from decimal import Decimal
 from enum import IntEnum, StrEnum
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 import pytest
 from litestar import post
@@ -58,6 +59,8 @@ class Probe(BaseModel):
     day: Annotated[date, Field(gt=date(2020, 1, 1))] = date(2021, 1, 1)
     amount: Annotated[Decimal, Field(ge=Decimal("0.5"))] = Decimal(1)
     raw: Literal[b"x"] = b"x"
+    code: Annotated[str, Field(pattern=r"^[0-9A-Z]{4}-[0-9A-Z]{4}$")] = "AB12-CD34"
+    lot_id: UUID = UUID(int=1)
 
 
 BAD = {
@@ -74,6 +77,8 @@ BAD = {
     "day": "2019-12-31",
     "amount": "0.1",
     "raw": "y",
+    "code": "0B60-YVT",
+    "lot_id": "nonsense",
 }
 EXPECTED = {
     "accepted": ("Phải là true", "Input should be true"),
@@ -96,6 +101,9 @@ EXPECTED = {
     "amount": ("Phải lớn hơn hoặc bằng 0.5", "Input should be greater than or equal to 0.5"),
     # a value JSON cannot write: nothing rather than Python
     "raw": ("Giá trị không hợp lệ", "Invalid value"),
+    # neither the pattern (a regular expression) nor a piece of the input
+    "code": ("Không đúng định dạng", "Not in the expected format"),
+    "lot_id": ("Mã định danh UUID không hợp lệ", "Input should be a valid UUID"),
 }
 PYTHON = re.compile(r"\b(True|False|None)\b|'\w+'|<\w+\.\w+: |Decimal\(|datetime\.|instance of")
 
