@@ -430,6 +430,7 @@ class BookingMoved(Conflict):
                 f"This booking was moved to another time: code {moved.code}, {moved.starts_at:%H:%M on %d/%m/%Y} "
                 f"at {moved.clinic_name}.",
             ),
+            moved_to_booking_id=str(moved.booking_id),
             moved_to_code=moved.code,
             moved_to_starts_at=moved.starts_at.isoformat(),
             moved_to_clinic=moved.clinic_name,

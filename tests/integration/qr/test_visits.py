@@ -343,6 +343,7 @@ async def test_a_moved_booking_says_where_it_went_at_every_step_of_the_visit(
         answer = await client.post(url, json=body, headers=headers)
         assert (answer.status_code, answer.json()["type"]) == (409, "/problems/booking-moved"), (url, answer.text)
         assert answer.json()["moved_to_code"] == moved.json()["code"], url
+        assert answer.json()["moved_to_booking_id"] == moved.json()["id"], url
         assert answer.json()["moved_to_starts_at"] == moved.json()["starts_at"], url
     old_code = await client.get(f"/api/v1/bookings/{booking['id']}/qr?format=text", headers=token_for(citizen))
     assert (old_code.status_code, old_code.json()["moved_to_code"]) == (409, moved.json()["code"])
