@@ -109,11 +109,18 @@ class CounterPages(Controller):
         person, wrong = await submitted(language, register)
         if person is not None:
             return to(f"/counter/people/{person.id}")
+        # a phone that has a profile already: the caller is probably that person, found as a search would find them
+        known = (
+            await people.search(uow, staff, PersonSearch(phone=typed["phone"]))
+            if "phone" in wrong and typed["phone"] and "form" in wrong
+            else []
+        )
         return page(
             request,
             "counter/counter_register.html.j2",
             typed=typed,
             wrong=wrong,
+            known=[p for p in known if p.account_id is not None][:1],
             consented=consent["accepted"],  # asked aloud once: it stays ticked for the next try
             sexes=list(Sex),
             back="/counter/register",

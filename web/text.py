@@ -88,6 +88,7 @@ WORDS: dict[str, Text] = {
     ),
     "fill_profile": Text("Điền hồ sơ", "Fill in my profile"),
     "open_slip": Text("Xem phiếu hẹn và mã QR", "Open the slip and its QR"),
+    "open_person": Text("Mở hồ sơ đã có: {name}", "Open the existing profile: {name}"),
     "details": Text("Xem chi tiết", "Details"),
     "people_title": Text("Người tôi đặt lịch cho", "People I book for"),
     "yourself": Text("Bản thân", "Myself"),

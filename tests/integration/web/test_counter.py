@@ -89,6 +89,7 @@ async def test_the_hotline_finds_registers_books_prints_and_cancels_for_a_caller
     assert 'aria-invalid="true"' in refused.text
     assert refused.text.count("Số điện thoại này đã có hồ sơ") == 2
     assert 'name="consent" value="yes" required checked' in refused.text, "the consent asked aloud stays ticked"
+    assert f'href="/counter/people/{me.id}"' in refused.text, "and the profile that phone has, to open instead"
     assert await db.fetchval("SELECT count(*) FROM people WHERE full_name = 'Võ Văn Sáu'") == 0
 
     shown = await client.get(person_page, params={"service": service.code, "district": "cai rang"})
