@@ -242,6 +242,16 @@ async def keep_in(conn: Connection, key: IdempotencyKey, answer: Any, *, keep_ho
         await _keep(conn, key, answer)
 
 
+async def forget_other(conn: Connection, key: IdempotencyKey) -> None:
+    """Drop what `key` holds for another request than this one (this one's answer stays)."""
+    await conn.execute(
+        "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND fingerprint <> $3",
+        key.scope,
+        key.key,
+        key.fingerprint,
+    )
+
+
 async def kept_for(conn: Connection, key: IdempotencyKey, *, keep_hours: int) -> Any | None:
     """The answer kept under `key` for this very request (same body), or None: for a change that cannot tell a
     repeat from a new request before it has tried (keep_in)."""

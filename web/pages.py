@@ -206,7 +206,7 @@ class SignInController(Controller):
                 code=typed.code,
                 address=client_address(request),
                 # a second tap signs in as the first did (its code is spent by then)
-                key=auth.sign_in_key(typed.phone, typed.code, drawn_key(data)),
+                idempotency=drawn_key(data),
             )
         except TooManyRequests as refused:
             message = said(refused, language)

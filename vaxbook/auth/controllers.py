@@ -71,7 +71,7 @@ class AuthController(Controller):
             phone=data.phone,
             code=data.code,
             address=client_address(request),
-            key=service.sign_in_key(data.phone, data.code, idempotency_key),
+            idempotency=idempotency_key,
         )
         return _token(token_issuer, principal)
 

@@ -31,7 +31,7 @@ from vaxbook.auth.models import (
 from vaxbook.db import UnitOfWork
 from vaxbook.errors import Invalid, TooManyRequests
 from vaxbook.i18n import Text
-from vaxbook.idempotency import IdempotencyKey, idempotency_key, keep_in, kept_for
+from vaxbook.idempotency import forget_other, idempotency_key, keep_in, kept_for
 from vaxbook.throttle import Limit, block_of
 
 log = structlog.get_logger("vaxbook.auth")
@@ -129,11 +129,6 @@ SIGNED_IN_AGAIN_HOURS = 1
 account again, though its code is spent."""
 
 
-def sign_in_key(phone: str, code: str, header: str | None) -> IdempotencyKey | None:
-    """A sign-in's key: the client's own secret for this phone and code (nobody else can send it again)."""
-    return idempotency_key(f"otp:{phone}", header, "auth.verify", {"phone": phone, "code": code})
-
-
 async def verify_otp(
     uow: UnitOfWork,
     policy: OtpPolicy,
@@ -141,18 +136,29 @@ async def verify_otp(
     phone: str,
     code: str,
     address: str,
-    key: IdempotencyKey | None = None,
+    idempotency: str | None = None,
 ) -> Principal:
-    """The citizen a phone's code signs in. A code signs in once; the same sign-in sent again under its key (and
-    only under it) is signed in again, for an hour."""
+    """The citizen a phone's code signs in. A code signs in once; the same sign-in sent again under its
+    Idempotency-Key (the client's own secret) signs in again, for an hour. A sign-in under that key with anything
+    else ends its replays: a key that got out gives a guesser one try, not a try an address allows."""
+    digest = otp_digest(policy.key, phone, code)
+    # the code is in the key's fingerprint only through the keyed digest: the row kept gives no code away
+    key = idempotency_key(f"otp:{phone}", idempotency, "auth.verify", {"phone": phone, "code": digest.hex()})
     guesses = dict([policy.guesses_from(address)])
     async with uow.committed() as conn:
         wait = await throttle.take(conn, guesses)  # counted before the code is tried, and kept if it is wrong
     if wait is not None:
         raise _wait(wait, "thử lại", "trying again", TooManyRequests)
+    if key is not None:
+        async with uow.committed() as conn:
+            if (again := await kept_for(conn, key, keep_hours=SIGNED_IN_AGAIN_HOURS)) is not None:
+                await throttle.give_back(conn, guesses)
+                return Principal(id=UUID(again["account_id"]), role=Role.CITIZEN)
+            await forget_other(conn, key)
     async with uow.committed() as conn:
-        outcome = await repository.try_otp(conn, phone=phone, code_hash=otp_digest(policy.key, phone, code))
+        outcome = await repository.try_otp(conn, phone=phone, code_hash=digest)
         if outcome is None:
+            # the same sign-in pressed twice at once: the first, committed meanwhile, is this one's answer
             again = await kept_for(conn, key, keep_hours=SIGNED_IN_AGAIN_HOURS) if key is not None else None
             if again is None:
                 raise OtpUnusable()

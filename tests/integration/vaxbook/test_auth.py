@@ -24,6 +24,7 @@ from tests.factories import (
 from vaxbook.app import create_app
 from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
+from vaxbook.idempotency import idempotency_key
 from vaxbook.settings import Settings
 
 PHONE, E164 = "0912345678", "+84912345678"
@@ -206,6 +207,36 @@ async def test_a_sign_in_sent_again_under_its_key_signs_in_again_and_only_under_
         refused = await sign_in(other)
         assert (refused.status_code, refused.json()["type"]) == (401, "/problems/otp-expired"), other
     assert await db.fetchval("SELECT count(*) FROM citizens") == 1
+
+
+async def test_a_sign_in_s_key_keeps_no_code_and_ends_its_replays_at_the_first_other_code(
+    client: httpx.AsyncClient, otp_sender: RecordingOtpSender, db: asyncpg.Connection
+) -> None:
+    """What the key keeps gives the code away to nobody (it is in the fingerprint only through the keyed digest);
+    a newer code sent meanwhile does not stop the replay nor lose a try to it; a wrong code under the key ends the
+    replays, so a key that got out is worth one guess."""
+    await request_code(client)
+    first = otp_sender.codes[E164]
+    key = {"Idempotency-Key": "the-phone-s-own", "Accept-Language": "en"}
+
+    async def sign_in(code: str) -> httpx.Response:
+        return await client.post("/api/v1/auth/otp/verify", json={"phone": PHONE, "code": code}, headers=key)
+
+    assert (await sign_in(first)).status_code == 200
+    kept = await db.fetchrow("SELECT fingerprint, response::text AS response FROM idempotency_keys")
+    unkeyed = idempotency_key(f"otp:{E164}", key["Idempotency-Key"], "auth.verify", {"phone": E164, "code": first})
+    assert unkeyed is not None
+    assert bytes(kept["fingerprint"]) != unkeyed.fingerprint, "a brute force over a million codes would find it"
+    assert first not in kept["response"]
+
+    await sent_a_while_ago(db)
+    assert await request_code(client) == 202  # a new code, not used yet
+    assert (await sign_in(first)).status_code == 200, "the first sign-in, sent again"
+    assert await db.fetchval("SELECT attempts_left FROM otp_challenges WHERE phone = $1", E164) == 5
+
+    guess = await sign_in(wrong(first))
+    assert guess.status_code == 401
+    assert (await sign_in(first)).status_code == 401, "one wrong code under the key ended its replays"
 
 
 async def test_staff_sign_in_and_lockout(client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection) -> None:
