@@ -142,6 +142,11 @@ WORDS: dict[str, Text] = {
     ),
     "print": Text("In phiếu hẹn", "Print the slip"),
     "cancel_booking": Text("Hủy lịch hẹn", "Cancel the booking"),
+    "cancel_confirm": Text(
+        "Hủy lịch hẹn này? Chỗ sẽ được nhường ngay cho người đang chờ.",
+        "Cancel this booking? Its seat goes at once to whoever is waiting for one.",
+    ),
+    "cancel_yes": Text("Có, hủy lịch hẹn", "Yes, cancel it"),
     "qr_label": Text("Mã QR của lịch hẹn", "The booking's QR code"),
     "staff_sign_in": Text("Đăng nhập cho nhân viên", "Staff sign-in"),
     "username": Text("Tên đăng nhập", "Username"),

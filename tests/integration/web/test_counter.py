@@ -126,6 +126,10 @@ async def test_the_hotline_finds_registers_books_prints_and_cancels_for_a_caller
     new_id = next(b["id"] for b in now if b["status"] == "booked")
     assert moved.headers["location"] == f"/counter/bookings/{new_id}"
     listed = await client.get(person_page)
+    asked_first = re.search(r'<details class="confirm">.*?</details>', listed.text, re.S)
+    assert asked_first, "a cancel is asked again before it is sent: the seat goes to someone else at once"
+    assert f'action="/counter/bookings/{new_id}/cancel"' in asked_first.group(0)
+    assert WORDS["cancel_confirm"].vi in asked_first.group(0)
     cancel_form = {"once": once_of(listed), "_csrf_token": csrf_of(listed)}
     cancelled = await client.post(f"/counter/bookings/{new_id}/cancel", data=cancel_form)
     assert cancelled.headers["location"] == person_page

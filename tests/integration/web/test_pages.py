@@ -315,6 +315,9 @@ async def test_a_citizen_fills_in_a_profile_adds_a_child_books_for_them_prints_t
         )
         assert refused.status_code == 404
 
+    asked_first = re.search(r'<details class="confirm">.*?</details>', slip.text, re.S)
+    assert asked_first, "a cancel is asked again before it is sent"
+    assert f'action="/me/bookings/{booking_id}/cancel"' in asked_first.group(0)
     cancelled = await client.post(
         f"/me/bookings/{booking_id}/cancel", data={"once": once_of(slip), "_csrf_token": csrf_of(slip)}
     )
