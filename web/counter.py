@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from booking.models import CONSENT_VERSION, BookingPolicy, Person
 from booking.schemas import AssistedRegistration, PersonSearch
 from booking.service import bookings, checkin, people
+from booking.service.people import PhoneHasProfile
 from clinics import service as clinics
 from clinics.models import Sex
 from clinics.sold_out import SoldOutSlots
@@ -110,11 +111,8 @@ class CounterPages(Controller):
         if person is not None:
             return to(f"/counter/people/{person.id}")
         # a phone that has a profile already: the caller is probably that person, found as a search would find them
-        known = (
-            await people.search(uow, staff, PersonSearch(phone=typed["phone"]))
-            if "phone" in wrong and typed["phone"] and "form" in wrong
-            else []
-        )
+        has_profile = wrong.get("form") == said(PhoneHasProfile(), language)
+        known = await people.search(uow, staff, PersonSearch(phone=typed["phone"])) if has_profile else []
         return page(
             request,
             "counter/counter_register.html.j2",

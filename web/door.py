@@ -165,6 +165,13 @@ async def _after_the_dose(uow: UoW, staff: Principal, booking: Booking) -> tuple
     return given, NextStep(booking.id, observe_until=_observed_until(given))
 
 
+async def _what_is_left(uow: UoW, staff: Principal, done: CheckedIn) -> tuple[Vaccination | None, NextStep]:
+    """The next step for a booking as it stands at the door, and its dose when one is recorded."""
+    if done.booking.status is BookingStatus.COMPLETED:
+        return await _after_the_dose(uow, staff, done.booking)
+    return None, await _next_step(uow, staff, done.booking, evidence_due=done.needs_evidence)
+
+
 def _observed_until(given: Vaccination) -> str:
     return given.observe_until.astimezone(ZoneInfo(given.timezone)).strftime("%H:%M")
 
@@ -259,11 +266,8 @@ class DoorPages(Controller):
             return await self._reply(request, uow, staff, clinic_id, refusal=_said(wrong))
         done, earlier = answered
         notes = [said(earlier, language)] if earlier else []
-        if done.booking.status is BookingStatus.COMPLETED:
-            given, step = await _after_the_dose(uow, staff, done.booking)
-            notes += [_dose_said(given, language)] if given else []
-        else:
-            step = await _next_step(uow, staff, done.booking, evidence_due=done.needs_evidence)
+        given, step = await _what_is_left(uow, staff, done)
+        notes += [_dose_said(given, language)] if given else []
         return await self._reply(
             request,
             uow,
@@ -328,8 +332,13 @@ class DoorPages(Controller):
 
         vaccination, wrong = await submitted(language, give, not_found_is_refusal=True)
         if vaccination is None:
-            # the booking as it stands, with its form again for another try (or whatever is left to do)
-            step = await self._step_of(uow, staff, clinic_id, booking_id)
+            # the booking as it stands, for another try (or whatever is left to do): none for one not checked in here
+            here, _ = await submitted(
+                language,
+                lambda: checkin.checked_in_here(uow, staff, clinic_id=clinic_id, booking_id=booking_id),
+                not_found_is_refusal=True,
+            )
+            step = (await _what_is_left(uow, staff, here))[1] if here else None
             return await self._reply(request, uow, staff, clinic_id, refusal=_said(wrong), step=step)
         note = _dose_said(vaccination, language)
         step = NextStep(booking_id, observe_until=_observed_until(vaccination))
@@ -405,16 +414,6 @@ class DoorPages(Controller):
             step = None if "form" in wrong else NextStep(booking_id, observe_until=data.get("observe_until", "")[:5])
             return await self._reply(request, uow, staff, clinic_id, refusal=_said(wrong), step=step)
         return await self._reply(request, uow, staff, clinic_id, note=WORDS["reaction_recorded"].in_(language))
-
-    async def _step_of(self, uow: UoW, staff: Principal, clinic_id: UUID, booking_id: UUID) -> NextStep | None:
-        """What is left to do for a booking checked in here, read afresh (None for one that is not)."""
-        try:
-            done = await checkin.checked_in_here(uow, staff, clinic_id=clinic_id, booking_id=booking_id)
-        except DomainError:
-            return None
-        if done.booking.status is BookingStatus.COMPLETED:
-            return (await _after_the_dose(uow, staff, done.booking))[1]
-        return await _next_step(uow, staff, done.booking, evidence_due=done.needs_evidence)
 
     async def _reply(
         self,
