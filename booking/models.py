@@ -427,7 +427,7 @@ class BookingMoved(Conflict):
             Text(
                 f"Lịch hẹn này đã được dời sang lịch khác: mã {moved.code}, {moved.starts_at:%H:%M ngày %d/%m/%Y} "
                 f"tại {moved.clinic_name}.",
-                f"This booking was moved to another time: code {moved.code}, {moved.starts_at:%H:%M on %d/%m/%Y} "
+                f"This booking was moved to another time: code {moved.code}, {moved.starts_at:%H:%M on %Y-%m-%d} "
                 f"at {moved.clinic_name}.",
             ),
             moved_to_booking_id=str(moved.booking_id),
