@@ -323,7 +323,7 @@ def create_staff(
 @click.argument("username")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
 def set_password(username: str, password_stdin: bool) -> None:
-    """Set a staff account's password and lift any lockout."""
+    """Set a staff account's password; the tokens it was issued before end at once."""
     password = _read_password(password_stdin)
     if len(password) < 12:
         raise click.ClickException("the password needs at least 12 characters")

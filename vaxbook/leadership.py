@@ -25,7 +25,8 @@ import structlog
 log = structlog.get_logger("vaxbook.scheduler")
 
 LEADER_LOCK = 7_141_592_656
-"""The session advisory lock whose holder leads (next to the demo seed's and the roles' keys)."""
+"""The session advisory lock whose holder leads (next to the demo seed's and the roles' keys, and the administrators'
+lock of migration 0024, 7_141_592_657)."""
 
 CONNECTION_FAILURES = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 

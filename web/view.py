@@ -7,7 +7,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NamedTuple, TypeVar
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
@@ -82,7 +82,13 @@ def page(request: AnyRequest, name: str, *, back: str | None = None, **context: 
     )
 
 
-def _claims(request: AnyRequest) -> tuple[UUID, Role] | None:
+class _Claims(NamedTuple):
+    id: UUID
+    role: Role
+    issued_at: datetime
+
+
+def _claims(request: AnyRequest) -> _Claims | None:
     """Who the session cookie names: the same signed token the API takes as a bearer, kept where page scripts
     cannot read it."""
     token = request.cookies.get(SESSION_COOKIE)
@@ -90,7 +96,7 @@ def _claims(request: AnyRequest) -> tuple[UUID, Role] | None:
         return None
     try:
         claims = decode(request.app.state.jwt_auth, token)
-        return UUID(claims.sub), Role(str(claims.extras.get("role")))
+        return _Claims(UUID(claims.sub), Role(str(claims.extras.get("role"))), claims.iat)
     except (NotAuthorizedException, ValueError):
         return None
 
@@ -102,11 +108,11 @@ def citizen_of(request: AnyRequest) -> Principal | None:
 
 async def staff_of(request: AnyRequest, uow: UnitOfWork) -> Principal | None:
     """The staff member signed in, with their role and clinics read fresh (as the API does): an account switched
-    off or moved to another clinic takes effect at once."""
+    off, its password set again or moved to another clinic takes effect at once."""
     claims = _claims(request)
     if claims is None or claims[1] not in STAFF_ROLES:
         return None
-    principal = await auth.staff_principal(uow, staff_id=claims[0])
+    principal = await auth.staff_principal(uow, staff_id=claims.id, issued_at=claims.issued_at)
     if principal is None or principal.role is not claims[1]:
         return None
     # the page's rule in the policy table says which staff roles may open it (the door: clinic staff and the

@@ -135,8 +135,9 @@ class StaffController(Controller):
         self, staff_id: FromPath[UUID], data: JSONBody[StaffUpdate], uow: UoW, request: CallerRequest
     ) -> Staff:
         """Change an account's display name or clinics, or deactivate it (`active: false`); its username and role stay.
-        Takes effect at once, on tokens already issued too. Health admins only; 404 staff-not-found; 422 on `active`
-        for one's own account (signed out at once, the department could be left with no administrator)."""
+        Takes effect at once, on tokens already issued too (switched on again, the account signs in afresh). Health
+        admins only; 404 staff-not-found; 422 on `active` for one's own account (signed out at once); 409
+        last-administrator on `active` when no other active health administrator would be left."""
         account = await service.update_staff(
             uow,
             request.user,

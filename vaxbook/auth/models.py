@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
 from vaxbook.audit import ActorKind
-from vaxbook.errors import Forbidden, Invalid, NotFound, Taken, TooManyRequests, Unauthorized
+from vaxbook.errors import Conflict, FieldError, Forbidden, Invalid, NotFound, Taken, TooManyRequests, Unauthorized
 from vaxbook.i18n import Text
 
 
@@ -67,6 +68,11 @@ class StaffAccount:
     role: Role
     active: bool
     clinic_ids: frozenset[UUID]
+    signed_out_before: datetime | None = None
+    """Tokens issued before this second are refused (a password set again, the account switched off)."""
+
+    def accepts_token_issued_at(self, issued_at: datetime) -> bool:
+        return self.active and (self.signed_out_before is None or issued_at >= self.signed_out_before)
 
 
 def otp_digest(key: str, phone: str, code: str) -> bytes:
@@ -101,6 +107,17 @@ class UsernameTaken(Taken):
     slug = "username-taken"
     field = "username"
     title = Text("Tên đăng nhập đã tồn tại", "Username already exists")
+
+
+class LastAdministrator(Conflict):
+    slug = "last-administrator"
+    title = Text(
+        "Sở Y tế cần ít nhất một tài khoản quản trị đang hoạt động",
+        "The department needs at least one active administrator account",
+    )
+
+    def __init__(self) -> None:
+        super().__init__(field_errors=(FieldError("active", "last_administrator", self.title),))
 
 
 class StaffNotFound(NotFound):

@@ -8,11 +8,11 @@ from uuid import UUID
 
 import asyncpg
 
-from vaxbook.auth.models import Role, StaffAccount, UsernameTaken, unknown_clinic
+from vaxbook.auth.models import LastAdministrator, Role, StaffAccount, UsernameTaken, unknown_clinic
 from vaxbook.db import Connection
 
 _STAFF = """
-    SELECT s.id, s.username, s.display_name, s.role, s.active,
+    SELECT s.id, s.username, s.display_name, s.role, s.active, s.signed_out_before,
            coalesce(array_agg(sc.clinic_id) FILTER (WHERE sc.clinic_id IS NOT NULL), '{}') AS clinic_ids
     FROM staff_accounts s LEFT JOIN staff_clinics sc ON sc.staff_id = s.id
 """
@@ -26,6 +26,7 @@ def _staff(row: asyncpg.Record) -> StaffAccount:
         role=Role(row["role"]),
         active=row["active"],
         clinic_ids=frozenset(row["clinic_ids"]),
+        signed_out_before=row["signed_out_before"],
     )
 
 
@@ -184,16 +185,25 @@ async def insert_staff(
 
 
 async def update_staff(conn: Connection, *, staff_id: UUID, display_name: str | None, active: bool | None) -> bool:
-    result = await conn.execute(
-        """
-        UPDATE staff_accounts
-        SET display_name = coalesce($2, display_name), active = coalesce($3, active), updated_at = now()
-        WHERE id = $1
-        """,
-        staff_id,
-        display_name,
-        active,
-    )
+    """Switched off, the account's tokens end too (so that switching it on again does not bring them back); the
+    database refuses to switch off the last active administrator (migration 0024)."""
+    try:
+        result = await conn.execute(
+            """
+            UPDATE staff_accounts
+            SET display_name = coalesce($2, display_name), active = coalesce($3, active), updated_at = now(),
+                signed_out_before = CASE WHEN active AND $3 IS FALSE THEN date_trunc('second', now())
+                                         ELSE signed_out_before END
+            WHERE id = $1
+            """,
+            staff_id,
+            display_name,
+            active,
+        )
+    except asyncpg.PostgresError as error:
+        if error.sqlstate == "VXADM":
+            raise LastAdministrator() from None
+        raise
     return result != "UPDATE 0"
 
 
@@ -209,14 +219,19 @@ async def set_staff_clinics(conn: Connection, *, staff_id: UUID, clinic_ids: lis
         raise unknown_clinic() from None
 
 
-async def set_password(conn: Connection, *, staff_id: UUID, password_hash: str) -> bool:
+async def set_password(conn: Connection, *, staff_id: UUID, password_hash: str, sign_out: bool) -> bool:
+    """`sign_out`: the account's tokens issued before this second end (a password set again because it got out);
+    not when the same password is only hashed again with today's parameters."""
     result = await conn.execute(
         """
-        UPDATE staff_accounts SET password_hash = $2, updated_at = now()
+        UPDATE staff_accounts
+        SET password_hash = $2, updated_at = now(),
+            signed_out_before = CASE WHEN $3 THEN date_trunc('second', now()) ELSE signed_out_before END
         WHERE id = $1
         """,
         staff_id,
         password_hash,
+        sign_out,
     )
     return result != "UPDATE 0"
 

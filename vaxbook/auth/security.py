@@ -64,8 +64,11 @@ async def _principal_from_token(token: Token, connection: ASGIConnection[Any, An
         return None
     if role is Role.CITIZEN:
         return Principal(id=subject, role=role)
-    # Staff scope is read fresh, so a deactivated account or a changed clinic takes effect at once.
-    principal = await service.staff_principal(UnitOfWork(connection.app.state.pool), staff_id=subject)
+    # Staff scope is read fresh, so a deactivated account, a password set again or a changed clinic takes effect at
+    # once.
+    principal = await service.staff_principal(
+        UnitOfWork(connection.app.state.pool), staff_id=subject, issued_at=token.iat
+    )
     return principal if principal is not None and principal.role is role else None
 
 

@@ -206,7 +206,7 @@ async def staff_login(uow: UnitOfWork, policy: LoginPolicy, *, username: str, pa
     async with uow.transaction() as conn:
         await throttle.give_back(conn, limits)
         if new_hash:
-            await repository.set_password(conn, staff_id=staff_id, password_hash=new_hash)
+            await repository.set_password(conn, staff_id=staff_id, password_hash=new_hash, sign_out=False)
         account = await repository.get_staff(conn, staff_id=staff_id)
     if account is None or not account.active:
         raise InvalidCredentials()
@@ -231,11 +231,12 @@ def principal_of(account: StaffAccount) -> Principal:
     return Principal(id=account.id, role=account.role, clinic_ids=account.clinic_ids)
 
 
-async def staff_principal(uow: UnitOfWork, *, staff_id: UUID) -> Principal | None:
-    """The current role and clinic scope of an active staff account (read on every staff request)."""
+async def staff_principal(uow: UnitOfWork, *, staff_id: UUID, issued_at: datetime) -> Principal | None:
+    """The current role and clinic scope of an active staff account, for a token issued at `issued_at` (read on every
+    staff request): None when the account is switched off or its tokens were ended since."""
     async with uow.transaction(readonly=True) as conn:
         account = await repository.get_staff(conn, staff_id=staff_id)
-    return principal_of(account) if account is not None and account.active else None
+    return principal_of(account) if account is not None and account.accepts_token_issued_at(issued_at) else None
 
 
 def _check_scope(role: Role, clinic_ids: list[UUID]) -> None:
@@ -326,7 +327,7 @@ async def set_password(uow: UnitOfWork, actor: Actor, *, username: str, password
         if credentials is None:
             raise StaffNotFound()
         staff_id = credentials[0]
-        await repository.set_password(conn, staff_id=staff_id, password_hash=password_hash)
+        await repository.set_password(conn, staff_id=staff_id, password_hash=password_hash, sign_out=True)
         await audit.record(conn, actor=actor, action="staff.set_password", object_type="staff", object_id=staff_id)
 
 

@@ -10,8 +10,10 @@ import asyncpg
 import httpx
 import jwt
 import pytest
+from argon2 import PasswordHasher
 
 from tests.conftest import JWT_SECRET, RecordingOtpSender, serve
+from tests.eventually import until
 from tests.factories import (
     STAFF_PASSWORD,
     citizen_headers,
@@ -22,10 +24,14 @@ from tests.factories import (
     token_for,
 )
 from vaxbook.app import create_app
-from vaxbook.auth.models import Role
-from vaxbook.db import UnitOfWork
+from vaxbook.audit import SYSTEM
+from vaxbook.auth import repository
+from vaxbook.auth import service as auth
+from vaxbook.auth.models import LastAdministrator, Role
+from vaxbook.db import Pool, UnitOfWork
 from vaxbook.idempotency import idempotency_key
 from vaxbook.settings import Settings
+from web.view import SESSION_COOKIE
 
 PHONE, E164 = "0912345678", "+84912345678"
 
@@ -302,6 +308,13 @@ async def test_a_deactivated_or_rescoped_staff_token_changes_at_once(
     assert (await client.get("/api/v1/auth/me", headers=staff)).status_code == 401
     relogin = await client.post("/api/v1/auth/staff/login", json={"username": username, "password": STAFF_PASSWORD})
     assert relogin.status_code == 401
+    # switched on again, the account signs in afresh: the tokens it had before stay ended
+    earlier = issued_earlier(staff)
+    await client.patch(f"/api/v1/staff/{me['id']}", json={"active": True}, headers=admin)
+    assert (await client.get("/api/v1/auth/me", headers=earlier)).status_code == 401
+    relogin = await client.post("/api/v1/auth/staff/login", json={"username": username, "password": STAFF_PASSWORD})
+    fresh = {"Authorization": f"Bearer {relogin.json()['access_token']}"}
+    assert (await client.get("/api/v1/auth/me", headers=fresh)).status_code == 200
     # an administrator cannot sign themselves out for good (and leave the department with none, perhaps)
     admin_id = (await client.get("/api/v1/auth/me", headers=admin)).json()["id"]
     own = await client.patch(f"/api/v1/staff/{admin_id}", json={"active": False}, headers=admin)
@@ -309,6 +322,120 @@ async def test_a_deactivated_or_rescoped_staff_token_changes_at_once(
     assert (await client.get("/api/v1/auth/me", headers=admin)).status_code == 200
     renamed = await client.patch(f"/api/v1/staff/{admin_id}", json={"display_name": "Trưởng phòng"}, headers=admin)
     assert renamed.status_code == 200, "their own name they may change"
+
+
+def issued_earlier(headers: dict[str, str], seconds: int = 10) -> dict[str, str]:
+    """The same token as if issued `seconds` earlier (tokens carry their time in whole seconds: a change made in the
+    same second as a sign-in would not tell one side from the other)."""
+    claims = jwt.decode(headers["Authorization"].split()[1], JWT_SECRET, algorithms=["HS256"])
+    return {"Authorization": f"Bearer {jwt.encode(claims | {'iat': claims['iat'] - seconds}, JWT_SECRET)}"}
+
+
+async def test_a_password_set_again_ends_the_account_s_tokens_on_the_api_and_the_pages(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic = await make_clinic(uow)
+    username = await make_staff(uow, Role.CLINIC_STAFF, [clinic.id])
+    login = await client.post("/api/v1/auth/staff/login", json={"username": username, "password": STAFF_PASSWORD})
+    before = issued_earlier({"Authorization": f"Bearer {login.json()['access_token']}"})
+    cookie = {"Cookie": f"{SESSION_COOKIE}={before['Authorization'].split()[1]}"}
+    door_page = f"/door/{clinic.id}"
+    assert (await client.get("/api/v1/auth/me", headers=before)).status_code == 200
+    assert (await client.get(door_page, headers=cookie)).status_code == 200
+
+    # hashed again with today's parameters at sign-in: the same password, nobody signed out
+    weaker = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(STAFF_PASSWORD)
+    await db.execute("UPDATE staff_accounts SET password_hash = $1 WHERE username = $2", weaker, username)
+    rehashed = await client.post("/api/v1/auth/staff/login", json={"username": username, "password": STAFF_PASSWORD})
+    assert rehashed.status_code == 200
+    assert await db.fetchval("SELECT password_hash FROM staff_accounts WHERE username = $1", username) != weaker
+    assert (await client.get("/api/v1/auth/me", headers=before)).status_code == 200
+
+    await auth.set_password(uow, SYSTEM, username=username, password="a new long enough password")
+    assert (await client.get("/api/v1/auth/me", headers=before)).status_code == 401
+    door = await client.get(door_page, headers=cookie, follow_redirects=False)
+    assert (door.status_code, door.headers["location"]) == (303, f"/staff/signin?next={door_page}")
+    old = await client.post("/api/v1/auth/staff/login", json={"username": username, "password": STAFF_PASSWORD})
+    assert old.status_code == 401
+    new = await client.post(
+        "/api/v1/auth/staff/login", json={"username": username, "password": "a new long enough password"}
+    )
+    assert (await client.get("/api/v1/auth/me", headers=bearer(new))).status_code == 200
+
+
+def bearer(login: httpx.Response) -> dict[str, str]:
+    assert login.status_code == 200, login.text
+    return {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+
+async def _admins(uow: UnitOfWork, count: int) -> list[UUID]:
+    names = [await make_staff(uow, Role.HEALTH_ADMIN) for _ in range(count)]
+    async with uow.transaction() as conn:
+        return [(await conn.fetchval("SELECT id FROM staff_accounts WHERE username = $1", n)) for n in names]
+
+
+async def _two_switch_each_other_off(pool: Pool, first: UUID, second: UUID) -> LastAdministrator | None:
+    """The first switches the second off and has not committed when the second switches the first off: what the
+    second is answered (None: it committed too)."""
+    async with pool.acquire() as one, pool.acquire() as other:
+        first_done = one.transaction()
+        await first_done.start()
+        await repository.update_staff(one, staff_id=second, display_name=None, active=False)
+
+        async def switch_off_the_first() -> LastAdministrator | None:
+            try:
+                async with other.transaction():
+                    await repository.update_staff(other, staff_id=first, display_name=None, active=False)
+            except LastAdministrator as refused:
+                return refused
+            return None
+
+        racing = asyncio.create_task(switch_off_the_first())
+        await until(lambda: waits_for_a_lock(one, other.get_server_pid()), within=10, what="the second waits")
+        await first_done.commit()
+        return await asyncio.wait_for(racing, 10)
+
+
+async def waits_for_a_lock(conn: asyncpg.Connection, pid: int) -> bool:
+    return bool(await conn.fetchval("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1", pid))
+
+
+@pytest.mark.concurrency
+async def test_two_administrators_switching_each_other_off_at_once_leave_one(
+    client: httpx.AsyncClient, uow: UnitOfWork, pool: Pool, db: asyncpg.Connection
+) -> None:
+    first, second = await _admins(uow, 2)
+    assert isinstance(await _two_switch_each_other_off(pool, first, second), LastAdministrator)
+    active = await db.fetch("SELECT id FROM staff_accounts WHERE role = 'health_admin' AND active")
+    assert [r["id"] for r in active] == [first]
+
+
+@pytest.mark.concurrency
+async def test_the_control_without_the_database_s_check_both_are_switched_off(
+    uow: UnitOfWork, pool: Pool, db: asyncpg.Connection
+) -> None:
+    """The harness can fail: without the trigger neither transaction waits for the other, and no administrator is
+    left."""
+    first, second = await _admins(uow, 2)
+    await db.execute("ALTER TABLE staff_accounts DISABLE TRIGGER staff_accounts_keep_an_administrator")
+    try:
+        async with pool.acquire() as one, pool.acquire() as other, one.transaction():
+            await repository.update_staff(one, staff_id=second, display_name=None, active=False)
+            async with other.transaction():
+                await repository.update_staff(other, staff_id=first, display_name=None, active=False)
+    finally:
+        await db.execute("ALTER TABLE staff_accounts ENABLE TRIGGER staff_accounts_keep_an_administrator")
+    assert await db.fetchval("SELECT count(*) FROM staff_accounts WHERE role = 'health_admin' AND active") == 0
+
+
+async def test_the_last_administrator_stays_whoever_asks(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    (only,) = await _admins(uow, 1)
+    with pytest.raises(LastAdministrator) as refused:
+        await auth.update_staff(uow, SYSTEM, staff_id=only, display_name=None, active=False, clinic_ids=None)
+    assert [(e.field, e.code) for e in refused.value.field_errors] == [("active", "last_administrator")]
+    assert await db.fetchval("SELECT active AND signed_out_before IS NULL FROM staff_accounts WHERE id = $1", only)
 
 
 async def test_health_admins_manage_staff_accounts(
