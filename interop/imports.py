@@ -1,20 +1,23 @@
 """The department's bulk imports: clinics, weekly slot templates and stock receipts, from a CSV or XLSX file.
 
-A file is read whole, each row turned into the use case's own input and run through the use case itself (create a
-clinic, a template, a lot and its receipt), each in a savepoint of one transaction: so a dry run reports every row's
-error (row, column, the message in both languages) that the real import would meet, constraints included, and an
-import with any error imports nothing. An import that succeeds records the SHA-256 of its rows as read: the same rows
-posted again, in whatever form (the file saved again, another line ending, XLSX for CSV), import nothing more and say
-so.
+A file is read whole (off the event loop, and no further than MOST_LINES rows), each row turned into the use case's own
+input and run through the use case itself (create a clinic, a template, a lot and its receipt), each in a savepoint of
+one transaction: so a dry run reports every row's error (row, column, the message in both languages) that the real
+import would meet, constraints included, and an import with any error imports nothing. An import that succeeds records
+the SHA-256 of its rows as read: the same rows posted again, in whatever form (the file saved again, another line
+ending, XLSX for CSV), import nothing more and say so, and a dry run of them says so too.
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import hashlib
 import io
 import json
-from collections.abc import Awaitable, Callable
+import unicodedata
+import zipfile
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any, TypeVar
@@ -27,6 +30,7 @@ from clinics import service as clinics
 from clinics.schemas import ClinicCreate, SlotTemplateCreate
 from interop import repository
 from quotas import service as quotas
+from quotas.models import Lot
 from quotas.schemas import LotCreate, Receipt
 from vaxbook.auth.models import Principal
 from vaxbook.db import Connection, UnitOfWork
@@ -39,6 +43,11 @@ M = TypeVar("M", bound=BaseModel)
 
 MOST_ROWS = 5000
 MOST_BYTES = 2 * 1024 * 1024
+MOST_LINES = 20_000
+"""Rows read at most, blank ones too: a small file can hold a million empty rows, and reading them would keep a core
+for minutes."""
+MOST_UNPACKED_BYTES = 64 * 1024 * 1024
+"""An XLSX is a zip: what its parts unpack to, at most (2 MB of repeated text can unpack to gigabytes)."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +140,7 @@ def template(name: str, file_format: str) -> bytes:
 
 
 NUMBER_COLUMNS = frozenset({"weekday", "slot_minutes", "capacity", "doses"})
+DATE_COLUMNS = frozenset({"valid_from", "valid_until", "expires_on"})
 TOO_LARGE = 10**18
 
 
@@ -156,21 +166,46 @@ def _cell(value: Any, column: str = "") -> Any:
     return value
 
 
-def _table(content: bytes) -> list[list[Any]]:
-    """The file's rows: XLSX (the first sheet) or CSV in UTF-8 (a byte-order mark or not)."""
+Numbered = list[tuple[int, list[Any]]]
+"""A file's rows that are not blank, each with its number as the spreadsheet shows it (the first row is 1)."""
+
+
+def _table(content: bytes) -> Numbered:
+    """The file's rows: XLSX (the first sheet) or CSV in UTF-8 (a byte-order mark or not; cells separated by commas,
+    or by semicolons as Excel saves a CSV where the decimal mark is a comma)."""
     if content.startswith(b"PK"):
         try:
+            with zipfile.ZipFile(io.BytesIO(content)) as parts:
+                unpacked = sum(part.file_size for part in parts.infolist())
+        except zipfile.BadZipFile:
+            raise _file_error(Text("Không đọc được tệp XLSX", "The XLSX file cannot be read")) from None
+        if unpacked > MOST_UNPACKED_BYTES:
+            raise _too_many_lines()
+        try:
             sheet = load_workbook(io.BytesIO(content), read_only=True, data_only=True).worksheets[0]
+            # the size a sheet declares is wrong in files some programs write: read the rows it holds
+            sheet.reset_dimensions()
             # read-only sheets read their cells as they go: a broken cell (a number past what Python reads) fails here
-            return [list(row) for row in sheet.iter_rows(values_only=True)]
+            return _numbered(sheet.iter_rows(values_only=True))
+        except DomainError:
+            raise
         except Exception:  # openpyxl raises many kinds for a broken file
             raise _file_error(Text("Không đọc được tệp XLSX", "The XLSX file cannot be read")) from None
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise _file_error(Text("Tệp CSV phải là UTF-8", "A CSV file must be UTF-8")) from None
+        raise _file_error(
+            Text(
+                "Tệp CSV phải mã hóa UTF-8: trong Excel, khi lưu hãy chọn “CSV UTF-8 (Comma delimited)”, hoặc tải lên "
+                "chính tệp XLSX",
+                "A CSV file must be UTF-8: in Excel, save it as “CSV UTF-8 (Comma delimited)”, or upload the XLSX "
+                "file itself",
+            )
+        ) from None
+    first_line = next((line for line in text.splitlines() if line.strip()), "")
+    separator = ";" if ";" in first_line and "," not in first_line else ","
     try:
-        return [list(row) for row in csv.reader(io.StringIO(text, newline=""))]
+        return _numbered(csv.reader(io.StringIO(text, newline=""), delimiter=separator))
     except csv.Error:  # a cell past csv's field size limit
         raise _file_error(
             Text(
@@ -178,6 +213,26 @@ def _table(content: bytes) -> list[list[Any]]:
                 "The CSV cannot be read (a NUL, or a cell too long)",
             )
         ) from None
+
+
+def _numbered(rows: Iterable[Sequence[Any]]) -> Numbered:
+    table: Numbered = []
+    for number, row in enumerate(rows, start=1):
+        if number > MOST_LINES:
+            raise _too_many_lines()
+        cells = list(row)
+        if any(_cell(c) is not None for c in cells):
+            table.append((number, cells))
+    return table
+
+
+def _too_many_lines() -> Invalid:
+    return _file_error(
+        Text(
+            f"Tệp quá lớn: tối đa {MOST_ROWS} dòng, và không quá {MOST_LINES} dòng kể cả dòng trống",
+            f"The file is too large: at most {MOST_ROWS} rows, and no more than {MOST_LINES} counting blank ones",
+        )
+    )
 
 
 def _file_error(message: Text) -> Invalid:
@@ -195,34 +250,49 @@ async def run(
     if len(content) > MOST_BYTES:
         raise _file_error(Text("Tệp lớn hơn 2 MB", "The file is larger than 2 MB"))
     report = Report(kind=name, filename=filename[:200])
-    table = [row for row in _table(content) if any(_cell(c) is not None for c in row)]
+    table = await asyncio.to_thread(_table, content)
     if not table:
         raise _file_error(Text("Tệp trống", "The file is empty"))
-    header = [str(c or "").strip() for c in table[0]]
+    header_row, header_cells = table[0]
+    header = [str(c or "").strip() for c in header_cells]
     missing = [c for c in kind.columns[: kind.required] if c not in header]
     unknown = [c for c in header if c and c not in kind.columns]
+    twice = sorted({c for c in header if c and header.count(c) > 1})
     for column in missing:
-        report.errors.append(RowError(1, column, Text("Thiếu cột này", "This column is missing")))
+        report.errors.append(RowError(header_row, column, Text("Thiếu cột này", "This column is missing")))
     for column in unknown:
-        report.errors.append(RowError(1, column, Text("Cột không có trong mẫu", "Not a column of the template")))
+        report.errors.append(
+            RowError(header_row, column, Text("Cột không có trong mẫu", "Not a column of the template"))
+        )
+    for column in twice:
+        report.errors.append(RowError(header_row, column, Text("Cột này có hai lần", "This column appears twice")))
     if report.errors:
         return report
     rows = table[1:]
     if len(rows) > MOST_ROWS:
-        raise _file_error(Text(f"Tối đa {MOST_ROWS} dòng", f"At most {MOST_ROWS} rows"))
+        raise _too_many_lines()
     report.rows = len(rows)
-    read = [{h: _cell(v, h) for h, v in zip(header, cells, strict=False) if h} for cells in rows]
-    digest = _digest(read)
+    # a row may end before the header does (a sheet leaves out its last empty cells): those cells are blank
+    read = [
+        (number, {h: _cell(v, h) for h, v in zip(header, [*cells, *[None] * len(header)], strict=False) if h})
+        for number, cells in rows
+    ]
+    for number, cells in rows:
+        if any(_cell(c) is not None for c in cells[len(header) :]):
+            report.errors.append(RowError(number, "-", _MORE_CELLS))
+    digest = _digest([values for _, values in read])
     try:
         async with uow.transaction() as conn:
-            claimed = dry_run or await repository.claim_import(
+            if dry_run:
+                report.already_imported = await repository.was_imported(conn, kind=name, sha256=digest)
+            elif not await repository.claim_import(
                 conn, kind=name, sha256=digest, filename=report.filename, rows=report.rows, staff_id=actor.id, now=now
-            )
-            if not claimed:
+            ):
                 report.already_imported = True
+            if report.already_imported:
                 raise _RollBack()
             step = _steps(uow, actor, name)
-            for number, values in enumerate(read, start=2):
+            for number, values in read:
                 await _one_row(conn, report, number, step, {k: v for k, v in values.items() if v is not None})
             if dry_run or report.errors:
                 raise _RollBack()
@@ -232,11 +302,38 @@ async def run(
     return report
 
 
+_MORE_CELLS = Text(
+    "Dòng có nhiều ô hơn dòng tiêu đề (ô có dấu phẩy phải đặt trong ngoặc kép)",
+    "The row has more cells than the header has columns (a cell with a comma in it needs quotes)",
+)
+
+
 def _digest(read: list[dict[str, Any]]) -> str:
     """What a file says, whatever its form: its rows as read, in order. The same rows saved again (another line
-    ending, a byte-order mark, XLSX for CSV, columns in another order) are the same import, not more doses."""
-    said = json.dumps(read, sort_keys=True, ensure_ascii=False, default=str)
+    ending, a byte-order mark, XLSX for CSV, columns in another order, text composed otherwise, a code in other
+    letters, a date with a midnight) are the same import, not more doses."""
+    said = json.dumps(
+        [{k: _as_said(k, v) for k, v in values.items()} for values in read],
+        sort_keys=True,
+        ensure_ascii=False,
+        default=str,
+    )
     return hashlib.sha256(said.encode()).hexdigest()
+
+
+def _as_said(column: str, value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    value = unicodedata.normalize("NFC", value)
+    if column == "code" or column.endswith("_code"):
+        return value.upper()
+    if column in DATE_COLUMNS:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        return moment.date().isoformat() if moment.time() == time() and moment.tzinfo is None else value
+    return value
 
 
 async def _one_row(
@@ -295,6 +392,9 @@ def _steps(uow: UnitOfWork, actor: Principal, name: str) -> Callable[[dict[str, 
     its codes' and its fields' (each checked by the use case's own input model)."""
     clinic_ids: dict[str, UUID] = {}
     service_ids: dict[str, UUID] = {}
+    product_ids: dict[str, UUID] = {}
+    lots: dict[tuple[UUID, str], Lot] = {}  # the lots of the products named so far, and those the import made
+    lots_read: set[UUID] = set()
 
     async def clinic(values: dict[str, Any]) -> object:
         return await clinics.create_clinic(uow, actor, ClinicCreate.model_validate(values))
@@ -315,9 +415,10 @@ def _steps(uow: UnitOfWork, actor: Principal, name: str) -> Callable[[dict[str, 
         return await clinics.create_template(uow, actor, clinic_id, data)
 
     async def receipt(values: dict[str, Any]) -> object:
-        products = {p.code: p for p in await quotas.list_products(uow)}
+        if not product_ids:
+            product_ids.update({p.code: p.id for p in await quotas.list_products(uow)})
         errors: list[FieldError] = []
-        product_id = _code(values, "product_code", {code: p.id for code, p in products.items()}, errors)
+        product_id = _code(values, "product_code", product_ids, errors)
         lot_fields = {k: values[k] for k in ("lot_number", "expires_on") if k in values}
         asked = _checked(LotCreate, lot_fields | {"product_id": str(product_id or _NOWHERE)}, errors)
         doses = {k: values[k] for k in ("doses", "note") if k in values}
@@ -325,7 +426,11 @@ def _steps(uow: UnitOfWork, actor: Principal, name: str) -> Callable[[dict[str, 
         _refuse_if(errors)
         assert product_id is not None  # no error: every part was found
         assert asked is not None
-        lot = next((x for x in await quotas.list_lots(uow, product_id) if x.lot_number == asked.lot_number), None)
+        if product_id not in lots_read:
+            lots_read.add(product_id)
+            lots.update({(product_id, x.lot_number): x for x in await quotas.list_lots(uow, product_id)})
+        lot = lots.get((product_id, asked.lot_number))
+        made = lot is None
         if lot is None:
             lot = await quotas.create_lot(uow, actor, asked)
         elif lot.expires_on != asked.expires_on:
@@ -334,6 +439,9 @@ def _steps(uow: UnitOfWork, actor: Principal, name: str) -> Callable[[dict[str, 
                 "lot_expiry",
                 Text(f"Lô này đã có hạn dùng {lot.expires_on:%d/%m/%Y}", f"This lot expires on {lot.expires_on}"),
             )
-        return await quotas.receive(uow, actor, Receipt.model_validate(doses | {"lot_id": str(lot.id)}))
+        received = await quotas.receive(uow, actor, Receipt.model_validate(doses | {"lot_id": str(lot.id)}))
+        if made:  # only once its row went through: a row refused takes its new lot back with it
+            lots[(product_id, lot.lot_number)] = lot
+        return received
 
     return {"clinics": clinic, "slot-templates": slot_template, "stock-receipts": receipt}[name]

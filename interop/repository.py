@@ -25,3 +25,8 @@ async def claim_import(
         now,
     )
     return bool(done)
+
+
+async def was_imported(conn: Connection, *, kind: str, sha256: str) -> bool:
+    """Whether the same rows were imported before (what a dry run says of a file)."""
+    return bool(await conn.fetchval("SELECT true FROM imports WHERE kind = $1 AND sha256 = $2", kind, sha256))

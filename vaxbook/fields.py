@@ -206,8 +206,21 @@ Username = Annotated[str, BeforeValidator(_lower), StringConstraints(pattern=r"^
 
 EARLIEST_DATE = date(2000, 1, 1)
 LATEST_DATE = date(2100, 12, 31)
-CalendarDate = Annotated[date, Field(ge=EARLIEST_DATE, le=LATEST_DATE)]
-"""A date in the years the service plans for; far-off dates are input errors, not arithmetic overflows."""
+
+
+def _written_out(value: Any) -> Any:
+    """A date or an instant is written out (ISO 8601), never a number: pydantic would read 1830297600 or "2027" as
+    seconds since 1970, and an officer's year or Excel's day count would become a date nobody meant."""
+    if (isinstance(value, int | float) and not isinstance(value, bool)) or (
+        isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit()
+    ):
+        raise bilingual_error("date_from_number", NOT_A_DATE_VI, NOT_A_DATE_EN)
+    return value
+
+
+CalendarDate = Annotated[date, BeforeValidator(_written_out), Field(ge=EARLIEST_DATE, le=LATEST_DATE)]
+"""A date in the years the service plans for, written out; far-off dates are input errors, not arithmetic
+overflows."""
 
 OUT_OF_RANGE_VI = f"Ngày phải trong khoảng {EARLIEST_DATE} đến {LATEST_DATE}"
 OUT_OF_RANGE_EN = f"Dates must lie between {EARLIEST_DATE} and {LATEST_DATE}"

@@ -4,6 +4,7 @@ nothing; an import with an error imports nothing; a good file imports whole, and
 from __future__ import annotations
 
 import io
+import unicodedata
 import zipfile
 from datetime import date, time
 from typing import Any
@@ -205,3 +206,104 @@ async def test_stock_receipts_make_their_lots_and_reach_the_department_store(
     staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [(await make_clinic(uow)).id])
     assert (await post(client, staff, "stock-receipts", "r.csv", file, dry_run=True)).status_code == 403
     assert (await post(client, admin, "vaccines", "r.csv", file, dry_run=True)).status_code == 422
+
+
+def rewritten(made: bytes, old: bytes, new: bytes) -> bytes:
+    """An XLSX with a piece of its first sheet's XML replaced (what openpyxl will not write)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(made)) as before, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as after:
+        for item in before.infolist():
+            part = before.read(item.filename)
+            after.writestr(item, part.replace(old, new) if item.filename == "xl/worksheets/sheet1.xml" else part)
+    return out.getvalue()
+
+
+RECEIPT_COLUMNS = ["product_code", "lot_number", "expires_on", "doses", "note"]
+
+
+async def test_a_sheet_is_read_whole_and_no_further_than_its_bounds(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """A sheet that declares fewer rows than it holds is read whole (some programs write a wrong size); one of tens of
+    thousands of blank rows, or whose parts unpack to more than the bound, is refused unread, naming the file."""
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    await make_product(uow, code="qdenga")
+    rows = [["qdenga", f"QD-{n}", "2027-06-30", 10 * n, None] for n in range(1, 4)]
+    made = xlsx([RECEIPT_COLUMNS, *rows])
+    declared = b'<dimension ref="A1:E4" />'
+    assert declared in zipfile.ZipFile(io.BytesIO(made)).read("xl/worksheets/sheet1.xml")
+    stale = rewritten(made, declared, b'<dimension ref="A1:E2" />')
+    done = await post(client, admin, "stock-receipts", "r.xlsx", stale, dry_run=False)
+    assert (done.json()["rows"], done.json()["imported"]) == (3, True), done.text
+    lots = await db.fetch("SELECT lot_number FROM vaccine_lots ORDER BY 1")
+    assert [r["lot_number"] for r in lots] == ["QD-1", "QD-2", "QD-3"], "every row the sheet holds"
+
+    blanks = "".join(f'<row r="{n}"><c r="A{n}" t="inlineStr"><is><t> </t></is></c></row>' for n in range(5, 25_000))
+    endless = rewritten(made, b"</sheetData>", blanks.encode() + b"</sheetData>")
+    assert len(endless) < 2 * 1024 * 1024
+    refused = await post(client, admin, "stock-receipts", "r.xlsx", endless, dry_run=True)
+    assert refused.status_code == 422, refused.text
+    assert [e["field"] for e in refused.json()["errors"]] == ["file"]
+    assert "20000" in refused.json()["detail"] or "20000" in refused.json()["errors"][0]["message"]
+
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(made)) as before, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as after:
+        for item in before.infolist():
+            after.writestr(item.filename, before.read(item.filename))
+        after.writestr("xl/padding.xml", b" " * (65 * 1024 * 1024))
+    assert len(bomb.getvalue()) < 2 * 1024 * 1024
+    unpacked = await post(client, admin, "stock-receipts", "r.xlsx", bomb.getvalue(), dry_run=True)
+    assert (unpacked.status_code, unpacked.json()["errors"][0]["field"]) == (422, "file")
+
+
+async def test_rows_keep_the_numbers_the_spreadsheet_shows_and_no_cell_is_dropped(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    good = "TYT-GOOD,Trạm Y tế Good,health_station,Cần Thơ,Ninh Kiều,Tân An,1 Hai Bà Trưng"
+    bad = "TYT-BAD,Trạm Y tế Bad,spaceship,Cần Thơ,Ninh Kiều,Tân An,2 Hai Bà Trưng"
+    blank_lines = "\n".join([",".join(CLINIC_COLUMNS), "", good, ",,,,,,", bad]).encode()
+    dry = await post(client, admin, "clinics", "c.csv", blank_lines, dry_run=True)
+    assert [(e["row"], e["column"]) for e in dry.json()["errors"]] == [(5, "kind")], "row 5 as the sheet shows it"
+
+    unquoted = "TYT-COMMA,Trạm Y tế Comma,health_station,Cần Thơ,Ninh Kiều,Tân An,3 đường 30/4, phường Tân An"
+    extra = "\n".join([",".join(CLINIC_COLUMNS), good, unquoted]).encode()
+    dry = await post(client, admin, "clinics", "c.csv", extra, dry_run=True)
+    assert [(e["row"], e["column"]) for e in dry.json()["errors"]] == [(3, "-")]
+    assert "quotes" in dry.json()["errors"][0]["message_en"]
+    twice = "\n".join([",".join([*CLINIC_COLUMNS, "code"]), good + ",TYT-OTHER"]).encode()
+    dry = await post(client, admin, "clinics", "c.csv", twice, dry_run=True)
+    assert [(e["row"], e["column"]) for e in dry.json()["errors"]] == [(1, "code")]
+
+    # as Excel saves a CSV where the decimal mark is a comma: semicolons
+    semicolons = "\n".join([";".join(CLINIC_COLUMNS), good.replace(",", ";")]).encode()
+    done = await post(client, admin, "clinics", "c.csv", semicolons, dry_run=False)
+    assert (done.json()["imported"], done.json()["errors"]) == (True, [])
+    assert await db.fetchval("SELECT name FROM clinics WHERE code = 'TYT-GOOD'") == "Trạm Y tế Good"
+    windows = unicodedata.normalize("NFD", good).encode("cp1258", errors="replace")
+    legacy = await post(client, admin, "clinics", "c.csv", windows, dry_run=True)
+    assert legacy.status_code == 422
+    assert "CSV UTF-8" in legacy.json()["errors"][0]["message"]
+
+
+async def test_the_same_receipts_spelled_otherwise_are_one_import_and_a_dry_run_says_so(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    await make_product(uow, code="comirnaty")
+    first = csv_bytes(RECEIPT_COLUMNS, [["comirnaty", "DG-1", "2027-12-31", "100", "Bộ Y tế cấp"]])
+    assert (await post(client, admin, "stock-receipts", "r.csv", first, dry_run=False)).json()["imported"] is True
+    decomposed = unicodedata.normalize("NFD", "Bộ Y tế cấp")
+    for again in (
+        csv_bytes(RECEIPT_COLUMNS, [["COMIRNATY", "DG-1", "2027-12-31", "100", "Bộ Y tế cấp"]]),
+        csv_bytes(RECEIPT_COLUMNS, [["comirnaty", "DG-1", "2027-12-31T00:00:00", "100", "Bộ Y tế cấp"]]),
+        csv_bytes(RECEIPT_COLUMNS, [["comirnaty", "DG-1", "2027-12-31", "100", decomposed]]),
+    ):
+        dry = (await post(client, admin, "stock-receipts", "r.csv", again, dry_run=True)).json()
+        assert (dry["already_imported"], dry["errors"]) == (True, [])
+        real = (await post(client, admin, "stock-receipts", "r.csv", again, dry_run=False)).json()
+        assert (real["imported"], real["already_imported"]) == (False, True)
+    assert await db.fetchval("SELECT sum(doses) FROM department_stock") == 100
+    seconds = csv_bytes(RECEIPT_COLUMNS, [["comirnaty", "DG-2", "1830297600", "5", ""]])
+    dry = (await post(client, admin, "stock-receipts", "r.csv", seconds, dry_run=True)).json()
+    assert [(e["row"], e["column"]) for e in dry["errors"]] == [(2, "expires_on")], "a number is no date"
