@@ -394,8 +394,8 @@ class BookingNotActive(Conflict):
 
 
 _ENDED: dict[BookingStatus, tuple[str, str]] = {
-    BookingStatus.BOOKED: ("chưa được check-in", "has not been checked in"),
-    BookingStatus.CHECKED_IN: ("đã được check-in", "has been checked in"),
+    BookingStatus.BOOKED: ("chưa được tiếp đón", "has not been checked in"),
+    BookingStatus.CHECKED_IN: ("đã được tiếp đón", "has been checked in"),
     BookingStatus.COMPLETED: ("đã hoàn thành", "is completed"),
     BookingStatus.CANCELLED: ("đã bị hủy", "was cancelled"),
     BookingStatus.MOVED: ("đã được dời sang lịch khác", "was moved to another time"),
@@ -441,12 +441,12 @@ class AlreadyCheckedIn(Conflict):
     """A second scan of the same code, from this scanner or another: says when, and by whom."""
 
     slug = "already-checked-in"
-    title = Text("Lịch hẹn này đã được check-in", "This booking has already been checked in")
+    title = Text("Lịch hẹn này đã được tiếp đón", "This booking has already been checked in")
 
     def __init__(self, *, at: datetime, by: str, booking_id: UUID) -> None:
         super().__init__(
             Text(
-                f"Đã check-in lúc {at:%H:%M:%S ngày %d/%m/%Y} bởi {by}.",
+                f"Đã tiếp đón lúc {at:%H:%M:%S ngày %d/%m/%Y} bởi {by}.",
                 f"Checked in at {at:%H:%M:%S on %Y-%m-%d} by {by}.",
             ),
             checked_in_at=at.isoformat(),
@@ -540,7 +540,7 @@ class FollowUp:
 
 class NotCheckedIn(Conflict):
     slug = "not-checked-in"
-    title = Text("Lịch hẹn chưa check-in", "The booking has not been checked in")
+    title = Text("Lịch hẹn chưa được tiếp đón", "The booking has not been checked in")
 
 
 class AlreadyRecorded(Conflict):
@@ -585,7 +585,7 @@ class AccountErased(Unauthorized):
 class PeopleCheckedIn(Conflict):
     slug = "people-checked-in"
     title = Text(
-        "Đã có người check-in cho khung giờ này: hãy kết thúc từng lịch hẹn tại quầy",
+        "Đã có người được tiếp đón cho khung giờ này: hãy kết thúc từng lịch hẹn tại quầy",
         "People of this slot have checked in: end their bookings at the desk one by one",
     )
 

@@ -122,13 +122,13 @@ class QrBadSignature(Invalid):
 
 class QrTooEarly(Conflict):
     slug = "qr-too-early"
-    title = Text("Chưa đến giờ check-in của lịch hẹn này", "Too early to check in for this appointment")
+    title = Text("Chưa đến giờ tiếp đón của lịch hẹn này", "Too early to check in for this appointment")
 
     def __init__(self, *, opens_at: datetime) -> None:
         """opens_at in the clinic's zone."""
         super().__init__(
             Text(
-                f"Có thể check-in từ {opens_at:%H:%M ngày %d/%m/%Y}.",
+                f"Có thể tiếp đón từ {opens_at:%H:%M ngày %d/%m/%Y}.",
                 f"Check-in opens at {opens_at:%H:%M on %Y-%m-%d}.",
             ),
             opens_at=opens_at.isoformat(),

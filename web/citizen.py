@@ -16,9 +16,18 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
 
-from booking.models import CONSENT_VERSION, Booking, BookingMoved, BookingPolicy, BookingStatus, Person, Relation
+from booking.models import (
+    CONSENT_VERSION,
+    Booking,
+    BookingMoved,
+    BookingPolicy,
+    BookingStatus,
+    Person,
+    Relation,
+    StandbyStatus,
+)
 from booking.schemas import DependentCreate, ProfileUpsert, RatingIn
-from booking.service import bookings, checkin, feedback, people
+from booking.service import bookings, checkin, feedback, people, standby
 from clinics import service as clinics
 from clinics.models import Sex
 from clinics.sold_out import SoldOutSlots
@@ -32,6 +41,7 @@ from vaxbook.dependencies import AppSettings, CheckInWindow, Keys, UoW
 from vaxbook.errors import NotFound
 from vaxbook.i18n import Language
 from web.draws import entries_of
+from web.notices import done, just_done
 from web.text import WORDS
 from web.view import (
     PAGE_OPTIONS,
@@ -134,16 +144,20 @@ async def move_page(
     message: str | None,
 ) -> Template:
     """The slots a booking may move to, for its citizen (base /me/bookings) or a counter (/counter/bookings); none,
-    and why, for a booking that can no longer move (moved already: to which booking; or ended)."""
+    and why, for a booking that can no longer move (moved already: to which booking; or ended). `message`: a move
+    just refused, said as an error; why the booking cannot move is information about it, said as such (unless it is
+    what the refusal said already)."""
     booking = await bookings.get(uow, principal, booking_id)
     stuck = await bookings.why_it_cannot_move(uow, booking, now=datetime.now(UTC))
+    why = said(stuck, language_of(request)) if stuck else None
     return page(
         request,
         "move.html.j2",
         slip=slip_of(booking, "", language_of(request)),
         base=base,
         choices=[] if stuck else await move_choices(uow, settings, principal, booking),
-        message=said(stuck, language_of(request)) if stuck else message,
+        message=message,
+        why=why if why != message else None,
         stuck=stuck is not None,
         # a booking moved already: where it went, as the link back
         moved_to=stuck.moved.booking_id if isinstance(stuck, BookingMoved) and stuck.moved else None,
@@ -180,7 +194,28 @@ async def move_booking(
     moved, wrong = await submitted(language_of(request), moving)
     if moved is None:
         return await move_page(request, uow, settings, principal, booking_id, base=base, message=wrong["form"])
-    return to(f"{base}/{moved.id}")
+    return done(f"{base}/{moved.id}", "moved")
+
+
+def cancelled_notice(request: AnyRequest, theirs: list[Booking]) -> str | None:
+    """On the page a cancel led to (the citizen's bookings, the caller's page at the counter): which booking was
+    cancelled, and where its seat went (while it stands cancelled)."""
+    asked = just_done(request)
+    if asked is None or asked.what != "cancelled":
+        return None
+    booking = next((b for b in theirs if b.id == asked.of and b.status is BookingStatus.CANCELLED), None)
+    if booking is None:
+        return None
+    when = span(booking.starts_at, booking.ends_at, booking.timezone)
+    return WORDS["done_cancelled"].in_(language_of(request)).format(code=booking.code, when=when)
+
+
+def moved_notice(request: AnyRequest, booking: Booking) -> str | None:
+    """On the slip a move led to: that the booking moved, and its new code (a booking moved here, only)."""
+    asked = just_done(request)
+    if asked is None or asked.what != "moved" or booking.moved_from is None or not booking.active:
+        return None
+    return WORDS["done_moved"].in_(language_of(request)).format(code=booking.code)
 
 
 def inline_qr(svg: bytes, label: str) -> str:
@@ -207,6 +242,7 @@ class CitizenPages(Controller):
         relations = {r.value: WORDS[f"relation_{r.value}"].in_(language) for r in Relation}
         waits = await waiting_of(uow, request, names) if me else []
         entries = await entries_of(uow, citizen.id, names, language) if me else []
+        notice = await _notice_on_me(request, uow, citizen, dependents, found, entries) if me else None
         return page(
             request,
             "citizen/me.html.j2",
@@ -216,6 +252,7 @@ class CitizenPages(Controller):
             relations=relations,
             waits=waits,
             draws=entries,
+            notice=notice,
         )
 
     @get("/me/profile")
@@ -245,7 +282,7 @@ class CitizenPages(Controller):
 
         saved, wrong = await submitted(language_of(request), save)
         if saved:
-            return to("/me")
+            return done("/me", "profile")
         return page(
             request,
             "citizen/profile.html.j2",
@@ -287,7 +324,7 @@ class CitizenPages(Controller):
 
         added, wrong = await submitted(language_of(request), add)
         if added:
-            return to("/me")
+            return done("/me", "dependent", added.id)
         return page(
             request,
             "citizen/dependent.html.j2",
@@ -443,7 +480,7 @@ class CitizenPages(Controller):
         key = once(citizen, data, "bookings.cancel", booking_id=str(booking_id))
         # a refusal (someone else's booking, one already started) is said on a page of its own (problem_page)
         await bookings.cancel(uow, citizen, policy, booking_id=booking_id, now=datetime.now(UTC), idempotency=key)
-        return to("/me")
+        return done("/me", "cancelled", booking_id)
 
 
 class DeclarationPages(Controller):
@@ -543,9 +580,50 @@ async def _slip_page(
         request,
         "citizen/slip.html.j2",
         back=back,
+        notice=moved_notice(request, booking),
         slip=slip_of(booking, person, language_of(request)),
         qr=qr,
         can_rate=done and rated is None,
         rated=rated,
         wrong=wrong,
     )
+
+
+async def _notice_on_me(
+    request: AnyRequest,
+    uow: UoW,
+    citizen: Principal,
+    dependents: list[Person],
+    found: list[Booking],
+    draws: list[dict[str, Any]],
+) -> str | None:
+    """What the form before /me did, in words: a profile saved, a relative added, a booking cancelled (and where its
+    seat went), a standby list left or its offer turned down, a draw entered."""
+    asked = just_done(request)
+    if asked is None:
+        return None
+    language = language_of(request)
+    words = WORDS.get(f"done_{asked.what}")
+    if words is None:
+        return None
+    said_ = words.in_(language)
+    if asked.what == "profile":
+        return said_
+    if asked.what == "dependent":
+        added = next((d for d in dependents if d.id == asked.of), None)
+        return said_.format(name=added.full_name) if added else None
+    if asked.what == "cancelled":
+        return cancelled_notice(request, found)
+    if asked.what == "draw":
+        entered = next((e for e in draws if e["id"] == asked.of), None)
+        return (
+            said_.format(person=entered["person"], when=entered["when"], clinic=entered["clinic"]) if entered else None
+        )
+    if asked.what == "left":
+        entry = next((e for e in await standby.of_account(uow, citizen) if e.id == asked.of), None)
+        if entry is None or entry.status not in (StandbyStatus.LEFT, StandbyStatus.DECLINED):
+            return None
+        service = await clinics.get_service(uow, entry.service_id)
+        key = "done_left" if entry.status is StandbyStatus.LEFT else "done_declined"
+        return WORDS[key].in_(language).format(service=service.name_vi if language == "vi" else service.name_en)
+    return None

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from booking.models import CONSENT_VERSION, BookingPolicy, Person
 from booking.schemas import AssistedRegistration, PersonSearch
 from booking.service import bookings, checkin, people
+from booking.service.eligibility import WhoMayTake
 from booking.service.people import PhoneHasProfile
 from clinics import service as clinics
 from clinics.models import Sex
@@ -28,7 +29,16 @@ from vaxbook.auth.models import Role
 from vaxbook.dependencies import AppSettings, CheckInWindow, Keys, UoW
 from vaxbook.errors import DomainError
 from vaxbook.fields import calendar_date, normalize_text
-from web.citizen import PERSON_FIELDS, inline_qr, move_booking, move_page, slip_of
+from web.citizen import (
+    PERSON_FIELDS,
+    cancelled_notice,
+    inline_qr,
+    move_booking,
+    move_page,
+    moved_notice,
+    slip_of,
+)
+from web.notices import done
 from web.text import WORDS
 from web.view import (
     PAGE_OPTIONS,
@@ -134,7 +144,8 @@ class CounterPages(Controller):
             return sign_in_first(request, staff=True)
         language = language_of(request)
         caller = await people.caller(uow, staff, person_id)
-        slips = [slip_of(b, caller.full_name, language) for b in await bookings.of_person(uow, staff, person_id)]
+        theirs = await bookings.of_person(uow, staff, person_id)
+        slips = [slip_of(b, caller.full_name, language) for b in theirs]
         asked = {name: (request.query_params.get(name) or "").strip()[:100] for name in ("service", "district")}
         asked["from"] = (request.query_params.get("from") or "").strip()[:10]
         services = await clinics.list_services(uow, include_inactive=False)
@@ -159,17 +170,23 @@ class CounterPages(Controller):
                 searcher=await people.searcher(uow, staff, person_id),
             )
             names = {s.code: (s.name_vi if language == "vi" else s.name_en) for s in services}
-            slots = [
-                {
-                    "id": f.slot.id,
-                    "when": span(f.slot.starts_at, f.slot.ends_at, f.clinic.timezone),
-                    "clinic": f.clinic.name,
-                    "service": names.get(f.service_code, f.service_code),
-                    "seats": f.plan.seats(f.slot.remaining) if f.plan else f.slot.remaining,
-                }
-                for f in found
-                if staff.role is not Role.CLINIC_STAFF or f.clinic.id in staff.clinic_ids
-            ]
+            # a slot the caller may not take (booking's own rule: age, sex, dose step) says why, with nothing to book
+            who = WhoMayTake(uow, [caller])
+            slots = []
+            for f in found:
+                if staff.role is Role.CLINIC_STAFF and f.clinic.id not in staff.clinic_ids:
+                    continue
+                refused = await who.why_not(f.slot.service_id, f.day)
+                slots.append(
+                    {
+                        "id": f.slot.id,
+                        "when": span(f.slot.starts_at, f.slot.ends_at, f.clinic.timezone),
+                        "clinic": f.clinic.name,
+                        "service": names.get(f.service_code, f.service_code),
+                        "seats": f.plan.seats(f.slot.remaining) if f.plan else f.slot.remaining,
+                        "why_not": said(refused, language) if refused else None,
+                    }
+                )
         return page(
             request,
             "counter/counter_person.html.j2",
@@ -179,6 +196,7 @@ class CounterPages(Controller):
             asked=asked,
             slots=slots,
             message=None,
+            notice=cancelled_notice(request, theirs),
         )
 
     @post("/counter/people/{person_id:uuid}/book/{slot_id:uuid}", status_code=HTTP_200_OK)
@@ -228,6 +246,7 @@ class CounterPages(Controller):
         return page(
             request,
             "counter/counter_slip.html.j2",
+            notice=moved_notice(request, found),
             slip=slip_of(found, caller.full_name, language),
             qr=qr,
             caller=caller,
@@ -274,4 +293,5 @@ class CounterPages(Controller):
         cancelled = await bookings.cancel(
             uow, staff, policy, booking_id=booking_id, now=datetime.now(UTC), idempotency=key
         )
-        return to(f"/counter/people/{cancelled.person_id}")
+        # the caller's page says it was cancelled and where its seat went, in the operator's language
+        return done(f"/counter/people/{cancelled.person_id}", "cancelled", cancelled.id)

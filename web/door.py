@@ -177,7 +177,13 @@ def _observed_until(given: Vaccination) -> str:
 
 
 def _dose_said(given: Vaccination, language: Language) -> str:
-    return WORDS["dose_recorded"].in_(language).format(lot=given.lot_number, until=_observed_until(given))
+    """The dose as recorded (the time observation lasts is said once, by the reaction form while it lasts)."""
+    return WORDS["dose_recorded"].in_(language).format(lot=given.lot_number)
+
+
+async def _whose(uow: UoW, staff: Principal, clinic_id: UUID, booking_id: UUID) -> str:
+    """Whose booking a step was for, named with its outcome: the nurse has a queue, and must see whose it was."""
+    return (await checkin.checked_in_here(uow, staff, clinic_id=clinic_id, booking_id=booking_id)).person.full_name
 
 
 def _answer(done: CheckIn, language: Language) -> dict[str, Any]:
@@ -307,7 +313,8 @@ class DoorPages(Controller):
             return await self._reply(request, uow, staff, clinic_id, refusal=_said(wrong))
         note = WORDS["evidence_seen" if seen else f"evidence_missing_{booking.status.value}"].in_(language)
         step = await _next_step(uow, staff, booking, evidence_due=False)
-        return await self._reply(request, uow, staff, clinic_id, note=note, step=step, changed=True)
+        whose = await _whose(uow, staff, clinic_id, booking_id)
+        return await self._reply(request, uow, staff, clinic_id, note=note, person=whose, step=step, changed=True)
 
     @post("/door/{clinic_id:uuid}/bookings/{booking_id:uuid}/dose", status_code=HTTP_200_OK)
     async def dose(
@@ -342,7 +349,8 @@ class DoorPages(Controller):
             return await self._reply(request, uow, staff, clinic_id, refusal=_said(wrong), step=step)
         note = _dose_said(vaccination, language)
         step = NextStep(booking_id, observe_until=_observed_until(vaccination))
-        return await self._reply(request, uow, staff, clinic_id, note=note, step=step, changed=True)
+        whose = await _whose(uow, staff, clinic_id, booking_id)
+        return await self._reply(request, uow, staff, clinic_id, note=note, person=whose, step=step, changed=True)
 
     @post("/door/{clinic_id:uuid}/bookings/{booking_id:uuid}/visit", status_code=HTTP_200_OK)
     async def visit_done(
@@ -360,7 +368,8 @@ class DoorPages(Controller):
         )
         if attended is None:
             return await self._reply(request, uow, staff, clinic_id, refusal=_said(wrong))
-        return await self._reply(request, uow, staff, clinic_id, note=WORDS["visit_done"].in_(language), changed=True)
+        note, whose = WORDS["visit_done"].in_(language), await _whose(uow, staff, clinic_id, booking_id)
+        return await self._reply(request, uow, staff, clinic_id, note=note, person=whose, changed=True)
 
     @post("/door/{clinic_id:uuid}/bookings/{booking_id:uuid}/reaction", status_code=HTTP_200_OK)
     async def reaction(
@@ -413,7 +422,8 @@ class DoorPages(Controller):
             # a field left wrong: the form stays for another try
             step = None if "form" in wrong else NextStep(booking_id, observe_until=data.get("observe_until", "")[:5])
             return await self._reply(request, uow, staff, clinic_id, refusal=_said(wrong), step=step)
-        return await self._reply(request, uow, staff, clinic_id, note=WORDS["reaction_recorded"].in_(language))
+        note, whose = WORDS["reaction_recorded"].in_(language), await _whose(uow, staff, clinic_id, booking_id)
+        return await self._reply(request, uow, staff, clinic_id, note=note, person=whose)
 
     async def _reply(
         self,
@@ -425,15 +435,17 @@ class DoorPages(Controller):
         answer: dict[str, Any] | None = None,
         refusal: str | None = None,
         note: str | None = None,
+        person: str | None = None,
         step: NextStep | None = None,
         changed: bool = False,
     ) -> Template:
         """Asked by htmx, the answer alone (and today's list told to refresh when something changed); else the
-        whole door page with it."""
+        whole door page with it. `person`: whose booking a step's outcome (`note`) was for."""
         shown_with: dict[str, Any] = {
             "answer": answer,
             "refusal": refusal,
             "note": note,
+            "person": person,
             "step": step,
             "choices": _CHOICES,
         }
@@ -490,7 +502,10 @@ class DoorPages(Controller):
             clinic_id=clinic_id,
             wasm=WASM,
             back=f"/door/{clinic_id}",
-            **({"answer": None, "refusal": None, "note": None, "step": None, "choices": _CHOICES} | answered),
+            **(
+                {"answer": None, "refusal": None, "note": None, "person": None, "step": None, "choices": _CHOICES}
+                | answered
+            ),
         )
         shown.headers["Content-Security-Policy"] = DOOR_POLICY
         return shown

@@ -21,6 +21,7 @@ from priority.models import DrawEntryRecord, lottery_key
 from vaxbook.dependencies import UoW
 from vaxbook.errors import domain_errors
 from vaxbook.i18n import Language, Text
+from web.notices import done
 from web.text import WORDS
 from web.view import (
     PAGE_OPTIONS,
@@ -47,6 +48,7 @@ async def entries_of(uow: UoW, account_id: UUID, names: dict[UUID, str], languag
         slot, clinic = await clinics.get_slot(uow, entry.slot_id)
         shown.append(
             {
+                "id": entry.id,
                 "person": names.get(entry.person_id, ""),
                 "when": span(slot.starts_at, slot.ends_at, clinic.timezone),
                 "clinic": clinic.name,
@@ -103,7 +105,7 @@ class DrawPages(Controller):
         )
         if entered is None:
             return await self._form(request, uow, slot_id, message=wrong["form"])
-        return to("/me")
+        return done("/me", "draw", entered.id)
 
     async def _form(self, request: AnyRequest, uow: UoW, slot_id: UUID, *, message: str | None) -> Template | Redirect:
         citizen = citizen_of(request)

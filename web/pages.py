@@ -3,8 +3,8 @@ Vietnamese first, light enough for a cheap phone on a slow network; they call th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import quote
 from uuid import UUID
 
@@ -17,6 +17,7 @@ from litestar.status_codes import HTTP_200_OK
 from pydantic import ValidationError
 
 from booking.service import people
+from booking.service.eligibility import WhoMayTake
 from clinics import service as clinics
 from clinics.models import Found, Service
 from vaxbook.auth import service as auth
@@ -39,6 +40,7 @@ from web.view import (
     FormData,
     citizen_of,
     drawn_key,
+    household,
     language_of,
     local_path,
     local_time,
@@ -49,6 +51,7 @@ from web.view import (
     to,
     words,
 )
+from web.waiting import WAIT_DAYS
 
 MAX_RESULTS = 30
 
@@ -121,6 +124,7 @@ class PageController(Controller):
             except ValueError:
                 wrong.append(WORDS["from_date"].in_(language))
         rows: list[Row] | None = None
+        who: WhoMayTake | None = None
         if any(asked.values()) and not wrong:
             citizen = citizen_of(request)
             searcher = await people.searcher(uow, citizen, None) if citizen else None
@@ -142,7 +146,17 @@ class PageController(Controller):
                 )
             names = {s.code: (s.name_vi if language == "vi" else s.name_en) for s in services}
             rows = [_row(f, names, language) for f in found]
+            # a signed-in citizen is offered only what someone they book for may take (anyone else sees every offer:
+            # signing in comes first)
+            me, dependents = await household(uow, citizen) if citizen and searcher else (None, [])
+            if me is not None:
+                who = WhoMayTake(uow, [me, *dependents])
+                rows = [await _for_them(row, who, language) for row in rows]
         wait = await _wait_in_district(uow, asked, services, day) if rows is not None else None
+        if wait is not None and who is not None:
+            first = calendar_date(wait["from"])
+            if await who.why_not(UUID(wait["service_id"]), first, first + timedelta(days=WAIT_DAYS)):
+                wait = None
         return page(request, "public/search.html.j2", asked=asked, services=services, rows=rows, wrong=wrong, wait=wait)
 
 
@@ -242,6 +256,17 @@ async def _wait_in_district(
     place = there[0]
     first = day or department_day(datetime.now(UTC))
     return {"service_id": str(service.id), "province": place.province, "district": place.district, "from": str(first)}
+
+
+async def _for_them(row: Row, who: WhoMayTake, language: Language) -> Row:
+    """The row as a signed-in citizen sees it: when nobody they book for may take the service that day (booking's
+    own rule: age, sex, dose step), no booking, standby list or draw is offered, and the row says why."""
+    days = (row.day, row.day + timedelta(days=WAIT_DAYS)) if row.waitable else (row.day,)
+    refused = await who.why_not(row.service_id, *days)
+    if refused is None:
+        return row
+    why = said(refused, language) if len(who.people) == 1 else WORDS["nobody_may_take"].in_(language)
+    return replace(row, bookable=False, waitable=False, by_draw=False, notes=[*row.notes, why])
 
 
 def _row(found: Found, service_names: dict[str, str], language: Language) -> Row:

@@ -74,7 +74,7 @@ WORDS: dict[str, Text] = {
     "no_bookings": Text("Chưa có lịch hẹn nào.", "No bookings yet."),
     "booking_code": Text("Mã lịch hẹn", "Booking code"),
     "status_booked": Text("Đã đặt", "Booked"),
-    "status_checked_in": Text("Đã đến", "Checked in"),
+    "status_checked_in": Text("Đã tiếp đón", "Checked in"),
     "status_completed": Text("Đã xong", "Done"),
     "status_cancelled": Text("Đã hủy", "Cancelled"),
     "status_moved": Text("Đã đổi lịch", "Moved"),
@@ -221,10 +221,7 @@ WORDS: dict[str, Text] = {
         "Cơ sở không còn lô vắc xin nào dùng được; báo Sở Y tế.",
         "The clinic has no usable lot left; tell the department.",
     ),
-    "dose_recorded": Text(
-        "Đã ghi nhận mũi tiêm, lô {lot}. Theo dõi sau tiêm đến {until}.",
-        "Dose recorded, lot {lot}. Observe until {until}.",
-    ),
+    "dose_recorded": Text("Đã ghi nhận mũi tiêm, lô {lot}.", "Dose recorded, lot {lot}."),
     "visit_done_button": Text("Đã khám xong", "Visit done"),
     "visit_done": Text("Đã ghi nhận: đã khám xong.", "Recorded: the visit took place."),
     "report_reaction": Text("Báo phản ứng sau tiêm", "Report a reaction"),
@@ -540,4 +537,30 @@ WORDS: dict[str, Text] = {
     "import_problem": Text("Lỗi", "Problem"),
     "import_done": Text("Đã nhập {n} dòng.", "{n} rows imported."),
     "import_clean": Text("{n} dòng, không có lỗi. Có thể nhập.", "{n} rows, no errors. Ready to import."),
+    # what a form just did, said on the page it leads to (web/notices.py)
+    "done_profile": Text("Đã lưu hồ sơ của bạn.", "Your profile is saved."),
+    "done_dependent": Text(
+        "Đã thêm {name} vào những người bạn đặt lịch cho.", "{name} is added to the people you book for."
+    ),
+    "done_cancelled": Text(
+        "Đã hủy lịch hẹn {code} ({when}). Chỗ đã được nhường cho người đang chờ, hoặc mở lại cho mọi người.",
+        "Booking {code} ({when}) is cancelled. Its seat went to whoever was waiting for one, or back to everyone.",
+    ),
+    "done_moved": Text("Đã đổi lịch. Mã lịch hẹn mới: {code}.", "The booking is moved. Its new code: {code}."),
+    "done_joined": Text(
+        "Đã vào danh sách chờ. Khi có chỗ trống, chúng tôi nhắn tin mời bạn.",
+        "You are on the standby list. When a seat comes free we text you an offer.",
+    ),
+    "done_left": Text("Đã rời danh sách chờ: {service}.", "You left the standby list: {service}."),
+    "done_declined": Text(
+        "Đã từ chối chỗ được mời ({service}); chỗ được mời cho người tiếp theo.",
+        "You turned down the seat offered ({service}); it goes to the next in line.",
+    ),
+    "done_draw": Text(
+        "Đã đăng ký bốc thăm cho {person}: {when}, {clinic}.", "{person} is entered in the draw: {when}, {clinic}."
+    ),
+    "nobody_may_take": Text(
+        "Không ai trong những người bạn đặt lịch cho dùng được dịch vụ này vào ngày đó.",
+        "Nobody you book for can take this service on that day.",
+    ),
 }

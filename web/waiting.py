@@ -23,6 +23,7 @@ from vaxbook.dependencies import UoW
 from vaxbook.errors import NotFound
 from vaxbook.fields import calendar_date
 from vaxbook.i18n import Language
+from web.notices import done, just_done
 from web.text import WORDS
 from web.view import (
     PAGE_OPTIONS,
@@ -143,7 +144,7 @@ class StandbyPages(Controller):
 
         entry, wrong = await submitted(language, join)
         if entry is not None:
-            return to("/me")
+            return done(f"/me/standby/{entry.id}", "joined")
         me, dependents = await household(uow, citizen)
         return await self._join_page(request, uow, [me, *dependents] if me else [], asked, wrong=wrong)
 
@@ -189,7 +190,11 @@ class StandbyPages(Controller):
             raise StandbyNotFound()
         me, dependents = await household(uow, citizen)
         names = {p.id: p.full_name for p in ([me] if me else []) + dependents}
-        return page(request, "citizen/standby.html.j2", entry=await _shown(uow, found, names, language_of(request)))
+        asked = just_done(request)
+        joined = asked is not None and asked.what == "joined" and found.status is StandbyStatus.WAITING
+        notice = WORDS["done_joined"].in_(language_of(request)) if joined else None
+        shown = await _shown(uow, found, names, language_of(request))
+        return page(request, "citizen/standby.html.j2", entry=shown, notice=notice)
 
     @post("/me/standby/{entry_id:uuid}/accept", status_code=HTTP_200_OK)
     async def accept(
@@ -216,4 +221,4 @@ class StandbyPages(Controller):
         if citizen is None:
             return sign_in_first(request)
         await standby.leave(uow, citizen, policy, entry_id=entry_id, now=datetime.now(UTC))
-        return to("/me")
+        return done("/me", "left", entry_id)

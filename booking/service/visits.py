@@ -105,7 +105,7 @@ async def record_vaccination(
             raise Invalid.field(
                 "given_at",
                 "before_the_check_in",
-                Text("Không được trước lúc check-in", "Must not be before the check-in"),
+                Text("Không được trước lúc tiếp đón", "Must not be before the check-in"),
             )
         if booking.priority_used and booking.priority_group_id is not None and booking.evidence_seen_at is None:
             group = await priority.get_group(uow, booking.priority_group_id)

@@ -7,6 +7,7 @@ and screenshotted under var/screenshots/."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,7 +48,8 @@ WORDS = {
         "password": "Mật khẩu",
         "camera": "Bật camera",
         "checked_in": "ĐÃ TIẾP ĐÓN",
-        "came": "Đã đến",
+        "came": "Đã tiếp đón",
+        "profile_saved": "Đã lưu hồ sơ của bạn.",
         "visit_done": "Đã khám xong",
         "move": "Đổi lịch",
     },
@@ -75,6 +77,7 @@ WORDS = {
         "camera": "Start the camera",
         "checked_in": "CHECKED IN",
         "came": "Checked in",
+        "profile_saved": "Your profile is saved.",
         "visit_done": "Visit done",
         "move": "Move the booking",
     },
@@ -172,7 +175,8 @@ def test_a_citizen_books_on_the_pages_and_the_nurse_checks_the_slip_in(
         page.get_by_label(w["agree"]).check()
         citizen.check(f"journey-profile-{language}-{size['width']}")
         page.get_by_role("button", name=w["save"]).click()
-        page.wait_for_url(f"{service.base}/me")
+        page.wait_for_url(re.compile(rf"{re.escape(service.base)}/me\?done=profile$"))
+        expect(page.get_by_role("status")).to_have_text(w["profile_saved"])  # the form says it did what it was for
 
         page.get_by_role("link", name=w["find"]).first.click()
         page.get_by_label(w["ward"]).fill("an khanh")
@@ -259,7 +263,8 @@ def door_checks_in(
         expect(page.locator("#today tr", has_text=name)).to_contain_text(w["came"])  # the list refreshed itself
         nurse.check(f"door-checked-in-{language}-{'camera' if by_camera else 'photo'}")
         page.get_by_role("button", name=w["visit_done"]).click()  # an antenatal check-up: no dose, a visit
-        page.locator('[data-answer="done"]').wait_for()
+        expect(page.locator('[data-answer="done"]')).to_contain_text(name)  # whose visit it was, by name
+        nurse.check(f"door-visit-done-{language}")
     finally:
         nurse.close()
 
@@ -298,10 +303,20 @@ def test_the_hotline_registers_a_caller_books_and_reads_out_the_slip(
         page.wait_for_url(f"{service.base}/counter/bookings/*")
         slip = page.locator(".slip").inner_text()
         assert name in slip
+        code = page.locator(".slip .code").inner_text()
         operator.check(f"counter-slip-{language}-{size['width']}")
         page.get_by_role("link", name=name).click()
         page.get_by_role("link", name="Đổi lịch" if vi else "Move the booking").first.click()
         operator.check(f"counter-move-{language}-{size['width']}")
+        page.go_back()
+        # cancelled for the caller: the page says so, and where its seat went, in the operator's language
+        page.locator("details.confirm summary").first.click()
+        page.get_by_role("button", name="Có, hủy lịch hẹn" if vi else "Yes, cancel it").first.click()
+        page.wait_for_url(re.compile(r".*/counter/people/[0-9a-f-]{36}\?done=cancelled&of=[0-9a-f-]{36}$"))
+        said = page.get_by_role("status")
+        expect(said).to_contain_text("Chỗ đã được nhường cho người đang chờ" if vi else "Its seat went to whoever")
+        expect(said).to_contain_text(code)
+        operator.check(f"counter-cancelled-{language}-{size['width']}")
     finally:
         operator.close()
 
@@ -371,7 +386,7 @@ def test_every_page_of_a_citizen_reads_well_on_a_phone_and_at_a_desk(
         page.get_by_label(w["ward"]).fill("An Khánh")
         page.get_by_label(w["agree"]).check()
         page.get_by_role("button", name=w["save"]).click()
-        page.wait_for_url(f"{service.base}/me")
+        page.wait_for_url(re.compile(rf"{re.escape(service.base)}/me\?done=profile$"))
         person = page.locator('a[href$="/record"]').first.get_attribute("href")
         assert person is not None
         base = person.removesuffix("/record")
@@ -393,7 +408,11 @@ def test_every_page_of_a_citizen_reads_well_on_a_phone_and_at_a_desk(
         page.goto(f"{service.base}/draw/{draw_slot['id']}")
         citizen.check(f"tour-draw-enter-{language}-{size['width']}")
         page.locator("main button[type=submit]").click()
-        page.wait_for_url(f"{service.base}/me")
+        # entered: the bookings page says whom, for which session and where
+        page.wait_for_url(re.compile(rf"{re.escape(service.base)}/me\?done=draw&of=[0-9a-f-]{{36}}$"))
+        expect(page.get_by_role("status")).to_contain_text("Đặng Thị Thu")
+        expect(page.get_by_role("status")).to_contain_text(draw_slot["clinic"]["name"])
+        citizen.check(f"tour-draw-entered-{language}-{size['width']}")
         page.locator('a[href^="/draws/"]').first.click()
         citizen.check(f"tour-draw-result-{language}-{size['width']}")
     finally:

@@ -9,7 +9,7 @@ import re
 import asyncpg
 import httpx
 
-from clinics.models import ServiceKind
+from clinics.models import ServiceKind, Sex
 from tests.factories import (
     make_citizen,
     make_clinic,
@@ -22,10 +22,18 @@ from tests.factories import (
     staff_headers,
 )
 from tests.integration.web.test_door import staff_signed_in
-from tests.integration.web.test_pages import BUDGET_BYTES, csrf_of, once_of, speaks_one_language, weighs
+from tests.integration.web.test_pages import (
+    BUDGET_BYTES,
+    csrf_of,
+    once_of,
+    said_done,
+    speaks_one_language,
+    weighs,
+)
 from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
 from web.text import WORDS
+from web.view import span
 
 
 async def test_the_hotline_finds_registers_books_prints_and_cancels_for_a_caller(
@@ -123,8 +131,10 @@ async def test_the_hotline_finds_registers_books_prints_and_cancels_for_a_caller
     assert moved.status_code == 303
     now = (await client.get(f"/api/v1/assist/people/{tu}/bookings", headers=admin_view)).json()
     assert {(b["slot_id"], b["status"]) for b in now} == {(str(slot.id), "moved"), (str(later.id), "booked")}
-    new_id = next(b["id"] for b in now if b["status"] == "booked")
-    assert moved.headers["location"] == f"/counter/bookings/{new_id}"
+    new_id, new_code = next((b["id"], b["code"]) for b in now if b["status"] == "booked")
+    assert moved.headers["location"] == f"/counter/bookings/{new_id}?done=moved"
+    told = said_done(await client.get(moved.headers["location"]))
+    assert told == WORDS["done_moved"].vi.format(code=new_code), "the slip to read out says it moved, and its code"
     listed = await client.get(person_page)
     asked_first = re.search(r'<details class="confirm">.*?</details>', listed.text, re.S)
     assert asked_first, "a cancel is asked again before it is sent: the seat goes to someone else at once"
@@ -132,11 +142,19 @@ async def test_the_hotline_finds_registers_books_prints_and_cancels_for_a_caller
     assert WORDS["cancel_confirm"].vi in asked_first.group(0)
     cancel_form = {"once": once_of(listed), "_csrf_token": csrf_of(listed)}
     cancelled = await client.post(f"/counter/bookings/{new_id}/cancel", data=cancel_form)
-    assert cancelled.headers["location"] == person_page
+    assert cancelled.headers["location"] == f"{person_page}?done=cancelled&of={new_id}"
     tapped_twice = await client.post(f"/counter/bookings/{new_id}/cancel", data=cancel_form)
-    assert (tapped_twice.status_code, tapped_twice.headers["location"]) == (303, person_page), "the same answer"
+    assert (tapped_twice.status_code, tapped_twice.headers["location"]) == (303, cancelled.headers["location"])
     after = await client.get(f"/api/v1/assist/people/{tu}/bookings", headers=admin_view)
     assert {b["status"] for b in after.json()} == {"moved", "cancelled"}
+    # the caller's page says which booking was cancelled and that its seat went on, in the operator's language
+    when = span(later.starts_at, later.ends_at, clinic.timezone)
+    for language in ("vi", "en"):
+        client.cookies.set("lang", language)
+        told = said_done(await client.get(cancelled.headers["location"]))
+        assert told == getattr(WORDS["done_cancelled"], language).format(code=new_code, when=when)
+    client.cookies.delete("lang")
+    assert said_done(await client.get(person_page)) is None, "only where the cancel led"
 
     # the counter's pages in both languages, within their weight
     for language in ("vi", "en"):
@@ -180,3 +198,25 @@ async def test_each_staff_page_admits_only_its_roles_and_a_counter_keeps_to_its_
     async with uow.transaction() as conn:
         assert await conn.fetchval("SELECT count(*) FROM bookings WHERE slot_id = $1", there.id) == 0
     assert re.search(r"<html", refused.text), "said on a page"
+
+
+async def test_the_counter_offers_no_booking_the_caller_may_not_take_and_says_why(
+    client: httpx.AsyncClient, uow: UnitOfWork
+) -> None:
+    clinic = await make_clinic(uow, district="Phong Điền", ward="Nhơn Ái")
+    women_only = await make_service(uow, eligible_sex=Sex.FEMALE)
+    slot = await make_slot(uow, clinic, women_only, capacity=4, starts_at=soon(30))
+    _, man = await make_citizen(uow, full_name="Huỳnh Văn Lợi", sex="male")
+    _, woman = await make_citizen(uow, full_name="Huỳnh Thị Lụa")
+    await staff_signed_in(client, await make_staff(uow, Role.OPERATOR))
+    asked = {"service": women_only.code, "district": "phong dien"}
+
+    his = await client.get(f"/counter/people/{man.id}", params=asked)
+    assert f'action="/counter/people/{man.id}/book/{slot.id}"' not in his.text, "nothing to book that is refused"
+    assert '<span class="note">Dịch vụ này chỉ dành cho nữ</span>' in his.text, "and why, in booking's words"
+    assert WORDS["seats_for_them"].vi.format(n=4) not in his.text, "no seats said to be his"
+    refused = await client.post(f"/counter/people/{man.id}/book/{slot.id}", data={"_csrf_token": csrf_of(his)})
+    assert "Dịch vụ này chỉ dành cho nữ" in refused.text, "what was not offered is what booking refuses"
+    hers = await client.get(f"/counter/people/{woman.id}", params=asked)
+    assert f'action="/counter/people/{woman.id}/book/{slot.id}"' in hers.text
+    assert "Dịch vụ này chỉ dành cho nữ" not in hers.text

@@ -5,6 +5,7 @@ The camera itself is driven in a real Chromium (tests/e2e/test_journeys_browser.
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import date, timedelta
 from uuid import UUID, uuid4
@@ -34,6 +35,11 @@ from tests.integration.web.test_pages import csrf_of, once_of, signed_in_citizen
 from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
 from web.text import WORDS
+
+
+def shown(page: httpx.Response) -> str:
+    """What a page shows: its text without its tags (the addresses of its forms aside)."""
+    return html.unescape(re.sub(r"<[^>]+>", " ", page.text))
 
 
 async def staff_signed_in(client: httpx.AsyncClient, username: str) -> httpx.Response:
@@ -99,6 +105,8 @@ async def test_the_nurse_checks_in_by_scan_and_by_hand_and_sees_today_s_list(
     )
     assert 'data-answer="ok"' in again.text, "scanned again: the booking as it stands, to go on from there"
     assert nurse in again.text, "who checked it in, and when"
+    assert "Đã tiếp đón lúc " in shown(again), "in the door's own word for it"
+    assert "check-in" not in shown(again).lower(), "the word the heading uses (tiếp đón), not the API's"
     next_steps = re.compile(r'action="(/door/[^"]+/bookings/[^"]+)"')
     assert next_steps.findall(scanned.text), "the first scan offers the next step"
     assert next_steps.findall(again.text) == next_steps.findall(scanned.text), "and so does the second"
@@ -153,8 +161,8 @@ async def test_after_the_scan_the_nurse_sees_the_evidence_gives_the_dose_from_a_
         clinic.id,
     )
     booked = []
-    for _ in range(2):
-        citizen, person = await make_citizen(uow, sex="female", date_of_birth=date(1995, 1, 1))
+    for name in ("Phạm Thị Lan", "Đỗ Thị Hoa"):
+        citizen, person = await make_citizen(uow, full_name=name, sex="female", date_of_birth=date(1995, 1, 1))
         await declare(uow, person.id, last_period=(slot.starts_at - timedelta(weeks=20)).date())
         made = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
         assert made.json()["reserved_seat"] is True
@@ -180,6 +188,7 @@ async def test_after_the_scan_the_nurse_sees_the_evidence_gives_the_dose_from_a_
 
     seen = await send(f"{steps}/evidence", seen="yes")
     assert WORDS["evidence_seen"].vi in seen.text
+    assert '<p class="answer-name">Phạm Thị Lan</p>' in seen.text, "whose evidence it was"
     lot_id = re.search(r'<option value="([0-9a-f-]{36})">' + re.escape(lot_number), seen.text)
     assert lot_id, "the dose form offers the clinic's lot"
     no_such_lot = await send(f"{steps}/dose", lot_id=str(uuid4()), injection_site="left_arm")
@@ -190,6 +199,15 @@ async def test_after_the_scan_the_nurse_sees_the_evidence_gives_the_dose_from_a_
     given = await send(f"{steps}/dose", lot_id=lot_id.group(1), injection_site="left_arm")
     assert lot_number in given.text
     assert f'action="{steps}/reaction"' in given.text
+    # whose dose it was, by name (the nurse has a queue), and until when to watch them, said once
+    assert '<p class="answer-name">Phạm Thị Lan</p>' in given.text
+    until = await db.fetchval(
+        "SELECT to_char(observe_until AT TIME ZONE 'Asia/Ho_Chi_Minh', 'HH24:MI') FROM vaccinations "
+        "WHERE booking_id = $1",
+        UUID(first["id"]),
+    )
+    assert shown(given).count(until) == 1, shown(given)
+    assert WORDS["observe_until"].vi.format(until=until) in shown(given)
     tapped_twice = await send(f"{steps}/dose", lot_id=lot_id.group(1), injection_site="left_arm")
     assert lot_number in tapped_twice.text, "a second tap: the dose as recorded"
     assert f'action="{steps}/reaction"' in tapped_twice.text, "and observation goes on"
@@ -204,6 +222,7 @@ async def test_after_the_scan_the_nurse_sees_the_evidence_gives_the_dose_from_a_
     reaction = {"severity": "severe", "outcome": "hospitalised", "serious": "yes", "description": "Khó thở, mẩn đỏ"}
     reported = await send(f"{steps}/reaction", **reaction, once=once_of(given))
     assert WORDS["reaction_recorded"].vi in reported.text
+    assert '<p class="answer-name">Phạm Thị Lan</p>' in reported.text
     pressed_again = await send(f"{steps}/reaction", **reaction, once=once_of(given))  # the same form, a second tap
     assert WORDS["reaction_recorded"].vi in pressed_again.text
     assert await db.fetchval("SELECT count(*) FROM adverse_events WHERE booking_id = $1", UUID(first["id"])) == 1
@@ -221,6 +240,7 @@ async def test_after_the_scan_the_nurse_sees_the_evidence_gives_the_dose_from_a_
     await send(f"/door/{clinic.id}/check-in", code=second["code"], cccd_last4=hoa.cccd[-4:])  # type: ignore[index]
     refused = await send(f"/door/{clinic.id}/bookings/{second['id']}/evidence", seen="no")
     assert WORDS["evidence_missing_not_eligible"].vi in refused.text
+    assert '<p class="answer-name">Đỗ Thị Hoa</p>' in refused.text
     assert await db.fetchval("SELECT doses FROM clinic_stock WHERE clinic_id = $1", clinic.id) == 1
 
 
@@ -238,5 +258,6 @@ async def test_a_health_service_visit_is_closed_from_the_door(
     assert f"{steps}/dose" not in scanned.text
     done = await client.post(f"{steps}/visit", data={"_csrf_token": csrf_of(door)})
     assert WORDS["visit_done"].vi in done.text
+    assert '<p class="answer-name">Lê Thị Mai</p>' in done.text, "whose visit it was"
     again = await client.post(f"{steps}/visit", data={"_csrf_token": csrf_of(door)})
     assert 'data-answer="refused"' in again.text

@@ -9,10 +9,11 @@ import httpx
 from tests.conftest import RecordingOtpSender
 from tests.factories import make_clinic, make_service, make_slot, make_staff, person_details, soon, staff_headers
 from tests.integration.web.test_door import staff_signed_in
-from tests.integration.web.test_pages import csrf_of, once_of, signed_in_citizen
+from tests.integration.web.test_pages import csrf_of, once_of, said_done, signed_in_citizen
 from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
 from web.text import WORDS
+from web.view import span
 
 
 async def test_a_citizen_enters_a_draw_for_a_relative_and_reads_its_published_result(
@@ -34,13 +35,20 @@ async def test_a_citizen_enters_a_draw_for_a_relative_and_reads_its_published_re
     asking = await client.get(f"/draw/{slot.id}")
     form = {"once": once_of(asking), "_csrf_token": csrf_of(asking)}
     entered = await client.post(f"/draw/{slot.id}", data=form)
-    assert entered.headers["location"] == "/me"
+    entry_id = await db.fetchval("SELECT id FROM draw_entries")
+    assert entered.headers["location"] == f"/me?done=draw&of={entry_id}"
     tapped_twice = await client.post(f"/draw/{slot.id}", data=form)
-    assert tapped_twice.headers["location"] == "/me", "a second tap of the same form answers as the first"
+    assert tapped_twice.headers["location"] == entered.headers["location"], "a second tap answers as the first"
     again = await client.post(f"/draw/{slot.id}", data={"_csrf_token": csrf_of(asking)})
     assert 'role="alert"' in again.text, "entered once: another form says so"
     assert await db.fetchval("SELECT count(*) FROM draw_entries") == 1
+    # the citizen lands on their bookings told whom they entered in which draw
+    when = span(slot.starts_at, slot.ends_at, clinic.timezone)
+    told = WORDS["done_draw"].vi.format(person="Nguyễn Thị Hoa", when=when, clinic="Trạm Y tế phường Tân An")
+    for landed in (entered, tapped_twice):
+        assert said_done(await client.get(landed.headers["location"])) == told
     mine = await client.get("/me")
+    assert said_done(mine) is None, "said once, where the form led"
     assert WORDS["draw_entered"].vi in mine.text
     result_link = f"/draws/{clinic.id}/{slot.id}"
     assert result_link in mine.text

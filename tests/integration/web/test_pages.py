@@ -3,6 +3,7 @@ untranslated words, nothing inline for the Content-Security-Policy to refuse, an
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
@@ -10,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from clinics.models import Sex
 from tests.conftest import RecordingOtpSender
 from tests.factories import (
     consent,
@@ -26,6 +28,7 @@ from tests.integration.priority.test_priority_api import PREGNANT_FROM_13_WEEKS,
 from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
 from web.text import WORDS
+from web.view import span
 
 PAGES = ["/", "/search", "/search?district=ninh+kieu", "/signin"]
 BUDGET_BYTES = 30 * 1024  # a page and its own stylesheet and script, uncompressed: seconds on a slow 3G phone
@@ -238,6 +241,14 @@ async def test_signing_in_tapped_twice_signs_in_twice_and_the_spent_code_nowhere
     assert WORDS["bad_code"].vi in another_page.text
 
 
+def said_done(page: httpx.Response) -> str | None:
+    """What the page says the form before it did (its status line), if anything."""
+    assert page.status_code == 200, page.status_code
+    found = re.findall(r'<p class="seats[^"]*" role="status">([^<]*)</p>', page.text)
+    assert len(found) <= 1, found
+    return html.unescape(found[0]) if found else None
+
+
 def once_of(page: httpx.Response) -> str:
     found = re.search(r'name="once" value="([^"]+)"', page.text)
     assert found, "the form carries its own key"
@@ -266,7 +277,8 @@ async def test_a_citizen_fills_in_a_profile_adds_a_child_books_for_them_prints_t
     unconsented = await client.post("/me/profile", data=me | {"_csrf_token": csrf_of(wrong)})
     assert 'role="alert"' in unconsented.text
     saved = await client.post("/me/profile", data=me | {"consent": "yes", "_csrf_token": csrf_of(unconsented)})
-    assert saved.status_code == 303
+    assert (saved.status_code, saved.headers["location"]) == (303, "/me?done=profile")
+    assert said_done(await client.get(saved.headers["location"])) == WORDS["done_profile"].vi
     assert (await client.get("/api/v1/me/profile", headers=bearer)).json()["cccd"] == me["cccd"]
 
     child = person_details(full_name="Trần Minh Khang", date_of_birth=date(2021, 3, 4), sex="male") | {"cccd": ""}
@@ -276,7 +288,8 @@ async def test_a_citizen_fills_in_a_profile_adds_a_child_books_for_them_prints_t
     assert added.status_code == 303
     assert (await client.post("/me/dependents", data=child_form)).status_code == 303  # a second tap on the same form
     assert len((await client.get("/api/v1/me/dependents", headers=bearer)).json()) == 1
-    home = await client.get("/me")
+    home = await client.get(added.headers["location"])
+    assert said_done(home) == WORDS["done_dependent"].vi.format(name="Trần Minh Khang")
     assert "Trần Minh Khang" in home.text
     assert WORDS["relation_child"].vi in home.text
     khang = next(p for p in (await client.get("/api/v1/me/dependents", headers=bearer)).json())
@@ -321,8 +334,13 @@ async def test_a_citizen_fills_in_a_profile_adds_a_child_books_for_them_prints_t
     cancelled = await client.post(
         f"/me/bookings/{booking_id}/cancel", data={"once": once_of(slip), "_csrf_token": csrf_of(slip)}
     )
-    assert cancelled.headers["location"] == "/me"
+    assert cancelled.headers["location"] == f"/me?done=cancelled&of={booking_id}"
     assert (await client.get(f"/api/v1/bookings/{booking_id}", headers=bearer)).json()["status"] == "cancelled"
+    # the citizen lands on their bookings told which was cancelled and where its seat went
+    when = span(slot.starts_at, slot.ends_at, clinic.timezone)
+    told = said_done(await client.get(cancelled.headers["location"]))
+    assert told == WORDS["done_cancelled"].vi.format(code=listed[0]["code"], when=when)
+    assert said_done(await client.get("/me")) is None, "and only then"
     after = await client.get(f"/me/bookings/{booking_id}")
     assert WORDS["status_cancelled"].vi in after.text
     assert "<svg" not in after.text, "a cancelled booking has no QR to show"
@@ -436,11 +454,18 @@ async def test_a_citizen_waits_for_a_full_slot_and_takes_the_seat_offered_when_o
     backwards = await client.post("/me/standby", data=fields | {"to": "2020-01-01", "_csrf_token": csrf_of(asking)})
     assert 'role="alert"' in backwards.text, "a wait that ends before it starts is refused, in words"
     joined = await client.post("/me/standby", data=fields | {"once": once_of(asking), "_csrf_token": csrf_of(asking)})
-    assert joined.headers["location"] == "/me"
+    entry_page = re.fullmatch(r"(/me/standby/[0-9a-f-]{36})\?done=joined", joined.headers["location"])
+    assert entry_page, "joined: the entry's own page, told what was just done"
     tapped_twice = await client.post(
         "/me/standby", data=fields | {"once": once_of(asking), "_csrf_token": csrf_of(asking)}
     )
-    assert tapped_twice.headers["location"] == "/me", "a second tap of the same form answers as the first"
+    assert tapped_twice.headers["location"] == joined.headers["location"], "a second tap answers as the first"
+    landed = await client.get(joined.headers["location"])
+    assert said_done(landed) == WORDS["done_joined"].vi, "the page says the citizen is on the list now"
+    assert WORDS["standby_waiting"].vi in landed.text
+    assert said_done(await client.get(entry_page.group(1))) is None, "opened later, the entry alone"
+    typed = f"/me?done=left&of={entry_page.group(1).rsplit('/', 1)[1]}"
+    assert said_done(await client.get(typed)) is None, "an address typed by hand: a wait not left is not said left"
     mine = await client.get("/me")
     assert WORDS["standby_waiting"].vi in mine.text
 
@@ -472,6 +497,53 @@ async def test_a_citizen_waits_for_a_full_slot_and_takes_the_seat_offered_when_o
     # the link in a message goes to the search for its service
     link = await client.get("/book", params={"service": service.code})
     assert link.headers["location"] == f"/search?service={service.code}"
+
+
+async def test_leaving_the_standby_list_and_turning_an_offer_down_are_said_where_they_lead(
+    client: httpx.AsyncClient, uow: UnitOfWork, otp_sender: RecordingOtpSender
+) -> None:
+    clinic = await make_clinic(uow)
+    service = await make_service(uow, name_vi="Khám thai định kỳ", name_en="Antenatal check-up")
+    slot = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(30))
+    first = await make_citizen(uow)
+    taken = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(first[0]))
+    assert taken.status_code == 201
+    await signed_in_citizen(client, otp_sender, "0912 345 669")
+    form = await client.get("/me/profile")
+    await client.post("/me/profile", data=person_details() | {"consent": "yes", "_csrf_token": csrf_of(form)})
+    day = slot.starts_at.astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).date()
+    wait = {"service_id": str(service.id), "clinic_id": str(clinic.id), "from": str(day)}
+
+    async def join() -> str:
+        asking = await client.get("/me/standby/new", params=wait)
+        joined = await client.post(
+            "/me/standby",
+            data=wait | {"to": str(day), "once": once_of(asking), "_csrf_token": csrf_of(asking)},
+        )
+        assert joined.status_code == 303, joined.text
+        return str(joined.headers["location"].split("?")[0])
+
+    entry = await join()
+    shown = await client.get(entry)
+    left = await client.post(f"{entry}/leave", data={"_csrf_token": csrf_of(shown)})
+    assert left.headers["location"] == f"/me?done=left&of={entry.rsplit('/', 1)[1]}"
+    assert said_done(await client.get(left.headers["location"])) == WORDS["done_left"].vi.format(
+        service="Khám thai định kỳ"
+    )
+    # a seat offered, turned down: said so, and that it goes to the next in line
+    entry = await join()
+    cancelled = await client.post(f"/api/v1/bookings/{taken.json()['id']}/cancel", headers=token_for(first[0]))
+    assert cancelled.status_code == 200
+    shown = await client.get(entry)
+    assert WORDS["offer_title"].vi in shown.text
+    declined = await client.post(f"{entry}/leave", data={"_csrf_token": csrf_of(shown)})
+    client.cookies.set("lang", "en")
+    assert said_done(await client.get(declined.headers["location"])) == WORDS["done_declined"].en.format(
+        service="Antenatal check-up"
+    )
+    # an address typed by hand says nothing that did not happen
+    assert said_done(await client.get(f"/me?done=cancelled&of={uuid4()}")) is None
+    assert said_done(await client.get("/me?done=nonsense")) is None
 
 
 async def test_a_citizen_declares_a_pregnancy_and_reads_in_words_which_groups_she_is_in_and_when(
@@ -530,10 +602,13 @@ async def test_a_citizen_moves_a_booking_to_another_slot_of_the_same_service(
     now = (await client.get("/api/v1/bookings", headers=bearer)).json()["items"]
     assert {(b["slot_id"], b["status"]) for b in now} == {(str(first.id), "moved"), (str(later.id), "booked")}
     new = next(b for b in now if b["status"] == "booked")
-    assert moved.headers["location"] == f"/me/bookings/{new['id']}"
+    assert moved.headers["location"] == f"/me/bookings/{new['id']}?done=moved"
+    told = said_done(await client.get(moved.headers["location"]))
+    assert told == WORDS["done_moved"].vi.format(code=new["code"]), "the new slip says it moved, and its new code"
+    assert said_done(await client.get(f"/me/bookings/{booked['id']}?done=moved")) is None, "not the old one"
     # back, and the same button again: the first answer, not a refusal beside the old booking's move buttons
     replayed = await client.post(f"/me/bookings/{booked['id']}/move", data=chosen)
-    assert (replayed.status_code, replayed.headers["location"]) == (303, f"/me/bookings/{new['id']}")
+    assert (replayed.status_code, replayed.headers["location"]) == (303, moved.headers["location"])
     # back, and another of the page's slots: said as the booking stands (moved), not as a key used twice
     other = await client.post(f"/me/bookings/{booked['id']}/move", data=chosen | {"slot_id": str(first.id)})
     assert 'role="alert"' in other.text
@@ -542,6 +617,11 @@ async def test_a_citizen_moves_a_booking_to_another_slot_of_the_same_service(
     stale_page = await client.get(f"/me/bookings/{booked['id']}/move")
     assert new["code"] in stale_page.text, "where it went"
     assert "Lịch hẹn này đã được dời sang lịch khác" in stale_page.text, "and that it moved, in words"
+    explained = re.search(r'<p class="([^"]*)" role="([^"]*)">Lịch hẹn này đã được dời', stale_page.text)
+    assert explained, "said once, in a paragraph of its own"
+    assert explained.groups() == ("note", "status"), "information about the booking, not an error"
+    assert 'class="error"' not in stale_page.text
+    assert 'role="alert"' not in stale_page.text
     assert f'href="/me/bookings/{new["id"]}"' in stale_page.text, "the way back leads to the booking it became"
     assert 'name="slot_id"' not in stale_page.text, "no move buttons for a booking moved already"
     # a page drawn before any form's token was made (an address that is no page) offers no sign-out that would fail
@@ -552,3 +632,65 @@ async def test_a_citizen_moves_a_booking_to_another_slot_of_the_same_service(
         f"/me/bookings/{booked['id']}/move", data={"slot_id": str(first.id), "_csrf_token": csrf_of(choices)}
     )
     assert 'role="alert"' in stale.text, "a moved booking moves no more: said on the page"
+
+
+async def test_the_search_offers_a_signed_in_citizen_only_what_someone_they_book_for_may_take(
+    client: httpx.AsyncClient, uow: UnitOfWork, otp_sender: RecordingOtpSender
+) -> None:
+    clinic = await make_clinic(uow, district="Thốt Nốt", ward="Thới Thuận")
+    women_only = await make_service(uow, eligible_sex=Sex.FEMALE, name_vi="Tiêm uốn ván cho phụ nữ có thai")
+    full = await make_slot(uow, clinic, women_only, capacity=2, starts_at=soon(30))  # none left for everyone
+    free = await make_slot(uow, clinic, women_only, capacity=3, starts_at=soon(54))
+    drawn = await make_slot(uow, clinic, women_only, capacity=3, starts_at=soon(78))
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    group = await make_group(client, admin, PREGNANT_FROM_13_WEEKS)
+    assert (await hold_back(client, admin, full, (group, 2, soon(20)))).status_code == 200
+    draw = f"/api/v1/clinics/{clinic.id}/slots/{drawn.id}/draw"
+    assert (await client.put(draw, json={"closes_at": soon(2).isoformat()}, headers=admin)).status_code == 200
+    asked = {"service": women_only.code, "district": "thot not"}
+    offers = {
+        "wait for the full slot": f"/me/standby/new?service_id={women_only.id}&amp;clinic_id={clinic.id}",
+        "wait anywhere in the district": f"/me/standby/new?service_id={women_only.id}&amp;province=",
+        "book the free slot": f'href="/book/{free.id}"',
+        "enter the draw": f'href="/draw/{drawn.id}"',
+    }
+
+    anyone = await client.get("/search", params=asked)
+    assert [name for name, offer in offers.items() if offer not in anyone.text] == [], "a visitor: signing in first"
+
+    token = await signed_in_citizen(client, otp_sender, "0912 345 800")
+    form = await client.get("/me/profile")
+    man = person_details(full_name="Trần Văn Hùng", sex="male")
+    await client.post("/me/profile", data=man | {"consent": "yes", "_csrf_token": csrf_of(form)})
+    why = {"vi": "Dịch vụ này chỉ dành cho nữ", "en": "This service is for women only"}  # booking's own words
+    for language in ("vi", "en"):
+        client.cookies.set("lang", language)
+        his = await client.get("/search", params=asked)
+        assert [name for name, offer in offers.items() if offer in his.text] == [], "nothing he could take"
+        assert his.text.count(f'<span class="note">{why[language]}</span>') == 3, "each slot says why"
+        speaks_one_language("/search", his.text, language)
+    client.cookies.delete("lang")
+    # what is no longer offered would have been refused: the standby list, for him
+    refused = await client.post(
+        "/api/v1/standby",
+        json={
+            "service_id": str(women_only.id),
+            "clinic_id": str(clinic.id),
+            "date_from": str(full.starts_at.date()),
+            "date_to": str(full.starts_at.date() + timedelta(days=7)),
+        },
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert (refused.status_code, refused.json()["type"].rsplit("/", 1)[1]) == (409, "not-eligible")
+
+    # with his wife among the people he books for, all of it is offered again
+    wife = person_details(full_name="Lê Thị Thu", date_of_birth=date(1993, 2, 3)) | {"cccd": ""}
+    form = await client.get("/me/dependents/new")
+    added = await client.post(
+        "/me/dependents",
+        data=wife | {"relation": "spouse", "consent": "yes", "once": once_of(form), "_csrf_token": csrf_of(form)},
+    )
+    assert added.status_code == 303, added.text
+    theirs = await client.get("/search", params=asked)
+    assert [name for name, offer in offers.items() if offer not in theirs.text] == []
+    assert why["vi"] not in theirs.text
