@@ -26,9 +26,11 @@ from interop.feed import Feed, Published
 from interop.service import Bases, Found
 from quotas import service as quotas
 from vaxbook.auth.security import PUBLIC, CallerRequest
+from vaxbook.clock import department_day
 from vaxbook.dependencies import AppSettings, UoW
+from vaxbook.errors import Invalid
 from vaxbook.fields import OutputModel, QueryDate
-from vaxbook.i18n import negotiate
+from vaxbook.i18n import Text, negotiate
 from vaxbook.problems import Problem
 from vaxbook.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 
@@ -66,15 +68,38 @@ def _bases(settings: AppSettings) -> Bases:
     return Bases(fhir=f"{settings.public_url}/fhir/r4", booking=settings.public_url)
 
 
+PAGING = ("_count", "_cursor")
+
+
+def _applied(request: Request[Any, Any, Any], kind: str) -> list[tuple[str, str]]:
+    """The search's parameters this server applies: the resource's own (fhir.SEARCHES), _count and _cursor. Any
+    other is ignored, as FHIR's default `handling=lenient` has it, and left out of the self link, which says what
+    was searched; with `Prefer: handling=strict` it is refused, as FHIR's strict handling has it."""
+    known = {name for name, _, _ in resources.SEARCHES[kind]} | set(PAGING)
+    given = list(request.query_params.multi_items())
+    unknown = sorted({k for k, _ in given if k not in known})
+    prefer = [p.strip().lower() for p in request.headers.get("prefer", "").split(",")]
+    if unknown and "handling=strict" in prefer:
+        raise Invalid.field(
+            unknown[0],
+            "fhir_search",
+            Text(f"{kind} không tìm theo {', '.join(unknown)}", f"{kind} cannot be searched by {', '.join(unknown)}"),
+            source="query",
+        )
+    return [(k, v) for k, v in given if k in known]
+
+
 def _searchset(request: Request[Any, Any, Any], bases: Bases, found: Found) -> dict[str, Any]:
-    self_url = f"{bases.fhir}{request.url.path.removeprefix('/fhir/r4')}"
-    if request.url.query:
-        self_url += f"?{request.url.query}"
+    path = request.url.path.removeprefix("/fhir/r4")
+    applied = _applied(request, path.strip("/").split("/")[0])
+    self_url = f"{bases.fhir}{path}"
+    if applied:
+        self_url += f"?{urlencode(applied)}"
     next_url = None
     if found.next_cursor:
-        kept = [(k, v) for k, v in request.query_params.multi_items() if k != "_cursor"]
+        kept = [(k, v) for k, v in applied if k != "_cursor"]
         query = urlencode([*kept, ("_cursor", found.next_cursor)])
-        next_url = f"{bases.fhir}{request.url.path.removeprefix('/fhir/r4')}?{query}"
+        next_url = f"{bases.fhir}{path}?{query}"
     return resources.bundle(bases.fhir, found.resources, self_url=self_url, next_url=next_url)
 
 
@@ -91,7 +116,9 @@ class FhirCatalogueController(Controller):
     async def metadata(self, settings: AppSettings) -> dict[str, Any]:
         """What this FHIR server offers: the resources, their searches, and who may read them."""
         return resources.capability_statement(
-            _bases(settings).fhir, software_version=version("vaxbook"), date=datetime.now(UTC).date().isoformat()
+            _bases(settings).fhir,
+            software_version=version("vaxbook"),
+            date=department_day(datetime.now(UTC)).isoformat(),
         )
 
     @get("/Location", summary="Search clinics (FHIR Location)", media_type=FHIR_JSON)
@@ -119,11 +146,17 @@ class FhirCatalogueController(Controller):
 
     @get("/HealthcareService", summary="Search services (FHIR HealthcareService)", media_type=FHIR_JSON)
     async def healthcare_services(
-        self, request: Request[Any, Any, Any], uow: UoW, settings: AppSettings
+        self,
+        request: Request[Any, Any, Any],
+        uow: UoW,
+        settings: AppSettings,
+        count: Count = 50,
+        cursor: PageCursor = None,
     ) -> dict[str, Any]:
         """Every service offered, as FHIR HealthcareService."""
         bases = _bases(settings)
-        return _searchset(request, bases, await service.healthcare_services(uow, bases))
+        found = await service.healthcare_services(uow, bases)
+        return _searchset(request, bases, service.paged(found, count=count, after=cursor))
 
     @get(
         "/HealthcareService/{service_id:uuid}", summary="Read a service (FHIR HealthcareService)", media_type=FHIR_JSON
@@ -139,10 +172,13 @@ class FhirCatalogueController(Controller):
         uow: UoW,
         settings: AppSettings,
         actor: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        count: Count = 50,
+        cursor: PageCursor = None,
     ) -> dict[str, Any]:
         """One schedule per clinic and service that has slots: actor=Location/{id} or HealthcareService/{id}."""
         bases = _bases(settings)
-        return _searchset(request, bases, await service.schedules(uow, bases, actor=actor, now=service.now()))
+        found = await service.schedules(uow, bases, actor=actor, now=service.now())
+        return _searchset(request, bases, service.paged(found, count=count, after=cursor))
 
     @get("/Schedule/{schedule_id:uuid}", summary="Read a schedule (FHIR Schedule)", media_type=FHIR_JSON)
     async def schedule(self, schedule_id: FromPath[UUID], uow: UoW, settings: AppSettings) -> dict[str, Any]:
@@ -161,8 +197,9 @@ class FhirCatalogueController(Controller):
         count: Count = 50,
         cursor: PageCursor = None,
     ) -> dict[str, Any]:
-        """Slots free (seats anyone may book now, with the count and the booking link) or busy, by schedule and
-        start (ge/gt and le/lt bounds; the next 14 days by default, at most 92), held-back seats named."""
+        """Slots free (seats anyone may book now, with the count and the booking link) or busy (a slot that can no
+        longer be booked has no link), by schedule and start (ge/gt and le/lt bounds; the next 14 days by default,
+        at most 92), held-back seats named."""
         bases = _bases(settings)
         found = await service.slots(
             uow,
@@ -197,11 +234,16 @@ class FhirRecordsController(Controller):
         uow: UoW,
         settings: AppSettings,
         patient: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        date: Annotated[list[str] | None, QueryParameter(max_items=2)] = None,
+        count: Count = 50,
+        cursor: PageCursor = None,
     ) -> dict[str, Any]:
         """Your people's appointments (one person's with patient=Patient/{id}); clinic staff name the patient and
-        see their clinics' appointments."""
+        see their clinics' appointments. date=… (eq, ne, gt, ge, lt, le; twice for a range) by when they start,
+        days being Cần Thơ's."""
         bases = _bases(settings)
-        return _searchset(request, bases, await service.appointments(uow, bases, request.user, patient=patient))
+        found = await service.appointments(uow, bases, request.user, patient=patient, date=date or [])
+        return _searchset(request, bases, service.paged(found, count=count, after=cursor))
 
     @get("/Appointment/{booking_id:uuid}", summary="Read an appointment (FHIR Appointment)", media_type=FHIR_JSON)
     async def appointment(
@@ -211,10 +253,13 @@ class FhirRecordsController(Controller):
         return await service.appointment(uow, _bases(settings), request.user, booking_id)
 
     @get("/Patient", summary="My people (FHIR Patient)", media_type=FHIR_JSON)
-    async def patients(self, request: CallerRequest, uow: UoW, settings: AppSettings) -> dict[str, Any]:
+    async def patients(
+        self, request: CallerRequest, uow: UoW, settings: AppSettings, count: Count = 50, cursor: PageCursor = None
+    ) -> dict[str, Any]:
         """Your own people: yourself and the relatives you book for."""
         bases = _bases(settings)
-        return _searchset(request, bases, await service.patients(uow, bases, request.user))
+        found = await service.patients(uow, bases, request.user)
+        return _searchset(request, bases, service.paged(found, count=count, after=cursor))
 
     @get("/Patient/{person_id:uuid}", summary="Read one of my people (FHIR Patient)", media_type=FHIR_JSON)
     async def patient(
@@ -230,11 +275,14 @@ class FhirRecordsController(Controller):
         uow: UoW,
         settings: AppSettings,
         patient: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        count: Count = 50,
+        cursor: PageCursor = None,
     ) -> dict[str, Any]:
         """Doses given to your people (patient=Patient/{id} for one); clinic staff name the patient and see their
         clinics' doses."""
         bases = _bases(settings)
-        return _searchset(request, bases, await service.immunizations(uow, bases, request.user, patient=patient))
+        found = await service.immunizations(uow, bases, request.user, patient=patient)
+        return _searchset(request, bases, service.paged(found, count=count, after=cursor))
 
     @get("/Immunization/{booking_id:uuid}", summary="Read a dose given (FHIR Immunization)", media_type=FHIR_JSON)
     async def immunization(
@@ -250,11 +298,14 @@ class FhirRecordsController(Controller):
         uow: UoW,
         settings: AppSettings,
         subject: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        count: Count = 50,
+        cursor: PageCursor = None,
     ) -> dict[str, Any]:
         """Reactions reported after your people's doses (subject=Patient/{id} for one); clinic staff name the
         subject."""
         bases = _bases(settings)
-        return _searchset(request, bases, await service.adverse_events(uow, bases, request.user, subject=subject))
+        found = await service.adverse_events(uow, bases, request.user, subject=subject)
+        return _searchset(request, bases, service.paged(found, count=count, after=cursor))
 
     @get(
         "/AdverseEvent/{event_id:uuid}",

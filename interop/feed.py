@@ -20,8 +20,7 @@ from uuid import UUID
 
 from clinics import service as clinics
 from interop import fhir
-from interop.service import Bases, all_schedules
-from priority import service as priority
+from interop.service import Bases, all_schedules, slot_resources
 from vaxbook.db import UnitOfWork
 
 NDJSON = "application/fhir+ndjson"
@@ -78,7 +77,7 @@ async def schedules(uow: UnitOfWork, bases: Bases, now: datetime) -> bytes:
 
 async def slots(uow: UnitOfWork, bases: Bases, clinic_id: UUID, now: datetime) -> bytes:
     """One clinic's slots for the feed's weeks, with their live seats as this moment reads them."""
-    await clinics.get_clinic(uow, clinic_id)  # a clinic that is not there: 404
+    clinic = await clinics.get_clinic(uow, clinic_id)  # a clinic that is not there: 404
     found = await clinics.published_slots(
         uow,
         clinic_id=clinic_id,
@@ -88,8 +87,7 @@ async def slots(uow: UnitOfWork, bases: Bases, clinic_id: UUID, now: datetime) -
         after=None,
         limit=MOST_SLOTS_PER_CLINIC,
     )
-    held = await priority.reservations_of_slots(uow, found)
-    return _ndjson([fhir.slot(bases.fhir, bases.booking, s, held.get(s.id, []), now=now) for s in found])
+    return _ndjson(await slot_resources(uow, bases, [(s, clinic) for s in found], now=now))
 
 
 async def manifest(uow: UnitOfWork, bases: Bases, now: datetime) -> bytes:
@@ -109,7 +107,7 @@ async def manifest(uow: UnitOfWork, bases: Bases, now: datetime) -> bytes:
         for c in found
     ]
     body = {
-        "transactionTime": now.isoformat(timespec="seconds"),
+        "transactionTime": fhir.instant(now),
         "request": f"{bases.fhir}/$bulk-publish",
         "output": output,
         "error": [],

@@ -3,13 +3,15 @@ resource says comes from the domain objects given, nothing is read here."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
+from zoneinfo import ZoneInfo
 
 from booking.models import AdverseEvent, Booking, BookingStatus, EventOutcome, InjectionSite, Person, Vaccination
 from clinics.models import Clinic, Service, ServiceKind, Slot
 from priority.models import Reservation
+from vaxbook.settings import DEFAULT_TIMEZONE
 
 FHIR_JSON = "application/fhir+json"
 FHIR_VERSION = "4.0.1"
@@ -21,6 +23,8 @@ SERIOUSNESS = "http://terminology.hl7.org/CodeSystem/adverse-event-seriousness"
 SEVERITY = "http://terminology.hl7.org/CodeSystem/adverse-event-severity"
 OUTCOME = "http://terminology.hl7.org/CodeSystem/adverse-event-outcome"
 CVX = "http://hl7.org/fhir/sid/cvx"
+DEPARTMENT_ZONE = ZoneInfo(DEFAULT_TIMEZONE)
+"""The zone of an instant that belongs to no clinic (a Bundle's timestamp, a feed's transactionTime)."""
 
 APPOINTMENT_STATUS = {
     BookingStatus.BOOKED: "booked",
@@ -52,8 +56,12 @@ def schedule_id(clinic_id: UUID, service_id: UUID) -> UUID:
     return uuid5(NAMESPACE_URL, f"vaxbook:schedule:{clinic_id}:{service_id}")
 
 
-def _instant(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds")
+def instant(moment: datetime, zone: tzinfo | str = DEFAULT_TIMEZONE) -> str:
+    """An instant as FHIR gets it: with the local offset of the place it belongs to (the clinic's zone, the
+    department's by default; +07:00 in Cần Thơ), as the API and the health cards give it, never UTC's: a dose at
+    06:30 in Cần Thơ is 23:30Z the day before, and a reader taking the date part would record the wrong day.
+    The same instant whatever the zone."""
+    return moment.astimezone(ZoneInfo(zone) if isinstance(zone, str) else zone).isoformat(timespec="seconds")
 
 
 def _code(base: str, kind: str, code: str, display: str | None = None) -> dict[str, Any]:
@@ -116,15 +124,30 @@ def schedule(base: str, clinic: Clinic, service: Service) -> dict[str, Any]:
     }
 
 
-def slot(base: str, booking_base: str, found: Slot, held: list[Reservation], *, now: datetime) -> dict[str, Any]:
-    """A slot as a finder reads it: free while anyone may book a seat now (the booking link and the seats left
-    with it), busy otherwise; seats held back for priority groups are listed with the group and when it books."""
-    open_now = found.remaining > 0 and (found.opens_at is None or found.opens_at <= now)
-    extensions: list[dict[str, Any]] = [
-        {"url": f"{SMART}/booking-deep-link", "valueUrl": f"{booking_base}/book/{found.id}"},
-        {"url": f"{SMART}/slot-capacity", "valueInteger": found.remaining if open_now else 0},
-    ]
-    for reservation in held:
+def slot(
+    base: str,
+    booking_base: str,
+    found: Slot,
+    held: list[Reservation],
+    *,
+    now: datetime,
+    bookable: bool,
+    zone: tzinfo,
+) -> dict[str, Any]:
+    """A slot as a finder reads it: free while anyone may book a seat now (the seats left with it), busy otherwise.
+
+    `bookable` is the booking's own rule (booking.service.common.is_open: open, not started, at an active clinic,
+    for an active service), worked out by the caller. A slot that can no longer be booked is busy with no booking
+    link and no seats, whatever seats it has left: a finder must not send anyone to it. One that still takes
+    bookings keeps its link while busy (full, or its seats held back for priority groups: the group's members book
+    it through the link, and a cancelled seat comes back); seats held back are listed with the group and when it
+    books. SMART Scheduling Links knows `free` and `busy` only, so `busy` it is, never `busy-unavailable`."""
+    open_now = bookable and found.remaining > 0 and (found.opens_at is None or found.opens_at <= now)
+    extensions: list[dict[str, Any]] = []
+    if bookable:
+        extensions.append({"url": f"{SMART}/booking-deep-link", "valueUrl": f"{booking_base}/book/{found.id}"})
+    extensions.append({"url": f"{SMART}/slot-capacity", "valueInteger": found.remaining if open_now else 0})
+    for reservation in held if bookable else []:
         if reservation.left:
             group = reservation.group
             extensions.append(
@@ -133,7 +156,7 @@ def slot(base: str, booking_base: str, found: Slot, held: list[Reservation], *, 
                     "extension": [
                         {"url": "group", "valueCoding": _code(base, "priority-group", group.code, group.name_en)},
                         {"url": "seats", "valueInteger": reservation.left},
-                        {"url": "opens", "valueDateTime": _instant(reservation.opens_at)},
+                        {"url": "opens", "valueDateTime": instant(reservation.opens_at, zone)},
                     ],
                 }
             )
@@ -143,8 +166,8 @@ def slot(base: str, booking_base: str, found: Slot, held: list[Reservation], *, 
         "extension": extensions,
         "schedule": {"reference": f"Schedule/{schedule_id(found.clinic_id, found.service_id)}"},
         "status": "free" if open_now else "busy",
-        "start": _instant(found.starts_at),
-        "end": _instant(found.ends_at),
+        "start": instant(found.starts_at, zone),
+        "end": instant(found.ends_at, zone),
     }
 
 
@@ -155,9 +178,9 @@ def appointment(base: str, booking: Booking) -> dict[str, Any]:
         "identifier": [{"system": f"{base}/NamingSystem/booking-code", "value": booking.code}],
         "status": APPOINTMENT_STATUS[booking.status],
         "serviceType": [{"coding": [_code(base, "service", booking.service_code, booking.service_name_en)]}],
-        "start": _instant(booking.starts_at),
-        "end": _instant(booking.ends_at),
-        "created": _instant(booking.created_at),
+        "start": instant(booking.starts_at, booking.timezone),
+        "end": instant(booking.ends_at, booking.timezone),
+        "created": instant(booking.created_at, booking.timezone),
         "slot": [{"reference": f"Slot/{booking.slot_id}"}],
         "participant": [
             {"actor": {"reference": f"Patient/{booking.person_id}"}, "status": "accepted"},
@@ -194,7 +217,7 @@ def immunization(base: str, dose: Vaccination, cvx: str | None = None) -> dict[s
         "status": "completed",
         "vaccineCode": {"coding": codings},
         "patient": {"reference": f"Patient/{dose.person_id}"},
-        "occurrenceDateTime": _instant(dose.given_at),
+        "occurrenceDateTime": instant(dose.given_at, dose.timezone),
         "primarySource": True,
         "location": {"reference": f"Location/{dose.clinic_id}", "display": dose.clinic_name},
         "lotNumber": dose.lot_number,
@@ -214,8 +237,8 @@ def adverse_event(base: str, event: AdverseEvent, person_id: UUID) -> dict[str, 
         "actuality": "actual",
         "event": {"text": event.description},
         "subject": {"reference": f"Patient/{person_id}"},
-        "date": _instant(event.onset_at),
-        "recordedDate": _instant(event.reported_at),
+        "date": instant(event.onset_at, event.timezone),
+        "recordedDate": instant(event.reported_at, event.timezone),
         "location": {"reference": f"Location/{event.clinic_id}"},
         "seriousness": {"coding": [{"system": SERIOUSNESS, "code": "serious" if event.serious else "non-serious"}]},
         "severity": {"coding": [{"system": SEVERITY, "code": event.severity.value}]},
@@ -251,7 +274,7 @@ def registry_batch(
             seen.add(person.id)
             entries.append(_put(base, patient(base, person)))
         entries.append(_put(base, immunization(base, dose, cvx.get(dose.product_id))))
-    return {"resourceType": "Bundle", "type": "batch", "timestamp": _instant(timestamp), "entry": entries}
+    return {"resourceType": "Bundle", "type": "batch", "timestamp": instant(timestamp), "entry": entries}
 
 
 def _put(base: str, resource: dict[str, Any]) -> dict[str, Any]:
@@ -267,6 +290,7 @@ def operation_outcome(code: str, text: str) -> dict[str, Any]:
     }
 
 
+DATE_PREFIXES = "eq, ne, gt, ge, lt or le, then"
 SEARCHES: dict[str, list[tuple[str, str, str]]] = {
     "Location": [
         ("address-city", "string", "The province or city, with or without accents"),
@@ -276,14 +300,30 @@ SEARCHES: dict[str, list[tuple[str, str, str]]] = {
     "Schedule": [("actor", "reference", "Location/{id} or HealthcareService/{id}")],
     "Slot": [
         ("schedule", "reference", "Schedule/{id}"),
-        ("start", "date", "ge… and lt… (or le…) bounds; the next 14 days when left out"),
-        ("status", "token", "free or busy"),
+        (
+            "start",
+            "date",
+            "ge/gt and le/lt bounds (or eq, or no prefix, for one period), each a day, month or year (Cần Thơ's "
+            "local days) or an instant with its offset; from an hour ago for the next 14 days when left out, at most "
+            "92 days",
+        ),
+        ("status", "token", "free (anyone may book a seat now) or busy"),
     ],
-    "Appointment": [("patient", "reference", "Patient/{id}: one of your people"), ("date", "date", "a day")],
+    "Appointment": [
+        ("patient", "reference", "Patient/{id}: one of your people"),
+        (
+            "date",
+            "date",
+            f"When it starts: {DATE_PREFIXES} a day, month or year (Cần Thơ's local days) or an instant with its "
+            "offset; repeat it for a range (date=ge2026-01-01&date=lt2026-02-01)",
+        ),
+    ],
     "Patient": [],
     "Immunization": [("patient", "reference", "Patient/{id}")],
     "AdverseEvent": [("subject", "reference", "Patient/{id}")],
 }
+"""Every search parameter a resource takes, besides _count (each works as described; any other is ignored, or
+refused with Prefer: handling=strict)."""
 OPEN_TYPES = ("Location", "HealthcareService", "Schedule", "Slot")
 
 
@@ -315,7 +355,10 @@ def capability_statement(base: str, *, software_version: str, date: str) -> dict
                 "mode": "server",
                 "documentation": (
                     f"{', '.join(OPEN_TYPES)} are open to anyone. Appointment, Patient, Immunization and AdverseEvent "
-                    "take the API's bearer token: a citizen reads their own people's, clinic staff their clinics'."
+                    "take the API's bearer token: a citizen reads their own people's, clinic staff their clinics'. "
+                    "A search parameter not listed for its resource is ignored and left out of the Bundle's self link "
+                    "(FHIR's lenient handling); with the header Prefer: handling=strict it is refused (422). "
+                    "Instants carry the local offset of the clinic they belong to (+07:00)."
                 ),
                 "security": {"service": [{"text": "OAuth2-style bearer token from /api/v1/auth"}]},
                 "resource": resources,

@@ -4,15 +4,17 @@ clinic's). Each returns resources ready to send and, for a search, the cursor of
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from booking.models import BookingNotFound, PersonNotFound
+from booking.models import BookingNotFound, PersonNotFound, ServiceRules
 from booking.service import bookings, people, records
+from booking.service.common import is_open, rules_of
 from clinics import service as clinics
-from clinics.models import SlotNotFound
+from clinics.models import Clinic, Slot, SlotNotFound
 from interop import fhir as resources
 from priority import service as priority
 from vaxbook.auth.models import Principal, Role
@@ -20,7 +22,7 @@ from vaxbook.db import UnitOfWork
 from vaxbook.errors import Invalid
 from vaxbook.fields import OUT_OF_RANGE_EN, OUT_OF_RANGE_VI, in_our_years, normalize_text
 from vaxbook.i18n import Text
-from vaxbook.pagination import decode_time_cursor, encode_cursor
+from vaxbook.pagination import decode_cursor, decode_time_cursor, encode_cursor
 
 DEFAULT_SLOT_DAYS = 14
 MAX_SLOT_DAYS = 92
@@ -52,6 +54,78 @@ def reference_id(value: str | None, kind: str, name: str) -> UUID | None:
         return UUID(value.removeprefix(f"{kind}/"))
     except ValueError:
         raise _invalid(name, f"Cần {kind}/<id>", f"Expected {kind}/<id>") from None
+
+
+def paged(found: Found, *, count: int, after: str | None) -> Found:
+    """A page of a search answered whole (a person's records, the services, the schedules): `count` of them from
+    the cursor on, and the cursor of the rest."""
+    start = 0
+    if after is not None:
+        [raw] = decode_cursor(after, 1) or ["0"]
+        if not raw.isdigit():
+            raise _invalid("_cursor", "Con trỏ phân trang không hợp lệ", "Invalid pagination cursor")
+        start = int(raw)
+    shown = found.resources[start : start + count]
+    more = len(found.resources) > start + count
+    return Found(shown, encode_cursor(start + count) if more else None)
+
+
+DATE_PREFIXES = ("eq", "ne", "gt", "ge", "lt", "le")
+_YEAR, _MONTH, _DAY = re.compile(r"\d{4}"), re.compile(r"(\d{4})-(\d{2})"), re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def date_range(value: str, name: str) -> tuple[str, datetime, datetime]:
+    """A FHIR date search value as its prefix (eq when it has none) and the period it names, [first, after): a
+    year, a month or a day as the department's local days (Cần Thơ's, whatever zone the server runs in), or an
+    instant with its offset (to the second). FHIR's `sa`, `eb` and `ap` are refused, as is anything else."""
+    prefix, raw = (value[:2], value[2:]) if value[:2].isalpha() else ("eq", value)
+    if prefix not in DATE_PREFIXES:
+        raise _invalid(name, "Tiền tố: eq, ne, gt, ge, lt, le", "Prefixes: eq, ne, gt, ge, lt, le")
+    raw = raw.replace(" ", "+")  # an offset's + sent unencoded in a query reads as a space
+    zone = resources.DEPARTMENT_ZONE
+    try:
+        if _YEAR.fullmatch(raw):
+            first = datetime(int(raw), 1, 1, tzinfo=zone)
+            after = first.replace(year=first.year + 1)
+        elif month := _MONTH.fullmatch(raw):
+            first = datetime(int(month[1]), int(month[2]), 1, tzinfo=zone)
+            after = (first + timedelta(days=32)).replace(day=1)
+        elif _DAY.fullmatch(raw):
+            day = date.fromisoformat(raw)
+            first = datetime(day.year, day.month, day.day, tzinfo=zone)
+            after = datetime.combine(day + timedelta(days=1), datetime.min.time(), zone)
+        elif "T" in raw:
+            first = datetime.fromisoformat(raw)
+            after = first + timedelta(seconds=1)
+        else:
+            raise ValueError(raw)
+    except (ValueError, OverflowError):
+        raise _invalid(name, "Ngày hoặc thời điểm không hợp lệ", "Not a valid date or instant") from None
+    if first.tzinfo is None:
+        raise _invalid(name, "Cần múi giờ", "Needs a time zone (…Z or +07:00)")
+    if not in_our_years(first.date()):
+        raise _invalid(name, OUT_OF_RANGE_VI, OUT_OF_RANGE_EN)
+    return prefix, first, after
+
+
+def date_matches(values: list[str], name: str) -> list[tuple[str, datetime, datetime]]:
+    return [date_range(value, name) for value in values]
+
+
+def in_dates(moment: datetime, wanted: list[tuple[str, datetime, datetime]]) -> bool:
+    """Whether an instant (a point: an appointment's start) meets every date search value (they are ANDed)."""
+    for prefix, first, after in wanted:
+        within = first <= moment < after
+        if not {
+            "eq": within,
+            "ne": not within,
+            "gt": moment >= after,
+            "ge": moment >= first,
+            "lt": moment < first,
+            "le": moment < after,
+        }[prefix]:
+            return False
+    return True
 
 
 async def locations(
@@ -99,8 +173,13 @@ async def all_schedules(uow: UnitOfWork, bases: Bases, now: datetime) -> dict[UU
 
 async def schedules(uow: UnitOfWork, bases: Bases, *, actor: str | None, now: datetime) -> Found:
     every = await all_schedules(uow, bases, now)
-    wanted = actor.split("/")[-1] if actor else None
-    return Found([r for c, s, r in every.values() if wanted in (None, str(c), str(s))])
+    kind = actor.split("/")[0] if actor and "/" in actor else "Location"
+    if kind not in ("Location", "HealthcareService"):
+        raise _invalid(
+            "actor", "Cần Location/<id> hoặc HealthcareService/<id>", "Expected Location/<id> or HealthcareService/<id>"
+        )
+    wanted = reference_id(actor, kind, "actor")
+    return Found([r for c, s, r in every.values() if wanted in (None, c, s)])
 
 
 async def schedule(uow: UnitOfWork, bases: Bases, schedule_id: UUID, *, now: datetime) -> dict[str, Any]:
@@ -115,31 +194,48 @@ class ScheduleNotFound(SlotNotFound):
     title = Text("Không tìm thấy lịch này", "Schedule not found")
 
 
-def _start_bounds(values: list[str], now: datetime) -> tuple[datetime, datetime]:
-    """`start` search values (ge…, gt…, le…, lt…, or a bare day) as [from, before)."""
+def start_bounds(values: list[str], now: datetime) -> tuple[datetime, datetime]:
+    """`start` search values (ge…, gt…, le…, lt…, or eq… or none for one period) as [from, before)."""
     low, high = now - timedelta(hours=1), None
-    for value in values:
-        prefix, raw = (value[:2], value[2:]) if value[:2] in ("ge", "gt", "le", "lt", "eq") else ("eq", value)
-        try:
-            moment = datetime.fromisoformat(raw if "T" in raw else f"{raw}T00:00:00+07:00")
-        except ValueError:
-            raise _invalid("start", "Thời điểm không hợp lệ", "Not a valid date or instant") from None
-        if moment.tzinfo is None:
-            raise _invalid("start", "Cần múi giờ", "Needs a time zone (…Z or +07:00)")
-        if not in_our_years(moment.date()):
-            raise _invalid("start", OUT_OF_RANGE_VI, OUT_OF_RANGE_EN)
-        if prefix in ("ge", "gt"):
-            low = moment
-        elif prefix in ("le", "lt"):
-            high = moment
+    for prefix, first, after in date_matches(values, "start"):
+        if prefix == "ge":
+            low = first
+        elif prefix == "gt":
+            low = after
+        elif prefix == "le":
+            high = after
+        elif prefix == "lt":
+            high = first
+        elif prefix == "eq":
+            low, high = first, after
         else:
-            low, high = moment, moment + timedelta(days=1)
+            raise _invalid("start", "Không nhận ne với start", "start does not take ne")
     high = high or low + timedelta(days=DEFAULT_SLOT_DAYS)
     if high - low > timedelta(days=MAX_SLOT_DAYS) or high <= low:
         raise _invalid(
             "start", f"Khoảng thời gian từ 1 giây đến {MAX_SLOT_DAYS} ngày", f"A range of up to {MAX_SLOT_DAYS} days"
         )
     return low, high
+
+
+async def slot_resources(
+    uow: UnitOfWork, bases: Bases, found: list[tuple[Slot, Clinic]], *, now: datetime
+) -> list[dict[str, Any]]:
+    """Slots as FHIR Slots: each free only while the booking's own rule (`is_open`) would take a booking of it,
+    with its times in its clinic's zone."""
+    held = await priority.reservations_of_slots(uow, [s for s, _ in found]) if found else {}
+    rules: dict[UUID, ServiceRules] = {}
+    out = []
+    for one, clinic in found:
+        if one.service_id not in rules:
+            rules[one.service_id] = await rules_of(uow, one.service_id)
+        bookable = is_open(one, clinic, rules[one.service_id], now)
+        out.append(
+            resources.slot(
+                bases.fhir, bases.booking, one, held.get(one.id, []), now=now, bookable=bookable, zone=clinic.zone
+            )
+        )
+    return out
 
 
 async def slots(
@@ -162,7 +258,7 @@ async def slots(
         if found_schedule is None:
             return Found([])
         clinic_id, service_id = found_schedule[0], found_schedule[1]
-    low, high = _start_bounds(start, now)
+    low, high = start_bounds(start, now)
     page = await clinics.published_slots(
         uow,
         clinic_id=clinic_id,
@@ -173,8 +269,8 @@ async def slots(
         limit=count + 1,
     )
     shown, more = page[:count], len(page) > count
-    held = await priority.reservations_of_slots(uow, shown)
-    out = [resources.slot(bases.fhir, bases.booking, s, held.get(s.id, []), now=now) for s in shown]
+    clinic_of = {c.id: c for c in await clinics.every_clinic(uow, include_inactive=True)}
+    out = await slot_resources(uow, bases, [(s, clinic_of[s.clinic_id]) for s in shown], now=now)
     if status:
         out = [r for r in out if r["status"] == status]
     last = shown[-1] if shown else None
@@ -182,19 +278,22 @@ async def slots(
 
 
 async def slot(uow: UnitOfWork, bases: Bases, slot_id: UUID, *, now: datetime) -> dict[str, Any]:
-    found, _ = await clinics.get_slot(uow, slot_id)
-    held = await priority.reservations_of_slots(uow, [found])
-    return resources.slot(bases.fhir, bases.booking, found, held.get(found.id, []), now=now)
+    found = await clinics.get_slot(uow, slot_id)
+    [resource] = await slot_resources(uow, bases, [found], now=now)
+    return resource
 
 
 async def appointment(uow: UnitOfWork, bases: Bases, principal: Principal, booking_id: UUID) -> dict[str, Any]:
     return resources.appointment(bases.fhir, await bookings.get(uow, principal, booking_id))
 
 
-async def appointments(uow: UnitOfWork, bases: Bases, principal: Principal, *, patient: str | None) -> Found:
+async def appointments(
+    uow: UnitOfWork, bases: Bases, principal: Principal, *, patient: str | None, date: list[str]
+) -> Found:
     """A citizen's people's appointments (one person's with `patient`); staff name the patient, and see their
-    clinics' appointments of that person."""
+    clinics' appointments of that person. `date` values (FHIR's prefixes, ANDed) choose by when they start."""
     person_id = reference_id(patient, "Patient", "patient")
+    dates = date_matches(date, "date")
     if principal.role is Role.CITIZEN:
         own = await bookings.of_account(uow, principal, after=None, limit=200)
         found = [b for b in own if person_id is None or b.person_id == person_id]
@@ -202,7 +301,7 @@ async def appointments(uow: UnitOfWork, bases: Bases, principal: Principal, *, p
         raise _invalid("patient", "Cần chọn người (patient)", "Name the patient")
     else:
         found = await bookings.of_person(uow, principal, person_id)
-    return Found([resources.appointment(bases.fhir, b) for b in found])
+    return Found([resources.appointment(bases.fhir, b) for b in found if in_dates(b.starts_at, dates)])
 
 
 async def _own_people(uow: UnitOfWork, principal: Principal) -> list[Any]:

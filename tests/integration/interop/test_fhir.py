@@ -4,9 +4,10 @@ cancellations and a group's held-back seats; searches page with next links; othe
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
+from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -29,6 +30,7 @@ from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
 
 FHIR_JSON = "application/fhir+json"
+CAN_THO = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def valid(response: httpx.Response, status: int = 200) -> dict[str, Any]:
@@ -246,3 +248,193 @@ async def test_the_registry_export_is_a_batch_of_patients_and_their_doses_for_th
     assert refused.status_code == 403
     assert (await client.get("/api/v1/registry/immunizations", params=days, headers=other)).status_code == 422
     assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'registry.export'") == 2
+
+
+def extension(resource: dict[str, Any], name: str) -> Any:
+    found = [e for e in resource.get("extension", []) if e["url"].endswith(f"/{name}")]
+    return found[0] if found else None
+
+
+async def test_a_slot_that_can_no_longer_be_booked_is_never_free_nor_linked(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """By the booking's own rule: a slot started, of a service or clinic no longer active, or called off is busy,
+    with no booking link and no seats, in the read and in the search, as booking it answers 409 and the
+    availability leaves it out."""
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    ahead = await make_slot(uow, clinic, service, capacity=3, starts_at=soon(30))
+    started = await make_slot(uow, clinic, service, capacity=3, starts_at=soon(31))
+    await db.execute(
+        "UPDATE slots SET starts_at = now() - interval '10 minutes', ends_at = now() + interval '20 minutes' "
+        "WHERE id = $1",
+        started.id,
+    )
+    citizen, _ = await make_citizen(uow)
+    refused = await client.post("/api/v1/bookings", json={"slot_id": str(started.id)}, headers=token_for(citizen))
+    assert (refused.status_code, refused.json()["type"]) == (409, "/problems/slot-not-bookable")
+    offered = await client.get("/api/v1/availability", params={"clinic": str(clinic.id)})
+    assert [i["slot_id"] for i in offered.json()["items"]] == [str(ahead.id)]
+
+    read = valid(await client.get(f"/fhir/r4/Slot/{started.id}"))
+    assert read["status"] == "busy"
+    assert extension(read, "booking-deep-link") is None, "no link to a slot nobody can book"
+    assert extension(read, "slot-capacity")["valueInteger"] == 0
+    [schedule] = entries(valid(await client.get("/fhir/r4/Schedule", params={"actor": f"Location/{clinic.id}"})))
+    search = entries(valid(await client.get("/fhir/r4/Slot", params={"schedule": f"Schedule/{schedule['id']}"})))
+    assert [(r["id"], r["status"]) for r in search] == [(str(started.id), "busy"), (str(ahead.id), "free")]
+    assert extension(search[0], "booking-deep-link") is None
+    assert extension(search[1], "booking-deep-link")["valueUrl"].endswith(f"/book/{ahead.id}")
+    free = entries(valid(await client.get("/fhir/r4/Slot", params={"status": "free"})))
+    assert [r["id"] for r in free] == [str(ahead.id)]
+
+    # the rule's other parts, the same way: a service, then a clinic, no longer active; a slot called off
+    for change, row in (
+        ("UPDATE services SET active = false WHERE id = $1", service.id),
+        ("UPDATE clinics SET active = false WHERE id = $1", clinic.id),
+        ("UPDATE slots SET status = 'closed' WHERE id = $1", ahead.id),
+    ):
+        await db.execute("UPDATE services SET active = true WHERE id = $1", service.id)
+        await db.execute("UPDATE clinics SET active = true WHERE id = $1", clinic.id)
+        await db.execute(change, row)
+        booked = await client.post("/api/v1/bookings", json={"slot_id": str(ahead.id)}, headers=token_for(citizen))
+        assert booked.json()["type"] == "/problems/slot-not-bookable", change
+        gone = valid(await client.get(f"/fhir/r4/Slot/{ahead.id}"))
+        assert (gone["status"], extension(gone, "booking-deep-link")) == ("busy", None), change
+        assert extension(gone, "slot-capacity")["valueInteger"] == 0, change
+
+
+async def test_appointments_are_searched_by_their_local_day_with_fhir_prefixes(
+    client: httpx.AsyncClient, uow: UnitOfWork
+) -> None:
+    """`date` as the CapabilityStatement says: FHIR's prefixes, days being Cần Thơ's. 06:30 there is 23:30Z the
+    day before: that appointment is on the local day, not UTC's, and its times carry +07:00."""
+    clinic = await make_clinic(uow)
+    today = datetime.now(UTC).astimezone(CAN_THO).date()
+    early_start = datetime.combine(today + timedelta(days=1), time(6, 30), CAN_THO)
+    later_start = datetime.combine(today + timedelta(days=3), time(10, 0), CAN_THO)
+    citizen, _ = await make_citizen(uow)
+    made = []
+    for start in (early_start, later_start):
+        slot = await make_slot(uow, clinic, await make_service(uow), capacity=2, starts_at=start)
+        booked = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
+        assert booked.status_code == 201, booked.text
+        made.append(booked.json()["id"])
+    early, later = made
+    mine = token_for(citizen)
+
+    async def search(*dates: str, **more: str) -> set[str]:
+        params = [("date", d) for d in dates] + list(more.items())
+        return {r["id"] for r in entries(valid(await client.get("/fhir/r4/Appointment", params=params, headers=mine)))}
+
+    def day(offset: int) -> str:
+        return (today + timedelta(days=offset)).isoformat()
+
+    assert await search("2020-01-01") == set()
+    assert await search(day(1)) == {early}
+    assert await search(f"eq{day(1)}") == {early}
+    assert await search(day(0)) == set(), "23:30Z is today in UTC, tomorrow in Cần Thơ"
+    assert await search(f"ge{day(1)}") == {early, later}
+    assert await search(f"gt{day(1)}") == {later}
+    assert await search(f"lt{day(3)}") == {early}
+    assert await search(f"le{day(3)}") == {early, later}
+    assert await search(f"ne{day(1)}") == {later}
+    assert await search(f"ge{day(2)}", f"lt{day(4)}") == {later}
+    assert await search(f"gt{day(0)}", f"le{day(1)}") == {early}
+    utc = early_start.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    assert await search(f"ge{utc}") == {early, later}
+    assert await search(f"gt{utc}") == {later}
+    assert await search(day(1), patient=f"Patient/{uuid4()}") == set()
+    for wrong in ("sa2026-01-01", f"{today.year}-02-30", "ge2026-01-01T10:00:00", "tomorrow"):
+        refused = valid(await client.get("/fhir/r4/Appointment", params={"date": wrong}, headers=mine), status=422)
+        assert "date" in refused["issue"][0]["diagnostics"], wrong
+    found = entries(valid(await client.get("/fhir/r4/Appointment", params={"date": day(1)}, headers=mine)))
+    assert found[0]["start"] == f"{day(1)}T06:30:00+07:00"
+    assert datetime.fromisoformat(found[0]["start"]) == early_start, "the same instant, in the local offset"
+
+
+async def test_every_search_takes_count_and_says_in_its_self_link_only_what_it_applied(
+    client: httpx.AsyncClient, uow: UnitOfWork
+) -> None:
+    """_count pages every search the CapabilityStatement lists it for; a parameter a resource does not take is
+    ignored and left out of the self link (FHIR's lenient handling), or refused with Prefer: handling=strict."""
+    clinic = await make_clinic(uow)
+    citizen, _ = await make_citizen(uow)
+    mine = token_for(citizen)
+    for hours in (30, 54):
+        slot = await make_slot(uow, clinic, await make_service(uow), capacity=2, starts_at=soon(hours))
+        booked = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=mine)
+        assert booked.status_code == 201, booked.text
+    statement = valid(await client.get("/fhir/r4/metadata"))
+    for listed in statement["rest"][0]["resource"]:
+        assert "_count" in {p["name"] for p in listed["searchParam"]}, listed["type"]
+    for kind in ("Appointment", "HealthcareService", "Schedule"):
+        seen, url = [], f"/fhir/r4/{kind}?_count=1"
+        while url:
+            bundle = valid(await client.get(url, headers=mine))
+            page = entries(bundle)
+            assert len(page) == 1, kind
+            seen += [r["id"] for r in page]
+            url = next_link(bundle)
+        assert len(seen) == len(set(seen)) == 2, kind
+
+    bundle = valid(await client.get("/fhir/r4/Appointment", params={"date": "2020-01-01", "foo": "x"}, headers=mine))
+    assert entries(bundle) == []
+    [self_link] = [link["url"] for link in bundle["link"] if link["relation"] == "self"]
+    assert parse_qsl(urlsplit(self_link).query) == [("date", "2020-01-01")], "foo was not applied: not in the link"
+    strict = {"Prefer": "handling=strict"}
+    for path in ("/fhir/r4/Appointment?foo=x", "/fhir/r4/Location?name=x", "/fhir/r4/Slot?location=x"):
+        refused = valid(await client.get(path, headers=mine | strict), status=422)
+        assert refused["issue"][0]["code"] == "invalid", path
+        assert valid(await client.get(path, headers=mine))["type"] == "searchset", path
+    bad_actor = valid(await client.get("/fhir/r4/Schedule", params={"actor": f"Patient/{clinic.id}"}), status=422)
+    assert "actor" in bad_actor["issue"][0]["diagnostics"]
+    assert len(entries(valid(await client.get("/fhir/r4/Schedule", params={"actor": str(clinic.id)})))) == 2
+
+
+async def test_instants_carry_cantho_offset_in_every_resource_and_the_feed(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic, _, staff, citizen, booking = await checked_in(client, uow, capacity=2)
+    lot_id = await db.fetchval("SELECT lot_id FROM clinic_stock WHERE clinic_id = $1", clinic.id)
+    given = await client.post(
+        visit(clinic, booking, "vaccination"), json={"lot_id": str(lot_id), "injection_site": "left_arm"}, headers=staff
+    )
+    assert given.status_code == 201, given.text
+    reaction = {
+        "severity": "mild",
+        "serious": False,
+        "outcome": "recovered",
+        "description": "Đau",
+        "onset_at": soon(0).isoformat(),
+    }
+    assert (
+        await client.post(visit(clinic, booking, "adverse-events"), json=reaction, headers=staff)
+    ).status_code == 201
+    mine = token_for(citizen)
+    dose = valid(await client.get(f"/fhir/r4/Immunization/{booking['id']}", headers=mine))
+    api_given = datetime.fromisoformat(given.json()["given_at"]).replace(microsecond=0)  # FHIR's, to the second
+    assert dose["occurrenceDateTime"].endswith("+07:00")
+    assert datetime.fromisoformat(dose["occurrenceDateTime"]) == api_given, "the same instant"
+    assert dose["occurrenceDateTime"] == api_given.astimezone(CAN_THO).isoformat(timespec="seconds")
+    appointment = valid(await client.get(f"/fhir/r4/Appointment/{booking['id']}", headers=mine))
+    assert all(appointment[k].endswith("+07:00") for k in ("start", "end", "created"))
+    assert datetime.fromisoformat(appointment["start"]) == datetime.fromisoformat(booking["starts_at"])
+    [event] = entries(valid(await client.get("/fhir/r4/AdverseEvent", headers=mine)))
+    assert (event["date"][-6:], event["recordedDate"][-6:]) == ("+07:00", "+07:00")
+    assert datetime.fromisoformat(event["date"]) == datetime.fromisoformat(reaction["onset_at"])
+    slot = valid(await client.get(f"/fhir/r4/Slot/{booking['slot_id']}"))
+    assert (slot["start"][-6:], slot["end"][-6:]) == ("+07:00", "+07:00")
+
+    today = datetime.now(UTC).astimezone(CAN_THO).date()
+    days = {"date_from": (today - timedelta(days=1)).isoformat(), "date_to": today.isoformat()}
+    batch = valid(
+        await client.get("/api/v1/registry/immunizations", params=days | {"clinic_id": str(clinic.id)}, headers=staff)
+    )
+    assert batch["timestamp"].endswith("+07:00")
+    exported = batch["entry"][1]["resource"]
+    assert exported["occurrenceDateTime"] == dose["occurrenceDateTime"]
+    manifest = (await client.get("/fhir/r4/$bulk-publish")).json()
+    assert manifest["transactionTime"].endswith("+07:00")
+    statement = valid(await client.get("/fhir/r4/metadata"))
+    assert statement["date"] == today.isoformat(), "the department's day"
+    assert date.fromisoformat(statement["date"]) == today
