@@ -63,7 +63,7 @@ ha-demo: $(INSTALLED) $(PG_AUTOCTL)
 
 # Schemathesis over the API description, every role, with many more examples than `make test` runs
 fuzz: $(INSTALLED)
-	VAXBOOK_FUZZ_EXAMPLES=$${VAXBOOK_FUZZ_EXAMPLES:-100} $(BIN)/pytest -p no:randomly tests/e2e/test_fuzz.py
+	VAXBOOK_FUZZ_EXAMPLES=$${VAXBOOK_FUZZ_EXAMPLES:-100} $(BIN)/pytest -p no:randomly tests/e2e/test_fuzz.py tests/e2e/test_fuzz_roles.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

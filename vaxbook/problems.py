@@ -344,7 +344,34 @@ def _litestar_field_error(item: dict[str, Any], source: str) -> FieldError:
     if source == "header" and key in _HEADERS:  # named as it is sent, and said in words, not as a pattern
         header, words = _HEADERS[key]
         return FieldError(header, "invalid", words, source)
-    return FieldError(key, "invalid", Text(QUERY_WORDS.get(english, _VI_INVALID), english), source)
+    return FieldError(
+        key, "invalid", _msgspec_words(english) or Text(QUERY_WORDS.get(english, _VI_INVALID), english), source
+    )
+
+
+def _msgspec_words(english: str) -> Text | None:
+    """What msgspec says of a query, header or cookie value (a bound, a type, a length) in both languages, with the
+    bound it broke, and without the backticks or the value sent."""
+    for pattern, vi, en in _MSGSPEC_WORDS:
+        found = pattern.fullmatch(english)
+        if found is not None:
+            return Text(vi.format(*found.groups()), en.format(*found.groups()))
+    return None
+
+
+_MSGSPEC_WORDS = (
+    (re.compile(r"Expected `(?:int|float)[^`]*` >= (\S+)"), "Phải lớn hơn hoặc bằng {0}", "Must be at least {0}"),
+    (re.compile(r"Expected `(?:int|float)[^`]*` <= (\S+)"), "Phải nhỏ hơn hoặc bằng {0}", "Must be at most {0}"),
+    (re.compile(r"Expected `(?:int|float)[^`]*` > (\S+)"), "Phải lớn hơn {0}", "Must be more than {0}"),
+    (re.compile(r"Expected `(?:int|float)[^`]*` < (\S+)"), "Phải nhỏ hơn {0}", "Must be less than {0}"),
+    (re.compile(r"Expected `str[^`]*` of length <= (\d+)"), "Không được dài quá {0} ký tự", "At most {0} characters"),
+    (re.compile(r"Expected `str[^`]*` of length >= (\d+)"), "Phải có ít nhất {0} ký tự", "At least {0} characters"),
+    (re.compile(r"Expected `int(?: \| null)?`, got `\w+`"), "Phải là số nguyên", "Must be a whole number"),
+    (re.compile(r"Expected `float(?: \| null)?`, got `\w+`"), "Phải là số", "Must be a number"),
+    (re.compile(r"Expected `bool(?: \| null)?`, got `\w+`"), "Phải là true hoặc false", "Must be true or false"),
+    (re.compile(r"Invalid UUID"), "Mã định danh UUID không hợp lệ", "Not a valid UUID"),
+    (re.compile(r"Invalid enum value .*"), "Không phải một giá trị được nhận", "Not one of the values it takes"),
+)
 
 
 _HEADERS = {

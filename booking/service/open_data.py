@@ -4,7 +4,7 @@ download (JSON or CSV), with small counts held back (booking.models.published) s
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from booking import repository
@@ -16,11 +16,20 @@ from vaxbook.settings import DEFAULT_TIMEZONE
 OPEN_DATA_MOST_DAYS = 366
 
 
-async def weekly(
-    uow: UnitOfWork, *, date_from: date, date_to: date, threshold: int, on_time_minutes: int
-) -> list[dict[str, Any]]:
-    """Each district's weeks (ISO, Cần Thơ time, by the slots' start) between two local days, as published."""
+class Weeks(NamedTuple):
+    date_from: date  # a Monday
+    date_to: date  # a Sunday
+    rows: list[dict[str, Any]]
+
+
+async def weekly(uow: UnitOfWork, *, date_from: date, date_to: date, threshold: int, on_time_minutes: int) -> Weeks:
+    """Each district's weeks (ISO, Cần Thơ time, by the slots' start) that the two local days fall in, as published:
+    whole weeks only, from the Monday of the first day to the Sunday of the last. A part of a week would be counted
+    under the week's start too, and two downloads a day apart would give away, by subtraction, one day's count that
+    the threshold holds back."""
     check_date_range(date_from, date_to, max_days=OPEN_DATA_MOST_DAYS)
+    date_from -= timedelta(days=date_from.weekday())
+    date_to += timedelta(days=6 - date_to.weekday())
     zone = ZoneInfo(DEFAULT_TIMEZONE)
     async with uow.transaction(readonly=True) as conn:
         weeks = await repository.district_weeks(
@@ -30,4 +39,4 @@ async def weekly(
             on_time=timedelta(minutes=on_time_minutes),
             zone=DEFAULT_TIMEZONE,
         )
-    return [published(week, threshold) for week in weeks]
+    return Weeks(date_from, date_to, [published(week, threshold) for week in weeks])

@@ -69,8 +69,19 @@ async def doses_for_registry(
     end = datetime.combine(date_to + timedelta(days=1), datetime.min.time(), zone)
     async with uow.transaction() as conn:
         found = await repository.doses_given_between(
-            conn, clinic_id=clinic_id, given_from=start, given_before=end, limit=REGISTRY_MOST_DOSES
+            conn, clinic_id=clinic_id, given_from=start, given_before=end, limit=REGISTRY_MOST_DOSES + 1
         )
+        if len(found) > REGISTRY_MOST_DOSES:
+            # a Bundle cut short would leave doses out of the registry with nothing to say so
+            raise Invalid.field(
+                "date_to",
+                "too_many_doses",
+                Text(
+                    f"Hơn {REGISTRY_MOST_DOSES} mũi tiêm trong những ngày này: hãy xuất ít ngày hơn mỗi lần",
+                    f"More than {REGISTRY_MOST_DOSES} doses on these days: export fewer days at a time",
+                ),
+                source="query",
+            )
         await audit.record(
             conn,
             actor=principal,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -44,3 +46,32 @@ async def test_open_data_shows_districts_by_week_and_holds_back_small_counts(
     assert (await client.get("/api/v1/open-data/weekly", params={"format": "xlsx"})).status_code == 200
     refused = await client.get("/api/v1/open-data/weekly", params={"date_from": "2026-01-01", "date_to": "2027-06-01"})
     assert refused.status_code == 422
+
+
+async def test_a_part_of_a_week_is_never_published_so_no_subtraction_gives_a_day_away(
+    client: httpx.AsyncClient, uow: UnitOfWork
+) -> None:
+    """Two bookings on a Monday and six on the Tuesday: asked for the Tuesday on, or for the Monday alone, the answer
+    is the whole week's eight, so that eight minus six never tells the Monday's two."""
+    clinic, service = await make_clinic(uow, district="Bình Thủy"), await make_service(uow)
+    zone = ZoneInfo("Asia/Ho_Chi_Minh")
+    today = datetime.now(zone).date()
+    monday = today + timedelta(days=7 - today.weekday())
+    for day, people in ((monday, 2), (monday + timedelta(days=1), 6)):
+        starts = datetime.combine(day, time(8, 0), zone)
+        slot = await make_slot(uow, clinic, service, capacity=10, starts_at=starts)
+        for _ in range(people):
+            citizen, _ = await make_citizen(uow)
+            made = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
+            assert made.status_code == 201, made.text
+
+    async def booked(first: date, last: date) -> tuple[object, str, str]:
+        asked = {"date_from": first.isoformat(), "date_to": last.isoformat()}
+        body = (await client.get("/api/v1/open-data/weekly", params=asked)).json()
+        (row,) = [r for r in body["rows"] if r["district"] == "Bình Thủy"]
+        return row["booked"], body["date_from"], body["date_to"]
+
+    whole = (8, monday.isoformat(), (monday + timedelta(days=6)).isoformat())
+    assert await booked(monday, monday + timedelta(days=6)) == whole
+    assert await booked(monday + timedelta(days=1), monday + timedelta(days=3)) == whole
+    assert await booked(monday, monday) == whole

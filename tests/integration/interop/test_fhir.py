@@ -12,8 +12,10 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
+import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
+from booking.service import records
 from clinics.models import ServiceKind
 from tests.factories import (
     make_citizen,
@@ -219,7 +221,7 @@ async def test_records_are_read_by_their_people_and_their_clinic_only(
 
 
 async def test_the_registry_export_is_a_batch_of_patients_and_their_doses_for_the_clinic_asked(
-    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clinic, _, staff, _, booking = await checked_in(client, uow, capacity=2)
     lot_id = await db.fetchval("SELECT lot_id FROM clinic_stock WHERE clinic_id = $1", clinic.id)
@@ -247,6 +249,12 @@ async def test_the_registry_export_is_a_batch_of_patients_and_their_doses_for_th
     )
     assert refused.status_code == 403
     assert (await client.get("/api/v1/registry/immunizations", params=days, headers=other)).status_code == 422
+    assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'registry.export'") == 2
+    # more doses than one Bundle takes: refused whole, never cut short
+    monkeypatch.setattr(records, "REGISTRY_MOST_DOSES", 0)
+    too_many = await client.get("/api/v1/registry/immunizations", params=days, headers=admin)
+    assert too_many.status_code == 422, too_many.text
+    assert [(e["field"], e["code"]) for e in too_many.json()["errors"]] == [("date_to", "too_many_doses")]
     assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'registry.export'") == 2
 
 

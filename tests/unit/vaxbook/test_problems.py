@@ -12,8 +12,8 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import pytest
-from litestar import post
-from litestar.params import JSONBody
+from litestar import get, post
+from litestar.params import JSONBody, QueryParameter
 from litestar.testing import TestClient, create_test_client
 from pydantic import BaseModel, Field, HttpUrl
 
@@ -172,3 +172,35 @@ def test_a_value_taken_already_names_the_field_a_request_sends_it_in() -> None:
         problem = from_domain_error(refusal)
         assert [(e.field, e.code) for e in problem.field_errors] == [(kind.field, "taken")], kind
         assert kind.field in sent, f"{kind.__name__}.field is no field of any request"
+
+
+@get("/query-probe")
+async def query_probe(
+    limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+    word: Annotated[str | None, QueryParameter(max_length=5)] = None,
+    kind: Literal["csv", "xlsx"] = "csv",
+    ratio: float | None = None,
+) -> None:
+    """Never reached: every test sends a bad query."""
+
+
+@pytest.mark.parametrize(
+    ("query", "vi", "en"),
+    [
+        ("limit=500", "Phải nhỏ hơn hoặc bằng 200", "Must be at most 200"),
+        ("limit=0", "Phải lớn hơn hoặc bằng 1", "Must be at least 1"),
+        ("limit=1.5", "Phải là số nguyên", "Must be a whole number"),
+        ("word=abcdefgh", "Không được dài quá 5 ký tự", "At most 5 characters"),
+        ("kind=pdf", "Không phải một giá trị được nhận", "Not one of the values it takes"),
+        ("ratio=half", "Phải là số", "Must be a number"),
+    ],
+)
+def test_a_query_value_out_of_its_bounds_is_said_with_the_bound_in_both_languages(query: str, vi: str, en: str) -> None:
+    with create_test_client([query_probe], plugins=[problem_details_plugin()], debug=False) as test_client:
+        said = {
+            language: test_client.get(f"/query-probe?{query}", headers={"Accept-Language": language}).json()
+            for language in ("vi", "en")
+        }
+    assert [e["message"] for e in said["vi"]["errors"]] == [vi]
+    assert [e["message"] for e in said["en"]["errors"]] == [en]
+    assert query.split("=")[1] not in str(said["en"]["errors"]), "the value sent is not echoed"
