@@ -131,8 +131,9 @@ class StockController(Controller):
         settings: AppSettings,
         idempotency_key: IdempotencyHeader = None,
     ) -> Movement:
-        """Doses from the department's store to a clinic."""
-        work = partial(service.allocate, uow, request.user, data)
+        """Doses from the department's store to a clinic: 409 clinic-inactive for a retired clinic, lot-expired for a
+        lot past its date."""
+        work = partial(service.allocate, uow, request.user, data, now=datetime.now(UTC))
         return await _record(uow, request.user, settings, idempotency_key, "stock.allocation", data, work)
 
     @post("/transfers", summary="Transfer doses between clinics")
@@ -145,7 +146,8 @@ class StockController(Controller):
         idempotency_key: IdempotencyHeader = None,
     ) -> Movement:
         """Doses from one clinic to another. Unbooked coming seats the first clinic no longer has doses for are
-        taken out of its slots; if its booked seats would outnumber its doses, 409 doses-below-booked."""
+        taken out of its slots; if its booked seats would outnumber its doses, 409 doses-below-booked; 409
+        clinic-inactive when the receiving clinic is retired, lot-expired for a lot past its date."""
         work = partial(service.transfer, uow, request.user, data, now=datetime.now(UTC))
         return await _record(uow, request.user, settings, idempotency_key, "stock.transfer", data, work)
 

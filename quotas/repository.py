@@ -269,6 +269,13 @@ async def stock_lines(conn: Connection, *, clinic_id: UUID | None, department: b
 # The capacity bound: a clinic's coming seats for a vaccine never outnumber the doses it holds
 
 
+async def clinic_takes_doses(conn: Connection, *, clinic_id: UUID) -> bool | None:
+    """Whether the clinic is active (None: no such clinic), its row held until commit so that it is not retired while
+    doses are on their way to it. Taken before the quota's lock: a retirement holds the clinic's row first too."""
+    active: bool | None = await conn.fetchval("SELECT active FROM clinics WHERE id = $1 FOR SHARE", clinic_id)
+    return active
+
+
 async def lock_quota(conn: Connection, *, clinic_id: UUID, product_id: UUID) -> None:
     """Serialise the changes that move a clinic's doses or seats for one vaccine (held until commit)."""
     await conn.execute(

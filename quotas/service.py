@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from clinics import seats
-from clinics.models import check_date_range
+from clinics.models import ClinicInactive, check_date_range
 from quotas import repository
 from quotas.models import (
     REPORT_MAX_DAYS,
@@ -159,6 +159,15 @@ async def _move(
     return movement
 
 
+async def _to_clinic(conn: Connection, lot: Lot, clinic_id: UUID, now: datetime) -> None:
+    """Doses go to a clinic only while it works and only of a lot still usable: an expired dose at a clinic backs no
+    seat and can only be wasted."""
+    if lot.expires_on < _today(now):
+        raise LotExpired()
+    if await repository.clinic_takes_doses(conn, clinic_id=clinic_id) is False:
+        raise ClinicInactive()
+
+
 async def _from_department(conn: Connection, lot: Lot, doses: int) -> None:
     left = await repository.take_from_department(conn, lot_id=lot.id, doses=doses)
     if left is not None:
@@ -213,9 +222,10 @@ async def receive(uow: UnitOfWork, actor: Actor, data: Receipt) -> Movement:
         return await _move(conn, actor, MovementKind.RECEIPT, lot, data.doses, note=data.note)
 
 
-async def allocate(uow: UnitOfWork, actor: Actor, data: Allocation) -> Movement:
+async def allocate(uow: UnitOfWork, actor: Actor, data: Allocation, *, now: datetime) -> Movement:
     async with uow.transaction() as conn:
         lot = await _lot(conn, data.lot_id)
+        await _to_clinic(conn, lot, data.clinic_id, now)
         await _hold(conn, lot, data.clinic_id)
         await _from_department(conn, lot, data.doses)
         movement = await _move(
@@ -228,6 +238,7 @@ async def allocate(uow: UnitOfWork, actor: Actor, data: Allocation) -> Movement:
 async def transfer(uow: UnitOfWork, actor: Actor, data: Transfer, *, now: datetime) -> Movement:
     async with uow.transaction() as conn:
         lot = await _lot(conn, data.lot_id)
+        await _to_clinic(conn, lot, data.to_clinic_id, now)
         await _hold(conn, lot, data.from_clinic_id, data.to_clinic_id)
         await _from_clinic(conn, data.from_clinic_id, lot, data.doses, now)
         movement = await _move(

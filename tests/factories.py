@@ -92,7 +92,9 @@ async def give_doses(uow: UnitOfWork, clinic_id: UUID, product_id: UUID, doses: 
     """Doses of a fresh lot, received from the Ministry and allocated to the clinic."""
     lot = await make_lot(uow, product_id)
     await quotas.receive(uow, SYSTEM, Receipt(lot_id=lot.id, doses=doses))
-    await quotas.allocate(uow, SYSTEM, Allocation(lot_id=lot.id, clinic_id=clinic_id, doses=doses))
+    await quotas.allocate(
+        uow, SYSTEM, Allocation(lot_id=lot.id, clinic_id=clinic_id, doses=doses), now=datetime.now(UTC)
+    )
     return lot
 
 

@@ -500,7 +500,7 @@ async def stock_clinics(uow: UnitOfWork, *, now: datetime, needs: dict[tuple[UUI
         await quotas.receive(uow, SYSTEM, Receipt(lot_id=lot.id, doses=round(wanted * (1 + DEPARTMENT_RESERVE))))
         for (clinic, p), doses in sorted(needs.items()):
             if p == product:
-                await quotas.allocate(uow, SYSTEM, Allocation(lot_id=lot.id, clinic_id=clinic, doses=doses))
+                await quotas.allocate(uow, SYSTEM, Allocation(lot_id=lot.id, clinic_id=clinic, doses=doses), now=now)
 
 
 def _password() -> str:

@@ -426,7 +426,9 @@ async def test_expiring_lots_show_the_doses_each_holder_still_has_soonest_first(
     for name, doses in (("D14", 100), ("D15", 50), ("D0", 40), ("D5", 10), ("OLD1", 9)):
         await quotas.receive(uow, SYSTEM, Receipt(lot_id=lots[name], doses=doses))
     for name, clinic, doses in (("D14", b, 20), ("D14", a, 30), ("D0", b, 40), ("OLD1", a, 9)):
-        await quotas.allocate(uow, SYSTEM, Allocation(lot_id=lots[name], clinic_id=clinic.id, doses=doses))
+        await quotas.allocate(
+            uow, SYSTEM, Allocation(lot_id=lots[name], clinic_id=clinic.id, doses=doses), now=datetime.now(UTC)
+        )
     await quotas.waste(uow, SYSTEM, Waste(lot_id=lots["D5"], doses=10, note="Mất lạnh"), now=datetime.now(UTC))
     await db.execute(
         "UPDATE vaccine_lots SET expires_on = $2 WHERE id = $1", lots["OLD1"], local_today() - timedelta(1)

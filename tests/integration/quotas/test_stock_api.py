@@ -374,3 +374,35 @@ async def test_a_second_dose_for_one_booking_is_refused(uow: UnitOfWork, db: asy
         )
     assert await db.fetchval("SELECT doses FROM clinic_stock WHERE lot_id = $1", lot.id) == 4
     await check_ledger(db, now=datetime.now(UTC))
+
+
+async def test_doses_go_only_to_a_working_clinic_and_only_of_a_usable_lot(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    headers = await admin(client, uow)
+    product = await make_product(uow)
+    working, retired = await make_clinic(uow), await make_clinic(uow)
+    fresh, expired = await make_lot(uow, product.id), await make_lot(uow, product.id, expires_in_days=-1)
+    for lot in (fresh, expired):
+        await quotas.receive(uow, SYSTEM, Receipt(lot_id=lot.id, doses=100))
+    assert (
+        await post(client, "stock/allocations", headers, lot_id=fresh.id, clinic_id=working.id, doses=10)
+    ).is_success
+    retiring = await client.patch(f"/api/v1/clinics/{retired.id}", json={"active": False}, headers=headers)
+    assert retiring.status_code == 200, retiring.text
+
+    refusals = [
+        ("stock/allocations", {"lot_id": fresh.id, "clinic_id": retired.id, "doses": 5}, "clinic-inactive"),
+        (
+            "stock/transfers",
+            {"lot_id": fresh.id, "from_clinic_id": working.id, "to_clinic_id": retired.id, "doses": 5},
+            "clinic-inactive",
+        ),
+        ("stock/allocations", {"lot_id": expired.id, "clinic_id": working.id, "doses": 5}, "lot-expired"),
+    ]
+    for path, body, slug in refusals:
+        refused = await post(client, path, headers, **body)
+        assert (refused.status_code, refused.json()["type"]) == (409, f"/problems/{slug}"), (path, refused.text)
+    held = await db.fetch("SELECT clinic_id, lot_id, doses FROM clinic_stock")
+    assert [(h["clinic_id"], h["lot_id"], h["doses"]) for h in held] == [(working.id, fresh.id, 10)], "nothing moved"
+    await check_ledger(db, now=datetime.now(UTC))
