@@ -720,22 +720,21 @@ async def _trim_to_doses(
     product: UUID,
     now: datetime,
 ) -> list[Slot]:
-    """Take back the latest of the slots just made for a clinic and vaccine until its doses cover its seats.
-    Returns the slots taken back."""
+    """Take back the latest of the slots just made for a clinic and vaccine until its doses cover its seats on every
+    day (a slot taken back frees its seats on its own day and every day before: a lot that expires sooner may still
+    cover the earlier slots). Returns the slots taken back."""
     conn = uow.conn
     room = await quotas.room_for_seats(uow, clinic_id=clinic, product_id=product, now=now)
-    if room >= 0:
-        return []
     mine = sorted(
         (s for s in made if s.clinic_id == clinic and vaccines.get(s.service_id) == product),
         key=lambda s: (s.starts_at, s.id),
         reverse=True,
     )
-    dropped = []
+    dropped: list[Slot] = []
     for slot in mine:
         if room >= 0:
             break
         dropped.append(slot)
-        room += slot.capacity
-    await repository.delete_unbooked_slots(conn, clinic_id=clinic, slot_ids=[s.id for s in dropped])
+        await repository.delete_unbooked_slots(conn, clinic_id=clinic, slot_ids=[slot.id])
+        room = await quotas.room_for_seats(uow, clinic_id=clinic, product_id=product, now=now)
     return dropped

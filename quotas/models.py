@@ -188,20 +188,44 @@ class InsufficientStock(Conflict):
         )
 
 
+@dataclass(frozen=True)
+class Cover:
+    """From `day` on: the seats of a clinic's coming slots for a vaccine (with those booked), and its doses of that
+    vaccine still usable on that day (quotas.repository.cover)."""
+
+    day: date
+    seats: int
+    booked: int
+    doses: int
+
+    @property
+    def spare(self) -> int:
+        """Doses left over once those seats are covered (negative: seats without a dose)."""
+        return self.doses - self.seats
+
+
+def tightest(covers: list[Cover]) -> Cover:
+    """The day whose seats the doses cover with the least to spare (the first such day)."""
+    return min(covers, key=lambda cover: (cover.spare, cover.day))
+
+
 class QuotaExceeded(Conflict):
     """More seats than the clinic holds doses for."""
 
     slug = "quota-exceeded"
     title = Text("Số chỗ vượt quá số liều cơ sở được phân bổ", "More seats than the clinic has doses for")
 
-    def __init__(self, *, doses: int, seats: int) -> None:
+    def __init__(self, *, doses: int, seats: int, from_day: date) -> None:
         super().__init__(
             Text(
-                f"Cơ sở có {doses} liều cho vắc xin này nhưng các khung giờ sắp tới cần {seats} chỗ.",
-                f"The clinic holds {doses} doses of this vaccine but its coming slots would need {seats} seats.",
+                f"Cơ sở có {doses} liều vắc xin này còn hạn dùng từ ngày {from_day:%d/%m/%Y}, nhưng các khung giờ từ "
+                f"ngày đó cần {seats} chỗ.",
+                f"The clinic holds {doses} doses of this vaccine usable on {from_day.isoformat()} or later, but its "
+                f"slots from that day would need {seats} seats.",
             ),
             doses=doses,
             seats=seats,
+            from_day=from_day.isoformat(),
         )
 
 

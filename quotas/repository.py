@@ -8,6 +8,7 @@ import asyncpg
 from quotas.models import (
     NO_GROUP_CODE,
     NO_GROUP_NAME,
+    Cover,
     ExpiringLotRow,
     Lot,
     LotTaken,
@@ -285,43 +286,48 @@ async def lock_quota(conn: Connection, *, clinic_id: UUID, product_id: UUID) -> 
     )
 
 
-async def clinic_doses(conn: Connection, *, clinic_id: UUID, product_id: UUID, on: date) -> int:
-    """Doses the clinic holds of a vaccine in lots still usable on `on` (an expired dose backs no seat)."""
-    doses = await conn.fetchval(
-        """
-        SELECT coalesce(sum(s.doses), 0) FROM clinic_stock s JOIN vaccine_lots l ON l.id = s.lot_id
-        WHERE s.clinic_id = $1 AND l.product_id = $2 AND l.expires_on >= $3
-        """,
-        clinic_id,
-        product_id,
-        on,
-    )
-    return int(doses)
+async def cover(conn: Connection, *, clinic_id: UUID, product_id: UUID, now: datetime, today: date) -> list[Cover]:
+    """How the clinic's doses of a vaccine cover its coming seats, day by day: for today and each local day of a
+    coming slot, the seats of the slots on that day or later (with those booked), against the doses of the lots still
+    usable on that day. A dose backs a seat only on a day before its lot expires, and a dose that lasts longer may
+    back an earlier seat, so the seats are covered when every such day has doses enough.
 
-
-async def committed_seats(conn: Connection, *, clinic_id: UUID, product_id: UUID, now: datetime) -> tuple[int, int]:
-    """(seats that may still take a dose, of which booked) in the clinic's slots for this vaccine not yet over.
-
-    An open slot commits its capacity, a closed one its bookings; doses already given in a slot are done with.
+    A slot commits its capacity while open, its bookings once closed; doses already given in a slot are done with;
+    a slot under way today counts as today's.
     """
-    row = await conn.fetchrow(
+    rows = await conn.fetch(
         """
-        SELECT coalesce(sum(CASE WHEN s.status = 'open' THEN s.capacity ELSE s.booked END - coalesce(g.given, 0)), 0)
-                   AS seats,
-               coalesce(sum(s.booked - coalesce(g.given, 0)), 0) AS booked
-        FROM slots s
-        JOIN services sv ON sv.id = s.service_id
-        LEFT JOIN (SELECT clinic_id, slot_id, count(*) AS given FROM bookings
-                   WHERE clinic_id = $1 AND status = 'completed' GROUP BY clinic_id, slot_id) g
-               ON g.clinic_id = s.clinic_id AND g.slot_id = s.id
-        WHERE s.clinic_id = $1 AND sv.product_id = $2 AND s.status IN ('open', 'closed') AND s.ends_at > $3
+        WITH committed AS (
+            SELECT greatest((s.starts_at AT TIME ZONE c.timezone)::date, $4::date) AS day,
+                   CASE WHEN s.status = 'open' THEN s.capacity ELSE s.booked END - coalesce(g.given, 0) AS seats,
+                   s.booked - coalesce(g.given, 0) AS booked
+            FROM slots s
+            JOIN clinics c ON c.id = s.clinic_id
+            JOIN services sv ON sv.id = s.service_id
+            LEFT JOIN (SELECT clinic_id, slot_id, count(*) AS given FROM bookings
+                       WHERE clinic_id = $1 AND status = 'completed' GROUP BY clinic_id, slot_id) g
+                   ON g.clinic_id = s.clinic_id AND g.slot_id = s.id
+            WHERE s.clinic_id = $1 AND sv.product_id = $2 AND s.status IN ('open', 'closed') AND s.ends_at > $3
+        ), usable AS (
+            SELECT l.expires_on, sum(st.doses) AS doses
+            FROM clinic_stock st JOIN vaccine_lots l ON l.id = st.lot_id
+            WHERE st.clinic_id = $1 AND l.product_id = $2 AND l.expires_on >= $4
+            GROUP BY l.expires_on
+        ), days AS (
+            SELECT $4::date AS day UNION SELECT day FROM committed
+        )
+        SELECT d.day,
+               (SELECT coalesce(sum(c.seats), 0) FROM committed c WHERE c.day >= d.day)::int AS seats,
+               (SELECT coalesce(sum(c.booked), 0) FROM committed c WHERE c.day >= d.day)::int AS booked,
+               (SELECT coalesce(sum(u.doses), 0) FROM usable u WHERE u.expires_on >= d.day)::int AS doses
+        FROM days d ORDER BY d.day
         """,
         clinic_id,
         product_id,
         now,
+        today,
     )
-    assert row is not None
-    return int(row["seats"]), int(row["booked"])
+    return [Cover(day=r["day"], seats=r["seats"], booked=r["booked"], doses=r["doses"]) for r in rows]
 
 
 # Reports. They read clinics, bookings and priority groups too: a report is one consistent read over several

@@ -15,6 +15,7 @@ from clinics.models import ClinicInactive, check_date_range
 from quotas import repository
 from quotas.models import (
     REPORT_MAX_DAYS,
+    Cover,
     DoseAlreadyRecorded,
     DosesBelowBooked,
     ExpiringLotRow,
@@ -30,6 +31,7 @@ from quotas.models import (
     StockLine,
     StockReportRow,
     VaccineProduct,
+    tightest,
     unknown_reference,
     uptake_period,
 )
@@ -191,17 +193,19 @@ async def _from_clinic(conn: Connection, clinic_id: UUID, lot: Lot, doses: int, 
     left = await repository.take_from_clinic(conn, clinic_id=clinic_id, lot_id=lot.id, doses=doses)
     if left is not None:
         raise InsufficientStock(available=left, requested=doses)
-    held = await repository.clinic_doses(conn, clinic_id=clinic_id, product_id=lot.product_id, on=_today(now))
-    committed, booked = await repository.committed_seats(conn, clinic_id=clinic_id, product_id=lot.product_id, now=now)
-    if committed > held:
-        if booked > held:
-            raise DosesBelowBooked(doses_after=held, booked=booked)
-        trimmed = await seats.trim_free(
-            conn, clinic_id=clinic_id, product_id=lot.product_id, seats=committed - held, now=now
-        )
-        if trimmed < committed - held:
-            # the rest are held back for priority groups: promised like booked ones until released
-            raise DosesBelowBooked(doses_after=held, booked=committed - trimmed)
+    covers = await _cover(conn, clinic_id, lot.product_id, now)
+    short = tightest(covers)
+    if short.spare >= 0:
+        return
+    booked = min(covers, key=lambda cover: (cover.doses - cover.booked, cover.day))
+    if booked.booked > booked.doses:
+        raise DosesBelowBooked(doses_after=booked.doses, booked=booked.booked)
+    await seats.trim_free(conn, clinic_id=clinic_id, product_id=lot.product_id, seats=-short.spare, now=now)
+    still = tightest(await _cover(conn, clinic_id, lot.product_id, now))
+    if still.spare < 0:
+        # the free seats left were on earlier days, or the rest are held back for priority groups (promised like
+        # booked ones until released)
+        raise DosesBelowBooked(doses_after=still.doses, booked=still.seats)
 
 
 _STORED = Stored(Movement)
@@ -313,20 +317,23 @@ async def hold_seats(uow: UnitOfWork, *, clinic_id: UUID, product_id: UUID) -> N
 
 
 async def check_seats(uow: UnitOfWork, *, clinic_id: UUID, product_id: UUID, now: datetime) -> None:
-    """After a change to a clinic's seats (under hold_seats): refuse it if seats now outnumber doses."""
+    """After a change to a clinic's seats (under hold_seats): refuse it if, on some day, the seats from that day on
+    outnumber the doses still usable that day."""
     async with uow.transaction() as conn:
-        held = await repository.clinic_doses(conn, clinic_id=clinic_id, product_id=product_id, on=_today(now))
-        committed, _ = await repository.committed_seats(conn, clinic_id=clinic_id, product_id=product_id, now=now)
-    if committed > held:
-        raise QuotaExceeded(doses=held, seats=committed)
+        short = tightest(await _cover(conn, clinic_id, product_id, now))
+    if short.spare < 0:
+        raise QuotaExceeded(doses=short.doses, seats=short.seats, from_day=short.day)
 
 
 async def room_for_seats(uow: UnitOfWork, *, clinic_id: UUID, product_id: UUID, now: datetime) -> int:
-    """How many more seats the clinic's doses allow (under hold_seats)."""
+    """How many more seats the clinic's doses allow on every coming day (under hold_seats): the least to spare of
+    any day; negative when some day's seats are short of doses already."""
     async with uow.transaction() as conn:
-        held = await repository.clinic_doses(conn, clinic_id=clinic_id, product_id=product_id, on=_today(now))
-        seats, _ = await repository.committed_seats(conn, clinic_id=clinic_id, product_id=product_id, now=now)
-    return held - seats
+        return tightest(await _cover(conn, clinic_id, product_id, now)).spare
+
+
+async def _cover(conn: Connection, clinic_id: UUID, product_id: UUID, now: datetime) -> list[Cover]:
+    return await repository.cover(conn, clinic_id=clinic_id, product_id=product_id, now=now, today=_today(now))
 
 
 async def clinic_stock(uow: UnitOfWork, principal: Principal, clinic_id: UUID) -> list[StockLine]:

@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -405,4 +406,63 @@ async def test_doses_go_only_to_a_working_clinic_and_only_of_a_usable_lot(
         assert (refused.status_code, refused.json()["type"]) == (409, f"/problems/{slug}"), (path, refused.text)
     held = await db.fetch("SELECT clinic_id, lot_id, doses FROM clinic_stock")
     assert [(h["clinic_id"], h["lot_id"], h["doses"]) for h in held] == [(working.id, fresh.id, 10)], "nothing moved"
+    await check_ledger(db, now=datetime.now(UTC))
+
+
+async def test_a_dose_backs_a_seat_only_on_a_day_before_its_lot_expires(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """Seven doses that expire in three days cover a slot in two days, not one in ten; doses that last longer cover
+    both; and when doses leave, the free seats of the days they no longer cover are the ones taken out."""
+    clinic, elsewhere = await make_clinic(uow), await make_clinic(uow)
+    service = await make_service(uow, kind=ServiceKind.VACCINATION)
+    assert service.product_id is not None
+    headers = await admin(client, uow)
+    slots = f"/api/v1/clinics/{clinic.id}/slots"
+    short_lived, lasting = (
+        await make_lot(uow, service.product_id, expires_in_days=3),
+        await make_lot(uow, service.product_id, expires_in_days=60),
+    )
+    for lot, doses in ((short_lived, 7), (lasting, 5)):
+        await quotas.receive(uow, SYSTEM, Receipt(lot_id=lot.id, doses=doses))
+    given = await post(client, "stock/allocations", headers, lot_id=short_lived.id, clinic_id=clinic.id, doses=7)
+    assert given.status_code == 201, given.text
+
+    def slot(days: int, capacity: int) -> dict[str, Any]:
+        start = soon(24 * days)
+        end = start + timedelta(minutes=30)
+        return {
+            "service_id": str(service.id),
+            "starts_at": start.isoformat(),
+            "ends_at": end.isoformat(),
+            "capacity": capacity,
+        }
+
+    late = await client.post(slots, json=slot(10, 7), headers=headers)
+    assert (late.status_code, late.json()["type"]) == (409, "/problems/quota-exceeded"), late.text
+    local_day = soon(24 * 10).astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).date().isoformat()
+    assert (late.json()["doses"], late.json()["seats"], late.json()["from_day"]) == (0, 7, local_day)
+    soon_slot = await client.post(slots, json=slot(2, 7), headers=headers)
+    assert soon_slot.status_code == 201, soon_slot.text
+
+    given = await post(client, "stock/allocations", headers, lot_id=lasting.id, clinic_id=clinic.id, doses=5)
+    assert given.status_code == 201, given.text
+    later = await client.post(slots, json=slot(10, 5), headers=headers)
+    assert later.status_code == 201, later.text
+    one_more = await client.post(slots, json=slot(12, 1), headers=headers)
+    assert one_more.status_code == 409, one_more.text
+    assert one_more.json()["seats"] - one_more.json()["doses"] == 1, "one seat more than the doses cover"
+
+    moved = await post(
+        client,
+        "stock/transfers",
+        headers,
+        lot_id=lasting.id,
+        from_clinic_id=clinic.id,
+        to_clinic_id=elsewhere.id,
+        doses=3,
+    )
+    assert moved.status_code == 201, moved.text
+    capacities = await db.fetch("SELECT capacity FROM slots WHERE clinic_id = $1 ORDER BY starts_at", clinic.id)
+    assert [c["capacity"] for c in capacities] == [7, 2], "the later slot gives up the seats no dose covers now"
     await check_ledger(db, now=datetime.now(UTC))
