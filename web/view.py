@@ -26,7 +26,7 @@ from clinics import service as clinics
 from clinics.models import Clinic
 from vaxbook.auth import service as auth
 from vaxbook.auth.models import Principal, Role
-from vaxbook.auth.security import PUBLIC, decode
+from vaxbook.auth.security import PUBLIC, decode, token_generation
 from vaxbook.db import UnitOfWork
 from vaxbook.errors import DomainError, Forbidden, NotFound
 from vaxbook.i18n import Language, negotiate
@@ -85,7 +85,7 @@ def page(request: AnyRequest, name: str, *, back: str | None = None, **context: 
 class _Claims(NamedTuple):
     id: UUID
     role: Role
-    issued_at: datetime
+    generation: int  # a staff token's (vaxbook.auth.security.token_generation)
 
 
 def _claims(request: AnyRequest) -> _Claims | None:
@@ -96,7 +96,7 @@ def _claims(request: AnyRequest) -> _Claims | None:
         return None
     try:
         claims = decode(request.app.state.jwt_auth, token)
-        return _Claims(UUID(claims.sub), Role(str(claims.extras.get("role"))), claims.iat)
+        return _Claims(UUID(claims.sub), Role(str(claims.extras.get("role"))), token_generation(claims))
     except (NotAuthorizedException, ValueError):
         return None
 
@@ -112,7 +112,7 @@ async def staff_of(request: AnyRequest, uow: UnitOfWork) -> Principal | None:
     claims = _claims(request)
     if claims is None or claims[1] not in STAFF_ROLES:
         return None
-    principal = await auth.staff_principal(uow, staff_id=claims.id, issued_at=claims.issued_at)
+    principal = await auth.staff_principal(uow, staff_id=claims.id, generation=claims.generation)
     if principal is None or principal.role is not claims[1]:
         return None
     # the page's rule in the policy table says which staff roles may open it (the door: clinic staff and the

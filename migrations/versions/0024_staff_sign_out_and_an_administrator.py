@@ -1,8 +1,11 @@
 """Staff accounts: tokens end when the password is set again or the account is switched off, and the department keeps
 an active administrator.
 
-- `signed_out_before`: tokens of the account issued before this second are refused (`vaxbook set-password`, and a
-  deactivation, so that switching an account on again does not bring its old tokens back). NULL: none refused.
+- `token_generation`: a staff token names the generation of its account's tokens it was issued in, and is refused
+  once the account's is past it. A password set again (`vaxbook set-password`) and a deactivation start a new one
+  (switching an account on again does not bring its old tokens back). A count, not a time: a token issued in the
+  same second as the change, or by a sign-in that checked the old password while the new one was being set, is
+  refused just the same.
 - `keep_an_administrator`: switching off an active health administrator's account is refused when no other active one
   would be left. Two administrators switching each other off at the same moment each see the other still active; the
   transaction-scoped advisory lock makes the second wait for the first to commit, and its check, a statement of its
@@ -23,7 +26,7 @@ depends_on = None
 
 def upgrade() -> None:
     execute_script(r"""
-    ALTER TABLE staff_accounts ADD COLUMN signed_out_before timestamptz;
+    ALTER TABLE staff_accounts ADD COLUMN token_generation integer NOT NULL DEFAULT 0;
 
     CREATE FUNCTION keep_an_administrator() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
@@ -50,5 +53,5 @@ def downgrade() -> None:
     execute_script("""
     DROP TRIGGER staff_accounts_keep_an_administrator ON staff_accounts;
     DROP FUNCTION keep_an_administrator();
-    ALTER TABLE staff_accounts DROP COLUMN signed_out_before;
+    ALTER TABLE staff_accounts DROP COLUMN token_generation;
     """)

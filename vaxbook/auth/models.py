@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
@@ -36,6 +35,7 @@ class Principal:
     id: UUID
     role: Role
     clinic_ids: frozenset[UUID] = field(default_factory=frozenset)
+    token_generation: int = 0  # a staff account's, as its tokens carry it (vaxbook.auth.models.StaffAccount)
 
     @property
     def is_staff(self) -> bool:
@@ -68,11 +68,12 @@ class StaffAccount:
     role: Role
     active: bool
     clinic_ids: frozenset[UUID]
-    signed_out_before: datetime | None = None
-    """Tokens issued before this second are refused (a password set again, the account switched off)."""
+    token_generation: int = 0
+    """The generation of the account's tokens still accepted: a password set again or the account switched off
+    starts a new one."""
 
-    def accepts_token_issued_at(self, issued_at: datetime) -> bool:
-        return self.active and (self.signed_out_before is None or issued_at >= self.signed_out_before)
+    def accepts_token_of(self, generation: int) -> bool:
+        return self.active and generation == self.token_generation
 
 
 def otp_digest(key: str, phone: str, code: str) -> bytes:

@@ -12,7 +12,7 @@ from vaxbook.auth.models import LastAdministrator, Role, StaffAccount, UsernameT
 from vaxbook.db import Connection
 
 _STAFF = """
-    SELECT s.id, s.username, s.display_name, s.role, s.active, s.signed_out_before,
+    SELECT s.id, s.username, s.display_name, s.role, s.active, s.token_generation,
            coalesce(array_agg(sc.clinic_id) FILTER (WHERE sc.clinic_id IS NOT NULL), '{}') AS clinic_ids
     FROM staff_accounts s LEFT JOIN staff_clinics sc ON sc.staff_id = s.id
 """
@@ -26,7 +26,7 @@ def _staff(row: asyncpg.Record) -> StaffAccount:
         role=Role(row["role"]),
         active=row["active"],
         clinic_ids=frozenset(row["clinic_ids"]),
-        signed_out_before=row["signed_out_before"],
+        token_generation=row["token_generation"],
     )
 
 
@@ -152,10 +152,12 @@ async def list_staff(conn: Connection, *, after_username: str | None, limit: int
     return [_staff(r) for r in rows]
 
 
-async def staff_credentials(conn: Connection, *, username: str) -> tuple[UUID, str] | None:
-    """(id, password hash) of an active account."""
-    row = await conn.fetchrow("SELECT id, password_hash FROM staff_accounts WHERE username = $1 AND active", username)
-    return None if row is None else (row["id"], row["password_hash"])
+async def staff_credentials(conn: Connection, *, username: str) -> tuple[UUID, str, int] | None:
+    """(id, password hash, token generation) of an active account."""
+    row = await conn.fetchrow(
+        "SELECT id, password_hash, token_generation FROM staff_accounts WHERE username = $1 AND active", username
+    )
+    return None if row is None else (row["id"], row["password_hash"], row["token_generation"])
 
 
 async def insert_staff(
@@ -192,8 +194,7 @@ async def update_staff(conn: Connection, *, staff_id: UUID, display_name: str | 
             """
             UPDATE staff_accounts
             SET display_name = coalesce($2, display_name), active = coalesce($3, active), updated_at = now(),
-                signed_out_before = CASE WHEN active AND $3 IS FALSE THEN date_trunc('second', now())
-                                         ELSE signed_out_before END
+                token_generation = token_generation + CASE WHEN active AND $3 IS FALSE THEN 1 ELSE 0 END
             WHERE id = $1
             """,
             staff_id,
@@ -219,21 +220,30 @@ async def set_staff_clinics(conn: Connection, *, staff_id: UUID, clinic_ids: lis
         raise unknown_clinic() from None
 
 
-async def set_password(conn: Connection, *, staff_id: UUID, password_hash: str, sign_out: bool) -> bool:
-    """`sign_out`: the account's tokens issued before this second end (a password set again because it got out);
-    not when the same password is only hashed again with today's parameters."""
+async def set_password(conn: Connection, *, staff_id: UUID, password_hash: str) -> bool:
+    """A new password, and a new generation of the account's tokens: every token it had ends (a password is set again
+    because it got out)."""
     result = await conn.execute(
         """
         UPDATE staff_accounts
-        SET password_hash = $2, updated_at = now(),
-            signed_out_before = CASE WHEN $3 THEN date_trunc('second', now()) ELSE signed_out_before END
+        SET password_hash = $2, token_generation = token_generation + 1, updated_at = now()
         WHERE id = $1
         """,
         staff_id,
         password_hash,
-        sign_out,
     )
     return result != "UPDATE 0"
+
+
+async def rehash_password(conn: Connection, *, staff_id: UUID, verified: str, rehashed: str) -> None:
+    """The same password hashed again with today's parameters, unless the hash checked is no longer the account's
+    (a new password set meanwhile stays)."""
+    await conn.execute(
+        "UPDATE staff_accounts SET password_hash = $3, updated_at = now() WHERE id = $1 AND password_hash = $2",
+        staff_id,
+        verified,
+        rehashed,
+    )
 
 
 async def drop_spent_codes(conn: Connection, *, before: datetime) -> int:

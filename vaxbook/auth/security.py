@@ -51,7 +51,9 @@ class TokenIssuer:
             identifier=str(principal.id),
             token_expiration=ttl,
             token_issuer=ISSUER,
-            token_extras={"role": principal.role.value},
+            # a staff token names its account's token generation (vaxbook.auth.models.StaffAccount)
+            token_extras={"role": principal.role.value}
+            | ({"gen": principal.token_generation} if principal.is_staff else {}),
         )
         return IssuedToken(token=token, expires_in=int(ttl.total_seconds()))
 
@@ -67,9 +69,15 @@ async def _principal_from_token(token: Token, connection: ASGIConnection[Any, An
     # Staff scope is read fresh, so a deactivated account, a password set again or a changed clinic takes effect at
     # once.
     principal = await service.staff_principal(
-        UnitOfWork(connection.app.state.pool), staff_id=subject, issued_at=token.iat
+        UnitOfWork(connection.app.state.pool), staff_id=subject, generation=token_generation(token)
     )
     return principal if principal is not None and principal.role is role else None
+
+
+def token_generation(token: Token) -> int:
+    """The token generation a staff token names (none: the first; anything but a whole number: none of them)."""
+    generation = token.extras.get("gen", 0)
+    return generation if isinstance(generation, int) and not isinstance(generation, bool) else -1
 
 
 class _Verified:

@@ -201,14 +201,16 @@ async def staff_login(uow: UnitOfWork, policy: LoginPolicy, *, username: str, pa
         if credentials is None:
             await _verify(_DUMMY_HASH, password)
         raise InvalidCredentials()
-    staff_id, password_hash = credentials
+    staff_id, password_hash, generation = credentials
     new_hash = await hash_password(password) if _hasher.check_needs_rehash(password_hash) else None
     async with uow.transaction() as conn:
         await throttle.give_back(conn, limits)
         if new_hash:
-            await repository.set_password(conn, staff_id=staff_id, password_hash=new_hash, sign_out=False)
+            await repository.rehash_password(conn, staff_id=staff_id, verified=password_hash, rehashed=new_hash)
         account = await repository.get_staff(conn, staff_id=staff_id)
-    if account is None or not account.active:
+    # the token carries the generation the password was checked in: a password set again while it was being checked
+    # (or since) has ended it already
+    if account is None or not account.accepts_token_of(generation):
         raise InvalidCredentials()
     return principal_of(account)
 
@@ -228,15 +230,17 @@ async def _verify(password_hash: str, password: str) -> bool:
 
 
 def principal_of(account: StaffAccount) -> Principal:
-    return Principal(id=account.id, role=account.role, clinic_ids=account.clinic_ids)
+    return Principal(
+        id=account.id, role=account.role, clinic_ids=account.clinic_ids, token_generation=account.token_generation
+    )
 
 
-async def staff_principal(uow: UnitOfWork, *, staff_id: UUID, issued_at: datetime) -> Principal | None:
-    """The current role and clinic scope of an active staff account, for a token issued at `issued_at` (read on every
+async def staff_principal(uow: UnitOfWork, *, staff_id: UUID, generation: int) -> Principal | None:
+    """The current role and clinic scope of an active staff account, for a token of `generation` (read on every
     staff request): None when the account is switched off or its tokens were ended since."""
     async with uow.transaction(readonly=True) as conn:
         account = await repository.get_staff(conn, staff_id=staff_id)
-    return principal_of(account) if account is not None and account.accepts_token_issued_at(issued_at) else None
+    return principal_of(account) if account is not None and account.accepts_token_of(generation) else None
 
 
 def _check_scope(role: Role, clinic_ids: list[UUID]) -> None:
@@ -327,7 +331,7 @@ async def set_password(uow: UnitOfWork, actor: Actor, *, username: str, password
         if credentials is None:
             raise StaffNotFound()
         staff_id = credentials[0]
-        await repository.set_password(conn, staff_id=staff_id, password_hash=password_hash, sign_out=True)
+        await repository.set_password(conn, staff_id=staff_id, password_hash=password_hash)
         await audit.record(conn, actor=actor, action="staff.set_password", object_type="staff", object_id=staff_id)
 
 

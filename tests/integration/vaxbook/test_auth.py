@@ -309,9 +309,8 @@ async def test_a_deactivated_or_rescoped_staff_token_changes_at_once(
     relogin = await client.post("/api/v1/auth/staff/login", json={"username": username, "password": STAFF_PASSWORD})
     assert relogin.status_code == 401
     # switched on again, the account signs in afresh: the tokens it had before stay ended
-    earlier = issued_earlier(staff)
     await client.patch(f"/api/v1/staff/{me['id']}", json={"active": True}, headers=admin)
-    assert (await client.get("/api/v1/auth/me", headers=earlier)).status_code == 401
+    assert (await client.get("/api/v1/auth/me", headers=staff)).status_code == 401
     relogin = await client.post("/api/v1/auth/staff/login", json={"username": username, "password": STAFF_PASSWORD})
     fresh = {"Authorization": f"Bearer {relogin.json()['access_token']}"}
     assert (await client.get("/api/v1/auth/me", headers=fresh)).status_code == 200
@@ -324,20 +323,13 @@ async def test_a_deactivated_or_rescoped_staff_token_changes_at_once(
     assert renamed.status_code == 200, "their own name they may change"
 
 
-def issued_earlier(headers: dict[str, str], seconds: int = 10) -> dict[str, str]:
-    """The same token as if issued `seconds` earlier (tokens carry their time in whole seconds: a change made in the
-    same second as a sign-in would not tell one side from the other)."""
-    claims = jwt.decode(headers["Authorization"].split()[1], JWT_SECRET, algorithms=["HS256"])
-    return {"Authorization": f"Bearer {jwt.encode(claims | {'iat': claims['iat'] - seconds}, JWT_SECRET)}"}
-
-
 async def test_a_password_set_again_ends_the_account_s_tokens_on_the_api_and_the_pages(
     client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
     clinic = await make_clinic(uow)
     username = await make_staff(uow, Role.CLINIC_STAFF, [clinic.id])
     login = await client.post("/api/v1/auth/staff/login", json={"username": username, "password": STAFF_PASSWORD})
-    before = issued_earlier({"Authorization": f"Bearer {login.json()['access_token']}"})
+    before = bearer(login)  # issued this very second, as the change below is
     cookie = {"Cookie": f"{SESSION_COOKIE}={before['Authorization'].split()[1]}"}
     door_page = f"/door/{clinic.id}"
     assert (await client.get("/api/v1/auth/me", headers=before)).status_code == 200
@@ -361,6 +353,31 @@ async def test_a_password_set_again_ends_the_account_s_tokens_on_the_api_and_the
         "/api/v1/auth/staff/login", json={"username": username, "password": "a new long enough password"}
     )
     assert (await client.get("/api/v1/auth/me", headers=bearer(new))).status_code == 200
+
+
+async def test_a_sign_in_that_checked_the_old_password_while_a_new_one_was_set_gets_no_token(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The password is checked between two transactions (slowly, on purpose): a new password set in between ends the
+    sign-in, and the old password's hash, due to be hashed again, does not overwrite the new one."""
+    clinic = await make_clinic(uow)
+    username = await make_staff(uow, Role.CLINIC_STAFF, [clinic.id])
+    weaker = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(STAFF_PASSWORD)
+    await db.execute("UPDATE staff_accounts SET password_hash = $1 WHERE username = $2", weaker, username)
+    checked = auth._verify
+
+    async def checked_while_the_password_is_set(password_hash: str, password: str) -> bool:
+        await auth.set_password(uow, SYSTEM, username=username, password="the new long enough password")
+        return await checked(password_hash, password)
+
+    monkeypatch.setattr(auth, "_verify", checked_while_the_password_is_set)
+    late = await client.post("/api/v1/auth/staff/login", json={"username": username, "password": STAFF_PASSWORD})
+    assert late.status_code == 401, late.text
+    monkeypatch.setattr(auth, "_verify", checked)
+    new = await client.post(
+        "/api/v1/auth/staff/login", json={"username": username, "password": "the new long enough password"}
+    )
+    assert (await client.get("/api/v1/auth/me", headers=bearer(new))).status_code == 200, "the new password stands"
 
 
 def bearer(login: httpx.Response) -> dict[str, str]:
@@ -435,7 +452,7 @@ async def test_the_last_administrator_stays_whoever_asks(
     with pytest.raises(LastAdministrator) as refused:
         await auth.update_staff(uow, SYSTEM, staff_id=only, display_name=None, active=False, clinic_ids=None)
     assert [(e.field, e.code) for e in refused.value.field_errors] == [("active", "last_administrator")]
-    assert await db.fetchval("SELECT active AND signed_out_before IS NULL FROM staff_accounts WHERE id = $1", only)
+    assert await db.fetchval("SELECT active AND token_generation = 0 FROM staff_accounts WHERE id = $1", only)
 
 
 async def test_health_admins_manage_staff_accounts(
