@@ -17,6 +17,7 @@ import io
 import json
 import unicodedata
 import zipfile
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -170,9 +171,10 @@ Numbered = list[tuple[int, list[Any]]]
 """A file's rows that are not blank, each with its number as the spreadsheet shows it (the first row is 1)."""
 
 
-def _table(content: bytes) -> Numbered:
+def _table(content: bytes, columns: int) -> Numbered:
     """The file's rows: XLSX (the first sheet) or CSV in UTF-8 (a byte-order mark or not; cells separated by commas,
-    or by semicolons as Excel saves a CSV where the decimal mark is a comma)."""
+    or by semicolons as Excel saves a CSV where the decimal mark is a comma). An XLSX is read `columns` wide (a sheet
+    with one cell far to the right would have every row read out to it)."""
     if content.startswith(b"PK"):
         try:
             with zipfile.ZipFile(io.BytesIO(content)) as parts:
@@ -186,7 +188,7 @@ def _table(content: bytes) -> Numbered:
             # the size a sheet declares is wrong in files some programs write: read the rows it holds
             sheet.reset_dimensions()
             # read-only sheets read their cells as they go: a broken cell (a number past what Python reads) fails here
-            return _numbered(sheet.iter_rows(values_only=True))
+            return _numbered(sheet.iter_rows(values_only=True, max_col=columns))
         except DomainError:
             raise
         except Exception:  # openpyxl raises many kinds for a broken file
@@ -250,14 +252,15 @@ async def run(
     if len(content) > MOST_BYTES:
         raise _file_error(Text("Tệp lớn hơn 2 MB", "The file is larger than 2 MB"))
     report = Report(kind=name, filename=filename[:200])
-    table = await asyncio.to_thread(_table, content)
+    # twice the template's width: room for its columns in any order beside as many the template does not have
+    table = await asyncio.to_thread(_table, content, 2 * len(kind.columns))
     if not table:
         raise _file_error(Text("Tệp trống", "The file is empty"))
     header_row, header_cells = table[0]
     header = [str(c or "").strip() for c in header_cells]
     missing = [c for c in kind.columns[: kind.required] if c not in header]
     unknown = [c for c in header if c and c not in kind.columns]
-    twice = sorted({c for c in header if c and header.count(c) > 1})
+    twice = sorted(c for c, n in Counter(header).items() if c and n > 1)
     for column in missing:
         report.errors.append(RowError(header_row, column, Text("Thiếu cột này", "This column is missing")))
     for column in unknown:
@@ -277,9 +280,7 @@ async def run(
         (number, {h: _cell(v, h) for h, v in zip(header, [*cells, *[None] * len(header)], strict=False) if h})
         for number, cells in rows
     ]
-    for number, cells in rows:
-        if any(_cell(c) is not None for c in cells[len(header) :]):
-            report.errors.append(RowError(number, "-", _MORE_CELLS))
+    overflowing = {number for number, cells in rows if any(_cell(c) is not None for c in cells[len(header) :])}
     digest = _digest([values for _, values in read])
     try:
         async with uow.transaction() as conn:
@@ -294,6 +295,8 @@ async def run(
             step = _steps(uow, actor, name)
             for number, values in read:
                 await _one_row(conn, report, number, step, {k: v for k, v in values.items() if v is not None})
+                if number in overflowing:
+                    report.errors.append(RowError(number, "-", _MORE_CELLS))
             if dry_run or report.errors:
                 raise _RollBack()
     except _RollBack:

@@ -13,6 +13,7 @@ import asyncpg
 import httpx
 import openpyxl
 
+from interop import imports
 from tests.factories import make_clinic, make_product, make_service, staff_headers
 from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
@@ -307,3 +308,20 @@ async def test_the_same_receipts_spelled_otherwise_are_one_import_and_a_dry_run_
     seconds = csv_bytes(RECEIPT_COLUMNS, [["comirnaty", "DG-2", "1830297600", "5", ""]])
     dry = (await post(client, admin, "stock-receipts", "r.csv", seconds, dry_run=True)).json()
     assert [(e["row"], e["column"]) for e in dry["errors"]] == [(2, "expires_on")], "a number is no date"
+
+
+async def test_a_cell_far_to_the_right_does_not_make_every_row_as_wide(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """A sheet read row by row pads each row out to its last cell: one cell in column XFD would make every row
+    16,384 cells. The sheet is read as wide as the template's columns allow, and its rows still import."""
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    await make_product(uow, code="rotateq")
+    rows = [["rotateq", f"RT-{n}", "2027-06-30", 10, None] for n in range(1, 3)]
+    made = xlsx([RECEIPT_COLUMNS, *rows])
+    far = b'<c r="XFD3" t="inlineStr"><is><t>x</t></is></c></row></sheetData>'
+    wide = rewritten(made, b"</row></sheetData>", far)
+    assert far in zipfile.ZipFile(io.BytesIO(wide)).read("xl/worksheets/sheet1.xml")
+    assert max(len(cells) for _, cells in imports._table(wide, 10)) <= 10, "no row read out to column XFD"
+    done = await post(client, admin, "stock-receipts", "r.xlsx", wide, dry_run=False)
+    assert (done.status_code, done.json()["rows"], done.json()["imported"]) == (200, 2, True), done.text
