@@ -888,11 +888,12 @@ class OpenDataController(Controller):
         format: FromQuery[Literal["json", "csv", "xlsx"]] = "json",
     ) -> Response[Any]:
         """Per district and ISO week of the slots' start (Cần Thơ time; local days, at most 366, by default the last
-        8 weeks up to today; whole weeks only: the answer's date_from and date_to are the Monday and the Sunday the
-        days asked for fall in): seats offered, bookings due, attended, no-shows, doses by priority group (by the
-        group's code; "" for none), the on-time rate and the average of citizens' ratings. Any count from 1 to
-        VAXBOOK_OPEN_DATA_MIN_COUNT - 1 is held back (null), and so is any count or rate it could be worked out
-        from. Anonymous; under the licence the answer carries (VAXBOOK_OPEN_DATA_LICENCE). JSON, CSV or XLSX."""
+        8 weeks up to today; whole weeks that have ended only: the answer's date_from and date_to are the Monday and
+        the Sunday the days asked for fall in, or the last Sunday before today): seats offered, bookings due,
+        attended, no-shows, doses by priority group (by the group's code; "" for none), the on-time rate and the
+        average of citizens' ratings. Any count from 1 to VAXBOOK_OPEN_DATA_MIN_COUNT - 1 is held back (null), and
+        so is any count or rate it could be worked out from. Anonymous; under the licence the answer carries
+        (VAXBOOK_OPEN_DATA_LICENCE). JSON, CSV or XLSX."""
         first, last = _period(date_from, date_to)
         first, last, rows = await open_data.weekly(
             uow,
@@ -900,6 +901,7 @@ class OpenDataController(Controller):
             date_to=last,
             threshold=settings.open_data_min_count,
             on_time_minutes=settings.on_time_minutes,
+            now=_now(),
         )
         if format == "json":
             return Response(

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from booking import repository
 from booking.models import published
 from clinics.models import check_date_range
+from vaxbook.clock import department_day
 from vaxbook.db import UnitOfWork
 from vaxbook.settings import DEFAULT_TIMEZONE
 
@@ -22,14 +23,19 @@ class Weeks(NamedTuple):
     rows: list[dict[str, Any]]
 
 
-async def weekly(uow: UnitOfWork, *, date_from: date, date_to: date, threshold: int, on_time_minutes: int) -> Weeks:
+async def weekly(
+    uow: UnitOfWork, *, date_from: date, date_to: date, threshold: int, on_time_minutes: int, now: datetime
+) -> Weeks:
     """Each district's weeks (ISO, Cần Thơ time, by the slots' start) that the two local days fall in, as published:
-    whole weeks only, from the Monday of the first day to the Sunday of the last. A part of a week would be counted
-    under the week's start too, and two downloads a day apart would give away, by subtraction, one day's count that
-    the threshold holds back."""
+    whole weeks that have ended only, from the Monday of the first day to the Sunday of the last (or the last Sunday
+    before today). A part of a week, or a week still under way, would let two downloads be subtracted to give away
+    a part's count that the threshold holds back."""
     check_date_range(date_from, date_to, max_days=OPEN_DATA_MOST_DAYS)
+    today = department_day(now)
     date_from -= timedelta(days=date_from.weekday())
-    date_to += timedelta(days=6 - date_to.weekday())
+    date_to = min(date_to + timedelta(days=6 - date_to.weekday()), today - timedelta(days=today.weekday() + 1))
+    if date_to < date_from:
+        return Weeks(date_from, date_to, [])
     zone = ZoneInfo(DEFAULT_TIMEZONE)
     async with uow.transaction(readonly=True) as conn:
         weeks = await repository.district_weeks(
