@@ -164,7 +164,7 @@ async def _move(
 async def _to_clinic(conn: Connection, lot: Lot, clinic_id: UUID, now: datetime) -> None:
     """Doses go to a clinic only while it works and only of a lot still usable: an expired dose at a clinic backs no
     seat and can only be wasted."""
-    if lot.expires_on < _today(now):
+    if not lot.usable_on(_today(now)):
         raise LotExpired()
     if await repository.clinic_takes_doses(conn, clinic_id=clinic_id) is False:
         raise ClinicInactive()

@@ -209,8 +209,8 @@ LATEST_DATE = date(2100, 12, 31)
 
 
 def _written_out(value: Any) -> Any:
-    """A date or an instant is written out (ISO 8601), never a number: pydantic would read 1830297600 or "2027" as
-    seconds since 1970, and an officer's year or Excel's day count would become a date nobody meant."""
+    """A date is written out (ISO 8601), never a number: pydantic would read 1830297600 or "2027" as seconds since
+    1970, and an officer's year or Excel's day count would become a date nobody meant."""
     if (isinstance(value, int | float) and not isinstance(value, bool)) or (
         isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit()
     ):

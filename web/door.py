@@ -183,7 +183,7 @@ def _dose_said(given: Vaccination, language: Language) -> str:
 
 async def _whose(uow: UoW, staff: Principal, clinic_id: UUID, booking_id: UUID) -> str:
     """Whose booking a step was for, named with its outcome: the nurse has a queue, and must see whose it was."""
-    return (await checkin.checked_in_here(uow, staff, clinic_id=clinic_id, booking_id=booking_id)).person.full_name
+    return await checkin.whose(uow, staff, clinic_id=clinic_id, booking_id=booking_id)
 
 
 def _answer(done: CheckIn, language: Language) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """What a form just did, said on the page it leads to. The form's redirect names it (`?done=cancelled&of=<id>`); the
 page says it in the visitor's words from what it reads itself (the booking's code, the person's name), and only of
-what is the visitor's own and as it stands (a cancelled booking is said cancelled only while it is), so an address
-typed by hand says nothing untrue. A reload says it again and does nothing twice."""
+what is the visitor's own and as it stands (a cancelled booking is said cancelled only while it is): an address typed
+by hand can at most repeat a confirmation of the visitor's own ("your profile is saved"), never claim anything of
+someone else's. A reload says it again and does nothing twice."""
 
 from __future__ import annotations
 

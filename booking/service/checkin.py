@@ -104,6 +104,19 @@ async def checked_in_here(uow: UnitOfWork, principal: Principal, *, clinic_id: U
     return await _what_the_door_needs(uow, booking, person)
 
 
+async def whose(uow: UnitOfWork, principal: Principal, *, clinic_id: UUID, booking_id: UUID) -> str:
+    """The name of the person a booking at this clinic is for: what the door says beside a step the nurse just took
+    on it (the step is on record; this reads nothing more of theirs). BookingNotFound for anything else."""
+    principal.require_clinic(clinic_id)
+    async with uow.reads() as conn:
+        booking = await repository.get_booking(conn, booking_id=booking_id)
+        if booking is None or booking.clinic_id != clinic_id:
+            raise BookingNotFound()
+        person = await repository.get_person(conn, person_id=booking.person_id)
+    assert person is not None
+    return person.full_name
+
+
 async def _what_the_door_needs(uow: UnitOfWork, booking: Booking, person: Person) -> CheckedIn:
     rules = await rules_of(uow, booking.service_id)
     vaccine = await quotas.get_product(uow, rules.product_id) if rules.product_id else None

@@ -220,8 +220,12 @@ async def test_after_the_scan_the_nurse_sees_the_evidence_gives_the_dose_from_a_
     assert 'data-answer="refused"' in vague.text
     assert f'action="{steps}/reaction"' in vague.text, "the form stays for another try"
     reaction = {"severity": "severe", "outcome": "hospitalised", "serious": "yes", "description": "Khó thở, mẩn đỏ"}
+    reads = "SELECT count(*) FROM audit_log WHERE action = 'booking.read_at_the_door' AND object_id = $1"
+    read_before = await db.fetchval(reads, first["id"])
+    assert read_before >= 1, "the scan after the dose was a reading at the door"
     reported = await send(f"{steps}/reaction", **reaction, once=once_of(given))
     assert WORDS["reaction_recorded"].vi in reported.text
+    assert await db.fetchval(reads, first["id"]) == read_before, "naming the person records no scan that never was"
     assert '<p class="answer-name">Phạm Thị Lan</p>' in reported.text
     pressed_again = await send(f"{steps}/reaction", **reaction, once=once_of(given))  # the same form, a second tap
     assert WORDS["reaction_recorded"].vi in pressed_again.text

@@ -543,6 +543,8 @@ async def test_leaving_the_standby_list_and_turning_an_offer_down_are_said_where
     )
     # an address typed by hand says nothing that did not happen
     assert said_done(await client.get(f"/me?done=cancelled&of={uuid4()}")) is None
+    theirs = taken.json()["id"]  # another citizen's booking, really cancelled: nothing said of it here
+    assert said_done(await client.get(f"/me?done=cancelled&of={theirs}")) is None
     assert said_done(await client.get("/me?done=nonsense")) is None
 
 
