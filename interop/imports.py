@@ -282,14 +282,21 @@ async def run(
     ]
     overflowing = {number for number, cells in rows if any(_cell(c) is not None for c in cells[len(header) :])}
     digest = _digest([values for _, values in read])
+    earlier = _earlier_digests(header, [cells for _, cells in rows], [values for _, values in read])
     try:
         async with uow.transaction() as conn:
-            if dry_run:
-                report.already_imported = await repository.was_imported(conn, kind=name, sha256=digest)
-            elif not await repository.claim_import(
-                conn, kind=name, sha256=digest, filename=report.filename, rows=report.rows, staff_id=actor.id, now=now
-            ):
-                report.already_imported = True
+            report.already_imported = await repository.was_imported(conn, kind=name, sha256s=[digest, *earlier])
+            if not (dry_run or report.already_imported):
+                claimed = await repository.claim_import(
+                    conn,
+                    kind=name,
+                    sha256=digest,
+                    filename=report.filename,
+                    rows=report.rows,
+                    staff_id=actor.id,
+                    now=now,
+                )
+                report.already_imported = not claimed
             if report.already_imported:
                 raise _RollBack()
             step = _steps(uow, actor, name)
@@ -315,13 +322,18 @@ def _digest(read: list[dict[str, Any]]) -> str:
     """What a file says, whatever its form: its rows as read, in order. The same rows saved again (another line
     ending, a byte-order mark, XLSX for CSV, columns in another order, text composed otherwise, a code in other
     letters, a date with a midnight) are the same import, not more doses."""
-    said = json.dumps(
-        [{k: _as_said(k, v) for k, v in values.items()} for values in read],
-        sort_keys=True,
-        ensure_ascii=False,
-        default=str,
-    )
-    return hashlib.sha256(said.encode()).hexdigest()
+    return _sha256([{k: _as_said(k, v) for k, v in values.items()} for values in read])
+
+
+def _earlier_digests(header: list[str], rows: list[list[Any]], read: list[dict[str, Any]]) -> list[str]:
+    """What vaxbook before 2026-11-30 recorded for the same rows (not yet made alike, a CSV's row as long as it was,
+    an XLSX's as wide as its header): a file imported then is still imported once."""
+    as_read = [{h: _cell(v, h) for h, v in zip(header, cells, strict=False) if h} for cells in rows]
+    return [_sha256(as_read), _sha256(read)]
+
+
+def _sha256(read: list[dict[str, Any]]) -> str:
+    return hashlib.sha256(json.dumps(read, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
 
 
 def _as_said(column: str, value: Any) -> Any:

@@ -27,6 +27,7 @@ async def claim_import(
     return bool(done)
 
 
-async def was_imported(conn: Connection, *, kind: str, sha256: str) -> bool:
-    """Whether the same rows were imported before (what a dry run says of a file)."""
-    return bool(await conn.fetchval("SELECT true FROM imports WHERE kind = $1 AND sha256 = $2", kind, sha256))
+async def was_imported(conn: Connection, *, kind: str, sha256s: list[str]) -> bool:
+    """Whether the same rows were imported before, under any of the fingerprints they were ever recorded by."""
+    found = await conn.fetchval("SELECT true FROM imports WHERE kind = $1 AND sha256 = ANY($2::text[])", kind, sha256s)
+    return bool(found)

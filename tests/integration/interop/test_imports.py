@@ -3,7 +3,9 @@ nothing; an import with an error imports nothing; a good file imports whole, and
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import unicodedata
 import zipfile
 from datetime import date, time
@@ -325,3 +327,30 @@ async def test_a_cell_far_to_the_right_does_not_make_every_row_as_wide(
     assert max(len(cells) for _, cells in imports._table(wide, 10)) <= 10, "no row read out to column XFD"
     done = await post(client, admin, "stock-receipts", "r.xlsx", wide, dry_run=False)
     assert (done.status_code, done.json()["rows"], done.json()["imported"]) == (200, 2, True), done.text
+
+
+async def test_a_file_imported_before_its_fingerprint_changed_is_still_imported_once(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """Before 2026-11-30 an import was recorded by the SHA-256 of its rows as read, nothing made alike: the same file
+    posted after the upgrade is still the same import."""
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    await make_product(uow, code="vaxigrip")
+    rows = [["vaxigrip", "VG-1", "2027-12-31", "40", "Đợt 1"]]  # now recorded as VAXIGRIP: codes in any letters
+    file = csv_bytes(RECEIPT_COLUMNS, rows)
+    as_read = [
+        {"product_code": "VAXIGRIP", "lot_number": "VG-1", "expires_on": "2027-12-31", "doses": 40, "note": "Đợt 1"}
+    ]
+    recorded = hashlib.sha256(json.dumps(as_read, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    assert recorded != imports._digest(as_read), "a fingerprint that changed"
+    staff_id = await db.fetchval("SELECT id FROM staff_accounts LIMIT 1")
+    await db.execute(
+        "INSERT INTO imports (kind, sha256, filename, rows, imported_by, imported_at) "
+        "VALUES ('stock-receipts', $1, 'r.csv', 1, $2, now() - interval '1 day')",
+        recorded,
+        staff_id,
+    )
+    for dry_run in (True, False):
+        answer = (await post(client, admin, "stock-receipts", "r.csv", file, dry_run=dry_run)).json()
+        assert (answer["imported"], answer["already_imported"]) == (False, True), answer
+    assert await db.fetchval("SELECT count(*) FROM department_stock") == 0
