@@ -408,6 +408,6 @@ def create_app(
     }
     # Outside Litestar's own routing, so that unknown paths and refused tokens get a request id too.
     # Outermost, the proxy's word on the caller's address and scheme, believed from VAXBOOK_TRUSTED_PROXIES only.
-    inner: Any = RequestContextMiddleware(app.asgi_handler)
+    inner: Any = RequestContextMiddleware(edge.answers_head(app.asgi_handler))
     app.asgi_handler = cast(Any, ProxyHeadersMiddleware(inner, trusted_hosts=settings.proxies))
     return app

@@ -12,7 +12,8 @@ from typing import Any, cast
 from urllib.parse import parse_qsl
 
 from litestar import Request
-from litestar.types import Message, Scope
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from vaxbook.errors import FieldError, Invalid
 from vaxbook.i18n import Text
@@ -195,3 +196,25 @@ def protect(message: Message, scope: Scope, request_id: str) -> None:
     if https:
         headers.append(_HSTS)
     message["headers"] = headers  # type: ignore[typeddict-unknown-key]  # Message is any ASGI event
+
+
+def answers_head(app: ASGIApp) -> ASGIApp:
+    """HEAD is GET without the body (RFC 9110), on every GET route: a monitor or a link checker asks for the headers
+    alone, and gets the status and headers GET would give (its Content-Length too), the same guards and checks
+    included."""
+
+    async def head_as_get(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or scope.get("method") != "HEAD":
+            await app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await app(cast(Scope, {**scope, "method": "GET"}), receive, headers_only)
+
+    return head_as_get

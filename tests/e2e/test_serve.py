@@ -67,6 +67,12 @@ def test_serve_with_demo_data_on_an_embedded_database(tmp_path: Path) -> None:
         assert found["items"]
         assert all(item["service_code"] == "tetanus-pregnancy" for item in found["items"])
         assert httpx.get(f"{base}/api/v1/staff").status_code == 401
+        # HEAD is GET without its body, through the real server: a monitor's check of a page and of the API
+        for path in ("/", "/api/v1/clinics", "/health/live"):
+            whole, head = httpx.get(f"{base}{path}"), httpx.head(f"{base}{path}")
+            assert (head.status_code, head.content) == (whole.status_code, b""), path
+            assert head.headers["content-type"] == whole.headers["content-type"], path
+        assert httpx.head(f"{base}/api/v1/staff").status_code == 401, "the same guards"
 
         passwords = demo_passwords(data_dir)
         assert set(passwords) == {"admin", "phusan.staff", "ankhanh.staff", "hotline"}
