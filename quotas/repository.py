@@ -289,8 +289,8 @@ async def lock_quota(conn: Connection, *, clinic_id: UUID, product_id: UUID) -> 
 async def cover(conn: Connection, *, clinic_id: UUID, product_id: UUID, now: datetime, today: date) -> list[Cover]:
     """How the clinic's doses of a vaccine cover its coming seats, day by day: for today and each local day of a
     coming slot, the seats of the slots on that day or later (with those booked), against the doses of the lots still
-    usable on that day. A dose backs a seat only on a day before its lot expires, and a dose that lasts longer may
-    back an earlier seat, so the seats are covered when every such day has doses enough.
+    usable on that day. A dose backs a seat only up to its lot's expiry date (its last usable day), and a dose that
+    lasts longer may back an earlier seat, so the seats are covered when every such day has doses enough.
 
     A slot commits its capacity while open, its bookings once closed; doses already given in a slot are done with;
     a slot under way today counts as today's.

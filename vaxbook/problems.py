@@ -6,7 +6,8 @@ import ast
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from enum import Enum
+from typing import Any, Literal, get_args, get_origin
 
 import asyncpg
 import msgspec
@@ -160,15 +161,38 @@ class Problem(ProblemDetailsException):
             raise ValueError(f"a problem's own fields cannot be overridden: {sorted(clash)}")
 
     def to_response(self, request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+        problem = self.as_the_route_names_it(request.scope)
         render = _format_of(request.scope)
         if render is not None:
-            return render(self, request)
+            return render(problem, request)
         language = negotiate(request.headers.get("accept-language"))
         return Response(
-            self.body(language, request.scope),
+            problem.body(language, request.scope),
             status_code=self.status_code,
             headers={**(self.headers or {}), "Content-Language": language},
             media_type="application/problem+json",
+        )
+
+    def as_the_route_names_it(self, scope: Scope) -> Problem:
+        """A refusal of a query, header or cookie value named as the request sent it (`_count`, not the handler's
+        `count`), and a value that is none of a parameter's choices answered with the choices. Litestar's own error
+        names the handler's parameter and not its choices; the route that refused it does."""
+        handler = scope.get("route_handler")
+        parameters = getattr(getattr(handler, "parsed_fn_signature", None), "parameters", None)
+        if not parameters or not any(e.source in _SENT_AS for e in self.field_errors):
+            return self
+        named = tuple(_as_sent(e, parameters.get(e.field)) for e in self.field_errors)
+        if named == self.field_errors:
+            return self
+        fields = ", ".join(sorted({e.field for e in named if e.field}))
+        return Problem(
+            status=self.status_code,
+            slug=self.slug,
+            title=self.localized_title,
+            detail=Text(f"Kiểm tra lại các trường: {fields}", f"Check these fields: {fields}"),
+            field_errors=named,
+            headers=self.headers,
+            extra=self.fields,
         )
 
     def body(self, language: Language, scope: Scope) -> dict[str, Any]:
@@ -344,6 +368,8 @@ def _litestar_field_error(item: dict[str, Any], source: str) -> FieldError:
     if source == "header" and key in _HEADERS:  # named as it is sent, and said in words, not as a pattern
         header, words = _HEADERS[key]
         return FieldError(header, "invalid", words, source)
+    if english.startswith("Invalid enum value"):  # its choices are said once the route is known (as_the_route_names_it)
+        return FieldError(key, "enum", Text("Không phải giá trị được nhận", "Not one of the values it takes"), source)
     return FieldError(
         key, "invalid", _msgspec_words(english) or Text(QUERY_WORDS.get(english, _VI_INVALID), english), source
     )
@@ -370,8 +396,37 @@ _MSGSPEC_WORDS = (
     (re.compile(r"Expected `float(?: \| null)?`, got `\w+`"), "Phải là số", "Must be a number"),
     (re.compile(r"Expected `bool(?: \| null)?`, got `\w+`"), "Phải là true hoặc false", "Must be true or false"),
     (re.compile(r"Invalid UUID"), "Mã định danh UUID không hợp lệ", "Not a valid UUID"),
-    (re.compile(r"Invalid enum value .*"), "Không phải một giá trị được nhận", "Not one of the values it takes"),
 )
+
+
+_SENT_AS = ("query", "header", "cookie")
+
+
+def _as_sent(error: FieldError, parameter: Any) -> FieldError:
+    """One of Litestar's parameter errors, named as the request sends the parameter, with its choices when the value
+    was none of them."""
+    if parameter is None or error.source not in _SENT_AS:
+        return error
+    alias = getattr(parameter.kwarg_definition, error.source, None) if parameter.kwarg_definition else None
+    field = alias if isinstance(alias, str) and alias else error.field
+    message = error.message
+    choices = _choices_of(parameter.annotation) if error.code == "enum" else None
+    if choices:
+        message = Text(f"Phải là {_alternatives(choices, 'hoặc')}", f"Input should be {_alternatives(choices, 'or')}")
+    return FieldError(field, error.code, message, error.source)
+
+
+def _choices_of(annotation: Any) -> list[str] | None:
+    """The values a parameter takes, as JSON: a Literal's, or an Enum's (through Optional and Annotated)."""
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return [json.dumps(member.value, ensure_ascii=False) for member in annotation]
+    if get_origin(annotation) is Literal:
+        return [json.dumps(value, ensure_ascii=False) for value in get_args(annotation)]
+    for inner in get_args(annotation):
+        found = _choices_of(inner)
+        if found:
+            return found
+    return None
 
 
 _HEADERS = {

@@ -409,7 +409,7 @@ async def test_doses_go_only_to_a_working_clinic_and_only_of_a_usable_lot(
     await check_ledger(db, now=datetime.now(UTC))
 
 
-async def test_a_dose_backs_a_seat_only_on_a_day_before_its_lot_expires(
+async def test_a_dose_backs_a_seat_only_up_to_its_lot_s_expiry_date(
     client: Client, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
     """Seven doses that expire in three days cover a slot in two days, not one in ten; doses that last longer cover

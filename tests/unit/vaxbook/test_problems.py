@@ -180,6 +180,7 @@ async def query_probe(
     word: Annotated[str | None, QueryParameter(max_length=5)] = None,
     kind: Literal["csv", "xlsx"] = "csv",
     ratio: float | None = None,
+    count: Annotated[int, QueryParameter(query="_count", ge=1)] = 10,
 ) -> None:
     """Never reached: every test sends a bad query."""
 
@@ -191,7 +192,8 @@ async def query_probe(
         ("limit=0", "Phải lớn hơn hoặc bằng 1", "Must be at least 1"),
         ("limit=1.5", "Phải là số nguyên", "Must be a whole number"),
         ("word=abcdefgh", "Không được dài quá 5 ký tự", "At most 5 characters"),
-        ("kind=pdf", "Không phải một giá trị được nhận", "Not one of the values it takes"),
+        ("kind=pdf", 'Phải là "csv" hoặc "xlsx"', 'Input should be "csv" or "xlsx"'),
+        ("_count=0", "Phải lớn hơn hoặc bằng 1", "Must be at least 1"),
         ("ratio=half", "Phải là số", "Must be a number"),
     ],
 )
@@ -204,3 +206,6 @@ def test_a_query_value_out_of_its_bounds_is_said_with_the_bound_in_both_language
     assert [e["message"] for e in said["vi"]["errors"]] == [vi]
     assert [e["message"] for e in said["en"]["errors"]] == [en]
     assert query.split("=")[1] not in str(said["en"]["errors"]), "the value sent is not echoed"
+    sent_as = query.split("=")[0]
+    assert [e["field"] for e in said["en"]["errors"]] == [sent_as], "named as the request sends it"
+    assert said["en"]["detail"] == f"Check these fields: {sent_as}"
