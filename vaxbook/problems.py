@@ -407,7 +407,9 @@ def _as_sent(error: FieldError, parameter: Any) -> FieldError:
     was none of them."""
     if parameter is None or error.source not in _SENT_AS:
         return error
-    alias = getattr(parameter.kwarg_definition, error.source, None) if parameter.kwarg_definition else None
+    definition = parameter.kwarg_definition
+    # QueryParameter(name=...) and its kind, or the older Parameter(query=...) style
+    alias = (getattr(definition, "name", None) or getattr(definition, error.source, None)) if definition else None
     field = alias if isinstance(alias, str) and alias else error.field
     message = error.message
     choices = _choices_of(parameter.annotation) if error.code == "enum" else None

@@ -178,9 +178,9 @@ def test_a_value_taken_already_names_the_field_a_request_sends_it_in() -> None:
 async def query_probe(
     limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     word: Annotated[str | None, QueryParameter(max_length=5)] = None,
-    kind: Literal["csv", "xlsx"] = "csv",
-    ratio: float | None = None,
-    count: Annotated[int, QueryParameter(query="_count", ge=1)] = 10,
+    kind: Annotated[Literal["csv", "xlsx"], QueryParameter()] = "csv",
+    ratio: Annotated[float | None, QueryParameter()] = None,
+    count: Annotated[int, QueryParameter(name="_count", ge=1)] = 10,
 ) -> None:
     """Never reached: every test sends a bad query."""
 
