@@ -327,8 +327,13 @@ async def read_together(conn: Connection, *queries: Read[Any]) -> tuple[Any, ...
 
 
 async def advisory_xact_lock(conn: Connection, key: int) -> None:
-    """Hold a cluster-wide lock on `key` until the transaction ends (one process at a time past this point)."""
+    """Hold a cluster-wide lock on `key` until the transaction ends (one process at a time past this point), waiting
+    as long as the holder takes: what it guards (the demo's loading) runs for seconds, past the lock timeout every
+    other wait is bounded by, and the process behind it has nothing else to do meanwhile."""
+    bounded = await conn.fetchval("SELECT current_setting('lock_timeout')")
+    await conn.execute("SELECT set_config('lock_timeout', '0', true)")
     await conn.execute("SELECT pg_advisory_xact_lock($1)", key)
+    await conn.execute("SELECT set_config('lock_timeout', $1, true)", bounded)
 
 
 async def ping(pool: Pool) -> bool:
