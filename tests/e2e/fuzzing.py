@@ -24,7 +24,7 @@ from vaxbook.auth.models import Role
 from vaxbook.policy import Scope, rule_for
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = os.environ.get("VAXBOOK_FUZZ_EXAMPLES", "3")  # per operation and role, in the suite's time
+EXAMPLES = os.environ.get("VAXBOOK_FUZZ_EXAMPLES", "2")  # per operation and role, in the suite's time
 SEED = os.environ.get("VAXBOOK_FUZZ_SEED", "20261129")
 # the fuzzer is one address asking for many codes and passwords: the abuse limits would hold it back
 GENEROUS = {
