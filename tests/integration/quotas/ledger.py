@@ -4,6 +4,7 @@ negative, and no clinic has more coming seats for a vaccine than doses."""
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -37,23 +38,31 @@ async def check_ledger(db: asyncpg.Connection, *, now: datetime) -> None:
     )
     for line in clinics:
         assert line["balance"] == line["ledger"] >= 0, dict(line)
+    # day by day: from today, and from each day a coming slot falls on, the seats of that day and later against the
+    # doses of lots usable on that day (a lot's expiry date is its last usable day)
     over = await db.fetch(
         """
-        WITH doses AS (
-            SELECT s.clinic_id, l.product_id, sum(s.doses) AS held
-            FROM clinic_stock s JOIN vaccine_lots l ON l.id = s.lot_id GROUP BY 1, 2
-        ), seats AS (
+        WITH seats AS (
             SELECT sl.clinic_id, sv.product_id,
-                   sum(CASE WHEN sl.status = 'open' THEN sl.capacity ELSE sl.booked END
+                   greatest((sl.starts_at AT TIME ZONE c.timezone)::date, $2::date) AS day,
+                   CASE WHEN sl.status = 'open' THEN sl.capacity ELSE sl.booked END
                        - (SELECT count(*) FROM bookings b WHERE b.clinic_id = sl.clinic_id AND b.slot_id = sl.id
-                            AND b.status = 'completed')) AS seats
-            FROM slots sl JOIN services sv ON sv.id = sl.service_id
+                            AND b.status = 'completed') AS seats
+            FROM slots sl JOIN services sv ON sv.id = sl.service_id JOIN clinics c ON c.id = sl.clinic_id
             WHERE sv.product_id IS NOT NULL AND sl.status IN ('open', 'closed') AND sl.ends_at > $1
-            GROUP BY 1, 2
+        ), days AS (
+            SELECT DISTINCT clinic_id, product_id, day FROM seats
+            UNION SELECT DISTINCT clinic_id, product_id, $2::date FROM seats
         )
-        SELECT seats.*, coalesce(doses.held, 0) AS held FROM seats
-        LEFT JOIN doses USING (clinic_id, product_id) WHERE seats.seats > coalesce(doses.held, 0)
+        SELECT d.*,
+               (SELECT sum(x.seats) FROM seats x
+                WHERE x.clinic_id = d.clinic_id AND x.product_id = d.product_id AND x.day >= d.day) AS seats,
+               (SELECT coalesce(sum(s.doses), 0) FROM clinic_stock s JOIN vaccine_lots l ON l.id = s.lot_id
+                WHERE s.clinic_id = d.clinic_id AND l.product_id = d.product_id AND l.expires_on >= d.day) AS held
+        FROM days d
         """,
         now,
+        now.astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).date(),
     )
+    over = [r for r in over if r["seats"] > r["held"]]
     assert over == [], [dict(r) for r in over]
