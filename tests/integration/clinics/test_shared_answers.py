@@ -111,7 +111,9 @@ async def test_identical_searches_asked_together_wait_for_one_answer(
         await asyncio.sleep(0.01)  # the first asks first
         answers = await asyncio.gather(failed, *rest)
         assert [answer.status_code for answer in answers] == [503, 200, 200]
-        assert len(searches) == 3, "after the first failed, each made its own answer"
+        # the failure is no one else's answer: the two waiting searched again, each itself, or the later one found
+        # the earlier one's fresh answer (a slow machine lets one start after the other's answer is kept)
+        assert len(searches) in (2, 3), "after the first failed, the waiting searched again"
 
     searches.clear()
     async with serve(create_app(settings.model_copy(update={"search_cache_seconds": 0}), dsn=dsn)) as client:
