@@ -43,9 +43,13 @@ class InputModel(BaseModel):
     @classmethod
     def _json_type(cls, value: Any, info: ValidationInfo) -> Any:
         kind = _scalar_kinds(cls).get(info.field_name or "")
-        if kind is None or value is None or _is_json(kind, value):
+        if kind is None or value is None:
             return value
-        raise PydanticCustomError(*_WRONG_TYPE[kind])  # pydantic's own codes: vaxbook.problems words them
+        if not _is_json(kind, value):
+            raise PydanticCustomError(*_WRONG_TYPE[kind])  # pydantic's own codes: vaxbook.problems words them
+        if kind in _SPELLED_OUT and _numeric_text(value):
+            raise bilingual_error(*_SPELLED_OUT[kind])
+        return value
 
 
 # A scalar field's JSON type: numbers and booleans as themselves, dates, times and ids as strings (pydantic on its
@@ -60,6 +64,11 @@ _WRONG_TYPE: dict[type, tuple[str, str]] = {
     UUID: ("uuid_type", "UUID input should be a string"),
 }
 _SAME_AS = {AwareDatetime: datetime}  # pydantic's constrained spellings of a scalar
+
+
+def _numeric_text(value: Any) -> bool:
+    """A string that is a number: pydantic would read "1830297600" as seconds since 1970 for a date or an instant."""
+    return isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit()
 
 
 def _is_json(kind: type, value: Any) -> bool:
@@ -211,9 +220,7 @@ LATEST_DATE = date(2100, 12, 31)
 def _written_out(value: Any) -> Any:
     """A date is written out (ISO 8601), never a number: pydantic would read 1830297600 or "2027" as seconds since
     1970, and an officer's year or Excel's day count would become a date nobody meant."""
-    if (isinstance(value, int | float) and not isinstance(value, bool)) or (
-        isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit()
-    ):
+    if (isinstance(value, int | float) and not isinstance(value, bool)) or _numeric_text(value):
         raise bilingual_error("date_from_number", NOT_A_DATE_VI, NOT_A_DATE_EN)
     return value
 
@@ -228,6 +235,12 @@ NOT_A_DATE_VI = "Ngày không hợp lệ (YYYY-MM-DD)"
 NOT_A_DATE_EN = "Not a valid date (YYYY-MM-DD)"
 NOT_AN_INSTANT_VI = "Thời điểm không hợp lệ (ISO 8601, có múi giờ: …Z hoặc +07:00)"
 NOT_AN_INSTANT_EN = "Not a valid instant (ISO 8601 with its zone: …Z or +07:00)"
+_SPELLED_OUT = {
+    date: ("date_from_number", NOT_A_DATE_VI, NOT_A_DATE_EN),
+    datetime: ("instant_from_number", NOT_AN_INSTANT_VI, NOT_AN_INSTANT_EN),
+    time: ("time_from_number", "Giờ không hợp lệ (HH:MM)", "Not a valid time of day (HH:MM)"),
+}
+"""What a date, an instant or a time of day written as a number is told, in a body (InputModel)."""
 QUERY_WORDS = {OUT_OF_RANGE_EN: OUT_OF_RANGE_VI, NOT_A_DATE_EN: NOT_A_DATE_VI, NOT_AN_INSTANT_EN: NOT_AN_INSTANT_VI}
 """The Vietnamese of what `calendar_date` and `query_instant` say in English (a query parameter's error reaches
 vaxbook.problems as Litestar's English text)."""

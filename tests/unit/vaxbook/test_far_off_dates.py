@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import types
 import typing
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -88,6 +88,54 @@ def test_every_date_or_instant_in_a_body_refuses_the_calendar_s_ends(handlers: l
                         continue
                 taken.append((model.__name__, name, value))
     assert checked > 10, "the walk found the bodies' dates and instants"
+    assert taken == []
+
+
+def _bodies(handlers: list[typing.Any]) -> list[type[BaseModel]]:
+    """Every model a route's body is, or holds."""
+    waiting = [
+        model
+        for handler in handlers
+        if "data" in handler.parsed_fn_signature.parameters
+        for model in _models_in(handler.parsed_fn_signature.parameters["data"].annotation)
+    ]
+    seen: list[type[BaseModel]] = []
+    while waiting:
+        model = waiting.pop()
+        if model not in seen:
+            seen.append(model)
+            waiting += [inner for field in model.model_fields.values() for inner in _models_in(field.annotation)]
+    return seen
+
+
+@pytest.mark.parametrize("number", ["1830297600", " 2027 ", "46000.5", "-1", 1830297600])
+def test_every_date_instant_or_time_of_day_in_a_body_refuses_a_number(
+    handlers: list[typing.Any], number: object
+) -> None:
+    """pydantic reads "1830297600" as seconds since 1970 (a date, an instant) and 3600 as 01:00 UTC: a number that
+    nobody meant as a day or an hour (an officer's year, Excel's day count) is refused, saying how to write one."""
+    words = {
+        datetime: "Not a valid instant (ISO 8601",
+        date: "Not a valid date (YYYY-MM-DD)",
+        time: "Not a valid time of day (HH:MM)",
+    }
+    taken: list[tuple[str, str]] = []
+    checked = 0
+    for model in _bodies(handlers):
+        for name, field in model.model_fields.items():
+            kind = next((k for k in (datetime, date, time) if _holds(field.annotation, (k,))), None)
+            if kind is None or _holds(field.annotation, (BaseModel,)):
+                continue
+            checked += 1
+            try:
+                model.model_validate({name: number})
+            except ValidationError as refused:
+                said = [e["msg"] for e in refused.errors() if e["loc"][:1] == (name,)]
+                expected = "Input should be a valid" if isinstance(number, int) else words[kind]
+                if said and all(m.startswith(expected) for m in said):
+                    continue
+            taken.append((model.__name__, name))
+    assert checked > 10, "the walk found the bodies' dates, instants and times of day"
     assert taken == []
 
 
