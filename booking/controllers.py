@@ -895,7 +895,7 @@ class OpenDataController(Controller):
         so is any count or rate it could be worked out from. Anonymous; under the licence the answer carries
         (VAXBOOK_OPEN_DATA_LICENCE). JSON, CSV or XLSX."""
         first, last = _period(date_from, date_to)
-        first, last, rows = await open_data.weekly(
+        first, last, rows, groups = await open_data.weekly(
             uow,
             date_from=first,
             date_to=last,
@@ -913,7 +913,6 @@ class OpenDataController(Controller):
                     "rows": rows,
                 }
             )
-        groups = sorted({code for row in rows for code in row["doses_by_group"]})
         header = [
             "province",
             "district",

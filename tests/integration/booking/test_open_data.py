@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import httpx
 
-from tests.factories import make_citizen, make_clinic, make_service, make_slot, soon, token_for
+from tests.factories import make_citizen, make_clinic, make_group, make_service, make_slot, soon, token_for
 from vaxbook.db import UnitOfWork
 
 
@@ -25,6 +25,7 @@ async def into_the_past(db: asyncpg.Connection, days: int) -> None:
 async def test_open_data_shows_districts_by_week_and_holds_back_small_counts(
     client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
+    codes = [(await make_group(uow, rank=rank, kind="health_worker")).code for rank in (2, 1)][::-1]
     busy = await make_clinic(uow, district="Ninh Kiều")
     quiet = await make_clinic(uow, district="Phong Điền")
     service = await make_service(uow)
@@ -53,6 +54,14 @@ async def test_open_data_shows_districts_by_week_and_holds_back_small_counts(
             if value.isdigit():
                 assert int(value) == 0 or int(value) >= 5, (name, value)
     assert (await client.get("/api/v1/open-data/weekly", params={"format": "xlsx"})).status_code == 200
+    # the same columns whatever the weeks hold: one for every priority group, best rank first, and one for none
+    quiet_weeks = await client.get(
+        "/api/v1/open-data/weekly", params={"date_from": "2025-01-06", "date_to": "2025-01-12", "format": "csv"}
+    )
+    assert quiet_weeks.status_code == 200, quiet_weeks.text
+    header = next(csv.reader(io.StringIO(quiet_weeks.content.decode("utf-8-sig"))))
+    assert [c for c in header if c.startswith("doses_")] == [f"doses_{c}" for c in codes] + ["doses_no_group"]
+    assert list(rows[0]) == header
     refused = await client.get("/api/v1/open-data/weekly", params={"date_from": "2026-01-01", "date_to": "2027-06-01"})
     assert refused.status_code == 422
 
@@ -90,6 +99,12 @@ async def test_a_part_of_a_week_is_never_published_so_no_subtraction_gives_a_day
     assert await booked(monday, monday) == whole
     this_monday = today - timedelta(days=today.weekday())
     under_way = {"date_from": this_monday.isoformat(), "date_to": today.isoformat()}
-    body = (await client.get("/api/v1/open-data/weekly", params=under_way)).json()
-    assert body["rows"] == []
-    assert body["date_to"] == (this_monday - timedelta(days=1)).isoformat(), "it ends on the last Sunday"
+    refused = await client.get("/api/v1/open-data/weekly", params=under_way, headers={"Accept-Language": "en"})
+    assert refused.status_code == 422
+    (error,) = refused.json()["errors"]
+    last_sunday = this_monday - timedelta(days=1)
+    assert (error["field"], error["code"]) == ("date_from", "no_week_ended")
+    assert error["message"].endswith(f"the data published ends on {last_sunday.isoformat()}")
+    up_to_today = {"date_from": (this_monday - timedelta(days=7)).isoformat(), "date_to": today.isoformat()}
+    body = (await client.get("/api/v1/open-data/weekly", params=up_to_today)).json()
+    assert (body["date_from"], body["date_to"]) == (up_to_today["date_from"], last_sunday.isoformat())
