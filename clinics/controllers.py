@@ -206,6 +206,8 @@ class AvailabilityController(Controller):
                     limit=limit + 1,
                     searcher=searcher,
                 )
+            if not found and cursor is None:
+                await service.check_search_names_what_exists(where.uow, query)
             page = found[:limit]
             clinics = {f.clinic.id: f.clinic for f in page}
             return Availability(

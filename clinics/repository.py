@@ -106,6 +106,25 @@ async def time_zone_known(conn: Connection, *, name: str) -> bool:
     return known
 
 
+async def named_in_vain(
+    conn: Connection, *, service_code: str | None, clinic_id: UUID | None, clinic_code: str | None, slot_id: UUID | None
+) -> list[str]:
+    """Which of a search's service, clinic and slot is none there is (inactive ones are: they exist)."""
+    row = await conn.fetchrow(
+        """
+        SELECT $1::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM services WHERE code = $1) AS service,
+               ($2::uuid IS NOT NULL OR $3::text IS NOT NULL)
+                   AND NOT EXISTS (SELECT 1 FROM clinics WHERE id = $2 OR code = $3) AS clinic,
+               $4::uuid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM slots WHERE id = $4) AS slot
+        """,
+        service_code,
+        clinic_id,
+        clinic_code,
+        slot_id,
+    )
+    return [name for name in ("service", "clinic", "slot") if row[name]]
+
+
 async def get_clinic(conn: Connection, *, clinic_id: UUID) -> Clinic | None:
     row = await conn.fetchrow(f"SELECT {_CLINIC} FROM clinics WHERE id = $1", clinic_id)
     return None if row is None else _clinic(row)

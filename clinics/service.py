@@ -51,7 +51,7 @@ from vaxbook.audit import Actor
 from vaxbook.auth.models import Principal
 from vaxbook.clock import department_day
 from vaxbook.db import Connection, Lookup, Read, UnitOfWork
-from vaxbook.errors import Conflict
+from vaxbook.errors import Conflict, FieldError, Invalid
 from vaxbook.i18n import Text
 
 SEARCH_DEFAULT_DAYS = 14
@@ -245,6 +245,30 @@ async def list_services(uow: UnitOfWork, *, include_inactive: bool) -> list[Serv
 
 
 # Availability
+
+
+_NONE_BY_THAT = {
+    "service": Text("Không có dịch vụ nào mang mã này", "No service has this code"),
+    "clinic": Text("Không có cơ sở y tế nào mang mã hoặc id này", "No clinic has this id or code"),
+    "slot": Text("Không có khung giờ nào mang id này", "No slot has this id"),
+}
+
+
+async def check_search_names_what_exists(uow: UnitOfWork, query: SearchQuery) -> None:
+    """For a search that found nothing: a service, clinic or slot it names that does not exist is a 422 naming the
+    parameter (a mistyped code is not "no seats")."""
+    async with uow.transaction(readonly=True) as conn:
+        unknown = await repository.named_in_vain(
+            conn,
+            service_code=query.service_code,
+            clinic_id=query.clinic_id,
+            clinic_code=query.clinic_code,
+            slot_id=query.slot_id,
+        )
+    if unknown:
+        raise Invalid(
+            field_errors=tuple(FieldError(name, "not_found", _NONE_BY_THAT[name], "query") for name in unknown)
+        )
 
 
 async def search_availability(

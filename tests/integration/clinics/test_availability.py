@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -75,7 +76,33 @@ async def test_place_and_service_filters(client: httpx.AsyncClient, uow: UnitOfW
         ("Ô Môn", "covid19"),
     }
     assert (await search(client, province="Hà Nội"))["items"] == []
-    assert (await search(client, service="unknown"))["items"] == []
+    assert (await search(client, service="antenatal", district="Ô Môn", date_from="2027-03-01"))["items"] == []
+
+
+async def test_a_search_naming_a_service_clinic_or_slot_there_is_not_is_told_so(
+    client: httpx.AsyncClient, uow: UnitOfWork
+) -> None:
+    """A mistyped code is not "no seats": an empty search whose service, clinic or slot does not exist is a 422
+    naming the parameter as sent; one that exists and has nothing free is an empty list."""
+    clinic, service = await make_clinic(uow, code="TYT-AK"), await make_service(uow, code="covid19")
+    await make_slot(uow, clinic, service)
+
+    async def refused(**params: Any) -> list[tuple[str, str]]:
+        response = await client.get("/api/v1/availability", params=params)
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        return [(e["field"], e["message"]) for e in response.json()["errors"]]
+
+    assert await refused(service="covid-19") == [("service", "Không có dịch vụ nào mang mã này")]
+    assert await refused(clinic="TYT-XX", slot=str(uuid4())) == [
+        ("clinic", "Không có cơ sở y tế nào mang mã hoặc id này"),
+        ("slot", "Không có khung giờ nào mang id này"),
+    ]
+    assert await refused(clinic=str(uuid4()), service="covid19") == [
+        ("clinic", "Không có cơ sở y tế nào mang mã hoặc id này")
+    ]
+    assert (await search(client, clinic="tyt-ak", service="covid19", district="Ô Môn"))["items"] == []
+    assert len((await search(client, clinic="TYT-AK", service="COVID19"))["items"]) == 1
 
 
 @pytest.mark.parametrize("place", ["city", "district", "clinic"])
