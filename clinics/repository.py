@@ -122,6 +122,7 @@ async def named_in_vain(
         clinic_code,
         slot_id,
     )
+    assert row is not None
     return [name for name in ("service", "clinic", "slot") if row[name]]
 
 
