@@ -132,6 +132,7 @@ def slot(
     *,
     now: datetime,
     bookable: bool,
+    by_draw: bool = False,
     zone: tzinfo,
 ) -> dict[str, Any]:
     """A slot as a finder reads it: free while anyone may book a seat now (the seats left with it), busy otherwise.
@@ -141,8 +142,9 @@ def slot(
     link and no seats, whatever seats it has left: a finder must not send anyone to it. One that still takes
     bookings keeps its link while busy (full, or its seats held back for priority groups: the group's members book
     it through the link, and a cancelled seat comes back); seats held back are listed with the group and when it
-    books. SMART Scheduling Links knows `free` and `busy` only, so `busy` it is, never `busy-unavailable`."""
-    open_now = bookable and found.remaining > 0 and (found.opens_at is None or found.opens_at <= now)
+    books. A slot whose seats go by a draw not yet settled (`by_draw`) is busy too, with its link: the draw is entered
+    there. SMART Scheduling Links knows `free` and `busy` only, so `busy` it is, never `busy-unavailable`."""
+    open_now = bookable and not by_draw and found.remaining > 0 and (found.opens_at is None or found.opens_at <= now)
     extensions: list[dict[str, Any]] = []
     if bookable:
         extensions.append({"url": f"{SMART}/booking-deep-link", "valueUrl": f"{booking_base}/book/{found.id}"})

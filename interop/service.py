@@ -221,9 +221,10 @@ def start_bounds(values: list[str], now: datetime) -> tuple[datetime, datetime]:
 async def slot_resources(
     uow: UnitOfWork, bases: Bases, found: list[tuple[Slot, Clinic]], *, now: datetime
 ) -> list[dict[str, Any]]:
-    """Slots as FHIR Slots: each free only while the booking's own rule (`is_open`) would take a booking of it,
-    with its times in its clinic's zone."""
+    """Slots as FHIR Slots: each free only while the booking's own rule (`is_open`) would take a booking of it and
+    no draw is pending for its seats, with its times in its clinic's zone."""
     held = await priority.reservations_of_slots(uow, [s for s, _ in found]) if found else {}
+    by_draw = await priority.drawing(uow, [s for s, _ in found]) if found else set()
     rules: dict[UUID, ServiceRules] = {}
     out = []
     for one, clinic in found:
@@ -232,7 +233,14 @@ async def slot_resources(
         bookable = is_open(one, clinic, rules[one.service_id], now)
         out.append(
             resources.slot(
-                bases.fhir, bases.booking, one, held.get(one.id, []), now=now, bookable=bookable, zone=clinic.zone
+                bases.fhir,
+                bases.booking,
+                one,
+                held.get(one.id, []),
+                now=now,
+                bookable=bookable,
+                by_draw=one.id in by_draw,
+                zone=clinic.zone,
             )
         )
     return out

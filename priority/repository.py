@@ -352,6 +352,20 @@ def draw(*, clinic_id: UUID | Lookup, slot_id: UUID) -> Read[Draw | None]:
     )
 
 
+async def drawing(conn: Connection, *, slots: list[tuple[UUID, UUID]]) -> set[UUID]:
+    """Which of the (clinic, slot) pairs have a draw not yet settled."""
+    rows = await conn.fetch(
+        """
+        SELECT d.slot_id FROM slot_draws d
+        JOIN unnest($1::uuid[], $2::uuid[]) AS s(clinic_id, slot_id) USING (clinic_id, slot_id)
+        WHERE d.settled_at IS NULL
+        """,
+        [clinic for clinic, _ in slots],
+        [slot for _, slot in slots],
+    )
+    return {r["slot_id"] for r in rows}
+
+
 async def recent_draws(conn: Connection, *, limit: int) -> list[tuple[Draw, int]]:
     """The latest draws by closing time, each with its number of entries (a department's list)."""
     rows = await conn.fetch(

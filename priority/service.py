@@ -179,6 +179,12 @@ async def reservations_of_slots(uow: UnitOfWork, slots: list[Slot]) -> dict[UUID
         return await repository.reservations_of_slots(conn, slots=[(s.clinic_id, s.id) for s in slots])
 
 
+async def drawing(uow: UnitOfWork, slots: list[Slot]) -> set[UUID]:
+    """The slots whose seats go by a draw not yet settled (booking refuses them: `refuse_while_drawing`)."""
+    async with uow.transaction(readonly=True) as conn:
+        return await repository.drawing(conn, slots=[(s.clinic_id, s.id) for s in slots])
+
+
 async def plans_for(
     uow: UnitOfWork,
     someone: Someone,

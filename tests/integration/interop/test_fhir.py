@@ -98,7 +98,7 @@ async def test_the_capability_statement_and_the_catalogue_validate_and_clinics_p
 
 
 async def test_a_published_slot_is_free_or_busy_as_its_live_seats_are(
-    client: httpx.AsyncClient, uow: UnitOfWork
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
     clinic, service = await make_clinic(uow), await make_service(uow)
     slot = await make_slot(uow, clinic, service, capacity=2, starts_at=soon(30))
@@ -152,6 +152,19 @@ async def test_a_published_slot_is_free_or_busy_as_its_live_seats_are(
     freed = await published()
     assert (freed["status"], capacity(freed)) == ("free", 1)
     assert not [e for e in freed["extension"] if e["url"].endswith("/held-back-seats")]
+
+    # its seats going by a draw not yet run: busy (booking answers draw-in-progress), linked (the draw is entered there)
+    draw = f"/api/v1/clinics/{clinic.id}/slots/{slot.id}/draw"
+    assert (await client.put(draw, json={"closes_at": soon(1).isoformat()}, headers=admin)).status_code == 200
+    drawing = await published()
+    assert (drawing["status"], capacity(drawing)) == ("busy", 0)
+    assert any(e["url"].endswith("/booking-deep-link") for e in drawing["extension"])
+    assert entries(valid(await client.get("/fhir/r4/Slot", params={"schedule": schedule, "status": "free"}))) == []
+    refused = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizens[0][0]))
+    assert refused.json()["type"] == "/problems/draw-in-progress"
+    settle = "UPDATE slot_draws SET seed = md5('seed'), drawn_at = now(), settled_at = now()"
+    await db.execute(f"{settle} WHERE slot_id = $1", slot.id)  # drawn, with no entries
+    assert (await published())["status"] == "free"
 
     later = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(24 * 20))
     window = {"schedule": schedule, "start": [f"ge{soon(24 * 19).isoformat()}", f"lt{soon(24 * 21).isoformat()}"]}
