@@ -272,6 +272,9 @@ def _flash_run(bench: Bench, clients: int, raw_limit: dict[str, Any]) -> dict[st
         "again_per_s": pressed["per_s"],
         "again_p50_ms": pressed["p50_ms"],
         "again_p99_ms": pressed["p99_ms"],
+        # of them, the "full" answers, and the holders of a seat given their own booking back (through the handler)
+        "again_full_p99_ms": latency(durations(again, by_status(again, {409})))["p99_ms"],
+        "again_own_booking_p99_ms": latency(durations(again, by_status(again, {201, 200})))["p99_ms"],
         "again_vs_noop": ratio(pressed["per_s"], noop["per_s"]),
         "again_answers": problem_types(again, range(len(again))),
         "all_p99_ms": overall["p99_ms"],

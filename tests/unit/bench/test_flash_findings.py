@@ -107,3 +107,14 @@ def test_results_from_before_the_kinds_were_told_apart_still_make_a_table() -> N
     [full] = [row for row in rows(_results(_run())) if row[0].startswith('flash-sale: the "full" answers after')]
 
     assert full[8] == ""
+
+
+def test_pressing_again_says_apart_the_holders_own_bookings_and_the_full_answers() -> None:
+    """After the sale the seats' holders get their own booking back through the handler, everyone else "full" from
+    the gate: their p99s are told apart, not one p99 of both called "full"."""
+    table = rows(_results(_run(again_own_booking_p99_ms=180.5, again_full_p99_ms=21.0)))
+
+    [again] = [row for row in table if row[0].startswith("flash-sale: everyone presses again")]
+    assert (again[5], again[6]) == ("180.5", "21.0")
+    [before] = [row for row in rows(_results(_run())) if row[0].startswith("flash-sale: everyone presses again")]
+    assert (before[5], before[6]) == ("", ""), "results from before they were told apart"
