@@ -215,6 +215,11 @@ def answers_head(app: ASGIApp) -> ASGIApp:
                 message = {"type": "http.response.body", "body": b"", "more_body": False}
             await send(message)
 
-        await app(cast(Scope, {**scope, "method": "GET"}), receive, headers_only)
+        as_get = cast(Scope, {**scope, "method": "GET"})
+        try:
+            await app(as_get, receive, headers_only)
+        finally:
+            if "path_template" in as_get:  # the route the router found, for the access line written outside
+                scope["path_template"] = as_get["path_template"]  # type: ignore[typeddict-unknown-key]
 
     return head_as_get

@@ -140,9 +140,11 @@ async def test_logs_carry_request_ids_and_no_personal_data(
         )
         assert response.status_code == 202
         await client.get("/api/v1/availability", params={"ward": "An Khánh", "service": "covid19"})
+        await client.head("/api/v1/clinics")
     lines = [json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith("{")]
     access = [line for line in lines if line["event"] == "request"]
-    assert {a["route"] for a in access} == {"/api/v1/auth/otp/request", "/api/v1/availability"}
+    assert {a["route"] for a in access} == {"/api/v1/auth/otp/request", "/api/v1/availability", "/api/v1/clinics"}
+    assert [(a["method"], a["status"]) for a in access if a["route"] == "/api/v1/clinics"] == [("HEAD", 200)]
     assert next(a for a in access if a["route"] == "/api/v1/auth/otp/request")["request_id"] == "req-otp-0001"
     queued = await db.fetchrow("SELECT kind, destination, priority, body FROM outbox")
     assert (queued["kind"], queued["destination"], queued["priority"]) == ("sign_in_code", "+84912345678", 0)
