@@ -220,6 +220,6 @@ def answers_head(app: ASGIApp) -> ASGIApp:
             await app(as_get, receive, headers_only)
         finally:
             if "path_template" in as_get:  # the route the router found, for the access line written outside
-                scope["path_template"] = as_get["path_template"]  # type: ignore[typeddict-unknown-key]
+                scope["path_template"] = as_get["path_template"]
 
     return head_as_get
