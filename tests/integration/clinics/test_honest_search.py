@@ -208,7 +208,8 @@ async def test_a_clinic_by_its_code_and_a_slot_by_its_id(client: Client, uow: Un
     await make_slot(uow, other, service, starts_at=soon(24))
     by_code = await search(client, clinic=clinic.code.lower())
     assert [i["slot_id"] for i in by_code] == [str(first.id), str(second.id)]
-    assert await search(client, clinic="NO-SUCH-CLINIC") == []
+    nowhere = await client.get("/api/v1/availability", params={"clinic": "NO-SUCH-CLINIC"})
+    assert [e["field"] for e in nowhere.json()["errors"]] == ["clinic"], "no clinic has that code: not 'no seats'"
     [one] = await search(client, slot=str(second.id))
     assert one["slot_id"] == str(second.id)
     assert (await client.get("/api/v1/availability", params={"slot": "x"})).status_code == 422
