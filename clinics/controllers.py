@@ -206,8 +206,8 @@ class AvailabilityController(Controller):
                     limit=limit + 1,
                     searcher=searcher,
                 )
-            if not found and cursor is None:
-                await service.check_search_names_what_exists(where.uow, query)
+            if not found and cursor is None:  # asked of the primary: a replica may not have the newest yet
+                await service.check_search_names_what_exists(uow, query)
             page = found[:limit]
             clinics = {f.clinic.id: f.clinic for f in page}
             return Availability(
