@@ -84,6 +84,10 @@ async def test_an_anonymous_search_reads_the_standby_and_says_how_stale_while_bo
             assert stale["read_from"] == "replica"
             assert stale["lag_seconds"] > 0
             assert _seats(stale) == 1
+            # a slot the standby has not seen yet is not found there, and not called one that does not exist
+            newer = await make_slot(uow, await make_clinic(uow), await make_service(uow), capacity=1)
+            unseen = await _search(client, newer.id)
+            assert (unseen["read_from"], unseen["items"]) == ("replica", [])
             # a booking never trusts it: the seat is claimed on the primary, where it is gone
             refused = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(second))
             assert refused.status_code == 409
