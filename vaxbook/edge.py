@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Iterable
 from contextlib import suppress
 from typing import Any, cast
@@ -15,7 +16,7 @@ from litestar import Request
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from vaxbook.errors import FieldError, Invalid
+from vaxbook.errors import FieldError, Invalid, UnsupportedMediaType
 from vaxbook.i18n import Text
 
 MAX_BODY_BYTES = 64 * 1024
@@ -27,6 +28,12 @@ _NOT_UTF8 = Text("Không phải văn bản UTF-8 hợp lệ", "Not valid UTF-8 t
 _NUL = Text("Không được chứa ký tự NUL", "Must not contain a NUL character")
 _TOO_DEEP = Text(f"Dữ liệu lồng nhau quá {MAX_DEPTH} cấp", f"Nested deeper than {MAX_DEPTH} levels")
 _REPLACEMENT = "\ufffd"
+_JSON = re.compile(r"\s*application/([\w.+-]+\+)?json\s*(;|$)", re.IGNORECASE)
+_NOT_JSON = Text(
+    "API chỉ nhận dữ liệu JSON (Content-Type: application/json)",
+    "The API takes JSON only (Content-Type: application/json)",
+)
+_TWICE = Text("Tên trường bị lặp lại trong cùng một đối tượng", "This key appears twice in one object")
 
 
 async def inspect(request: Request[Any, Any, Any]) -> None:
@@ -37,10 +44,16 @@ async def inspect(request: Request[Any, Any, Any]) -> None:
         _check_query(query)
     # a multipart body (a file) is not checked here, and not read either: a page's form was read already by the
     # CSRF check, and its stream cannot be read twice
-    if request.method in _BODY_METHODS and not request.headers.get("content-type", "").startswith("multipart/"):
+    content_type = request.headers.get("content-type", "")
+    if request.method in _BODY_METHODS and not content_type.startswith("multipart/"):
         body = await request.body()  # read once, within the size limit, and kept for the handler
         if body:
-            _check_body(body)
+            api = request.scope["path"].startswith("/api/")
+            if api and content_type and not _JSON.match(content_type):
+                # the API reads JSON and only JSON: a body said to be anything else is not guessed at (one said to
+                # be nothing is read as JSON)
+                raise UnsupportedMediaType(_NOT_JSON)
+            _check_body(body, keys_once=api)
 
 
 def client_address(request: Request[Any, Any, Any]) -> str:
@@ -66,7 +79,7 @@ def _check_query(query: bytes) -> None:
                 raise _refusal(field, "nul", _NUL, "query")
 
 
-def _check_body(body: bytes) -> None:
+def _check_body(body: bytes, *, keys_once: bool = False) -> None:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -79,6 +92,33 @@ def _check_body(body: bytes) -> None:
         field = _field_holding(text, "\x00")
         if field:
             raise _refusal(field, "nul", _NUL)
+    if keys_once and text.count(":") > 1:  # one key cannot appear twice
+        _check_keys_once(text)
+
+
+class _Twice(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _Twice(key)
+        seen[key] = value
+    return seen
+
+
+def _check_keys_once(text: str) -> None:
+    """A key given twice in one object is refused, not read as its last value (as the JSON parser would): two
+    readers of one body must never see two requests."""
+    try:
+        json.loads(text, object_pairs_hook=_once_each)
+    except _Twice as twice:
+        raise _refusal(_printable(twice.key.encode("utf-8", errors="replace")), "duplicate_key", _TWICE) from None
+    except ValueError:
+        return  # not JSON: the handler's parse says so
 
 
 def _too_deep(text: str) -> bool:

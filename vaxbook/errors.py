@@ -65,6 +65,12 @@ class Forbidden(DomainError):
     title = Text("Bạn không có quyền thực hiện thao tác này", "You are not allowed to do this")
 
 
+class UnsupportedMediaType(DomainError):
+    status = 415
+    slug = "unsupported-media-type"
+    title = Text("Định dạng dữ liệu không được hỗ trợ", "Unsupported media type")
+
+
 class NotFound(DomainError):
     status = 404
     slug = "not-found"

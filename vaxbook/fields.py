@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import date, datetime, time
 from functools import cache
 from types import UnionType
-from typing import Annotated, Any, ClassVar, Self, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar, Union, get_args, get_origin
 from uuid import UUID
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -42,6 +42,12 @@ class InputModel(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _json_type(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str):
+            _check_characters(value)
+        choices = _literal_choices(cls).get(info.field_name or "")
+        if choices is not None and value is not None and not any(_same(value, c) for c in choices):
+            # pydantic's lax mode takes 1 and 1.0 for true: a consent or an erasure is said with true itself
+            raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": _python(choices)})
         kind = _scalar_kinds(cls).get(info.field_name or "")
         if kind is None or value is None:
             return value
@@ -49,6 +55,8 @@ class InputModel(BaseModel):
             raise PydanticCustomError(*_WRONG_TYPE[kind])  # pydantic's own codes: vaxbook.problems words them
         if kind in _SPELLED_OUT and _numeric_text(value):
             raise bilingual_error(*_SPELLED_OUT[kind])
+        if kind is date and isinstance(value, str) and not _DAY.fullmatch(value.strip()):
+            raise bilingual_error("date_format", NOT_A_DATE_VI, NOT_A_DATE_EN)
         return value
 
 
@@ -64,6 +72,49 @@ _WRONG_TYPE: dict[type, tuple[str, str]] = {
     UUID: ("uuid_type", "UUID input should be a string"),
 }
 _SAME_AS = {AwareDatetime: datetime}  # pydantic's constrained spellings of a scalar
+
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")  # a body's date is the day alone: no time, however midnight
+# C0 and C1 controls but tab and line breaks, and the bidirectional embeddings, overrides and isolates (a name that
+# reads backwards on the door's list)
+_HIDDEN_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_INVISIBLE = frozenset({"Cc", "Cf", "Mn", "Me", "Zs", "Zl", "Zp"})
+
+
+def _check_characters(value: str) -> None:
+    """A string of a body holds no control character (but tab and line breaks) nor bidirectional override, and is
+    not made of invisible characters alone (a name of a zero-width space, a lone accent)."""
+    if "\x00" in value:
+        raise bilingual_error("nul_character", "Không được chứa ký tự NUL", "Must not contain a NUL character")
+    if _HIDDEN_CONTROL.search(value):
+        raise bilingual_error(
+            "control_character", "Không được chứa ký tự điều khiển", "Must not contain control characters"
+        )
+    if value and all(unicodedata.category(c) in _INVISIBLE for c in value) and value.strip():
+        raise bilingual_error("invisible", "Phải có chữ nhìn thấy được", "Must contain visible text")
+
+
+def _same(value: Any, choice: Any) -> bool:
+    return type(value) is type(choice) and value == choice
+
+
+def _python(choices: tuple[Any, ...]) -> str:
+    """Choices as pydantic says them ("'a', 'b' or True"), which vaxbook.problems writes as JSON."""
+    said = [repr(c) for c in choices]
+    return said[0] if len(said) == 1 else f"{', '.join(said[:-1])} or {said[-1]}"
+
+
+@cache
+def _literal_choices(model: type[BaseModel]) -> dict[str, tuple[Any, ...]]:
+    """Each field of `model` whose type (or optional type) is a Literal, with its choices."""
+    found = {}
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        choices = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
+        literals = [c for c in choices if get_origin(c) is Literal]
+        if len(literals) == 1:
+            found[name] = get_args(literals[0])
+    return found
 
 
 def _numeric_text(value: Any) -> bool:
@@ -188,11 +239,32 @@ def _nfc(value: str) -> str:
     return unicodedata.normalize("NFC", value)
 
 
-Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_nfc)]
-"""A human-readable name or place, Unicode-normalised (NFC)."""
+def _one_line(value: str) -> str:
+    if any(c in value for c in "\t\n\r\u2028\u2029"):
+        raise bilingual_error("one_line", "Chỉ được viết trên một dòng", "Must be on one line")
+    return value
 
-LongLabel = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), AfterValidator(_nfc)]
-PlaceName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), AfterValidator(_nfc)]
+
+Label = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_nfc),
+    AfterValidator(_one_line),
+]
+"""A human-readable name or place on one line, Unicode-normalised (NFC)."""
+
+LongLabel = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=300),
+    AfterValidator(_nfc),
+    AfterValidator(_one_line),
+]
+PlaceName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    AfterValidator(_nfc),
+    AfterValidator(_one_line),
+]
 
 
 def normalize_text(value: str) -> str:

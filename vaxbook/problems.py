@@ -6,6 +6,7 @@ import ast
 import json
 import re
 from collections.abc import Callable
+from datetime import date
 from enum import Enum
 from typing import Any, Literal, get_args, get_origin
 
@@ -16,6 +17,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
 from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Scope, Send
+from pydantic import SecretStr
 
 from vaxbook.db import went_away
 from vaxbook.errors import (
@@ -114,6 +116,14 @@ _EN_VALIDATION: dict[str, str] = {
     "model_attributes_type": "Input should be an object",
     "dataclass_type": "Input should be an object",
     "dict_type": "Input should be an object",
+}
+_EN_VALIDATION |= {
+    "greater_than_equal": "Input should be greater than or equal to {ge}",
+    "less_than_equal": "Input should be less than or equal to {le}",
+    "greater_than": "Input should be greater than {gt}",
+    "less_than": "Input should be less than {lt}",
+    "string_too_short": "String should have at least {min_length} characters",
+    "string_too_long": "String should have at most {max_length} characters",
 }
 _EN_INVALID = "Invalid value"
 # The context entries that pydantic fills with Python literals: "'a', 'b' or 1", "True", "<Role.OPERATOR: 'operator'>".
@@ -290,16 +300,25 @@ def field_errors_of(raw: list[Any]) -> tuple[FieldError, ...]:
             FieldError(
                 field=".".join(str(part) for part in err.get("loc", ())),
                 code=error_type.removeprefix("vaxbook."),
-                message=_message(error_type, context, str(err.get("msg", _EN_INVALID))),
+                message=_message(_of_text(error_type, err.get("input")), context, str(err.get("msg", _EN_INVALID))),
                 source="body",
             )
         )
     return tuple(result)
 
 
+def _of_text(error_type: str, value: Any) -> str:
+    """A length refused of a text (a password's, say) is counted in characters, not in a list's items."""
+    if error_type in ("too_short", "too_long") and isinstance(value, str | SecretStr):
+        return f"string_{error_type}"
+    return error_type
+
+
 def _message(error_type: str, context: dict[str, Any], english: str) -> Text:
     if error_type.startswith("vaxbook."):
         return Text(str(context.get("vi", english)), english)
+    # a bound that is a day is written as JSON writes it (2000-01-01), not as Python does (pydantic gives its repr)
+    context = {k: _PYTHON_DATE.sub(_iso_day, v) if isinstance(v, str) else v for k, v in context.items()}
     vi_context, en_context = dict(context), dict(context)
     for key in _PYTHON_LITERALS:
         if key in context:
@@ -310,6 +329,13 @@ def _message(error_type: str, context: dict[str, Any], english: str) -> Text:
     vi = _format(_VI_VALIDATION.get(error_type, _VI_INVALID), vi_context, _VI_INVALID)
     en = _format(_EN_VALIDATION[error_type], en_context, _EN_INVALID) if error_type in _EN_VALIDATION else english
     return Text(vi, en)
+
+
+_PYTHON_DATE = re.compile(r"datetime\.date\((\d{1,4}), (\d{1,2}), (\d{1,2})\)")
+
+
+def _iso_day(found: re.Match[str]) -> str:
+    return date(*(int(part) for part in found.groups())).isoformat()
 
 
 def _format(template: str, context: dict[str, Any], fallback: str) -> str:
@@ -361,6 +387,8 @@ def _litestar_field_error(item: dict[str, Any], source: str) -> FieldError:
     is named inside it (msgspec's words say which; Litestar has cut off where the object is)."""
     english = str(item.get("message", "Invalid value"))
     key = str(item.get("key", ""))
+    if key == "data" and english == "'data'":  # the handler's body, and none was sent (Litestar's KeyError)
+        return FieldError("body", "missing", _BODY_REQUIRED, source)
     missing = _MSGSPEC_MISSING.match(english)
     if missing is not None:
         name = missing.group(1) if key in ("", "data") else f"{key}.{missing.group(1)}"
@@ -373,6 +401,9 @@ def _litestar_field_error(item: dict[str, Any], source: str) -> FieldError:
     return FieldError(
         key, "invalid", _msgspec_words(english) or Text(QUERY_WORDS.get(english, _VI_INVALID), english), source
     )
+
+
+_BODY_REQUIRED = Text("Cần gửi dữ liệu JSON trong nội dung yêu cầu", "A JSON body is required")
 
 
 def _msgspec_words(english: str) -> Text | None:

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from litestar import Litestar
 
+from booking.models import CONSENT_VERSION
 from tests.conftest import RecordingOtpSender
 from tests.factories import citizen_headers, make_clinic, make_service, person_details, soon, staff_headers
 from tests.integration.vaxbook.test_route_guards import concrete, routes
@@ -127,6 +128,87 @@ async def test_numbers_booleans_dates_and_ids_must_have_their_json_type(
     assert await db.fetchval("SELECT count(*) FROM slots") == 0
     created = await client.post(url, json=good, headers=admin)
     assert created.status_code == 201, created.text
+
+
+async def test_a_body_s_text_holds_what_a_person_can_read(client: httpx.AsyncClient, citizen: dict[str, str]) -> None:
+    """No control character, bidirectional override or invisible-only text in any string of a body, and a name or a
+    place on one line: they would reach the door's list, the department's lists and the messages."""
+    body = person_details() | {"consent": {"accepted": True, "text_version": CONSENT_VERSION}}
+    for value, code in (
+        ("Hoa\u0007 Nguyễn", "control_character"),
+        ("Hoa \u202eNguyễn", "control_character"),
+        ("\u200b", "invisible"),
+        ("\u0301", "invisible"),
+        ("Nguyễn\nThị Hoa", "one_line"),
+    ):
+        refused = await client.put("/api/v1/me/profile", json=body | {"full_name": value}, headers=citizen)
+        assert field_of(refused) == ("full_name", code), value
+    assert (await client.get("/api/v1/me/profile", headers=citizen)).status_code == 404, "nothing was written"
+    saved = await client.put("/api/v1/me/profile", json=body | {"full_name": "Nguyễn Thị\u00a0Hoa"}, headers=citizen)
+    assert saved.status_code == 200, saved.text
+
+
+async def test_a_consent_or_an_erasure_is_said_with_true_itself(
+    client: httpx.AsyncClient, citizen: dict[str, str]
+) -> None:
+    body = person_details()
+    for accepted in (1, 1.0, "true"):
+        given = body | {"consent": {"accepted": accepted, "text_version": CONSENT_VERSION}}
+        refused = await client.put("/api/v1/me/profile", json=given, headers=citizen | {"Accept-Language": "en"})
+        (error,) = problem(refused)["errors"]
+        assert (error["field"], error["message"]) == ("consent.accepted", "Input should be true"), accepted
+    erase = await client.post("/api/v1/me/erasure", json={"confirm": 1}, headers=citizen)
+    (error,) = problem(erase)["errors"]
+    assert (error["field"], error["message"]) == ("confirm", "Phải là true")
+
+
+async def test_a_body_s_date_is_the_day_alone_and_its_bounds_are_said_as_days(
+    client: httpx.AsyncClient, citizen: dict[str, str]
+) -> None:
+    for born in ("1990-01-01T00:00:00Z", "1990-01-01 00:00", "19900101"):
+        given = person_details() | {
+            "date_of_birth": born,
+            "consent": {"accepted": True, "text_version": CONSENT_VERSION},
+        }
+        refused = await client.put("/api/v1/me/profile", json=given, headers=citizen)
+        assert field_of(refused)[0] == "date_of_birth", born
+    asked = {"service_id": "00000000-0000-0000-0000-000000000001", "date_from": "1999-12-31", "date_to": "2101-01-01"}
+    said = problem(await client.post("/api/v1/standby", json=asked, headers=citizen | {"Accept-Language": "en"}))
+    messages = {e["field"]: e["message"] for e in said["errors"]}
+    assert messages["date_from"].endswith("2000-01-01"), messages
+    assert messages["date_to"].endswith("2100-12-31"), messages
+    assert "datetime" not in json.dumps(said)
+
+
+async def test_the_api_reads_json_said_as_json_once_per_key(
+    client: httpx.AsyncClient, uow: UnitOfWork, citizen: dict[str, str]
+) -> None:
+    """A body said to be anything but JSON is 415, an empty one is named as the body, and a key given twice in one
+    object is refused rather than read as its last value; nothing is written."""
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    good = json.dumps({"code": "KIEM-TRA", "name": "Trạm Y tế", "kind": "health_station", "province": "Cần Thơ",
+                       "district": "Ninh Kiều", "ward": "An Khánh", "address": "1 Đường A",
+                       "timezone": "Asia/Ho_Chi_Minh"})  # fmt: skip
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "application/jsonx", "json"):
+        sent = await client.post("/api/v1/clinics", content=good, headers=admin | {"Content-Type": content_type})
+        assert problem(sent, 415)["type"] == "/problems/unsupported-media-type", content_type
+    empty = await client.post("/api/v1/clinics", content=b"", headers=admin | {"Content-Type": "application/json"})
+    assert field_of(empty) == ("body", "missing")
+    twice = good.replace('"name":', '"name": "Trạm A", "name":')
+    sent = await client.post("/api/v1/clinics", content=twice, headers=admin | {"Content-Type": "application/json"})
+    assert field_of(sent) == ("name", "duplicate_key")
+    nested = json.dumps({"slot_id": "x", "person": {"a": 1}}).replace('{"a": 1}', '{"a": 1, "a": 2}')
+    sent = await client.post("/api/v1/bookings", content=nested, headers=citizen | {"Content-Type": "application/json"})
+    assert field_of(sent) == ("a", "duplicate_key")
+    assert (await client.get("/api/v1/clinics", params={"limit": 200})).json()["items"] == []
+    said_json = {"Content-Type": "Application/JSON; charset=utf-8"}
+    assert (await client.post("/api/v1/clinics", content=good, headers=admin | said_json)).status_code == 201
+
+
+async def test_an_empty_staff_password_is_said_in_characters(client: httpx.AsyncClient) -> None:
+    refused = await client.post("/api/v1/auth/staff/login", json={"username": "someone", "password": ""})
+    (error,) = problem(refused)["errors"]
+    assert (error["field"], error["message"]) == ("password", "Phải có ít nhất 1 ký tự")
 
 
 # Hostile bodies and query strings, each at every route, as every kind of caller.
