@@ -1173,13 +1173,15 @@ async def checked_in_by(conn: Connection, *, booking_id: UUID) -> str | None:
 async def booking_by_code(
     conn: Connection, *, clinic_id: UUID, code: str, cccd_last4: str | None, date_of_birth: date | None
 ) -> Booking | None:
-    """The clinic's booking with this code whose person's CCCD ends in these four digits, or who was born then."""
+    """The clinic's booking with this code whose person's CCCD ends in these four digits, or who was born then and
+    has no CCCD (a child): a date of birth is easier to learn than a CCCD, so it stands in for one only where there
+    is none."""
     row = await conn.fetchrow(
         f"""
         SELECT {_BOOKING_WITH_ZONE} FROM bookings b {_PLACE}
         JOIN people p ON p.id = b.person_id
         WHERE b.code = $2 AND b.clinic_id = $1
-          AND (right(p.cccd, 4) = $3 OR p.date_of_birth = $4)
+          AND (right(p.cccd, 4) = $3 OR (p.date_of_birth = $4 AND p.cccd IS NULL))
         """,
         clinic_id,
         code,

@@ -11,6 +11,7 @@ import stat
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import httpx
@@ -163,7 +164,9 @@ async def test_cancelled_and_moved_bookings_lose_their_qr(client: Client, uow: U
     assert "hủy" in cancelled.json()["detail"]
 
 
-async def test_a_moved_booking_says_so_whatever_the_time(client: Client, uow: UnitOfWork) -> None:
+async def test_a_moved_booking_says_so_whatever_the_time(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
     """The old code of a booking moved to a later day is scanned early, late or on time: 'moved', never 'come back
     later', and the new code is told."""
     citizen, clinic, booking = await booked(client, uow, hours=48)
@@ -188,7 +191,10 @@ async def test_a_moved_booking_says_so_whatever_the_time(client: Client, uow: Un
     scanned_old = await check_in(client, staff, clinic.id, qr=text)
     assert scanned_old.json()["type"] == "/problems/booking-moved", scanned_old.text
     assert moved.json()["code"] in scanned_old.json()["detail"]
-    by_code = await check_in(client, staff, clinic.id, code=booking["code"], date_of_birth="1990-05-17")
+    cccd = await db.fetchval(
+        "SELECT p.cccd FROM people p JOIN bookings b ON b.person_id = p.id WHERE b.id = $1", UUID(booking["id"])
+    )
+    by_code = await check_in(client, staff, clinic.id, code=booking["code"], cccd_last4=cccd[-4:])
     assert by_code.json()["type"] == "/problems/booking-moved", by_code.text
     new_text = (
         await client.get(f"/api/v1/bookings/{moved.json()['id']}/qr?format=text", headers=token_for(citizen))
@@ -331,6 +337,17 @@ async def test_a_child_without_a_cccd_checks_in_by_code_and_date_of_birth(
     assert both.json()["errors"][0]["field"] == "code"
     done = await check_in(client, staff, clinic.id, code=booking["code"], date_of_birth="2019-03-08")
     assert (done.status_code, done.json()["person_name"]) == (200, "Lê Minh An")
+
+    # someone with a CCCD is asked for its last digits: a date of birth is easier to come by
+    adult = await make_dependent(uow, parent, date_of_birth=date(1950, 1, 2), relation="parent")
+    assert adult.cccd is not None
+    theirs = await client.post(
+        "/api/v1/bookings", json={"slot_id": str(slot.id), "person_id": str(adult.id)}, headers=token_for(parent)
+    )
+    by_birth = await check_in(client, staff, clinic.id, code=theirs.json()["code"], date_of_birth="1950-01-02")
+    assert by_birth.json()["type"] == "/problems/no-such-appointment"
+    by_cccd = await check_in(client, staff, clinic.id, code=theirs.json()["code"], cccd_last4=adult.cccd[-4:])
+    assert by_cccd.status_code == 200, by_cccd.text
 
 
 async def test_keys_are_served_to_any_origin_and_the_signing_key_cannot_be_revoked(
