@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 from uuid import UUID
 
@@ -11,6 +11,7 @@ from priority.models import Draw as DrawModel
 from priority.models import PriorityGroup as GroupModel
 from priority.models import Reservation as ReservationModel
 from priority.models import Rule as RuleModel
+from vaxbook.clock import department_day
 from vaxbook.fields import (
     CalendarDate,
     CatalogueCode,
@@ -23,6 +24,8 @@ from vaxbook.fields import (
     bilingual_error,
 )
 
+TERM_DAYS = 300  # a pregnancy's 280 days from the last period, and a margin
+LATE_BIRTH_DAYS = 42  # a birth this long past its expected date is a pregnancy over
 Rank = Annotated[int, Field(ge=1, le=999, description="1 goes first; 'everyone else' has the largest")]
 Weeks = Annotated[int, Field(ge=0, le=MAX_RULE_WEEKS)]
 Seats = Annotated[int, Field(ge=0, le=10_000)]
@@ -99,9 +102,29 @@ class Declarations(InputModel):
     chronic_disease: bool = False
     disability: bool = False
 
+    @field_validator("due_date")
+    @classmethod
+    def _a_pregnancy_under_way(cls, due: date | None) -> date | None:
+        today = department_day(datetime.now(UTC))
+        if due is not None and not today - timedelta(days=LATE_BIRTH_DAYS) <= due <= today + timedelta(days=TERM_DAYS):
+            raise bilingual_error(
+                "due_date_range",
+                f"Ngày dự sinh phải trong vòng {TERM_DAYS} ngày tới (hoặc đã qua không quá {LATE_BIRTH_DAYS} ngày)",
+                f"The expected date of delivery lies within the next {TERM_DAYS} days (or at most {LATE_BIRTH_DAYS} "
+                "days ago)",
+            )
+        return due
+
     @field_validator("last_period")
     @classmethod
     def _before_due(cls, last_period: date | None, info: ValidationInfo) -> date | None:
+        today = department_day(datetime.now(UTC))
+        if last_period is not None and not today - timedelta(days=TERM_DAYS) <= last_period <= today:
+            raise bilingual_error(
+                "last_period_range",
+                f"Ngày đầu kỳ kinh cuối phải trong vòng {TERM_DAYS} ngày qua, không sau hôm nay",
+                f"The last menstrual period began within the last {TERM_DAYS} days, not after today",
+            )
         due = info.data.get("due_date")
         if last_period is not None and due is not None and last_period >= due:
             raise bilingual_error(

@@ -31,13 +31,14 @@ from booking.schemas import (
     ProfileUpsert,
 )
 from booking.service.common import end_live_entries, person_for, someone
+from clinics.models import Sex
 from priority import service as priority
 from priority.models import Declarations
 from priority.schemas import Declarations as DeclarationsIn
 from vaxbook import audit
 from vaxbook.auth.models import Principal, Role
 from vaxbook.db import Connection, UnitOfWork
-from vaxbook.errors import Taken
+from vaxbook.errors import Invalid, Taken
 from vaxbook.i18n import Text
 from vaxbook.idempotency import IdempotencyKey, Stored, forget_answers_about, run_once
 
@@ -314,4 +315,10 @@ async def declare(uow: UnitOfWork, principal: Principal, person_id: UUID, data: 
     """Replace what the person declared; a citizen for themselves or a dependent, assisting staff for anyone."""
     async with uow.transaction() as conn:
         person = await person_for(conn, principal, person_id)
+        if person.sex is Sex.MALE and (data.due_date is not None or data.last_period is not None):
+            raise Invalid.field(
+                "due_date" if data.due_date is not None else "last_period",
+                "not_for_this_person",
+                Text("Người này không mang thai được (giới tính nam)", "This person cannot be pregnant (male)"),
+            )
         return await priority.save_declarations(uow, principal, person.id, data)

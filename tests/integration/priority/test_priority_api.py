@@ -339,6 +339,34 @@ async def test_declarations_belong_to_their_person(client: Client, uow: UnitOfWo
     assert backwards.json()["errors"][0]["field"] == "last_period"
 
 
+async def test_a_pregnancy_is_declared_only_as_one_under_way_and_of_a_woman(client: Client, uow: UnitOfWork) -> None:
+    """A last period after today or long ago, a due date years ahead or long past, or a pregnancy declared for a man:
+    each a 422 on the field (priority rules would ignore them, and the person would not know why)."""
+    citizen, her = await make_citizen(uow, sex="female")
+    today = datetime.now(SAIGON).date()
+
+    async def refused(person_id: UUID, who: Principal = citizen, **body: Any) -> list[tuple[str, str]]:
+        answer = await declare(client, who, person_id, **body)
+        assert answer.status_code == 422, answer.text
+        return [(e["field"], e["code"]) for e in answer.json()["errors"]]
+
+    assert await refused(her.id, last_period=(today + timedelta(days=1)).isoformat()) == [
+        ("last_period", "last_period_range")
+    ]
+    assert await refused(her.id, last_period=(today - timedelta(days=400)).isoformat()) == [
+        ("last_period", "last_period_range")
+    ]
+    assert await refused(her.id, due_date=(today + timedelta(days=3 * 365)).isoformat()) == [
+        ("due_date", "due_date_range")
+    ]
+    assert await refused(her.id, due_date=(today - timedelta(days=60)).isoformat()) == [("due_date", "due_date_range")]
+    him, man = await make_citizen(uow, sex="male")
+    due = (today + timedelta(days=150)).isoformat()
+    assert await refused(man.id, him, due_date=due) == [("due_date", "not_for_this_person")]
+    assert (await declare(client, him, man.id, health_worker=True)).status_code == 200
+    assert (await declare(client, citizen, her.id, due_date=due)).status_code == 200
+
+
 async def test_outsiders_may_wait_for_held_back_seats_and_are_offered_them_once_released(
     client: Client, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
