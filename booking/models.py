@@ -625,7 +625,10 @@ class TooManyDependents(Conflict):
 
 class DependentHasBookings(Conflict):
     slug = "dependent-has-bookings"
-    title = Text("Người thân còn lịch hẹn đang chờ", "The dependent still has open bookings")
+    title = Text(
+        "Người thân đã có lịch hẹn hoặc đã tham gia bốc thăm: những thông tin này được giữ trong hồ sơ",
+        "The dependent has had bookings or draw entries, which are kept for their record",
+    )
 
 
 class IdentityHeldByBooking(Conflict):
