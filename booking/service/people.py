@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 from booking import repository
@@ -33,10 +33,11 @@ from booking.schemas import (
 from booking.service.common import end_live_entries, person_for, someone
 from clinics.models import Sex
 from priority import service as priority
-from priority.models import Declarations
+from priority.models import Declarations, age_in_years
 from priority.schemas import Declarations as DeclarationsIn
 from vaxbook import audit
 from vaxbook.auth.models import Principal, Role
+from vaxbook.clock import department_day
 from vaxbook.db import Connection, UnitOfWork
 from vaxbook.errors import Invalid, Taken
 from vaxbook.i18n import Text
@@ -311,6 +312,9 @@ async def verify_cccd(
     return verified
 
 
+WORKING_AGE = 18  # a health worker is of working age (a child ticked as one would take health workers' seats)
+
+
 async def declare(uow: UnitOfWork, principal: Principal, person_id: UUID, data: DeclarationsIn) -> Declarations:
     """Replace what the person declared; a citizen for themselves or a dependent, assisting staff for anyone."""
     async with uow.transaction() as conn:
@@ -320,5 +324,15 @@ async def declare(uow: UnitOfWork, principal: Principal, person_id: UUID, data: 
                 "due_date" if data.due_date is not None else "last_period",
                 "not_for_this_person",
                 Text("Người này không mang thai được (giới tính nam)", "This person cannot be pregnant (male)"),
+            )
+        today = department_day(datetime.now(UTC))
+        if data.health_worker and age_in_years(person.date_of_birth, today) < WORKING_AGE:
+            raise Invalid.field(
+                "health_worker",
+                "not_for_this_person",
+                Text(
+                    f"Người dưới {WORKING_AGE} tuổi không là nhân viên y tế",
+                    f"Someone under {WORKING_AGE} is not a health worker",
+                ),
             )
         return await priority.save_declarations(uow, principal, person.id, data)

@@ -20,6 +20,7 @@ from tests.factories import (
     ADMIN,
     make_citizen,
     make_clinic,
+    make_dependent,
     make_service,
     make_slot,
     soon,
@@ -340,8 +341,9 @@ async def test_declarations_belong_to_their_person(client: Client, uow: UnitOfWo
 
 
 async def test_a_pregnancy_is_declared_only_as_one_under_way_and_of_a_woman(client: Client, uow: UnitOfWork) -> None:
-    """A last period after today or long ago, a due date years ahead or long past, or a pregnancy declared for a man:
-    each a 422 on the field (priority rules would ignore them, and the person would not know why)."""
+    """A last period after today or long ago, a due date years ahead or long past, a pregnancy declared for a man, a
+    child declared a health worker: each a 422 on the field (a priority rule would ignore it or, for the child, give
+    a seat held for others)."""
     citizen, her = await make_citizen(uow, sex="female")
     today = datetime.now(SAIGON).date()
 
@@ -365,6 +367,10 @@ async def test_a_pregnancy_is_declared_only_as_one_under_way_and_of_a_woman(clie
     assert await refused(man.id, him, due_date=due) == [("due_date", "not_for_this_person")]
     assert (await declare(client, him, man.id, health_worker=True)).status_code == 200
     assert (await declare(client, citizen, her.id, due_date=due)).status_code == 200
+    # a health worker is of working age: a baby ticked as one would take health workers' seats
+    baby = await make_dependent(uow, citizen, date_of_birth=today - timedelta(days=120), cccd=None)
+    assert await refused(baby.id, health_worker=True) == [("health_worker", "not_for_this_person")]
+    assert (await declare(client, citizen, baby.id, disability=True)).status_code == 200
 
 
 async def test_outsiders_may_wait_for_held_back_seats_and_are_offered_them_once_released(
