@@ -182,6 +182,14 @@ async def _join_standby(
     return StandbyEntry.of(joined)
 
 
+async def _accept_offer(
+    uow: UoW, principal: Principal, policy: BookingPolicy, header: str | None, entry_id: UUID
+) -> Booking:
+    key = _key(principal, header, "standby.accept", entry_id=str(entry_id))
+    accepted = await standby.accept(uow, principal, policy, entry_id=entry_id, now=_now(), idempotency=key)
+    return Booking.of(accepted, staff=principal.is_staff)
+
+
 async def _reschedule(
     uow: UoW, principal: Principal, policy: BookingPolicy, header: str | None, booking_id: UUID, slot_id: UUID
 ) -> Booking:
@@ -454,10 +462,9 @@ class StandbyController(Controller):
         policy: Policy,
         idempotency_key: IdempotencyHeader = None,
     ) -> Booking:
-        """Take the offered seat: it becomes your booking."""
-        key = _key(request.user, idempotency_key, "standby.accept", entry_id=str(entry_id))
-        accepted = await standby.accept(uow, request.user, policy, entry_id=entry_id, now=_now(), idempotency=key)
-        return Booking.of(accepted)
+        """Take the offered seat: it becomes your booking. An offer accepted already answers the booking it became
+        (201 again, and no booking attempt counted); one that ran out or was turned down is 409 offer-gone."""
+        return await _accept_offer(uow, request.user, policy, idempotency_key, entry_id)
 
     @post("/{entry_id:uuid}/decline", status_code=HTTP_200_OK, summary="Decline a standby offer")
     async def decline(self, entry_id: FromPath[UUID], uow: UoW, request: CallerRequest, policy: Policy) -> StandbyEntry:
@@ -536,6 +543,42 @@ class AssistController(Controller):
         """Put a caller on the standby list (person_id required); offers show in their own list. An
         Idempotency-Key makes a retry safe, as for a citizen."""
         return await _join_standby(uow, request.user, policy, idempotency_key, data)
+
+    @get("/people/{person_id:uuid}/standby", summary="A caller's standby entries")
+    async def person_standby(self, person_id: FromPath[UUID], uow: UoW, request: CallerRequest) -> list[StandbyEntry]:
+        """A person's standby entries, latest first; an offered seat shows under `offer` until it expires. Clinic
+        staff see their own clinics' lists (and offers of seats at their clinics) only. Each read is audited. 404
+        person-not-found."""
+        return [StandbyEntry.of(e) for e in await standby.of_person(uow, request.user, person_id)]
+
+    @post("/standby/{entry_id:uuid}/accept", summary="Accept a standby offer for a caller")
+    async def accept_offer(
+        self,
+        entry_id: FromPath[UUID],
+        uow: UoW,
+        request: CallerRequest,
+        policy: Policy,
+        idempotency_key: IdempotencyHeader = None,
+    ) -> Booking:
+        """Take the seat offered to a person (a walk-in without a phone, a caller): it becomes their booking, as
+        their own accept would make it. An offer accepted already answers the booking it became; one that ran out or
+        was turned down is 409 offer-gone. Clinic staff reach their own clinics' entries only (others are 404
+        standby-not-found)."""
+        return await _accept_offer(uow, request.user, policy, idempotency_key, entry_id)
+
+    @post("/standby/{entry_id:uuid}/decline", status_code=HTTP_200_OK, summary="Decline a standby offer for a caller")
+    async def decline_offer(
+        self, entry_id: FromPath[UUID], uow: UoW, request: CallerRequest, policy: Policy
+    ) -> StandbyEntry:
+        """Turn a person's offer down; the seat goes to the next in line (declined already: the entry as it
+        stands)."""
+        return StandbyEntry.of(await standby.leave(uow, request.user, policy, entry_id=entry_id, now=_now()))
+
+    @delete("/standby/{entry_id:uuid}", summary="Take a caller off the standby list")
+    async def leave_standby(self, entry_id: FromPath[UUID], uow: UoW, request: CallerRequest, policy: Policy) -> None:
+        """Take a person off the standby list (an open offer is declined, its seat passed on); left or declined
+        already: 204 again."""
+        await standby.leave(uow, request.user, policy, entry_id=entry_id, now=_now())
 
     @post("/bookings", summary="Book a seat for a caller")
     async def book(

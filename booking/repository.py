@@ -119,7 +119,7 @@ def _booking(row: Row) -> Booking:
     )
 
 
-def _entry(row: asyncpg.Record) -> StandbyEntry:
+def _entry(row: Row) -> StandbyEntry:
     return StandbyEntry(**{**dict(row), "status": StandbyStatus(row["status"])})
 
 
@@ -1347,6 +1347,44 @@ async def entry_for_account(conn: Connection, *, entry_id: UUID, account_id: UUI
         account_id,
     )
     return None if row is None else _entry(row)
+
+
+async def get_entry(conn: Connection, *, entry_id: UUID) -> StandbyEntry | None:
+    """An entry whoever's it is (assisting staff; and what became of an entry after a refusal)."""
+    row = await conn.fetchrow(f"SELECT {_entry_columns()} FROM standby_entries WHERE id = $1", entry_id)
+    return None if row is None else _entry(row)
+
+
+def open_offer_in_slot(*, person_id: UUID | Lookup, slot_id: UUID, now: datetime) -> Read[StandbyEntry | None]:
+    """The person's open offer of a seat of this very slot, if they hold one (booking the slot takes it)."""
+    return Read(
+        f"""
+        SELECT {_entry_columns()} FROM standby_entries
+        WHERE person_id = $1 AND offer_slot_id = $2 AND status = 'offered' AND offer_expires_at > $3
+        """,
+        (person_id, slot_id, now),
+        one(_entry),
+    )
+
+
+async def district_offers_service(conn: Connection, *, service_id: UUID, province: str, district: str) -> bool:
+    """Whether an active clinic of the district (names compared as the list compares them, place_key) gives the
+    service: it has had slots of it, or has an active weekly template of it. A wait anywhere else is never served."""
+    found = await conn.fetchval(
+        """
+        SELECT EXISTS (
+            SELECT 1 FROM clinics c
+            WHERE c.active AND c.province_key = (SELECT place_key($2)) AND c.district_key = (SELECT place_key($3))
+              AND (EXISTS (SELECT 1 FROM slots s WHERE s.clinic_id = c.id AND s.service_id = $1)
+                   OR EXISTS (SELECT 1 FROM slot_templates t
+                              WHERE t.clinic_id = c.id AND t.service_id = $1 AND t.active))
+        )
+        """,
+        service_id,
+        province,
+        district,
+    )
+    return bool(found)
 
 
 async def waiting_for(

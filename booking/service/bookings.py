@@ -14,16 +14,18 @@ from booking.models import (
     BookingPolicy,
     BookingStatus,
     DoseGiven,
+    OfferGone,
     OtherService,
     PeopleCheckedIn,
     Person,
     SameSlot,
     ServiceRules,
     SlotFull,
+    StandbyEntry,
     TooManyActiveBookings,
     check_eligibility,
 )
-from booking.service import common, messages
+from booking.service import common, messages, standby
 from booking.service.common import (
     Step,
     attempt_scope,
@@ -58,7 +60,7 @@ from quotas import service as quotas
 from quotas.models import VaccineProduct
 from vaxbook import audit
 from vaxbook.auth.models import Principal, Role
-from vaxbook.db import Connection, UnitOfWork, read_together
+from vaxbook.db import Connection, UnitOfWork, read, read_together
 from vaxbook.errors import DomainError, TooManyRequests
 from vaxbook.i18n import Text
 from vaxbook.idempotency import OLDER_RELEASE_LEASE_SECONDS, IdempotencyKey, LongWay, Stored, run_once
@@ -99,6 +101,20 @@ class Screened:
     reach: messages.Reach | None  # how the person is told of the booking
 
 
+@dataclass(frozen=True)
+class HeldOffer:
+    """The person holds an open standby offer of a seat of the very slot they book: that seat becomes the booking,
+    as accepting the offer would make it."""
+
+    entry: StandbyEntry
+    person: Person
+
+
+async def _offer_held(conn: Connection, person: Person, slot_id: UUID, now: datetime) -> HeldOffer | None:
+    offered = await read(conn, repository.open_offer_in_slot(person_id=person.id, slot_id=slot_id, now=now))
+    return None if offered is None else HeldOffer(offered, person)
+
+
 async def screen(
     uow: UnitOfWork,
     principal: Principal,
@@ -108,15 +124,18 @@ async def screen(
     now: datetime,
     through_draw: bool = False,
     sold_out: SoldOutSlots | None = None,
-) -> Screened | Booking:
+    offers: bool = False,
+) -> Screened | Booking | HeldOffer:
     """Everything a booking can be refused for without reaching for a seat: a slot that cannot be booked (now,
     or by this person), a person who may not take it, a slot with no seat left to them. Or the person's own open
-    booking of this very slot, when they ask again because the first answer was lost.
+    booking of this very slot, when they ask again because the first answer was lost; or (`offers`) the standby
+    offer they hold of one of its seats, which the booking takes rather than reach for another seat.
 
     A slot this process saw sold out to everyone a moment ago is refused without being read again (`sold_out`,
     a hint that is never asked to grant a seat): the caller's right to act for the person and the person's own
-    booking of it are still read."""
+    booking of it, or offer of it, are still read."""
     conn = uow.conn
+    offers = offers and not through_draw
     known_full_at = sold_out.clinic_of(slot_id, now) if sold_out is not None and not through_draw else None
     if known_full_at is not None:
         person = await person_for(conn, principal, person_id)
@@ -124,6 +143,8 @@ async def screen(
         held = await repository.active_booking_in_slot(conn, person_id=person.id, slot_id=slot_id)
         if held is not None:
             return held
+        if offers and (offer := await _offer_held(conn, person, slot_id, now)):
+            return offer
         raise SlotFull()
     read_in_epoch = sold_out.epoch if sold_out is not None else 0
     # everything is read in one statement: what the slot and the caller name, and what that person holds (read for
@@ -195,6 +216,10 @@ async def screen(
     if not through_draw:
         priority.refuse_while_drawing(draw, clinic.zone)
     if slot.remaining == 0 and not any(r.left for r in seat_plan.usable):
+        # the seat held for them on the standby list, when they hold one (read only here: a rush's bookings of
+        # seats left to everyone never need it)
+        if offers and (offer := await _offer_held(conn, person, slot_id, now)):
+            return offer
         # A sold-out answer from a plain read. Never the other way round: a seat is only ever granted by
         # take_seat's conditional updates.
         if sold_out is not None and slot.booked >= slot.capacity and sold_out.epoch == read_in_epoch:
@@ -227,11 +252,15 @@ async def book(
 
     Refusals a read can tell (and a retry by someone who holds their seat already) are answered before the
     attempt is counted: only a reach for a seat counts against the attempt limit. A slot whose seats go by draw
-    is booked only by its draw (through_draw) until the draw is settled."""
+    is booked only by its draw (through_draw) until the draw is settled.
+
+    A person who holds a standby offer of a seat of the slot gets that seat: the offer is taken, as accepting it
+    would take it (the same rows; the offer ends `booked`)."""
     screened: Screened | None = None
+    held_offer: HeldOffer | None = None
 
     async def screen_booking() -> Booking | None:
-        nonlocal screened
+        nonlocal screened, held_offer
         async with uow.transaction(readonly=True):
             found = await screen(
                 uow,
@@ -241,13 +270,21 @@ async def book(
                 now=now,
                 through_draw=through_draw,
                 sold_out=sold_out,
+                offers=True,
             )
         if isinstance(found, Booking):
             return found
-        screened = found
+        if isinstance(found, HeldOffer):
+            held_offer = found
+        else:
+            screened = found
         return None
 
     async def count(conn: Connection) -> None:
+        if held_offer is not None:
+            entry, person = held_offer.entry, held_offer.person
+            await standby.count_unless_taken(conn, principal, policy, entry_id=entry.id, person_id=person.id)
+            return
         assert screened is not None
         await count_attempt(conn, policy, attempt_scope(principal, screened.person.id))
 
@@ -265,10 +302,20 @@ async def book(
         return held
 
     async def work() -> Booking:
+        if held_offer is not None:
+            return await take_held_offer(held_offer)
         try:
             return await write_in_a_transaction()
         except AlreadyBooked as refused:
             return await held_instead(refused)
+
+    async def take_held_offer(held: HeldOffer) -> Booking:
+        """The seat held for the person becomes their booking; no other seat is claimed. An offer that ended since
+        the screen read it (ran out, or turned down) left the slot sold out as the screen would have found it."""
+        try:
+            return await standby.take_offer(uow, principal, policy, entry_id=held.entry.id, now=now)
+        except OfferGone:
+            raise SlotFull() from None
 
     async def write_in_a_transaction() -> Booking:
         assert screened is not None
@@ -299,6 +346,8 @@ async def book(
             return booking
 
     async def in_one_statement() -> Booking | None:
+        if held_offer is not None:
+            raise LongWay()  # the offer's seat is taken in the transaction's way
         assert screened is not None
         if through_draw or any(r.left for r in screened.seat_plan.usable) or uow.holds_connection:
             raise LongWay()  # a draw's turn, a held-back seat to claim, or a caller's transaction to join
@@ -481,6 +530,7 @@ async def move(
             found = await screen(uow, principal, slot_id=slot_id, person_id=old.person_id, now=now)
         if isinstance(found, Booking):
             raise AlreadyBooked()
+        assert isinstance(found, Screened), "a move's screen takes no standby offers"
         screened = found
         return None
 

@@ -22,8 +22,10 @@ from booking.models import (
     TooManyActiveBookings,
 )
 from booking.schemas import StandbyJoin
-from booking.service import messages
-from booking.service.bookings import STORED, count_attempt
+
+# bookings imports this module too (booking a slot you hold an offer of takes the offer): each reaches the other's
+# names when called, never while the modules load
+from booking.service import bookings, messages
 from booking.service.common import (
     attempt_scope,
     check_clinic_scope,
@@ -56,7 +58,10 @@ from clinics.models import (
 from priority import service as priority
 from vaxbook import audit
 from vaxbook.auth.models import Principal, Role
+from vaxbook.clock import department_day
 from vaxbook.db import Connection, UnitOfWork
+from vaxbook.errors import Invalid, TooManyRequests
+from vaxbook.i18n import Text
 from vaxbook.idempotency import IdempotencyKey, Stored, run_once
 
 STANDBY_MAX_DAYS = 92
@@ -82,6 +87,15 @@ async def join(
     first one's entry.
     """
     check_date_range(data.date_from, data.date_to, max_days=STANDBY_MAX_DAYS)
+    if data.date_to < department_day(now):
+        raise Invalid.field(
+            "date_to",
+            "date_in_past",
+            Text(
+                "Ngày kết thúc đã qua: hãy chờ đến một ngày từ hôm nay trở đi",
+                "date_to is in the past: a wait must reach today or a later day",
+            ),
+        )
 
     async def work() -> StandbyEntry:
         return await _join(uow, principal, data, now=now, rank=rank, even_with_free_seats=even_with_free_seats)
@@ -117,6 +131,22 @@ async def _join(
             raise unknown_reference("clinic_id") from None
         if not service.active:
             raise ServiceInactive()
+        if (
+            data.clinic_id is None
+            and data.province is not None
+            and data.district is not None
+            and not await repository.district_offers_service(
+                conn, service_id=service.id, province=data.province, district=data.district
+            )
+        ):
+            raise Invalid.field(
+                "district",
+                "no_clinic_for_service",
+                Text(
+                    "Không có cơ sở y tế nào ở quận/huyện này cung cấp dịch vụ đã chọn",
+                    "No clinic in this district gives this service",
+                ),
+            )
         if await repository.has_active_booking(
             conn, person_id=person.id, service_id=service.id, product_id=service.product_id
         ):
@@ -189,8 +219,34 @@ async def of_account(uow: UnitOfWork, principal: Principal) -> list[StandbyEntry
         return await repository.entries_of_account(conn, account_id=principal.id)
 
 
+async def of_person(uow: UnitOfWork, principal: Principal, person_id: UUID) -> list[StandbyEntry]:
+    """For staff helping someone: that person's entries, latest first (clinic staff see their own clinics' only, as
+    `_entry_for` lets them reach). Each read is audited."""
+    async with uow.transaction() as conn:
+        person = await person_for(conn, principal, person_id)
+        entries = await repository.entries_of_person(conn, person_id=person.id)
+        await audit.record(
+            conn, actor=principal, action="person.standby.read", object_type="person", object_id=person.id
+        )
+    return sorted((e for e in entries if _reaches(principal, e)), key=lambda e: e.created_at, reverse=True)
+
+
+def _reaches(principal: Principal, entry: StandbyEntry) -> bool:
+    """Whether staff may act on an entry: operators any; clinic staff one on their clinic's list, or holding an
+    offer of a seat at their clinic."""
+    if principal.role is not Role.CLINIC_STAFF:
+        return True
+    return entry.clinic_id in principal.clinic_ids or entry.offer_clinic_id in principal.clinic_ids
+
+
 async def _entry_for(conn: Connection, principal: Principal, entry_id: UUID) -> StandbyEntry:
-    entry = await repository.entry_for_account(conn, entry_id=entry_id, account_id=principal.id)
+    """An entry the caller may act on: a citizen's own people's; assisting staff's as `_reaches` says. Anything else
+    is not found (404, never 403)."""
+    if principal.role is Role.CITIZEN:
+        entry = await repository.entry_for_account(conn, entry_id=entry_id, account_id=principal.id)
+    else:
+        entry = await repository.get_entry(conn, entry_id=entry_id)
+        entry = entry if entry is not None and _reaches(principal, entry) else None
     if entry is None:
         raise StandbyNotFound()
     return entry
@@ -205,45 +261,122 @@ async def accept(
     now: datetime,
     idempotency: IdempotencyKey | None,
 ) -> Booking:
-    """Take the seat an offer holds: it becomes a booking without another claim, since it was never let go."""
+    """Take the seat an offer holds: it becomes a booking without another claim, since it was never let go.
+
+    An offer accepted already answers the booking it became, however often and however many at once it is
+    pressed, and none of those presses counts as an attempt: asking again for a seat you hold is not one."""
+    person_id: UUID | None = None
+
+    async def screen() -> Booking | None:
+        nonlocal person_id
+        async with uow.transaction(readonly=True) as conn:
+            entry = await _entry_for(conn, principal, entry_id)
+            person_id = entry.person_id
+            return await _booking_it_became(conn, entry)
 
     async def work() -> Booking:
-        async with uow.transaction() as conn:
-            entry = await _entry_for(conn, principal, entry_id)
-            if entry.status is StandbyStatus.BOOKED and entry.booking_id is not None:
-                # accepted already (a second tap, a retry without a key): the booking it became is the answer
-                booked = await repository.get_booking(conn, booking_id=entry.booking_id)
-                assert booked is not None
-                return booked
-            if entry.status is not StandbyStatus.OFFERED or entry.offer_slot_id is None:
-                raise OfferGone()
-            slot, clinic = await clinics.get_slot(uow, entry.offer_slot_id)
-            rules = await rules_of(uow, slot.service_id)
-            check_open(slot, clinic, rules, now)
-            person = await person_for(conn, principal, entry.person_id)
-            check_consent(person)
-            dose = await dose_for(uow, person, rules, local_day(slot, clinic))
-            if not await repository.take_active_place(conn, person_id=person.id, limit=policy.max_active_per_person):
-                raise TooManyActiveBookings(limit=policy.max_active_per_person)
-            booking = await insert_booking(conn, principal, slot=slot, rules=rules, person_id=person.id, dose=dose)
-            # their best group on the seat's day put them where they were in line
-            group = await priority.best_group_of(uow, someone(person), on=local_day(slot, clinic))
-            booking = await record_group(conn, booking, group, reserved_seat=False, used=True)
-            if (
-                await repository.close_offer(
-                    conn, entry_id=entry.id, to_status=StandbyStatus.BOOKED, booking_id=booking.id, now=now
-                )
-                is None
-            ):
-                raise OfferGone()
-            await record_booking(conn, principal, "booking.create", booking, dose_number=dose, from_standby=entry.id)
-            await messages.booked(uow, booking, policy, now=now, reach=await messages.reach_of(conn, person.id))
-            return booking
+        return await take_offer(uow, principal, policy, entry_id=entry_id, now=now)
 
     async def count(conn: Connection) -> None:
-        await count_attempt(conn, policy, attempt_scope(principal, principal.id))
+        assert person_id is not None
+        await count_unless_taken(conn, principal, policy, entry_id=entry_id, person_id=person_id)
 
-    return await run_once(uow, idempotency, work, stored=STORED, keep_hours=policy.idempotency_hours, count=count)
+    try:
+        return await run_once(
+            uow,
+            idempotency,
+            work,
+            stored=bookings.STORED,
+            keep_hours=policy.idempotency_hours,
+            screen=screen,
+            count=count,
+        )
+    except (OfferGone, AlreadyBooked):
+        # accepted meanwhile by a press that was not waiting behind this one (a counter's and the citizen's at once)
+        async with uow.reads() as conn:
+            taken = await _booking_it_became(conn, await _entry_for(conn, principal, entry_id))
+        if taken is None:
+            raise
+        return taken
+
+
+async def _booking_it_became(conn: Connection, entry: StandbyEntry) -> Booking | None:
+    """The booking an accepted offer became (None while it is not one)."""
+    if entry.status is not StandbyStatus.BOOKED or entry.booking_id is None:
+        return None
+    booked = await repository.get_booking(conn, booking_id=entry.booking_id)
+    assert booked is not None
+    return booked
+
+
+class _NotAnAttempt(Exception):
+    """The offer was accepted while this press waited for its count: nothing is counted."""
+
+
+async def count_unless_taken(
+    conn: Connection, principal: Principal, policy: BookingPolicy, *, entry_id: UUID, person_id: UUID
+) -> None:
+    """Count a reach for an offered seat as a booking attempt (run_once's `count`), unless the offer has become a
+    booking: then the press asks for a seat it holds, which is no attempt. Presses sent together wait for each other
+    at the count (the attempt counter's row), so each looks at the entry again once the one before it has committed;
+    a count made meanwhile is taken back with its savepoint."""
+    if await _taken(conn, entry_id):
+        return
+    try:
+        async with conn.transaction():  # a savepoint: a count of a press that turns out to be a repeat is undone
+            await bookings.count_attempt(conn, policy, attempt_scope(principal, person_id))
+            if await _taken(conn, entry_id):
+                raise _NotAnAttempt()
+    except _NotAnAttempt:
+        return
+    except TooManyRequests:
+        if await _taken(conn, entry_id):
+            return
+        raise
+
+
+async def _taken(conn: Connection, entry_id: UUID) -> bool:
+    entry = await repository.get_entry(conn, entry_id=entry_id)
+    return entry is not None and entry.status is StandbyStatus.BOOKED
+
+
+async def take_offer(
+    uow: UnitOfWork, principal: Principal, policy: BookingPolicy, *, entry_id: UUID, now: datetime
+) -> Booking:
+    """The offered seat becomes the person's booking, in one transaction (the caller's, when it has one open):
+    accepting the offer, or booking its very slot. The seat was claimed when it was offered and never let go, so no
+    seat is claimed here; the offer ends `booked` by one conditional update. An offer accepted already answers the
+    booking it became."""
+    async with uow.transaction() as conn:
+        entry = await _entry_for(conn, principal, entry_id)
+        taken = await _booking_it_became(conn, entry)
+        if taken is not None:
+            return taken  # accepted already (a second tap, a retry without a key): the booking it became
+        if entry.status is not StandbyStatus.OFFERED or entry.offer_slot_id is None:
+            raise OfferGone()
+        slot, clinic = await clinics.get_slot(uow, entry.offer_slot_id)
+        check_clinic_scope(principal, clinic.id)
+        rules = await rules_of(uow, slot.service_id)
+        check_open(slot, clinic, rules, now)
+        person = await person_for(conn, principal, entry.person_id)
+        check_consent(person)
+        dose = await dose_for(uow, person, rules, local_day(slot, clinic))
+        if not await repository.take_active_place(conn, person_id=person.id, limit=policy.max_active_per_person):
+            raise TooManyActiveBookings(limit=policy.max_active_per_person)
+        booking = await insert_booking(conn, principal, slot=slot, rules=rules, person_id=person.id, dose=dose)
+        # their best group on the seat's day put them where they were in line
+        group = await priority.best_group_of(uow, someone(person), on=local_day(slot, clinic))
+        booking = await record_group(conn, booking, group, reserved_seat=False, used=True)
+        if (
+            await repository.close_offer(
+                conn, entry_id=entry.id, to_status=StandbyStatus.BOOKED, booking_id=booking.id, now=now
+            )
+            is None
+        ):
+            raise OfferGone()
+        await record_booking(conn, principal, "booking.create", booking, dose_number=dose, from_standby=entry.id)
+        await messages.booked(uow, booking, policy, now=now, reach=await messages.reach_of(conn, person.id))
+        return booking
 
 
 async def leave(

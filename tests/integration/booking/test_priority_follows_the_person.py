@@ -63,7 +63,7 @@ async def test_the_best_group_is_recorded_at_an_ordinary_slot_and_counted_in_the
         assert (booking["reserved_seat"], booking["priority_used"]) == (False, False)
         checked = await client.post(
             f"/api/v1/clinics/{clinic.id}/check-ins",
-            json={"code": booking["code"], "date_of_birth": str(await person_born(db, booking["person_id"]))},
+            json={"code": booking["code"], "cccd_last4": await cccd_last4(db, booking["person_id"])},
             headers=staff,
         )
         assert checked.status_code == 200, checked.text
@@ -88,9 +88,9 @@ async def test_the_best_group_is_recorded_at_an_ordinary_slot_and_counted_in_the
     await check_invariants(db)
 
 
-async def person_born(db: asyncpg.Connection, person_id: str) -> date:
-    born: date = await db.fetchval("SELECT date_of_birth FROM people WHERE id = $1::uuid", person_id)
-    return born
+async def cccd_last4(db: asyncpg.Connection, person_id: str) -> str:
+    cccd: str = await db.fetchval("SELECT cccd FROM people WHERE id = $1::uuid", person_id)
+    return cccd[-4:]
 
 
 async def test_evidence_is_asked_only_where_the_group_gave_the_seat(

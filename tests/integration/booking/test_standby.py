@@ -251,6 +251,7 @@ async def test_people_who_cannot_take_the_seat_are_passed_over(
 async def test_other_days_and_places_do_not_match(client: Client, uow: UnitOfWork, db: asyncpg.Connection) -> None:
     clinic, service, slot, holder, booking_id = await full_slot(uow, client)
     other_clinic = await make_clinic(uow, district="Ô Môn")
+    await make_slot(uow, other_clinic, service, starts_at=soon(24 * 30))  # it gives the service, on other days
     elsewhere, _ = await make_citizen(uow)
     later, _ = await make_citizen(uow)
     await join(client, elsewhere, wait_body(service, slot, province="Cần Thơ", district="Ô Môn"))

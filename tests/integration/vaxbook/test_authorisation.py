@@ -57,6 +57,7 @@ async def build_world(client: Client, uow: UnitOfWork) -> World:
     free = await make_slot(uow, clinic_a, service, starts_at=soon(50))
     # days after every other slot, whatever the hour: a standby list for its days must find no free seat
     full_a = await make_slot(uow, clinic_a, service, capacity=0, starts_at=soon(FULL_HOURS))
+    await make_slot(uow, clinic_b, service, capacity=0, starts_at=soon(FULL_HOURS))
     admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
     templates = {}
     for name, clinic in (("a", clinic_a), ("b", clinic_b)):
@@ -73,7 +74,7 @@ async def build_world(client: Client, uow: UnitOfWork) -> World:
         assert made.status_code == 201, made.text
         templates[name] = made.json()["id"]
     people: dict[str, Any] = {}
-    for who, slot in (("mine", slot_a), ("theirs", slot_b)):
+    for who, slot, clinic in (("mine", slot_a, clinic_a), ("theirs", slot_b, clinic_b)):
         holder, own = await make_citizen(uow)
         child = await make_dependent(uow, holder, cccd=None, full_name="Bé")
         booked = await client.post(
@@ -84,7 +85,7 @@ async def build_world(client: Client, uow: UnitOfWork) -> World:
         wait = {
             "service_id": str(service.id),
             "person_id": str(own.id),
-            "clinic_id": str(clinic_a.id),
+            "clinic_id": str(clinic.id),  # each waits at their own clinic: the other's is another clinic's list
             "date_from": day.isoformat(),
             "date_to": (day + timedelta(days=1)).isoformat(),
         }
@@ -173,7 +174,8 @@ def scoped_routes(app: Litestar) -> list[tuple[str, str, Scope]]:
 EXPECTED = {
     Scope.OWNER: {"person_id": 404, "booking_id": 404, "entry_id": 404},
     Scope.OWN_CLINIC: {"clinic_id": 403, "slot_id": 404, "booking_id": 404, "template_id": 404},
-    Scope.ASSISTED: {"booking_id": 404, "person_id": None},  # a counter or the hotline may help anyone
+    # a counter or the hotline may help anyone; a counter reaches its own clinics' bookings and standby lists only
+    Scope.ASSISTED: {"booking_id": 404, "person_id": None, "entry_id": 404},
 }
 CALLER = {Scope.OWNER: Role.CITIZEN, Scope.OWN_CLINIC: Role.CLINIC_STAFF, Scope.ASSISTED: Role.CLINIC_STAFF}
 
