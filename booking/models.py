@@ -417,6 +417,7 @@ class BookingMoved(Conflict):
 
     slug = "booking-moved"
     title = Text("Lịch hẹn này đã được dời sang lịch khác", "This booking was moved to another time")
+    counts_as_attempt = False  # a move pressed again while the first press moved it: one move, as one booking is
 
     def __init__(self, moved: MovedTo | None) -> None:
         self.moved = moved

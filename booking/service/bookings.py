@@ -528,8 +528,12 @@ async def move(
             if slot.service_id != old.service_id:
                 raise OtherService()
             found = await screen(uow, principal, slot_id=slot_id, person_id=old.person_id, now=now)
-        if isinstance(found, Booking):
-            raise AlreadyBooked()
+            if isinstance(found, Booking):
+                # their booking of that slot may be this very move, made by a request alongside: then it says so
+                again = await booking_for(conn, principal, booking_id)
+                if again.status is not BookingStatus.BOOKED:
+                    raise await why_not_ready(conn, again, Step.CHANGE, now=now)
+                raise AlreadyBooked()
         assert isinstance(found, Screened), "a move's screen takes no standby offers"
         screened = found
         return None

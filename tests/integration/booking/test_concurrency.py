@@ -142,6 +142,32 @@ async def test_a_reschedule_racing_for_the_last_seat_moves_or_stays(
         await check_invariants(db)
 
 
+async def test_one_move_pressed_twenty_times_at_once_moves_once_and_the_others_say_where_it_went(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """Every press but the one that moved it finds the booking moved, and says so (with the new code), never that
+    the person "already has a booking" of the slot: that booking is this very move."""
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    home = await make_slot(uow, clinic, service, starts_at=soon(30))
+    later = await make_slot(uow, clinic, service, capacity=5, starts_at=soon(60))
+    citizen, person = await make_citizen(uow)
+    headers = token_for(citizen)
+    old = (await client.post("/api/v1/bookings", json={"slot_id": str(home.id)}, headers=headers)).json()
+    answers = await asyncio.gather(
+        *(
+            client.post(f"/api/v1/bookings/{old['id']}/reschedule", json={"slot_id": str(later.id)}, headers=headers)
+            for _ in range(20)
+        )
+    )
+    kinds = Counter(a.status_code if a.status_code == 201 else a.json()["type"] for a in answers)
+    assert kinds == {201: 1, "/problems/booking-moved": 19}, kinds
+    [moved] = [a.json() for a in answers if a.status_code == 201]
+    assert {a.json()["moved_to_code"] for a in answers if a.status_code != 201} == {moved["code"]}
+    active = await db.fetch("SELECT slot_id FROM bookings WHERE person_id = $1 AND status = 'booked'", person.id)
+    assert [r["slot_id"] for r in active] == [later.id]
+    await check_invariants(db)
+
+
 async def test_the_same_booking_pressed_twenty_times_at_once_is_one_booking_answered_to_each(
     client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
