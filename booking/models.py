@@ -410,6 +410,7 @@ class MovedTo:
     code: str
     starts_at: datetime  # in its clinic's zone
     clinic_name: str
+    status: BookingStatus = BookingStatus.BOOKED  # where the chain of moves ends: it may have ended since
 
 
 class BookingMoved(Conflict):
@@ -424,17 +425,20 @@ class BookingMoved(Conflict):
         if moved is None:
             super().__init__()
             return
+        ended = moved.status not in (BookingStatus.BOOKED, BookingStatus.CHECKED_IN)
+        vi, en = _ENDED[moved.status] if ended else ("", "")
         super().__init__(
             Text(
                 f"Lịch hẹn này đã được dời sang lịch khác: mã {moved.code}, {moved.starts_at:%H:%M ngày %d/%m/%Y} "
-                f"tại {moved.clinic_name}.",
+                f"tại {moved.clinic_name}." + (f" Lịch hẹn đó {vi}." if ended else ""),
                 f"This booking was moved to another time: code {moved.code}, {moved.starts_at:%H:%M on %Y-%m-%d} "
-                f"at {moved.clinic_name}.",
+                f"at {moved.clinic_name}." + (f" That booking {en}." if ended else ""),
             ),
             moved_to_booking_id=str(moved.booking_id),
             moved_to_code=moved.code,
             moved_to_starts_at=moved.starts_at.isoformat(),
             moved_to_clinic=moved.clinic_name,
+            moved_to_status=moved.status.value,
         )
 
 
@@ -568,11 +572,38 @@ class NotAVisit(Conflict):
     title = Text("Dịch vụ này là tiêm chủng: hãy ghi nhận mũi tiêm", "This service is a vaccination: record the dose")
 
 
+class BookingAtAnotherClinic(Conflict):
+    """A booking code (with its person's proof) typed at a clinic it is not for: where the person should be."""
+
+    slug = "booking-at-another-clinic"
+    title = Text("Lịch hẹn này ở cơ sở khác", "This booking is at another clinic")
+
+    def __init__(self, clinic_name: str, starts_at: datetime) -> None:
+        super().__init__(
+            Text(
+                f"Lịch hẹn này ở {clinic_name}, lúc {starts_at:%H:%M ngày %d/%m/%Y}.",
+                f"This booking is at {clinic_name}, at {starts_at:%H:%M on %Y-%m-%d}.",
+            ),
+            booking_clinic=clinic_name,
+            starts_at=starts_at.isoformat(),
+        )
+
+
 class NoSuchAppointment(NotFound):
-    """The code and the last digits of the CCCD do not match a booking here (which of the two, it does not say)."""
+    """The code and the last digits of the CCCD (or the date of birth) do not match a booking here (which of the two,
+    it does not say)."""
 
     slug = "no-such-appointment"
     title = Text("Không tìm thấy lịch hẹn với mã và số CCCD này", "No booking here with this code and CCCD")
+
+    @classmethod
+    def by_birth(cls) -> NoSuchAppointment:
+        return cls(
+            Text(
+                "Không tìm thấy lịch hẹn với mã và ngày sinh này (người có CCCD: hỏi 4 số cuối CCCD)",
+                "No booking here with this code and date of birth (someone with a CCCD: ask for its last 4 digits)",
+            )
+        )
 
 
 class AccountErased(Unauthorized):

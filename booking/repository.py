@@ -1145,7 +1145,7 @@ async def moved_to(conn: Connection, *, booking_id: UUID) -> MovedTo | None:
             UNION ALL
             SELECT b.id, chain.depth + 1 FROM bookings b JOIN chain ON b.moved_from = chain.id WHERE chain.depth < 50
         )
-        SELECT b.id, b.code, b.starts_at, c.name, c.timezone
+        SELECT b.id, b.code, b.starts_at, b.status, c.name, c.timezone
         FROM chain JOIN bookings b ON b.id = chain.id JOIN clinics c ON c.id = b.clinic_id
         ORDER BY chain.depth DESC LIMIT 1
         """,
@@ -1158,6 +1158,7 @@ async def moved_to(conn: Connection, *, booking_id: UUID) -> MovedTo | None:
         code=row["code"],
         starts_at=row["starts_at"].astimezone(ZoneInfo(row["timezone"])),
         clinic_name=row["name"],
+        status=BookingStatus(row["status"]),
     )
 
 
@@ -1182,6 +1183,26 @@ async def booking_by_code(
         JOIN people p ON p.id = b.person_id
         WHERE b.code = $2 AND b.clinic_id = $1
           AND (right(p.cccd, 4) = $3 OR (p.date_of_birth = $4 AND p.cccd IS NULL))
+        """,
+        clinic_id,
+        code,
+        cccd_last4,
+        date_of_birth,
+    )
+    return None if row is None else _booking(row)
+
+
+async def booking_by_code_elsewhere(
+    conn: Connection, *, clinic_id: UUID, code: str, cccd_last4: str | None, date_of_birth: date | None
+) -> Booking | None:
+    """The booking with this code and this person's proof (as `booking_by_code` takes it) at another clinic."""
+    row = await conn.fetchrow(
+        f"""
+        SELECT {_BOOKING_WITH_ZONE} FROM bookings b {_PLACE}
+        JOIN people p ON p.id = b.person_id
+        WHERE b.code = $2 AND b.clinic_id <> $1
+          AND (right(p.cccd, 4) = $3 OR (p.date_of_birth = $4 AND p.cccd IS NULL))
+        ORDER BY b.starts_at DESC LIMIT 1
         """,
         clinic_id,
         code,

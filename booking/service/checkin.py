@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from booking import repository
 from booking.models import (
     Booking,
+    BookingAtAnotherClinic,
     BookingNotFound,
     BookingStatus,
     CheckedIn,
@@ -66,8 +67,19 @@ async def _check_in(
                 cccd_last4=request.cccd_last4,
                 date_of_birth=request.date_of_birth,
             )
+            if found is None:  # the person may have come to the wrong clinic: they are told where to go
+                elsewhere = await repository.booking_by_code_elsewhere(
+                    conn,
+                    clinic_id=clinic_id,
+                    code=request.code,
+                    cccd_last4=request.cccd_last4,
+                    date_of_birth=request.date_of_birth,
+                )
+                if elsewhere is not None:
+                    starts = elsewhere.starts_at.astimezone(ZoneInfo(elsewhere.timezone))
+                    raise BookingAtAnotherClinic(elsewhere.clinic_name, starts)
         if found is None:
-            raise NoSuchAppointment()
+            raise NoSuchAppointment.by_birth() if request.date_of_birth is not None else NoSuchAppointment()
         appointment = Appointment(found.id, clinic_id, found.starts_at, found.ends_at, found.ends_at + window.late)
     async with uow.transaction() as conn:
         # the booking's state first: a moved or cancelled booking says so, whatever the time

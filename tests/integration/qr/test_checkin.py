@@ -318,6 +318,40 @@ async def test_a_retried_scan_with_its_key_gets_the_first_answer(client: Client,
     assert (await check_in(client, staff, clinic.id, qr=text)).json()["type"] == "/problems/already-checked-in"
 
 
+async def test_a_code_typed_at_the_wrong_clinic_says_where_the_booking_is_and_a_moved_one_how_it_ended(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    citizen, clinic, booking = await booked(client, uow, hours=48)
+    here = await make_clinic(uow, name="Trạm Y tế Xuân Khánh")
+    staff_here = await staff_headers(client, uow, Role.CLINIC_STAFF, [here.id])
+    cccd = await db.fetchval(
+        "SELECT p.cccd FROM people p JOIN bookings b ON b.person_id = p.id WHERE b.id = $1", UUID(booking["id"])
+    )
+    elsewhere = await check_in(client, staff_here, here.id, code=booking["code"], cccd_last4=cccd[-4:])
+    said = elsewhere.json()
+    assert (elsewhere.status_code, said["type"]) == (409, "/problems/booking-at-another-clinic"), elsewhere.text
+    clinic_name = await db.fetchval("SELECT name FROM clinics WHERE id = $1", clinic.id)
+    assert said["booking_clinic"] == clinic_name
+    assert clinic_name in said["detail"]
+    wrong_digits = f"{(int(cccd[-4:]) + 1) % 10000:04d}"
+    unknown = await check_in(client, staff_here, here.id, code=booking["code"], cccd_last4=wrong_digits)
+    assert unknown.json()["type"] == "/problems/no-such-appointment", "without the person's proof, nothing is told"
+
+    # moved, and the booking it went to cancelled since: the door says both
+    later = await make_slot(uow, clinic, await make_service(uow), starts_at=soon(72))
+    await db.execute("UPDATE slots SET service_id = $1 WHERE id = $2", UUID(booking["service_id"]), later.id)
+    moved = await client.post(
+        f"/api/v1/bookings/{booking['id']}/reschedule", json={"slot_id": str(later.id)}, headers=token_for(citizen)
+    )
+    assert moved.status_code == 201, moved.text
+    cancelled = await client.post(f"/api/v1/bookings/{moved.json()['id']}/cancel", headers=token_for(citizen))
+    assert cancelled.status_code == 200
+    staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
+    old_code = await check_in(client, staff, clinic.id, code=booking["code"], cccd_last4=cccd[-4:])
+    assert (old_code.json()["type"], old_code.json()["moved_to_status"]) == ("/problems/booking-moved", "cancelled")
+    assert "đã bị hủy" in old_code.json()["detail"]
+
+
 async def test_a_child_without_a_cccd_checks_in_by_code_and_date_of_birth(
     client: Client, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
@@ -333,6 +367,7 @@ async def test_a_child_without_a_cccd_checks_in_by_code_and_date_of_birth(
     staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
     wrong = await check_in(client, staff, clinic.id, code=booking["code"], date_of_birth="2019-03-09")
     assert wrong.json()["type"] == "/problems/no-such-appointment"
+    assert "ngày sinh" in wrong.json()["detail"], "it says which proof did not match"
     both = await check_in(client, staff, clinic.id, code=booking["code"], date_of_birth="2019-03-08", cccd_last4="1234")
     assert both.json()["errors"][0]["field"] == "code"
     done = await check_in(client, staff, clinic.id, code=booking["code"], date_of_birth="2019-03-08")
