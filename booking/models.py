@@ -663,6 +663,18 @@ class DependentHasBookings(Conflict):
     )
 
 
+class RegisteredAlready(Conflict):
+    """Someone registered with neither a phone nor a CCCD, whose name and date of birth someone has already."""
+
+    slug = "registered-already"
+    title = Text(
+        "Người này có thể đã được đăng ký (cùng họ tên và ngày sinh): hãy tìm theo họ tên và ngày sinh, hoặc thêm "
+        "số điện thoại hay CCCD nếu là người khác",
+        "This person may be registered already (same name and date of birth): find them by name and date of birth, "
+        "or add a phone or a CCCD if it is someone else",
+    )
+
+
 class IdentityHeldByBooking(Conflict):
     slug = "identity-has-bookings"
     title = Text(

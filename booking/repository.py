@@ -398,6 +398,16 @@ async def people_by_phone(conn: Connection, *, phone: str) -> list[Person]:
     return [_person(r) for r in rows]
 
 
+async def people_by_name_and_birth(conn: Connection, *, full_name: str, date_of_birth: date) -> list[Person]:
+    """Everyone born that day whose name is this one, however either was typed (accents, case, spaces)."""
+    rows = await conn.fetch(
+        f"SELECT {_PERSON} FROM people WHERE date_of_birth = $2 AND name_key(full_name) = name_key($1)",
+        full_name,
+        date_of_birth,
+    )
+    return [_person(r) for r in rows]
+
+
 async def people_by_cccd(conn: Connection, *, cccd: str) -> list[Person]:
     rows = await conn.fetch(f"SELECT {_PERSON} FROM people WHERE cccd = $1", cccd)
     return [_person(r) for r in rows]

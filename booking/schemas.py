@@ -12,6 +12,7 @@ from pydantic import (
     StringConstraints,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from booking.models import AdverseEvent as AdverseEventModel
@@ -343,15 +344,24 @@ class CccdSeen(InputModel):
 
 
 class PersonSearch(InputModel):
-    phone: PhoneNumber | None = None
-    cccd: Cccd | None = Field(default=None, validate_default=True)
+    """By phone, by CCCD, or by full name and date of birth (someone registered with neither)."""
 
-    @field_validator("cccd")
-    @classmethod
-    def _exactly_one(cls, cccd: str | None, info: ValidationInfo) -> str | None:
-        if (cccd is None) == (info.data.get("phone") is None):
-            raise bilingual_error("search_by", "Tìm theo số điện thoại hoặc CCCD", "Search by phone or by CCCD")
-        return cccd
+    phone: PhoneNumber | None = None
+    cccd: Cccd | None = None
+    full_name: Label | None = None
+    date_of_birth: BirthDate | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_way(self) -> PersonSearch:
+        named = self.full_name is not None and self.date_of_birth is not None
+        ways = (self.phone is not None) + (self.cccd is not None) + named
+        if ways != 1 or (not named and (self.full_name is not None or self.date_of_birth is not None)):
+            raise bilingual_error(
+                "search_by",
+                "Tìm theo số điện thoại, theo CCCD, hoặc theo họ tên cùng ngày sinh",
+                "Search by phone, by CCCD, or by full name with date of birth",
+            )
+        return self
 
 
 _MISREAD = str.maketrans({"O": "0", "I": "1", "L": "1", " ": None, "-": None})

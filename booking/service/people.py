@@ -19,6 +19,7 @@ from booking.models import (
     PersonNotFound,
     ProfileExists,
     ProfileMissing,
+    RegisteredAlready,
     TooManyDependents,
 )
 from booking.schemas import (
@@ -224,6 +225,13 @@ async def register(
                 account_id = await repository.account_for_phone(conn, phone=data.phone)
                 if (existing := await repository.person_of_account(conn, account_id=account_id)) is not None:
                     raise PhoneHasProfile(person_id=existing.id)
+            if data.phone is None and data.cccd is None:
+                # nothing else tells two such people apart: the same name and day of birth is the same person
+                namesakes = await repository.people_by_name_and_birth(
+                    conn, full_name=data.full_name, date_of_birth=data.date_of_birth
+                )
+                if namesakes:
+                    raise RegisteredAlready(person_ids=[str(p.id) for p in namesakes])
             person = await repository.insert_person(
                 conn,
                 account_id=account_id,
@@ -263,20 +271,29 @@ async def searcher(uow: UnitOfWork, principal: Principal, person_id: UUID | None
 
 
 async def search(uow: UnitOfWork, principal: Principal, query: PersonSearch) -> list[Person]:
-    """Find a caller by phone (with the dependents they manage) or by CCCD; every search is audited."""
+    """Find a caller by phone (with the dependents they manage), by CCCD, or by name and date of birth (someone
+    registered with neither); every search is audited."""
     async with uow.transaction() as conn:
         if query.phone is not None:
-            found = await repository.people_by_phone(conn, phone=query.phone)
+            by, found = "phone", await repository.people_by_phone(conn, phone=query.phone)
+        elif query.cccd is not None:
+            by, found = "cccd", await repository.people_by_cccd(conn, cccd=query.cccd)
         else:
-            assert query.cccd is not None
-            found = await repository.people_by_cccd(conn, cccd=query.cccd)
+            assert query.full_name is not None
+            assert query.date_of_birth is not None
+            by, found = (
+                "name_and_birth",
+                await repository.people_by_name_and_birth(
+                    conn, full_name=query.full_name, date_of_birth=query.date_of_birth
+                ),
+            )
         await audit.record(
             conn,
             actor=principal,
             action="people.search",
             object_type="person_search",
             object_id="-",
-            details={"by": "phone" if query.phone else "cccd", "found": [p.id for p in found]},
+            details={"by": by, "found": [p.id for p in found]},
         )
     return found
 

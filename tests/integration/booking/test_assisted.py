@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import httpx
 
-from booking.models import Booking
+from booking.models import CONSENT_VERSION, Booking
 from booking.service import bookings
 from tests.conftest import RecordingOtpSender
 from tests.factories import (
@@ -116,6 +116,40 @@ async def test_search_by_phone_or_cccd_in_the_body_and_audited(
     trail = await db.fetchval("SELECT string_agg(details::text, ' ') FROM audit_log WHERE action = 'people.search'")
     assert phone not in trail
     assert str(me.cccd) not in trail
+
+
+async def test_someone_registered_without_phone_or_cccd_is_found_by_name_and_birth_and_not_registered_twice(
+    client: Client, db: asyncpg.Connection, uow: UnitOfWork
+) -> None:
+    """A walk-in with neither a phone nor a CCCD calls back to move their booking: the hotline finds them by name and
+    date of birth, typed with or without accents; registering them again is refused, naming who is there already
+    (two people with the same name and day of birth are told apart by a phone or a CCCD)."""
+    operator = await staff_headers(client, uow, Role.OPERATOR)
+    walk_in = person_details(full_name="Lê Văn Tám", date_of_birth=date(1950, 2, 2), cccd=None) | {
+        "consent": {"accepted": True, "text_version": CONSENT_VERSION}
+    }
+    first = await client.post("/api/v1/assist/people", json=walk_in, headers=operator)
+    assert first.status_code == 201, first.text
+    for typed in ("Lê Văn Tám", "le van tam", "LÊ  VĂN   TÁM"):
+        found = await client.post(
+            "/api/v1/assist/people/search", json={"full_name": typed, "date_of_birth": "1950-02-02"}, headers=operator
+        )
+        assert [p["id"] for p in found.json()] == [first.json()["id"]], typed
+    other_day = await client.post(
+        "/api/v1/assist/people/search",
+        json={"full_name": "Lê Văn Tám", "date_of_birth": "1950-02-03"},
+        headers=operator,
+    )
+    assert other_day.json() == []
+    half = await client.post("/api/v1/assist/people/search", json={"full_name": "Lê Văn Tám"}, headers=operator)
+    assert [e["code"] for e in half.json()["errors"]] == ["search_by"]
+
+    again = await client.post("/api/v1/assist/people", json=walk_in | {"full_name": "le van tam"}, headers=operator)
+    assert (again.status_code, again.json()["type"]) == (409, "/problems/registered-already")
+    assert again.json()["person_ids"] == [first.json()["id"]]
+    with_phone = await client.post("/api/v1/assist/people", json=walk_in | {"phone": "0912 000 111"}, headers=operator)
+    assert with_phone.status_code == 201, "a phone tells a namesake apart"
+    assert await db.fetchval("SELECT count(*) FROM people WHERE date_of_birth = '1950-02-02'") == 2
 
 
 async def test_clinic_staff_act_at_their_own_clinic_only(
