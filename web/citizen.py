@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
-from litestar.status_codes import HTTP_200_OK
+from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND
 
 from booking.models import (
     CONSENT_VERSION,
@@ -29,7 +31,7 @@ from booking.models import (
 from booking.schemas import DependentCreate, ProfileUpsert, RatingIn
 from booking.service import bookings, checkin, feedback, people, standby
 from clinics import service as clinics
-from clinics.models import Sex
+from clinics.models import ServiceKind, Sex
 from clinics.sold_out import SoldOutSlots
 from priority import service as priority
 from priority.models import membership
@@ -44,15 +46,21 @@ from web.draws import entries_of
 from web.notices import done, just_done
 from web.text import WORDS
 from web.view import (
+    PAGE_MIDDLEWARE,
     PAGE_OPTIONS,
     AnyRequest,
     FormData,
+    after_slot,
     citizen_of,
+    date_refused,
     form_number,
     household,
     language_of,
+    local_path,
     once,
     page,
+    page_date,
+    profile_first,
     said,
     sign_in_first,
     slot_shown,
@@ -81,9 +89,23 @@ class Slip:
     when: str
     status: str
     active: bool
+    bring: str = "cccd"  # what to bring besides the slip: "cccd", "child" (birth certificate, health book), "id"
 
 
-def slip_of(booking: Booking, person: str, language: Language) -> Slip:
+CHILD_YEARS = 14  # a Vietnamese citizen is issued a CCCD from 14 (younger only on request)
+
+
+def what_to_bring(person: Person | None, on: date) -> str:
+    """What the person brings to the door besides the slip: their CCCD when they have one on record; else, for a
+    child, the birth certificate or vaccination book; else an identity document with a photo."""
+    if person is None or person.cccd:
+        return "cccd"
+    born = person.date_of_birth
+    fourteenth = date(born.year + CHILD_YEARS, born.month, 28 if (born.month, born.day) == (2, 29) else born.day)
+    return "child" if on < fourteenth else "id"
+
+
+def slip_of(booking: Booking, person: str, language: Language, who: Person | None = None) -> Slip:
     return Slip(
         id=booking.id,
         code=booking.code,
@@ -94,6 +116,7 @@ def slip_of(booking: Booking, person: str, language: Language) -> Slip:
         when=span(booking.starts_at, booking.ends_at, booking.timezone),
         status=WORDS[f"status_{booking.status.value}"].in_(language),
         active=booking.active,
+        bring=what_to_bring(who, booking.starts_at.astimezone(ZoneInfo(booking.timezone)).date()),
     )
 
 
@@ -111,26 +134,40 @@ def _consent(form: dict[str, str]) -> dict[str, Any]:
     return {"accepted": form.get("consent") == "yes", "text_version": CONSENT_VERSION}
 
 
-async def move_choices(uow: UoW, settings: AppSettings, principal: Principal, booking: Booking) -> list[dict[str, Any]]:
+MOVE_SLOTS = 30  # slots a move page lists at once; "later slots" goes on from the last
+
+
+async def move_choices(
+    uow: UoW,
+    settings: AppSettings,
+    principal: Principal,
+    booking: Booking,
+    *,
+    day: date | None = None,
+    after: tuple[datetime, UUID] | None = None,
+) -> tuple[list[dict[str, Any]], UUID | None]:
     """Slots the booking may move to: the same service, in its clinic's district, with a seat for its person (and
-    for clinic staff, at their own clinics)."""
+    for clinic staff, at their own clinics), from `day` (else today) and after the slot `after` names; and the last
+    slot looked at when there are more after it (where "later slots" goes on from), else None."""
     clinic = await clinics.get_clinic(uow, booking.clinic_id)
     found = await clinics.search_availability(
         uow,
-        clinics.SearchQuery(date_from=None, service_code=booking.service_code, district=clinic.district, ward=None),
+        clinics.SearchQuery(date_from=day, service_code=booking.service_code, district=clinic.district, ward=None),
         now=datetime.now(UTC),
         max_days=settings.search_max_days,
-        after=None,
-        limit=30,
+        after=after,
+        limit=MOVE_SLOTS + 1,
         searcher=await people.searcher(uow, principal, booking.person_id),
     )
-    return [
+    more = found[MOVE_SLOTS - 1].slot.id if len(found) > MOVE_SLOTS else None
+    choices = [
         {"id": f.slot.id, "when": span(f.slot.starts_at, f.slot.ends_at, f.clinic.timezone), "clinic": f.clinic.name}
-        for f in found
+        for f in found[:MOVE_SLOTS]
         if f.slot.id != booking.slot_id
         and (f.plan.seats(f.slot.remaining) if f.plan else f.slot.remaining)
         and (principal.role is not Role.CLINIC_STAFF or f.clinic.id in principal.clinic_ids)
     ]
+    return choices, more
 
 
 async def move_page(
@@ -149,13 +186,32 @@ async def move_page(
     what the refusal said already)."""
     booking = await bookings.get(uow, principal, booking_id)
     stuck = await bookings.why_it_cannot_move(uow, booking, now=datetime.now(UTC))
-    why = said(stuck, language_of(request)) if stuck else None
+    language = language_of(request)
+    why = said(stuck, language) if stuck else None
+    # the day to list from (a date field, or typed day first), and where "later slots" goes on from
+    typed = (request.query_params.get("from") or "").strip()[:10]
+    day, wrong = None, None
+    if typed:
+        try:
+            day = page_date(typed)
+        except ValueError as error:
+            wrong = WORDS["bad_input"].in_(language).format(fields=date_refused(error, "from_date", language))
+    choices: list[dict[str, Any]] = []
+    more = None
+    if not stuck and wrong is None:
+        after = await after_slot(uow, request)
+        choices, more = await move_choices(uow, settings, principal, booking, day=day, after=after)
+    onwards = ({"from": day.isoformat()} if day else {}) | {"after": str(more)}
+    later = f"{base}/{booking_id}/move?{urlencode(onwards)}" if more else None
     return page(
         request,
         "move.html.j2",
-        slip=slip_of(booking, "", language_of(request)),
+        slip=slip_of(booking, "", language),
         base=base,
-        choices=[] if stuck else await move_choices(uow, settings, principal, booking),
+        choices=choices,
+        day=day.isoformat() if day else typed,
+        wrong=wrong,
+        later=later,
         message=message,
         why=why if why != message else None,
         stuck=stuck is not None,
@@ -197,6 +253,14 @@ async def move_booking(
     return done(f"{base}/{moved.id}", "moved")
 
 
+def in_their_order(found: list[Booking], now: datetime) -> list[Booking]:
+    """Bookings as a person reads them: those still to come first, the soonest first; then the rest (cancelled,
+    moved, done, missed), the latest first."""
+    coming = sorted((b for b in found if b.active and b.ends_at > now), key=lambda b: (b.starts_at, b.code))
+    rest = sorted((b for b in found if not (b.active and b.ends_at > now)), key=lambda b: b.starts_at, reverse=True)
+    return coming + rest
+
+
 def cancelled_notice(request: AnyRequest, theirs: list[Booking]) -> str | None:
     """On the page a cancel led to (the citizen's bookings, the caller's page at the counter): which booking was
     cancelled, and where its seat went (while it stands cancelled)."""
@@ -228,6 +292,7 @@ def inline_qr(svg: bytes, label: str) -> str:
 class CitizenPages(Controller):
     include_in_schema = False
     opt = PAGE_OPTIONS
+    middleware = PAGE_MIDDLEWARE
 
     @get("/me")
     async def home(self, request: AnyRequest, uow: UoW) -> Template | Redirect:
@@ -238,7 +303,7 @@ class CitizenPages(Controller):
         me, dependents = await household(uow, citizen)
         names = {p.id: p.full_name for p in ([me] if me else []) + dependents}
         found = await bookings.of_account(uow, citizen, after=None, limit=100)
-        slips = [slip_of(b, names.get(b.person_id, ""), language) for b in found]
+        slips = [slip_of(b, names.get(b.person_id, ""), language) for b in in_their_order(found, datetime.now(UTC))]
         relations = {r.value: WORDS[f"relation_{r.value}"].in_(language) for r in Relation}
         waits = await waiting_of(uow, request, names) if me else []
         entries = await entries_of(uow, citizen.id, names, language) if me else []
@@ -265,8 +330,16 @@ class CitizenPages(Controller):
             typed = {"province": "Cần Thơ", "notify_by": "sms", "language": language_of(request)}
         else:
             typed = {name: str(getattr(me, name) or "") for name in PERSON_FIELDS + CHANNEL_FIELDS}
+        # where the citizen was going when the profile was asked for first (the slot they chose to book)
+        after = local_path(request.query_params.get("next"), "")
         return page(
-            request, "citizen/profile.html.j2", typed=typed, wrong={}, consented=me is not None, **_profile_choices()
+            request,
+            "citizen/profile.html.j2",
+            typed=typed,
+            wrong={},
+            consented=me is not None,
+            after=after,
+            **_profile_choices(),
         )
 
     @post("/me/profile", status_code=HTTP_200_OK)
@@ -281,15 +354,17 @@ class CitizenPages(Controller):
             return await people.save_profile(uow, citizen, profile, now=datetime.now(UTC))
 
         saved, wrong = await submitted(language_of(request), save)
+        after = local_path(data.get("next"), "")
         if saved:
-            return done("/me", "profile")
+            return to(after) if after else done("/me", "profile")
         return page(
             request,
             "citizen/profile.html.j2",
             typed=typed,
             wrong=wrong,
-            consented=False,
-            back="/me/profile",
+            consented=data.get("consent") == "yes",  # ticked, it stays ticked for the next try
+            after=after,
+            back="/me/profile" + (f"?{urlencode({'next': after})}" if after else ""),
             **_profile_choices(),
         )
 
@@ -300,7 +375,7 @@ class CitizenPages(Controller):
             return sign_in_first(request)
         me, _ = await household(uow, citizen)
         if me is None:
-            return to("/me/profile")
+            return profile_first(request)
         typed = {"province": me.province, "district": me.district, "ward": me.ward}
         return page(
             request, "citizen/dependent.html.j2", typed=typed, wrong={}, sexes=list(Sex), relations=list(Relation)
@@ -376,25 +451,38 @@ class CitizenPages(Controller):
             ),
         )
         if booked is None:
-            return await self._book_page(request, uow, citizen, slot_id, message=wrong["form"])
+            return await self._book_page(request, uow, citizen, slot_id, message=wrong["form"], person=person_id)
         return to(f"/me/bookings/{booked.id}")
 
     async def _book_page(
-        self, request: AnyRequest, uow: UoW, citizen: Principal, slot_id: UUID, *, message: str | None
+        self,
+        request: AnyRequest,
+        uow: UoW,
+        citizen: Principal,
+        slot_id: UUID,
+        *,
+        message: str | None,
+        person: UUID | None = None,
     ) -> Template | Redirect:
+        """`person`: whom the refused form was for, chosen again for the next try."""
         me, dependents = await household(uow, citizen)
         if me is None:
-            return to("/me/profile")
+            return profile_first(request, f"/book/{slot_id}")
         language = language_of(request)
         try:
             chosen, _ = await slot_shown(uow, slot_id, language)
         except NotFound as missing:
-            return page(request, "citizen/book.html.j2", slot=None, message=said(missing, language), back="/search")
+            # no such slot: said on the page, with the status of a thing not found
+            shown = page(request, "citizen/book.html.j2", slot=None, message=said(missing, language), back="/search")
+            shown.status_code = HTTP_404_NOT_FOUND
+            return shown
+        household_ = [me, *dependents]
         return page(
             request,
             "citizen/book.html.j2",
             slot=chosen,
-            people=[me, *dependents],
+            people=household_,
+            chosen=person if any(p.id == person for p in household_) else me.id,
             message=message,
             back=f"/book/{slot_id}",
         )
@@ -438,7 +526,10 @@ class CitizenPages(Controller):
         if done:
             return to(f"/me/bookings/{booking_id}")
         booking = await bookings.get(uow, citizen, booking_id)
-        return await _slip_page(request, uow, citizen, booking, qr=None, wrong=wrong, back=f"/me/bookings/{booking_id}")
+        typed = {"rating": data.get("rating", "")[:2], "comment": data.get("comment", "")[:1000]}
+        return await _slip_page(
+            request, uow, citizen, booking, qr=None, wrong=wrong, back=f"/me/bookings/{booking_id}", typed=typed
+        )
 
     @get("/me/bookings/{booking_id:uuid}/move")
     async def move_form(
@@ -489,6 +580,7 @@ class DeclarationPages(Controller):
 
     include_in_schema = False
     opt = PAGE_OPTIONS
+    middleware = PAGE_MIDDLEWARE
 
     @get("/me/people/{person_id:uuid}/declarations")
     async def form(self, person_id: FromPath[UUID], request: AnyRequest, uow: UoW) -> Template | Redirect:
@@ -569,23 +661,27 @@ async def _slip_page(
     qr: str | None,
     wrong: dict[str, str],
     back: str | None = None,
+    typed: dict[str, str] | None = None,
 ) -> Template:
-    """A booking's slip: whom it is for, its QR while it stands, and once done its rating (or the form to give one,
-    until it is given)."""
+    """A booking's slip: whom it is for (and what they bring), its QR while it stands, and once done its rating (or
+    the form to give one, until it is given: a vaccination's or a visit's; `typed`, what a refused one held)."""
     me, dependents = await household(uow, citizen)
-    person = next((p.full_name for p in ([me] if me else []) + dependents if p.id == booking.person_id), "")
+    who = next((p for p in ([me] if me else []) + dependents if p.id == booking.person_id), None)
     done = booking.status is BookingStatus.COMPLETED
     rated = await feedback.rating_of(uow, citizen, booking.id) if done else None
+    kind = (await clinics.get_service(uow, booking.service_id)).kind if done and rated is None else None
     return page(
         request,
         "citizen/slip.html.j2",
         back=back,
         notice=moved_notice(request, booking),
-        slip=slip_of(booking, person, language_of(request)),
+        slip=slip_of(booking, who.full_name if who else "", language_of(request), who),
         qr=qr,
         can_rate=done and rated is None,
+        rate_title="rate_title_vaccination" if kind is ServiceKind.VACCINATION else "rate_title",
         rated=rated,
         wrong=wrong,
+        typed=typed or {},
     )
 
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
-from litestar.status_codes import HTTP_200_OK
+from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND
 from pydantic import ValidationError
 
 from booking.models import CONSENT_VERSION, BookingPolicy, Person
@@ -28,7 +29,7 @@ from qr import render
 from vaxbook.auth.models import Role
 from vaxbook.dependencies import AppSettings, CheckInWindow, Keys, UoW
 from vaxbook.errors import DomainError
-from vaxbook.fields import calendar_date, normalize_text
+from vaxbook.fields import normalize_text
 from web.citizen import (
     PERSON_FIELDS,
     cancelled_notice,
@@ -41,13 +42,17 @@ from web.citizen import (
 from web.notices import done
 from web.text import WORDS
 from web.view import (
+    PAGE_MIDDLEWARE,
     PAGE_OPTIONS,
     AnyRequest,
     FormData,
+    after_slot,
+    date_refused,
     field_messages,
     language_of,
     once,
     page,
+    page_date,
     said,
     sign_in_first,
     span,
@@ -62,6 +67,7 @@ MAX_SLOTS = 30
 class CounterPages(Controller):
     include_in_schema = False
     opt = PAGE_OPTIONS
+    middleware = PAGE_MIDDLEWARE
 
     @get("/counter")
     async def start(self, request: AnyRequest, uow: UoW) -> Template | Redirect:
@@ -150,11 +156,15 @@ class CounterPages(Controller):
         asked["from"] = (request.query_params.get("from") or "").strip()[:10]
         services = await clinics.list_services(uow, include_inactive=False)
         slots: list[dict[str, Any]] | None = None
-        if asked["service"] or asked["district"]:
+        message, later = None, None
+        day = None
+        if asked["from"]:
             try:
-                day = calendar_date(asked["from"]) if asked["from"] else None
-            except ValueError:
-                day = None
+                day = page_date(asked["from"])  # as the date field sends it, or typed day first
+                asked["from"] = day.isoformat()
+            except ValueError as error:
+                message = WORDS["bad_input"].in_(language).format(fields=date_refused(error, "from_date", language))
+        if (asked["service"] or asked["district"]) and message is None:
             found = await clinics.search_availability(
                 uow,
                 clinics.SearchQuery(
@@ -165,10 +175,14 @@ class CounterPages(Controller):
                 ),
                 now=datetime.now(UTC),
                 max_days=settings.search_max_days,
-                after=None,
-                limit=MAX_SLOTS,
+                after=await after_slot(uow, request),
+                limit=MAX_SLOTS + 1,
                 searcher=await people.searcher(uow, staff, person_id),
             )
+            if len(found) > MAX_SLOTS:  # more than a page: said, with the way on from the last one looked at
+                found = found[:MAX_SLOTS]
+                onwards = {name: value for name, value in asked.items() if value} | {"after": str(found[-1].slot.id)}
+                later = f"/counter/people/{person_id}?{urlencode(onwards)}"
             names = {s.code: (s.name_vi if language == "vi" else s.name_en) for s in services}
             # a slot the caller may not take (booking's own rule: age, sex, dose step) says why, with nothing to book
             who = WhoMayTake(uow, [caller])
@@ -195,7 +209,8 @@ class CounterPages(Controller):
             services=services,
             asked=asked,
             slots=slots,
-            message=None,
+            later=later,
+            message=message,
             notice=cancelled_notice(request, theirs),
         )
 
@@ -227,7 +242,10 @@ class CounterPages(Controller):
             if refused.status == 403:
                 raise
             message = said(refused, language_of(request))
-            return page(request, "message.html.j2", message=message, back=f"/counter/people/{person_id}")
+            shown = page(request, "message.html.j2", message=message, back=f"/counter/people/{person_id}")
+            if refused.status == HTTP_404_NOT_FOUND:  # a slot (or person) that is not there: said with its status
+                shown.status_code = HTTP_404_NOT_FOUND
+            return shown
         return to(f"/counter/bookings/{booked.id}")
 
     @get("/counter/bookings/{booking_id:uuid}")
@@ -247,7 +265,7 @@ class CounterPages(Controller):
             request,
             "counter/counter_slip.html.j2",
             notice=moved_notice(request, found),
-            slip=slip_of(found, caller.full_name, language),
+            slip=slip_of(found, caller.full_name, language, caller),
             qr=qr,
             caller=caller,
         )

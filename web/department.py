@@ -4,8 +4,9 @@ reactions to follow up, and how messages and scheduled jobs fare. Each calls the
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from litestar import Controller, Response, get, post
@@ -47,6 +48,7 @@ from vaxbook.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 from web.charts import Series, bar_chart
 from web.text import WORDS
 from web.view import (
+    PAGE_MIDDLEWARE,
     PAGE_OPTIONS,
     AnyRequest,
     FormData,
@@ -175,9 +177,44 @@ def _doses_by_vaccine(rows: list[Any], language: Language) -> str:
     )
 
 
+def _in_words(prefix: str, value: str, language: Language) -> str:
+    """A code the services use (a medium, a message's kind or status, a job) in the officer's words; a code this
+    page has no words for yet, as it is."""
+    words = WORDS.get(f"{prefix}_{value}")
+    return words.in_(language) if words else value
+
+
+_EVERY = re.compile(r"every ([0-9]+) s")
+_DAILY = re.compile(r"daily at ([0-9]{2}:[0-9]{2}) (\S+)")
+
+
+def _trigger_words(trigger: str, language: Language) -> str:
+    """When a job runs, in words (the scheduler describes its triggers as "every 30 s", "daily at 08:00 <zone>")."""
+    if every := _EVERY.fullmatch(trigger):
+        seconds = int(every[1])
+        if seconds == 3600:
+            return WORDS["every_hour"].in_(language)
+        for unit, key in ((3600, "every_hours"), (60, "every_minutes"), (1, "every_seconds")):
+            if seconds % unit == 0:
+                return WORDS[key].in_(language).format(n=seconds // unit)
+    if daily := _DAILY.fullmatch(trigger):
+        if daily[2] == DEFAULT_TIMEZONE:  # the department's own time: said as the time of day alone
+            return WORDS["daily_at"].in_(language).format(time=daily[1])
+        return WORDS["daily_at_zone"].in_(language).format(time=daily[1], zone=daily[2])
+    return trigger
+
+
+def _week_words(start: date, language: Language) -> str:
+    """An ISO week as an official reads it: its Monday to its Sunday ("tuần 30/11–06/12/2026")."""
+    end = start + timedelta(days=6)
+    first = f"{start:%d/%m}" if start.year == end.year else f"{start:%d/%m/%Y}"
+    return WORDS["week_of"].in_(language).format(span=f"{first}–{end:%d/%m/%Y}")
+
+
 class DepartmentPages(Controller):
     include_in_schema = False
     opt = PAGE_OPTIONS
+    middleware = PAGE_MIDDLEWARE
 
     @get("/department")
     async def overview(self, request: AnyRequest, uow: UoW) -> Template | Redirect:
@@ -236,7 +273,7 @@ class DepartmentPages(Controller):
         if staff is None:
             return sign_in_first(request, staff=True)
         if kind not in MOVES:
-            return await self._stock_page(request, uow, note=None, wrong={}, kind=None)
+            return await self._stock_page(request, uow, note=None, wrong={}, kind=None, typed={})
         language = language_of(request)
         model, work = MOVES[kind]
         typed: dict[str, Any] = {name: str(data.get(name, "")).strip()[:500] for name in MOVE_FIELDS if data.get(name)}
@@ -252,10 +289,20 @@ class DepartmentPages(Controller):
 
         recorded, wrong = await submitted(language, record)
         note = WORDS[f"moved_{kind}"].in_(language) if recorded else None
-        return await self._stock_page(request, uow, note=note, wrong=wrong, kind=None if recorded else kind)
+        # refused, the form keeps every value chosen or typed (a quick second try moves what was meant, not the
+        # first lot to the first clinic)
+        kept = {} if recorded else {name: str(data.get(name, ""))[:500] for name in MOVE_FIELDS}
+        return await self._stock_page(request, uow, note=note, wrong=wrong, kind=None if recorded else kind, typed=kept)
 
     async def _stock_page(
-        self, request: AnyRequest, uow: UoW, *, note: str | None, wrong: dict[str, str], kind: str | None
+        self,
+        request: AnyRequest,
+        uow: UoW,
+        *,
+        note: str | None,
+        wrong: dict[str, str],
+        kind: str | None,
+        typed: dict[str, str] | None = None,
     ) -> Template:
         lots = await quotas.list_lots(uow, None)
         products = {p.id: p for p in await quotas.list_products(uow)}
@@ -285,6 +332,7 @@ class DepartmentPages(Controller):
             note=note,
             wrong=wrong,
             failed=kind,
+            typed=typed or {},
             back="/department/stock",
         )
 
@@ -399,6 +447,7 @@ class DepartmentPages(Controller):
             request,
             "department/department_quality.html.j2",
             rows=rows,
+            weeks={row.week: _week_words(row.week_start, language) for row in rows},
             chart=chart,
             comments=[
                 {
@@ -507,15 +556,24 @@ class DepartmentPages(Controller):
         counts, dead = await messages.overview(uow)
         jobs = await scheduler.statuses(uow)
         zone = DEFAULT_TIMEZONE
+        language = language_of(request)
         return page(
             request,
             "department/department_operations.html.j2",
-            counts=counts,
+            counts=[
+                {
+                    "medium": _in_words("medium", c.medium, language),
+                    "kind": _in_words("message_kind", c.kind, language),
+                    "status": _in_words("message_status", c.status, language),
+                    "messages": c.messages,
+                }
+                for c in counts
+            ],
             dead=[
                 {
                     "id": d.id,
-                    "kind": d.kind,
-                    "medium": d.medium,
+                    "kind": _in_words("message_kind", d.kind, language),
+                    "medium": _in_words("medium", d.medium, language),
                     "attempts": d.attempts,
                     "error": d.last_error or "",
                     "due": local_time(d.due_at, zone),
@@ -524,8 +582,8 @@ class DepartmentPages(Controller):
             ],
             jobs=[
                 {
-                    "name": j.name,
-                    "trigger": j.trigger,
+                    "name": _in_words("job", j.name, language),
+                    "trigger": _trigger_words(j.trigger, language),
                     "next": local_time(j.next_run, zone) if j.next_run else "",
                     "last": local_time(j.last_run.started_at, zone) if j.last_run else "",
                     "error": (j.last_run.error or "") if j.last_run else "",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -19,6 +20,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
 
 from booking.models import (
+    AdverseEvent,
     AlreadyCheckedIn,
     AlreadyRecorded,
     Booking,
@@ -43,10 +45,11 @@ from vaxbook.auth.security import TokenIssuer
 from vaxbook.auth.service import LoginPolicy
 from vaxbook.dependencies import AppSettings, CheckInWindow, UoW
 from vaxbook.edge import client_address
-from vaxbook.errors import DomainError
-from vaxbook.i18n import Language
+from vaxbook.errors import DomainError, NotFound
+from vaxbook.i18n import Language, Text
 from web.text import WORDS
 from web.view import (
+    PAGE_MIDDLEWARE,
     PAGE_OPTIONS,
     AnyRequest,
     FormData,
@@ -56,7 +59,7 @@ from web.view import (
     page,
     said,
     session_cookie,
-    sign_in_first,
+    signed_out,
     span,
     staff_of,
     submitted,
@@ -74,11 +77,14 @@ DOOR_POLICY = (
 class StaffSignIn(Controller):
     include_in_schema = False
     opt = PAGE_OPTIONS
+    middleware = PAGE_MIDDLEWARE
 
     @get("/staff/signin")
     async def form(self, request: AnyRequest) -> Template:
         after = local_path(request.query_params.get("next"), "")
-        return page(request, "door/staff_signin.html.j2", username="", message=None, after=after)
+        # a form sent after the session ended comes here: said, so that nothing typed seems lost for no reason
+        ended = WORDS["session_ended_form"].in_(language_of(request)) if request.query_params.get("ended") else None
+        return page(request, "door/staff_signin.html.j2", username="", message=None, after=after, ended=ended)
 
     @post("/staff/signin", status_code=HTTP_200_OK)
     async def sign_in(
@@ -216,16 +222,67 @@ def _said(wrong: dict[str, str]) -> str:
     return "; ".join(dict.fromkeys([*([form] if form else []), *(v for k, v in wrong.items() if k != "form")]))
 
 
+_AFTER_REACTION = {"reaction": WORDS["reaction_recorded"], "reaction-serious": WORDS["reaction_recorded_serious"]}
+
+
+def _scripted(request: AnyRequest) -> bool:
+    """Asked by the page's script (htmx), which puts the answer in the page's box; else the browser sent a form."""
+    return request.headers.get("hx-request") == "true"
+
+
+def _see(clinic_id: UUID, booking_id: UUID, done: str) -> Redirect:
+    """After a door form sent without scripts: the door page showing what was done, where a reload or the back
+    button sends nothing again."""
+    return to(f"/door/{clinic_id}?{urlencode({'booking': str(booking_id), 'done': done})}")
+
+
+async def _after_a_form(request: AnyRequest, uow: UoW, staff: Principal, clinic_id: UUID) -> dict[str, Any]:
+    """What the door page shows after a form sent without scripts (?booking=…&done=…, see _see): the booking as
+    it stands at this door now, what was done to it, and its next step, all read afresh (an address typed by hand
+    shows no more than scanning the booking again would). Nothing, for anything else."""
+    what = request.query_params.get("done") or ""
+    try:
+        booking_id = UUID((request.query_params.get("booking") or "")[:36])
+    except ValueError:
+        return {}
+    if what not in ("checked-in", "evidence", "dose", "visit", *_AFTER_REACTION):
+        return {}
+    try:
+        here = await checkin.checked_in_here(uow, staff, clinic_id=clinic_id, booking_id=booking_id)
+    except NotFound:
+        return {}
+    language = language_of(request)
+    given, left = await _what_is_left(uow, staff, here)
+    step: NextStep | None = left
+    if what == "checked-in":
+        note = _dose_said(given, language) if given else None
+        return {"answer": _answer(CheckIn.of(here), language), "note": note, "step": step}
+    booking = here.booking
+    said_: Text | None = None
+    if what == "evidence":
+        said_ = WORDS.get("evidence_seen" if booking.evidence_seen_at else f"evidence_missing_{booking.status.value}")
+    elif what == "dose" and given is not None:
+        return {"note": _dose_said(given, language), "person": here.person.full_name, "step": step}
+    elif what == "visit" and booking.status is BookingStatus.COMPLETED:
+        said_ = WORDS["visit_done"]
+    elif what in _AFTER_REACTION:
+        said_, step = _AFTER_REACTION[what], None
+    if said_ is None:
+        return {}
+    return {"note": said_.in_(language), "person": here.person.full_name, "step": step}
+
+
 class DoorPages(Controller):
     include_in_schema = False
     opt = PAGE_OPTIONS
+    middleware = PAGE_MIDDLEWARE
 
     @get("/door")
     async def choose(self, request: AnyRequest, uow: UoW) -> Template | Redirect:
         """The clinic whose door this is: straight there for staff of one clinic."""
         staff = await staff_of(request, uow)
         if staff is None:
-            return sign_in_first(request, staff=True)
+            return signed_out(request, staff=True)
         mine = await _clinics_of(uow, staff)
         if len(mine) == 1:
             return to(f"/door/{mine[0].id}")
@@ -235,8 +292,10 @@ class DoorPages(Controller):
     async def door(self, clinic_id: FromPath[UUID], request: AnyRequest, uow: UoW) -> Template | Redirect:
         staff = await staff_of(request, uow)
         if staff is None:
-            return sign_in_first(request, staff=True)
-        return await self._door_page(request, uow, staff, clinic_id)
+            return signed_out(request, staff=True)
+        return await self._door_page(
+            request, uow, staff, clinic_id, **await _after_a_form(request, uow, staff, clinic_id)
+        )
 
     @post("/door/{clinic_id:uuid}/check-in", status_code=HTTP_200_OK)
     async def check_in(
@@ -251,7 +310,7 @@ class DoorPages(Controller):
         htmx, the answer alone; else the whole page with it."""
         staff = await staff_of(request, uow)
         if staff is None:
-            return sign_in_first(request, staff=True)
+            return signed_out(request, staff=True)
         language = language_of(request)
         typed = {name: str(data.get(name, "")).strip()[:1000] for name in ("qr", "code", "cccd_last4", "date_of_birth")}
 
@@ -271,6 +330,8 @@ class DoorPages(Controller):
         if answered is None:
             return await self._reply(request, uow, staff, clinic_id, refusal=_said(wrong))
         done, earlier = answered
+        if not _scripted(request):  # a whole page: the answer on a page of its own (back does not post again)
+            return _see(clinic_id, done.booking.id, "checked-in")
         notes = [said(earlier, language)] if earlier else []
         given, step = await _what_is_left(uow, staff, done)
         notes += [_dose_said(given, language)] if given else []
@@ -299,7 +360,7 @@ class DoorPages(Controller):
         when the group gave the seat, is not vaccinated today and the seat goes back."""
         staff = await staff_of(request, uow)
         if staff is None:
-            return sign_in_first(request, staff=True)
+            return signed_out(request, staff=True)
         language = language_of(request)
         seen = data.get("seen") == "yes"
         booking, wrong = await submitted(
@@ -311,6 +372,8 @@ class DoorPages(Controller):
         )
         if booking is None:
             return await self._reply(request, uow, staff, clinic_id, refusal=_said(wrong))
+        if not _scripted(request):
+            return _see(clinic_id, booking_id, "evidence")
         note = WORDS["evidence_seen" if seen else f"evidence_missing_{booking.status.value}"].in_(language)
         step = await _next_step(uow, staff, booking, evidence_due=False)
         whose = await _whose(uow, staff, clinic_id, booking_id)
@@ -323,7 +386,7 @@ class DoorPages(Controller):
         """The dose given, from a lot of the clinic's stock: it leaves the ledger, and observation begins."""
         staff = await staff_of(request, uow)
         if staff is None:
-            return sign_in_first(request, staff=True)
+            return signed_out(request, staff=True)
         language = language_of(request)
 
         async def give() -> Vaccination:
@@ -346,7 +409,9 @@ class DoorPages(Controller):
                 not_found_is_refusal=True,
             )
             step = (await _what_is_left(uow, staff, here))[1] if here else None
-            return await self._reply(request, uow, staff, clinic_id, refusal=_said(wrong), step=step)
+            return await self._reply(request, uow, staff, clinic_id, refusal=_said(wrong), step=step, typed=data)
+        if not _scripted(request):
+            return _see(clinic_id, booking_id, "dose")
         note = _dose_said(vaccination, language)
         step = NextStep(booking_id, observe_until=_observed_until(vaccination))
         whose = await _whose(uow, staff, clinic_id, booking_id)
@@ -359,7 +424,7 @@ class DoorPages(Controller):
         """A health-service visit (an antenatal check-up) took place."""
         staff = await staff_of(request, uow)
         if staff is None:
-            return sign_in_first(request, staff=True)
+            return signed_out(request, staff=True)
         language = language_of(request)
         attended, wrong = await submitted(
             language,
@@ -368,6 +433,8 @@ class DoorPages(Controller):
         )
         if attended is None:
             return await self._reply(request, uow, staff, clinic_id, refusal=_said(wrong))
+        if not _scripted(request):
+            return _see(clinic_id, booking_id, "visit")
         note, whose = WORDS["visit_done"].in_(language), await _whose(uow, staff, clinic_id, booking_id)
         return await self._reply(request, uow, staff, clinic_id, note=note, person=whose, changed=True)
 
@@ -384,10 +451,10 @@ class DoorPages(Controller):
         """A reaction seen during observation, reported from the door; a serious one goes to the department."""
         staff = await staff_of(request, uow)
         if staff is None:
-            return sign_in_first(request, staff=True)
+            return signed_out(request, staff=True)
         language = language_of(request)
 
-        async def report() -> object:
+        async def report() -> AdverseEvent:
             now = datetime.now(UTC)
             event = AdverseEventCreate.model_validate(
                 {
@@ -421,8 +488,12 @@ class DoorPages(Controller):
         if reported is None:
             # a field left wrong: the form stays for another try
             step = None if "form" in wrong else NextStep(booking_id, observe_until=data.get("observe_until", "")[:5])
-            return await self._reply(request, uow, staff, clinic_id, refusal=_said(wrong), step=step)
-        note, whose = WORDS["reaction_recorded"].in_(language), await _whose(uow, staff, clinic_id, booking_id)
+            return await self._reply(request, uow, staff, clinic_id, refusal=_said(wrong), step=step, typed=data)
+        # reported to the department only when it was serious: said as it happened
+        what = "reaction-serious" if reported.serious else "reaction"
+        if not _scripted(request):
+            return _see(clinic_id, booking_id, what)
+        note, whose = _AFTER_REACTION[what].in_(language), await _whose(uow, staff, clinic_id, booking_id)
         return await self._reply(request, uow, staff, clinic_id, note=note, person=whose)
 
     async def _reply(
@@ -438,6 +509,7 @@ class DoorPages(Controller):
         person: str | None = None,
         step: NextStep | None = None,
         changed: bool = False,
+        typed: dict[str, str] | None = None,
     ) -> Template:
         """Asked by htmx, the answer alone (and today's list told to refresh when something changed); else the
         whole door page with it. `person`: whose booking a step's outcome (`note`) was for."""
@@ -448,8 +520,9 @@ class DoorPages(Controller):
             "person": person,
             "step": step,
             "choices": _CHOICES,
+            "typed": typed or {},  # a refused step's form shows again as it was sent
         }
-        if request.headers.get("hx-request") != "true":
+        if not _scripted(request):
             return await self._door_page(request, uow, staff, clinic_id, **shown_with)
         shown = page(request, "door/_door_answer.html.j2", clinic_id=clinic_id, **shown_with)
         if changed:
@@ -461,7 +534,7 @@ class DoorPages(Controller):
         """Today's list, for htmx to refresh after each check-in (or to open on its own)."""
         staff = await staff_of(request, uow)
         if staff is None:
-            return sign_in_first(request, staff=True)
+            return signed_out(request, staff=True)
         rows = await self._today(request, uow, staff, clinic_id)
         return page(request, "door/_door_today.html.j2", rows=rows)
 
@@ -503,7 +576,15 @@ class DoorPages(Controller):
             wasm=WASM,
             back=f"/door/{clinic_id}",
             **(
-                {"answer": None, "refusal": None, "note": None, "person": None, "step": None, "choices": _CHOICES}
+                {
+                    "answer": None,
+                    "refusal": None,
+                    "note": None,
+                    "person": None,
+                    "step": None,
+                    "choices": _CHOICES,
+                    "typed": {},
+                }
                 | answered
             ),
         )

@@ -24,6 +24,7 @@ from vaxbook.i18n import Language, Text
 from web.notices import done
 from web.text import WORDS
 from web.view import (
+    PAGE_MIDDLEWARE,
     PAGE_OPTIONS,
     AnyRequest,
     FormData,
@@ -33,11 +34,11 @@ from web.view import (
     local_time,
     once,
     page,
+    profile_first,
     sign_in_first,
     slot_shown,
     span,
     submitted,
-    to,
 )
 
 
@@ -77,6 +78,7 @@ def _outcome(entry: DrawEntryRecord, language: Language) -> str:
 class DrawPages(Controller):
     include_in_schema = False
     opt = PAGE_OPTIONS
+    middleware = PAGE_MIDDLEWARE
 
     @get("/draw/{slot_id:uuid}")
     async def entry_form(self, slot_id: FromPath[UUID], request: AnyRequest, uow: UoW) -> Template | Redirect:
@@ -112,7 +114,7 @@ class DrawPages(Controller):
         assert citizen is not None
         me, dependents = await household(uow, citizen)
         if me is None:
-            return to("/me/profile")
+            return profile_first(request, f"/draw/{slot_id}")
         language = language_of(request)
         chosen, clinic = await slot_shown(uow, slot_id, language)
         draw, _ = await priority.draw_record(uow, clinic.id, slot_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 from uuid import UUID
 
 from litestar import Controller, get, post
@@ -35,16 +35,20 @@ from web.text import WORDS
 from web.view import (
     LANGUAGE_COOKIE,
     ONE_YEAR,
+    PAGE_MIDDLEWARE,
     PAGE_OPTIONS,
     AnyRequest,
     FormData,
+    after_slot,
     citizen_of,
+    date_refused,
     drawn_key,
     household,
     language_of,
     local_path,
     local_time,
     page,
+    page_date,
     said,
     session_cookie,
     span,
@@ -79,6 +83,7 @@ class Row:
 class PageController(Controller):
     include_in_schema = False
     opt = PAGE_OPTIONS
+    middleware = PAGE_MIDDLEWARE
 
     @get("/")
     async def home(self, request: AnyRequest) -> Template:
@@ -120,11 +125,13 @@ class PageController(Controller):
         day: date | None = None
         if asked["from"]:
             try:
-                day = calendar_date(asked["from"])
-            except ValueError:
-                wrong.append(WORDS["from_date"].in_(language))
+                day = page_date(asked["from"])  # as the date field sends it, or typed day first
+                asked["from"] = day.isoformat()
+            except ValueError as error:
+                wrong.append(date_refused(error, "from_date", language))
         rows: list[Row] | None = None
         who: WhoMayTake | None = None
+        later: str | None = None
         if any(asked.values()) and not wrong:
             citizen = citizen_of(request)
             searcher = await people.searcher(uow, citizen, None) if citizen else None
@@ -140,10 +147,14 @@ class PageController(Controller):
                     ),
                     now=datetime.now(UTC),
                     max_days=settings.search_max_days,
-                    after=None,
-                    limit=MAX_RESULTS,
+                    after=await after_slot(uow, request),
+                    limit=MAX_RESULTS + 1,
                     searcher=searcher,
                 )
+            if len(found) > MAX_RESULTS:  # more than a page: said, with the way on from the last one shown
+                found = found[:MAX_RESULTS]
+                onwards = {name: value for name, value in asked.items() if value} | {"after": str(found[-1].slot.id)}
+                later = f"/search?{urlencode(onwards)}"
             names = {s.code: (s.name_vi if language == "vi" else s.name_en) for s in services}
             rows = [_row(f, names, language) for f in found]
             # a signed-in citizen is offered only what someone they book for may take (anyone else sees every offer:
@@ -157,7 +168,16 @@ class PageController(Controller):
             first = calendar_date(wait["from"])
             if await who.why_not(UUID(wait["service_id"]), first, first + timedelta(days=WAIT_DAYS)):
                 wait = None
-        return page(request, "public/search.html.j2", asked=asked, services=services, rows=rows, wrong=wrong, wait=wait)
+        return page(
+            request,
+            "public/search.html.j2",
+            asked=asked,
+            services=services,
+            rows=rows,
+            wrong=wrong,
+            wait=wait,
+            later=later,
+        )
 
 
 class SignInController(Controller):
@@ -166,11 +186,14 @@ class SignInController(Controller):
 
     include_in_schema = False
     opt = PAGE_OPTIONS
+    middleware = PAGE_MIDDLEWARE
 
     @get("/signin")
     async def form(self, request: AnyRequest) -> Template:
         after = local_path(request.query_params.get("next"), "/me")
-        return page(request, "public/signin.html.j2", step="phone", phone="", message=None, after=after)
+        # a form sent after the session ended comes here: said, so that nothing typed seems lost for no reason
+        ended = WORDS["session_ended_form"].in_(language_of(request)) if request.query_params.get("ended") else None
+        return page(request, "public/signin.html.j2", step="phone", phone="", message=None, after=after, ended=ended)
 
     @post("/signin", status_code=HTTP_200_OK)
     async def send_code(
@@ -294,7 +317,7 @@ def _row(found: Found, service_names: dict[str, str], language: Language) -> Row
         bookable = plan.seats(slot.remaining) > 0 and not found.draw_closes_at
         if plan.opens_at is not None:
             notes.append(t["opens_to_you"].format(when=local_time(plan.opens_at, zone)))
-        elif plan.usable:
+        elif sum(r.left for r in plan.usable):  # none left for their group: nothing to say of it
             notes.append(t["yours_held"].format(n=sum(r.left for r in plan.usable)))
     return Row(
         slot_id=slot.id,

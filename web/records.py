@@ -23,6 +23,7 @@ from vaxbook.clock import department_day
 from vaxbook.dependencies import AppSettings, Keys, UoW
 from web.text import WORDS
 from web.view import (
+    PAGE_MIDDLEWARE,
     PAGE_OPTIONS,
     AnyRequest,
     FormData,
@@ -40,6 +41,7 @@ from web.view import (
 class RecordPages(Controller):
     include_in_schema = False
     opt = PAGE_OPTIONS
+    middleware = PAGE_MIDDLEWARE
 
     @get("/me/people/{person_id:uuid}/record")
     async def record(self, person_id: FromPath[UUID], request: AnyRequest, uow: UoW) -> Template | Redirect:

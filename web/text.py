@@ -138,7 +138,20 @@ WORDS: dict[str, Text] = {
     "status": Text("Trạng thái", "Status"),
     "slip_help": Text(
         "Mang phiếu này (hoặc mở trên điện thoại) và CCCD đến đúng giờ. Nhân viên quét mã QR ở cửa.",
-        "Bring this slip (or open it on your phone) and your CCCD on time. Staff scan the QR at the door.",
+        "Bring this slip (or open it on your phone) and the CCCD on time. Staff scan the QR at the door.",
+    ),
+    # a person with no CCCD on record: a child, or an adult registered without one
+    "slip_help_child": Text(
+        "Mang phiếu này (hoặc mở trên điện thoại) và giấy khai sinh hoặc sổ tiêm chủng của trẻ đến đúng giờ. "
+        "Nhân viên quét mã QR ở cửa.",
+        "Bring this slip (or open it on your phone) and the child's birth certificate or vaccination book on time. "
+        "Staff scan the QR at the door.",
+    ),
+    "slip_help_no_id": Text(
+        "Mang phiếu này (hoặc mở trên điện thoại) và một giấy tờ tùy thân có ảnh đến đúng giờ. "
+        "Nhân viên quét mã QR ở cửa.",
+        "Bring this slip (or open it on your phone) and an identity document with a photo on time. "
+        "Staff scan the QR at the door.",
     ),
     "print": Text("In phiếu hẹn", "Print the slip"),
     "cancel_booking": Text("Hủy lịch hẹn", "Cancel the booking"),
@@ -241,9 +254,10 @@ WORDS: dict[str, Text] = {
         "Nghiêm trọng (đe dọa tính mạng, nhập viện, tàn tật)", "Serious (life-threatening, hospitalised, disability)"
     ),
     "what_happened": Text("Mô tả", "What happened"),
-    "reaction_recorded": Text(
-        "Đã ghi nhận phản ứng; phản ứng nghiêm trọng được báo cho Sở Y tế.",
-        "Reaction recorded; a serious one is reported to the department.",
+    "reaction_recorded": Text("Đã ghi nhận phản ứng.", "Reaction recorded."),
+    "reaction_recorded_serious": Text(
+        "Đã ghi nhận phản ứng nghiêm trọng và báo cho Sở Y tế.",
+        "Serious reaction recorded and reported to the health department.",
     ),
     "to_date": Text("Đến ngày", "To"),
     "standby_join": Text("Chờ chỗ trống", "Wait for a seat"),
@@ -262,7 +276,10 @@ WORDS: dict[str, Text] = {
     "standby_left": Text("Đã rời danh sách", "Left the list"),
     "standby_leave": Text("Rời danh sách chờ", "Leave the list"),
     "offer_title": Text("Có chỗ trống cho bạn", "A seat for you"),
-    "offer_expires": Text("Nhận trước {when} (còn {n} phút).", "Take it before {when} ({n} minutes left)."),
+    "offer_expires": Text("Nhận trước {when} (còn {left}).", "Take it before {when} ({left} left)."),
+    "left_hours_minutes": Text("{h} giờ {m} phút", "{h} h {m} min"),
+    "left_hours": Text("{h} giờ", "{h} h"),
+    "left_minutes": Text("{m} phút", "{m} min"),
     "offer_accept": Text("Nhận chỗ này", "Take this seat"),
     "offer_decline": Text("Không nhận", "Turn it down"),
     "offer_open": Text("Xem lời mời", "Open the offer"),
@@ -289,6 +306,16 @@ WORDS: dict[str, Text] = {
     "read_out_help": Text(
         "Qua điện thoại: đọc mã lịch hẹn, giờ và địa chỉ; nhắc mang CCCD.",
         "On the phone: read out the code, the time and the address; remind them to bring their CCCD.",
+    ),
+    "read_out_help_child": Text(
+        "Qua điện thoại: đọc mã lịch hẹn, giờ và địa chỉ; nhắc mang giấy khai sinh hoặc sổ tiêm chủng của trẻ.",
+        "On the phone: read out the code, the time and the address; remind them to bring the child's birth "
+        "certificate or vaccination book.",
+    ),
+    "read_out_help_no_id": Text(
+        "Qua điện thoại: đọc mã lịch hẹn, giờ và địa chỉ; nhắc mang một giấy tờ tùy thân có ảnh.",
+        "On the phone: read out the code, the time and the address; remind them to bring an identity document "
+        "with a photo.",
     ),
     "counter_nav": Text("Tổng đài, quầy", "Hotline, counter"),
     "declarations_title": Text("Khai báo nhóm ưu tiên", "Priority groups"),
@@ -487,6 +514,7 @@ WORDS: dict[str, Text] = {
     "draw_held_state": Text("Đã bốc thăm", "Drawn"),
     "draw_settled": Text("Đã xếp chỗ xong", "Settled"),
     "rate_title": Text("Đánh giá lần khám", "Rate the visit"),
+    "rate_title_vaccination": Text("Đánh giá buổi tiêm", "Rate the vaccination"),
     "rate_how": Text("Bạn hài lòng thế nào?", "How was it?"),
     "rate_5": Text("5 – Rất hài lòng", "5 – Very good"),
     "rate_4": Text("4 – Hài lòng", "4 – Good"),
@@ -563,4 +591,69 @@ WORDS: dict[str, Text] = {
         "Không ai trong những người bạn đặt lịch cho dùng được dịch vụ này vào ngày đó.",
         "Nobody you book for can take this service on that day.",
     ),
+    # a session that ended (web/view.py)
+    "session_ended": Text(
+        "Phiên đăng nhập đã hết hạn. Hãy đăng nhập lại.", "Your session has ended. Please sign in again."
+    ),
+    "session_ended_form": Text(
+        "Phiên đăng nhập đã hết hạn nên biểu mẫu vừa gửi chưa được lưu. Hãy đăng nhập lại rồi nhập lại.",
+        "Your session had ended, so the form you sent was not saved. Sign in again, then fill it in again.",
+    ),
+    "sign_in_again": Text("Đăng nhập lại", "Sign in again"),
+    # a sign-in code that did not come
+    "no_code_yet": Text("Chưa nhận được mã?", "No code yet?"),
+    "resend_code": Text("Gửi lại mã", "Send the code again"),
+    "change_phone": Text("Đổi số điện thoại", "Use another phone number"),
+    # lists cut short
+    "more_slots": Text("Còn lịch khác sau những lịch này.", "There are more slots after these."),
+    "later_slots": Text("Xem các lịch sau", "See later slots"),
+    "move_from_help": Text(
+        "Chọn ngày để xem lịch từ ngày đó trở đi.", "Choose a day to see the slots from that day on."
+    ),
+    "show": Text("Xem", "Show"),
+    # a date typed wrong: why, and how to write it
+    "date_unreadable": Text(
+        "{field}: viết ngày theo dạng ngày/tháng/năm, ví dụ 30/11/2026",
+        "{field}: write the date as day/month/year, for example 30/11/2026",
+    ),
+    "date_out_of_years": Text(
+        "{field}: ngày phải trong các năm 2000 đến 2100", "{field}: the date must be in the years 2000 to 2100"
+    ),
+    # the department's operations, in words
+    "medium_sms": Text("SMS", "SMS"),
+    "medium_zalo": Text("Zalo", "Zalo"),
+    "medium_email": Text("Email", "Email"),
+    "message_kind_sign_in_code": Text("Mã đăng nhập", "Sign-in code"),
+    "message_kind_booked": Text("Xác nhận đặt lịch", "Booking confirmed"),
+    "message_kind_cancelled": Text("Báo hủy lịch", "Booking cancelled"),
+    "message_kind_moved": Text("Báo đổi lịch", "Booking moved"),
+    "message_kind_reminder": Text("Nhắc lịch hẹn", "Reminder"),
+    "message_kind_standby_offer": Text("Mời nhận chỗ trống", "Seat offered"),
+    "message_kind_slot_called_off": Text("Báo hoãn buổi tiêm, khám", "Session called off"),
+    "message_kind_next_dose_due": Text("Nhắc mũi tiếp theo", "Next dose due"),
+    "message_status_pending": Text("Chờ gửi", "Waiting to be sent"),
+    "message_status_sending": Text("Đang gửi", "Being sent"),
+    "message_status_sent": Text("Đã gửi", "Sent"),
+    "message_status_dead": Text("Gửi không được", "Given up"),
+    "message_status_suppressed": Text("Không gửi (không còn đúng)", "Not sent (no longer true)"),
+    "every_seconds": Text("mỗi {n} giây", "every {n} seconds"),
+    "every_minutes": Text("mỗi {n} phút", "every {n} minutes"),
+    "every_hours": Text("mỗi {n} giờ", "every {n} hours"),
+    "every_hour": Text("mỗi giờ", "every hour"),
+    "daily_at": Text("hằng ngày lúc {time}", "daily at {time}"),
+    "daily_at_zone": Text("hằng ngày lúc {time} ({zone})", "daily at {time} ({zone})"),
+    "job_settle-draws": Text("Chốt kết quả bốc thăm", "Settle the draws"),
+    "job_expire-offers": Text("Kết thúc lời mời quá hạn", "Lapse expired seat offers"),
+    "job_offer-free-seats": Text("Mời người chờ vào chỗ trống", "Offer free seats to those waiting"),
+    "job_end-no-shows": Text("Ghi nhận người không đến", "Record no-shows"),
+    "job_recall-next-doses": Text("Nhắc tiêm mũi tiếp theo", "Recall next doses"),
+    "job_erase-inactive-people": Text("Xóa dữ liệu người lâu không dùng", "Erase the data of inactive people"),
+    "job_relay-messages": Text("Gửi tin nhắn đi", "Send out messages"),
+    "job_prune-messages": Text("Dọn tin nhắn cũ", "Prune old messages"),
+    "job_purge-idempotency-keys": Text("Dọn khóa chống gửi trùng", "Purge duplicate-guard keys"),
+    "job_drop-spent-sign-in-codes": Text("Xóa mã đăng nhập đã dùng", "Drop spent sign-in codes"),
+    "job_prune-job-runs": Text("Dọn nhật ký tác vụ", "Prune the job log"),
+    "job_generate-slots": Text("Tạo lịch từ lịch mẫu", "Generate slots from the templates"),
+    "job_release-held-back-seats": Text("Mở chỗ giữ cho nhóm ưu tiên", "Release held-back seats"),
+    "week_of": Text("tuần {span}", "week {span}"),
 }

@@ -6,18 +6,22 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, NamedTuple, TypeVar
+from urllib.parse import quote, urlencode, urlsplit
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
-from litestar import Request, Response
-from litestar.datastructures import Cookie
-from litestar.enums import RequestEncodingType
+from litestar import Litestar, Request, Response
+from litestar.datastructures import Cookie, MutableScopeHeaders
+from litestar.di import Provide
+from litestar.enums import RequestEncodingType, ScopeType
 from litestar.exceptions import NotAuthorizedException
 from litestar.params import Body
 from litestar.response import Redirect, Template
+from litestar.security.jwt import Token
 from litestar.status_codes import HTTP_303_SEE_OTHER
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from pydantic import ValidationError
 
 from booking.models import Person
@@ -26,9 +30,10 @@ from clinics import service as clinics
 from clinics.models import Clinic
 from vaxbook.auth import service as auth
 from vaxbook.auth.models import Principal, Role
-from vaxbook.auth.security import PUBLIC, decode, token_generation
+from vaxbook.auth.security import PUBLIC, TokenIssuer, decode, token_generation
 from vaxbook.db import UnitOfWork
 from vaxbook.errors import DomainError, Forbidden, NotFound
+from vaxbook.fields import calendar_date
 from vaxbook.i18n import Language, negotiate
 from vaxbook.idempotency import IdempotencyKey, idempotency_key
 from vaxbook.policy import rule_for
@@ -123,6 +128,83 @@ async def staff_of(request: AnyRequest, uow: UnitOfWork) -> Principal | None:
     return principal
 
 
+class SlidingSession:
+    """A session in use stays open: a page request whose session token has lived more than half its life gets a
+    fresh one (the app's own token issuer, the same account, role and token generation), so staff signed in at the
+    start of a shift are not signed out in the middle of it while they work. A staff account switched off or whose
+    password was set again gets none (its token is refused at once, as before), and nothing outlives a session left
+    idle for a token's whole life. Each page controller runs its pages through this."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        request: AnyRequest = Request(scope)
+        aging = _aging_session(request)
+        if aging is None:
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] < 500:
+                headers = MutableScopeHeaders.from_message(message)
+                # a page that signs in or out sets the session itself
+                if not any(value.startswith(f"{SESSION_COOKIE}=") for value in headers.getall("set-cookie", [])):
+                    renewed = await _renewed(request, aging)
+                    if renewed is not None:
+                        headers.add("set-cookie", renewed.to_header(header=""))
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+
+PAGE_MIDDLEWARE: list[Any] = [SlidingSession]
+"""What every page controller runs its pages through."""
+
+
+def _aging_session(request: AnyRequest) -> Token | None:
+    """The session's token when it is valid and has lived more than half its life, else None."""
+    encoded = request.cookies.get(SESSION_COOKIE)
+    if not encoded:
+        return None
+    try:
+        token = decode(request.app.state.jwt_auth, encoded)
+    except NotAuthorizedException:
+        return None
+    now = datetime.now(UTC)
+    return token if now - token.iat > (token.exp - token.iat) / 2 else None
+
+
+async def _renewed(request: AnyRequest, token: Token) -> Cookie | None:
+    """A fresh session for the token's account: a citizen's as it was; a staff member's only while the account
+    accepts the token (switched on, its password not set again since), with its token generation."""
+    try:
+        role, subject = Role(str(token.extras.get("role"))), UUID(token.sub)
+    except ValueError:
+        return None
+    principal: Principal | None = Principal(id=subject, role=role)
+    if role in STAFF_ROLES:
+        principal = await auth.staff_principal(
+            UnitOfWork(request.app.state.pool), staff_id=subject, generation=token_generation(token)
+        )
+        if principal is None or principal.role is not role:
+            return None
+    assert principal is not None
+    issued = _token_issuer(request.app).issue(principal)
+    return session_cookie(request, issued.token, issued.expires_in)
+
+
+def _token_issuer(app: Litestar) -> TokenIssuer:
+    """The app's own token issuer (the one sign-in uses), as its dependencies provide it."""
+    provided = app.dependencies["token_issuer"]
+    issuer = provided.dependency() if isinstance(provided, Provide) else provided()
+    assert isinstance(issuer, TokenIssuer)
+    return issuer
+
+
 def session_cookie(request: AnyRequest, value: str, max_age: int) -> Cookie:
     return Cookie(
         key=SESSION_COOKIE,
@@ -146,8 +228,44 @@ def to(path: str, *, cookies: list[Cookie] | None = None) -> Redirect:
     return Redirect(path=path, status_code=HTTP_303_SEE_OTHER, cookies=cookies or [])
 
 
+def profile_first(request: AnyRequest, going: str | None = None) -> Redirect:
+    """A citizen with no profile yet fills it in first, then goes on where they were going (this page, unless
+    `going` says which page the form was for)."""
+    after = going or (_here(request) if request.method == "GET" else "")
+    return to("/me/profile" + (f"?{urlencode({'next': after})}" if after else ""))
+
+
 def sign_in_first(request: AnyRequest, *, staff: bool = False) -> Redirect:
-    return to(f"{'/staff/signin' if staff else '/signin'}?next={_here(request)}")
+    """No session: sign in, and come back here. A form sent once the session had ended: back to the page the form
+    was on (its POST address is no page to come back to), and the sign-in page says that the session ended and that
+    what the form held was not sent."""
+    where = "/staff/signin" if staff else "/signin"
+    if request.method in ("GET", "HEAD"):
+        return to(f"{where}?next={quote(_here(request), safe='/')}")
+    back = _came_from(request) or ("" if staff else "/me")
+    return to(f"{where}?ended=1&next={quote(back, safe='/')}")
+
+
+def signed_out(request: AnyRequest, *, staff: bool = False) -> Template | Redirect:
+    """No session on a request a page's script made (htmx, the door): a few words for the box it fills (the session
+    ended, sign in again, with a link back to the page), never the sign-in page nested in the box; else as
+    sign_in_first."""
+    if request.headers.get("hx-request") != "true":
+        return sign_in_first(request, staff=staff)
+    back = _came_from(request, request.headers.get("hx-current-url")) or ""
+    where = "/staff/signin" if staff else "/signin"
+    shown = page(request, "_session_ended.html.j2", signin=f"{where}?next={quote(back, safe='/')}")
+    shown.headers["HX-Trigger"] = "session-ended"
+    return shown
+
+
+def _came_from(request: AnyRequest, address: str | None = None) -> str | None:
+    """The page of this site a form was sent from (its Referer, or the address htmx names), as a path and query."""
+    seen = urlsplit(address or request.headers.get("referer") or "")
+    if seen.netloc and seen.netloc != request.headers.get("host"):
+        return None
+    path = local_path(seen.path, "")
+    return (path + (f"?{seen.query}" if seen.query else "")) if path else None
 
 
 def _here(request: AnyRequest) -> str:
@@ -240,6 +358,58 @@ def once(caller: Principal, form: dict[str, str], operation: str, **payload: Any
     drawn = drawn_key(form)
     asked = idempotency_key(f"{caller.role.value}:{caller.id}", drawn, operation, payload)
     return None if asked is None else replace(asked, key=f"{drawn}:{asked.fingerprint.hex()[:32]}")
+
+
+_DAY_MONTH_YEAR = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")
+_YEAR_MONTH_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def page_date(text: str) -> date:
+    """A day typed on a page: as a date field sends it (YYYY-MM-DD), or as Vietnamese write it, day first
+    (dd/mm/yyyy: never month first in Vietnam, so never ambiguous), in the years the service plans for (2000-2100).
+    ValueError("unreadable") or ValueError("years") otherwise: date_refused says which, in words."""
+    written = _DAY_MONTH_YEAR.fullmatch(text)
+    if written:
+        try:
+            text = date(int(written[3]), int(written[2]), int(written[1])).isoformat()
+        except ValueError:
+            raise ValueError("unreadable") from None
+    try:
+        return calendar_date(text)
+    except ValueError:
+        pass
+    if not _YEAR_MONTH_DAY.fullmatch(text):
+        raise ValueError("unreadable")
+    try:
+        date.fromisoformat(text)  # a real day, outside the years
+    except ValueError:
+        raise ValueError("unreadable") from None
+    raise ValueError("years")
+
+
+def date_refused(error: ValueError, field: str, language: Language) -> str:
+    """Why a day typed (page_date) was refused and how to write it, after the field's name."""
+    key = "date_out_of_years" if str(error) == "years" else "date_unreadable"
+    return WORDS[key].in_(language).format(field=WORDS[field].in_(language))
+
+
+async def after_slot(uow: UnitOfWork, request: AnyRequest) -> tuple[datetime, UUID] | None:
+    """Where a list of slots goes on from ("later slots": `after` names the last slot shown), else None."""
+    try:
+        slot_id = UUID((request.query_params.get("after") or "")[:36])
+        slot, _ = await clinics.get_slot(uow, slot_id)
+    except (ValueError, NotFound):
+        return None
+    return slot.starts_at, slot.id
+
+
+def duration(minutes: int, language: Language) -> str:
+    """A time left, in hours and minutes ("5 giờ 16 phút")."""
+    hours, left = divmod(max(0, minutes), 60)
+    if not hours:
+        return WORDS["left_minutes"].in_(language).format(m=left)
+    key = "left_hours_minutes" if left else "left_hours"
+    return WORDS[key].in_(language).format(h=hours, m=left)
 
 
 _WHOLE_NUMBER = re.compile(r"-?[0-9]{1,18}")

@@ -12,7 +12,7 @@ from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
-from litestar.status_codes import HTTP_200_OK
+from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND
 
 from booking.models import BookingPolicy, StandbyEntry, StandbyNotFound, StandbyStatus
 from booking.schemas import StandbyJoin
@@ -26,15 +26,18 @@ from vaxbook.i18n import Language
 from web.notices import done, just_done
 from web.text import WORDS
 from web.view import (
+    PAGE_MIDDLEWARE,
     PAGE_OPTIONS,
     AnyRequest,
     FormData,
     citizen_of,
+    duration,
     household,
     language_of,
     local_time,
     once,
     page,
+    profile_first,
     sign_in_first,
     span,
     submitted,
@@ -61,6 +64,7 @@ class Waiting:
     offer_where: str | None = None
     expires: str | None = None  # when the offer lapses, local time
     minutes_left: int | None = None
+    left: str | None = None  # the time left, in hours and minutes
 
 
 async def _shown(uow: UoW, entry: StandbyEntry, names: dict[UUID, str], language: Language) -> Waiting:
@@ -87,6 +91,7 @@ async def _shown(uow: UoW, entry: StandbyEntry, names: dict[UUID, str], language
                     "offer_where": f"{clinic.name}, {clinic.address}",
                     "expires": local_time(entry.offer_expires_at, clinic.timezone),
                     "minutes_left": left,
+                    "left": duration(left, language),
                 }
             )
         )
@@ -106,6 +111,7 @@ async def waiting_of(uow: UoW, request: AnyRequest, names: dict[UUID, str]) -> l
 class StandbyPages(Controller):
     include_in_schema = False
     opt = PAGE_OPTIONS
+    middleware = PAGE_MIDDLEWARE
 
     @get("/me/standby/new")
     async def join_form(self, request: AnyRequest, uow: UoW) -> Template | Redirect:
@@ -115,7 +121,7 @@ class StandbyPages(Controller):
             return sign_in_first(request)
         me, dependents = await household(uow, citizen)
         if me is None:
-            return to("/me/profile")
+            return profile_first(request)
         asked = {name: (request.query_params.get(name) or "")[:100] for name in SCOPE_FIELDS}
         return await self._join_page(request, uow, [me, *dependents], asked, wrong={})
 
@@ -162,7 +168,9 @@ class StandbyPages(Controller):
             else:
                 raise ValueError("no place")
         except (ValueError, NotFound):
-            return page(request, "message.html.j2", message=WORDS["standby_unknown"].in_(language))
+            shown = page(request, "message.html.j2", message=WORDS["standby_unknown"].in_(language))
+            shown.status_code = HTTP_404_NOT_FOUND  # no such service or clinic: said with the status of one
+            return shown
         try:
             first = calendar_date(asked["from"])
         except ValueError:

@@ -1,6 +1,7 @@
 // The door's scanner. The camera's picture goes to BarcodeDetector: the browser's own where it has one, else the
 // vendored ZXing build (barcode-detector), whose WebAssembly file vaxbook serves itself. What it reads goes into the
-// check-in form, which htmx posts; a photo is the fallback for a device whose camera will not start.
+// check-in form, which htmx posts; a photo is the fallback for a device whose camera will not start. The page hides
+// the scanner (without scripts it would do nothing); this shows it.
 (() => {
   const form = document.getElementById("scan-form");
   const field = document.getElementById("scanned");
@@ -9,6 +10,9 @@
   const startButton = document.getElementById("start-camera");
   const photo = document.getElementById("photo");
   if (!form || !window.BarcodeDetector) return;
+  // the page hides the scanner, which does nothing without this script: shown now that it can work
+  const scanner = document.getElementById("scanner");
+  if (scanner) scanner.hidden = false;
   if (window.BarcodeDetectionAPI) {
     window.BarcodeDetectionAPI.prepareZXingModule({
       overrides: { locateFile: (path, prefix) => (path.endsWith(".wasm") ? form.dataset.wasm : prefix + path) },
