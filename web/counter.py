@@ -48,6 +48,7 @@ from web.view import (
     FormData,
     after_slot,
     date_refused,
+    day_first,
     field_messages,
     language_of,
     once,
@@ -78,14 +79,19 @@ class CounterPages(Controller):
 
     @post("/counter/search", status_code=HTTP_200_OK)
     async def find(self, request: AnyRequest, uow: UoW, data: FormData) -> Template | Redirect:
-        """A caller by phone (with the relatives they book for) or by CCCD."""
+        """A caller by phone (with the relatives they book for), by CCCD, or by full name and date of birth
+        (someone registered with neither)."""
         staff = await staff_of(request, uow)
         if staff is None:
             return sign_in_first(request, staff=True)
         language = language_of(request)
-        typed = {name: str(data.get(name, "")).strip()[:20] for name in ("phone", "cccd")}
+        typed = {name: str(data.get(name, "")).strip()[:20] for name in ("phone", "cccd", "date_of_birth")}
+        typed["full_name"] = str(data.get("full_name", "")).strip()[:200]
+        asking = {name: value for name, value in typed.items() if value}
+        if "date_of_birth" in asking:  # as a date field sends it, or day first as it is written here
+            asking["date_of_birth"] = day_first(asking["date_of_birth"])
         try:
-            asked = PersonSearch.model_validate({name: value for name, value in typed.items() if value})
+            asked = PersonSearch.model_validate(asking)
         except ValidationError as error:
             message = "; ".join(field_messages(error, language).values())
             return page(request, "counter/counter.html.j2", typed=typed, found=None, message=message, back="/counter")

@@ -287,8 +287,10 @@ WORDS: dict[str, Text] = {
     "anywhere_in": Text("Bất kỳ cơ sở nào ở {district}", "Any clinic in {district}"),
     "counter_title": Text("Tổng đài và quầy tiếp đón", "Hotline and counter"),
     "counter_find_help": Text(
-        "Tìm người gọi theo số điện thoại (kèm người thân họ đặt lịch giúp) hoặc theo số CCCD.",
-        "Find the caller by phone (with the relatives they book for) or by CCCD number.",
+        "Tìm người gọi theo số điện thoại (kèm người thân họ đặt lịch giúp), theo số CCCD, hoặc theo họ tên cùng "
+        "ngày sinh (người không có điện thoại hay CCCD).",
+        "Find the caller by phone (with the relatives they book for), by CCCD number, or by full name with date of "
+        "birth (someone with neither a phone nor a CCCD).",
     ),
     "counter_find": Text("Tìm người", "Find"),
     "counter_nobody": Text("Không tìm thấy ai. Có thể đăng ký người này.", "Nobody found. You can register them."),

@@ -364,6 +364,13 @@ _DAY_MONTH_YEAR = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")
 _YEAR_MONTH_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
+def day_first(text: str) -> str:
+    """A day typed as Vietnamese write it (dd/mm/yyyy) as a date field sends it (YYYY-MM-DD), for a model to check
+    (a date of birth, which lies before the years page_date takes); anything else as it was typed."""
+    written = _DAY_MONTH_YEAR.fullmatch(text)
+    return f"{written[3]}-{int(written[2]):02d}-{int(written[1]):02d}" if written else text
+
+
 def page_date(text: str) -> date:
     """A day typed on a page: as a date field sends it (YYYY-MM-DD), or as Vietnamese write it, day first
     (dd/mm/yyyy: never month first in Vietnam, so never ambiguous), in the years the service plans for (2000-2100).

@@ -5,6 +5,7 @@ rules (clinic staff at their own clinics) and each page's roles (the policy tabl
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import asyncpg
 import httpx
@@ -87,6 +88,14 @@ async def test_the_hotline_finds_registers_books_prints_and_cancels_for_a_caller
     assert other.headers["location"] != person_page
     assert await db.fetchval("SELECT count(*) FROM people WHERE full_name = 'Võ Văn Năm'") == 1
     tu = person_page.rsplit("/", 1)[1]
+    # found again by name and date of birth, typed without accents and day first
+    born = date.fromisoformat(caller["date_of_birth"]).strftime("%d/%m/%Y")
+    by_name = await client.post(
+        "/counter/search", data={"full_name": "vo van tu", "date_of_birth": born, "_csrf_token": csrf_of(counter)}
+    )
+    assert f'href="{person_page}"' in by_name.text
+    half = await client.post("/counter/search", data={"full_name": "vo van tu", "_csrf_token": csrf_of(counter)})
+    assert 'role="alert"' in half.text, "a name alone is not enough"
     # a caller whose phone has a profile already: the phone field says so, beside it and at the top
     taken = caller | {"full_name": "Võ Văn Sáu", "cccd": caller["cccd"][:-3] + "998", "phone": phone}
     refused = await client.post(
