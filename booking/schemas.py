@@ -12,7 +12,6 @@ from pydantic import (
     StringConstraints,
     ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 from booking.models import AdverseEvent as AdverseEventModel
@@ -349,19 +348,21 @@ class PersonSearch(InputModel):
     phone: PhoneNumber | None = None
     cccd: Cccd | None = None
     full_name: Label | None = None
-    date_of_birth: BirthDate | None = None
+    date_of_birth: BirthDate | None = Field(default=None, validate_default=True)
 
-    @model_validator(mode="after")
-    def _exactly_one_way(self) -> PersonSearch:
-        named = self.full_name is not None and self.date_of_birth is not None
-        ways = (self.phone is not None) + (self.cccd is not None) + named
-        if ways != 1 or (not named and (self.full_name is not None or self.date_of_birth is not None)):
+    @field_validator("date_of_birth")
+    @classmethod
+    def _exactly_one_way(cls, born: date | None, info: ValidationInfo) -> date | None:
+        name = info.data.get("full_name")
+        named = name is not None and born is not None
+        ways = (info.data.get("phone") is not None) + (info.data.get("cccd") is not None) + named
+        if ways != 1 or (not named and (name is not None or born is not None)):
             raise bilingual_error(
                 "search_by",
                 "Tìm theo số điện thoại, theo CCCD, hoặc theo họ tên cùng ngày sinh",
                 "Search by phone, by CCCD, or by full name with date of birth",
             )
-        return self
+        return born
 
 
 _MISREAD = str.maketrans({"O": "0", "I": "1", "L": "1", " ": None, "-": None})

@@ -106,13 +106,14 @@ def _python(choices: tuple[Any, ...]) -> str:
 
 @cache
 def _literal_choices(model: type[BaseModel]) -> dict[str, tuple[Any, ...]]:
-    """Each field of `model` whose type (or optional type) is a Literal, with its choices."""
+    """Each field of `model` whose type (or optional type) is a Literal of booleans (`Literal[True]`), with its
+    choices: pydantic's lax mode would take 1 for true there; other literals it checks strictly enough itself."""
     found = {}
     for name, info in model.model_fields.items():
         annotation = info.annotation
         choices = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
         literals = [c for c in choices if get_origin(c) is Literal]
-        if len(literals) == 1:
+        if len(literals) == 1 and all(isinstance(c, bool) for c in get_args(literals[0])):
             found[name] = get_args(literals[0])
     return found
 

@@ -115,7 +115,7 @@ async def test_a_visit_is_rated_once_by_its_people_after_it_took_place_and_the_w
     client.cookies.set("session", token_for(people[1][0])["Authorization"].removeprefix("Bearer "))
     slip = await client.get(f"/me/bookings/{bookings[1]['id']}")
     assert 'action="/me/bookings/' in slip.text
-    assert WORDS["rate_title"].vi in slip.text
+    assert WORDS["rate_title_vaccination"].vi in slip.text, "a vaccination's rating says so"
     csrf = re.search(r'name="_csrf_token" value="([^"]+)"', slip.text)
     assert csrf
     wrong = await client.post(
