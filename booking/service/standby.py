@@ -147,6 +147,14 @@ async def _join(
                     "No clinic in this district gives this service",
                 ),
             )
+        if data.clinic_id is not None and not await repository.clinic_offers_service(
+            conn, service_id=service.id, clinic_id=data.clinic_id
+        ):
+            raise Invalid.field(
+                "clinic_id",
+                "no_service_at_clinic",
+                Text("Cơ sở y tế này không cung cấp dịch vụ đã chọn", "This clinic does not give this service"),
+            )
         if await repository.has_active_booking(
             conn, person_id=person.id, service_id=service.id, product_id=service.product_id
         ):

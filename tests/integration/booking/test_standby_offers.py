@@ -393,6 +393,22 @@ async def test_a_wait_wholly_in_the_past_is_refused_on_date_to(client: Client, u
     assert reaching.status_code == 201, reaching.text
 
 
+async def test_a_clinic_that_does_not_give_the_service_is_refused_on_clinic_id(client: Client, uow: UnitOfWork) -> None:
+    clinic, service, slot, _, _ = await full_slot(uow, client)
+    elsewhere = await make_clinic(uow)  # active, but no slot or template of this service
+    citizen, _ = await make_citizen(uow)
+    refused = await client.post(
+        "/api/v1/standby", json=wait_body(service, slot, clinic_id=str(elsewhere.id)), headers=token_for(citizen)
+    )
+    assert refused.status_code == 422, refused.text
+    [error] = refused.json()["errors"]
+    assert (error["field"], error["code"]) == ("clinic_id", "no_service_at_clinic")
+    waits = await client.post(
+        "/api/v1/standby", json=wait_body(service, slot, clinic_id=str(clinic.id)), headers=token_for(citizen)
+    )
+    assert waits.status_code == 201, waits.text
+
+
 async def test_a_district_where_no_clinic_gives_the_service_is_refused_on_district(
     client: Client, uow: UnitOfWork
 ) -> None:
