@@ -703,6 +703,12 @@ class DrawEntryController(Controller):
         )
         return MyDrawEntry.model_validate(entry.__dict__)
 
+    @delete("/{entry_id:uuid}", summary="Leave a slot's draw")
+    async def leave(self, entry_id: FromPath[UUID], uow: UoW, request: CallerRequest) -> None:
+        """Take yourself or a dependent out of a draw before it closes (409 draw-closed after; anyone else's entry
+        is 404 draw-entry-not-found)."""
+        await draws.leave(uow, request.user, entry_id, now=_now())
+
 
 class DrawRunController(Controller):
     path = "/api/v1/clinics/{clinic_id:uuid}/slots/{slot_id:uuid}/draw/run"

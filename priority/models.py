@@ -573,6 +573,11 @@ class DrawInProgress(Conflict):
         )
 
 
+class DrawEntryNotFound(NotFound):
+    slug = "draw-entry-not-found"
+    title = Text("Không tìm thấy lượt bốc thăm", "Draw entry not found")
+
+
 class DrawClosed(Conflict):
     slug = "draw-closed"
     title = Text("Đã hết hạn đăng ký bốc thăm", "The draw is closed to new entries")

@@ -379,6 +379,32 @@ async def recent_draws(conn: Connection, *, limit: int) -> list[tuple[Draw, int]
     return [(_draw({k: v for k, v in dict(r).items() if k != "entries"}), r["entries"]) for r in rows]
 
 
+async def draw_entry(conn: Connection, *, entry_id: UUID) -> DrawEntryRecord | None:
+    row = await conn.fetchrow(f"SELECT {_DRAW_ENTRY} FROM draw_entries WHERE id = $1", entry_id)
+    return None if row is None else _draw_entry(row)
+
+
+async def delete_draw_entry(conn: Connection, *, entry_id: UUID, now: datetime) -> bool:
+    """Take an entry out of its draw while the draw is open; False when it has closed (or been held). The draw's row
+    is share-locked first, as an entry's insert does: the close waits for it, and never draws a withdrawn entry."""
+    deleted = await conn.fetchval(
+        """
+        WITH open_draw AS (
+            SELECT d.clinic_id, d.slot_id FROM draw_entries e
+            JOIN slot_draws d ON d.clinic_id = e.clinic_id AND d.slot_id = e.slot_id
+            WHERE e.id = $1 AND d.drawn_at IS NULL AND d.closes_at > $2
+            FOR SHARE OF d
+        )
+        DELETE FROM draw_entries e USING open_draw o
+        WHERE e.id = $1 AND e.clinic_id = o.clinic_id AND e.slot_id = o.slot_id
+        RETURNING true
+        """,
+        entry_id,
+        now,
+    )
+    return bool(deleted)
+
+
 async def insert_draw_entry(
     conn: Connection, *, clinic_id: UUID, slot_id: UUID, person_id: UUID, entered_by: UUID, rank: int, now: datetime
 ) -> DrawEntryRecord | None:

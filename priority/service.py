@@ -20,6 +20,7 @@ from priority.models import (
     DrawAlreadyHeld,
     DrawClosed,
     DrawCloseOutOfRange,
+    DrawEntryNotFound,
     DrawEntryRecord,
     DrawInProgress,
     DrawNotFound,
@@ -544,6 +545,19 @@ async def add_entry(
                 raise DrawNotFound()
             raise DrawClosed()
     return entry
+
+
+async def draw_entry(conn: Connection, entry_id: UUID) -> DrawEntryRecord:
+    entry = await repository.draw_entry(conn, entry_id=entry_id)
+    if entry is None:
+        raise DrawEntryNotFound()
+    return entry
+
+
+async def remove_entry(conn: Connection, entry: DrawEntryRecord, *, now: datetime) -> None:
+    """Take the entry out of its draw, while the draw is open (409 draw-closed after)."""
+    if not await repository.delete_draw_entry(conn, entry_id=entry.id, now=now):
+        raise DrawClosed()
 
 
 async def entries_of_person(uow: UnitOfWork, person_id: UUID) -> list[DrawEntryRecord]:

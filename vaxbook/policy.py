@@ -207,6 +207,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/draw-entries"): OWNER,
     ("POST", "/api/v1/bookings/{booking_id:uuid}/rating"): OWNER,
     ("POST", "/api/v1/draw-entries"): OWNER,
+    ("DELETE", "/api/v1/draw-entries/{entry_id:uuid}"): OWNER,
     # a counter or the hotline, acting for someone
     ("POST", "/api/v1/assist/people"): ASSISTED,
     ("POST", "/api/v1/assist/people/search"): ASSISTED,

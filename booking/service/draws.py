@@ -24,7 +24,8 @@ from booking.service.common import (
 )
 from clinics import service as clinics
 from priority import service as priority
-from priority.models import DrawEntryRecord, EntryOutcome, SeatsReserved, rank_of
+from priority.models import DrawEntryNotFound, DrawEntryRecord, EntryOutcome, SeatsReserved, rank_of
+from vaxbook import audit
 from vaxbook.audit import Actor
 from vaxbook.auth.models import Principal, Role
 from vaxbook.db import UnitOfWork
@@ -54,6 +55,18 @@ async def enter(
 
 
 _STORED_ENTRY = Stored(DrawEntryRecord)
+
+
+async def leave(uow: UnitOfWork, principal: Principal, entry_id: UUID, *, now: datetime) -> None:
+    """Take yourself or a dependent out of a draw before it closes (a change of mind, or a dependent to remove)."""
+    async with uow.transaction() as conn:
+        entry = await priority.draw_entry(conn, entry_id)
+        try:
+            await person_for(conn, principal, entry.person_id)
+        except DomainError:
+            raise DrawEntryNotFound() from None  # another's entry is none of the caller's
+        await priority.remove_entry(conn, entry, now=now)
+        await audit.record(conn, actor=principal, action="draw.leave", object_type="draw_entry", object_id=entry.id)
 
 
 async def _enter(

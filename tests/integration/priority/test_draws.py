@@ -16,7 +16,16 @@ import pytest
 from booking.models import BookingPolicy
 from booking.service import draws, standby
 from priority import service as priority
-from tests.factories import make_citizen, make_clinic, make_service, make_slot, soon, staff_headers, token_for
+from tests.factories import (
+    make_citizen,
+    make_clinic,
+    make_dependent,
+    make_service,
+    make_slot,
+    soon,
+    staff_headers,
+    token_for,
+)
 from tests.integration.booking.invariants import check_invariants
 from tests.integration.priority.seats import check_held_back
 from tests.integration.priority.test_priority_api import ELDERLY, hold_back, make_group
@@ -112,6 +121,37 @@ async def test_a_draw_is_set_only_for_a_future_close_before_the_slot(client: Cli
     assert (await client.get(path)).status_code == 404
     staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
     assert (await client.put(path, json={"closes_at": soon(1).isoformat()}, headers=staff)).status_code == 403
+
+
+async def test_an_entry_is_withdrawn_by_its_own_people_before_the_close_and_the_dependent_can_then_go(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN, [])
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=3, starts_at=soon(72))
+    draw_path = f"/api/v1/clinics/{clinic.id}/slots/{slot.id}/draw"
+    assert (await client.put(draw_path, json={"closes_at": soon(1).isoformat()}, headers=admin)).status_code == 200
+    parent, _ = await make_citizen(uow)
+    child = await make_dependent(uow, parent, cccd=None, date_of_birth=date(2015, 3, 3))
+    stranger, _ = await make_citizen(uow)
+    entered = await client.post(
+        "/api/v1/draw-entries", json={"slot_id": str(slot.id), "person_id": str(child.id)}, headers=token_for(parent)
+    )
+    assert entered.status_code == 201, entered.text
+    entry = f"/api/v1/draw-entries/{entered.json()['id']}"
+    assert (await client.delete(entry, headers=token_for(stranger))).json()["type"] == "/problems/draw-entry-not-found"
+    assert (await client.delete(entry, headers=token_for(parent))).status_code == 204
+    assert await db.fetchval("SELECT count(*) FROM draw_entries") == 0
+    assert (await client.delete(entry, headers=token_for(parent))).status_code == 404, "gone already"
+    assert (await client.delete(f"/api/v1/me/dependents/{child.id}", headers=token_for(parent))).status_code == 204
+
+    # once the draw has closed, an entry stays: it is drawn with the others
+    again, _ = await make_citizen(uow)
+    kept = await enter(client, again, slot.id)
+    await db.execute("UPDATE slot_draws SET closes_at = now() - interval '1 second'")
+    closed = await client.delete(f"/api/v1/draw-entries/{kept.json()['id']}", headers=token_for(again))
+    assert closed.json()["type"] == "/problems/draw-closed"
+    assert await db.fetchval("SELECT count(*) FROM draw_entries") == 1
 
 
 @pytest.mark.concurrency
