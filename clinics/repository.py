@@ -101,6 +101,39 @@ async def update_clinic(conn: Connection, *, clinic_id: UUID, changes: dict[str,
     return None if row is None else _clinic(row)
 
 
+_GIVES_THE_SERVICE = """
+    c.active AND (EXISTS (SELECT 1 FROM slots s WHERE s.clinic_id = c.id AND s.service_id = $1)
+                  OR EXISTS (SELECT 1 FROM slot_templates t
+                             WHERE t.clinic_id = c.id AND t.service_id = $1 AND t.active))
+"""  # an active clinic that has had slots of the service ($1) or has an active weekly template of it
+
+
+async def district_offers_service(conn: Connection, *, service_id: UUID, province: str, district: str) -> bool:
+    """Whether an active clinic of the district (names compared as the list compares them, place_key) gives the
+    service: it has had slots of it, or has an active weekly template of it. A wait anywhere else is never served."""
+    found = await conn.fetchval(
+        f"""
+        SELECT EXISTS (
+            SELECT 1 FROM clinics c
+            WHERE c.province_key = (SELECT place_key($2)) AND c.district_key = (SELECT place_key($3))
+              AND {_GIVES_THE_SERVICE}
+        )
+        """,
+        service_id,
+        province,
+        district,
+    )
+    return bool(found)
+
+
+async def clinic_offers_service(conn: Connection, *, service_id: UUID, clinic_id: UUID) -> bool:
+    """Whether the clinic, active, gives the service (as `district_offers_service` reads it)."""
+    found = await conn.fetchval(
+        f"SELECT EXISTS (SELECT 1 FROM clinics c WHERE c.id = $2 AND {_GIVES_THE_SERVICE})", service_id, clinic_id
+    )
+    return bool(found)
+
+
 async def time_zone_known(conn: Connection, *, name: str) -> bool:
     known: bool = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)", name)
     return known

@@ -271,6 +271,16 @@ async def check_search_names_what_exists(uow: UnitOfWork, query: SearchQuery) ->
         )
 
 
+async def gives_service_in_district(conn: Connection, *, service_id: UUID, province: str, district: str) -> bool:
+    """Whether an active clinic of the district gives the service (has had slots of it or an active template)."""
+    return await repository.district_offers_service(conn, service_id=service_id, province=province, district=district)
+
+
+async def gives_service_at(conn: Connection, *, service_id: UUID, clinic_id: UUID) -> bool:
+    """Whether the clinic, active, gives the service (as gives_service_in_district reads it)."""
+    return await repository.clinic_offers_service(conn, service_id=service_id, clinic_id=clinic_id)
+
+
 async def search_availability(
     uow: UnitOfWork,
     query: SearchQuery,

@@ -135,7 +135,7 @@ async def _join(
             data.clinic_id is None
             and data.province is not None
             and data.district is not None
-            and not await repository.district_offers_service(
+            and not await clinics.gives_service_in_district(
                 conn, service_id=service.id, province=data.province, district=data.district
             )
         ):
@@ -147,7 +147,7 @@ async def _join(
                     "No clinic in this district gives this service",
                 ),
             )
-        if data.clinic_id is not None and not await repository.clinic_offers_service(
+        if data.clinic_id is not None and not await clinics.gives_service_at(
             conn, service_id=service.id, clinic_id=data.clinic_id
         ):
             raise Invalid.field(
