@@ -199,6 +199,10 @@ def serve(host: str | None, port: int | None, load_demo: bool | None, workers: i
 
 
 WORKER_DSN = "_VAXBOOK_WORKER_DSN"  # how serve tells its worker processes where the (perhaps embedded) database is
+# how long the supervisor waits for a worker to answer its ping before it kills and replaces it; uvicorn's 5 s is
+# less than a fresh interpreter takes to come up on a busy two-core machine, and it then replaced every worker
+# before it had started, for ever
+WORKER_ANSWER_SECONDS = 60
 
 
 def _serve_in_workers(settings: Settings, dsn: str, listener: socket.socket) -> None:
@@ -215,6 +219,7 @@ def _serve_in_workers(settings: Settings, dsn: str, listener: socket.socket) -> 
         "vaxbook.cli:worker_app",
         factory=True,
         workers=settings.workers,
+        timeout_worker_healthcheck=WORKER_ANSWER_SECONDS,
         log_config=None,
         access_log=False,
         proxy_headers=False,

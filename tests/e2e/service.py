@@ -65,14 +65,13 @@ class Service:
             except httpx.TransportError:
                 pass
             time.sleep(0.3)
-        pytest.fail(f"not ready within {STARTUP_LIMIT_SECONDS} seconds")
+        log = "\n".join([*self.log_lines()[-20:], *self.stderr.read_text().splitlines()[-20:]])
+        pytest.fail(f"not ready within {STARTUP_LIMIT_SECONDS} seconds; the last of its output:\n{log}")
 
     def watch(self) -> None:
         """Note every process this service is made of, to check later that none outlived it: the launcher, what it
         started (vaxbook under make), and the PostgreSQL server with its workers (pg_ctl detaches them)."""
-        launcher = psutil.Process(self.process.pid)
-        postmaster = psutil.Process(postmaster_pid(self.data_dir))
-        self.watched = [launcher, *launcher.children(recursive=True), postmaster, *postmaster.children()]
+        self.watched = [*process_tree(self.process.pid), *process_tree(postmaster_pid(self.data_dir))]
 
     def signal(self, signum: int, *, group: bool) -> None:
         """Ctrl-C at a terminal reaches the whole foreground process group; systemd's stop, Docker's and `kill`
@@ -103,6 +102,10 @@ class Service:
         return found
 
     def kill_leftovers(self) -> None:
+        if not self.watched:  # it never became ready: what it started so far
+            pgdata = self.data_dir / "pgdata"
+            postmaster = postmaster_pid(self.data_dir) if (pgdata / "postmaster.pid").exists() else None
+            self.watched = [*process_tree(self.process.pid), *(process_tree(postmaster) if postmaster else [])]
         for process in self.watched:
             if running(process):
                 process.kill()
@@ -113,6 +116,15 @@ def running(process: psutil.Process) -> bool:
         return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def process_tree(pid: int) -> list[psutil.Process]:
+    """A process and all it started, or nothing if it is gone."""
+    try:
+        process = psutil.Process(pid)
+        return [process, *process.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
 
 
 def postmaster_pid(data_dir: Path) -> int:

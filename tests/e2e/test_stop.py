@@ -17,9 +17,23 @@ from tests.e2e.service import Service, free_port, make_run, serve
 
 pytestmark = pytest.mark.e2e
 
+WORKER_START_SECONDS = 8  # more than uvicorn's own 5 s wait for a new worker's answer
+
+
+def slow_workers(data_dir: Path, port: int) -> Service:
+    """`serve --workers 2` on a busy machine, where each worker's interpreter takes seconds to come up: the
+    supervisor waits for them rather than replacing each before it has started, for ever."""
+    site = data_dir.parent / "slow-start"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(
+        f"import sys, time\nif any('spawn_main' in arg for arg in sys.orig_argv): time.sleep({WORKER_START_SECONDS})\n"
+    )
+    return serve(data_dir, port, "--demo", "--workers", "2", PYTHONPATH=str(site))
+
+
 LAUNCHERS: dict[str, Callable[[Path, int], Service]] = {
     "vaxbook serve": lambda data_dir, port: serve(data_dir, port, "--demo"),
-    "vaxbook serve --workers 2": lambda data_dir, port: serve(data_dir, port, "--demo", "--workers", "2"),
+    "vaxbook serve --workers 2": slow_workers,
     "make run": make_run,
 }
 
@@ -57,6 +71,8 @@ def test_a_stop_signal_stops_everything(
     assert service.leftovers() == []
     events = service.log_events()
     assert events[-1]["event"] == "stopped", events[-3:]
+    replaced = [e["event"] for e in events if e["event"].startswith("Child process")]
+    assert replaced == [], "a worker was killed and replaced while it started"
     if launcher.startswith("vaxbook serve"):
         assert service.process.returncode == 0, service.stderr.read_text()
     with socket.socket() as sock:
