@@ -387,9 +387,10 @@ class BookingNotActive(Conflict):
     title = Text("Lịch hẹn không còn hiệu lực", "The booking is no longer active")
 
     @classmethod
-    def because(cls, status: BookingStatus) -> BookingNotActive:
-        """Saying what became of it (`status` in the answer, and in words)."""
-        vi, en = _ENDED[status]
+    def because(cls, status: BookingStatus, *, came: bool = False) -> BookingNotActive:
+        """Saying what became of it (`status` in the answer, and in words): a person who `came` (was checked in)
+        and left without a dose is no no-show."""
+        vi, en = _ENDED_AFTER_CHECK_IN[status] if came and status in _ENDED_AFTER_CHECK_IN else _ENDED[status]
         return cls(Text(f"Lịch hẹn {vi}.", f"The booking {en}."), booking_status=status.value)
 
 
@@ -401,6 +402,9 @@ _ENDED: dict[BookingStatus, tuple[str, str]] = {
     BookingStatus.MOVED: ("đã được dời sang lịch khác", "was moved to another time"),
     BookingStatus.NO_SHOW: ("đã kết thúc vì người hẹn không đến", "ended as a no-show"),
     BookingStatus.NOT_ELIGIBLE: ("đã kết thúc vì không đủ điều kiện ưu tiên", "ended: not eligible for its group"),
+}
+_ENDED_AFTER_CHECK_IN = {
+    BookingStatus.NO_SHOW: ("đã kết thúc sau khi tiếp đón, không tiêm", "ended after check-in, without a dose"),
 }
 
 

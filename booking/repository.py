@@ -1182,39 +1182,17 @@ async def checked_in_by(conn: Connection, *, booking_id: UUID) -> str | None:
 
 
 async def booking_by_code(
-    conn: Connection, *, clinic_id: UUID, code: str, cccd_last4: str | None, date_of_birth: date | None
+    conn: Connection, *, code: str, cccd_last4: str | None, date_of_birth: date | None
 ) -> Booking | None:
-    """The clinic's booking with this code whose person's CCCD ends in these four digits, or who was born then and
-    has no CCCD (a child): a date of birth is easier to learn than a CCCD, so it stands in for one only where there
-    is none."""
+    """The booking with this code (codes are unique across clinics) whose person's CCCD ends in these four digits,
+    or who was born then and has no CCCD (a child): a date of birth is easier to learn than a CCCD, so it stands in
+    for one only where there is none."""
     row = await conn.fetchrow(
         f"""
         SELECT {_BOOKING_WITH_ZONE} FROM bookings b {_PLACE}
         JOIN people p ON p.id = b.person_id
-        WHERE b.code = $2 AND b.clinic_id = $1
-          AND (right(p.cccd, 4) = $3 OR (p.date_of_birth = $4 AND p.cccd IS NULL))
+        WHERE b.code = $1 AND (right(p.cccd, 4) = $2 OR (p.date_of_birth = $3 AND p.cccd IS NULL))
         """,
-        clinic_id,
-        code,
-        cccd_last4,
-        date_of_birth,
-    )
-    return None if row is None else _booking(row)
-
-
-async def booking_by_code_elsewhere(
-    conn: Connection, *, clinic_id: UUID, code: str, cccd_last4: str | None, date_of_birth: date | None
-) -> Booking | None:
-    """The booking with this code and this person's proof (as `booking_by_code` takes it) at another clinic."""
-    row = await conn.fetchrow(
-        f"""
-        SELECT {_BOOKING_WITH_ZONE} FROM bookings b {_PLACE}
-        JOIN people p ON p.id = b.person_id
-        WHERE b.code = $2 AND b.clinic_id <> $1
-          AND (right(p.cccd, 4) = $3 OR (p.date_of_birth = $4 AND p.cccd IS NULL))
-        ORDER BY b.starts_at DESC LIMIT 1
-        """,
-        clinic_id,
         code,
         cccd_last4,
         date_of_birth,

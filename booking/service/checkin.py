@@ -61,23 +61,10 @@ async def _check_in(
         assert request.code is not None
         async with uow.transaction(readonly=True) as conn:
             found = await repository.booking_by_code(
-                conn,
-                clinic_id=clinic_id,
-                code=request.code,
-                cccd_last4=request.cccd_last4,
-                date_of_birth=request.date_of_birth,
+                conn, code=request.code, cccd_last4=request.cccd_last4, date_of_birth=request.date_of_birth
             )
-            if found is None:  # the person may have come to the wrong clinic: they are told where to go
-                elsewhere = await repository.booking_by_code_elsewhere(
-                    conn,
-                    clinic_id=clinic_id,
-                    code=request.code,
-                    cccd_last4=request.cccd_last4,
-                    date_of_birth=request.date_of_birth,
-                )
-                if elsewhere is not None:
-                    starts = elsewhere.starts_at.astimezone(ZoneInfo(elsewhere.timezone))
-                    raise BookingAtAnotherClinic(elsewhere.clinic_name, starts)
+        if found is not None and found.clinic_id != clinic_id:  # they came to the wrong clinic: told where to go
+            raise BookingAtAnotherClinic(found.clinic_name, found.starts_at.astimezone(ZoneInfo(found.timezone)))
         if found is None:
             raise NoSuchAppointment.by_birth() if request.date_of_birth is not None else NoSuchAppointment()
         appointment = Appointment(found.id, clinic_id, found.starts_at, found.ends_at, found.ends_at + window.late)

@@ -119,6 +119,9 @@ class Step(Enum):
     SHOW_CODE = "show_code"  # its QR code shown or printed: booked or checked in
 
 
+_SEEN_AT_THE_DOOR = (BookingStatus.CHECKED_IN, BookingStatus.COMPLETED)
+
+
 async def why_not_ready(
     conn: Connection, booking: Booking | None, step: Step, *, now: datetime | None = None
 ) -> DomainError:
@@ -128,7 +131,8 @@ async def why_not_ready(
     if booking is None:
         return BookingNotFound()
     status = booking.status
-    if step is Step.CHECK_IN and booking.checked_in_at is not None:
+    # checked in and still there, or vaccinated: who did it and when; one who left without a dose is told below
+    if step is Step.CHECK_IN and booking.checked_in_at is not None and status in _SEEN_AT_THE_DOOR:
         by = await repository.checked_in_by(conn, booking_id=booking.id)
         at = booking.checked_in_at.astimezone(ZoneInfo(booking.timezone))
         return AlreadyCheckedIn(at=at, by=by or "?", booking_id=booking.id)
@@ -142,7 +146,7 @@ async def why_not_ready(
         return AlreadyRecorded()
     if status is BookingStatus.MOVED:
         return BookingMoved(await repository.moved_to(conn, booking_id=booking.id))
-    return BookingNotActive.because(status)
+    return BookingNotActive.because(status, came=booking.checked_in_at is not None)
 
 
 async def booking_for(conn: Connection, principal: Principal, booking_id: UUID) -> Booking:

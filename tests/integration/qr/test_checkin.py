@@ -104,6 +104,14 @@ async def test_a_scan_checks_the_booking_in_once_and_the_qr_holds_no_personal_da
         "/problems/booking-not-active",
         "no_show",
     )
+    # scanned again at the door: not "checked in already" (they left), and not a no-show (they came)
+    rescanned = await check_in(client, staff, clinic.id, qr=text)
+    assert (rescanned.status_code, rescanned.json()["type"], rescanned.json()["booking_status"]) == (
+        409,
+        "/problems/booking-not-active",
+        "no_show",
+    )
+    assert "sau khi tiếp đón, không tiêm" in rescanned.json()["detail"], rescanned.json()
 
 
 @pytest.mark.concurrency

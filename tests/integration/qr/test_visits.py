@@ -304,7 +304,7 @@ async def test_checked_in_but_no_dose_ends_as_a_no_show_and_frees_the_person(
             "no_show",
         ), what
         assert again.json()["status"] == 409, "a problem's status is the HTTP status"
-        assert "no-show" in again.json()["detail"]
+        assert "ended after check-in, without a dose" in again.json()["detail"], "they came: no no-show"
     await check_invariants(db)
 
 
