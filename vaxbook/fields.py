@@ -81,11 +81,16 @@ _HIDDEN_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\
 _INVISIBLE = frozenset({"Cc", "Cf", "Mn", "Me", "Zs", "Zl", "Zp"})
 
 
+def _no_nul(value: str) -> None:
+    """PostgreSQL text cannot hold NUL: refused here rather than fail in the database."""
+    if "\x00" in value:
+        raise bilingual_error("nul_character", "Không được chứa ký tự NUL", "Must not contain a NUL character")
+
+
 def _check_characters(value: str) -> None:
     """A string of a body holds no control character (but tab and line breaks) nor bidirectional override, and is
     not made of invisible characters alone (a name of a zero-width space, a lone accent)."""
-    if "\x00" in value:
-        raise bilingual_error("nul_character", "Không được chứa ký tự NUL", "Must not contain a NUL character")
+    _no_nul(value)
     if _HIDDEN_CONTROL.search(value):
         raise bilingual_error(
             "control_character", "Không được chứa ký tự điều khiển", "Must not contain control characters"
@@ -233,9 +238,7 @@ TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
 
 
 def _nfc(value: str) -> str:
-    # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
-    if "\x00" in value:
-        raise bilingual_error("nul_character", "Không được chứa ký tự NUL", "Must not contain a NUL character")
+    _no_nul(value)
     # Vietnamese typed on some keyboards arrives decomposed; store and compare one form only.
     return unicodedata.normalize("NFC", value)
 

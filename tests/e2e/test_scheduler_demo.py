@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -55,34 +55,29 @@ def cccd(n: int) -> str:
     return f"092190{n:06d}"
 
 
-def account_ids(data_dir: Path, phones: list[str]) -> dict[str, UUID]:
-    """The sign-in accounts the hotline's registrations made, read from the service's own database."""
-    pid_file = (data_dir / "pgdata" / "postmaster.pid").read_text().splitlines()
-    port, socket_dir = int(pid_file[3]), pid_file[4]
-
-    async def read() -> dict[str, UUID]:
-        conn = await asyncpg.connect(host=socket_dir, port=port, user="postgres", database="vaxbook")
-        try:
-            rows = await conn.fetch("SELECT phone, id FROM citizens WHERE phone = ANY($1::text[])", phones)
-        finally:
-            await conn.close()
-        return {r["phone"]: r["id"] for r in rows}
-
-    return asyncio.run(read())
+T = TypeVar("T")
 
 
-def in_database(data_dir: Path, statement: str, *args: Any) -> str:
-    """A statement run in the served process's embedded database (found by its postmaster.pid)."""
+def in_database(data_dir: Path, query: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    """`query` asked of the served process's embedded database (found by its postmaster.pid)."""
     pid_file = (data_dir / "pgdata" / "postmaster.pid").read_text().splitlines()
 
-    async def run() -> str:
+    async def run() -> T:
         conn = await asyncpg.connect(host=pid_file[4], port=int(pid_file[3]), user="postgres", database="vaxbook")
         try:
-            return str(await conn.execute(statement, *args))
+            return await query(conn)
         finally:
             await conn.close()
 
     return asyncio.run(run())
+
+
+def account_ids(data_dir: Path, phones: list[str]) -> dict[str, UUID]:
+    """The sign-in accounts the hotline's registrations made, read from the service's own database."""
+    rows = in_database(
+        data_dir, lambda conn: conn.fetch("SELECT phone, id FROM citizens WHERE phone = ANY($1)", phones)
+    )
+    return {r["phone"]: r["id"] for r in rows}
 
 
 def citizen(account_id: UUID) -> dict[str, str]:
@@ -204,7 +199,7 @@ def test_offers_run_out_and_draws_settle_with_no_cron(tmp_path: Path) -> None:
         # the offer runs out by itself and the seat goes to the next in line: its minute is made to pass (the
         # scheduler's sweep, every second here, is what ends it, as it would a minute later)
         run_out = "UPDATE standby_entries SET offer_expires_at = now() WHERE id = $1::uuid AND status = 'offered'"
-        assert in_database(data_dir, run_out, offered["id"]) == "UPDATE 1"
+        assert in_database(data_dir, lambda conn: conn.execute(run_out, offered["id"])) == "UPDATE 1"
         until(lambda: entry("first")["status"] == "expired", within=30, what="the offer runs out")
         assert entry("second")["status"] == "offered"
 
