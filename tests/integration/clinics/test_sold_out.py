@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import asyncpg
 import httpx
@@ -164,6 +164,43 @@ async def test_the_gate_answers_strangers_and_lets_through_whoever_has_a_stake(
         "/api/v1/bookings", json={"slot_id": str(slot.id), "person_id": str(child.id)}, headers=token_for(stranger)
     )
     assert theirs.status_code == 404
+
+
+async def test_a_seat_offered_to_someone_waiting_is_heard_and_theirs_to_book(
+    app: Litestar, client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """A cancelled seat of a sold-out slot goes at once to the first on the standby list: the slot stays sold out to
+    everyone else, but the hint forgets it, so that the person offered the seat is not told "full" when they press
+    "book" on it rather than "accept"."""
+    hint: SoldOutSlots = app.state.sold_out
+    await until(lambda: hint.listening, within=5, what="listening")
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=1)
+    holder, waiting, stranger = [(await make_citizen(uow))[0] for _ in range(3)]
+    booked = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(holder))
+    day = slot.starts_at.astimezone(clinic.zone).date()
+    joined = await client.post(
+        "/api/v1/standby",
+        json={
+            "service_id": str(service.id),
+            "clinic_id": str(clinic.id),
+            "date_from": day.isoformat(),
+            "date_to": day.isoformat(),
+        },
+        headers=token_for(waiting),
+    )
+    assert joined.status_code == 201, joined.text
+    full = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(stranger))
+    assert full.json()["type"] == "/problems/slot-full"
+    assert hint.full_to(slot.id, waiting.id, datetime.now(UTC))
+
+    await client.post(f"/api/v1/bookings/{booked.json()['id']}/cancel", headers=token_for(holder))
+    assert await db.fetchval("SELECT status FROM standby_entries WHERE id = $1", UUID(joined.json()["id"])) == "offered"
+    await until(lambda: hint.clinic_of(slot.id, datetime.now(UTC)) is None, within=2, what="the offer heard")
+    taken = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(waiting))
+    assert taken.status_code == 201, taken.text
+    refused = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(stranger))
+    assert refused.json()["type"] == "/problems/slot-full"
 
 
 def test_past_its_seconds_one_press_reads_again_while_the_others_are_answered_from_the_hint() -> None:
