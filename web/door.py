@@ -192,15 +192,25 @@ async def _whose(uow: UoW, staff: Principal, clinic_id: UUID, booking_id: UUID) 
     return await checkin.whose(uow, staff, clinic_id=clinic_id, booking_id=booking_id)
 
 
-def _answer(done: CheckIn, language: Language) -> dict[str, Any]:
-    """What the nurse reads out and checks, from the same answer the API gives a scanner."""
+def _answer(done: CheckIn, language: Language, *, earlier: bool = False) -> dict[str, Any]:
+    """What the nurse reads out and checks, from the same answer the API gives a scanner; headed in amber when the
+    booking was checked in before this scan (`earlier`), or is done (vaccinated, or seen), not in the green of a
+    check-in made now."""
     t = {key: text.in_(language) for key, text in WORDS.items()}
     booking = done.booking
+    if booking.status is BookingStatus.COMPLETED:
+        head, tone = t["done_earlier"], "earlier"
+    elif earlier:
+        head, tone = t["checked_in_earlier"], "earlier"
+    else:
+        head, tone = t["checked_in"], "ok"
     group = done.priority_group
     evidence = []
     if done.declared and done.declared.weeks_pregnant is not None:
         evidence.append(t["weeks_pregnant"].format(n=done.declared.weeks_pregnant))
     return {
+        "head": head,
+        "tone": tone,
         "name": done.person_name,
         "born": done.date_of_birth.strftime("%d/%m/%Y"),
         "service": booking.service_name_vi if language == "vi" else booking.service_name_en,
@@ -245,7 +255,7 @@ async def _after_a_form(request: AnyRequest, uow: UoW, staff: Principal, clinic_
         booking_id = UUID((request.query_params.get("booking") or "")[:36])
     except ValueError:
         return {}
-    if what not in ("checked-in", "evidence", "dose", "visit", *_AFTER_REACTION):
+    if what not in ("checked-in", "checked-in-earlier", "evidence", "dose", "visit", *_AFTER_REACTION):
         return {}
     try:
         here = await checkin.checked_in_here(uow, staff, clinic_id=clinic_id, booking_id=booking_id)
@@ -254,9 +264,10 @@ async def _after_a_form(request: AnyRequest, uow: UoW, staff: Principal, clinic_
     language = language_of(request)
     given, left = await _what_is_left(uow, staff, here)
     step: NextStep | None = left
-    if what == "checked-in":
+    if what in ("checked-in", "checked-in-earlier"):
         note = _dose_said(given, language) if given else None
-        return {"answer": _answer(CheckIn.of(here), language), "note": note, "step": step}
+        answer = _answer(CheckIn.of(here), language, earlier=what == "checked-in-earlier")
+        return {"answer": answer, "note": note, "step": step}
     booking = here.booking
     said_: Text | None = None
     if what == "evidence":
@@ -331,7 +342,7 @@ class DoorPages(Controller):
             return await self._reply(request, uow, staff, clinic_id, refusal=_said(wrong))
         done, earlier = answered
         if not _scripted(request):  # a whole page: the answer on a page of its own (back does not post again)
-            return _see(clinic_id, done.booking.id, "checked-in")
+            return _see(clinic_id, done.booking.id, "checked-in-earlier" if earlier else "checked-in")
         notes = [said(earlier, language)] if earlier else []
         given, step = await _what_is_left(uow, staff, done)
         notes += [_dose_said(given, language)] if given else []
@@ -340,7 +351,7 @@ class DoorPages(Controller):
             uow,
             staff,
             clinic_id,
-            answer=_answer(CheckIn.of(done), language),
+            answer=_answer(CheckIn.of(done), language, earlier=earlier is not None),
             note=" ".join(notes) or None,
             step=step,
             changed=earlier is None,

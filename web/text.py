@@ -192,6 +192,8 @@ WORDS: dict[str, Text] = {
     ),
     "check_in": Text("Tiếp đón", "Check in"),
     "checked_in": Text("ĐÃ TIẾP ĐÓN", "CHECKED IN"),
+    "checked_in_earlier": Text("ĐÃ TIẾP ĐÓN TỪ TRƯỚC", "CHECKED IN EARLIER"),
+    "done_earlier": Text("ĐÃ XONG TỪ TRƯỚC", "DONE EARLIER"),
     "not_done": Text("KHÔNG THỰC HIỆN ĐƯỢC", "NOT DONE"),
     "group": Text("Nhóm ưu tiên", "Priority group"),
     "check_evidence": Text("Kiểm tra giấy tờ chứng minh nhóm ưu tiên.", "Check the evidence for the priority group."),

@@ -98,6 +98,8 @@ async def test_the_nurse_checks_in_by_scan_and_by_hand_and_sees_today_s_list(
     assert scanned.status_code == 200
     assert 'data-answer="ok"' in scanned.text
     assert "Lê Thị Mai" in scanned.text
+    assert 'class="answer ok"' in scanned.text, "green: checked in now"
+    assert WORDS["checked_in"].vi in scanned.text
     assert "<html" not in scanned.text, "htmx gets the answer alone"
     assert scanned.headers["hx-trigger"] == "checked-in"
     again = await client.post(
@@ -106,6 +108,8 @@ async def test_the_nurse_checks_in_by_scan_and_by_hand_and_sees_today_s_list(
     assert 'data-answer="ok"' in again.text, "scanned again: the booking as it stands, to go on from there"
     assert nurse in again.text, "who checked it in, and when"
     assert "Đã tiếp đón lúc " in shown(again), "in the door's own word for it"
+    assert 'class="answer earlier"' in again.text, "amber: checked in before this scan"
+    assert WORDS["checked_in_earlier"].vi in again.text
     assert "check-in" not in shown(again).lower(), "the word the heading uses (tiếp đón), not the API's"
     next_steps = re.compile(r'action="(/door/[^"]+/bookings/[^"]+)"')
     assert next_steps.findall(scanned.text), "the first scan offers the next step"
@@ -134,6 +138,9 @@ async def test_the_nurse_checks_in_by_scan_and_by_hand_and_sees_today_s_list(
     by_hand = await client.get(sent.headers["location"])
     assert 'data-answer="ok"' in by_hand.text
     assert "<html" in by_hand.text, "without htmx: the whole page"
+    sent_again = await client.post(f"/door/{here.id}/check-in", data=typed)
+    assert sent_again.headers["location"] == f"/door/{here.id}?booking={other['id']}&done=checked-in-earlier"
+    assert WORDS["checked_in_earlier"].vi in (await client.get(sent_again.headers["location"])).text
     nothing = await client.post(f"/door/{here.id}/check-in", data={"_csrf_token": csrf_of(door)}, headers=htmx)
     assert 'data-answer="refused"' in nothing.text
 
@@ -217,6 +224,8 @@ async def test_after_the_scan_the_nurse_sees_the_evidence_gives_the_dose_from_a_
     assert f'action="{steps}/reaction"' in tapped_twice.text, "and observation goes on"
     scanned_after = await send(f"/door/{clinic.id}/check-in", code=first["code"], cccd_last4=lan.cccd[-4:])  # type: ignore[index]
     assert lot_number in scanned_after.text, "scanned again after the dose: the dose as recorded"
+    assert WORDS["done_earlier"].vi in scanned_after.text, "headed as done, not as a check-in"
+    assert WORDS["checked_in"].vi + "<" not in scanned_after.text
     assert f'action="{steps}/reaction"' in scanned_after.text, "and the reaction form while observation lasts"
     assert await db.fetchval("SELECT status FROM bookings WHERE id = $1", UUID(first["id"])) == "completed"
     assert await db.fetchval("SELECT doses FROM clinic_stock WHERE clinic_id = $1", clinic.id) == 1
