@@ -366,6 +366,16 @@ async def adverse_event(conn: Connection, *, event_id: UUID) -> AdverseEvent | N
     return None if row is None else _event(row)
 
 
+async def last_adverse_event_of_booking(conn: Connection, *, clinic_id: UUID, booking_id: UUID) -> AdverseEvent | None:
+    row = await conn.fetchrow(
+        f"SELECT {_prefixed(_EVENT, 'e')}, c.timezone FROM adverse_events e JOIN clinics c ON c.id = e.clinic_id "
+        "WHERE e.clinic_id = $1 AND e.booking_id = $2 ORDER BY e.reported_at DESC, e.id DESC LIMIT 1",
+        clinic_id,
+        booking_id,
+    )
+    return None if row is None else _event(row)
+
+
 async def adverse_events_of_person(conn: Connection, *, person_id: UUID) -> list[AdverseEvent]:
     rows = await conn.fetch(
         f"""

@@ -232,7 +232,9 @@ def _said(wrong: dict[str, str]) -> str:
     return "; ".join(dict.fromkeys([*([form] if form else []), *(v for k, v in wrong.items() if k != "form")]))
 
 
-_AFTER_REACTION = {"reaction": WORDS["reaction_recorded"], "reaction-serious": WORDS["reaction_recorded_serious"]}
+def _reaction_said(serious: bool) -> Text:
+    """Reported to the department only when it was serious: said as it happened."""
+    return WORDS["reaction_recorded_serious" if serious else "reaction_recorded"]
 
 
 def _scripted(request: AnyRequest) -> bool:
@@ -255,7 +257,7 @@ async def _after_a_form(request: AnyRequest, uow: UoW, staff: Principal, clinic_
         booking_id = UUID((request.query_params.get("booking") or "")[:36])
     except ValueError:
         return {}
-    if what not in ("checked-in", "checked-in-earlier", "evidence", "dose", "visit", *_AFTER_REACTION):
+    if what not in ("checked-in", "checked-in-earlier", "evidence", "dose", "visit", "reaction"):
         return {}
     try:
         here = await checkin.checked_in_here(uow, staff, clinic_id=clinic_id, booking_id=booking_id)
@@ -276,8 +278,9 @@ async def _after_a_form(request: AnyRequest, uow: UoW, staff: Principal, clinic_
         return {"note": _dose_said(given, language), "person": here.person.full_name, "step": step}
     elif what == "visit" and booking.status is BookingStatus.COMPLETED:
         said_ = WORDS["visit_done"]
-    elif what in _AFTER_REACTION:
-        said_, step = _AFTER_REACTION[what], None
+    elif what == "reaction":  # whether it was serious is read again, never carried in the address
+        reported = await visits.last_reaction(uow, staff, clinic_id=clinic_id, booking_id=booking_id)
+        said_, step = (_reaction_said(reported.serious) if reported else None), None
     if said_ is None:
         return {}
     return {"note": said_.in_(language), "person": here.person.full_name, "step": step}
@@ -500,11 +503,9 @@ class DoorPages(Controller):
             # a field left wrong: the form stays for another try
             step = None if "form" in wrong else NextStep(booking_id, observe_until=data.get("observe_until", "")[:5])
             return await self._reply(request, uow, staff, clinic_id, refusal=_said(wrong), step=step, typed=data)
-        # reported to the department only when it was serious: said as it happened
-        what = "reaction-serious" if reported.serious else "reaction"
         if not _scripted(request):
-            return _see(clinic_id, booking_id, what)
-        note, whose = _AFTER_REACTION[what].in_(language), await _whose(uow, staff, clinic_id, booking_id)
+            return _see(clinic_id, booking_id, "reaction")
+        note, whose = _reaction_said(reported.serious).in_(language), await _whose(uow, staff, clinic_id, booking_id)
         return await self._reply(request, uow, staff, clinic_id, note=note, person=whose)
 
     async def _reply(

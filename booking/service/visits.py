@@ -230,6 +230,15 @@ async def recorded_dose(uow: UnitOfWork, principal: Principal, *, clinic_id: UUI
     return given
 
 
+async def last_reaction(
+    uow: UnitOfWork, principal: Principal, *, clinic_id: UUID, booking_id: UUID
+) -> AdverseEvent | None:
+    """The reaction reported last for a booking at this clinic (what the door says it recorded)."""
+    async with uow.reads() as conn:
+        await _at_clinic(conn, principal, clinic_id, booking_id)
+        return await repository.last_adverse_event_of_booking(conn, clinic_id=clinic_id, booking_id=booking_id)
+
+
 async def record_no_dose(uow: UnitOfWork, principal: Principal, *, clinic_id: UUID, booking_id: UUID) -> Booking:
     """Checked in, but no dose or visit after all (the person left, or was unwell): the booking ends as a no-show,
     and the person may book again."""

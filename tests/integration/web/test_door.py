@@ -243,6 +243,11 @@ async def test_after_the_scan_the_nurse_sees_the_evidence_gives_the_dose_from_a_
     pressed_again = await send(f"{steps}/reaction", **reaction, once=once_of(given))  # the same form, a second tap
     assert WORDS["reaction_recorded_serious"].vi in pressed_again.text
     assert await db.fetchval("SELECT count(*) FROM adverse_events WHERE booking_id = $1", UUID(first["id"])) == 1
+    # without scripts: the page after it says the same, and the address says nothing of what was reported
+    fields = reaction | {"once": once_of(given), "_csrf_token": csrf_of(door)}
+    no_script = await client.post(f"{steps}/reaction", data=fields)
+    assert no_script.headers["location"] == f"/door/{clinic.id}?booking={first['id']}&done=reaction"
+    assert WORDS["reaction_recorded_serious"].vi in (await client.get(no_script.headers["location"])).text
     serious = await client.get("/api/v1/adverse-events", params={"serious": "true"}, headers=admin)
     assert [e["event"]["booking_id"] for e in serious.json()["items"]] == [first["id"]]
     department = httpx.AsyncClient(transport=client._transport, base_url=client.base_url)
