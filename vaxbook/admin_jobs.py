@@ -54,7 +54,7 @@ class JobOut(ZonedModel):
     def of(cls, status: JobStatus) -> JobOut:
         return cls(
             name=status.name,
-            trigger=status.trigger,
+            trigger=status.trigger.describe(),
             next_run=status.next_run,
             last_run=JobRun.of(status.last_run),
             last_failure=JobRun.of(status.last_failure),

@@ -225,7 +225,7 @@ class RunRecord:
 @dataclass(frozen=True)
 class JobStatus:
     name: str
-    trigger: str
+    trigger: Trigger
     next_run: datetime | None
     last_run: RunRecord | None
     last_failure: RunRecord | None
@@ -415,7 +415,7 @@ class Scheduler:
                     row["f_outcome"],
                     row["f_error"],
                 )
-            statuses.append(JobStatus(job.name, job.trigger.describe(), self.next_run(job, now), last, failed))
+            statuses.append(JobStatus(job.name, job.trigger, self.next_run(job, now), last, failed))
         return statuses
 
     def next_run(self, job: Job, now: datetime) -> datetime | None:

@@ -4,7 +4,6 @@ reactions to follow up, and how messages and scheduled jobs fare. Each calls the
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -42,7 +41,7 @@ from vaxbook.dependencies import AppSettings, UoW
 from vaxbook.fields import OutputModel
 from vaxbook.i18n import Language
 from vaxbook.reports import ReportFormat, download
-from vaxbook.scheduler import Scheduler
+from vaxbook.scheduler import Every, Scheduler, Trigger
 from vaxbook.settings import DEFAULT_TIMEZONE
 from vaxbook.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 from web.charts import Series, bar_chart
@@ -184,24 +183,20 @@ def _in_words(prefix: str, value: str, language: Language) -> str:
     return words.in_(language) if words else value
 
 
-_EVERY = re.compile(r"every ([0-9]+) s")
-_DAILY = re.compile(r"daily at ([0-9]{2}:[0-9]{2}) (\S+)")
+_UNITS = ((3600, "every_hours"), (60, "every_minutes"), (1, "every_seconds"))
 
 
-def _trigger_words(trigger: str, language: Language) -> str:
-    """When a job runs, in words (the scheduler describes its triggers as "every 30 s", "daily at 08:00 <zone>")."""
-    if every := _EVERY.fullmatch(trigger):
-        seconds = int(every[1])
-        if seconds == 3600:
+def _trigger_words(trigger: Trigger, language: Language) -> str:
+    """When a job runs, in words."""
+    if isinstance(trigger, Every):
+        if trigger.seconds == 3600:
             return WORDS["every_hour"].in_(language)
-        for unit, key in ((3600, "every_hours"), (60, "every_minutes"), (1, "every_seconds")):
-            if seconds % unit == 0:
-                return WORDS[key].in_(language).format(n=seconds // unit)
-    if daily := _DAILY.fullmatch(trigger):
-        if daily[2] == DEFAULT_TIMEZONE:  # the department's own time: said as the time of day alone
-            return WORDS["daily_at"].in_(language).format(time=daily[1])
-        return WORDS["daily_at_zone"].in_(language).format(time=daily[1], zone=daily[2])
-    return trigger
+        unit, key = next((u, k) for u, k in _UNITS if trigger.seconds % u == 0)
+        return WORDS[key].in_(language).format(n=trigger.seconds // unit)
+    time = f"{trigger.hour:02d}:00"
+    if trigger.zone == DEFAULT_TIMEZONE:  # the department's own time: said as the time of day alone
+        return WORDS["daily_at"].in_(language).format(time=time)
+    return WORDS["daily_at_zone"].in_(language).format(time=time, zone=trigger.zone)
 
 
 def _week_words(start: date, language: Language) -> str:
