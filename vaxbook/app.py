@@ -238,6 +238,7 @@ def create_app(
             )
         app.state.sold_out = sold_out
         app.state.jwt_auth = auth
+        app.state.token_issuer = token_issuer  # the pages' sliding session issues as sign-in does
         app.state.metrics_token = settings.metrics_token.get_secret_value().encode() if settings.metrics_token else b""
         app.state.admission = admission
         app.state.checkin_window = window  # the door's list reaches as far ahead as check-in opens

@@ -12,9 +12,8 @@ from urllib.parse import quote, urlencode, urlsplit
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
-from litestar import Litestar, Request, Response
+from litestar import Request, Response
 from litestar.datastructures import Cookie, MutableScopeHeaders
-from litestar.di import Provide
 from litestar.enums import RequestEncodingType, ScopeType
 from litestar.exceptions import NotAuthorizedException
 from litestar.params import Body
@@ -193,16 +192,9 @@ async def _renewed(request: AnyRequest, token: Token) -> Cookie | None:
         if principal is None or principal.role is not role:
             return None
     assert principal is not None
-    issued = _token_issuer(request.app).issue(principal)
+    issuer: TokenIssuer = request.app.state.token_issuer
+    issued = issuer.issue(principal)
     return session_cookie(request, issued.token, issued.expires_in)
-
-
-def _token_issuer(app: Litestar) -> TokenIssuer:
-    """The app's own token issuer (the one sign-in uses), as its dependencies provide it."""
-    provided = app.dependencies["token_issuer"]
-    issuer = provided.dependency() if isinstance(provided, Provide) else provided()
-    assert isinstance(issuer, TokenIssuer)
-    return issuer
 
 
 def session_cookie(request: AnyRequest, value: str, max_age: int) -> Cookie:
