@@ -40,7 +40,7 @@ def answer(
         output = {CSV_MEDIA_TYPE: ReportFormat.CSV, XLSX_MEDIA_TYPE: ReportFormat.XLSX}.get(wanted, ReportFormat.JSON)
     if output is ReportFormat.JSON:
         return Response(rows, headers={"Vary": "Accept"})
-    return download(name, list(model.model_fields), [list(r.model_dump(mode="json").values()) for r in rows], output)
+    return download(name, list(model.model_fields), [list(r.model_dump().values()) for r in rows], output)
 
 
 def download(name: str, header: list[str], rows: list[list[Any]], output: ReportFormat) -> Response[bytes]:

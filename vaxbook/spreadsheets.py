@@ -6,9 +6,15 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
+from pydantic_core import to_jsonable_python
+
+from vaxbook.settings import DEFAULT_TIMEZONE
 
 CSV_MEDIA_TYPE = "text/csv"  # Litestar adds "; charset=utf-8" to every text/ type
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -26,11 +32,12 @@ def cell(value: Any) -> Any:
 
 
 def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    """Each value as the API's JSON writes it (a date as 2026-11-30, an instant in ISO 8601 with its offset)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)
     for row in rows:
-        writer.writerow([cell(value) for value in row])
+        writer.writerow([cell(to_jsonable_python(value)) for value in row])
     return out.getvalue().encode("utf-8-sig")
 
 
@@ -51,6 +58,10 @@ def _xlsx_cell(value: Any) -> Any:
         return cell(value)
     if value is None:
         return None
-    if isinstance(value, bool | int | float):
+    if isinstance(value, bool | int | float | Decimal):
         return value
-    return str(value)  # ids, dates and enums as the JSON shows them
+    if isinstance(value, datetime):  # a spreadsheet's time has no zone: said in the department's
+        return value.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).replace(tzinfo=None) if value.tzinfo else value
+    if isinstance(value, date):
+        return value
+    return cell(str(to_jsonable_python(value)))  # ids and enums as the JSON shows them

@@ -249,7 +249,7 @@ class DepartmentPages(Controller):
         if name not in REPORTS or kind not in ("csv", "xlsx"):
             raise NotFoundException()  # said on a page, as any address that is no page
         model, rows = await _report_rows(uow, settings, name)
-        table = [list(r.model_dump(mode="json").values()) for r in rows]
+        table = [list(r.model_dump().values()) for r in rows]
         return download(name, list(model.model_fields), table, ReportFormat(kind))
 
     @get("/department/stock")

@@ -471,6 +471,18 @@ async def test_expiring_lots_show_the_doses_each_holder_still_has_soonest_first(
     ]
     assert lines[0]["clinic_name"] == "Bệnh viện Phụ sản Thành phố Cần Thơ"
     assert lines[0]["days_left"] == "-1"
+    assert lines[0]["expires_on"] == (local_today() - timedelta(1)).isoformat()
+    assert lines[0]["held_by"] == "clinic", "an enum as the JSON says it"
+
+    # the spreadsheet's dates are dates an officer can sort and filter by, ids and enums text
+    xlsx = await client.get("/api/v1/reports/expiring-lots", params={"format": "xlsx"}, headers=headers)
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
+    assert sheet is not None
+    header, first, *_ = [list(row) for row in sheet.iter_rows(values_only=True)]
+    cells = dict(zip(header, first, strict=True))
+    assert cells["expires_on"] == datetime.combine(local_today() - timedelta(1), datetime.min.time())
+    assert sheet.cell(row=2, column=header.index("expires_on") + 1).is_date
+    assert (cells["held_by"], cells["lot_id"], cells["days_left"]) == ("clinic", str(lots["OLD1"]), -1)
 
 
 # Input and access
