@@ -45,7 +45,7 @@ from vaxbook.scheduler import Every, Scheduler, Trigger
 from vaxbook.settings import DEFAULT_TIMEZONE
 from vaxbook.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 from web.charts import Series, bar_chart
-from web.text import WORDS
+from web.text import REPORT_COLUMNS, WORDS
 from web.view import (
     PAGE_MIDDLEWARE,
     PAGE_OPTIONS,
@@ -250,7 +250,8 @@ class DepartmentPages(Controller):
             raise NotFoundException()  # said on a page, as any address that is no page
         model, rows = await _report_rows(uow, settings, name)
         table = [list(r.model_dump().values()) for r in rows]
-        return download(name, list(model.model_fields), table, ReportFormat(kind))
+        header = [REPORT_COLUMNS[field].in_(language_of(request)) for field in model.model_fields]
+        return download(name, header, table, ReportFormat(kind))
 
     @get("/department/stock")
     async def stock(self, request: AnyRequest, uow: UoW) -> Template | Redirect:

@@ -65,9 +65,14 @@ async def test_the_department_sees_its_stock_as_charts_downloads_the_reports_and
     sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
     assert sheet is not None
     header, *rows = [list(r) for r in sheet.iter_rows(values_only=True)]
-    assert dict(zip(header, rows[0], strict=True))["remaining"] == 40
+    assert dict(zip(header, rows[0], strict=True))["Còn lại (liều)"] == 40, "headed in the officer's language"
     csv = await client.get("/department/reports/csv/priority-uptake")
     assert csv.content.startswith(b"\xef\xbb\xbf")
+    assert csv.content.decode("utf-8-sig").startswith("Mã định danh cơ sở,Mã cơ sở,Tên cơ sở,Tuần,")
+    client.cookies.set("lang", "en")
+    english = await client.get("/department/reports/csv/expiring-lots")
+    assert english.content.decode("utf-8-sig").startswith("Lot id,Lot number,Vaccine id,")
+    client.cookies.set("lang", "vi")
     for missing in ("/department/reports/pdf/stock", "/department/reports/csv/bogus"):
         not_there = await client.get(missing)
         assert (not_there.status_code, not_there.headers["content-type"]) == (404, "text/html; charset=utf-8")

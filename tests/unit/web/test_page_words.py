@@ -11,9 +11,11 @@ import pytest
 
 import vaxbook.app  # noqa: F401  (every domain's refusals, loaded as the service loads them)
 from booking.models import AlreadyCheckedIn, BookingNotActive, BookingStatus
+from booking.schemas import ServiceQualityRow
 from qr.models import QrTooEarly
+from quotas.schemas import ExpiringLotRow, PriorityUptakeRow, StockReportRow
 from vaxbook.errors import DomainError, domain_errors
-from web.text import WORDS
+from web.text import REPORT_COLUMNS, WORDS
 from web.view import said
 
 AT = datetime(2026, 3, 2, 7, 45, 12, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
@@ -49,3 +51,12 @@ def test_every_refusal_s_title_says_tiep_don() -> None:
     titles = {error.slug: error.title.vi for error in domain_errors()}
     assert {slug: text for slug, text in titles.items() if "check-in" in text.lower()} == {}
     assert titles["not-checked-in"] == "Lịch hẹn chưa được tiếp đón"
+
+
+def test_every_column_of_the_department_s_reports_has_a_heading_in_both_languages() -> None:
+    """A column added to a report without a heading would break its download from the department's pages."""
+    reports = (StockReportRow, PriorityUptakeRow, ExpiringLotRow, ServiceQualityRow)
+    fields = {field for model in reports for field in model.model_fields}
+    assert fields <= set(REPORT_COLUMNS), fields - set(REPORT_COLUMNS)
+    headings = [text.vi for text in REPORT_COLUMNS.values()] + [text.en for text in REPORT_COLUMNS.values()]
+    assert len(set(headings)) == len(headings), "no two columns headed alike"
