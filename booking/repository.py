@@ -472,9 +472,18 @@ async def delete_dependent(conn: Connection, *, person_id: UUID, guardian_id: UU
     return True
 
 
+ERASED_HOLD_NOTHING = "people_erased_hold_nothing"  # migration 0027
+
+
 async def take_active_place(conn: Connection, *, person_id: UUID, limit: int) -> bool:
-    """Count one more open booking for the person, unless they hold `limit` already."""
-    return bool(await conn.fetchval("SELECT take_active_place($1, $2)", person_id, limit))
+    """Count one more open booking for the person, unless they hold `limit` already. PersonNotFound when the person
+    was erased meanwhile (an erasure that committed while this waited for the person's row)."""
+    try:
+        return bool(await conn.fetchval("SELECT take_active_place($1, $2)", person_id, limit))
+    except asyncpg.CheckViolationError as error:
+        if error.constraint_name == ERASED_HOLD_NOTHING:
+            raise PersonNotFound() from None
+        raise
 
 
 async def release_active_place(conn: Connection, *, person_id: UUID) -> None:
@@ -793,6 +802,8 @@ def _refusal(error: asyncpg.PostgresError, write: InOneStatement) -> Exception:
         return CodeTaken() if error.constraint_name == "bookings_code_key" else AlreadyBooked()
     if isinstance(error, asyncpg.CheckViolationError) and error.constraint_name == HOUSEHOLD_CAP:
         return HouseholdSeatsTaken()
+    if isinstance(error, asyncpg.CheckViolationError) and error.constraint_name == ERASED_HOLD_NOTHING:
+        return PersonNotFound()  # erased while the booking was on its way
     match error.sqlstate:
         case "VXFUL":
             return NoSeatLeft()

@@ -37,6 +37,13 @@ async def check_invariants(db: asyncpg.Connection) -> None:
     )
     for person in counters:
         assert person["active_bookings"] == person["n"], dict(person)
+    erased_holding = await db.fetchval(
+        """
+        SELECT count(*) FROM bookings b JOIN people p ON p.id = b.person_id
+        WHERE p.erased_at IS NOT NULL AND b.status IN ('booked', 'checked_in')
+        """
+    )
+    assert erased_holding == 0, "an erased person holds an open booking"
     wrongly_offered = await db.fetchval(
         """
         SELECT count(*) FROM standby_entries e
