@@ -27,6 +27,7 @@ from booking.service.common import Step, booking_for, free_seat, record_booking,
 from priority import service as priority
 from quotas import service as quotas
 from vaxbook import audit
+from vaxbook.auth import service as auth
 from vaxbook.auth.models import Principal, Role
 from vaxbook.db import Connection, UnitOfWork
 from vaxbook.errors import Invalid
@@ -94,6 +95,15 @@ async def record_vaccination(
     given_at = data.given_at or now
     if not now - LATEST_BACKDATING <= given_at <= now:
         raise Invalid.field("given_at", "recent", Text("Phải trong 24 giờ qua", "Must be within the last 24 hours"))
+    principal.require_clinic(clinic_id)
+    if data.vaccinator_id not in (None, principal.id) and not await auth.works_at(
+        uow, staff_id=data.vaccinator_id, clinic_id=clinic_id
+    ):
+        raise Invalid.field(
+            "vaccinator_id",
+            "not_of_this_clinic",
+            Text("Phải là nhân viên đang làm việc tại cơ sở này", "Must be a working member of this clinic's staff"),
+        )
     async with uow.transaction() as conn:
         booking = await _at_clinic(conn, principal, clinic_id, booking_id)
         rules = await rules_of(uow, booking.service_id)

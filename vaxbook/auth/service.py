@@ -243,6 +243,16 @@ async def staff_principal(uow: UnitOfWork, *, staff_id: UUID, generation: int) -
     return principal_of(account) if account is not None and account.accepts_token_of(generation) else None
 
 
+async def works_at(uow: UnitOfWork, *, staff_id: UUID, clinic_id: UUID) -> bool:
+    """Whether the account is the clinic's own staff, switched on: someone who may be named as having given a dose
+    there (a health officer or an operator gives none, nor another clinic's nurse)."""
+    async with uow.reads() as conn:
+        account = await repository.get_staff(conn, staff_id=staff_id)
+    return (
+        account is not None and account.active and account.role is Role.CLINIC_STAFF and clinic_id in account.clinic_ids
+    )
+
+
 def _check_scope(role: Role, clinic_ids: list[UUID]) -> None:
     if (role is Role.CLINIC_STAFF) != bool(clinic_ids):
         raise clinic_scope_required()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from uuid import UUID, uuid4
 
 import asyncpg
 import httpx
@@ -19,6 +20,7 @@ from tests.factories import (
     make_lot,
     make_service,
     make_slot,
+    make_staff,
     soon,
     staff_headers,
     token_for,
@@ -90,6 +92,40 @@ async def test_a_dose_completes_the_booking_and_leaves_the_ledger_in_one_go(
     assert await db.fetchval("SELECT doses FROM clinic_stock WHERE lot_id = $1", lot_id) == 2
     await check_ledger(db, now=datetime.now(UTC))
     await check_invariants(db)
+
+
+async def test_the_dose_names_as_its_vaccinator_only_a_working_nurse_of_the_clinic(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """The record of who gave a dose (and what the registry says performed it) names a member of this clinic's
+    staff: not an operator, a health officer, another clinic's nurse, an account switched off, or no account."""
+    clinic, _, staff, _, booking = await checked_in(client, uow)
+    elsewhere = await make_clinic(uow)
+    lot_id = await db.fetchval("SELECT lot_id FROM clinic_stock WHERE clinic_id = $1", clinic.id)
+
+    async def staff_id(role: Role, clinic_ids: list[UUID] | None = None) -> UUID:
+        username = await make_staff(uow, role, clinic_ids)
+        found: UUID = await db.fetchval("SELECT id FROM staff_accounts WHERE username = $1", username)
+        return found
+
+    switched_off = await staff_id(Role.CLINIC_STAFF, [clinic.id])
+    await db.execute("UPDATE staff_accounts SET active = false WHERE id = $1", switched_off)
+    for wrong in (
+        await staff_id(Role.OPERATOR),
+        await staff_id(Role.HEALTH_ADMIN),
+        await staff_id(Role.CLINIC_STAFF, [elsewhere.id]),
+        switched_off,
+        uuid4(),
+    ):
+        body = {"lot_id": str(lot_id), "injection_site": "left_arm", "vaccinator_id": str(wrong)}
+        refused = await client.post(visit(clinic, booking, "vaccination"), json=body, headers=staff)
+        assert refused.status_code == 422, refused.text
+        assert [e["field"] for e in refused.json()["errors"]] == ["vaccinator_id"]
+    assert await db.fetchval("SELECT count(*) FROM vaccinations") == 0, "nothing written"
+    colleague = await staff_id(Role.CLINIC_STAFF, [elsewhere.id, clinic.id])
+    body = {"lot_id": str(lot_id), "injection_site": "left_arm", "vaccinator_id": str(colleague)}
+    given = await client.post(visit(clinic, booking, "vaccination"), json=body, headers=staff)
+    assert (given.status_code, given.json()["vaccinator_id"]) == (201, str(colleague))
 
 
 async def test_a_dose_from_another_clinics_or_an_expired_or_another_vaccines_lot_changes_nothing(
