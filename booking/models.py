@@ -598,7 +598,16 @@ class NoSuchAppointment(NotFound):
     it does not say)."""
 
     slug = "no-such-appointment"
-    title = Text("Không tìm thấy lịch hẹn với mã và số CCCD này", "No booking here with this code and CCCD")
+    title = Text("Không tìm thấy lịch hẹn khớp với mã và thông tin này", "No booking here matches this code and proof")
+
+    @classmethod
+    def by_cccd(cls) -> NoSuchAppointment:
+        return cls(
+            Text(
+                "Không tìm thấy lịch hẹn với mã và 4 số cuối CCCD này",
+                "No booking here with this code and these last 4 digits of a CCCD",
+            )
+        )
 
     @classmethod
     def by_birth(cls) -> NoSuchAppointment:

@@ -48,6 +48,7 @@ from vaxbook.fields import (
     PlaceName,
     ZonedModel,
     bilingual_error,
+    refused_before,
 )
 from vaxbook.settings import DEFAULT_TIMEZONE
 
@@ -131,7 +132,7 @@ class ProfileUpsert(PersonDetails):
     @field_validator("notify_by")
     @classmethod
     def _email_to_notify(cls, notify_by: str, info: ValidationInfo) -> str:
-        if notify_by == "email" and info.data.get("email") is None:
+        if notify_by == "email" and not refused_before(info, "email") and info.data["email"] is None:
             raise bilingual_error(
                 "email_required", "Cần địa chỉ email để nhận tin qua email", "Give an email to hear by email"
             )
@@ -265,6 +266,8 @@ class StandbyJoin(InputModel):
     @field_validator("district")
     @classmethod
     def _one_scope(cls, district: str | None, info: ValidationInfo) -> str | None:
+        if refused_before(info, "clinic_id", "province"):
+            return district
         by_clinic = info.data.get("clinic_id") is not None
         by_district = district is not None and info.data.get("province") is not None
         if by_clinic == by_district:
@@ -353,6 +356,8 @@ class PersonSearch(InputModel):
     @field_validator("date_of_birth")
     @classmethod
     def _exactly_one_way(cls, born: date | None, info: ValidationInfo) -> date | None:
+        if refused_before(info, "phone", "cccd", "full_name"):
+            return born
         name = info.data.get("full_name")
         named = name is not None and born is not None
         ways = (info.data.get("phone") is not None) + (info.data.get("cccd") is not None) + named
@@ -391,6 +396,8 @@ class CheckInRequest(InputModel):
     @field_validator("code")
     @classmethod
     def _one_way(cls, code: str | None, info: ValidationInfo) -> str | None:
+        if refused_before(info, "qr", "cccd_last4", "date_of_birth"):
+            return code
         scanned = info.data.get("qr") is not None
         proofs = (info.data.get("cccd_last4") is not None) + (info.data.get("date_of_birth") is not None)
         if scanned != (code is None) or (code is not None and proofs != 1) or (scanned and proofs):

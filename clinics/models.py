@@ -186,24 +186,30 @@ MAX_DAYS_AHEAD = 730
 
 
 def check_date_range(
-    date_from: date, date_to: date, *, max_days: int, names: tuple[str, str] = ("date_from", "date_to")
+    date_from: date,
+    date_to: date,
+    *,
+    max_days: int,
+    names: tuple[str, str] = ("date_from", "date_to"),
+    source: str = "query",
 ) -> None:
+    """Days in our years, in order, at most `max_days` of them; each refusal names its field where it was sent."""
     for name, value in zip(names, (date_from, date_to), strict=True):
         if not in_our_years(value):
-            raise Invalid.field(name, "date_out_of_range", Text(OUT_OF_RANGE_VI, OUT_OF_RANGE_EN), source="query")
+            raise Invalid.field(name, "date_out_of_range", Text(OUT_OF_RANGE_VI, OUT_OF_RANGE_EN), source=source)
     if date_to < date_from:
         raise Invalid.field(
             names[1],
             "date_range_order",
             Text("Ngày kết thúc phải sau hoặc bằng ngày bắt đầu", "date_to must not be before date_from"),
-            source="query",
+            source=source,
         )
     if (date_to - date_from).days + 1 > max_days:
         raise Invalid.field(
             names[1],
             "date_range_too_long",
-            Text(f"Chỉ tìm được tối đa {max_days} ngày mỗi lần", f"Search at most {max_days} days at a time"),
-            source="query",
+            Text(f"Tối đa {max_days} ngày mỗi lần", f"At most {max_days} days at a time"),
+            source=source,
         )
 
 

@@ -22,6 +22,7 @@ from vaxbook.fields import (
     PatchModel,
     ZonedModel,
     bilingual_error,
+    refused_before,
 )
 
 TERM_DAYS = 300  # a pregnancy's 280 days from the last period, and a margin
@@ -234,6 +235,8 @@ class Release(InputModel):
     @field_validator("slot_id")
     @classmethod
     def _both_or_neither(cls, slot_id: UUID | None, info: ValidationInfo) -> UUID | None:
+        if refused_before(info, "clinic_id"):
+            return slot_id
         if (slot_id is None) != (info.data.get("clinic_id") is None):
             raise bilingual_error(
                 "clinic_and_slot",

@@ -33,6 +33,12 @@ def bilingual_error(code: str, vi: str, en: str) -> PydanticCustomError:
     return PydanticCustomError(f"vaxbook.{code}", en, {"vi": vi})
 
 
+def refused_before(info: ValidationInfo, *names: str) -> bool:
+    """Whether one of these earlier fields was refused (pydantic leaves a refused field out of `info.data`): a check
+    across them then says nothing, as it would be false (that field was sent); the field's own error is the one."""
+    return any(name not in info.data for name in names)
+
+
 class InputModel(BaseModel):
     """Base of every request body: unknown fields are refused, strings are trimmed, and a value must have the JSON
     type its field has (no "10" for 10, no 1 for true, no number for a date)."""

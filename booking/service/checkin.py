@@ -66,7 +66,7 @@ async def _check_in(
         if found is not None and found.clinic_id != clinic_id:  # they came to the wrong clinic: told where to go
             raise BookingAtAnotherClinic(found.clinic_name, found.starts_at.astimezone(ZoneInfo(found.timezone)))
         if found is None:
-            raise NoSuchAppointment.by_birth() if request.date_of_birth is not None else NoSuchAppointment()
+            raise NoSuchAppointment.by_birth() if request.date_of_birth is not None else NoSuchAppointment.by_cccd()
         appointment = Appointment(found.id, clinic_id, found.starts_at, found.ends_at, found.ends_at + window.late)
     async with uow.transaction() as conn:
         # the booking's state first: a moved or cancelled booking says so, whatever the time

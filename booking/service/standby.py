@@ -86,7 +86,7 @@ async def join(
     each offer then ranks the people waiting on the seat's own day. Joined once per key: a second press gets the
     first one's entry.
     """
-    check_date_range(data.date_from, data.date_to, max_days=STANDBY_MAX_DAYS)
+    check_date_range(data.date_from, data.date_to, max_days=STANDBY_MAX_DAYS, source="body")
     if data.date_to < department_day(now):
         raise Invalid.field(
             "date_to",

@@ -325,3 +325,14 @@ async def test_erasing_a_household_offered_a_seat_and_waiting_for_it_gives_the_s
     assert await booked(db, slot) == 0, "the seat went back to everyone"
     assert await db.fetchval("SELECT count(*) FROM standby_entries WHERE status IN ('waiting', 'offered')") == 0
     await check_invariants(db)
+
+
+async def test_a_wait_too_long_is_refused_on_the_body_s_field(client: Client, uow: UnitOfWork) -> None:
+    clinic, service, slot, _, _ = await full_slot(uow, client)
+    citizen, _ = await make_citizen(uow)
+    body = wait_body(service, slot, clinic_id=str(clinic.id)) | {"date_to": "2099-12-31"}
+    refused = await client.post("/api/v1/standby", json=body, headers=token_for(citizen))
+    assert refused.status_code == 422
+    assert [(e["field"], e["source"], e["code"]) for e in refused.json()["errors"]] == [
+        ("date_to", "body", "date_range_too_long")
+    ]

@@ -389,6 +389,8 @@ async def test_a_child_without_a_cccd_checks_in_by_code_and_date_of_birth(
     )
     by_birth = await check_in(client, staff, clinic.id, code=theirs.json()["code"], date_of_birth="1950-01-02")
     assert by_birth.json()["type"] == "/problems/no-such-appointment"
+    assert "CCCD" not in by_birth.json()["title"], "the title says nothing of a CCCD that was not sent"
+    assert "ngày sinh" in by_birth.json()["detail"]
     by_cccd = await check_in(client, staff, clinic.id, code=theirs.json()["code"], cccd_last4=adult.cccd[-4:])
     assert by_cccd.status_code == 200, by_cccd.text
 

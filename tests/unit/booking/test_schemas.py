@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from pydantic import ValidationError
 
-from booking.schemas import PersonSearch, ProfileUpsert, StandbyJoin
+from booking.schemas import CheckInRequest, PersonSearch, ProfileUpsert, StandbyJoin
+from priority.schemas import Release
 from tests.factories import consent, person_details
 
 
@@ -57,3 +59,31 @@ def test_standby_scope_and_search_need_exactly_one_way() -> None:
     found = PersonSearch.model_validate({"full_name": "Lê Văn Tám", "date_of_birth": "1950-02-02"})
     assert (found.full_name, found.date_of_birth) == ("Lê Văn Tám", date(1950, 2, 2))
     assert PersonSearch.model_validate({"phone": "0912345678"}).phone == "+84912345678"
+
+
+@pytest.mark.parametrize(
+    ("model", "data", "refused"),
+    [
+        (CheckInRequest, {"code": "ABCD-EFGH", "cccd_last4": "12a4"}, "cccd_last4"),
+        (CheckInRequest, {"code": "ABCD-EFGH", "date_of_birth": "2023-02-29"}, "date_of_birth"),
+        (CheckInRequest, {"qr": 123}, "qr"),
+        (PersonSearch, {"phone": "12"}, "phone"),
+        (PersonSearch, {"full_name": "", "date_of_birth": "1990-01-01"}, "full_name"),
+        (
+            StandbyJoin,
+            {"service_id": str(uuid4()), "clinic_id": "x", "date_from": "2027-01-01", "date_to": "2027-01-02"},
+            "clinic_id",
+        ),
+        (
+            ProfileUpsert,
+            person_details() | {"consent": consent(), "email": "not-an-address", "notify_by": "email"},
+            "email",
+        ),
+        (Release, {"clinic_id": "x", "slot_id": str(uuid4())}, "clinic_id"),
+    ],
+)
+def test_a_field_refused_is_the_only_error_a_check_across_fields_adds_nothing(
+    model: type[Any], data: dict[str, Any], refused: str
+) -> None:
+    """The field was sent, so "give one of these" would be false: only its own error is said."""
+    assert list(errors(model, data)) == [refused]
