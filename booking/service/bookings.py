@@ -520,10 +520,11 @@ async def move(
         nonlocal screened, old
         async with uow.transaction(readonly=True) as conn:
             old = await booking_for(conn, principal, booking_id)
-            if old.slot_id == slot_id:
-                raise SameSlot()
+            # what became of the booking first: a cancelled or moved one is not "in this slot already"
             if old.status is not BookingStatus.BOOKED or old.starts_at <= now:
                 raise await why_not_ready(conn, old, Step.CHANGE, now=now)
+            if old.slot_id == slot_id:
+                raise SameSlot()
             slot, _ = await clinics.get_slot(uow, slot_id)
             if slot.service_id != old.service_id:
                 raise OtherService()

@@ -205,6 +205,9 @@ async def test_a_refused_reschedule_leaves_the_booking_as_it_was(
     assert still.json()["status"] == "booked"
     assert (await seats(db, mine.id), await seats(db, full.id)) == (1, 1)
     assert await db.fetchval("SELECT count(*) FROM bookings") == 2
+    # once cancelled, it is no longer "in this slot": what became of it is said
+    await client.post(f"/api/v1/bookings/{booking['id']}/cancel", headers=token_for(citizen))
+    assert await reschedule(mine.id) == "/problems/booking-not-active"
 
 
 async def test_other_peoples_bookings_do_not_exist_for_you(client: Client, uow: UnitOfWork) -> None:
