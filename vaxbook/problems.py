@@ -298,7 +298,7 @@ def field_errors_of(raw: list[Any]) -> tuple[FieldError, ...]:
         context = err.get("ctx") or {}
         result.append(
             FieldError(
-                field=".".join(str(part) for part in err.get("loc", ())),
+                field=".".join(str(part) for part in err.get("loc", ())) or "body",  # the body as a whole
                 code=error_type.removeprefix("vaxbook."),
                 message=_message(_of_text(error_type, err.get("input")), context, str(err.get("msg", _EN_INVALID))),
                 source="body",

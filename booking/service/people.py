@@ -64,8 +64,11 @@ async def _record(conn: Connection, principal: Principal, action: str, person: P
 
 
 async def profile(uow: UnitOfWork, principal: Principal) -> Person:
+    """The signed-in citizen's own profile; none yet is 404, an account erased since the token was issued 401."""
     async with uow.transaction(readonly=True) as conn:
         person = await repository.person_of_account(conn, account_id=principal.id)
+        if person is None and await repository.account(conn, account_id=principal.id) is None:
+            raise AccountErased()
     if person is None:
         raise PersonNotFound()
     return person

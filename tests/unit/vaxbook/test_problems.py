@@ -209,3 +209,11 @@ def test_a_query_value_out_of_its_bounds_is_said_with_the_bound_in_both_language
     sent_as = query.split("=")[0]
     assert [e["field"] for e in said["en"]["errors"]] == [sent_as], "named as the request sends it"
     assert said["en"]["detail"] == f"Check these fields: {sent_as}"
+
+
+@pytest.mark.parametrize("body", [[], "x", 5, [{"accepted": True}]])
+def test_a_body_that_is_no_object_is_named_body(client: TestClient[Any], body: Any) -> None:
+    response = client.post("/probe", json=body)
+    assert response.status_code == 422, response.text
+    assert [(e["field"], e["source"]) for e in response.json()["errors"]] == [("body", "body")]
+    assert response.json()["detail"].endswith(": body")
