@@ -730,6 +730,24 @@ class OfferGone(Conflict):
     title = Text("Lời mời giữ chỗ đã hết hạn hoặc không còn", "The offer has expired or is no longer open")
 
 
+class OfferAccepted(Conflict):
+    """An offer turned down, or a list left, after the offer became a booking: the booking is said, to cancel if
+    it is no longer wanted."""
+
+    slug = "offer-accepted"
+    title = Text("Lời mời đã được nhận và đã thành lịch hẹn", "The offer was accepted and is a booking now")
+
+    def __init__(self, booking_id: UUID, code: str) -> None:
+        super().__init__(
+            Text(
+                f"Lịch hẹn {code}: hãy hủy lịch hẹn nếu không cần nữa.",
+                f"Booking {code}: cancel the booking if it is no longer wanted.",
+            ),
+            booking_id=str(booking_id),
+            booking_code=code,
+        )
+
+
 class OutOfScope(Forbidden):
     slug = "clinic-out-of-scope"
     title = Text("Bạn không quản lý cơ sở này", "You do not manage this clinic")

@@ -11,6 +11,7 @@ from booking.models import (
     Booking,
     BookingPolicy,
     NotEligible,
+    OfferAccepted,
     OfferGone,
     OutOfScope,
     Person,
@@ -402,7 +403,9 @@ async def leave(
             conn, entry_id=entry.id, to_status=StandbyStatus.DECLINED, booking_id=None, now=now
         )
         if closed is None or closed.offer_slot_id is None:
-            raise OfferGone()
+            # accepted meanwhile, or before: the booking it became is said, not an offer "gone"
+            taken = await _booking_it_became(conn, await _entry_for(conn, principal, entry_id))
+            raise OfferAccepted(taken.id, taken.code) if taken is not None else OfferGone()
         await record_entry(conn, principal, "standby.decline", closed)
         await pass_seat_on(uow, slot_id=closed.offer_slot_id, policy=policy, now=now)
         return closed

@@ -336,3 +336,25 @@ async def test_a_wait_too_long_is_refused_on_the_body_s_field(client: Client, uo
     assert [(e["field"], e["source"], e["code"]) for e in refused.json()["errors"]] == [
         ("date_to", "body", "date_range_too_long")
     ]
+
+
+async def test_turning_down_an_offer_accepted_already_names_the_booking_it_became(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic, service, slot, holder, booking_id = await full_slot(uow, client)
+    waiting, _ = await make_citizen(uow)
+    entry = await join(client, waiting, wait_body(service, slot, clinic_id=str(clinic.id)))
+    await client.post(f"/api/v1/bookings/{booking_id}/cancel", headers=token_for(holder))
+    accepted = await client.post(f"/api/v1/standby/{entry['id']}/accept", headers=token_for(waiting))
+    assert accepted.status_code == 201, accepted.text
+    for method, path in (
+        ("POST", f"/api/v1/standby/{entry['id']}/decline"),
+        ("DELETE", f"/api/v1/standby/{entry['id']}"),
+    ):
+        refused = await client.request(method, path, headers=token_for(waiting))
+        assert (refused.status_code, refused.json()["type"]) == (409, "/problems/offer-accepted"), path
+        assert (refused.json()["booking_id"], refused.json()["booking_code"]) == (
+            accepted.json()["id"],
+            accepted.json()["code"],
+        )
+    assert await db.fetchval("SELECT status FROM bookings WHERE id = $1::uuid", accepted.json()["id"]) == "booked"
