@@ -43,6 +43,7 @@ from web.view import (
     citizen_of,
     date_refused,
     drawn_key,
+    end_staff_session,
     household,
     language_of,
     local_path,
@@ -258,7 +259,8 @@ class SignInController(Controller):
         )
 
     @post("/signout", status_code=HTTP_200_OK)
-    async def sign_out(self, request: AnyRequest) -> Redirect:
+    async def sign_out(self, request: AnyRequest, uow: UoW) -> Redirect:
+        await end_staff_session(request, uow)
         return to("/", cookies=[session_cookie(request, "", 0)])
 
 

@@ -127,6 +127,14 @@ async def staff_of(request: AnyRequest, uow: UnitOfWork) -> Principal | None:
     return principal
 
 
+async def end_staff_session(request: AnyRequest, uow: UnitOfWork) -> None:
+    """Signing out of a staff session ends the account's tokens on the server too: a copy of the cookie (a shared
+    computer at the clinic) opens nothing after it. A citizen's session ends with its cookie."""
+    claims = _claims(request)
+    if claims is not None and claims.role in STAFF_ROLES:
+        await auth.sign_out_staff(uow, Principal(id=claims.id, role=claims.role), generation=claims.generation)
+
+
 class SlidingSession:
     """A session in use stays open: a page request whose session token has lived more than half its life gets a
     fresh one (the app's own token issuer, the same account, role and token generation), so staff signed in at the

@@ -208,6 +208,17 @@ async def update_staff(conn: Connection, *, staff_id: UUID, display_name: str | 
     return result != "UPDATE 0"
 
 
+async def end_tokens(conn: Connection, *, staff_id: UUID, generation: int) -> bool:
+    """A new generation of the account's tokens, unless one began since `generation` (their tokens ended then)."""
+    result = await conn.execute(
+        "UPDATE staff_accounts SET token_generation = token_generation + 1, updated_at = now() "
+        "WHERE id = $1 AND token_generation = $2",
+        staff_id,
+        generation,
+    )
+    return result != "UPDATE 0"
+
+
 async def set_staff_clinics(conn: Connection, *, staff_id: UUID, clinic_ids: list[UUID]) -> None:
     await conn.execute("DELETE FROM staff_clinics WHERE staff_id = $1", staff_id)
     try:

@@ -329,6 +329,16 @@ async def update_staff(
     return account
 
 
+async def sign_out_staff(uow: UnitOfWork, staff: Principal, *, generation: int) -> None:
+    """A staff member signs out: every token of the account ends, the one a copy of the session cookie holds too (a
+    shared computer at the clinic), and a session on another device of theirs with it. Audited."""
+    async with uow.transaction() as conn:
+        if await repository.end_tokens(conn, staff_id=staff.id, generation=generation):
+            await audit.record(
+                conn, actor=staff, action="staff.sign_out", object_type="staff_account", object_id=staff.id
+            )
+
+
 async def list_staff(uow: UnitOfWork, *, after_username: str | None, limit: int) -> list[StaffAccount]:
     async with uow.transaction(readonly=True) as conn:
         return await repository.list_staff(conn, after_username=after_username, limit=limit)

@@ -289,3 +289,22 @@ async def test_a_health_service_visit_is_closed_from_the_door(
     assert '<p class="answer-name">Lê Thị Mai</p>' in done.text, "whose visit it was"
     again = await client.post(f"{steps}/visit", data={"_csrf_token": csrf_of(door)})
     assert 'data-answer="refused"' in again.text
+
+
+async def test_signing_out_ends_the_session_on_the_server_a_copied_cookie_opens_nothing(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """A shared computer at the clinic: after "Đăng xuất", a copy of the session cookie no longer opens the door's
+    list of names, dates of birth and codes."""
+    clinic = await make_clinic(uow)
+    await staff_signed_in(client, await make_staff(uow, Role.CLINIC_STAFF, [clinic.id]))
+    copied = client.cookies["session"]
+    door = await client.get(f"/door/{clinic.id}")
+    assert door.status_code == 200
+    signed_out = await client.post("/signout", data={"_csrf_token": csrf_of(door)})
+    assert signed_out.status_code == 303
+    assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'staff.sign_out'") == 1
+    thief = httpx.AsyncClient(transport=client._transport, base_url=client.base_url, cookies={"session": copied})
+    async with thief:
+        again = await thief.get(f"/door/{clinic.id}")
+    assert (again.status_code, again.headers["location"]) == (303, f"/staff/signin?next=/door/{clinic.id}")
