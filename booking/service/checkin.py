@@ -51,6 +51,9 @@ async def check_in(
     return await run_once(uow, idempotency, work, stored=_STORED, keep_hours=keep_hours)
 
 
+_STILL_THERE = (BookingStatus.BOOKED, BookingStatus.CHECKED_IN, BookingStatus.COMPLETED)
+
+
 async def _check_in(
     uow: UnitOfWork, principal: Principal, *, clinic_id: UUID, request: CheckInRequest, window: Window, now: datetime
 ) -> CheckedIn:
@@ -63,8 +66,11 @@ async def _check_in(
             found = await repository.booking_by_code(
                 conn, code=request.code, cccd_last4=request.cccd_last4, date_of_birth=request.date_of_birth
             )
-        if found is not None and found.clinic_id != clinic_id:  # they came to the wrong clinic: told where to go
-            raise BookingAtAnotherClinic(found.clinic_name, found.starts_at.astimezone(ZoneInfo(found.timezone)))
+            if found is not None and found.clinic_id != clinic_id:
+                # what became of it first (a cancelled booking sends nobody anywhere), then where to go
+                if found.status not in _STILL_THERE:
+                    raise await why_not_ready(conn, found, Step.CHECK_IN)
+                raise BookingAtAnotherClinic(found.clinic_name, found.starts_at.astimezone(ZoneInfo(found.timezone)))
         if found is None:
             raise NoSuchAppointment.by_birth() if request.date_of_birth is not None else NoSuchAppointment.by_cccd()
         appointment = Appointment(found.id, clinic_id, found.starts_at, found.ends_at, found.ends_at + window.late)

@@ -358,6 +358,14 @@ async def test_a_code_typed_at_the_wrong_clinic_says_where_the_booking_is_and_a_
     old_code = await check_in(client, staff, clinic.id, code=booking["code"], cccd_last4=cccd[-4:])
     assert (old_code.json()["type"], old_code.json()["moved_to_status"]) == ("/problems/booking-moved", "cancelled")
     assert "đã bị hủy" in old_code.json()["detail"]
+    # at the wrong clinic, what became of it comes first: nobody is sent to a clinic for a booking that is gone
+    for code, kind in (
+        (booking["code"], "/problems/booking-moved"),
+        (moved.json()["code"], "/problems/booking-not-active"),
+    ):
+        gone = await check_in(client, staff_here, here.id, code=code, cccd_last4=cccd[-4:])
+        assert gone.json()["type"] == kind, gone.text
+        assert "đã bị hủy" in gone.json()["detail"], "that it was cancelled, not only where it was"
 
 
 async def test_a_child_without_a_cccd_checks_in_by_code_and_date_of_birth(
