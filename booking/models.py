@@ -435,7 +435,7 @@ class BookingMoved(Conflict):
             Text(
                 f"Lịch hẹn này đã được dời sang lịch khác: mã {moved.code}, {moved.starts_at:%H:%M ngày %d/%m/%Y} "
                 f"tại {moved.clinic_name}." + (f" Lịch hẹn đó {vi}." if ended else ""),
-                f"This booking was moved to another time: code {moved.code}, {moved.starts_at:%H:%M on %Y-%m-%d} "
+                f"This booking was moved to another time: code {moved.code}, {moved.starts_at:%H:%M on %d/%m/%Y} "
                 f"at {moved.clinic_name}." + (f" That booking {en}." if ended else ""),
             ),
             moved_to_booking_id=str(moved.booking_id),
@@ -455,8 +455,8 @@ class AlreadyCheckedIn(Conflict):
     def __init__(self, *, at: datetime, by: str, booking_id: UUID) -> None:
         super().__init__(
             Text(
-                f"Đã tiếp đón lúc {at:%H:%M:%S ngày %d/%m/%Y} bởi {by}.",
-                f"Checked in at {at:%H:%M:%S on %Y-%m-%d} by {by}.",
+                f"Đã tiếp đón lúc {at:%H:%M ngày %d/%m/%Y} bởi {by}.",
+                f"Checked in at {at:%H:%M on %d/%m/%Y} by {by}.",
             ),
             checked_in_at=at.isoformat(),
             checked_in_by=by,
@@ -586,7 +586,7 @@ class BookingAtAnotherClinic(Conflict):
         super().__init__(
             Text(
                 f"Lịch hẹn này ở {clinic_name}, lúc {starts_at:%H:%M ngày %d/%m/%Y}.",
-                f"This booking is at {clinic_name}, at {starts_at:%H:%M on %Y-%m-%d}.",
+                f"This booking is at {clinic_name}, at {starts_at:%H:%M on %d/%m/%Y}.",
             ),
             booking_clinic=clinic_name,
             starts_at=starts_at.isoformat(),

@@ -149,14 +149,14 @@ def check(rule: Rule, *, born: date, sex: Sex, declarations: Declarations, on: d
                 return Refusal(
                     "too-young",
                     f"Người này chưa sinh vào ngày {_vi(on)}; suất này dành cho người từ {rule.min_age_years} tuổi.",
-                    f"Not yet born on {on.isoformat()}; this seat is for people aged {rule.min_age_years} or over.",
+                    f"Not yet born on {_vi(on)}; this seat is for people aged {rule.min_age_years} or over.",
                 )
             age = age_in_years(born, on)
             if age < rule.min_age_years:
                 return Refusal(
                     "too-young",
                     f"Người này {age} tuổi vào ngày {_vi(on)}; suất này dành cho người từ {rule.min_age_years} tuổi.",
-                    f"Aged {age} on {on.isoformat()}; this seat is for people aged {rule.min_age_years} or over.",
+                    f"Aged {age} on {_vi(on)}; this seat is for people aged {rule.min_age_years} or over.",
                 )
             return None
         case RuleKind.HEALTH_WORKER:
@@ -197,25 +197,25 @@ def _check_pregnancy(rule: Rule, sex: Sex, declarations: Declarations, on: date)
         return Refusal(
             "not-pregnant",
             f"Theo ngày đã khai báo, người này không mang thai vào ngày {_vi(on)}; suất này dành cho phụ nữ mang thai.",
-            f"Not pregnant on {on.isoformat()} by the declared dates; this seat is for pregnant women.",
+            f"Not pregnant on {_vi(on)} by the declared dates; this seat is for pregnant women.",
         )
     if rule.min_weeks is not None and weeks < rule.min_weeks:
         return Refusal(
             "too-early-in-pregnancy",
             f"Thai được {weeks} tuần vào ngày {_vi(on)}; suất này dành cho thai từ {rule.min_weeks} tuần.",
-            f"{_weeks_en(weeks)} pregnant on {on.isoformat()}; this seat is for {_weeks_en(rule.min_weeks)} or more.",
+            f"{_weeks_en(weeks)} pregnant on {_vi(on)}; this seat is for {_weeks_en(rule.min_weeks)} or more.",
         )
     if rule.max_weeks is not None and weeks > rule.max_weeks:
         return Refusal(
             "too-late-in-pregnancy",
             f"Thai được {weeks} tuần vào ngày {_vi(on)}; suất này dành cho thai đến {rule.max_weeks} tuần.",
-            f"{_weeks_en(weeks)} pregnant on {on.isoformat()}; this seat is for up to {_weeks_en(rule.max_weeks)}.",
+            f"{_weeks_en(weeks)} pregnant on {_vi(on)}; this seat is for up to {_weeks_en(rule.max_weeks)}.",
         )
     return None
 
 
 def _vi(on: date) -> str:
-    """A day as Vietnamese pages write it."""
+    """A day as the pages write it, in either language (dd/mm/yyyy)."""
     return f"{on:%d/%m/%Y}"
 
 
@@ -439,7 +439,7 @@ class NotOpenYet(Conflict):
         super().__init__(
             Text(
                 f"Bạn có thể đăng ký khung giờ này từ {opens_at:%H:%M ngày %d/%m/%Y}.",
-                f"You may book this slot from {opens_at:%H:%M on %Y-%m-%d}.",
+                f"You may book this slot from {opens_at:%H:%M on %d/%m/%Y}.",
             ),
             opens_at=opens_at.isoformat(),
         )
@@ -541,8 +541,8 @@ class DrawCloseOutOfRange(Invalid):
         message = Text(
             f"Bốc thăm phải đóng sau {first_entry:%H:%M ngày %d/%m/%Y} (lúc sớm nhất có người được đăng ký) và "
             f"trước {starts_at:%H:%M ngày %d/%m/%Y} (giờ bắt đầu)",
-            f"The draw must close after {first_entry:%H:%M on %Y-%m-%d} (when anyone may first enter) and before "
-            f"{starts_at:%H:%M on %Y-%m-%d} (when the slot starts)",
+            f"The draw must close after {first_entry:%H:%M on %d/%m/%Y} (when anyone may first enter) and before "
+            f"{starts_at:%H:%M on %d/%m/%Y} (when the slot starts)",
         )
         super().__init__(
             message,
@@ -567,7 +567,7 @@ class DrawInProgress(Conflict):
         super().__init__(
             Text(
                 f"Hãy đăng ký bốc thăm trước {closes_at:%H:%M ngày %d/%m/%Y}; thứ tự đăng ký không ảnh hưởng kết quả.",
-                f"Enter the draw before {closes_at:%H:%M on %Y-%m-%d}; when you enter makes no difference.",
+                f"Enter the draw before {closes_at:%H:%M on %d/%m/%Y}; when you enter makes no difference.",
             ),
             closes_at=closes_at.isoformat(),
         )

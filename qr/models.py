@@ -129,7 +129,7 @@ class QrTooEarly(Conflict):
         super().__init__(
             Text(
                 f"Có thể tiếp đón từ {opens_at:%H:%M ngày %d/%m/%Y}.",
-                f"Check-in opens at {opens_at:%H:%M on %Y-%m-%d}.",
+                f"Check-in opens at {opens_at:%H:%M on %d/%m/%Y}.",
             ),
             opens_at=opens_at.isoformat(),
         )

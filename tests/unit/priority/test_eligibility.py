@@ -110,7 +110,7 @@ def test_twelve_weeks_six_days_is_too_early_for_a_from_13_weeks_seat_and_one_day
     assert refused == Refusal(
         "too-early-in-pregnancy",
         "Thai được 12 tuần vào ngày 05/12/2026; suất này dành cho thai từ 13 tuần.",
-        "12 weeks pregnant on 2026-12-05; this seat is for 13 weeks or more.",
+        "12 weeks pregnant on 05/12/2026; this seat is for 13 weeks or more.",
     )
 
     next_day = SLOT_DAY + timedelta(days=1)
@@ -154,7 +154,7 @@ def test_nothing_declared_is_not_pregnant() -> None:
     assert refused is not None
     assert refused.code == "not-pregnant"
     assert "05/12/2026" in refused.vi
-    assert "2026-12-05" in refused.en
+    assert "05/12/2026" in refused.en
 
 
 def test_the_due_date_wins_over_the_last_period() -> None:
@@ -187,7 +187,7 @@ def test_max_weeks_is_an_inclusive_upper_bound(by: str) -> None:
     assert refused == Refusal(
         "too-late-in-pregnancy",
         "Thai được 29 tuần vào ngày 05/12/2026; suất này dành cho thai đến 28 tuần.",
-        "29 weeks pregnant on 2026-12-05; this seat is for up to 28 weeks.",
+        "29 weeks pregnant on 05/12/2026; this seat is for up to 28 weeks.",
     )
 
 
@@ -201,10 +201,10 @@ def test_a_man_is_refused_a_pregnancy_seat_whatever_he_declares() -> None:
 def test_one_week_is_singular_in_english() -> None:
     refused = refusal(Rule(RuleKind.PREGNANCY, min_weeks=2), pregnant(1))
     assert refused is not None
-    assert refused.en == "1 week pregnant on 2026-12-05; this seat is for 2 weeks or more."
+    assert refused.en == "1 week pregnant on 05/12/2026; this seat is for 2 weeks or more."
     refused = refusal(Rule(RuleKind.PREGNANCY, max_weeks=1), pregnant(2))
     assert refused is not None
-    assert refused.en == "2 weeks pregnant on 2026-12-05; this seat is for up to 1 week."
+    assert refused.en == "2 weeks pregnant on 05/12/2026; this seat is for up to 1 week."
 
 
 # --- age ---
@@ -217,7 +217,7 @@ def test_age_is_checked_on_the_slot_day() -> None:
     assert refused == Refusal(
         "too-young",
         "Người này 59 tuổi vào ngày 05/12/2026; suất này dành cho người từ 60 tuổi.",
-        "Aged 59 on 2026-12-05; this seat is for people aged 60 or over.",
+        "Aged 59 on 05/12/2026; this seat is for people aged 60 or over.",
     )
 
 
@@ -227,7 +227,7 @@ def test_someone_not_yet_born_is_too_young_even_for_age_zero() -> None:
     assert refused == Refusal(
         "too-young",
         "Người này chưa sinh vào ngày 05/12/2026; suất này dành cho người từ 0 tuổi.",
-        "Not yet born on 2026-12-05; this seat is for people aged 0 or over.",
+        "Not yet born on 05/12/2026; this seat is for people aged 0 or over.",
     )
     assert refusal(Rule(RuleKind.AGE, min_age_years=0), Declarations(), born=SLOT_DAY) is None
 
@@ -436,8 +436,7 @@ def numbers(text: str) -> set[str]:
 
 @pytest.mark.parametrize("on", [SLOT_DAY, date(2027, 3, 1)])
 def test_every_refusal_explains_itself_in_both_languages_with_its_numbers(on: date) -> None:
-    day_vi = f"{on.day:02d}/{on.month:02d}/{on.year}"
-    day_en = f"{on.year}-{on.month:02d}-{on.day:02d}"
+    day = f"{on.day:02d}/{on.month:02d}/{on.year}"
     cases: list[tuple[Rule, Sex, date, Declarations, set[str]]] = [
         (Rule(RuleKind.PREGNANCY), Sex.MALE, ADULT, pregnant(20, on=on), set()),
         (Rule(RuleKind.PREGNANCY), Sex.FEMALE, ADULT, Declarations(), set()),
@@ -462,11 +461,9 @@ def test_every_refusal_explains_itself_in_both_languages_with_its_numbers(on: da
         assert wanted <= numbers(got.vi), got.vi
         assert wanted <= numbers(got.en), got.en
         if wanted:
-            # a message with numbers also says on which day they hold, each language in its own date format
-            assert day_vi in got.vi
-            assert day_en in got.en
-            assert day_en not in got.vi
-            assert day_vi not in got.en
+            # a message with numbers also says on which day they hold, as the pages write a day in both languages
+            assert day in got.vi
+            assert day in got.en
         assert got.text.vi == got.vi
         assert got.text.en == got.en
     assert codes == ALL_CODES

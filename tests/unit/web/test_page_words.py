@@ -29,7 +29,7 @@ def test_the_pages_own_words_say_tiep_don() -> None:
 
 def test_a_second_scan_says_when_and_by_whom_in_the_door_s_word() -> None:
     again = AlreadyCheckedIn(at=AT, by="ankhanh.staff", booking_id=uuid4())
-    assert said(again, "vi") == "Đã tiếp đón lúc 07:45:12 ngày 02/03/2026 bởi ankhanh.staff."
+    assert said(again, "vi") == "Đã tiếp đón lúc 07:45 ngày 02/03/2026 bởi ankhanh.staff."
     assert again.detail is not None
     assert said(again, "en") == again.detail.en, "English as the use case says it"
 
