@@ -89,6 +89,8 @@ class Slip:
     when: str
     status: str
     active: bool
+    awaited: bool = False  # booked, the person yet to come: the slip's help on what to bring applies
+    changeable: bool = False  # may still be moved or cancelled: booked, and its time not begun
     bring: str = "cccd"  # what to bring besides the slip: "cccd", "child" (birth certificate, health book), "id"
 
 
@@ -116,6 +118,8 @@ def slip_of(booking: Booking, person: str, language: Language, who: Person | Non
         when=span(booking.starts_at, booking.ends_at, booking.timezone),
         status=WORDS[f"status_{booking.status.value}"].in_(language),
         active=booking.active,
+        awaited=booking.status is BookingStatus.BOOKED,
+        changeable=booking.status is BookingStatus.BOOKED and booking.starts_at > datetime.now(UTC),
         bring=what_to_bring(who, booking.starts_at.astimezone(ZoneInfo(booking.timezone)).date()),
     )
 

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import httpx
 
 from clinics.models import Sex
@@ -19,6 +20,7 @@ from tests.factories import (
     make_clinic,
     make_service,
     make_slot,
+    make_staff,
     person_details,
     soon,
     staff_headers,
@@ -369,7 +371,6 @@ async def test_a_booking_the_rules_refuse_is_explained_on_the_page(
 async def test_every_signed_in_page_speaks_one_language_runs_nothing_inline_and_stays_light(
     client: httpx.AsyncClient, uow: UnitOfWork, otp_sender: RecordingOtpSender
 ) -> None:
-    from tests.factories import make_staff
     from tests.integration.web.test_door import staff_signed_in
 
     await signed_in_citizen(client, otp_sender, "0912 345 444")
@@ -583,7 +584,7 @@ async def test_a_citizen_declares_a_pregnancy_and_reads_in_words_which_groups_sh
 
 
 async def test_a_citizen_moves_a_booking_to_another_slot_of_the_same_service(
-    client: httpx.AsyncClient, uow: UnitOfWork, otp_sender: RecordingOtpSender
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection, otp_sender: RecordingOtpSender
 ) -> None:
     token = await signed_in_citizen(client, otp_sender, "0912 345 999")
     bearer = {"Authorization": f"Bearer {token}"}
@@ -634,6 +635,19 @@ async def test_a_citizen_moves_a_booking_to_another_slot_of_the_same_service(
         f"/me/bookings/{booked['id']}/move", data={"slot_id": str(first.id), "_csrf_token": csrf_of(choices)}
     )
     assert 'role="alert"' in stale.text, "a moved booking moves no more: said on the page"
+    # checked in at the door: the slip no longer offers to move or cancel it, nor to come on time
+    nurse = await db.fetchval(
+        "SELECT id FROM staff_accounts WHERE username = $1", await make_staff(uow, Role.CLINIC_STAFF, [clinic.id])
+    )
+    await db.execute(
+        "UPDATE bookings SET status = 'checked_in', checked_in_at = now(), checked_in_by = $2 WHERE id = $1::uuid",
+        new["id"],
+        nurse,
+    )
+    at_the_clinic = await client.get(f"/me/bookings/{new['id']}")
+    assert WORDS["status_checked_in"].vi in at_the_clinic.text
+    assert f'href="/me/bookings/{new["id"]}/move"' not in at_the_clinic.text
+    assert f'action="/me/bookings/{new["id"]}/cancel"' not in at_the_clinic.text
 
 
 async def test_the_search_offers_a_signed_in_citizen_only_what_someone_they_book_for_may_take(
