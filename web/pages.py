@@ -50,6 +50,7 @@ from web.view import (
     local_time,
     page,
     page_date,
+    phone_shown,
     said,
     session_cookie,
     span,
@@ -215,13 +216,17 @@ class SignInController(Controller):
             message = WORDS["bad_phone"].in_(language)
             return page(request, "public/signin.html.j2", step="phone", phone=typed, message=message, **form)
         try:
-            await auth.request_otp(uow, otp_sender, otp_policy, phone=phone, address=client_address(request))
+            went = await auth.request_otp(uow, otp_sender, otp_policy, phone=phone, address=client_address(request))
         except TooManyRequests as refused:
             return page(
                 request, "public/signin.html.j2", step="phone", phone=typed, message=said(refused, language), **form
             )
-        minutes = max(1, otp_policy.ttl_seconds // 60)
-        sent = WORDS["code_sent"].in_(language).format(phone=typed, minutes=minutes)
+        if went:
+            minutes = max(1, otp_policy.ttl_seconds // 60)
+            sent = WORDS["code_sent"].in_(language).format(phone=phone_shown(phone), minutes=minutes)
+        else:  # asked again at once: the code sent a moment ago is on its way, and is still the one to type
+            seconds = otp_policy.resend_after_seconds
+            sent = WORDS["code_on_its_way"].in_(language).format(phone=phone_shown(phone), seconds=seconds)
         return page(request, "public/signin.html.j2", step="code", phone=phone, message=None, sent=sent, **form)
 
     @post("/signin/code", status_code=HTTP_200_OK)

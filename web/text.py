@@ -67,6 +67,12 @@ WORDS: dict[str, Text] = {
         "Đã gửi mã đến {phone}. Mã dùng được trong {minutes} phút.",
         "A code went to {phone}. It works for {minutes} minutes.",
     ),
+    "code_on_its_way": Text(
+        "Mã vừa gửi đến {phone} đang trên đường đến, và vẫn là mã cần nhập. Nếu sau {seconds} giây vẫn chưa nhận "
+        "được, hãy bấm gửi lại.",
+        "The code sent to {phone} a moment ago is on its way, and is still the one to type. If it has not come in "
+        "{seconds} seconds, ask again.",
+    ),
     "confirm": Text("Xác nhận", "Confirm"),
     "bad_phone": Text("Số điện thoại di động Việt Nam không hợp lệ", "Not a valid Vietnamese mobile number"),
     "bad_code": Text("Mã không đúng hoặc đã hết hạn", "The code is wrong or has expired"),

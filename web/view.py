@@ -216,6 +216,14 @@ def session_cookie(request: AnyRequest, value: str, max_age: int) -> Cookie:
     )
 
 
+def phone_shown(phone: str) -> str:
+    """A phone as Vietnamese write it (+84912345678 is 0912 345 678), whichever way it was typed."""
+    if phone.startswith("+84") and len(phone) == 12:
+        local = "0" + phone[3:]
+        return f"{local[:4]} {local[4:7]} {local[7:]}"
+    return phone
+
+
 def local_path(value: str | None, default: str = "/") -> str:
     """A path of this site, never an address elsewhere (an open redirect would send a signed-in visitor away)."""
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:

@@ -88,10 +88,10 @@ class OtpSender(Protocol):
     async def send(self, uow: UnitOfWork, phone: str, code: str) -> None: ...
 
 
-async def request_otp(uow: UnitOfWork, sender: OtpSender, policy: OtpPolicy, *, phone: str, address: str) -> None:
+async def request_otp(uow: UnitOfWork, sender: OtpSender, policy: OtpPolicy, *, phone: str, address: str) -> bool:
     """Send the phone a fresh sign-in code. A second request while the last code is unused and went out less than
     `resend_after_seconds` ago (a double tap, an impatient press) sends nothing: that code is on its way and stays
-    the one to type, where a new one would make it wrong."""
+    the one to type, where a new one would make it wrong. Whether a code went out now."""
     code = f"{secrets.randbelow(1_000_000):06d}"
     async with uow.transaction() as conn:
         for scope, limit in policy.requests_from(address).items():
@@ -109,11 +109,12 @@ async def request_otp(uow: UnitOfWork, sender: OtpSender, policy: OtpPolicy, *, 
             resend_after_seconds=policy.resend_after_seconds,
         )
         if issued is repository.Issued.ON_ITS_WAY:
-            return
+            return False
         if issued is repository.Issued.LIMITED:
             wait = await repository.seconds_until_next_otp(conn, phone=phone, window_minutes=policy.window_minutes)
             raise _wait(wait, "yêu cầu mã mới", "asking for a new code", OtpRateLimited)
         await sender.send(uow, phone, code)
+    return True
 
 
 def _wait(seconds: int, vi_doing: str, en_doing: str, error: type[TooManyRequests]) -> TooManyRequests:

@@ -152,6 +152,12 @@ async def test_a_citizen_signs_in_with_a_code_and_sees_their_bookings(
     # the switch on a form's answer goes back to the form, not to a POST route
     assert "/lang/en?next=/signin" in asked.text
     code = otp_sender.codes["+84912345678"]
+    assert "0912 345 678" in asked.text
+    # "send again" at once: nothing is sent, and the page says the code on its way is still the one, not "sent"
+    again = await client.post("/signin", data={"phone": "+84912345678", "_csrf_token": csrf_of(asked)})
+    assert otp_sender.codes["+84912345678"] == code
+    assert WORDS["code_on_its_way"].vi.format(phone="0912 345 678", seconds=30) in html.unescape(again.text)
+    assert WORDS["code_sent"].vi.split("{")[0] not in again.text
     wrong = await client.post(
         "/signin/code",
         data={"phone": "+84912345678", "code": f"{(int(code) + 1) % 1_000_000:06d}", "_csrf_token": csrf_of(asked)},
