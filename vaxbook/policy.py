@@ -106,6 +106,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/door/{clinic_id:uuid}/bookings/{booking_id:uuid}/evidence"): DOOR,
     ("POST", "/door/{clinic_id:uuid}/bookings/{booking_id:uuid}/dose"): DOOR,
     ("POST", "/door/{clinic_id:uuid}/bookings/{booking_id:uuid}/visit"): DOOR,
+    ("POST", "/door/{clinic_id:uuid}/bookings/{booking_id:uuid}/no-dose"): DOOR,
     ("POST", "/door/{clinic_id:uuid}/bookings/{booking_id:uuid}/reaction"): DOOR,
     ("GET", "/department"): DEPARTMENT,
     ("GET", "/department/reports/{kind:str}/{name:str}"): DEPARTMENT,

@@ -257,7 +257,7 @@ async def _after_a_form(request: AnyRequest, uow: UoW, staff: Principal, clinic_
         booking_id = UUID((request.query_params.get("booking") or "")[:36])
     except ValueError:
         return {}
-    if what not in ("checked-in", "checked-in-earlier", "evidence", "dose", "visit", "reaction"):
+    if what not in ("checked-in", "checked-in-earlier", "evidence", "dose", "visit", "no-dose", "reaction"):
         return {}
     try:
         here = await checkin.checked_in_here(uow, staff, clinic_id=clinic_id, booking_id=booking_id)
@@ -278,6 +278,8 @@ async def _after_a_form(request: AnyRequest, uow: UoW, staff: Principal, clinic_
         return {"note": _dose_said(given, language), "person": here.person.full_name, "step": step}
     elif what == "visit" and booking.status is BookingStatus.COMPLETED:
         said_ = WORDS["visit_done"]
+    elif what == "no-dose" and booking.status is BookingStatus.NO_SHOW:
+        said_, step = WORDS["no_dose_done"], None
     elif what == "reaction":  # whether it was serious is read again, never carried in the address
         reported = await visits.last_reaction(uow, staff, clinic_id=clinic_id, booking_id=booking_id)
         said_, step = (_reaction_said(reported.serious) if reported else None), None
@@ -450,6 +452,27 @@ class DoorPages(Controller):
         if not _scripted(request):
             return _see(clinic_id, booking_id, "visit")
         note, whose = WORDS["visit_done"].in_(language), await _whose(uow, staff, clinic_id, booking_id)
+        return await self._reply(request, uow, staff, clinic_id, note=note, person=whose, changed=True)
+
+    @post("/door/{clinic_id:uuid}/bookings/{booking_id:uuid}/no-dose", status_code=HTTP_200_OK)
+    async def no_dose(
+        self, clinic_id: FromPath[UUID], booking_id: FromPath[UUID], request: AnyRequest, uow: UoW
+    ) -> Template | Redirect:
+        """Checked in, but no dose or visit today after all: the booking ends, and the person may book again."""
+        staff = await staff_of(request, uow)
+        if staff is None:
+            return signed_out(request, staff=True)
+        language = language_of(request)
+        ended, wrong = await submitted(
+            language,
+            lambda: visits.record_no_dose(uow, staff, clinic_id=clinic_id, booking_id=booking_id),
+            not_found_is_refusal=True,
+        )
+        if ended is None:
+            return await self._reply(request, uow, staff, clinic_id, refusal=_said(wrong))
+        if not _scripted(request):
+            return _see(clinic_id, booking_id, "no-dose")
+        note, whose = WORDS["no_dose_done"].in_(language), await _whose(uow, staff, clinic_id, booking_id)
         return await self._reply(request, uow, staff, clinic_id, note=note, person=whose, changed=True)
 
     @post("/door/{clinic_id:uuid}/bookings/{booking_id:uuid}/reaction", status_code=HTTP_200_OK)

@@ -244,6 +244,17 @@ WORDS: dict[str, Text] = {
     ),
     "dose_recorded": Text("Đã ghi nhận mũi tiêm, lô {lot}.", "Dose recorded, lot {lot}."),
     "visit_done_button": Text("Đã khám xong", "Visit done"),
+    "no_dose_button": Text("Không tiêm/khám hôm nay", "No dose or visit today"),
+    "no_dose_confirm": Text(
+        "Kết thúc lượt tiếp đón này mà không tiêm hay khám (người này đã về, hoặc không đủ sức khỏe). Họ có thể đặt "
+        "lịch lại.",
+        "End this check-in without a dose or visit (the person left, or was not well enough). They may book again.",
+    ),
+    "no_dose_yes": Text("Kết thúc, không tiêm/khám", "End it, no dose or visit"),
+    "no_dose_done": Text(
+        "Đã kết thúc lượt tiếp đón, không tiêm hay khám. Người này có thể đặt lịch lại.",
+        "Check-in ended without a dose or visit. The person may book again.",
+    ),
     "visit_done": Text("Đã ghi nhận: đã khám xong.", "Recorded: the visit took place."),
     "report_reaction": Text("Báo phản ứng sau tiêm", "Report a reaction"),
     "observe_until": Text("Theo dõi tại chỗ đến {until}.", "Keep them under observation until {until}."),

@@ -308,3 +308,34 @@ async def test_signing_out_ends_the_session_on_the_server_a_copied_cookie_opens_
     async with thief:
         again = await thief.get(f"/door/{clinic.id}")
     assert (again.status_code, again.headers["location"]) == (303, f"/staff/signin?next=/door/{clinic.id}")
+
+
+async def test_a_person_checked_in_who_gets_no_dose_today_is_ended_from_the_door(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection, otp_sender: RecordingOtpSender
+) -> None:
+    """They left, or were not well enough: the nurse ends the check-in, the booking ends, and they may book again
+    (it no longer stands "checked in" all day)."""
+    clinic, service = await make_clinic(uow), await make_service(uow, kind=ServiceKind.VACCINATION)
+    slot = await make_slot(uow, clinic, service, capacity=2, starts_at=soon(0.25))
+    mai = await a_booking(client, otp_sender.codes, "0913000010", str(slot.id))
+    await staff_signed_in(client, await make_staff(uow, Role.CLINIC_STAFF, [clinic.id]))
+    door = await client.get(f"/door/{clinic.id}")
+    htmx = {"HX-Request": "true"}
+    scanned = await client.post(
+        f"/door/{clinic.id}/check-in", data={"qr": mai["qr"], "_csrf_token": csrf_of(door)}, headers=htmx
+    )
+    steps = f"/door/{clinic.id}/bookings/{mai['id']}"
+    assert f'action="{steps}/dose"' in scanned.text
+    assert f'action="{steps}/no-dose"' in scanned.text, "beside the dose, a way to end it without one"
+    ended = await client.post(f"{steps}/no-dose", data={"_csrf_token": csrf_of(door)}, headers=htmx)
+    assert WORDS["no_dose_done"].vi in ended.text
+    assert '<p class="answer-name">Lê Thị Mai</p>' in ended.text
+    assert ended.headers["hx-trigger"] == "checked-in", "today's list refreshes"
+    booking = await db.fetchrow("SELECT status, person_id FROM bookings WHERE id = $1::uuid", mai["id"])
+    assert booking["status"] == "no_show"
+    assert await db.fetchval("SELECT active_bookings FROM people WHERE id = $1", booking["person_id"]) == 0
+    # pressed again, or without scripts: said as the booking stands
+    again = await client.post(f"{steps}/no-dose", data={"_csrf_token": csrf_of(door)}, headers=htmx)
+    assert 'data-answer="refused"' in again.text
+    page = await client.get(f"/door/{clinic.id}?booking={mai['id']}&done=no-dose")
+    assert WORDS["no_dose_done"].vi in page.text
