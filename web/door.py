@@ -6,6 +6,7 @@ the clinic scope, the check-in window and the QR's signature are checked exactly
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -232,6 +233,9 @@ def _said(wrong: dict[str, str]) -> str:
     return "; ".join(dict.fromkeys([*([form] if form else []), *(v for k, v in wrong.items() if k != "form")]))
 
 
+_CLOSED = {"visit": WORDS["visit_done"], "no-dose": WORDS["no_dose_done"]}
+
+
 def _reaction_said(serious: bool) -> Text:
     """Reported to the department only when it was serious: said as it happened."""
     return WORDS["reaction_recorded_serious" if serious else "reaction_recorded"]
@@ -438,41 +442,37 @@ class DoorPages(Controller):
         self, clinic_id: FromPath[UUID], booking_id: FromPath[UUID], request: AnyRequest, uow: UoW
     ) -> Template | Redirect:
         """A health-service visit (an antenatal check-up) took place."""
-        staff = await staff_of(request, uow)
-        if staff is None:
-            return signed_out(request, staff=True)
-        language = language_of(request)
-        attended, wrong = await submitted(
-            language,
-            lambda: visits.record_attendance(uow, staff, clinic_id=clinic_id, booking_id=booking_id),
-            not_found_is_refusal=True,
-        )
-        if attended is None:
-            return await self._reply(request, uow, staff, clinic_id, refusal=_said(wrong))
-        if not _scripted(request):
-            return _see(clinic_id, booking_id, "visit")
-        note, whose = WORDS["visit_done"].in_(language), await _whose(uow, staff, clinic_id, booking_id)
-        return await self._reply(request, uow, staff, clinic_id, note=note, person=whose, changed=True)
+        return await self._closing(request, uow, clinic_id, booking_id, visits.record_attendance, "visit")
 
     @post("/door/{clinic_id:uuid}/bookings/{booking_id:uuid}/no-dose", status_code=HTTP_200_OK)
     async def no_dose(
         self, clinic_id: FromPath[UUID], booking_id: FromPath[UUID], request: AnyRequest, uow: UoW
     ) -> Template | Redirect:
         """Checked in, but no dose or visit today after all: the booking ends, and the person may book again."""
+        return await self._closing(request, uow, clinic_id, booking_id, visits.record_no_dose, "no-dose")
+
+    async def _closing(
+        self,
+        request: AnyRequest,
+        uow: UoW,
+        clinic_id: UUID,
+        booking_id: UUID,
+        close: Callable[..., Awaitable[Any]],
+        what: str,
+    ) -> Template | Redirect:
+        """A step that ends the check-in (a visit seen, or no dose after all): done, said with whose it was."""
         staff = await staff_of(request, uow)
         if staff is None:
             return signed_out(request, staff=True)
         language = language_of(request)
-        ended, wrong = await submitted(
-            language,
-            lambda: visits.record_no_dose(uow, staff, clinic_id=clinic_id, booking_id=booking_id),
-            not_found_is_refusal=True,
+        closed, wrong = await submitted(
+            language, lambda: close(uow, staff, clinic_id=clinic_id, booking_id=booking_id), not_found_is_refusal=True
         )
-        if ended is None:
+        if closed is None:
             return await self._reply(request, uow, staff, clinic_id, refusal=_said(wrong))
         if not _scripted(request):
-            return _see(clinic_id, booking_id, "no-dose")
-        note, whose = WORDS["no_dose_done"].in_(language), await _whose(uow, staff, clinic_id, booking_id)
+            return _see(clinic_id, booking_id, what)
+        note, whose = _CLOSED[what].in_(language), await _whose(uow, staff, clinic_id, booking_id)
         return await self._reply(request, uow, staff, clinic_id, note=note, person=whose, changed=True)
 
     @post("/door/{clinic_id:uuid}/bookings/{booking_id:uuid}/reaction", status_code=HTTP_200_OK)
