@@ -21,6 +21,7 @@ from tests.e2e.conftest import launch
 from tests.e2e.pages import DESK, PHONE, SCREENSHOTS, Visit, camera_video_of, code_sent_to, visit
 from tests.e2e.service import Service, served
 from tests.e2e.test_serve import demo_passwords
+from web.text import WORDS as PAGE_WORDS
 
 pytestmark = pytest.mark.e2e
 
@@ -265,6 +266,14 @@ def door_checks_in(
         page.get_by_role("button", name=w["visit_done"]).click()  # an antenatal check-up: no dose, a visit
         expect(page.locator('[data-answer="done"]')).to_contain_text(name)  # whose visit it was, by name
         nurse.check(f"door-visit-done-{language}")
+        if photo is not None:
+            # the next photo holds no QR: the last person's answer goes, and the box does not stand as this one's
+            blank = photo.with_name(f"no-qr-{language}.png")
+            page.screenshot(path=str(blank), clip={"x": 0, "y": 0, "width": 200, "height": 120})
+            page.locator("#photo").set_input_files(str(blank))
+            unreadable = PAGE_WORDS["no_qr_in_photo"].vi if language == "vi" else PAGE_WORDS["no_qr_in_photo"].en
+            expect(page.locator("#scan-status")).to_have_text(unreadable)
+            expect(page.locator("#answer")).to_be_empty()
     finally:
         nurse.close()
 

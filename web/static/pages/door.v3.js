@@ -64,6 +64,9 @@
   photo.addEventListener("change", async () => {
     const file = photo.files && photo.files[0];
     if (!file) return;
+    // a new photo is a new person: the last one's answer must not stand as this one's while it is read
+    const answer = document.getElementById("answer");
+    if (answer) answer.replaceChildren();
     try {
       const found = await detector.detect(await createImageBitmap(file));
       if (found.length) {
