@@ -248,6 +248,7 @@ class CounterPages(Controller):
             if refused.status == 403:
                 raise
             message = said(refused, language_of(request))
+            # back to the caller's record, where another slot can be chosen
             shown = page(request, "message.html.j2", message=message, back=f"/counter/people/{person_id}")
             if refused.status == HTTP_404_NOT_FOUND:  # a slot (or person) that is not there: said with its status
                 shown.status_code = HTTP_404_NOT_FOUND

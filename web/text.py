@@ -135,6 +135,7 @@ WORDS: dict[str, Text] = {
     "book_for": Text("Đặt cho ai?", "Who is it for?"),
     "confirm_booking": Text("Xác nhận đặt lịch", "Confirm the booking"),
     "back_to_search": Text("Quay lại tìm lịch", "Back to the search"),
+    "go_back": Text("Quay lại", "Go back"),
     "your_booking": Text("Lịch hẹn của bạn", "Your booking"),
     "slip_label": Text("Phiếu hẹn", "Appointment slip"),
     "city": Text("Cần Thơ", "Cần Thơ"),

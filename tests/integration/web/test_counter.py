@@ -226,6 +226,7 @@ async def test_the_counter_offers_no_booking_the_caller_may_not_take_and_says_wh
     assert WORDS["seats_for_them"].vi.format(n=4) not in his.text, "no seats said to be his"
     refused = await client.post(f"/counter/people/{man.id}/book/{slot.id}", data={"_csrf_token": csrf_of(his)})
     assert "Dịch vụ này chỉ dành cho nữ" in refused.text, "what was not offered is what booking refuses"
+    assert f'href="/counter/people/{man.id}"' in refused.text, "and a way back to the caller, not only home"
     hers = await client.get(f"/counter/people/{woman.id}", params=asked)
     assert f'action="/counter/people/{woman.id}/book/{slot.id}"' in hers.text
     assert "Dịch vụ này chỉ dành cho nữ" not in hers.text
