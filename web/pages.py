@@ -165,7 +165,9 @@ class PageController(Controller):
             if me is not None:
                 who = WhoMayTake(uow, [me, *dependents])
                 rows = [await _for_them(row, who, language) for row in rows]
-        wait = await _wait_in_district(uow, asked, services, day) if rows is not None else None
+        # the district's standby list only when nothing listed can be booked: while a seat is free, joining is refused
+        waiting_helps = rows is not None and not any(row.bookable for row in rows)
+        wait = await _wait_in_district(uow, asked, services, day) if waiting_helps else None
         if wait is not None and who is not None:
             first = calendar_date(wait["from"])
             if await who.why_not(UUID(wait["service_id"]), first, first + timedelta(days=WAIT_DAYS)):

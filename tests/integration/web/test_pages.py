@@ -451,6 +451,12 @@ async def test_a_citizen_waits_for_a_full_slot_and_takes_the_seat_offered_when_o
     await signed_in_citizen(client, otp_sender, "0912 345 666")
     form = await client.get("/me/profile")
     await client.post("/me/profile", data=person_details() | {"consent": "yes", "_csrf_token": csrf_of(form)})
+    open_slot = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(40))
+    seats_free = await client.get("/search", params={"service": service.code, "district": "ninh kieu"})
+    assert f'href="/book/{open_slot.id}"' in seats_free.text
+    assert "province=" not in seats_free.text, "a seat is free: no district wait offered, which would be refused"
+    second = await make_citizen(uow)
+    await client.post("/api/v1/bookings", json={"slot_id": str(open_slot.id)}, headers=token_for(second[0]))
     found = await client.get("/search", params={"service": service.code, "district": "ninh kieu"})
     assert f'href="/book/{slot.id}"' not in found.text, "no seat: no booking link"
     wait_link = re.search(r'href="(/me/standby/new\?[^"]+)"', found.text)
@@ -672,13 +678,13 @@ async def test_the_search_offers_a_signed_in_citizen_only_what_someone_they_book
     asked = {"service": women_only.code, "district": "thot not"}
     offers = {
         "wait for the full slot": f"/me/standby/new?service_id={women_only.id}&amp;clinic_id={clinic.id}",
-        "wait anywhere in the district": f"/me/standby/new?service_id={women_only.id}&amp;province=",
         "book the free slot": f'href="/book/{free.id}"',
         "enter the draw": f'href="/draw/{drawn.id}"',
     }
 
     anyone = await client.get("/search", params=asked)
     assert [name for name, offer in offers.items() if offer not in anyone.text] == [], "a visitor: signing in first"
+    assert "province=" not in anyone.text, "a seat free in the district: its standby list (refused) is not offered"
 
     token = await signed_in_citizen(client, otp_sender, "0912 345 800")
     form = await client.get("/me/profile")
