@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -382,16 +383,38 @@ def _booking_code(value: object) -> object:
     return f"{typed[:4]}-{typed[4:]}" if len(typed) == 8 else value.strip().upper()
 
 
+_CODE = re.compile(r"[0-9A-Z]{4}-[0-9A-Z]{4}")
+
+
+def _code_shape(code: str) -> str:
+    """Said as the nurse reads it on a slip, not as "not in the expected format"."""
+    if not _CODE.fullmatch(code):
+        raise bilingual_error(
+            "booking_code",
+            "Mã lịch hẹn có dạng ABCD-1234 (8 chữ và số)",
+            "A booking code looks like ABCD-1234 (8 letters and digits)",
+        )
+    return code
+
+
+def _four_digits(digits: str) -> str:
+    if not (len(digits) == 4 and digits.isascii() and digits.isdigit()):
+        raise bilingual_error(
+            "cccd_last4", "Nhập đúng 4 chữ số cuối của CCCD", "Give exactly the last 4 digits of the CCCD"
+        )
+    return digits
+
+
 class CheckInRequest(InputModel):
     """What the scanner read (`qr`); or, for a phone without its QR, the booking `code` with the last 4 digits of
     the person's CCCD, or with their date of birth (for a child without a CCCD)."""
 
     qr: Annotated[str, StringConstraints(max_length=1000)] | None = None
-    cccd_last4: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")] | None = None
+    cccd_last4: Annotated[str, AfterValidator(_four_digits)] | None = None
     date_of_birth: BirthDate | None = None
-    code: (
-        Annotated[str, BeforeValidator(_booking_code), StringConstraints(pattern=r"^[0-9A-Z]{4}-[0-9A-Z]{4}$")] | None
-    ) = Field(default=None, validate_default=True)
+    code: Annotated[str, BeforeValidator(_booking_code), AfterValidator(_code_shape)] | None = Field(
+        default=None, validate_default=True
+    )
 
     @field_validator("code")
     @classmethod

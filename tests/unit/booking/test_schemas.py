@@ -87,3 +87,10 @@ def test_a_field_refused_is_the_only_error_a_check_across_fields_adds_nothing(
 ) -> None:
     """The field was sent, so "give one of these" would be false: only its own error is said."""
     assert list(errors(model, data)) == [refused]
+
+
+def test_a_mistyped_code_or_digits_at_the_door_are_said_as_the_nurse_reads_them() -> None:
+    refused = errors(CheckInRequest, {"code": "XX", "cccd_last4": "１２３４"})
+    assert refused["code"] == ("vaxbook.booking_code", "Mã lịch hẹn có dạng ABCD-1234 (8 chữ và số)")
+    assert refused["cccd_last4"] == ("vaxbook.cccd_last4", "Nhập đúng 4 chữ số cuối của CCCD")
+    assert CheckInRequest.model_validate({"code": "abcd 1234", "cccd_last4": "0042"}).code == "ABCD-1234"
