@@ -673,12 +673,16 @@ async def _slip_page(
     who = next((p for p in ([me] if me else []) + dependents if p.id == booking.person_id), None)
     done = booking.status is BookingStatus.COMPLETED
     rated = await feedback.rating_of(uow, citizen, booking.id) if done else None
+    # a moved booking's slip says where it went, with the way there (as its move page does)
+    went = await bookings.where_it_went(uow, citizen, booking.id)
     kind = (await clinics.get_service(uow, booking.service_id)).kind if done and rated is None else None
     return page(
         request,
         "citizen/slip.html.j2",
         back=back,
         notice=moved_notice(request, booking),
+        went=went,
+        went_said=said(BookingMoved(went), language_of(request)) if went else None,
         slip=slip_of(booking, who.full_name if who else "", language_of(request), who),
         qr=qr,
         can_rate=done and rated is None,

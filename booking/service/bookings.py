@@ -14,6 +14,7 @@ from booking.models import (
     BookingPolicy,
     BookingStatus,
     DoseGiven,
+    MovedTo,
     OfferGone,
     OtherService,
     PeopleCheckedIn,
@@ -366,6 +367,15 @@ async def book(
         count=None if through_draw else count,  # a draw's turn is the draw's doing, not an attempt of the person's
         in_one_statement=in_one_statement,
     )
+
+
+async def where_it_went(uow: UnitOfWork, principal: Principal, booking_id: UUID) -> MovedTo | None:
+    """Where a booking the caller may see went, if it was moved: the latest booking in its chain of moves."""
+    async with uow.reads() as conn:
+        booking = await booking_for(conn, principal, booking_id)
+        if booking.status is not BookingStatus.MOVED:
+            return None
+        return await repository.moved_to(conn, booking_id=booking.id)
 
 
 async def book_in_one_statement(

@@ -621,6 +621,9 @@ async def test_a_citizen_moves_a_booking_to_another_slot_of_the_same_service(
     told = said_done(await client.get(moved.headers["location"]))
     assert told == WORDS["done_moved"].vi.format(code=new["code"]), "the new slip says it moved, and its new code"
     assert said_done(await client.get(f"/me/bookings/{booked['id']}?done=moved")) is None, "not the old one"
+    old_slip = await client.get(f"/me/bookings/{booked['id']}")
+    assert new["code"] in old_slip.text, "the old slip says where the booking went"
+    assert f'href="/me/bookings/{new["id"]}"' in old_slip.text, "and leads there"
     # back, and the same button again: the first answer, not a refusal beside the old booking's move buttons
     replayed = await client.post(f"/me/bookings/{booked['id']}/move", data=chosen)
     assert (replayed.status_code, replayed.headers["location"]) == (303, moved.headers["location"])
