@@ -111,7 +111,10 @@ WORDS: dict[str, Text] = {
     "sex_female": Text("Nữ", "Female"),
     "sex_male": Text("Nam", "Male"),
     "cccd": Text("Số CCCD", "Citizen ID (CCCD) number"),
-    "cccd_help": Text("12 chữ số trên thẻ căn cước công dân.", "The 12 digits on your citizen identity card."),
+    "cccd_help": Text(
+        "Bắt buộc: 12 chữ số trên thẻ căn cước công dân (để nhận diện khi đến tiêm).",
+        "Required: the 12 digits on your citizen identity card (to know you at the clinic).",
+    ),
     "cccd_optional": Text(
         "Nếu có (trẻ dưới 14 tuổi thường chưa có).", "If they have one (children under 14 usually do not)."
     ),

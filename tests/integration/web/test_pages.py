@@ -601,6 +601,7 @@ async def test_a_citizen_moves_a_booking_to_another_slot_of_the_same_service(
     token = await signed_in_citizen(client, otp_sender, "0912 345 999")
     bearer = {"Authorization": f"Bearer {token}"}
     form = await client.get("/me/profile")
+    assert re.search(r'id="cccd"[^>]*required', form.text), "an account holder's CCCD is required, and marked so"
     await client.post("/me/profile", data=person_details() | {"consent": "yes", "_csrf_token": csrf_of(form)})
     clinic, service = await make_clinic(uow), await make_service(uow)
     first = await make_slot(uow, clinic, service, capacity=2, starts_at=soon(30))
