@@ -274,6 +274,8 @@ async def test_a_citizen_fills_in_a_profile_adds_a_child_books_for_them_prints_t
 
     # booking before the profile exists: the profile first, then back
     assert (await client.get(f"/book/{slot.id}")).headers["location"] == f"/me/profile?next=%2Fbook%2F{slot.id}"
+    asked_first = await client.get(f"/me/profile?next=%2Fbook%2F{slot.id}")
+    assert WORDS["profile_first"].vi in asked_first.text, "why the profile comes before the booking"
     form = await client.get("/me/profile")
     me = person_details()
     wrong = await client.post("/me/profile", data=me | {"cccd": "123", "_csrf_token": csrf_of(form)})
