@@ -62,6 +62,7 @@ from web.view import (
     session_cookie,
     signed_out,
     span,
+    staff_home,
     staff_of,
     submitted,
     to,
@@ -116,9 +117,8 @@ class StaffSignIn(Controller):
                 back="/staff/signin",
             )
         issued = token_issuer.issue(principal)
-        # where the page asked to go back to, else where this role works: the hotline at the counter, the
-        # department at its overview, clinic staff at the door
-        home = {Role.OPERATOR: "/counter", Role.HEALTH_ADMIN: "/department"}.get(principal.role, "/door")
+        # where the page asked to go back to, else where this role works
+        home = staff_home(principal.role)
         return to(after or home, cookies=[session_cookie(request, issued.token, issued.expires_in)])
 
 

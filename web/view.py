@@ -243,11 +243,20 @@ def profile_first(request: AnyRequest, going: str | None = None) -> Redirect:
     return to("/me/profile" + (f"?{urlencode({'next': after})}" if after else ""))
 
 
+def staff_home(role: Role) -> str:
+    """Where a staff role works: the hotline at the counter, the department at its overview, clinic staff at the
+    door."""
+    return {Role.OPERATOR: "/counter", Role.HEALTH_ADMIN: "/department"}.get(role, "/door")
+
+
 def sign_in_first(request: AnyRequest, *, staff: bool = False) -> Redirect:
     """No session: sign in, and come back here. A form sent once the session had ended: back to the page the form
     was on (its POST address is no page to come back to), and the sign-in page says that the session ended and that
     what the form held was not sent."""
     where = "/staff/signin" if staff else "/signin"
+    claims = _claims(request)
+    if not staff and claims is not None and claims.role in STAFF_ROLES:
+        return to(staff_home(claims.role))  # a citizen's page opened by staff: their own pages, not a phone sign-in
     if request.method in ("GET", "HEAD"):
         return to(f"{where}?next={quote(_here(request), safe='/')}")
     back = _came_from(request) or ("" if staff else "/me")

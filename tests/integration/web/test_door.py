@@ -301,6 +301,8 @@ async def test_signing_out_ends_the_session_on_the_server_a_copied_cookie_opens_
     copied = client.cookies["session"]
     door = await client.get(f"/door/{clinic.id}")
     assert door.status_code == 200
+    mine = await client.get("/me")  # a citizen's page: the nurse goes back to her own, not to a phone sign-in
+    assert (mine.status_code, mine.headers["location"]) == (303, "/door")
     signed_out = await client.post("/signout", data={"_csrf_token": csrf_of(door)})
     assert signed_out.status_code == 303
     assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'staff.sign_out'") == 1
