@@ -674,7 +674,7 @@ async def _slip_page(
     done = booking.status is BookingStatus.COMPLETED
     rated = await feedback.rating_of(uow, citizen, booking.id) if done else None
     # a moved booking's slip says where it went, with the way there (as its move page does)
-    went = await bookings.where_it_went(uow, citizen, booking.id)
+    went = await bookings.where_it_went(uow, citizen, booking.id) if booking.status is BookingStatus.MOVED else None
     kind = (await clinics.get_service(uow, booking.service_id)).kind if done and rated is None else None
     return page(
         request,
