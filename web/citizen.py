@@ -65,6 +65,7 @@ from web.view import (
     sign_in_first,
     slot_shown,
     span,
+    status_said,
     submitted,
     to,
 )
@@ -116,7 +117,7 @@ def slip_of(booking: Booking, person: str, language: Language, who: Person | Non
         clinic=booking.clinic_name,
         address=booking.clinic_address,
         when=span(booking.starts_at, booking.ends_at, booking.timezone),
-        status=WORDS[f"status_{booking.status.value}"].in_(language),
+        status=status_said(booking, language),
         active=booking.active,
         awaited=booking.status is BookingStatus.BOOKED,
         changeable=booking.status is BookingStatus.BOOKED and booking.starts_at > datetime.now(UTC),

@@ -64,6 +64,7 @@ from web.view import (
     span,
     staff_home,
     staff_of,
+    status_said,
     submitted,
     to,
 )
@@ -585,7 +586,7 @@ class DoorPages(Controller):
                 "born": born.strftime("%d/%m/%Y"),
                 "code": booking.code,
                 "service": booking.service_name_vi if language == "vi" else booking.service_name_en,
-                "status": WORDS[f"status_{booking.status.value}"].in_(language),
+                "status": status_said(booking, language),
                 "state": booking.status.value,
             }
             for booking, name, born in found

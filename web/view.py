@@ -23,7 +23,7 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from pydantic import ValidationError
 
-from booking.models import Person
+from booking.models import Booking, BookingStatus, Person
 from booking.service import people
 from clinics import service as clinics
 from clinics.models import Clinic
@@ -214,6 +214,13 @@ def session_cookie(request: AnyRequest, value: str, max_age: int) -> Cookie:
         samesite="lax",
         secure=request.url.scheme == "https",
     )
+
+
+def status_said(booking: Booking, language: Language) -> str:
+    """A booking's state in words: one that ended after its check-in without a dose came, and left (no no-show)."""
+    if booking.status is BookingStatus.NO_SHOW and booking.checked_in_at is not None:
+        return WORDS["status_left_without_dose"].in_(language)
+    return WORDS[f"status_{booking.status.value}"].in_(language)
 
 
 def phone_shown(phone: str) -> str:

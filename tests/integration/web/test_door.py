@@ -336,6 +336,9 @@ async def test_a_person_checked_in_who_gets_no_dose_today_is_ended_from_the_door
     booking = await db.fetchrow("SELECT status, person_id FROM bookings WHERE id = $1::uuid", mai["id"])
     assert booking["status"] == "no_show"
     assert await db.fetchval("SELECT active_bookings FROM people WHERE id = $1", booking["person_id"]) == 0
+    today = await client.get(f"/door/{clinic.id}/today")
+    assert WORDS["status_left_without_dose"].vi in today.text, "she came: the list does not say she did not"
+    assert WORDS["status_no_show"].vi not in today.text
     # pressed again, or without scripts: said as the booking stands
     again = await client.post(f"{steps}/no-dose", data={"_csrf_token": csrf_of(door)}, headers=htmx)
     assert 'data-answer="refused"' in again.text
