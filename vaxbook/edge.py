@@ -189,11 +189,13 @@ def _refusal(field: str, code: str, message: Text, source: str = "body") -> Inva
     )
 
 
-# Answers the browser must not sniff, frame, refer onwards or keep. An answer that says how it may be cached (public
-# search results, static files) keeps its own Cache-Control; any other may hold personal data and is never stored.
+# Answers the browser must not sniff, frame, refer onwards or keep. The Referer goes to vaxbook's own pages only
+# (same-origin): a form sent once the session had ended leads back, after signing in again, to the page it was on.
+# An answer that says how it may be cached (public search results, static files) keeps its own Cache-Control; any
+# other may hold personal data and is never stored.
 _ALWAYS = {
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
 }

@@ -348,8 +348,8 @@ class DoorPages(Controller):
             return done, None
 
         answered, wrong = await submitted(language, check, not_found_is_refusal=True)
-        if answered is None:
-            return await self._reply(request, uow, staff, clinic_id, refusal=_said(wrong))
+        if answered is None:  # typed by hand: the form keeps it, to mend one digit rather than type it all again
+            return await self._reply(request, uow, staff, clinic_id, refusal=_said(wrong), typed=typed)
         done, earlier = answered
         if not _scripted(request):  # a whole page: the answer on a page of its own (back does not post again)
             return _see(clinic_id, done.booking.id, "checked-in-earlier" if earlier else "checked-in")

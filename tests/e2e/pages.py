@@ -77,15 +77,18 @@ def visit(browser: Browser, service: Service, *, size: dict[str, int], language:
     return seen
 
 
-def code_sent_to(service: Service, phone: str) -> str:
-    """The newest sign-in code the demo logged for the phone (the demo logs messages' text)."""
+def code_sent_to(service: Service, phone: str, *, other_than: str | None = None) -> str:
+    """The newest sign-in code the demo logged for the phone (the demo logs messages' text); `other_than`: a code
+    sent before, to wait for the next one."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         for event in reversed(service.log_events()):
             if event.get("event") == "message.logged" and event.get("to") == f"***{phone[-3:]}":
                 found = re.search(r"\b(\d{6})\b", event["text"])
-                if found:
+                if found and found.group(1) != other_than:
                     return found.group(1)
+                if found:
+                    break
         time.sleep(0.3)
     raise AssertionError("no sign-in code in the demo's log")
 

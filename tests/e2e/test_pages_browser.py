@@ -12,6 +12,7 @@ from playwright.sync_api import Browser
 
 from tests.e2e.pages import DESK, PHONE, SCREENSHOTS, code_sent_to, serious_violations
 from tests.e2e.service import Service, served
+from web.text import WORDS
 
 pytestmark = pytest.mark.e2e
 
@@ -75,12 +76,35 @@ def test_a_citizen_signs_in_with_the_code_on_a_phone(browser: Browser, service: 
         assert serious_violations(page) == []
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "signin-code-vi-360.png"))
-        page.get_by_label("Mã 6 số").fill(code_sent_to(service, "0912777666"))
+        first_code = code_sent_to(service, "0912777666")
+        page.get_by_label("Mã 6 số").fill(first_code)
         page.get_by_role("button", name="Xác nhận").click()
         page.wait_for_url(f"{service.base}/me")
         assert page.get_by_role("heading", name="Lịch hẹn của tôi").is_visible()
         assert serious_violations(page) == []
         page.screenshot(path=str(SCREENSHOTS / "me-vi-360.png"))
+
+        # a form sent once the session has ended: told so, and after signing in again, back on the form's page
+        page.goto(f"{service.base}/me/profile")
+        for label, typed in (
+            ("Họ và tên", "Trần Thị Hoa"),
+            ("Ngày sinh", "1990-05-20"),
+            ("Số CCCD", "092190000123"),
+            ("Tỉnh, thành phố", "Cần Thơ"),
+            ("Quận, huyện", "Ninh Kiều"),
+            ("Phường, xã", "An Hòa"),
+        ):
+            page.get_by_label(label, exact=True).fill(typed)
+        page.get_by_label("Nữ", exact=True).check()
+        page.locator('input[name="consent"]').check()
+        context.clear_cookies(name="session")
+        page.get_by_role("button", name="Lưu").click()
+        assert page.get_by_text(WORDS["session_ended_form"].vi).is_visible()
+        page.get_by_label("Số điện thoại di động").fill("0912 777 666")
+        page.get_by_role("button", name="Gửi mã").click()
+        page.get_by_label("Mã 6 số").fill(code_sent_to(service, "0912777666", other_than=first_code))
+        page.get_by_role("button", name="Xác nhận").click()
+        page.wait_for_url(f"{service.base}/me/profile")
         page.get_by_role("button", name="Đăng xuất").click()
         page.wait_for_url(f"{service.base}/")
         assert page.get_by_role("link", name="Đăng nhập", exact=True).is_visible()

@@ -344,7 +344,7 @@ async def test_every_answer_carries_the_security_headers(client: httpx.AsyncClie
         await client.post("/api/v1/me/dependents", content=b"\xff", headers=citizen),  # refused at the edge
     ):
         assert response.headers["x-content-type-options"] == "nosniff"
-        assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["referrer-policy"] == "same-origin"
         assert response.headers["x-frame-options"] == "DENY"
         assert response.headers["cache-control"] == "no-store", response.request.url
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"]

@@ -130,6 +130,10 @@ async def test_the_nurse_checks_in_by_scan_and_by_hand_and_sees_today_s_list(
         typed["cccd_last4"] = "1111"
     refused = await client.post(f"/door/{here.id}/check-in", data=typed, headers=htmx)
     assert 'data-answer="refused"' in refused.text
+    whole = await client.post(f"/door/{here.id}/check-in", data=typed)
+    assert 'data-answer="refused"' in whole.text
+    assert f'value="{other["code"]}"' in whole.text, "without htmx the page comes anew, with the code as typed"
+    assert f'value="{typed["cccd_last4"]}"' in whole.text, "and the digits, to mend rather than type it all again"
     typed["cccd_last4"] = other["cccd"][-4:]
     sent = await client.post(f"/door/{here.id}/check-in", data=typed)
     # without htmx: the answer on a page of its own (a reload, or back, posts nothing again)
