@@ -277,7 +277,7 @@ def check_eligibility(person: Person, rules: ServiceRules, given: list[DoseGiven
                     f"Mũi {dose} cần cách mũi {dose - 1} ít nhất {rules.min_days_between_doses} ngày: "
                     f"đặt từ ngày {earliest:%d/%m/%Y}",
                     f"Dose {dose} needs at least {rules.min_days_between_doses} days after dose {dose - 1}: "
-                    f"book from {earliest.isoformat()}",
+                    f"book from {earliest:%d/%m/%Y}",
                 ),
                 reason="dose_interval",
                 earliest_date=earliest.isoformat(),

@@ -257,7 +257,7 @@ class TemplateOverlaps(Taken):
                 f"Lịch mẫu {other.id} đã có buổi {times} vào {_WEEKDAY_VI[other.weekday]} "
                 f"từ {other.valid_from:%d/%m/%Y}; hãy đổi giờ, ngày hiệu lực, hoặc tắt lịch mẫu kia.",
                 f"Template {other.id} already runs {times} on {_WEEKDAY_EN[other.weekday]}s from "
-                f"{other.valid_from.isoformat()}; change the times or dates, or deactivate that one.",
+                f"{other.valid_from:%d/%m/%Y}; change the times or dates, or deactivate that one.",
             ),
             other_template_id=str(other.id),
         )

@@ -460,7 +460,9 @@ def _steps(uow: UnitOfWork, actor: Principal, name: str) -> Callable[[dict[str, 
             raise Invalid.field(
                 "expires_on",
                 "lot_expiry",
-                Text(f"Lô này đã có hạn dùng {lot.expires_on:%d/%m/%Y}", f"This lot expires on {lot.expires_on}"),
+                Text(
+                    f"Lô này đã có hạn dùng {lot.expires_on:%d/%m/%Y}", f"This lot expires on {lot.expires_on:%d/%m/%Y}"
+                ),
             )
         received = await quotas.receive(uow, actor, Receipt.model_validate(doses | {"lot_id": str(lot.id)}))
         if made:  # only once its row went through: a row refused takes its new lot back with it

@@ -220,7 +220,7 @@ class QuotaExceeded(Conflict):
             Text(
                 f"Cơ sở có {doses} liều vắc xin này còn hạn dùng từ ngày {from_day:%d/%m/%Y}, nhưng các khung giờ từ "
                 f"ngày đó cần {seats} chỗ.",
-                f"The clinic holds {doses} doses of this vaccine usable on {from_day.isoformat()} or later, but its "
+                f"The clinic holds {doses} doses of this vaccine usable on {from_day:%d/%m/%Y} or later, but its "
                 f"slots from that day would need {seats} seats.",
             ),
             doses=doses,

@@ -111,6 +111,7 @@ async def test_the_second_dose_waits_for_the_interval(client: Client, uow: UnitO
     assert early.json()["reason"] == "dose_interval"
     given_on = (datetime.now(UTC) - timedelta(days=10)).astimezone(SAIGON).date()
     assert early.json()["earliest_date"] == (given_on + timedelta(days=21)).isoformat()
+    assert early.json()["detail"].endswith(f"book from {given_on + timedelta(days=21):%d/%m/%Y}"), "day first in words"
     in_time = await make_slot(uow, clinic, service, starts_at=soon(24 * 12))
     second = await book(client, token_for(citizen), in_time.id)
     assert second.status_code == 201, second.text

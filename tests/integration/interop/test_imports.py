@@ -200,6 +200,9 @@ async def test_stock_receipts_make_their_lots_and_reach_the_department_store(
         (3, "product_code"),
         (3, "doses"),
     ]
+    said = json.dumps(dry.json()["errors"][0], ensure_ascii=False)
+    assert "30/06/2027" in said, "the lot's expiry as the department writes it, day first"
+    assert "2027-06-30" not in said
     template = await client.get("/api/v1/imports/stock-receipts/template", params={"format": "csv"}, headers=admin)
     assert template.content.decode("utf-8-sig").splitlines()[0] == ",".join(columns)
     xlsx_template = await client.get("/api/v1/imports/clinics/template", headers=admin)
