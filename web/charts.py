@@ -3,6 +3,7 @@ image with a title for screen readers, and the page shows the same numbers in a 
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from html import escape
 
@@ -11,6 +12,8 @@ LABEL_WIDTH = 220
 BAR_HEIGHT = 14
 GAP = 10
 VALUE_ROOM = 48
+LABEL_CHARACTERS = 38  # a line of a category's name, in the label's room at the chart's type size
+LINE_HEIGHT = 13
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,8 @@ def bar_chart(title: str, categories: list[str], series: list[Series]) -> str:
     end. The scale starts at zero and ends at the largest value."""
     biggest = max([max(s.values, default=0) for s in series] + [1])
     span = WIDTH - LABEL_WIDTH - VALUE_ROOM
-    group_height = BAR_HEIGHT * len(series) + GAP
+    labels = [_label_lines(category) for category in categories]
+    group_height = max(BAR_HEIGHT * len(series), LINE_HEIGHT * max(map(len, labels), default=1)) + GAP
     legend_height = 24
     height = legend_height + group_height * len(categories) + GAP
     parts = [
@@ -37,10 +41,14 @@ def bar_chart(title: str, categories: list[str], series: list[Series]) -> str:
         parts.append(f'<rect class="{s.kind}" x="{x}" y="4" width="12" height="12"/>')
         parts.append(f'<text x="{x + 16}" y="14">{escape(s.name)}</text>')
         x += 24 + 8 * len(s.name)
-    for row, category in enumerate(categories):
+    for row, lines in enumerate(labels):
         top = legend_height + row * group_height
-        label = category if len(category) <= 34 else category[:33] + "…"
-        parts.append(f'<text class="chart-label" x="{LABEL_WIDTH - 6}" y="{top + BAR_HEIGHT}">{escape(label)}</text>')
+        parts.append(f'<text class="chart-label" x="{LABEL_WIDTH - 6}" y="{top + BAR_HEIGHT - 2}">')
+        parts += [
+            f'<tspan x="{LABEL_WIDTH - 6}" dy="{LINE_HEIGHT if n else 0}">{escape(line)}</tspan>'
+            for n, line in enumerate(lines)
+        ]
+        parts.append("</text>")
         for n, s in enumerate(series):
             value = s.values[row] if row < len(s.values) else 0
             y = top + n * BAR_HEIGHT
@@ -51,3 +59,13 @@ def bar_chart(title: str, categories: list[str], series: list[Series]) -> str:
             parts.append(f'<text x="{LABEL_WIDTH + length + 4}" y="{y + BAR_HEIGHT - 3}">{value}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _label_lines(name: str) -> list[str]:
+    """A category's name on at most two lines, broken between words (clinics' names run long: "Trạm Y tế phường
+    ..."); only a name longer than both is cut, and says so with an ellipsis."""
+    lines = textwrap.wrap(name, LABEL_CHARACTERS, break_on_hyphens=False) or [""]
+    if len(lines) <= 2:
+        return lines
+    rest = " ".join(lines[1:])
+    return [lines[0], rest[: LABEL_CHARACTERS - 1].rstrip() + "…"]

@@ -7,6 +7,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Annotated, Any, NamedTuple, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 from uuid import UUID, uuid4
@@ -80,10 +81,31 @@ def page(request: AnyRequest, name: str, *, back: str | None = None, **context: 
             "role": claims[1].value if claims else None,
             # each form's own key: a second tap on it replays the first answer (see `once` below)
             "once": str(uuid4()),
+            "number": partial(number_in, language),
+            "percent": percent,
         }
         | context,
         headers={"Content-Language": language, "Vary": "Cookie, Accept-Language"},
     )
+
+
+def number_in(language: Language, value: float | None, digits: int = 1) -> str:
+    """A number with a fraction as its language writes it, to `digits` places and no trailing zero: 4,5 and 1.250,5
+    in Vietnamese, 4.5 and 1,250.5 in English; a dash for none."""
+    if value is None:
+        return "–"
+    written = f"{value:,.{digits}f}"
+    if "." in written:
+        written = written.rstrip("0").rstrip(".")
+    return written.translate(_VIETNAMESE_MARKS) if language == "vi" else written
+
+
+_VIETNAMESE_MARKS = str.maketrans({",": ".", ".": ","})
+
+
+def percent(rate: float | None) -> str:
+    """A share (0 to 1) as a whole percentage, rounded (0.999 is 100 %, never 99 %); a dash for none."""
+    return "–" if rate is None else f"{round(100 * rate)}%"
 
 
 class _Claims(NamedTuple):
