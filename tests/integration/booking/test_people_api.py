@@ -245,3 +245,39 @@ async def test_a_citizen_chooses_how_and_in_which_language_to_hear_from_us(
     assert await db.fetchval("SELECT notify_by FROM people WHERE account_id = $1", citizen.id) == "email"
     quiet = await client.put("/api/v1/me/profile", json=body | {"notify_by": "none"}, headers=token_for(citizen))
     assert quiet.json()["notify_by"] == "none"
+
+
+async def test_a_place_the_clinics_list_names_is_spelled_as_the_list_spells_it(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    await make_clinic(uow, province="Cần Thơ", district="Ninh Kiều", ward="An Khánh")
+    await make_clinic(uow, province="Cần Thơ", district="Cái Răng", ward="Phường 1")
+    citizen = await new_account(uow)
+    typed = person_details() | {"province": "tp can tho", "district": "q. ninh kieu", "ward": "AN KHANH"}
+    saved = await client.put("/api/v1/me/profile", json=typed | {"consent": consent()}, headers=token_for(citizen))
+    assert saved.status_code == 200, saved.text
+    assert (saved.json()["province"], saved.json()["district"], saved.json()["ward"]) == (
+        "Cần Thơ",
+        "Ninh Kiều",
+        "An Khánh",
+    )
+    # a ward the list names in another district is not this district's; a ward it does not name stays as typed
+    child = person_details(full_name="Lê Minh Khang", date_of_birth=date(2019, 6, 1)) | {
+        "relation": "child",
+        "consent": consent(),
+        "cccd": None,
+    }
+    added = await client.post(
+        "/api/v1/me/dependents",
+        json=child | {"province": "Cần Thơ", "district": "ninh kieu", "ward": "phuong 1"},
+        headers=token_for(citizen),
+    )
+    assert added.status_code == 201, added.text
+    assert (added.json()["district"], added.json()["ward"]) == ("Ninh Kiều", "phuong 1")
+    moved = await client.patch(
+        f"/api/v1/me/dependents/{added.json()['id']}",
+        json={"district": "cai rang"},
+        headers=token_for(citizen),
+    )
+    assert (moved.json()["district"], moved.json()["ward"]) == ("Cái Răng", "Phường 1"), "the ward, now of its district"
+    assert await db.fetchval("SELECT ward FROM people WHERE id = $1", added.json()["id"]) == "Phường 1"
