@@ -118,6 +118,7 @@ from web.docs import STATIC_PATH, DocsPage
 from web.door import DoorPages, StaffSignIn
 from web.draws import DrawPages
 from web.pages import PageController, SignInController
+from web.reactions import ReactionPages
 from web.records import RecordPages
 from web.view import problem_page
 from web.waiting import StandbyPages
@@ -174,6 +175,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     CitizenPages,
     DeclarationPages,
     RecordPages,
+    ReactionPages,
     DrawPages,
     StandbyPages,
     StaffSignIn,

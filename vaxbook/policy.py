@@ -81,6 +81,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/me/bookings/{booking_id:uuid}/cancel"): MY_PAGES,
     ("GET", "/me/bookings/{booking_id:uuid}/move"): MY_PAGES,
     ("POST", "/me/bookings/{booking_id:uuid}/rating"): MY_PAGES,
+    ("GET", "/me/bookings/{booking_id:uuid}/reaction"): MY_PAGES,
+    ("POST", "/me/bookings/{booking_id:uuid}/reaction"): MY_PAGES,
     ("POST", "/me/bookings/{booking_id:uuid}/move"): MY_PAGES,
     ("GET", "/me/people/{person_id:uuid}/declarations"): MY_PAGES,
     ("POST", "/me/people/{person_id:uuid}/declarations"): MY_PAGES,

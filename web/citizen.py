@@ -287,6 +287,14 @@ def moved_notice(request: AnyRequest, booking: Booking) -> str | None:
     return WORDS["done_moved"].in_(language_of(request)).format(code=booking.code)
 
 
+def _reaction_notice(request: AnyRequest) -> str | None:
+    """On the slip a citizen's report of a reaction led back to: that it was sent, and what to do if it worsens."""
+    asked = just_done(request)
+    if asked is None or asked.what not in ("reaction", "reaction-serious"):
+        return None
+    return WORDS[f"done_{asked.what}"].in_(language_of(request))
+
+
 def inline_qr(svg: bytes, label: str) -> str:
     """A QR drawn as SVG, to put in the page itself (no second request, sharp on paper); its size is the page's."""
     text = svg.decode()
@@ -676,17 +684,19 @@ async def _slip_page(
     rated = await feedback.rating_of(uow, citizen, booking.id) if done else None
     # a moved booking's slip says where it went, with the way there (as its move page does)
     went = await bookings.where_it_went(uow, citizen, booking.id) if booking.status is BookingStatus.MOVED else None
-    kind = (await clinics.get_service(uow, booking.service_id)).kind if done and rated is None else None
+    kind = (await clinics.get_service(uow, booking.service_id)).kind if done else None
     return page(
         request,
         "citizen/slip.html.j2",
         back=back,
-        notice=moved_notice(request, booking),
+        notice=moved_notice(request, booking) or _reaction_notice(request),
         went=went,
         went_said=said(BookingMoved(went), language_of(request)) if went else None,
         slip=slip_of(booking, who.full_name if who else "", language_of(request), who),
         qr=qr,
         can_rate=done and rated is None,
+        # after a dose, its reactions are reported from here (a visit's check-up has no dose to react to)
+        can_report=kind is ServiceKind.VACCINATION,
         rate_title="rate_title_vaccination" if kind is ServiceKind.VACCINATION else "rate_title",
         rated=rated,
         wrong=wrong,

@@ -279,6 +279,38 @@ WORDS: dict[str, Text] = {
     ),
     "what_happened": Text("Mô tả", "What happened"),
     "reaction_recorded": Text("Đã ghi nhận phản ứng.", "Reaction recorded."),
+    # a citizen's own report of a reaction (web/reactions.py)
+    "reaction_emergency": Text(
+        "Nếu khó thở, sưng môi hoặc mặt, co giật, ngất hay lơ mơ: gọi ngay 115 hoặc đến cơ sở y tế gần nhất. "
+        "Báo cáo ở đây không thay cho cấp cứu.",
+        "Trouble breathing, swollen lips or face, fits, fainting or drowsiness: call 115 now or go to the nearest "
+        "health facility. A report here is no emergency call.",
+    ),
+    "reaction_help": Text(
+        "Báo cho cơ sở tiêm và Sở Y tế biết những gì xảy ra sau mũi tiêm này. Phản ứng nghiêm trọng sẽ được Sở Y tế "
+        "gọi lại theo dõi.",
+        "Tell the clinic and the health department what happened after this dose. The department calls back about "
+        "a serious reaction.",
+    ),
+    "reaction_too_early": Text(
+        "Chưa thể báo phản ứng: mũi tiêm của lịch hẹn này chưa được ghi nhận.",
+        "No reaction can be reported yet: this booking's dose has not been recorded.",
+    ),
+    "reaction_onset": Text("Bắt đầu từ lúc nào", "When it began"),
+    "reaction_onset_day": Text("Ngày", "Day"),
+    "reaction_onset_time": Text("Giờ", "Time"),
+    "reaction_now": Text("Hiện giờ thế nào", "How it is now"),
+    "reaction_what": Text("Đã xảy ra những gì", "What happened"),
+    "reaction_send": Text("Gửi báo cáo", "Send the report"),
+    "reaction_report_link": Text("Báo phản ứng sau tiêm", "Report a reaction after this dose"),
+    "done_reaction": Text(
+        "Đã gửi báo cáo phản ứng. Nếu thấy nặng hơn, hãy đến cơ sở y tế gần nhất hoặc gọi 115.",
+        "Your report is sent. If it gets worse, go to the nearest health facility or call 115.",
+    ),
+    "done_reaction-serious": Text(
+        "Đã gửi báo cáo phản ứng nghiêm trọng; Sở Y tế sẽ gọi lại để theo dõi. Nếu thấy nặng hơn, hãy gọi 115.",
+        "Your report of a serious reaction is sent; the health department will call back. If it gets worse, call 115.",
+    ),
     "reaction_recorded_serious": Text(
         "Đã ghi nhận phản ứng nghiêm trọng và báo cho Sở Y tế.",
         "Serious reaction recorded and reported to the health department.",
