@@ -138,6 +138,8 @@ class NextStep:
     booking_id: UUID
     evidence: bool = False
     lots: list[tuple[UUID, str]] | None = None  # the dose form, with the lots to pick from
+    # whom to name as having given the dose, asked of a health officer at the door (clinic staff give it themselves)
+    vaccinators: list[tuple[UUID, str]] | None = None
     visit: bool = False
     observe_until: str | None = None  # the reaction form, after a dose
 
@@ -158,7 +160,12 @@ async def _next_step(uow: UoW, staff: Principal, booking: Booking, *, evidence_d
         )
         if line.lot.product_id == product_id and line.doses > 0 and line.lot.usable_on(today)
     ]
-    return NextStep(booking.id, lots=lots)
+    vaccinators = (
+        None
+        if staff.role is Role.CLINIC_STAFF
+        else [(a.id, a.display_name) for a in await auth.working_at(uow, clinic_id=booking.clinic_id)]
+    )
+    return NextStep(booking.id, lots=lots, vaccinators=vaccinators)
 
 
 async def _after_the_dose(uow: UoW, staff: Principal, booking: Booking) -> tuple[Vaccination | None, NextStep]:
@@ -413,6 +420,7 @@ class DoorPages(Controller):
         async def give() -> Vaccination:
             given = VaccinationCreate.model_validate(
                 {"lot_id": data.get("lot_id", ""), "injection_site": data.get("injection_site", "")}
+                | ({"vaccinator_id": data["vaccinator_id"]} if data.get("vaccinator_id") else {})
             )
             try:
                 return await visits.record_vaccination(

@@ -96,13 +96,29 @@ async def record_vaccination(
     if not now - LATEST_BACKDATING <= given_at <= now:
         raise Invalid.field("given_at", "recent", Text("Phải trong 24 giờ qua", "Must be within the last 24 hours"))
     principal.require_clinic(clinic_id)
-    if data.vaccinator_id not in (None, principal.id) and not await auth.works_at(
-        uow, staff_id=data.vaccinator_id, clinic_id=clinic_id
+    vaccinator = data.vaccinator_id or principal.id
+    # clinic staff recording their own dose were checked as the clinic's on the way in; anyone else named (or a
+    # health officer recording a dose they did not give) is checked here: the record names who gave it
+    if not (vaccinator == principal.id and principal.role is Role.CLINIC_STAFF) and not await auth.works_at(
+        uow, staff_id=vaccinator, clinic_id=clinic_id
     ):
-        raise Invalid.field(
-            "vaccinator_id",
-            "not_of_this_clinic",
-            Text("Phải là nhân viên đang làm việc tại cơ sở này", "Must be a working member of this clinic's staff"),
+        raise (
+            Invalid.field(
+                "vaccinator_id",
+                "not_of_this_clinic",
+                Text(
+                    "Phải là nhân viên đang làm việc tại cơ sở này", "Must be a working member of this clinic's staff"
+                ),
+            )
+            if data.vaccinator_id
+            else Invalid.field(
+                "vaccinator_id",
+                "required",
+                Text(
+                    "Hãy ghi người đã tiêm: một nhân viên đang làm việc tại cơ sở này",
+                    "Name who gave the dose: a working member of this clinic's staff",
+                ),
+            )
         )
     async with uow.transaction() as conn:
         booking = await _at_clinic(conn, principal, clinic_id, booking_id)
@@ -143,7 +159,7 @@ async def record_vaccination(
             product_id=rules.product_id,
             lot_id=data.lot_id,
             injection_site=data.injection_site,
-            vaccinator_id=data.vaccinator_id or principal.id,
+            vaccinator_id=vaccinator,
             given_at=given_at,
             observe_until=given_at + OBSERVATION,
             recorded_by=principal.id,

@@ -152,6 +152,16 @@ async def list_staff(conn: Connection, *, after_username: str | None, limit: int
     return [_staff(r) for r in rows]
 
 
+async def working_at(conn: Connection, *, clinic_id: UUID) -> list[StaffAccount]:
+    """The clinic's own staff, switched on, by name: those who may be named as having given a dose there."""
+    rows = await conn.fetch(
+        _STAFF + " WHERE s.active AND s.role = 'clinic_staff' AND s.id IN "
+        "(SELECT staff_id FROM staff_clinics WHERE clinic_id = $1) GROUP BY s.id ORDER BY s.display_name, s.username",
+        clinic_id,
+    )
+    return [_staff(r) for r in rows]
+
+
 async def staff_credentials(conn: Connection, *, username: str) -> tuple[UUID, str, int] | None:
     """(id, password hash, token generation) of an active account."""
     row = await conn.fetchrow(

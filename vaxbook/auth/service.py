@@ -254,6 +254,13 @@ async def works_at(uow: UnitOfWork, *, staff_id: UUID, clinic_id: UUID) -> bool:
     )
 
 
+async def working_at(uow: UnitOfWork, *, clinic_id: UUID) -> list[StaffAccount]:
+    """Everyone `works_at` says works at the clinic, by name (the door asks one of them to be named as having
+    given a dose, when whoever records it gives none)."""
+    async with uow.reads() as conn:
+        return await repository.working_at(conn, clinic_id=clinic_id)
+
+
 def _check_scope(role: Role, clinic_ids: list[UUID]) -> None:
     if (role is Role.CLINIC_STAFF) != bool(clinic_ids):
         raise clinic_scope_required()

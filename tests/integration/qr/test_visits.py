@@ -121,6 +121,12 @@ async def test_the_dose_names_as_its_vaccinator_only_a_working_nurse_of_the_clin
         refused = await client.post(visit(clinic, booking, "vaccination"), json=body, headers=staff)
         assert refused.status_code == 422, refused.text
         assert [e["field"] for e in refused.json()["errors"]] == ["vaccinator_id"]
+    # a health officer recording a dose, naming nobody, is not the one who gave it
+    officer = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    plain = {"lot_id": str(lot_id), "injection_site": "left_arm"}
+    unnamed = await client.post(visit(clinic, booking, "vaccination"), json=plain, headers=officer)
+    assert unnamed.status_code == 422, unnamed.text
+    assert [(e["field"], e["code"]) for e in unnamed.json()["errors"]] == [("vaccinator_id", "required")]
     assert await db.fetchval("SELECT count(*) FROM vaccinations") == 0, "nothing written"
     colleague = await staff_id(Role.CLINIC_STAFF, [elsewhere.id, clinic.id])
     body = {"lot_id": str(lot_id), "injection_site": "left_arm", "vaccinator_id": str(colleague)}

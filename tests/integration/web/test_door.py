@@ -348,3 +348,36 @@ async def test_a_person_checked_in_who_gets_no_dose_today_is_ended_from_the_door
     assert 'data-answer="refused"' in again.text
     page = await client.get(f"/door/{clinic.id}?booking={mai['id']}&done=no-dose")
     assert WORDS["no_dose_done"].vi in page.text
+
+
+async def test_a_health_officer_at_the_door_names_the_nurse_who_gave_the_dose(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection, otp_sender: RecordingOtpSender
+) -> None:
+    """The record says who gave each dose: an officer recording one at the door picks the clinic's nurse who gave
+    it (one of that clinic's working staff, by name), and is refused without one."""
+    clinic, service = await make_clinic(uow), await make_service(uow, kind=ServiceKind.VACCINATION)
+    slot = await make_slot(uow, clinic, service, capacity=2, starts_at=soon(0.25))
+    mai = await a_booking(client, otp_sender.codes, "0913000020", str(slot.id))
+    nurse = await make_staff(uow, Role.CLINIC_STAFF, [clinic.id])
+    nurse_id = await db.fetchval("SELECT id FROM staff_accounts WHERE username = $1", nurse)
+    elsewhere = await make_staff(uow, Role.CLINIC_STAFF, [(await make_clinic(uow)).id])
+    await staff_signed_in(client, await make_staff(uow, Role.HEALTH_ADMIN))
+    door = await client.get(f"/door/{clinic.id}")
+    htmx = {"HX-Request": "true"}
+    scanned = await client.post(
+        f"/door/{clinic.id}/check-in", data={"qr": mai["qr"], "_csrf_token": csrf_of(door)}, headers=htmx
+    )
+    assert 'name="vaccinator_id"' in scanned.text, "the officer names who gave it"
+    assert f'<option value="{nurse_id}">' in scanned.text
+    assert elsewhere not in scanned.text, "another clinic's nurse is not offered"
+    lot_id = re.search(r'<select id="lot_id" name="lot_id" required>\s*<option value="([0-9a-f-]{36})"', scanned.text)
+    assert lot_id
+    steps = f"/door/{clinic.id}/bookings/{mai['id']}"
+    dose = {"lot_id": lot_id.group(1), "injection_site": "left_arm", "_csrf_token": csrf_of(door)}
+    unnamed = await client.post(f"{steps}/dose", data=dose, headers=htmx)
+    assert 'data-answer="refused"' in unnamed.text
+    assert 'name="vaccinator_id"' in unnamed.text, "the form stays, to name the nurse"
+    assert await db.fetchval("SELECT count(*) FROM vaccinations") == 0
+    given = await client.post(f"{steps}/dose", data=dose | {"vaccinator_id": str(nurse_id)}, headers=htmx)
+    assert 'data-answer="refused"' not in given.text, given.text
+    assert await db.fetchval("SELECT vaccinator_id FROM vaccinations") == nurse_id
