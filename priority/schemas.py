@@ -27,6 +27,10 @@ from vaxbook.fields import (
 
 TERM_DAYS = 300  # a pregnancy's 280 days from the last period, and a margin
 LATE_BIRTH_DAYS = 42  # a birth this long past its expected date is a pregnancy over
+# the due date a last period gives (280 days on), and how far a scan may move it: dates further apart are two
+# different pregnancies, and would put the person in two different weeks' groups
+DUE_FROM_PERIOD_DAYS = 280
+DUE_DATES_AGREE_DAYS = 28
 Rank = Annotated[int, Field(ge=1, le=999, description="1 goes first; 'everyone else' has the largest")]
 Weeks = Annotated[int, Field(ge=0, le=MAX_RULE_WEEKS)]
 Seats = Annotated[int, Field(ge=0, le=10_000)]
@@ -131,6 +135,15 @@ class Declarations(InputModel):
             raise bilingual_error(
                 "before_due_date", "Phải trước ngày dự sinh", "Must be before the expected date of delivery"
             )
+        if last_period is not None and due is not None:
+            expected = last_period + timedelta(days=DUE_FROM_PERIOD_DAYS)
+            if abs((due - expected).days) > DUE_DATES_AGREE_DAYS:
+                raise bilingual_error(
+                    "dates_disagree",
+                    f"Không khớp với ngày dự sinh: kỳ kinh cuối này cho ngày dự sinh khoảng {expected:%d/%m/%Y}",
+                    f"Does not agree with the expected date of delivery: this last period gives about "
+                    f"{expected:%d/%m/%Y}",
+                )
         return last_period
 
 

@@ -333,6 +333,7 @@ async def verify_cccd(
 
 
 WORKING_AGE = 18  # a health worker is of working age (a child ticked as one would take health workers' seats)
+CHILDBEARING_AGES = (10, 60)  # a pregnancy declared outside these years is a mistake (or a seat taken from mothers)
 
 
 async def declare(uow: UnitOfWork, principal: Principal, person_id: UUID, data: DeclarationsIn) -> Declarations:
@@ -346,7 +347,18 @@ async def declare(uow: UnitOfWork, principal: Principal, person_id: UUID, data: 
                 Text("Người này không mang thai được (giới tính nam)", "This person cannot be pregnant (male)"),
             )
         today = department_day(datetime.now(UTC))
-        if data.health_worker and age_in_years(person.date_of_birth, today) < WORKING_AGE:
+        age = age_in_years(person.date_of_birth, today)
+        youngest, oldest = CHILDBEARING_AGES
+        if (data.due_date is not None or data.last_period is not None) and not youngest <= age <= oldest:
+            raise Invalid.field(
+                "due_date" if data.due_date is not None else "last_period",
+                "not_for_this_person",
+                Text(
+                    f"Người {age} tuổi không khai mang thai được (từ {youngest} đến {oldest} tuổi)",
+                    f"Someone aged {age} cannot declare a pregnancy ({youngest} to {oldest} years)",
+                ),
+            )
+        if data.health_worker and age < WORKING_AGE:
             raise Invalid.field(
                 "health_worker",
                 "not_for_this_person",

@@ -371,6 +371,20 @@ async def test_a_pregnancy_is_declared_only_as_one_under_way_and_of_a_woman(clie
     baby = await make_dependent(uow, citizen, date_of_birth=today - timedelta(days=120), cccd=None)
     assert await refused(baby.id, health_worker=True) == [("health_worker", "not_for_this_person")]
     assert (await declare(client, citizen, baby.id, disability=True)).status_code == 200
+    # nor is a girl of six months, or a woman of eighty, pregnant: either would take mothers' seats
+    girl = await make_dependent(uow, citizen, date_of_birth=today - timedelta(days=180), sex="female", cccd=None)
+    assert await refused(girl.id, due_date=due) == [("due_date", "not_for_this_person")]
+    grandmother = await make_dependent(uow, citizen, date_of_birth=date(today.year - 80, 1, 1), sex="female", cccd=None)
+    assert await refused(grandmother.id, last_period=(today - timedelta(days=60)).isoformat()) == [
+        ("last_period", "not_for_this_person")
+    ]
+    # a last period and a due date months apart are two pregnancies, in two different weeks' groups
+    period = today - timedelta(days=100)
+    assert await refused(
+        her.id, last_period=period.isoformat(), due_date=(period + timedelta(days=280 + 60)).isoformat()
+    ) == [("last_period", "dates_disagree")]
+    agreeing = {"last_period": period.isoformat(), "due_date": (period + timedelta(days=280 + 14)).isoformat()}
+    assert (await declare(client, citizen, her.id, **agreeing)).status_code == 200, "a scan may move it two weeks"
 
 
 async def test_outsiders_may_wait_for_held_back_seats_and_are_offered_them_once_released(
