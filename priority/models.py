@@ -127,6 +127,10 @@ def gestational_weeks(declarations: Declarations, on: date) -> int | None:
     return weeks
 
 
+WORKING_AGE = 18  # a health worker is of working age (a child ticked as one would take health workers' seats)
+CHILDBEARING_AGES = (10, 60)  # a pregnancy declared outside these years is a mistake (or a seat taken from mothers)
+
+
 def age_in_years(born: date, on: date) -> int:
     """Completed years on a date; someone born on 29 February turns a year older on 1 March in common years."""
     try:
@@ -142,6 +146,15 @@ def check(rule: Rule, *, born: date, sex: Sex, declarations: Declarations, on: d
         case RuleKind.EVERYONE:
             return None
         case RuleKind.PREGNANCY:
+            youngest, oldest = CHILDBEARING_AGES
+            age = age_in_years(born, on)
+            if not youngest <= age <= oldest:  # declared before the declarations' own rule held it
+                return Refusal(
+                    "not-of-childbearing-age",
+                    f"Người này {age} tuổi vào ngày {_vi(on)}; suất này dành cho phụ nữ mang thai, từ {youngest} đến "
+                    f"{oldest} tuổi.",
+                    f"Aged {age} on {_vi(on)}; this seat is for pregnant women aged {youngest} to {oldest}.",
+                )
             return _check_pregnancy(rule, sex, declarations, on)
         case RuleKind.AGE:
             assert rule.min_age_years is not None  # Rule.__post_init__ guarantees it
@@ -160,7 +173,7 @@ def check(rule: Rule, *, born: date, sex: Sex, declarations: Declarations, on: d
                 )
             return None
         case RuleKind.HEALTH_WORKER:
-            if declarations.health_worker:
+            if declarations.health_worker and age_in_years(born, on) >= WORKING_AGE:
                 return None
             return Refusal(
                 "not-health-worker",

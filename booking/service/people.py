@@ -34,7 +34,7 @@ from booking.schemas import (
 from booking.service.common import end_live_entries, person_for, someone
 from clinics.models import Sex
 from priority import service as priority
-from priority.models import Declarations, age_in_years
+from priority.models import CHILDBEARING_AGES, WORKING_AGE, Declarations, age_in_years
 from priority.schemas import Declarations as DeclarationsIn
 from vaxbook import audit
 from vaxbook.auth.models import Principal, Role
@@ -330,10 +330,6 @@ async def verify_cccd(
             details={"changed": data.cccd != person.cccd, "taken_from": [str(p) for p in taken_from]},
         )
     return verified
-
-
-WORKING_AGE = 18  # a health worker is of working age (a child ticked as one would take health workers' seats)
-CHILDBEARING_AGES = (10, 60)  # a pregnancy declared outside these years is a mistake (or a seat taken from mothers)
 
 
 async def declare(uow: UnitOfWork, principal: Principal, person_id: UUID, data: DeclarationsIn) -> Declarations:

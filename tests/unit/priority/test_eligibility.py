@@ -26,6 +26,7 @@ from priority.models import (
 SLOT_DAY = date(2026, 12, 5)
 ADULT = date(1990, 6, 15)
 ALL_CODES = {
+    "not-of-childbearing-age",
     "not-female",
     "not-pregnant",
     "too-early-in-pregnancy",
@@ -64,7 +65,7 @@ def reference_code(rule: Rule, born: date, sex: Sex, declarations: Declarations,
     if rule.kind == RuleKind.EVERYONE:
         return None
     if rule.kind == RuleKind.HEALTH_WORKER:
-        return None if declarations.health_worker else "not-health-worker"
+        return None if declarations.health_worker and reference_age(born, on) >= 18 else "not-health-worker"
     if rule.kind == RuleKind.CHRONIC_DISEASE:
         return None if declarations.chronic_disease else "no-chronic-disease"
     if rule.kind == RuleKind.DISABILITY:
@@ -73,6 +74,8 @@ def reference_code(rule: Rule, born: date, sex: Sex, declarations: Declarations,
         assert rule.min_age_years is not None
         return None if reference_age(born, on) >= rule.min_age_years else "too-young"
     assert rule.kind == RuleKind.PREGNANCY
+    if not 10 <= reference_age(born, on) <= 60:
+        return "not-of-childbearing-age"
     if sex != Sex.FEMALE:
         return "not-female"
     weeks = reference_weeks(declarations, on)
@@ -324,7 +327,7 @@ def anniversary(on: date, years: int) -> date:
 
 
 def births(on: date) -> list[date]:
-    around = [anniversary(on, years) + timedelta(days=d) for years in (0, 18, 60, 62) for d in (-1, 0, 1)]
+    around = [anniversary(on, years) + timedelta(days=d) for years in (0, 10, 18, 60, 61, 62) for d in (-1, 0, 1)]
     return [*around, date(1964, 2, 29), date(1965, 2, 28), date(1965, 3, 1), on + timedelta(days=1)]
 
 
@@ -439,6 +442,7 @@ def test_every_refusal_explains_itself_in_both_languages_with_its_numbers(on: da
     day = f"{on.day:02d}/{on.month:02d}/{on.year}"
     cases: list[tuple[Rule, Sex, date, Declarations, set[str]]] = [
         (Rule(RuleKind.PREGNANCY), Sex.MALE, ADULT, pregnant(20, on=on), set()),
+        (Rule(RuleKind.PREGNANCY), Sex.FEMALE, anniversary(on, 6), pregnant(20, on=on), {"6", "10", "60"}),
         (Rule(RuleKind.PREGNANCY), Sex.FEMALE, ADULT, Declarations(), set()),
         (Rule(RuleKind.PREGNANCY, min_weeks=17), Sex.FEMALE, ADULT, pregnant(14, 3, on=on), {"14", "17"}),
         (Rule(RuleKind.PREGNANCY, max_weeks=27), Sex.FEMALE, ADULT, pregnant(31, on=on), {"31", "27"}),
