@@ -1717,7 +1717,8 @@ async def rating_of(conn: Connection, *, clinic_id: UUID, booking_id: UUID) -> i
 async def quality_by_clinic_and_week(
     conn: Connection, *, starts_from: datetime, starts_before: datetime, on_time: timedelta, zone: str
 ) -> list[QualityRow]:
-    """Per clinic and ISO week of the slots' start (in `zone`): bookings due, attended, no-shows; doses given on time
+    """Per clinic and ISO week of the slots' start (in `zone`): bookings due, attended (checked in, whatever came of
+    it: a person who left without a dose came), no-shows (never checked in); doses given on time
     (within `on_time` of the slot's start); the median minutes from check-in to dose or visit; the ratings."""
     rows = await conn.fetch(
         """
@@ -1733,8 +1734,8 @@ async def quality_by_clinic_and_week(
         )
         SELECT d.clinic_id, c.code AS clinic_code, c.name AS clinic_name, c.district, c.province, d.week_start,
                count(*)::int AS due,
-               count(*) FILTER (WHERE d.status = 'completed')::int AS attended,
-               count(*) FILTER (WHERE d.status = 'no_show')::int AS no_shows,
+               count(*) FILTER (WHERE d.checked_in_at IS NOT NULL)::int AS attended,
+               count(*) FILTER (WHERE d.status = 'no_show' AND d.checked_in_at IS NULL)::int AS no_shows,
                count(*) FILTER (WHERE d.served_at IS NOT NULL)::int AS served,
                count(*) FILTER (WHERE d.served_at <= d.starts_at + $3)::int AS on_time,
                percentile_cont(0.5) WITHIN GROUP (
@@ -1794,8 +1795,8 @@ async def district_weeks(
         f"""
         SELECT c.province, c.district, {week.format("b.starts_at")} AS week_start,
                count(*)::int AS booked,
-               count(*) FILTER (WHERE b.status = 'completed')::int AS attended,
-               count(*) FILTER (WHERE b.status = 'no_show')::int AS no_shows,
+               count(*) FILTER (WHERE b.checked_in_at IS NOT NULL)::int AS attended,
+               count(*) FILTER (WHERE b.status = 'no_show' AND b.checked_in_at IS NULL)::int AS no_shows,
                count(*) FILTER (WHERE served.at IS NOT NULL)::int AS served,
                count(*) FILTER (WHERE served.at <= b.starts_at + $4)::int AS on_time,
                count(r.rating)::int AS ratings, COALESCE(sum(r.rating), 0)::int AS rating_sum

@@ -32,11 +32,11 @@ async def test_a_visit_is_rated_once_by_its_people_after_it_took_place_and_the_w
 ) -> None:
     clinic = await make_clinic(uow, district="Ô Môn")
     service = await make_service(uow, kind=ServiceKind.VACCINATION)
-    slot = await make_slot(uow, clinic, service, capacity=4, starts_at=soon(0.25))
+    slot = await make_slot(uow, clinic, service, capacity=5, starts_at=soon(0.25))
     staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
     lot_id = await db.fetchval("SELECT lot_id FROM clinic_stock WHERE clinic_id = $1", clinic.id)
     people, bookings = [], []
-    for _ in range(4):
+    for _ in range(5):
         citizen, person = await make_citizen(uow)
         made = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
         assert made.status_code == 201, made.text
@@ -73,6 +73,15 @@ async def test_a_visit_is_rated_once_by_its_people_after_it_took_place_and_the_w
         slot.starts_at,
     )
     await db.execute("UPDATE bookings SET status = 'no_show' WHERE id = $1::uuid", bookings[2]["id"])
+    # the fifth came, and left without a dose (ended at the door): attended, not a no-show
+    came = await client.post(
+        f"/api/v1/clinics/{clinic.id}/check-ins",
+        json={"code": bookings[4]["code"], "cccd_last4": people[4][1].cccd[-4:]},  # type: ignore[index]
+        headers=staff,
+    )
+    assert came.status_code == 200, came.text
+    left = await client.post(f"/api/v1/clinics/{clinic.id}/bookings/{bookings[4]['id']}/no-dose", headers=staff)
+    assert left.json()["status"] == "no_show", left.text
     await client.post(f"/api/v1/bookings/{bookings[3]['id']}/cancel", headers=token_for(people[3][0]))
 
     rated = await client.post(
@@ -100,7 +109,7 @@ async def test_a_visit_is_rated_once_by_its_people_after_it_took_place_and_the_w
     its_day = {"date_from": day, "date_to": day}
     [week] = (await client.get("/api/v1/reports/service-quality", params=its_day, headers=admin)).json()
     assert week["clinic_id"] == str(clinic.id)
-    assert (week["due"], week["attended"], week["no_shows"], week["no_show_rate"]) == (3, 2, 1, round(1 / 3, 4))
+    assert (week["due"], week["attended"], week["no_shows"], week["no_show_rate"]) == (4, 3, 1, 0.25)
     assert (week["served"], week["on_time"], week["on_time_rate"]) == (2, 1, 0.5)
     assert week["median_wait_minutes"] is not None
     assert (week["ratings"], week["average_rating"]) == (1, 5.0)
