@@ -31,7 +31,7 @@ from clinics import service as clinics
 from clinics.schemas import ClinicCreate, SlotTemplateCreate
 from interop import repository
 from quotas import service as quotas
-from quotas.models import Lot
+from quotas.models import Lot, LotExpired
 from quotas.schemas import LotCreate, Receipt
 from vaxbook.auth.models import Principal
 from vaxbook.db import Connection, UnitOfWork
@@ -306,7 +306,7 @@ async def run(
                 report.already_imported = not claimed
             if report.already_imported:
                 raise _RollBack()
-            step = _steps(uow, actor, name)
+            step = _steps(uow, actor, name, now)
             for number, values in read:
                 await _one_row(conn, report, number, step, {k: v for k, v in values.items() if v is not None})
                 if number in overflowing:
@@ -410,7 +410,9 @@ def _refuse_if(errors: list[FieldError]) -> None:
 _NOWHERE = str(UUID(int=0))  # stands for an id a code did not give, so that the row's other fields are still checked
 
 
-def _steps(uow: UnitOfWork, actor: Principal, name: str) -> Callable[[dict[str, Any]], Awaitable[object]]:
+def _steps(
+    uow: UnitOfWork, actor: Principal, name: str, now: datetime
+) -> Callable[[dict[str, Any]], Awaitable[object]]:
     """What one row of the kind does, through the use cases the API calls. A row's every error is reported at once:
     its codes' and its fields' (each checked by the use case's own input model)."""
     clinic_ids: dict[str, UUID] = {}
@@ -464,7 +466,19 @@ def _steps(uow: UnitOfWork, actor: Principal, name: str) -> Callable[[dict[str, 
                     f"Lô này đã có hạn dùng {lot.expires_on:%d/%m/%Y}", f"This lot expires on {lot.expires_on:%d/%m/%Y}"
                 ),
             )
-        received = await quotas.receive(uow, actor, Receipt.model_validate(doses | {"lot_id": str(lot.id)}))
+        try:
+            received = await quotas.receive(
+                uow, actor, Receipt.model_validate(doses | {"lot_id": str(lot.id)}), now=now
+            )
+        except LotExpired:  # said of the file's own column
+            raise Invalid.field(
+                "expires_on",
+                "lot_expired",
+                Text(
+                    f"Lô đã hết hạn ngày {lot.expires_on:%d/%m/%Y}: không nhận vào kho",
+                    f"The lot expired on {lot.expires_on:%d/%m/%Y}: it is not taken into the store",
+                ),
+            ) from None
         if made:  # only once its row went through: a row refused takes its new lot back with it
             lots[(product_id, lot.lot_number)] = lot
         return received

@@ -119,7 +119,7 @@ class StockController(Controller):
         idempotency_key: IdempotencyHeader = None,
     ) -> Movement:
         """Doses of a lot arriving from the Ministry into the department's store."""
-        work = partial(service.receive, uow, request.user, data)
+        work = partial(service.receive, uow, request.user, data, now=datetime.now(UTC))
         return await _record(uow, request.user, settings, idempotency_key, "stock.receipt", data, work)
 
     @post("/allocations", summary="Allocate doses to a clinic")

@@ -41,6 +41,8 @@ from vaxbook.audit import Actor
 from vaxbook.auth.models import Principal
 from vaxbook.clock import department_day
 from vaxbook.db import Connection, Read, UnitOfWork
+from vaxbook.errors import FieldError
+from vaxbook.i18n import Text
 from vaxbook.idempotency import IdempotencyKey, Stored, run_once
 from vaxbook.settings import DEFAULT_TIMEZONE
 
@@ -219,9 +221,19 @@ async def once(
     return await run_once(uow, key, work, stored=_STORED, keep_hours=keep_hours)
 
 
-async def receive(uow: UnitOfWork, actor: Actor, data: Receipt) -> Movement:
+async def receive(uow: UnitOfWork, actor: Actor, data: Receipt, *, now: datetime) -> Movement:
+    """Doses into the department's store: only of a lot still usable (an expired lot's doses can only be wasted,
+    and counted as stock they would cover seats and quotas)."""
     async with uow.transaction() as conn:
         lot = await _lot(conn, data.lot_id)
+        if not lot.usable_on(_today(now)):
+            raise LotExpired(
+                Text(
+                    f"Lô {lot.lot_number} đã hết hạn ngày {lot.expires_on:%d/%m/%Y}: không nhận vào kho.",
+                    f"Lot {lot.lot_number} expired on {lot.expires_on:%d/%m/%Y}: it is not taken into the store.",
+                ),
+                field_errors=(FieldError("lot_id", "lot_expired", Text("Lô này đã hết hạn", "This lot has expired")),),
+            )
         await repository.add_to_department(conn, lot_id=lot.id, doses=data.doses)
         return await _move(conn, actor, MovementKind.RECEIPT, lot, data.doses, note=data.note)
 

@@ -91,7 +91,7 @@ async def make_lot(uow: UnitOfWork, product_id: UUID, *, expires_in_days: int = 
 async def give_doses(uow: UnitOfWork, clinic_id: UUID, product_id: UUID, doses: int) -> Lot:
     """Doses of a fresh lot, received from the Ministry and allocated to the clinic."""
     lot = await make_lot(uow, product_id)
-    await quotas.receive(uow, SYSTEM, Receipt(lot_id=lot.id, doses=doses))
+    await quotas.receive(uow, SYSTEM, Receipt(lot_id=lot.id, doses=doses), now=datetime.now(UTC))
     await quotas.allocate(
         uow, SYSTEM, Allocation(lot_id=lot.id, clinic_id=clinic_id, doses=doses), now=datetime.now(UTC)
     )

@@ -497,7 +497,9 @@ async def stock_clinics(uow: UnitOfWork, *, now: datetime, needs: dict[tuple[UUI
             LotCreate(product_id=product, lot_number=f"{batch}-{n:02d}", expires_on=now.date() + timedelta(days=365)),
         )
         wanted = sum(doses for (_, p), doses in needs.items() if p == product)
-        await quotas.receive(uow, SYSTEM, Receipt(lot_id=lot.id, doses=round(wanted * (1 + DEPARTMENT_RESERVE))))
+        await quotas.receive(
+            uow, SYSTEM, Receipt(lot_id=lot.id, doses=round(wanted * (1 + DEPARTMENT_RESERVE))), now=now
+        )
         for (clinic, p), doses in sorted(needs.items()):
             if p == product:
                 await quotas.allocate(uow, SYSTEM, Allocation(lot_id=lot.id, clinic_id=clinic, doses=doses), now=now)

@@ -63,7 +63,7 @@ from web.view import (
 
 # each stock form: its input model and use case
 MOVES: dict[str, tuple[type[BaseModel], Any]] = {
-    "receive": (Receipt, lambda uow, actor, data, now: quotas.receive(uow, actor, data)),
+    "receive": (Receipt, lambda uow, actor, data, now: quotas.receive(uow, actor, data, now=now)),
     "allocate": (Allocation, lambda uow, actor, data, now: quotas.allocate(uow, actor, data, now=now)),
     "transfer": (Transfer, lambda uow, actor, data, now: quotas.transfer(uow, actor, data, now=now)),
     "return": (Return, lambda uow, actor, data, now: quotas.give_back(uow, actor, data, now=now)),

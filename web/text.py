@@ -493,6 +493,7 @@ WORDS: dict[str, Text] = {
     "nothing_yet": Text("Chưa có số liệu.", "Nothing yet."),
     "expiring_title": Text("Lô sắp hết hạn (trong {n} ngày)", "Lots expiring (within {n} days)"),
     "expires": Text("Hạn dùng", "Expires"),
+    "expired_already": Text("đã hết hạn, chờ hủy", "expired, to be written off"),
     "held_by": Text("Nơi giữ", "Held by"),
     "doses": Text("Số liều", "Doses"),
     "department_store": Text("Kho Sở Y tế", "Department store"),

@@ -200,6 +200,14 @@ async def test_stock_receipts_make_their_lots_and_reach_the_department_store(
         (3, "product_code"),
         (3, "doses"),
     ]
+    # a lot already past its expiry is not taken into the store: its doses could only be wasted
+    expired = csv_bytes(columns, [["vero-cell", "VC-OLD", "2025-11-15", "500", "hết hạn rồi"]])
+    refused = await post(client, admin, "stock-receipts", "old.csv", expired, dry_run=False)
+    assert (refused.status_code, refused.json()["type"]) == (422, "/problems/import-refused")
+    [why] = refused.json()["errors_in_rows"]
+    assert (why["row"], why["column"]) == (2, "expires_on")
+    assert "15/11/2025" in why["message_vi"]
+    assert await db.fetchval("SELECT count(*) FROM vaccine_lots WHERE lot_number = 'VC-OLD'") == 0
     said = json.dumps(dry.json()["errors"][0], ensure_ascii=False)
     assert "30/06/2027" in said, "the lot's expiry as the department writes it, day first"
     assert "2027-06-30" not in said

@@ -424,7 +424,7 @@ async def test_expiring_lots_show_the_doses_each_holder_still_has_soonest_first(
         for name, days in (("D14", 14), ("D15", 15), ("D0", 0), ("D5", 5), ("OLD1", 3))
     }
     for name, doses in (("D14", 100), ("D15", 50), ("D0", 40), ("D5", 10), ("OLD1", 9)):
-        await quotas.receive(uow, SYSTEM, Receipt(lot_id=lots[name], doses=doses))
+        await quotas.receive(uow, SYSTEM, Receipt(lot_id=lots[name], doses=doses), now=datetime.now(UTC))
     for name, clinic, doses in (("D14", b, 20), ("D14", a, 30), ("D0", b, 40), ("OLD1", a, 9)):
         await quotas.allocate(
             uow, SYSTEM, Allocation(lot_id=lots[name], clinic_id=clinic.id, doses=doses), now=datetime.now(UTC)

@@ -141,7 +141,7 @@ async def test_bad_supply_input_names_the_field_and_writes_nothing(
     product = await make_product(uow)
     clinic = await make_clinic(uow)
     lot = await make_lot(uow, product.id)
-    await quotas.receive(uow, SYSTEM, Receipt(lot_id=lot.id, doses=5))
+    await quotas.receive(uow, SYSTEM, Receipt(lot_id=lot.id, doses=5), now=datetime.now(UTC))
     filled = {"lot_id": str(lot.id), "product_id": str(product.id)} | {
         k: str(clinic.id) if v == "A" else v for k, v in body.items()
     }
@@ -384,8 +384,8 @@ async def test_doses_go_only_to_a_working_clinic_and_only_of_a_usable_lot(
     product = await make_product(uow)
     working, retired = await make_clinic(uow), await make_clinic(uow)
     fresh, expired = await make_lot(uow, product.id), await make_lot(uow, product.id, expires_in_days=-1)
-    for lot in (fresh, expired):
-        await quotas.receive(uow, SYSTEM, Receipt(lot_id=lot.id, doses=100))
+    for lot in (fresh, expired):  # received while both were usable: the second expired in the store
+        await quotas.receive(uow, SYSTEM, Receipt(lot_id=lot.id, doses=100), now=datetime.now(UTC) - timedelta(days=2))
     assert (
         await post(client, "stock/allocations", headers, lot_id=fresh.id, clinic_id=working.id, doses=10)
     ).is_success
@@ -424,7 +424,7 @@ async def test_a_dose_backs_a_seat_only_up_to_its_lot_s_expiry_date(
         await make_lot(uow, service.product_id, expires_in_days=60),
     )
     for lot, doses in ((short_lived, 7), (lasting, 5)):
-        await quotas.receive(uow, SYSTEM, Receipt(lot_id=lot.id, doses=doses))
+        await quotas.receive(uow, SYSTEM, Receipt(lot_id=lot.id, doses=doses), now=datetime.now(UTC))
     given = await post(client, "stock/allocations", headers, lot_id=short_lived.id, clinic_id=clinic.id, doses=7)
     assert given.status_code == 201, given.text
 
@@ -466,3 +466,18 @@ async def test_a_dose_backs_a_seat_only_up_to_its_lot_s_expiry_date(
     capacities = await db.fetch("SELECT capacity FROM slots WHERE clinic_id = $1 ORDER BY starts_at", clinic.id)
     assert [c["capacity"] for c in capacities] == [7, 2], "the later slot gives up the seats no dose covers now"
     await check_ledger(db, now=datetime.now(UTC))
+
+
+async def test_an_expired_lot_is_not_received_into_the_store(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """Its doses could only be wasted: counted as stock, they would back quotas and seats."""
+    headers = await admin(client, uow)
+    product = await make_product(uow)
+    lot = await make_lot(uow, product.id, expires_in_days=-1)
+    refused = await client.post("/api/v1/stock/receipts", json={"lot_id": str(lot.id), "doses": 100}, headers=headers)
+    assert (refused.status_code, refused.json()["type"]) == (409, "/problems/lot-expired"), refused.text
+    assert [e["field"] for e in refused.json()["errors"]] == ["lot_id"]
+    assert lot.lot_number in refused.json()["detail"]
+    assert await db.fetchval("SELECT count(*) FROM stock_movements") == 0
+    assert await db.fetchval("SELECT count(*) FROM department_stock") == 0

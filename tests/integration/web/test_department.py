@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
 import openpyxl
 
+from quotas import service as quotas
+from quotas.schemas import Receipt
 from tests.factories import STAFF_PASSWORD, give_doses, make_clinic, make_group, make_lot, make_product, make_staff
 from tests.integration.web.test_door import staff_signed_in
 from tests.integration.web.test_pages import csrf_of, speaks_one_language, weighs
+from vaxbook.audit import SYSTEM
 from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
 from vaxbook.spreadsheets import csv_bytes
@@ -28,6 +32,9 @@ async def test_the_department_sees_its_stock_as_charts_downloads_the_reports_and
     product = await make_product(uow, code="vero-cell")
     await make_group(uow, rank=1, kind="pregnancy", min_weeks=13)
     await give_doses(uow, clinic.id, product.id, 40)
+    # a lot received while usable, that expired in the store: listed as expired, to be written off
+    stale = await make_lot(uow, product.id, expires_in_days=-1)
+    await quotas.receive(uow, SYSTEM, Receipt(lot_id=stale.id, doses=7), now=datetime.now(UTC) - timedelta(days=2))
     form = await client.get("/staff/signin")
     signed = await client.post(
         "/staff/signin",
@@ -42,6 +49,9 @@ async def test_the_department_sees_its_stock_as_charts_downloads_the_reports_and
     assert overview.status_code == 200
     assert '<svg class="chart"' in overview.text
     assert "Bệnh viện Đa khoa Trung ương Cần Thơ" in overview.text
+    row = re.search(rf"<tr[^>]*><td>{stale.lot_number}</td>.*?</tr>", overview.text)
+    assert row, "the expired lot is listed"
+    assert WORDS["expired_already"].vi in row.group(0), "as expired, not as about to expire"
     for language in ("vi", "en"):
         client.cookies.set("lang", language)
         for path in (
