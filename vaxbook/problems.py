@@ -19,6 +19,7 @@ from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetail
 from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Scope, Send
 from pydantic import SecretStr
 
+from vaxbook.auth.security import NOT_BEARER
 from vaxbook.db import went_away
 from vaxbook.errors import (
     Busy,
@@ -495,6 +496,10 @@ _LITESTAR_DETAILS = {
     "CSRF token verification failed": Text(
         "Biểu mẫu này đã cũ; hãy tải lại trang rồi gửi lại.",
         "This form is out of date; reload the page and send it again.",
+    ),
+    # a token sent under another scheme than Bearer (a Basic credential is no token of ours)
+    NOT_BEARER: Text(
+        "Hãy gửi mã truy cập dạng: Authorization: Bearer <mã>", "Send the token as: Authorization: Bearer <token>"
     ),
 }
 """Litestar's own details that are said in both languages, in the visitor's words."""

@@ -203,6 +203,18 @@ def _refused() -> NotAuthorizedException:
     return NotAuthorizedException("Invalid token")
 
 
+NOT_BEARER = "Send the token as: Authorization: Bearer <token>"
+
+
+def bearer_token(header: str) -> str:
+    """The token an Authorization header carries under the Bearer scheme (in any case); any other scheme is no
+    token of ours (a Basic credential a proxy passes on is not read as one)."""
+    scheme, space, token = header.strip().partition(" ")
+    if not space or scheme.lower() != "bearer":
+        raise NotAuthorizedException(NOT_BEARER)
+    return token.strip()
+
+
 class OptionalCaller:
     """Who calls a public route, when they send a token (None when they send none): a public answer may say more
     to a signed-in caller. A token that is sent must be good (401 otherwise), as on every other route."""
@@ -214,7 +226,7 @@ class OptionalCaller:
         header = request.headers.get(self._auth.auth_header)
         if not header:
             return None
-        token = decode(self._auth, header.partition(" ")[-1])
+        token = decode(self._auth, bearer_token(header))
         principal = await _principal_from_token(token, request)
         if principal is None:
             raise NotAuthorizedException("The token's account is unknown")
@@ -222,7 +234,14 @@ class OptionalCaller:
 
 
 class _AnyAcceptedKey(JWTAuthenticationMiddleware):
-    """Litestar's JWT middleware, taking a token signed with any key `decode` accepts."""
+    """Litestar's JWT middleware, taking a token signed with any key `decode` accepts, under the Bearer scheme
+    only."""
+
+    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        header = connection.headers.get(self.auth_header)
+        if not header:
+            raise NotAuthorizedException("No JWT token found in request header")
+        return await self.authenticate_token(encoded_token=bearer_token(header), connection=connection)
 
     async def authenticate_token(
         self, encoded_token: str, connection: ASGIConnection[Any, Any, Any, Any]

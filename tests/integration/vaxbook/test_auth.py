@@ -289,6 +289,15 @@ async def test_forged_expired_and_foreign_tokens_are_refused(
         response = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {bad}"})
         assert response.status_code == 401, name
     assert (await client.get("/api/v1/auth/me", headers=headers)).status_code == 200
+    # the good token under another scheme is no token of ours (a Basic credential a proxy passed on), on a route
+    # that needs one and on a public route that reads one
+    for sent in (f"Basic {token}", f"Token {token}", token, f"Bearer{token}"):
+        for path in ("/api/v1/auth/me", "/api/v1/availability"):
+            refused = await client.get(path, headers={"Authorization": sent, "Accept-Language": "en"})
+            assert refused.status_code == 401, (sent[:8], path)
+        assert "Bearer" in refused.json()["detail"], "says how to send it"
+    for sent in (f"bearer {token}", f"BEARER  {token} "):
+        assert (await client.get("/api/v1/auth/me", headers={"Authorization": sent})).status_code == 200, sent[:8]
 
 
 async def test_a_deactivated_or_rescoped_staff_token_changes_at_once(
