@@ -13,7 +13,7 @@ from typing import Any, cast
 from urllib.parse import parse_qsl
 
 from litestar import Request
-from litestar.enums import ScopeType
+from litestar.enums import RequestEncodingType, ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from vaxbook.errors import FieldError, Invalid, UnsupportedMediaType
@@ -45,6 +45,12 @@ async def inspect(request: Request[Any, Any, Any]) -> None:
     # a multipart body (a file) is not checked here, and not read either: a page's form was read already by the
     # CSRF check, and its stream cannot be read twice
     content_type = request.headers.get("content-type", "")
+    if (
+        content_type.startswith("multipart/")
+        and request.scope["path"].startswith("/api/")
+        and not _takes_files(request)
+    ):
+        raise UnsupportedMediaType(_NOT_JSON)  # a file only where a route takes one (the imports)
     if request.method in _BODY_METHODS and not content_type.startswith("multipart/"):
         body = await request.body()  # read once, within the size limit, and kept for the handler
         if body:
@@ -54,6 +60,12 @@ async def inspect(request: Request[Any, Any, Any]) -> None:
                 # be nothing is read as JSON)
                 raise UnsupportedMediaType(_NOT_JSON)
             _check_body(body, keys_once=api)
+
+
+def _takes_files(request: Request[Any, Any, Any]) -> bool:
+    """Whether the route reads its body as a multipart form (a file uploaded)."""
+    data = request.route_handler.parsed_fn_signature.parameters.get("data")
+    return getattr(getattr(data, "kwarg_definition", None), "media_type", None) == RequestEncodingType.MULTI_PART
 
 
 def client_address(request: Request[Any, Any, Any]) -> str:

@@ -192,6 +192,9 @@ async def test_the_api_reads_json_said_as_json_once_per_key(
     for content_type in ("text/plain", "application/x-www-form-urlencoded", "application/jsonx", "json"):
         sent = await client.post("/api/v1/clinics", content=good, headers=admin | {"Content-Type": content_type})
         assert problem(sent, 415)["type"] == "/problems/unsupported-media-type", content_type
+    # a form with a file, where no file is taken (the imports take one)
+    form = await client.post("/api/v1/clinics", files={"file": ("a.json", good.encode())}, headers=admin)
+    assert problem(form, 415)["type"] == "/problems/unsupported-media-type"
     empty = await client.post("/api/v1/clinics", content=b"", headers=admin | {"Content-Type": "application/json"})
     assert field_of(empty) == ("body", "missing")
     twice = good.replace('"name":', '"name": "Trạm A", "name":')
