@@ -228,6 +228,13 @@ class SlotNotFound(NotFound):
     title = Text("Không tìm thấy khung giờ", "Slot not found")
 
 
+class SlotCancelled(Conflict):
+    """A called-off slot is final: its seats, held-back seats and draw change no more."""
+
+    slug = "slot-cancelled"
+    title = Text("Khung giờ đã bị hủy", "The slot is cancelled")
+
+
 class TemplateNotFound(NotFound):
     slug = "slot-template-not-found"
     title = Text("Không tìm thấy lịch mẫu", "Slot template not found")

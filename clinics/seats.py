@@ -37,6 +37,7 @@ from uuid import UUID
 
 from prometheus_client import Histogram
 
+from clinics.models import SlotCancelled, SlotNotFound, SlotStatus
 from vaxbook import admission
 from vaxbook.db import LOCK_TIMEOUT_MS, Connection
 from vaxbook.errors import Busy
@@ -177,12 +178,16 @@ def _forget(slot_id: UUID, turns: _Turns[T, R], taken: list[_Claim[T, R]]) -> No
 # Locks
 
 
-async def lock(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> bool:
-    """Lock one slot's row for a change of its seats; False when there is no such slot."""
-    found = await conn.fetchval(
-        "SELECT true FROM slots WHERE clinic_id = $1 AND id = $2 FOR NO KEY UPDATE", clinic_id, slot_id
+async def lock(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> None:
+    """Lock one slot's row for a change of its seats (held back, released, given by draw). SlotNotFound when there
+    is no such slot; SlotCancelled when it was called off (a final slot changes no more)."""
+    status = await conn.fetchval(
+        "SELECT status FROM slots WHERE clinic_id = $1 AND id = $2 FOR NO KEY UPDATE", clinic_id, slot_id
     )
-    return bool(found)
+    if status is None:
+        raise SlotNotFound()
+    if status == SlotStatus.CANCELLED:
+        raise SlotCancelled()
 
 
 async def lock_all(conn: Connection, *, slot_ids: list[UUID]) -> None:

@@ -21,6 +21,7 @@ from clinics.models import (
     ServiceInactive,
     ServiceNotFound,
     Slot,
+    SlotCancelled,
     SlotHasBookings,
     SlotNotCallable,
     SlotNotFound,
@@ -51,7 +52,7 @@ from vaxbook.audit import Actor
 from vaxbook.auth.models import Principal
 from vaxbook.clock import department_day
 from vaxbook.db import Connection, Lookup, Read, UnitOfWork
-from vaxbook.errors import Conflict, FieldError, Invalid
+from vaxbook.errors import FieldError, Invalid
 from vaxbook.i18n import Text
 
 SEARCH_DEFAULT_DAYS = 14
@@ -542,7 +543,7 @@ async def _why_slot_unchanged(conn: Connection, clinic_id: UUID, slot_id: UUID, 
     if slot is None:
         return SlotNotFound()
     if slot.status is SlotStatus.CANCELLED:
-        return Conflict(Text("Khung giờ đã bị hủy", "The slot is cancelled"))
+        return SlotCancelled()
     if data.capacity is not None and data.capacity < slot.booked + slot.held_back:
         # seats held back for a priority group count as taken until they are released
         return CapacityBelowBooked(booked=slot.booked + slot.held_back, requested=data.capacity)

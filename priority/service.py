@@ -253,8 +253,7 @@ async def set_slot_seats(
     groups = [(g.group_id, g.seats, g.opens_at) for g in data.groups]
     async with uow.transaction() as conn:
         await _known_groups(conn, [g for g, _, _ in groups])
-        if not await seats.lock(conn, clinic_id=clinic_id, slot_id=slot_id):
-            raise SlotNotFound()
+        await seats.lock(conn, clinic_id=clinic_id, slot_id=slot_id)
         wanted = {group: count for group, count, _ in groups}
         for group_id, (code, booked) in (
             await repository.reserved_bookings(conn, clinic_id=clinic_id, slot_id=slot_id)
@@ -448,8 +447,7 @@ async def release_slot(uow: UnitOfWork, principal: Principal, clinic_id: UUID, s
     """Release one slot's unbooked held-back seats now, whenever it starts."""
     principal.require_clinic(clinic_id)
     async with uow.transaction() as conn:
-        if not await seats.lock(conn, clinic_id=clinic_id, slot_id=slot_id):
-            raise SlotNotFound()
+        await seats.lock(conn, clinic_id=clinic_id, slot_id=slot_id)
         released = await seats.release_held_back(conn, now=now, lead=timedelta(0), clinic_id=clinic_id, slot_id=slot_id)
         await audit.record(
             conn,
@@ -472,9 +470,9 @@ async def set_draw(
     """Give a slot's seats by draw: requests until `closes_at` become entries (set again to move the close)."""
     principal.require_clinic(clinic_id)
     async with uow.transaction() as conn:
+        await seats.lock(conn, clinic_id=clinic_id, slot_id=slot_id)
         opening = await repository.slot_opening(conn, clinic_id=clinic_id, slot_id=slot_id)
-        if opening is None:
-            raise SlotNotFound()
+        assert opening is not None  # the slot's row is locked
         reservations = await repository.reservations_of(conn, clinic_id=clinic_id, slot_id=slot_id)
         first = first_entry(opening, reservations, now=now)
         if not first < data.closes_at < opening.starts_at:

@@ -211,4 +211,19 @@ async def test_a_session_called_off_cancels_every_booking_and_tells_each_person(
     assert await db.fetchval("SELECT status FROM standby_entries") == "waiting", "back in line, not dropped"
     again = await client.post(path, headers=staff)
     assert (again.status_code, again.json()["type"]) == (409, "/problems/slot-not-callable")
+    # a called-off slot is final: no seats held back, released or given by draw, no capacity changed
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    written = "SELECT (SELECT count(*) FROM audit_log) + (SELECT count(*) FROM slot_draws)"
+    before = await db.fetchval(written)
+    base = f"/api/v1/clinics/{clinic.id}/slots/{slot.id}"
+    day_before = (slot.starts_at - timedelta(days=1)).isoformat()
+    for method, where, body in (
+        ("PUT", f"{base}/draw", {"closes_at": day_before}),
+        ("PUT", f"{base}/reservations", {"opens_at": None, "groups": []}),
+        ("POST", "/api/v1/reservations/release", {"clinic_id": str(clinic.id), "slot_id": str(slot.id)}),
+        ("PATCH", base, {"capacity": 9}),
+    ):
+        refused = await client.request(method, where, json=body, headers=admin)
+        assert (refused.status_code, refused.json()["type"]) == (409, "/problems/slot-cancelled"), (where, refused.text)
+    assert await db.fetchval(written) == before, "nothing written"
     await check_invariants(db)
