@@ -249,6 +249,12 @@ def _reaction_said(serious: bool) -> Text:
     return WORDS["reaction_recorded_serious" if serious else "reaction_recorded"]
 
 
+def _signed_out_at(request: AnyRequest, clinic_id: UUID, booking_id: UUID) -> Template | Redirect:
+    """A step sent once the nurse's session had ended: said as not recorded, and once signed in again, back at this
+    booking as it stands, its step to do again (not an empty door, the person's code to ask for again)."""
+    return signed_out(request, staff=True, back=_door_at(clinic_id, booking_id, "checked-in-earlier"))
+
+
 def _scripted(request: AnyRequest) -> bool:
     """Asked by the page's script (htmx), which puts the answer in the page's box; else the browser sent a form."""
     return request.headers.get("hx-request") == "true"
@@ -257,7 +263,11 @@ def _scripted(request: AnyRequest) -> bool:
 def _see(clinic_id: UUID, booking_id: UUID, done: str) -> Redirect:
     """After a door form sent without scripts: the door page showing what was done, where a reload or the back
     button sends nothing again."""
-    return to(f"/door/{clinic_id}?{urlencode({'booking': str(booking_id), 'done': done})}")
+    return to(_door_at(clinic_id, booking_id, done))
+
+
+def _door_at(clinic_id: UUID, booking_id: UUID, done: str) -> str:
+    return f"/door/{clinic_id}?{urlencode({'booking': str(booking_id), 'done': done})}"
 
 
 async def _after_a_form(request: AnyRequest, uow: UoW, staff: Principal, clinic_id: UUID) -> dict[str, Any]:
@@ -388,7 +398,7 @@ class DoorPages(Controller):
         when the group gave the seat, is not vaccinated today and the seat goes back."""
         staff = await staff_of(request, uow)
         if staff is None:
-            return signed_out(request, staff=True)
+            return _signed_out_at(request, clinic_id, booking_id)
         language = language_of(request)
         seen = data.get("seen") == "yes"
         booking, wrong = await submitted(
@@ -414,7 +424,7 @@ class DoorPages(Controller):
         """The dose given, from a lot of the clinic's stock: it leaves the ledger, and observation begins."""
         staff = await staff_of(request, uow)
         if staff is None:
-            return signed_out(request, staff=True)
+            return _signed_out_at(request, clinic_id, booking_id)
         language = language_of(request)
 
         async def give() -> Vaccination:
@@ -472,7 +482,7 @@ class DoorPages(Controller):
         """A step that ends the check-in (a visit seen, or no dose after all): done, said with whose it was."""
         staff = await staff_of(request, uow)
         if staff is None:
-            return signed_out(request, staff=True)
+            return _signed_out_at(request, clinic_id, booking_id)
         language = language_of(request)
         closed, wrong = await submitted(
             language, lambda: close(uow, staff, clinic_id=clinic_id, booking_id=booking_id), not_found_is_refusal=True
@@ -497,7 +507,7 @@ class DoorPages(Controller):
         """A reaction seen during observation, reported from the door; a serious one goes to the department."""
         staff = await staff_of(request, uow)
         if staff is None:
-            return signed_out(request, staff=True)
+            return _signed_out_at(request, clinic_id, booking_id)
         language = language_of(request)
 
         async def report() -> AdverseEvent:

@@ -660,6 +660,10 @@ WORDS: dict[str, Text] = {
         "Phiên đăng nhập đã hết hạn nên biểu mẫu vừa gửi chưa được lưu. Hãy đăng nhập lại rồi nhập lại.",
         "Your session had ended, so the form you sent was not saved. Sign in again, then fill it in again.",
     ),
+    "session_ended_not_saved": Text(
+        "Thao tác vừa rồi CHƯA được ghi nhận: đăng nhập lại rồi làm lại.",
+        "What you just sent was NOT recorded: sign in again, then do it again.",
+    ),
     "sign_in_again": Text("Đăng nhập lại", "Sign in again"),
     # a sign-in code that did not come
     "no_code_yet": Text("Chưa nhận được mã?", "No code yet?"),

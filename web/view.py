@@ -278,29 +278,34 @@ def staff_home(role: Role) -> str:
     return {Role.OPERATOR: "/counter", Role.HEALTH_ADMIN: "/department"}.get(role, "/door")
 
 
-def sign_in_first(request: AnyRequest, *, staff: bool = False) -> Redirect:
+def sign_in_first(request: AnyRequest, *, staff: bool = False, back: str | None = None) -> Redirect:
     """No session: sign in, and come back here. A form sent once the session had ended: back to the page the form
-    was on (its POST address is no page to come back to), and the sign-in page says that the session ended and that
-    what the form held was not sent."""
+    was on (its POST address is no page to come back to; `back`, where the form's handler knows better), and the
+    sign-in page says that the session ended and that what the form held was not sent."""
     where = "/staff/signin" if staff else "/signin"
     claims = _claims(request)
     if not staff and claims is not None and claims.role in STAFF_ROLES:
         return to(staff_home(claims.role))  # a citizen's page opened by staff: their own pages, not a phone sign-in
     if request.method in ("GET", "HEAD"):
         return to(f"{where}?next={quote(_here(request), safe='/')}")
-    back = _came_from(request) or ("" if staff else "/me")
+    back = back or _came_from(request) or ("" if staff else "/me")
     return to(f"{where}?ended=1&next={quote(back, safe='/')}")
 
 
-def signed_out(request: AnyRequest, *, staff: bool = False) -> Template | Redirect:
+def signed_out(request: AnyRequest, *, staff: bool = False, back: str | None = None) -> Template | Redirect:
     """No session on a request a page's script made (htmx, the door): a few words for the box it fills (the session
-    ended, sign in again, with a link back to the page), never the sign-in page nested in the box; else as
-    sign_in_first."""
+    ended, and for a form that what it sent was not saved; sign in again, with a link back to the page, or to
+    `back`), never the sign-in page nested in the box; else as sign_in_first."""
     if request.headers.get("hx-request") != "true":
-        return sign_in_first(request, staff=staff)
-    back = _came_from(request, request.headers.get("hx-current-url")) or ""
+        return sign_in_first(request, staff=staff, back=back)
+    back = back or _came_from(request, request.headers.get("hx-current-url")) or ""
     where = "/staff/signin" if staff else "/signin"
-    shown = page(request, "_session_ended.html.j2", signin=f"{where}?next={quote(back, safe='/')}")
+    shown = page(
+        request,
+        "_session_ended.html.j2",
+        signin=f"{where}?next={quote(back, safe='/')}",
+        not_saved=request.method not in ("GET", "HEAD"),
+    )
     shown.headers["HX-Trigger"] = "session-ended"
     return shown
 

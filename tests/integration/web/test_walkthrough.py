@@ -6,6 +6,7 @@ resent, a date's reason, missing things answered 404, and the department's pages
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -138,7 +139,26 @@ async def test_the_door_says_in_its_box_that_the_session_ended_and_a_form_says_w
             assert "<html" not in answer.text, "a few words for the box, not the sign-in page nested in it"
             assert 'name="password"' not in answer.text
             assert f'href="/staff/signin?next=/door/{clinic.id}"' in answer.text, "and the way back to the door"
+            not_saved = getattr(WORDS["session_ended_not_saved"], language)
+            assert (not_saved in answer.text) == (method == "POST"), "a form says that what it sent was not recorded"
     client.cookies.set("lang", "vi")
+    # a step for a booking (the dose pressed): not recorded, and after signing in, back at that booking
+    booking = uuid4()
+    dose = await client.post(
+        f"/door/{clinic.id}/bookings/{booking}/dose",
+        data={"lot_id": str(uuid4()), "injection_site": "left_arm", "_csrf_token": csrf_of(door)},
+        headers={"HX-Request": "true", "HX-Current-URL": here},
+    )
+    assert WORDS["session_ended_not_saved"].vi in dose.text
+    link = re.search(r'href="(/staff/signin\?next=[^"]+)"', dose.text)
+    assert link
+    back = parse_qs(urlsplit(html.unescape(link.group(1))).query)["next"][0]
+    assert back == f"/door/{clinic.id}?booking={booking}&done=checked-in-earlier"
+    without_script = await client.post(
+        f"/door/{clinic.id}/bookings/{booking}/dose",
+        data={"lot_id": str(uuid4()), "injection_site": "left_arm", "_csrf_token": csrf_of(door)},
+    )
+    assert parse_qs(urlsplit(without_script.headers["location"]).query)["next"][0] == back
 
     # a counter form sent after the session ended: back to sign in, told that what was typed was not sent
     typed = person_details(full_name="Võ Văn Tư") | {"consent": "yes", "once": once_of(register)}
