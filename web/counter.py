@@ -5,9 +5,10 @@ slip, cancel. Each form calls the API's assisted use cases as the staff member, 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 from uuid import UUID
 
 from litestar import Controller, get, post
@@ -26,7 +27,7 @@ from clinics import service as clinics
 from clinics.models import Sex
 from clinics.sold_out import SoldOutSlots
 from qr import render
-from vaxbook.auth.models import Role
+from vaxbook.auth.models import Principal, Role
 from vaxbook.dependencies import AppSettings, CheckInWindow, Keys, UoW
 from vaxbook.errors import DomainError
 from vaxbook.fields import normalize_text
@@ -154,12 +155,27 @@ class CounterPages(Controller):
         staff = await staff_of(request, uow)
         if staff is None:
             return sign_in_first(request, staff=True)
+        return await self._person_page(request, uow, settings, staff, person_id, request.query_params, refusal=None)
+
+    async def _person_page(
+        self,
+        request: AnyRequest,
+        uow: UoW,
+        settings: AppSettings,
+        staff: Principal,
+        person_id: UUID,
+        query: Mapping[str, str],
+        *,
+        refusal: str | None,
+    ) -> Template:
+        """`query`: the search (service, district, from); `refusal`: why a slot chosen from it was not booked, said
+        above the same search's slots, to choose another."""
         language = language_of(request)
         caller = await people.caller(uow, staff, person_id)
         theirs = await bookings.of_person(uow, staff, person_id)
         slips = [slip_of(b, caller.full_name, language) for b in theirs]
-        asked = {name: (request.query_params.get(name) or "").strip()[:100] for name in ("service", "district")}
-        asked["from"] = (request.query_params.get("from") or "").strip()[:10]
+        asked = {name: (query.get(name) or "").strip()[:100] for name in ("service", "district")}
+        asked["from"] = (query.get("from") or "").strip()[:10]
         services = await clinics.list_services(uow, include_inactive=False)
         slots: list[dict[str, Any]] | None = None
         message, later = None, None
@@ -217,7 +233,9 @@ class CounterPages(Controller):
             slots=slots,
             later=later,
             message=message,
+            refusal=refusal,
             notice=cancelled_notice(request, theirs),
+            back=f"/counter/people/{person_id}",
         )
 
     @post("/counter/people/{person_id:uuid}/book/{slot_id:uuid}", status_code=HTTP_200_OK)
@@ -227,6 +245,7 @@ class CounterPages(Controller):
         slot_id: FromPath[UUID],
         request: AnyRequest,
         uow: UoW,
+        settings: AppSettings,
         policy: NamedDependency[BookingPolicy],
         sold_out: NamedDependency[SoldOutSlots],
     ) -> Template | Redirect:
@@ -248,11 +267,14 @@ class CounterPages(Controller):
             if refused.status == 403:
                 raise
             message = said(refused, language_of(request))
-            # back to the caller's record, where another slot can be chosen
-            shown = page(request, "message.html.j2", message=message, back=f"/counter/people/{person_id}")
             if refused.status == HTTP_404_NOT_FOUND:  # a slot (or person) that is not there: said with its status
+                shown = page(request, "message.html.j2", message=message, back=f"/counter/people/{person_id}")
                 shown.status_code = HTTP_404_NOT_FOUND
-            return shown
+                return shown
+            # said on the caller's record, above the slots of the search the slot was chosen from, to choose another
+            searched = urlsplit(request.headers.get("referer") or "")
+            query = dict(parse_qsl(searched.query)) if searched.path == f"/counter/people/{person_id}" else {}
+            return await self._person_page(request, uow, settings, staff, person_id, query, refusal=message)
         return to(f"/counter/bookings/{booked.id}")
 
     @get("/counter/bookings/{booking_id:uuid}")

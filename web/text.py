@@ -78,6 +78,12 @@ WORDS: dict[str, Text] = {
     "bad_code": Text("Mã không đúng hoặc đã hết hạn", "The code is wrong or has expired"),
     "my_bookings": Text("Lịch hẹn của tôi", "My bookings"),
     "no_bookings": Text("Chưa có lịch hẹn nào.", "No bookings yet."),
+    "no_bookings_here": Text("Chưa có lịch hẹn nào tại cơ sở của bạn.", "No bookings at your clinic."),
+    "counter_bookings_here_only": Text(
+        "Chỉ hiện lịch hẹn tại cơ sở của bạn; lịch hẹn ở cơ sở khác không hiện ở đây.",
+        "Only bookings at your clinic are shown; bookings at other clinics are not.",
+    ),
+    "counter_not_booked": Text("Chưa đặt được:", "Not booked:"),
     "booking_code": Text("Mã lịch hẹn", "Booking code"),
     "status_booked": Text("Đã đặt", "Booked"),
     "status_checked_in": Text("Đã tiếp đón", "Checked in"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from urllib.parse import urlencode
 
 import asyncpg
 import httpx
@@ -200,6 +201,7 @@ async def test_each_staff_page_admits_only_its_roles_and_a_counter_keeps_to_its_
 
     await staff_signed_in(client, await make_staff(uow, Role.CLINIC_STAFF, [mine.id]))
     shown = await client.get(f"/counter/people/{person.id}", params={"service": service.code})
+    assert WORDS["no_bookings_here"].vi in shown.text, "a clinic's counter sees its own clinic's bookings, and says so"
     assert f"/book/{here.id}" in shown.text
     assert f"/book/{there.id}" not in shown.text, "a counter lists its own clinics' slots"
     refused = await client.post(f"/counter/people/{person.id}/book/{there.id}", data={"_csrf_token": csrf_of(shown)})
@@ -224,9 +226,16 @@ async def test_the_counter_offers_no_booking_the_caller_may_not_take_and_says_wh
     assert f'action="/counter/people/{man.id}/book/{slot.id}"' not in his.text, "nothing to book that is refused"
     assert '<span class="note">Dịch vụ này chỉ dành cho nữ</span>' in his.text, "and why, in booking's words"
     assert WORDS["seats_for_them"].vi.format(n=4) not in his.text, "no seats said to be his"
-    refused = await client.post(f"/counter/people/{man.id}/book/{slot.id}", data={"_csrf_token": csrf_of(his)})
+    refused = await client.post(
+        f"/counter/people/{man.id}/book/{slot.id}",
+        data={"_csrf_token": csrf_of(his)},
+        headers={"Referer": f"{client.base_url}/counter/people/{man.id}?{urlencode(asked)}"},
+    )
     assert "Dịch vụ này chỉ dành cho nữ" in refused.text, "what was not offered is what booking refuses"
-    assert f'href="/counter/people/{man.id}"' in refused.text, "and a way back to the caller, not only home"
+    assert WORDS["counter_not_booked"].vi in refused.text
+    assert "<h1>Huỳnh Văn Lợi</h1>" in refused.text, "said on the caller's record, to choose another slot"
+    assert 'value="phong dien"' in refused.text, "with the search it was chosen from"
+    assert f"/book/{slot.id}" not in refused.text
     hers = await client.get(f"/counter/people/{woman.id}", params=asked)
     assert f'action="/counter/people/{woman.id}/book/{slot.id}"' in hers.text
     assert "Dịch vụ này chỉ dành cho nữ" not in hers.text
