@@ -108,6 +108,14 @@ async def test_the_department_sees_its_stock_as_charts_downloads_the_reports_and
         data={"lot_id": str(lot.id), "clinic_id": str(other.id), "doses": "101", "_csrf_token": csrf_of(stock)},
     )
     assert 'role="alert"' in too_many.text
+    assert '<p class="error">' in too_many.text.split('id="f-allocate"')[1].split("</form>")[0], "at the form's head"
+    unexplained = await client.post(
+        "/department/stock/waste",
+        data={"lot_id": str(lot.id), "doses": "2", "note": "", "_csrf_token": csrf_of(stock)},
+    )
+    assert 'id="waste-note-error"' in unexplained.text, "the field left out is said beside it"
+    assert 'aria-describedby="waste-note-error"' in unexplained.text
+    assert 'id="receive-note-error"' not in unexplained.text, "and in the form sent only"
     # not a number: a word, digits only to Python (superscripts, Arabic-Indic), past what Python reads, below zero
     for typed in ("ba", "²", "٣٠", "9" * 5000, "-1"):
         not_a_number = await client.post(
@@ -161,6 +169,8 @@ async def test_the_department_checks_a_spreadsheet_then_imports_it_on_a_page(
             files={"file": ("co-so.csv", content, "text/csv")},
         )
 
+    empty = await send(b"", "check")
+    assert empty.text.count("Tệp trống") == 1, "a file's one fault, said once"
     checked = await send(bad, "check")
     assert checked.status_code == 200
     assert re.search(r"<td>3</td><td>kind</td>", checked.text), "row 3's kind, in words"
