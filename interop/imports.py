@@ -15,6 +15,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import unicodedata
 import zipfile
 from collections import Counter
@@ -36,6 +37,7 @@ from quotas.schemas import LotCreate, Receipt
 from vaxbook.auth.models import Principal
 from vaxbook.db import Connection, UnitOfWork
 from vaxbook.errors import DomainError, FieldError, Invalid
+from vaxbook.fields import day_first
 from vaxbook.i18n import Text
 from vaxbook.problems import field_errors_of
 from vaxbook.spreadsheets import csv_bytes, xlsx_bytes
@@ -144,6 +146,7 @@ def template(name: str, file_format: str) -> bytes:
 NUMBER_COLUMNS = frozenset({"weekday", "slot_minutes", "capacity", "doses"})
 DATE_COLUMNS = frozenset({"valid_from", "valid_until", "expires_on"})
 TOO_LARGE = 10**18
+_THOUSANDS = re.compile(r"[0-9]{1,3}([., ])[0-9]{3}(?:\1[0-9]{3})*")  # groups of three, one mark between them
 
 
 def _cell(value: Any, column: str = "") -> Any:
@@ -153,9 +156,13 @@ def _cell(value: Any, column: str = "") -> Any:
         value = int(value)
     if isinstance(value, str):
         value = value.strip() or None
+        if value is not None and column in NUMBER_COLUMNS and _THOUSANDS.fullmatch(value):
+            value = re.sub(r"[., ]", "", value)  # 1.200 as Vietnamese write it, 1,200 as English do
         if value is not None and column in NUMBER_COLUMNS and value.isascii() and value.isdigit():
             # past 18 digits, one number too large for any column stands for it (Python reads at most 4,300)
             return int(value) if len(value) <= 18 else TOO_LARGE
+        if value is not None and column in DATE_COLUMNS:
+            return day_first(value)  # 31/12/2027 as the pages write it
         return value
     if isinstance(value, int | float) and not isinstance(value, bool) and column not in NUMBER_COLUMNS:
         return str(value)

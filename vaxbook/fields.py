@@ -347,6 +347,16 @@ _DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 _ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})\Z")
 
 
+_DAY_MONTH_YEAR = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")
+
+
+def day_first(text: str) -> str:
+    """A day written as Vietnamese write it (dd/mm/yyyy, never month first) as a date field sends it (YYYY-MM-DD),
+    for a model to check; anything else as it was written."""
+    written = _DAY_MONTH_YEAR.fullmatch(text)
+    return f"{written[3]}-{int(written[2]):02d}-{int(written[1]):02d}" if written else text
+
+
 def calendar_date(text: str) -> date:
     """A date as a query string or a page's form spells it (YYYY-MM-DD), in the years the service plans for:
     ValueError (its English words are keys of QUERY_WORDS) for anything else."""

@@ -30,7 +30,7 @@ from qr import render
 from vaxbook.auth.models import Principal, Role
 from vaxbook.dependencies import AppSettings, CheckInWindow, Keys, UoW
 from vaxbook.errors import DomainError
-from vaxbook.fields import normalize_text
+from vaxbook.fields import day_first, normalize_text
 from web.citizen import (
     PERSON_FIELDS,
     cancelled_notice,
@@ -49,7 +49,6 @@ from web.view import (
     FormData,
     after_slot,
     date_refused,
-    day_first,
     field_messages,
     language_of,
     once,

@@ -33,7 +33,7 @@ from vaxbook.auth.models import Principal, Role
 from vaxbook.auth.security import PUBLIC, TokenIssuer, decode, token_generation
 from vaxbook.db import UnitOfWork
 from vaxbook.errors import DomainError, Forbidden, NotFound
-from vaxbook.fields import calendar_date
+from vaxbook.fields import calendar_date, day_first
 from vaxbook.i18n import Language, negotiate
 from vaxbook.idempotency import IdempotencyKey, idempotency_key
 from vaxbook.policy import rule_for
@@ -411,27 +411,14 @@ def once(caller: Principal, form: dict[str, str], operation: str, **payload: Any
     return None if asked is None else replace(asked, key=f"{drawn}:{asked.fingerprint.hex()[:32]}")
 
 
-_DAY_MONTH_YEAR = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")
 _YEAR_MONTH_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-def day_first(text: str) -> str:
-    """A day typed as Vietnamese write it (dd/mm/yyyy) as a date field sends it (YYYY-MM-DD), for a model to check
-    (a date of birth, which lies before the years page_date takes); anything else as it was typed."""
-    written = _DAY_MONTH_YEAR.fullmatch(text)
-    return f"{written[3]}-{int(written[2]):02d}-{int(written[1]):02d}" if written else text
 
 
 def page_date(text: str) -> date:
     """A day typed on a page: as a date field sends it (YYYY-MM-DD), or as Vietnamese write it, day first
     (dd/mm/yyyy: never month first in Vietnam, so never ambiguous), in the years the service plans for (2000-2100).
     ValueError("unreadable") or ValueError("years") otherwise: date_refused says which, in words."""
-    written = _DAY_MONTH_YEAR.fullmatch(text)
-    if written:
-        try:
-            text = date(int(written[3]), int(written[2]), int(written[1])).isoformat()
-        except ValueError:
-            raise ValueError("unreadable") from None
+    text = day_first(text)
     try:
         return calendar_date(text)
     except ValueError:

@@ -369,3 +369,38 @@ async def test_a_file_imported_before_its_fingerprint_changed_is_still_imported_
         answer = (await post(client, admin, "stock-receipts", "r.csv", file, dry_run=dry_run)).json()
         assert (answer["imported"], answer["already_imported"]) == (False, True), answer
     assert await db.fetchval("SELECT count(*) FROM department_stock") == 0
+
+
+async def test_days_and_numbers_written_as_the_department_writes_them_are_read(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """31/12/2027 as the pages write a day, 1.200 and 1 200 as Vietnamese group thousands (1,200 as English do);
+    a number grouped otherwise is still no number."""
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    await make_product(uow, code="vero-cell")
+    rows = [
+        ["vero-cell", "VN-01", "31/12/2027", "1.200", ""],
+        ["vero-cell", "VN-02", "1/6/2028", "1 500", ""],
+        ["vero-cell", "VN-03", "2028-07-31", '"2,000"', ""],
+    ]
+    content = "\r\n".join([",".join(RECEIPT_COLUMNS), *(",".join(r) for r in rows)]).encode()
+    answer = await post(client, admin, "stock-receipts", "r.csv", content, dry_run=False)
+    assert answer.json()["imported"] is True, answer.text
+    held = await db.fetch(
+        "SELECT l.lot_number, l.expires_on, d.doses FROM department_stock d JOIN vaccine_lots l ON l.id = d.lot_id "
+        "ORDER BY 1"
+    )
+    assert [(h["lot_number"], h["expires_on"], h["doses"]) for h in held] == [
+        ("VN-01", date(2027, 12, 31), 1200),
+        ("VN-02", date(2028, 6, 1), 1500),
+        ("VN-03", date(2028, 7, 31), 2000),
+    ]
+    for expires, doses, column in (
+        ("2028-01-01", "1.20", "doses"),
+        ("2028-01-01", "12.00.000", "doses"),
+        ("2028-01-01", "1.200,000", "doses"),
+        ("31/02/2028", "10", "expires_on"),
+    ):
+        bad = csv_bytes(RECEIPT_COLUMNS, [["vero-cell", "VN-09", expires, doses, ""]])
+        refused = (await post(client, admin, "stock-receipts", "w.csv", bad, dry_run=True)).json()
+        assert [e["column"] for e in refused["errors"]] == [column], (expires, doses)
