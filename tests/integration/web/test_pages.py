@@ -627,6 +627,7 @@ async def test_a_citizen_moves_a_booking_to_another_slot_of_the_same_service(
     old_slip = await client.get(f"/me/bookings/{booked['id']}")
     assert new["code"] in old_slip.text, "the old slip says where the booking went"
     assert f'href="/me/bookings/{new["id"]}"' in old_slip.text, "and leads there"
+    assert WORDS["open_slip"].vi in old_slip.text, "to its slip and QR, while it stands"
     # back, and the same button again: the first answer, not a refusal beside the old booking's move buttons
     replayed = await client.post(f"/me/bookings/{booked['id']}/move", data=chosen)
     assert (replayed.status_code, replayed.headers["location"]) == (303, moved.headers["location"])
@@ -666,6 +667,12 @@ async def test_a_citizen_moves_a_booking_to_another_slot_of_the_same_service(
     assert WORDS["status_checked_in"].vi in at_the_clinic.text
     assert f'href="/me/bookings/{new["id"]}/move"' not in at_the_clinic.text
     assert f'action="/me/bookings/{new["id"]}/cancel"' not in at_the_clinic.text
+    # the booking it became, ended since: the old slip still leads there, promising no QR
+    await db.execute("UPDATE bookings SET status = 'no_show' WHERE id = $1::uuid", new["id"])
+    ended = await client.get(f"/me/bookings/{booked['id']}")
+    assert f'href="/me/bookings/{new["id"]}"' in ended.text
+    assert WORDS["open_slip"].vi not in ended.text
+    assert WORDS["details"].vi in ended.text
 
 
 async def test_the_search_offers_a_signed_in_citizen_only_what_someone_they_book_for_may_take(
