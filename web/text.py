@@ -526,6 +526,10 @@ WORDS: dict[str, Text] = {
         "Gọi điện theo dõi từng trường hợp. Mỗi lần xem danh sách được ghi nhật ký.",
         "Call each person to follow up. Each reading of this list is on record.",
     ),
+    "no_phone_call_clinic": Text(
+        "không có số điện thoại: liên hệ qua {clinic}, nơi đã ghi nhận",
+        "no phone on record: reach them through {clinic}, which recorded it",
+    ),
     "no_reactions": Text("Không có phản ứng nghiêm trọng nào.", "No serious reaction."),
     "messages_title": Text("Tin nhắn theo kênh, loại, trạng thái", "Messages by medium, kind and status"),
     "medium": Text("Kênh", "Medium"),

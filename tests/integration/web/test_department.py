@@ -6,15 +6,30 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 import httpx
 import openpyxl
 
+from clinics.models import ServiceKind
 from quotas import service as quotas
 from quotas.schemas import Receipt
-from tests.factories import STAFF_PASSWORD, give_doses, make_clinic, make_group, make_lot, make_product, make_staff
+from tests.factories import (
+    STAFF_PASSWORD,
+    consent,
+    give_doses,
+    make_clinic,
+    make_group,
+    make_lot,
+    make_product,
+    make_service,
+    make_slot,
+    make_staff,
+    person_details,
+    soon,
+    staff_headers,
+)
 from tests.integration.web.test_door import staff_signed_in
 from tests.integration.web.test_pages import csrf_of, speaks_one_language, weighs
 from vaxbook.audit import SYSTEM
@@ -185,3 +200,47 @@ async def test_the_department_checks_a_spreadsheet_then_imports_it_on_a_page(
     assert await db.fetchval("SELECT count(*) FROM clinics WHERE code = 'TYT-NHAP'") == 1
     template = await client.get("/department/imports/stock-receipts/template", params={"format": "csv"})
     assert template.content.decode("utf-8-sig").startswith("product_code,lot_number")
+
+
+async def test_a_serious_reaction_of_someone_without_a_phone_says_whom_to_reach_instead(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic = await make_clinic(uow, name="Trạm Y tế phường An Thới")
+    service = await make_service(uow, kind=ServiceKind.VACCINATION)
+    slot = await make_slot(uow, clinic, service, capacity=2, starts_at=soon(0.25))
+    counter = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
+    walk_in = person_details(full_name="Nguyễn Văn Tư", date_of_birth=date(1970, 1, 1), sex="male") | {
+        "consent": consent()
+    }
+    registered = await client.post("/api/v1/assist/people", json=walk_in, headers=counter)
+    assert registered.status_code == 201, registered.text
+    booked = await client.post(
+        "/api/v1/assist/bookings", json={"person_id": registered.json()["id"], "slot_id": str(slot.id)}, headers=counter
+    )
+    booking = booked.json()
+    came = await client.post(
+        f"/api/v1/clinics/{clinic.id}/check-ins",
+        json={"code": booking["code"], "cccd_last4": walk_in["cccd"][-4:]},
+        headers=counter,
+    )
+    assert came.status_code == 200, came.text
+    lot_id = await db.fetchval("SELECT lot_id FROM clinic_stock WHERE clinic_id = $1", clinic.id)
+    steps = f"/api/v1/clinics/{clinic.id}/bookings/{booking['id']}"
+    given = await client.post(
+        f"{steps}/vaccination", json={"lot_id": str(lot_id), "injection_site": "left_arm"}, headers=counter
+    )
+    assert given.status_code == 201, given.text
+    reaction = {
+        "severity": "severe",
+        "serious": True,
+        "outcome": "hospitalised",
+        "description": "Khó thở",
+        "onset_at": datetime.now(UTC).isoformat(),
+    }
+    assert (await client.post(f"{steps}/adverse-events", json=reaction, headers=counter)).status_code == 201
+    await staff_signed_in(client, await make_staff(uow, Role.HEALTH_ADMIN))
+    follow_up = await client.get("/department/reactions")
+    item = re.search(r"<li><strong>Nguyễn Văn Tư</strong>.*?</li>", follow_up.text, re.S)
+    assert item, follow_up.text
+    assert "· <br>" not in item.group(0), "no empty place where the phone would be"
+    assert WORDS["no_phone_call_clinic"].vi.format(clinic="Trạm Y tế phường An Thới") in item.group(0)
