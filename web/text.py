@@ -147,6 +147,7 @@ WORDS: dict[str, Text] = {
     "back_to_search": Text("Quay lại tìm lịch", "Back to the search"),
     "go_back": Text("Quay lại", "Go back"),
     "your_booking": Text("Lịch hẹn của bạn", "Your booking"),
+    "the_booking": Text("Phiếu hẹn của người này", "This person's booking"),
     "slip_label": Text("Phiếu hẹn", "Appointment slip"),
     "city": Text("Cần Thơ", "Cần Thơ"),
     "person": Text("Người được hẹn", "For"),

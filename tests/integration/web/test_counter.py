@@ -143,8 +143,14 @@ async def test_the_hotline_finds_registers_books_prints_and_cancels_for_a_caller
     assert {(b["slot_id"], b["status"]) for b in now} == {(str(slot.id), "moved"), (str(later.id), "booked")}
     new_id, new_code = next((b["id"], b["code"]) for b in now if b["status"] == "booked")
     assert moved.headers["location"] == f"/counter/bookings/{new_id}?done=moved"
-    told = said_done(await client.get(moved.headers["location"]))
+    new_slip = await client.get(moved.headers["location"])
+    told = said_done(new_slip)
     assert told == WORDS["done_moved"].vi.format(code=new_code), "the slip to read out says it moved, and its code"
+    assert f'href="/counter/bookings/{new_id}/move"' in new_slip.text, "moved again or cancelled from the slip itself"
+    assert f'action="/counter/bookings/{new_id}/cancel"' in new_slip.text
+    stale_move = await client.get(f"/counter/bookings/{first_id}/move")
+    assert WORDS["the_booking"].vi in stale_move.text, "the way on, in the operator's words"
+    assert WORDS["your_booking"].vi not in stale_move.text
     listed = await client.get(person_page)
     asked_first = re.search(r'<details class="confirm">.*?</details>', listed.text, re.S)
     assert asked_first, "a cancel is asked again before it is sent: the seat goes to someone else at once"
