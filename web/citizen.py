@@ -684,7 +684,7 @@ async def _slip_page(
     rated = await feedback.rating_of(uow, citizen, booking.id) if done else None
     # a moved booking's slip says where it went, with the way there (as its move page does)
     went = await bookings.where_it_went(uow, citizen, booking.id) if booking.status is BookingStatus.MOVED else None
-    kind = (await clinics.get_service(uow, booking.service_id)).kind if done else None
+    kind = (await clinics.get_service(uow, booking.service_id)).kind
     return page(
         request,
         "citizen/slip.html.j2",
@@ -696,7 +696,10 @@ async def _slip_page(
         qr=qr,
         can_rate=done and rated is None,
         # after a dose, its reactions are reported from here (a visit's check-up has no dose to react to)
-        can_report=kind is ServiceKind.VACCINATION,
+        can_report=done and kind is ServiceKind.VACCINATION,
+        dose=WORDS["dose_n"].in_(language_of(request)).format(n=booking.dose_number)
+        if kind is ServiceKind.VACCINATION
+        else None,
         rate_title="rate_title_vaccination" if kind is ServiceKind.VACCINATION else "rate_title",
         rated=rated,
         wrong=wrong,

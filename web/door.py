@@ -224,6 +224,7 @@ def _answer(done: CheckIn, language: Language, *, earlier: bool = False) -> dict
         "born": done.date_of_birth.strftime("%d/%m/%Y"),
         "service": booking.service_name_vi if language == "vi" else booking.service_name_en,
         "vaccine": done.vaccine_name,
+        "dose": t["dose_n"].format(n=booking.dose_number) if done.vaccine_name else None,  # which of the series
         "when": span(booking.starts_at, booking.ends_at, booking.timezone),
         "code": booking.code,
         "group": (group.name_vi if language == "vi" else group.name_en) if group else None,

@@ -268,6 +268,7 @@ WORDS: dict[str, Text] = {
         "Check-in ended without a dose or visit. The person may book again.",
     ),
     "visit_done": Text("Đã ghi nhận: đã khám xong.", "Recorded: the visit took place."),
+    "dose_n": Text("mũi {n}", "dose {n}"),
     "vaccinator": Text("Người tiêm", "Given by"),
     "vaccinator_choose": Text("Chọn nhân viên của cơ sở", "Choose the clinic's nurse"),
     "report_reaction": Text("Báo phản ứng sau tiêm", "Report a reaction"),

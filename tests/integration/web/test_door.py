@@ -194,6 +194,7 @@ async def test_after_the_scan_the_nurse_sees_the_evidence_gives_the_dose_from_a_
     (first, lan), (second, hoa) = booked
     scanned = await send(f"/door/{clinic.id}/check-in", code=first["code"], cccd_last4=lan.cccd[-4:])  # type: ignore[index]
     assert WORDS["check_evidence"].vi in scanned.text
+    assert f"<strong>{WORDS['dose_n'].vi.format(n=1)}</strong>" in scanned.text, "which dose of the series"
     assert WORDS["weeks_pregnant"].vi.format(n=20) in scanned.text, "what was declared, in weeks on the day"
     steps = f"/door/{clinic.id}/bookings/{first['id']}"
     assert f'action="{steps}/evidence"' in scanned.text

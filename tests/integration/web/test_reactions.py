@@ -57,6 +57,7 @@ async def test_a_citizen_reports_a_reaction_after_the_dose_from_the_slip(
 
     slip = await client.get(slip_path)
     assert f'href="{form_path}"' in slip.text, "after the dose, the slip leads to the report"
+    assert f"<strong>{WORDS['dose_n'].vi.format(n=1)}</strong>" in slip.text, "the slip says which dose it was"
     for language in ("en", "vi"):
         client.cookies.set("lang", language)
         speaks_one_language(form_path, (await client.get(form_path)).text, language)
