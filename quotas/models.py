@@ -8,7 +8,7 @@ from enum import StrEnum
 from uuid import UUID
 
 from vaxbook.errors import Conflict, Invalid, NotFound, Taken
-from vaxbook.i18n import Text
+from vaxbook.i18n import Text, count
 
 
 @dataclass(frozen=True)
@@ -180,8 +180,8 @@ class InsufficientStock(Conflict):
     def __init__(self, *, available: int, requested: int) -> None:
         super().__init__(
             Text(
-                f"Kho còn {available} liều của lô này; không thể lấy {requested}.",
-                f"{available} doses of this lot are in stock; {requested} cannot be taken.",
+                f"Kho còn {count(available).vi} liều của lô này; không thể lấy {count(requested).vi}.",
+                f"{count(available).en} doses of this lot are in stock; {count(requested).en} cannot be taken.",
             ),
             available=available,
             requested=requested,
@@ -218,10 +218,10 @@ class QuotaExceeded(Conflict):
     def __init__(self, *, doses: int, seats: int, from_day: date) -> None:
         super().__init__(
             Text(
-                f"Cơ sở có {doses} liều vắc xin này còn hạn dùng từ ngày {from_day:%d/%m/%Y}, nhưng các khung giờ từ "
-                f"ngày đó cần {seats} chỗ.",
-                f"The clinic holds {doses} doses of this vaccine usable on {from_day:%d/%m/%Y} or later, but its "
-                f"slots from that day would need {seats} seats.",
+                f"Cơ sở có {count(doses).vi} liều vắc xin này còn hạn dùng từ ngày {from_day:%d/%m/%Y}, nhưng các "
+                f"khung giờ từ ngày đó cần {count(seats).vi} chỗ.",
+                f"The clinic holds {count(doses).en} doses of this vaccine usable on {from_day:%d/%m/%Y} or later, but "
+                f"its slots from that day would need {count(seats).en} seats.",
             ),
             doses=doses,
             seats=seats,
@@ -238,8 +238,8 @@ class DosesBelowBooked(Conflict):
     def __init__(self, *, doses_after: int, booked: int) -> None:
         super().__init__(
             Text(
-                f"Sau khi chuyển, cơ sở còn {doses_after} liều nhưng đã có {booked} chỗ được đặt.",
-                f"The clinic would keep {doses_after} doses but {booked} seats are already booked.",
+                f"Sau khi chuyển, cơ sở còn {count(doses_after).vi} liều nhưng đã có {count(booked).vi} chỗ được đặt.",
+                f"The clinic would keep {count(doses_after).en} doses but {count(booked).en} seats are already booked.",
             ),
             doses_after=doses_after,
             booked=booked,

@@ -17,6 +17,11 @@ class Text(NamedTuple):
         return self.vi if language == "vi" else self.en
 
 
+def count(n: int) -> Text:
+    """A whole number with its thousands grouped as each language writes them: 12.000 and 12,000."""
+    return Text(f"{n:,}".replace(",", "."), f"{n:,}")
+
+
 def negotiate(accept_language: str | None) -> Language:
     """Pick the caller's preferred language from an Accept-Language header (RFC 9110); Vietnamese by default."""
     best_language: Language = "vi"

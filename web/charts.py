@@ -4,6 +4,7 @@ image with a title for screen readers, and the page shows the same numbers in a 
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
 
@@ -23,9 +24,10 @@ class Series:
     values: list[int]
 
 
-def bar_chart(title: str, categories: list[str], series: list[Series]) -> str:
+def bar_chart(title: str, categories: list[str], series: list[Series], written: Callable[[int], str] = str) -> str:
     """Horizontal bars, one group per category, one bar per series, with a legend; values written at each bar's
-    end. The scale starts at zero and ends at the largest value."""
+    end (`written`: as the page's language writes a number). The scale starts at zero and ends at the largest
+    value."""
     biggest = max([max(s.values, default=0) for s in series] + [1])
     span = WIDTH - LABEL_WIDTH - VALUE_ROOM
     labels = [_label_lines(category) for category in categories]
@@ -56,7 +58,7 @@ def bar_chart(title: str, categories: list[str], series: list[Series]) -> str:
             parts.append(
                 f'<rect class="{s.kind}" x="{LABEL_WIDTH}" y="{y}" width="{length}" height="{BAR_HEIGHT - 2}"/>'
             )
-            parts.append(f'<text x="{LABEL_WIDTH + length + 4}" y="{y + BAR_HEIGHT - 3}">{value}</text>')
+            parts.append(f'<text x="{LABEL_WIDTH + length + 4}" y="{y + BAR_HEIGHT - 3}">{written(value)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from litestar import Controller, Response, get, post
@@ -54,6 +55,7 @@ from web.view import (
     form_number,
     language_of,
     local_time,
+    number_in,
     once,
     page,
     sign_in_first,
@@ -111,6 +113,7 @@ def _stock_chart(rows: list[Any], language: Language) -> str:
             Series(t["booked_doses"], "chart-b", [per_clinic[n][1] for n in names]),
             Series(t["administered"], "chart-c", [per_clinic[n][2] for n in names]),
         ],
+        partial(number_in, language, digits=0),
     )
 
 
@@ -128,6 +131,7 @@ def _uptake_by_group(rows: list[Any], language: Language) -> tuple[list[dict[str
             Series(WORDS["booked"].in_(language), "chart-b", [totals[n][0] for n in names]),
             Series(WORDS["vaccinated"].in_(language), "chart-c", [totals[n][1] for n in names]),
         ],
+        partial(number_in, language, digits=0),
     )
     return [{"group": n, "booked": totals[n][0], "vaccinated": totals[n][1]} for n in names], chart
 
@@ -157,6 +161,7 @@ def _uptake_by_clinic(rows: list[Any], language: Language) -> str:
             Series(WORDS["booked"].in_(language), "chart-b", [totals[n][0] for n in names]),
             Series(WORDS["vaccinated"].in_(language), "chart-c", [totals[n][1] for n in names]),
         ],
+        partial(number_in, language, digits=0),
     )
 
 
@@ -173,6 +178,7 @@ def _doses_by_vaccine(rows: list[Any], language: Language) -> str:
             Series(WORDS["administered"].in_(language), "chart-c", [totals[n][0] for n in names]),
             Series(WORDS["remaining"].in_(language), "chart-a", [totals[n][1] for n in names]),
         ],
+        partial(number_in, language, digits=0),
     )
 
 

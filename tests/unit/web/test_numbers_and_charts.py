@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 
+from quotas.models import InsufficientStock
+from vaxbook.i18n import count
 from web.charts import Series, bar_chart
 from web.view import number_in, percent
 
@@ -53,3 +56,15 @@ def test_only_a_name_longer_than_two_lines_is_cut_and_says_so() -> None:
     assert len(lines) == 2
     assert lines[1].endswith("…")
     assert name.startswith(" ".join(lines)[:-1].rstrip())
+
+
+def test_counts_group_their_thousands_as_the_language_does() -> None:
+    assert number_in("vi", 18081, 0) == "18.081"
+    assert number_in("en", 18081, 0) == "18,081"
+    assert number_in("vi", 999, 0) == "999"
+    assert count(10_000_000) == ("10.000.000", "10,000,000")
+    refused = InsufficientStock(available=3640, requested=12000)
+    assert refused.detail == ("Kho còn 3.640 liều của lô này; không thể lấy 12.000.", refused.detail.en)
+    assert refused.detail.en.startswith("3,640 doses")
+    drawn = bar_chart("t", ["A"], [Series("n", "chart-a", [18081])], partial(number_in, "vi", digits=0))
+    assert ">18.081</text>" in drawn
