@@ -35,7 +35,7 @@ from vaxbook.errors import (
     Unavailable,
 )
 from vaxbook.fields import QUERY_WORDS
-from vaxbook.i18n import Language, Text, negotiate
+from vaxbook.i18n import Language, Text, count, negotiate
 
 log = structlog.get_logger("vaxbook.errors")
 
@@ -321,6 +321,9 @@ def _message(error_type: str, context: dict[str, Any], english: str) -> Text:
     # a bound that is a day is written as JSON writes it (2000-01-01), not as Python does (pydantic gives its repr)
     context = {k: _PYTHON_DATE.sub(_iso_day, v) if isinstance(v, str) else v for k, v in context.items()}
     vi_context, en_context = dict(context), dict(context)
+    for key in ("ge", "gt", "le", "lt"):  # a bound of thousands, grouped as each language writes it
+        if isinstance(context.get(key), int) and not isinstance(context[key], bool) and abs(context[key]) >= 10_000:
+            vi_context[key], en_context[key] = count(context[key])
     for key in _PYTHON_LITERALS:
         if key in context:
             values = _json_values(str(context[key]))

@@ -15,13 +15,13 @@ import pytest
 from litestar import get, post
 from litestar.params import JSONBody, QueryParameter
 from litestar.testing import TestClient, create_test_client
-from pydantic import BaseModel, Field, HttpUrl
+from pydantic import BaseModel, Field, HttpUrl, ValidationError
 
 import vaxbook.app  # noqa: F401 (every domain's refusals defined, as the app imports them)
 from vaxbook.auth.models import Role
 from vaxbook.errors import Conflict, Taken
 from vaxbook.fields import InputModel
-from vaxbook.problems import PROBLEM_MEMBERS, from_domain_error, problem_details_plugin
+from vaxbook.problems import PROBLEM_MEMBERS, field_errors_of, from_domain_error, problem_details_plugin
 
 
 class Colour(StrEnum):
@@ -217,3 +217,13 @@ def test_a_body_that_is_no_object_is_named_body(client: TestClient[Any], body: A
     assert response.status_code == 422, response.text
     assert [(e["field"], e["source"]) for e in response.json()["errors"]] == [("body", "body")]
     assert response.json()["detail"].endswith(": body")
+
+
+def test_a_bound_of_thousands_is_grouped_as_each_language_writes_it() -> None:
+    class Doses(BaseModel):
+        doses: Annotated[int, Field(ge=1, le=10_000_000)]
+
+    with pytest.raises(ValidationError) as refused:
+        Doses.model_validate({"doses": 99_999_999})
+    [found] = field_errors_of(refused.value.errors())
+    assert found.message == ("Phải nhỏ hơn hoặc bằng 10.000.000", "Input should be less than or equal to 10,000,000")
