@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 from datetime import date
 from enum import Enum
+from http import HTTPStatus
 from typing import Any, Literal, get_args, get_origin
 
 import asyncpg
@@ -488,10 +489,23 @@ def from_http_exception(exc: HTTPException) -> Problem:
     if exc.status_code >= 500:
         log.error("server_error", status=exc.status_code, detail=exc.detail, exc_info=exc)
     slug, title = HTTP_PROBLEMS.get(exc.status_code, ("http-error", Text("Lỗi", "Error")))
-    show_detail = exc.status_code < 500 and exc.detail and exc.detail != title.en
+    # the framework's name for the status ("Not Found") is no detail: the title says it, in both languages
+    generic = {title.en.lower(), _phrase(exc.status_code).lower()}
+    show_detail = exc.status_code < 500 and exc.detail and exc.detail.lower() not in generic
     headers = dict(exc.headers or {})
+    said_allow = next((name for name in headers if name.lower() == "allow"), None)
+    if said_allow:  # what a caller may send: every GET answers HEAD too, and OPTIONS is nobody's
+        allowed = {m.strip().upper() for m in headers.pop(said_allow).split(",") if m.strip()} - {"OPTIONS"}
+        headers["Allow"] = ", ".join(sorted(allowed | ({"HEAD"} if "GET" in allowed else set())))
     detail = _LITESTAR_DETAILS.get(exc.detail) or (Text(title.vi, exc.detail) if show_detail else None)
     return Problem(status=exc.status_code, slug=slug, title=title, detail=detail, headers=headers)
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 _LITESTAR_DETAILS = {

@@ -116,7 +116,12 @@ async def test_unknown_paths_and_methods_are_problems_in_the_callers_language(
     wrong_method = await client.delete("/api/v1/availability", headers={"Accept-Language": "en-US,en;q=0.9"})
     assert wrong_method.status_code == 405
     assert wrong_method.json()["title"] == "Method not allowed"
+    assert wrong_method.json()["detail"] == "Method not allowed", "the title's words, not the framework's"
     assert wrong_method.headers["content-language"] == "en"
+    allowed = {m.strip() for m in wrong_method.headers["allow"].split(",")}
+    assert allowed == {"GET", "HEAD"}, "what the route answers: HEAD as every GET does, and no OPTIONS"
+    english_missing = await client.get("/api/v1/nothing-here", headers={"Accept-Language": "en"})
+    assert english_missing.json()["detail"] == english_missing.json()["title"] == "Not found"
 
 
 async def test_malformed_json_and_oversized_bodies_are_client_errors(client: httpx.AsyncClient) -> None:
