@@ -42,6 +42,8 @@ async def inspect(request: Request[Any, Any, Any]) -> None:
     query = request.scope.get("query_string", b"")
     if b"%" in query:
         _check_query(query)
+    if b"&" in query and request.scope["path"].startswith("/api/"):
+        _check_names_once(query)  # FHIR searches repeat a name on purpose (start=ge…&start=lt…): not theirs
     # a multipart body (a file) is not checked here, and not read either: a page's form was read already by the
     # CSRF check, and its stream cannot be read twice
     content_type = request.headers.get("content-type", "")
@@ -89,6 +91,21 @@ def _check_query(query: bytes) -> None:
                 raise _refusal(field, "utf8", _NOT_UTF8, "query") from None
             if "\x00" in text:
                 raise _refusal(field, "nul", _NUL, "query")
+
+
+_GIVEN_TWICE = Text(
+    "Tham số này được gửi hai lần; mỗi tham số chỉ một giá trị", "This parameter is sent twice; each takes one value"
+)
+
+
+def _check_names_once(query: bytes) -> None:
+    """A query parameter named twice is refused rather than read as one of its values (the API's parameters each
+    take one value, as a body's keys do)."""
+    seen: set[str] = set()
+    for name, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True, encoding="latin-1"):
+        if name in seen:
+            raise _refusal(_printable(name.encode("latin-1")), "duplicate_parameter", _GIVEN_TWICE, "query")
+        seen.add(name)
 
 
 def _check_body(body: bytes, *, keys_once: bool = False) -> None:

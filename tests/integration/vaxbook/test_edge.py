@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -99,6 +100,19 @@ async def test_query_strings_must_be_utf8_without_nul(client: httpx.AsyncClient)
         assert problem(response)["errors"][0]["source"] == "query"
     ok = await client.get("/api/v1/clinics?district=Ninh%20Ki%E1%BB%81u")
     assert ok.status_code == 200
+
+
+async def test_a_query_parameter_given_twice_is_refused_not_read_as_one_of_its_values(
+    client: httpx.AsyncClient,
+) -> None:
+    twice = await client.get("/api/v1/availability?district=a&limit=5&district=b")
+    error = problem(twice)["errors"][0]
+    assert (error["field"], error["code"], error["source"]) == ("district", "duplicate_parameter", "query")
+    assert (await client.get("/api/v1/availability?district=a&limit=5")).status_code == 200
+    # a FHIR search names a parameter twice on purpose: a range of starts
+    today = datetime.now(UTC).date()
+    ranged = await client.get(f"/fhir/r4/Slot?start=ge{today}&start=lt{today + timedelta(days=7)}")
+    assert ranged.status_code == 200, ranged.text
 
 
 async def test_numbers_booleans_dates_and_ids_must_have_their_json_type(
