@@ -59,8 +59,11 @@ def outcome(problem: Problem, request: Request[Any, Any, Any]) -> Response[dict[
     not one, a resource type or a method FHIR here does not have, a token refused: all of them."""
     language = negotiate(request.headers.get("accept-language"))
     text = (problem.localized_detail or problem.localized_title).in_(language)
-    fields = "; ".join(f"{e.field}: {e.message.in_(language)}" for e in problem.field_errors)
-    body = resources.operation_outcome(ISSUE_CODES.get(problem.status_code, "processing"), f"{text} {fields}".strip())
+    said = [(e.field, e.message.in_(language)) for e in problem.field_errors]
+    fields = "; ".join(f"{field}: {message}" for field, message in said)
+    # each field's words once: a refusal whose detail is its fields' words says them with their names alone
+    told = fields if said and all(message in text for _, message in said) else f"{text} {fields}".strip()
+    body = resources.operation_outcome(ISSUE_CODES.get(problem.status_code, "processing"), told)
     return Response(body, status_code=problem.status_code, media_type=resources.FHIR_JSON, headers=problem.headers)
 
 

@@ -211,9 +211,15 @@ def start_bounds(values: list[str], now: datetime) -> tuple[datetime, datetime]:
         else:
             raise _invalid("start", "Không nhận ne với start", "start does not take ne")
     high = high or low + timedelta(days=DEFAULT_SLOT_DAYS)
-    if high - low > timedelta(days=MAX_SLOT_DAYS) or high <= low:
+    if high <= low:
         raise _invalid(
-            "start", f"Khoảng thời gian từ 1 giây đến {MAX_SLOT_DAYS} ngày", f"A range of up to {MAX_SLOT_DAYS} days"
+            "start",
+            "Mốc kết thúc (le/lt) phải sau mốc bắt đầu (ge/gt)",
+            "The range's end (le/lt) must come after its start (ge/gt)",
+        )
+    if high - low > timedelta(days=MAX_SLOT_DAYS):
+        raise _invalid(
+            "start", f"Khoảng thời gian tối đa {MAX_SLOT_DAYS} ngày", f"A range of up to {MAX_SLOT_DAYS} days"
         )
     return low, high
 

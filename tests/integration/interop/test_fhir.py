@@ -171,6 +171,12 @@ async def test_a_published_slot_is_free_or_busy_as_its_live_seats_are(
     assert [r["id"] for r in entries(valid(await client.get("/fhir/r4/Slot", params=window)))] == [str(later.id)]
     wrong = valid(await client.get("/fhir/r4/Slot", params={"start": "ge2026-13-01"}), status=422)
     assert "start" in wrong["issue"][0]["diagnostics"]
+    # a range the wrong way round is said as such (not as too long), and once
+    backwards = {"start": [f"ge{soon(24 * 21).date()}", f"lt{soon(24 * 19).date()}"]}
+    reversed_ = valid(await client.get("/fhir/r4/Slot", params=backwards, headers={"Accept-Language": "en"}), 422)
+    said = reversed_["issue"][0]["diagnostics"]
+    assert "must come after its start" in said
+    assert said.count("must come after") == 1, said
 
 
 async def test_records_are_read_by_their_people_and_their_clinic_only(
