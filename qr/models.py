@@ -144,6 +144,10 @@ class QrWrongClinic(Conflict):
     slug = "qr-wrong-clinic"
     title = Text("Lịch hẹn này thuộc cơ sở khác", "This appointment is at another clinic")
 
+    def __init__(self, booking_id: UUID | None = None) -> None:
+        super().__init__()
+        self.booking_id = booking_id  # the booking the signed QR names, for the door to say where it is
+
 
 class KeyNotFound(NotFound):
     slug = "signing-key-not-found"

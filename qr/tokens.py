@@ -147,7 +147,7 @@ def read_appointment(
     _, payload = verify(text.strip(), keys)
     appointment = Appointment.unpack(payload)
     if appointment.clinic_id != clinic_id:
-        raise QrWrongClinic()
+        raise QrWrongClinic(appointment.booking_id)
     return appointment
 
 

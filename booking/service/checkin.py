@@ -4,6 +4,7 @@ digits) turns a booking into checked_in once; a second scan says when and by who
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NoReturn
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -22,10 +23,10 @@ from booking.service.common import Step, booking_for, record_booking, rules_of, 
 from priority import service as priority
 from qr import service as qr
 from qr.keystore import KeyStore
-from qr.models import Appointment, Window
+from qr.models import Appointment, QrWrongClinic, Window
 from quotas import service as quotas
 from vaxbook.auth.models import Principal
-from vaxbook.db import UnitOfWork
+from vaxbook.db import Connection, UnitOfWork
 from vaxbook.idempotency import IdempotencyKey, Stored, run_once
 
 _STORED = Stored(CheckedIn)
@@ -59,7 +60,18 @@ async def _check_in(
 ) -> CheckedIn:
     principal.require_clinic(clinic_id)
     if request.qr is not None:
-        appointment = await qr.read_appointment(uow, request.qr, clinic_id=clinic_id)
+        try:
+            appointment = await qr.read_appointment(uow, request.qr, clinic_id=clinic_id)
+        except QrWrongClinic as elsewhere:  # a signed QR of another clinic's: where the person should be
+            async with uow.transaction(readonly=True) as conn:
+                found = (
+                    await repository.get_booking(conn, booking_id=elsewhere.booking_id)
+                    if elsewhere.booking_id
+                    else None
+                )
+                if found is not None:
+                    await _refuse_elsewhere(conn, found)
+            raise
     else:
         assert request.code is not None
         async with uow.transaction(readonly=True) as conn:
@@ -67,10 +79,7 @@ async def _check_in(
                 conn, code=request.code, cccd_last4=request.cccd_last4, date_of_birth=request.date_of_birth
             )
             if found is not None and found.clinic_id != clinic_id:
-                # what became of it first (a cancelled booking sends nobody anywhere), then where to go
-                if found.status not in _STILL_THERE:
-                    raise await why_not_ready(conn, found, Step.CHECK_IN)
-                raise BookingAtAnotherClinic(found.clinic_name, found.starts_at.astimezone(ZoneInfo(found.timezone)))
+                await _refuse_elsewhere(conn, found)
         if found is None:
             raise NoSuchAppointment.by_birth() if request.date_of_birth is not None else NoSuchAppointment.by_cccd()
         appointment = Appointment(found.id, clinic_id, found.starts_at, found.ends_at, found.ends_at + window.late)
@@ -93,6 +102,14 @@ async def _check_in(
         person = await repository.get_person(conn, person_id=booking.person_id)
         assert person is not None
     return await _what_the_door_needs(uow, booking, person)
+
+
+async def _refuse_elsewhere(conn: Connection, found: Booking) -> NoReturn:
+    """A booking shown at a clinic it is not for (its code and proof typed, or its signed QR): what became of it
+    first (a cancelled booking sends nobody anywhere), then where and when the person should be."""
+    if found.status not in _STILL_THERE:
+        raise await why_not_ready(conn, found, Step.CHECK_IN)
+    raise BookingAtAnotherClinic(found.clinic_name, found.starts_at.astimezone(ZoneInfo(found.timezone)))
 
 
 async def checked_in_here(uow: UnitOfWork, principal: Principal, *, clinic_id: UUID, booking_id: UUID) -> CheckedIn:

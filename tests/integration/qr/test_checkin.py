@@ -221,7 +221,9 @@ async def test_the_scan_is_for_this_clinic_and_this_time(client: Client, uow: Un
     assert (early.status_code, early.json()["type"]) == (409, "/problems/qr-too-early")
     elsewhere = await make_clinic(uow)
     their_staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [elsewhere.id])
-    assert (await check_in(client, their_staff, elsewhere.id, qr=text)).json()["type"] == "/problems/qr-wrong-clinic"
+    wrong_door = (await check_in(client, their_staff, elsewhere.id, qr=text)).json()
+    assert wrong_door["type"] == "/problems/booking-at-another-clinic", "a signed QR says where to go, as its code does"
+    assert wrong_door["booking_clinic"] == clinic.name
     assert (await check_in(client, their_staff, clinic.id, qr=text)).status_code == 403
     citizen_scan = await check_in(client, token_for(citizen), clinic.id, qr=text)
     assert citizen_scan.status_code == 403

@@ -125,6 +125,8 @@ async def test_the_nurse_checks_in_by_scan_and_by_hand_and_sees_today_s_list(
         )
         assert refused.status_code == 200
         assert 'data-answer="refused"' in refused.text, qr
+        if qr == far["qr"]:
+            assert "Lịch hẹn này ở Bệnh viện khác, lúc" in refused.text, "the QR says where to go, as the code does"
     typed = {"code": other["code"], "cccd_last4": "0000", "_csrf_token": csrf_of(door)}
     if other["cccd"].endswith("0000"):
         typed["cccd_last4"] = "1111"
