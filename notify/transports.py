@@ -170,33 +170,49 @@ class WebhookTransport:
         await self._client.aclose()
 
 
-def transports_from(settings: Settings) -> dict[Medium, Transport]:
-    """Each medium's transport as the settings choose it; a setting a transport needs and lacks is a ValueError
-    naming it, at start-up rather than at the first message."""
-    log_transport = LogTransport(show_text=settings.log_message_text)
-    transports: dict[Medium, Transport] = {}
+def check_transport_settings(settings: Settings) -> None:
+    """A setting a chosen transport needs and lacks: a ValueError naming it, at start-up (before anything starts)
+    rather than at the first message."""
     for medium, choice, url, url_setting in (
         (Medium.SMS, settings.sms_transport, settings.sms_webhook_url, "VAXBOOK_SMS_WEBHOOK_URL"),
         (Medium.ZALO, settings.zalo_transport, settings.zalo_webhook_url, "VAXBOOK_ZALO_WEBHOOK_URL"),
     ):
         if choice == "log":
-            transports[medium] = log_transport
             continue
         transport_setting = f"VAXBOOK_{medium.value.upper()}_TRANSPORT"
         if not url or not url.startswith(("https://", "http://")):
             raise ValueError(f"{transport_setting}=webhook needs {url_setting}, an http(s) URL")
         if settings.webhook_secret is None or not settings.webhook_secret.get_secret_value():
             raise ValueError(f"{transport_setting}=webhook needs VAXBOOK_WEBHOOK_SECRET")
+    if settings.email_transport == "log":
+        return
+    if not settings.smtp_host:
+        raise ValueError("VAXBOOK_EMAIL_TRANSPORT=smtp needs VAXBOOK_SMTP_HOST")
+    if settings.smtp_username and settings.smtp_password is None:
+        raise ValueError("VAXBOOK_SMTP_USERNAME needs VAXBOOK_SMTP_PASSWORD")
+
+
+def transports_from(settings: Settings) -> dict[Medium, Transport]:
+    """Each medium's transport as the settings choose it (check_transport_settings first)."""
+    check_transport_settings(settings)
+    log_transport = LogTransport(show_text=settings.log_message_text)
+    transports: dict[Medium, Transport] = {}
+    for medium, choice, url in (
+        (Medium.SMS, settings.sms_transport, settings.sms_webhook_url),
+        (Medium.ZALO, settings.zalo_transport, settings.zalo_webhook_url),
+    ):
+        if choice == "log":
+            transports[medium] = log_transport
+            continue
+        assert url is not None  # checked above
+        assert settings.webhook_secret is not None
         transports[medium] = WebhookTransport(
             url=url, secret=settings.webhook_secret.get_secret_value(), timeout=settings.webhook_timeout_seconds
         )
     if settings.email_transport == "log":
         transports[Medium.EMAIL] = log_transport
-    elif not settings.smtp_host:
-        raise ValueError("VAXBOOK_EMAIL_TRANSPORT=smtp needs VAXBOOK_SMTP_HOST")
-    elif settings.smtp_username and settings.smtp_password is None:
-        raise ValueError("VAXBOOK_SMTP_USERNAME needs VAXBOOK_SMTP_PASSWORD")
     else:
+        assert settings.smtp_host is not None  # checked above
         password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
         transports[Medium.EMAIL] = SmtpTransport(
             host=settings.smtp_host,

@@ -13,10 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+import asyncpg
 import click
 import structlog
 import uvicorn
-from pydantic import ValidationError
+from pydantic import AliasChoices, ValidationError
+from pydantic_settings import SettingsError
 
 from bench.command import bench as bench_command
 from bench.command import ha_demo as ha_demo_command
@@ -39,9 +41,35 @@ def _settings(*, log_to: Literal["stdout", "stderr"] = "stderr", **overrides: An
     try:
         settings = Settings(**{name: value for name, value in overrides.items() if value is not None})
     except ValidationError as exc:
+        raise click.ClickException(f"invalid settings: {_settings_refused(exc)}") from None
+    except SettingsError as exc:  # a value the environment source could not read at all
         raise click.ClickException(f"invalid settings: {exc}") from None
     configure_logging(json=settings.log_json, level=settings.log_level, stream=log_to)
     return settings
+
+
+def _check_transports(settings: Settings) -> None:
+    """A transport chosen without what it needs: one line naming the setting, before anything starts."""
+    from notify.transports import check_transport_settings
+
+    try:
+        check_transport_settings(settings)
+    except ValueError as exc:
+        raise click.ClickException(f"invalid settings: {exc}") from None
+
+
+def _settings_refused(exc: ValidationError) -> str:
+    """Each wrong setting on one line's part, by the variable the operator set (VAXBOOK_PORT, not port), without
+    pydantic's links or the errors that only follow from another (a default made from a wrong value)."""
+    said = []
+    for error in exc.errors(include_url=False):
+        if error["type"] == "default_factory_not_called":
+            continue
+        name = str(error["loc"][0]) if error["loc"] else ""
+        alias = Settings.model_fields[name].validation_alias if name in Settings.model_fields else None
+        variable = alias.choices[0] if isinstance(alias, AliasChoices) else f"VAXBOOK_{name.upper()}"
+        said.append(f"{variable}: {error['msg']}")
+    return "; ".join(said)
 
 
 if TYPE_CHECKING:
@@ -50,9 +78,38 @@ if TYPE_CHECKING:
     from qr.keystore import KeyStore
 
 
+# what a database that cannot be reached (down, another address, wrong password or name) raises on connecting
+_UNREACHABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.InvalidAuthorizationSpecificationError,  # a wrong password among them
+    asyncpg.InvalidCatalogNameError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+@contextmanager
+def _reaching(dsn: str) -> Iterator[None]:
+    """A database that cannot be reached is one line naming where it was looked for (never who with what password),
+    and exit 1, not a traceback in the journal."""
+    try:
+        yield
+    except _UNREACHABLE as exc:
+        reason = str(exc).strip() or type(exc).__name__
+        raise click.ClickException(f"cannot reach the database at {_where(dsn)}: {reason}") from None
+
+
+def _where(dsn: str) -> str:
+    """The hosts and database a DSN names, without its user and password."""
+    rest = dsn.split("://", 1)[-1].rsplit("@", 1)[-1]
+    return rest.split("?", 1)[0]
+
+
 def _run_with_uow(dsn: str, work: Callable[[db.UnitOfWork], Awaitable[T]]) -> T:
     async def main() -> T:
-        pool = await db.create_pool(dsn, min_size=1, max_size=2)
+        with _reaching(dsn):
+            pool = await db.create_pool(dsn, min_size=1, max_size=2)
         try:
             return await work(db.UnitOfWork(pool))
         finally:
@@ -77,7 +134,8 @@ def _database(settings: Settings) -> Iterator[str]:
     """The service's database DSN, migrated first (as the schema owner) unless VAXBOOK_MIGRATE_ON_START=false."""
     with embedded.database(settings) as database:
         if settings.migrate_on_start:
-            migrate.upgrade(database.owner)
+            with _reaching(database.owner):
+                migrate.upgrade(database.owner)
         yield database.app
 
 
@@ -152,6 +210,7 @@ def serve(host: str | None, port: int | None, load_demo: bool | None, workers: i
     from vaxbook.app import create_app
 
     settings = _settings(log_to="stdout", host=host, port=port, workers=workers)
+    _check_transports(settings)
     log = structlog.get_logger("vaxbook")
     with _listen(settings.host, settings.port) as listener, _database(settings) as dsn:
         demo_run = settings.seed_demo if load_demo is None else load_demo
@@ -259,7 +318,7 @@ class _Server(uvicorn.Server):
 def migrate_command(revision: str) -> None:
     """Bring the database schema to a revision (upgrade or downgrade)."""
     settings = _settings()
-    with embedded.database(settings) as database:
+    with embedded.database(settings) as database, _reaching(database.owner):
         if revision == "base" or revision.startswith("-"):
             migrate.downgrade(database.owner, revision)
         else:
@@ -392,6 +451,7 @@ def sweep(names: tuple[str, ...]) -> None:
     from vaxbook.scheduler import DailyAt, Ran, run_job
 
     settings = _settings()
+    _check_transports(settings)
     transports = transports_from(settings)
     jobs = {job.name: job for job in all_jobs(settings, booking_policy(settings), transports)}
     unknown = [name for name in names if name not in jobs]

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import secrets
 from contextlib import suppress
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated, Any
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from vaxbook import db
 
@@ -228,8 +230,8 @@ class Settings(BaseSettings):
     leader_heartbeat_seconds: int = Field(
         default=5, ge=1, le=300, description="How often the leader checks its lock; a dead one is replaced then."
     )
-    reminder_hours: list[int] = Field(
-        default=[24, 2], max_length=5, description="Reminders this many hours before the slot (JSON list)."
+    reminder_hours: Annotated[list[int], NoDecode] = Field(
+        default=[24, 2], max_length=5, description="Reminders this many hours before the slot: 24,2 or [24, 2]."
     )
     no_show_grace_minutes: int = Field(
         default=60, ge=0, le=24 * 60, description="After a slot's end, a booking never checked in is a no-show."
@@ -269,6 +271,19 @@ class Settings(BaseSettings):
         default=30, ge=1, le=3600, description="The first retry's wait; each next one doubles, with jitter."
     )
     outbox_batch: int = Field(default=100, ge=1, le=10_000, description="Messages a relay claims at once.")
+
+    @field_validator("reminder_hours", mode="before")
+    @classmethod
+    def _hours_as_written(cls, value: Any) -> Any:
+        """24,2 as an operator writes it, or a JSON list ([24, 2])."""
+        if not isinstance(value, str):
+            return value
+        written = value.strip()
+        if written.startswith("["):
+            with suppress(ValueError):
+                return json.loads(written)
+            return written  # refused below as no list of hours
+        return [part.strip() for part in written.split(",") if part.strip()]
 
     @field_validator("read_database_url")
     @classmethod

@@ -219,3 +219,39 @@ def test_signing_keys_are_rotated_listed_and_revoked(runner: CliRunner, cli_dsn:
     dashed = runner.invoke(main, ["keys", "revoke", "-aB3_x9kLmN"])  # a thumbprint kid may start with a dash
     assert dashed.exit_code != 0
     assert "not found" in dashed.output.lower()
+
+
+def test_what_an_operator_gets_wrong_is_one_line_naming_it(tmp_path: Path, cli_dsn: str) -> None:
+    """A wrong setting, a transport without what it needs, a database that cannot be reached: one line each (by
+    the variable the operator set), exit status 1, nothing started, and no password of the database's shown."""
+    unreachable = "postgresql://vaxbook:s3cret-pw@127.0.0.1:9/nowhere"
+    cases = [
+        (
+            {"VAXBOOK_PORT": "abc", "VAXBOOK_JWT_SECRET": "short"},
+            ["serve"],
+            ["VAXBOOK_PORT:", "VAXBOOK_JWT_SECRET: Value error, must be at least 32 characters"],
+        ),
+        (
+            {"VAXBOOK_SMS_TRANSPORT": "webhook"},
+            ["serve"],
+            ["VAXBOOK_SMS_TRANSPORT=webhook needs VAXBOOK_SMS_WEBHOOK_URL"],
+        ),
+        ({"VAXBOOK_EMAIL_TRANSPORT": "smtp"}, ["sweep"], ["VAXBOOK_EMAIL_TRANSPORT=smtp needs VAXBOOK_SMTP_HOST"]),
+        ({"DATABASE_URL": unreachable}, ["migrate"], ["cannot reach the database at 127.0.0.1:9/nowhere"]),
+        ({"DATABASE_URL": unreachable}, ["keys", "list"], ["cannot reach the database at 127.0.0.1:9/nowhere"]),
+        ({"VAXBOOK_REMINDER_HOURS": "[24, x]"}, ["migrate"], ["VAXBOOK_REMINDER_HOURS"]),
+    ]
+    for env, args, said in cases:
+        data_dir = tmp_path / "var"
+        result = CliRunner(env={"DATABASE_URL": cli_dsn, "VAXBOOK_DATA_DIR": str(data_dir)} | env).invoke(main, args)
+        output = result.output.strip()
+        assert result.exit_code == 1, (args, output)
+        assert len(output.splitlines()) == 1, output
+        assert all(words in output for words in said), output
+        assert "Traceback" not in output
+        assert "s3cret-pw" not in output
+        assert "errors.pydantic.dev" not in output
+        assert not (data_dir / "pgdata").exists(), "nothing started"
+    # the hours before a slot that reminders go, as an operator writes them
+    written = CliRunner(env={"DATABASE_URL": cli_dsn, "VAXBOOK_REMINDER_HOURS": "48, 3"}).invoke(main, ["migrate"])
+    assert written.exit_code == 0, written.output

@@ -29,6 +29,14 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.log_json is False
 
 
+@pytest.mark.parametrize(("written", "hours"), [("24,2", [24, 2]), (" 48 , 3 ", [48, 3]), ("[12, 1]", [12, 1])])
+def test_reminder_hours_are_read_as_an_operator_writes_them(
+    monkeypatch: pytest.MonkeyPatch, written: str, hours: list[int]
+) -> None:
+    monkeypatch.setenv("VAXBOOK_REMINDER_HOURS", written)
+    assert Settings(database_url=None).reminder_hours == hours
+
+
 def test_short_token_keys_are_refused() -> None:
     with pytest.raises(ValidationError, match="at least 32"):
         Settings(jwt_secret="too-short")
