@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -242,19 +243,29 @@ def check_eligibility(person: Person, rules: ServiceRules, given: list[DoseGiven
     age = person.age_in_days(slot_day)
     if age < 0:
         raise NotEligible(Text("Người này chưa sinh vào ngày đó", "The person is not yet born on that day"))
-    if rules.min_age_days is not None and age < rules.min_age_days:
+    months = age_in_months(person.date_of_birth, slot_day)
+    least, most = rules.min_age_days, rules.max_age_days
+    if least is not None and (months < _months(least) if least >= BY_BIRTHDAYS else age < least):
         raise NotEligible(
             Text(
-                f"Dịch vụ dành cho người từ {_age_text_vi(rules.min_age_days)} tuổi trở lên",
-                f"This service is for people aged {_age_text_en(rules.min_age_days)} and over",
+                f"Dịch vụ dành cho người từ {_age_text_vi(least)} trở lên",
+                f"This service is for people aged {_age_text_en(least)} and over",
             ),
             reason="too_young",
         )
-    if rules.max_age_days is not None and age > rules.max_age_days:
+    if most is not None and most >= BY_BIRTHDAYS and months >= _months(most):
         raise NotEligible(
             Text(
-                f"Dịch vụ dành cho người tối đa {_age_text_vi(rules.max_age_days)} tuổi",
-                f"This service is for people aged at most {_age_text_en(rules.max_age_days)}",
+                f"Dịch vụ dành cho người dưới {_age_text_vi(most)}",
+                f"This service is for people under {_age_text_en(most)}",
+            ),
+            reason="too_old",
+        )
+    if most is not None and most < BY_BIRTHDAYS and age > most:
+        raise NotEligible(
+            Text(
+                f"Dịch vụ dành cho người tối đa {_age_text_vi(most)}",
+                f"This service is for people aged at most {_age_text_en(most)}",
             ),
             reason="too_old",
         )
@@ -286,20 +297,43 @@ def check_eligibility(person: Person, rules: ServiceRules, given: list[DoseGiven
 
 
 DAYS_PER_MONTH = 30.4375
+DAYS_PER_YEAR = 365.25
+
+
+# An age limit of two years or more is one of whole months (rounded from its days: 5 × 365 − 1 is 60 months, under
+# five), compared by birthdays: days cannot follow leap years, and a child of four would be turned away a day or
+# two before the fifth birthday. A shorter limit stays in days (a birth dose within 7 days, from 6 weeks).
+BY_BIRTHDAYS = 2 * 365
+
+
+def _months(days: int) -> int:
+    """The whole months a limit of days stands for: whole years when it is within three weeks of them (365 days a
+    year drift from the calendar by a quarter of a day each year: 65 × 365 days is 65 years, not 64 and 11 months)."""
+    years = round(days / DAYS_PER_YEAR)
+    if abs(days - years * DAYS_PER_YEAR) <= 21:
+        return 12 * years
+    return round(days / DAYS_PER_MONTH)
+
+
+def age_in_months(born: date, on: date) -> int:
+    """Whole months lived on a day, by monthly birthdays (born on the 31st, the month's last day counts)."""
+    months = (on.year - born.year) * 12 + on.month - born.month
+    return months - (1 if on.day < min(born.day, monthrange(on.year, on.month)[1]) else 0)
 
 
 def _age_text_vi(days: int) -> str:
-    """An age limit as parents say it: years from two, months under two, days under a month."""
-    if days >= 2 * 365:
-        return f"{days // 365}"
+    """An age limit as parents say it: years (or months) from two, months under two, days under a month."""
+    if days >= BY_BIRTHDAYS:
+        months = _months(days)
+        return f"{months // 12} tuổi" if months % 12 == 0 else f"{months} tháng tuổi"
     months = round(days / DAYS_PER_MONTH)
-    return f"{months} tháng" if months >= 1 and days >= 28 else f"{days} ngày"
+    return f"{months} tháng tuổi" if months >= 1 and days >= 28 else f"{days} ngày tuổi"
 
 
 def _age_text_en(days: int) -> str:
-    if days >= 2 * 365:
-        return f"{days // 365}"
-    months = round(days / DAYS_PER_MONTH)
+    months = _months(days)
+    if days >= BY_BIRTHDAYS and months % 12 == 0:
+        return f"{months // 12}"
     if months >= 1 and days >= 28:
         return f"{months} month" if months == 1 else f"{months} months"
     return f"{days} days"

@@ -121,8 +121,8 @@ def _months(n: int) -> int:
     return min((date(2001 + (m + n) // 12, (m + n) % 12 + 1, 1) - date(2001, m + 1, 1)).days for m in range(12))
 
 
-# The programme's children, catch-up doses included: under five. Days cannot follow leap years, so a child is turned
-# away (as "at most 4 years old") a day or two before the fifth birthday, never after it.
+# The programme's children, catch-up doses included: under five (a limit of years is read as whole months and
+# compared by birthdays: 60 months, so a child is welcome until the day before the fifth birthday).
 UNDER_FIVE = 5 * 365 - 1
 
 # Weekday mornings, 07:30–11:00 in half-hour slots; Saturday mornings too.

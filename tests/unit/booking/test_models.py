@@ -13,6 +13,7 @@ from booking.models import (
     Person,
     SeriesComplete,
     ServiceRules,
+    age_in_months,
     cccd_matches,
     check_eligibility,
     next_dose,
@@ -85,14 +86,16 @@ def test_every_correctly_built_cccd_matches_and_no_other_sex_or_year_does(born: 
 
 
 def test_age_limits_are_checked_at_the_slot_date() -> None:
-    service = rules(min_age_days=12 * 365, max_age_days=65 * 365)
-    turns_twelve = SLOT_DAY - timedelta(days=12 * 365)
+    service = rules(min_age_days=12 * 365, max_age_days=65 * 365)  # from twelve, under sixty-five
+    turns_twelve = SLOT_DAY.replace(year=SLOT_DAY.year - 12)
     assert check_eligibility(person(turns_twelve), service, [], SLOT_DAY) == 1
     with pytest.raises(NotEligible) as young:
         check_eligibility(person(turns_twelve + timedelta(days=1)), service, [], SLOT_DAY)
     assert young.value.extra["reason"] == "too_young"
+    turns_sixty_five = SLOT_DAY.replace(year=SLOT_DAY.year - 65)
+    assert check_eligibility(person(turns_sixty_five + timedelta(days=1)), service, [], SLOT_DAY) == 1
     with pytest.raises(NotEligible) as old:
-        check_eligibility(person(SLOT_DAY - timedelta(days=65 * 365 + 1)), service, [], SLOT_DAY)
+        check_eligibility(person(turns_sixty_five), service, [], SLOT_DAY)
     assert old.value.extra["reason"] == "too_old"
     with pytest.raises(NotEligible):
         check_eligibility(person(SLOT_DAY + timedelta(days=1)), service, [], SLOT_DAY)
@@ -143,3 +146,35 @@ def test_age_limits_read_as_parents_say_them(min_age_days: int, vi: str, en: str
     assert young.value.detail is not None
     assert f"từ {vi} tuổi trở lên" in young.value.detail.vi
     assert f"aged {en} and over" in young.value.detail.en
+
+
+def birthday(born: date, years: int) -> date:
+    """The birthday in a year that may have no 29 February: the 28th then."""
+    try:
+        return born.replace(year=born.year + years)
+    except ValueError:
+        return date(born.year + years, 2, 28)
+
+
+@pytest.mark.parametrize("born", [date(2021, 12, 3), date(2020, 2, 29), date(2019, 3, 1), date(2021, 1, 31)])
+def test_a_limit_of_years_is_kept_by_birthdays_whatever_the_leap_years(born: date) -> None:
+    """Under five (5 × 365 − 1 days, read as 60 months): welcome the day before the fifth birthday, not on it; from
+    twelve (12 × 365 + 3 days, 144 months): not the day before the twelfth birthday, and on it."""
+    fifth = birthday(born, 5)
+    under_five = rules(max_age_days=5 * 365 - 1)
+    check_eligibility(person(born), under_five, [], fifth - timedelta(days=1))
+    with pytest.raises(NotEligible) as five:
+        check_eligibility(person(born), under_five, [], fifth)
+    assert five.value.detail == ("Dịch vụ dành cho người dưới 5 tuổi", "This service is for people under 5")
+    twelfth = birthday(born, 12)
+    from_twelve = rules(min_age_days=12 * 365 + 3)
+    with pytest.raises(NotEligible):
+        check_eligibility(person(born), from_twelve, [], twelfth - timedelta(days=1))
+    check_eligibility(person(born), from_twelve, [], twelfth)
+
+
+def test_age_in_months_counts_monthly_birthdays() -> None:
+    assert age_in_months(date(2021, 1, 31), date(2021, 2, 28)) == 1, "the month's last day stands for the 31st"
+    assert age_in_months(date(2021, 1, 31), date(2021, 2, 27)) == 0
+    assert age_in_months(date(2021, 12, 3), date(2026, 12, 2)) == 59
+    assert age_in_months(date(2021, 12, 3), date(2026, 12, 3)) == 60
