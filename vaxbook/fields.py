@@ -245,8 +245,13 @@ TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
 
 def _nfc(value: str) -> str:
     _no_nul(value)
-    # Vietnamese typed on some keyboards arrives decomposed; store and compare one form only.
-    return unicodedata.normalize("NFC", value)
+    # Vietnamese typed on some keyboards arrives decomposed; store and compare one form only. Format characters
+    # (zero-width spaces and joiners, a byte-order mark, a soft hyphen) a paste brings along show as nothing on a
+    # page, as "?" in an SMS and stay in a health card: a name or a place is kept without them.
+    kept = "".join(c for c in unicodedata.normalize("NFC", value) if unicodedata.category(c) != "Cf").strip()
+    if value and not kept:
+        raise bilingual_error("invisible", "Phải có chữ nhìn thấy được", "Must contain visible text")
+    return kept
 
 
 def _one_line(value: str) -> str:

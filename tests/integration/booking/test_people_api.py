@@ -281,3 +281,22 @@ async def test_a_place_the_clinics_list_names_is_spelled_as_the_list_spells_it(
     )
     assert (moved.json()["district"], moved.json()["ward"]) == ("Cái Răng", "Phường 1"), "the ward, now of its district"
     assert await db.fetchval("SELECT ward FROM people WHERE id = $1", added.json()["id"]) == "Phường 1"
+
+
+async def test_a_name_pasted_with_invisible_characters_is_kept_without_them(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """Zero-width spaces and joiners, a byte-order mark, a soft hyphen: nothing on a page, "?" in an SMS, and
+    carried into a health card. A name (or a place) is saved without them; one made of them alone is refused."""
+    citizen = await new_account(uow)
+    pasted = person_details(full_name="\ufeffPhạm\u200b Thị\u200d Lan\u00ad", ward="An\u2060 Khánh") | {
+        "consent": consent()
+    }
+    saved = await client.put("/api/v1/me/profile", json=pasted, headers=token_for(citizen))
+    assert saved.status_code == 200, saved.text
+    assert (saved.json()["full_name"], saved.json()["ward"]) == ("Phạm Thị Lan", "An Khánh")
+    assert await db.fetchval("SELECT full_name FROM people") == "Phạm Thị Lan"
+    nothing = await client.put(
+        "/api/v1/me/profile", json=pasted | {"full_name": "\u200b\u200c"}, headers=token_for(citizen)
+    )
+    assert [(e["field"], e["code"]) for e in nothing.json()["errors"]] == [("full_name", "invisible")]
