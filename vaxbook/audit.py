@@ -51,6 +51,20 @@ async def record(
     )
 
 
+async def recorded(conn: Connection, *, actor: Actor, action: str, object_type: str, object_id: object) -> bool:
+    """Whether the actor did this to the object before (a change whose object is gone since, asked again)."""
+    found = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM audit_log WHERE object_type = $1 AND object_id = $2 AND action = $3 "
+        "AND actor_kind = $4 AND actor_id IS NOT DISTINCT FROM $5)",
+        object_type,
+        str(object_id),
+        action,
+        actor.audit_kind,
+        actor.audit_id,
+    )
+    return bool(found)
+
+
 async def insert(conn: Connection, row: dict[str, Any]) -> None:
     """Write an audit row made by `entry`."""
     await conn.execute(

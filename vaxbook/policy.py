@@ -93,6 +93,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/me/erasure"): MY_PAGES,
     ("GET", "/draw/{slot_id:uuid}"): MY_PAGES,
     ("POST", "/draw/{slot_id:uuid}"): MY_PAGES,
+    ("POST", "/me/draws/{entry_id:uuid}/leave"): MY_PAGES,
     ("GET", "/me/standby/new"): MY_PAGES,
     ("POST", "/me/standby"): MY_PAGES,
     ("GET", "/me/standby/{entry_id:uuid}"): MY_PAGES,

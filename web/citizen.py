@@ -725,7 +725,7 @@ async def _notice_on_me(
     if words is None:
         return None
     said_ = words.in_(language)
-    if asked.what == "profile":
+    if asked.what in ("profile", "draw-left"):
         return said_
     if asked.what == "dependent":
         added = next((d for d in dependents if d.id == asked.of), None)

@@ -17,7 +17,7 @@ from litestar.status_codes import HTTP_200_OK
 from booking.service import draws
 from clinics import service as clinics
 from priority import service as priority
-from priority.models import DrawEntryRecord, lottery_key
+from priority.models import DrawEntryRecord, EntryOutcome, lottery_key
 from vaxbook.dependencies import UoW
 from vaxbook.errors import domain_errors
 from vaxbook.i18n import Language, Text
@@ -56,6 +56,8 @@ async def entries_of(uow: UoW, account_id: UUID, names: dict[UUID, str], languag
                 "outcome": _outcome(entry, language),
                 "booking_id": entry.booking_id,
                 "result": f"/draws/{clinic.id}/{slot.id}",
+                # before the draw, the entry may be taken out (the use case refuses it once the draw has closed)
+                "leavable": entry.outcome is EntryOutcome.ENTERED,
             }
         )
     return shown
@@ -108,6 +110,15 @@ class DrawPages(Controller):
         if entered is None:
             return await self._form(request, uow, slot_id, message=wrong["form"])
         return done("/me", "draw", entered.id)
+
+    @post("/me/draws/{entry_id:uuid}/leave", status_code=HTTP_200_OK)
+    async def leave(self, entry_id: FromPath[UUID], request: AnyRequest, uow: UoW) -> Template | Redirect:
+        """Take yourself or a relative out of a draw before it closes; after, or someone else's, said on a page."""
+        citizen = citizen_of(request)
+        if citizen is None:
+            return sign_in_first(request)
+        await draws.leave(uow, citizen, entry_id, now=datetime.now(UTC))
+        return done("/me", "draw-left")
 
     async def _form(self, request: AnyRequest, uow: UoW, slot_id: UUID, *, message: str | None) -> Template | Redirect:
         citizen = citizen_of(request)

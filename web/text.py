@@ -272,6 +272,13 @@ WORDS: dict[str, Text] = {
     "vaccinator": Text("Người tiêm", "Given by"),
     "vaccinator_choose": Text("Chọn nhân viên của cơ sở", "Choose the clinic's nurse"),
     "report_reaction": Text("Báo phản ứng sau tiêm", "Report a reaction"),
+    "draw_leave": Text("Rút khỏi bốc thăm", "Leave the draw"),
+    "draw_leave_confirm": Text(
+        "Rút tên khỏi lần bốc thăm này? Có thể đăng ký lại trước khi bốc thăm đóng.",
+        "Take this entry out of the draw? You may enter again before the draw closes.",
+    ),
+    "draw_leave_yes": Text("Rút tên", "Take it out"),
+    "done_draw-left": Text("Đã rút tên khỏi lần bốc thăm.", "The entry is out of the draw."),
     "observe_until": Text("Theo dõi tại chỗ đến {until}.", "Keep them under observation until {until}."),
     "severity": Text("Mức độ", "Severity"),
     "severity_mild": Text("Nhẹ", "Mild"),

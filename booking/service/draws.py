@@ -60,7 +60,15 @@ _STORED_ENTRY = Stored(DrawEntryRecord)
 async def leave(uow: UnitOfWork, principal: Principal, entry_id: UUID, *, now: datetime) -> None:
     """Take yourself or a dependent out of a draw before it closes (a change of mind, or a dependent to remove)."""
     async with uow.transaction() as conn:
-        entry = await priority.draw_entry(conn, entry_id)
+        try:
+            entry = await priority.draw_entry(conn, entry_id)
+        except DrawEntryNotFound:
+            # taken out already, by this caller (a second tap, a retry whose answer was lost): done, as asked
+            if await audit.recorded(
+                conn, actor=principal, action="draw.leave", object_type="draw_entry", object_id=entry_id
+            ):
+                return
+            raise
         try:
             await person_for(conn, principal, entry.person_id)
         except DomainError:

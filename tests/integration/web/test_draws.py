@@ -54,11 +54,23 @@ async def test_a_citizen_enters_a_draw_for_a_relative_and_reads_its_published_re
     assert result_link in mine.text
     before = await client.get(result_link)
     assert "Chưa bốc thăm" in before.text
+    # before the close, an entry may be taken out from the bookings page (asked once more), then entered again
+    leave = f'action="/me/draws/{entry_id}/leave"'
+    assert leave in mine.text
+    left = await client.post(f"/me/draws/{entry_id}/leave", data={"_csrf_token": csrf_of(mine)})
+    assert left.headers["location"] == "/me?done=draw-left"
+    assert said_done(await client.get(left.headers["location"])) == WORDS["done_draw-left"].vi
+    assert await db.fetchval("SELECT count(*) FROM draw_entries") == 0
+    asking = await client.get(f"/draw/{slot.id}")
+    entered = await client.post(f"/draw/{slot.id}", data={"once": once_of(asking), "_csrf_token": csrf_of(asking)})
+    entry_id = await db.fetchval("SELECT id FROM draw_entries")
+    assert entered.headers["location"] == f"/me?done=draw&of={entry_id}"
 
     await db.execute("UPDATE slot_draws SET closes_at = now() - interval '1 second'")
     assert (await client.post(f"{draw_path}/run", headers=admin)).status_code == 200
     mine = await client.get("/me")
     assert WORDS["draw_booked"].vi + " (#1)" in mine.text
+    assert "/me/draws/" not in mine.text, "drawn: no way out offered"
     published = httpx.AsyncClient(transport=client._transport, base_url=client.base_url)
     async with published:
         shown = await published.get(result_link)  # anyone, signed in or not
