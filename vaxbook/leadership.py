@@ -30,13 +30,19 @@ lock of migration 0024, 7_141_592_657)."""
 
 CONNECTION_FAILURES = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
+CANCELLED_RUN = "cancelled: leadership lost or shutting down"
+"""A run's error when its leader stopped it: its tick may be claimed again (a daily job stopped by a restart runs
+when the next leader catches up on the day, not a day later)."""
+
 CLAIM = """
 INSERT INTO job_runs (job, tick, runner)
 SELECT $1, $2, $3
 WHERE EXISTS (SELECT FROM pg_locks
               WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted
                 AND classid = ($4::bigint >> 32)::oid AND objid = ($4::bigint & 4294967295)::oid AND objsubid = 1)
-ON CONFLICT DO NOTHING
+ON CONFLICT (job, tick) DO UPDATE
+    SET runner = EXCLUDED.runner, started_at = clock_timestamp(), finished_at = NULL, outcome = NULL, error = NULL
+    WHERE job_runs.error = $5
 RETURNING started_at
 """
 
@@ -167,7 +173,7 @@ class Leadership:
             async with self._using:
                 if self._conn is None or not self.held:
                     return False
-                row = await self._conn.fetchrow(CLAIM, job, tick, runner, self.key, timeout=self.timeout)
+                row = await self._conn.fetchrow(CLAIM, job, tick, runner, self.key, CANCELLED_RUN, timeout=self.timeout)
         except CONNECTION_FAILURES as exc:
             self.lose(exc)
             return False

@@ -35,7 +35,7 @@ from prometheus_client import Counter, Gauge
 
 from vaxbook.clock import Clock, SystemClock
 from vaxbook.db import Pool, UnitOfWork, went_away
-from vaxbook.leadership import CONNECTION_FAILURES, Leadership
+from vaxbook.leadership import CANCELLED_RUN, CONNECTION_FAILURES, Leadership
 from vaxbook.settings import DEFAULT_TIMEZONE
 
 log = structlog.get_logger("vaxbook.scheduler")
@@ -348,7 +348,7 @@ class Scheduler:
                 async with alone:
                     ran = await run_job(pool, job, now, tick)
             except asyncio.CancelledError:
-                await self._record(pool, Ran(job.name, tick, None, "cancelled: leadership lost or shutting down", 0))
+                await self._record(pool, Ran(job.name, tick, None, CANCELLED_RUN, 0))
                 raise
             await self._record(pool, ran)
             return ran

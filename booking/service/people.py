@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from uuid import UUID
 
 from booking import repository
@@ -20,6 +20,7 @@ from booking.models import (
     ProfileExists,
     ProfileMissing,
     RegisteredAlready,
+    Relation,
     TooManyDependents,
 )
 from booking.schemas import (
@@ -138,6 +139,7 @@ async def add_dependent(
             guardian = await repository.person_of_account(conn, account_id=principal.id)
             if guardian is None:
                 raise ProfileMissing()
+            _check_relation(data.relation, data.date_of_birth, guardian)
             if not await repository.take_dependent_place(conn, guardian_id=guardian.id, limit=MAX_DEPENDENTS):
                 raise TooManyDependents()
             person = await repository.insert_person(
@@ -155,6 +157,24 @@ async def add_dependent(
     return await run_once(uow, idempotency, work, stored=_STORED, keep_hours=keep_hours)
 
 
+def _check_relation(relation: Relation | None, born: date, guardian: Person) -> None:
+    """A child is younger than the one who books for them, a parent older: the other way round is a slip of the
+    finger on the form (a spouse or another relative may be any age)."""
+    if (relation is Relation.CHILD and born < guardian.date_of_birth) or (
+        relation is Relation.PARENT and born > guardian.date_of_birth
+    ):
+        raise Invalid.field(
+            "relation",
+            "relation_age",
+            Text(
+                f"Ngày sinh {born:%d/%m/%Y} không hợp với quan hệ này: con nhỏ tuổi hơn bạn, cha mẹ lớn tuổi hơn bạn "
+                f"(bạn sinh ngày {guardian.date_of_birth:%d/%m/%Y})",
+                f"Born {born:%d/%m/%Y}, which does not fit this relation: a child is younger than you, a parent "
+                f"older (you were born {guardian.date_of_birth:%d/%m/%Y})",
+            ),
+        )
+
+
 async def _own_dependent(conn: Connection, principal: Principal, person_id: UUID) -> Person:
     person = await repository.person_for_account(conn, person_id=person_id, account_id=principal.id)
     if person is None or person.guardian_id is None:
@@ -164,8 +184,13 @@ async def _own_dependent(conn: Connection, principal: Principal, person_id: UUID
 
 async def update_dependent(uow: UnitOfWork, principal: Principal, person_id: UUID, data: DependentUpdate) -> Person:
     async with uow.transaction() as conn:
-        await _own_dependent(conn, principal, person_id)
+        dependent = await _own_dependent(conn, principal, person_id)
         changes = data.model_dump(exclude_unset=True)
+        if changes.get("relation") is not None:
+            assert dependent.guardian_id is not None
+            guardian = await repository.get_person(conn, person_id=dependent.guardian_id)
+            assert guardian is not None
+            _check_relation(changes["relation"], dependent.date_of_birth, guardian)
         await _keep_identity_while_booked(conn, person_id, changes)
         person = (
             await repository.update_person(conn, person_id=person_id, changes=changes)

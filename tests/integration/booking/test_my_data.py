@@ -38,7 +38,9 @@ async def test_the_export_holds_the_account_and_its_people_and_nobody_else(
     clinic, service = await make_clinic(uow), await make_service(uow, kind=ServiceKind.VACCINATION)
     slot = await make_slot(uow, clinic, service, capacity=5, starts_at=soon(0.5))
     citizen, me = await make_citizen(uow, full_name="Phạm Thị Lan")
-    son = await make_dependent(uow, citizen, full_name="Phạm Minh Tú", cccd=None, date_of_birth=date(2015, 4, 4))
+    son = await make_dependent(
+        uow, citizen, full_name="Phạm Minh Tú", cccd=None, date_of_birth=date(2015, 4, 4), relation="child"
+    )
     await declare(uow, me.id, due_date=due_date_for(20, slot.starts_at.date()))
     stranger, them = await make_citizen(uow, full_name="Người Lạ")
     for who, person in ((citizen, son.id), (stranger, None)):

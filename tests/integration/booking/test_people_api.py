@@ -300,3 +300,32 @@ async def test_a_name_pasted_with_invisible_characters_is_kept_without_them(
         "/api/v1/me/profile", json=pasted | {"full_name": "\u200b\u200c"}, headers=token_for(citizen)
     )
     assert [(e["field"], e["code"]) for e in nothing.json()["errors"]] == [("full_name", "invisible")]
+
+
+async def test_a_child_is_younger_and_a_parent_older_than_the_one_who_books_for_them(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    guardian, me = await make_citizen(uow, date_of_birth=date(1990, 5, 17))
+    base = person_details(full_name="Lê Văn Ba") | {"consent": consent(), "cccd": None}
+    for relation, born in (("child", date(1960, 1, 1)), ("parent", date(2015, 1, 1))):
+        refused = await client.post(
+            "/api/v1/me/dependents",
+            json=base | {"relation": relation, "date_of_birth": born.isoformat()},
+            headers=token_for(guardian),
+        )
+        assert [(e["field"], e["code"]) for e in refused.json()["errors"]] == [("relation", "relation_age")], relation
+    assert await db.fetchval("SELECT count(*) FROM people WHERE guardian_id = $1", me.id) == 0
+    grandpa = await client.post(
+        "/api/v1/me/dependents",
+        json=base | {"relation": "other", "date_of_birth": "1940-02-02"},
+        headers=token_for(guardian),
+    )
+    assert grandpa.status_code == 201, grandpa.text
+    as_child = await client.patch(
+        f"/api/v1/me/dependents/{grandpa.json()['id']}", json={"relation": "child"}, headers=token_for(guardian)
+    )
+    assert [(e["field"], e["code"]) for e in as_child.json()["errors"]] == [("relation", "relation_age")]
+    as_parent = await client.patch(
+        f"/api/v1/me/dependents/{grandpa.json()['id']}", json={"relation": "parent"}, headers=token_for(guardian)
+    )
+    assert as_parent.status_code == 200, as_parent.text
