@@ -7,9 +7,10 @@ from litestar.params import FromPath
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from notify import service
+from notify.jobs import delivery_policy
 from notify.schemas import DeadMessageOut, MessageCount, MessagesOverview
 from vaxbook.auth.security import CallerRequest
-from vaxbook.dependencies import UoW
+from vaxbook.dependencies import AppSettings, UoW
 
 
 class MessageController(Controller):
@@ -27,7 +28,8 @@ class MessageController(Controller):
         )
 
     @post("/{message_id:int}/retry", status_code=HTTP_204_NO_CONTENT, summary="Send a dead message again")
-    async def retry(self, message_id: FromPath[int], uow: UoW, request: CallerRequest) -> None:
-        """Send a dead message again, its tries counted afresh (after the gateway was fixed); audited. 404
-        message-not-found unless it is dead."""
-        await service.revive(uow, request.user, message_id, now=datetime.now(UTC))
+    async def retry(self, message_id: FromPath[int], uow: UoW, request: CallerRequest, settings: AppSettings) -> None:
+        """Send a dead message again, its tries counted afresh (after the gateway was fixed), once the quiet hours
+        let it; audited. 404 message-not-found unless it is dead (a sign-in code is never sent again, and a reminder
+        of a booking cancelled or moved since is no longer dead but withdrawn)."""
+        await service.revive(uow, request.user, message_id, delivery_policy(settings), now=datetime.now(UTC))

@@ -95,11 +95,12 @@ def _plain(value: Any) -> Any:
 
 
 async def suppress(conn: Connection, *, booking_id: UUID, kinds: list[Kind]) -> int:
-    """Pending messages of these kinds about a booking are no longer true (it was cancelled or moved)."""
+    """Messages of these kinds about a booking, not sent yet (pending, or dead and waiting for an operator to send
+    them again), are no longer true (it was cancelled or moved): a reminder of a cancelled booking never goes."""
     result = await conn.execute(
         """
         UPDATE outbox SET status = 'suppressed'
-        WHERE booking_id = $1 AND status = 'pending' AND kind = ANY($2::text[])
+        WHERE booking_id = $1 AND status IN ('pending', 'dead') AND kind = ANY($2::text[])
         """,
         booking_id,
         [k.value for k in kinds],
@@ -201,17 +202,22 @@ async def dead(conn: Connection, *, limit: int) -> list[tuple[int, str, str, int
     return [(r["id"], r["kind"], r["medium"], r["attempts"], r["last_error"], r["due_at"]) for r in rows]
 
 
-async def revive(conn: Connection, *, message_id: int, now: datetime) -> bool:
-    """A dead message goes out again (its tries start over)."""
-    result = await conn.execute(
-        """
-        UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $2, last_error = NULL
-        WHERE id = $1 AND status = 'dead' AND kind <> 'sign_in_code'
-        """,
+async def dead_message(conn: Connection, *, message_id: int) -> tuple[Kind, Medium] | None:
+    """A dead message that may be sent again (a sign-in code never is: it would be spent by then), locked."""
+    row = await conn.fetchrow(
+        "SELECT kind, medium FROM outbox WHERE id = $1 AND status = 'dead' AND kind <> 'sign_in_code' FOR UPDATE",
         message_id,
-        now,
     )
-    return result != "UPDATE 0"
+    return None if row is None else (Kind(row["kind"]), Medium(row["medium"]))
+
+
+async def revive(conn: Connection, *, message_id: int, at: datetime) -> None:
+    """A dead message goes out again at `at` (its tries start over)."""
+    await conn.execute(
+        "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $2, last_error = NULL WHERE id = $1",
+        message_id,
+        at,
+    )
 
 
 async def prune(conn: Connection, *, before: datetime) -> int:

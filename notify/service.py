@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
 
 import structlog
 
@@ -20,6 +21,7 @@ from vaxbook import audit
 from vaxbook.audit import Actor
 from vaxbook.db import UnitOfWork
 from vaxbook.i18n import Language
+from vaxbook.settings import DEFAULT_TIMEZONE
 
 log = structlog.get_logger("vaxbook.relay")
 
@@ -54,6 +56,9 @@ class Notice:
     not_after: datetime | None = None  # no use from then on (a reminder, once its appointment starts): not written
 
 
+DEPARTMENT_ZONE = ZoneInfo(DEFAULT_TIMEZONE)
+
+
 @dataclass(frozen=True)
 class DeliveryPolicy:
     quiet: QuietHours
@@ -62,6 +67,7 @@ class DeliveryPolicy:
     batch: int
     lease: timedelta  # how long a relay may take with what it claimed before another may take it over
     concurrency: int = 20
+    zone: tzinfo = DEPARTMENT_ZONE  # whose quiet hours a retry keeps
 
 
 async def send(uow: UnitOfWork, notice: Notice, *, quiet: QuietHours, now: datetime) -> int | None:
@@ -186,7 +192,9 @@ def _next_try(message: Outgoing, failed: DeliveryFailed, policy: DeliveryPolicy,
     if not failed.retry or message.attempts >= policy.max_attempts:
         return None
     wait = policy.first_retry * (1 << min(message.attempts - 1, 20))
-    return now + min(wait * random.uniform(0.5, 1.5), LONGEST_WAIT)  # noqa: S311 - spreading retries, not a secret
+    retry = now + min(wait * random.uniform(0.5, 1.5), LONGEST_WAIT)  # noqa: S311 - spreading retries, not a secret
+    # a retry keeps the quiet hours as a first try does (a message failed at 20:59 is not tried again at night)
+    return quiet_adjusted(message.kind, message.medium, retry, policy.zone, policy.quiet, now=now)
 
 
 # For operators
@@ -219,11 +227,15 @@ async def overview(uow: UnitOfWork, *, dead_limit: int = 50) -> tuple[list[Count
     return counts, dead
 
 
-async def revive(uow: UnitOfWork, actor: Actor, message_id: int, *, now: datetime) -> None:
-    """Send a dead message again (after the gateway was fixed); audited."""
+async def revive(uow: UnitOfWork, actor: Actor, message_id: int, policy: DeliveryPolicy, *, now: datetime) -> None:
+    """Send a dead message again (after the gateway was fixed), at once or once the quiet hours are over; audited."""
     async with uow.transaction() as conn:
-        if not await repository.revive(conn, message_id=message_id, now=now):
+        dead = await repository.dead_message(conn, message_id=message_id)
+        if dead is None:
             raise MessageNotFound()
+        kind, medium = dead
+        at = quiet_adjusted(kind, medium, now, policy.zone, policy.quiet, now=now)
+        await repository.revive(conn, message_id=message_id, at=at)
         await audit.record(conn, actor=actor, action="message.revive", object_type="message", object_id=str(message_id))
 
 

@@ -285,6 +285,14 @@ class Settings(BaseSettings):
             return written  # refused below as no list of hours
         return [part.strip() for part in written.split(",") if part.strip()]
 
+    @field_validator("reminder_hours")
+    @classmethod
+    def _ahead_of_the_slot(cls, hours: list[int]) -> list[int]:
+        # 0 or less would remind at or after the appointment; more than two weeks, before most bookings exist
+        if any(not 1 <= h <= 14 * 24 for h in hours):
+            raise ValueError("each must be from 1 to 336 hours before the slot")
+        return hours
+
     @field_validator("read_database_url")
     @classmethod
     def _postgresql_url(cls, value: str | None) -> str | None:

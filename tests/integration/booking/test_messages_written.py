@@ -171,6 +171,10 @@ async def test_an_offer_is_told_at_once_and_runs_from_when_it_can_be_read(
     assert expires == morning + timedelta(minutes=30)
     assert json.loads(offer["body"])["expires_at"] == (morning + timedelta(minutes=30)).isoformat()
     assert late.astimezone(UTC) < offer["due_at"]
+    # the person leaves the list before the morning: the offer is over, and its notice is withdrawn, not sent at 07:00
+    entry_id = await db.fetchval("SELECT id FROM standby_entries WHERE status = 'offered'")
+    await standby.leave(uow, waiting, POLICY, entry_id=entry_id, now=late + timedelta(minutes=5))
+    assert await db.fetchval("SELECT status FROM outbox WHERE kind = 'standby_offer'") == "suppressed"
 
 
 async def test_a_session_called_off_cancels_every_booking_and_tells_each_person(

@@ -19,11 +19,12 @@ from booking.models import BookingPolicy
 from booking.service import bookings
 from notify import repository
 from notify import service as notify
-from notify.models import NEVER, Medium
+from notify.models import NEVER, Kind, Medium, QuietHours
 from notify.transports import WebhookTransport, close_transports
 from tests.factories import make_citizen, make_clinic, make_service, make_slot, staff_headers
 from tests.integration.notify.gateway import Gateway
 from vaxbook import db as vaxbook_db
+from vaxbook.audit import SYSTEM as ADMIN_ACTOR
 from vaxbook.auth.models import Role
 from vaxbook.db import Pool, UnitOfWork
 
@@ -306,3 +307,52 @@ async def test_a_cancelled_or_moved_booking_is_never_reminded_of_its_old_slot(
     for moment in (now, first.starts_at - timedelta(hours=24), second.starts_at - timedelta(hours=2)):
         await relay(uow, url, moment)
     assert kinds(app) == ["booked", "moved", "cancelled"]
+
+
+async def test_a_retry_and_an_operator_s_send_again_keep_the_quiet_hours(
+    uow: UnitOfWork, db: asyncpg.Connection, gateway: tuple[Gateway, str]
+) -> None:
+    """A message that fails at 20:59 is not tried again at night, and one an operator sends again at 22:00 waits
+    for the morning: the quiet hours hold for every try, as for the first."""
+    app, url = gateway
+    quiet = notify.DeliveryPolicy(
+        quiet=QuietHours.parse("21:00-07:00"),
+        max_attempts=3,
+        first_retry=timedelta(seconds=120),
+        batch=100,
+        lease=timedelta(minutes=5),
+    )
+    evening = datetime(2026, 12, 1, 20, 59, tzinfo=SAIGON)
+    morning = datetime(2026, 12, 2, 7, 0, tzinfo=SAIGON)
+    await fill(db, 1, due=evening, kind="next_dose_due")
+    app.status = 503
+    assert (await relay(uow, url, evening, quiet)).retrying == 1
+    retry_at = await db.fetchval("SELECT next_attempt_at FROM outbox")
+    assert retry_at == morning, "the retry waits for the quiet hours' end"
+    await db.execute("UPDATE outbox SET status = 'dead', next_attempt_at = $1", evening)
+    message_id = await db.fetchval("SELECT id FROM outbox")
+    night = datetime(2026, 12, 1, 22, 0, tzinfo=SAIGON)
+    await notify.revive(uow, ADMIN_ACTOR, message_id, quiet, now=night)
+    assert await db.fetchval("SELECT (status, next_attempt_at) FROM outbox") == ("pending", morning)
+
+
+async def test_a_dead_reminder_of_a_cancelled_booking_is_withdrawn_and_never_sent_again(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """The reminder failed and lay dead; the booking was cancelled since: an operator's "send again" must not remind
+    anyone of it."""
+    booking_id = await db.fetchval("SELECT gen_random_uuid()")
+    await db.execute(
+        """
+        INSERT INTO outbox (kind, dedupe_key, medium, destination, language, body, due_at, next_attempt_at, status,
+                            booking_id, attempts)
+        VALUES ('reminder', 'r1', 'sms', '+84912000001', 'vi', '{}', now(), now(), 'dead', $1, 3)
+        """,
+        booking_id,
+    )
+    assert await notify.suppress(uow, booking_id=booking_id, kinds=[Kind.REMINDER]) == 1
+    assert await db.fetchval("SELECT status FROM outbox") == "suppressed"
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    message_id = await db.fetchval("SELECT id FROM outbox")
+    again = await client.post(f"/api/v1/admin/messages/{message_id}/retry", headers=admin)
+    assert (again.status_code, again.json()["type"]) == (404, "/problems/message-not-found")

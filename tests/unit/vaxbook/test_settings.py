@@ -37,6 +37,15 @@ def test_reminder_hours_are_read_as_an_operator_writes_them(
     assert Settings(database_url=None).reminder_hours == hours
 
 
+@pytest.mark.parametrize("written", ["-1,2", "0", "24,1000"])
+def test_a_reminder_hour_at_or_after_the_slot_or_weeks_ahead_is_refused(
+    monkeypatch: pytest.MonkeyPatch, written: str
+) -> None:
+    monkeypatch.setenv("VAXBOOK_REMINDER_HOURS", written)
+    with pytest.raises(ValidationError):
+        Settings(database_url=None)
+
+
 def test_short_token_keys_are_refused() -> None:
     with pytest.raises(ValidationError, match="at least 32"):
         Settings(jwt_secret="too-short")
