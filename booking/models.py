@@ -694,11 +694,22 @@ class OtherService(Conflict):
     )
 
 
+class DependentExists(Conflict):
+    """The household has this person already (the same name, however typed, and date of birth): a second record
+    would split their doses and let them hold two bookings of one dose."""
+
+    slug = "dependent-exists"
+    title = Text("Người thân này đã có trong tài khoản", "This relative is on the account already")
+
+    def __init__(self, person_id: UUID) -> None:
+        super().__init__(person_id=str(person_id))
+
+
 class TooManyDependents(Conflict):
     slug = "too-many-dependents"
     title = Text(
-        f"Mỗi tài khoản quản lý tối đa {MAX_DEPENDENTS} người thân",
-        f"An account manages at most {MAX_DEPENDENTS} people",
+        f"Mỗi tài khoản đặt lịch cho tối đa {MAX_DEPENDENTS} người thân, ngoài chủ tài khoản",
+        f"An account books for at most {MAX_DEPENDENTS} relatives besides its holder",
     )
 
 

@@ -213,6 +213,7 @@ async def make_dependent(uow: UnitOfWork, guardian: Principal, **details: Any) -
     from booking.service import people
 
     relation = details.pop("relation", "other")  # any age (a child is younger, a parent older than the guardian)
+    details.setdefault("full_name", unique("Người thân "))  # a household has each person once
     data = DependentCreate.model_validate(person_details(**details) | {"relation": relation, "consent": consent()})
     return await people.add_dependent(uow, guardian, data, now=datetime.now(UTC), idempotency=None, keep_hours=24)
 

@@ -13,6 +13,7 @@ from booking.models import (
     AccountErased,
     BookingPolicy,
     ConsentOutdated,
+    DependentExists,
     DependentHasBookings,
     IdentityHeldByBooking,
     Person,
@@ -142,6 +143,8 @@ async def add_dependent(
             _check_relation(data.relation, data.date_of_birth, guardian)
             if not await repository.take_dependent_place(conn, guardian_id=guardian.id, limit=MAX_DEPENDENTS):
                 raise TooManyDependents()
+            # after the place is taken (the guardian's row locked): two adds of one relative at once meet here
+            await _not_in_household_yet(conn, guardian, data.full_name, data.date_of_birth, data.cccd)
             person = await repository.insert_person(
                 conn,
                 account_id=None,
@@ -155,6 +158,17 @@ async def add_dependent(
         return person
 
     return await run_once(uow, idempotency, work, stored=_STORED, keep_hours=keep_hours)
+
+
+async def _not_in_household_yet(
+    conn: Connection, guardian: Person, full_name: str, born: date, cccd: str | None
+) -> None:
+    """The household (the account holder and their relatives) has nobody of this name, however typed, born that
+    day, unless a different CCCD tells them apart (twins are named apart anyway)."""
+    for same in await repository.people_by_name_and_birth(conn, full_name=full_name, date_of_birth=born):
+        in_household = same.id == guardian.id or same.guardian_id == guardian.id
+        if in_household and not (cccd and same.cccd and cccd != same.cccd):
+            raise DependentExists(same.id)
 
 
 def _check_relation(relation: Relation | None, born: date, guardian: Person) -> None:

@@ -329,3 +329,35 @@ async def test_a_child_is_younger_and_a_parent_older_than_the_one_who_books_for_
         f"/api/v1/me/dependents/{grandpa.json()['id']}", json={"relation": "parent"}, headers=token_for(guardian)
     )
     assert as_parent.status_code == 200, as_parent.text
+
+
+@pytest.mark.concurrency
+async def test_the_same_relative_is_added_once_however_the_name_is_typed_and_however_often(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """A child added again a week later, from a second phone, or three times at once is one person: a second record
+    would split their doses and let them hold two bookings of one dose."""
+    guardian, me = await make_citizen(uow, full_name="Phạm Văn Hai")
+    child = person_details(full_name="Phạm Văn Tèo", date_of_birth=date(2013, 1, 1), sex="male", cccd=None) | {
+        "relation": "child",
+        "consent": consent(),
+    }
+
+    async def add(name: str) -> httpx.Response:
+        return await client.post("/api/v1/me/dependents", json=child | {"full_name": name}, headers=token_for(guardian))
+
+    answers = await asyncio.gather(*(add("Phạm Văn Tèo") for _ in range(3)))
+    assert sorted(a.status_code for a in answers) == [201, 409, 409]
+    kept = next(a.json()["id"] for a in answers if a.status_code == 201)
+    again = await add("  pham van teo ")  # typed again, without accents
+    assert (again.status_code, again.json()["type"], again.json()["person_id"]) == (
+        409,
+        "/problems/dependent-exists",
+        kept,
+    )
+    assert await db.fetchval("SELECT count(*) FROM people WHERE guardian_id = $1", me.id) == 1
+    assert await db.fetchval("SELECT dependent_count FROM people WHERE id = $1", me.id) == 1
+    # another child of the same name, born another day, is someone else
+    assert (await client.post(
+        "/api/v1/me/dependents", json=child | {"date_of_birth": "2016-06-06"}, headers=token_for(guardian)
+    )).status_code == 201  # fmt: skip
