@@ -129,6 +129,8 @@ async def _erase(uow: UnitOfWork, people: list[Person], *, account_id: UUID | No
         await repository.erase_account(conn, account_id=account_id, now=now)
     # messages to them or about them (waiting reminders, sent ones not yet pruned) go too
     await notify.forget(uow, person_ids=[p.id for p in people], destinations=addresses)
-    # answers kept for retried requests (a check-in's names the person) go with them
-    await idempotency.forget_answers_about(conn, [str(person_id) for person_id in erased])
+    # answers kept for retried requests go with them: a check-in's names the person, a sign-in's the account (sent
+    # again under its key, it would sign into the erased account)
+    named = [str(person_id) for person_id in erased] + ([str(account_id)] if account_id else [])
+    await idempotency.forget_answers_about(conn, named)
     return erased

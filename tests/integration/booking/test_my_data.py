@@ -140,3 +140,23 @@ async def test_the_same_phone_starts_afresh_after_erasure(
     assert fresh.status_code == 200, fresh.text
     assert fresh.json()["id"] != saved.json()["id"]
     assert await db.fetchval("SELECT count(*) FROM citizens") == 2
+
+
+async def test_a_sign_in_sent_again_after_erasure_signs_into_nothing(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection, otp_sender: RecordingOtpSender
+) -> None:
+    """The page's sign-in carries a key, and its answer (the account) is kept for a retry: once the account is
+    erased, the same request under the same key is no sign-in into the erased account."""
+    phone, key = "0912555020", {"Idempotency-Key": "signin-on-the-page"}
+    assert (await client.post("/api/v1/auth/otp/request", json={"phone": phone})).status_code == 202
+    code = otp_sender.codes["+84" + phone.lstrip("0")]
+    signed = await client.post("/api/v1/auth/otp/verify", json={"phone": phone, "code": code}, headers=key)
+    assert signed.status_code == 200, signed.text
+    mine = {"Authorization": f"Bearer {signed.json()['access_token']}"}
+    assert (
+        await client.put("/api/v1/me/profile", json=person_details() | {"consent": consent()}, headers=mine)
+    ).status_code == 200
+    assert (await client.post("/api/v1/me/erasure", json={"confirm": True}, headers=mine)).status_code == 200
+    assert await db.fetchval("SELECT count(*) FROM idempotency_keys WHERE scope LIKE 'otp:%'") == 0, "nothing kept"
+    replayed = await client.post("/api/v1/auth/otp/verify", json={"phone": phone, "code": code}, headers=key)
+    assert replayed.status_code == 401, "the code was spent, and the kept answer is gone with the account"
