@@ -33,6 +33,7 @@ from web.view import (
     page,
     session_cookie,
     sign_in_first,
+    span,
     submitted,
     to,
 )
@@ -66,12 +67,28 @@ class RecordPages(Controller):
             for v in given
         ]
         next_ones = [
-            WORDS["next_dose_due"]
-            .in_(language)
-            .format(vaccine=d.product_name, n=d.dose_number, of=d.doses_in_series, day=f"{d.due_from:%d/%m/%Y}")
+            {
+                "said": WORDS["next_dose_due"]
+                .in_(language)
+                .format(vaccine=d.product_name, n=d.dose_number, of=d.doses_in_series, day=f"{d.due_from:%d/%m/%Y}"),
+                # booked already: when and where, and its slip, rather than a search to book it again
+                "booked": WORDS["next_dose_booked"]
+                .in_(language)
+                .format(when=span(d.booking.starts_at, d.booking.ends_at, d.booking.timezone), code=d.booking.code)
+                if d.booking
+                else None,
+                "booking_id": d.booking.id if d.booking else None,
+            }
             for d in due
         ]
-        return page(request, "citizen/record.html.j2", person=person, doses=doses, next_ones=next_ones)
+        return page(
+            request,
+            "citizen/record.html.j2",
+            person=person,
+            doses=doses,
+            next_ones=next_ones,
+            to_book=any(n["booking_id"] is None for n in next_ones),
+        )
 
     @get("/me/people/{person_id:uuid}/certificate.png")
     async def certificate(

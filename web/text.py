@@ -435,6 +435,7 @@ WORDS: dict[str, Text] = {
     "next_dose_due": Text(
         "{vaccine}: mũi {n}/{of}, đặt lịch được từ {day}", "{vaccine}: dose {n} of {of}, bookable from {day}"
     ),
+    "next_dose_booked": Text("Đã đặt lịch: {when}, mã {code}", "Booked: {when}, code {code}"),
     "print_certificate": Text("In chứng nhận", "Print the certificate"),
     "my_data": Text("Dữ liệu của tôi", "My data"),
     "export_title": Text("Tải dữ liệu của tôi", "Download my data"),

@@ -9,7 +9,7 @@ import json
 import asyncpg
 import httpx
 
-from tests.factories import make_citizen, token_for
+from tests.factories import make_citizen, make_slot, soon, token_for
 from tests.integration.qr.test_visits import checked_in, visit
 from tests.integration.web.test_pages import csrf_of
 from tests.qr_reading import the_qr_in
@@ -25,7 +25,7 @@ def sign_in_as(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
 async def test_the_record_shows_the_doses_the_next_due_and_a_certificate_a_reader_decodes(
     client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
-    clinic, _, staff, citizen, booking = await checked_in(client, uow, capacity=2)
+    clinic, service, staff, citizen, booking = await checked_in(client, uow, capacity=2)
     lot_id = await db.fetchval("SELECT lot_id FROM clinic_stock WHERE clinic_id = $1", clinic.id)
     given = await client.post(
         visit(clinic, booking, "vaccination"), json={"lot_id": str(lot_id), "injection_site": "left_arm"}, headers=staff
@@ -38,6 +38,14 @@ async def test_the_record_shows_the_doses_the_next_due_and_a_certificate_a_reade
     assert given.json()["lot_number"] in record.text
     assert "Comirnaty" in record.text
     assert "mũi 2/2" in record.text, "the next dose of the series, and from when"
+    assert 'href="/search"' in record.text, "with the way to book it"
+    later = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(24 * 40))
+    second = await client.post("/api/v1/bookings", json={"slot_id": str(later.id)}, headers=token_for(citizen))
+    assert second.status_code == 201, second.text
+    booked = await client.get(f"/me/people/{person_id}/record")
+    assert f'href="/me/bookings/{second.json()["id"]}"' in booked.text, "booked already: its slip, when and where"
+    assert second.json()["code"] in booked.text
+    assert 'href="/search"' not in booked.text, "not a search to book it again"
     image = await client.get(f"/me/people/{person_id}/certificate.png")
     assert image.headers["content-type"] == "image/png"
     assert image.headers["cache-control"] == "no-store"
