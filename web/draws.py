@@ -107,8 +107,8 @@ class DrawPages(Controller):
                 uow, citizen, slot_id=slot_id, person_id=person_id, now=datetime.now(UTC), idempotency=key
             ),
         )
-        if entered is None:
-            return await self._form(request, uow, slot_id, message=wrong["form"])
+        if entered is None:  # the person chosen stays chosen, and the refusal names them
+            return await self._form(request, uow, slot_id, message=wrong["form"], person=person_id)
         return done("/me", "draw", entered.id)
 
     @post("/me/draws/{entry_id:uuid}/leave", status_code=HTTP_200_OK)
@@ -120,7 +120,9 @@ class DrawPages(Controller):
         await draws.leave(uow, citizen, entry_id, now=datetime.now(UTC))
         return done("/me", "draw-left")
 
-    async def _form(self, request: AnyRequest, uow: UoW, slot_id: UUID, *, message: str | None) -> Template | Redirect:
+    async def _form(
+        self, request: AnyRequest, uow: UoW, slot_id: UUID, *, message: str | None, person: UUID | None = None
+    ) -> Template | Redirect:
         citizen = citizen_of(request)
         assert citizen is not None
         me, dependents = await household(uow, citizen)
@@ -130,12 +132,15 @@ class DrawPages(Controller):
         chosen, clinic = await slot_shown(uow, slot_id, language)
         draw, _ = await priority.draw_record(uow, clinic.id, slot_id)
         chosen["closes"] = local_time(draw.closes_at, clinic.timezone)
+        people = [me, *dependents]
+        whom = next((p for p in people if p.id == person), me)
         return page(
             request,
             "citizen/draw_enter.html.j2",
             slot=chosen,
-            people=[me, *dependents],
-            message=message,
+            people=people,
+            chosen=whom.id,
+            message=f"{whom.full_name}: {message}" if message else None,
             back=f"/draw/{slot_id}",
         )
 

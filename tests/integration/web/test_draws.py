@@ -3,6 +3,8 @@ and the published result (no names) shows each entry's place once it is held."""
 
 from __future__ import annotations
 
+import re
+
 import asyncpg
 import httpx
 
@@ -41,6 +43,8 @@ async def test_a_citizen_enters_a_draw_for_a_relative_and_reads_its_published_re
     assert tapped_twice.headers["location"] == entered.headers["location"], "a second tap answers as the first"
     again = await client.post(f"/draw/{slot.id}", data={"_csrf_token": csrf_of(asking)})
     assert 'role="alert"' in again.text, "entered once: another form says so"
+    assert "Nguyễn Thị Hoa: " in again.text, "naming whom the refusal is about"
+    assert re.search(r'value="[^"]+" checked> Nguyễn Thị Hoa', again.text), "and keeping them chosen"
     assert await db.fetchval("SELECT count(*) FROM draw_entries") == 1
     # the citizen lands on their bookings told whom they entered in which draw
     when = span(slot.starts_at, slot.ends_at, clinic.timezone)
