@@ -77,6 +77,18 @@ async def ensure_key(uow: UnitOfWork, store: KeyStore, purpose: KeyPurpose) -> N
         store.discard(key)
 
 
+async def unsigned_purposes(uow: UnitOfWork, store: KeyStore) -> list[tuple[KeyPurpose, str]]:
+    """The purposes whose active key has no private half in the store (a database restored without its keys
+    directory): (purpose, kid) of each, for the start-up to say so rather than the door's first scan."""
+    missing = []
+    for purpose in KeyPurpose:
+        async with uow.transaction(readonly=True) as conn:
+            active = await repository.active_key(conn, purpose=purpose)
+        if active is not None and store.private_key_for(active.public_jwk) is None:
+            missing.append((purpose, active.kid))
+    return missing
+
+
 async def revoke(uow: UnitOfWork, actor: Actor, kid: str, *, now: datetime) -> SigningKey:
     """Nothing the key signed verifies any more (a leaked key). An active key must be replaced by a rotation."""
     async with uow.transaction() as conn:

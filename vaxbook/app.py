@@ -231,6 +231,14 @@ def create_app(
         if settings.generate_signing_keys and await db.schema_revision(app.state.pool) == migrate.head_revision():
             for purpose in KeyPurpose:
                 await qr_service.ensure_key(db.UnitOfWork(app.state.pool), keystore, purpose)
+            for purpose, kid in await qr_service.unsigned_purposes(db.UnitOfWork(app.state.pool), keystore):
+                structlog.get_logger("vaxbook").error(
+                    "signing key without its private half: nothing of this purpose can be signed (slips' QR codes, "
+                    "certificates); restore the keys directory with the database, or run `vaxbook keys rotate`",
+                    purpose=purpose.value,
+                    kid=kid,
+                    keys_dir=str(keystore.directory),
+                )
         exposed = await db.rewritable_records(app.state.pool)
         if exposed:
             structlog.get_logger("vaxbook").warning(

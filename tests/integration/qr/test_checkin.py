@@ -276,6 +276,18 @@ async def test_a_retired_key_still_verifies_and_a_revoked_one_does_not(
     assert (await check_in(client, staff, clinic.id, qr=fresh)).status_code == 200
 
 
+async def test_a_database_restored_without_its_keys_directory_is_told_which_keys_cannot_sign(
+    client: Client, uow: UnitOfWork, settings: Settings, tmp_path: Path
+) -> None:
+    """A backup of the database alone: the active keys are listed, their private halves are not in the (new) keys
+    directory; start-up says so, by purpose and kid, rather than the door's first scan answering 503."""
+    assert await qr.unsigned_purposes(uow, KeyStore(settings.signing_keys_dir)) == [], "the service's own store"
+    restored = await qr.unsigned_purposes(uow, KeyStore(tmp_path / "empty"))
+    assert {purpose for purpose, _ in restored} == set(KeyPurpose)
+    await qr.rotate(uow, SYSTEM, KeyStore(tmp_path / "empty"), KeyPurpose.APPOINTMENT, now=datetime.now(UTC))
+    assert [p for p, _ in await qr.unsigned_purposes(uow, KeyStore(tmp_path / "empty"))] == [KeyPurpose.CERTIFICATE]
+
+
 def test_a_key_file_others_may_read_is_refused(tmp_path: Path) -> None:
     store = KeyStore(tmp_path)
     path = store.add(tokens.generate_key())
