@@ -295,8 +295,14 @@ async def search_availability(
     today = department_day(now)
     date_from = query.date_from or today
     date_to = query.date_to or date_from + timedelta(days=SEARCH_DEFAULT_DAYS - 1)
-    check_date_range(date_from, date_to, max_days=max_days)
     async with uow.transaction(readonly=True) as conn:
+        if query.slot_id is not None and query.date_from is None and query.date_to is None:
+            # one slot asked for by its id: its own day, however far ahead (not "no seats" past the default days)
+            named = await repository.get_slot_by_id(conn, slot_id=query.slot_id)
+            if named is not None:
+                slot, clinic = named
+                date_from = date_to = slot.starts_at.astimezone(ZoneInfo(clinic.timezone)).date()
+        check_date_range(date_from, date_to, max_days=max_days)
         rows = await repository.search_open_slots(
             conn,
             now=now,

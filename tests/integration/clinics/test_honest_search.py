@@ -212,6 +212,10 @@ async def test_a_clinic_by_its_code_and_a_slot_by_its_id(client: Client, uow: Un
     assert [e["field"] for e in nowhere.json()["errors"]] == ["clinic"], "no clinic has that code: not 'no seats'"
     [one] = await search(client, slot=str(second.id))
     assert one["slot_id"] == str(second.id)
+    # a slot weeks ahead, asked for by its id alone: found on its own day, not "no seats" past the default days
+    far = await make_slot(uow, clinic, service, starts_at=soon(24 * 40))
+    [found] = await search(client, slot=str(far.id))
+    assert (found["slot_id"], found["remaining"]) == (str(far.id), far.capacity)
     assert (await client.get("/api/v1/availability", params={"slot": "x"})).status_code == 422
 
 
