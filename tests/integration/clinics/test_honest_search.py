@@ -196,6 +196,7 @@ async def test_a_district_wait_matches_the_clinic_whatever_the_spelling(client: 
         headers=token_for(waiting),
     )
     assert joined.status_code == 201, joined.text
+    assert (joined.json()["province"], joined.json()["district"]) == ("Cần Thơ", "Ninh Kiều"), "as the clinics spell it"
     await client.post(f"/api/v1/bookings/{booked.json()['id']}/cancel", headers=token_for(holder))
     [entry] = (await client.get("/api/v1/standby", headers=token_for(waiting))).json()
     assert entry["status"] == "offered"
