@@ -22,14 +22,8 @@ def upgrade() -> None:
     execute_script("""
     CREATE FUNCTION standby_placed_as_listed() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        -- of two spellings in the list, the one with its accents and capitals (not its own key) first
-        NEW.province := COALESCE((
-            SELECT c.province FROM clinics c WHERE c.province_key = place_key(NEW.province)
-            ORDER BY c.province = place_key(c.province), c.province LIMIT 1), NEW.province);
-        NEW.district := COALESCE((
-            SELECT c.district FROM clinics c
-            WHERE c.province_key = place_key(NEW.province) AND c.district_key = place_key(NEW.district)
-            ORDER BY c.district = place_key(c.district), c.district LIMIT 1), NEW.district);
+        NEW.province := COALESCE(listed_province(NEW.province), NEW.province);  -- 0028's spelling
+        NEW.district := COALESCE(listed_district(NEW.province, NEW.district), NEW.district);
         RETURN NEW;
     END $$;
 
