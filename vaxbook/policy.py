@@ -122,6 +122,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/department/imports"): DEPARTMENT,
     ("GET", "/department/imports/{kind:str}/template"): DEPARTMENT,
     ("GET", "/department/operations"): DEPARTMENT,
+    ("POST", "/department/operations/messages/{message_id:int}/retry"): DEPARTMENT,
     ("GET", "/counter"): COUNTER,
     ("POST", "/counter/search"): COUNTER,
     ("GET", "/counter/register"): COUNTER,

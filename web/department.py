@@ -23,6 +23,7 @@ from booking.service import feedback, visits
 from clinics import service as clinics
 from interop import imports
 from notify import service as messages
+from notify.jobs import delivery_policy
 from priority import service as priority
 from priority.models import MAX_GESTATIONAL_WEEKS, Rule, RuleKind
 from quotas import service as quotas
@@ -46,6 +47,7 @@ from vaxbook.scheduler import Every, Scheduler, Trigger
 from vaxbook.settings import DEFAULT_TIMEZONE
 from vaxbook.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 from web.charts import Series, bar_chart
+from web.notices import done, just_done
 from web.text import REPORT_COLUMNS, WORDS
 from web.view import (
     PAGE_MIDDLEWARE,
@@ -180,6 +182,12 @@ def _doses_by_vaccine(rows: list[Any], language: Language) -> str:
         ],
         partial(number_in, language, digits=0),
     )
+
+
+def _just(request: AnyRequest, what: str) -> bool:
+    """Whether the form before this page did `what` (its redirect says so)."""
+    asked = just_done(request)
+    return asked is not None and asked.what == what
 
 
 def _in_words(prefix: str, value: str, language: Language) -> str:
@@ -547,6 +555,17 @@ class DepartmentPages(Controller):
         ]
         return page(request, "department/department_reactions.html.j2", rows=rows)
 
+    @post("/department/operations/messages/{message_id:int}/retry", status_code=HTTP_200_OK)
+    async def send_again(
+        self, message_id: FromPath[int], request: AnyRequest, uow: UoW, settings: AppSettings
+    ) -> Template | Redirect:
+        """A dead message sent again from the operations page (once its gateway works), as the API's retry is."""
+        staff = await staff_of(request, uow)
+        if staff is None:
+            return sign_in_first(request, staff=True)
+        await messages.revive(uow, staff, message_id, delivery_policy(settings), now=datetime.now(UTC))
+        return done("/department/operations", "message-revived")
+
     @get("/department/operations")
     async def operations(
         self, request: AnyRequest, uow: UoW, scheduler: NamedDependency[Scheduler]
@@ -577,8 +596,9 @@ class DepartmentPages(Controller):
                     "kind": _in_words("message_kind", d.kind, language),
                     "medium": _in_words("medium", d.medium, language),
                     "attempts": d.attempts,
-                    "error": d.last_error or "",
+                    "error": d.last_error or "",  # the gateway's own words, as it said them
                     "due": local_time(d.due_at, zone),
+                    "again": d.kind != "sign_in_code",  # a code would be spent by then
                 }
                 for d in dead
             ],
@@ -594,4 +614,5 @@ class DepartmentPages(Controller):
                 for j in jobs
             ],
             leading=scheduler.leading,
+            notice=WORDS["done_message-revived"].in_(language) if _just(request, "message-revived") else None,
         )

@@ -272,6 +272,14 @@ WORDS: dict[str, Text] = {
     "vaccinator": Text("Người tiêm", "Given by"),
     "vaccinator_choose": Text("Chọn nhân viên của cơ sở", "Choose the clinic's nurse"),
     "report_reaction": Text("Báo phản ứng sau tiêm", "Report a reaction"),
+    "send_again": Text("Gửi lại", "Send again"),
+    "dead_messages_help": Text(
+        "Lỗi cuối là lời của cổng gửi tin (tiếng Anh). Sửa cổng gửi rồi bấm Gửi lại; tin ngoài giờ cho phép sẽ chờ "
+        "đến sáng. Mã đăng nhập không gửi lại được: người dân yêu cầu mã mới.",
+        "The last error is the gateway's own words. Mend the gateway, then press Send again; a message in the quiet "
+        "hours waits for the morning. Sign-in codes are not sent again: the citizen asks for a new one.",
+    ),
+    "done_message-revived": Text("Tin nhắn sẽ được gửi lại.", "The message will be sent again."),
     "draw_leave": Text("Rút khỏi bốc thăm", "Leave the draw"),
     "draw_leave_confirm": Text(
         "Rút tên khỏi lần bốc thăm này? Có thể đăng ký lại trước khi bốc thăm đóng.",

@@ -244,3 +244,27 @@ async def test_a_serious_reaction_of_someone_without_a_phone_says_whom_to_reach_
     assert item, follow_up.text
     assert "· <br>" not in item.group(0), "no empty place where the phone would be"
     assert WORDS["no_phone_call_clinic"].vi.format(clinic="Trạm Y tế phường An Thới") in item.group(0)
+
+
+async def test_the_department_sends_a_dead_message_again_from_its_operations_page(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    dead = """
+        INSERT INTO outbox (kind, dedupe_key, medium, destination, language, body, due_at, next_attempt_at, status,
+                            attempts, last_error)
+        VALUES ($1, $2, 'sms', '+84912000001', 'vi', '{}', now(), now(), 'dead', 3, 'gateway answered 503')
+        RETURNING id
+    """
+    recall = await db.fetchval(dead, "next_dose_due", "recall-1")
+    code = await db.fetchval(dead, "sign_in_code", "code-1")
+    await staff_signed_in(client, await make_staff(uow, Role.HEALTH_ADMIN))
+    shown = await client.get("/department/operations")
+    assert f'action="/department/operations/messages/{recall}/retry"' in shown.text
+    assert f'action="/department/operations/messages/{code}/retry"' not in shown.text, "a code would be spent by then"
+    sent = await client.post(f"/department/operations/messages/{recall}/retry", data={"_csrf_token": csrf_of(shown)})
+    assert sent.headers["location"] == "/department/operations?done=message-revived"
+    assert WORDS["done_message-revived"].vi in (await client.get(sent.headers["location"])).text
+    assert await db.fetchval("SELECT status FROM outbox WHERE id = $1", recall) == "pending"
+    assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'message.revive'") == 1
+    again = await client.post(f"/department/operations/messages/{recall}/retry", data={"_csrf_token": csrf_of(shown)})
+    assert again.status_code == 404, "no longer dead: said on a page"
