@@ -34,7 +34,7 @@ from clinics import service as clinics
 from clinics.models import ServiceKind, Sex
 from clinics.sold_out import SoldOutSlots
 from priority import service as priority
-from priority.models import membership
+from priority.models import CHILDBEARING_AGES, WORKING_AGE, age_in_years, membership
 from priority.schemas import Declarations as DeclarationsIn
 from qr import render
 from vaxbook.auth.models import Principal, Role
@@ -650,12 +650,24 @@ class DeclarationPages(Controller):
             if window is None:
                 continue
             name = group.name_vi if language == "vi" else group.name_en
+            already = window[0] is not None and window[0] <= today  # in it now: no "from" today's date
             start, end = (f"{day:%d/%m/%Y}" if day else None for day in window)
-            key = "in_group_from_to" if end else "in_group_from"
+            key = (
+                ("in_group_until" if end else "in_group_now")
+                if already
+                else "in_group_from_to"
+                if end
+                else "in_group_from"
+            )
             groups.append(WORDS[key].in_(language).format(group=name, start=start, end=end))
+        age = age_in_years(person.date_of_birth, today)
+        youngest, oldest = CHILDBEARING_AGES
         return page(
             request,
             "citizen/declarations.html.j2",
+            # only what this person may declare (the declarations refuse the rest: a baby is no health worker)
+            may_declare_pregnancy=person.sex is Sex.FEMALE and youngest <= age <= oldest,
+            may_declare_health_work=age >= WORKING_AGE,
             person=person,
             typed=typed,
             wrong=wrong,

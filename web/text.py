@@ -410,6 +410,8 @@ WORDS: dict[str, Text] = {
     ),
     "in_group_from_to": Text("nhóm {group} từ {start} đến {end}", "in the {group} group from {start} to {end}"),
     "in_group_from": Text("nhóm {group} từ {start}", "in the {group} group from {start}"),
+    "in_group_now": Text("nhóm {group}", "in the {group} group"),
+    "in_group_until": Text("nhóm {group} đến {end}", "in the {group} group until {end}"),
     "pregnancy_help": Text(
         "Nếu đang mang thai: ngày dự sinh (theo siêu âm), hoặc ngày đầu của kỳ kinh cuối.",
         "If pregnant: the expected date of delivery (from the scan), or the first day of the last period.",

@@ -18,6 +18,7 @@ from tests.factories import (
     consent,
     make_citizen,
     make_clinic,
+    make_dependent,
     make_service,
     make_slot,
     make_staff,
@@ -26,7 +27,7 @@ from tests.factories import (
     staff_headers,
     token_for,
 )
-from tests.integration.priority.test_priority_api import PREGNANT_FROM_13_WEEKS, hold_back, make_group
+from tests.integration.priority.test_priority_api import ELDERLY, PREGNANT_FROM_13_WEEKS, hold_back, make_group
 from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
 from web.text import WORDS
@@ -735,3 +736,28 @@ async def test_the_search_offers_a_signed_in_citizen_only_what_someone_they_book
     theirs = await client.get("/search", params=asked)
     assert [name for name, offer in offers.items() if offer not in theirs.text] == []
     assert why["vi"] not in theirs.text
+
+
+async def test_the_declarations_page_offers_only_what_the_person_may_declare_and_a_group_held_already_has_no_date(
+    client: httpx.AsyncClient, uow: UnitOfWork
+) -> None:
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    await make_group(client, admin, ELDERLY)
+    citizen, _ = await make_citizen(uow)
+    baby = await make_dependent(
+        uow, citizen, full_name="Trần Minh An", date_of_birth=datetime.now(UTC).date() - timedelta(days=60), cccd=None
+    )
+    grandfather = await make_dependent(
+        uow, citizen, full_name="Nguyễn Văn Phúc", date_of_birth=date(1958, 3, 10), sex="male", cccd=None
+    )
+    client.cookies.set("session", token_for(citizen)["Authorization"].removeprefix("Bearer "))
+    for_baby = await client.get(f"/me/people/{baby.id}/declarations")
+    assert 'name="health_worker"' not in for_baby.text, "a baby is no health worker"
+    assert 'name="due_date"' not in for_baby.text
+    assert 'name="chronic_disease"' in for_baby.text
+    for_him = await client.get(f"/me/people/{grandfather.id}/declarations")
+    assert 'name="health_worker"' in for_him.text
+    said = re.search(r'<section aria-labelledby="groups-title".*?</section>', for_him.text, re.S)
+    assert said
+    assert "nhóm Người từ 65 tuổi" in said.group(0)
+    assert " từ " not in said.group(0).split("nhóm Người từ 65 tuổi")[1].split("<")[0], "in it long since: no start"
