@@ -70,6 +70,7 @@ from vaxbook.db import UnitOfWork
 from vaxbook.dependencies import AppSettings, CheckInWindow, Keys, UoW
 from vaxbook.errors import Unauthorized
 from vaxbook.fields import QueryDate, QueryInstant
+from vaxbook.i18n import negotiate
 from vaxbook.idempotency import IdempotencyHeader, IdempotencyKey, idempotency_key
 from vaxbook.pagination import Cursor, Limit, Page, decode_time_cursor, paginate
 from vaxbook.reports import FormatParam, ReportFormat, answer, download
@@ -721,7 +722,7 @@ class DrawRunController(Controller):
         """Hold a closed draw now, rather than at the next sweep, and settle it."""
         await draws.run(uow, request.user, policy, clinic_id=clinic_id, slot_id=slot_id, now=_now())
         draw, entries = await priority.draw_record(uow, clinic_id, slot_id)
-        return DrawOut.of(draw, entries)
+        return DrawOut.of(draw, entries, negotiate(request.headers.get("accept-language")))
 
 
 class CheckInController(Controller):

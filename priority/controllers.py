@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
-from litestar import Controller, get, patch, post, put
+from litestar import Controller, Request, get, patch, post, put
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
@@ -25,6 +26,7 @@ from priority.schemas import (
 )
 from vaxbook.auth.security import PUBLIC, CallerRequest
 from vaxbook.dependencies import AppSettings, UoW
+from vaxbook.i18n import negotiate
 
 
 class PriorityGroupController(Controller):
@@ -151,11 +153,13 @@ class DrawController(Controller):
     tags = ["Priority groups"]
 
     @get("/", opt=PUBLIC, summary="Check a slot's draw")
-    async def get_draw(self, clinic_id: FromPath[UUID], slot_id: FromPath[UUID], uow: UoW) -> DrawOut:
+    async def get_draw(
+        self, clinic_id: FromPath[UUID], slot_id: FromPath[UUID], uow: UoW, request: Request[Any, Any, Any]
+    ) -> DrawOut:
         """The draw as anyone may check it: its seed once held, each entry's rank, lottery key, place and outcome
-        (no names), so that anyone can re-run it and get the same order."""
+        (no names), so that anyone can re-run it and get the same order (how, in the caller's language)."""
         draw, entries = await service.draw_record(uow, clinic_id, slot_id)
-        return DrawOut.of(draw, entries)
+        return DrawOut.of(draw, entries, negotiate(request.headers.get("accept-language")))
 
     @put("/", summary="Give a slot's seats by draw")
     async def set_draw(
@@ -169,4 +173,4 @@ class DrawController(Controller):
         """Give the slot's seats by draw: requests until closes_at become entries; then seats go by priority rank
         and a seeded lottery, and the others join the standby list."""
         draw = await service.set_draw(uow, request.user, clinic_id, slot_id, data, now=datetime.now(UTC))
-        return DrawOut.of(draw, [])
+        return DrawOut.of(draw, [], negotiate(request.headers.get("accept-language")))

@@ -24,6 +24,7 @@ from vaxbook.fields import (
     bilingual_error,
     refused_before,
 )
+from vaxbook.i18n import Language, Text
 
 TERM_DAYS = 300  # a pregnancy's 280 days from the last period, and a margin
 LATE_BIRTH_DAYS = 42  # a birth this long past its expected date is a pregnancy over
@@ -279,21 +280,27 @@ class DrawEntryOut(OutputModel):
     outcome: EntryOutcome
 
 
+HOW_TO_CHECK = Text(
+    "Xếp các lượt theo hạng (rank), rồi theo lottery_key (SHA-256 dạng hex của seed + ':' + mã lượt); không thể "
+    "trùng. Đó là thứ tự các lượt được mời nhận chỗ của khung giờ.",
+    "Sort the entries by rank, then by lottery_key (hex SHA-256 of seed + ':' + entry id); ties cannot occur. "
+    "That is the order in which entries were offered the slot's seats.",
+)
+
+
 class DrawOut(ZonedModel):
     slot_id: UUID
     closes_at: datetime
     seed: str | None
     drawn_at: datetime | None
     settled_at: datetime | None
-    how_to_check: str = (
-        "Sort the entries by rank, then by lottery_key (hex SHA-256 of seed + ':' + entry id); ties cannot occur. "
-        "That is the order in which entries were offered the slot's seats."
-    )
+    how_to_check: str = Field(description="How to re-run the draw, in the caller's language (Accept-Language)")
     entries: list[DrawEntryOut]
 
     @classmethod
-    def of(cls, draw: DrawModel, entries: list[DrawEntryRecord]) -> DrawOut:
+    def of(cls, draw: DrawModel, entries: list[DrawEntryRecord], language: Language = "vi") -> DrawOut:
         return cls(
+            how_to_check=HOW_TO_CHECK.in_(language),
             slot_id=draw.slot_id,
             closes_at=draw.closes_at,
             seed=draw.seed,

@@ -17,7 +17,7 @@ from litestar.status_codes import HTTP_200_OK
 from booking.service import draws
 from clinics import service as clinics
 from priority import service as priority
-from priority.models import DrawEntryRecord, EntryOutcome, lottery_key
+from priority.models import EVERYONE_ELSE_RANK, DrawEntryRecord, EntryOutcome, lottery_key
 from vaxbook.dependencies import UoW
 from vaxbook.errors import domain_errors
 from vaxbook.i18n import Language, Text
@@ -156,7 +156,8 @@ class DrawPages(Controller):
             (
                 {
                     "id": str(e.id),
-                    "rank": e.rank,
+                    # a number means a group's rank; the rank of no group means nothing to a family: said in words
+                    "rank": WORDS["draw_no_group"].in_(language) if e.rank == EVERYONE_ELSE_RANK else e.rank,
                     "key": lottery_key(draw.seed, e.id) if draw.seed else "",
                     "position": e.position,
                     "outcome": WORDS[f"draw_{e.outcome.value}"].in_(language),

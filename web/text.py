@@ -492,6 +492,7 @@ WORDS: dict[str, Text] = {
     ),
     "draw_place": Text("Thứ tự", "Place"),
     "draw_rank": Text("Hạng", "Rank"),
+    "draw_no_group": Text("không thuộc nhóm ưu tiên (1000)", "no priority group (1000)"),
     "draw_entry": Text("Mục, khóa", "Entry, key"),
     "move_title": Text("Đổi lịch", "Move the booking"),
     "move_now": Text("Lịch hiện tại", "Now"),

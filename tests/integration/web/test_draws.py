@@ -81,6 +81,11 @@ async def test_a_citizen_enters_a_draw_for_a_relative_and_reads_its_published_re
     assert shown.status_code == 200
     seed = (await client.get(draw_path)).json()["seed"]
     assert seed in shown.text
+    assert WORDS["draw_no_group"].vi in shown.text, "the rank of no group said in words"
+    checked = (await client.get(draw_path)).json()
+    assert checked["how_to_check"].startswith("Xếp các lượt"), "the API's words in the caller's language"
+    english = (await client.get(draw_path, headers={"Accept-Language": "en"})).json()
+    assert english["how_to_check"].startswith("Sort the entries")
     assert person_details()["full_name"] not in shown.text, "no names in the published result"
 
     # the department lists its draws with their state and a link to each result
