@@ -388,14 +388,17 @@ async def take_offer(
         return booking
 
 
+_OFF_THE_LIST = (StandbyStatus.LEFT, StandbyStatus.DECLINED, StandbyStatus.EXPIRED)
+
+
 async def leave(
     uow: UnitOfWork, principal: Principal, policy: BookingPolicy, *, entry_id: UUID, now: datetime
 ) -> StandbyEntry:
     """Leave the list: while waiting, or by turning an offer down (its seat goes to the next in line)."""
     async with uow.transaction() as conn:
         entry = await _entry_for(conn, principal, entry_id)
-        if entry.status in (StandbyStatus.LEFT, StandbyStatus.DECLINED):
-            return entry  # left already (a second tap): the entry as it stands
+        if entry.status in _OFF_THE_LIST:
+            return entry  # off the list already (a second tap, or an offer lapsed): the entry as it stands
         if entry.status is StandbyStatus.WAITING and await repository.leave_waiting(conn, entry_id=entry.id):
             await record_entry(conn, principal, "standby.leave", entry)
             return await _entry_for(conn, principal, entry_id)
@@ -403,8 +406,11 @@ async def leave(
             conn, entry_id=entry.id, to_status=StandbyStatus.DECLINED, booking_id=None, now=now
         )
         if closed is None or closed.offer_slot_id is None:
+            now_stands = await _entry_for(conn, principal, entry_id)
+            if now_stands.status in _OFF_THE_LIST:
+                return now_stands  # turned down by a second press at the same moment: the first one's answer
             # accepted meanwhile, or before: the booking it became is said, not an offer "gone"
-            taken = await _booking_it_became(conn, await _entry_for(conn, principal, entry_id))
+            taken = await _booking_it_became(conn, now_stands)
             raise OfferAccepted(taken.id, taken.code) if taken is not None else OfferGone()
         await record_entry(conn, principal, "standby.decline", closed)
         await pass_seat_on(uow, slot_id=closed.offer_slot_id, policy=policy, now=now)
