@@ -764,10 +764,32 @@ class SeatsAvailable(Conflict):
 
 
 class AlreadyWaiting(Conflict):
+    """One list of a service at a time per person: the one they are on, named, with the way out of it."""
+
     slug = "already-waiting"
     title = Text(
         "Người này đã đăng ký chờ cho dịch vụ này", "This person is already on the standby list for this service"
     )
+
+    def __init__(self, held: StandbyEntry | None = None) -> None:
+        if held is None:
+            super().__init__()
+            return
+        days = f"{held.date_from:%d/%m/%Y} – {held.date_to:%d/%m/%Y}"
+        where_vi, where_en = (
+            (f"quận, huyện {held.district}", f"the {held.district} district")
+            if held.district
+            else ("một cơ sở", "one clinic")
+        )
+        super().__init__(
+            Text(
+                f"Người này đang chờ chỗ của dịch vụ này ở {where_vi}, {days}; hãy rời danh sách đó trước khi chờ ở "
+                "nơi khác.",
+                f"This person is waiting for this service at {where_en}, {days}; leave that list before waiting "
+                "elsewhere.",
+            ),
+            standby_id=str(held.id),
+        )
 
 
 class OfferGone(Conflict):

@@ -1327,28 +1327,33 @@ async def insert_entry(
     joined_by_account: UUID | None,
     joined_by_staff: UUID | None,
 ) -> StandbyEntry:
-    try:
-        row = await conn.fetchrow(
-            f"""
-            INSERT INTO standby_entries (person_id, service_id, clinic_id, province, district, date_from, date_to,
-                                         priority_rank, joined_by_account, joined_by_staff)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-            RETURNING {_entry_columns()}
-            """,
+    row = await conn.fetchrow(
+        f"""
+        INSERT INTO standby_entries (person_id, service_id, clinic_id, province, district, date_from, date_to,
+                                     priority_rank, joined_by_account, joined_by_staff)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        ON CONFLICT (person_id, service_id) WHERE status IN ('waiting', 'offered') DO NOTHING
+        RETURNING {_entry_columns()}
+        """,
+        person_id,
+        service_id,
+        clinic_id,
+        province,
+        district,
+        date_from,
+        date_to,
+        priority_rank,
+        joined_by_account,
+        joined_by_staff,
+    )
+    if row is None:  # on a list of this service already: which one, so that the family can leave it first
+        held = await conn.fetchrow(
+            f"""SELECT {_entry_columns()} FROM standby_entries
+            WHERE person_id = $1 AND service_id = $2 AND status IN ('waiting', 'offered')""",
             person_id,
             service_id,
-            clinic_id,
-            province,
-            district,
-            date_from,
-            date_to,
-            priority_rank,
-            joined_by_account,
-            joined_by_staff,
         )
-    except asyncpg.UniqueViolationError:
-        raise AlreadyWaiting() from None
-    assert row is not None
+        raise AlreadyWaiting(_entry(held) if held is not None else None)
     return _entry(row)
 
 

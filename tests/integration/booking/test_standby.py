@@ -297,6 +297,9 @@ async def test_booking_ends_the_wait_and_waiting_twice_is_refused(
     await join(client, citizen, body)
     twice = await client.post("/api/v1/standby", json=body, headers=token_for(citizen))
     assert twice.json()["type"] == "/problems/already-waiting"
+    held = await entry_of(client, citizen)
+    assert twice.json()["standby_id"] == held["id"], "the list they are on, named, to leave it first"
+    assert "rời danh sách đó trước" in twice.json()["detail"]
     elsewhere = await make_slot(uow, clinic, service, starts_at=soon(24 * 20))
     assert (
         await client.post("/api/v1/bookings", json={"slot_id": str(elsewhere.id)}, headers=token_for(citizen))
