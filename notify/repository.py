@@ -137,6 +137,21 @@ async def claim(conn: Connection, *, now: datetime, lease: timedelta, limit: int
     return sorted((_outgoing(r) for r in rows), key=lambda m: m.id)
 
 
+async def release(conn: Connection, *, claimed: list[tuple[int, int]]) -> int:
+    """(id, attempts) of messages a relay claimed and did not finish: pending again, due at once, their try not
+    counted (a row reclaimed meanwhile by another relay is left to it)."""
+    result = await conn.execute(
+        """
+        UPDATE outbox o SET status = 'pending', lease_until = NULL, attempts = o.attempts - 1
+        FROM unnest($1::bigint[], $2::smallint[]) AS d(id, attempts)
+        WHERE o.id = d.id AND o.attempts = d.attempts AND o.status = 'sending'
+        """,
+        [i for i, _ in claimed],
+        [a for _, a in claimed],
+    )
+    return int(result.split()[-1])
+
+
 async def mark_sent(conn: Connection, *, sent: list[tuple[int, int]], now: datetime) -> int:
     """(id, attempts) of messages delivered; a row reclaimed meanwhile by another relay (a later attempt) is left
     to that relay."""

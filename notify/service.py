@@ -170,7 +170,15 @@ async def relay(
                 return DeliveryFailed(type(unexpected).__name__)
         return None
 
-    outcomes = await asyncio.gather(*(deliver(m) for m in claimed))
+    try:
+        outcomes = await asyncio.gather(*(deliver(m) for m in claimed))
+    except asyncio.CancelledError:
+        # stopped mid-batch (a deploy, a lost leadership): what it held goes back at once rather than when its
+        # lease runs out (a sign-in code would be sent after it expired); a gateway that got one already sees its
+        # idempotency key again
+        async with uow.transaction() as conn:
+            await repository.release(conn, claimed=[(m.id, m.attempts) for m in claimed])
+        raise
     sent = [(m.id, m.attempts) for m, failed in zip(claimed, outcomes, strict=True) if failed is None]
     failures = [
         (m.id, m.attempts, failed.reason, _next_try(m, failed, policy, now))

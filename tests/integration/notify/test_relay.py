@@ -356,3 +356,27 @@ async def test_a_dead_reminder_of_a_cancelled_booking_is_withdrawn_and_never_sen
     message_id = await db.fetchval("SELECT id FROM outbox")
     again = await client.post(f"/api/v1/admin/messages/{message_id}/retry", headers=admin)
     assert (again.status_code, again.json()["type"]) == (404, "/problems/message-not-found")
+
+
+async def test_a_relay_stopped_mid_batch_gives_its_messages_back_at_once(
+    pool: Pool, db: asyncpg.Connection, gateway: tuple[Gateway, str]
+) -> None:
+    """A deploy stops the service while the gateway holds a batch: the messages are due again at once, their try not
+    counted, not when the lease runs out (a sign-in code would then go after it expired)."""
+    app, url = gateway
+    now = datetime.now(UTC)
+    await fill(db, 3, due=now)
+    app.hang = True
+    sending = transports(url, timeout=30)
+    relaying = asyncio.create_task(
+        notify.relay(UnitOfWork(pool), sending, DELIVERY, now=now, public_url="https://vaxbook.example")
+    )
+    await asyncio.wait_for(app.until(3), timeout=10)
+    assert await db.fetchval("SELECT count(*) FROM outbox WHERE status = 'sending'") == 3
+    relaying.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await relaying
+    app.released.set()
+    await close_transports(sending)
+    back = await db.fetch("SELECT status, attempts, lease_until FROM outbox")
+    assert {(r["status"], r["attempts"], r["lease_until"]) for r in back} == {("pending", 0, None)}
