@@ -386,6 +386,24 @@ class SlotNotBookable(Conflict):
     title = Text("Khung giờ này không nhận đặt lịch", "This slot does not take bookings")
 
 
+class NoMoveIntoDraw(Conflict):
+    """A booking moved to a slot whose seats go by a draw: a draw takes entries, and an entry takes nobody who
+    holds a booking of the service."""
+
+    slug = "no-move-into-draw"
+    title = Text("Không chuyển lịch vào khung giờ bốc thăm được", "A booking cannot move into a slot that goes by draw")
+
+    def __init__(self) -> None:
+        super().__init__(
+            Text(
+                "Không chuyển lịch hẹn vào khung giờ bốc thăm được: người đang có lịch hẹn của dịch vụ không đăng ký "
+                "bốc thăm được. Hãy chọn khung giờ khác, hoặc hủy lịch hẹn này rồi đăng ký bốc thăm.",
+                "A booking cannot move into a slot that goes by draw, and someone holding a booking of the service "
+                "cannot enter its draw: choose another slot, or cancel this booking and then enter the draw.",
+            )
+        )
+
+
 class HouseholdSeatsTaken(Conflict):
     slug = "household-seats-taken"
     title = Text(

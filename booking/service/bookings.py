@@ -15,6 +15,7 @@ from booking.models import (
     BookingStatus,
     DoseGiven,
     MovedTo,
+    NoMoveIntoDraw,
     OfferGone,
     OtherService,
     PeopleCheckedIn,
@@ -56,7 +57,7 @@ from clinics.models import Clinic, Service, Slot, SlotNotFound, check_date_range
 from clinics.sold_out import SoldOutSlots
 from notify import service as notify
 from priority import service as priority
-from priority.models import Declarations, Draw, PriorityGroup, Reservation, SeatPlan
+from priority.models import Declarations, Draw, DrawInProgress, PriorityGroup, Reservation, SeatPlan
 from quotas import service as quotas
 from quotas.models import VaccineProduct
 from vaxbook import audit
@@ -538,7 +539,10 @@ async def move(
             slot, _ = await clinics.get_slot(uow, slot_id)
             if slot.service_id != old.service_id:
                 raise OtherService()
-            found = await screen(uow, principal, slot_id=slot_id, person_id=old.person_id, now=now)
+            try:
+                found = await screen(uow, principal, slot_id=slot_id, person_id=old.person_id, now=now)
+            except DrawInProgress:  # "enter the draw" is no way for someone holding a booking of the service
+                raise NoMoveIntoDraw() from None
             if isinstance(found, Booking):
                 # their booking of that slot may be this very move, made by a request alongside: then it says so
                 again = await booking_for(conn, principal, booking_id)

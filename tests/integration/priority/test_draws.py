@@ -232,3 +232,20 @@ async def test_two_settlements_at_once_still_go_in_the_drawn_order(
         ]
         assert outcomes == ["booked", "waiting", "waiting"], f"round {round_number}: {outcomes}"
     await check_invariants(db)
+
+
+async def test_a_booking_moved_into_a_draw_s_slot_is_told_why_it_cannot_be(client: Client, uow: UnitOfWork) -> None:
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN, [])
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=3, starts_at=soon(72))
+    draw_path = f"/api/v1/clinics/{clinic.id}/slots/{slot.id}/draw"
+    assert (await client.put(draw_path, json={"closes_at": soon(1).isoformat()}, headers=admin)).status_code == 200
+    # its holder could not enter the draw either: "enter the draw" would send them round in a circle
+    holder, _ = await make_citizen(uow, date_of_birth=date(1998, 1, 1))
+    elsewhere = await make_slot(uow, clinic, service, capacity=3, starts_at=soon(96))
+    held = await client.post("/api/v1/bookings", json={"slot_id": str(elsewhere.id)}, headers=token_for(holder))
+    moved = await client.post(
+        f"/api/v1/bookings/{held.json()['id']}/reschedule", json={"slot_id": str(slot.id)}, headers=token_for(holder)
+    )
+    assert (moved.status_code, moved.json()["type"]) == (409, "/problems/no-move-into-draw")
+    assert "hủy lịch hẹn này rồi đăng ký bốc thăm" in moved.json()["detail"]
