@@ -411,6 +411,19 @@ class HouseholdSeatsTaken(Conflict):
         "This account's people already hold as many seats of this slot as one account may",
     )
 
+    def __init__(self, limit: int | None = None) -> None:
+        if limit is None:
+            super().__init__()
+            return
+        super().__init__(
+            Text(
+                f"Mỗi tài khoản giữ được tối đa {limit} chỗ của một khung giờ cho mình và người thân; hãy đặt cho "
+                "những người còn lại ở khung giờ khác.",
+                f"One account holds at most {limit} seats of a slot for its people; book the others into another slot.",
+            ),
+            seats_per_household=limit,
+        )
+
 
 class AlreadyBooked(Conflict):
     slug = "already-booked"

@@ -14,6 +14,7 @@ from booking.models import (
     BookingPolicy,
     BookingStatus,
     DoseGiven,
+    HouseholdSeatsTaken,
     MovedTo,
     NoMoveIntoDraw,
     OfferGone,
@@ -310,6 +311,8 @@ async def book(
             return await write_in_a_transaction()
         except AlreadyBooked as refused:
             return await held_instead(refused)
+        except HouseholdSeatsTaken:
+            raise _household_full(screened) from None
 
     async def take_held_offer(held: HeldOffer) -> Booking:
         """The seat held for the person becomes their booking; no other seat is claimed. An offer that ended since
@@ -357,6 +360,8 @@ async def book(
             return await book_in_one_statement(uow, principal, policy, screened, now=now, idempotency=idempotency)
         except AlreadyBooked as refused:
             return await held_instead(refused)
+        except HouseholdSeatsTaken:
+            raise _household_full(screened) from None
 
     return await run_once(
         uow,
@@ -693,3 +698,8 @@ async def day_list(
             details={"day": day, "rows": len(rows)},
         )
     return rows
+
+
+def _household_full(screened: Screened | None) -> HouseholdSeatsTaken:
+    """The database's refusal, said with the slot's own limit (how many of the family fit in one session)."""
+    return HouseholdSeatsTaken(screened.slot.seats_per_household if screened is not None else None)

@@ -132,6 +132,8 @@ async def test_each_slot_may_set_its_own_cap_and_staff_booking_for_them_counts_t
     )
     assert for_child.status_code == 409, "the hotline books under the same cap"
     assert for_child.json()["type"] == "/problems/household-seats-taken"
+    assert for_child.json()["seats_per_household"] == 1, "the slot's own limit, said"
+    assert "tối đa 1 chỗ" in for_child.json()["detail"]
     raised = await client.patch(
         f"/api/v1/clinics/{clinic.id}/slots/{slot_id}", json={"seats_per_household": 2}, headers=admin
     )
