@@ -405,11 +405,23 @@ def _four_digits(digits: str) -> str:
     return digits
 
 
+def _not_a_health_card(value: Any) -> Any:
+    """A vaccination certificate's QR (shc:/…) shown at the door instead of the slip's: said as such, not as a code
+    too long or signed by a key unknown."""
+    if isinstance(value, str) and value.strip()[:5].lower() == "shc:/":
+        raise bilingual_error(
+            "health_card",
+            "Đây là mã QR chứng nhận tiêm, không phải mã lịch hẹn: hãy quét mã trên phiếu hẹn",
+            "This is a vaccination certificate's QR, not a booking's: scan the one on the booking slip",
+        )
+    return value
+
+
 class CheckInRequest(InputModel):
     """What the scanner read (`qr`); or, for a phone without its QR, the booking `code` with the last 4 digits of
     the person's CCCD, or with their date of birth (for a child without a CCCD)."""
 
-    qr: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    qr: Annotated[str, StringConstraints(max_length=1000), BeforeValidator(_not_a_health_card)] | None = None
     cccd_last4: Annotated[str, AfterValidator(_four_digits)] | None = None
     date_of_birth: BirthDate | None = None
     code: Annotated[str, BeforeValidator(_booking_code), AfterValidator(_code_shape)] | None = Field(

@@ -227,6 +227,9 @@ async def test_the_scan_is_for_this_clinic_and_this_time(client: Client, uow: Un
     assert (await check_in(client, their_staff, clinic.id, qr=text)).status_code == 403
     citizen_scan = await check_in(client, token_for(citizen), clinic.id, qr=text)
     assert citizen_scan.status_code == 403
+    # a vaccination certificate's QR shown instead of the slip's: said as such
+    card = await check_in(client, staff, clinic.id, qr="shc:/" + "5676" * 400)
+    assert [(e["field"], e["code"]) for e in card.json()["errors"]] == [("qr", "health_card")]
     for junk in ("hello", "a.b.c", "x" * 2000):
         response = await check_in(client, staff, clinic.id, qr=junk)
         assert response.status_code == 422
