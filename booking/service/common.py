@@ -58,9 +58,11 @@ joining) before it goes back to everyone."""
 
 
 def attempt_scope(principal: Principal, person_id: UUID) -> str:
-    """Citizens are limited per account; staff per person they act for, so that a counter is no way around."""
+    """Attempts are counted per person booked for: a citizen's for each of their people (a family of six books for
+    all of them in one sitting, each within the limit; the account's cap on relatives bounds the whole), staff's
+    per person they act for, so that a counter is no way around."""
     if principal.role is Role.CITIZEN:
-        return f"book:account:{principal.id}"
+        return f"book:account:{principal.id}:{person_id}"
     return f"book:person:{person_id}"
 
 

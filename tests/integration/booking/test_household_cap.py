@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from datetime import date
 
 import asyncpg
 import httpx
@@ -24,6 +25,7 @@ from tests.factories import (
 from tests.integration.booking.invariants import check_invariants
 from vaxbook.auth.models import Principal, Role
 from vaxbook.db import UnitOfWork
+from vaxbook.settings import Settings
 
 Client = httpx.AsyncClient
 
@@ -170,3 +172,25 @@ async def test_one_account_s_people_enter_a_draw_no_more_than_the_cap(
     cap = DEFAULT_SEATS_PER_HOUSEHOLD
     assert outcome == {(201, None): cap, (409, "/problems/household-entries-taken"): len(people) - cap}
     assert await db.fetchval("SELECT count(*) FROM draw_entries") == cap
+
+
+async def test_a_family_books_for_each_of_its_people_each_within_the_attempt_limit(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection, settings: Settings
+) -> None:
+    """The attempt limit counts per person booked for: a parent who used up their own attempts still books their
+    child (a family of six books two vaccines each in one sitting), and still may not hammer for themselves."""
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=5)
+    parent, me = await make_citizen(uow)
+    child = await make_dependent(uow, parent, date_of_birth=date(2015, 1, 1), relation="child")
+    await db.execute(
+        "INSERT INTO attempt_counters (scope, window_started, attempts) VALUES ($1, now(), $2)",
+        f"book:account:{parent.id}:{me.id}",
+        settings.booking_max_attempts,
+    )
+    for_child = await client.post(
+        "/api/v1/bookings", json={"slot_id": str(slot.id), "person_id": str(child.id)}, headers=token_for(parent)
+    )
+    assert for_child.status_code == 201, for_child.text
+    for_me = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(parent))
+    assert (for_me.status_code, for_me.json()["type"]) == (429, "/problems/too-many-requests")

@@ -267,11 +267,11 @@ async def test_a_drawn_seat_goes_to_its_entrant_whatever_their_attempts(
     admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
     draw = f"/api/v1/clinics/{clinic.id}/slots/{slot.id}/draw"
     await client.put(draw, json={"closes_at": soon(1).isoformat()}, headers=admin)
-    citizen, _ = await make_citizen(uow)
+    citizen, me = await make_citizen(uow)
     await client.post("/api/v1/draw-entries", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
     await db.execute(
         "INSERT INTO attempt_counters (scope, window_started, attempts) VALUES ($1, now(), 1000)",
-        f"book:account:{citizen.id}",
+        f"book:account:{citizen.id}:{me.id}",
     )
     await db.execute("UPDATE slot_draws SET closes_at = now() - interval '1 second'")
     assert (await client.post(f"{draw}/run", headers=admin)).status_code == 200

@@ -217,7 +217,7 @@ async def test_pressing_accept_again_and_again_answers_the_booking_and_counts_no
     client: Client, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
     clinic, service, slot, holder, booking_id = await full_slot(uow, client)
-    citizen, _ = await make_citizen(uow)
+    citizen, me = await make_citizen(uow)
     entry = (
         await client.post(
             "/api/v1/standby", json=wait_body(service, slot, clinic_id=str(clinic.id)), headers=token_for(citizen)
@@ -227,7 +227,7 @@ async def test_pressing_accept_again_and_again_answers_the_booking_and_counts_no
     accept = f"/api/v1/standby/{entry['id']}/accept"
     first = await client.post(accept, headers=token_for(citizen))
     assert first.status_code == 201, first.text
-    scope = f"book:account:{citizen.id}"
+    scope = f"book:account:{citizen.id}:{me.id}"
     assert await attempts(db, scope) == 1
 
     one_by_one = [await client.post(accept, headers=token_for(citizen)) for _ in range(15)]
@@ -250,7 +250,7 @@ async def test_twenty_first_presses_at_once_make_one_booking_and_one_attempt(
     """The first press and its repeats all sent together: they wait for each other at the attempt count, and each
     that comes after the one that took the seat gets its booking without counting."""
     clinic, service, slot, holder, booking_id = await full_slot(uow, client)
-    citizen, _ = await make_citizen(uow)
+    citizen, me = await make_citizen(uow)
     entry = (
         await client.post(
             "/api/v1/standby", json=wait_body(service, slot, clinic_id=str(clinic.id)), headers=token_for(citizen)
@@ -266,7 +266,7 @@ async def test_twenty_first_presses_at_once_make_one_booking_and_one_attempt(
     assert status == 201
     row = await entry_row(db, entry["id"])
     assert (row["status"], str(row["booking_id"])) == ("booked", booking)
-    assert await attempts(db, f"book:account:{citizen.id}") == 1
+    assert await attempts(db, f"book:account:{citizen.id}:{me.id}") == 1
     assert await booked(db, slot) == 1
     await check_invariants(db)
 
@@ -278,7 +278,7 @@ async def test_booking_the_offered_slot_takes_the_held_seat(
     client: Client, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
     clinic, service, slot, holder, booking_id = await full_slot(uow, client)
-    citizen, _ = await make_citizen(uow)
+    citizen, me = await make_citizen(uow)
     passer_by, _ = await make_citizen(uow)
     entry = (
         await client.post(
@@ -301,7 +301,7 @@ async def test_booking_the_offered_slot_takes_the_held_seat(
         direct.json()["id"],
     )
     assert create == entry["id"], "the same rows as an accept"
-    assert await attempts(db, f"book:account:{citizen.id}") == 1
+    assert await attempts(db, f"book:account:{citizen.id}:{me.id}") == 1
     accepted = await client.post(f"/api/v1/standby/{entry['id']}/accept", headers=token_for(citizen))
     assert (accepted.status_code, accepted.json()["id"]) == (201, direct.json()["id"])
     again = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
