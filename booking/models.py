@@ -323,10 +323,9 @@ def age_in_months(born: date, on: date) -> int:
 
 def _age_text_vi(days: int) -> str:
     """An age limit as parents say it: years (or months) from two, months under two, days under a month."""
-    if days >= BY_BIRTHDAYS:
-        months = _months(days)
-        return f"{months // 12} tuổi" if months % 12 == 0 else f"{months} tháng tuổi"
-    months = round(days / DAYS_PER_MONTH)
+    months = _months(days)
+    if days >= BY_BIRTHDAYS and months % 12 == 0:
+        return f"{months // 12} tuổi"
     return f"{months} tháng tuổi" if months >= 1 and days >= 28 else f"{days} ngày tuổi"
 
 

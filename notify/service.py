@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -170,14 +170,11 @@ async def relay(
                 return DeliveryFailed(type(unexpected).__name__)
         return None
 
+    sending = [asyncio.ensure_future(deliver(m)) for m in claimed]
     try:
-        outcomes = await asyncio.gather(*(deliver(m) for m in claimed))
+        outcomes = await asyncio.gather(*sending)
     except asyncio.CancelledError:
-        # stopped mid-batch (a deploy, a lost leadership): what it held goes back at once rather than when its
-        # lease runs out (a sign-in code would be sent after it expired); a gateway that got one already sees its
-        # idempotency key again
-        async with uow.transaction() as conn:
-            await repository.release(conn, claimed=[(m.id, m.attempts) for m in claimed])
+        await _settle_stopped(uow, claimed, sending, now)
         raise
     sent = [(m.id, m.attempts) for m, failed in zip(claimed, outcomes, strict=True) if failed is None]
     failures = [
@@ -192,6 +189,29 @@ async def relay(
     for message_id, attempts, reason, retry_at in failures:
         log.warning("relay.failed", message_id=message_id, attempts=attempts, reason=reason, dead=retry_at is None)
     return Relayed(len(sent), len(failures) - dead, dead)
+
+
+async def _settle_stopped(
+    uow: UnitOfWork, claimed: list[Outgoing], sending: Sequence[asyncio.Future[DeliveryFailed | None]], now: datetime
+) -> None:
+    """A relay stopped mid-batch (a deploy, a lost leadership): what it delivered is sent, the rest goes back at
+    once rather than when its lease runs out (a sign-in code would then go after it expired). Best effort: the
+    stop goes on whatever happens here (a database gone away is why leadership was lost), and what is not written
+    now comes back when the lease runs out."""
+    delivered = [
+        (m.id, m.attempts)
+        for m, task in zip(claimed, sending, strict=True)
+        if task.done() and not task.cancelled() and task.exception() is None and task.result() is None
+    ]
+    unfinished = [
+        (m.id, m.attempts) for m, task in zip(claimed, sending, strict=True) if (m.id, m.attempts) not in delivered
+    ]
+    try:
+        async with uow.transaction() as conn:
+            await repository.mark_sent(conn, sent=delivered, now=now)
+            await repository.release(conn, claimed=unfinished)
+    except Exception:
+        log.warning("relay.unsettled", delivered=len(delivered), unfinished=len(unfinished), exc_info=True)
 
 
 def _next_try(message: Outgoing, failed: DeliveryFailed, policy: DeliveryPolicy, now: datetime) -> datetime | None:

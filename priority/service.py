@@ -508,6 +508,12 @@ async def recent_draws(uow: UnitOfWork, *, limit: int = 50) -> list[tuple[Draw, 
         return await repository.recent_draws(conn, limit=limit)
 
 
+async def draw_of(uow: UnitOfWork, clinic_id: UUID, slot_id: UUID) -> Draw | None:
+    """A slot's draw, if its seats go by one."""
+    async with uow.reads() as conn:
+        return await repository.draw_of(conn, clinic_id=clinic_id, slot_id=slot_id)
+
+
 def draw_read(*, clinic_id: UUID | Lookup, slot_id: UUID) -> Read[Draw | None]:
     return repository.draw(clinic_id=clinic_id, slot_id=slot_id)
 

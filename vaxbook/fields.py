@@ -245,13 +245,17 @@ TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
 
 def _nfc(value: str) -> str:
     _no_nul(value)
-    # Vietnamese typed on some keyboards arrives decomposed; store and compare one form only. Format characters
-    # (zero-width spaces and joiners, a byte-order mark, a soft hyphen) a paste brings along show as nothing on a
-    # page, as "?" in an SMS and stay in a health card: a name or a place is kept without them.
-    kept = "".join(c for c in unicodedata.normalize("NFC", value) if unicodedata.category(c) != "Cf").strip()
+    kept = _visible(value)
     if value and not kept:
         raise bilingual_error("invisible", "Phải có chữ nhìn thấy được", "Must contain visible text")
     return kept
+
+
+def _visible(value: str) -> str:
+    """Vietnamese typed on some keyboards arrives decomposed: one form (NFC) is stored and compared. Format
+    characters (zero-width spaces and joiners, a byte-order mark, a soft hyphen) a paste brings along show as
+    nothing on a page, as "?" in an SMS and stay in a health card: a name or a place is kept without them."""
+    return "".join(c for c in unicodedata.normalize("NFC", value) if unicodedata.category(c) != "Cf").strip()
 
 
 def _one_line(value: str) -> str:
@@ -283,7 +287,8 @@ PlaceName = Annotated[
 
 
 def normalize_text(value: str) -> str:
-    return _nfc(value.strip())
+    """A search's place or name as the stored ones are (nothing visible: empty, which searches for anything)."""
+    return _visible(value)
 
 
 def _upper(value: Any) -> Any:

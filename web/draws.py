@@ -45,8 +45,10 @@ from web.view import (
 async def entries_of(uow: UoW, account_id: UUID, names: dict[UUID, str], language: Language) -> list[dict[str, Any]]:
     """The citizen's draw entries as their bookings page lists them, latest first."""
     shown = []
+    now = datetime.now(UTC)
     for entry in await priority.entries_of_account(uow, account_id):
         slot, clinic = await clinics.get_slot(uow, entry.slot_id)
+        draw = await priority.draw_of(uow, clinic.id, slot.id) if entry.outcome is EntryOutcome.ENTERED else None
         shown.append(
             {
                 "id": entry.id,
@@ -56,8 +58,8 @@ async def entries_of(uow: UoW, account_id: UUID, names: dict[UUID, str], languag
                 "outcome": _outcome(entry, language),
                 "booking_id": entry.booking_id,
                 "result": f"/draws/{clinic.id}/{slot.id}",
-                # before the draw, the entry may be taken out (the use case refuses it once the draw has closed)
-                "leavable": entry.outcome is EntryOutcome.ENTERED,
+                # before the close, the entry may be taken out (the use case refuses it once the draw has closed)
+                "leavable": entry.outcome is EntryOutcome.ENTERED and draw is not None and draw.closes_at > now,
             }
         )
     return shown

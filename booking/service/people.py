@@ -141,10 +141,12 @@ async def add_dependent(
             if guardian is None:
                 raise ProfileMissing()
             _check_relation(data.relation, data.date_of_birth, guardian)
+            # under the guardian's row lock: two adds of one relative at once meet here, and a relative there
+            # already is said as such even when the household is full
+            await repository.lock_person(conn, person_id=guardian.id)
+            await _not_in_household_yet(conn, guardian, data.full_name, data.date_of_birth, data.cccd)
             if not await repository.take_dependent_place(conn, guardian_id=guardian.id, limit=MAX_DEPENDENTS):
                 raise TooManyDependents()
-            # after the place is taken (the guardian's row locked): two adds of one relative at once meet here
-            await _not_in_household_yet(conn, guardian, data.full_name, data.date_of_birth, data.cccd)
             person = await repository.insert_person(
                 conn,
                 account_id=None,
@@ -161,12 +163,12 @@ async def add_dependent(
 
 
 async def _not_in_household_yet(
-    conn: Connection, guardian: Person, full_name: str, born: date, cccd: str | None
+    conn: Connection, guardian: Person, full_name: str, born: date, cccd: str | None, *, besides: UUID | None = None
 ) -> None:
-    """The household (the account holder and their relatives) has nobody of this name, however typed, born that
-    day, unless a different CCCD tells them apart (twins are named apart anyway)."""
+    """The household (the account holder and their relatives; `besides`, the one being renamed) has nobody of this
+    name, however typed, born that day, unless a different CCCD tells them apart (twins are named apart anyway)."""
     for same in await repository.people_by_name_and_birth(conn, full_name=full_name, date_of_birth=born):
-        in_household = same.id == guardian.id or same.guardian_id == guardian.id
+        in_household = same.id != besides and (same.id == guardian.id or same.guardian_id == guardian.id)
         if in_household and not (cccd and same.cccd and cccd != same.cccd):
             raise DependentExists(same.id)
 
@@ -200,11 +202,16 @@ async def update_dependent(uow: UnitOfWork, principal: Principal, person_id: UUI
     async with uow.transaction() as conn:
         dependent = await _own_dependent(conn, principal, person_id)
         changes = data.model_dump(exclude_unset=True)
+        assert dependent.guardian_id is not None
+        guardian = await repository.get_person(conn, person_id=dependent.guardian_id)
+        assert guardian is not None
         if changes.get("relation") is not None:
-            assert dependent.guardian_id is not None
-            guardian = await repository.get_person(conn, person_id=dependent.guardian_id)
-            assert guardian is not None
             _check_relation(changes["relation"], dependent.date_of_birth, guardian)
+        if changes.get("full_name") is not None:  # renamed into someone the household has already: refused too
+            await repository.lock_person(conn, person_id=guardian.id)
+            await _not_in_household_yet(
+                conn, guardian, changes["full_name"], dependent.date_of_birth, dependent.cccd, besides=dependent.id
+            )
         await _keep_identity_while_booked(conn, person_id, changes)
         person = (
             await repository.update_person(conn, person_id=person_id, changes=changes)

@@ -357,6 +357,15 @@ async def test_the_same_relative_is_added_once_however_the_name_is_typed_and_how
     )
     assert await db.fetchval("SELECT count(*) FROM people WHERE guardian_id = $1", me.id) == 1
     assert await db.fetchval("SELECT dependent_count FROM people WHERE id = $1", me.id) == 1
+    # nor does a relative renamed into one the household has
+    twin = await client.post(
+        "/api/v1/me/dependents", json=child | {"full_name": "Phạm Văn Tí"}, headers=token_for(guardian)
+    )
+    assert twin.status_code == 201, twin.text
+    renamed = await client.patch(
+        f"/api/v1/me/dependents/{twin.json()['id']}", json={"full_name": "Phạm Văn Tèo"}, headers=token_for(guardian)
+    )
+    assert (renamed.status_code, renamed.json()["type"]) == (409, "/problems/dependent-exists")
     # another child of the same name, born another day, is someone else
     assert (await client.post(
         "/api/v1/me/dependents", json=child | {"date_of_birth": "2016-06-06"}, headers=token_for(guardian)

@@ -22,6 +22,7 @@ class Gateway:
         self.requests: list[Request] = []
         self.status = 202
         self.hang = False
+        self.answer_first = 0  # while hanging, the first this many requests are answered all the same
         self.released = asyncio.Event()
         self.arrived = asyncio.Condition()
 
@@ -41,8 +42,9 @@ class Gateway:
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
         async with self.arrived:
             self.requests.append(Request(scope["method"], scope["path"], headers, body))
+            arrived = len(self.requests)
             self.arrived.notify_all()
-        if self.hang:
+        if self.hang and arrived > self.answer_first:
             await self.released.wait()
         await send(
             {"type": "http.response.start", "status": self.status, "headers": [(b"content-type", b"text/plain")]}

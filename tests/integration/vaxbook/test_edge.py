@@ -388,3 +388,17 @@ async def test_any_accept_language_gets_an_answer_in_vietnamese_or_english(clien
         response = await client.get("/api/v1/nowhere", headers={"Accept-Language": header})
         assert response.status_code == 404, header
         assert response.headers["content-language"] == language, header
+
+
+async def test_a_search_for_a_place_of_invisible_characters_only_searches_for_anything(
+    client: httpx.AsyncClient,
+) -> None:
+    """A zero-width space for a district (a paste) is nothing to search for: the search answers, never a 500."""
+    for path in (
+        "/api/v1/availability?district=%E2%80%8B",
+        "/api/v1/clinics?district=%E2%80%8B",
+        "/fhir/r4/Location?address-city=%E2%80%8B",
+        "/search?province=%E2%80%8B&district=%E2%80%8B",
+    ):
+        answered = await client.get(path)
+        assert answered.status_code == 200, (path, answered.text[:300])

@@ -71,6 +71,8 @@ async def test_a_citizen_enters_a_draw_for_a_relative_and_reads_its_published_re
     assert entered.headers["location"] == f"/me?done=draw&of={entry_id}"
 
     await db.execute("UPDATE slot_draws SET closes_at = now() - interval '1 second'")
+    closed = await client.get("/me")
+    assert "/me/draws/" not in closed.text, "closed, not yet held: no way out offered that would be refused"
     assert (await client.post(f"{draw_path}/run", headers=admin)).status_code == 200
     mine = await client.get("/me")
     assert WORDS["draw_booked"].vi + " (#1)" in mine.text
