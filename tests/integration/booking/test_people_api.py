@@ -199,11 +199,12 @@ async def test_at_most_five_dependents(client: Client, uow: UnitOfWork) -> None:
         await make_dependent(uow, guardian, full_name=f"Người thân {n}", cccd=None)
     sixth = await client.post(
         "/api/v1/me/dependents",
-        json=person_details(cccd=None) | {"relation": "parent", "consent": consent()},
+        json=person_details(full_name="Lê Văn Sáu", cccd=None) | {"relation": "parent", "consent": consent()},
         headers=token_for(guardian),
     )
     assert sixth.status_code == 409
     assert sixth.json()["type"] == "/problems/too-many-dependents"
+    assert "5 người thân, ngoài chủ tài khoản" in sixth.json()["title"]
 
 
 @pytest.mark.concurrency

@@ -230,7 +230,7 @@ async def test_a_claim_the_database_finds_no_seat_for_is_full_and_writes_nothing
     every sold-out answer it costs nothing durable: no attempt counted, no answer kept."""
     clinic, service = await make_clinic(uow), await make_service(uow)
     slot = await make_slot(uow, clinic, service, capacity=1)
-    (first, _), (second, _) = await make_citizen(uow), await make_citizen(uow)
+    (first, me), (second, _) = await make_citizen(uow), await make_citizen(uow)
     body = {"slot_id": str(slot.id)}
     async with slot_row_held(dsn, slot.id):
         claiming = asyncio.create_task(client.post("/api/v1/bookings", json=body, headers=token_for(first)))
@@ -243,5 +243,5 @@ async def test_a_claim_the_database_finds_no_seat_for_is_full_and_writes_nothing
     refused = await in_line
     assert refused.json()["type"] == "/problems/slot-full"
     scopes = {row["scope"]: row["attempts"] for row in await db.fetch("SELECT scope, attempts FROM attempt_counters")}
-    assert scopes == {f"book:account:{first.id}": 1}, "the booked attempt counted, the refused one not"
+    assert scopes == {f"book:account:{first.id}:{me.id}": 1}, "the booked attempt counted, the refused one not"
     assert await db.fetchval("SELECT count(*) FROM idempotency_keys WHERE key = 'k-2'") == 0
