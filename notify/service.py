@@ -257,6 +257,8 @@ async def overview(uow: UnitOfWork, *, dead_limit: int = 50) -> tuple[list[Count
 
 async def revive(uow: UnitOfWork, actor: Actor, message_id: int, policy: DeliveryPolicy, *, now: datetime) -> None:
     """Send a dead message again (after the gateway was fixed), at once or once the quiet hours are over; audited."""
+    if not 0 < message_id < 2**63:  # no row has such an id (and the database's bigint cannot even hold it)
+        raise MessageNotFound()
     async with uow.transaction() as conn:
         dead = await repository.dead_message(conn, message_id=message_id)
         if dead is None:

@@ -237,6 +237,9 @@ async def test_a_gateway_that_is_down_costs_retries_then_a_dead_letter_an_operat
     ]
     assert "+849" not in json.dumps(overview), "no address in the operator's view"
     app.status = 202
+    for no_such in (0, 2**63, 10**20):  # not a row's id, however large: 404, not the database's overflow
+        nowhere = await client.post(f"/api/v1/admin/messages/{no_such}/retry", headers=admin)
+        assert (nowhere.status_code, nowhere.json()["type"]) == (404, "/problems/message-not-found"), no_such
     for dead in overview["dead"]:
         revived = await client.post(f"/api/v1/admin/messages/{dead['id']}/retry", headers=admin)
         assert revived.status_code == (404 if dead["id"] == code["id"] else 204)
