@@ -17,9 +17,23 @@ class Text(NamedTuple):
         return self.vi if language == "vi" else self.en
 
 
+def number_in(language: Language, value: float | None, digits: int = 1) -> str:
+    """A number as its language writes it, thousands grouped, to `digits` places and no trailing zero: 4,5 and
+    1.250,5 in Vietnamese, 4.5 and 1,250.5 in English; a dash for none."""
+    if value is None:
+        return "–"
+    written = f"{value:,.{digits}f}"
+    if "." in written:
+        written = written.rstrip("0").rstrip(".")
+    return written.translate(_VIETNAMESE_MARKS) if language == "vi" else written
+
+
+_VIETNAMESE_MARKS = str.maketrans({",": ".", ".": ","})
+
+
 def count(n: int) -> Text:
-    """A whole number with its thousands grouped as each language writes them: 12.000 and 12,000."""
-    return Text(f"{n:,}".replace(",", "."), f"{n:,}")
+    """A whole number in both languages' words: 12.000 and 12,000."""
+    return Text(number_in("vi", n, 0), number_in("en", n, 0))
 
 
 def negotiate(accept_language: str | None) -> Language:

@@ -41,7 +41,7 @@ from quotas.schemas import (
 from vaxbook.clock import department_day
 from vaxbook.dependencies import AppSettings, UoW
 from vaxbook.fields import OutputModel
-from vaxbook.i18n import Language
+from vaxbook.i18n import Language, number_in
 from vaxbook.reports import ReportFormat, download
 from vaxbook.scheduler import Every, Scheduler, Trigger
 from vaxbook.settings import DEFAULT_TIMEZONE
@@ -57,7 +57,6 @@ from web.view import (
     form_number,
     language_of,
     local_time,
-    number_in,
     once,
     page,
     sign_in_first,

@@ -34,7 +34,7 @@ from vaxbook.auth.security import PUBLIC, TokenIssuer, decode, token_generation
 from vaxbook.db import UnitOfWork
 from vaxbook.errors import DomainError, Forbidden, NotFound
 from vaxbook.fields import calendar_date, day_first
-from vaxbook.i18n import Language, negotiate
+from vaxbook.i18n import Language, negotiate, number_in
 from vaxbook.idempotency import IdempotencyKey, idempotency_key
 from vaxbook.policy import rule_for
 from vaxbook.problems import Problem, field_errors_of
@@ -87,20 +87,6 @@ def page(request: AnyRequest, name: str, *, back: str | None = None, **context: 
         | context,
         headers={"Content-Language": language, "Vary": "Cookie, Accept-Language"},
     )
-
-
-def number_in(language: Language, value: float | None, digits: int = 1) -> str:
-    """A number with a fraction as its language writes it, to `digits` places and no trailing zero: 4,5 and 1.250,5
-    in Vietnamese, 4.5 and 1,250.5 in English; a dash for none."""
-    if value is None:
-        return "–"
-    written = f"{value:,.{digits}f}"
-    if "." in written:
-        written = written.rstrip("0").rstrip(".")
-    return written.translate(_VIETNAMESE_MARKS) if language == "vi" else written
-
-
-_VIETNAMESE_MARKS = str.maketrans({",": ".", ".": ","})
 
 
 def percent(rate: float | None) -> str:

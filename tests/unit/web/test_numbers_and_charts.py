@@ -6,9 +6,9 @@ import re
 from functools import partial
 
 from quotas.models import InsufficientStock
-from vaxbook.i18n import count
+from vaxbook.i18n import count, number_in
 from web.charts import Series, bar_chart
-from web.view import number_in, percent
+from web.view import percent
 
 
 def test_a_fraction_is_written_with_the_language_s_own_marks() -> None:
