@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from litestar.connection import ASGIConnection
+from litestar.exceptions import MethodNotAllowedException
 from litestar.handlers.base import BaseRouteHandler
 
 from vaxbook.auth.models import Principal, Role
@@ -295,6 +296,11 @@ _OPEN = frozenset({Scope.PUBLIC, Scope.METRICS, Scope.SESSION})
 _BY_TEMPLATE = {(method, re.sub(r"\{(\w+):[^}]+\}", r"{\1}", path)): rule for (method, path), rule in POLICY.items()}
 
 
+_METHODS_OF: dict[str, frozenset[str]] = {}
+for _method, _template in _BY_TEMPLATE:
+    _METHODS_OF[_template] = _METHODS_OF.get(_template, frozenset()) | {_method}
+
+
 def rule_for(method: str, path_template: str) -> Rule | None:
     """The rule of a request's route, as the router names it (`scope["path_template"]`)."""
     return _BY_TEMPLATE.get(("GET" if method == "HEAD" else method, path_template))
@@ -302,7 +308,10 @@ def rule_for(method: str, path_template: str) -> Rule | None:
 
 async def enforce(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """The app's one guard: the route's rule admits the caller's role, or the answer is 401 (no token) or 403."""
-    rule = rule_for(str(connection.scope.get("method", "GET")), str(connection.scope.get("path_template", "")))
+    method, template = str(connection.scope.get("method", "GET")), str(connection.scope.get("path_template", ""))
+    if method == "OPTIONS":  # no cross-origin caller is served, so OPTIONS says what the address takes and no more
+        raise MethodNotAllowedException(headers={"Allow": ", ".join(sorted(_METHODS_OF.get(template, ())))})
+    rule = rule_for(method, template)
     if rule is None:
         raise Forbidden()  # a route nobody wrote a rule for is nobody's
     if rule.scope in _OPEN:

@@ -124,6 +124,26 @@ async def test_unknown_paths_and_methods_are_problems_in_the_callers_language(
     assert english_missing.json()["detail"] == english_missing.json()["title"] == "Not found"
 
 
+@pytest.mark.parametrize(
+    ("path", "methods", "answered_as"),
+    [
+        ("/api/v1/availability", {"GET", "HEAD"}, "application/problem+json"),
+        ("/api/v1/bookings", {"GET", "HEAD", "POST"}, "application/problem+json"),
+        ("/me", {"GET", "HEAD"}, "text/html; charset=utf-8"),
+    ],
+)
+async def test_options_says_what_an_address_takes_as_any_other_method_not_taken(
+    client: httpx.AsyncClient, path: str, methods: set[str], answered_as: str
+) -> None:
+    """No cross-origin caller is served: OPTIONS is a method the address does not take (405 and its Allow),
+    not a refusal of the caller (it was 403 forbidden, with or without a token)."""
+    asked = await client.options(path)
+    assert asked.status_code == 405
+    assert asked.headers["content-type"] == answered_as
+    assert {m.strip() for m in asked.headers["allow"].split(",")} == methods
+    assert "access-control-allow-origin" not in asked.headers
+
+
 async def test_malformed_json_and_oversized_bodies_are_client_errors(client: httpx.AsyncClient) -> None:
     broken = await client.post(
         "/api/v1/auth/otp/request", content=b"{not json", headers={"Content-Type": "application/json"}
