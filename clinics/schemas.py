@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 from uuid import UUID
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
 from clinics.models import DEFAULT_SEATS_PER_HOUSEHOLD, ClinicKind, Found, ServiceKind, Sex, SlotStatus
 from clinics.models import Slot as SlotModel
@@ -28,6 +28,24 @@ from vaxbook.settings import DEFAULT_TIMEZONE
 Capacity = Annotated[int, Field(ge=0, le=10_000)]
 AgeDays = Annotated[int, Field(ge=0, le=150 * 366)]
 MAX_SLOT_HOURS = 12
+
+
+Moment = TypeVar("Moment", datetime, time)
+
+
+def _whole_minute(moment: Moment) -> Moment:
+    # a second or a fraction would make 10:00:00.5 a start of its own beside 10:00, shown to everyone as "10:00"
+    if moment.second or moment.microsecond:
+        raise bilingual_error(
+            "whole_minute",
+            "Giờ của khung giờ tính đến phút, không có giây",
+            "A slot's times are whole minutes, without seconds",
+        )
+    return moment
+
+
+SlotInstant = Annotated[Instant, AfterValidator(_whole_minute)]
+SlotTime = Annotated[time, AfterValidator(_whole_minute)]
 
 
 class ClinicCreate(InputModel):
@@ -148,8 +166,8 @@ SeatsPerHousehold = Annotated[
 
 class SlotCreate(InputModel):
     service_id: UUID
-    starts_at: Instant
-    ends_at: Instant
+    starts_at: SlotInstant
+    ends_at: SlotInstant
     capacity: Capacity
     seats_per_household: SeatsPerHousehold | None = None
 
@@ -212,8 +230,8 @@ def _minutes(moment: time) -> int:
 class SlotTemplateCreate(InputModel):
     service_id: UUID
     weekday: Weekday
-    start_time: time
-    end_time: time
+    start_time: SlotTime
+    end_time: SlotTime
     slot_minutes: int = Field(ge=5, le=720)
     capacity: Capacity
     valid_from: CalendarDate

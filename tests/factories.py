@@ -73,7 +73,7 @@ async def make_clinic(uow: UnitOfWork, **overrides: Any) -> Clinic:
 
 
 def soon(hours: float = 24) -> datetime:
-    return (datetime.now(UTC) + timedelta(hours=hours)).replace(microsecond=0)
+    return (datetime.now(UTC) + timedelta(hours=hours)).replace(second=0, microsecond=0)  # slots start on a minute
 
 
 async def make_lot(uow: UnitOfWork, product_id: UUID, *, expires_in_days: int = 365) -> Lot:

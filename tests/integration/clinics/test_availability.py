@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from uuid import uuid4
 from zoneinfo import ZoneInfo
@@ -13,7 +13,7 @@ import pytest
 
 from clinics import service as clinics
 from clinics.schemas import ClinicUpdate
-from tests.factories import make_clinic, make_service, make_slot
+from tests.factories import make_clinic, make_service, make_slot, soon
 from vaxbook.audit import SYSTEM
 from vaxbook.db import UnitOfWork
 
@@ -42,7 +42,7 @@ async def test_only_open_future_slots_with_seats_at_active_places(
     closed = await make_slot(uow, clinic, service, starts_at=local(tomorrow, 8, 30))
     cancelled = await make_slot(uow, clinic, service, starts_at=local(tomorrow, 9))
     elsewhere = await make_slot(uow, closed_clinic, service, starts_at=local(tomorrow, 9, 30))
-    soon_gone = await make_slot(uow, clinic, service, starts_at=datetime.now(UTC) + timedelta(seconds=1))
+    soon_gone = await make_slot(uow, clinic, service, starts_at=soon(1))
     await db.execute("UPDATE slots SET booked = 3 WHERE id = $1", free.id)
     await db.execute("UPDATE slots SET booked = capacity WHERE id = $1", full.id)
     await db.execute("UPDATE slots SET status = 'closed' WHERE id = $1", closed.id)

@@ -69,6 +69,18 @@ def test_slot_window_rules() -> None:
     assert "starts_at" in error_types(SlotCreate, impossible)
 
 
+@pytest.mark.parametrize("moment", ["2026-12-01T07:30:00.123+07:00", "2026-12-01T07:30:30+07:00"])
+def test_a_slot_starts_and_ends_on_a_whole_minute(moment: str) -> None:
+    """10:00:00.123 beside 10:00 would be a second session that every page shows as "10:00"."""
+    service = str(uuid4())
+    whole = {"service_id": service, "starts_at": "2026-12-01T07:00:00+07:00", "ends_at": "2026-12-01T08:00+07:00"}
+    assert SlotCreate.model_validate(whole | {"capacity": 1}).ends_at.minute == 0
+    starting = whole | {"starts_at": moment, "capacity": 1}
+    assert error_types(SlotCreate, starting) == {"starts_at": "vaxbook.whole_minute"}
+    ending = whole | {"ends_at": moment.replace("07:30", "08:30"), "capacity": 1}
+    assert error_types(SlotCreate, ending) == {"ends_at": "vaxbook.whole_minute"}
+
+
 def test_template_rules() -> None:
     base = {
         "service_id": str(uuid4()),
@@ -87,3 +99,5 @@ def test_template_rules() -> None:
     assert error_types(SlotTemplateCreate, backwards) == {"valid_until": "vaxbook.validity_order"}
     assert error_types(SlotTemplateCreate, base | {"weekday": 8}) == {"weekday": "less_than_equal"}
     assert error_types(SlotTemplateCreate, base | {"start_time": "07:30+07:00"}) == {"start_time": "vaxbook.local_time"}
+    assert error_types(SlotTemplateCreate, base | {"start_time": "07:30:15"}) == {"start_time": "vaxbook.whole_minute"}
+    assert error_types(SlotTemplateCreate, base | {"end_time": "11:00:00.5"}) == {"end_time": "vaxbook.whole_minute"}
