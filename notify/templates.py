@@ -170,7 +170,26 @@ WORDING: dict[Kind, Wording] = {
         details=(),
         closing=Text("Đặt lịch: {link}", "Book a seat: {link}"),
     ),
+    Kind.DRAW_NOT_WON: Wording(
+        short=Text(
+            "vaxbook: {person} chưa có chỗ qua bốc thăm {service}, {when}, tại {clinic}. {next}[ Kết quả: {link}]",
+            "vaxbook: {person} got no seat in the draw for {service}, {when}, at {clinic}. {next}[ Result: {link}]",
+        ),
+        subject=Text("Kết quả bốc thăm: chưa có chỗ", "Draw result: no seat"),
+        headline=Text(
+            "{person} chưa có chỗ qua bốc thăm dưới đây. {next}",
+            "{person} got no seat in the draw below. {next}",
+        ),
+        details=("service", "when", "clinic"),
+        closing=Text("Kết quả bốc thăm và lịch hẹn của bạn: {link}", "The draw's result and your bookings: {link}"),
+    ),
 }
+
+_WAITING = Text(
+    "Đã ghi tên vào danh sách chờ ngày đó: có chỗ trống sẽ báo ngay.",
+    "On the standby list for that day: we write at once when a seat frees.",
+)
+_NOT_PLACED = Text("Khi đến lượt không thể xếp chỗ: {why}.", "At their turn no seat could be given: {why}.")
 
 _GREETING = Text("Xin chào,", "Hello,")
 _FOOTER = Text(
@@ -254,6 +273,11 @@ def _fields(kind: Kind, body: Mapping[str, Any], language: Language) -> dict[str
         "when": moment(text("starts_at"), language),
         "clinic": text("clinic_name"),
     }
+    if kind is Kind.DRAW_NOT_WON:
+        why = text(f"why_{language}").rstrip(".")
+        fields["next"] = _WAITING.in_(language) if _get(body, "waiting") else _NOT_PLACED.in_(language).format(why=why)
+        fields["link"] = text("result_url")
+        return fields
     if kind is not Kind.STANDBY_OFFER:
         fields["code"] = text("booking_code")
     if kind is not Kind.SLOT_CALLED_OFF:

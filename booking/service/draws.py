@@ -11,7 +11,7 @@ import structlog
 from booking import repository
 from booking.models import AlreadyBooked, BookingPolicy, SlotFull
 from booking.schemas import StandbyJoin
-from booking.service import bookings, standby
+from booking.service import bookings, messages, standby
 from booking.service.common import (
     check_clinic_scope,
     check_consent,
@@ -30,6 +30,7 @@ from vaxbook.audit import Actor
 from vaxbook.auth.models import Principal, Role
 from vaxbook.db import UnitOfWork
 from vaxbook.errors import DomainError
+from vaxbook.i18n import Text
 from vaxbook.idempotency import IdempotencyKey, Stored, run_once
 
 log = structlog.get_logger(__name__)
@@ -134,7 +135,7 @@ async def _settle_next(
         if entry is None:
             return False
         entrant = Principal(id=entry.entered_by, role=Role.CITIZEN)
-        outcome, booking_id, refusal = EntryOutcome.REFUSED, None, None
+        outcome, booking_id, refused_by = EntryOutcome.REFUSED, None, None
         try:
             # a savepoint: a refused booking undoes only itself, and the entry still records how its turn went
             async with conn.transaction():
@@ -150,16 +151,28 @@ async def _settle_next(
                 )
             outcome, booking_id = EntryOutcome.BOOKED, booked.id
         except (SlotFull, SeatsReserved):
-            outcome, refusal = await _wait(uow, entrant, entry, policy, now)
+            outcome, refused_by = await _wait(uow, entrant, entry, policy, now)
         except DomainError as refused:
-            refusal = refused.slug
+            refused_by = refused
+        refusal = refused_by.slug if refused_by else None
         await priority.settle_entry(uow, entry, outcome, booking_id=booking_id, refusal=refusal)
+        if outcome is not EntryOutcome.BOOKED:
+            await _tell_not_won(uow, entry, policy, now=now, why=refused_by.title if refused_by else None)
         return True
+
+
+async def _tell_not_won(
+    uow: UnitOfWork, entry: DrawEntryRecord, policy: BookingPolicy, *, now: datetime, why: Text | None
+) -> None:
+    slot, clinic = await clinics.get_slot(uow, entry.slot_id)
+    service = await clinics.get_service(uow, slot.service_id)
+    names = (service.name_vi, service.name_en)
+    await messages.draw_not_won(uow, entry, slot, clinic, names, policy, now=now, why=why)
 
 
 async def _wait(
     uow: UnitOfWork, entrant: Principal, entry: DrawEntryRecord, policy: BookingPolicy, now: datetime
-) -> tuple[EntryOutcome, str | None]:
+) -> tuple[EntryOutcome, DomainError | None]:
     """No seat of the draw was left at their turn: onto the clinic's standby list for that day, with their rank,
     and offered at once a seat of another slot that day if one is free (the offer shows in their standby list)."""
     conn = uow.conn
@@ -173,5 +186,5 @@ async def _wait(
             waiting = await standby.join(uow, entrant, join, now=now, rank=entry.rank, even_with_free_seats=True)
             await standby.offer_free_seat(uow, waiting, policy=policy, now=now)
     except DomainError as refused:
-        return EntryOutcome.REFUSED, refused.slug
+        return EntryOutcome.REFUSED, refused
     return EntryOutcome.WAITING, None

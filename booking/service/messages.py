@@ -1,5 +1,6 @@
 """What booking tells people, written to the outbox in the transaction of the change: confirmations, reminders
-before the slot, notices of cancellation and moves, standby offers, slots called off, next doses due."""
+before the slot, notices of cancellation and moves, standby offers, slots called off, draws not won, next doses
+due."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from clinics.models import Clinic, Slot
 from notify import service as notify
 from notify.models import Kind, deliverable_at
 from priority import service as priority
-from priority.models import EVIDENCE
+from priority.models import EVIDENCE, DrawEntryRecord
 from vaxbook.db import Connection, Lookup, Read, UnitOfWork, mapped, read
+from vaxbook.i18n import Text
 from vaxbook.settings import DEFAULT_TIMEZONE
 
 Reach = tuple[notify.Recipient, str]
@@ -231,6 +233,50 @@ async def offered(
             due_at=now,
             zone=clinic.zone,
             clinic_id=clinic.id,
+        ),
+        quiet=policy.quiet_hours,
+        now=now,
+    )
+
+
+async def draw_not_won(
+    uow: UnitOfWork,
+    entry: DrawEntryRecord,
+    slot: Slot,
+    clinic: Clinic,
+    service_names: tuple[str, str],
+    policy: BookingPolicy,
+    *,
+    now: datetime,
+    why: Text | None,
+) -> None:
+    """A drawn entry that got no seat: on the day's standby list (`why` None), or why no place was given. The
+    winners hear of their seat from its confirmation; nobody else would hear anything."""
+    reach = await reach_of(uow.conn, entry.person_id)
+    if reach is None:
+        return
+    recipient, name = reach
+    await notify.send(
+        uow,
+        notify.Notice(
+            kind=Kind.DRAW_NOT_WON,
+            recipient=recipient,
+            body={
+                "person_name": name,
+                "clinic_name": clinic.name,
+                "service_name_vi": service_names[0],
+                "service_name_en": service_names[1],
+                "starts_at": slot.starts_at.astimezone(clinic.zone).isoformat(),
+                "waiting": why is None,
+                "why_vi": why.vi if why else "",
+                "why_en": why.en if why else "",
+                "result_url": f"{policy.public_url}/me#draws",
+            },
+            dedupe_key=f"draw-not-won:{entry.id}",
+            due_at=now,
+            zone=clinic.zone,
+            clinic_id=clinic.id,
+            not_after=slot.starts_at,
         ),
         quiet=policy.quiet_hours,
         now=now,

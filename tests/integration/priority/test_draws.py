@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,7 +14,7 @@ import asyncpg
 import httpx
 import pytest
 
-from booking.models import BookingPolicy
+from booking.models import AlreadyBooked, BookingPolicy
 from booking.service import draws, standby
 from priority import service as priority
 from tests.factories import (
@@ -249,3 +250,54 @@ async def test_a_booking_moved_into_a_draw_s_slot_is_told_why_it_cannot_be(clien
     )
     assert (moved.status_code, moved.json()["type"]) == (409, "/problems/no-move-into-draw")
     assert "hủy lịch hẹn này rồi đăng ký bốc thăm" in moved.json()["detail"]
+
+
+async def test_who_got_no_seat_in_a_draw_hears_so_with_what_comes_next(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """The winner hears of the seat from its confirmation; the others used to hear nothing. Now one on the standby
+    list is told so, and one given no place at their turn is told why."""
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN, [])
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(72))
+    elsewhere = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(96))
+    draw_path = f"/api/v1/clinics/{clinic.id}/slots/{slot.id}/draw"
+    set_up = await client.put(draw_path, json={"closes_at": soon(1).isoformat()}, headers=admin)
+    assert set_up.status_code == 200, set_up.text
+    first, second, booked_meanwhile = [(await make_citizen(uow))[0] for _ in range(3)]
+    for citizen in (first, second, booked_meanwhile):
+        assert (await enter(client, citizen, slot.id)).status_code == 201
+    # entered, then booked the same service at another time: refused at their turn, whatever the order
+    taken = await client.post(
+        "/api/v1/bookings", json={"slot_id": str(elsewhere.id)}, headers=token_for(booked_meanwhile)
+    )
+    assert taken.status_code == 201, taken.text
+    await db.execute("UPDATE slot_draws SET closes_at = now() - interval '1 second'")
+    assert (await client.post(f"{draw_path}/run", headers=admin)).status_code == 200
+
+    told = await db.fetch(
+        """SELECT o.body, o.status, p.account_id FROM outbox o JOIN people p ON p.id = o.person_id
+           WHERE o.kind = 'draw_not_won'"""
+    )
+    by_account = {row["account_id"]: row for row in told}
+    entries = {e["outcome"] for e in (await client.get(draw_path)).json()["entries"]}
+    assert entries == {"booked", "waiting", "refused"}
+    winner = await db.fetchval(
+        "SELECT p.account_id FROM bookings b JOIN people p ON p.id = b.person_id WHERE b.slot_id = $1", slot.id
+    )
+    waiting = second if winner == first.id else first
+    assert set(by_account) == {waiting.id, booked_meanwhile.id}, "the winner is not told they lost"
+    standby_said = json_of(by_account[waiting.id]["body"])
+    assert standby_said["waiting"] is True
+    assert standby_said["result_url"].endswith("/me#draws")
+    refused_said = json_of(by_account[booked_meanwhile.id]["body"])
+    assert refused_said["waiting"] is False
+    assert (refused_said["why_vi"], refused_said["why_en"]) == (AlreadyBooked.title.vi, AlreadyBooked.title.en)
+    assert all(row["status"] in ("pending", "sent") for row in told)
+    # settled again (a retry of the run): nothing said twice
+    assert (await client.post(f"{draw_path}/run", headers=admin)).status_code == 200
+    assert await db.fetchval("SELECT count(*) FROM outbox WHERE kind = 'draw_not_won'") == 2
+
+
+def json_of(body: object) -> dict[str, Any]:
+    return json.loads(body) if isinstance(body, str) else dict(body)  # type: ignore[arg-type]

@@ -61,6 +61,13 @@ BODIES: dict[Kind, dict[str, Any]] = {
         "due_from": "2026-12-15",
         "book_url": f"{PUBLIC_URL}/availability?service=dpt-vgb-hib",
     },
+    Kind.DRAW_NOT_WON: {
+        **{k: v for k, v in APPOINTMENT.items() if k not in ("booking_code", "clinic_address", "booking_url")},
+        "waiting": True,
+        "why_vi": "",
+        "why_en": "",
+        "result_url": f"{PUBLIC_URL}/me#draws",
+    },
 }
 LINK_KEY = {
     Kind.BOOKED: "booking_url",
@@ -70,6 +77,7 @@ LINK_KEY = {
     Kind.STANDBY_OFFER: "accept_url",
     Kind.SLOT_CALLED_OFF: "rebook_url",
     Kind.NEXT_DOSE_DUE: "book_url",
+    Kind.DRAW_NOT_WON: "result_url",
 }
 LANGUAGES: tuple[Language, ...] = ("vi", "en")
 
@@ -140,6 +148,27 @@ def test_the_reminder_by_sms_in_vietnamese_and_english() -> None:
         "Booking code: K7Q2-9XPM. Bring: Your antenatal record or a pregnancy certificate; "
         "Your hospital discharge paper (if any). Details: https://vaxbook.cantho.example/bookings/K7Q2-9XPM"
     )
+
+
+def test_a_draw_not_won_says_what_comes_next_on_the_standby_list_or_why_no_place_was_given() -> None:
+    waiting = render(message(Kind.DRAW_NOT_WON, Medium.SMS, "vi"), public_url=PUBLIC_URL).text
+    assert waiting == (
+        "vaxbook: Nguyen Thi Ngoc Lan chua co cho qua boc tham Tiem vac xin uon van cho phu nu mang thai, "
+        "07:30 thu Ba 01/12/2026, tai Tram Y te phuong An Khanh. Da ghi ten vao danh sach cho ngay do: co cho "
+        "trong se bao ngay. Ket qua: https://vaxbook.cantho.example/me#draws"
+    )
+    refused = {
+        **BODIES[Kind.DRAW_NOT_WON],
+        "waiting": False,
+        "why_vi": "Người này đã có lịch hẹn cho dịch vụ này.",
+        "why_en": "This person already has a booking for this service.",
+    }
+    en = render(message(Kind.DRAW_NOT_WON, Medium.EMAIL, "en", refused), public_url=PUBLIC_URL)
+    assert en.subject == "Draw result: no seat"
+    assert "At their turn no seat could be given: This person already has a booking for this service." in en.text
+    assert "standby" not in en.text
+    vi = render(message(Kind.DRAW_NOT_WON, Medium.ZALO, "vi", refused), public_url=PUBLIC_URL).text
+    assert "Khi đến lượt không thể xếp chỗ: Người này đã có lịch hẹn cho dịch vụ này." in vi
 
 
 def test_the_sign_in_code_by_sms_is_short() -> None:
