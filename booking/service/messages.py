@@ -219,13 +219,9 @@ async def offered(
         notify.Notice(
             kind=Kind.STANDBY_OFFER,
             recipient=recipient,
-            body={
-                "person_name": name,
-                "clinic_name": clinic.name,
+            body=_about_slot(name, slot, clinic, service_names)
+            | {
                 "clinic_address": clinic.address,
-                "service_name_vi": service_names[0],
-                "service_name_en": service_names[1],
-                "starts_at": slot.starts_at.astimezone(clinic.zone).isoformat(),
                 "expires_at": entry.offer_expires_at.astimezone(clinic.zone).isoformat(),
                 "accept_url": f"{policy.public_url}/me/standby/{entry.id}",
             },
@@ -237,6 +233,17 @@ async def offered(
         quiet=policy.quiet_hours,
         now=now,
     )
+
+
+def _about_slot(name: str, slot: Slot, clinic: Clinic, service_names: tuple[str, str]) -> dict[str, Any]:
+    """Who, which service, when (on the clinic's clock) and where: a message about a slot rather than a booking."""
+    return {
+        "person_name": name,
+        "clinic_name": clinic.name,
+        "service_name_vi": service_names[0],
+        "service_name_en": service_names[1],
+        "starts_at": slot.starts_at.astimezone(clinic.zone).isoformat(),
+    }
 
 
 async def draw_not_won(
@@ -261,12 +268,8 @@ async def draw_not_won(
         notify.Notice(
             kind=Kind.DRAW_NOT_WON,
             recipient=recipient,
-            body={
-                "person_name": name,
-                "clinic_name": clinic.name,
-                "service_name_vi": service_names[0],
-                "service_name_en": service_names[1],
-                "starts_at": slot.starts_at.astimezone(clinic.zone).isoformat(),
+            body=_about_slot(name, slot, clinic, service_names)
+            | {
                 "waiting": why is None,
                 "why_vi": why.vi if why else "",
                 "why_en": why.en if why else "",
