@@ -7,7 +7,16 @@ from uuid import UUID
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
 from quotas.models import MovementKind, StockHolder
-from vaxbook.fields import CalendarDate, CatalogueCode, InputModel, Label, OutputModel, ZonedModel, bilingual_error
+from vaxbook.fields import (
+    CalendarDate,
+    CatalogueCode,
+    InputModel,
+    Label,
+    OutputModel,
+    Reason,
+    ZonedModel,
+    bilingual_error,
+)
 from vaxbook.settings import DEFAULT_TIMEZONE
 
 
@@ -93,7 +102,7 @@ class Waste(InputModel):
     lot_id: UUID
     clinic_id: UUID | None = None
     doses: Doses
-    note: Note
+    note: Reason  # the ledger's only account of doses destroyed
 
 
 class Movement(ZonedModel):

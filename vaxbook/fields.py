@@ -278,6 +278,8 @@ LongLabel = Annotated[
     AfterValidator(_nfc),
     AfterValidator(_one_line),
 ]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), AfterValidator(_nfc)]
+"""Why something was done, where the why is required: never blank, nor only spaces or invisible characters."""
 PlaceName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
