@@ -41,6 +41,7 @@ from vaxbook.auth.models import Principal, Role
 from vaxbook.clock import department_day
 from vaxbook.dependencies import AppSettings, CheckInWindow, Keys, UoW
 from vaxbook.errors import NotFound
+from vaxbook.fields import day_first
 from vaxbook.i18n import Language
 from web.draws import entries_of
 from web.notices import done, just_done
@@ -128,6 +129,8 @@ def slip_of(booking: Booking, person: str, language: Language, who: Person | Non
 def _person_form(form: dict[str, str], names: tuple[str, ...] = PERSON_FIELDS) -> dict[str, Any]:
     """The fields of a person as the form sent them, blank ones left out (the model says which it needs)."""
     typed = {name: form.get(name, "").strip()[:200] for name in names}
+    if "date_of_birth" in typed:  # 03/02/2024 as typed where a phone's browser has no date picker
+        typed["date_of_birth"] = day_first(typed["date_of_birth"])
     return {name: value for name, value in typed.items() if value}
 
 
@@ -615,6 +618,7 @@ class DeclarationPages(Controller):
         if citizen is None:
             return sign_in_first(request)
         typed = {name: str(data.get(name, "")).strip()[:10] for name in ("due_date", "last_period", *DECLARED_FLAGS)}
+        typed |= {name: day_first(typed[name]) for name in ("due_date", "last_period")}
 
         async def declare() -> object:
             declared = DeclarationsIn.model_validate(

@@ -47,6 +47,7 @@ from vaxbook.auth.service import LoginPolicy
 from vaxbook.dependencies import AppSettings, CheckInWindow, UoW
 from vaxbook.edge import client_address
 from vaxbook.errors import DomainError, NotFound
+from vaxbook.fields import day_first
 from vaxbook.i18n import Language, Text
 from web.text import WORDS
 from web.view import (
@@ -352,6 +353,7 @@ class DoorPages(Controller):
             return signed_out(request, staff=True)
         language = language_of(request)
         typed = {name: str(data.get(name, "")).strip()[:1000] for name in ("qr", "code", "cccd_last4", "date_of_birth")}
+        typed["date_of_birth"] = day_first(typed["date_of_birth"])
 
         async def check() -> tuple[CheckedIn, AlreadyCheckedIn | None]:
             """The booking checked in now; or, scanned (or pressed) again, the booking as it stands with who checked

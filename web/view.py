@@ -34,7 +34,7 @@ from vaxbook.auth.security import PUBLIC, TokenIssuer, decode, token_generation
 from vaxbook.db import UnitOfWork
 from vaxbook.errors import DomainError, Forbidden, NotFound
 from vaxbook.fields import calendar_date, day_first
-from vaxbook.i18n import Language, negotiate, number_in
+from vaxbook.i18n import Language, Text, negotiate, number_in
 from vaxbook.idempotency import IdempotencyKey, idempotency_key
 from vaxbook.policy import rule_for
 from vaxbook.problems import Problem, field_errors_of
@@ -337,12 +337,63 @@ async def submitted(
 
 
 def field_messages(error: ValidationError, language: Language) -> dict[str, str]:
-    """Each wrong field of a form and what is wrong with it, keyed by the form's field name."""
-    messages: dict[str, str] = {}
-    for found in field_errors_of(error.errors()):
+    """Each wrong field of a form and what is wrong with it, keyed by the form's field name, in a page's words."""
+    messages: dict[str, Text] = {}
+    raw = error.errors()
+    for cause, found in zip(raw, field_errors_of(raw), strict=True):
         name = found.field.split(".")[0] or "form"
-        messages.setdefault(name, found.message.in_(language))
-    return messages
+        messages.setdefault(name, _in_page_words(found.code, cause.get("input"), cause.get("ctx") or {}, found.message))
+    return {name: said.in_(language) for name, said in messages.items()}
+
+
+# The API says what a program sent wrong ("Phải là true", "Input should be 'mild', 'moderate' or 'severe'", "ISO
+# 8601"); a person filling in a form is told what to do, in the form's own terms.
+_LEFT_EMPTY = Text("Hãy điền hoặc chọn mục này", "Fill in or choose this")
+_TICK = Text("Hãy đánh dấu vào ô này để tiếp tục", "Tick this box to go on")
+_CHOOSE = Text("Hãy chọn một trong các mục có sẵn", "Choose one of the options given")
+_NUMBER = Text("Hãy nhập một số nguyên, ví dụ 12", "Enter a whole number, e.g. 12")
+_DAY = Text(
+    "Ngày không hợp lệ: viết ngày/tháng/năm, ví dụ 31/12/2026", "Not a date: write day/month/year, e.g. 31/12/2026"
+)
+_MOMENT = Text(
+    "Ngày giờ không hợp lệ: ví dụ ngày 31/12/2026, giờ 14:30", "Not a date and time: e.g. day 31/12/2026, time 14:30"
+)
+_PAGE_WORDS = {
+    "missing": _LEFT_EMPTY,
+    "not_null": _LEFT_EMPTY,
+    "enum": _CHOOSE,
+    "literal_error": _CHOOSE,
+    "uuid_parsing": _CHOOSE,
+    "uuid_type": _CHOOSE,
+    "bool_parsing": _TICK,
+    "int_parsing": _NUMBER,
+    "int_type": _NUMBER,
+    "int_from_float": _NUMBER,
+    "float_parsing": _NUMBER,
+    **dict.fromkeys(
+        ("date_format", "date_from_number", "date_type", "date_parsing", "date_from_datetime_parsing"), _DAY
+    ),
+    **dict.fromkeys(
+        (
+            "datetime_type",
+            "datetime_parsing",
+            "datetime_from_date_parsing",
+            "timezone_aware",
+            "instant_from_number",
+            "time_parsing",
+            "time_type",
+        ),
+        _MOMENT,
+    ),
+}
+
+
+def _in_page_words(code: str, typed: Any, context: dict[str, Any], said: Text) -> Text:
+    if code == "bool_parsing" or (code == "literal_error" and str(context.get("expected")) in ("True", "true")):
+        return _TICK  # a box to tick (a consent): nothing else would do
+    if code in _PAGE_WORDS and (typed is None or (isinstance(typed, str) and not typed.strip())):
+        return _LEFT_EMPTY  # a choice not made, a field left blank: whatever its type, it is missing
+    return _PAGE_WORDS.get(code, said)
 
 
 def local_time(moment: datetime, zone: str) -> str:

@@ -21,7 +21,7 @@ from clinics import service as clinics
 from vaxbook.clock import department_day
 from vaxbook.dependencies import UoW
 from vaxbook.errors import NotFound
-from vaxbook.fields import calendar_date
+from vaxbook.fields import calendar_date, day_first
 from vaxbook.i18n import Language
 from web.notices import done, just_done
 from web.text import WORDS
@@ -132,6 +132,7 @@ class StandbyPages(Controller):
             return sign_in_first(request)
         language = language_of(request)
         asked = {name: str(data.get(name, ""))[:100] for name in (*SCOPE_FIELDS, "to", "person")}
+        asked |= {name: day_first(asked[name].strip()) for name in ("from", "to")}
 
         async def join() -> StandbyEntry:
             joined = StandbyJoin.model_validate(

@@ -761,3 +761,32 @@ async def test_the_declarations_page_offers_only_what_the_person_may_declare_and
     assert said
     assert "nhóm Người từ 65 tuổi" in said.group(0)
     assert " từ " not in said.group(0).split("nhóm Người từ 65 tuổi")[1].split("<")[0], "in it long since: no start"
+
+
+async def test_a_form_says_what_to_do_in_a_persons_words_and_reads_a_day_written_day_first(
+    client: httpx.AsyncClient, otp_sender: RecordingOtpSender
+) -> None:
+    """The API's words are for programs ("Phải là true", "Input should be 'female' or 'male'", "YYYY-MM-DD"); a form
+    tells the person what to do. A browser without a date picker sends the day as typed: 17/05/1990."""
+    token = await signed_in_citizen(client, otp_sender, "0912 345 556")
+    form = await client.get("/me/profile")
+    typed = person_details() | {"date_of_birth": "31/02/1990", "sex": "", "notify_by": "sms", "language": "vi"}
+    refused = await client.post("/me/profile", data=typed | {"_csrf_token": csrf_of(form)})
+    said = html.unescape(refused.text)
+    assert "Hãy đánh dấu vào ô này để tiếp tục" in said, "the consent left unticked"
+    assert "Hãy điền hoặc chọn mục này" in said, "the sex left unchosen"
+    assert "Ngày không hợp lệ: viết ngày/tháng/năm, ví dụ 31/12/2026" in said
+    for program_words in ("Phải là true", "Phải là &#34;", "YYYY-MM-DD", "Trường này là bắt buộc"):
+        assert program_words not in said
+    client.cookies.set("lang", "en")
+    english = await client.post("/me/profile", data=typed | {"_csrf_token": csrf_of(refused)})
+    client.cookies.delete("lang")
+    assert "Tick this box to go on" in html.unescape(english.text)
+    saved = await client.post(
+        "/me/profile",
+        data=typed
+        | {"date_of_birth": "17/05/1990", "sex": "female", "consent": "yes", "_csrf_token": csrf_of(refused)},
+    )
+    assert saved.status_code == 303, saved.text
+    profile = (await client.get("/api/v1/me/profile", headers={"Authorization": f"Bearer {token}"})).json()
+    assert profile["date_of_birth"] == "1990-05-17"
