@@ -213,6 +213,8 @@ WORDS: dict[str, Text] = {
     "checked_in_earlier": Text("ĐÃ TIẾP ĐÓN TỪ TRƯỚC", "CHECKED IN EARLIER"),
     "done_earlier": Text("ĐÃ XONG TỪ TRƯỚC", "DONE EARLIER"),
     "not_done": Text("KHÔNG THỰC HIỆN ĐƯỢC", "NOT DONE"),
+    "message_refused": Text("Chưa thực hiện được", "This could not be done"),
+    "message_done": Text("Đã xong", "Done"),
     "group": Text("Nhóm ưu tiên", "Priority group"),
     "check_evidence": Text("Kiểm tra giấy tờ chứng minh nhóm ưu tiên.", "Check the evidence for the priority group."),
     "weeks_pregnant": Text("Đã khai: thai {n} tuần.", "Declared: {n} weeks pregnant."),

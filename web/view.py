@@ -416,7 +416,8 @@ def problem_page(problem: Problem, request: AnyRequest) -> Response[Any]:
         for e in problem.field_errors
         if e.field and e.message.in_(language) != said
     )
-    shown = page(request, "message.html.j2", message=f"{said} ({fields})" if fields else said)
+    message = f"{said} ({fields})" if fields else said
+    shown = page(request, "message.html.j2", message=message, heading=problem.localized_title.in_(language))
     shown.status_code = problem.status_code
     shown.headers.update(problem.headers or {})
     return shown

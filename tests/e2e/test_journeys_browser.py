@@ -213,6 +213,9 @@ def test_a_citizen_books_on_the_pages_and_the_nurse_checks_the_slip_in(
         page.screenshot(path=str(SCREENSHOTS / f"journey-slip-printed-{language}.png"))
         qr_mm = page.evaluate("document.querySelector('.qr svg').getBoundingClientRect().width") * 25.4 / 96
         assert qr_mm >= 50, f"the printed QR is {qr_mm:.0f} mm wide"
+        pages = re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", page.pdf(prefer_css_page_size=True))
+        sizes_mm = [(round(float(w) * 25.4 / 72), round(float(h) * 25.4 / 72)) for w, h in pages]
+        assert sizes_mm == [(105, 148)], f"one A6 sheet (Chromium reads no A6 keyword): {sizes_mm}"
     finally:
         citizen.close()
 
