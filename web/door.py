@@ -545,9 +545,22 @@ class DoorPages(Controller):
 
         reported, wrong = await submitted(language, report, not_found_is_refusal=True)
         if reported is None:
-            # a field left wrong: the form stays for another try
-            step = None if "form" in wrong else NextStep(booking_id, observe_until=data.get("observe_until", "")[:5])
-            return await self._reply(request, uow, staff, clinic_id, refusal=_said(wrong), step=step, typed=data)
+            # a field left wrong, not a refusal: the dose stays said as recorded (a red "not done" would read as the
+            # dose's), and the form stays for another try with its field marked
+            dose = None
+            if "form" not in wrong:
+                dose, _ = await submitted(
+                    language,
+                    lambda: visits.recorded_dose(uow, staff, clinic_id=clinic_id, booking_id=booking_id),
+                    not_found_is_refusal=True,
+                )
+            if dose is None:
+                return await self._reply(request, uow, staff, clinic_id, refusal=_said(wrong))
+            step = NextStep(booking_id, observe_until=data.get("observe_until", "")[:5])
+            note, whose = _dose_said(dose, language), await _whose(uow, staff, clinic_id, booking_id)
+            return await self._reply(
+                request, uow, staff, clinic_id, note=note, person=whose, step=step, typed=data, wrong=wrong
+            )
         if not _scripted(request):
             return _see(clinic_id, booking_id, "reaction")
         note, whose = _reaction_said(reported.serious).in_(language), await _whose(uow, staff, clinic_id, booking_id)
@@ -567,6 +580,7 @@ class DoorPages(Controller):
         step: NextStep | None = None,
         changed: bool = False,
         typed: dict[str, str] | None = None,
+        wrong: dict[str, str] | None = None,
     ) -> Template:
         """Asked by htmx, the answer alone (and today's list told to refresh when something changed); else the
         whole door page with it. `person`: whose booking a step's outcome (`note`) was for."""
@@ -578,6 +592,7 @@ class DoorPages(Controller):
             "step": step,
             "choices": _CHOICES,
             "typed": typed or {},  # a refused step's form shows again as it was sent
+            "wrong": wrong or {},  # and its fields marked with what is wrong with each
         }
         if not _scripted(request):
             return await self._door_page(request, uow, staff, clinic_id, **shown_with)
@@ -641,6 +656,7 @@ class DoorPages(Controller):
                     "step": None,
                     "choices": _CHOICES,
                     "typed": {},
+                    "wrong": {},
                 }
                 | answered
             ),

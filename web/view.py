@@ -391,7 +391,8 @@ _PAGE_WORDS = {
 def _in_page_words(code: str, typed: Any, context: dict[str, Any], said: Text) -> Text:
     if code == "bool_parsing" or (code == "literal_error" and str(context.get("expected")) in ("True", "true")):
         return _TICK  # a box to tick (a consent): nothing else would do
-    if code in _PAGE_WORDS and (typed is None or (isinstance(typed, str) and not typed.strip())):
+    left_empty = typed is None or (isinstance(typed, str) and not typed.strip())
+    if left_empty and (code in _PAGE_WORDS or code == "string_too_short"):
         return _LEFT_EMPTY  # a choice not made, a field left blank: whatever its type, it is missing
     return _PAGE_WORDS.get(code, said)
 

@@ -262,12 +262,21 @@ def door_checks_in(
             page.get_by_role("button", name=w["camera"]).click()
         else:
             assert photo is not None
+            # typed by hand first, with a wrong CCCD: refused, and what was typed stays, to mend one digit
+            page.locator("#code").fill(code)
+            page.locator("#cccd_last4").fill("0000")
+            page.locator("#by-hand-form button[type=submit]").click()
+            expect(page.locator('[data-answer="refused"]')).to_be_visible()
+            expect(page.locator("#code")).to_have_value(code)
             page.locator("#photo").set_input_files(str(photo))
         answer = page.locator('[data-answer="ok"]')
         answer.wait_for(timeout=30_000)
         assert name in answer.inner_text()
         assert code in answer.inner_text()
         assert w["checked_in"] in answer.inner_text()
+        # checked in: the fields typed by hand were this person's, so the next in the queue starts from empty ones
+        expect(page.locator("#code")).to_have_value("")
+        expect(page.locator("#cccd_last4")).to_have_value("")
         expect(page.locator("#today tr", has_text=name)).to_contain_text(w["came"])  # the list refreshed itself
         nurse.check(f"door-checked-in-{language}-{'camera' if by_camera else 'photo'}")
         page.get_by_role("button", name=w["visit_done"]).click()  # an antenatal check-up: no dose, a visit

@@ -237,8 +237,13 @@ async def test_after_the_scan_the_nurse_sees_the_evidence_gives_the_dose_from_a_
     assert await db.fetchval("SELECT status FROM bookings WHERE id = $1", UUID(first["id"])) == "completed"
     assert await db.fetchval("SELECT doses FROM clinic_stock WHERE clinic_id = $1", clinic.id) == 1
     vague = await send(f"{steps}/reaction", severity="severe", outcome="recovering", description="  ")
-    assert 'data-answer="refused"' in vague.text
+    assert 'data-answer="refused"' not in vague.text, "a red NOT DONE right after a dose would read as the dose's"
+    assert '<p class="answer-name">Phạm Thị Lan</p>' in vague.text, "whose dose, still"
+    assert lot_number in vague.text, "the dose stays said as recorded"
     assert f'action="{steps}/reaction"' in vague.text, "the form stays for another try"
+    assert 'aria-describedby="description-error"' in vague.text, "with the field left empty marked"
+    assert "Hãy điền hoặc chọn mục này" in vague.text
+    assert 'value="severe" selected' in vague.text, "and what was chosen kept"
     reaction = {"severity": "severe", "outcome": "hospitalised", "serious": "yes", "description": "Khó thở, mẩn đỏ"}
     reads = "SELECT count(*) FROM audit_log WHERE action = 'booking.read_at_the_door' AND object_id = $1"
     read_before = await db.fetchval(reads, first["id"])

@@ -452,7 +452,7 @@ async def test_buttons_that_need_a_script_are_hidden_until_it_runs(
     assert scanner
     assert " hidden" in scanner.group(0), "camera and photo: shown by the door's script"
     assert 'id="start-camera"' in door.text
-    assert "scanner.hidden = false" in (await client.get("/static/pages/door.v3.js")).text
+    assert "scanner.hidden = false" in (await client.get("/static/pages/door.v4.js")).text
 
 
 # 9. a citizen's bookings, in the order they read them

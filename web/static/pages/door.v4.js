@@ -3,6 +3,16 @@
 // check-in form, which htmx posts; a photo is the fallback for a device whose camera will not start. The page hides
 // the scanner (without scripts it would do nothing); this shows it.
 (() => {
+  // a check-in or a step recorded: the fields typed by hand were that person's, so the next in the queue starts
+  // from empty fields, in the code's (a refused code stays, to mend one digit rather than type it all again)
+  document.body.addEventListener("checked-in", () => {
+    for (const name of ["code", "cccd_last4", "date_of_birth"]) {
+      const typed = document.getElementById(name);
+      if (typed) typed.value = "";
+    }
+    const code = document.getElementById("code");
+    if (code) code.focus({ preventScroll: true });
+  });
   const form = document.getElementById("scan-form");
   const field = document.getElementById("scanned");
   const video = document.getElementById("camera");
