@@ -8,6 +8,7 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
+from uuid import UUID
 
 from litestar import Controller, Response, get, post
 from litestar.datastructures import UploadFile
@@ -27,7 +28,7 @@ from notify.jobs import delivery_policy
 from priority import service as priority
 from priority.models import MAX_GESTATIONAL_WEEKS, Rule, RuleKind
 from quotas import service as quotas
-from quotas.models import EXPIRY_DEFAULT_DAYS
+from quotas.models import EXPIRY_DEFAULT_DAYS, Lot, VaccineProduct
 from quotas.schemas import (
     Allocation,
     ExpiringLotRow,
@@ -75,6 +76,22 @@ MOVES: dict[str, tuple[type[BaseModel], Any]] = {
 MOVE_FIELDS = ("lot_id", "clinic_id", "from_clinic_id", "to_clinic_id", "doses", "note")
 REPORTS = ("stock", "priority-uptake", "expiring-lots", "service-quality")
 QUALITY_WEEKS = 8
+
+
+def _lot_choices(lots: list[Lot], products: dict[UUID, VaccineProduct], language: Language) -> list[tuple[UUID, str]]:
+    """Every lot for the stock forms, by its vaccine's name: the usable ones first, soonest to expire first (use
+    those first); the expired ones last and said as such (they may still be written off or returned, no more)."""
+    today = department_day(datetime.now(UTC))
+    expired = WORDS["expired_already"].in_(language)
+    ordered = sorted(lots, key=lambda lot: (lot.expires_on < today, lot.expires_on, lot.lot_number))
+    return [
+        (
+            lot.id,
+            f"{products[lot.product_id].name} · {lot.lot_number} · {lot.expires_on:%d/%m/%Y}"
+            + (f" ({expired})" if lot.expires_on < today else ""),
+        )
+        for lot in ordered
+    ]
 
 
 async def _quality(uow: UoW, settings: AppSettings) -> list[ServiceQualityRow]:
@@ -321,10 +338,7 @@ class DepartmentPages(Controller):
         return page(
             request,
             "department/department_stock.html.j2",
-            lots=[
-                (lot.id, f"{products[lot.product_id].code} · {lot.lot_number} · {lot.expires_on:%d/%m/%Y}")
-                for lot in lots
-            ],
+            lots=_lot_choices(lots, products, language_of(request)),
             clinics=every_clinic,
             held=[
                 {
@@ -332,7 +346,7 @@ class DepartmentPages(Controller):
                     if line.clinic_id
                     else WORDS["department_store"].in_(language_of(request)),
                     "lot": line.lot.lot_number,
-                    "vaccine": products[line.lot.product_id].code,
+                    "vaccine": products[line.lot.product_id].name,
                     "expires": f"{line.lot.expires_on:%d/%m/%Y}",
                     "doses": line.doses,
                 }

@@ -67,6 +67,17 @@ async def test_the_department_sees_its_stock_as_charts_downloads_the_reports_and
     row = re.search(rf"<tr[^>]*><td>{stale.lot_number}</td>.*?</tr>", overview.text)
     assert row, "the expired lot is listed"
     assert WORDS["expired_already"].vi in row.group(0), "as expired, not as about to expire"
+    assert "<td>Comirnaty</td>" in row.group(0), "the vaccine by its name, as the downloads say it"
+    stock = await client.get("/department/stock")
+    first_choice = re.search(r'<select id="allocate-lot"[^>]*><option value="[^"]+">([^<]*)</option>', stock.text)
+    assert first_choice, "the allocation form lists the lots"
+    assert stale.lot_number not in first_choice.group(1), "the expired lot is not the one chosen unless changed"
+    choices = re.findall(r'<select id="allocate-lot"[^>]*>(.*?)</select>', stock.text)[0]
+    expired_choice = re.search(rf"<option[^>]*>([^<]*{stale.lot_number}[^<]*)</option>", choices)
+    assert expired_choice, "still listed: it may be written off or returned"
+    assert expired_choice.group(1).startswith("Comirnaty · ")
+    assert expired_choice.group(1).endswith(f"({WORDS['expired_already'].vi})")
+    assert re.findall(r"<option[^>]*>([^<]*)</option>", choices)[-1] == expired_choice.group(1), "listed last"
     for language in ("vi", "en"):
         client.cookies.set("lang", language)
         for path in (
