@@ -28,7 +28,7 @@ from notify.jobs import delivery_policy
 from priority import service as priority
 from priority.models import MAX_GESTATIONAL_WEEKS, Rule, RuleKind
 from quotas import service as quotas
-from quotas.models import EXPIRY_DEFAULT_DAYS, Lot, VaccineProduct
+from quotas.models import EXPIRY_DEFAULT_DAYS, Lot, StockHolder, VaccineProduct
 from quotas.schemas import (
     Allocation,
     ExpiringLotRow,
@@ -76,6 +76,13 @@ MOVES: dict[str, tuple[type[BaseModel], Any]] = {
 MOVE_FIELDS = ("lot_id", "clinic_id", "from_clinic_id", "to_clinic_id", "doses", "note")
 REPORTS = ("stock", "priority-uptake", "expiring-lots", "service-quality")
 QUALITY_WEEKS = 8
+
+
+def _cell(value: Any, language: Language) -> Any:
+    """A report's value for a spreadsheet: a holder in words, as the page says it ("Kho Sở Y tế", not "department")."""
+    if isinstance(value, StockHolder):
+        return WORDS["department_store" if value is StockHolder.DEPARTMENT else "held_by_clinic"].in_(language)
+    return value
 
 
 def _lot_choices(lots: list[Lot], products: dict[UUID, VaccineProduct], language: Language) -> list[tuple[UUID, str]]:
@@ -279,8 +286,9 @@ class DepartmentPages(Controller):
         if name not in REPORTS or kind not in ("csv", "xlsx"):
             raise NotFoundException()  # said on a page, as any address that is no page
         model, rows = await _report_rows(uow, settings, name)
-        table = [list(r.model_dump().values()) for r in rows]
-        header = [REPORT_COLUMNS[field].in_(language_of(request)) for field in model.model_fields]
+        language = language_of(request)
+        table = [[_cell(value, language) for value in r.model_dump().values()] for r in rows]
+        header = [REPORT_COLUMNS[field].in_(language) for field in model.model_fields]
         return download(name, header, table, ReportFormat(kind))
 
     @get("/department/stock")

@@ -105,9 +105,14 @@ async def test_the_department_sees_its_stock_as_charts_downloads_the_reports_and
     csv = await client.get("/department/reports/csv/priority-uptake")
     assert csv.content.startswith(b"\xef\xbb\xbf")
     assert csv.content.decode("utf-8-sig").startswith("Mã định danh cơ sở,Mã cơ sở,Tên cơ sở,Tuần,")
+    expiring = (await client.get("/department/reports/csv/expiring-lots")).content.decode("utf-8-sig")
+    assert f",{stale.lot_number}," in expiring
+    assert ",Kho Sở Y tế," in expiring, "the holder as the page says it, not the API's code"
+    assert ",department," not in expiring
     client.cookies.set("lang", "en")
     english = await client.get("/department/reports/csv/expiring-lots")
     assert english.content.decode("utf-8-sig").startswith("Lot id,Lot number,Vaccine id,")
+    assert ",Department store," in english.content.decode("utf-8-sig")
     client.cookies.set("lang", "vi")
     for missing in ("/department/reports/pdf/stock", "/department/reports/csv/bogus"):
         not_there = await client.get(missing)
