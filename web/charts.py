@@ -35,8 +35,10 @@ def bar_chart(title: str, categories: list[str], series: list[Series], written: 
     legend_height = 24
     height = legend_height + group_height * len(categories) + GAP
     parts = [
+        # on a phone the chart keeps a width its words can be read at, and scrolls sideways
+        '<div class="table-wrap" tabindex="0">',
         f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{escape(title)}" '
-        f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
+        f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>',
     ]
     x = LABEL_WIDTH
     for s in series:
@@ -59,8 +61,26 @@ def bar_chart(title: str, categories: list[str], series: list[Series], written: 
                 f'<rect class="{s.kind}" x="{LABEL_WIDTH}" y="{y}" width="{length}" height="{BAR_HEIGHT - 2}"/>'
             )
             parts.append(f'<text x="{LABEL_WIDTH + length + 4}" y="{y + BAR_HEIGHT - 3}">{written(value)}</text>')
-    parts.append("</svg>")
+    parts.append("</svg></div>")
     return "".join(parts)
+
+
+def table_of(
+    categories: list[str], series: list[Series], written: Callable[[int], str], *, summary: str, heading: str
+) -> str:
+    """A chart's numbers as a table, folded under `summary`, for whoever cannot see (or read) the bars."""
+    head = "".join(f'<th scope="col">{escape(s.name)}</th>' for s in series)
+    rows = "".join(
+        f'<tr><th scope="row">{escape(category)}</th>'
+        + "".join(f"<td>{written(s.values[n] if n < len(s.values) else 0)}</td>" for s in series)
+        + "</tr>"
+        for n, category in enumerate(categories)
+    )
+    return (
+        f'<details><summary>{escape(summary)}</summary><div class="table-wrap" tabindex="0"><table class="today">'
+        f'<thead><tr><th scope="col">{escape(heading)}</th>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
+        "</details>"
+    )
 
 
 def _label_lines(name: str) -> list[str]:

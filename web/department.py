@@ -42,12 +42,12 @@ from quotas.schemas import (
 from vaxbook.clock import department_day
 from vaxbook.dependencies import AppSettings, UoW
 from vaxbook.fields import OutputModel
-from vaxbook.i18n import Language, number_in
+from vaxbook.i18n import Language, Text, number_in
 from vaxbook.reports import ReportFormat, download
 from vaxbook.scheduler import Every, Scheduler, Trigger
 from vaxbook.settings import DEFAULT_TIMEZONE
 from vaxbook.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
-from web.charts import Series, bar_chart
+from web.charts import Series, bar_chart, table_of
 from web.notices import done, just_done
 from web.text import REPORT_COLUMNS, WORDS
 from web.view import (
@@ -81,7 +81,7 @@ QUALITY_WEEKS = 8
 def _cell(value: Any, language: Language) -> Any:
     """A report's value for a spreadsheet: a holder in words, as the page says it ("Kho Sở Y tế", not "department")."""
     if isinstance(value, StockHolder):
-        return WORDS["department_store" if value is StockHolder.DEPARTMENT else "held_by_clinic"].in_(language)
+        return WORDS["department_store" if value is StockHolder.DEPARTMENT else "clinic"].in_(language)
     return value
 
 
@@ -179,14 +179,19 @@ def _uptake_by_clinic(rows: list[Any], language: Language) -> str:
         totals[r.clinic_name][0] += r.booked
         totals[r.clinic_name][1] += r.vaccinated
     names = list(totals)
-    return bar_chart(
-        WORDS["chart_uptake_clinic"].in_(language),
-        names,
-        [
-            Series(WORDS["booked"].in_(language), "chart-b", [totals[n][0] for n in names]),
-            Series(WORDS["vaccinated"].in_(language), "chart-c", [totals[n][1] for n in names]),
-        ],
-        partial(number_in, language, digits=0),
+    series = [
+        Series(WORDS["booked"].in_(language), "chart-b", [totals[n][0] for n in names]),
+        Series(WORDS["vaccinated"].in_(language), "chart-c", [totals[n][1] for n in names]),
+    ]
+    return _with_table(WORDS["chart_uptake_clinic"].in_(language), names, series, WORDS["clinic"], language)
+
+
+def _with_table(title: str, names: list[str], series: list[Series], heading: Text, language: Language) -> str:
+    """A chart and its numbers as a table beneath it."""
+    written = partial(number_in, language, digits=0)
+    summary = WORDS["as_table"].in_(language)
+    return bar_chart(title, names, series, written) + table_of(
+        names, series, written, summary=summary, heading=heading.in_(language)
     )
 
 
@@ -196,15 +201,11 @@ def _doses_by_vaccine(rows: list[Any], language: Language) -> str:
         totals[r.product_name][0] += r.administered
         totals[r.product_name][1] += r.remaining
     names = list(totals)
-    return bar_chart(
-        WORDS["chart_vaccine"].in_(language),
-        names,
-        [
-            Series(WORDS["administered"].in_(language), "chart-c", [totals[n][0] for n in names]),
-            Series(WORDS["remaining"].in_(language), "chart-a", [totals[n][1] for n in names]),
-        ],
-        partial(number_in, language, digits=0),
-    )
+    series = [
+        Series(WORDS["administered"].in_(language), "chart-c", [totals[n][0] for n in names]),
+        Series(WORDS["remaining"].in_(language), "chart-a", [totals[n][1] for n in names]),
+    ]
+    return _with_table(WORDS["chart_vaccine"].in_(language), names, series, WORDS["vaccine"], language)
 
 
 def _just(request: AnyRequest, what: str) -> bool:

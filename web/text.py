@@ -526,7 +526,6 @@ WORDS: dict[str, Text] = {
     "held_by": Text("Nơi giữ", "Held by"),
     "doses": Text("Số liều", "Doses"),
     "department_store": Text("Kho Sở Y tế", "Department store"),
-    "held_by_clinic": Text("Cơ sở", "Clinic"),
     "nothing_expiring": Text("Không có lô nào sắp hết hạn.", "No lot is about to expire."),
     "exports": Text("Tải báo cáo", "Download the reports"),
     "report_stock": Text("Tồn kho theo cơ sở và vắc xin", "Stock by clinic and vaccine"),

@@ -63,6 +63,8 @@ async def test_the_department_sees_its_stock_as_charts_downloads_the_reports_and
     overview = await client.get("/department")
     assert overview.status_code == 200
     assert '<svg class="chart"' in overview.text
+    charts, tables = overview.text.count('<svg class="chart"'), overview.text.count(f"<summary>{WORDS['as_table'].vi}")
+    assert charts == tables >= 2, "every chart has its numbers as a table, for whoever cannot see the bars"
     assert "Bệnh viện Đa khoa Trung ương Cần Thơ" in overview.text
     row = re.search(rf"<tr[^>]*><td>{stale.lot_number}</td>.*?</tr>", overview.text)
     assert row, "the expired lot is listed"
