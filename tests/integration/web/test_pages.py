@@ -768,6 +768,13 @@ async def test_a_form_says_what_to_do_in_a_persons_words_and_reads_a_day_written
 ) -> None:
     """The API's words are for programs ("Phải là true", "Input should be 'female' or 'male'", "YYYY-MM-DD"); a form
     tells the person what to do. A browser without a date picker sends the day as typed: 17/05/1990."""
+    first = await client.get("/signin")
+    wrong_phone = await client.post("/signin", data={"phone": "abc0912", "_csrf_token": csrf_of(first)})
+    phone_field = re.search(r'<input id="phone"[^>]*>', wrong_phone.text)
+    assert phone_field, "the phone's field is offered again"
+    assert 'aria-invalid="true"' in phone_field.group(0), "and marked, with the error it is described by"
+    assert 'aria-describedby="signin-error phone-help"' in phone_field.group(0)
+    assert 'id="signin-error"' in wrong_phone.text
     token = await signed_in_citizen(client, otp_sender, "0912 345 556")
     form = await client.get("/me/profile")
     typed = person_details() | {"date_of_birth": "31/02/1990", "sex": "", "notify_by": "sms", "language": "vi"}
@@ -778,6 +785,9 @@ async def test_a_form_says_what_to_do_in_a_persons_words_and_reads_a_day_written
     assert "Ngày không hợp lệ: viết ngày/tháng/năm, ví dụ 31/12/2026" in said
     for program_words in ("Phải là true", "Phải là &#34;", "YYYY-MM-DD", "Trường này là bắt buộc"):
         assert program_words not in said
+    focused = re.findall(r"<(?:input|select|textarea)[^>]*\bautofocus\b[^>]*>", said)
+    assert focused, "the page opens on the first field to mend"
+    assert 'id="date_of_birth"' in focused[0]
     client.cookies.set("lang", "en")
     english = await client.post("/me/profile", data=typed | {"_csrf_token": csrf_of(refused)})
     client.cookies.delete("lang")
