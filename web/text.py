@@ -376,6 +376,11 @@ WORDS: dict[str, Text] = {
         "birth (someone with neither a phone nor a CCCD).",
     ),
     "counter_find": Text("Tìm người", "Find"),
+    "cccd_seen": Text("đã đối chiếu thẻ CCCD", "CCCD card seen"),
+    "cccd_shared": Text(
+        "Nhiều hồ sơ khai cùng số CCCD này: hãy hỏi thêm ngày sinh và địa chỉ để chọn đúng người.",
+        "More than one record gives this CCCD: ask for the date of birth and the address to choose the right person.",
+    ),
     "counter_nobody": Text("Không tìm thấy ai. Có thể đăng ký người này.", "Nobody found. You can register them."),
     "counter_register": Text("Đăng ký người mới", "Register a new person"),
     "phone_optional": Text("Số điện thoại (nếu có)", "Phone number (if any)"),

@@ -65,6 +65,18 @@ async def test_the_hotline_finds_registers_books_prints_and_cancels_for_a_caller
     assert "Phạm Gia Bảo" in found.text, "with the relatives they book for"
     by_cccd = await client.post("/counter/search", data={"cccd": me.cccd or "", "_csrf_token": csrf_of(counter)})
     assert f'href="/counter/people/{me.id}"' in by_cccd.text
+    assert WORDS["cccd_shared"].vi not in by_cccd.text, "one record: nothing to choose between"
+    # another profile gives the same CCCD (it is unique only once a counter has seen the card): which one is it?
+    _, claimant = await make_citizen(uow, full_name="Nguyễn Thị Lan", cccd=me.cccd)
+    await db.execute("UPDATE people SET cccd_verified_at = now() WHERE id = $1", me.id)
+    shared = await client.post("/counter/search", data={"cccd": me.cccd or "", "_csrf_token": csrf_of(counter)})
+    assert f'href="/counter/people/{claimant.id}"' in shared.text
+    assert WORDS["cccd_shared"].vi in shared.text, "the operator is told to ask more"
+    entries = {
+        m[0]: m[1] for m in re.findall(r'<li><a href="/counter/people/([0-9a-f-]{36})">(.*?)</li>', shared.text, re.S)
+    }
+    assert WORDS["cccd_seen"].vi in entries[str(me.id)], "the record whose card a counter has seen says so"
+    assert WORDS["cccd_seen"].vi not in entries[str(claimant.id)]
 
     # a caller with no phone, registered on the page
     form = await client.get("/counter/register")
