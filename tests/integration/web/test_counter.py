@@ -77,6 +77,11 @@ async def test_the_hotline_finds_registers_books_prints_and_cancels_for_a_caller
     }
     assert WORDS["cccd_seen"].vi in entries[str(me.id)], "the record whose card a counter has seen says so"
     assert WORDS["cccd_seen"].vi not in entries[str(claimant.id)]
+    opened = await client.get(f"/counter/people/{me.id}")
+    title = re.search(r"<title>(.*?)</title>", opened.text)
+    assert title, "the caller's page has a title"
+    assert me.full_name not in title.group(1), "a shared counter PC keeps every page's title in its history"
+    assert me.full_name in opened.text, "the name is on the page itself"
 
     # a caller with no phone, registered on the page
     form = await client.get("/counter/register")
