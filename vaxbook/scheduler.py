@@ -253,6 +253,9 @@ class Scheduler:
         self.jobs = {job.name: job for job in jobs}
         if len(self.jobs) != len(jobs):
             raise ValueError("two jobs with one name")
+        for name in self.jobs:  # every job's counts from zero, so that an alert on their increase sees the first one
+            FAILURES.labels(job=name)
+            RUNS.labels(job=name)
         self.clock: Clock = clock or SystemClock()
         self.runner = runner or default_runner()
         self.leadership = Leadership(dsn, heartbeat=heartbeat, name=self.runner, on_change=self._leadership_changed)
