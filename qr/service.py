@@ -80,6 +80,7 @@ async def ensure_key(uow: UnitOfWork, store: KeyStore, purpose: KeyPurpose) -> N
 async def unsigned_purposes(uow: UnitOfWork, store: KeyStore) -> list[tuple[KeyPurpose, str]]:
     """The purposes whose active key has no private half in the store (a database restored without its keys
     directory): (purpose, kid) of each, for the start-up to say so rather than the door's first scan."""
+    store.reload()  # another worker starting beside this one may have made the first keys meanwhile
     missing = []
     for purpose in KeyPurpose:
         async with uow.transaction(readonly=True) as conn:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import http.client
 import os
 import signal
 import socket
 import sys
+import threading
+import time
+import urllib.parse
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
@@ -284,12 +288,32 @@ def _serve_in_workers(settings: Settings, dsn: str, listener: socket.socket) -> 
         proxy_headers=False,
     )
     url = served_url(settings.host, settings.port)
-    structlog.get_logger("vaxbook").info("serving", listen=f"{settings.host}:{settings.port}", url=url)
-    click.echo(
-        f"vaxbook is serving on {url} with {settings.workers} workers (API docs at {url}/schema; Ctrl-C stops it)",
-        err=True,
-    )
+    said = f"vaxbook is serving on {url} with {settings.workers} workers (API docs at {url}/schema; Ctrl-C stops it)"
+    threading.Thread(target=_say_when_answered, args=(url, settings, said), daemon=True).start()
     Multiprocess(config, sockets=[listener]).run()
+
+
+def _say_when_answered(url: str, settings: Settings, said: str) -> None:
+    """"serving" once a worker answers (the socket takes connections from the start, the workers come up later):
+    an operator or a script waiting for the line may then send requests."""
+    deadline = time.monotonic() + WORKER_ANSWER_SECONDS
+    served = urllib.parse.urlsplit(url)
+    while time.monotonic() < deadline:
+        # kept alive and closed from this side: the server's end of it leaves no TIME_WAIT on the served port
+        asking = http.client.HTTPConnection(served.hostname or "127.0.0.1", served.port, timeout=2)
+        try:
+            asking.request("GET", "/health/live")
+            answered = asking.getresponse()
+            answered.read()
+            if answered.status == 200:
+                structlog.get_logger("vaxbook").info("serving", listen=f"{settings.host}:{settings.port}", url=url)
+                click.echo(said, err=True)
+                return
+        except OSError:
+            pass
+        finally:
+            asking.close()
+        time.sleep(0.2)
 
 
 def worker_app() -> Litestar:

@@ -71,6 +71,10 @@ def test_a_stop_signal_stops_everything(
     assert service.leftovers() == []
     events = service.log_events()
     assert events[-1]["event"] == "stopped", events[-3:]
+    said = [e["event"] for e in events]
+    if "--workers" in launcher:  # "serving" once a worker answers, not while the workers are still coming up
+        assert said.index("serving") > said.index("Application startup complete."), said
+    assert not any("without its private half" in e for e in said), "no false alarm of a worker starting beside another"
     replaced = [e["event"] for e in events if e["event"].startswith("Child process")]
     assert replaced == [], "a worker was killed and replaced while it started"
     if launcher.startswith("vaxbook serve"):

@@ -289,6 +289,11 @@ async def test_a_database_restored_without_its_keys_directory_is_told_which_keys
     assert {purpose for purpose, _ in restored} == set(KeyPurpose)
     await qr.rotate(uow, SYSTEM, KeyStore(tmp_path / "empty"), KeyPurpose.APPOINTMENT, now=datetime.now(UTC))
     assert [p for p, _ in await qr.unsigned_purposes(uow, KeyStore(tmp_path / "empty"))] == [KeyPurpose.CERTIFICATE]
+    # a store opened before another worker (or process) wrote the key it lacks: not a false alarm at start-up
+    opened_before = KeyStore(tmp_path / "second")
+    await qr.rotate(uow, SYSTEM, KeyStore(tmp_path / "second"), KeyPurpose.CERTIFICATE, now=datetime.now(UTC))
+    await qr.rotate(uow, SYSTEM, KeyStore(tmp_path / "second"), KeyPurpose.APPOINTMENT, now=datetime.now(UTC))
+    assert await qr.unsigned_purposes(uow, opened_before) == []
 
 
 def test_a_key_file_others_may_read_is_refused(tmp_path: Path) -> None:
