@@ -294,7 +294,7 @@ def _serve_in_workers(settings: Settings, dsn: str, listener: socket.socket) -> 
 
 
 def _say_when_answered(url: str, settings: Settings, said: str) -> None:
-    """"serving" once a worker answers (the socket takes connections from the start, the workers come up later):
+    """ "serving" once a worker answers (the socket takes connections from the start, the workers come up later):
     an operator or a script waiting for the line may then send requests."""
     deadline = time.monotonic() + WORKER_ANSWER_SECONDS
     served = urllib.parse.urlsplit(url)
