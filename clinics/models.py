@@ -142,7 +142,9 @@ class SlotTemplate:
         """The (start, end) of every slot this template gives from first_day to last_day inclusive, in UTC.
 
         Wall-clock times are read in the clinic's zone; a session is cut into slot_minutes pieces and a
-        piece that would run past end_time is dropped.
+        piece that would run past end_time is dropped. Where the zone changes its clocks (summer time), a piece
+        that starts in the hour skipped does not exist, and one across the change would last more or less than its
+        minutes: neither is made (the hour repeated in autumn is served once).
         """
         if not self.active:
             return []
@@ -153,14 +155,23 @@ class SlotTemplate:
         day = start_day + timedelta(days=(self.weekday - start_day.isoweekday()) % 7)
         step = timedelta(minutes=self.slot_minutes)
         result = []
+        utc = ZoneInfo("UTC")
         while day <= end_day:
             session_end = datetime.combine(day, self.end_time, zone)
             begin = datetime.combine(day, self.start_time, zone)
             while begin + step <= session_end:
-                result.append((begin.astimezone(ZoneInfo("UTC")), (begin + step).astimezone(ZoneInfo("UTC"))))
-                begin += step
+                end = begin + step  # on the wall clock
+                starts_at, ends_at = begin.astimezone(utc), end.astimezone(utc)
+                if _on_the_clock(begin, zone) and ends_at - starts_at == step:
+                    result.append((starts_at, ends_at))
+                begin = end
             day += timedelta(days=7)
         return result
+
+
+def _on_the_clock(moment: datetime, zone: ZoneInfo) -> bool:
+    """Whether a wall-clock time exists in the zone (not in the hour skipped when the clocks go forward)."""
+    return moment.astimezone(ZoneInfo("UTC")).astimezone(zone).replace(tzinfo=None) == moment.replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -329,9 +340,9 @@ class ClinicInactive(Conflict):
     title = Text("Cơ sở đã ngừng hoạt động", "The clinic is inactive")
 
 
-def slot_too_far_ahead() -> Invalid:
+def slot_too_far_ahead(field: str = "starts_at") -> Invalid:
     return Invalid.field(
-        "starts_at",
+        field,
         "slot_too_far_ahead",
         Text(
             f"Chỉ lập khung giờ trong vòng {MAX_DAYS_AHEAD} ngày tới",

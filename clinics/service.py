@@ -681,6 +681,9 @@ async def generate_slots(
 
     Safe to run again and from several places at once: a slot that exists is left as it is.
     """
+    if from_date is not None and from_date > department_day(now) + timedelta(days=MAX_DAYS_AHEAD):
+        raise slot_too_far_ahead("from_date")
+    horizon = now + timedelta(days=MAX_DAYS_AHEAD)  # as far as a slot made by hand may be
     async with uow.transaction() as conn:
         rows = []
         vaccines: dict[UUID, UUID] = {}
@@ -694,7 +697,7 @@ async def generate_slots(
             if product_id is not None:
                 vaccines[template.service_id] = product_id
             for starts_at, ends_at in template.occurrences(first_day, first_day + timedelta(days=days - 1), zone):
-                if starts_at > now:
+                if now < starts_at <= horizon:
                     rows.append(
                         (template.clinic_id, template.service_id, template.id, starts_at, ends_at, template.capacity)
                     )

@@ -255,6 +255,15 @@ async def test_templates_make_slots_over_the_horizon_once(
     }
     again = (await client.post(f"{base}/generate", json=generate, headers=staff)).json()
     assert (again["created"], again["already_made"], again["skipped"]) == (0, 8, [])
+    # no further ahead than a slot made by hand may be: decades ahead, nothing is published
+    far = await client.post(f"{base}/generate", json={"from_date": "2099-01-01", "days": 7}, headers=staff)
+    assert (far.status_code, far.json()["errors"][0]["field"]) == (422, "from_date"), far.text
+    assert far.json()["errors"][0]["code"] == "slot_too_far_ahead"
+    edge = today + timedelta(days=728)
+    near_edge = await client.post(f"{base}/generate", json={"from_date": edge.isoformat(), "days": 30}, headers=staff)
+    assert near_edge.status_code == 200, near_edge.text
+    latest = await db.fetchval("SELECT max(starts_at) FROM slots")
+    assert latest <= datetime.now(UTC) + timedelta(days=730), "the days past the horizon are left out"
     rows = await db.fetch("SELECT starts_at, capacity, template_id FROM slots ORDER BY starts_at")
     assert [r["starts_at"].astimezone(SAIGON) for r in rows[:4]] == [
         datetime.combine(monday, datetime.min.time(), SAIGON).replace(hour=h, minute=m)

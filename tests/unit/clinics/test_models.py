@@ -61,6 +61,29 @@ def test_a_piece_that_would_run_past_the_session_is_dropped() -> None:
     assert [s.astimezone(SAIGON).time() for s, _ in slots] == [time(7, 30), time(8, 0)]
 
 
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def test_where_the_clocks_change_no_piece_is_made_in_the_hour_skipped_nor_across_the_change() -> None:
+    """A Sunday session 01:00-04:00 in New York: on 14 March 2027 the clocks go from 02:00 to 03:00, on 7 November
+    from 02:00 back to 01:00. Every piece made lasts its 30 minutes and starts at a time the wall clock shows."""
+    sunday_night = template(weekday=7, start_time=time(1, 0), end_time=time(4, 0))
+    spring = sunday_night.occurrences(date(2027, 3, 14), date(2027, 3, 14), NEW_YORK)
+    assert [s.astimezone(NEW_YORK).strftime("%H:%M") for s, _ in spring] == ["01:00", "01:30", "03:00", "03:30"]
+    autumn = sunday_night.occurrences(date(2027, 11, 7), date(2027, 11, 7), NEW_YORK)
+    assert [s.astimezone(NEW_YORK).strftime("%H:%M") for s, _ in autumn] == [
+        "01:00",
+        "02:00",
+        "02:30",
+        "03:00",
+        "03:30",
+    ]
+    for start, end in spring + autumn:
+        assert end - start == timedelta(minutes=30)
+    ordinary = sunday_night.occurrences(date(2027, 3, 21), date(2027, 3, 21), NEW_YORK)
+    assert len(ordinary) == 6, "a Sunday without a change has all six"
+
+
 def test_validity_window_and_inactive_templates() -> None:
     monday = date(2026, 11, 23)
     assert template(valid_from=monday + timedelta(days=1)).occurrences(monday, monday + timedelta(days=6), SAIGON) == []
