@@ -1665,6 +1665,18 @@ async def active_bookings_of_slot(conn: Connection, *, clinic_id: UUID, slot_id:
     return [_booking(r) for r in rows]
 
 
+async def anyone_came(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> bool:
+    """Whether anyone booked in the slot was checked in, whatever became of the booking since (a dose, a visit, or
+    leaving without one)."""
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM bookings WHERE clinic_id = $1 AND slot_id = $2 AND checked_in_at IS NOT NULL)",
+            clinic_id,
+            slot_id,
+        )
+    )
+
+
 async def offers_of_slot(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> list[StandbyEntry]:
     rows = await conn.fetch(
         f"""

@@ -616,7 +616,10 @@ async def call_off(
         principal.require_clinic(clinic_id)
         held = await repository.active_bookings_of_slot(conn, clinic_id=clinic_id, slot_id=slot_id)
         await clinics.call_off_slot(uow, principal, clinic_id, slot_id, now=now)
-        if any(b.status is BookingStatus.CHECKED_IN for b in held):
+        # a session in which someone was seen (checked in, given a dose, or sent home) took place: not called off
+        if any(b.status is BookingStatus.CHECKED_IN for b in held) or await repository.anyone_came(
+            conn, clinic_id=clinic_id, slot_id=slot_id
+        ):
             raise PeopleCheckedIn()
         for booking in held:
             cancelled = await repository.change_status(

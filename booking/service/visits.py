@@ -133,10 +133,7 @@ async def record_vaccination(
                 "before_the_check_in",
                 Text("Không được trước lúc tiếp đón", "Must not be before the check-in"),
             )
-        if booking.priority_used and booking.priority_group_id is not None and booking.evidence_seen_at is None:
-            group = await priority.get_group(uow, booking.priority_group_id)
-            if group.needs_evidence:
-                raise EvidenceRequired()
+        await _evidence_seen(uow, booking)
         # completed first: the booking's seat then no longer waits for a dose when the dose leaves the stock
         completed = await repository.change_checked_in(
             conn, booking_id=booking.id, clinic_id=clinic_id, to_status=BookingStatus.COMPLETED
@@ -168,6 +165,15 @@ async def record_vaccination(
     return vaccination
 
 
+async def _evidence_seen(uow: UnitOfWork, booking: Booking) -> None:
+    """A seat a priority group gave, for a group that asks for evidence, is used only once the evidence was seen:
+    a dose or a visit before it would count someone in the group unproven."""
+    if booking.priority_used and booking.priority_group_id is not None and booking.evidence_seen_at is None:
+        group = await priority.get_group(uow, booking.priority_group_id)
+        if group.needs_evidence:
+            raise EvidenceRequired()
+
+
 async def record_attendance(uow: UnitOfWork, principal: Principal, *, clinic_id: UUID, booking_id: UUID) -> Booking:
     """A health-service visit (an antenatal check-up) took place."""
     async with uow.transaction() as conn:
@@ -176,6 +182,7 @@ async def record_attendance(uow: UnitOfWork, principal: Principal, *, clinic_id:
             raise NotAVisit()
         if booking.status is not BookingStatus.CHECKED_IN:
             raise await why_not_ready(conn, booking, Step.RECORD)
+        await _evidence_seen(uow, booking)
         attended = await repository.change_checked_in(
             conn, booking_id=booking.id, clinic_id=clinic_id, to_status=BookingStatus.COMPLETED
         )

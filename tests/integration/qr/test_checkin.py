@@ -434,3 +434,26 @@ async def test_keys_are_served_to_any_origin_and_the_signing_key_cannot_be_revok
     with pytest.raises(KeyStillActive):
         await qr.revoke(uow, SYSTEM, active[0], now=datetime.now(UTC))
     assert len([k for k in (await client.get("/.well-known/jwks.json")).json()["keys"] if len(k["kid"]) == 8]) == 1
+
+
+@pytest.mark.parametrize("then", ["no-dose", "attendance"])
+async def test_a_session_in_which_someone_was_seen_is_not_called_off(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection, then: str
+) -> None:
+    """Checked in, then sent home without a dose or seen for a visit: the session took place. Calling it off would
+    mark it cancelled with its doses or visits in it, and tell those still booked that it never happened."""
+    citizen, clinic, booking = await booked(client, uow)
+    slot_id = booking["slot_id"]
+    waiting, _ = await make_citizen(uow)
+    still = await client.post("/api/v1/bookings", json={"slot_id": slot_id}, headers=token_for(waiting))
+    assert still.status_code == 201, still.text
+    staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
+    text = await scanned(client, citizen, booking["id"])
+    assert (await check_in(client, staff, clinic.id, qr=text)).status_code == 200
+    ended = await client.post(f"/api/v1/clinics/{clinic.id}/bookings/{booking['id']}/{then}", headers=staff)
+    assert ended.status_code == 200, ended.text
+    called = await client.post(f"/api/v1/clinics/{clinic.id}/slots/{slot_id}/call-off", headers=staff)
+    assert (called.status_code, called.json()["type"]) == (409, "/problems/people-checked-in")
+    assert await db.fetchval("SELECT status FROM slots WHERE id = $1", UUID(slot_id)) == "open", "nothing written"
+    assert await db.fetchval("SELECT status FROM bookings WHERE id = $1", UUID(still.json()["id"])) == "booked"
+    assert await db.fetchval("SELECT count(*) FROM outbox WHERE kind = 'slot_called_off'") == 0

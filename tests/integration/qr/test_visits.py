@@ -212,6 +212,39 @@ async def test_evidence_is_seen_before_the_dose_and_without_it_no_dose_is_used(
     await check_invariants(db)
 
 
+async def test_a_visit_on_a_seat_a_group_gave_is_recorded_only_once_its_evidence_was_seen(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """The antenatal check-up on a seat held for pregnant women: as for a dose, the group's evidence first."""
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN, [])
+    group = await make_group(client, admin, PREGNANT_FROM_13_WEEKS)
+    clinic = await make_clinic(uow)
+    service = await make_service(uow, kind=ServiceKind.HEALTH_SERVICE)
+    slot = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(0.5))
+    await hold_back(client, admin, slot, (group, 1, soon(-1)))
+    staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
+    citizen, person = await make_citizen(uow, sex="female", date_of_birth=date(1995, 1, 1))
+    last_period = (slot.starts_at - timedelta(weeks=20)).date().isoformat()
+    await client.put(
+        f"/api/v1/me/people/{person.id}/declarations", json={"last_period": last_period}, headers=token_for(citizen)
+    )
+    made = (await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))).json()
+    assert made["reserved_seat"] is True
+    scan = await client.post(
+        f"/api/v1/clinics/{clinic.id}/check-ins",
+        json={"code": made["code"], "cccd_last4": person.cccd[-4:]},  # type: ignore[index]
+        headers=staff,
+    )
+    assert scan.json()["needs_evidence"] is True
+    early = await client.post(visit(clinic, made, "attendance"), headers=staff)
+    assert (early.status_code, early.json()["type"]) == (409, "/problems/evidence-required")
+    assert await db.fetchval("SELECT status FROM bookings WHERE id = $1::uuid", made["id"]) == "checked_in"
+    seen = await client.post(visit(clinic, made, "evidence"), json={"seen": True}, headers=staff)
+    assert seen.status_code == 200
+    attended = await client.post(visit(clinic, made, "attendance"), headers=staff)
+    assert (attended.status_code, attended.json()["status"]) == (200, "completed")
+
+
 async def test_a_health_service_visit_is_attended_not_vaccinated(client: Client, uow: UnitOfWork) -> None:
     clinic, _, staff, _, booking = await checked_in(client, uow, vaccination=False)
     dose = {"lot_id": "00000000-0000-0000-0000-000000000001", "injection_site": "left_arm"}
