@@ -1670,7 +1670,8 @@ async def anyone_came(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> bo
     leaving without one)."""
     return bool(
         await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM bookings WHERE clinic_id = $1 AND slot_id = $2 AND checked_in_at IS NOT NULL)",
+            "SELECT EXISTS (SELECT 1 FROM bookings "
+            "WHERE clinic_id = $1 AND slot_id = $2 AND checked_in_at IS NOT NULL)",
             clinic_id,
             slot_id,
         )

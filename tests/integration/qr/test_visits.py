@@ -12,7 +12,7 @@ import asyncpg
 import httpx
 import pytest
 
-from clinics.models import ServiceKind
+from clinics.models import ServiceKind, Slot
 from tests.factories import (
     give_doses,
     make_citizen,
@@ -168,6 +168,26 @@ async def test_a_dose_from_another_clinics_or_an_expired_or_another_vaccines_lot
     await check_ledger(db, now=datetime.now(UTC))
 
 
+async def pregnant_checked_in_on_a_held_seat(
+    client: Client, uow: UnitOfWork, staff: dict[str, str], slot: Slot
+) -> dict[str, Any]:
+    """A woman 20 weeks pregnant books a seat held for her group and is checked in: her evidence is due."""
+    citizen, person = await make_citizen(uow, sex="female", date_of_birth=date(1995, 1, 1))
+    last_period = (slot.starts_at - timedelta(weeks=20)).date().isoformat()
+    await client.put(
+        f"/api/v1/me/people/{person.id}/declarations", json={"last_period": last_period}, headers=token_for(citizen)
+    )
+    made = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
+    assert made.json()["reserved_seat"] is True
+    scan = await client.post(
+        f"/api/v1/clinics/{slot.clinic_id}/check-ins",
+        json={"code": made.json()["code"], "cccd_last4": person.cccd[-4:]},  # type: ignore[index]
+        headers=staff,
+    )
+    assert scan.json()["needs_evidence"] is True
+    return dict(made.json())
+
+
 async def test_evidence_is_seen_before_the_dose_and_without_it_no_dose_is_used(
     client: Client, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
@@ -179,22 +199,7 @@ async def test_evidence_is_seen_before_the_dose_and_without_it_no_dose_is_used(
     await hold_back(client, admin, slot, (group, 2, soon(-1)))
     staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
     lot_id = await db.fetchval("SELECT lot_id FROM clinic_stock WHERE clinic_id = $1", clinic.id)
-    bookings = []
-    for _ in range(2):
-        citizen, person = await make_citizen(uow, sex="female", date_of_birth=date(1995, 1, 1))
-        last_period = (slot.starts_at - timedelta(weeks=20)).date().isoformat()
-        await client.put(
-            f"/api/v1/me/people/{person.id}/declarations", json={"last_period": last_period}, headers=token_for(citizen)
-        )
-        made = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
-        assert made.json()["reserved_seat"] is True
-        scan = await client.post(
-            f"/api/v1/clinics/{clinic.id}/check-ins",
-            json={"code": made.json()["code"], "cccd_last4": person.cccd[-4:]},  # type: ignore[index]
-            headers=staff,
-        )
-        assert scan.json()["needs_evidence"] is True
-        bookings.append(made.json())
+    bookings = [await pregnant_checked_in_on_a_held_seat(client, uow, staff, slot) for _ in range(2)]
     dose = {"lot_id": str(lot_id), "injection_site": "left_arm"}
     early = await client.post(visit(clinic, bookings[0], "vaccination"), json=dose, headers=staff)
     assert early.json()["type"] == "/problems/evidence-required"
@@ -223,19 +228,7 @@ async def test_a_visit_on_a_seat_a_group_gave_is_recorded_only_once_its_evidence
     slot = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(0.5))
     await hold_back(client, admin, slot, (group, 1, soon(-1)))
     staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
-    citizen, person = await make_citizen(uow, sex="female", date_of_birth=date(1995, 1, 1))
-    last_period = (slot.starts_at - timedelta(weeks=20)).date().isoformat()
-    await client.put(
-        f"/api/v1/me/people/{person.id}/declarations", json={"last_period": last_period}, headers=token_for(citizen)
-    )
-    made = (await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))).json()
-    assert made["reserved_seat"] is True
-    scan = await client.post(
-        f"/api/v1/clinics/{clinic.id}/check-ins",
-        json={"code": made["code"], "cccd_last4": person.cccd[-4:]},  # type: ignore[index]
-        headers=staff,
-    )
-    assert scan.json()["needs_evidence"] is True
+    made = await pregnant_checked_in_on_a_held_seat(client, uow, staff, slot)
     early = await client.post(visit(clinic, made, "attendance"), headers=staff)
     assert (early.status_code, early.json()["type"]) == (409, "/problems/evidence-required")
     assert await db.fetchval("SELECT status FROM bookings WHERE id = $1::uuid", made["id"]) == "checked_in"
