@@ -850,15 +850,14 @@ class OutOfScope(Forbidden):
     title = Text("Bạn không quản lý cơ sở này", "You do not manage this clinic")
 
 
+CCCD_MISMATCH = Text(
+    "Chữ số 4–6 của CCCD không khớp với giới tính và năm sinh",
+    "Digits 4–6 of the CCCD do not match the sex and year of birth",
+)
+
+
 def cccd_mismatch() -> Invalid:
-    return Invalid.field(
-        "cccd",
-        "cccd_mismatch",
-        Text(
-            "Chữ số 4–6 của CCCD không khớp với giới tính và năm sinh",
-            "Digits 4–6 of the CCCD do not match the sex and year of birth",
-        ),
-    )
+    return Invalid.field("cccd", "cccd_mismatch", CCCD_MISMATCH)
 
 
 @dataclass(frozen=True)

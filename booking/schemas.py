@@ -15,9 +15,8 @@ from pydantic import (
     field_validator,
 )
 
-from booking.models import AdverseEvent as AdverseEventModel
-from booking.models import Booking as BookingModel
 from booking.models import (
+    CCCD_MISMATCH,
     BookingStatus,
     CheckedIn,
     EventOutcome,
@@ -28,6 +27,8 @@ from booking.models import (
     StandbyStatus,
     cccd_matches,
 )
+from booking.models import AdverseEvent as AdverseEventModel
+from booking.models import Booking as BookingModel
 from booking.models import Export as ExportModel
 from booking.models import FollowUp as FollowUpModel
 from booking.models import NextDose as NextDoseModel
@@ -90,11 +91,7 @@ def _cccd_agrees(cccd: str | None, info: ValidationInfo) -> str | None:
         and born is not None
         and not cccd_matches(cccd, sex=sex, date_of_birth=born)
     ):
-        raise bilingual_error(
-            "cccd_mismatch",
-            "Chữ số 4–6 của CCCD không khớp với giới tính và năm sinh",
-            "Digits 4–6 of the CCCD do not match the sex and year of birth",
-        )
+        raise bilingual_error("cccd_mismatch", CCCD_MISMATCH.vi, CCCD_MISMATCH.en)
     return cccd
 
 

@@ -23,6 +23,8 @@ from booking.models import (
     RegisteredAlready,
     Relation,
     TooManyDependents,
+    cccd_matches,
+    cccd_mismatch,
 )
 from booking.schemas import (
     AssistedRegistration,
@@ -364,6 +366,10 @@ async def verify_cccd(
     anything to a stranger."""
     async with uow.transaction() as conn:
         person = await person_for(conn, principal, person_id)
+        if not cccd_matches(data.cccd, sex=person.sex, date_of_birth=person.date_of_birth):
+            raise cccd_mismatch()  # a card of another sex or birth year is someone else's
+        if person.cccd is not None and data.cccd != person.cccd:  # another number: who they are, fixed while booked
+            await _keep_identity_while_booked(conn, person.id, {"cccd": data.cccd})
         verified, taken_from = await repository.verify_cccd(
             conn, person_id=person.id, cccd=data.cccd, staff_id=principal.id, now=now
         )

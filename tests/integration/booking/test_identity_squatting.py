@@ -3,12 +3,14 @@ person's (and taken from whoever claimed it), and a person holding a seat keeps 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import asyncpg
 import httpx
 
 from tests.factories import (
+    cccd_for,
     consent,
     make_citizen,
     make_clinic,
@@ -103,3 +105,30 @@ async def test_a_person_holding_a_seat_keeps_who_they_are(
     refused = await client.put("/api/v1/me/profile", json=profile, headers=headers)
     assert refused.status_code == 409
     assert refused.json()["type"] == "/problems/identity-has-bookings"
+
+
+async def test_a_card_seen_at_the_counter_is_the_persons_own_and_a_booked_persons_number_stays(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """The card's digits 4-6 say its holder's sex and birth year, as a profile's do; and a person holding a seat
+    keeps their number (the door checks them in by it), whoever sees another card."""
+    guardian, _ = await make_citizen(uow)
+    walk_in = await make_dependent(uow, guardian, sex="male", date_of_birth=date(1970, 3, 3), full_name="Võ Văn Tư")
+    nurse = await staff_headers(client, uow, Role.CLINIC_STAFF, [(await make_clinic(uow)).id])
+    url = f"/api/v1/assist/people/{walk_in.id}/cccd-verification"
+    womans = {"cccd": cccd_for("female", date(1980, 2, 2))}
+    mismatched = await client.post(url, json=womans, headers=nurse)
+    assert (mismatched.status_code, mismatched.json()["errors"][0]["code"]) == (422, "cccd_mismatch")
+    assert await db.fetchval("SELECT cccd FROM people WHERE id = $1", walk_in.id) == walk_in.cccd, "nothing written"
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service)
+    booked = await client.post(
+        "/api/v1/bookings", json={"slot_id": str(slot.id), "person_id": str(walk_in.id)}, headers=token_for(guardian)
+    )
+    assert booked.status_code == 201, booked.text
+    his_own = await client.post(url, json={"cccd": walk_in.cccd}, headers=nurse)
+    assert (his_own.status_code, his_own.json()["cccd_verified"]) == (200, True), "the number he gave, seen: fine"
+    another = {"cccd": cccd_for("male", date(1970, 3, 3))}
+    swapped = await client.post(url, json=another, headers=nurse)
+    assert (swapped.status_code, swapped.json()["type"]) == (409, "/problems/identity-has-bookings")
+    assert await db.fetchval("SELECT cccd FROM people WHERE id = $1", walk_in.id) == walk_in.cccd
