@@ -19,7 +19,9 @@ from tests.factories import (
     make_service,
     make_slot,
     person_details,
+    staff_headers,
     token_for,
+    unique,
 )
 from vaxbook.auth.models import Principal, Role
 from vaxbook.db import UnitOfWork
@@ -282,6 +284,40 @@ async def test_a_place_the_clinics_list_names_is_spelled_as_the_list_spells_it(
     )
     assert (moved.json()["district"], moved.json()["ward"]) == ("Cái Răng", "Phường 1"), "the ward, now of its district"
     assert await db.fetchval("SELECT ward FROM people WHERE id = $1", added.json()["id"]) == "Phường 1"
+
+
+async def test_one_clinic_spelled_otherwise_takes_the_lists_spelling_and_no_one_else_takes_its(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """One clinic entered as "Can Tho", "ninh kieu" beside others of "Cần Thơ", "Ninh Kiều": it is written as they
+    are (the list has one spelling of each place), and a citizen typing "Cần Thơ" exactly is never saved as
+    "Can Tho" (0028 took the first spelling in byte order)."""
+    for _ in range(2):
+        await make_clinic(uow, province="Cần Thơ", district="Ninh Kiều", ward="An Khánh")
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    odd = await client.post(
+        "/api/v1/clinics",
+        json={
+            "code": unique("NM-"),
+            "name": "Trạm",
+            "kind": "health_station",
+            "province": "Can Tho",
+            "district": "ninh kieu",
+            "ward": "p. an khanh",
+            "address": "x",
+        },
+        headers=admin,
+    )
+    assert odd.status_code == 201, odd.text
+    assert (odd.json()["province"], odd.json()["district"], odd.json()["ward"]) == ("Cần Thơ", "Ninh Kiều", "An Khánh")
+    assert await db.fetchval("SELECT count(DISTINCT province) FROM clinics WHERE province_key = 'can tho'") == 1
+    citizen = await new_account(uow)
+    typed = person_details() | {"province": "Cần Thơ", "district": "Ninh Kiều", "ward": "An Khánh"}
+    saved = await client.put("/api/v1/me/profile", json=typed | {"consent": consent()}, headers=token_for(citizen))
+    assert saved.json()["province"] == "Cần Thơ"
+    locations = await client.get("/api/v1/locations")
+    assert locations.status_code == 200
+    assert "Can Tho" not in locations.text, "the places' list holds one spelling of each"
 
 
 async def test_a_name_pasted_with_invisible_characters_is_kept_without_them(
