@@ -1756,8 +1756,9 @@ async def quality_by_clinic_and_week(
                count(*) FILTER (WHERE d.status = 'no_show' AND d.checked_in_at IS NULL)::int AS no_shows,
                count(*) FILTER (WHERE d.served_at IS NOT NULL)::int AS served,
                count(*) FILTER (WHERE d.served_at <= d.starts_at + $3)::int AS on_time,
-               percentile_cont(0.5) WITHIN GROUP (
-                   ORDER BY extract(epoch FROM d.served_at - d.checked_in_at) / 60
+               percentile_cont(0.5) WITHIN GROUP (  -- a dose timed a few minutes before the check-in (a phone's
+                   -- clock) was a wait of nothing, not a negative one
+                   ORDER BY greatest(extract(epoch FROM d.served_at - d.checked_in_at), 0) / 60
                ) FILTER (WHERE d.served_at IS NOT NULL AND d.checked_in_at IS NOT NULL) AS median_wait_minutes,
                count(d.rating)::int AS ratings,
                avg(d.rating)::float AS average_rating
