@@ -21,40 +21,43 @@ down_revision = "0030"
 branch_labels = None
 depends_on = None
 
-# The spelling of a place on the clinics' list: for a person (p_clinic NULL) the one typed when the list has it;
-# then the one most clinics use; the one with accents (more bytes than letters); then by byte order. For a clinic
-# (p_clinic its id) among the other clinics only.
-_ORDER = """
-            GROUP BY 1
-            ORDER BY (p_clinic IS NULL AND {column} = p_typed) DESC, count(*) DESC,
-                     octet_length({column}) > length({column}) DESC, {column}
-            LIMIT 1"""
-
 
 def upgrade() -> None:
-    execute_script(f"""
+    execute_script("""
     DROP FUNCTION listed_ward(text, text, text);
     DROP FUNCTION listed_district(text, text);
     DROP FUNCTION listed_province(text);
 
+    -- A place as the clinics' list spells it: for a person (p_clinic NULL) the spelling typed when the list has
+    -- it; then the one most clinics use; the one with accents (more bytes than letters); then by byte order. For
+    -- a clinic (p_clinic its id), as the other clinics spell it.
     CREATE FUNCTION listed_province(p_typed text, p_clinic uuid DEFAULT NULL) RETURNS text LANGUAGE sql STABLE
     RETURN (SELECT c.province FROM clinics c
             WHERE c.province_key = place_key(p_typed) AND c.id IS DISTINCT FROM p_clinic
-            {_ORDER.format(column="c.province")});
+            GROUP BY 1
+            ORDER BY (p_clinic IS NULL AND c.province = p_typed) DESC, count(*) DESC,
+                     octet_length(c.province) > length(c.province) DESC, c.province
+            LIMIT 1);
 
     CREATE FUNCTION listed_district(p_province text, p_typed text, p_clinic uuid DEFAULT NULL)
     RETURNS text LANGUAGE sql STABLE
     RETURN (SELECT c.district FROM clinics c
             WHERE c.province_key = place_key(p_province) AND c.district_key = place_key(p_typed)
               AND c.id IS DISTINCT FROM p_clinic
-            {_ORDER.format(column="c.district")});
+            GROUP BY 1
+            ORDER BY (p_clinic IS NULL AND c.district = p_typed) DESC, count(*) DESC,
+                     octet_length(c.district) > length(c.district) DESC, c.district
+            LIMIT 1);
 
     CREATE FUNCTION listed_ward(p_province text, p_district text, p_typed text, p_clinic uuid DEFAULT NULL)
     RETURNS text LANGUAGE sql STABLE
     RETURN (SELECT c.ward FROM clinics c
             WHERE c.province_key = place_key(p_province) AND c.district_key = place_key(p_district)
               AND c.ward_key = place_key(p_typed) AND c.id IS DISTINCT FROM p_clinic
-            {_ORDER.format(column="c.ward")});
+            GROUP BY 1
+            ORDER BY (p_clinic IS NULL AND c.ward = p_typed) DESC, count(*) DESC,
+                     octet_length(c.ward) > length(c.ward) DESC, c.ward
+            LIMIT 1);
 
     CREATE FUNCTION clinics_placed_as_listed() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
