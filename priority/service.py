@@ -254,6 +254,9 @@ async def set_slot_seats(
     async with uow.transaction() as conn:
         await _known_groups(conn, [g for g, _, _ in groups])
         await seats.lock(conn, clinic_id=clinic_id, slot_id=slot_id)
+        opening = await repository.slot_opening(conn, clinic_id=clinic_id, slot_id=slot_id)
+        assert opening is not None, "the slot's row is locked"
+        _before_the_start(data, opening.starts_at)
         wanted = {group: count for group, count, _ in groups}
         for group_id, (code, booked) in (
             await repository.reserved_bookings(conn, clinic_id=clinic_id, slot_id=slot_id)
@@ -275,6 +278,16 @@ async def set_slot_seats(
             details=data.model_dump(mode="json"),
         )
         return await _slot_seats(conn, clinic_id, slot_id)
+
+
+def _before_the_start(data: SlotReservations, starts_at: datetime) -> None:
+    """A booking window that opens once the slot has begun would open on nothing: nobody could ever use it."""
+    late = Text("Phải trước giờ bắt đầu của khung giờ", "Must be before the slot starts")
+    if data.opens_at is not None and data.opens_at >= starts_at:
+        raise Invalid.field("opens_at", "opens_after_start", late)
+    for n, group in enumerate(data.groups):
+        if group.opens_at >= starts_at:
+            raise Invalid.field(f"groups.{n}.opens_at", "opens_after_start", late)
 
 
 async def _draw_still_enterable(conn: Connection, clinic_id: UUID, slot_id: UUID, *, now: datetime) -> None:

@@ -288,6 +288,15 @@ async def test_held_back_seats_are_checked_against_the_slot(
     young, _ = await make_citizen(uow, date_of_birth=date(1999, 1, 1))
     assert (await book(client, young, slot)).status_code == 201
 
+    # a window that opens once the slot has begun would open on nothing
+    for after_start in (
+        await hold_back(client, headers, slot, opens_at=soon(96)),
+        await hold_back(client, headers, slot, (elderly, 1, soon(-1)), (pregnant, 1, soon(72))),
+    ):
+        assert after_start.status_code == 422, after_start.text
+        assert after_start.json()["errors"][0]["code"] == "opens_after_start"
+    assert [e["field"] for e in after_start.json()["errors"]] == ["groups.1.opens_at"]
+    assert await db.fetchval("SELECT count(*) FROM slot_reservations") == 0
     too_many = await hold_back(client, headers, slot, (elderly, 2, soon(-1)), (pregnant, 1, soon(-1)))
     assert too_many.status_code == 409
     assert too_many.json()["type"] == "/problems/reservations-exceed-seats"
