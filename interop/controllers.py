@@ -325,7 +325,9 @@ class FhirRecordsController(Controller):
 def _published(request: Request[Any, Any, Any], made: Published, media_type: str, seconds: int) -> Response[bytes]:
     """A feed file, or 304 when the finder has it already (If-None-Match)."""
     headers = {"ETag": made.etag, "Cache-Control": f"public, max-age={seconds}", "Last-Modified": _http_date(made)}
-    if made.etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
+    # RFC 9110's weak comparison: W/"x" (a proxy that compressed it) matches "x", and * matches what there is
+    held = {tag.strip().removeprefix("W/") for tag in request.headers.get("if-none-match", "").split(",")}
+    if made.etag.removeprefix("W/") in held or "*" in held:
         return Response(b"", status_code=304, headers=headers)
     return Response(made.body, media_type=media_type, headers=headers)
 
