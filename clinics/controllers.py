@@ -34,17 +34,13 @@ from clinics.schemas import (
 from priority.service import Someone
 from vaxbook.auth.security import PUBLIC, CallerRequest
 from vaxbook.dependencies import AppSettings, Replica, UoW
-from vaxbook.fields import QueryDate, normalize_text
+from vaxbook.fields import QueryDate, place_filter
 from vaxbook.pagination import Cursor, Limit, Page, decode_cursor, decode_time_cursor, encode_cursor, paginate
 from vaxbook.replica import reading
 from vaxbook.response_cache import answer_once
 
 ServiceFilter = Annotated[str | None, QueryParameter(name="service", max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
 PlaceFilter = Annotated[str | None, QueryParameter(max_length=100, pattern=r"^[^\x00]*$")]
-
-
-def _place(value: str | None) -> str | None:
-    return normalize_text(value) if value else None
 
 
 class ClinicController(Controller):
@@ -67,9 +63,9 @@ class ClinicController(Controller):
         after = decode_cursor(cursor, 1)
         clinics = await service.list_clinics(
             uow,
-            province=_place(province),
-            district=_place(district),
-            ward=_place(ward),
+            province=place_filter(province),
+            district=place_filter(district),
+            ward=place_filter(ward),
             kind=kind,
             include_inactive=include_inactive,
             after_code=after[0] if after else None,
@@ -190,9 +186,9 @@ class AvailabilityController(Controller):
             clinic_id=clinic_id,
             clinic_code=clinic_code,
             slot_id=slot_id,
-            province=_place(province),
-            district=_place(district),
-            ward=_place(ward),
+            province=place_filter(province),
+            district=place_filter(district),
+            ward=place_filter(ward),
         )
 
         async def answer() -> Availability:

@@ -20,7 +20,7 @@ from priority import service as priority
 from vaxbook.auth.models import Principal, Role
 from vaxbook.db import UnitOfWork
 from vaxbook.errors import Invalid
-from vaxbook.fields import OUT_OF_RANGE_EN, OUT_OF_RANGE_VI, in_our_years, normalize_text
+from vaxbook.fields import OUT_OF_RANGE_EN, OUT_OF_RANGE_VI, in_our_years, place_filter
 from vaxbook.i18n import Text
 from vaxbook.pagination import decode_cursor, decode_time_cursor, encode_cursor
 
@@ -133,8 +133,8 @@ async def locations(
 ) -> Found:
     found = await clinics.list_clinics(
         uow,
-        province=normalize_text(city) if city else None,
-        district=normalize_text(district) if district else None,
+        province=place_filter(city),
+        district=place_filter(district),
         ward=None,
         kind=None,
         include_inactive=False,

@@ -293,6 +293,12 @@ def normalize_text(value: str) -> str:
     return _visible(value)
 
 
+def place_filter(value: str | None) -> str | None:
+    """A place a search asks for, as the stored ones are; None (any place) when nothing visible was typed: a stray
+    space or a pasted zero-width character asks for no place, not for one of that name."""
+    return normalize_text(value) or None if value else None
+
+
 def _upper(value: Any) -> Any:
     return value.strip().upper() if isinstance(value, str) else value
 

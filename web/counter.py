@@ -30,7 +30,7 @@ from qr import render
 from vaxbook.auth.models import Principal, Role
 from vaxbook.dependencies import AppSettings, CheckInWindow, Keys, UoW
 from vaxbook.errors import DomainError
-from vaxbook.fields import day_first, normalize_text
+from vaxbook.fields import day_first, place_filter
 from web.citizen import (
     PERSON_FIELDS,
     cancelled_notice,
@@ -191,7 +191,7 @@ class CounterPages(Controller):
                 clinics.SearchQuery(
                     date_from=day,
                     service_code=asked["service"].lower() or None,
-                    district=normalize_text(asked["district"]) or None,
+                    district=place_filter(asked["district"]),
                     ward=None,
                 ),
                 now=datetime.now(UTC),

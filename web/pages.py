@@ -28,7 +28,7 @@ from vaxbook.clock import department_day
 from vaxbook.dependencies import AppSettings, Replica, UoW
 from vaxbook.edge import client_address
 from vaxbook.errors import TooManyRequests, Unauthorized
-from vaxbook.fields import calendar_date, normalize_text
+from vaxbook.fields import calendar_date, normalize_text, place_filter
 from vaxbook.i18n import Language
 from vaxbook.replica import reading
 from web.text import WORDS
@@ -143,9 +143,9 @@ class PageController(Controller):
                     clinics.SearchQuery(
                         date_from=day,
                         service_code=asked["service"].lower() or None,
-                        province=normalize_text(asked["province"]) or None,
-                        district=normalize_text(asked["district"]) or None,
-                        ward=normalize_text(asked["ward"]) or None,
+                        province=place_filter(asked["province"]),
+                        district=place_filter(asked["district"]),
+                        ward=place_filter(asked["ward"]),
                     ),
                     now=datetime.now(UTC),
                     max_days=settings.search_max_days,

@@ -77,6 +77,12 @@ async def test_place_and_service_filters(client: httpx.AsyncClient, uow: UnitOfW
     }
     assert (await search(client, province="Hà Nội"))["items"] == []
     assert (await search(client, service="antenatal", district="Ô Môn", date_from="2027-03-01"))["items"] == []
+    # nothing visible typed (a stray space, a pasted zero-width space or soft hyphen) asks for no place
+    everywhere = pairs(await search(client, service="covid19"))
+    for blank in (" ", "\u200b", "\u00ad"):
+        assert pairs(await search(client, service="covid19", ward=blank, district=blank)) == everywhere, repr(blank)
+        clinics = await client.get("/api/v1/clinics", params={"ward": blank})
+        assert {c["id"] for c in clinics.json()["items"]} >= {str(ninh_kieu.id), str(o_mon.id)}
 
 
 async def test_a_search_naming_a_service_clinic_or_slot_there_is_not_is_told_so(
