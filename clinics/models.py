@@ -298,13 +298,19 @@ class CapacityBelowBooked(Conflict):
     slug = "capacity-below-booked"
     title = Text("Không thể giảm số chỗ xuống dưới số chỗ đã đặt", "Capacity cannot go below seats already booked")
 
-    def __init__(self, *, booked: int, requested: int) -> None:
+    def __init__(self, *, booked: int, held_back: int = 0, requested: int) -> None:
+        taken = booked + held_back
         super().__init__(
             Text(
-                f"Đã có {booked} chỗ được đặt; không thể giảm số chỗ xuống {requested}.",
-                f"{booked} seats are already booked; capacity cannot go down to {requested}.",
+                f"Đã có {booked} chỗ được đặt"
+                + (f" và {held_back} chỗ giữ cho nhóm ưu tiên (đổi ở phần chỗ giữ)" if held_back else "")
+                + f"; không thể giảm số chỗ xuống {requested} (ít nhất {taken}).",
+                f"{booked} seats are booked"
+                + (f" and {held_back} held back for priority groups (change those first)" if held_back else "")
+                + f"; capacity cannot go down to {requested} (at least {taken}).",
             ),
             booked=booked,
+            held_back=held_back,
             requested_capacity=requested,
         )
 

@@ -552,7 +552,7 @@ async def _why_slot_unchanged(conn: Connection, clinic_id: UUID, slot_id: UUID, 
         return SlotCancelled()
     if data.capacity is not None and data.capacity < slot.booked + slot.held_back:
         # seats held back for a priority group count as taken until they are released
-        return CapacityBelowBooked(booked=slot.booked + slot.held_back, requested=data.capacity)
+        return CapacityBelowBooked(booked=slot.booked, held_back=slot.held_back, requested=data.capacity)
     return SlotHasBookings(booked=slot.booked)
 
 

@@ -130,7 +130,7 @@ async def test_capacity_never_goes_below_seats_booked(
     assert too_low.json()["type"] == "/problems/capacity-below-booked"
     assert too_low.json()["booked"] == 6
     assert too_low.json()["requested_capacity"] == 5
-    assert "6 seats are already booked" in too_low.json()["detail"]
+    assert "6 seats are booked; capacity cannot go down to" in too_low.json()["detail"]
     assert await db.fetchval("SELECT capacity FROM slots WHERE id = $1", slot.id) == 6
 
     cancel = await client.patch(url, json={"status": "cancelled"}, headers=staff)

@@ -302,6 +302,10 @@ async def test_held_back_seats_are_checked_against_the_slot(
     assert too_many.json()["type"] == "/problems/reservations-exceed-seats"
     assert await db.fetchval("SELECT count(*) FROM slot_reservations") == 0
     assert (await hold_back(client, headers, slot, (elderly, 2, soon(-1)))).status_code == 200
+    # capacity below what is taken: the refusal says what takes it, one booking and two seats held back
+    lowered = await client.patch(f"/api/v1/clinics/{clinic.id}/slots/{slot.id}", json={"capacity": 1}, headers=headers)
+    assert lowered.json()["type"] == "/problems/capacity-below-booked"
+    assert (lowered.json()["booked"], lowered.json()["held_back"], lowered.json()["requested_capacity"]) == (1, 2, 1)
     old, _ = await make_citizen(uow, date_of_birth=date(1950, 1, 1))
     assert (await book(client, old, slot)).status_code == 201
     dropping = await hold_back(client, headers, slot, (pregnant, 1, soon(-1)))
