@@ -315,6 +315,23 @@ class CapacityBelowBooked(Conflict):
         )
 
 
+class SlotHasDrawEntries(Conflict):
+    slug = "slot-has-draw-entries"
+    title = Text(
+        "Đã có người đăng ký bốc thăm khung giờ này, không thể hủy",
+        "People entered the slot's draw: it cannot be cancelled",
+    )
+
+    def __init__(self, *, entries: int) -> None:
+        super().__init__(
+            Text(
+                f"{entries} người đã đăng ký bốc thăm; hãy báo hoãn buổi (call-off) thay vì hủy.",
+                f"{entries} people entered its draw; call the session off instead of cancelling it.",
+            ),
+            entries=entries,
+        )
+
+
 class SlotHasBookings(Conflict):
     slug = "slot-has-bookings"
     title = Text("Khung giờ đã có người đặt, không thể hủy", "The slot has bookings and cannot be cancelled")

@@ -358,7 +358,7 @@ async def change_slot(
     """Apply a capacity and/or status change in one conditional statement.
 
     Returns None when the change would break a rule at this instant: capacity below the seats booked, cancelling
-    a slot that has bookings, or touching a cancelled slot (or when there is no such slot).
+    a slot that has bookings or entries in its draw, or touching a cancelled slot (or when there is no such slot).
     """
     row = await conn.fetchrow(
         f"""
@@ -368,7 +368,9 @@ async def change_slot(
         WHERE clinic_id = $1 AND id = $2
           AND status <> 'cancelled'
           AND ($3::int IS NULL OR $3 >= booked + held_back)
-          AND ($4::text IS DISTINCT FROM 'cancelled' OR booked = 0)
+          AND ($4::text IS DISTINCT FROM 'cancelled' OR (booked = 0 AND NOT EXISTS (
+                SELECT 1 FROM draw_entries e WHERE e.clinic_id = $1 AND e.slot_id = $2
+                AND e.outcome IN ('entered', 'drawn'))))
         RETURNING {_SLOT}
         """,
         clinic_id,
@@ -378,6 +380,18 @@ async def change_slot(
         seats_per_household,
     )
     return None if row is None else _slot(row)
+
+
+async def draw_entrants(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> int:
+    """How many wait for the slot's draw (entered, or drawn and not yet given their turn)."""
+    return int(
+        await conn.fetchval(
+            "SELECT count(*) FROM draw_entries "
+            "WHERE clinic_id = $1 AND slot_id = $2 AND outcome IN ('entered', 'drawn')",
+            clinic_id,
+            slot_id,
+        )
+    )
 
 
 async def call_off_slot(conn: Connection, *, clinic_id: UUID, slot_id: UUID, now: datetime) -> Slot | None:

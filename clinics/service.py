@@ -23,6 +23,7 @@ from clinics.models import (
     Slot,
     SlotCancelled,
     SlotHasBookings,
+    SlotHasDrawEntries,
     SlotNotCallable,
     SlotNotFound,
     SlotStatus,
@@ -553,6 +554,8 @@ async def _why_slot_unchanged(conn: Connection, clinic_id: UUID, slot_id: UUID, 
     if data.capacity is not None and data.capacity < slot.booked + slot.held_back:
         # seats held back for a priority group count as taken until they are released
         return CapacityBelowBooked(booked=slot.booked, held_back=slot.held_back, requested=data.capacity)
+    if slot.booked == 0:
+        return SlotHasDrawEntries(entries=await repository.draw_entrants(conn, clinic_id=clinic_id, slot_id=slot_id))
     return SlotHasBookings(booked=slot.booked)
 
 

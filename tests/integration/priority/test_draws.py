@@ -301,3 +301,24 @@ async def test_who_got_no_seat_in_a_draw_hears_so_with_what_comes_next(
 
 def json_of(body: object) -> dict[str, Any]:
     return json.loads(body) if isinstance(body, str) else dict(body)  # type: ignore[arg-type]
+
+
+async def test_a_slot_people_entered_the_draw_of_is_not_cancelled_as_if_nobody_waited(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """Cancelling is for a slot nobody waits on: its draw would still be held, on a slot gone."""
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN, [])
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(72))
+    base = f"/api/v1/clinics/{clinic.id}/slots/{slot.id}"
+    assert (await client.put(f"{base}/draw", json={"closes_at": soon(1).isoformat()}, headers=admin)).status_code == 200
+    citizen, _ = await make_citizen(uow)
+    entered = await enter(client, citizen, slot.id)
+    assert entered.status_code == 201
+    cancelled = await client.patch(base, json={"status": "cancelled"}, headers=admin)
+    assert (cancelled.status_code, cancelled.json()["type"]) == (409, "/problems/slot-has-draw-entries")
+    assert cancelled.json()["entries"] == 1
+    assert await db.fetchval("SELECT status FROM slots WHERE id = $1", slot.id) == "open"
+    left = await client.delete(f"/api/v1/draw-entries/{entered.json()['id']}", headers=token_for(citizen))
+    assert left.status_code == 204, left.text
+    assert (await client.patch(base, json={"status": "cancelled"}, headers=admin)).status_code == 200
