@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl
 
 from litestar import Request
 from litestar.enums import RequestEncodingType, ScopeType
+from litestar.exceptions import ClientException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from vaxbook.errors import FieldError, Invalid, UnsupportedMediaType
@@ -62,6 +63,27 @@ async def inspect(request: Request[Any, Any, Any]) -> None:
                 # be nothing is read as JSON)
                 raise UnsupportedMediaType(_NOT_JSON)
             _check_body(body, keys_once=api)
+            if api and "data" not in request.route_handler.parsed_fn_signature.parameters:
+                _nothing_asked(body)
+
+
+def _nothing_asked(body: bytes) -> None:
+    """A body sent to a route that reads none (a call-off, a cancel): what it asks for would be done without it, so
+    each field is refused as unknown, as on any route (`{}` and blank ask for nothing); one that is not JSON is 400."""
+    try:
+        sent = json.loads(body) if body.strip() else {}
+    except ValueError:
+        raise ClientException() from None
+    if sent == {} or sent is None:
+        return
+    fields = list(sent) if isinstance(sent, dict) else ["body"]
+    raise Invalid(
+        Text(f"Kiểm tra lại trường: {', '.join(fields)}", f"Check these fields: {', '.join(fields)}"),
+        field_errors=tuple(FieldError(field, "extra_forbidden", _NOT_TAKEN, "body") for field in fields),
+    )
+
+
+_NOT_TAKEN = Text("Thao tác này không nhận dữ liệu gửi lên", "This operation takes no body")
 
 
 def _takes_files(request: Request[Any, Any, Any]) -> bool:

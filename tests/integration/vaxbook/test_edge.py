@@ -222,6 +222,26 @@ async def test_the_api_reads_json_said_as_json_once_per_key(
     assert (await client.post("/api/v1/clinics", content=good, headers=admin | said_json)).status_code == 201
 
 
+async def test_a_route_that_reads_no_body_refuses_what_one_asks_for(client: httpx.AsyncClient, uow: UnitOfWork) -> None:
+    """A call-off sent {"notify": false} would call the session off and tell everyone: what a body asks for on a
+    route that reads none is refused as unknown, and a body that is not JSON is 400; `{}` asks for nothing."""
+    clinic = await make_clinic(uow)
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    path = f"/api/v1/clinics/{clinic.id}/slots/00000000-0000-0000-0000-000000000001/call-off"
+    json_body = admin | {"Content-Type": "application/json"}
+    asked = await client.post(path, content=b'{"reason": "sick", "notify": false}', headers=json_body)
+    assert asked.status_code == 422
+    assert [(e["field"], e["code"]) for e in asked.json()["errors"]] == [
+        ("reason", "extra_forbidden"),
+        ("notify", "extra_forbidden"),
+    ]
+    assert (await client.post(path, content=b"{not json", headers=json_body)).status_code == 400
+    assert (await client.post(path, content=b"[1]", headers=json_body)).json()["errors"][0]["field"] == "body"
+    for nothing in (b"{}", b"", b"  "):
+        reached = await client.post(path, content=nothing, headers=json_body)
+        assert reached.json()["type"] == "/problems/slot-not-found", nothing
+
+
 async def test_an_empty_staff_password_is_said_in_characters(client: httpx.AsyncClient) -> None:
     refused = await client.post("/api/v1/auth/staff/login", json={"username": "someone", "password": ""})
     (error,) = problem(refused)["errors"]
