@@ -907,12 +907,14 @@ class QualityController(Controller):
         clinic_id: FromQuery[UUID | None] = None,
         date_from: FromQuery[QueryDate | None] = None,
         date_to: FromQuery[QueryDate | None] = None,
-    ) -> list[RatingCommentOut]:
-        """The comments given with ratings, newest first (500 at most), with the rating and the clinic. Written by
-        citizens, so each read is audited."""
+        format: FormatParam = None,
+    ) -> Response[list[RatingCommentOut]]:
+        """The comments given with ratings, newest first (500 at most), with the rating and the clinic: JSON, CSV or
+        XLSX, as every report. Written by citizens, so each read is audited."""
         first, last = _period(date_from, date_to)
         found = await feedback.comments(uow, request.user, clinic_id=clinic_id, date_from=first, date_to=last)
-        return [RatingCommentOut(**c.__dict__) for c in found]
+        out = [RatingCommentOut(**c.__dict__) for c in found]
+        return answer(request, "rating-comments", RatingCommentOut, out, format)
 
 
 def _period(date_from: date | None, date_to: date | None) -> tuple[date, date]:

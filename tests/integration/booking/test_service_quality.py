@@ -124,6 +124,12 @@ async def test_a_visit_is_rated_once_by_its_people_after_it_took_place_and_the_w
     comments = (await client.get("/api/v1/reports/rating-comments", headers=admin)).json()
     assert [(c["rating"], c["comment"]) for c in comments] == [(5, "Nhanh, nhân viên chu đáo")]
     assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'ratings.comments.read'") == 1
+    as_csv = await client.get("/api/v1/reports/rating-comments", params={"format": "csv"}, headers=admin)
+    assert as_csv.headers["content-type"].startswith("text/csv"), "as every report"
+    assert "Nhanh, nhân viên chu đáo" in as_csv.content.decode("utf-8-sig")
+    bogus = await client.get("/api/v1/reports/rating-comments", params={"format": "bogus"}, headers=admin)
+    assert (bogus.status_code, bogus.json()["errors"][0]["field"]) == (422, "format")
+    assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'ratings.comments.read'") == 2
     assert (await client.get("/api/v1/reports/rating-comments", headers=staff)).status_code == 403
 
     # the page of the visit takes the rating too, and the department's page shows the weeks and the words
