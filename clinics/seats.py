@@ -402,13 +402,15 @@ async def release_held_back(
 # Stock
 
 
-async def trim_free(conn: Connection, *, clinic_id: UUID, product_id: UUID, seats: int, now: datetime) -> int:
+async def trim_free(
+    conn: Connection, *, clinic_id: UUID, product_id: UUID, seats: int, now: datetime
+) -> list[tuple[UUID, int, int]]:
     """Take up to `seats` unbooked seats out of the clinic's coming slots for this vaccine, latest slots first
-    (after the quota's lock). Returns how many were taken. Booked seats, and seats held back for priority groups,
-    are never touched."""
+    (after the quota's lock). Returns each slot cut, with its capacity before and after, for the record. Booked
+    seats, and seats held back for priority groups, are never touched."""
     rows = await conn.fetch(
         """
-        SELECT s.id, s.starts_at, s.capacity - s.booked - s.held_back AS free
+        SELECT s.id, s.starts_at, s.capacity, s.capacity - s.booked - s.held_back AS free
         FROM slots s JOIN services sv ON sv.id = s.service_id
         WHERE s.clinic_id = $1 AND sv.product_id = $2 AND s.status = 'open' AND s.ends_at > $3
           AND s.capacity > s.booked + s.held_back
@@ -419,7 +421,7 @@ async def trim_free(conn: Connection, *, clinic_id: UUID, product_id: UUID, seat
         product_id,
         now,
     )
-    trimmed = 0
+    trimmed, cut = 0, []
     for row in sorted(rows, key=lambda r: (r["starts_at"], r["id"]), reverse=True):
         if trimmed >= seats:
             break
@@ -435,4 +437,5 @@ async def trim_free(conn: Connection, *, clinic_id: UUID, product_id: UUID, seat
             take,
         ):
             trimmed += take
-    return trimmed
+            cut.append((row["id"], row["capacity"], row["capacity"] - take))
+    return cut

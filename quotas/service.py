@@ -4,7 +4,9 @@ a clinic's coming seats for a vaccine never outnumber the doses it holds."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -122,6 +124,19 @@ async def _lot(conn: Connection, lot_id: UUID) -> Lot:
 # Movements: each is one ledger row and the balance changes it makes, in one transaction
 
 
+@dataclass(frozen=True)
+class SlotCut:
+    """A coming slot whose free seats a movement took away (its doses left): which, and its capacity before and
+    after, kept in the movement's audit row."""
+
+    slot_id: UUID
+    capacity_before: int
+    capacity_after: int
+
+    def said(self) -> dict[str, Any]:
+        return {"slot_id": self.slot_id, "capacity": [self.capacity_before, self.capacity_after]}
+
+
 async def _move(
     conn: Connection,
     actor: Actor,
@@ -133,6 +148,7 @@ async def _move(
     to_clinic_id: UUID | None = None,
     booking_id: UUID | None = None,
     note: str | None = None,
+    cut: list[SlotCut] | None = None,
 ) -> Movement:
     try:
         movement = await repository.insert_movement(
@@ -158,7 +174,8 @@ async def _move(
         object_type="stock_movement",
         object_id=movement.id,
         clinic_id=from_clinic_id or to_clinic_id,
-        details={"lot_id": lot.id, "doses": doses, "from": from_clinic_id, "to": to_clinic_id},
+        details={"lot_id": lot.id, "doses": doses, "from": from_clinic_id, "to": to_clinic_id, "note": note}
+        | ({"slots_cut": [c.said() for c in cut]} if cut else {}),
     )
     return movement
 
@@ -189,25 +206,27 @@ async def _hold(conn: Connection, lot: Lot, *clinic_ids: UUID | None) -> None:
         await repository.lock_quota(conn, clinic_id=clinic_id, product_id=lot.product_id)
 
 
-async def _from_clinic(conn: Connection, clinic_id: UUID, lot: Lot, doses: int, now: datetime) -> None:
+async def _from_clinic(conn: Connection, clinic_id: UUID, lot: Lot, doses: int, now: datetime) -> list[SlotCut]:
     """Take doses from a clinic (under _hold). Seats that would no longer have a dose are taken out of its coming
-    slots (unbooked seats, latest slots first); if booked seats would still outnumber the doses, nothing happens."""
+    slots (unbooked seats, latest slots first), and the slots cut returned for the movement's record; if booked
+    seats would still outnumber the doses, nothing happens."""
     left = await repository.take_from_clinic(conn, clinic_id=clinic_id, lot_id=lot.id, doses=doses)
     if left is not None:
         raise InsufficientStock(available=left, requested=doses)
     covers = await _cover(conn, clinic_id, lot.product_id, now)
     short = tightest(covers)
     if short.spare >= 0:
-        return
+        return []
     booked = min(covers, key=lambda cover: (cover.doses - cover.booked, cover.day))
     if booked.booked > booked.doses:
         raise DosesBelowBooked(doses_after=booked.doses, booked=booked.booked)
-    await seats.trim_free(conn, clinic_id=clinic_id, product_id=lot.product_id, seats=-short.spare, now=now)
+    cut = await seats.trim_free(conn, clinic_id=clinic_id, product_id=lot.product_id, seats=-short.spare, now=now)
     still = tightest(await _cover(conn, clinic_id, lot.product_id, now))
     if still.spare < 0:
         # the free seats left were on earlier days, or the rest are held back for priority groups (promised like
         # booked ones until released)
         raise DosesBelowBooked(doses_after=still.doses, booked=still.seats)
+    return [SlotCut(slot_id, before, after) for slot_id, before, after in cut]
 
 
 _STORED = Stored(Movement)
@@ -256,7 +275,7 @@ async def transfer(uow: UnitOfWork, actor: Actor, data: Transfer, *, now: dateti
         lot = await _lot(conn, data.lot_id)
         await _to_clinic(conn, lot, data.to_clinic_id, now)
         await _hold(conn, lot, data.from_clinic_id, data.to_clinic_id)
-        await _from_clinic(conn, data.from_clinic_id, lot, data.doses, now)
+        cut = await _from_clinic(conn, data.from_clinic_id, lot, data.doses, now)
         movement = await _move(
             conn,
             actor,
@@ -266,6 +285,7 @@ async def transfer(uow: UnitOfWork, actor: Actor, data: Transfer, *, now: dateti
             from_clinic_id=data.from_clinic_id,
             to_clinic_id=data.to_clinic_id,
             note=data.note,
+            cut=cut,
         )
         await repository.add_to_clinic(conn, clinic_id=data.to_clinic_id, lot_id=lot.id, doses=data.doses)
         return movement
@@ -275,10 +295,10 @@ async def give_back(uow: UnitOfWork, actor: Actor, data: Return, *, now: datetim
     async with uow.transaction() as conn:
         lot = await _lot(conn, data.lot_id)
         await _hold(conn, lot, data.clinic_id)
-        await _from_clinic(conn, data.clinic_id, lot, data.doses, now)
+        cut = await _from_clinic(conn, data.clinic_id, lot, data.doses, now)
         await repository.add_to_department(conn, lot_id=lot.id, doses=data.doses)
         return await _move(
-            conn, actor, MovementKind.RETURNED, lot, data.doses, from_clinic_id=data.clinic_id, note=data.note
+            conn, actor, MovementKind.RETURNED, lot, data.doses, from_clinic_id=data.clinic_id, note=data.note, cut=cut
         )
 
 
@@ -286,12 +306,13 @@ async def waste(uow: UnitOfWork, actor: Actor, data: Waste, *, now: datetime) ->
     async with uow.transaction() as conn:
         lot = await _lot(conn, data.lot_id)
         await _hold(conn, lot, data.clinic_id)
+        cut = []
         if data.clinic_id is None:
             await _from_department(conn, lot, data.doses)
         else:
-            await _from_clinic(conn, data.clinic_id, lot, data.doses, now)
+            cut = await _from_clinic(conn, data.clinic_id, lot, data.doses, now)
         return await _move(
-            conn, actor, MovementKind.WASTED, lot, data.doses, from_clinic_id=data.clinic_id, note=data.note
+            conn, actor, MovementKind.WASTED, lot, data.doses, from_clinic_id=data.clinic_id, note=data.note, cut=cut
         )
 
 
@@ -316,9 +337,9 @@ async def administer(
         if not lot.usable_on(_today(now)):
             raise LotExpired()
         await _hold(conn, lot, clinic_id)
-        await _from_clinic(conn, clinic_id, lot, 1, now)
+        cut = await _from_clinic(conn, clinic_id, lot, 1, now)
         return await _move(
-            conn, actor, MovementKind.ADMINISTERED, lot, 1, from_clinic_id=clinic_id, booking_id=booking_id
+            conn, actor, MovementKind.ADMINISTERED, lot, 1, from_clinic_id=clinic_id, booking_id=booking_id, cut=cut
         )
 
 

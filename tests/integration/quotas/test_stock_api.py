@@ -255,6 +255,15 @@ async def test_taking_doses_away_trims_free_seats_and_never_booked_ones(
         assert response.status_code == 201, response.text
     capacities = dict(await db.fetch("SELECT id, capacity FROM slots WHERE clinic_id = $1", clinic.id))
     assert capacities == {late.id: 0, early.id: 4}, "the latest slot gives up its free seats first"
+    # each movement's record says which slots it cut, and from what to what
+    cuts = [
+        json.loads(row["details"])["slots_cut"]
+        for row in await db.fetch("SELECT details FROM audit_log WHERE action = 'stock.transfer' ORDER BY id")
+    ]
+    assert cuts == [
+        [{"slot_id": str(late.id), "capacity": [10, 0]}],
+        [{"slot_id": str(early.id), "capacity": [10, 4]}],
+    ]
 
     below = await post(client, "stock/returns", headers, lot_id=second_lot.id, clinic_id=clinic.id, doses=2)
     assert below.status_code == 409
