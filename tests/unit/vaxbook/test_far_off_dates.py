@@ -162,7 +162,9 @@ def test_a_query_date_outside_our_years_or_spelt_otherwise_is_refused(text: str,
 
 def test_a_query_instant_needs_its_zone_and_a_day_in_our_years() -> None:
     assert query_instant("2026-11-30T08:00+07:00").utcoffset() is not None
-    for text in ["2026-11-30T08:00", "2026-11-30", "1700000000", "2026-11-30T08:00Z\n"]:
+    # a "+" left unescaped in a URL arrives as a space: read as it was meant, as the FHIR searches read it
+    assert query_instant("2026-11-30T08:00:00 07:00") == query_instant("2026-11-30T08:00:00+07:00")
+    for text in ["2026-11-30T08:00", "2026-11-30", "1700000000", "2026-11-30T08:00Z\n", "2026-11-30T08:00 7"]:
         with pytest.raises(ValueError, match="Not a valid instant"):
             query_instant(text)
     for text in FAR_OFF_INSTANTS[:2]:
