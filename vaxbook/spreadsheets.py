@@ -34,10 +34,12 @@ def cell(value: Any) -> Any:
 def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
     """Each value as the API's JSON writes it (a date as 2026-11-30, an instant in ISO 8601 with its offset)."""
     out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
+    csv.writer(out).writerow(header)
+    # every text cell quoted: where the list separator is ";" (Vietnamese Excel), an unquoted "ok;=1+1" would split
+    # into a second cell that starts a formula
+    values = csv.writer(out, quoting=csv.QUOTE_NONNUMERIC)
     for row in rows:
-        writer.writerow([cell(to_jsonable_python(value)) for value in row])
+        values.writerow([cell(to_jsonable_python(value)) for value in row])
     return out.getvalue().encode("utf-8-sig")
 
 

@@ -238,6 +238,11 @@ async def test_an_empty_csv_report_still_has_its_header_and_cells_cannot_become_
     # JSON gives the names as they are
     json_rows = await report(client, headers, "stock")
     assert json_rows[0]["product_name"] == "@SUM(1+1)"
+    # where the list separator is ";" (Vietnamese Excel), an unquoted "ok;=1+1" splits into a formula cell
+    await give_doses(uow, (await make_clinic(uow, name="Trạm;=1+1")).id, product.id, 1)
+    file = (await client.get("/api/v1/reports/stock", params={"format": "csv"}, headers=headers)).content
+    assert b'"Tr\xe1\xba\xa1m;=1+1"' in file, "quoted whole: no separator splits it"
+    assert b",5," in file or b",5\r\n" in file, "numbers stay numbers"
 
 
 async def test_a_report_as_xlsx_has_the_json_rows_with_numbers_as_numbers_and_no_formulas(
