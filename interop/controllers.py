@@ -196,7 +196,7 @@ class FhirCatalogueController(Controller):
         settings: AppSettings,
         schedule: Annotated[str | None, QueryParameter(max_length=100)] = None,
         start: Annotated[list[str] | None, QueryParameter(max_items=2)] = None,
-        status: Annotated[str | None, QueryParameter(max_length=10)] = None,
+        status: Annotated[str | None, QueryParameter(max_length=100)] = None,  # anything but free or busy: said so
         count: Count = 50,
         cursor: PageCursor = None,
     ) -> dict[str, Any]:

@@ -195,22 +195,18 @@ class ScheduleNotFound(SlotNotFound):
 
 
 def start_bounds(values: list[str], now: datetime) -> tuple[datetime, datetime]:
-    """`start` search values (ge…, gt…, le…, lt…, or eq… or none for one period) as [from, before)."""
-    low, high = now - timedelta(hours=1), None
+    """`start` search values (ge…, gt…, le…, lt…, or eq… or none for one period) as [from, before). Given twice,
+    both hold (FHIR ANDs a repeated parameter): two days asked with eq meet nowhere, and are refused as such."""
+    lows, highs = [], []
     for prefix, first, after in date_matches(values, "start"):
-        if prefix == "ge":
-            low = first
-        elif prefix == "gt":
-            low = after
-        elif prefix == "le":
-            high = after
-        elif prefix == "lt":
-            high = first
-        elif prefix == "eq":
-            low, high = first, after
-        else:
+        if prefix in ("ge", "gt", "eq"):
+            lows.append(after if prefix == "gt" else first)
+        if prefix in ("le", "lt", "eq"):
+            highs.append(first if prefix == "lt" else after)
+        if prefix not in ("ge", "gt", "le", "lt", "eq"):
             raise _invalid("start", "Không nhận ne với start", "start does not take ne")
-    high = high or low + timedelta(days=DEFAULT_SLOT_DAYS)
+    low = max(lows) if lows else now - timedelta(hours=1)
+    high = min(highs) if highs else low + timedelta(days=DEFAULT_SLOT_DAYS)
     if high <= low:
         raise _invalid(
             "start",
@@ -273,22 +269,38 @@ async def slots(
             return Found([])
         clinic_id, service_id = found_schedule[0], found_schedule[1]
     low, high = start_bounds(start, now)
-    page = await clinics.published_slots(
-        uow,
-        clinic_id=clinic_id,
-        service_id=service_id,
-        starts_from=low,
-        starts_before=high,
-        after=decode_time_cursor(after),
-        limit=count + 1,
-    )
-    shown, more = page[:count], len(page) > count
     clinic_of = {c.id: c for c in await clinics.every_clinic(uow, include_inactive=True)}
-    out = await slot_resources(uow, bases, [(s, clinic_of[s.clinic_id]) for s in shown], now=now)
-    if status:
-        out = [r for r in out if r["status"] == status]
-    last = shown[-1] if shown else None
-    return Found(out, encode_cursor(last.starts_at.isoformat(), last.id) if more and last else None)
+    # free or busy is known only once a slot's live seats are read: slots are read a page at a time until the page
+    # asked for is full of those of the status asked for (a few pages at most; the cursor goes on from there)
+    out: list[dict[str, Any]] = []
+    cursor, examined, more = decode_time_cursor(after), None, False
+    for _ in range(STATUS_PAGES if status else 1):
+        page = await clinics.published_slots(
+            uow,
+            clinic_id=clinic_id,
+            service_id=service_id,
+            starts_from=low,
+            starts_before=high,
+            after=cursor,
+            limit=count + 1,
+        )
+        batch = page[:count]
+        resources = await slot_resources(uow, bases, [(s, clinic_of[s.clinic_id]) for s in batch], now=now)
+        for found, resource in zip(batch, resources, strict=True):
+            if len(out) == count:
+                break
+            examined = found
+            if status is None or resource["status"] == status:
+                out.append(resource)
+        more = (bool(batch) and examined is not batch[-1]) or len(page) > count
+        if len(out) == count or not more or examined is None:
+            break
+        cursor = (examined.starts_at, examined.id)
+    return Found(out, encode_cursor(examined.starts_at.isoformat(), examined.id) if more and examined else None)
+
+
+STATUS_PAGES = 20
+"""Pages of slots a search by status reads at most for one answer (its cursor goes on where it stopped)."""
 
 
 async def slot(uow: UnitOfWork, bases: Bases, slot_id: UUID, *, now: datetime) -> dict[str, Any]:

@@ -465,3 +465,26 @@ async def test_instants_carry_cantho_offset_in_every_resource_and_the_feed(
     statement = valid(await client.get("/fhir/r4/metadata"))
     assert statement["date"] == today.isoformat(), "the department's day"
     assert date.fromisoformat(statement["date"]) == today
+
+
+async def test_a_search_by_status_fills_its_pages_with_slots_of_that_status(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """Free or busy is known once a slot's seats are read: the filter used to run after the page was cut, so a
+    page of busy slots came back short or empty with a next link, and a finder walking them read empty pages."""
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slots = [await make_slot(uow, clinic, service, starts_at=soon(24 + hour)) for hour in range(6)]
+    for closed in (slots[3], slots[5]):
+        await db.execute("UPDATE slots SET status = 'closed' WHERE id = $1", closed.id)
+    [schedule] = entries(valid(await client.get("/fhir/r4/Schedule", params={"actor": f"Location/{clinic.id}"})))
+    asked = {"schedule": f"Schedule/{schedule['id']}", "status": "busy", "_count": "1"}
+    first = valid(await client.get("/fhir/r4/Slot", params=asked))
+    assert [r["id"] for r in entries(first)] == [str(slots[3].id)], "a full page, past the free ones"
+    following = next_link(first)
+    assert following is not None
+    second = valid(await client.get(following))
+    assert [r["id"] for r in entries(second)] == [str(slots[5].id)]
+    assert next_link(second) is None, "nothing after the last busy slot"
+    other = await client.get("/fhir/r4/Slot", params={"status": "busy-unavailable"})
+    assert other.status_code == 422
+    assert "free or busy" in other.text or "free hoặc busy" in other.text, "said as any other status, not by length"

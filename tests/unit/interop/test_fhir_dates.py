@@ -66,6 +66,8 @@ def test_slot_start_bounds_take_le_and_gt_as_fhir_does() -> None:
     assert start_bounds(["gt2026-12-04", "le2026-12-05"], NOW) == (day, next_day)
     assert start_bounds(["2026-12-05"], NOW) == (day, next_day)
     assert start_bounds([], NOW) == (NOW - timedelta(hours=1), NOW - timedelta(hours=1) + timedelta(days=14))
-    for values in (["ne2026-12-05"], ["gt2026-12-04", "lt2026-12-05"], ["2026"]):
+    # given twice, both hold: a day and a bound within it narrow each other; two different days meet nowhere
+    assert start_bounds(["eq2026-12-05", "ge2026-12-05T12:00:00+07:00"], NOW) == (day + timedelta(hours=12), next_day)
+    for values in (["ne2026-12-05"], ["gt2026-12-04", "lt2026-12-05"], ["2026"], ["eq2026-12-03", "eq2026-12-04"]):
         with pytest.raises(Invalid):
             start_bounds(values, NOW)
