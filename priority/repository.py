@@ -50,6 +50,26 @@ def _rule_values(rule: Rule) -> list[Any]:
     return [rule.kind.value, rule.min_weeks, rule.max_weeks, rule.min_age_years]
 
 
+async def lock_groups(conn: Connection) -> None:
+    """One change of the groups at a time (they are few and rarely changed): their order is checked as a whole."""
+    await conn.execute("LOCK TABLE priority_groups IN SHARE ROW EXCLUSIVE MODE")
+
+
+async def everyone_outranks(conn: Connection) -> bool:
+    """Whether an active group of everyone ranks at or before another active group: it would give every person that
+    rank, and the groups after it no priority at all."""
+    return bool(
+        await conn.fetchval(
+            """
+            SELECT EXISTS (
+                SELECT 1 FROM priority_groups e JOIN priority_groups g ON g.id <> e.id
+                WHERE e.active AND g.active AND e.rule_kind = 'everyone' AND g.rule_kind <> 'everyone'
+                  AND g.rank >= e.rank)
+            """
+        )
+    )
+
+
 async def insert_group(
     conn: Connection,
     *,

@@ -55,6 +55,7 @@ from vaxbook.i18n import Text
 
 async def create_group(uow: UnitOfWork, actor: Actor, data: PriorityGroupCreate) -> PriorityGroup:
     async with uow.transaction() as conn:
+        await repository.lock_groups(conn)
         group = await repository.insert_group(
             conn,
             code=data.code,
@@ -65,6 +66,7 @@ async def create_group(uow: UnitOfWork, actor: Actor, data: PriorityGroupCreate)
             needs_evidence=data.needs_evidence,
             active=data.active,
         )
+        await _everyone_last(conn)
         await audit.record(
             conn,
             actor=actor,
@@ -81,6 +83,7 @@ async def update_group(uow: UnitOfWork, actor: Actor, group_id: UUID, data: Prio
     if data.rule is not None:
         changes["rule"] = data.rule.model()
     async with uow.transaction() as conn:
+        await repository.lock_groups(conn)
         group = (
             await repository.update_group(conn, group_id=group_id, changes=changes)
             if changes
@@ -88,6 +91,7 @@ async def update_group(uow: UnitOfWork, actor: Actor, group_id: UUID, data: Prio
         )
         if group is None:
             raise GroupNotFound()
+        await _everyone_last(conn)
         await audit.record(
             conn,
             actor=actor,
@@ -97,6 +101,20 @@ async def update_group(uow: UnitOfWork, actor: Actor, group_id: UUID, data: Prio
             details=data.model_dump(mode="json", exclude_unset=True),
         )
     return group
+
+
+async def _everyone_last(conn: Connection) -> None:
+    """A group of everyone ranks after every other active group: before one, it would take that group's priority
+    away (everyone would rank with it)."""
+    if await repository.everyone_outranks(conn):
+        raise Invalid.field(
+            "rank",
+            "everyone_not_last",
+            Text(
+                "Nhóm dành cho mọi người phải xếp sau mọi nhóm ưu tiên đang hoạt động",
+                "A group of everyone must rank after every active priority group",
+            ),
+        )
 
 
 async def get_group(uow: UnitOfWork, group_id: UUID) -> PriorityGroup:

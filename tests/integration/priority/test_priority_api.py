@@ -455,3 +455,31 @@ async def test_released_seats_can_be_held_back_again_and_a_release_names_its_slo
     assert (group["seats"], group["booked"], group["left"], group["released_at"]) == (2, 1, 1, None)
     assert again.json()["held_back"] == 1
     await check_held_back(db)
+
+
+async def test_a_group_of_everyone_ranks_after_every_other_group(client: Client, uow: UnitOfWork) -> None:
+    """Ranked before a group, a group of everyone gives every person that rank: the group after it loses its
+    priority in draws and standby lists. It is refused there, however it comes about."""
+    headers = await admin(client, uow)
+    elderly = await make_group(client, headers, ELDERLY)  # rank 2
+    everyone = {"code": "everyone", "name_vi": "Mọi người", "name_en": "Everyone", "rule": {"kind": "everyone"}}
+    first = await client.post("/api/v1/priority-groups", json=everyone | {"rank": 1}, headers=headers)
+    assert first.status_code == 422
+    assert [(e["field"], e["code"]) for e in first.json()["errors"]] == [("rank", "everyone_not_last")]
+    last = await client.post("/api/v1/priority-groups", json=everyone | {"rank": 900}, headers=headers)
+    assert last.status_code == 201, last.text
+    moved_after = await client.patch(f"/api/v1/priority-groups/{elderly}", json={"rank": 950}, headers=headers)
+    assert (moved_after.status_code, moved_after.json()["errors"][0]["code"]) == (422, "everyone_not_last")
+    pregnant_after = await client.post(
+        "/api/v1/priority-groups", json=PREGNANT_FROM_13_WEEKS | {"rank": 901}, headers=headers
+    )
+    assert pregnant_after.status_code == 422
+    listed = (await client.get("/api/v1/priority-groups", headers=headers)).json()
+    assert sorted(g["rank"] for g in listed) == [2, 900], "nothing written by the refusals"
+    # switched off, it stands in no one's way
+    assert (
+        await client.patch(f"/api/v1/priority-groups/{last.json()['id']}", json={"active": False}, headers=headers)
+    ).status_code == 200
+    assert (
+        await client.patch(f"/api/v1/priority-groups/{elderly}", json={"rank": 950}, headers=headers)
+    ).status_code == 200
