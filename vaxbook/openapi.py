@@ -71,6 +71,7 @@ def describe_answers(document: dict[str, Any]) -> dict[str, Any]:
     schemas["Problem"]["properties"]["type"]["enum"] = problem_types()
     for model in _patch_models():
         if model.__name__ in schemas:
+            _bounds_kept(schemas[model.__name__], model)
             _no_null_unless_clearable(schemas[model.__name__], model.clearable)
     _times_of_day(schemas)
     for path, item in described.get("paths", {}).items():
@@ -126,6 +127,22 @@ def _patch_models() -> list[type[PatchModel]]:
         found.append(model)
         todo += model.__subclasses__()
     return found
+
+
+_BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength", "pattern")
+
+
+def _bounds_kept(schema: dict[str, Any], model: type[PatchModel]) -> None:
+    """Litestar drops a field's bounds when the field may be left out (`int | None`): put back what pydantic, which
+    enforces them, says (capacity 0-10,000, a rank 1-999)."""
+    enforced = model.model_json_schema().get("properties", {})
+    for name, field in schema.get("properties", {}).items():
+        bounds: dict[str, Any] = {}
+        for choice in enforced.get(name, {}).get("anyOf", [enforced.get(name, {})]):
+            bounds |= {key: choice[key] for key in _BOUNDS if key in choice}
+        for choice in field.get("oneOf", [field]):
+            if choice.get("type") in ("integer", "number", "string"):
+                choice.update(bounds)
 
 
 def _no_null_unless_clearable(schema: dict[str, Any], clearable: frozenset[str]) -> None:

@@ -89,6 +89,15 @@ async def test_openapi_document_and_interactive_page(client: httpx.AsyncClient) 
     document = (await client.get("/schema/openapi.json")).json()
     assert "/api/v1/availability" in document["paths"]
     assert "/api/v1/clinics/{clinic_id}/slots" in document["paths"]
+    # a field a PATCH may leave out keeps the bounds the server enforces on it, as the POST's does
+    schemas = document["components"]["schemas"]
+    for patch, post in (("SlotUpdate", "SlotCreate"), ("PriorityGroupUpdate", "PriorityGroupCreate")):
+        for name, field in schemas[patch]["properties"].items():
+            created = schemas[post]["properties"].get(name, {})
+            for bound in ("minimum", "maximum"):
+                if bound in created:
+                    assert field.get(bound) == created[bound], (patch, name, bound)
+    assert schemas["SlotUpdate"]["properties"]["capacity"]["maximum"] == 10_000
     page = await client.get("/schema")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
