@@ -360,6 +360,15 @@ async def change_slot(
     Returns None when the change would break a rule at this instant: capacity below the seats booked, cancelling
     a slot that has bookings or entries in its draw, or touching a cancelled slot (or when there is no such slot).
     """
+    if status is SlotStatus.CANCELLED:
+        # the draw's row first, as its close takes it: an entry being made is waited for (and seen by the update,
+        # a statement of its own), and one coming after the cancel finds the draw closed
+        await conn.execute(
+            "UPDATE slot_draws SET closes_at = least(closes_at, now()) "
+            "WHERE clinic_id = $1 AND slot_id = $2 AND drawn_at IS NULL",
+            clinic_id,
+            slot_id,
+        )
     row = await conn.fetchrow(
         f"""
         UPDATE slots

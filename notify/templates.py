@@ -189,7 +189,7 @@ _WAITING = Text(
     "Đã ghi tên vào danh sách chờ ngày đó: có chỗ trống sẽ báo ngay.",
     "On the standby list for that day: we write at once when a seat frees.",
 )
-_NOT_PLACED = Text("Khi đến lượt không thể xếp chỗ: {why}.", "At their turn no seat could be given: {why}.")
+_NOT_PLACED = Text("Không thể xếp chỗ: {why}.", "No seat could be given: {why}.")
 
 _GREETING = Text("Xin chào,", "Hello,")
 _FOOTER = Text(

@@ -492,13 +492,40 @@ async def entries_of_account(conn: Connection, *, account_id: UUID) -> list[Draw
 
 
 async def due_draws(conn: Connection, *, now: datetime, limit: int) -> list[tuple[UUID, UUID]]:
+    """Draws closed and not settled, of slots not called off (whose entries were ended with the slot)."""
     rows = await conn.fetch(
-        "SELECT clinic_id, slot_id FROM slot_draws WHERE settled_at IS NULL AND closes_at <= $1"
-        " ORDER BY closes_at LIMIT $2",
+        """
+        SELECT d.clinic_id, d.slot_id FROM slot_draws d
+        JOIN slots s ON s.clinic_id = d.clinic_id AND s.id = d.slot_id
+        WHERE d.settled_at IS NULL AND d.closes_at <= $1 AND s.status <> 'cancelled'
+        ORDER BY d.closes_at LIMIT $2
+        """,
         now,
         limit,
     )
     return [(r["clinic_id"], r["slot_id"]) for r in rows]
+
+
+async def end_entries(conn: Connection, *, clinic_id: UUID, slot_id: UUID, now: datetime) -> list[DrawEntryRecord]:
+    """The slot is called off: its draw takes no more entries (its close is now, under its row lock, so an entry
+    being made is waited for and one coming after finds it closed), and the entries still waiting for their turn
+    are refused as of a cancelled slot. Returns those, to be told."""
+    await conn.execute(
+        "UPDATE slot_draws SET closes_at = least(closes_at, $3) WHERE clinic_id = $1 AND slot_id = $2",
+        clinic_id,
+        slot_id,
+        now,
+    )
+    rows = await conn.fetch(
+        f"""
+        UPDATE draw_entries SET outcome = 'refused', refusal = 'slot-cancelled'
+        WHERE clinic_id = $1 AND slot_id = $2 AND outcome IN ('entered', 'drawn')
+        RETURNING {_DRAW_ENTRY}
+        """,
+        clinic_id,
+        slot_id,
+    )
+    return [_draw_entry(r) for r in rows]
 
 
 async def hold_draw(

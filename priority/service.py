@@ -646,6 +646,12 @@ async def next_turn(uow: UnitOfWork, *, clinic_id: UUID, slot_id: UUID) -> DrawE
         return await repository.next_drawn(conn, clinic_id=clinic_id, slot_id=slot_id)
 
 
+async def end_entries(conn: Connection, *, clinic_id: UUID, slot_id: UUID, now: datetime) -> list[DrawEntryRecord]:
+    """The slot is called off: its draw closes now and the entries still waiting are refused (returned, to be
+    told); the draw is never held (due draws leave cancelled slots out)."""
+    return await repository.end_entries(conn, clinic_id=clinic_id, slot_id=slot_id, now=now)
+
+
 async def settle_entry(
     uow: UnitOfWork, entry: DrawEntryRecord, outcome: EntryOutcome, *, booking_id: UUID | None, refusal: str | None
 ) -> None:

@@ -54,7 +54,7 @@ from booking.service.common import (
 )
 from clinics import seats
 from clinics import service as clinics
-from clinics.models import Clinic, Service, Slot, SlotNotFound, check_date_range
+from clinics.models import Clinic, Service, Slot, SlotCancelled, SlotNotFound, check_date_range
 from clinics.sold_out import SoldOutSlots
 from notify import service as notify
 from priority import service as priority
@@ -639,6 +639,9 @@ async def call_off(
             if await repository.back_to_waiting(conn, entry_id=entry.id):
                 await seats.give_back(conn, clinic_id=clinic_id, slot_id=slot_id)
                 await record_entry(conn, principal, "standby.offer_called_off", entry)
+        # those in its draw are out of it, and told why now rather than at a close that will not come
+        for entrant in await priority.end_entries(conn, clinic_id=clinic_id, slot_id=slot_id, now=now):
+            await messages.draw_not_won(uow, entrant, policy, now=now, why=SlotCancelled.title)
     return len(held)
 
 

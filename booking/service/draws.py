@@ -30,7 +30,6 @@ from vaxbook.audit import Actor
 from vaxbook.auth.models import Principal, Role
 from vaxbook.db import UnitOfWork
 from vaxbook.errors import DomainError
-from vaxbook.i18n import Text
 from vaxbook.idempotency import IdempotencyKey, Stored, run_once
 
 log = structlog.get_logger(__name__)
@@ -157,17 +156,8 @@ async def _settle_next(
         refusal = refused_by.slug if refused_by else None
         await priority.settle_entry(uow, entry, outcome, booking_id=booking_id, refusal=refusal)
         if outcome is not EntryOutcome.BOOKED:
-            await _tell_not_won(uow, entry, policy, now=now, why=refused_by.title if refused_by else None)
+            await messages.draw_not_won(uow, entry, policy, now=now, why=refused_by.title if refused_by else None)
         return True
-
-
-async def _tell_not_won(
-    uow: UnitOfWork, entry: DrawEntryRecord, policy: BookingPolicy, *, now: datetime, why: Text | None
-) -> None:
-    slot, clinic = await clinics.get_slot(uow, entry.slot_id)
-    service = await clinics.get_service(uow, slot.service_id)
-    names = (service.name_vi, service.name_en)
-    await messages.draw_not_won(uow, entry, slot, clinic, names, policy, now=now, why=why)
 
 
 async def _wait(

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from booking import repository
 from booking.models import Booking, BookingPolicy, Person, StandbyEntry
+from clinics import service as clinics
 from clinics.models import Clinic, Slot
 from notify import service as notify
 from notify.models import Kind, deliverable_at
@@ -247,22 +248,18 @@ def _about_slot(name: str, slot: Slot, clinic: Clinic, service_names: tuple[str,
 
 
 async def draw_not_won(
-    uow: UnitOfWork,
-    entry: DrawEntryRecord,
-    slot: Slot,
-    clinic: Clinic,
-    service_names: tuple[str, str],
-    policy: BookingPolicy,
-    *,
-    now: datetime,
-    why: Text | None,
+    uow: UnitOfWork, entry: DrawEntryRecord, policy: BookingPolicy, *, now: datetime, why: Text | None
 ) -> None:
-    """A drawn entry that got no seat: on the day's standby list (`why` None), or why no place was given. The
-    winners hear of their seat from its confirmation; nobody else would hear anything."""
+    """An entry that got no seat of its draw: on the day's standby list (`why` None), or why no place was given
+    (a refusal at its turn, or the session called off). The winners hear of their seat from its confirmation;
+    nobody else would hear anything."""
     reach = await reach_of(uow.conn, entry.person_id)
     if reach is None:
         return
     recipient, name = reach
+    slot, clinic = await clinics.get_slot(uow, entry.slot_id)
+    service = await clinics.get_service(uow, slot.service_id)
+    service_names = (service.name_vi, service.name_en)
     await notify.send(
         uow,
         notify.Notice(

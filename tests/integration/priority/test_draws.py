@@ -322,3 +322,29 @@ async def test_a_slot_people_entered_the_draw_of_is_not_cancelled_as_if_nobody_w
     left = await client.delete(f"/api/v1/draw-entries/{entered.json()['id']}", headers=token_for(citizen))
     assert left.status_code == 204, left.text
     assert (await client.patch(base, json={"status": "cancelled"}, headers=admin)).status_code == 200
+
+
+async def test_a_slot_called_off_ends_its_draw_and_tells_its_entrants_now(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """Called off, a slot's draw takes no more entries, its entrants are out of it and told why at once, and it is
+    never held at its close (it was held on the slot gone, and the entrants told only then, wrongly)."""
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN, [])
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(72))
+    base = f"/api/v1/clinics/{clinic.id}/slots/{slot.id}"
+    assert (await client.put(f"{base}/draw", json={"closes_at": soon(1).isoformat()}, headers=admin)).status_code == 200
+    entrants = [(await make_citizen(uow))[0] for _ in range(2)]
+    for citizen in entrants:
+        assert (await enter(client, citizen, slot.id)).status_code == 201
+    called = await client.post(f"{base}/call-off", headers=admin)
+    assert called.status_code == 200, called.text
+    outcomes = await db.fetch("SELECT outcome, refusal FROM draw_entries WHERE slot_id = $1", slot.id)
+    assert {(r["outcome"], r["refusal"]) for r in outcomes} == {("refused", "slot-cancelled")}
+    told = await db.fetch("SELECT body FROM outbox WHERE kind = 'draw_not_won'")
+    assert len(told) == 2
+    assert {json_of(t["body"])["why_en"] for t in told} == {"The slot is cancelled"}
+    late, _ = await make_citizen(uow)
+    assert (await enter(client, late, slot.id)).status_code == 409, "no entry after"
+    assert await priority.due_draws(uow, now=datetime.now(UTC) + timedelta(days=1)) == [], "never held"
+    assert await db.fetchval("SELECT seed FROM slot_draws WHERE slot_id = $1", slot.id) is None

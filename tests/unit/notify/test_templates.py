@@ -165,10 +165,10 @@ def test_a_draw_not_won_says_what_comes_next_on_the_standby_list_or_why_no_place
     }
     en = render(message(Kind.DRAW_NOT_WON, Medium.EMAIL, "en", refused), public_url=PUBLIC_URL)
     assert en.subject == "Draw result: no seat"
-    assert "At their turn no seat could be given: This person already has a booking for this service." in en.text
+    assert "No seat could be given: This person already has a booking for this service." in en.text
     assert "standby" not in en.text
     vi = render(message(Kind.DRAW_NOT_WON, Medium.ZALO, "vi", refused), public_url=PUBLIC_URL).text
-    assert "Khi đến lượt không thể xếp chỗ: Người này đã có lịch hẹn cho dịch vụ này." in vi
+    assert "Không thể xếp chỗ: Người này đã có lịch hẹn cho dịch vụ này." in vi
 
 
 def test_the_sign_in_code_by_sms_is_short() -> None:
