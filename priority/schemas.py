@@ -35,7 +35,8 @@ DUE_DATES_AGREE_DAYS = 28
 Rank = Annotated[int, Field(ge=1, le=999, description="1 goes first; 'everyone else' has the largest")]
 Weeks = Annotated[int, Field(ge=0, le=MAX_RULE_WEEKS)]
 Seats = Annotated[int, Field(ge=0, le=10_000)]
-DaysBefore = Annotated[int, Field(ge=0, le=90)]
+# a window opening with its slot would open on nothing (as a slot's own opens_at at its start is refused)
+DaysBefore = Annotated[int, Field(ge=1, le=90, description="Days before the slot (1 to 90)")]
 
 
 class Rule(InputModel):

@@ -118,6 +118,7 @@ class CounterPages(Controller):
             return sign_in_first(request, staff=True)
         language = language_of(request)
         typed = {name: str(data.get(name, "")).strip()[:200] for name in (*PERSON_FIELDS, "phone")}
+        typed["date_of_birth"] = day_first(typed["date_of_birth"])  # 17/05/1990, as the operator hears and types it
         consent = {"accepted": data.get("consent") == "yes", "text_version": CONSENT_VERSION}
 
         async def register() -> Person:

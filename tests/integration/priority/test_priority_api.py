@@ -261,6 +261,12 @@ async def test_templates_give_their_slots_a_share_and_opening_times(
     assert (await client.put(base, json=too_much, headers=headers)).json()["errors"][0][
         "field"
     ] == "groups.0.share_percent"
+    with_the_slot = {
+        "opens_days_before": 0,
+        "groups": [{"group_id": elderly, "share_percent": 30, "opens_days_before": 0}],
+    }
+    refused = await client.put(base, json=with_the_slot, headers=headers)
+    assert {e["field"] for e in refused.json()["errors"]} == {"opens_days_before", "groups.0.opens_days_before"}
 
     await clinics.generate_slots(uow, ADMIN, clinic_id=clinic.id, now=datetime.now(UTC), from_date=None, days=14)
     rows = await db.fetch(

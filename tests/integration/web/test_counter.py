@@ -98,7 +98,12 @@ async def test_the_hotline_finds_registers_books_prints_and_cancels_for_a_caller
     )
     assert (pressed_again.status_code, pressed_again.headers["location"]) == (303, person_page)
     assert await db.fetchval("SELECT count(*) FROM people WHERE full_name = 'Võ Văn Tư'") == 1
-    brother = caller | {"full_name": "Võ Văn Năm", "cccd": caller["cccd"][:-3] + "999"}  # back, the form for another
+    # back, the form for another, his birthday typed day first as it is said
+    brother = caller | {
+        "full_name": "Võ Văn Năm",
+        "cccd": caller["cccd"][:-3] + "999",
+        "date_of_birth": date.fromisoformat(caller["date_of_birth"]).strftime("%d/%m/%Y"),
+    }
     other = await client.post(
         "/counter/register", data=brother | {"once": once_of(wrong), "_csrf_token": csrf_of(wrong)}
     )
