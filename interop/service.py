@@ -20,7 +20,7 @@ from priority import service as priority
 from vaxbook.auth.models import Principal, Role
 from vaxbook.db import UnitOfWork
 from vaxbook.errors import Invalid
-from vaxbook.fields import OUT_OF_RANGE_EN, OUT_OF_RANGE_VI, in_our_years, place_filter
+from vaxbook.fields import OUT_OF_RANGE_EN, OUT_OF_RANGE_VI, in_our_years, place_filter, plus_restored
 from vaxbook.i18n import Text
 from vaxbook.pagination import decode_cursor, decode_time_cursor, encode_cursor
 
@@ -81,7 +81,7 @@ def date_range(value: str, name: str) -> tuple[str, datetime, datetime]:
     prefix, raw = (value[:2], value[2:]) if value[:2].isalpha() else ("eq", value)
     if prefix not in DATE_PREFIXES:
         raise _invalid(name, "Tiền tố: eq, ne, gt, ge, lt, le", "Prefixes: eq, ne, gt, ge, lt, le")
-    raw = raw.replace(" ", "+")  # an offset's + sent unencoded in a query reads as a space
+    raw = plus_restored(raw)
     zone = resources.DEPARTMENT_ZONE
     try:
         if _YEAR.fullmatch(raw):

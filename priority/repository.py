@@ -55,17 +55,18 @@ async def lock_groups(conn: Connection) -> None:
     await conn.execute("LOCK TABLE priority_groups IN SHARE ROW EXCLUSIVE MODE")
 
 
-async def everyone_outranks(conn: Connection) -> bool:
-    """Whether an active group of everyone ranks at or before another active group: it would give every person that
-    rank, and the groups after it no priority at all."""
+async def everyone_outranks(conn: Connection, *, group_id: UUID) -> bool:
+    """Whether, with this group as it is now, an active group of everyone ranks at or before another active group:
+    it would give every person that rank, and the groups after it no priority at all."""
     return bool(
         await conn.fetchval(
             """
             SELECT EXISTS (
                 SELECT 1 FROM priority_groups e JOIN priority_groups g ON g.id <> e.id
                 WHERE e.active AND g.active AND e.rule_kind = 'everyone' AND g.rule_kind <> 'everyone'
-                  AND g.rank >= e.rank)
-            """
+                  AND g.rank >= e.rank AND $1 IN (e.id, g.id))
+            """,
+            group_id,
         )
     )
 

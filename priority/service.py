@@ -66,7 +66,7 @@ async def create_group(uow: UnitOfWork, actor: Actor, data: PriorityGroupCreate)
             needs_evidence=data.needs_evidence,
             active=data.active,
         )
-        await _everyone_last(conn)
+        await _everyone_last(conn, group.id)
         await audit.record(
             conn,
             actor=actor,
@@ -91,7 +91,7 @@ async def update_group(uow: UnitOfWork, actor: Actor, group_id: UUID, data: Prio
         )
         if group is None:
             raise GroupNotFound()
-        await _everyone_last(conn)
+        await _everyone_last(conn, group.id)
         await audit.record(
             conn,
             actor=actor,
@@ -103,10 +103,10 @@ async def update_group(uow: UnitOfWork, actor: Actor, group_id: UUID, data: Prio
     return group
 
 
-async def _everyone_last(conn: Connection) -> None:
+async def _everyone_last(conn: Connection, group_id: UUID) -> None:
     """A group of everyone ranks after every other active group: before one, it would take that group's priority
-    away (everyone would rank with it)."""
-    if await repository.everyone_outranks(conn):
+    away (everyone would rank with it). Checked for the group written only (an older pair refuses nothing else)."""
+    if await repository.everyone_outranks(conn, group_id=group_id):
         raise Invalid.field(
             "rank",
             "everyone_not_last",

@@ -383,12 +383,17 @@ def calendar_date(text: str) -> date:
 
 def query_instant(text: str) -> datetime:
     """An instant as a query string spells it (with its zone), on a day in the years the service plans for:
-    ValueError (its English words are keys of QUERY_WORDS) for anything else. A "+" left unescaped in a URL arrives
-    as a space ("…T07:30:00 07:00"): read as the "+" it was, as the FHIR searches read it."""
-    return _read_in_our_years(_PLUS_AS_SPACE.sub(r"+\1", text), _ISO_INSTANT, datetime.fromisoformat, NOT_AN_INSTANT_EN)
+    ValueError (its English words are keys of QUERY_WORDS) for anything else."""
+    return _read_in_our_years(plus_restored(text), _ISO_INSTANT, datetime.fromisoformat, NOT_AN_INSTANT_EN)
 
 
 _PLUS_AS_SPACE = re.compile(r" (\d{2}:\d{2})\Z")
+
+
+def plus_restored(text: str) -> str:
+    """An instant from a query string whose offset's "+" was left unescaped, so arrived as a space
+    ("…T07:30:00 07:00"), with the "+" it was; anything else as it is. The API and the FHIR searches both read it."""
+    return _PLUS_AS_SPACE.sub(r"+\1", text)
 
 
 _Day = TypeVar("_Day", bound=date)
