@@ -726,7 +726,7 @@ async def generate_slots(
             already_made=len(not_made) - len(taken),
             skipped=skipped,
             first_day=first,
-            last_day=first + timedelta(days=days - 1),
+            last_day=min(first + timedelta(days=days - 1), department_day(horizon)),  # none made past the horizon
         )
         await audit.record(
             conn,

@@ -216,7 +216,9 @@ class SignInController(Controller):
             phone = OtpRequest(phone=typed).phone
         except ValidationError:
             message = WORDS["bad_phone"].in_(language)
-            return page(request, "public/signin.html.j2", step="phone", phone=typed, message=message, **form)
+            return page(
+                request, "public/signin.html.j2", step="phone", phone=typed, message=message, mistyped=True, **form
+            )
         try:
             went = await auth.request_otp(uow, otp_sender, otp_policy, phone=phone, address=client_address(request))
         except TooManyRequests as refused:
@@ -254,15 +256,22 @@ class SignInController(Controller):
                 idempotency=drawn_key(data),
             )
         except TooManyRequests as refused:
-            message = said(refused, language)
+            message, mistyped = said(refused, language), False
         except (ValidationError, Unauthorized):
-            message = WORDS["bad_code"].in_(language)
+            message, mistyped = WORDS["bad_code"].in_(language), True
         else:
             issued = token_issuer.issue(principal)
             return to(after, cookies=[session_cookie(request, issued.token, issued.expires_in)])
         phone = str(data.get("phone", ""))[:40]
         return page(
-            request, "public/signin.html.j2", step="code", phone=phone, message=message, back="/signin", after=after
+            request,
+            "public/signin.html.j2",
+            step="code",
+            phone=phone,
+            message=message,
+            mistyped=mistyped,
+            back="/signin",
+            after=after,
         )
 
     @post("/signout", status_code=HTTP_200_OK)

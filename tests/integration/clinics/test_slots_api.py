@@ -262,6 +262,7 @@ async def test_templates_make_slots_over_the_horizon_once(
     edge = today + timedelta(days=728)
     near_edge = await client.post(f"{base}/generate", json={"from_date": edge.isoformat(), "days": 30}, headers=staff)
     assert near_edge.status_code == 200, near_edge.text
+    assert date.fromisoformat(near_edge.json()["last_day"]) <= today + timedelta(days=730), "says where it stopped"
     latest = await db.fetchval("SELECT max(starts_at) FROM slots")
     assert latest <= datetime.now(UTC) + timedelta(days=730), "the days past the horizon are left out"
     rows = await db.fetch("SELECT starts_at, capacity, template_id FROM slots ORDER BY starts_at")
