@@ -432,7 +432,8 @@ async def insert_draw_entry(
     """Enter a person in an open draw. None when the draw is closed (or held); raises AlreadyEntered.
 
     The draw's row is share-locked first: the close, which locks it for update, then waits for entries being
-    made, and sees every one of them."""
+    made, and sees every one of them. Then the slot's, still open: a cancel or a call-off (which take the draw's
+    row, then the slot's, in that order too) made meanwhile is seen, and no entry lands on a slot gone."""
     open_draw = await conn.fetchval(
         """
         SELECT true FROM slot_draws WHERE clinic_id = $1 AND slot_id = $2 AND drawn_at IS NULL AND closes_at > $3
@@ -443,6 +444,10 @@ async def insert_draw_entry(
         now,
     )
     if not open_draw:
+        return None
+    if not await conn.fetchval(
+        "SELECT true FROM slots WHERE clinic_id = $1 AND id = $2 AND status = 'open' FOR SHARE", clinic_id, slot_id
+    ):
         return None
     try:
         row = await conn.fetchrow(

@@ -615,6 +615,8 @@ async def call_off(
         # slot cancelled when it reaches for its seat, and takes none
         principal.require_clinic(clinic_id)
         held = await repository.active_bookings_of_slot(conn, clinic_id=clinic_id, slot_id=slot_id)
+        # its draw's row before the slot's, as an entry takes them: those in its draw are out of it, and told below
+        ended = await priority.end_entries(conn, clinic_id=clinic_id, slot_id=slot_id, now=now)
         await clinics.call_off_slot(uow, principal, clinic_id, slot_id, now=now)
         # a session in which someone was seen (checked in, given a dose, or sent home) took place: not called off
         if any(b.status is BookingStatus.CHECKED_IN for b in held) or await repository.anyone_came(
@@ -639,8 +641,8 @@ async def call_off(
             if await repository.back_to_waiting(conn, entry_id=entry.id):
                 await seats.give_back(conn, clinic_id=clinic_id, slot_id=slot_id)
                 await record_entry(conn, principal, "standby.offer_called_off", entry)
-        # those in its draw are out of it, and told why now rather than at a close that will not come
-        for entrant in await priority.end_entries(conn, clinic_id=clinic_id, slot_id=slot_id, now=now):
+        # told why now rather than at a close that will not come
+        for entrant in ended:
             await messages.draw_not_won(uow, entrant, policy, now=now, why=SlotCancelled.title)
     return len(held)
 

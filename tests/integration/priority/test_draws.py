@@ -16,6 +16,7 @@ import pytest
 
 from booking.models import AlreadyBooked, BookingPolicy
 from booking.service import draws, standby
+from priority import repository as priority_repository
 from priority import service as priority
 from tests.factories import (
     make_citizen,
@@ -348,3 +349,35 @@ async def test_a_slot_called_off_ends_its_draw_and_tells_its_entrants_now(
     assert (await enter(client, late, slot.id)).status_code == 409, "no entry after"
     assert await priority.due_draws(uow, now=datetime.now(UTC) + timedelta(days=1)) == [], "never held"
     assert await db.fetchval("SELECT seed FROM slot_draws WHERE slot_id = $1", slot.id) is None
+
+
+async def test_a_cancel_waits_for_an_entry_being_made_and_sees_it(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """An entry under way (its transaction open) and the slot cancelled at that moment: the cancel waits on the
+    draw's row, then sees the entry and refuses; no entry ends on a slot gone."""
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN, [])
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(72))
+    base = f"/api/v1/clinics/{clinic.id}/slots/{slot.id}"
+    assert (await client.put(f"{base}/draw", json={"closes_at": soon(1).isoformat()}, headers=admin)).status_code == 200
+    citizen, person = await make_citizen(uow)
+    entering = db.transaction()
+    await entering.start()
+    entry = await priority_repository.insert_draw_entry(
+        db,
+        clinic_id=clinic.id,
+        slot_id=slot.id,
+        person_id=person.id,
+        entered_by=citizen.id,
+        rank=1000,
+        now=datetime.now(UTC),
+    )
+    assert entry is not None
+    cancel = asyncio.create_task(client.patch(base, json={"status": "cancelled"}, headers=admin))
+    await asyncio.sleep(0.5)
+    assert not cancel.done(), "the cancel waits for the entry being made"
+    await entering.commit()
+    refused = await cancel
+    assert (refused.status_code, refused.json()["type"]) == (409, "/problems/slot-has-draw-entries")
+    assert await db.fetchval("SELECT status FROM slots WHERE id = $1", slot.id) == "open"
