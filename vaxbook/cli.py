@@ -215,6 +215,7 @@ def serve(host: str | None, port: int | None, load_demo: bool | None, workers: i
 
     settings = _settings(log_to="stdout", host=host, port=port, workers=workers)
     _check_transports(settings)
+    _keystore(settings)
     log = structlog.get_logger("vaxbook")
     with _listen(settings.host, settings.port) as listener, _database(settings) as dsn:
         demo_run = settings.seed_demo if load_demo is None else load_demo
@@ -514,10 +515,21 @@ def keys() -> None:
 
 
 def _keystore(settings: Settings) -> KeyStore:
-    from qr.keystore import KeyStore
+    """The signing keys, read (and their directory made) before anything starts: a key file others may read, or a
+    directory that cannot be had, is one line naming it."""
+    from qr.keystore import KeyFileExposed, KeyStore
 
     pem = settings.signing_key_pem.get_secret_value().encode() if settings.signing_key_pem else None
-    return KeyStore(settings.signing_keys_dir, extra_pem=pem)
+    try:
+        store = KeyStore(settings.signing_keys_dir, extra_pem=pem)
+        if settings.generate_signing_keys:
+            settings.signing_keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except KeyFileExposed as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        directory = settings.signing_keys_dir
+        raise click.ClickException(f"cannot use the keys directory {directory}: {exc.strerror}") from None
+    return store
 
 
 @keys.command("list")

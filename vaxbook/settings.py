@@ -9,7 +9,7 @@ import secrets
 from contextlib import suppress
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -218,7 +218,7 @@ class Settings(BaseSettings):
         description="The log transport writes each message's text, sign-in codes among them: the demo's (serve --demo "
         "turns it on); otherwise the log holds only the text's length.",
     )
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_json: bool = Field(default=True, description="JSON log lines; false gives console lines.")
 
     # Time-driven work: the scheduler inside `serve` (one leader among the replicas) and the outbox relay
@@ -293,11 +293,28 @@ class Settings(BaseSettings):
             raise ValueError("each must be from 1 to 336 hours before the slot")
         return hours
 
-    @field_validator("read_database_url")
+    @field_validator("database_url", "migration_database_url", "read_database_url")
     @classmethod
     def _postgresql_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("postgresql://", "postgres://")):
             raise ValueError("must be a PostgreSQL URL: postgresql://user:password@host:5432/vaxbook")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_capitals(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("signing_key_pem")
+    @classmethod
+    def _a_private_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from qr.tokens import load_private_pem  # the key's own reader: what it refuses, start-up would
+
+            try:
+                load_private_pem(value.get_secret_value().encode())
+            except (ValueError, TypeError):
+                raise ValueError("must be a P-256 private key in PEM (-----BEGIN PRIVATE KEY----- …)") from None
         return value
 
     @field_validator("jwt_secret", "metrics_token")

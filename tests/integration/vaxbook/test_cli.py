@@ -240,7 +240,16 @@ def test_what_an_operator_gets_wrong_is_one_line_naming_it(tmp_path: Path, cli_d
         ({"DATABASE_URL": unreachable}, ["migrate"], ["cannot reach the database at 127.0.0.1:9/nowhere"]),
         ({"DATABASE_URL": unreachable}, ["keys", "list"], ["cannot reach the database at 127.0.0.1:9/nowhere"]),
         ({"VAXBOOK_REMINDER_HOURS": "[24, x]"}, ["migrate"], ["VAXBOOK_REMINDER_HOURS"]),
+        ({"VAXBOOK_LOG_LEVEL": "LOUD"}, ["serve"], ["VAXBOOK_LOG_LEVEL:"]),
+        ({"DATABASE_URL": "mysql://u:s3cret-pw@h/x"}, ["migrate"], ["DATABASE_URL: Value error, must be a PostgreSQL"]),
+        ({"VAXBOOK_SIGNING_KEY_PEM": "notapem"}, ["serve"], ["VAXBOOK_SIGNING_KEY_PEM: Value error, must be a P-256"]),
+        ({"VAXBOOK_KEYS_DIR": "/proc/no-such/keys"}, ["keys", "rotate"], ["cannot use the keys directory /proc/"]),
     ]
+    exposed = tmp_path / "exposed-keys"
+    exposed.mkdir()
+    (exposed / "k.pem").write_text("-----BEGIN PRIVATE KEY-----\n")
+    (exposed / "k.pem").chmod(0o644)
+    cases.append(({"VAXBOOK_KEYS_DIR": str(exposed)}, ["serve"], ["may be read by others", "chmod 600 it"]))
     for env, args, said in cases:
         data_dir = tmp_path / "var"
         result = CliRunner(env={"DATABASE_URL": cli_dsn, "VAXBOOK_DATA_DIR": str(data_dir)} | env).invoke(main, args)
