@@ -5,7 +5,7 @@ Litestar writes the operations and their successful answers; this adds what it c
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, TypeVar
 
 from litestar import Request
 from litestar.openapi.plugins import JsonRenderPlugin
@@ -14,7 +14,7 @@ from litestar.plugins import OpenAPISchemaPlugin
 from litestar.typing import FieldDefinition
 
 from vaxbook.errors import domain_errors
-from vaxbook.fields import EARLIEST_DATE, LATEST_DATE, PatchModel, QueryDate, QueryInstant
+from vaxbook.fields import EARLIEST_DATE, LATEST_DATE, InputModel, PatchModel, QueryDate, QueryInstant
 from vaxbook.policy import Scope, rule_for
 from vaxbook.problems import HTTP_PROBLEMS, PROBLEM_TYPE_PREFIX
 from vaxbook.spreadsheets import XLSX_MEDIA_TYPE
@@ -69,9 +69,11 @@ def describe_answers(document: dict[str, Any]) -> dict[str, Any]:
     schemas = described.setdefault("components", {}).setdefault("schemas", {})
     schemas["Problem"] = copy.deepcopy(PROBLEM_SCHEMA)
     schemas["Problem"]["properties"]["type"]["enum"] = problem_types()
-    for model in _patch_models():
+    for body in _subclasses(InputModel):
+        if body.__name__ in schemas:
+            _bounds_kept(schemas[body.__name__], body)
+    for model in _subclasses(PatchModel):
         if model.__name__ in schemas:
-            _bounds_kept(schemas[model.__name__], model)
             _no_null_unless_clearable(schemas[model.__name__], model.clearable)
     _times_of_day(schemas)
     for scheme in described["components"].get("securitySchemes", {}).values():
@@ -98,6 +100,8 @@ def _describe(path: str, method: str, operation: dict[str, Any]) -> None:
         statuses += ["413", "415"]
     if method != "get":
         statuses += ["409", "422"]
+    if path.endswith("/qr"):
+        statuses += ["409"]  # a booking's QR is drawn only while the booking stands (booking-not-active, -moved)
     if not open_to_all:
         statuses += ["403"]
     responses = operation.setdefault("responses", {})
@@ -123,8 +127,12 @@ def _offers_csv(operation: dict[str, Any]) -> bool:
     return any(p.get("name") == "format" and "csv" in str(p.get("schema", {})) for p in operation.get("parameters", []))
 
 
-def _patch_models() -> list[type[PatchModel]]:
-    found, todo = [], list(PatchModel.__subclasses__())
+Model = TypeVar("Model", bound=InputModel)
+
+
+def _subclasses(base: type[Model]) -> list[type[Model]]:
+    found: list[type[Model]] = []
+    todo = list(base.__subclasses__())
     while todo:
         model = todo.pop()
         found.append(model)
@@ -135,9 +143,9 @@ def _patch_models() -> list[type[PatchModel]]:
 _BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength", "pattern")
 
 
-def _bounds_kept(schema: dict[str, Any], model: type[PatchModel]) -> None:
-    """Litestar drops a field's bounds when the field may be left out (`int | None`): put back what pydantic, which
-    enforces them, says (capacity 0-10,000, a rank 1-999)."""
+def _bounds_kept(schema: dict[str, Any], model: type[InputModel]) -> None:
+    """Litestar drops a field's bounds when the field may be left out or null (`int | None`): put back what
+    pydantic, which enforces them, says (capacity 0-10,000, a rank 1-999, seats per household 1-100)."""
     enforced = model.model_json_schema().get("properties", {})
     for name, field in schema.get("properties", {}).items():
         bounds: dict[str, Any] = {}
