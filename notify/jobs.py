@@ -20,7 +20,12 @@ LEASE = timedelta(minutes=5)
 """How long a relay may take with a batch before another takes it over: longer than a batch can last (each send
 times out well within it)."""
 
-MESSAGES = Gauge("vaxbook_messages", "Messages in the outbox by medium, kind and status", ["medium", "kind", "status"])
+MESSAGES = Gauge(
+    "vaxbook_messages",
+    "Messages in the outbox by medium, kind and status",
+    ["medium", "kind", "status"],
+    multiprocess_mode="mostrecent",  # counted by the leading worker's job: the last count written
+)
 
 
 def delivery_policy(settings: Settings) -> service.DeliveryPolicy:
@@ -36,6 +41,7 @@ def delivery_policy(settings: Settings) -> service.DeliveryPolicy:
 def jobs(settings: Settings, transports: Mapping[Medium, Transport]) -> list[Job]:
     policy = delivery_policy(settings)
     budget = max(1.0, settings.relay_seconds * 0.8)
+    counted: dict[tuple[str, str, str], int] = {}  # what /metrics has said of the outbox, by medium, kind and status
 
     async def relay_messages(uow: UnitOfWork, now: datetime) -> dict[str, int]:
         """Batch after batch until none is full or the tick's time is spent, then the counts for /metrics."""
@@ -47,9 +53,11 @@ def jobs(settings: Settings, transports: Mapping[Medium, Transport]) -> list[Job
             if done.sent + done.retrying + done.dead < policy.batch or time.monotonic() - started > budget:
                 break
         counts, _ = await service.overview(uow, dead_limit=0)
-        MESSAGES.clear()
-        for count in counts:
-            MESSAGES.labels(count.medium, count.kind, count.status).set(count.messages)
+        # a combination no longer in the outbox reads 0 (set, not cleared: clearing is not there with --workers)
+        now_counted = {(c.medium, c.kind, c.status): c.messages for c in counts}
+        for labels in counted | now_counted.keys():
+            MESSAGES.labels(*labels).set(now_counted.get(labels, 0))
+        counted.update(now_counted)
         return {"sent": sent, "retrying": retrying, "dead": dead}
 
     async def prune_messages(uow: UnitOfWork, now: datetime) -> dict[str, int]:

@@ -48,8 +48,14 @@ class Limits:
     wait_seconds: float
 
 
-RUNNING = Gauge("vaxbook_admission_running", "Requests running now, of at most VAXBOOK_MAX_RUNNING")
-WAITING = Gauge("vaxbook_admission_waiting", "Requests waiting for their turn, of at most VAXBOOK_MAX_WAITING")
+RUNNING = Gauge(
+    "vaxbook_admission_running", "Requests running now, of at most VAXBOOK_MAX_RUNNING", multiprocess_mode="livesum"
+)
+WAITING = Gauge(
+    "vaxbook_admission_waiting",
+    "Requests waiting for their turn, of at most VAXBOOK_MAX_WAITING",
+    multiprocess_mode="livesum",
+)
 SHED = Counter("vaxbook_admission_shed", "Requests answered 503 busy at once: the queue was full or the wait too long")
 
 

@@ -101,6 +101,7 @@ from vaxbook.observability import (
     RequestContextMiddleware,
     RequestMetrics,
     configure_logging,
+    metrics_of_this_process_end,
 )
 from vaxbook.openapi import ApiDescription, QueryTimesSchema
 from vaxbook.policy import enforce as enforce_policy
@@ -293,6 +294,8 @@ def create_app(
             if app.state.read_replica is not None:
                 await app.state.read_replica.pool.close()
             await app.state.pool.close()
+            if owns_process:
+                metrics_of_this_process_end()
 
     sold_out = SoldOutSlots(remember_seconds=settings.sold_out_seconds)
     feed = Feed(settings.feed_seconds)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -32,7 +33,7 @@ from vaxbook.auth import service as auth
 from vaxbook.auth.models import STAFF_ROLES, Role
 from vaxbook.auth.schemas import StaffCreate
 from vaxbook.errors import DomainError
-from vaxbook.observability import configure_logging
+from vaxbook.observability import METRICS_DIR, configure_logging
 from vaxbook.settings import ANY_ADDRESS, Settings, served_url
 
 T = TypeVar("T")
@@ -275,9 +276,19 @@ def _serve_in_workers(settings: Settings, dsn: str, listener: socket.socket) -> 
     returns and the database stops."""
     from uvicorn.supervisors import Multiprocess
 
-    # what the command line chose reaches the workers too (the public URL defaults to the address served)
+    # what the command line chose reaches the workers too (the public URL defaults to the address served), and
+    # where they write their metrics, for /metrics to read them together whichever worker answers the scrape
+    metrics = (settings.data_dir / "metrics").resolve()
+    shutil.rmtree(metrics, ignore_errors=True)  # a run before this one's counts are not this run's
+    metrics.mkdir(parents=True, mode=0o700)
     os.environ.update(
-        {WORKER_DSN: dsn, "VAXBOOK_HOST": settings.host, "VAXBOOK_PORT": str(settings.port), "VAXBOOK_WORKERS": "1"}
+        {
+            WORKER_DSN: dsn,
+            "VAXBOOK_HOST": settings.host,
+            "VAXBOOK_PORT": str(settings.port),
+            "VAXBOOK_WORKERS": "1",
+            METRICS_DIR: str(metrics),
+        }
     )
     config = uvicorn.Config(
         "vaxbook.cli:worker_app",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import json as json_module
 import logging
+import os
 import re
 import sys
 import time
@@ -20,7 +21,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.plugins.prometheus import PrometheusController
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram, multiprocess
 
 from vaxbook import db, edge, migrate
 from vaxbook.auth.security import PUBLIC
@@ -206,6 +207,17 @@ async def operator_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseR
                 "Needs the metrics token (VAXBOOK_METRICS_TOKEN) as a bearer token",
             )
         )
+
+
+METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+"""Set by `serve --workers N` for its workers: each writes its metrics there, and /metrics, whichever worker takes
+the scrape, reads them all together (a replica's counts, not one worker's)."""
+
+
+def metrics_of_this_process_end() -> None:
+    """A worker stopping: its gauges of things now (requests running, leading) no longer count."""
+    if os.environ.get(METRICS_DIR):
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
 
 class MetricsController(PrometheusController):

@@ -46,11 +46,22 @@ SEAT_WORK = "seats"
 they never wait on each other's row locks in a circle."""
 ERROR_CHARS = 2000
 
-LEADER = Gauge("vaxbook_scheduler_leader", "1 while this replica leads the scheduler (runs the jobs), else 0")
-LAST_SUCCESS = Gauge(
-    "vaxbook_job_last_success_timestamp_seconds", "When a job last finished without error (Unix time)", ["job"]
+# with serve --workers the workers' values are read together (PROMETHEUS_MULTIPROC_DIR): a replica leads when one of
+# its workers does; a job's last success is the latest any worker saw, its last duration the one written last
+LEADER = Gauge(
+    "vaxbook_scheduler_leader",
+    "1 while this replica leads the scheduler (runs the jobs), else 0",
+    multiprocess_mode="livemax",
 )
-LAST_DURATION = Gauge("vaxbook_job_last_duration_seconds", "How long a job's last run took", ["job"])
+LAST_SUCCESS = Gauge(
+    "vaxbook_job_last_success_timestamp_seconds",
+    "When a job last finished without error (Unix time)",
+    ["job"],
+    multiprocess_mode="max",
+)
+LAST_DURATION = Gauge(
+    "vaxbook_job_last_duration_seconds", "How long a job's last run took", ["job"], multiprocess_mode="mostrecent"
+)
 FAILURES = Counter("vaxbook_job_failures", "Runs of a job that ended in an error", ["job"])
 RUNS = Counter("vaxbook_job_runs", "Runs of a job (on this replica)", ["job"])
 

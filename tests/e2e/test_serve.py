@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.service import Service, free_port, serve
+from tests.e2e.service import Service, free_port, serve, served
 
 pytestmark = pytest.mark.e2e
 
@@ -142,3 +142,24 @@ def test_without_a_terminal_the_passwords_go_only_to_their_file(tmp_path: Path) 
         assert password not in stderr
         assert password not in stdout
     assert_one_layout(service)
+
+
+def test_with_workers_metrics_are_the_replicas_whichever_worker_answers_the_scrape(tmp_path: Path) -> None:
+    """Each scrape is answered by whichever worker takes the connection: it said only its own counts (going up and
+    down between scrapes, read as resets) and half the time that the replica did not lead."""
+    token = "m" * 40
+    with served(tmp_path / "var", "--demo", "--workers", "2", VAXBOOK_METRICS_TOKEN=token) as service:
+        for _ in range(6):
+            assert httpx.get(f"{service.base}/api/v1/availability", timeout=10).status_code == 200
+        said = set()
+        for _ in range(8):
+            scraped = httpx.get(f"{service.base}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+            lines = [line for line in scraped.text.splitlines() if not line.startswith("#")]
+            leading = [line for line in lines if line.startswith("vaxbook_scheduler_leader ")]
+            searched = [line for line in lines if 'path="/api/v1/availability"' in line and "requests_total" in line]
+            said.add((tuple(leading), tuple(searched)))
+    assert len(said) == 1, f"every scrape says the same: {said}"
+    [(leading, searched)] = said
+    assert leading == ("vaxbook_scheduler_leader 1.0",), "one of its workers leads"
+    assert len(searched) == 1
+    assert searched[0].endswith(" 6.0"), "the six searches, whichever worker served them"
