@@ -253,22 +253,8 @@ def check_eligibility(person: Person, rules: ServiceRules, given: list[DoseGiven
             ),
             reason="too_young",
         )
-    if most is not None and most >= BY_BIRTHDAYS and months >= _months(most):
-        raise NotEligible(
-            Text(
-                f"Dịch vụ dành cho người dưới {_age_text_vi(most)}",
-                f"This service is for people under {_age_text_en(most)}",
-            ),
-            reason="too_old",
-        )
-    if most is not None and most < BY_BIRTHDAYS and age > most:
-        raise NotEligible(
-            Text(
-                f"Dịch vụ dành cho người tối đa {_age_text_vi(most)}",
-                f"This service is for people aged at most {_age_text_en(most)}",
-            ),
-            reason="too_old",
-        )
+    if most is not None and past_the_age(person.date_of_birth, most, slot_day):
+        raise NotEligible(_too_old(most), reason="too_old")
     if rules.eligible_sex is not None and person.sex is not rules.eligible_sex:
         raise NotEligible(
             Text("Dịch vụ này chỉ dành cho nữ", "This service is for women only")
@@ -282,6 +268,17 @@ def check_eligibility(person: Person, rules: ServiceRules, given: list[DoseGiven
     if dose > 1:
         previous = max(given, key=lambda d: d.dose_number)
         earliest = previous.on + timedelta(days=rules.min_days_between_doses)
+        if slot_day < earliest and most is not None and past_the_age(person.date_of_birth, most, earliest):
+            # "book from" a day the service no longer takes them would send them to a refusal
+            raise NotEligible(
+                Text(
+                    f"Mũi {dose} chỉ tiêm được từ ngày {earliest:%d/%m/%Y}, khi đó đã quá tuổi của dịch vụ "
+                    f"({_too_old(most).vi.lower()})",
+                    f"Dose {dose} may be given from {earliest:%d/%m/%Y} only, past this service's age "
+                    f"({_too_old(most).en[0].lower()}{_too_old(most).en[1:]})",
+                ),
+                reason="too_old",
+            )
         if slot_day < earliest:
             raise NotEligible(
                 Text(
@@ -294,6 +291,26 @@ def check_eligibility(person: Person, rules: ServiceRules, given: list[DoseGiven
                 earliest_date=earliest.isoformat(),
             )
     return dose
+
+
+def past_the_age(born: date, most: int, on: date) -> bool:
+    """Whether someone born on `born` is past a service's upper age (`max_age_days`) on `on`: two years or more
+    are kept by birthdays ("under 5" until the day before the fifth), less by days."""
+    if most >= BY_BIRTHDAYS:
+        return age_in_months(born, on) >= _months(most)
+    return (on - born).days > most
+
+
+def _too_old(most: int) -> Text:
+    if most >= BY_BIRTHDAYS:
+        return Text(
+            f"Dịch vụ dành cho người dưới {_age_text_vi(most)}",
+            f"This service is for people under {_age_text_en(most)}",
+        )
+    return Text(
+        f"Dịch vụ dành cho người tối đa {_age_text_vi(most)}",
+        f"This service is for people aged at most {_age_text_en(most)}",
+    )
 
 
 DAYS_PER_MONTH = 30.4375

@@ -7,11 +7,20 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from booking import repository
-from booking.models import AdverseEvent, AdverseEventNotFound, BookingPolicy, NextDose, Person, Vaccination, due_next
+from booking.models import (
+    AdverseEvent,
+    AdverseEventNotFound,
+    BookingPolicy,
+    NextDose,
+    Person,
+    Vaccination,
+    due_next,
+    past_the_age,
+)
 from booking.service import messages
 from booking.service.common import booking_for, person_for
 from clinics import service as clinics
-from clinics.models import check_date_range
+from clinics.models import Service, check_date_range
 from quotas import service as quotas
 from vaxbook import audit
 from vaxbook.auth.models import Principal, Role
@@ -98,6 +107,14 @@ def _sees(principal: Principal, clinic_id: UUID) -> bool:
     return principal.role is not Role.CLINIC_STAFF or clinic_id in principal.clinic_ids
 
 
+def _aged_out(person: Person, services: list[Service], on: date) -> bool:
+    """Whether every service giving the vaccine is past the person's age by the day the dose is due: a dose that
+    can no longer be booked is no dose due (a child of 5 for a series of the under-5s)."""
+    return bool(services) and all(
+        s.max_age_days is not None and past_the_age(person.date_of_birth, s.max_age_days, on) for s in services
+    )
+
+
 async def next_doses(uow: UnitOfWork, principal: Principal, person_id: UUID) -> list[NextDose]:
     """For each vaccine whose series the person started and has not finished: the next dose and the first day
     booking will take it (the minimum interval after the last dose), and the open booking for it if there is one."""
@@ -111,7 +128,7 @@ async def next_doses(uow: UnitOfWork, principal: Principal, person_id: UUID) -> 
                 conn, person_id=person.id, service_ids=await clinics.service_ids_for_product(uow, product_id)
             )
             step = due_next(product.doses_in_series, product.min_days_between_doses, doses)
-            if step is None:
+            if step is None or _aged_out(person, await clinics.services_for_product(uow, product_id), step[1]):
                 continue
             booked = await repository.open_booking_for_dose(
                 conn, person_id=person.id, product_id=product_id, dose_number=step[0]
@@ -149,8 +166,8 @@ async def recall(uow: UnitOfWork, policy: BookingPolicy, *, now: datetime, batch
                 person = await repository.get_person(conn, person_id=person_id)
                 product = await quotas.get_product(uow, product_id)
                 services = await clinics.services_for_product(uow, product_id)
-                if person is None or not services:
-                    continue
+                if person is None or not services or _aged_out(person, services, due_from):
+                    continue  # nobody to tell, or no service would take them any more: no recall to a refusal
                 told += await messages.next_dose_due(
                     uow,
                     person,

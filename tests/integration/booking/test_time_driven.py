@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -109,3 +110,22 @@ async def test_personal_data_unused_past_the_retention_period_is_erased(
     assert await db.fetchval("SELECT count(*) FROM citizens WHERE phone IS NULL") == 1
     assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'retention.erase'") == 1
     assert await privacy.purge_inactive(uow, POLICY, now=datetime.now(UTC), retention=retention) == 0
+
+
+async def test_no_recall_for_a_dose_no_service_would_give_any_more(uow: UnitOfWork, db: asyncpg.Connection) -> None:
+    """Dose 1 of an under-5s' series, 21 days before dose 2 is due, to a child who turns five meanwhile: no service
+    takes them by then, so no message sends the parent to book it, and it is not listed as due."""
+    clinic = await make_clinic(uow)
+    service = await make_service(uow, kind=ServiceKind.VACCINATION, max_age_days=5 * 365 - 1)
+    slot = await make_slot(uow, clinic, service, capacity=3, starts_at=soon(1))
+    local_day = slot.starts_at.astimezone(ZoneInfo(clinic.timezone)).date()
+    born = local_day.replace(year=local_day.year - 5) + timedelta(days=10)  # five, ten days after the dose
+    guardian, _ = await make_citizen(uow)
+    child = await make_dependent(uow, guardian, date_of_birth=born, relation="child", cccd=None)
+    booking = await bookings.book(
+        uow, guardian, POLICY, slot_id=slot.id, person_id=child.id, now=datetime.now(UTC), idempotency=None
+    )
+    await db.execute("UPDATE bookings SET status = 'completed' WHERE id = $1", booking.id)
+    await db.execute("UPDATE people SET active_bookings = 0")
+    assert await records.recall(uow, POLICY, now=slot.starts_at + timedelta(days=21)) == 0
+    assert await records.next_doses(uow, guardian, child.id) == []

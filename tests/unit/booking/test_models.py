@@ -178,3 +178,21 @@ def test_age_in_months_counts_monthly_birthdays() -> None:
     assert age_in_months(date(2021, 1, 31), date(2021, 2, 27)) == 0
     assert age_in_months(date(2021, 12, 3), date(2026, 12, 2)) == 59
     assert age_in_months(date(2021, 12, 3), date(2026, 12, 3)) == 60
+
+
+def test_a_dose_due_after_the_service_s_age_is_not_said_to_be_booked_from_that_day() -> None:
+    """Dose 2 a week after dose 1, for the under-5s, of a child turning 5 tomorrow: "book from" next week would send
+    the parent to a refusal; the refusal says the dose falls past the service's age."""
+    born = date(2021, 12, 3)
+    under_five = rules(max_age_days=5 * 365 - 1, product_id=uuid4(), doses_in_series=3, min_days_between_doses=7)
+    given = [DoseGiven(dose_number=1, on=date(2026, 12, 1))]
+    with pytest.raises(NotEligible) as early:
+        check_eligibility(person(born), under_five, given, date(2026, 12, 2))
+    assert early.value.extra["reason"] == "too_old"
+    assert "earliest_date" not in early.value.extra
+    assert early.value.detail is not None
+    assert early.value.detail[1].startswith("Dose 2 may be given from 08/12/2026 only, past this service's age")
+    younger = date(2021, 12, 20)  # still under five a week on: told the day to book from, as before
+    with pytest.raises(NotEligible) as wait:
+        check_eligibility(person(younger), under_five, given, date(2026, 12, 2))
+    assert (wait.value.extra["reason"], wait.value.extra["earliest_date"]) == ("dose_interval", "2026-12-08")
