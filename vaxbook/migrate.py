@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -48,11 +49,21 @@ def execute_script(sql: str) -> None:
     """Run a multi-statement SQL script inside a revision.
 
     SQLAlchemy's asyncpg adapter prepares each statement, and PostgreSQL refuses to prepare several at once;
-    asyncpg's own ``execute`` without arguments uses the simple query protocol, which takes a whole script.
+    asyncpg's own ``execute`` without arguments uses the simple query protocol, which takes a whole script. The
+    adapter begins the revision's transaction only with its own first statement: one is sent first, so that the
+    script runs inside that transaction, with the revision's other scripts and its version row, all or nothing
+    (run outside it, an interrupted revision left its tables behind, and every later start failed on them).
     """
     from alembic import op
     from sqlalchemy.util import await_only
 
-    driver_connection = op.get_bind().connection.driver_connection
+    bind = op.get_bind()
+    bind.exec_driver_sql("SELECT 1")
+    driver_connection = bind.connection.driver_connection
     assert driver_connection is not None
-    await_only(driver_connection.execute(sql))
+    assert driver_connection.is_in_transaction(), "a revision's script runs inside its transaction"
+    await_only(_run_script(driver_connection, sql))
+
+
+async def _run_script(driver_connection: Any, sql: str) -> None:
+    await driver_connection.execute(sql)

@@ -43,3 +43,29 @@ def test_upgrade_from_empty_and_downgrade_back_to_empty(empty_dsn: str) -> None:
     assert tables(empty_dsn) == created
     migrate.upgrade(empty_dsn)  # nothing left to do
     assert tables(empty_dsn) == created
+
+
+def test_a_revision_stopped_half_way_leaves_nothing_of_itself(empty_dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A migrate interrupted in a revision (a SIGTERM, a failing statement), its script run but its version not yet
+    written, undoes all of it. The second revision of a run had its script committed on its own (the first one's
+    transaction was over, and the next began only with a statement of SQLAlchemy's): its tables stayed, the version
+    said otherwise, and every later start failed on them (relation already exists)."""
+    migrate.upgrade(empty_dsn, "0006")
+    after_0006 = tables(empty_dsn)
+    migrate.downgrade(empty_dsn, "0005")
+    real = migrate._run_script
+    scripts = []
+
+    async def stopped_in_the_second_revision(driver_connection: object, sql: str) -> None:
+        scripts.append(sql)
+        await real(driver_connection, sql)
+        if len(scripts) == 2:
+            raise KeyboardInterrupt  # as Ctrl-C, or a SIGTERM turned into one, stops it
+
+    monkeypatch.setattr(migrate, "_run_script", stopped_in_the_second_revision)
+    with pytest.raises(KeyboardInterrupt):
+        migrate.upgrade(empty_dsn, "0007")
+    assert tables(empty_dsn) == after_0006, "0006 done, nothing of 0007"
+    monkeypatch.setattr(migrate, "_run_script", real)
+    migrate.upgrade(empty_dsn)  # and the next start goes on from where it stopped
+    assert "signing_keys" in tables(empty_dsn)
