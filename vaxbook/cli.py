@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import asyncpg
 import click
+import sqlalchemy.exc
 import structlog
 import uvicorn
 from pydantic import AliasChoices, ValidationError
@@ -102,6 +103,12 @@ def _reaching(dsn: str) -> Iterator[None]:
         yield
     except _UNREACHABLE as exc:
         reason = str(exc).strip() or type(exc).__name__
+        raise click.ClickException(f"cannot reach the database at {_where(dsn)}: {reason}") from None
+    except sqlalchemy.exc.DBAPIError as exc:  # the migrations' connection: asyncpg's error, wrapped by SQLAlchemy
+        cause = exc.orig.__cause__ if exc.orig is not None and exc.orig.__cause__ is not None else exc.orig
+        if not isinstance(cause, _UNREACHABLE):
+            raise
+        reason = str(cause).strip() or type(cause).__name__
         raise click.ClickException(f"cannot reach the database at {_where(dsn)}: {reason}") from None
 
 
@@ -498,7 +505,8 @@ def sweep(names: tuple[str, ...]) -> None:
     ]
 
     async def run(dsn: str) -> list[Ran]:
-        pool = await db.create_pool(dsn, min_size=1, max_size=2)
+        with _reaching(dsn):
+            pool = await db.create_pool(dsn, min_size=1, max_size=2)
         try:
             return [await run_job(pool, job, datetime.now(UTC)) for job in chosen]
         finally:

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from tests.conftest import fresh_database
 from vaxbook import demo
 from vaxbook.cli import main
+from vaxbook.embedded import with_database
 
 
 @pytest.fixture
@@ -225,6 +226,7 @@ def test_what_an_operator_gets_wrong_is_one_line_naming_it(tmp_path: Path, cli_d
     """A wrong setting, a transport without what it needs, a database that cannot be reached: one line each (by
     the variable the operator set), exit status 1, nothing started, and no password of the database's shown."""
     unreachable = "postgresql://vaxbook:s3cret-pw@127.0.0.1:9/nowhere"
+    no_such_database = with_database(cli_dsn, "nosuchdb")
     cases = [
         (
             {"VAXBOOK_PORT": "abc", "VAXBOOK_JWT_SECRET": "short"},
@@ -241,6 +243,9 @@ def test_what_an_operator_gets_wrong_is_one_line_naming_it(tmp_path: Path, cli_d
         ({"DATABASE_URL": unreachable}, ["keys", "list"], ["cannot reach the database at 127.0.0.1:9/nowhere"]),
         ({"VAXBOOK_REMINDER_HOURS": "[24, x]"}, ["migrate"], ["VAXBOOK_REMINDER_HOURS"]),
         ({"VAXBOOK_LOG_LEVEL": "LOUD"}, ["serve"], ["VAXBOOK_LOG_LEVEL:"]),
+        # a database by another name: the migrations' own connection (SQLAlchemy's, wrapping asyncpg's error)
+        ({"DATABASE_URL": no_such_database}, ["migrate"], ["cannot reach the database at", "nosuchdb"]),
+        ({"DATABASE_URL": no_such_database, "VAXBOOK_MIGRATE_ON_START": "false"}, ["sweep"], ["nosuchdb"]),
         ({"DATABASE_URL": "mysql://u:s3cret-pw@h/x"}, ["migrate"], ["DATABASE_URL: Value error, must be a PostgreSQL"]),
         ({"VAXBOOK_SIGNING_KEY_PEM": "notapem"}, ["serve"], ["VAXBOOK_SIGNING_KEY_PEM: Value error, must be a P-256"]),
         ({"VAXBOOK_KEYS_DIR": "/proc/no-such/keys"}, ["keys", "rotate"], ["cannot use the keys directory /proc/"]),
