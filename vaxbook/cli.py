@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+import alembic.util.exc
 import asyncpg
 import click
 import sqlalchemy.exc
@@ -362,11 +363,11 @@ def migrate_command(revision: str) -> None:
     """Bring the database schema to a revision (upgrade or downgrade)."""
     settings = _settings()
     with embedded.database(settings) as database, _reaching(database.owner):
-        if revision == "base" or revision.startswith("-"):
-            migrate.downgrade(database.owner, revision)
-        else:
-            migrate.upgrade(database.owner, revision)
-    click.echo(f"database schema at {revision}")
+        try:
+            reached = migrate.to_revision(database.owner, revision)
+        except alembic.util.exc.CommandError as exc:  # a revision there is not, or one the schema cannot go to
+            raise click.ClickException(f"cannot migrate to {revision}: {exc}") from None
+    click.echo(f"database schema at {reached or 'base'}")
 
 
 @main.command("seed-demo")

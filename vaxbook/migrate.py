@@ -38,6 +38,38 @@ def downgrade(dsn: str, revision: str) -> None:
     command.downgrade(alembic_config(dsn), revision)
 
 
+def current_revision(dsn: str) -> str | None:
+    """The revision the database is at (None: none yet)."""
+    import asyncio
+
+    import asyncpg
+
+    async def read() -> str | None:
+        conn = await asyncpg.connect(asyncpg_dsn(dsn))
+        try:
+            if not await conn.fetchval("SELECT to_regclass('public.alembic_version') IS NOT NULL"):
+                return None
+            value = await conn.fetchval("SELECT version_num FROM alembic_version LIMIT 1")
+            return str(value) if value is not None else None
+        finally:
+            await conn.close()
+
+    return asyncio.run(read())
+
+
+def to_revision(dsn: str, target: str) -> str | None:
+    """Bring the schema to `target` ("head", a revision, "base" or "-N"), down as well as up; the revision reached.
+    A revision older than the database's is a downgrade (alembic's upgrade to it would do nothing, silently)."""
+    scripts = ScriptDirectory(str(MIGRATIONS_DIR))
+    current = current_revision(dsn)
+    older = {r.revision for r in scripts.iterate_revisions(current, "base")} if current else set()
+    if target == "base" or target.startswith("-") or (target in older and target != current):
+        downgrade(dsn, target)
+    else:
+        upgrade(dsn, target)
+    return current_revision(dsn)
+
+
 @cache
 def head_revision() -> str:
     head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()

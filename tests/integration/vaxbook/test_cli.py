@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import fresh_database
-from vaxbook import demo
+from vaxbook import demo, migrate
 from vaxbook.cli import main
 from vaxbook.embedded import with_database
 
@@ -73,6 +73,26 @@ def test_the_version_is_the_installed_one(args: list[str]) -> None:
     result = CliRunner().invoke(main, args, prog_name="vaxbook")
     assert result.exit_code == 0, result.output
     assert result.output == f"vaxbook, version {version('vaxbook')}\n"
+
+
+def test_migrate_goes_down_to_an_older_revision_and_says_where_it_is(runner: CliRunner, cli_dsn: str) -> None:
+    """An operator rolling a release back names the revision it wants: an older one is a downgrade (it was an
+    upgrade to it, which did nothing, while the command said the schema was there)."""
+    assert runner.invoke(main, ["migrate"]).exit_code == 0
+    head = migrate.head_revision()
+    back = runner.invoke(main, ["migrate", "--revision", "0025"])
+    assert (back.exit_code, back.output.strip().splitlines()[-1]) == (0, "database schema at 0025")
+    assert "Running downgrade 0026 -> 0025" in back.output
+    assert query(cli_dsn, "SELECT version_num FROM alembic_version") == "0025"
+    one_back = runner.invoke(main, ["migrate", "--revision", "-1"])
+    assert one_back.output.strip().splitlines()[-1] == "database schema at 0024", "the revision reached, not -1"
+    again = runner.invoke(main, ["migrate"])
+    assert (again.exit_code, again.output.strip().splitlines()[-1]) == (0, f"database schema at {head}")
+    nowhere = runner.invoke(main, ["migrate", "--revision", "9999"])
+    assert nowhere.exit_code == 1
+    assert nowhere.output.strip().splitlines()[-1].startswith("Error: cannot migrate to 9999"), nowhere.output
+    assert "Traceback" not in nowhere.output
+    assert query(cli_dsn, "SELECT version_num FROM alembic_version") == head
 
 
 def test_migrate_seed_and_manage_staff(runner: CliRunner, cli_dsn: str, data_dir: Path) -> None:
