@@ -47,8 +47,12 @@ class LogTransport:
             kind=message.kind.value,
             medium=message.medium.value,
             to=masked(message.destination),
-            subject=message.subject or None,
-            **({"text": message.text} if self.show_text else {"text_withheld": len(message.text)}),
+            # a subject says as much as the text (a booking's code and time): it is withheld with it
+            **(
+                {"subject": message.subject or None, "text": message.text}
+                if self.show_text
+                else {"text_withheld": len(message.text)}
+            ),
         )
 
 

@@ -117,6 +117,10 @@ async def test_outside_the_demo_the_log_transport_withholds_the_text() -> None:
     assert "text" not in sms
     assert sms["text_withheld"] == len(rendered(Medium.SMS, "+84912345678").text)
     assert sms["kind"] == "sign_in_code"
+    with capture_logs() as mails:
+        await LogTransport().send(rendered(Medium.EMAIL, "lan.nguyen@example.com"))
+    (mail,) = mails
+    assert "subject" not in mail, "a subject says a booking's code and time, as the text does: withheld with it"
 
 
 def test_the_settings_choose_whether_the_log_shows_texts() -> None:
