@@ -79,18 +79,21 @@ def describe_answers(document: dict[str, Any]) -> dict[str, Any]:
     for scheme in described["components"].get("securitySchemes", {}).values():
         if scheme.get("type") == "http":
             scheme.pop("name", None)  # OpenAPI gives a name to an apiKey scheme only: with it, validators refuse all
+    schemes = list(described["components"].get("securitySchemes", {}))
     for path, item in described.get("paths", {}).items():
         for method, operation in item.items():
             if method in ("get", "post", "put", "patch", "delete") and not path.startswith(_HANDS_OFF):
-                _describe(path, method, operation)
+                _describe(path, method, operation, schemes)
     return described
 
 
-def _describe(path: str, method: str, operation: dict[str, Any]) -> None:
+def _describe(path: str, method: str, operation: dict[str, Any], schemes: list[str]) -> None:
     rule = rule_for(method.upper(), path)
     open_to_all = rule is None or rule.scope in (Scope.PUBLIC, Scope.METRICS)
     if rule is not None and rule.scope is Scope.PUBLIC:
-        operation["security"] = []  # no token needed (one may be sent: /availability says more to a signed-in caller)
+        # no token needed, and one may be sent (/availability says more to a signed-in caller): a client generated
+        # from an empty list never sends it
+        operation["security"] = [{}, *({scheme: []} for scheme in schemes)]
     takes_input = bool(operation.get("parameters") or operation.get("requestBody"))
     # anywhere: a token that is sent must be good (401); what is asked for may not be there, or not be yours (404)
     statuses = ["400", "401", "404", "429", "503"]

@@ -103,6 +103,8 @@ async def test_openapi_document_and_interactive_page(client: httpx.AsyncClient) 
         assert scheme["type"] != "http" or "name" not in scheme, "an http scheme has no name in OpenAPI (apiKey has)"
     validate(document)  # as a client generator or a gateway checks it before reading it (it refused a name there)
     assert "409" in document["paths"]["/api/v1/bookings/{booking_id}/qr"]["get"]["responses"], "booking-not-active"
+    # anyone may search, and a signed-in caller is told more: the token is optional, not refused
+    assert document["paths"]["/api/v1/availability"]["get"]["security"] == [{}, {"BearerToken": []}]
     assert schemas["SlotCreate"]["properties"]["seats_per_household"]["oneOf"][0]["maximum"] == 100
     page = await client.get("/schema")
     assert page.status_code == 200
