@@ -5,6 +5,7 @@ API calls, as the citizen, so every rule (seats, groups, households, ownership) 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -29,7 +30,7 @@ from booking.models import (
     StandbyStatus,
 )
 from booking.schemas import DependentCreate, ProfileUpsert, RatingIn
-from booking.service import bookings, checkin, feedback, people, standby
+from booking.service import bookings, checkin, feedback, messages, people, standby
 from clinics import service as clinics
 from clinics.models import ServiceKind, Sex
 from clinics.sold_out import SoldOutSlots
@@ -94,6 +95,7 @@ class Slip:
     awaited: bool = False  # booked, the person yet to come: the slip's help on what to bring applies
     changeable: bool = False  # may still be moved or cancelled: booked, and its time not begun
     bring: str = "cccd"  # what to bring besides the slip: "cccd", "child" (birth certificate, health book), "id"
+    evidence: str = ""  # a priority seat's evidence the door will ask for, in the page's language
 
 
 CHILD_YEARS = 14  # a Vietnamese citizen is issued a CCCD from 14 (younger only on request)
@@ -109,7 +111,13 @@ def what_to_bring(person: Person | None, on: date) -> str:
     return "child" if on < fourteenth else "id"
 
 
-def slip_of(booking: Booking, person: str, language: Language, who: Person | None = None) -> Slip:
+def slip_of(
+    booking: Booking,
+    person: str,
+    language: Language,
+    who: Person | None = None,
+    evidence: Sequence[Mapping[str, str]] = (),
+) -> Slip:
     return Slip(
         id=booking.id,
         code=booking.code,
@@ -123,6 +131,7 @@ def slip_of(booking: Booking, person: str, language: Language, who: Person | Non
         awaited=booking.status is BookingStatus.BOOKED,
         changeable=booking.status is BookingStatus.BOOKED and booking.starts_at > datetime.now(UTC),
         bring=what_to_bring(who, booking.starts_at.astimezone(ZoneInfo(booking.timezone)).date()),
+        evidence="; ".join(item[language] for item in evidence),
     )
 
 
@@ -708,7 +717,13 @@ async def _slip_page(
         notice=moved_notice(request, booking) or _reaction_notice(request),
         went=went,
         went_said=said(BookingMoved(went), language_of(request)) if went else None,
-        slip=slip_of(booking, who.full_name if who else "", language_of(request), who),
+        slip=slip_of(
+            booking,
+            who.full_name if who else "",
+            language_of(request),
+            who,
+            await messages.evidence_to_bring(uow, booking),
+        ),
         qr=qr,
         can_rate=done and rated is None,
         # after a dose, its reactions are reported from here (a visit's check-up has no dose to react to)

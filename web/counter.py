@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from booking.models import CONSENT_VERSION, BookingPolicy, Person
 from booking.schemas import AssistedRegistration, PersonSearch
-from booking.service import bookings, checkin, people
+from booking.service import bookings, checkin, messages, people
 from booking.service.eligibility import WhoMayTake
 from booking.service.people import PhoneHasProfile
 from clinics import service as clinics
@@ -294,7 +294,7 @@ class CounterPages(Controller):
             request,
             "counter/counter_slip.html.j2",
             notice=moved_notice(request, found),
-            slip=slip_of(found, caller.full_name, language, caller),
+            slip=slip_of(found, caller.full_name, language, caller, await messages.evidence_to_bring(uow, found)),
             qr=qr,
             caller=caller,
         )

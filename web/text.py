@@ -154,6 +154,10 @@ WORDS: dict[str, Text] = {
     "when": Text("Thời gian", "When"),
     "where": Text("Địa điểm", "Where"),
     "status": Text("Trạng thái", "Status"),
+    "slip_evidence": Text(
+        "Chỗ này dành cho nhóm ưu tiên: mang theo, để nhân viên xem ở cửa:",
+        "A priority seat: bring, for the staff at the door to see:",
+    ),
     "slip_help": Text(
         "Mang phiếu này (hoặc mở trên điện thoại) và CCCD đến đúng giờ. Nhân viên quét mã QR ở cửa.",
         "Bring this slip (or open it on your phone) and the CCCD on time. Staff scan the QR at the door.",

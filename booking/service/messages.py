@@ -114,7 +114,7 @@ async def _reminders(
     due = [(hours, booking.starts_at - timedelta(hours=hours)) for hours in sorted(set(policy.reminder_hours))[::-1]]
     if not any(at > now for _, at in due):
         return []
-    bring = await _what_to_bring(uow, booking)
+    bring = await evidence_to_bring(uow, booking)
     return [
         _notice(
             booking,
@@ -132,8 +132,9 @@ async def _reminders(
     ]
 
 
-async def _what_to_bring(uow: UnitOfWork, booking: Booking) -> list[dict[str, str]]:
-    """The evidence the door will ask for, when a priority group gave the seat."""
+async def evidence_to_bring(uow: UnitOfWork, booking: Booking) -> list[dict[str, str]]:
+    """The evidence the door will ask for, when a priority group gave the seat (the reminder says it, and the
+    slip)."""
     if not booking.priority_used or booking.priority_group_id is None:
         return []
     group = await priority.get_group(uow, booking.priority_group_id)

@@ -13,6 +13,7 @@ import asyncpg
 import httpx
 
 from clinics.models import Sex
+from priority.models import EVIDENCE, RuleKind
 from tests.conftest import RecordingOtpSender
 from tests.factories import (
     consent,
@@ -800,3 +801,29 @@ async def test_a_form_says_what_to_do_in_a_persons_words_and_reads_a_day_written
     assert saved.status_code == 303, saved.text
     profile = (await client.get("/api/v1/me/profile", headers={"Authorization": f"Bearer {token}"})).json()
     assert profile["date_of_birth"] == "1990-05-17"
+
+
+async def test_a_priority_seat_s_slip_says_what_evidence_to_bring(
+    client: httpx.AsyncClient, uow: UnitOfWork, otp_sender: RecordingOtpSender
+) -> None:
+    """The door asks for the group's evidence, and without it the seat is lost: the slip says so, as the reminder
+    does (the slip is what is printed, and all there is when no message reaches the person)."""
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN, [])
+    group = await make_group(client, admin, PREGNANT_FROM_13_WEEKS)
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=2, starts_at=soon(48))
+    await hold_back(client, admin, slot, (group, 1, soon(-1)))
+    token = await signed_in_citizen(client, otp_sender, "0912 345 557")
+    bearer = {"Authorization": f"Bearer {token}"}
+    me = person_details(sex="female", date_of_birth=date(1995, 1, 1)) | {"consent": consent()}
+    saved = await client.put("/api/v1/me/profile", json=me, headers=bearer)
+    last_period = (slot.starts_at - timedelta(weeks=20)).date().isoformat()
+    declared = await client.put(
+        f"/api/v1/me/people/{saved.json()['id']}/declarations", json={"last_period": last_period}, headers=bearer
+    )
+    assert declared.status_code == 200, declared.text
+    booked = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=bearer)
+    assert booked.json()["reserved_seat"] is True, booked.text
+    slip = html.unescape((await client.get(f"/me/bookings/{booked.json()['id']}")).text)
+    assert WORDS["slip_evidence"].vi in slip
+    assert EVIDENCE[RuleKind.PREGNANCY].vi in slip
