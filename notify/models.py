@@ -27,7 +27,7 @@ class Kind(StrEnum):
     - booked, cancelled, moved, reminder: person_name, booking_code, clinic_name, clinic_address, service_name_vi,
       service_name_en, starts_at, booking_url; reminder adds hours_before and bring (a list of {vi, en}: the
       evidence to bring for the priority group that gave the seat); cancelled adds rebook_url; moved adds
-      moved_from_starts_at
+      moved_from_starts_at, and moved_from_clinic_name when it moved to another clinic (else empty)
     - standby_offer: person_name, clinic_name, clinic_address, service_name_vi, service_name_en, starts_at,
       expires_at, accept_url
     - slot_called_off: person_name, booking_code, clinic_name, service_name_vi, service_name_en, starts_at,

@@ -48,6 +48,7 @@ LABELS = {
     "service": Text("Dịch vụ", "Service"),
     "when": Text("Thời gian", "Time"),
     "was": Text("Thời gian cũ", "Previous time"),
+    "was_clinic": Text("Cơ sở cũ", "Previous clinic"),
     "clinic": Text("Cơ sở y tế", "Clinic"),
     "address": Text("Địa chỉ", "Address"),
     "code": Text("Mã lịch hẹn", "Booking code"),
@@ -100,9 +101,9 @@ WORDING: dict[Kind, Wording] = {
     ),
     Kind.MOVED: Wording(
         short=Text(
-            "vaxbook: Đã đổi lịch hẹn {code} của {person}: {service} nay vào {when} (thay cho {was}), "
-            "tại {clinic}[, {address}].[ Chi tiết: {link}]",
-            "vaxbook: Booking {code} for {person} has moved: {service} is now {when} (was {was}), "
+            "vaxbook: Đã đổi lịch hẹn {code} của {person}: {service} nay vào {when} "
+            "(thay cho {was}[ tại {was_clinic}]), tại {clinic}[, {address}].[ Chi tiết: {link}]",
+            "vaxbook: Booking {code} for {person} has moved: {service} is now {when} (was {was}[ at {was_clinic}]), "
             "at {clinic}[, {address}].[ Details: {link}]",
         ),
         subject=Text("Đã đổi lịch hẹn {code}", "Booking {code} moved"),
@@ -110,7 +111,7 @@ WORDING: dict[Kind, Wording] = {
             "Đã đổi lịch hẹn {code} của {person} sang thời gian mới.",
             "Booking {code} for {person} has moved to a new time.",
         ),
-        details=("service", "when", "was", "clinic", "address"),
+        details=("service", "when", "was", "was_clinic", "clinic", "address"),
         closing=_SEE_BOOKING,
     ),
     Kind.REMINDER: Wording(
@@ -288,6 +289,8 @@ def _fields(kind: Kind, body: Mapping[str, Any], language: Language) -> dict[str
         fields["link"] = text("rebook_url")
     if kind is Kind.MOVED:
         fields["was"] = moment(text("moved_from_starts_at"), language)
+        # the clinic it was at, when it moved to another (written since 2026-12; older bodies have none)
+        fields["was_clinic"] = squash(str(body.get("moved_from_clinic_name", "")))
     if kind is Kind.REMINDER:
         # hours_before is not shown: a reminder held back by quiet hours would tell a wrong count; the time is exact
         items = (squash(str(item[language])).rstrip(".") for item in _get(body, "bring"))

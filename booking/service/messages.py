@@ -168,7 +168,19 @@ async def moved(uow: UnitOfWork, old: Booking, new: Booking, policy: BookingPoli
     if reach is None:
         return
     moved_from = old.starts_at.astimezone(ZoneInfo(old.timezone)).isoformat()
-    notices = [_notice(new, reach, Kind.MOVED, f"moved:{new.id}", now, policy, moved_from_starts_at=moved_from)]
+    was_at = old.clinic_name if old.clinic_id != new.clinic_id else ""  # the place changed: said, or missed
+    notices = [
+        _notice(
+            new,
+            reach,
+            Kind.MOVED,
+            f"moved:{new.id}",
+            now,
+            policy,
+            moved_from_starts_at=moved_from,
+            moved_from_clinic_name=was_at,
+        )
+    ]
     notices += await _reminders(uow, new, reach, policy, now=now)
     await notify.send_all(uow, notices, quiet=policy.quiet_hours, now=now)
 

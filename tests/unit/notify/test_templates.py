@@ -171,6 +171,17 @@ def test_a_draw_not_won_says_what_comes_next_on_the_standby_list_or_why_no_place
     assert "Không thể xếp chỗ: Người này đã có lịch hẹn cho dịch vụ này." in vi
 
 
+def test_a_move_to_another_clinic_says_the_clinic_it_was_at() -> None:
+    """At the same hour elsewhere, "is now 08:00 (was 08:00)" read as nothing changed: the old place is said."""
+    elsewhere = {**BODIES[Kind.MOVED], "moved_from_clinic_name": "Trạm Y tế phường Xuân Khánh"}
+    en = render(message(Kind.MOVED, Medium.SMS, "en", elsewhere), public_url=PUBLIC_URL).text
+    assert "(was 14:00 Sat 28 Nov 2026 at Tram Y te phuong Xuan Khanh), at Tram Y te phuong An Khanh" in en
+    mail = render(message(Kind.MOVED, Medium.EMAIL, "vi", elsewhere), public_url=PUBLIC_URL).text
+    assert "Cơ sở cũ: Trạm Y tế phường Xuân Khánh" in mail
+    same_place = render(message(Kind.MOVED, Medium.SMS, "en"), public_url=PUBLIC_URL).text
+    assert "(was 14:00 Sat 28 Nov 2026)," in same_place, "the same clinic: nothing more said"
+
+
 def test_the_sign_in_code_by_sms_is_short() -> None:
     vi = render(message(Kind.SIGN_IN_CODE, Medium.SMS, "vi"), public_url=PUBLIC_URL).text
     en = render(message(Kind.SIGN_IN_CODE, Medium.SMS, "en"), public_url=PUBLIC_URL).text
