@@ -489,7 +489,7 @@ WORDS: dict[str, Text] = {
     "draw_entered": Text("Đã đăng ký, chờ bốc thăm", "Entered, waiting for the draw"),
     "draw_drawn": Text("Đã bốc thăm, đang xếp chỗ", "Drawn, seats being given"),
     "draw_booked": Text("Trúng: đã có lịch hẹn", "Won: booked"),
-    "draw_waiting": Text("Hết chỗ: đã vào danh sách chờ", "No seat left: on the standby list"),
+    "draw_waiting": Text("Hết chỗ: khi đó đã được ghi vào danh sách chờ", "No seat left: put on the standby list then"),
     "draw_refused": Text("Không được xếp chỗ khi đến lượt", "Given no seat and no place in line at its turn"),
     "draw_result_title": Text("Kết quả bốc thăm", "Draw result"),
     "draw_held": Text("Đã bốc thăm lúc {when}.", "Drawn at {when}."),
