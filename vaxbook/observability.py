@@ -199,8 +199,8 @@ class RequestMetrics:
 async def operator_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """/metrics is the operator's: it answers the bearer of VAXBOOK_METRICS_TOKEN, and no one while that is unset."""
     token = connection.app.state.metrics_token
-    sent = connection.headers.get("authorization", "").encode()
-    if not token or not hmac.compare_digest(sent, b"Bearer " + token):
+    scheme, _space, sent = connection.headers.get("authorization", "").partition(" ")  # the scheme in any case
+    if not token or scheme.lower() != "bearer" or not hmac.compare_digest(sent.strip().encode(), token):
         raise Unauthorized(
             Text(
                 "Cần mã truy cập số liệu vận hành (VAXBOOK_METRICS_TOKEN)",

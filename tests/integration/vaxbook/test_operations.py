@@ -78,6 +78,10 @@ async def test_metrics_answer_only_the_operators_token(client: httpx.AsyncClient
         assert refused.json()["type"] == "/problems/unauthorized"
         assert "vaxbook_requests_total" not in refused.text
     assert (await client.get("/metrics", headers=METRICS)).status_code == 200
+    lower = await client.get("/metrics", headers={"Authorization": f"bearer {METRICS_TOKEN}"})
+    assert lower.status_code == 200, "the scheme in any case, as on the API"
+    other_scheme = await client.get("/metrics", headers={"Authorization": f"Basic {METRICS_TOKEN}"})
+    assert other_scheme.status_code == 401
 
 
 async def test_metrics_answer_no_one_while_no_token_is_set(settings: Settings, dsn: str) -> None:
