@@ -592,8 +592,13 @@ class DrawEntryNotFound(NotFound):
 
 
 class DrawClosed(Conflict):
+    """Said to someone entering, and to someone leaving, once the draw has closed."""
+
     slug = "draw-closed"
-    title = Text("Đã hết hạn đăng ký bốc thăm", "The draw is closed to new entries")
+    title = Text(
+        "Đợt bốc thăm đã đóng: không thể đăng ký thêm hay rút tên nữa",
+        "The draw has closed: no one can enter it or leave it any more",
+    )
 
 
 class HouseholdEntriesTaken(Conflict):

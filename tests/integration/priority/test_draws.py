@@ -153,8 +153,11 @@ async def test_an_entry_is_withdrawn_by_its_own_people_before_the_close_and_the_
     again, _ = await make_citizen(uow)
     kept = await enter(client, again, slot.id)
     await db.execute("UPDATE slot_draws SET closes_at = now() - interval '1 second'")
-    closed = await client.delete(f"/api/v1/draw-entries/{kept.json()['id']}", headers=token_for(again))
+    closed = await client.delete(
+        f"/api/v1/draw-entries/{kept.json()['id']}", headers=token_for(again) | {"Accept-Language": "en"}
+    )
     assert closed.json()["type"] == "/problems/draw-closed"
+    assert "leave" in closed.json()["title"], "said to someone leaving, not only to someone entering"
     assert await db.fetchval("SELECT count(*) FROM draw_entries") == 1
 
 
