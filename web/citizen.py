@@ -31,6 +31,7 @@ from booking.models import (
 )
 from booking.schemas import DependentCreate, ProfileUpsert, RatingIn
 from booking.service import bookings, checkin, feedback, messages, people, standby
+from booking.service.eligibility import WhoMayTake
 from clinics import service as clinics
 from clinics.models import ServiceKind, Sex
 from clinics.sold_out import SoldOutSlots
@@ -177,12 +178,15 @@ async def move_choices(
         searcher=await people.searcher(uow, principal, booking.person_id),
     )
     more = found[MOVE_SLOTS - 1].slot.id if len(found) > MOVE_SLOTS else None
+    # as booking would take them on each slot's day (age, dose step): a slot past a fifth birthday is not offered
+    who = WhoMayTake(uow, [await people.whose(uow, principal, booking.person_id)])
     choices = [
         {"id": f.slot.id, "when": span(f.slot.starts_at, f.slot.ends_at, f.clinic.timezone), "clinic": f.clinic.name}
         for f in found[:MOVE_SLOTS]
         if f.slot.id != booking.slot_id
         and (f.plan.seats(f.slot.remaining) if f.plan else f.slot.remaining)
         and (principal.role is not Role.CLINIC_STAFF or f.clinic.id in principal.clinic_ids)
+        and await who.why_not(f.slot.service_id, f.day) is None
     ]
     return choices, more
 

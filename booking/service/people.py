@@ -308,6 +308,13 @@ async def caller(uow: UnitOfWork, principal: Principal, person_id: UUID) -> Pers
     return person
 
 
+async def whose(uow: UnitOfWork, principal: Principal, person_id: UUID) -> Person:
+    """The person a booking of the caller's is for, to screen the slots offered to them (a page that shows their
+    record audits that read itself)."""
+    async with uow.transaction(readonly=True) as conn:
+        return await person_for(conn, principal, person_id)
+
+
 async def searcher(uow: UnitOfWork, principal: Principal, person_id: UUID | None) -> priority.Someone | None:
     """Whom a slot search speaks to: a citizen (or one of their dependents: `person_id`), or the person a hotline
     operator or a counter is helping. None for a citizen with no profile yet, or staff helping nobody."""

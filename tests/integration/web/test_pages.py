@@ -827,3 +827,34 @@ async def test_a_priority_seat_s_slip_says_what_evidence_to_bring(
     slip = html.unescape((await client.get(f"/me/bookings/{booked.json()['id']}")).text)
     assert WORDS["slip_evidence"].vi in slip
     assert EVIDENCE[RuleKind.PREGNANCY].vi in slip
+
+
+async def test_the_move_page_offers_only_slots_the_person_may_take(
+    client: httpx.AsyncClient, uow: UnitOfWork, otp_sender: RecordingOtpSender
+) -> None:
+    """A child turning five in two days, booked for the under-5s: a slot after the birthday was offered, and refused
+    when chosen ("for people under 5"), as the search page would have said at once."""
+    token = await signed_in_citizen(client, otp_sender, "0912 345 558")
+    bearer = {"Authorization": f"Bearer {token}"}
+    form = await client.get("/me/profile")
+    await client.post("/me/profile", data=person_details() | {"consent": "yes", "_csrf_token": csrf_of(form)})
+    clinic = await make_clinic(uow)
+    service = await make_service(uow, max_age_days=5 * 365 - 1)
+    tomorrow = await make_slot(uow, clinic, service, capacity=2, starts_at=soon(24))
+    day_after = await make_slot(uow, clinic, service, capacity=2, starts_at=soon(30))
+    past_birthday = await make_slot(uow, clinic, service, capacity=2, starts_at=soon(24 * 4))
+    local = past_birthday.starts_at.astimezone(ZoneInfo(clinic.timezone)).date()
+    child = person_details(
+        full_name="Trần Minh Khang", date_of_birth=(local - timedelta(days=1)).replace(year=local.year - 5)
+    )
+    added = await client.post(
+        "/api/v1/me/dependents", json=child | {"relation": "child", "consent": consent(), "cccd": None}, headers=bearer
+    )
+    assert added.status_code == 201, added.text
+    booked = await client.post(
+        "/api/v1/bookings", json={"slot_id": str(tomorrow.id), "person_id": added.json()["id"]}, headers=bearer
+    )
+    assert booked.status_code == 201, booked.text
+    choices = await client.get(f"/me/bookings/{booked.json()['id']}/move")
+    assert f'value="{day_after.id}"' in choices.text
+    assert f'value="{past_birthday.id}"' not in choices.text, "five by then: the service would refuse it"
