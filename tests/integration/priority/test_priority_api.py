@@ -3,6 +3,7 @@ window, refusals that explain themselves, and shares that templates give to the 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -489,3 +490,32 @@ async def test_a_group_of_everyone_ranks_after_every_other_group(client: Client,
     assert (
         await client.patch(f"/api/v1/priority-groups/{elderly}", json={"rank": 950}, headers=headers)
     ).status_code == 200
+
+
+async def test_two_group_changes_at_once_never_leave_everyone_before_a_group(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """A group of everyone made at rank 5 while another group is made at rank 6: each alone is fine, together
+    everyone would rank before a group. Group changes are taken one at a time (a lock on the table), so the second
+    sees the first and is refused."""
+    headers = await admin(client, uow)
+    for round_number in range(5):
+        everyone = {
+            "code": f"everyone-{round_number}",
+            "name_vi": "Mọi người",
+            "name_en": "Everyone",
+            "rank": 5,
+            "rule": {"kind": "everyone"},
+        }
+        later = ELDERLY | {"code": f"elderly-{round_number}", "rank": 6}
+        answers = await asyncio.gather(
+            client.post("/api/v1/priority-groups", json=everyone, headers=headers),
+            client.post("/api/v1/priority-groups", json=later, headers=headers),
+        )
+        assert sorted(a.status_code for a in answers) == [201, 422], [a.text for a in answers]
+        assert not await db.fetchval(
+            """SELECT EXISTS (SELECT 1 FROM priority_groups e JOIN priority_groups g ON g.id <> e.id
+               WHERE e.active AND g.active AND e.rule_kind = 'everyone' AND g.rule_kind <> 'everyone'
+                 AND g.rank >= e.rank)"""
+        )
+        await db.execute("UPDATE priority_groups SET active = false")
