@@ -59,7 +59,8 @@ class Service:
         while time.monotonic() < deadline:
             assert self.process.poll() is None, f"exited: {self.stdout.read_text()}\n{self.stderr.read_text()}"
             try:
-                if httpx.get(f"{self.base}/health/ready", timeout=2).status_code == 200:
+                # ready, and said so: under --workers the line comes from a thread that asks a worker, a moment later
+                if httpx.get(f"{self.base}/health/ready", timeout=2).status_code == 200 and self.said("serving"):
                     self.watch()
                     return
             except httpx.TransportError:
@@ -87,6 +88,13 @@ class Service:
 
     def log_events(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.log_lines()]
+
+    def said(self, event: str) -> bool:
+        """Whether a whole log line names the event (the last line may be half written)."""
+        return any(
+            line.startswith("{") and line.endswith("}") and json.loads(line).get("event") == event
+            for line in self.log_lines()
+        )
 
     def leftovers(self) -> list[str]:
         """What is still there after the service stopped: processes, a PostgreSQL pid file, pgserver handles. A
