@@ -13,6 +13,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +25,7 @@ import click
 import sqlalchemy.exc
 import structlog
 import uvicorn
-from pydantic import AliasChoices, ValidationError
+from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
 from bench.command import bench as bench_command
@@ -36,7 +37,7 @@ from vaxbook.auth.models import STAFF_ROLES, Role
 from vaxbook.auth.schemas import StaffCreate
 from vaxbook.errors import DomainError
 from vaxbook.observability import METRICS_DIR, configure_logging
-from vaxbook.settings import ANY_ADDRESS, Settings, served_url
+from vaxbook.settings import ANY_ADDRESS, Settings, served_url, variable_of
 
 T = TypeVar("T")
 DEMO_ACCOUNTS_FILE = "demo-accounts.txt"
@@ -45,10 +46,11 @@ DEMO_ACCOUNTS_FILE = "demo-accounts.txt"
 def _settings(*, log_to: Literal["stdout", "stderr"] = "stderr", **overrides: Any) -> Settings:
     """Settings from the environment (options given on the command line take precedence), and the log set up: on
     stderr, as a command's output is on stdout, but for `serve`, whose stdout is its log."""
+    given = {name: value for name, value in overrides.items() if value is not None}
     try:
-        settings = Settings(**{name: value for name, value in overrides.items() if value is not None})
+        settings = Settings(**given)
     except ValidationError as exc:
-        raise click.ClickException(f"invalid settings: {_settings_refused(exc)}") from None
+        raise click.ClickException(f"invalid settings: {_settings_refused(exc, options=set(given))}") from None
     except SettingsError as exc:  # a value the environment source could not read at all
         raise click.ClickException(f"invalid settings: {exc}") from None
     configure_logging(json=settings.log_json, level=settings.log_level, stream=log_to)
@@ -65,17 +67,17 @@ def _check_transports(settings: Settings) -> None:
         raise click.ClickException(f"invalid settings: {exc}") from None
 
 
-def _settings_refused(exc: ValidationError) -> str:
-    """Each wrong setting on one line's part, by the variable the operator set (VAXBOOK_PORT, not port), without
-    pydantic's links or the errors that only follow from another (a default made from a wrong value)."""
+def _settings_refused(exc: ValidationError, *, options: AbstractSet[str] = frozenset()) -> str:
+    """Each wrong setting on one line's part, by what the operator set: the variable as it is in the environment
+    (VAXBOOK_PORT, not port; READ_DATABASE_URL or VAXBOOK_READ_DATABASE_URL, whichever it was), or the command line's
+    option (--port); without pydantic's links or the errors that only follow from another (a default made from a
+    wrong value)."""
     said = []
     for error in exc.errors(include_url=False):
         if error["type"] == "default_factory_not_called":
             continue
         name = str(error["loc"][0]) if error["loc"] else ""
-        alias = Settings.model_fields[name].validation_alias if name in Settings.model_fields else None
-        variable = alias.choices[0] if isinstance(alias, AliasChoices) else f"VAXBOOK_{name.upper()}"
-        said.append(f"{variable}: {error['msg']}")
+        said.append(f"{'--' + name if name in options else variable_of(name)}: {error['msg']}")
     return "; ".join(said)
 
 

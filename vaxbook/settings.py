@@ -6,12 +6,14 @@ import ipaddress
 import json
 import os
 import secrets
+from collections.abc import Mapping
 from contextlib import suppress
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from vaxbook import db
@@ -24,6 +26,32 @@ def served_url(host: str, port: int) -> str:
     """http://host:port of a listen address; listening on every address is reached at 127.0.0.1 from this machine."""
     host = "127.0.0.1" if host in ANY_ADDRESS else host
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def variable_of(setting: str, environ: Mapping[str, str] | None = None) -> str:
+    """The environment variable an operator set for a setting (a field's name, or one of its variables as pydantic
+    names it in an error): the one found in the environment, as it is written there, or else the documented one."""
+    found = next(
+        (
+            (name, field)
+            for name, field in Settings.model_fields.items()
+            if setting.lower() in {name, *(v.lower() for v in _variables(name, field))}
+        ),
+        None,
+    )
+    if found is None:
+        return setting
+    variables = _variables(*found)
+    environ = os.environ if environ is None else environ
+    written = {key.lower(): key for key in environ}
+    return next((written[v.lower()] for v in variables if v.lower() in written), variables[0])
+
+
+def _variables(name: str, field: FieldInfo) -> tuple[str, ...]:
+    alias = field.validation_alias
+    if isinstance(alias, AliasChoices):
+        return tuple(str(choice) for choice in alias.choices)
+    return (f"VAXBOOK_{name.upper()}",)
 
 
 class Settings(BaseSettings):
@@ -57,8 +85,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64, description="Worker processes of `vaxbook serve`.")
-    db_pool_min: int = Field(default=2, ge=1)
-    db_pool_max: int = Field(default=8, ge=1)
+    db_pool_min: int = Field(default=2, ge=1, le=1000)
+    db_pool_max: int = Field(default=8, ge=1, le=1000)
     lock_timeout_ms: int = Field(
         default=db.LOCK_TIMEOUT_MS,
         ge=1,
@@ -258,7 +286,9 @@ class Settings(BaseSettings):
     smtp_port: int = Field(default=587, ge=1, le=65535)
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
-    smtp_from: str = Field(default="vaxbook@localhost", description="The From address of e-mails.")
+    smtp_from: str = Field(
+        default="vaxbook@localhost", pattern=r"^[^@\s<>]+@[^@\s<>]+$", description="The From address of e-mails."
+    )
     smtp_starttls: bool = Field(default=True, description="Upgrade the SMTP connection with STARTTLS.")
     smtp_timeout_seconds: float = Field(default=20, gt=0, le=300)
     quiet_hours: str = Field(
@@ -298,6 +328,34 @@ class Settings(BaseSettings):
     def _postgresql_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("postgresql://", "postgres://")):
             raise ValueError("must be a PostgreSQL URL: postgresql://user:password@host:5432/vaxbook")
+        return value
+
+    @field_validator("sms_webhook_url", "zalo_webhook_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL: https://gateway.example.vn/sms")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses_or_networks(cls, value: str) -> str:
+        for part in (p.strip() for p in value.split(",")):
+            if part:
+                try:
+                    ipaddress.ip_network(part, strict=False)
+                except ValueError:
+                    raise ValueError(
+                        "must be IP addresses or networks separated by commas (127.0.0.1, 10.0.0.0/8), not host names"
+                    ) from None
+        return value
+
+    @field_validator("db_pool_max")
+    @classmethod
+    def _no_fewer_than_opened_at_start(cls, value: int, info: ValidationInfo) -> int:
+        opened = info.data.get("db_pool_min")
+        if opened is not None and value < opened:
+            raise ValueError(f"must be at least VAXBOOK_DB_POOL_MIN ({opened})")
         return value
 
     @field_validator("log_level", mode="before")
@@ -346,10 +404,9 @@ class Settings(BaseSettings):
             if not part:
                 continue
             found.append(part)
-            with suppress(ValueError):
-                network = ipaddress.ip_network(part, strict=False)
-                if network.version == 4:
-                    found.append(f"::ffff:{network.network_address}/{96 + network.prefixlen}")
+            network = ipaddress.ip_network(part, strict=False)  # checked when the settings were read
+            if network.version == 4:
+                found.append(f"::ffff:{network.network_address}/{96 + network.prefixlen}")
         return found
 
     @property
