@@ -136,17 +136,30 @@ class SoldOutSlots:
 
 
 async def listen(dsn: str, sold_out: SoldOutSlots, *, reconnect_seconds: float = RECONNECT_SECONDS) -> None:
-    """Keep a connection listening for freed seats until cancelled; while it is down, nothing is remembered."""
+    """Keep a connection listening for freed seats until cancelled; while it is down, nothing is remembered. Its loss
+    is logged once, with what broke it, and its return once: the tries in between (every `reconnect_seconds` while
+    the database is away) stay quiet."""
+    down = False
+
+    def back() -> None:
+        nonlocal down
+        if down:
+            log.info("sold_out.listener_back")
+            down = False
+
     while True:
         try:
-            await _listen_until_lost(dsn, sold_out)
-            log.warning("sold_out.listener_lost")
-        except Exception:  # whatever broke the connection, the hint stays off until it is back
-            log.warning("sold_out.listener_failed", exc_info=True)
+            await _listen_until_lost(dsn, sold_out, listening=back)
+            cause = "connection lost"
+        except Exception as exc:  # whatever broke the connection, the hint stays off until it is back
+            cause = type(exc).__name__
+        if not down:
+            log.warning("sold_out.listener_lost", cause=cause, retry_seconds=reconnect_seconds)
+            down = True
         await asyncio.sleep(reconnect_seconds)
 
 
-async def _listen_until_lost(dsn: str, sold_out: SoldOutSlots) -> None:
+async def _listen_until_lost(dsn: str, sold_out: SoldOutSlots, *, listening: Callable[[], None]) -> None:
     lost = asyncio.Event()
     conn = await asyncpg.connect(dsn, timeout=5, server_settings={"application_name": "vaxbook-sold-out"})
     try:
@@ -154,6 +167,7 @@ async def _listen_until_lost(dsn: str, sold_out: SoldOutSlots) -> None:
         await conn.add_listener(CHANNEL, lambda _conn, _pid, _channel, payload: sold_out.freed(UUID(payload)))
         sold_out.forget_all()
         sold_out.listening = True
+        listening()
         await lost.wait()
     finally:
         sold_out.listening = False

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import re
 from dataclasses import dataclass, field
+from urllib.parse import parse_qs, urlsplit
 
 COMMIT = b"COMMIT;\x00"  # asyncpg's commit, a simple query
 # a Parse message of asyncpg's naming a statement that calls a function writing in one statement
@@ -83,3 +84,14 @@ class CuttableProxy:
         for writer in link:
             writer.close()
         self._links.discard(link)
+
+
+def through(dsn: str, port: int) -> str:
+    """The same database and login, reached over TCP at 127.0.0.1:port (the proxy) instead of the socket."""
+    parts = urlsplit(dsn)
+    login = parts.netloc.rsplit("@", 1)[0]
+    return f"postgresql://{login}@127.0.0.1:{port}{parts.path}"
+
+
+def socket_dir(dsn: str) -> str:
+    return parse_qs(urlsplit(dsn).query)["host"][0]

@@ -8,9 +8,10 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import httpx
+import pytest
 from litestar import Litestar
 
-from clinics import seats
+from clinics import seats, sold_out
 from clinics.models import Slot
 from clinics.sold_out import SoldOutSlots
 from tests.eventually import until
@@ -23,6 +24,8 @@ from tests.factories import (
     slot_row_held,
     token_for,
 )
+from tests.logs import logs_of
+from tests.pgproxy import CuttableProxy, socket_dir, through
 from vaxbook.auth.models import Principal
 from vaxbook.db import UnitOfWork
 
@@ -136,6 +139,30 @@ async def test_without_its_listening_connection_the_hint_remembers_nothing(
     read = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
     assert read.json()["type"] == "/problems/slot-not-bookable", "read afresh while deaf"
     await until(lambda: hint.listening, within=5, what="listening again")  # it comes back by itself
+
+
+async def test_a_database_away_is_logged_once_when_lost_and_once_when_back(
+    dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = CuttableProxy(socket_dir=socket_dir(dsn))
+    await proxy.start()
+    hint = SoldOutSlots()
+    with logs_of(monkeypatch, sold_out, "vaxbook.sold_out") as lines:
+        listening = asyncio.create_task(sold_out.listen(through(dsn, proxy.port), hint, reconnect_seconds=0.02))
+        try:
+            await until(lambda: hint.listening, within=5, what="listening")
+            proxy.refusing = True
+            proxy.cut_all()
+            await until(lambda: not hint.listening, within=5, what="the loss noticed")
+            await asyncio.sleep(0.5)  # about 25 tries to reconnect, each refused
+            proxy.refusing = False
+            await until(lambda: hint.listening, within=5, what="listening again")
+        finally:
+            listening.cancel()
+            await proxy.close()
+    said = [(line["event"], line["log_level"]) for line in lines]
+    assert said == [("sold_out.listener_lost", "warning"), ("sold_out.listener_back", "info")], said
+    assert "exc_info" not in lines[0], "one line, no traceback"
 
 
 async def test_the_gate_answers_strangers_and_lets_through_whoever_has_a_stake(

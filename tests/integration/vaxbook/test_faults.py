@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import httpx
@@ -30,7 +29,7 @@ from tests.factories import (
     token_for,
 )
 from tests.integration.booking.invariants import check_invariants
-from tests.pgproxy import CuttableProxy
+from tests.pgproxy import CuttableProxy, socket_dir, through
 from vaxbook import migrate
 from vaxbook.app import create_app
 from vaxbook.auth.models import Role
@@ -40,17 +39,6 @@ from vaxbook.settings import Settings
 
 Client = httpx.AsyncClient
 pytestmark = pytest.mark.concurrency
-
-
-def through(dsn: str, port: int) -> str:
-    """The same database and login, reached over TCP at 127.0.0.1:port (the proxy) instead of the socket."""
-    parts = urlsplit(dsn)
-    login = parts.netloc.rsplit("@", 1)[0]
-    return f"postgresql://{login}@127.0.0.1:{port}{parts.path}"
-
-
-def socket_dir(dsn: str) -> str:
-    return parse_qs(urlsplit(dsn).query)["host"][0]
 
 
 @pytest.fixture
