@@ -34,7 +34,7 @@ from vaxbook import db, demo, embedded, migrate
 from vaxbook.audit import SYSTEM
 from vaxbook.auth import service as auth
 from vaxbook.auth.models import STAFF_ROLES, Role
-from vaxbook.auth.schemas import StaffCreate
+from vaxbook.auth.schemas import StaffCreate, password_refused
 from vaxbook.errors import DomainError
 from vaxbook.observability import METRICS_DIR, configure_logging
 from vaxbook.settings import ANY_ADDRESS, Settings, served_url, variable_of
@@ -142,6 +142,15 @@ def _read_password(password_stdin: bool) -> str:
     if password_stdin:
         return sys.stdin.readline().rstrip("\n")
     return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+def _checked_password(password_stdin: bool) -> str:
+    """The new password, refused with the message the API gives (one place says what a password needs)."""
+    password = _read_password(password_stdin)
+    refused = password_refused(password)
+    if refused is not None:
+        raise click.ClickException(refused.en)
+    return password
 
 
 @contextmanager
@@ -398,7 +407,7 @@ def create_staff(
     """Create a staff account. The password is prompted for (or read from stdin), never passed as an argument."""
     from clinics import service as clinics
 
-    password = _read_password(password_stdin)
+    password = _checked_password(password_stdin)
     try:
         account = StaffCreate(
             username=username, display_name=display_name or username, role=Role(role), password=password
@@ -434,9 +443,7 @@ def create_staff(
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
 def set_password(username: str, password_stdin: bool) -> None:
     """Set a staff account's password; the tokens it was issued before end at once."""
-    password = _read_password(password_stdin)
-    if len(password) < 12:
-        raise click.ClickException("the password needs at least 12 characters")
+    password = _checked_password(password_stdin)
     settings = _settings()
     with _database(settings) as dsn:
         _run_with_uow(dsn, lambda uow: auth.set_password(uow, SYSTEM, username=username.lower(), password=password))

@@ -116,7 +116,7 @@ class StaffController(Controller):
 
     @post("/", summary="Create a staff account")
     async def create_staff(self, data: JSONBody[StaffCreate], uow: UoW, request: CallerRequest) -> Staff:
-        """A clinic staff, operator or health admin account with its first password (at least 12 characters). Health
+        """A clinic staff, operator or health admin account with its first password (12 to 256 characters). Health
         admins only. Clinic staff need at least one clinic and the other roles take none (422 clinic_scope); a username
         in use is 409 username-taken."""
         account = await service.create_staff(

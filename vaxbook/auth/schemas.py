@@ -3,12 +3,37 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import Field, SecretStr, StringConstraints
+from pydantic import AfterValidator, Field, SecretStr, StringConstraints
 
 from vaxbook.auth.models import Role
-from vaxbook.fields import InputModel, Label, OutputModel, PatchModel, PhoneNumber, Username
+from vaxbook.fields import InputModel, Label, OutputModel, PatchModel, PhoneNumber, Username, bilingual_error
+from vaxbook.i18n import Text
 
-Password = Annotated[SecretStr, Field(min_length=12, max_length=256)]
+PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH = 12, 256
+# the one message every way of setting a password gives (the API's field error, create-staff and set-password)
+PASSWORD_LENGTH = Text(
+    f"Mật khẩu cần từ {PASSWORD_MIN_LENGTH} đến {PASSWORD_MAX_LENGTH} ký tự",
+    f"A password needs {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters",
+)
+
+
+def password_refused(password: str) -> Text | None:
+    """Why a new password cannot be set, or None."""
+    return None if PASSWORD_MIN_LENGTH <= len(password) <= PASSWORD_MAX_LENGTH else PASSWORD_LENGTH
+
+
+def _settable(value: SecretStr) -> SecretStr:
+    if password_refused(value.get_secret_value()) is not None:
+        raise bilingual_error("password_length", PASSWORD_LENGTH.vi, PASSWORD_LENGTH.en)
+    return value
+
+
+# the bounds are checked by _settable, with its message; the API description still states them
+Password = Annotated[
+    SecretStr,
+    AfterValidator(_settable),
+    Field(json_schema_extra={"minLength": PASSWORD_MIN_LENGTH, "maxLength": PASSWORD_MAX_LENGTH}),
+]
 StaffRole = Literal[Role.CLINIC_STAFF, Role.OPERATOR, Role.HEALTH_ADMIN]
 
 

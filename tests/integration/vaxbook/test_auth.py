@@ -28,6 +28,7 @@ from vaxbook.audit import SYSTEM
 from vaxbook.auth import repository
 from vaxbook.auth import service as auth
 from vaxbook.auth.models import LastAdministrator, Role
+from vaxbook.auth.schemas import PASSWORD_LENGTH
 from vaxbook.db import Pool, UnitOfWork
 from vaxbook.idempotency import idempotency_key
 from vaxbook.settings import Settings
@@ -462,6 +463,26 @@ async def test_the_last_administrator_stays_whoever_asks(
         await auth.update_staff(uow, SYSTEM, staff_id=only, display_name=None, active=False, clinic_ids=None)
     assert [(e.field, e.code) for e in refused.value.field_errors] == [("active", "last_administrator")]
     assert await db.fetchval("SELECT active AND token_generation = 0 FROM staff_accounts WHERE id = $1", only)
+
+
+async def test_a_password_of_the_wrong_length_is_refused_with_the_one_message(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """The API says what the commands say (PASSWORD_LENGTH), in the caller's language, naming the field."""
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    before = await db.fetchval("SELECT count(*) FROM staff_accounts")
+    for password, language in (("x" * 11, "en"), ("x" * 257, "vi")):
+        body = {"username": "op.an", "display_name": "An", "role": "operator", "password": password}
+        response = await client.post("/api/v1/staff", json=body, headers=admin | {"Accept-Language": language})
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        (error,) = response.json()["errors"]
+        assert (error["field"], error["code"]) == ("password", "password_length")
+        assert error["message"] == PASSWORD_LENGTH.in_(language)
+        assert password not in response.text
+    assert await db.fetchval("SELECT count(*) FROM staff_accounts") == before
+    body = {"username": "op.an", "display_name": "An", "role": "operator", "password": "x" * 12}
+    assert (await client.post("/api/v1/staff", json=body, headers=admin)).status_code == 201
 
 
 async def test_health_admins_manage_staff_accounts(

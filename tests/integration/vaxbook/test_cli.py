@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from tests.conftest import fresh_database
 from vaxbook import demo, migrate
+from vaxbook.auth.schemas import PASSWORD_LENGTH
 from vaxbook.cli import main
 from vaxbook.embedded import with_database
 
@@ -169,6 +170,21 @@ def test_create_staff_stores_what_it_validated(runner: CliRunner, cli_dsn: str) 
     )
     assert created.exit_code == 0, created.output
     assert query(cli_dsn, "SELECT display_name FROM staff_accounts WHERE username = 'admin.two'") == "Trạm"
+
+
+def test_both_commands_that_set_a_password_refuse_it_as_the_api_does(runner: CliRunner, cli_dsn: str) -> None:
+    """create-staff and set-password: the API's own message (PASSWORD_LENGTH), one line, nothing written."""
+    assert runner.invoke(main, ["migrate"]).exit_code == 0
+    made = runner.invoke(main, ["create-staff", "op.an", "--role", "operator", "--password-stdin"], input="x" * 12)
+    assert made.exit_code == 0, made.output
+    old_hash = query(cli_dsn, "SELECT password_hash FROM staff_accounts WHERE username = 'op.an'")
+    for password in ("x" * 11, "x" * 257):
+        for args in (["create-staff", "op.binh", "--role", "operator"], ["set-password", "op.an"]):
+            refused = runner.invoke(main, [*args, "--password-stdin"], input=password + "\n")
+            assert refused.exit_code == 1
+            assert refused.output == f"Error: {PASSWORD_LENGTH.en}\n"
+    assert query(cli_dsn, "SELECT count(*) FROM staff_accounts WHERE username = 'op.binh'") == 0
+    assert query(cli_dsn, "SELECT password_hash FROM staff_accounts WHERE username = 'op.an'") == old_hash
 
 
 def test_keys_list_has_its_header_when_there_are_no_keys(runner: CliRunner) -> None:
