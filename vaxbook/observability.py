@@ -72,6 +72,8 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            if not scope["state"].get(_MEASURED):  # refused before a route's own middleware: counted here
+                _count_unrouted(scope, status, time.perf_counter() - started)
             access_log.info(
                 "request",
                 method=scope.get("method"),
@@ -146,9 +148,28 @@ IN_PROGRESS = Gauge(
 )
 
 
+_MEASURED = "vaxbook.measured"  # in a request's state: RequestMetrics counts it
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
+
+
+def _count_unrouted(scope: Scope, status: int, seconds: float) -> None:
+    """A request answered before a route's middleware ran (no route or method there, a token refused, a body too
+    large): counted with its route's template when one was found, else the path "-", never the raw path."""
+    if _UNMEASURED.match(scope["path"]):
+        return
+    method = scope.get("method", "")
+    method = method if method in _METHODS else "OTHER"
+    labels = (method, scope.get("path_template", "-"), status, _APP)
+    REQUESTS.labels(*labels).inc()
+    if status >= HTTP_500_INTERNAL_SERVER_ERROR:
+        ERRORS.labels(*labels).inc()
+    DURATION.labels(*labels).observe(seconds)
+
+
 class RequestMetrics:
-    """Counts and times every request but the health checks and /metrics, labelled by route template (never the raw
-    path, which may hold an id). The names and labels are those Litestar's Prometheus middleware gave; the labelled
+    """Counts and times every request that reaches a route's middleware but the health checks and /metrics (the
+    others are counted by RequestContextMiddleware), labelled by route template (never the raw path, which may hold
+    an id). The names and labels are those Litestar's Prometheus middleware gave; the labelled
     series are looked up once per route, method and status rather than on every request."""
 
     def __init__(self, app: ASGIApp) -> None:
@@ -160,6 +181,7 @@ class RequestMetrics:
         if scope["type"] != ScopeType.HTTP or _UNMEASURED.match(scope["path"]):
             await self.app(scope, receive, send)
             return
+        scope["state"][_MEASURED] = True
         method, path = scope["method"], scope.get("path_template", "-")  # never a raw path: it may hold an id
         started = time.perf_counter()
         ended = started  # a request that never sent a body is counted as taking no time, as Litestar's did

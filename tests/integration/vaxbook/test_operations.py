@@ -71,6 +71,32 @@ async def test_metrics_count_and_time_each_route_by_its_template_and_status(clie
     assert f'vaxbook_requests_total{{app_name="vaxbook",method="GET",path="{template}",status_code="404"}}' in exposed
 
 
+async def test_metrics_count_answers_given_before_a_route_ran(client: httpx.AsyncClient) -> None:
+    """No such path, no such method, a token refused: each counted, by template where one was found, never by the
+    raw path (which may hold an id)."""
+
+    def total(method: str, path: str, status: int) -> float:
+        labels = {"app_name": "vaxbook", "method": method, "path": path, "status_code": str(status)}
+        return REGISTRY.get_sample_value("vaxbook_requests_total", labels) or 0.0
+
+    asked = [
+        (("GET", "-", 404), lambda: client.get(f"/api/v1/no-such-thing/{uuid4()}")),
+        (("DELETE", "-", 405), lambda: client.delete("/api/v1/clinics")),
+        (
+            ("GET", "/api/v1/bookings", 401),
+            lambda: client.get("/api/v1/bookings", headers={"Authorization": "Bearer x"}),
+        ),
+    ]
+    before = {labels: total(*labels) for labels, _ in asked}
+    for (method, path, status), ask in asked:
+        for _ in range(2):
+            assert (await ask()).status_code == status, (method, path)
+    for labels, count in before.items():
+        assert total(*labels) == count + 2, labels
+    exposed = (await client.get("/metrics", headers=METRICS)).text
+    assert "no-such-thing" not in exposed
+
+
 async def test_metrics_answer_only_the_operators_token(client: httpx.AsyncClient) -> None:
     for headers in ({}, {"Authorization": "Bearer " + METRICS_TOKEN[:-1]}, {"Authorization": METRICS_TOKEN}):
         refused = await client.get("/metrics", headers=headers)
