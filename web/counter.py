@@ -268,7 +268,8 @@ class CounterPages(Controller):
                 raise
             message = said(refused, language_of(request))
             if refused.status == HTTP_404_NOT_FOUND:  # a slot (or person) that is not there: said with its status
-                shown = page(request, "message.html.j2", message=message, back=f"/counter/people/{person_id}")
+                caller = f"/counter/people/{person_id}"
+                shown = page(request, "message.html.j2", message=message, back=caller, onward=caller)
                 shown.status_code = HTTP_404_NOT_FOUND
                 return shown
             # said on the caller's record, above the slots of the search the slot was chosen from, to choose another

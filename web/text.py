@@ -146,6 +146,26 @@ WORDS: dict[str, Text] = {
     "confirm_booking": Text("Xác nhận đặt lịch", "Confirm the booking"),
     "back_to_search": Text("Quay lại tìm lịch", "Back to the search"),
     "go_back": Text("Quay lại", "Go back"),
+    "refused_not_found_citizen": Text(
+        "Trang này không có trong tài khoản bạn đang đăng nhập, hoặc không còn nữa. Nếu người nhà đặt lịch bằng số"
+        " điện thoại khác, hãy đăng nhập bằng số đó. Lịch hẹn của bạn ở mục Lịch hẹn của tôi.",
+        "It is not in the account you are signed in with, or it is no longer there. If a relative booked with another"
+        " phone number, sign in with that number. Your own bookings are under My bookings.",
+    ),
+    "refused_not_found_staff": Text(
+        "Không có ở đây, hoặc không thuộc cơ sở của bạn. Kiểm tra lại mã hoặc đường dẫn, rồi bắt đầu lại từ trang"
+        " làm việc của bạn.",
+        "It is not here, or not at your clinic. Check the code or the link, and start again from your own page.",
+    ),
+    "refused_not_found_anyone": Text(
+        "Kiểm tra lại đường dẫn, hoặc bắt đầu lại từ trang chủ.", "Check the link, or start again from the home page."
+    ),
+    "refused_forbidden": Text(
+        "Tài khoản bạn đang đăng nhập không được mở trang này. Hãy đăng nhập bằng tài khoản được phép, hoặc quay về"
+        " trang của bạn.",
+        "The account you are signed in with may not open this page. Sign in with an account that may, or go back to"
+        " your own page.",
+    ),
     "your_booking": Text("Lịch hẹn của bạn", "Your booking"),
     "the_booking": Text("Phiếu hẹn của người này", "This person's booking"),
     "slip_label": Text("Phiếu hẹn", "Appointment slip"),

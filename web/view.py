@@ -418,10 +418,47 @@ def problem_page(problem: Problem, request: AnyRequest) -> Response[Any]:
         if e.field and e.message.in_(language) != said
     )
     message = f"{said} ({fields})" if fields else said
-    shown = page(request, "message.html.j2", message=message, heading=problem.localized_title.in_(language))
+    claims = _claims(request)
+    role = claims.role if claims is not None else None
+    home, home_label = own_page(role)
+    # "go back" leads to the page the visitor came from (the form's page, the list they followed a link from),
+    # never to this refusal itself: a reload of it would only say it again
+    came = _came_from(request)
+    shown = page(
+        request,
+        "message.html.j2",
+        message=message,
+        heading=problem.localized_title.in_(language),
+        hint=_what_to_do(problem.status_code, role, language),
+        onward=came if came and came != _here(request) else None,
+        home=home,
+        home_label=home_label.in_(language),
+    )
     shown.status_code = problem.status_code
     shown.headers.update(problem.headers or {})
     return shown
+
+
+def own_page(role: Role | None) -> tuple[str, Text]:
+    """Where someone starts again after a refusal, and its name: a citizen's bookings, a staff member's place of work,
+    else the home page."""
+    if role is Role.CITIZEN:
+        return "/me", WORDS["my_bookings"]
+    if role in STAFF_ROLES:
+        assert role is not None
+        name = {Role.OPERATOR: "counter_nav", Role.HEALTH_ADMIN: "department_nav"}.get(role, "door_title")
+        return staff_home(role), WORDS[name]
+    return "/", WORDS["home"]
+
+
+def _what_to_do(status: int, role: Role | None, language: Language) -> str | None:
+    """Why a page is refused, when its title cannot say (a page not found, not for this account), and what to do."""
+    if status == 404:
+        who = "citizen" if role is Role.CITIZEN else "staff" if role in STAFF_ROLES else "anyone"
+        return WORDS[f"refused_not_found_{who}"].in_(language)
+    if status == 403:
+        return WORDS["refused_forbidden"].in_(language)
+    return None
 
 
 async def household(uow: UnitOfWork, citizen: Principal) -> tuple[Person | None, list[Person]]:

@@ -1,0 +1,92 @@
+"""A page refused (someone else's booking opened from an edited address, a form sent again from a stale page, an
+address that is no page) says why, what to do, and offers a way on that leads somewhere: back to the page the
+visitor came from and to their own start page, never to the refused page itself, in the visitor's language."""
+
+from __future__ import annotations
+
+import html
+import re
+from uuid import uuid4
+
+import httpx
+
+from tests.factories import make_citizen, make_clinic, make_service, make_slot, soon, staff_headers, token_for
+from tests.integration.web.test_pages import csrf_of
+from vaxbook.auth.models import Role
+from vaxbook.db import UnitOfWork
+from vaxbook.i18n import Language
+from web.text import WORDS
+
+
+def links(page: httpx.Response) -> dict[str, str]:
+    """The main part's links: each one's words and where it leads."""
+    main = page.text.split('<main id="main">', 1)[1]
+    return {
+        html.unescape(re.sub(r"<[^>]+>", "", words)).strip(): html.unescape(href)
+        for href, words in re.findall(r'<a[^>]*href="([^"]+)"[^>]*>(.*?)</a>', main, re.S)
+    }
+
+
+async def test_someone_elses_booking_is_refused_with_why_and_a_way_on_that_is_not_the_refusal_again(
+    client: httpx.AsyncClient, uow: UnitOfWork
+) -> None:
+    clinic = await make_clinic(uow)
+    service = await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=5, starts_at=soon(30))
+    owner, _ = await make_citizen(uow, full_name="Trần Thị Mỹ Duyên")
+    booked = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(owner))
+    assert booked.status_code == 201, booked.text
+    theirs = booked.json()["id"]
+
+    stranger, _ = await make_citizen(uow, full_name="Ngô Thị Bé")
+    client.cookies.set("session", token_for(stranger)["Authorization"].removeprefix("Bearer "))
+    languages: tuple[tuple[Language, dict[str, str]], ...] = (("vi", {}), ("en", {"Accept-Language": "en"}))
+    for language, asked in languages:
+        # the address edited by hand, followed from their own bookings
+        refused = await client.get(f"/me/bookings/{theirs}", headers=asked | {"Referer": f"{client.base_url}/me"})
+        assert refused.status_code == 404
+        assert "Trần Thị Mỹ Duyên" not in refused.text
+        assert WORDS["refused_not_found_citizen"].in_(language) in refused.text, "why, and what to do"
+        way_on = links(refused)
+        assert f"/me/bookings/{theirs}" not in way_on.values(), "no link to the refused page itself"
+        assert way_on[WORDS["go_back"].in_(language)] == "/me", "back where they came from"
+        assert way_on[WORDS["my_bookings"].in_(language)] == "/me"
+        # typed into the address bar: nowhere to go back to but their own page
+        typed = await client.get(f"/me/bookings/{theirs}/move", headers=asked)
+        assert typed.status_code == 404
+        assert WORDS["go_back"].in_(language) not in links(typed)
+        assert links(typed)[WORDS["my_bookings"].in_(language)] == "/me"
+
+    # a cancel sent again from a slip drawn before the booking was cancelled: back to that slip, to read it as it is
+    client.cookies.set("session", token_for(owner)["Authorization"].removeprefix("Bearer "))
+    slip = await client.get(f"/me/bookings/{theirs}")
+    form = {"once": str(uuid4()), "_csrf_token": csrf_of(slip)}
+    assert (await client.post(f"/me/bookings/{theirs}/cancel", data=form)).status_code == 303
+    again = await client.post(
+        f"/me/bookings/{theirs}/cancel",
+        data=form | {"once": str(uuid4())},
+        headers={"Referer": f"{client.base_url}/me/bookings/{theirs}"},
+    )
+    assert again.status_code == 409
+    assert links(again)[WORDS["go_back"].vi] == f"/me/bookings/{theirs}"
+
+
+async def test_staff_and_visitors_are_told_what_to_do_and_sent_to_their_own_start_page(
+    client: httpx.AsyncClient, uow: UnitOfWork
+) -> None:
+    nowhere = await client.get("/no-such-page", headers={"Accept-Language": "en"})
+    assert nowhere.status_code == 404
+    assert WORDS["refused_not_found_anyone"].en in nowhere.text
+    assert links(nowhere) == {WORDS["home"].en: "/"}
+
+    hotline = await staff_headers(client, uow, Role.OPERATOR)
+    client.cookies.set("session", hotline["Authorization"].removeprefix("Bearer "))
+    missing = await client.get(f"/counter/bookings/{uuid4()}")
+    assert missing.status_code == 404
+    assert WORDS["refused_not_found_staff"].vi in missing.text
+    assert links(missing) == {WORDS["counter_nav"].vi: "/counter"}
+    # a page of another role: why, and the way to their own
+    department = await client.get("/department")
+    assert department.status_code == 403
+    assert WORDS["refused_forbidden"].vi in department.text
+    assert links(department)[WORDS["counter_nav"].vi] == "/counter"
