@@ -689,7 +689,8 @@ async def active_templates(
 async def slot_makers(
     conn: Connection, *, keys: list[tuple[UUID, UUID, datetime]]
 ) -> dict[tuple[UUID, UUID, datetime], UUID | None]:
-    """{(clinic, service, start): the template that made the slot there (None: made by hand)} for existing slots."""
+    """{(clinic, service, start): the template that made the slot there (None: made by hand)} for existing slots; of
+    a cancelled slot and the live one made again in its place, the live one's."""
     if not keys:
         return {}
     columns = list(zip(*keys, strict=True))
@@ -698,6 +699,7 @@ async def slot_makers(
         SELECT s.clinic_id, s.service_id, s.starts_at, s.template_id FROM slots s
         JOIN unnest($1::uuid[], $2::uuid[], $3::timestamptz[]) AS k(clinic_id, service_id, starts_at)
           ON (s.clinic_id, s.service_id, s.starts_at) = (k.clinic_id, k.service_id, k.starts_at)
+        ORDER BY s.status <> 'cancelled'
         """,
         *[list(c) for c in columns],
     )
@@ -707,8 +709,8 @@ async def slot_makers(
 async def insert_generated_slots(
     conn: Connection, *, rows: list[tuple[UUID, UUID, UUID, datetime, datetime, int]]
 ) -> list[Slot]:
-    """Insert (clinic, service, template, start, end, capacity) rows; slots that already exist are left alone.
-    Returns the slots made."""
+    """Insert (clinic, service, template, start, end, capacity) rows; where a slot exists already, or was cancelled
+    (a session taken off stays off), nothing is made. Returns the slots made."""
     if not rows:
         return []
     columns = list(zip(*rows, strict=True))
@@ -716,7 +718,11 @@ async def insert_generated_slots(
         f"""
         INSERT INTO slots (clinic_id, service_id, template_id, starts_at, ends_at, capacity)
         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::timestamptz[], $6::int[])
-        ON CONFLICT (clinic_id, service_id, starts_at) DO NOTHING
+            AS k(clinic_id, service_id, template_id, starts_at, ends_at, capacity)
+        WHERE NOT EXISTS (SELECT 1 FROM slots c
+                          WHERE (c.clinic_id, c.service_id, c.starts_at) = (k.clinic_id, k.service_id, k.starts_at)
+                            AND c.status = 'cancelled')
+        ON CONFLICT (clinic_id, service_id, starts_at) WHERE status <> 'cancelled' DO NOTHING
         RETURNING {_SLOT}
         """,
         *[list(c) for c in columns],

@@ -459,3 +459,53 @@ async def test_generation_says_what_it_left_out_per_clinic_and_service_and_why(
         (short_clinic.code, vaccine.code, "short_of_doses", 2, 10),
         (busy_clinic.code, visit.code, "slot_exists", 1, 5),
     }
+
+
+async def test_a_cancelled_slot_frees_its_start_for_staff_and_never_for_templates(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """Made again by hand at its own time once cancelled (one live slot per start stays the rule); a template's slot
+    that was cancelled (a holiday) is not made again by the next generation."""
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    url = f"/api/v1/clinics/{clinic.id}/slots"
+    start = soon(24)
+    first = await client.post(url, json=slot_body(service.id, start), headers=admin)
+    cancelled = await client.patch(f"{url}/{first.json()['id']}", json={"status": "cancelled"}, headers=admin)
+    assert cancelled.status_code == 200, cancelled.text
+    again = await client.post(url, json=slot_body(service.id, start), headers=admin)
+    assert again.status_code == 201, again.text
+    third = await client.post(url, json=slot_body(service.id, start), headers=admin)
+    assert (third.status_code, third.json()["type"]) == (409, "/problems/slot-exists")
+    assert await db.fetchval("SELECT count(*) FROM slots WHERE clinic_id = $1", clinic.id) == 2
+
+    today = datetime.now(SAIGON).date()
+    monday = today + timedelta(days=(7 - today.weekday()) % 7 or 7)
+    await clinics.create_template(
+        uow,
+        ADMIN,
+        clinic.id,
+        SlotTemplateCreate.model_validate(
+            {"weekday": 1, "slot_minutes": 30, "capacity": 5, "valid_from": today.isoformat()}
+            | {"service_id": str(service.id), "start_time": "07:00", "end_time": "08:00"}
+        ),
+    )
+
+    async def generate() -> dict[str, object]:
+        made = await client.post(
+            "/api/v1/slot-templates/generate", json={"from_date": monday.isoformat(), "days": 1}, headers=admin
+        )
+        assert made.status_code == 200, made.text
+        return dict(made.json())
+
+    assert (await generate())["created"] == 2
+    holiday = await db.fetchval(
+        "SELECT id FROM slots WHERE clinic_id = $1 AND template_id IS NOT NULL ORDER BY starts_at LIMIT 1", clinic.id
+    )
+    off = await client.patch(f"{url}/{holiday}", json={"status": "cancelled"}, headers=admin)
+    assert off.status_code == 200, off.text
+    regenerated = await generate()
+    assert (regenerated["created"], regenerated["skipped"]) == (0, []), "the cancelled session stays off"
+    assert (
+        await db.fetchval("SELECT count(*) FROM slots WHERE template_id IS NOT NULL AND clinic_id = $1", clinic.id) == 2
+    )
