@@ -31,6 +31,7 @@ from vaxbook.auth.models import Principal, Role
 from vaxbook.dependencies import AppSettings, CheckInWindow, Keys, UoW
 from vaxbook.errors import DomainError
 from vaxbook.fields import day_first, place_filter
+from vaxbook.i18n import Language
 from web.citizen import (
     PERSON_FIELDS,
     cancelled_notice,
@@ -65,6 +66,21 @@ from web.view import (
 MAX_SLOTS = 30
 
 
+def _which_way(asking: dict[str, str], language: Language) -> dict[str, str]:
+    """A search the use case refused for its mix of fields (one way to search: a phone, a CCCD, or a full name with
+    the date of birth), said on the fields to mend: the one missing, or those to clear when more than one way was
+    filled in."""
+    named, born = "full_name" in asking, "date_of_birth" in asking
+    ways = [name for name in ("phone", "cccd") if name in asking] + (["full_name"] if named or born else [])
+    if not ways:
+        return {"phone": WORDS["find_by_none"].in_(language)}
+    if len(ways) > 1:
+        return {name: WORDS["find_by_one_way"].in_(language) for name in asking}
+    if named and not born:
+        return {"date_of_birth": WORDS["find_by_name_needs_birth"].in_(language)}
+    return {"full_name": WORDS["find_by_birth_needs_name"].in_(language)}
+
+
 class CounterPages(Controller):
     include_in_schema = False
     opt = PAGE_OPTIONS
@@ -87,14 +103,24 @@ class CounterPages(Controller):
         language = language_of(request)
         typed = {name: str(data.get(name, "")).strip()[:20] for name in ("phone", "cccd", "date_of_birth")}
         typed["full_name"] = str(data.get("full_name", "")).strip()[:200]
+        # a date as a date field sends it, or day first as it is written here (shown again as the field takes it)
+        typed["date_of_birth"] = day_first(typed["date_of_birth"])
         asking = {name: value for name, value in typed.items() if value}
-        if "date_of_birth" in asking:  # as a date field sends it, or day first as it is written here
-            asking["date_of_birth"] = day_first(asking["date_of_birth"])
         try:
             asked = PersonSearch.model_validate(asking)
         except ValidationError as error:
-            message = "; ".join(field_messages(error, language).values())
-            return page(request, "counter/counter.html.j2", typed=typed, found=None, message=message, back="/counter")
+            wrong = field_messages(error, language)
+            if any(e["type"].endswith("search_by") for e in error.errors()):
+                wrong = _which_way(asking, language)
+            return page(
+                request,
+                "counter/counter.html.j2",
+                typed=typed,
+                found=None,
+                wrong=wrong,
+                message=WORDS["check_marked"].in_(language),
+                back="/counter",
+            )
         found = await people.search(uow, staff, asked)
         return page(request, "counter/counter.html.j2", typed=typed, found=found, message=None, back="/counter")
 

@@ -90,3 +90,30 @@ async def test_staff_and_visitors_are_told_what_to_do_and_sent_to_their_own_star
     assert department.status_code == 403
     assert WORDS["refused_forbidden"].vi in department.text
     assert links(department)[WORDS["counter_nav"].vi] == "/counter"
+
+
+async def test_the_counter_s_search_says_which_field_to_fill_in_or_clear(
+    client: httpx.AsyncClient, uow: UnitOfWork
+) -> None:
+    hotline = await staff_headers(client, uow, Role.OPERATOR)
+    client.cookies.set("session", hotline["Authorization"].removeprefix("Bearer "))
+    form = await client.get("/counter")
+    cases = [
+        ({"phone": "   "}, {"phone": "find_by_none"}),
+        ({"full_name": "Ngô Thị Bé"}, {"date_of_birth": "find_by_name_needs_birth"}),
+        ({"date_of_birth": "04/03/1992"}, {"full_name": "find_by_birth_needs_name"}),
+        ({"phone": "0913 111 002", "cccd": "092192000602"}, {"phone": "find_by_one_way", "cccd": "find_by_one_way"}),
+    ]
+    for typed, marked in cases:
+        refused = await client.post("/counter/search", data=typed | {"_csrf_token": csrf_of(form)})
+        assert refused.status_code == 200
+        text = html.unescape(refused.text)
+        assert WORDS["check_marked"].vi in text
+        fields = re.findall(r'<input id="([a-z_]+)" name="([a-z_]+)"[^>]*aria-invalid="true"', refused.text, re.S)
+        assert sorted(name for _, name in fields) == sorted(marked), (typed, fields)
+        for field, word in marked.items():
+            shown = {"full_name": "find_name", "date_of_birth": "find_born"}.get(field, field)
+            assert f'<p class="error" id="{shown}-error">{WORDS[word].vi}</p>' in text, (typed, field)
+    # a day typed day first stays in the field, as the field shows a day
+    kept = await client.post("/counter/search", data={"date_of_birth": "04/03/1992", "_csrf_token": csrf_of(form)})
+    assert 'name="date_of_birth" type="date" autocomplete="off" value="1992-03-04"' in kept.text
