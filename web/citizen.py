@@ -21,6 +21,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND
 
 from booking.models import (
     CONSENT_VERSION,
+    AlreadyBooked,
     Booking,
     BookingMoved,
     BookingPolicy,
@@ -480,7 +481,11 @@ class CitizenPages(Controller):
             ),
         )
         if booked is None:
-            return await self._book_page(request, uow, citizen, slot_id, message=wrong["form"], person=person_id)
+            # booked already: where that booking is, to see, move or cancel it
+            theirs = wrong["form"] == said(AlreadyBooked(), language_of(request))
+            return await self._book_page(
+                request, uow, citizen, slot_id, message=wrong["form"], person=person_id, see_mine=theirs
+            )
         return to(f"/me/bookings/{booked.id}")
 
     async def _book_page(
@@ -492,8 +497,10 @@ class CitizenPages(Controller):
         *,
         message: str | None,
         person: UUID | None = None,
+        see_mine: bool = False,
     ) -> Template | Redirect:
-        """`person`: whom the refused form was for, chosen again for the next try."""
+        """`person`: whom the refused form was for, chosen again for the next try; `see_mine`: the refusal is a booking
+        the person holds already, which the page links to."""
         me, dependents = await household(uow, citizen)
         if me is None:
             return profile_first(request, f"/book/{slot_id}")
@@ -513,6 +520,7 @@ class CitizenPages(Controller):
             people=household_,
             chosen=person if any(p.id == person for p in household_) else me.id,
             message=message,
+            see_mine=see_mine,
             back=f"/book/{slot_id}",
         )
 

@@ -117,3 +117,18 @@ async def test_the_counter_s_search_says_which_field_to_fill_in_or_clear(
     # a day typed day first stays in the field, as the field shows a day
     kept = await client.post("/counter/search", data={"date_of_birth": "04/03/1992", "_csrf_token": csrf_of(form)})
     assert 'name="date_of_birth" type="date" autocomplete="off" value="1992-03-04"' in kept.text
+
+
+async def test_a_person_booked_already_is_led_to_that_booking(client: httpx.AsyncClient, uow: UnitOfWork) -> None:
+    clinic = await make_clinic(uow)
+    service = await make_service(uow)
+    first = await make_slot(uow, clinic, service, capacity=5, starts_at=soon(30))
+    second = await make_slot(uow, clinic, service, capacity=5, starts_at=soon(54))
+    me, _ = await make_citizen(uow)
+    client.cookies.set("session", token_for(me)["Authorization"].removeprefix("Bearer "))
+    for slot, language in ((first, "vi"), (second, "en")):
+        client.cookies.set("lang", language)
+        form = await client.get(f"/book/{slot.id}")
+        answer = await client.post(f"/book/{slot.id}", data={"once": str(uuid4()), "_csrf_token": csrf_of(form)})
+    assert answer.status_code == 200, "the second booking of the same dose is refused on the form"
+    assert links(answer)[WORDS["already_booked_see"].en] == "/me", "and where the first one is, to move or cancel it"
