@@ -237,6 +237,12 @@ def person_by_id(*, person_id: UUID) -> Read[Person | None]:
     return Read(f"SELECT {_PERSON} FROM people WHERE id = $1", (person_id,), one(_person))
 
 
+def person_not_erased(*, person_id: UUID) -> Read[Person | None]:
+    """The person staff name, unless their data was erased: what is left of an erased record is under no name, and
+    nothing is written onto it or found by it."""
+    return Read(f"SELECT {_PERSON} FROM people WHERE id = $1 AND erased_at IS NULL", (person_id,), one(_person))
+
+
 async def person_of_account(conn: Connection, *, account_id: UUID) -> Person | None:
     return await read(conn, own_person(account_id=account_id))
 
@@ -400,7 +406,7 @@ async def people_by_phone(conn: Connection, *, phone: str) -> list[Person]:
         SELECT {_prefixed(_PERSON, "p")} FROM citizens c
         JOIN people holder ON holder.account_id = c.id
         JOIN people p ON p.id = holder.id OR p.guardian_id = holder.id
-        WHERE c.phone = $1
+        WHERE c.phone = $1 AND p.erased_at IS NULL
         ORDER BY p.guardian_id NULLS FIRST, p.created_at
         """,
         phone,
@@ -411,7 +417,10 @@ async def people_by_phone(conn: Connection, *, phone: str) -> list[Person]:
 async def people_by_name_and_birth(conn: Connection, *, full_name: str, date_of_birth: date) -> list[Person]:
     """Everyone born that day whose name is this one, however either was typed (accents, case, spaces)."""
     rows = await conn.fetch(
-        f"SELECT {_PERSON} FROM people WHERE date_of_birth = $2 AND name_key(full_name) = name_key($1)",
+        f"""
+        SELECT {_PERSON} FROM people
+        WHERE date_of_birth = $2 AND name_key(full_name) = name_key($1) AND erased_at IS NULL
+        """,
         full_name,
         date_of_birth,
     )
@@ -419,7 +428,7 @@ async def people_by_name_and_birth(conn: Connection, *, full_name: str, date_of_
 
 
 async def people_by_cccd(conn: Connection, *, cccd: str) -> list[Person]:
-    rows = await conn.fetch(f"SELECT {_PERSON} FROM people WHERE cccd = $1", cccd)
+    rows = await conn.fetch(f"SELECT {_PERSON} FROM people WHERE cccd = $1 AND erased_at IS NULL", cccd)
     return [_person(r) for r in rows]
 
 

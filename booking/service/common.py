@@ -67,7 +67,8 @@ def attempt_scope(principal: Principal, person_id: UUID) -> str:
 
 
 async def person_for(conn: Connection, principal: Principal, person_id: UUID | None) -> Person:
-    """The person the caller acts for: a citizen's own profile or dependent; anyone for assisting staff."""
+    """The person the caller acts for: a citizen's own profile or dependent; anyone whose data was not erased for
+    assisting staff."""
     query = person_read(principal, person_id)
     return check_person(principal, person_id, await read(conn, query) if query is not None else None)
 
@@ -79,7 +80,7 @@ def person_read(principal: Principal, person_id: UUID | None) -> Read[Person | N
         if person_id is None:
             return repository.own_person(account_id=principal.id)
         return repository.person_of_account_holder(person_id=person_id, account_id=principal.id)
-    return None if person_id is None else repository.person_by_id(person_id=person_id)
+    return None if person_id is None else repository.person_not_erased(person_id=person_id)
 
 
 def person_key(principal: Principal, person_id: UUID | None) -> UUID | Lookup:

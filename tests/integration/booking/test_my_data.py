@@ -160,3 +160,32 @@ async def test_a_sign_in_sent_again_after_erasure_signs_into_nothing(
     assert await db.fetchval("SELECT count(*) FROM idempotency_keys WHERE scope LIKE 'otp:%'") == 0, "nothing kept"
     replayed = await client.post("/api/v1/auth/otp/verify", json={"phone": phone, "code": code}, headers=key)
     assert replayed.status_code == 401, "the code was spent, and the kept answer is gone with the account"
+
+
+async def test_staff_find_nothing_and_write_nothing_under_an_erased_record(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """What is left of an erased record is under no name: the hotline and a counter can neither find it (by the
+    name "-" and the birth date it keeps) nor write declarations onto it, nor read what it held."""
+    clinic = await make_clinic(uow)
+    citizen, me = await make_citizen(uow, full_name="Lê Thị Xoá")
+    child = await make_dependent(uow, citizen, full_name="Lê Bé Xoá", relation="child", date_of_birth=date(2020, 3, 3))
+    assert (
+        await client.post("/api/v1/me/erasure", json={"confirm": True}, headers=token_for(citizen))
+    ).status_code == 200
+    for role, scope in ((Role.OPERATOR, []), (Role.CLINIC_STAFF, [clinic.id])):
+        staff = await staff_headers(client, uow, role, scope)
+        for person in (me, child):
+            base = f"/api/v1/assist/people/{person.id}"
+            declared = await client.put(f"{base}/declarations", json={"disability": True}, headers=staff)
+            assert (declared.status_code, declared.json()["type"]) == (404, "/problems/person-not-found"), role
+            for read in ("bookings", "standby"):
+                gone = await client.get(f"{base}/{read}", headers=staff)
+                assert (gone.status_code, gone.json()["type"]) == (404, "/problems/person-not-found"), (role, read)
+            found = await client.post(
+                "/api/v1/assist/people/search",
+                json={"full_name": "-", "date_of_birth": person.date_of_birth.isoformat()},
+                headers=staff,
+            )
+            assert (found.status_code, found.json()) == (200, []), role
+    assert await db.fetchval("SELECT count(*) FROM person_declarations") == 0
