@@ -827,6 +827,10 @@ async def test_a_priority_seat_s_slip_says_what_evidence_to_bring(
     slip = html.unescape((await client.get(f"/me/bookings/{booked.json()['id']}")).text)
     assert WORDS["slip_evidence"].vi in slip
     assert EVIDENCE[RuleKind.PREGNANCY].vi in slip
+    title = re.search(r"<title>(.*?)</title>", slip)
+    assert title, "the slip has a title"
+    assert service.name_vi in title.group(1), "the tab says what the booking is for"
+    assert booked.json()["code"] not in title.group(1), "half of a check-in by hand: not kept in a browser's history"
 
 
 async def test_the_move_page_offers_only_slots_the_person_may_take(
