@@ -139,7 +139,7 @@ def slip_of(
 
 def _person_form(form: dict[str, str], names: tuple[str, ...] = PERSON_FIELDS) -> dict[str, Any]:
     """The fields of a person as the form sent them, blank ones left out (the model says which it needs)."""
-    typed = {name: form.get(name, "").strip()[:200] for name in names}
+    typed = {name: form.get(name, "").strip() for name in names}
     if "date_of_birth" in typed:  # 03/02/2024 as typed where a phone's browser has no date picker
         typed["date_of_birth"] = day_first(typed["date_of_birth"])
     return {name: value for name, value in typed.items() if value}
@@ -552,7 +552,7 @@ class CitizenPages(Controller):
         async def rate() -> bool:
             given = RatingIn.model_validate(
                 {"rating": form_number(data.get("rating", ""))}
-                | ({"comment": data["comment"][:1000]} if data.get("comment", "").strip() else {})
+                | ({"comment": data["comment"]} if data.get("comment", "").strip() else {})
             )
             await feedback.rate(
                 uow, citizen, booking_id=booking_id, rating=given.rating, comment=given.comment, now=datetime.now(UTC)
@@ -563,7 +563,7 @@ class CitizenPages(Controller):
         if done:
             return to(f"/me/bookings/{booking_id}")
         booking = await bookings.get(uow, citizen, booking_id)
-        typed = {"rating": data.get("rating", "")[:2], "comment": data.get("comment", "")[:1000]}
+        typed = {"rating": data.get("rating", "")[:2], "comment": data.get("comment", "")}
         return await _slip_page(
             request, uow, citizen, booking, qr=None, wrong=wrong, back=f"/me/bookings/{booking_id}", typed=typed
         )

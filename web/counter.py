@@ -102,7 +102,7 @@ class CounterPages(Controller):
             return sign_in_first(request, staff=True)
         language = language_of(request)
         typed = {name: str(data.get(name, "")).strip()[:20] for name in ("phone", "cccd", "date_of_birth")}
-        typed["full_name"] = str(data.get("full_name", "")).strip()[:200]
+        typed["full_name"] = str(data.get("full_name", "")).strip()
         # a date as a date field sends it, or day first as it is written here (shown again as the field takes it)
         typed["date_of_birth"] = day_first(typed["date_of_birth"])
         asking = {name: value for name, value in typed.items() if value}
@@ -143,7 +143,7 @@ class CounterPages(Controller):
         if staff is None:
             return sign_in_first(request, staff=True)
         language = language_of(request)
-        typed = {name: str(data.get(name, "")).strip()[:200] for name in (*PERSON_FIELDS, "phone")}
+        typed = {name: str(data.get(name, "")).strip() for name in (*PERSON_FIELDS, "phone")}
         typed["date_of_birth"] = day_first(typed["date_of_birth"])  # 17/05/1990, as the operator hears and types it
         consent = {"accepted": data.get("consent") == "yes", "text_version": CONSENT_VERSION}
 

@@ -311,7 +311,7 @@ class DepartmentPages(Controller):
             return await self._stock_page(request, uow, note=None, wrong={}, kind=None, typed={})
         language = language_of(request)
         model, work = MOVES[kind]
-        typed: dict[str, Any] = {name: str(data.get(name, "")).strip()[:500] for name in MOVE_FIELDS if data.get(name)}
+        typed: dict[str, Any] = {name: str(data.get(name, "")).strip() for name in MOVE_FIELDS if data.get(name)}
         if "doses" in typed:
             typed["doses"] = form_number(typed["doses"])  # a number typed in a form is still text until here
 
@@ -326,7 +326,7 @@ class DepartmentPages(Controller):
         note = WORDS[f"moved_{kind}"].in_(language) if recorded else None
         # refused, the form keeps every value chosen or typed (a quick second try moves what was meant, not the
         # first lot to the first clinic)
-        kept = {} if recorded else {name: str(data.get(name, ""))[:500] for name in MOVE_FIELDS}
+        kept = {} if recorded else {name: str(data.get(name, "")) for name in MOVE_FIELDS}
         return await self._stock_page(request, uow, note=note, wrong=wrong, kind=None if recorded else kind, typed=kept)
 
     async def _stock_page(

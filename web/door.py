@@ -520,7 +520,7 @@ class DoorPages(Controller):
                     "severity": data.get("severity", ""),
                     "serious": data.get("serious") == "yes",
                     "outcome": data.get("outcome", ""),
-                    "description": data.get("description", "")[:2000],
+                    "description": data.get("description", ""),
                     "onset_at": now.replace(microsecond=0).isoformat(),
                 }
             )

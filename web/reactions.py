@@ -79,7 +79,7 @@ class ReactionPages(Controller):
         if citizen is None:
             return sign_in_first(request)
         booking = await bookings.get(uow, citizen, booking_id)
-        typed = {name: str(data.get(name, "")).strip()[:2000] for name in FIELDS}
+        typed = {name: str(data.get(name, "")).strip() for name in FIELDS}
 
         async def report() -> bool:
             event = AdverseEventCreate.model_validate(

@@ -10,8 +10,18 @@ from uuid import uuid4
 
 import httpx
 
-from tests.factories import make_citizen, make_clinic, make_service, make_slot, soon, staff_headers, token_for
-from tests.integration.web.test_pages import csrf_of
+from tests.conftest import RecordingOtpSender
+from tests.factories import (
+    make_citizen,
+    make_clinic,
+    make_service,
+    make_slot,
+    person_details,
+    soon,
+    staff_headers,
+    token_for,
+)
+from tests.integration.web.test_pages import csrf_of, signed_in_citizen
 from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
 from vaxbook.i18n import Language
@@ -132,3 +142,28 @@ async def test_a_person_booked_already_is_led_to_that_booking(client: httpx.Asyn
         answer = await client.post(f"/book/{slot.id}", data={"once": str(uuid4()), "_csrf_token": csrf_of(form)})
     assert answer.status_code == 200, "the second booking of the same dose is refused on the form"
     assert links(answer)[WORDS["already_booked_see"].en] == "/me", "and where the first one is, to move or cancel it"
+
+
+async def test_a_value_longer_than_its_field_takes_is_refused_on_that_field_never_cut_and_saved(
+    client: httpx.AsyncClient, uow: UnitOfWork, otp_sender: RecordingOtpSender
+) -> None:
+    """A form sent past the browser's length limits (an old browser, a script): the name is not cut at 200 and
+    saved as someone else's name; the field says how long it may be, and keeps what was typed."""
+    token = await signed_in_citizen(client, otp_sender, "0912 345 561")
+    long_name = "Nguyễn Thị " + "Hoa" * 80  # 251 characters
+    form = await client.get("/me/profile")
+    sent = person_details(full_name=long_name) | {"consent": "yes", "_csrf_token": csrf_of(form)}
+    refused = await client.post("/me/profile", data=sent)
+    assert refused.status_code == 200
+    assert 'id="full_name-error"' in refused.text, "the field is named"
+    assert long_name in html.unescape(refused.text), "what was typed stays, whole"
+    profile = await client.get("/api/v1/me/profile", headers={"Authorization": f"Bearer {token}"})
+    assert profile.status_code == 404, "nothing saved"
+
+    staff = await staff_headers(client, uow, Role.OPERATOR, [])
+    client.cookies.set("session", staff["Authorization"].removeprefix("Bearer "))
+    form = await client.get("/counter/register")
+    caller = person_details(full_name=long_name) | {"consent": "yes", "_csrf_token": csrf_of(form)}
+    registered = await client.post("/counter/register", data=caller)
+    assert registered.status_code == 200, "refused, not registered"
+    assert 'id="full_name-error"' in registered.text
