@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -13,6 +13,7 @@ from pydantic import (
     StringConstraints,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from booking.models import (
@@ -50,6 +51,7 @@ from vaxbook.fields import (
     PlaceName,
     ZonedModel,
     bilingual_error,
+    errors_on,
     refused_before,
 )
 from vaxbook.settings import DEFAULT_TIMEZONE
@@ -349,23 +351,43 @@ class PersonSearch(InputModel):
     phone: PhoneNumber | None = None
     cccd: Cccd | None = None
     full_name: Label | None = None
-    date_of_birth: BirthDate | None = Field(default=None, validate_default=True)
+    date_of_birth: BirthDate | None = None
 
-    @field_validator("date_of_birth")
-    @classmethod
-    def _exactly_one_way(cls, born: date | None, info: ValidationInfo) -> date | None:
-        if refused_before(info, "phone", "cccd", "full_name"):
-            return born
-        name = info.data.get("full_name")
-        named = name is not None and born is not None
-        ways = (info.data.get("phone") is not None) + (info.data.get("cccd") is not None) + named
-        if ways != 1 or (not named and (name is not None or born is not None)):
-            raise bilingual_error(
-                "search_by",
-                "Tìm theo số điện thoại, theo CCCD, hoặc theo họ tên cùng ngày sinh",
-                "Search by phone, by CCCD, or by full name with date of birth",
-            )
-        return born
+    @model_validator(mode="after")
+    def _exactly_one_way(self) -> Self:
+        """One way to search, the refusal said on the fields to mend: the one missing, or those to clear."""
+        sent = {name: getattr(self, name) for name in ("phone", "cccd", "full_name", "date_of_birth")}
+        given = [name for name, value in sent.items() if value is not None]
+        ways = {"full_name" if name == "date_of_birth" else name for name in given}
+        if not ways:
+            raise errors_on("PersonSearch", {"phone": (_SEARCH_BY_NONE, None)})
+        if len(ways) > 1:
+            raise errors_on("PersonSearch", {name: (_SEARCH_ONE_WAY, sent[name]) for name in given})
+        if self.full_name is not None and self.date_of_birth is None:
+            raise errors_on("PersonSearch", {"date_of_birth": (_SEARCH_NEEDS_BIRTH, None)})
+        if self.date_of_birth is not None and self.full_name is None:
+            raise errors_on("PersonSearch", {"full_name": (_SEARCH_NEEDS_NAME, None)})
+        return self
+
+
+_SEARCH_BY_NONE = bilingual_error(
+    "search_by",
+    "Điền số điện thoại, hoặc số CCCD, hoặc họ tên cùng ngày sinh của người cần tìm",
+    "Give the phone number, or the CCCD number, or the full name with the date of birth",
+)
+_SEARCH_ONE_WAY = bilingual_error(
+    "search_by",
+    "Chỉ tìm một cách: số điện thoại, hoặc số CCCD, hoặc họ tên cùng ngày sinh; bỏ các mục còn lại",
+    "Search one way only: phone, or CCCD, or full name with date of birth; leave out the others",
+)
+_SEARCH_NEEDS_BIRTH = bilingual_error(
+    "search_by", "Thêm ngày sinh: tìm theo họ tên cần cả ngày sinh", "Add the date of birth: a search by name needs it"
+)
+_SEARCH_NEEDS_NAME = bilingual_error(
+    "search_by",
+    "Thêm họ và tên: tìm theo ngày sinh cần cả họ tên",
+    "Add the full name: a search by date of birth needs it",
+)
 
 
 _MISREAD = str.maketrans({"O": "0", "I": "1", "L": "1", " ": None, "-": None})

@@ -21,16 +21,25 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 
 def bilingual_error(code: str, vi: str, en: str) -> PydanticCustomError:
     """A validation error whose Vietnamese wording travels with it (see vaxbook.problems)."""
     return PydanticCustomError(f"vaxbook.{code}", en, {"vi": vi})
+
+
+def errors_on(model: str, errors: dict[str, tuple[PydanticCustomError, object]]) -> ValidationError:
+    """A check across fields that names the fields to mend ({field: (error, what was sent)}), raised from a model
+    validator: pydantic keeps each error's place, so a form marks those boxes and an API client reads their names."""
+    return ValidationError.from_exception_data(
+        model, [InitErrorDetails(type=error, loc=(field,), input=sent) for field, (error, sent) in errors.items()]
+    )
 
 
 def refused_before(info: ValidationInfo, *names: str) -> bool:

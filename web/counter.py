@@ -31,7 +31,6 @@ from vaxbook.auth.models import Principal, Role
 from vaxbook.dependencies import AppSettings, CheckInWindow, Keys, UoW
 from vaxbook.errors import DomainError
 from vaxbook.fields import day_first, place_filter
-from vaxbook.i18n import Language
 from web.citizen import (
     PERSON_FIELDS,
     cancelled_notice,
@@ -66,21 +65,6 @@ from web.view import (
 MAX_SLOTS = 30
 
 
-def _which_way(asking: dict[str, str], language: Language) -> dict[str, str]:
-    """A search the use case refused for its mix of fields (one way to search: a phone, a CCCD, or a full name with
-    the date of birth), said on the fields to mend: the one missing, or those to clear when more than one way was
-    filled in."""
-    named, born = "full_name" in asking, "date_of_birth" in asking
-    ways = [name for name in ("phone", "cccd") if name in asking] + (["full_name"] if named or born else [])
-    if not ways:
-        return {"phone": WORDS["find_by_none"].in_(language)}
-    if len(ways) > 1:
-        return {name: WORDS["find_by_one_way"].in_(language) for name in asking}
-    if named and not born:
-        return {"date_of_birth": WORDS["find_by_name_needs_birth"].in_(language)}
-    return {"full_name": WORDS["find_by_birth_needs_name"].in_(language)}
-
-
 class CounterPages(Controller):
     include_in_schema = False
     opt = PAGE_OPTIONS
@@ -110,8 +94,6 @@ class CounterPages(Controller):
             asked = PersonSearch.model_validate(asking)
         except ValidationError as error:
             wrong = field_messages(error, language)
-            if any(e["type"].endswith("search_by") for e in error.errors()):
-                wrong = _which_way(asking, language)
             return page(
                 request,
                 "counter/counter.html.j2",

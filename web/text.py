@@ -408,20 +408,6 @@ WORDS: dict[str, Text] = {
         "Nhiều hồ sơ khai cùng số CCCD này: hãy hỏi thêm ngày sinh và địa chỉ để chọn đúng người.",
         "More than one record gives this CCCD: ask for the date of birth and the address to choose the right person.",
     ),
-    "find_by_none": Text(
-        "Điền số điện thoại, hoặc số CCCD, hoặc họ tên cùng ngày sinh của người cần tìm.",
-        "Fill in the phone number, or the CCCD number, or the full name with the date of birth.",
-    ),
-    "find_by_one_way": Text(
-        "Chỉ tìm một cách: số điện thoại, hoặc số CCCD, hoặc họ tên cùng ngày sinh. Xóa các ô còn lại.",
-        "Search one way only: phone, or CCCD, or full name with date of birth. Clear the other boxes.",
-    ),
-    "find_by_name_needs_birth": Text(
-        "Thêm ngày sinh: tìm theo họ tên cần cả ngày sinh.", "Add the date of birth: a search by name needs it."
-    ),
-    "find_by_birth_needs_name": Text(
-        "Thêm họ và tên: tìm theo ngày sinh cần cả họ tên.", "Add the full name: a search by date of birth needs it."
-    ),
     "counter_nobody": Text("Không tìm thấy ai. Có thể đăng ký người này.", "Nobody found. You can register them."),
     "counter_register": Text("Đăng ký người mới", "Register a new person"),
     "phone_optional": Text("Số điện thoại (nếu có)", "Phone number (if any)"),

@@ -142,7 +142,19 @@ async def test_someone_registered_without_phone_or_cccd_is_found_by_name_and_bir
     )
     assert other_day.json() == []
     half = await client.post("/api/v1/assist/people/search", json={"full_name": "Lê Văn Tám"}, headers=operator)
-    assert [e["code"] for e in half.json()["errors"]] == ["search_by"]
+    assert [(e["field"], e["code"]) for e in half.json()["errors"]] == [("date_of_birth", "search_by")], (
+        "the one missing"
+    )
+    born_only = await client.post(
+        "/api/v1/assist/people/search", json={"date_of_birth": "1950-02-02"}, headers=operator
+    )
+    assert [e["field"] for e in born_only.json()["errors"]] == ["full_name"]
+    two_ways = await client.post(
+        "/api/v1/assist/people/search", json={"phone": "0912000111", "full_name": "Lê Văn Tám"}, headers=operator
+    )
+    assert sorted(e["field"] for e in two_ways.json()["errors"]) == ["full_name", "phone"], "those to leave out"
+    nothing = await client.post("/api/v1/assist/people/search", json={}, headers=operator)
+    assert [e["field"] for e in nothing.json()["errors"]] == ["phone"]
 
     again = await client.post("/api/v1/assist/people", json=walk_in | {"full_name": "le van tam"}, headers=operator)
     assert (again.status_code, again.json()["type"]) == (409, "/problems/registered-already")
