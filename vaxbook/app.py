@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
 from importlib.metadata import version
 from typing import Any, cast
 
+import asyncpg
 import structlog
 from litestar import Litestar
 from litestar.config.app import AppConfig
@@ -193,6 +194,31 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
 ]
 
 
+SCHEMA_CHECK_SECONDS = 5.0  # how often a replica started on a schema behind its release looks for the migration
+
+
+def say_schema_is_not_ours(schema: str | None) -> None:
+    """One warning line at start for a schema that is not this release's: behind it (run `vaxbook migrate`) or newer
+    (a newer release migrated it: this replica is to be replaced)."""
+    log = structlog.get_logger("vaxbook")
+    expected = migrate.head_revision()
+    if migrate.is_known(schema):
+        log.warning(
+            "the database schema is behind this release: run `vaxbook migrate`; until then /health/ready answers 503, "
+            "and the signing keys and scheduled jobs wait for it",
+            schema=schema,
+            expected_schema=expected,
+        )
+    else:
+        log.warning(
+            "the database schema is newer than this release: a newer release migrated it; /health/ready answers 503 "
+            "and no scheduled job runs here: replace this replica with the new release (docs/operator-guide.md, "
+            "Upgrading)",
+            schema=schema,
+            expected_schema=expected,
+        )
+
+
 def booking_policy(settings: Settings) -> BookingPolicy:
     return BookingPolicy(
         max_attempts=settings.booking_max_attempts,
@@ -228,18 +254,13 @@ def create_app(
             max_size=settings.db_pool_max,
             lock_timeout_ms=settings.lock_timeout_ms,
         )
-        # a schema behind the code is reported by /health/ready; nothing is written to it meanwhile
-        if settings.generate_signing_keys and await db.schema_revision(app.state.pool) == migrate.head_revision():
-            for purpose in KeyPurpose:
-                await qr_service.ensure_key(db.UnitOfWork(app.state.pool), keystore, purpose)
-            for purpose, kid in await qr_service.unsigned_purposes(db.UnitOfWork(app.state.pool), keystore):
-                structlog.get_logger("vaxbook").error(
-                    "signing key without its private half: nothing of this purpose can be signed (slips' QR codes, "
-                    "certificates); restore the keys directory with the database, or run `vaxbook keys rotate`",
-                    purpose=purpose.value,
-                    kid=kid,
-                    keys_dir=str(keystore.directory),
-                )
+        # a schema that is not this release's is reported by /health/ready; the signing keys are made and the
+        # scheduler started only on this release's schema: when it is behind, once `vaxbook migrate` has run
+        schema = await db.schema_revision(app.state.pool)
+        if schema == migrate.head_revision():
+            await ready_to_sign(app.state.pool)
+        else:
+            say_schema_is_not_ours(schema)
         exposed = await db.rewritable_records(app.state.pool)
         if exposed:
             structlog.get_logger("vaxbook").warning(
@@ -264,6 +285,7 @@ def create_app(
             )
             app.state.read_replica = ReadReplica(replica_pool, max_lag_seconds=settings.read_max_lag_seconds)
         hearing: asyncio.Task[None] | None = None
+        migrated: asyncio.Task[None] | None = None
         exchanging: asyncio.Task[None] | None = None
         beating: asyncio.Task[None] | None = None
         try:
@@ -276,8 +298,11 @@ def create_app(
                 await app.state.read_replica.beat(app.state.pool)
                 beating = asyncio.create_task(app.state.read_replica.keep_beating(app.state.pool))
             # started after the pool and stopped before it closes: runs in flight are cancelled and wound up first
-            if settings.scheduler:
-                await scheduler.start(app.state.pool)
+            if schema == migrate.head_revision():
+                if settings.scheduler:
+                    await scheduler.start(app.state.pool)
+            elif migrate.is_known(schema):
+                migrated = asyncio.create_task(once_migrated(app.state.pool))
             if owns_process:
                 # what starting made (the framework, routes, schemas, pools) is moved out of the cycle collector's
                 # way: a full collection during a rush took 100-120 ms scanning it, stalling every request in flight
@@ -285,11 +310,11 @@ def create_app(
                 gc.freeze()
             yield
         finally:
-            await scheduler.stop()
-            for task in (hearing, exchanging, beating):
+            for task in (migrated, hearing, exchanging, beating):
                 if task is not None:
                     task.cancel()
                     await asyncio.gather(task, return_exceptions=True)
+            await scheduler.stop()
             await close_transports(transports)
             if app.state.read_replica is not None:
                 await app.state.read_replica.pool.close()
@@ -299,6 +324,34 @@ def create_app(
 
     sold_out = SoldOutSlots(remember_seconds=settings.sold_out_seconds)
     feed = Feed(settings.feed_seconds)
+
+    async def ready_to_sign(pool: db.Pool) -> None:
+        """The first signing keys made (when this replica may make them), and a key that cannot sign said."""
+        if not settings.generate_signing_keys:
+            return
+        for purpose in KeyPurpose:
+            await qr_service.ensure_key(db.UnitOfWork(pool), keystore, purpose)
+        for purpose, kid in await qr_service.unsigned_purposes(db.UnitOfWork(pool), keystore):
+            structlog.get_logger("vaxbook").error(
+                "signing key without its private half: nothing of this purpose can be signed (slips' QR codes, "
+                "certificates); restore the keys directory with the database, or run `vaxbook keys rotate`",
+                purpose=purpose.value,
+                kid=kid,
+                keys_dir=str(keystore.directory),
+            )
+
+    async def once_migrated(pool: db.Pool) -> None:
+        """Wait for `vaxbook migrate` to bring a schema that was behind to this release's, then make the signing keys
+        and start the scheduler, as a start on that schema would have (a database away meanwhile is asked again)."""
+        while True:
+            await asyncio.sleep(SCHEMA_CHECK_SECONDS)
+            with suppress(OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                if await db.schema_revision(pool) == migrate.head_revision():
+                    break
+        structlog.get_logger("vaxbook").info("schema.migrated", schema=migrate.head_revision())
+        await ready_to_sign(pool)
+        if settings.scheduler:
+            await scheduler.start(pool)
 
     def provide_uow() -> db.UnitOfWork:
         return db.UnitOfWork(app.state.pool)

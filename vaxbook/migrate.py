@@ -6,6 +6,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import alembic.util.exc
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
@@ -75,6 +76,17 @@ def head_revision() -> str:
     head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
     assert head is not None, "no migrations found"
     return head
+
+
+def is_known(revision: str | None) -> bool:
+    """Whether this release's migrations know the revision (None, an empty database, included): a schema it does not
+    know was migrated by a newer release."""
+    if revision is None:
+        return True
+    try:
+        return ScriptDirectory(str(MIGRATIONS_DIR)).get_revision(revision) is not None
+    except alembic.util.exc.CommandError:
+        return False
 
 
 def execute_script(sql: str) -> None:
