@@ -204,9 +204,13 @@ class ZonedModel(OutputModel):
         return self
 
 
+PHONE_MIN_LENGTH, PHONE_MAX_LENGTH = 9, 20  # 912345678 … (+84) 0912-345-678 with room for spaces
+
+
 def _vietnamese_mobile(value: str) -> str:
     try:
-        number = phonenumbers.parse(value, "VN")
+        # the bounds the API description states (vaxbook.openapi), refused with the phone's own message
+        number = phonenumbers.parse(value, "VN") if PHONE_MIN_LENGTH <= len(value) <= PHONE_MAX_LENGTH else None
     except phonenumbers.NumberParseException:
         number = None
     if (

@@ -14,7 +14,16 @@ from litestar.plugins import OpenAPISchemaPlugin
 from litestar.typing import FieldDefinition
 
 from vaxbook.errors import domain_errors
-from vaxbook.fields import EARLIEST_DATE, LATEST_DATE, InputModel, PatchModel, QueryDate, QueryInstant
+from vaxbook.fields import (
+    EARLIEST_DATE,
+    LATEST_DATE,
+    PHONE_MAX_LENGTH,
+    PHONE_MIN_LENGTH,
+    InputModel,
+    PatchModel,
+    QueryDate,
+    QueryInstant,
+)
 from vaxbook.policy import Scope, rule_for
 from vaxbook.problems import HTTP_PROBLEMS, PROBLEM_TYPE_PREFIX
 from vaxbook.spreadsheets import XLSX_MEDIA_TYPE
@@ -60,6 +69,26 @@ WHY = {
     "503": "Busy, or the database is out of reach: resend after `Retry-After` (with the same Idempotency-Key)",
 }
 _HANDS_OFF = ("/schema", "/static/")
+RETRY_AFTER = {
+    "description": "Seconds to wait before sending the request again",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 0},
+}
+# the searches whose date range VAXBOOK_SEARCH_MAX_DAYS bounds (a schema cannot say one parameter's bound by another)
+RANGE_LIMITED = frozenset({"/api/v1/availability", "/api/v1/clinics/{clinic_id}/slots"})
+RANGE_LIMIT = (
+    "The last day (the clinics' local date), at most 31 days after date_from (VAXBOOK_SEARCH_MAX_DAYS); "
+    "a longer range is refused with 422 naming date_to"
+)
+# what a field's validator checks and its schema cannot say by itself, by the field's name in every body
+FIELD_RULES: dict[str, dict[str, Any]] = {
+    "cccd": {"pattern": "^[0-9]{12}$", "description": "CCCD (citizen identity card) number: exactly 12 digits"},
+    "phone": {
+        "minLength": PHONE_MIN_LENGTH,
+        "maxLength": PHONE_MAX_LENGTH,
+        "description": "A Vietnamese mobile number, in any common spelling (0912 345 678, +84912345678)",
+    },
+}
 
 
 def describe_answers(document: dict[str, Any]) -> dict[str, Any]:
@@ -76,6 +105,7 @@ def describe_answers(document: dict[str, Any]) -> dict[str, Any]:
         if model.__name__ in schemas:
             _no_null_unless_clearable(schemas[model.__name__], model.clearable)
     _times_of_day(schemas)
+    _field_rules(schemas)
     for scheme in described["components"].get("securitySchemes", {}).values():
         if scheme.get("type") == "http":
             scheme.pop("name", None)  # OpenAPI gives a name to an apiKey scheme only: with it, validators refuse all
@@ -112,11 +142,28 @@ def _describe(path: str, method: str, operation: dict[str, Any], schemes: list[s
         content = responses["200"].setdefault("content", {})
         content["text/csv"] = {"schema": {"type": "string"}}
         content[XLSX_MEDIA_TYPE] = {"schema": {"type": "string", "format": "binary"}}
+    if path in RANGE_LIMITED:
+        for parameter in operation.get("parameters", []):
+            if parameter.get("name") == "date_to" and parameter.get("in") == "query":
+                parameter["description"] = RANGE_LIMIT
+    if path.endswith("/certificate"):
+        statuses += ["409"]  # a certificate needs a dose recorded (nothing-to-certify)
     for status in sorted(set(statuses)):
         responses[status] = {
             "description": WHY[status],
             "content": {"application/problem+json": {"schema": {"$ref": PROBLEM}}},
         }
+        if status in ("429", "503"):
+            responses[status]["headers"] = {"Retry-After": RETRY_AFTER}
+
+
+def _field_rules(schemas: dict[str, Any]) -> None:
+    for schema in schemas.values():
+        for name, field in schema.get("properties", {}).items():
+            if name in FIELD_RULES:
+                for option in field.get("oneOf", field.get("anyOf", [field])):
+                    if option.get("type") == "string":
+                        option.update(FIELD_RULES[name])
 
 
 def problem_types() -> list[str]:

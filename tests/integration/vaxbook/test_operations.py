@@ -143,6 +143,45 @@ async def test_openapi_document_and_interactive_page(client: httpx.AsyncClient) 
     assert "swagger" in swagger.text.lower()
 
 
+async def test_the_api_description_says_what_the_answers_and_fields_hold(client: httpx.AsyncClient) -> None:
+    """Retry-After on every 429 and 503, the certificate's 409, the CCCD's and the phone's rules, the searches' range;
+    and each said rule is the one the API holds to."""
+    document = (await client.get("/schema/openapi.json")).json()
+    validate(document)
+    answers = [op["responses"] for item in document["paths"].values() for op in item.values() if "responses" in op]
+    for responses in answers:
+        for status in ("429", "503"):
+            if status in responses:
+                assert responses[status]["headers"]["Retry-After"]["schema"]["type"] == "integer"
+    assert "409" in document["paths"]["/api/v1/me/people/{person_id}/certificate"]["get"]["responses"]
+    for path in ("/api/v1/availability", "/api/v1/clinics/{clinic_id}/slots"):
+        (date_to,) = [p for p in document["paths"][path]["get"]["parameters"] if p["name"] == "date_to"]
+        assert "31 days" in date_to["description"]
+    cccd = [
+        s["properties"]["cccd"] for s in document["components"]["schemas"].values() if "cccd" in s.get("properties", {})
+    ]
+    phone = [
+        s["properties"]["phone"]
+        for s in document["components"]["schemas"].values()
+        if "phone" in s.get("properties", {})
+    ]
+    assert cccd
+    assert phone
+    for field in cccd:
+        strings = [o for o in field.get("oneOf", field.get("anyOf", [field])) if o.get("type") == "string"]
+        assert strings
+        assert all(o["pattern"] == "^[0-9]{12}$" for o in strings)
+    for field in phone:
+        strings = [o for o in field.get("oneOf", field.get("anyOf", [field])) if o.get("type") == "string"]
+        assert strings
+        assert all((o["minLength"], o["maxLength"]) == (9, 20) for o in strings)
+    # the phone's bounds are held to: a longer spelling is a field error naming it, not a 500
+    long = await client.post("/api/v1/auth/otp/request", json={"phone": "+84 (0) 912 - 345 - 678 - 00"})
+    assert long.status_code == 422
+    assert [e["field"] for e in long.json()["errors"]] == ["phone"]
+    assert (await client.post("/api/v1/auth/otp/request", json={"phone": "(+84) 912-345-678"})).status_code == 202
+
+
 async def test_request_ids_are_echoed_or_made(client: httpx.AsyncClient) -> None:
     mine = await client.get("/health/live", headers={"X-Request-ID": "abc-123-def-456"})
     assert mine.headers["x-request-id"] == "abc-123-def-456"

@@ -37,7 +37,7 @@ async def test_keys_are_made_and_jobs_start_once_the_schema_is_migrated(
     server_dsn: str, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(vaxbook_app, "SCHEMA_CHECK_SECONDS", 0.2)
-    dsn = await asyncio.to_thread(fresh_database, server_dsn, "vaxbook_unmigrated")
+    dsn = await asyncio.to_thread(fresh_database, server_dsn, "vaxbook_before_migrate")
     app = create_app(settings.model_copy(update={"scheduler": True, "generate_signing_keys": True}), dsn=dsn)
     with capture_logs() as logs:
         async with serve(app) as client:
