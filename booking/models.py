@@ -442,10 +442,17 @@ class HouseholdSeatsTaken(Conflict):
 
 
 class AlreadyBooked(Conflict):
+    """`booking_id`: the open booking that stands in the way, to open, move or cancel (when it is known)."""
+
     slug = "already-booked"
     title = Text(
         "Người này đã có lịch hẹn cho dịch vụ và mũi tiêm này", "This person already has a booking for this service"
     )
+
+    def __init__(self, booking_id: UUID | None = None) -> None:
+        super().__init__()
+        if booking_id is not None:
+            self.extra["booking_id"] = str(booking_id)
 
 
 class TooManyActiveBookings(Conflict):

@@ -569,17 +569,30 @@ async def open_booking_for_dose(
 
 async def has_active_booking(conn: Connection, *, person_id: UUID, service_id: UUID, product_id: UUID | None) -> bool:
     """Whether the person holds an open booking for this service, or for any service of its vaccine."""
-    exists: bool = await conn.fetchval(
+    return (
+        await open_booking_of_service(conn, person_id=person_id, service_id=service_id, product_id=product_id)
+        is not None
+    )
+
+
+async def open_booking_of_service(
+    conn: Connection, *, person_id: UUID, service_id: UUID, product_id: UUID | None, dose_number: int | None = None
+) -> UUID | None:
+    """The person's open booking for this service, or for any service of its vaccine (of this dose step, when given):
+    the one that refuses another."""
+    found: UUID | None = await conn.fetchval(
         """
-        SELECT EXISTS (SELECT 1 FROM bookings
-                       WHERE person_id = $1 AND (service_id = $2 OR product_id = $3)
-                         AND status IN ('booked', 'checked_in'))
+        SELECT id FROM bookings
+        WHERE person_id = $1 AND (service_id = $2 OR product_id = $3) AND ($4::int IS NULL OR dose_number = $4)
+          AND status IN ('booked', 'checked_in')
+        ORDER BY starts_at LIMIT 1
         """,
         person_id,
         service_id,
         product_id,
+        dose_number,
     )
-    return exists
+    return found
 
 
 # Bookings

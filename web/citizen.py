@@ -467,24 +467,35 @@ class CitizenPages(Controller):
         except ValueError:
             person_id = None
         key = once(citizen, data, "bookings.create", slot_id=str(slot_id), person_id=person_id and str(person_id))
-        booked, wrong = await submitted(
-            language_of(request),
-            lambda: bookings.book(
+        in_the_way: list[str] = []  # booked already: where that booking is, to see, move or cancel it
+
+        async def book() -> Booking:
+            try:
+                return await bookings.book(
+                    uow,
+                    citizen,
+                    policy,
+                    slot_id=slot_id,
+                    person_id=person_id,
+                    now=datetime.now(UTC),
+                    idempotency=key,
+                    sold_out=sold_out,
+                )
+            except AlreadyBooked as refused:
+                booking_id = refused.extra.get("booking_id")
+                in_the_way.append(f"/me/bookings/{booking_id}" if booking_id else "/me")
+                raise
+
+        booked, wrong = await submitted(language_of(request), book)
+        if booked is None:
+            return await self._book_page(
+                request,
                 uow,
                 citizen,
-                policy,
-                slot_id=slot_id,
-                person_id=person_id,
-                now=datetime.now(UTC),
-                idempotency=key,
-                sold_out=sold_out,
-            ),
-        )
-        if booked is None:
-            # booked already: where that booking is, to see, move or cancel it
-            theirs = wrong["form"] == said(AlreadyBooked(), language_of(request))
-            return await self._book_page(
-                request, uow, citizen, slot_id, message=wrong["form"], person=person_id, see_mine=theirs
+                slot_id,
+                message=wrong["form"],
+                person=person_id,
+                see_mine=next(iter(in_the_way), None),
             )
         return to(f"/me/bookings/{booked.id}")
 
@@ -497,7 +508,7 @@ class CitizenPages(Controller):
         *,
         message: str | None,
         person: UUID | None = None,
-        see_mine: bool = False,
+        see_mine: str | None = None,
     ) -> Template | Redirect:
         """`person`: whom the refused form was for, chosen again for the next try; `see_mine`: the refusal is a booking
         the person holds already, which the page links to."""

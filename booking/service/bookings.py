@@ -300,8 +300,17 @@ async def book(
             raise refused
         async with uow.reads() as conn:
             held = await repository.active_booking_in_slot(conn, person_id=screened.person.id, slot_id=slot_id)
-        if held is None:
-            raise refused
+            if held is None:  # the booking in the way is another slot's: named, to open, move or cancel
+                rules = screened.rules
+                raise AlreadyBooked(
+                    await repository.open_booking_of_service(
+                        conn,
+                        person_id=screened.person.id,
+                        service_id=rules.service_id,
+                        product_id=rules.product_id,
+                        dose_number=screened.dose,
+                    )
+                ) from refused
         return held
 
     async def work() -> Booking:
@@ -553,7 +562,7 @@ async def move(
                 again = await booking_for(conn, principal, booking_id)
                 if again.status is not BookingStatus.BOOKED:
                     raise await why_not_ready(conn, again, Step.CHANGE, now=now)
-                raise AlreadyBooked()
+                raise AlreadyBooked(found.id)
         assert isinstance(found, Screened), "a move's screen takes no standby offers"
         screened = found
         return None

@@ -88,10 +88,10 @@ async def _enter(
         check_consent(person)
         check_clinic_scope(principal, clinic.id)
         await dose_for(uow, person, rules, local_day(slot, clinic))
-        if await repository.has_active_booking(
+        if held := await repository.open_booking_of_service(
             conn, person_id=person.id, service_id=rules.service_id, product_id=rules.product_id
         ):
-            raise AlreadyBooked()
+            raise AlreadyBooked(held)
         seat_plan = await plan_seat(uow, slot, clinic, person, now)
         # the person's best group on the slot's day, whatever the slot holds back
         rank = rank_of(seat_plan.best)

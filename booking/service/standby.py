@@ -156,10 +156,10 @@ async def _join(
                 "no_service_at_clinic",
                 Text("Cơ sở y tế này không cung cấp dịch vụ đã chọn", "This clinic does not give this service"),
             )
-        if await repository.has_active_booking(
+        if held := await repository.open_booking_of_service(
             conn, person_id=person.id, service_id=service.id, product_id=service.product_id
         ):
-            raise AlreadyBooked()
+            raise AlreadyBooked(held)
         await _eligible_within(uow, person, data)
         if not even_with_free_seats:
             free = await _free_seats(uow, data, data.date_from, service_id=service.id, now=now, limit=1)

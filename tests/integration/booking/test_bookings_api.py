@@ -57,6 +57,7 @@ async def test_a_citizen_books_a_seat_and_gets_a_code(client: Client, uow: UnitO
     elsewhere = await book(client, token_for(citizen), other_slot.id)
     assert elsewhere.status_code == 409
     assert elsewhere.json()["type"] == "/problems/already-booked"
+    assert elsewhere.json()["booking_id"] == booking["id"], "the booking in the way, to open, move or cancel"
     assert await seats(db, other_slot.id) == 0
 
 

@@ -301,12 +301,12 @@ async def test_booking_ends_the_wait_and_waiting_twice_is_refused(
     assert twice.json()["standby_id"] == held["id"], "the list they are on, named, to leave it first"
     assert "rời danh sách đó trước" in twice.json()["detail"]
     elsewhere = await make_slot(uow, clinic, service, starts_at=soon(24 * 20))
-    assert (
-        await client.post("/api/v1/bookings", json={"slot_id": str(elsewhere.id)}, headers=token_for(citizen))
-    ).status_code == 201
+    booked = await client.post("/api/v1/bookings", json={"slot_id": str(elsewhere.id)}, headers=token_for(citizen))
+    assert booked.status_code == 201
     assert (await entry_of(client, citizen))["status"] == "left"
     again = await client.post("/api/v1/standby", json=body, headers=token_for(citizen))
     assert again.json()["type"] == "/problems/already-booked"
+    assert again.json()["booking_id"] == booked.json()["id"], "the booking in the way, named"
 
 
 async def test_a_wait_that_can_never_end_in_a_seat_is_refused(client: Client, uow: UnitOfWork) -> None:

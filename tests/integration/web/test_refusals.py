@@ -146,7 +146,13 @@ async def test_a_person_booked_already_is_led_to_that_booking(client: httpx.Asyn
         form = await client.get(f"/book/{slot.id}")
         answer = await client.post(f"/book/{slot.id}", data={"once": str(uuid4()), "_csrf_token": csrf_of(form)})
     assert answer.status_code == 200, "the second booking of the same dose is refused on the form"
-    assert links(answer)[WORDS["already_booked_see"].en] == "/me", "and where the first one is, to move or cancel it"
+    api = await client.post("/api/v1/bookings", json={"slot_id": str(second.id)}, headers=token_for(me))
+    assert api.status_code == 409
+    first_booking = await client.get(f"/api/v1/bookings/{api.json()['booking_id']}", headers=token_for(me))
+    assert first_booking.json()["slot_id"] == str(first.id), "the API names the booking in the way"
+    assert links(answer)[WORDS["already_booked_see"].en] == f"/me/bookings/{first_booking.json()['id']}", (
+        "and the page leads to it, to move or cancel it"
+    )
 
 
 async def test_a_value_longer_than_its_field_takes_is_refused_on_that_field_never_cut_and_saved(
