@@ -5,9 +5,11 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from contextlib import suppress
+from email.utils import parseaddr
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -20,6 +22,7 @@ from vaxbook import db
 
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 ANY_ADDRESS = frozenset({"", "0.0.0.0", "::"})  # noqa: S104 - recognised, not bound
+_ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+")
 
 
 def served_url(host: str, port: int) -> str:
@@ -287,7 +290,8 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_from: str = Field(
-        default="vaxbook@localhost", pattern=r"^[^@\s<>]+@[^@\s<>]+$", description="The From address of e-mails."
+        default="vaxbook@localhost",
+        description="The From address of e-mails, alone or with a name: Sở Y tế Cần Thơ <vaxbook@soyte.example>.",
     )
     smtp_starttls: bool = Field(default=True, description="Upgrade the SMTP connection with STARTTLS.")
     smtp_timeout_seconds: float = Field(default=20, gt=0, le=300)
@@ -335,6 +339,13 @@ class Settings(BaseSettings):
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("https://", "http://")):
             raise ValueError("must be an http(s) URL: https://gateway.example.vn/sms")
+        return value
+
+    @field_validator("smtp_from")
+    @classmethod
+    def _mail_address(cls, value: str) -> str:
+        if not _ADDRESS.fullmatch(parseaddr(value)[1]):
+            raise ValueError("must be an e-mail address, alone or with a name: Sở Y tế <vaxbook@soyte.example>")
         return value
 
     @field_validator("trusted_proxies")

@@ -141,7 +141,7 @@ REFUSED = {
     "zalo_webhook_url": "gateway.example.vn/zalo",
     "webhook_timeout_seconds": "0",
     "smtp_port": "0",
-    "smtp_from": "vaxbook",
+    "smtp_from": "Sở Y tế <vaxbook>",
     "smtp_starttls": "maybe",
     "smtp_timeout_seconds": "0",
     "quiet_hours": "9pm-7am",
