@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
@@ -127,6 +128,9 @@ from web.waiting import StandbyPages
 
 OPENAPI_PATH = "/schema"
 API_PREFIX = "/api/"
+# Paths programs read, not people: no page's CSRF cookie (a cacheable feed would hand one to everyone), and a
+# problem in the program's format
+MACHINE_PATHS = (API_PREFIX, "/fhir/", "/health/", "/metrics", OPENAPI_PATH, f"{STATIC_PATH}/", "/.well-known/")
 ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     AuthController,
     StaffController,
@@ -442,14 +446,7 @@ def create_app(
             secret=signing_key,
             cookie_httponly=True,
             cookie_secure=settings.public_url.startswith("https://"),
-            exclude=[
-                f"^{API_PREFIX}",
-                "^/health/",
-                "^/metrics",
-                f"^{OPENAPI_PATH}",
-                f"^{STATIC_PATH}/",
-                "^/.well-known/",
-            ],
+            exclude=[f"^{re.escape(prefix)}" for prefix in MACHINE_PATHS],
         ),
         request_max_body_size=edge.MAX_BODY_BYTES,
         before_request=edge.inspect,
@@ -469,8 +466,8 @@ def create_app(
     app = Litestar.from_config(auth.on_app_init(config))
     # FHIR's clients read an OperationOutcome, programs problem+json, and a browser on any other path a page
     app.state[PROBLEM_FORMATS] = {
+        **dict.fromkeys(MACHINE_PATHS),
         "/fhir/": fhir_outcome,
-        **dict.fromkeys([API_PREFIX, "/health/", "/metrics", OPENAPI_PATH, f"{STATIC_PATH}/", "/.well-known/"]),
         "/": problem_page,
     }
     # Outside Litestar's own routing, so that unknown paths and refused tokens get a request id too.

@@ -422,3 +422,27 @@ async def test_a_search_for_a_place_of_invisible_characters_only_searches_for_an
     ):
         answered = await client.get(path)
         assert answered.status_code == 200, (path, answered.text[:300])
+
+
+async def test_what_programs_read_sets_no_cookie_and_a_page_does(client: httpx.AsyncClient, uow: UnitOfWork) -> None:
+    """The pages' CSRF cookie is for people's forms: an answer a shared cache may keep (the public FHIR feed) would
+    hand one cookie to everyone behind it, and a program has no form to send it back with."""
+    clinic = await make_clinic(uow)
+    read_by_programs = [
+        "/api/v1/clinics",
+        "/fhir/r4/metadata",
+        "/fhir/r4/$bulk-publish",
+        "/fhir/r4/bulk/Schedule",
+        f"/fhir/r4/bulk/Slot/{clinic.id}",
+        "/fhir/r4/no-such-resource",
+        "/health/live",
+        "/schema/openapi.json",
+        "/static/pages/site.v7.css",
+        "/.well-known/jwks.json",
+    ]
+    for path in read_by_programs:
+        answer = await client.get(path)
+        assert answer.status_code < 500, path
+        assert "set-cookie" not in answer.headers, (path, answer.headers.get("set-cookie"))
+    page = await client.get("/")
+    assert "csrftoken=" in page.headers.get("set-cookie", ""), "a page's form still gets its token"
