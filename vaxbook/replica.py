@@ -98,16 +98,23 @@ class ReadReplica:
 
     async def keep_beating(self, primary: Pool) -> None:
         """Beat every second until cancelled. A beat that fails is tried again a second later: were the beats to
-        stop, the replica would look further behind each second, and every search would read the primary."""
+        stop, the replica would look further behind each second, and every search would read the primary. A primary
+        away is logged once when the beats stop reaching it and once when they reach it again, not every second."""
+        missing = False
         while True:
             await asyncio.sleep(BEAT_SECONDS)
             try:
                 await self.beat(primary)
             except Exception as error:
-                if went_away(error):
-                    log.warning("replica.beat_missed", error=type(error).__name__)
-                else:
+                if not went_away(error):
                     log.exception("replica.beat_failed")
+                elif not missing:
+                    log.warning("replica.beat_missed", error=type(error).__name__)
+                    missing = True
+            else:
+                if missing:
+                    log.info("replica.beat_back")
+                    missing = False
 
     def _pass_over(self, why: str, **facts: object) -> None:
         if self._passed_over != why:
