@@ -920,6 +920,18 @@ async def see_evidence(
     return None if row is None else _booking(row)
 
 
+async def regroup(conn: Connection, *, booking_id: UUID, group_id: UUID | None) -> None:
+    """A booking the person's group did not give its seat counts under another group (or none), while booked."""
+    await conn.execute(
+        """
+        UPDATE bookings SET priority_group_id = $2, updated_at = now()
+        WHERE id = $1 AND status = 'booked' AND NOT priority_used
+        """,
+        booking_id,
+        group_id,
+    )
+
+
 async def drop_group(conn: Connection, *, booking_id: UUID, clinic_id: UUID) -> Booking | None:
     """A checked-in booking whose group gave it nothing stops counting under the group (its evidence was not
     there); None when it is not such a booking."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from booking import repository
 from booking.models import (
@@ -12,6 +13,7 @@ from booking.models import (
     MAX_DEPENDENTS,
     AccountErased,
     BookingPolicy,
+    BookingStatus,
     ConsentOutdated,
     DependentExists,
     DependentHasBookings,
@@ -422,4 +424,19 @@ async def declare(uow: UnitOfWork, principal: Principal, person_id: UUID, data: 
                     f"Someone under {WORKING_AGE} is not a health worker",
                 ),
             )
-        return await priority.save_declarations(uow, principal, person.id, data)
+        declared = await priority.save_declarations(uow, principal, person.id, data)
+        await _regroup_open_bookings(uow, conn, person)
+        return declared
+
+
+async def _regroup_open_bookings(uow: UnitOfWork, conn: Connection, person: Person) -> None:
+    """A booking not yet checked in counts under the best group the person is in on its slot's date, by what they
+    declare now (a pregnancy declared after booking counts in the department's uptake), unless its group gave the
+    seat: that seat was the group's, and its evidence is asked at the door."""
+    for booking in await repository.bookings_of_person(conn, person_id=person.id, limit=None):
+        if booking.status is not BookingStatus.BOOKED or booking.priority_used:
+            continue
+        day = booking.starts_at.astimezone(ZoneInfo(booking.timezone)).date()
+        group = await priority.best_group_of(uow, someone(person), on=day)
+        if (group.id if group else None) != booking.priority_group_id:
+            await repository.regroup(conn, booking_id=booking.id, group_id=group.id if group else None)

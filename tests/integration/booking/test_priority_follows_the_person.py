@@ -25,6 +25,7 @@ from tests.factories import (
     token_for,
 )
 from tests.integration.booking.invariants import check_invariants
+from tests.integration.priority.test_priority_api import hold_back
 from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
 
@@ -86,6 +87,55 @@ async def test_the_best_group_is_recorded_at_an_ordinary_slot_and_counted_in_the
     counted = {(r["group_code"], r["vaccinated"]) for r in report.json()}
     assert counted == {(pregnant_women.code, 1), (elderly.code, 1), ("(none)", 1)}
     await check_invariants(db)
+
+
+async def test_a_pregnancy_declared_after_booking_counts_under_its_group_and_a_withdrawn_one_stops(
+    client: Client, uow: UnitOfWork
+) -> None:
+    """Many women book first and declare later: their open booking then counts under the group they are in on its
+    date (the uptake report reads it), and a declaration withdrawn stops counting; a seat the group itself gave
+    keeps its group (its evidence is asked at the door)."""
+    clinic = await make_clinic(uow)
+    service = await make_service(uow, kind=ServiceKind.VACCINATION)
+    slot = await make_slot(uow, clinic, service, capacity=5, starts_at=soon(24 * 3))
+    pregnant_women = await make_group(uow, rank=1, kind="pregnancy", min_weeks=13, needs_evidence=True)
+    day = slot.starts_at.astimezone(SAIGON).date()
+    mother, her = await make_citizen(uow)
+    booked = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(mother))
+    assert booked.json()["priority_group_id"] is None
+
+    async def declared(body: dict[str, object]) -> str | None:
+        saved = await client.put(f"/api/v1/me/people/{her.id}/declarations", json=body, headers=token_for(mother))
+        assert saved.status_code == 200, saved.text
+        again = await client.get(f"/api/v1/bookings/{booked.json()['id']}", headers=token_for(mother))
+        group: str | None = again.json()["priority_group_id"]
+        return group
+
+    assert await declared({"due_date": due_date_for(20, day).isoformat()}) == str(pregnant_women.id)
+    assert await declared({}) is None, "withdrawn: no longer counted under the group"
+    hotline = await staff_headers(client, uow, Role.OPERATOR)
+    by_staff = await client.put(
+        f"/api/v1/assist/people/{her.id}/declarations",
+        json={"due_date": due_date_for(20, day).isoformat()},
+        headers=hotline,
+    )
+    assert by_staff.status_code == 200
+    again = await client.get(f"/api/v1/bookings/{booked.json()['id']}", headers=token_for(mother))
+    assert again.json()["priority_group_id"] == str(pregnant_women.id), "declared at the hotline, the same"
+
+    # a seat the group held back is the group's: withdrawing the declaration leaves it under the group
+    held_slot = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(24 * 4))
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    held = await hold_back(client, admin, held_slot, (str(pregnant_women.id), 1, soon(-1)))
+    assert held.status_code == 200, held.text
+    sister, hers = await make_citizen(uow)
+    await declare(uow, hers.id, due_date=due_date_for(20, held_slot.starts_at.astimezone(SAIGON).date()))
+    seat = await client.post("/api/v1/bookings", json={"slot_id": str(held_slot.id)}, headers=token_for(sister))
+    assert (seat.json()["priority_used"], seat.json()["priority_group_id"]) == (True, str(pregnant_women.id))
+    withdrawn = await client.put(f"/api/v1/me/people/{hers.id}/declarations", json={}, headers=token_for(sister))
+    assert withdrawn.status_code == 200
+    kept = await client.get(f"/api/v1/bookings/{seat.json()['id']}", headers=token_for(sister))
+    assert kept.json()["priority_group_id"] == str(pregnant_women.id)
 
 
 async def cccd_last4(db: asyncpg.Connection, person_id: str) -> str:
