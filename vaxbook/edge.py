@@ -45,6 +45,8 @@ async def inspect(request: Request[Any, Any, Any]) -> None:
         _check_query(query)
     if b"&" in query and request.scope["path"].startswith("/api/"):
         _check_names_once(query)  # FHIR searches repeat a name on purpose (start=ge…&start=lt…): not theirs
+    if query and (whole := _whole_number_names(request.route_handler)):
+        _check_whole_numbers(query, whole)
     # a multipart body (a file) is not checked here, and not read either: a page's form was read already by the
     # CSRF check, and its stream cannot be read twice
     content_type = request.headers.get("content-type", "")
@@ -65,6 +67,32 @@ async def inspect(request: Request[Any, Any, Any]) -> None:
             _check_body(body, keys_once=api)
             if api and "data" not in request.route_handler.parsed_fn_signature.parameters:
                 _nothing_asked(body)
+
+
+_WHOLE = re.compile(r"-?[0-9]+")
+_NOT_WHOLE = Text("Phải là số nguyên", "Must be a whole number")
+_whole_numbers_of: dict[Any, frozenset[str]] = {}  # by route handler (one per route and app)
+
+
+def _whole_number_names(handler: Any) -> frozenset[str]:
+    """The query parameters a route reads as integers, by the name sent (`_count`), found once per route."""
+    found = _whole_numbers_of.get(handler)
+    if found is None:
+        found = _whole_numbers_of[handler] = frozenset(
+            getattr(field.kwarg_definition, "name", None) or getattr(field.kwarg_definition, "query", None) or name
+            for name, field in handler.parsed_fn_signature.parameters.items()
+            if type(field.kwarg_definition).__name__ == "QueryParameter"
+            and any(t.annotation is int for t in (field, *field.inner_types))
+        )
+    return found
+
+
+def _check_whole_numbers(query: bytes, names: frozenset[str]) -> None:
+    """An integer written as one: `1.0`, `1e0` or ` 1` is refused naming the parameter, as `1.5` is (the
+    framework's reading would take the first three for 1)."""
+    for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        if name in names and value and not _WHOLE.fullmatch(value):
+            raise Invalid.field(name, "invalid", _NOT_WHOLE, source="query")
 
 
 def _nothing_asked(body: bytes) -> None:

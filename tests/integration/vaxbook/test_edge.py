@@ -102,6 +102,27 @@ async def test_query_strings_must_be_utf8_without_nul(client: httpx.AsyncClient)
     assert ok.status_code == 200
 
 
+async def test_a_query_integer_is_written_as_one(client: httpx.AsyncClient, uow: UnitOfWork) -> None:
+    """`1.0`, `1e0`, ` 1` or `+1` were read as 1 where `1.5` was refused: a whole number or nothing, on the API as
+    on FHIR (whose refusal is an OperationOutcome naming it)."""
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    for url, name in (
+        ("/api/v1/availability?limit={}", "limit"),
+        ("/api/v1/reports/expiring-lots?days={}", "days"),
+        ("/api/v1/stock/movements?limit={}", "limit"),
+    ):
+        for typed in ("1.0", "1e0", "%201", "%2B1", "0x1"):
+            refused = await client.get(url.format(typed), headers=admin)
+            assert refused.status_code == 422, (url, typed, refused.text)
+            assert [(e["field"], e["source"]) for e in problem(refused)["errors"]] == [(name, "query")], (url, typed)
+        assert (await client.get(url.format("2"), headers=admin)).status_code == 200, url
+    fhir = await client.get("/fhir/r4/Slot?_count=1.0")
+    assert fhir.status_code == 422
+    assert fhir.json()["resourceType"] == "OperationOutcome"
+    assert "_count" in json.dumps(fhir.json())
+    assert (await client.get("/fhir/r4/Slot?_count=2")).status_code == 200
+
+
 async def test_a_query_parameter_given_twice_is_refused_not_read_as_one_of_its_values(
     client: httpx.AsyncClient,
 ) -> None:
