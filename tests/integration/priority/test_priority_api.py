@@ -11,11 +11,13 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
+import pytest
 
 from booking.models import BookingPolicy
 from booking.service import standby
 from clinics import service as clinics
 from clinics.models import Slot
+from priority import repository as priority_repository
 from priority import service as priority
 from tests.factories import (
     ADMIN,
@@ -492,30 +494,58 @@ async def test_a_group_of_everyone_ranks_after_every_other_group(client: Client,
     ).status_code == 200
 
 
+async def everyone_and_a_later_group_at_once(client: Client, headers: dict[str, str], round_number: int) -> list[int]:
+    """A group of everyone made at rank 5 while another group is made at rank 6: each alone is fine, together
+    everyone would rank before a group. The answers' statuses, sorted."""
+    everyone = {
+        "code": f"everyone-{round_number}",
+        "name_vi": "Mọi người",
+        "name_en": "Everyone",
+        "rank": 5,
+        "rule": {"kind": "everyone"},
+    }
+    later = ELDERLY | {"code": f"elderly-{round_number}", "rank": 6}
+    answers = await asyncio.gather(
+        client.post("/api/v1/priority-groups", json=everyone, headers=headers),
+        client.post("/api/v1/priority-groups", json=later, headers=headers),
+    )
+    return sorted(a.status_code for a in answers)
+
+
+EVERYONE_BEFORE_A_GROUP = """
+    SELECT EXISTS (SELECT 1 FROM priority_groups e JOIN priority_groups g ON g.id <> e.id
+                   WHERE e.active AND g.active AND e.rule_kind = 'everyone' AND g.rule_kind <> 'everyone'
+                     AND g.rank >= e.rank)
+"""
+
+
 async def test_two_group_changes_at_once_never_leave_everyone_before_a_group(
     client: Client, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
-    """A group of everyone made at rank 5 while another group is made at rank 6: each alone is fine, together
-    everyone would rank before a group. Group changes are taken one at a time (a lock on the table), so the second
-    sees the first and is refused."""
+    """Group changes are taken one at a time (a lock on the table), so the second sees the first and is refused."""
     headers = await admin(client, uow)
     for round_number in range(5):
-        everyone = {
-            "code": f"everyone-{round_number}",
-            "name_vi": "Mọi người",
-            "name_en": "Everyone",
-            "rank": 5,
-            "rule": {"kind": "everyone"},
-        }
-        later = ELDERLY | {"code": f"elderly-{round_number}", "rank": 6}
-        answers = await asyncio.gather(
-            client.post("/api/v1/priority-groups", json=everyone, headers=headers),
-            client.post("/api/v1/priority-groups", json=later, headers=headers),
-        )
-        assert sorted(a.status_code for a in answers) == [201, 422], [a.text for a in answers]
-        assert not await db.fetchval(
-            """SELECT EXISTS (SELECT 1 FROM priority_groups e JOIN priority_groups g ON g.id <> e.id
-               WHERE e.active AND g.active AND e.rule_kind = 'everyone' AND g.rule_kind <> 'everyone'
-                 AND g.rank >= e.rank)"""
-        )
+        assert await everyone_and_a_later_group_at_once(client, headers, round_number) == [201, 422]
+        assert not await db.fetchval(EVERYONE_BEFORE_A_GROUP)
         await db.execute("UPDATE priority_groups SET active = false")
+
+
+async def test_the_control_without_the_lock_everyone_ends_before_a_group(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race above, with the table's lock taken out: each change checks before the other has written, both are
+    taken, and everyone ranks before a group. The harness races for real."""
+
+    async def no_lock(conn: asyncpg.Connection) -> None:
+        return None
+
+    monkeypatch.setattr(priority_repository, "lock_groups", no_lock)
+    headers = await admin(client, uow)
+    both_taken = False
+    for round_number in range(5):
+        if await everyone_and_a_later_group_at_once(client, headers, round_number) == [201, 201]:
+            both_taken = True
+            assert await db.fetchval(EVERYONE_BEFORE_A_GROUP)
+            break
+        await db.execute("UPDATE priority_groups SET active = false")
+    assert both_taken, "without the lock, two changes at once both stand"
