@@ -96,26 +96,31 @@ class Window:
 
 
 class QrMalformed(Invalid):
+    about = "qr"
     slug = "qr-malformed"
     title = Text("Mã QR không phải mã lịch hẹn của hệ thống", "This QR is not one of our appointment codes")
 
 
 class QrAlgorithmRefused(Invalid):
+    about = "qr"
     slug = "qr-algorithm-refused"
     title = Text("Mã QR dùng thuật toán ký không được chấp nhận", "The QR is signed with an algorithm we refuse")
 
 
 class QrUnknownKey(Invalid):
+    about = "qr"
     slug = "qr-unknown-key"
     title = Text("Mã QR được ký bằng khóa không xác định", "The QR is signed with a key we do not know")
 
 
 class QrKeyRevoked(Invalid):
+    about = "qr"
     slug = "qr-key-revoked"
     title = Text("Khóa ký mã QR này đã bị thu hồi", "The key that signed this QR has been revoked")
 
 
 class QrBadSignature(Invalid):
+    about = "qr"
     slug = "qr-bad-signature"
     title = Text("Chữ ký của mã QR không hợp lệ", "The QR's signature does not match")
 
@@ -239,6 +244,7 @@ def from_numeric(text: str) -> str:
 
 
 class CardMalformed(Invalid):
+    about = "qr"
     slug = "card-malformed"
     title = Text("Không phải thẻ SMART Health Card", "This is not a SMART Health Card")
 

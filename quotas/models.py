@@ -252,11 +252,13 @@ class DoseAlreadyRecorded(Conflict):
 
 
 class LotOfAnotherVaccine(Conflict):
+    about = "lot_id"
     slug = "lot-of-another-vaccine"
     title = Text("Lô này không phải vắc xin của lịch hẹn", "This lot is not of the booking's vaccine")
 
 
 class LotExpired(Conflict):
+    about = "lot_id"
     slug = "lot-expired"
     title = Text("Lô vắc xin đã hết hạn", "The vaccine lot has expired")
 

@@ -332,8 +332,10 @@ async def test_forged_headers_are_malformed_not_errors(client: Client, uow: Unit
         text = f"{encoded}.{payload}.AAAA"
         scan = await check_in(client, staff, clinic.id, qr=text)
         assert (scan.status_code, scan.json()["type"]) == (422, "/problems/qr-malformed"), header
+        assert [(e["field"], e["code"]) for e in scan.json()["errors"]] == [("qr", "qr_malformed")], "named"
         card = await client.post("/api/v1/certificates/verify", json={"qr": text})
         assert (card.status_code, card.json()["type"]) == (422, "/problems/card-malformed"), header
+        assert [e["field"] for e in card.json()["errors"]] == ["qr"]
 
 
 async def test_a_retried_scan_with_its_key_gets_the_first_answer(client: Client, uow: UnitOfWork) -> None:
