@@ -333,6 +333,7 @@ async def hold_back_as_templates_say(conn: Connection, *, clinic_id: UUID, slot_
         SELECT s.clinic_id, s.id, t.group_id, s.capacity * t.share_percent / 100,
                s.starts_at - make_interval(days => t.opens_days_before)
         FROM slots s JOIN template_reservations t ON t.clinic_id = s.clinic_id AND t.template_id = s.template_id
+        JOIN priority_groups g ON g.id = t.group_id AND g.active  -- none held for a group switched off since
         WHERE s.clinic_id = $1 AND s.id = ANY($2::uuid[])
         ON CONFLICT DO NOTHING
         """,
@@ -393,6 +394,44 @@ async def release_held_back(
         SELECT coalesce(sum(seats), 0) FROM updated
         """,
         now,
+        [r["clinic_id"] for r in due],
+        [r["id"] for r in due],
+    )
+    return int(released)
+
+
+async def release_group_held_back(conn: Connection, *, group_id: UUID) -> int:
+    """Release to everyone the unbooked seats that slots not yet started hold back for one group (a group switched
+    off: they would be held for nobody). Returns the seats released."""
+    due = await conn.fetch(
+        """
+        SELECT s.clinic_id, s.id FROM slots s
+        WHERE s.starts_at > now()
+          AND EXISTS (SELECT 1 FROM slot_reservations r
+                      WHERE r.clinic_id = s.clinic_id AND r.slot_id = s.id AND r.group_id = $1
+                        AND r.released_at IS NULL)
+        ORDER BY s.id
+        FOR NO KEY UPDATE OF s
+        """,
+        group_id,
+    )
+    if not due:
+        return 0
+    released = await conn.fetchval(
+        """
+        WITH freed AS (
+            UPDATE slot_reservations r SET released_at = now()
+            FROM unnest($2::uuid[], $3::uuid[]) AS d (clinic_id, slot_id)
+            WHERE r.clinic_id = d.clinic_id AND r.slot_id = d.slot_id AND r.group_id = $1 AND r.released_at IS NULL
+            RETURNING r.clinic_id, r.slot_id, r.seats - r.booked AS seats
+        ), updated AS (
+            UPDATE slots s SET held_back = s.held_back - f.seats, updated_at = now()
+            FROM freed f WHERE s.clinic_id = f.clinic_id AND s.id = f.slot_id
+            RETURNING f.seats
+        )
+        SELECT coalesce(sum(seats), 0) FROM updated
+        """,
+        group_id,
         [r["clinic_id"] for r in due],
         [r["id"] for r in due],
     )

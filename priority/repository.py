@@ -136,9 +136,10 @@ def groups(*, include_inactive: bool) -> Read[list[PriorityGroup]]:
     )
 
 
-async def existing_groups(conn: Connection, *, group_ids: list[UUID]) -> set[UUID]:
-    rows = await conn.fetch("SELECT id FROM priority_groups WHERE id = ANY($1::uuid[])", group_ids)
-    return {r["id"] for r in rows}
+async def existing_groups(conn: Connection, *, group_ids: list[UUID]) -> dict[UUID, bool]:
+    """{group: whether it is active} for the groups of these that exist."""
+    rows = await conn.fetch("SELECT id, active FROM priority_groups WHERE id = ANY($1::uuid[])", group_ids)
+    return {r["id"]: r["active"] for r in rows}
 
 
 # Declarations

@@ -92,13 +92,16 @@ async def update_group(uow: UnitOfWork, actor: Actor, group_id: UUID, data: Prio
         if group is None:
             raise GroupNotFound()
         await _everyone_last(conn, group.id)
+        # switched off: the seats future slots hold back for it go to everyone now, not at their release hour
+        released = 0 if group.active else await seats.release_group_held_back(conn, group_id=group.id)
         await audit.record(
             conn,
             actor=actor,
             action="priority_group.update",
             object_type="priority_group",
             object_id=group_id,
-            details=data.model_dump(mode="json", exclude_unset=True),
+            details=data.model_dump(mode="json", exclude_unset=True)
+            | ({"seats_released": released} if released else {}),
         )
     return group
 
@@ -259,8 +262,22 @@ async def _slot_seats(conn: Connection, clinic_id: UUID, slot_id: UUID) -> SlotS
 
 
 async def _known_groups(conn: Connection, group_ids: list[UUID]) -> None:
-    if set(group_ids) - await repository.existing_groups(conn, group_ids=group_ids):
-        raise Invalid.field("groups", "unknown_reference", Text("Nhóm ưu tiên không tồn tại", "No such priority group"))
+    """Seats are held back only for groups that exist and are active: seats held for a group switched off would be
+    held for nobody."""
+    found = await repository.existing_groups(conn, group_ids=group_ids)
+    for n, group_id in enumerate(group_ids):
+        if group_id not in found:
+            raise Invalid.field(
+                f"groups.{n}.group_id",
+                "unknown_reference",
+                Text("Nhóm ưu tiên không tồn tại", "No such priority group"),
+            )
+        if not found[group_id]:
+            raise Invalid.field(
+                f"groups.{n}.group_id",
+                "group_inactive",
+                Text("Nhóm ưu tiên này đã ngừng hoạt động", "This priority group is switched off"),
+            )
 
 
 async def set_slot_seats(

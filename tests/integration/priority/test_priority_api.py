@@ -320,8 +320,8 @@ async def test_held_back_seats_are_checked_against_the_slot(
     dropping = await hold_back(client, headers, slot, (pregnant, 1, soon(-1)))
     assert dropping.status_code == 409
     assert (dropping.json()["type"], dropping.json()["booked"]) == ("/problems/reservation-below-booked", 1)
-    unknown = await hold_back(client, headers, slot, (str(UUID(int=5)), 1, soon(-1)))
-    assert unknown.json()["errors"][0]["field"] == "groups"
+    unknown = await hold_back(client, headers, slot, (elderly, 2, soon(-1)), (str(UUID(int=5)), 1, soon(-1)))
+    assert unknown.json()["errors"][0]["field"] == "groups.1.group_id", "the group not found, named"
     twice = await hold_back(client, headers, slot, (elderly, 1, soon(-1)), (elderly, 1, soon(-1)))
     assert twice.json()["errors"][0]["field"] == "groups"
     staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
@@ -549,3 +549,76 @@ async def test_the_control_without_the_lock_everyone_ends_before_a_group(
             break
         await db.execute("UPDATE priority_groups SET active = false")
     assert both_taken, "without the lock, two changes at once both stand"
+
+
+async def test_a_group_switched_off_holds_no_seat(client: Client, uow: UnitOfWork, db: asyncpg.Connection) -> None:
+    """Seats held back for a group switched off would be held for nobody until their release hour: they go to
+    everyone at once (audited), a slot or a template cannot hold seats for it, and slots made later from a template
+    that named it hold none."""
+    headers = await admin(client, uow)
+    disability = await make_group(
+        client,
+        headers,
+        {
+            "code": "disability",
+            "name_vi": "Khuyết tật",
+            "name_en": "Disability",
+            "rank": 7,
+            "rule": {"kind": "disability"},
+        },
+    )
+    clinic = await make_clinic(uow)
+    service = await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=10, starts_at=soon(24 * 5))
+    assert (await hold_back(client, headers, slot, (disability, 4, soon(-1)), opens_at=soon(24 * 3))).status_code == 200
+    base = f"/api/v1/clinics/{clinic.id}/slot-templates"
+    today = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date()
+    template = await client.post(
+        base,
+        json={
+            "service_id": str(service.id),
+            "weekday": 1,
+            "start_time": "07:00",
+            "end_time": "07:30",
+            "slot_minutes": 30,
+            "capacity": 10,
+            "valid_from": today.isoformat(),
+        },
+        headers=headers,
+    )
+    shares = {"groups": [{"group_id": disability, "share_percent": 30, "opens_days_before": 7}]}
+    assert (
+        await client.put(f"{base}/{template.json()['id']}/reservations", json=shares, headers=headers)
+    ).status_code == 200
+
+    off = await client.patch(f"/api/v1/priority-groups/{disability}", json={"active": False}, headers=headers)
+    assert off.status_code == 200, off.text
+    assert await db.fetchval("SELECT held_back FROM slots WHERE id = $1", slot.id) == 0, "released to everyone"
+    audited = await db.fetchval(
+        "SELECT details->>'seats_released' FROM audit_log WHERE action = $1 ORDER BY id DESC LIMIT 1",
+        "priority_group.update",
+    )
+    assert audited == "4"
+    listed = await client.get(
+        "/api/v1/availability", params={"service_id": str(service.id), "date_from": str(slot.starts_at.date())}
+    )
+    [seen] = [i for i in listed.json()["items"] if i["slot_id"] == str(slot.id)]
+    assert (seen["remaining"], seen["held_back"], seen["held_back_for"]) == (10, 0, []), "everyone's seats now"
+
+    again = await hold_back(client, headers, slot, (disability, 1, soon(-1)))
+    assert (again.status_code, [(e["field"], e["code"]) for e in again.json()["errors"]]) == (
+        422,
+        [("groups.0.group_id", "group_inactive")],
+    )
+    refused = await client.put(f"{base}/{template.json()['id']}/reservations", json=shares, headers=headers)
+    assert [e["field"] for e in refused.json()["errors"]] == ["groups.0.group_id"]
+    monday = today + timedelta(days=(7 - today.weekday()) % 7 or 7)
+    made = await client.post(f"{base}/generate", json={"from_date": monday.isoformat(), "days": 1}, headers=headers)
+    assert made.json()["created"] == 1, made.text
+    assert (
+        await db.fetchval(
+            "SELECT count(*) FROM slot_reservations r JOIN slots s ON s.id = r.slot_id WHERE s.template_id IS NOT NULL"
+        )
+        == 0
+    ), "the template's share for a group switched off is not held"
+    await check_held_back(db)
