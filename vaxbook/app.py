@@ -6,7 +6,7 @@ import asyncio
 import gc
 import re
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from importlib.metadata import version
 from typing import Any, cast
@@ -347,13 +347,18 @@ def create_app(
     async def once_migrated(pool: db.Pool) -> None:
         """Wait for `vaxbook migrate` to bring a schema that was behind to this release's, then make the signing keys
         and start the scheduler, as a start on that schema would have (a database away meanwhile is asked again)."""
+        log = structlog.get_logger("vaxbook")
         while True:
             await asyncio.sleep(SCHEMA_CHECK_SECONDS)
-            with suppress(OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                if await db.schema_revision(pool) == migrate.head_revision():
-                    break
-        structlog.get_logger("vaxbook").info("schema.migrated", schema=migrate.head_revision())
-        await ready_to_sign(pool)
+            try:
+                if await db.schema_revision(pool) != migrate.head_revision():
+                    continue
+                await ready_to_sign(pool)  # the keys made, or tried again at the next look
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("schema.check_failed", error=type(exc).__name__, retry_seconds=SCHEMA_CHECK_SECONDS)
+                continue
+            break
+        log.info("schema.migrated", schema=migrate.head_revision())
         if settings.scheduler:
             await scheduler.start(pool)
 

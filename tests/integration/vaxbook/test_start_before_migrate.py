@@ -75,3 +75,29 @@ async def test_a_schema_newer_than_the_release_is_said_and_left_alone(server_dsn
     assert "Upgrading" in said["event"]
     assert await active_keys(dsn) is None, "no key is made on a schema this release does not know"
     assert await fetchval(dsn, "SELECT count(*) FROM job_runs") == 0
+
+
+async def test_a_failure_making_the_keys_after_the_migration_is_tried_again(
+    server_dsn: str, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database away at the moment the keys are made: said, and tried again at the next look, never left
+    without keys while /health/ready says ready."""
+    monkeypatch.setattr(vaxbook_app, "SCHEMA_CHECK_SECONDS", 0.2)
+    real_ensure_key = vaxbook_app.qr_service.ensure_key
+    failures = [asyncpg.exceptions.ConnectionDoesNotExistError("the connection went away")]
+
+    async def ensure_key(*args: object, **kwargs: object) -> object:
+        if failures:
+            raise failures.pop()
+        return await real_ensure_key(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(vaxbook_app.qr_service, "ensure_key", ensure_key)
+    dsn = await asyncio.to_thread(fresh_database, server_dsn, "vaxbook_keys_retried")
+    app = create_app(settings.model_copy(update={"scheduler": False, "generate_signing_keys": True}), dsn=dsn)
+    with capture_logs() as logs:
+        async with serve(app):
+            await asyncio.to_thread(migrate.upgrade, dsn)
+            await until(lambda: active_keys(dsn), within=10, what="the signing keys made at the second try")
+    assert not failures, "the first try failed"
+    assert [line["event"] for line in logs].count("schema.check_failed") == 1
+    assert await active_keys(dsn) == ["appointment", "certificate"]
