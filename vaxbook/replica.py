@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Literal
 
@@ -87,14 +87,18 @@ class ReadReplica:
             self._away_until = time.monotonic() + RETRY_SECONDS
         yield Reading(primary, "primary", 0.0)
 
-    async def beat(self, primary: Pool) -> None:
-        """Write the heartbeat on the primary (nothing when it is away: the replicas' lag grows, as it should)."""
-        with suppress(*PASSED_OVER):
+    async def beat(self, primary: Pool) -> bool:
+        """Write the heartbeat on the primary; False when it is away (nothing written: the replicas' lag grows, as
+        it should)."""
+        try:
             async with primary.acquire(timeout=2) as conn:
                 await conn.execute(
                     """INSERT INTO replica_heartbeat (beat_at) VALUES (now())
                        ON CONFLICT (only_row) DO UPDATE SET beat_at = excluded.beat_at"""
                 )
+        except PASSED_OVER:
+            return False
+        return True
 
     async def keep_beating(self, primary: Pool) -> None:
         """Beat every second until cancelled. A beat that fails is tried again a second later: were the beats to
@@ -104,17 +108,18 @@ class ReadReplica:
         while True:
             await asyncio.sleep(BEAT_SECONDS)
             try:
-                await self.beat(primary)
+                beaten = await self.beat(primary)
             except Exception as error:
                 if not went_away(error):
                     log.exception("replica.beat_failed")
-                elif not missing:
-                    log.warning("replica.beat_missed", error=type(error).__name__)
-                    missing = True
-            else:
-                if missing:
-                    log.info("replica.beat_back")
-                    missing = False
+                    continue
+                beaten = False
+            if not beaten and not missing:
+                log.warning("replica.beat_missed")
+                missing = True
+            elif beaten and missing:
+                log.info("replica.beat_back")
+                missing = False
 
     def _pass_over(self, why: str, **facts: object) -> None:
         if self._passed_over != why:

@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import serve
 from tests.factories import make_citizen, make_clinic, make_service, make_slot, token_for
 from tests.logs import logs_of
+from tests.pgproxy import CuttableProxy, socket_dir, through
 from vaxbook import db as vaxbook_db
 from vaxbook import replica as replica_module
 from vaxbook.app import create_app
@@ -102,18 +103,24 @@ async def test_the_heartbeat_goes_on_after_a_beat_fails(dsn: str, monkeypatch: p
     monkeypatch.setattr(replica_module, "BEAT_SECONDS", 0.01)
     pool = await vaxbook_db.create_pool(dsn, min_size=1, max_size=2)
     replica = ReadReplica(pool, max_lag_seconds=5)
-    failures: list[Exception] = [
+    failures: list[Exception | bool] = [
         RuntimeError("a bug"),
-        *[asyncpg.InterfaceError("cannot call Connection.execute(): connection is closed")] * 3,
+        asyncpg.InterfaceError("cannot call Connection.execute(): connection is closed"),
+        False,  # the primary away, as beat() says it
+        False,
     ]
     beaten = asyncio.Event()
     real_beat = replica.beat
 
-    async def beat(primary: vaxbook_db.Pool) -> None:
+    async def beat(primary: vaxbook_db.Pool) -> bool:
         if failures:
-            raise failures.pop(0)
-        await real_beat(primary)
+            failure = failures.pop(0)
+            if isinstance(failure, Exception):
+                raise failure
+            return failure
+        written = await real_beat(primary)
         beaten.set()
+        return written
 
     monkeypatch.setattr(replica, "beat", beat)
     try:
@@ -132,6 +139,24 @@ async def test_the_heartbeat_goes_on_after_a_beat_fails(dsn: str, monkeypatch: p
         await pool.close()
     assert [(line["event"], line["log_level"]) for line in lines] == [
         ("replica.beat_failed", "error"),
-        ("replica.beat_missed", "warning"),  # once for three missed in a row
+        ("replica.beat_missed", "warning"),  # once for three missed in a row, raised or said
         ("replica.beat_back", "info"),
     ]
+
+
+async def test_a_beat_says_whether_the_primary_took_it(dsn: str) -> None:
+    """What keep_beating logs rests on it: a primary away is False, never an exception, never True."""
+    proxy = CuttableProxy(socket_dir=socket_dir(dsn))
+    await proxy.start()
+    pool = await vaxbook_db.create_pool(through(dsn, proxy.port), min_size=1, max_size=1)
+    replica = ReadReplica(pool, max_lag_seconds=5)
+    try:
+        assert await replica.beat(pool) is True
+        proxy.refusing = True
+        proxy.cut_all()
+        assert await replica.beat(pool) is False
+        proxy.refusing = False
+        assert await replica.beat(pool) is True
+    finally:
+        await pool.close()
+        await proxy.close()
