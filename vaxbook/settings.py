@@ -337,7 +337,7 @@ class Settings(BaseSettings):
     @field_validator("sms_webhook_url", "zalo_webhook_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("https://", "http://")):
+        if value is not None and not value.lower().startswith(("https://", "http://")):
             raise ValueError("must be an http(s) URL: https://gateway.example.vn/sms")
         return value
 
@@ -352,13 +352,21 @@ class Settings(BaseSettings):
     @classmethod
     def _addresses_or_networks(cls, value: str) -> str:
         for part in (p.strip() for p in value.split(",")):
-            if part:
-                try:
-                    ipaddress.ip_network(part, strict=False)
-                except ValueError:
-                    raise ValueError(
-                        "must be IP addresses or networks separated by commas (127.0.0.1, 10.0.0.0/8), not host names"
-                    ) from None
+            if not part:
+                continue
+            try:
+                network = ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(
+                    "must be IP addresses or networks separated by commas (127.0.0.1, 10.0.0.0/8), not host names nor "
+                    "* (with every caller trusted, anyone could choose the address the limits count)"
+                ) from None
+            try:
+                ipaddress.ip_network(part)  # as the proxy middleware reads it: it would trust nobody for this one
+            except ValueError:
+                raise ValueError(
+                    f"{part} is no network: its address has bits past /{network.prefixlen}; write {network}"
+                ) from None
         return value
 
     @field_validator("db_pool_max")

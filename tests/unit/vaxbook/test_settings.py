@@ -209,6 +209,10 @@ def test_trusted_proxies_are_addresses_and_networks() -> None:
     for wrong in ("*", "proxy.internal", "10.0.0.0/33", "127.0.0.1 10.0.0.1"):
         with pytest.raises(ValidationError, match="IP addresses or networks"):
             Settings(trusted_proxies=wrong)
+    assert Settings(sms_webhook_url="HTTPS://sms.example.vn/send").sms_webhook_url == "HTTPS://sms.example.vn/send"
+    # a network with host bits would be trusted for nobody by the proxy middleware, which reads it strictly
+    with pytest.raises(ValidationError, match=r"write 10\.0\.0\.0/8"):
+        Settings(trusted_proxies="10.0.0.1/8")
 
 
 def test_the_pool_opens_no_more_at_start_than_it_may_hold() -> None:
