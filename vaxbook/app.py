@@ -465,7 +465,7 @@ def create_app(
             path=OPENAPI_PATH,
             # each handler's docstring is its operation's description
             use_handler_docstrings=True,
-            render_plugins=[DocsPage(), ApiDescription()],
+            render_plugins=[DocsPage(), ApiDescription(search_max_days=settings.search_max_days)],
         ),
     )
     app = Litestar.from_config(auth.on_app_init(config))

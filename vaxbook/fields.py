@@ -204,7 +204,7 @@ class ZonedModel(OutputModel):
         return self
 
 
-PHONE_MIN_LENGTH, PHONE_MAX_LENGTH = 9, 20  # 912345678 … (+84) 0912-345-678 with room for spaces
+PHONE_MIN_LENGTH, PHONE_MAX_LENGTH = 9, 40  # 912345678 … tel:(+84) 0912 - 345 - 678, as people write it
 
 
 def _vietnamese_mobile(value: str) -> str:

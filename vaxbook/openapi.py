@@ -76,13 +76,21 @@ RETRY_AFTER = {
 }
 # the searches whose date range VAXBOOK_SEARCH_MAX_DAYS bounds (a schema cannot say one parameter's bound by another)
 RANGE_LIMITED = frozenset({"/api/v1/availability", "/api/v1/clinics/{clinic_id}/slots"})
-RANGE_LIMIT = (
-    "The last day (the clinics' local date), at most 31 days after date_from (VAXBOOK_SEARCH_MAX_DAYS); "
-    "a longer range is refused with 422 naming date_to"
-)
+
+
+def _range_limit(days: int) -> str:
+    return (
+        f"The last day (the clinics' local date), at most {days} days after date_from (VAXBOOK_SEARCH_MAX_DAYS); "
+        "a longer range is refused with 422 naming date_to"
+    )
+
+
 # what a field's validator checks and its schema cannot say by itself, by the field's name in every body
 FIELD_RULES: dict[str, dict[str, Any]] = {
-    "cccd": {"pattern": "^[0-9]{12}$", "description": "CCCD (citizen identity card) number: exactly 12 digits"},
+    "cccd": {
+        "pattern": "^[ .]*([0-9][ .]*){12}$",
+        "description": "CCCD (citizen identity card) number: 12 digits, spaces or dots between them as on the card",
+    },
     "phone": {
         "minLength": PHONE_MIN_LENGTH,
         "maxLength": PHONE_MAX_LENGTH,
@@ -91,7 +99,7 @@ FIELD_RULES: dict[str, dict[str, Any]] = {
 }
 
 
-def describe_answers(document: dict[str, Any]) -> dict[str, Any]:
+def describe_answers(document: dict[str, Any], *, search_max_days: int) -> dict[str, Any]:
     """A copy of Litestar's description with every operation's refusals and its token requirement, PATCH fields
     that refuse null said so, and times of day as they are written."""
     described = copy.deepcopy(document)
@@ -113,11 +121,11 @@ def describe_answers(document: dict[str, Any]) -> dict[str, Any]:
     for path, item in described.get("paths", {}).items():
         for method, operation in item.items():
             if method in ("get", "post", "put", "patch", "delete") and not path.startswith(_HANDS_OFF):
-                _describe(path, method, operation, schemes)
+                _describe(path, method, operation, schemes, search_max_days)
     return described
 
 
-def _describe(path: str, method: str, operation: dict[str, Any], schemes: list[str]) -> None:
+def _describe(path: str, method: str, operation: dict[str, Any], schemes: list[str], search_max_days: int) -> None:
     rule = rule_for(method.upper(), path)
     open_to_all = rule is None or rule.scope in (Scope.PUBLIC, Scope.METRICS)
     if rule is not None and rule.scope is Scope.PUBLIC:
@@ -145,7 +153,7 @@ def _describe(path: str, method: str, operation: dict[str, Any], schemes: list[s
     if path in RANGE_LIMITED:
         for parameter in operation.get("parameters", []):
             if parameter.get("name") == "date_to" and parameter.get("in") == "query":
-                parameter["description"] = RANGE_LIMIT
+                parameter["description"] = _range_limit(search_max_days)
     if path.endswith("/certificate"):
         statuses += ["409"]  # a certificate needs a dose recorded (nothing-to-certify)
     for status in sorted(set(statuses)):
@@ -239,13 +247,15 @@ def _times_of_day(schemas: dict[str, Any]) -> None:
 class ApiDescription(JsonRenderPlugin):
     """/schema/openapi.json: Litestar's description with the answers it cannot know, worked out once."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, search_max_days: int) -> None:
         super().__init__()
+        self.search_max_days = search_max_days
         self._described: bytes | None = None
 
     def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
         if self._described is None:
-            self._described = self.render_json(request, describe_answers(openapi_schema))
+            described = describe_answers(openapi_schema, search_max_days=self.search_max_days)
+            self._described = self.render_json(request, described)
         return self._described
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 from uuid import uuid4
 
 import asyncpg
@@ -11,10 +12,13 @@ import httpx
 import pytest
 from openapi_spec_validator import validate
 from prometheus_client import REGISTRY
+from pydantic import ValidationError
 
+from booking.schemas import PersonSearch
 from tests.conftest import METRICS, METRICS_TOKEN, fresh_database, serve
 from vaxbook import cli, migrate
 from vaxbook.app import create_app
+from vaxbook.openapi import FIELD_RULES
 from vaxbook.settings import Settings
 
 
@@ -170,16 +174,33 @@ async def test_the_api_description_says_what_the_answers_and_fields_hold(client:
     for field in cccd:
         strings = [o for o in field.get("oneOf", field.get("anyOf", [field])) if o.get("type") == "string"]
         assert strings
-        assert all(o["pattern"] == "^[0-9]{12}$" for o in strings)
+        assert all(o["pattern"] == FIELD_RULES["cccd"]["pattern"] for o in strings)
+    # the pattern says what the API takes: the card's number as written on it, spaced or dotted, and no other
+    for typed, taken in (
+        ("092192000602", True),
+        ("0921 9200 0602", True),
+        ("092.192.000.602", True),
+        ("0921-9200-0602", False),
+        ("09219200060", False),
+        ("0921920006021", False),
+    ):
+        assert bool(re.fullmatch(FIELD_RULES["cccd"]["pattern"], typed)) is taken, typed
+        if taken:
+            assert PersonSearch.model_validate({"cccd": typed}).cccd == "092192000602"
+        else:
+            with pytest.raises(ValidationError):
+                PersonSearch.model_validate({"cccd": typed})
     for field in phone:
         strings = [o for o in field.get("oneOf", field.get("anyOf", [field])) if o.get("type") == "string"]
         assert strings
-        assert all((o["minLength"], o["maxLength"]) == (9, 20) for o in strings)
-    # the phone's bounds are held to: a longer spelling is a field error naming it, not a 500
-    long = await client.post("/api/v1/auth/otp/request", json={"phone": "+84 (0) 912 - 345 - 678 - 00"})
+        assert all((o["minLength"], o["maxLength"]) == (9, 40) for o in strings)
+    # the phone's bounds are held to: a longer spelling is a field error naming it, not a 500; a number spelled out
+    # with its separators, as people write it, is taken
+    long = await client.post("/api/v1/auth/otp/request", json={"phone": "+84 (0) 912 - 345 - 678 " + "- 0" * 8})
     assert long.status_code == 422
     assert [e["field"] for e in long.json()["errors"]] == ["phone"]
-    assert (await client.post("/api/v1/auth/otp/request", json={"phone": "(+84) 912-345-678"})).status_code == 202
+    for spelled in ("(+84) 912-345-678", "0084 - 912 - 345 - 679"):
+        assert (await client.post("/api/v1/auth/otp/request", json={"phone": spelled})).status_code == 202, spelled
 
 
 async def test_request_ids_are_echoed_or_made(client: httpx.AsyncClient) -> None:
