@@ -577,12 +577,12 @@ async def has_active_booking(conn: Connection, *, person_id: UUID, service_id: U
 
 async def open_booking_of_service(
     conn: Connection, *, person_id: UUID, service_id: UUID, product_id: UUID | None, dose_number: int | None = None
-) -> UUID | None:
-    """The person's open booking for this service, or for any service of its vaccine (of this dose step, when given):
-    the one that refuses another."""
-    found: UUID | None = await conn.fetchval(
+) -> tuple[UUID, UUID] | None:
+    """(booking, clinic) of the person's open booking for this service, or for any service of its vaccine (of this
+    dose step, when given): the one that refuses another."""
+    found = await conn.fetchrow(
         """
-        SELECT id FROM bookings
+        SELECT id, clinic_id FROM bookings
         WHERE person_id = $1 AND (service_id = $2 OR product_id = $3) AND ($4::int IS NULL OR dose_number = $4)
           AND status IN ('booked', 'checked_in')
         ORDER BY starts_at LIMIT 1
@@ -592,7 +592,7 @@ async def open_booking_of_service(
         product_id,
         dose_number,
     )
-    return found
+    return None if found is None else (found["id"], found["clinic_id"])
 
 
 # Bookings

@@ -31,6 +31,7 @@ from booking.models import (
 from booking.service import common, messages, standby
 from booking.service.common import (
     Step,
+    already_booked,
     attempt_scope,
     booked_by,
     booking_entry,
@@ -302,15 +303,14 @@ async def book(
             held = await repository.active_booking_in_slot(conn, person_id=screened.person.id, slot_id=slot_id)
             if held is None:  # the booking in the way is another slot's: named, to open, move or cancel
                 rules = screened.rules
-                raise AlreadyBooked(
-                    await repository.open_booking_of_service(
-                        conn,
-                        person_id=screened.person.id,
-                        service_id=rules.service_id,
-                        product_id=rules.product_id,
-                        dose_number=screened.dose,
-                    )
-                ) from refused
+                in_the_way = await repository.open_booking_of_service(
+                    conn,
+                    person_id=screened.person.id,
+                    service_id=rules.service_id,
+                    product_id=rules.product_id,
+                    dose_number=screened.dose,
+                )
+                raise already_booked(principal, in_the_way) from refused
         return held
 
     async def work() -> Booking:

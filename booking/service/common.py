@@ -14,6 +14,7 @@ from booking import repository
 from booking.models import (
     CODE_ALPHABET,
     CONSENT_VERSION,
+    AlreadyBooked,
     AlreadyCheckedIn,
     AlreadyRecorded,
     Booking,
@@ -104,6 +105,17 @@ def check_person(principal: Principal, person_id: UUID | None, person: Person | 
 def check_consent(person: Person) -> None:
     if person.consent_version != CONSENT_VERSION:
         raise ConsentOutdated(current_version=CONSENT_VERSION)
+
+
+def already_booked(principal: Principal, held: tuple[UUID, UUID] | None) -> AlreadyBooked:
+    """The refusal for a person holding a booking of the service already, naming that (booking, clinic) when the
+    caller may open it: clinic staff, at their own clinics only."""
+    if held is None:
+        return AlreadyBooked()
+    booking_id, clinic_id = held
+    if principal.role is Role.CLINIC_STAFF and clinic_id not in principal.clinic_ids:
+        return AlreadyBooked()
+    return AlreadyBooked(booking_id)
 
 
 def check_clinic_scope(principal: Principal, clinic_id: UUID) -> None:

@@ -9,10 +9,11 @@ from uuid import UUID
 import structlog
 
 from booking import repository
-from booking.models import AlreadyBooked, BookingPolicy, SlotFull
+from booking.models import BookingPolicy, SlotFull
 from booking.schemas import StandbyJoin
 from booking.service import bookings, messages, standby
 from booking.service.common import (
+    already_booked,
     check_clinic_scope,
     check_consent,
     check_open,
@@ -91,7 +92,7 @@ async def _enter(
         if held := await repository.open_booking_of_service(
             conn, person_id=person.id, service_id=rules.service_id, product_id=rules.product_id
         ):
-            raise AlreadyBooked(held)
+            raise already_booked(principal, held)
         seat_plan = await plan_seat(uow, slot, clinic, person, now)
         # the person's best group on the slot's day, whatever the slot holds back
         rank = rank_of(seat_plan.best)

@@ -28,6 +28,7 @@ from booking.schemas import StandbyJoin
 # names when called, never while the modules load
 from booking.service import bookings, messages
 from booking.service.common import (
+    already_booked,
     attempt_scope,
     check_clinic_scope,
     check_consent,
@@ -159,7 +160,7 @@ async def _join(
         if held := await repository.open_booking_of_service(
             conn, person_id=person.id, service_id=service.id, product_id=service.product_id
         ):
-            raise AlreadyBooked(held)
+            raise already_booked(principal, held)
         await _eligible_within(uow, person, data)
         if not even_with_free_seats:
             free = await _free_seats(uow, data, data.date_from, service_id=service.id, now=now, limit=1)

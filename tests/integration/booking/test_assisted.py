@@ -265,3 +265,23 @@ async def test_the_door_s_list_just_before_midnight_holds_tomorrow_s_first_slots
     assert slots(counter) == [], "the counter's list is today's alone"
     asked = await bookings.day_list(uow, ADMIN, clinic.id, night.date(), now=night, reaching=timedelta(minutes=60))
     assert slots(asked) == [], "a day asked for is that day"
+
+
+async def test_a_booking_in_the_way_is_named_only_to_whoever_may_open_it(client: Client, uow: UnitOfWork) -> None:
+    """Booking someone who holds the service's booking at another clinic: the hotline, which may open any booking,
+    is told which one; another clinic's staff are told only that there is one."""
+    here, there = await make_clinic(uow), await make_clinic(uow)
+    service = await make_service(uow)
+    theirs = await make_slot(uow, there, service, capacity=3, starts_at=soon(30))
+    ours = await make_slot(uow, here, service, capacity=3, starts_at=soon(54))
+    citizen, person = await make_citizen(uow)
+    held = await client.post("/api/v1/bookings", json={"slot_id": str(theirs.id)}, headers=token_for(citizen))
+    assert held.status_code == 201
+    body = {"person_id": str(person.id), "slot_id": str(ours.id)}
+    counter = await staff_headers(client, uow, Role.CLINIC_STAFF, [here.id])
+    refused = await client.post("/api/v1/assist/bookings", json=body, headers=counter)
+    assert refused.json()["type"] == "/problems/already-booked"
+    assert "booking_id" not in refused.json(), "another clinic's booking, not theirs to see"
+    hotline = await staff_headers(client, uow, Role.OPERATOR)
+    told = await client.post("/api/v1/assist/bookings", json=body, headers=hotline)
+    assert told.json()["booking_id"] == held.json()["id"]
