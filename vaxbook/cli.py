@@ -378,6 +378,10 @@ def migrate_command(revision: str) -> None:
             reached = migrate.to_revision(database.owner, revision)
         except alembic.util.exc.CommandError as exc:  # a revision there is not, or one the schema cannot go to
             raise click.ClickException(f"cannot migrate to {revision}: {exc}") from None
+        except (sqlalchemy.exc.DBAPIError, asyncpg.PostgresError) as exc:  # a step the data forbids (said by it)
+            cause = exc.orig if isinstance(exc, sqlalchemy.exc.DBAPIError) else exc
+            said = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
+            raise click.ClickException(f"cannot migrate to {revision}: {said}") from None
     click.echo(f"database schema at {reached or 'base'}")
 
 

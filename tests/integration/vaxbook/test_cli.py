@@ -96,6 +96,32 @@ def test_migrate_goes_down_to_an_older_revision_and_says_where_it_is(runner: Cli
     assert query(cli_dsn, "SELECT version_num FROM alembic_version") == head
 
 
+def test_a_downgrade_the_data_forbids_says_why_in_one_line(runner: CliRunner, cli_dsn: str) -> None:
+    """Below 0032 a cancelled slot's start is taken again only once: a slot made again where a cancelled one starts
+    stops the downgrade, said in one line, with nothing changed."""
+    assert runner.invoke(main, ["migrate"]).exit_code == 0
+    query(
+        cli_dsn,
+        """
+        WITH c AS (INSERT INTO clinics (code, name, kind, province, district, ward, address)
+                   VALUES ('TYT-DOWN', 'Trạm', 'health_station', 'Cần Thơ', 'Ninh Kiều', 'An Khánh', '1 Đường')
+                   RETURNING id),
+             s AS (INSERT INTO services (code, name_vi, name_en, kind)
+                   VALUES ('down-visit', 'Khám', 'Visit', 'health_service') RETURNING id)
+        INSERT INTO slots (clinic_id, service_id, starts_at, ends_at, capacity, status)
+        SELECT c.id, s.id, timestamptz '2027-01-04 08:00+07', timestamptz '2027-01-04 08:30+07', 5, status
+        FROM c, s, unnest(ARRAY['cancelled', 'open']) AS status
+        """,
+    )
+    refused = runner.invoke(main, ["migrate", "--revision", "0031"])
+    assert refused.exit_code == 1, refused.output
+    said = refused.output.strip().splitlines()[-1]
+    assert said.startswith("Error: cannot migrate to 0031: ")
+    assert "made again where a cancelled one starts" in said
+    assert "Traceback" not in refused.output
+    assert query(cli_dsn, "SELECT version_num FROM alembic_version") == migrate.head_revision()
+
+
 def test_migrate_seed_and_manage_staff(runner: CliRunner, cli_dsn: str, data_dir: Path) -> None:
     assert runner.invoke(main, ["migrate"]).exit_code == 0
     assert query(cli_dsn, "SELECT version_num FROM alembic_version") is not None
