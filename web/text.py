@@ -91,6 +91,9 @@ WORDS: dict[str, Text] = {
     "status_cancelled": Text("Đã hủy", "Cancelled"),
     "status_moved": Text("Đã đổi lịch", "Moved"),
     "status_no_show": Text("Không đến", "Did not come"),
+    "status_not_eligible": Text(
+        "Không được nhận: thiếu giấy tờ của nhóm ưu tiên", "Not taken: the priority group's evidence was missing"
+    ),
     "status_left_without_dose": Text("Đã đến, về không tiêm/khám", "Came, left without a dose or visit"),
     "opens_to_you": Text("Mở cho bạn từ {when}", "Opens to you at {when}"),
     "yours_held": Text("{n} chỗ giữ cho nhóm của bạn", "{n} seats held for your group"),

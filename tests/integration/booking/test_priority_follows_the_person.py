@@ -3,6 +3,7 @@ the booking and the dose (so the uptake report counts them), their rank in a dra
 
 from __future__ import annotations
 
+import html
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,6 +29,7 @@ from tests.integration.booking.invariants import check_invariants
 from tests.integration.priority.test_priority_api import hold_back
 from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
+from web.text import WORDS
 
 Client = httpx.AsyncClient
 SAIGON = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -161,9 +163,10 @@ async def test_evidence_is_asked_only_where_the_group_gave_the_seat(
     )
     day = held.starts_at.astimezone(SAIGON).date()
     staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
-    answers = {}
+    answers, who = {}, {}
     for slot in (held, ordinary):
         citizen, person = await make_citizen(uow)
+        who[slot.id] = (citizen, person)
         await declare(uow, person.id, due_date=due_date_for(27, day))
         booking = (
             await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
@@ -193,6 +196,18 @@ async def test_evidence_is_asked_only_where_the_group_gave_the_seat(
         visit(clinic, at_the_door["booking"]["id"], "evidence"), json={"seen": False}, headers=staff
     )
     assert refused.json()["status"] == "not_eligible"
+    # every page that lists or shows that booking says its state in words (it answered 500 for the rest of the day)
+    client.cookies.set("session", staff["Authorization"].removeprefix("Bearer "))
+    citizen, person = who[held.id]
+    for page in (f"/door/{clinic.id}", f"/door/{clinic.id}/today", f"/counter/people/{person.id}"):
+        shown = await client.get(page)
+        assert shown.status_code == 200, (page, shown.text[:300])
+    client.cookies.set("session", token_for(citizen)["Authorization"].removeprefix("Bearer "))
+    for page in ("/me", f"/me/bookings/{at_the_door['booking']['id']}"):
+        shown = await client.get(page)
+        assert shown.status_code == 200, (page, shown.text[:300])
+    assert WORDS["status_not_eligible"].vi in html.unescape(shown.text)
+    client.cookies.clear()
     await check_invariants(db)
 
 
