@@ -614,6 +614,7 @@ class AdverseEvent:
     reported_by_account: UUID | None
     reported_at: datetime
     timezone: str  # the clinic's
+    after_dose: bool = True  # a dose came before it (not a visit)
 
 
 @dataclass(frozen=True)

@@ -365,7 +365,8 @@ async def entries_of_person(conn: Connection, *, person_id: UUID) -> list[Standb
 
 async def adverse_event(conn: Connection, *, event_id: UUID) -> AdverseEvent | None:
     row = await conn.fetchrow(
-        f"SELECT {_prefixed(_EVENT, 'e')}, c.timezone FROM adverse_events e JOIN clinics c ON c.id = e.clinic_id "
+        f"SELECT {_prefixed(_EVENT, 'e')}, c.timezone, {_AFTER_DOSE} "
+        "FROM adverse_events e JOIN clinics c ON c.id = e.clinic_id "
         "WHERE e.id = $1",
         event_id,
     )
@@ -374,7 +375,8 @@ async def adverse_event(conn: Connection, *, event_id: UUID) -> AdverseEvent | N
 
 async def last_adverse_event_of_booking(conn: Connection, *, clinic_id: UUID, booking_id: UUID) -> AdverseEvent | None:
     row = await conn.fetchrow(
-        f"SELECT {_prefixed(_EVENT, 'e')}, c.timezone FROM adverse_events e JOIN clinics c ON c.id = e.clinic_id "
+        f"SELECT {_prefixed(_EVENT, 'e')}, c.timezone, {_AFTER_DOSE} "
+        "FROM adverse_events e JOIN clinics c ON c.id = e.clinic_id "
         "WHERE e.clinic_id = $1 AND e.booking_id = $2 ORDER BY e.reported_at DESC, e.id DESC LIMIT 1",
         clinic_id,
         booking_id,
@@ -385,7 +387,7 @@ async def last_adverse_event_of_booking(conn: Connection, *, clinic_id: UUID, bo
 async def adverse_events_of_person(conn: Connection, *, person_id: UUID) -> list[AdverseEvent]:
     rows = await conn.fetch(
         f"""
-        SELECT {_prefixed(_EVENT, "e")}, c.timezone FROM adverse_events e
+        SELECT {_prefixed(_EVENT, "e")}, c.timezone, {_AFTER_DOSE} FROM adverse_events e
         JOIN bookings b ON b.clinic_id = e.clinic_id AND b.id = e.booking_id JOIN clinics c ON c.id = e.clinic_id
         WHERE b.person_id = $1 ORDER BY e.reported_at, e.id
         """,
@@ -1096,9 +1098,16 @@ _EVENT = (
 )
 
 
+# whether a dose came before the event (a reaction after a visit follows no dose)
+_AFTER_DOSE = (
+    "EXISTS (SELECT 1 FROM vaccinations v WHERE v.clinic_id = e.clinic_id AND v.booking_id = e.booking_id) "
+    "AS after_dose"
+)
+
+
 def _event(row: asyncpg.Record) -> AdverseEvent:
     return AdverseEvent(
-        **{c: row[c] for c in [*_EVENT.split(", "), "timezone"]}
+        **{c: row[c] for c in [*_EVENT.split(", "), "timezone", "after_dose"]}
         | {"severity": Severity(row["severity"]), "outcome": EventOutcome(row["outcome"])}
     )
 
@@ -1120,7 +1129,8 @@ async def insert_adverse_event(
         INSERT INTO adverse_events (booking_id, clinic_id, severity, serious, outcome, description, onset_at,
                                     reported_by_staff, reported_by_account)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-        RETURNING {_EVENT}, (SELECT timezone FROM clinics WHERE id = $2) AS timezone
+        RETURNING {_EVENT}, (SELECT timezone FROM clinics WHERE id = $2) AS timezone,
+                  EXISTS (SELECT 1 FROM vaccinations v WHERE v.clinic_id = $2 AND v.booking_id = $1) AS after_dose
         """,
         booking.id,
         booking.clinic_id,
@@ -1142,7 +1152,7 @@ async def serious_events(
     """Serious events, latest reported first, with whom to call about each and what they were given."""
     rows = await conn.fetch(
         f"""
-        SELECT {_prefixed(_EVENT, "e")}, c.timezone, c.code AS clinic_code, c.name AS clinic_name,
+        SELECT {_prefixed(_EVENT, "e")}, c.timezone, {_AFTER_DOSE}, c.code AS clinic_code, c.name AS clinic_name,
                p.id AS person_id, p.full_name, p.date_of_birth, coalesce(own.phone, guardian.phone) AS phone,
                b.code AS booking_code, b.dose_number, pr.name AS product_name, l.lot_number, v.given_at
         FROM adverse_events e

@@ -245,7 +245,12 @@ def adverse_event(base: str, event: AdverseEvent, person_id: UUID) -> dict[str, 
         "seriousness": {"coding": [{"system": SERIOUSNESS, "code": "serious" if event.serious else "non-serious"}]},
         "severity": {"coding": [{"system": SEVERITY, "code": event.severity.value}]},
         "outcome": {"coding": [{"system": OUTCOME, "code": OUTCOMES[event.outcome]}]},
-        "suspectEntity": [{"instance": {"reference": f"Immunization/{event.booking_id}"}}],
+        # the dose suspected, when there was one (a reaction after a visit names none: it would point at nothing)
+        **(
+            {"suspectEntity": [{"instance": {"reference": f"Immunization/{event.booking_id}"}}]}
+            if event.after_dose
+            else {}
+        ),
     }
 
 

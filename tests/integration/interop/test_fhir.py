@@ -213,6 +213,9 @@ async def test_records_are_read_by_their_people_and_their_clinic_only(
     assert [r["id"] for r in entries(search)] == [booking["id"]]
     event = valid(await client.get(f"/fhir/r4/AdverseEvent/{event_id}", headers=mine))
     assert event["seriousness"]["coding"][0]["code"] == "serious"
+    assert event["suspectEntity"] == [{"instance": {"reference": f"Immunization/{booking['id']}"}}], (
+        "the dose read above"
+    )
     assert entries(valid(await client.get("/fhir/r4/AdverseEvent", headers=mine)))[0]["id"] == event_id
     # the clinic's staff read the clinic's records
     assert valid(await client.get(f"/fhir/r4/Immunization/{booking['id']}", headers=staff))["id"] == booking["id"]
@@ -488,3 +491,22 @@ async def test_a_search_by_status_fills_its_pages_with_slots_of_that_status(
     other = await client.get("/fhir/r4/Slot", params={"status": "busy-unavailable"})
     assert other.status_code == 422
     assert "free or busy" in other.text or "free hoặc busy" in other.text, "said as any other status, not by length"
+
+
+async def test_a_reaction_after_a_visit_points_at_no_dose(client: httpx.AsyncClient, uow: UnitOfWork) -> None:
+    """An antenatal visit gives no dose: its reaction's AdverseEvent names no Immunization (one it named would be
+    404 to every reader)."""
+    clinic, _, staff, citizen, booking = await checked_in(client, uow, vaccination=False)
+    assert (await client.post(visit(clinic, booking, "attendance"), headers=staff)).status_code == 200
+    reaction = {
+        "severity": "mild",
+        "serious": False,
+        "outcome": "recovered",
+        "description": "Chóng mặt",
+        "onset_at": soon(0).isoformat(),
+    }
+    reported = await client.post(visit(clinic, booking, "adverse-events"), json=reaction, headers=staff)
+    assert reported.status_code == 201, reported.text
+    event = valid(await client.get(f"/fhir/r4/AdverseEvent/{reported.json()['id']}", headers=token_for(citizen)))
+    assert "suspectEntity" not in event
+    assert (await client.get(f"/fhir/r4/Immunization/{booking['id']}", headers=token_for(citizen))).status_code == 404
