@@ -443,24 +443,32 @@ class CheckInRequest(InputModel):
     qr: Annotated[str, StringConstraints(max_length=1000), BeforeValidator(_not_a_health_card)] | None = None
     cccd_last4: Annotated[str, AfterValidator(_four_digits)] | None = None
     date_of_birth: BirthDate | None = None
-    code: Annotated[str, BeforeValidator(_booking_code), AfterValidator(_code_shape)] | None = Field(
-        default=None, validate_default=True
-    )
+    code: Annotated[str, BeforeValidator(_booking_code), AfterValidator(_code_shape)] | None = None
 
-    @field_validator("code")
-    @classmethod
-    def _one_way(cls, code: str | None, info: ValidationInfo) -> str | None:
-        if refused_before(info, "qr", "cccd_last4", "date_of_birth"):
-            return code
-        scanned = info.data.get("qr") is not None
-        proofs = (info.data.get("cccd_last4") is not None) + (info.data.get("date_of_birth") is not None)
-        if scanned != (code is None) or (code is not None and proofs != 1) or (scanned and proofs):
-            raise bilingual_error(
-                "one_way",
-                "Gửi mã QR, hoặc mã lịch hẹn cùng 4 số cuối CCCD hoặc ngày sinh",
-                "Send qr, or code with cccd_last4 or date_of_birth",
-            )
-        return code
+    @model_validator(mode="after")
+    def _one_way(self) -> Self:
+        """A scan, or a code with one proof: a refusal names the fields to mend (the proof missing, the one too many,
+        what a scan does not take)."""
+        proofs = [name for name in ("cccd_last4", "date_of_birth") if getattr(self, name) is not None]
+        wrong: list[str] = []
+        if self.qr is not None:
+            wrong = [name for name in ("code", *proofs) if getattr(self, name) is not None]
+        elif self.code is None:
+            wrong = ["code" if proofs else "qr"]
+        elif not proofs:
+            wrong = ["cccd_last4"]
+        elif len(proofs) > 1:
+            wrong = ["date_of_birth"]
+        if wrong:
+            raise errors_on("CheckInRequest", {name: (_ONE_WAY, getattr(self, name)) for name in wrong})
+        return self
+
+
+_ONE_WAY = bilingual_error(
+    "one_way",
+    "Gửi mã QR, hoặc mã lịch hẹn cùng 4 số cuối CCCD hoặc ngày sinh (trẻ chưa có CCCD), chỉ một trong hai",
+    "Send qr, or code with either cccd_last4 or date_of_birth (a child without a CCCD)",
+)
 
 
 class GroupSummary(OutputModel):

@@ -233,7 +233,9 @@ async def test_the_scan_is_for_this_clinic_and_this_time(client: Client, uow: Un
     for junk in ("hello", "a.b.c", "x" * 2000):
         response = await check_in(client, staff, clinic.id, qr=junk)
         assert response.status_code == 422
-    assert (await check_in(client, staff, clinic.id)).json()["errors"][0]["field"] == "code"
+    assert (await check_in(client, staff, clinic.id)).json()["errors"][0]["field"] == "qr", (
+        "a scan or a code: the scan first"
+    )
 
 
 async def test_without_a_qr_the_code_and_the_cccds_last_digits_check_in(
@@ -409,7 +411,17 @@ async def test_a_child_without_a_cccd_checks_in_by_code_and_date_of_birth(
     assert wrong.json()["type"] == "/problems/no-such-appointment"
     assert "ngày sinh" in wrong.json()["detail"], "it says which proof did not match"
     both = await check_in(client, staff, clinic.id, code=booking["code"], date_of_birth="2019-03-08", cccd_last4="1234")
-    assert both.json()["errors"][0]["field"] == "code"
+    assert [e["field"] for e in both.json()["errors"]] == ["date_of_birth"], "one proof too many, named"
+    no_proof = await check_in(client, staff, clinic.id, code=booking["code"])
+    assert [(e["field"], e["code"]) for e in no_proof.json()["errors"]] == [("cccd_last4", "one_way")], (
+        "the one missing"
+    )
+    no_code = await check_in(client, staff, clinic.id, cccd_last4="1234")
+    assert [e["field"] for e in no_code.json()["errors"]] == ["code"]
+    nothing = await check_in(client, staff, clinic.id)
+    assert [e["field"] for e in nothing.json()["errors"]] == ["qr"]
+    scanned_and_typed = await check_in(client, staff, clinic.id, qr="x" * 20, code=booking["code"], cccd_last4="1234")
+    assert sorted(e["field"] for e in scanned_and_typed.json()["errors"]) == ["cccd_last4", "code"]
     done = await check_in(client, staff, clinic.id, code=booking["code"], date_of_birth="2019-03-08")
     assert (done.status_code, done.json()["person_name"]) == (200, "Lê Minh An")
 
