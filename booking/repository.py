@@ -927,7 +927,7 @@ async def regroup(conn: Connection, *, booking_id: UUID, group_id: UUID | None) 
     await conn.execute(
         """
         UPDATE bookings SET priority_group_id = $2, updated_at = now()
-        WHERE id = $1 AND status = 'booked' AND NOT priority_used
+        WHERE id = $1 AND status = 'booked' AND NOT priority_used AND NOT reserved_seat
         """,
         booking_id,
         group_id,

@@ -151,8 +151,11 @@ async def listen(dsn: str, sold_out: SoldOutSlots, *, reconnect_seconds: float =
         try:
             await _listen_until_lost(dsn, sold_out, listening=back)
             cause = "connection lost"
-        except Exception as exc:  # whatever broke the connection, the hint stays off until it is back
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             cause = type(exc).__name__
+        except Exception:  # a fault of the listener's own: each one said whole; the hint stays off meanwhile
+            log.exception("sold_out.listener_failed")
+            cause = "listener failed"
         if not down:
             log.warning("sold_out.listener_lost", cause=cause, retry_seconds=reconnect_seconds)
             down = True
