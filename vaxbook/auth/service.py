@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -216,16 +217,26 @@ async def staff_login(uow: UnitOfWork, policy: LoginPolicy, *, username: str, pa
     return principal_of(account)
 
 
+def _composed(password: str) -> str:
+    """A password as one text whatever the keyboard: Vietnamese input methods (and Apple's) send "ậ" as one letter
+    or as "a" with two marks, and a nurse typing the same password must not be told it is wrong."""
+    return unicodedata.normalize("NFC", password)
+
+
 async def hash_password(password: str) -> str:
-    return await asyncio.to_thread(_hasher.hash, password)
+    return await asyncio.to_thread(_hasher.hash, _composed(password))
 
 
 async def _verify(password_hash: str, password: str) -> bool:
     def verify() -> bool:
-        try:
-            return _hasher.verify(password_hash, password)
-        except (VerificationError, InvalidHashError):
-            return False
+        # a hash made before passwords were composed holds the text as it was typed then
+        for typed in dict.fromkeys((_composed(password), password)):
+            try:
+                if _hasher.verify(password_hash, typed):
+                    return True
+            except (VerificationError, InvalidHashError):
+                continue
+        return False
 
     return await asyncio.to_thread(verify)
 

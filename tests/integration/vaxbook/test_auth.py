@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -567,3 +568,26 @@ async def test_a_new_token_key_signs_nobody_out(
         forged = jwt.encode({"sub": str(principal.id), "iss": "vaxbook", "exp": 4102444800}, "guessed-key" * 4)
         forged_headers = {"Authorization": f"Bearer {forged}"}
         assert (await client.get("/api/v1/me/profile", headers=forged_headers)).status_code == 401
+
+
+async def test_a_vietnamese_password_is_the_same_whichever_keyboard_typed_it(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """ "Mậtkhẩu" sent as composed letters or as letters with combining marks (Unikey, an iPhone) is one password; a
+    hash made before passwords were composed still takes the text as it was typed then."""
+    composed = unicodedata.normalize("NFC", "Mậtkhẩu-Cần-Thơ-1")
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert composed != decomposed
+    username = "nurse.keyboard"
+    await auth.create_staff(
+        uow, SYSTEM, username=username, display_name="Y tá Hồng", role=Role.OPERATOR, password=decomposed, clinic_ids=[]
+    )
+    for typed in (composed, decomposed):
+        login = await client.post("/api/v1/auth/staff/login", json={"username": username, "password": typed})
+        assert login.status_code == 200, typed
+    wrong = await client.post("/api/v1/auth/staff/login", json={"username": username, "password": composed + "x"})
+    assert wrong.status_code == 401
+    older = PasswordHasher().hash(decomposed)  # as it was stored before
+    await db.execute("UPDATE staff_accounts SET password_hash = $2 WHERE username = $1", username, older)
+    login = await client.post("/api/v1/auth/staff/login", json={"username": username, "password": decomposed})
+    assert login.status_code == 200
