@@ -280,6 +280,10 @@ async def run(
     if report.errors:
         return report
     rows = table[1:]
+    if not rows:  # the template saved as it came: nothing to import, and nothing to remember as imported
+        raise _file_error(
+            Text("Tệp không có dòng dữ liệu nào dưới dòng tiêu đề", "The file has no rows below its header")
+        )
     if len(rows) > MOST_ROWS:
         raise _too_many_lines()
     report.rows = len(rows)

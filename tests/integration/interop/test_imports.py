@@ -81,6 +81,11 @@ async def test_a_dry_run_reports_every_row_error_and_a_refused_import_imports_no
         broken = await post(client, admin, "clinics", "c.csv", unreadable, dry_run=True)
         assert broken.status_code == 422, unreadable[:20]
         assert broken.json()["errors"][0]["field"] == "file"
+    # the template saved as it came (its header, or its header and blank cells): nothing imported, nothing remembered
+    for header_only in (csv_bytes(CLINIC_COLUMNS, []), csv_bytes(CLINIC_COLUMNS, [[""] * 7])):
+        for dry_run in (False, True, False):
+            empty = await post(client, admin, "clinics", "c.csv", header_only, dry_run=dry_run)
+            assert (empty.status_code, empty.json()["errors"][0]["field"]) == (422, "file"), empty.text
     nul = await post(client, admin, "clinics", "c.csv", csv_bytes(CLINIC_COLUMNS, [["A\x00B"] * 7]), dry_run=True)
     assert nul.status_code == 200, "a NUL in a cell is that row's error"
     assert nul.json()["errors"]
