@@ -27,6 +27,7 @@ class DomainError(Exception):
     about: str | None = None
     """The one field of the request this refusal is about (a QR that is none of ours, a lot of another vaccine): named
     in the answer's `errors` as a refusal of input is, so that a form or a scanner app says it beside that field."""
+    about_source: str = "body"  # where that field is: the body, or a header (Idempotency-Key)
     counts_as_attempt: bool = True
     """Whether a refusal of this kind that came past the screen stays counted against the caller's attempts
     (vaxbook.idempotency.run_once). A refusal the screen gives is never counted."""
@@ -42,7 +43,8 @@ class DomainError(Exception):
         super().__init__(detail.en if detail else self.title.en)
         self.detail = detail
         if not field_errors and self.about:
-            field_errors = (FieldError(self.about, self.slug.replace("-", "_"), detail or self.title),)
+            code = self.slug.replace("-", "_")
+            field_errors = (FieldError(self.about, code, detail or self.title, self.about_source),)
         self.field_errors = field_errors
         self.headers = headers or {}
         self.extra = extra

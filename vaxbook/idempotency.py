@@ -48,6 +48,7 @@ def idempotency_key(caller: str, header: str | None, operation: str, payload: di
 
 
 class KeyReused(Invalid):
+    about, about_source = "Idempotency-Key", "header"
     slug = "idempotency-key-reused"
     title = Text(
         "Khóa Idempotency-Key này đã dùng cho một yêu cầu khác", "This Idempotency-Key was used for another request"

@@ -43,6 +43,7 @@ async def test_a_repeated_request_gets_the_first_answer(
     different = await client.post("/api/v1/bookings", json={"slot_id": str(other.id)}, headers=headers)
     assert different.status_code == 422
     assert different.json()["type"] == "/problems/idempotency-key-reused"
+    assert [(e["field"], e["source"]) for e in different.json()["errors"]] == [("Idempotency-Key", "header")]
 
     booking_id = first.json()["id"]
     cancel_headers = {**token_for(citizen), "Idempotency-Key": "cancel-1"}
