@@ -131,6 +131,12 @@ def in_dates(moment: datetime, wanted: list[tuple[str, datetime, datetime]]) -> 
 async def locations(
     uow: UnitOfWork, bases: Bases, *, city: str | None, district: str | None, after: str | None, count: int
 ) -> Found:
+    after_code: str | None = None
+    if after is not None:  # a cursor this search made (the last clinic's code, encoded as every cursor is)
+        decoded = decode_cursor(after, 1)
+        if decoded is None:
+            raise _invalid("_cursor", "Con trỏ phân trang không hợp lệ", "Invalid pagination cursor")
+        [after_code] = decoded
     found = await clinics.list_clinics(
         uow,
         province=place_filter(city),
@@ -138,11 +144,11 @@ async def locations(
         ward=None,
         kind=None,
         include_inactive=False,
-        after_code=after,
+        after_code=after_code,
         limit=count + 1,
     )
     page, more = found[:count], len(found) > count
-    return Found([resources.location(bases.fhir, c) for c in page], page[-1].code if more else None)
+    return Found([resources.location(bases.fhir, c) for c in page], encode_cursor(page[-1].code) if more else None)
 
 
 async def location(uow: UnitOfWork, bases: Bases, clinic_id: UUID) -> dict[str, Any]:

@@ -83,6 +83,9 @@ async def test_the_capability_statement_and_the_catalogue_validate_and_clinics_p
     assert missing["issue"][0]["code"] == "not-found"
     bad = valid(await client.get("/fhir/r4/Location", params={"_count": "0"}), status=422)
     assert bad["resourceType"] == "OperationOutcome"
+    for made_up in ("KT-1", "garbage", "W10="):  # a clinic's code, no cursor at all, a cursor of another shape
+        refused = valid(await client.get("/fhir/r4/Location", params={"_cursor": made_up}), status=422)
+        assert "_cursor" in str(refused["issue"]), made_up
     # whatever refuses it, a FHIR client reads an OperationOutcome: an id that is none, a resource type this
     # server has not, a method it does not take, a token it does not know, a day off the calendar
     for method, path, headers, status, code in [
