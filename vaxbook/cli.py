@@ -380,6 +380,8 @@ def migrate_command(revision: str) -> None:
             raise click.ClickException(f"cannot migrate to {revision}: {exc}") from None
         except (sqlalchemy.exc.DBAPIError, asyncpg.PostgresError) as exc:  # a step the data forbids (said by it)
             cause = exc.orig if isinstance(exc, sqlalchemy.exc.DBAPIError) else exc
+            if isinstance(getattr(cause, "__cause__", None) or cause, _UNREACHABLE):
+                raise  # no database to migrate: said by _reaching
             said = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
             raise click.ClickException(f"cannot migrate to {revision}: {said}") from None
     click.echo(f"database schema at {reached or 'base'}")
