@@ -356,17 +356,26 @@ async def hold_back_as_templates_say(conn: Connection, *, clinic_id: UUID, slot_
 
 
 async def release_held_back(
-    conn: Connection, *, now: datetime, lead: timedelta, clinic_id: UUID | None, slot_id: UUID | None
+    conn: Connection,
+    *,
+    now: datetime,
+    lead: timedelta | None,
+    clinic_id: UUID | None,
+    slot_id: UUID | None,
+    group_id: UUID | None = None,
 ) -> int:
-    """Release the unbooked held-back seats of slots starting within `lead` (or of one slot, whenever it starts)
-    to everyone. Returns the seats released."""
+    """Release to everyone the unbooked held-back seats of slots starting within `lead` (None: of every slot not
+    started yet), or of one slot whenever it starts; of one group's only when `group_id` is given (a group switched
+    off: its seats would be held for nobody). Returns the seats released."""
     due = await conn.fetch(
         """
         SELECT s.clinic_id, s.id FROM slots s
         WHERE ($3::uuid IS NULL OR s.clinic_id = $3) AND ($4::uuid IS NULL OR s.id = $4)
-          AND ($4::uuid IS NOT NULL OR (s.starts_at <= $1::timestamptz + $2::interval AND s.starts_at > $1))
+          AND ($4::uuid IS NOT NULL OR (($2::interval IS NULL OR s.starts_at <= $1::timestamptz + $2::interval)
+                                        AND s.starts_at > $1))
           AND EXISTS (SELECT 1 FROM slot_reservations r
-                      WHERE r.clinic_id = s.clinic_id AND r.slot_id = s.id AND r.released_at IS NULL)
+                      WHERE r.clinic_id = s.clinic_id AND r.slot_id = s.id AND r.released_at IS NULL
+                        AND ($5::uuid IS NULL OR r.group_id = $5))
         ORDER BY s.id
         FOR NO KEY UPDATE OF s
         """,
@@ -374,6 +383,7 @@ async def release_held_back(
         lead,
         clinic_id,
         slot_id,
+        group_id,
     )
     if not due:
         return 0
@@ -383,6 +393,7 @@ async def release_held_back(
             UPDATE slot_reservations r SET released_at = $1
             FROM unnest($2::uuid[], $3::uuid[]) AS d (clinic_id, slot_id)
             WHERE r.clinic_id = d.clinic_id AND r.slot_id = d.slot_id AND r.released_at IS NULL
+              AND ($4::uuid IS NULL OR r.group_id = $4)
             RETURNING r.clinic_id, r.slot_id, r.seats - r.booked AS seats
         ), per_slot AS (
             SELECT clinic_id, slot_id, sum(seats) AS seats FROM freed GROUP BY 1, 2
@@ -396,44 +407,7 @@ async def release_held_back(
         now,
         [r["clinic_id"] for r in due],
         [r["id"] for r in due],
-    )
-    return int(released)
-
-
-async def release_group_held_back(conn: Connection, *, group_id: UUID) -> int:
-    """Release to everyone the unbooked seats that slots not yet started hold back for one group (a group switched
-    off: they would be held for nobody). Returns the seats released."""
-    due = await conn.fetch(
-        """
-        SELECT s.clinic_id, s.id FROM slots s
-        WHERE s.starts_at > now()
-          AND EXISTS (SELECT 1 FROM slot_reservations r
-                      WHERE r.clinic_id = s.clinic_id AND r.slot_id = s.id AND r.group_id = $1
-                        AND r.released_at IS NULL)
-        ORDER BY s.id
-        FOR NO KEY UPDATE OF s
-        """,
         group_id,
-    )
-    if not due:
-        return 0
-    released = await conn.fetchval(
-        """
-        WITH freed AS (
-            UPDATE slot_reservations r SET released_at = now()
-            FROM unnest($2::uuid[], $3::uuid[]) AS d (clinic_id, slot_id)
-            WHERE r.clinic_id = d.clinic_id AND r.slot_id = d.slot_id AND r.group_id = $1 AND r.released_at IS NULL
-            RETURNING r.clinic_id, r.slot_id, r.seats - r.booked AS seats
-        ), updated AS (
-            UPDATE slots s SET held_back = s.held_back - f.seats, updated_at = now()
-            FROM freed f WHERE s.clinic_id = f.clinic_id AND s.id = f.slot_id
-            RETURNING f.seats
-        )
-        SELECT coalesce(sum(seats), 0) FROM updated
-        """,
-        group_id,
-        [r["clinic_id"] for r in due],
-        [r["id"] for r in due],
     )
     return int(released)
 

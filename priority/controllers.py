@@ -58,7 +58,7 @@ class PriorityGroupController(Controller):
     ) -> PriorityGroup:
         """Change a group's names, rank, rule, evidence or whether it is active; its code stays. Health admins only; 404
         priority-group-not-found."""
-        return PriorityGroup.of(await service.update_group(uow, request.user, group_id, data))
+        return PriorityGroup.of(await service.update_group(uow, request.user, group_id, data, now=datetime.now(UTC)))
 
 
 def _seats_out(seats: service.SlotSeats) -> SlotReservationsOut:

@@ -78,7 +78,9 @@ async def create_group(uow: UnitOfWork, actor: Actor, data: PriorityGroupCreate)
     return group
 
 
-async def update_group(uow: UnitOfWork, actor: Actor, group_id: UUID, data: PriorityGroupUpdate) -> PriorityGroup:
+async def update_group(
+    uow: UnitOfWork, actor: Actor, group_id: UUID, data: PriorityGroupUpdate, *, now: datetime
+) -> PriorityGroup:
     changes = data.model_dump(exclude_unset=True)
     if data.rule is not None:
         changes["rule"] = data.rule.model()
@@ -93,7 +95,13 @@ async def update_group(uow: UnitOfWork, actor: Actor, group_id: UUID, data: Prio
             raise GroupNotFound()
         await _everyone_last(conn, group.id)
         # switched off: the seats future slots hold back for it go to everyone now, not at their release hour
-        released = 0 if group.active else await seats.release_group_held_back(conn, group_id=group.id)
+        released = (
+            0
+            if group.active
+            else await seats.release_held_back(
+                conn, now=now, lead=None, clinic_id=None, slot_id=None, group_id=group.id
+            )
+        )
         await audit.record(
             conn,
             actor=actor,

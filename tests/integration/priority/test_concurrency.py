@@ -21,9 +21,9 @@ from vaxbook.db import UnitOfWork
 pytestmark = pytest.mark.concurrency
 
 
-@pytest.mark.parametrize("release", [False, True])
+@pytest.mark.parametrize("release", ["none", "slot", "group switched off"])
 async def test_a_rush_on_held_back_and_open_seats_keeps_them_apart(
-    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection, release: bool
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection, release: str
 ) -> None:
     admin = await staff_headers(client, uow, Role.HEALTH_ADMIN, [])
     elderly = await make_group(client, admin, ELDERLY)
@@ -39,13 +39,23 @@ async def test_a_rush_on_held_back_and_open_seats_keeps_them_apart(
         return kind, response
 
     async def let_go() -> tuple[str, httpx.Response]:
-        body = {"clinic_id": str(clinic.id), "slot_id": str(slot.id)}
-        return "release", await client.post("/api/v1/reservations/release", json=body, headers=admin)
+        if release == "slot":
+            body = {"clinic_id": str(clinic.id), "slot_id": str(slot.id)}
+            return "release", await client.post("/api/v1/reservations/release", json=body, headers=admin)
+        off = await client.patch(f"/api/v1/priority-groups/{elderly}", json={"active": False}, headers=admin)
+        return "switched off", off
 
     calls = [book(c) for c in [*young[:15], *old, *young[15:]]]
-    if release:
+    if release != "none":
         calls.insert(len(calls) // 2, let_go())
     results = await asyncio.gather(*calls)
+    if release == "group switched off":
+        audited = await db.fetchval(
+            "SELECT coalesce((details->>'seats_released')::int, 0) FROM audit_log WHERE action = $1",
+            "priority_group.update",
+        )
+        results = [(k, r) for k, r in results if k != "switched off"]
+        results.append(("release", httpx.Response(200, json={"seats": audited})))
 
     outcome = Counter((kind, r.status_code) for kind, r in results)
     assert {status for _, status in outcome} <= {200, 201, 409}, outcome
@@ -53,7 +63,7 @@ async def test_a_rush_on_held_back_and_open_seats_keeps_them_apart(
     released = next((r.json()["seats"] for kind, r in results if kind == "release"), 0)
     # everyone else gets the open seats and, at most, the seats released while they were still trying
     assert young_booked <= 10 + released, outcome
-    if not release:
+    if release == "none":
         # the group's seats were theirs alone: every one of them booked, and nobody else got more than the rest
         assert (young_booked, old_booked) == (10, len(old)), outcome
     assert await db.fetchval("SELECT booked FROM slots WHERE id = $1", slot.id) == young_booked + old_booked
