@@ -40,7 +40,7 @@ from booking.schemas import (
 from booking.service.common import end_live_entries, person_for, someone
 from clinics.models import Sex
 from priority import service as priority
-from priority.models import CHILDBEARING_AGES, WORKING_AGE, Declarations, age_in_years
+from priority.models import CHILDBEARING_AGES, WORKING_AGE, Declarations, age_in_years, best_group
 from priority.schemas import Declarations as DeclarationsIn
 from vaxbook import audit
 from vaxbook.auth.models import Principal, Role
@@ -425,18 +425,22 @@ async def declare(uow: UnitOfWork, principal: Principal, person_id: UUID, data: 
                 ),
             )
         declared = await priority.save_declarations(uow, principal, person.id, data)
-        await _regroup_open_bookings(uow, conn, person)
+        await _regroup_open_bookings(uow, conn, person, declared)
         return declared
 
 
-async def _regroup_open_bookings(uow: UnitOfWork, conn: Connection, person: Person) -> None:
+async def _regroup_open_bookings(uow: UnitOfWork, conn: Connection, person: Person, declared: Declarations) -> None:
     """A booking not yet checked in counts under the best group the person is in on its slot's date, by what they
     declare now (a pregnancy declared after booking counts in the department's uptake), unless its group gave the
     seat: that seat was the group's, and its evidence is asked at the door."""
-    for booking in await repository.bookings_of_person(conn, person_id=person.id, limit=None):
-        if booking.status is not BookingStatus.BOOKED or booking.priority_used:
-            continue
+    waiting = [
+        b
+        for b in await repository.bookings_of_person(conn, person_id=person.id, limit=None)
+        if b.status is BookingStatus.BOOKED and not b.priority_used
+    ]
+    groups = await priority.list_groups(uow, include_inactive=False) if waiting else []
+    for booking in waiting:
         day = booking.starts_at.astimezone(ZoneInfo(booking.timezone)).date()
-        group = await priority.best_group_of(uow, someone(person), on=day)
+        group = best_group(groups, born=person.date_of_birth, sex=person.sex, declarations=declared, on=day)
         if (group.id if group else None) != booking.priority_group_id:
             await repository.regroup(conn, booking_id=booking.id, group_id=group.id if group else None)
