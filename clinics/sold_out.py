@@ -24,6 +24,8 @@ from uuid import UUID
 import asyncpg
 import structlog
 
+from vaxbook.db import went_away
+
 CHANNEL = "vaxbook_seat_freed"
 REMEMBER_SECONDS = 5.0
 RECHECK_SECONDS = 1.0  # past REMEMBER_SECONDS, how long the gate answers from a hint while one request reads again
@@ -151,11 +153,10 @@ async def listen(dsn: str, sold_out: SoldOutSlots, *, reconnect_seconds: float =
         try:
             await _listen_until_lost(dsn, sold_out, listening=back)
             cause = "connection lost"
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except Exception as exc:
+            if not (went_away(exc) or isinstance(exc, TimeoutError)):  # a fault of the listener's own: said whole
+                log.exception("sold_out.listener_failed")
             cause = type(exc).__name__
-        except Exception:  # a fault of the listener's own: each one said whole; the hint stays off meanwhile
-            log.exception("sold_out.listener_failed")
-            cause = "listener failed"
         if not down:
             log.warning("sold_out.listener_lost", cause=cause, retry_seconds=reconnect_seconds)
             down = True

@@ -11,7 +11,6 @@ from datetime import timedelta
 from importlib.metadata import version
 from typing import Any, cast
 
-import asyncpg
 import structlog
 from litestar import Litestar
 from litestar.config.app import AppConfig
@@ -354,8 +353,11 @@ def create_app(
                 if await db.schema_revision(pool) != migrate.head_revision():
                     continue
                 await ready_to_sign(pool)  # the keys made, or tried again at the next look
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("schema.check_failed", error=type(exc).__name__, retry_seconds=SCHEMA_CHECK_SECONDS)
+            except Exception as exc:  # tried again at the next look, whatever it was: never given up in silence
+                if db.went_away(exc) or isinstance(exc, TimeoutError):
+                    log.warning("schema.check_failed", error=type(exc).__name__, retry_seconds=SCHEMA_CHECK_SECONDS)
+                else:
+                    log.exception("schema.check_failed", retry_seconds=SCHEMA_CHECK_SECONDS)
                 continue
             break
         log.info("schema.migrated", schema=migrate.head_revision())
