@@ -15,6 +15,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from booking.models import (
     CCCD_MISMATCH,
@@ -447,27 +448,42 @@ class CheckInRequest(InputModel):
 
     @model_validator(mode="after")
     def _one_way(self) -> Self:
-        """A scan, or a code with one proof: a refusal names the fields to mend (the proof missing, the one too many,
-        what a scan does not take)."""
+        """A scan, or a code with one proof: a refusal names the fields to mend, and says what to do with each."""
         proofs = [name for name in ("cccd_last4", "date_of_birth") if getattr(self, name) is not None]
-        wrong: list[str] = []
+        wrong: dict[str, PydanticCustomError] = {}
         if self.qr is not None:
-            wrong = [name for name in ("code", *proofs) if getattr(self, name) is not None]
+            wrong = dict.fromkeys((n for n in ("code", *proofs) if getattr(self, n) is not None), _SCAN_IS_ENOUGH)
         elif self.code is None:
-            wrong = ["code" if proofs else "qr"]
+            wrong = {"code": _CODE_MISSING} if proofs else {"qr": _NOTHING_SENT}
         elif not proofs:
-            wrong = ["cccd_last4"]
+            wrong = {"cccd_last4": _PROOF_MISSING}
         elif len(proofs) > 1:
-            wrong = ["date_of_birth"]
+            wrong = {"date_of_birth": _ONE_PROOF}
         if wrong:
-            raise errors_on("CheckInRequest", {name: (_ONE_WAY, getattr(self, name)) for name in wrong})
+            raise errors_on("CheckInRequest", {name: (error, getattr(self, name)) for name, error in wrong.items()})
         return self
 
 
-_ONE_WAY = bilingual_error(
+_NOTHING_SENT = bilingual_error(
     "one_way",
-    "Gửi mã QR, hoặc mã lịch hẹn cùng 4 số cuối CCCD hoặc ngày sinh (trẻ chưa có CCCD), chỉ một trong hai",
-    "Send qr, or code with either cccd_last4 or date_of_birth (a child without a CCCD)",
+    "Quét mã QR, hoặc nhập mã lịch hẹn cùng 4 số cuối CCCD (hay ngày sinh của trẻ chưa có CCCD)",
+    "Scan the QR, or type the booking code with the CCCD's last 4 digits (or a child's date of birth)",
+)
+_CODE_MISSING = bilingual_error("one_way", "Nhập mã lịch hẹn", "Type the booking code")
+_PROOF_MISSING = bilingual_error(
+    "one_way",
+    "Nhập 4 số cuối CCCD, hoặc ngày sinh cho trẻ chưa có CCCD",
+    "Type the CCCD's last 4 digits, or the date of birth for a child without a CCCD",
+)
+_ONE_PROOF = bilingual_error(
+    "one_way",
+    "Chỉ nhập một trong hai: 4 số cuối CCCD hoặc ngày sinh",
+    "Type one of the two only: the CCCD's last 4 digits or the date of birth",
+)
+_SCAN_IS_ENOUGH = bilingual_error(
+    "one_way",
+    "Đã quét mã QR: không cần mã lịch hẹn hay giấy tờ",
+    "A scanned QR is enough: leave out the code and the proof",
 )
 
 
