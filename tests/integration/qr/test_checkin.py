@@ -416,6 +416,7 @@ async def test_a_child_without_a_cccd_checks_in_by_code_and_date_of_birth(
     assert [(e["field"], e["code"]) for e in no_proof.json()["errors"]] == [("cccd_last4", "one_way")], (
         "the one missing"
     )
+    assert "4 số cuối CCCD" in no_proof.json()["errors"][0]["message"], "what to type, as the door says it"
     no_code = await check_in(client, staff, clinic.id, cccd_last4="1234")
     assert [e["field"] for e in no_code.json()["errors"]] == ["code"]
     nothing = await check_in(client, staff, clinic.id)
