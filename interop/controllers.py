@@ -24,7 +24,6 @@ from interop import fhir as resources
 from interop import imports, service
 from interop.feed import Feed, Published
 from interop.service import Bases, Found
-from quotas import service as quotas
 from vaxbook.auth.security import PUBLIC, CallerRequest
 from vaxbook.clock import department_day
 from vaxbook.dependencies import AppSettings, UoW
@@ -495,5 +494,5 @@ class RegistryExportController(Controller):
         doses = await records.doses_for_registry(
             uow, request.user, clinic_id=clinic_id, date_from=date_from, date_to=date_to
         )
-        cvx = {p.id: p.cvx_code for p in await quotas.list_products(uow)}
+        cvx = await service.cvx_codes(uow)
         return resources.registry_batch(_bases(settings).fhir, doses, cvx, timestamp=datetime.now(UTC))

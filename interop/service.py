@@ -17,6 +17,7 @@ from clinics import service as clinics
 from clinics.models import Clinic, Slot, SlotNotFound
 from interop import fhir as resources
 from priority import service as priority
+from quotas import service as quotas
 from vaxbook.auth.models import Principal, Role
 from vaxbook.db import UnitOfWork
 from vaxbook.errors import Invalid
@@ -366,18 +367,24 @@ async def _people_asked(uow: UnitOfWork, principal: Principal, reference: str | 
     return [p.id for p in await _own_people(uow, principal)]
 
 
+async def cvx_codes(uow: UnitOfWork) -> dict[UUID, str | None]:
+    """Each vaccine product's CVX code, read once for every Immunization a request sends."""
+    return {p.id: p.cvx_code for p in await quotas.list_products(uow)}
+
+
 async def immunizations(uow: UnitOfWork, bases: Bases, principal: Principal, *, patient: str | None) -> Found:
-    out = []
+    doses = []
     for one in await _people_asked(uow, principal, patient, "patient"):
-        out += [resources.immunization(bases.fhir, v) for v in await records.vaccinations(uow, principal, one)]
-    return Found(out)
+        doses += await records.vaccinations(uow, principal, one)
+    cvx = await cvx_codes(uow) if doses else {}
+    return Found([resources.immunization(bases.fhir, v, cvx.get(v.product_id)) for v in doses])
 
 
 async def immunization(uow: UnitOfWork, bases: Bases, principal: Principal, booking_id: UUID) -> dict[str, Any]:
     booking = await bookings.get(uow, principal, booking_id)
     for dose in await records.vaccinations(uow, principal, booking.person_id):
         if dose.booking_id == booking_id:
-            return resources.immunization(bases.fhir, dose)
+            return resources.immunization(bases.fhir, dose, (await cvx_codes(uow)).get(dose.product_id))
     raise BookingNotFound()
 
 

@@ -17,6 +17,7 @@ from fhir.resources.R4B import get_fhir_model_class
 
 from booking.service import records
 from clinics.models import ServiceKind
+from quotas import service as quotas
 from tests.factories import (
     make_citizen,
     make_clinic,
@@ -513,3 +514,54 @@ async def test_a_reaction_after_a_visit_points_at_no_dose(client: httpx.AsyncCli
     event = valid(await client.get(f"/fhir/r4/AdverseEvent/{reported.json()['id']}", headers=token_for(citizen)))
     assert "suspectEntity" not in event
     assert (await client.get(f"/fhir/r4/Immunization/{booking['id']}", headers=token_for(citizen))).status_code == 404
+
+
+async def test_every_immunization_the_api_serves_names_its_vaccine_by_cvx_as_the_registry_does(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dose of a vaccine with a CVX code carries it (as the registry export and the health card do), one without
+    carries only ours; the codes are read once for the whole answer, not once per dose."""
+    clinic, service, staff, citizen, booking = await checked_in(client, uow, capacity=2)
+    await db.execute("UPDATE vaccine_products SET cvx_code = '208' WHERE id = $1", service.product_id)
+    no_cvx = await make_service(uow, kind=ServiceKind.VACCINATION)
+    slot = await make_slot(uow, clinic, no_cvx, capacity=1, starts_at=soon(0.5))
+    second = (await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))).json()
+    cccd = await db.fetchval("SELECT cccd FROM people WHERE id = $1", booking["person_id"])
+    door = await client.post(
+        f"/api/v1/clinics/{clinic.id}/check-ins", json={"code": second["code"], "cccd_last4": cccd[-4:]}, headers=staff
+    )
+    assert door.status_code == 200, door.text
+    for made, product in ((booking, service.product_id), (second, no_cvx.product_id)):
+        lot_id = await db.fetchval(
+            "SELECT s.lot_id FROM clinic_stock s JOIN vaccine_lots l ON l.id = s.lot_id"
+            " WHERE s.clinic_id = $1 AND l.product_id = $2",
+            clinic.id,
+            product,
+        )
+        given = await client.post(
+            visit(clinic, made, "vaccination"),
+            json={"lot_id": str(lot_id), "injection_site": "left_arm"},
+            headers=staff,
+        )
+        assert given.status_code == 201, given.text
+    reads = []
+    read_products = quotas.list_products
+
+    async def counted(uow: UnitOfWork) -> Any:
+        reads.append(1)
+        return await read_products(uow)
+
+    monkeypatch.setattr(quotas, "list_products", counted)
+
+    def cvx(resource: dict[str, Any]) -> list[str]:
+        return [c["code"] for c in resource["vaccineCode"]["coding"] if c["system"] == "http://hl7.org/fhir/sid/cvx"]
+
+    mine = token_for(citizen)
+    for headers in (mine, staff):
+        assert cvx(valid(await client.get(f"/fhir/r4/Immunization/{booking['id']}", headers=headers))) == ["208"]
+        assert cvx(valid(await client.get(f"/fhir/r4/Immunization/{second['id']}", headers=headers))) == []
+    reads.clear()
+    search = {"patient": f"Patient/{booking['person_id']}"}
+    found = entries(valid(await client.get("/fhir/r4/Immunization", params=search, headers=staff)))
+    assert {r["id"]: cvx(r) for r in found} == {booking["id"]: ["208"], second["id"]: []}
+    assert len(reads) == 1, "the codes read once for the whole Bundle"
