@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from vaxbook.db import LOCK_TIMEOUT_MS
 from vaxbook.migrate import asyncpg_dsn
 
 
@@ -28,6 +29,10 @@ MIGRATION_LOCK = 7_141_592_653
 
 def _run(connection: Connection) -> None:
     connection.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK})")
+    # bounded only once the lock above is held: a replica may wait for another's migration as long as it takes, but a
+    # revision must not queue for a table a long transaction holds, with the service's every statement behind it
+    lock_timeout_ms = int(context.config.attributes.get("lock_timeout_ms", LOCK_TIMEOUT_MS))
+    connection.exec_driver_sql(f"SET lock_timeout = {lock_timeout_ms}")
     connection.commit()
     try:
         context.configure(connection=connection, target_metadata=None, transaction_per_migration=True)

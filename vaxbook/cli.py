@@ -159,7 +159,10 @@ def _database(settings: Settings) -> Iterator[str]:
     with embedded.database(settings) as database:
         if settings.migrate_on_start:
             with _reaching(database.owner):
-                migrate.upgrade(database.owner)
+                try:
+                    migrate.upgrade(database.owner, lock_timeout_ms=settings.lock_timeout_ms)
+                except migrate.MigrationWaited as exc:
+                    raise click.ClickException(f"cannot migrate: {exc}") from None
         yield database.app
 
 
@@ -375,7 +378,9 @@ def migrate_command(revision: str) -> None:
     settings = _settings()
     with embedded.database(settings) as database, _reaching(database.owner):
         try:
-            reached = migrate.to_revision(database.owner, revision)
+            reached = migrate.to_revision(database.owner, revision, lock_timeout_ms=settings.lock_timeout_ms)
+        except migrate.MigrationWaited as exc:
+            raise click.ClickException(f"cannot migrate to {revision}: {exc}") from None
         except alembic.util.exc.CommandError as exc:  # a revision there is not, or one the schema cannot go to
             raise click.ClickException(f"cannot migrate to {revision}: {exc}") from None
         except (sqlalchemy.exc.DBAPIError, asyncpg.PostgresError) as exc:  # a step the data forbids (said by it)

@@ -95,7 +95,7 @@ class Settings(BaseSettings):
         ge=1,
         le=60_000,
         description="How long a statement waits for a row lock (a slot's seats, a person's rows) before the request "
-        "gives up with 503 busy.",
+        "gives up with 503 busy; also how long a migration's statement waits for a table, at each of its tries.",
     )
     max_running: int = Field(
         default=32,

@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import fresh_database
+from tests.integration.vaxbook.test_migrations import slots_read_at_length
 from vaxbook import demo, migrate
 from vaxbook.auth.schemas import PASSWORD_LENGTH
 from vaxbook.cli import main
@@ -120,6 +121,26 @@ def test_a_downgrade_the_data_forbids_says_why_in_one_line(runner: CliRunner, cl
     assert "made again where a cancelled one starts" in said
     assert "Traceback" not in refused.output
     assert query(cli_dsn, "SELECT version_num FROM alembic_version") == migrate.head_revision()
+
+
+def test_a_migration_kept_waiting_for_a_table_says_so_in_one_line(
+    runner: CliRunner, cli_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert runner.invoke(main, ["migrate", "--revision", "0031"]).exit_code == 0
+    monkeypatch.setattr(migrate, "PAUSES_AFTER_A_LOCK_WAIT", ())
+    with slots_read_at_length(cli_dsn):
+        refused = runner.invoke(main, ["migrate"], env={"VAXBOOK_LOCK_TIMEOUT_MS": "100"})
+    assert refused.exit_code == 1, refused.output
+    assert "Traceback" not in refused.output
+    assert (
+        refused.output.strip()
+        .splitlines()[-1]
+        .startswith(
+            "Error: cannot migrate to head: the next revision waited more than 100 ms for tables that other sessions "
+            "hold (tries: 1); nothing of it was written and the schema stays at 0031."
+        )
+    )
+    assert query(cli_dsn, "SELECT version_num FROM alembic_version") == "0031"
 
 
 def test_migrate_seed_and_manage_staff(runner: CliRunner, cli_dsn: str, data_dir: Path) -> None:
