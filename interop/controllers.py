@@ -62,8 +62,13 @@ def outcome(problem: Problem, request: Request[Any, Any, Any]) -> Response[dict[
     fields = "; ".join(f"{field}: {message}" for field, message in said)
     # each field's words once: a refusal whose detail is its fields' words says them with their names alone
     told = fields if said and all(message in text for _, message in said) else f"{text} {fields}".strip()
-    body = resources.operation_outcome(ISSUE_CODES.get(problem.status_code, "processing"), told)
-    return Response(body, status_code=problem.status_code, media_type=resources.FHIR_JSON, headers=problem.headers)
+    # each parameter refused, as FHIR names a request's parameters ("http." and the name sent, http.html)
+    named = [f"http.{e.field}" for e in problem.field_errors if e.field and e.source in ("query", "header")]
+    body = resources.operation_outcome(
+        ISSUE_CODES.get(problem.status_code, "processing"), told, list(dict.fromkeys(named))
+    )
+    headers = {**(problem.headers or {}), "Content-Language": language}
+    return Response(body, status_code=problem.status_code, media_type=resources.FHIR_JSON, headers=headers)
 
 
 def _bases(settings: AppSettings) -> Bases:

@@ -289,12 +289,13 @@ def _put(base: str, resource: dict[str, Any]) -> dict[str, Any]:
     return {"fullUrl": f"{base}/{where}", "resource": resource, "request": {"method": "PUT", "url": where}}
 
 
-def operation_outcome(code: str, text: str) -> dict[str, Any]:
-    """Why a request was refused, as FHIR says it (issue type: not-found, forbidden, login, invalid, …)."""
-    return {
-        "resourceType": "OperationOutcome",
-        "issue": [{"severity": "error", "code": code, "diagnostics": text}],
-    }
+def operation_outcome(code: str, text: str, expression: list[str] | None = None) -> dict[str, Any]:
+    """Why a request was refused, as FHIR says it (issue type: not-found, forbidden, login, invalid, …), and where
+    (`expression`: the parameters refused)."""
+    issue: dict[str, Any] = {"severity": "error", "code": code, "diagnostics": text}
+    if expression:
+        issue["expression"] = expression
+    return {"resourceType": "OperationOutcome", "issue": [issue]}
 
 
 DATE_PREFIXES = "eq, ne, gt, ge, lt or le, then"

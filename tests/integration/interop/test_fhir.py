@@ -565,3 +565,44 @@ async def test_every_immunization_the_api_serves_names_its_vaccine_by_cvx_as_the
     found = entries(valid(await client.get("/fhir/r4/Immunization", params=search, headers=staff)))
     assert {r["id"]: cvx(r) for r in found} == {booking["id"]: ["208"], second["id"]: []}
     assert len(reads) == 1, "the codes read once for the whole Bundle"
+
+
+async def test_a_refusal_names_each_parameter_it_refused_and_says_its_language(
+    client: httpx.AsyncClient, uow: UnitOfWork
+) -> None:
+    """issue.expression names the parameter as FHIR names a request's (`http.` and the name sent); Content-Language
+    says which language the words are in: Vietnamese unless Accept-Language prefers English, as the API's problems."""
+    for params, named in [
+        ({"_count": "0"}, ["http._count"]),
+        ({"_cursor": "garbage"}, ["http._cursor"]),
+        ({"start": "ge2026-13-01"}, ["http.start"]),
+        ({"start": "ne2026-01-01", "_count": "500"}, ["http._count"]),  # Litestar's check comes first
+        ({"start": "\x00"}, ["http.start"]),  # refused at the edge, before any handler
+        ({"status": "maybe"}, ["http.status"]),
+    ]:
+        refused = valid(await client.get("/fhir/r4/Slot", params=params), status=422)
+        assert refused["issue"][0]["expression"] == named, params
+        assert refused["issue"][0]["code"] == "invalid"
+    strict = {"Prefer": "handling=strict"}
+    unknown = valid(await client.get("/fhir/r4/Location", params={"name": "x"}, headers=strict), status=422)
+    assert unknown["issue"][0]["expression"] == ["http.name"]
+    actor = valid(await client.get("/fhir/r4/Schedule", params={"actor": "Patient/1"}), status=422)
+    assert actor["issue"][0]["expression"] == ["http.actor"]
+
+    said = {}
+    for accept_language, expected in [(None, "vi"), ("en", "en"), ("fr, en;q=0.5", "en"), ("en;q=0.4, vi", "vi")]:
+        headers = {"Accept-Language": accept_language} if accept_language else {}
+        refused = await client.get("/fhir/r4/Slot", params={"_count": "0"}, headers=headers)
+        assert refused.headers["content-language"] == expected, accept_language
+        said[expected] = valid(refused, status=422)["issue"][0]["diagnostics"]
+    assert said["vi"] != said["en"]
+    # whatever refuses it: no such resource, a type the server has not, a token it does not know
+    for path, headers, status in [
+        (f"/fhir/r4/Location/{uuid4()}", {"Accept-Language": "en"}, 404),
+        ("/fhir/r4/Questionnaire", {"Accept-Language": "en"}, 404),
+        ("/fhir/r4/Appointment", {"Authorization": "Bearer not.a.token"}, 401),
+    ]:
+        refused = await client.get(path, headers=headers)
+        valid(refused, status=status)
+        assert refused.headers["content-language"] == headers.get("Accept-Language", "vi"), path
+        assert "expression" not in refused.json()["issue"][0], "nothing the request sent is named"
