@@ -9,7 +9,10 @@ How long the service goes without a leader:
 - the leader's machine or network vanishes: PostgreSQL notices the dead peer by TCP keepalives (probes after one
   heartbeat of silence, one a heartbeat, two unanswered) or by unacknowledged data (`tcp_user_timeout`, three
   heartbeats), so the lock is free within three heartbeats and taken within four; the cut-off leader's heartbeat
-  times out after one heartbeat, so it stops within two, and could not have claimed a tick meanwhile anyway.
+  times out after one heartbeat, so it stops within two, and could not have claimed a tick meanwhile anyway;
+- the leader's process hangs (stopped, its event loop stuck) while its machine answers: its session, sending no
+  heartbeat, is ended by PostgreSQL after three heartbeats of silence (`idle_session_timeout`), and the lock is
+  taken within four; if it wakes, its next heartbeat finds its connection gone and it stops.
 """
 
 from __future__ import annotations
@@ -85,6 +88,9 @@ class Leadership:
             "tcp_keepalives_interval": str(beat),
             "tcp_keepalives_count": "2",
             "tcp_user_timeout": str(3 * beat * 1000),
+            # a holder whose process hangs (a stopped process, a stuck event loop) keeps its socket answering the
+            # probes above: its session, silent for three heartbeats, is ended by the server, and the lock with it
+            "idle_session_timeout": str(3 * beat * 1000),
         }
 
     async def start(self) -> None:

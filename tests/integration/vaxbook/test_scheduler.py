@@ -275,6 +275,28 @@ async def test_a_fault_in_a_leadership_beat_drops_the_lock_and_the_beats_go_on(
     ]
 
 
+async def test_a_leader_whose_process_hangs_hands_the_lock_over(dsn: str) -> None:
+    """A hung leader (here its beats stopped, its connection left open, as a stopped process or a stuck event loop
+    leaves it) kept the lock, and the jobs, for as long as it hung: its machine still answered the keepalives. The
+    server now ends a leader's session that is silent for three heartbeats."""
+    hung = Leadership(dsn, heartbeat=1, key=LEADER_LOCK + 8, name="hung")
+    follower = Leadership(dsn, heartbeat=1, key=LEADER_LOCK + 8, name="follower")
+    await hung.start()
+    try:
+        await until(lambda: hung.held, within=10, what="the first leader takes the lock")
+        beats = hung._task
+        assert beats is not None
+        beats.cancel()  # it beats no more, and its connection stays open
+        await asyncio.gather(beats, return_exceptions=True)
+        await follower.start()
+        await asyncio.sleep(2)
+        assert not follower.held, "two heartbeats of silence are not yet a hung leader"
+        await until(lambda: follower.held, within=10, what="the follower takes the lock of the silent leader")
+    finally:
+        await follower.stop()
+        await hung.stop()
+
+
 async def test_a_leader_that_loses_its_lock_stops_its_jobs(dsn: str, db: asyncpg.Connection) -> None:
     started = asyncio.Event()
 
