@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import BeforeValidator, Field, StringConstraints, ValidationInfo, field_validator
 
 from quotas.models import MovementKind, StockHolder
 from vaxbook.fields import (
@@ -41,7 +42,15 @@ class VaccineProduct(OutputModel):
     cvx_code: str | None
 
 
-LotNumber = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9./-]{0,49}$")]
+def _printed(value: Any) -> Any:
+    """A lot number as printed on the vial, however it was typed: full-width letters and digits (an East Asian input
+    method's) as the ASCII ones they are. Its case is kept, as typed: the database holds one lot of a product per
+    number whatever its case (migration 0033)."""
+    return unicodedata.normalize("NFKC", value).strip() if isinstance(value, str) else value
+
+
+# Widths are folded before the pattern is checked (StringConstraints would check the pattern first).
+LotNumber = Annotated[str, BeforeValidator(_printed), StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9./-]{0,49}$")]
 Doses = Annotated[int, Field(ge=1, le=10_000_000)]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
 
