@@ -11,11 +11,13 @@ from urllib.parse import urlencode
 from uuid import UUID
 
 from litestar import Controller, MediaType, Request, Response, get, post
+from litestar.connection import ASGIConnection
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery, Parameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK
+from litestar.types import Guard
 from pydantic import Field
 
 from booking.service import records
@@ -27,7 +29,7 @@ from interop.service import Bases, Found
 from vaxbook.auth.security import PUBLIC, CallerRequest
 from vaxbook.clock import department_day
 from vaxbook.dependencies import AppSettings, UoW
-from vaxbook.errors import Invalid
+from vaxbook.errors import DomainError, FieldError, Invalid, UnsupportedMediaType
 from vaxbook.fields import OutputModel, QueryDate
 from vaxbook.i18n import Text, negotiate
 from vaxbook.problems import Problem
@@ -42,8 +44,10 @@ ISSUE_CODES = {
     403: "forbidden",
     404: "not-found",
     405: "not-supported",
+    406: "not-supported",
     409: "conflict",
     413: "too-long",
+    415: "not-supported",
     422: "invalid",
     429: "throttled",
     500: "exception",
@@ -71,18 +75,80 @@ def outcome(problem: Problem, request: Request[Any, Any, Any]) -> Response[dict[
     return Response(body, status_code=problem.status_code, media_type=resources.FHIR_JSON, headers=headers)
 
 
+class NotAcceptable(DomainError):
+    status = 406
+    slug = "not-acceptable"
+    title = Text("Không trả lời được ở định dạng yêu cầu", "Not acceptable")
+
+
+FHIR_TYPES = (FHIR_JSON, "application/json", "application/json+fhir")
+FEED_TYPES = (*FHIR_TYPES, feeds.NDJSON, "application/ndjson", "application/x-ndjson")
+FORMAT_NAMES = {"json": FHIR_JSON, "ndjson": feeds.NDJSON}
+"""`_format`'s short names (FHIR http.html); its others are media types. xml, ttl, html and their media types name
+formats this server does not write."""
+
+
+def answers_in(*served: str) -> Guard:
+    """A guard refusing, before the route runs, a request that takes none of `served`: 406 when `_format` names
+    another format (it overrides Accept, as FHIR has it) or Accept takes none of them (no Accept, or */*, takes any),
+    and 415 for a body said to be anything but JSON, so that a client asking for XML is told so, not sent JSON."""
+    words = Text(f"Chỉ trả lời bằng JSON ({served[0]})", f"Answers in JSON only ({served[0]})")
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: Any) -> None:
+        asked = connection.query_params.getall("_format", [])
+        # a "+" left unescaped in the query arrives as a space (application/fhir json)
+        kinds = [value.split(";")[0].strip().lower().replace(" ", "+") for value in asked]
+        if any(FORMAT_NAMES.get(kind, kind) not in served for kind in kinds):
+            raise NotAcceptable(words, field_errors=(FieldError("_format", "not_acceptable", words, "query"),))
+        if not asked and not _takes_any(connection.headers.get("accept", ""), served):
+            raise NotAcceptable(words)
+        content_type = connection.headers.get("content-type", "").split(";")[0].strip().lower()
+        has_body = connection.headers.get("content-length", "0") != "0" or "transfer-encoding" in connection.headers
+        if has_body and content_type and not content_type.endswith("json"):
+            raise UnsupportedMediaType(Text("Chỉ nhận dữ liệu JSON", "Takes JSON only"))
+
+    return guard
+
+
+def _takes_any(accept: str, served: tuple[str, ...]) -> bool:
+    """Whether an Accept header takes one of `served`: each by its most specific range (RFC 9110), q=0 refusing."""
+    ranges = {}
+    for part in accept.split(","):
+        kind, _, params = part.partition(";")
+        if kind.strip():
+            ranges[kind.strip().lower()] = _quality(params)
+    if not ranges:
+        return True
+    for media_type in served:
+        wide = f"{media_type.split('/')[0]}/*"
+        if next((ranges[k] for k in (media_type, wide, "*/*") if k in ranges), 0.0) > 0:
+            return True
+    return False
+
+
+def _quality(params: str) -> float:
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return float(value)
+            except ValueError:
+                return 0.0
+    return 1.0
+
+
 def _bases(settings: AppSettings) -> Bases:
     return Bases(fhir=f"{settings.public_url}/fhir/r4", booking=settings.public_url)
 
 
-PAGING = ("_count", "_cursor")
+EVERY_SEARCH = ("_count", "_cursor", "_format")
 
 
 def _applied(request: Request[Any, Any, Any], kind: str) -> list[tuple[str, str]]:
-    """The search's parameters this server applies: the resource's own (fhir.SEARCHES), _count and _cursor. Any
+    """The search's parameters this server applies: the resource's own (fhir.SEARCHES), _count, _cursor and _format. Any
     other is ignored, as FHIR's default `handling=lenient` has it, and left out of the self link, which says what
     was searched; with `Prefer: handling=strict` it is refused, as FHIR's strict handling has it."""
-    known = {name for name, _, _ in resources.SEARCHES[kind]} | set(PAGING)
+    known = {name for name, _, _ in resources.SEARCHES[kind]} | set(EVERY_SEARCH)
     given = list(request.query_params.multi_items())
     unknown = sorted({k for k, _ in given if k not in known})
     prefer = [p.strip().lower() for p in request.headers.get("prefer", "").split(",")]
@@ -117,6 +183,7 @@ class FhirCatalogueController(Controller):
     # FHIR describes itself (/fhir/r4/metadata); left out of the OpenAPI document, whose page shows the API
     include_in_schema = False
     tags = ["FHIR R4"]
+    guards = [answers_in(*FHIR_TYPES)]
     opt = PUBLIC
 
     @get("/metadata", summary="FHIR CapabilityStatement", media_type=FHIR_JSON)
@@ -233,6 +300,7 @@ class FhirRecordsController(Controller):
     # FHIR describes itself (/fhir/r4/metadata); left out of the OpenAPI document, whose page shows the API
     include_in_schema = False
     tags = ["FHIR R4"]
+    guards = [answers_in(*FHIR_TYPES)]
 
     @get("/Appointment", summary="Search appointments (FHIR Appointment)", media_type=FHIR_JSON)
     async def appointments(
@@ -328,7 +396,12 @@ class FhirRecordsController(Controller):
 
 def _published(request: Request[Any, Any, Any], made: Published, media_type: str, seconds: int) -> Response[bytes]:
     """A feed file, or 304 when the finder has it already (If-None-Match)."""
-    headers = {"ETag": made.etag, "Cache-Control": f"public, max-age={seconds}", "Last-Modified": _http_date(made)}
+    headers = {
+        "ETag": made.etag,
+        "Cache-Control": f"public, max-age={seconds}",
+        "Last-Modified": _http_date(made),
+        "Vary": "Accept",
+    }
     # RFC 9110's weak comparison: W/"x" (a proxy that compressed it) matches "x", and * matches what there is
     held = {tag.strip().removeprefix("W/") for tag in request.headers.get("if-none-match", "").split(",")}
     if made.etag.removeprefix("W/") in held or "*" in held:
@@ -347,6 +420,7 @@ class FhirFeedController(Controller):
     # FHIR describes itself (/fhir/r4/metadata); left out of the OpenAPI document, whose page shows the API
     include_in_schema = False
     tags = ["FHIR R4"]
+    guards = [answers_in(*FEED_TYPES)]
     opt = PUBLIC
 
     @get("/$bulk-publish", summary="SMART Scheduling Links manifest")
@@ -479,6 +553,7 @@ class RegistryExportController(Controller):
 
     path = "/api/v1/registry"
     tags = ["FHIR R4"]
+    guards = [answers_in(*FHIR_TYPES)]
 
     @get("/immunizations", summary="Doses given, as a FHIR batch Bundle for the registry", media_type=FHIR_JSON)
     async def immunizations(

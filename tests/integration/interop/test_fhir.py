@@ -606,3 +606,75 @@ async def test_a_refusal_names_each_parameter_it_refused_and_says_its_language(
         valid(refused, status=status)
         assert refused.headers["content-language"] == headers.get("Accept-Language", "vi"), path
         assert "expression" not in refused.json()["issue"][0], "nothing the request sent is named"
+
+
+async def test_a_client_asking_for_a_format_other_than_json_is_told_406_not_sent_json(
+    client: httpx.AsyncClient, uow: UnitOfWork
+) -> None:
+    """FHIR http.html: `_format` (which overrides Accept) and Accept name the format; this server writes JSON only,
+    so a client asking for XML (or Turtle, or HTML) alone gets 406 with an OperationOutcome, and an XML body 415."""
+    clinic = await make_clinic(uow)
+    where = f"/fhir/r4/Location/{clinic.id}"
+    for taken in (
+        "_format=json",
+        "_format=application/json",
+        "_format=application%2Ffhir%2Bjson",
+        "_format=application/fhir+json",  # the "+" left unescaped: a space once decoded
+        "_format=application/json+fhir",
+        "_format=application/fhir%2Bjson;fhirVersion=4.0",
+    ):
+        assert valid(await client.get(f"{where}?{taken}"))["id"] == str(clinic.id), taken
+    for accept in (
+        None,
+        "*/*",
+        "application/json",
+        "application/fhir+json",
+        "application/fhir+json; fhirVersion=4.0",
+        "application/*;q=0.1",
+        "application/fhir+xml, application/fhir+json;q=0.5",
+        "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",  # a browser's
+    ):
+        headers = {"Accept": accept} if accept else {}
+        assert valid(await client.get(where, headers=headers))["id"] == str(clinic.id), accept
+    assert valid(await client.get(f"{where}?_format=json", headers={"Accept": "application/fhir+xml"}))
+
+    for asked in ("xml", "text/xml", "application/xml", "application/fhir+xml", "ttl", "html", "application/pdf"):
+        refused = await client.get(where, params={"_format": asked}, headers={"Accept-Language": "en"})
+        outcome = valid(refused, status=406)
+        assert outcome["issue"][0]["code"] == "not-supported", asked
+        assert outcome["issue"][0]["expression"] == ["http._format"], asked
+        assert "JSON only" in outcome["issue"][0]["diagnostics"]
+        assert refused.headers["content-language"] == "en"
+    for accept in ("application/fhir+xml", "application/xml, text/xml", "application/fhir+json;q=0, application/xml"):
+        outcome = valid(await client.get(where, headers={"Accept": accept}), status=406)
+        assert outcome["issue"][0]["code"] == "not-supported", accept
+    assert valid(await client.get(where, params={"_format": "json"}, headers={"Accept": "application/fhir+xml"}))
+    xml_body = {"Content-Type": "application/fhir+xml"}
+    refused = await client.request("GET", where, content=b"<Location xmlns='http://hl7.org/fhir'/>", headers=xml_body)
+    assert valid(refused, status=415)["issue"][0]["code"] == "not-supported"
+
+    # every FHIR answer: a search, the capabilities, people's records, the feed; and the registry's batch
+    xml = {"Accept": "application/fhir+xml"}
+    citizen, person = await make_citizen(uow)
+    for path, headers in [
+        ("/fhir/r4/Location", {}),
+        ("/fhir/r4/metadata", {}),
+        (f"/fhir/r4/Patient/{person.id}", token_for(citizen)),
+        ("/fhir/r4/$bulk-publish", {}),
+        ("/fhir/r4/bulk/Location", {}),
+    ]:
+        assert (await client.get(path, headers=headers)).status_code == 200, path
+        assert valid(await client.get(path, headers=headers | xml), status=406)["resourceType"] == "OperationOutcome"
+    ndjson = await client.get("/fhir/r4/bulk/Location", headers={"Accept": "application/fhir+ndjson"})
+    assert (ndjson.status_code, ndjson.headers["vary"]) == (200, "Accept")
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    today = soon(0).astimezone(CAN_THO).date().isoformat()
+    days = {"date_from": today, "date_to": today}
+    registry = "/api/v1/registry/immunizations"
+    assert (await client.get(registry, params=days, headers=admin)).status_code == 200
+    assert (await client.get(registry, params=days, headers=admin | xml)).status_code == 406
+
+    # _format is no search parameter of a resource's: kept in the links, and taken under strict handling
+    strict = {"Prefer": "handling=strict"}
+    bundle = valid(await client.get("/fhir/r4/Location", params={"_format": "json", "_count": "1"}, headers=strict))
+    assert "_format=json" in bundle["link"][0]["url"]
