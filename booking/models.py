@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -85,6 +87,26 @@ class Person:
 
     def age_in_days(self, on: date) -> int:
         return (on - self.date_of_birth).days
+
+    def may_be(self, full_name: str, sex: Sex) -> bool:
+        """Whether someone of this name and sex, born the same day, may be this person registered again. A name
+        typed without its marks (a phone with no Vietnamese keyboard) may be theirs; two names both written with
+        their marks are two names when the marks differ (twins Minh Anh and Minh Ánh), and a girl is not a boy."""
+        if sex != self.sex:
+            return False
+        typed, known = _as_read(full_name), _as_read(self.full_name)
+        return typed == known or typed == _without_marks(typed) or known == _without_marks(known)
+
+
+def _as_read(name: str) -> str:
+    """A name as a reader compares it: composed, lower case, words apart by one space, punctuation gone."""
+    return " ".join(re.sub(r"[\W_]+", " ", unicodedata.normalize("NFC", name).casefold()).split())
+
+
+def _without_marks(name: str) -> str:
+    """The name with its tone and vowel marks dropped and đ written d, as typed on a keyboard without them."""
+    decomposed = unicodedata.normalize("NFD", name).replace("đ", "d")
+    return unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
 
 
 @dataclass(frozen=True)

@@ -148,7 +148,7 @@ async def add_dependent(
             # under the guardian's row lock: two adds of one relative at once meet here, and a relative there
             # already is said as such even when the household is full
             await repository.lock_person(conn, person_id=guardian.id)
-            await _not_in_household_yet(conn, guardian, data.full_name, data.date_of_birth, data.cccd)
+            await _not_in_household_yet(conn, guardian, data.full_name, data.date_of_birth, data.sex, data.cccd)
             if not await repository.take_dependent_place(conn, guardian_id=guardian.id, limit=MAX_DEPENDENTS):
                 raise TooManyDependents()
             person = await repository.insert_person(
@@ -167,13 +167,21 @@ async def add_dependent(
 
 
 async def _not_in_household_yet(
-    conn: Connection, guardian: Person, full_name: str, born: date, cccd: str | None, *, besides: UUID | None = None
+    conn: Connection,
+    guardian: Person,
+    full_name: str,
+    born: date,
+    sex: Sex,
+    cccd: str | None,
+    *,
+    besides: UUID | None = None,
 ) -> None:
-    """The household (the account holder and their relatives; `besides`, the one being renamed) has nobody of this
-    name, however typed, born that day, unless a different CCCD tells them apart (twins are named apart anyway)."""
+    """The household (the account holder and their relatives; `besides`, the one being renamed) has nobody born that
+    day who may be this person (Person.may_be: the name, however typed, and the sex), unless a different CCCD tells
+    them apart."""
     for same in await repository.people_by_name_and_birth(conn, full_name=full_name, date_of_birth=born):
         in_household = same.id != besides and (same.id == guardian.id or same.guardian_id == guardian.id)
-        if in_household and not (cccd and same.cccd and cccd != same.cccd):
+        if in_household and same.may_be(full_name, sex) and not (cccd and same.cccd and cccd != same.cccd):
             raise DependentExists(same.id)
 
 
@@ -214,7 +222,13 @@ async def update_dependent(uow: UnitOfWork, principal: Principal, person_id: UUI
         if changes.get("full_name") is not None:  # renamed into someone the household has already: refused too
             await repository.lock_person(conn, person_id=guardian.id)
             await _not_in_household_yet(
-                conn, guardian, changes["full_name"], dependent.date_of_birth, dependent.cccd, besides=dependent.id
+                conn,
+                guardian,
+                changes["full_name"],
+                dependent.date_of_birth,
+                dependent.sex,
+                dependent.cccd,
+                besides=dependent.id,
             )
         await _keep_identity_while_booked(conn, person_id, changes)
         person = (
@@ -280,9 +294,13 @@ async def register(
                     raise PhoneHasProfile(person_id=existing.id)
             if data.phone is None and data.cccd is None:
                 # nothing else tells two such people apart: the same name and day of birth is the same person
-                namesakes = await repository.people_by_name_and_birth(
-                    conn, full_name=data.full_name, date_of_birth=data.date_of_birth
-                )
+                namesakes = [
+                    namesake
+                    for namesake in await repository.people_by_name_and_birth(
+                        conn, full_name=data.full_name, date_of_birth=data.date_of_birth
+                    )
+                    if namesake.may_be(data.full_name, data.sex)
+                ]
                 if namesakes:
                     raise RegisteredAlready(person_ids=[str(p.id) for p in namesakes])
             person = await repository.insert_person(

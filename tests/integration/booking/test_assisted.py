@@ -162,6 +162,11 @@ async def test_someone_registered_without_phone_or_cccd_is_found_by_name_and_bir
     with_phone = await client.post("/api/v1/assist/people", json=walk_in | {"phone": "0912 000 111"}, headers=operator)
     assert with_phone.status_code == 201, "a phone tells a namesake apart"
     assert await db.fetchval("SELECT count(*) FROM people WHERE date_of_birth = '1950-02-02'") == 2
+    # a name written with other marks is another name, and a man is not the woman of that name
+    for other in ({"full_name": "Lê Văn Tâm"}, {"sex": "male"}):
+        someone_else = await client.post("/api/v1/assist/people", json=walk_in | other, headers=operator)
+        assert someone_else.status_code == 201, (other, someone_else.text)
+    assert await db.fetchval("SELECT count(*) FROM people WHERE date_of_birth = '1950-02-02'") == 4
 
 
 async def test_clinic_staff_act_at_their_own_clinic_only(
