@@ -153,12 +153,8 @@ def _applied(request: Request[Any, Any, Any], kind: str) -> list[tuple[str, str]
     unknown = sorted({k for k, _ in given if k not in known})
     prefer = [p.strip().lower() for p in request.headers.get("prefer", "").split(",")]
     if unknown and "handling=strict" in prefer:
-        raise Invalid.field(
-            unknown[0],
-            "fhir_search",
-            Text(f"{kind} không tìm theo {', '.join(unknown)}", f"{kind} cannot be searched by {', '.join(unknown)}"),
-            source="query",
-        )
+        words = Text(f"Không phải tham số tìm kiếm của {kind}", f"Not a search parameter of {kind}")
+        raise Invalid(words, field_errors=tuple(FieldError(name, "fhir_search", words, "query") for name in unknown))
     return [(k, v) for k, v in given if k in known]
 
 

@@ -586,6 +586,8 @@ async def test_a_refusal_names_each_parameter_it_refused_and_says_its_language(
     strict = {"Prefer": "handling=strict"}
     unknown = valid(await client.get("/fhir/r4/Location", params={"name": "x"}, headers=strict), status=422)
     assert unknown["issue"][0]["expression"] == ["http.name"]
+    two = await client.get("/fhir/r4/Location", params={"name": "x", "foo": "y"}, headers=strict)
+    assert valid(two, status=422)["issue"][0]["expression"] == ["http.foo", "http.name"], "each one, not the first"
     actor = valid(await client.get("/fhir/r4/Schedule", params={"actor": "Patient/1"}), status=422)
     assert actor["issue"][0]["expression"] == ["http.actor"]
 
