@@ -94,6 +94,13 @@ _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")  # a body's date is the day alone: no ti
 # reads backwards on the door's list)
 _HIDDEN_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _INVISIBLE = frozenset({"Cc", "Cf", "Mn", "Me", "Zs", "Zl", "Zp"})
+# letters and symbols drawn as nothing: the Hangul fillers and the blank Braille pattern, which a name made to look
+# empty is typed with (they are neither spaces nor format characters to Unicode)
+_DRAWN_AS_NOTHING = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def _shows_nothing(value: str) -> bool:
+    return all(c in _DRAWN_AS_NOTHING or unicodedata.category(c) in _INVISIBLE for c in value)
 
 
 def _no_nul(value: str) -> None:
@@ -110,7 +117,7 @@ def _check_characters(value: str) -> None:
         raise bilingual_error(
             "control_character", "Không được chứa ký tự điều khiển", "Must not contain control characters"
         )
-    if value and all(unicodedata.category(c) in _INVISIBLE for c in value) and value.strip():
+    if value and _shows_nothing(value) and value.strip():
         raise bilingual_error("invisible", "Phải có chữ nhìn thấy được", "Must contain visible text")
 
 
@@ -259,7 +266,7 @@ TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
 def _nfc(value: str) -> str:
     _no_nul(value)
     kept = _visible(value)
-    if value and not kept:
+    if value and _shows_nothing(kept):
         raise bilingual_error("invisible", "Phải có chữ nhìn thấy được", "Must contain visible text")
     return kept
 
