@@ -4,19 +4,23 @@ reactions to follow up, and how messages and scheduled jobs fare. Each calls the
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
+from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
 from pydantic import BaseModel
 
 from booking.schemas import ServiceQualityRow
@@ -63,6 +67,7 @@ from web.view import (
     sign_in_first,
     staff_of,
     submitted,
+    to,
 )
 
 # each stock form: its input model and use case
@@ -76,6 +81,42 @@ MOVES: dict[str, tuple[type[BaseModel], Any]] = {
 MOVE_FIELDS = ("lot_id", "clinic_id", "from_clinic_id", "to_clinic_id", "doses", "note")
 REPORTS = ("stock", "priority-uptake", "expiring-lots", "service-quality")
 QUALITY_WEEKS = 8
+IMPORT_BODY_BYTES = imports.MOST_BYTES + 64 * 1024
+"""The import page's request body limit: a file of the most an import takes, and the rest of the form."""
+FILE_TOO_BIG = Text("Tệp lớn hơn 2 MB", "The file is larger than 2 MB")  # as imports.run says it of a smaller one
+_FORM_START = 16 * 1024
+_KIND_CHOSEN = re.compile(rb'\r\nContent-Disposition: form-data; name="kind"\r\n\r\n([a-z-]{1,50})\r\n')
+
+
+class FileTooBig:
+    """A file over the import page's limit is said on the form, beside its `file` field and in the officer's words,
+    with the kind of import still chosen: the request is sent on to the form's page (`?refused=file-too-big`), not
+    answered with Litestar's bare 413. The limit stays Litestar's (met in the Content-Length, the body unread, or
+    while reading it): besides, only the start of the form is read, where a browser sends the kind before the file."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        start = bytearray()
+
+        async def reading() -> ReceiveMessage:
+            message = await receive()
+            if message["type"] == "http.request":
+                start.extend(message["body"][: _FORM_START - len(start)])
+            return message
+
+        try:
+            await self.app(scope, reading, send)
+        except RequestEntityTooLarge:
+            while len(start) < _FORM_START and b"filename=" not in start:
+                if not (await reading()).get("more_body"):  # a length said too long: nothing was read yet
+                    break
+            kind = _KIND_CHOSEN.search(start)
+            asked = {"kind": kind.group(1).decode()} if kind else {}
+            request: AnyRequest = Request(scope)
+            answer = to(f"/department/imports?{urlencode(asked | {'refused': 'file-too-big'})}")
+            await answer.to_asgi_response(app=None, request=request)(scope, receive, send)
 
 
 def _cell(value: Any, language: Language) -> Any:
@@ -499,12 +540,22 @@ class DepartmentPages(Controller):
         staff = await staff_of(request, uow)
         if staff is None:
             return sign_in_first(request, staff=True)
-        return page(request, "department/department_imports.html.j2", kinds=list(imports.KINDS), report=None, kind=None)
+        kind = request.query_params.get("kind")
+        too_big = request.query_params.get("refused") == "file-too-big"  # FileTooBig's answer to the form
+        return page(
+            request,
+            "department/department_imports.html.j2",
+            kinds=list(imports.KINDS),
+            report=None,
+            kind=kind if kind in imports.KINDS else None,
+            wrong={"file": FILE_TOO_BIG.in_(language_of(request))} if too_big else {},
+        )
 
     @post(
         "/department/imports",
         status_code=HTTP_200_OK,
-        request_max_body_size=imports.MOST_BYTES + 64 * 1024,
+        request_max_body_size=IMPORT_BODY_BYTES,
+        middleware=[FileTooBig],
     )
     async def import_file(self, request: AnyRequest, uow: UoW) -> Template | Redirect:
         """The file checked (a dry run) or imported, every row's error said in the officer's language."""
