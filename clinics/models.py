@@ -336,13 +336,20 @@ class SlotHasBookings(Conflict):
     slug = "slot-has-bookings"
     title = Text("Khung giờ đã có người đặt, không thể hủy", "The slot has bookings and cannot be cancelled")
 
-    def __init__(self, *, booked: int) -> None:
+    def __init__(self, *, booked: int, offered: int) -> None:
+        held = Text(f"{booked} lượt đặt", f"{booked} booking{'' if booked == 1 else 's'}")
+        if offered:
+            held = Text(
+                f"{held.vi} và {offered} chỗ đang giữ cho người chờ",
+                f"{held.en} and {offered} seat{'' if offered == 1 else 's'} held for people on standby",
+            )
         super().__init__(
             Text(
-                f"Có {booked} lượt đặt; hãy đóng khung giờ thay vì hủy.",
-                f"{booked} bookings exist; close the slot instead of cancelling it.",
+                f"Có {held.vi}; hãy báo hoãn buổi (call-off): các lượt đặt được hủy và người đặt được báo.",
+                f"{held.en}; call the session off instead: its bookings are cancelled and the people told.",
             ),
             booked=booked,
+            offered=offered,
         )
 
 

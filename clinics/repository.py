@@ -403,6 +403,18 @@ async def draw_entrants(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> 
     )
 
 
+async def seats_offered(conn: Connection, *, clinic_id: UUID, slot_id: UUID) -> int:
+    """How many of the slot's booked seats are held for standby offers, not yet bookings."""
+    return int(
+        await conn.fetchval(
+            "SELECT count(*) FROM standby_entries "
+            "WHERE offer_clinic_id = $1 AND offer_slot_id = $2 AND status = 'offered'",
+            clinic_id,
+            slot_id,
+        )
+    )
+
+
 async def call_off_slot(conn: Connection, *, clinic_id: UUID, slot_id: UUID, now: datetime) -> Slot | None:
     """Cancel a slot that has not started, bookings or not (they are the caller's to cancel in the same
     transaction); None when there is no such slot, it started, or it is cancelled already."""

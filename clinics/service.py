@@ -556,7 +556,8 @@ async def _why_slot_unchanged(conn: Connection, clinic_id: UUID, slot_id: UUID, 
         return CapacityBelowBooked(booked=slot.booked, held_back=slot.held_back, requested=data.capacity)
     if slot.booked == 0:
         return SlotHasDrawEntries(entries=await repository.draw_entrants(conn, clinic_id=clinic_id, slot_id=slot_id))
-    return SlotHasBookings(booked=slot.booked)
+    offered = await repository.seats_offered(conn, clinic_id=clinic_id, slot_id=slot_id)
+    return SlotHasBookings(booked=slot.booked - offered, offered=offered)
 
 
 # Slot templates

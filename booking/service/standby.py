@@ -17,6 +17,7 @@ from booking.models import (
     Person,
     SeatsAvailable,
     SeriesComplete,
+    SlotNotBookable,
     StandbyEntry,
     StandbyNotFound,
     StandbyStatus,
@@ -32,7 +33,6 @@ from booking.service.common import (
     attempt_scope,
     check_clinic_scope,
     check_consent,
-    check_open,
     dose_for,
     insert_booking,
     is_open,
@@ -54,6 +54,7 @@ from clinics.models import (
     ServiceInactive,
     ServiceNotFound,
     Slot,
+    SlotStatus,
     check_date_range,
     unknown_reference,
 )
@@ -367,7 +368,10 @@ async def take_offer(
         slot, clinic = await clinics.get_slot(uow, entry.offer_slot_id)
         check_clinic_scope(principal, clinic.id)
         rules = await rules_of(uow, slot.service_id)
-        check_open(slot, clinic, rules, now)
+        # the seat is held already, and the person was told so: what stops new bookings (the slot closed, the clinic
+        # or the service switched off) leaves it theirs; only the session's start takes it (a call-off ends the offer)
+        if slot.status is SlotStatus.CANCELLED or slot.starts_at <= now:
+            raise SlotNotBookable()
         person = await person_for(conn, principal, entry.person_id)
         check_consent(person)
         dose = await dose_for(uow, person, rules, local_day(slot, clinic))

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
+import pytest
 
-from booking.models import BookingPolicy
+from booking.models import BookingPolicy, SlotNotBookable
 from booking.service import standby
 from clinics import service as clinics
 from clinics.models import Clinic, Service, Sex, Slot
@@ -25,11 +27,12 @@ from tests.factories import (
     make_service,
     make_slot,
     soon,
+    staff_headers,
     token_for,
 )
 from tests.integration.booking.invariants import check_invariants
 from vaxbook.audit import SYSTEM
-from vaxbook.auth.models import Principal
+from vaxbook.auth.models import Principal, Role
 from vaxbook.db import UnitOfWork
 
 Client = httpx.AsyncClient
@@ -372,3 +375,53 @@ async def test_turning_down_an_offer_accepted_already_names_the_booking_it_becam
             accepted.json()["code"],
         )
     assert await db.fetchval("SELECT status FROM bookings WHERE id = $1::uuid", accepted.json()["id"]) == "booked"
+
+
+async def test_an_offer_made_before_its_slot_closed_can_still_be_taken_until_the_slot_starts(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """Closing a slot stops new bookings; the seat an offer holds was given already, and the person told so by SMS.
+    Their accept used to be refused (slot-not-bookable) while the offer stayed out until it lapsed, the seat held for
+    nobody; and cancelling the slot named the offer a booking."""
+    clinic, service, slot, holder, booking_id = await full_slot(uow, client)
+    first, _ = await make_citizen(uow)
+    await join(client, first, wait_body(service, slot, clinic_id=str(clinic.id)))
+    await client.post(f"/api/v1/bookings/{booking_id}/cancel", headers=token_for(holder))
+    offered = await entry_of(client, first)
+    assert offered["status"] == "offered"
+    staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
+    slot_url = f"/api/v1/clinics/{clinic.id}/slots/{slot.id}"
+    cancel = await client.patch(slot_url, json={"status": "cancelled"}, headers=staff | {"Accept-Language": "en"})
+    assert cancel.status_code == 409
+    refused = cancel.json()
+    assert (refused["type"], refused["booked"], refused["offered"]) == ("/problems/slot-has-bookings", 0, 1)
+    assert refused["detail"] == (
+        "0 bookings and 1 seat held for people on standby; call the session off instead: its bookings are cancelled "
+        "and the people told."
+    )
+    closed = await client.patch(slot_url, json={"status": "closed"}, headers=staff)
+    assert closed.status_code == 200, closed.text
+    await clinics.update_service(uow, SYSTEM, service.id, ServiceUpdate(active=False))  # and the service switched off
+
+    accepted = await client.post(f"/api/v1/standby/{offered['id']}/accept", headers=token_for(first))
+    assert accepted.status_code == 201, accepted.text
+    assert (await entry_of(client, first))["status"] == "booked"
+    assert await booked(db, slot) == 1
+    # the slot stays closed to everyone else
+    passer_by, _ = await make_citizen(uow)
+    grab = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(passer_by))
+    assert grab.json()["type"] == "/problems/slot-not-bookable"
+    await check_invariants(db)
+
+
+async def test_an_offer_of_a_slot_that_started_cannot_be_taken(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic, service, slot, holder, booking_id = await full_slot(uow, client)
+    first, _ = await make_citizen(uow)
+    await join(client, first, wait_body(service, slot, clinic_id=str(clinic.id)))
+    await client.post(f"/api/v1/bookings/{booking_id}/cancel", headers=token_for(holder))
+    offered = await entry_of(client, first)
+    with pytest.raises(SlotNotBookable):
+        await standby.take_offer(uow, first, POLICY, entry_id=UUID(offered["id"]), now=slot.starts_at)
+    assert (await entry_of(client, first))["status"] == "offered", "nothing written"
