@@ -117,6 +117,12 @@ def _check_characters(value: str) -> None:
         raise bilingual_error(
             "control_character", "Không được chứa ký tự điều khiển", "Must not contain control characters"
         )
+    if "\ufffd" in value:  # what a decoder writes for bytes it could not read: the text was garbled on its way
+        raise bilingual_error(
+            "replacement_character",
+            "Có ký tự bị lỗi mã hóa (�): hãy gõ lại",
+            "Holds a character garbled on its way (�): type it again",
+        )
     if value and _shows_nothing(value) and value.strip():
         raise bilingual_error("invisible", "Phải có chữ nhìn thấy được", "Must contain visible text")
 

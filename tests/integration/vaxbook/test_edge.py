@@ -176,6 +176,7 @@ async def test_a_body_s_text_holds_what_a_person_can_read(client: httpx.AsyncCli
         ("\u0301", "invisible"),
         ("\u3164", "invisible"),  # a Hangul filler: a letter to Unicode, drawn as nothing
         ("\u2800 \u2800", "invisible"),  # the blank Braille pattern
+        ("Nguy\ufffdn Hoa", "replacement_character"),  # bytes a decoder could not read, garbled on their way
         ("Nguyễn\nThị Hoa", "one_line"),
     ):
         refused = await client.put("/api/v1/me/profile", json=body | {"full_name": value}, headers=citizen)

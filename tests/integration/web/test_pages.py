@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+import urllib.parse
 from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
 from zoneinfo import ZoneInfo
@@ -286,7 +287,16 @@ async def test_a_citizen_fills_in_a_profile_adds_a_child_books_for_them_prints_t
     assert 'aria-invalid="true"' in wrong.text
     assert "Nguyễn Thị Hoa" in wrong.text, "what was typed stays"
     assert (await client.get("/api/v1/me/profile", headers=bearer)).status_code == 404, "nothing saved"
-    unconsented = await client.post("/me/profile", data=me | {"_csrf_token": csrf_of(wrong)})
+    # a name whose bytes were garbled on the way (not UTF-8) is refused on its field, not saved as "��"
+    garbled = urllib.parse.urlencode(me | {"consent": "yes", "_csrf_token": csrf_of(wrong)}).replace(
+        urllib.parse.quote_plus("Nguyễn Thị Hoa"), "%FF%FE"
+    )
+    refused = await client.post(
+        "/me/profile", content=garbled, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert 'id="full_name-error"' in refused.text, refused.text
+    assert (await client.get("/api/v1/me/profile", headers=bearer)).status_code == 404, "nothing saved"
+    unconsented = await client.post("/me/profile", data=me | {"_csrf_token": csrf_of(refused)})
     assert 'role="alert"' in unconsented.text
     saved = await client.post("/me/profile", data=me | {"consent": "yes", "_csrf_token": csrf_of(unconsented)})
     assert (saved.status_code, saved.headers["location"]) == (303, "/me?done=profile")
