@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from vaxbook.auth.models import ClinicOutOfScope as ClinicOutOfScope
 from vaxbook.errors import Conflict, Invalid, NotFound, Taken
-from vaxbook.fields import OUT_OF_RANGE_EN, OUT_OF_RANGE_VI, in_our_years
+from vaxbook.fields import LATEST_DATE, OUT_OF_RANGE_EN, OUT_OF_RANGE_VI, in_our_years
 from vaxbook.i18n import Text
 
 if TYPE_CHECKING:  # priority's models use these (Sex): the types only, to keep the import one-way
@@ -194,6 +194,14 @@ class Found:
 
 MAX_DAYS_AHEAD = 730
 """How far ahead a slot may be planned."""
+
+
+def days_from(date_from: date, days: int) -> date:
+    """The last of `days` days from `date_from`, the end a search takes when none is given: never past our years
+    (a start near their end searches to their end, not into a refusal of an end nobody sent)."""
+    if date_from >= LATEST_DATE - timedelta(days=days - 1):
+        return max(date_from, LATEST_DATE)
+    return date_from + timedelta(days=days - 1)
 
 
 def check_date_range(

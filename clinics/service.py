@@ -31,6 +31,7 @@ from clinics.models import (
     TemplateNotFound,
     TemplateOverlaps,
     check_date_range,
+    days_from,
     slot_in_past,
     slot_too_far_ahead,
     unknown_reference,
@@ -295,7 +296,7 @@ async def search_availability(
 ) -> list[Found]:
     today = department_day(now)
     date_from = query.date_from or today
-    date_to = query.date_to or date_from + timedelta(days=SEARCH_DEFAULT_DAYS - 1)
+    date_to = query.date_to or days_from(date_from, SEARCH_DEFAULT_DAYS)
     async with uow.transaction(readonly=True) as conn:
         if query.slot_id is not None and query.date_from is None and query.date_to is None:
             # one slot asked for by its id: its own day, however far ahead (not "no seats" past the default days)
@@ -348,7 +349,7 @@ async def list_clinic_slots(
     async with uow.transaction(readonly=True) as conn:
         clinic = await _managed_clinic(conn, principal, clinic_id)
         date_from = date_from or now.astimezone(clinic.zone).date()
-        date_to = date_to or date_from + timedelta(days=SEARCH_DEFAULT_DAYS - 1)
+        date_to = date_to or days_from(date_from, SEARCH_DEFAULT_DAYS)
         check_date_range(date_from, date_to, max_days=max_days)
         slots = await repository.list_clinic_slots(
             conn,

@@ -147,6 +147,11 @@ async def test_the_default_window_is_two_weeks(client: httpx.AsyncClient, uow: U
     inside = await make_slot(uow, clinic, service, starts_at=local(today + timedelta(days=13), 8))
     await make_slot(uow, clinic, service, starts_at=local(today + timedelta(days=14), 8))
     assert [i["slot_id"] for i in (await search(client))["items"]] == [str(inside.id)]
+    # a start near the end of the years we take searches to their end: no refusal of an end nobody sent
+    last_days = await client.get("/api/v1/availability", params={"date_from": "2100-12-31"})
+    assert (last_days.status_code, last_days.json()["items"]) == (200, [])
+    beyond = await client.get("/api/v1/availability", params={"date_from": "2101-01-01"})
+    assert [e["field"] for e in beyond.json()["errors"]] == ["date_from"], "the date that was sent"
 
 
 @pytest.mark.parametrize("narrowed", [{}, {"district": "Ninh Kiều"}, {"district": "Ninh Kiều", "service": "pages-a"}])
