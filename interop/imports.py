@@ -429,7 +429,9 @@ def _steps(
     clinic_ids: dict[str, UUID] = {}
     service_ids: dict[str, UUID] = {}
     product_ids: dict[str, UUID] = {}
-    lots: dict[tuple[UUID, str], Lot] = {}  # the lots of the products named so far, and those the import made
+    # the lots of the products named so far, and those the import made, by their number in capitals: a lot number is
+    # one lot whatever the case it is typed in (the database's rule, migration 0033)
+    lots: dict[tuple[UUID, str], Lot] = {}
     lots_read: set[UUID] = set()
 
     async def clinic(values: dict[str, Any]) -> object:
@@ -464,8 +466,8 @@ def _steps(
         assert asked is not None
         if product_id not in lots_read:
             lots_read.add(product_id)
-            lots.update({(product_id, x.lot_number): x for x in await quotas.list_lots(uow, product_id)})
-        lot = lots.get((product_id, asked.lot_number))
+            lots.update({(product_id, x.lot_number.upper()): x for x in await quotas.list_lots(uow, product_id)})
+        lot = lots.get((product_id, asked.lot_number.upper()))
         made = lot is None
         if lot is None:
             lot = await quotas.create_lot(uow, actor, asked)
@@ -491,7 +493,7 @@ def _steps(
                 ),
             ) from None
         if made:  # only once its row went through: a row refused takes its new lot back with it
-            lots[(product_id, lot.lot_number)] = lot
+            lots[(product_id, lot.lot_number.upper())] = lot
         return received
 
     return {"clinics": clinic, "slot-templates": slot_template, "stock-receipts": receipt}[name]

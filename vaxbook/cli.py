@@ -158,12 +158,25 @@ def _database(settings: Settings) -> Iterator[str]:
     """The service's database DSN, migrated first (as the schema owner) unless VAXBOOK_MIGRATE_ON_START=false."""
     with embedded.database(settings) as database:
         if settings.migrate_on_start:
-            with _reaching(database.owner):
-                try:
-                    migrate.upgrade(database.owner, lock_timeout_ms=settings.lock_timeout_ms)
-                except migrate.MigrationWaited as exc:
-                    raise click.ClickException(f"cannot migrate: {exc}") from None
+            with _reaching(database.owner), _said_in_one_line("head"):
+                migrate.upgrade(database.owner, lock_timeout_ms=settings.lock_timeout_ms)
         yield database.app
+
+
+@contextmanager
+def _said_in_one_line(revision: str) -> Iterator[None]:
+    """A migration that cannot go on says why in one line and exits 1: a revision there is not, a step the data
+    forbids (said by the step itself), tables held by other sessions. A database away is said by _reaching."""
+    try:
+        yield
+    except (migrate.MigrationWaited, alembic.util.exc.CommandError) as exc:
+        raise click.ClickException(f"cannot migrate to {revision}: {exc}") from None
+    except (sqlalchemy.exc.DBAPIError, asyncpg.PostgresError) as exc:
+        cause = exc.orig if isinstance(exc, sqlalchemy.exc.DBAPIError) else exc
+        if isinstance(getattr(cause, "__cause__", None) or cause, _UNREACHABLE):
+            raise
+        said = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
+        raise click.ClickException(f"cannot migrate to {revision}: {said}") from None
 
 
 def _seed_demo(dsn: str, settings: Settings) -> list[demo.DemoAccount] | None:
@@ -376,19 +389,8 @@ class _Server(uvicorn.Server):
 def migrate_command(revision: str) -> None:
     """Bring the database schema to a revision (upgrade or downgrade)."""
     settings = _settings()
-    with embedded.database(settings) as database, _reaching(database.owner):
-        try:
-            reached = migrate.to_revision(database.owner, revision, lock_timeout_ms=settings.lock_timeout_ms)
-        except migrate.MigrationWaited as exc:
-            raise click.ClickException(f"cannot migrate to {revision}: {exc}") from None
-        except alembic.util.exc.CommandError as exc:  # a revision there is not, or one the schema cannot go to
-            raise click.ClickException(f"cannot migrate to {revision}: {exc}") from None
-        except (sqlalchemy.exc.DBAPIError, asyncpg.PostgresError) as exc:  # a step the data forbids (said by it)
-            cause = exc.orig if isinstance(exc, sqlalchemy.exc.DBAPIError) else exc
-            if isinstance(getattr(cause, "__cause__", None) or cause, _UNREACHABLE):
-                raise  # no database to migrate: said by _reaching
-            said = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
-            raise click.ClickException(f"cannot migrate to {revision}: {said}") from None
+    with embedded.database(settings) as database, _reaching(database.owner), _said_in_one_line(revision):
+        reached = migrate.to_revision(database.owner, revision, lock_timeout_ms=settings.lock_timeout_ms)
     click.echo(f"database schema at {reached or 'base'}")
 
 

@@ -57,6 +57,13 @@ def test_a_lot_number_twice_in_two_cases_stops_the_upgrade_in_one_line_and_chang
     with pytest.raises(asyncpg.UniqueViolationError):  # the old rule still holds: nothing of 0033 stayed
         run(dsn, lot("CT-7"))
 
+    # so does every command that migrates first (a start of the service, a key listing)
+    for command in (["keys", "list"], ["seed-demo"]):
+        stopped = runner.invoke(main, command)
+        assert stopped.exit_code == 1, (command, stopped.output)
+        assert stopped.output.strip().splitlines()[-1] == said, command
+        assert "Traceback" not in stopped.output
+
     run(dsn, "UPDATE vaccine_lots SET lot_number = 'lot-a1.2' WHERE lot_number = 'lot-a1'")
     assert runner.invoke(main, ["migrate"]).exit_code == 0
     for number in ("Lot-A1", "ct-7"):
