@@ -179,28 +179,77 @@ Numbered = list[tuple[int, list[Any]]]
 """A file's rows that are not blank, each with its number as the spreadsheet shows it (the first row is 1)."""
 
 
-def _table(content: bytes, columns: int) -> Numbered:
+_ZIP = (b"PK\x03\x04", b"PK\x05\x06")  # an XLSX is a zip
+_OLD_EXCEL = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Excel 97-2003 (.xls), and an XLSX locked with a password
+_NOT_TEXT = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"%PDF", b"II*\x00", b"MM\x00*", b"Rar!", b"\x1f\x8b", b"7z\xbc\xaf")
+"""The starts of files officers pick by mistake (pictures, scans, PDFs, archives): never a CSV."""
+NOT_CSV_OR_XLSX = Text(
+    "Chỉ nhận tệp .csv hoặc .xlsx: hãy tải lên tệp bảng tính (Excel, hoặc CSV UTF-8)",
+    "Only .csv or .xlsx files: upload the spreadsheet (Excel, or CSV UTF-8)",
+)
+XLSX_DAMAGED = Text(
+    "Tệp XLSX bị hỏng hoặc không phải XLSX: hãy mở bằng Excel và lưu lại thành .xlsx, hoặc tải lên tệp CSV UTF-8",
+    "The XLSX file is damaged or is not an XLSX: open it in Excel and save it again as .xlsx, or upload a CSV UTF-8",
+)
+OLD_EXCEL = Text(
+    "Không đọc được tệp Excel 97-2003 (.xls) hay tệp có mật khẩu: trong Excel, hãy lưu thành “Excel Workbook (.xlsx)” "
+    "không mật khẩu, hoặc “CSV UTF-8 (Comma delimited)”",
+    "An Excel 97-2003 file (.xls), or a file with a password, cannot be read: in Excel, save it as “Excel Workbook "
+    "(.xlsx)” with no password, or as “CSV UTF-8 (Comma delimited)”",
+)
+
+
+def _format(filename: str, content: bytes) -> str:
+    """The file's format, "xlsx" or "csv", by its name and its content: a name that says neither is refused (a
+    picture, a PDF, a Word file); where the name allows either (a CSV that is a workbook, no name at all) the content
+    decides, and a workbook that is no XLSX (an .xls of Excel 97-2003, a password's lock, a text named .xlsx) is
+    said to be one."""
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]  # an old browser sends the whole path
+    suffix = name.rsplit(".", 1)[-1].strip().lower() if "." in name else ""
+    if suffix not in ("csv", "xlsx", "xls", ""):
+        raise _file_error(NOT_CSV_OR_XLSX, "file_type")
+    if content.startswith(_OLD_EXCEL) or (suffix == "xls" and not content.startswith(_ZIP)):
+        raise _file_error(OLD_EXCEL, "file_type")
+    if content.startswith(_ZIP):
+        return "xlsx"
+    if suffix == "xlsx":
+        raise _file_error(XLSX_DAMAGED)
+    if content.startswith(_NOT_TEXT):
+        raise _file_error(NOT_CSV_OR_XLSX, "file_type")
+    return "csv"
+
+
+def _table(content: bytes, columns: int, filename: str = "") -> Numbered:
     """The file's rows: XLSX (the first sheet) or CSV in UTF-8 (a byte-order mark or not; cells separated by commas,
-    or by semicolons as Excel saves a CSV where the decimal mark is a comma). An XLSX is read `columns` wide (a sheet
-    with one cell far to the right would have every row read out to it)."""
-    if content.startswith(b"PK"):
-        try:
-            with zipfile.ZipFile(io.BytesIO(content)) as parts:
-                unpacked = sum(part.file_size for part in parts.infolist())
-        except zipfile.BadZipFile:
-            raise _file_error(Text("Không đọc được tệp XLSX", "The XLSX file cannot be read")) from None
-        if unpacked > MOST_UNPACKED_BYTES:
-            raise _too_many_lines()
-        try:
-            sheet = load_workbook(io.BytesIO(content), read_only=True, data_only=True).worksheets[0]
-            # the size a sheet declares is wrong in files some programs write: read the rows it holds
-            sheet.reset_dimensions()
-            # read-only sheets read their cells as they go: a broken cell (a number past what Python reads) fails here
-            return _numbered(sheet.iter_rows(values_only=True, max_col=columns))
-        except DomainError:
-            raise
-        except Exception:  # openpyxl raises many kinds for a broken file
-            raise _file_error(Text("Không đọc được tệp XLSX", "The XLSX file cannot be read")) from None
+    by semicolons as Excel saves a CSV where the decimal mark is a comma, or by tabs), whatever the type the browser
+    said it was. An XLSX is read `columns` wide (a sheet with one cell far to the right would have every row read out
+    to it)."""
+    if _format(filename, content) == "xlsx":
+        return _sheet(content, columns)
+    return _csv(content)
+
+
+def _sheet(content: bytes, columns: int) -> Numbered:
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as parts:
+            unpacked = sum(part.file_size for part in parts.infolist())
+    except zipfile.BadZipFile:
+        raise _file_error(XLSX_DAMAGED) from None
+    if unpacked > MOST_UNPACKED_BYTES:
+        raise _too_many_lines()
+    try:
+        sheet = load_workbook(io.BytesIO(content), read_only=True, data_only=True).worksheets[0]
+        # the size a sheet declares is wrong in files some programs write: read the rows it holds
+        sheet.reset_dimensions()
+        # read-only sheets read their cells as they go: a broken cell (a number past what Python reads) fails here
+        return _numbered(sheet.iter_rows(values_only=True, max_col=columns))
+    except DomainError:
+        raise
+    except Exception:  # openpyxl raises many kinds for a broken file (or a zip that is a Word file, say)
+        raise _file_error(XLSX_DAMAGED) from None
+
+
+def _csv(content: bytes) -> Numbered:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -213,7 +262,8 @@ def _table(content: bytes, columns: int) -> Numbered:
             )
         ) from None
     first_line = next((line for line in text.splitlines() if line.strip()), "")
-    separator = ";" if ";" in first_line and "," not in first_line else ","
+    # the header's names hold none of these: the one it holds separates the cells
+    separator = next((s for s in (",", ";", "\t") if s in first_line), ",")
     try:
         return _numbered(csv.reader(io.StringIO(text, newline=""), delimiter=separator))
     except csv.Error:  # a cell past csv's field size limit
@@ -245,8 +295,8 @@ def _too_many_lines() -> Invalid:
     )
 
 
-def _file_error(message: Text) -> Invalid:
-    return Invalid.field("file", "unreadable", message)
+def _file_error(message: Text, code: str = "unreadable") -> Invalid:
+    return Invalid.field("file", code, message)
 
 
 class _RollBack(Exception):
@@ -261,7 +311,7 @@ async def run(
         raise _file_error(Text("Tệp lớn hơn 2 MB", "The file is larger than 2 MB"))
     report = Report(kind=name, filename=filename[:200])
     # twice the template's width: room for its columns in any order beside as many the template does not have
-    table = await asyncio.to_thread(_table, content, 2 * len(kind.columns))
+    table = await asyncio.to_thread(_table, content, 2 * len(kind.columns), filename)
     if not table:
         raise _file_error(Text("Tệp trống", "The file is empty"))
     header_row, header_cells = table[0]
