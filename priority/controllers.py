@@ -90,10 +90,16 @@ class SlotReservationController(Controller):
         data: JSONBody[SlotReservations],
         uow: UoW,
         request: CallerRequest,
+        settings: AppSettings,
     ) -> SlotReservationsOut:
-        """Replace the slot's held-back seats and opening times (seats already booked in a group stay)."""
+        """Replace the slot's held-back seats and opening times (seats already booked in a group stay). Not within
+        VAXBOOK_RESERVED_RELEASE_HOURS of the slot's start, when held-back seats go to everyone: 422 on
+        `groups.N.seats` (`inside_release_time`)."""
+        lead = timedelta(hours=settings.reserved_release_hours)
         return _seats_out(
-            await service.set_slot_seats(uow, request.user, clinic_id, slot_id, data, now=datetime.now(UTC))
+            await service.set_slot_seats(
+                uow, request.user, clinic_id, slot_id, data, now=datetime.now(UTC), release_lead=lead
+            )
         )
 
 

@@ -289,9 +289,17 @@ async def _known_groups(conn: Connection, group_ids: list[UUID]) -> None:
 
 
 async def set_slot_seats(
-    uow: UnitOfWork, principal: Principal, clinic_id: UUID, slot_id: UUID, data: SlotReservations, *, now: datetime
+    uow: UnitOfWork,
+    principal: Principal,
+    clinic_id: UUID,
+    slot_id: UUID,
+    data: SlotReservations,
+    *,
+    now: datetime,
+    release_lead: timedelta,
 ) -> SlotSeats:
-    """Replace a slot's reservations in one transaction, under the slot's row lock."""
+    """Replace a slot's reservations in one transaction, under the slot's row lock. Seats are not held back anew
+    for a slot within `release_lead` of its start: they would go to everyone at the release job's next run."""
     principal.require_clinic(clinic_id)
     groups = [(g.group_id, g.seats, g.opens_at) for g in data.groups]
     async with uow.transaction() as conn:
@@ -301,11 +309,21 @@ async def set_slot_seats(
         assert opening is not None, "the slot's row is locked"
         _before_the_start(data, opening.starts_at)
         wanted = {group: count for group, count, _ in groups}
-        for group_id, (code, booked) in (
-            await repository.reserved_bookings(conn, clinic_id=clinic_id, slot_id=slot_id)
-        ).items():
+        booked_in = await repository.reserved_bookings(conn, clinic_id=clinic_id, slot_id=slot_id)
+        for group_id, (code, booked) in booked_in.items():
             if booked > wanted.get(group_id, 0):
                 raise ReservationBelowBooked(group=code, booked=booked)
+        held_anew = [n for n, (group, count, _) in enumerate(groups) if count > booked_in.get(group, ("", 0))[1]]
+        if held_anew and opening.starts_at - release_lead <= now:
+            hours = int(release_lead.total_seconds() // 3600)
+            raise Invalid.field(
+                f"groups.{held_anew[0]}.seats",
+                "inside_release_time",
+                Text(
+                    f"Khung giờ bắt đầu trong vòng {hours} giờ: chỗ giữ cho nhóm ưu tiên đã được trả cho mọi người",
+                    f"The slot starts within {hours} hours: seats held back for groups have gone to everyone",
+                ),
+            )
         try:
             await seats.hold_back(conn, clinic_id=clinic_id, slot_id=slot_id, opens_at=data.opens_at, groups=groups)
         except asyncpg.CheckViolationError:

@@ -52,7 +52,8 @@ async def hold_back(uow: UnitOfWork, slot: Any, group: Any, seats: int, *, every
             opens_at=everyone_at,
             groups=[GroupSeats(group_id=group.id, seats=seats, opens_at=datetime.now(UTC) - timedelta(hours=1))],
         ),
-        now=datetime.now(UTC),
+        now=datetime.now(UTC) - timedelta(days=2),  # held back two days ago, before the release time came near
+        release_lead=timedelta(hours=24),
     )
 
 
@@ -120,6 +121,7 @@ async def test_a_slot_not_open_yet_says_when_and_to_whom(
             groups=[GroupSeats(group_id=elderly.id, seats=3, opens_at=everyone_at - timedelta(hours=12))],
         ),
         now=datetime.now(UTC),
+        release_lead=timedelta(hours=24),
     )
     [item] = await search(client, clinic=str(clinic.id))
     assert datetime.fromisoformat(item["opens_at"]) == everyone_at
