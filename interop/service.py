@@ -5,9 +5,10 @@ clinic's). Each returns resources ready to send and, for a search, the cursor of
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from booking.models import BookingNotFound, PersonNotFound, ServiceRules
@@ -24,6 +25,8 @@ from vaxbook.errors import Invalid
 from vaxbook.fields import OUT_OF_RANGE_EN, OUT_OF_RANGE_VI, in_our_years, place_filter, plus_restored
 from vaxbook.i18n import Text
 from vaxbook.pagination import decode_cursor, decode_time_cursor, encode_cursor
+
+T = TypeVar("T")
 
 DEFAULT_SLOT_DAYS = 14
 MAX_SLOT_DAYS = 92
@@ -333,7 +336,7 @@ async def appointments(
     elif person_id is None:
         raise _invalid("patient", "Cần chọn người (patient)", "Name the patient")
     else:
-        found = await bookings.of_person(uow, principal, person_id)
+        found = await _unless_unseen(bookings.of_person(uow, principal, person_id))
     return Found([resources.appointment(bases.fhir, b) for b in found if in_dates(b.starts_at, dates)])
 
 
@@ -367,6 +370,15 @@ async def _people_asked(uow: UnitOfWork, principal: Principal, reference: str | 
     return [p.id for p in await _own_people(uow, principal)]
 
 
+async def _unless_unseen(records_of_one: Awaitable[list[T]]) -> list[T]:
+    """A search's records of the person it names, or none when the caller may not see that person: a search answers
+    alike for someone who does not exist and someone who is not the caller's, and says nothing of which."""
+    try:
+        return await records_of_one
+    except PersonNotFound:
+        return []
+
+
 async def cvx_codes(uow: UnitOfWork) -> dict[UUID, str | None]:
     """Each vaccine product's CVX code, read once for every Immunization a request sends."""
     return {p.id: p.cvx_code for p in await quotas.list_products(uow)}
@@ -375,7 +387,7 @@ async def cvx_codes(uow: UnitOfWork) -> dict[UUID, str | None]:
 async def immunizations(uow: UnitOfWork, bases: Bases, principal: Principal, *, patient: str | None) -> Found:
     doses = []
     for one in await _people_asked(uow, principal, patient, "patient"):
-        doses += await records.vaccinations(uow, principal, one)
+        doses += await _unless_unseen(records.vaccinations(uow, principal, one))
     cvx = await cvx_codes(uow) if doses else {}
     return Found([resources.immunization(bases.fhir, v, cvx.get(v.product_id)) for v in doses])
 
@@ -391,7 +403,8 @@ async def immunization(uow: UnitOfWork, bases: Bases, principal: Principal, book
 async def adverse_events(uow: UnitOfWork, bases: Bases, principal: Principal, *, subject: str | None) -> Found:
     out = []
     for one in await _people_asked(uow, principal, subject, "subject"):
-        out += [resources.adverse_event(bases.fhir, e, one) for e in await records.adverse_events(uow, principal, one)]
+        events = await _unless_unseen(records.adverse_events(uow, principal, one))
+        out += [resources.adverse_event(bases.fhir, e, one) for e in events]
     return Found(out)
 
 

@@ -242,6 +242,13 @@ async def test_records_are_read_by_their_people_and_their_clinic_only(
     assert entries(valid(theirs)) == [], "another clinic's staff see none of this clinic's doses"
     theirs = await client.get("/fhir/r4/AdverseEvent", params={"subject": f"Patient/{person}"}, headers=other_clinic)
     assert entries(valid(theirs)) == []
+    # a search naming someone the caller may not see answers as one naming nobody at all: no oracle of who exists
+    nobody = f"Patient/{uuid4()}"
+    for headers in (token_for(stranger), other_clinic):
+        for kind, param in (("Appointment", "patient"), ("Immunization", "patient"), ("AdverseEvent", "subject")):
+            for named in (f"Patient/{person}", nobody):
+                found = await client.get(f"/fhir/r4/{kind}", params={param: named}, headers=headers)
+                assert entries(valid(found)) == [], (kind, named)
     assert (await client.get("/fhir/r4/Appointment")).status_code == 401
     assert (await client.get("/fhir/r4/Patient", headers=staff)).status_code == 403
 
