@@ -67,7 +67,9 @@ def said_on_the_form(page: httpx.Response, message: str) -> None:
     assert [r.status_code for r in page.history] == [303], "the form's own page, which a reload does not post again"
     assert page.status_code == 200, page.text
     assert '<form method="post" action="/department/imports"' in page.text, "the form again, to choose another file"
-    assert re.search(rf'<p class="error" role="alert">{message}</p>', page.text), "the file's fault, said once"
+    assert page.text.count(message) == 1, "the file's fault, said once"
+    assert re.search(rf'<p class="error" id="file-error">{message}</p>', page.text), "beside the file"
+    assert re.search(r'<input id="file"[^>]* aria-invalid="true"[^>]* aria-describedby="file-error"', page.text)
     assert '<option value="stock-receipts" selected>' in page.text, "the kind of import as chosen"
 
 
