@@ -577,6 +577,23 @@ async def has_active_booking(conn: Connection, *, person_id: UUID, service_id: U
     )
 
 
+async def household_seats_in(conn: Connection, *, person_id: UUID, slot_id: UUID) -> int:
+    """The seats of this slot the person's household holds: its open bookings of it (the database's count, checked
+    against the slot's cap), and the seats held for its standby offers of it."""
+    held: int = await conn.fetchval(
+        """
+        WITH household AS (SELECT coalesce(guardian_id, id) AS id FROM people WHERE id = $1)
+        SELECT coalesce((SELECT c.held FROM household_claims c, household h
+                         WHERE c.household_id = h.id AND c.slot_id = $2 AND c.kind = 'seat'), 0)
+             + (SELECT count(*) FROM standby_entries e JOIN people p ON p.id = e.person_id, household h
+                WHERE e.status = 'offered' AND e.offer_slot_id = $2 AND coalesce(p.guardian_id, p.id) = h.id)
+        """,
+        person_id,
+        slot_id,
+    )
+    return held
+
+
 async def open_booking_of_service(
     conn: Connection, *, person_id: UUID, service_id: UUID, product_id: UUID | None, dose_number: int | None = None
 ) -> tuple[UUID, UUID] | None:

@@ -345,7 +345,9 @@ async def pass_seat_on(uow: UnitOfWork, *, slot_id: UUID, policy: BookingPolicy,
     ):
         day = local_day(slot, clinic)
         for entry in await _in_line(uow, slot, clinic, day):
-            if await repository.lock_waiting(conn, entry_id=entry.id) and await _may_take(uow, entry, rules, day):
+            if await repository.lock_waiting(conn, entry_id=entry.id) and await may_take(
+                uow, await repository.get_person(conn, person_id=entry.person_id), slot, rules, day, policy
+            ):
                 return await offer(uow, entry, slot, clinic, policy=policy, now=now)
     await seats.give_back(conn, clinic_id=slot.clinic_id, slot_id=slot.id)
     return None
@@ -372,11 +374,20 @@ async def _in_line(uow: UnitOfWork, slot: Slot, clinic: Clinic, day: date) -> li
     return sorted(waiting, key=lambda e: (ranks.get(e.person_id, EVERYONE_ELSE_RANK), e.created_at, e.id))
 
 
-async def _may_take(uow: UnitOfWork, entry: StandbyEntry, rules: ServiceRules, day: date) -> bool:
+async def may_take(
+    uow: UnitOfWork, person: Person | None, slot: Slot, rules: ServiceRules, day: date, policy: BookingPolicy
+) -> bool:
+    """Whether the person could accept a seat of this slot offered from the standby list: an offer they could not
+    take (their open bookings at the limit, their household's seats of the slot taken, a dose not due) would hold
+    the seat for nobody until it lapsed, and pass over those behind them."""
     conn = uow.conn
-    person = await repository.get_person(conn, person_id=entry.person_id)
-    if person is None or await repository.has_active_booking(
-        conn, person_id=person.id, service_id=rules.service_id, product_id=rules.product_id
+    if (
+        person is None
+        or person.active_bookings >= policy.max_active_per_person
+        or await repository.has_active_booking(
+            conn, person_id=person.id, service_id=rules.service_id, product_id=rules.product_id
+        )
+        or await repository.household_seats_in(conn, person_id=person.id, slot_id=slot.id) >= slot.seats_per_household
     ):
         return False
     try:

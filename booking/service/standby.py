@@ -16,7 +16,6 @@ from booking.models import (
     OutOfScope,
     Person,
     SeatsAvailable,
-    SeriesComplete,
     SlotNotBookable,
     StandbyEntry,
     StandbyNotFound,
@@ -37,6 +36,7 @@ from booking.service.common import (
     insert_booking,
     is_open,
     local_day,
+    may_take,
     offer,
     pass_seat_on,
     person_for,
@@ -468,23 +468,15 @@ async def offer_free_seat(
     conn = uow.conn
     rules = await rules_of(uow, entry.service_id)
     person = await repository.get_person(conn, person_id=entry.person_id)
-    if (
-        person is None
-        or not rules.active
-        or await repository.has_active_booking(
-            conn, person_id=person.id, service_id=rules.service_id, product_id=rules.product_id
-        )
-    ):
+    if person is None or not rules.active:
         return None
     free = await _free_seats(
         uow, entry, max(entry.date_from, now.date()), service_id=entry.service_id, now=now, limit=5
     )
     for slot, clinic in free:
-        if not is_open(slot, clinic, rules, now):
-            continue
-        try:
-            await dose_for(uow, person, rules, local_day(slot, clinic))
-        except (NotEligible, SeriesComplete):
+        if not is_open(slot, clinic, rules, now) or not await may_take(
+            uow, person, slot, rules, local_day(slot, clinic), policy
+        ):
             continue
         if await seats.claim(conn, clinic_id=clinic.id, slot_id=slot.id, now=now):
             return await offer(uow, entry, slot, clinic, policy=policy, now=now)

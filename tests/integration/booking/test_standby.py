@@ -16,8 +16,9 @@ from booking.models import BookingPolicy, SlotNotBookable
 from booking.service import standby
 from clinics import service as clinics
 from clinics.models import Clinic, Service, Sex, Slot
-from clinics.schemas import ServiceUpdate
+from clinics.schemas import ServiceUpdate, SlotUpdate
 from tests.factories import (
+    ADMIN,
     declare,
     due_date_for,
     make_citizen,
@@ -425,3 +426,51 @@ async def test_an_offer_of_a_slot_that_started_cannot_be_taken(
     with pytest.raises(SlotNotBookable):
         await standby.take_offer(uow, first, POLICY, entry_id=UUID(offered["id"]), now=slot.starts_at)
     assert (await entry_of(client, first))["status"] == "offered", "nothing written"
+
+
+async def test_a_household_is_offered_no_more_seats_of_a_slot_than_it_may_hold(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """Three children of one household wait for a slot that takes one seat a household: seats that come free are
+    offered to one of them and then to the next household, never two to the first (whose second offer could not be
+    taken: it held a seat for nobody until it lapsed)."""
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=1)
+    await clinics.update_slot(uow, ADMIN, clinic.id, slot.id, SlotUpdate(seats_per_household=1), now=soon(0))
+    taker, _ = await make_citizen(uow)
+    taken = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(taker))
+    assert taken.is_success, taken.text
+    parent, _ = await make_citizen(uow)
+    children = [await make_dependent(uow, parent, date_of_birth=date(2020, 1, 1 + n), cccd=None) for n in range(3)]
+    for child in children:
+        await join(client, parent, wait_body(service, slot, clinic_id=str(clinic.id), person_id=str(child.id)))
+    neighbour, _ = await make_citizen(uow)
+    await join(client, neighbour, wait_body(service, slot, clinic_id=str(clinic.id)))
+
+    await clinics.update_slot(uow, ADMIN, clinic.id, slot.id, SlotUpdate(capacity=3), now=soon(0))
+    assert await standby.fill_free_seats(uow, POLICY, now=datetime.now(UTC)) == 2
+    statuses = await db.fetch(
+        "SELECT person_id, status FROM standby_entries WHERE service_id = $1 ORDER BY created_at", service.id
+    )
+    assert [r["status"] for r in statuses] == ["offered", "waiting", "waiting", "offered"], "one child, then the next"
+    # and a seat freed by a cancellation goes past the household too
+    await client.post(f"/api/v1/bookings/{taken.json()['id']}/cancel", headers=token_for(taker))
+    assert await booked(db, slot) == 2, "the seat went back to everyone: nobody in line may take it"
+    await check_invariants(db)
+
+
+async def test_a_person_at_the_open_bookings_limit_is_not_offered_a_seat(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic, service, slot, holder, booking_id = await full_slot(uow, client)
+    busy, _ = await make_citizen(uow)
+    for hours in (40, 64, 88):  # three open bookings of other services: the limit
+        other = await make_slot(uow, clinic, await make_service(uow), starts_at=soon(hours))
+        taken = await client.post("/api/v1/bookings", json={"slot_id": str(other.id)}, headers=token_for(busy))
+        assert taken.is_success, taken.text
+    free, _ = await make_citizen(uow)
+    await join(client, busy, wait_body(service, slot, clinic_id=str(clinic.id)))
+    await join(client, free, wait_body(service, slot, clinic_id=str(clinic.id)))
+    await client.post(f"/api/v1/bookings/{booking_id}/cancel", headers=token_for(holder))
+    assert (await entry_of(client, busy))["status"] == "waiting", "an offer they could not take"
+    assert (await entry_of(client, free))["status"] == "offered"
