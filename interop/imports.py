@@ -145,8 +145,20 @@ def template(name: str, file_format: str) -> bytes:
 
 NUMBER_COLUMNS = frozenset({"weekday", "slot_minutes", "capacity", "doses"})
 DATE_COLUMNS = frozenset({"valid_from", "valid_until", "expires_on"})
+TIME_COLUMNS = frozenset({"start_time", "end_time"})
 TOO_LARGE = 10**18
 _THOUSANDS = re.compile(r"[0-9]{1,3}([., ])[0-9]{3}(?:\1[0-9]{3})*")  # groups of three, one mark between them
+# a day with a time of day, as a database, pandas or Excel writes a date column to CSV: 2027-12-31 00:00:00,
+# 2027-12-31T00:00:00+07:00, 31/12/2027 0:00
+_DAY_AND_TIME = re.compile(
+    r"(?P<day>[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{1,2}/[0-9]{1,2}/[0-9]{4})"
+    r"(?:T| +)(?P<time>[0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?)(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)?"
+)
+_SHORT_HOUR = re.compile(r"[0-9]:[0-9]{2}(?::[0-9]{2})?")  # 7:30, as Excel writes a time to CSV
+TIMED_DAY = Text(
+    "Ngày không kèm giờ (trừ 00:00): viết ngày/tháng/năm, ví dụ 31/12/2027, hoặc 2027-12-31",
+    "A date takes no time of day (00:00 aside): write day/month/year, e.g. 31/12/2027, or 2027-12-31",
+)
 
 
 def _cell(value: Any, column: str = "") -> Any:
@@ -162,7 +174,9 @@ def _cell(value: Any, column: str = "") -> Any:
             # past 18 digits, one number too large for any column stands for it (Python reads at most 4,300)
             return int(value) if len(value) <= 18 else TOO_LARGE
         if value is not None and column in DATE_COLUMNS:
-            return day_first(value)  # 31/12/2027 as the pages write it
+            return day_first(_midnight_dropped(value))  # 31/12/2027 as the pages write it
+        if value is not None and column in TIME_COLUMNS and _SHORT_HOUR.fullmatch(value):
+            return "0" + value
         return value
     if isinstance(value, int | float) and not isinstance(value, bool) and column not in NUMBER_COLUMNS:
         return str(value)
@@ -173,6 +187,18 @@ def _cell(value: Any, column: str = "") -> Any:
     if isinstance(value, time):
         return value.strftime("%H:%M")
     return value
+
+
+def _midnight_dropped(text: str) -> str:
+    """A day written with a midnight (any spelling, with an offset or none) as the day alone, as an XLSX's date at
+    midnight is read; any other text as it was written (a day at 08:30 is no date: `_timed` says why)."""
+    written = _DAY_AND_TIME.fullmatch(text)
+    return written["day"] if written and not written["time"].strip("0:.,") else text
+
+
+def _timed(value: Any) -> bool:
+    """A date cell that holds a time of day other than midnight."""
+    return isinstance(value, str) and _DAY_AND_TIME.fullmatch(value) is not None
 
 
 Numbered = list[tuple[int, list[Any]]]
@@ -433,12 +459,19 @@ async def _one_row(
             await step(values)
     except ValidationError as error:
         for found in field_errors_of(error.errors()):
-            report.errors.append(RowError(number, found.field.split(".")[0] or "-", found.message))
+            report.errors.append(_said(number, found, values))
     except DomainError as refused:
         for found in refused.field_errors:
-            report.errors.append(RowError(number, found.field.split(".")[0] or "-", found.message))
+            report.errors.append(_said(number, found, values))
         if not refused.field_errors:
             report.errors.append(RowError(number, "-", refused.detail or refused.title))
+
+
+def _said(number: int, found: FieldError, values: dict[str, Any]) -> RowError:
+    """A field's error as the row's: a date refused for the time of day it holds says so, not "YYYY-MM-DD"."""
+    column = found.field.split(".")[0] or "-"
+    timed = column in DATE_COLUMNS and _timed(values.get(column))
+    return RowError(number, column, TIMED_DAY if timed else found.message)
 
 
 def _code(values: dict[str, Any], column: str, known: dict[str, UUID], errors: list[FieldError]) -> UUID | None:

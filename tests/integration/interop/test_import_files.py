@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import io
 import zipfile
+from datetime import date, datetime, time
 
+import asyncpg
 import httpx
 import pytest
 
 from interop import imports
-from tests.factories import make_product, staff_headers
+from tests.factories import make_clinic, make_product, make_service, staff_headers
 from tests.integration.interop.test_imports import RECEIPT_COLUMNS, xlsx
 from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
@@ -94,3 +96,72 @@ async def test_the_csv_and_xlsx_files_officers_save_are_read_whatever_their_name
         read = await dry_run(client, admin, name, content, media_type)
         assert read.status_code == 200, (name, read.text)
         assert (read.json()["rows"], read.json()["errors"]) == (1, []), name
+
+
+async def test_a_date_written_with_a_midnight_is_that_day_in_a_csv_as_in_an_xlsx_and_another_time_is_said_to_be_one(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """Date columns as databases, pandas and Excel write them to CSV (2027-12-31 00:00:00, 31/12/2027 0:00) are read
+    as the day, as an XLSX's date cell at midnight is; a day at 08:30 is refused as one, in words, in both forms."""
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    await make_product(uow, code="vero-cell")
+    spellings = [
+        "2027-12-31 00:00:00",
+        "2027-12-31T00:00:00",
+        "2027-12-31 00:00",
+        "31/12/2027 00:00",
+        "31/12/2027 0:00",
+        "31/12/2027 00:00:00",
+        "2027-12-31 00:00:00.000",
+        "2027-12-31T00:00:00+07:00",
+    ]
+    rows = [["vero-cell", f"MN-{n}", written, "10", ""] for n, written in enumerate(spellings)]
+    done = await client.post(
+        "/api/v1/imports/stock-receipts",
+        files={"file": ("r.csv", csv_bytes(RECEIPT_COLUMNS, rows))},
+        data={"dry_run": "false"},
+        headers=admin,
+    )
+    assert (done.status_code, done.json()["errors"], done.json()["imported"]) == (200, [], True), done.text
+    days = await db.fetch("SELECT DISTINCT expires_on FROM vaccine_lots WHERE lot_number LIKE 'MN-%'")
+    assert [d["expires_on"] for d in days] == [date(2027, 12, 31)]
+
+    timed = [
+        ["vero-cell", "TM-1", "2027-12-31 08:30", "10", ""],
+        ["vero-cell", "TM-2", "31/12/2027 10:00:00", "10", ""],
+    ]
+    day = date(2027, 12, 31)  # a spreadsheet's date and time has no zone
+    for name, content in (
+        ("r.csv", csv_bytes(RECEIPT_COLUMNS, timed)),
+        ("r.xlsx", xlsx([RECEIPT_COLUMNS, ["vero-cell", "TM-1", datetime.combine(day, time(8, 30)), 10, None]])),
+    ):
+        refused = await dry_run(client, admin, name, content)
+        errors = refused.json()["errors"]
+        assert {(e["column"], e["message_vi"], e["message_en"]) for e in errors} == {
+            ("expires_on", imports.TIMED_DAY.vi, imports.TIMED_DAY.en)
+        }, name
+        assert [e["row"] for e in errors] == list(range(2, len(errors) + 2))
+    midnight = xlsx([RECEIPT_COLUMNS, ["vero-cell", "XM-1", datetime.combine(day, time()), 10, None]])
+    assert (await dry_run(client, admin, "r.xlsx", midnight)).json()["errors"] == []
+
+
+async def test_a_template_s_times_and_days_as_excel_writes_them_to_csv_are_read(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """Excel writes a time of day to CSV without its leading zero (7:30) and a date with its midnight."""
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    await make_clinic(uow, code="TYT-GIO")
+    service = await make_service(uow, code="khamthai")
+    columns = ["clinic_code", "service_code", "weekday", "start_time", "end_time", "slot_minutes", "capacity"]
+    row = ["TYT-GIO", "khamthai", "2", "7:30", "11:00", "30", "6", "04/01/2027 0:00", "2027-03-29 00:00:00"]
+    done = await client.post(
+        "/api/v1/imports/slot-templates",
+        files={"file": ("t.csv", csv_bytes([*columns, "valid_from", "valid_until"], [row]))},
+        data={"dry_run": "false"},
+        headers=admin,
+    )
+    assert (done.status_code, done.json()["errors"]) == (200, []), done.text
+    made = await db.fetchrow(
+        "SELECT start_time, end_time, valid_from, valid_until FROM slot_templates WHERE service_id = $1", service.id
+    )
+    assert tuple(made) == (time(7, 30), time(11, 0), date(2027, 1, 4), date(2027, 3, 29))
