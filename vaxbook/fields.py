@@ -257,6 +257,12 @@ def _time_zone(value: str) -> str:
     # Area/Location names only: aliases such as "localtime" mean something else to every machine.
     if not _AREA_LOCATION.match(value) or value not in _known_zones():
         raise unknown_time_zone()
+    if value.startswith("Etc/"):  # POSIX signs: Etc/GMT+7 is seven hours behind UTC, not Vietnam's +07:00
+        raise bilingual_error(
+            "timezone",
+            "Dùng tên theo nơi chốn, ví dụ Asia/Ho_Chi_Minh (Etc/GMT+7 nghĩa là UTC−07:00)",
+            "Use a place's zone, e.g. Asia/Ho_Chi_Minh (Etc/GMT+7 means UTC−07:00)",
+        )
     return value
 
 
