@@ -7,7 +7,7 @@ from uuid import UUID
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
-from litestar.status_codes import HTTP_200_OK
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from booking.models import CONSENT_TEXT, CONSENT_VERSION, BookingPolicy
 from booking.schemas import (
@@ -34,10 +34,14 @@ from booking.schemas import (
     NextDoseOut,
     Person,
     PersonSearch,
+    PhoneCode,
+    PhoneConfirmation,
+    PhoneGiven,
     ProfileUpsert,
     RatingCommentOut,
     RatingIn,
     RatingOut,
+    Registered,
     ServiceQualityRow,
     StandbyEntry,
     StandbyJoin,
@@ -64,7 +68,9 @@ from qr import render
 from qr import service as qr_service
 from qr.schemas import CardCheck, VerifiedCard
 from vaxbook.auth.models import Principal
+from vaxbook.auth.repository import PhoneAwaiting
 from vaxbook.auth.security import PUBLIC, CallerRequest
+from vaxbook.auth.service import OtpPolicy
 from vaxbook.clock import department_day
 from vaxbook.db import UnitOfWork
 from vaxbook.dependencies import AppSettings, CheckInWindow, Keys, UoW
@@ -76,6 +82,7 @@ from vaxbook.pagination import Cursor, Limit, Page, decode_time_cursor, paginate
 from vaxbook.reports import FormatParam, ReportFormat, answer, download
 
 Policy = NamedDependency[BookingPolicy]
+Codes = NamedDependency[OtpPolicy]
 SoldOut = NamedDependency[SoldOutSlots]
 QrFormat = Literal["png", "svg", "text"]
 
@@ -146,6 +153,11 @@ async def _report_reaction(
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _awaiting(awaiting: PhoneAwaiting) -> PhoneConfirmation:
+    left = max(0, int((awaiting.expires_at - _now()).total_seconds()))
+    return PhoneConfirmation(phone=awaiting.phone, expires_in=left)
 
 
 # Citizens and assisting staff book, cancel and move through the same three calls; only the route differs.
@@ -491,15 +503,56 @@ class AssistController(Controller):
         uow: UoW,
         request: CallerRequest,
         policy: Policy,
+        otp_policy: Codes,
         idempotency_key: IdempotencyHeader = None,
-    ) -> Person:
-        """Register a walk-in or a caller (with a phone, they can sign in later and see their bookings). An
-        Idempotency-Key makes a retry safe: the same key registers them once."""
+    ) -> Registered:
+        """Register a walk-in or a caller. With a phone, a code goes to it by SMS (`phone_confirmation` says where
+        and for how long): the person is that phone's own profile (they can sign in and see their bookings, and hear
+        from us) only once the code the caller reads back is confirmed (`…/phone/confirmation`); until then they are
+        registered without a phone. 409 phone-has-profile (`person_id`) for a phone someone's profile has; 429 past
+        the codes a phone or a staff member may be sent. An Idempotency-Key makes a retry safe: the same key
+        registers them once, and sends one code."""
         key = _key(request.user, idempotency_key, "people.register", **data.model_dump(mode="json"))
         registered = await people.register(
-            uow, request.user, data, now=_now(), idempotency=key, keep_hours=policy.idempotency_hours
+            uow,
+            request.user,
+            data,
+            codes=otp_policy,
+            now=_now(),
+            idempotency=key,
+            keep_hours=policy.idempotency_hours,
         )
-        return Person.of(registered)
+        awaiting = await people.phone_awaiting(uow, registered.id) if data.phone is not None else None
+        return Registered(
+            **Person.of(registered).model_dump(),
+            phone_confirmation=_awaiting(awaiting) if awaiting is not None else None,
+        )
+
+    @post("/people/{person_id:uuid}/phone", status_code=HTTP_202_ACCEPTED, summary="Send a code to a caller's phone")
+    async def send_phone_code(
+        self, person_id: FromPath[UUID], data: JSONBody[PhoneGiven], uow: UoW, request: CallerRequest, otp_policy: Codes
+    ) -> PhoneConfirmation:
+        """Send a code by SMS to a phone for someone registered without one (a phone given at registration again,
+        or another: a code sent before to another phone no longer counts); asked again within 30 s for the same
+        phone, no second code goes out. 409 person-has-phone for someone who has one (their own account, or a
+        relative's); 409 phone-has-profile; 403 clinic-out-of-scope for clinic staff when the person has bookings
+        or waits at other clinics; 429 as for registering."""
+        awaiting = await people.send_phone_code(uow, request.user, otp_policy, person_id, data)
+        return _awaiting(awaiting)
+
+    @post(
+        "/people/{person_id:uuid}/phone/confirmation",
+        status_code=HTTP_200_OK,
+        summary="Confirm a caller's phone with the code they read back",
+    )
+    async def confirm_phone(
+        self, person_id: FromPath[UUID], data: JSONBody[PhoneCode], uow: UoW, request: CallerRequest, otp_policy: Codes
+    ) -> Person:
+        """The code the caller read back: the person becomes the phone's own profile (`relation: self`). 422 on
+        `code`: `code_wrong` (with the tries left), `code_expired` (expired, used, too many wrong tries, or none
+        sent: send a new one); 409 phone-has-profile, person-has-phone; 429 past the wrong codes a staff member may
+        type. Confirmed already with this code: the person again."""
+        return Person.of(await people.confirm_phone(uow, request.user, otp_policy, person_id, data))
 
     @post("/people/search", status_code=HTTP_200_OK, summary="Find a caller by phone or CCCD")
     async def search(self, data: JSONBody[PersonSearch], uow: UoW, request: CallerRequest) -> list[Person]:

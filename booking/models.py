@@ -822,6 +822,17 @@ IDENTITY_FIELDS = ("full_name", "date_of_birth", "sex", "cccd")
 """What says who a person is: a booked seat belongs to that person, so these stay while they hold one."""
 
 
+class PersonHasPhone(Conflict):
+    """Staff give a phone only to someone registered without one: an account holder's phone is their own to keep,
+    and a relative is reached through the one who books for them."""
+
+    slug = "person-has-phone"
+    title = Text(
+        "Người này đã có số điện thoại (của chính họ, hoặc của người thân đặt lịch cho họ)",
+        "This person has a phone already (their own, or that of the relative who books for them)",
+    )
+
+
 class ProfileExists(Conflict):
     slug = "profile-exists"
     title = Text("Tài khoản này đã có hồ sơ", "This account already has a profile")

@@ -340,6 +340,8 @@ async def erase_people(conn: Connection, *, person_ids: list[UUID], now: datetim
         now,
     )
     await conn.execute("DELETE FROM standby_entries WHERE person_id = ANY($1::uuid[])", person_ids)
+    # a phone given for them and not yet confirmed goes with their name
+    await conn.execute("DELETE FROM otp_challenges WHERE person_id = ANY($1::uuid[])", person_ids)
     # a rating's number stays in the figures; the words a person wrote go with the person
     await conn.execute(
         "UPDATE visit_ratings r SET comment = NULL FROM bookings b "
@@ -445,6 +447,46 @@ async def account_for_phone(conn: Connection, *, phone: str) -> UUID:
         phone,
     )
     return account_id
+
+
+async def profile_of_phone(conn: Connection, *, phone: str) -> UUID | None:
+    """The person whose own profile the phone's sign-in account is, if any."""
+    person_id: UUID | None = await conn.fetchval(
+        "SELECT p.id FROM citizens c JOIN people p ON p.account_id = c.id WHERE c.phone = $1", phone
+    )
+    return person_id
+
+
+async def link_to_account(conn: Connection, *, person_id: UUID, account_id: UUID) -> Person:
+    """The person (registered by staff, with no account yet) becomes the account's own profile; ProfileExists when
+    the account has one already (the unique index decides a race)."""
+    try:
+        row = await conn.fetchrow(
+            f"""
+            UPDATE people SET account_id = $2, updated_at = now()
+            WHERE id = $1 AND account_id IS NULL AND guardian_id IS NULL RETURNING {_PERSON}
+            """,
+            person_id,
+            account_id,
+        )
+    except asyncpg.UniqueViolationError:
+        raise ProfileExists() from None
+    assert row is not None
+    return _person(row)
+
+
+async def seen_outside(conn: Connection, *, person_id: UUID, clinic_ids: frozenset[UUID]) -> bool:
+    """Whether the person has a booking, or a wait or an offer, at a clinic other than these."""
+    found: bool = await conn.fetchval(
+        """
+        SELECT EXISTS (SELECT 1 FROM bookings WHERE person_id = $1 AND clinic_id <> ALL($2::uuid[]))
+            OR EXISTS (SELECT 1 FROM standby_entries WHERE person_id = $1
+                       AND (clinic_id <> ALL($2::uuid[]) OR offer_clinic_id <> ALL($2::uuid[])))
+        """,
+        person_id,
+        list(clinic_ids),
+    )
+    return found
 
 
 async def take_dependent_place(conn: Connection, *, guardian_id: UUID, limit: int) -> bool:

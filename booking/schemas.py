@@ -340,6 +340,30 @@ class AssistedRegistration(PersonDetails):
     consent: Consent
 
 
+class PhoneGiven(InputModel):
+    """A phone for someone registered without one: a code goes to it, for its owner to read back."""
+
+    phone: PhoneNumber
+
+
+class PhoneCode(InputModel):
+    """The code the phone's owner read back."""
+
+    code: str = Field(pattern=r"^[0-9]{6}$", description="The six digits sent to the phone")
+
+
+class PhoneConfirmation(OutputModel):
+    phone: str = Field(description="Where the code went (E.164), to read back to the caller")
+    expires_in: int = Field(description="Seconds left to type the code the caller reads back")
+
+
+class Registered(Person):
+    phone_confirmation: PhoneConfirmation | None = Field(
+        description="With a phone: the code sent to it, still to be read back; the person is linked to the phone "
+        "(relation `self`) only once it is confirmed"
+    )
+
+
 class CccdSeen(InputModel):
     """The number on the CCCD card the person showed at the counter."""
 

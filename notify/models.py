@@ -23,7 +23,9 @@ class Kind(StrEnum):
     """What a message is about; each has a template in both languages (notify/templates.py).
 
     The body each kind carries (all times ISO 8601 with the clinic's offset, all links absolute):
-    - sign_in_code: code, minutes
+    - sign_in_code: code, minutes; and purpose "confirm_phone" for a code that confirms a phone staff typed for
+      someone (read back to them; signs nobody in), worded as such; the same priority, no quiet hours, and blanked
+      once sent, as every one-time code
     - booked, cancelled, moved, reminder: person_name, booking_code, clinic_name, clinic_address, service_name_vi,
       service_name_en, starts_at, booking_url; reminder adds hours_before and bring (a list of {vi, en}: the
       evidence to bring for the priority group that gave the seat); cancelled adds rebook_url; moved adds

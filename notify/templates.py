@@ -58,6 +58,27 @@ LABELS = {
 _BOOKING_DETAILS = ("service", "when", "clinic", "address", "code")
 _SEE_BOOKING = Text("Xem, đổi hoặc hủy lịch hẹn: {link}", "View, move or cancel the booking: {link}")
 
+# A one-time code confirming a phone that staff typed for someone: its owner reads it back to them. It says no name
+# (the phone may be a stranger's, mistyped) and signs nobody in.
+PHONE_CODE = Wording(
+    short=Text(
+        "Mã xác nhận số điện thoại vaxbook: {code}, dùng trong {duration}. Chỉ đọc mã này cho nhân viên y tế đang "
+        "đăng ký cho bạn tại quầy hoặc qua tổng đài. Nếu không ai đang đăng ký cho bạn, hãy bỏ qua tin này.",
+        "vaxbook phone confirmation code: {code}, valid for {duration}. Read it only to the health staff registering "
+        "you at a counter or on the hotline. If nobody is registering you, ignore this message.",
+    ),
+    subject=Text("Mã xác nhận số điện thoại vaxbook", "Your vaxbook phone confirmation code"),
+    headline=Text(
+        "Mã xác nhận số điện thoại vaxbook là {code}, dùng trong {duration}.",
+        "Your vaxbook phone confirmation code is {code}, valid for {duration}.",
+    ),
+    details=(),
+    closing=Text(
+        "Chỉ đọc mã này cho nhân viên y tế đang đăng ký cho bạn. Nếu không ai đang đăng ký cho bạn, hãy bỏ qua.",
+        "Read this code only to the health staff registering you. If nobody is registering you, ignore it.",
+    ),
+)
+
 WORDING: dict[Kind, Wording] = {
     Kind.SIGN_IN_CODE: Wording(
         short=Text(
@@ -213,6 +234,8 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 def render(message: Outgoing, *, public_url: str) -> Rendered:
     """The message's text in its language, fitted to its medium. A body without a documented key is a ValueError."""
     wording = WORDING[message.kind]
+    if message.kind is Kind.SIGN_IN_CODE and message.body.get("purpose") == "confirm_phone":
+        wording = PHONE_CODE
     language = message.language
     fields = _fields(message.kind, message.body, language)
     values = _joined(fields)

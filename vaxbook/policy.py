@@ -128,6 +128,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/counter/search"): COUNTER,
     ("GET", "/counter/register"): COUNTER,
     ("POST", "/counter/register"): COUNTER,
+    ("POST", "/counter/people/{person_id:uuid}/phone"): COUNTER,
+    ("POST", "/counter/people/{person_id:uuid}/phone/confirmation"): COUNTER,
     ("GET", "/counter/people/{person_id:uuid}"): COUNTER,
     ("POST", "/counter/people/{person_id:uuid}/book/{slot_id:uuid}"): COUNTER,
     ("GET", "/counter/bookings/{booking_id:uuid}"): COUNTER,
@@ -217,6 +219,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     # a counter or the hotline, acting for someone
     ("POST", "/api/v1/assist/people"): ASSISTED,
     ("POST", "/api/v1/assist/people/search"): ASSISTED,
+    ("POST", "/api/v1/assist/people/{person_id:uuid}/phone"): ASSISTED,
+    ("POST", "/api/v1/assist/people/{person_id:uuid}/phone/confirmation"): ASSISTED,
     ("GET", "/api/v1/assist/people/{person_id:uuid}/bookings"): ASSISTED,
     ("PUT", "/api/v1/assist/people/{person_id:uuid}/declarations"): ASSISTED,
     ("POST", "/api/v1/assist/people/{person_id:uuid}/cccd-verification"): _rule(Scope.ASSISTED, Role.CLINIC_STAFF),

@@ -19,7 +19,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND
 from pydantic import ValidationError
 
 from booking.models import CONSENT_VERSION, BookingPolicy, Person
-from booking.schemas import AssistedRegistration, PersonSearch
+from booking.schemas import AssistedRegistration, PersonSearch, PhoneCode, PhoneGiven
 from booking.service import bookings, checkin, messages, people
 from booking.service.eligibility import WhoMayTake
 from booking.service.people import PhoneHasProfile
@@ -28,9 +28,11 @@ from clinics.models import Sex
 from clinics.sold_out import SoldOutSlots
 from qr import render
 from vaxbook.auth.models import Principal, Role
+from vaxbook.auth.service import OtpPolicy
 from vaxbook.dependencies import AppSettings, CheckInWindow, Keys, UoW
 from vaxbook.errors import DomainError
 from vaxbook.fields import day_first, place_filter
+from vaxbook.settings import DEFAULT_TIMEZONE
 from web.citizen import (
     PERSON_FIELDS,
     cancelled_notice,
@@ -40,7 +42,7 @@ from web.citizen import (
     moved_notice,
     slip_of,
 )
-from web.notices import done
+from web.notices import done, just_done
 from web.text import WORDS
 from web.view import (
     PAGE_MIDDLEWARE,
@@ -51,6 +53,7 @@ from web.view import (
     date_refused,
     field_messages,
     language_of,
+    local_time,
     once,
     page,
     page_date,
@@ -63,6 +66,38 @@ from web.view import (
 )
 
 MAX_SLOTS = 30
+Codes = NamedDependency[OtpPolicy]
+
+
+def national(phone: str) -> str:
+    """+84906777888 as it is read out: 0906 777 888."""
+    digits = "0" + phone.removeprefix("+84")
+    return f"{digits[:4]} {digits[4:7]} {digits[7:]}"
+
+
+async def _phone_panel(
+    request: AnyRequest, uow: UoW, caller: Person, typed: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """For someone registered without a phone: where a code went, to type what they read back, and a phone to send
+    a (new) code to; None for someone reached through an account already."""
+    if caller.account_id is not None or caller.guardian_id is not None:
+        return None
+    awaiting = await people.phone_awaiting(uow, caller.id)
+    wrong = dict(typed.get("wrong") or {})
+    return {
+        "sent_to": national(awaiting.phone) if awaiting else None,
+        "until": local_time(awaiting.expires_at, DEFAULT_TIMEZONE)[:5] if awaiting else None,
+        "phone": typed.get("phone", national(awaiting.phone) if awaiting else ""),
+        "code": typed.get("code", ""),
+        "wrong": wrong,
+    }
+
+
+def _phone_notice(request: AnyRequest, caller: Person) -> str | None:
+    asked = just_done(request)
+    if asked is None or asked.what != "phone_confirmed" or caller.account_id is None:
+        return None
+    return WORDS["done_phone_confirmed"].in_(language_of(request))
 
 
 class CounterPages(Controller):
@@ -117,10 +152,11 @@ class CounterPages(Controller):
 
     @post("/counter/register", status_code=HTTP_200_OK)
     async def register(
-        self, request: AnyRequest, uow: UoW, data: FormData, settings: AppSettings
+        self, request: AnyRequest, uow: UoW, data: FormData, settings: AppSettings, otp_policy: Codes
     ) -> Template | Redirect:
         """Register a walk-in or a caller, with or without a phone of their own; the caller's consent is asked
-        aloud and ticked by the staff member."""
+        aloud and ticked by the staff member. A phone given gets a code, which the caller reads back on their page
+        before the phone is theirs."""
         staff = await staff_of(request, uow)
         if staff is None:
             return sign_in_first(request, staff=True)
@@ -135,12 +171,20 @@ class CounterPages(Controller):
             )
             key = once(staff, data, "people.register", **registration.model_dump(mode="json"))
             return await people.register(
-                uow, staff, registration, now=datetime.now(UTC), idempotency=key, keep_hours=settings.idempotency_hours
+                uow,
+                staff,
+                registration,
+                codes=otp_policy,
+                now=datetime.now(UTC),
+                idempotency=key,
+                keep_hours=settings.idempotency_hours,
             )
 
         person, wrong = await submitted(language, register)
         if person is not None:
-            return to(f"/counter/people/{person.id}")
+            return to(f"/counter/people/{person.id}#phone" if typed["phone"] else f"/counter/people/{person.id}")
+        if "form" in wrong and wrong.keys() == {"form"} and typed["phone"]:
+            wrong["phone"] = wrong["form"]  # no code could go to the phone now (too many): said beside it
         # a phone that has a profile already: the caller is probably that person, found as a search would find them
         has_profile = wrong.get("form") == said(PhoneHasProfile(), language)
         known = await people.search(uow, staff, PersonSearch(phone=typed["phone"])) if has_profile else []
@@ -165,6 +209,58 @@ class CounterPages(Controller):
             return sign_in_first(request, staff=True)
         return await self._person_page(request, uow, settings, staff, person_id, request.query_params, refusal=None)
 
+    @post("/counter/people/{person_id:uuid}/phone", status_code=HTTP_200_OK)
+    async def send_phone_code(
+        self,
+        person_id: FromPath[UUID],
+        request: AnyRequest,
+        uow: UoW,
+        settings: AppSettings,
+        data: FormData,
+        otp_policy: Codes,
+    ) -> Template | Redirect:
+        """Send a code to the phone the caller gives (again, or another number): they read it back below."""
+        staff = await staff_of(request, uow)
+        if staff is None:
+            return sign_in_first(request, staff=True, back=f"/counter/people/{person_id}")
+        typed = str(data.get("phone", "")).strip()[:20]
+
+        async def send() -> object:
+            given = PhoneGiven.model_validate({"phone": typed})
+            return await people.send_phone_code(uow, staff, otp_policy, person_id, given)
+
+        sent, wrong = await submitted(language_of(request), send)
+        if sent is not None:
+            return to(f"/counter/people/{person_id}#phone")
+        phone = {"phone": typed, "wrong": {"phone": wrong.get("phone") or wrong.get("form", "")}}
+        return await self._person_page(request, uow, settings, staff, person_id, {}, refusal=None, phone=phone)
+
+    @post("/counter/people/{person_id:uuid}/phone/confirmation", status_code=HTTP_200_OK)
+    async def confirm_phone(
+        self,
+        person_id: FromPath[UUID],
+        request: AnyRequest,
+        uow: UoW,
+        settings: AppSettings,
+        data: FormData,
+        otp_policy: Codes,
+    ) -> Template | Redirect:
+        """The code the caller read back: the phone becomes theirs (their sign-in account's own profile)."""
+        staff = await staff_of(request, uow)
+        if staff is None:
+            return sign_in_first(request, staff=True, back=f"/counter/people/{person_id}")
+        typed = "".join(str(data.get("code", "")).split())[:20]  # read out in pairs, typed with spaces
+
+        async def confirm() -> Person:
+            code = PhoneCode.model_validate({"code": typed})
+            return await people.confirm_phone(uow, staff, otp_policy, person_id, code)
+
+        linked, wrong = await submitted(language_of(request), confirm)
+        if linked is not None:
+            return done(f"/counter/people/{person_id}", "phone_confirmed")
+        phone = {"code": typed, "wrong": {"code": wrong.get("code") or wrong.get("form", "")}}
+        return await self._person_page(request, uow, settings, staff, person_id, {}, refusal=None, phone=phone)
+
     async def _person_page(
         self,
         request: AnyRequest,
@@ -175,9 +271,10 @@ class CounterPages(Controller):
         query: Mapping[str, str],
         *,
         refusal: str | None,
+        phone: Mapping[str, Any] | None = None,
     ) -> Template:
         """`query`: the search (service, district, from); `refusal`: why a slot chosen from it was not booked, said
-        above the same search's slots, to choose another."""
+        above the same search's slots, to choose another; `phone`: the phone or code typed, refused (`wrong`)."""
         language = language_of(request)
         caller = await people.caller(uow, staff, person_id)
         theirs = await bookings.of_person(uow, staff, person_id)
@@ -234,6 +331,7 @@ class CounterPages(Controller):
         return page(
             request,
             "counter/counter_person.html.j2",
+            phone=await _phone_panel(request, uow, caller, phone or {}),
             caller=caller,
             slips=slips,
             services=services,
@@ -242,7 +340,7 @@ class CounterPages(Controller):
             later=later,
             message=message,
             refusal=refusal,
-            notice=cancelled_notice(request, theirs),
+            notice=cancelled_notice(request, theirs) or _phone_notice(request, caller),
             back=f"/counter/people/{person_id}",
         )
 

@@ -412,6 +412,26 @@ WORDS: dict[str, Text] = {
     "counter_nobody": Text("Không tìm thấy ai. Có thể đăng ký người này.", "Nobody found. You can register them."),
     "counter_register": Text("Đăng ký người mới", "Register a new person"),
     "phone_optional": Text("Số điện thoại (nếu có)", "Phone number (if any)"),
+    "phone_code_help": Text(
+        "Một mã sẽ được gửi tới số này bằng tin nhắn; người này đọc lại mã để xác nhận đúng là số của họ.",
+        "A code goes to this number by SMS; they read it back to confirm the number is theirs.",
+    ),
+    "phone_title": Text("Số điện thoại", "Phone"),
+    "phone_none": Text(
+        "Chưa có số điện thoại đã xác nhận: người này không nhận tin nhắn và chưa tự đăng nhập được.",
+        "No confirmed phone yet: they get no messages and cannot sign in themselves.",
+    ),
+    "phone_sent": Text(
+        "Đã gửi mã tới {phone}, dùng đến {until}. Hỏi người này mã vừa nhận được và nhập vào đây.",
+        "A code went to {phone}, valid until {until}. Ask them for the code they just got and type it here.",
+    ),
+    "phone_code": Text("Mã người này đọc lại (6 chữ số)", "The code they read back (6 digits)"),
+    "phone_confirm": Text("Xác nhận số điện thoại", "Confirm the phone"),
+    "phone_send": Text("Gửi mã tới số này", "Send a code to this number"),
+    "phone_send_again": Text(
+        "Sai số, hoặc chưa nhận được mã? Sửa số nếu cần và gửi mã mới.",
+        "Wrong number, or no code came? Correct the number if need be and send a new code.",
+    ),
     "consent_read_out": Text(
         "Đã đọc cho người này nghe và họ đồng ý cho xử lý dữ liệu sức khỏe.",
         "I read the consent to them and they agree to the processing of their health data.",
@@ -694,6 +714,10 @@ WORDS: dict[str, Text] = {
     "import_clean": Text("{n} dòng, không có lỗi. Có thể nhập.", "{n} rows, no errors. Ready to import."),
     # what a form just did, said on the page it leads to (web/notices.py)
     "done_profile": Text("Đã lưu hồ sơ của bạn.", "Your profile is saved."),
+    "done_phone_confirmed": Text(
+        "Đã xác nhận số điện thoại: người này nhận tin nhắn ở số đó và có thể tự đăng nhập.",
+        "The phone is confirmed: they get messages there and can sign in themselves.",
+    ),
     "done_dependent": Text(
         "Đã thêm {name} vào những người bạn đặt lịch cho.", "{name} is added to the people you book for."
     ),

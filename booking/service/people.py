@@ -19,6 +19,7 @@ from booking.models import (
     DependentHasBookings,
     IdentityHeldByBooking,
     Person,
+    PersonHasPhone,
     PersonNotFound,
     ProfileExists,
     ProfileMissing,
@@ -35,15 +36,21 @@ from booking.schemas import (
     DependentCreate,
     DependentUpdate,
     PersonSearch,
+    PhoneCode,
+    PhoneGiven,
     ProfileUpsert,
 )
+from booking.service import messages
 from booking.service.common import end_live_entries, person_for, someone
 from clinics.models import Sex
 from priority import service as priority
 from priority.models import CHILDBEARING_AGES, WORKING_AGE, Declarations, age_in_years, best_group
 from priority.schemas import Declarations as DeclarationsIn
 from vaxbook import audit
-from vaxbook.auth.models import Principal, Role
+from vaxbook.auth import service as auth
+from vaxbook.auth.models import ClinicOutOfScope, PhoneCodeWrong, Principal, Role
+from vaxbook.auth.repository import PhoneAwaiting
+from vaxbook.auth.service import OtpPolicy
 from vaxbook.clock import department_day
 from vaxbook.db import Connection, UnitOfWork
 from vaxbook.errors import Invalid, Taken
@@ -277,21 +284,20 @@ async def register(
     principal: Principal,
     data: AssistedRegistration,
     *,
+    codes: OtpPolicy,
     now: datetime,
     idempotency: IdempotencyKey | None,
     keep_hours: int,
 ) -> Person:
-    """Staff register a walk-in or a caller. With a phone, the person becomes that sign-in account's own profile.
-    Registered once per key: a second press gets the first one's answer."""
+    """Staff register a walk-in or a caller. A phone given is not theirs yet: a code goes to it (`send_phone_code`),
+    and only once its owner reads it back (`confirm_phone`) does the person become that phone's sign-in account's own
+    profile and hear from us. Registered once per key: a second press gets the first one's answer."""
     _check_consent_text(data.consent)
 
     async def work() -> Person:
         async with uow.transaction() as conn:
-            account_id = None
             if data.phone is not None:
-                account_id = await repository.account_for_phone(conn, phone=data.phone)
-                if (existing := await repository.person_of_account(conn, account_id=account_id)) is not None:
-                    raise PhoneHasProfile(person_id=existing.id)
+                await _phone_free(conn, data.phone)
             if data.phone is None and data.cccd is None:
                 # nothing else tells two such people apart: the same name and day of birth is the same person
                 namesakes = [
@@ -305,7 +311,7 @@ async def register(
                     raise RegisteredAlready(person_ids=[str(p.id) for p in namesakes])
             person = await repository.insert_person(
                 conn,
-                account_id=account_id,
+                account_id=None,
                 guardian_id=None,
                 registered_by=principal.id,
                 consent_at=now,
@@ -313,9 +319,116 @@ async def register(
                 **data.model_dump(exclude={"consent", "phone"}),
             )
             await _record(conn, principal, "person.register", person)
+            if data.phone is not None:
+                await _send_code(uow, conn, principal, codes, person, data.phone)
         return person
 
     return await run_once(uow, idempotency, work, stored=_STORED, keep_hours=keep_hours)
+
+
+async def _phone_free(conn: Connection, phone: str) -> None:
+    """A phone whose account has a profile is that person's: the caller is probably them (409, with who)."""
+    if (holder := await repository.profile_of_phone(conn, phone=phone)) is not None:
+        raise PhoneHasProfile(person_id=holder)
+
+
+async def _send_code(
+    uow: UnitOfWork, conn: Connection, principal: Principal, codes: OtpPolicy, person: Person, phone: str
+) -> None:
+    sender = messages.PhoneCodes(minutes=max(1, codes.ttl_seconds // 60))
+    sent = await auth.request_phone_code(uow, sender, codes, staff=principal, phone=phone, person_id=person.id)
+    # whether a code went out, never the phone or the code
+    await audit.record(
+        conn,
+        actor=principal,
+        action="person.phone_code_sent",
+        object_type="person",
+        object_id=person.id,
+        details={"sent": sent},
+    )
+
+
+async def _locked(conn: Connection, principal: Principal, person_id: UUID) -> Person:
+    """The person, as they stand once their row is locked: two confirmations at once, one links, the other sees it."""
+    found = await person_for(conn, principal, person_id)
+    await repository.lock_person(conn, person_id=found.id)
+    person = await repository.get_person(conn, person_id=found.id)
+    assert person is not None
+    return person
+
+
+async def _phoneless(principal: Principal, conn: Connection, person: Person) -> Person:
+    """The person (locked), if staff may give them a phone: registered without an account, and, for clinic staff,
+    seen at their own clinics only (the phone's owner, signed in, would see every booking the person has)."""
+    if person.account_id is not None or person.guardian_id is not None:
+        raise PersonHasPhone()
+    if principal.role is Role.CLINIC_STAFF and await repository.seen_outside(
+        conn, person_id=person.id, clinic_ids=principal.clinic_ids
+    ):
+        raise ClinicOutOfScope()
+    return person
+
+
+async def phone_awaiting(uow: UnitOfWork, person_id: UUID) -> PhoneAwaiting | None:
+    """The phone a code went to for the person, while it can still be read back."""
+    return await auth.phone_awaiting(uow, person_id=person_id)
+
+
+async def send_phone_code(
+    uow: UnitOfWork, principal: Principal, codes: OtpPolicy, person_id: UUID, data: PhoneGiven
+) -> PhoneAwaiting:
+    """Send a code to a phone for someone registered without one (a new phone, or the same one again): the last
+    code sent for them to another phone no longer counts. Within `resend_after_seconds` of the same code, nothing
+    new goes out."""
+    async with uow.transaction() as conn:
+        person = await _phoneless(principal, conn, await _locked(conn, principal, person_id))
+        await _phone_free(conn, data.phone)
+        await _send_code(uow, conn, principal, codes, person, data.phone)
+        awaiting = await auth.phone_awaiting(uow, person_id=person.id)
+    assert awaiting is not None
+    return awaiting
+
+
+async def confirm_phone(
+    uow: UnitOfWork, principal: Principal, codes: OtpPolicy, person_id: UUID, data: PhoneCode
+) -> Person:
+    """The code the phone's owner read back: the person becomes the phone's sign-in account's own profile, and
+    hears from us there. A wrong code spends one of the code's tries (and one of the staff member's); the same
+    confirmation sent again answers as the first."""
+    await auth.count_phone_guess(uow, codes, principal)
+    async with uow.transaction() as conn:
+        person = await _locked(conn, principal, person_id)
+        if person.account_id is not None:
+            account = await repository.account(conn, account_id=person.account_id)
+            if account is not None and await auth.confirmed_with(
+                uow, codes, person_id=person.id, phone=account[0], code=data.code
+            ):
+                await auth.give_back_phone_guess(uow, codes, principal)
+                return person
+        await _phoneless(principal, conn, person)
+        try:
+            phone = await auth.try_phone_code(uow, codes, person_id=person.id, code=data.code)
+        except PhoneCodeWrong as wrong:
+            refusal = wrong  # raised once the spent try is committed
+            await audit.record(
+                conn,
+                actor=principal,
+                action="person.phone_code_wrong",
+                object_type="person",
+                object_id=person.id,
+                details={"attempts_left": wrong.attempts_left},
+            )
+        else:
+            await _phone_free(conn, phone)  # someone made a profile on it since the code went
+            account_id = await repository.account_for_phone(conn, phone=phone)
+            try:
+                linked = await repository.link_to_account(conn, person_id=person.id, account_id=account_id)
+            except ProfileExists:
+                raise PhoneHasProfile() from None
+            await auth.give_back_phone_guess(uow, codes, principal)
+            await _record(conn, principal, "person.phone_confirmed", linked)
+            return linked
+    raise refusal
 
 
 async def caller(uow: UnitOfWork, principal: Principal, person_id: UUID) -> Person:

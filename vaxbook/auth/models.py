@@ -99,6 +99,27 @@ class OtpUnusable(Unauthorized):
     )
 
 
+# A code read back to staff is a field of their form, never a 401: they stay signed in whatever the caller reads.
+class PhoneCodeWrong(Invalid):
+    """The code read back is not the one sent to the phone; `attempts_left` tries remain for that code."""
+
+    def __init__(self, attempts_left: int) -> None:
+        said = Text(f"Mã không đúng; còn {attempts_left} lần thử", f"Wrong code; {attempts_left} tries left")
+        super().__init__(said, field_errors=(FieldError("code", "code_wrong", said),), attempts_left=attempts_left)
+        self.attempts_left = attempts_left
+
+
+def phone_code_unusable() -> Invalid:
+    return Invalid.field(
+        "code",
+        "code_expired",
+        Text(
+            "Mã đã hết hạn, đã dùng hoặc sai quá nhiều lần; hãy gửi mã mới tới số điện thoại",
+            "The code has expired, was used or had too many wrong tries; send a new code to the phone",
+        ),
+    )
+
+
 class InvalidCredentials(Unauthorized):
     slug = "invalid-credentials"
     title = Text("Sai tên đăng nhập hoặc mật khẩu", "Wrong username or password")

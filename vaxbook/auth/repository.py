@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from uuid import UUID
@@ -36,6 +37,11 @@ class Issued(Enum):
     LIMITED = "limited"  # max_requests codes in the current window already
 
 
+SIGN_IN, CONFIRM_PHONE = "sign_in", "confirm_phone"
+"""What a one-time code is for (otp_challenges.purpose): signing in, or confirming a phone staff typed for a person
+(the code the phone's owner reads back to them). Each phone has one live code of each, counted apart."""
+
+
 async def issue_otp(
     conn: Connection,
     *,
@@ -46,15 +52,20 @@ async def issue_otp(
     max_requests: int,
     window_minutes: int,
     resend_after_seconds: int,
+    purpose: str = SIGN_IN,
+    person_id: UUID | None = None,
 ) -> Issued:
-    """Store a fresh code for the phone, unless its last one is unused and was sent less than resend_after_seconds
-    ago, or it already had max_requests codes in the current window."""
+    """Store a fresh code for the phone (and, confirming a phone, the person it is for), unless its last one is
+    unused, for the same person, and was sent less than resend_after_seconds ago, or it already had max_requests
+    codes of this purpose in the current window."""
     row = await conn.fetchrow(
         f"""
         INSERT INTO otp_challenges AS c
-            (phone, code_hash, expires_at, attempts_left, consumed_at, window_started_at, requests_in_window)
-        VALUES ($1, $2, now() + make_interval(secs => $3), $4, NULL, now(), 1)
-        ON CONFLICT (phone) DO UPDATE SET
+            (phone, purpose, person_id, code_hash, expires_at, attempts_left, consumed_at, window_started_at,
+             requests_in_window)
+        VALUES ($1, $8, $9, $2, now() + make_interval(secs => $3), $4, NULL, now(), 1)
+        ON CONFLICT (phone, purpose) DO UPDATE SET
+            person_id = EXCLUDED.person_id,
             code_hash = EXCLUDED.code_hash,
             expires_at = EXCLUDED.expires_at,
             attempts_left = EXCLUDED.attempts_left,
@@ -64,7 +75,7 @@ async def issue_otp(
             requests_in_window = CASE WHEN c.window_started_at <= now() - make_interval(mins => $6)
                                       THEN 1 ELSE c.requests_in_window + 1 END
         WHERE (c.window_started_at <= now() - make_interval(mins => $6) OR c.requests_in_window < $5)
-          AND NOT ({_on_its_way("$3", "$7")})
+          AND NOT ({_on_its_way("$3", "$7", "$9")})
         RETURNING requests_in_window
         """,
         phone,
@@ -74,41 +85,55 @@ async def issue_otp(
         max_requests,
         window_minutes,
         float(resend_after_seconds),
+        purpose,
+        person_id,
     )
     if row is not None:
+        if person_id is not None:  # a code sent to another phone for them before is no longer the one to read back
+            await conn.execute(
+                "UPDATE otp_challenges SET attempts_left = 0 WHERE person_id = $1 AND phone <> $2 AND purpose = $3",
+                person_id,
+                phone,
+                purpose,
+            )
         return Issued.NEW
     on_its_way = await conn.fetchval(
-        f"SELECT {_on_its_way('$2', '$3')} FROM otp_challenges c WHERE c.phone = $1",
+        f"SELECT {_on_its_way('$2', '$3', '$5')} FROM otp_challenges c WHERE c.phone = $1 AND c.purpose = $4",
         phone,
         float(ttl_seconds),
         float(resend_after_seconds),
+        purpose,
+        person_id,
     )
     return Issued.ON_ITS_WAY if on_its_way else Issued.LIMITED
 
 
-def _on_its_way(ttl: str, resend_after: str) -> str:
-    """Whether the phone's last code (row c) is unused and was sent less than `resend_after` seconds ago (it was
-    sent `ttl` seconds before it expires)."""
+def _on_its_way(ttl: str, resend_after: str, person: str) -> str:
+    """Whether the phone's last code (row c) is unused, for the same person (none, signing in), and was sent less
+    than `resend_after` seconds ago (it was sent `ttl` seconds before it expires)."""
     return (
         f"{resend_after} > 0 AND c.consumed_at IS NULL AND c.attempts_left > 0"
+        f" AND c.person_id IS NOT DISTINCT FROM {person}::uuid"
         f" AND c.expires_at - make_interval(secs => {ttl}) > now() - make_interval(secs => {resend_after})"
     )
 
 
-async def seconds_until_next_otp(conn: Connection, *, phone: str, window_minutes: int) -> int:
+async def seconds_until_next_otp(conn: Connection, *, phone: str, window_minutes: int, purpose: str = SIGN_IN) -> int:
     value = await conn.fetchval(
         """
         SELECT ceil(extract(epoch FROM window_started_at + make_interval(mins => $2) - now()))::int
-        FROM otp_challenges WHERE phone = $1
+        FROM otp_challenges WHERE phone = $1 AND purpose = $3
         """,
         phone,
         window_minutes,
+        purpose,
     )
     return int(value or 1)
 
 
 async def try_otp(conn: Connection, *, phone: str, code_hash: bytes) -> tuple[bool, int] | None:
-    """Spend one attempt on the phone's live code. Returns (matched, attempts_left), or None when no code is usable.
+    """Spend one attempt on the phone's live sign-in code. Returns (matched, attempts_left), or None when no code is
+    usable.
 
     A matching code is consumed by the same statement, so it signs in once however many requests carry it.
     """
@@ -117,13 +142,68 @@ async def try_otp(conn: Connection, *, phone: str, code_hash: bytes) -> tuple[bo
         UPDATE otp_challenges
         SET attempts_left = attempts_left - 1,
             consumed_at = CASE WHEN code_hash = $2 THEN now() END
-        WHERE phone = $1 AND attempts_left > 0 AND consumed_at IS NULL AND expires_at > now()
+        WHERE phone = $1 AND purpose = 'sign_in' AND attempts_left > 0 AND consumed_at IS NULL AND expires_at > now()
         RETURNING consumed_at IS NOT NULL AS matched, attempts_left
         """,
         phone,
         code_hash,
     )
     return None if row is None else (row["matched"], row["attempts_left"])
+
+
+@dataclass(frozen=True)
+class PhoneAwaiting:
+    """A phone a confirmation code went to for a person, and until when it can be read back."""
+
+    phone: str
+    expires_at: datetime
+
+
+async def phone_awaiting(conn: Connection, *, person_id: UUID, lock: bool = False) -> PhoneAwaiting | None:
+    """The phone whose code, still usable, would confirm it for the person."""
+    row = await conn.fetchrow(
+        f"""
+        SELECT phone, expires_at FROM otp_challenges
+        WHERE person_id = $1 AND purpose = '{CONFIRM_PHONE}'
+          AND attempts_left > 0 AND consumed_at IS NULL AND expires_at > now()
+        {"FOR UPDATE" if lock else ""}
+        """,
+        person_id,
+    )
+    return None if row is None else PhoneAwaiting(row["phone"], row["expires_at"])
+
+
+async def try_phone_code(conn: Connection, *, person_id: UUID, phone: str, code_hash: bytes) -> tuple[bool, int] | None:
+    """`try_otp` for the code confirming `phone` for the person."""
+    row = await conn.fetchrow(
+        f"""
+        UPDATE otp_challenges
+        SET attempts_left = attempts_left - 1,
+            consumed_at = CASE WHEN code_hash = $3 THEN now() END
+        WHERE phone = $1 AND purpose = '{CONFIRM_PHONE}' AND person_id = $2
+          AND attempts_left > 0 AND consumed_at IS NULL AND expires_at > now()
+        RETURNING consumed_at IS NOT NULL AS matched, attempts_left
+        """,
+        phone,
+        person_id,
+        code_hash,
+    )
+    return None if row is None else (row["matched"], row["attempts_left"])
+
+
+async def phone_confirmed_with(conn: Connection, *, person_id: UUID, phone: str, code_hash: bytes) -> bool:
+    """Whether this code, spent, confirmed `phone` for the person (the same confirmation sent again)."""
+    confirmed: bool = await conn.fetchval(
+        f"""
+        SELECT EXISTS (SELECT 1 FROM otp_challenges
+                       WHERE phone = $1 AND purpose = '{CONFIRM_PHONE}' AND person_id = $2
+                         AND consumed_at IS NOT NULL AND code_hash = $3)
+        """,
+        phone,
+        person_id,
+        code_hash,
+    )
+    return confirmed
 
 
 async def upsert_citizen(conn: Connection, *, phone: str) -> UUID:

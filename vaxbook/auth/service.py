@@ -22,12 +22,14 @@ from vaxbook.auth.models import (
     OtpInvalid,
     OtpRateLimited,
     OtpUnusable,
+    PhoneCodeWrong,
     Principal,
     Role,
     StaffAccount,
     StaffNotFound,
     clinic_scope_required,
     otp_digest,
+    phone_code_unusable,
 )
 from vaxbook.db import UnitOfWork
 from vaxbook.errors import Invalid, TooManyRequests
@@ -53,6 +55,7 @@ class OtpPolicy:
     per_address: int = 20
     per_block: int = 100
     guesses_per_address: int = 30
+    per_staff: int = 20  # codes one staff member has sent to phones they typed for someone (each SMS costs money)
 
     def requests_from(self, address: str) -> dict[str, Limit]:
         return {
@@ -62,6 +65,14 @@ class OtpPolicy:
 
     def guesses_from(self, address: str) -> tuple[str, Limit]:
         return f"otp-guess:{address}", Limit(self.guesses_per_address, self.window_minutes)
+
+    # Staff sending codes to the phones they type are counted by account, not address: a hotline's operators share
+    # one office address, and each is known.
+    def requests_by(self, staff: Principal) -> dict[str, Limit]:
+        return {f"otp-staff:{staff.id}": Limit(self.per_staff, self.window_minutes)}
+
+    def guesses_by(self, staff: Principal) -> dict[str, Limit]:
+        return {f"otp-staff-guess:{staff.id}": Limit(self.guesses_per_address, self.window_minutes)}
 
 
 @dataclass(frozen=True)
@@ -93,9 +104,33 @@ async def request_otp(uow: UnitOfWork, sender: OtpSender, policy: OtpPolicy, *, 
     """Send the phone a fresh sign-in code. A second request while the last code is unused and went out less than
     `resend_after_seconds` ago (a double tap, an impatient press) sends nothing: that code is on its way and stays
     the one to type, where a new one would make it wrong. Whether a code went out now."""
+    return await _send_code(uow, sender, policy, policy.requests_from(address), phone=phone)
+
+
+async def request_phone_code(
+    uow: UnitOfWork, sender: OtpSender, policy: OtpPolicy, *, staff: Principal, phone: str, person_id: UUID
+) -> bool:
+    """Send a code to a phone staff typed for a person, for its owner to read back to them: the phone becomes the
+    person's only then. As a sign-in code is sent (limits per phone and per staff account, nothing new within
+    `resend_after_seconds` of the same code), in the caller's transaction; a code that signs nobody in."""
+    return await _send_code(
+        uow, sender, policy, policy.requests_by(staff), phone=phone, purpose=repository.CONFIRM_PHONE, person=person_id
+    )
+
+
+async def _send_code(
+    uow: UnitOfWork,
+    sender: OtpSender,
+    policy: OtpPolicy,
+    limits: dict[str, Limit],
+    *,
+    phone: str,
+    purpose: str = repository.SIGN_IN,
+    person: UUID | None = None,
+) -> bool:
     code = f"{secrets.randbelow(1_000_000):06d}"
     async with uow.transaction() as conn:
-        for scope, limit in policy.requests_from(address).items():
+        for scope, limit in limits.items():
             wait = await throttle.hit(conn, scope, limit)
             if wait is not None:
                 raise _wait(wait, "yêu cầu mã mới", "asking for a new code", TooManyRequests)
@@ -108,14 +143,64 @@ async def request_otp(uow: UnitOfWork, sender: OtpSender, policy: OtpPolicy, *, 
             max_requests=policy.max_requests,
             window_minutes=policy.window_minutes,
             resend_after_seconds=policy.resend_after_seconds,
+            purpose=purpose,
+            person_id=person,
         )
         if issued is repository.Issued.ON_ITS_WAY:
             return False
         if issued is repository.Issued.LIMITED:
-            wait = await repository.seconds_until_next_otp(conn, phone=phone, window_minutes=policy.window_minutes)
+            wait = await repository.seconds_until_next_otp(
+                conn, phone=phone, window_minutes=policy.window_minutes, purpose=purpose
+            )
             raise _wait(wait, "yêu cầu mã mới", "asking for a new code", OtpRateLimited)
         await sender.send(uow, phone, code)
     return True
+
+
+async def phone_awaiting(uow: UnitOfWork, *, person_id: UUID) -> repository.PhoneAwaiting | None:
+    """The phone a code was sent to for the person, while that code can still be read back."""
+    async with uow.transaction(readonly=True) as conn:
+        return await repository.phone_awaiting(conn, person_id=person_id)
+
+
+async def count_phone_guess(uow: UnitOfWork, policy: OtpPolicy, staff: Principal) -> None:
+    """Count a code read back to a staff member before it is tried (kept when it is wrong: `give_back_phone_guess`
+    when it is right); 429 past the account's limit."""
+    async with uow.committed() as conn:
+        wait = await throttle.take(conn, policy.guesses_by(staff))
+    if wait is not None:
+        raise _wait(wait, "thử lại", "trying again", TooManyRequests)
+
+
+async def give_back_phone_guess(uow: UnitOfWork, policy: OtpPolicy, staff: Principal) -> None:
+    async with uow.transaction() as conn:
+        await throttle.give_back(conn, policy.guesses_by(staff))
+
+
+async def try_phone_code(uow: UnitOfWork, policy: OtpPolicy, *, person_id: UUID, code: str) -> str:
+    """The phone `code` confirms for the person, its code spent. A wrong code spends one try, which stays spent
+    only if the caller's transaction commits (raise `PhoneCodeWrong` after it, as sign-in does); no usable code is
+    PhoneCodeUnusable."""
+    async with uow.transaction() as conn:
+        awaiting = await repository.phone_awaiting(conn, person_id=person_id, lock=True)
+        if awaiting is None:
+            raise phone_code_unusable()
+        digest = otp_digest(policy.key, awaiting.phone, code)
+        outcome = await repository.try_phone_code(conn, person_id=person_id, phone=awaiting.phone, code_hash=digest)
+    if outcome is None:
+        raise phone_code_unusable()
+    matched, attempts_left = outcome
+    if not matched:
+        raise PhoneCodeWrong(attempts_left)
+    return awaiting.phone
+
+
+async def confirmed_with(uow: UnitOfWork, policy: OtpPolicy, *, person_id: UUID, phone: str, code: str) -> bool:
+    """Whether this code already confirmed `phone` for the person (a confirmation sent again)."""
+    async with uow.transaction(readonly=True) as conn:
+        return await repository.phone_confirmed_with(
+            conn, person_id=person_id, phone=phone, code_hash=otp_digest(policy.key, phone, code)
+        )
 
 
 def _wait(seconds: int, vi_doing: str, en_doing: str, error: type[TooManyRequests]) -> TooManyRequests:

@@ -26,6 +26,7 @@ from tests.factories import (
     staff_headers,
     token_for,
 )
+from tests.integration.booking.phone_codes import phone_code
 from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
 
@@ -45,7 +46,15 @@ async def test_a_caller_registered_by_the_hotline_later_signs_in_to_their_bookin
         headers=operator,
     )
     assert registered.status_code == 201, registered.text
+    assert registered.json()["relation"] == "registered", "not the phone's until its owner reads the code back"
+    assert registered.json()["phone_confirmation"]["phone"] == "+84939111222"
     person_id = registered.json()["id"]
+    confirmed = await client.post(
+        f"/api/v1/assist/people/{person_id}/phone/confirmation",
+        json={"code": await phone_code(db, "+84939111222")},
+        headers=operator,
+    )
+    assert (confirmed.status_code, confirmed.json()["relation"]) == (200, "self"), confirmed.text
     booked = await client.post(
         "/api/v1/assist/bookings",
         json={"person_id": person_id, "slot_id": str(slot.id)},
