@@ -14,7 +14,7 @@ from clinics import service as clinics
 from clinics.models import ClinicKind, ServiceKind, Sex
 from clinics.schemas import ClinicCreate, ServiceCreate, SlotTemplateCreate
 from priority import service as priority
-from priority.models import RuleKind
+from priority.models import CHILDBEARING_AGES, RuleKind
 from priority.schemas import GroupShare, PriorityGroupCreate, Rule, TemplateReservations
 from quotas import service as quotas
 from quotas.schemas import Allocation, LotCreate, Receipt, VaccineProductCreate
@@ -125,6 +125,15 @@ def _months(n: int) -> int:
 # compared by birthdays: 60 months, so a child is welcome until the day before the fifth birthday).
 UNDER_FIVE = 5 * 365 - 1
 
+
+def _years(n: int) -> int:
+    """Age in days from which someone counts as n years old: the fewest days that n years span (as _months)."""
+    return min((date(y + n, 3, 1) - date(y, 3, 1)).days for y in range(2001, 2005))
+
+
+# a pregnancy declared outside these years is refused (priority); the services for pregnant women take none either
+CHILDBEARING_FROM, CHILDBEARING_UNTIL = _years(CHILDBEARING_AGES[0]), _years(CHILDBEARING_AGES[1] + 1) - 1
+
 # Weekday mornings, 07:30–11:00 in half-hour slots; Saturday mornings too.
 SESSION = (time(7, 30), time(11, 0), 30)
 SLOTS_PER_SESSION = 7
@@ -155,6 +164,8 @@ SERVICES = [
         "Tetanus vaccination for pregnant women",
         "vat-ivac",
         sex=Sex.FEMALE,
+        min_age_days=CHILDBEARING_FROM,
+        max_age_days=CHILDBEARING_UNTIL,
     ),
     DemoService(
         "hepb-birth",
@@ -164,7 +175,14 @@ SERVICES = [
         min_age_days=0,
         max_age_days=7,
     ),
-    DemoService("antenatal", "Khám thai định kỳ", "Antenatal check-up", sex=Sex.FEMALE),
+    DemoService(
+        "antenatal",
+        "Khám thai định kỳ",
+        "Antenatal check-up",
+        sex=Sex.FEMALE,
+        min_age_days=CHILDBEARING_FROM,
+        max_age_days=CHILDBEARING_UNTIL,
+    ),
     DemoService(
         "dpt-vgb-hib",
         "Tiêm vắc xin 5 trong 1 (bạch hầu, ho gà, uốn ván, viêm gan B, Hib)",

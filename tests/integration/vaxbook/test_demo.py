@@ -80,8 +80,8 @@ async def test_a_parent_books_the_programme_s_vaccines_for_their_children(
     assert profile.status_code == 200, profile.text
     today = datetime.now(SAIGON).date()
 
-    async def child(name: str, months: int) -> str:
-        details = person_details(full_name=name, date_of_birth=months_before(today, months), sex="male", cccd=None)
+    async def child(name: str, months: int, sex: str = "male") -> str:
+        details = person_details(full_name=name, date_of_birth=months_before(today, months), sex=sex, cccd=None)
         body = details | {"relation": "child", "consent": consent}
         added = await client.post("/api/v1/me/dependents", json=body, headers=parent)
         assert added.status_code == 201, added.text
@@ -101,6 +101,11 @@ async def test_a_parent_books_the_programme_s_vaccines_for_their_children(
     too_young = await book("measles", infant)
     assert too_young.status_code == 409, too_young.text
     assert (too_young.json()["type"], too_young.json()["reason"]) == ("/problems/not-eligible", "too_young")
+    # the services for pregnant women take nobody of an age a pregnancy cannot be declared at: not a little girl
+    daughter = await child("Trần Minh Thư", 4 * 12, sex="female")
+    for service in ("antenatal", "tetanus-pregnancy"):
+        refused = await book(service, daughter)
+        assert (refused.status_code, refused.json().get("reason")) == (409, "too_young"), (service, refused.text)
     assert await db.fetchval("SELECT count(*) FROM bookings") == 2
 
 
