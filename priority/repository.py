@@ -491,8 +491,15 @@ async def entries_of_person(conn: Connection, *, person_id: UUID) -> list[DrawEn
 
 
 async def entries_of_account(conn: Connection, *, account_id: UUID) -> list[DrawEntryRecord]:
+    """The entries of the people the account manages now (itself and its dependents), as its bookings are read: an
+    erased account manages nobody, though the entries it made are kept (published records anyone may re-run)."""
     rows = await conn.fetch(
-        f"SELECT {_DRAW_ENTRY} FROM draw_entries WHERE entered_by = $1 ORDER BY created_at DESC LIMIT 100",
+        f"""
+        SELECT {", ".join(f"e.{column}" for column in _DRAW_ENTRY.split(", "))}
+        FROM draw_entries e JOIN people p ON p.id = e.person_id LEFT JOIN people g ON g.id = p.guardian_id
+        WHERE p.account_id = $1 OR g.account_id = $1
+        ORDER BY e.created_at DESC LIMIT 100
+        """,
         account_id,
     )
     return [_draw_entry(r) for r in rows]

@@ -103,6 +103,13 @@ async def test_a_draw_gives_seats_by_rank_then_lottery_and_puts_the_others_on_st
     mine = await client.get("/api/v1/draw-entries", headers=token_for(old[0]))
     assert mine.json()[0]["outcome"] == "booked"
     assert mine.json()[0]["booking_id"] is not None
+    # an erased account's old token reads nothing of it: its entries stay in the published record, under no name
+    loser = young[1]
+    assert len((await client.get("/api/v1/draw-entries", headers=token_for(loser))).json()) == 1
+    erased = await client.post("/api/v1/me/erasure", json={"confirm": True}, headers=token_for(loser))
+    assert erased.status_code == 200, erased.text
+    assert (await client.get("/api/v1/draw-entries", headers=token_for(loser))).json() == []
+    assert len((await client.get(draw_path)).json()["entries"]) == 6
     assert (await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(late))).json()[
         "type"
     ] == "/problems/slot-full", "a settled draw's slot books like any other"
