@@ -812,6 +812,9 @@ WORDS: dict[str, Text] = {
     "job_generate-slots": Text("Tạo lịch từ lịch mẫu", "Generate slots from the templates"),
     "job_release-held-back-seats": Text("Mở chỗ giữ cho nhóm ưu tiên", "Release held-back seats"),
     "week_of": Text("tuần {span}", "week {span}"),
+    "refused_method": Text(
+        "Trang này chỉ mở được từ biểu mẫu hoặc liên kết của nó", "This page opens only from its form or link"
+    ),
 }
 
 # The department's reports downloaded from its pages: each column headed in the officer's language (the API's own

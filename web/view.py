@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from litestar import Request, Response
 from litestar.datastructures import Cookie, MutableScopeHeaders
 from litestar.enums import RequestEncodingType, ScopeType
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import MethodNotAllowedException, NotAuthorizedException, NotFoundException
 from litestar.params import Body
 from litestar.response import Redirect, Template
 from litestar.security.jwt import Token
@@ -410,8 +410,14 @@ def problem_page(problem: Problem, request: AnyRequest) -> Response[Any]:
     """Any refusal a page did not say in its own form (someone else's booking, a slot gone, a form whose CSRF token
     is refused, a query the route cannot read, an address that is no page): said on a page in the visitor's
     language, with its status (the app's problem format for the pages' paths, vaxbook.problems)."""
+    if problem.status_code == 405 and request.method == "GET":
+        form = form_of(request)
+        if form is not None:  # a form's address opened again (reloaded, restored, shared): its form instead
+            return to(form)
     language = language_of(request)
     said = (problem.localized_detail or problem.localized_title).in_(language)
+    if problem.status_code == 405:  # the method's name is no word for a visitor
+        said = WORDS["refused_method"].in_(language)
     fields = "; ".join(
         f"{e.field}: {e.message.in_(language)}"
         for e in problem.field_errors
@@ -428,7 +434,7 @@ def problem_page(problem: Problem, request: AnyRequest) -> Response[Any]:
         request,
         "message.html.j2",
         message=message,
-        heading=problem.localized_title.in_(language),
+        heading=said if problem.status_code == 405 else problem.localized_title.in_(language),
         hint=_what_to_do(problem.status_code, role, language),
         onward=came if came and came != _here(request) else None,
         home=home,
@@ -437,6 +443,22 @@ def problem_page(problem: Problem, request: AnyRequest) -> Response[Any]:
     shown.status_code = problem.status_code
     shown.headers.update(problem.headers or {})
     return shown
+
+
+def form_of(request: AnyRequest) -> str | None:
+    """The page whose form posts to this address, for a GET of an address that takes only a form's POST: its "new"
+    page (/me/dependents: /me/dependents/new), else the nearest page above it (/signin/code: /signin)."""
+    path = request.scope["path"].rstrip("/")
+    parts = path.split("/")
+    above = ["/".join(parts[:end]) or "/" for end in range(len(parts) - 1, 0, -1)]
+    for candidate in [f"{path}/new", *above]:
+        try:
+            _, handler, *_ = request.app.asgi_router.handle_routing(path=candidate, method="GET")
+        except (NotFoundException, MethodNotAllowedException):
+            continue
+        if handler.opt.get("page"):
+            return candidate
+    return None
 
 
 def own_page(role: Role | None) -> tuple[str, Text]:
