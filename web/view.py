@@ -17,11 +17,13 @@ from litestar import Request, Response
 from litestar.datastructures import Cookie, MutableScopeHeaders
 from litestar.enums import RequestEncodingType, ScopeType
 from litestar.exceptions import MethodNotAllowedException, NotAuthorizedException, NotFoundException
+from litestar.middleware.csrf import generate_csrf_token
 from litestar.params import Body
 from litestar.response import Redirect, Template
 from litestar.security.jwt import Token
 from litestar.status_codes import HTTP_303_SEE_OTHER
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Empty, Message, Receive, Scope, Send
+from litestar.utils.scope.state import ScopeState
 from pydantic import ValidationError
 
 from booking.models import Booking, BookingStatus, Person
@@ -430,6 +432,7 @@ def problem_page(problem: Problem, request: AnyRequest) -> Response[Any]:
     # "go back" leads to the page the visitor came from (the form's page, the list they followed a link from),
     # never to this refusal itself: a reload of it would only say it again
     came = _came_from(request)
+    fresh_token = _form_token(request) if role is not None else None
     shown = page(
         request,
         "message.html.j2",
@@ -442,6 +445,8 @@ def problem_page(problem: Problem, request: AnyRequest) -> Response[Any]:
     )
     shown.status_code = problem.status_code
     shown.headers.update(problem.headers or {})
+    if fresh_token is not None:
+        shown.cookies.append(fresh_token)
     return shown
 
 
@@ -459,6 +464,28 @@ def form_of(request: AnyRequest) -> str | None:
         if handler.opt.get("page"):
             return candidate
     return None
+
+
+def _form_token(request: AnyRequest) -> Cookie | None:
+    """A refusal made before the CSRF middleware ran (an address that is no page, a body too large) still draws the
+    header's sign-out form: with the visitor's CSRF token, or a new one, whose cookie this returns."""
+    state = ScopeState.from_scope(request.scope)
+    config = request.app.csrf_config
+    if state.csrf_token is not Empty or config is None:
+        return None
+    kept = request.cookies.get(config.cookie_name)
+    state.csrf_token = kept or generate_csrf_token(secret=config.secret)
+    if kept:
+        return None
+    return Cookie(
+        key=config.cookie_name,
+        value=state.csrf_token,
+        path=config.cookie_path,
+        secure=config.cookie_secure,
+        httponly=config.cookie_httponly,
+        samesite=config.cookie_samesite,
+        domain=config.cookie_domain,
+    )
 
 
 def own_page(role: Role | None) -> tuple[str, Text]:
