@@ -846,6 +846,19 @@ class CccdVerifiedElsewhere(Taken):
     )
 
 
+class CccdClaimedByBooked(Taken):
+    """The number is given for someone else who holds a booking: verifying it here would take it from them while their
+    identity is fixed by that booking (they could no longer check in by it), so whose card it is must be settled
+    first."""
+
+    slug = "cccd-claimed-by-booked"
+    field = "cccd"
+    title = Text(
+        "Số CCCD này đang được khai cho một người khác có lịch hẹn: hãy kiểm tra thẻ là của ai trước khi xác minh",
+        "This CCCD number is given for someone else who holds a booking: check whose card it is before verifying it",
+    )
+
+
 class SeatsAvailable(Conflict):
     slug = "seats-available"
     title = Text("Vẫn còn chỗ trống: hãy đặt lịch thay vì đăng ký chờ", "Seats are free: book instead of waiting")

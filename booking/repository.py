@@ -16,6 +16,7 @@ from booking.models import (
     AlreadyWaiting,
     Booking,
     BookingStatus,
+    CccdClaimedByBooked,
     CccdVerifiedElsewhere,
     DependentHasBookings,
     DistrictWeek,
@@ -202,6 +203,18 @@ async def verify_cccd(
     )
     if holder is not None:
         raise CccdVerifiedElsewhere(person_id=holder)
+    # the unverified claims taken below, locked first: one of someone holding a booking stops the verification
+    booked_claimant = await conn.fetchval(
+        """
+        SELECT id FROM (SELECT id, active_bookings FROM people
+                        WHERE cccd = $1 AND id <> $2 AND cccd_verified_at IS NULL ORDER BY id FOR UPDATE) claims
+        WHERE active_bookings > 0 LIMIT 1
+        """,
+        cccd,
+        person_id,
+    )
+    if booked_claimant is not None:
+        raise CccdClaimedByBooked(person_id=booked_claimant)
     await conn.execute(
         "UPDATE people SET cccd = $2, updated_at = now() WHERE id = $1 AND cccd IS DISTINCT FROM $2", person_id, cccd
     )

@@ -503,7 +503,8 @@ async def verify_cccd(
 ) -> Person:
     """Staff at a counter saw the person's CCCD card: the number on it becomes theirs, verified and unique. Anyone
     who had typed the same number for someone else (a squatter, or a typo) loses it; the owner never has to prove
-    anything to a stranger."""
+    anything to a stranger. But not while that someone holds a booking (CccdClaimedByBooked, naming them): their
+    identity is fixed by it, and whose card it is must be settled first."""
     async with uow.transaction() as conn:
         person = await person_for(conn, principal, person_id)
         if not cccd_matches(data.cccd, sex=person.sex, date_of_birth=person.date_of_birth):

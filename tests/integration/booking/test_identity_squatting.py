@@ -132,3 +132,30 @@ async def test_a_card_seen_at_the_counter_is_the_persons_own_and_a_booked_person
     swapped = await client.post(url, json=another, headers=nurse)
     assert (swapped.status_code, swapped.json()["type"]) == (409, "/problems/identity-has-bookings")
     assert await db.fetchval("SELECT cccd FROM people WHERE id = $1", walk_in.id) == walk_in.cccd
+
+
+async def test_a_number_is_not_verified_away_from_someone_holding_a_booking(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """A card verified for the wrong record (a staff slip, a borrowed card) took the number from its holder while she
+    held a booking: silently, her check-in by the CCCD's digits then failed, and she could not type it again while
+    booked. The verification is refused, naming her, until whose card it is has been settled."""
+    holder, her = await make_citizen(uow, full_name="Nguyễn Thị Lan")
+    slot = await make_slot(uow, await make_clinic(uow), await make_service(uow))
+    booked = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(holder))
+    assert booked.status_code == 201, booked.text
+    stranger, _ = await make_citizen(uow)
+    impostor = await make_dependent(
+        uow, stranger, cccd=her.cccd, full_name="Mạo Danh Lan", date_of_birth=her.date_of_birth
+    )
+    nurse = await staff_headers(client, uow, Role.CLINIC_STAFF, [(await make_clinic(uow)).id])
+    url = f"/api/v1/assist/people/{impostor.id}/cccd-verification"
+    refused = await client.post(url, json={"cccd": her.cccd}, headers=nurse)
+    assert refused.status_code == 409, refused.text
+    assert (refused.json()["type"], refused.json()["person_id"]) == ("/problems/cccd-claimed-by-booked", str(her.id))
+    assert [e["field"] for e in refused.json()["errors"]] == ["cccd"]
+    assert await db.fetchval("SELECT cccd FROM people WHERE id = $1", her.id) == her.cccd, "hers, still"
+    assert await db.fetchval("SELECT cccd_verified_at FROM people WHERE id = $1", impostor.id) is None
+    # once her booking is over, whoever the card is shown for gets it
+    await client.post(f"/api/v1/bookings/{booked.json()['id']}/cancel", headers=token_for(holder))
+    assert (await client.post(url, json={"cccd": her.cccd}, headers=nurse)).status_code == 200
