@@ -601,6 +601,21 @@ class AdverseEventCreate(InputModel):
     description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
     onset_at: Instant
 
+    @model_validator(mode="after")
+    def _serious_is_not_mild(self) -> Self:
+        """A serious event (death, danger to life, a stay in hospital, lasting harm) is never mild: one of the two
+        was chosen wrong, and a mild default left as it was would hide a serious reaction from its follow-up."""
+        if self.serious and self.severity is Severity.MILD:
+            raise errors_on("AdverseEventCreate", {"severity": (_SERIOUS_NOT_MILD, self.severity.value)})
+        return self
+
+
+_SERIOUS_NOT_MILD = bilingual_error(
+    "serious_not_mild",
+    "Phản ứng nghiêm trọng không thể ở mức nhẹ: chọn lại mức độ, hoặc bỏ đánh dấu nghiêm trọng",
+    "A serious reaction cannot be mild: choose the severity again, or untick serious",
+)
+
 
 class AdverseEventOut(ZonedModel):
     id: UUID

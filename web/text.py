@@ -815,6 +815,7 @@ WORDS: dict[str, Text] = {
     "refused_method": Text(
         "Trang này chỉ mở được từ biểu mẫu hoặc liên kết của nó", "This page opens only from its form or link"
     ),
+    "choose_one": Text("— Chọn —", "— Choose —"),
 }
 
 # The department's reports downloaded from its pages: each column headed in the officer's language (the API's own
