@@ -384,6 +384,8 @@ class CitizenPages(Controller):
             return await people.save_profile(uow, citizen, profile, now=datetime.now(UTC))
 
         saved, wrong = await submitted(language_of(request), save)
+        if "notify_by" in wrong and typed.get("notify_by") == "email" and "email" not in typed:
+            wrong["email"] = wrong.pop("notify_by")  # the email to give: said, marked and focused where it is typed
         after = local_path(data.get("next"), "")
         if saved:
             return to(after) if after else done("/me", "profile")
