@@ -21,6 +21,7 @@ from booking.service.eligibility import WhoMayTake
 from clinics import service as clinics
 from clinics.models import Found, Service
 from vaxbook.auth import service as auth
+from vaxbook.auth.models import OtpRateLimited
 from vaxbook.auth.schemas import OtpRequest, OtpVerify
 from vaxbook.auth.security import TokenIssuer
 from vaxbook.auth.service import OtpPolicy, OtpSender
@@ -221,6 +222,10 @@ class SignInController(Controller):
             )
         try:
             went = await auth.request_otp(uow, otp_sender, otp_policy, phone=phone, address=client_address(request))
+        except OtpRateLimited as refused:
+            # the phone's codes for now went out (perhaps asked by someone else): the last of them still signs in
+            sent = WORDS["codes_used_up"].in_(language).format(phone=phone_shown(phone), wait=said(refused, language))
+            return page(request, "public/signin.html.j2", step="code", phone=phone, message=None, sent=sent, **form)
         except TooManyRequests as refused:
             return page(
                 request, "public/signin.html.j2", step="phone", phone=typed, message=said(refused, language), **form

@@ -73,6 +73,12 @@ WORDS: dict[str, Text] = {
         "The code sent to {phone} a moment ago is on its way, and is still the one to type. If it has not come in "
         "{seconds} seconds, ask again.",
     ),
+    "codes_used_up": Text(
+        "Đã gửi đủ số mã cho {phone} lúc này. Hãy nhập mã gần nhất trong tin nhắn: mã đó vẫn dùng được cho đến khi có "
+        "thể xin mã mới. {wait}",
+        "The codes {phone} may get for now have gone out. Type the latest one in your messages: it still works until a "
+        "new one can be asked for. {wait}",
+    ),
     "confirm": Text("Xác nhận", "Confirm"),
     "bad_phone": Text("Số điện thoại di động Việt Nam không hợp lệ", "Not a valid Vietnamese mobile number"),
     "bad_code": Text("Mã không đúng hoặc đã hết hạn", "The code is wrong or has expired"),

@@ -131,22 +131,31 @@ async def seconds_until_next_otp(conn: Connection, *, phone: str, window_minutes
     return int(value or 1)
 
 
-async def try_otp(conn: Connection, *, phone: str, code_hash: bytes) -> tuple[bool, int] | None:
+async def try_otp(
+    conn: Connection, *, phone: str, code_hash: bytes, max_requests: int, window_minutes: int
+) -> tuple[bool, int] | None:
     """Spend one attempt on the phone's live sign-in code. Returns (matched, attempts_left), or None when no code is
     usable.
 
-    A matching code is consumed by the same statement, so it signs in once however many requests carry it.
+    A matching code is consumed by the same statement, so it signs in once however many requests carry it. The last
+    code of a window the phone used up lives until the window ends, past its own minutes: whoever asked for the codes
+    (a stranger typing someone's number), the phone's owner has that one, and signs in with it while no other may be
+    sent to them.
     """
     row = await conn.fetchrow(
         """
         UPDATE otp_challenges
         SET attempts_left = attempts_left - 1,
             consumed_at = CASE WHEN code_hash = $2 THEN now() END
-        WHERE phone = $1 AND purpose = 'sign_in' AND attempts_left > 0 AND consumed_at IS NULL AND expires_at > now()
+        WHERE phone = $1 AND purpose = 'sign_in' AND attempts_left > 0 AND consumed_at IS NULL
+          AND (expires_at > now()
+               OR (requests_in_window >= $3 AND window_started_at > now() - make_interval(mins => $4)))
         RETURNING consumed_at IS NOT NULL AS matched, attempts_left
         """,
         phone,
         code_hash,
+        max_requests,
+        window_minutes,
     )
     return None if row is None else (row["matched"], row["attempts_left"])
 

@@ -243,7 +243,13 @@ async def verify_otp(
                 return Principal(id=UUID(again["account_id"]), role=Role.CITIZEN)
             await forget_other(conn, key)
     async with uow.committed() as conn:
-        outcome = await repository.try_otp(conn, phone=phone, code_hash=digest)
+        outcome = await repository.try_otp(
+            conn,
+            phone=phone,
+            code_hash=digest,
+            max_requests=policy.max_requests,
+            window_minutes=policy.window_minutes,
+        )
         if outcome is None:
             # the same sign-in pressed twice at once: the first, committed meanwhile, is this one's answer
             again = await kept_for(conn, key, keep_hours=SIGNED_IN_AGAIN_HOURS) if key is not None else None

@@ -137,6 +137,35 @@ async def test_codes_per_phone_are_limited_per_window(
     assert await request_code(client) == 202
 
 
+async def test_the_last_code_of_a_used_up_window_signs_in_until_the_window_ends(
+    client: httpx.AsyncClient, otp_sender: RecordingOtpSender, db: asyncpg.Connection
+) -> None:
+    """A stranger who asks for a phone's codes uses its window up, and its owner may get no new one for a quarter of
+    an hour: the last code they were sent signs them in meanwhile, past its own five minutes. A code of a window not
+    used up lapses as before."""
+    for _ in range(3):
+        assert await request_code(client) == 202
+        await sent_a_while_ago(db)
+    last = otp_sender.codes[E164]
+    assert (await client.post("/api/v1/auth/otp/request", json={"phone": PHONE})).status_code == 429
+    await db.execute("UPDATE otp_challenges SET expires_at = now() - interval '6 minutes'")  # its minutes are up
+    assert (await verify(client, last))[0] == 200, "the owner is not locked out"
+    await request_code(client, "0987654321")
+    await db.execute("UPDATE otp_challenges SET expires_at = now() - interval '1 second' WHERE phone = '+84987654321'")
+    assert (await verify(client, otp_sender.codes["+84987654321"], "0987654321"))[1]["type"] == "/problems/otp-expired"
+    await db.execute("UPDATE otp_challenges SET window_started_at = now() - interval '16 minutes'")
+    for _ in range(2):
+        await request_code(client)
+        await sent_a_while_ago(db)
+    await request_code(client)
+    await db.execute(
+        "UPDATE otp_challenges SET window_started_at = now() - interval '16 minutes',"
+        " expires_at = now() - interval '1 second' WHERE phone = $1",
+        E164,
+    )
+    assert (await verify(client, otp_sender.codes[E164]))[1]["type"] == "/problems/otp-expired", "its window is over"
+
+
 @pytest.mark.concurrency
 async def test_a_code_asked_for_again_at_once_is_the_one_on_its_way(
     client: httpx.AsyncClient, otp_sender: RecordingOtpSender, db: asyncpg.Connection

@@ -237,6 +237,25 @@ async def signed_in_citizen(client: httpx.AsyncClient, otp_sender: RecordingOtpS
     return str(client.cookies["session"])
 
 
+async def test_a_phone_whose_codes_went_out_is_asked_for_the_last_one_and_signs_in_with_it(
+    client: httpx.AsyncClient, otp_sender: RecordingOtpSender, db: asyncpg.Connection
+) -> None:
+    """A stranger asked for this phone's codes and used its window up: its owner is not left on the phone step with
+    a wait, but asked for the latest code they got, which signs them in."""
+    for _ in range(3):
+        form = await client.get("/signin")
+        await client.post("/signin", data={"phone": "0912 345 321", "_csrf_token": csrf_of(form)})
+        await db.execute("UPDATE otp_challenges SET expires_at = expires_at - interval '31 seconds'")
+    form = await client.get("/signin")
+    asked = await client.post("/signin", data={"phone": "0912 345 321", "_csrf_token": csrf_of(form)})
+    assert 'name="code"' in asked.text, "the code step"
+    assert WORDS["codes_used_up"].vi.split("{phone}")[0] in asked.text
+    assert "phút" in asked.text, "and how long until a new one"
+    typed = {"phone": "+84912345321", "code": otp_sender.codes["+84912345321"], "_csrf_token": csrf_of(asked)}
+    signed = await client.post("/signin/code", data=typed)
+    assert (signed.status_code, signed.headers["location"]) == (303, "/me")
+
+
 async def test_signing_in_tapped_twice_signs_in_twice_and_the_spent_code_nowhere_else(
     client: httpx.AsyncClient, otp_sender: RecordingOtpSender
 ) -> None:
