@@ -942,6 +942,18 @@ class PersonRecord:
     draw_entries: list[DrawEntryRecord]
     vaccinations: list[Vaccination]
     adverse_events: list[AdverseEvent]
+    ratings: list[VisitRating]
+
+
+@dataclass(frozen=True)
+class VisitRating:
+    """How a person rated one of their visits, and what they wrote."""
+
+    booking_id: UUID
+    rating: int
+    comment: str | None
+    rated_at: datetime
+    timezone: str  # the clinic's
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from booking.models import (
     StandbyStatus,
     TooManyActiveBookings,
     Vaccination,
+    VisitRating,
 )
 from clinics.models import HOUSEHOLD_CAP, Sex
 from notify.models import Medium
@@ -1820,6 +1821,19 @@ async def back_to_waiting(conn: Connection, *, entry_id: UUID) -> bool:
 
 
 # Service quality: ratings of visits, and the figures per clinic and week
+
+
+async def ratings_of_person(conn: Connection, *, person_id: UUID) -> list[VisitRating]:
+    rows = await conn.fetch(
+        """
+        SELECT r.booking_id, r.rating, r.comment, r.rated_at, c.timezone
+        FROM visit_ratings r JOIN bookings b ON b.clinic_id = r.clinic_id AND b.id = r.booking_id
+        JOIN clinics c ON c.id = r.clinic_id
+        WHERE b.person_id = $1 ORDER BY r.rated_at
+        """,
+        person_id,
+    )
+    return [VisitRating(**dict(r)) for r in rows]
 
 
 async def insert_rating(

@@ -683,6 +683,15 @@ class NextDoseOut(OutputModel):
         )
 
 
+class MyRating(ZonedModel):
+    """How you rated a visit (a booking of yours), and what you wrote: kept with the person, dropped at erasure."""
+
+    booking_id: UUID
+    rating: int
+    comment: str | None
+    rated_at: datetime
+
+
 class PersonRecordOut(ZonedModel):
     """One person of the account and everything held about them."""
 
@@ -694,6 +703,7 @@ class PersonRecordOut(ZonedModel):
     draw_entries: list[MyDrawEntry]
     vaccinations: list[VaccinationOut]
     adverse_events: list[AdverseEventOut]
+    ratings: list[MyRating]
 
     @classmethod
     def of(cls, record: PersonRecordModel) -> PersonRecordOut:
@@ -706,6 +716,7 @@ class PersonRecordOut(ZonedModel):
             draw_entries=[MyDrawEntry.model_validate(e) for e in record.draw_entries],
             vaccinations=[VaccinationOut.model_validate(v) for v in record.vaccinations],
             adverse_events=[AdverseEventOut.of(e) for e in record.adverse_events],
+            ratings=[MyRating.model_validate(r) for r in record.ratings],
             timezone=DEFAULT_TIMEZONE,
         )
 

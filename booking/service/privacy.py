@@ -34,6 +34,7 @@ async def export(uow: UnitOfWork, principal: Principal) -> Export:
                     draw_entries=await priority.entries_of_person(uow, person.id),
                     vaccinations=await repository.vaccinations_of_person(conn, person_id=person.id),
                     adverse_events=await repository.adverse_events_of_person(conn, person_id=person.id),
+                    ratings=await repository.ratings_of_person(conn, person_id=person.id),
                 )
             )
         await audit.record(

@@ -4,6 +4,7 @@ anyone else), and erase it on request, keeping what medical records need."""
 from __future__ import annotations
 
 from datetime import date
+from uuid import UUID
 
 import asyncpg
 import httpx
@@ -45,7 +46,18 @@ async def test_the_export_holds_the_account_and_its_people_and_nobody_else(
     stranger, them = await make_citizen(uow, full_name="Người Lạ")
     for who, person in ((citizen, son.id), (stranger, None)):
         body = {"slot_id": str(slot.id)} | ({"person_id": str(person)} if person else {})
-        assert (await client.post("/api/v1/bookings", json=body, headers=token_for(who))).status_code == 201
+        booked = await client.post("/api/v1/bookings", json=body, headers=token_for(who))
+        assert booked.status_code == 201
+        # each rated the visit (rows as a rating of a visit done writes them), with words of their own
+        await db.execute(
+            "INSERT INTO visit_ratings (clinic_id, booking_id, rating, comment, rated_by, rated_at)"
+            " VALUES ($1, $2, $3, $4, $5, now())",
+            clinic.id,
+            UUID(booked.json()["id"]),
+            4 if person else 1,
+            "Chờ lâu nhưng chu đáo" if person else "Lời của người lạ",
+            who.id,
+        )
     exported = await client.get("/api/v1/me/export", headers=token_for(citizen))
     assert exported.status_code == 200, exported.text
     assert exported.headers["cache-control"] == "no-store"
@@ -57,7 +69,11 @@ async def test_the_export_holds_the_account_and_its_people_and_nobody_else(
     assert people["Phạm Thị Lan"]["declarations"]["due_date"] is not None
     assert [b["person_id"] for b in people["Phạm Minh Tú"]["bookings"]] == [str(son.id)]
     assert people["Phạm Minh Tú"]["person"]["relation"] == "child"
+    [rating] = people["Phạm Minh Tú"]["ratings"]
+    assert (rating["rating"], rating["comment"]) == (4, "Chờ lâu nhưng chu đáo"), "what they wrote is theirs to take"
+    assert people["Phạm Thị Lan"]["ratings"] == []
     assert "Người Lạ" not in exported.text
+    assert "Lời của người lạ" not in exported.text
     assert str(them.id) not in exported.text
     assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'account.export'") == 1
 
