@@ -149,6 +149,7 @@ class CheckedIn:
     vaccine_name: str | None
     group: PriorityGroup | None
     declarations: Declarations | None  # what the person declared, when the booking has a group
+    serious_reactions: tuple[SeriousReaction, ...] = ()  # after earlier doses of this vaccine
 
     @property
     def needs_evidence(self) -> bool:
@@ -247,6 +248,17 @@ class NextDose:
     doses_in_series: int
     due_from: date
     booking: Booking | None = None  # an open booking for it, if they have one
+    serious_reactions: tuple[SeriousReaction, ...] = ()  # after earlier doses of it: a doctor sees them first
+
+
+@dataclass(frozen=True)
+class SeriousReaction:
+    """A serious or severe reaction after a dose of a vaccine: before another dose of it, a doctor examines the
+    person (the door is told, the next-dose hint says so, and no recall invites them to book it)."""
+
+    dose_number: int
+    onset_at: datetime
+    timezone: str  # the clinic's that gave the dose
 
 
 def due_next(doses_in_series: int, min_days_between_doses: int, given: list[DoseGiven]) -> tuple[int, date] | None:

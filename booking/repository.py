@@ -32,6 +32,7 @@ from booking.models import (
     QualityRow,
     RatingComment,
     Relation,
+    SeriousReaction,
     Severity,
     StandbyEntry,
     StandbyStatus,
@@ -410,6 +411,27 @@ async def adverse_events_of_person(conn: Connection, *, person_id: UUID) -> list
         person_id,
     )
     return [_event(r) for r in rows]
+
+
+async def serious_reactions(conn: Connection, *, person_id: UUID) -> dict[UUID, tuple[SeriousReaction, ...]]:
+    """Each vaccine's serious or severe reactions in the person, after which dose, first first."""
+    rows = await conn.fetch(
+        """
+        SELECT b.product_id, b.dose_number, e.onset_at, c.timezone FROM adverse_events e
+        JOIN bookings b ON b.clinic_id = e.clinic_id AND b.id = e.booking_id
+        JOIN clinics c ON c.id = e.clinic_id
+        WHERE b.person_id = $1 AND b.product_id IS NOT NULL AND (e.serious OR e.severity = 'severe')
+        ORDER BY e.onset_at, e.id
+        """,
+        person_id,
+    )
+    found: dict[UUID, tuple[SeriousReaction, ...]] = {}
+    for r in rows:
+        found[r["product_id"]] = (
+            *found.get(r["product_id"], ()),
+            SeriousReaction(r["dose_number"], r["onset_at"], r["timezone"]),
+        )
+    return found
 
 
 async def dependents_of(conn: Connection, *, guardian_id: UUID) -> list[Person]:

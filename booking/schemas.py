@@ -531,6 +531,14 @@ class Declared(OutputModel):
     disability: bool
 
 
+class SeriousReactionOut(ZonedModel):
+    """A serious or severe reaction after an earlier dose of the same vaccine: a doctor examines the person before
+    another dose of it."""
+
+    dose_number: int = Field(description="The dose it came after")
+    onset_at: datetime
+
+
 class CheckIn(OutputModel):
     """What the nurse at the door needs: whom the booking is for, for what, and what to check."""
 
@@ -542,6 +550,9 @@ class CheckIn(OutputModel):
     priority_group: GroupSummary | None
     needs_evidence: bool = Field(description="The group gave the seat and asks for evidence: see it before the dose")
     declared: Declared | None = Field(description="What the person declared, when the booking has a group")
+    serious_reactions: list[SeriousReactionOut] = Field(
+        description="Serious or severe reactions after earlier doses of this vaccine: a doctor sees the person first"
+    )
 
     @classmethod
     def of(cls, done: CheckedIn) -> CheckIn:
@@ -558,6 +569,7 @@ class CheckIn(OutputModel):
             declared=Declared(**declared.__dict__, weeks_pregnant=gestational_weeks(declared, day))
             if declared
             else None,
+            serious_reactions=[SeriousReactionOut.model_validate(r) for r in done.serious_reactions],
         )
 
 
@@ -674,12 +686,16 @@ class NextDoseOut(OutputModel):
     doses_in_series: int
     due_from: date
     booking: Booking | None = Field(description="Your open booking for it, if you have one")
+    serious_reactions: list[SeriousReactionOut] = Field(
+        description="Serious or severe reactions after earlier doses of it: see a doctor before booking this one"
+    )
 
     @classmethod
     def of(cls, due: NextDoseModel) -> NextDoseOut:
         return cls(
-            **{f: getattr(due, f) for f in cls.model_fields if f != "booking"},
+            **{f: getattr(due, f) for f in cls.model_fields if f not in ("booking", "serious_reactions")},
             booking=Booking.of(due.booking) if due.booking else None,
+            serious_reactions=[SeriousReactionOut.model_validate(r) for r in due.serious_reactions],
         )
 
 

@@ -231,6 +231,10 @@ def _answer(done: CheckIn, language: Language, *, earlier: bool = False) -> dict
         "group": (group.name_vi if language == "vi" else group.name_en) if group else None,
         "needs_evidence": done.needs_evidence,
         "evidence": evidence,
+        "cautions": [
+            t["serious_reaction_door"].format(n=r.dose_number, day=f"{r.onset_at:%d/%m/%Y}")
+            for r in done.serious_reactions
+        ],
     }
 
 

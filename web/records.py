@@ -78,6 +78,12 @@ class RecordPages(Controller):
                 if d.booking
                 else None,
                 "booking_id": d.booking.id if d.booking else None,
+                "cautions": [
+                    WORDS["serious_reaction_next"]
+                    .in_(language)
+                    .format(n=r.dose_number, day=f"{r.onset_at.astimezone(ZoneInfo(r.timezone)):%d/%m/%Y}")
+                    for r in d.serious_reactions
+                ],
             }
             for d in due
         ]

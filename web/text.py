@@ -251,6 +251,14 @@ WORDS: dict[str, Text] = {
     "message_done": Text("Đã xong", "Done"),
     "group": Text("Nhóm ưu tiên", "Priority group"),
     "check_evidence": Text("Kiểm tra giấy tờ chứng minh nhóm ưu tiên.", "Check the evidence for the priority group."),
+    "serious_reaction_door": Text(
+        "Đã có phản ứng nặng sau mũi {n} của vắc xin này (ngày {day}): cần bác sĩ khám trước khi tiêm.",
+        "A serious reaction followed dose {n} of this vaccine ({day}): a doctor examines them before the dose.",
+    ),
+    "serious_reaction_next": Text(
+        "Đã có phản ứng nặng sau mũi {n} (ngày {day}): hãy hỏi ý kiến bác sĩ trước khi đặt lịch mũi này.",
+        "A serious reaction followed dose {n} ({day}): ask a doctor before booking this dose.",
+    ),
     "weeks_pregnant": Text("Đã khai: thai {n} tuần.", "Declared: {n} weeks pregnant."),
     "today": Text("Danh sách hôm nay", "Today's list"),
     "time": Text("Giờ", "Time"),

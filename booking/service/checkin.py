@@ -144,7 +144,18 @@ async def _what_the_door_needs(uow: UnitOfWork, booking: Booking, person: Person
     vaccine = await quotas.get_product(uow, rules.product_id) if rules.product_id else None
     group = await priority.get_group(uow, booking.priority_group_id) if booking.priority_group_id else None
     declarations = await priority.declarations_of(uow, person.id) if group else None
-    return CheckedIn(booking, person, vaccine.name if vaccine else None, group, declarations)
+    reactions = {}
+    if vaccine is not None:
+        async with uow.reads() as conn:
+            reactions = await repository.serious_reactions(conn, person_id=person.id)
+    return CheckedIn(
+        booking,
+        person,
+        vaccine.name if vaccine else None,
+        group,
+        declarations,
+        serious_reactions=reactions.get(vaccine.id, ()) if vaccine else (),
+    )
 
 
 async def appointment_qr(

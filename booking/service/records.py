@@ -121,6 +121,7 @@ async def next_doses(uow: UnitOfWork, principal: Principal, person_id: UUID) -> 
     async with uow.transaction(readonly=True) as conn:
         person = await person_for(conn, principal, person_id)
         given = await repository.vaccinations_of_person(conn, person_id=person.id)
+        reactions = await repository.serious_reactions(conn, person_id=person.id) if given else {}
         due = []
         for product_id in sorted({v.product_id for v in given}):
             product = await quotas.get_product(uow, product_id)
@@ -142,6 +143,7 @@ async def next_doses(uow: UnitOfWork, principal: Principal, person_id: UUID) -> 
                     doses_in_series=product.doses_in_series,
                     due_from=step[1],
                     booking=booked,
+                    serious_reactions=reactions.get(product_id, ()),
                 )
             )
     return due
@@ -168,6 +170,8 @@ async def recall(uow: UnitOfWork, policy: BookingPolicy, *, now: datetime, batch
                 services = await clinics.services_for_product(uow, product_id)
                 if person is None or not services or _aged_out(person, services, due_from):
                     continue  # nobody to tell, or no service would take them any more: no recall to a refusal
+                if product_id in await repository.serious_reactions(conn, person_id=person_id):
+                    continue  # a doctor sees them before another dose of it: no invitation to book it by message
                 told += await messages.next_dose_due(
                     uow,
                     person,

@@ -12,6 +12,8 @@ import asyncpg
 import httpx
 import pytest
 
+from booking.models import BookingPolicy
+from booking.service import records
 from clinics.models import ServiceKind, Slot
 from tests.factories import (
     give_doses,
@@ -30,8 +32,12 @@ from tests.integration.priority.test_priority_api import PREGNANT_FROM_13_WEEKS,
 from tests.integration.quotas.ledger import check_ledger
 from vaxbook.auth.models import Principal, Role
 from vaxbook.db import UnitOfWork
+from web.text import WORDS
 
 Client = httpx.AsyncClient
+POLICY = BookingPolicy(
+    max_attempts=100, attempt_window_minutes=10, max_active_per_person=3, offer_minutes=30, idempotency_hours=24
+)
 
 
 async def checked_in(
@@ -488,3 +494,62 @@ async def test_a_citizen_reads_their_doses_and_the_next_one_due(
     for part in ("vaccinations", "next-doses"):
         other = await client.get(f"/api/v1/me/people/{person_id}/{part}", headers=token_for(stranger))
         assert other.status_code == 404
+
+
+async def test_a_serious_reaction_after_a_dose_is_told_before_the_next_one(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """After a serious reaction to dose 1, a doctor examines the person before dose 2: the next-dose hint says so,
+    no recall invites them to book it, and the door that checks them in for it reads it first. A mild reaction
+    changes none of this."""
+    clinic, service, staff, citizen, booking = await checked_in(client, uow)
+    lot_id = await db.fetchval("SELECT lot_id FROM clinic_stock WHERE clinic_id = $1", clinic.id)
+    given = await client.post(
+        visit(clinic, booking, "vaccination"), json={"lot_id": str(lot_id), "injection_site": "left_arm"}, headers=staff
+    )
+    assert given.status_code == 201, given.text
+    reaction = {
+        "severity": "mild",
+        "serious": False,
+        "outcome": "recovered",
+        "description": "Đau chỗ tiêm",
+        "onset_at": datetime.now(UTC).isoformat(),
+    }
+    assert (await client.post(visit(clinic, booking, "adverse-events"), json=reaction, headers=staff)).is_success
+    person_id = booking["person_id"]
+    next_doses = f"/api/v1/me/people/{person_id}/next-doses"
+    assert (await client.get(next_doses, headers=token_for(citizen))).json()[0]["serious_reactions"] == []
+    serious = reaction | {"severity": "severe", "serious": True, "outcome": "hospitalised", "description": "Khó thở"}
+    assert (await client.post(visit(clinic, booking, "adverse-events"), json=serious, headers=staff)).is_success
+    [due] = (await client.get(next_doses, headers=token_for(citizen))).json()
+    assert [(r["dose_number"], r["onset_at"][-6:]) for r in due["serious_reactions"]] == [(1, "+07:00")]
+    dose_day = datetime.fromisoformat(booking["starts_at"])
+    assert await records.recall(uow, POLICY, now=dose_day + timedelta(days=21)) == 0
+    assert await db.fetchval("SELECT count(*) FROM outbox WHERE kind = 'next_dose_due'") == 0, "no invitation"
+
+    # dose 1 a month ago, dose 2 today: the door reads the reaction before the dose
+    await db.execute(
+        "UPDATE bookings SET starts_at = starts_at - interval '30 days', ends_at = ends_at - interval '30 days'"
+    )
+    await db.execute("UPDATE vaccinations SET given_at = given_at - interval '30 days'")
+    second = await make_slot(uow, clinic, service, starts_at=soon(0.6))
+    booked = await client.post("/api/v1/bookings", json={"slot_id": str(second.id)}, headers=token_for(citizen))
+    assert (booked.status_code, booked.json()["dose_number"]) == (201, 2), booked.text
+    last4 = await db.fetchval("SELECT right(cccd, 4) FROM people WHERE id = $1::uuid", person_id)
+    door = await client.post(
+        f"/api/v1/clinics/{clinic.id}/check-ins",
+        json={"code": booked.json()["code"], "cccd_last4": last4},
+        headers=staff,
+    )
+    assert door.status_code == 200, door.text
+    assert [r["dose_number"] for r in door.json()["serious_reactions"]] == [1]
+    # and on the pages: the door's answer box, and the person's record
+    caution = WORDS["serious_reaction_door"].vi.split("{n}")[0]
+    client.cookies.set("session", staff["Authorization"].removeprefix("Bearer "))
+    box = await client.get(f"/door/{clinic.id}", params={"booking": booked.json()["id"], "done": "checked-in"})
+    assert caution in box.text, box.text
+    client.cookies.set("session", token_for(citizen)["Authorization"].removeprefix("Bearer "))
+    await db.execute("UPDATE bookings SET status = 'cancelled' WHERE id = $1::uuid", booked.json()["id"])
+    await db.execute("UPDATE people SET active_bookings = 0")
+    record = await client.get(f"/me/people/{person_id}/record")
+    assert WORDS["serious_reaction_next"].vi.split("{n}")[0] in record.text, record.text
