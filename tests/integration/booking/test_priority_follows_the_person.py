@@ -26,7 +26,7 @@ from tests.factories import (
     token_for,
 )
 from tests.integration.booking.invariants import check_invariants
-from tests.integration.priority.test_priority_api import hold_back
+from tests.integration.priority.test_priority_api import held_back_days_ago, hold_back
 from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
 from web.text import WORDS
@@ -155,12 +155,7 @@ async def test_evidence_is_asked_only_where_the_group_gave_the_seat(
     held = await make_slot(uow, clinic, service, capacity=2, starts_at=soon(0.5))
     ordinary = await make_slot(uow, clinic, service, capacity=2, starts_at=soon(0.6))
     pregnant_women = await make_group(uow, rank=1, kind="pregnancy", min_weeks=13, needs_evidence=True)
-    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
-    await client.put(
-        f"/api/v1/clinics/{clinic.id}/slots/{held.id}/reservations",
-        json={"groups": [{"group_id": str(pregnant_women.id), "seats": 2, "opens_at": soon(-1).isoformat()}]},
-        headers=admin,
-    )
+    await held_back_days_ago(uow, held, (str(pregnant_women.id), 2, soon(-1)))
     day = held.starts_at.astimezone(SAIGON).date()
     staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
     answers, who = {}, {}

@@ -85,6 +85,19 @@ async def hold_back(
     )
 
 
+async def held_back_days_ago(uow: UnitOfWork, slot: Slot, *groups: tuple[str, int, datetime]) -> None:
+    """Seats held back two days ago, before the release time came near: how a slot starting within it has any."""
+    await priority.set_slot_seats(
+        uow,
+        ADMIN,
+        slot.clinic_id,
+        slot.id,
+        SlotReservations(groups=[GroupSeats(group_id=UUID(g), seats=seats, opens_at=at) for g, seats, at in groups]),
+        now=datetime.now(UTC) - timedelta(days=2),
+        release_lead=timedelta(hours=24),
+    )
+
+
 async def group_slot(
     client: Client,
     uow: UnitOfWork,

@@ -28,7 +28,7 @@ from tests.factories import (
     token_for,
 )
 from tests.integration.booking.invariants import check_invariants
-from tests.integration.priority.test_priority_api import PREGNANT_FROM_13_WEEKS, hold_back, make_group
+from tests.integration.priority.test_priority_api import PREGNANT_FROM_13_WEEKS, held_back_days_ago, make_group
 from tests.integration.quotas.ledger import check_ledger
 from vaxbook.auth.models import Principal, Role
 from vaxbook.db import UnitOfWork
@@ -204,7 +204,7 @@ async def test_evidence_is_seen_before_the_dose_and_without_it_no_dose_is_used(
     clinic = await make_clinic(uow)
     service = await make_service(uow, kind=ServiceKind.VACCINATION)
     slot = await make_slot(uow, clinic, service, capacity=2, starts_at=soon(0.5))
-    await hold_back(client, admin, slot, (group, 2, soon(-1)))
+    await held_back_days_ago(uow, slot, (group, 2, soon(-1)))
     staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
     lot_id = await db.fetchval("SELECT lot_id FROM clinic_stock WHERE clinic_id = $1", clinic.id)
     bookings = [await pregnant_checked_in_on_a_held_seat(client, uow, staff, slot) for _ in range(2)]
@@ -234,7 +234,7 @@ async def test_a_visit_on_a_seat_a_group_gave_is_recorded_only_once_its_evidence
     clinic = await make_clinic(uow)
     service = await make_service(uow, kind=ServiceKind.HEALTH_SERVICE)
     slot = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(0.5))
-    await hold_back(client, admin, slot, (group, 1, soon(-1)))
+    await held_back_days_ago(uow, slot, (group, 1, soon(-1)))
     staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
     made = await pregnant_checked_in_on_a_held_seat(client, uow, staff, slot)
     early = await client.post(visit(clinic, made, "attendance"), headers=staff)

@@ -30,7 +30,7 @@ from tests.factories import (
     staff_headers,
     token_for,
 )
-from tests.integration.priority.test_priority_api import PREGNANT_FROM_13_WEEKS, hold_back, make_group
+from tests.integration.priority.test_priority_api import PREGNANT_FROM_13_WEEKS, held_back_days_ago, make_group
 from tests.integration.web.test_pages import csrf_of, once_of, signed_in_citizen
 from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
@@ -172,7 +172,7 @@ async def test_after_the_scan_the_nurse_sees_the_evidence_gives_the_dose_from_a_
     clinic = await make_clinic(uow)
     service = await make_service(uow, kind=ServiceKind.VACCINATION)
     slot = await make_slot(uow, clinic, service, capacity=2, starts_at=soon(0.5))
-    await hold_back(client, admin, slot, (group, 2, soon(-1)))
+    await held_back_days_ago(uow, slot, (group, 2, soon(-1)))
     lot_number = await db.fetchval(
         "SELECT l.lot_number FROM clinic_stock s JOIN vaccine_lots l ON l.id = s.lot_id WHERE s.clinic_id = $1",
         clinic.id,
