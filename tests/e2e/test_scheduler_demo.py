@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from booking.models import CONSENT_VERSION
+from tests.e2e.pages import code_sent_to
 from tests.e2e.service import free_port, serve
 from tests.e2e.test_serve import assert_one_layout, demo_passwords
 from vaxbook.auth.models import Principal, Role
@@ -137,6 +138,12 @@ def test_offers_run_out_and_draws_settle_with_no_cron(tmp_path: Path) -> None:
             )
             assert registered.status_code == 201, registered.text
             people[name] = registered.json()["id"]
+            # the caller reads back the code the demo's log shows: the phone is then theirs to sign in with
+            read_back = code_sent_to(service, f"091200000{n}")
+            confirmed = api.post(
+                f"/api/v1/assist/people/{people[name]}/phone/confirmation", json={"code": read_back}, headers=hotline
+            )
+            assert confirmed.status_code == 200, confirmed.text
         accounts = account_ids(data_dir, [f"+8491200000{n}" for n in range(1, 6)])
         token = {name: citizen(accounts[f"+8491200000{n}"]) for n, name in enumerate(people, start=1)}
 
