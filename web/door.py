@@ -277,26 +277,27 @@ def _door_at(clinic_id: UUID, booking_id: UUID, done: str) -> str:
 
 
 async def _after_a_form(request: AnyRequest, uow: UoW, staff: Principal, clinic_id: UUID) -> dict[str, Any]:
-    """What the door page shows after a form sent without scripts (?booking=…&done=…, see _see): the booking as
-    it stands at this door now, what was done to it, and its next step, all read afresh (an address typed by hand
-    shows no more than scanning the booking again would). Nothing, for anything else."""
+    """What the door page shows after a form sent without scripts (?booking=…&done=…, see _see), or for a booking
+    opened from today's list (?booking=… alone): the booking as it stands at this door now, what was done to it,
+    and its next step, all read afresh (an address typed by hand shows no more than scanning the booking again
+    would). Nothing, for anything else."""
     what = request.query_params.get("done") or ""
     try:
         booking_id = UUID((request.query_params.get("booking") or "")[:36])
     except ValueError:
         return {}
-    if what not in ("checked-in", "checked-in-earlier", "evidence", "dose", "visit", "no-dose", "reaction"):
+    if what not in ("", "checked-in", "checked-in-earlier", "evidence", "dose", "visit", "no-dose", "reaction"):
         return {}
     try:
         here = await checkin.checked_in_here(uow, staff, clinic_id=clinic_id, booking_id=booking_id)
     except NotFound:
-        return {}
+        return await _not_in_yet(uow, staff, clinic_id, booking_id) if what == "" else {}
     language = language_of(request)
     given, left = await _what_is_left(uow, staff, here)
     step: NextStep | None = left
-    if what in ("checked-in", "checked-in-earlier"):
+    if what in ("", "checked-in", "checked-in-earlier"):  # "": opened from today's list, as a second scan shows it
         note = _dose_said(given, language) if given else None
-        answer = _answer(CheckIn.of(here), language, earlier=what == "checked-in-earlier")
+        answer = _answer(CheckIn.of(here), language, earlier=what != "checked-in")
         return {"answer": answer, "note": note, "step": step}
     booking = here.booking
     said_: Text | None = None
@@ -314,6 +315,23 @@ async def _after_a_form(request: AnyRequest, uow: UoW, staff: Principal, clinic_
     if said_ is None:
         return {}
     return {"note": said_.in_(language), "person": here.person.full_name, "step": step}
+
+
+async def _not_in_yet(uow: UoW, staff: Principal, clinic_id: UUID, booking_id: UUID) -> dict[str, Any]:
+    """A booking of this clinic not checked in, opened from today's list: its code typed in the form by hand, the
+    proof (CCCD or date of birth) still to ask for. Nothing, for anything else."""
+    try:
+        booking = await bookings.get(uow, staff, booking_id)
+    except NotFound:
+        return {}
+    if booking.clinic_id != clinic_id or booking.status is not BookingStatus.BOOKED:
+        return {}
+    return {"typed": {"code": booking.code}}
+
+
+def _door_of(clinic_id: UUID, booking_id: UUID) -> str:
+    """A booking's door view, as today's list opens it: ids only in the address."""
+    return f"/door/{clinic_id}?{urlencode({'booking': str(booking_id)})}"
 
 
 class DoorPages(Controller):
@@ -628,6 +646,7 @@ class DoorPages(Controller):
                 "service": booking.service_name_vi if language == "vi" else booking.service_name_en,
                 "status": status_said(booking, language),
                 "state": booking.status.value,
+                "href": _door_of(clinic_id, booking.id),
             }
             for booking, name, born in found
         ]

@@ -389,3 +389,45 @@ async def test_a_health_officer_at_the_door_names_the_nurse_who_gave_the_dose(
     given = await client.post(f"{steps}/dose", data=dose | {"vaccinator_id": str(nurse_id)}, headers=htmx)
     assert 'data-answer="refused"' not in given.text, given.text
     assert await db.fetchval("SELECT vaccinator_id FROM vaccinations") == nurse_id
+
+
+async def test_each_row_of_today_s_list_opens_its_booking_at_the_door_for_staff_of_that_clinic_only(
+    client: httpx.AsyncClient, uow: UnitOfWork, otp_sender: RecordingOtpSender
+) -> None:
+    """The nurse opens a person already checked in again from today's list (a reaction, the dose, something to
+    correct), by the booking's id alone; one not checked in yet opens with its code typed, the proof still to ask."""
+    clinic, service = await make_clinic(uow), await make_service(uow, kind=ServiceKind.VACCINATION)
+    slot = await make_slot(uow, clinic, service, capacity=3, starts_at=soon(0.25))
+    mai = await a_booking(client, otp_sender.codes, "0913000030", str(slot.id))
+    later = await a_booking(client, otp_sender.codes, "0913000031", str(slot.id))
+    await staff_signed_in(client, await make_staff(uow, Role.CLINIC_STAFF, [clinic.id]))
+    door = await client.get(f"/door/{clinic.id}")
+    sent = await client.post(f"/door/{clinic.id}/check-in", data={"qr": mai["qr"], "_csrf_token": csrf_of(door)})
+    assert sent.status_code == 303
+
+    today = await client.get(f"/door/{clinic.id}/today")
+    links = re.findall(r'<a href="([^"]+)">', today.text)
+    opened_mai, opened_later = f"/door/{clinic.id}?booking={mai['id']}", f"/door/{clinic.id}?booking={later['id']}"
+    assert sorted(links) == sorted([opened_mai, opened_later]), "every row, checked in or not, by its ids only"
+    assert opened_mai in (await client.get(f"/door/{clinic.id}")).text, "the whole door page's list too"
+
+    again = await client.get(opened_mai)
+    assert again.status_code == 200
+    assert 'data-answer="ok"' in again.text
+    assert 'class="answer earlier"' in again.text, "as a second scan shows it"
+    assert WORDS["checked_in_earlier"].vi in again.text
+    assert '<p class="answer-name">Lê Thị Mai</p>' in again.text
+    assert f'action="/door/{clinic.id}/bookings/{mai["id"]}/dose"' in again.text, "the next step, to go on"
+    waiting = await client.get(opened_later)
+    assert waiting.status_code == 200
+    assert 'data-answer="ok"' not in waiting.text, "not checked in: nothing done to it"
+    assert f'value="{later["code"]}"' in waiting.text, "its code typed, the CCCD or date of birth still to ask"
+
+    # another clinic's nurse: the same addresses open nothing of it
+    client.cookies.clear()
+    await staff_signed_in(client, await make_staff(uow, Role.CLINIC_STAFF, [(await make_clinic(uow)).id]))
+    for address in (opened_mai, opened_later):
+        shut = await client.get(address)
+        assert shut.status_code == 403, address
+        assert "Lê Thị Mai" not in shut.text
+        assert later["code"] not in shut.text
