@@ -127,15 +127,19 @@ def _cell(value: Any, language: Language) -> Any:
 
 
 def _lot_choices(lots: list[Lot], products: dict[UUID, VaccineProduct], language: Language) -> list[tuple[UUID, str]]:
-    """Every lot for the stock forms, by its vaccine's name: the usable ones first, soonest to expire first (use
-    those first); the expired ones last and said as such (they may still be written off or returned, no more)."""
+    """Every lot for the stock forms, by its number first (an officer types ahead to the lot on the box), then its
+    expiry and its vaccine: the usable ones first, soonest to expire first (use those first); the expired ones last
+    and said as such (they may still be written off or returned, no more)."""
     today = department_day(datetime.now(UTC))
     expired = WORDS["expired_already"].in_(language)
+    label = WORDS["lot_choice"].in_(language)
     ordered = sorted(lots, key=lambda lot: (lot.expires_on < today, lot.expires_on, lot.lot_number))
     return [
         (
             lot.id,
-            f"{products[lot.product_id].name} · {lot.lot_number} · {lot.expires_on:%d/%m/%Y}"
+            label.format(
+                lot=lot.lot_number, expires=f"{lot.expires_on:%d/%m/%Y}", vaccine=products[lot.product_id].name
+            )
             + (f" ({expired})" if lot.expires_on < today else ""),
         )
         for lot in ordered

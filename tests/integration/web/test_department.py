@@ -78,7 +78,7 @@ async def test_the_department_sees_its_stock_as_charts_downloads_the_reports_and
     choices = re.findall(r'<select id="allocate-lot"[^>]*>(.*?)</select>', stock.text)[0]
     expired_choice = re.search(rf"<option[^>]*>([^<]*{stale.lot_number}[^<]*)</option>", choices)
     assert expired_choice, "still listed: it may be written off or returned"
-    assert expired_choice.group(1).startswith("Comirnaty · ")
+    assert expired_choice.group(1).startswith(f"{stale.lot_number} · HSD ")
     assert expired_choice.group(1).endswith(f"({WORDS['expired_already'].vi})")
     assert re.findall(r"<option[^>]*>([^<]*)</option>", choices)[-1] == expired_choice.group(1), "listed last"
     for language in ("vi", "en"):
@@ -290,3 +290,20 @@ async def test_the_department_sends_a_dead_message_again_from_its_operations_pag
     assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'message.revive'") == 1
     again = await client.post(f"/department/operations/messages/{recall}/retry", data={"_csrf_token": csrf_of(shown)})
     assert again.status_code == 404, "no longer dead: said on a page"
+
+
+async def test_the_stock_forms_name_each_lot_by_its_number_first_to_type_ahead_to_it(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """An officer with lot CT-06 on the box types "CT" in the lot list and lands on it: the number first, then its
+    expiry (HSD, hạn sử dụng) and the vaccine."""
+    lot = await make_lot(uow, (await make_product(uow, name="Comirnaty")).id)
+    await db.execute("UPDATE vaccine_lots SET lot_number = 'CT-06' WHERE id = $1", lot.id)
+    await staff_signed_in(client, await make_staff(uow, Role.HEALTH_ADMIN))
+    expires = f"{lot.expires_on:%d/%m/%Y}"
+    for language, said in (("vi", f"CT-06 · HSD {expires} · Comirnaty"), ("en", f"CT-06 · exp. {expires} · Comirnaty")):
+        client.cookies.set("lang", language)
+        stock = await client.get("/department/stock")
+        for form in ("receive", "allocate", "transfer", "return", "waste"):
+            choices = re.findall(rf'<select id="{form}-lot"[^>]*>(.*?)</select>', stock.text)[0]
+            assert f'<option value="{lot.id}">{said}</option>' in choices, (language, form)
