@@ -18,13 +18,13 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND
 from pydantic import ValidationError
 
-from booking.models import CONSENT_VERSION, BookingPolicy, Person
+from booking.models import CONSENT_VERSION, BookingPolicy, Person, SlotNotBookable
 from booking.schemas import AssistedRegistration, PersonSearch, PhoneCode, PhoneGiven
 from booking.service import bookings, checkin, messages, people
 from booking.service.eligibility import WhoMayTake
 from booking.service.people import PhoneHasProfile
 from clinics import service as clinics
-from clinics.models import Sex
+from clinics.models import Sex, SlotStatus
 from clinics.sold_out import SoldOutSlots
 from qr import render
 from vaxbook.auth.models import Principal, Role
@@ -32,6 +32,7 @@ from vaxbook.auth.service import OtpPolicy
 from vaxbook.dependencies import AppSettings, CheckInWindow, Keys, UoW
 from vaxbook.errors import DomainError
 from vaxbook.fields import day_first, place_filter
+from vaxbook.i18n import Language
 from vaxbook.settings import DEFAULT_TIMEZONE
 from web.citizen import (
     PERSON_FIELDS,
@@ -98,6 +99,19 @@ def _phone_notice(request: AnyRequest, caller: Person) -> str | None:
     if asked is None or asked.what != "phone_confirmed" or caller.account_id is None:
         return None
     return WORDS["done_phone_confirmed"].in_(language_of(request))
+
+
+async def _why_not_bookable(uow: UoW, slot_id: UUID, language: Language) -> str | None:
+    """A slot refused because its time has come, said as the caller hears it: the session has started (it is on
+    now), or it is past; None for any other refusal."""
+    try:
+        slot, _ = await clinics.get_slot(uow, slot_id)
+    except DomainError:
+        return None
+    now = datetime.now(UTC)
+    if slot.status is SlotStatus.CANCELLED or slot.starts_at > now:
+        return None
+    return WORDS["counter_session_started" if slot.ends_at > now else "counter_session_past"].in_(language)
 
 
 class CounterPages(Controller):
@@ -373,6 +387,8 @@ class CounterPages(Controller):
             if refused.status == 403:
                 raise
             message = said(refused, language_of(request))
+            if isinstance(refused, SlotNotBookable):
+                message = await _why_not_bookable(uow, slot_id, language_of(request)) or message
             if refused.status == HTTP_404_NOT_FOUND:  # a slot (or person) that is not there: said with its status
                 caller = f"/counter/people/{person_id}"
                 shown = page(request, "message.html.j2", message=message, back=caller, onward=caller)
@@ -404,6 +420,7 @@ class CounterPages(Controller):
             slip=slip_of(found, caller.full_name, language, caller, await messages.evidence_to_bring(uow, found)),
             qr=qr,
             caller=caller,
+            dose=found.dose_number,
         )
 
     @get("/counter/bookings/{booking_id:uuid}/move")

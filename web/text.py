@@ -770,6 +770,22 @@ WORDS: dict[str, Text] = {
         "Thao tác vừa rồi CHƯA được ghi nhận: đăng nhập lại rồi làm lại.",
         "What you just sent was NOT recorded: sign in again, then do it again.",
     ),
+    # a form sent without its CSRF cookie (web/view.py), and a session started or over (web/counter.py)
+    "form_expired": Text(
+        "Biểu mẫu đã cũ nên CHƯA được gửi. Những gì bạn đã nhập vẫn còn dưới đây; vui lòng gửi lại.",
+        "This form was out of date, so it was NOT sent. What you typed is still below; please send it again.",
+    ),
+    "form_expired_box": Text(
+        "Biểu mẫu đã cũ nên CHƯA được gửi. Vui lòng gửi lại.",
+        "This form was out of date, so it was NOT sent. Please send it again.",
+    ),
+    "counter_session_started": Text(
+        "Buổi tiêm đã bắt đầu, không nhận đặt lịch nữa. Hãy chọn buổi khác.",
+        "The session has started and takes no more bookings. Choose another session.",
+    ),
+    "counter_session_past": Text(
+        "Buổi tiêm đã qua. Hãy chọn buổi khác.", "The session is past. Choose another session."
+    ),
     "sign_in_again": Text("Đăng nhập lại", "Sign in again"),
     # a sign-in code that did not come
     "no_code_yet": Text("Chưa nhận được mã?", "No code yet?"),

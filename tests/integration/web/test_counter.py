@@ -267,3 +267,70 @@ async def test_the_counter_offers_no_booking_the_caller_may_not_take_and_says_wh
     hers = await client.get(f"/counter/people/{woman.id}", params=asked)
     assert f'action="/counter/people/{woman.id}/book/{slot.id}"' in hers.text
     assert "Dịch vụ này chỉ dành cho nữ" not in hers.text
+
+
+async def test_the_counter_says_a_session_has_started_apart_from_one_that_is_past(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic = await make_clinic(uow)
+    service = await make_service(uow)
+    started = await make_slot(uow, clinic, service, capacity=4, starts_at=soon(2))
+    over = await make_slot(uow, clinic, service, capacity=4, starts_at=soon(3))
+    # the operator's page was opened before: one session has begun since, the other has ended
+    await db.execute(
+        "UPDATE slots SET starts_at = now() - interval '10 minutes', ends_at = now() + interval '1 hour' WHERE id = $1",
+        started.id,
+    )
+    await db.execute(
+        "UPDATE slots SET starts_at = now() - interval '3 hours', ends_at = now() - interval '2 hours' WHERE id = $1",
+        over.id,
+    )
+    _, caller = await make_citizen(uow)
+    await staff_signed_in(client, await make_staff(uow, Role.OPERATOR))
+    for language in ("vi", "en"):
+        client.cookies.set("lang", language)
+        shown = await client.get(f"/counter/people/{caller.id}")
+        on_now = await client.post(
+            f"/counter/people/{caller.id}/book/{started.id}", data={"_csrf_token": csrf_of(shown)}
+        )
+        assert getattr(WORDS["counter_session_started"], language) in on_now.text
+        assert getattr(WORDS["counter_session_past"], language) not in on_now.text
+        ended = await client.post(f"/counter/people/{caller.id}/book/{over.id}", data={"_csrf_token": csrf_of(shown)})
+        assert getattr(WORDS["counter_session_past"], language) in ended.text
+        assert getattr(WORDS["counter_session_started"], language) not in ended.text
+    assert await db.fetchval("SELECT count(*) FROM bookings WHERE person_id = $1", caller.id) == 0
+
+
+async def test_the_counter_slip_says_the_dose_and_the_booking_state(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic = await make_clinic(uow)
+    service = await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=4, starts_at=soon(30))
+    _, caller = await make_citizen(uow)
+    await staff_signed_in(client, await make_staff(uow, Role.OPERATOR))
+    shown = await client.get(f"/counter/people/{caller.id}")
+    booked = await client.post(f"/counter/people/{caller.id}/book/{slot.id}", data={"_csrf_token": csrf_of(shown)})
+    assert booked.status_code == 303, booked.text
+    slip = booked.headers["location"]
+    booking_id = slip.rsplit("/", 1)[1]
+
+    def row(page: httpx.Response, name: str) -> str:
+        found = re.search(rf"<dt>{name}</dt><dd>(.*?)</dd>", page.text)
+        assert found, f"the slip has a {name} row"
+        return found.group(1)
+
+    for language, dose, status in (("vi", "Mũi", "Trạng thái"), ("en", "Dose", "Status")):
+        client.cookies.set("lang", language)
+        shown = await client.get(slip)
+        assert row(shown, dose) == "1"
+        assert row(shown, status) == getattr(WORDS["status_booked"], language)
+    await db.execute(
+        "UPDATE bookings SET dose_number = 2, status = 'checked_in', checked_in_at = now(), "
+        "checked_in_by = (SELECT id FROM staff_accounts LIMIT 1) WHERE id = $1",
+        booking_id,
+    )
+    client.cookies.set("lang", "vi")
+    checked_in = await client.get(slip)
+    assert row(checked_in, "Mũi") == "2"
+    assert row(checked_in, "Trạng thái") == WORDS["status_checked_in"].vi
