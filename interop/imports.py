@@ -553,7 +553,7 @@ def _steps(
         lot = lots.get((product_id, asked.lot_number.upper()))
         made = lot is None
         if lot is None:
-            lot = await quotas.create_lot(uow, actor, asked)
+            lot = await quotas.create_lot(uow, actor, asked, now=now)
         elif lot.expires_on != asked.expires_on:
             raise Invalid.field(
                 "expires_on",

@@ -74,8 +74,9 @@ class LotController(Controller):
     @post("/", summary="Register a vaccine lot")
     async def create_lot(self, data: JSONBody[LotCreate], uow: UoW, request: CallerRequest) -> Lot:
         """A lot of a vaccine product and its expiry date, before any of its doses are received. Health admins only; a
-        lot number already registered for the product is 409 lot-taken, an unknown product 422."""
-        return Lot.model_validate(await service.create_lot(uow, request.user, data))
+        lot number already registered for the product is 409 lot-taken, an unknown product or an expiry date already
+        past 422."""
+        return Lot.model_validate(await service.create_lot(uow, request.user, data, now=datetime.now(UTC)))
 
 
 def _movement_cursor(cursor: str | None) -> int | None:

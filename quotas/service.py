@@ -43,7 +43,7 @@ from vaxbook.audit import Actor
 from vaxbook.auth.models import Principal
 from vaxbook.clock import department_day
 from vaxbook.db import Connection, Read, UnitOfWork
-from vaxbook.errors import FieldError
+from vaxbook.errors import FieldError, Invalid
 from vaxbook.i18n import Text
 from vaxbook.idempotency import IdempotencyKey, Stored, run_once
 from vaxbook.settings import DEFAULT_TIMEZONE
@@ -91,7 +91,18 @@ async def list_products(uow: UnitOfWork) -> list[VaccineProduct]:
 # Lots
 
 
-async def create_lot(uow: UnitOfWork, actor: Actor, data: LotCreate) -> Lot:
+async def create_lot(uow: UnitOfWork, actor: Actor, data: LotCreate, *, now: datetime) -> Lot:
+    """A lot already past its expiry date is refused: none of its doses could be received, so it would only sit in
+    every list of lots to choose from."""
+    if data.expires_on < _today(now):
+        raise Invalid.field(
+            "expires_on",
+            "lot_expired",
+            Text(
+                f"Hạn dùng {data.expires_on:%d/%m/%Y} đã qua: lô đã hết hạn",
+                f"The expiry date {data.expires_on:%d/%m/%Y} has passed: the lot has expired",
+            ),
+        )
     async with uow.transaction() as conn:
         if await repository.get_product(conn, product_id=data.product_id) is None:
             raise unknown_reference("product_id")

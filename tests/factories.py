@@ -77,14 +77,13 @@ def soon(hours: float = 24) -> datetime:
 
 
 async def make_lot(uow: UnitOfWork, product_id: UUID, *, expires_in_days: int = 365) -> Lot:
+    """A lot expiring in that many days (negative: registered back when it was still usable)."""
+    now = datetime.now(UTC)
     return await quotas.create_lot(
         uow,
         SYSTEM,
-        LotCreate(
-            product_id=product_id,
-            lot_number=unique("LOT"),
-            expires_on=datetime.now(UTC).date() + timedelta(days=expires_in_days),
-        ),
+        LotCreate(product_id=product_id, lot_number=unique("LOT"), expires_on=now.date() + timedelta(expires_in_days)),
+        now=now + timedelta(days=min(0, expires_in_days - 1)),
     )
 
 

@@ -513,6 +513,7 @@ async def stock_clinics(uow: UnitOfWork, *, now: datetime, needs: dict[tuple[UUI
             uow,
             SYSTEM,
             LotCreate(product_id=product, lot_number=f"{batch}-{n:02d}", expires_on=now.date() + timedelta(days=365)),
+            now=now,
         )
         wanted = sum(doses for (_, p), doses in needs.items() if p == product)
         await quotas.receive(

@@ -409,6 +409,7 @@ async def make_lot_expiring(uow: UnitOfWork, product_id: UUID, lot_number: str, 
         uow,
         SYSTEM,
         LotCreate(product_id=product_id, lot_number=lot_number, expires_on=local_today() + timedelta(days=days)),
+        now=datetime.now(UTC),
     )
     return lot.id
 

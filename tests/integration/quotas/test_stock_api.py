@@ -132,6 +132,7 @@ async def test_taking_more_than_is_held_is_refused_with_the_numbers_and_nothing_
         ("stock/receipts", {"lot_id": str(UUID(int=9)), "doses": 1}, "lot_id"),
         ("vaccine-lots", {"lot_number": "bad lot!", "expires_on": "2027-01-01"}, "lot_number"),
         ("vaccine-lots", {"lot_number": "OK1", "expires_on": "2027-02-30"}, "expires_on"),
+        ("vaccine-lots", {"lot_number": "OK2", "expires_on": "2020-01-01"}, "expires_on"),
     ],
 )
 async def test_bad_supply_input_names_the_field_and_writes_nothing(
