@@ -668,6 +668,7 @@ class FollowUp:
     product_name: str | None
     lot_number: str | None
     given_at: datetime | None
+    phone_of_guardian: bool = False  # the phone is the guardian's who books for them, not the person's own
 
 
 class NotCheckedIn(Conflict):

@@ -1249,7 +1249,8 @@ async def serious_events(
         f"""
         SELECT {_prefixed(_EVENT, "e")}, c.timezone, {_AFTER_DOSE}, c.code AS clinic_code, c.name AS clinic_name,
                p.id AS person_id, p.full_name, p.date_of_birth, coalesce(own.phone, guardian.phone) AS phone,
-               b.code AS booking_code, b.dose_number, pr.name AS product_name, l.lot_number, v.given_at
+               b.code AS booking_code, b.dose_number, pr.name AS product_name, l.lot_number, v.given_at,
+               own.phone IS NULL AND guardian.phone IS NOT NULL AS phone_of_guardian
         FROM adverse_events e
         JOIN clinics c ON c.id = e.clinic_id
         JOIN bookings b ON b.clinic_id = e.clinic_id AND b.id = e.booking_id
@@ -1281,6 +1282,7 @@ async def serious_events(
             product_name=r["product_name"],
             lot_number=r["lot_number"],
             given_at=r["given_at"],
+            phone_of_guardian=r["phone_of_guardian"],
         )
         for r in rows
     ]

@@ -623,6 +623,7 @@ WORDS: dict[str, Text] = {
     "no_reactions": Text("Không có phản ứng nghiêm trọng nào.", "No serious reaction."),
     # a lot in the department's stock forms, by its number first to type ahead to it; whose phone a follow-up calls
     "lot_choice": Text("{lot} · HSD {expires} · {vaccine}", "{lot} · exp. {expires} · {vaccine}"),
+    "booker_phone": Text("SĐT người đặt", "Booker's phone"),
     "messages_title": Text("Tin nhắn theo kênh, loại, trạng thái", "Messages by medium, kind and status"),
     "medium": Text("Kênh", "Medium"),
     "kind": Text("Loại", "Kind"),

@@ -5,6 +5,7 @@ state of messages and jobs; nobody but the department gets in."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 from datetime import UTC, date, datetime, timedelta
@@ -20,7 +21,9 @@ from tests.factories import (
     STAFF_PASSWORD,
     consent,
     give_doses,
+    make_citizen,
     make_clinic,
+    make_dependent,
     make_group,
     make_lot,
     make_product,
@@ -30,6 +33,7 @@ from tests.factories import (
     person_details,
     soon,
     staff_headers,
+    token_for,
 )
 from tests.integration.web.test_door import staff_signed_in
 from tests.integration.web.test_pages import csrf_of, speaks_one_language, weighs
@@ -307,3 +311,55 @@ async def test_the_stock_forms_name_each_lot_by_its_number_first_to_type_ahead_t
         for form in ("receive", "allocate", "transfer", "return", "waste"):
             choices = re.findall(rf'<select id="{form}-lot"[^>]*>(.*?)</select>', stock.text)[0]
             assert f'<option value="{lot.id}">{said}</option>' in choices, (language, form)
+
+
+async def test_the_follow_up_list_writes_each_phone_as_read_out_and_says_when_it_is_the_booker_s(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """The officer calls "0912 345 601" with a tap, and knows before calling when the one answering is not the
+    person who reacted but the relative who booked for them."""
+    clinic = await make_clinic(uow)
+    service = await make_service(uow, kind=ServiceKind.VACCINATION)
+    slot = await make_slot(uow, clinic, service, capacity=4, starts_at=soon(0.25))
+    guardian, mother = await make_citizen(uow, full_name="Trần Thị Lan")
+    child = await make_dependent(
+        uow, guardian, full_name="Trần Minh Khôi", relation="child", date_of_birth=date(2019, 6, 1), cccd=None
+    )
+    await db.execute("UPDATE citizens SET phone = '+84912345601' WHERE id = $1", guardian.id)
+    counter = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
+    lot_id = await db.fetchval("SELECT lot_id FROM clinic_stock WHERE clinic_id = $1", clinic.id)
+    for person in (mother, child):
+        booked = await client.post(
+            "/api/v1/bookings", json={"slot_id": str(slot.id), "person_id": str(person.id)}, headers=token_for(guardian)
+        )
+        assert booked.status_code == 201, booked.text
+        booking = booked.json()
+        proof = {"code": booking["code"]} | (
+            {"cccd_last4": person.cccd[-4:]} if person.cccd else {"date_of_birth": person.date_of_birth.isoformat()}
+        )
+        came = await client.post(f"/api/v1/clinics/{clinic.id}/check-ins", json=proof, headers=counter)
+        assert came.status_code == 200, came.text
+        steps = f"/api/v1/clinics/{clinic.id}/bookings/{booking['id']}"
+        dose = {"lot_id": str(lot_id), "injection_site": "left_arm"}
+        assert (await client.post(f"{steps}/vaccination", json=dose, headers=counter)).status_code == 201
+        reaction = {
+            "severity": "severe",
+            "serious": True,
+            "outcome": "hospitalised",
+            "description": "Khó thở",
+            "onset_at": datetime.now(UTC).isoformat(),
+        }
+        assert (await client.post(f"{steps}/adverse-events", json=reaction, headers=counter)).status_code == 201
+    await staff_signed_in(client, await make_staff(uow, Role.HEALTH_ADMIN))
+    for language in ("vi", "en"):
+        client.cookies.set("lang", language)
+        follow_up = await client.get("/department/reactions")
+        listed = html.unescape(follow_up.text)
+        own = re.search(r"<li><strong>Trần Thị Lan</strong>.*?</li>", listed, re.S)
+        booker = re.search(r"<li><strong>Trần Minh Khôi</strong>.*?</li>", listed, re.S)
+        assert own, follow_up.text
+        assert booker, follow_up.text
+        assert '<a href="tel:+84912345601">0912 345 601</a>' in own.group(0), "as a Vietnamese reader writes it"
+        assert WORDS["booker_phone"].in_(language) not in own.group(0), "her own phone"
+        assert f'{WORDS["booker_phone"].in_(language)}: <a href="tel:+84912345601">0912 345 601</a>' in booker.group(0)
+        assert "+84912345601<" not in follow_up.text, "never the raw number as the text read"
