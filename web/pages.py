@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 from uuid import UUID
 
 from litestar import Controller, get, post
@@ -16,10 +16,12 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
 from pydantic import ValidationError
 
-from booking.service import people
+from booking.models import Person
 from booking.service.eligibility import WhoMayTake
 from clinics import service as clinics
 from clinics.models import Found, Service
+from priority import service as priority
+from priority.models import Reservation, SeatPlan
 from vaxbook.auth import service as auth
 from vaxbook.auth.models import OtpRateLimited
 from vaxbook.auth.schemas import OtpRequest, OtpVerify
@@ -27,9 +29,9 @@ from vaxbook.auth.security import TokenIssuer
 from vaxbook.auth.service import OtpPolicy, OtpSender
 from vaxbook.clock import department_day
 from vaxbook.dependencies import AppSettings, Replica, UoW
-from vaxbook.edge import client_address
+from vaxbook.edge import client_address, inspect
 from vaxbook.errors import TooManyRequests, Unauthorized
-from vaxbook.fields import calendar_date, normalize_text, place_filter
+from vaxbook.fields import calendar_date, place_filter
 from vaxbook.i18n import Language
 from vaxbook.replica import reading
 from web.text import WORDS
@@ -61,6 +63,7 @@ from web.view import (
 from web.waiting import WAIT_DAYS
 
 MAX_RESULTS = 30
+SEARCHED = ("service", "province", "district", "ward", "from")  # and `after`, the way on from a page of results
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,37 @@ class Row:
     notes: list[str]
     bookable: bool  # seats left that the searcher (or anyone, for a visitor) may take now
     waitable: bool  # none left for the searcher: they may wait for one (the standby list)
-    by_draw: bool  # its seats go by a draw still open for entries
+    by_draw: bool  # its seats go by a draw still open for entries (that someone the searcher books for may enter)
+    book_for: UUID | None = None  # the one person of a household who may take a seat of it now, when others may not
+
+
+_LABELS = {"service": "service", "province": "province", "district": "district", "ward": "ward", "from": "from_date"}
+
+
+async def _readable_query(request: AnyRequest) -> None:
+    """The search's check of its query before the app's own (vaxbook.edge.inspect, run here on the rest): a value
+    that is no UTF-8 text is left to the page, which marks its field (a link cut in the middle of a letter is a
+    search to type again, not an error page); everything else is refused as on every route."""
+    query = request.scope.get("query_string", b"")
+    if b"%" not in query and query.isascii():
+        return await inspect(request)
+    pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
+    readable = [(name, value) for name, value in pairs if _utf8(name) and _utf8(value)]
+    if len(readable) == len(pairs):
+        return await inspect(request)
+    request.scope["query_string"] = urlencode(readable, encoding="latin-1").encode("ascii")
+    try:
+        await inspect(request)
+    finally:
+        request.scope["query_string"] = query  # the page reads what was sent, each unreadable value as such
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("latin-1").decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 class PageController(Controller):
@@ -113,31 +146,35 @@ class PageController(Controller):
         service = (request.query_params.get("service") or "").strip()[:100]
         return to(f"/search?service={quote(service)}" if service else "/search")
 
-    @get("/search")
+    @get("/search", before_request=_readable_query)
     async def search(self, request: AnyRequest, uow: UoW, settings: AppSettings, replica: Replica) -> Template:
         """Free slots by service, district, ward and day; for a signed-in citizen, with the seats held for their
-        groups and when the slot opens to them."""
+        groups and their household's, and when the slot opens to them."""
         language = language_of(request)
-        asked = {
-            name: (request.query_params.get(name) or "").strip()[:100]
-            for name in ("service", "province", "district", "ward")
+        sent = {name: (request.query_params.get(name) or "").strip() for name in SEARCHED}
+        # a value that was no UTF-8 text (a link cut in the middle of a letter): its field is marked, not searched
+        wrong = {
+            name: WORDS["unreadable_field"].in_(language).format(field=WORDS[_LABELS[name]].in_(language))
+            for name, value in sent.items()
+            if "\ufffd" in value
         }
-        asked["from"] = (request.query_params.get("from") or "").strip()[:10]
+        asked = {name: "" if name in wrong else value[: 10 if name == "from" else 100] for name, value in sent.items()}
         services = await clinics.list_services(uow, include_inactive=False)
-        wrong: list[str] = []
         day: date | None = None
         if asked["from"]:
             try:
                 day = page_date(asked["from"])  # as the date field sends it, or typed day first
                 asked["from"] = day.isoformat()
             except ValueError as error:
-                wrong.append(date_refused(error, "from_date", language))
+                wrong["from"] = date_refused(error, "from_date", language)
         rows: list[Row] | None = None
         who: WhoMayTake | None = None
         later: str | None = None
+        me: Person | None = None
         if any(asked.values()) and not wrong:
             citizen = citizen_of(request)
-            searcher = await people.searcher(uow, citizen, None) if citizen else None
+            me, dependents = await household(uow, citizen) if citizen else (None, [])
+            searcher = _someone(me) if me else None
             async with reading(uow, replica, anonymous=searcher is None) as where:
                 found = await clinics.search_availability(
                     where.uow,
@@ -159,16 +196,15 @@ class PageController(Controller):
                 onwards = {name: value for name, value in asked.items() if value} | {"after": str(found[-1].slot.id)}
                 later = f"/search?{urlencode(onwards)}"
             names = {s.code: (s.name_vi if language == "vi" else s.name_en) for s in services}
-            rows = [_row(f, names, language) for f in found]
+            rows = [_row(f, names, language, alone=not dependents) for f in found]
             # a signed-in citizen is offered only what someone they book for may take (anyone else sees every offer:
             # signing in comes first)
-            me, dependents = await household(uow, citizen) if citizen and searcher else (None, [])
             if me is not None:
                 who = WhoMayTake(uow, [me, *dependents])
-                rows = [await _for_them(row, who, language) for row in rows]
+                rows = await _household_rows(uow, found, rows, [me, *dependents], who, language)
         # the district's standby list only when nothing listed can be booked: while a seat is free, joining is refused
         waiting_helps = rows is not None and not any(row.bookable for row in rows)
-        wait = await _wait_in_district(uow, asked, services, day) if waiting_helps else None
+        wait = await _wait_in_district(uow, asked, services, day, me) if waiting_helps else None
         if wait is not None and who is not None:
             first = calendar_date(wait["from"])
             if await who.why_not(UUID(wait["service_id"]), first, first + timedelta(days=WAIT_DAYS)):
@@ -286,36 +322,121 @@ class SignInController(Controller):
 
 
 async def _wait_in_district(
-    uow: UoW, asked: dict[str, str], services: list[Service], day: date | None
+    uow: UoW, asked: dict[str, str], services: list[Service], day: date | None, me: Person | None
 ) -> dict[str, str] | None:
-    """For a service searched in a district: the standby list for it there, for when no seat suits."""
+    """For a service searched in a place: the standby list for it in that district (a ward's: the district its
+    clinics are in; no place: the signed-in citizen's own), for when no seat suits. None where no clinic gives it."""
     service = next((s for s in services if s.code == asked["service"].lower()), None)
-    wanted = normalize_text(asked["district"])
-    if service is None or not wanted:
+    if service is None:
         return None
+    wanted = {name: place_filter(asked[name]) for name in ("province", "district", "ward")}
+    if not any(wanted.values()):
+        if me is None:
+            return None
+        wanted = {"province": me.province, "district": me.district, "ward": None}
     # the district as the clinics there spell it (typed without accents or "Quận", it is the same place)
-    there = await clinics.list_clinics(
-        uow, province=None, district=wanted, ward=None, kind=None, include_inactive=False, after_code=None, limit=1
-    )
-    if not there:
+    there = await clinics.list_clinics(uow, kind=None, include_inactive=False, after_code=None, limit=50, **wanted)
+    places = list(dict.fromkeys((c.province, c.district) for c in there))
+    if len(places) > 1 and me is not None and (me.province, me.district) in places:
+        places = [(me.province, me.district)]  # a ward's name found in several districts: the citizen's own
+    if len(places) != 1:
         return None
-    place = there[0]
+    province, district = places[0]
+    async with uow.reads() as conn:
+        if not await clinics.gives_service_in_district(
+            conn, service_id=service.id, province=province, district=district
+        ):
+            return None  # the list would refuse it
     first = day or department_day(datetime.now(UTC))
-    return {"service_id": str(service.id), "province": place.province, "district": place.district, "from": str(first)}
+    return {"service_id": str(service.id), "province": province, "district": district, "from": str(first)}
 
 
-async def _for_them(row: Row, who: WhoMayTake, language: Language) -> Row:
-    """The row as a signed-in citizen sees it: when nobody they book for may take the service that day (booking's
-    own rule: age, sex, dose step), no booking, standby list or draw is offered, and the row says why."""
-    days = (row.day, row.day + timedelta(days=WAIT_DAYS)) if row.waitable else (row.day,)
-    refused = await who.why_not(row.service_id, *days)
-    if refused is None:
-        return row
-    why = said(refused, language) if len(who.people) == 1 else WORDS["nobody_may_take"].in_(language)
-    return replace(row, bookable=False, waitable=False, by_draw=False, notes=[*row.notes, why])
+def _someone(person: Person) -> priority.Someone:
+    return priority.Someone(person_id=person.id, born=person.date_of_birth, sex=person.sex)
 
 
-def _row(found: Found, service_names: dict[str, str], language: Language) -> Row:
+async def _household_rows(
+    uow: UoW, found: list[Found], rows: list[Row], household: list[Person], who: WhoMayTake, language: Language
+) -> list[Row]:
+    """The rows as a signed-in citizen sees them: the seats each person they book for may take (the citizen's plan
+    came with the search; their relatives' are read here, in two queries each)."""
+    now = datetime.now(UTC)
+    me, *dependents = household
+    plans = {me.id: {f.slot.id: f.plan for f in found if f.plan is not None}}
+    slots, held = [(f.slot, f.day) for f in found], {f.slot.id: f.held_back for f in found}
+    for person in dependents:
+        plans[person.id] = await priority.plans_for(uow, _someone(person), slots, held, now=now)
+    each = {person.id: WhoMayTake(uow, [person]) for person in household}
+    shown = []
+    for row, f in zip(rows, found, strict=True):
+        may_take = [p for p in household if await each[p.id].why_not(row.service_id, row.day) is None]
+        shown.append(await _for_them(row, f, {p.id: plans[p.id][f.slot.id] for p in may_take}, who, language, now))
+    return shown
+
+
+async def _for_them(
+    row: Row, found: Found, plans: dict[UUID, SeatPlan], who: WhoMayTake, language: Language, now: datetime
+) -> Row:
+    """The row as a signed-in citizen sees it. When nobody they book for may take the service that day (booking's
+    own rule: age, sex, dose step), no booking, standby list or draw is offered, and the row says why. Otherwise it
+    is bookable when one of those who may take it has a seat open to them now (their groups' held back, or
+    everyone's), and says for whom when that is not all of them; a draw is offered when one of them may enter it."""
+    slot, t = found.slot, words(language)
+    # a draw's seats are not booked first come
+    takers = (
+        [] if found.draw_closes_at else [p for p in who.people if p.id in plans and plans[p.id].seats(slot.remaining)]
+    )
+    not_yet = slot.opens_at is not None and slot.opens_at > now
+    waitable = not takers and not found.draw_closes_at and not not_yet
+    if not plans:
+        days = (row.day, row.day + timedelta(days=WAIT_DAYS)) if waitable else (row.day,)
+        refused = await who.why_not(row.service_id, *days)
+        if refused is not None:
+            why = said(refused, language) if len(who.people) == 1 else WORDS["nobody_may_take"].in_(language)
+            return replace(row, bookable=False, waitable=False, by_draw=False, notes=[*row.notes, why])
+        return replace(row, bookable=False, waitable=waitable, by_draw=False)
+    by_draw = row.by_draw and any(plan.opens_at is None for plan in plans.values())
+    notes = list(row.notes)
+    named = len(who.people) > 1  # the citizen's own plan speaks to "you"; a household's, of whom
+    if named and takers and len(takers) < len(plans):  # seats held back for some of them only
+        for_group: dict[str, list[str]] = {}
+        for person in takers:
+            group = plans[person.id].usable[0].group  # whoever takes a seat that others may not, takes it by a group
+            for_group.setdefault(group.name_vi if language == "vi" else group.name_en, []).append(person.full_name)
+        notes += [t["held_book_for"].format(group=g, names=", ".join(n)) for g, n in for_group.items()]
+    elif named and not takers and not by_draw:
+        opening: dict[datetime, list[str]] = {}
+        for person in who.people:
+            if person.id in plans and (when := _opens_to(plans[person.id], found.held_back, now)):
+                opening.setdefault(when, []).append(person.full_name)
+        if opening:
+            first = min(opening)
+            notes.append(
+                t["opens_for"].format(names=", ".join(opening[first]), when=local_time(first, found.clinic.timezone))
+            )
+    return replace(
+        row,
+        notes=notes,
+        bookable=bool(takers),
+        waitable=waitable,
+        by_draw=by_draw,
+        book_for=takers[0].id if len(takers) == 1 and len(plans) > 1 else None,
+    )
+
+
+def _opens_to(plan: SeatPlan, held: list[Reservation], now: datetime) -> datetime | None:
+    """When a seat of the slot first opens to a person who has none now: the slot's opening to them, or the window
+    of a group of theirs whose seats are still held."""
+    if plan.opens_at is not None:
+        return plan.opens_at
+    not_theirs = {reservation.group.id for reservation, _ in plan.refusals}
+    later = [
+        r.opens_at for r in held if r.left and r.group.active and r.opens_at > now and r.group.id not in not_theirs
+    ]
+    return min(later, default=None)
+
+
+def _row(found: Found, service_names: dict[str, str], language: Language, *, alone: bool = True) -> Row:
     zone = found.clinic.timezone
     t = words(language)
     slot = found.slot
@@ -338,9 +459,10 @@ def _row(found: Found, service_names: dict[str, str], language: Language) -> Row
         bookable = bool(slot.remaining) and not (slot.opens_at and slot.opens_at > now) and not found.draw_closes_at
     else:
         bookable = plan.seats(slot.remaining) > 0 and not found.draw_closes_at
-        if plan.opens_at is not None:
+        # a household's seats are said by whose they are (_for_them), not as "yours"
+        if alone and plan.opens_at is not None:
             notes.append(t["opens_to_you"].format(when=local_time(plan.opens_at, zone)))
-        elif sum(r.left for r in plan.usable):  # none left for their group: nothing to say of it
+        elif alone and sum(r.left for r in plan.usable) > 0:  # none left for their group: nothing to say of it
             notes.append(t["yours_held"].format(n=sum(r.left for r in plan.usable)))
     return Row(
         slot_id=slot.id,

@@ -759,6 +759,15 @@ WORDS: dict[str, Text] = {
         "Không ai trong những người bạn đặt lịch cho dùng được dịch vụ này vào ngày đó.",
         "Nobody you book for can take this service on that day.",
     ),
+    # the search: seats held for some of a household only, and a search link that cannot be read (web/pages.py)
+    "held_book_for": Text(
+        "Chỗ dành cho nhóm {group} — đặt được cho: {names}", "Held for {group} — you can book for: {names}"
+    ),
+    "opens_for": Text("Mở cho {names} từ {when}", "Opens to {names} at {when}"),
+    "unreadable_field": Text(
+        "{field}: không đọc được (liên kết bị lỗi), hãy nhập lại",
+        "{field}: could not be read (a broken link); type it again",
+    ),
     # a session that ended (web/view.py)
     "session_ended": Text(
         "Phiên đăng nhập đã hết hạn. Hãy đăng nhập lại.", "Your session has ended. Please sign in again."
