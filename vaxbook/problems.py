@@ -508,12 +508,16 @@ def _phrase(status: int) -> str:
         return ""
 
 
+FORM_OUT_OF_DATE = Text(
+    "Biểu mẫu này đã cũ; hãy tải lại trang rồi gửi lại.",
+    "This form is out of date; reload the page and send it again.",
+)
+"""A page's form refused for its CSRF token (opened before signing in again, in another browser, or its cookie gone):
+what to do now. A page's own refusal (web.view.problem_page) draws the form's page again instead."""
+
+
 _LITESTAR_DETAILS = {
-    # a page's form kept past its token (opened before signing in again, or in another browser): what to do now
-    "CSRF token verification failed": Text(
-        "Biểu mẫu này đã cũ; hãy tải lại trang rồi gửi lại.",
-        "This form is out of date; reload the page and send it again.",
-    ),
+    "CSRF token verification failed": FORM_OUT_OF_DATE,
     # a token sent under another scheme than Bearer (a Basic credential is no token of ours)
     NOT_BEARER: Text(
         "Hãy gửi mã truy cập dạng: Authorization: Bearer <mã>", "Send the token as: Authorization: Bearer <token>"

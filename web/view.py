@@ -8,22 +8,26 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from functools import partial
+from hmac import compare_digest
+from html import escape, unescape
 from typing import Annotated, Any, NamedTuple, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 from litestar import Request, Response
-from litestar.datastructures import Cookie, MutableScopeHeaders
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import Cookie, FormMultiDict, MutableScopeHeaders
 from litestar.enums import RequestEncodingType, ScopeType
 from litestar.exceptions import MethodNotAllowedException, NotAuthorizedException, NotFoundException
-from litestar.middleware.csrf import generate_csrf_token
+from litestar.middleware.csrf import CSRFMiddleware, generate_csrf_hash, generate_csrf_token
 from litestar.params import Body
 from litestar.response import Redirect, Template
+from litestar.response.base import ASGIResponse
 from litestar.security.jwt import Token
 from litestar.status_codes import HTTP_303_SEE_OTHER
 from litestar.types import ASGIApp, Empty, Message, Receive, Scope, Send
-from litestar.utils.scope.state import ScopeState
+from litestar.utils.scope.state import CONNECTION_STATE_KEY, ScopeState
 from pydantic import ValidationError
 
 from booking.models import Booking, BookingStatus, Person
@@ -39,7 +43,7 @@ from vaxbook.fields import calendar_date, day_first
 from vaxbook.i18n import Language, Text, negotiate, number_in
 from vaxbook.idempotency import IdempotencyKey, idempotency_key
 from vaxbook.policy import rule_for
-from vaxbook.problems import Problem, field_errors_of
+from vaxbook.problems import FORM_OUT_OF_DATE, Problem, field_errors_of
 from web.text import WORDS
 
 LANGUAGE_COOKIE = "lang"
@@ -447,6 +451,8 @@ def problem_page(problem: Problem, request: AnyRequest) -> Response[Any]:
     shown.headers.update(problem.headers or {})
     if fresh_token is not None:
         shown.cookies.append(fresh_token)
+    if problem.localized_detail is FORM_OUT_OF_DATE and request.method not in ("GET", "HEAD"):
+        return _FormAgain(shown)  # this refusal only when the form's page cannot be drawn again
     return shown
 
 
@@ -486,6 +492,235 @@ def _form_token(request: AnyRequest) -> Cookie | None:
         samesite=config.cookie_samesite,
         domain=config.cookie_domain,
     )
+
+
+# A form refused for its CSRF token (its cookie expired or cleared, the browser restarted, a phone that drops
+# cookies) is drawn again on its own page, with what was typed in it and a token that works, rather than a bare
+# refusal that loses it all. Nothing it asked was done: the CSRF check refused it before its handler ran.
+_NOT_KEPT = frozenset({"_csrf_token", "once", "password", "code"})  # the form's own token and key, and secrets
+_NOT_TYPED = frozenset({"hidden", "password", "file", "submit", "button", "reset", "image"})
+_FORM = re.compile(r"<form\b[^>]*>.*?</form>", re.S)
+_FIELD = re.compile(r"<input\b[^>]*>|<textarea\b[^>]*>.*?</textarea>|<select\b[^>]*>.*?</select>", re.S)
+_OPTION = re.compile(r"<option\b[^>]*>")
+_ATTRIBUTE = re.compile(r'\s([^\s="/>]+)(?:="([^"]*)")?')
+_BOX_ID = re.compile(r"[A-Za-z][\w-]*")
+
+
+class _FormAgain(Response[Any]):
+    """The answer to a form refused for its CSRF token: its page drawn again (_form_again), else `refused`."""
+
+    def __init__(self, refused: Response[Any]) -> None:
+        super().__init__(None, status_code=refused.status_code)
+        self.refused = refused
+
+    def to_asgi_response(self, app: Any, request: AnyRequest, **kwargs: Any) -> ASGIResponse:
+        return _Redrawn(request, self.refused.to_asgi_response(app, request, **kwargs))
+
+
+class _Redrawn(ASGIResponse):
+    def __init__(self, request: AnyRequest, refused: ASGIResponse) -> None:
+        super().__init__()
+        self.request, self.refused = request, refused
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not await _form_again(self.request, send):
+            await self.refused(scope, receive, send)
+
+
+async def _form_again(request: AnyRequest, send: Send) -> bool:
+    """The form's page (the page it was sent from, else the page at its address or above it: form_of) drawn again
+    as a GET of it would draw it, saying that the form was not sent, with what was typed in it (never its token, its
+    key, a password or a code) and a CSRF cookie that the next send passes; a redirect of that page's (the session
+    ended meanwhile) passed on. In the box of a page's script (htmx), the same words above what it holds, its form
+    left as it was. False when there is no such page, or it refuses: the refusal page says it instead."""
+    config = request.app.csrf_config
+    assert config is not None
+    sent = await request.form()
+    kept, carried = request.cookies.get(config.cookie_name), sent.get("_csrf_token")
+    if kept and _signed(kept, config.secret) and not (isinstance(carried, str) and _signed(carried, config.secret)):
+        return False  # a form that never held a token of ours (made elsewhere, or by hand): refused as it was
+    ours = _same_origin(request)  # a form from another site gets no values of its own put in our page
+    token, cookie = _token_again(request, config, sent if ours else None)
+    cookies = [cookie.to_header(header="").encode("latin-1")] if cookie else []
+    script = request.headers.get("hx-request") == "true"
+    said = WORDS["form_expired_box" if script else "form_expired"].in_(language_of(request))
+    notice = f'<p class="error" role="alert">{escape(said)}</p>'
+    if script:
+        box = request.headers.get("hx-target") or ""
+        where = f"#{box}" if _BOX_ID.fullmatch(box) else f'form[hx-post="{request.scope["path"]}"]'
+        headers = [(b"content-type", b"text/html; charset=utf-8"), (b"hx-retarget", where.encode())]
+        headers.append((b"hx-reswap", b"afterbegin" if where.startswith("#") else b"beforebegin"))
+        await _answer(send, 200, headers, notice.encode(), cookies)
+        return True
+    drawn = await _drawn_again(request, token)
+    if drawn is None:
+        return False
+    status, headers, body = drawn
+    if 300 <= status < 400:
+        await _answer(send, status, headers, body, cookies)
+        return True
+    if status != 200 or not dict(headers).get(b"content-type", b"").startswith(b"text/html"):
+        return False
+    text = body.decode()
+    if ours:
+        path = request.scope["path"]
+        text = _FORM.sub(lambda form: _filled(form.group(0), path, sent), text)
+    text = text.replace('<main id="main">', f'<main id="main">\n{notice}', 1)
+    await _answer(send, 200, headers, text.encode(), cookies)
+    return True
+
+
+def _same_origin(request: AnyRequest) -> bool:
+    """Whether the form was sent from a page of this site (its Origin, else its Referer, names this host)."""
+    origin = request.headers.get("origin")
+    if origin is not None:
+        return urlsplit(origin).netloc == request.headers.get("host")
+    return _came_from(request) is not None
+
+
+def _token_again(request: AnyRequest, config: CSRFConfig, sent: FormMultiDict | None) -> tuple[str, Cookie | None]:
+    """The CSRF token the form's page is drawn again with, and the cookie to set for it when one is needed: the
+    visitor's cookie when it is one of ours (their other tabs go on working); else the token the form carried, when
+    one of our pages sent it (the cookie alone was lost: the page's other forms work again as they are); else a new
+    one."""
+    kept = request.cookies.get(config.cookie_name)
+    if kept and _signed(kept, config.secret):
+        return kept, None
+    carried = sent.get("_csrf_token") if sent is not None else None
+    token = carried if isinstance(carried, str) and _signed(carried, config.secret) else None
+    token = token or generate_csrf_token(secret=config.secret)
+    cookie = Cookie(
+        key=config.cookie_name,
+        value=token,
+        path=config.cookie_path,
+        secure=config.cookie_secure,
+        httponly=config.cookie_httponly,
+        samesite=config.cookie_samesite,
+        domain=config.cookie_domain,
+    )
+    return token, cookie
+
+
+def _signed(token: str, secret: str) -> bool:
+    """A CSRF token this service made (Litestar's: 64 hex digits, then their HMAC)."""
+    return len(token) > 64 and compare_digest(token[64:], generate_csrf_hash(token=token[:64], secret=secret))
+
+
+async def _drawn_again(request: AnyRequest, token: str) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+    """A GET of the form's page, run below the middleware every request passes once (it counts, and holds a turn,
+    already), with the visitor's cookies and `token` for CSRF cookie: its status, headers and body."""
+    config = request.app.csrf_config
+    assert config is not None
+    routed = _form_page(request)
+    if routed is None:
+        return None
+    (app, handler, path, params, template), query = routed
+    while not isinstance(app, CSRFMiddleware):
+        app = getattr(app, "app", None)
+        if app is None:
+            return None
+    cookies = {**request.cookies, config.cookie_name: token}
+    dropped = (b"content-type", b"content-length", b"cookie")
+    headers = [(name, value) for name, value in request.scope["headers"] if name not in dropped]
+    headers.append((b"cookie", "; ".join(f"{name}={value}" for name, value in cookies.items()).encode("latin-1")))
+    state = {key: value for key, value in request.scope.get("state", {}).items() if key != CONNECTION_STATE_KEY}
+    scope: Any = {
+        **request.scope,
+        "method": "GET",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "headers": headers,
+        "state": state,
+        "path_params": params,
+        "path_template": template,
+        "route_handler": handler,
+    }
+    ScopeState.from_scope(scope).exception_handlers = handler.resolve_exception_handlers()
+    said: list[Any] = []
+
+    async def nothing() -> Any:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def keep(message: Message) -> None:
+        said.append(message)
+
+    await app(scope, nothing, keep)
+    body = b"".join(message.get("body", b"") for message in said[1:])
+    return said[0]["status"], list(said[0].get("headers", [])), body
+
+
+def _form_page(request: AnyRequest) -> tuple[tuple[Any, Any, str, dict[str, Any], str], str] | None:
+    """The page a form was sent from (its Referer), else the page at the form's address, else its form (form_of): as
+    the router finds its GET, with its query string."""
+    came = urlsplit(_came_from(request) or "")
+    candidates = [(came.path, came.query)] if came.path else []
+    candidates.append((request.scope["path"], request.scope.get("query_string", b"").decode("latin-1")))
+    above = form_of(request)
+    if above is not None:
+        candidates.append((above, ""))
+    for path, query in candidates:
+        try:
+            routed = request.app.asgi_router.handle_routing(path=path, method="GET")
+        except (NotFoundException, MethodNotAllowedException):
+            continue
+        if routed[1].opt.get("page"):
+            return routed, query
+    return None
+
+
+def _filled(form: str, path: str, sent: FormMultiDict) -> str:
+    """A form of the page drawn again that posts to `path`, with what was typed in it when it was sent."""
+    opening = _attributes(form[: form.index(">") + 1])
+    if opening.get("method", "").lower() != "post" or urlsplit(opening.get("action", "")).path != path:
+        return form
+    return _FIELD.sub(lambda field: _field_filled(field.group(0), sent), form)
+
+
+def _field_filled(field: str, sent: FormMultiDict) -> str:
+    tag = field[: field.index(">") + 1]
+    attributes = _attributes(tag)
+    name, kind = attributes.get("name", ""), attributes.get("type", "text").lower()
+    typed = [value for value in sent.getall(name, []) if isinstance(value, str)]
+    if not name or name in _NOT_KEPT or kind in _NOT_TYPED:
+        return field
+    if field.startswith("<input") and kind in ("checkbox", "radio"):
+        if kind == "radio" and not typed:
+            return field
+        unticked = re.sub(r'\schecked(?:="[^"]*")?(?=[\s/>])', "", tag)
+        chosen = unescape(attributes.get("value", "on")) in typed
+        return _with(unticked, " checked") if chosen else unticked
+    if not typed:
+        return field
+    if field.startswith("<input"):
+        return _with(re.sub(r'\svalue="[^"]*"', "", tag), f' value="{escape(typed[0])}"')
+    if field.startswith("<textarea"):
+        return f"{tag}{escape(typed[0])}</textarea>"
+
+    def option(found: re.Match[str]) -> str:
+        plain = re.sub(r'\sselected(?:="[^"]*")?(?=[\s/>])', "", found.group(0))
+        return _with(plain, " selected") if unescape(_attributes(plain).get("value", "")) in typed else plain
+
+    return _OPTION.sub(option, field)
+
+
+def _attributes(tag: str) -> dict[str, str]:
+    return {name.lower(): value or "" for name, value in _ATTRIBUTE.findall(tag[tag.find(" ") :] if " " in tag else "")}
+
+
+def _with(tag: str, attribute: str) -> str:
+    """An opening tag with one attribute more, at its end."""
+    end = -2 if tag.endswith("/>") else -1
+    return tag[:end].rstrip() + attribute + tag[end:]
+
+
+async def _answer(
+    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes, cookies: list[bytes]
+) -> None:
+    headers = [(name, value) for name, value in headers if name != b"content-length"]
+    headers += [(b"content-length", str(len(body)).encode()), *((b"set-cookie", cookie) for cookie in cookies)]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 def own_page(role: Role | None) -> tuple[str, Text]:
