@@ -26,6 +26,7 @@ from interop import fhir as resources
 from interop import imports, service
 from interop.feed import Feed, Published
 from interop.service import Bases, Found
+from vaxbook.accept import preferred
 from vaxbook.auth.security import PUBLIC, CallerRequest
 from vaxbook.clock import department_day
 from vaxbook.dependencies import AppSettings, UoW
@@ -100,7 +101,7 @@ def answers_in(*served: str) -> Guard:
         kinds = [value.split(";")[0].strip().lower().replace(" ", "+") for value in asked]
         if any(FORMAT_NAMES.get(kind, kind) not in served for kind in kinds):
             raise NotAcceptable(words, field_errors=(FieldError("_format", "not_acceptable", words, "query"),))
-        if not asked and not _takes_any(connection.headers.get("accept", ""), served):
+        if not asked and preferred(connection.headers.get("accept", ""), served) is None:
             raise NotAcceptable(words)
         content_type = connection.headers.get("content-type", "").split(";")[0].strip().lower()
         has_body = connection.headers.get("content-length", "0") != "0" or "transfer-encoding" in connection.headers
@@ -108,33 +109,6 @@ def answers_in(*served: str) -> Guard:
             raise UnsupportedMediaType(Text("Chỉ nhận dữ liệu JSON", "Takes JSON only"))
 
     return guard
-
-
-def _takes_any(accept: str, served: tuple[str, ...]) -> bool:
-    """Whether an Accept header takes one of `served`: each by its most specific range (RFC 9110), q=0 refusing."""
-    ranges = {}
-    for part in accept.split(","):
-        kind, _, params = part.partition(";")
-        if kind.strip():
-            ranges[kind.strip().lower()] = _quality(params)
-    if not ranges:
-        return True
-    for media_type in served:
-        wide = f"{media_type.split('/')[0]}/*"
-        if next((ranges[k] for k in (media_type, wide, "*/*") if k in ranges), 0.0) > 0:
-            return True
-    return False
-
-
-def _quality(params: str) -> float:
-    for param in params.split(";"):
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "q":
-            try:
-                return float(value)
-            except ValueError:
-                return 0.0
-    return 1.0
 
 
 def _bases(settings: AppSettings) -> Bases:

@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 from litestar import MediaType, Request, Response
 from litestar.params import QueryParameter
 
+from vaxbook.accept import preferred
 from vaxbook.clock import department_day
 from vaxbook.fields import OutputModel
 from vaxbook.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, csv_bytes, xlsx_bytes
@@ -36,8 +37,11 @@ def answer(
 ) -> Response[Any]:
     """The rows as JSON (Response[list[...]] in the handler's signature documents them), or as a CSV or XLSX file."""
     if output is None:
-        wanted = request.accept.best_match([MediaType.JSON, CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE], default=MediaType.JSON)
-        output = {CSV_MEDIA_TYPE: ReportFormat.CSV, XLSX_MEDIA_TYPE: ReportFormat.XLSX}.get(wanted, ReportFormat.JSON)
+        # a header taking none of them (even JSON refused) is disregarded, as RFC 9110 allows: JSON
+        wanted = preferred(request.headers.get("accept", ""), [MediaType.JSON, CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE])
+        output = {CSV_MEDIA_TYPE: ReportFormat.CSV, XLSX_MEDIA_TYPE: ReportFormat.XLSX}.get(
+            wanted or "", ReportFormat.JSON
+        )
     if output is ReportFormat.JSON:
         return Response(rows, headers={"Vary": "Accept"})
     return download(name, list(model.model_fields), [list(r.model_dump().values()) for r in rows], output)

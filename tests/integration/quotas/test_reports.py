@@ -216,6 +216,9 @@ async def test_the_stock_report_as_csv_opens_in_excel_with_vietnamese_names(clie
     browser = await client.get("/api/v1/reports/stock", headers={**headers, "Accept": "text/html, */*;q=0.8"})
     assert browser.headers["content-type"].startswith("application/json")
     assert browser.headers["vary"] == by_accept.headers["vary"] == "Accept"
+    for refusing in (f"{XLSX_MEDIA_TYPE};q=0", "*/*, text/csv;q=0"):  # q=0 is "not this", however it is reached
+        not_that = await client.get("/api/v1/reports/stock", headers={**headers, "Accept": refusing})
+        assert not_that.headers["content-type"].startswith("application/json"), refusing
     forced = await client.get(
         "/api/v1/reports/stock", params={"format": "json"}, headers={**headers, "Accept": "text/csv"}
     )
