@@ -191,6 +191,22 @@ class Found:
     def day(self) -> date:
         return self.slot.starts_at.astimezone(self.clinic.zone).date()
 
+    def waitable(self, *, bookable: bool, now: datetime) -> bool:
+        return waitable(self.slot, bookable=bookable, draw_closes_at=self.draw_closes_at, now=now)
+
+
+def waitable(slot: Slot, *, bookable: bool, draw_closes_at: datetime | None, now: datetime) -> bool:
+    """Whether the standby list is the way to a seat of the slot (offered by the search, and by a booking form whose
+    seat went meanwhile): no seat to book, the slot open and not begun, no draw deciding its seats, and open to
+    booking already (one opening later is booked then)."""
+    return (
+        not bookable
+        and slot.status is SlotStatus.OPEN
+        and slot.starts_at > now
+        and not draw_closes_at
+        and not (slot.opens_at and slot.opens_at > now)
+    )
+
 
 MAX_DAYS_AHEAD = 730
 """How far ahead a slot may be planned."""

@@ -26,18 +26,21 @@ from booking.models import (
     BookingMoved,
     BookingPolicy,
     BookingStatus,
+    DependentHasBookings,
     Person,
+    PersonNotFound,
     Relation,
+    SlotFull,
     StandbyStatus,
 )
-from booking.schemas import DependentCreate, ProfileUpsert, RatingIn
+from booking.schemas import DependentCreate, DependentUpdate, ProfileUpsert, RatingIn
 from booking.service import bookings, checkin, feedback, messages, people, standby
 from booking.service.eligibility import WhoMayTake
 from clinics import service as clinics
-from clinics.models import ServiceKind, Sex
+from clinics.models import ServiceKind, Sex, waitable
 from clinics.sold_out import SoldOutSlots
 from priority import service as priority
-from priority.models import CHILDBEARING_AGES, WORKING_AGE, age_in_years, membership
+from priority.models import CHILDBEARING_AGES, WORKING_AGE, SeatsReserved, age_in_years, membership
 from priority.schemas import Declarations as DeclarationsIn
 from qr import render
 from vaxbook.auth.models import Principal, Role
@@ -143,6 +146,38 @@ def _person_form(form: dict[str, str], names: tuple[str, ...] = PERSON_FIELDS) -
     if "date_of_birth" in typed:  # 03/02/2024 as typed where a phone's browser has no date picker
         typed["date_of_birth"] = day_first(typed["date_of_birth"])
     return {name: value for name, value in typed.items() if value}
+
+
+RELATIVE_CHANGES = ("relation", "full_name", "province", "district", "ward")  # what the API's change takes
+RELATIVE_FIXED = ("date_of_birth", "sex", "cccd")  # who a relative is: shown on their form, never changed there
+
+
+async def own_relative(uow: UoW, citizen: Principal, person_id: UUID) -> Person:
+    """One of the citizen's relatives; anyone else's, or nobody's, is the API's 404 (person-not-found)."""
+    _, relatives = await household(uow, citizen)
+    found = next((p for p in relatives if p.id == person_id), None)
+    if found is None:
+        raise PersonNotFound()
+    return found
+
+
+def _as_typed(relative: Person) -> dict[str, str]:
+    relation = {"relation": relative.relation.value if relative.relation else ""}
+    return {name: str(getattr(relative, name) or "") for name in PERSON_FIELDS} | relation
+
+
+def _relative_page(request: AnyRequest, relative: Person, typed: dict[str, str], *, wrong: dict[str, str]) -> Template:
+    return page(
+        request,
+        "citizen/dependent.html.j2",
+        relative=relative,
+        typed=typed,
+        wrong=wrong,
+        sexes=list(Sex),
+        relations=list(Relation),
+        fixed=RELATIVE_FIXED,
+        back=f"/me/dependents/{relative.id}",
+    )
 
 
 def _profile_choices() -> dict[str, Any]:
@@ -273,6 +308,19 @@ async def move_booking(
     if moved is None:
         return await move_page(request, uow, settings, principal, booking_id, base=base, message=wrong["form"])
     return done(f"{base}/{moved.id}", "moved")
+
+
+async def standby_for(uow: UoW, slot_id: UUID) -> str | None:
+    """The standby list's form for a slot whose seat went, as the search offers it: only while waiting is the way to
+    a seat of it (clinics.models.waitable: not begun, no draw, open already), else None."""
+    now = datetime.now(UTC)
+    slot, clinic = await clinics.get_slot(uow, slot_id)
+    draw = await priority.draw_of(uow, clinic.id, slot.id)
+    pending = draw.closes_at if draw is not None and draw.settled_at is None else None
+    if not waitable(slot, bookable=False, draw_closes_at=pending, now=now):
+        return None
+    day = slot.starts_at.astimezone(clinic.zone).date()
+    return "/me/standby/new?" + urlencode({"service_id": slot.service_id, "clinic_id": clinic.id, "from": day})
 
 
 def in_their_order(found: list[Booking], now: datetime) -> list[Booking]:
@@ -443,6 +491,79 @@ class CitizenPages(Controller):
             back="/me/dependents/new",
         )
 
+    @get("/me/dependents/{person_id:uuid}")
+    async def relative_form(self, person_id: FromPath[UUID], request: AnyRequest, uow: UoW) -> Template | Redirect:
+        """A relative's details, to correct: the API's own change (relation, name, place); who they are stays."""
+        citizen = citizen_of(request)
+        if citizen is None:
+            return sign_in_first(request)
+        relative = await own_relative(uow, citizen, person_id)
+        return _relative_page(request, relative, _as_typed(relative), wrong={})
+
+    @post("/me/dependents/{person_id:uuid}", status_code=HTTP_200_OK)
+    async def save_relative(
+        self, person_id: FromPath[UUID], request: AnyRequest, uow: UoW, data: FormData
+    ) -> Template | Redirect:
+        citizen = citizen_of(request)
+        if citizen is None:
+            return sign_in_first(request)
+        relative = await own_relative(uow, citizen, person_id)  # someone else's: 404, whatever the form holds
+        typed = _person_form(data) | ({"relation": data["relation"]} if data.get("relation") else {})
+        stays = _as_typed(relative)
+
+        async def save() -> Person:
+            # a field left blank is null, which the change refuses on its field; who they are is no field of the
+            # change, so one typed otherwise (the form shows it read-only) is refused on its field too
+            changes = {name: typed.get(name) for name in RELATIVE_CHANGES}
+            changes |= {name: typed[name] for name in RELATIVE_FIXED if name in typed and typed[name] != stays[name]}
+            return await people.update_dependent(uow, citizen, person_id, DependentUpdate.model_validate(changes))
+
+        saved, wrong = await submitted(language_of(request), save)
+        if saved:
+            return done("/me", "dependent-saved", saved.id)
+        language = language_of(request)
+        wrong |= {name: WORDS["relative_fixed"].in_(language) for name in RELATIVE_FIXED if name in wrong}
+        kept = {name: typed.get(name, "") for name in RELATIVE_CHANGES} | {name: stays[name] for name in RELATIVE_FIXED}
+        return _relative_page(request, relative, kept, wrong=wrong)
+
+    @get("/me/dependents/{person_id:uuid}/remove")
+    async def remove_form(self, person_id: FromPath[UUID], request: AnyRequest, uow: UoW) -> Template | Redirect:
+        """Whether to remove the relative: asked first, the answer a form of its own."""
+        citizen = citizen_of(request)
+        if citizen is None:
+            return sign_in_first(request)
+        relative = await own_relative(uow, citizen, person_id)
+        return page(request, "citizen/relative_remove.html.j2", relative=relative, kept=None, theirs=[])
+
+    @post("/me/dependents/{person_id:uuid}/remove", status_code=HTTP_200_OK)
+    async def remove_relative(
+        self,
+        person_id: FromPath[UUID],
+        request: AnyRequest,
+        uow: UoW,
+        policy: NamedDependency[BookingPolicy],
+    ) -> Template | Redirect:
+        citizen = citizen_of(request)
+        if citizen is None:
+            return sign_in_first(request)
+        relative = await own_relative(uow, citizen, person_id)  # someone else's: 404, as the API's
+        language = language_of(request)
+        try:
+            await people.remove_dependent(uow, citizen, policy, person_id, now=datetime.now(UTC))
+        except DependentHasBookings:
+            # their bookings are kept for their record: said in words, with the way to each of them
+            found = await bookings.of_account(uow, citizen, after=None, limit=100)
+            theirs = [b for b in in_their_order(found, datetime.now(UTC)) if b.person_id == person_id]
+            return page(
+                request,
+                "citizen/relative_remove.html.j2",
+                relative=relative,
+                kept=WORDS["relative_kept"].in_(language).format(name=relative.full_name),
+                theirs=[slip_of(b, relative.full_name, language) for b in theirs],
+                back=f"/me/dependents/{person_id}/remove",
+            )
+        return done("/me", "dependent-gone")
+
     @get("/book/{slot_id:uuid}")
     async def book_form(self, slot_id: FromPath[UUID], request: AnyRequest, uow: UoW) -> Template | Redirect:
         """The slot, and whom to book it for."""
@@ -470,6 +591,7 @@ class CitizenPages(Controller):
             person_id = None
         key = once(citizen, data, "bookings.create", slot_id=str(slot_id), person_id=person_id and str(person_id))
         in_the_way: list[str] = []  # booked already: where that booking is, to see, move or cancel it
+        no_seat: list[bool] = []  # the seats went meanwhile (or are held for a group): the standby list may be the way
 
         async def book() -> Booking:
             try:
@@ -487,6 +609,9 @@ class CitizenPages(Controller):
                 booking_id = refused.extra.get("booking_id")
                 in_the_way.append(f"/me/bookings/{booking_id}" if booking_id else "/me")
                 raise
+            except (SlotFull, SeatsReserved):
+                no_seat.append(True)
+                raise
 
         booked, wrong = await submitted(language_of(request), book)
         if booked is None:
@@ -498,6 +623,7 @@ class CitizenPages(Controller):
                 message=wrong["form"],
                 person=person_id,
                 see_mine=next(iter(in_the_way), None),
+                wait=await standby_for(uow, slot_id) if no_seat else None,
             )
         return to(f"/me/bookings/{booked.id}")
 
@@ -511,9 +637,10 @@ class CitizenPages(Controller):
         message: str | None,
         person: UUID | None = None,
         see_mine: str | None = None,
+        wait: str | None = None,
     ) -> Template | Redirect:
         """`person`: whom the refused form was for, chosen again for the next try; `see_mine`: the refusal is a booking
-        the person holds already, which the page links to."""
+        the person holds already, which the page links to; `wait`: the standby list's form, for a seat that went."""
         me, dependents = await household(uow, citizen)
         if me is None:
             return profile_first(request, f"/book/{slot_id}")
@@ -534,6 +661,7 @@ class CitizenPages(Controller):
             chosen=person if any(p.id == person for p in household_) else me.id,
             message=message,
             see_mine=see_mine,
+            wait=wait,
             back=f"/book/{slot_id}",
         )
 
@@ -771,8 +899,8 @@ async def _notice_on_me(
     found: list[Booking],
     draws: list[dict[str, Any]],
 ) -> str | None:
-    """What the form before /me did, in words: a profile saved, a relative added, a booking cancelled (and where its
-    seat went), a standby list left or its offer turned down, a draw entered."""
+    """What the form before /me did, in words: a profile saved, a relative added, saved or removed, a booking
+    cancelled (and where its seat went), a standby list left or its offer turned down, a draw entered."""
     asked = just_done(request)
     if asked is None:
         return None
@@ -781,9 +909,9 @@ async def _notice_on_me(
     if words is None:
         return None
     said_ = words.in_(language)
-    if asked.what in ("profile", "draw-left"):
+    if asked.what in ("profile", "draw-left", "dependent-gone"):
         return said_
-    if asked.what == "dependent":
+    if asked.what in ("dependent", "dependent-saved"):
         added = next((d for d in dependents if d.id == asked.of), None)
         return said_.format(name=added.full_name) if added else None
     if asked.what == "cancelled":

@@ -858,6 +858,33 @@ WORDS: dict[str, Text] = {
         "Trang này chỉ mở được từ biểu mẫu hoặc liên kết của nó", "This page opens only from its form or link"
     ),
     "choose_one": Text("— Chọn —", "— Choose —"),
+    # a citizen's relatives: correcting and removing one (web/citizen.py)
+    "relative_edit": Text("Sửa", "Edit"),
+    "relative_remove": Text("Xóa", "Remove"),
+    "relative_edit_title": Text("Sửa thông tin người thân", "Edit a relative's details"),
+    "relative_fixed": Text(
+        "Ngày sinh, giới tính và số CCCD không sửa được ở đây. Nếu nhập sai và người này chưa từng có lịch hẹn, "
+        "hãy xóa rồi thêm lại; nếu đã có, hãy nói với nhân viên khi đến tiêm.",
+        "Date of birth, sex and CCCD number cannot be changed here. If one is wrong and they never had a booking, "
+        "remove them and add them again; if they had one, tell the staff at the clinic.",
+    ),
+    "relative_remove_title": Text("Xóa người thân", "Remove a relative"),
+    "relative_remove_confirm": Text(
+        "Xóa {name} khỏi những người bạn đặt lịch cho? Bạn sẽ không đặt lịch cho người này được nữa.",
+        "Remove {name} from the people you book for? You will no longer be able to book for them.",
+    ),
+    "relative_remove_yes": Text("Xóa người này", "Remove them"),
+    "relative_kept": Text(
+        "Không xóa được {name}: người này đã có lịch hẹn hoặc đã đăng ký bốc thăm, và những lịch đó được giữ trong hồ "
+        "sơ tiêm chủng của họ.",
+        "{name} cannot be removed: they have had bookings or draw entries, which are kept for their vaccination "
+        "record.",
+    ),
+    "relative_kept_bookings": Text("Lịch hẹn của {name}:", "{name}'s bookings:"),
+    "done_dependent-saved": Text("Đã lưu thông tin của {name}.", "{name}'s details are saved."),
+    "done_dependent-gone": Text(
+        "Đã xóa người thân khỏi những người bạn đặt lịch cho.", "The relative is removed from the people you book for."
+    ),
 }
 
 # The department's reports downloaded from its pages: each column headed in the officer's language (the API's own
