@@ -34,6 +34,8 @@ class Kind(StrEnum):
       expires_at, accept_url
     - slot_called_off: person_name, booking_code, clinic_name, service_name_vi, service_name_en, starts_at,
       rebook_url
+    - offer_called_off: person_name, clinic_name, service_name_vi, service_name_en, starts_at, standby_url: a seat
+      offered to someone on the standby list is gone with its session, and they wait again in their place
     - next_dose_due: person_name, product_name, dose_number, due_from (a date), book_url
     - draw_not_won: person_name, clinic_name, service_name_vi, service_name_en, starts_at, waiting (true: on the
       day's standby list; false: given no seat nor a place in line at their turn, for why_vi / why_en), result_url
@@ -46,6 +48,7 @@ class Kind(StrEnum):
     REMINDER = "reminder"
     STANDBY_OFFER = "standby_offer"
     SLOT_CALLED_OFF = "slot_called_off"
+    OFFER_CALLED_OFF = "offer_called_off"
     NEXT_DOSE_DUE = "next_dose_due"
     DRAW_NOT_WON = "draw_not_won"
 

@@ -108,6 +108,12 @@ async def suppress(conn: Connection, *, booking_id: UUID, kinds: list[Kind]) -> 
     return int(result.split()[-1])
 
 
+async def went_out(conn: Connection, *, dedupe_key: str) -> bool:
+    """Whether the message of that key was sent, or is being sent by a relay right now."""
+    status = await conn.fetchval("SELECT status FROM outbox WHERE dedupe_key = $1", dedupe_key)
+    return status in ("sent", "sending")
+
+
 async def claim(conn: Connection, *, now: datetime, lease: timedelta, limit: int) -> list[Outgoing]:
     """Take up to `limit` due messages (sign-in codes first) for one relay until `now + lease`: pending ones whose
     time has come, and ones a relay claimed and never finished (it died) once their lease ran out. Rows another

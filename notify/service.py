@@ -132,6 +132,13 @@ async def suppress(uow: UnitOfWork, *, booking_id: UUID, kinds: list[Kind]) -> i
         return await repository.suppress(conn, booking_id=booking_id, kinds=kinds)
 
 
+async def went_out(uow: UnitOfWork, *, dedupe_key: str) -> bool:
+    """Whether a message already reached (or is reaching) its person: one withdrawn before it went needs no word
+    taking it back."""
+    async with uow.transaction() as conn:
+        return await repository.went_out(conn, dedupe_key=dedupe_key)
+
+
 @dataclass(frozen=True)
 class Relayed:
     sent: int

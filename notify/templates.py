@@ -179,6 +179,23 @@ WORDING: dict[Kind, Wording] = {
         details=("service", "when", "clinic"),
         closing=Text("Đặt lịch khác: {link}", "Book another time: {link}"),
     ),
+    Kind.OFFER_CALLED_OFF: Wording(
+        short=Text(
+            "vaxbook: Xin lỗi, buổi {service} {when} tại {clinic} đã bị hủy nên chỗ giữ cho {person} không còn. "
+            "Vẫn giữ vị trí trong danh sách chờ: có chỗ khác sẽ báo ngay.[ Xem: {link}]",
+            "vaxbook: Sorry, the session of {service} {when} at {clinic} is called off, so the seat held for {person} "
+            "is gone. Still in place on the standby list: we write at once when another seat frees.[ See: {link}]",
+        ),
+        subject=Text("Xin lỗi: buổi hẹn đã bị hủy, chỗ giữ không còn", "Sorry: the session is off, the seat is gone"),
+        headline=Text(
+            "Xin lỗi, buổi hẹn dưới đây đã bị hủy nên chỗ giữ cho {person} không còn. {person} vẫn giữ vị trí trong "
+            "danh sách chờ: có chỗ khác sẽ báo ngay.",
+            "Sorry, the session below is called off, so the seat held for {person} is gone. {person} keeps their "
+            "place on the standby list: we write at once when another seat frees.",
+        ),
+        details=("service", "when", "clinic"),
+        closing=Text("Danh sách chờ của bạn: {link}", "Your place on the standby list: {link}"),
+    ),
     Kind.NEXT_DOSE_DUE: Wording(
         short=Text(
             "vaxbook: {person} có thể tiêm mũi {dose} {product} từ ngày {due}.[ Đặt lịch: {link}]",
@@ -301,6 +318,9 @@ def _fields(kind: Kind, body: Mapping[str, Any], language: Language) -> dict[str
         why = text(f"why_{language}").rstrip(".")
         fields["next"] = _WAITING.in_(language) if _get(body, "waiting") else _NOT_PLACED.in_(language).format(why=why)
         fields["link"] = text("result_url")
+        return fields
+    if kind is Kind.OFFER_CALLED_OFF:  # no booking, no address to go to
+        fields["link"] = text("standby_url")
         return fields
     if kind is not Kind.STANDBY_OFFER:
         fields["code"] = text("booking_code")

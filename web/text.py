@@ -829,6 +829,7 @@ WORDS: dict[str, Text] = {
     "message_kind_slot_called_off": Text("Báo hoãn buổi tiêm, khám", "Session called off"),
     "message_kind_next_dose_due": Text("Nhắc mũi tiếp theo", "Next dose due"),
     "message_kind_draw_not_won": Text("Báo chưa có chỗ qua bốc thăm", "Draw not won"),
+    "message_kind_offer_called_off": Text("Báo hoãn buổi, chỗ mời không còn", "Offered seat called off"),
     "message_status_pending": Text("Chờ gửi", "Waiting to be sent"),
     "message_status_sending": Text("Đang gửi", "Being sent"),
     "message_status_sent": Text("Đã gửi", "Sent"),

@@ -616,8 +616,8 @@ async def call_off(
     uow: UnitOfWork, principal: Principal, policy: BookingPolicy, *, clinic_id: UUID, slot_id: UUID, now: datetime
 ) -> int:
     """The clinic calls a session off (the vaccinator is ill, the power is out): the slot is cancelled, every
-    booking of it cancelled with its seat given back, every seat held for a standby offer let go, and each person
-    told with a link to book again, in one transaction. Refused once anyone of it checked in. Returns the
+    booking of it cancelled with its seat given back, every seat held for a standby offer let go (the person back in
+    line), and each person told, in one transaction. Refused once anyone of it checked in. Returns the
     bookings cancelled."""
     async with uow.transaction() as conn:
         # the bookings' rows before the slot's, as a cancellation takes them; a booking made meanwhile finds the
@@ -650,6 +650,7 @@ async def call_off(
             if await repository.back_to_waiting(conn, entry_id=entry.id):
                 await seats.give_back(conn, clinic_id=clinic_id, slot_id=slot_id)
                 await record_entry(conn, principal, "standby.offer_called_off", entry)
+                await messages.offer_called_off(uow, entry, policy, now=now)
         # told why now rather than at a close that will not come
         for entrant in ended:
             await messages.draw_not_won(uow, entrant, policy, now=now, why=SlotCancelled.title)

@@ -239,7 +239,42 @@ async def offered(
                 "expires_at": entry.offer_expires_at.astimezone(clinic.zone).isoformat(),
                 "accept_url": f"{policy.public_url}/me/standby/{entry.id}",
             },
-            dedupe_key=f"offer:{entry.id}:{slot.id}",
+            dedupe_key=_offer_key(entry.id, slot.id),
+            due_at=now,
+            zone=clinic.zone,
+            clinic_id=clinic.id,
+        ),
+        quiet=policy.quiet_hours,
+        now=now,
+    )
+
+
+def _offer_key(entry_id: UUID, slot_id: UUID) -> str:
+    """The offer message's key, which the trigger withdrawing an ended offer's message also builds (migration 0029)."""
+    return f"offer:{entry_id}:{slot_id}"
+
+
+async def offer_called_off(uow: UnitOfWork, entry: StandbyEntry, policy: BookingPolicy, *, now: datetime) -> None:
+    """A seat offered to this entry went with its session, called off: a person told of the seat is told it is gone
+    and that they wait again in their place. An offer whose message had not gone out yet (quiet hours) was
+    withdrawn with the offer: they heard nothing, and hear nothing now."""
+    assert entry.offer_slot_id is not None, "an offer names its slot"
+    if not await notify.went_out(uow, dedupe_key=_offer_key(entry.id, entry.offer_slot_id)):
+        return
+    reach = await reach_of(uow.conn, entry.person_id)
+    if reach is None:
+        return
+    recipient, name = reach
+    slot, clinic = await clinics.get_slot(uow, entry.offer_slot_id)
+    service = await clinics.get_service(uow, slot.service_id)
+    await notify.send(
+        uow,
+        notify.Notice(
+            kind=Kind.OFFER_CALLED_OFF,
+            recipient=recipient,
+            body=_about_slot(name, slot, clinic, (service.name_vi, service.name_en))
+            | {"standby_url": f"{policy.public_url}/me/standby/{entry.id}"},
+            dedupe_key=f"offer-called-off:{entry.id}:{slot.id}",
             due_at=now,
             zone=clinic.zone,
             clinic_id=clinic.id,

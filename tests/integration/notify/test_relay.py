@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -16,12 +17,13 @@ import httpx
 import pytest
 
 from booking.models import BookingPolicy
-from booking.service import bookings
+from booking.schemas import StandbyJoin
+from booking.service import bookings, standby
 from notify import repository
 from notify import service as notify
 from notify.models import NEVER, Kind, Medium, QuietHours
 from notify.transports import WebhookTransport, close_transports
-from tests.factories import make_citizen, make_clinic, make_service, make_slot, staff_headers
+from tests.factories import ADMIN, make_citizen, make_clinic, make_service, make_slot, staff_headers
 from tests.integration.notify.gateway import Gateway
 from vaxbook import db as vaxbook_db
 from vaxbook.audit import SYSTEM as ADMIN_ACTOR
@@ -390,3 +392,50 @@ async def test_a_relay_stopped_mid_batch_gives_its_messages_back_at_once(
         ("pending", 0, None),
         ("sent", 1, None),
     ], "the one delivered is not sent again; the others are due at once, their try not counted"
+
+
+@pytest.mark.parametrize("freed_at_hour", [10, 23])
+async def test_a_seat_offered_then_called_off_is_taken_back_only_from_someone_told_of_it(
+    freed_at_hour: int, uow: UnitOfWork, db: asyncpg.Connection, gateway: tuple[Gateway, str]
+) -> None:
+    """Through the relay: a seat offered by day reaches the person at once, so when its session is called off they
+    are told the seat is gone and that they still wait; one offered at 23:00 waits for the morning, and a call-off
+    in the night withdraws it with nothing said (they never heard of it)."""
+    app, url = gateway
+    quiet_nights = notify.DeliveryPolicy(
+        quiet=QuietHours.parse("21:00-07:00"),
+        max_attempts=3,
+        first_retry=timedelta(seconds=30),
+        batch=100,
+        lease=timedelta(minutes=5),
+    )
+    policy = replace(POLICY, quiet_hours=quiet_nights.quiet, public_url="https://vaxbook.example")
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    day = datetime.now(SAIGON).date() + timedelta(days=3)
+    slot = await make_slot(uow, clinic, service, capacity=1, starts_at=datetime.combine(day, time(14), SAIGON))
+    freed = datetime.combine(day - timedelta(days=1), time(freed_at_hour), SAIGON)
+    holder, waiting = (await make_citizen(uow))[0], (await make_citizen(uow))[0]
+    held = await bookings.book(
+        uow, holder, policy, slot_id=slot.id, person_id=None, now=freed - timedelta(hours=3), idempotency=None
+    )
+    join = StandbyJoin(service_id=service.id, clinic_id=clinic.id, date_from=day, date_to=day)
+    await standby.join(uow, waiting, join, now=freed - timedelta(hours=1))
+    await bookings.cancel(uow, holder, policy, booking_id=held.id, now=freed, idempotency=None)
+    await relay(uow, url, freed, quiet_nights)
+    told_of_offer = freed_at_hour == 10
+    assert sorted(kinds(app)) == (["booked", "cancelled", "standby_offer"] if told_of_offer else ["booked"])
+
+    await bookings.call_off(uow, ADMIN, policy, clinic_id=clinic.id, slot_id=slot.id, now=freed + timedelta(hours=1))
+    for moment in (freed + timedelta(hours=1), datetime.combine(day, time(7), SAIGON)):
+        await relay(uow, url, moment, quiet_nights)
+    entry = await db.fetchrow("SELECT id, status FROM standby_entries")
+    assert entry["status"] == "waiting", "back in line"
+    if told_of_offer:
+        assert kinds(app)[3:] == ["offer_called_off"]
+        said = json.loads(app.requests[-1].body)["text"]
+        assert f"https://vaxbook.example/me/standby/{entry['id']}" in said
+        assert "danh sach cho" in said, said
+    else:  # the cancellation and the offer waited for 07:00; by then the offer was gone, and so was its notice
+        assert kinds(app) == ["booked", "cancelled"]
+        assert await db.fetchval("SELECT status FROM outbox WHERE kind = 'standby_offer'") == "suppressed"
+        assert await db.fetchval("SELECT count(*) FROM outbox WHERE kind = 'offer_called_off'") == 0

@@ -54,6 +54,10 @@ BODIES: dict[Kind, dict[str, Any]] = {
         **{k: v for k, v in APPOINTMENT.items() if k not in ("clinic_address", "booking_url")},
         "rebook_url": REBOOK_URL,
     },
+    Kind.OFFER_CALLED_OFF: {
+        **{k: v for k, v in APPOINTMENT.items() if k not in ("booking_code", "clinic_address", "booking_url")},
+        "standby_url": f"{PUBLIC_URL}/me/standby/81",
+    },
     Kind.NEXT_DOSE_DUE: {
         "person_name": "Trần Minh Khôi",
         "product_name": "ComBE Five",
@@ -76,6 +80,7 @@ LINK_KEY = {
     Kind.REMINDER: "booking_url",
     Kind.STANDBY_OFFER: "accept_url",
     Kind.SLOT_CALLED_OFF: "rebook_url",
+    Kind.OFFER_CALLED_OFF: "standby_url",
     Kind.NEXT_DOSE_DUE: "book_url",
     Kind.DRAW_NOT_WON: "result_url",
 }
