@@ -35,6 +35,18 @@ def written(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     return str(request.param)
 
 
+async def book_as_a_client_does(client: Client, slot_id: object, headers: dict[str, str]) -> httpx.Response:
+    """A booking, sent again after a 503 busy once its Retry-After has passed (on a loaded machine a seat's lock
+    may wait past its timeout): every citizen ends with a seat or a "full", whatever the load."""
+    for _ in range(10):
+        response = await client.post("/api/v1/bookings", json={"slot_id": str(slot_id)}, headers=headers)
+        if response.status_code != 503:
+            return response
+        assert response.json()["type"] == "/problems/busy", response.text
+        await asyncio.sleep(float(response.headers["retry-after"]))
+    return response
+
+
 @pytest.mark.parametrize(("capacity", "citizens"), [(50, 500), (1, 500)])
 async def test_a_rush_on_one_slot_never_overbooks(
     client: Client, uow: UnitOfWork, db: asyncpg.Connection, capacity: int, citizens: int, written: str
@@ -42,9 +54,7 @@ async def test_a_rush_on_one_slot_never_overbooks(
     clinic, service = await make_clinic(uow), await make_service(uow)
     slot = await make_slot(uow, clinic, service, capacity=capacity)
     headers = [token_for((await make_citizen(uow))[0]) for _ in range(citizens)]
-    responses = await asyncio.gather(
-        *(client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=h) for h in headers)
-    )
+    responses = await asyncio.gather(*(book_as_a_client_does(client, slot.id, h) for h in headers))
     outcome = Counter((r.status_code, r.json().get("type")) for r in responses)
     assert outcome == {(201, None): capacity, (409, "/problems/slot-full"): citizens - capacity}
     assert await db.fetchval("SELECT booked FROM slots WHERE id = $1", slot.id) == capacity
