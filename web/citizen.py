@@ -566,11 +566,16 @@ class CitizenPages(Controller):
 
     @get("/book/{slot_id:uuid}")
     async def book_form(self, slot_id: FromPath[UUID], request: AnyRequest, uow: UoW) -> Template | Redirect:
-        """The slot, and whom to book it for."""
+        """The slot, and whom to book it for: `?person=` (the search's link, for the one of the household the seat is
+        open to) chosen first when it is one of theirs."""
         citizen = citizen_of(request)
         if citizen is None:
             return sign_in_first(request)
-        return await self._book_page(request, uow, citizen, slot_id, message=None)
+        try:
+            person = UUID(request.query_params.get("person") or "")
+        except ValueError:
+            person = None
+        return await self._book_page(request, uow, citizen, slot_id, message=None, person=person)
 
     @post("/book/{slot_id:uuid}", status_code=HTTP_200_OK)
     async def book(

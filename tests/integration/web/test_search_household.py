@@ -57,7 +57,7 @@ async def test_a_seat_held_for_a_relative_s_group_is_offered_for_them_by_name_on
     # every seat is held for the elderly: for one slot since an hour ago, for the other from five hours on
     assert (await hold_back(client, admin, open_now, (elderly, 2, soon(-1)))).status_code == 200
     assert (await hold_back(client, admin, opens_later, (elderly, 2, window))).status_code == 200
-    citizen, _ = await make_citizen(uow, date_of_birth=date(1990, 5, 17))
+    citizen, herself = await make_citizen(uow, date_of_birth=date(1990, 5, 17))
     signed_in(client, citizen)
     asked = {"service": service.code, "district": "cai rang"}
 
@@ -76,6 +76,15 @@ async def test_a_seat_held_for_a_relative_s_group_is_offered_for_them_by_name_on
         assert "/book/" not in later_row, "her mother's window is not open yet"
         assert WORDS["opens_for"].in_(language).format(names=MOTHER, when=local_time(window, ZONE)) in later_row
     client.cookies.delete("lang")
+
+    # the link opens the booking form with her mother chosen; anyone else's id, or none that reads, chooses her
+    stranger = await make_dependent(uow, (await make_citizen(uow))[0], full_name="Người Lạ")
+    for asked_for, chosen in ((mother.id, mother.id), (stranger.id, herself.id), ("khong-phai-ma", herself.id)):
+        form = await client.get(f"/book/{open_now.id}", params={"person": str(asked_for)})
+        assert form.status_code == 200, form.text
+        checked = re.findall(r'<input type="radio" name="person" value="([^"]+)" checked', form.text)
+        assert checked == [str(chosen)], (asked_for, checked)
+        assert "Người Lạ" not in form.text
 
     # the offer is one booking grants: for her mother, that seat
     booked = await client.post(
