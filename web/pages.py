@@ -386,8 +386,7 @@ async def _for_them(
     takers = (
         [] if found.draw_closes_at else [p for p in who.people if p.id in plans and plans[p.id].seats(slot.remaining)]
     )
-    not_yet = slot.opens_at is not None and slot.opens_at > now
-    waitable = not takers and not found.draw_closes_at and not not_yet
+    waitable = found.waitable(bookable=bool(takers), now=now)
     if not plans:
         days = (row.day, row.day + timedelta(days=WAIT_DAYS)) if waitable else (row.day,)
         refused = await who.why_not(row.service_id, *days)
@@ -478,5 +477,5 @@ def _row(found: Found, service_names: dict[str, str], language: Language, *, alo
         notes=notes,
         bookable=bookable,
         by_draw=found.draw_closes_at is not None and found.draw_closes_at > now,
-        waitable=not bookable and not found.draw_closes_at and not (slot.opens_at and slot.opens_at > now),
+        waitable=found.waitable(bookable=bookable, now=now),
     )
