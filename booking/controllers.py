@@ -63,7 +63,14 @@ from booking.service import (
 )
 from clinics.sold_out import SoldOutSlots
 from priority import service as priority
-from priority.schemas import Declarations, DeclarationsOut, DrawEntryCreate, DrawOut, MyDrawEntry
+from priority.schemas import (
+    AssistedDrawEntryCreate,
+    Declarations,
+    DeclarationsOut,
+    DrawEntryCreate,
+    DrawOut,
+    MyDrawEntry,
+)
 from qr import render
 from qr import service as qr_service
 from qr.schemas import CardCheck, VerifiedCard
@@ -627,6 +634,44 @@ class AssistController(Controller):
         """Turn a person's offer down; the seat goes to the next in line (declined already: the entry as it
         stands)."""
         return StandbyEntry.of(await standby.leave(uow, request.user, policy, entry_id=entry_id, now=_now()))
+
+    @post("/draw-entries", summary="Enter a caller in a slot's draw")
+    async def enter_draw(
+        self,
+        data: JSONBody[AssistedDrawEntryCreate],
+        uow: UoW,
+        request: CallerRequest,
+        policy: Policy,
+        idempotency_key: IdempotencyHeader = None,
+    ) -> MyDrawEntry:
+        """Enter a person (a caller, a walk-in) in a slot's draw, under the rules their own entry meets; at its turn
+        the entry books as the staff member who made it. Clinic staff at their own clinics only (403
+        clinic-out-of-scope). An Idempotency-Key makes a retry safe, as for a citizen."""
+        key = _key(request.user, idempotency_key, "draws.enter", **data.model_dump(mode="json"))
+        entry = await draws.enter(
+            uow,
+            request.user,
+            slot_id=data.slot_id,
+            person_id=data.person_id,
+            now=_now(),
+            idempotency=key,
+            keep_hours=policy.idempotency_hours,
+        )
+        return MyDrawEntry.model_validate(entry.__dict__)
+
+    @get("/people/{person_id:uuid}/draw-entries", summary="A caller's draw entries")
+    async def person_draw_entries(
+        self, person_id: FromPath[UUID], uow: UoW, request: CallerRequest
+    ) -> list[MyDrawEntry]:
+        """A person's draw entries and how they ended, latest first (clinic staff see their own clinics' only). Each
+        read is audited. 404 person-not-found."""
+        return [MyDrawEntry.model_validate(e.__dict__) for e in await draws.of_person(uow, request.user, person_id)]
+
+    @delete("/draw-entries/{entry_id:uuid}", summary="Take a caller out of a slot's draw")
+    async def leave_draw(self, entry_id: FromPath[UUID], uow: UoW, request: CallerRequest) -> None:
+        """Take a person out of a draw before it closes (409 draw-closed after); another clinic's entry, for clinic
+        staff, is 404 draw-entry-not-found."""
+        await draws.leave(uow, request.user, entry_id, now=_now())
 
     @delete("/standby/{entry_id:uuid}", summary="Take a caller off the standby list")
     async def leave_standby(self, entry_id: FromPath[UUID], uow: UoW, request: CallerRequest, policy: Policy) -> None:

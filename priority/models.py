@@ -529,13 +529,14 @@ class DrawEntryRecord:
     clinic_id: UUID
     slot_id: UUID
     person_id: UUID
-    entered_by: UUID
+    entered_by: UUID | None  # the citizen's account that entered them, or
     rank: int
     created_at: datetime
     position: int | None
     outcome: EntryOutcome
     booking_id: UUID | None
     refusal: str | None
+    entered_by_staff: UUID | None = None  # the staff account (hotline, counter) that did
 
 
 def draw_order(seed: str, entries: Sequence[DrawEntryRecord]) -> list[UUID]:

@@ -332,7 +332,10 @@ _DRAW = (
     "clinic_id, slot_id, closes_at, seed, drawn_at, settled_at, "
     "(SELECT c.timezone FROM clinics c WHERE c.id = slot_draws.clinic_id) AS timezone"
 )
-_DRAW_ENTRY = "id, clinic_id, slot_id, person_id, entered_by, rank, created_at, position, outcome, booking_id, refusal"
+_DRAW_ENTRY = (
+    "id, clinic_id, slot_id, person_id, entered_by, rank, created_at, position, outcome, booking_id, refusal,"
+    " entered_by_staff"
+)
 
 
 def _draw(row: Any) -> Draw:
@@ -428,7 +431,15 @@ async def delete_draw_entry(conn: Connection, *, entry_id: UUID, now: datetime) 
 
 
 async def insert_draw_entry(
-    conn: Connection, *, clinic_id: UUID, slot_id: UUID, person_id: UUID, entered_by: UUID, rank: int, now: datetime
+    conn: Connection,
+    *,
+    clinic_id: UUID,
+    slot_id: UUID,
+    person_id: UUID,
+    entered_by: UUID | None,
+    entered_by_staff: UUID | None,
+    rank: int,
+    now: datetime,
 ) -> DrawEntryRecord | None:
     """Enter a person in an open draw. None when the draw is closed (or held); raises AlreadyEntered.
 
@@ -453,13 +464,14 @@ async def insert_draw_entry(
     try:
         row = await conn.fetchrow(
             f"""
-            INSERT INTO draw_entries (clinic_id, slot_id, person_id, entered_by, rank)
-            VALUES ($1, $2, $3, $4, $5) RETURNING {_DRAW_ENTRY}
+            INSERT INTO draw_entries (clinic_id, slot_id, person_id, entered_by, entered_by_staff, rank)
+            VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_DRAW_ENTRY}
             """,
             clinic_id,
             slot_id,
             person_id,
             entered_by,
+            entered_by_staff,
             rank,
         )
     except asyncpg.UniqueViolationError:

@@ -335,3 +335,8 @@ class MyDrawEntry(OutputModel):
 class DrawEntryCreate(InputModel):
     slot_id: UUID
     person_id: UUID | None = Field(default=None, description="Yourself when left out, or one of your dependents")
+
+
+class AssistedDrawEntryCreate(InputModel):
+    slot_id: UUID
+    person_id: UUID

@@ -606,8 +606,16 @@ async def draw_pending(uow: UnitOfWork, slot: Slot) -> bool:
 
 
 async def add_entry(
-    uow: UnitOfWork, *, slot: Slot, person_id: UUID, entered_by: UUID, rank: int, now: datetime
+    uow: UnitOfWork,
+    *,
+    slot: Slot,
+    person_id: UUID,
+    entered_by: UUID | None,
+    entered_by_staff: UUID | None,
+    rank: int,
+    now: datetime,
 ) -> DrawEntryRecord:
+    """Entered by a citizen's account or by a staff account: one of the two."""
     async with uow.transaction() as conn:
         entry = await repository.insert_draw_entry(
             conn,
@@ -615,6 +623,7 @@ async def add_entry(
             slot_id=slot.id,
             person_id=person_id,
             entered_by=entered_by,
+            entered_by_staff=entered_by_staff,
             rank=rank,
             now=now,
         )

@@ -237,6 +237,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/assist/standby/{entry_id:uuid}/accept"): ASSISTED,
     ("POST", "/api/v1/assist/standby/{entry_id:uuid}/decline"): ASSISTED,
     ("DELETE", "/api/v1/assist/standby/{entry_id:uuid}"): ASSISTED,
+    ("POST", "/api/v1/assist/draw-entries"): ASSISTED,
+    ("GET", "/api/v1/assist/people/{person_id:uuid}/draw-entries"): ASSISTED,
+    ("DELETE", "/api/v1/assist/draw-entries/{entry_id:uuid}"): ASSISTED,
     # a clinic's own work: its slots and templates, the door, its stock
     ("GET", "/api/v1/clinics/{clinic_id:uuid}/slots"): CLINIC,
     ("POST", "/api/v1/clinics/{clinic_id:uuid}/slots"): CLINIC,

@@ -72,10 +72,22 @@ async def leave(uow: UnitOfWork, principal: Principal, entry_id: UUID, *, now: d
             raise
         try:
             await person_for(conn, principal, entry.person_id)
+            check_clinic_scope(principal, entry.clinic_id)
         except DomainError:
-            raise DrawEntryNotFound() from None  # another's entry is none of the caller's
+            raise DrawEntryNotFound() from None  # another's entry (or another clinic's, for its staff): none of theirs
         await priority.remove_entry(conn, entry, now=now)
         await audit.record(conn, actor=principal, action="draw.leave", object_type="draw_entry", object_id=entry.id)
+
+
+async def of_person(uow: UnitOfWork, principal: Principal, person_id: UUID) -> list[DrawEntryRecord]:
+    """For staff helping someone: that person's draw entries, latest first (clinic staff see their own clinics'
+    only). Each read is audited."""
+    async with uow.transaction() as conn:
+        person = await person_for(conn, principal, person_id)
+        entries = await priority.entries_of_person(uow, person.id)
+        await audit.record(conn, actor=principal, action="person.draws.read", object_type="person", object_id=person.id)
+    reached = [e for e in entries if principal.role is not Role.CLINIC_STAFF or e.clinic_id in principal.clinic_ids]
+    return sorted(reached, key=lambda e: e.created_at, reverse=True)
 
 
 async def _enter(
@@ -96,8 +108,15 @@ async def _enter(
         seat_plan = await plan_seat(uow, slot, clinic, person, now)
         # the person's best group on the slot's day, whatever the slot holds back
         rank = rank_of(seat_plan.best)
+        citizen = principal.role is Role.CITIZEN
         return await priority.add_entry(
-            uow, slot=slot, person_id=person.id, entered_by=principal.id, rank=rank, now=now
+            uow,
+            slot=slot,
+            person_id=person.id,
+            entered_by=principal.id if citizen else None,
+            entered_by_staff=None if citizen else principal.id,
+            rank=rank,
+            now=now,
         )
 
 
@@ -134,7 +153,7 @@ async def _settle_next(
         entry = await priority.next_turn(uow, clinic_id=clinic_id, slot_id=slot_id)
         if entry is None:
             return False
-        entrant = Principal(id=entry.entered_by, role=Role.CITIZEN)
+        entrant = _entrant(entry)
         outcome, booking_id, refused_by = EntryOutcome.REFUSED, None, None
         try:
             # a savepoint: a refused booking undoes only itself, and the entry still records how its turn went
@@ -159,6 +178,15 @@ async def _settle_next(
         if outcome is not EntryOutcome.BOOKED:
             await messages.draw_not_won(uow, entry, policy, now=now, why=refused_by.title if refused_by else None)
         return True
+
+
+def _entrant(entry: DrawEntryRecord) -> Principal:
+    """Whom an entry books as at its turn: the citizen who entered, or the staff member, at the draw's clinic (where
+    they could enter them)."""
+    if entry.entered_by is not None:
+        return Principal(id=entry.entered_by, role=Role.CITIZEN)
+    assert entry.entered_by_staff is not None, "an entry is made by a citizen or by staff (draw_entries_one_entrant)"
+    return Principal(id=entry.entered_by_staff, role=Role.CLINIC_STAFF, clinic_ids=frozenset({entry.clinic_id}))
 
 
 async def _wait(

@@ -19,11 +19,13 @@ from booking.service import draws, standby
 from priority import repository as priority_repository
 from priority import service as priority
 from tests.factories import (
+    consent,
     make_citizen,
     make_clinic,
     make_dependent,
     make_service,
     make_slot,
+    person_details,
     soon,
     staff_headers,
     token_for,
@@ -382,6 +384,7 @@ async def test_a_cancel_waits_for_an_entry_being_made_and_sees_it(
         slot_id=slot.id,
         person_id=person.id,
         entered_by=citizen.id,
+        entered_by_staff=None,
         rank=1000,
         now=datetime.now(UTC),
     )
@@ -393,3 +396,72 @@ async def test_a_cancel_waits_for_an_entry_being_made_and_sees_it(
     refused = await cancel
     assert (refused.status_code, refused.json()["type"]) == (409, "/problems/slot-has-draw-entries")
     assert await db.fetchval("SELECT status FROM slots WHERE id = $1", slot.id) == "open"
+
+
+async def test_the_hotline_enters_a_caller_in_a_draw_and_the_entry_books_for_them_at_its_turn(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """An elderly caller with no smartphone is entered by the hotline, as a citizen enters; the counter of another
+    clinic reaches none of it; at its turn the entry books as the operator who made it."""
+    clinic, elsewhere, service = await make_clinic(uow), await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(72))
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN, [])
+    draw_path = f"/api/v1/clinics/{clinic.id}/slots/{slot.id}/draw"
+    assert (await client.put(draw_path, json={"closes_at": soon(1).isoformat()}, headers=admin)).status_code == 200
+    operator = await staff_headers(client, uow, Role.OPERATOR)
+    other_counter = await staff_headers(client, uow, Role.CLINIC_STAFF, [elsewhere.id])
+    callers = []
+    for name, born in (("Võ Thị Bảy", date(1948, 3, 9)), ("Lê Văn Tám", date(1951, 7, 1))):
+        registered = await client.post(
+            "/api/v1/assist/people",
+            json=person_details(full_name=name, date_of_birth=born) | {"consent": consent()},
+            headers=operator,
+        )
+        assert registered.status_code == 201, registered.text
+        callers.append(registered.json()["id"])
+    bay, tam = callers
+
+    out_of_scope = await client.post(
+        "/api/v1/assist/draw-entries", json={"slot_id": str(slot.id), "person_id": bay}, headers=other_counter
+    )
+    assert (out_of_scope.status_code, out_of_scope.json()["type"]) == (403, "/problems/clinic-out-of-scope")
+    assert await db.fetchval("SELECT count(*) FROM draw_entries") == 0
+    nobody = await client.post("/api/v1/assist/draw-entries", json={"slot_id": str(slot.id)}, headers=operator)
+    assert nobody.status_code == 422
+    assert [e["field"] for e in nobody.json()["errors"]] == ["person_id"]
+    entries = {}
+    for person in callers:
+        once = {**operator, "Idempotency-Key": f"call-{person}"}
+        body = {"slot_id": str(slot.id), "person_id": person}
+        entered = await client.post("/api/v1/assist/draw-entries", json=body, headers=once)
+        assert entered.status_code == 201, entered.text
+        again = await client.post("/api/v1/assist/draw-entries", json=body, headers=once)
+        assert again.json()["id"] == entered.json()["id"], "a retried call enters once"
+        entries[person] = entered.json()["id"]
+    twice = await client.post(
+        "/api/v1/assist/draw-entries", json={"slot_id": str(slot.id), "person_id": bay}, headers=operator
+    )
+    assert twice.json()["type"] == "/problems/already-entered"
+
+    theirs = f"/api/v1/assist/people/{bay}/draw-entries"
+    assert [e["id"] for e in (await client.get(theirs, headers=operator)).json()] == [entries[bay]]
+    assert (await client.get(theirs, headers=other_counter)).json() == [], "another clinic's entry is not theirs"
+    assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'person.draws.read'") == 2
+    removing = f"/api/v1/assist/draw-entries/{entries[tam]}"
+    refused = await client.delete(removing, headers=other_counter)
+    assert (refused.status_code, refused.json()["type"]) == (404, "/problems/draw-entry-not-found")
+    assert (await client.delete(removing, headers=operator)).status_code == 204
+    assert await db.fetchval("SELECT count(*) FROM draw_entries") == 1
+
+    await db.execute("UPDATE slot_draws SET closes_at = now() - interval '1 second'")
+    assert (await client.post(f"{draw_path}/run", headers=admin)).status_code == 200
+    [won] = (await client.get(theirs, headers=operator)).json()
+    assert won["outcome"] == "booked"
+    operator_id = (await client.get("/api/v1/auth/me", headers=operator)).json()["id"]
+    booking = await db.fetchrow("SELECT person_id, booked_by_staff, booked_by_account FROM bookings")
+    assert (str(booking["person_id"]), str(booking["booked_by_staff"]), booking["booked_by_account"]) == (
+        bay,
+        operator_id,
+        None,
+    )
+    await check_invariants(db)
