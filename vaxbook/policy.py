@@ -136,6 +136,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/counter/people/{person_id:uuid}/phone/confirmation"): COUNTER,
     ("GET", "/counter/people/{person_id:uuid}"): COUNTER,
     ("POST", "/counter/people/{person_id:uuid}/book/{slot_id:uuid}"): COUNTER,
+    ("POST", "/counter/people/{person_id:uuid}/draw/{slot_id:uuid}"): COUNTER,
+    ("POST", "/counter/people/{person_id:uuid}/draws/{entry_id:uuid}/leave"): COUNTER,
     ("GET", "/counter/bookings/{booking_id:uuid}"): COUNTER,
     ("POST", "/counter/bookings/{booking_id:uuid}/cancel"): COUNTER,
     ("GET", "/counter/bookings/{booking_id:uuid}/move"): COUNTER,

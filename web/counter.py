@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from booking.models import CONSENT_VERSION, BookingPolicy, Person, SlotNotBookable
 from booking.schemas import AssistedRegistration, PersonSearch, PhoneCode, PhoneGiven
-from booking.service import bookings, checkin, messages, people
+from booking.service import bookings, checkin, draws, messages, people
 from booking.service.eligibility import WhoMayTake
 from booking.service.people import PhoneHasProfile
 from clinics import service as clinics
@@ -43,6 +43,7 @@ from web.citizen import (
     moved_notice,
     slip_of,
 )
+from web.draws import entries_shown
 from web.notices import done, just_done
 from web.text import WORDS
 from web.view import (
@@ -92,6 +93,23 @@ async def _phone_panel(
         "code": typed.get("code", ""),
         "wrong": wrong,
     }
+
+
+def _draw_notice(request: AnyRequest, entries: list[dict[str, Any]]) -> str | None:
+    """After entering the caller in a draw, or taking them out of one: said above their record."""
+    asked, language = just_done(request), language_of(request)
+    if asked is None or asked.what not in ("draw", "draw-left"):
+        return None
+    if asked.what == "draw-left":
+        return WORDS["done_draw-left"].in_(language)
+    entered = next((e for e in entries if e["id"] == asked.of), None)
+    if entered is None:
+        return None
+    return (
+        WORDS["done_draw"]
+        .in_(language)
+        .format(person=entered["person"], when=entered["when"], clinic=entered["clinic"])
+    )
 
 
 def _phone_notice(request: AnyRequest, caller: Person) -> str | None:
@@ -292,6 +310,8 @@ class CounterPages(Controller):
         language = language_of(request)
         caller = await people.caller(uow, staff, person_id)
         theirs = await bookings.of_person(uow, staff, person_id)
+        entries = await draws.of_person(uow, staff, person_id)
+        draw_entries = await entries_shown(uow, entries, {caller.id: caller.full_name}, language)
         slips = [slip_of(b, caller.full_name, language) for b in theirs]
         asked = {name: (query.get(name) or "").strip()[:100] for name in ("service", "district")}
         asked["from"] = (query.get("from") or "").strip()[:10]
@@ -328,6 +348,7 @@ class CounterPages(Controller):
             # a slot the caller may not take (booking's own rule: age, sex, dose step) says why, with nothing to book
             who = WhoMayTake(uow, [caller])
             slots = []
+            now = datetime.now(UTC)
             for f in found:
                 if staff.role is Role.CLINIC_STAFF and f.clinic.id not in staff.clinic_ids:
                     continue
@@ -340,6 +361,10 @@ class CounterPages(Controller):
                         "service": names.get(f.service_code, f.service_code),
                         "seats": f.plan.seats(f.slot.remaining) if f.plan else f.slot.remaining,
                         "why_not": said(refused, language) if refused else None,
+                        # its seats go by a draw still taking entries: entered, not booked
+                        "draw_closes": local_time(f.draw_closes_at, f.clinic.timezone)
+                        if f.draw_closes_at and f.draw_closes_at > now
+                        else None,
                     }
                 )
         return page(
@@ -348,13 +373,16 @@ class CounterPages(Controller):
             phone=await _phone_panel(request, uow, caller, phone or {}),
             caller=caller,
             slips=slips,
+            draws=draw_entries,
             services=services,
             asked=asked,
             slots=slots,
             later=later,
             message=message,
             refusal=refusal,
-            notice=cancelled_notice(request, theirs) or _phone_notice(request, caller),
+            notice=cancelled_notice(request, theirs)
+            or _phone_notice(request, caller)
+            or _draw_notice(request, draw_entries),
             back=f"/counter/people/{person_id}",
         )
 
@@ -384,21 +412,63 @@ class CounterPages(Controller):
                 sold_out=sold_out,
             )
         except DomainError as refused:
-            if refused.status == 403:
-                raise
-            message = said(refused, language_of(request))
+            message = None
             if isinstance(refused, SlotNotBookable):
-                message = await _why_not_bookable(uow, slot_id, language_of(request)) or message
-            if refused.status == HTTP_404_NOT_FOUND:  # a slot (or person) that is not there: said with its status
-                caller = f"/counter/people/{person_id}"
-                shown = page(request, "message.html.j2", message=message, back=caller, onward=caller)
-                shown.status_code = HTTP_404_NOT_FOUND
-                return shown
-            # said on the caller's record, above the slots of the search the slot was chosen from, to choose another
-            searched = urlsplit(request.headers.get("referer") or "")
-            query = dict(parse_qsl(searched.query)) if searched.path == f"/counter/people/{person_id}" else {}
-            return await self._person_page(request, uow, settings, staff, person_id, query, refusal=message)
+                message = await _why_not_bookable(uow, slot_id, language_of(request))
+            return await self._refused(request, uow, settings, staff, person_id, refused, message)
         return to(f"/counter/bookings/{booked.id}")
+
+    async def _refused(
+        self,
+        request: AnyRequest,
+        uow: UoW,
+        settings: AppSettings,
+        staff: Principal,
+        person_id: UUID,
+        refused: DomainError,
+        message: str | None = None,
+    ) -> Template:
+        """A booking or a draw entry refused: said on the caller's record, above the slots of the search the slot was
+        chosen from, to choose another; a slot, person or entry that is not there, with its status."""
+        if refused.status == 403:
+            raise refused
+        message = message or said(refused, language_of(request))
+        if refused.status == HTTP_404_NOT_FOUND:
+            caller = f"/counter/people/{person_id}"
+            shown = page(request, "message.html.j2", message=message, back=caller, onward=caller)
+            shown.status_code = HTTP_404_NOT_FOUND
+            return shown
+        searched = urlsplit(request.headers.get("referer") or "")
+        query = dict(parse_qsl(searched.query)) if searched.path == f"/counter/people/{person_id}" else {}
+        return await self._person_page(request, uow, settings, staff, person_id, query, refusal=message)
+
+    @post("/counter/people/{person_id:uuid}/draw/{slot_id:uuid}", status_code=HTTP_200_OK)
+    async def enter_draw(
+        self, person_id: FromPath[UUID], slot_id: FromPath[UUID], request: AnyRequest, uow: UoW, settings: AppSettings
+    ) -> Template | Redirect:
+        """Enter the caller in a slot's draw, as they would enter themselves; a refusal is said above the slots."""
+        staff = await staff_of(request, uow)
+        if staff is None:
+            return sign_in_first(request, staff=True)
+        try:
+            entry = await draws.enter(uow, staff, slot_id=slot_id, person_id=person_id, now=datetime.now(UTC))
+        except DomainError as refused:
+            return await self._refused(request, uow, settings, staff, person_id, refused)
+        return done(f"/counter/people/{person_id}", "draw", entry.id)
+
+    @post("/counter/people/{person_id:uuid}/draws/{entry_id:uuid}/leave", status_code=HTTP_200_OK)
+    async def leave_draw(
+        self, person_id: FromPath[UUID], entry_id: FromPath[UUID], request: AnyRequest, uow: UoW, settings: AppSettings
+    ) -> Template | Redirect:
+        """Take the caller out of a draw before it closes."""
+        staff = await staff_of(request, uow)
+        if staff is None:
+            return sign_in_first(request, staff=True)
+        try:
+            await draws.leave(uow, staff, entry_id, now=datetime.now(UTC))
+        except DomainError as refused:
+            return await self._refused(request, uow, settings, staff, person_id, refused)
+        return done(f"/counter/people/{person_id}", "draw-left")
 
     @get("/counter/bookings/{booking_id:uuid}")
     async def slip(

@@ -44,9 +44,16 @@ from web.view import (
 
 async def entries_of(uow: UoW, account_id: UUID, names: dict[UUID, str], language: Language) -> list[dict[str, Any]]:
     """The citizen's draw entries as their bookings page lists them, latest first."""
+    return await entries_shown(uow, await priority.entries_of_account(uow, account_id), names, language)
+
+
+async def entries_shown(
+    uow: UoW, entries: list[DrawEntryRecord], names: dict[UUID, str], language: Language
+) -> list[dict[str, Any]]:
+    """Draw entries as a page lists them (a citizen's bookings, a caller's record at the counter), in their order."""
     shown = []
     now = datetime.now(UTC)
-    for entry in await priority.entries_of_account(uow, account_id):
+    for entry in entries:
         slot, clinic = await clinics.get_slot(uow, entry.slot_id)
         draw = await priority.draw_of(uow, clinic.id, slot.id) if entry.outcome is EntryOutcome.ENTERED else None
         shown.append(

@@ -334,3 +334,51 @@ async def test_the_counter_slip_says_the_dose_and_the_booking_state(
     checked_in = await client.get(slip)
     assert row(checked_in, "Mũi") == "2"
     assert row(checked_in, "Trạng thái") == WORDS["status_checked_in"].vi
+
+
+async def test_the_counter_enters_a_caller_in_a_draw_and_takes_them_out_again(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic, elsewhere = await make_clinic(uow, district="Ô Môn", ward="Châu Văn Liêm"), await make_clinic(uow)
+    service = await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=2, starts_at=soon(72))
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    draw = f"/api/v1/clinics/{clinic.id}/slots/{slot.id}/draw"
+    assert (await client.put(draw, json={"closes_at": soon(2).isoformat()}, headers=admin)).status_code == 200
+    _, caller = await make_citizen(uow, full_name="Trương Thị Sáu", date_of_birth=date(1947, 4, 2))
+    asked = {"service": service.code, "district": "o mon"}
+    await staff_signed_in(client, await make_staff(uow, Role.OPERATOR))
+    record = f"/counter/people/{caller.id}"
+
+    shown = await client.get(record, params=asked)
+    entering = f"{record}/draw/{slot.id}"
+    assert f'action="{entering}"' in shown.text, "a slot whose seats go by draw is entered, not booked"
+    assert f'action="{record}/book/{slot.id}"' not in shown.text
+    entered = await client.post(entering, data={"_csrf_token": csrf_of(shown)})
+    assert entered.status_code == 303, entered.text
+    after = await client.get(entered.headers["location"])
+    assert "Trương Thị Sáu" in said_done(after)
+    assert WORDS["draw_entered"].vi in after.text, "the entry on the caller's record, waiting for the draw"
+    operator_id = await db.fetchval("SELECT entered_by_staff FROM draw_entries WHERE person_id = $1", caller.id)
+    assert operator_id is not None, "entered by the operator, not by an account of the caller's"
+
+    again = await client.post(entering, data={"_csrf_token": csrf_of(after)})
+    assert (again.status_code, "<h1>Trương Thị Sáu</h1>" in again.text) == (200, True)
+    assert "Người này đã đăng ký bốc thăm khung giờ này" in again.text, "said on their record"
+    assert await db.fetchval("SELECT count(*) FROM draw_entries") == 1
+
+    entry_id = await db.fetchval("SELECT id FROM draw_entries")
+    leaving = f"{record}/draws/{entry_id}/leave"
+    assert f'action="{leaving}"' in again.text
+    await staff_signed_in(client, await make_staff(uow, Role.CLINIC_STAFF, [elsewhere.id]))
+    other = await client.get("/counter")
+    assert (await client.post(entering, data={"_csrf_token": csrf_of(other)})).status_code == 403
+    assert (await client.post(leaving, data={"_csrf_token": csrf_of(other)})).status_code == 404
+    assert await db.fetchval("SELECT count(*) FROM draw_entries") == 1, "another clinic's counter reaches none of it"
+
+    await staff_signed_in(client, await make_staff(uow, Role.OPERATOR))
+    shown = await client.get(record)
+    left = await client.post(leaving, data={"_csrf_token": csrf_of(shown)})
+    assert left.status_code == 303, left.text
+    assert WORDS["done_draw-left"].vi in said_done(await client.get(left.headers["location"]))
+    assert await db.fetchval("SELECT count(*) FROM draw_entries") == 0
