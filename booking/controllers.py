@@ -202,6 +202,26 @@ async def _join_standby(
     return StandbyEntry.of(joined)
 
 
+async def _enter_draw(
+    uow: UoW,
+    principal: Principal,
+    policy: BookingPolicy,
+    header: str | None,
+    data: DrawEntryCreate | AssistedDrawEntryCreate,
+) -> MyDrawEntry:
+    key = _key(principal, header, "draws.enter", **data.model_dump(mode="json"))
+    entry = await draws.enter(
+        uow,
+        principal,
+        slot_id=data.slot_id,
+        person_id=data.person_id,
+        now=_now(),
+        idempotency=key,
+        keep_hours=policy.idempotency_hours,
+    )
+    return MyDrawEntry.model_validate(entry.__dict__)
+
+
 async def _accept_offer(
     uow: UoW, principal: Principal, policy: BookingPolicy, header: str | None, entry_id: UUID
 ) -> Booking:
@@ -647,17 +667,7 @@ class AssistController(Controller):
         """Enter a person (a caller, a walk-in) in a slot's draw, under the rules their own entry meets; at its turn
         the entry books as the staff member who made it. Clinic staff at their own clinics only (403
         clinic-out-of-scope). An Idempotency-Key makes a retry safe, as for a citizen."""
-        key = _key(request.user, idempotency_key, "draws.enter", **data.model_dump(mode="json"))
-        entry = await draws.enter(
-            uow,
-            request.user,
-            slot_id=data.slot_id,
-            person_id=data.person_id,
-            now=_now(),
-            idempotency=key,
-            keep_hours=policy.idempotency_hours,
-        )
-        return MyDrawEntry.model_validate(entry.__dict__)
+        return await _enter_draw(uow, request.user, policy, idempotency_key, data)
 
     @get("/people/{person_id:uuid}/draw-entries", summary="A caller's draw entries")
     async def person_draw_entries(
@@ -790,17 +800,7 @@ class DrawEntryController(Controller):
     ) -> MyDrawEntry:
         """Enter yourself or a dependent in a slot's draw. Any time before it closes is as good as the first second.
         An Idempotency-Key makes a retry safe: the same key enters once, and its repeat gets the same entry."""
-        key = _key(request.user, idempotency_key, "draws.enter", **data.model_dump(mode="json"))
-        entry = await draws.enter(
-            uow,
-            request.user,
-            slot_id=data.slot_id,
-            person_id=data.person_id,
-            now=_now(),
-            idempotency=key,
-            keep_hours=policy.idempotency_hours,
-        )
-        return MyDrawEntry.model_validate(entry.__dict__)
+        return await _enter_draw(uow, request.user, policy, idempotency_key, data)
 
     @delete("/{entry_id:uuid}", summary="Leave a slot's draw")
     async def leave(self, entry_id: FromPath[UUID], uow: UoW, request: CallerRequest) -> None:
