@@ -134,6 +134,7 @@ async def drain(pool: Pool, url: str, now: datetime) -> int:
 
 
 @pytest.mark.concurrency
+@pytest.mark.timeout(900)  # ten thousand sends: minutes on a loaded two-core machine; the limit is a hang guard
 async def test_three_relays_send_ten_thousand_messages_each_exactly_once(
     dsn: str, db: asyncpg.Connection, gateway: tuple[Gateway, str]
 ) -> None:

@@ -420,9 +420,14 @@ async def test_the_sweep_jobs_expire_an_offer_once_the_clock_passes_it(
 
         await until(passed_on, within=10, what="the offer expires")
         assert (await entry_of(client, second))["status"] == "offered", "the seat went to the next in line"
-    expired = await db.fetchval(
-        "SELECT tick FROM job_runs WHERE job = 'expire-offers' AND outcome = '{\"offers_expired\": 1}'::jsonb"
-    )
+
+        async def recorded() -> object:  # the run's outcome is written once its work has committed
+            return await db.fetchval(
+                "SELECT tick FROM job_runs WHERE job = 'expire-offers' AND outcome = '{\"offers_expired\": 1}'::jsonb"
+            )
+
+        await until(recorded, within=10, what="the sweep's run recorded")
+    expired = await recorded()
     assert expired >= expires, "at the clock's time"
 
 
