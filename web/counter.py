@@ -95,6 +95,14 @@ async def _phone_panel(
     }
 
 
+def _searched(request: AnyRequest, person_id: UUID) -> dict[str, str]:
+    """The slot search on the caller's record that a form was sent from (its Referer), to show it again after."""
+    searched = urlsplit(request.headers.get("referer") or "")
+    if searched.path != f"/counter/people/{person_id}":
+        return {}
+    return {name: value for name, value in parse_qsl(searched.query) if name not in ("done", "of")}
+
+
 def _draw_notice(request: AnyRequest, entries: list[dict[str, Any]]) -> str | None:
     """After entering the caller in a draw, or taking them out of one: said above their record."""
     asked, language = just_done(request), language_of(request)
@@ -438,9 +446,9 @@ class CounterPages(Controller):
             shown = page(request, "message.html.j2", message=message, back=caller, onward=caller)
             shown.status_code = HTTP_404_NOT_FOUND
             return shown
-        searched = urlsplit(request.headers.get("referer") or "")
-        query = dict(parse_qsl(searched.query)) if searched.path == f"/counter/people/{person_id}" else {}
-        return await self._person_page(request, uow, settings, staff, person_id, query, refusal=message)
+        return await self._person_page(
+            request, uow, settings, staff, person_id, _searched(request, person_id), refusal=message
+        )
 
     @post("/counter/people/{person_id:uuid}/draw/{slot_id:uuid}", status_code=HTTP_200_OK)
     async def enter_draw(
@@ -454,7 +462,7 @@ class CounterPages(Controller):
             entry = await draws.enter(uow, staff, slot_id=slot_id, person_id=person_id, now=datetime.now(UTC))
         except DomainError as refused:
             return await self._refused(request, uow, settings, staff, person_id, refused)
-        return done(f"/counter/people/{person_id}", "draw", entry.id)
+        return done(f"/counter/people/{person_id}", "draw", entry.id, keep=_searched(request, person_id))
 
     @post("/counter/people/{person_id:uuid}/draws/{entry_id:uuid}/leave", status_code=HTTP_200_OK)
     async def leave_draw(
@@ -468,7 +476,7 @@ class CounterPages(Controller):
             await draws.leave(uow, staff, entry_id, now=datetime.now(UTC))
         except DomainError as refused:
             return await self._refused(request, uow, settings, staff, person_id, refused)
-        return done(f"/counter/people/{person_id}", "draw-left")
+        return done(f"/counter/people/{person_id}", "draw-left", keep=_searched(request, person_id))
 
     @get("/counter/bookings/{booking_id:uuid}")
     async def slip(

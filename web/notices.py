@@ -20,9 +20,9 @@ class Done(NamedTuple):
     of: UUID | None  # the object it was done to, when the page needs it to say it
 
 
-def done(path: str, what: str, of: UUID | None = None) -> Redirect:
-    """After a form: the page that shows its result, told what was just done."""
-    return to(f"{path}?{urlencode({'done': what} | ({'of': str(of)} if of else {}))}")
+def done(path: str, what: str, of: UUID | None = None, *, keep: dict[str, str] | None = None) -> Redirect:
+    """After a form: the page that shows its result, told what was just done (with `keep`, the page's own query)."""
+    return to(f"{path}?{urlencode((keep or {}) | {'done': what} | ({'of': str(of)} if of else {}))}")
 
 
 def just_done(request: AnyRequest) -> Done | None:

@@ -354,9 +354,11 @@ async def test_the_counter_enters_a_caller_in_a_draw_and_takes_them_out_again(
     entering = f"{record}/draw/{slot.id}"
     assert f'action="{entering}"' in shown.text, "a slot whose seats go by draw is entered, not booked"
     assert f'action="{record}/book/{slot.id}"' not in shown.text
-    entered = await client.post(entering, data={"_csrf_token": csrf_of(shown)})
+    searched_from = {"Referer": f"{client.base_url}{record}?{urlencode(asked)}"}
+    entered = await client.post(entering, data={"_csrf_token": csrf_of(shown)}, headers=searched_from)
     assert entered.status_code == 303, entered.text
     after = await client.get(entered.headers["location"])
+    assert 'value="o mon"' in after.text, "the search it was entered from, shown again"
     assert "Trương Thị Sáu" in said_done(after)
     assert WORDS["draw_entered"].vi in after.text, "the entry on the caller's record, waiting for the draw"
     operator_id = await db.fetchval("SELECT entered_by_staff FROM draw_entries WHERE person_id = $1", caller.id)

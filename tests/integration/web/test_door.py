@@ -422,6 +422,7 @@ async def test_each_row_of_today_s_list_opens_its_booking_at_the_door_for_staff_
     assert waiting.status_code == 200
     assert 'data-answer="ok"' not in waiting.text, "not checked in: nothing done to it"
     assert f'value="{later["code"]}"' in waiting.text, "its code typed, the CCCD or date of birth still to ask"
+    assert re.search(r'<input id="cccd_last4"[^>]* autofocus>', waiting.text), "the nurse types the proof next"
 
     # another clinic's nurse: the same addresses open nothing of it
     client.cookies.clear()
