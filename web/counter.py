@@ -59,6 +59,7 @@ from web.view import (
     once,
     page,
     page_date,
+    phone_shown,
     said,
     sign_in_first,
     span,
@@ -71,12 +72,6 @@ MAX_SLOTS = 30
 Codes = NamedDependency[OtpPolicy]
 
 
-def national(phone: str) -> str:
-    """+84906777888 as it is read out: 0906 777 888."""
-    digits = "0" + phone.removeprefix("+84")
-    return f"{digits[:4]} {digits[4:7]} {digits[7:]}"
-
-
 async def _phone_panel(
     request: AnyRequest, uow: UoW, caller: Person, typed: Mapping[str, Any]
 ) -> dict[str, Any] | None:
@@ -87,9 +82,9 @@ async def _phone_panel(
     awaiting = await people.phone_awaiting(uow, caller.id)
     wrong = dict(typed.get("wrong") or {})
     return {
-        "sent_to": national(awaiting.phone) if awaiting else None,
+        "sent_to": phone_shown(awaiting.phone) if awaiting else None,
         "until": local_time(awaiting.expires_at, DEFAULT_TIMEZONE)[:5] if awaiting else None,
-        "phone": typed.get("phone", national(awaiting.phone) if awaiting else ""),
+        "phone": typed.get("phone", phone_shown(awaiting.phone) if awaiting else ""),
         "code": typed.get("code", ""),
         "wrong": wrong,
     }
