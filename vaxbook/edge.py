@@ -34,6 +34,7 @@ _NOT_JSON = Text(
     "API chỉ nhận dữ liệu JSON (Content-Type: application/json)",
     "The API takes JSON only (Content-Type: application/json)",
 )
+_RAW_BYTE = re.compile(rb"[\x80-\xff]")
 _TWICE = Text("Tên trường bị lặp lại trong cùng một đối tượng", "This key appears twice in one object")
 
 
@@ -41,8 +42,11 @@ async def inspect(request: Request[Any, Any, Any]) -> None:
     """The app's before-request hook: refuses, before any parsing, a query string or a body that no handler could
     read safely. Cheap on the common path: a few byte scans, and a parse only when one of them finds something."""
     query = request.scope.get("query_string", b"")
-    if b"%" in query:
+    if b"%" in query or not query.isascii():  # percent-encoded, or raw bytes a client sent unencoded
         _check_query(query)
+    if not query.isascii():
+        # UTF-8 sent as it is: encoded as it should have been, since the parsers read raw bytes as Latin-1
+        request.scope["query_string"] = query = _RAW_BYTE.sub(lambda byte: b"%%%02X" % byte[0][0], query)
     if b"&" in query and request.scope["path"].startswith("/api/"):
         _check_names_once(query)  # FHIR searches repeat a name on purpose (start=ge…&start=lt…): not theirs
     if query and (whole := _whole_number_names(request.route_handler)):

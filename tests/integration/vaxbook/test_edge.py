@@ -102,6 +102,51 @@ async def test_query_strings_must_be_utf8_without_nul(client: httpx.AsyncClient)
     assert ok.status_code == 200
 
 
+async def raw_get(app: Litestar, path: str, query: bytes) -> tuple[int, dict[str, Any]]:
+    """A GET whose query string goes to the app as the bytes given: a client may send them unencoded, which httpx
+    never does."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "root_path": "",
+        "headers": [(b"host", b"test"), (b"accept-language", b"en")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)  # type: ignore[arg-type]
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return status, json.loads(body)
+
+
+async def test_a_query_string_of_raw_bytes_must_be_utf8_too(
+    app: Litestar, client: httpx.AsyncClient, uow: UnitOfWork
+) -> None:
+    # `client` has started the app (its pool); the requests go around it
+    status, answer = await raw_get(app, "/api/v1/clinics", b"district=Ninh Ki\xe1u")  # Latin-1, not UTF-8
+    assert status == 422
+    assert [(e["field"], e["code"], e["source"]) for e in answer["errors"]] == [("district", "utf8", "query")]
+    here = await make_clinic(uow, district="Ninh Kiều")
+    await make_clinic(uow, district="Cái Răng", ward="Lê Bình")
+    status, answer = await raw_get(app, "/api/v1/clinics", "district=Ninh Kiều".encode())
+    assert status == 200, answer
+    assert [c["id"] for c in answer["items"]] == [str(here.id)], "UTF-8 sent unencoded is read as the text it is"
+
+
 async def test_a_query_integer_is_written_as_one(client: httpx.AsyncClient, uow: UnitOfWork) -> None:
     """`1.0`, `1e0`, ` 1` or `+1` were read as 1 where `1.5` was refused: a whole number or nothing, on the API as
     on FHIR (whose refusal is an OperationOutcome naming it)."""
