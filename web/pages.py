@@ -62,7 +62,7 @@ from web.view import (
 )
 from web.waiting import WAIT_DAYS
 
-MAX_RESULTS = 30
+MAX_RESULTS = 10  # a page of results a phone scrolls through in a few screens; the rest one tap further
 SEARCHED = ("service", "province", "district", "ward", "from")  # and `after`, the way on from a page of results
 
 

@@ -803,6 +803,12 @@ WORDS: dict[str, Text] = {
     "change_phone": Text("Đổi số điện thoại", "Use another phone number"),
     # lists cut short
     "more_slots": Text("Còn lịch khác sau những lịch này.", "There are more slots after these."),
+    # the line the search's results open with, where a phone lands after "Tìm"
+    "slots_found": Text("Tìm thấy {n} lịch.", "Slots found: {n}."),
+    "slots_shown": Text(
+        "Đang xem {n} lịch; còn lịch sau, xem tiếp ở cuối danh sách.",
+        "Slots shown: {n}; more follow at the end of the list.",
+    ),
     "later_slots": Text("Xem các lịch sau", "See later slots"),
     "move_from_help": Text(
         "Chọn ngày để xem lịch từ ngày đó trở đi.", "Choose a day to see the slots from that day on."

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, expect
 
 from tests.e2e.pages import DESK, PHONE, SCREENSHOTS, code_sent_to, serious_violations
 from tests.e2e.service import Service, served
@@ -43,6 +43,10 @@ def test_a_citizen_finds_a_free_slot_from_the_home_page(
         page.get_by_label("Quận, huyện" if language == "vi" else "District").fill("ninh kieu")
         page.get_by_role("button", name="Tìm" if language == "vi" else "Search").click()
         page.wait_for_selector(".slots li")
+        # the answer is in sight where the page opens, on a phone too: the results' heading and how many were found
+        expect(page.get_by_role("heading", name=WORDS["results"].in_(language))).to_be_in_viewport()
+        expect(page.locator("#results + .summary")).to_be_in_viewport(ratio=1)
+        expect(page.locator(".slots li").first).to_be_in_viewport()
         results = page.locator(".slots li")
         assert results.count() > 0
         assert "Ninh Kiều" in page.locator(".slots").inner_text()

@@ -37,6 +37,7 @@ from tests.integration.web.test_pages import csrf_of, once_of, signed_in_citizen
 from vaxbook.auth.models import Role
 from vaxbook.auth.security import ISSUER
 from vaxbook.db import UnitOfWork
+from web.pages import MAX_RESULTS
 from web.text import WORDS
 from web.view import duration
 
@@ -319,14 +320,20 @@ async def test_the_search_and_the_move_lists_say_there_are_more_and_go_on_to_lat
     service = await make_service(uow)
     slots = [await make_slot(uow, clinic, service, capacity=2, starts_at=soon(30 + 2 * n)) for n in range(34)]
     found = await client.get("/search", params={"district": "phong dien"})
-    assert found.text.count('href="/book/') == 30
+    assert found.text.count('href="/book/') == MAX_RESULTS
     assert WORDS["more_slots"].vi in found.text
-    later = re.search(r'<a class="button small" href="(/search\?[^"]+)">' + WORDS["later_slots"].vi, found.text)
+    # the results open with how many, and that more follow; the form and the way on both land on them
+    assert WORDS["slots_shown"].vi.format(n=MAX_RESULTS) in found.text
+    assert 'action="/search#results"' in found.text
+    later = re.search(r'<a class="button small" href="(/search\?[^"]+)#results">' + WORDS["later_slots"].vi, found.text)
     assert later, "a way on to the later slots"
+    assert parse_qs(urlsplit(later.group(1).replace("&amp;", "&")).query).keys() == {"district", "after"}
     more = await client.get(later.group(1).replace("&amp;", "&"))
     listed = re.findall(r'href="/book/([0-9a-f-]{36})"', more.text)
-    assert listed == [str(s.id) for s in slots[30:]], "the slots after the last one shown, and no others"
-    assert WORDS["more_slots"].vi not in more.text
+    assert listed == [str(s.id) for s in slots[MAX_RESULTS : 2 * MAX_RESULTS]], "the slots after the last one shown"
+    last = await client.get("/search", params={"district": "phong dien", "after": str(slots[-5].id)})
+    assert WORDS["slots_found"].vi.format(n=4) in last.text
+    assert WORDS["more_slots"].vi not in last.text
 
     token = await signed_in_citizen(client, otp_sender, "0912 700 004")
     form = await client.get("/me/profile")
