@@ -394,7 +394,13 @@ async def run(
             if report.already_imported:
                 raise _RollBack()
             step = _steps(uow, actor, name, now)
+            repeated = _repeats(read)
             for number, values in read:
+                if number in repeated:
+                    report.errors.append(
+                        RowError(number, "-", _same_as(repeated[number], noted="note" in kind.columns))
+                    )
+                    continue
                 await _one_row(conn, report, number, step, {k: v for k, v in values.items() if v is not None})
                 if number in overflowing:
                     report.errors.append(RowError(number, "-", _MORE_CELLS))
@@ -410,6 +416,33 @@ _MORE_CELLS = Text(
     "Dòng có ô không thuộc cột nào của dòng tiêu đề (ô có dấu phẩy phải đặt trong ngoặc kép)",
     "The row has a cell under no column of the header (a cell with a comma in it needs quotes)",
 )
+
+
+def _repeats(read: list[tuple[int, dict[str, Any]]]) -> dict[int, int]:
+    """Rows that say what an earlier row of the file says, in any letter case ({row: the earlier row}): a row pasted
+    twice would count its doses, or make its clinic or session, twice."""
+    first: dict[str, int] = {}
+    repeats = {}
+    for number, values in read:
+        said = _sha256([{k: _in_any_case(_as_said(k, v)) for k, v in values.items() if v is not None}])
+        if said in first:
+            repeats[number] = first[said]
+        else:
+            first[said] = number
+    return repeats
+
+
+def _in_any_case(value: Any) -> Any:
+    return value.casefold() if isinstance(value, str) else value  # a lot number is one in any case, as is a code
+
+
+def _same_as(row: int, *, noted: bool) -> Text:
+    if noted:
+        return Text(
+            f"Dòng này giống hệt dòng {row}; nếu đúng là hai lần, gộp thành một dòng hoặc ghi chú cho mỗi dòng",
+            f"This row is the same as row {row}; if it truly happened twice, make it one row or give each a note",
+        )
+    return Text(f"Dòng này giống hệt dòng {row}; xoá một trong hai", f"This row is the same as row {row}; remove one")
 
 
 def _digest(read: list[dict[str, Any]]) -> str:

@@ -409,3 +409,46 @@ async def test_days_and_numbers_written_as_the_department_writes_them_are_read(
         bad = csv_bytes(RECEIPT_COLUMNS, [["vero-cell", "VN-09", expires, doses, ""]])
         refused = (await post(client, admin, "stock-receipts", "w.csv", bad, dry_run=True)).json()
         assert [e["column"] for e in refused["errors"]] == [column], (expires, doses)
+
+
+async def test_a_row_pasted_twice_is_named_not_counted_twice(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    await make_product(uow, code="vero-cell")
+    pasted = csv_bytes(
+        RECEIPT_COLUMNS,
+        [
+            ["vero-cell", "VC-01", "2027-06-30", "500", "Đợt 1"],
+            ["vero-cell", "VC-02", "2027-06-30", "500", "Đợt 1"],
+            ["VERO-CELL", "vc-01", "30/06/2027", "500", "Đợt 1"],  # the same receipt, written otherwise
+        ],
+    )
+    dry = await post(client, admin, "stock-receipts", "r.csv", pasted, dry_run=True)
+    [repeat] = dry.json()["errors"]
+    assert (repeat["row"], repeat["column"]) == (4, "-")
+    assert "dòng 2" in repeat["message_vi"] and "row 2" in repeat["message_en"]
+    refused = await post(client, admin, "stock-receipts", "r.csv", pasted, dry_run=False)
+    assert (refused.status_code, refused.json()["type"]) == (422, "/problems/import-refused")
+    assert await db.fetchval("SELECT count(*) FROM department_stock") == 0, "not even the rows that differ"
+    # two receipts of the same lot told apart by their notes are two receipts
+    noted = csv_bytes(
+        RECEIPT_COLUMNS,
+        [
+            ["vero-cell", "VC-01", "2027-06-30", "500", "Thùng 1"],
+            ["vero-cell", "VC-01", "2027-06-30", "500", "Thùng 2"],
+        ],
+    )
+    assert (await post(client, admin, "stock-receipts", "r2.csv", noted, dry_run=False)).json()["imported"] is True
+    assert await db.fetchval("SELECT sum(doses) FROM department_stock") == 1000
+    # a weekly session pasted twice would open its seats twice
+    await make_clinic(uow, code="TYT-A")
+    await make_service(uow, code="hepb")
+    columns = ["clinic_code", "service_code", "weekday", "start_time", "end_time", "slot_minutes", "capacity"]
+    twice = csv_bytes([*columns, "valid_from"], [["TYT-A", "hepb", "1", "07:00", "09:00", "30", "5", "2027-01-04"]] * 2)
+    [repeat] = (await post(client, admin, "slot-templates", "t.csv", twice, dry_run=True)).json()["errors"]
+    assert (repeat["row"], repeat["column"], repeat["message_en"]) == (
+        3,
+        "-",
+        "This row is the same as row 2; remove one",
+    )
