@@ -58,6 +58,7 @@ from web.view import (
     AnyRequest,
     FormData,
     after_slot,
+    back_to_search,
     citizen_of,
     date_refused,
     form_number,
@@ -69,12 +70,14 @@ from web.view import (
     page_date,
     profile_first,
     said,
+    search_query,
     sign_in_first,
     slot_shown,
     span,
     status_said,
     submitted,
     to,
+    with_query,
 )
 from web.waiting import waiting_of
 
@@ -645,16 +648,26 @@ class CitizenPages(Controller):
         wait: str | None = None,
     ) -> Template | Redirect:
         """`person`: whom the refused form was for, chosen again for the next try; `see_mine`: the refusal is a booking
-        the person holds already, which the page links to; `wait`: the standby list's form, for a seat that went."""
+        the person holds already, which the page links to; `wait`: the standby list's form, for a seat that went. The
+        search the slot was found by stays in the page's address, its form's and its way back."""
+        searched = search_query(request)
+        here = with_query(f"/book/{slot_id}", searched)
         me, dependents = await household(uow, citizen)
         if me is None:
-            return profile_first(request, f"/book/{slot_id}")
+            return profile_first(request, here)
         language = language_of(request)
         try:
             chosen, _ = await slot_shown(uow, slot_id, language)
         except NotFound as missing:
             # no such slot: said on the page, with the status of a thing not found
-            shown = page(request, "citizen/book.html.j2", slot=None, message=said(missing, language), back="/search")
+            shown = page(
+                request,
+                "citizen/book.html.j2",
+                slot=None,
+                message=said(missing, language),
+                back=back_to_search(searched),
+                search=back_to_search(searched),
+            )
             shown.status_code = HTTP_404_NOT_FOUND
             return shown
         household_ = [me, *dependents]
@@ -667,7 +680,9 @@ class CitizenPages(Controller):
             message=message,
             see_mine=see_mine,
             wait=wait,
-            back=f"/book/{slot_id}",
+            back=here,
+            action=here,
+            search=back_to_search(searched),
         )
 
     @get("/me/bookings/{booking_id:uuid}")

@@ -28,6 +28,7 @@ from web.view import (
     PAGE_OPTIONS,
     AnyRequest,
     FormData,
+    back_to_search,
     citizen_of,
     household,
     language_of,
@@ -35,10 +36,12 @@ from web.view import (
     once,
     page,
     profile_first,
+    search_query,
     sign_in_first,
     slot_shown,
     span,
     submitted,
+    with_query,
 )
 
 
@@ -134,9 +137,11 @@ class DrawPages(Controller):
     ) -> Template | Redirect:
         citizen = citizen_of(request)
         assert citizen is not None
+        searched = search_query(request)  # the search the slot was found by: kept, as on the booking form
+        here = with_query(f"/draw/{slot_id}", searched)
         me, dependents = await household(uow, citizen)
         if me is None:
-            return profile_first(request, f"/draw/{slot_id}")
+            return profile_first(request, here)
         language = language_of(request)
         chosen, clinic = await slot_shown(uow, slot_id, language)
         draw, _ = await priority.draw_record(uow, clinic.id, slot_id)
@@ -150,7 +155,9 @@ class DrawPages(Controller):
             people=people,
             chosen=whom.id,
             message=f"{whom.full_name}: {message}" if message else None,
-            back=f"/draw/{slot_id}",
+            back=here,
+            action=here,
+            search=back_to_search(searched),
         )
 
     @get("/draws/{clinic_id:uuid}/{slot_id:uuid}")

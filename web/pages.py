@@ -40,6 +40,7 @@ from web.view import (
     ONE_YEAR,
     PAGE_MIDDLEWARE,
     PAGE_OPTIONS,
+    SEARCHED,
     AnyRequest,
     FormData,
     after_slot,
@@ -55,6 +56,7 @@ from web.view import (
     page_date,
     phone_shown,
     said,
+    search_query,
     session_cookie,
     span,
     to,
@@ -63,7 +65,6 @@ from web.view import (
 from web.waiting import WAIT_DAYS
 
 MAX_RESULTS = 10  # a page of results a phone scrolls through in a few screens; the rest one tap further
-SEARCHED = ("service", "province", "district", "ward", "from")  # and `after`, the way on from a page of results
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,8 @@ class PageController(Controller):
             wrong=wrong,
             wait=wait,
             later=later,
+            # the search, carried to a slot's page and back (the slot's "back to the search" returns to these results)
+            searched=search_query(request),
         )
 
 

@@ -311,6 +311,27 @@ def _came_from(request: AnyRequest, address: str | None = None) -> str | None:
     return (path + (f"?{seen.query}" if seen.query else "")) if path else None
 
 
+SEARCHED = ("service", "province", "district", "ward", "from")  # the search page's question
+SEARCH_KEPT = (*SEARCHED, "after")  # and which page of its results
+
+
+def search_query(request: AnyRequest) -> str:
+    """The search a slot's page was opened from, as a query string: the search page's own fields (and its page of
+    results) from this request's query and nothing else, carried on to the slot's forms and back to the search."""
+    asked = request.query_params
+    return urlencode([(name, value[:100]) for name in SEARCH_KEPT if (value := (asked.get(name) or "").strip())])
+
+
+def with_query(path: str, query: str) -> str:
+    """`path`, with `query` (an encoded query string) when there is one."""
+    return f"{path}?{query}" if query else path
+
+
+def back_to_search(query: str) -> str:
+    """The search a page came from, landing on its results; a new search when it came from none."""
+    return with_query("/search", query) + ("#results" if query else "")
+
+
 def _here(request: AnyRequest) -> str:
     """This page's own address, path and query, as the request named it (not through the Host header, which a
     refusal of any request, however odd, must not depend on)."""

@@ -32,8 +32,8 @@ async def test_a_citizen_enters_a_draw_for_a_relative_and_reads_its_published_re
     form = await client.get("/me/profile")
     await client.post("/me/profile", data=person_details() | {"consent": "yes", "_csrf_token": csrf_of(form)})
     found = await client.get("/search", params={"ward": "tan an"})
-    assert f'href="/draw/{slot.id}"' in found.text
-    assert f'href="/book/{slot.id}"' not in found.text, "a draw's seats are not booked first come"
+    assert f'href="/draw/{slot.id}?ward=tan+an"' in found.text, "the entry form, with the search to go back to"
+    assert f'href="/book/{slot.id}' not in found.text, "a draw's seats are not booked first come"
     asking = await client.get(f"/draw/{slot.id}")
     form = {"once": once_of(asking), "_csrf_token": csrf_of(asking)}
     entered = await client.post(f"/draw/{slot.id}", data=form)

@@ -336,7 +336,7 @@ async def test_a_citizen_fills_in_a_profile_adds_a_child_books_for_them_prints_t
     khang = next(p for p in (await client.get("/api/v1/me/dependents", headers=bearer)).json())
 
     found = await client.get("/search", params={"ward": "xuan khanh"})
-    assert f'href="/book/{slot.id}"' in found.text
+    assert f'href="/book/{slot.id}?' in found.text
     asking = await client.get(f"/book/{slot.id}")
     assert "Trần Minh Khang" in asking.text
     choice = {"person": khang["id"], "once": once_of(asking), "_csrf_token": csrf_of(asking)}
@@ -486,12 +486,12 @@ async def test_a_citizen_waits_for_a_full_slot_and_takes_the_seat_offered_when_o
     await client.post("/me/profile", data=person_details() | {"consent": "yes", "_csrf_token": csrf_of(form)})
     open_slot = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(40))
     seats_free = await client.get("/search", params={"service": service.code, "district": "ninh kieu"})
-    assert f'href="/book/{open_slot.id}"' in seats_free.text
+    assert f'href="/book/{open_slot.id}?' in seats_free.text
     assert "province=" not in seats_free.text, "a seat is free: no district wait offered, which would be refused"
     second = await make_citizen(uow)
     await client.post("/api/v1/bookings", json={"slot_id": str(open_slot.id)}, headers=token_for(second[0]))
     found = await client.get("/search", params={"service": service.code, "district": "ninh kieu"})
-    assert f'href="/book/{slot.id}"' not in found.text, "no seat: no booking link"
+    assert f'href="/book/{slot.id}?' not in found.text, "no seat: no booking link"
     wait_link = re.search(r'href="(/me/standby/new\?[^"]+)"', found.text)
     assert wait_link, "no seat for the service in the district: its standby list is offered"
     asking = await client.get(wait_link.group(1).replace("&amp;", "&"))
@@ -722,8 +722,8 @@ async def test_the_search_offers_a_signed_in_citizen_only_what_someone_they_book
     asked = {"service": women_only.code, "district": "thot not"}
     offers = {
         "wait for the full slot": f"/me/standby/new?service_id={women_only.id}&amp;clinic_id={clinic.id}",
-        "book the free slot": f'href="/book/{free.id}"',
-        "enter the draw": f'href="/draw/{drawn.id}"',
+        "book the free slot": f'href="/book/{free.id}?',
+        "enter the draw": f'href="/draw/{drawn.id}?',
     }
 
     anyone = await client.get("/search", params=asked)

@@ -1,0 +1,87 @@
+"""What a second walk-through on a 360 px phone and on staff screens found, each fixed for its whole kind: the
+booking and draw forms keep the search they were opened from, a draw's published result names each entry by the
+number its entrant sees, and a draw entry on a citizen's pages names its service and clinic."""
+
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from tests.conftest import RecordingOtpSender
+from tests.factories import make_clinic, make_service, make_slot, person_details, soon, staff_headers
+from tests.integration.web.test_pages import csrf_of, once_of, signed_in_citizen
+from vaxbook.auth.models import Role
+from vaxbook.db import UnitOfWork
+from web.text import WORDS
+
+
+def link(page: httpx.Response, pattern: str) -> str:
+    """The address of the first link or form matching `pattern` (its one group), as the browser would follow it."""
+    found = re.search(pattern, page.text)
+    assert found, pattern
+    return html.unescape(found.group(1))
+
+
+def query_of(address: str) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(address).query)
+
+
+async def test_the_booking_and_draw_forms_go_back_to_the_search_they_came_from(
+    client: httpx.AsyncClient, uow: UnitOfWork, otp_sender: RecordingOtpSender
+) -> None:
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN, [])
+    clinic = await make_clinic(uow, district="Phong Điền", ward="Nhơn Ái")
+    service = await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=3, starts_at=soon(30))
+    drawn = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(34))
+    draw = f"/api/v1/clinics/{clinic.id}/slots/{drawn.id}/draw"
+    assert (await client.put(draw, json={"closes_at": soon(2).isoformat()}, headers=admin)).status_code == 200
+    day = soon(30).date().isoformat()
+    asked = {"service": [service.code], "district": ["phong dien"], "from": [day]}
+
+    bearer = {"Authorization": f"Bearer {await signed_in_citizen(client, otp_sender, '0912 700 021')}"}
+    found = await client.get("/search", params={"service": service.code, "district": "phong dien", "from": day})
+    book = link(found, rf'href="(/book/{slot.id}\?[^"]*)"')
+    assert query_of(book) == asked, "the search's own question, and nothing else"
+
+    # a first-time citizen goes through the profile and comes back to the slot with the search still in hand
+    first = await client.get(book)
+    assert query_of(first.headers["location"]) == {"next": [book]}
+    form = await client.get(first.headers["location"])
+    saved = await client.post(
+        "/me/profile", data=person_details() | {"consent": "yes", "next": book, "_csrf_token": csrf_of(form)}
+    )
+    assert saved.headers["location"] == book
+    shown = await client.get(book)
+    back = link(shown, r'href="(/search\?[^"]*)">' + re.escape(WORDS["back_to_search"].vi))
+    assert back.endswith("#results"), "back to where the results are"
+    assert query_of(back) == asked
+    assert link(shown, r'<form method="post" action="([^"]+)" class="search"') == book, "the form keeps it too"
+
+    # a refusal (the service booked already, at another time) draws the form again with the same way back
+    other = await make_slot(uow, clinic, service, capacity=3, starts_at=soon(40))
+    booked = await client.post("/api/v1/bookings", json={"slot_id": str(other.id)}, headers=bearer)
+    assert booked.status_code == 201, booked.text
+    again = await client.post(book, data={"once": once_of(shown), "_csrf_token": csrf_of(shown)})
+    assert WORDS["already_booked_see"].vi in again.text
+    assert query_of(link(again, r'href="(/search\?[^"]*)">' + re.escape(WORDS["back_to_search"].vi))) == asked
+
+    # nothing but the search's fields is carried, whatever the address held
+    odd = await client.get(f"/book/{slot.id}", params={"district": "phong dien", "phone": "0912700021"})
+    assert query_of(link(odd, r'href="(/search\?[^"]*)">')) == {"district": ["phong dien"]}
+    assert query_of(link(odd, r'<form method="post" action="([^"]+)" class="search"')) == {"district": ["phong dien"]}
+    plain = await client.get(f"/book/{slot.id}")
+    assert f'<a href="/search">{WORDS["back_to_search"].vi}</a>' in plain.text, "no search: a new one"
+
+    # the draw's entry form likewise, and the page of results it was on
+    later = await client.get("/search", params={"district": "phong dien", "after": str(slot.id)})
+    enter = link(later, rf'href="(/draw/{drawn.id}\?[^"]*)"')
+    assert query_of(enter) == {"district": ["phong dien"], "after": [str(slot.id)]}
+    entry = await client.get(enter)
+    assert link(entry, r'<form method="post" action="([^"]+)" class="search"') == enter
+    back = link(entry, r'href="(/search\?[^"]*)">' + re.escape(WORDS["back_to_search"].vi))
+    assert query_of(back) == query_of(enter)
+    assert urlsplit(back).fragment == "results"
