@@ -96,11 +96,15 @@ def _plain(value: Any) -> Any:
 
 async def suppress(conn: Connection, *, booking_id: UUID, kinds: list[Kind]) -> int:
     """Messages of these kinds about a booking, not sent yet (pending, or dead and waiting for an operator to send
-    them again), are no longer true (it was cancelled or moved): a reminder of a cancelled booking never goes."""
+    them again), are no longer true (it was cancelled or moved): a reminder of a cancelled booking never goes. One a
+    relay is sending right now is marked withdrawn: a failed send is not tried again (`mark_failed`, `release`,
+    `claim`), a delivered one stays sent. Returns how many will not go out unless already on their way."""
     result = await conn.execute(
         """
-        UPDATE outbox SET status = 'suppressed'
-        WHERE booking_id = $1 AND status IN ('pending', 'dead') AND kind = ANY($2::text[])
+        UPDATE outbox
+        SET status = CASE WHEN status = 'sending' THEN status ELSE 'suppressed' END,
+            withdrawn_at = coalesce(withdrawn_at, now())
+        WHERE booking_id = $1 AND status IN ('pending', 'dead', 'sending') AND kind = ANY($2::text[])
         """,
         booking_id,
         [k.value for k in kinds],
@@ -131,10 +135,16 @@ async def claim(conn: Connection, *, now: datetime, lease: timedelta, limit: int
         ), taken AS (
             SELECT id FROM (SELECT * FROM pending UNION ALL SELECT * FROM abandoned) AS due
             ORDER BY priority, next_attempt_at, id LIMIT $3
+        ), claimed AS (
+            -- a message withdrawn while a relay that died was sending it goes no further
+            UPDATE outbox o
+            SET status = CASE WHEN o.withdrawn_at IS NULL THEN 'sending' ELSE 'suppressed' END,
+                lease_until = CASE WHEN o.withdrawn_at IS NULL THEN $1 + $2::interval END,
+                attempts = o.attempts + 1
+            FROM taken WHERE o.id = taken.id
+            RETURNING o.status, {", ".join(f"o.{c}" for c in _OUTGOING.split(", "))}
         )
-        UPDATE outbox o SET status = 'sending', lease_until = $1 + $2::interval, attempts = o.attempts + 1
-        FROM taken WHERE o.id = taken.id
-        RETURNING {", ".join(f"o.{c}" for c in _OUTGOING.split(", "))}
+        SELECT {_OUTGOING} FROM claimed WHERE status = 'sending'
         """,
         now,
         lease,
@@ -145,10 +155,12 @@ async def claim(conn: Connection, *, now: datetime, lease: timedelta, limit: int
 
 async def release(conn: Connection, *, claimed: list[tuple[int, int]]) -> int:
     """(id, attempts) of messages a relay claimed and did not finish: pending again, due at once, their try not
-    counted (a row reclaimed meanwhile by another relay is left to it)."""
+    counted, or suppressed if withdrawn meanwhile (a row reclaimed meanwhile by another relay is left to it)."""
     result = await conn.execute(
         """
-        UPDATE outbox o SET status = 'pending', lease_until = NULL, attempts = o.attempts - 1
+        UPDATE outbox o
+        SET status = CASE WHEN o.withdrawn_at IS NULL THEN 'pending' ELSE 'suppressed' END,
+            lease_until = NULL, attempts = o.attempts - 1
         FROM unnest($1::bigint[], $2::smallint[]) AS d(id, attempts)
         WHERE o.id = d.id AND o.attempts = d.attempts AND o.status = 'sending'
         """,
@@ -178,13 +190,15 @@ async def mark_sent(conn: Connection, *, sent: list[tuple[int, int]], now: datet
 
 
 async def mark_failed(conn: Connection, *, failed: list[tuple[int, int, str, datetime | None]]) -> int:
-    """(id, attempts, error, when to try again; None: dead) of messages not delivered."""
+    """(id, attempts, error, when to try again; None: dead) of messages not delivered; one withdrawn while it was
+    being sent is suppressed instead."""
     if not failed:
         return 0
     result = await conn.execute(
         """
         UPDATE outbox o
-        SET status = CASE WHEN d.retry_at IS NULL THEN 'dead' ELSE 'pending' END,
+        SET status = CASE WHEN o.withdrawn_at IS NOT NULL THEN 'suppressed' WHEN d.retry_at IS NULL THEN 'dead'
+                          ELSE 'pending' END,
             next_attempt_at = coalesce(d.retry_at, o.next_attempt_at),
             lease_until = NULL, last_error = left(d.error, 500),
             -- a dead sign-in code is never sent again (it will have expired): nothing of it is kept

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -440,3 +441,97 @@ async def test_a_seat_offered_then_called_off_is_taken_back_only_from_someone_to
         assert kinds(app) == ["booked", "cancelled"]
         assert await db.fetchval("SELECT status FROM outbox WHERE kind = 'standby_offer'") == "suppressed"
         assert await db.fetchval("SELECT count(*) FROM outbox WHERE kind = 'offer_called_off'") == 0
+
+
+async def failing_while_held(
+    app: Gateway, url: str, uow: UnitOfWork, now: datetime, meanwhile: Callable[[], Awaitable[None]], messages: int = 1
+) -> None:
+    """One relay batch of `messages` that the gateway holds; `meanwhile` (a withdrawal) runs during the hold, then
+    the gateway fails them all (503)."""
+    app.hang, app.status, app.released = True, 503, asyncio.Event()
+    arrived = len(app.requests)
+    relaying = asyncio.create_task(relay(uow, url, now))
+    await asyncio.wait_for(app.until(arrived + messages), timeout=30)
+    await meanwhile()
+    app.released.set()
+    await relaying
+    app.hang, app.status = False, 202
+
+
+async def test_a_reminder_withdrawn_while_it_was_being_sent_is_not_tried_again(
+    uow: UnitOfWork, db: asyncpg.Connection, gateway: tuple[Gateway, str]
+) -> None:
+    """The 24-hour reminder is with the gateway when the booking is cancelled, and the gateway then fails: the
+    reminder is not tried again after the cancellation (its retry would tell of an appointment that is gone)."""
+    app, url = gateway
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    day = datetime.now(SAIGON).date() + timedelta(days=3)
+    starts = datetime.combine(day, time(9), SAIGON)
+    citizen, _ = await make_citizen(uow)
+    booked_at = starts - timedelta(hours=30)
+    slot = await make_slot(uow, clinic, service, starts_at=starts)
+    held = await bookings.book(uow, citizen, POLICY, slot_id=slot.id, person_id=None, now=booked_at, idempotency=None)
+    await relay(uow, url, booked_at)
+    reminded = starts - timedelta(hours=24)
+
+    async def cancel() -> None:
+        await bookings.cancel(uow, citizen, POLICY, booking_id=held.id, now=reminded, idempotency=None)
+
+    await failing_while_held(app, url, uow, reminded, cancel)
+    for moment in (reminded + timedelta(minutes=5), reminded + timedelta(hours=1), starts - timedelta(hours=2)):
+        await relay(uow, url, moment)
+    assert kinds(app) == ["booked", "reminder", "cancelled"], "the reminder the gateway failed is not sent again"
+    assert await db.fetchval("SELECT status FROM outbox WHERE kind = 'reminder' AND attempts = 1") == "suppressed"
+
+
+async def test_an_offer_withdrawn_while_it_was_being_sent_is_not_tried_again_and_its_end_is_said(
+    uow: UnitOfWork, db: asyncpg.Connection, gateway: tuple[Gateway, str]
+) -> None:
+    """A seat's offer is with the gateway when its session is called off, and the gateway then fails: the person,
+    who may have had it, is told the seat is gone, and the offer is not tried again after that."""
+    app, url = gateway
+    policy = replace(POLICY, public_url="https://vaxbook.example")
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    day = datetime.now(SAIGON).date() + timedelta(days=3)
+    slot = await make_slot(uow, clinic, service, capacity=1, starts_at=datetime.combine(day, time(14), SAIGON))
+    freed = datetime.combine(day - timedelta(days=1), time(10), SAIGON)
+    holder, waiting = (await make_citizen(uow))[0], (await make_citizen(uow))[0]
+    held = await bookings.book(
+        uow, holder, policy, slot_id=slot.id, person_id=None, now=freed - timedelta(hours=3), idempotency=None
+    )
+    join = StandbyJoin(service_id=service.id, clinic_id=clinic.id, date_from=day, date_to=day)
+    await standby.join(uow, waiting, join, now=freed - timedelta(hours=1))
+    await relay(uow, url, freed - timedelta(hours=3))
+    # the holder cancels: the cancellation and the seat's offer to the next in line are due at once
+    await bookings.cancel(uow, holder, policy, booking_id=held.id, now=freed, idempotency=None)
+
+    async def call_off() -> None:
+        await bookings.call_off(uow, ADMIN, policy, clinic_id=clinic.id, slot_id=slot.id, now=freed)
+
+    await failing_while_held(app, url, uow, freed, call_off, messages=2)
+    for moment in (freed + timedelta(minutes=5), freed + timedelta(hours=1)):
+        await relay(uow, url, moment)
+    assert kinds(app)[:1] == ["booked"]
+    assert sorted(kinds(app)[1:3]) == ["cancelled", "standby_offer"], "both failed at the gateway"
+    assert sorted(kinds(app)[3:]) == ["cancelled", "offer_called_off"], "told the seat is gone; no offer again"
+    assert await db.fetchval("SELECT status FROM outbox WHERE kind = 'standby_offer'") == "suppressed"
+
+
+async def test_a_withdrawn_message_a_relay_took_and_never_finished_is_not_sent_by_another(
+    pool: Pool, uow: UnitOfWork, db: asyncpg.Connection, gateway: tuple[Gateway, str]
+) -> None:
+    """Two reminders of a booking are taken by relays that never finish them (one dies: its lease runs out; one is
+    stopped: it gives them back at once), and the booking is cancelled meanwhile: neither is sent by a relay after."""
+    app, url = gateway
+    now = datetime.now(UTC)
+    booking_id = await db.fetchval("SELECT gen_random_uuid()")
+    await fill(db, 2, due=now, kind="next_dose_due")
+    await db.execute("UPDATE outbox SET kind = 'reminder', booking_id = $1", booking_id)
+    async with uow.transaction() as conn:
+        _died, stopped = await repository.claim(conn, now=now, lease=DELIVERY.lease, limit=2)
+    assert await notify.suppress(uow, booking_id=booking_id, kinds=[Kind.REMINDER]) == 2
+    async with uow.transaction() as conn:
+        assert await repository.release(conn, claimed=[(stopped.id, stopped.attempts)]) == 1
+    assert (await relay(uow, url, now + DELIVERY.lease + timedelta(seconds=1))).sent == 0
+    assert app.requests == []
+    assert [r["status"] for r in await db.fetch("SELECT status FROM outbox")] == ["suppressed", "suppressed"]
