@@ -1,6 +1,6 @@
 """Draws on the pages: a citizen enters a slot's draw for themselves or a relative (any time before it closes is as
 good as the first second), follows their entries, and anyone reads a draw's published result: its seed, and each
-entry's rank, lottery key, place and outcome, with no name, so that anyone can re-run it."""
+entry's number, rank, lottery key, place and outcome, with no name, so that anyone can re-run it."""
 
 from __future__ import annotations
 
@@ -45,6 +45,13 @@ from web.view import (
 )
 
 
+def entry_number(entry_id: UUID) -> str:
+    """An entry as its entrant's pages and the published result both name it, so that each finds their own with no
+    name shown: the first eight hex digits of its id in two groups (the full id stays on the result, to re-run it)."""
+    digits = entry_id.hex[:8].upper()
+    return f"{digits[:4]}-{digits[4:]}"
+
+
 async def entries_of(uow: UoW, account_id: UUID, names: dict[UUID, str], language: Language) -> list[dict[str, Any]]:
     """The citizen's draw entries as their bookings page lists them, latest first."""
     return await entries_shown(uow, await priority.entries_of_account(uow, account_id), names, language)
@@ -62,6 +69,7 @@ async def entries_shown(
         shown.append(
             {
                 "id": entry.id,
+                "number": entry_number(entry.id),
                 "person": names.get(entry.person_id, ""),
                 "when": span(slot.starts_at, slot.ends_at, clinic.timezone),
                 "clinic": clinic.name,
@@ -164,14 +172,20 @@ class DrawPages(Controller):
     async def result(
         self, clinic_id: FromPath[UUID], slot_id: FromPath[UUID], request: AnyRequest, uow: UoW
     ) -> Template:
-        """A draw as anyone may check it (no names): the seed once drawn, and the order it gave."""
+        """A draw as anyone may check it (no names): the seed once drawn, and the order it gave; each entry by the
+        number its entrant sees on their own pages, a signed-in citizen's household's marked as theirs."""
         draw, entries = await priority.draw_record(uow, clinic_id, slot_id)
         slot, clinic = await clinics.get_slot(uow, slot_id)
         language = language_of(request)
+        citizen = citizen_of(request)
+        me, dependents = await household(uow, citizen) if citizen else (None, [])
+        theirs = {p.id for p in ([me] if me else []) + dependents}
         rows = sorted(
             (
                 {
                     "id": str(e.id),
+                    "number": entry_number(e.id),
+                    "mine": e.person_id in theirs,
                     # a number means a group's rank; the rank of no group means nothing to a family: said in words
                     "rank": WORDS["draw_no_group"].in_(language) if e.rank == EVERYONE_ELSE_RANK else e.rank,
                     "key": lottery_key(draw.seed, e.id) if draw.seed else "",

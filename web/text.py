@@ -562,7 +562,15 @@ WORDS: dict[str, Text] = {
     "draw_place": Text("Thứ tự", "Place"),
     "draw_rank": Text("Hạng", "Rank"),
     "draw_no_group": Text("không thuộc nhóm ưu tiên (1000)", "no priority group (1000)"),
-    "draw_entry": Text("Mục, khóa", "Entry, key"),
+    "draw_entry": Text("Phiếu", "Entry"),
+    "draw_entry_number": Text("Phiếu bốc thăm số {number}", "Draw entry no. {number}"),
+    "draw_yours": Text("của bạn", "yours"),
+    "draw_find_yours": Text(
+        "Mỗi phiếu ghi số phiếu (in đậm, như trong mục Bốc thăm ở trang Lịch hẹn của tôi), kết quả, mã và khóa bốc "
+        "thăm; không ghi tên ai.",
+        "Each entry shows its number (in bold, as under Draws on My bookings), its outcome, its id and its lottery "
+        "key; no one's name is shown.",
+    ),
     "move_title": Text("Đổi lịch", "Move the booking"),
     "move_now": Text("Lịch hiện tại", "Now"),
     "move_help": Text(

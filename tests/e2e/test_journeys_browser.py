@@ -441,7 +441,18 @@ def test_every_page_of_a_citizen_reads_well_on_a_phone_and_at_a_desk(
         expect(page.get_by_role("status")).to_contain_text("Đặng Thị Thu")
         expect(page.get_by_role("status")).to_contain_text(draw_slot["clinic"]["name"])
         citizen.check(f"tour-draw-entered-{language}-{size['width']}")
+        # the entry's number, as the bookings page shows it, names it on the result too, marked as hers
+        before, after = PAGE_WORDS["draw_entry_number"].in_(language).split("{number}")
+        number = re.search(re.escape(before) + r"(\S+)" + re.escape(after), page.locator("main").inner_text())
+        assert number, before
         page.locator('a[href^="/draws/"]').first.click()
+        expect(page.locator(".draw-entries tr.mine")).to_contain_text(number.group(1))
+        # each column's head on one line, at a phone's width too
+        lines = page.evaluate(
+            "[...document.querySelectorAll('.draw-entries th')].map(th => "
+            "{ const r = document.createRange(); r.selectNodeContents(th); return r.getClientRects().length; })"
+        )
+        assert lines == [1, 1, 1], lines
         citizen.check(f"tour-draw-result-{language}-{size['width']}")
     finally:
         citizen.close()

@@ -7,14 +7,26 @@ from __future__ import annotations
 import html
 import re
 from urllib.parse import parse_qs, urlsplit
+from uuid import UUID
 
 import httpx
 
 from tests.conftest import RecordingOtpSender
-from tests.factories import make_clinic, make_service, make_slot, person_details, soon, staff_headers
+from tests.factories import (
+    make_citizen,
+    make_clinic,
+    make_service,
+    make_slot,
+    person_details,
+    soon,
+    staff_headers,
+    token_for,
+)
 from tests.integration.web.test_pages import csrf_of, once_of, signed_in_citizen
+from tests.integration.web.test_search_household import signed_in
 from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
+from web.draws import entry_number
 from web.text import WORDS
 
 
@@ -85,3 +97,41 @@ async def test_the_booking_and_draw_forms_go_back_to_the_search_they_came_from(
     back = link(entry, r'href="(/search\?[^"]*)">' + re.escape(WORDS["back_to_search"].vi))
     assert query_of(back) == query_of(enter)
     assert urlsplit(back).fragment == "results"
+
+
+async def test_a_draw_s_result_names_each_entry_by_the_number_its_entrant_sees_and_marks_the_citizen_s_own(
+    client: httpx.AsyncClient, uow: UnitOfWork
+) -> None:
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN, [])
+    clinic = await make_clinic(uow, name="Trạm Y tế phường Tân An", district="Ninh Kiều", ward="Tân An")
+    service = await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(72))
+    draw = f"/api/v1/clinics/{clinic.id}/slots/{slot.id}/draw"
+    assert (await client.put(draw, json={"closes_at": soon(2).isoformat()}, headers=admin)).status_code == 200
+    (hoa, _), (lan, _) = await make_citizen(uow), await make_citizen(uow)
+    numbers = {}
+    for citizen in (hoa, lan):
+        entered = await client.post("/api/v1/draw-entries", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
+        assert entered.status_code == 201, entered.text
+        numbers[citizen.id] = entry_number(UUID(entered.json()["id"]))
+    assert numbers[hoa.id] != numbers[lan.id]
+    result = f"/draws/{clinic.id}/{slot.id}"
+
+    signed_in(client, hoa)
+    for language in ("vi", "en"):
+        client.cookies.set("lang", language)
+        mine = await client.get("/me")
+        said = WORDS["draw_entry_number"].in_(language).format(number=numbers[hoa.id])
+        assert said in mine.text, "her bookings page names her entry by its number"
+        shown = await client.get(result)
+        rows = re.findall(r"<tr(?: class=\"mine\")?>.*?</tr>", shown.text, flags=re.S)[1:]
+        marked = [row for row in rows if row.startswith('<tr class="mine">')]
+        assert len(rows) == 2
+        assert len(marked) == 1
+        assert numbers[hoa.id] in marked[0]
+        assert f"({WORDS['draw_yours'].in_(language)})" in marked[0]
+        assert numbers[lan.id] in shown.text, "the other entry by its number too, not marked"
+    client.cookies.clear()
+    anyone = await client.get(result)
+    assert 'class="mine"' not in anyone.text, "a visitor's page marks no one's"
+    assert all(number in anyone.text for number in numbers.values())
