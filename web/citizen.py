@@ -49,7 +49,7 @@ from vaxbook.dependencies import AppSettings, CheckInWindow, Keys, UoW
 from vaxbook.errors import NotFound
 from vaxbook.fields import day_first
 from vaxbook.i18n import Language
-from web.draws import entries_of
+from web.draws import entered_said, entries_of
 from web.notices import done, just_done
 from web.text import WORDS
 from web.view import (
@@ -937,10 +937,7 @@ async def _notice_on_me(
     if asked.what == "cancelled":
         return cancelled_notice(request, found)
     if asked.what == "draw":
-        entered = next((e for e in draws if e["id"] == asked.of), None)
-        return (
-            said_.format(person=entered["person"], when=entered["when"], clinic=entered["clinic"]) if entered else None
-        )
+        return entered_said(draws, asked.of, language)
     if asked.what == "left":
         entry = next((e for e in await standby.of_account(uow, citizen) if e.id == asked.of), None)
         if entry is None or entry.status not in (StandbyStatus.LEFT, StandbyStatus.DECLINED):

@@ -43,7 +43,7 @@ from web.citizen import (
     moved_notice,
     slip_of,
 )
-from web.draws import entries_shown
+from web.draws import entered_said, entries_shown
 from web.notices import done, just_done
 from web.text import WORDS
 from web.view import (
@@ -105,14 +105,7 @@ def _draw_notice(request: AnyRequest, entries: list[dict[str, Any]]) -> str | No
         return None
     if asked.what == "draw-left":
         return WORDS["done_draw-left"].in_(language)
-    entered = next((e for e in entries if e["id"] == asked.of), None)
-    if entered is None:
-        return None
-    return (
-        WORDS["done_draw"]
-        .in_(language)
-        .format(person=entered["person"], when=entered["when"], clinic=entered["clinic"])
-    )
+    return entered_said(entries, asked.of, language)
 
 
 def _phone_notice(request: AnyRequest, caller: Person) -> str | None:

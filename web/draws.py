@@ -64,23 +64,30 @@ async def entries_shown(
     shown = []
     now = datetime.now(UTC)
     for entry in entries:
-        slot, clinic = await clinics.get_slot(uow, entry.slot_id)
-        draw = await priority.draw_of(uow, clinic.id, slot.id) if entry.outcome is EntryOutcome.ENTERED else None
+        # the slot as the entry form named it: when, which service, where
+        slot, clinic = await slot_shown(uow, entry.slot_id, language)
+        draw = await priority.draw_of(uow, clinic.id, slot["id"]) if entry.outcome is EntryOutcome.ENTERED else None
         shown.append(
-            {
+            slot
+            | {
                 "id": entry.id,
                 "number": entry_number(entry.id),
                 "person": names.get(entry.person_id, ""),
-                "when": span(slot.starts_at, slot.ends_at, clinic.timezone),
-                "clinic": clinic.name,
                 "outcome": _outcome(entry, language),
                 "booking_id": entry.booking_id,
-                "result": f"/draws/{clinic.id}/{slot.id}",
+                "result": f"/draws/{clinic.id}/{slot['id']}",
                 # before the close, the entry may be taken out (the use case refuses it once the draw has closed)
                 "leavable": entry.outcome is EntryOutcome.ENTERED and draw is not None and draw.closes_at > now,
             }
         )
     return shown
+
+
+def entered_said(entries: list[dict[str, Any]], entry_id: UUID | None, language: Language) -> str | None:
+    """What entering someone in a draw did, said on the page it leads to: whom, for which service, when and where
+    (`entries`: as entries_shown lists them)."""
+    entered = next((e for e in entries if e["id"] == entry_id), None)
+    return WORDS["done_draw"].in_(language).format(**entered) if entered else None
 
 
 @cache

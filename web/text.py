@@ -761,7 +761,8 @@ WORDS: dict[str, Text] = {
         "You turned down the seat offered ({service}); it goes to the next in line.",
     ),
     "done_draw": Text(
-        "Đã đăng ký bốc thăm cho {person}: {when}, {clinic}.", "{person} is entered in the draw: {when}, {clinic}."
+        "Đã đăng ký bốc thăm cho {person}: {service}, {when}, {clinic}.",
+        "{person} is entered in the draw: {service}, {when}, {clinic}.",
     ),
     "nobody_may_take": Text(
         "Không ai trong những người bạn đặt lịch cho dùng được dịch vụ này vào ngày đó.",

@@ -48,7 +48,9 @@ async def test_a_citizen_enters_a_draw_for_a_relative_and_reads_its_published_re
     assert await db.fetchval("SELECT count(*) FROM draw_entries") == 1
     # the citizen lands on their bookings told whom they entered in which draw
     when = span(slot.starts_at, slot.ends_at, clinic.timezone)
-    told = WORDS["done_draw"].vi.format(person="Nguyễn Thị Hoa", when=when, clinic="Trạm Y tế phường Tân An")
+    told = WORDS["done_draw"].vi.format(
+        person="Nguyễn Thị Hoa", service=service.name_vi, when=when, clinic="Trạm Y tế phường Tân An"
+    )
     for landed in (entered, tapped_twice):
         assert said_done(await client.get(landed.headers["location"])) == told
     mine = await client.get("/me")

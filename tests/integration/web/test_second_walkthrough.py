@@ -1,6 +1,6 @@
 """What a second walk-through on a 360 px phone and on staff screens found, each fixed for its whole kind: the
 booking and draw forms keep the search they were opened from, a draw's published result names each entry by the
-number its entrant sees, and a draw entry on a citizen's pages names its service and clinic."""
+number its entrant sees, and a draw entry on a citizen's pages and the counter's names its service, time and clinic."""
 
 from __future__ import annotations
 
@@ -17,11 +17,13 @@ from tests.factories import (
     make_clinic,
     make_service,
     make_slot,
+    make_staff,
     person_details,
     soon,
     staff_headers,
     token_for,
 )
+from tests.integration.web.test_door import staff_signed_in
 from tests.integration.web.test_pages import csrf_of, once_of, signed_in_citizen
 from tests.integration.web.test_search_household import signed_in
 from vaxbook.auth.models import Role
@@ -108,7 +110,7 @@ async def test_a_draw_s_result_names_each_entry_by_the_number_its_entrant_sees_a
     slot = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(72))
     draw = f"/api/v1/clinics/{clinic.id}/slots/{slot.id}/draw"
     assert (await client.put(draw, json={"closes_at": soon(2).isoformat()}, headers=admin)).status_code == 200
-    (hoa, _), (lan, _) = await make_citizen(uow), await make_citizen(uow)
+    (hoa, _), (lan, lan_person) = await make_citizen(uow), await make_citizen(uow)
     numbers = {}
     for citizen in (hoa, lan):
         entered = await client.post("/api/v1/draw-entries", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
@@ -131,6 +133,17 @@ async def test_a_draw_s_result_names_each_entry_by_the_number_its_entrant_sees_a
         assert numbers[hoa.id] in marked[0]
         assert f"({WORDS['draw_yours'].in_(language)})" in marked[0]
         assert numbers[lan.id] in shown.text, "the other entry by its number too, not marked"
+        # the entry names its service as well as when and where, on her bookings page and at the counter
+        entry = mine.text.split('id="draws"')[1].split("</li>")[0]
+        assert (service.name_vi if language == "vi" else service.name_en) in entry
+        assert clinic.name in entry
+    client.cookies.clear()
+    await staff_signed_in(client, await make_staff(uow, Role.OPERATOR))
+    for language in ("vi", "en"):
+        client.cookies.set("lang", language)
+        theirs = (await client.get(f"/counter/people/{lan_person.id}")).text.split('id="draws"')[1].split("</ul>")[0]
+        assert (service.name_vi if language == "vi" else service.name_en) in theirs
+        assert WORDS["draw_entry_number"].in_(language).format(number=numbers[lan.id]) in theirs
     client.cookies.clear()
     anyone = await client.get(result)
     assert 'class="mine"' not in anyone.text, "a visitor's page marks no one's"
