@@ -362,11 +362,17 @@ async def _phoneless(principal: Principal, conn: Connection, person: Person) -> 
     seen at their own clinics only (the phone's owner, signed in, would see every booking the person has)."""
     if person.account_id is not None or person.guardian_id is not None:
         raise PersonHasPhone()
+    await _within_reach(principal, conn, person)
+    return person
+
+
+async def _within_reach(principal: Principal, conn: Connection, person: Person) -> None:
+    """Clinic staff change what a person is only for someone seen at their own clinics alone (or nowhere yet): what
+    they change counts at every clinic the person has a booking, a wait or a draw entry at (403 otherwise)."""
     if principal.role is Role.CLINIC_STAFF and await repository.seen_outside(
         conn, person_id=person.id, clinic_ids=principal.clinic_ids
     ):
         raise ClinicOutOfScope()
-    return person
 
 
 async def phone_awaiting(uow: UnitOfWork, person_id: UUID) -> PhoneAwaiting | None:
@@ -526,9 +532,11 @@ async def verify_cccd(
 
 
 async def declare(uow: UnitOfWork, principal: Principal, person_id: UUID, data: DeclarationsIn) -> Declarations:
-    """Replace what the person declared; a citizen for themselves or a dependent, assisting staff for anyone."""
+    """Replace what the person declared; a citizen for themselves or a dependent, the hotline for anyone, clinic
+    staff for someone seen at their own clinics alone."""
     async with uow.transaction() as conn:
         person = await person_for(conn, principal, person_id)
+        await _within_reach(principal, conn, person)
         if person.sex is Sex.MALE and (data.due_date is not None or data.last_period is not None):
             raise Invalid.field(
                 "due_date" if data.due_date is not None else "last_period",

@@ -354,3 +354,43 @@ async def test_a_counter_puts_callers_on_its_own_clinics_lists_only(client: Clie
     assert district.status_code == 403
     here = await client.post("/api/v1/assist/standby", json=wait | {"clinic_id": str(mine.id)}, headers=counter)
     assert here.status_code == 201, here.text
+
+
+async def test_a_counter_changes_the_declarations_only_of_someone_seen_at_its_own_clinics(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """A declaration counts at every clinic: another clinic's counter may not rewrite that of someone booked, waiting
+    or in a draw there (403, nothing changed); its own clinic's counter and the hotline may."""
+    mine, theirs, service = await make_clinic(uow), await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, theirs, service, capacity=5, starts_at=soon(72))
+    counter = await staff_headers(client, uow, Role.CLINIC_STAFF, [mine.id])
+    pregnant = {"due_date": due_date_for(20, soon(72).date()).isoformat()}
+    booked, her = await make_citizen(uow)
+    await declare(uow, her.id, **pregnant)
+    assert (await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(booked))).is_success
+    drawn_slot = await make_slot(uow, theirs, service, capacity=1, starts_at=soon(96))
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    draw = f"/api/v1/clinics/{theirs.id}/slots/{drawn_slot.id}/draw"
+    assert (await client.put(draw, json={"closes_at": soon(24).isoformat()}, headers=admin)).is_success
+    entrant, in_draw = await make_citizen(uow)
+    entered = await client.post(
+        "/api/v1/draw-entries", json={"slot_id": str(drawn_slot.id)}, headers=token_for(entrant)
+    )
+    assert entered.status_code == 201, entered.text
+    for person in (in_draw, her):
+        path = f"/api/v1/assist/people/{person.id}/declarations"
+        refused = await client.put(path, json={"chronic_disease": True}, headers=counter)
+        assert (refused.status_code, refused.json()["type"]) == (403, "/problems/clinic-out-of-scope")
+    said = await client.get(f"/api/v1/me/people/{her.id}/declarations", headers=token_for(booked))
+    assert said.status_code == 200, said.text
+    assert (said.json()["due_date"], said.json()["chronic_disease"]) == (pregnant["due_date"], False), "unchanged"
+    theirs_counter = await staff_headers(client, uow, Role.CLINIC_STAFF, [theirs.id])
+    operator = await staff_headers(client, uow, Role.OPERATOR)
+    for helper in (theirs_counter, operator):
+        changed = await client.put(
+            f"/api/v1/assist/people/{her.id}/declarations", json=pregnant | {"chronic_disease": True}, headers=helper
+        )
+        assert changed.status_code == 200, changed.text
+    _, walk_in = await make_citizen(uow)  # seen nowhere yet: the counter they came to records it
+    here = await client.put(f"/api/v1/assist/people/{walk_in.id}/declarations", json={}, headers=counter)
+    assert here.status_code == 200, here.text
