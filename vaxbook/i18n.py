@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Literal, NamedTuple
 
 Language = Literal["vi", "en"]
@@ -37,22 +38,29 @@ def count(n: int) -> Text:
 
 
 def negotiate(accept_language: str | None) -> Language:
-    """Pick the caller's preferred language from an Accept-Language header (RFC 9110); Vietnamese by default."""
-    best_language: Language = "vi"
-    best_rank: tuple[float, int] | None = None
+    """The caller's language from an Accept-Language header (RFC 9110 §12.5.4): each of ours takes the weight of the
+    range that names it (any region), else of `*`; the highest weight above 0 wins, a tie going to the range said
+    first. Vietnamese when the header takes neither, unless it refuses Vietnamese (`q=0`) and not English."""
+    named: dict[Language, tuple[float, int]] = {}
+    anything: tuple[float, int] | None = None
     for position, part in enumerate((accept_language or "").split(",")):
         tag, _, params = part.strip().partition(";")
         primary = tag.strip().lower().split("-")[0]
-        if primary not in ("vi", "en"):
-            continue
-        quality = _quality(params)
-        if quality <= 0:
-            continue
-        rank = (quality, -position)
-        if best_rank is None or rank > best_rank:
-            best_rank = rank
-            best_language = "vi" if primary == "vi" else "en"
-    return best_language
+        weight = (_quality(params), -position)
+        if primary == "*":
+            anything = anything or weight
+        elif primary in ("vi", "en"):
+            language: Language = "vi" if primary == "vi" else "en"
+            named[language] = max(named.get(language, weight), weight)
+    weights: dict[Language, tuple[float, int] | None] = {
+        "vi": named.get("vi", anything),
+        "en": named.get("en", anything),
+    }
+    taken = [(weight, language) for language, weight in weights.items() if weight is not None and weight[0] > 0]
+    if taken:
+        return max(taken, key=lambda found: found[0])[1]
+    refused = {language for language, weight in weights.items() if weight is not None}
+    return "en" if "vi" in refused and "en" not in refused else "vi"
 
 
 def _quality(params: str) -> float:
@@ -60,7 +68,8 @@ def _quality(params: str) -> float:
         name, _, value = param.strip().partition("=")
         if name.strip() == "q":
             try:
-                return float(value)
+                weight = float(value)
             except ValueError:
                 return 0.0
+            return 1.0 if math.isnan(weight) else min(max(weight, 0.0), 1.0)  # NaN says no weight: the default
     return 1.0

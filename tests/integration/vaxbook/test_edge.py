@@ -471,7 +471,8 @@ async def test_any_accept_language_gets_an_answer_in_vietnamese_or_english(clien
         ("en;q=NaN", "en"),
         ("x" * 8000, "vi"),
         ("en;q=1e999,vi;q=-1", "en"),
-        ("EN-us;q=0.5, *", "en"),
+        ("EN-us;q=0.5, *", "vi"),  # anything else, Vietnamese among it, is preferred to English
+        ("vi;q=0, *", "en"),
         ("fr-FR", "vi"),
     ):
         response = await client.get("/api/v1/nowhere", headers={"Accept-Language": header})

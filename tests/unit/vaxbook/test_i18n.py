@@ -21,6 +21,16 @@ from vaxbook.i18n import Text, negotiate
         ("en;q=abc, vi;q=0.1", "vi"),
         ("vi;q=0.5, en;q=0.5", "vi"),
         ("en;q=0.5, vi;q=0.5", "en"),
+        # a range of anything counts for a language not named, and Vietnamese refused is never the answer
+        ("vi;q=0,*", "en"),
+        ("*;q=0.5, vi;q=0", "en"),
+        ("vi;q=0", "en"),
+        ("fr, vi;q=0", "en"),
+        ("*", "vi"),
+        ("en;q=0.5, *", "vi"),
+        ("*;q=0.2, en;q=0.1", "vi"),
+        ("en;q=0, vi;q=0", "vi"),
+        ("*;q=0", "vi"),
     ],
 )
 def test_negotiate_prefers_vietnamese_unless_asked(header: str | None, expected: str) -> None:
