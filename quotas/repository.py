@@ -277,6 +277,11 @@ async def clinic_takes_doses(conn: Connection, *, clinic_id: UUID) -> bool | Non
     return active
 
 
+async def clinic_exists(conn: Connection, *, clinic_id: UUID) -> bool:
+    found: bool = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM clinics WHERE id = $1)", clinic_id)
+    return found
+
+
 async def lock_quota(conn: Connection, *, clinic_id: UUID, product_id: UUID) -> None:
     """Serialise the changes that move a clinic's doses or seats for one vaccine (held until commit)."""
     await conn.execute(

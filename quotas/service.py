@@ -191,13 +191,22 @@ async def _move(
     return movement
 
 
-async def _to_clinic(conn: Connection, lot: Lot, clinic_id: UUID, now: datetime) -> None:
+async def _to_clinic(conn: Connection, lot: Lot, clinic_id: UUID, now: datetime, *, field: str) -> None:
     """Doses go to a clinic only while it works and only of a lot still usable: an expired dose at a clinic backs no
-    seat and can only be wasted."""
+    seat and can only be wasted. `field` is where the caller named the clinic."""
     if not lot.usable_on(_today(now)):
         raise LotExpired()
-    if await repository.clinic_takes_doses(conn, clinic_id=clinic_id) is False:
+    active = await repository.clinic_takes_doses(conn, clinic_id=clinic_id)
+    if active is None:
+        raise unknown_reference(field)
+    if not active:
         raise ClinicInactive()
+
+
+async def _known_clinic(conn: Connection, clinic_id: UUID, *, field: str) -> None:
+    """Doses taken from a clinic that does not exist are refused as such, not as a clinic holding none."""
+    if not await repository.clinic_exists(conn, clinic_id=clinic_id):
+        raise unknown_reference(field)
 
 
 async def _from_department(conn: Connection, lot: Lot, doses: int) -> None:
@@ -271,7 +280,7 @@ async def receive(uow: UnitOfWork, actor: Actor, data: Receipt, *, now: datetime
 async def allocate(uow: UnitOfWork, actor: Actor, data: Allocation, *, now: datetime) -> Movement:
     async with uow.transaction() as conn:
         lot = await _lot(conn, data.lot_id)
-        await _to_clinic(conn, lot, data.clinic_id, now)
+        await _to_clinic(conn, lot, data.clinic_id, now, field="clinic_id")
         await _hold(conn, lot, data.clinic_id)
         await _from_department(conn, lot, data.doses)
         movement = await _move(
@@ -284,7 +293,8 @@ async def allocate(uow: UnitOfWork, actor: Actor, data: Allocation, *, now: date
 async def transfer(uow: UnitOfWork, actor: Actor, data: Transfer, *, now: datetime) -> Movement:
     async with uow.transaction() as conn:
         lot = await _lot(conn, data.lot_id)
-        await _to_clinic(conn, lot, data.to_clinic_id, now)
+        await _known_clinic(conn, data.from_clinic_id, field="from_clinic_id")
+        await _to_clinic(conn, lot, data.to_clinic_id, now, field="to_clinic_id")
         await _hold(conn, lot, data.from_clinic_id, data.to_clinic_id)
         cut = await _from_clinic(conn, data.from_clinic_id, lot, data.doses, now)
         movement = await _move(
@@ -305,6 +315,7 @@ async def transfer(uow: UnitOfWork, actor: Actor, data: Transfer, *, now: dateti
 async def give_back(uow: UnitOfWork, actor: Actor, data: Return, *, now: datetime) -> Movement:
     async with uow.transaction() as conn:
         lot = await _lot(conn, data.lot_id)
+        await _known_clinic(conn, data.clinic_id, field="clinic_id")
         await _hold(conn, lot, data.clinic_id)
         cut = await _from_clinic(conn, data.clinic_id, lot, data.doses, now)
         await repository.add_to_department(conn, lot_id=lot.id, doses=data.doses)
@@ -316,6 +327,8 @@ async def give_back(uow: UnitOfWork, actor: Actor, data: Return, *, now: datetim
 async def waste(uow: UnitOfWork, actor: Actor, data: Waste, *, now: datetime) -> Movement:
     async with uow.transaction() as conn:
         lot = await _lot(conn, data.lot_id)
+        if data.clinic_id is not None:
+            await _known_clinic(conn, data.clinic_id, field="clinic_id")
         await _hold(conn, lot, data.clinic_id)
         cut = []
         if data.clinic_id is None:

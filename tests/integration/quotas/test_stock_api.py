@@ -491,3 +491,24 @@ async def test_an_expired_lot_is_not_received_into_the_store(
     assert lot.lot_number in refused.json()["detail"]
     assert await db.fetchval("SELECT count(*) FROM stock_movements") == 0
     assert await db.fetchval("SELECT count(*) FROM department_stock") == 0
+
+
+async def test_a_clinic_that_does_not_exist_is_named_in_the_field_that_sent_it_and_nothing_moves(
+    client: Client, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    headers = await admin(client, uow)
+    clinic = await make_clinic(uow)
+    lot = await give_doses(uow, clinic.id, (await make_product(uow)).id, 50)
+    nowhere = UUID(int=7)
+    before = await db.fetchval("SELECT count(*) FROM stock_movements")
+    for path, body, field in (
+        ("stock/allocations", {"clinic_id": nowhere}, "clinic_id"),
+        ("stock/transfers", {"from_clinic_id": nowhere, "to_clinic_id": clinic.id}, "from_clinic_id"),
+        ("stock/transfers", {"from_clinic_id": clinic.id, "to_clinic_id": nowhere}, "to_clinic_id"),
+        ("stock/returns", {"clinic_id": nowhere}, "clinic_id"),
+        ("stock/waste", {"clinic_id": nowhere, "note": "Vỡ lọ"}, "clinic_id"),
+    ):
+        refused = await post(client, path, headers, lot_id=lot.id, doses=5, **body)
+        assert refused.status_code == 422, (path, refused.text)
+        assert [(e["field"], e["code"]) for e in refused.json()["errors"]] == [(field, "unknown_reference")], path
+    assert await db.fetchval("SELECT count(*) FROM stock_movements") == before
