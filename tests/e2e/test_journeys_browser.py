@@ -186,8 +186,11 @@ def test_a_citizen_books_on_the_pages_and_the_nurse_checks_the_slip_in(
         page.get_by_role("link", name=w["find"]).first.click()
         page.get_by_label(w["ward"]).fill("an khanh")
         page.get_by_role("button", name=w["search"], exact=True).click()
-        page.locator(f'a[href="/book/{slot_soon["id"]}"]').click()
+        page.locator(f'a[href^="/book/{slot_soon["id"]}?"]').click()
         citizen.check(f"journey-book-{language}-{size['width']}")
+        # its way back is to the results it came from
+        back = page.get_by_role("link", name=PAGE_WORDS["back_to_search"].in_(language))
+        expect(back).to_have_attribute("href", re.compile(r"^/search\?(.*&)?ward=an\+khanh(&.*)?#results$"))
         page.get_by_role("button", name=w["book"]).click()
         page.wait_for_url(f"{service.base}/me/bookings/*")
         slip = page.locator(".slip")
