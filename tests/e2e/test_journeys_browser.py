@@ -327,6 +327,15 @@ def test_the_hotline_registers_a_caller_books_and_reads_out_the_slip(
         page.get_by_label("Dịch vụ" if vi else "Service").select_option("covid19")
         page.get_by_label("Quận, huyện" if vi else "District").fill("ninh kieu")
         page.get_by_role("button", name="Tìm" if vi else "Search", exact=True).click()
+        # each slot's button on a line of its own at the start, where the last one's was, whatever the words before it
+        offers = page.locator(".slots li form button")
+        assert offers.count() > 1
+        starts = offers.evaluate_all(
+            "buttons => buttons.map(b => b.getBoundingClientRect().left - b.closest('li').getBoundingClientRect().left)"
+        )
+        assert len(set(starts)) == 1, starts
+        assert starts[0] < 20, "at the start of its line, not after the words"
+        operator.check(f"counter-slots-{language}-{size['width']}")
         page.get_by_role("button", name="Đặt cho người này" if vi else "Book for them").first.click()
         page.wait_for_url(f"{service.base}/counter/bookings/*")
         slip = page.locator(".slip").inner_text()
@@ -387,6 +396,11 @@ def test_the_department_reads_its_charts_downloads_a_spreadsheet_and_allocates_d
         ):
             page.goto(f"{service.base}{path}")
             officer.check(f"department{path.removeprefix('/department').replace('/', '-')}-vi-360")
+        # in English too, whose words are longer; what the department holds fits the phone's width outright
+        page.goto(f"{service.base}/lang/en?next=/department/stock")
+        held = page.locator("table[aria-labelledby='held-title']")
+        assert held.evaluate("t => t.parentElement.scrollWidth <= t.parentElement.clientWidth"), "no column hidden"
+        officer.check("department-stock-en-360")
     finally:
         officer.close()
 
