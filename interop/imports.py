@@ -147,6 +147,7 @@ NUMBER_COLUMNS = frozenset({"weekday", "slot_minutes", "capacity", "doses"})
 DATE_COLUMNS = frozenset({"valid_from", "valid_until", "expires_on"})
 TIME_COLUMNS = frozenset({"start_time", "end_time"})
 TOO_LARGE = 10**18
+_WHOLE = re.compile(r"-?[0-9]+")
 _THOUSANDS = re.compile(r"[0-9]{1,3}([., ])[0-9]{3}(?:\1[0-9]{3})*")  # groups of three, one mark between them
 # a day with a time of day, as a database, pandas or Excel writes a date column to CSV: 2027-12-31 00:00:00,
 # 2027-12-31T00:00:00+07:00, 31/12/2027 0:00
@@ -170,9 +171,10 @@ def _cell(value: Any, column: str = "") -> Any:
         value = value.strip() or None
         if value is not None and column in NUMBER_COLUMNS and _THOUSANDS.fullmatch(value):
             value = re.sub(r"[., ]", "", value)  # 1.200 as Vietnamese write it, 1,200 as English do
-        if value is not None and column in NUMBER_COLUMNS and value.isascii() and value.isdigit():
-            # past 18 digits, one number too large for any column stands for it (Python reads at most 4,300)
-            return int(value) if len(value) <= 18 else TOO_LARGE
+        if value is not None and column in NUMBER_COLUMNS and _WHOLE.fullmatch(value):
+            # past 18 digits, one number too large for any column stands for it (Python reads at most 4,300); a
+            # negative number is one, for the column's own rule to refuse as such (at least 1)
+            return int(value) if len(value.lstrip("-")) <= 18 else TOO_LARGE
         if value is not None and column in DATE_COLUMNS:
             return day_first(_midnight_dropped(value))  # 31/12/2027 as the pages write it
         if value is not None and column in TIME_COLUMNS and _SHORT_HOUR.fullmatch(value):
@@ -262,7 +264,15 @@ def _sheet(content: bytes, columns: int) -> Numbered:
     except zipfile.BadZipFile:
         raise _file_error(XLSX_DAMAGED) from None
     if unpacked > MOST_UNPACKED_BYTES:
-        raise _too_many_lines()
+        raise _file_error(
+            Text(
+                f"Tệp XLSX quá lớn khi giải nén (hơn {MOST_UNPACKED_BYTES // 1024 // 1024} MB: hình ảnh, định dạng): "
+                "hãy lưu thành “CSV UTF-8 (Comma delimited)”, hoặc chép dữ liệu sang một tệp mới",
+                f"The XLSX file unpacks to more than {MOST_UNPACKED_BYTES // 1024 // 1024} MB (pictures, formatting): "
+                "save it as “CSV UTF-8 (Comma delimited)”, or copy the data into a new workbook",
+            ),
+            "too_large",
+        )
     try:
         sheet = load_workbook(io.BytesIO(content), read_only=True, data_only=True).worksheets[0]
         # the size a sheet declares is wrong in files some programs write: read the rows it holds

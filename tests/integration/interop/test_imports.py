@@ -273,6 +273,7 @@ async def test_a_sheet_is_read_whole_and_no_further_than_its_bounds(
     assert len(bomb.getvalue()) < 2 * 1024 * 1024
     unpacked = await post(client, admin, "stock-receipts", "r.xlsx", bomb.getvalue(), dry_run=True)
     assert (unpacked.status_code, unpacked.json()["errors"][0]["field"]) == (422, "file")
+    assert "10 MB" in unpacked.json()["errors"][0]["message"], "said as too large unpacked, not as too many rows"
 
 
 async def test_rows_keep_the_numbers_the_spreadsheet_shows_and_no_cell_is_dropped(
@@ -409,6 +410,10 @@ async def test_days_and_numbers_written_as_the_department_writes_them_are_read(
         bad = csv_bytes(RECEIPT_COLUMNS, [["vero-cell", "VN-09", expires, doses, ""]])
         refused = (await post(client, admin, "stock-receipts", "w.csv", bad, dry_run=True)).json()
         assert [e["column"] for e in refused["errors"]] == [column], (expires, doses)
+    # a negative number is read as one, and refused for what it is
+    negative = (",".join(RECEIPT_COLUMNS) + "\nvero-cell,VN-10,2028-01-01,-5,\n").encode()
+    [error] = (await post(client, admin, "stock-receipts", "n.csv", negative, dry_run=True)).json()["errors"]
+    assert (error["column"], error["message_vi"]) == ("doses", "Phải lớn hơn hoặc bằng 1"), error
 
 
 async def test_a_row_pasted_twice_is_named_not_counted_twice(
