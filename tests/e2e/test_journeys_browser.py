@@ -327,6 +327,8 @@ def test_the_hotline_registers_a_caller_books_and_reads_out_the_slip(
         page.get_by_label("Dịch vụ" if vi else "Service").select_option("covid19")
         page.get_by_label("Quận, huyện" if vi else "District").fill("ninh kieu")
         page.get_by_role("button", name="Tìm" if vi else "Search", exact=True).click()
+        # the results in sight where the page opens, how many said first
+        expect(page.locator("#results + .summary")).to_be_in_viewport(ratio=1)
         # each slot's button on a line of its own at the start, where the last one's was, whatever the words before it
         offers = page.locator(".slots li form button")
         assert offers.count() > 1

@@ -364,7 +364,10 @@ async def test_the_search_and_the_move_lists_say_there_are_more_and_go_on_to_lat
     await staff_signed_in(client, await make_staff(uow, Role.OPERATOR))
     theirs = await client.get(f"/counter/people/{caller.id}", params={"district": "phong dien"})
     assert WORDS["more_slots"].vi in theirs.text
-    assert re.search(rf'href="/counter/people/{caller.id}\?[^"]*after=', theirs.text)
+    assert re.search(rf'href="/counter/people/{caller.id}\?[^"]*after=[^"]*#results"', theirs.text)
+    # its form and its way on land on the results too, which say how many are shown
+    assert f'action="/counter/people/{caller.id}#results"' in theirs.text
+    assert WORDS["slots_shown"].vi.format(n=30) in theirs.text
 
 
 def clinic_zone() -> ZoneInfo:
