@@ -165,6 +165,8 @@ TIMED_DAY = Text(
 def _cell(value: Any, column: str = "") -> Any:
     """A cell as the use case's input takes it: text trimmed (blank is absent), a number column's digits as a
     number, any other column's number as text (a code or a lot number), dates and times as ISO text."""
+    if isinstance(value, Unsaved):
+        return value
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, str):
@@ -257,10 +259,21 @@ def _table(content: bytes, columns: int, filename: str = "") -> Numbered:
     return _csv(content)
 
 
+class Unsaved(str):
+    """A formula cell whose result the file does not hold (a program that writes workbooks without computing them):
+    the formula, for the row's error to name."""
+
+
+_FORMULA = re.compile(rb"<(?:\w+:)?f[ >]")
+
+
 def _sheet(content: bytes, columns: int) -> Numbered:
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as parts:
             unpacked = sum(part.file_size for part in parts.infolist())
+            formulas = unpacked <= MOST_UNPACKED_BYTES and any(
+                _FORMULA.search(parts.read(part)) for part in parts.namelist() if part.startswith("xl/worksheets/")
+            )
     except zipfile.BadZipFile:
         raise _file_error(XLSX_DAMAGED) from None
     if unpacked > MOST_UNPACKED_BYTES:
@@ -274,15 +287,28 @@ def _sheet(content: bytes, columns: int) -> Numbered:
             "too_large",
         )
     try:
-        sheet = load_workbook(io.BytesIO(content), read_only=True, data_only=True).worksheets[0]
-        # the size a sheet declares is wrong in files some programs write: read the rows it holds
-        sheet.reset_dimensions()
+        rows = _rows(content, columns, results=True)
+        if formulas:  # a formula's cell with no result kept reads as blank: it is named instead
+            rows = (
+                [
+                    Unsaved(f) if v is None and isinstance(f, str) and f.startswith("=") else v
+                    for v, f in zip(r, w, strict=True)
+                ]
+                for r, w in zip(rows, _rows(content, columns, results=False), strict=True)
+            )
         # read-only sheets read their cells as they go: a broken cell (a number past what Python reads) fails here
-        return _numbered(sheet.iter_rows(values_only=True, max_col=columns))
+        return _numbered(rows)
     except DomainError:
         raise
     except Exception:  # openpyxl raises many kinds for a broken file (or a zip that is a Word file, say)
         raise _file_error(XLSX_DAMAGED) from None
+
+
+def _rows(content: bytes, columns: int, *, results: bool) -> Iterable[Sequence[Any]]:
+    """The first sheet's rows `columns` wide: what each cell holds, or its formula (`results=False`)."""
+    sheet = load_workbook(io.BytesIO(content), read_only=True, data_only=results).worksheets[0]
+    sheet.reset_dimensions()  # the size a sheet declares is wrong in files some programs write: read the rows it holds
+    return sheet.iter_rows(values_only=True, max_col=columns)
 
 
 def _csv(content: bytes) -> Numbered:
@@ -411,6 +437,9 @@ async def run(
                         RowError(number, "-", _same_as(repeated[number], noted="note" in kind.columns))
                     )
                     continue
+                if unsaved := [(h, v) for h, v in values.items() if isinstance(v, Unsaved)]:
+                    report.errors.extend(RowError(number, h, _no_result(formula)) for h, formula in unsaved)
+                    continue
                 await _one_row(conn, report, number, step, {k: v for k, v in values.items() if v is not None})
                 if number in overflowing:
                     report.errors.append(RowError(number, "-", _MORE_CELLS))
@@ -440,6 +469,14 @@ def _repeats(read: list[tuple[int, dict[str, Any]]]) -> dict[int, int]:
         else:
             first[said] = number
     return repeats
+
+
+def _no_result(formula: str) -> Text:
+    return Text(
+        f"Ô có công thức ({formula[:40]}) nhưng tệp không lưu kết quả: mở tệp bằng Excel rồi lưu lại, hoặc gõ số",
+        f"The cell holds a formula ({formula[:40]}) but the file keeps no result of it: open the file in Excel and "
+        "save it again, or type the value",
+    )
 
 
 def _in_any_case(value: Any) -> Any:

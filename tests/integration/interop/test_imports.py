@@ -458,3 +458,24 @@ async def test_a_row_pasted_twice_is_named_not_counted_twice(
         "-",
         "This row is the same as row 2; remove one",
     )
+
+
+async def test_a_formula_whose_result_the_file_does_not_keep_is_named_not_read_as_blank(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """A workbook written by a program that does not compute (openpyxl, as here) keeps a formula and no result: the
+    cell is named with its formula and what to do, not refused as a missing value."""
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    await make_product(uow, code="vero-cell")
+    sheet = xlsx(
+        [
+            RECEIPT_COLUMNS,
+            ["vero-cell", "VN-01", "2028-01-01", "=1000*1000", ""],
+            ["vero-cell", "VN-02", "2028-01-01", 10, ""],
+        ]
+    )
+    answer = (await post(client, admin, "stock-receipts", "f.xlsx", sheet, dry_run=True)).json()
+    [error] = answer["errors"]
+    assert (error["row"], error["column"]) == (2, "doses")
+    assert "=1000*1000" in error["message_en"]
+    assert "Excel" in error["message_vi"]
