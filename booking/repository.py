@@ -512,12 +512,13 @@ async def link_to_account(conn: Connection, *, person_id: UUID, account_id: UUID
 
 
 async def seen_outside(conn: Connection, *, person_id: UUID, clinic_ids: frozenset[UUID]) -> bool:
-    """Whether the person has a booking, a wait or an offer, or a draw entry at a clinic other than these."""
+    """Whether the person has a booking, a wait or an offer, or a draw entry at a clinic other than these; a wait on a
+    district's list (no clinic) is one elsewhere too, as a counter may not put anyone on one."""
     found: bool = await conn.fetchval(
         """
         SELECT EXISTS (SELECT 1 FROM bookings WHERE person_id = $1 AND clinic_id <> ALL($2::uuid[]))
             OR EXISTS (SELECT 1 FROM standby_entries WHERE person_id = $1
-                       AND (clinic_id <> ALL($2::uuid[]) OR offer_clinic_id <> ALL($2::uuid[])))
+                       AND (clinic_id IS NULL OR clinic_id <> ALL($2::uuid[]) OR offer_clinic_id <> ALL($2::uuid[])))
             OR EXISTS (SELECT 1 FROM draw_entries WHERE person_id = $1 AND clinic_id <> ALL($2::uuid[]))
         """,
         person_id,

@@ -360,7 +360,8 @@ async def test_a_counter_changes_the_declarations_only_of_someone_seen_at_its_ow
     client: Client, uow: UnitOfWork, db: asyncpg.Connection
 ) -> None:
     """A declaration counts at every clinic: another clinic's counter may not rewrite that of someone booked, waiting
-    or in a draw there (403, nothing changed); its own clinic's counter and the hotline may."""
+    (at a clinic or on a district's list) or in a draw there (403, nothing changed); its own clinic's counter and the
+    hotline may."""
     mine, theirs, service = await make_clinic(uow), await make_clinic(uow), await make_service(uow)
     slot = await make_slot(uow, theirs, service, capacity=5, starts_at=soon(72))
     counter = await staff_headers(client, uow, Role.CLINIC_STAFF, [mine.id])
@@ -377,7 +378,22 @@ async def test_a_counter_changes_the_declarations_only_of_someone_seen_at_its_ow
         "/api/v1/draw-entries", json={"slot_id": str(drawn_slot.id)}, headers=token_for(entrant)
     )
     assert entered.status_code == 201, entered.text
-    for person in (in_draw, her):
+    waiter, on_district_list = await make_citizen(uow)
+    full = await make_slot(uow, theirs, service, capacity=0, starts_at=soon(150))
+    day = full.starts_at.astimezone(SAIGON).date().isoformat()
+    waits = await client.post(
+        "/api/v1/standby",
+        json={
+            "service_id": str(service.id),
+            "province": "Cần Thơ",
+            "district": "Ninh Kiều",
+            "date_from": day,
+            "date_to": day,
+        },
+        headers=token_for(waiter),
+    )
+    assert waits.status_code == 201, waits.text
+    for person in (in_draw, on_district_list, her):
         path = f"/api/v1/assist/people/{person.id}/declarations"
         refused = await client.put(path, json={"chronic_disease": True}, headers=counter)
         assert (refused.status_code, refused.json()["type"]) == (403, "/problems/clinic-out-of-scope")
