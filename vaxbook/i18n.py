@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import re
 from typing import Literal, NamedTuple
 
 Language = Literal["vi", "en"]
@@ -39,22 +39,27 @@ def count(n: int) -> Text:
 
 def negotiate(accept_language: str | None) -> Language:
     """The caller's language from an Accept-Language header (RFC 9110 §12.5.4): each of ours takes the weight of the
-    range that names it (any region), else of `*`; the highest weight above 0 wins, a tie going to the range said
-    first. Vietnamese when the header takes neither, unless it refuses Vietnamese (`q=0`) and not English."""
-    named: dict[Language, tuple[float, int]] = {}
+    range that names it (the language itself before a regional range of it), else of `*`; the highest weight above 0
+    wins, a tie going to the range said first. A range whose weight is no qvalue is left out, as if not sent.
+    Vietnamese when the header takes neither, unless it refuses Vietnamese (`q=0`) and not English."""
+    exact: dict[Language, tuple[float, int]] = {}
+    regional: dict[Language, tuple[float, int]] = {}
     anything: tuple[float, int] | None = None
     for position, part in enumerate((accept_language or "").split(",")):
         tag, _, params = part.strip().partition(";")
-        primary = tag.strip().lower().split("-")[0]
-        weight = (_quality(params), -position)
+        quality = _quality(params)
+        if quality is None:
+            continue
+        weight = (quality, -position)
+        primary, _, region = tag.strip().lower().partition("-")
         if primary == "*":
             anything = anything or weight
         elif primary in ("vi", "en"):
             language: Language = "vi" if primary == "vi" else "en"
-            named[language] = max(named.get(language, weight), weight)
+            said = regional if region else exact
+            said[language] = max(said.get(language, weight), weight)
     weights: dict[Language, tuple[float, int] | None] = {
-        "vi": named.get("vi", anything),
-        "en": named.get("en", anything),
+        language: exact.get(language) or regional.get(language) or anything for language in ("vi", "en")
     }
     taken = [(weight, language) for language, weight in weights.items() if weight is not None and weight[0] > 0]
     if taken:
@@ -63,13 +68,13 @@ def negotiate(accept_language: str | None) -> Language:
     return "en" if "vi" in refused and "en" not in refused else "vi"
 
 
-def _quality(params: str) -> float:
+_QVALUE = re.compile(r"0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?")
+
+
+def _quality(params: str) -> float | None:
+    """A range's weight: 1 unless a `q` parameter says otherwise; None when it says something that is no qvalue."""
     for param in params.split(";"):
         name, _, value = param.strip().partition("=")
-        if name.strip() == "q":
-            try:
-                weight = float(value)
-            except ValueError:
-                return 0.0
-            return 1.0 if math.isnan(weight) else min(max(weight, 0.0), 1.0)  # NaN says no weight: the default
+        if name.strip().lower() == "q":
+            return float(value.strip()) if _QVALUE.fullmatch(value.strip()) else None
     return 1.0

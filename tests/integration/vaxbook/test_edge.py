@@ -468,9 +468,10 @@ async def test_hsts_is_sent_over_https(client: httpx.AsyncClient) -> None:
 async def test_any_accept_language_gets_an_answer_in_vietnamese_or_english(client: httpx.AsyncClient) -> None:
     for header, language in (
         (";;;q=abc", "vi"),
-        ("en;q=NaN", "en"),
+        ("en;q=NaN", "vi"),  # a weight that is no qvalue: the range is left out
         ("x" * 8000, "vi"),
-        ("en;q=1e999,vi;q=-1", "en"),
+        ("en;q=1e999,vi;q=-1", "vi"),
+        ("en;q=1.000,vi;q=0.999", "en"),
         ("EN-us;q=0.5, *", "vi"),  # anything else, Vietnamese among it, is preferred to English
         ("vi;q=0, *", "en"),
         ("fr-FR", "vi"),

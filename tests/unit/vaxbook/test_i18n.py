@@ -31,6 +31,14 @@ from vaxbook.i18n import Text, negotiate
         ("*;q=0.2, en;q=0.1", "vi"),
         ("en;q=0, vi;q=0", "vi"),
         ("*;q=0", "vi"),
+        # a weight that is no qvalue leaves its range out; q is a name in any case; the language before its regions
+        ("vi;q=abc", "vi"),
+        ("vi;q=0.9x, en;q=0.1", "en"),
+        ("en;q=NaN", "vi"),
+        ("vi;Q=0, en", "en"),
+        ("en;q=0, en-GB", "vi"),
+        ("en-GB;q=0.2, vi;q=0.1", "en"),
+        ("vi;q=1.5, en;q=0.5", "en"),
     ],
 )
 def test_negotiate_prefers_vietnamese_unless_asked(header: str | None, expected: str) -> None:
