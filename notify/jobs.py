@@ -50,7 +50,7 @@ def jobs(settings: Settings, transports: Mapping[Medium, Transport]) -> list[Job
         while True:
             done = await service.relay(uow, transports, policy, now=now, public_url=settings.public_url)
             sent, retrying, dead = sent + done.sent, retrying + done.retrying, dead + done.dead
-            if done.sent + done.retrying + done.dead < policy.batch or time.monotonic() - started > budget:
+            if done.taken < policy.batch or time.monotonic() - started > budget:
                 break
         counts, _ = await service.overview(uow, dead_limit=0)
         # a combination no longer in the outbox reads 0 (set, not cleared: clearing is not there with --workers)

@@ -118,10 +118,11 @@ async def went_out(conn: Connection, *, dedupe_key: str) -> bool:
     return status in ("sent", "sending")
 
 
-async def claim(conn: Connection, *, now: datetime, lease: timedelta, limit: int) -> list[Outgoing]:
+async def claim(conn: Connection, *, now: datetime, lease: timedelta, limit: int) -> tuple[list[Outgoing], int]:
     """Take up to `limit` due messages (sign-in codes first) for one relay until `now + lease`: pending ones whose
     time has come, and ones a relay claimed and never finished (it died) once their lease ran out. Rows another
-    relay is claiming right now are skipped, so relays never take the same message."""
+    relay is claiming right now are skipped, so relays never take the same message. Returns the messages to send,
+    and how many of those taken were withdrawn while a relay that died was sending them (suppressed now)."""
     rows = await conn.fetch(
         f"""
         WITH pending AS (
@@ -144,13 +145,14 @@ async def claim(conn: Connection, *, now: datetime, lease: timedelta, limit: int
             FROM taken WHERE o.id = taken.id
             RETURNING o.status, {", ".join(f"o.{c}" for c in _OUTGOING.split(", "))}
         )
-        SELECT {_OUTGOING} FROM claimed WHERE status = 'sending'
+        SELECT status, {_OUTGOING} FROM claimed
         """,
         now,
         lease,
         limit,
     )
-    return sorted((_outgoing(r) for r in rows), key=lambda m: m.id)
+    to_send = sorted((_outgoing(r) for r in rows if r["status"] == "sending"), key=lambda m: m.id)
+    return to_send, len(rows) - len(to_send)
 
 
 async def release(conn: Connection, *, claimed: list[tuple[int, int]]) -> int:
@@ -189,12 +191,12 @@ async def mark_sent(conn: Connection, *, sent: list[tuple[int, int]], now: datet
     return int(result.split()[-1])
 
 
-async def mark_failed(conn: Connection, *, failed: list[tuple[int, int, str, datetime | None]]) -> int:
+async def mark_failed(conn: Connection, *, failed: list[tuple[int, int, str, datetime | None]]) -> dict[int, str]:
     """(id, attempts, error, when to try again; None: dead) of messages not delivered; one withdrawn while it was
-    being sent is suppressed instead."""
+    being sent is suppressed instead. Returns the status each was given (pending, dead or suppressed)."""
     if not failed:
-        return 0
-    result = await conn.execute(
+        return {}
+    rows = await conn.fetch(
         """
         UPDATE outbox o
         SET status = CASE WHEN o.withdrawn_at IS NOT NULL THEN 'suppressed' WHEN d.retry_at IS NULL THEN 'dead'
@@ -205,13 +207,14 @@ async def mark_failed(conn: Connection, *, failed: list[tuple[int, int, str, dat
             body = CASE WHEN d.retry_at IS NULL AND o.kind = 'sign_in_code' THEN '{}'::jsonb ELSE o.body END
         FROM unnest($1::bigint[], $2::smallint[], $3::text[], $4::timestamptz[]) AS d(id, attempts, error, retry_at)
         WHERE o.id = d.id AND o.attempts = d.attempts AND o.status = 'sending'
+        RETURNING o.id, o.status
         """,
         [f[0] for f in failed],
         [f[1] for f in failed],
         [f[2] for f in failed],
         [f[3] for f in failed],
     )
-    return int(result.split()[-1])
+    return {r["id"]: r["status"] for r in rows}
 
 
 async def counts(conn: Connection) -> list[tuple[str, str, str, int, datetime | None]]:

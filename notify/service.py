@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -144,6 +145,11 @@ class Relayed:
     sent: int
     retrying: int
     dead: int
+    withdrawn: int = 0  # taken, then suppressed: withdrawn while they were being sent
+
+    @property
+    def taken(self) -> int:
+        return self.sent + self.retrying + self.dead + self.withdrawn
 
 
 async def relay(
@@ -157,9 +163,9 @@ async def relay(
     """Send one batch of due messages. The batch is claimed in one short transaction, delivered with no database
     connection held (a slow gateway holds nothing but its own request), and its outcome written in another."""
     async with uow.transaction() as conn:
-        claimed = await repository.claim(conn, now=now, lease=policy.lease, limit=policy.batch)
+        claimed, withdrawn = await repository.claim(conn, now=now, lease=policy.lease, limit=policy.batch)
     if not claimed:
-        return Relayed(0, 0, 0)
+        return Relayed(0, 0, 0, withdrawn)
     gate = asyncio.Semaphore(policy.concurrency)
 
     async def deliver(message: Outgoing) -> DeliveryFailed | None:
@@ -191,11 +197,12 @@ async def relay(
     ]
     async with uow.transaction() as conn:
         await repository.mark_sent(conn, sent=sent, now=now)
-        await repository.mark_failed(conn, failed=failures)
-    dead = sum(1 for f in failures if f[3] is None)
-    for message_id, attempts, reason, retry_at in failures:
-        log.warning("relay.failed", message_id=message_id, attempts=attempts, reason=reason, dead=retry_at is None)
-    return Relayed(len(sent), len(failures) - dead, dead)
+        now_status = await repository.mark_failed(conn, failed=failures)
+    for message_id, attempts, reason, _ in failures:
+        status = now_status.get(message_id, "taken by another relay")
+        log.warning("relay.failed", message_id=message_id, attempts=attempts, reason=reason, now=status)
+    became = Counter(now_status.values())
+    return Relayed(len(sent), became["pending"], became["dead"], withdrawn + became["suppressed"])
 
 
 async def _settle_stopped(

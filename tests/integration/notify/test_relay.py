@@ -204,7 +204,7 @@ async def test_a_relay_that_dies_mid_batch_loses_nothing(
     now = datetime.now(UTC)
     await fill(db, 50, due=now)
     async with uow.transaction() as conn:
-        claimed = await repository.claim(conn, now=now, lease=DELIVERY.lease, limit=30)
+        claimed, _ = await repository.claim(conn, now=now, lease=DELIVERY.lease, limit=30)
     assert len(claimed) == 30
     # the rest goes; the dead relay's claim waits for its lease
     first = await relay(uow, url, now)
@@ -528,10 +528,12 @@ async def test_a_withdrawn_message_a_relay_took_and_never_finished_is_not_sent_b
     await fill(db, 2, due=now, kind="next_dose_due")
     await db.execute("UPDATE outbox SET kind = 'reminder', booking_id = $1", booking_id)
     async with uow.transaction() as conn:
-        _died, stopped = await repository.claim(conn, now=now, lease=DELIVERY.lease, limit=2)
+        (_died, stopped), withdrawn = await repository.claim(conn, now=now, lease=DELIVERY.lease, limit=2)
+    assert withdrawn == 0
     assert await notify.suppress(uow, booking_id=booking_id, kinds=[Kind.REMINDER]) == 2
     async with uow.transaction() as conn:
         assert await repository.release(conn, claimed=[(stopped.id, stopped.attempts)]) == 1
-    assert (await relay(uow, url, now + DELIVERY.lease + timedelta(seconds=1))).sent == 0
+    after = await relay(uow, url, now + DELIVERY.lease + timedelta(seconds=1))
+    assert after == notify.Relayed(0, 0, 0, withdrawn=1), "the dead relay's one is taken and suppressed, not sent"
     assert app.requests == []
     assert [r["status"] for r in await db.fetch("SELECT status FROM outbox")] == ["suppressed", "suppressed"]
