@@ -45,8 +45,7 @@ async def inspect(request: Request[Any, Any, Any]) -> None:
     if b"%" in query or not query.isascii():  # percent-encoded, or raw bytes a client sent unencoded
         _check_query(query)
     if not query.isascii():
-        # UTF-8 sent as it is: encoded as it should have been, since the parsers read raw bytes as Latin-1
-        request.scope["query_string"] = query = _RAW_BYTE.sub(lambda byte: b"%%%02X" % byte[0][0], query)
+        request.scope["query_string"] = query = percent_encoded(query)
     if b"&" in query and request.scope["path"].startswith("/api/"):
         _check_names_once(query)  # FHIR searches repeat a name on purpose (start=ge…&start=lt…): not theirs
     if query and (whole := _whole_number_names(request.route_handler)):
@@ -122,6 +121,12 @@ def _takes_files(request: Request[Any, Any, Any]) -> bool:
     """Whether the route reads its body as a multipart form (a file uploaded)."""
     data = request.route_handler.parsed_fn_signature.parameters.get("data")
     return getattr(getattr(data, "kwarg_definition", None), "media_type", None) == RequestEncodingType.MULTI_PART
+
+
+def percent_encoded(query: bytes) -> bytes:
+    """A query string's raw bytes outside ASCII percent-encoded, as they should have been sent: the parsers read raw
+    bytes as Latin-1, so raw UTF-8 would be read as other letters."""
+    return _RAW_BYTE.sub(lambda byte: b"%%%02X" % byte[0][0], query)
 
 
 def client_address(request: Request[Any, Any, Any]) -> str:

@@ -29,7 +29,7 @@ from vaxbook.auth.security import TokenIssuer
 from vaxbook.auth.service import OtpPolicy, OtpSender
 from vaxbook.clock import department_day
 from vaxbook.dependencies import AppSettings, Replica, UoW
-from vaxbook.edge import client_address, inspect
+from vaxbook.edge import client_address, inspect, percent_encoded
 from vaxbook.errors import TooManyRequests, Unauthorized
 from vaxbook.fields import calendar_date, place_filter
 from vaxbook.i18n import Language
@@ -95,8 +95,8 @@ async def _readable_query(request: AnyRequest) -> None:
     """The search's check of its query before the app's own (vaxbook.edge.inspect, run here on the rest): a value
     that is no UTF-8 text is left to the page, which marks its field (a link cut in the middle of a letter is a
     search to type again, not an error page); everything else is refused as on every route."""
-    query = request.scope.get("query_string", b"")
-    if b"%" not in query and query.isascii():
+    query = request.scope["query_string"] = percent_encoded(request.scope.get("query_string", b""))
+    if b"%" not in query:
         return await inspect(request)
     pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
     readable = [(name, value) for name, value in pairs if _utf8(name) and _utf8(value)]

@@ -9,6 +9,7 @@ import re
 from datetime import date
 
 import httpx
+from litestar import Litestar
 
 from clinics.models import Slot
 from tests.factories import (
@@ -22,6 +23,7 @@ from tests.factories import (
     token_for,
 )
 from tests.integration.priority.test_priority_api import ELDERLY, hold_back, make_group
+from tests.integration.vaxbook.test_edge import raw_get
 from vaxbook.auth.models import Principal, Role
 from vaxbook.db import UnitOfWork
 from vaxbook.settings import DEFAULT_TIMEZONE
@@ -178,3 +180,19 @@ async def test_a_search_link_that_cannot_be_read_marks_its_field_on_the_page(cli
     assert 'role="alert"' not in onwards.text
     # a NUL is still refused as anywhere else
     assert (await client.get("/search?district=%00")).status_code == 422
+
+
+async def test_a_search_link_of_raw_bytes_reads_its_utf8_and_marks_the_rest(
+    app: Litestar, client: httpx.AsyncClient
+) -> None:
+    """Bytes sent unencoded (a server that passes them on): UTF-8 is read as the text it is beside a field that cannot
+    be read, and Latin-1 is marked as unreadable, not searched as other letters."""
+    status, body = await raw_get(app, "/search", "district=Ninh Kiều&ward=%FF".encode())
+    page = html.unescape(body.decode())
+    assert status == 200
+    assert 'value="Ninh Kiều"' in page, "the district as typed"
+    assert WORDS["unreadable_field"].en.format(field=WORDS["ward"].en) in page
+    status, body = await raw_get(app, "/search", b"district=Ninh Ki\xe1u")
+    page = html.unescape(body.decode())
+    assert WORDS["unreadable_field"].en.format(field=WORDS["district"].en) in page
+    assert "Kiáu" not in page
