@@ -1,6 +1,6 @@
 """Demo data for Cần Thơ: real hospitals and ward health stations, the services of the 2021 campaign and the
-children's vaccines of the expanded programme on immunisation, two weeks of slots from weekly templates, and staff
-accounts whose passwords are shown once."""
+children's vaccines of the expanded programme on immunisation, two weeks of slots from weekly templates, one session
+whose seats go by draw, and staff accounts whose passwords are shown once."""
 
 from __future__ import annotations
 
@@ -15,12 +15,12 @@ from clinics.models import ClinicKind, ServiceKind, Sex
 from clinics.schemas import ClinicCreate, ServiceCreate, SlotTemplateCreate
 from priority import service as priority
 from priority.models import CHILDBEARING_AGES, RuleKind
-from priority.schemas import GroupShare, PriorityGroupCreate, Rule, TemplateReservations
+from priority.schemas import DrawSetup, GroupShare, PriorityGroupCreate, Rule, TemplateReservations
 from quotas import service as quotas
 from quotas.schemas import Allocation, LotCreate, Receipt, VaccineProductCreate
 from vaxbook.audit import SYSTEM
 from vaxbook.auth import service as auth
-from vaxbook.auth.models import Role
+from vaxbook.auth.models import Principal, Role
 from vaxbook.db import UnitOfWork, advisory_xact_lock
 
 PROVINCE = "Cần Thơ"
@@ -281,6 +281,9 @@ HELD_BACK = {
 }
 GROUP_OPENS_DAYS = 7
 EVERYONE_OPENS_DAYS = 3
+# The obstetrics hospital's first COVID-19 session five days or more ahead goes by draw, closing two days before it:
+# entries, the draw's own pages and its result can be tried as soon as the demo is loaded.
+DRAW = ("BV-PHUSAN-CT", "covid19", timedelta(days=5), timedelta(days=2))
 
 
 @dataclass(frozen=True)
@@ -501,7 +504,40 @@ async def seed(uow: UnitOfWork, *, now: datetime, horizon_days: int) -> list[Dem
                             ),
                         )
         await clinics.generate_slots(uow, SYSTEM, clinic_id=None, now=now, from_date=None, days=horizon_days)
+        clinic_code, service_code, ahead, closes_before = DRAW
+        await hold_a_draw(
+            uow,
+            admin,
+            clinic_ids[clinic_code],
+            service_ids[service_code],
+            now=now,
+            ahead=ahead,
+            closes_before=closes_before,
+        )
     return accounts
+
+
+async def hold_a_draw(
+    uow: UnitOfWork,
+    admin: Principal,
+    clinic_id: UUID,
+    service_id: UUID,
+    *,
+    now: datetime,
+    ahead: timedelta,
+    closes_before: timedelta,
+) -> None:
+    """The clinic's first session of the service starting `ahead` of now or later goes by draw, closing
+    `closes_before` it starts; none when the slots made do not reach that far."""
+    clinic = await clinics.get_clinic(uow, clinic_id)
+    day = (now + ahead).astimezone(clinic.zone).date()
+    _, slots = await clinics.list_clinic_slots(
+        uow, admin, clinic_id, now=now, date_from=day, date_to=None, max_days=31, after=None, limit=200
+    )
+    first = next((s for s in slots if s.service_id == service_id and s.starts_at >= now + ahead), None)
+    if first is not None:
+        setup = DrawSetup(closes_at=first.starts_at - closes_before)
+        await priority.set_draw(uow, admin, clinic_id, first.id, setup, now=now)
 
 
 async def stock_clinics(uow: UnitOfWork, *, now: datetime, needs: dict[tuple[UUID, UUID], int], batch: str) -> None:

@@ -121,3 +121,27 @@ async def test_every_ward_station_offers_every_programme_vaccine_on_its_vaccinat
             assert slots, f"nothing to book for {service} at {station['code']}"
             weekdays = {datetime.fromisoformat(s["starts_at"]).astimezone(SAIGON).isoweekday() for s in slots}
             assert len(weekdays) == 1, (service, station["code"], weekdays)  # one vaccination day a week
+
+
+async def test_the_demo_holds_a_draw_a_citizen_may_enter_at_once(
+    client: httpx.AsyncClient, pool: Pool, db: asyncpg.Connection, otp_sender: RecordingOtpSender
+) -> None:
+    now = datetime.now(UTC)
+    await demo.seed(UnitOfWork(pool), now=now, horizon_days=ONE_WEEK_AND_A_DAY)
+    [draw] = await db.fetch(
+        """
+        SELECT d.slot_id, d.closes_at, s.starts_at, c.code AS clinic, v.code AS service
+        FROM slot_draws d JOIN slots s ON s.id = d.slot_id JOIN clinics c ON c.id = s.clinic_id
+        JOIN services v ON v.id = s.service_id
+        """
+    )
+    clinic, service, ahead, closes_before = demo.DRAW
+    assert (draw["clinic"], draw["service"]) == (clinic, service)
+    assert draw["starts_at"] >= now + ahead
+    assert draw["closes_at"] == draw["starts_at"] - closes_before
+    citizen = await citizen_headers(client, otp_sender.codes, "0912345678")
+    consent = {"accepted": True, "text_version": (await client.get("/api/v1/consent")).json()["version"]}
+    profile = await client.put("/api/v1/me/profile", json=person_details() | {"consent": consent}, headers=citizen)
+    assert profile.status_code == 200, profile.text
+    entered = await client.post("/api/v1/draw-entries", json={"slot_id": str(draw["slot_id"])}, headers=citizen)
+    assert entered.status_code == 201, entered.text
