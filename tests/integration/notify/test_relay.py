@@ -1,7 +1,9 @@
 """The relay against a real local gateway and a real PostgreSQL: reminders go out once, at their instants on a moved
 clock; three relays share ten thousand messages with none sent twice (and the control shows a claim without
 SKIP LOCKED does send twice); a relay that dies mid-batch loses nothing; a gateway that is down costs retries,
-then a dead letter an operator revives; a gateway that hangs holds no database connection."""
+then a dead letter an operator revives; a gateway that hangs holds no database connection; reminders withdrawn
+while relays take them are never sent after (and the control shows a withdrawal that leaves a send in flight alone
+lets it go)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -92,6 +95,12 @@ async def test_reminders_go_out_once_each_at_their_instants(
 
 
 BODIES = {
+    "reminder": (
+        "jsonb_build_object('person_name', 'Người dân ' || n, 'booking_code', 'AB12-' || lpad(n::text, 4, '0'), "
+        "'clinic_name', 'Trạm Y tế An Khánh', 'clinic_address', '1 Nguyễn Văn Cừ', 'service_name_vi', 'Tiêm chủng', "
+        "'service_name_en', 'Vaccination', 'starts_at', '2026-12-20T08:00:00+07:00', "
+        "'booking_url', 'https://vaxbook.example/me', 'hours_before', 24, 'bring', '[]'::jsonb)"
+    ),
     "sign_in_code": "jsonb_build_object('code', lpad((n % 1000000)::text, 6, '0'), 'minutes', 5)",
     "next_dose_due": (
         "jsonb_build_object('person_name', 'Người dân ' || n, 'product_name', 'Comirnaty', 'dose_number', 2, "
@@ -537,3 +546,61 @@ async def test_a_withdrawn_message_a_relay_took_and_never_finished_is_not_sent_b
     assert after == notify.Relayed(0, 0, 0, withdrawn=1), "the dead relay's one is taken and suppressed, not sent"
     assert app.requests == []
     assert [r["status"] for r in await db.fetch("SELECT status FROM outbox")] == ["suppressed", "suppressed"]
+
+
+async def suppress_waiting_only(conn: asyncpg.Connection, *, booking_id: UUID, kinds: list[Kind]) -> int:
+    """A booking's messages withdrawn as before migration 0036: only those waiting, one being sent left as it is."""
+    result = await conn.execute(
+        "UPDATE outbox SET status = 'suppressed' WHERE booking_id = $1 AND status IN ('pending', 'dead') "
+        "AND kind = ANY($2::text[])",
+        booking_id,
+        [k.value for k in kinds],
+    )
+    return int(result.split()[-1])
+
+
+async def reminders_withdrawn_during_failing_sends(dsn: str, db: asyncpg.Connection, app: Gateway, url: str) -> int:
+    """Three relays take 300 reminders while their bookings are cancelled (each its own transaction, racing the
+    claims), the gateway holding every send until the cancellations are done and then failing it; then a relay runs
+    once the retries are due, with the gateway working. Returns how many reminders it sent."""
+    now = datetime.now(UTC)
+    await fill(db, 300, due=now, kind="reminder")
+    await db.execute("UPDATE outbox SET booking_id = gen_random_uuid()")
+    bookings_ids = [r["booking_id"] for r in await db.fetch("SELECT booking_id FROM outbox ORDER BY random()")]
+    app.hang, app.status = True, 503
+    pools = [await vaxbook_db.create_pool(dsn, min_size=1, max_size=2) for _ in range(4)]
+    try:
+        relays = [asyncio.create_task(relay(UnitOfWork(pool), url, now)) for pool in pools[:3]]
+        for booking_id in bookings_ids:
+            await notify.suppress(UnitOfWork(pools[3]), booking_id=booking_id, kinds=[Kind.REMINDER])
+        app.released.set()
+        await asyncio.gather(*relays)
+        app.hang, app.status = False, 202
+        before = len(app.requests)
+        await relay(UnitOfWork(pools[3]), url, now + timedelta(hours=1))
+        return len(app.requests) - before
+    finally:
+        for pool in pools:
+            await pool.close()
+
+
+@pytest.mark.concurrency
+async def test_reminders_withdrawn_while_relays_take_them_are_never_sent_after(
+    dsn: str, db: asyncpg.Connection, gateway: tuple[Gateway, str]
+) -> None:
+    app, url = gateway
+    assert await reminders_withdrawn_during_failing_sends(dsn, db, app, url) == 0
+    assert await db.fetchval("SELECT array_agg(DISTINCT status) FROM outbox") == ["suppressed"]
+    held = len(app.requests)
+    assert held > 0, "the relays had taken some before their bookings were cancelled: the race was run"
+
+
+@pytest.mark.concurrency
+async def test_the_control_a_withdrawal_that_leaves_a_send_in_flight_alone_lets_it_go_after(
+    dsn: str, db: asyncpg.Connection, gateway: tuple[Gateway, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same race, a withdrawal leaving alone what a relay is sending, as before migration 0036: the harness sees
+    reminders of cancelled bookings go out after their cancellation."""
+    monkeypatch.setattr(repository, "suppress", suppress_waiting_only)
+    app, url = gateway
+    assert await reminders_withdrawn_during_failing_sends(dsn, db, app, url) > 0
