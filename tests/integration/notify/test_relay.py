@@ -137,7 +137,7 @@ async def drain(pool: Pool, url: str, now: datetime) -> int:
         while True:
             done = await notify.relay(UnitOfWork(pool), sending, policy, now=now, public_url="https://vaxbook.example")
             sent += done.sent
-            if done.sent + done.retrying + done.dead == 0:
+            if done.taken == 0:
                 return sent
     finally:
         await close_transports(sending)
