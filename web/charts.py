@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from html import escape
 
 WIDTH = 640
-LABEL_WIDTH = 220
+LABEL_WIDTH = 260
 BAR_HEIGHT = 14
 GAP = 10
 VALUE_ROOM = 48
