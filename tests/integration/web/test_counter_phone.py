@@ -35,6 +35,8 @@ async def test_the_operator_sends_the_code_and_types_back_what_the_caller_reads(
     shown = await client.get(person_page)
     assert "0906 777 888" in shown.text, "the number read back to the caller"
     assert f'action="/counter/people/{person_id}/phone/confirmation"' in shown.text
+    # sending a code is no undoing: its button is outlined as "move" is, not red as a cancel
+    assert f'<button type="submit" class="secondary-button">{WORDS["phone_send"].vi}</button>' in shown.text
     assert await db.fetchval("SELECT account_id FROM people WHERE id = $1", person_id) is None
 
     # misheard: the number corrected, a code sent there
