@@ -74,6 +74,8 @@ async def entries_shown(
                 "number": entry_number(entry.id),
                 "person": names.get(entry.person_id, ""),
                 "outcome": _outcome(entry, language),
+                # given no seat: said in the colour of a slot with none left, not in a booking's green
+                "missed": entry.outcome in (EntryOutcome.WAITING, EntryOutcome.REFUSED),
                 "booking_id": entry.booking_id,
                 "result": f"/draws/{clinic.id}/{slot['id']}",
                 # before the close, the entry may be taken out (the use case refuses it once the draw has closed)
@@ -101,7 +103,9 @@ def _outcome(entry: DrawEntryRecord, language: Language) -> str:
     why = _refusal_titles().get(entry.refusal or "")
     if why is not None:  # a refused turn says why: not eligible, already on a standby list, …
         said_ = f"{said_}: {why.in_(language)}"
-    return f"{said_} (#{entry.position})" if entry.position else said_
+    if entry.position:  # its place in the draw's order, as the published result's column names it
+        said_ = f"{said_} ({WORDS['draw_place'].in_(language).lower()} {entry.position})"
+    return said_
 
 
 class DrawPages(Controller):

@@ -8,6 +8,7 @@ import re
 import asyncpg
 import httpx
 
+from clinics.models import Clinic, Service, Slot
 from tests.conftest import RecordingOtpSender
 from tests.factories import make_clinic, make_service, make_slot, make_staff, person_details, soon, staff_headers
 from tests.integration.web.test_door import staff_signed_in
@@ -21,16 +22,7 @@ from web.view import span
 async def test_a_citizen_enters_a_draw_for_a_relative_and_reads_its_published_result(
     client: httpx.AsyncClient, uow: UnitOfWork, otp_sender: RecordingOtpSender, db: asyncpg.Connection
 ) -> None:
-    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN, [])
-    clinic = await make_clinic(uow, name="Trạm Y tế phường Tân An", district="Ninh Kiều", ward="Tân An")
-    service = await make_service(uow)
-    slot = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(72))
-    draw_path = f"/api/v1/clinics/{clinic.id}/slots/{slot.id}/draw"
-    assert (await client.put(draw_path, json={"closes_at": soon(1).isoformat()}, headers=admin)).status_code == 200
-
-    await signed_in_citizen(client, otp_sender, "0912 345 888")
-    form = await client.get("/me/profile")
-    await client.post("/me/profile", data=person_details() | {"consent": "yes", "_csrf_token": csrf_of(form)})
+    admin, clinic, service, slot, draw_path = await a_draw_and_a_citizen(client, uow, otp_sender, "0912 345 888")
     found = await client.get("/search", params={"ward": "tan an"})
     assert f'href="/draw/{slot.id}?ward=tan+an"' in found.text, "the entry form, with the search to go back to"
     assert f'href="/book/{slot.id}' not in found.text, "a draw's seats are not booked first come"
@@ -77,7 +69,7 @@ async def test_a_citizen_enters_a_draw_for_a_relative_and_reads_its_published_re
     assert "/me/draws/" not in closed.text, "closed, not yet held: no way out offered that would be refused"
     assert (await client.post(f"{draw_path}/run", headers=admin)).status_code == 200
     mine = await client.get("/me")
-    assert WORDS["draw_booked"].vi + " (#1)" in mine.text
+    assert WORDS["draw_booked"].vi + " (thứ tự 1)" in mine.text, "its place, named as the result's column is"
     assert "/me/draws/" not in mine.text, "drawn: no way out offered"
     published = httpx.AsyncClient(transport=client._transport, base_url=client.base_url)
     async with published:
@@ -99,3 +91,44 @@ async def test_a_citizen_enters_a_draw_for_a_relative_and_reads_its_published_re
         listed = await department.get("/department/priority")
     assert f'href="{result_link}"' in listed.text
     assert WORDS["draw_settled"].vi in listed.text
+
+
+async def test_an_entry_given_no_seat_is_said_so_in_the_colour_of_none_left(
+    client: httpx.AsyncClient, uow: UnitOfWork, otp_sender: RecordingOtpSender, db: asyncpg.Connection
+) -> None:
+    admin, clinic, service, drawn, draw_path = await a_draw_and_a_citizen(client, uow, otp_sender, "0912 345 889")
+    other = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(96))
+    asking = await client.get(f"/draw/{drawn.id}")
+    await client.post(f"/draw/{drawn.id}", data={"once": once_of(asking), "_csrf_token": csrf_of(asking)})
+    # booked elsewhere meanwhile: at its turn the entry is refused
+    asking = await client.get(f"/book/{other.id}")
+    booked = await client.post(f"/book/{other.id}", data={"once": once_of(asking), "_csrf_token": csrf_of(asking)})
+    assert booked.status_code == 303
+    await db.execute("UPDATE slot_draws SET closes_at = now() - interval '1 second'")
+    assert (await client.post(f"{draw_path}/run", headers=admin)).status_code == 200
+    for language, place in (("vi", "thứ tự 1"), ("en", "place 1")):
+        client.cookies.set("lang", language)
+        mine = await client.get("/me")
+        outcome = re.search(
+            r'<span class="(seats[^"]*)">(' + WORDS["draw_refused"].in_(language) + r"[^<]*)</span>", mine.text
+        )
+        assert outcome, mine.text
+        assert outcome.group(1) == "seats full", "not in the green of a seat given"
+        assert outcome.group(2).endswith(f"({place})"), outcome.group(2)
+
+
+async def a_draw_and_a_citizen(
+    client: httpx.AsyncClient, uow: UnitOfWork, otp_sender: RecordingOtpSender, phone: str
+) -> tuple[dict[str, str], Clinic, Service, Slot, str]:
+    """A slot of one seat whose draw closes within the hour, and a citizen signed in with a profile; the
+    department's headers, the clinic, the service, the slot and the draw's API path."""
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN, [])
+    clinic = await make_clinic(uow, name="Trạm Y tế phường Tân An", district="Ninh Kiều", ward="Tân An")
+    service = await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(72))
+    draw_path = f"/api/v1/clinics/{clinic.id}/slots/{slot.id}/draw"
+    assert (await client.put(draw_path, json={"closes_at": soon(1).isoformat()}, headers=admin)).status_code == 200
+    await signed_in_citizen(client, otp_sender, phone)
+    form = await client.get("/me/profile")
+    await client.post("/me/profile", data=person_details() | {"consent": "yes", "_csrf_token": csrf_of(form)})
+    return admin, clinic, service, slot, draw_path

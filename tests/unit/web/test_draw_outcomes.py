@@ -33,9 +33,10 @@ def entry(outcome: EntryOutcome, refusal: str | None, position: int | None = 3) 
 @pytest.mark.parametrize("language", ["vi", "en"])
 def test_a_refused_turn_says_why(language: Language) -> None:
     said = _outcome(entry(EntryOutcome.REFUSED, "already-waiting"), language)
-    assert said == f"{WORDS['draw_refused'].in_(language)}: {AlreadyWaiting.title.in_(language)} (#3)"
+    place = WORDS["draw_place"].in_(language).lower()  # its place in the order, as the result's column names it
+    assert said == f"{WORDS['draw_refused'].in_(language)}: {AlreadyWaiting.title.in_(language)} ({place} 3)"
 
 
 def test_other_turns_say_only_how_they_went() -> None:
-    assert _outcome(entry(EntryOutcome.BOOKED, None), "vi") == f"{WORDS['draw_booked'].vi} (#3)"
+    assert _outcome(entry(EntryOutcome.BOOKED, None), "vi") == f"{WORDS['draw_booked'].vi} (thứ tự 3)"
     assert _outcome(entry(EntryOutcome.REFUSED, "no-such-refusal", None), "en") == WORDS["draw_refused"].en
