@@ -509,7 +509,7 @@ async def test_what_programs_read_sets_no_cookie_and_a_page_does(client: httpx.A
         "/fhir/r4/no-such-resource",
         "/health/live",
         "/schema/openapi.json",
-        "/static/pages/site.v9.css",
+        "/static/pages/site.v10.css",
         "/.well-known/jwks.json",
     ]
     for path in read_by_programs:
