@@ -333,6 +333,9 @@ async def test_a_citizen_fills_in_a_profile_adds_a_child_books_for_them_prints_t
     assert said_done(home) == WORDS["done_dependent"].vi.format(name="Trần Minh Khang")
     assert "Trần Minh Khang" in home.text
     assert WORDS["relation_child"].vi in home.text
+    people = home.text.split('aria-labelledby="people">')[1].split("</ul>")[0]
+    assert f"{WORDS['relation_child'].vi}<br>" in people, "who they are on a line, what may be done for them next"
+    assert not re.search(r"(<br>|\n)\s*·", people), "no line begins with a separator, on a phone either"
     khang = next(p for p in (await client.get("/api/v1/me/dependents", headers=bearer)).json())
 
     found = await client.get("/search", params={"ward": "xuan khanh"})
