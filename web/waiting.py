@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 from uuid import UUID
 
 from litestar import Controller, get, post
@@ -14,7 +15,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND
 
-from booking.models import BookingPolicy, StandbyEntry, StandbyNotFound, StandbyStatus
+from booking.models import BookingPolicy, SeatsAvailable, StandbyEntry, StandbyNotFound, StandbyStatus
 from booking.schemas import StandbyJoin
 from booking.service import standby
 from clinics import service as clinics
@@ -38,6 +39,7 @@ from web.view import (
     once,
     page,
     profile_first,
+    said,
     sign_in_first,
     span,
     submitted,
@@ -161,9 +163,12 @@ class StandbyPages(Controller):
         language = language_of(request)
         try:
             service = await clinics.get_service(uow, UUID(asked["service_id"]))
+            # where the search would find the free seats a refusal may point to: the clinic's district, or the one asked
+            where = {"province": asked.get("province") or "", "district": asked.get("district") or ""}
             if asked.get("clinic_id"):
                 clinic = await clinics.get_clinic(uow, UUID(asked["clinic_id"]))
                 place = f"{clinic.name}, {clinic.address}"
+                where = {"province": clinic.province, "district": clinic.district}
             elif asked.get("district") and asked.get("province"):
                 place = WORDS["anywhere_in"].in_(language).format(district=asked["district"])
             else:
@@ -177,6 +182,9 @@ class StandbyPages(Controller):
         except ValueError:
             first = department_day(datetime.now(UTC))
         last = asked.get("to") or (first + timedelta(days=WAIT_DAYS)).isoformat()
+        # refused because seats are free: the way to them, not a dead end
+        free = wrong.get("form") == said(SeatsAvailable(), language)
+        search = "/search?" + urlencode({"service": service.code, **where, "from": first.isoformat()}) if free else None
         return page(
             request,
             "citizen/standby_join.html.j2",
@@ -185,6 +193,7 @@ class StandbyPages(Controller):
             asked=asked | {"from": first.isoformat(), "to": last},
             people=people,
             wrong=wrong,
+            search=search,
             back="/search",
         )
 
