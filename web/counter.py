@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 from uuid import UUID
 
 from litestar import Controller, get, post
@@ -56,6 +56,7 @@ from web.view import (
     field_messages,
     language_of,
     local_time,
+    next_page,
     once,
     page,
     page_date,
@@ -338,8 +339,7 @@ class CounterPages(Controller):
             )
             if len(found) > MAX_SLOTS:  # more than a page: said, with the way on from the last one looked at
                 found = found[:MAX_SLOTS]
-                onwards = {name: value for name, value in asked.items() if value} | {"after": str(found[-1].slot.id)}
-                later = f"/counter/people/{person_id}?{urlencode(onwards)}"
+                later = next_page(f"/counter/people/{person_id}", asked, found[-1].slot.id)
             names = {s.code: (s.name_vi if language == "vi" else s.name_en) for s in services}
             # a slot the caller may not take (booking's own rule: age, sex, dose step) says why, with nothing to book
             who = WhoMayTake(uow, [caller])

@@ -52,6 +52,7 @@ from web.view import (
     language_of,
     local_path,
     local_time,
+    next_page,
     page,
     page_date,
     phone_shown,
@@ -194,8 +195,7 @@ class PageController(Controller):
                 )
             if len(found) > MAX_RESULTS:  # more than a page: said, with the way on from the last one shown
                 found = found[:MAX_RESULTS]
-                onwards = {name: value for name, value in asked.items() if value} | {"after": str(found[-1].slot.id)}
-                later = f"/search?{urlencode(onwards)}"
+                later = next_page("/search", asked, found[-1].slot.id)
             names = {s.code: (s.name_vi if language == "vi" else s.name_en) for s in services}
             rows = [_row(f, names, language, alone=not dependents) for f in found]
             # a signed-in citizen is offered only what someone they book for may take (anyone else sees every offer:

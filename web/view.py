@@ -4,7 +4,7 @@ in the visitor's language. No rule lives here: a page calls the same use cases a
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from functools import partial
@@ -320,6 +320,11 @@ def search_query(request: AnyRequest) -> str:
     results) from this request's query and nothing else, carried on to the slot's forms and back to the search."""
     asked = request.query_params
     return urlencode([(name, value[:100]) for name in SEARCH_KEPT if (value := (asked.get(name) or "").strip())])
+
+
+def next_page(path: str, asked: Mapping[str, str], last_shown: UUID) -> str:
+    """A slot search's next page: the same question, on from the last slot shown."""
+    return f"{path}?{urlencode({name: value for name, value in asked.items() if value} | {'after': str(last_shown)})}"
 
 
 def with_query(path: str, query: str) -> str:
