@@ -625,10 +625,12 @@ class DoorPages(Controller):
 
     @get("/door/{clinic_id:uuid}/today")
     async def today(self, clinic_id: FromPath[UUID], request: AnyRequest, uow: UoW) -> Template | Redirect:
-        """Today's list, for htmx to refresh after each check-in (or to open on its own)."""
+        """Today's list, for htmx to refresh after each check-in; opened on its own, the door page around it."""
         staff = await staff_of(request, uow)
         if staff is None:
             return signed_out(request, staff=True)
+        if not _scripted(request):
+            return await self._door_page(request, uow, staff, clinic_id)
         rows = await self._today(request, uow, staff, clinic_id)
         return page(request, "door/_door_today.html.j2", rows=rows)
 

@@ -115,7 +115,7 @@ async def test_the_nurse_checks_in_by_scan_and_by_hand_and_sees_today_s_list(
     assert next_steps.findall(scanned.text), "the first scan offers the next step"
     assert next_steps.findall(again.text) == next_steps.findall(scanned.text), "and so does the second"
     assert "hx-trigger" not in again.headers, "nothing changed"
-    today = await client.get(f"/door/{here.id}/today")
+    today = await client.get(f"/door/{here.id}/today", headers=htmx)
     assert WORDS["status_checked_in"].vi in today.text
 
     # another clinic's code at this door, a code that is not ours, a typed code with the wrong digits
@@ -348,7 +348,7 @@ async def test_a_person_checked_in_who_gets_no_dose_today_is_ended_from_the_door
     booking = await db.fetchrow("SELECT status, person_id FROM bookings WHERE id = $1::uuid", mai["id"])
     assert booking["status"] == "no_show"
     assert await db.fetchval("SELECT active_bookings FROM people WHERE id = $1", booking["person_id"]) == 0
-    today = await client.get(f"/door/{clinic.id}/today")
+    today = await client.get(f"/door/{clinic.id}/today", headers={"HX-Request": "true"})
     assert WORDS["status_left_without_dose"].vi in today.text, "she came: the list does not say she did not"
     assert WORDS["status_no_show"].vi not in today.text
     # pressed again, or without scripts: said as the booking stands
@@ -405,11 +405,17 @@ async def test_each_row_of_today_s_list_opens_its_booking_at_the_door_for_staff_
     sent = await client.post(f"/door/{clinic.id}/check-in", data={"qr": mai["qr"], "_csrf_token": csrf_of(door)})
     assert sent.status_code == 303
 
-    today = await client.get(f"/door/{clinic.id}/today")
+    today = await client.get(f"/door/{clinic.id}/today", headers={"HX-Request": "true"})
     links = re.findall(r'<a href="([^"]+)">', today.text)
     opened_mai, opened_later = f"/door/{clinic.id}?booking={mai['id']}", f"/door/{clinic.id}?booking={later['id']}"
     assert sorted(links) == sorted([opened_mai, opened_later]), "every row, checked in or not, by its ids only"
     assert opened_mai in (await client.get(f"/door/{clinic.id}")).text, "the whole door page's list too"
+    # the list's own address, opened in the browser (a bookmark, a reload of it): the door page around the list
+    alone = await client.get(f"/door/{clinic.id}/today")
+    assert alone.status_code == 200
+    assert "<html" in alone.text
+    assert 'name="qr"' in alone.text, "the door's scan form with it"
+    assert opened_mai in alone.text
 
     again = await client.get(opened_mai)
     assert again.status_code == 200
