@@ -155,6 +155,7 @@ WORDS: dict[str, Text] = {
     "confirm_booking": Text("Xác nhận đặt lịch", "Confirm the booking"),
     "back_to_search": Text("Quay lại tìm lịch", "Back to the search"),
     "go_back": Text("Quay lại", "Go back"),
+    "back_to_caller": Text("Quay lại hồ sơ của {name}", "Back to {name}'s record"),
     "already_booked_see": Text("Xem, đổi hoặc hủy lịch hẹn đó", "See, move or cancel that booking"),
     "refused_not_found_citizen": Text(
         "Trang này không có trong tài khoản bạn đang đăng nhập, hoặc không còn nữa. Nếu người nhà đặt lịch bằng số"

@@ -141,6 +141,8 @@ async def test_the_hotline_finds_registers_books_prints_and_cancels_for_a_caller
     slip = await client.get(booked.headers["location"])
     assert '<svg role="img"' in slip.text
     assert WORDS["read_out_help"].vi in slip.text
+    back = WORDS["back_to_caller"].vi.format(name="Võ Văn Tư")
+    assert f'<a href="/counter/people/{tu}">{back}</a>' in slip.text, "the way back says where it leads"
 
     # the API sees the same booking for the same person
     admin_view = await staff_headers(client, uow, Role.OPERATOR)

@@ -216,6 +216,7 @@ async def test_the_browser_fills_in_its_owner_only_on_their_own_profile(
         theirs = await client.get(path)
         for name in ("full_name", "date_of_birth", "province", "district", "ward"):
             assert 'autocomplete="off"' in input_of(theirs, name), (path, name)
+        assert f'<a href="/me">{WORDS["go_back"].vi}</a>' in theirs.text, f"{path}: a way back besides the header"
     client.cookies.clear()
     hotline = await staff_headers(client, uow, Role.OPERATOR)
     client.cookies.set("session", hotline["Authorization"].removeprefix("Bearer "))
