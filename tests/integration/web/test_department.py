@@ -76,6 +76,7 @@ async def test_the_department_sees_its_stock_as_charts_downloads_the_reports_and
     assert WORDS["expired_already"].vi in row.group(0), "as expired, not as about to expire"
     assert "<td>Comirnaty</td>" in row.group(0), "the vaccine by its name, as the downloads say it"
     stock = await client.get("/department/stock")
+    assert f'<td class="nowrap">{stale.lot_number}</td>' in stock.text, "the stock held: a lot number never broken"
     first_choice = re.search(r'<select id="allocate-lot"[^>]*><option value="[^"]+">([^<]*)</option>', stock.text)
     assert first_choice, "the allocation form lists the lots"
     assert stale.lot_number not in first_choice.group(1), "the expired lot is not the one chosen unless changed"
