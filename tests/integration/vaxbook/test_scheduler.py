@@ -371,6 +371,11 @@ async def test_a_daily_job_stopped_by_a_restart_runs_when_the_next_leader_catche
     async with replicas(dsn, job, names=["new"], clock=clock) as (new,):
         await until(lambda: len(runs) == 2, within=10, what="the day's job run again by the next leader")
         assert await new.run_now("nightly") is None, "and once"
+
+        async def outcome_written() -> bool:  # written once the run's work has committed, after `runs` grew
+            return any(r["outcome"] is not None for r in await recorded(db, "nightly"))
+
+        await until(outcome_written, within=10, what="the run again recorded")
     [again] = await recorded(db, "nightly")
     assert (again["tick"], again["runner"], again["error"], again["outcome"]) == (
         stopped["tick"],
