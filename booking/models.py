@@ -244,6 +244,7 @@ class NextDose:
     product_id: UUID
     product_code: str
     product_name: str
+    product_name_en: str | None
     dose_number: int
     doses_in_series: int
     due_from: date
@@ -629,6 +630,7 @@ class Vaccination:
     priority_group_id: UUID | None  # the booking's: the group the dose counts under in the uptake reports
     product_code: str
     product_name: str
+    product_name_en: str | None
     lot_number: str
     clinic_name: str
     timezone: str

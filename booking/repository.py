@@ -1055,8 +1055,8 @@ _VACCINATION = (
 )
 # a dose as people read it: the vaccine's and the lot's names, and the clinic's, whose zone its times are shown in
 _VACCINATION_READ = (
-    f"{_prefixed(_VACCINATION, 'v')}, p.code AS product_code, p.name AS product_name, l.lot_number, "
-    "c.name AS clinic_name, c.timezone"
+    f"{_prefixed(_VACCINATION, 'v')}, p.code AS product_code, p.name AS product_name, "
+    "p.name_en AS product_name_en, l.lot_number, c.name AS clinic_name, c.timezone"
 )
 _VACCINATION_FROM = (
     "JOIN vaccine_products p ON p.id = v.product_id JOIN vaccine_lots l ON l.id = v.lot_id "

@@ -596,6 +596,7 @@ class VaccinationOut(ZonedModel):
     product_id: UUID
     product_code: str
     product_name: str
+    product_name_en: str | None
     lot_id: UUID
     lot_number: str
     dose_number: int
@@ -682,6 +683,7 @@ class NextDoseOut(OutputModel):
     product_id: UUID
     product_code: str
     product_name: str
+    product_name_en: str | None
     dose_number: int
     doses_in_series: int
     due_from: date

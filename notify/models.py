@@ -36,7 +36,8 @@ class Kind(StrEnum):
       rebook_url
     - offer_called_off: person_name, clinic_name, service_name_vi, service_name_en, starts_at, standby_url: a seat
       offered to someone on the standby list is gone with its session, and they wait again in their place
-    - next_dose_due: person_name, product_name, dose_number, due_from (a date), book_url
+    - next_dose_due: person_name, product_name (as registered), product_name_en (its English name, else the same),
+      dose_number, due_from (a date), book_url
     - draw_not_won: person_name, clinic_name, service_name_vi, service_name_en, starts_at, waiting (true: on the
       day's standby list; false: given no seat nor a place in line at their turn, for why_vi / why_en), result_url
     """

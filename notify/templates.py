@@ -303,7 +303,8 @@ def _fields(kind: Kind, body: Mapping[str, Any], language: Language) -> dict[str
     if kind is Kind.NEXT_DOSE_DUE:
         return {
             "person": text("person_name"),
-            "product": text("product_name"),
+            # a body written before English names were kept has only the registered name
+            "product": text("product_name_en" if language == "en" and "product_name_en" in body else "product_name"),
             "dose": str(int(_get(body, "dose_number"))),
             "due": day(date.fromisoformat(text("due_from")), language),
             "link": text("book_url"),

@@ -23,7 +23,7 @@ from quotas.models import (
 )
 from vaxbook.db import Connection, Read, Row, one
 
-_COLUMNS = "id, code, name, manufacturer, doses_in_series, min_days_between_doses, doses_per_vial, cvx_code"
+_COLUMNS = "id, code, name, name_en, manufacturer, doses_in_series, min_days_between_doses, doses_per_vial, cvx_code"
 
 
 def _product(row: Row) -> VaccineProduct:
@@ -35,6 +35,7 @@ async def insert_product(
     *,
     code: str,
     name: str,
+    name_en: str | None,
     manufacturer: str,
     doses_in_series: int,
     min_days_between_doses: int,
@@ -45,12 +46,13 @@ async def insert_product(
         row = await conn.fetchrow(
             f"""
             INSERT INTO vaccine_products
-                (code, name, manufacturer, doses_in_series, min_days_between_doses, doses_per_vial, cvx_code)
-            VALUES ($1, $2, $3, $4, $5, $6, $7)
+                (code, name, name_en, manufacturer, doses_in_series, min_days_between_doses, doses_per_vial, cvx_code)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
             RETURNING {_COLUMNS}
             """,
             code,
             name,
+            name_en,
             manufacturer,
             doses_in_series,
             min_days_between_doses,

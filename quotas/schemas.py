@@ -23,7 +23,10 @@ from vaxbook.settings import DEFAULT_TIMEZONE
 
 class VaccineProductCreate(InputModel):
     code: CatalogueCode
-    name: Label
+    name: Label = Field(
+        description="As registered; shown to everyone who reads Vietnamese, and to all when name_en is unset"
+    )
+    name_en: Label | None = Field(default=None, description="The name in English pages and messages")
     manufacturer: Label
     doses_in_series: int = Field(ge=1, le=10)
     min_days_between_doses: int = Field(ge=0, le=3650)
@@ -35,6 +38,7 @@ class VaccineProduct(OutputModel):
     id: UUID
     code: str
     name: str
+    name_en: str | None
     manufacturer: str
     doses_in_series: int
     min_days_between_doses: int

@@ -39,6 +39,7 @@ PRODUCTS = [
     VaccineProductCreate(
         code="vat-ivac",
         name="VAT – Vắc xin uốn ván hấp phụ",
+        name_en="VAT – adsorbed tetanus vaccine",
         manufacturer="IVAC",
         doses_in_series=2,
         min_days_between_doses=28,
@@ -48,6 +49,7 @@ PRODUCTS = [
     VaccineProductCreate(
         code="gene-hbvax",
         name="Gene-HBvax 10 mcg (viêm gan B sơ sinh)",
+        name_en="Gene-HBvax 10 mcg (hepatitis B, newborn)",
         manufacturer="VABIOTECH",
         doses_in_series=1,  # the birth dose; the three infant doses of hepatitis B come in the 5-in-1
         min_days_between_doses=0,
@@ -59,6 +61,7 @@ PRODUCTS = [
     VaccineProductCreate(
         code="combe-five",
         name="ComBE Five – Vắc xin 5 trong 1 (DPT-VGB-Hib)",
+        name_en="ComBE Five – 5-in-1 vaccine (DTP-HepB-Hib)",
         manufacturer="Biological E",
         doses_in_series=3,  # at 2, 3 and 4 months; the booster at 18 months is DPT, another vaccine
         min_days_between_doses=28,  # "at least one month after the previous dose"
@@ -68,6 +71,7 @@ PRODUCTS = [
     VaccineProductCreate(
         code="bopv",
         name="bOPV – Vắc xin bại liệt uống 2 típ (1, 3)",
+        name_en="bOPV – oral polio vaccine, types 1 and 3",
         manufacturer="POLYVAC",
         doses_in_series=3,  # given with the 5-in-1, at 2, 3 and 4 months
         min_days_between_doses=28,
@@ -77,6 +81,7 @@ PRODUCTS = [
     VaccineProductCreate(
         code="ipv",
         name="IPV – Vắc xin bại liệt tiêm",
+        name_en="IPV – injected polio vaccine",
         manufacturer="Sanofi Pasteur",
         doses_in_series=1,  # at 5 months (Quyết định 2144/QĐ-BYT, 2016)
         min_days_between_doses=0,
@@ -86,6 +91,7 @@ PRODUCTS = [
     VaccineProductCreate(
         code="mvvac",
         name="MVVAC – Vắc xin sởi",
+        name_en="MVVAC – measles vaccine",
         manufacturer="POLYVAC",
         doses_in_series=1,  # at 9 months; the second dose against measles is measles-rubella at 18 months
         min_days_between_doses=0,
@@ -95,6 +101,7 @@ PRODUCTS = [
     VaccineProductCreate(
         code="mrvac",
         name="MRVAC – Vắc xin sởi – rubella",
+        name_en="MRVAC – measles-rubella vaccine",
         manufacturer="POLYVAC",
         doses_in_series=1,  # at 18 months
         min_days_between_doses=0,
@@ -104,6 +111,7 @@ PRODUCTS = [
     VaccineProductCreate(
         code="jevax",
         name="Jevax – Vắc xin viêm não Nhật Bản",
+        name_en="Jevax – Japanese encephalitis vaccine",
         manufacturer="VABIOTECH",
         # from 12 months: the second dose 1–2 weeks after the first, the third a year after the second; one
         # interval cannot say both, so the product holds the shorter and the third dose may be booked too early

@@ -31,6 +31,7 @@ from web.view import (
     household,
     language_of,
     page,
+    product_named,
     session_cookie,
     sign_in_first,
     span,
@@ -58,7 +59,7 @@ class RecordPages(Controller):
         person = next(p for p in ([me] if me else []) + dependents if p.id == person_id)
         doses: list[dict[str, Any]] = [
             {
-                "vaccine": v.product_name,
+                "vaccine": product_named(v.product_name, v.product_name_en, language),
                 "dose": v.dose_number,
                 "lot": v.lot_number,
                 "day": v.given_at.astimezone(ZoneInfo(v.timezone)).strftime("%d/%m/%Y"),
@@ -70,7 +71,12 @@ class RecordPages(Controller):
             {
                 "said": WORDS["next_dose_due"]
                 .in_(language)
-                .format(vaccine=d.product_name, n=d.dose_number, of=d.doses_in_series, day=f"{d.due_from:%d/%m/%Y}"),
+                .format(
+                    vaccine=product_named(d.product_name, d.product_name_en, language),
+                    n=d.dose_number,
+                    of=d.doses_in_series,
+                    day=f"{d.due_from:%d/%m/%Y}",
+                ),
                 # booked already: when and where, and its slip, rather than a search to book it again
                 "booked": WORDS["next_dose_booked"]
                 .in_(language)

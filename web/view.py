@@ -327,6 +327,11 @@ def next_page(path: str, asked: Mapping[str, str], last_shown: UUID) -> str:
     return f"{path}?{urlencode({name: value for name, value in asked.items() if value} | {'after': str(last_shown)})}"
 
 
+def product_named(name: str, name_en: str | None, language: Language) -> str:
+    """A vaccine's name for a reader of `language`: its English one where it has one, else as registered."""
+    return name_en if language == "en" and name_en else name
+
+
 def with_query(path: str, query: str) -> str:
     """`path`, with `query` (an encoded query string) when there is one."""
     return f"{path}?{query}" if query else path

@@ -337,6 +337,7 @@ async def next_dose_due(
     *,
     product_id: UUID,
     product_name: str,
+    product_name_en: str | None,
     dose_number: int,
     due_from: date,
     service_code: str,
@@ -358,6 +359,7 @@ async def next_dose_due(
             body={
                 "person_name": person.full_name,
                 "product_name": product_name,
+                "product_name_en": product_name_en or product_name,
                 "dose_number": dose_number,
                 "due_from": due_from.isoformat(),
                 "book_url": f"{policy.public_url}/book?service={service_code}",

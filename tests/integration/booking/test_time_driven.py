@@ -13,7 +13,16 @@ from booking.models import BookingPolicy
 from booking.service import bookings, privacy, records, visits
 from clinics.models import ServiceKind
 from notify.models import NIGHT
-from tests.factories import make_citizen, make_clinic, make_dependent, make_service, make_slot, make_staff, soon
+from tests.factories import (
+    make_citizen,
+    make_clinic,
+    make_dependent,
+    make_product,
+    make_service,
+    make_slot,
+    make_staff,
+    soon,
+)
 from tests.integration.booking.invariants import check_invariants
 from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
@@ -73,7 +82,8 @@ async def test_a_second_dose_is_recalled_once_when_its_interval_has_passed(
     """Dose 1 of a 2-dose vaccine (21 days apart) given: no recall on day 20; one on day 21, one only however often
     the job runs; none for someone who booked it, or whose series is done."""
     clinic = await make_clinic(uow)
-    service = await make_service(uow, kind=ServiceKind.VACCINATION)
+    product = await make_product(uow, name="Vắc xin COVID-19 Comirnaty", name_en="Comirnaty COVID-19 vaccine")
+    service = await make_service(uow, kind=ServiceKind.VACCINATION, product_id=product.id)
     slot = await make_slot(uow, clinic, service, capacity=3, starts_at=soon(1))
     citizen, me = await make_citizen(uow)
     booking = await bookings.book(
@@ -89,6 +99,8 @@ async def test_a_second_dose_is_recalled_once_when_its_interval_has_passed(
     assert len(recalls) == 1
     assert recalls[0]["person_id"] == me.id
     assert json.loads(recalls[0]["body"])["dose_number"] == 2
+    assert json.loads(recalls[0]["body"])["product_name"] == "Vắc xin COVID-19 Comirnaty"
+    assert json.loads(recalls[0]["body"])["product_name_en"] == "Comirnaty COVID-19 vaccine"
     assert await records.recall(uow, POLICY, now=dose_day + timedelta(days=40)) == 0, "past the catch-up window"
 
 

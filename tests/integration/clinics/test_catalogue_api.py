@@ -124,6 +124,7 @@ async def test_services_and_products(client: httpx.AsyncClient, uow: UnitOfWork,
     )
     assert product.status_code == 201, product.text
     assert product.json()["code"] == "comirnaty"
+    assert product.json()["name_en"] is None, "no English name given: none kept"
     service = {
         "code": "covid19",
         "name_vi": "Tiêm vắc xin COVID-19",
@@ -163,3 +164,28 @@ async def test_only_health_admins_edit_the_catalogue(client: httpx.AsyncClient, 
     assert (await client.post("/api/v1/clinics", json=CLINIC, headers=staff)).status_code == 403
     assert (await client.patch(f"/api/v1/clinics/{clinic.id}", json={"name": "X"}, headers=staff)).status_code == 403
     assert (await client.post("/api/v1/clinics", json=CLINIC)).status_code == 401
+
+
+async def test_a_product_may_have_an_english_name_checked_as_its_registered_one(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    tetanus = {
+        "code": "vat-ivac",
+        "name": "VAT – Vắc xin uốn ván hấp phụ",
+        "manufacturer": "IVAC",
+        "doses_in_series": 2,
+        "min_days_between_doses": 28,
+    }
+    for wrong in ("", "   ", "x" * 201, 5):
+        refused = await client.post("/api/v1/vaccine-products", json=tetanus | {"name_en": wrong}, headers=admin)
+        assert refused.status_code == 422, (wrong, refused.text)
+        assert [e["field"] for e in refused.json()["errors"]] == ["name_en"], refused.text
+    assert await db.fetchval("SELECT count(*) FROM vaccine_products") == 0, "nothing written"
+    made = await client.post(
+        "/api/v1/vaccine-products", json=tetanus | {"name_en": " VAT – adsorbed tetanus vaccine "}, headers=admin
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["name_en"] == "VAT – adsorbed tetanus vaccine"
+    listed = (await client.get("/api/v1/vaccine-products")).json()
+    assert [(p["name"], p["name_en"]) for p in listed] == [(tetanus["name"], "VAT – adsorbed tetanus vaccine")]

@@ -9,10 +9,21 @@ import json
 import asyncpg
 import httpx
 
-from tests.factories import make_citizen, make_slot, soon, token_for
+from clinics.models import ServiceKind
+from tests.factories import (
+    make_citizen,
+    make_clinic,
+    make_product,
+    make_service,
+    make_slot,
+    soon,
+    staff_headers,
+    token_for,
+)
 from tests.integration.qr.test_visits import checked_in, visit
 from tests.integration.web.test_pages import csrf_of
 from tests.qr_reading import the_qr_in
+from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
 from web.text import WORDS
 
@@ -79,3 +90,46 @@ async def test_erasure_asks_for_a_tick_waits_for_open_bookings_then_erases_and_s
     assert erased.headers["location"] == "/erased"
     assert 'session=""' in erased.headers["set-cookie"] or "Max-Age=0" in erased.headers["set-cookie"]
     assert (await client.get("/api/v1/me/profile", headers=token_for(citizen))).status_code in (401, 404)
+
+
+async def test_the_record_names_the_vaccine_in_the_readers_language(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """English pages name a vaccine by its English name where it has one, and by its registered name where not."""
+    clinic = await make_clinic(uow)
+    tetanus = await make_product(uow, name="VAT – Vắc xin uốn ván hấp phụ", name_en="VAT – adsorbed tetanus vaccine")
+    plain = await make_product(uow, name="Vắc xin sởi MVVAC", doses_in_series=1)
+    citizen, person = await make_citizen(uow)
+    staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
+    for product in (tetanus, plain):
+        service = await make_service(uow, kind=ServiceKind.VACCINATION, product_id=product.id)
+        slot = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(0.5))
+        booked = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
+        assert booked.status_code == 201, booked.text
+        done = await client.post(
+            f"/api/v1/clinics/{clinic.id}/check-ins",
+            json={"code": booked.json()["code"], "cccd_last4": person.cccd[-4:]},  # type: ignore[index]
+            headers=staff,
+        )
+        assert done.status_code == 200, done.text
+        lot_id = await db.fetchval(
+            "SELECT s.lot_id FROM clinic_stock s JOIN vaccine_lots l ON l.id = s.lot_id"
+            " WHERE s.clinic_id = $1 AND l.product_id = $2",
+            clinic.id,
+            product.id,
+        )
+        given = await client.post(
+            visit(clinic, booked.json(), "vaccination"),
+            json={"lot_id": str(lot_id), "injection_site": "left_arm"},
+            headers=staff,
+        )
+        assert given.status_code == 201, given.text
+    sign_in_as(client, token_for(citizen))
+    record = f"/me/people/{person.id}/record"
+    english = (await client.get(record, headers={"Accept-Language": "en"})).text
+    vietnamese = (await client.get(record, headers={"Accept-Language": "vi"})).text
+    assert english.count("VAT – adsorbed tetanus vaccine") == 2, "the dose given, and the next one due"
+    assert "uốn ván" not in english
+    assert english.count("Vắc xin sởi MVVAC") == 1, "no English name: the registered one (a one-dose series)"
+    assert vietnamese.count("VAT – Vắc xin uốn ván hấp phụ") == 2
+    assert "adsorbed" not in vietnamese

@@ -60,7 +60,8 @@ BODIES: dict[Kind, dict[str, Any]] = {
     },
     Kind.NEXT_DOSE_DUE: {
         "person_name": "Trần Minh Khôi",
-        "product_name": "ComBE Five",
+        "product_name": "ComBE Five – Vắc xin 5 trong 1",
+        "product_name_en": "ComBE Five – 5-in-1 vaccine",
         "dose_number": 2,
         "due_from": "2026-12-15",
         "book_url": f"{PUBLIC_URL}/availability?service=dpt-vgb-hib",
@@ -349,3 +350,18 @@ def test_clipping_cuts_at_a_word_and_says_so() -> None:
     assert clip("Trạm Y tế phường An Khánh", 40) == "Trạm Y tế phường An Khánh"
     assert clip("Trạm Y tế phường An Khánh", 20) == "Trạm Y tế phường..."
     assert clip("abcdefghijklmnopqrstuvwxyz", 10) == "abcdefg..."
+
+
+@pytest.mark.parametrize("medium", list(Medium))
+def test_a_recall_names_the_vaccine_in_the_readers_language(medium: Medium) -> None:
+    readable = to_gsm7 if medium is Medium.SMS else str
+    vi = render(message(Kind.NEXT_DOSE_DUE, medium, "vi"), public_url=PUBLIC_URL).text
+    en = render(message(Kind.NEXT_DOSE_DUE, medium, "en"), public_url=PUBLIC_URL).text
+    assert readable("Vắc xin 5 trong 1") in vi
+    assert "5-in-1" not in vi
+    assert "5-in-1 vaccine" in en
+    assert readable("Vắc xin 5 trong 1") not in en
+    # a recall written before products had English names: its body has the registered name only
+    older = {k: v for k, v in BODIES[Kind.NEXT_DOSE_DUE].items() if k != "product_name_en"}
+    earlier = render(message(Kind.NEXT_DOSE_DUE, medium, "en", older), public_url=PUBLIC_URL)
+    assert readable("Vắc xin 5 trong 1") in earlier.text
