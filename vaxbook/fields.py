@@ -218,12 +218,19 @@ class ZonedModel(OutputModel):
 
 
 PHONE_MIN_LENGTH, PHONE_MAX_LENGTH = 9, 40  # 912345678 … tel:(+84) 0912 - 345 - 678, as people write it
+# Digits (full-width ones too) and what people put between them. Nothing else: the parser would read letters as a
+# keypad's digits (0912abc345 as 0912222345, an O typed for a 0 as a 6) and drop an extension, so a slip of the
+# keyboard would send a code to a stranger's phone or find someone else.
+_PHONE_SPELLING = re.compile(r"^(tel:)?[0-9+\s().\-/]+$", re.IGNORECASE)
 
 
 def _vietnamese_mobile(value: str) -> str:
     try:
         # the bounds the API description states (vaxbook.openapi), refused with the phone's own message
-        number = phonenumbers.parse(value, "VN") if PHONE_MIN_LENGTH <= len(value) <= PHONE_MAX_LENGTH else None
+        spelled = PHONE_MIN_LENGTH <= len(value) <= PHONE_MAX_LENGTH and _PHONE_SPELLING.match(
+            unicodedata.normalize("NFKC", value)
+        )
+        number = phonenumbers.parse(value, "VN") if spelled else None
     except phonenumbers.NumberParseException:
         number = None
     if (

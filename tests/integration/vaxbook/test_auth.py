@@ -620,3 +620,15 @@ async def test_a_vietnamese_password_is_the_same_whichever_keyboard_typed_it(
     await db.execute("UPDATE staff_accounts SET password_hash = $2 WHERE username = $1", username, older)
     login = await client.post("/api/v1/auth/staff/login", json={"username": username, "password": decomposed})
     assert login.status_code == 200
+
+
+async def test_a_phone_typed_with_letters_is_refused_and_sends_nothing(
+    client: httpx.AsyncClient, otp_sender: RecordingOtpSender, db: asyncpg.Connection
+) -> None:
+    """Letters are no keypad's digits: 0912abc345 would be 0912222345, someone else's phone."""
+    for typed in ("0912abc345", "0912OOO345", "0912345678 ext 99"):
+        refused = await client.post("/api/v1/auth/otp/request", json={"phone": typed})
+        assert refused.status_code == 422, (typed, refused.text)
+        assert [e["field"] for e in refused.json()["errors"]] == ["phone"]
+    assert otp_sender.sent == 0
+    assert await db.fetchval("SELECT count(*) FROM otp_challenges") == 0

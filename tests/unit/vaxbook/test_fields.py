@@ -16,6 +16,9 @@ from vaxbook.auth.schemas import OtpRequest
         ("84912345678", "+84912345678"),
         ("0387654321", "+84387654321"),
         ("0703123456", "+84703123456"),
+        ("(+84) 0912-345-678", "+84912345678"),
+        ("tel:+84912345678", "+84912345678"),
+        ("０９１２３４５６７８", "+84912345678"),
     ],
 )
 def test_vietnamese_mobiles_normalise_to_e164(given: str, e164: str) -> None:
@@ -24,7 +27,23 @@ def test_vietnamese_mobiles_normalise_to_e164(given: str, e164: str) -> None:
 
 @pytest.mark.parametrize(
     "given",
-    ["", "12345", "0912", "02923820000", "+14155552671", "09123456789012", "abcdefghij", "+84 12"],
+    [
+        "",
+        "12345",
+        "0912",
+        "02923820000",
+        "+14155552671",
+        "09123456789012",
+        "abcdefghij",
+        "+84 12",
+        # letters are no keypad's digits here, nor is an extension dropped
+        "0912abc345",
+        "0912OOO345",
+        "O912345678",
+        "0912345678 ext 99",
+        "0912345678x9",
+        "٠٩١٢٣٤٥٦٧٨",
+    ],
 )
 def test_other_numbers_are_refused_in_both_languages(given: str) -> None:
     with pytest.raises(ValidationError) as info:
