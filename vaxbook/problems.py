@@ -485,7 +485,15 @@ _MSGSPEC_MISSING = re.compile(r"Object missing required field `([^`]+)`")
 _MISSING_PARAMETER = re.compile(r"Missing required (query|header|cookie|path) parameter '([^']+)'")
 
 
+CLIENT_GONE = "client disconnected prematurely"
+"""Litestar's words (as a 500) when a request's body stops coming: the caller left, nothing went wrong here."""
+
+
 def from_http_exception(exc: HTTPException) -> Problem:
+    if exc.detail == CLIENT_GONE:
+        log.info("client_gone")  # no traceback, no server error: anyone could make those by hanging up mid-upload
+        slug, title = HTTP_PROBLEMS[400]
+        return Problem(status=400, slug=slug, title=title, detail=REQUEST_CUT_SHORT)
     if exc.status_code >= 500:
         log.error("server_error", status=exc.status_code, detail=exc.detail, exc_info=exc)
     slug, title = HTTP_PROBLEMS.get(exc.status_code, ("http-error", Text("Lỗi", "Error")))
@@ -508,6 +516,7 @@ def _phrase(status: int) -> str:
         return ""
 
 
+REQUEST_CUT_SHORT = Text("Yêu cầu bị ngắt trước khi gửi hết dữ liệu.", "The request ended before its body did.")
 FORM_OUT_OF_DATE = Text(
     "Biểu mẫu này đã cũ; hãy tải lại trang rồi gửi lại.",
     "This form is out of date; reload the page and send it again.",

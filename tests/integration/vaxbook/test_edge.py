@@ -17,6 +17,8 @@ from booking.models import CONSENT_VERSION
 from tests.conftest import RecordingOtpSender
 from tests.factories import citizen_headers, make_clinic, make_service, person_details, soon, staff_headers
 from tests.integration.vaxbook.test_route_guards import concrete, routes
+from tests.logs import logs_of
+from vaxbook import problems
 from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
 from vaxbook.edge import MAX_DEPTH
@@ -522,3 +524,51 @@ async def test_what_programs_read_sets_no_cookie_and_a_page_does(client: httpx.A
         assert "set-cookie" not in answer.headers, (path, answer.headers.get("set-cookie"))
     page = await client.get("/")
     assert "csrftoken=" in page.headers.get("set-cookie", ""), "a page's form still gets its token"
+
+
+async def test_a_caller_hanging_up_mid_upload_is_no_server_error(
+    app: Litestar, client: httpx.AsyncClient, uow: UnitOfWork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A body that stops coming (the caller hung up) was a 500 with a traceback in the log: anyone could write those
+    at will. It is the caller's doing, logged as such, and the next request is served as ever."""
+    headers = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    start = b'--cut\r\nContent-Disposition: form-data; name="file"; filename="receipts.csv"\r\n\r\nproduct_code,'
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/v1/imports/stock-receipts",
+        "raw_path": b"/api/v1/imports/stock-receipts",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"test"),
+            (b"authorization", headers["Authorization"].encode()),
+            (b"content-type", b"multipart/form-data; boundary=cut"),
+            (b"content-length", b"100000"),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+    }
+    arriving = [
+        {"type": "http.request", "body": start, "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return arriving.pop(0) if arriving else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    with logs_of(monkeypatch, problems, "vaxbook.errors") as lines:
+        await app(scope, receive, send)  # type: ignore[arg-type]
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    assert status == 400
+    assert [line["event"] for line in lines] == ["client_gone", "request"]
+    assert [line["log_level"] for line in lines] == ["info", "info"], "no error, no traceback"
+    assert lines[1]["status"] == 400
+    assert (await client.get("/api/v1/clinics")).status_code == 200
