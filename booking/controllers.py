@@ -61,6 +61,7 @@ from booking.service import (
     standby,
     visits,
 )
+from clinics.service import check_filters_name_what_exists
 from clinics.sold_out import SoldOutSlots
 from priority import service as priority
 from priority.schemas import (
@@ -1011,6 +1012,8 @@ class QualityController(Controller):
         XLSX, as every report. Written by citizens, so each read is audited."""
         first, last = _period(date_from, date_to)
         found = await feedback.comments(uow, request.user, clinic_id=clinic_id, date_from=first, date_to=last)
+        if not found:
+            await check_filters_name_what_exists(uow, clinic_id=clinic_id)
         out = [RatingCommentOut(**c.__dict__) for c in found]
         return answer(request, "rating-comments", RatingCommentOut, out, format)
 

@@ -159,6 +159,20 @@ async def named_in_vain(
     return [name for name in ("service", "clinic", "slot") if row[name]]
 
 
+async def filters_in_vain(conn: Connection, *, clinic_id: UUID | None, product_id: UUID | None) -> list[str]:
+    """Which of a list's clinic and vaccine filters names none there is."""
+    row = await conn.fetchrow(
+        """
+        SELECT $1::uuid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM clinics WHERE id = $1) AS clinic_id,
+               $2::uuid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM vaccine_products WHERE id = $2) AS product_id
+        """,
+        clinic_id,
+        product_id,
+    )
+    assert row is not None
+    return [name for name in ("clinic_id", "product_id") if row[name]]
+
+
 async def get_clinic(conn: Connection, *, clinic_id: UUID) -> Clinic | None:
     row = await conn.fetchrow(f"SELECT {_CLINIC} FROM clinics WHERE id = $1", clinic_id)
     return None if row is None else _clinic(row)

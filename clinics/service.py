@@ -254,6 +254,8 @@ _NONE_BY_THAT = {
     "service": Text("Không có dịch vụ nào mang mã này", "No service has this code"),
     "clinic": Text("Không có cơ sở y tế nào mang mã hoặc id này", "No clinic has this id or code"),
     "slot": Text("Không có khung giờ nào mang id này", "No slot has this id"),
+    "clinic_id": Text("Không có cơ sở y tế nào mang id này", "No clinic has this id"),
+    "product_id": Text("Không có vắc xin nào mang id này", "No vaccine product has this id"),
 }
 
 
@@ -268,6 +270,21 @@ async def check_search_names_what_exists(uow: UnitOfWork, query: SearchQuery) ->
             clinic_code=query.clinic_code,
             slot_id=query.slot_id,
         )
+    if unknown:
+        raise Invalid(
+            field_errors=tuple(FieldError(name, "not_found", _NONE_BY_THAT[name], "query") for name in unknown)
+        )
+
+
+async def check_filters_name_what_exists(
+    uow: UnitOfWork, *, clinic_id: UUID | None = None, product_id: UUID | None = None
+) -> None:
+    """For a list or report that came back empty: a clinic or vaccine its filter names that does not exist is a 422
+    naming the parameter (a mistyped id is not "no doses", "no data")."""
+    if clinic_id is None and product_id is None:
+        return
+    async with uow.reads() as conn:
+        unknown = await repository.filters_in_vain(conn, clinic_id=clinic_id, product_id=product_id)
     if unknown:
         raise Invalid(
             field_errors=tuple(FieldError(name, "not_found", _NONE_BY_THAT[name], "query") for name in unknown)

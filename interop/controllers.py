@@ -21,6 +21,7 @@ from litestar.types import Guard
 from pydantic import Field
 
 from booking.service import records
+from clinics.service import check_filters_name_what_exists
 from interop import feed as feeds
 from interop import fhir as resources
 from interop import imports, service
@@ -544,5 +545,7 @@ class RegistryExportController(Controller):
         doses = await records.doses_for_registry(
             uow, request.user, clinic_id=clinic_id, date_from=date_from, date_to=date_to
         )
+        if not doses:
+            await check_filters_name_what_exists(uow, clinic_id=clinic_id)
         cvx = await service.cvx_codes(uow)
         return resources.registry_batch(_bases(settings).fhir, doses, cvx, timestamp=datetime.now(UTC))

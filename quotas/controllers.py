@@ -10,6 +10,7 @@ from uuid import UUID
 from litestar import Controller, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
+from clinics.service import check_filters_name_what_exists
 from quotas import models, service
 from quotas.schemas import (
     Allocation,
@@ -69,7 +70,10 @@ class LotController(Controller):
     @get("/", summary="Vaccine lots, soonest expiry first")
     async def list_lots(self, uow: UoW, product_id: FromQuery[UUID | None] = None) -> list[Lot]:
         """Every lot registered, soonest expiry first."""
-        return [Lot.model_validate(lot) for lot in await service.list_lots(uow, product_id)]
+        lots = await service.list_lots(uow, product_id)
+        if not lots:
+            await check_filters_name_what_exists(uow, product_id=product_id)
+        return [Lot.model_validate(lot) for lot in lots]
 
     @post("/", summary="Register a vaccine lot")
     async def create_lot(self, data: JSONBody[LotCreate], uow: UoW, request: CallerRequest) -> Lot:
@@ -184,6 +188,8 @@ class StockController(Controller):
     ) -> list[StockLine]:
         """Doses held, by lot: the department's store (department=true), one clinic's, or every clinic's."""
         lines = await service.stock(uow, clinic_id=clinic_id, department=department)
+        if not lines:
+            await check_filters_name_what_exists(uow, clinic_id=clinic_id)
         return [StockLine.model_validate(line) for line in lines]
 
     @get("/movements", summary="Stock ledger")
@@ -199,6 +205,8 @@ class StockController(Controller):
         found = await service.movements(
             uow, clinic_id=clinic_id, product_id=product_id, before_id=_movement_cursor(cursor), limit=limit + 1
         )
+        if not found:
+            await check_filters_name_what_exists(uow, clinic_id=clinic_id, product_id=product_id)
         return paginate([Movement.model_validate(m) for m in found], limit, lambda m: (m.id,))
 
 
@@ -237,6 +245,8 @@ class ReportController(Controller):
         """Per clinic and vaccine: doses received (allocated + transferred in), booked (bookings waiting for a
         dose), administered, wasted, returned, transferred out, and remaining (what the clinic holds now)."""
         rows = await service.stock_report(uow, clinic_id=clinic_id, product_id=product_id)
+        if not rows:
+            await check_filters_name_what_exists(uow, clinic_id=clinic_id, product_id=product_id)
         return answer(request, "stock", StockReportRow, [StockReportRow.model_validate(r) for r in rows], format)
 
     @get("/priority-uptake", summary="Priority-group uptake report")
@@ -254,6 +264,8 @@ class ReportController(Controller):
         rows = await service.priority_uptake(
             uow, clinic_id=clinic_id, date_from=date_from, date_to=date_to, now=datetime.now(UTC)
         )
+        if not rows:
+            await check_filters_name_what_exists(uow, clinic_id=clinic_id)
         out = [PriorityUptakeRow.model_validate(r) for r in rows]
         return answer(request, "priority-uptake", PriorityUptakeRow, out, format)
 
