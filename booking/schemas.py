@@ -253,6 +253,18 @@ class DayListEntry(OutputModel):
     date_of_birth: date
 
 
+_STANDBY_SCOPE = bilingual_error(
+    "standby_scope",
+    "Chọn một cơ sở, hoặc một tỉnh/thành và quận/huyện",
+    "Give either clinic_id, or province and district",
+)
+_STANDBY_ONE_WAY = bilingual_error(
+    "standby_scope",
+    "Đã chọn cơ sở: bỏ tỉnh/thành và quận/huyện",
+    "clinic_id is given: leave province and district out",
+)
+
+
 class StandbyJoin(InputModel):
     """Wait for a seat at one clinic (clinic_id), or at any clinic of a district (province and district)."""
 
@@ -260,24 +272,20 @@ class StandbyJoin(InputModel):
     person_id: UUID | None = None
     clinic_id: UUID | None = None
     province: PlaceName | None = None
-    district: PlaceName | None = Field(default=None, validate_default=True)
+    district: PlaceName | None = None
     date_from: CalendarDate
     date_to: CalendarDate
 
-    @field_validator("district")
-    @classmethod
-    def _one_scope(cls, district: str | None, info: ValidationInfo) -> str | None:
-        if refused_before(info, "clinic_id", "province"):
-            return district
-        by_clinic = info.data.get("clinic_id") is not None
-        by_district = district is not None and info.data.get("province") is not None
-        if by_clinic == by_district:
-            raise bilingual_error(
-                "standby_scope",
-                "Chọn một cơ sở, hoặc một tỉnh/thành và quận/huyện",
-                "Give either clinic_id, or province and district",
-            )
-        return district
+    @model_validator(mode="after")
+    def _one_scope(self) -> Self:
+        """A clinic, or a district with its province: the refusal names the field to mend, or those to clear."""
+        place = {name: getattr(self, name) for name in ("province", "district") if getattr(self, name) is not None}
+        if self.clinic_id is not None and place:
+            raise errors_on("StandbyJoin", {name: (_STANDBY_ONE_WAY, sent) for name, sent in place.items()})
+        if self.clinic_id is None and len(place) < 2:
+            missing = "province" if "district" in place else "district"
+            raise errors_on("StandbyJoin", {missing: (_STANDBY_SCOPE, None)})
+        return self
 
     @field_validator("date_to")
     @classmethod

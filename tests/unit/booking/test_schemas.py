@@ -50,7 +50,12 @@ def test_standby_scope_and_search_need_exactly_one_way() -> None:
     base = {"service_id": "8c1f2c7e-25d9-4c77-9e4e-0b1f6b1c1a11", "date_from": "2026-12-01", "date_to": "2026-12-10"}
     assert errors(StandbyJoin, base)["district"][0] == "vaxbook.standby_scope"
     both = base | {"clinic_id": base["service_id"], "province": "Cần Thơ", "district": "Ô Môn"}
+    assert set(errors(StandbyJoin, both)) == {"province", "district"}, "the two to clear"
     assert errors(StandbyJoin, both)["district"][0] == "vaxbook.standby_scope"
+    stray = base | {"clinic_id": base["service_id"], "district": "Ô Môn"}
+    assert set(errors(StandbyJoin, stray)) == {"district"}, "a stray district is no clinic's"
+    assert set(errors(StandbyJoin, base | {"district": "Ô Môn"})) == {"province"}, "the one missing"
+    assert set(errors(StandbyJoin, base | {"province": "Cần Thơ"})) == {"district"}
     assert StandbyJoin.model_validate(base | {"province": "Cần Thơ", "district": "Ô Môn"}).district == "Ô Môn"
     backwards = base | {"clinic_id": base["service_id"], "date_to": "2026-11-01"}
     assert errors(StandbyJoin, backwards)["date_to"][0] == "vaxbook.date_range_order"
