@@ -499,6 +499,7 @@ class ImportController(Controller):
         `dry_run=true` to see every row's error without importing anything; without it, the file is imported whole
         or not at all (422 import-refused with the rows in error), and the same file posted again imports nothing
         more (`already_imported`). The columns are the template's (GET …/template)."""
+        imports.check_parts([name for name, _ in (await request.form()).multi_items()])
         content = await data.file.read()
         report = await imports.run(
             uow, request.user, kind, data.file.filename or "", content, dry_run=data.dry_run, now=datetime.now(UTC)

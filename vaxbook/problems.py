@@ -432,6 +432,8 @@ _MSGSPEC_WORDS = (
     (re.compile(r"Expected `float(?: \| null)?`, got `\w+`"), "Phải là số", "Must be a number"),
     (re.compile(r"Expected `bool(?: \| null)?`, got `\w+`"), "Phải là true hoặc false", "Must be true or false"),
     (re.compile(r"Invalid UUID"), "Mã định danh UUID không hợp lệ", "Not a valid UUID"),
+    # a form's part sent twice (two files under one name) where the handler takes one
+    (re.compile(r"Unsupported type: <class 'list'>"), "Chỉ gửi một lần", "Send it once"),
 )
 
 

@@ -479,3 +479,31 @@ async def test_a_formula_whose_result_the_file_does_not_keep_is_named_not_read_a
     assert (error["row"], error["column"]) == (2, "doses")
     assert "=1000*1000" in error["message_en"]
     assert "Excel" in error["message_vi"]
+
+
+async def test_an_upload_s_other_parts_are_refused_by_name_not_left_unread(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """A second file, or dry_run misspelt, would be left unread: the first file imported, not the dry run asked
+    for. Each is refused by its name, as a JSON body's unknown field is; nothing is imported."""
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    good = csv_bytes(
+        CLINIC_COLUMNS,
+        [["TYT-MOI", "Trạm Y tế phường Mới", "health_station", "Cần Thơ", "Ninh Kiều", "Tân An", "1 Hai Bà Trưng"]],
+    )
+    before = await db.fetchval("SELECT count(*) FROM clinics")
+    for files, data, refused in (
+        ([("file", ("c.csv", good))], {"dryrun": "true"}, [("dryrun", "extra_forbidden")]),
+        ([("file", ("c.csv", good)), ("file2", ("d.csv", good))], {}, [("file2", "extra_forbidden")]),
+        ([("file", ("c.csv", good)), ("file", ("d.csv", good))], {}, [("file", "invalid")]),
+    ):
+        answer = await client.post("/api/v1/imports/clinics", files=files, data=data, headers=admin)
+        assert answer.status_code == 422, answer.text
+        assert [(e["field"], e["code"]) for e in answer.json()["errors"]] == refused
+        assert "class" not in answer.text, "said in words, not as Python"
+    assert await db.fetchval("SELECT count(*) FROM clinics") == before
+    done = await client.post(
+        "/api/v1/imports/clinics", files={"file": ("c.csv", good)}, data={"dry_run": "false"}, headers=admin
+    )
+    assert done.status_code == 200, done.text
+    assert await db.fetchval("SELECT count(*) FROM clinics") == before + 1

@@ -568,7 +568,7 @@ async def test_a_caller_hanging_up_mid_upload_is_no_server_error(
         await app(scope, receive, send)  # type: ignore[arg-type]
     status = next(m["status"] for m in sent if m["type"] == "http.response.start")
     assert status == 400
-    assert [line["event"] for line in lines] == ["client_gone", "request"]
-    assert [line["log_level"] for line in lines] == ["info", "info"], "no error, no traceback"
-    assert lines[1]["status"] == 400
+    # the access line comes too when its logger was first used inside the capture: not when another test's was
+    assert [line["event"] for line in lines if line["event"] != "request"] == ["client_gone"]
+    assert {line["log_level"] for line in lines} == {"info"}, "no error, no traceback"
     assert (await client.get("/api/v1/clinics")).status_code == 200
