@@ -18,6 +18,7 @@ from quotas.schemas import (
     Lot,
     LotCreate,
     Movement,
+    OpenVial,
     PriorityUptakeRow,
     Receipt,
     Return,
@@ -219,6 +220,14 @@ class ClinicStockController(Controller):
         """The doses this clinic holds, by lot, soonest expiry first: for its own staff."""
         lines = await service.clinic_stock(uow, request.user, clinic_id)
         return [StockLine.model_validate(line) for line in lines]
+
+    @get("/open-vials", summary="Multi-dose vials opened today and not used up")
+    async def open_vials(self, clinic_id: FromPath[UUID], uow: UoW, request: CallerRequest) -> list[OpenVial]:
+        """For its own staff, at the door: each vial of a lot opened today (the clinic's day) whose doses are not all
+        given or wasted yet, the doses left in it and today's bookings for the vaccine still to come. Worked out from
+        the ledger: the doses given or wasted from a lot today, past the last whole vial."""
+        found = await service.open_vials(uow, request.user, clinic_id, now=datetime.now(UTC))
+        return [OpenVial.model_validate(vial) for vial in found]
 
 
 ExpiryDays = Annotated[

@@ -67,6 +67,21 @@ class StockLine:
     doses: int
 
 
+@dataclass(frozen=True)
+class OpenVial:
+    """A multi-dose vial of a lot that a clinic opened today and has not used up: the doses given or wasted from the
+    lot today are no whole number of vials. `still_to_come`: today's bookings for the vaccine at the clinic not given
+    it yet (booked or checked in), who may use those doses; when they are fewer, the rest would be wasted."""
+
+    lot_id: UUID
+    lot_number: str
+    product_id: UUID
+    product_name: str
+    doses_per_vial: int
+    doses_left: int
+    still_to_come: int
+
+
 # Reports for the health department: sums of the ledger and counts of bookings, never a person's data
 
 

@@ -14,6 +14,7 @@ from quotas.models import (
     LotTaken,
     Movement,
     MovementKind,
+    OpenVial,
     PriorityUptakeRow,
     ProductCodeTaken,
     StockHolder,
@@ -270,6 +271,38 @@ async def stock_lines(conn: Connection, *, clinic_id: UUID | None, department: b
 
 
 # The capacity bound: a clinic's coming seats for a vaccine never outnumber the doses it holds
+
+
+async def open_vials(conn: Connection, *, clinic_id: UUID, now: datetime) -> list[OpenVial]:
+    """The vials a clinic opened today (its own day) and has not used up, lot by lot, with today's bookings for each
+    vaccine not given it yet (see OpenVial)."""
+    rows = await conn.fetch(
+        """
+        WITH today AS (
+            SELECT date_trunc('day', $2::timestamptz AT TIME ZONE c.timezone) AT TIME ZONE c.timezone AS starts,
+                   (date_trunc('day', $2::timestamptz AT TIME ZONE c.timezone) + interval '1 day')
+                       AT TIME ZONE c.timezone AS ends
+            FROM clinics c WHERE c.id = $1
+        ), used AS (
+            SELECT m.lot_id, m.product_id, sum(m.doses) AS doses
+            FROM stock_movements m, today
+            WHERE m.from_clinic_id = $1 AND m.kind IN ('administered', 'wasted')
+              AND m.at >= today.starts AND m.at < today.ends
+            GROUP BY m.lot_id, m.product_id
+        )
+        SELECT l.id AS lot_id, l.lot_number, p.id AS product_id, p.name AS product_name, p.doses_per_vial,
+               p.doses_per_vial - u.doses % p.doses_per_vial AS doses_left,
+               (SELECT count(*) FROM bookings b, today
+                WHERE b.clinic_id = $1 AND b.product_id = p.id AND b.status IN ('booked', 'checked_in')
+                  AND b.starts_at >= today.starts AND b.starts_at < today.ends) AS still_to_come
+        FROM used u JOIN vaccine_lots l ON l.id = u.lot_id JOIN vaccine_products p ON p.id = u.product_id
+        WHERE u.doses % p.doses_per_vial <> 0
+        ORDER BY p.name, l.lot_number
+        """,
+        clinic_id,
+        now,
+    )
+    return [OpenVial(**dict(r)) for r in rows]
 
 
 async def clinic_takes_doses(conn: Connection, *, clinic_id: UUID) -> bool | None:

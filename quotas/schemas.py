@@ -140,6 +140,21 @@ class StockLine(OutputModel):
     doses: int
 
 
+class OpenVial(OutputModel):
+    """A multi-dose vial of a lot opened today and not used up (the doses given or wasted from the lot today are no
+    whole number of vials): the doses left in it, and today's bookings for the vaccine not given it yet. Fewer of
+    those than doses left: the rest go to waste unless someone else (the standby list, someone who walks in) gets
+    them; at the session's end, what is thrown away is recorded as wasted."""
+
+    lot_id: UUID
+    lot_number: str
+    product_id: UUID
+    product_name: str
+    doses_per_vial: int
+    doses_left: int
+    still_to_come: int
+
+
 class StockReportRow(OutputModel):
     """received = allocated + transferred_in; remaining = received - administered - wasted - returned -
     transferred_out, the doses the clinic holds now. booked: its bookings waiting for a dose (booked or checked in)."""

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from clinics import seats
-from clinics.models import ClinicInactive, check_date_range
+from clinics.models import ClinicInactive, ClinicNotFound, check_date_range
 from quotas import repository
 from quotas.models import (
     REPORT_MAX_DAYS,
@@ -27,6 +27,7 @@ from quotas.models import (
     LotOfAnotherVaccine,
     Movement,
     MovementKind,
+    OpenVial,
     PriorityUptakeRow,
     ProductNotFound,
     QuotaExceeded,
@@ -397,6 +398,16 @@ async def clinic_stock(uow: UnitOfWork, principal: Principal, clinic_id: UUID) -
     """A clinic's lots, for its own staff (or the department)."""
     principal.require_clinic(clinic_id)
     return await stock(uow, clinic_id=clinic_id, department=False)
+
+
+async def open_vials(uow: UnitOfWork, principal: Principal, clinic_id: UUID, *, now: datetime) -> list[OpenVial]:
+    """The multi-dose vials the clinic opened today and has not used up, for its own staff (or the department): the
+    doses left in each, and how many of today's bookings may still use them."""
+    principal.require_clinic(clinic_id)
+    async with uow.reads() as conn:
+        if not await repository.clinic_exists(conn, clinic_id=clinic_id):
+            raise ClinicNotFound()
+        return await repository.open_vials(conn, clinic_id=clinic_id, now=now)
 
 
 async def stock(uow: UnitOfWork, *, clinic_id: UUID | None, department: bool) -> list[StockLine]:

@@ -262,6 +262,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/clinics/{clinic_id:uuid}/bookings/{booking_id:uuid}/no-dose"): CLINIC,
     ("POST", "/api/v1/clinics/{clinic_id:uuid}/bookings/{booking_id:uuid}/adverse-events"): CLINIC,
     ("GET", "/api/v1/clinics/{clinic_id:uuid}/stock"): CLINIC,
+    ("GET", "/api/v1/clinics/{clinic_id:uuid}/stock/open-vials"): CLINIC,
     # the department
     ("POST", "/api/v1/clinics"): CITY,
     ("PATCH", "/api/v1/clinics/{clinic_id:uuid}"): CITY,

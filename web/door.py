@@ -188,6 +188,30 @@ async def _what_is_left(uow: UoW, staff: Principal, done: CheckedIn) -> tuple[Va
     return None, await _next_step(uow, staff, done.booking, evidence_due=done.needs_evidence)
 
 
+async def _open_vials(request: AnyRequest, uow: UoW, staff: Principal, clinic_id: UUID) -> list[dict[str, str]]:
+    """What is left in the multi-dose vials opened today, and whether today's bookings will use it: the doses over
+    are the nurse's to offer, or they are wasted."""
+    language = language_of(request)
+    found = await quotas.open_vials(uow, staff, clinic_id, now=datetime.now(UTC))
+    return [
+        {
+            "said": WORDS["open_vial"]
+            .in_(language)
+            .format(
+                vaccine=v.product_name,
+                lot=v.lot_number,
+                left=v.doses_left,
+                per=v.doses_per_vial,
+                coming=v.still_to_come,
+            ),
+            "spare": WORDS["open_vial_spare"].in_(language).format(spare=v.doses_left - v.still_to_come)
+            if v.doses_left > v.still_to_come
+            else "",
+        }
+        for v in found
+    ]
+
+
 def _observed_until(given: Vaccination) -> str:
     return given.observe_until.astimezone(ZoneInfo(given.timezone)).strftime("%H:%M")
 
@@ -632,7 +656,8 @@ class DoorPages(Controller):
         if not _scripted(request):
             return await self._door_page(request, uow, staff, clinic_id)
         rows = await self._today(request, uow, staff, clinic_id)
-        return page(request, "door/_door_today.html.j2", rows=rows)
+        vials = await _open_vials(request, uow, staff, clinic_id)
+        return page(request, "door/_door_today.html.j2", rows=rows, vials=vials)
 
     async def _today(self, request: AnyRequest, uow: UoW, staff: Principal, clinic_id: UUID) -> list[dict[str, str]]:
         """Today's bookings, and just before midnight those of tomorrow's first slots whose check-in has opened."""
@@ -669,6 +694,7 @@ class DoorPages(Controller):
             "door/door.html.j2",
             clinic=clinic,
             rows=rows,
+            vials=await _open_vials(request, uow, staff, clinic_id),
             clinic_id=clinic_id,
             wasm=WASM,
             back=f"/door/{clinic_id}",

@@ -264,6 +264,17 @@ WORDS: dict[str, Text] = {
     "today": Text("Danh sách hôm nay", "Today's list"),
     "time": Text("Giờ", "Time"),
     "nobody_today": Text("Hôm nay chưa có ai đặt lịch.", "Nobody has booked for today."),
+    "open_vials": Text("Lọ vắc xin đang mở", "Open vials"),
+    "open_vial": Text(
+        "{vaccine}, lô {lot}: còn {left}/{per} liều trong lọ; {coming} người đã hẹn hôm nay chưa tiêm.",
+        "{vaccine}, lot {lot}: {left} of {per} doses left in the vial; {coming} booked today not vaccinated yet.",
+    ),
+    "open_vial_spare": Text(
+        "Thừa {spare} liều: mời người trong danh sách chờ hoặc người đến không hẹn để không phí liều nào; "
+        "liều bỏ đi cuối buổi cần được ghi là hủy bỏ.",
+        "{spare} more than those booked: offer them to people waiting for a seat or walking in, so that none is "
+        "wasted; doses thrown away at the end of the session are to be recorded as wasted.",
+    ),
     "notify_by": Text("Nhận tin nhắn nhắc lịch qua", "Send my reminders by"),
     "channel_sms": Text("Tin nhắn SMS", "Text message (SMS)"),
     "channel_zalo": Text("Zalo", "Zalo"),

@@ -1,0 +1,118 @@
+"""What is left in the multi-dose vials a clinic opened today, from the ledger: the doses given or wasted from a lot
+today past its last whole vial; shown at the door beside today's bookings still to come, so that a dose over is
+offered rather than wasted."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+import asyncpg
+import httpx
+
+from clinics.models import ServiceKind
+from quotas import service as quotas
+from quotas.schemas import Waste
+from tests.factories import (
+    ADMIN,
+    give_doses,
+    make_citizen,
+    make_clinic,
+    make_product,
+    make_service,
+    make_slot,
+    make_staff,
+    soon,
+    staff_headers,
+    token_for,
+)
+from tests.integration.web.test_door import staff_signed_in
+from vaxbook.audit import SYSTEM
+from vaxbook.auth.models import Role
+from vaxbook.db import UnitOfWork
+from web.text import WORDS
+
+
+async def test_an_open_vial_is_what_today_s_doses_leave_of_it(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic, elsewhere = await make_clinic(uow), await make_clinic(uow)
+    six = await make_product(uow, name="Comirnaty", doses_per_vial=6)
+    service = await make_service(uow, kind=ServiceKind.VACCINATION, product_id=six.id)
+    lot = await give_doses(uow, clinic.id, six.id, 12)
+    slot = await make_slot(uow, clinic, service, capacity=3, starts_at=soon(0.5), with_doses=False)
+    staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
+    vials = f"/api/v1/clinics/{clinic.id}/stock/open-vials"
+    assert (await client.get(vials, headers=staff)).json() == [], "no dose given today: no vial open"
+
+    booked = []
+    for _ in range(3):
+        citizen, person = await make_citizen(uow)
+        made = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
+        assert made.status_code == 201, made.text
+        came = await client.post(
+            f"/api/v1/clinics/{clinic.id}/check-ins",
+            json={"code": made.json()["code"], "cccd_last4": person.cccd[-4:]},  # type: ignore[index]
+            headers=staff,
+        )
+        assert came.status_code == 200, came.text
+        booked.append(made.json()["id"])
+
+    async def give(booking_id: str) -> None:
+        given = await client.post(
+            f"/api/v1/clinics/{clinic.id}/bookings/{booking_id}/vaccination",
+            json={"lot_id": str(lot.id), "injection_site": "left_arm"},
+            headers=staff,
+        )
+        assert given.status_code == 201, given.text
+
+    await give(booked[0])
+    [vial] = (await client.get(vials, headers=staff)).json()
+    assert (vial["lot_number"], vial["doses_per_vial"], vial["doses_left"]) == (lot.lot_number, 6, 5)
+    assert vial["still_to_come"] == 2, "two booked for today, checked in, not vaccinated yet"
+    await give(booked[1])
+    [vial] = (await client.get(vials, headers=staff)).json()
+    assert (vial["doses_left"], vial["still_to_come"]) == (4, 1)
+
+    # the door says it, in the nurse's language, with the doses over to offer
+    await staff_signed_in(client, await make_staff(uow, Role.CLINIC_STAFF, [clinic.id]))
+    for language in ("vi", "en"):
+        for scripted in ({"HX-Request": "true"}, {}):
+            today = await client.get(f"/door/{clinic.id}/today", headers={"Accept-Language": language} | scripted)
+            assert today.status_code == 200
+            said = (
+                WORDS["open_vial"]
+                .in_(language)
+                .format(vaccine="Comirnaty", lot=lot.lot_number, left=4, per=6, coming=1)
+            )
+            assert said in today.text, (language, scripted)
+            assert WORDS["open_vial_spare"].in_(language).format(spare=3) in today.text
+    assert await quotas.open_vials(uow, ADMIN, clinic.id, now=datetime.now(UTC) + timedelta(days=1)) == [], (
+        "today's doses open no vial tomorrow"
+    )
+    # the rest of the vial thrown away at the session's end, recorded as wasted: the vial is no longer open
+    await quotas.waste(
+        uow,
+        SYSTEM,
+        Waste(lot_id=lot.id, clinic_id=clinic.id, doses=4, note="Hết buổi, bỏ lọ đã mở"),
+        now=datetime.now(UTC),
+    )
+    assert (await client.get(vials, headers=staff)).json() == []
+
+    other = await staff_headers(client, uow, Role.CLINIC_STAFF, [elsewhere.id])
+    assert (await client.get(vials, headers=other)).status_code == 403, "another clinic's staff"
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    nowhere = await client.get(f"/api/v1/clinics/{uuid4()}/stock/open-vials", headers=admin)
+    assert nowhere.status_code == 404
+
+
+async def test_single_dose_vials_are_never_open(client: httpx.AsyncClient, uow: UnitOfWork) -> None:
+    clinic = await make_clinic(uow)
+    one = await make_product(uow, doses_per_vial=1)
+    service = await make_service(uow, kind=ServiceKind.VACCINATION, product_id=one.id)
+    await make_slot(uow, clinic, service, capacity=2, starts_at=soon(0.5))
+    lot = (await quotas.clinic_stock(uow, ADMIN, clinic.id))[0].lot
+    await quotas.waste(
+        uow, SYSTEM, Waste(lot_id=lot.id, clinic_id=clinic.id, doses=1, note="Vỡ"), now=datetime.now(UTC)
+    )
+    assert await quotas.open_vials(uow, ADMIN, clinic.id, now=datetime.now(UTC)) == []
