@@ -195,15 +195,11 @@ async def _open_vials(request: AnyRequest, uow: UoW, staff: Principal, clinic_id
     found = await quotas.open_vials(uow, staff, clinic_id, now=datetime.now(UTC))
     return [
         {
+            "vaccine": v.product_name,
+            "lot": v.lot_number,
             "said": WORDS["open_vial"]
             .in_(language)
-            .format(
-                vaccine=v.product_name,
-                lot=v.lot_number,
-                left=v.doses_left,
-                per=v.doses_per_vial,
-                coming=v.still_to_come,
-            ),
+            .format(left=v.doses_left, per=v.doses_per_vial, coming=v.still_to_come),
             "spare": WORDS["open_vial_spare"].in_(language).format(spare=v.doses_left - v.still_to_come)
             if v.doses_left > v.still_to_come
             else "",

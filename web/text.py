@@ -265,9 +265,10 @@ WORDS: dict[str, Text] = {
     "time": Text("Giờ", "Time"),
     "nobody_today": Text("Hôm nay chưa có ai đặt lịch.", "Nobody has booked for today."),
     "open_vials": Text("Lọ vắc xin đang mở", "Open vials"),
+    "open_vial_lot": Text("lô", "lot"),
     "open_vial": Text(
-        "{vaccine}, lô {lot}: còn {left}/{per} liều trong lọ; {coming} người đã hẹn hôm nay chưa tiêm.",
-        "{vaccine}, lot {lot}: {left} of {per} doses left in the vial; {coming} booked today not vaccinated yet.",
+        "còn {left}/{per} liều trong lọ; {coming} người đã hẹn hôm nay chưa tiêm.",
+        "{left} of {per} doses left in the vial; {coming} booked today not vaccinated yet.",
     ),
     "open_vial_spare": Text(
         "Thừa {spare} liều: mời người trong danh sách chờ hoặc người đến không hẹn để không phí liều nào; "
