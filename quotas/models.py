@@ -70,8 +70,9 @@ class StockLine:
 @dataclass(frozen=True)
 class OpenVial:
     """A multi-dose vial of a lot that a clinic opened today and has not used up: the doses given or wasted from the
-    lot today are no whole number of vials. `still_to_come`: today's bookings for the vaccine at the clinic not given
-    it yet (booked or checked in), who may use those doses; when they are fewer, the rest would be wasted."""
+    lot today are no whole number of vials (one vial of a lot open at a time, as at one vaccination table). Its
+    vaccine's `still_to_come`: today's bookings for it at the clinic not given it yet, checked in or booked for a slot
+    not over yet (one whose slot is over is most likely a no-show)."""
 
     lot_id: UUID
     lot_number: str
@@ -80,6 +81,13 @@ class OpenVial:
     doses_per_vial: int
     doses_left: int
     still_to_come: int
+
+
+def doses_over(vials: list[OpenVial]) -> int:
+    """The doses of one vaccine that today's bookings would leave over were they all to come: what is left in its open
+    vials past them, or, when more are coming than that, what the last vial opened for them would leave."""
+    left, coming, per_vial = sum(v.doses_left for v in vials), vials[0].still_to_come, vials[0].doses_per_vial
+    return left - coming if left >= coming else (left - coming) % per_vial
 
 
 # Reports for the health department: sums of the ledger and counts of bookings, never a person's data

@@ -293,7 +293,8 @@ async def open_vials(conn: Connection, *, clinic_id: UUID, now: datetime) -> lis
         SELECT l.id AS lot_id, l.lot_number, p.id AS product_id, p.name AS product_name, p.doses_per_vial,
                p.doses_per_vial - u.doses % p.doses_per_vial AS doses_left,
                (SELECT count(*) FROM bookings b, today
-                WHERE b.clinic_id = $1 AND b.product_id = p.id AND b.status IN ('booked', 'checked_in')
+                WHERE b.clinic_id = $1 AND b.product_id = p.id
+                  AND (b.status = 'checked_in' OR (b.status = 'booked' AND b.ends_at > $2))
                   AND b.starts_at >= today.starts AND b.starts_at < today.ends) AS still_to_come
         FROM used u JOIN vaccine_lots l ON l.id = u.lot_id JOIN vaccine_products p ON p.id = u.product_id
         WHERE u.doses % p.doses_per_vial <> 0

@@ -142,9 +142,9 @@ class StockLine(OutputModel):
 
 class OpenVial(OutputModel):
     """A multi-dose vial of a lot opened today and not used up (the doses given or wasted from the lot today are no
-    whole number of vials): the doses left in it, and today's bookings for the vaccine not given it yet. Fewer of
-    those than doses left: the rest go to waste unless someone else (the standby list, someone who walks in) gets
-    them; at the session's end, what is thrown away is recorded as wasted."""
+    whole number of vials; one vial of a lot open at a time): the doses left in it, and today's bookings for the
+    vaccine not given it yet (checked in, or booked for a slot not over yet). Doses its vials would leave over after
+    those go to waste unless someone else gets them (the standby list, someone who walks in)."""
 
     lot_id: UUID
     lot_number: str

@@ -40,6 +40,7 @@ from clinics import service as clinics
 from clinics.models import Clinic
 from qr.models import Window
 from quotas import service as quotas
+from quotas.models import OpenVial, doses_over
 from vaxbook.auth import service as auth
 from vaxbook.auth.models import Principal, Role
 from vaxbook.auth.security import TokenIssuer
@@ -188,24 +189,31 @@ async def _what_is_left(uow: UoW, staff: Principal, done: CheckedIn) -> tuple[Va
     return None, await _next_step(uow, staff, done.booking, evidence_due=done.needs_evidence)
 
 
-async def _open_vials(request: AnyRequest, uow: UoW, staff: Principal, clinic_id: UUID) -> list[dict[str, str]]:
-    """What is left in the multi-dose vials opened today, and whether today's bookings will use it: the doses over
-    are the nurse's to offer, or they are wasted."""
+async def _open_vials(request: AnyRequest, uow: UoW, staff: Principal, clinic_id: UUID) -> list[dict[str, Any]]:
+    """What is left in the multi-dose vials opened today, vaccine by vaccine, and whether today's bookings will use it:
+    the doses over are the nurse's to offer, or they are wasted."""
     language = language_of(request)
-    found = await quotas.open_vials(uow, staff, clinic_id, now=datetime.now(UTC))
-    return [
-        {
-            "vaccine": v.product_name,
-            "lot": v.lot_number,
-            "said": WORDS["open_vial"]
-            .in_(language)
-            .format(left=v.doses_left, per=v.doses_per_vial, coming=v.still_to_come),
-            "spare": WORDS["open_vial_spare"].in_(language).format(spare=v.doses_left - v.still_to_come)
-            if v.doses_left > v.still_to_come
-            else "",
-        }
-        for v in found
-    ]
+    by_vaccine: dict[UUID, list[OpenVial]] = {}
+    for vial in await quotas.open_vials(uow, staff, clinic_id, now=datetime.now(UTC)):
+        by_vaccine.setdefault(vial.product_id, []).append(vial)
+    shown = []
+    for vials in by_vaccine.values():
+        over = doses_over(vials)
+        shown.append(
+            {
+                "vaccine": vials[0].product_name,
+                "lots": [
+                    {
+                        "lot": WORDS["open_vial_lot"].in_(language).format(lot=v.lot_number),
+                        "said": WORDS["open_vial"].in_(language).format(left=v.doses_left, per=v.doses_per_vial),
+                    }
+                    for v in vials
+                ],
+                "coming": WORDS["open_vial_coming"].in_(language).format(coming=vials[0].still_to_come),
+                "spare": WORDS["open_vial_spare"].in_(language).format(spare=over) if over else "",
+            }
+        )
+    return shown
 
 
 def _observed_until(given: Vaccination) -> str:

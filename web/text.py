@@ -265,16 +265,20 @@ WORDS: dict[str, Text] = {
     "time": Text("Giờ", "Time"),
     "nobody_today": Text("Hôm nay chưa có ai đặt lịch.", "Nobody has booked for today."),
     "open_vials": Text("Lọ vắc xin đang mở", "Open vials"),
-    "open_vial_lot": Text("lô", "lot"),
-    "open_vial": Text(
-        "còn {left}/{per} liều trong lọ; {coming} người đã hẹn hôm nay chưa tiêm.",
-        "{left} of {per} doses left in the vial; {coming} booked today not vaccinated yet.",
+    "open_vial_lot": Text("lô {lot}", "lot {lot}"),
+    "open_vial": Text("còn {left}/{per} liều trong lọ", "{left} of {per} doses left in the vial"),
+    "open_vial_coming": Text(
+        "{coming} người đã hẹn hôm nay chưa tiêm.", "{coming} booked today and not yet vaccinated."
     ),
     "open_vial_spare": Text(
-        "Thừa {spare} liều: mời người trong danh sách chờ hoặc người đến không hẹn để không phí liều nào; "
-        "liều bỏ đi cuối buổi cần được ghi là hủy bỏ.",
-        "{spare} more than those booked: offer them to people waiting for a seat or walking in, so that none is "
-        "wasted; doses thrown away at the end of the session are to be recorded as wasted.",
+        "Nếu họ đều đến, sẽ thừa {spare} liều: mời người trong danh sách chờ hoặc người đến không hẹn để không phí "
+        "liều nào.",
+        "If they all come, {spare} doses will be over: offer them to people waiting for a seat or walking in, so that "
+        "none is wasted.",
+    ),
+    "open_vial_thrown": Text(
+        "Liều bỏ đi cuối buổi: báo Sở Y tế để ghi nhận hủy, hỏng.",
+        "Doses thrown away at the end of the session: tell the department, which records them as wasted.",
     ),
     "notify_by": Text("Nhận tin nhắn nhắc lịch qua", "Send my reminders by"),
     "channel_sms": Text("Tin nhắn SMS", "Text message (SMS)"),

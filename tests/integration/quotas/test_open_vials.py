@@ -4,14 +4,16 @@ offered rather than wasted."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from uuid import uuid4
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
 
 from clinics.models import ServiceKind
 from quotas import service as quotas
+from quotas.models import OpenVial, doses_over
 from quotas.schemas import Waste
 from tests.factories import (
     ADMIN,
@@ -40,7 +42,8 @@ async def test_an_open_vial_is_what_today_s_doses_leave_of_it(
     six = await make_product(uow, name="Comirnaty", doses_per_vial=6)
     service = await make_service(uow, kind=ServiceKind.VACCINATION, product_id=six.id)
     lot = await give_doses(uow, clinic.id, six.id, 12)
-    slot = await make_slot(uow, clinic, service, capacity=3, starts_at=soon(0.5), with_doses=False)
+    # starting in two minutes: in the clinic's today, but for a run in the day's last two minutes
+    slot = await make_slot(uow, clinic, service, capacity=3, starts_at=soon(2 / 60), with_doses=False)
     staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
     vials = f"/api/v1/clinics/{clinic.id}/stock/open-vials"
     assert (await client.get(vials, headers=staff)).json() == [], "no dose given today: no vial open"
@@ -80,13 +83,16 @@ async def test_an_open_vial_is_what_today_s_doses_leave_of_it(
         for scripted in ({"HX-Request": "true"}, {}):
             today = await client.get(f"/door/{clinic.id}/today", headers={"Accept-Language": language} | scripted)
             assert today.status_code == 200
-            said = WORDS["open_vial"].in_(language).format(left=4, per=6, coming=1)
-            named = f'Comirnaty, {WORDS["open_vial_lot"].in_(language)} <span class="nowrap">{lot.lot_number}</span>:'
-            assert f"{named} {said}" in today.text, (language, scripted)
+            lot_said = WORDS["open_vial_lot"].in_(language).format(lot=lot.lot_number)
+            left = WORDS["open_vial"].in_(language).format(left=4, per=6)
+            coming = WORDS["open_vial_coming"].in_(language).format(coming=1)
+            assert f'Comirnaty: <span class="nowrap">{lot_said}</span>, {left}; {coming}' in today.text, language
             assert WORDS["open_vial_spare"].in_(language).format(spare=3) in today.text
-    assert await quotas.open_vials(uow, ADMIN, clinic.id, now=datetime.now(UTC) + timedelta(days=1)) == [], (
-        "today's doses open no vial tomorrow"
-    )
+    # the clinic's day, not UTC's: open until its midnight, none after it
+    zone = ZoneInfo(clinic.timezone)
+    midnight = datetime.combine(datetime.now(zone).date() + timedelta(days=1), time(0), zone)
+    assert await quotas.open_vials(uow, ADMIN, clinic.id, now=midnight - timedelta(seconds=1)) != []
+    assert await quotas.open_vials(uow, ADMIN, clinic.id, now=midnight + timedelta(seconds=1)) == []
     # the rest of the vial thrown away at the session's end, recorded as wasted: the vial is no longer open
     await quotas.waste(
         uow,
@@ -113,3 +119,16 @@ async def test_single_dose_vials_are_never_open(client: httpx.AsyncClient, uow: 
         uow, SYSTEM, Waste(lot_id=lot.id, clinic_id=clinic.id, doses=1, note="Vỡ"), now=datetime.now(UTC)
     )
     assert await quotas.open_vials(uow, ADMIN, clinic.id, now=datetime.now(UTC)) == []
+
+
+def vials_of(*left: int, coming: int, per_vial: int) -> list[OpenVial]:
+    product = uuid4()
+    return [OpenVial(uuid4(), f"L{n}", product, "Comirnaty", per_vial, n, coming) for n in left]
+
+
+def test_the_doses_over_are_those_today_s_bookings_would_leave() -> None:
+    assert doses_over(vials_of(5, coming=2, per_vial=6)) == 3
+    assert doses_over(vials_of(2, coming=2, per_vial=6)) == 0
+    assert doses_over(vials_of(4, 3, coming=5, per_vial=6)) == 2, "two lots' open vials of one vaccine, together"
+    assert doses_over(vials_of(1, coming=2, per_vial=10)) == 9, "the next vial opened for the second leaves 9"
+    assert doses_over(vials_of(1, coming=11, per_vial=10)) == 0, "the next vial used up whole"
