@@ -224,13 +224,24 @@ PHONE_MIN_LENGTH, PHONE_MAX_LENGTH = 9, 40  # 912345678 … tel:(+84) 0912 - 345
 _PHONE_SPELLING = re.compile(r"^(tel:)?[0-9+\s().\-/]+$", re.IGNORECASE)
 
 
+def _as_typed(value: str) -> str:
+    """A phone as its digits and separators: full-width forms folded (NFKC), any dash (en dash, minus sign, the
+    hyphen a phone keyboard's smart punctuation types) as "-", and the format characters a paste brings along
+    (zero-width spaces, a left-to-right mark, a byte-order mark, a soft hyphen) dropped."""
+    folded = unicodedata.normalize("NFKC", value)
+    return "".join(
+        "-" if unicodedata.category(c) == "Pd" or c == "\u2212" else c
+        for c in folded
+        if unicodedata.category(c) != "Cf"
+    )
+
+
 def _vietnamese_mobile(value: str) -> str:
+    typed = _as_typed(value)
     try:
         # the bounds the API description states (vaxbook.openapi), refused with the phone's own message
-        spelled = PHONE_MIN_LENGTH <= len(value) <= PHONE_MAX_LENGTH and _PHONE_SPELLING.match(
-            unicodedata.normalize("NFKC", value)
-        )
-        number = phonenumbers.parse(value, "VN") if spelled else None
+        spelled = PHONE_MIN_LENGTH <= len(value) <= PHONE_MAX_LENGTH and _PHONE_SPELLING.match(typed)
+        number = phonenumbers.parse(typed, "VN") if spelled else None
     except phonenumbers.NumberParseException:
         number = None
     if (

@@ -19,6 +19,13 @@ from vaxbook.auth.schemas import OtpRequest
         ("(+84) 0912-345-678", "+84912345678"),
         ("tel:+84912345678", "+84912345678"),
         ("０９１２３４５６７８", "+84912345678"),
+        # pasted or typed with a phone keyboard's punctuation: dashes of every kind, invisible format characters
+        ("0912–345–678", "+84912345678"),
+        ("0912\u2010345\u2010678", "+84912345678"),
+        ("0912−345−678", "+84912345678"),
+        ("\u200b0912\u00ad345\ufeff678\u200e", "+84912345678"),
+        ("+84\u00a0912\u00a0345\u00a0678", "+84912345678"),
+        ("+84 (0) 912 345 678", "+84912345678"),
     ],
 )
 def test_vietnamese_mobiles_normalise_to_e164(given: str, e164: str) -> None:
