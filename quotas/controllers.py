@@ -7,7 +7,7 @@ from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Response, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from clinics.service import check_filters_name_what_exists
@@ -27,6 +27,7 @@ from quotas.schemas import (
     Transfer,
     VaccineProduct,
     VaccineProductCreate,
+    VaccineProductUpdate,
     Waste,
 )
 from vaxbook.auth.models import Principal
@@ -62,6 +63,14 @@ class VaccineProductController(Controller):
         """Add a vaccine with its series: how many doses, the fewest days between them, doses per vial. Health admins
         only; a code in use is 409 product-code-taken."""
         return VaccineProduct.model_validate(await service.create_product(uow, request.user, data))
+
+    @patch("/{product_id:uuid}", summary="Change a vaccine product's English name or doses per vial")
+    async def update_product(
+        self, product_id: FromPath[UUID], data: JSONBody[VaccineProductUpdate], uow: UoW, request: CallerRequest
+    ) -> VaccineProduct:
+        """Give a registered vaccine its English name (null removes it) or correct its doses per vial; its code,
+        registered name and series stay. Health admins only; 404 product-not-found."""
+        return VaccineProduct.model_validate(await service.update_product(uow, request.user, product_id, data))
 
 
 class LotController(Controller):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -22,7 +23,7 @@ from quotas.models import (
     StockReportRow,
     VaccineProduct,
 )
-from vaxbook.db import Connection, Read, Row, one
+from vaxbook.db import Connection, Read, Row, assignments, one
 
 _COLUMNS = "id, code, name, name_en, manufacturer, doses_in_series, min_days_between_doses, doses_per_vial, cvx_code"
 
@@ -64,6 +65,19 @@ async def insert_product(
         raise ProductCodeTaken() from None
     assert row is not None
     return _product(row)
+
+
+PRODUCT_UPDATABLE = frozenset({"name_en", "doses_per_vial"})
+
+
+async def update_product(conn: Connection, *, product_id: UUID, changes: dict[str, Any]) -> VaccineProduct | None:
+    if not changes:
+        return await get_product(conn, product_id=product_id)
+    text, values = assignments(changes, allowed=PRODUCT_UPDATABLE, first_param=2)
+    row = await conn.fetchrow(
+        f"UPDATE vaccine_products SET {text} WHERE id = $1 RETURNING {_COLUMNS}", product_id, *values
+    )
+    return None if row is None else _product(row)
 
 
 async def get_product(conn: Connection, *, product_id: UUID) -> VaccineProduct | None:

@@ -14,6 +14,7 @@ from vaxbook.fields import (
     InputModel,
     Label,
     OutputModel,
+    PatchModel,
     Reason,
     ZonedModel,
     bilingual_error,
@@ -32,6 +33,16 @@ class VaccineProductCreate(InputModel):
     min_days_between_doses: int = Field(ge=0, le=3650)
     doses_per_vial: int = Field(default=1, ge=1, le=100)
     cvx_code: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,3}$")] | None = None
+
+
+class VaccineProductUpdate(PatchModel):
+    """What may change of a registered vaccine: its English name (null removes it) and its doses per vial. Its code,
+    registered name and series stay, as the doses already given were given under them."""
+
+    clearable = frozenset({"name_en"})
+
+    name_en: Label | None = None
+    doses_per_vial: int | None = Field(default=None, ge=1, le=100)
 
 
 class VaccineProduct(OutputModel):

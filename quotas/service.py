@@ -38,7 +38,16 @@ from quotas.models import (
     unknown_reference,
     uptake_period,
 )
-from quotas.schemas import Allocation, LotCreate, Receipt, Return, Transfer, VaccineProductCreate, Waste
+from quotas.schemas import (
+    Allocation,
+    LotCreate,
+    Receipt,
+    Return,
+    Transfer,
+    VaccineProductCreate,
+    VaccineProductUpdate,
+    Waste,
+)
 from vaxbook import audit
 from vaxbook.audit import Actor
 from vaxbook.auth.models import Principal
@@ -62,6 +71,23 @@ async def create_product(uow: UnitOfWork, actor: Actor, data: VaccineProductCrea
             object_type="vaccine_product",
             object_id=product.id,
             details=data.model_dump(),
+        )
+    return product
+
+
+async def update_product(uow: UnitOfWork, actor: Actor, product_id: UUID, data: VaccineProductUpdate) -> VaccineProduct:
+    changes = data.model_dump(exclude_unset=True)
+    async with uow.transaction() as conn:
+        product = await repository.update_product(conn, product_id=product_id, changes=changes)
+        if product is None:
+            raise ProductNotFound()
+        await audit.record(
+            conn,
+            actor=actor,
+            action="product.update",
+            object_type="vaccine_product",
+            object_id=product_id,
+            details=data.model_dump(mode="json", exclude_unset=True),
         )
     return product
 

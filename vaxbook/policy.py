@@ -269,6 +269,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/services"): CITY,
     ("PATCH", "/api/v1/services/{service_id:uuid}"): CITY,
     ("POST", "/api/v1/vaccine-products"): CITY,
+    ("PATCH", "/api/v1/vaccine-products/{product_id:uuid}"): CITY,
     ("GET", "/api/v1/vaccine-lots"): CITY,
     ("POST", "/api/v1/vaccine-lots"): CITY,
     ("GET", "/api/v1/stock"): CITY,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import uuid4
 
 import asyncpg
 import httpx
@@ -189,3 +190,37 @@ async def test_a_product_may_have_an_english_name_checked_as_its_registered_one(
     assert made.json()["name_en"] == "VAT – adsorbed tetanus vaccine"
     listed = (await client.get("/api/v1/vaccine-products")).json()
     assert [(p["name"], p["name_en"]) for p in listed] == [(tetanus["name"], "VAT – adsorbed tetanus vaccine")]
+
+
+async def test_a_registered_product_gets_its_english_name_later_and_only_what_may_change_changes(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """Products registered before English names were kept (or without one) are given one by the department."""
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN)
+    product = await make_product(uow, name="Vắc xin sởi MVVAC", doses_per_vial=1)
+    url = f"/api/v1/vaccine-products/{product.id}"
+    named = await client.patch(url, json={"name_en": "MVVAC measles vaccine", "doses_per_vial": 10}, headers=admin)
+    assert named.status_code == 200, named.text
+    assert (named.json()["name"], named.json()["name_en"], named.json()["doses_per_vial"]) == (
+        "Vắc xin sởi MVVAC",
+        "MVVAC measles vaccine",
+        10,
+    )
+    assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'product.update'") == 1
+    for wrong, field in (
+        ({"name": "Khác"}, "name"),
+        ({"code": "other"}, "code"),
+        ({"doses_per_vial": 0}, "doses_per_vial"),
+        ({"doses_per_vial": None}, "doses_per_vial"),
+        ({"name_en": ""}, "name_en"),
+    ):
+        refused = await client.patch(url, json=wrong, headers=admin)
+        assert refused.status_code == 422, (wrong, refused.text)
+        assert [e["field"] for e in refused.json()["errors"]] == [field]
+    cleared = await client.patch(url, json={"name_en": None}, headers=admin)
+    assert cleared.json()["name_en"] is None, "null removes it"
+    assert cleared.json()["doses_per_vial"] == 10, "what was left out stays"
+    clinic_staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [(await make_clinic(uow)).id])
+    assert (await client.patch(url, json={"name_en": "x"}, headers=clinic_staff)).status_code == 403
+    nowhere = await client.patch("/api/v1/vaccine-products/" + str(uuid4()), json={"name_en": "x"}, headers=admin)
+    assert nowhere.status_code == 404
