@@ -133,20 +133,17 @@ UPLOAD_PARTS = ("file", "dry_run")
 
 
 def check_parts(names: list[str]) -> None:
-    """An upload's parts, as sent: the file and dry_run, each at most once. Another part (a second file, a misspelt
-    dry_run) is refused by name, as a JSON body's unknown field is, rather than left unread."""
-    unknown = [
-        FieldError(name, "extra_forbidden", _NOT_A_PART) for name in dict.fromkeys(names) if name not in UPLOAD_PARTS
-    ]
-    repeated = [FieldError(name, "repeated", _ONCE) for name in UPLOAD_PARTS if names.count(name) > 1]
-    if unknown or repeated:
-        raise Invalid(field_errors=tuple(unknown + repeated))
+    """An upload's parts, as sent, are the file and dry_run: another (a second file, a misspelt dry_run) is refused by
+    name, as a JSON body's unknown field is, rather than left unread. (One of them sent twice is refused before this,
+    as the upload is read.)"""
+    unknown = [name for name in dict.fromkeys(names) if name not in UPLOAD_PARTS]
+    if unknown:
+        raise Invalid(field_errors=tuple(FieldError(name, "extra_forbidden", _NOT_A_PART) for name in unknown))
 
 
 _NOT_A_PART = Text(
     "Không phải phần của một lần nhập: chỉ gửi file (và dry_run)", "No part of an import: send file (and dry_run)"
 )
-_ONCE = Text("Chỉ gửi một lần", "Send it once")
 
 
 def kind_of(name: str) -> Kind:
