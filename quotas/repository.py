@@ -298,10 +298,12 @@ async def open_vials(conn: Connection, *, clinic_id: UUID, now: datetime) -> lis
                        AT TIME ZONE c.timezone AS ends
             FROM clinics c WHERE c.id = $1
         ), used AS (
+            -- a dose counts on the day it was given, which a nurse may record the next morning
             SELECT m.lot_id, m.product_id, sum(m.doses) AS doses
-            FROM stock_movements m, today
-            WHERE m.from_clinic_id = $1 AND m.kind IN ('administered', 'wasted')
-              AND m.at >= today.starts AND m.at < today.ends
+            FROM stock_movements m CROSS JOIN today
+            LEFT JOIN vaccinations v ON v.clinic_id = m.from_clinic_id AND v.booking_id = m.booking_id
+            WHERE m.from_clinic_id = $1 AND m.kind IN ('administered', 'wasted') AND m.at >= today.starts
+              AND coalesce(v.given_at, m.at) >= today.starts AND coalesce(v.given_at, m.at) < today.ends
             GROUP BY m.lot_id, m.product_id
         )
         SELECT l.id AS lot_id, l.lot_number, p.id AS product_id, p.name AS product_name, p.doses_per_vial,

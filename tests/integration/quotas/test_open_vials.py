@@ -5,7 +5,7 @@ offered rather than wasted."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
-from uuid import uuid4
+from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -132,3 +132,34 @@ def test_the_doses_over_are_those_today_s_bookings_would_leave() -> None:
     assert doses_over(vials_of(4, 3, coming=5, per_vial=6)) == 2, "two lots' open vials of one vaccine, together"
     assert doses_over(vials_of(1, coming=2, per_vial=10)) == 9, "the next vial opened for the second leaves 9"
     assert doses_over(vials_of(1, coming=11, per_vial=10)) == 0, "the next vial used up whole"
+
+
+async def test_a_dose_recorded_the_next_morning_counts_on_the_day_it_was_given(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    clinic = await make_clinic(uow)
+    six = await make_product(uow, doses_per_vial=6)
+    service = await make_service(uow, kind=ServiceKind.VACCINATION, product_id=six.id)
+    lot = await give_doses(uow, clinic.id, six.id, 6)
+    slot = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(2 / 60), with_doses=False)
+    citizen, person = await make_citizen(uow)
+    staff = await staff_headers(client, uow, Role.CLINIC_STAFF, [clinic.id])
+    made = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
+    came = await client.post(
+        f"/api/v1/clinics/{clinic.id}/check-ins",
+        json={"code": made.json()["code"], "cccd_last4": person.cccd[-4:]},  # type: ignore[index]
+        headers=staff,
+    )
+    assert came.status_code == 200, came.text
+    zone = ZoneInfo(clinic.timezone)
+    last_night = datetime.combine(datetime.now(zone).date(), time(0), zone) - timedelta(minutes=1)
+    await db.execute("UPDATE bookings SET checked_in_at = $1 WHERE id = $2", last_night, UUID(made.json()["id"]))
+    given = await client.post(
+        f"/api/v1/clinics/{clinic.id}/bookings/{made.json()['id']}/vaccination",
+        json={"lot_id": str(lot.id), "injection_site": "left_arm", "given_at": last_night.isoformat()},
+        headers=staff,
+    )
+    assert given.status_code == 201, given.text
+    assert await quotas.open_vials(uow, ADMIN, clinic.id, now=datetime.now(UTC)) == [], "yesterday's vial"
+    [yesterday] = await quotas.open_vials(uow, ADMIN, clinic.id, now=last_night)
+    assert yesterday.doses_left == 5
