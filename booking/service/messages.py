@@ -144,9 +144,19 @@ async def evidence_to_bring(uow: UnitOfWork, booking: Booking) -> list[dict[str,
     return [{"vi": evidence.vi, "en": evidence.en}]
 
 
+NO_LONGER_TRUE = [Kind.BOOKED, Kind.MOVED, Kind.REMINDER]
+"""What is said of a booking that stands: once it is cancelled, moved, called off or done, any of these not sent yet
+(a confirmation held back by the quiet hours, a reminder) would say what is no longer so."""
+
+
+async def done(uow: UnitOfWork, booking: Booking) -> None:
+    """The dose was given or the visit took place: a confirmation or reminder still waiting is of no more use."""
+    await notify.suppress(uow, booking_id=booking.id, kinds=NO_LONGER_TRUE)
+
+
 async def cancelled(uow: UnitOfWork, booking: Booking, policy: BookingPolicy, *, now: datetime) -> None:
-    """Its reminders are no longer true; the person is told, with where to book again."""
-    await notify.suppress(uow, booking_id=booking.id, kinds=[Kind.REMINDER])
+    """What was said of it and not sent yet no longer holds; the person is told, with where to book again."""
+    await notify.suppress(uow, booking_id=booking.id, kinds=NO_LONGER_TRUE)
     rebook = f"{policy.public_url}/book?service={booking.service_code}"
     await _send(
         uow,
@@ -161,9 +171,9 @@ async def cancelled(uow: UnitOfWork, booking: Booking, policy: BookingPolicy, *,
 
 
 async def moved(uow: UnitOfWork, old: Booking, new: Booking, policy: BookingPolicy, *, now: datetime) -> None:
-    """The old booking's reminders go; the new one is confirmed and reminded of."""
+    """What was said of the old booking and not sent yet goes; the new one is confirmed and reminded of."""
     conn = uow.conn
-    await notify.suppress(uow, booking_id=old.id, kinds=[Kind.REMINDER])
+    await notify.suppress(uow, booking_id=old.id, kinds=NO_LONGER_TRUE)
     reach = await reach_of(conn, new.person_id)
     if reach is None:
         return
@@ -187,7 +197,7 @@ async def moved(uow: UnitOfWork, old: Booking, new: Booking, policy: BookingPoli
 
 async def called_off(uow: UnitOfWork, booking: Booking, policy: BookingPolicy, *, now: datetime) -> None:
     """The clinic called the session off: the person is told, with where to book again."""
-    await notify.suppress(uow, booking_id=booking.id, kinds=[Kind.REMINDER])
+    await notify.suppress(uow, booking_id=booking.id, kinds=NO_LONGER_TRUE)
     rebook = f"{policy.public_url}/book?service={booking.service_code}"
     await _send(
         uow,

@@ -23,6 +23,7 @@ from booking.models import (
     Vaccination,
 )
 from booking.schemas import AdverseEventCreate, VaccinationCreate
+from booking.service import messages
 from booking.service.common import Step, booking_for, free_seat, record_booking, rules_of, why_not_ready
 from priority import service as priority
 from quotas import service as quotas
@@ -162,6 +163,7 @@ async def record_vaccination(
             recorded_by=principal.id,
         )
         await record_booking(conn, principal, "booking.vaccinated", completed, lot_id=data.lot_id)
+        await messages.done(uow, completed)
     return vaccination
 
 
@@ -190,6 +192,7 @@ async def record_attendance(uow: UnitOfWork, principal: Principal, *, clinic_id:
             raise await why_not_ready(conn, await repository.get_booking(conn, booking_id=booking.id), Step.RECORD)
         await repository.release_active_place(conn, person_id=booking.person_id)
         await record_booking(conn, principal, "booking.attended", attended)
+        await messages.done(uow, attended)
     return attended
 
 

@@ -5,7 +5,8 @@ notice, its run extended past quiet hours; nothing for someone who asked for no 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -17,6 +18,7 @@ from booking.service import bookings, standby
 from notify.models import NIGHT
 from tests.factories import make_citizen, make_clinic, make_dependent, make_service, make_slot, staff_headers, token_for
 from tests.integration.booking.invariants import check_invariants
+from tests.integration.qr.test_visits import checked_in, visit
 from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
 
@@ -120,8 +122,8 @@ async def test_cancelled_and_moved_bookings_keep_no_reminder_of_their_old_slot(
     ]
     assert (
         await db.fetchval("SELECT count(*) FROM outbox WHERE booking_id = $1 AND status = 'suppressed'", booking.id)
-        == 2
-    )
+        == 3
+    ), "its two reminders, and its confirmation not sent yet: the move's message says both times"
     assert await db.fetchval("SELECT count(*) FROM outbox WHERE kind = 'moved'") == 1
     await bookings.cancel(uow, citizen, POLICY, booking_id=moved.id, now=now, idempotency=None)
     assert await db.fetchval("SELECT count(*) FROM outbox WHERE kind = 'reminder' AND status = 'pending'") == 0
@@ -231,3 +233,32 @@ async def test_a_session_called_off_cancels_every_booking_and_tells_each_person(
         assert (refused.status_code, refused.json()["type"]) == (409, "/problems/slot-cancelled"), (where, refused.text)
     assert await db.fetchval(written) == before, "nothing written"
     await check_invariants(db)
+
+
+async def test_a_confirmation_held_by_the_night_does_not_go_once_the_booking_is_cancelled_or_done(
+    client: httpx.AsyncClient, uow: UnitOfWork, db: asyncpg.Connection
+) -> None:
+    """Booked at 21:30 and cancelled at 21:40, or booked in the evening and vaccinated: the confirmation held for the
+    morning would have said "booked" of a booking gone or done. It goes no further; a cancellation is still told."""
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, starts_at=tomorrow_at(9))
+    citizen, _ = await make_citizen(uow)
+    evening = datetime.combine(tomorrow_at(9).date() - timedelta(days=1), time(21, 30), SAIGON)
+    booking = await bookings.book(uow, citizen, POLICY, slot_id=slot.id, person_id=None, now=evening, idempotency=None)
+    held = await db.fetchrow("SELECT status, due_at FROM outbox WHERE kind = 'booked' AND booking_id = $1", booking.id)
+    assert held["status"] == "pending"
+    assert held["due_at"] > evening, "held for the morning"
+    await bookings.cancel(
+        uow, citizen, POLICY, booking_id=booking.id, now=evening + timedelta(minutes=10), idempotency=None
+    )
+    statuses = dict(await db.fetch("SELECT kind, status FROM outbox WHERE booking_id = $1", booking.id))
+    assert statuses == {"booked": "suppressed", "reminder": "suppressed", "cancelled": "pending"}
+
+    # done: a visit that took place (the API's own path at the door)
+    clinic, _, staff, _, done = await checked_in(client, uow, vaccination=False)
+    confirmation = "SELECT status FROM outbox WHERE kind = 'booked' AND booking_id = $1"
+    assert await db.fetchval(confirmation, UUID(done["id"])) == "pending"
+    attended = await client.post(visit(clinic, done, "attendance"), headers=staff)
+    assert attended.status_code == 200, attended.text
+    left = await db.fetch("SELECT kind FROM outbox WHERE booking_id = $1 AND status = 'pending'", UUID(done["id"]))
+    assert left == [], "nothing said of a visit already made"
