@@ -641,6 +641,8 @@ def _steps(
         asked = _checked(LotCreate, lot_fields | {"product_id": str(product_id or _NOWHERE)}, errors)
         doses = {k: values[k] for k in ("doses", "note") if k in values}
         _checked(Receipt, doses | {"lot_id": _NOWHERE}, errors)
+        if asked is not None and (expired := quotas.expired_lot(asked.expires_on, now=now)):  # with the others
+            errors.extend(expired.field_errors)
         _refuse_if(errors)
         assert product_id is not None  # no error: every part was found
         assert asked is not None

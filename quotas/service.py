@@ -118,18 +118,25 @@ async def list_products(uow: UnitOfWork) -> list[VaccineProduct]:
 # Lots
 
 
+def expired_lot(expires_on: date, *, now: datetime) -> Invalid | None:
+    """The refusal of a lot already past its expiry date: none of its doses could be received, so it would only sit
+    in every list of lots to choose from. None for a lot still usable today."""
+    if expires_on >= _today(now):
+        return None
+    return Invalid.field(
+        "expires_on",
+        "lot_expired",
+        Text(
+            f"Hạn dùng {expires_on:%d/%m/%Y} đã qua: lô đã hết hạn",
+            f"The expiry date {expires_on:%d/%m/%Y} has passed: the lot has expired",
+        ),
+    )
+
+
 async def create_lot(uow: UnitOfWork, actor: Actor, data: LotCreate, *, now: datetime) -> Lot:
-    """A lot already past its expiry date is refused: none of its doses could be received, so it would only sit in
-    every list of lots to choose from."""
-    if data.expires_on < _today(now):
-        raise Invalid.field(
-            "expires_on",
-            "lot_expired",
-            Text(
-                f"Hạn dùng {data.expires_on:%d/%m/%Y} đã qua: lô đã hết hạn",
-                f"The expiry date {data.expires_on:%d/%m/%Y} has passed: the lot has expired",
-            ),
-        )
+    """A lot already past its expiry date is refused (expired_lot)."""
+    if refused := expired_lot(data.expires_on, now=now):
+        raise refused
     async with uow.transaction() as conn:
         if await repository.get_product(conn, product_id=data.product_id) is None:
             raise unknown_reference("product_id")

@@ -113,6 +113,12 @@ async def test_a_row_s_every_error_is_reported_together(
     receipt = csv_bytes(["product_code", "lot_number", "expires_on", "doses"], [["nope", "L-1", "2027-13-01", "0"]])
     dry = await post(client, admin, "stock-receipts", "r.csv", receipt, dry_run=True)
     assert sorted(e["column"] for e in dry.json()["errors"]) == ["doses", "expires_on", "product_code"]
+    await make_product(uow, code="comirnaty-x")
+    past = csv_bytes(
+        ["product_code", "lot_number", "expires_on", "doses"], [["comirnaty-x", "L-2", "2020-01-01", "-5"]]
+    )
+    dry = await post(client, admin, "stock-receipts", "r.csv", past, dry_run=True)
+    assert sorted(e["column"] for e in dry.json()["errors"]) == ["doses", "expires_on"], "a lot past its expiry too"
     # a number cell of 5,000 digits (past what Python reads; openpyxl cannot write it, so it is put in by hand)
     made = xlsx([[*columns, "valid_from"], ["TYT-A", "x", 1, "07:00", "08:00", 30, 123456789, "2027-01-04"]])
     huge = io.BytesIO()
