@@ -351,7 +351,10 @@ class ForYou(ZonedModel):
     (not their age, sex or doses: booking checks those)."""
 
     person_id: UUID
-    seats: int = Field(description="Seats you may take now: everyone's, and those held back for your groups")
+    seats: int = Field(
+        description="Seats you may take now: everyone's, and those held back for your groups; none while the slot's "
+        "draw is open (draw_closes_at: enter the draw instead)"
+    )
     opens_at: datetime | None = Field(description="When you may book it, if not yet")
     groups: list[str] = Field(description="Codes of your groups whose held-back seats here are open to you now")
 
@@ -363,7 +366,10 @@ class AvailableSlot(ZonedModel):
     service_code: str
     starts_at: datetime
     ends_at: datetime
-    remaining: int = Field(description="Seats anyone may take, once the slot is open to everyone (opens_at)")
+    remaining: int = Field(
+        description="Seats anyone may take, once the slot is open to everyone (opens_at); for a slot by draw, the "
+        "seats its draw gives"
+    )
     held_back: int = Field(description="Seats kept for priority groups (held_back_for says which)")
     held_back_for: list[HeldBack]
     opens_at: datetime | None = Field(description="When everyone may book; null: now")
@@ -404,9 +410,10 @@ class AvailableSlot(ZonedModel):
             if mine is None or found.searcher is None
             else ForYou(
                 person_id=found.searcher,
-                seats=mine.seats(slot.remaining),
-                opens_at=mine.opens_at,
-                groups=[r.group.code for r in mine.usable],
+                # while a draw decides the seats, none is booked: one is entered into the draw
+                seats=0 if found.draw_closes_at else mine.seats(slot.remaining),
+                opens_at=None if found.draw_closes_at else mine.opens_at,
+                groups=[] if found.draw_closes_at else [r.group.code for r in mine.usable],
                 timezone=zone,
             ),
             timezone=zone,

@@ -152,6 +152,12 @@ async def test_a_draw_is_shown_with_its_close(client: Client, uow: UnitOfWork) -
     assert drawn.status_code == 200, drawn.text
     [item] = await search(client, clinic=str(clinic.id))
     assert datetime.fromisoformat(item["draw_closes_at"]) == closes
+    # a signed-in searcher is told they may book none of it now: its seats go by the draw
+    citizen, _ = await make_citizen(uow)
+    [mine] = await search(client, token_for(citizen), clinic=str(clinic.id))
+    assert (mine["remaining"], mine["for_you"]["seats"], mine["for_you"]["opens_at"]) == (2, 0, None)
+    refused = await client.post("/api/v1/bookings", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
+    assert refused.json()["type"] == "/problems/draw-in-progress", "as the search foretold"
 
 
 @pytest.mark.parametrize(
