@@ -178,5 +178,6 @@ class DrawController(Controller):
     ) -> DrawOut:
         """Give the slot's seats by draw: requests until closes_at become entries; then seats go by priority rank
         and a seeded lottery, and the others join the standby list."""
-        draw = await service.set_draw(uow, request.user, clinic_id, slot_id, data, now=datetime.now(UTC))
-        return DrawOut.of(draw, [], negotiate(request.headers.get("accept-language")))
+        await service.set_draw(uow, request.user, clinic_id, slot_id, data, now=datetime.now(UTC))
+        draw, entries = await service.draw_record(uow, clinic_id, slot_id)  # as GET shows it: its entries too
+        return DrawOut.of(draw, entries, negotiate(request.headers.get("accept-language")))

@@ -465,3 +465,19 @@ async def test_the_hotline_enters_a_caller_in_a_draw_and_the_entry_books_for_the
         None,
     )
     await check_invariants(db)
+
+
+async def test_changing_a_draw_answers_it_as_anyone_checks_it(client: Client, uow: UnitOfWork) -> None:
+    """The answer to moving a draw's close lists its entries, as GET does: it said none, with one entered."""
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN, [])
+    clinic, service = await make_clinic(uow), await make_service(uow)
+    slot = await make_slot(uow, clinic, service, capacity=2, starts_at=soon(72))
+    draw = f"/api/v1/clinics/{clinic.id}/slots/{slot.id}/draw"
+    assert (await client.put(draw, json={"closes_at": soon(24).isoformat()}, headers=admin)).status_code == 200
+    citizen, _ = await make_citizen(uow)
+    assert (await enter(client, citizen, slot.id)).status_code == 201
+    moved = await client.put(draw, json={"closes_at": soon(30).isoformat()}, headers=admin)
+    assert moved.status_code == 200, moved.text
+    checked = await client.get(draw)
+    assert len(moved.json()["entries"]) == 1
+    assert moved.json()["entries"] == checked.json()["entries"]
