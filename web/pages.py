@@ -262,8 +262,13 @@ class SignInController(Controller):
         try:
             went = await auth.request_otp(uow, otp_sender, otp_policy, phone=phone, address=client_address(request))
         except OtpRateLimited as refused:
-            # the phone's codes for now went out (perhaps asked by someone else): the last of them still signs in
-            sent = WORDS["codes_used_up"].in_(language).format(phone=phone_shown(phone), wait=said(refused, language))
+            # the phone's codes for now went out (perhaps asked by someone else): the last of them still signs in,
+            # unless it was used or its tries are gone, and then there is only the wait
+            wait = said(refused, language)
+            if not refused.last_code_works:
+                message = WORDS["codes_used_up_spent"].in_(language).format(phone=phone_shown(phone), wait=wait)
+                return page(request, "public/signin.html.j2", step="phone", phone=typed, message=message, **form)
+            sent = WORDS["codes_used_up"].in_(language).format(phone=phone_shown(phone), wait=wait)
             return page(request, "public/signin.html.j2", step="code", phone=phone, message=None, sent=sent, **form)
         except TooManyRequests as refused:
             return page(

@@ -79,6 +79,11 @@ WORDS: dict[str, Text] = {
         "The codes {phone} may get for now have gone out. Type the latest one in your messages: it still works until a "
         "new one can be asked for. {wait}",
     ),
+    "codes_used_up_spent": Text(
+        "Đã gửi đủ số mã cho {phone} lúc này, và mã gần nhất đã được dùng hoặc đã nhập sai quá số lần. {wait}",
+        "The codes {phone} may get for now have gone out, and the latest one has been used or tried wrong too often. "
+        "{wait}",
+    ),
     "confirm": Text("Xác nhận", "Confirm"),
     "bad_phone": Text("Số điện thoại di động Việt Nam không hợp lệ", "Not a valid Vietnamese mobile number"),
     "bad_code": Text("Mã không đúng hoặc đã hết hạn", "The code is wrong or has expired"),

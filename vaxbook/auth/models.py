@@ -84,6 +84,7 @@ def otp_digest(key: str, phone: str, code: str) -> bytes:
 class OtpRateLimited(TooManyRequests):
     slug = "otp-rate-limited"
     title = Text("Đã gửi quá nhiều mã cho số điện thoại này", "Too many codes sent to this phone")
+    last_code_works = True  # the last code sent is neither used nor out of tries: it still signs in
 
 
 class OtpInvalid(Unauthorized):

@@ -118,17 +118,22 @@ def _on_its_way(ttl: str, resend_after: str, person: str) -> str:
     )
 
 
-async def seconds_until_next_otp(conn: Connection, *, phone: str, window_minutes: int, purpose: str = SIGN_IN) -> int:
-    value = await conn.fetchval(
+async def until_next_otp(
+    conn: Connection, *, phone: str, window_minutes: int, purpose: str = SIGN_IN
+) -> tuple[int, bool]:
+    """For a phone whose codes of the window went out: the seconds until it may get another, and whether its last code
+    still works (not used, tries left: it lives until the window ends, see try_otp)."""
+    row = await conn.fetchrow(
         """
-        SELECT ceil(extract(epoch FROM window_started_at + make_interval(mins => $2) - now()))::int
+        SELECT ceil(extract(epoch FROM window_started_at + make_interval(mins => $2) - now()))::int AS wait,
+               consumed_at IS NULL AND attempts_left > 0 AS usable
         FROM otp_challenges WHERE phone = $1 AND purpose = $3
         """,
         phone,
         window_minutes,
         purpose,
     )
-    return int(value or 1)
+    return (1, False) if row is None else (int(row["wait"] or 1), bool(row["usable"]))
 
 
 async def try_otp(

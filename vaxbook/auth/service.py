@@ -7,7 +7,7 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 from uuid import UUID
 
 import structlog
@@ -149,10 +149,12 @@ async def _send_code(
         if issued is repository.Issued.ON_ITS_WAY:
             return False
         if issued is repository.Issued.LIMITED:
-            wait = await repository.seconds_until_next_otp(
+            wait, usable = await repository.until_next_otp(
                 conn, phone=phone, window_minutes=policy.window_minutes, purpose=purpose
             )
-            raise _wait(wait, "yêu cầu mã mới", "asking for a new code", OtpRateLimited)
+            limited = _wait(wait, "yêu cầu mã mới", "asking for a new code", OtpRateLimited)
+            limited.last_code_works = usable
+            raise limited
         await sender.send(uow, phone, code)
     return True
 
@@ -203,7 +205,10 @@ async def confirmed_with(uow: UnitOfWork, policy: OtpPolicy, *, person_id: UUID,
         )
 
 
-def _wait(seconds: int, vi_doing: str, en_doing: str, error: type[TooManyRequests]) -> TooManyRequests:
+Refusal = TypeVar("Refusal", bound=TooManyRequests)
+
+
+def _wait(seconds: int, vi_doing: str, en_doing: str, error: type[Refusal]) -> Refusal:
     minutes = max(1, -(-seconds // 60))
     return error(
         Text(f"Vui lòng chờ {minutes} phút rồi {vi_doing}.", f"Please wait {minutes} minute(s) before {en_doing}."),

@@ -254,6 +254,14 @@ async def test_a_phone_whose_codes_went_out_is_asked_for_the_last_one_and_signs_
     typed = {"phone": "+84912345321", "code": otp_sender.codes["+84912345321"], "_csrf_token": csrf_of(asked)}
     signed = await client.post("/signin/code", data=typed)
     assert (signed.status_code, signed.headers["location"]) == (303, "/me")
+    # that code is spent now: asked again, the page no longer says it works, only how long to wait
+    client.cookies.clear()
+    form = await client.get("/signin")
+    again = await client.post("/signin", data={"phone": "0912 345 321", "_csrf_token": csrf_of(form)})
+    assert 'name="code"' not in again.text, "no code step for a code that cannot sign in"
+    assert WORDS["codes_used_up_spent"].vi.split("{phone}")[0] in again.text
+    assert "vẫn dùng được" not in again.text, "not told the spent code still works"
+    assert "phút" in again.text
 
 
 async def test_signing_in_tapped_twice_signs_in_twice_and_the_spent_code_nowhere_else(
