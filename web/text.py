@@ -857,7 +857,7 @@ WORDS: dict[str, Text] = {
     "medium_sms": Text("SMS", "SMS"),
     "medium_zalo": Text("Zalo", "Zalo"),
     "medium_email": Text("Email", "Email"),
-    "message_kind_sign_in_code": Text("Mã đăng nhập", "Sign-in code"),
+    "message_kind_sign_in_code": Text("Mã đăng nhập, mã xác nhận số điện thoại", "Sign-in or phone-confirmation code"),
     "message_kind_booked": Text("Xác nhận đặt lịch", "Booking confirmed"),
     "message_kind_cancelled": Text("Báo hủy lịch", "Booking cancelled"),
     "message_kind_moved": Text("Báo đổi lịch", "Booking moved"),
