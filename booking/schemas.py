@@ -166,7 +166,10 @@ class Person(OutputModel):
     district: str
     ward: str
     email: str | None
-    notify_by: str = Field(description="sms, zalo, email or none (account holders; dependents hear through them)")
+    notify_by: str = Field(
+        description="sms, zalo, email or none (account holders; dependents hear through them). Someone registered by "
+        "staff with no phone yet gets no message: this is how they will once a phone is theirs"
+    )
     language: str
     relation: Relation | Literal["self", "registered"] = Field(
         description="self (the account holder), a dependent's relation to them (child, parent, spouse, other), or "
