@@ -67,6 +67,22 @@ class Waiting:
     expires: str | None = None  # when the offer lapses, local time
     minutes_left: int | None = None
     left: str | None = None  # the time left, in hours and minutes
+    booking_href: str | None = None  # the seat taken: its slip
+    again_href: str | None = None  # the entry ended without a seat: waiting again for the days still to come
+
+
+def _wait_again(entry: StandbyEntry) -> str | None:
+    """The form to wait again, as the entry waited (its service, clinic or district, from today at the earliest), for
+    an entry that ended without a seat while some of its days are still to come."""
+    today = department_day(datetime.now(UTC))
+    ended = entry.status in (StandbyStatus.EXPIRED, StandbyStatus.DECLINED, StandbyStatus.LEFT)
+    if not ended or entry.date_to < today:
+        return None
+    place = (
+        {"clinic_id": entry.clinic_id} if entry.clinic_id else {"province": entry.province, "district": entry.district}
+    )
+    asked = {"service_id": entry.service_id, **place, "from": max(entry.date_from, today)}
+    return "/me/standby/new?" + urlencode(asked)
 
 
 async def _shown(uow: UoW, entry: StandbyEntry, names: dict[UUID, str], language: Language) -> Waiting:
@@ -81,6 +97,10 @@ async def _shown(uow: UoW, entry: StandbyEntry, names: dict[UUID, str], language
         status=WORDS[f"standby_{entry.status.value}"].in_(language),
         offered=entry.status is StandbyStatus.OFFERED,
         waiting=entry.status is StandbyStatus.WAITING,
+        booking_href=f"/me/bookings/{entry.booking_id}"
+        if entry.status is StandbyStatus.BOOKED and entry.booking_id
+        else None,
+        again_href=_wait_again(entry),
     )
     if entry.status is StandbyStatus.OFFERED and entry.offer_slot_id and entry.offer_expires_at:
         slot, clinic = await clinics.get_slot(uow, entry.offer_slot_id)

@@ -7,6 +7,7 @@ import html
 import re
 import urllib.parse
 from datetime import UTC, date, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
@@ -546,6 +547,8 @@ async def test_a_citizen_waits_for_a_full_slot_and_takes_the_seat_offered_when_o
     assert accepted.headers["location"].startswith("/me/bookings/")
     slip = await client.get(accepted.headers["location"])
     assert '<svg role="img"' in slip.text
+    taken_entry = await client.get(offer.group(1))
+    assert f'href="{accepted.headers["location"]}"' in taken_entry.text, "the entry that gave a seat leads to it"
     again = await client.post(offer.group(1) + "/accept", data={"once": str(uuid4()), "_csrf_token": csrf_of(slip)})
     assert (again.status_code, again.headers["location"]) == (303, accepted.headers["location"]), (
         "an offer taken, taken again (another tab, a reload): the booking it became"
@@ -594,6 +597,10 @@ async def test_leaving_the_standby_list_and_turning_an_offer_down_are_said_where
     shown = await client.get(entry)
     assert WORDS["offer_title"].vi in shown.text
     declined = await client.post(f"{entry}/leave", data={"_csrf_token": csrf_of(shown)})
+    ended = await client.get(entry)
+    again = re.search(r'href="(/me/standby/new\?[^"]+)"', ended.text)
+    assert again, "a way to wait again for the days still to come"
+    assert parse_qs(urlsplit(html.unescape(again.group(1))).query) == {k: [v] for k, v in wait.items()}
     client.cookies.set("lang", "en")
     assert said_done(await client.get(declined.headers["location"])) == WORDS["done_declined"].en.format(
         service="Antenatal check-up"
