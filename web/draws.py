@@ -187,10 +187,15 @@ class DrawPages(Controller):
         number its entrant sees on their own pages, a signed-in citizen's household's marked as theirs."""
         draw, entries = await priority.draw_record(uow, clinic_id, slot_id)
         slot, clinic = await clinics.get_slot(uow, slot_id)
+        service = await clinics.get_service(uow, slot.service_id)
         language = language_of(request)
         citizen = citizen_of(request)
         me, dependents = await household(uow, citizen) if citizen else (None, [])
         theirs = {p.id for p in ([me] if me else []) + dependents}
+        # a rank is said with the groups of that rank (retired ones too: an entry keeps the rank it was given)
+        named: dict[int, list[str]] = {}
+        for group in sorted(await priority.list_groups(uow, include_inactive=True), key=lambda g: g.code):
+            named.setdefault(group.rank, []).append(group.name_vi if language == "vi" else group.name_en)
         rows = sorted(
             (
                 {
@@ -198,19 +203,26 @@ class DrawPages(Controller):
                     "number": entry_number(e.id),
                     "mine": e.person_id in theirs,
                     # a number means a group's rank; the rank of no group means nothing to a family: said in words
-                    "rank": WORDS["draw_no_group"].in_(language) if e.rank == EVERYONE_ELSE_RANK else e.rank,
+                    "rank": WORDS["draw_no_group"].in_(language)
+                    if e.rank == EVERYONE_ELSE_RANK
+                    else f"{e.rank} · {' / '.join(named[e.rank])}"
+                    if e.rank in named
+                    else str(e.rank),
+                    "by": e.rank,
                     "key": lottery_key(draw.seed, e.id) if draw.seed else "",
                     "position": e.position,
                     "outcome": WORDS[f"draw_{e.outcome.value}"].in_(language),
                 }
                 for e in entries
             ),
-            key=lambda row: (row["position"] is None, row["position"] or 0, row["id"]),
+            # drawn: in the order drawn; not yet: by rank, as the draw will go
+            key=lambda row: (row["position"] is None, row["position"] or 0, row["by"], row["id"]),
         )
         return page(
             request,
             "public/draw_result.html.j2",
             clinic=clinic,
+            service=service.name_vi if language == "vi" else service.name_en,
             when=span(slot.starts_at, slot.ends_at, clinic.timezone),
             closes=local_time(draw.closes_at, clinic.timezone),
             drawn=local_time(draw.drawn_at, clinic.timezone) if draw.drawn_at else None,

@@ -4,13 +4,25 @@ and the published result (no names) shows each entry's place once it is held."""
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import asyncpg
 import httpx
 
 from clinics.models import Clinic, Service, Slot
 from tests.conftest import RecordingOtpSender
-from tests.factories import make_clinic, make_service, make_slot, make_staff, person_details, soon, staff_headers
+from tests.factories import (
+    make_citizen,
+    make_clinic,
+    make_group,
+    make_service,
+    make_slot,
+    make_staff,
+    person_details,
+    soon,
+    staff_headers,
+    token_for,
+)
 from tests.integration.web.test_door import staff_signed_in
 from tests.integration.web.test_pages import csrf_of, once_of, said_done, signed_in_citizen
 from vaxbook.auth.models import Role
@@ -132,3 +144,27 @@ async def a_draw_and_a_citizen(
     form = await client.get("/me/profile")
     await client.post("/me/profile", data=person_details() | {"consent": "yes", "_csrf_token": csrf_of(form)})
     return admin, clinic, service, slot, draw_path
+
+
+async def test_the_published_draw_names_its_service_and_the_group_each_rank_stands_for(
+    client: httpx.AsyncClient, uow: UnitOfWork
+) -> None:
+    """Ranks said with their group's name (a bare 2 meant nothing to a family), the entries not yet drawn in the
+    order the draw will take them (the highest group first), and the service the draw is for."""
+    admin = await staff_headers(client, uow, Role.HEALTH_ADMIN, [])
+    elderly = await make_group(uow, rank=2, kind="age", min_age_years=65)
+    clinic, service = await make_clinic(uow), await make_service(uow, name_vi="Tiêm phòng cúm", name_en="Flu shot")
+    slot = await make_slot(uow, clinic, service, capacity=1, starts_at=soon(72))
+    draw_path = f"/api/v1/clinics/{clinic.id}/slots/{slot.id}/draw"
+    assert (await client.put(draw_path, json={"closes_at": soon(1).isoformat()}, headers=admin)).status_code == 200
+    young, _ = await make_citizen(uow)
+    old, _ = await make_citizen(uow, date_of_birth=date(1950, 3, 3))
+    for citizen in (young, old):
+        entered = await client.post("/api/v1/draw-entries", json={"slot_id": str(slot.id)}, headers=token_for(citizen))
+        assert entered.status_code == 201, entered.text
+    said = (("vi", elderly.name_vi, "không thuộc"), ("en", elderly.name_en, "no priority"))
+    for language, group_name, nobody in said:
+        shown = (await client.get(f"/draws/{clinic.id}/{slot.id}", headers={"Accept-Language": language})).text
+        assert ("Tiêm phòng cúm" if language == "vi" else "Flu shot") in shown
+        assert f"2 · {group_name}" in shown
+        assert shown.index(f"2 · {group_name}") < shown.index(nobody), "the group first, as the draw will go"
