@@ -309,6 +309,21 @@ def contact(*, person_id: UUID | Lookup) -> Read[Contact | None]:
     )
 
 
+async def phone_on_record(conn: Connection, *, person_id: UUID) -> tuple[str, bool] | None:
+    """The phone a person is reached at: their account's, or for a dependent their guardian's (then True); None for
+    someone with neither."""
+    row = await conn.fetchrow(
+        """
+        SELECT c.phone, p.account_id IS NULL AS guardians
+        FROM people p LEFT JOIN people g ON g.id = p.guardian_id
+        JOIN citizens c ON c.id = coalesce(p.account_id, g.account_id)
+        WHERE p.id = $1
+        """,
+        person_id,
+    )
+    return None if row is None or row["phone"] is None else (row["phone"], row["guardians"])
+
+
 def _contact(row: Row) -> Contact | None:
     if row["notify_by"] == "none":
         return None

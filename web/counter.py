@@ -91,6 +91,15 @@ async def _phone_panel(
     }
 
 
+def _reached(on_record: tuple[str, bool] | None, language: Language) -> str | None:
+    """The phone the caller is reached at, as the record says it ("Phone: 0912 345 678", or their guardian's)."""
+    if on_record is None:
+        return None
+    number, guardians = on_record
+    said = WORDS["phone_of_guardian" if guardians else "phone_on_record"]
+    return said.in_(language).format(phone=phone_shown(number))
+
+
 def _searched(request: AnyRequest, person_id: UUID) -> dict[str, str]:
     """The slot search on the caller's record that a form was sent from (its Referer), to show it again after."""
     searched = urlsplit(request.headers.get("referer") or "")
@@ -311,6 +320,8 @@ class CounterPages(Controller):
         draw_entries = await entries_shown(uow, entries, {caller.id: caller.full_name}, language)
         slips = [slip_of(b, caller.full_name, language) for b in theirs]
         asked = {name: (query.get(name) or "").strip()[:100] for name in ("service", "district")}
+        if "district" not in query:  # first opened: slots near where the caller lives (cleared, the whole city)
+            asked["district"] = caller.district
         asked["from"] = (query.get("from") or "").strip()[:10]
         services = await clinics.list_services(uow, include_inactive=False)
         slots: list[dict[str, Any]] | None = None
@@ -367,6 +378,7 @@ class CounterPages(Controller):
             request,
             "counter/counter_person.html.j2",
             phone=await _phone_panel(request, uow, caller, phone or {}),
+            reached=_reached(await people.phone_on_record(uow, staff, person_id), language),
             caller=caller,
             slips=slips,
             draws=draw_entries,

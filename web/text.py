@@ -85,6 +85,8 @@ WORDS: dict[str, Text] = {
         "{wait}",
     ),
     "confirm": Text("Xác nhận", "Confirm"),
+    "phone_on_record": Text("Điện thoại: {phone}", "Phone: {phone}"),
+    "phone_of_guardian": Text("Điện thoại (của người giám hộ): {phone}", "Phone (their guardian's): {phone}"),
     "bad_phone": Text("Số điện thoại di động Việt Nam không hợp lệ", "Not a valid Vietnamese mobile number"),
     "bad_code": Text("Mã không đúng hoặc đã hết hạn", "The code is wrong or has expired"),
     "my_bookings": Text("Lịch hẹn của tôi", "My bookings"),

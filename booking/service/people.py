@@ -375,6 +375,17 @@ async def _within_reach(principal: Principal, conn: Connection, person: Person) 
         raise ClinicOutOfScope()
 
 
+async def phone_on_record(uow: UnitOfWork, principal: Principal, person_id: UUID) -> tuple[str, bool] | None:
+    """For the hotline (and the department) helping someone: the phone they are reached at, and whether it is their
+    guardian's (to call back, or to check who is calling); None for someone with none yet. Not for clinic staff, who
+    may open anyone found by name and birthday to book them at their clinic, and have the person before them."""
+    if principal.role is Role.CLINIC_STAFF:
+        return None
+    async with uow.reads() as conn:
+        await person_for(conn, principal, person_id)
+        return await repository.phone_on_record(conn, person_id=person_id)
+
+
 async def phone_awaiting(uow: UnitOfWork, person_id: UUID) -> PhoneAwaiting | None:
     """The phone a code went to for the person, while it can still be read back."""
     return await auth.phone_awaiting(uow, person_id=person_id)

@@ -35,7 +35,7 @@ from tests.integration.web.test_pages import (
 from vaxbook.auth.models import Role
 from vaxbook.db import UnitOfWork
 from web.text import WORDS
-from web.view import span
+from web.view import phone_shown, span
 
 
 async def test_the_hotline_finds_registers_books_prints_and_cancels_for_a_caller(
@@ -82,6 +82,13 @@ async def test_the_hotline_finds_registers_books_prints_and_cancels_for_a_caller
     assert title, "the caller's page has a title"
     assert me.full_name not in title.group(1), "a shared counter PC keeps every page's title in its history"
     assert me.full_name in opened.text, "the name is on the page itself"
+    assert WORDS["phone_on_record"].vi.format(phone=phone_shown(phone)) in opened.text, "the phone to call back"
+    # first opened, the slots near where the caller lives; cleared, the whole city
+    assert f'<input id="district" name="district" value="{me.district}">' in opened.text
+    dependent = await db.fetchval("SELECT id FROM people WHERE full_name = 'Phạm Gia Bảo'")
+    theirs = await client.get(f"/counter/people/{dependent}", params={"district": ""})
+    assert WORDS["phone_of_guardian"].vi.format(phone=phone_shown(phone)) in theirs.text
+    assert '<input id="district" name="district" value="">' in theirs.text, "a district cleared stays cleared"
 
     # a caller with no phone, registered on the page
     form = await client.get("/counter/register")
@@ -234,6 +241,8 @@ async def test_each_staff_page_admits_only_its_roles_and_a_counter_keeps_to_its_
     assert WORDS["no_bookings_here"].vi in shown.text, "a clinic's counter sees its own clinic's bookings, and says so"
     assert f"/book/{here.id}" in shown.text
     assert f"/book/{there.id}" not in shown.text, "a counter lists its own clinics' slots"
+    said_phone = WORDS["phone_on_record"].vi.split("{phone}")[0]
+    assert said_phone not in shown.text, "a clinic's counter, who may open anyone found, is not shown their phone"
     refused = await client.post(f"/counter/people/{person.id}/book/{there.id}", data={"_csrf_token": csrf_of(shown)})
     assert refused.status_code == 403
     async with uow.transaction() as conn:
