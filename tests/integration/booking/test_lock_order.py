@@ -54,7 +54,7 @@ async def held_while_waiting(
 
 
 async def _until_another_waits_for_a_lock(db: asyncpg.Connection) -> None:
-    for _ in range(500):
+    for _ in range(3000):  # up to 30 s: on a loaded run the work may take seconds to reach its lock
         waiting = await db.fetchval(
             """
             SELECT count(*) FROM pg_stat_activity
