@@ -379,6 +379,7 @@ class CounterPages(Controller):
             "counter/counter_person.html.j2",
             phone=await _phone_panel(request, uow, caller, phone or {}),
             reached=_reached(await people.phone_on_record(uow, staff, person_id), language),
+            relatives=await people.relatives_on_account(uow, staff, person_id),
             caller=caller,
             slips=slips,
             draws=draw_entries,

@@ -86,6 +86,7 @@ WORDS: dict[str, Text] = {
     ),
     "confirm": Text("Xác nhận", "Confirm"),
     "phone_on_record": Text("Điện thoại: {phone}", "Phone: {phone}"),
+    "counter_relatives": Text("Người thân cùng tài khoản", "Relatives on the same account"),
     "phone_of_guardian": Text("Điện thoại (của người giám hộ): {phone}", "Phone (their guardian's): {phone}"),
     "bad_phone": Text("Số điện thoại di động Việt Nam không hợp lệ", "Not a valid Vietnamese mobile number"),
     "bad_code": Text("Mã không đúng hoặc đã hết hạn", "The code is wrong or has expired"),

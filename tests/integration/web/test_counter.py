@@ -89,6 +89,9 @@ async def test_the_hotline_finds_registers_books_prints_and_cancels_for_a_caller
     theirs = await client.get(f"/counter/people/{dependent}", params={"district": ""})
     assert WORDS["phone_of_guardian"].vi.format(phone=phone_shown(phone)) in theirs.text
     assert '<input id="district" name="district" value="">' in theirs.text, "a district cleared stays cleared"
+    # the others on the account, to open next: the child from the parent's page, the parent from the child's
+    assert f'<a href="/counter/people/{dependent}">Phạm Gia Bảo</a>' in opened.text
+    assert f'<a href="/counter/people/{me.id}">{me.full_name}</a>' in theirs.text
 
     # a caller with no phone, registered on the page
     form = await client.get("/counter/register")
