@@ -238,6 +238,17 @@ def next_dose(rules: ServiceRules, given: list[DoseGiven]) -> int:
 
 
 @dataclass(frozen=True)
+class OnAccount:
+    """What staff helping someone see of the account they are on: the phone it is reached at (None for clinic staff,
+    who may open anyone found by name and birthday and have the person before them; and for someone with none yet),
+    whether that phone is their guardian's, and the others on it, to open next."""
+
+    phone: str | None
+    guardians: bool
+    relatives: list[Person]
+
+
+@dataclass(frozen=True)
 class NextDose:
     """The next dose of a series a person has started: which, and from which day booking accepts it."""
 

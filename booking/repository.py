@@ -309,19 +309,12 @@ def contact(*, person_id: UUID | Lookup) -> Read[Contact | None]:
     )
 
 
-async def phone_on_record(conn: Connection, *, person_id: UUID) -> tuple[str, bool] | None:
-    """The phone a person is reached at: their account's, or for a dependent their guardian's (then True); None for
-    someone with neither."""
-    row = await conn.fetchrow(
-        """
-        SELECT c.phone, p.account_id IS NULL AS guardians
-        FROM people p LEFT JOIN people g ON g.id = p.guardian_id
-        JOIN citizens c ON c.id = coalesce(p.account_id, g.account_id)
-        WHERE p.id = $1
-        """,
-        person_id,
+async def account_phone(conn: Connection, *, person_id: UUID) -> str | None:
+    """The phone of the account a person holds (None: they hold none)."""
+    phone: str | None = await conn.fetchval(
+        "SELECT c.phone FROM people p JOIN citizens c ON c.id = p.account_id WHERE p.id = $1", person_id
     )
-    return None if row is None or row["phone"] is None else (row["phone"], row["guardians"])
+    return phone
 
 
 def _contact(row: Row) -> Contact | None:

@@ -408,12 +408,14 @@ class AvailableSlot(ZonedModel):
             draw_closes_at=found.draw_closes_at,
             for_you=None
             if mine is None or found.searcher is None
+            # while a draw decides the seats, none is booked: one is entered into the draw
+            else ForYou(person_id=found.searcher, seats=0, opens_at=None, groups=[], timezone=zone)
+            if found.draw_closes_at
             else ForYou(
                 person_id=found.searcher,
-                # while a draw decides the seats, none is booked: one is entered into the draw
-                seats=0 if found.draw_closes_at else mine.seats(slot.remaining),
-                opens_at=None if found.draw_closes_at else mine.opens_at,
-                groups=[] if found.draw_closes_at else [r.group.code for r in mine.usable],
+                seats=mine.seats(slot.remaining),
+                opens_at=mine.opens_at,
+                groups=[r.group.code for r in mine.usable],
                 timezone=zone,
             ),
             timezone=zone,

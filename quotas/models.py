@@ -21,7 +21,7 @@ class VaccineProduct:
     min_days_between_doses: int
     doses_per_vial: int
     cvx_code: str | None
-    name_en: str | None = None
+    name_en: str | None
 
 
 @dataclass(frozen=True)

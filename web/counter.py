@@ -18,7 +18,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND
 from pydantic import ValidationError
 
-from booking.models import CONSENT_VERSION, BookingPolicy, Person, SlotNotBookable
+from booking.models import CONSENT_VERSION, BookingPolicy, OnAccount, Person, SlotNotBookable
 from booking.schemas import AssistedRegistration, PersonSearch, PhoneCode, PhoneGiven
 from booking.service import bookings, checkin, draws, messages, people
 from booking.service.eligibility import WhoMayTake
@@ -91,13 +91,12 @@ async def _phone_panel(
     }
 
 
-def _reached(on_record: tuple[str, bool] | None, language: Language) -> str | None:
+def _reached(account: OnAccount, language: Language) -> str | None:
     """The phone the caller is reached at, as the record says it ("Phone: 0912 345 678", or their guardian's)."""
-    if on_record is None:
+    if account.phone is None:
         return None
-    number, guardians = on_record
-    said = WORDS["phone_of_guardian" if guardians else "phone_on_record"]
-    return said.in_(language).format(phone=phone_shown(number))
+    said = WORDS["phone_of_guardian" if account.guardians else "phone_on_record"]
+    return said.in_(language).format(phone=phone_shown(account.phone))
 
 
 def _searched(request: AnyRequest, person_id: UUID) -> dict[str, str]:
@@ -315,6 +314,7 @@ class CounterPages(Controller):
         above the same search's slots, to choose another; `phone`: the phone or code typed, refused (`wrong`)."""
         language = language_of(request)
         caller = await people.caller(uow, staff, person_id)
+        account = await people.on_account(uow, staff, person_id)
         theirs = await bookings.of_person(uow, staff, person_id)
         entries = await draws.of_person(uow, staff, person_id)
         draw_entries = await entries_shown(uow, entries, {caller.id: caller.full_name}, language)
@@ -378,8 +378,8 @@ class CounterPages(Controller):
             request,
             "counter/counter_person.html.j2",
             phone=await _phone_panel(request, uow, caller, phone or {}),
-            reached=_reached(await people.phone_on_record(uow, staff, person_id), language),
-            relatives=await people.relatives_on_account(uow, staff, person_id),
+            reached=_reached(account, language),
+            relatives=account.relatives,
             caller=caller,
             slips=slips,
             draws=draw_entries,

@@ -17,7 +17,7 @@ from litestar.status_codes import HTTP_200_OK
 from booking.service import draws
 from clinics import service as clinics
 from priority import service as priority
-from priority.models import EVERYONE_ELSE_RANK, DrawEntryRecord, EntryOutcome, lottery_key
+from priority.models import EVERYONE_ELSE_RANK, DrawEntryRecord, EntryOutcome, PriorityGroup, lottery_key
 from vaxbook.dependencies import UoW
 from vaxbook.errors import domain_errors
 from vaxbook.i18n import Language, Text
@@ -108,6 +108,17 @@ def _outcome(entry: DrawEntryRecord, language: Language) -> str:
     return said_
 
 
+def _ranks_said(groups: list[PriorityGroup], language: Language) -> dict[int, str]:
+    """Each rank said with the groups of that rank (retired ones too: an entry keeps the rank it was given), and the
+    rank of no group in words: a bare number means nothing to a family."""
+    named: dict[int, list[str]] = {}
+    for group in sorted(groups, key=lambda g: g.code):
+        named.setdefault(group.rank, []).append(group.name_vi if language == "vi" else group.name_en)
+    return {rank: f"{rank} · {' / '.join(names)}" for rank, names in named.items()} | {
+        EVERYONE_ELSE_RANK: WORDS["draw_no_group"].in_(language)
+    }
+
+
 class DrawPages(Controller):
     include_in_schema = False
     opt = PAGE_OPTIONS
@@ -192,22 +203,14 @@ class DrawPages(Controller):
         citizen = citizen_of(request)
         me, dependents = await household(uow, citizen) if citizen else (None, [])
         theirs = {p.id for p in ([me] if me else []) + dependents}
-        # a rank is said with the groups of that rank (retired ones too: an entry keeps the rank it was given)
-        named: dict[int, list[str]] = {}
-        for group in sorted(await priority.list_groups(uow, include_inactive=True), key=lambda g: g.code):
-            named.setdefault(group.rank, []).append(group.name_vi if language == "vi" else group.name_en)
+        ranks = _ranks_said(await priority.list_groups(uow, include_inactive=True), language)
         rows = sorted(
             (
                 {
                     "id": str(e.id),
                     "number": entry_number(e.id),
                     "mine": e.person_id in theirs,
-                    # a number means a group's rank; the rank of no group means nothing to a family: said in words
-                    "rank": WORDS["draw_no_group"].in_(language)
-                    if e.rank == EVERYONE_ELSE_RANK
-                    else f"{e.rank} · {' / '.join(named[e.rank])}"
-                    if e.rank in named
-                    else str(e.rank),
+                    "rank": ranks.get(e.rank, str(e.rank)),
                     "by": e.rank,
                     "key": lottery_key(draw.seed, e.id) if draw.seed else "",
                     "position": e.position,

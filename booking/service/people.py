@@ -18,6 +18,7 @@ from booking.models import (
     DependentExists,
     DependentHasBookings,
     IdentityHeldByBooking,
+    OnAccount,
     Person,
     PersonHasPhone,
     PersonNotFound,
@@ -375,32 +376,22 @@ async def _within_reach(principal: Principal, conn: Connection, person: Person) 
         raise ClinicOutOfScope()
 
 
-async def relatives_on_account(uow: UnitOfWork, principal: Principal, person_id: UUID) -> list[Person]:
-    """For staff helping someone: the others on their account, the holder who books for them and the relatives that
-    account books for, to open next (a search by the account's phone lists them alike); none for someone with no
-    account."""
+async def on_account(uow: UnitOfWork, principal: Principal, person_id: UUID) -> OnAccount:
+    """For the counter's page of someone: the account they are on (see OnAccount). The relatives are those a search
+    by the account's phone lists alike; each one shown is a read on record, as the caller's is."""
     async with uow.transaction() as conn:
         person = await person_for(conn, principal, person_id)
         holder_id = person.guardian_id or (person.id if person.account_id is not None else None)
         if holder_id is None:
-            return []
+            return OnAccount(phone=None, guardians=False, relatives=[])
         holder = await repository.get_person(conn, person_id=holder_id)
-        on_account = ([holder] if holder else []) + await repository.dependents_of(conn, guardian_id=holder_id)
-        relatives = [p for p in on_account if p.id != person.id]
-        for relative in relatives:  # their names are shown: each read on record, as a caller's is
+        on_it = ([holder] if holder else []) + await repository.dependents_of(conn, guardian_id=holder_id)
+        relatives = [p for p in on_it if p.id != person.id]
+        for relative in relatives:
             await _record(conn, principal, "person.read", relative)
-    return relatives
-
-
-async def phone_on_record(uow: UnitOfWork, principal: Principal, person_id: UUID) -> tuple[str, bool] | None:
-    """For the hotline (and the department) helping someone: the phone they are reached at, and whether it is their
-    guardian's (to call back, or to check who is calling); None for someone with none yet. Not for clinic staff, who
-    may open anyone found by name and birthday to book them at their clinic, and have the person before them."""
-    if principal.role is Role.CLINIC_STAFF:
-        return None
-    async with uow.reads() as conn:
-        await person_for(conn, principal, person_id)
-        return await repository.phone_on_record(conn, person_id=person_id)
+        shown = principal.role is not Role.CLINIC_STAFF
+        phone = await repository.account_phone(conn, person_id=holder_id) if shown else None
+    return OnAccount(phone=phone, guardians=holder_id != person.id, relatives=relatives)
 
 
 async def phone_awaiting(uow: UnitOfWork, person_id: UUID) -> PhoneAwaiting | None:
